@@ -1,0 +1,43 @@
+import type { Argv } from 'yargs'
+import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '../node/config.ts'
+import { resolveDatadir } from '../node/datadir.ts'
+import { join } from 'node:path'
+
+export interface GlobalArgs {
+  datadir?: string
+  json?: boolean
+}
+
+/** Adds every config key as a flag (no yargs default, so precedence stays flags > env > file > defaults). */
+export function withConfigFlags<T> (yargs: Argv<T>): Argv<T> {
+  let y = yargs
+  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+    const array = spec.kind === 'multiaddrs'
+    const type = spec.kind === 'bool' ? 'boolean' : spec.kind === 'port' || spec.kind === 'count' ? 'number' : 'string'
+    y = y.option(key, {
+      describe: `${spec.describe} [env ${`HARMONY_${key.toUpperCase().replaceAll('-', '_')}`}, default ${JSON.stringify(spec.default)}]`,
+      type: array ? 'string' : type,
+      array,
+      group: 'Node settings:',
+      ...(typeof spec.kind === 'object' ? { choices: spec.kind.oneOf } : {})
+    }) as Argv<T>
+  }
+  return y
+}
+
+/** Flags parsed by yargs, filtered to those actually given (yargs sets undefined for absent ones). */
+export async function configFromArgs (args: Record<string, unknown>): Promise<{ datadir: string, config: NodeConfig }> {
+  const datadir = resolveDatadir(args.datadir as string | undefined)
+  const flags: Record<string, unknown> = {}
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    if (args[key] !== undefined) flags[key] = args[key]
+  }
+  const config = await resolveConfig({ flags, env: process.env, configFile: join(datadir, CONFIG_FILE_NAME) })
+  return { datadir, config }
+}
+
+/** Prints a value for a person, or one JSON document with --json. */
+export function output (json: boolean | undefined, value: unknown, human: () => string): void {
+  if (json === true) process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v)}\n`)
+  else process.stdout.write(`${human()}\n`)
+}

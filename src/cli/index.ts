@@ -1,0 +1,48 @@
+import yargs from 'yargs'
+import { HarmonyError, errorMessage } from '../node/errors.ts'
+import { VERSION } from '../node/version.ts'
+import { initCommand } from './init.ts'
+import { startCommand } from './start.ts'
+import { devnetCommand } from './devnet.ts'
+import { statusCommand, peersCommand } from './status.ts'
+import type { GlobalArgs } from './common.ts'
+
+/** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
+function exitCodeFor (err: unknown): number {
+  if (err instanceof HarmonyError) {
+    if (err.name === 'ConfigError') return 2
+    if (err.name === 'StartupError') return 3
+  }
+  return 1
+}
+
+export async function runCli (argv: string[]): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName('harmonyd')
+    .version(VERSION)
+    .option('datadir', { type: 'string', describe: 'data directory [env HARMONY_DATADIR, default ~/.harmony]', global: true })
+    .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
+    .command(initCommand)
+    .command(startCommand)
+    .command(devnetCommand as never)
+    .command(statusCommand)
+    .command(peersCommand)
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns ?? 120))
+    .fail((msg, err, y) => {
+      if (err !== undefined && err !== null) throw err
+      process.stderr.write(`${y.help === undefined ? '' : ''}error: ${msg}\nrun 'harmonyd --help' for usage\n`)
+      process.exit(2)
+    })
+  try {
+    await cli.parseAsync()
+  } catch (err) {
+    process.stderr.write(`harmonyd: ${errorMessage(err)}\n`)
+    process.exit(exitCodeFor(err))
+  }
+}
+
+export type { GlobalArgs }

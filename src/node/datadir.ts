@@ -1,0 +1,62 @@
+import { mkdir, readFile, stat, writeFile, unlink } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { homedir } from 'node:os'
+import { openDatabase, type BinaryDb } from './db.ts'
+import { StartupError, errorMessage } from './errors.ts'
+
+export const DB_DIR = 'db'
+export const PID_FILE = 'harmonyd.pid'
+
+/** `--datadir` > `HARMONY_DATADIR` > `~/.harmony`. */
+export function resolveDatadir (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag ?? env.HARMONY_DATADIR ?? join(homedir(), '.harmony'))
+}
+
+export async function isInitialized (datadir: string): Promise<boolean> {
+  try {
+    await stat(join(datadir, 'keys', 'p2p.key'))
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function readPid (datadir: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt(await readFile(join(datadir, PID_FILE), 'utf8'), 10)
+    return Number.isSafeInteger(pid) ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Opens the datadir's LevelDB. LevelDB holds an OS file lock on its directory for as long as the process lives
+ * (released by the kernel even after kill -9), so a second daemon on the same datadir fails here, before it has
+ * written anything.
+ */
+export async function lockDatadir (datadir: string): Promise<BinaryDb> {
+  if (!(await isInitialized(datadir))) {
+    throw new StartupError('DATADIR_UNINITIALIZED', `datadir ${datadir} is not initialised; run 'harmonyd init --datadir ${datadir}' first`, { datadir })
+  }
+  await mkdir(join(datadir, DB_DIR), { recursive: true })
+  let db: BinaryDb
+  try {
+    db = await openDatabase(join(datadir, DB_DIR))
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause
+    if (cause?.code === 'LEVEL_LOCKED' || (err as { code?: string }).code === 'LEVEL_LOCKED') {
+      const pid = await readPid(datadir)
+      const who = pid === undefined ? 'another harmonyd' : `another harmonyd (pid ${pid})`
+      throw new StartupError('DATADIR_IN_USE', `datadir ${datadir} is in use by ${who}; stop it or pass --datadir`, { datadir, pid })
+    }
+    throw new StartupError('DATADIR_INVALID', `cannot open the database in ${datadir}: ${errorMessage(err)}`, { datadir })
+  }
+  await writeFile(join(datadir, PID_FILE), `${process.pid}\n`)
+  return db
+}
+
+export async function releaseDatadir (datadir: string, db: BinaryDb): Promise<void> {
+  await db.close()
+  await unlink(join(datadir, PID_FILE)).catch(() => {})
+}

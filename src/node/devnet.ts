@@ -1,0 +1,150 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdir, open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+import type { Logger } from './logger.ts'
+import { isInitialized } from './datadir.ts'
+import { HarmonyError } from './errors.ts'
+
+/** The CLI entry the devnet forks for each node. */
+export const HARMONYD_BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
+
+/** Node i listens on p2p basePort+i and RPC basePort+RPC_PORT_OFFSET+i: 9400+i and 9545+i by default. */
+export const RPC_PORT_OFFSET = 145
+export const MAX_DEVNET_NODES = 64
+const READY_TIMEOUT_MS = 60_000
+
+export interface DevnetInit {
+  nodes: number
+  /** 0 picks free ports for every node. @default 9400 */
+  basePort?: number
+  /** Holds node-<i>/ datadirs. Existing ones are reused, so nodes keep their keys across runs. */
+  datadir: string
+  /** @default 'info' */
+  logLevel?: string
+  /** Hook run once every datadir exists and before any node starts (genesis, chain deployment). */
+  prepare?: (nodeDirs: string[]) => Promise<void>
+  /** Extra flags per node (e.g. --chain-rpc). */
+  extraArgs?: (index: number) => string[]
+  logger: Logger
+}
+
+export interface DevnetNode {
+  index: number
+  datadir: string
+  peerId: string
+  rpc: string
+  listenAddrs: string[]
+  process: ChildProcess
+  exitCode?: number | null
+}
+
+interface ReadyMessage { type: 'ready', peerId: string, rpc: string, listenAddrs: string[] }
+
+function isReady (msg: unknown): msg is ReadyMessage {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready'
+}
+
+export class DevnetError extends HarmonyError<'DEVNET_NODE_FAILED' | 'DEVNET_INVALID'> {}
+
+/**
+ * N harmonyd processes on loopback: node 0 starts first and is every other node's bootstrap peer; the others find
+ * each other through the DHT. Each child is forked with an IPC channel: it reports readiness over it and exits when
+ * the channel closes, so no node outlives the devnet, even one killed with SIGKILL.
+ */
+export class Devnet {
+  readonly init: DevnetInit
+  readonly nodes: DevnetNode[] = []
+  private stopping = false
+
+  constructor (init: DevnetInit) {
+    if (!Number.isSafeInteger(init.nodes) || init.nodes < 1 || init.nodes > MAX_DEVNET_NODES) {
+      throw new DevnetError('DEVNET_INVALID', `--nodes must be between 1 and ${MAX_DEVNET_NODES}, got ${init.nodes}`)
+    }
+    const base = init.basePort ?? 9400
+    if (base !== 0 && (base < 1024 || base + RPC_PORT_OFFSET + init.nodes > 65535)) {
+      throw new DevnetError('DEVNET_INVALID', `--base-port ${base} leaves no room for ${init.nodes} nodes (p2p ${base}.., rpc ${base + RPC_PORT_OFFSET}..)`)
+    }
+    this.init = init
+  }
+
+  nodeDir (index: number): string {
+    return join(this.init.datadir, `node-${index}`)
+  }
+
+  private ports (index: number): { p2p: number, rpc: number } {
+    const base = this.init.basePort ?? 9400
+    return base === 0 ? { p2p: 0, rpc: 0 } : { p2p: base + index, rpc: base + RPC_PORT_OFFSET + index }
+  }
+
+  async start (): Promise<DevnetNode[]> {
+    const dirs: string[] = []
+    for (let i = 0; i < this.init.nodes; i++) {
+      const dir = this.nodeDir(i)
+      dirs.push(dir)
+      if (!(await isInitialized(dir))) await this.run(['init', '--datadir', dir, '--network', 'devnet'])
+    }
+    await this.init.prepare?.(dirs)
+    const first = await this.spawn(0, [])
+    const bootstrap = first.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? first.listenAddrs[0]
+    const rest = await Promise.all(Array.from({ length: this.init.nodes - 1 }, (_, k) => this.spawn(k + 1, [bootstrap])))
+    return [first, ...rest]
+  }
+
+  /** Runs a one-shot harmonyd command (init) to completion. */
+  private async run (args: string[]): Promise<void> {
+    const child = fork(HARMONYD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => { if (stderr.length < 4096) stderr += chunk.toString() })
+    const [code] = await once(child, 'exit') as [number | null]
+    if (code !== 0) throw new DevnetError('DEVNET_NODE_FAILED', `harmonyd ${args.join(' ')} failed: ${stderr.trim()}`)
+  }
+
+  private async spawn (index: number, bootstrap: string[]): Promise<DevnetNode> {
+    const dir = this.nodeDir(index)
+    await mkdir(dir, { recursive: true })
+    const { p2p, rpc } = this.ports(index)
+    const args = [
+      'start', '--datadir', dir,
+      '--p2p-host', '127.0.0.1', '--p2p-port', String(p2p), '--rpc-port', String(rpc),
+      '--log-level', this.init.logLevel ?? 'info',
+      ...bootstrap.flatMap(b => ['--bootstrap', b]),
+      ...(this.init.extraArgs?.(index) ?? [])
+    ]
+    const log = await open(join(dir, 'harmonyd.log'), 'a')
+    const child = fork(HARMONYD_BIN, args, { stdio: ['ignore', log.fd, log.fd, 'ipc'], env: { ...process.env, HARMONY_DATADIR: undefined } })
+    await log.close()
+    const ready = await new Promise<ReadyMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new DevnetError('DEVNET_NODE_FAILED', `node ${index} did not become ready in ${READY_TIMEOUT_MS / 1000} s; see ${join(dir, 'harmonyd.log')}`)), READY_TIMEOUT_MS)
+      child.on('message', (msg) => { if (isReady(msg)) { clearTimeout(timer); resolve(msg) } })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new DevnetError('DEVNET_NODE_FAILED', `node ${index} exited with code ${code} before it was ready; see ${join(dir, 'harmonyd.log')}`)) })
+    })
+    const node: DevnetNode = { index, datadir: dir, peerId: ready.peerId, rpc: ready.rpc, listenAddrs: ready.listenAddrs, process: child }
+    child.once('exit', (code) => {
+      node.exitCode = code
+      if (!this.stopping) this.init.logger.warn({ node: index, code }, `node ${index} exited unexpectedly; see ${join(dir, 'harmonyd.log')}`)
+    })
+    this.nodes[index] = node
+    return node
+  }
+
+  /** SIGTERM to every node, then SIGKILL to any still running after `graceMs`. */
+  async stop (graceMs = 10_000): Promise<void> {
+    this.stopping = true
+    const running = this.nodes.filter(n => n !== undefined && n.process.exitCode === null && n.process.signalCode === null)
+    await Promise.all(running.map(async (n) => {
+      const exited = once(n.process, 'exit')
+      n.process.kill('SIGTERM')
+      const timer = setTimeout(() => n.process.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    }))
+  }
+
+  /** Immediately kills every node (second Ctrl-C). */
+  kill (): void {
+    this.stopping = true
+    for (const n of this.nodes) n?.process.kill('SIGKILL')
+  }
+}

@@ -1,0 +1,198 @@
+import { join, isAbsolute } from 'node:path'
+import { EventEmitter } from 'node:events'
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
+import type { BinaryDb } from './db.ts'
+import { lockDatadir, releaseDatadir } from './datadir.ts'
+import { StartupError, errorMessage } from './errors.ts'
+import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from './identity.ts'
+import { createHost, type HarmonyLibp2p } from './libp2p.ts'
+import type { Logger } from './logger.ts'
+import type { NodeConfig } from './config.ts'
+import type { LifecycleState, Startable } from './service.ts'
+import { PeerBindingService } from './peer-binding.ts'
+import { PeerManager } from './peer-manager.ts'
+import { AnnouncementService } from './announce.ts'
+import { RpcRegistry } from '../rpc/registry.ts'
+import { RpcServer } from '../rpc/server.ts'
+import { registerNodeRpc } from './rpc-methods.ts'
+import { VERSION } from './version.ts'
+
+export interface HarmonyNodeInit {
+  datadir: string
+  config: NodeConfig
+  logger: Logger
+}
+
+interface NamedService {
+  name: string
+  service: Startable
+}
+
+/**
+ * The daemon: opens the datadir, loads keys, then starts its services in dependency order (network, identity
+ * binding, discovery, gossip, ledger, RPC) under one AbortSignal, and stops them in reverse.
+ * States: created -> starting -> running -> stopping -> stopped (or failed).
+ */
+export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
+  readonly datadir: string
+  readonly config: NodeConfig
+  readonly logger: Logger
+  readonly metrics = new Registry()
+  readonly rpcRegistry = new RpcRegistry()
+  readonly startedAtMs = Date.now()
+  private readonly controller = new AbortController()
+  private readonly started: NamedService[] = []
+  private currentState: LifecycleState = 'created'
+  private db?: BinaryDb
+  private identityValue?: NodeIdentity
+  private libp2pValue?: HarmonyLibp2p
+  private bindingValue?: PeerBindingService
+  private announcementsValue?: AnnouncementService
+  private rpcValue?: RpcServer
+
+  constructor (init: HarmonyNodeInit) {
+    super()
+    this.datadir = init.datadir
+    this.config = init.config
+    this.logger = init.logger
+    collectDefaultMetrics({ register: this.metrics, prefix: 'harmony_process_' })
+    const stateGauge = new Gauge({ name: 'harmony_node_running', help: '1 while the node is running', registers: [this.metrics] })
+    this.on('state', s => stateGauge.set(s === 'running' ? 1 : 0))
+  }
+
+  get state (): LifecycleState { return this.currentState }
+  /** Aborted when the node stops; every long wait in a service takes it. */
+  get signal (): AbortSignal { return this.controller.signal }
+  get identity (): NodeIdentity { return this.need(this.identityValue, 'identity') }
+  get libp2p (): HarmonyLibp2p { return this.need(this.libp2pValue, 'libp2p') }
+  get peerBinding (): PeerBindingService { return this.need(this.bindingValue, 'peer binding') }
+  get announcements (): AnnouncementService { return this.need(this.announcementsValue, 'announcements') }
+  get rpc (): RpcServer { return this.need(this.rpcValue, 'rpc') }
+  get database (): BinaryDb { return this.need(this.db, 'database') }
+
+  /** A path from the config, resolved against the datadir when relative. */
+  dataPath (path: string): string {
+    return isAbsolute(path) ? path : join(this.datadir, path)
+  }
+
+  private need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new Error(`${what} is not available before the node has started`)
+    return value
+  }
+
+  private setState (state: LifecycleState): void {
+    this.currentState = state
+    this.emit('state', state)
+  }
+
+  private async add (name: string, service: Startable): Promise<void> {
+    if (this.controller.signal.aborted) throw new Error('node is stopping')
+    await service.start()
+    this.started.push({ name, service })
+    this.logger.debug({ service: name }, 'service started')
+  }
+
+  async start (): Promise<void> {
+    if (this.currentState !== 'created') throw new Error(`cannot start a node in state ${this.currentState}`)
+    this.setState('starting')
+    try {
+      await this.startServices()
+      this.setState('running')
+      this.logger.info({ peerId: this.libp2p.peerId.toString(), listen: this.listenAddrs(), rpc: this.rpc.url }, 'harmonyd running')
+    } catch (err) {
+      this.setState('failed')
+      await this.stopServices()
+      throw err
+    }
+  }
+
+  private async startServices (): Promise<void> {
+    const { config, logger } = this
+    this.db = await lockDatadir(this.datadir)
+    this.started.push({ name: 'datadir', service: { start: async () => {}, stop: async () => { if (this.db !== undefined) await releaseDatadir(this.datadir, this.db) } } })
+    this.identityValue = await loadIdentity(this.datadir)
+    logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
+
+    try {
+      this.libp2pValue = await createHost({
+        privateKey: this.identityValue.p2pKey,
+        listenHost: config['p2p-host'],
+        listenPort: config['p2p-port'],
+        announce: config.announce,
+        bootstrap: config.bootstrap,
+        allowPrivateAddresses: config['allow-private-addrs'],
+        maxConnections: config['max-connections'],
+        metricsRegistry: this.metrics,
+        agentVersion: `harmonyd/${VERSION}`,
+        start: false
+      })
+    } catch (err) {
+      throw this.portError(err, 'p2p', config['p2p-host'], config['p2p-port'], '--p2p-port')
+    }
+    const libp2p = this.libp2pValue
+    this.started.push({ name: 'libp2p', service: { start: async () => {}, stop: async () => { await libp2p.stop() } } })
+    try {
+      await libp2p.start()
+    } catch (err) {
+      throw this.portError(err, 'p2p', config['p2p-host'], config['p2p-port'], '--p2p-port')
+    }
+
+    const child = (module: string): Logger => logger.child({ module })
+    this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
+    await this.add('peer-binding', this.bindingValue)
+    await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'] }))
+    this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
+    await this.add('announcements', this.announcementsValue)
+
+    registerNodeRpc(this.rpcRegistry, this)
+    this.rpcValue = new RpcServer({
+      registry: this.rpcRegistry,
+      logger: child('rpc'),
+      metrics: this.metrics,
+      health: () => ({ ok: this.currentState === 'running' || this.currentState === 'starting', state: this.currentState }),
+      ready: () => {
+        if (this.currentState !== 'running') return { ok: false, reason: `node is ${this.currentState}` }
+        if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
+        return { ok: true }
+      }
+    }, { host: config['rpc-host'], port: config['rpc-port'] })
+    await this.add('rpc', this.rpcValue)
+  }
+
+  /** A libp2p/RPC listen failure as an operator-facing message. */
+  private portError (err: unknown, what: string, host: string, port: number, flag: string): Error {
+    const text = `${errorMessage(err)} ${String((err as { code?: string }).code ?? '')}`
+    if (/EADDRINUSE|address already in use/i.test(text)) {
+      return new StartupError('PORT_IN_USE', `${what} port ${host}:${port} is already in use; stop the other process or pass ${flag}`, { host, port })
+    }
+    return err instanceof Error ? err : new Error(text)
+  }
+
+  async stop (): Promise<void> {
+    if (this.currentState === 'stopped' || this.currentState === 'stopping') return
+    this.setState('stopping')
+    await this.stopServices()
+    this.setState('stopped')
+  }
+
+  private async stopServices (): Promise<void> {
+    this.controller.abort()
+    while (this.started.length > 0) {
+      const { name, service } = this.started.pop()!
+      try {
+        await service.stop()
+        this.logger.debug({ service: name }, 'service stopped')
+      } catch (err) {
+        this.logger.warn({ service: name, err: errorMessage(err) }, 'service failed to stop cleanly')
+      }
+    }
+  }
+
+  listenAddrs (): string[] {
+    return this.libp2pValue?.getMultiaddrs().map(a => a.toString()) ?? []
+  }
+
+  uptimeSeconds (): number {
+    return Math.floor((Date.now() - this.startedAtMs) / 1000)
+  }
+}
