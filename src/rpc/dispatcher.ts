@@ -1,0 +1,247 @@
+import {
+  createJSONRPCErrorResponse,
+  createJSONRPCSuccessResponse,
+  JSONRPCErrorException,
+  JSONRPCServer,
+  type JSONRPCErrorResponse,
+  type JSONRPCID,
+  type JSONRPCMethod,
+  type JSONRPCRequest,
+  type JSONRPCResponse
+} from 'json-rpc-2.0'
+import { z } from 'zod'
+import type { Logger } from '../node/logger.ts'
+import type { RpcMetrics, RpcOutcome } from './metrics.ts'
+import { UNKNOWN_METHOD_LABEL } from './metrics.ts'
+import { RpcErrorCode, RpcMethodError, type RpcContext, type RpcMethod, type RpcRegistry } from './registry.ts'
+
+export interface RpcDispatcherInit {
+  /** Largest batch accepted. @default 100 */
+  maxBatch?: number
+}
+
+export interface RpcDispatcherComponents {
+  /** The node's methods. */
+  registry: RpcRegistry
+  /** Methods the server itself provides (rpc.discover, subscriptions); looked up after `registry`. */
+  builtins?: RpcRegistry
+  logger: Logger
+  metrics: RpcMetrics
+}
+
+// method names are echoed back in errors; longer ones are cut
+const MAX_ECHOED_METHOD_CHARS = 128
+
+/**
+ * Transport-free JSON-RPC 2.0 handling on top of `json-rpc-2.0`: envelope checks the library leaves out, batch
+ * limits, zod params validation, the error mapping table and metrics. Takes request text, returns response text
+ * (or null when every request was a notification). Serializes bigint as a decimal string.
+ */
+export class RpcDispatcher {
+  private readonly jsonRpc: JSONRPCServer<RpcContext>
+  private readonly registry: RpcRegistry
+  private readonly builtins?: RpcRegistry
+  private readonly logger: Logger
+  private readonly metrics: RpcMetrics
+  private readonly maxBatch: number
+  // registry methods are bound into json-rpc-2.0 on first use, so methods registered after start work too
+  private readonly bound = new Map<string, RpcMethod>()
+
+  constructor (components: RpcDispatcherComponents, init: RpcDispatcherInit = {}) {
+    this.registry = components.registry
+    this.builtins = components.builtins
+    this.logger = components.logger
+    this.metrics = components.metrics
+    this.maxBatch = init.maxBatch ?? 100
+
+    // errors are logged once, where they are mapped (below), not by the library's console.warn
+    this.jsonRpc = new JSONRPCServer<RpcContext>({ errorListener: () => {} })
+    this.jsonRpc.mapErrorToJSONRPCErrorResponse = (id, error) => toErrorResponse(id, error)
+    this.jsonRpc.handleMethodNotFound = async (request) => {
+      if (request.id === undefined) return null
+      return createJSONRPCErrorResponse(request.id, RpcErrorCode.METHOD_NOT_FOUND,
+        `the method ${String(request.method).slice(0, MAX_ECHOED_METHOD_CHARS)} does not exist/is not available`)
+    }
+    this.jsonRpc.applyMiddleware(async (next, request, ctx) => {
+      const label = this.lookup(request.method) === undefined ? UNKNOWN_METHOD_LABEL : request.method
+      const stopTimer = this.metrics.requestDuration.startTimer({ method: label })
+      let outcome: RpcOutcome = 'ok'
+      try {
+        const response = await next(request, ctx)
+        if (response?.error !== undefined) outcome = outcomeOf(response.error.code)
+        return response
+      } catch (err) {
+        outcome = outcomeOf(errorCodeOf(err))
+        throw err
+      } finally {
+        this.metrics.requests.inc({ method: label, outcome })
+        stopTimer()
+      }
+    })
+  }
+
+  /** Handles one HTTP body or WebSocket message. */
+  async handle (text: string, ctx: RpcContext): Promise<string | null> {
+    let payload: unknown
+    try {
+      payload = JSON.parse(text)
+    } catch {
+      this.count('parse_error')
+      return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.PARSE_ERROR, 'parse error: the body is not valid JSON'))
+    }
+    if (!Array.isArray(payload)) return this.handleOne(payload, ctx)
+    if (payload.length === 0) {
+      this.count('invalid_request')
+      return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.INVALID_REQUEST, 'invalid request: empty batch'))
+    }
+    if (payload.length > this.maxBatch) {
+      this.count('limit_exceeded')
+      return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.LIMIT_EXCEEDED,
+        `batch of ${payload.length} requests exceeds the limit of ${this.maxBatch}; split it`))
+    }
+    const responses = await Promise.all(payload.map(async (item) => await this.handleOne(item, ctx)))
+    const present = responses.filter((r): r is string => r !== null)
+    // a batch always answers with an array, even of one (json-rpc-2.0's own receive() unwraps it)
+    return present.length === 0 ? null : `[${present.join(',')}]`
+  }
+
+  /** The error response text for a request refused before it was read (body too large, queue full...). */
+  refuse (code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode], message: string, outcome: RpcOutcome): string {
+    this.count(outcome)
+    return serialize(createJSONRPCErrorResponse(null, code, message))
+  }
+
+  private async handleOne (item: unknown, ctx: RpcContext): Promise<string | null> {
+    const problem = envelopeProblem(item)
+    if (problem !== undefined) {
+      this.count('invalid_request')
+      const id = isObject(item) && isValidId(item.id) ? item.id : null
+      return serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INVALID_REQUEST, `invalid request: ${problem}`))
+    }
+    const request = item as JSONRPCRequest
+    this.bind(request.method)
+    const response = await this.jsonRpc.receive(request, ctx)
+    if (response === null) return null
+    try {
+      return serialize(response)
+    } catch (err) {
+      this.logger.warn({ err, method: request.method }, 'RPC result could not be serialized')
+      return serialize(createJSONRPCErrorResponse(response.id, RpcErrorCode.INTERNAL_ERROR, 'internal error'))
+    }
+  }
+
+  private lookup (name: string): RpcMethod | undefined {
+    return this.registry.get(name) ?? this.builtins?.get(name)
+  }
+
+  private bind (name: string): void {
+    const method = this.lookup(name)
+    if (method === undefined || this.bound.get(name) === method) return
+    this.bound.set(name, method)
+    this.jsonRpc.addMethodAdvanced(name, this.wrap(method))
+  }
+
+  private wrap (method: RpcMethod): JSONRPCMethod<RpcContext> {
+    return async (request, ctx): Promise<JSONRPCResponse | null> => {
+      const params = parseParams(method, request.params)
+      let result: unknown
+      try {
+        result = await method.handler(params, ctx)
+      } catch (err) {
+        if (err instanceof RpcMethodError || err instanceof JSONRPCErrorException) throw err
+        // the cause stays in the log; the caller learns only that it failed
+        this.logger.warn({ err, method: method.name }, 'RPC method failed')
+        throw new JSONRPCErrorException('internal error', RpcErrorCode.INTERNAL_ERROR)
+      }
+      if (request.id === undefined) return null
+      return createJSONRPCSuccessResponse(request.id, result === undefined ? null : result)
+    }
+  }
+
+  private count (outcome: RpcOutcome): void {
+    this.metrics.requests.inc({ method: UNKNOWN_METHOD_LABEL, outcome })
+  }
+}
+
+/**
+ * Fits raw params to the method's schema: a tuple schema takes positional params, an object schema takes named
+ * params or a positional array mapped onto its keys in declaration order; absent params are `[]` or `{}`.
+ * Throws -32602 with the zod issues (path and message) in `data`.
+ */
+export function parseParams (method: RpcMethod, raw: unknown): unknown {
+  const schema = method.params
+  let input = raw
+  if (schema instanceof z.ZodTuple) {
+    const arity = (schema.def.items as readonly unknown[]).length
+    if (raw === undefined || (arity === 0 && isObject(raw) && Object.keys(raw).length === 0)) input = []
+    else if (!Array.isArray(raw)) throw invalidParams(`${method.name} takes its params by position (a JSON array)`)
+  } else if (schema instanceof z.ZodObject) {
+    const keys = Object.keys(schema.shape as Record<string, unknown>)
+    if (raw === undefined) input = {}
+    else if (Array.isArray(raw)) {
+      if (raw.length > keys.length) {
+        throw invalidParams(`${method.name} takes at most ${keys.length} params (${keys.join(', ')}), got ${raw.length}`)
+      }
+      input = Object.fromEntries(raw.map((value: unknown, index) => [keys[index], value]))
+    }
+  }
+  const parsed = schema.safeParse(input)
+  if (parsed.success) return parsed.data
+  const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message, code: issue.code }))
+  const first = issues[0]
+  const where = first === undefined || first.path.length === 0 ? '' : `${first.path.join('.')}: `
+  throw new JSONRPCErrorException(`invalid params: ${where}${first?.message ?? 'rejected'}`, RpcErrorCode.INVALID_PARAMS, issues)
+}
+
+function invalidParams (message: string): JSONRPCErrorException {
+  return new JSONRPCErrorException(`invalid params: ${message}`, RpcErrorCode.INVALID_PARAMS)
+}
+
+/** The one error mapping table: what reaches the caller for each thrown value. */
+function toErrorResponse (id: JSONRPCID, error: unknown): JSONRPCErrorResponse {
+  if (error instanceof RpcMethodError) return createJSONRPCErrorResponse(id, error.rpcCode, error.message, error.data)
+  if (error instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
+  return createJSONRPCErrorResponse(id, RpcErrorCode.INTERNAL_ERROR, 'internal error')
+}
+
+function errorCodeOf (error: unknown): number {
+  if (error instanceof RpcMethodError) return error.rpcCode
+  if (error instanceof JSONRPCErrorException) return error.code
+  return RpcErrorCode.INTERNAL_ERROR
+}
+
+function outcomeOf (code: number): RpcOutcome {
+  switch (code) {
+    case RpcErrorCode.METHOD_NOT_FOUND: return 'method_not_found'
+    case RpcErrorCode.INVALID_PARAMS: return 'invalid_params'
+    case RpcErrorCode.INTERNAL_ERROR: return 'internal_error'
+    case RpcErrorCode.INVALID_REQUEST: return 'invalid_request'
+    case RpcErrorCode.LIMIT_EXCEEDED: return 'limit_exceeded'
+    default: return 'error'
+  }
+}
+
+function envelopeProblem (item: unknown): string | undefined {
+  if (!isObject(item)) return 'a request must be a JSON object'
+  if (item.jsonrpc !== '2.0') return '"jsonrpc" must be "2.0"'
+  if (typeof item.method !== 'string' || item.method === '') return '"method" must be a non-empty string'
+  if (item.id !== undefined && !isValidId(item.id)) return '"id" must be a string, a number or null'
+  if (item.params !== undefined && (item.params === null || typeof item.params !== 'object')) {
+    return '"params" must be an array or an object'
+  }
+  if (item.result !== undefined || item.error !== undefined) return 'a request has no "result" or "error"'
+  return undefined
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isValidId (id: unknown): id is JSONRPCID {
+  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id))
+}
+
+/** JSON text for a response or notification; bigint values travel as decimal strings. */
+export function serialize (value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => typeof v === 'bigint' ? v.toString() : v)
+}

@@ -1,0 +1,492 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Registry } from 'prom-client'
+import { WebSocket, WebSocketServer, type RawData } from 'ws'
+import packageJson from '../../package.json' with { type: 'json' }
+import { StartupError } from '../node/errors.ts'
+import type { Logger } from '../node/logger.ts'
+import type { Startable } from '../node/service.ts'
+import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builtin-methods.ts'
+import { RpcDispatcher, serialize } from './dispatcher.ts'
+import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
+import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
+import { RpcErrorCode, type RpcContext, type RpcRegistry } from './registry.ts'
+import { SubscriptionHub } from './subscriptions.ts'
+
+export { SUBSCRIPTION_NOTIFICATION_METHOD }
+
+export interface RpcServerInit {
+  /** Interface to listen on. Loopback by default: the API can spend the node's funds. @default '127.0.0.1' */
+  host?: string
+  /** 0 picks a free port (see `address` after start). @default 9545 */
+  port?: number
+  /** Largest HTTP body or WebSocket message. @default 1048576 (1 MiB) */
+  maxBodyBytes?: number
+  /** Largest JSON-RPC batch. @default 100 */
+  maxBatch?: number
+  /** Open WebSocket connections; more upgrades get 503. @default 64 */
+  maxWsConnections?: number
+  /** harmony_subscribe subscriptions per WebSocket connection. @default 32 */
+  maxSubscriptionsPerConnection?: number
+  /** Calls in flight on one WebSocket connection; more are refused with -32005 until some finish. @default 64 */
+  maxWsInFlight?: number
+  /**
+   * Bytes queued for one WebSocket client beyond which it counts as too slow and is disconnected.
+   * @default 8388608 (8 MiB)
+   */
+  maxWsBufferedBytes?: number
+  /**
+   * Browser origins allowed to call the API (CORS for HTTP, the Origin check for WebSocket). `'*'` allows any.
+   * Requests that carry an Origin header not listed here are refused with 403. Unset: no browser origin is allowed;
+   * clients that send no Origin (curl, the SDK, other programs) are not affected.
+   */
+  corsOrigins?: string[]
+  /** Version reported in rpc.discover. @default the package.json version */
+  version?: string
+  /** Milliseconds a client has to send a whole HTTP request. @default 30000 */
+  requestTimeoutMs?: number
+}
+
+export interface HealthReport {
+  ok: boolean
+  [key: string]: unknown
+}
+
+export interface ReadinessReport {
+  ok: boolean
+  reason?: string
+  [key: string]: unknown
+}
+
+export interface RpcServerComponents {
+  registry: RpcRegistry
+  logger: Logger
+  metrics: Registry
+  /** Liveness for `GET /healthz`: 200 when ok, 503 otherwise; the report is the JSON body. */
+  health: () => HealthReport | Promise<HealthReport>
+  /** Readiness for `GET /readyz` (synced, peers connected...): 200 when ok, 503 otherwise. */
+  ready: () => ReadinessReport | Promise<ReadinessReport>
+  /** Where modules publish subscription events. Created by the server when absent (see `hub`). */
+  hub?: SubscriptionHub
+}
+
+export interface RpcServerAddress {
+  host: string
+  port: number
+}
+
+// WebSocket liveness: a client that does not answer a ping within one interval is dropped
+const WS_PING_INTERVAL_MS = 30_000
+// a slow client gets this long to read its close frame before the socket is destroyed
+const WS_CLOSE_GRACE_MS = 2_000
+// an oversized body is read and dropped (so the client can see the 413) up to this multiple of the limit
+const OVERSIZE_DRAIN_FACTOR = 16
+// WebSocket close codes (4000-4999 are for applications)
+const WS_CLOSE_GOING_AWAY = 1001
+const WS_CLOSE_TOO_SLOW = 4008
+
+interface WsConnection {
+  socket: WebSocket
+  ctx: RpcContext
+  controller: AbortController
+  closeHandlers: Array<() => void>
+  inFlight: number
+  alive: boolean
+}
+
+/**
+ * JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (upgrade on `/`), plus `GET /metrics`, `/healthz`, `/readyz`.
+ * Methods come from the registry; the server adds `rpc.discover`, `harmony_subscribe` and `harmony_unsubscribe`.
+ */
+export class RpcServer implements Startable {
+  /** Where modules publish events for `harmony_subscribe`. */
+  readonly hub: SubscriptionHub
+  private readonly components: RpcServerComponents
+  private readonly logger: Logger
+  private readonly rpcMetrics: RpcMetrics
+  private readonly dispatcher: RpcDispatcher
+  private readonly host: string
+  private readonly port: number
+  private readonly maxBodyBytes: number
+  private readonly maxWsConnections: number
+  private readonly maxWsInFlight: number
+  private readonly maxWsBufferedBytes: number
+  private readonly corsOrigins: ReadonlySet<string>
+  private readonly version: string
+  private readonly requestTimeoutMs: number
+  private readonly builtins: RpcRegistry
+  private readonly connections = new Set<WsConnection>()
+  private http?: Server
+  private wss?: WebSocketServer
+  private pingTimer?: NodeJS.Timeout
+  private shutdown = new AbortController()
+  private bound?: RpcServerAddress
+  private unsubscribeGauge?: () => void
+
+  constructor (components: RpcServerComponents, init: RpcServerInit = {}) {
+    this.components = components
+    this.logger = components.logger.child({ module: 'rpc' })
+    this.host = init.host ?? '127.0.0.1'
+    this.port = init.port ?? 9545
+    this.maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
+    this.maxWsConnections = init.maxWsConnections ?? 64
+    this.maxWsInFlight = init.maxWsInFlight ?? 64
+    this.maxWsBufferedBytes = init.maxWsBufferedBytes ?? 8 * 1024 * 1024
+    this.corsOrigins = new Set(init.corsOrigins ?? [])
+    this.version = init.version ?? packageJson.version
+    this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
+    this.hub = components.hub ?? new SubscriptionHub({ logger: components.logger })
+    this.rpcMetrics = createRpcMetrics(components.metrics)
+    this.builtins = createBuiltinMethods({
+      hub: this.hub,
+      maxSubscriptionsPerConnection: init.maxSubscriptionsPerConnection ?? 32,
+      discover: () => this.discover()
+    })
+    this.dispatcher = new RpcDispatcher({
+      registry: components.registry,
+      builtins: this.builtins,
+      logger: this.logger,
+      metrics: this.rpcMetrics
+    }, { maxBatch: init.maxBatch ?? 100 })
+  }
+
+  /** The bound address once started (the real port when `port` was 0). */
+  get address (): RpcServerAddress | undefined {
+    return this.bound
+  }
+
+  /** `http://host:port` once started. */
+  get url (): string {
+    if (this.bound === undefined) throw new Error('RPC server is not started')
+    const host = this.bound.host.includes(':') ? `[${this.bound.host}]` : this.bound.host
+    return `http://${host}:${this.bound.port}`
+  }
+
+  /** The OpenRPC document of every method this server answers (registry + built-ins). */
+  discover (): OpenRpcDocument {
+    const methods = [...this.components.registry.list()]
+    for (const builtin of this.builtins.list()) {
+      if (this.components.registry.get(builtin.name) === undefined) methods.push(builtin)
+    }
+    return buildOpenRpcDocument(methods, { version: this.version }, this.hub.topics())
+  }
+
+  async start (): Promise<void> {
+    if (this.http !== undefined) return
+    this.shutdown = new AbortController()
+    const http = createServer((req, res) => { this.onRequest(req, res) })
+    http.requestTimeout = this.requestTimeoutMs
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false })
+    http.on('upgrade', (req, socket, head) => { this.onUpgrade(wss, req, socket, head) })
+    http.on('clientError', (err, socket) => {
+      this.logger.debug({ err }, 'malformed HTTP request')
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+      else socket.destroy()
+    })
+
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        http.off('listening', onListening)
+        if (err.code === 'EADDRINUSE') {
+          reject(new StartupError('PORT_IN_USE',
+            `RPC port ${this.host}:${this.port} is already in use; stop the other process or pass --rpc-port`,
+            { host: this.host, port: this.port }))
+        } else {
+          reject(err)
+        }
+      }
+      const onListening = (): void => {
+        http.off('error', onError)
+        resolve()
+      }
+      http.once('error', onError)
+      http.once('listening', onListening)
+      http.listen(this.port, this.host)
+    })
+
+    http.on('error', (err) => { this.logger.error({ err }, 'RPC server error') })
+    const address = http.address() as AddressInfo
+    this.bound = { host: address.address, port: address.port }
+    this.http = http
+    this.wss = wss
+    this.unsubscribeGauge = this.hub.onSizeChange((size) => { this.rpcMetrics.subscriptions.set(size) })
+    this.pingTimer = setInterval(() => { this.pingClients() }, WS_PING_INTERVAL_MS)
+    this.pingTimer.unref()
+    this.logger.info({ url: this.url }, 'RPC server listening')
+  }
+
+  async stop (): Promise<void> {
+    const http = this.http
+    if (http === undefined) return
+    this.http = undefined
+    clearInterval(this.pingTimer)
+    this.unsubscribeGauge?.()
+    this.shutdown.abort()
+    for (const connection of this.connections) {
+      connection.socket.close(WS_CLOSE_GOING_AWAY, 'server stopping')
+      connection.socket.terminate()
+    }
+    this.wss?.close()
+    this.wss = undefined
+    const closed = new Promise<void>((resolve) => { http.close(() => { resolve() }) })
+    http.closeAllConnections()
+    await closed
+    this.bound = undefined
+    this.logger.info('RPC server stopped')
+  }
+
+  // ---- HTTP ----
+
+  private onRequest (req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]
+    const method = req.method ?? 'GET'
+    if (path === '/') {
+      if (method === 'POST') {
+        this.onRpcPost(req, res).catch((err: unknown) => {
+          this.logger.warn({ err }, 'RPC request failed')
+          if (!res.headersSent) this.sendRpcError(res, 500, RpcErrorCode.INTERNAL_ERROR, 'internal error', 'internal_error')
+          else res.destroy()
+        })
+        return
+      }
+      if (method === 'OPTIONS') { this.onPreflight(req, res); return }
+      this.rejected('method_not_allowed')
+      res.setHeader('Allow', 'POST, OPTIONS')
+      this.sendRpcError(res, 405, RpcErrorCode.INVALID_REQUEST,
+        `HTTP ${method.slice(0, 16)} is not supported on /: send JSON-RPC with POST, or open a WebSocket`, 'invalid_request')
+      return
+    }
+    if (path === '/metrics' || path === '/healthz' || path === '/readyz') {
+      if (method !== 'GET' && method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD')
+        this.sendJson(res, 405, { error: `use GET for ${path}` })
+        return
+      }
+      this.onProbe(path, res).catch((err: unknown) => {
+        this.logger.warn({ err, path }, 'probe failed')
+        if (!res.headersSent) this.sendJson(res, 503, { ok: false, error: 'probe failed' })
+      })
+      return
+    }
+    this.rejected('not_found')
+    this.sendJson(res, 404, { error: 'not found: JSON-RPC is POST /, probes are GET /healthz /readyz /metrics' })
+  }
+
+  private async onProbe (path: string, res: ServerResponse): Promise<void> {
+    if (path === '/metrics') {
+      const text = await this.components.metrics.metrics()
+      res.writeHead(200, { 'Content-Type': this.components.metrics.contentType, 'Content-Length': Buffer.byteLength(text) })
+      res.end(text)
+      return
+    }
+    const report = path === '/healthz' ? await this.components.health() : await this.components.ready()
+    this.sendJson(res, report.ok ? 200 : 503, report)
+  }
+
+  private async onRpcPost (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const origin = req.headers.origin
+    if (origin !== undefined) {
+      if (!this.originAllowed(origin)) {
+        this.rejected('origin')
+        this.sendRpcError(res, 403, RpcErrorCode.INVALID_REQUEST,
+          'origin not allowed: start the node with this origin in its RPC CORS origins', 'invalid_request')
+        req.resume()
+        return
+      }
+      this.setCorsHeaders(res, origin)
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+    if (contentType !== 'application/json') {
+      this.rejected('content_type')
+      req.resume()
+      this.sendRpcError(res, 415, RpcErrorCode.INVALID_REQUEST,
+        'content-type must be application/json', 'invalid_request')
+      return
+    }
+    const body = await this.readBody(req)
+    if (body === undefined) {
+      this.rejected('body_too_large')
+      this.sendRpcError(res, 413, RpcErrorCode.LIMIT_EXCEEDED,
+        `request body exceeds the limit of ${this.maxBodyBytes} bytes`, 'limit_exceeded')
+      return
+    }
+    const controller = new AbortController()
+    const onShutdown = (): void => { controller.abort() }
+    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true })
+    res.once('close', () => {
+      this.shutdown.signal.removeEventListener('abort', onShutdown)
+      controller.abort()
+    })
+    const ctx: RpcContext = { transport: 'http', signal: controller.signal }
+    const response = await this.dispatcher.handle(body, ctx)
+    if (res.destroyed) return
+    if (response === null) {
+      res.writeHead(204)
+      res.end()
+      return
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(response) })
+    res.end(response)
+  }
+
+  /** The body as text, or undefined when it exceeds the limit (then the request has been drained or destroyed). */
+  private async readBody (req: IncomingMessage): Promise<string | undefined> {
+    const declared = Number(req.headers['content-length'])
+    const hardLimit = this.maxBodyBytes * OVERSIZE_DRAIN_FACTOR
+    if (Number.isFinite(declared) && declared > hardLimit) {
+      req.destroy()
+      return undefined
+    }
+    const chunks: Buffer[] = []
+    let received = 0
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      received += chunk.length
+      if (received > hardLimit) {
+        req.destroy()
+        return undefined
+      }
+      // past the limit keep reading, but drop the bytes, so the client sees the 413 rather than a reset
+      if (received <= this.maxBodyBytes) chunks.push(chunk)
+    }
+    if (received > this.maxBodyBytes) return undefined
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  private onPreflight (req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin
+    if (origin === undefined || !this.originAllowed(origin)) {
+      this.rejected('origin')
+      res.writeHead(403)
+      res.end()
+      return
+    }
+    this.setCorsHeaders(res, origin)
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': 'POST, OPTIONS',
+      'Access-Control-Allow-Headers': 'content-type',
+      'Access-Control-Max-Age': '600'
+    })
+    res.end()
+  }
+
+  private originAllowed (origin: string): boolean {
+    return this.corsOrigins.has('*') || this.corsOrigins.has(origin)
+  }
+
+  private setCorsHeaders (res: ServerResponse, origin: string): void {
+    res.setHeader('Access-Control-Allow-Origin', this.corsOrigins.has('*') ? '*' : origin)
+    res.setHeader('Vary', 'Origin')
+  }
+
+  private sendRpcError (res: ServerResponse, status: number, code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode],
+    message: string, outcome: 'invalid_request' | 'limit_exceeded' | 'internal_error'): void {
+    const body = this.dispatcher.refuse(code, message, outcome)
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' })
+    res.end(body)
+  }
+
+  private sendJson (res: ServerResponse, status: number, value: unknown): void {
+    const body = serialize(value)
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
+    res.end(body)
+  }
+
+  private rejected (reason: string): void {
+    this.rpcMetrics.httpRejected.inc({ reason })
+  }
+
+  // ---- WebSocket ----
+
+  private onUpgrade (wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0]
+    const refuse = (status: number, reason: string, text: string): void => {
+      this.rejected(reason)
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    }
+    if (path !== '/') { refuse(404, 'not_found', 'Not Found'); return }
+    const origin = req.headers.origin
+    if (origin !== undefined && !this.originAllowed(origin)) { refuse(403, 'origin', 'Forbidden'); return }
+    if (this.connections.size >= this.maxWsConnections) { refuse(503, 'ws_connection_limit', 'Service Unavailable'); return }
+    if (this.shutdown.signal.aborted) { refuse(503, 'stopping', 'Service Unavailable'); return }
+    wss.handleUpgrade(req, socket, head, (ws) => { this.onConnection(ws) })
+  }
+
+  private onConnection (socket: WebSocket): void {
+    const controller = new AbortController()
+    const connection: WsConnection = {
+      socket,
+      controller,
+      closeHandlers: [],
+      inFlight: 0,
+      alive: true,
+      // one context object per connection: subscriptions are keyed by it
+      ctx: {
+        transport: 'ws',
+        signal: controller.signal,
+        notify: (method, params) => { this.sendWs(connection, serialize({ jsonrpc: '2.0', method, params })) },
+        onClose: (fn) => {
+          if (controller.signal.aborted) fn()
+          else connection.closeHandlers.push(fn)
+        }
+      }
+    }
+    this.connections.add(connection)
+    this.rpcMetrics.wsConnections.set(this.connections.size)
+
+    socket.on('pong', () => { connection.alive = true })
+    socket.on('message', (data, isBinary) => { this.onWsMessage(connection, data, isBinary) })
+    socket.on('error', (err) => { this.logger.debug({ err }, 'WebSocket error') })
+    socket.on('close', () => {
+      this.connections.delete(connection)
+      this.rpcMetrics.wsConnections.set(this.connections.size)
+      controller.abort()
+      for (const fn of connection.closeHandlers.splice(0)) {
+        try { fn() } catch (err) { this.logger.warn({ err }, 'WebSocket close handler failed') }
+      }
+    })
+  }
+
+  private onWsMessage (connection: WsConnection, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.sendWs(connection, this.dispatcher.refuse(RpcErrorCode.INVALID_REQUEST,
+        'binary frames are not supported: send JSON-RPC as text', 'invalid_request'))
+      return
+    }
+    if (connection.inFlight >= this.maxWsInFlight) {
+      this.sendWs(connection, this.dispatcher.refuse(RpcErrorCode.LIMIT_EXCEEDED,
+        `more than ${this.maxWsInFlight} calls in flight on this connection; wait for replies`, 'limit_exceeded'))
+      return
+    }
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8')
+    connection.inFlight++
+    this.dispatcher.handle(text, connection.ctx)
+      .then((response) => { if (response !== null) this.sendWs(connection, response) })
+      .catch((err: unknown) => { this.logger.warn({ err }, 'WebSocket RPC message failed') })
+      .finally(() => { connection.inFlight-- })
+  }
+
+  /** Sends or, when the client's queue is over the limit, disconnects it as too slow. */
+  private sendWs (connection: WsConnection, text: string): void {
+    const { socket } = connection
+    if (socket.readyState !== WebSocket.OPEN) return
+    if (socket.bufferedAmount + Buffer.byteLength(text) > this.maxWsBufferedBytes) {
+      this.rpcMetrics.wsSlowClientDisconnects.inc()
+      this.logger.info({ bufferedBytes: socket.bufferedAmount }, 'disconnecting a WebSocket client that reads too slowly')
+      socket.close(WS_CLOSE_TOO_SLOW, 'send queue full: the client reads too slowly')
+      setTimeout(() => { socket.terminate() }, WS_CLOSE_GRACE_MS).unref()
+      return
+    }
+    socket.send(text)
+  }
+
+  private pingClients (): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) { connection.socket.terminate(); continue }
+      connection.alive = false
+      connection.socket.ping()
+    }
+  }
+}
