@@ -1,0 +1,151 @@
+import { bytesToF32 } from '../blob.ts'
+import type { MatmulParams } from '../task.ts'
+import { ACTIVATIONS, type Activation, type MlpModel } from '../model/weights.ts'
+import { type GpuPlan, type PlanPass, uniformWords } from './plan.ts'
+
+/**
+ * Tiled f32 matmul C[m][n] = A[m][k] · B[k][n] (+ bias[n], then an activation: the dense layer of an MLP).
+ *
+ * Fixed order (part of the execution profile): each output is one invocation's accumulator, summed in k order
+ * 0, 1, ..., k-1, one rounded multiply and one rounded add per step, then, when k is not a multiple of the
+ * tile, one `+ 0` for the zero padding (which only turns -0 into +0). Then bias, then the activation.
+ */
+export const MATMUL_TILE = 16
+
+export const MATMUL_WGSL = /* wgsl */ `
+const TILE: u32 = ${MATMUL_TILE}u;
+struct Params { m: u32, k: u32, n: u32, flags: u32 }
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+var<workgroup> tileA: array<f32, ${MATMUL_TILE * MATMUL_TILE}>;
+var<workgroup> tileB: array<f32, ${MATMUL_TILE * MATMUL_TILE}>;
+
+@compute @workgroup_size(${MATMUL_TILE}, ${MATMUL_TILE})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wid.y * TILE + lid.y;
+  let col = wid.x * TILE + lid.x;
+  var acc: f32 = 0.0;
+  let tiles = (p.k + TILE - 1u) / TILE;
+  for (var t: u32 = 0u; t < tiles; t++) {
+    let ak = t * TILE + lid.x;
+    let bk = t * TILE + lid.y;
+    var av: f32 = 0.0;
+    if (row < p.m && ak < p.k) { av = a[row * p.k + ak]; }
+    var bv: f32 = 0.0;
+    if (bk < p.k && col < p.n) { bv = b[bk * p.n + col]; }
+    tileA[lid.y * TILE + lid.x] = av;
+    tileB[lid.y * TILE + lid.x] = bv;
+    workgroupBarrier();
+    for (var kk: u32 = 0u; kk < TILE; kk++) {
+      acc = acc + tileA[lid.y * TILE + kk] * tileB[kk * TILE + lid.x];
+    }
+    workgroupBarrier();
+  }
+  if (row < p.m && col < p.n) {
+    var v = acc;
+    if ((p.flags & 1u) != 0u) { v = v + bias[col]; }
+    let act = p.flags >> 8u;
+    if (act == 1u) { v = max(v, 0.0); }
+    else if (act == 2u) { v = tanh(v); }
+    else if (act == 3u) { v = 1.0 / (1.0 + exp(-v)); }
+    c[row * p.n + col] = v;
+  }
+}
+`
+
+function densePass (a: number, b: number, bias: number, c: number, m: number, n: number, uniform: number): PlanPass {
+  return {
+    wgsl: MATMUL_WGSL,
+    entryPoint: 'main',
+    bindings: [
+      { buffer: a, kind: 'read-only-storage' },
+      { buffer: b, kind: 'read-only-storage' },
+      { buffer: bias, kind: 'read-only-storage' },
+      { buffer: c, kind: 'storage' },
+      { buffer: uniform, kind: 'uniform' }
+    ],
+    workgroups: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), 1]
+  }
+}
+
+function flagsFor (hasBias: boolean, activation: Activation): number {
+  return (hasBias ? 1 : 0) | (ACTIVATIONS.indexOf(activation) << 8)
+}
+
+export function matmulPlan (p: MatmulParams, inputs: Uint8Array[]): GpuPlan {
+  const { m, k, n } = p
+  return {
+    buffers: [
+      { bytes: m * k * 4, init: inputs[0] },
+      { bytes: k * n * 4, init: inputs[1] },
+      { bytes: 4 }, // no bias
+      { bytes: m * n * 4 },
+      { bytes: 16, init: uniformWords([{ u32: m }, { u32: k }, { u32: n }, { u32: flagsFor(false, 'none') }]) }
+    ],
+    passes: [densePass(0, 1, 2, 3, m, n, 4)],
+    outputs: [{ buffer: 3, dtype: 'f32', shape: [m, n] }],
+    maxInvocations: MATMUL_TILE * MATMUL_TILE
+  }
+}
+
+/** One dense pass per layer, activations chained through scratch buffers, all in one submission. */
+export function mlpPlan (model: MlpModel, batch: number, x: Uint8Array): GpuPlan {
+  const buffers: GpuPlan['buffers'] = [{ bytes: x.byteLength, init: x }]
+  const passes: PlanPass[] = []
+  let current = 0
+  for (const layer of model.layers) {
+    const w = buffers.push({ bytes: layer.weights.byteLength, init: new Uint8Array(layer.weights.buffer, layer.weights.byteOffset, layer.weights.byteLength) }) - 1
+    const b = buffers.push({ bytes: layer.bias.byteLength, init: new Uint8Array(layer.bias.buffer, layer.bias.byteOffset, layer.bias.byteLength) }) - 1
+    const out = buffers.push({ bytes: batch * layer.outDim * 4 }) - 1
+    const u = buffers.push({ bytes: 16, init: uniformWords([{ u32: batch }, { u32: layer.inDim }, { u32: layer.outDim }, { u32: flagsFor(true, layer.activation) }]) }) - 1
+    passes.push(densePass(current, w, b, out, batch, layer.outDim, u))
+    current = out
+  }
+  const outDim = model.layers[model.layers.length - 1].outDim
+  return { buffers, passes, outputs: [{ buffer: current, dtype: 'f32', shape: [batch, outDim] }], maxInvocations: MATMUL_TILE * MATMUL_TILE }
+}
+
+/** CPU reference with the kernel's exact operation order (f32 rounding after every operation). */
+export function matmulReference (a: Float32Array, b: Float32Array, m: number, k: number, n: number, bias?: Float32Array, activation: Activation = 'none'): Float32Array {
+  const c = new Float32Array(m * n)
+  const padded = k % MATMUL_TILE !== 0
+  for (let i = 0; i < m; i++) {
+    // Row accumulators in a Float32Array: every store rounds to f32, as the GPU's f32 register does.
+    const acc = c.subarray(i * n, (i + 1) * n)
+    for (let kk = 0; kk < k; kk++) {
+      const av = a[i * k + kk]
+      const bRow = kk * n
+      for (let j = 0; j < n; j++) acc[j] = acc[j] + Math.fround(av * b[bRow + j])
+    }
+    for (let j = 0; j < n; j++) {
+      let v = padded ? Math.fround(acc[j] + 0) : acc[j]
+      if (bias !== undefined) v = Math.fround(v + bias[j])
+      acc[j] = activate(v, activation)
+    }
+  }
+  return c
+}
+
+export function activate (v: number, activation: Activation): number {
+  switch (activation) {
+    case 'none': return v
+    case 'relu': return Math.max(v, 0)
+    case 'tanh': return Math.fround(Math.tanh(v))
+    case 'sigmoid': return Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-v))))
+  }
+}
+
+export function mlpReference (model: MlpModel, batch: number, x: Float32Array): Float32Array {
+  let current = x
+  for (const layer of model.layers) {
+    current = matmulReference(current, layer.weights, batch, layer.inDim, layer.outDim, layer.bias, layer.activation)
+  }
+  return current
+}
+
+export function matmulReferenceFromBytes (p: MatmulParams, inputs: Uint8Array[]): Float32Array {
+  return matmulReference(bytesToF32(inputs[0]), bytesToF32(inputs[1]), p.m, p.k, p.n)
+}
