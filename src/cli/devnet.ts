@@ -76,7 +76,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
       process.exitCode = 1
       return
     }
-    const clients = nodes.map(n => new HarmonyClient(n.rpc))
+    const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
     const want = Math.min(nodes.length - 1, 16)
     const counts = await waitForPeers(nodes, clients, want, args['peer-timeout'] * 1000, controller.signal)
     if (controller.signal.aborted) return

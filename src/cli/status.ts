@@ -8,9 +8,9 @@ interface RpcArgs extends GlobalArgs {
 
 /** The RPC URL of the local node: --rpc, else the datadir's configured rpc host/port. */
 async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
-  if (args.rpc !== undefined) return new HarmonyClient(args.rpc)
+  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc })
   const { config } = await configFromArgs(args as Record<string, unknown>)
-  return new HarmonyClient(`http://${config['rpc-host']}:${config['rpc-port']}`)
+  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
 }
 
 const rpcOption = { type: 'string', describe: 'RPC URL of the node (default: from the datadir config)' } as const

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -54,8 +54,12 @@ export async function writeSecretFile (path: string, data: Uint8Array): Promise<
   } finally {
     await handle.close()
   }
-  // link-then-rename would be stricter; init refuses to run on an initialised datadir, so rename is enough
-  await rename(tmp, path)
+  // link fails with EEXIST when the key exists: an identity is never silently replaced
+  try {
+    await link(tmp, path)
+  } finally {
+    await unlink(tmp)
+  }
 }
 
 async function readKeyFile (path: string, what: string): Promise<Uint8Array> {

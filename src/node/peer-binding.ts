@@ -46,8 +46,8 @@ export function encodeBinding (binding: PeerBinding): Uint8Array {
 export function decodeBinding (bytes: Uint8Array): PeerBinding | undefined {
   if (bytes.length !== BINDING_BYTES) return undefined
   return {
-    ledgerPublicKey: bytes.slice(0, MLDSA65_PUBLIC_KEY_BYTES),
-    signature: bytes.slice(MLDSA65_PUBLIC_KEY_BYTES)
+    ledgerPublicKey: new Uint8Array(bytes.subarray(0, MLDSA65_PUBLIC_KEY_BYTES)),
+    signature: new Uint8Array(bytes.subarray(MLDSA65_PUBLIC_KEY_BYTES))
   }
 }
 
@@ -125,8 +125,8 @@ export class PeerBindingService implements Startable {
   /** Asks one connection's peer for its binding and verifies it. */
   async check (connection: Connection): Promise<boolean> {
     const key = connection.remotePeer.toString()
-    if (this.verified.has(key) || this.pending.has(key)) return true
-    if (this.pending.size >= this.maxBindings) return false
+    if (this.verified.has(key)) return true
+    if (this.pending.has(key) || this.pending.size >= this.maxBindings) return false
     this.pending.add(key)
     const log = this.components.logger
     try {

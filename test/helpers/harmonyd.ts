@@ -1,0 +1,100 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
+
+export async function tempDir (prefix = 'harmony-test-'): Promise<{ path: string, [Symbol.asyncDispose]: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix))
+  return { path, [Symbol.asyncDispose]: async () => { await rm(path, { recursive: true, force: true }) } }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+export interface RunResult { code: number | null, stdout: string, stderr: string }
+
+/** Runs harmonyd to completion with a time limit. */
+export async function runHarmonyd (args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+  const child = fork(BIN, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+export interface RunningNode {
+  child: ChildProcess
+  peerId: string
+  rpc: string
+  listenAddrs: string[]
+  stderr: () => string
+  stop: () => Promise<number | null>
+}
+
+/** Starts `harmonyd start` and resolves once it reports ready over IPC (or rejects with its stderr). */
+export async function startHarmonyd (args: string[], timeoutMs = 60_000): Promise<RunningNode> {
+  const child = fork(BIN, ['start', ...args], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+  let stderr = ''
+  child.stderr?.on('data', (c: Buffer) => { if (stderr.length < 65536) stderr += c.toString() })
+  const ready = await new Promise<{ peerId: string, rpc: string, listenAddrs: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`harmonyd did not start: ${stderr}`)) }, timeoutMs)
+    child.on('message', (m: { type?: string, peerId: string, rpc: string, listenAddrs: string[] }) => {
+      if (m.type === 'ready') { clearTimeout(timer); resolve(m) }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`harmonyd exited with ${code}: ${stderr}`)) })
+  })
+  return {
+    child,
+    ...ready,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      const [code] = await exited as [number | null]
+      return code
+    }
+  }
+}
+
+/** JSON-RPC over HTTP POST, failing on JSON-RPC errors. */
+export async function rpc<T> (url: string, method: string, params: unknown = []): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+  const body = await res.json() as { result?: T, error?: { code: number, message: string } }
+  if (body.error !== undefined) throw new Error(`${method}: ${body.error.code} ${body.error.message}`)
+  return body.result as T
+}
+
+/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+}
