@@ -1,0 +1,168 @@
+/**
+ * Deploys AGC, HarmonyStaking and HarmonySettlement, and (for a devnet) funds validators and registers their
+ * keys. The staking contract fixes the settlement address at construction: the deployer's next nonces are known,
+ * so the settlement address is computed before it exists and no admin key is left in staking or settlement.
+ */
+import { ContractFactory, type JsonRpcProvider, Wallet, getCreateAddress, parseEther, parseUnits, type Signer } from 'ethers'
+import { loadArtifact, type ContractName } from './artifacts.ts'
+import { connectContracts, type ContractAddresses, type HarmonyContracts } from './bindings.ts'
+import { type ContractsFile, writeContractsFile } from './contracts-file.ts'
+import { ChainError } from './errors.ts'
+import { createProvider } from './provider.ts'
+import { startAnvil, type AnvilInit, type AnvilInstance } from './anvil.ts'
+
+/** 1 AGC in base units (18 decimals). */
+export const AGC_UNIT = 10n ** 18n
+
+export interface DeployInit {
+  /** Holder of DEFAULT_ADMIN, MINTER and PAUSER roles of AGC. @default the deployer */
+  admin?: string
+  /** Receiver of the 1e9 AGC minted at deployment. @default the deployer */
+  initialHolder?: string
+  /** Minimum validator stake, base units. @default 1000 AGC */
+  minStake?: bigint
+  /** Unbonding period in seconds. @default 604800 (7 days) */
+  unbondingPeriodSec?: number
+}
+
+export interface Deployment extends ContractAddresses {
+  chainId: number
+  deployBlock: number
+  deployer: string
+}
+
+async function deployOne (name: ContractName, deployer: Signer, nonce: number, args: unknown[]): Promise<string> {
+  const artifact = loadArtifact(name)
+  const factory = new ContractFactory(artifact.abi, artifact.bytecode, deployer)
+  try {
+    const contract = await factory.deploy(...args, { nonce })
+    await contract.waitForDeployment()
+    return await contract.getAddress()
+  } catch (err) {
+    throw new ChainError('DEPLOY_FAILED', `deploying ${name} failed: ${(err as Error).message}`, { name }, { cause: err })
+  }
+}
+
+export async function deployContracts (deployer: Signer, init: DeployInit = {}): Promise<Deployment> {
+  const provider = deployer.provider
+  if (provider === null) throw new ChainError('DEPLOY_FAILED', 'the deployer signer has no provider')
+  const from = await deployer.getAddress()
+  const chainId = Number((await provider.getNetwork()).chainId)
+  const nonce = await provider.getTransactionCount(from, 'pending')
+  const deployBlock = await provider.getBlockNumber()
+  const settlementAddress = getCreateAddress({ from, nonce: nonce + 2 })
+  const agc = await deployOne('AGC', deployer, nonce, [init.admin ?? from, init.initialHolder ?? from])
+  const staking = await deployOne('HarmonyStaking', deployer, nonce + 1, [
+    agc, settlementAddress, init.minStake ?? 1000n * AGC_UNIT, init.unbondingPeriodSec ?? 604_800
+  ])
+  const settlement = await deployOne('HarmonySettlement', deployer, nonce + 2, [agc, staking])
+  if (settlement !== settlementAddress) {
+    throw new ChainError('DEPLOY_FAILED', `settlement deployed at ${settlement}, expected ${settlementAddress}`)
+  }
+  return { chainId, deployBlock, deployer: from, agc, staking, settlement }
+}
+
+/** The EIP-712 proof a validator's signing key gives to bind itself to (operator, identity). */
+export async function signRegistration (signer: Wallet, staking: string, chainId: number, operator: string, identity: string): Promise<string> {
+  return await signer.signTypedData(
+    { name: 'HarmonyStaking', version: '1', chainId, verifyingContract: staking },
+    { Register: [{ name: 'operator', type: 'address' }, { name: 'identity', type: 'bytes32' }] },
+    { operator, identity }
+  )
+}
+
+export interface ValidatorSetup {
+  /** Key of the account that stakes (pays gas, owns the stake). @default signerKey */
+  operatorKey?: string
+  /** Key that signs checkpoints. */
+  signerKey: string
+  /** 32-byte hash of the node's ML-DSA-65 public key (0x-hex). */
+  identity: string
+  /** Stake in base units. @default the minimum stake */
+  stake?: bigint
+}
+
+export interface FundInit {
+  /** Extra AGC per validator beyond its stake, for deposits and fees. @default 10000 AGC */
+  extraAgc?: bigint
+  /** Ether sent to operators with less than this. @default 10 ETH */
+  ethPerOperator?: bigint
+}
+
+/** Funds each validator's operator with ETH and AGC, then registers and stakes it. Sequential and idempotent per operator. */
+export async function registerValidators (deployer: Wallet, deployment: Deployment, validators: ValidatorSetup[], init: FundInit = {}): Promise<void> {
+  const provider = deployer.provider
+  if (provider === null) throw new ChainError('DEPLOY_FAILED', 'the deployer signer has no provider')
+  const admin = connectContracts(deployment, deployer)
+  const minStake = await admin.staking.minStake()
+  const ethPerOperator = init.ethPerOperator ?? parseEther('10')
+  for (const v of validators) {
+    const operator = new Wallet(v.operatorKey ?? v.signerKey, provider)
+    const signer = new Wallet(v.signerKey)
+    if (await admin.staking.isValidator(operator.address)) continue
+    const stake = v.stake ?? minStake
+    if (await provider.getBalance(operator.address) < ethPerOperator) {
+      await (await deployer.sendTransaction({ to: operator.address, value: ethPerOperator })).wait()
+    }
+    await (await admin.agc.transfer(operator.address, stake + (init.extraAgc ?? parseUnits('10000', 18)))).wait()
+    const own = connectContracts(deployment, operator)
+    await (await own.agc.approve(deployment.staking, stake)).wait()
+    const proof = await signRegistration(signer, deployment.staking, deployment.chainId, operator.address, v.identity)
+    await (await own.staking.register(signer.address, v.identity, proof, stake)).wait()
+  }
+}
+
+export interface DevnetChainInit {
+  anvil?: AnvilInit
+  deploy?: DeployInit
+  fund?: FundInit
+  validators: ValidatorSetup[]
+  /** Writes the contracts file here when set. */
+  contractsFile?: string
+}
+
+export interface DevnetChain {
+  anvil: AnvilInstance
+  deployment: Deployment
+  contractsFile: ContractsFile
+  /** Private key of anvil's first account, the deployer and AGC admin (public test key). */
+  deployerKey: string
+  contracts: HarmonyContracts
+  provider: JsonRpcProvider
+  stop: () => Promise<void>
+}
+
+/** anvil's first account private key for ANVIL_MNEMONIC (public, test only). */
+export const ANVIL_DEPLOYER_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
+
+/**
+ * For `harmonyd devnet`: starts anvil, deploys, funds and registers the validators, and writes the contracts file.
+ * Unbonding defaults to 60 s on a devnet.
+ */
+export async function startDevnetChain (init: DevnetChainInit): Promise<DevnetChain> {
+  const anvil = await startAnvil(init.anvil)
+  try {
+    const provider = createProvider(anvil.url, anvil.chainId, { pollingIntervalMs: 250 })
+    const deployer = new Wallet(ANVIL_DEPLOYER_KEY, provider)
+    const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60, ...init.deploy })
+    await registerValidators(deployer, deployment, init.validators, init.fund)
+    const contractsFile: ContractsFile = {
+      version: 1,
+      chainId: deployment.chainId,
+      rpcUrl: anvil.url,
+      agc: deployment.agc,
+      staking: deployment.staking,
+      settlement: deployment.settlement,
+      deployBlock: deployment.deployBlock
+    }
+    if (init.contractsFile !== undefined) await writeContractsFile(init.contractsFile, contractsFile)
+    const stop = async (): Promise<void> => {
+      provider.destroy()
+      await anvil.stop()
+    }
+    return { anvil, deployment, contractsFile, deployerKey: ANVIL_DEPLOYER_KEY, contracts: connectContracts(deployment, deployer), provider, stop }
+  } catch (err) {
+    await anvil.stop()
+    throw err
+  }
+}

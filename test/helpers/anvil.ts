@@ -1,0 +1,109 @@
+/**
+ * Chain test harness: one anvil per test file on a free loopback port, the contracts deployed, validators
+ * registered, and evm_snapshot / evm_revert so each test starts from the same state.
+ */
+import { HDNodeWallet, Wallet, keccak256, toUtf8Bytes, type JsonRpcProvider, type JsonRpcSigner } from 'ethers'
+import { startAnvil, type AnvilInstance } from '../../src/chain/anvil.ts'
+import { connectContracts, type HarmonyContracts } from '../../src/chain/bindings.ts'
+import { AGC_UNIT, ANVIL_DEPLOYER_KEY, deployContracts, registerValidators, type Deployment } from '../../src/chain/deploy.ts'
+import { createProvider } from '../../src/chain/provider.ts'
+
+export interface TestValidator {
+  operator: Wallet
+  signer: Wallet
+  identity: string
+  stake: bigint
+}
+
+export interface ChainFixture {
+  anvil: AnvilInstance
+  provider: JsonRpcProvider
+  /** anvil account 0: deployer, AGC admin and holder of the initial supply. */
+  deployer: Wallet
+  /** anvil accounts 1..5, each funded with ETH (no AGC). */
+  users: Wallet[]
+  deployment: Deployment
+  /** Connected to the deployer. */
+  contracts: HarmonyContracts
+  validators: TestValidator[]
+  minStake: bigint
+  unbondingPeriodSec: number
+  connect: (runner: Wallet | JsonRpcSigner) => HarmonyContracts
+  snapshot: () => Promise<string>
+  revert: (id: string) => Promise<void>
+  mine: (blocks?: number) => Promise<void>
+  increaseTime: (seconds: number) => Promise<void>
+  /** A signer for any address (anvil_impersonateAccount), funded with ETH. */
+  impersonate: (address: string) => Promise<JsonRpcSigner>
+  stop: () => Promise<void>
+}
+
+export interface ChainFixtureInit {
+  /** Stakes of the registered validators, base units. @default [] (none registered) */
+  stakes?: bigint[]
+  /** @default 1000 AGC */
+  minStake?: bigint
+  /** @default 3600 */
+  unbondingPeriodSec?: number
+}
+
+/** Deterministic test keys, so failures reproduce. */
+export function testWallet (label: string, provider?: JsonRpcProvider): Wallet {
+  return new Wallet(keccak256(toUtf8Bytes(`harmony-test:${label}`)), provider)
+}
+
+export async function startChainFixture (init: ChainFixtureInit = {}): Promise<ChainFixture> {
+  const anvil = await startAnvil({ accounts: 6 })
+  const provider = createProvider(anvil.url, anvil.chainId, { pollingIntervalMs: 50 })
+  try {
+    const deployer = new Wallet(ANVIL_DEPLOYER_KEY, provider)
+    const users = [1, 2, 3, 4, 5].map((i) => new Wallet(HDNodeWallet.fromPhrase(anvil.mnemonic, undefined, `m/44'/60'/0'/0/${i}`).privateKey, provider))
+    const minStake = init.minStake ?? 1000n * AGC_UNIT
+    const unbondingPeriodSec = init.unbondingPeriodSec ?? 3600
+    const deployment = await deployContracts(deployer, { minStake, unbondingPeriodSec })
+    const validators: TestValidator[] = (init.stakes ?? []).map((stake, i) => ({
+      operator: testWallet(`operator-${i}`, provider),
+      signer: testWallet(`signer-${i}`),
+      identity: keccak256(toUtf8Bytes(`ml-dsa-public-key-${i}`)),
+      stake
+    }))
+    await registerValidators(deployer, deployment, validators.map((v) => ({
+      operatorKey: v.operator.privateKey, signerKey: v.signer.privateKey, identity: v.identity, stake: v.stake
+    })))
+    const send = async (method: string, params: unknown[]): Promise<unknown> => await provider.send(method, params)
+    return {
+      anvil,
+      provider,
+      deployer,
+      users,
+      deployment,
+      contracts: connectContracts(deployment, deployer),
+      validators,
+      minStake,
+      unbondingPeriodSec,
+      connect: (runner) => connectContracts(deployment, runner),
+      snapshot: async () => String(await send('evm_snapshot', [])),
+      revert: async (id) => {
+        if (await send('evm_revert', [id]) !== true) throw new Error(`evm_revert ${id} failed`)
+      },
+      mine: async (blocks = 1) => { await send('anvil_mine', [`0x${blocks.toString(16)}`]) },
+      increaseTime: async (seconds) => {
+        await send('evm_increaseTime', [seconds])
+        await send('evm_mine', [])
+      },
+      impersonate: async (address) => {
+        await send('anvil_impersonateAccount', [address])
+        await send('anvil_setBalance', [address, '0x56BC75E2D63100000'])
+        return await provider.getSigner(address)
+      },
+      stop: async () => {
+        provider.destroy()
+        await anvil.stop()
+      }
+    }
+  } catch (err) {
+    provider.destroy()
+    await anvil.stop()
+    throw err
+  }
+}
