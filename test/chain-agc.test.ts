@@ -2,7 +2,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { Signature, parseUnits } from 'ethers'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
-import { assertReverts, mined } from './helpers/revert.ts'
+import { assertReverts, mined } from './helpers/chain-revert.ts'
 import { startChainFixture, type ChainFixture } from './helpers/anvil.ts'
 
 let chain: ChainFixture
