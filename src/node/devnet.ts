@@ -113,7 +113,8 @@ export class Devnet {
       ...(this.init.extraArgs?.(index) ?? [])
     ]
     const log = await open(join(dir, 'harmonyd.log'), 'a')
-    const child = fork(HARMONYD_BIN, args, { stdio: ['ignore', log.fd, log.fd, 'ipc'], env: { ...process.env, HARMONY_DATADIR: undefined } })
+    // own process group: a terminal's Ctrl-C reaches only the devnet, which then stops each node gracefully
+    const child = fork(HARMONYD_BIN, args, { stdio: ['ignore', log.fd, log.fd, 'ipc'], env: { ...process.env, HARMONY_DATADIR: undefined }, detached: true })
     await log.close()
     const ready = await new Promise<ReadyMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DevnetError('DEVNET_NODE_FAILED', `node ${index} did not become ready in ${READY_TIMEOUT_MS / 1000} s; see ${join(dir, 'harmonyd.log')}`)), READY_TIMEOUT_MS)

@@ -147,7 +147,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     registerNodeRpc(this.rpcRegistry, this)
     this.rpcValue = new RpcServer({
       registry: this.rpcRegistry,
-      logger: child('rpc'),
+      logger,
       metrics: this.metrics,
       health: () => ({ ok: this.currentState === 'running' || this.currentState === 'starting', state: this.currentState }),
       ready: () => {
