@@ -170,13 +170,18 @@ export class RpcDispatcher {
  */
 export function parseParams (method: RpcMethod, raw: unknown): unknown {
   const schema = method.params
+  // coercion looks through optional()/default(); parsing uses the schema as written
+  let shaped: z.ZodType = schema
+  while (shaped instanceof z.ZodOptional || shaped instanceof z.ZodDefault) shaped = shaped.def.innerType as z.ZodType
   let input = raw
-  if (schema instanceof z.ZodTuple) {
-    const arity = (schema.def.items as readonly unknown[]).length
+  if (raw === undefined && schema.isOptional()) {
+    input = undefined
+  } else if (shaped instanceof z.ZodTuple) {
+    const arity = (shaped.def.items as readonly unknown[]).length
     if (raw === undefined || (arity === 0 && isObject(raw) && Object.keys(raw).length === 0)) input = []
     else if (!Array.isArray(raw)) throw invalidParams(`${method.name} takes its params by position (a JSON array)`)
-  } else if (schema instanceof z.ZodObject) {
-    const keys = Object.keys(schema.shape as Record<string, unknown>)
+  } else if (shaped instanceof z.ZodObject) {
+    const keys = Object.keys(shaped.shape as Record<string, unknown>)
     if (raw === undefined) input = {}
     else if (Array.isArray(raw)) {
       if (raw.length > keys.length) {

@@ -79,6 +79,16 @@ function describeMethod (method: RpcMethod): OpenRpcMethod {
 }
 
 function describeParams (schema: z.ZodType): { structure: OpenRpcMethod['paramStructure'], params: OpenRpcContentDescriptor[] } {
+  // `optional()` around the params: absent params are fine, the shape inside is what callers need to see
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) {
+    return describeParams(schema.def.innerType as z.ZodType)
+  }
+  // a union of a tuple and an object (`[text]` or `{text}`): describe the object (it has names), accept either
+  if (schema instanceof z.ZodUnion) {
+    const options = schema.def.options as readonly z.ZodType[]
+    const shaped = options.find((o) => o instanceof z.ZodObject) ?? options.find((o) => o instanceof z.ZodTuple)
+    if (shaped !== undefined) return { structure: 'either', params: describeParams(shaped).params }
+  }
   if (schema instanceof z.ZodTuple) {
     const items = schema.def.items as readonly z.ZodType[]
     return {

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
-import packageJson from '../../package.json' with { type: 'json' }
 import { StartupError } from '../node/errors.ts'
 import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
+import { VERSION } from '../node/version.ts'
 import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builtin-methods.ts'
 import { RpcDispatcher, serialize } from './dispatcher.ts'
 import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
@@ -134,7 +134,7 @@ export class RpcServer implements Startable {
     this.maxWsInFlight = init.maxWsInFlight ?? 64
     this.maxWsBufferedBytes = init.maxWsBufferedBytes ?? 8 * 1024 * 1024
     this.corsOrigins = new Set(init.corsOrigins ?? [])
-    this.version = init.version ?? packageJson.version
+    this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
     this.hub = components.hub ?? new SubscriptionHub({ logger: components.logger })
     this.rpcMetrics = createRpcMetrics(components.metrics)
