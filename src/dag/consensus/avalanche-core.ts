@@ -1,0 +1,266 @@
+import type { DagGraph, GraphNode } from '../graph.ts'
+import type { ConsensusParams } from '../genesis.ts'
+
+/**
+ * Avalanche (the DAG algorithm of "Scalable and Probabilistic Leaderless BFT Consensus through Metastability",
+ * Fig. 4/5) over this node's graph. Pure and synchronous: the network layer feeds it poll results.
+ *
+ * - A transaction instance is (vertex, position). Instances of one (account, nonce) form a conflict set, with
+ *   Snowball state: preference, last, consecutive-success counter `cnt`, and per-instance chits (confidence).
+ * - A successful poll of vertex V (≥ α of k "yes") gives a chit to every undecided instance in V and its
+ *   processing ancestry: `if d(I) > d(pref) pref = I; if I != last {last = I; cnt = 1} else cnt++`.
+ * - An instance is decided when its vertex's parents are all accepted and cnt ≥ β_virtuous (set of one) or
+ *   β_rogue. A vertex is accepted when every instance in it is decided for it; rejected when any instance loses
+ *   or a parent is rejected. Rejection cascades to descendants.
+ */
+
+export interface InstanceRef {
+  conflictKey: string
+  txIdHex: string
+}
+
+interface ConflictSet {
+  key: string
+  members: Set<string>
+  chits: Map<string, number>
+  pref: string
+  last: string | null
+  cnt: number
+  /** instance key of the decided winner */
+  decided: string | null
+}
+
+export interface Decisions {
+  /** accepted vertex ids in topological order */
+  accepted: string[]
+  rejected: string[]
+}
+
+function instanceKey (vertexId: string, index: number): string {
+  return `${vertexId}/${index}`
+}
+
+export function instanceVertex (key: string): string {
+  return key.slice(0, key.indexOf('/'))
+}
+
+export class AvalancheCore {
+  private readonly graph: DagGraph
+  private readonly params: ConsensusParams
+  private readonly sets = new Map<string, ConflictSet>()
+  /** instances of processing vertices */
+  private readonly vertexInstances = new Map<string, Array<InstanceRef & { key: string }>>()
+  private readonly processing = new Set<string>()
+  /** instance key -> tx id */
+  private readonly instanceTx = new Map<string, string>()
+  conflictsSeen = 0
+
+  constructor (graph: DagGraph, params: ConsensusParams) {
+    this.graph = graph
+    this.params = params
+  }
+
+  get processingCount (): number { return this.processing.size }
+  processingIds (): string[] { return [...this.processing] }
+
+  /** Instances of a processing vertex. */
+  instances (vertexId: string): ReadonlyArray<InstanceRef & { key: string }> | undefined {
+    return this.vertexInstances.get(vertexId)
+  }
+
+  /**
+   * Registers a processing vertex (already in the graph). `lostKeys` are conflict keys that were decided for
+   * another transaction before this vertex arrived: the vertex is rejected at once, as it is when a parent is.
+   */
+  add (vertexId: string, txs: InstanceRef[], lostKeys: Set<string> = new Set()): Decisions {
+    const node = this.graph.get(vertexId)
+    if (node === undefined || node.status !== 'processing' || this.vertexInstances.has(vertexId)) return { accepted: [], rejected: [] }
+    const refs = txs.map((t, i) => ({ ...t, key: instanceKey(vertexId, i) }))
+    this.vertexInstances.set(vertexId, refs)
+    this.processing.add(vertexId)
+    for (const r of refs) {
+      this.instanceTx.set(r.key, r.txIdHex)
+      let cs = this.sets.get(r.conflictKey)
+      if (cs === undefined) {
+        cs = { key: r.conflictKey, members: new Set(), chits: new Map(), pref: r.key, last: null, cnt: 0, decided: null }
+        this.sets.set(r.conflictKey, cs)
+      } else if (cs.members.size === 1) {
+        this.conflictsSeen++
+      }
+      cs.members.add(r.key)
+      cs.chits.set(r.key, 0)
+    }
+    const parentRejected = node.parents.some(p => this.graph.get(p)?.status === 'rejected')
+    const lost = refs.some(r => lostKeys.has(r.conflictKey) || (this.sets.get(r.conflictKey)?.decided ?? null) !== null)
+    if (parentRejected || lost) {
+      const rejected: string[] = []
+      this.reject(vertexId, rejected)
+      return { accepted: [], rejected }
+    }
+    return { accepted: [], rejected: [] }
+  }
+
+  /** Does this node strongly prefer `vertexId`: it and all its processing ancestry preferred in their sets. */
+  isStronglyPreferred (vertexId: string, memo = new Map<string, boolean>()): boolean {
+    const cached = memo.get(vertexId)
+    if (cached !== undefined) return cached
+    const node = this.graph.get(vertexId)
+    let result: boolean
+    if (node === undefined || node.status === 'rejected') result = false
+    else if (node.status === 'accepted') result = true
+    else {
+      result = true
+      for (const r of this.vertexInstances.get(vertexId) ?? []) {
+        const cs = this.sets.get(r.conflictKey)
+        if (cs === undefined || cs.pref !== r.key) { result = false; break }
+      }
+      if (result) {
+        for (const p of node.parents) if (!this.isStronglyPreferred(p, memo)) { result = false; break }
+      }
+    }
+    memo.set(vertexId, result)
+    return result
+  }
+
+  /** The preferred frontier: preferred processing vertices without preferred processing children. */
+  pollCandidates (): string[] {
+    const memo = new Map<string, boolean>()
+    const out: string[] = []
+    for (const id of this.processing) {
+      if (!this.isStronglyPreferred(id, memo)) continue
+      const node = this.graph.get(id) as GraphNode
+      if (node.children.some(c => this.processing.has(c) && this.isStronglyPreferred(c, memo))) continue
+      out.push(id)
+    }
+    return out
+  }
+
+  /** Feeds one poll result for `vertexId`. Failed polls change nothing (the paper's DAG algorithm). */
+  recordPoll (vertexId: string, success: boolean): Decisions {
+    const decisions: Decisions = { accepted: [], rejected: [] }
+    if (!success || !this.processing.has(vertexId)) return decisions
+    const ancestry = this.graph.processingAncestry(vertexId)
+    for (const node of ancestry) {
+      for (const r of this.vertexInstances.get(node.id) ?? []) {
+        const cs = this.sets.get(r.conflictKey)
+        if (cs === undefined || cs.decided !== null) continue
+        const d = (cs.chits.get(r.key) ?? 0) + 1
+        cs.chits.set(r.key, d)
+        if (d > (cs.chits.get(cs.pref) ?? 0)) cs.pref = r.key
+        if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
+      }
+    }
+    this.settle(ancestry, decisions)
+    return decisions
+  }
+
+  private threshold (cs: ConflictSet): number {
+    return cs.members.size === 1 ? this.params.betaVirtuous : this.params.betaRogue
+  }
+
+  private canAccept (node: GraphNode): boolean {
+    if (node.status !== 'processing') return false
+    for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
+    for (const r of this.vertexInstances.get(node.id) ?? []) {
+      const cs = this.sets.get(r.conflictKey)
+      if (cs === undefined) return false
+      if (cs.decided === r.key) continue
+      if (cs.decided !== null) return false
+      if (cs.last !== r.key || cs.pref !== r.key || cs.cnt < this.threshold(cs)) return false
+    }
+    return true
+  }
+
+  private settle (candidates: GraphNode[], decisions: Decisions): void {
+    let work = candidates
+    while (work.length > 0) {
+      work.sort((a, b) => a.height - b.height)
+      const next = new Map<string, GraphNode>()
+      for (const node of work) {
+        if (!this.canAccept(node)) continue
+        this.accept(node, decisions)
+        for (const c of node.children) {
+          const cn = this.graph.get(c)
+          if (cn !== undefined && cn.status === 'processing') next.set(c, cn)
+        }
+      }
+      work = [...next.values()]
+    }
+  }
+
+  private accept (node: GraphNode, decisions: Decisions): void {
+    node.status = 'accepted'
+    this.processing.delete(node.id)
+    decisions.accepted.push(node.id)
+    for (const r of this.vertexInstances.get(node.id) ?? []) {
+      const cs = this.sets.get(r.conflictKey)
+      if (cs === undefined) continue
+      cs.decided = r.key
+      cs.pref = r.key
+      for (const other of [...cs.members]) {
+        if (other === r.key) continue
+        const v = instanceVertex(other)
+        if (this.graph.get(v)?.status === 'processing') this.reject(v, decisions.rejected)
+      }
+    }
+    this.vertexInstances.delete(node.id)
+  }
+
+  private reject (vertexId: string, out: string[]): void {
+    const node = this.graph.get(vertexId)
+    if (node === undefined || node.status !== 'processing') return
+    node.status = 'rejected'
+    this.processing.delete(vertexId)
+    out.push(vertexId)
+    for (const r of this.vertexInstances.get(vertexId) ?? []) {
+      const cs = this.sets.get(r.conflictKey)
+      this.instanceTx.delete(r.key)
+      if (cs === undefined) continue
+      cs.members.delete(r.key)
+      cs.chits.delete(r.key)
+      if (cs.decided !== null) continue
+      if (cs.members.size === 0) { this.sets.delete(r.conflictKey); continue }
+      if (cs.pref === r.key) {
+        let best = ''
+        let bestChits = -1
+        for (const m of cs.members) {
+          const c = cs.chits.get(m) ?? 0
+          if (c > bestChits) { best = m; bestChits = c }
+        }
+        cs.pref = best
+      }
+      if (cs.last === r.key) { cs.last = null; cs.cnt = 0 }
+    }
+    this.vertexInstances.delete(vertexId)
+    for (const c of node.children) this.reject(c, out)
+  }
+
+  /** Preferred, undecided instance of a conflict key: its vertex and tx id. */
+  preferredInstance (conflictKey: string): { vertexId: string, txIdHex: string } | undefined {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined || cs.members.size === 0) return undefined
+    const txIdHex = this.instanceTx.get(cs.pref)
+    if (txIdHex === undefined) return undefined
+    return { vertexId: instanceVertex(cs.pref), txIdHex }
+  }
+
+  /** Tx ids of live (processing) instances of a conflict key. */
+  liveTxIds (conflictKey: string): string[] {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined) return []
+    const out: string[] = []
+    for (const m of cs.members) {
+      const t = this.instanceTx.get(m)
+      if (t !== undefined && this.processing.has(instanceVertex(m))) out.push(t)
+    }
+    return out
+  }
+
+  /** Drops decided sets whose instances are all settled, to bound memory. */
+  prune (conflictKey: string): void {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined || cs.decided === null) return
+    for (const m of cs.members) if (this.processing.has(instanceVertex(m))) return
+    this.sets.delete(conflictKey)
+  }
+}

@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { Writer, fromHex, toHex } from './codec.ts'
+import { ML_DSA65_PUBLIC_KEY_BYTES, sha256 } from './crypto.ts'
+import { addressFromPublicKey, formatAddress, parseAddress } from './address.ts'
+import { DagError } from './errors.ts'
+
+/** Avalanche parameters. Defaults follow avalanchego's (k=20, α=15, β_virtuous=15, β_rogue=20). */
+export interface ConsensusParams {
+  /** Sample size per query; reduced to the number of reachable validator peers. */
+  k: number
+  /** Votes out of k that make a query successful; scaled with k and always > k/2. */
+  alpha: number
+  /** Consecutive successful queries that finalize a transaction without conflicts. */
+  betaVirtuous: number
+  /** Consecutive successful queries that finalize a transaction with conflicts. */
+  betaRogue: number
+}
+
+export const DEFAULT_CONSENSUS: ConsensusParams = { k: 20, alpha: 15, betaVirtuous: 15, betaRogue: 20 }
+
+export interface GenesisValidator {
+  publicKey: Uint8Array
+  weight: number
+  name?: string
+}
+
+export interface Genesis {
+  chainId: string
+  timestampMs: number
+  /** Smallest fee a transaction may pay, in base units. */
+  minFee: bigint
+  allocations: Array<{ address: Uint8Array, balance: bigint }>
+  /** The funded faucet account (also in allocations); devnets hand out tokens from it. */
+  faucet?: Uint8Array
+  validators: GenesisValidator[]
+  consensus: ConsensusParams
+}
+
+const amount = z.string().regex(/^[0-9]{1,38}$/, 'expected a decimal string of base units (u128)')
+const hex = z.string().regex(/^(0x)?[0-9a-fA-F]*$/, 'expected hex')
+const genesisSchema = z.object({
+  chainId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'chainId: lowercase letters, digits and dashes, 1..63 chars'),
+  timestampMs: z.number().int().nonnegative(),
+  minFee: amount,
+  allocations: z.array(z.object({ address: z.string(), balance: amount })).max(100_000),
+  faucet: z.string().optional(),
+  validators: z.array(z.object({ publicKey: hex, weight: z.number().int().positive().max(1_000_000), name: z.string().max(64).optional() })).min(1).max(1000),
+  consensus: z.object({
+    k: z.number().int().min(1).max(100),
+    alpha: z.number().int().min(1).max(100),
+    betaVirtuous: z.number().int().min(1).max(10_000),
+    betaRogue: z.number().int().min(1).max(10_000)
+  }).strict()
+}).strict()
+
+export type GenesisJson = z.input<typeof genesisSchema>
+
+/** Validates a parsed genesis JSON value; throws GENESIS_INVALID naming the field. */
+export function parseGenesis (json: unknown): Genesis {
+  const parsed = genesisSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new DagError('GENESIS_INVALID', `genesis: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  const g = parsed.data
+  const c = g.consensus
+  if (c.alpha <= c.k / 2 || c.alpha > c.k) throw new DagError('GENESIS_INVALID', 'genesis: consensus.alpha must be in (k/2, k]')
+  if (c.betaRogue < c.betaVirtuous) throw new DagError('GENESIS_INVALID', 'genesis: consensus.betaRogue must be >= betaVirtuous')
+  const fail = (path: string, e: unknown): never => {
+    throw new DagError('GENESIS_INVALID', `genesis: ${path}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const allocations = g.allocations.map((a, i) => {
+    try { return { address: parseAddress(a.address), balance: BigInt(a.balance) } } catch (e) { return fail(`allocations.${i}.address`, e) }
+  })
+  const seenAlloc = new Set<string>()
+  for (const a of allocations) {
+    const h = toHex(a.address)
+    if (seenAlloc.has(h)) throw new DagError('GENESIS_INVALID', 'genesis: duplicate allocation address')
+    seenAlloc.add(h)
+  }
+  const validators = g.validators.map((v, i) => {
+    let publicKey: Uint8Array
+    try { publicKey = fromHex(v.publicKey) } catch (e) { return fail(`validators.${i}.publicKey`, e) }
+    if (publicKey.length !== ML_DSA65_PUBLIC_KEY_BYTES) fail(`validators.${i}.publicKey`, `expected ${ML_DSA65_PUBLIC_KEY_BYTES} bytes of ML-DSA-65 public key`)
+    return { publicKey, weight: v.weight, ...(v.name !== undefined ? { name: v.name } : {}) }
+  })
+  const seenVal = new Set(validators.map(v => toHex(v.publicKey)))
+  if (seenVal.size !== validators.length) throw new DagError('GENESIS_INVALID', 'genesis: duplicate validator public key')
+  let faucet: Uint8Array | undefined
+  if (g.faucet !== undefined) {
+    try { faucet = parseAddress(g.faucet) } catch (e) { fail('faucet', e) }
+  }
+  return { chainId: g.chainId, timestampMs: g.timestampMs, minFee: BigInt(g.minFee), allocations, ...(faucet !== undefined ? { faucet } : {}), validators, consensus: { ...c } }
+}
+
+export async function loadGenesis (path: string): Promise<Genesis> {
+  let text: string
+  try { text = await readFile(path, 'utf8') } catch (e) {
+    throw new DagError('GENESIS_INVALID', `cannot read genesis file ${path}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  let json: unknown
+  try { json = JSON.parse(text) } catch { throw new DagError('GENESIS_INVALID', `genesis file ${path} is not valid JSON`) }
+  return parseGenesis(json)
+}
+
+export function genesisToJson (g: Genesis): GenesisJson {
+  return {
+    chainId: g.chainId,
+    timestampMs: g.timestampMs,
+    minFee: g.minFee.toString(),
+    allocations: g.allocations.map(a => ({ address: formatAddr(a.address), balance: a.balance.toString() })),
+    ...(g.faucet !== undefined ? { faucet: formatAddr(g.faucet) } : {}),
+    validators: g.validators.map(v => ({ publicKey: toHex(v.publicKey), weight: v.weight, ...(v.name !== undefined ? { name: v.name } : {}) })),
+    consensus: { ...g.consensus }
+  }
+}
+
+const formatAddr = formatAddress
+
+/**
+ * The genesis vertex id: sha256 over a canonical binary encoding of the genesis (allocations in address order,
+ * validators in given order). Every vertex descends from it, so nodes with different genesis files never share a DAG.
+ */
+export function genesisId (g: Genesis): Uint8Array {
+  const w = new Writer(4096)
+  w.raw(new TextEncoder().encode('HARMONY/genesis/v1')).varBytes(new TextEncoder().encode(g.chainId)).u64(BigInt(g.timestampMs)).u128(g.minFee)
+  const allocs = [...g.allocations].sort((a, b) => toHex(a.address).localeCompare(toHex(b.address)))
+  w.u32(allocs.length)
+  for (const a of allocs) w.fixed(a.address, 20).u128(a.balance)
+  w.u8(g.faucet !== undefined ? 1 : 0)
+  if (g.faucet !== undefined) w.fixed(g.faucet, 20)
+  w.u32(g.validators.length)
+  for (const v of g.validators) w.fixed(v.publicKey, ML_DSA65_PUBLIC_KEY_BYTES).u32(v.weight)
+  w.u32(g.consensus.k).u32(g.consensus.alpha).u32(g.consensus.betaVirtuous).u32(g.consensus.betaRogue)
+  return sha256(w.finish())
+}
+
+export interface GenerateGenesisInit {
+  /** @default 'harmony-devnet' */
+  chainId?: string
+  validatorPublicKeys: Uint8Array[]
+  faucetPublicKey: Uint8Array
+  /** @default 10^9 AGC (10^27 base units) */
+  faucetBalance?: bigint
+  allocations?: Array<{ address: Uint8Array, balance: bigint }>
+  /** @default DEFAULT_CONSENSUS */
+  consensus?: Partial<ConsensusParams>
+  /** @default 1000 base units */
+  minFee?: bigint
+  /** @default Date.now() */
+  timestampMs?: number
+}
+
+/** A devnet genesis: equal-weight validators and a funded faucet. */
+export function generateGenesis (init: GenerateGenesisInit): Genesis {
+  const faucet = parseAddress(addressFromPublicKey(init.faucetPublicKey))
+  const allocations = [{ address: faucet, balance: init.faucetBalance ?? 10n ** 27n }, ...(init.allocations ?? [])]
+  const g: Genesis = {
+    chainId: init.chainId ?? 'harmony-devnet',
+    timestampMs: init.timestampMs ?? Date.now(),
+    minFee: init.minFee ?? 1000n,
+    allocations,
+    faucet,
+    validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: 1, name: `validator-${i}` })),
+    consensus: { ...DEFAULT_CONSENSUS, ...init.consensus }
+  }
+  return parseGenesis(genesisToJson(g))
+}

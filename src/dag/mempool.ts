@@ -1,0 +1,61 @@
+import { DagError } from './errors.ts'
+import type { TxInfo } from './tx.ts'
+
+/** Transactions this node accepted from clients and has not yet placed in one of its vertices. Bounded. */
+export class Mempool {
+  private readonly byId = new Map<string, TxInfo>()
+  private readonly byAccount = new Map<string, Map<bigint, TxInfo[]>>()
+  readonly maxSize: number
+
+  constructor (maxSize: number) { this.maxSize = maxSize }
+
+  get size (): number { return this.byId.size }
+  has (idHex: string): boolean { return this.byId.has(idHex) }
+  get (idHex: string): TxInfo | undefined { return this.byId.get(idHex) }
+
+  add (info: TxInfo): void {
+    if (this.byId.has(info.idHex)) return
+    if (this.byId.size >= this.maxSize) throw new DagError('MEMPOOL_FULL', `mempool is full (${this.maxSize} transactions); retry later`)
+    this.byId.set(info.idHex, info)
+    let acct = this.byAccount.get(info.accountHex)
+    if (acct === undefined) { acct = new Map(); this.byAccount.set(info.accountHex, acct) }
+    const list = acct.get(info.tx.nonce) ?? []
+    list.push(info)
+    acct.set(info.tx.nonce, list)
+  }
+
+  remove (idHex: string): void {
+    const info = this.byId.get(idHex)
+    if (info === undefined) return
+    this.byId.delete(idHex)
+    const acct = this.byAccount.get(info.accountHex)
+    const list = acct?.get(info.tx.nonce)
+    if (acct === undefined || list === undefined) return
+    const rest = list.filter(t => t.idHex !== idHex)
+    if (rest.length === 0) acct.delete(info.tx.nonce)
+    else acct.set(info.tx.nonce, rest)
+    if (acct.size === 0) this.byAccount.delete(info.accountHex)
+  }
+
+  accounts (): string[] { return [...this.byAccount.keys()] }
+
+  /** An account's transactions in nonce order. */
+  forAccount (accountHex: string): TxInfo[] {
+    const acct = this.byAccount.get(accountHex)
+    if (acct === undefined) return []
+    return [...acct.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).flatMap(e => e[1])
+  }
+
+  /** Highest nonce pending for the account, if any. */
+  highestNonce (accountHex: string): bigint | undefined {
+    const acct = this.byAccount.get(accountHex)
+    if (acct === undefined) return undefined
+    let max: bigint | undefined
+    for (const n of acct.keys()) if (max === undefined || n > max) max = n
+    return max
+  }
+
+  hasNonce (accountHex: string, nonce: bigint): boolean {
+    return (this.byAccount.get(accountHex)?.get(nonce)?.length ?? 0) > 0
+  }
+}

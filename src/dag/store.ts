@@ -1,0 +1,280 @@
+import type { BinaryDb, BinarySublevel } from '../node/db.ts'
+import { sublevel } from '../node/db.ts'
+import { Reader, Writer, concatBytes, fromHex } from './codec.ts'
+import type { VertexStatus } from './graph.ts'
+
+/**
+ * LevelDB layout of the ledger (one repository per record type, each with its codec). Everything a state change
+ * touches is written through one `DagBatch`, committed as ONE LevelDB batch, so a crash leaves either all of it
+ * or none of it.
+ *
+ *   dag-v  vertexId(32)                         -> vertex encoding
+ *   dag-c  parentId(32) || childId(32)          -> ''
+ *   dag-t  vertexId(32)                         -> ''            (vertices without children)
+ *   dag-x  'i' || txId(32)                      -> TxRecord
+ *          'n' || address(20) || nonce(8) || vertexId(32) -> txId (every instance of an (account, nonce))
+ *   dag-a  address(20)                          -> AccountRecord
+ *   dag-s  'v' || vertexId(32)                  -> VertexDecision
+ *          'c' || address(20) || nonce(8)       -> vertexId(32) || txId(32) (decided conflict sets)
+ *   dag-m  'genesis' -> genesis id; 'counters' -> Counters
+ */
+
+export type TxStatus = 'pending' | 'final' | 'rejected'
+
+/** Why a transaction was rejected (bounded). */
+export const REJECT_REASONS = ['none', 'conflict', 'insufficient-balance', 'nonce'] as const
+export type RejectReason = (typeof REJECT_REASONS)[number]
+
+export interface TxRecord {
+  status: TxStatus
+  vertexId: Uint8Array
+  reason: RejectReason
+  /** finality time, ms since epoch (0 when not final) */
+  decidedAtMs: bigint
+}
+
+export interface UnprovenCredit {
+  vertexId: Uint8Array
+  amount: bigint
+}
+
+/**
+ * `unproven`: credits applied to this account that are not yet known to lie in the causal past of the account's
+ * latest debit. A debit may only spend what its causal past gave the account (see docs/protocol.md §Ledger), which
+ * makes the state independent of the order in which nodes accept concurrent vertices.
+ */
+export interface AccountRecord {
+  balance: bigint
+  nonce: bigint
+  unproven: UnprovenCredit[]
+}
+
+export interface VertexDecision {
+  status: Exclude<VertexStatus, 'processing'>
+  /** acceptance sequence number on this node (0 for rejected) */
+  seq: bigint
+}
+
+export interface Counters {
+  acceptedVertices: bigint
+  rejectedVertices: bigint
+  finalTxs: bigint
+  rejectedTxs: bigint
+}
+
+const STATUS_CODE: Record<TxStatus, number> = { pending: 0, final: 1, rejected: 2 }
+const STATUS_BY_CODE: TxStatus[] = ['pending', 'final', 'rejected']
+
+export function encodeTxRecord (r: TxRecord): Uint8Array {
+  return new Writer(48).u8(STATUS_CODE[r.status]).fixed(r.vertexId, 32).u8(REJECT_REASONS.indexOf(r.reason)).u64(r.decidedAtMs).finish()
+}
+
+export function decodeTxRecord (b: Uint8Array): TxRecord {
+  const rd = new Reader(b, 'tx record')
+  const s = rd.u8()
+  const vertexId = rd.fixed(32)
+  const reason = rd.u8()
+  const decidedAtMs = rd.u64()
+  rd.end()
+  if (s >= STATUS_BY_CODE.length || reason >= REJECT_REASONS.length) rd.fail('bad status')
+  return { status: STATUS_BY_CODE[s], vertexId, reason: REJECT_REASONS[reason], decidedAtMs }
+}
+
+export function encodeAccount (a: AccountRecord): Uint8Array {
+  const w = new Writer(32 + a.unproven.length * 48).u128(a.balance).u64(a.nonce).u32(a.unproven.length)
+  for (const c of a.unproven) w.fixed(c.vertexId, 32).u128(c.amount)
+  return w.finish()
+}
+
+export function decodeAccount (b: Uint8Array): AccountRecord {
+  const r = new Reader(b, 'account record')
+  const balance = r.u128()
+  const nonce = r.u64()
+  const n = r.u32()
+  if (n > b.length) r.fail('bad credit count')
+  const unproven: UnprovenCredit[] = []
+  for (let i = 0; i < n; i++) unproven.push({ vertexId: r.fixed(32), amount: r.u128() })
+  r.end()
+  return { balance, nonce, unproven }
+}
+
+function encodeDecision (d: VertexDecision): Uint8Array {
+  return new Writer(9).u8(d.status === 'accepted' ? 1 : 2).u64(d.seq).finish()
+}
+
+function decodeDecision (b: Uint8Array): VertexDecision {
+  const r = new Reader(b, 'vertex decision')
+  const s = r.u8()
+  const seq = r.u64()
+  r.end()
+  return { status: s === 1 ? 'accepted' : 'rejected', seq }
+}
+
+function encodeCounters (c: Counters): Uint8Array {
+  return new Writer(32).u64(c.acceptedVertices).u64(c.rejectedVertices).u64(c.finalTxs).u64(c.rejectedTxs).finish()
+}
+
+function decodeCounters (b: Uint8Array): Counters {
+  const r = new Reader(b, 'counters')
+  const c = { acceptedVertices: r.u64(), rejectedVertices: r.u64(), finalTxs: r.u64(), rejectedTxs: r.u64() }
+  r.end()
+  return c
+}
+
+const PREFIX_I = new Uint8Array([0x69]) // 'i'
+const PREFIX_N = new Uint8Array([0x6e]) // 'n'
+const PREFIX_V = new Uint8Array([0x76]) // 'v'
+const PREFIX_C = new Uint8Array([0x63]) // 'c'
+const KEY_GENESIS = new TextEncoder().encode('genesis')
+const KEY_COUNTERS = new TextEncoder().encode('counters')
+const EMPTY = new Uint8Array(0)
+
+function nonceBytes (nonce: bigint): Uint8Array {
+  return new Writer(8).u64(nonce).finish()
+}
+
+interface BatchOp {
+  type: 'put' | 'del'
+  sublevel: BinarySublevel
+  key: Uint8Array
+  value?: Uint8Array
+}
+
+/** Collects writes across sublevels; `commit` writes them as one atomic LevelDB batch. */
+export class DagBatch {
+  readonly ops: BatchOp[] = []
+  private readonly store: DagStore
+  constructor (store: DagStore) { this.store = store }
+
+  put (sub: BinarySublevel, key: Uint8Array, value: Uint8Array): this {
+    this.ops.push({ type: 'put', sublevel: sub, key, value })
+    return this
+  }
+
+  del (sub: BinarySublevel, key: Uint8Array): this {
+    this.ops.push({ type: 'del', sublevel: sub, key })
+    return this
+  }
+
+  async commit (): Promise<void> {
+    if (this.ops.length === 0) return
+    await this.store.db.batch(this.ops.map(o => o.type === 'put'
+      ? { type: 'put' as const, sublevel: o.sublevel, key: o.key, value: o.value as Uint8Array }
+      : { type: 'del' as const, sublevel: o.sublevel, key: o.key }))
+  }
+}
+
+/** Repositories over the dag-* sublevels. Holds no state of its own beyond the handles. */
+export class DagStore {
+  readonly db: BinaryDb
+  readonly vertices: BinarySublevel
+  readonly children: BinarySublevel
+  readonly tips: BinarySublevel
+  readonly txs: BinarySublevel
+  readonly accounts: BinarySublevel
+  readonly consensus: BinarySublevel
+  readonly meta: BinarySublevel
+
+  constructor (db: BinaryDb) {
+    this.db = db
+    this.vertices = sublevel(db, 'dagVertices')
+    this.children = sublevel(db, 'dagChildren')
+    this.tips = sublevel(db, 'dagTips')
+    this.txs = sublevel(db, 'dagTx')
+    this.accounts = sublevel(db, 'dagAccounts')
+    this.consensus = sublevel(db, 'dagConsensus')
+    this.meta = sublevel(db, 'dagMeta')
+  }
+
+  batch (): DagBatch { return new DagBatch(this) }
+
+  // vertices
+  async getVertex (id: Uint8Array): Promise<Uint8Array | undefined> { return await this.vertices.get(id) }
+  async * allVertices (): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    for await (const [k, v] of this.vertices.iterator()) yield [k, v]
+  }
+
+  putVertex (b: DagBatch, id: Uint8Array, encoded: Uint8Array, parents: Uint8Array[]): void {
+    b.put(this.vertices, id, encoded)
+    for (const p of parents) {
+      b.put(this.children, concatBytes(p, id), EMPTY)
+      b.del(this.tips, p)
+    }
+    b.put(this.tips, id, EMPTY)
+  }
+
+  // transactions
+  async getTxRecord (txId: Uint8Array): Promise<TxRecord | undefined> {
+    const v = await this.txs.get(concatBytes(PREFIX_I, txId))
+    return v === undefined ? undefined : decodeTxRecord(v)
+  }
+
+  putTxRecord (b: DagBatch, txId: Uint8Array, r: TxRecord): void {
+    b.put(this.txs, concatBytes(PREFIX_I, txId), encodeTxRecord(r))
+  }
+
+  putTxInstance (b: DagBatch, account: Uint8Array, nonce: bigint, vertexId: Uint8Array, txId: Uint8Array): void {
+    b.put(this.txs, concatBytes(PREFIX_N, account, nonceBytes(nonce), vertexId), txId)
+  }
+
+  /** Vertex ids holding a transaction of (account, nonce). */
+  async txInstances (account: Uint8Array, nonce: bigint): Promise<Array<{ vertexId: Uint8Array, txId: Uint8Array }>> {
+    const prefix = concatBytes(PREFIX_N, account, nonceBytes(nonce))
+    const out: Array<{ vertexId: Uint8Array, txId: Uint8Array }> = []
+    const it = this.txs.iterator({ gte: prefix })
+    for await (const [k, v] of it) {
+      if (k.length !== prefix.length + 32 || !k.subarray(0, prefix.length).every((x, i) => x === prefix[i])) break
+      out.push({ vertexId: k.slice(prefix.length), txId: v })
+    }
+    return out
+  }
+
+  // accounts
+  async getAccount (address: Uint8Array): Promise<AccountRecord | undefined> {
+    const v = await this.accounts.get(address)
+    return v === undefined ? undefined : decodeAccount(v)
+  }
+
+  putAccount (b: DagBatch, address: Uint8Array, a: AccountRecord): void {
+    b.put(this.accounts, address, encodeAccount(a))
+  }
+
+  async * allAccounts (): AsyncGenerator<[Uint8Array, AccountRecord]> {
+    for await (const [k, v] of this.accounts.iterator()) yield [k, decodeAccount(v)]
+  }
+
+  // consensus
+  putDecision (b: DagBatch, vertexId: Uint8Array, d: VertexDecision): void {
+    b.put(this.consensus, concatBytes(PREFIX_V, vertexId), encodeDecision(d))
+  }
+
+  async allDecisions (): Promise<Map<string, VertexDecision>> {
+    const out = new Map<string, VertexDecision>()
+    for await (const [k, v] of this.consensus.iterator({ gte: PREFIX_V, lt: new Uint8Array([0x77]) })) {
+      out.set(Buffer.from(k.subarray(1)).toString('hex'), decodeDecision(v))
+    }
+    return out
+  }
+
+  putConflictDecision (b: DagBatch, account: Uint8Array, nonce: bigint, vertexId: Uint8Array, txId: Uint8Array): void {
+    b.put(this.consensus, concatBytes(PREFIX_C, account, nonceBytes(nonce)), concatBytes(vertexId, txId))
+  }
+
+  async getConflictDecision (account: Uint8Array, nonce: bigint): Promise<{ vertexId: Uint8Array, txId: Uint8Array } | undefined> {
+    const v = await this.consensus.get(concatBytes(PREFIX_C, account, nonceBytes(nonce)))
+    return v === undefined ? undefined : { vertexId: v.slice(0, 32), txId: v.slice(32) }
+  }
+
+  // meta
+  async getGenesisId (): Promise<Uint8Array | undefined> { return await this.meta.get(KEY_GENESIS) }
+  putGenesisId (b: DagBatch, id: Uint8Array): void { b.put(this.meta, KEY_GENESIS, id) }
+
+  async getCounters (): Promise<Counters> {
+    const v = await this.meta.get(KEY_COUNTERS)
+    return v === undefined ? { acceptedVertices: 0n, rejectedVertices: 0n, finalTxs: 0n, rejectedTxs: 0n } : decodeCounters(v)
+  }
+
+  putCounters (b: DagBatch, c: Counters): void { b.put(this.meta, KEY_COUNTERS, encodeCounters(c)) }
+}
+
+export { fromHex }

@@ -1,0 +1,72 @@
+import { Reader, Writer } from './codec.ts'
+import { ADDRESS_BYTES, formatAddress } from './address.ts'
+import { DagError } from './errors.ts'
+
+/** What a transaction does to balances; the ledger applies effects the same way for every kind. */
+export interface TxEffects {
+  /** Taken from the sender on top of the fee. */
+  debit: bigint
+  /** Added to other accounts. */
+  credits: Array<{ to: Uint8Array, amount: bigint }>
+}
+
+/**
+ * A transaction kind: its wire id, payload codec and effects. Later issues (deposit credit, withdrawal burn,
+ * market kinds) add kinds with `registerTxKind`; ids are never reused.
+ */
+export interface TxKind<P = unknown> {
+  id: number
+  name: string
+  /** Upper bound on the encoded payload. */
+  maxPayloadBytes: number
+  encode (payload: P): Uint8Array
+  /** Strict decode; throws ENCODING_INVALID. */
+  decode (bytes: Uint8Array): P
+  effects (payload: P): TxEffects
+  /** JSON view for RPC. */
+  toJSON (payload: P): Record<string, unknown>
+}
+
+const kinds = new Map<number, TxKind>()
+
+export function registerTxKind<P> (kind: TxKind<P>): void {
+  if (!Number.isInteger(kind.id) || kind.id < 0 || kind.id > 0xffff) throw new RangeError('kind id must be a u16')
+  if (kinds.has(kind.id)) throw new Error(`transaction kind ${kind.id} registered twice`)
+  kinds.set(kind.id, kind as unknown as TxKind)
+}
+
+export function getTxKind (id: number): TxKind | undefined {
+  return kinds.get(id)
+}
+
+export function requireTxKind (id: number): TxKind {
+  const k = kinds.get(id)
+  if (k === undefined) throw new DagError('KIND_UNKNOWN', `unknown transaction kind ${id}`, { kind: id })
+  return k
+}
+
+export const TX_KIND_TRANSFER = 1
+
+export interface TransferPayload {
+  to: Uint8Array
+  amount: bigint
+}
+
+export const transferKind: TxKind<TransferPayload> = {
+  id: TX_KIND_TRANSFER,
+  name: 'transfer',
+  maxPayloadBytes: ADDRESS_BYTES + 16,
+  encode (p) { return new Writer(36).fixed(p.to, ADDRESS_BYTES).u128(p.amount).finish() },
+  decode (bytes) {
+    const r = new Reader(bytes, 'transfer payload')
+    const to = r.fixed(ADDRESS_BYTES)
+    const amount = r.u128()
+    r.end()
+    if (amount === 0n) r.fail('amount must be positive')
+    return { to, amount }
+  },
+  effects (p) { return { debit: p.amount, credits: [{ to: p.to, amount: p.amount }] } },
+  toJSON (p) { return { to: formatAddress(p.to), amount: p.amount.toString() } }
+}
+
+registerTxKind(transferKind)

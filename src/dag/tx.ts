@@ -1,0 +1,132 @@
+import { Reader, Writer, toHex } from './codec.ts'
+import {
+  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage, verify
+} from './crypto.ts'
+import { addressBytesFromPublicKey, formatAddress } from './address.ts'
+import { DagError } from './errors.ts'
+import { requireTxKind, transferKind, TX_KIND_TRANSFER, type TransferPayload } from './tx-kinds.ts'
+
+export const TX_VERSION = 1
+/** Largest payload of any kind we accept on the wire (a kind may set a lower bound). */
+export const MAX_TX_PAYLOAD_BYTES = 4096
+/** version + kind + pubkey + nonce + fee + payload length + payload + signature */
+export const MAX_TX_BYTES = 1 + 2 + ML_DSA65_PUBLIC_KEY_BYTES + 8 + 16 + 4 + MAX_TX_PAYLOAD_BYTES + ML_DSA65_SIGNATURE_BYTES
+const TX_SIGNING_TAG = 'HARMONY/tx/v1'
+
+/** A signed transaction. The account is derived from `publicKey`; `payload` is the kind's encoding. */
+export interface Transaction {
+  version: number
+  kind: number
+  publicKey: Uint8Array
+  nonce: bigint
+  fee: bigint
+  payload: Uint8Array
+  signature: Uint8Array
+}
+
+export type UnsignedTransaction = Omit<Transaction, 'signature'>
+
+function writeUnsigned (w: Writer, tx: UnsignedTransaction): void {
+  w.u8(tx.version).u16(tx.kind).fixed(tx.publicKey, ML_DSA65_PUBLIC_KEY_BYTES).u64(tx.nonce).u128(tx.fee).varBytes(tx.payload)
+}
+
+export function encodeUnsignedTx (tx: UnsignedTransaction): Uint8Array {
+  const w = new Writer(2048 + tx.payload.length)
+  writeUnsigned(w, tx)
+  return w.finish()
+}
+
+export function encodeTx (tx: Transaction): Uint8Array {
+  const w = new Writer(5400 + tx.payload.length)
+  writeUnsigned(w, tx)
+  w.fixed(tx.signature, ML_DSA65_SIGNATURE_BYTES)
+  return w.finish()
+}
+
+/** Strict decode: version, known kind, payload valid for its kind, no trailing bytes. */
+export function decodeTx (bytes: Uint8Array): Transaction {
+  if (bytes.length > MAX_TX_BYTES) throw new DagError('TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${MAX_TX_BYTES}`)
+  const r = new Reader(bytes, 'transaction')
+  const version = r.u8()
+  if (version !== TX_VERSION) r.fail(`unsupported version ${version}`)
+  const kind = r.u16()
+  const kindDef = requireTxKind(kind)
+  const publicKey = r.fixed(ML_DSA65_PUBLIC_KEY_BYTES)
+  const nonce = r.u64()
+  const fee = r.u128()
+  const payload = r.varBytes(Math.min(MAX_TX_PAYLOAD_BYTES, kindDef.maxPayloadBytes))
+  const signature = r.fixed(ML_DSA65_SIGNATURE_BYTES)
+  r.end()
+  kindDef.decode(payload)
+  return { version, kind, publicKey, nonce, fee, payload, signature }
+}
+
+/** Transaction id: sha256 of the full signed encoding. */
+export function txId (encoded: Uint8Array): Uint8Array {
+  return sha256(encoded)
+}
+
+export function txSigningMessage (chainId: string, tx: UnsignedTransaction): Uint8Array {
+  return signingMessage(TX_SIGNING_TAG, chainId, encodeUnsignedTx(tx))
+}
+
+export function signTx (chainId: string, tx: UnsignedTransaction, secretKey: Uint8Array): Transaction {
+  return { ...tx, signature: sign(txSigningMessage(chainId, tx), secretKey) }
+}
+
+export function verifyTxSignature (chainId: string, tx: Transaction): boolean {
+  return verify(tx.signature, txSigningMessage(chainId, tx), tx.publicKey)
+}
+
+export interface TransferInit {
+  chainId: string
+  publicKey: Uint8Array
+  secretKey: Uint8Array
+  to: Uint8Array
+  amount: bigint
+  nonce: bigint
+  fee: bigint
+}
+
+export function buildTransfer (init: TransferInit): Transaction {
+  if (init.amount <= 0n) throw new DagError('AMOUNT_INVALID', 'amount must be positive')
+  const payload = transferKind.encode({ to: init.to, amount: init.amount })
+  return signTx(init.chainId, { version: TX_VERSION, kind: TX_KIND_TRANSFER, publicKey: init.publicKey, nonce: init.nonce, fee: init.fee, payload }, init.secretKey)
+}
+
+/** A decoded transaction with the values the ledger needs precomputed. */
+export interface TxInfo {
+  tx: Transaction
+  encoded: Uint8Array
+  id: Uint8Array
+  idHex: string
+  account: Uint8Array
+  accountHex: string
+  /** conflict-set key: account and nonce */
+  conflictKey: string
+}
+
+export function txInfo (encoded: Uint8Array, tx: Transaction = decodeTx(encoded)): TxInfo {
+  const id = txId(encoded)
+  const account = addressBytesFromPublicKey(tx.publicKey)
+  const accountHex = toHex(account)
+  return { tx, encoded, id, idHex: toHex(id), account, accountHex, conflictKey: `${accountHex}:${tx.nonce}` }
+}
+
+export function txToJSON (info: TxInfo): Record<string, unknown> {
+  const kind = requireTxKind(info.tx.kind)
+  return {
+    id: '0x' + info.idHex,
+    kind: kind.name,
+    from: formatAddress(info.account),
+    nonce: info.tx.nonce.toString(),
+    fee: info.tx.fee.toString(),
+    ...kind.toJSON(kind.decode(info.tx.payload))
+  }
+}
+
+export function decodeTransfer (tx: Transaction): TransferPayload {
+  return transferKind.decode(tx.payload)
+}
+
+export { HASH_BYTES }

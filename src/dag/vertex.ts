@@ -1,0 +1,123 @@
+import { Reader, Writer, compareBytes, toHex } from './codec.ts'
+import {
+  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage
+} from './crypto.ts'
+import { DagError } from './errors.ts'
+import { MAX_TX_BYTES, decodeTx, txInfo, type TxInfo } from './tx.ts'
+
+export const VERTEX_VERSION = 1
+/** Parents per vertex: at least one (the DAG is connected), at most 8 (bounds fan-in and header size). */
+export const MIN_PARENTS = 1
+export const MAX_PARENTS = 8
+/** Transactions per vertex: ~5.3 KB each with ML-DSA-65 keys and signatures, so 128 keep a vertex under 1 MiB. */
+export const MAX_VERTEX_TXS = 128
+export const MAX_VERTEX_BYTES = 1 << 20
+const VERTEX_SIGNING_TAG = 'HARMONY/vertex/v1'
+
+export interface Vertex {
+  version: number
+  author: Uint8Array
+  timestampMs: bigint
+  /** Parent ids, strictly ascending (canonical). */
+  parents: Uint8Array[]
+  /** Encoded transactions, in the author's order. */
+  txs: Uint8Array[]
+  signature: Uint8Array
+}
+
+export type UnsignedVertex = Omit<Vertex, 'signature'>
+
+function writeUnsigned (w: Writer, v: UnsignedVertex): void {
+  if (v.parents.length < MIN_PARENTS || v.parents.length > MAX_PARENTS) throw new DagError('PARENTS_INVALID', `a vertex needs ${MIN_PARENTS}..${MAX_PARENTS} parents`)
+  if (v.txs.length > MAX_VERTEX_TXS) throw new DagError('TOO_LARGE', `a vertex holds at most ${MAX_VERTEX_TXS} transactions`)
+  w.u8(v.version).fixed(v.author, ML_DSA65_PUBLIC_KEY_BYTES).u64(v.timestampMs).u8(v.parents.length)
+  for (const p of v.parents) w.fixed(p, HASH_BYTES)
+  w.u16(v.txs.length)
+  for (const tx of v.txs) w.varBytes(tx)
+}
+
+export function encodeUnsignedVertex (v: UnsignedVertex): Uint8Array {
+  let size = 5400
+  for (const t of v.txs) size += t.length + 4
+  const w = new Writer(size)
+  writeUnsigned(w, v)
+  return w.finish()
+}
+
+export function encodeVertex (v: Vertex): Uint8Array {
+  let size = 5400 + ML_DSA65_SIGNATURE_BYTES
+  for (const t of v.txs) size += t.length + 4
+  const w = new Writer(size)
+  writeUnsigned(w, v)
+  w.fixed(v.signature, ML_DSA65_SIGNATURE_BYTES)
+  return w.finish()
+}
+
+/**
+ * Strict decode. Checks the bounds (size, parent count, parents strictly ascending, batch size) and that every
+ * transaction decodes (known kind, valid payload). Signatures are checked separately (in the verifier pool).
+ */
+export function decodeVertex (bytes: Uint8Array): Vertex {
+  if (bytes.length > MAX_VERTEX_BYTES) throw new DagError('TOO_LARGE', `vertex of ${bytes.length} bytes exceeds ${MAX_VERTEX_BYTES}`)
+  const r = new Reader(bytes, 'vertex')
+  const version = r.u8()
+  if (version !== VERTEX_VERSION) r.fail(`unsupported version ${version}`)
+  const author = r.fixed(ML_DSA65_PUBLIC_KEY_BYTES)
+  const timestampMs = r.u64()
+  const parentCount = r.u8()
+  if (parentCount < MIN_PARENTS || parentCount > MAX_PARENTS) {
+    throw new DagError('PARENTS_INVALID', `vertex has ${parentCount} parents; allowed ${MIN_PARENTS}..${MAX_PARENTS}`)
+  }
+  const parents: Uint8Array[] = []
+  for (let i = 0; i < parentCount; i++) {
+    const p = r.fixed(HASH_BYTES)
+    if (i > 0 && compareBytes(parents[i - 1], p) >= 0) throw new DagError('PARENTS_INVALID', 'parents must be strictly ascending')
+    parents.push(p)
+  }
+  const txCount = r.u16()
+  if (txCount < 1 || txCount > MAX_VERTEX_TXS) throw new DagError('TOO_LARGE', `vertex has ${txCount} transactions; allowed 1..${MAX_VERTEX_TXS}`)
+  const txs: Uint8Array[] = []
+  for (let i = 0; i < txCount; i++) txs.push(r.varBytes(MAX_TX_BYTES))
+  const signature = r.fixed(ML_DSA65_SIGNATURE_BYTES)
+  r.end()
+  return { version, author, timestampMs, parents, txs, signature }
+}
+
+export function vertexSigningMessage (chainId: string, v: UnsignedVertex): Uint8Array {
+  return signingMessage(VERTEX_SIGNING_TAG, chainId, encodeUnsignedVertex(v))
+}
+
+/** Builds and signs a vertex; sorts and dedupes the parents into canonical order. */
+export function buildVertex (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: Uint8Array[], timestampMs: bigint }): Vertex {
+  const seen = new Set<string>()
+  const parents = init.parents.filter(p => {
+    const h = toHex(p)
+    if (seen.has(h)) return false
+    seen.add(h)
+    return true
+  }).sort(compareBytes)
+  const unsigned: UnsignedVertex = { version: VERTEX_VERSION, author: init.author, timestampMs: init.timestampMs, parents, txs: init.txs }
+  return { ...unsigned, signature: sign(vertexSigningMessage(chainId, unsigned), init.secretKey) }
+}
+
+/** A decoded vertex with ids and decoded transactions. */
+export interface VertexInfo {
+  vertex: Vertex
+  encoded: Uint8Array
+  id: Uint8Array
+  idHex: string
+  parentHex: string[]
+  txs: TxInfo[]
+}
+
+export function vertexInfo (encoded: Uint8Array, vertex: Vertex = decodeVertex(encoded)): VertexInfo {
+  const id = sha256(encoded)
+  return {
+    vertex,
+    encoded,
+    id,
+    idHex: toHex(id),
+    parentHex: vertex.parents.map(toHex),
+    txs: vertex.txs.map(t => txInfo(t, decodeTx(t)))
+  }
+}
