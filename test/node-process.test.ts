@@ -91,8 +91,14 @@ test.serial('a second daemon on the same datadir exits non-zero and says the dat
   t.not(second.code, 0)
   t.regex(second.stderr, /datadir .* is in use by another harmonyd \(pid \d+\)/)
   t.is(await readFile(join(d.path, 'config.yaml'), 'utf8'), before)
-  // the first daemon is untouched and still answers
+  // the first daemon is untouched and still answers, with its metrics and health endpoints
   t.is((await rpc<{ state: string }>(first.rpc, 'node_health')).state, 'running')
+  const metrics = await (await fetch(`${first.rpc}/metrics`)).text()
+  t.regex(metrics, /^harmony_node_running 1$/m)
+  t.regex(metrics, /^libp2p_/m, 'libp2p reports its own metrics')
+  t.regex(metrics, /^harmony_rpc_requests_total/m)
+  const healthz = await fetch(`${first.rpc}/healthz`)
+  t.is(healthz.status, 200)
 })
 
 test.serial('a p2p port already in use gives a clear message', async (t) => {
