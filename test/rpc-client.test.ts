@@ -1,6 +1,6 @@
 import test from 'ava'
 import { z } from 'zod'
-import { RpcRegistry } from '../src/rpc/registry.ts'
+import type { RpcRegistry } from '../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError, RpcTransportError } from '../src/sdk/index.ts'
 import { startFixture, testRegistry } from './helpers/rpc-fixture.ts'
 
@@ -35,7 +35,7 @@ test.serial('SDK over HTTP: typed results, node errors as RpcClientError with co
   const invalid = await t.throwsAsync(client.call('test_add', { a: 1.5, b: 1 }), { instanceOf: RpcClientError })
   t.is(invalid?.code, -32602)
   t.is(invalid?.method, 'test_add')
-  t.deepEqual((invalid?.data as Array<{ path: string[] }>)[0].path, ['a'])
+  t.deepEqual((invalid?.data as Array<{ path: string[] }> | undefined)?.[0]?.path, ['a'])
 
   const missing = await t.throwsAsync(client.call('test_missing', ['0x1']), { instanceOf: RpcClientError })
   t.is(missing?.code, -32001)

@@ -121,7 +121,13 @@ function descriptionOf (schema: JsonSchema): { description?: string } {
 
 /** zod -> JSON Schema; types JSON cannot carry (bigint, transforms' outputs) become `{}` instead of throwing. */
 export function toSchema (schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const json = z.toJSONSchema(schema, { target: 'draft-07', io, unrepresentable: 'any' }) as JsonSchema
+  let json: JsonSchema
+  try {
+    json = z.toJSONSchema(schema, { target: 'draft-07', io, unrepresentable: 'any' }) as JsonSchema
+  } catch {
+    // one odd schema (e.g. a cycle zod cannot express) must not take rpc.discover down
+    return { description: 'schema not expressible in JSON Schema' }
+  }
   delete json.$schema
   return json
 }

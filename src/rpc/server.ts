@@ -78,7 +78,7 @@ export interface RpcServerAddress {
 
 // WebSocket liveness: a client that does not answer a ping within one interval is dropped
 const WS_PING_INTERVAL_MS = 30_000
-// a slow client gets this long to read its close frame before the socket is destroyed
+// a slow client (or any client when the server stops) gets this long to answer a close before its socket is destroyed
 const WS_CLOSE_GRACE_MS = 2_000
 // an oversized body is read and dropped (so the client can see the 413) up to this multiple of the limit
 const OVERSIZE_DRAIN_FACTOR = 16
@@ -175,8 +175,10 @@ export class RpcServer implements Startable {
   async start (): Promise<void> {
     if (this.http !== undefined) return
     this.shutdown = new AbortController()
-    const http = createServer((req, res) => { this.onRequest(req, res) })
-    http.requestTimeout = this.requestTimeoutMs
+    const http = createServer({
+      requestTimeout: this.requestTimeoutMs,
+      headersTimeout: Math.min(this.requestTimeoutMs, 10_000)
+    }, (req, res) => { this.onRequest(req, res) })
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false })
     http.on('upgrade', (req, socket, head) => { this.onUpgrade(wss, req, socket, head) })
     http.on('clientError', (err, socket) => {
@@ -223,10 +225,7 @@ export class RpcServer implements Startable {
     clearInterval(this.pingTimer)
     this.unsubscribeGauge?.()
     this.shutdown.abort()
-    for (const connection of this.connections) {
-      connection.socket.close(WS_CLOSE_GOING_AWAY, 'server stopping')
-      connection.socket.terminate()
-    }
+    await this.closeWebSockets()
     this.wss?.close()
     this.wss = undefined
     const closed = new Promise<void>((resolve) => { http.close(() => { resolve() }) })
@@ -234,6 +233,21 @@ export class RpcServer implements Startable {
     await closed
     this.bound = undefined
     this.logger.info('RPC server stopped')
+  }
+
+  /** Closes every WebSocket with 1001, giving clients a moment to answer before their sockets are destroyed. */
+  private async closeWebSockets (): Promise<void> {
+    const open = [...this.connections]
+    if (open.length === 0) return
+    const allClosed = Promise.all(open.map(async (connection) => {
+      if (connection.socket.readyState === WebSocket.CLOSED) return
+      await new Promise<void>((resolve) => { connection.socket.once('close', () => { resolve() }) })
+    }))
+    for (const connection of open) connection.socket.close(WS_CLOSE_GOING_AWAY, 'server stopping')
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([allClosed, new Promise<void>((resolve) => { timer = setTimeout(resolve, WS_CLOSE_GRACE_MS) })])
+    clearTimeout(timer)
+    for (const connection of open) connection.socket.terminate()
   }
 
   // ---- HTTP ----
@@ -305,6 +319,7 @@ export class RpcServer implements Startable {
       return
     }
     const body = await this.readBody(req)
+    if (body === null) return // the client went away mid-body
     if (body === undefined) {
       this.rejected('body_too_large')
       this.sendRpcError(res, 413, RpcErrorCode.LIMIT_EXCEEDED,
@@ -330,8 +345,19 @@ export class RpcServer implements Startable {
     res.end(response)
   }
 
-  /** The body as text, or undefined when it exceeds the limit (then the request has been drained or destroyed). */
-  private async readBody (req: IncomingMessage): Promise<string | undefined> {
+  /**
+   * The body as text; undefined when it exceeds the limit (the request has then been drained or destroyed);
+   * null when the client aborted.
+   */
+  private async readBody (req: IncomingMessage): Promise<string | undefined | null> {
+    try {
+      return await this.readBodyChunks(req)
+    } catch {
+      return null
+    }
+  }
+
+  private async readBodyChunks (req: IncomingMessage): Promise<string | undefined> {
     const declared = Number(req.headers['content-length'])
     const hardLimit = this.maxBodyBytes * OVERSIZE_DRAIN_FACTOR
     if (Number.isFinite(declared) && declared > hardLimit) {
