@@ -6,7 +6,7 @@ import { z } from 'zod'
 import packageJson from '../package.json' with { type: 'json' }
 import { StartupError } from '../src/node/errors.ts'
 import type { OpenRpcDocument } from '../src/rpc/openrpc.ts'
-import { post, rpc, startFixture, WsPeer } from './helpers/rpc-fixture.ts'
+import { post, rpc, startFixture, testRegistry, WsPeer } from './helpers/rpc-fixture.ts'
 
 interface ErrorBody { jsonrpc: string, id: unknown, error: { code: number, message: string, data?: unknown } }
 interface ResultBody { jsonrpc: string, id: unknown, result: unknown }
@@ -362,4 +362,46 @@ test.serial('a WebSocket client that does not read is disconnected once its send
   t.true(code === 4008 || code === 1006, `closed with ${code}`)
   await emptied
   t.is(server.hub.subscriberCount('test_blobs'), 0, 'the slow client lost its subscription')
+})
+
+test.serial('WebSocket: calls in flight per connection are bounded; binary frames and oversize messages are refused', async (t) => {
+  const registry = testRegistry()
+  const { promise: released, resolve: release } = Promise.withResolvers<void>()
+  registry.register({
+    name: 'test_hold',
+    summary: 'Answers once the test releases it.',
+    params: z.tuple([]),
+    result: z.literal('released'),
+    handler: async () => { await released; return 'released' as const }
+  })
+  const { server, wsUrl } = await startFixture({ maxWsInFlight: 1, maxBodyBytes: 1024 }, registry)
+  t.teardown(async () => { await server.stop() })
+
+  const socket = new WebSocket(wsUrl)
+  await once(socket, 'open')
+  const inbox: Array<Record<string, unknown>> = []
+  let wake: (() => void) | undefined
+  socket.on('message', (data) => { inbox.push(JSON.parse(data.toString()) as Record<string, unknown>); wake?.() })
+  const next = async (): Promise<Record<string, unknown>> => {
+    while (inbox.length === 0) await new Promise<void>((resolve) => { wake = resolve })
+    return inbox.shift()!
+  }
+
+  socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_hold' }))
+  socket.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'test_echo', params: ['x'] }))
+  const refused = await next()
+  t.is((refused.error as { code: number }).code, -32005)
+  release()
+  t.deepEqual(await next(), { jsonrpc: '2.0', id: 1, result: 'released' })
+
+  socket.send(Buffer.from('{"jsonrpc":"2.0","id":3,"method":"test_echo","params":["b"]}'), { binary: true })
+  const binary = await next()
+  t.is((binary.error as { code: number }).code, -32600)
+  socket.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'test_echo', params: ['fine'] }))
+  t.deepEqual(await next(), { jsonrpc: '2.0', id: 4, result: 'fine' })
+
+  const closed = once(socket, 'close')
+  socket.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'test_echo', params: ['x'.repeat(2000)] }))
+  const [code] = await closed as [number]
+  t.is(code, 1009, 'message too big')
 })
