@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { sha256Hex } from '../src/compute/blob.ts'
-import { generateDigits, DIGIT_SIZE } from '../src/compute/model/digits.ts'
+import { DIGIT_SIZE, generateDigits } from '../src/compute/model/digits.ts'
 import { accuracy, trainDigitMlp } from '../src/compute/model/train.ts'
 import { encodeMlp } from '../src/compute/model/weights.ts'
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { create, globals } from 'webgpu'
 import type { GpuPlan, PlanBinding } from './kernels/plan.ts'
 import type { CustomParams } from './task.ts'
-import { ComputeError, type AdapterDescription, type TaskLimits } from './types.ts'
+import { type AdapterDescription, ComputeError, type TaskLimits } from './types.ts'
 
 /**
  * Owns the process's one Dawn instance, its adapter and device, and runs GPU plans on it. Lives only in the
@@ -17,6 +17,9 @@ const WANTED_INVOCATIONS = 256
 const WANTED_STORAGE_BUFFERS = 8
 // Adapters that are CPU rasterizers, not GPUs: `gpu` mode refuses them, `software` mode expects them.
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe/i
+// Mesa's llvmpipe ends an invocation's loops after 65535 iterations in total (measured: a 1,000,000-iteration
+// loop stopped at 65535), silently truncating the result. Library kernels that would need more are refused.
+const SOFTWARE_MAX_LOOP_ITERATIONS = 65_535
 
 export type DeviceMode = 'gpu' | 'software'
 
@@ -38,7 +41,6 @@ function dawnInstance (mode: DeviceMode): GPU {
 
 export class GpuDevice {
   readonly mode: DeviceMode
-  private adapter: GPUAdapter | undefined
   private device: GPUDevice | undefined
   private adapterInfo: AdapterDescription | undefined
   private pipelines = new Map<string, CachedPipeline>()
@@ -110,7 +112,6 @@ export class GpuDevice {
     })
     // Errors are captured by error scopes around every task; anything else is logged, never printed by Dawn.
     device.onuncapturederror = () => {}
-    this.adapter = adapter
     this.device = device
     this.generation++
     this.pipelines.clear()
@@ -126,7 +127,6 @@ export class GpuDevice {
     this.lostError = device.lost.then(lost => {
       if (this.device === device) {
         this.device = undefined
-        this.adapter = undefined
       }
       if (!this.closing) this.onLost?.(lost.reason, lost.message)
       throw new ComputeError('DEVICE_LOST', `GPU device lost (${lost.reason}): ${lost.message}`)
@@ -198,6 +198,9 @@ export class GpuDevice {
       }
     }
     for (const pass of plan.passes) {
+      if (this.mode === 'software' && (pass.loopIterations ?? 0) > SOFTWARE_MAX_LOOP_ITERATIONS) {
+        throw new ComputeError('LIMIT_EXCEEDED', `this task needs ${pass.loopIterations} loop iterations per invocation; the software GPU stops loops after ${SOFTWARE_MAX_LOOP_ITERATIONS}: run it on a GPU or the cpu executor`, { limit: 'loopIterations' })
+      }
       const [x, y, z] = pass.workgroups
       if (Math.max(x, y, z) > maxPerDim || x * y * z > limits.maxWorkgroupsTotal) {
         throw new ComputeError('LIMIT_EXCEEDED', `dispatch of ${x}x${y}x${z} workgroups is over the limit of ${maxPerDim} per dimension and ${limits.maxWorkgroupsTotal} in total`, { limit: 'maxWorkgroups' })

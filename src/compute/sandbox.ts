@@ -6,7 +6,7 @@ import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
 import { checkTask, effectiveLimits } from './task.ts'
 import {
-  ComputeError, DEFAULT_LIMITS, type ComputeTask, type Executor, type ExecutorInfo, type ExecutorKind,
+  ComputeError, type ComputeTask, DEFAULT_LIMITS, type Executor, type ExecutorInfo, type ExecutorKind,
   type TaskLimits, type TaskResult
 } from './types.ts'
 import type { MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
@@ -75,8 +75,9 @@ export class WorkerExecutor implements Executor, Startable {
   private worker: Worker | undefined
   private lastInfo: ExecutorInfo | undefined
   private readonly queue: Job[] = []
-  private inFlight: { id: number, job: Job, timer: NodeJS.Timeout } | undefined
+  private inFlight: { id: number, job: Job, timer: NodeJS.Timeout, worker?: Worker } | undefined
   private nextId = 1
+  private spawned = 0
   private closed = false
   /** Device generation reported by the last task: grows after every device loss. */
   deviceGeneration = 0
@@ -217,6 +218,7 @@ export class WorkerExecutor implements Executor, Startable {
       return
     }
     if (this.inFlight?.id !== id) return // closed or aborted while the worker started
+    this.inFlight.worker = worker
     this.inFlight.timer = setTimeout(() => {
       this.failInFlight(new ComputeError('TIMEOUT', `task ran past its wall-clock limit of ${job.timeoutMs} ms; the worker was killed`, { timeoutMs: job.timeoutMs }), true)
     }, job.timeoutMs)
@@ -229,13 +231,14 @@ export class WorkerExecutor implements Executor, Startable {
     clearTimeout(inFlight.timer)
     this.inFlight = undefined
     this.settle(inFlight.job, err)
-    if (kill && this.worker !== undefined && !this.worker.exited) {
-      this.logger.warn({ code: err.code, pid: this.worker.child.pid }, 'killing compute worker')
-      this.worker.child.kill('SIGKILL')
-      // The exit handler starts the next job on a fresh worker.
-    } else {
-      void this.pump()
+    const worker = inFlight.worker
+    if (kill && worker !== undefined && !worker.exited) {
+      this.logger.warn({ code: err.code, pid: worker.child.pid }, 'killing compute worker')
+      // Detach first: the next job must not be sent to a process that is being killed.
+      if (this.worker === worker) this.worker = undefined
+      worker.child.kill('SIGKILL')
     }
+    void this.pump()
   }
 
   private send (worker: Worker, message: ParentMessage): void {
@@ -247,7 +250,7 @@ export class WorkerExecutor implements Executor, Startable {
   }
 
   private spawn (): Worker {
-    if (this.worker !== undefined) this.metrics?.restarts.inc()
+    if (this.spawned++ > 0) this.metrics?.restarts.inc()
     const child = fork(workerPath(), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -263,9 +266,8 @@ export class WorkerExecutor implements Executor, Startable {
         this.logger.debug({ pid: child.pid, line: line.slice(0, MAX_LOG_LINE) }, 'compute worker output')
       })
     }
-    {
-      const { resolve, reject } = ready
-      const timer = setTimeout(() => {
+    const { resolve, reject } = ready
+    const timer = setTimeout(() => {
         reject(new ComputeError('WORKER_CRASHED', `compute worker did not start within ${this.startTimeoutMs} ms`))
         child.kill('SIGKILL')
       }, this.startTimeoutMs)
@@ -284,14 +286,13 @@ export class WorkerExecutor implements Executor, Startable {
         worker.exited = true
         reject(new ComputeError('WORKER_CRASHED', `compute worker exited during start (code ${code}, signal ${signal})`))
         if (this.worker === worker) this.worker = undefined
-        if (this.inFlight !== undefined) {
+        if (this.inFlight?.worker === worker) {
           this.failInFlight(new ComputeError('WORKER_CRASHED', `compute worker exited during the task (code ${code}, signal ${signal}); the daemon is unaffected`, { code, signal }), false)
         } else {
           void this.pump()
         }
       })
       child.on('error', err => { this.logger.warn({ err }, 'compute worker error') })
-    }
     worker.ready.catch(() => {})
     // The init message goes first; `ready` resolves when the worker has opened its device.
     child.send({ type: 'init', kind: this.kind, limits: this.limits } satisfies ParentMessage)
@@ -306,7 +307,7 @@ export class WorkerExecutor implements Executor, Startable {
     }
     if (!('id' in message)) return
     const inFlight = this.inFlight
-    if (inFlight === undefined || inFlight.id !== message.id || this.worker !== worker) return // a late reply
+    if (inFlight === undefined || inFlight.id !== message.id || inFlight.worker !== worker) return // a late reply
     clearTimeout(inFlight.timer)
     this.inFlight = undefined
     if (message.type === 'error') {

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { isBlobId, sha256Hex } from './blob.ts'
 import { decodeMlp, type MlpModel } from './model/weights.ts'
 import {
-  ComputeError, DEFAULT_LIMITS, KERNEL_NAMES, type ComputeTask, type DType, type TaskLimits, type TaskSpec
+  ComputeError, type ComputeTask, DEFAULT_LIMITS, type DType, KERNEL_NAMES, type TaskLimits, type TaskSpec
 } from './types.ts'
 
 // Largest single dimension a library kernel accepts; products are bounded by the byte limits.

@@ -2,7 +2,7 @@ import { bytesToF32, outputBlob, resultCommitment } from './blob.ts'
 import { referenceOutputs } from './kernels/index.ts'
 import { decodeMlp } from './model/weights.ts'
 import { checkTask, taskId } from './task.ts'
-import { EXECUTION_PROFILE, type ComputeTask, type DType, type TaskLimits, type TaskResult, type TaskSpec } from './types.ts'
+import { type ComputeTask, type DType, EXECUTION_PROFILE, type TaskLimits, type TaskResult, type TaskSpec } from './types.ts'
 
 /**
  * Comparing results. Two runs on one adapter give equal bytes (fixed reduction orders, no atomics), so equal

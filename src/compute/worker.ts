@@ -6,15 +6,15 @@
 import { cpus } from 'node:os'
 import { outputBlob, resultCommitment } from './blob.ts'
 import { GpuDevice } from './gpu-runner.ts'
-import { libraryPlan, referenceOutputs } from './kernels/index.ts'
 import { elementwisePlan } from './kernels/elementwise.ts'
+import { libraryPlan, referenceOutputs } from './kernels/index.ts'
 import { matmulPlan, matmulReference } from './kernels/matmul.ts'
 import { checkTask, taskId } from './task.ts'
 import {
-  ComputeError, EXECUTION_PROFILE, KERNEL_NAMES, type ComputeTask, type ExecutorInfo, type ExecutorKind,
+  ComputeError, type ComputeTask, EXECUTION_PROFILE, type ExecutorInfo, type ExecutorKind,KERNEL_NAMES, 
   type KernelName, type TaskLimits, type TaskResult
 } from './types.ts'
-import type { ParentMessage, WorkerMessage, MicrobenchResult } from './worker-protocol.ts'
+import type { MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
 
 let kind: ExecutorKind = 'cpu'
 let device: GpuDevice | undefined

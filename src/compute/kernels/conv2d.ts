@@ -70,7 +70,8 @@ export function conv2dPlan (p: Conv2dParams, inputs: Uint8Array[]): GpuPlan {
         { buffer: 3, kind: 'storage' },
         { buffer: 4, kind: 'uniform' }
       ],
-      workgroups: grid1d(total, WG)
+      workgroups: grid1d(total, WG),
+      loopIterations: p.channels * (1 + p.kernelH * (1 + p.kernelW))
     }],
     outputs: [{ buffer: 3, dtype: 'f32', shape: [p.filters, outH, outW] }],
     maxInvocations: WG

@@ -1,6 +1,6 @@
 import { bytesToF32 } from '../blob.ts'
-import type { MatmulParams } from '../task.ts'
 import { ACTIVATIONS, type Activation, type MlpModel } from '../model/weights.ts'
+import type { MatmulParams } from '../task.ts'
 import { type GpuPlan, type PlanPass, uniformWords } from './plan.ts'
 
 /**
@@ -56,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `
 
-function densePass (a: number, b: number, bias: number, c: number, m: number, n: number, uniform: number): PlanPass {
+function densePass (a: number, b: number, bias: number, c: number, m: number, k: number, n: number, uniform: number): PlanPass {
   return {
     wgsl: MATMUL_WGSL,
     entryPoint: 'main',
@@ -67,7 +67,8 @@ function densePass (a: number, b: number, bias: number, c: number, m: number, n:
       { buffer: c, kind: 'storage' },
       { buffer: uniform, kind: 'uniform' }
     ],
-    workgroups: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), 1]
+    workgroups: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), 1],
+    loopIterations: Math.ceil(k / MATMUL_TILE) * (MATMUL_TILE + 1)
   }
 }
 
@@ -85,7 +86,7 @@ export function matmulPlan (p: MatmulParams, inputs: Uint8Array[]): GpuPlan {
       { bytes: m * n * 4 },
       { bytes: 16, init: uniformWords([{ u32: m }, { u32: k }, { u32: n }, { u32: flagsFor(false, 'none') }]) }
     ],
-    passes: [densePass(0, 1, 2, 3, m, n, 4)],
+    passes: [densePass(0, 1, 2, 3, m, k, n, 4)],
     outputs: [{ buffer: 3, dtype: 'f32', shape: [m, n] }],
     maxInvocations: MATMUL_TILE * MATMUL_TILE
   }
@@ -101,7 +102,7 @@ export function mlpPlan (model: MlpModel, batch: number, x: Uint8Array): GpuPlan
     const b = buffers.push({ bytes: layer.bias.byteLength, init: new Uint8Array(layer.bias.buffer, layer.bias.byteOffset, layer.bias.byteLength) }) - 1
     const out = buffers.push({ bytes: batch * layer.outDim * 4 }) - 1
     const u = buffers.push({ bytes: 16, init: uniformWords([{ u32: batch }, { u32: layer.inDim }, { u32: layer.outDim }, { u32: flagsFor(true, layer.activation) }]) }) - 1
-    passes.push(densePass(current, w, b, out, batch, layer.outDim, u))
+    passes.push(densePass(current, w, b, out, batch, layer.inDim, layer.outDim, u))
     current = out
   }
   const outDim = model.layers[model.layers.length - 1].outDim

@@ -26,6 +26,8 @@ export interface PlanPass {
   /** Binding i of group 0 is `bindings[i]`. */
   bindings: PlanBinding[]
   workgroups: [number, number, number]
+  /** Loop iterations one invocation runs (all loops together), when the kernel knows it. */
+  loopIterations?: number
 }
 
 export interface PlanOutput {

@@ -15,28 +15,33 @@ const NEG_INF_BITS = 0xff800000
 const PRELUDE = /* wgsl */ `
 const LANES: u32 = ${LANES}u;
 struct Params { rows: u32, cols: u32, eps: f32, negInf: f32 }
-var<workgroup> scratch: array<f32, ${LANES}>;
+// Two scratch slots: a kernel's second reduction writes slot 1 so it can never overwrite the result of the
+// first. (On Mesa llvmpipe, reusing one slot gave wrong layer-norm variances: the first result was read after
+// the second reduction had started writing.)
+var<workgroup> scratch: array<f32, ${2 * LANES}>;
 
-fn treeSum(lane: u32, v: f32) -> f32 {
-  scratch[lane] = v;
+fn treeSum(lane: u32, v: f32, slot: u32) -> f32 {
+  let o = slot * LANES;
+  scratch[o + lane] = v;
   workgroupBarrier();
   for (var s: u32 = LANES / 2u; s > 0u; s = s >> 1u) {
-    if (lane < s) { scratch[lane] = scratch[lane] + scratch[lane + s]; }
+    if (lane < s) { scratch[o + lane] = scratch[o + lane] + scratch[o + lane + s]; }
     workgroupBarrier();
   }
-  let r = scratch[0];
+  let r = scratch[o];
   workgroupBarrier();
   return r;
 }
 
-fn treeMax(lane: u32, v: f32) -> f32 {
-  scratch[lane] = v;
+fn treeMax(lane: u32, v: f32, slot: u32) -> f32 {
+  let o = slot * LANES;
+  scratch[o + lane] = v;
   workgroupBarrier();
   for (var s: u32 = LANES / 2u; s > 0u; s = s >> 1u) {
-    if (lane < s) { scratch[lane] = max(scratch[lane], scratch[lane + s]); }
+    if (lane < s) { scratch[o + lane] = max(scratch[o + lane], scratch[o + lane + s]); }
     workgroupBarrier();
   }
-  let r = scratch[0];
+  let r = scratch[o];
   workgroupBarrier();
   return r;
 }
@@ -51,7 +56,7 @@ export const REDUCE_SUM_WGSL = `${PRELUDE}
 ${ENTRY}
   var acc: f32 = 0.0;
   for (var j = lane; j < p.cols; j += LANES) { acc = acc + x[base + j]; }
-  let r = treeSum(lane, acc);
+  let r = treeSum(lane, acc, 0u);
   if (lane == 0u) { y[row] = r; }
 }
 `
@@ -63,7 +68,7 @@ export const REDUCE_MAX_WGSL = `${PRELUDE}
 ${ENTRY}
   var acc: f32 = p.negInf;
   for (var j = lane; j < p.cols; j += LANES) { acc = max(acc, x[base + j]); }
-  let r = treeMax(lane, acc);
+  let r = treeMax(lane, acc, 0u);
   if (lane == 0u) { y[row] = r; }
 }
 `
@@ -75,10 +80,10 @@ export const SOFTMAX_WGSL = `${PRELUDE}
 ${ENTRY}
   var m: f32 = p.negInf;
   for (var j = lane; j < p.cols; j += LANES) { m = max(m, x[base + j]); }
-  let rowMax = treeMax(lane, m);
+  let rowMax = treeMax(lane, m, 0u);
   var s: f32 = 0.0;
   for (var j = lane; j < p.cols; j += LANES) { s = s + exp(x[base + j] - rowMax); }
-  let total = treeSum(lane, s);
+  let total = treeSum(lane, s, 1u);
   for (var j = lane; j < p.cols; j += LANES) { y[base + j] = exp(x[base + j] - rowMax) / total; }
 }
 `
@@ -93,10 +98,10 @@ ${ENTRY}
   let n = f32(p.cols);
   var s: f32 = 0.0;
   for (var j = lane; j < p.cols; j += LANES) { s = s + x[base + j]; }
-  let mean = treeSum(lane, s) / n;
+  let mean = treeSum(lane, s, 0u) / n;
   var q: f32 = 0.0;
   for (var j = lane; j < p.cols; j += LANES) { let d = x[base + j] - mean; q = q + d * d; }
-  let variance = treeSum(lane, q) / n;
+  let variance = treeSum(lane, q, 1u) / n;
   let inv = inverseSqrt(variance + p.eps);
   for (var j = lane; j < p.cols; j += LANES) { y[base + j] = (x[base + j] - mean) * inv * gamma[j] + beta[j]; }
 }
@@ -108,7 +113,7 @@ function params (rows: number, cols: number, eps = 0): Uint8Array {
   return out
 }
 
-function rowPlan (wgsl: string, rows: number, cols: number, inputs: Uint8Array[], outFloats: number, eps?: number): GpuPlan {
+function rowPlan (wgsl: string, rows: number, cols: number, inputs: Uint8Array[], outFloats: number, passesOverRow: number, eps?: number): GpuPlan {
   const buffers: GpuPlan['buffers'] = inputs.map(init => ({ bytes: init.byteLength, init }))
   const out = buffers.push({ bytes: outFloats * 4 }) - 1
   const uniform = buffers.push({ bytes: 16, init: params(rows, cols, eps) }) - 1
@@ -122,7 +127,8 @@ function rowPlan (wgsl: string, rows: number, cols: number, inputs: Uint8Array[]
         { buffer: out, kind: 'storage' },
         { buffer: uniform, kind: 'uniform' }
       ],
-      workgroups: grid1d(rows, 1)
+      workgroups: grid1d(rows, 1),
+      loopIterations: passesOverRow * (Math.ceil(cols / LANES) + Math.log2(LANES))
     }],
     outputs: [{ buffer: out, dtype: 'f32', shape: outFloats === rows ? [rows] : [rows, cols] }],
     maxInvocations: LANES
@@ -130,15 +136,15 @@ function rowPlan (wgsl: string, rows: number, cols: number, inputs: Uint8Array[]
 }
 
 export function reducePlan (p: ReduceParams, inputs: Uint8Array[]): GpuPlan {
-  return rowPlan(p.op === 'sum' ? REDUCE_SUM_WGSL : REDUCE_MAX_WGSL, p.rows, p.cols, inputs, p.rows)
+  return rowPlan(p.op === 'sum' ? REDUCE_SUM_WGSL : REDUCE_MAX_WGSL, p.rows, p.cols, inputs, p.rows, 1)
 }
 
 export function softmaxPlan (p: SoftmaxParams, inputs: Uint8Array[]): GpuPlan {
-  return rowPlan(SOFTMAX_WGSL, p.rows, p.cols, inputs, p.rows * p.cols)
+  return rowPlan(SOFTMAX_WGSL, p.rows, p.cols, inputs, p.rows * p.cols, 3)
 }
 
 export function layernormPlan (p: LayernormParams, inputs: Uint8Array[]): GpuPlan {
-  return rowPlan(LAYERNORM_WGSL, p.rows, p.cols, inputs, p.rows * p.cols, p.eps)
+  return rowPlan(LAYERNORM_WGSL, p.rows, p.cols, inputs, p.rows * p.cols, 3, p.eps)
 }
 
 // ---- CPU references: the same lanes and tree, f32 rounding after every operation ----
