@@ -1,8 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
-import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { StartupError } from '../node/errors.ts'
 import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
@@ -13,6 +11,7 @@ import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
 import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcRegistry } from './registry.ts'
 import { SubscriptionHub } from './subscriptions.ts'
+import { WsTransport } from './ws-transport.ts'
 
 export { SUBSCRIPTION_NOTIFICATION_METHOD }
 
@@ -76,24 +75,8 @@ export interface RpcServerAddress {
   port: number
 }
 
-// WebSocket liveness: a client that does not answer a ping within one interval is dropped
-const WS_PING_INTERVAL_MS = 30_000
-// a slow client (or any client when the server stops) gets this long to answer a close before its socket is destroyed
-const WS_CLOSE_GRACE_MS = 2_000
 // an oversized body is read and dropped (so the client can see the 413) up to this multiple of the limit
 const OVERSIZE_DRAIN_FACTOR = 16
-// WebSocket close codes (4000-4999 are for applications)
-const WS_CLOSE_GOING_AWAY = 1001
-const WS_CLOSE_TOO_SLOW = 4008
-
-interface WsConnection {
-  socket: WebSocket
-  ctx: RpcContext
-  controller: AbortController
-  closeHandlers: Array<() => void>
-  inFlight: number
-  alive: boolean
-}
 
 /**
  * JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (upgrade on `/`), plus `GET /metrics`, `/healthz`, `/readyz`.
@@ -109,17 +92,12 @@ export class RpcServer implements Startable {
   private readonly host: string
   private readonly port: number
   private readonly maxBodyBytes: number
-  private readonly maxWsConnections: number
-  private readonly maxWsInFlight: number
-  private readonly maxWsBufferedBytes: number
   private readonly corsOrigins: ReadonlySet<string>
   private readonly version: string
   private readonly requestTimeoutMs: number
   private readonly builtins: RpcRegistry
-  private readonly connections = new Set<WsConnection>()
+  private readonly ws: WsTransport
   private http?: Server
-  private wss?: WebSocketServer
-  private pingTimer?: NodeJS.Timeout
   private shutdown = new AbortController()
   private bound?: RpcServerAddress
   private unsubscribeGauge?: () => void
@@ -130,9 +108,6 @@ export class RpcServer implements Startable {
     this.host = init.host ?? '127.0.0.1'
     this.port = init.port ?? 9545
     this.maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
-    this.maxWsConnections = init.maxWsConnections ?? 64
-    this.maxWsInFlight = init.maxWsInFlight ?? 64
-    this.maxWsBufferedBytes = init.maxWsBufferedBytes ?? 8 * 1024 * 1024
     this.corsOrigins = new Set(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
@@ -149,6 +124,17 @@ export class RpcServer implements Startable {
       logger: this.logger,
       metrics: this.rpcMetrics
     }, { maxBatch: init.maxBatch ?? 100 })
+    this.ws = new WsTransport({
+      dispatcher: this.dispatcher,
+      logger: this.logger,
+      metrics: this.rpcMetrics,
+      originAllowed: (origin) => this.originAllowed(origin)
+    }, {
+      maxConnections: init.maxWsConnections ?? 64,
+      maxInFlight: init.maxWsInFlight ?? 64,
+      maxBufferedBytes: init.maxWsBufferedBytes ?? 8 * 1024 * 1024,
+      maxMessageBytes: this.maxBodyBytes
+    })
   }
 
   /** The bound address once started (the real port when `port` was 0). */
@@ -179,8 +165,7 @@ export class RpcServer implements Startable {
       requestTimeout: this.requestTimeoutMs,
       headersTimeout: Math.min(this.requestTimeoutMs, 10_000)
     }, (req, res) => { this.onRequest(req, res) })
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.maxBodyBytes, clientTracking: false })
-    http.on('upgrade', (req, socket, head) => { this.onUpgrade(wss, req, socket, head) })
+    http.on('upgrade', (req, socket, head) => { this.ws.handleUpgrade(req, socket, head) })
     http.on('clientError', (err, socket) => {
       this.logger.debug({ err }, 'malformed HTTP request')
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
@@ -211,10 +196,8 @@ export class RpcServer implements Startable {
     const address = http.address() as AddressInfo
     this.bound = { host: address.address, port: address.port }
     this.http = http
-    this.wss = wss
+    this.ws.start()
     this.unsubscribeGauge = this.hub.onSizeChange((size) => { this.rpcMetrics.subscriptions.set(size) })
-    this.pingTimer = setInterval(() => { this.pingClients() }, WS_PING_INTERVAL_MS)
-    this.pingTimer.unref()
     this.logger.info({ url: this.url }, 'RPC server listening')
   }
 
@@ -222,32 +205,14 @@ export class RpcServer implements Startable {
     const http = this.http
     if (http === undefined) return
     this.http = undefined
-    clearInterval(this.pingTimer)
     this.unsubscribeGauge?.()
     this.shutdown.abort()
-    await this.closeWebSockets()
-    this.wss?.close()
-    this.wss = undefined
+    await this.ws.stop()
     const closed = new Promise<void>((resolve) => { http.close(() => { resolve() }) })
     http.closeAllConnections()
     await closed
     this.bound = undefined
     this.logger.info('RPC server stopped')
-  }
-
-  /** Closes every WebSocket with 1001, giving clients a moment to answer before their sockets are destroyed. */
-  private async closeWebSockets (): Promise<void> {
-    const open = [...this.connections]
-    if (open.length === 0) return
-    const allClosed = Promise.all(open.map(async (connection) => {
-      if (connection.socket.readyState === WebSocket.CLOSED) return
-      await new Promise<void>((resolve) => { connection.socket.once('close', () => { resolve() }) })
-    }))
-    for (const connection of open) connection.socket.close(WS_CLOSE_GOING_AWAY, 'server stopping')
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([allClosed, new Promise<void>((resolve) => { timer = setTimeout(resolve, WS_CLOSE_GRACE_MS) })])
-    clearTimeout(timer)
-    for (const connection of open) connection.socket.terminate()
   }
 
   // ---- HTTP ----
@@ -420,99 +385,5 @@ export class RpcServer implements Startable {
 
   private rejected (reason: string): void {
     this.rpcMetrics.httpRejected.inc({ reason })
-  }
-
-  // ---- WebSocket ----
-
-  private onUpgrade (wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '/').split('?')[0]
-    const refuse = (status: number, reason: string, text: string): void => {
-      this.rejected(reason)
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    }
-    if (path !== '/') { refuse(404, 'not_found', 'Not Found'); return }
-    const origin = req.headers.origin
-    if (origin !== undefined && !this.originAllowed(origin)) { refuse(403, 'origin', 'Forbidden'); return }
-    if (this.connections.size >= this.maxWsConnections) { refuse(503, 'ws_connection_limit', 'Service Unavailable'); return }
-    if (this.shutdown.signal.aborted) { refuse(503, 'stopping', 'Service Unavailable'); return }
-    wss.handleUpgrade(req, socket, head, (ws) => { this.onConnection(ws) })
-  }
-
-  private onConnection (socket: WebSocket): void {
-    const controller = new AbortController()
-    const connection: WsConnection = {
-      socket,
-      controller,
-      closeHandlers: [],
-      inFlight: 0,
-      alive: true,
-      // one context object per connection: subscriptions are keyed by it
-      ctx: {
-        transport: 'ws',
-        signal: controller.signal,
-        notify: (method, params) => { this.sendWs(connection, serialize({ jsonrpc: '2.0', method, params })) },
-        onClose: (fn) => {
-          if (controller.signal.aborted) fn()
-          else connection.closeHandlers.push(fn)
-        }
-      }
-    }
-    this.connections.add(connection)
-    this.rpcMetrics.wsConnections.set(this.connections.size)
-
-    socket.on('pong', () => { connection.alive = true })
-    socket.on('message', (data, isBinary) => { this.onWsMessage(connection, data, isBinary) })
-    socket.on('error', (err) => { this.logger.debug({ err }, 'WebSocket error') })
-    socket.on('close', () => {
-      this.connections.delete(connection)
-      this.rpcMetrics.wsConnections.set(this.connections.size)
-      controller.abort()
-      for (const fn of connection.closeHandlers.splice(0)) {
-        try { fn() } catch (err) { this.logger.warn({ err }, 'WebSocket close handler failed') }
-      }
-    })
-  }
-
-  private onWsMessage (connection: WsConnection, data: RawData, isBinary: boolean): void {
-    if (isBinary) {
-      this.sendWs(connection, this.dispatcher.refuse(RpcErrorCode.INVALID_REQUEST,
-        'binary frames are not supported: send JSON-RPC as text', 'invalid_request'))
-      return
-    }
-    if (connection.inFlight >= this.maxWsInFlight) {
-      this.sendWs(connection, this.dispatcher.refuse(RpcErrorCode.LIMIT_EXCEEDED,
-        `more than ${this.maxWsInFlight} calls in flight on this connection; wait for replies`, 'limit_exceeded'))
-      return
-    }
-    const text = Buffer.isBuffer(data)
-      ? data.toString('utf8')
-      : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8')
-    connection.inFlight++
-    this.dispatcher.handle(text, connection.ctx)
-      .then((response) => { if (response !== null) this.sendWs(connection, response) })
-      .catch((err: unknown) => { this.logger.warn({ err }, 'WebSocket RPC message failed') })
-      .finally(() => { connection.inFlight-- })
-  }
-
-  /** Sends or, when the client's queue is over the limit, disconnects it as too slow. */
-  private sendWs (connection: WsConnection, text: string): void {
-    const { socket } = connection
-    if (socket.readyState !== WebSocket.OPEN) return
-    if (socket.bufferedAmount + Buffer.byteLength(text) > this.maxWsBufferedBytes) {
-      this.rpcMetrics.wsSlowClientDisconnects.inc()
-      this.logger.info({ bufferedBytes: socket.bufferedAmount }, 'disconnecting a WebSocket client that reads too slowly')
-      socket.close(WS_CLOSE_TOO_SLOW, 'send queue full: the client reads too slowly')
-      setTimeout(() => { socket.terminate() }, WS_CLOSE_GRACE_MS).unref()
-      return
-    }
-    socket.send(text)
-  }
-
-  private pingClients (): void {
-    for (const connection of this.connections) {
-      if (!connection.alive) { connection.socket.terminate(); continue }
-      connection.alive = false
-      connection.socket.ping()
-    }
   }
 }
