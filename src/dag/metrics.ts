@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+/** The ledger's Prometheus metrics (names end in their unit). */
+export interface DagMetrics {
+  verticesInserted: Counter
+  verticesAccepted: Counter
+  verticesRejected: Counter
+  txsFinal: Counter
+  finalitySeconds: Histogram
+  gossipResults: Counter<'result' | 'code'>
+  polls: Counter<'result'>
+  conflicts: Gauge
+  processing: Gauge
+}
+
+export function createDagMetrics (registry: Registry): DagMetrics {
+  const registers = [registry]
+  return {
+    verticesInserted: new Counter({ name: 'harmony_dag_vertices_inserted_total', help: 'vertices stored (own and received)', registers }),
+    verticesAccepted: new Counter({ name: 'harmony_dag_vertices_accepted_total', help: 'vertices finalized and applied', registers }),
+    verticesRejected: new Counter({ name: 'harmony_dag_vertices_rejected_total', help: 'vertices rejected by consensus', registers }),
+    txsFinal: new Counter({ name: 'harmony_dag_transactions_final_total', help: 'transactions final and applied', registers }),
+    finalitySeconds: new Histogram({ name: 'harmony_dag_finality_seconds', help: 'time from first sight of a vertex to its acceptance', buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10], registers }),
+    gossipResults: new Counter({ name: 'harmony_dag_gossip_vertices_total', help: 'gossiped vertices by validation result and error code', labelNames: ['result', 'code'], registers }),
+    polls: new Counter({ name: 'harmony_dag_polls_total', help: 'Avalanche queries by outcome', labelNames: ['result'], registers }),
+    conflicts: new Gauge({ name: 'harmony_dag_conflicts_total', help: 'conflict sets that saw more than one transaction', registers }),
+    processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers })
+  }
+}
