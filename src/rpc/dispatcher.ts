@@ -13,11 +13,18 @@ import { z } from 'zod'
 import type { Logger } from '../node/logger.ts'
 import type { RpcMetrics, RpcOutcome } from './metrics.ts'
 import { UNKNOWN_METHOD_LABEL } from './metrics.ts'
-import { RpcErrorCode, RpcMethodError, type RpcContext, type RpcMethod, type RpcRegistry } from './registry.ts'
+import { HarmonyError } from '../node/errors.ts'
+import { RpcErrorCode, RpcMethodError, type RpcContext, type RpcErrorCodeValue, type RpcMethod, type RpcRegistry } from './registry.ts'
 
 export interface RpcDispatcherInit {
   /** Largest batch accepted. @default 100 */
   maxBatch?: number
+  /**
+   * Typed errors that reach the caller: a `HarmonyError` thrown by a method whose `code` is a key here becomes
+   * this JSON-RPC code, with its message and `data: { reason: code }`. Any other error is -32603.
+   * @default {}
+   */
+  errorCodes?: Readonly<Record<string, RpcErrorCodeValue>>
 }
 
 export interface RpcDispatcherComponents {
@@ -44,6 +51,7 @@ export class RpcDispatcher {
   private readonly logger: Logger
   private readonly metrics: RpcMetrics
   private readonly maxBatch: number
+  private readonly errorCodes: Readonly<Record<string, RpcErrorCodeValue>>
   // registry methods are bound into json-rpc-2.0 on first use, so methods registered after start work too
   private readonly bound = new Map<string, RpcMethod>()
 
@@ -53,6 +61,7 @@ export class RpcDispatcher {
     this.logger = components.logger
     this.metrics = components.metrics
     this.maxBatch = init.maxBatch ?? 100
+    this.errorCodes = init.errorCodes ?? {}
 
     // errors are logged once, where they are mapped (below), not by the library's console.warn
     this.jsonRpc = new JSONRPCServer<RpcContext>({ errorListener: () => {} })
@@ -149,6 +158,9 @@ export class RpcDispatcher {
         result = await method.handler(params, ctx)
       } catch (err) {
         if (err instanceof RpcMethodError || err instanceof JSONRPCErrorException) throw err
+        if (err instanceof HarmonyError && Object.hasOwn(this.errorCodes, err.code)) {
+          throw new RpcMethodError(this.errorCodes[err.code], err.message, { reason: err.code })
+        }
         // the cause stays in the log; the caller learns only that it failed
         this.logger.warn({ err, method: method.name }, 'RPC method failed')
         throw new JSONRPCErrorException('internal error', RpcErrorCode.INTERNAL_ERROR)

@@ -9,7 +9,7 @@ import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builti
 import { RpcDispatcher, serialize } from './dispatcher.ts'
 import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
 import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
-import { RpcErrorCode, type RpcContext, type RpcRegistry } from './registry.ts'
+import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
 import { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
 
@@ -45,6 +45,12 @@ export interface RpcServerInit {
   version?: string
   /** Milliseconds a client has to send a whole HTTP request. @default 30000 */
   requestTimeoutMs?: number
+  /**
+   * The error mapping table for typed errors: a `HarmonyError` a method throws whose `code` is listed reaches the
+   * caller with this JSON-RPC code, its message and `data: { reason: code }`; anything else is -32603.
+   * @default {}
+   */
+  errorCodes?: Readonly<Record<string, RpcErrorCodeValue>>
 }
 
 export interface HealthReport {
@@ -123,7 +129,7 @@ export class RpcServer implements Startable {
       builtins: this.builtins,
       logger: this.logger,
       metrics: this.rpcMetrics
-    }, { maxBatch: init.maxBatch ?? 100 })
+    }, { maxBatch: init.maxBatch ?? 100, errorCodes: init.errorCodes })
     this.ws = new WsTransport({
       dispatcher: this.dispatcher,
       logger: this.logger,

@@ -50,6 +50,29 @@ export function testRegistry (): RpcRegistry {
   return registry
 }
 
+const noParams = z.union([z.tuple([]), z.object({}).strict()]).optional()
+
+/** Methods whose params schema is wrapped (optional, union), as real modules write them. */
+export function wrappedRegistry (): RpcRegistry {
+  const registry = new RpcRegistry()
+  registry.register({ name: 'w_none', summary: 'no params', params: noParams, result: z.literal('none'), handler: () => 'none' as const })
+  registry.register({
+    name: 'w_text',
+    summary: 'text by position or name',
+    params: z.union([z.tuple([z.string()]), z.object({ text: z.string().describe('the text') }).strict()]),
+    result: z.string(),
+    handler: (params) => Array.isArray(params) ? params[0] : params.text
+  })
+  registry.register({
+    name: 'w_opt',
+    summary: 'optional tuple',
+    params: z.tuple([z.number()]).optional(),
+    result: z.number(),
+    handler: (params) => params?.[0] ?? -1
+  })
+  return registry
+}
+
 export interface Fixture {
   server: RpcServer
   url: string
