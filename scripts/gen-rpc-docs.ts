@@ -88,7 +88,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   }
   lines.push('## TypeScript SDK', '')
   lines.push('```ts')
-  lines.push("import { HarmonyClient, RpcClientError } from 'harmonyd/src/sdk/index.ts'")
+  lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
   lines.push('')
   lines.push("const client = new HarmonyClient({ url: 'http://127.0.0.1:9545', timeoutMs: 10_000 })")
   lines.push("const info = await client.call<{ peerId: string }>('node_info')")
