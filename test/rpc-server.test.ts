@@ -219,6 +219,16 @@ test.serial('rpc.discover returns an OpenRPC document of every method', async (t
   for (const name of ['test_echo', 'test_add', 'test_crash', 'rpc.discover', 'harmony_subscribe', 'harmony_unsubscribe']) {
     t.true(names.includes(name), name)
   }
+  // the fields OpenRPC 1.3 requires: method name, params (content descriptors) and result, each with name and schema
+  t.is(typeof doc.info.title, 'string')
+  for (const method of doc.methods) {
+    t.true(Array.isArray(method.params), method.name)
+    for (const descriptor of [...method.params, method.result]) {
+      t.is(typeof descriptor.name, 'string', method.name)
+      t.is(typeof descriptor.schema, 'object', method.name)
+      t.false('$schema' in descriptor.schema, 'no per-schema $schema inside the document')
+    }
+  }
   const echo = doc.methods.find((m) => m.name === 'test_echo')
   t.is(echo?.paramStructure, 'by-position')
   t.deepEqual(echo?.params.map((p) => [p.name, p.required]), [['text', true], ['times', false]])
