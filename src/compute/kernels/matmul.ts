@@ -4,54 +4,84 @@ import type { MatmulParams } from '../task.ts'
 import { type GpuPlan, type PlanPass, uniformWords } from './plan.ts'
 
 /**
- * Tiled f32 matmul C[m][n] = A[m][k] · B[k][n] (+ bias[n], then an activation: the dense layer of an MLP).
+ * Tiled, register-blocked f32 matmul C[m][n] = A[m][k] · B[k][n] (+ bias[n], then an activation: the dense
+ * layer of an MLP). A workgroup of 8x8 invocations computes a 32x32 tile of C; each invocation a 4x4 block,
+ * held as four vec4 accumulators, with 32x32 tiles of A and B staged in workgroup memory. (On llvmpipe this is
+ * 5-8x faster than one output per invocation in 16x16 tiles, measured at 256 and 512.)
  *
- * Fixed order (part of the execution profile): each output is one invocation's accumulator, summed in k order
- * 0, 1, ..., k-1, one rounded multiply and one rounded add per step, then, when k is not a multiple of the
- * tile, one `+ 0` for the zero padding (which only turns -0 into +0). Then bias, then the activation.
+ * Fixed order (part of the execution profile): each output is one accumulator, summed in k order 0, 1, ...,
+ * k-1, one rounded multiply and one rounded add per step, then, when k is not a multiple of the tile, `+ 0`
+ * for the zero padding (which only turns -0 into +0). Then bias, then the activation.
  */
-export const MATMUL_TILE = 16
+export const MATMUL_TILE = 32
+const BLOCK = 4
+const THREADS = MATMUL_TILE / BLOCK // 8 x 8 invocations
 
 export const MATMUL_WGSL = /* wgsl */ `
-const TILE: u32 = ${MATMUL_TILE}u;
+const T: u32 = ${MATMUL_TILE}u;
 struct Params { m: u32, k: u32, n: u32, flags: u32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
-var<workgroup> tileA: array<f32, ${MATMUL_TILE * MATMUL_TILE}>;
-var<workgroup> tileB: array<f32, ${MATMUL_TILE * MATMUL_TILE}>;
+// As: [32 rows][32 k]; Bs: [32 k][8 vec4 columns]
+var<workgroup> As: array<f32, ${MATMUL_TILE * MATMUL_TILE}>;
+var<workgroup> Bs: array<vec4<f32>, ${(MATMUL_TILE * MATMUL_TILE) / 4}>;
 
-@compute @workgroup_size(${MATMUL_TILE}, ${MATMUL_TILE})
+fn epilogue(row: u32, col: u32, acc: f32) {
+  if (row >= p.m || col >= p.n) { return; }
+  var v = acc;
+  if ((p.flags & 1u) != 0u) { v = v + bias[col]; }
+  let act = p.flags >> 8u;
+  if (act == 1u) { v = max(v, 0.0); }
+  else if (act == 2u) { v = tanh(v); }
+  else if (act == 3u) { v = 1.0 / (1.0 + exp(-v)); }
+  c[row * p.n + col] = v;
+}
+
+@compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wid.y * TILE + lid.y;
-  let col = wid.x * TILE + lid.x;
-  var acc: f32 = 0.0;
-  let tiles = (p.k + TILE - 1u) / TILE;
+  let tid = lid.y * ${THREADS}u + lid.x;
+  let row0 = wid.y * T;
+  let col0 = wid.x * T;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  let tiles = (p.k + T - 1u) / T;
   for (var t: u32 = 0u; t < tiles; t++) {
-    let ak = t * TILE + lid.x;
-    let bk = t * TILE + lid.y;
-    var av: f32 = 0.0;
-    if (row < p.m && ak < p.k) { av = a[row * p.k + ak]; }
-    var bv: f32 = 0.0;
-    if (bk < p.k && col < p.n) { bv = b[bk * p.n + col]; }
-    tileA[lid.y * TILE + lid.x] = av;
-    tileB[lid.y * TILE + lid.x] = bv;
+    for (var e: u32 = 0u; e < ${(MATMUL_TILE * MATMUL_TILE) / (THREADS * THREADS)}u; e++) {
+      let idx = e * ${THREADS * THREADS}u + tid;
+      let r = idx / T;
+      let q = idx % T;
+      let ak = t * T + q;
+      var av: f32 = 0.0;
+      if (row0 + r < p.m && ak < p.k) { av = a[(row0 + r) * p.k + ak]; }
+      As[idx] = av;
+      let bk = t * T + r;
+      var bv: f32 = 0.0;
+      if (bk < p.k && col0 + q < p.n) { bv = b[bk * p.n + col0 + q]; }
+      Bs[r * ${THREADS}u + q / 4u][q % 4u] = bv;
+    }
     workgroupBarrier();
-    for (var kk: u32 = 0u; kk < TILE; kk++) {
-      acc = acc + tileA[lid.y * TILE + kk] * tileB[kk * TILE + lid.x];
+    for (var kk: u32 = 0u; kk < T; kk++) {
+      let bv = Bs[kk * ${THREADS}u + lid.x];
+      let ar = lid.y * 4u * T + kk;
+      acc0 = acc0 + As[ar] * bv;
+      acc1 = acc1 + As[ar + T] * bv;
+      acc2 = acc2 + As[ar + 2u * T] * bv;
+      acc3 = acc3 + As[ar + 3u * T] * bv;
     }
     workgroupBarrier();
   }
-  if (row < p.m && col < p.n) {
-    var v = acc;
-    if ((p.flags & 1u) != 0u) { v = v + bias[col]; }
-    let act = p.flags >> 8u;
-    if (act == 1u) { v = max(v, 0.0); }
-    else if (act == 2u) { v = tanh(v); }
-    else if (act == 3u) { v = 1.0 / (1.0 + exp(-v)); }
-    c[row * p.n + col] = v;
+  let row = row0 + lid.y * 4u;
+  let col = col0 + lid.x * 4u;
+  for (var j: u32 = 0u; j < 4u; j++) {
+    epilogue(row, col + j, acc0[j]);
+    epilogue(row + 1u, col + j, acc1[j]);
+    epilogue(row + 2u, col + j, acc2[j]);
+    epilogue(row + 3u, col + j, acc3[j]);
   }
 }
 `
@@ -68,7 +98,7 @@ function densePass (a: number, b: number, bias: number, c: number, m: number, k:
       { buffer: uniform, kind: 'uniform' }
     ],
     workgroups: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), 1],
-    loopIterations: Math.ceil(k / MATMUL_TILE) * (MATMUL_TILE + 1)
+    loopIterations: Math.ceil(k / MATMUL_TILE) * (MATMUL_TILE + (MATMUL_TILE * MATMUL_TILE) / (THREADS * THREADS)) + BLOCK
   }
 }
 
@@ -88,7 +118,7 @@ export function matmulPlan (p: MatmulParams, inputs: Uint8Array[]): GpuPlan {
     ],
     passes: [densePass(0, 1, 2, 3, m, k, n, 4)],
     outputs: [{ buffer: 3, dtype: 'f32', shape: [m, n] }],
-    maxInvocations: MATMUL_TILE * MATMUL_TILE
+    maxInvocations: THREADS * THREADS
   }
 }
 
@@ -106,7 +136,7 @@ export function mlpPlan (model: MlpModel, batch: number, x: Uint8Array): GpuPlan
     current = out
   }
   const outDim = model.layers[model.layers.length - 1].outDim
-  return { buffers, passes, outputs: [{ buffer: current, dtype: 'f32', shape: [batch, outDim] }], maxInvocations: MATMUL_TILE * MATMUL_TILE }
+  return { buffers, passes, outputs: [{ buffer: current, dtype: 'f32', shape: [batch, outDim] }], maxInvocations: THREADS * THREADS }
 }
 
 /** CPU reference with the kernel's exact operation order (f32 rounding after every operation). */

@@ -1,0 +1,32 @@
+// npm run bench:gpu [-- --json] [--executor auto|gpu|software|cpu] [--sizes 256,512,1024] [--peak-gflops N]
+//
+// Capability of the compute executor: square matmul GFLOP/s against the TypeScript CPU reference in the same run,
+// device copy bandwidth against a CPU memory copy, and dispatch rate (tiny kernels per second on the device)
+// against end-to-end tiny tasks through the worker process. On a real GPU, pass its fp32 peak to get the fraction.
+import { parseArgs } from 'node:util'
+import { runGpuBench } from '../src/compute/bench.ts'
+import { parseExecutorChoice } from '../src/compute/device.ts'
+import { silentLogger } from '../src/node/logger.ts'
+import { printResults } from './report.ts'
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    executor: { type: 'string', default: 'auto' },
+    sizes: { type: 'string', default: '256,512,1024' },
+    'peak-gflops': { type: 'string' }
+  }
+})
+
+const report = await runGpuBench({
+  executor: parseExecutorChoice(values.executor),
+  logger: silentLogger(),
+  sizes: values.sizes.split(',').map(Number),
+  peakGflops: values['peak-gflops'] === undefined ? undefined : Number(values['peak-gflops']),
+  onProgress: line => { if (!values.json) process.stderr.write(`… ${line}\n`) }
+})
+if (!values.json) {
+  const { kind, adapter } = report.executor
+  process.stdout.write(`executor: ${kind}: ${adapter.description} (backend ${adapter.backend}, feature level ${adapter.featureLevel})\n`)
+}
+printResults(report.rows, values.json)
