@@ -1,0 +1,79 @@
+import { z } from 'zod'
+import { RpcErrorCode, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
+import type { ChainRpcSource } from './chain-view.ts'
+import { ChainError } from './errors.ts'
+
+/** Checkpoints per chain_checkpoints call. */
+export const MAX_CHECKPOINTS_PER_CALL = 100
+
+const epochString = z.string().regex(/^[1-9][0-9]{0,19}$/, 'expected a decimal epoch ≥ 1')
+const limit = z.number().int().min(1).max(MAX_CHECKPOINTS_PER_CALL)
+const noParams = z.union([z.tuple([]), z.object({}).strict(), z.undefined()])
+const checkpointsParams = z.union([
+  z.undefined(),
+  z.tuple([]),
+  z.tuple([epochString.nullable()]),
+  z.tuple([epochString.nullable(), limit]),
+  z.object({ fromEpoch: epochString.optional(), limit: limit.optional() }).strict()
+])
+
+const ChainInfoResult = z.object({
+  chainId: z.number(),
+  contracts: z.object({ agc: z.string(), staking: z.string(), settlement: z.string() }),
+  deployBlock: z.number(),
+  headBlock: z.number(),
+  lastEpoch: z.string(),
+  validatorCount: z.number(),
+  totalStake: z.string(),
+  totalDeposited: z.string(),
+  totalWithdrawn: z.string(),
+  feePool: z.string(),
+  depositCursorBlock: z.number().nullable(),
+  depositConfirmations: z.number()
+})
+
+const CheckpointResult = z.array(z.object({
+  epoch: z.string(),
+  dagRoot: z.string(),
+  stateRoot: z.string(),
+  withdrawalsRoot: z.string(),
+  submittedAt: z.number(),
+  signedStake: z.string(),
+  totalStake: z.string()
+}))
+
+function toRpcError (err: unknown): never {
+  if (err instanceof ChainError && err.code === 'CHAIN_UNREACHABLE') {
+    throw new RpcMethodError(RpcErrorCode.RESOURCE_UNAVAILABLE, 'the EVM chain is unreachable from this node; try again later')
+  }
+  throw err
+}
+
+/** Registers `chain_info` and `chain_checkpoints`. */
+export function registerChainRpc (registry: RpcRegistry, chain: ChainRpcSource): void {
+  registry.register({
+    name: 'chain_info',
+    summary: 'Settlement chain: chain id, contract addresses, last checkpoint epoch, stake, escrow totals and deposit watcher progress.',
+    params: noParams,
+    result: ChainInfoResult,
+    handler: async () => await chain.info().catch(toRpcError)
+  })
+  registry.register({
+    name: 'chain_checkpoints',
+    summary: `Checkpoints accepted on chain, ascending: [fromEpoch, fromEpoch + limit), or the latest \`limit\` (default 20, max ${MAX_CHECKPOINTS_PER_CALL}).`,
+    params: checkpointsParams,
+    result: CheckpointResult,
+    handler: async (params) => {
+      let fromEpoch: string | null | undefined
+      let count: number | undefined
+      if (Array.isArray(params)) {
+        fromEpoch = params[0]
+        count = params[1]
+      } else if (params !== undefined) {
+        fromEpoch = params.fromEpoch
+        count = params.limit
+      }
+      return await chain.checkpoints(fromEpoch == null ? undefined : BigInt(fromEpoch), count ?? 20).catch(toRpcError)
+    }
+  })
+}
