@@ -268,3 +268,17 @@ gpuTest('device loss: the running task fails, the device is re-acquired, later t
   t.is(after.commitment, before.commitment)
   t.true(executor().deviceGeneration > generation)
 })
+
+gpuTest('long reductions: refused on the software GPU (llvmpipe truncates long loops), exact elsewhere', async t => {
+  // 64 lanes x 70000 elements each: every invocation loops 70000 times.
+  const cols = 64 * 70_000
+  const task = f32Task('reduce', { op: 'max', rows: 1, cols }, [randomValues(cols, 11)])
+  if (executor().info().kind === 'software') {
+    const err = await t.throwsAsync(executor().run(task), { instanceOf: ComputeError })
+    t.is(err?.code, 'LIMIT_EXCEEDED')
+    t.regex(err?.message ?? '', /software GPU stops loops after 65535/)
+  } else {
+    const { verdict } = await againstReference(task)
+    t.is(verdict, 'equal')
+  }
+})
