@@ -7,7 +7,7 @@
  * Run: npm run build:contracts [-- --check]
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,7 +63,7 @@ export function compileArtifacts (): Map<string, string> {
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))
-  for (const w of output.errors ?? []) if (w.severity === 'warning') process.stderr.write(w.formattedMessage + '\n')
+  for (const w of output.errors ?? []) if (w.severity === 'warning') process.stderr.write(`${w.formattedMessage}\n`)
   const ozVersion = (require('@openzeppelin/contracts/package.json') as { version: string }).version
   const out = new Map<string, string>()
   for (const name of CONTRACT_NAMES) {
@@ -78,7 +78,7 @@ export function compileArtifacts (): Map<string, string> {
       bytecode: `0x${compiled.evm.bytecode.object}`,
       deployedBytecode: `0x${compiled.evm.deployedBytecode.object}`
     }
-    out.set(`${name}.json`, JSON.stringify(artifact, null, 2) + '\n')
+    out.set(`${name}.json`, `${JSON.stringify(artifact, null, 2)}\n`)
   }
   return out
 }

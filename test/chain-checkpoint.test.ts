@@ -1,14 +1,14 @@
 import test from 'ava'
-import { ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
+import { keccak256, toUtf8Bytes, ZeroHash } from 'ethers'
 import { Registry } from 'prom-client'
-import { CheckpointAggregator, decodeCheckpointMessage, encodeCheckpointMessage, type CheckpointTransport, type GossipVerdict } from '../src/chain/checkpoint-aggregator.ts'
-import { signCheckpoint, type Checkpoint } from '../src/chain/checkpoint-digest.ts'
+import { CheckpointAggregator, type CheckpointTransport, decodeCheckpointMessage, encodeCheckpointMessage, type GossipVerdict } from '../src/chain/checkpoint-aggregator.ts'
+import { type Checkpoint, signCheckpoint } from '../src/chain/checkpoint-digest.ts'
 import { ChainClient } from '../src/chain/client.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { SettlementSubmitter } from '../src/chain/settlement-submitter.ts'
 import { StakingValidatorSet } from '../src/chain/validator-set.ts'
 import { silentLogger } from '../src/node/logger.ts'
-import { startChainFixture, type ChainFixture, type TestValidator } from './helpers/anvil.ts'
+import { type ChainFixture, startChainFixture, type TestValidator } from './helpers/anvil.ts'
 
 let chain: ChainFixture
 let snap = ''
@@ -113,7 +113,7 @@ test.serial('gossip validation: malformed is rejected; outsiders, duplicates and
   t.is(await n.handleMessage(new TextEncoder().encode('not json')), 'reject')
   t.is(await n.handleMessage(new Uint8Array(5000)), 'reject')
   t.is(await n.handleMessage(new TextEncoder().encode(JSON.stringify({ v: 1, epoch: '1' }))), 'reject')
-  const bad = encodeCheckpointMessage({ checkpoint: cp, signature: '0x' + 'ff'.repeat(65) })
+  const bad = encodeCheckpointMessage({ checkpoint: cp, signature: `0x${'ff'.repeat(65)}` })
   t.is(await n.handleMessage(bad), 'reject')
   const outsider = encodeCheckpointMessage({ checkpoint: cp, signature: signCheckpoint(chain.users[1].signingKey, domain(), cp) })
   t.is(await n.handleMessage(outsider), 'ignore')

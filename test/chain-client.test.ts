@@ -1,11 +1,11 @@
 import test from 'ava'
 import { keccak256, toUtf8Bytes } from 'ethers'
+import { Registry } from 'prom-client'
 import { ChainClient } from '../src/chain/client.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { ChainError } from '../src/chain/errors.ts'
 import { silentLogger } from '../src/node/logger.ts'
-import { Registry } from 'prom-client'
-import { startChainFixture, type ChainFixture } from './helpers/anvil.ts'
+import { type ChainFixture, startChainFixture } from './helpers/anvil.ts'
 import { mined } from './helpers/chain-revert.ts'
 
 let chain: ChainFixture

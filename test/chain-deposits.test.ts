@@ -1,14 +1,14 @@
-import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import test from 'ava'
 import { keccak256, toUtf8Bytes } from 'ethers'
 import { Registry } from 'prom-client'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
-import { DepositWatcher, checkDeposit, type Deposit } from '../src/chain/deposit-watcher.ts'
-import { openDatabase, sublevel, type BinaryDb } from '../src/node/db.ts'
+import { checkDeposit, type Deposit, DepositWatcher } from '../src/chain/deposit-watcher.ts'
+import { type BinaryDb, openDatabase, sublevel } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
-import { startChainFixture, type ChainFixture } from './helpers/anvil.ts'
+import { type ChainFixture, startChainFixture } from './helpers/anvil.ts'
 import { mined } from './helpers/chain-revert.ts'
 
 let chain: ChainFixture

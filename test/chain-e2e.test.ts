@@ -3,18 +3,19 @@
  * withdrawals root is signed by the validators over a pub/sub bus and anchored; the withdrawal is claimed once;
  * chain_info / chain_checkpoints read it back through the RPC registry.
  */
-import test from 'ava'
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
+import test from 'ava'
+import { keccak256, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import {
-  AGC_UNIT, ChainClient, ChainView, CheckpointAggregator, DepositWatcher, SettlementSubmitter, StakingValidatorSet,
-  buildWithdrawalTree, claimWithdrawal, connectContracts, decodeRevert, parseContractsFile, registerChainRpc, startDevnetChain,
-  type CheckpointTransport, type Deposit, type DevnetChain, type GossipVerdict
+  AGC_UNIT, 
+  buildWithdrawalTree, ChainClient, ChainView, CheckpointAggregator, 
+  type CheckpointTransport, claimWithdrawal, connectContracts, type Deposit, DepositWatcher, type DevnetChain, decodeRevert, type GossipVerdict, parseContractsFile, registerChainRpc, SettlementSubmitter, StakingValidatorSet,startDevnetChain
 } from '../src/chain/index.ts'
-import { openDatabase, sublevel, type BinaryDb } from '../src/node/db.ts'
+import { type BinaryDb, openDatabase, sublevel } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
 import { RpcRegistry } from '../src/rpc/registry.ts'
 import { testWallet } from './helpers/anvil.ts'

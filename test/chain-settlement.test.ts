@@ -1,13 +1,13 @@
 import test from 'ava'
+import { ContractFactory, getAddress, hexlify, keccak256, randomBytes, Signature, toUtf8Bytes, ZeroHash } from 'ethers'
 import fc from 'fast-check'
-import { ContractFactory, Signature, ZeroHash, keccak256, toUtf8Bytes, hexlify, randomBytes, getAddress } from 'ethers'
 import { loadArtifact } from '../src/chain/artifacts.ts'
 import { decodeRevert } from '../src/chain/bindings.ts'
-import { checkpointDigest, signCheckpoint, recoverCheckpointSigner, type Checkpoint } from '../src/chain/checkpoint-digest.ts'
+import { type Checkpoint, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from '../src/chain/checkpoint-digest.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { buildWithdrawalTree, claimWithdrawal, verifyWithdrawalProof, type WithdrawalLeaf } from '../src/chain/withdrawals.ts'
+import { type ChainFixture, startChainFixture, type TestValidator } from './helpers/anvil.ts'
 import { assertReverts, mined } from './helpers/chain-revert.ts'
-import { startChainFixture, type ChainFixture, type TestValidator } from './helpers/anvil.ts'
 
 let chain: ChainFixture
 let snap = ''

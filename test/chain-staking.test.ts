@@ -1,8 +1,8 @@
 import test from 'ava'
-import { Wallet, ZeroAddress, ZeroHash, keccak256, toUtf8Bytes } from 'ethers'
+import { keccak256, toUtf8Bytes, type Wallet, ZeroAddress, ZeroHash } from 'ethers'
 import { AGC_UNIT, signRegistration } from '../src/chain/deploy.ts'
+import { type ChainFixture, startChainFixture, testWallet } from './helpers/anvil.ts'
 import { assertReverts, mined } from './helpers/chain-revert.ts'
-import { startChainFixture, testWallet, type ChainFixture } from './helpers/anvil.ts'
 
 let chain: ChainFixture
 let snap = ''
@@ -81,7 +81,7 @@ test.serial('the validator set is bounded', async (t) => {
   // array's slot. Setting it to MAX_VALIDATORS tests the bound without 256 registrations.
   const slot = '0x5'
   t.is(BigInt(await chain.provider.getStorage(chain.deployment.staking, slot)), 3n)
-  await chain.provider.send('anvil_setStorageAt', [chain.deployment.staking, slot, '0x' + (256).toString(16).padStart(64, '0')])
+  await chain.provider.send('anvil_setStorageAt', [chain.deployment.staking, slot, `0x${(256).toString(16).padStart(64, '0')}`])
   t.is(await chain.contracts.staking.validatorCount(), 256n)
   const [alice] = chain.users
   await fund(alice, K)

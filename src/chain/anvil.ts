@@ -2,7 +2,7 @@
  * Starts a local anvil (from the npm package `@foundry-rs/anvil`, whose platform package ships the binary) on a
  * free loopback port and stops it. Used by `harmonyd devnet`, the chain tests and `bench/chain.ts`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { ChainError } from './errors.ts'

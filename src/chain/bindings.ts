@@ -3,8 +3,8 @@
  * ABI, typed by an interface listing the methods the daemon and the tests use (a test checks every listed name is
  * in the ABI). Views return decoded values; writes return the transaction response.
  */
-import { Contract, Interface, type InterfaceAbi, type BaseContract, type ContractRunner, type ContractTransaction, type ContractTransactionResponse, type Overrides } from 'ethers'
-import { loadArtifact, type ContractName } from './artifacts.ts'
+import { type BaseContract, Contract, type ContractRunner, type ContractTransaction, type ContractTransactionResponse, Interface, type InterfaceAbi, type Overrides } from 'ethers'
+import { type ContractName, loadArtifact } from './artifacts.ts'
 
 /** A read-only contract method. */
 export type ViewMethod<A extends unknown[], R> = (...args: A) => Promise<R>

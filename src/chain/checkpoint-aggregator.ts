@@ -12,7 +12,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { z } from 'zod'
 import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
-import { checkpointDigest, recoverCheckpointSigner, signCheckpoint, type Checkpoint, type CheckpointDomain } from './checkpoint-digest.ts'
+import { type Checkpoint, type CheckpointDomain, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from './checkpoint-digest.ts'
 import { ChainError } from './errors.ts'
 import { hasQuorum, type ValidatorSetView } from './validator-set.ts'
 

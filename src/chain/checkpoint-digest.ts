@@ -6,7 +6,7 @@
  *   message = Checkpoint(uint64 epoch, bytes32 dagRoot, bytes32 stateRoot, bytes32 withdrawalsRoot)
  *   digest  = keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(message))
  */
-import { Signature, TypedDataEncoder, getAddress, isHexString, recoverAddress, type SigningKey } from 'ethers'
+import { getAddress, isHexString, recoverAddress, Signature, type SigningKey, TypedDataEncoder } from 'ethers'
 import { ChainError } from './errors.ts'
 
 export interface Checkpoint {

@@ -156,8 +156,8 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
 
   private bump (previous: Fees, current: Fees): Fees {
     const up = (x: bigint): bigint => x + (x * this.feeBumpPercent) / 100n + 1n
-    const maxPriorityFeePerGas = [up(previous.maxPriorityFeePerGas), current.maxPriorityFeePerGas].reduce((a, b) => (a > b ? a : b))
-    const maxFeePerGas = [up(previous.maxFeePerGas), current.maxFeePerGas, maxPriorityFeePerGas].reduce((a, b) => (a > b ? a : b))
+    const maxPriorityFeePerGas = maxOf(up(previous.maxPriorityFeePerGas), current.maxPriorityFeePerGas)
+    const maxFeePerGas = maxOf(maxOf(up(previous.maxFeePerGas), current.maxFeePerGas), maxPriorityFeePerGas)
     return { maxFeePerGas, maxPriorityFeePerGas }
   }
 
@@ -223,4 +223,9 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
     this.txCounter?.inc({ result: 'ok' })
     return receipt
   }
+}
+
+function maxOf (a: bigint, b: bigint): bigint {
+  if (a >= b) return a
+  return b
 }

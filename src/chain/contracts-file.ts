@@ -1,4 +1,4 @@
-import { readFile, writeFile, rename } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { getAddress } from 'ethers'
 import { z } from 'zod'
 import { ChainError } from './errors.ts'
@@ -54,6 +54,6 @@ export async function readContractsFile (path: string): Promise<ContractsFile> {
 export async function writeContractsFile (path: string, file: ContractsFile): Promise<void> {
   const checked = ContractsFileSchema.parse(file)
   const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(checked, null, 2) + '\n')
+  await writeFile(tmp, `${JSON.stringify(checked, null, 2)}\n`)
   await rename(tmp, path)
 }

@@ -3,13 +3,13 @@
  * keys. The staking contract fixes the settlement address at construction: the deployer's next nonces are known,
  * so the settlement address is computed before it exists and no admin key is left in staking or settlement.
  */
-import { ContractFactory, type JsonRpcProvider, Wallet, getCreateAddress, parseEther, parseUnits, type Signer } from 'ethers'
-import { loadArtifact, type ContractName } from './artifacts.ts'
-import { connectContracts, type ContractAddresses, type HarmonyContracts } from './bindings.ts'
+import { ContractFactory, getCreateAddress, type JsonRpcProvider, parseEther, parseUnits, type Signer, Wallet } from 'ethers'
+import { type AnvilInit, type AnvilInstance, startAnvil } from './anvil.ts'
+import { type ContractName, loadArtifact } from './artifacts.ts'
+import { type ContractAddresses, connectContracts, type HarmonyContracts } from './bindings.ts'
 import { type ContractsFile, writeContractsFile } from './contracts-file.ts'
 import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
-import { startAnvil, type AnvilInit, type AnvilInstance } from './anvil.ts'
 
 /** 1 AGC in base units (18 decimals). */
 export const AGC_UNIT = 10n ** 18n

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Interface, getAddress, type Log, type Provider } from 'ethers'
+import { getAddress, Interface, type Log, type LogDescription, type Provider } from 'ethers'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { BinarySublevel } from '../node/db.ts'
 import type { Logger } from '../node/logger.ts'
@@ -292,7 +292,7 @@ export async function checkDeposit (provider: Provider, settlement: string, clai
   const log = receipt.logs.find((l) => l.index === claim.logIndex)
   if (log === undefined || getAddress(log.address) !== getAddress(settlement)) return { status: 'invalid', reason: 'no settlement log at that index' }
   const iface = new Interface(loadArtifact('HarmonySettlement').abi)
-  let parsed
+  let parsed: LogDescription | null
   try {
     parsed = iface.parseLog({ topics: [...log.topics], data: log.data })
   } catch {

@@ -6,8 +6,8 @@
  * each distinct leaf once across all epochs.
  */
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
-import { ZeroHash, getAddress, isAddress } from 'ethers'
 import type { ContractTransactionReceipt } from 'ethers'
+import { getAddress, isAddress, ZeroHash } from 'ethers'
 import type { SettlementContract } from './bindings.ts'
 import { ChainError } from './errors.ts'
 

@@ -2,10 +2,10 @@
  * Chain test harness: one anvil per test file on a free loopback port, the contracts deployed, validators
  * registered, and evm_snapshot / evm_revert so each test starts from the same state.
  */
-import { HDNodeWallet, Wallet, keccak256, toUtf8Bytes, type JsonRpcProvider, type JsonRpcSigner } from 'ethers'
-import { startAnvil, type AnvilInstance } from '../../src/chain/anvil.ts'
+import { HDNodeWallet, type JsonRpcProvider, type JsonRpcSigner, keccak256, toUtf8Bytes, Wallet } from 'ethers'
+import { type AnvilInstance, startAnvil } from '../../src/chain/anvil.ts'
 import { connectContracts, type HarmonyContracts } from '../../src/chain/bindings.ts'
-import { AGC_UNIT, ANVIL_DEPLOYER_KEY, deployContracts, registerValidators, type Deployment } from '../../src/chain/deploy.ts'
+import { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, deployContracts, registerValidators } from '../../src/chain/deploy.ts'
 import { createProvider } from '../../src/chain/provider.ts'
 
 export interface TestValidator {
