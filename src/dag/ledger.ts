@@ -271,6 +271,24 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     })
   }
 
+  /** Applies the responders' frontiers of one query (see AvalancheCore.recordVotes). */
+  async recordVotes (queried: string, frontiers: string[][], alpha: number): Promise<boolean> {
+    return await this.exclusive(async () => {
+      const votes = new Map<string, number>()
+      for (const f of frontiers) for (const id of this.core.voteSet(f)) votes.set(id, (votes.get(id) ?? 0) + 1)
+      const d = this.core.recordVotes(queried, votes, alpha)
+      await this.persistDecisions(d)
+      return (votes.get(queried) ?? 0) >= alpha
+    })
+  }
+
+  /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
+  preferredFrontier (queried: string, max: number): string[] {
+    const frontier = this.core.pollCandidates()
+    if (!this.core.isStronglyPreferred(queried)) return frontier.slice(0, max)
+    return [queried, ...frontier.filter(f => f !== queried)].slice(0, max)
+  }
+
   private async persistDecisions (d: Decisions): Promise<void> {
     for (const id of d.accepted) await this.applyAccepted(id)
     for (const id of d.rejected) await this.applyRejected(id)

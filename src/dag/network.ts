@@ -394,8 +394,9 @@ export class DagNetwork implements Startable {
           new Promise(resolve => setTimeout(resolve, this.queryFetchWaitMs).unref())
         ])
       }
-      const w = new Writer(1 + n).u8(n)
-      for (const id of ids) w.u8(this.ledger.isStronglyPreferred(id) ? 1 : 0)
+      const frontier = this.ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+      const w = new Writer(1 + frontier.length * 32).u8(frontier.length)
+      for (const id of frontier) w.fixed(fromHex(id), HASH_BYTES)
       return w.finish()
     })
   }
@@ -418,27 +419,27 @@ export class DagNetwork implements Startable {
       return
     }
     const k = Math.min(params.k, this.peers.size)
-    if (k === 0) return
-    const alpha = Math.max(Math.floor(k / 2) + 1, Math.ceil(params.alpha * k / params.k))
+    if (k === 0) { await this.sleepFixed(100); return }
+    // α scaled with k, and always a strict majority of the sample.
+    const alpha = Math.max(Math.floor(k / 2) + 1, Math.floor(params.alpha * k / params.k))
     const sampled = this.sample(k)
     const body = new Writer(34).u8(MSG_QUERY).u8(1).fixed(fromHex(vertexId), HASH_BYTES).finish()
-    const votes = await Promise.all(sampled.map(async p => {
+    const frontiers = await Promise.all(sampled.map(async p => {
       try {
         const res = await this.request(p.peerId, AVALANCHE_PROTOCOL, body, this.queryTimeoutMs + this.queryFetchWaitMs)
         const r = new Reader(res, 'query response')
-        if (r.u8() !== 1) return 0
-        const yes = r.u8()
+        const n = r.u8()
+        if (n > MAX_IDS_PER_REQUEST) r.fail('too many ids')
+        const ids: string[] = []
+        for (let i = 0; i < n; i++) ids.push(toHex(r.fixed(HASH_BYTES)))
         r.end()
-        return yes === 1 ? p.weight : 0
+        return ids
       } catch {
-        return 0
+        return []
       }
     }))
-    let yesCount = 0
-    for (let i = 0; i < votes.length; i++) if (votes[i] > 0) yesCount++
-    const success = yesCount >= alpha
+    const success = await this.ledger.recordVotes(vertexId, frontiers, alpha)
     this.metrics?.polls.inc({ result: success ? 'success' : 'fail' })
-    await this.ledger.recordPoll(vertexId, success)
   }
 
   private async pollLoop (): Promise<void> {

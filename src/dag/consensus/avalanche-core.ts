@@ -7,8 +7,10 @@ import type { ConsensusParams } from '../genesis.ts'
  *
  * - A transaction instance is (vertex, position). Instances of one (account, nonce) form a conflict set, with
  *   Snowball state: preference, last, consecutive-success counter `cnt`, and per-instance chits (confidence).
- * - A successful poll of vertex V (≥ α of k "yes") gives a chit to every undecided instance in V and its
- *   processing ancestry: `if d(I) > d(pref) pref = I; if I != last {last = I; cnt = 1} else cnt++`.
+ * - A query returns each responder's preferred frontier; a vertex with ≥ α responders voting for it or a
+ *   descendant is a successful poll and gives a chit to every undecided instance in it:
+ *   `if d(I) > d(pref) pref = I; if I != last {last = I; cnt = 1} else cnt++`. Sets in the queried
+ *   ancestry that got no successful instance reset `cnt` (Snowball's consecutive counter).
  * - An instance is decided when its vertex's parents are all accepted and cnt ≥ β_virtuous (set of one) or
  *   β_rogue. A vertex is accepted when every instance in it is decided for it; rejected when any instance loses
  *   or a parent is rejected. Rejection cascades to descendants.
@@ -135,23 +137,55 @@ export class AvalancheCore {
     return out
   }
 
-  /** Feeds one poll result for `vertexId`. Failed polls change nothing (the paper's DAG algorithm). */
-  recordPoll (vertexId: string, success: boolean): Decisions {
+  /**
+   * Feeds the votes of one query about `queried`. `votes` maps a vertex id to the number of responders whose
+   * preferred frontier includes it or a descendant of it (a vote for a vertex is a vote for its ancestry, as in
+   * avalanchego). Every processing vertex with at least `alpha` votes is a successful poll for its instances;
+   * a conflict set in the queried vertex's ancestry with no successful instance has its counter reset.
+   */
+  recordVotes (queried: string, votes: Map<string, number>, alpha: number): Decisions {
     const decisions: Decisions = { accepted: [], rejected: [] }
-    if (!success || !this.processing.has(vertexId)) return decisions
-    const ancestry = this.graph.processingAncestry(vertexId)
-    for (const node of ancestry) {
+    const successful: GraphNode[] = []
+    for (const [id, n] of votes) {
+      if (n < alpha || !this.processing.has(id)) continue
+      const node = this.graph.get(id)
+      if (node !== undefined) successful.push(node)
+    }
+    const touched = new Set<string>()
+    for (const node of successful) {
       for (const r of this.vertexInstances.get(node.id) ?? []) {
         const cs = this.sets.get(r.conflictKey)
         if (cs === undefined || cs.decided !== null) continue
+        touched.add(cs.key)
         const d = (cs.chits.get(r.key) ?? 0) + 1
         cs.chits.set(r.key, d)
         if (d > (cs.chits.get(cs.pref) ?? 0)) cs.pref = r.key
         if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
       }
     }
-    this.settle(ancestry, decisions)
+    const ancestry = this.processing.has(queried) ? this.graph.processingAncestry(queried) : []
+    for (const node of ancestry) {
+      for (const r of this.vertexInstances.get(node.id) ?? []) {
+        const cs = this.sets.get(r.conflictKey)
+        if (cs !== undefined && cs.decided === null && !touched.has(cs.key)) cs.cnt = 0
+      }
+    }
+    this.settle([...successful, ...ancestry], decisions)
     return decisions
+  }
+
+  /** A poll where every sampled validator voted for `vertexId` (used when this node is the only validator). */
+  recordPoll (vertexId: string, success: boolean): Decisions {
+    const votes = new Map<string, number>()
+    if (success) for (const n of this.graph.processingAncestry(vertexId)) votes.set(n.id, 1)
+    return this.recordVotes(vertexId, votes, 1)
+  }
+
+  /** Processing ancestry ids (including itself) of each of `frontier`, as one set: what a responder votes for. */
+  voteSet (frontier: string[]): Set<string> {
+    const out = new Set<string>()
+    for (const f of frontier) for (const n of this.graph.processingAncestry(f)) out.add(n.id)
+    return out
   }
 
   private threshold (cs: ConflictSet): number {
