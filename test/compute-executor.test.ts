@@ -1,7 +1,7 @@
 import test from 'ava'
 import { Registry } from 'prom-client'
-import { bytesToF32, f32Blob } from '../src/compute/blob.ts'
 import { runGpuBench } from '../src/compute/bench.ts'
+import { bytesToF32, f32Blob } from '../src/compute/blob.ts'
 import { createExecutor, parseExecutorChoice } from '../src/compute/device.ts'
 import { ComputeService } from '../src/compute/service.ts'
 import { ComputeError, type ComputeTask } from '../src/compute/types.ts'

@@ -75,7 +75,7 @@ export class WorkerExecutor implements Executor, Startable {
   private worker: Worker | undefined
   private lastInfo: ExecutorInfo | undefined
   private readonly queue: Job[] = []
-  private inFlight: { id: number, job: Job, timer: NodeJS.Timeout, worker?: Worker } | undefined
+  private inFlight: { id: number, job: Job, timer?: NodeJS.Timeout, worker?: Worker } | undefined
   private nextId = 1
   private spawned = 0
   private closed = false
@@ -206,7 +206,7 @@ export class WorkerExecutor implements Executor, Startable {
     this.metrics?.queue.set(this.queue.length)
     const id = this.nextId++
     // Reserve the slot before awaiting the worker so a second pump does not start another job.
-    this.inFlight = { id, job, timer: setTimeout(() => {}, 0) }
+    this.inFlight = { id, job }
     let worker: Worker
     try {
       worker = this.worker !== undefined && !this.worker.exited ? this.worker : this.spawn()
