@@ -2,6 +2,7 @@ import type { Logger } from '../node/logger.ts'
 import { f32Blob } from './blob.ts'
 import { createExecutor } from './device.ts'
 import { matmulReference } from './kernels/matmul.ts'
+import { cpuPeakGflops, peakFlops } from './kernels/peak.ts'
 import type { WorkerExecutor } from './sandbox.ts'
 import type { ExecutorChoice, ExecutorInfo } from './types.ts'
 
@@ -35,6 +36,8 @@ export interface GpuCapability {
   matmulGflops: number
   /** Device copy bandwidth (read + write), GB/s; 0 for the CPU executor. */
   memoryBandwidthGBps: number
+  /** Achievable fp32 rate of an ALU-bound kernel, GFLOP/s; 0 for the CPU executor. */
+  fp32PeakGflops: number
   measuredAt: string
 }
 
@@ -50,8 +53,10 @@ export interface GpuBenchOptions {
   bandwidthFloats?: number
   /** Tiny dispatches timed for the dispatch rate. @default 200 */
   dispatches?: number
-  /** The device's fp32 peak, GFLOP/s, when known (real GPUs): adds the fraction-of-peak row. */
+  /** The device's fp32 peak, GFLOP/s, when known (real GPUs); otherwise the measured ALU-bound peak is used. */
   peakGflops?: number
+  /** Workgroups (of 64 invocations) in the ALU-bound peak kernel. @default 1024 */
+  peakWorkgroups?: number
   /** Progress lines (for the CLI). */
   onProgress?: (line: string) => void
 }
@@ -112,8 +117,18 @@ export async function runGpuBench (options: GpuBenchOptions): Promise<GpuBenchRe
       const taskRate = tasks / ((performance.now() - taskStarted) / 1000)
       rows.push(row('dispatch_rate', 1000 / tiny.msPerRep, 'dispatch/s', 'end-to-end tiny tasks/s through the worker (IPC, upload, readback, hashing)', taskRate))
     }
-    if (options.peakGflops !== undefined && options.peakGflops > 0) {
-      rows.push(row('matmul_peak_fraction', best / options.peakGflops, 'fraction', 'device fp32 peak (given)', 1))
+    let peak = 0
+    if (info.kind !== 'cpu') {
+      progress('fp32 peak (ALU-bound kernel)')
+      const groups = options.peakWorkgroups ?? 1024
+      const alu = await executor.microbench('peak', groups, 3)
+      peak = peakFlops(groups) / alu.msPerRep / 1e6
+      rows.push(row('fp32_peak_gflops', peak, 'GFLOP/s', 'the same multiply-add chains in TypeScript on one CPU core', cpuPeakGflops()))
+    }
+    const reference = options.peakGflops !== undefined && options.peakGflops > 0 ? options.peakGflops : peak
+    if (reference > 0) {
+      const source = reference === peak ? 'measured with the ALU-bound kernel' : 'given by --peak-gflops'
+      rows.push(row('matmul_best_gflops', best, 'GFLOP/s', `device fp32 peak (${source})`, reference))
     }
     return {
       executor: info,
@@ -123,6 +138,7 @@ export async function runGpuBench (options: GpuBenchOptions): Promise<GpuBenchRe
         adapter: info.adapter.description,
         matmulGflops: Number(best.toPrecision(4)),
         memoryBandwidthGBps: Number(bandwidth.toPrecision(4)),
+        fp32PeakGflops: Number(peak.toPrecision(4)),
         measuredAt: new Date().toISOString()
       }
     }

@@ -9,7 +9,7 @@ import {
   ComputeError, type ComputeTask, DEFAULT_LIMITS, type Executor, type ExecutorInfo, type ExecutorKind,
   type TaskLimits, type TaskResult
 } from './types.ts'
-import type { MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
+import type { MicrobenchKind, MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
 
 // Child output is Dawn's and Mesa's diagnostics: logged at debug, each line cut to this length.
 const MAX_LOG_LINE = 500
@@ -137,7 +137,7 @@ export class WorkerExecutor implements Executor, Startable {
   }
 
   /** Times a kernel inside the worker (see bench.ts). */
-  async microbench (what: 'matmul' | 'bandwidth' | 'dispatch', size: number, reps: number, timeoutMs = 300_000): Promise<MicrobenchResult> {
+  async microbench (what: MicrobenchKind, size: number, reps: number, timeoutMs = 300_000): Promise<MicrobenchResult> {
     const reply = await this.enqueue(id => ({ type: 'microbench', id, what, size, reps }), timeoutMs)
     if (reply.type !== 'microbench-result') throw new ComputeError('GPU_ERROR', `unexpected worker reply ${reply.type}`)
     return reply.result

@@ -4,9 +4,11 @@ import type { ComputeErrorCode, ComputeTask, ExecutorInfo, ExecutorKind, TaskLim
 export type ParentMessage =
   | { type: 'init', kind: ExecutorKind, limits: TaskLimits }
   | { type: 'run', id: number, task: ComputeTask, limits: TaskLimits }
-  | { type: 'microbench', id: number, what: 'matmul' | 'bandwidth' | 'dispatch', size: number, reps: number }
-  | { type: 'info', id: number }
+  | { type: 'microbench', id: number, what: MicrobenchKind, size: number, reps: number }
   | { type: 'destroy-device' }
+
+/** matmul: square matmul of `size`; bandwidth: copy of `size` floats; dispatch: tiny kernel; peak: ALU-bound kernel over `size` workgroups. */
+export type MicrobenchKind = 'matmul' | 'bandwidth' | 'dispatch' | 'peak'
 
 export interface MicrobenchResult {
   msPerRep: number
@@ -17,6 +19,5 @@ export type WorkerMessage =
   | { type: 'init-failed', code: ComputeErrorCode, message: string }
   | { type: 'result', id: number, result: TaskResult, generation: number }
   | { type: 'microbench-result', id: number, result: MicrobenchResult }
-  | { type: 'info-result', id: number, info: ExecutorInfo, generation: number }
   | { type: 'error', id: number, code: ComputeErrorCode, message: string, meta: Record<string, unknown> }
   | { type: 'device-lost', reason: string, message: string }

@@ -9,12 +9,13 @@ import { GpuDevice } from './gpu-runner.ts'
 import { elementwisePlan } from './kernels/elementwise.ts'
 import { libraryPlan, referenceOutputs } from './kernels/index.ts'
 import { matmulPlan, matmulReference } from './kernels/matmul.ts'
+import { peakPlan } from './kernels/peak.ts'
 import { checkTask, taskId } from './task.ts'
 import {
   ComputeError, type ComputeTask, EXECUTION_PROFILE, type ExecutorInfo, type ExecutorKind,KERNEL_NAMES, 
   type KernelName, type TaskLimits, type TaskResult
 } from './types.ts'
-import type { MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
+import type { MicrobenchKind, MicrobenchResult, ParentMessage, WorkerMessage } from './worker-protocol.ts'
 
 let kind: ExecutorKind = 'cpu'
 let device: GpuDevice | undefined
@@ -96,7 +97,7 @@ async function runTask (task: ComputeTask, taskLimits: TaskLimits): Promise<Task
   }
 }
 
-async function microbench (what: 'matmul' | 'bandwidth' | 'dispatch', size: number, reps: number): Promise<MicrobenchResult> {
+async function microbench (what: MicrobenchKind, size: number, reps: number): Promise<MicrobenchResult> {
   if (device === undefined) {
     if (what !== 'matmul') throw new ComputeError('UNSUPPORTED', `${what} is measured on GPU executors only`)
     const a = new Float32Array(size * size).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5)
@@ -108,6 +109,7 @@ async function microbench (what: 'matmul' | 'bandwidth' | 'dispatch', size: numb
     const bytes = new Uint8Array(size * size * 4)
     return { msPerRep: await device.timeDispatches(matmulPlan({ m: size, k: size, n: size }, [bytes, bytes]), reps) }
   }
+  if (what === 'peak') return { msPerRep: await device.timeDispatches(peakPlan(size), reps) }
   // bandwidth: a copy-like kernel over `size` floats (reads 4 bytes and writes 4 bytes per element);
   // dispatch: the same kernel over 64 floats, so the time is the submit-to-done round trip.
   const n = what === 'bandwidth' ? size : 64
@@ -148,10 +150,6 @@ async function handle (message: ParentMessage): Promise<void> {
       } catch (err) {
         send(errorMessage(message.id, err))
       }
-      return
-    }
-    case 'info': {
-      send({ type: 'info-result', id: message.id, info: info(), generation: device?.generation ?? 0 })
       return
     }
     case 'destroy-device': {
