@@ -72,3 +72,36 @@ test.serial('a double spend sent to two nodes at once: exactly one final on ever
     await net.close()
   }
 })
+
+test.serial('a node stopped mid-load and restarted on the same datadir catches up to the same state root', async t => {
+  const net = await createTestNet({ nodes: 4, accounts: 4, accountBalance: 10n ** 21n })
+  try {
+    await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 3), 'peers bound')
+    const accts = net.accounts
+    const submitRange = async (from: number, to: number, nodes: number[]): Promise<void> => {
+      await Promise.all(accts.map(async (a, i) => {
+        for (let n = from; n < to; n++) {
+          await net.nodes[nodes[i % nodes.length]].dag.submitTransaction(transfer(net.genesis, a, accts[(i + 1) % accts.length], 10n, BigInt(n)))
+        }
+      }))
+    }
+    const load = submitRange(0, 40, [0, 1, 2, 3].slice(0, 3))
+    await waitFor(async () => (await net.nodes[3].dag.stats()).finalTxs >= 20, 'node 3 has finalized some transactions')
+    await net.stop(3)
+    await load
+    await submitRange(40, 60, [0, 1, 2])
+    await waitFor(async () => {
+      for (const i of [0, 1, 2]) if ((await net.nodes[i].dag.stats()).finalTxs < 240) return false
+      return true
+    }, '240 final on the running nodes', 120_000)
+    const restarted = await net.start(3)
+    const before = await restarted.dag.stats()
+    t.true(before.finalTxs >= 20, 'finality survived the restart')
+    await net.connectAll()
+    await waitFor(async () => (await restarted.dag.stats()).finalTxs >= 240, 'restarted node catches up', 120_000)
+    const roots = await Promise.all(net.nodes.map(async n => (await n.dag.stats()).stateRoot))
+    t.is(new Set(roots).size, 1)
+  } finally {
+    await net.close()
+  }
+})
