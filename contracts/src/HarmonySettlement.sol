@@ -8,6 +8,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {HarmonyStaking} from "./HarmonyStaking.sol";
 
 /// @title HarmonySettlement
@@ -29,13 +30,14 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
     /// @dev Share of a validator's stake (bonded then unbonding) taken for equivocation, in basis points.
     uint256 public constant EQUIVOCATION_SLASH_BPS = 1_000;
 
+    /// @dev The last three fields share one storage slot (AGC's cap, 1e28 base units, fits in uint96).
     struct Checkpoint {
         bytes32 dagRoot;
         bytes32 stateRoot;
         bytes32 withdrawalsRoot;
         uint64 submittedAt;
-        uint256 signedStake;
-        uint256 totalStake;
+        uint96 signedStake;
+        uint96 totalStake;
     }
 
     IERC20 public immutable token;
@@ -159,7 +161,9 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
         }
         if (signed * 3 < total * 2) revert QuorumNotReached(signed, total);
         lastEpoch = epoch;
-        _checkpoints[epoch] = Checkpoint(dagRoot, stateRoot, withdrawalsRoot, uint64(block.timestamp), signed, total);
+        _checkpoints[epoch] = Checkpoint(
+            dagRoot, stateRoot, withdrawalsRoot, uint64(block.timestamp), SafeCast.toUint96(signed), SafeCast.toUint96(total)
+        );
         emit CheckpointSubmitted(epoch, dagRoot, stateRoot, withdrawalsRoot, signed, total);
     }
 
