@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
 import test from 'ava'
 import fc from 'fast-check'
+import { runGpuBench } from '../src/compute/bench.ts'
 import { bytesToF32, f32Blob, makeBlob, sha256Hex } from '../src/compute/blob.ts'
 import { argmaxRows, DIGIT_CLASSES, generateDigits } from '../src/compute/model/digits.ts'
 import { BINARY_OPS, UNARY_OPS } from '../src/compute/task.ts'
 import { ComputeError, type ComputeTask, type TaskResult } from '../src/compute/types.ts'
 import { referenceResult, toleranceFor, verify } from '../src/compute/verify.ts'
+import { silentLogger } from '../src/node/logger.ts'
 import { f32Task, openGpuExecutor, randomValues } from './helpers/compute.ts'
 
 // WebGPU tests, on the machine's GPU or on the software GPU (Dawn + Mesa llvmpipe). With CI=true a missing
@@ -281,4 +283,14 @@ gpuTest('long reductions: refused on the software GPU (llvmpipe truncates long l
     const { verdict } = await againstReference(task)
     t.is(verdict, 'equal')
   }
+})
+
+gpuTest('the capability benchmark measures the executor against same-run baselines', async t => {
+  const report = await runGpuBench({ running: executor(), logger: silentLogger(), sizes: [40], bandwidthFloats: 1 << 16, dispatches: 10, peakWorkgroups: 8 })
+  t.deepEqual(report.rows.map(r => r.metric), ['matmul_40_gflops', 'memory_bandwidth', 'dispatch_rate', 'fp32_peak_gflops', 'matmul_best_gflops'])
+  for (const row of report.rows) t.true(row.value > 0 && row.baseline_value > 0, row.metric)
+  t.true(report.capability.fp32PeakGflops > 0 && report.capability.memoryBandwidthGBps > 0)
+  // The executor is still usable afterwards (the bench ran through its queue, it did not close it).
+  const after = await executor().run(f32Task('elementwise', { op: 'abs', n: 2 }, [[-1, 2]]))
+  t.deepEqual([...bytesToF32(after.outputs[0].bytes)], [1, 2])
 })
