@@ -3,6 +3,7 @@ import { Registry } from 'prom-client'
 import { runGpuBench } from '../src/compute/bench.ts'
 import { bytesToF32, f32Blob } from '../src/compute/blob.ts'
 import { createExecutor, parseExecutorChoice } from '../src/compute/device.ts'
+import { executorInfoSchema, gpuCapabilitySchema } from '../src/compute/schema.ts'
 import { ComputeService } from '../src/compute/service.ts'
 import { ComputeError, type ComputeTask } from '../src/compute/types.ts'
 import { referenceResult, verify } from '../src/compute/verify.ts'
@@ -89,6 +90,7 @@ test.serial('auto selects the best available executor and the service reports it
   try {
     const info = service.info()
     t.true(['gpu', 'software', 'cpu'].includes(info.kind))
+    t.true(executorInfoSchema.safeParse(info).success)
     t.log(`auto chose ${info.kind}: ${info.adapter.description}`)
     const task = f32Task('reduce', { op: 'sum', rows: 2, cols: 3 }, [[1, 2, 3, 4, 5, 6]])
     t.deepEqual([...bytesToF32((await service.executor().run(task)).outputs[0].bytes)], [6, 15])
@@ -107,5 +109,6 @@ test.serial('the capability benchmark returns figures with same-run baselines', 
   t.is(matmul.metric, 'matmul_48_gflops')
   t.true(matmul.value > 0 && matmul.baseline_value > 0)
   t.is(report.capability.kind, 'cpu')
+  t.true(gpuCapabilitySchema.safeParse(report.capability).success)
   t.true(report.capability.matmulGflops > 0)
 })

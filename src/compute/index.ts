@@ -9,6 +9,7 @@ export { type CreateExecutorOptions, createExecutor, parseExecutorChoice } from 
 export { argmaxRows, DIGIT_CLASSES, DIGIT_PIXELS, DIGIT_SIZE, generateDigits } from './model/digits.ts'
 export { decodeMlp, encodeMlp, type MlpModel } from './model/weights.ts'
 export { WorkerExecutor, type WorkerExecutorComponents, type WorkerExecutorInit } from './sandbox.ts'
+export { executorInfoSchema, gpuCapabilitySchema } from './schema.ts'
 export { ComputeService, type ComputeServiceComponents, type ComputeServiceInit } from './service.ts'
 export { checkTask, parseTaskSpec, taskId, taskSpecSchema } from './task.ts'
 export * from './types.ts'
