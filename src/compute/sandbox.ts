@@ -112,6 +112,12 @@ export class WorkerExecutor implements Executor, Startable {
     return this.worker?.exited === false ? this.worker.child.pid : undefined
   }
 
+  /** The pid of the worker a task has been handed to, while it runs (operators, tests). */
+  runningTaskPid (): number | undefined {
+    const worker = this.inFlight?.worker
+    return worker !== undefined && !worker.exited ? worker.child.pid : undefined
+  }
+
   /** Destroys the worker's GPU device as a driver reset would; the next task re-acquires one. */
   destroyDevice (): void {
     if (this.worker !== undefined && !this.worker.exited) this.send(this.worker, { type: 'destroy-device' })
