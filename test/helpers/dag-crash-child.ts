@@ -1,0 +1,37 @@
+// A one-validator ledger under continuous load, for the kill -9 test. Prints `final <txid>` after each
+// transaction is reported final (the event fires after its LevelDB batch committed).
+import { readFile } from 'node:fs/promises'
+import { Registry } from 'prom-client'
+import { openDatabase } from '../../src/node/db.ts'
+import { silentLogger } from '../../src/node/logger.ts'
+import { generateKeyPair } from '../../src/dag/crypto.ts'
+import { fromHex } from '../../src/dag/codec.ts'
+import { parseGenesis } from '../../src/dag/genesis.ts'
+import { DagService } from '../../src/dag/service.ts'
+import { addressFromPublicKey } from '../../src/dag/address.ts'
+import { createDagLibp2p, transfer } from './dag-net.ts'
+
+const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[] }
+const genesis = parseGenesis(cfg.genesis)
+const validator = generateKeyPair(fromHex(cfg.validatorSeed))
+const accounts = cfg.accountSeeds.map(s => generateKeyPair(fromHex(s)))
+const libp2p = await createDagLibp2p()
+const db = await openDatabase(cfg.dir)
+const dag = new DagService({ libp2p, db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+await dag.start()
+dag.on('tx:final', e => { process.stdout.write(`final ${e.id}\n`) })
+process.stdout.write('ready\n')
+const nonces = await Promise.all(accounts.map(async a => await dag.getNonce(addressFromPublicKey(a.publicKey))))
+for (let round = 0; ; round++) {
+  await Promise.all(accounts.map(async (a, i) => {
+    const to = accounts[(i + 1) % accounts.length]
+    try {
+      await dag.submitTransaction(transfer(genesis, a, to, 7n, nonces[i]))
+      nonces[i]++
+    } catch {
+      // e.g. a nonce already taken by a vertex stored before the crash: resync from the ledger
+      await new Promise(resolve => setTimeout(resolve, 20))
+      nonces[i] = await dag.getNonce(addressFromPublicKey(a.publicKey))
+    }
+  }))
+}
