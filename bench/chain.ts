@@ -11,10 +11,11 @@
  * - withdrawal: a claim from a 1,000-leaf withdrawals tree to an account holding no AGC yet;
  * - task_settlement_v{n}: checkpoint gas amortized over 1,000 tasks settled on the DAG in that epoch.
  */
-import { Wallet, ZeroHash, keccak256, parseUnits, Signature, toUtf8Bytes, type ContractTransactionResponse } from 'ethers'
+import { type ContractTransactionResponse, getBytes, keccak256, parseUnits, Signature, toUtf8Bytes, Wallet, ZeroHash } from 'ethers'
 import { startAnvil } from '../src/chain/anvil.ts'
 import { connectContracts } from '../src/chain/bindings.ts'
-import { signCheckpoint, type Checkpoint } from '../src/chain/checkpoint-digest.ts'
+import { type Checkpoint, signCheckpoint } from '../src/chain/checkpoint-digest.ts'
+import { dagAccountFromAddressBytes } from '../src/chain/dag-account.ts'
 import { AGC_UNIT, ANVIL_DEPLOYER_KEY, deployContracts, registerValidators } from '../src/chain/deploy.ts'
 import { createProvider } from '../src/chain/provider.ts'
 import { buildWithdrawalTree } from '../src/chain/withdrawals.ts'
@@ -55,7 +56,7 @@ async function main (): Promise<void> {
         await gasOf(c.agc.transfer(alice.address, 1000n * AGC_UNIT))
         metrics.push({ metric: 'erc20_transfer', value: await gasOf(c.agc.transfer(alice.address, AGC_UNIT)), note: 'AGC transfer, both holders' })
         await gasOf(c.agc.approve(deployment.settlement, 100n * AGC_UNIT))
-        const account = keccak256(toUtf8Bytes('dag-account'))
+        const account = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('dag-account'))).slice(0, 20))
         await gasOf(c.settlement.deposit(account, AGC_UNIT))
         metrics.push({ metric: 'deposit', value: await gasOf(c.settlement.deposit(account, AGC_UNIT)), note: 'deposit after approve (approve not counted)' })
         const asAlice = connectContracts(deployment, alice)

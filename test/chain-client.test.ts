@@ -1,7 +1,8 @@
 import test from 'ava'
-import { keccak256, toUtf8Bytes } from 'ethers'
+import { getBytes, keccak256, toUtf8Bytes } from 'ethers'
 import { Registry } from 'prom-client'
 import { ChainClient } from '../src/chain/client.ts'
+import { dagAccountFromAddressBytes } from '../src/chain/dag-account.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { ChainError } from '../src/chain/errors.ts'
 import { silentLogger } from '../src/node/logger.ts'
@@ -19,7 +20,7 @@ test.afterEach.always(async () => {
   await chain.revert(snap)
 })
 
-const ACCOUNT = keccak256(toUtf8Bytes('dag-account'))
+const ACCOUNT = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('dag-account'))).slice(0, 20))
 
 function client (init: ConstructorParameters<typeof ChainClient>[1] = {}): ChainClient {
   return new ChainClient({ provider: chain.provider, wallet: chain.users[0], logger: silentLogger(), registry: new Registry() }, { pollIntervalMs: 20, ...init })

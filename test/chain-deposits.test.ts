@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { keccak256, toUtf8Bytes } from 'ethers'
+import { getBytes, keccak256, toUtf8Bytes } from 'ethers'
 import { Registry } from 'prom-client'
+import { dagAccountFromAddressBytes } from '../src/chain/dag-account.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { checkDeposit, type Deposit, DepositWatcher } from '../src/chain/deposit-watcher.ts'
 import { type BinaryDb, openDatabase, sublevel } from '../src/node/db.ts'
@@ -26,8 +27,8 @@ test.afterEach.always(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const ALICE = keccak256(toUtf8Bytes('alice-dag'))
-const BOB = keccak256(toUtf8Bytes('bob-dag'))
+const ALICE = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('alice-dag'))).slice(0, 20))
+const BOB = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('bob-dag'))).slice(0, 20))
 
 async function deposit (account: string, amount: bigint): Promise<string> {
   await mined(chain.contracts.agc.approve(chain.deployment.settlement, amount))

@@ -8,12 +8,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { keccak256, toUtf8Bytes, Wallet } from 'ethers'
+import { getBytes, keccak256, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import {
   AGC_UNIT, 
   buildWithdrawalTree, ChainClient, ChainView, CheckpointAggregator, 
-  type CheckpointTransport, claimWithdrawal, connectContracts, type Deposit, DepositWatcher, type DevnetChain, decodeRevert, type GossipVerdict, parseContractsFile, registerChainRpc, SettlementSubmitter, StakingValidatorSet,startDevnetChain
+  type CheckpointTransport, claimWithdrawal, connectContracts, type Deposit, DepositWatcher, type DevnetChain, dagAccountFromAddressBytes, decodeRevert, type GossipVerdict, parseContractsFile, registerChainRpc, SettlementSubmitter, StakingValidatorSet,startDevnetChain
 } from '../src/chain/index.ts'
 import { type BinaryDb, openDatabase, sublevel } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
@@ -58,7 +58,7 @@ test.serial('devnet: deposit credited on every node, withdrawal anchored by chec
   await (await devnet.contracts.agc.transfer(user.address, 50n * AGC_UNIT)).wait()
   await (await devnet.provider.getSigner(0)).sendTransaction({ to: user.address, value: 10n ** 18n }).then(async (tx) => await tx.wait())
   const asUser = connectContracts(contractsFile, user)
-  const dagAccount = keccak256(toUtf8Bytes('user-dag-account'))
+  const dagAccount = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('user-dag-account'))).slice(0, 20))
   await (await asUser.agc.approve(contractsFile.settlement, 20n * AGC_UNIT)).wait()
   await (await asUser.settlement.deposit(dagAccount, 20n * AGC_UNIT)).wait()
 

@@ -1,9 +1,10 @@
 import test from 'ava'
-import { ContractFactory, getAddress, hexlify, keccak256, randomBytes, Signature, toUtf8Bytes, ZeroHash } from 'ethers'
+import { ContractFactory, getAddress, getBytes, hexlify, keccak256, randomBytes, Signature, toUtf8Bytes, ZeroHash } from 'ethers'
 import fc from 'fast-check'
 import { loadArtifact } from '../src/chain/artifacts.ts'
 import { decodeRevert } from '../src/chain/bindings.ts'
 import { type Checkpoint, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from '../src/chain/checkpoint-digest.ts'
+import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../src/chain/dag-account.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
 import { buildWithdrawalTree, claimWithdrawal, verifyWithdrawalProof, type WithdrawalLeaf } from '../src/chain/withdrawals.ts'
 import { type ChainFixture, startChainFixture, type TestValidator } from './helpers/anvil.ts'
@@ -20,7 +21,7 @@ test.after.always(async () => { await chain?.stop() })
 test.beforeEach(async () => { snap = await chain.snapshot() })
 test.afterEach.always(async () => { await chain.revert(snap) })
 
-const ACCOUNT = keccak256(toUtf8Bytes('dag-account-1'))
+const ACCOUNT = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('dag-account-1'))).slice(0, 20))
 
 function domain (): { chainId: number, settlement: string } {
   return { chainId: chain.anvil.chainId, settlement: chain.deployment.settlement }
@@ -70,6 +71,12 @@ test.serial('deposit escrows AGC and emits the event the DAG credits from', asyn
   t.is(await agc.balanceOf(chain.deployment.settlement), 5n * AGC_UNIT)
   await assertReverts(t, () => settlement.deposit(ACCOUNT, 0n), 'ZeroAmount')
   await assertReverts(t, () => settlement.deposit(ZeroHash, 1n), 'ZeroAccount')
+  // a DAG address is 20 bytes right-aligned: anything in the top 12 bytes cannot be a DAG account
+  await assertReverts(t, () => settlement.deposit(keccak256(toUtf8Bytes('not-an-address')), 1n), 'InvalidDagAccount')
+  t.deepEqual(addressBytesFromDagAccount(ACCOUNT), getBytes(keccak256(toUtf8Bytes('dag-account-1'))).slice(0, 20))
+  t.throws(() => addressBytesFromDagAccount(keccak256(toUtf8Bytes('x'))), { message: /right-aligned/ })
+  t.throws(() => dagAccountFromAddressBytes(new Uint8Array(20)), { message: /zero/ })
+  t.throws(() => dagAccountFromAddressBytes(new Uint8Array(32)), { message: /20 bytes/ })
   await assertReverts(t, () => settlement.deposit(ACCOUNT, 6n * AGC_UNIT), 'ERC20InsufficientAllowance')
   await assertReverts(t, () => chain.connect(chain.users[0]).settlement.deposit(ACCOUNT, 0n), 'ZeroAmount')
 })

@@ -71,6 +71,7 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
 
     error ZeroAmount();
     error ZeroAccount();
+    error InvalidDagAccount();
     error StakingMismatch();
     error EpochOutOfOrder(uint64 expected, uint64 got);
     error NoStake();
@@ -95,7 +96,9 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
 
     // ---------------------------------------------------------------- deposits
 
-    /// @notice Locks `amount` AGC in escrow for the DAG account `dagAccount` (the 32-byte DAG address).
+    /// @notice Locks `amount` AGC in escrow for the DAG account `dagAccount`: the 20-byte DAG address right-aligned in
+    /// 32 bytes (as ABI-encoded addresses are). Other shapes revert, so no deposit can land on an account that
+    /// cannot exist on the DAG.
     function deposit(bytes32 dagAccount, uint256 amount) external nonReentrant returns (uint256 depositId) {
         return _deposit(dagAccount, amount);
     }
@@ -116,6 +119,7 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
 
     function _deposit(bytes32 dagAccount, uint256 amount) private returns (uint256 depositId) {
         if (dagAccount == bytes32(0)) revert ZeroAccount();
+        if (uint256(dagAccount) >> 160 != 0) revert InvalidDagAccount();
         if (amount == 0) revert ZeroAmount();
         depositId = depositCount++;
         totalDeposited += amount;
