@@ -18,7 +18,8 @@ test.serial('vertices with a bad signature, an unknown kind, a wrong parent coun
   const rogue = await createDagLibp2p()
   try {
     const node = net.nodes[0]
-    const pubsub = node.libp2p.services.pubsub
+    // getScore is on the gossipsub implementation, not on its exported interface
+    const pubsub = node.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }
     rogue.services.pubsub.subscribe(VERTEX_TOPIC)
     await rogue.dial(node.libp2p.getMultiaddrs()[0])
     await waitFor(() => rogue.services.pubsub.getSubscribers(VERTEX_TOPIC).some(p => p.equals(node.libp2p.peerId)), 'rogue sees the node on the topic')
