@@ -30,9 +30,10 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
   t.deepEqual(lines.map(m => Number(m[1])), [0, 1, 2])
   const pids: number[] = []
   for (const [, index, url, peerId] of lines) {
-    const info = await rpc<{ peerId: string, network: string }>(url, 'node_info')
+    const info = await rpc<{ peerId: string, network: string, executor: { kind: string } }>(url, 'node_info')
     t.is(info.peerId, peerId)
     t.is(info.network, 'devnet')
+    t.true(['gpu', 'software', 'cpu'].includes(info.executor.kind), 'node_info reports the executor that runs')
     const health = await rpc<{ peers: number }>(url, 'node_health')
     t.true(health.peers >= 2, `node ${index} is connected to both others`)
     pids.push(Number.parseInt(await readFile(join(d.path, `node-${index}`, 'harmonyd.pid'), 'utf8'), 10))

@@ -5,6 +5,7 @@ import { initCommand } from './init.ts'
 import { startCommand } from './start.ts'
 import { devnetCommand } from './devnet.ts'
 import { statusCommand, peersCommand } from './status.ts'
+import { benchCommand } from './bench.ts'
 import type { GlobalArgs } from './common.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
@@ -27,6 +28,7 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(devnetCommand as never)
     .command(statusCommand)
     .command(peersCommand)
+    .command(benchCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

@@ -16,6 +16,8 @@ import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { registerNodeRpc } from './rpc-methods.ts'
 import { VERSION } from './version.ts'
+import { ComputeService } from '../compute/index.ts'
+import { readCapability } from './capability.ts'
 
 export interface HarmonyNodeInit {
   datadir: string
@@ -49,6 +51,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private bindingValue?: PeerBindingService
   private announcementsValue?: AnnouncementService
   private rpcValue?: RpcServer
+  private computeValue?: ComputeService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -68,6 +71,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get peerBinding (): PeerBindingService { return this.need(this.bindingValue, 'peer binding') }
   get announcements (): AnnouncementService { return this.need(this.announcementsValue, 'announcements') }
   get rpc (): RpcServer { return this.need(this.rpcValue, 'rpc') }
+  get compute (): ComputeService { return this.need(this.computeValue, 'compute') }
   get database (): BinaryDb { return this.need(this.db, 'database') }
 
   /** A path from the config, resolved against the datadir when relative. */
@@ -144,7 +148,15 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
     await this.add('announcements', this.announcementsValue)
 
-    registerNodeRpc(this.rpcRegistry, this)
+    // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
+    this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
+    await this.add('compute', this.computeValue)
+    const compute = this.computeValue
+    const capability = await readCapability(this.datadir)
+
+    registerNodeRpc(this.rpcRegistry, this, [
+      () => ({ executor: compute.info(), ...(capability === undefined ? {} : { capability }) })
+    ])
     this.rpcValue = new RpcServer({
       registry: this.rpcRegistry,
       logger,
