@@ -14,7 +14,7 @@ export type ChainErrorCode =
   | 'CHECKPOINT_MESSAGE_INVALID'
   | 'WITHDRAWAL_INVALID'
   | 'DEPOSIT_INVALID'
-  | 'REORG_TOO_DEEP'
+  | 'EVM_KEY_INVALID'
 
 /** Everything the chain side refuses or fails at, with a bounded code. */
 export class ChainError extends HarmonyError<ChainErrorCode> {

@@ -1,0 +1,143 @@
+/**
+ * Everything the node runs on the chain side, composed in dependency order: provider → (chain id and contract
+ * checks) → ChainClient → DepositWatcher → CheckpointAggregator. Stopped in reverse. Also the RPC source.
+ */
+import { getAddress, type Wallet } from 'ethers'
+import type { Registry } from 'prom-client'
+import { type BinaryDb, sublevel } from '../node/db.ts'
+import type { Logger } from '../node/logger.ts'
+import type { Startable } from '../node/service.ts'
+import { connectContracts, type HarmonyContracts } from './bindings.ts'
+import { type ChainInfo, type ChainRpcSource, ChainView, type CheckpointRecord } from './chain-view.ts'
+import { CheckpointAggregator, type CheckpointAggregatorInit, type CheckpointTransport } from './checkpoint-aggregator.ts'
+import type { Checkpoint } from './checkpoint-digest.ts'
+import { ChainClient, type ChainClientInit } from './client.ts'
+import type { ContractsFile } from './contracts-file.ts'
+import { checkDeposit, type Deposit, type DepositCheck, type DepositSink, DepositWatcher } from './deposit-watcher.ts'
+import { ChainError } from './errors.ts'
+import { createProvider } from './provider.ts'
+import { SettlementSubmitter } from './settlement-submitter.ts'
+import { StakingValidatorSet } from './validator-set.ts'
+
+export interface ChainServiceInit {
+  /** EVM JSON-RPC URL (`--chain-rpc`). @default contractsFile.rpcUrl */
+  rpcUrl?: string
+  /** Confirmations before a deposit is credited, and before a validator votes for a credit. @default 12 */
+  depositConfirmations?: number
+  /** Chain polling interval (blocks, deposits). @default 2000 */
+  pollIntervalMs?: number
+  client?: ChainClientInit
+  aggregator?: CheckpointAggregatorInit
+}
+
+export interface ChainServiceComponents {
+  contractsFile: ContractsFile
+  /** The node's database; the watcher uses the `chain` sublevel. */
+  db: BinaryDb
+  /** Receives confirmed deposits (the DAG side turns them into deposit credits). */
+  depositSink: DepositSink
+  /** The node's EVM key (loadOrCreateEvmKey). Without it the node watches deposits but neither signs nor submits. */
+  evmKey?: Wallet
+  /** Gossip on harmony/1/checkpoint. Without it no checkpoint loop runs. */
+  checkpointTransport?: CheckpointTransport
+  logger: Logger
+  registry?: Registry
+}
+
+export class ChainService implements Startable, ChainRpcSource {
+  readonly contracts: HarmonyContracts
+  readonly watcher: DepositWatcher
+  readonly client?: ChainClient
+  readonly aggregator?: CheckpointAggregator
+  private readonly c: ChainServiceComponents
+  private readonly provider: ReturnType<typeof createProvider>
+  private readonly view: ChainView
+  private readonly depositConfirmations: number
+  private readonly log: Logger
+  private readonly started: Startable[] = []
+
+  constructor (components: ChainServiceComponents, init: ChainServiceInit = {}) {
+    this.c = components
+    this.log = components.logger.child({ module: 'chain' })
+    const file = components.contractsFile
+    const rpcUrl = init.rpcUrl ?? file.rpcUrl
+    if (rpcUrl === undefined || rpcUrl === '') throw new ChainError('CONTRACTS_FILE_INVALID', 'no chain RPC URL: pass --chain-rpc or put rpcUrl in the contracts file')
+    this.provider = createProvider(rpcUrl, file.chainId, { pollingIntervalMs: init.pollIntervalMs ?? 2000 })
+    this.contracts = connectContracts(file, this.provider)
+    this.depositConfirmations = init.depositConfirmations ?? 12
+    this.watcher = new DepositWatcher({
+      provider: this.provider, settlement: file.settlement, db: sublevel(components.db, 'chain'), sink: components.depositSink,
+      logger: components.logger, registry: components.registry
+    }, { confirmations: this.depositConfirmations, pollIntervalMs: init.pollIntervalMs, startBlock: file.deployBlock })
+    if (components.evmKey !== undefined) {
+      this.client = new ChainClient({ provider: this.provider, wallet: components.evmKey, logger: components.logger, registry: components.registry }, init.client)
+      if (components.checkpointTransport !== undefined) {
+        this.aggregator = new CheckpointAggregator({
+          transport: components.checkpointTransport,
+          validators: new StakingValidatorSet(this.contracts.staking),
+          submitter: new SettlementSubmitter(this.contracts.settlement, file.settlement, this.client),
+          domain: { chainId: file.chainId, settlement: file.settlement },
+          signingKey: components.evmKey.signingKey,
+          logger: components.logger,
+          registry: components.registry
+        }, init.aggregator)
+      }
+    }
+    this.view = new ChainView({ provider: this.provider, contracts: this.contracts, contractsFile: file, watcher: this.watcher }, { depositConfirmations: this.depositConfirmations })
+  }
+
+  /** The node's EVM address (null without a key). */
+  get evmAddress (): string | null {
+    return this.c.evmKey === undefined ? null : getAddress(this.c.evmKey.address)
+  }
+
+  async start (): Promise<void> {
+    await this.checkChain()
+    for (const service of [this.client, this.watcher, this.aggregator]) {
+      if (service === undefined) continue
+      await service.start()
+      this.started.push(service)
+    }
+    this.log.info({ chainId: this.c.contractsFile.chainId, settlement: this.c.contractsFile.settlement, evm: this.evmAddress }, 'chain client started')
+  }
+
+  async stop (): Promise<void> {
+    while (this.started.length > 0) await this.started.pop()?.stop()
+    this.provider.destroy()
+  }
+
+  /** The ledger finalized an epoch: sign and gossip its checkpoint (no-op without a key or transport). */
+  async proposeCheckpoint (checkpoint: Checkpoint): Promise<void> {
+    await this.aggregator?.propose(checkpoint)
+  }
+
+  /** A validator's check of a deposit credit against its own chain view (see docs/chain.md). */
+  async checkDeposit (claim: Pick<Deposit, 'txHash' | 'logIndex' | 'dagAccount' | 'amount'>): Promise<DepositCheck> {
+    return await checkDeposit(this.provider, this.c.contractsFile.settlement, claim, this.depositConfirmations)
+  }
+
+  async info (): Promise<ChainInfo> {
+    return await this.view.info()
+  }
+
+  async checkpoints (fromEpoch: bigint | undefined, limit: number): Promise<CheckpointRecord[]> {
+    return await this.view.checkpoints(fromEpoch, limit)
+  }
+
+  private async checkChain (): Promise<void> {
+    let chainId: bigint
+    try {
+      chainId = BigInt(await this.provider.send('eth_chainId', []) as string)
+    } catch (err) {
+      throw new ChainError('CHAIN_UNREACHABLE', `cannot reach the chain RPC: ${(err as Error).message}; check --chain-rpc`, {}, { cause: err })
+    }
+    if (chainId !== BigInt(this.c.contractsFile.chainId)) {
+      throw new ChainError('CHAIN_ID_MISMATCH', `the chain RPC serves chain ${chainId} but the contracts file is for chain ${this.c.contractsFile.chainId}`)
+    }
+    for (const [name, address] of [['AGC', this.c.contractsFile.agc], ['HarmonyStaking', this.c.contractsFile.staking], ['HarmonySettlement', this.c.contractsFile.settlement]] as const) {
+      if (await this.provider.getCode(address) === '0x') {
+        throw new ChainError('CONTRACTS_FILE_INVALID', `no ${name} contract at ${address} on chain ${chainId}; is the contracts file for this chain?`)
+      }
+    }
+  }
+}

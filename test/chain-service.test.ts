@@ -1,0 +1,111 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { getBytes, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers'
+import { Registry } from 'prom-client'
+import {
+  AGC_UNIT, buildWithdrawalTree, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, type GossipVerdict, loadOrCreateEvmKey,
+  startDevnetChain, withdrawAgc 
+} from '../src/chain/index.ts'
+import { type BinaryDb, openDatabase } from '../src/node/db.ts'
+import { silentLogger } from '../src/node/logger.ts'
+
+let dir = ''
+let devnet: DevnetChain
+let evmKey: Wallet
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'harmony-chain-service-'))
+  evmKey = await loadOrCreateEvmKey(join(dir, 'keys', 'evm.key'))
+  devnet = await startDevnetChain({
+    validators: [{ signerKey: evmKey.privateKey, identity: keccak256(toUtf8Bytes('node-0-ml-dsa')) }],
+    contractsFile: join(dir, 'contracts.json')
+  })
+})
+test.after.always(async () => {
+  await devnet?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+function loopback (): CheckpointTransport {
+  const handlers = new Set<(data: Uint8Array) => Promise<GossipVerdict>>()
+  return {
+    publish: async (data) => { for (const h of [...handlers]) await h(data) },
+    subscribe: (h) => { handlers.add(h); return () => { handlers.delete(h) } }
+  }
+}
+
+test.serial('the EVM key file is created once, 0600, and a corrupt one is refused', async (t) => {
+  const path = join(dir, 'keys', 'evm.key')
+  t.is((await loadOrCreateEvmKey(path)).address, evmKey.address)
+  t.is((await stat(path)).mode & 0o777, 0o600)
+  const bad = join(dir, 'bad.key')
+  await writeFile(bad, 'not a key')
+  await t.throwsAsync(loadOrCreateEvmKey(bad), { instanceOf: ChainError, message: /not 32 bytes/ })
+})
+
+test.serial('ChainService: deposit → sink and validator check; checkpoint → claim once; chain_info', async (t) => {
+  const db: BinaryDb = await openDatabase(join(dir, 'db'))
+  const credited: Deposit[] = []
+  const service = new ChainService({
+    contractsFile: devnet.contractsFile, db, evmKey, checkpointTransport: loopback(), logger: silentLogger(), registry: new Registry(),
+    depositSink: async (d) => { credited.push(d) }
+  }, { depositConfirmations: 1, pollIntervalMs: 50, aggregator: { submitDelayMs: 10 }, client: { pollIntervalMs: 50 } })
+  await service.start()
+  t.is(service.evmAddress, evmKey.address)
+
+  // a user deposits with a permit (one transaction) from their own wallet
+  const user = new Wallet(keccak256(toUtf8Bytes('service-user')), devnet.provider)
+  await (await devnet.contracts.agc.transfer(user.address, 10n * AGC_UNIT)).wait()
+  const funder = new Wallet(devnet.deployerKey, devnet.provider)
+  await (await funder.sendTransaction({ to: user.address, value: parseEther('1') })).wait()
+  const dagAccount = dagAccountFromAddressBytes(getBytes(keccak256(toUtf8Bytes('user-dag'))).slice(0, 20))
+  const delivered = new Promise<Deposit>((resolve) => service.watcher.once('deposit', resolve))
+  const result = await depositAgc(user, devnet.contractsFile, dagAccount, 4n * AGC_UNIT)
+  const deposit = await delivered
+  t.is(deposit.txHash, result.txHash)
+  t.is(deposit.logIndex, result.logIndex)
+  t.is(deposit.amount, 4n * AGC_UNIT)
+  t.is(deposit.dagAccount, dagAccount)
+  t.deepEqual(credited.map((d) => d.txHash), [result.txHash])
+  t.is((await service.checkDeposit({ txHash: result.txHash, logIndex: result.logIndex, dagAccount, amount: 4n * AGC_UNIT })).status, 'valid')
+  await t.throwsAsync(depositAgc(user, devnet.contractsFile, dagAccount, 100n * AGC_UNIT), { instanceOf: ChainError, message: /less than/ })
+
+  // the only validator (all the stake) proposes epoch 1 with a withdrawal; it is anchored; the user claims once
+  const leaf = { account: user.address, amount: AGC_UNIT, nonce: 0n }
+  const tree = buildWithdrawalTree([leaf])
+  const anchored = new Promise((resolve) => service.aggregator?.once('onchain', resolve))
+  await service.proposeCheckpoint({ epoch: 1n, dagRoot: keccak256(toUtf8Bytes('d')), stateRoot: keccak256(toUtf8Bytes('s')), withdrawalsRoot: tree.root })
+  await anchored
+  await withdrawAgc(user, devnet.contractsFile, 1n, leaf, tree.proof(leaf))
+  t.is(await devnet.contracts.agc.balanceOf(user.address), 7n * AGC_UNIT)
+  const again = await t.throwsAsync(withdrawAgc(user, devnet.contractsFile, 1n, leaf, tree.proof(leaf)), { instanceOf: ChainError })
+  t.is(again?.meta.revert, 'AlreadyClaimed')
+
+  const info = await service.info()
+  t.is(info.lastEpoch, '1')
+  t.is(info.validatorCount, 1)
+  t.is((await service.checkpoints(undefined, 5)).length, 1)
+  await service.stop()
+  await db.close()
+})
+
+test.serial('ChainService refuses a contracts file for another chain or without contracts', async (t) => {
+  const db: BinaryDb = await openDatabase(join(dir, 'db-2'))
+  const sink = async (): Promise<void> => {}
+  const wrongChain = new ChainService({ contractsFile: { ...devnet.contractsFile, chainId: 999 }, db, depositSink: sink, logger: silentLogger() })
+  const e1 = await t.throwsAsync(wrongChain.start(), { instanceOf: ChainError })
+  t.is(e1?.code, 'CHAIN_ID_MISMATCH')
+  await wrongChain.stop()
+  const noCode = new ChainService({ contractsFile: { ...devnet.contractsFile, settlement: user0() }, db, depositSink: sink, logger: silentLogger() })
+  const e2 = await t.throwsAsync(noCode.start(), { instanceOf: ChainError })
+  t.is(e2?.code, 'CONTRACTS_FILE_INVALID')
+  await noCode.stop()
+  t.throws(() => new ChainService({ contractsFile: { ...devnet.contractsFile, rpcUrl: undefined }, db, depositSink: sink, logger: silentLogger() }), { instanceOf: ChainError, message: /--chain-rpc/ })
+  await db.close()
+})
+
+function user0 (): string {
+  return new Wallet(keccak256(toUtf8Bytes('nobody'))).address
+}
