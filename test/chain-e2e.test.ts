@@ -17,6 +17,7 @@ import {
 } from '../src/chain/index.ts'
 import { type BinaryDb, openDatabase, sublevel } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
+import { parseParams } from '../src/rpc/dispatcher.ts'
 import { RpcRegistry } from '../src/rpc/registry.ts'
 import { testWallet } from './helpers/anvil.ts'
 
@@ -112,7 +113,7 @@ test.serial('devnet: deposit credited on every node, withdrawal anchored by chec
     const method = registry.get(name)
     if (method === undefined) throw new Error(`no ${name}`)
     const ctx = { transport: 'http' as const, signal: new AbortController().signal }
-    return await method.handler(method.params.parse(params), ctx)
+    return await method.handler(parseParams(method, params), ctx)
   }
   const info = await call('chain_info', []) as { lastEpoch: string, totalDeposited: string, totalWithdrawn: string, validatorCount: number, depositCursorBlock: number }
   t.is(info.lastEpoch, '1')
@@ -124,7 +125,10 @@ test.serial('devnet: deposit credited on every node, withdrawal anchored by chec
   t.deepEqual(cps.map((c) => [c.epoch, c.withdrawalsRoot]), [['1', tree.root]])
   t.deepEqual(await call('chain_checkpoints', undefined), cps)
   t.deepEqual(await call('chain_checkpoints', ['2', 5]), [])
-  t.throws(() => registry.get('chain_checkpoints')?.params.parse({ limit: 1000 }))
-  t.throws(() => registry.get('chain_checkpoints')?.params.parse({ fromEpoch: '0' }))
+  await t.throwsAsync(call('chain_checkpoints', { limit: 1000 }), { message: /invalid params/ })
+  await t.throwsAsync(call('chain_checkpoints', { fromEpoch: '0' }), { message: /invalid params/ })
+  await t.throwsAsync(call('chain_checkpoints', ['1', 5, 'extra']), { message: /invalid params/ })
+  t.deepEqual(await call('chain_checkpoints', ['1']), cps)
+  t.is((await call('chain_info', undefined) as { lastEpoch: string }).lastEpoch, '1')
   for (const db of dbs) await db.close()
 })

@@ -13,7 +13,7 @@ export { checkDeposit, type Deposit, type DepositCheck, type DepositSink, Deposi
 export { ChainError, type ChainErrorCode } from './errors.ts'
 export { loadOrCreateEvmKey } from './evm-key.ts'
 export { createProvider } from './provider.ts'
-export { registerChainRpc } from './rpc.ts'
+export { registerChainRpc, CHAIN_RPC_ERROR_CODES, MAX_CHECKPOINTS_PER_CALL } from './rpc.ts'
 export { ChainService, type ChainServiceComponents, type ChainServiceInit } from './service.ts'
 export { SettlementSubmitter } from './settlement-submitter.ts'
 export { hasQuorum, StakingValidatorSet, type ValidatorSetView, type ValidatorSnapshot } from './validator-set.ts'

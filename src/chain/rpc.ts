@@ -1,21 +1,38 @@
 import { z } from 'zod'
-import { RpcErrorCode, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
+import { RpcErrorCode, RpcMethodError, type RpcErrorCodeValue, type RpcRegistry } from '../rpc/registry.ts'
 import type { ChainRpcSource } from './chain-view.ts'
-import { ChainError } from './errors.ts'
+import { ChainError, type ChainErrorCode } from './errors.ts'
+
+/** How each chain error reaches a JSON-RPC caller (for the dispatcher's `errorCodes`). */
+export const CHAIN_RPC_ERROR_CODES: Readonly<Record<ChainErrorCode, RpcErrorCodeValue>> = {
+  ANVIL_START_FAILED: RpcErrorCode.INTERNAL_ERROR,
+  ARTIFACT_INVALID: RpcErrorCode.INTERNAL_ERROR,
+  CONTRACTS_FILE_INVALID: RpcErrorCode.INTERNAL_ERROR,
+  EVM_KEY_INVALID: RpcErrorCode.INTERNAL_ERROR,
+  DEPLOY_FAILED: RpcErrorCode.INTERNAL_ERROR,
+  CHAIN_UNREACHABLE: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  CHAIN_ID_MISMATCH: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  TX_REVERTED: RpcErrorCode.TRANSACTION_REJECTED,
+  TX_STUCK: RpcErrorCode.TRANSACTION_REJECTED,
+  TX_FAILED: RpcErrorCode.TRANSACTION_REJECTED,
+  CHECKPOINT_INVALID: RpcErrorCode.INVALID_INPUT,
+  CHECKPOINT_MESSAGE_INVALID: RpcErrorCode.INVALID_INPUT,
+  WITHDRAWAL_INVALID: RpcErrorCode.INVALID_PARAMS,
+  DEPOSIT_INVALID: RpcErrorCode.INVALID_PARAMS
+}
 
 /** Checkpoints per chain_checkpoints call. */
 export const MAX_CHECKPOINTS_PER_CALL = 100
 
 const epochString = z.string().regex(/^[1-9][0-9]{0,19}$/, 'expected a decimal epoch ≥ 1')
 const limit = z.number().int().min(1).max(MAX_CHECKPOINTS_PER_CALL)
-const noParams = z.union([z.tuple([]), z.object({}).strict(), z.undefined()])
+const noParams = z.union([z.tuple([]), z.object({}).strict()]).optional()
 const checkpointsParams = z.union([
-  z.undefined(),
   z.tuple([]),
   z.tuple([epochString.nullable()]),
   z.tuple([epochString.nullable(), limit]),
   z.object({ fromEpoch: epochString.optional(), limit: limit.optional() }).strict()
-])
+]).optional()
 
 const ChainInfoResult = z.object({
   chainId: z.number(),
