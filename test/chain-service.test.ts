@@ -5,8 +5,8 @@ import test from 'ava'
 import { getBytes, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import {
-  AGC_UNIT, buildWithdrawalTree, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, type GossipVerdict, loadOrCreateEvmKey,
-  startDevnetChain, withdrawAgc 
+  AGC_UNIT, buildWithdrawalTree, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, EVM_KEY_FILE, type GossipVerdict, loadOrCreateEvmKey,prepareDevnetChain, readContractsFile, 
+  startDevnetChain, validatorIdentity, withdrawAgc 
 } from '../src/chain/index.ts'
 import { type BinaryDb, openDatabase } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
@@ -109,3 +109,24 @@ test.serial('ChainService refuses a contracts file for another chain or without 
 function user0 (): string {
   return new Wallet(keccak256(toUtf8Bytes('nobody'))).address
 }
+
+test.serial('prepareDevnetChain: every node gets an EVM key, a validator registration bound to its identity, and the contracts file', async (t) => {
+  const dirs = [join(dir, 'node-0'), join(dir, 'node-1')]
+  const publicKeys = new Map(dirs.map((d, i) => [d, new Uint8Array(1952).fill(i + 1)]))
+  const prepared = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async (d) => publicKeys.get(d) ?? new Uint8Array() })
+  try {
+    t.is(await prepared.contracts.staking.validatorCount(), 2n)
+    for (const n of prepared.nodes) {
+      const file = await readContractsFile(n.contractsFile)
+      t.deepEqual(file, prepared.contractsFile)
+      const key = await loadOrCreateEvmKey(join(n.dir, EVM_KEY_FILE))
+      t.is(key.address, n.evmAddress)
+      const operator = await prepared.contracts.staking.operatorOfSigner(n.evmAddress)
+      const v = await prepared.contracts.staking.getValidator(operator)
+      t.is(v.identity, validatorIdentity(publicKeys.get(n.dir) ?? new Uint8Array()))
+      t.is(v.stake, 1000n * AGC_UNIT)
+    }
+  } finally {
+    await prepared.stop()
+  }
+})

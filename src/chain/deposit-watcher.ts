@@ -65,9 +65,11 @@ export interface DepositWatcherComponents {
 
 interface BlockRef { number: number, hash: string }
 
-const CURSOR_KEY = new TextEncoder().encode('deposit/cursor')
-const HISTORY_KEY = new TextEncoder().encode('deposit/history')
-const DONE_PREFIX = 'deposit/done/'
+// Keys are scoped by the chain's genesis hash and the settlement address: a devnet that redeploys on a fresh
+// anvil (same addresses, same transaction hashes for the same signed transactions) starts from a clean state.
+const KEY_CURSOR = 'cursor'
+const KEY_HISTORY = 'history'
+const KEY_DONE = 'done/'
 
 const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(bytes))
@@ -90,6 +92,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
   private controller?: AbortController
   private loop?: Promise<void>
   private cursor: BlockRef | null = null
+  private scope: string | undefined
   private history: BlockRef[] = []
   private readonly depositsCounter?: Counter
   private readonly reorgCounter?: Counter<'deep'>
@@ -138,6 +141,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
 
   /** Scans once up to the confirmed head; returns the deposits delivered. Used by the loop and by tests. */
   async poll (signal?: AbortSignal): Promise<number> {
+    if (this.scope === undefined) await this.loadState()
     const head = await this.c.provider.getBlockNumber()
     const confirmedHead = head - this.confirmations + 1
     let delivered = 0
@@ -188,7 +192,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     for (const l of sorted) {
       const deposit = this.decode(l)
       if (deposit === null) continue
-      const doneKey = new TextEncoder().encode(`${DONE_PREFIX}${deposit.txHash}:${deposit.logIndex}`)
+      const doneKey = this.key(`${KEY_DONE}${deposit.txHash}:${deposit.logIndex}`)
       if (await this.c.db.get(doneKey) !== undefined) continue
       await this.c.sink(deposit)
       await this.c.db.put(doneKey, encodeJson({ blockNumber: deposit.blockNumber, blockHash: deposit.blockHash, depositId: deposit.depositId.toString() }))
@@ -200,8 +204,8 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     this.history.push(this.cursor)
     if (this.history.length > this.reorgHistory) this.history.splice(0, this.history.length - this.reorgHistory)
     await this.c.db.batch([
-      { type: 'put', key: CURSOR_KEY, value: encodeJson(this.cursor) },
-      { type: 'put', key: HISTORY_KEY, value: encodeJson(this.history) }
+      { type: 'put', key: this.key(KEY_CURSOR), value: encodeJson(this.cursor) },
+      { type: 'put', key: this.key(KEY_HISTORY), value: encodeJson(this.history) }
     ])
     this.cursorGauge?.set(to)
     return delivered
@@ -257,9 +261,17 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     this.cursor = null
   }
 
+  private key (name: string): Uint8Array {
+    if (this.scope === undefined) throw new Error('deposit watcher state used before it was loaded')
+    return new TextEncoder().encode(`${this.scope}${name}`)
+  }
+
   private async loadState (): Promise<void> {
-    const cursor = await this.c.db.get(CURSOR_KEY)
-    const history = await this.c.db.get(HISTORY_KEY)
+    const genesis = await this.c.provider.getBlock(0)
+    if (genesis?.hash == null) throw new ChainError('CHAIN_UNREACHABLE', 'cannot read the chain\'s genesis block')
+    this.scope = `deposit/${genesis.hash.toLowerCase()}/${this.settlement.toLowerCase()}/`
+    const cursor = await this.c.db.get(this.key(KEY_CURSOR))
+    const history = await this.c.db.get(this.key(KEY_HISTORY))
     try {
       const parsedCursor = cursor === undefined ? null : decodeJson(cursor)
       const parsedHistory = history === undefined ? [] : decodeJson(history)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { RpcErrorCode, RpcMethodError, type RpcErrorCodeValue, type RpcRegistry } from '../rpc/registry.ts'
+import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import type { ChainRpcSource } from './chain-view.ts'
 import { ChainError, type ChainErrorCode } from './errors.ts'
 

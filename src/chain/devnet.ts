@@ -1,0 +1,57 @@
+/**
+ * `harmonyd devnet` support: one local chain for the whole devnet. Each node gets an EVM key in its datadir, is
+ * registered as a validator bound to its ML-DSA identity, and gets the contracts file in its datadir.
+ */
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import type { AnvilInit } from './anvil.ts'
+import { writeContractsFile } from './contracts-file.ts'
+import { type DevnetChain, type FundInit, startDevnetChain } from './deploy.ts'
+import { loadOrCreateEvmKey } from './evm-key.ts'
+
+/** File names inside a node's datadir. */
+export const EVM_KEY_FILE = join('keys', 'evm.key')
+export const CONTRACTS_FILE = 'contracts.json'
+
+/** The validator identity registered on chain: sha256 of the node's ML-DSA-65 public key (0x-hex, 32 bytes). */
+export function validatorIdentity (mldsaPublicKey: Uint8Array): string {
+  return `0x${createHash('sha256').update(mldsaPublicKey).digest('hex')}`
+}
+
+export interface DevnetChainPrepareInit {
+  /** The nodes' datadirs (node-0, node-1, ...). */
+  nodeDirs: string[]
+  /** The ML-DSA-65 public key of the node in `dir` (loadIdentity(dir).ledgerKey.publicKey). */
+  mldsaPublicKeyOf: (dir: string) => Promise<Uint8Array>
+  /** Stake per validator, base units. @default the contract's minimum (1000 AGC) */
+  stake?: bigint
+  anvil?: AnvilInit
+  fund?: FundInit
+}
+
+export interface PreparedDevnetChain extends DevnetChain {
+  /** Per node: the contracts file path and the node's EVM address. */
+  nodes: Array<{ dir: string, contractsFile: string, evmAddress: string }>
+}
+
+/**
+ * Starts anvil, deploys, funds and registers every node as a validator, and writes `<dir>/contracts.json` for each
+ * node. The caller stops it with `stop()` after the nodes.
+ */
+export async function prepareDevnetChain (init: DevnetChainPrepareInit): Promise<PreparedDevnetChain> {
+  const validators = []
+  const nodes: PreparedDevnetChain['nodes'] = []
+  for (const dir of init.nodeDirs) {
+    const key = await loadOrCreateEvmKey(join(dir, EVM_KEY_FILE))
+    validators.push({ signerKey: key.privateKey, identity: validatorIdentity(await init.mldsaPublicKeyOf(dir)), stake: init.stake })
+    nodes.push({ dir, contractsFile: join(dir, CONTRACTS_FILE), evmAddress: key.address })
+  }
+  const chain = await startDevnetChain({ anvil: init.anvil, fund: init.fund, validators })
+  try {
+    for (const n of nodes) await writeContractsFile(n.contractsFile, chain.contractsFile)
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
+  return { ...chain, nodes }
+}
