@@ -61,6 +61,23 @@ test.serial('a deposit is delivered once it has the required confirmations', asy
   await db.close()
 })
 
+test.serial('scans in bounded block ranges and delivers deposits in chain order', async (t) => {
+  const db = await openDatabase(join(dir, 'db'))
+  const seen: bigint[] = []
+  const w = new DepositWatcher(
+    { provider: chain.provider, settlement: chain.deployment.settlement, db: sublevel(db, 'chain'), sink: async (d) => { seen.push(d.amount) }, logger: silentLogger() },
+    { confirmations: 1, maxBlockRange: 2, startBlock: chain.deployment.deployBlock }
+  )
+  for (const amount of [1n, 2n, 3n, 4n, 5n]) {
+    await deposit(amount % 2n === 0n ? ALICE : BOB, amount)
+    await chain.mine(1)
+  }
+  t.is(await w.poll(), 5)
+  t.deepEqual(seen, [1n, 2n, 3n, 4n, 5n])
+  t.is(w.scannedBlock(), await chain.provider.getBlockNumber())
+  await db.close()
+})
+
 test.serial('a node restarted during a deposit credits it exactly once', async (t) => {
   const credited: Deposit[] = []
   const sink = async (d: Deposit): Promise<void> => { credited.push(d) }
