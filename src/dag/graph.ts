@@ -15,11 +15,14 @@ export interface GraphNode {
 
 export class DagGraph {
   private readonly nodes = new Map<string, GraphNode>()
+  /** non-rejected vertices whose children are all rejected (or that have none), kept incrementally */
+  private readonly tipSet = new Set<string>()
   readonly genesisId: string
 
   constructor (genesisId: string) {
     this.genesisId = genesisId
     this.nodes.set(genesisId, { id: genesisId, height: 0, parents: [], children: [], status: 'accepted' })
+    this.tipSet.add(genesisId)
   }
 
   get size (): number { return this.nodes.size - 1 }
@@ -40,15 +43,30 @@ export class DagGraph {
     const node: GraphNode = { id, height: height + 1, parents, children: [], status }
     this.nodes.set(id, node)
     for (const p of parents) this.nodes.get(p)?.children.push(id)
+    if (status !== 'rejected') {
+      for (const p of parents) this.tipSet.delete(p)
+      this.tipSet.add(id)
+    }
     return node
+  }
+
+  /** Records a status change; a rejected vertex stops being a tip and may make its parents tips again. */
+  setStatus (node: GraphNode, status: VertexStatus): void {
+    node.status = status
+    if (status !== 'rejected') return
+    this.tipSet.delete(node.id)
+    for (const p of node.parents) {
+      const pn = this.nodes.get(p)
+      if (pn !== undefined && pn.status !== 'rejected' && pn.children.every(c => this.nodes.get(c)?.status === 'rejected')) this.tipSet.add(p)
+    }
   }
 
   /** Vertices without children, excluding rejected ones. */
   tips (): GraphNode[] {
     const out: GraphNode[] = []
-    for (const n of this.nodes.values()) {
-      if (n.status === 'rejected') continue
-      if (n.children.every(c => this.nodes.get(c)?.status === 'rejected')) out.push(n)
+    for (const id of this.tipSet) {
+      const n = this.nodes.get(id)
+      if (n !== undefined) out.push(n)
     }
     return out
   }

@@ -172,11 +172,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
   private async registerProcessing (info: VertexInfo): Promise<Decisions> {
+    // A decided (account, nonce) has consumed the nonce: the account's nonce is past it.
     const lost = new Set<string>()
     for (const t of info.txs) {
       if (this.core.preferredInstance(t.conflictKey) !== undefined) continue
-      const d = await this.store.getConflictDecision(t.account, t.tx.nonce)
-      if (d !== undefined) lost.add(t.conflictKey)
+      if ((await this.state.account(t.account)).nonce > t.tx.nonce) lost.add(t.conflictKey)
     }
     this.processingInfo.set(info.idHex, info)
     this.receivedAt.set(info.idHex, Date.now())
@@ -235,14 +235,20 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const missing = this.missingParents(info)
     if (missing.length > 0) throw new DagError('PARENT_MISSING', `${missing.length} parents unknown`, { missing })
     if (this.core.processingCount >= this.maxProcessing) throw new DagError('QUEUE_FULL', 'too many undecided vertices')
-    // Nonce chaining: (A, n-1) must be earlier in this vertex or in its causal past.
+    // Nonce chaining: (A, n-1) must be earlier in this vertex or in its causal past. Memory first (the
+    // processing sets and the account's latest decided vertex), the store's instance index as the fallback.
     const inVertex = new Set<string>()
     for (const t of info.txs) {
       if (t.tx.nonce > 0n && !inVertex.has(`${t.accountHex}:${t.tx.nonce - 1n}`)) {
-        const prev = await this.store.txInstances(t.account, t.tx.nonce - 1n)
-        const ids = prev.map(p => toHex(p.vertexId))
-        if (this.graph.ancestorsAmong(info.parentHex, ids).size === 0) {
-          throw new DagError('NONCE_UNCHAINED', 'a transaction\'s previous nonce is not in the vertex\'s causal past')
+        const prevKey = `${t.accountHex}:${t.tx.nonce - 1n}`
+        const candidates = this.core.instanceVertices(prevKey)
+        const decided = await this.state.decidedVertex(t.account, t.tx.nonce - 1n)
+        if (decided !== undefined) candidates.push(decided)
+        if (this.graph.ancestorsAmong(info.parentHex, candidates).size === 0) {
+          const stored = (await this.store.txInstances(t.account, t.tx.nonce - 1n)).map(p => toHex(p.vertexId))
+          if (this.graph.ancestorsAmong(info.parentHex, stored).size === 0) {
+            throw new DagError('NONCE_UNCHAINED', 'a transaction\'s previous nonce is not in the vertex\'s causal past')
+          }
         }
       }
       inVertex.add(t.conflictKey)

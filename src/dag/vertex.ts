@@ -83,8 +83,12 @@ export function decodeVertex (bytes: Uint8Array): Vertex {
   return { version, author, timestampMs, parents, txs, signature }
 }
 
+/**
+ * What the author signs: tag, chain id and sha256 of the unsigned encoding. Signing the digest keeps the
+ * signature check independent of the vertex size (ML-DSA hashes its whole message) and the worker messages small.
+ */
 export function vertexSigningMessage (chainId: string, v: UnsignedVertex): Uint8Array {
-  return signingMessage(VERTEX_SIGNING_TAG, chainId, encodeUnsignedVertex(v))
+  return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encodeUnsignedVertex(v)))
 }
 
 /** Builds and signs a vertex; sorts and dedupes the parents into canonical order. */

@@ -223,7 +223,7 @@ export class AvalancheCore {
   }
 
   private accept (node: GraphNode, decisions: Decisions): void {
-    node.status = 'accepted'
+    this.graph.setStatus(node, 'accepted')
     this.processing.delete(node.id)
     decisions.accepted.push(node.id)
     for (const r of this.vertexInstances.get(node.id) ?? []) {
@@ -243,7 +243,7 @@ export class AvalancheCore {
   private reject (vertexId: string, out: string[]): void {
     const node = this.graph.get(vertexId)
     if (node === undefined || node.status !== 'processing') return
-    node.status = 'rejected'
+    this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
     out.push(vertexId)
     for (const r of this.vertexInstances.get(vertexId) ?? []) {
@@ -276,6 +276,13 @@ export class AvalancheCore {
     const txIdHex = this.instanceTx.get(cs.pref)
     if (txIdHex === undefined) return undefined
     return { vertexId: instanceVertex(cs.pref), txIdHex }
+  }
+
+  /** Vertices holding an instance of a conflict key that is processing or decided (while the set is in memory). */
+  instanceVertices (conflictKey: string): string[] {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined) return []
+    return [...cs.members].map(instanceVertex)
   }
 
   /** Tx ids of live (processing) instances of a conflict key. */
