@@ -68,6 +68,11 @@ test.serial('role admin can grant and revoke the minter role', async (t) => {
   await mined(agc.revokeRole(minter, alice.address))
   await assertReverts(t, () => chain.connect(alice).agc.mint(alice.address, 1n), 'AccessControlUnauthorizedAccount')
   await assertReverts(t, () => chain.connect(alice).agc.grantRole(minter, alice.address), 'AccessControlUnauthorizedAccount')
+  // a holder gives up its own role; nobody can renounce for someone else
+  await assertReverts(t, () => chain.connect(alice).agc.renounceRole(minter, chain.deployer.address), 'AccessControlBadConfirmation')
+  await mined(agc.renounceRole(minter, chain.deployer.address))
+  t.false(await agc.hasRole(minter, chain.deployer.address))
+  await assertReverts(t, () => agc.mint(alice.address, 1n), 'AccessControlUnauthorizedAccount')
 })
 
 test.serial('burn and burnFrom', async (t) => {

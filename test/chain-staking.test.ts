@@ -1,5 +1,6 @@
 import test from 'ava'
-import { keccak256, toUtf8Bytes, type Wallet, ZeroAddress, ZeroHash } from 'ethers'
+import { ContractFactory, keccak256, toUtf8Bytes, type Wallet, ZeroAddress, ZeroHash } from 'ethers'
+import { loadArtifact } from '../src/chain/artifacts.ts'
 import { AGC_UNIT, signRegistration } from '../src/chain/deploy.ts'
 import { type ChainFixture, startChainFixture, testWallet } from './helpers/anvil.ts'
 import { assertReverts, mined } from './helpers/chain-revert.ts'
@@ -41,6 +42,14 @@ test.serial('the deployment binds staking to its settlement and token', async (t
   t.is(await staking.weightOfSigner(v0.signer.address), 2n * K)
   t.is(await staking.weightOfSigner(chain.users[0].address), 0n)
   t.is(await staking.operatorAt(0), v0.operator.address)
+})
+
+test.serial('the constructor refuses zero addresses and a zero minimum stake', async (t) => {
+  const artifact = loadArtifact('HarmonyStaking')
+  const factory = new ContractFactory(artifact.abi, artifact.bytecode, chain.deployer)
+  await assertReverts(t, () => factory.deploy(ZeroAddress, chain.deployment.settlement, K, 60), 'ZeroAddress')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, ZeroAddress, K, 60), 'ZeroAddress')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, 0n, 60), 'ZeroAmount')
 })
 
 test.serial('register binds a signing key to an ML-DSA identity with a proof from the key', async (t) => {

@@ -47,6 +47,7 @@ export interface AgcContract extends BaseContract {
   unpause: TxMethod<[]>
   grantRole: TxMethod<[Bytes32, Address]>
   revokeRole: TxMethod<[Bytes32, Address]>
+  renounceRole: TxMethod<[Bytes32, Address]>
   permit: TxMethod<[Address, Address, bigint, bigint, number, Bytes32, Bytes32]>
 }
 
