@@ -93,3 +93,19 @@ test.serial('the nonce re-syncs when the same key sent a transaction behind the 
   t.is(receipt.status, 1)
   t.is(await chain.contracts.settlement.totalDeposited(), 6n)
 })
+
+test.serial('an unreachable chain fails with CHAIN_UNREACHABLE, not a crash', async (t) => {
+  const { createProvider } = await import('../src/chain/provider.ts')
+  // a port nothing listens on: the fixture's port after the chain is gone is not knowable, so use a closed one
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  const dead = createProvider(`http://127.0.0.1:${port}`, chain.anvil.chainId)
+  const c = new ChainClient({ provider: dead, wallet: chain.users[0], logger: silentLogger() }, { pollIntervalMs: 20 })
+  const err = await t.throwsAsync(c.send({ ...depositCall(1n), gasLimit: 100_000n }), { instanceOf: ChainError })
+  t.is(err?.code, 'CHAIN_UNREACHABLE')
+  dead.destroy()
+})

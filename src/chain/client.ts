@@ -104,7 +104,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
       abort.throwIfAborted()
       const receipt = await this.findReceipt(hashes)
       if (receipt !== null) return this.finish(receipt, nonce)
-      if ((await this.provider.getTransactionCount(this.address, 'latest')) > nonce) {
+      if ((await reachable(this.provider.getTransactionCount(this.address, 'latest'))) > nonce) {
         // Mined meanwhile: look once more, the receipt may have been indexed after the count moved.
         const late = await this.findReceipt(hashes)
         if (late !== null) return this.finish(late, nonce)
@@ -148,7 +148,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
   }
 
   private async currentFees (): Promise<Fees> {
-    const data = await this.provider.getFeeData()
+    const data = await reachable(this.provider.getFeeData())
     const maxPriorityFeePerGas = data.maxPriorityFeePerGas ?? 1_000_000_000n
     const maxFeePerGas = data.maxFeePerGas ?? (data.gasPrice ?? 1_000_000_000n) * 2n
     return { maxFeePerGas, maxPriorityFeePerGas }
@@ -170,7 +170,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
 
   private async broadcastNew (request: TxRequest, gasLimit: bigint, fees: Fees): Promise<{ nonce: number, hash: string }> {
     for (let tries = 0; ; tries++) {
-      this.nextNonce ??= await this.provider.getTransactionCount(this.address, 'pending')
+      this.nextNonce ??= await reachable(this.provider.getTransactionCount(this.address, 'pending'))
       const nonce = this.nextNonce
       try {
         const signed = await this.wallet.signTransaction({
@@ -208,7 +208,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
 
   private async findReceipt (hashes: string[]): Promise<TransactionReceipt | null> {
     for (const hash of hashes) {
-      const receipt = await this.provider.getTransactionReceipt(hash)
+      const receipt = await reachable(this.provider.getTransactionReceipt(hash))
       if (receipt !== null) return receipt
     }
     return null
@@ -228,4 +228,13 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
 function maxOf (a: bigint, b: bigint): bigint {
   if (a >= b) return a
   return b
+}
+
+/** A failed read from the chain RPC becomes CHAIN_UNREACHABLE (the caller may retry). */
+async function reachable<T> (call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    throw new ChainError('CHAIN_UNREACHABLE', `chain RPC failed: ${(err as Error).message}`, {}, { cause: err })
+  }
 }
