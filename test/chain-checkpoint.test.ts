@@ -142,3 +142,27 @@ test.serial('a validator signing two checkpoints for one epoch is reported and s
   t.is((await chain.contracts.staking.getValidator(cheater.operator.address)).stake, K - K / 10n)
   await n.stop()
 })
+
+test.serial('a failing publish does not fail the proposal; re-publishing sends new bytes each round', async (t) => {
+  let fail = true
+  const sent: Uint8Array[] = []
+  const transport: CheckpointTransport = {
+    publish: async (data) => {
+      if (fail) throw new Error('no peers subscribed')
+      sent.push(data)
+    },
+    subscribe: () => () => {}
+  }
+  const n = node(transport, chain.validators[0])
+  await n.start()
+  const cp = checkpoint(1n)
+  await n.propose(cp)
+  t.is((await n.status(1n)).signedStake, K)
+  fail = false
+  await n.republish()
+  await n.republish()
+  t.is(sent.length, 2)
+  t.notDeepEqual(sent[0], sent[1])
+  t.deepEqual(decodeCheckpointMessage(sent[0]), decodeCheckpointMessage(sent[1]))
+  await n.stop()
+})

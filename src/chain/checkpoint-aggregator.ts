@@ -52,6 +52,11 @@ export interface CheckpointAggregatorInit {
   reportEquivocation?: boolean
   /** Submission attempts per epoch before giving up until the next proposal. @default 5 */
   maxSubmitAttempts?: number
+  /**
+   * Interval to re-publish this node's signatures of epochs not yet anchored (peers that joined late or missed
+   * the message still get them) and to check the chain for epochs anchored by others. @default 10000
+   */
+  republishIntervalMs?: number
 }
 
 export interface CheckpointAggregatorComponents {
@@ -72,12 +77,15 @@ const MessageSchema = z.object({
   dagRoot: hex32,
   stateRoot: hex32,
   withdrawalsRoot: hex32,
-  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/)
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+  /** Re-publish round: makes a re-published message's bytes (and so its gossip message id) new. Not signed. */
+  r: z.number().int().min(1).max(1_000_000_000).optional()
 }).strict()
 
-export function encodeCheckpointMessage (signed: SignedCheckpoint): Uint8Array {
+export function encodeCheckpointMessage (signed: SignedCheckpoint, round = 0): Uint8Array {
   const { checkpoint: cp, signature } = signed
-  return new TextEncoder().encode(JSON.stringify({ v: 1, epoch: cp.epoch.toString(), dagRoot: cp.dagRoot, stateRoot: cp.stateRoot, withdrawalsRoot: cp.withdrawalsRoot, signature }))
+  const message = { v: 1, epoch: cp.epoch.toString(), dagRoot: cp.dagRoot, stateRoot: cp.stateRoot, withdrawalsRoot: cp.withdrawalsRoot, signature, ...(round > 0 ? { r: round } : {}) }
+  return new TextEncoder().encode(JSON.stringify(message))
 }
 
 /** Parses a gossiped message; throws CHECKPOINT_MESSAGE_INVALID. */
@@ -101,6 +109,9 @@ export function decodeCheckpointMessage (data: Uint8Array): SignedCheckpoint {
 interface DigestState { checkpoint: Checkpoint, signatures: Map<string, string> }
 interface EpochState {
   local?: string
+  own?: SignedCheckpoint
+  /** Times `own` was published. */
+  rounds: number
   digests: Map<string, DigestState>
   signerDigest: Map<string, string>
   timer?: NodeJS.Timeout
@@ -123,6 +134,8 @@ export class CheckpointAggregator extends EventEmitter<{
   private readonly maxDigestsPerEpoch: number
   private readonly reportEquivocations: boolean
   private readonly maxSubmitAttempts: number
+  private readonly republishIntervalMs: number
+  private republishTimer?: NodeJS.Timeout
   private readonly epochs = new Map<bigint, EpochState>()
   private lastOnchain = 0n
   private unsubscribe?: () => void
@@ -140,6 +153,7 @@ export class CheckpointAggregator extends EventEmitter<{
     this.maxDigestsPerEpoch = init.maxDigestsPerEpoch ?? 4
     this.reportEquivocations = init.reportEquivocation ?? true
     this.maxSubmitAttempts = init.maxSubmitAttempts ?? 5
+    this.republishIntervalMs = init.republishIntervalMs ?? 10_000
     if (components.registry !== undefined) {
       this.messages = new Counter({ name: 'harmony_chain_checkpoint_messages_total', help: 'checkpoint signature messages by gossip verdict', labelNames: ['verdict'], registers: [components.registry] })
       this.submittedCounter = new Counter({ name: 'harmony_chain_checkpoints_submitted_total', help: 'checkpoints this node submitted on chain', registers: [components.registry] })
@@ -153,10 +167,13 @@ export class CheckpointAggregator extends EventEmitter<{
     this.lastOnchain = await this.c.submitter.lastEpoch()
     this.lastEpochGauge?.set(Number(this.lastOnchain))
     this.unsubscribe = this.c.transport.subscribe(async (data) => await this.handleMessage(data))
+    this.republishTimer = setInterval(() => { void this.republish() }, this.republishIntervalMs)
+    this.republishTimer.unref?.()
   }
 
   async stop (): Promise<void> {
     this.running = false
+    clearInterval(this.republishTimer)
     this.unsubscribe?.()
     for (const state of this.epochs.values()) clearTimeout(state.timer)
     this.epochs.clear()
@@ -184,9 +201,34 @@ export class CheckpointAggregator extends EventEmitter<{
     if (this.c.signingKey !== undefined) {
       const signature = signCheckpoint(this.c.signingKey, this.c.domain, checkpoint)
       await this.addSignature(checkpoint, digest, addressOf(this.c.signingKey), signature)
-      await this.c.transport.publish(encodeCheckpointMessage({ checkpoint, signature }))
+      state.own = { checkpoint, signature }
+      await this.publish(state)
     }
     await this.tryQuorum(checkpoint.epoch)
+  }
+
+  /** Re-publishes own signatures of pending epochs and prunes epochs anchored meanwhile by other nodes. */
+  async republish (): Promise<void> {
+    if (!this.running) return
+    try {
+      this.markOnchain(await this.c.submitter.lastEpoch())
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cannot read the last epoch')
+    }
+    for (const state of this.epochs.values()) {
+      if (state.own !== undefined && !state.done) await this.publish(state)
+    }
+  }
+
+  /** Publishing fails when no peer is subscribed yet; the periodic re-publish covers that, so it is not fatal. */
+  private async publish (state: EpochState): Promise<void> {
+    if (state.own === undefined) return
+    const round = state.rounds++
+    try {
+      await this.c.transport.publish(encodeCheckpointMessage(state.own, round))
+    } catch (err) {
+      this.log.debug({ epoch: state.own.checkpoint.epoch.toString(), err: (err as Error).message }, 'checkpoint signature not published')
+    }
   }
 
   /** Gossip validation and intake of one message (wire it as the topic validator). Never throws. */
@@ -242,7 +284,7 @@ export class CheckpointAggregator extends EventEmitter<{
     if (epoch <= this.lastOnchain || epoch > this.lastOnchain + this.maxPendingEpochs) return undefined
     let state = this.epochs.get(epoch)
     if (state === undefined) {
-      state = { digests: new Map(), signerDigest: new Map(), attempts: 0, done: false }
+      state = { digests: new Map(), signerDigest: new Map(), attempts: 0, done: false, rounds: 0 }
       this.epochs.set(epoch, state)
     }
     return state

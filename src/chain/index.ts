@@ -13,6 +13,7 @@ export { checkDeposit, type Deposit, type DepositCheck, type DepositSink, Deposi
 export { CONTRACTS_FILE, type DevnetChainPrepareInit, EVM_KEY_FILE, type PreparedDevnetChain, prepareDevnetChain, validatorIdentity } from './devnet.ts'
 export { ChainError, type ChainErrorCode } from './errors.ts'
 export { loadOrCreateEvmKey } from './evm-key.ts'
+export { gossipsubCheckpointTransport } from './gossip-transport.ts'
 export { createProvider } from './provider.ts'
 export { CHAIN_RPC_ERROR_CODES, MAX_CHECKPOINTS_PER_CALL, registerChainRpc } from './rpc.ts'
 export { ChainService, type ChainServiceComponents, type ChainServiceInit } from './service.ts'
