@@ -12,7 +12,7 @@ const AGC_METHODS = ['name', 'symbol', 'decimals', 'totalSupply', 'cap', 'balanc
   'MINTER_ROLE', 'PAUSER_ROLE', 'DEFAULT_ADMIN_ROLE', 'DOMAIN_SEPARATOR', 'transfer', 'transferFrom', 'approve', 'mint', 'burn',
   'burnFrom', 'pause', 'unpause', 'grantRole', 'revokeRole', 'renounceRole', 'permit'] as const
 const STAKING_METHODS = ['token', 'settlement', 'minStake', 'unbondingPeriod', 'totalStake', 'totalUnbonding', 'undistributedReward',
-  'validatorCount', 'operatorAt', 'getValidator', 'isValidator', 'operatorOfSigner', 'operatorOfIdentity', 'weightOfSigner',
+  'validatorCount', 'operatorAt', 'getValidator', 'isValidator', 'operatorOfSigner', 'operatorOfIdentity', 'weightOfSigner', 'weightsOfSigners',
   'pendingRewards', 'registerDigest', 'register', 'stake', 'unbond', 'withdrawUnbonded', 'claimRewards', 'notifyReward', 'slash'] as const
 const SETTLEMENT_METHODS = ['token', 'staking', 'lastEpoch', 'getCheckpoint', 'claimed', 'equivocationSlashed', 'depositCount',
   'totalDeposited', 'totalWithdrawn', 'feePool', 'checkpointDigest', 'withdrawalLeaf', 'deposit', 'depositWithPermit',

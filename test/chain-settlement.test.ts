@@ -152,12 +152,14 @@ test.serial('submitCheckpoint refuses duplicate, unsorted, unknown and malformed
   const outsider = signCheckpoint(chain.users[0].signingKey, domain(), cp)
   await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, cp.stateRoot, cp.withdrawalsRoot, [outsider]), 'UnknownSigner')
   await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, cp.stateRoot, cp.withdrawalsRoot, ['0x1234']), 'BadSignature')
-  // signatures of other roots recover to other addresses: unknown signers
-  await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, ZeroHash, cp.withdrawalsRoot, sigs), 'UnknownSigner')
-  // replay on another deployment or chain: the digest differs, so signers do not match
-  const foreign = [...chain.validators].sort((a, b) => (BigInt(a.signer.address) < BigInt(b.signer.address) ? -1 : 1))
-    .map((v) => signCheckpoint(v.signer.signingKey, { chainId: 1, settlement: chain.deployment.settlement }, cp))
-  await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, cp.stateRoot, cp.withdrawalsRoot, foreign), 'UnknownSigner')
+  // a signature of other roots recovers to another address: an unknown signer
+  await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, ZeroHash, cp.withdrawalsRoot, [sigs[0]]), 'UnknownSigner')
+  // replay from another chain or deployment: the digest differs, so the signer does not match
+  const v = chain.validators[0]
+  const foreignChain = signCheckpoint(v.signer.signingKey, { chainId: 1, settlement: chain.deployment.settlement }, cp)
+  await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, cp.stateRoot, cp.withdrawalsRoot, [foreignChain]), 'UnknownSigner')
+  const foreignContract = signCheckpoint(v.signer.signingKey, { chainId: chain.anvil.chainId, settlement: chain.deployment.staking }, cp)
+  await assertReverts(t, () => settlement.submitCheckpoint(cp.epoch, cp.dagRoot, cp.stateRoot, cp.withdrawalsRoot, [foreignContract]), 'UnknownSigner')
 })
 
 test.serial('withdraw pays a leaf once, only with a valid proof, within escrow; a fee leaf fills the fee pool', async (t) => {

@@ -41,6 +41,7 @@ test.serial('the deployment binds staking to its settlement and token', async (t
   t.is(await staking.operatorOfIdentity(v0.identity), v0.operator.address)
   t.is(await staking.weightOfSigner(v0.signer.address), 2n * K)
   t.is(await staking.weightOfSigner(chain.users[0].address), 0n)
+  t.deepEqual([...await staking.weightsOfSigners([chain.validators[1].signer.address, chain.users[0].address, v0.signer.address])], [K, 0n, 2n * K])
   t.is(await staking.operatorAt(0), v0.operator.address)
 })
 
@@ -86,9 +87,9 @@ test.serial('register binds a signing key to an ML-DSA identity with a proof fro
 })
 
 test.serial('the validator set is bounded', async (t) => {
-  // _operators is storage slot 5 (after EIP712's two string fallbacks and three mappings); its length is the
+  // _operators is storage slot 6 (after EIP712's two string fallbacks and four mappings); its length is the
   // array's slot. Setting it to MAX_VALIDATORS tests the bound without 256 registrations.
-  const slot = '0x5'
+  const slot = '0x6'
   t.is(BigInt(await chain.provider.getStorage(chain.deployment.staking, slot)), 3n)
   await chain.provider.send('anvil_setStorageAt', [chain.deployment.staking, slot, `0x${(256).toString(16).padStart(64, '0')}`])
   t.is(await chain.contracts.staking.validatorCount(), 256n)
@@ -165,6 +166,7 @@ test.serial('slash takes bonded stake first, then unbonding stake, and pays the 
   const v = await chain.contracts.staking.getValidator(v0.operator.address)
   t.is(v.stake, 0n)
   t.is(v.unbonding, K / 2n)
+  t.is(await chain.contracts.staking.weightOfSigner(v0.signer.address), 0n)
   t.is(await chain.contracts.staking.totalStake(), 2n * K)
   t.is(await chain.contracts.staking.totalUnbonding(), K / 2n)
   t.is(await chain.contracts.agc.balanceOf(chain.deployment.settlement), before + K + K / 2n)

@@ -152,16 +152,20 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
         uint256 total = staking.totalStake();
         if (total == 0) revert NoStake();
         bytes32 digest = checkpointDigest(epoch, dagRoot, stateRoot, withdrawalsRoot);
-        uint256 signed;
+        address[] memory signers = new address[](signatures.length);
         address previous;
         for (uint256 i = 0; i < signatures.length; i++) {
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signatures[i]);
             if (err != ECDSA.RecoverError.NoError) revert BadSignature(i);
             if (signer <= previous) revert SignersNotSorted();
             previous = signer;
-            uint256 weight = staking.weightOfSigner(signer);
-            if (weight == 0) revert UnknownSigner(signer);
-            signed += weight;
+            signers[i] = signer;
+        }
+        uint256[] memory weights = staking.weightsOfSigners(signers);
+        uint256 signed;
+        for (uint256 i = 0; i < weights.length; i++) {
+            if (weights[i] == 0) revert UnknownSigner(signers[i]);
+            signed += weights[i];
         }
         if (signed * 3 < total * 2) revert QuorumNotReached(signed, total);
         lastEpoch = epoch;

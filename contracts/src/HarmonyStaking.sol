@@ -38,6 +38,9 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
 
     mapping(address operator => Validator) private _validators;
     mapping(address signer => address operator) public operatorOfSigner;
+    /// @dev Mirror of each validator's bonded stake keyed by its signer: the settlement contract reads one slot per
+    /// checkpoint signature instead of two. Written wherever `stake` changes.
+    mapping(address signer => uint256) private _signerStake;
     mapping(bytes32 identity => address operator) public operatorOfIdentity;
     address[] private _operators;
     mapping(address operator => uint256 indexPlusOne) private _operatorIndex;
@@ -145,6 +148,7 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         if (remaining != 0 && remaining < minStake) revert BelowMinimumStake(remaining, minStake);
         _settleReward(v);
         v.stake = remaining;
+        _signerStake[v.signer] = remaining;
         v.rewardDebt = _rewardDebt(remaining);
         totalStake -= amount;
         v.unbonding += amount;
@@ -221,6 +225,7 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         _settleReward(v);
         uint256 fromStake = amount <= v.stake ? amount : v.stake;
         v.stake -= fromStake;
+        _signerStake[v.signer] = v.stake;
         totalStake -= fromStake;
         v.rewardDebt = _rewardDebt(v.stake);
         uint256 rest = amount - fromStake;
@@ -252,9 +257,15 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
 
     /// @notice Bonded stake of the operator whose signing key is `signer` (0 when unknown).
     function weightOfSigner(address signer) external view returns (uint256) {
-        address operator = operatorOfSigner[signer];
-        if (operator == address(0)) return 0;
-        return _validators[operator].stake;
+        return _signerStake[signer];
+    }
+
+    /// @notice Bonded stake per signing key, in one call (the settlement contract's quorum check).
+    function weightsOfSigners(address[] calldata signers) external view returns (uint256[] memory weights) {
+        weights = new uint256[](signers.length);
+        for (uint256 i = 0; i < signers.length; i++) {
+            weights[i] = _signerStake[signers[i]];
+        }
     }
 
     /// @notice The EIP-712 digest a signer signs to prove its binding to (operator, identity).
@@ -268,6 +279,7 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         Validator storage v = _validators[operator];
         _settleReward(v);
         v.stake += amount;
+        _signerStake[v.signer] = v.stake;
         totalStake += amount;
         v.rewardDebt = _rewardDebt(v.stake);
         emit Staked(operator, amount, v.stake);

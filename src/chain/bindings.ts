@@ -77,6 +77,7 @@ export interface StakingContract extends BaseContract {
   operatorOfSigner: ViewMethod<[Address], Address>
   operatorOfIdentity: ViewMethod<[Bytes32], Address>
   weightOfSigner: ViewMethod<[Address], bigint>
+  weightsOfSigners: ViewMethod<[Address[]], bigint[]>
   pendingRewards: ViewMethod<[Address], bigint>
   registerDigest: ViewMethod<[Address, Bytes32], Bytes32>
   register: TxMethod<[Address, Bytes32, BytesLike, bigint]>
