@@ -98,6 +98,7 @@ if (PARTS.has(3)) {
       const now = performance.now()
       latencies.push(now - t0)
       lastFinal = now
+      if (process.env.BENCH_TRACE !== undefined) process.stderr.write(`final ${((t0 - start) / 1000).toFixed(2)} -> ${((now - start) / 1000).toFixed(2)}\n`)
     })
   }
   const ids = new Map<string, number>() // id -> submitting node

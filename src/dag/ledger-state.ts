@@ -47,6 +47,11 @@ export class LedgerState {
     this.rootCache = undefined
   }
 
+  /** The cached record, if the account is in memory. */
+  peek (address: Uint8Array): AccountRecord | undefined {
+    return this.cache.get(toHex(address))
+  }
+
   async account (address: Uint8Array): Promise<AccountRecord> {
     const key = toHex(address)
     let rec = this.cache.get(key)

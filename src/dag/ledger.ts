@@ -9,10 +9,10 @@ import { genesisId, type Genesis } from './genesis.ts'
 import { DagGraph } from './graph.ts'
 import { LedgerState } from './ledger-state.ts'
 import { Mempool } from './mempool.ts'
-import { DagStore, type TxRecord } from './store.ts'
-import { decodeTx, txInfo, txSigningMessage, type TxInfo } from './tx.ts'
+import { DagStore, type DagBatch, type TxRecord } from './store.ts'
+import { decodeTx, txInfo, txSigningMessageFromEncoded, type TxInfo } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
-import { MAX_PARENTS, MAX_VERTEX_TXS, buildVertex, encodeVertex, vertexInfo, vertexSigningMessage, type VertexInfo } from './vertex.ts'
+import { MAX_PARENTS, MAX_VERTEX_TXS, buildVertex, encodeVertex, vertexInfo, vertexSigningMessageFromEncoded, type VertexInfo } from './vertex.ts'
 import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
 import type { DagMetrics } from './metrics.ts'
 
@@ -214,8 +214,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       keys.add(t.conflictKey)
       if (t.tx.fee < this.genesis.minFee) throw new DagError('FEE_TOO_LOW', 'transaction fee below the network minimum')
     }
-    const items: VerifyItem[] = [{ sig: info.vertex.signature, msg: vertexSigningMessage(this.chainId, info.vertex), publicKey: info.vertex.author }]
-    for (const t of info.txs) items.push({ sig: t.tx.signature, msg: txSigningMessage(this.chainId, t.tx), publicKey: t.tx.publicKey })
+    const items: VerifyItem[] = [{ sig: info.vertex.signature, msg: vertexSigningMessageFromEncoded(this.chainId, info.encoded), publicKey: info.vertex.author }]
+    for (const t of info.txs) items.push({ sig: t.tx.signature, msg: txSigningMessageFromEncoded(this.chainId, t.encoded), publicKey: t.tx.publicKey })
     const ok = await this.verifier.verifyBatch(items)
     const bad = ok.indexOf(false)
     if (bad === 0) throw new DagError('SIGNATURE_INVALID', 'vertex signature invalid')
@@ -295,16 +295,28 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return [queried, ...frontier.filter(f => f !== queried)].slice(0, max)
   }
 
+  /**
+   * Persists one round of consensus decisions as ONE LevelDB batch: for each accepted vertex (in order) its
+   * decision, the account changes and the transaction outcomes; for each rejected vertex its decision and the
+   * transactions that lost their conflict. Events fire and memory is pruned only after the commit, so nothing is
+   * reported final before it is on disk.
+   */
   private async persistDecisions (d: Decisions): Promise<void> {
-    for (const id of d.accepted) await this.applyAccepted(id)
-    for (const id of d.rejected) await this.applyRejected(id)
+    if (d.accepted.length === 0 && d.rejected.length === 0) return
+    const b = this.store.batch()
+    const after: Array<() => void> = []
+    for (const id of d.accepted) await this.applyAccepted(b, id, after)
+    for (const id of d.rejected) await this.applyRejected(b, id, after)
+    this.store.putCounters(b, this.counters)
+    await b.commit()
+    this.state.invalidateRoot()
+    for (const fn of after) fn()
   }
 
-  private async applyAccepted (idHex: string): Promise<void> {
+  private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>): Promise<void> {
     const info = this.processingInfo.get(idHex)
     if (info === undefined) return
     const now = Date.now()
-    const b = this.store.batch()
     this.seq++
     this.store.putDecision(b, info.id, { status: 'accepted', seq: this.seq })
     const outcomes = await this.state.applyVertex(b, info)
@@ -316,55 +328,60 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       else this.counters.rejectedTxs++
     }
     this.counters.acceptedVertices++
-    this.store.putCounters(b, this.counters)
-    await b.commit()
-    this.state.invalidateRoot()
     this.lastAccepted = idHex
-    this.dropProcessing(info)
     const received = this.receivedAt.get(idHex)
-    this.receivedAt.delete(idHex)
-    this.metrics?.verticesAccepted.inc()
-    if (received !== undefined) this.metrics?.finalitySeconds.observe((now - received) / 1000)
-    for (const o of outcomes) {
-      this.mempool.remove(o.info.idHex)
-      this.core.prune(o.info.conflictKey)
-      if (o.ok) this.emit('tx:final', o.info, idHex)
-      else this.emit('tx:rejected', o.info, o.reason)
-    }
-    this.metrics?.txsFinal.inc(outcomes.filter(o => o.ok).length)
-    this.emit('vertex:accepted', idHex)
+    after.push(() => {
+      this.dropProcessing(info)
+      this.receivedAt.delete(idHex)
+      this.metrics?.verticesAccepted.inc()
+      if (received !== undefined) this.metrics?.finalitySeconds.observe((Date.now() - received) / 1000)
+      for (const o of outcomes) {
+        this.mempool.remove(o.info.idHex)
+        this.core.prune(o.info.conflictKey)
+        if (o.ok) this.emit('tx:final', o.info, idHex)
+        else this.emit('tx:rejected', o.info, o.reason)
+      }
+      this.metrics?.txsFinal.inc(outcomes.filter(o => o.ok).length)
+      this.emit('vertex:accepted', idHex)
+    })
   }
 
-  private async applyRejected (idHex: string): Promise<void> {
+  private async applyRejected (b: DagBatch, idHex: string, after: Array<() => void>): Promise<void> {
     const info = this.processingInfo.get(idHex)
     if (info === undefined) return
-    const b = this.store.batch()
     this.store.putDecision(b, info.id, { status: 'rejected', seq: 0n })
     const lost: TxInfo[] = []
     const reissue: TxInfo[] = []
     for (const t of info.txs) {
-      const d = await this.store.getConflictDecision(t.account, t.tx.nonce)
-      if (d !== undefined && !bytesEqual(d.txId, t.id)) {
+      // The winner of this (account, nonce), if decided: the consensus core still holds the set (pruning
+      // happens after this batch), and a decision always consumes the account's nonce.
+      let winner = this.core.decidedTxId(t.conflictKey)
+      if (winner === undefined && (await this.state.account(t.account)).nonce > t.tx.nonce) {
+        // decided in an earlier, committed batch and pruned from memory since
+        const d = await this.store.getConflictDecision(t.account, t.tx.nonce)
+        if (d !== undefined) winner = toHex(d.txId)
+      }
+      if (winner !== undefined && winner !== t.idHex) {
         this.store.putTxRecord(b, t.id, { status: 'rejected', vertexId: info.id, reason: 'conflict', decidedAtMs: BigInt(Date.now()) })
         lost.push(t)
         this.counters.rejectedTxs++
-      } else if (d === undefined && this.ownVertices.has(idHex)) {
+      } else if (winner === undefined && this.ownVertices.has(idHex)) {
         reissue.push(t)
       }
     }
     this.counters.rejectedVertices++
-    this.store.putCounters(b, this.counters)
-    await b.commit()
-    this.dropProcessing(info)
-    this.receivedAt.delete(idHex)
-    this.metrics?.verticesRejected.inc()
-    for (const t of reissue) {
-      try { this.mempool.add(t) } catch { /* mempool full: the client retries */ }
-    }
-    for (const t of lost) {
-      this.mempool.remove(t.idHex)
-      this.emit('tx:rejected', t, 'conflict')
-    }
+    after.push(() => {
+      this.dropProcessing(info)
+      this.receivedAt.delete(idHex)
+      this.metrics?.verticesRejected.inc()
+      for (const t of reissue) {
+        try { this.mempool.add(t) } catch { /* mempool full: the client resubmits */ }
+      }
+      for (const t of lost) {
+        this.mempool.remove(t.idHex)
+        this.emit('tx:rejected', t, 'conflict')
+      }
+    })
   }
 
   private dropProcessing (info: VertexInfo): void {
@@ -388,13 +405,16 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const tx = decodeTx(encoded)
     const info = txInfo(encoded, tx)
     if (tx.fee < this.genesis.minFee) throw new DagError('FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${this.genesis.minFee}`)
-    const [ok] = await this.verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessage(this.chainId, tx), publicKey: tx.publicKey }])
+    const [ok] = await this.verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessageFromEncoded(this.chainId, encoded), publicKey: tx.publicKey }])
     if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
-    return await this.exclusive(async () => {
-      if (this.mempool.has(info.idHex) || this.processingTx.has(info.idHex) || (await this.store.getTxRecord(info.id)) !== undefined) {
+    // Load the account, then check and queue synchronously: no other ledger operation can interleave with the
+    // synchronous part, so it needs no lock (a final transaction's nonce is below the account's: NONCE_TOO_LOW).
+    let acct = await this.state.account(info.account)
+    while (this.state.peek(info.account) !== acct) acct = await this.state.account(info.account)
+    {
+      if (this.mempool.has(info.idHex) || this.processingTx.has(info.idHex)) {
         throw new DagError('TX_KNOWN', 'transaction already known')
       }
-      const acct = await this.state.account(info.account)
       if (tx.nonce < acct.nonce) throw new DagError('NONCE_TOO_LOW', `nonce ${tx.nonce} already used; the account's next nonce is ${acct.nonce}`, { expected: acct.nonce.toString() })
       const pending = this.pendingDebits.get(info.accountHex)
       let next = acct.nonce
@@ -415,7 +435,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       this.mempool.add(info)
       this.receivedAt.set(info.idHex, Date.now())
       return info.idHex
-    })
+    }
   }
 
   /**
@@ -476,9 +496,10 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
         timestampMs: BigInt(Date.now())
       })
       const info = vertexInfo(encodeVertex(vertex), vertex)
-      for (const t of chosen) this.mempool.remove(t.idHex)
       this.ownVertices.add(info.idHex)
       await this.insertLocked(info)
+      // only now: until the vertex is registered, submits must still see these nonces as pending
+      for (const t of chosen) this.mempool.remove(t.idHex)
       return info
     })
   }

@@ -11,6 +11,7 @@ import { DagError } from './errors.ts'
 import type { DagLedger } from './ledger.ts'
 import type { DagMetrics } from './metrics.ts'
 import { MAX_VERTEX_BYTES, vertexInfo, type VertexInfo } from './vertex.ts'
+import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
 
 export const VERTEX_TOPIC = 'harmony/1/vertex'
 export const SYNC_PROTOCOL = '/harmony/dag/sync/1.0.0'
@@ -19,6 +20,8 @@ export const AVALANCHE_PROTOCOL = '/harmony/avalanche/1.0.0'
 // Wire message types (first byte of a request).
 const MSG_HELLO = 1
 const MSG_QUERY = 2
+/** Opens a long-lived query channel (see query-channel.ts); the frames carry MSG_QUERY bodies. */
+const MSG_QUERY_CHANNEL = 3
 const MSG_GET_VERTICES = 1
 const MSG_GET_TIPS = 2
 /** Ids per GET_VERTICES request and per query. */
@@ -30,13 +33,13 @@ const MAX_MESSAGE_BYTES = MAX_IDS_PER_REQUEST * (MAX_VERTEX_BYTES + 4) + 16
 const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', 'PARENTS_INVALID', 'AUTHOR_UNKNOWN', 'SIGNATURE_INVALID', 'TX_CONFLICT', 'FEE_TOO_LOW', 'NONCE_UNCHAINED'])
 
 export interface DagNetworkInit {
-  /** Avalanche queries in flight at once. @default 4 */
+  /** Avalanche queries in flight at once (the same frontier vertex may be queried again while a query runs). @default 8 */
   concurrentPolls?: number
   /** Time a peer has to answer a query. @default 3000 */
   queryTimeoutMs?: number
   /** How long a queried node waits to fetch an unknown vertex before answering "no". @default 1500 */
   queryFetchWaitMs?: number
-  /** Mempool batching interval: a vertex at most this often. @default 10 */
+  /** Mempool batching interval: a vertex at most this often (each vertex costs a signature and k verifications). @default 50 */
   batchIntervalMs?: number
   /** Anti-entropy: ask a random peer for its tips this often. @default 2000 */
   syncIntervalMs?: number
@@ -77,13 +80,18 @@ export class DagNetwork implements Startable {
   private readonly maxFetchPerWalk: number
   private readonly peers = new Map<string, ValidatorPeer>()
   private readonly weights = new Map<string, number>()
-  private readonly polling = new Set<string>()
+  private readonly channels = new Map<string, QueryChannelClient>()
   private abort = new AbortController()
   private running = false
   private wake: (() => void) | undefined
   private readonly loops: Array<Promise<void>> = []
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => { void this.hello(evt.detail) }
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => { this.peers.delete(evt.detail.toString()) }
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const key = evt.detail.toString()
+    this.peers.delete(key)
+    this.channels.get(key)?.close()
+    this.channels.delete(key)
+  }
   private readonly onInserted = (): void => { this.wake?.() }
 
   constructor (components: DagNetworkComponents, init: DagNetworkInit = {}) {
@@ -92,10 +100,10 @@ export class DagNetwork implements Startable {
     this.identity = components.identity
     this.log = components.logger.child({ module: 'dag-net' })
     if (components.metrics !== undefined) this.metrics = components.metrics
-    this.concurrentPolls = init.concurrentPolls ?? 4
+    this.concurrentPolls = init.concurrentPolls ?? 8
     this.queryTimeoutMs = init.queryTimeoutMs ?? 3000
     this.queryFetchWaitMs = init.queryFetchWaitMs ?? 1500
-    this.batchIntervalMs = init.batchIntervalMs ?? 10
+    this.batchIntervalMs = init.batchIntervalMs ?? 50
     this.syncIntervalMs = init.syncIntervalMs ?? 2000
     this.maxFetchPerWalk = init.maxFetchPerWalk ?? 20000
     for (const v of this.ledger.genesis.validators) this.weights.set(toHex(v.publicKey), v.weight)
@@ -128,6 +136,8 @@ export class DagNetwork implements Startable {
     this.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     this.ledger.off('vertex:inserted', this.onInserted)
+    for (const ch of this.channels.values()) ch.close()
+    this.channels.clear()
     const pubsub = this.libp2p.services.pubsub
     pubsub.topicValidators.delete(VERTEX_TOPIC)
     pubsub.unsubscribe(VERTEX_TOPIC)
@@ -372,33 +382,63 @@ export class DagNetwork implements Startable {
   }
 
   private async handleAvalanche (stream: Stream, peer: PeerId): Promise<void> {
-    await this.respond(stream, async (req) => {
-      const r = new Reader(req, 'avalanche request')
+    const signal = this.abort.signal
+    try {
+      const lp = lpStream(stream, { maxDataLength: 64 * 1024 })
+      const first = (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.queryTimeoutMs)]) })).subarray()
+      const r = new Reader(first, 'avalanche request')
       const type = r.u8()
-      if (type === MSG_HELLO) {
-        const challenge = r.fixed(32)
+      if (type === MSG_QUERY_CHANNEL) {
         r.end()
-        const sig = sign(this.helloMessage(challenge, this.libp2p.peerId.toString()), this.identity.secretKey)
-        return new Writer(5300).fixed(this.identity.publicKey, ML_DSA65_PUBLIC_KEY_BYTES).fixed(sig, ML_DSA65_SIGNATURE_BYTES).finish()
+        await serveQueryChannel(stream, lp, async (body) => await this.answerQuery(peer, body), signal)
+        return
       }
-      if (type !== MSG_QUERY) r.fail('unknown request type')
-      const n = r.u8()
-      if (n < 1 || n > MAX_IDS_PER_REQUEST) r.fail('bad id count')
-      const ids: string[] = []
-      for (let i = 0; i < n; i++) ids.push(toHex(r.fixed(HASH_BYTES)))
+      if (type !== MSG_HELLO) r.fail('unknown request type')
+      const challenge = r.fixed(32)
       r.end()
-      const unknown = ids.filter(id => !this.ledger.hasVertex(id))
-      if (unknown.length > 0) {
-        await Promise.race([
-          this.fetchMissing(peer, unknown).catch(err => { this.log.debug({ err }, 'query fetch failed') }),
-          new Promise(resolve => setTimeout(resolve, this.queryFetchWaitMs).unref())
-        ])
-      }
-      const frontier = this.ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
-      const w = new Writer(1 + frontier.length * 32).u8(frontier.length)
-      for (const id of frontier) w.fixed(fromHex(id), HASH_BYTES)
-      return w.finish()
-    })
+      const sig = sign(this.helloMessage(challenge, this.libp2p.peerId.toString()), this.identity.secretKey)
+      await lp.write(new Writer(5300).fixed(this.identity.publicKey, ML_DSA65_PUBLIC_KEY_BYTES).fixed(sig, ML_DSA65_SIGNATURE_BYTES).finish(), { signal })
+      await stream.close({ signal }).catch(() => undefined)
+    } catch (err) {
+      this.log.debug({ err }, 'avalanche stream failed')
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** A query: `u8 MSG_QUERY || u8 n || n ids`. Answer: this node's preferred frontier, `u8 n || n ids`. */
+  private async answerQuery (peer: PeerId, req: Uint8Array): Promise<Uint8Array> {
+    const r = new Reader(req, 'avalanche query')
+    if (r.u8() !== MSG_QUERY) r.fail('unknown request type')
+    const n = r.u8()
+    if (n < 1 || n > MAX_IDS_PER_REQUEST) r.fail('bad id count')
+    const ids: string[] = []
+    for (let i = 0; i < n; i++) ids.push(toHex(r.fixed(HASH_BYTES)))
+    r.end()
+    const unknown = ids.filter(id => !this.ledger.hasVertex(id))
+    if (unknown.length > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.fetchMissing(peer, unknown).catch(err => { this.log.debug({ err }, 'query fetch failed') }),
+        new Promise(resolve => { timer = setTimeout(resolve, this.queryFetchWaitMs) })
+      ])
+      clearTimeout(timer)
+    }
+    const frontier = this.ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+    const w = new Writer(1 + frontier.length * 32).u8(frontier.length)
+    for (const id of frontier) w.fixed(fromHex(id), HASH_BYTES)
+    return w.finish()
+  }
+
+  private async channel (peer: PeerId): Promise<QueryChannelClient> {
+    const key = peer.toString()
+    const existing = this.channels.get(key)
+    if (existing !== undefined && !existing.closed) return existing
+    const stream = await this.libp2p.dialProtocol(peer, AVALANCHE_PROTOCOL, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.queryTimeoutMs)]) })
+    const again = this.channels.get(key)
+    if (again !== undefined && !again.closed) { stream.abort(new Error('duplicate channel')); return again }
+    const ch = new QueryChannelClient(stream, new Uint8Array([MSG_QUERY_CHANNEL]))
+    this.channels.set(key, ch)
+    return ch
   }
 
   private sample (k: number): ValidatorPeer[] {
@@ -426,7 +466,8 @@ export class DagNetwork implements Startable {
     const body = new Writer(34).u8(MSG_QUERY).u8(1).fixed(fromHex(vertexId), HASH_BYTES).finish()
     const frontiers = await Promise.all(sampled.map(async p => {
       try {
-        const res = await this.request(p.peerId, AVALANCHE_PROTOCOL, body, this.queryTimeoutMs + this.queryFetchWaitMs)
+        const ch = await this.channel(p.peerId)
+        const res = await ch.request(body, this.queryTimeoutMs + this.queryFetchWaitMs)
         const r = new Reader(res, 'query response')
         const n = r.u8()
         if (n > MAX_IDS_PER_REQUEST) r.fail('too many ids')
@@ -439,6 +480,7 @@ export class DagNetwork implements Startable {
       }
     }))
     const success = await this.ledger.recordVotes(vertexId, frontiers, alpha)
+    if (process.env.DAG_TRACE !== undefined && !success) process.stderr.write(`poll fail ${vertexId.slice(0, 8)} k=${k} a=${alpha} ${frontiers.map(f => `[${f.length}:${f.includes(vertexId) ? 'Q' : '-'}]`).join(' ')} status=${this.ledger.vertexStatus(vertexId)}\n`)
     this.metrics?.polls.inc({ result: success ? 'success' : 'fail' })
   }
 
@@ -446,7 +488,7 @@ export class DagNetwork implements Startable {
     const inflight = new Set<Promise<void>>()
     let cursor = 0
     while (this.running) {
-      const candidates = this.ledger.pollCandidates().filter(id => !this.polling.has(id))
+      const candidates = this.ledger.pollCandidates()
       this.metrics?.processing.set(this.ledger.core.processingCount)
       this.metrics?.conflicts.set(this.ledger.core.conflictsSeen)
       if (candidates.length === 0 || inflight.size >= this.concurrentPolls) {
@@ -455,9 +497,7 @@ export class DagNetwork implements Startable {
         continue
       }
       const id = candidates[cursor++ % candidates.length]
-      this.polling.add(id)
       const p = this.poll(id).catch(err => { this.log.warn({ err }, 'poll failed') }).finally(() => {
-        this.polling.delete(id)
         inflight.delete(p)
       })
       inflight.add(p)

@@ -70,6 +70,11 @@ export function txSigningMessage (chainId: string, tx: UnsignedTransaction): Uin
   return signingMessage(TX_SIGNING_TAG, chainId, encodeUnsignedTx(tx))
 }
 
+/** Same bytes as `txSigningMessage`, cut from the signed encoding (the unsigned encoding is its prefix). */
+export function txSigningMessageFromEncoded (chainId: string, encoded: Uint8Array): Uint8Array {
+  return signingMessage(TX_SIGNING_TAG, chainId, encoded.subarray(0, encoded.length - ML_DSA65_SIGNATURE_BYTES))
+}
+
 export function signTx (chainId: string, tx: UnsignedTransaction, secretKey: Uint8Array): Transaction {
   return { ...tx, signature: sign(txSigningMessage(chainId, tx), secretKey) }
 }

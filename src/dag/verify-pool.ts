@@ -128,9 +128,17 @@ export class VerifyPool implements SignatureVerifier, Startable {
     best.inflight += items.length
     this.queued += items.length
     this.depth?.set(this.queued)
+    let size = 0
+    for (const it of items) size += 12 + it.sig.length + it.msg.length + it.publicKey.length
+    const packed = new ArrayBuffer(size)
+    const buf = new Uint8Array(packed)
+    const view = new DataView(packed)
+    let o = 0
+    const put = (b: Uint8Array): void => { view.setUint32(o, b.length); buf.set(b, o + 4); o += 4 + b.length }
+    for (const it of items) { put(it.sig); put(it.msg); put(it.publicKey) }
     return await new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, size: items.length })
-      best.worker.postMessage({ id, items })
+      best.worker.postMessage({ id, count: items.length, packed }, [packed])
     })
   }
 }

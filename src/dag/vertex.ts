@@ -91,6 +91,11 @@ export function vertexSigningMessage (chainId: string, v: UnsignedVertex): Uint8
   return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encodeUnsignedVertex(v)))
 }
 
+/** Same bytes as `vertexSigningMessage`, from the signed encoding (the unsigned encoding is its prefix). */
+export function vertexSigningMessageFromEncoded (chainId: string, encoded: Uint8Array): Uint8Array {
+  return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encoded.subarray(0, encoded.length - ML_DSA65_SIGNATURE_BYTES)))
+}
+
 /** Builds and signs a vertex; sorts and dedupes the parents into canonical order. */
 export function buildVertex (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: Uint8Array[], timestampMs: bigint }): Vertex {
   const seen = new Set<string>()

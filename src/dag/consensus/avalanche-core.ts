@@ -285,6 +285,13 @@ export class AvalancheCore {
     return [...cs.members].map(instanceVertex)
   }
 
+  /** The winning tx id of a decided conflict set still in memory. */
+  decidedTxId (conflictKey: string): string | undefined {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined || cs.decided === null) return undefined
+    return this.instanceTx.get(cs.decided)
+  }
+
   /** Tx ids of live (processing) instances of a conflict key. */
   liveTxIds (conflictKey: string): string[] {
     const cs = this.sets.get(conflictKey)
