@@ -5,11 +5,14 @@ import test from 'ava'
 import { getBytes, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import {
-  AGC_UNIT, buildWithdrawalTree, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, EVM_KEY_FILE, type GossipVerdict, loadOrCreateEvmKey,prepareDevnetChain, readContractsFile, 
-  startDevnetChain, validatorIdentity, withdrawAgc 
+  AGC_UNIT, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc,
+  EVM_KEY_FILE, type GossipVerdict, loadOrCreateEvmKey, prepareDevnetChain, readContractsFile, registerChainRpc, startDevnetChain,
+  validatorIdentity, withdrawAgc
 } from '../src/chain/index.ts'
 import { type BinaryDb, openDatabase } from '../src/node/db.ts'
 import { silentLogger } from '../src/node/logger.ts'
+import { parseParams } from '../src/rpc/dispatcher.ts'
+import { RpcRegistry } from '../src/rpc/registry.ts'
 
 let dir = ''
 let devnet: DevnetChain
@@ -72,16 +75,29 @@ test.serial('ChainService: deposit → sink and validator check; checkpoint → 
   t.is((await service.checkDeposit({ txHash: result.txHash, logIndex: result.logIndex, dagAccount, amount: 4n * AGC_UNIT })).status, 'valid')
   await t.throwsAsync(depositAgc(user, devnet.contractsFile, dagAccount, 100n * AGC_UNIT), { instanceOf: ChainError, message: /less than/ })
 
-  // the only validator (all the stake) proposes epoch 1 with a withdrawal; it is anchored; the user claims once
+  // the only validator (all the stake) closes epoch 1 with a withdrawal; it is anchored; the user asks the node
+  // for the proof over RPC and claims once
   const leaf = { account: user.address, amount: AGC_UNIT, nonce: 0n }
-  const tree = buildWithdrawalTree([leaf])
   const anchored = new Promise((resolve) => service.aggregator?.once('onchain', resolve))
-  await service.proposeCheckpoint({ epoch: 1n, dagRoot: keccak256(toUtf8Bytes('d')), stateRoot: keccak256(toUtf8Bytes('s')), withdrawalsRoot: tree.root })
+  const tree = await service.closeEpoch(1n, keccak256(toUtf8Bytes('d')), keccak256(toUtf8Bytes('s')), [leaf, { account: evmKey.address, amount: 5n, nonce: 9n }])
   await anchored
-  await withdrawAgc(user, devnet.contractsFile, 1n, leaf, tree.proof(leaf))
+  t.is((await devnet.contracts.settlement.getCheckpoint(1n)).withdrawalsRoot, tree.root)
+  const registry = new RpcRegistry()
+  registerChainRpc(registry, service, service.withdrawals)
+  const method = registry.get('chain_withdrawalProof')
+  if (method === undefined) throw new Error('chain_withdrawalProof not registered')
+  const ctx = { transport: 'http' as const, signal: new AbortController().signal }
+  const found = await method.handler(parseParams(method, [user.address, '0']), ctx) as { epoch: string, amount: string, proof: string[] }
+  t.is(found.epoch, '1')
+  t.is(found.amount, AGC_UNIT.toString())
+  t.is(await method.handler(parseParams(method, { account: user.address, nonce: '1' }), ctx), null)
+  await withdrawAgc(user, devnet.contractsFile, BigInt(found.epoch), leaf, found.proof)
   t.is(await devnet.contracts.agc.balanceOf(user.address), 7n * AGC_UNIT)
-  const again = await t.throwsAsync(withdrawAgc(user, devnet.contractsFile, 1n, leaf, tree.proof(leaf)), { instanceOf: ChainError })
+  const again = await t.throwsAsync(withdrawAgc(user, devnet.contractsFile, 1n, leaf, found.proof), { instanceOf: ChainError })
   t.is(again?.meta.revert, 'AlreadyClaimed')
+  // recording the same epoch again is idempotent; other leaves for it are refused
+  t.is((await service.withdrawals.record(1n, [leaf, { account: evmKey.address, amount: 5n, nonce: 9n }])).root, tree.root)
+  await t.throwsAsync(service.withdrawals.record(1n, [leaf]), { instanceOf: ChainError, message: /already has other withdrawals/ })
 
   const info = await service.info()
   t.is(info.lastEpoch, '1')

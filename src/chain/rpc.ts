@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import type { ChainRpcSource } from './chain-view.ts'
 import { ChainError, type ChainErrorCode } from './errors.ts'
+import type { WithdrawalProof } from './withdrawal-store.ts'
 
 /** How each chain error reaches a JSON-RPC caller (for the dispatcher's `errorCodes`). */
 export const CHAIN_RPC_ERROR_CODES: Readonly<Record<ChainErrorCode, RpcErrorCodeValue>> = {
@@ -66,8 +67,52 @@ function toRpcError (err: unknown): never {
   throw err
 }
 
-/** Registers `chain_info` and `chain_checkpoints`. */
-export function registerChainRpc (registry: RpcRegistry, chain: ChainRpcSource): void {
+const evmAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte EVM address')
+const nonceString = z.string().regex(/^[0-9]{1,78}$/, 'expected a decimal nonce')
+
+const WithdrawalProofResult = z.object({
+  epoch: z.string(),
+  account: z.string(),
+  amount: z.string(),
+  nonce: z.string(),
+  proof: z.array(z.string()),
+  withdrawalsRoot: z.string()
+}).nullable()
+
+/** Where withdrawal proofs come from (WithdrawalStore). */
+export interface WithdrawalProofSource {
+  proofFor: (account: string, nonce: bigint) => Promise<WithdrawalProof | null>
+}
+
+/**
+ * Registers `chain_info` and `chain_checkpoints`, and `chain_withdrawalProof` when a proof source is given
+ * (what `harmonyd wallet withdraw` asks for before claiming).
+ */
+export function registerChainRpc (registry: RpcRegistry, chain: ChainRpcSource, withdrawals?: WithdrawalProofSource): void {
+  if (withdrawals !== undefined) {
+    registry.register({
+      name: 'chain_withdrawalProof',
+      summary: 'Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw; null if unknown.',
+      params: z.union([
+        z.tuple([evmAddress, nonceString]),
+        z.object({ account: evmAddress, nonce: nonceString }).strict()
+      ]),
+      result: WithdrawalProofResult,
+      handler: async (params) => {
+        const [account, nonce] = Array.isArray(params) ? params : [params.account, params.nonce]
+        const found = await withdrawals.proofFor(account, BigInt(nonce))
+        if (found === null) return null
+        return {
+          epoch: found.epoch.toString(),
+          account: found.leaf.account,
+          amount: found.leaf.amount.toString(),
+          nonce: found.leaf.nonce.toString(),
+          proof: found.proof,
+          withdrawalsRoot: found.root
+        }
+      }
+    })
+  }
   registry.register({
     name: 'chain_info',
     summary: 'Settlement chain: chain id, contract addresses, last checkpoint epoch, stake, escrow totals and deposit watcher progress.',

@@ -18,6 +18,8 @@ import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
 import { SettlementSubmitter } from './settlement-submitter.ts'
 import { StakingValidatorSet } from './validator-set.ts'
+import { WithdrawalStore } from './withdrawal-store.ts'
+import type { WithdrawalLeaf, WithdrawalTree } from './withdrawals.ts'
 
 export interface ChainServiceInit {
   /** EVM JSON-RPC URL (`--chain-rpc`). @default contractsFile.rpcUrl */
@@ -49,6 +51,8 @@ export class ChainService implements Startable, ChainRpcSource {
   readonly watcher: DepositWatcher
   readonly client?: ChainClient
   readonly aggregator?: CheckpointAggregator
+  /** Withdrawal leaves per epoch, to serve proofs (chain_withdrawalProof). */
+  readonly withdrawals: WithdrawalStore
   private readonly c: ChainServiceComponents
   private readonly provider: ReturnType<typeof createProvider>
   private readonly view: ChainView
@@ -83,6 +87,7 @@ export class ChainService implements Startable, ChainRpcSource {
         }, init.aggregator)
       }
     }
+    this.withdrawals = new WithdrawalStore(sublevel(components.db, 'chain'))
     this.view = new ChainView({ provider: this.provider, contracts: this.contracts, contractsFile: file, watcher: this.watcher }, { depositConfirmations: this.depositConfirmations })
   }
 
@@ -109,6 +114,16 @@ export class ChainService implements Startable, ChainRpcSource {
   /** The ledger finalized an epoch: sign and gossip its checkpoint (no-op without a key or transport). */
   async proposeCheckpoint (checkpoint: Checkpoint): Promise<void> {
     await this.aggregator?.propose(checkpoint)
+  }
+
+  /**
+   * The ledger closed `epoch`: record its withdrawals (to serve proofs), then sign and gossip the checkpoint with
+   * their root. Returns the tree.
+   */
+  async closeEpoch (epoch: bigint, dagRoot: string, stateRoot: string, withdrawals: readonly WithdrawalLeaf[]): Promise<WithdrawalTree> {
+    const tree = await this.withdrawals.record(epoch, withdrawals)
+    await this.proposeCheckpoint({ epoch, dagRoot, stateRoot, withdrawalsRoot: tree.root })
+    return tree
   }
 
   /** A validator's check of a deposit credit against its own chain view (see docs/chain.md). */
