@@ -433,7 +433,6 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
         throw new DagError('INSUFFICIENT_BALANCE', `balance ${acct.balance - pendingDebit} (after pending transactions) is below amount + fee ${need}`)
       }
       this.mempool.add(info)
-      this.receivedAt.set(info.idHex, Date.now())
       return info.idHex
     }
   }

@@ -309,6 +309,7 @@ export class AvalancheCore {
     const cs = this.sets.get(conflictKey)
     if (cs === undefined || cs.decided === null) return
     for (const m of cs.members) if (this.processing.has(instanceVertex(m))) return
+    for (const m of cs.members) this.instanceTx.delete(m)
     this.sets.delete(conflictKey)
   }
 }
