@@ -1,7 +1,7 @@
 import test from 'ava'
 import { keccak256, toUtf8Bytes, ZeroHash } from 'ethers'
 import { Registry } from 'prom-client'
-import { CheckpointAggregator, type CheckpointTransport, decodeCheckpointMessage, encodeCheckpointMessage, type GossipVerdict } from '../src/chain/checkpoint-aggregator.ts'
+import { CheckpointAggregator, type CheckpointSubmitter, type CheckpointTransport, decodeCheckpointMessage, encodeCheckpointMessage, type GossipVerdict } from '../src/chain/checkpoint-aggregator.ts'
 import { type Checkpoint, signCheckpoint } from '../src/chain/checkpoint-digest.ts'
 import { ChainClient } from '../src/chain/client.ts'
 import { AGC_UNIT } from '../src/chain/deploy.ts'
@@ -165,4 +165,43 @@ test.serial('a failing publish does not fail the proposal; re-publishing sends n
   t.notDeepEqual(sent[0], sent[1])
   t.deepEqual(decodeCheckpointMessage(sent[0]), decodeCheckpointMessage(sent[1]))
   await n.stop()
+})
+
+test.serial('a submission that failed its attempts (chain down) is retried on the next re-publish round', async (t) => {
+  const client = new ChainClient({ provider: chain.provider, wallet: chain.validators[0].operator, logger: silentLogger() }, { pollIntervalMs: 20 })
+  const real = new SettlementSubmitter(chain.contracts.settlement, chain.deployment.settlement, client)
+  let failures = 0
+  let exhausted: () => void = () => {}
+  const gaveUp = new Promise<void>((resolve) => { exhausted = resolve })
+  // fault injection around the real submitter: the first two submissions fail as if the chain were down
+  const flaky: CheckpointSubmitter = {
+    lastEpoch: async () => await real.lastEpoch(),
+    submit: async (cp, sigs) => {
+      if (failures < 2) {
+        failures++
+        if (failures === 2) exhausted()
+        throw new Error('connection refused')
+      }
+      return await real.submit(cp, sigs)
+    }
+  }
+  const bus = createBus()
+  const nodes = chain.validators.map((val, i) => new CheckpointAggregator({
+    transport: bus.transport(),
+    validators: new StakingValidatorSet(chain.contracts.staking, { cacheMs: 60_000 }),
+    submitter: i === 0 ? flaky : { lastEpoch: async () => await real.lastEpoch(), submit: async () => { throw new Error('not this node') } },
+    domain: domain(),
+    signingKey: val.signer.signingKey,
+    logger: silentLogger()
+  }, { submitDelayMs: 10, maxSubmitAttempts: 2, republishIntervalMs: 3_600_000 }))
+  for (const n of nodes) await n.start()
+  for (const n of nodes) await n.propose(checkpoint(1n))
+  await gaveUp
+  t.is(await chain.contracts.settlement.lastEpoch(), 0n)
+  const anchored = new Promise((resolve) => nodes[0].once('submitted', resolve))
+  await nodes[0].republish()
+  await anchored
+  t.is(await chain.contracts.settlement.lastEpoch(), 1n)
+  t.is(failures, 2)
+  for (const n of nodes) await n.stop()
 })

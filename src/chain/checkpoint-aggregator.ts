@@ -215,8 +215,14 @@ export class CheckpointAggregator extends EventEmitter<{
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'cannot read the last epoch')
     }
-    for (const state of this.epochs.values()) {
-      if (state.own !== undefined && !state.done) await this.publish(state)
+    for (const [epoch, state] of this.epochs) {
+      if (state.done) continue
+      if (state.own !== undefined) await this.publish(state)
+      // a submission that gave up (chain down, out of gas) gets a fresh set of attempts
+      if (state.timer === undefined && state.attempts >= this.maxSubmitAttempts) {
+        state.attempts = 0
+        await this.tryQuorum(epoch)
+      }
     }
   }
 
@@ -360,7 +366,10 @@ export class CheckpointAggregator extends EventEmitter<{
       }
       const digest = state.local
       const d = state.digests.get(digest)
-      if (d === undefined) return
+      if (d === undefined) {
+        state.timer = undefined
+        return
+      }
       const signatures = await this.selectSignatures(d.signatures)
       const txHash = await this.c.submitter.submit(d.checkpoint, signatures)
       state.done = true
