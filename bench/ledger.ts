@@ -6,10 +6,10 @@
 //     offered load of --rate tx/s, measured from submit to the submitting node's `tx:final` event.
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
-import { generateKeyPair, nodeSign, verify, type KeyPair } from '../src/dag/crypto.ts'
-import { VerifyPool, type VerifyItem } from '../src/dag/verify-pool.ts'
+import { generateKeyPair, type KeyPair, nodeSign, verify } from '../src/dag/crypto.ts'
+import { type VerifyItem, VerifyPool } from '../src/dag/verify-pool.ts'
 import { createTestNet, transfer, waitFor } from '../test/helpers/dag-net.ts'
-import { percentile, printResults, type BenchResult } from './report.ts'
+import { type BenchResult, percentile, printResults } from './report.ts'
 
 const { values } = parseArgs({
   options: {

@@ -1,13 +1,12 @@
 import test from 'ava'
 import fc from 'fast-check'
-import { Reader, Writer } from '../src/dag/codec.ts'
-import { DagError } from '../src/dag/errors.ts'
-import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES } from '../src/dag/crypto.ts'
-import { decodeTx, encodeTx, type Transaction } from '../src/dag/tx.ts'
-import { decodeVertex, encodeVertex, MAX_PARENTS, type Vertex } from '../src/dag/vertex.ts'
-import { transferKind, TX_KIND_TRANSFER } from '../src/dag/tx-kinds.ts'
 import { addressFromPublicKey, parseAddress } from '../src/dag/address.ts'
-import { compareBytes } from '../src/dag/codec.ts'
+import { compareBytes, Reader, Writer } from '../src/dag/codec.ts'
+import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES } from '../src/dag/crypto.ts'
+import { DagError } from '../src/dag/errors.ts'
+import { decodeTx, encodeTx, type Transaction } from '../src/dag/tx.ts'
+import { TX_KIND_TRANSFER, transferKind } from '../src/dag/tx-kinds.ts'
+import { decodeVertex, encodeVertex, MAX_PARENTS, type Vertex } from '../src/dag/vertex.ts'
 
 const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n })
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })
@@ -90,7 +89,7 @@ test('addresses: hmy1 prefix, checksum catches typos, never 0x', t => {
   t.is(parseAddress(a).length, 20)
   const typo = a.slice(0, 10) + (a[10] === '0' ? '1' : '0') + a.slice(11)
   t.throws(() => parseAddress(typo), { message: /checksum/ })
-  t.throws(() => parseAddress('0x' + a.slice(4, 44)), { message: /not a Harmony address/ })
+  t.throws(() => parseAddress(`0x${a.slice(4, 44)}`), { message: /not a Harmony address/ })
 })
 
 test('u128 amounts keep their full range', t => {

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { generateKeyPair, nativeMlDsaAvailable, nobleSign, nobleVerify, nodeSign, nodeVerify } from '../src/dag/crypto.ts'
-import { VerifyPool, InlineVerifier } from '../src/dag/verify-pool.ts'
+import { InlineVerifier, VerifyPool } from '../src/dag/verify-pool.ts'
 
 test('node:crypto and noble agree on valid and tampered ML-DSA-65 signatures', t => {
   t.true(nativeMlDsaAvailable(), 'Node 24 has ML-DSA in node:crypto')

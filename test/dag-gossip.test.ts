@@ -1,10 +1,10 @@
 import test from 'ava'
-import { createDagLibp2p, createTestNet, transfer, waitFor } from './helpers/dag-net.ts'
-import { buildVertex, encodeVertex } from '../src/dag/vertex.ts'
+import type { Registry } from 'prom-client'
 import { fromHex } from '../src/dag/codec.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES } from '../src/dag/crypto.ts'
 import { VERTEX_TOPIC } from '../src/dag/network.ts'
-import type { Registry } from 'prom-client'
+import { buildVertex, encodeVertex } from '../src/dag/vertex.ts'
+import { createDagLibp2p, createTestNet, transfer, waitFor } from './helpers/dag-net.ts'
 
 async function rejected (registry: Registry, code: string): Promise<number> {
   const metric = registry.getSingleMetric('harmony_dag_gossip_vertices_total')

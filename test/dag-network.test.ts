@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createTestNet, transfer, waitFor, addressOf } from './helpers/dag-net.ts'
+import { addressOf, createTestNet, transfer, waitFor } from './helpers/dag-net.ts'
 
 test.serial('4 nodes finalize 1,000 transfers from 10 accounts with equal state roots and balances', async t => {
   const net = await createTestNet({ nodes: 4, accounts: 10, accountBalance: 10n ** 21n })

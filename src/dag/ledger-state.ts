@@ -1,11 +1,11 @@
-import { Writer, fromHex, toHex } from './codec.ts'
+import { fromHex, toHex, Writer } from './codec.ts'
 import { sha256 } from './crypto.ts'
-import type { DagGraph } from './graph.ts'
 import type { Genesis } from './genesis.ts'
+import type { DagGraph } from './graph.ts'
 import type { AccountRecord, DagBatch, DagStore, RejectReason } from './store.ts'
+import type { TxInfo } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
-import type { TxInfo } from './tx.ts'
 
 /** Accounts kept in memory (write-through): every account read by applying a vertex. */
 const ACCOUNT_CACHE_LIMIT = 100_000

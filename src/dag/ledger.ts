@@ -1,20 +1,20 @@
 import { EventEmitter } from 'node:events'
 import type { BinaryDb } from '../node/db.ts'
 import type { Logger } from '../node/logger.ts'
-import { bytesEqual, fromHex, toHex } from './codec.ts'
 import { addressFromPublicKey } from './address.ts'
+import { bytesEqual, fromHex, toHex } from './codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { DagError } from './errors.ts'
-import { genesisId, type Genesis } from './genesis.ts'
+import { type Genesis, genesisId } from './genesis.ts'
 import { DagGraph } from './graph.ts'
 import { LedgerState } from './ledger-state.ts'
 import { Mempool } from './mempool.ts'
-import { DagStore, type DagBatch, type TxRecord } from './store.ts'
-import { decodeTx, txInfo, txSigningMessageFromEncoded, type TxInfo } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
-import { MAX_PARENTS, MAX_VERTEX_TXS, buildVertex, encodeVertex, vertexInfo, vertexSigningMessageFromEncoded, type VertexInfo } from './vertex.ts'
-import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
 import type { DagMetrics } from './metrics.ts'
+import { type DagBatch, DagStore, type TxRecord } from './store.ts'
+import { decodeTx, type TxInfo, txInfo, txSigningMessageFromEncoded } from './tx.ts'
+import { requireTxKind } from './tx-kinds.ts'
+import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
+import { buildVertex, encodeVertex, MAX_PARENTS, MAX_VERTEX_TXS, type VertexInfo, vertexInfo, vertexSigningMessageFromEncoded } from './vertex.ts'
 
 export interface DagLedgerInit {
   /** Transactions per vertex this node builds. @default 128 (MAX_VERTEX_TXS) */
@@ -546,7 +546,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       rejected: Number(this.counters.rejectedVertices),
       processing: this.core.processingCount,
       finalTxs: Number(this.counters.finalTxs),
-      stateRoot: '0x' + toHex(await this.state.stateRoot()),
+      stateRoot: `0x${toHex(await this.state.stateRoot())}`,
       mempool: this.mempool.size
     }))
   }

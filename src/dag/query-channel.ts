@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { Reader, Writer } from './codec.ts'
 import { DagError } from './errors.ts'
 

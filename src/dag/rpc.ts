@@ -1,9 +1,9 @@
 import { z } from 'zod'
-import { RpcErrorCode, RpcMethodError, hexString, type RpcErrorCodeValue, type RpcRegistry } from '../rpc/registry.ts'
+import { hexString, RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import { fromHex } from './codec.ts'
 import { DagError, type DagErrorCode } from './errors.ts'
-import { txToJSON } from './tx.ts'
 import type { DagService } from './service.ts'
+import { txToJSON } from './tx.ts'
 
 /** How each ledger error reaches a JSON-RPC caller (also usable as the dispatcher's `errorCodes`). */
 export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValue>> = {
@@ -80,7 +80,7 @@ export function registerDagRpc (registry: RpcRegistry, dag: DagService): void {
       return {
         id: id.toLowerCase(),
         status: s.status,
-        vertex: s.vertexId !== undefined ? '0x' + s.vertexId : null,
+        vertex: s.vertexId !== undefined ? `0x${s.vertexId}` : null,
         reason: s.reason ?? null,
         tx: s.tx !== undefined ? txToJSON(s.tx) : null
       }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import type { BinaryDb } from '../node/db.ts'
 import type { Logger } from '../node/logger.ts'
@@ -12,7 +12,7 @@ import type { Genesis } from './genesis.ts'
 import { DagLedger, type DagLedgerInit, type TxStatusView } from './ledger.ts'
 import { createDagMetrics } from './metrics.ts'
 import { DagNetwork, type DagNetworkInit, VERTEX_TOPIC } from './network.ts'
-import { encodeTx, txToJSON, type Transaction, type TxInfo } from './tx.ts'
+import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
 import { vertexInfo } from './vertex.ts'
 
@@ -65,8 +65,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.verifier = new VerifyPool(init.verifier ?? {}, components.registry)
     this.ledger = new DagLedger({ db: components.db, genesis: components.genesis, identity: components.identity, verifier: this.verifier, logger: components.logger, metrics }, init)
     this.network = new DagNetwork({ libp2p: components.libp2p, ledger: this.ledger, identity: components.identity, logger: components.logger, metrics }, init)
-    this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: '0x' + tx.idHex, vertexId: '0x' + vertexId, tx }) })
-    this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: '0x' + tx.idHex, reason, tx }) })
+    this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
+    this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: `0x${tx.idHex}`, reason, tx }) })
   }
 
   static readonly topic = VERTEX_TOPIC
@@ -92,7 +92,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   async submitTransaction (tx: Transaction | Uint8Array): Promise<string> {
     if (!this.running) throw new DagError('NOT_RUNNING', 'the ledger is not running')
     const encoded = tx instanceof Uint8Array ? tx : encodeTx(tx)
-    return '0x' + await this.ledger.submitTransaction(encoded)
+    return `0x${await this.ledger.submitTransaction(encoded)}`
   }
 
   async getBalance (address: string): Promise<bigint> {
@@ -114,17 +114,17 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     if (bytes === undefined) return undefined
     const info = vertexInfo(bytes)
     return {
-      id: '0x' + info.idHex,
+      id: `0x${info.idHex}`,
       status: this.ledger.vertexStatus(idHex) ?? 'processing',
       height: this.ledger.graph.get(idHex)?.height ?? null,
       author: addressFromPublicKey(info.vertex.author),
       timestampMs: Number(info.vertex.timestampMs),
-      parents: info.parentHex.map(p => '0x' + p),
+      parents: info.parentHex.map(p => `0x${p}`),
       transactions: info.txs.map(t => txToJSON(t))
     }
   }
 
-  tips (): string[] { return this.ledger.tips().map(t => '0x' + t) }
+  tips (): string[] { return this.ledger.tips().map(t => `0x${t}`) }
 
   async stats (): Promise<DagStats> {
     return { ...(await this.ledger.stats()), peers: this.network.validatorPeers().length }

@@ -1,6 +1,6 @@
 import type { BinaryDb, BinarySublevel } from '../node/db.ts'
 import { sublevel } from '../node/db.ts'
-import { Reader, Writer, concatBytes, fromHex } from './codec.ts'
+import { concatBytes, fromHex, Reader, Writer } from './codec.ts'
 import type { VertexStatus } from './graph.ts'
 
 /**

@@ -1,10 +1,10 @@
-import { Reader, Writer, toHex } from './codec.ts'
+import { addressBytesFromPublicKey, formatAddress } from './address.ts'
+import { Reader, toHex, Writer } from './codec.ts'
 import {
   HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage, verify
 } from './crypto.ts'
-import { addressBytesFromPublicKey, formatAddress } from './address.ts'
 import { DagError } from './errors.ts'
-import { requireTxKind, transferKind, TX_KIND_TRANSFER, type TransferPayload } from './tx-kinds.ts'
+import { requireTxKind, type TransferPayload, TX_KIND_TRANSFER, transferKind } from './tx-kinds.ts'
 
 export const TX_VERSION = 1
 /** Largest payload of any kind we accept on the wire (a kind may set a lower bound). */
@@ -121,7 +121,7 @@ export function txInfo (encoded: Uint8Array, tx: Transaction = decodeTx(encoded)
 export function txToJSON (info: TxInfo): Record<string, unknown> {
   const kind = requireTxKind(info.tx.kind)
   return {
-    id: '0x' + info.idHex,
+    id: `0x${info.idHex}`,
     kind: kind.name,
     from: formatAddress(info.account),
     nonce: info.tx.nonce.toString(),

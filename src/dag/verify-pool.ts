@@ -1,10 +1,10 @@
-import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
 import type { Registry } from 'prom-client'
 import { Counter, Gauge } from 'prom-client'
+import type { Startable } from '../node/service.ts'
 import { verify } from './crypto.ts'
 import { DagError } from './errors.ts'
-import type { Startable } from '../node/service.ts'
 
 export interface VerifyItem {
   sig: Uint8Array

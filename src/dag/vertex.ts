@@ -1,9 +1,9 @@
-import { Reader, Writer, compareBytes, toHex } from './codec.ts'
+import { compareBytes, Reader, toHex, Writer } from './codec.ts'
 import {
   HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage
 } from './crypto.ts'
 import { DagError } from './errors.ts'
-import { MAX_TX_BYTES, decodeTx, txInfo, type TxInfo } from './tx.ts'
+import { decodeTx, MAX_TX_BYTES, type TxInfo, txInfo } from './tx.ts'
 
 export const VERTEX_VERSION = 1
 /** Parents per vertex: at least one (the DAG is connected), at most 8 (bounds fan-in and header size). */

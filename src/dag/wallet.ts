@@ -1,6 +1,6 @@
-import { readFile, writeFile, mkdir } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { addressFromPublicKey, parseAddress } from './address.ts'
 import { fromHex, toHex } from './codec.ts'
 import { generateKeyPair, type KeyPair } from './crypto.ts'
@@ -19,7 +19,7 @@ export async function createWalletFile (path: string): Promise<WalletKey> {
   const seed = randomBytes(32)
   const key = walletFromSeed(seed)
   await mkdir(dirname(path), { recursive: true })
-  const body = JSON.stringify({ version: 1, type: 'ml-dsa-65', seed: toHex(seed), address: key.address }, null, 2) + '\n'
+  const body = `${JSON.stringify({ version: 1, type: 'ml-dsa-65', seed: toHex(seed), address: key.address }, null, 2)}\n`
   try {
     await writeFile(path, body, { mode: 0o600, flag: 'wx' })
   } catch (err) {
@@ -59,7 +59,7 @@ export interface SendInit {
 /** Builds and signs a transfer; returns the 0x-hex encoding `account_sendTransaction` takes. */
 export function signTransfer (key: KeyPair, init: SendInit): string {
   const tx = buildTransfer({ chainId: init.chainId, publicKey: key.publicKey, secretKey: key.secretKey, to: parseAddress(init.to), amount: init.amount, nonce: init.nonce, fee: init.fee ?? 1000n })
-  return '0x' + toHex(encodeTx(tx))
+  return `0x${toHex(encodeTx(tx))}`
 }
 
 /** Parses "1.5" AGC (18 decimals) or a plain integer of base units with suffix "wei"-free: `parseAgc('1.5')`. */

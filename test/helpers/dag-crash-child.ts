@@ -2,13 +2,13 @@
 // transaction is reported final (the event fires after its LevelDB batch committed).
 import { readFile } from 'node:fs/promises'
 import { Registry } from 'prom-client'
-import { openDatabase } from '../../src/node/db.ts'
-import { silentLogger } from '../../src/node/logger.ts'
-import { generateKeyPair } from '../../src/dag/crypto.ts'
+import { addressFromPublicKey } from '../../src/dag/address.ts'
 import { fromHex } from '../../src/dag/codec.ts'
+import { generateKeyPair } from '../../src/dag/crypto.ts'
 import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
-import { addressFromPublicKey } from '../../src/dag/address.ts'
+import { openDatabase } from '../../src/node/db.ts'
+import { silentLogger } from '../../src/node/logger.ts'
 import { createDagLibp2p, transfer } from './dag-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[] }
@@ -22,7 +22,7 @@ await dag.start()
 dag.on('tx:final', e => { process.stdout.write(`final ${e.id}\n`) })
 process.stdout.write('ready\n')
 const nonces = await Promise.all(accounts.map(async a => await dag.getNonce(addressFromPublicKey(a.publicKey))))
-for (let round = 0; ; round++) {
+for (;;) {
   await Promise.all(accounts.map(async (a, i) => {
     const to = accounts[(i + 1) % accounts.length]
     try {

@@ -1,5 +1,5 @@
-import type { DagGraph, GraphNode } from '../graph.ts'
 import type { ConsensusParams } from '../genesis.ts'
+import type { DagGraph, GraphNode } from '../graph.ts'
 
 /**
  * Avalanche (the DAG algorithm of "Scalable and Probabilistic Leaderless BFT Consensus through Metastability",
