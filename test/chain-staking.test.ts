@@ -132,6 +132,10 @@ test.serial('unbond removes weight at once; withdrawal only after the unbonding 
   t.true(await chain.contracts.staking.isValidator(v0.operator.address))
   // full exit: unbond everything, wait, withdraw -> removed, signer and identity free again
   await mined(staking.unbond(K))
+  // while unbonding with nothing bonded, re-staking below the minimum is refused
+  await mined(chain.contracts.agc.transfer(v0.operator.address, 1n))
+  await mined(chain.connect(v0.operator).agc.approve(chain.deployment.staking, 1n))
+  await assertReverts(t, () => staking.stake(1n), 'BelowMinimumStake')
   await chain.increaseTime(chain.unbondingPeriodSec)
   await mined(staking.withdrawUnbonded())
   t.false(await chain.contracts.staking.isValidator(v0.operator.address))

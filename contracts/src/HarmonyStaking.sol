@@ -129,10 +129,12 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         _stake(operator, amount);
     }
 
-    /// @notice Adds stake to msg.sender's validator.
+    /// @notice Adds stake to msg.sender's validator; the resulting stake must be at least `minStake`.
     function stake(uint256 amount) external nonReentrant {
         if (_operatorIndex[msg.sender] == 0) revert NotRegistered();
         if (amount == 0) revert ZeroAmount();
+        uint256 newStake = _validators[msg.sender].stake + amount;
+        if (newStake < minStake) revert BelowMinimumStake(newStake, minStake);
         _stake(msg.sender, amount);
     }
 
