@@ -2,6 +2,7 @@ import type { Argv } from 'yargs'
 import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '../node/config.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import { join } from 'node:path'
+import { HarmonyClient } from '../sdk/client.ts'
 
 export interface GlobalArgs {
   datadir?: string
@@ -40,4 +41,17 @@ export async function configFromArgs (args: Record<string, unknown>): Promise<{ 
 export function output (json: boolean | undefined, value: unknown, human: () => string): void {
   if (json === true) process.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? v.toString() : v)}\n`)
   else process.stdout.write(`${human()}\n`)
+}
+
+export interface RpcArgs extends GlobalArgs {
+  rpc?: string
+}
+
+export const rpcOption = { type: 'string', describe: 'RPC URL of the node (default: from the datadir config)' } as const
+
+/** The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. */
+export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
+  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc })
+  const { config } = await configFromArgs(args as Record<string, unknown>)
+  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
 }

@@ -6,6 +6,7 @@ import { startCommand } from './start.ts'
 import { devnetCommand } from './devnet.ts'
 import { statusCommand, peersCommand } from './status.ts'
 import { benchCommand } from './bench.ts'
+import { walletCommand } from './wallet.ts'
 import type { GlobalArgs } from './common.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
@@ -29,6 +30,7 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(statusCommand)
     .command(peersCommand)
     .command(benchCommand)
+    .command(walletCommand as never)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

@@ -6,12 +6,19 @@ import { isInitialized, resolveDatadir } from '../node/datadir.ts'
 import { StartupError } from '../node/errors.ts'
 import { createIdentity, ledgerKeyFingerprint } from '../node/identity.ts'
 import { withConfigFlags, output, type GlobalArgs } from './common.ts'
+import { createWalletFile, generateGenesis } from '../dag/index.ts'
+import { GENESIS_FILE, writeGenesisFile } from '../node/genesis-file.ts'
+
+/** Where init puts the faucet wallet of a solo genesis. */
+export const FAUCET_WALLET_FILE = join('keys', 'faucet.json')
 
 export interface InitResult {
   datadir: string
   peerId: string
   ledgerKey: string
   configFile: string
+  /** Set when init wrote a single-validator genesis (no --genesis given). */
+  faucetWallet?: string
 }
 
 /** Creates a datadir with fresh keys and a commented config file holding the given settings. */
@@ -25,7 +32,16 @@ export async function initDatadir (datadirFlag: string | undefined, settings: Re
   const configFile = join(datadir, CONFIG_FILE_NAME)
   await writeFile(configFile, renderConfigFile(config), { flag: 'wx' })
   const identity = await createIdentity(datadir)
-  return { datadir, peerId: identity.peerId.toString(), ledgerKey: ledgerKeyFingerprint(identity.ledgerKey.publicKey), configFile }
+  const result: InitResult = { datadir, peerId: identity.peerId.toString(), ledgerKey: ledgerKeyFingerprint(identity.ledgerKey.publicKey), configFile }
+  if (config.genesis === undefined) {
+    // no network given: a single-validator ledger of this node, with a funded faucet wallet to drive it
+    const faucetWallet = join(datadir, FAUCET_WALLET_FILE)
+    const faucet = await createWalletFile(faucetWallet)
+    const genesis = generateGenesis({ chainId: `harmony-solo-${result.ledgerKey}`, validatorPublicKeys: [identity.ledgerKey.publicKey], faucetPublicKey: faucet.publicKey })
+    await writeGenesisFile(join(datadir, GENESIS_FILE), genesis)
+    result.faucetWallet = faucetWallet
+  }
+  return result
 }
 
 export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -38,7 +54,8 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       `initialised ${result.datadir}`,
       `  peer id     ${result.peerId}`,
       `  ledger key  ${result.ledgerKey} (ML-DSA-65)`,
-      `  config      ${result.configFile}`
+      `  config      ${result.configFile}`,
+      ...(result.faucetWallet === undefined ? [] : [`  genesis     single-validator ledger; faucet wallet ${result.faucetWallet}`])
     ].join('\n'))
   }
 }

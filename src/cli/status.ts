@@ -1,19 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { HarmonyClient } from '../sdk/client.ts'
-import { configFromArgs, output, type GlobalArgs } from './common.ts'
-
-interface RpcArgs extends GlobalArgs {
-  rpc?: string
-}
-
-/** The RPC URL of the local node: --rpc, else the datadir's configured rpc host/port. */
-async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
-  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc })
-  const { config } = await configFromArgs(args as Record<string, unknown>)
-  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
-}
-
-const rpcOption = { type: 'string', describe: 'RPC URL of the node (default: from the datadir config)' } as const
+import { clientFor, output, rpcOption, type GlobalArgs, type RpcArgs } from './common.ts'
 
 export const statusCommand: CommandModule<GlobalArgs, RpcArgs> = {
   command: 'status',

@@ -6,6 +6,10 @@ import { once } from 'node:events'
 import type { Logger } from './logger.ts'
 import { isInitialized } from './datadir.ts'
 import { HarmonyError } from './errors.ts'
+import { loadIdentity } from './identity.ts'
+import { createWalletFile, generateGenesis, loadGenesis } from '../dag/index.ts'
+import { writeGenesisFile } from './genesis-file.ts'
+import { stat } from 'node:fs/promises'
 
 /** The CLI entry the devnet forks for each node. */
 export const HARMONYD_BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
@@ -85,11 +89,34 @@ export class Devnet {
       dirs.push(dir)
       if (!(await isInitialized(dir))) await this.run(['init', '--datadir', dir, '--network', 'devnet'])
     }
+    await this.ensureGenesis(dirs)
     await this.init.prepare?.(dirs)
     const first = await this.spawn(0, [])
     const bootstrap = first.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? first.listenAddrs[0]
     const rest = await Promise.all(Array.from({ length: this.init.nodes - 1 }, (_, k) => this.spawn(k + 1, [bootstrap])))
     return [first, ...rest]
+  }
+
+  get genesisPath (): string { return join(this.init.datadir, 'genesis.json') }
+  /** The devnet faucet wallet, funded in the genesis. */
+  get faucetPath (): string { return join(this.init.datadir, 'faucet.json') }
+
+  /**
+   * One genesis for the whole devnet: every node's ledger key is a validator with equal weight, plus a funded
+   * faucet. Made once; a reused datadir must still hold the same nodes.
+   */
+  private async ensureGenesis (dirs: string[]): Promise<void> {
+    const keys = await Promise.all(dirs.map(async d => (await loadIdentity(d)).ledgerKey.publicKey))
+    const exists = await stat(this.genesisPath).then(() => true, () => false)
+    if (exists) {
+      const genesis = await loadGenesis(this.genesisPath)
+      const same = genesis.validators.length === keys.length && genesis.validators.every((v, i) => Buffer.from(v.publicKey).equals(keys[i]))
+      if (!same) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made for other nodes (${genesis.validators.length} validators); use a new --datadir`)
+      return
+    }
+    const faucet = await createWalletFile(this.faucetPath)
+    const genesis = generateGenesis({ chainId: 'harmony-devnet', validatorPublicKeys: keys, faucetPublicKey: faucet.publicKey })
+    await writeGenesisFile(this.genesisPath, genesis)
   }
 
   /** Runs a one-shot harmonyd command (init) to completion. */
@@ -109,6 +136,7 @@ export class Devnet {
       'start', '--datadir', dir,
       '--p2p-host', '127.0.0.1', '--p2p-port', String(p2p), '--rpc-port', String(rpc),
       '--log-level', this.init.logLevel ?? 'info',
+      '--genesis', this.genesisPath,
       ...bootstrap.flatMap(b => ['--bootstrap', b]),
       ...(this.init.extraArgs?.(index) ?? [])
     ]

@@ -17,6 +17,7 @@ import { RpcServer } from '../rpc/server.ts'
 import { registerNodeRpc } from './rpc-methods.ts'
 import { VERSION } from './version.ts'
 import { ComputeService } from '../compute/index.ts'
+import { DagService, registerDagRpc, loadGenesis, addressFromPublicKey, DAG_RPC_ERROR_CODES, type Genesis } from '../dag/index.ts'
 import { readCapability } from './capability.ts'
 
 export interface HarmonyNodeInit {
@@ -52,6 +53,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private announcementsValue?: AnnouncementService
   private rpcValue?: RpcServer
   private computeValue?: ComputeService
+  private dagValue?: DagService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -72,6 +74,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get announcements (): AnnouncementService { return this.need(this.announcementsValue, 'announcements') }
   get rpc (): RpcServer { return this.need(this.rpcValue, 'rpc') }
   get compute (): ComputeService { return this.need(this.computeValue, 'compute') }
+  get dag (): DagService { return this.need(this.dagValue, 'dag') }
   get database (): BinaryDb { return this.need(this.db, 'database') }
 
   /** A path from the config, resolved against the datadir when relative. */
@@ -115,6 +118,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.db = await lockDatadir(this.datadir)
     this.started.push({ name: 'datadir', service: { start: async () => {}, stop: async () => { if (this.db !== undefined) await releaseDatadir(this.datadir, this.db) } } })
     this.identityValue = await loadIdentity(this.datadir)
+    const genesis = await this.loadGenesis()
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
 
     try {
@@ -154,8 +158,21 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
 
+    const { ledgerKey } = this.identityValue
+    this.dagValue = new DagService({
+      libp2p,
+      db: this.db,
+      identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
+      genesis,
+      logger: child('dag'),
+      registry: this.metrics
+    })
+    await this.add('dag', this.dagValue)
+    registerDagRpc(this.rpcRegistry, this.dagValue)
+
+    const address = addressFromPublicKey(ledgerKey.publicKey)
     registerNodeRpc(this.rpcRegistry, this, [
-      () => ({ executor: compute.info(), ...(capability === undefined ? {} : { capability }) })
+      () => ({ address, chainId: genesis.chainId, executor: compute.info(), ...(capability === undefined ? {} : { capability }) })
     ])
     this.rpcValue = new RpcServer({
       registry: this.rpcRegistry,
@@ -167,8 +184,17 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
         return { ok: true }
       }
-    }, { host: config['rpc-host'], port: config['rpc-port'] })
+    }, { host: config['rpc-host'], port: config['rpc-port'], errorCodes: { ...DAG_RPC_ERROR_CODES } })
     await this.add('rpc', this.rpcValue)
+  }
+
+  private async loadGenesis (): Promise<Genesis> {
+    const path = this.dataPath(this.config.genesis)
+    try {
+      return await loadGenesis(path)
+    } catch (err) {
+      throw new StartupError('DATADIR_INVALID', `genesis ${path} cannot be used: ${errorMessage(err)}; pass --genesis with the network's genesis file`, { path })
+    }
   }
 
   /** A libp2p/RPC listen failure as an operator-facing message. */
