@@ -56,6 +56,9 @@ export class VerifyPool implements SignatureVerifier, Startable {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private queued = 0
+  private readonly waiting: Array<{ items: VerifyItem[], resolve: (r: boolean[]) => void, reject: (e: Error) => void }> = []
+  private waitingCount = 0
+  private flushTimer: NodeJS.Immediate | undefined
   private readonly verified?: Counter
   private readonly depth?: Gauge
 
@@ -95,6 +98,9 @@ export class VerifyPool implements SignatureVerifier, Startable {
 
   async stop (): Promise<void> {
     const ws = this.workers.splice(0)
+    if (this.flushTimer !== undefined) { clearImmediate(this.flushTimer); this.flushTimer = undefined }
+    for (const w of this.waiting.splice(0)) w.reject(new DagError('NOT_RUNNING', 'verifier pool stopped'))
+    this.waitingCount = 0
     for (const [id, p] of this.pending) { this.pending.delete(id); p.reject(new DagError('NOT_RUNNING', 'verifier pool stopped')) }
     this.queued = 0
     await Promise.all(ws.map(async w => await w.worker.terminate()))
@@ -107,18 +113,52 @@ export class VerifyPool implements SignatureVerifier, Startable {
     if (items.length === 0) return []
     if (this.workers.length === 0) throw new DagError('NOT_RUNNING', 'verifier pool is not started')
     if (this.queued + items.length > this.maxQueued) throw new DagError('QUEUE_FULL', `verifier queue full (${this.queued} signatures waiting)`)
-    const chunks: Array<Promise<Uint8Array>> = []
-    for (let i = 0; i < items.length; i += this.chunkSize) {
-      chunks.push(this.send(items.slice(i, i + this.chunkSize)))
+    let out: boolean[]
+    if (items.length < this.chunkSize) {
+      out = await this.coalesce(items)
+    } else {
+      const chunks: Array<Promise<Uint8Array>> = []
+      for (let i = 0; i < items.length; i += this.chunkSize) {
+        chunks.push(this.send(items.slice(i, i + this.chunkSize)))
+      }
+      const results = await Promise.all(chunks)
+      out = []
+      for (const r of results) for (const b of r) out.push(b === 1)
     }
-    const results = await Promise.all(chunks)
-    const out: boolean[] = []
-    for (const r of results) for (const b of r) out.push(b === 1)
     let valid = 0
     for (const o of out) if (o) valid++
     this.verified?.inc({ result: 'valid' }, valid)
     this.verified?.inc({ result: 'invalid' }, out.length - valid)
     return out
+  }
+
+  /**
+   * Small batches (single client transactions) arriving in the same turn of the event loop travel to a worker
+   * together: one message per chunk instead of one per signature.
+   */
+  private coalesce (items: VerifyItem[]): Promise<boolean[]> {
+    return new Promise<boolean[]>((resolve, reject) => {
+      this.waiting.push({ items, resolve, reject })
+      this.waitingCount += items.length
+      if (this.waitingCount >= this.chunkSize) this.flush()
+      else if (this.flushTimer === undefined) this.flushTimer = setImmediate(() => { this.flush() })
+    })
+  }
+
+  private flush (): void {
+    if (this.flushTimer !== undefined) { clearImmediate(this.flushTimer); this.flushTimer = undefined }
+    const batch = this.waiting.splice(0)
+    this.waitingCount = 0
+    if (batch.length === 0) return
+    const all: VerifyItem[] = []
+    for (const b of batch) all.push(...b.items)
+    this.send(all).then(res => {
+      let o = 0
+      for (const b of batch) {
+        b.resolve(Array.from(res.subarray(o, o + b.items.length), x => x === 1))
+        o += b.items.length
+      }
+    }, (err: Error) => { for (const b of batch) b.reject(err) })
   }
 
   private async send (items: VerifyItem[]): Promise<Uint8Array> {
