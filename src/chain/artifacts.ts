@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { InterfaceAbi } from 'ethers'
 import { ChainError } from './errors.ts'
@@ -19,10 +19,13 @@ const cache = new Map<ContractName, ContractArtifact>()
 export function loadArtifact (name: ContractName): ContractArtifact {
   const cached = cache.get(name)
   if (cached !== undefined) return cached
-  const url = new URL(`../../contracts/artifacts/${name}.json`, import.meta.url)
+  // src/chain/ in the repository; dist/src/chain/ in the built package, next to the repository's contracts/
+  const candidates = [`../../contracts/artifacts/${name}.json`, `../../../contracts/artifacts/${name}.json`]
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  const path = candidates.find((p) => existsSync(p)) ?? candidates[0]
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(fileURLToPath(url), 'utf8'))
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
     throw new ChainError('ARTIFACT_INVALID', `cannot read contract artifact ${name}: run npm run build:contracts`, { name }, { cause: err })
   }
