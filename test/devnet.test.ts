@@ -34,6 +34,10 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
     t.is(info.peerId, peerId)
     t.is(info.network, 'devnet')
     t.true(['gpu', 'software', 'cpu'].includes(info.executor.kind), 'node_info reports the executor that runs')
+    // the devnet's local chain: anvil with the contracts deployed and every node staked as a validator
+    const chain = await rpc<{ chainId: number, validatorCount: number }>(url, 'chain_info')
+    t.is(chain.chainId, 31337)
+    t.is(chain.validatorCount, 3)
     const health = await rpc<{ peers: number }>(url, 'node_health')
     t.true(health.peers >= 2, `node ${index} is connected to both others`)
     pids.push(Number.parseInt(await readFile(join(d.path, `node-${index}`, 'harmonyd.pid'), 'utf8'), 10))

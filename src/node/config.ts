@@ -32,6 +32,8 @@ export interface NodeConfig {
   'chain-rpc': string
   /** Deployed contract addresses (JSON); relative paths are taken from the datadir. */
   contracts: string
+  /** Blocks on top of a deposit before it is credited. */
+  'chain-confirmations': number
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -78,7 +80,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   },
   genesis: { kind: 'string', describe: 'genesis file (relative to the datadir)', default: 'genesis.json' },
   'chain-rpc': { kind: 'string', describe: 'EVM JSON-RPC URL for settlement (empty: no chain client)', default: '' },
-  contracts: { kind: 'string', describe: 'deployed contract addresses file (relative to the datadir)', default: 'contracts.json' }
+  contracts: { kind: 'string', describe: 'deployed contract addresses file (relative to the datadir); the chain client runs when it exists', default: 'contracts.json' },
+  'chain-confirmations': { kind: 'count', describe: 'blocks a deposit needs on top (itself included) before it is credited', default: 12 }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

@@ -8,6 +8,7 @@ import { isInitialized } from './datadir.ts'
 import { HarmonyError } from './errors.ts'
 import { loadIdentity } from './identity.ts'
 import { createWalletFile, generateGenesis, loadGenesis } from '../dag/index.ts'
+import { prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
 import { writeGenesisFile } from './genesis-file.ts'
 import { stat } from 'node:fs/promises'
 
@@ -27,10 +28,8 @@ export interface DevnetInit {
   datadir: string
   /** @default 'info' */
   logLevel?: string
-  /** Hook run once every datadir exists and before any node starts (genesis, chain deployment). */
-  prepare?: (nodeDirs: string[]) => Promise<void>
-  /** Extra flags per node (e.g. --chain-rpc). */
-  extraArgs?: (index: number) => string[]
+  /** Start anvil, deploy the AGC contracts, stake and register every node as a validator. @default true */
+  chain?: boolean
   logger: Logger
 }
 
@@ -60,6 +59,8 @@ export class DevnetError extends HarmonyError<'DEVNET_NODE_FAILED' | 'DEVNET_INV
 export class Devnet {
   readonly init: DevnetInit
   readonly nodes: DevnetNode[] = []
+  /** The local EVM chain (anvil) and its contracts, when `chain` is on. */
+  chain?: PreparedDevnetChain
   private stopping = false
 
   constructor (init: DevnetInit) {
@@ -90,7 +91,9 @@ export class Devnet {
       if (!(await isInitialized(dir))) await this.run(['init', '--datadir', dir, '--network', 'devnet'])
     }
     await this.ensureGenesis(dirs)
-    await this.init.prepare?.(dirs)
+    if (this.init.chain !== false) {
+      this.chain = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async d => (await loadIdentity(d)).ledgerKey.publicKey })
+    }
     const first = await this.spawn(0, [])
     const bootstrap = first.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? first.listenAddrs[0]
     const rest = await Promise.all(Array.from({ length: this.init.nodes - 1 }, (_, k) => this.spawn(k + 1, [bootstrap])))
@@ -138,7 +141,7 @@ export class Devnet {
       '--log-level', this.init.logLevel ?? 'info',
       '--genesis', this.genesisPath,
       ...bootstrap.flatMap(b => ['--bootstrap', b]),
-      ...(this.init.extraArgs?.(index) ?? [])
+      ...(this.chain === undefined ? [] : ['--chain-rpc', this.chain.anvil.url, '--contracts', this.chain.nodes[index].contractsFile, '--chain-confirmations', '1'])
     ]
     const log = await open(join(dir, 'harmonyd.log'), 'a')
     // own process group: a terminal's Ctrl-C reaches only the devnet, which then stops each node gracefully
@@ -169,11 +172,13 @@ export class Devnet {
       await exited
       clearTimeout(timer)
     }))
+    await this.chain?.stop()
   }
 
   /** Immediately kills every node (second Ctrl-C). */
   kill (): void {
     this.stopping = true
     for (const n of this.nodes) n?.process.kill('SIGKILL')
+    if (this.chain !== undefined) process.kill(this.chain.anvil.pid, 'SIGKILL')
   }
 }

@@ -19,6 +19,8 @@ import { VERSION } from './version.ts'
 import { ComputeService } from '../compute/index.ts'
 import { DagService, registerDagRpc, loadGenesis, addressFromPublicKey, DAG_RPC_ERROR_CODES, type Genesis } from '../dag/index.ts'
 import { readCapability } from './capability.ts'
+import { ChainService, CHAIN_RPC_ERROR_CODES, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, registerChainRpc, type Deposit } from '../chain/index.ts'
+import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
   datadir: string
@@ -54,6 +56,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private rpcValue?: RpcServer
   private computeValue?: ComputeService
   private dagValue?: DagService
+  private chainValue?: ChainService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -75,6 +78,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get rpc (): RpcServer { return this.need(this.rpcValue, 'rpc') }
   get compute (): ComputeService { return this.need(this.computeValue, 'compute') }
   get dag (): DagService { return this.need(this.dagValue, 'dag') }
+  /** The EVM chain client; undefined when no contracts file is configured. */
+  get chain (): ChainService | undefined { return this.chainValue }
   get database (): BinaryDb { return this.need(this.db, 'database') }
 
   /** A path from the config, resolved against the datadir when relative. */
@@ -170,9 +175,17 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     await this.add('dag', this.dagValue)
     registerDagRpc(this.rpcRegistry, this.dagValue)
 
+    this.chainValue = await this.startChain()
+
     const address = addressFromPublicKey(ledgerKey.publicKey)
     registerNodeRpc(this.rpcRegistry, this, [
-      () => ({ address, chainId: genesis.chainId, executor: compute.info(), ...(capability === undefined ? {} : { capability }) })
+      () => ({
+        address,
+        chainId: genesis.chainId,
+        executor: compute.info(),
+        evmAddress: this.chainValue?.evmAddress ?? null,
+        ...(capability === undefined ? {} : { capability })
+      })
     ])
     this.rpcValue = new RpcServer({
       registry: this.rpcRegistry,
@@ -184,8 +197,37 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
         return { ok: true }
       }
-    }, { host: config['rpc-host'], port: config['rpc-port'], errorCodes: { ...DAG_RPC_ERROR_CODES } })
+    }, { host: config['rpc-host'], port: config['rpc-port'], errorCodes: { ...DAG_RPC_ERROR_CODES, ...CHAIN_RPC_ERROR_CODES } })
     await this.add('rpc', this.rpcValue)
+  }
+
+  /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */
+  private async startChain (): Promise<ChainService | undefined> {
+    const path = this.dataPath(this.config.contracts)
+    if (!(await stat(path).then(() => true, () => false))) {
+      this.logger.info({ contracts: path }, 'no contracts file: running without the EVM chain client')
+      return undefined
+    }
+    const contractsFile = await readContractsFile(path)
+    const chain = new ChainService({
+      contractsFile,
+      db: this.database,
+      depositSink: async (deposit: Deposit) => await this.creditDeposit(deposit),
+      evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
+      checkpointTransport: gossipsubCheckpointTransport(this.libp2p.services.pubsub),
+      logger: this.logger.child({ module: 'chain' }),
+      registry: this.metrics
+    }, {
+      rpcUrl: this.config['chain-rpc'] === '' ? undefined : this.config['chain-rpc'],
+      depositConfirmations: this.config['chain-confirmations']
+    })
+    await this.add('chain', chain)
+    registerChainRpc(this.rpcRegistry, chain, chain.withdrawals)
+    return chain
+  }
+
+  private async creditDeposit (deposit: Deposit): Promise<void> {
+    throw new Error(`deposit ${deposit.txHash}:${deposit.logIndex} not credited: the DAG bridge is not wired yet`)
   }
 
   private async loadGenesis (): Promise<Genesis> {
