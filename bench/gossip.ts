@@ -43,7 +43,8 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 
 async function harmonyNetwork (size: number): Promise<GossipNetwork> {
   const datadir = await mkdtemp(join(tmpdir(), 'harmony-bench-gossip-'))
-  const devnet = new Devnet({ nodes: size, basePort: 0, datadir, logLevel: 'warn', logger: silentLogger() })
+  // gossip only: no chain, and the CPU executor so 16 nodes do not start 16 software GPUs
+  const devnet = new Devnet({ nodes: size, basePort: 0, datadir, logLevel: 'warn', logger: silentLogger(), chain: false, nodeArgs: ['--executor', 'cpu'] })
   const nodes = await devnet.start()
   const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
   const want = Math.min(size - 1, 16)

@@ -30,6 +30,8 @@ export interface DevnetInit {
   logLevel?: string
   /** Start anvil, deploy the AGC contracts, stake and register every node as a validator. @default true */
   chain?: boolean
+  /** Extra flags for every node's `harmonyd start` (e.g. `--executor cpu`). @default [] */
+  nodeArgs?: string[]
   logger: Logger
 }
 
@@ -141,7 +143,8 @@ export class Devnet {
       '--log-level', this.init.logLevel ?? 'info',
       '--genesis', this.genesisPath,
       ...bootstrap.flatMap(b => ['--bootstrap', b]),
-      ...(this.chain === undefined ? [] : ['--chain-rpc', this.chain.anvil.url, '--contracts', this.chain.nodes[index].contractsFile, '--chain-confirmations', '1'])
+      ...(this.chain === undefined ? [] : ['--chain-rpc', this.chain.anvil.url, '--contracts', this.chain.nodes[index].contractsFile, '--chain-confirmations', '1']),
+      ...(this.init.nodeArgs ?? [])
     ]
     const log = await open(join(dir, 'harmonyd.log'), 'a')
     // own process group: a terminal's Ctrl-C reaches only the devnet, which then stops each node gracefully
