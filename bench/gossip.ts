@@ -78,7 +78,7 @@ async function rawNetwork (size: number): Promise<GossipNetwork> {
   const script = fileURLToPath(new URL('./raw-gossip-node.ts', import.meta.url))
   const children: ChildProcess[] = []
   const addrs: string[][] = []
-  const request = async <T>(child: ChildProcess, msg: { id?: string }, type: string): Promise<T> => {
+  const request = async <T>(child: ChildProcess, msg: { cmd: string, id?: string, addrs?: string[] }, type: string): Promise<T> => {
     const reply = new Promise<T>((resolve) => {
       const onMessage = (m: { type: string, id?: string }): void => {
         if (m.type === type && m.id === msg.id) { child.off('message', onMessage); resolve(m as T) }
