@@ -1,12 +1,21 @@
-// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000] [--seconds 6]
+// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1);
-// (3) a 4-node in-process network (real libp2p on loopback): finalized tx/s and finality p50/p99 at a fixed
-//     offered load of --rate tx/s, measured from submit to the submitting node's `tx:final` event.
-import { availableParallelism } from 'node:os'
+// (3) a 4-node devnet, one process per node (real libp2p on loopback): finalized tx/s and finality p50/p99 at a
+//     fixed offered load of --rate tx/s, from submit to the submitting node's `tx:final` event.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { generateKeyPair, type KeyPair, nodeSign, verify } from '../src/dag/crypto.ts'
+import { addressFromPublicKey, parseAddress } from '../src/dag/address.ts'
+import { toHex } from '../src/dag/codec.ts'
+import { generateKeyPair, type KeyPair, nodeSign, sha256, verify } from '../src/dag/crypto.ts'
+import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
 import { type VerifyItem, VerifyPool } from '../src/dag/verify-pool.ts'
 import { createTestNet, transfer, waitFor } from '../test/helpers/dag-net.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
@@ -15,13 +24,13 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     ingest: { type: 'string', default: '3000' },
-    rate: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '1000,50' },
     seconds: { type: 'string', default: '6' },
     parts: { type: 'string', default: '1,2,3' }
   }
 })
 const INGEST_TXS = Number(values.ingest)
-const OFFERED_RATE = Number(values.rate)
+const OFFERED_RATES = values.rate.split(',').map(Number)
 const LOAD_SECONDS = Number(values.seconds)
 const PARTS = new Set(values.parts.split(',').map(Number))
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
@@ -78,68 +87,81 @@ if (PARTS.has(2)) {
   await net.close()
 }
 
-// (3) 4-node finality at a fixed offered load ---------------------------------------------------------------------
-if (PARTS.has(3)) {
+// (3) 4-node devnet (one process per node) at a fixed offered load -----------------------------------------------
+async function devnetRun (OFFERED_RATE: number): Promise<void> {
   const accountsN = 40
-  const net = await createTestNet({ nodes: 4, accounts: accountsN, dag: { verifier: { workers: 1 } } })
-  await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 3), 'peers bound')
+  const validators = Array.from({ length: 4 }, () => randomBytes(32))
+  const accounts = Array.from({ length: accountsN }, () => generateKeyPair())
+  const genesis = generateGenesis({
+    chainId: 'harmony-bench',
+    validatorPublicKeys: validators.map(s => generateKeyPair(s).publicKey),
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n }))
+  })
   const perAccount = Math.ceil(OFFERED_RATE * LOAD_SECONDS / accountsN)
-  const streams = signStreams(net.genesis, net.accounts, perAccount)
-  const total = accountsN * perAccount
-  log(`finality: ${total} transfers prepared, offering ${OFFERED_RATE} tx/s for ${LOAD_SECONDS} s`)
+  const streams = signStreams(genesis, accounts, perAccount)
+  const root = await mkdtemp(join(tmpdir(), 'harmony-bench-ledger-'))
+  const nodes = await Promise.all(validators.map(async (seed, i) => {
+    const config = join(root, `node${i}.json`)
+    await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed) }))
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./ledger-node.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines = createInterface({ input: child.stdout })
+    const node = { child, addr: '', peers: 0, finals: [] as string[], onFinal: (_id: string) => {}, refused: 0 }
+    lines.on('line', line => {
+      const [kind, rest] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]
+      if (kind === 'addr') node.addr = rest
+      else if (kind === 'peers') node.peers = Number(rest)
+      else if (kind === 'final') node.onFinal(rest)
+      else if (kind === 'refused') node.refused++
+    })
+    return node
+  }))
+  await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening', 60_000)
+  for (const n of nodes) for (const m of nodes) if (n !== m) n.child.stdin.write(`dial ${m.addr}\n`)
+  await waitFor(() => nodes.every(n => n.peers === 3), 'validator peers bound', 60_000)
   const submittedAt = new Map<string, number>()
   const latencies: number[] = []
+  const finalCount = nodes.map(() => 0)
   let lastFinal = 0
-  for (const n of net.nodes) {
-    n.dag.on('tx:final', e => {
-      const t0 = submittedAt.get(e.id)
+  nodes.forEach((n, i) => {
+    n.onFinal = (id) => {
+      finalCount[i]++
+      const t0 = submittedAt.get(`${i}:${id}`)
       if (t0 === undefined) return
-      submittedAt.delete(e.id)
-      const now = performance.now()
-      latencies.push(now - t0)
-      lastFinal = now
-      if (process.env.BENCH_TRACE !== undefined) process.stderr.write(`final ${((t0 - start) / 1000).toFixed(2)} -> ${((now - start) / 1000).toFixed(2)}\n`)
-    })
-  }
-  const ids = new Map<string, number>() // id -> submitting node
+      submittedAt.delete(`${i}:${id}`)
+      lastFinal = performance.now()
+      latencies.push(lastFinal - t0)
+    }
+  })
+  log(`finality: ${accountsN * perAccount} transfers prepared, offering ${OFFERED_RATE} tx/s for ${LOAD_SECONDS} s to 4 node processes`)
   const start = performance.now()
-  let refused = 0
-  // Account i always submits to node i % 4 (its nonces stay in order); tx j of the run is due at start + j/rate.
-  const order: Array<[number, number]> = []
-  for (let n = 0; n < perAccount; n++) for (let a = 0; a < accountsN; a++) order.push([a, n])
-  const pending: Array<Promise<void>> = []
-  const chains = new Map<number, Promise<void>>()
-  for (let j = 0; j < order.length; j++) {
-    const due = start + (j * 1000) / OFFERED_RATE
-    const wait = due - performance.now()
-    if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
-    const [a, n] = order[j]
-    const node = net.nodes[a % 4]
-    const prev = chains.get(a) ?? Promise.resolve()
-    const p = prev.then(async () => {
-      const t0 = performance.now()
-      try {
-        const id = await node.dag.submitTransaction(streams[a][n])
-        submittedAt.set(id, t0)
-        ids.set(id, a % 4)
-      } catch { refused++ }
-    })
-    chains.set(a, p)
-    pending.push(p)
+  let j = 0
+  for (let n = 0; n < perAccount; n++) {
+    for (let a = 0; a < accountsN; a++, j++) {
+      const wait = start + (j * 1000) / OFFERED_RATE - performance.now()
+      if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
+      const bytes = streams[a][n]
+      const id = `0x${toHex(sha256(bytes))}`
+      submittedAt.set(`${a % 4}:${id}`, performance.now())
+      nodes[a % 4].child.stdin.write(`submit ${id} ${toHex(bytes)}\n`)
+    }
   }
-  await Promise.all(pending)
-  const offeredSeconds = (performance.now() - start) / 1000
-  await waitFor(() => submittedAt.size === 0, 'all submitted transactions final', 300_000)
-  await waitFor(async () => (await Promise.all(net.nodes.map(async n => (await n.dag.stats()).finalTxs))).every(f => f >= latencies.length), 'every node applied them', 300_000)
+  const offered = j / ((performance.now() - start) / 1000)
+  const total = j
+  await waitFor(() => latencies.length + nodes.reduce((s, n) => s + n.refused, 0) >= total, 'all submitted transactions final', 600_000)
+  await waitFor(() => finalCount.every(c => c >= latencies.length), 'every node applied them', 600_000)
   const finalTps = latencies.length / ((lastFinal - start) / 1000)
   latencies.sort((x, y) => x - y)
-  const stats = await Promise.all(net.nodes.map(async n => await n.dag.stats()))
-  log(`finality: offered ${Math.round(order.length / offeredSeconds)} tx/s, ${latencies.length} final, ${refused} refused, roots equal: ${new Set(stats.map(s => s.stateRoot)).size === 1}`)
-  results.push({ bench: 'ledger', metric: 'devnet4_final_tps', value: finalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: order.length / offeredSeconds })
-  results.push({ bench: 'ledger', metric: 'devnet4_finality_p50', value: percentile(latencies, 0.5), unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
-  results.push({ bench: 'ledger', metric: 'devnet4_finality_p99', value: percentile(latencies, 0.99), unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
-  await net.close()
+  log(`finality: offered ${Math.round(offered)} tx/s, ${latencies.length} final, ${nodes.reduce((s, n) => s + n.refused, 0)} refused`)
+  results.push({ bench: 'ledger', metric: `devnet4_final_tps@${OFFERED_RATE}`, value: finalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: offered })
+  results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${OFFERED_RATE}`, value: percentile(latencies, 0.5), unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
+  results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${OFFERED_RATE}`, value: percentile(latencies, 0.99), unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
+  for (const n of nodes) n.child.stdin.write('exit\n')
+  await Promise.all(nodes.map(async n => await new Promise(resolve => n.child.once('exit', resolve))))
+  await rm(root, { recursive: true, force: true })
 }
+
+if (PARTS.has(3)) for (const rate of OFFERED_RATES) await devnetRun(rate)
 
 printResults(results, values.json)
 process.exit(0)

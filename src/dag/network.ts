@@ -33,8 +33,11 @@ const MAX_MESSAGE_BYTES = MAX_IDS_PER_REQUEST * (MAX_VERTEX_BYTES + 4) + 16
 const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', 'PARENTS_INVALID', 'AUTHOR_UNKNOWN', 'SIGNATURE_INVALID', 'TX_CONFLICT', 'FEE_TOO_LOW', 'NONCE_UNCHAINED'])
 
 export interface DagNetworkInit {
-  /** Avalanche queries in flight at once (the same frontier vertex may be queried again while a query runs). @default 8 */
+  /** Avalanche queries in flight at once (the same frontier vertex may be queried again while a query runs). @default 4 */
   concurrentPolls?: number
+  /** Least time between the starts of two queries: bounds the CPU and bandwidth polling costs (β polls take at
+   *  least β × this). @default 5 */
+  pollSpacingMs?: number
   /** Time a peer has to answer a query. @default 3000 */
   queryTimeoutMs?: number
   /** How long a queried node waits to fetch an unknown vertex before answering "no". @default 1500 */
@@ -73,6 +76,7 @@ export class DagNetwork implements Startable {
   private readonly log: Logger
   private readonly metrics?: DagMetrics
   private readonly concurrentPolls: number
+  private readonly pollSpacingMs: number
   private readonly queryTimeoutMs: number
   private readonly queryFetchWaitMs: number
   private readonly batchIntervalMs: number
@@ -81,6 +85,8 @@ export class DagNetwork implements Startable {
   private readonly peers = new Map<string, ValidatorPeer>()
   private readonly weights = new Map<string, number>()
   private readonly channels = new Map<string, QueryChannelClient>()
+  /** gossiped vertices whose validation is under way */
+  private readonly validating = new Map<string, Promise<void>>()
   private abort = new AbortController()
   private running = false
   private wake: (() => void) | undefined
@@ -100,7 +106,8 @@ export class DagNetwork implements Startable {
     this.identity = components.identity
     this.log = components.logger.child({ module: 'dag-net' })
     if (components.metrics !== undefined) this.metrics = components.metrics
-    this.concurrentPolls = init.concurrentPolls ?? 8
+    this.concurrentPolls = init.concurrentPolls ?? 4
+    this.pollSpacingMs = init.pollSpacingMs ?? 5
     this.queryTimeoutMs = init.queryTimeoutMs ?? 3000
     this.queryFetchWaitMs = init.queryFetchWaitMs ?? 1500
     this.batchIntervalMs = init.batchIntervalMs ?? 50
@@ -174,11 +181,15 @@ export class DagNetwork implements Startable {
     try {
       if (data.length > MAX_VERTEX_BYTES) return { result: TopicValidatorResult.Reject, code: 'TOO_LARGE' }
       const info = vertexInfo(data)
-      if (this.ledger.hasVertex(info.idHex)) return { result: TopicValidatorResult.Ignore, code: 'KNOWN' }
-      await this.ledger.checkStandalone(info)
-      const missing = this.ledger.missingParents(info)
-      if (missing.length > 0) await this.fetchMissing(peer, missing)
-      await this.ledger.insertVertex(info)
+      if (this.ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { result: TopicValidatorResult.Ignore, code: 'KNOWN' }
+      const validation = (async () => {
+        await this.ledger.checkStandalone(info)
+        const missing = this.ledger.missingParents(info)
+        if (missing.length > 0) await this.fetchMissing(peer, missing)
+        await this.ledger.insertVertex(info)
+      })()
+      this.validating.set(info.idHex, validation)
+      try { await validation } finally { this.validating.delete(info.idHex) }
       return { result: TopicValidatorResult.Accept, code: 'OK' }
     } catch (err) {
       if (err instanceof DagError) {
@@ -414,6 +425,8 @@ export class DagNetwork implements Startable {
     const ids: string[] = []
     for (let i = 0; i < n; i++) ids.push(toHex(r.fixed(HASH_BYTES)))
     r.end()
+    // A vertex still being validated from gossip is awaited rather than fetched a second time.
+    await Promise.all(ids.map(async id => await this.validating.get(id)?.catch(() => undefined)))
     const unknown = ids.filter(id => !this.ledger.hasVertex(id))
     if (unknown.length > 0) {
       let timer: NodeJS.Timeout | undefined
@@ -480,7 +493,6 @@ export class DagNetwork implements Startable {
       }
     }))
     const success = await this.ledger.recordVotes(vertexId, frontiers, alpha)
-    if (process.env.DAG_TRACE !== undefined && !success) process.stderr.write(`poll fail ${vertexId.slice(0, 8)} k=${k} a=${alpha} ${frontiers.map(f => `[${f.length}:${f.includes(vertexId) ? 'Q' : '-'}]`).join(' ')} status=${this.ledger.vertexStatus(vertexId)}\n`)
     this.metrics?.polls.inc({ result: success ? 'success' : 'fail' })
   }
 
@@ -501,6 +513,7 @@ export class DagNetwork implements Startable {
         inflight.delete(p)
       })
       inflight.add(p)
+      await this.sleepFixed(this.pollSpacingMs)
     }
     await Promise.allSettled([...inflight])
   }

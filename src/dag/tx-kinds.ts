@@ -25,6 +25,23 @@ export interface TxKind<P = unknown> {
   effects (payload: P): TxEffects
   /** JSON view for RPC. */
   toJSON (payload: P): Record<string, unknown>
+  /**
+   * The account a transaction of this kind acts for, when it is not its signer's (a system account such as a
+   * deposit's or the epoch chain's). Its (account, nonce) is the conflict key, so consensus lets exactly one
+   * transaction per (account, nonce) become final. @default the signer's address
+   */
+  account?: (payload: P) => Uint8Array
+  /** Stateless checks of the signed fields (nonce, fee) against the payload; throws DagError. */
+  validate?: (payload: P, tx: { nonce: bigint, fee: bigint }) => void
+  /** Only genesis validators may sign it. Fee-exempt kinds must set this (they cost the network, not the signer). */
+  validatorOnly?: boolean
+  /** Fee 0 is allowed (system transactions whose account holds nothing). */
+  feeExempt?: boolean
+  /**
+   * Each node checks the transaction against an outside view (the EVM chain) before it prefers or votes for a
+   * vertex holding it; see DagLedger.external. @default false
+   */
+  externalCheck?: boolean
 }
 
 const kinds = new Map<number, TxKind>()

@@ -5,6 +5,8 @@ import {
 } from './crypto.ts'
 import { DagError } from './errors.ts'
 import { requireTxKind, type TransferPayload, TX_KIND_TRANSFER, transferKind } from './tx-kinds.ts'
+// registers the chain bridge kinds (deposit-credit, withdraw, epoch-close) on every node that decodes transactions
+import './kinds/index.ts'
 
 export const TX_VERSION = 1
 /** Largest payload of any kind we accept on the wire (a kind may set a lower bound). */
@@ -57,7 +59,8 @@ export function decodeTx (bytes: Uint8Array): Transaction {
   const payload = r.varBytes(Math.min(MAX_TX_PAYLOAD_BYTES, kindDef.maxPayloadBytes))
   const signature = r.fixed(ML_DSA65_SIGNATURE_BYTES)
   r.end()
-  kindDef.decode(payload)
+  const decoded = kindDef.decode(payload)
+  kindDef.validate?.(decoded, { nonce, fee })
   return { version, kind, publicKey, nonce, fee, payload, signature }
 }
 
@@ -113,7 +116,8 @@ export interface TxInfo {
 
 export function txInfo (encoded: Uint8Array, tx: Transaction = decodeTx(encoded)): TxInfo {
   const id = txId(encoded)
-  const account = addressBytesFromPublicKey(tx.publicKey)
+  const kind = requireTxKind(tx.kind)
+  const account = kind.account !== undefined ? kind.account(kind.decode(tx.payload)) : addressBytesFromPublicKey(tx.publicKey)
   const accountHex = toHex(account)
   return { tx, encoded, id, idHex: toHex(id), account, accountHex, conflictKey: `${accountHex}:${tx.nonce}` }
 }

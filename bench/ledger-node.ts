@@ -1,0 +1,43 @@
+// One ledger node in its own process for bench:ledger's 4-node run. Line protocol:
+//   stdout: `addr <multiaddr>`, `peers <n>`, `final <txid>`, `refused <txid> <code>`, `stats <json>`
+//   stdin:  `dial <multiaddr>`, `submit <txid> <hex>`, `stats`, `exit`
+import { readFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Registry } from 'prom-client'
+import { fromHex } from '../src/dag/codec.ts'
+import { generateKeyPair } from '../src/dag/crypto.ts'
+import { parseGenesis } from '../src/dag/genesis.ts'
+import { DagService } from '../src/dag/service.ts'
+import { openDatabase } from '../src/node/db.ts'
+import { silentLogger } from '../src/node/logger.ts'
+import { createDagLibp2p } from '../test/helpers/dag-net.ts'
+
+const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string }
+const genesis = parseGenesis(cfg.genesis)
+const identity = generateKeyPair(fromHex(cfg.seed))
+const libp2p = await createDagLibp2p()
+const db = await openDatabase(cfg.dir)
+const dag = new DagService({ libp2p, db, identity, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+await dag.start()
+const out = (line: string): void => { process.stdout.write(`${line}\n`) }
+dag.on('tx:final', e => { out(`final ${e.id}`) })
+out(`addr ${libp2p.getMultiaddrs()[0].toString()}`)
+let lastPeers = -1
+const timer = setInterval(() => {
+  const n = dag.network.validatorPeers().length
+  if (n !== lastPeers) { lastPeers = n; out(`peers ${n}`) }
+}, 100)
+for await (const line of createInterface({ input: process.stdin })) {
+  const [cmd, a, b] = line.split(' ')
+  if (cmd === 'dial') await libp2p.dial(multiaddr(a)).catch(() => undefined)
+  else if (cmd === 'submit') {
+    dag.submitTransaction(fromHex(b)).catch((err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
+  } else if (cmd === 'stats') out(`stats ${JSON.stringify(await dag.stats())}`)
+  else if (cmd === 'exit') break
+}
+clearInterval(timer)
+await dag.stop()
+await libp2p.stop()
+await db.close()
+process.exit(0)
