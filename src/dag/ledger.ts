@@ -5,6 +5,7 @@ import { addressFromPublicKey } from './address.ts'
 import { bytesEqual, fromHex, toHex } from './codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { DagError } from './errors.ts'
+import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
 import { DagGraph } from './graph.ts'
 import { LedgerState } from './ledger-state.ts'
@@ -12,7 +13,7 @@ import { Mempool } from './mempool.ts'
 import type { DagMetrics } from './metrics.ts'
 import { type DagBatch, DagStore, type TxRecord } from './store.ts'
 import { decodeTx, type TxInfo, txInfo, txSigningMessageFromEncoded } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
+import { requireTxKind, type TxKind } from './tx-kinds.ts'
 import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
 import { buildVertex, encodeVertex, MAX_PARENTS, MAX_VERTEX_TXS, type VertexInfo, vertexInfo, vertexSigningMessageFromEncoded } from './vertex.ts'
 
@@ -62,6 +63,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly core: AvalancheCore
   readonly state: LedgerState
   readonly mempool: Mempool
+  /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
+  readonly external: ExternalValidity
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   readonly verifier: SignatureVerifier
   private readonly log: Logger
@@ -100,6 +103,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.core = new AvalancheCore(this.graph, components.genesis.consensus)
     this.state = new LedgerState(this.store, this.graph)
     this.mempool = new Mempool(init.mempoolSize ?? 20000)
+    this.external = new ExternalValidity(this.core, this.log)
     this.validators = new Set(components.genesis.validators.map(v => toHex(v.publicKey)))
     this.lastAccepted = this.genesisIdHex
   }
@@ -134,6 +138,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   async stop (): Promise<void> {
     this.started = false
+    this.external.stop()
     await this.exclusive(async () => undefined)
   }
 
@@ -187,7 +192,19 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const kind = requireTxKind(t.tx.kind)
       m.set(t.tx.nonce, kind.effects(kind.decode(t.tx.payload)).debit + t.tx.fee)
     }
-    return this.core.add(info.idHex, info.txs.map(t => ({ conflictKey: t.conflictKey, txIdHex: t.idHex })), lost)
+    const decisions = this.core.add(info.idHex, info.txs.map(t => ({ conflictKey: t.conflictKey, txIdHex: t.idHex })), lost)
+    this.external.onProcessing(info)
+    return decisions
+  }
+
+  /** Fee and signer rules of a transaction's kind (stateless: the genesis fixes them). */
+  private checkKindRules (kind: TxKind, tx: { fee: bigint, publicKey: Uint8Array }): void {
+    if (kind.validatorOnly === true && !this.validators.has(toHex(tx.publicKey))) {
+      throw new DagError('AUTHOR_UNKNOWN', `a ${kind.name} transaction must be signed by a genesis validator`)
+    }
+    if (kind.feeExempt !== true && tx.fee < this.genesis.minFee) {
+      throw new DagError('FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${this.genesis.minFee}`)
+    }
   }
 
   // ---------------------------------------------------------------- ingestion
@@ -212,7 +229,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     for (const t of info.txs) {
       if (keys.has(t.conflictKey)) throw new DagError('TX_CONFLICT', 'vertex holds two transactions of one account with one nonce')
       keys.add(t.conflictKey)
-      if (t.tx.fee < this.genesis.minFee) throw new DagError('FEE_TOO_LOW', 'transaction fee below the network minimum')
+      this.checkKindRules(requireTxKind(t.tx.kind), t.tx)
     }
     const items: VerifyItem[] = [{ sig: info.vertex.signature, msg: vertexSigningMessageFromEncoded(this.chainId, info.encoded), publicKey: info.vertex.author }]
     for (const t of info.txs) items.push({ sig: t.tx.signature, msg: txSigningMessageFromEncoded(this.chainId, t.encoded), publicKey: t.tx.publicKey })
@@ -404,7 +421,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.started) throw new DagError('NOT_RUNNING', 'ledger is not running')
     const tx = decodeTx(encoded)
     const info = txInfo(encoded, tx)
-    if (tx.fee < this.genesis.minFee) throw new DagError('FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${this.genesis.minFee}`)
+    this.checkKindRules(requireTxKind(tx.kind), tx)
     const [ok] = await this.verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessageFromEncoded(this.chainId, encoded), publicKey: tx.publicKey }])
     if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
     // Load the account, then check and queue synchronously: no other ledger operation can interleave with the

@@ -55,6 +55,8 @@ export class AvalancheCore {
   private readonly processing = new Set<string>()
   /** instance key -> tx id */
   private readonly instanceTx = new Map<string, string>()
+  /** processing vertices this node does not prefer yet: an outside check (DagLedger.external) has not passed */
+  private readonly held = new Set<string>()
   conflictsSeen = 0
 
   constructor (graph: DagGraph, params: ConsensusParams) {
@@ -110,6 +112,7 @@ export class AvalancheCore {
     let result: boolean
     if (node === undefined || node.status === 'rejected') result = false
     else if (node.status === 'accepted') result = true
+    else if (this.held.has(vertexId)) result = false
     else {
       result = true
       for (const r of this.vertexInstances.get(vertexId) ?? []) {
@@ -225,6 +228,7 @@ export class AvalancheCore {
   private accept (node: GraphNode, decisions: Decisions): void {
     this.graph.setStatus(node, 'accepted')
     this.processing.delete(node.id)
+    this.held.delete(node.id)
     decisions.accepted.push(node.id)
     for (const r of this.vertexInstances.get(node.id) ?? []) {
       const cs = this.sets.get(r.conflictKey)
@@ -245,6 +249,7 @@ export class AvalancheCore {
     if (node === undefined || node.status !== 'processing') return
     this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
+    this.held.delete(vertexId)
     out.push(vertexId)
     for (const r of this.vertexInstances.get(vertexId) ?? []) {
       const cs = this.sets.get(r.conflictKey)
@@ -268,6 +273,20 @@ export class AvalancheCore {
     this.vertexInstances.delete(vertexId)
     for (const c of node.children) this.reject(c, out)
   }
+
+  /**
+   * Stops preferring a processing vertex (and so voting for it, polling it or building on it, and the same for
+   * its descendants) until `release`. Returns false when the vertex is not processing.
+   */
+  hold (vertexId: string): boolean {
+    if (!this.processing.has(vertexId)) return false
+    this.held.add(vertexId)
+    return true
+  }
+
+  release (vertexId: string): void { this.held.delete(vertexId) }
+  isHeld (vertexId: string): boolean { return this.held.has(vertexId) }
+  isProcessing (vertexId: string): boolean { return this.processing.has(vertexId) }
 
   /** Preferred, undecided instance of a conflict key: its vertex and tx id. */
   preferredInstance (conflictKey: string): { vertexId: string, txIdHex: string } | undefined {

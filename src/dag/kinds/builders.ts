@@ -1,0 +1,40 @@
+/** Signed transactions of the chain bridge kinds (not imported by ./index.ts: tx.ts imports that one). */
+import { DagError } from '../errors.ts'
+import { signTx, type Transaction, TX_VERSION } from '../tx.ts'
+import { type DepositCreditPayload, depositCreditKind, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
+import { epochCloseKind, TX_KIND_EPOCH_CLOSE } from './epoch-close.ts'
+import { TX_KIND_WITHDRAW, withdrawKind } from './withdraw.ts'
+
+export interface SignerKeys { publicKey: Uint8Array, secretKey: Uint8Array }
+
+/** A validator's credit of a confirmed deposit (nonce 0, fee 0: it acts for the deposit's own account). */
+export function buildDepositCredit (chainId: string, signer: SignerKeys, deposit: DepositCreditPayload): Transaction {
+  const payload = depositCreditKind.encode(deposit)
+  depositCreditKind.decode(payload)
+  return signTx(chainId, { version: TX_VERSION, kind: TX_KIND_DEPOSIT_CREDIT, publicKey: signer.publicKey, nonce: 0n, fee: 0n, payload }, signer.secretKey)
+}
+
+export interface WithdrawInit {
+  chainId: string
+  publicKey: Uint8Array
+  secretKey: Uint8Array
+  evmAddress: Uint8Array
+  amount: bigint
+  nonce: bigint
+  fee: bigint
+}
+
+/** An account's burn for a withdrawal to `evmAddress` on the EVM chain. */
+export function buildWithdraw (init: WithdrawInit): Transaction {
+  if (init.amount <= 0n) throw new DagError('AMOUNT_INVALID', 'amount must be positive')
+  const payload = withdrawKind.encode({ evmAddress: init.evmAddress, amount: init.amount })
+  withdrawKind.decode(payload)
+  return signTx(init.chainId, { version: TX_VERSION, kind: TX_KIND_WITHDRAW, publicKey: init.publicKey, nonce: init.nonce, fee: init.fee, payload }, init.secretKey)
+}
+
+/** A validator's close of withdrawal epoch `epoch` (nonce epoch-1 of the epoch account, fee 0). */
+export function buildEpochClose (chainId: string, signer: SignerKeys, epoch: bigint, withdrawals: Uint8Array[]): Transaction {
+  const payload = epochCloseKind.encode({ epoch, withdrawals })
+  epochCloseKind.decode(payload)
+  return signTx(chainId, { version: TX_VERSION, kind: TX_KIND_EPOCH_CLOSE, publicKey: signer.publicKey, nonce: epoch - 1n, fee: 0n, payload }, signer.secretKey)
+}
