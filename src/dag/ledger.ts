@@ -419,6 +419,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /** Validates a client transaction and queues it for this node's next vertex. Returns its id (hex). */
   async submitTransaction (encoded: Uint8Array): Promise<string> {
     if (!this.started) throw new DagError('NOT_RUNNING', 'ledger is not running')
+    // Only validators issue vertices; a transaction queued elsewhere would wait forever.
+    if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
     const tx = decodeTx(encoded)
     const info = txInfo(encoded, tx)
     this.checkKindRules(requireTxKind(tx.kind), tx)
