@@ -157,12 +157,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
     await this.add('announcements', this.announcementsValue)
 
-    // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
-    this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
-    await this.add('compute', this.computeValue)
-    const compute = this.computeValue
-    const capability = await readCapability(this.datadir)
-
+    // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
     const { ledgerKey } = this.identityValue
     this.dagValue = new DagService({
       libp2p,
@@ -174,6 +169,12 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     })
     await this.add('dag', this.dagValue)
     registerDagRpc(this.rpcRegistry, this.dagValue)
+
+    // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
+    this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
+    await this.add('compute', this.computeValue)
+    const compute = this.computeValue
+    const capability = await readCapability(this.datadir)
 
     this.chainValue = await this.startChain()
 
