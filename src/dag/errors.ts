@@ -24,6 +24,7 @@ export type DagErrorCode =
   | 'GENESIS_INVALID'
   | 'KEY_FILE_INVALID'
   | 'NOT_RUNNING'
+  | 'NOT_VALIDATOR'
   | 'PROTOCOL_ERROR'
 
 export class DagError extends HarmonyError<DagErrorCode> {
