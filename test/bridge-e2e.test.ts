@@ -40,7 +40,7 @@ const bridgeInit = (i: number): DagBridgeInit => ({ propose: i < 2, proposeDelay
 
 function startBridge (i: number): DagBridge {
   const node = net.nodes[i]
-  return connectChainToDag({ dag: node.dag, chain: chains[i], identity: node.key, db: node.db, logger: debugLog }, bridgeInit(i))
+  return connectChainToDag({ dag: node.dag, chain: chains[i], identity: node.key, db: node.db, logger: debugLog, registry: new Registry() }, bridgeInit(i))
 }
 
 test.before(async () => {

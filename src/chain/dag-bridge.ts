@@ -16,6 +16,7 @@
  *   for proofs and the checkpoint is signed and gossiped.
  */
 import { getAddress, hexlify, ZeroHash } from 'ethers'
+import { Counter, Gauge, type Registry } from 'prom-client'
 import { type BinaryDb, type BinarySublevel, sublevel } from '../node/db.ts'
 import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
@@ -48,6 +49,7 @@ export interface DagBridgeComponents {
   /** The node's database; the bridge keeps its state under `bridge/` in the `chain` sublevel. */
   db: BinaryDb
   logger: Logger
+  registry?: Registry
 }
 
 export interface DagBridgeInit {
@@ -147,6 +149,15 @@ export class DagBridge implements Startable {
   private tickRunning: Promise<void> | undefined
   private running = false
   private loaded = false
+  private readonly metrics?: {
+    pendingDeposits: Gauge
+    unsettled: Gauge
+    heldVertices: Gauge
+    proposals: Counter<'kind'>
+    epochs: Counter
+    withdrawals: Counter
+  }
+
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW || this.unsettled.size >= this.maxUnsettled) return
     this.unsettled.set(e.tx.idHex, Date.now())
@@ -165,6 +176,17 @@ export class DagBridge implements Startable {
     this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
     this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
+    const registers = components.registry === undefined ? undefined : [components.registry]
+    if (registers !== undefined) {
+      this.metrics = {
+        pendingDeposits: new Gauge({ name: 'harmony_bridge_pending_deposits', help: 'confirmed deposits whose DAG credit is not final yet on this node', registers, collect: () => { this.metrics?.pendingDeposits.set(this.pending.size) } }),
+        unsettled: new Gauge({ name: 'harmony_bridge_unsettled_withdrawals', help: 'final withdraw burns not in a closed epoch yet', registers, collect: () => { this.metrics?.unsettled.set(this.unsettled.size) } }),
+        heldVertices: new Gauge({ name: 'harmony_bridge_held_vertices', help: 'processing vertices this node does not vote for until its chain view confirms their deposit credits', registers, collect: () => { this.metrics?.heldVertices.set(this.ledger.external.heldCount()) } }),
+        proposals: new Counter({ name: 'harmony_bridge_proposals_total', help: 'deposit credits and epoch closes this validator submitted', labelNames: ['kind'], registers }),
+        epochs: new Counter({ name: 'harmony_bridge_epochs_total', help: 'withdrawal epochs handed to the chain side', registers }),
+        withdrawals: new Counter({ name: 'harmony_bridge_withdrawals_total', help: 'withdrawal leaves handed to the chain side', registers })
+      }
+    }
     // Registered at once: the node holds credits it cannot check yet until this checker answers.
     components.dag.ledger.external.setChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.checkCredit(tx))
     components.dag.on('tx:final', this.onFinal)
@@ -260,6 +282,7 @@ export class DagBridge implements Startable {
       })
       try {
         const id = await this.c.dag.submitTransaction(tx)
+        this.metrics?.proposals.inc({ kind: 'deposit-credit' })
         this.log.info({ txHash: p.txHash, logIndex: p.logIndex, id }, 'deposit credit proposed')
       } catch (err) {
         if (err instanceof DagError && TAKEN_CODES.has(err.code)) continue // another credit of it is pending or final
@@ -309,6 +332,8 @@ export class DagBridge implements Startable {
       for (const t of txs) this.unsettled.delete(t.idHex)
       this.processedEpoch = epoch
       this.lastEpochAtMs = Date.now()
+      this.metrics?.epochs.inc()
+      this.metrics?.withdrawals.inc(leaves.length)
       this.log.info({ epoch: epoch.toString(), withdrawals: leaves.length, dagRoot: closeVertexHex }, 'withdrawal epoch closed')
     }
   }
@@ -335,6 +360,7 @@ export class DagBridge implements Startable {
     if (ids.length === 0) return
     try {
       const id = await this.c.dag.submitTransaction(buildEpochClose(this.ledger.chainId, this.c.identity, epoch, ids))
+      this.metrics?.proposals.inc({ kind: 'epoch-close' })
       this.log.info({ epoch: epoch.toString(), withdrawals: ids.length, id }, 'epoch close proposed')
     } catch (err) {
       if (err instanceof DagError && TAKEN_CODES.has(err.code)) return
