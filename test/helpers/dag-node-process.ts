@@ -1,17 +1,17 @@
-// One ledger node in its own process for bench:ledger's 4-node run. Line protocol:
+// One ledger node in its own process (bench:ledger's devnet, the kill -9 catch-up test). Line protocol:
 //   stdout: `addr <multiaddr>`, `peers <n>`, `final <txid>`, `refused <txid> <code>`, `stats <json>`
 //   stdin:  `dial <multiaddr>`, `submit <txid> <hex>`, `stats`, `exit`
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Registry } from 'prom-client'
-import { fromHex } from '../src/dag/codec.ts'
-import { generateKeyPair } from '../src/dag/crypto.ts'
-import { parseGenesis } from '../src/dag/genesis.ts'
-import { DagService } from '../src/dag/service.ts'
-import { openDatabase } from '../src/node/db.ts'
-import { silentLogger } from '../src/node/logger.ts'
-import { createDagLibp2p } from '../test/helpers/dag-net.ts'
+import { fromHex } from '../../src/dag/codec.ts'
+import { generateKeyPair } from '../../src/dag/crypto.ts'
+import { parseGenesis } from '../../src/dag/genesis.ts'
+import { DagService } from '../../src/dag/service.ts'
+import { openDatabase } from '../../src/node/db.ts'
+import { silentLogger } from '../../src/node/logger.ts'
+import { createDagLibp2p } from './dag-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string }
 const genesis = parseGenesis(cfg.genesis)
