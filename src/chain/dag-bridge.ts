@@ -82,6 +82,11 @@ interface PendingDeposit {
   lastSubmitMs: number
 }
 
+/** The leaf nonce of a withdraw transaction (its 0x id as a uint256): what `chain_withdrawalProof` takes, in decimal. */
+export function withdrawalNonceOf (txId: string): bigint {
+  return BigInt(`0x${toHex(fromHex(txId, 'transaction id'))}`)
+}
+
 /** The withdrawal leaf of a final withdraw transaction: nonce = the transaction id as a uint256. */
 export function withdrawalLeafOf (tx: TxInfo): WithdrawalLeaf {
   if (tx.tx.kind !== TX_KIND_WITHDRAW) throw new ChainError('WITHDRAWAL_INVALID', 'not a withdraw transaction')

@@ -7,7 +7,7 @@ export { CHECKPOINT_TOPIC, CheckpointAggregator, type CheckpointSubmitter, type 
 export { type Checkpoint, type CheckpointDomain, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from './checkpoint-digest.ts'
 export { ChainClient, type ChainClientInit, type TxRequest } from './client.ts'
 export { type ContractsFile, parseContractsFile, readContractsFile, writeContractsFile } from './contracts-file.ts'
-export { type BridgeChain, connectChainToDag, DagBridge, type DagBridgeComponents, type DagBridgeInit, epochWithdrawals, withdrawalLeafOf } from './dag-bridge.ts'
+export { type BridgeChain, connectChainToDag, DagBridge, type DagBridgeComponents, type DagBridgeInit, epochWithdrawals, withdrawalLeafOf, withdrawalNonceOf } from './dag-bridge.ts'
 export { addressBytesFromDagAccount, DAG_ADDRESS_BYTES, dagAccountFromAddressBytes } from './dag-account.ts'
 export { AGC_UNIT, type Deployment, type DevnetChain, deployContracts, registerValidators, signRegistration, startDevnetChain, type ValidatorSetup } from './deploy.ts'
 export { checkDeposit, type Deposit, type DepositCheck, type DepositSink, DepositWatcher } from './deposit-watcher.ts'
