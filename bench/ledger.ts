@@ -72,7 +72,7 @@ function signStreams (genesis: Parameters<typeof transfer>[0], accounts: KeyPair
 
 // (2) single-node ingest --------------------------------------------------------------------------------------------
 if (PARTS.has(2)) {
-  const accountsN = 30
+  const accountsN = 120 // concurrent client streams: enough to keep the verifier pool fed
   const net = await createTestNet({ nodes: 1, accounts: accountsN, dag: { verifier: { workers: cores } } })
   const streams = signStreams(net.genesis, net.accounts, Math.ceil(INGEST_TXS / accountsN))
   const total = streams.reduce((s, x) => s + x.length, 0)
