@@ -172,6 +172,32 @@ test.serial('a credit the chain does not confirm is never voted for by any node'
   }
 })
 
+test.serial('a wrong credit of a real deposit that comes first is vetoed and the honest credit replaces it', async (t) => {
+  const chainId = BigInt(devnet.contractsFile.chainId)
+  const before = await net.nodes[2].dag.getBalance(addressOf(user))
+  // the proposers are down, so the wrong credit is the first one every node sees
+  await bridges[0].stop()
+  await bridges[1].stop()
+  const hash = await deposit(3n * AGC_UNIT)
+  await waitFor(() => delivered.some(d => d.txHash === hash), 'deposit delivered')
+  const d = delivered.find(x => x.txHash === hash) as Deposit
+  const wrong = buildDepositCredit(net.genesis.chainId, net.nodes[2].key, { evmChainId: chainId, txHash: getBytes(d.txHash), logIndex: d.logIndex, account: parseAddress(addressOf(user)), amount: 300n * AGC_UNIT })
+  const wrongId = await net.nodes[2].dag.submitTransaction(wrong)
+  await waitFor(async () => {
+    for (const n of net.nodes) if ((await n.dag.getTx(wrongId))?.vertexId === undefined) return false
+    return true
+  }, 'the wrong credit reached every node')
+  // the proposers come back: their chain views veto the wrong credit and their ledgers take the honest one
+  bridges[0] = startBridge(0)
+  bridges[1] = startBridge(1)
+  await bridges[0].start()
+  await bridges[1].start()
+  await waitFor(async () => (await balances(user)).every(b => b === before + 3n * AGC_UNIT), 'honest credit final on every node')
+  for (const n of net.nodes) t.not((await n.dag.getTx(wrongId))?.status, 'final')
+  await waitFor(async () => new Set(await Promise.all(net.nodes.map(async n => (await n.dag.stats()).stateRoot))).size === 1, 'equal state roots')
+  t.deepEqual(await balances(user), [before + 3n * AGC_UNIT, before + 3n * AGC_UNIT, before + 3n * AGC_UNIT])
+})
+
 test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays once', async (t) => {
   const amount = 5n * AGC_UNIT
   const fee = net.genesis.minFee

@@ -8,8 +8,9 @@
  * - `valid`: the transaction is cached as checked; once every such transaction of a vertex is valid, the vertex is
  *   released.
  * - `pending` (not confirmed yet, chain unreachable, no checker registered): asked again every `recheckMs`.
- * - `invalid`: the vertex stays held (never voted for); asked again every `recheckMs × INVALID_BACKOFF` in case
- *   this node's chain view was behind or on a fork.
+ * - `invalid`: the vertex stays held (never voted for) and is *vetoed*: in its conflict sets this node prefers any
+ *   other member, and its ledger accepts a competing submission (so an honest credit can replace a wrong one that
+ *   came first). Asked again every `recheckMs × INVALID_BACKOFF` in case this node's chain view was behind.
  *
  * Holds are registered synchronously with the vertex (DagLedger.registerProcessing), so no query can see the
  * vertex preferred before its check. Memory: one entry per held processing vertex (bounded by the ledger's
@@ -112,6 +113,7 @@ export class ExternalValidity {
           this.core.release(id)
           for (const fn of this.listeners) fn(id)
         } else if (verdict === 'invalid') {
+          this.core.veto(id)
           if (!h.reported) this.log.warn({ vertex: id }, 'vertex carries a transaction this node\'s chain view says is invalid: not voting for it')
           h.reported = true
           h.nextCheckAt = Date.now() + this.recheckMs * INVALID_BACKOFF

@@ -69,7 +69,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly verifier: SignatureVerifier
   private readonly log: Logger
   private readonly metrics?: DagMetrics
-  private readonly maxBatch: number
+  readonly maxBatch: number
   private readonly maxFutureMs: number
   private readonly maxProcessing: number
   private readonly validators: Set<string>
@@ -445,7 +445,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
         if (t.tx.nonce + 1n > next) next = t.tx.nonce + 1n
       }
       if (tx.nonce > next) throw new DagError('NONCE_GAP', `nonce ${tx.nonce} is ahead of the account's next nonce ${next}`, { expected: next.toString() })
-      if (tx.nonce < next) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
+      // A competitor is allowed only against instances this node's outside check found invalid (ExternalValidity).
+      const replacesVetoed = tx.nonce === acct.nonce && this.mempool.forAccount(info.accountHex).length === 0 && this.core.onlyVetoedLive(info.conflictKey)
+      if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
       const kind = requireTxKind(tx.kind)
       const need = kind.effects(kind.decode(tx.payload)).debit + tx.fee
       if (acct.balance - pendingDebit < need) {

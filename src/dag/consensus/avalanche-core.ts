@@ -56,6 +56,11 @@ export class AvalancheCore {
   private readonly instanceTx = new Map<string, string>()
   /** processing vertices this node does not prefer yet: an outside check (DagLedger.external) has not passed */
   private readonly held = new Set<string>()
+  /**
+   * held vertices whose outside check said invalid: their instances lose this node's preference to any other
+   * member of their conflict sets (an honest competitor can win where the invalid one came first)
+   */
+  private readonly vetoed = new Set<string>()
   conflictsSeen = 0
 
   constructor (graph: DagGraph, params: ConsensusParams) {
@@ -116,7 +121,7 @@ export class AvalancheCore {
       result = true
       for (const r of this.vertexInstances.get(vertexId) ?? []) {
         const cs = this.sets.get(r.conflictKey)
-        if (cs === undefined || cs.pref !== r.key) { result = false; break }
+        if (cs === undefined || this.preferredKey(cs) !== r.key) { result = false; break }
       }
       if (result) {
         for (const p of node.parents) if (!this.isStronglyPreferred(p, memo)) { result = false; break }
@@ -223,6 +228,7 @@ export class AvalancheCore {
     this.graph.setStatus(node, 'accepted')
     this.processing.delete(node.id)
     this.held.delete(node.id)
+    this.vetoed.delete(node.id)
     decisions.accepted.push(node.id)
     for (const r of this.vertexInstances.get(node.id) ?? []) {
       const cs = this.sets.get(r.conflictKey)
@@ -244,6 +250,7 @@ export class AvalancheCore {
     this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
     this.held.delete(vertexId)
+    this.vetoed.delete(vertexId)
     out.push(vertexId)
     for (const r of this.vertexInstances.get(vertexId) ?? []) {
       const cs = this.sets.get(r.conflictKey)
@@ -278,7 +285,39 @@ export class AvalancheCore {
     return true
   }
 
-  release (vertexId: string): void { this.held.delete(vertexId) }
+  release (vertexId: string): void { this.held.delete(vertexId); this.vetoed.delete(vertexId) }
+
+  /** Holds a vertex and gives its instances' preference to any other member of their conflict sets. */
+  veto (vertexId: string): void {
+    if (this.hold(vertexId)) this.vetoed.add(vertexId)
+  }
+
+  /** True when the conflict set has live instances and every one of them is in a vetoed vertex. */
+  onlyVetoedLive (conflictKey: string): boolean {
+    const cs = this.sets.get(conflictKey)
+    if (cs === undefined || cs.decided !== null) return false
+    let live = 0
+    for (const m of cs.members) {
+      const v = instanceVertex(m)
+      if (!this.processing.has(v)) continue
+      if (!this.vetoed.has(v)) return false
+      live++
+    }
+    return live > 0
+  }
+
+  /** The set's preference as this node votes: the chit-based one, unless it is vetoed and another member is not. */
+  private preferredKey (cs: ConflictSet): string {
+    if (this.vetoed.size === 0 || !this.vetoed.has(instanceVertex(cs.pref))) return cs.pref
+    let best = cs.pref
+    let bestChits = -1
+    for (const m of cs.members) {
+      if (this.vetoed.has(instanceVertex(m))) continue
+      const c = cs.chits.get(m) ?? 0
+      if (c > bestChits) { best = m; bestChits = c }
+    }
+    return best
+  }
   isHeld (vertexId: string): boolean { return this.held.has(vertexId) }
   isProcessing (vertexId: string): boolean { return this.processing.has(vertexId) }
 
