@@ -118,14 +118,19 @@ async function rawNetwork (size: number): Promise<GossipNetwork> {
   }
 }
 
-/** Publishes until one message reaches every other node (the mesh is formed). */
+/** Publishes until one message reaches every other node within 5 s (the mesh is formed). */
 async function warmUp (net: GossipNetwork, run: string): Promise<void> {
-  for (let attempt = 0; attempt < 60; attempt++) {
-    const id = `${run}-warm-${attempt}/${Date.now()}`
-    await net.publish(0, id)
-    await sleep(500)
-    const got = await net.collect()
-    if (got.slice(1).every(list => list.some(d => d[0] === id.split('/')[0]))) return
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const id = `${run}-warm-${attempt}`
+    await net.publish(0, `${id}/${Date.now()}`)
+    const reached = new Set<number>()
+    for (let poll = 0; poll < 25 && reached.size < net.size - 1; poll++) {
+      await sleep(200)
+      const got = await net.collect()
+      got.forEach((list, node) => { if (node !== 0 && list.some(d => d[0] === id)) reached.add(node) })
+    }
+    if (reached.size === net.size - 1) return
+    process.stderr.write(`${run}: warm-up message reached ${reached.size}/${net.size - 1} nodes, retrying\n`)
   }
   throw new Error(`gossip mesh of ${net.size} nodes did not form`)
 }
@@ -175,8 +180,10 @@ async function measure (net: GossipNetwork, run: string): Promise<{ p50: number,
 
 const results: BenchResult[] = []
 for (const size of SIZES) {
+  process.stderr.write(`n=${size}: raw gossipsub baseline\n`)
   const raw = await rawNetwork(size)
   const rawStats = await measure(raw, `raw${size}`).finally(() => raw.stop())
+  process.stderr.write(`n=${size}: harmonyd devnet\n`)
   const harmony = await harmonyNetwork(size)
   const stats = await measure(harmony, `h${size}`).finally(() => harmony.stop())
   const baseline = `raw js-libp2p gossipsub, ${size} processes`

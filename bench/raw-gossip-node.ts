@@ -14,7 +14,11 @@ const node = await createLibp2p({
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
-  services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) }
+  // every node shares 127.0.0.1: lift the per-host inbound rate limit (5/s by default), as harmonyd devnets do
+  connectionManager: { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 64 },
+  // library defaults except the IP co-location penalty, which on loopback (all peers on 127.0.0.1) keeps more
+  // than 10 peers out of the mesh; harmonyd devnets turn it off the same way
+  services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: { IPColocationFactorWeight: 0 } }) }
 })
 const received: Array<[string, number]> = []
 node.services.pubsub.addEventListener('message', (evt) => {

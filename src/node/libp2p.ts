@@ -77,7 +77,7 @@ export function contentMessageId (msg: Message): Uint8Array {
 }
 
 /** Scoring: a peer whose messages fail validation (reject) loses score and is eventually graylisted. */
-function gossipScoreParams (): Partial<GossipsubOpts> {
+function gossipScoreParams (sharedHostsExpected: boolean): Partial<GossipsubOpts> {
   const topics: GossipsubOpts['scoreParams']['topics'] = {}
   for (const topic of Object.values(GOSSIP_TOPICS)) {
     topics[topic] = {
@@ -102,7 +102,9 @@ function gossipScoreParams (): Partial<GossipsubOpts> {
     }
   }
   return {
-    scoreParams: { topics, IPColocationFactorWeight: 0 },
+    // devnets put every peer on 127.0.0.1: gossipsub's IP co-location penalty (-5 per peer past 10 on one IP)
+    // would keep a 16-node devnet from ever forming a mesh; public networks keep the library's defence
+    scoreParams: sharedHostsExpected ? { topics, IPColocationFactorWeight: 0 } : { topics },
     // Lodestar-like thresholds, scaled to the topic weights above
     scoreThresholds: { gossipThreshold: -50, publishThreshold: -100, graylistThreshold: -200, acceptPXThreshold: 10, opportunisticGraftThreshold: 2 }
   }
@@ -126,6 +128,9 @@ export async function createHost (init: HostInit): Promise<HarmonyLibp2p> {
     connectionManager: {
       maxConnections: init.maxConnections ?? 128,
       maxIncomingPendingConnections: 32,
+      // devnets and private testnets run many nodes behind one address: the per-host inbound rate limit
+      // (5 connections/s by default) would stall their discovery
+      inboundConnectionThreshold: init.allowPrivateAddresses === true ? 1000 : 5,
       maxParallelDials: 32
     },
     // devnet/private testnets must dial loopback and private addresses; the default gater refuses nothing, but
@@ -152,7 +157,7 @@ export async function createHost (init: HostInit): Promise<HarmonyLibp2p> {
         allowedTopics: Object.values(GOSSIP_TOPICS),
         maxInboundDataLength: MAX_GOSSIP_BYTES,
         emitSelf: false,
-        ...gossipScoreParams(),
+        ...gossipScoreParams(init.allowPrivateAddresses === true),
         ...init.gossip
       })
     }
