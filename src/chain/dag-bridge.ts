@@ -50,6 +50,8 @@ export interface DagBridgeComponents {
   db: BinaryDb
   logger: Logger
   registry?: Registry
+  /** EVM chain id of the settlement contract (the contracts file's). @default asked from `chain.info()` */
+  evmChainId?: number
 }
 
 export interface DagBridgeInit {
@@ -202,7 +204,7 @@ export class DagBridge implements Startable {
   async start (): Promise<void> {
     if (this.running) return
     await this.load()
-    this.evmChainId = BigInt((await this.c.chain.info()).chainId)
+    if (this.c.evmChainId !== undefined) this.evmChainId = BigInt(this.c.evmChainId)
     this.running = true
     this.schedule()
     this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
@@ -236,6 +238,13 @@ export class DagBridge implements Startable {
   }
 
   private async round (): Promise<void> {
+    if (this.evmChainId === undefined) {
+      try {
+        this.evmChainId = BigInt((await this.c.chain.info()).chainId)
+      } catch (err) {
+        this.log.debug({ err }, 'chain unreachable; deposits wait')
+      }
+    }
     await this.creditDeposits()
     await this.processEpochs()
     await this.proposeEpoch()
