@@ -70,7 +70,7 @@ export interface DagBridgeInit {
   resubmitMs?: number
   /** Deposits waiting for their credit; beyond it the sink refuses and the watcher delivers again later. @default 10000 */
   maxPendingDeposits?: number
-  /** Final withdrawals waiting for an epoch, at most (more wait for a restart's rescan). @default 100000 */
+  /** Final withdrawals waiting for an epoch kept in memory; all are stored, the rest are read back at the next start. @default 100000 */
   maxUnsettled?: number
 }
 
@@ -166,8 +166,8 @@ export class DagBridge implements Startable {
   }
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
-    if (e.tx.tx.kind !== TX_KIND_WITHDRAW || this.unsettled.size >= this.maxUnsettled) return
-    this.unsettled.set(e.tx.idHex, Date.now())
+    if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
+    if (this.unsettled.size < this.maxUnsettled) this.unsettled.set(e.tx.idHex, Date.now())
     void this.db.put(enc(PREFIX_UNSETTLED + e.tx.idHex), enc('1')).catch(err => { this.log.warn({ err }, 'storing an unsettled withdrawal failed') })
   }
 
