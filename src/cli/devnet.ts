@@ -85,6 +85,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     }
     for (const n of nodes) process.stdout.write(`node ${n.index} rpc=${n.rpc} peer=${n.peerId}\n`)
     process.stdout.write(`devnet of ${nodes.length} nodes is up; datadir ${datadir}; Ctrl-C stops it\n`)
+    process.stdout.write(`ledger faucet wallet ${devnet.faucetPath}${devnet.chain === undefined ? '' : `; chain ${devnet.chain.anvil.url}, AGC faucet EVM key ${devnet.evmFaucetPath}`}\n`)
 
     if (process.stdout.isTTY) {
       const started = Date.now()

@@ -3,8 +3,9 @@ import type { Argv, CommandModule } from 'yargs'
 import { createWalletFile, formatAgc, isAddress, loadWalletFile, parseAgc, signTransfer } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import { clientFor, output, rpcOption, type RpcArgs } from './common.ts'
+import { walletChainCommands } from './wallet-chain.ts'
 
-interface WalletArgs extends RpcArgs {
+export interface WalletArgs extends RpcArgs {
   wallet?: string
 }
 
@@ -114,6 +115,8 @@ export const walletCommand: CommandModule<RpcArgs, RpcArgs> = {
     .command(addressCommand as never)
     .command(balanceCommand as never)
     .command(sendCommand as never)
+    .command(walletChainCommands[0] as never)
+    .command(walletChainCommands[1] as never)
     .demandCommand(1),
   handler: () => {}
 }

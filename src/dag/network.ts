@@ -92,6 +92,7 @@ export class DagNetwork implements Startable {
   private readonly validating = new Map<string, Promise<void>>()
   private abort = new AbortController()
   private running = false
+  private topologyId: string | undefined
   private wake: (() => void) | undefined
   private readonly loops: Array<Promise<void>> = []
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => { void this.hello(evt.detail) }
@@ -133,6 +134,9 @@ export class DagNetwork implements Startable {
     await this.libp2p.handle(AVALANCHE_PROTOCOL, (stream, conn) => { void this.handleAvalanche(stream, conn.remotePeer) }, { maxInboundStreams: 128 })
     this.libp2p.addEventListener('peer:connect', this.onConnect)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    // a peer that connected before its ledger was up announces the protocol later (identify push): the
+    // topology fires then, so the hello is not lost to that race
+    this.topologyId = await this.libp2p.register(AVALANCHE_PROTOCOL, { onConnect: (peer) => { void this.hello(peer) } })
     this.ledger.on('vertex:inserted', this.onInserted)
     for (const p of this.libp2p.getPeers()) void this.hello(p)
     this.loops.push(this.pollLoop(), this.batchLoop(), this.syncLoop())
@@ -145,6 +149,8 @@ export class DagNetwork implements Startable {
     this.wake?.()
     this.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    if (this.topologyId !== undefined) this.libp2p.unregister(this.topologyId)
+    this.topologyId = undefined
     this.ledger.off('vertex:inserted', this.onInserted)
     for (const ch of this.channels.values()) ch.close()
     this.channels.clear()

@@ -8,9 +8,9 @@ import { isInitialized } from './datadir.ts'
 import { HarmonyError } from './errors.ts'
 import { loadIdentity } from './identity.ts'
 import { createWalletFile, generateGenesis, loadGenesis } from '../dag/index.ts'
-import { prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
+import { ANVIL_DEPLOYER_KEY, prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
 import { writeGenesisFile } from './genesis-file.ts'
-import { stat } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 
 /** The CLI entry the devnet forks for each node. */
 export const HARMONYD_BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
@@ -95,6 +95,8 @@ export class Devnet {
     await this.ensureGenesis(dirs)
     if (this.init.chain !== false) {
       this.chain = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async d => (await loadIdentity(d)).ledgerKey.publicKey })
+      // anvil's first account deployed AGC and holds the minted supply: the devnet's EVM faucet (a public test key)
+      await writeFile(this.evmFaucetPath, `${ANVIL_DEPLOYER_KEY}\n`, { mode: 0o600 })
     }
     const first = await this.spawn(0, [])
     const bootstrap = first.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? first.listenAddrs[0]
@@ -105,6 +107,8 @@ export class Devnet {
   get genesisPath (): string { return join(this.init.datadir, 'genesis.json') }
   /** The devnet faucet wallet, funded in the genesis. */
   get faucetPath (): string { return join(this.init.datadir, 'faucet.json') }
+  /** EVM key holding the devnet's AGC supply, for `harmonyd wallet deposit --evm-key`. */
+  get evmFaucetPath (): string { return join(this.init.datadir, 'evm-faucet.key') }
 
   /**
    * One genesis for the whole devnet: every node's ledger key is a validator with equal weight, plus a funded

@@ -19,7 +19,7 @@ import { VERSION } from './version.ts'
 import { ComputeService } from '../compute/index.ts'
 import { DagService, registerDagRpc, loadGenesis, addressFromPublicKey, DAG_RPC_ERROR_CODES, type Genesis } from '../dag/index.ts'
 import { readCapability } from './capability.ts'
-import { ChainService, CHAIN_RPC_ERROR_CODES, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, registerChainRpc, type Deposit } from '../chain/index.ts'
+import { ChainService, CHAIN_RPC_ERROR_CODES, EVM_KEY_FILE, connectChainToDag, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, registerChainRpc, type DagBridge, type Deposit } from '../chain/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -210,10 +210,15 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       return undefined
     }
     const contractsFile = await readContractsFile(path)
+    let bridge: DagBridge | undefined
     const chain = new ChainService({
       contractsFile,
       db: this.database,
-      depositSink: async (deposit: Deposit) => await this.creditDeposit(deposit),
+      depositSink: async (deposit: Deposit) => {
+        // the watcher delivers a refused deposit again on its next scan
+        if (bridge === undefined) throw new Error('the DAG bridge is not running yet')
+        await bridge.depositSink(deposit)
+      },
       evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
       checkpointTransport: gossipsubCheckpointTransport(this.libp2p.services.pubsub),
       logger: this.logger.child({ module: 'chain' }),
@@ -222,13 +227,21 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       rpcUrl: this.config['chain-rpc'] === '' ? undefined : this.config['chain-rpc'],
       depositConfirmations: this.config['chain-confirmations']
     })
+    // deposits become DAG credits and final withdraw burns become checkpoint epochs (src/chain/dag-bridge.ts)
+    const { ledgerKey } = this.identity
+    bridge = connectChainToDag({
+      dag: this.dag,
+      chain,
+      identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
+      db: this.database,
+      logger: this.logger.child({ module: 'dag-bridge' }),
+      registry: this.metrics,
+      evmChainId: contractsFile.chainId
+    }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
+    await this.add('dag-bridge', bridge)
     registerChainRpc(this.rpcRegistry, chain, chain.withdrawals)
     return chain
-  }
-
-  private async creditDeposit (deposit: Deposit): Promise<void> {
-    throw new Error(`deposit ${deposit.txHash}:${deposit.logIndex} not credited: the DAG bridge is not wired yet`)
   }
 
   private async loadGenesis (): Promise<Genesis> {
