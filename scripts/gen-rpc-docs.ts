@@ -7,6 +7,8 @@
  * Importable: `renderRpcMarkdown(registry, { topics })` returns the Markdown text.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import { registerDagRpc } from '../src/dag/index.ts'
+import { registerChainRpc } from '../src/chain/index.ts'
 import { fileURLToPath } from 'node:url'
 import type { HarmonyNode } from '../src/node/node.ts'
 import { registerNodeRpc } from '../src/node/rpc-methods.ts'
@@ -177,6 +179,8 @@ function documentedRegistry (): RpcRegistry {
     get: (_target, key) => { throw new Error(`gen-rpc-docs: registration touched node.${String(key)}; only definitions can be read`) }
   }) as HarmonyNode
   registerNodeRpc(registry, definitionsOnly)
+  registerDagRpc(registry, definitionsOnly as unknown as Parameters<typeof registerDagRpc>[1])
+  registerChainRpc(registry, definitionsOnly as unknown as Parameters<typeof registerChainRpc>[1], definitionsOnly as unknown as Parameters<typeof registerChainRpc>[2])
   return registry
 }
 
