@@ -130,7 +130,8 @@ async function warmUp (net: GossipNetwork, run: string): Promise<void> {
       got.forEach((list, node) => { if (node !== 0 && list.some(d => d[0] === id)) reached.add(node) })
     }
     if (reached.size === net.size - 1) return
-    process.stderr.write(`${run}: warm-up message reached ${reached.size}/${net.size - 1} nodes, retrying\n`)
+    const missing = Array.from({ length: net.size - 1 }, (_, i) => i + 1).filter(i => !reached.has(i))
+    process.stderr.write(`${run}: warm-up message reached ${reached.size}/${net.size - 1} nodes (missing ${missing.join(',')}), retrying\n`)
   }
   throw new Error(`gossip mesh of ${net.size} nodes did not form`)
 }

@@ -101,14 +101,19 @@ test.serial('a second daemon on the same datadir exits non-zero and says the dat
   t.is(healthz.status, 200)
 })
 
-test.serial('a p2p port already in use gives a clear message', async (t) => {
-  await using d = await tempDir()
-  await initNode(d.path)
+/** Holds a loopback port for the test's duration. */
+async function occupiedPort (t: { teardown: (fn: () => void) => void }): Promise<number> {
   const blocker = createServer()
   blocker.listen(0, '127.0.0.1')
   await once(blocker, 'listening')
   t.teardown(() => { blocker.close() })
-  const port = (blocker.address() as { port: number }).port
+  return (blocker.address() as { port: number }).port
+}
+
+test.serial('a p2p port already in use gives a clear message', async (t) => {
+  await using d = await tempDir()
+  await initNode(d.path)
+  const port = await occupiedPort(t)
   const result = await runHarmonyd(['start', ...loopbackArgs(d.path, port)])
   t.not(result.code, 0)
   t.regex(result.stderr, new RegExp(`p2p port 127\\.0\\.0\\.1:${port} is already in use`))
@@ -117,14 +122,10 @@ test.serial('a p2p port already in use gives a clear message', async (t) => {
 test.serial('an RPC port already in use gives a clear message', async (t) => {
   await using d = await tempDir()
   await initNode(d.path)
-  const blocker = createServer()
-  blocker.listen(0, '127.0.0.1')
-  await once(blocker, 'listening')
-  t.teardown(() => { blocker.close() })
-  const port = (blocker.address() as { port: number }).port
+  const port = await occupiedPort(t)
   const result = await runHarmonyd(['start', ...loopbackArgs(d.path, 0, port)])
   t.not(result.code, 0)
-  t.regex(result.stderr, new RegExp(`${port} is already in use`))
+  t.regex(result.stderr, new RegExp(`RPC port 127\\.0\\.0\\.1:${port} is already in use`))
 })
 
 test.serial('a malformed config file names the bad key', async (t) => {

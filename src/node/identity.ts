@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { StartupError, errorMessage } from './errors.ts'
+import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../dag/crypto.ts'
 
-/** ML-DSA-65 sizes (FIPS 204). */
-export const MLDSA65_PUBLIC_KEY_BYTES = 1952
-export const MLDSA65_SIGNATURE_BYTES = 3309
+/** ML-DSA-65 sizes (FIPS 204), shared with the ledger. */
+export const MLDSA65_PUBLIC_KEY_BYTES = ML_DSA65_PUBLIC_KEY_BYTES
+export const MLDSA65_SIGNATURE_BYTES = ML_DSA65_SIGNATURE_BYTES
 const MLDSA_SEED_BYTES = 32
 
 export const KEYS_DIR = 'keys'
@@ -36,7 +36,7 @@ export interface NodeIdentity {
 
 export function ledgerKeyFromSeed (seed: Uint8Array): LedgerKey {
   if (seed.length !== MLDSA_SEED_BYTES) throw new Error(`ML-DSA seed must be ${MLDSA_SEED_BYTES} bytes`)
-  const { publicKey, secretKey } = ml_dsa65.keygen(seed)
+  const { publicKey, secretKey } = mldsaKeyPair(seed)
   return { seed, publicKey, secretKey }
 }
 
@@ -122,19 +122,14 @@ export interface PeerBinding {
 export function signBinding (identity: NodeIdentity): PeerBinding {
   return {
     ledgerPublicKey: identity.ledgerKey.publicKey,
-    signature: ml_dsa65.sign(bindingMessage(identity.peerId), identity.ledgerKey.secretKey)
+    signature: sign(bindingMessage(identity.peerId), identity.ledgerKey.secretKey)
   }
 }
 
 /** True only if `binding` is a valid ML-DSA-65 signature by its key over `peerId`. Never throws on bad input. */
 export function verifyBinding (peerId: PeerId, binding: PeerBinding): boolean {
-  if (binding.ledgerPublicKey.length !== MLDSA65_PUBLIC_KEY_BYTES) return false
-  if (binding.signature.length !== MLDSA65_SIGNATURE_BYTES) return false
-  try {
-    return ml_dsa65.verify(binding.signature, bindingMessage(peerId), binding.ledgerPublicKey)
-  } catch {
-    return false
-  }
+  // node:crypto when the runtime has ML-DSA, noble otherwise; checks sizes and never throws
+  return verify(binding.signature, bindingMessage(peerId), binding.ledgerPublicKey)
 }
 
 /** A short, non-secret fingerprint of the ledger public key for logs and node_info. */
