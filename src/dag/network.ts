@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -348,7 +348,7 @@ export class DagNetwork implements Startable {
     while (this.running) {
       const peers = [...this.peers.values()]
       if (peers.length > 0) {
-        const p = peers[Math.floor(Math.random() * peers.length)]
+        const p = peers[randomInt(peers.length)]
         try { await this.syncWith(p.peerId) } catch (err) { this.log.debug({ err }, 'anti-entropy sync failed') }
       }
       await this.sleepFixed(this.syncIntervalMs)
@@ -464,9 +464,10 @@ export class DagNetwork implements Startable {
   }
 
   private sample (k: number): ValidatorPeer[] {
-    // Weighted sampling without replacement (Efraimidis–Spirakis keys).
+    // Weighted sampling without replacement (Efraimidis–Spirakis keys), from a CSPRNG so a peer cannot predict
+    // which validators a node will query
     return [...this.peers.values()]
-      .map(p => ({ p, key: Math.random() ** (1 / p.weight) }))
+      .map(p => ({ p, key: unitRandom() ** (1 / p.weight) }))
       .sort((a, b) => b.key - a.key)
       .slice(0, k)
       .map(x => x.p)
@@ -541,4 +542,12 @@ export class DagNetwork implements Startable {
       await this.sleepFixed(this.batchIntervalMs)
     }
   }
+}
+
+/** A uniform double in (0, 1) from the OS CSPRNG (53 random bits). */
+function unitRandom (): number {
+  const b = randomBytes(8)
+  const hi = b.readUInt32BE(0) >>> 5
+  const lo = b.readUInt32BE(4) >>> 6
+  return (hi * 67108864 + lo + 1) / (9007199254740992 + 2)
 }
