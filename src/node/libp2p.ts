@@ -12,6 +12,7 @@ import type { PrivateKey, ComponentLogger } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { Registry } from 'prom-client'
+import { MAX_VERTEX_BYTES } from '../dag/vertex.ts'
 
 /** Private DHT protocol: Harmony peers never join the public IPFS DHT. */
 export const HARMONY_KAD_PROTOCOL = '/harmony/kad/1.0.0'
@@ -27,8 +28,8 @@ export const GOSSIP_TOPICS = {
   announce: 'harmony/1/announce'
 } as const
 
-/** Largest gossip payload accepted (a vertex batch is bounded well below this). */
-export const MAX_GOSSIP_BYTES = 1024 * 1024
+/** Largest gossip payload accepted: the largest vertex plus headroom for the other topics' framing. */
+export const MAX_GOSSIP_BYTES = MAX_VERTEX_BYTES + 64 * 1024
 
 export type HarmonyServices = {
   identify: Identify
