@@ -1,31 +1,38 @@
 import { HarmonyError } from '../node/errors.ts'
 
 /** Every way the ledger refuses input or fails. Bounded: these become metric labels and RPC error mappings. */
-export type DagErrorCode =
-  | 'ENCODING_INVALID'
-  | 'KIND_UNKNOWN'
-  | 'TOO_LARGE'
-  | 'PARENTS_INVALID'
-  | 'PARENT_MISSING'
-  | 'TIMESTAMP_FUTURE'
-  | 'AUTHOR_UNKNOWN'
-  | 'SIGNATURE_INVALID'
-  | 'NONCE_TOO_LOW'
-  | 'NONCE_GAP'
-  | 'NONCE_UNCHAINED'
-  | 'TX_CONFLICT'
-  | 'TX_KNOWN'
-  | 'INSUFFICIENT_BALANCE'
-  | 'FEE_TOO_LOW'
-  | 'AMOUNT_INVALID'
-  | 'ADDRESS_INVALID'
-  | 'MEMPOOL_FULL'
-  | 'QUEUE_FULL'
-  | 'GENESIS_INVALID'
-  | 'KEY_FILE_INVALID'
-  | 'NOT_RUNNING'
-  | 'NOT_VALIDATOR'
-  | 'PROTOCOL_ERROR'
+export const DAG_ERROR_CODES = [
+  'ENCODING_INVALID',
+  'KIND_UNKNOWN',
+  'TOO_LARGE',
+  'PARENTS_INVALID',
+  'PARENT_MISSING',
+  'TIMESTAMP_FUTURE',
+  'AUTHOR_UNKNOWN',
+  'SIGNATURE_INVALID',
+  'NONCE_TOO_LOW',
+  'NONCE_GAP',
+  'NONCE_UNCHAINED',
+  'TX_CONFLICT',
+  'TX_KNOWN',
+  'INSUFFICIENT_BALANCE',
+  'FEE_TOO_LOW',
+  'AMOUNT_INVALID',
+  'ADDRESS_INVALID',
+  'MEMPOOL_FULL',
+  'QUEUE_FULL',
+  'GENESIS_INVALID',
+  'KEY_FILE_INVALID',
+  'NOT_RUNNING',
+  'NOT_VALIDATOR',
+  'PROTOCOL_ERROR'
+] as const
+
+export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]
+
+export function isDagErrorCode (code: unknown): code is DagErrorCode {
+  return typeof code === 'string' && (DAG_ERROR_CODES as readonly string[]).includes(code)
+}
 
 export class DagError extends HarmonyError<DagErrorCode> {
   constructor (code: DagErrorCode, message: string, meta: Record<string, unknown> = {}, options?: ErrorOptions) {

@@ -5,9 +5,9 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../node/logger.ts'
 import type { Startable } from '../node/service.ts'
-import { bytesEqual, fromHex, Reader, toHex, utf8, Writer } from './codec.ts'
+import { bytesEqual, concatBytes, fromHex, Reader, toHex, utf8, Writer } from './codec.ts'
 import { HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sign, signingMessage } from './crypto.ts'
-import { DagError } from './errors.ts'
+import { DagError, isDagErrorCode } from './errors.ts'
 import type { DagLedger } from './ledger.ts'
 import type { DagMetrics } from './metrics.ts'
 import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
@@ -16,6 +16,11 @@ import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from './vertex.ts'
 export const VERTEX_TOPIC = 'harmony/1/vertex'
 export const SYNC_PROTOCOL = '/harmony/dag/sync/1.0.0'
 export const AVALANCHE_PROTOCOL = '/harmony/avalanche/1.0.0'
+/** Non-validators hand their transactions to validators over this protocol. */
+export const TX_PROTOCOL = '/harmony/dag/tx/1.0.0'
+const TX_ACCEPTED = 0
+const TX_REFUSED = 1
+const TX_FORWARD_ATTEMPTS = 3
 
 // Wire message types (first byte of a request).
 const MSG_HELLO = 1
@@ -132,6 +137,7 @@ export class DagNetwork implements Startable {
     pubsub.subscribe(VERTEX_TOPIC)
     await this.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.handleSync(stream, conn.remotePeer) }, { maxInboundStreams: 64 })
     await this.libp2p.handle(AVALANCHE_PROTOCOL, (stream, conn) => { void this.handleAvalanche(stream, conn.remotePeer) }, { maxInboundStreams: 128 })
+    await this.libp2p.handle(TX_PROTOCOL, (stream) => { void this.respond(stream, async (req) => await this.answerTx(req)) }, { maxInboundStreams: 32 })
     this.libp2p.addEventListener('peer:connect', this.onConnect)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     // a peer that connected before its ledger was up announces the protocol later (identify push): the
@@ -157,7 +163,7 @@ export class DagNetwork implements Startable {
     const pubsub = this.libp2p.services.pubsub
     pubsub.topicValidators.delete(VERTEX_TOPIC)
     pubsub.unsubscribe(VERTEX_TOPIC)
-    await this.libp2p.unhandle([SYNC_PROTOCOL, AVALANCHE_PROTOCOL])
+    await this.libp2p.unhandle([SYNC_PROTOCOL, AVALANCHE_PROTOCOL, TX_PROTOCOL])
     await Promise.allSettled(this.loops.splice(0))
   }
 
@@ -208,6 +214,53 @@ export class DagNetwork implements Startable {
       this.log.warn({ err }, 'unexpected error validating a gossiped vertex')
       return { result: TopicValidatorResult.Ignore, code: 'INTERNAL' }
     }
+  }
+
+  // ---------------------------------------------------------------- transaction forwarding
+
+  /** A validator takes a transaction from a non-validator peer: `0 ‖ tx id` or `1 ‖ JSON {code, message}`. */
+  private async answerTx (req: Uint8Array): Promise<Uint8Array> {
+    try {
+      return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.ledger.submitTransaction(req)))
+    } catch (err) {
+      const refusal = err instanceof DagError
+        ? { code: err.code, message: err.message }
+        : { code: 'NOT_RUNNING', message: 'the validator could not take the transaction' }
+      return concatBytes(new Uint8Array([TX_REFUSED]), utf8.encode(JSON.stringify(refusal)))
+    }
+  }
+
+  /**
+   * A node outside the validator set issues no vertices: it hands a transaction to up to three bound validator
+   * peers (random order) and returns the id the first one accepted it under. A validator's refusal (bad nonce,
+   * balance...) is final and comes back with its code; an unreachable validator is skipped.
+   */
+  async forwardTransaction (encoded: Uint8Array): Promise<string> {
+    const validators = [...this.peers.values()]
+    for (let i = validators.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1)
+      ;[validators[i], validators[j]] = [validators[j], validators[i]]
+    }
+    for (const peer of validators.slice(0, TX_FORWARD_ATTEMPTS)) {
+      let res: Uint8Array
+      try {
+        res = await this.request(peer.peerId, TX_PROTOCOL, encoded, this.queryTimeoutMs)
+      } catch (err) {
+        this.log.debug({ err, peer: peer.peerId.toString() }, 'forwarding a transaction failed; trying another validator')
+        continue
+      }
+      const body = new TextDecoder().decode(res.subarray(1))
+      if (res[0] === TX_ACCEPTED && /^[0-9a-f]{64}$/.test(body)) return body
+      if (res[0] === TX_REFUSED) {
+        let refusal: { code?: unknown, message?: unknown } = {}
+        try { refusal = JSON.parse(body) as typeof refusal } catch {}
+        if (isDagErrorCode(refusal.code) && typeof refusal.message === 'string') {
+          throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message.slice(0, 512)}`)
+        }
+      }
+      this.log.debug({ peer: peer.peerId.toString() }, 'validator sent a malformed answer to a forwarded transaction')
+    }
+    throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
   }
 
   // ---------------------------------------------------------------- request/response plumbing

@@ -92,6 +92,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   async submitTransaction (tx: Transaction | Uint8Array): Promise<string> {
     if (!this.running) throw new DagError('NOT_RUNNING', 'the ledger is not running')
     const encoded = tx instanceof Uint8Array ? tx : encodeTx(tx)
+    if (!this.ledger.isValidator) return `0x${await this.network.forwardTransaction(encoded)}`
     return `0x${await this.ledger.submitTransaction(encoded)}`
   }
 
