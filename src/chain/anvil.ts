@@ -50,7 +50,7 @@ export interface AnvilInstance {
   stop: () => Promise<void>
 }
 
-/** Path of the anvil binary: `HARMONY_ANVIL_BIN` or the platform package of `@foundry-rs/anvil`. */
+/** Path of the anvil binary: `HARMONY_ANVIL_BIN` or the npm platform package `@foundry-rs/anvil-<platform>`. */
 export function anvilBinaryPath (): string {
   const fromEnv = process.env.HARMONY_ANVIL_BIN
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
@@ -63,7 +63,7 @@ export function anvilBinaryPath (): string {
     const dir = dirname(require.resolve(`${pkg}/package.json`))
     return join(dir, 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
   } catch (err) {
-    throw new ChainError('ANVIL_START_FAILED', `${pkg} is not installed: run npm install (it is an optional dependency of @foundry-rs/anvil)`, { pkg }, { cause: err })
+    throw new ChainError('ANVIL_START_FAILED', `${pkg} is not installed: run npm install (an optional dependency of harmonyd for linux-x64; elsewhere set HARMONY_ANVIL_BIN to an anvil binary)`, { pkg }, { cause: err })
   }
 }
 
