@@ -77,8 +77,11 @@ export function contentMessageId (msg: Message): Uint8Array {
   return h.digest().subarray(0, 20)
 }
 
-/** Scoring: a peer whose messages fail validation (reject) loses score and is eventually graylisted. */
-function gossipScoreParams (sharedHostsExpected: boolean): Partial<GossipsubOpts> {
+/**
+ * Scoring: a peer whose messages fail validation (reject) loses score and is eventually graylisted. Every Harmony
+ * topic, the ledger's `harmony/1/vertex` included, is scored the same way.
+ */
+export function gossipScoreParams (sharedHostsExpected: boolean): Pick<GossipsubOpts, 'scoreParams' | 'scoreThresholds'> {
   const topics: GossipsubOpts['scoreParams']['topics'] = {}
   for (const topic of Object.values(GOSSIP_TOPICS)) {
     topics[topic] = {

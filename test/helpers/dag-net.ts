@@ -12,7 +12,7 @@ import { Registry } from 'prom-client'
 import { addressFromPublicKey, parseAddress } from '../../src/dag/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/dag/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
-import { dagGossipScoreParams } from '../../src/dag/gossip-score.ts'
+import { gossipScoreParams } from '../../src/node/libp2p.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
 import { buildTransfer, encodeTx } from '../../src/dag/tx.ts'
 import { type BinaryDb, openDatabase } from '../../src/node/db.ts'
@@ -34,7 +34,7 @@ export async function createDagLibp2p (): Promise<DagLibp2p> {
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: 4 * 1024 * 1024,
-        scoreParams: dagGossipScoreParams()
+        ...gossipScoreParams(true)
       })
     }
   }) as unknown as DagLibp2p
