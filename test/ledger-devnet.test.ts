@@ -2,6 +2,7 @@ import test from 'ava'
 import { fork } from 'node:child_process'
 import { join } from 'node:path'
 import { BIN, rpc, runHarmonyd, tempDir, waitFor } from './helpers/harmonyd.ts'
+import { HarmonyClient } from '../src/sdk/client.ts'
 
 test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain', async (t) => {
   await using d = await tempDir()
@@ -21,9 +22,17 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   t.regex(alice, /^hmy1/)
 
   // node 0 is the bootstrap node: the last to learn of the others, so the hardest case for its ledger peers
+  // a WebSocket client on node 2 is told of every transaction that becomes final there
+  const ws = new HarmonyClient({ url: urls[2].replace('http://', 'ws://') })
+  t.teardown(() => ws.close())
+  const statuses: Array<{ id: string, status: string }> = []
+  await ws.subscribe<{ id: string, status: string }>('tx_status', undefined, (e) => { statuses.push(e) })
+
   const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '2.5', '--rpc', urls[0], '--wait', '--json'])
   t.is(sent.code, 0, sent.stderr)
-  t.is((JSON.parse(sent.stdout) as { status: string }).status, 'final')
+  const sentTx = JSON.parse(sent.stdout) as { id: string, status: string }
+  t.is(sentTx.status, 'final')
+  await waitFor('the tx_status event on node 2', async () => statuses.some(e => e.id === sentTx.id && e.status === 'final') ? true : undefined)
 
   const expected = (25n * 10n ** 17n).toString()
   for (const url of urls) {

@@ -186,6 +186,8 @@ export class Devnet {
   kill (): void {
     this.stopping = true
     for (const n of this.nodes) n?.process.kill('SIGKILL')
-    if (this.chain !== undefined) process.kill(this.chain.anvil.pid, 'SIGKILL')
+    if (this.chain !== undefined) {
+      try { process.kill(this.chain.anvil.pid, 'SIGKILL') } catch {} // already gone
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { join, isAbsolute } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
+import { z } from 'zod'
 import type { BinaryDb } from './db.ts'
 import { lockDatadir, releaseDatadir } from './datadir.ts'
 import { StartupError, errorMessage } from './errors.ts'
@@ -199,7 +200,25 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         return { ok: true }
       }
     }, { host: config['rpc-host'], port: config['rpc-port'], errorCodes: { ...DAG_RPC_ERROR_CODES, ...CHAIN_RPC_ERROR_CODES } })
+    this.registerSubscriptions(this.rpcValue)
     await this.add('rpc', this.rpcValue)
+  }
+
+  /** WebSocket subscription topics: finalized/rejected transactions and network announcements. */
+  private registerSubscriptions (rpc: RpcServer): void {
+    const { hub } = rpc
+    const dag = this.dag
+    hub.registerTopic({
+      name: 'tx_status',
+      summary: 'Transactions as they become final or rejected on this node',
+      filter: z.object({ id: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict().optional(),
+      matches: (filter, payload) => filter === undefined || (payload as { id: string }).id === filter.id,
+      payload: z.object({ id: z.string(), status: z.enum(['final', 'rejected']), vertex: z.string().nullable(), reason: z.string().nullable() })
+    })
+    dag.on('tx:final', (e) => { hub.publish('tx_status', { id: e.id, status: 'final', vertex: e.vertexId, reason: null }) })
+    dag.on('tx:rejected', (e) => { hub.publish('tx_status', { id: e.id, status: 'rejected', vertex: null, reason: e.reason }) })
+    hub.registerTopic({ name: 'net_announcements', summary: 'Operator announcements received over gossip' })
+    this.announcements.onAnnouncement((a) => { hub.publish('net_announcements', a) })
   }
 
   /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */

@@ -63,7 +63,6 @@ export class PeerBindingService implements Startable {
   private readonly pending = new Set<string>()
   private readonly ownBinding: Uint8Array
   private readonly outcomes?: Counter<'outcome'>
-  private readonly listeners = new Set<(peer: VerifiedPeer) => void>()
   private readonly onConnection = (evt: CustomEvent<Connection>): void => { void this.check(evt.detail) }
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => { this.verified.delete(evt.detail.toString()) }
 
@@ -104,12 +103,6 @@ export class PeerBindingService implements Startable {
 
   verifiedPeers (): VerifiedPeer[] {
     return [...this.verified.values()]
-  }
-
-  /** Called for every newly verified peer. Returns a function that removes the listener. */
-  onVerified (listener: (peer: VerifiedPeer) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
   }
 
   private async serve (stream: Stream): Promise<void> {
@@ -164,6 +157,5 @@ export class PeerBindingService implements Startable {
       if (oldest === undefined) break
       this.verified.delete(oldest)
     }
-    for (const listener of this.listeners) listener(peer)
   }
 }
