@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { Logger } from './logger.ts'
-import { isInitialized } from './datadir.ts'
+import { DB_DIR, isInitialized } from './datadir.ts'
 import { HarmonyError } from './errors.ts'
 import { loadIdentity } from './identity.ts'
 import { createWalletFile, generateGenesis, loadGenesis } from '../dag/index.ts'
 import { ANVIL_DEPLOYER_KEY, prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
 import { writeGenesisFile } from './genesis-file.ts'
-import { stat, writeFile } from 'node:fs/promises'
+import { rm, stat, writeFile } from 'node:fs/promises'
 
 /** The CLI entry the devnet forks for each node. */
 export const HARMONYD_BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
@@ -94,6 +94,9 @@ export class Devnet {
     }
     await this.ensureGenesis(dirs)
     if (this.init.chain !== false) {
+      // anvil keeps its chain in memory, so every run deploys a new one; ledgers left from an earlier run would
+      // hold credits and epochs of a chain that no longer exists: each run starts fresh ledgers (keys are kept)
+      for (const dir of dirs) await rm(join(dir, DB_DIR), { recursive: true, force: true })
       this.chain = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async d => (await loadIdentity(d)).ledgerKey.publicKey })
       // anvil's first account deployed AGC and holds the minted supply: the devnet's EVM faucet (a public test key)
       await writeFile(this.evmFaucetPath, `${ANVIL_DEPLOYER_KEY}\n`, { mode: 0o600 })
