@@ -46,6 +46,17 @@ test.serial('nodes that know only the bootstrap node find each other, and gossip
   })
   t.truthy(peersOf2.find(p => p.peerId === n1.peerId))
 
+  // the operator's view of the same facts through the CLI
+  const status = await runHarmonyd(['status', '--rpc', n2.rpc, '--json'])
+  t.is(status.code, 0, status.stderr)
+  const parsed = JSON.parse(status.stdout) as { peerId: string, state: string, peers: number }
+  t.is(parsed.peerId, n2.peerId)
+  t.is(parsed.state, 'running')
+  t.true(parsed.peers >= 2)
+  const peersCli = await runHarmonyd(['peers', '--rpc', n2.rpc, '--json'])
+  t.is(peersCli.code, 0, peersCli.stderr)
+  t.true((JSON.parse(peersCli.stdout) as Peer[]).some(p => p.peerId === n1.peerId && p.bound))
+
   // gossip needs a mesh: publish until the message is seen by both (a message published before the
   // mesh forms is not retransmitted by gossipsub, so each attempt carries a fresh text)
   let attempt = 0
