@@ -76,6 +76,24 @@ test.serial('nodes that know only the bootstrap node find each other, and gossip
   t.pass('announcement delivered to both nodes')
 })
 
+test.serial('a node whose bootstrap peer is down at start connects once the bootstrap peer comes up', async (t) => {
+  await using dBoot = await tempDir()
+  await using dNode = await tempDir()
+  const bootId = await initNode(dBoot.path)
+  await initNode(dNode.path)
+  const bootPort = await freePort()
+  const node = await startHarmonyd([...loopbackArgs(dNode.path), '--bootstrap', `/ip4/127.0.0.1/tcp/${bootPort}/p2p/${bootId}`])
+  t.teardown(async () => { await node.stop() })
+  t.is((await rpc<{ peers: number }>(node.rpc, 'node_health')).peers, 0)
+  const boot = await startHarmonyd(loopbackArgs(dBoot.path, bootPort))
+  t.teardown(async () => { await boot.stop() })
+  await waitFor('the node to reach its bootstrap peer', async () => {
+    const peers = await rpc<Peer[]>(node.rpc, 'net_peers')
+    return peers.some(p => p.peerId === bootId) ? true : undefined
+  })
+  t.pass('connected')
+})
+
 test.serial('a restarted node keeps its peer id and listen address', async (t) => {
   await using d = await tempDir()
   const initialId = await initNode(d.path)

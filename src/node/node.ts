@@ -154,7 +154,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const child = (module: string): Logger => logger.child({ module })
     this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
     await this.add('peer-binding', this.bindingValue)
-    await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'] }))
+    await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'], bootstrap: config.bootstrap }))
     this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
     await this.add('announcements', this.announcementsValue)
 

@@ -1,4 +1,5 @@
 import type { PeerInfo } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { HarmonyLibp2p } from './libp2p.ts'
 import type { Logger } from './logger.ts'
 import type { Startable } from './service.ts'
@@ -10,6 +11,8 @@ export interface PeerManagerInit {
   discoveryIntervalMs?: number
   /** Dials in flight at once. @default 4 */
   maxConcurrentDials?: number
+  /** Bootstrap multiaddrs, dialed again whenever the node has no peer at all. @default [] */
+  bootstrap?: string[]
 }
 
 export interface PeerManagerComponents {
@@ -27,6 +30,7 @@ export class PeerManager implements Startable {
   private readonly targetPeers: number
   private readonly discoveryIntervalMs: number
   private readonly maxConcurrentDials: number
+  private readonly bootstrap: Multiaddr[]
   private readonly dialing = new Set<string>()
   private timer?: NodeJS.Timeout
   private walking = false
@@ -38,6 +42,7 @@ export class PeerManager implements Startable {
     this.targetPeers = init.targetPeers ?? 16
     this.discoveryIntervalMs = init.discoveryIntervalMs ?? 2000
     this.maxConcurrentDials = init.maxConcurrentDials ?? 4
+    this.bootstrap = (init.bootstrap ?? []).map(a => multiaddr(a))
   }
 
   async start (): Promise<void> {
@@ -70,12 +75,23 @@ export class PeerManager implements Startable {
       .finally(() => this.dialing.delete(key))
   }
 
-  /** While under target: dial known-but-unconnected peers, then ask the DHT for peers close to a random key. */
+  /**
+   * While under target: dial known-but-unconnected peers, then ask the DHT for peers close to a random key.
+   * With no peer at all (the bootstrap dial at start failed, or every peer left) the bootstrap peers are dialed
+   * again, so a node whose bootstrap was briefly down or overloaded does not stay alone.
+   */
   private async walk (): Promise<void> {
     const { libp2p, logger } = this.components
-    if (this.walking || this.connectedCount() >= this.targetPeers || this.connectedCount() === 0) return
+    if (this.walking || this.connectedCount() >= this.targetPeers) return
     this.walking = true
     try {
+      if (this.connectedCount() === 0) {
+        await Promise.all(this.bootstrap.map(async (addr) => {
+          await libp2p.dial(addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+            .catch((err: Error) => logger.debug({ addr: addr.toString(), err: err.message }, 'bootstrap dial failed'))
+        }))
+        return
+      }
       for (const peer of await libp2p.peerStore.all({ limit: 256 })) {
         if (peer.addresses.length > 0) this.maybeDial({ id: peer.id, multiaddrs: peer.addresses.map(a => a.multiaddr) })
       }
