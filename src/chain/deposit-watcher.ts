@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getAddress, Interface, type Log, type LogDescription, type Provider } from 'ethers'
+import { getAddress, Interface, type Log, type LogDescription, type Provider, type Result } from 'ethers'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { BinarySublevel } from '../node/db.ts'
 import type { Logger } from '../node/logger.ts'
@@ -38,6 +38,20 @@ export interface Deposit {
 
 /** Receives each confirmed deposit; must be idempotent on (txHash, logIndex). */
 export type DepositSink = (deposit: Deposit) => Promise<void>
+
+/** A `Deposited` event's arguments at a log location, as a Deposit (one mapping for the watcher and the checker). */
+function depositFromEvent (
+  args: Result,
+  at: Pick<Deposit, 'txHash' | 'logIndex' | 'blockNumber' | 'blockHash'>
+): Deposit {
+  return {
+    ...at,
+    depositId: args.depositId as bigint,
+    dagAccount: args.dagAccount as string,
+    from: args.from as string,
+    amount: args.amount as bigint
+  }
+}
 
 export interface DepositWatcherInit {
   /** Blocks a deposit's block needs on top, itself included (1 = delivered when mined). @default 12 */
@@ -215,16 +229,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     try {
       const parsed = this.iface.parseLog({ topics: [...l.topics], data: l.data })
       if (parsed === null || parsed.name !== 'Deposited') return null
-      return {
-        txHash: l.transactionHash,
-        logIndex: l.index,
-        blockNumber: l.blockNumber,
-        blockHash: l.blockHash,
-        depositId: parsed.args.depositId as bigint,
-        dagAccount: parsed.args.dagAccount as string,
-        from: parsed.args.from as string,
-        amount: parsed.args.amount as bigint
-      }
+      return depositFromEvent(parsed.args, { txHash: l.transactionHash, logIndex: l.index, blockNumber: l.blockNumber, blockHash: l.blockHash })
     } catch {
       this.log.warn({ txHash: l.transactionHash }, 'undecodable Deposited log skipped')
       return null
@@ -311,16 +316,7 @@ export async function checkDeposit (provider: Provider, settlement: string, clai
     parsed = null
   }
   if (parsed?.name !== 'Deposited') return { status: 'invalid', reason: 'the log is not a deposit' }
-  const deposit: Deposit = {
-    txHash: receipt.hash,
-    logIndex: log.index,
-    blockNumber: receipt.blockNumber,
-    blockHash: receipt.blockHash,
-    depositId: parsed.args.depositId as bigint,
-    dagAccount: parsed.args.dagAccount as string,
-    from: parsed.args.from as string,
-    amount: parsed.args.amount as bigint
-  }
+  const deposit = depositFromEvent(parsed.args, { txHash: receipt.hash, logIndex: log.index, blockNumber: receipt.blockNumber, blockHash: receipt.blockHash })
   if (deposit.dagAccount.toLowerCase() !== claim.dagAccount.toLowerCase() || deposit.amount !== claim.amount) {
     return { status: 'invalid', reason: 'account or amount differs from the chain' }
   }
