@@ -79,16 +79,20 @@ test.serial('ChainService: deposit → sink and validator check; checkpoint → 
   // for the proof over RPC and claims once
   const leaf = { account: user.address, amount: AGC_UNIT, nonce: 0n }
   const anchored = new Promise((resolve) => service.aggregator?.once('onchain', resolve))
-  const tree = await service.closeEpoch(1n, keccak256(toUtf8Bytes('d')), keccak256(toUtf8Bytes('s')), [leaf, { account: evmKey.address, amount: 5n, nonce: 9n }])
+  const registry = new RpcRegistry()
+  registerChainRpc(registry, service, service)
+  // the leaves are recorded before the checkpoint is submitted: a proof for a not-yet-anchored epoch says so
+  const tree = await service.withdrawals.record(1n, [leaf, { account: evmKey.address, amount: 5n, nonce: 9n }])
+  t.is((await service.proofFor(user.address, 0n))?.anchored, false)
+  await service.closeEpoch(1n, keccak256(toUtf8Bytes('d')), keccak256(toUtf8Bytes('s')), [leaf, { account: evmKey.address, amount: 5n, nonce: 9n }])
   await anchored
   t.is((await devnet.contracts.settlement.getCheckpoint(1n)).withdrawalsRoot, tree.root)
-  const registry = new RpcRegistry()
-  registerChainRpc(registry, service, service.withdrawals)
   const method = registry.get('chain_withdrawalProof')
   if (method === undefined) throw new Error('chain_withdrawalProof not registered')
   const ctx = { transport: 'http' as const, signal: new AbortController().signal }
-  const found = await method.handler(parseParams(method, [user.address, '0']), ctx) as { epoch: string, amount: string, proof: string[] }
+  const found = await method.handler(parseParams(method, [user.address, '0']), ctx) as { epoch: string, amount: string, proof: string[], anchored: boolean }
   t.is(found.epoch, '1')
+  t.true(found.anchored)
   t.is(found.amount, AGC_UNIT.toString())
   t.is(await method.handler(parseParams(method, { account: user.address, nonce: '1' }), ctx), null)
   await withdrawAgc(user, devnet.contractsFile, BigInt(found.epoch), leaf, found.proof)

@@ -108,6 +108,15 @@ export class ChainView implements ChainRpcSource {
     })
   }
 
+  /** Whether the settlement contract holds a checkpoint for `epoch` with exactly this withdrawals root. */
+  async isAnchored (epoch: bigint, withdrawalsRoot: string): Promise<boolean> {
+    return await this.guard(async () => {
+      if (epoch > await this.c.contracts.settlement.lastEpoch()) return false
+      const cp = await this.c.contracts.settlement.getCheckpoint(epoch)
+      return cp.withdrawalsRoot.toLowerCase() === withdrawalsRoot.toLowerCase()
+    })
+  }
+
   private async guard<T> (fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()

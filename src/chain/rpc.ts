@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import type { ChainRpcSource } from './chain-view.ts'
 import { ChainError, type ChainErrorCode } from './errors.ts'
-import type { WithdrawalProof } from './withdrawal-store.ts'
+import type { AnchoredWithdrawalProof } from './service.ts'
 
 /** How each chain error reaches a JSON-RPC caller (for the dispatcher's `errorCodes`). */
 export const CHAIN_RPC_ERROR_CODES: Readonly<Record<ChainErrorCode, RpcErrorCodeValue>> = {
@@ -76,12 +76,13 @@ const WithdrawalProofResult = z.object({
   amount: z.string(),
   nonce: z.string(),
   proof: z.array(z.string()),
-  withdrawalsRoot: z.string()
+  withdrawalsRoot: z.string(),
+  anchored: z.boolean()
 }).nullable()
 
 /** Where withdrawal proofs come from (WithdrawalStore). */
 export interface WithdrawalProofSource {
-  proofFor: (account: string, nonce: bigint) => Promise<WithdrawalProof | null>
+  proofFor: (account: string, nonce: bigint) => Promise<AnchoredWithdrawalProof | null>
 }
 
 /**
@@ -92,7 +93,7 @@ export function registerChainRpc (registry: RpcRegistry, chain: ChainRpcSource, 
   if (withdrawals !== undefined) {
     registry.register({
       name: 'chain_withdrawalProof',
-      summary: 'Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw; null if unknown.',
+      summary: 'Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw, with `anchored` once the epoch\'s checkpoint is on chain (claim only then); null if unknown.',
       params: z.union([
         z.tuple([evmAddress, nonceString]),
         z.object({ account: evmAddress, nonce: nonceString }).strict()
@@ -108,7 +109,8 @@ export function registerChainRpc (registry: RpcRegistry, chain: ChainRpcSource, 
           amount: found.leaf.amount.toString(),
           nonce: found.leaf.nonce.toString(),
           proof: found.proof,
-          withdrawalsRoot: found.root
+          withdrawalsRoot: found.root,
+          anchored: found.anchored
         }
       }
     })

@@ -18,7 +18,7 @@ import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
 import { SettlementSubmitter } from './settlement-submitter.ts'
 import { StakingValidatorSet } from './validator-set.ts'
-import { WithdrawalStore } from './withdrawal-store.ts'
+import { type WithdrawalProof, WithdrawalStore } from './withdrawal-store.ts'
 import type { WithdrawalLeaf, WithdrawalTree } from './withdrawals.ts'
 
 export interface ChainServiceInit {
@@ -44,6 +44,11 @@ export interface ChainServiceComponents {
   checkpointTransport?: CheckpointTransport
   logger: Logger
   registry?: Registry
+}
+
+export interface AnchoredWithdrawalProof extends WithdrawalProof {
+  /** The settlement contract holds the epoch's checkpoint with this withdrawals root: the proof can be claimed. */
+  anchored: boolean
 }
 
 export class ChainService implements Startable, ChainRpcSource {
@@ -129,6 +134,16 @@ export class ChainService implements Startable, ChainRpcSource {
   /** A validator's check of a deposit credit against its own chain view (see docs/chain.md). */
   async checkDeposit (claim: Pick<Deposit, 'txHash' | 'logIndex' | 'dagAccount' | 'amount'>): Promise<DepositCheck> {
     return await checkDeposit(this.provider, this.c.contractsFile.settlement, claim, this.depositConfirmations)
+  }
+
+  /**
+   * The proof of a withdrawal, and whether its epoch's checkpoint is anchored on chain with this root: a claim
+   * before that reverts with UnknownEpoch, so a wallet waits for `anchored`.
+   */
+  async proofFor (account: string, nonce: bigint): Promise<AnchoredWithdrawalProof | null> {
+    const found = await this.withdrawals.proofFor(account, nonce)
+    if (found === null) return null
+    return { ...found, anchored: await this.view.isAnchored(found.epoch, found.root) }
   }
 
   async info (): Promise<ChainInfo> {

@@ -21,7 +21,7 @@ interface ChainArgs extends WalletArgs {
 interface DepositArgs extends ChainArgs { to?: string }
 interface WithdrawArgs extends ChainArgs { 'evm-address'?: string, fee: string, claim: boolean, 'proof-timeout': number }
 
-interface Proof { epoch: string, account: string, amount: string, nonce: string, proof: string[] }
+interface Proof { epoch: string, account: string, amount: string, nonce: string, proof: string[], anchored: boolean }
 
 function chainOptions<T> (y: Argv<T>): Argv<T & ChainArgs> {
   return y
@@ -89,10 +89,12 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
     const deadline = Date.now() + args['proof-timeout'] * 1000
     let proof: Proof | null = null
-    while (proof === null) {
+    // the node knows the proof once the epoch closes on the DAG; the contract accepts a claim only once the
+    // epoch's checkpoint is anchored on chain, so wait for that (claiming earlier reverts with UnknownEpoch)
+    while (proof === null || !proof.anchored) {
       proof = await client.call<Proof | null>('chain_withdrawalProof', [getAddress(evmAddress), withdrawalNonceOf(id).toString()])
-      if (proof !== null) break
-      if (Date.now() > deadline) throw new Error(`burn ${id} is final but no checkpoint includes it after ${args['proof-timeout']} s; claim later with the same command's proof`)
+      if (proof?.anchored === true) break
+      if (Date.now() > deadline) throw new Error(`burn ${id} is final but ${proof === null ? 'no checkpoint includes it' : `epoch ${proof.epoch} is not anchored on chain`} after ${args['proof-timeout']} s; run the withdraw again later to claim`)
       await new Promise(resolve => setTimeout(resolve, 1000))
     }
     if (!args.claim || evm === undefined) {

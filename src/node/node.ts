@@ -259,7 +259,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)
-    registerChainRpc(this.rpcRegistry, chain, chain.withdrawals)
+    registerChainRpc(this.rpcRegistry, chain, chain)
     return chain
   }
 
