@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Devnet } from '../src/node/devnet.ts'
-import { silentLogger } from '../src/node/logger.ts'
+import { silentLogger } from '../src/core/logger.ts'
 import { HarmonyClient } from '../src/sdk/client.ts'
 import { percentile, printResults, type BenchResult } from './report.ts'
 

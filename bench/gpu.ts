@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { runGpuBench } from '../src/compute/bench.ts'
 import { parseExecutorChoice } from '../src/compute/device.ts'
-import { silentLogger } from '../src/node/logger.ts'
+import { silentLogger } from '../src/core/logger.ts'
 import { printResults } from './report.ts'
 
 const { values } = parseArgs({

@@ -7,12 +7,11 @@
  * Importable: `renderRpcMarkdown(registry, { topics })` returns the Markdown text.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { registerDagRpc } from '../src/dag/index.ts'
-import { registerChainRpc } from '../src/chain/index.ts'
+import { registerChainRpc, registerDagRpc } from '../src/api/index.ts'
 import { fileURLToPath } from 'node:url'
 import type { HarmonyNode } from '../src/node/node.ts'
-import { registerNodeRpc } from '../src/node/rpc-methods.ts'
-import { VERSION } from '../src/node/version.ts'
+import { registerNodeRpc } from '../src/api/node.ts'
+import { VERSION } from '../src/core/version.ts'
 import { createBuiltinMethods } from '../src/rpc/builtin-methods.ts'
 import { buildOpenRpcDocument, type JsonSchema, type OpenRpcDocument, type OpenRpcMethod } from '../src/rpc/openrpc.ts'
 import { RpcErrorCode, RpcRegistry, type RpcMethod } from '../src/rpc/registry.ts'

@@ -1,4 +1,4 @@
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 
 export type ChainErrorCode =
   | 'ANVIL_START_FAILED'

@@ -4,9 +4,9 @@
  */
 import { getAddress, type Wallet } from 'ethers'
 import type { Registry } from 'prom-client'
-import { type BinaryDb, sublevel } from '../node/db.ts'
-import type { Logger } from '../node/logger.ts'
-import type { Startable } from '../node/service.ts'
+import { type BinaryDb, sublevel } from '../core/storage.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
 import { connectContracts, type HarmonyContracts } from './bindings.ts'
 import { type ChainInfo, type ChainRpcSource, ChainView, type CheckpointRecord } from './chain-view.ts'
 import { CheckpointAggregator, type CheckpointAggregatorInit, type CheckpointTransport } from './checkpoint-aggregator.ts'

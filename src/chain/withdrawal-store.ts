@@ -5,7 +5,7 @@
  * Stored in the `chain` sublevel: `withdrawals/<epoch>` → leaves, `withdrawal/<account>/<nonce>` → epoch.
  */
 import { getAddress } from 'ethers'
-import type { BinarySublevel } from '../node/db.ts'
+import type { BinarySublevel } from '../core/storage.ts'
 import { ChainError } from './errors.ts'
 import { buildWithdrawalTree, type WithdrawalLeaf, type WithdrawalTree } from './withdrawals.ts'
 

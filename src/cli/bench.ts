@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs'
 import { formatBenchTable, parseExecutorChoice, runGpuBench } from '../compute/index.ts'
-import { createLogger } from '../node/logger.ts'
+import { createLogger } from '../core/logger.ts'
 import { isInitialized, resolveDatadir } from '../node/datadir.ts'
 import { writeCapability } from '../node/capability.ts'
 import type { GlobalArgs } from './common.ts'

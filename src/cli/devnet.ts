@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
-import { createLogger } from '../node/logger.ts'
+import { createLogger } from '../core/logger.ts'
 import { Devnet, type DevnetNode } from '../node/devnet.ts'
 import { HarmonyClient } from '../sdk/client.ts'
-import { errorMessage } from '../node/errors.ts'
+import { errorMessage } from '../core/errors.ts'
 import type { GlobalArgs } from './common.ts'
 
 interface DevnetArgs extends GlobalArgs {

@@ -1,6 +1,6 @@
 import yargs from 'yargs'
-import { HarmonyError, errorMessage } from '../node/errors.ts'
-import { VERSION } from '../node/version.ts'
+import { HarmonyError, errorMessage } from '../core/errors.ts'
+import { VERSION } from '../core/version.ts'
 import { initCommand } from './init.ts'
 import { startCommand } from './start.ts'
 import { devnetCommand } from './devnet.ts'

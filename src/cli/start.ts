@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs'
-import { createLogger } from '../node/logger.ts'
+import { createLogger } from '../core/logger.ts'
 import { HarmonyNode } from '../node/node.ts'
 import { withConfigFlags, configFromArgs, type GlobalArgs } from './common.ts'
 

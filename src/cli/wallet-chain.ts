@@ -1,10 +1,8 @@
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import { getAddress, isAddress as isEvmAddress } from 'ethers'
-import {
-  createProvider, dagAccountFromAddressBytes, depositAgc, loadOrCreateEvmKey, readContractsFile, withdrawAgc,
-  withdrawalNonceOf, type ContractsFile
-} from '../chain/index.ts'
+import { createProvider, dagAccountFromAddressBytes, depositAgc, loadOrCreateEvmKey, readContractsFile, withdrawAgc, type ContractsFile } from '../chain/index.ts'
+import { withdrawalNonceOf } from '../bridge/index.ts'
 import { buildWithdraw, encodeTx, isAddress, loadWalletFile, parseAddress, parseAgc } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import { clientFor, output, rpcOption } from './common.ts'

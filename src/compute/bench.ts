@@ -1,4 +1,4 @@
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import { f32Blob } from './blob.ts'
 import { createExecutor } from './device.ts'
 import { matmulReference } from './kernels/matmul.ts'

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import { WorkerExecutor } from './sandbox.ts'
 import { ComputeError, EXECUTOR_CHOICES, type ExecutorChoice, type ExecutorKind, type TaskLimits } from './types.ts'
 

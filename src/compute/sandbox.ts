@@ -2,8 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { Logger } from '../node/logger.ts'
-import type { Startable } from '../node/service.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
 import { checkTask, effectiveLimits } from './task.ts'
 import {
   ComputeError, type ComputeTask, DEFAULT_LIMITS, type Executor, type ExecutorInfo, type ExecutorKind,

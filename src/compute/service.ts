@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
-import type { Logger } from '../node/logger.ts'
-import type { Startable } from '../node/service.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
 import { type GpuBenchOptions, type GpuBenchReport, runGpuBench } from './bench.ts'
 import { createExecutor } from './device.ts'
 import type { WorkerExecutor } from './sandbox.ts'

@@ -1,4 +1,4 @@
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 
 /** Which engine runs tasks: a hardware GPU, a software GPU (Dawn on Mesa llvmpipe), or the CPU reference. */
 export type ExecutorKind = 'gpu' | 'software' | 'cpu'

@@ -1,4 +1,4 @@
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 
 /** Every way the ledger refuses input or fails. Bounded: these become metric labels and RPC error mappings. */
 export const DAG_ERROR_CODES = [

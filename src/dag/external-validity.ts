@@ -16,7 +16,7 @@
  * vertex preferred before its check. Memory: one entry per held processing vertex (bounded by the ledger's
  * maxProcessing) and a bounded cache of valid transaction ids.
  */
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import type { AvalancheCore } from './consensus/avalanche-core.ts'
 import type { TxInfo } from './tx.ts'
 import { getTxKind } from './tx-kinds.ts'

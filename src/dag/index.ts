@@ -5,7 +5,6 @@ export { type ConsensusParams, DEFAULT_CONSENSUS, type Genesis, generateGenesis,
 export { buildDepositCredit, buildEpochClose, buildWithdraw, type WithdrawInit } from './kinds/builders.ts'
 export { depositAccount, EPOCH_ACCOUNT, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 export { AVALANCHE_PROTOCOL, SYNC_PROTOCOL, VERTEX_TOPIC } from './network.ts'
-export { DAG_RPC_ERROR_CODES, registerDagRpc } from './rpc.ts'
 export { type DagComponents, DagService, type DagServiceEvents, type DagServiceInit, type DagStats } from './service.ts'
 export { buildTransfer, decodeTx, encodeTx } from './tx.ts'
 export { createWalletFile, formatAgc, loadWalletFile, parseAgc, signTransfer, walletFromSeed } from './wallet.ts'

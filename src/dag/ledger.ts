@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import type { BinaryDb } from '../node/db.ts'
-import type { Logger } from '../node/logger.ts'
+import type { BinaryDb } from '../core/storage.ts'
+import type { Logger } from '../core/logger.ts'
 import { addressFromPublicKey } from './address.ts'
 import { bytesEqual, fromHex, toHex } from './codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'

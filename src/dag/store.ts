@@ -1,5 +1,5 @@
-import type { BinaryDb, BinarySublevel } from '../node/db.ts'
-import { sublevel } from '../node/db.ts'
+import type { BinaryDb, BinarySublevel } from '../core/storage.ts'
+import { sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from './codec.ts'
 import type { VertexStatus } from './graph.ts'
 

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Registry } from 'prom-client'
 import { Counter, Gauge } from 'prom-client'
-import type { Startable } from '../node/service.ts'
+import type { Startable } from '../core/lifecycle.ts'
 import { verify } from './crypto.ts'
 import { DagError } from './errors.ts'
 

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
-import { ConfigError, errorMessage } from './errors.ts'
-import { LOG_LEVELS, type LogLevel } from './logger.ts'
+import { ConfigError, errorMessage } from '../core/errors.ts'
+import { LOG_LEVELS, type LogLevel } from '../core/logger.ts'
 
 /**
  * One flat set of settings. Each key has the same name as a CLI flag (`--p2p-port`), an env var

@@ -1,8 +1,8 @@
 import { mkdir, readFile, stat, writeFile, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { homedir } from 'node:os'
-import { openDatabase, type BinaryDb } from './db.ts'
-import { StartupError, errorMessage } from './errors.ts'
+import { openDatabase, type BinaryDb } from '../core/storage.ts'
+import { StartupError, errorMessage } from '../core/errors.ts'
 
 export const DB_DIR = 'db'
 export const PID_FILE = 'harmonyd.pid'

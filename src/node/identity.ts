@@ -5,7 +5,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { StartupError, errorMessage } from './errors.ts'
+import { StartupError, errorMessage } from '../core/errors.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../dag/crypto.ts'
 
 /** ML-DSA-65 sizes (FIPS 204), shared with the ledger. */

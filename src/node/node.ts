@@ -2,36 +2,33 @@ import { join, isAbsolute } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
 import { z } from 'zod'
-import type { BinaryDb } from './db.ts'
+import type { BinaryDb } from '../core/storage.ts'
 import { lockDatadir, releaseDatadir } from './datadir.ts'
-import { StartupError, errorMessage } from './errors.ts'
+import { StartupError, errorMessage } from '../core/errors.ts'
 import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from './identity.ts'
-import { createHost, type HarmonyLibp2p } from './libp2p.ts'
-import type { Logger } from './logger.ts'
+import { createHost, type HarmonyLibp2p } from '../network/host.ts'
+import type { Logger } from '../core/logger.ts'
 import type { NodeConfig } from './config.ts'
-import type { LifecycleState, Startable } from './service.ts'
-import { PeerBindingService } from './peer-binding.ts'
-import { PeerManager } from './peer-manager.ts'
-import { AnnouncementService } from './announce.ts'
+import { LifecycleRunner, startable, type LifecycleState, type Startable } from '../core/lifecycle.ts'
+import { PeerBindingService } from '../network/peer-binding.ts'
+import { PeerManager } from '../network/peer-manager.ts'
+import { AnnouncementService } from '../network/announce.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
-import { registerNodeRpc } from './rpc-methods.ts'
-import { VERSION } from './version.ts'
+import { registerNodeRpc } from '../api/node.ts'
+import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
-import { DagService, registerDagRpc, loadGenesis, addressFromPublicKey, DAG_RPC_ERROR_CODES, type Genesis } from '../dag/index.ts'
+import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../dag/index.ts'
+import { CHAIN_RPC_ERROR_CODES, DAG_RPC_ERROR_CODES, registerChainRpc, registerDagRpc } from '../api/index.ts'
 import { readCapability } from './capability.ts'
-import { ChainService, CHAIN_RPC_ERROR_CODES, EVM_KEY_FILE, connectChainToDag, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, registerChainRpc, type DagBridge, type Deposit } from '../chain/index.ts'
+import { ChainService, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, type Deposit } from '../chain/index.ts'
+import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
   datadir: string
   config: NodeConfig
   logger: Logger
-}
-
-interface NamedService {
-  name: string
-  service: Startable
 }
 
 /**
@@ -47,7 +44,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   readonly rpcRegistry = new RpcRegistry()
   readonly startedAtMs = Date.now()
   private readonly controller = new AbortController()
-  private readonly started: NamedService[] = []
+  private readonly services: LifecycleRunner
   private currentState: LifecycleState = 'created'
   private db?: BinaryDb
   private identityValue?: NodeIdentity
@@ -64,6 +61,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.datadir = init.datadir
     this.config = init.config
     this.logger = init.logger
+    this.services = new LifecycleRunner({ logger: init.logger, signal: this.controller.signal })
     collectDefaultMetrics({ register: this.metrics, prefix: 'harmony_process_' })
     const stateGauge = new Gauge({ name: 'harmony_node_running', help: '1 while the node is running', registers: [this.metrics] })
     this.on('state', s => stateGauge.set(s === 'running' ? 1 : 0))
@@ -99,10 +97,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   }
 
   private async add (name: string, service: Startable): Promise<void> {
-    if (this.controller.signal.aborted) throw new Error('node is stopping')
-    await service.start()
-    this.started.push({ name, service })
-    this.logger.debug({ service: name }, 'service started')
+    await this.services.start(name, service)
   }
 
   async start (): Promise<void> {
@@ -122,7 +117,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private async startServices (): Promise<void> {
     const { config, logger } = this
     this.db = await lockDatadir(this.datadir)
-    this.started.push({ name: 'datadir', service: { start: async () => {}, stop: async () => { if (this.db !== undefined) await releaseDatadir(this.datadir, this.db) } } })
+    const db = this.db
+    this.services.adopt('datadir', startable(async () => { await releaseDatadir(this.datadir, db) }))
     this.identityValue = await loadIdentity(this.datadir)
     const genesis = await this.loadGenesis()
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
@@ -144,7 +140,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       throw this.portError(err, 'p2p', config['p2p-host'], config['p2p-port'], '--p2p-port')
     }
     const libp2p = this.libp2pValue
-    this.started.push({ name: 'libp2p', service: { start: async () => {}, stop: async () => { await libp2p.stop() } } })
+    this.services.adopt('libp2p', startable(async () => { await libp2p.stop() }))
     try {
       await libp2p.start()
     } catch (err) {
@@ -290,15 +286,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
 
   private async stopServices (): Promise<void> {
     this.controller.abort()
-    while (this.started.length > 0) {
-      const { name, service } = this.started.pop()!
-      try {
-        await service.stop()
-        this.logger.debug({ service: name }, 'service stopped')
-      } catch (err) {
-        this.logger.warn({ service: name, err: errorMessage(err) }, 'service failed to stop cleanly')
-      }
-    }
+    await this.services.stopAll()
   }
 
   listenAddrs (): string[] {

@@ -10,10 +10,10 @@ import {
   type JSONRPCResponse
 } from 'json-rpc-2.0'
 import { z } from 'zod'
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import type { RpcMetrics, RpcOutcome } from './metrics.ts'
 import { UNKNOWN_METHOD_LABEL } from './metrics.ts'
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 import { RpcErrorCode, RpcMethodError, type RpcContext, type RpcErrorCodeValue, type RpcMethod, type RpcRegistry } from './registry.ts'
 
 export interface RpcDispatcherInit {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 
 /**
  * JSON-RPC error codes: JSON-RPC 2.0's reserved range and EIP-1474's. One table maps every typed error to a code.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { z } from 'zod'
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import { RpcErrorCode, RpcMethodError } from './registry.ts'
 
 /** A topic other modules publish into and WebSocket clients subscribe to with `harmony_subscribe`. */

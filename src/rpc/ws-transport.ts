@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
-import type { Logger } from '../node/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import { type RpcDispatcher, serialize } from './dispatcher.ts'
 import type { RpcMetrics } from './metrics.ts'
 import { RpcErrorCode, type RpcContext } from './registry.ts'

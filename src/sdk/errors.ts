@@ -1,4 +1,4 @@
-import { HarmonyError } from '../node/errors.ts'
+import { HarmonyError } from '../core/errors.ts'
 
 /** The node answered with a JSON-RPC error: `code` is the JSON-RPC / EIP-1474 code, `data` its detail. */
 export class RpcClientError extends Error {

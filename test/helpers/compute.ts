@@ -2,7 +2,7 @@ import { f32Blob } from '../../src/compute/blob.ts'
 import { createExecutor } from '../../src/compute/device.ts'
 import type { WorkerExecutor } from '../../src/compute/sandbox.ts'
 import type { ComputeTask, KernelName, TaskSpec } from '../../src/compute/types.ts'
-import { silentLogger } from '../../src/node/logger.ts'
+import { silentLogger } from '../../src/core/logger.ts'
 
 /**
  * Opens a WebGPU executor for the tests: a hardware GPU if there is one, else the software GPU (Dawn on Mesa

@@ -12,11 +12,11 @@ import { Registry } from 'prom-client'
 import { addressFromPublicKey, parseAddress } from '../../src/dag/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/dag/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
-import { gossipScoreParams } from '../../src/node/libp2p.ts'
+import { gossipScoreParams } from '../../src/network/host.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
 import { buildTransfer, encodeTx } from '../../src/dag/tx.ts'
-import { type BinaryDb, openDatabase } from '../../src/node/db.ts'
-import { silentLogger } from '../../src/node/logger.ts'
+import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
+import { silentLogger } from '../../src/core/logger.ts'
 
 export type DagLibp2p = Libp2p<{ pubsub: GossipSub }>
 

@@ -9,8 +9,8 @@ import { fromHex } from '../../src/dag/codec.ts'
 import { generateKeyPair } from '../../src/dag/crypto.ts'
 import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
-import { openDatabase } from '../../src/node/db.ts'
-import { silentLogger } from '../../src/node/logger.ts'
+import { openDatabase } from '../../src/core/storage.ts'
+import { silentLogger } from '../../src/core/logger.ts'
 import { createDagLibp2p } from './dag-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string }

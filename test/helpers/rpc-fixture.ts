@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { Registry } from 'prom-client'
 import { WebSocket } from 'ws'
 import { z } from 'zod'
-import { silentLogger } from '../../src/node/logger.ts'
+import { silentLogger } from '../../src/core/logger.ts'
 import { RpcErrorCode, RpcMethodError, RpcRegistry } from '../../src/rpc/registry.ts'
 import { RpcServer, type HealthReport, type ReadinessReport, type RpcServerInit } from '../../src/rpc/server.ts'
 

@@ -1,0 +1,421 @@
+/**
+ * The glue between the chain side and the DAG ledger (docs/chain.md "Connecting the DAG side", docs/protocol.md
+ * "Chain bridge kinds"):
+ *
+ * - **Deposits in**: `depositSink` receives the watcher's confirmed deposits and keeps them (in the `chain`
+ *   sublevel, so a restart resumes) until their credit is final on the DAG. A validator submits a `deposit-credit`
+ *   for each, in turn: rank r (the validator's position rotated by the deposit id) waits r × `proposeDelayMs`,
+ *   so normally one validator proposes; if several do, the credits conflict (one deposit account, nonce 0) and
+ *   exactly one becomes final.
+ * - **Outside validity**: the bridge registers `checkDeposit` as the ledger's checker of deposit credits, so this
+ *   node does not prefer or vote for a vertex with a credit its own chain view has not confirmed.
+ * - **Withdrawals out**: final `withdraw` burns wait in an unsettled set; a validator (in turn, rank rotated by
+ *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
+ *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
+ *   were in no earlier epoch) and calls `chain.closeEpoch(E, closeVertexId, 0x0…0, leaves)`: the leaves are stored
+ *   for proofs and the checkpoint is signed and gossiped.
+ */
+import { getAddress, hexlify, ZeroHash } from 'ethers'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { type BinaryDb, type BinarySublevel, sublevel } from '../core/storage.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
+import { fromHex, toHex } from '../dag/codec.ts'
+import { DagError } from '../dag/errors.ts'
+import type { ExternalVerdict } from '../dag/external-validity.ts'
+import { buildDepositCredit, buildEpochClose } from '../dag/kinds/builders.ts'
+import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW, withdrawKind } from '../dag/kinds/index.ts'
+import type { DagLedger } from '../dag/ledger.ts'
+import type { DagService } from '../dag/service.ts'
+import type { TxInfo } from '../dag/tx.ts'
+import { vertexInfo } from '../dag/vertex.ts'
+import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
+import type { Deposit, DepositCheck, DepositSink } from '../chain/deposit-watcher.ts'
+import { ChainError } from '../chain/errors.ts'
+import type { WithdrawalLeaf, WithdrawalTree } from '../chain/withdrawals.ts'
+
+/** What the bridge needs from ChainService. */
+export interface BridgeChain {
+  checkDeposit: (claim: Pick<Deposit, 'txHash' | 'logIndex' | 'dagAccount' | 'amount'>) => Promise<DepositCheck>
+  closeEpoch: (epoch: bigint, dagRoot: string, stateRoot: string, withdrawals: readonly WithdrawalLeaf[]) => Promise<WithdrawalTree>
+  info: () => Promise<{ chainId: number }>
+}
+
+export interface DagBridgeComponents {
+  dag: DagService
+  chain: BridgeChain
+  /** The node's ledger key (the same as the DagService's): signs deposit credits and epoch closes. */
+  identity: { publicKey: Uint8Array, secretKey: Uint8Array }
+  /** The node's database; the bridge keeps its state under `bridge/` in the `chain` sublevel. */
+  db: BinaryDb
+  logger: Logger
+  registry?: Registry
+  /** EVM chain id of the settlement contract (the contracts file's). @default asked from `chain.info()` */
+  evmChainId?: number
+}
+
+export interface DagBridgeInit {
+  /**
+   * A validator proposes deposit credits and epoch closes in its turn. With false it only checks, votes and hands
+   * final epochs to the chain side. @default true
+   */
+  propose?: boolean
+  /** Delay per proposer rank before a validator proposes a deposit credit or an epoch close. @default 3000 */
+  proposeDelayMs?: number
+  /** How often the bridge looks for work. @default 500 */
+  tickMs?: number
+  /** Least time between the end of one withdrawal epoch and the proposal of the next. @default 30000 */
+  epochIntervalMs?: number
+  /** A proposal not final after this long is submitted again (its vertex may have been rejected). @default 10000 */
+  resubmitMs?: number
+  /** Deposits waiting for their credit; beyond it the sink refuses and the watcher delivers again later. @default 10000 */
+  maxPendingDeposits?: number
+  /** Final withdrawals waiting for an epoch kept in memory; all are stored, the rest are read back at the next start. @default 100000 */
+  maxUnsettled?: number
+}
+
+interface PendingDeposit {
+  txHash: string
+  logIndex: number
+  depositId: bigint
+  dagAccount: string
+  amount: bigint
+  seenAtMs: number
+  lastSubmitMs: number
+}
+
+/** The leaf nonce of a withdraw transaction (its 0x id as a uint256): what `chain_withdrawalProof` takes, in decimal. */
+export function withdrawalNonceOf (txId: string): bigint {
+  return BigInt(`0x${toHex(fromHex(txId, 'transaction id'))}`)
+}
+
+/** The withdrawal leaf of a final withdraw transaction: nonce = the transaction id as a uint256. */
+export function withdrawalLeafOf (tx: TxInfo): WithdrawalLeaf {
+  if (tx.tx.kind !== TX_KIND_WITHDRAW) throw new ChainError('WITHDRAWAL_INVALID', 'not a withdraw transaction')
+  const p = withdrawKind.decode(tx.tx.payload)
+  return { account: getAddress(hexlify(p.evmAddress)), amount: p.amount, nonce: BigInt(`0x${tx.idHex}`) }
+}
+
+/**
+ * The withdrawals of the final epoch-close in vertex `closeVertexHex` listing `listed`: in list order, each listed
+ * id that (1) is a final withdraw transaction, (2) whose vertex is the close's vertex or one of its ancestors, and
+ * (3) is not in `settled` (an earlier epoch) nor listed twice. (2) makes the rule deterministic: every node has
+ * accepted the close's ancestors before the close, with the same outcomes.
+ */
+export async function epochWithdrawals (ledger: DagLedger, closeVertexHex: string, listed: Uint8Array[], settled: (idHex: string) => Promise<boolean>): Promise<TxInfo[]> {
+  const out: TxInfo[] = []
+  const seen = new Set<string>()
+  for (const id of listed) {
+    const idHex = toHex(id)
+    if (seen.has(idHex)) continue
+    seen.add(idHex)
+    if (await settled(idHex)) continue
+    const rec = await ledger.store.getTxRecord(id)
+    if (rec?.status !== 'final') continue
+    const vertexHex = toHex(rec.vertexId)
+    if (!ledger.graph.ancestorsAmong([closeVertexHex], [vertexHex]).has(vertexHex)) continue
+    const bytes = await ledger.getVertexBytes(vertexHex)
+    if (bytes === undefined) continue
+    const tx = vertexInfo(bytes).txs.find(t => t.idHex === idHex)
+    if (tx?.tx.kind !== TX_KIND_WITHDRAW) continue
+    out.push(tx)
+  }
+  return out
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
+const KEY_EPOCH = enc('bridge/epoch')
+const PREFIX_DEPOSIT = 'bridge/deposit/'
+const PREFIX_UNSETTLED = 'bridge/unsettled/'
+const PREFIX_SETTLED = 'bridge/settled/'
+/** Retryable refusals of a submission: someone's credit/close for that slot is already pending or final. */
+const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
+
+export class DagBridge implements Startable {
+  /** Pass to ChainService as `depositSink`. Idempotent on (txHash, logIndex). */
+  readonly depositSink: DepositSink
+  private readonly c: DagBridgeComponents
+  private readonly db: BinarySublevel
+  private readonly log: Logger
+  private readonly propose: boolean
+  private readonly proposeDelayMs: number
+  private readonly tickMs: number
+  private readonly epochIntervalMs: number
+  private readonly resubmitMs: number
+  private readonly maxPendingDeposits: number
+  private readonly maxUnsettled: number
+  private readonly pending = new Map<string, PendingDeposit>()
+  /** final withdraws not yet in an epoch: id hex -> time seen */
+  private readonly unsettled = new Map<string, number>()
+  private evmChainId: bigint | undefined
+  private processedEpoch = 0n
+  private lastEpochAtMs = 0
+  private closeDue: { epoch: bigint, atMs: number, lastSubmitMs: number } | undefined
+  private timer: NodeJS.Timeout | undefined
+  private tickRunning: Promise<void> | undefined
+  private running = false
+  private loaded = false
+  private readonly metrics?: {
+    pendingDeposits: Gauge
+    unsettled: Gauge
+    heldVertices: Gauge
+    proposals: Counter<'kind'>
+    epochs: Counter
+    withdrawals: Counter
+  }
+
+  private readonly onFinal = (e: { tx: TxInfo }): void => {
+    if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
+    if (this.unsettled.size < this.maxUnsettled) this.unsettled.set(e.tx.idHex, Date.now())
+    void this.db.put(enc(PREFIX_UNSETTLED + e.tx.idHex), enc('1')).catch(err => { this.log.warn({ err }, 'storing an unsettled withdrawal failed') })
+  }
+
+  constructor (components: DagBridgeComponents, init: DagBridgeInit = {}) {
+    this.c = components
+    this.db = sublevel(components.db, 'chain')
+    this.log = components.logger.child({ module: 'dag-bridge' })
+    this.propose = init.propose ?? true
+    this.proposeDelayMs = init.proposeDelayMs ?? 3000
+    this.tickMs = init.tickMs ?? 500
+    this.epochIntervalMs = init.epochIntervalMs ?? 30_000
+    this.resubmitMs = init.resubmitMs ?? 10_000
+    this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
+    this.maxUnsettled = init.maxUnsettled ?? 100_000
+    this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
+    const registers = components.registry === undefined ? undefined : [components.registry]
+    if (registers !== undefined) {
+      this.metrics = {
+        pendingDeposits: new Gauge({ name: 'harmony_bridge_pending_deposits', help: 'confirmed deposits whose DAG credit is not final yet on this node', registers, collect: () => { this.metrics?.pendingDeposits.set(this.pending.size) } }),
+        unsettled: new Gauge({ name: 'harmony_bridge_unsettled_withdrawals', help: 'final withdraw burns not in a closed epoch yet', registers, collect: () => { this.metrics?.unsettled.set(this.unsettled.size) } }),
+        heldVertices: new Gauge({ name: 'harmony_bridge_held_vertices', help: 'processing vertices this node does not vote for until its chain view confirms their deposit credits', registers, collect: () => { this.metrics?.heldVertices.set(this.ledger.external.heldCount()) } }),
+        proposals: new Counter({ name: 'harmony_bridge_proposals_total', help: 'deposit credits and epoch closes this validator submitted', labelNames: ['kind'], registers }),
+        epochs: new Counter({ name: 'harmony_bridge_epochs_total', help: 'withdrawal epochs handed to the chain side', registers }),
+        withdrawals: new Counter({ name: 'harmony_bridge_withdrawals_total', help: 'withdrawal leaves handed to the chain side', registers })
+      }
+    }
+    // Registered at once: the node holds credits it cannot check yet until this checker answers.
+    components.dag.ledger.external.setChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.checkCredit(tx))
+    components.dag.on('tx:final', this.onFinal)
+  }
+
+  private get ledger (): DagLedger { return this.c.dag.ledger }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    await this.load()
+    if (this.c.evmChainId !== undefined) this.evmChainId = BigInt(this.c.evmChainId)
+    this.running = true
+    this.schedule()
+    this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.tickRunning
+    this.c.dag.off('tx:final', this.onFinal)
+    this.c.dag.ledger.external.setChecker(TX_KIND_DEPOSIT_CREDIT, undefined)
+  }
+
+  /** The last withdrawal epoch this node has handed to the chain side. */
+  get epoch (): bigint { return this.processedEpoch }
+  pendingDeposits (): number { return this.pending.size }
+
+  /** Runs one round now (tests; the loop runs it every tickMs). */
+  async tick (): Promise<void> {
+    while (this.tickRunning !== undefined) await this.tickRunning
+    this.tickRunning = this.round().finally(() => { this.tickRunning = undefined })
+    await this.tickRunning
+  }
+
+  private schedule (): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      void this.tick().catch(err => { this.log.warn({ err }, 'bridge round failed') }).finally(() => { this.schedule() })
+    }, this.tickMs)
+  }
+
+  private async round (): Promise<void> {
+    if (this.evmChainId === undefined) {
+      try {
+        this.evmChainId = BigInt((await this.c.chain.info()).chainId)
+      } catch (err) {
+        this.log.debug({ err }, 'chain unreachable; deposits wait')
+      }
+    }
+    await this.creditDeposits()
+    await this.processEpochs()
+    await this.proposeEpoch()
+  }
+
+  // ---------------------------------------------------------------- deposits
+
+  private async acceptDeposit (d: Deposit): Promise<void> {
+    if (!this.ledger.isValidator) return
+    await this.load()
+    const key = `${d.txHash.toLowerCase()}:${d.logIndex}`
+    if (this.pending.has(key)) return
+    try {
+      addressBytesFromDagAccount(d.dagAccount)
+    } catch {
+      this.log.warn({ txHash: d.txHash }, 'deposit to a malformed DAG account skipped')
+      return
+    }
+    if (this.pending.size >= this.maxPendingDeposits) {
+      throw new ChainError('DEPOSIT_INVALID', 'too many deposits waiting for their DAG credit; the watcher delivers this one again later')
+    }
+    const p: PendingDeposit = { txHash: d.txHash.toLowerCase(), logIndex: d.logIndex, depositId: d.depositId, dagAccount: d.dagAccount.toLowerCase(), amount: d.amount, seenAtMs: Date.now(), lastSubmitMs: 0 }
+    await this.db.put(enc(PREFIX_DEPOSIT + key), enc(JSON.stringify({ ...p, depositId: p.depositId.toString(), amount: p.amount.toString() })))
+    this.pending.set(key, p)
+  }
+
+  private async creditDeposits (): Promise<void> {
+    const chainId = this.evmChainId
+    if (chainId === undefined || !this.ledger.isValidator || !this.propose) return
+    const validators = this.ledger.genesis.validators.length
+    const me = this.myValidatorIndex()
+    for (const [key, p] of [...this.pending]) {
+      if (!this.running) return
+      const txHash = fromHex(p.txHash, 'deposit transaction hash')
+      const account = depositAccount(chainId, txHash, p.logIndex)
+      if ((await this.ledger.getAccount(account)).nonce > 0n) {
+        // credited (final) on this node: done
+        this.pending.delete(key)
+        await this.db.del(enc(PREFIX_DEPOSIT + key))
+        continue
+      }
+      const rank = (me - Number(p.depositId % BigInt(validators)) + validators) % validators
+      const now = Date.now()
+      if (now < p.seenAtMs + rank * this.proposeDelayMs) continue
+      if (p.lastSubmitMs !== 0 && now < p.lastSubmitMs + this.resubmitMs) continue
+      p.lastSubmitMs = now
+      const tx = buildDepositCredit(this.ledger.chainId, this.c.identity, {
+        evmChainId: chainId, txHash, logIndex: p.logIndex, account: addressBytesFromDagAccount(p.dagAccount), amount: p.amount
+      })
+      try {
+        const id = await this.c.dag.submitTransaction(tx)
+        this.metrics?.proposals.inc({ kind: 'deposit-credit' })
+        this.log.info({ txHash: p.txHash, logIndex: p.logIndex, id }, 'deposit credit proposed')
+      } catch (err) {
+        if (err instanceof DagError && TAKEN_CODES.has(err.code)) continue // another credit of it is pending or final
+        this.log.warn({ err, txHash: p.txHash }, 'deposit credit refused')
+      }
+    }
+  }
+
+  /** This node's verdict on a deposit credit, from its own chain view. */
+  private async checkCredit (tx: TxInfo): Promise<ExternalVerdict> {
+    const chainId = this.evmChainId
+    if (chainId === undefined) return 'pending'
+    const p = depositCreditKind.decode(tx.tx.payload)
+    if (p.evmChainId !== chainId) return 'invalid'
+    const check = await this.c.chain.checkDeposit({
+      txHash: `0x${toHex(p.txHash)}`, logIndex: p.logIndex, dagAccount: dagAccountFromAddressBytes(p.account), amount: p.amount
+    })
+    if (check.status === 'invalid') this.log.warn({ txHash: `0x${toHex(p.txHash)}`, reason: check.reason }, 'deposit credit contradicts this node\'s chain view')
+    return check.status
+  }
+
+  // ---------------------------------------------------------------- withdrawals
+
+  /** Hands every epoch that became final (in order) to the chain side. */
+  private async processEpochs (): Promise<void> {
+    const finalEpochs = (await this.ledger.getAccount(EPOCH_ACCOUNT)).nonce
+    while (this.running && this.processedEpoch < finalEpochs) {
+      const epoch = this.processedEpoch + 1n
+      const decision = await this.ledger.store.getConflictDecision(EPOCH_ACCOUNT, epoch - 1n)
+      if (decision === undefined) return
+      const closeVertexHex = toHex(decision.vertexId)
+      const rec = await this.ledger.store.getTxRecord(decision.txId)
+      const bytes = await this.ledger.getVertexBytes(closeVertexHex)
+      const close = bytes === undefined ? undefined : vertexInfo(bytes).txs.find(t => t.idHex === toHex(decision.txId))
+      let listed: Uint8Array[] = []
+      if (rec?.status === 'final' && close?.tx.kind === TX_KIND_EPOCH_CLOSE) listed = epochCloseKind.decode(close.tx.payload).withdrawals
+      else this.log.error({ epoch: epoch.toString() }, 'the final epoch-close is unreadable; closing the epoch without withdrawals')
+      const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
+      const leaves = txs.map(withdrawalLeafOf)
+      // chain side first (idempotent), then the cursor: a crash in between hands the epoch over again
+      await this.c.chain.closeEpoch(epoch, `0x${closeVertexHex}`, ZeroHash, leaves)
+      await this.db.batch([
+        ...txs.map(t => ({ type: 'put' as const, key: enc(PREFIX_SETTLED + t.idHex), value: enc(epoch.toString()) })),
+        ...txs.map(t => ({ type: 'del' as const, key: enc(PREFIX_UNSETTLED + t.idHex) })),
+        { type: 'put', key: KEY_EPOCH, value: enc(epoch.toString()) }
+      ])
+      for (const t of txs) this.unsettled.delete(t.idHex)
+      this.processedEpoch = epoch
+      this.lastEpochAtMs = Date.now()
+      this.metrics?.epochs.inc()
+      this.metrics?.withdrawals.inc(leaves.length)
+      this.log.info({ epoch: epoch.toString(), withdrawals: leaves.length, dagRoot: closeVertexHex }, 'withdrawal epoch closed')
+    }
+  }
+
+  /** A validator proposes the next epoch-close when final withdrawals wait, in turn by rank. */
+  private async proposeEpoch (): Promise<void> {
+    if (!this.ledger.isValidator || !this.propose || this.unsettled.size === 0) { this.closeDue = undefined; return }
+    const finalEpochs = (await this.ledger.getAccount(EPOCH_ACCOUNT)).nonce
+    if (this.processedEpoch < finalEpochs) return
+    const epoch = finalEpochs + 1n
+    const now = Date.now()
+    if (this.closeDue?.epoch !== epoch) this.closeDue = { epoch, atMs: Math.max(now, this.lastEpochAtMs + this.epochIntervalMs), lastSubmitMs: 0 }
+    const validators = this.ledger.genesis.validators.length
+    const rank = (this.myValidatorIndex() - Number(epoch % BigInt(validators)) + validators) % validators
+    if (now < this.closeDue.atMs + rank * this.proposeDelayMs) return
+    if (this.closeDue.lastSubmitMs !== 0 && now < this.closeDue.lastSubmitMs + this.resubmitMs) return
+    this.closeDue.lastSubmitMs = now
+    const ids: Uint8Array[] = []
+    for (const [idHex] of this.unsettled) {
+      if (ids.length >= MAX_WITHDRAWALS_PER_EPOCH) break
+      if (await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined) { this.unsettled.delete(idHex); continue }
+      ids.push(fromHex(idHex))
+    }
+    if (ids.length === 0) return
+    try {
+      const id = await this.c.dag.submitTransaction(buildEpochClose(this.ledger.chainId, this.c.identity, epoch, ids))
+      this.metrics?.proposals.inc({ kind: 'epoch-close' })
+      this.log.info({ epoch: epoch.toString(), withdrawals: ids.length, id }, 'epoch close proposed')
+    } catch (err) {
+      if (err instanceof DagError && TAKEN_CODES.has(err.code)) return
+      this.log.warn({ err, epoch: epoch.toString() }, 'epoch close refused')
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private myValidatorIndex (): number {
+    const me = toHex(this.c.identity.publicKey)
+    const sorted = this.ledger.genesis.validators.map(v => toHex(v.publicKey)).sort()
+    return Math.max(0, sorted.indexOf(me))
+  }
+
+  private async load (): Promise<void> {
+    if (this.loaded) return
+    this.loaded = true
+    const epoch = await this.db.get(KEY_EPOCH)
+    if (epoch !== undefined) this.processedEpoch = BigInt(dec(epoch))
+    for await (const [k, v] of this.db.iterator({ gte: enc(PREFIX_DEPOSIT), lt: enc(`${PREFIX_DEPOSIT}\xff`) })) {
+      try {
+        const j = JSON.parse(dec(v)) as Record<string, string | number>
+        this.pending.set(dec(k).slice(PREFIX_DEPOSIT.length), {
+          txHash: String(j.txHash), logIndex: Number(j.logIndex), depositId: BigInt(j.depositId), dagAccount: String(j.dagAccount), amount: BigInt(j.amount), seenAtMs: Date.now(), lastSubmitMs: 0
+        })
+      } catch {
+        this.log.warn('unreadable pending deposit record skipped')
+      }
+    }
+    for await (const k of this.db.keys({ gte: enc(PREFIX_UNSETTLED), lt: enc(`${PREFIX_UNSETTLED}\xff`) })) {
+      if (this.unsettled.size >= this.maxUnsettled) break
+      this.unsettled.set(dec(k).slice(PREFIX_UNSETTLED.length), 0)
+    }
+  }
+}
+
+/**
+ * Connects a node's ChainService to its DagService. Build it before the ChainService and pass
+ * `bridge.depositSink` as the service's `depositSink`; start it after both, stop it before them.
+ */
+export function connectChainToDag (components: DagBridgeComponents, init: DagBridgeInit = {}): DagBridge {
+  return new DagBridge(components, init)
+}

@@ -1,0 +1,40 @@
+/**
+ * Every libp2p protocol id and gossip topic Harmony speaks, in one table (docs/protocol.md is the byte-level
+ * spec). Ids are versioned; a changed wire format gets a new id, and a retired id is never reused.
+ */
+
+/** libp2p stream protocols. */
+export const PROTOCOLS = {
+  /** Private DHT: Harmony peers never join the public IPFS DHT. */
+  kad: '/harmony/kad/1.0.0',
+  /** Peer id ↔ ML-DSA ledger key binding, once per connection (src/network/peer-binding.ts). */
+  peerBinding: '/harmony/id/1.0.0',
+  /** Vertices by id and tips (src/dag). */
+  dagSync: '/harmony/dag/sync/1.0.0',
+  /** Avalanche consensus queries (src/dag). */
+  avalanche: '/harmony/avalanche/1.0.0',
+  /** A node outside the validator set hands a transaction to a validator (src/dag). */
+  dagTx: '/harmony/dag/tx/1.0.0',
+  /** Task inputs and results, content-addressed (src/market). */
+  blob: '/harmony/blob/1.0.0'
+} as const
+
+/** Every gossip topic; gossipsub drops messages on any other. */
+export const GOSSIP_TOPICS = {
+  vertex: 'harmony/1/vertex',
+  task: 'harmony/1/task',
+  bid: 'harmony/1/bid',
+  result: 'harmony/1/result',
+  checkpoint: 'harmony/1/checkpoint',
+  /** Free-form operator announcements; used by the network smoke tests and the gossip bench. */
+  announce: 'harmony/1/announce'
+} as const
+
+export type GossipTopicName = keyof typeof GOSSIP_TOPICS
+export type GossipTopic = typeof GOSSIP_TOPICS[GossipTopicName]
+
+/**
+ * Largest gossip payload accepted on any topic: the largest vertex (1 MiB, src/dag/vertex.ts asserts it fits)
+ * plus 64 KiB of headroom for the other topics' framing.
+ */
+export const MAX_GOSSIP_BYTES = (1 << 20) + 64 * 1024

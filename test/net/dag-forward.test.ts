@@ -1,0 +1,41 @@
+import test from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Registry } from 'prom-client'
+import { DagError, DagService, generateKeyPair } from '../../src/dag/index.ts'
+import { openDatabase } from '../../src/core/storage.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { addressOf, createDagLibp2p, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+
+test.serial('a node outside the validator set forwards transactions to a validator, and relays its refusals', async (t) => {
+  const net = await createTestNet({ nodes: 2, accounts: 1 })
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
+  const libp2p = await createDagLibp2p()
+  const db = await openDatabase(dir)
+  const observer = new DagService({ libp2p, db, identity: generateKeyPair(), genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  t.teardown(async () => {
+    await observer.stop()
+    await libp2p.stop()
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+    await net.close()
+  })
+  await observer.start()
+  for (const n of net.nodes) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
+  await waitFor(() => observer.network.validatorPeers().length === 2, 'the observer to bind both validators')
+
+  const [alice] = net.accounts
+  const bob = generateKeyPair()
+  const id = await observer.submitTransaction(transfer(net.genesis, alice, bob, 7n, 0n))
+  t.regex(id, /^0x[0-9a-f]{64}$/)
+  for (const dag of [observer, ...net.nodes.map(n => n.dag)]) {
+    await waitFor(async () => (await dag.getTx(id))?.status === 'final', 'the forwarded transfer to be final')
+    t.is(await dag.getBalance(addressOf(bob)), 7n)
+  }
+
+  // the same nonce again: the validator's refusal comes back with its code
+  const refused = await t.throwsAsync(observer.submitTransaction(transfer(net.genesis, alice, bob, 8n, 0n)), { instanceOf: DagError })
+  t.true(['NONCE_TOO_LOW', 'TX_CONFLICT', 'TX_KNOWN'].includes(refused.code), refused.code)
+  t.regex(refused.message, /validator refused the transaction/)
+})

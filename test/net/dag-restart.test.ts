@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressFromPublicKey, parseAddress } from '../../src/dag/address.ts'
+import { generateKeyPair } from '../../src/dag/crypto.ts'
+import { generateGenesis } from '../../src/dag/genesis.ts'
+import { transfer, waitFor } from '../helpers/dag-net.ts'
+import { NodeProcess } from '../helpers/dag-processes.ts'
+
+test.serial('4 node processes: one killed with SIGKILL mid-load and restarted on its datadir catches up to the same state root', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-kill-'))
+  const nodes: NodeProcess[] = []
+  try {
+    const seeds = Array.from({ length: 4 }, () => randomBytes(32))
+    const accounts = Array.from({ length: 6 }, () => generateKeyPair())
+    const genesis = generateGenesis({
+      chainId: 'harmony-kill',
+      validatorPublicKeys: seeds.map(s => generateKeyPair(s).publicKey),
+      faucetPublicKey: generateKeyPair().publicKey,
+      allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 21n }))
+    })
+    const perAccount = 30
+    const txs = accounts.map((a, i) => Array.from({ length: perAccount }, (_, n) => transfer(genesis, a, accounts[(i + 1) % accounts.length], 3n, BigInt(n))))
+    for (let i = 0; i < 4; i++) nodes.push(await NodeProcess.start(dir, `node${i}`, genesis, seeds[i]))
+    await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening')
+    for (const a of nodes) for (const b of nodes) if (a !== b) a.dial(b.addr)
+    await waitFor(() => nodes.every(n => n.peers === 3), 'validator peers bound')
+
+    // Load goes to nodes 0..2 (account i -> node i % 3, so each account's nonces stay in order).
+    const ids: string[] = []
+    const submitRound = (n: number): void => { accounts.forEach((_a, i) => { ids.push(nodes[i % 3].submit(txs[i][n])) }) }
+    let n = 0
+    for (; n < 10; n++) submitRound(n)
+    await waitFor(() => nodes[3].finals.size >= 20, 'node 3 has finalized transactions')
+    for (; n < 15; n++) submitRound(n)
+    await nodes[3].kill() // mid-load: transactions are still being finalized
+    const finalBeforeKill = [...nodes[3].finals]
+    for (; n < perAccount; n++) {
+      submitRound(n)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    await waitFor(() => [0, 1, 2].every(i => ids.every(id => nodes[i].finals.has(id))), 'the three running nodes finalize everything', 120_000)
+
+    nodes[3] = await NodeProcess.start(dir, 'node3', genesis, seeds[3])
+    await waitFor(() => nodes[3].addr !== '', 'restarted node listening')
+    for (let i = 0; i < 3; i++) nodes[3].dial(nodes[i].addr)
+    await waitFor(async () => {
+      for (const node of nodes) node.send('stats')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      return nodes.every(node => node.stats !== undefined && node.stats.finalTxs === ids.length)
+    }, 'every node, the restarted one included, has all transactions final', 120_000)
+    const roots = nodes.map(node => node.stats?.stateRoot)
+    t.is(new Set(roots).size, 1, 'equal state roots')
+    t.is(nodes[3].stats?.finalTxs, accounts.length * perAccount)
+    t.true(finalBeforeKill.length >= 20, 'the killed node had reported finality before the kill')
+    t.is(nodes[0].refused + nodes[1].refused + nodes[2].refused, 0)
+  } finally {
+    await Promise.all(nodes.map(async node => { if (!node.exited) await node.kill() }))
+    await rm(dir, { recursive: true, force: true })
+  }
+})

@@ -1,0 +1,70 @@
+import test from 'ava'
+import { fork } from 'node:child_process'
+import { join } from 'node:path'
+import { BIN, rpc, runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { HarmonyClient } from '../../src/sdk/client.ts'
+
+test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain', async (t) => {
+  await using d = await tempDir()
+  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  t.teardown(() => { devnet.kill('SIGINT') })
+  let stdout = ''
+  devnet.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+  const urls = await waitFor('the devnet', async () => {
+    const found = [...stdout.matchAll(/^node \d+ rpc=(\S+) peer=/gm)].map(m => m[1])
+    return found.length === 3 ? found : undefined
+  }, 120_000)
+
+  const wallet = join(d.path, 'alice.json')
+  const created = await runHarmonyd(['wallet', 'new', '--wallet', wallet, '--json'])
+  t.is(created.code, 0, created.stderr)
+  const alice = (JSON.parse(created.stdout) as { address: string }).address
+  t.regex(alice, /^hmy1/)
+
+  // node 0 is the bootstrap node: the last to learn of the others, so the hardest case for its ledger peers
+  // a WebSocket client on node 2 is told of every transaction that becomes final there
+  const ws = new HarmonyClient({ url: urls[2].replace('http://', 'ws://') })
+  t.teardown(() => ws.close())
+  const statuses: Array<{ id: string, status: string }> = []
+  await ws.subscribe<{ id: string, status: string }>('tx_status', undefined, (e) => { statuses.push(e) })
+
+  const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '2.5', '--rpc', urls[0], '--wait', '--json'])
+  t.is(sent.code, 0, sent.stderr)
+  const sentTx = JSON.parse(sent.stdout) as { id: string, status: string }
+  t.is(sentTx.status, 'final')
+  await waitFor('the tx_status event on node 2', async () => statuses.some(e => e.id === sentTx.id && e.status === 'final') ? true : undefined)
+
+  const expected = (25n * 10n ** 17n).toString()
+  for (const url of urls) {
+    await waitFor(`the transfer on ${url}`, async () => (await rpc<string>(url, 'account_getBalance', [alice])) === expected ? true : undefined)
+  }
+  const roots = await waitFor('equal state roots', async () => {
+    const stats = await Promise.all(urls.map(u => rpc<{ stateRoot: string, finalTxs: number }>(u, 'dag_stats')))
+    return stats.every(s => s.stateRoot === stats[0].stateRoot && s.finalTxs === 1) ? stats : undefined
+  })
+  t.is(new Set(roots.map(r => r.stateRoot)).size, 1)
+
+  // a second transfer with a stale nonce is refused at the RPC with a clear error
+  const balance = await runHarmonyd(['wallet', 'balance', alice, '--rpc', urls[1], '--json'])
+  t.is(balance.code, 0, balance.stderr)
+  t.deepEqual(JSON.parse(balance.stdout), { address: alice, balance: expected, nonce: '0' })
+  const overdraft = await runHarmonyd(['wallet', 'send', '--wallet', wallet, '--to', alice, '--amount', '100', '--rpc', urls[1]])
+  t.not(overdraft.code, 0)
+  t.regex(overdraft.stderr, /balance/i)
+
+  // deposit on the EVM chain -> credit on the DAG on every node
+  const deposit = await runHarmonyd(['wallet', 'deposit', '--wallet', wallet, '--amount', '5', '--contracts', join(d.path, 'node-0', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'])
+  t.is(deposit.code, 0, deposit.stderr)
+  const afterDeposit = (25n * 10n ** 17n + 5n * 10n ** 18n).toString()
+  for (const url of urls) {
+    await waitFor(`the deposit credit on ${url}`, async () => (await rpc<string>(url, 'account_getBalance', [alice])) === afterDeposit ? true : undefined, 90_000)
+  }
+
+  // burn on the DAG -> checkpoint on chain -> claim with the proof
+  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, '--amount', '1', '--rpc', urls[2], '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
+  t.is(withdraw.code, 0, withdraw.stderr)
+  const claimed = JSON.parse(withdraw.stdout) as { epoch: string, claim: string }
+  t.regex(claimed.claim, /^0x[0-9a-f]{64}$/)
+  const checkpoints = await rpc<unknown[]>(urls[0], 'chain_checkpoints', [])
+  t.true(checkpoints.length >= 1, 'the epoch is anchored on chain')
+})

@@ -1,0 +1,54 @@
+import test from 'ava'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseConfigText, readEnv, renderConfigFile, resolveConfig } from '../../src/node/config.ts'
+import { ConfigError } from '../../src/core/errors.ts'
+import { tempDir } from '../helpers/harmonyd.ts'
+
+test('precedence is flags > env > config file > defaults', async (t) => {
+  await using d = await tempDir()
+  const file = join(d.path, 'config.yaml')
+  await writeFile(file, 'p2p-port: 9001\nrpc-port: 9002\nlog-level: debug\n')
+  const fromFile = await resolveConfig({ configFile: file })
+  t.is(fromFile['p2p-port'], 9001)
+  t.is(fromFile['max-connections'], 128)
+  const withEnv = await resolveConfig({ configFile: file, env: { HARMONY_P2P_PORT: '9003', HARMONY_LOG_LEVEL: 'warn' } })
+  t.is(withEnv['p2p-port'], 9003)
+  t.is(withEnv['rpc-port'], 9002)
+  const withFlags = await resolveConfig({ configFile: file, env: { HARMONY_P2P_PORT: '9003' }, flags: { 'p2p-port': 9004 } })
+  t.is(withFlags['p2p-port'], 9004)
+  t.is(withFlags['log-level'], 'debug')
+})
+
+test('the devnet preset allows private addresses unless a setting says otherwise', async (t) => {
+  t.true((await resolveConfig({ flags: { network: 'devnet' } }))['allow-private-addrs'])
+  t.false((await resolveConfig({ flags: { network: 'devnet', 'allow-private-addrs': false } }))['allow-private-addrs'])
+  t.false((await resolveConfig({}))['allow-private-addrs'])
+})
+
+test('bad settings are refused with the key and what was expected', (t) => {
+  const port = t.throws(() => parseConfigText('rpc-port: 70000\n', 'c.yaml'), { instanceOf: ConfigError })
+  t.regex(port.message, /'rpc-port' must be an integer port from 0 to 65535, got 70000/)
+  const unknown = t.throws(() => parseConfigText('rpcport: 1\n', 'c.yaml'), { instanceOf: ConfigError })
+  t.is(unknown.code, 'CONFIG_UNKNOWN_KEY')
+  t.regex(unknown.message, /unknown key 'rpcport'/)
+  const level = t.throws(() => readEnv({ HARMONY_LOG_LEVEL: 'loud' }), { instanceOf: ConfigError })
+  t.regex(level.message, /HARMONY_LOG_LEVEL: 'log-level' must be one of trace, debug/)
+  const env = t.throws(() => readEnv({ HARMONY_P2P_PROT: '1' }), { instanceOf: ConfigError })
+  t.regex(env.message, /HARMONY_P2P_PROT is not a setting/)
+  const addr = t.throws(() => parseConfigText('bootstrap: ["not-a-multiaddr"]\n', 'c.yaml'), { instanceOf: ConfigError })
+  t.regex(addr.message, /'bootstrap' has an invalid multiaddr/)
+  const host = t.throws(() => parseConfigText('rpc-host: "example.com"\n', 'c.yaml'), { instanceOf: ConfigError })
+  t.regex(host.message, /'rpc-host' must be an IPv4\/IPv6 address/)
+  t.throws(() => parseConfigText('- a\n- b\n', 'c.yaml'), { message: /must be a mapping/ })
+})
+
+test('the rendered config file parses back to the same settings', (t) => {
+  const text = renderConfigFile({ network: 'devnet', 'p2p-port': 9100, bootstrap: ['/ip4/127.0.0.1/tcp/9400/p2p/12D3KooWGRUVh9QQGTpaoJLgbjRjZ7KyZ3K2NhX2wh3pL4wuBfNq'] })
+  t.regex(text, /^# /m)
+  t.deepEqual(parseConfigText(text, 'rendered'), {
+    network: 'devnet',
+    'p2p-port': 9100,
+    bootstrap: ['/ip4/127.0.0.1/tcp/9400/p2p/12D3KooWGRUVh9QQGTpaoJLgbjRjZ7KyZ3K2NhX2wh3pL4wuBfNq']
+  })
+})

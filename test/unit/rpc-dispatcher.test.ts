@@ -1,0 +1,88 @@
+import test, { type ExecutionContext } from 'ava'
+import fc from 'fast-check'
+import { Registry } from 'prom-client'
+import { z } from 'zod'
+import { HarmonyError } from '../../src/core/errors.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { RpcDispatcher } from '../../src/rpc/dispatcher.ts'
+import { createRpcMetrics } from '../../src/rpc/metrics.ts'
+import { RpcErrorCode, type RpcContext, type RpcRegistry } from '../../src/rpc/registry.ts'
+import { wrappedRegistry } from '../helpers/rpc-fixture.ts'
+
+const ctx: RpcContext = { transport: 'http', signal: new AbortController().signal }
+
+async function call (dispatcher: RpcDispatcher, method: string, params?: unknown): Promise<{ result?: unknown, error?: { code: number, message?: string, data?: unknown } }> {
+  const text = await dispatcher.handle(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }), ctx)
+  return JSON.parse(text ?? 'null') as { result?: unknown, error?: { code: number, message?: string, data?: unknown } }
+}
+
+function dispatcherFor (registry: RpcRegistry, errorCodes: Record<string, (typeof RpcErrorCode)[keyof typeof RpcErrorCode]> = {}): RpcDispatcher {
+  return new RpcDispatcher({ registry, logger: silentLogger(), metrics: createRpcMetrics(new Registry()) }, { errorCodes })
+}
+
+test('params wrapped in optional() or a union are accepted in every form the schema allows', async (t) => {
+  const dispatcher = dispatcherFor(wrappedRegistry())
+  t.is((await call(dispatcher, 'w_none')).result, 'none')
+  t.is((await call(dispatcher, 'w_none', [])).result, 'none')
+  t.is((await call(dispatcher, 'w_none', {})).result, 'none')
+  t.is((await call(dispatcher, 'w_none', [1])).error?.code, -32602)
+  t.is((await call(dispatcher, 'w_text', ['a'])).result, 'a')
+  t.is((await call(dispatcher, 'w_text', { text: 'b' })).result, 'b')
+  t.is((await call(dispatcher, 'w_text', { other: 'b' })).error?.code, -32602)
+  t.is((await call(dispatcher, 'w_opt')).result, -1)
+  t.is((await call(dispatcher, 'w_opt', [4])).result, 4)
+  t.is((await call(dispatcher, 'w_opt', ['x'])).error?.code, -32602)
+})
+
+test('typed errors listed in errorCodes reach the caller with their code and reason; others stay internal', async (t) => {
+  const registry = wrappedRegistry()
+  registry.register({
+    name: 'w_nonce',
+    summary: 'fails with a typed error',
+    params: z.tuple([z.boolean()]),
+    result: z.null(),
+    handler: ([listed]) => {
+      if (listed) throw new HarmonyError('TX_NONCE_TOO_LOW', 'nonce 3 is below the account nonce 5; use 5')
+      throw new HarmonyError('DB_CORRUPT', 'sublevel checksum mismatch at /var/lib/harmony')
+    }
+  })
+  const dispatcher = dispatcherFor(registry, { TX_NONCE_TOO_LOW: RpcErrorCode.TRANSACTION_REJECTED })
+  t.deepEqual((await call(dispatcher, 'w_nonce', [true])).error, {
+    code: -32003,
+    message: 'nonce 3 is below the account nonce 5; use 5',
+    data: { reason: 'TX_NONCE_TOO_LOW' }
+  })
+  t.deepEqual((await call(dispatcher, 'w_nonce', [false])).error, { code: -32603, message: 'internal error' })
+})
+
+const KNOWN_CODES = new Set<number>(Object.values(RpcErrorCode))
+
+/** Every reply is JSON-RPC 2.0 with exactly one of result/error and a known error code. */
+function checkReply (t: ExecutionContext, reply: unknown): void {
+  const replies = Array.isArray(reply) ? reply : [reply]
+  for (const item of replies as Array<Record<string, unknown>>) {
+    t.is(item.jsonrpc, '2.0')
+    t.true(('result' in item) !== ('error' in item), JSON.stringify(item))
+    if ('error' in item) t.true(KNOWN_CODES.has((item.error as { code: number }).code), JSON.stringify(item))
+  }
+}
+
+test('any input gets a well-formed JSON-RPC reply (or none for notifications) and never throws', async (t) => {
+  const dispatcher = dispatcherFor(wrappedRegistry())
+  const request = fc.record({
+    jsonrpc: fc.constantFrom('2.0', '2.0', '1.0', 2),
+    id: fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.object()),
+    method: fc.oneof(fc.constantFrom('w_none', 'w_text', 'w_opt', 'rpc.discover', '__proto__', 'constructor'), fc.string()),
+    params: fc.jsonValue()
+  }, { requiredKeys: [] })
+  const input = fc.oneof(
+    fc.string().map((text) => ({ text })),
+    fc.jsonValue().map((value) => ({ text: JSON.stringify(value) })),
+    request.map((value) => ({ text: JSON.stringify(value) })),
+    fc.array(request, { maxLength: 5 }).map((value) => ({ text: JSON.stringify(value) }))
+  )
+  await fc.assert(fc.asyncProperty(input, async ({ text }) => {
+    const out = await dispatcher.handle(text, ctx)
+    if (out !== null) checkReply(t, JSON.parse(out))
+  }), { numRuns: 300 })
+})
