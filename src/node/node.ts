@@ -13,6 +13,7 @@ import { LifecycleRunner, startable, type LifecycleState, type Startable } from 
 import { PeerBindingService } from '../network/peer-binding.ts'
 import { PeerManager } from '../network/peer-manager.ts'
 import { AnnouncementService } from '../network/announce.ts'
+import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { registerNodeRpc } from '../api/node.ts'
@@ -50,6 +51,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private identityValue?: NodeIdentity
   private libp2pValue?: HarmonyLibp2p
   private bindingValue?: PeerBindingService
+  private gossipValue?: GossipRegistry
   private announcementsValue?: AnnouncementService
   private rpcValue?: RpcServer
   private computeValue?: ComputeService
@@ -73,6 +75,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get identity (): NodeIdentity { return this.need(this.identityValue, 'identity') }
   get libp2p (): HarmonyLibp2p { return this.need(this.libp2pValue, 'libp2p') }
   get peerBinding (): PeerBindingService { return this.need(this.bindingValue, 'peer binding') }
+  /** Every gossip user registers its topic here (src/network/gossip.ts). */
+  get gossip (): GossipRegistry { return this.need(this.gossipValue, 'gossip') }
   get announcements (): AnnouncementService { return this.need(this.announcementsValue, 'announcements') }
   get rpc (): RpcServer { return this.need(this.rpcValue, 'rpc') }
   get compute (): ComputeService { return this.need(this.computeValue, 'compute') }
@@ -148,6 +152,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }
 
     const child = (module: string): Logger => logger.child({ module })
+    this.gossipValue = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, registry: this.metrics })
     this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
     await this.add('peer-binding', this.bindingValue)
     await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'], bootstrap: config.bootstrap }))
