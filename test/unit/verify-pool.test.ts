@@ -60,11 +60,13 @@ test('a killed worker is replaced and the batches it held still resolve with the
   }
 })
 
+// The kills below land while a worker is still booting or checking 2,048 signatures (hundreds of ms of work), so
+// the job is on that worker when it dies.
 test('a job whose worker dies twice fails with VERIFIER_FAILED and releases its counts', async t => {
-  const pool = new VerifyPool({ workers: 1, chunkSize: 512 })
+  const pool = new VerifyPool({ workers: 1, chunkSize: 2048 })
   await pool.start()
   try {
-    const running = pool.verifyBatch(batch(512))
+    const running = pool.verifyBatch(batch(2048))
     const first = pool.threads[0].threadId
     await pool.threads[0].terminate()
     await replaced(pool, first)
@@ -82,12 +84,12 @@ test('a job whose worker dies twice fails with VERIFIER_FAILED and releases its 
 
 test('a job that is not answered in time is rejected with VERIFY_TIMEOUT and its worker is replaced', async t => {
   const registry = new Registry()
-  // 1 ms is shorter than any worker takes to boot and check 512 signatures: this job cannot be answered in time.
-  const pool = new VerifyPool({ workers: 1, chunkSize: 512, jobTimeoutMs: 1 }, registry)
+  // 1 ms is shorter than any worker takes to boot and check 2048 signatures: this job cannot be answered in time.
+  const pool = new VerifyPool({ workers: 1, chunkSize: 2048, jobTimeoutMs: 1 }, registry)
   await pool.start()
   try {
     const before = pool.threads[0].threadId
-    const err = await t.throwsAsync(pool.verifyBatch(batch(512)))
+    const err = await t.throwsAsync(pool.verifyBatch(batch(2048)))
     t.is(codeOf(err), 'VERIFY_TIMEOUT')
     t.is(pool.queueDepth, 0)
     t.is(pool.inFlight, 0)
@@ -103,7 +105,7 @@ test('repeated crashes trip the pool: jobs fail with VERIFIER_FAILED, a log line
   const registry = new Registry()
   const lines: Array<{ level: number, msg: string }> = []
   const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as { level: number, msg: string }) } })
-  const pool = new VerifyPool({ workers: 1, chunkSize: 512, maxRestarts: 2, restartWindowMs: 600_000, tripCooldownMs: 600_000, logger }, registry)
+  const pool = new VerifyPool({ workers: 1, chunkSize: 2048, maxRestarts: 2, restartWindowMs: 600_000, tripCooldownMs: 600_000, logger }, registry)
   await pool.start()
   try {
     for (let i = 0; i < 2; i++) {
@@ -112,7 +114,7 @@ test('repeated crashes trip the pool: jobs fail with VERIFIER_FAILED, a log line
       await replaced(pool, id)
     }
     t.is(await metric(registry, 'harmony_dag_verify_pool_trips_total'), 0, 'two restarts are within the budget')
-    const running = pool.verifyBatch(batch(512))
+    const running = pool.verifyBatch(batch(2048))
     await pool.threads[0].terminate()
     t.is(codeOf(await t.throwsAsync(running)), 'VERIFIER_FAILED')
     t.is(pool.threads.length, 0, 'no worker is started again while tripped')
