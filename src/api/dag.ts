@@ -30,7 +30,9 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   KEY_FILE_INVALID: RpcErrorCode.INTERNAL_ERROR,
   NOT_RUNNING: RpcErrorCode.RESOURCE_UNAVAILABLE,
   NOT_VALIDATOR: RpcErrorCode.METHOD_NOT_SUPPORTED,
-  PROTOCOL_ERROR: RpcErrorCode.INTERNAL_ERROR
+  PROTOCOL_ERROR: RpcErrorCode.INTERNAL_ERROR,
+  VERIFY_TIMEOUT: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  VERIFIER_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE
 }
 
 async function mapped<T> (fn: () => Promise<T>): Promise<T> {

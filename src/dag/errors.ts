@@ -25,7 +25,9 @@ export const DAG_ERROR_CODES = [
   'KEY_FILE_INVALID',
   'NOT_RUNNING',
   'NOT_VALIDATOR',
-  'PROTOCOL_ERROR'
+  'PROTOCOL_ERROR',
+  'VERIFY_TIMEOUT',
+  'VERIFIER_FAILED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

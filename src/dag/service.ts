@@ -62,7 +62,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     super()
     const metrics = createDagMetrics(components.registry)
     this.log = components.logger.child({ module: 'dag' })
-    this.verifier = new VerifyPool(init.verifier ?? {}, components.registry)
+    this.verifier = new VerifyPool({ logger: components.logger, ...init.verifier }, components.registry)
     this.ledger = new DagLedger({ db: components.db, genesis: components.genesis, identity: components.identity, verifier: this.verifier, logger: components.logger, metrics }, init)
     this.network = new DagNetwork({ libp2p: components.libp2p, ledger: this.ledger, identity: components.identity, logger: components.logger, metrics }, init)
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
