@@ -7,7 +7,7 @@ import { buildWithdraw, encodeTx, isAddress, loadWalletFile, parseAddress, parse
 import { resolveDatadir } from '../node/datadir.ts'
 import type { RpcResultOf } from '../sdk/index.ts'
 import { clientFor, ledgerChainId, output, rpcOption } from './common.ts'
-import { waitForTx, walletPath, type WalletArgs } from './wallet.ts'
+import { waitForTx, walletPath, type WalletArgs } from './wallet-common.ts'
 import { stat } from 'node:fs/promises'
 
 interface ChainArgs extends WalletArgs {

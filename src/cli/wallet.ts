@@ -1,45 +1,16 @@
-import { join } from 'node:path'
-import type { Argv, CommandModule } from 'yargs'
+import type { CommandModule } from 'yargs'
 import { createWalletFile, formatAgc, isAddress, loadWalletFile, parseAgc, signTransfer } from '../dag/index.ts'
-import { resolveDatadir } from '../node/datadir.ts'
-import type { RpcResultOf } from '../sdk/index.ts'
-import { clientFor, ledgerChainId, output, rpcOption, type RpcArgs } from './common.ts'
+import { clientFor, ledgerChainId, output, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'
+import { waitForTx, walletOptions, walletPath, type WalletArgs } from './wallet-common.ts'
 
-export interface WalletArgs extends RpcArgs {
-  wallet?: string
-}
+export type { WalletArgs }
 
 interface SendArgs extends WalletArgs {
   to: string
   amount: string
   fee: string
   wait: boolean
-}
-
-type TxStatus = NonNullable<RpcResultOf<'tx_get'>>
-
-const WAIT_TIMEOUT_MS = 120_000
-
-export function walletPath (args: WalletArgs): string {
-  return args.wallet ?? join(resolveDatadir(args.datadir), 'wallet.json')
-}
-
-function walletOptions<T> (y: Argv<T>): Argv<T & WalletArgs> {
-  return y
-    .option('wallet', { type: 'string', describe: 'wallet file (default <datadir>/wallet.json)' })
-    .option('rpc', rpcOption) as Argv<T & WalletArgs>
-}
-
-/** Polls tx_get until the transaction is final or rejected. */
-export async function waitForTx (client: Awaited<ReturnType<typeof clientFor>>, id: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const tx = await client.call('tx_get', [id])
-    if (tx !== null && tx.status !== 'pending') return tx
-    if (Date.now() > deadline) throw new Error(`transaction ${id} still pending after ${timeoutMs / 1000} s`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
 }
 
 const newCommand: CommandModule<WalletArgs, WalletArgs> = {
