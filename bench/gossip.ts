@@ -49,7 +49,7 @@ async function harmonyNetwork (size: number): Promise<GossipNetwork> {
   const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
   const want = Math.min(size - 1, 16)
   for (let tries = 0; tries < 240; tries++) {
-    const peers = await Promise.all(clients.map(c => c.call<{ peers: number }>('node_health', []).then(h => h.peers)))
+    const peers = await Promise.all(clients.map(c => c.call('node_health', []).then(h => h.peers)))
     if (peers.every(p => p >= want)) break
     await sleep(250)
   }
@@ -58,7 +58,7 @@ async function harmonyNetwork (size: number): Promise<GossipNetwork> {
     size,
     publish: async (from, id) => { await clients[from].call('net_announce', [`bench:${id}`]) },
     collect: async () => Promise.all(clients.map(async (c, i) => {
-      const list = await c.call<Array<{ text: string, sentAtMs: number, receivedAtMs: number }>>('net_announcements', [256])
+      const list = await c.call('net_announcements', [256])
       const out: Delivery[] = []
       for (const a of list) {
         if (!a.text.startsWith('bench:') || seen[i].has(a.text)) continue

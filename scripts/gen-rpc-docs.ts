@@ -4,13 +4,12 @@
  *   npx node scripts/gen-rpc-docs.ts            # writes docs/rpc.md
  *   npx node scripts/gen-rpc-docs.ts --check    # exits 1 when docs/rpc.md is out of date
  *
- * Importable: `renderRpcMarkdown(registry, { topics })` returns the Markdown text.
+ * Importable: `renderRpcMarkdown(registry, { topics })` returns the Markdown text; `documentedRegistry()` holds every
+ * method and topic of src/api/definitions.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { registerChainRpc, registerDagRpc } from '../src/api/index.ts'
 import { fileURLToPath } from 'node:url'
-import type { HarmonyNode } from '../src/node/node.ts'
-import { registerNodeRpc } from '../src/api/node.ts'
+import { RPC_METHODS, RPC_TOPICS } from '../src/api/definitions.ts'
 import { VERSION } from '../src/core/version.ts'
 import { createBuiltinMethods } from '../src/rpc/builtin-methods.ts'
 import { buildOpenRpcDocument, type JsonSchema, type OpenRpcDocument, type OpenRpcMethod } from '../src/rpc/openrpc.ts'
@@ -92,17 +91,19 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
   lines.push('')
   lines.push("const client = new HarmonyClient({ url: 'http://127.0.0.1:9545', timeoutMs: 10_000 })")
-  lines.push("const info = await client.call<{ peerId: string }>('node_info')")
+  lines.push("const info = await client.call('node_info') // typed from src/api/definitions.ts: info.peerId is a string")
   lines.push('try {')
   lines.push("  await client.call('net_announce', { text: 'hello' })")
   lines.push('} catch (err) {')
   lines.push('  if (err instanceof RpcClientError) console.error(err.code, err.message, err.data) // the node said no')
   lines.push('  else throw err // RpcTransportError: RPC_TIMEOUT, RPC_ABORTED, RPC_CONNECTION_FAILED, ...')
   lines.push('}')
-  lines.push("const stop = await client.subscribe('some_topic', undefined, (event) => { console.log(event) })")
+  lines.push("const stop = await client.subscribe('tx_status', undefined, (event) => { console.log(event.id, event.status) })")
   lines.push('await stop()')
   lines.push('await client.close()')
   lines.push('```', '')
+  lines.push('`call` and `subscribe` check method names, params, results and events against the shared definitions;')
+  lines.push('`request(method, params)` and `subscribeTo(topic, filter, onEvent)` take any name, untyped.')
   lines.push('With an `http://` URL calls go over HTTP and subscriptions over a WebSocket opened on first use; with `ws://`')
   lines.push('everything shares one WebSocket. There is no automatic reconnect: `onDisconnect` reports a lost connection.', '')
   lines.push('## Methods', '')
@@ -168,24 +169,26 @@ function anchor (name: string): string {
 }
 
 /**
- * The registry documented when run as a script: the node's own methods (registerNodeRpc) plus the built-ins.
- * Only definitions are read; the node handed in throws if anything touches it. Modules that register more
- * methods add their register function here.
+ * The registry documented when run as a script: every method and topic of the shared definitions
+ * (src/api/definitions.ts, which the API modules register and test/unit/rpc-definitions checks against them).
+ * Only definitions are read; a handler here is never called.
  */
-function documentedRegistry (): RpcRegistry {
+export function documentedRegistry (): RpcRegistry {
   const registry = new RpcRegistry()
-  const definitionsOnly = new Proxy({}, {
-    get: (_target, key) => { throw new Error(`gen-rpc-docs: registration touched node.${String(key)}; only definitions can be read`) }
-  }) as HarmonyNode
-  registerNodeRpc(registry, definitionsOnly)
-  registerDagRpc(registry, definitionsOnly as unknown as Parameters<typeof registerDagRpc>[1])
-  registerChainRpc(registry, definitionsOnly as unknown as Parameters<typeof registerChainRpc>[1], definitionsOnly as unknown as Parameters<typeof registerChainRpc>[2])
+  const docsOnly = (): never => { throw new Error('gen-rpc-docs: definitions only') }
+  for (const [name, definition] of Object.entries(RPC_METHODS)) {
+    registry.register({ name, summary: definition.summary, params: definition.params, result: definition.result, handler: docsOnly })
+  }
+  for (const [name, definition] of Object.entries(RPC_TOPICS)) {
+    registry.registerTopic({ ...definition, name, ...('filter' in definition ? { matches: docsOnly } : {}) })
+  }
   return registry
 }
 
 function main (): void {
   const out = fileURLToPath(new URL('../docs/rpc.md', import.meta.url))
-  const markdown = renderRpcMarkdown(documentedRegistry())
+  const registry = documentedRegistry()
+  const markdown = renderRpcMarkdown(registry, { topics: registry.hub.topics() })
   if (process.argv.includes('--check')) {
     let current = ''
     try { current = readFileSync(out, 'utf8') } catch {}

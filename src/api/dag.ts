@@ -1,11 +1,11 @@
-import { z } from 'zod'
-import { hexString, RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
+import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import { fromHex } from '../dag/codec.ts'
 import { DagError, type DagErrorCode } from '../dag/errors.ts'
-import type { DagService } from '../dag/service.ts'
-import { txToJSON } from '../dag/tx.ts'
+import { txToJSON, type TxInfo } from '../dag/tx.ts'
+import type { RpcResultOf } from './definitions.ts'
+import { registerMethod, registerTopic } from './method.ts'
 
-/** How each ledger error reaches a JSON-RPC caller (also usable as the dispatcher's `errorCodes`). */
+/** How each ledger error reaches a JSON-RPC caller (registered with the methods; also usable by a dispatcher). */
 export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValue>> = {
   ENCODING_INVALID: RpcErrorCode.INVALID_PARAMS,
   KIND_UNKNOWN: RpcErrorCode.INVALID_PARAMS,
@@ -35,6 +35,31 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   VERIFIER_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE
 }
 
+/** The ledger's subscription topics. */
+export const DAG_RPC_TOPICS = ['tx_status'] as const
+
+/** A transaction's state as the ledger reports it. */
+export interface DagTxStatus {
+  status: 'pending' | 'final' | 'rejected'
+  vertexId?: string
+  reason?: string
+  tx?: TxInfo
+}
+
+/** What the ledger's RPC methods read and listen to; DagService satisfies it. */
+export interface DagRpcSource {
+  getBalance: (address: string) => Promise<bigint>
+  getNonce: (address: string) => Promise<bigint>
+  /** Validates and queues a signed transaction; resolves with its 0x id. */
+  submitTransaction: (encoded: Uint8Array) => Promise<string>
+  getTx: (id: string) => Promise<DagTxStatus | undefined>
+  getVertex: (id: string) => Promise<Record<string, unknown> | undefined>
+  tips: () => string[]
+  stats: () => Promise<RpcResultOf<'dag_stats'>>
+  on: ((event: 'tx:final', listener: (e: { id: string, vertexId: string }) => void) => unknown) &
+    ((event: 'tx:rejected', listener: (e: { id: string, reason: string }) => void) => unknown)
+}
+
 async function mapped<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
@@ -44,70 +69,28 @@ async function mapped<T> (fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const address = z.string().min(1).max(64).meta({ title: 'address', description: 'a hmy1… account address' })
-const id32 = hexString.refine(s => s.length === 66, 'expected 32 bytes of 0x-prefixed hex')
-/** A signed transaction is ~5.3 KB; 16 KiB of hex bounds the body. */
-const signedTx = hexString.max(2 + 2 * 8192).meta({ title: 'transaction', description: 'the signed transaction, hex-encoded canonical bytes' })
+/** The ledger's JSON-RPC methods, its `tx_status` topic and its error codes. */
+export function registerDagRpc (registry: RpcRegistry, dag: DagRpcSource): void {
+  registry.registerErrorCodes(DAG_RPC_ERROR_CODES)
+  registerMethod(registry, 'account_getBalance', async ([a]) => await mapped(async () => (await dag.getBalance(a)).toString()))
+  registerMethod(registry, 'account_getNonce', async ([a]) => await mapped(async () => (await dag.getNonce(a)).toString()))
+  registerMethod(registry, 'account_sendTransaction', async ([hex]) => await mapped(async () => await dag.submitTransaction(fromHex(hex, 'transaction'))))
+  registerMethod(registry, 'tx_get', async ([id]) => await mapped(async () => {
+    const s = await dag.getTx(id)
+    if (s === undefined) return null
+    return {
+      id: id.toLowerCase(),
+      status: s.status,
+      vertex: s.vertexId !== undefined ? `0x${s.vertexId}` : null,
+      reason: s.reason ?? null,
+      tx: s.tx !== undefined ? txToJSON(s.tx) : null
+    }
+  }))
+  registerMethod(registry, 'dag_getVertex', async ([id]) => await mapped(async () => (await dag.getVertex(id)) ?? null))
+  registerMethod(registry, 'dag_tips', () => dag.tips())
+  registerMethod(registry, 'dag_stats', async () => await dag.stats())
 
-/** The ledger's JSON-RPC methods. */
-export function registerDagRpc (registry: RpcRegistry, dag: DagService): void {
-  registry.register({
-    name: 'account_getBalance',
-    summary: 'Balance of an account in AGC base units (decimal string), from finalized state.',
-    params: z.tuple([address]),
-    result: z.string(),
-    handler: async ([a]) => await mapped(async () => (await dag.getBalance(a)).toString())
-  })
-  registry.register({
-    name: 'account_getNonce',
-    summary: 'Number of finalized transactions of an account (the next nonce when nothing is pending).',
-    params: z.tuple([address]),
-    result: z.string(),
-    handler: async ([a]) => await mapped(async () => (await dag.getNonce(a)).toString())
-  })
-  registry.register({
-    name: 'account_sendTransaction',
-    summary: 'Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.',
-    params: z.tuple([signedTx]),
-    result: z.string(),
-    handler: async ([hex]) => await mapped(async () => await dag.submitTransaction(fromHex(hex, 'transaction')))
-  })
-  registry.register({
-    name: 'tx_get',
-    summary: 'A transaction and its status: pending, final or rejected (with a reason). Null when unknown.',
-    params: z.tuple([id32]),
-    result: z.object({ id: z.string(), status: z.enum(['pending', 'final', 'rejected']), vertex: z.string().nullable(), reason: z.string().nullable(), tx: z.record(z.string(), z.unknown()).nullable() }).nullable(),
-    handler: async ([id]) => await mapped(async () => {
-      const s = await dag.getTx(id)
-      if (s === undefined) return null
-      return {
-        id: id.toLowerCase(),
-        status: s.status,
-        vertex: s.vertexId !== undefined ? `0x${s.vertexId}` : null,
-        reason: s.reason ?? null,
-        tx: s.tx !== undefined ? txToJSON(s.tx) : null
-      }
-    })
-  })
-  registry.register({
-    name: 'dag_getVertex',
-    summary: 'A vertex: status, height, author, parents and transactions. Null when unknown.',
-    params: z.tuple([id32]),
-    result: z.record(z.string(), z.unknown()).nullable(),
-    handler: async ([id]) => await mapped(async () => (await dag.getVertex(id)) ?? null)
-  })
-  registry.register({
-    name: 'dag_tips',
-    summary: 'Current tips of the DAG (vertices without children).',
-    params: z.tuple([]),
-    result: z.array(z.string()),
-    handler: () => dag.tips()
-  })
-  registry.register({
-    name: 'dag_stats',
-    summary: 'Vertex counts (stored, finalized, rejected, processing), final transactions and the state root.',
-    params: z.tuple([]),
-    result: z.object({ vertices: z.number(), finalized: z.number(), rejected: z.number(), processing: z.number(), finalTxs: z.number(), stateRoot: z.string(), mempool: z.number(), peers: z.number() }),
-    handler: async () => await dag.stats()
-  })
+  const txStatus = registerTopic(registry, 'tx_status', (filter, event) => event.id === filter.id)
+  dag.on('tx:final', (e) => { txStatus({ id: e.id, status: 'final', vertex: e.vertexId, reason: null }) })
+  dag.on('tx:rejected', (e) => { txStatus({ id: e.id, status: 'rejected', vertex: null, reason: e.reason }) })
 }

@@ -55,3 +55,10 @@ export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
   const { config } = await configFromArgs(args as Record<string, unknown>)
   return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
 }
+
+/** The ledger chain id a node reports in node_info (signed into every transaction). */
+export async function ledgerChainId (client: HarmonyClient): Promise<string> {
+  const { chainId } = await client.call('node_info')
+  if (chainId === undefined) throw new Error('the node reports no ledger chain id in node_info; is its ledger running?')
+  return chainId
+}

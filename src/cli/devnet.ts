@@ -16,7 +16,7 @@ interface DevnetArgs extends GlobalArgs {
 const STATUS_INTERVAL_MS = 2000
 
 async function peerCount (client: HarmonyClient): Promise<number> {
-  const health = await client.call<{ peers: number }>('node_health', [])
+  const health = await client.call('node_health', [])
   return health.peers
 }
 
@@ -91,7 +91,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
       const started = Date.now()
       let drawn = 0
       statusTimer = setInterval(() => {
-        void Promise.all(clients.map(c => c.call<{ peers: number, uptimeSeconds: number, state: string }>('node_health', []).catch(() => undefined)))
+        void Promise.all(clients.map(c => c.call('node_health', []).catch(() => undefined)))
           .then((rows) => {
             if (controller.signal.aborted) return
             const lines = rows.map((r, i) => r === undefined

@@ -8,16 +8,16 @@ export const statusCommand: CommandModule<GlobalArgs, RpcArgs> = {
   handler: async (args) => {
     const client = await clientFor(args)
     const [info, health] = await Promise.all([
-      client.call<Record<string, unknown>>('node_info', []),
-      client.call<{ state: string, uptimeSeconds: number, peers: number, boundPeers: number }>('node_health', [])
+      client.call('node_info', []),
+      client.call('node_health', [])
     ])
     output(args.json, { ...info, ...health }, () => [
-      `peer id     ${String(info.peerId)}`,
-      `version     ${String(info.version)} (${String(info.network)})`,
+      `peer id     ${info.peerId}`,
+      `version     ${info.version} (${info.network})`,
       `state       ${health.state}, up ${health.uptimeSeconds} s`,
       `peers       ${health.peers} (${health.boundPeers} with a verified ledger key)`,
-      `listening   ${(info.listenAddrs as string[]).join(' ')}`,
-      `rpc         ${String(info.rpc)}`
+      `listening   ${info.listenAddrs.join(' ')}`,
+      `rpc         ${info.rpc}`
     ].join('\n'))
   }
 }
@@ -28,7 +28,7 @@ export const peersCommand: CommandModule<GlobalArgs, RpcArgs> = {
   builder: (y) => y.option('rpc', rpcOption),
   handler: async (args) => {
     const client = await clientFor(args)
-    const peers = await client.call<Array<{ peerId: string, addrs: string[], direction: string, bound: boolean }>>('net_peers', [])
+    const peers = await client.call('net_peers', [])
     output(args.json, peers, () => peers.length === 0
       ? 'no peers'
       : peers.map(p => `${p.peerId}  ${p.direction.padEnd(8)}  ${p.bound ? 'bound ' : 'unbound'}  ${p.addrs.join(' ')}`).join('\n'))

@@ -5,8 +5,9 @@ import { createProvider, dagAccountFromAddressBytes, depositAgc, loadOrCreateEvm
 import { withdrawalNonceOf } from '../bridge/index.ts'
 import { buildWithdraw, encodeTx, isAddress, loadWalletFile, parseAddress, parseAgc } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
-import { clientFor, output, rpcOption } from './common.ts'
-import { waitForTx, walletPath, type WalletArgs } from './wallet.ts'
+import type { RpcResultOf } from '../sdk/index.ts'
+import { clientFor, ledgerChainId, output, rpcOption } from './common.ts'
+import { waitForTx, walletPath, type WalletArgs } from './wallet-common.ts'
 import { stat } from 'node:fs/promises'
 
 interface ChainArgs extends WalletArgs {
@@ -19,7 +20,6 @@ interface ChainArgs extends WalletArgs {
 interface DepositArgs extends ChainArgs { to?: string }
 interface WithdrawArgs extends ChainArgs { 'evm-address'?: string, fee: string, claim: boolean, 'proof-timeout': number }
 
-interface Proof { epoch: string, account: string, amount: string, nonce: string, proof: string[], anchored: boolean }
 
 function chainOptions<T> (y: Argv<T>): Argv<T & ChainArgs> {
   return y
@@ -77,20 +77,20 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     if (evmAddress === undefined || !isEvmAddress(evmAddress)) throw new Error(`--evm-address is not an EVM address: ${evmAddress}`)
     const key = await loadWalletFile(walletPath(args))
     const client = await clientFor(args)
-    const [info, nonce] = await Promise.all([
-      client.call<{ chainId: string }>('node_info', []),
-      client.call<string>('account_getNonce', [key.address])
+    const [chainId, nonce] = await Promise.all([
+      ledgerChainId(client),
+      client.call('account_getNonce', [key.address])
     ])
-    const tx = buildWithdraw({ chainId: info.chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(evmAddress), amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
-    const id = await client.call<string>('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
+    const tx = buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(evmAddress), amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
+    const id = await client.call('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
     const status = await waitForTx(client, id)
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
     const deadline = Date.now() + args['proof-timeout'] * 1000
-    let proof: Proof | null = null
+    let proof: RpcResultOf<'chain_withdrawalProof'> = null
     // the node knows the proof once the epoch closes on the DAG; the contract accepts a claim only once the
     // epoch's checkpoint is anchored on chain, so wait for that (claiming earlier reverts with UnknownEpoch)
     while (proof === null || !proof.anchored) {
-      proof = await client.call<Proof | null>('chain_withdrawalProof', [getAddress(evmAddress), withdrawalNonceOf(id).toString()])
+      proof = await client.call('chain_withdrawalProof', [getAddress(evmAddress), withdrawalNonceOf(id).toString()])
       if (proof?.anchored === true) break
       if (Date.now() > deadline) throw new Error(`burn ${id} is final but ${proof === null ? 'no checkpoint includes it' : `epoch ${proof.epoch} is not anchored on chain`} after ${args['proof-timeout']} s; run the withdraw again later to claim`)
       await new Promise(resolve => setTimeout(resolve, 1000))

@@ -1,44 +1,16 @@
-import { join } from 'node:path'
-import type { Argv, CommandModule } from 'yargs'
+import type { CommandModule } from 'yargs'
 import { createWalletFile, formatAgc, isAddress, loadWalletFile, parseAgc, signTransfer } from '../dag/index.ts'
-import { resolveDatadir } from '../node/datadir.ts'
-import { clientFor, output, rpcOption, type RpcArgs } from './common.ts'
+import { clientFor, ledgerChainId, output, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'
+import { waitForTx, walletOptions, walletPath, type WalletArgs } from './wallet-common.ts'
 
-export interface WalletArgs extends RpcArgs {
-  wallet?: string
-}
+export type { WalletArgs }
 
 interface SendArgs extends WalletArgs {
   to: string
   amount: string
   fee: string
   wait: boolean
-}
-
-interface TxStatus { id: string, status: 'pending' | 'final' | 'rejected', reason: string | null }
-
-const WAIT_TIMEOUT_MS = 120_000
-
-export function walletPath (args: WalletArgs): string {
-  return args.wallet ?? join(resolveDatadir(args.datadir), 'wallet.json')
-}
-
-function walletOptions<T> (y: Argv<T>): Argv<T & WalletArgs> {
-  return y
-    .option('wallet', { type: 'string', describe: 'wallet file (default <datadir>/wallet.json)' })
-    .option('rpc', rpcOption) as Argv<T & WalletArgs>
-}
-
-/** Polls tx_get until the transaction is final or rejected. */
-export async function waitForTx (client: Awaited<ReturnType<typeof clientFor>>, id: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const tx = await client.call<TxStatus | null>('tx_get', [id])
-    if (tx !== null && tx.status !== 'pending') return tx
-    if (Date.now() > deadline) throw new Error(`transaction ${id} still pending after ${timeoutMs / 1000} s`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
 }
 
 const newCommand: CommandModule<WalletArgs, WalletArgs> = {
@@ -71,8 +43,8 @@ const balanceCommand: CommandModule<WalletArgs, WalletArgs & { address?: string 
     if (!isAddress(address)) throw new Error(`not a Harmony address: ${address}`)
     const client = await clientFor(args)
     const [balance, nonce] = await Promise.all([
-      client.call<string>('account_getBalance', [address]),
-      client.call<string>('account_getNonce', [address])
+      client.call('account_getBalance', [address]),
+      client.call('account_getNonce', [address])
     ])
     output(args.json, { address, balance, nonce }, () => `${formatAgc(BigInt(balance))} AGC  (nonce ${nonce})  ${address}`)
   }
@@ -91,12 +63,12 @@ const sendCommand: CommandModule<WalletArgs, SendArgs> = {
     if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
     const key = await loadWalletFile(walletPath(args))
     const client = await clientFor(args)
-    const [info, nonce] = await Promise.all([
-      client.call<{ chainId: string }>('node_info', []),
-      client.call<string>('account_getNonce', [key.address])
+    const [chainId, nonce] = await Promise.all([
+      ledgerChainId(client),
+      client.call('account_getNonce', [key.address])
     ])
-    const signed = signTransfer(key, { chainId: info.chainId, to: args.to, amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
-    const id = await client.call<string>('account_sendTransaction', [signed])
+    const signed = signTransfer(key, { chainId, to: args.to, amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
+    const id = await client.call('account_sendTransaction', [signed])
     if (!args.wait) {
       output(args.json, { id, status: 'pending' }, () => `submitted ${id}`)
       return

@@ -1,7 +1,6 @@
 import { join, isAbsolute } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
-import { z } from 'zod'
 import type { BinaryDb } from '../core/storage.ts'
 import { lockDatadir, releaseDatadir } from './datadir.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
@@ -16,11 +15,12 @@ import { AnnouncementService } from '../network/announce.ts'
 import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
-import { registerNodeRpc } from '../api/node.ts'
+import { SubscriptionHub } from '../rpc/subscriptions.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc } from '../api/index.ts'
+import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
 import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../dag/index.ts'
-import { CHAIN_RPC_ERROR_CODES, DAG_RPC_ERROR_CODES, registerChainRpc, registerDagRpc } from '../api/index.ts'
 import { readCapability } from './capability.ts'
 import { ChainService, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, type Deposit } from '../chain/index.ts'
 import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
@@ -35,6 +35,11 @@ export interface HarmonyNodeInit {
 /**
  * The daemon: opens the datadir, loads keys, then starts its services in dependency order (network, identity
  * binding, discovery, gossip, ledger, RPC) under one AbortSignal, and stops them in reverse.
+ * It composes by registration (geth's node.Node, Lodestar's BeaconNode.init) and knows no service's internals:
+ * - lifecycle: every service is added to one `LifecycleRunner` (`add`), stopped in reverse;
+ * - api: each domain registers its RPC methods, topics and error codes into `api` (src/api);
+ * - gossip: each gossip user registers its topic into `gossip` (src/network/gossip.ts);
+ * - storage: every service gets the one database; its prefixes are listed in src/core/storage.ts.
  * States: created -> starting -> running -> stopping -> stopped (or failed).
  */
 export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
@@ -42,7 +47,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   readonly config: NodeConfig
   readonly logger: Logger
   readonly metrics = new Registry()
-  readonly rpcRegistry = new RpcRegistry()
+  /** What the RPC server serves: every domain registers its methods, topics and error codes here (src/api). */
+  readonly api: RpcRegistry
   readonly startedAtMs = Date.now()
   private readonly controller = new AbortController()
   private readonly services: LifecycleRunner
@@ -64,6 +70,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.config = init.config
     this.logger = init.logger
     this.services = new LifecycleRunner({ logger: init.logger, signal: this.controller.signal })
+    this.api = new RpcRegistry({ hub: new SubscriptionHub({ logger: init.logger }) })
     collectDefaultMetrics({ register: this.metrics, prefix: 'harmony_process_' })
     const stateGauge = new Gauge({ name: 'harmony_node_running', help: '1 while the node is running', registers: [this.metrics] })
     this.on('state', s => stateGauge.set(s === 'running' ? 1 : 0))
@@ -120,13 +127,16 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
 
   private async startServices (): Promise<void> {
     const { config, logger } = this
+    // storage: the datadir lock and its one database (every sublevel and prefix is listed in src/core/storage.ts)
     this.db = await lockDatadir(this.datadir)
     const db = this.db
     this.services.adopt('datadir', startable(async () => { await releaseDatadir(this.datadir, db) }))
+    // keys and genesis
     this.identityValue = await loadIdentity(this.datadir)
     const genesis = await this.loadGenesis()
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
 
+    // network: the host, then the services on it; every gossip user registers its topic into `gossip`
     try {
       this.libp2pValue = await createHost({
         privateKey: this.identityValue.p2pKey,
@@ -159,6 +169,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
     await this.add('announcements', this.announcementsValue)
 
+    // domains: each registers its RPC methods, topics and error codes into `api` once constructed
     // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
     const { ledgerKey } = this.identityValue
     this.dagValue = new DagService({
@@ -170,7 +181,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       registry: this.metrics
     })
     await this.add('dag', this.dagValue)
-    registerDagRpc(this.rpcRegistry, this.dagValue)
+    registerDagRpc(this.api, this.dagValue)
 
     // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
     this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
@@ -181,17 +192,17 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.chainValue = await this.startChain()
 
     const address = addressFromPublicKey(ledgerKey.publicKey)
-    registerNodeRpc(this.rpcRegistry, this, [
-      () => ({
-        address,
-        chainId: genesis.chainId,
-        executor: compute.info(),
-        evmAddress: this.chainValue?.evmAddress ?? null,
-        ...(capability === undefined ? {} : { capability })
-      })
-    ])
+    registerNodeRpc(this.api, nodeRpcSource(this, () => ({
+      address,
+      chainId: genesis.chainId,
+      executor: { ...compute.info() },
+      evmAddress: this.chainValue?.evmAddress ?? null,
+      ...(capability === undefined ? {} : { capability: { ...capability } })
+    })))
+
+    // the RPC server serves whatever the floors registered in `api` (methods, topics, error codes)
     this.rpcValue = new RpcServer({
-      registry: this.rpcRegistry,
+      registry: this.api,
       logger,
       metrics: this.metrics,
       health: () => ({ ok: this.currentState === 'running' || this.currentState === 'starting', state: this.currentState }),
@@ -200,26 +211,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
         return { ok: true }
       }
-    }, { host: config['rpc-host'], port: config['rpc-port'], errorCodes: { ...DAG_RPC_ERROR_CODES, ...CHAIN_RPC_ERROR_CODES } })
-    this.registerSubscriptions(this.rpcValue)
+    }, { host: config['rpc-host'], port: config['rpc-port'] })
     await this.add('rpc', this.rpcValue)
-  }
-
-  /** WebSocket subscription topics: finalized/rejected transactions and network announcements. */
-  private registerSubscriptions (rpc: RpcServer): void {
-    const { hub } = rpc
-    const dag = this.dag
-    hub.registerTopic({
-      name: 'tx_status',
-      summary: 'Transactions as they become final or rejected on this node',
-      filter: z.object({ id: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict().optional(),
-      matches: (filter, payload) => filter === undefined || (payload as { id: string }).id === filter.id,
-      payload: z.object({ id: z.string(), status: z.enum(['final', 'rejected']), vertex: z.string().nullable(), reason: z.string().nullable() })
-    })
-    dag.on('tx:final', (e) => { hub.publish('tx_status', { id: e.id, status: 'final', vertex: e.vertexId, reason: null }) })
-    dag.on('tx:rejected', (e) => { hub.publish('tx_status', { id: e.id, status: 'rejected', vertex: null, reason: e.reason }) })
-    hub.registerTopic({ name: 'net_announcements', summary: 'Operator announcements received over gossip' })
-    this.announcements.onAnnouncement((a) => { hub.publish('net_announcements', a) })
   }
 
   /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */
@@ -260,7 +253,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)
-    registerChainRpc(this.rpcRegistry, chain, chain)
+    registerChainRpc(this.api, chain, chain)
     return chain
   }
 

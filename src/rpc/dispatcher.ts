@@ -20,8 +20,9 @@ export interface RpcDispatcherInit {
   /** Largest batch accepted. @default 100 */
   maxBatch?: number
   /**
-   * Typed errors that reach the caller: a `HarmonyError` thrown by a method whose `code` is a key here becomes
-   * this JSON-RPC code, with its message and `data: { reason: code }`. Any other error is -32603.
+   * Typed errors that reach the caller: a `HarmonyError` thrown by a method whose `code` is a key here (or in the
+   * registry's tables) becomes this JSON-RPC code, with its message and `data: { reason: code }`. Any other
+   * error is -32603.
    * @default {}
    */
   errorCodes?: Readonly<Record<string, RpcErrorCodeValue>>
@@ -158,8 +159,9 @@ export class RpcDispatcher {
         result = await method.handler(params, ctx)
       } catch (err) {
         if (err instanceof RpcMethodError || err instanceof JSONRPCErrorException) throw err
-        if (err instanceof HarmonyError && Object.hasOwn(this.errorCodes, err.code)) {
-          throw new RpcMethodError(this.errorCodes[err.code], err.message, { reason: err.code })
+        if (err instanceof HarmonyError) {
+          const rpcCode = this.errorCodeOf(err.code)
+          if (rpcCode !== undefined) throw new RpcMethodError(rpcCode, err.message, { reason: err.code })
         }
         // the cause stays in the log; the caller learns only that it failed
         this.logger.warn({ err, method: method.name }, 'RPC method failed')
@@ -168,6 +170,11 @@ export class RpcDispatcher {
       if (request.id === undefined) return null
       return createJSONRPCSuccessResponse(request.id, result === undefined ? null : result)
     }
+  }
+
+  // looked up per error, so tables registered after the server started apply too
+  private errorCodeOf (code: string): RpcErrorCodeValue | undefined {
+    return Object.hasOwn(this.errorCodes, code) ? this.errorCodes[code] : this.registry.errorCodeOf(code)
   }
 
   private count (outcome: RpcOutcome): void {

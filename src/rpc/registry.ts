@@ -1,38 +1,8 @@
-import { z } from 'zod'
-import { HarmonyError } from '../core/errors.ts'
+import type { z } from 'zod'
+import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError } from './errors.ts'
+import { SubscriptionHub, type TopicDefinition } from './subscriptions.ts'
 
-/**
- * JSON-RPC error codes: JSON-RPC 2.0's reserved range and EIP-1474's. One table maps every typed error to a code.
- */
-export const RpcErrorCode = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL_ERROR: -32603,
-  // EIP-1474
-  INVALID_INPUT: -32000,
-  RESOURCE_NOT_FOUND: -32001,
-  RESOURCE_UNAVAILABLE: -32002,
-  TRANSACTION_REJECTED: -32003,
-  METHOD_NOT_SUPPORTED: -32004,
-  LIMIT_EXCEEDED: -32005
-} as const
-
-export type RpcErrorCodeValue = (typeof RpcErrorCode)[keyof typeof RpcErrorCode]
-
-/** An error a method throws on purpose: its code and message reach the caller unchanged. */
-export class RpcMethodError extends HarmonyError<'RPC_METHOD_ERROR'> {
-  readonly rpcCode: RpcErrorCodeValue
-  readonly data?: unknown
-
-  constructor (rpcCode: RpcErrorCodeValue, message: string, data?: unknown) {
-    super('RPC_METHOD_ERROR', message, { rpcCode })
-    this.name = 'RpcMethodError'
-    this.rpcCode = rpcCode
-    this.data = data
-  }
-}
+export { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError }
 
 /** Context handed to every method call. */
 export interface RpcContext {
@@ -56,13 +26,48 @@ export interface RpcMethod<P extends z.ZodType = z.ZodType, R = unknown> {
   handler: (params: z.output<P>, ctx: RpcContext) => Promise<R> | R
 }
 
-/** Methods are added by registering them with a params schema; the server validates before the handler runs. */
+export interface RpcRegistryComponents {
+  /** Where registered topics publish; the server subscribes WebSocket clients to it. @default a new hub */
+  hub?: SubscriptionHub
+}
+
+/**
+ * Everything the API floor registers and the transport serves (geth's `RegisterAPIs`): methods (the server
+ * validates params before the handler runs), subscription topics (in `hub`) and each domain's error-code table
+ * (typed errors whose `code` is listed reach the caller with that JSON-RPC code).
+ */
 export class RpcRegistry {
+  /** Where modules publish the events of the topics they register. */
+  readonly hub: SubscriptionHub
   private readonly methods = new Map<string, RpcMethod>()
+  private readonly codes = new Map<string, RpcErrorCodeValue>()
+
+  constructor (components: RpcRegistryComponents = {}) {
+    this.hub = components.hub ?? new SubscriptionHub()
+  }
 
   register<P extends z.ZodType, R>(method: RpcMethod<P, R>): void {
     if (this.methods.has(method.name)) throw new Error(`RPC method ${method.name} registered twice`)
     this.methods.set(method.name, method as unknown as RpcMethod)
+  }
+
+  /** Adds a subscription topic (published through `hub`). */
+  registerTopic<F extends z.ZodType>(definition: TopicDefinition<F>): void {
+    this.hub.registerTopic(definition)
+  }
+
+  /** Adds a domain's error-code table; one error code mapped to two JSON-RPC codes is a programming error. */
+  registerErrorCodes (table: Readonly<Record<string, RpcErrorCodeValue>>): void {
+    for (const [code, rpcCode] of Object.entries(table)) {
+      const known = this.codes.get(code)
+      if (known !== undefined && known !== rpcCode) throw new Error(`error code ${code} mapped to both ${known} and ${rpcCode}`)
+      this.codes.set(code, rpcCode)
+    }
+  }
+
+  /** The JSON-RPC code a typed error with this `code` reaches the caller with; undefined when unlisted. */
+  errorCodeOf (code: string): RpcErrorCodeValue | undefined {
+    return this.codes.get(code)
   }
 
   get (name: string): RpcMethod | undefined {
@@ -73,8 +78,3 @@ export class RpcRegistry {
     return [...this.methods.values()].sort((a, b) => a.name.localeCompare(b.name))
   }
 }
-
-/** Shared param schemas. */
-export const hexString = z.string().regex(/^0x[0-9a-fA-F]*$/, 'expected a 0x-prefixed hex string')
-/** Token amounts travel as decimal strings of base units (bigint safe). */
-export const amountString = z.string().regex(/^[0-9]{1,78}$/, 'expected a decimal string of base units')

@@ -6,14 +6,15 @@ import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { VERSION } from '../core/version.ts'
 import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builtin-methods.ts'
-import { RpcDispatcher, serialize } from './dispatcher.ts'
+import { RpcDispatcher } from './dispatcher.ts'
+import { HttpHandlerRegistry, metricsHandler, probeHandler, sendJson, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport } from './http-handlers.ts'
 import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
 import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
-import { SubscriptionHub } from './subscriptions.ts'
+import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
 
-export { SUBSCRIPTION_NOTIFICATION_METHOD }
+export { SUBSCRIPTION_NOTIFICATION_METHOD, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport }
 
 export interface RpcServerInit {
   /** Interface to listen on. Loopback by default: the API can spend the node's funds. @default '127.0.0.1' */
@@ -46,25 +47,16 @@ export interface RpcServerInit {
   /** Milliseconds a client has to send a whole HTTP request. @default 30000 */
   requestTimeoutMs?: number
   /**
-   * The error mapping table for typed errors: a `HarmonyError` a method throws whose `code` is listed reaches the
-   * caller with this JSON-RPC code, its message and `data: { reason: code }`; anything else is -32603.
+   * Error mappings beyond those the API modules register in the registry: a `HarmonyError` a method throws whose
+   * `code` is listed reaches the caller with this JSON-RPC code, its message and `data: { reason: code }`;
+   * anything else is -32603.
    * @default {}
    */
   errorCodes?: Readonly<Record<string, RpcErrorCodeValue>>
 }
 
-export interface HealthReport {
-  ok: boolean
-  [key: string]: unknown
-}
-
-export interface ReadinessReport {
-  ok: boolean
-  reason?: string
-  [key: string]: unknown
-}
-
 export interface RpcServerComponents {
+  /** Methods, topics and error codes to serve; subscriptions go through its `hub`. */
   registry: RpcRegistry
   logger: Logger
   metrics: Registry
@@ -72,8 +64,6 @@ export interface RpcServerComponents {
   health: () => HealthReport | Promise<HealthReport>
   /** Readiness for `GET /readyz` (synced, peers connected...): 200 when ok, 503 otherwise. */
   ready: () => ReadinessReport | Promise<ReadinessReport>
-  /** Where modules publish subscription events. Created by the server when absent (see `hub`). */
-  hub?: SubscriptionHub
 }
 
 export interface RpcServerAddress {
@@ -85,8 +75,9 @@ export interface RpcServerAddress {
 const OVERSIZE_DRAIN_FACTOR = 16
 
 /**
- * JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (upgrade on `/`), plus `GET /metrics`, `/healthz`, `/readyz`.
- * Methods come from the registry; the server adds `rpc.discover`, `harmony_subscribe` and `harmony_unsubscribe`.
+ * JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (upgrade on `/`), plus the HTTP handlers registered with
+ * `registerHandler` (`/metrics`, `/healthz`, `/readyz` from the start). Methods, topics and error codes come from
+ * the registry; the server adds `rpc.discover`, `harmony_subscribe` and `harmony_unsubscribe`.
  */
 export class RpcServer implements Startable {
   /** Where modules publish events for `harmony_subscribe`. */
@@ -103,6 +94,7 @@ export class RpcServer implements Startable {
   private readonly requestTimeoutMs: number
   private readonly builtins: RpcRegistry
   private readonly ws: WsTransport
+  private readonly handlers = new HttpHandlerRegistry()
   private http?: Server
   private shutdown = new AbortController()
   private bound?: RpcServerAddress
@@ -117,7 +109,7 @@ export class RpcServer implements Startable {
     this.corsOrigins = new Set(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
-    this.hub = components.hub ?? new SubscriptionHub({ logger: components.logger })
+    this.hub = components.registry.hub
     this.rpcMetrics = createRpcMetrics(components.metrics)
     this.builtins = createBuiltinMethods({
       hub: this.hub,
@@ -141,6 +133,14 @@ export class RpcServer implements Startable {
       maxBufferedBytes: init.maxWsBufferedBytes ?? 8 * 1024 * 1024,
       maxMessageBytes: this.maxBodyBytes
     })
+    this.registerHandler('metrics', '/metrics', metricsHandler(components.metrics))
+    this.registerHandler('healthz', '/healthz', probeHandler(components.health))
+    this.registerHandler('readyz', '/readyz', probeHandler(components.ready))
+  }
+
+  /** Serves `handler` at `path` beside JSON-RPC (geth's `RegisterHandler`); works before and after start. */
+  registerHandler (name: string, path: string, handler: HttpHandler, options?: HttpHandlerOptions): void {
+    this.handlers.register(name, path, handler, options)
   }
 
   /** The bound address once started (the real port when `port` was 0). */
@@ -242,31 +242,22 @@ export class RpcServer implements Startable {
         `HTTP ${method.slice(0, 16)} is not supported on /: send JSON-RPC with POST, or open a WebSocket`, 'invalid_request')
       return
     }
-    if (path === '/metrics' || path === '/healthz' || path === '/readyz') {
-      if (method !== 'GET' && method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD')
-        this.sendJson(res, 405, { error: `use GET for ${path}` })
-        return
-      }
-      this.onProbe(path, res).catch((err: unknown) => {
-        this.logger.warn({ err, path }, 'probe failed')
-        if (!res.headersSent) this.sendJson(res, 503, { ok: false, error: 'probe failed' })
-      })
+    const route = this.handlers.match(path)
+    if (route === undefined) {
+      this.rejected('not_found')
+      sendJson(res, 404, { error: `not found: JSON-RPC is POST /, other paths are ${this.handlers.paths().join(' ')}` })
       return
     }
-    this.rejected('not_found')
-    this.sendJson(res, 404, { error: 'not found: JSON-RPC is POST /, probes are GET /healthz /readyz /metrics' })
-  }
-
-  private async onProbe (path: string, res: ServerResponse): Promise<void> {
-    if (path === '/metrics') {
-      const text = await this.components.metrics.metrics()
-      res.writeHead(200, { 'Content-Type': this.components.metrics.contentType, 'Content-Length': Buffer.byteLength(text) })
-      res.end(text)
+    if (!route.methods.includes(method)) {
+      res.setHeader('Allow', route.methods.join(', '))
+      sendJson(res, 405, { error: `use ${route.methods.join(' or ')} for ${route.path}` })
       return
     }
-    const report = path === '/healthz' ? await this.components.health() : await this.components.ready()
-    this.sendJson(res, report.ok ? 200 : 503, report)
+    Promise.resolve(route.handler(req, res)).catch((err: unknown) => {
+      this.logger.warn({ err, handler: route.name }, 'HTTP handler failed')
+      if (!res.headersSent) sendJson(res, 503, { ok: false, error: `${route.name} failed` })
+      else res.destroy()
+    })
   }
 
   private async onRpcPost (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -380,12 +371,6 @@ export class RpcServer implements Startable {
     message: string, outcome: 'invalid_request' | 'limit_exceeded' | 'internal_error'): void {
     const body = this.dispatcher.refuse(code, message, outcome)
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' })
-    res.end(body)
-  }
-
-  private sendJson (res: ServerResponse, status: number, value: unknown): void {
-    const body = serialize(value)
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' })
     res.end(body)
   }
 

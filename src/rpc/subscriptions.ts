@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { z } from 'zod'
 import type { Logger } from '../core/logger.ts'
-import { RpcErrorCode, RpcMethodError } from './registry.ts'
+import { RpcErrorCode, RpcMethodError } from './errors.ts'
 
 /** A topic other modules publish into and WebSocket clients subscribe to with `harmony_subscribe`. */
 export interface TopicDefinition<F extends z.ZodType = z.ZodType> {

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws'
+import type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'
 import { RpcClientError, RpcTransportError } from './errors.ts'
 
 export { RpcClientError, RpcTransportError }
@@ -22,6 +23,12 @@ export interface CallOptions {
   signal?: AbortSignal
   timeoutMs?: number
 }
+
+/** The params and options of a typed call: params may be left out where the method's params are optional. */
+export type CallArgs<M extends RpcMethodName> = undefined extends RpcParamsOf<M>
+  ? [params?: RpcParamsOf<M>, options?: CallOptions]
+  // a method without params is called without them (the node reads absent params as `[]`)
+  : [] extends RpcParamsOf<M> ? [params?: RpcParamsOf<M>, options?: CallOptions] : [params: RpcParamsOf<M>, options?: CallOptions]
 
 /** Cancels a subscription: stops local delivery at once, then tells the node. */
 export type Unsubscribe = () => Promise<void>
@@ -52,12 +59,13 @@ const MAX_EARLY_NOTIFICATIONS = 256
 const NOTIFICATION_METHOD = 'harmony_subscription'
 
 /**
- * Typed JSON-RPC client for a Harmony node.
+ * Typed JSON-RPC client for a Harmony node. Method names, params, results and topic events are typed from the
+ * shared definitions (src/api/definitions.ts); `request` and `subscribeTo` take any name, untyped.
  *
  * ```ts
  * const client = new HarmonyClient({ url: 'http://127.0.0.1:9545' })
- * const info = await client.call<NodeInfo>('node_info')
- * const stop = await client.subscribe('dag_finalized', undefined, (event) => { ... })
+ * const balance = await client.call('account_getBalance', [address]) // string
+ * const stop = await client.subscribe('tx_status', { id }, (event) => { ... }) // event.status: 'final' | 'rejected'
  * await stop(); await client.close()
  * ```
  */
@@ -90,8 +98,16 @@ export class HarmonyClient {
     this.onDisconnect = options.onDisconnect
   }
 
-  /** Calls `method`; resolves with its result, rejects with `RpcClientError` (node error) or `RpcTransportError`. */
-  async call<T = unknown>(method: string, params?: RpcParams, options: CallOptions = {}): Promise<T> {
+  /**
+   * Calls a method of the Harmony API with params checked by TypeScript; resolves with its typed result, rejects
+   * with `RpcClientError` (node error) or `RpcTransportError`.
+   */
+  async call<M extends RpcMethodName>(method: M, ...[params, options]: CallArgs<M>): Promise<RpcResultOf<M>> {
+    return await this.request<RpcResultOf<M>>(method, params as RpcParams | undefined, options)
+  }
+
+  /** Calls any method by name, untyped (methods this SDK does not know yet); errors as `call`. */
+  async request<T = unknown>(method: string, params?: RpcParams, options: CallOptions = {}): Promise<T> {
     if (this.closed) throw new RpcTransportError('RPC_CONNECTION_CLOSED', 'client is closed', { method })
     const id = this.nextId++
     const request: RpcRequest = { jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }
@@ -102,10 +118,15 @@ export class HarmonyClient {
   }
 
   /**
-   * Subscribes to a topic over the WebSocket; `onEvent` gets each event's `result`. Resolves once the node has
-   * accepted the subscription, with the function that cancels it.
+   * Subscribes to a topic of the Harmony API over the WebSocket; `onEvent` gets each event, typed. Resolves once
+   * the node has accepted the subscription, with the function that cancels it.
    */
-  async subscribe<E = unknown>(topic: string, params: unknown, onEvent: (event: E) => void, options: CallOptions = {}): Promise<Unsubscribe> {
+  async subscribe<T extends RpcTopicName>(topic: T, filter: RpcTopicFilterOf<T>, onEvent: (event: RpcTopicEventOf<T>) => void, options: CallOptions = {}): Promise<Unsubscribe> {
+    return await this.subscribeTo<RpcTopicEventOf<T>>(topic, filter, onEvent, options)
+  }
+
+  /** Subscribes to any topic by name, untyped; as `subscribe`. */
+  async subscribeTo<E = unknown>(topic: string, params: unknown, onEvent: (event: E) => void, options: CallOptions = {}): Promise<Unsubscribe> {
     const subscriptionParams = params === undefined ? [topic] : [topic, params]
     const id = await this.callWs({ jsonrpc: '2.0', id: this.nextId++, method: 'harmony_subscribe', params: subscriptionParams }, options)
     if (typeof id !== 'string') throw new RpcTransportError('RPC_BAD_RESPONSE', 'harmony_subscribe returned no subscription id')

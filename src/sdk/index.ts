@@ -1,2 +1,3 @@
-export { HarmonyClient, type CallOptions, type HarmonyClientOptions, type RpcParams, type Unsubscribe } from './client.ts'
+export { HarmonyClient, type CallArgs, type CallOptions, type HarmonyClientOptions, type RpcParams, type Unsubscribe } from './client.ts'
 export { RpcClientError, RpcTransportError, type RpcTransportErrorCode } from './errors.ts'
+export type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'

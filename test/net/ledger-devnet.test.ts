@@ -26,7 +26,7 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   const ws = new HarmonyClient({ url: urls[2].replace('http://', 'ws://') })
   t.teardown(() => ws.close())
   const statuses: Array<{ id: string, status: string }> = []
-  await ws.subscribe<{ id: string, status: string }>('tx_status', undefined, (e) => { statuses.push(e) })
+  await ws.subscribe('tx_status', undefined, (e) => { statuses.push(e) })
 
   const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '2.5', '--rpc', urls[0], '--wait', '--json'])
   t.is(sent.code, 0, sent.stderr)

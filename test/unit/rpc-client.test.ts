@@ -28,20 +28,20 @@ test.serial('SDK over HTTP: typed results, node errors as RpcClientError with co
   const client = new HarmonyClient({ url })
   t.teardown(async () => { await client.close() })
 
-  t.is(await client.call<string>('test_echo', ['hi', 2]), 'hihi')
-  t.is(await client.call<number>('test_add', { a: 20, b: 22 }), 42)
-  t.deepEqual(await client.call<{ amount: string }>('test_balance'), { amount: (10n ** 30n).toString() })
+  t.is(await client.request<string>('test_echo', ['hi', 2]), 'hihi')
+  t.is(await client.request<number>('test_add', { a: 20, b: 22 }), 42)
+  t.deepEqual(await client.request<{ amount: string }>('test_balance'), { amount: (10n ** 30n).toString() })
 
-  const invalid = await t.throwsAsync(client.call('test_add', { a: 1.5, b: 1 }), { instanceOf: RpcClientError })
+  const invalid = await t.throwsAsync(client.request('test_add', { a: 1.5, b: 1 }), { instanceOf: RpcClientError })
   t.is(invalid?.code, -32602)
   t.is(invalid?.method, 'test_add')
   t.deepEqual((invalid?.data as Array<{ path: string[] }> | undefined)?.[0]?.path, ['a'])
 
-  const missing = await t.throwsAsync(client.call('test_missing', ['0x1']), { instanceOf: RpcClientError })
+  const missing = await t.throwsAsync(client.request('test_missing', ['0x1']), { instanceOf: RpcClientError })
   t.is(missing?.code, -32001)
   t.deepEqual(missing?.data, { id: '0x1' })
 
-  const unknown = await t.throwsAsync(client.call('nope'), { instanceOf: RpcClientError })
+  const unknown = await t.throwsAsync(client.request('nope'), { instanceOf: RpcClientError })
   t.is(unknown?.code, -32601)
 })
 
@@ -52,12 +52,12 @@ test.serial('SDK: a call times out with RPC_TIMEOUT and the server sees the call
   const client = new HarmonyClient({ url, timeoutMs: 30_000 })
   t.teardown(async () => { await client.close() })
 
-  const timedOut = await t.throwsAsync(client.call('test_wait', [], { timeoutMs: 50 }), { instanceOf: RpcTransportError })
+  const timedOut = await t.throwsAsync(client.request('test_wait', [], { timeoutMs: 50 }), { instanceOf: RpcTransportError })
   t.is(timedOut?.code, 'RPC_TIMEOUT')
   await aborted // the handler's ctx.signal fired when the HTTP request went away
 
   const controller = new AbortController()
-  const call = client.call('test_wait', [], { signal: controller.signal })
+  const call = client.request('test_wait', [], { signal: controller.signal })
   controller.abort()
   const abortedCall = await t.throwsAsync(call, { instanceOf: RpcTransportError })
   t.is(abortedCall?.code, 'RPC_ABORTED')
@@ -67,10 +67,10 @@ test.serial('SDK: an unreachable node is RPC_CONNECTION_FAILED', async (t) => {
   const { server, url } = await startFixture()
   await server.stop() // the port is now closed
   const client = new HarmonyClient({ url })
-  const failed = await t.throwsAsync(client.call('test_echo', ['x']), { instanceOf: RpcTransportError })
+  const failed = await t.throwsAsync(client.request('test_echo', ['x']), { instanceOf: RpcTransportError })
   t.is(failed?.code, 'RPC_CONNECTION_FAILED')
   const wsClient = new HarmonyClient({ url: url.replace('http:', 'ws:') })
-  const wsFailed = await t.throwsAsync(wsClient.call('test_echo', ['x']), { instanceOf: RpcTransportError })
+  const wsFailed = await t.throwsAsync(wsClient.request('test_echo', ['x']), { instanceOf: RpcTransportError })
   t.is(wsFailed?.code, 'RPC_CONNECTION_FAILED')
 })
 
@@ -86,13 +86,13 @@ test.serial('SDK over WebSocket: calls, subscribe receives events, unsubscribe s
   const client = new HarmonyClient({ url: url.replace('http:', 'ws:') })
   t.teardown(async () => { await client.close() })
 
-  t.is(await client.call<string>('test_echo', ['ws']), 'ws')
-  const invalid = await t.throwsAsync(client.call('test_add', [1, 'x']), { instanceOf: RpcClientError })
+  t.is(await client.request<string>('test_echo', ['ws']), 'ws')
+  const invalid = await t.throwsAsync(client.request('test_add', [1, 'x']), { instanceOf: RpcClientError })
   t.is(invalid?.code, -32602)
 
   const events: Array<{ height: number }> = []
   const { promise: twoEvents, resolve } = Promise.withResolvers<void>()
-  const unsubscribe = await client.subscribe<{ height: number }>('test_blocks', { minHeight: 10 }, (event) => {
+  const unsubscribe = await client.subscribeTo<{ height: number }>('test_blocks', { minHeight: 10 }, (event) => {
     events.push(event)
     if (events.length === 2) resolve()
   })
@@ -106,7 +106,7 @@ test.serial('SDK over WebSocket: calls, subscribe receives events, unsubscribe s
   t.is(server.hub.subscriberCount('test_blocks'), 0)
   t.is(server.hub.publish('test_blocks', { height: 12 }), 0)
 
-  const refused = await t.throwsAsync(client.subscribe('test_blocks', { minHeight: 'x' }, () => {}), { instanceOf: RpcClientError })
+  const refused = await t.throwsAsync(client.subscribeTo('test_blocks', { minHeight: 'x' }, () => {}), { instanceOf: RpcClientError })
   t.is(refused?.code, -32602)
 })
 
@@ -120,7 +120,7 @@ test.serial('SDK over HTTP subscribes through a WebSocket; a closed server fails
 
   const ticks: unknown[] = []
   const { promise: gotTick, resolve } = Promise.withResolvers<void>()
-  await client.subscribe('test_ticks', undefined, (tick) => { ticks.push(tick); resolve() })
+  await client.subscribeTo('test_ticks', undefined, (tick) => { ticks.push(tick); resolve() })
   t.is(server.hub.publish('test_ticks', { n: 1 }), 1)
   await gotTick
   t.deepEqual(ticks, [{ n: 1 }])
@@ -128,8 +128,8 @@ test.serial('SDK over HTTP subscribes through a WebSocket; a closed server fails
   // a WebSocket call in flight when the server stops fails with RPC_CONNECTION_CLOSED
   const wsClient = new HarmonyClient({ url: url.replace('http:', 'ws:') })
   t.teardown(async () => { await wsClient.close() })
-  t.is(await wsClient.call('test_echo', ['up']), 'up')
-  const waiting = wsClient.call('test_wait')
+  t.is(await wsClient.request('test_echo', ['up']), 'up')
+  const waiting = wsClient.request('test_wait')
   await server.stop()
   const closed = await t.throwsAsync(waiting, { instanceOf: RpcTransportError })
   t.is(closed?.code, 'RPC_CONNECTION_CLOSED')

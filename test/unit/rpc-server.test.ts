@@ -415,3 +415,33 @@ test.serial('WebSocket: calls in flight per connection are bounded; binary frame
   const [code] = await closed as [number]
   t.is(code, 1009, 'message too big')
 })
+
+test.serial('registered HTTP handlers are served beside JSON-RPC, with their methods and prefix; paths are not taken twice', async (t) => {
+  const { server, url } = await startFixture()
+  t.teardown(async () => { await server.stop() })
+  server.registerHandler('dashboard', '/dashboard', (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' })
+    res.end(`page ${req.url ?? ''}`)
+  }, { prefix: true })
+  server.registerHandler('hook', '/hook', async (_req, res) => { throw new Error(`failed before answering ${res.statusCode}`) }, { methods: ['POST'] })
+
+  const page = await fetch(`${url}/dashboard/peers?x=1`)
+  t.is(page.status, 200)
+  t.is(await page.text(), 'page /dashboard/peers?x=1')
+  t.is((await fetch(`${url}/dashboard`)).status, 200)
+  t.is((await fetch(`${url}/dashboardx`)).status, 404, 'a prefix matches whole path segments only')
+
+  const wrongMethod = await fetch(`${url}/dashboard`, { method: 'DELETE' })
+  t.is(wrongMethod.status, 405)
+  t.is(wrongMethod.headers.get('allow'), 'GET, HEAD')
+  const failed = await fetch(`${url}/hook`, { method: 'POST' })
+  t.is(failed.status, 503, 'a handler that throws before answering gives 503')
+
+  const missing = await fetch(`${url}/nothing`)
+  t.is(missing.status, 404)
+  t.regex(((await missing.json()) as { error: string }).error, /\/dashboard .*\/healthz .*\/metrics .*\/readyz/)
+
+  t.throws(() => { server.registerHandler('again', '/metrics', () => {}) }, { message: /taken by metrics/ })
+  t.throws(() => { server.registerHandler('root', '/', () => {}) }, { message: /JSON-RPC/ })
+  t.is(((await rpc(url, 'test_echo', ['still'])).json as ResultBody).result, 'still', 'JSON-RPC stays at /')
+})

@@ -1,0 +1,206 @@
+/**
+ * The one definition of Harmony's JSON-RPC surface: every method's name, summary, params schema and result
+ * schema, and every subscription topic's filter and payload. The API handlers are typed from it
+ * (src/api/method.ts), the node validates params with it, and the SDK derives its types from it, so
+ * `client.call('account_getBalance', [address])` is checked end to end. It imports zod only, so the SDK can
+ * carry it without the daemon.
+ */
+import { z } from 'zod'
+
+/** One JSON-RPC method: what `rpc.discover` and docs/rpc.md say about it, and its schemas. */
+export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  summary: string
+  /** A tuple (by position) or an object (by name); the dispatcher maps one onto the other. */
+  params: P
+  result: R
+}
+
+function method<P extends z.ZodType, R extends z.ZodType> (summary: string, params: P, result: R): MethodDefinition<P, R> {
+  return { summary, params, result }
+}
+
+// ---- shared schemas ----
+
+export const hexString = z.string().regex(/^0x[0-9a-fA-F]*$/, 'expected a 0x-prefixed hex string')
+/** Token amounts travel as decimal strings of base units (bigint safe). */
+export const amountString = z.string().regex(/^[0-9]{1,78}$/, 'expected a decimal string of base units')
+const noParams = z.union([z.tuple([]), z.object({}).strict()]).optional()
+const address = z.string().min(1).max(64).meta({ title: 'address', description: 'a hmy1… account address' })
+const id32 = hexString.refine(s => s.length === 66, 'expected 32 bytes of 0x-prefixed hex')
+/** A signed transaction is ~5.3 KB; 16 KiB of hex bounds the body. */
+const signedTx = hexString.max(2 + 2 * 8192).meta({ title: 'transaction', description: 'the signed transaction, hex-encoded canonical bytes' })
+const evmAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte EVM address')
+const nonceString = z.string().regex(/^[0-9]{1,78}$/, 'expected a decimal nonce')
+const epochString = z.string().regex(/^[1-9][0-9]{0,19}$/, 'expected a decimal epoch ≥ 1')
+
+/**
+ * Characters in one operator announcement. The network floor enforces the same bound on gossip
+ * (`MAX_ANNOUNCEMENT_CHARS` in src/network/announce.ts; test/unit/rpc-definitions checks they agree).
+ */
+export const ANNOUNCEMENT_MAX_CHARS = 1024
+/** Checkpoints per chain_checkpoints call. */
+export const MAX_CHECKPOINTS_PER_CALL = 100
+const checkpointLimit = z.number().int().min(1).max(MAX_CHECKPOINTS_PER_CALL)
+const announcementsLimit = z.number().int().min(1).max(256)
+
+// ---- result shapes ----
+
+const PeerResult = z.object({
+  peerId: z.string(),
+  addrs: z.array(z.string()),
+  direction: z.enum(['inbound', 'outbound']),
+  /** True when the peer proved its ML-DSA ledger key. */
+  bound: z.boolean(),
+  ledgerKey: z.string().optional(),
+  latencyMs: z.number().optional()
+})
+
+const AnnouncementResult = z.object({ origin: z.string(), text: z.string(), sentAtMs: z.number(), receivedAtMs: z.number(), via: z.string() })
+
+// the fields other floors add (ledger address, chain id, executor, EVM key, capability) are listed too, so a
+// client can read them typed; more may follow (the object is loose)
+const NodeInfoResult = z.object({
+  peerId: z.string(),
+  ledgerKey: z.string(),
+  version: z.string(),
+  network: z.string(),
+  listenAddrs: z.array(z.string()),
+  rpc: z.string(),
+  address: z.string().optional(),
+  chainId: z.string().optional(),
+  executor: z.object({}).loose().optional(),
+  evmAddress: z.string().nullable().optional(),
+  capability: z.object({}).loose().optional()
+}).loose()
+
+const TxStatusResult = z.object({
+  id: z.string(),
+  status: z.enum(['pending', 'final', 'rejected']),
+  vertex: z.string().nullable(),
+  reason: z.string().nullable(),
+  tx: z.record(z.string(), z.unknown()).nullable()
+})
+
+const DagStatsResult = z.object({ vertices: z.number(), finalized: z.number(), rejected: z.number(), processing: z.number(), finalTxs: z.number(), stateRoot: z.string(), mempool: z.number(), peers: z.number() })
+
+const ChainInfoResult = z.object({
+  chainId: z.number(),
+  contracts: z.object({ agc: z.string(), staking: z.string(), settlement: z.string() }),
+  deployBlock: z.number(),
+  headBlock: z.number(),
+  lastEpoch: z.string(),
+  validatorCount: z.number(),
+  totalStake: z.string(),
+  totalDeposited: z.string(),
+  totalWithdrawn: z.string(),
+  feePool: z.string(),
+  depositCursorBlock: z.number().nullable(),
+  depositConfirmations: z.number()
+})
+
+const CheckpointResult = z.object({
+  epoch: z.string(),
+  dagRoot: z.string(),
+  stateRoot: z.string(),
+  withdrawalsRoot: z.string(),
+  submittedAt: z.number(),
+  signedStake: z.string(),
+  totalStake: z.string()
+})
+
+const WithdrawalProofResult = z.object({
+  epoch: z.string(),
+  account: z.string(),
+  amount: z.string(),
+  nonce: z.string(),
+  proof: z.array(z.string()),
+  withdrawalsRoot: z.string(),
+  anchored: z.boolean()
+})
+
+// ---- methods ----
+
+/** Every method the API floor serves, by name. The server adds rpc.discover and the subscription methods. */
+export const RPC_METHODS = {
+  // node (src/api/node.ts)
+  node_info: method('Identity, version, listen addresses and executor of this node', noParams, NodeInfoResult),
+  node_health: method('Lifecycle state, uptime and peer count', noParams,
+    z.object({ state: z.string(), uptimeSeconds: z.number(), peers: z.number(), boundPeers: z.number() })),
+  net_peers: method('Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
+  net_announce: method('Publish an operator announcement to the network over gossip',
+    z.union([
+      z.tuple([z.string().max(ANNOUNCEMENT_MAX_CHARS)]),
+      z.object({ text: z.string().max(ANNOUNCEMENT_MAX_CHARS) }).strict()
+    ]),
+    z.object({ recipients: z.number() })),
+  net_announcements: method('Announcements received from the network, newest first',
+    z.union([
+      z.tuple([]),
+      z.tuple([announcementsLimit]),
+      z.object({ limit: announcementsLimit.optional() }).strict()
+    ]).optional(),
+    z.array(AnnouncementResult)),
+
+  // ledger (src/api/dag.ts)
+  account_getBalance: method('Balance of an account in AGC base units (decimal string), from finalized state.', z.tuple([address]), z.string()),
+  account_getNonce: method('Number of finalized transactions of an account (the next nonce when nothing is pending).', z.tuple([address]), z.string()),
+  account_sendTransaction: method('Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.', z.tuple([signedTx]), z.string()),
+  tx_get: method('A transaction and its status: pending, final or rejected (with a reason). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
+  dag_getVertex: method('A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),
+  dag_tips: method('Current tips of the DAG (vertices without children).', z.tuple([]), z.array(z.string())),
+  dag_stats: method('Vertex counts (stored, finalized, rejected, processing), final transactions and the state root.', z.tuple([]), DagStatsResult),
+
+  // settlement chain (src/api/chain.ts)
+  chain_withdrawalProof: method('Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw, with `anchored` once the epoch\'s checkpoint is on chain (claim only then); null if unknown.',
+    z.union([
+      z.tuple([evmAddress, nonceString]),
+      z.object({ account: evmAddress, nonce: nonceString }).strict()
+    ]),
+    WithdrawalProofResult.nullable()),
+  chain_info: method('Settlement chain: chain id, contract addresses, last checkpoint epoch, stake, escrow totals and deposit watcher progress.', noParams, ChainInfoResult),
+  chain_checkpoints: method(`Checkpoints accepted on chain, ascending: [fromEpoch, fromEpoch + limit), or the latest \`limit\` (default 20, max ${MAX_CHECKPOINTS_PER_CALL}).`,
+    z.union([
+      z.tuple([]),
+      z.tuple([epochString.nullable()]),
+      z.tuple([epochString.nullable(), checkpointLimit]),
+      z.object({ fromEpoch: epochString.optional(), limit: checkpointLimit.optional() }).strict()
+    ]).optional(),
+    z.array(CheckpointResult))
+} as const satisfies Record<string, MethodDefinition>
+
+export type RpcMethods = typeof RPC_METHODS
+export type RpcMethodName = keyof RpcMethods
+/** What a caller passes: a tuple by position or an object by name (`undefined` where the params are optional). */
+export type RpcParamsOf<M extends RpcMethodName> = z.input<RpcMethods[M]['params']>
+/** What a handler receives once the params passed their schema. */
+export type RpcParsedParamsOf<M extends RpcMethodName> = z.output<RpcMethods[M]['params']>
+export type RpcResultOf<M extends RpcMethodName> = z.output<RpcMethods[M]['result']>
+
+// ---- subscription topics (harmony_subscribe) ----
+
+/** One subscription topic: its filter (the second harmony_subscribe param) and the events it carries. */
+export interface TopicDefinition<F extends z.ZodType = z.ZodType, E extends z.ZodType = z.ZodType> {
+  summary: string
+  filter?: F
+  payload: E
+}
+
+/** Every topic the API floor registers. */
+export const RPC_TOPICS = {
+  tx_status: {
+    summary: 'Transactions as they become final or rejected on this node',
+    filter: z.object({ id: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict().optional(),
+    payload: z.object({ id: z.string(), status: z.enum(['final', 'rejected']), vertex: z.string().nullable(), reason: z.string().nullable() })
+  },
+  net_announcements: {
+    summary: 'Operator announcements received over gossip',
+    payload: AnnouncementResult
+  }
+} as const satisfies Record<string, TopicDefinition>
+
+export type RpcTopics = typeof RPC_TOPICS
+export type RpcTopicName = keyof RpcTopics
+export type RpcTopicFilterOf<T extends RpcTopicName> = RpcTopics[T] extends { filter: infer F extends z.ZodType } ? z.input<F> : undefined
+/** A subscriber's filter once parsed (what a topic's `matches` sees). */
+export type RpcTopicParsedFilterOf<T extends RpcTopicName> = RpcTopics[T] extends { filter: infer F extends z.ZodType } ? Exclude<z.output<F>, undefined> : never
+export type RpcTopicEventOf<T extends RpcTopicName> = z.output<RpcTopics[T]['payload']>
