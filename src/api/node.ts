@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { RpcErrorCode, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import { MAX_ANNOUNCEMENT_CHARS } from '../network/announce.ts'
-import { ledgerKeyFingerprint } from '../node/identity.ts'
+import { ledgerKeyFingerprint } from '../core/keys/identity.ts'
 import { VERSION } from '../core/version.ts'
 import type { HarmonyNode } from '../node/node.ts'
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
-import { createWalletFile, formatAgc, isAddress, loadWalletFile, parseAgc, signTransfer } from '../dag/index.ts'
+import { createWalletFile, loadWalletFile } from '../core/keys/wallet.ts'
+import { formatAgc, isAddress, parseAgc, signTransfer } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import { clientFor, output, rpcOption, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'

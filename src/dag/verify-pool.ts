@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 import type { Registry } from 'prom-client'
 import { Counter, Gauge } from 'prom-client'
 import type { Startable } from '../core/lifecycle.ts'
-import { verify } from './crypto.ts'
+import { verify } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 
 export interface VerifyItem {

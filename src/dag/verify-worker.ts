@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads'
-import { verify } from './crypto.ts'
+import { verify } from '../core/crypto.ts'
 
 /**
  * Worker side of the verifier pool. A job is one transferred buffer of packed items, each
