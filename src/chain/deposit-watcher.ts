@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { getAddress, Interface, type Log, type LogDescription, type Provider, type Result } from 'ethers'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { BinarySublevel } from '../core/storage.ts'
+import { type BinarySublevel, DEPOSIT_SCOPE_KEYS, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { loadArtifact } from './artifacts.ts'
@@ -81,9 +81,8 @@ interface BlockRef { number: number, hash: string }
 
 // Keys are scoped by the chain's genesis hash and the settlement address: a devnet that redeploys on a fresh
 // anvil (same addresses, same transaction hashes for the same signed transactions) starts from a clean state.
-const KEY_CURSOR = 'cursor'
-const KEY_HISTORY = 'history'
-const KEY_DONE = 'done/'
+// The layout is in the storage table (src/core/storage.ts).
+const { cursor: KEY_CURSOR, history: KEY_HISTORY, done: KEY_DONE } = DEPOSIT_SCOPE_KEYS
 
 const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(bytes))
@@ -268,13 +267,13 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
 
   private key (name: string): Uint8Array {
     if (this.scope === undefined) throw new Error('deposit watcher state used before it was loaded')
-    return new TextEncoder().encode(`${this.scope}${name}`)
+    return keyBytes(this.scope, name)
   }
 
   private async loadState (): Promise<void> {
     const genesis = await this.c.provider.getBlock(0)
     if (genesis?.hash == null) throw new ChainError('CHAIN_UNREACHABLE', 'cannot read the chain\'s genesis block')
-    this.scope = `deposit/${genesis.hash.toLowerCase()}/${this.settlement.toLowerCase()}/`
+    this.scope = `${KEY_PREFIXES.chain.deposit}${genesis.hash.toLowerCase()}/${this.settlement.toLowerCase()}/`
     const cursor = await this.c.db.get(this.key(KEY_CURSOR))
     const history = await this.c.db.get(this.key(KEY_HISTORY))
     try {
