@@ -14,12 +14,13 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { getAddress, Interface, type Log, type LogDescription, type Provider, type Result } from 'ethers'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { type BinarySublevel, DEPOSIT_SCOPE_KEYS, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { loadArtifact } from './artifacts.ts'
 import { ChainError } from './errors.ts'
+import { type ChainMetrics, createChainMetrics } from './metrics.ts'
 
 export interface Deposit {
   txHash: string
@@ -107,9 +108,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
   private cursor: BlockRef | null = null
   private scope: string | undefined
   private history: BlockRef[] = []
-  private readonly depositsCounter?: Counter
-  private readonly reorgCounter?: Counter<'deep'>
-  private readonly cursorGauge?: Gauge
+  private readonly metrics: ChainMetrics
 
   constructor (components: DepositWatcherComponents, init: DepositWatcherInit = {}) {
     super()
@@ -125,11 +124,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     const event = this.iface.getEvent('Deposited')
     if (event === null) throw new ChainError('ARTIFACT_INVALID', 'HarmonySettlement ABI has no Deposited event')
     this.topic = event.topicHash
-    if (components.registry !== undefined) {
-      this.depositsCounter = new Counter({ name: 'harmony_chain_deposits_total', help: 'confirmed deposits delivered to the DAG', registers: [components.registry] })
-      this.reorgCounter = new Counter({ name: 'harmony_chain_reorgs_total', help: 'chain reorganisations seen by the deposit watcher; deep = deeper than the confirmation depth', labelNames: ['deep'], registers: [components.registry] })
-      this.cursorGauge = new Gauge({ name: 'harmony_chain_deposit_cursor_block', help: 'last block scanned for deposits', registers: [components.registry] })
-    }
+    this.metrics = createChainMetrics(components.registry)
   }
 
   async start (): Promise<void> {
@@ -209,7 +204,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       if (await this.c.db.get(doneKey) !== undefined) continue
       await this.c.sink(deposit)
       await this.c.db.put(doneKey, encodeJson({ blockNumber: deposit.blockNumber, blockHash: deposit.blockHash, depositId: deposit.depositId.toString() }))
-      this.depositsCounter?.inc()
+      this.metrics.deposits.inc()
       this.emit('deposit', deposit)
       delivered++
     }
@@ -220,7 +215,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       { type: 'put', key: this.key(KEY_CURSOR), value: encodeJson(this.cursor) },
       { type: 'put', key: this.key(KEY_HISTORY), value: encodeJson(this.history) }
     ])
-    this.cursorGauge?.set(to)
+    this.metrics.depositCursorBlock.set(to)
     return delivered
   }
 
@@ -249,7 +244,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       if (block?.hash === ref.hash) {
         const depth = from - ref.number
         const deep = depth >= this.confirmations
-        this.reorgCounter?.inc({ deep: String(deep) })
+        this.metrics.reorgs.inc({ deep: String(deep) })
         this.log[deep ? 'error' : 'warn']({ from, to: ref.number, depth }, 'chain reorganisation: rescanning deposits')
         this.history = this.history.slice(0, i + 1)
         this.cursor = ref
@@ -258,7 +253,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       }
     }
     // Nothing remembered is canonical: rescan from the start; delivered marks prevent double delivery.
-    this.reorgCounter?.inc({ deep: 'true' })
+    this.metrics.reorgs.inc({ deep: 'true' })
     this.log.error({ from }, 'chain reorganisation deeper than the remembered history: rescanning from the start block')
     this.emit('reorg', { depth: from - this.startBlock, from })
     this.history = []

@@ -22,7 +22,7 @@ import { ComputeService } from '../compute/index.ts'
 import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../dag/index.ts'
 import { CHAIN_RPC_ERROR_CODES, DAG_RPC_ERROR_CODES, registerChainRpc, registerDagRpc } from '../api/index.ts'
 import { readCapability } from './capability.ts'
-import { ChainService, gossipsubCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
+import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
 import { stat } from 'node:fs/promises'
@@ -157,7 +157,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
     await this.add('peer-binding', this.bindingValue)
     await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'], bootstrap: config.bootstrap }))
-    this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
+    this.announcementsValue = new AnnouncementService({ libp2p, gossip: this.gossipValue, logger: child('announce') })
     await this.add('announcements', this.announcementsValue)
 
     // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
@@ -241,7 +241,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         await bridge.depositSink(deposit)
       },
       evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
-      checkpointTransport: gossipsubCheckpointTransport(this.libp2p.services.pubsub),
+      checkpointTransport: gossipCheckpointTransport(this.gossip),
       logger: this.logger.child({ module: 'chain' }),
       registry: this.metrics
     }, {
