@@ -11,6 +11,7 @@ import { computeAddress, getAddress, type SigningKey } from 'ethers'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
+import { turnRank } from '../core/turn.ts'
 import type { GossipVerdict } from '../network/gossip.ts'
 import { type Checkpoint, type CheckpointDomain, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from './checkpoint-digest.ts'
 import { decodeCheckpointMessage, encodeCheckpointMessage, type SignedCheckpoint } from './checkpoint-message.ts'
@@ -294,7 +295,7 @@ export class CheckpointAggregator extends EventEmitter<{
     const order = snapshot.validators.map((v) => getAddress(v.signer)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
     const me = this.c.signingKey === undefined ? -1 : order.indexOf(addressOf(this.c.signingKey))
     const n = order.length
-    const rank = me < 0 || n === 0 ? n : (me - Number(epoch % BigInt(n)) + n) % n
+    const rank = turnRank(me, epoch, n)
     this.schedule(epoch, rank * this.submitDelayMs)
   }
 
