@@ -8,7 +8,7 @@ test('compiling the contracts reproduces the committed artifacts byte for byte',
   const artifacts = compileArtifacts()
   t.deepEqual([...artifacts.keys()].sort(), ['AGC.json', 'HarmonySettlement.json', 'HarmonyStaking.json'])
   for (const [file, text] of artifacts) {
-    const committed = readFileSync(new URL(`../contracts/artifacts/${file}`, import.meta.url), 'utf8')
+    const committed = readFileSync(new URL(`../../contracts/artifacts/${file}`, import.meta.url), 'utf8')
     t.true(committed === text, `${file} differs from a fresh build`)
   }
 })
