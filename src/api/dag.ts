@@ -1,6 +1,6 @@
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
-import { fromHex } from '../dag/codec.ts'
-import { DagError, type DagErrorCode } from '../dag/errors.ts'
+import { fromHex } from '../core/codec.ts'
+import { isDagError, type DagErrorCode } from '../dag/errors.ts'
 import { txToJSON, type TxInfo } from '../dag/tx.ts'
 import type { RpcResultOf } from './definitions.ts'
 import { registerMethod, registerTopic } from './method.ts'
@@ -64,7 +64,7 @@ async function mapped<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
-    if (err instanceof DagError) throw new RpcMethodError(DAG_RPC_ERROR_CODES[err.code], err.message, { reason: err.code, ...err.meta })
+    if (isDagError(err)) throw new RpcMethodError(DAG_RPC_ERROR_CODES[err.code], err.message, { reason: err.code, ...err.meta })
     throw err
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The checkpoint loop. When the ledger finalizes an epoch it calls `propose(checkpoint)`; a validator signs the
- * EIP-712 digest with its EVM key and gossips the signature (topic `harmony/1/checkpoint`, transport passed in).
+ * EIP-712 digest with its EVM key and gossips the signature (GOSSIP_TOPICS.checkpoint, transport passed in).
  * Every node collects signatures for the digest it computed itself, weighs them by bonded stake, and once ≥ 2/3
  * is reached one node submits: nodes take turns by a rank rotated per epoch (rank × `submitDelayMs`), and each
  * checks the chain first, so usually exactly one transaction is sent and a failed submitter is covered by the next.
@@ -8,27 +8,26 @@
  */
 import { EventEmitter } from 'node:events'
 import { computeAddress, getAddress, type SigningKey } from 'ethers'
-import { Counter, Gauge, type Registry } from 'prom-client'
-import { z } from 'zod'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
+import { turnRank } from '../core/turn.ts'
+import type { GossipVerdict } from '../network/gossip.ts'
 import { type Checkpoint, type CheckpointDomain, checkpointDigest, recoverCheckpointSigner, signCheckpoint } from './checkpoint-digest.ts'
+import { decodeCheckpointMessage, encodeCheckpointMessage, type SignedCheckpoint } from './checkpoint-message.ts'
 import { ChainError } from './errors.ts'
+import { type ChainMetrics, createChainMetrics } from './metrics.ts'
 import { hasQuorum, type ValidatorSetView } from './validator-set.ts'
 
-/** The gossip topic (DESIGN.md §4). */
-export const CHECKPOINT_TOPIC = 'harmony/1/checkpoint'
-/** A message is ~400 bytes of JSON; anything much larger is not ours. */
-export const MAX_CHECKPOINT_MESSAGE_BYTES = 1024
+export type { GossipVerdict } from '../network/gossip.ts'
+export type { SignedCheckpoint } from './checkpoint-message.ts'
 
-/** Publish/subscribe on the checkpoint topic; the node wires it to gossipsub. */
+/** Publish/subscribe on the checkpoint topic; the node wires it to its gossip registry (gossip-transport.ts). */
 export interface CheckpointTransport {
   publish: (data: Uint8Array) => Promise<void>
   /** The handler resolves with the gossip verdict once the message is processed. Returns an unsubscribe function. */
   subscribe: (handler: (data: Uint8Array) => Promise<GossipVerdict>) => () => void
 }
-
-export interface SignedCheckpoint { checkpoint: Checkpoint, signature: string }
 
 /** What the aggregator needs from the chain (SettlementSubmitter is the real one). */
 export interface CheckpointSubmitter {
@@ -38,8 +37,6 @@ export interface CheckpointSubmitter {
   /** Sends slashEquivocation. */
   reportEquivocation?: (a: SignedCheckpoint, b: SignedCheckpoint) => Promise<string>
 }
-
-export type GossipVerdict = 'accept' | 'ignore' | 'reject'
 
 export interface CheckpointAggregatorInit {
   /** Delay per submitter rank before a node submits a checkpoint that reached quorum. @default 3000 */
@@ -68,42 +65,6 @@ export interface CheckpointAggregatorComponents {
   signingKey?: SigningKey
   logger: Logger
   registry?: Registry
-}
-
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/)
-const MessageSchema = z.object({
-  v: z.literal(1),
-  epoch: z.string().regex(/^[1-9][0-9]{0,19}$/),
-  dagRoot: hex32,
-  stateRoot: hex32,
-  withdrawalsRoot: hex32,
-  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
-  /** Re-publish round: makes a re-published message's bytes (and so its gossip message id) new. Not signed. */
-  r: z.number().int().min(1).max(1_000_000_000).optional()
-}).strict()
-
-export function encodeCheckpointMessage (signed: SignedCheckpoint, round = 0): Uint8Array {
-  const { checkpoint: cp, signature } = signed
-  const message = { v: 1, epoch: cp.epoch.toString(), dagRoot: cp.dagRoot, stateRoot: cp.stateRoot, withdrawalsRoot: cp.withdrawalsRoot, signature, ...(round > 0 ? { r: round } : {}) }
-  return new TextEncoder().encode(JSON.stringify(message))
-}
-
-/** Parses a gossiped message; throws CHECKPOINT_MESSAGE_INVALID. */
-export function decodeCheckpointMessage (data: Uint8Array): SignedCheckpoint {
-  if (data.byteLength > MAX_CHECKPOINT_MESSAGE_BYTES) throw new ChainError('CHECKPOINT_MESSAGE_INVALID', 'checkpoint message too large')
-  let json: unknown
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data))
-  } catch {
-    throw new ChainError('CHECKPOINT_MESSAGE_INVALID', 'checkpoint message is not JSON')
-  }
-  const parsed = MessageSchema.safeParse(json)
-  if (!parsed.success) throw new ChainError('CHECKPOINT_MESSAGE_INVALID', 'checkpoint message has the wrong shape')
-  const m = parsed.data
-  return {
-    checkpoint: { epoch: BigInt(m.epoch), dagRoot: m.dagRoot.toLowerCase(), stateRoot: m.stateRoot.toLowerCase(), withdrawalsRoot: m.withdrawalsRoot.toLowerCase() },
-    signature: m.signature.toLowerCase()
-  }
 }
 
 interface DigestState { checkpoint: Checkpoint, signatures: Map<string, string> }
@@ -140,9 +101,7 @@ export class CheckpointAggregator extends EventEmitter<{
   private lastOnchain = 0n
   private unsubscribe?: () => void
   private running = false
-  private readonly messages?: Counter<'verdict'>
-  private readonly submittedCounter?: Counter
-  private readonly lastEpochGauge?: Gauge
+  private readonly metrics: ChainMetrics
 
   constructor (components: CheckpointAggregatorComponents, init: CheckpointAggregatorInit = {}) {
     super()
@@ -154,18 +113,14 @@ export class CheckpointAggregator extends EventEmitter<{
     this.reportEquivocations = init.reportEquivocation ?? true
     this.maxSubmitAttempts = init.maxSubmitAttempts ?? 5
     this.republishIntervalMs = init.republishIntervalMs ?? 10_000
-    if (components.registry !== undefined) {
-      this.messages = new Counter({ name: 'harmony_chain_checkpoint_messages_total', help: 'checkpoint signature messages by gossip verdict', labelNames: ['verdict'], registers: [components.registry] })
-      this.submittedCounter = new Counter({ name: 'harmony_chain_checkpoints_submitted_total', help: 'checkpoints this node submitted on chain', registers: [components.registry] })
-      this.lastEpochGauge = new Gauge({ name: 'harmony_chain_checkpoint_epoch', help: 'last checkpoint epoch accepted on chain', registers: [components.registry] })
-    }
+    this.metrics = createChainMetrics(components.registry)
   }
 
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
     this.lastOnchain = await this.c.submitter.lastEpoch()
-    this.lastEpochGauge?.set(Number(this.lastOnchain))
+    this.metrics.checkpointEpoch.set(Number(this.lastOnchain))
     this.unsubscribe = this.c.transport.subscribe(async (data) => await this.handleMessage(data))
     this.republishTimer = setInterval(() => { void this.republish() }, this.republishIntervalMs)
     this.republishTimer.unref?.()
@@ -244,7 +199,7 @@ export class CheckpointAggregator extends EventEmitter<{
       this.log.debug({ err: (err as Error).message }, 'checkpoint message not processed')
       return 'ignore' as const
     })
-    this.messages?.inc({ verdict })
+    this.metrics.checkpointMessages.inc({ verdict })
     return verdict
   }
 
@@ -340,7 +295,7 @@ export class CheckpointAggregator extends EventEmitter<{
     const order = snapshot.validators.map((v) => getAddress(v.signer)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
     const me = this.c.signingKey === undefined ? -1 : order.indexOf(addressOf(this.c.signingKey))
     const n = order.length
-    const rank = me < 0 || n === 0 ? n : (me - Number(epoch % BigInt(n)) + n) % n
+    const rank = turnRank(me, epoch, n)
     this.schedule(epoch, rank * this.submitDelayMs)
   }
 
@@ -373,7 +328,7 @@ export class CheckpointAggregator extends EventEmitter<{
       const signatures = await this.selectSignatures(d.signatures)
       const txHash = await this.c.submitter.submit(d.checkpoint, signatures)
       state.done = true
-      this.submittedCounter?.inc()
+      this.metrics.checkpointsSubmitted.inc()
       this.log.info({ epoch: epoch.toString(), txHash, signatures: signatures.length }, 'checkpoint submitted')
       this.emit('submitted', { epoch, txHash })
       this.markOnchain(epoch)
@@ -404,7 +359,7 @@ export class CheckpointAggregator extends EventEmitter<{
   private markOnchain (epoch: bigint): void {
     if (epoch <= this.lastOnchain) return
     this.lastOnchain = epoch
-    this.lastEpochGauge?.set(Number(epoch))
+    this.metrics.checkpointEpoch.set(Number(epoch))
     for (const [e, state] of this.epochs) {
       if (e <= epoch) {
         clearTimeout(state.timer)

@@ -6,11 +6,12 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers'
-import { Counter, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { decodeRevert } from './bindings.ts'
 import { ChainError } from './errors.ts'
+import { type ChainMetrics, createChainMetrics } from './metrics.ts'
 
 export interface ChainClientInit {
   /** Time without a receipt after which a transaction is re-sent with higher fees. @default 30000 */
@@ -61,8 +62,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
   private nextNonce: number | undefined
   private broadcastQueue: Promise<unknown> = Promise.resolve()
   private controller = new AbortController()
-  private readonly txCounter?: Counter<'result'>
-  private readonly resendCounter?: Counter
+  private readonly metrics: ChainMetrics
 
   constructor (components: ChainClientComponents, init: ChainClientInit = {}) {
     super()
@@ -76,10 +76,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
     this.pollIntervalMs = init.pollIntervalMs ?? 500
     this.confirmations = init.confirmations ?? 1
     this.gasHeadroomPercent = BigInt(init.gasHeadroomPercent ?? 20)
-    if (components.registry !== undefined) {
-      this.txCounter = new Counter({ name: 'harmony_chain_tx_total', help: 'chain transactions sent, by result', labelNames: ['result'], registers: [components.registry] })
-      this.resendCounter = new Counter({ name: 'harmony_chain_tx_resends_total', help: 'stuck chain transactions re-sent with higher fees', registers: [components.registry] })
-    }
+    this.metrics = createChainMetrics(components.registry)
   }
 
   async start (): Promise<void> {
@@ -108,12 +105,12 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
         // Mined meanwhile: look once more, the receipt may have been indexed after the count moved.
         const late = await this.findReceipt(hashes)
         if (late !== null) return this.finish(late, nonce)
-        this.txCounter?.inc({ result: 'replaced' })
+        this.metrics.txs.inc({ result: 'replaced' })
         throw new ChainError('TX_FAILED', `transaction with nonce ${nonce} was replaced by another one`, { nonce, hashes })
       }
       if (Date.now() - sentAt >= this.stuckAfterMs) {
         if (attempt >= this.maxResends) {
-          this.txCounter?.inc({ result: 'stuck' })
+          this.metrics.txs.inc({ result: 'stuck' })
           throw new ChainError('TX_STUCK', `transaction with nonce ${nonce} not mined after ${attempt} re-sends; raise fees or check the chain`, { nonce, hashes })
         }
         attempt++
@@ -121,7 +118,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
         const hash = await this.broadcast(request, gasLimit, fees, nonce)
         if (hash !== undefined) hashes.push(hash)
         sentAt = Date.now()
-        this.resendCounter?.inc()
+        this.metrics.txResends.inc()
         this.log.warn({ nonce, attempt, maxFeePerGas: fees.maxFeePerGas.toString() }, 'transaction stuck, re-sent with higher fees')
         this.emit('resend', { nonce, attempt, hash: hash ?? hashes[hashes.length - 1], maxFeePerGas: fees.maxFeePerGas })
       }
@@ -186,7 +183,7 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
         this.nextNonce = undefined
         const message = String((err as Error).message).toLowerCase()
         if (tries === 0 && (message.includes('nonce too low') || message.includes('nonce has already been used') || message.includes('already known'))) continue
-        this.txCounter?.inc({ result: 'failed' })
+        this.metrics.txs.inc({ result: 'failed' })
         throw new ChainError('TX_FAILED', `sending the transaction failed: ${(err as Error).message}`, { nonce }, { cause: err })
       }
     }
@@ -217,10 +214,10 @@ export class ChainClient extends EventEmitter<{ sent: [{ nonce: number, hash: st
   private async finish (receipt: TransactionReceipt, nonce: number): Promise<TransactionReceipt> {
     if (this.confirmations > 1) await receipt.confirmations().then(async (c) => { if (c < this.confirmations) await this.provider.waitForTransaction(receipt.hash, this.confirmations) })
     if (receipt.status !== 1) {
-      this.txCounter?.inc({ result: 'reverted' })
+      this.metrics.txs.inc({ result: 'reverted' })
       throw new ChainError('TX_REVERTED', `transaction ${receipt.hash} reverted`, { nonce, hash: receipt.hash })
     }
-    this.txCounter?.inc({ result: 'ok' })
+    this.metrics.txs.inc({ result: 'ok' })
     return receipt
   }
 }

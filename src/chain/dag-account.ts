@@ -1,7 +1,7 @@
 import { getBytes, hexlify, zeroPadValue } from 'ethers'
 import { ChainError } from './errors.ts'
 
-/** DAG addresses are 20 bytes (src/dag/address.ts); on chain they travel right-aligned in a bytes32. */
+/** DAG addresses are 20 bytes (src/core/address.ts); on chain they travel right-aligned in a bytes32. */
 export const DAG_ADDRESS_BYTES = 20
 
 /** The `dagAccount` argument of `deposit` for a 20-byte DAG address. */

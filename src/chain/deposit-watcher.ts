@@ -14,12 +14,13 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { getAddress, Interface, type Log, type LogDescription, type Provider, type Result } from 'ethers'
-import { Counter, Gauge, type Registry } from 'prom-client'
-import type { BinarySublevel } from '../core/storage.ts'
+import type { Registry } from 'prom-client'
+import { type BinarySublevel, DEPOSIT_SCOPE_KEYS, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { loadArtifact } from './artifacts.ts'
 import { ChainError } from './errors.ts'
+import { type ChainMetrics, createChainMetrics } from './metrics.ts'
 
 export interface Deposit {
   txHash: string
@@ -81,9 +82,8 @@ interface BlockRef { number: number, hash: string }
 
 // Keys are scoped by the chain's genesis hash and the settlement address: a devnet that redeploys on a fresh
 // anvil (same addresses, same transaction hashes for the same signed transactions) starts from a clean state.
-const KEY_CURSOR = 'cursor'
-const KEY_HISTORY = 'history'
-const KEY_DONE = 'done/'
+// The layout is in the storage table (src/core/storage.ts).
+const { cursor: KEY_CURSOR, history: KEY_HISTORY, done: KEY_DONE } = DEPOSIT_SCOPE_KEYS
 
 const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(bytes))
@@ -108,9 +108,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
   private cursor: BlockRef | null = null
   private scope: string | undefined
   private history: BlockRef[] = []
-  private readonly depositsCounter?: Counter
-  private readonly reorgCounter?: Counter<'deep'>
-  private readonly cursorGauge?: Gauge
+  private readonly metrics: ChainMetrics
 
   constructor (components: DepositWatcherComponents, init: DepositWatcherInit = {}) {
     super()
@@ -126,11 +124,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
     const event = this.iface.getEvent('Deposited')
     if (event === null) throw new ChainError('ARTIFACT_INVALID', 'HarmonySettlement ABI has no Deposited event')
     this.topic = event.topicHash
-    if (components.registry !== undefined) {
-      this.depositsCounter = new Counter({ name: 'harmony_chain_deposits_total', help: 'confirmed deposits delivered to the DAG', registers: [components.registry] })
-      this.reorgCounter = new Counter({ name: 'harmony_chain_reorgs_total', help: 'chain reorganisations seen by the deposit watcher; deep = deeper than the confirmation depth', labelNames: ['deep'], registers: [components.registry] })
-      this.cursorGauge = new Gauge({ name: 'harmony_chain_deposit_cursor_block', help: 'last block scanned for deposits', registers: [components.registry] })
-    }
+    this.metrics = createChainMetrics(components.registry)
   }
 
   async start (): Promise<void> {
@@ -210,7 +204,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       if (await this.c.db.get(doneKey) !== undefined) continue
       await this.c.sink(deposit)
       await this.c.db.put(doneKey, encodeJson({ blockNumber: deposit.blockNumber, blockHash: deposit.blockHash, depositId: deposit.depositId.toString() }))
-      this.depositsCounter?.inc()
+      this.metrics.deposits.inc()
       this.emit('deposit', deposit)
       delivered++
     }
@@ -221,7 +215,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       { type: 'put', key: this.key(KEY_CURSOR), value: encodeJson(this.cursor) },
       { type: 'put', key: this.key(KEY_HISTORY), value: encodeJson(this.history) }
     ])
-    this.cursorGauge?.set(to)
+    this.metrics.depositCursorBlock.set(to)
     return delivered
   }
 
@@ -250,7 +244,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       if (block?.hash === ref.hash) {
         const depth = from - ref.number
         const deep = depth >= this.confirmations
-        this.reorgCounter?.inc({ deep: String(deep) })
+        this.metrics.reorgs.inc({ deep: String(deep) })
         this.log[deep ? 'error' : 'warn']({ from, to: ref.number, depth }, 'chain reorganisation: rescanning deposits')
         this.history = this.history.slice(0, i + 1)
         this.cursor = ref
@@ -259,7 +253,7 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
       }
     }
     // Nothing remembered is canonical: rescan from the start; delivered marks prevent double delivery.
-    this.reorgCounter?.inc({ deep: 'true' })
+    this.metrics.reorgs.inc({ deep: 'true' })
     this.log.error({ from }, 'chain reorganisation deeper than the remembered history: rescanning from the start block')
     this.emit('reorg', { depth: from - this.startBlock, from })
     this.history = []
@@ -268,13 +262,13 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
 
   private key (name: string): Uint8Array {
     if (this.scope === undefined) throw new Error('deposit watcher state used before it was loaded')
-    return new TextEncoder().encode(`${this.scope}${name}`)
+    return keyBytes(this.scope, name)
   }
 
   private async loadState (): Promise<void> {
     const genesis = await this.c.provider.getBlock(0)
     if (genesis?.hash == null) throw new ChainError('CHAIN_UNREACHABLE', 'cannot read the chain\'s genesis block')
-    this.scope = `deposit/${genesis.hash.toLowerCase()}/${this.settlement.toLowerCase()}/`
+    this.scope = `${KEY_PREFIXES.chain.deposit}${genesis.hash.toLowerCase()}/${this.settlement.toLowerCase()}/`
     const cursor = await this.c.db.get(this.key(KEY_CURSOR))
     const history = await this.c.db.get(this.key(KEY_HISTORY))
     try {

@@ -7,10 +7,9 @@ import { join } from 'node:path'
 import type { AnvilInit } from './anvil.ts'
 import { writeContractsFile } from './contracts-file.ts'
 import { type DevnetChain, type FundInit, startDevnetChain } from './deploy.ts'
-import { loadOrCreateEvmKey } from './evm-key.ts'
+import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 
-/** File names inside a node's datadir. */
-export const EVM_KEY_FILE = join('keys', 'evm.key')
+/** The contracts file inside a node's datadir. */
 export const CONTRACTS_FILE = 'contracts.json'
 
 /** The validator identity registered on chain: sha256 of the node's ML-DSA-65 public key (0x-hex, 32 bytes). */

@@ -1,27 +1,31 @@
-import { type GossipSub, TopicValidatorResult } from '@libp2p/gossipsub'
-import { CHECKPOINT_TOPIC, type CheckpointTransport, type GossipVerdict } from './checkpoint-aggregator.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { type Logger, silentLogger } from '../core/logger.ts'
+import { GossipRegistry } from '../network/gossip.ts'
+import { GOSSIP_TOPICS } from '../network/protocols.ts'
+import type { CheckpointTransport } from './checkpoint-aggregator.ts'
 
-const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
-  accept: TopicValidatorResult.Accept,
-  ignore: TopicValidatorResult.Ignore,
-  reject: TopicValidatorResult.Reject
+/**
+ * The checkpoint transport over the node's gossip registry: the aggregator's handler is the validator of
+ * GOSSIP_TOPICS.checkpoint (accept propagates, reject penalises the sender, ignore drops), counted with every other
+ * topic in `harmony_gossip_validations_total`.
+ */
+export function gossipCheckpointTransport (gossip: GossipRegistry): CheckpointTransport {
+  const topic = GOSSIP_TOPICS.checkpoint
+  return {
+    publish: async (data) => { await gossip.publish(topic, data) },
+    subscribe: (handler) => gossip.register<Uint8Array>({
+      topic,
+      // the aggregator decodes (and rejects malformed messages) itself, so it counts every message it is handed
+      decode: (data) => data,
+      validate: async (data) => await handler(data)
+    })
+  }
 }
 
 /**
- * The checkpoint transport over gossipsub: the aggregator's handler is the topic validator of
- * `harmony/1/checkpoint` (accept propagates, reject penalises the sender, ignore drops), as the ledger's vertex
- * topic does.
+ * The same transport for a bare libp2p host without a node (tests, tools): a gossip registry of its own over
+ * `pubsub`. A node passes `node.gossip` to gossipCheckpointTransport instead.
  */
-export function gossipsubCheckpointTransport (pubsub: GossipSub, topic: string = CHECKPOINT_TOPIC): CheckpointTransport {
-  return {
-    publish: async (data) => { await pubsub.publish(topic, data) },
-    subscribe: (handler) => {
-      pubsub.topicValidators.set(topic, async (_peer, message) => VERDICTS[await handler(message.data)])
-      pubsub.subscribe(topic)
-      return () => {
-        pubsub.topicValidators.delete(topic)
-        pubsub.unsubscribe(topic)
-      }
-    }
-  }
+export function gossipsubCheckpointTransport (pubsub: GossipSub, logger: Logger = silentLogger()): CheckpointTransport {
+  return gossipCheckpointTransport(new GossipRegistry({ pubsub, logger }))
 }

@@ -2,10 +2,11 @@
  * Keeps each epoch's withdrawal leaves so the node can serve proofs until users claim. The ledger calls
  * `record(epoch, leaves)` when it builds the epoch's tree (before proposing the checkpoint); `proofFor(account,
  * nonce)` rebuilds the tree (StandardMerkleTree is deterministic for a set of leaves) and returns the proof.
- * Stored in the `chain` sublevel: `withdrawals/<epoch>` → leaves, `withdrawal/<account>/<nonce>` → epoch.
+ * Stored in the `chain` sublevel: `withdrawals/<epoch>` → leaves, `withdrawal/<account>/<nonce>` → epoch
+ * (KEY_PREFIXES.chain in src/core/storage.ts).
  */
 import { getAddress } from 'ethers'
-import type { BinarySublevel } from '../core/storage.ts'
+import { type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import { ChainError } from './errors.ts'
 import { buildWithdrawalTree, type WithdrawalLeaf, type WithdrawalTree } from './withdrawals.ts'
 
@@ -20,8 +21,9 @@ export interface WithdrawalProof {
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
-const epochKey = (epoch: bigint): Uint8Array => enc(`withdrawals/${epoch.toString().padStart(20, '0')}`)
-const indexKey = (account: string, nonce: bigint): Uint8Array => enc(`withdrawal/${getAddress(account).toLowerCase()}/${nonce}`)
+const { withdrawalLeaves, withdrawalIndex } = KEY_PREFIXES.chain
+const epochKey = (epoch: bigint): Uint8Array => keyBytes(withdrawalLeaves, epoch.toString().padStart(20, '0'))
+const indexKey = (account: string, nonce: bigint): Uint8Array => keyBytes(withdrawalIndex, `${getAddress(account).toLowerCase()}/${nonce}`)
 
 export class WithdrawalStore {
   private readonly db: BinarySublevel

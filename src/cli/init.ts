@@ -4,9 +4,10 @@ import type { CommandModule } from 'yargs'
 import { CONFIG_FILE_NAME, readFlags, renderConfigFile } from '../node/config.ts'
 import { isInitialized, resolveDatadir } from '../node/datadir.ts'
 import { StartupError } from '../core/errors.ts'
-import { createIdentity, ledgerKeyFingerprint } from '../node/identity.ts'
+import { createIdentity, ledgerKeyFingerprint } from '../core/keys/identity.ts'
 import { withConfigFlags, output, type GlobalArgs } from './common.ts'
-import { createWalletFile, generateGenesis } from '../dag/index.ts'
+import { createWalletFile } from '../core/keys/wallet.ts'
+import { generateGenesis } from '../dag/index.ts'
 import { GENESIS_FILE, writeGenesisFile } from '../node/genesis-file.ts'
 
 /** Where init puts the faucet wallet of a solo genesis. */

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs'
-import { createWalletFile, formatAgc, isAddress, loadWalletFile, parseAgc, signTransfer } from '../dag/index.ts'
+import { createWalletFile, loadWalletFile } from '../core/keys/wallet.ts'
+import { formatAgc, isAddress, parseAgc, signTransfer } from '../dag/index.ts'
 import { clientFor, ledgerChainId, output, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'
 import { waitForTx, walletOptions, walletPath, type WalletArgs } from './wallet-common.ts'

@@ -1,9 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
+import { type ComputeMetrics, createComputeMetrics } from './metrics.ts'
 import { checkTask, effectiveLimits } from './task.ts'
 import {
   ComputeError, type ComputeTask, DEFAULT_LIMITS, type Executor, type ExecutorInfo, type ExecutorKind,
@@ -46,13 +47,6 @@ interface Worker {
   exited: boolean
 }
 
-interface Metrics {
-  tasks: Counter<'kernel' | 'outcome'>
-  duration: Histogram<'kernel'>
-  restarts: Counter
-  deviceLost: Counter
-  queue: Gauge
-}
 
 function workerPath (): string {
   // Under type stripping (dev, tests) this module is a .ts file; in dist/ it is .js.
@@ -71,7 +65,7 @@ export class WorkerExecutor implements Executor, Startable {
   private readonly limits: TaskLimits
   private readonly maxQueue: number
   private readonly startTimeoutMs: number
-  private readonly metrics: Metrics | undefined
+  private readonly metrics: ComputeMetrics
   private worker: Worker | undefined
   private lastInfo: ExecutorInfo | undefined
   private readonly queue: Job[] = []
@@ -88,7 +82,7 @@ export class WorkerExecutor implements Executor, Startable {
     this.limits = { ...DEFAULT_LIMITS, ...init.limits }
     this.maxQueue = init.maxQueue ?? 32
     this.startTimeoutMs = init.startTimeoutMs ?? 60_000
-    this.metrics = components.registry === undefined ? undefined : computeMetrics(components.registry)
+    this.metrics = createComputeMetrics(components.registry)
   }
 
   /** Starts the worker and opens its device; NO_ADAPTER if this kind is not available here. */
@@ -132,12 +126,12 @@ export class WorkerExecutor implements Executor, Startable {
       const reply = await this.enqueue(id => ({ type: 'run', id, task, limits }), limits.timeoutMs, options.signal)
       if (reply.type !== 'result') throw new ComputeError('GPU_ERROR', `unexpected worker reply ${reply.type}`)
       this.deviceGeneration = reply.generation
-      this.metrics?.tasks.inc({ kernel, outcome: 'ok' })
-      this.metrics?.duration.observe({ kernel }, reply.result.durationMs / 1000)
+      this.metrics.tasks.inc({ kernel, outcome: 'ok' })
+      this.metrics.duration.observe({ kernel }, reply.result.durationMs / 1000)
       return reply.result
     } catch (err) {
       const e = err instanceof ComputeError ? err : new ComputeError('INVALID_TASK', err instanceof Error ? err.message : String(err))
-      this.metrics?.tasks.inc({ kernel: KERNEL_LABELS.has(kernel) ? kernel : 'invalid', outcome: e.code.toLowerCase() })
+      this.metrics.tasks.inc({ kernel: KERNEL_LABELS.has(kernel) ? kernel : 'invalid', outcome: e.code.toLowerCase() })
       throw e
     }
   }
@@ -153,7 +147,7 @@ export class WorkerExecutor implements Executor, Startable {
     this.closed = true
     const closedError = (): ComputeError => new ComputeError('CLOSED', 'executor closed')
     for (const job of this.queue.splice(0)) this.settle(job, closedError())
-    this.metrics?.queue.set(0)
+    this.metrics.queue.set(0)
     if (this.inFlight !== undefined) {
       clearTimeout(this.inFlight.timer)
       this.settle(this.inFlight.job, closedError())
@@ -181,7 +175,7 @@ export class WorkerExecutor implements Executor, Startable {
         signal.addEventListener('abort', job.onAbort, { once: true })
       }
       this.queue.push(job)
-      this.metrics?.queue.set(this.queue.length)
+      this.metrics.queue.set(this.queue.length)
       void this.pump()
     })
   }
@@ -196,7 +190,7 @@ export class WorkerExecutor implements Executor, Startable {
     const index = this.queue.indexOf(job)
     if (index >= 0) {
       this.queue.splice(index, 1)
-      this.metrics?.queue.set(this.queue.length)
+      this.metrics.queue.set(this.queue.length)
       this.settle(job, new ComputeError('ABORTED', 'task aborted'))
       return
     }
@@ -209,7 +203,7 @@ export class WorkerExecutor implements Executor, Startable {
   private async pump (): Promise<void> {
     if (this.inFlight !== undefined || this.queue.length === 0 || this.closed) return
     const job = this.queue.shift() as Job
-    this.metrics?.queue.set(this.queue.length)
+    this.metrics.queue.set(this.queue.length)
     const id = this.nextId++
     // Reserve the slot before awaiting the worker so a second pump does not start another job.
     this.inFlight = { id, job }
@@ -256,7 +250,7 @@ export class WorkerExecutor implements Executor, Startable {
   }
 
   private spawn (): Worker {
-    if (this.spawned++ > 0) this.metrics?.restarts.inc()
+    if (this.spawned++ > 0) this.metrics.restarts.inc()
     const child = fork(workerPath(), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -307,7 +301,7 @@ export class WorkerExecutor implements Executor, Startable {
 
   private onWorkerMessage (worker: Worker, message: WorkerMessage): void {
     if (message.type === 'device-lost') {
-      this.metrics?.deviceLost.inc()
+      this.metrics.deviceLost.inc()
       this.logger.warn({ reason: message.reason, message: message.message.slice(0, MAX_LOG_LINE) }, 'GPU device lost; re-acquiring')
       return
     }
@@ -322,24 +316,6 @@ export class WorkerExecutor implements Executor, Startable {
       this.settle(inFlight.job, message)
     }
     void this.pump()
-  }
-}
-
-/** The compute metrics, registered once per registry (auto-selection creates several executors). */
-function computeMetrics (registry: Registry): Metrics {
-  const registers = [registry]
-  const existing = (name: string): unknown => registry.getSingleMetric(name)
-  return {
-    tasks: (existing('harmony_compute_tasks_total') as Metrics['tasks'] | undefined) ??
-      new Counter({ name: 'harmony_compute_tasks_total', help: 'Compute tasks finished, by kernel and outcome', labelNames: ['kernel', 'outcome'], registers }),
-    duration: (existing('harmony_compute_task_duration_seconds') as Metrics['duration'] | undefined) ??
-      new Histogram({ name: 'harmony_compute_task_duration_seconds', help: 'Dispatch-to-readback time of successful tasks', labelNames: ['kernel'], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60], registers }),
-    restarts: (existing('harmony_compute_worker_restarts_total') as Metrics['restarts'] | undefined) ??
-      new Counter({ name: 'harmony_compute_worker_restarts_total', help: 'Compute worker processes started after the first', registers }),
-    deviceLost: (existing('harmony_compute_device_lost_total') as Metrics['deviceLost'] | undefined) ??
-      new Counter({ name: 'harmony_compute_device_lost_total', help: 'GPU devices lost (and re-acquired)', registers }),
-    queue: (existing('harmony_compute_queue_tasks') as Metrics['queue'] | undefined) ??
-      new Gauge({ name: 'harmony_compute_queue_tasks', help: 'Compute tasks waiting for the worker', registers })
   }
 }
 

@@ -37,3 +37,35 @@ export function errorMessage (err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)
 }
+
+/**
+ * Bytes that do not decode under the canonical codec (src/core/codec.ts): truncated, overlong, trailing bytes,
+ * not hex. The code is the ledger's own `ENCODING_INVALID` (DagErrorCode), so a gossip validator or the RPC
+ * error table that maps by code treats it exactly as the ledger's refusals.
+ */
+export class CodecError extends HarmonyError<'ENCODING_INVALID'> {
+  constructor (message: string, meta: Record<string, unknown> = {}) {
+    super('ENCODING_INVALID', message, meta)
+    this.name = 'CodecError'
+  }
+}
+
+/** A `hmy1…` account address refused (src/core/address.ts); the ledger's `ADDRESS_INVALID` code. */
+export class AddressError extends HarmonyError<'ADDRESS_INVALID'> {
+  constructor (message: string, meta: Record<string, unknown> = {}) {
+    super('ADDRESS_INVALID', message, meta)
+    this.name = 'AddressError'
+  }
+}
+
+/**
+ * A key file that cannot be read, is malformed, or already exists where a new one was asked for
+ * (src/core/keys). `KEY_FILE_INVALID` is the wallet files' code (shared with DagErrorCode), `EVM_KEY_INVALID` the
+ * EVM key's (shared with ChainErrorCode).
+ */
+export class KeyFileError extends HarmonyError<'KEY_FILE_INVALID' | 'EVM_KEY_INVALID'> {
+  constructor (code: KeyFileError['code'], message: string, meta: Record<string, unknown> = {}) {
+    super(code, message, meta)
+    this.name = 'KeyFileError'
+  }
+}

@@ -2,13 +2,15 @@ import { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
 
 /**
- * Every sublevel (key namespace) of the node's one LevelDB lives in this table. A retired name is never reused:
- * add new ones at the end and leave retired ones commented out.
+ * Every sublevel (key namespace) of the node's one LevelDB lives in this table (Lodestar's `db/buckets.ts`), and
+ * every key prefix inside a sublevel lives in KEY_PREFIXES below. A retired name is never reused: move it to
+ * RETIRED_SUBLEVELS / a `retired` comment and add new ones at the end. The strings are the bytes on disk:
+ * changing one orphans every existing datadir (test/unit/core-storage.test.ts pins them).
  */
 export const SUBLEVELS = {
-  /** node metadata: schema version, first start time */
+  /** Reserved for node metadata (schema version, first start time): the datadir schema check will write it. */
   meta: 'meta',
-  /** libp2p datastore (peer store, DHT records) */
+  /** Reserved for the libp2p datastore (peer store, DHT records) once peers persist across restarts. */
   p2p: 'p2p',
   /** QuDAG: vertices by id */
   dagVertices: 'dag-v',
@@ -24,13 +26,76 @@ export const SUBLEVELS = {
   dagConsensus: 'dag-s',
   /** QuDAG: ledger metadata (state root, counters) */
   dagMeta: 'dag-m',
-  /** chain: deposit watcher cursor and processed deposits */
+  /** chain and bridge: deposit watcher, withdrawal leaves, bridge state (prefixes in KEY_PREFIXES.chain) */
   chain: 'chain',
-  /** compute: content-addressed blobs */
+  /** Reserved for the market's content-addressed task blobs (`/harmony/blob/1.0.0`). */
   blobs: 'blobs',
-  /** market: tasks, bids, awards */
+  /** Reserved for the compute market: tasks, bids, awards. */
   market: 'market'
 } as const
+
+/** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */
+export const RETIRED_SUBLEVELS: readonly string[] = []
+
+/**
+ * The key layout inside each sublevel that has more than one kind of record: a record's key starts with its
+ * prefix (ASCII; the bytes on disk). Within one sublevel no prefix may be a prefix of another. Sublevels not
+ * listed hold one kind of record keyed by id (vertices, children, tips, accounts).
+ */
+export const KEY_PREFIXES = {
+  dagTx: {
+    /** `i` ‖ tx id → transaction record (vertex id, status) */
+    txRecord: 'i',
+    /** `n` ‖ account ‖ u64 nonce ‖ vertex id → tx id: the transactions seen for one (account, nonce) */
+    nonceIndex: 'n'
+  },
+  dagConsensus: {
+    /** `v` ‖ vertex id → the vertex's decision (accepted / rejected) */
+    decision: 'v',
+    /** `c` ‖ account ‖ u64 nonce → vertex id ‖ tx id: the accepted transaction of a conflict set */
+    conflictWinner: 'c'
+  },
+  dagMeta: {
+    /** whole key → genesis id */
+    genesis: 'genesis',
+    /** whole key → ledger counters */
+    counters: 'counters'
+  },
+  chain: {
+    /**
+     * Deposit watcher (src/chain/deposit-watcher.ts): `deposit/<genesis hash>/<settlement address>/` then
+     * DEPOSIT_SCOPE_KEYS; the scope keeps a redeployed devnet chain from reading another chain's state.
+     */
+    deposit: 'deposit/',
+    /** Withdrawal store: `withdrawals/<epoch, 20 digits>` → the epoch's withdrawal leaves (JSON). */
+    withdrawalLeaves: 'withdrawals/',
+    /** Withdrawal store: `withdrawal/<evm account>/<nonce>` → epoch. */
+    withdrawalIndex: 'withdrawal/',
+    /** DAG bridge (src/bridge): whole key → last epoch closed. */
+    bridgeEpoch: 'bridge/epoch',
+    /** DAG bridge: `bridge/deposit/<tx hash>:<log index>` → a deposit awaiting its final credit (JSON). */
+    bridgeDeposit: 'bridge/deposit/',
+    /** DAG bridge: `bridge/unsettled/<withdraw tx id>` → a final withdrawal not yet in an epoch. */
+    bridgeUnsettled: 'bridge/unsettled/',
+    /** DAG bridge: `bridge/settled/<withdraw tx id>` → the epoch that settled it. */
+    bridgeSettled: 'bridge/settled/'
+  }
+} as const
+
+/** Keys inside one deposit-watcher scope (`KEY_PREFIXES.chain.deposit` + scope). */
+export const DEPOSIT_SCOPE_KEYS = {
+  /** whole key → last scanned block (JSON) */
+  cursor: 'cursor',
+  /** whole key → recent scanned blocks, to find the fork point after a reorg (JSON) */
+  history: 'history',
+  /** `done/<tx hash>:<log index>` → a delivered deposit (JSON) */
+  done: 'done/'
+} as const
+
+/** A prefix or key of the table as the bytes stored on disk. */
+export function keyBytes (prefix: string, suffix = ''): Uint8Array {
+  return new TextEncoder().encode(prefix + suffix)
+}
 
 export type SublevelName = keyof typeof SUBLEVELS
 

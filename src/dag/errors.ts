@@ -36,6 +36,15 @@ export function isDagErrorCode (code: unknown): code is DagErrorCode {
   return typeof code === 'string' && (DAG_ERROR_CODES as readonly string[]).includes(code)
 }
 
+/**
+ * True for any error the ledger treats as its own refusal: a DagError, or a ground-floor error that carries a
+ * ledger code (CodecError's ENCODING_INVALID, AddressError's ADDRESS_INVALID, KeyFileError's KEY_FILE_INVALID).
+ * Gossip verdicts and the RPC error table map by code, so test with this, not `instanceof DagError`.
+ */
+export function isDagError (err: unknown): err is HarmonyError<DagErrorCode> {
+  return err instanceof HarmonyError && isDagErrorCode(err.code)
+}
+
 export class DagError extends HarmonyError<DagErrorCode> {
   constructor (code: DagErrorCode, message: string, meta: Record<string, unknown> = {}, options?: ErrorOptions) {
     super(code, message, meta, options)

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { addressFromPublicKey, formatAddress, parseAddress } from './address.ts'
-import { fromHex, toHex, Writer } from './codec.ts'
-import { ML_DSA65_PUBLIC_KEY_BYTES, sha256 } from './crypto.ts'
+import { addressFromPublicKey, formatAddress, parseAddress } from '../core/address.ts'
+import { fromHex, toHex, Writer } from '../core/codec.ts'
+import { ML_DSA65_PUBLIC_KEY_BYTES, sha256 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 
 /** Avalanche parameters. Defaults follow avalanchego's (k=20, α=15, β_virtuous=15, β_rogue=20). */

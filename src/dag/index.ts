@@ -1,5 +1,5 @@
-export { addressFromPublicKey, isAddress, parseAddress } from './address.ts'
-export { generateKeyPair, type KeyPair, nativeMlDsaAvailable } from './crypto.ts'
+export { addressFromPublicKey, isAddress, parseAddress } from '../core/address.ts'
+export { generateKeyPair, type KeyPair, nativeMlDsaAvailable } from '../core/crypto.ts'
 export { DagError, type DagErrorCode } from './errors.ts'
 export { type ConsensusParams, DEFAULT_CONSENSUS, type Genesis, generateGenesis, genesisId, genesisToJson, loadGenesis, parseGenesis } from './genesis.ts'
 export { buildDepositCredit, buildEpochClose, buildWithdraw, type WithdrawInit } from './kinds/builders.ts'
@@ -7,4 +7,4 @@ export { depositAccount, EPOCH_ACCOUNT, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CL
 export { AVALANCHE_PROTOCOL, SYNC_PROTOCOL, VERTEX_TOPIC } from './network.ts'
 export { type DagComponents, DagService, type DagServiceEvents, type DagServiceInit, type DagStats } from './service.ts'
 export { buildTransfer, decodeTx, encodeTx } from './tx.ts'
-export { createWalletFile, formatAgc, loadWalletFile, parseAgc, signTransfer, walletFromSeed } from './wallet.ts'
+export { formatAgc, parseAgc, signTransfer } from './wallet.ts'

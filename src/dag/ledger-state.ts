@@ -1,5 +1,5 @@
-import { fromHex, toHex, Writer } from './codec.ts'
-import { sha256 } from './crypto.ts'
+import { fromHex, toHex, Writer } from '../core/codec.ts'
+import { sha256 } from '../core/crypto.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import type { AccountRecord, DagBatch, DagStore, RejectReason } from './store.ts'

@@ -5,9 +5,9 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
-import { bytesEqual, concatBytes, fromHex, Reader, toHex, utf8, Writer } from './codec.ts'
-import { HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sign, signingMessage } from './crypto.ts'
-import { DagError, isDagErrorCode } from './errors.ts'
+import { bytesEqual, concatBytes, fromHex, Reader, toHex, utf8, Writer } from '../core/codec.ts'
+import { HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sign, signingMessage } from '../core/crypto.ts'
+import { DagError, isDagError, isDagErrorCode } from './errors.ts'
 import type { DagLedger } from './ledger.ts'
 import type { DagMetrics } from './metrics.ts'
 import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
@@ -207,7 +207,7 @@ export class DagNetwork implements Startable {
       try { await validation } finally { this.validating.delete(info.idHex) }
       return { result: TopicValidatorResult.Accept, code: 'OK' }
     } catch (err) {
-      if (err instanceof DagError) {
+      if (isDagError(err)) {
         return { result: REJECT_CODES.has(err.code) ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore, code: err.code }
       }
       // Our own failure (storage, bug): never punish the peer for it.
@@ -223,7 +223,7 @@ export class DagNetwork implements Startable {
     try {
       return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.ledger.submitTransaction(req)))
     } catch (err) {
-      const refusal = err instanceof DagError
+      const refusal = isDagError(err)
         ? { code: err.code, message: err.message }
         : { code: 'NOT_RUNNING', message: 'the validator could not take the transaction' }
       return concatBytes(new Uint8Array([TX_REFUSED]), utf8.encode(JSON.stringify(refusal)))

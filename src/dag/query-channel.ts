@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import { Reader, Writer } from './codec.ts'
+import { Reader, Writer } from '../core/codec.ts'
 import { DagError } from './errors.ts'
 
 /**

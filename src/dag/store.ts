@@ -1,6 +1,6 @@
 import type { BinaryDb, BinarySublevel } from '../core/storage.ts'
 import { sublevel } from '../core/storage.ts'
-import { concatBytes, fromHex, Reader, Writer } from './codec.ts'
+import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
 
 /**

@@ -1,5 +1,5 @@
-import { ADDRESS_BYTES, formatAddress } from './address.ts'
-import { Reader, Writer } from './codec.ts'
+import { ADDRESS_BYTES, formatAddress } from '../core/address.ts'
+import { Reader, Writer } from '../core/codec.ts'
 import { DagError } from './errors.ts'
 
 /** What a transaction does to balances; the ledger applies effects the same way for every kind. */

@@ -1,8 +1,8 @@
-import { addressBytesFromPublicKey, formatAddress } from './address.ts'
-import { Reader, toHex, Writer } from './codec.ts'
+import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
+import { Reader, toHex, Writer } from '../core/codec.ts'
 import {
   HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage, verify
-} from './crypto.ts'
+} from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { requireTxKind, type TransferPayload, TX_KIND_TRANSFER, transferKind } from './tx-kinds.ts'
 // registers the chain bridge kinds (deposit-credit, withdraw, epoch-close) on every node that decodes transactions

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client'
 import { Counter, Gauge } from 'prom-client'
 import type { Startable } from '../core/lifecycle.ts'
 import { type Logger, silentLogger } from '../core/logger.ts'
-import { verify } from './crypto.ts'
+import { verify } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { packJob, type VerifyAnswer, VERIFY_WORKER_DATA, type VerifyJob } from './verify-worker.ts'
 

@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { verify } from './crypto.ts'
+import { verify } from '../core/crypto.ts'
 
 /**
  * Worker side of the verifier pool, and the job format both sides share. A job is one transferred buffer of packed

@@ -1,7 +1,7 @@
-import { compareBytes, Reader, toHex, Writer } from './codec.ts'
+import { compareBytes, Reader, toHex, Writer } from '../core/codec.ts'
 import {
   HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage
-} from './crypto.ts'
+} from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { decodeTx, MAX_TX_BYTES, type TxInfo, txInfo } from './tx.ts'
 

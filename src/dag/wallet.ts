@@ -1,50 +1,10 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import { addressFromPublicKey, parseAddress } from './address.ts'
-import { fromHex, toHex } from './codec.ts'
-import { generateKeyPair, type KeyPair } from './crypto.ts'
+import { parseAddress } from '../core/address.ts'
+import { toHex } from '../core/codec.ts'
+import type { KeyPair } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { buildTransfer, encodeTx } from './tx.ts'
 
-/**
- * Wallet key files: JSON `{ "version": 1, "type": "ml-dsa-65", "seed": "<64 hex>", "address": "hmy1…" }`, mode
- * 0600, created exclusively (never overwritten). The seed regenerates the key pair (noble keygen).
- */
-export interface WalletKey extends KeyPair {
-  address: string
-}
-
-export async function createWalletFile (path: string): Promise<WalletKey> {
-  const seed = randomBytes(32)
-  const key = walletFromSeed(seed)
-  await mkdir(dirname(path), { recursive: true })
-  const body = `${JSON.stringify({ version: 1, type: 'ml-dsa-65', seed: toHex(seed), address: key.address }, null, 2)}\n`
-  try {
-    await writeFile(path, body, { mode: 0o600, flag: 'wx' })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new DagError('KEY_FILE_INVALID', `wallet file ${path} already exists; it is never overwritten`)
-    throw err
-  }
-  return key
-}
-
-export function walletFromSeed (seed: Uint8Array): WalletKey {
-  const kp = generateKeyPair(seed)
-  return { ...kp, address: addressFromPublicKey(kp.publicKey) }
-}
-
-export async function loadWalletFile (path: string): Promise<WalletKey> {
-  let json: unknown
-  try { json = JSON.parse(await readFile(path, 'utf8')) } catch (err) {
-    throw new DagError('KEY_FILE_INVALID', `cannot read wallet file ${path}: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const o = json as { version?: unknown, type?: unknown, seed?: unknown }
-  if (o === null || typeof o !== 'object' || o.version !== 1 || o.type !== 'ml-dsa-65' || typeof o.seed !== 'string' || !/^[0-9a-f]{64}$/.test(o.seed)) {
-    throw new DagError('KEY_FILE_INVALID', `wallet file ${path} is not a version 1 ml-dsa-65 key file`)
-  }
-  return walletFromSeed(fromHex(o.seed))
-}
+// Wallet key files live with the other keys (src/core/keys/wallet.ts); signing and amounts are the ledger's.
 
 export interface SendInit {
   chainId: string

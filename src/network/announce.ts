@@ -1,6 +1,5 @@
-import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { Counter, type Registry } from 'prom-client'
+import { GossipValidationError, type GossipRegistry } from './gossip.ts'
 import type { HarmonyLibp2p } from './host.ts'
 import { GOSSIP_TOPICS } from './protocols.ts'
 import type { Logger } from '../core/logger.ts'
@@ -28,9 +27,11 @@ export interface AnnouncementInit {
 }
 
 export interface AnnouncementComponents {
-  libp2p: HarmonyLibp2p
+  /** For this node's peer id, the announcements' origin. */
+  libp2p: Pick<HarmonyLibp2p, 'peerId'>
+  /** The topic is registered here: validation and its metrics are the registry's. */
+  gossip: GossipRegistry
   logger: Logger
-  registry?: Registry
 }
 
 type Decoded = { origin: string, text: string, sentAtMs: number }
@@ -58,60 +59,47 @@ export function decodeAnnouncement (data: Uint8Array): Decoded | undefined {
 
 /**
  * Operator announcements on `harmony/1/announce`: the simplest gossip the network carries, used by operators
- * ("upgrading at 14:00") and by the network smoke tests and gossip bench. Malformed messages are rejected so
- * gossipsub lowers the sender's score.
+ * ("upgrading at 14:00") and by the network smoke tests and gossip bench. Registered in the gossip registry:
+ * malformed messages are rejected (code MALFORMED) so gossipsub lowers the sender's score.
  */
 export class AnnouncementService implements Startable {
   private readonly components: AnnouncementComponents
   private readonly keep: number
   private readonly received: Announcement[] = []
   private readonly listeners = new Set<(a: Announcement) => void>()
-  private readonly validations?: Counter<'result'>
-  private readonly onMessage = (evt: CustomEvent<{ propagationSource: PeerId, msg: Message }>): void => {
-    const { msg, propagationSource } = evt.detail
-    if (msg.topic !== GOSSIP_TOPICS.announce) return
-    const decoded = decodeAnnouncement(msg.data)
-    if (decoded === undefined) return
-    this.record({ ...decoded, receivedAtMs: Date.now(), via: propagationSource.toString() })
-  }
+  private unregister?: () => void
 
   constructor (components: AnnouncementComponents, init: AnnouncementInit = {}) {
     this.components = components
     this.keep = init.keep ?? 256
-    if (components.registry !== undefined) {
-      this.validations = new Counter({
-        name: 'harmony_gossip_announce_validations_total',
-        help: 'Announcement gossip validation results',
-        labelNames: ['result'],
-        registers: [components.registry]
-      })
-    }
   }
 
   async start (): Promise<void> {
-    const pubsub = this.components.libp2p.services.pubsub
-    pubsub.topicValidators.set(GOSSIP_TOPICS.announce, (_peer, msg) => {
-      const ok = decodeAnnouncement(msg.data) !== undefined
-      this.validations?.inc({ result: ok ? 'accept' : 'reject' })
-      return ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+    if (this.unregister !== undefined) return
+    this.unregister = this.components.gossip.register<Decoded>({
+      topic: GOSSIP_TOPICS.announce,
+      maxBytes: MAX_ANNOUNCEMENT_BYTES,
+      decode: (data) => {
+        const decoded = decodeAnnouncement(data)
+        if (decoded === undefined) throw new GossipValidationError('reject', 'MALFORMED')
+        return decoded
+      },
+      // a well-formed announcement is all there is to check (the origin is self-declared: StrictNoSign)
+      validate: () => 'accept',
+      onAccepted: (decoded, from: PeerId) => { this.record({ ...decoded, receivedAtMs: Date.now(), via: from.toString() }) }
     })
-    pubsub.addEventListener('gossipsub:message', this.onMessage)
-    pubsub.subscribe(GOSSIP_TOPICS.announce)
   }
 
   async stop (): Promise<void> {
-    const pubsub = this.components.libp2p.services.pubsub
-    pubsub.unsubscribe(GOSSIP_TOPICS.announce)
-    pubsub.removeEventListener('gossipsub:message', this.onMessage)
-    pubsub.topicValidators.delete(GOSSIP_TOPICS.announce)
+    this.unregister?.()
+    this.unregister = undefined
   }
 
   /** Publishes an announcement; returns how many peers it was sent to directly. */
   async publish (text: string): Promise<number> {
-    const { libp2p } = this.components
+    const { libp2p, gossip } = this.components
     const data = encodeAnnouncement({ origin: libp2p.peerId.toString(), sentAtMs: Date.now(), text })
-    const result = await libp2p.services.pubsub.publish(GOSSIP_TOPICS.announce, data)
-    return result.recipients.length
+    return await gossip.publish(GOSSIP_TOPICS.announce, data)
   }
 
   /** Most recent first, at most `limit`. */

@@ -1,7 +1,8 @@
 import { TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { Counter, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
+import { createNetworkMetrics, type NetworkMetrics } from './metrics.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES, type GossipTopic } from './protocols.ts'
 
 /**
@@ -60,19 +61,12 @@ export class GossipRegistry {
   private readonly c: GossipRegistryComponents
   private readonly log: Logger
   private readonly topics = new Set<GossipTopic>()
-  private readonly results?: Counter<'topic' | 'verdict' | 'code'>
+  private readonly metrics: NetworkMetrics
 
   constructor (components: GossipRegistryComponents) {
     this.c = components
     this.log = components.logger.child({ module: 'gossip' })
-    if (components.registry !== undefined) {
-      this.results = new Counter({
-        name: 'harmony_gossip_validations_total',
-        help: 'Gossip validation verdicts by topic and code',
-        labelNames: ['topic', 'verdict', 'code'],
-        registers: [components.registry]
-      })
-    }
+    this.metrics = createNetworkMetrics(components.registry)
   }
 
   /** Installs the handler and subscribes to its topic; returns a function that removes both. */
@@ -84,7 +78,7 @@ export class GossipRegistry {
     this.topics.add(topic)
     pubsub.topicValidators.set(topic, async (from, msg) => {
       const result = await this.validate(handler, from, msg.data)
-      this.results?.inc({ topic, verdict: result.verdict, code: result.code })
+      this.metrics.gossipValidations.inc({ topic, verdict: result.verdict, code: result.code })
       return VERDICTS[result.verdict]
     })
     pubsub.subscribe(topic)

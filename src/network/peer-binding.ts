@@ -11,7 +11,7 @@ import {
   verifyBinding,
   type NodeIdentity,
   type PeerBinding
-} from '../node/identity.ts'
+} from '../core/keys/identity.ts'
 
 /** Peers exchange the ML-DSA signature that binds their ledger key to their libp2p peer id. */
 export const PEER_BINDING_PROTOCOL = '/harmony/id/1.0.0'

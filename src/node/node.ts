@@ -4,7 +4,7 @@ import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
 import type { BinaryDb } from '../core/storage.ts'
 import { lockDatadir, releaseDatadir } from './datadir.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
-import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from './identity.ts'
+import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from '../core/keys/identity.ts'
 import { createHost, type HarmonyLibp2p } from '../network/host.ts'
 import type { Logger } from '../core/logger.ts'
 import type { NodeConfig } from './config.ts'
@@ -22,7 +22,8 @@ import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
 import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../dag/index.ts'
 import { readCapability } from './capability.ts'
-import { ChainService, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, type Deposit } from '../chain/index.ts'
+import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
+import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
 import { stat } from 'node:fs/promises'
 
@@ -166,7 +167,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
     await this.add('peer-binding', this.bindingValue)
     await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'], bootstrap: config.bootstrap }))
-    this.announcementsValue = new AnnouncementService({ libp2p, logger: child('announce'), registry: this.metrics })
+    this.announcementsValue = new AnnouncementService({ libp2p, gossip: this.gossipValue, logger: child('announce') })
     await this.add('announcements', this.announcementsValue)
 
     // domains: each registers its RPC methods, topics and error codes into `api` once constructed
@@ -233,7 +234,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         await bridge.depositSink(deposit)
       },
       evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
-      checkpointTransport: gossipsubCheckpointTransport(this.libp2p.services.pubsub),
+      checkpointTransport: gossipCheckpointTransport(this.gossip),
       logger: this.logger.child({ module: 'chain' }),
       registry: this.metrics
     }, {

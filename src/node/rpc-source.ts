@@ -5,7 +5,7 @@ import type { AnnouncementService } from '../network/announce.ts'
 import type { HarmonyLibp2p } from '../network/host.ts'
 import type { PeerBindingService } from '../network/peer-binding.ts'
 import type { NodeConfig } from './config.ts'
-import { ledgerKeyFingerprint, type NodeIdentity } from './identity.ts'
+import { ledgerKeyFingerprint, type NodeIdentity } from '../core/keys/identity.ts'
 
 /** Fields of node_info that other floors supply (ledger address, chain id, executor, EVM key, capability). */
 export type NodeInfoExtension = () => Partial<RpcResultOf<'node_info'>>

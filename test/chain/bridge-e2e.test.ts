@@ -13,8 +13,8 @@ import {
   AGC_UNIT, ChainService, claimWithdrawal, connectContracts, type Deposit, type DevnetChain, dagAccountFromAddressBytes, decodeRevert,
   gossipsubCheckpointTransport, startDevnetChain, verifyWithdrawalProof
 } from '../../src/chain/index.ts'
-import { parseAddress } from '../../src/dag/address.ts'
-import { generateKeyPair, type KeyPair } from '../../src/dag/crypto.ts'
+import { parseAddress } from '../../src/core/address.ts'
+import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { DagError } from '../../src/dag/errors.ts'
 import { buildDepositCredit, buildWithdraw } from '../../src/dag/kinds/builders.ts'
 import { depositAccount, EPOCH_ACCOUNT } from '../../src/dag/kinds/index.ts'

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import test from 'ava'
 import { getBytes, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
-import { AGC_UNIT, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, EVM_KEY_FILE, type GossipVerdict, loadOrCreateEvmKey, prepareDevnetChain, readContractsFile, startDevnetChain, validatorIdentity, withdrawAgc } from '../../src/chain/index.ts'
+import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../../src/core/keys/evm-key.ts'
+import { KeyFileError } from '../../src/core/errors.ts'
+import { AGC_UNIT, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, type GossipVerdict, prepareDevnetChain, readContractsFile, startDevnetChain, validatorIdentity, withdrawAgc } from '../../src/chain/index.ts'
 import { registerChainRpc } from '../../src/api/index.ts'
 import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -42,7 +44,8 @@ test.serial('the EVM key file is created once, 0600, and a corrupt one is refuse
   t.is((await stat(path)).mode & 0o777, 0o600)
   const bad = join(dir, 'bad.key')
   await writeFile(bad, 'not a key')
-  await t.throwsAsync(loadOrCreateEvmKey(bad), { instanceOf: ChainError, message: /not 32 bytes/ })
+  const refused = await t.throwsAsync(loadOrCreateEvmKey(bad), { instanceOf: KeyFileError, message: /not 32 bytes/ })
+  t.is(refused?.code, 'EVM_KEY_INVALID')
 })
 
 test.serial('ChainService: deposit → sink and validator check; checkpoint → claim once; chain_info', async (t) => {

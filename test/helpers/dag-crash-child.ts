@@ -2,9 +2,9 @@
 // transaction is reported final (the event fires after its LevelDB batch committed).
 import { readFile } from 'node:fs/promises'
 import { Registry } from 'prom-client'
-import { addressFromPublicKey } from '../../src/dag/address.ts'
-import { fromHex } from '../../src/dag/codec.ts'
-import { generateKeyPair } from '../../src/dag/crypto.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { fromHex } from '../../src/core/codec.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
 import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { openDatabase } from '../../src/core/storage.ts'

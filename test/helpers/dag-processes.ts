@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { toHex } from '../../src/dag/codec.ts'
-import { sha256 } from '../../src/dag/crypto.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { sha256 } from '../../src/core/crypto.ts'
 import { type Genesis, genesisToJson } from '../../src/dag/genesis.ts'
 
 export interface NodeStats {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { generateKeyPair, nativeMlDsaAvailable, nobleSign, nobleVerify, nodeSign, nodeVerify } from '../../src/dag/crypto.ts'
+import { generateKeyPair, nativeMlDsaAvailable, nobleSign, nobleVerify, nodeSign, nodeVerify } from '../../src/core/crypto.ts'
 import { InlineVerifier, VerifyPool } from '../../src/dag/verify-pool.ts'
 
 test('node:crypto and noble agree on valid and tampered ML-DSA-65 signatures', t => {

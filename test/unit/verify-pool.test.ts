@@ -1,7 +1,7 @@
 import test from 'ava'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
-import { generateKeyPair, nodeSign } from '../../src/dag/crypto.ts'
+import { generateKeyPair, nodeSign } from '../../src/core/crypto.ts'
 import { DagError } from '../../src/dag/errors.ts'
 import { InlineVerifier, type VerifyItem, VerifyPool } from '../../src/dag/verify-pool.ts'
 

@@ -9,9 +9,9 @@
  * on arrival, deterministically. Validity against the chain is each validator's own check (externalCheck: a node
  * does not prefer or vote for a vertex with a credit its chain view has not confirmed). See docs/protocol.md.
  */
-import { ADDRESS_BYTES, formatAddress } from '../address.ts'
-import { Reader, toHex, Writer } from '../codec.ts'
-import { sha256 } from '../crypto.ts'
+import { ADDRESS_BYTES, formatAddress } from '../../core/address.ts'
+import { Reader, toHex, Writer } from '../../core/codec.ts'
+import { sha256 } from '../../core/crypto.ts'
 import { DagError } from '../errors.ts'
 import type { TxKind } from '../tx-kinds.ts'
 

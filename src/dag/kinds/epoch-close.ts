@@ -6,9 +6,9 @@
  * final closes in order and derives each epoch's withdrawal leaves by a deterministic rule (see
  * `epochWithdrawals` there and docs/protocol.md).
  */
-import { ADDRESS_BYTES } from '../address.ts'
-import { Reader, toHex, Writer } from '../codec.ts'
-import { sha256 } from '../crypto.ts'
+import { ADDRESS_BYTES } from '../../core/address.ts'
+import { Reader, toHex, Writer } from '../../core/codec.ts'
+import { sha256 } from '../../core/crypto.ts'
 import { DagError } from '../errors.ts'
 import type { TxKind } from '../tx-kinds.ts'
 

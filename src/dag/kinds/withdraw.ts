@@ -3,7 +3,7 @@
  * `evmAddress`. Once final, an epoch-close lists it and it becomes the withdrawal leaf
  * `{ account: evmAddress, amount, nonce: uint256(transaction id) }` of that epoch's checkpoint.
  */
-import { Reader, toHex, Writer } from '../codec.ts'
+import { Reader, toHex, Writer } from '../../core/codec.ts'
 import type { TxKind } from '../tx-kinds.ts'
 
 export const TX_KIND_WITHDRAW = 17

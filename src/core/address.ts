@@ -1,6 +1,6 @@
 import { bytesEqual, toHex } from './codec.ts'
 import { sha256 } from './crypto.ts'
-import { DagError } from './errors.ts'
+import { AddressError } from './errors.ts'
 
 /**
  * Account addresses: 20 bytes = sha256("HARMONY/address/v1" || ML-DSA-65 public key)[0..20]. Written as
@@ -18,7 +18,7 @@ export function addressBytesFromPublicKey (publicKey: Uint8Array): Uint8Array {
 }
 
 export function formatAddress (bytes: Uint8Array): string {
-  if (bytes.length !== ADDRESS_BYTES) throw new DagError('ADDRESS_INVALID', `address must be ${ADDRESS_BYTES} bytes`)
+  if (bytes.length !== ADDRESS_BYTES) throw new AddressError(`address must be ${ADDRESS_BYTES} bytes`)
   return ADDRESS_PREFIX + toHex(bytes) + toHex(sha256(CHECKSUM_TAG, bytes).slice(0, 4))
 }
 
@@ -29,12 +29,12 @@ export function addressFromPublicKey (publicKey: Uint8Array): string {
 /** Parses a `hmy1…` address; throws ADDRESS_INVALID saying what is wrong. */
 export function parseAddress (text: string): Uint8Array {
   if (typeof text !== 'string' || !ADDRESS_RE.test(text)) {
-    throw new DagError('ADDRESS_INVALID', `not a Harmony address (expected ${ADDRESS_PREFIX} followed by 48 lowercase hex digits)`)
+    throw new AddressError(`not a Harmony address (expected ${ADDRESS_PREFIX} followed by 48 lowercase hex digits)`)
   }
   const bytes = new Uint8Array(Buffer.from(text.slice(4, 44), 'hex'))
   const checksum = new Uint8Array(Buffer.from(text.slice(44), 'hex'))
   if (!bytesEqual(checksum, sha256(CHECKSUM_TAG, bytes).slice(0, 4))) {
-    throw new DagError('ADDRESS_INVALID', 'address checksum mismatch (typo?)')
+    throw new AddressError('address checksum mismatch (typo?)')
   }
   return bytes
 }

@@ -1,7 +1,7 @@
-import { DagError } from './errors.ts'
+import { CodecError } from './errors.ts'
 
 /**
- * The ledger's canonical binary codec: big-endian fixed-width integers, fixed-size byte strings and u32
+ * The canonical binary codec (the ledger's, and any other signed format's): big-endian fixed-width integers, fixed-size byte strings and u32
  * length-prefixed byte strings. There is exactly one encoding per value, and decoding is strict: overlong lengths,
  * values out of range and trailing bytes are refused, so hashes and signatures are stable across nodes.
  */
@@ -117,7 +117,7 @@ export class Reader {
   get remaining (): number { return this.buf.length - this.pos }
 
   fail (message: string): never {
-    throw new DagError('ENCODING_INVALID', `${this.what}: ${message} at byte ${this.pos}`, { what: this.what, offset: this.pos })
+    throw new CodecError(`${this.what}: ${message} at byte ${this.pos}`, { what: this.what, offset: this.pos })
   }
 
   private need (n: number): void {
@@ -184,7 +184,7 @@ export function toHex (bytes: Uint8Array): string {
 
 export function fromHex (hex: string, what = 'hex'): Uint8Array {
   const h = hex.startsWith('0x') ? hex.slice(2) : hex
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new DagError('ENCODING_INVALID', `${what}: not a hex string`)
+  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new CodecError(`${what}: not a hex string`)
   return new Uint8Array(Buffer.from(h, 'hex'))
 }
 

@@ -1,12 +1,13 @@
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { StartupError, errorMessage } from '../core/errors.ts'
-import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../dag/crypto.ts'
+import { StartupError, errorMessage } from '../errors.ts'
+import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../crypto.ts'
+import { writeSecretFile } from './secret-file.ts'
 
 /** ML-DSA-65 sizes (FIPS 204), shared with the ledger. */
 export const MLDSA65_PUBLIC_KEY_BYTES = ML_DSA65_PUBLIC_KEY_BYTES
@@ -42,24 +43,6 @@ export function ledgerKeyFromSeed (seed: Uint8Array): LedgerKey {
 
 export function generateLedgerKey (): LedgerKey {
   return ledgerKeyFromSeed(new Uint8Array(randomBytes(MLDSA_SEED_BYTES)))
-}
-
-/** Writes a secret file with mode 0600 atomically (temp file, fsync, rename), refusing to overwrite. */
-export async function writeSecretFile (path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  // link fails with EEXIST when the key exists: an identity is never silently replaced
-  try {
-    await link(tmp, path)
-  } finally {
-    await unlink(tmp)
-  }
 }
 
 async function readKeyFile (path: string, what: string): Promise<Uint8Array> {

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto'
+import { link, mkdir, open, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
+
+/**
+ * The one writer of secret files (node identity, wallets, EVM key; the keystore to come). A key is written whole
+ * or not at all, readable by its owner only, and never replaces an existing key: losing a key loses funds or an
+ * identity, so a second writer must fail rather than win.
+ */
+
+/** Thrown (as a plain errno error) when `path` already holds a key. */
+export const SECRET_FILE_EXISTS = 'EEXIST'
+
+/**
+ * Writes `data` to `path` with mode 0600: a temp file beside it is written and fsync'd, then hard-linked to `path`.
+ * `link` fails with EEXIST when `path` exists, so an existing key is never replaced, even by a concurrent writer
+ * (a rename would silently replace it). Creates the parent folder (mode 0700) when missing.
+ */
+export async function writeSecretFile (path: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  // a random suffix: two writers in one process (or pid reuse after a crash) never share a temp file
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+  const handle = await open(tmp, 'wx', 0o600)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  try {
+    await link(tmp, path)
+  } finally {
+    await unlink(tmp)
+  }
+}
+
+/** True when `err` is the error writeSecretFile throws because the key file already exists. */
+export function isSecretFileExists (err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === SECRET_FILE_EXISTS
+}
