@@ -287,22 +287,22 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   isStronglyPreferred (idHex: string): boolean { return this.core.isStronglyPreferred(idHex) }
   pollCandidates (): string[] { return this.core.pollCandidates() }
 
-  async recordPoll (idHex: string, success: boolean): Promise<void> {
-    await this.exclusive(async () => {
-      const d = this.core.recordPoll(idHex, success)
-      await this.persistDecisions(d)
+  /**
+   * Runs one consensus step on the core under the ledger's lock and persists its decisions in one batch (the
+   * poller's round ends here). Returns the step's own result.
+   */
+  async decide<T> (step: (core: AvalancheCore) => { decisions: Decisions, result: T }): Promise<T> {
+    return await this.exclusive(async () => {
+      const { decisions, result } = step(this.core)
+      await this.persistDecisions(decisions)
+      return result
     })
   }
 
-  /** Applies the responders' frontiers of one query (see AvalancheCore.recordVotes). */
-  async recordVotes (queried: string, frontiers: string[][], alpha: number): Promise<boolean> {
-    return await this.exclusive(async () => {
-      const votes = new Map<string, number>()
-      for (const f of frontiers) for (const id of this.core.voteSet(f)) votes.set(id, (votes.get(id) ?? 0) + 1)
-      const d = this.core.recordVotes(queried, votes, alpha)
-      await this.persistDecisions(d)
-      return (votes.get(queried) ?? 0) >= alpha
-    })
+  /** Refreshes the consensus gauges (processing vertices, conflict sets). */
+  consensusGauges (): void {
+    this.metrics?.processing.set(this.core.processingCount)
+    this.metrics?.conflicts.set(this.core.conflictsSeen)
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */

@@ -163,6 +163,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const { ledgerKey } = this.identityValue
     this.dagValue = new DagService({
       libp2p,
+      gossip: this.gossipValue,
+      peerBinding: this.bindingValue,
       db: this.db,
       identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
       genesis,

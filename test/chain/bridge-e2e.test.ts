@@ -48,7 +48,7 @@ test.before(async () => {
     validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, identity: `0x${(i + 1).toString(16).padStart(64, '0')}` }))
   })
   net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
-  await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === NODES - 1), 'validator peers bound')
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
   for (let i = 0; i < NODES; i++) {
     const node = net.nodes[i]
     // the sink is bound late: the bridge is built after the chain service it reads from
@@ -257,7 +257,7 @@ test.serial('a validator down during a deposit comes back, gets it from its watc
   bridges[0] = startBridge(0)
   await chains[0].start()
   await bridges[0].start()
-  await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === NODES - 1), 'validator peers bound again')
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound again')
 
   // new work on the DAG carries node 0 past the credit
   const nonce = await net.nodes[1].dag.getNonce(addressOf(user))
