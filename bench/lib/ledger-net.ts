@@ -10,7 +10,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
@@ -29,8 +29,9 @@ import { silentLogger } from '../../src/core/logger.ts'
 export type DagLibp2p = Libp2p<{ pubsub: GossipSub }>
 
 /** A real libp2p node on loopback TCP (port 0) with noise, yamux, identify and gossipsub (StrictNoSign). */
-export async function createDagLibp2p (): Promise<DagLibp2p> {
+export async function createDagLibp2p (privateKey?: PrivateKey): Promise<DagLibp2p> {
   return await createLibp2p({
+    ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
