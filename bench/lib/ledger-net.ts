@@ -19,6 +19,7 @@ import { generateKeyPair, type KeyPair } from '../../src/dag/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { gossipScoreParams } from '../../src/network/host.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
+import { registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import { GossipRegistry } from '../../src/network/gossip.ts'
 import { PeerBindingService } from '../../src/network/peer-binding.ts'
 import type { Logger } from '../../src/core/logger.ts'
@@ -57,6 +58,8 @@ export interface DagNetworking {
 
 /** A started peer binding and a gossip registry over `libp2p`, for a DagService outside HarmonyNode. */
 export async function startDagNetworking (libp2p: DagLibp2p, identity: KeyPair, logger: Logger, registry?: Registry): Promise<DagNetworking> {
+  // as HarmonyNode does at composition: every ledger decodes the bridge's kinds
+  registerBridgeKinds()
   const peerBinding = new PeerBindingService({ libp2p, identity: { ledgerKey: identity }, logger, ...(registry !== undefined ? { registry } : {}) })
   await peerBinding.start()
   const gossip = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, ...(registry !== undefined ? { registry } : {}) })

@@ -20,6 +20,8 @@ import { AvalancheQuery, type QueryInit } from './net/query.ts'
 import { DagSync } from './net/sync.ts'
 import { ValidatorPeers } from './net/validator-peers.ts'
 import { VertexGossip } from './net/vertex-gossip.ts'
+import type { ExternalChecker } from './external-validity.ts'
+import type { LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
 import { vertexInfo } from './vertex.ts'
@@ -66,8 +68,10 @@ export interface DagStats {
  * network parts, one job each (validator peers, sync, vertex gossip, Avalanche queries, forwarding, poller,
  * proposer, anti-entropy). Started in that order and stopped in reverse by one LifecycleRunner.
  */
-export class DagService extends EventEmitter<DagServiceEvents> implements Startable {
+export class DagService extends EventEmitter<DagServiceEvents> implements Startable, LedgerRegistration {
   readonly ledger: DagLedger
+  /** The narrow read interface the DAG's neighbours use. */
+  readonly reader: LedgerReader
   readonly verifier: VerifyPool
   /** Genesis validators this node is bound to (through the peer binding). */
   readonly validatorPeers: ValidatorPeers
@@ -86,6 +90,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.ledger = new DagLedger({ db: components.db, genesis: components.genesis, identity: components.identity, verifier: this.verifier, logger: components.logger, metrics }, init)
     const { libp2p, logger } = components
     const ledger = this.ledger
+    this.reader = ledgerReader(ledger)
     this.validatorPeers = new ValidatorPeers({ binding: components.peerBinding, genesis: components.genesis, publicKey: components.identity.publicKey })
     const peers = this.validatorPeers
     this.sync = new DagSync({ libp2p, ledger, logger }, { requestTimeoutMs: init.queryTimeoutMs, maxFetchPerWalk: init.maxFetchPerWalk })
@@ -128,6 +133,10 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     if (!this.running) return
     this.running = false
     await this.runner?.stopAll()
+  }
+
+  setExternalChecker (kind: number, checker: ExternalChecker | undefined): void {
+    this.ledger.external.setChecker(kind, checker)
   }
 
   /** Validates (encoding, signature, fee, nonce, balance) and queues a signed transaction. Returns its 0x id. */
@@ -175,4 +184,25 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
 
   get chainId (): string { return this.ledger.chainId }
   get address (): string { return this.ledger.address }
+}
+
+function ledgerReader (ledger: DagLedger): LedgerReader {
+  return {
+    get chainId () { return ledger.chainId },
+    get isValidator () { return ledger.isValidator },
+    validatorKeys: () => ledger.genesis.validators.map(v => v.publicKey),
+    account: async (address) => await ledger.getAccount(address),
+    finalTx: async (txIdHex) => {
+      const view = await ledger.getTx(txIdHex)
+      if (view?.status !== 'final' || view.vertexId === undefined || view.tx === undefined) return undefined
+      return { vertexId: view.vertexId, tx: view.tx }
+    },
+    conflictDecision: async (account, nonce) => {
+      const d = await ledger.store.getConflictDecision(account, nonce)
+      return d === undefined ? undefined : { vertexId: toHex(d.vertexId), txId: toHex(d.txId) }
+    },
+    isAncestor: (ancestor, of) => ledger.graph.isAncestorOrSelf(ancestor, [of]),
+    isHeld: (vertexId) => ledger.core.isHeld(vertexId),
+    heldCount: () => ledger.external.heldCount()
+  }
 }

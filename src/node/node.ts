@@ -23,7 +23,7 @@ import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../
 import { CHAIN_RPC_ERROR_CODES, DAG_RPC_ERROR_CODES, registerChainRpc, registerDagRpc } from '../api/index.ts'
 import { readCapability } from './capability.ts'
 import { ChainService, EVM_KEY_FILE, gossipsubCheckpointTransport, loadOrCreateEvmKey, readContractsFile, type Deposit } from '../chain/index.ts'
-import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
+import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -161,6 +161,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
 
     // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
     const { ledgerKey } = this.identityValue
+    // every node decodes the bridge's kinds in vertices, with or without an EVM chain
+    registerBridgeKinds()
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,

@@ -6,11 +6,11 @@
  * final closes in order and derives each epoch's withdrawal leaves by a deterministic rule (see
  * `epochWithdrawals` there and docs/protocol.md).
  */
-import { ADDRESS_BYTES } from '../address.ts'
-import { Reader, toHex, Writer } from '../codec.ts'
-import { sha256 } from '../crypto.ts'
-import { DagError } from '../errors.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import { ADDRESS_BYTES } from '../../dag/address.ts'
+import { Reader, toHex, Writer } from '../../dag/codec.ts'
+import { sha256 } from '../../dag/crypto.ts'
+import { DagError } from '../../dag/errors.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_EPOCH_CLOSE = 18
 /** Withdrawals listed per epoch: 120 ids × 32 bytes keeps the payload under the 4 KiB transaction bound. */

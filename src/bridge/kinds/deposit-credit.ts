@@ -9,11 +9,11 @@
  * on arrival, deterministically. Validity against the chain is each validator's own check (externalCheck: a node
  * does not prefer or vote for a vertex with a credit its chain view has not confirmed). See docs/protocol.md.
  */
-import { ADDRESS_BYTES, formatAddress } from '../address.ts'
-import { Reader, toHex, Writer } from '../codec.ts'
-import { sha256 } from '../crypto.ts'
-import { DagError } from '../errors.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import { ADDRESS_BYTES, formatAddress } from '../../dag/address.ts'
+import { Reader, toHex, Writer } from '../../dag/codec.ts'
+import { sha256 } from '../../dag/crypto.ts'
+import { DagError } from '../../dag/errors.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_DEPOSIT_CREDIT = 16
 const DEPOSIT_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-account/v1')

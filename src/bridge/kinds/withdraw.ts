@@ -3,8 +3,8 @@
  * `evmAddress`. Once final, an epoch-close lists it and it becomes the withdrawal leaf
  * `{ account: evmAddress, amount, nonce: uint256(transaction id) }` of that epoch's checkpoint.
  */
-import { Reader, toHex, Writer } from '../codec.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import { Reader, toHex, Writer } from '../../dag/codec.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_WITHDRAW = 17
 export const EVM_ADDRESS_BYTES = 20
