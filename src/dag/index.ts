@@ -5,3 +5,4 @@ export { type ConsensusParams, DEFAULT_CONSENSUS, type Genesis, generateGenesis,
 export { type DagComponents, DagService, type DagServiceEvents, type DagServiceInit, type DagStats } from './service.ts'
 export { buildTransfer, decodeTx, encodeTx } from './tx.ts'
 export { createWalletFile, formatAgc, loadWalletFile, parseAgc, signTransfer, walletFromSeed } from './wallet.ts'
+export { type FinalTx, type LedgerReader, type LedgerRegistration } from './reader.ts'

@@ -5,7 +5,7 @@
  */
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
-import { withdrawalLeafOf, epochWithdrawals } from '../../src/bridge/dag-bridge.ts'
+import { withdrawalLeafOf, epochWithdrawals } from '../../src/bridge/withdrawals.ts'
 import { parseAddress } from '../../src/dag/address.ts'
 import { fromHex } from '../../src/dag/codec.ts'
 import { generateKeyPair } from '../../src/dag/crypto.ts'
