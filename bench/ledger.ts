@@ -17,7 +17,7 @@ import { toHex } from '../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, nodeSign, sha256, verify } from '../src/core/crypto.ts'
 import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
 import { type VerifyItem, VerifyPool } from '../src/dag/verify-pool.ts'
-import { createTestNet, transfer, waitFor } from '../test/helpers/dag-net.ts'
+import { createTestNet, transfer, waitFor } from './lib/ledger-net.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
 
 const { values } = parseArgs({
@@ -104,7 +104,7 @@ async function devnetRun (OFFERED_RATE: number): Promise<void> {
   const nodes = await Promise.all(validators.map(async (seed, i) => {
     const config = join(root, `node${i}.json`)
     await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed) }))
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../test/helpers/dag-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./lib/ledger-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
     const lines = createInterface({ input: child.stdout })
     const node = { child, addr: '', peers: 0, finals: [] as string[], onFinal: (_id: string) => {}, refused: 0 }
     lines.on('line', line => {

@@ -15,20 +15,21 @@
  *   were in no earlier epoch) and calls `chain.closeEpoch(E, closeVertexId, 0x0…0, leaves)`: the leaves are stored
  *   for proofs and the checkpoint is signed and gossiped.
  */
-import { getAddress, hexlify, ZeroHash } from 'ethers'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { ZeroHash } from 'ethers'
+import type { Registry } from 'prom-client'
 import { type BinaryDb, type BinarySublevel, sublevel } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
-import { buildDepositCredit, buildEpochClose } from '../dag/kinds/builders.ts'
-import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW, withdrawKind } from '../dag/kinds/index.ts'
-import type { DagLedger } from '../dag/ledger.ts'
+import type { LedgerReader } from '../dag/reader.ts'
 import type { DagService } from '../dag/service.ts'
 import type { TxInfo } from '../dag/tx.ts'
-import { vertexInfo } from '../dag/vertex.ts'
+import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
+import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
+import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
+import { epochWithdrawals, withdrawalLeafOf } from './withdrawals.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
 import type { Deposit, DepositCheck, DepositSink } from '../chain/deposit-watcher.ts'
 import { ChainError } from '../chain/errors.ts'
@@ -42,7 +43,8 @@ export interface BridgeChain {
 }
 
 export interface DagBridgeComponents {
-  dag: DagService
+  /** The DAG through its read interface, its registration point, its submit and its finalized stream. */
+  dag: Pick<DagService, 'reader' | 'setExternalChecker' | 'submitTransaction' | 'on' | 'off'>
   chain: BridgeChain
   /** The node's ledger key (the same as the DagService's): signs deposit credits and epoch closes. */
   identity: { publicKey: Uint8Array, secretKey: Uint8Array }
@@ -84,45 +86,6 @@ interface PendingDeposit {
   lastSubmitMs: number
 }
 
-/** The leaf nonce of a withdraw transaction (its 0x id as a uint256): what `chain_withdrawalProof` takes, in decimal. */
-export function withdrawalNonceOf (txId: string): bigint {
-  return BigInt(`0x${toHex(fromHex(txId, 'transaction id'))}`)
-}
-
-/** The withdrawal leaf of a final withdraw transaction: nonce = the transaction id as a uint256. */
-export function withdrawalLeafOf (tx: TxInfo): WithdrawalLeaf {
-  if (tx.tx.kind !== TX_KIND_WITHDRAW) throw new ChainError('WITHDRAWAL_INVALID', 'not a withdraw transaction')
-  const p = withdrawKind.decode(tx.tx.payload)
-  return { account: getAddress(hexlify(p.evmAddress)), amount: p.amount, nonce: BigInt(`0x${tx.idHex}`) }
-}
-
-/**
- * The withdrawals of the final epoch-close in vertex `closeVertexHex` listing `listed`: in list order, each listed
- * id that (1) is a final withdraw transaction, (2) whose vertex is the close's vertex or one of its ancestors, and
- * (3) is not in `settled` (an earlier epoch) nor listed twice. (2) makes the rule deterministic: every node has
- * accepted the close's ancestors before the close, with the same outcomes.
- */
-export async function epochWithdrawals (ledger: DagLedger, closeVertexHex: string, listed: Uint8Array[], settled: (idHex: string) => Promise<boolean>): Promise<TxInfo[]> {
-  const out: TxInfo[] = []
-  const seen = new Set<string>()
-  for (const id of listed) {
-    const idHex = toHex(id)
-    if (seen.has(idHex)) continue
-    seen.add(idHex)
-    if (await settled(idHex)) continue
-    const rec = await ledger.store.getTxRecord(id)
-    if (rec?.status !== 'final') continue
-    const vertexHex = toHex(rec.vertexId)
-    if (!ledger.graph.ancestorsAmong([closeVertexHex], [vertexHex]).has(vertexHex)) continue
-    const bytes = await ledger.getVertexBytes(vertexHex)
-    if (bytes === undefined) continue
-    const tx = vertexInfo(bytes).txs.find(t => t.idHex === idHex)
-    if (tx?.tx.kind !== TX_KIND_WITHDRAW) continue
-    out.push(tx)
-  }
-  return out
-}
-
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 const KEY_EPOCH = enc('bridge/epoch')
@@ -156,14 +119,7 @@ export class DagBridge implements Startable {
   private tickRunning: Promise<void> | undefined
   private running = false
   private loaded = false
-  private readonly metrics?: {
-    pendingDeposits: Gauge
-    unsettled: Gauge
-    heldVertices: Gauge
-    proposals: Counter<'kind'>
-    epochs: Counter
-    withdrawals: Counter
-  }
+  private readonly metrics?: BridgeMetrics
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
@@ -183,23 +139,19 @@ export class DagBridge implements Startable {
     this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
     this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
-    const registers = components.registry === undefined ? undefined : [components.registry]
-    if (registers !== undefined) {
-      this.metrics = {
-        pendingDeposits: new Gauge({ name: 'harmony_bridge_pending_deposits', help: 'confirmed deposits whose DAG credit is not final yet on this node', registers, collect: () => { this.metrics?.pendingDeposits.set(this.pending.size) } }),
-        unsettled: new Gauge({ name: 'harmony_bridge_unsettled_withdrawals', help: 'final withdraw burns not in a closed epoch yet', registers, collect: () => { this.metrics?.unsettled.set(this.unsettled.size) } }),
-        heldVertices: new Gauge({ name: 'harmony_bridge_held_vertices', help: 'processing vertices this node does not vote for until its chain view confirms their deposit credits', registers, collect: () => { this.metrics?.heldVertices.set(this.ledger.external.heldCount()) } }),
-        proposals: new Counter({ name: 'harmony_bridge_proposals_total', help: 'deposit credits and epoch closes this validator submitted', labelNames: ['kind'], registers }),
-        epochs: new Counter({ name: 'harmony_bridge_epochs_total', help: 'withdrawal epochs handed to the chain side', registers }),
-        withdrawals: new Counter({ name: 'harmony_bridge_withdrawals_total', help: 'withdrawal leaves handed to the chain side', registers })
-      }
+    if (components.registry !== undefined) {
+      this.metrics = createBridgeMetrics(components.registry, {
+        pendingDeposits: () => this.pending.size,
+        unsettled: () => this.unsettled.size,
+        heldVertices: () => this.ledger.heldCount()
+      })
     }
     // Registered at once: the node holds credits it cannot check yet until this checker answers.
-    components.dag.ledger.external.setChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.checkCredit(tx))
+    components.dag.setExternalChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.checkCredit(tx))
     components.dag.on('tx:final', this.onFinal)
   }
 
-  private get ledger (): DagLedger { return this.c.dag.ledger }
+  private get ledger (): LedgerReader { return this.c.dag.reader }
 
   async start (): Promise<void> {
     if (this.running) return
@@ -216,7 +168,7 @@ export class DagBridge implements Startable {
     this.timer = undefined
     await this.tickRunning
     this.c.dag.off('tx:final', this.onFinal)
-    this.c.dag.ledger.external.setChecker(TX_KIND_DEPOSIT_CREDIT, undefined)
+    this.c.dag.setExternalChecker(TX_KIND_DEPOSIT_CREDIT, undefined)
   }
 
   /** The last withdrawal epoch this node has handed to the chain side. */
@@ -274,13 +226,13 @@ export class DagBridge implements Startable {
   private async creditDeposits (): Promise<void> {
     const chainId = this.evmChainId
     if (chainId === undefined || !this.ledger.isValidator || !this.propose) return
-    const validators = this.ledger.genesis.validators.length
+    const validators = this.ledger.validatorKeys().length
     const me = this.myValidatorIndex()
     for (const [key, p] of [...this.pending]) {
       if (!this.running) return
       const txHash = fromHex(p.txHash, 'deposit transaction hash')
       const account = depositAccount(chainId, txHash, p.logIndex)
-      if ((await this.ledger.getAccount(account)).nonce > 0n) {
+      if ((await this.ledger.account(account)).nonce > 0n) {
         // credited (final) on this node: done
         this.pending.delete(key)
         await this.db.del(enc(PREFIX_DEPOSIT + key))
@@ -322,17 +274,15 @@ export class DagBridge implements Startable {
 
   /** Hands every epoch that became final (in order) to the chain side. */
   private async processEpochs (): Promise<void> {
-    const finalEpochs = (await this.ledger.getAccount(EPOCH_ACCOUNT)).nonce
+    const finalEpochs = (await this.ledger.account(EPOCH_ACCOUNT)).nonce
     while (this.running && this.processedEpoch < finalEpochs) {
       const epoch = this.processedEpoch + 1n
-      const decision = await this.ledger.store.getConflictDecision(EPOCH_ACCOUNT, epoch - 1n)
+      const decision = await this.ledger.conflictDecision(EPOCH_ACCOUNT, epoch - 1n)
       if (decision === undefined) return
-      const closeVertexHex = toHex(decision.vertexId)
-      const rec = await this.ledger.store.getTxRecord(decision.txId)
-      const bytes = await this.ledger.getVertexBytes(closeVertexHex)
-      const close = bytes === undefined ? undefined : vertexInfo(bytes).txs.find(t => t.idHex === toHex(decision.txId))
+      const closeVertexHex = decision.vertexId
+      const close = await this.ledger.finalTx(decision.txId)
       let listed: Uint8Array[] = []
-      if (rec?.status === 'final' && close?.tx.kind === TX_KIND_EPOCH_CLOSE) listed = epochCloseKind.decode(close.tx.payload).withdrawals
+      if (close?.vertexId === closeVertexHex && close.tx.tx.kind === TX_KIND_EPOCH_CLOSE) listed = epochCloseKind.decode(close.tx.tx.payload).withdrawals
       else this.log.error({ epoch: epoch.toString() }, 'the final epoch-close is unreadable; closing the epoch without withdrawals')
       const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
       const leaves = txs.map(withdrawalLeafOf)
@@ -355,12 +305,12 @@ export class DagBridge implements Startable {
   /** A validator proposes the next epoch-close when final withdrawals wait, in turn by rank. */
   private async proposeEpoch (): Promise<void> {
     if (!this.ledger.isValidator || !this.propose || this.unsettled.size === 0) { this.closeDue = undefined; return }
-    const finalEpochs = (await this.ledger.getAccount(EPOCH_ACCOUNT)).nonce
+    const finalEpochs = (await this.ledger.account(EPOCH_ACCOUNT)).nonce
     if (this.processedEpoch < finalEpochs) return
     const epoch = finalEpochs + 1n
     const now = Date.now()
     if (this.closeDue?.epoch !== epoch) this.closeDue = { epoch, atMs: Math.max(now, this.lastEpochAtMs + this.epochIntervalMs), lastSubmitMs: 0 }
-    const validators = this.ledger.genesis.validators.length
+    const validators = this.ledger.validatorKeys().length
     const rank = (this.myValidatorIndex() - Number(epoch % BigInt(validators)) + validators) % validators
     if (now < this.closeDue.atMs + rank * this.proposeDelayMs) return
     if (this.closeDue.lastSubmitMs !== 0 && now < this.closeDue.lastSubmitMs + this.resubmitMs) return
@@ -386,7 +336,7 @@ export class DagBridge implements Startable {
 
   private myValidatorIndex (): number {
     const me = toHex(this.c.identity.publicKey)
-    const sorted = this.ledger.genesis.validators.map(v => toHex(v.publicKey)).sort()
+    const sorted = this.ledger.validatorKeys().map(k => toHex(k)).sort()
     return Math.max(0, sorted.indexOf(me))
   }
 

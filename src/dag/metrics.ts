@@ -7,7 +7,6 @@ export interface DagMetrics {
   verticesRejected: Counter
   txsFinal: Counter
   finalitySeconds: Histogram
-  gossipResults: Counter<'result' | 'code'>
   polls: Counter<'result'>
   conflicts: Gauge
   processing: Gauge
@@ -21,7 +20,6 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     verticesRejected: new Counter({ name: 'harmony_dag_vertices_rejected_total', help: 'vertices rejected by consensus', registers }),
     txsFinal: new Counter({ name: 'harmony_dag_transactions_final_total', help: 'transactions final and applied', registers }),
     finalitySeconds: new Histogram({ name: 'harmony_dag_finality_seconds', help: 'time from first sight of a vertex to its acceptance', buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10], registers }),
-    gossipResults: new Counter({ name: 'harmony_dag_gossip_vertices_total', help: 'gossiped vertices by validation result and error code', labelNames: ['result', 'code'], registers }),
     polls: new Counter({ name: 'harmony_dag_polls_total', help: 'Avalanche queries by outcome', labelNames: ['result'], registers }),
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),
     processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers })

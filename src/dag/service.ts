@@ -1,23 +1,37 @@
 import { EventEmitter } from 'node:events'
-import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import type { BinaryDb } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Startable } from '../core/lifecycle.ts'
+import { LifecycleRunner, type Startable } from '../core/lifecycle.ts'
+import type { GossipRegistry } from '../network/gossip.ts'
+import type { BoundPeers } from '../network/peer-binding.ts'
 import { addressFromPublicKey, parseAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from './errors.ts'
 import type { Genesis } from './genesis.ts'
 import { DagLedger, type DagLedgerInit, type TxStatusView } from './ledger.ts'
 import { createDagMetrics } from './metrics.ts'
-import { DagNetwork, type DagNetworkInit, VERTEX_TOPIC } from './network.ts'
+import { AntiEntropy, type AntiEntropyInit } from './net/anti-entropy.ts'
+import { type ForwardingInit, TxForwarding } from './net/forwarding.ts'
+import { Poller, type PollerInit } from './net/poller.ts'
+import { Proposer, type ProposerInit } from './net/proposer.ts'
+import { AvalancheQuery, type QueryInit } from './net/query.ts'
+import { DagSync } from './net/sync.ts'
+import { ValidatorPeers } from './net/validator-peers.ts'
+import { VertexGossip } from './net/vertex-gossip.ts'
+import type { ExternalChecker } from './external-validity.ts'
+import type { LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
 import { vertexInfo } from './vertex.ts'
 
 export interface DagComponents {
-  libp2p: Libp2p<{ pubsub: GossipSub }>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
+  /** The node's gossip registry: the vertex topic registers here. */
+  gossip: GossipRegistry
+  /** The node's one peer binding: tells which peers are which validators. */
+  peerBinding: BoundPeers
   db: BinaryDb
   identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   genesis: Genesis
@@ -25,7 +39,9 @@ export interface DagComponents {
   registry: Registry
 }
 
-export interface DagServiceInit extends DagLedgerInit, DagNetworkInit {
+export interface DagServiceInit extends DagLedgerInit, PollerInit, QueryInit, ProposerInit, AntiEntropyInit, ForwardingInit {
+  /** Vertices fetched in one catch-up walk. @default 20000 */
+  maxFetchPerWalk?: number
   /** Signature verifier pool options. */
   verifier?: VerifyPoolInit
 }
@@ -48,34 +64,67 @@ export interface DagStats {
 }
 
 /**
- * The QuDAG ledger service the node composes: verifier pool, ledger (store, consensus state, accounts) and network
- * (gossip, sync, Avalanche queries, batcher). Started in that order and stopped in reverse.
+ * The QuDAG ledger service the node composes: verifier pool, ledger (store, consensus state, accounts), then its
+ * network parts, one job each (validator peers, sync, vertex gossip, Avalanche queries, forwarding, poller,
+ * proposer, anti-entropy). Started in that order and stopped in reverse by one LifecycleRunner.
  */
-export class DagService extends EventEmitter<DagServiceEvents> implements Startable {
+export class DagService extends EventEmitter<DagServiceEvents> implements Startable, LedgerRegistration {
   readonly ledger: DagLedger
-  readonly network: DagNetwork
+  /** The narrow read interface the DAG's neighbours use. */
+  readonly reader: LedgerReader
   readonly verifier: VerifyPool
+  /** Genesis validators this node is bound to (through the peer binding). */
+  readonly validatorPeers: ValidatorPeers
+  readonly sync: DagSync
+  private readonly forwarding: TxForwarding
+  private readonly services: Array<[string, Startable]>
   private readonly log: Logger
+  private runner: LifecycleRunner | undefined
   private running = false
 
   constructor (components: DagComponents, init: DagServiceInit = {}) {
     super()
     const metrics = createDagMetrics(components.registry)
     this.log = components.logger.child({ module: 'dag' })
-    this.verifier = new VerifyPool({ logger: components.logger, ...init.verifier }, components.registry)
+    this.verifier = new VerifyPool(init.verifier ?? {}, components.registry)
     this.ledger = new DagLedger({ db: components.db, genesis: components.genesis, identity: components.identity, verifier: this.verifier, logger: components.logger, metrics }, init)
-    this.network = new DagNetwork({ libp2p: components.libp2p, ledger: this.ledger, identity: components.identity, logger: components.logger, metrics }, init)
+    const { libp2p, logger } = components
+    const ledger = this.ledger
+    this.reader = ledgerReader(ledger)
+    this.validatorPeers = new ValidatorPeers({ binding: components.peerBinding, genesis: components.genesis, publicKey: components.identity.publicKey })
+    const peers = this.validatorPeers
+    this.sync = new DagSync({ libp2p, ledger, logger }, { requestTimeoutMs: init.queryTimeoutMs, maxFetchPerWalk: init.maxFetchPerWalk })
+    const sync = this.sync
+    const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger })
+    const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger }, init)
+    this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
+    peers.on('validator:unbound', (peer) => { query.forget(peer) })
+    this.services = [
+      ['verifier', this.verifier],
+      ['ledger', ledger],
+      ['validator-peers', peers],
+      ['sync', sync],
+      ['vertex-gossip', gossip],
+      ['query', query],
+      ['forwarding', this.forwarding],
+      ['poller', new Poller({ ledger, query, peers, logger, metrics }, init)],
+      ['proposer', new Proposer({ ledger, gossip, logger }, init)],
+      ['anti-entropy', new AntiEntropy({ sync, peers, logger }, init)]
+    ]
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
     this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: `0x${tx.idHex}`, reason, tx }) })
   }
 
-  static readonly topic = VERTEX_TOPIC
-
   async start (): Promise<void> {
     if (this.running) return
-    await this.verifier.start()
-    await this.ledger.start()
-    await this.network.start()
+    const runner = new LifecycleRunner({ logger: this.log })
+    this.runner = runner
+    try {
+      for (const [name, service] of this.services) await runner.start(name, service)
+    } catch (err) {
+      await runner.stopAll()
+      throw err
+    }
     this.running = true
     this.log.info({ address: this.ledger.address, validator: this.ledger.isValidator }, 'dag started')
   }
@@ -83,16 +132,18 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
-    await this.network.stop()
-    await this.ledger.stop()
-    await this.verifier.stop()
+    await this.runner?.stopAll()
+  }
+
+  setExternalChecker (kind: number, checker: ExternalChecker | undefined): void {
+    this.ledger.external.setChecker(kind, checker)
   }
 
   /** Validates (encoding, signature, fee, nonce, balance) and queues a signed transaction. Returns its 0x id. */
   async submitTransaction (tx: Transaction | Uint8Array): Promise<string> {
     if (!this.running) throw new DagError('NOT_RUNNING', 'the ledger is not running')
     const encoded = tx instanceof Uint8Array ? tx : encodeTx(tx)
-    if (!this.ledger.isValidator) return `0x${await this.network.forwardTransaction(encoded)}`
+    if (!this.ledger.isValidator) return `0x${await this.forwarding.forwardTransaction(encoded)}`
     return `0x${await this.ledger.submitTransaction(encoded)}`
   }
 
@@ -128,9 +179,30 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   tips (): string[] { return this.ledger.tips().map(t => `0x${t}`) }
 
   async stats (): Promise<DagStats> {
-    return { ...(await this.ledger.stats()), peers: this.network.validatorPeers().length }
+    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size }
   }
 
   get chainId (): string { return this.ledger.chainId }
   get address (): string { return this.ledger.address }
+}
+
+function ledgerReader (ledger: DagLedger): LedgerReader {
+  return {
+    get chainId () { return ledger.chainId },
+    get isValidator () { return ledger.isValidator },
+    validatorKeys: () => ledger.genesis.validators.map(v => v.publicKey),
+    account: async (address) => await ledger.getAccount(address),
+    finalTx: async (txIdHex) => {
+      const view = await ledger.getTx(txIdHex)
+      if (view?.status !== 'final' || view.vertexId === undefined || view.tx === undefined) return undefined
+      return { vertexId: view.vertexId, tx: view.tx }
+    },
+    conflictDecision: async (account, nonce) => {
+      const d = await ledger.store.getConflictDecision(account, nonce)
+      return d === undefined ? undefined : { vertexId: toHex(d.vertexId), txId: toHex(d.txId) }
+    },
+    isAncestor: (ancestor, of) => ledger.graph.isAncestorOrSelf(ancestor, [of]),
+    isHeld: (vertexId) => ledger.core.isHeld(vertexId),
+    heldCount: () => ledger.external.heldCount()
+  }
 }

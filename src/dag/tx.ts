@@ -5,8 +5,6 @@ import {
 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { requireTxKind, type TransferPayload, TX_KIND_TRANSFER, transferKind } from './tx-kinds.ts'
-// registers the chain bridge kinds (deposit-credit, withdraw, epoch-close) on every node that decodes transactions
-import './kinds/index.ts'
 
 export const TX_VERSION = 1
 /** Largest payload of any kind we accept on the wire (a kind may set a lower bound). */

@@ -24,7 +24,7 @@ import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../
 import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
-import { connectChainToDag, type DagBridge } from '../bridge/index.ts'
+import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -173,8 +173,12 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     // domains: each registers its RPC methods, topics and error codes into `api` once constructed
     // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
     const { ledgerKey } = this.identityValue
+    // every node decodes the bridge's kinds in vertices, with or without an EVM chain
+    registerBridgeKinds()
     this.dagValue = new DagService({
       libp2p,
+      gossip: this.gossipValue,
+      peerBinding: this.bindingValue,
       db: this.db,
       identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
       genesis,

@@ -16,8 +16,8 @@ import {
 import { parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { DagError } from '../../src/dag/errors.ts'
-import { buildDepositCredit, buildWithdraw } from '../../src/dag/kinds/builders.ts'
-import { depositAccount, EPOCH_ACCOUNT } from '../../src/dag/kinds/index.ts'
+import { buildDepositCredit, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
+import { depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { createLogger, silentLogger } from '../../src/core/logger.ts'
 const debugLog = process.env.BRIDGE_DEBUG !== undefined ? createLogger({ level: 'debug' }) : silentLogger()
@@ -48,7 +48,7 @@ test.before(async () => {
     validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, identity: `0x${(i + 1).toString(16).padStart(64, '0')}` }))
   })
   net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
-  await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === NODES - 1), 'validator peers bound')
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
   for (let i = 0; i < NODES; i++) {
     const node = net.nodes[i]
     // the sink is bound late: the bridge is built after the chain service it reads from
@@ -102,7 +102,7 @@ test.serial('a deposit is credited once on every node, though two validators pro
   if (d1 === undefined) return t.fail('node 0 saw no deposit')
   // the deposit's system account consumed its only nonce on every node: one credit became final
   const acct1 = depositAccount(chainId, getBytes(d1.txHash), d1.logIndex)
-  for (const n of net.nodes) t.is((await n.dag.ledger.getAccount(acct1)).nonce, 1n)
+  for (const n of net.nodes) t.is((await n.dag.reader.account(acct1)).nonce, 1n)
   // another credit of the same deposit is refused
   const late = buildDepositCredit(net.genesis.chainId, net.nodes[1].key, { evmChainId: chainId, txHash: getBytes(d1.txHash), logIndex: d1.logIndex, account: userAddress, amount: d1.amount })
   const err = await t.throwsAsync(net.nodes[1].dag.submitTransaction(encodeTx(late)), { instanceOf: DagError })
@@ -166,7 +166,7 @@ test.serial('a credit the chain does not confirm is never voted for by any node'
     for (const id of ids) {
       const st = await n.dag.getTx(id)
       t.is(st?.status, 'pending')
-      t.true(n.dag.ledger.core.isHeld(st?.vertexId ?? ''))
+      t.true(n.dag.reader.isHeld(st?.vertexId ?? ''))
     }
     t.is(await n.dag.getBalance(addressOf(victim)), 0n)
   }
@@ -210,7 +210,7 @@ test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays
   // a validator closes epoch 1 on the DAG; every node hands the same leaves to its chain service; the checkpoint
   // is signed, gossiped and anchored
   await waitFor(async () => bridges.every(b => b.epoch >= 1n), 'epoch 1 closed on every node')
-  for (const n of net.nodes) t.is((await n.dag.ledger.getAccount(EPOCH_ACCOUNT)).nonce >= 1n, true)
+  for (const n of net.nodes) t.is((await n.dag.reader.account(EPOCH_ACCOUNT)).nonce >= 1n, true)
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
 
   const leafNonce = BigInt(id)
@@ -257,7 +257,7 @@ test.serial('a validator down during a deposit comes back, gets it from its watc
   bridges[0] = startBridge(0)
   await chains[0].start()
   await bridges[0].start()
-  await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === NODES - 1), 'validator peers bound again')
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound again')
 
   // new work on the DAG carries node 0 past the credit
   const nonce = await net.nodes[1].dag.getNonce(addressOf(user))

@@ -9,7 +9,7 @@ import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { createDagLibp2p, transfer } from './dag-net.ts'
+import { createDagLibp2p, startDagNetworking, transfer } from './dag-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[] }
 const genesis = parseGenesis(cfg.genesis)
@@ -17,7 +17,7 @@ const validator = generateKeyPair(fromHex(cfg.validatorSeed))
 const accounts = cfg.accountSeeds.map(s => generateKeyPair(fromHex(s)))
 const libp2p = await createDagLibp2p()
 const db = await openDatabase(cfg.dir)
-const dag = new DagService({ libp2p, db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
 await dag.start()
 dag.on('tx:final', e => { process.stdout.write(`final ${e.id}\n`) })
 process.stdout.write('ready\n')

@@ -16,7 +16,7 @@ export interface NodeStats {
   processing: number
 }
 
-/** A ledger node in its own process (test/helpers/dag-node-process.ts), driven over stdin/stdout lines. */
+/** A ledger node in its own process (bench/lib/ledger-node-process.ts), driven over stdin/stdout lines. */
 export class NodeProcess {
   readonly child: ChildProcessByStdio<Writable, Readable, null>
   addr = ''
@@ -45,7 +45,7 @@ export class NodeProcess {
   static async start (dir: string, name: string, genesis: Genesis, seed: Uint8Array): Promise<NodeProcess> {
     const config = join(dir, `${name}.json`)
     await writeFile(config, JSON.stringify({ dir: join(dir, `${name}-db`), genesis: genesisToJson(genesis), seed: toHex(seed) }))
-    const script = fileURLToPath(new URL('./dag-node-process.ts', import.meta.url))
+    const script = fileURLToPath(new URL('../../bench/lib/ledger-node-process.ts', import.meta.url))
     return new NodeProcess(spawn(process.execPath, [script, config], { stdio: ['pipe', 'pipe', 'inherit'] }))
   }
 

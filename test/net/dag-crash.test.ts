@@ -13,7 +13,7 @@ import { generateGenesis, genesisToJson } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { createDagLibp2p } from '../helpers/dag-net.ts'
+import { createDagLibp2p, startDagNetworking } from '../helpers/dag-net.ts'
 
 /** Runs the child until it has reported `finals` final transactions, then SIGKILLs it. Returns the reported ids. */
 async function runAndKill (configPath: string, finals: number): Promise<string[]> {
@@ -56,7 +56,7 @@ test.serial('kill -9 under load: on restart the ledger is consistent and keeps e
 
       const libp2p = await createDagLibp2p()
       const db = await openDatabase(join(dir, 'db'))
-      const dag = new DagService({ libp2p, db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+      const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
       await dag.start()
       try {
         for (const id of reportedFinal) t.is((await dag.getTx(id))?.status, 'final', `tx ${id} stays final`)

@@ -6,14 +6,15 @@ import { Registry } from 'prom-client'
 import { DagError, DagService, generateKeyPair } from '../../src/dag/index.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { addressOf, createDagLibp2p, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, transfer, waitFor } from '../helpers/dag-net.ts'
 
 test.serial('a node outside the validator set forwards transactions to a validator, and relays its refusals', async (t) => {
   const net = await createTestNet({ nodes: 2, accounts: 1 })
   const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
   const libp2p = await createDagLibp2p()
   const db = await openDatabase(dir)
-  const observer = new DagService({ libp2p, db, identity: generateKeyPair(), genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  const observerKey = generateKeyPair()
+  const observer = new DagService({ libp2p, ...(await startDagNetworking(libp2p, observerKey, silentLogger())), db, identity: observerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
   t.teardown(async () => {
     await observer.stop()
     await libp2p.stop()
@@ -23,7 +24,7 @@ test.serial('a node outside the validator set forwards transactions to a validat
   })
   await observer.start()
   for (const n of net.nodes) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
-  await waitFor(() => observer.network.validatorPeers().length === 2, 'the observer to bind both validators')
+  await waitFor(() => observer.validatorPeers.size === 2, 'the observer to bind both validators')
 
   const [alice] = net.accounts
   const bob = generateKeyPair()

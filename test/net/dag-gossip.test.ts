@@ -2,15 +2,15 @@ import test from 'ava'
 import type { Registry } from 'prom-client'
 import { fromHex } from '../../src/core/codec.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES } from '../../src/core/crypto.ts'
-import { VERTEX_TOPIC } from '../../src/dag/network.ts'
+import { GOSSIP_TOPICS } from '../../src/network/protocols.ts'
 import { buildVertex, encodeVertex } from '../../src/dag/vertex.ts'
 import { createDagLibp2p, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 async function rejected (registry: Registry, code: string): Promise<number> {
-  const metric = registry.getSingleMetric('harmony_dag_gossip_vertices_total')
+  const metric = registry.getSingleMetric('harmony_gossip_validations_total')
   if (metric === undefined) return 0
   const data = await metric.get()
-  return data.values.filter(v => v.labels.result === 'reject' && v.labels.code === code).reduce((s, v) => s + v.value, 0)
+  return data.values.filter(v => v.labels.topic === GOSSIP_TOPICS.vertex && v.labels.verdict === 'reject' && v.labels.code === code).reduce((s, v) => s + v.value, 0)
 }
 
 test.serial('vertices with a bad signature, an unknown kind, a wrong parent count or a malformed encoding are rejected and their sender penalised', async t => {
@@ -20,9 +20,9 @@ test.serial('vertices with a bad signature, an unknown kind, a wrong parent coun
     const node = net.nodes[0]
     // getScore is on the gossipsub implementation, not on its exported interface
     const pubsub = node.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number }
-    rogue.services.pubsub.subscribe(VERTEX_TOPIC)
+    rogue.services.pubsub.subscribe(GOSSIP_TOPICS.vertex)
     await rogue.dial(node.libp2p.getMultiaddrs()[0])
-    await waitFor(() => rogue.services.pubsub.getSubscribers(VERTEX_TOPIC).some(p => p.equals(node.libp2p.peerId)), 'rogue sees the node on the topic')
+    await waitFor(() => rogue.services.pubsub.getSubscribers(GOSSIP_TOPICS.vertex).some(p => p.equals(node.libp2p.peerId)), 'rogue sees the node on the topic')
     const genesisParent = fromHex(node.dag.ledger.genesisIdHex)
     const [a, b] = net.accounts
     const author = net.validatorKeys[0]
@@ -41,7 +41,7 @@ test.serial('vertices with a bad signature, an unknown kind, a wrong parent coun
     const malformed = vertex([goodTx]).subarray(0, 3000)
 
     // Positive control: a well-formed vertex from the same peer is accepted, so the checks below are the cause.
-    await rogue.services.pubsub.publish(VERTEX_TOPIC, vertex([goodTx]))
+    await rogue.services.pubsub.publish(GOSSIP_TOPICS.vertex, vertex([goodTx]))
     await waitFor(async () => (await node.dag.stats()).vertices === 1, 'valid vertex stored')
 
     const scoreBefore = pubsub.getScore(rogue.peerId.toString())
@@ -52,7 +52,7 @@ test.serial('vertices with a bad signature, an unknown kind, a wrong parent coun
       ['ENCODING_INVALID', malformed]
     ]
     for (const [code, data] of cases) {
-      await rogue.services.pubsub.publish(VERTEX_TOPIC, data)
+      await rogue.services.pubsub.publish(GOSSIP_TOPICS.vertex, data)
       await waitFor(async () => (await rejected(node.registry, code)) === 1, `rejection with ${code}`)
       t.is(await rejected(node.registry, code), 1, code)
     }

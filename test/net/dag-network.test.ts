@@ -4,7 +4,7 @@ import { addressOf, createTestNet, transfer, waitFor } from '../helpers/dag-net.
 test.serial('4 nodes finalize 1,000 transfers from 10 accounts with equal state roots and balances', async t => {
   const net = await createTestNet({ nodes: 4, accounts: 10, accountBalance: 10n ** 21n })
   try {
-    await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 3), 'peers bound')
+    await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === 3), 'peers bound')
     const accts = net.accounts
     const perAccount = 100
     const txs: Array<{ node: number, bytes: Uint8Array }> = []
@@ -43,7 +43,7 @@ test.serial('4 nodes finalize 1,000 transfers from 10 accounts with equal state 
 test.serial('a double spend sent to two nodes at once: exactly one final on every node, the other rejected', async t => {
   const net = await createTestNet({ nodes: 4, accounts: 3 })
   try {
-    await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 3), 'peers bound')
+    await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === 3), 'peers bound')
     const [a, b, c] = net.accounts
     const tx1 = transfer(net.genesis, a, b, 5000n, 0n)
     const tx2 = transfer(net.genesis, a, c, 7000n, 0n)
@@ -76,7 +76,7 @@ test.serial('a double spend sent to two nodes at once: exactly one final on ever
 test.serial('a node stopped mid-load and restarted on the same datadir catches up to the same state root', async t => {
   const net = await createTestNet({ nodes: 4, accounts: 4, accountBalance: 10n ** 21n })
   try {
-    await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 3), 'peers bound')
+    await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === 3), 'peers bound')
     const accts = net.accounts
     const submitRange = async (from: number, to: number, nodes: number[]): Promise<void> => {
       await Promise.all(accts.map(async (a, i) => {

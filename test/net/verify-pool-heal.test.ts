@@ -16,7 +16,7 @@ test.serial('a killed verifier worker is replaced and the ledger keeps finalizin
   // Each node's pool has one worker (the helper's default), so killing it leaves the node with none until healed.
   const net = await createTestNet({ nodes: 3, accounts: 3 })
   try {
-    await waitFor(() => net.nodes.every(n => n.dag.network.validatorPeers().length === 2), 'peers bound')
+    await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === 2), 'peers bound')
     // Account i streams its transfers through node i (a node queues an account's nonces in order).
     const ids: string[] = []
     const nonces = [0n, 0n, 0n]

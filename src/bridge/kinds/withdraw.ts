@@ -4,7 +4,7 @@
  * `{ account: evmAddress, amount, nonce: uint256(transaction id) }` of that epoch's checkpoint.
  */
 import { Reader, toHex, Writer } from '../../core/codec.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_WITHDRAW = 17
 export const EVM_ADDRESS_BYTES = 20

@@ -12,8 +12,8 @@
 import { ADDRESS_BYTES, formatAddress } from '../../core/address.ts'
 import { Reader, toHex, Writer } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
-import { DagError } from '../errors.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import { DagError } from '../../dag/errors.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_DEPOSIT_CREDIT = 16
 const DEPOSIT_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-account/v1')

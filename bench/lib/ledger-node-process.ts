@@ -11,21 +11,24 @@ import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { createDagLibp2p } from './dag-net.ts'
+import { createDagLibp2p, startDagNetworking } from './ledger-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string }
 const genesis = parseGenesis(cfg.genesis)
 const identity = generateKeyPair(fromHex(cfg.seed))
 const libp2p = await createDagLibp2p()
 const db = await openDatabase(cfg.dir)
-const dag = new DagService({ libp2p, db, identity, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+const logger = silentLogger()
+const registry = new Registry()
+const networking = await startDagNetworking(libp2p, identity, logger, registry)
+const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 } })
 await dag.start()
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
 dag.on('tx:final', e => { out(`final ${e.id}`) })
 out(`addr ${libp2p.getMultiaddrs()[0].toString()}`)
 let lastPeers = -1
 const timer = setInterval(() => {
-  const n = dag.network.validatorPeers().length
+  const n = dag.validatorPeers.size
   if (n !== lastPeers) { lastPeers = n; out(`peers ${n}`) }
 }, 100)
 for await (const line of createInterface({ input: process.stdin })) {
@@ -38,6 +41,7 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 clearInterval(timer)
 await dag.stop()
+await networking.peerBinding.stop()
 await libp2p.stop()
 await db.close()
 process.exit(0)

@@ -1,6 +1,6 @@
-/** Signed transactions of the chain bridge kinds (not imported by ./index.ts: tx.ts imports that one). */
-import { DagError } from '../errors.ts'
-import { signTx, type Transaction, TX_VERSION } from '../tx.ts'
+/** Signed transactions of the chain bridge kinds. */
+import { DagError } from '../../dag/errors.ts'
+import { signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import { type DepositCreditPayload, depositCreditKind, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
 import { epochCloseKind, TX_KIND_EPOCH_CLOSE } from './epoch-close.ts'
 import { TX_KIND_WITHDRAW, withdrawKind } from './withdraw.ts'

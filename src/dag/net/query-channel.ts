@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import { Reader, Writer } from '../core/codec.ts'
-import { DagError } from './errors.ts'
+import { Reader, Writer } from '../../core/codec.ts'
+import { DagError } from '../errors.ts'
 
 /**
  * A long-lived multiplexed request/response channel over one libp2p stream: frames are `u32 request id || body`,

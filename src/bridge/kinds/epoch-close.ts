@@ -9,8 +9,8 @@
 import { ADDRESS_BYTES } from '../../core/address.ts'
 import { Reader, toHex, Writer } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
-import { DagError } from '../errors.ts'
-import type { TxKind } from '../tx-kinds.ts'
+import { DagError } from '../../dag/errors.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_EPOCH_CLOSE = 18
 /** Withdrawals listed per epoch: 120 ids × 32 bytes keeps the payload under the 4 KiB transaction bound. */

@@ -1,0 +1,12 @@
+import type { TxInfo } from './tx.ts'
+import type { VertexInfo } from './vertex.ts'
+
+/** What the ledger tells its parts and its service: decisions as they are committed, vertices as they arrive. */
+export interface LedgerEvents {
+  /** A transaction became final in the vertex with this id (hex), after the decision was committed. */
+  'tx:final': [TxInfo, string]
+  /** A transaction lost its conflict or failed its checks at application: its reason. */
+  'tx:rejected': [TxInfo, string]
+  'vertex:accepted': [string]
+  'vertex:inserted': [VertexInfo]
+}

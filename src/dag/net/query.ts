@@ -1,0 +1,135 @@
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from '../../core/logger.ts'
+import type { Startable } from '../../core/lifecycle.ts'
+import { PROTOCOLS } from '../../network/protocols.ts'
+import { Reader, Writer } from '../../core/codec.ts'
+import type { DagLedger } from '../ledger.ts'
+import { idListBytes, readIdList, writeIdList } from './id-list.ts'
+import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
+import { MAX_IDS_PER_REQUEST } from './request.ts'
+import type { DagSync } from './sync.ts'
+import type { VertexGossip } from './vertex-gossip.ts'
+
+// Message types (first byte). 1 was the ledger's own hello, retired: the peer binding (/harmony/id/1.0.0) replaced it.
+const MSG_QUERY = 2
+/** Opens a long-lived query channel (see query-channel.ts); the frames carry MSG_QUERY bodies. */
+const MSG_QUERY_CHANNEL = 3
+
+export interface QueryInit {
+  /** Time a peer has to answer a query. @default 3000 */
+  queryTimeoutMs?: number
+  /** How long a queried node waits to fetch an unknown vertex before answering "no". @default 1500 */
+  queryFetchWaitMs?: number
+}
+
+export interface QueryComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
+  ledger: Pick<DagLedger, 'hasVertex' | 'preferredFrontier'>
+  sync: Pick<DagSync, 'fetchMissing'>
+  gossip: Pick<VertexGossip, 'settled'>
+  logger: Logger
+}
+
+/**
+ * `/harmony/avalanche/1.0.0`, both sides: the server answers a query about a vertex with this node's preferred
+ * frontier (fetching the vertex first when it is unknown); the client keeps one query channel per peer.
+ */
+export class AvalancheQuery implements Startable {
+  private readonly c: QueryComponents
+  private readonly log: Logger
+  private readonly queryTimeoutMs: number
+  private readonly queryFetchWaitMs: number
+  private readonly channels = new Map<string, QueryChannelClient>()
+  private abort = new AbortController()
+
+  constructor (components: QueryComponents, init: QueryInit = {}) {
+    this.c = components
+    this.log = components.logger.child({ module: 'dag-query' })
+    this.queryTimeoutMs = init.queryTimeoutMs ?? 3000
+    this.queryFetchWaitMs = init.queryFetchWaitMs ?? 1500
+  }
+
+  async start (): Promise<void> {
+    this.abort = new AbortController()
+    await this.c.libp2p.handle(PROTOCOLS.avalanche, (stream, conn) => { void this.serve(stream, conn.remotePeer) }, { maxInboundStreams: 128 })
+  }
+
+  async stop (): Promise<void> {
+    this.abort.abort()
+    for (const ch of this.channels.values()) ch.close()
+    this.channels.clear()
+    await this.c.libp2p.unhandle(PROTOCOLS.avalanche)
+  }
+
+  /** Closes the channel to a peer that went away. */
+  forget (peer: PeerId): void {
+    const key = peer.toString()
+    this.channels.get(key)?.close()
+    this.channels.delete(key)
+  }
+
+  /** Asks `peer` about `vertexId`; resolves to its preferred frontier (empty when it did not answer in time). */
+  async query (peer: PeerId, vertexId: string): Promise<string[]> {
+    const body = writeIdList(new Writer(1 + idListBytes(1, 'u8')).u8(MSG_QUERY), [vertexId], 'u8').finish()
+    try {
+      const ch = await this.channel(peer)
+      const res = await ch.request(body, this.queryTimeoutMs + this.queryFetchWaitMs)
+      const r = new Reader(res, 'query response')
+      const ids = readIdList(r, 'u8', MAX_IDS_PER_REQUEST)
+      r.end()
+      return ids
+    } catch {
+      return []
+    }
+  }
+
+  private async serve (stream: Stream, peer: PeerId): Promise<void> {
+    const signal = this.abort.signal
+    try {
+      const lp = lpStream(stream, { maxDataLength: 64 * 1024 })
+      const first = (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.queryTimeoutMs)]) })).subarray()
+      const r = new Reader(first, 'avalanche request')
+      if (r.u8() !== MSG_QUERY_CHANNEL) r.fail('unknown request type')
+      r.end()
+      await serveQueryChannel(stream, lp, async (body) => await this.answer(peer, body), signal)
+    } catch (err) {
+      this.log.debug({ err }, 'avalanche stream failed')
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** A query: `u8 MSG_QUERY || u8 n || n ids`. Answer: this node's preferred frontier, `u8 n || n ids`. */
+  private async answer (peer: PeerId, req: Uint8Array): Promise<Uint8Array> {
+    const { ledger } = this.c
+    const r = new Reader(req, 'avalanche query')
+    if (r.u8() !== MSG_QUERY) r.fail('unknown request type')
+    const ids = readIdList(r, 'u8', MAX_IDS_PER_REQUEST, 1)
+    r.end()
+    // A vertex still being validated from gossip is awaited rather than fetched a second time.
+    await Promise.all(ids.map(async id => { await this.c.gossip.settled(id) }))
+    const unknown = ids.filter(id => !ledger.hasVertex(id))
+    if (unknown.length > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.c.sync.fetchMissing(peer, unknown).catch(err => { this.log.debug({ err }, 'query fetch failed') }),
+        new Promise(resolve => { timer = setTimeout(resolve, this.queryFetchWaitMs) })
+      ])
+      clearTimeout(timer)
+    }
+    const frontier = ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+    return writeIdList(new Writer(idListBytes(frontier.length, 'u8')), frontier, 'u8').finish()
+  }
+
+  private async channel (peer: PeerId): Promise<QueryChannelClient> {
+    const key = peer.toString()
+    const existing = this.channels.get(key)
+    if (existing !== undefined && !existing.closed) return existing
+    const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.avalanche, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.queryTimeoutMs)]) })
+    const again = this.channels.get(key)
+    if (again !== undefined && !again.closed) { stream.abort(new Error('duplicate channel')); return again }
+    const ch = new QueryChannelClient(stream, new Uint8Array([MSG_QUERY_CHANNEL]))
+    this.channels.set(key, ch)
+    return ch
+  }
+}

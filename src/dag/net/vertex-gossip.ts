@@ -1,0 +1,94 @@
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../../core/logger.ts'
+import type { Startable } from '../../core/lifecycle.ts'
+import { type GossipRegistry, type GossipResult, GossipValidationError } from '../../network/gossip.ts'
+import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES } from '../../network/protocols.ts'
+import { isDagError } from '../errors.ts'
+import type { DagLedger } from '../ledger.ts'
+import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
+import type { DagSync } from './sync.ts'
+
+// A vertex must fit in one gossip message.
+if (MAX_VERTEX_BYTES > MAX_GOSSIP_BYTES) throw new Error('MAX_VERTEX_BYTES exceeds MAX_GOSSIP_BYTES')
+
+/** Codes that mean the sender broke the protocol (reject, score penalty); any other DagError is ignored. */
+const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', 'PARENTS_INVALID', 'AUTHOR_UNKNOWN', 'SIGNATURE_INVALID', 'TX_CONFLICT', 'FEE_TOO_LOW', 'NONCE_UNCHAINED'])
+
+export interface VertexGossipComponents {
+  gossip: Pick<GossipRegistry, 'register' | 'publish'>
+  ledger: Pick<DagLedger, 'hasVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
+  sync: Pick<DagSync, 'fetchMissing'>
+  logger: Logger
+}
+
+/**
+ * The `harmony/1/vertex` topic handler: a gossiped vertex is checked standalone, its missing ancestors are fetched
+ * from the peer that sent it, and it is inserted before gossipsub forwards it.
+ */
+export class VertexGossip implements Startable {
+  private readonly c: VertexGossipComponents
+  private readonly log: Logger
+  /** gossiped vertices whose validation is under way */
+  private readonly validating = new Map<string, Promise<void>>()
+  private unregister: (() => void) | undefined
+
+  constructor (components: VertexGossipComponents) {
+    this.c = components
+    this.log = components.logger.child({ module: 'dag-gossip' })
+  }
+
+  async start (): Promise<void> {
+    this.unregister ??= this.c.gossip.register<VertexInfo>({
+      topic: GOSSIP_TOPICS.vertex,
+      maxBytes: MAX_VERTEX_BYTES,
+      decode: (data) => {
+        try {
+          return vertexInfo(data)
+        } catch (err) {
+          if (isDagError(err)) throw new GossipValidationError(REJECT_CODES.has(err.code) ? 'reject' : 'ignore', err.code)
+          throw new GossipValidationError('ignore', 'INTERNAL')
+        }
+      },
+      validate: async (info, from) => await this.validate(info, from)
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.unregister?.()
+    this.unregister = undefined
+  }
+
+  async publish (info: VertexInfo): Promise<void> {
+    try {
+      await this.c.gossip.publish(GOSSIP_TOPICS.vertex, info.encoded)
+    } catch (err) {
+      this.log.debug({ err }, 'publish failed; peers will fetch the vertex by sync')
+    }
+  }
+
+  /** Resolves when a vertex under gossip validation is done (at once when none is). */
+  async settled (idHex: string): Promise<void> {
+    await this.validating.get(idHex)?.catch(() => undefined)
+  }
+
+  private async validate (info: VertexInfo, from: PeerId): Promise<GossipResult> {
+    const { ledger } = this.c
+    if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
+    const validation = (async () => {
+      await ledger.checkStandalone(info)
+      const missing = ledger.missingParents(info)
+      if (missing.length > 0) await this.c.sync.fetchMissing(from, missing)
+      await ledger.insertVertex(info)
+    })()
+    this.validating.set(info.idHex, validation)
+    try {
+      await validation
+      return { verdict: 'accept', code: 'OK' }
+    } catch (err) {
+      if (isDagError(err)) return { verdict: REJECT_CODES.has(err.code) ? 'reject' : 'ignore', code: err.code }
+      throw err // the registry logs it and ignores the message: never punish a peer for our own failure
+    } finally {
+      this.validating.delete(info.idHex)
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { ExternalChecker } from './external-validity.ts'
+import type { TxInfo } from './tx.ts'
+
+/** A final transaction and the vertex that holds it. */
+export interface FinalTx {
+  vertexId: string
+  tx: TxInfo
+}
+
+/**
+ * What the DAG's neighbours (the bridge, the market, the API) may read: final outcomes and accounts, never the
+ * store or the graph. Ids are lowercase hex without 0x.
+ */
+export interface LedgerReader {
+  readonly chainId: string
+  /** True when this node is a genesis validator (it issues vertices). */
+  readonly isValidator: boolean
+  /** The genesis validators' ML-DSA public keys, in genesis order. */
+  validatorKeys: () => Uint8Array[]
+  account: (address: Uint8Array) => Promise<{ balance: bigint, nonce: bigint }>
+  /** The transaction if it is final on this node; undefined when pending, rejected or unknown. */
+  finalTx: (txIdHex: string) => Promise<FinalTx | undefined>
+  /** The transaction that won (account, nonce) and its vertex, once decided. */
+  conflictDecision: (account: Uint8Array, nonce: bigint) => Promise<{ vertexId: string, txId: string } | undefined>
+  /** True when `ancestor` is `of` or one of its ancestors. */
+  isAncestor: (ancestor: string, of: string) => boolean
+  /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
+  isHeld: (vertexId: string) => boolean
+  /** Processing vertices this node withholds its vote from. */
+  heldCount: () => number
+}
+
+/** Where a neighbour plugs into the DAG: outside validity of the kinds it owns (the bridge's deposit credits). */
+export interface LedgerRegistration {
+  /** Installs (or with undefined removes) the outside check of transactions of `kind`. */
+  setExternalChecker: (kind: number, checker: ExternalChecker | undefined) => void
+}

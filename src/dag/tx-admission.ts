@@ -1,0 +1,70 @@
+import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { VertexAdmission } from './admission.ts'
+import { DagError } from './errors.ts'
+import type { Genesis } from './genesis.ts'
+import type { LedgerState } from './ledger-state.ts'
+import type { Mempool } from './mempool.ts'
+import type { ProcessingIndex } from './processing.ts'
+import { decodeTx, txInfo, txSigningMessageFromEncoded } from './tx.ts'
+import { requireTxKind } from './tx-kinds.ts'
+import type { SignatureVerifier } from './verify-pool.ts'
+
+export interface TxAdmissionComponents {
+  genesis: Genesis
+  verifier: SignatureVerifier
+  admission: Pick<VertexAdmission, 'checkKindRules'>
+  state: LedgerState
+  core: AvalancheCore
+  mempool: Mempool
+  processing: ProcessingIndex
+}
+
+/**
+ * Mempool admission of a client transaction: encoding, kind rules, signature, then nonce, conflict and balance
+ * against the account and its pending (mempool and processing) transactions.
+ */
+export class TxAdmission {
+  private readonly c: TxAdmissionComponents
+
+  constructor (components: TxAdmissionComponents) {
+    this.c = components
+  }
+
+  /** Validates a transaction and queues it for this node's next vertex. Returns its id (hex). */
+  async admit (encoded: Uint8Array): Promise<string> {
+    const { genesis, verifier, admission, state, core, mempool, processing } = this.c
+    const tx = decodeTx(encoded)
+    const info = txInfo(encoded, tx)
+    admission.checkKindRules(requireTxKind(tx.kind), tx)
+    const [ok] = await verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessageFromEncoded(genesis.chainId, encoded), publicKey: tx.publicKey }])
+    if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
+    // Load the account, then check and queue synchronously: no other ledger operation can interleave with the
+    // synchronous part, so it needs no lock (a final transaction's nonce is below the account's: NONCE_TOO_LOW).
+    let acct = await state.account(info.account)
+    while (state.peek(info.account) !== acct) acct = await state.account(info.account)
+    if (mempool.has(info.idHex) || processing.hasTx(info.idHex)) {
+      throw new DagError('TX_KNOWN', 'transaction already known')
+    }
+    if (tx.nonce < acct.nonce) throw new DagError('NONCE_TOO_LOW', `nonce ${tx.nonce} already used; the account's next nonce is ${acct.nonce}`, { expected: acct.nonce.toString() })
+    const pending = processing.debitsOf(info.accountHex)
+    let next = acct.nonce
+    let pendingDebit = 0n
+    for (const [n, debit] of pending ?? []) { if (n >= acct.nonce) { pendingDebit += debit; if (n + 1n > next) next = n + 1n } }
+    for (const t of mempool.forAccount(info.accountHex)) {
+      const k = requireTxKind(t.tx.kind)
+      pendingDebit += k.effects(k.decode(t.tx.payload)).debit + t.tx.fee
+      if (t.tx.nonce + 1n > next) next = t.tx.nonce + 1n
+    }
+    if (tx.nonce > next) throw new DagError('NONCE_GAP', `nonce ${tx.nonce} is ahead of the account's next nonce ${next}`, { expected: next.toString() })
+    // A competitor is allowed only against instances this node's outside check found invalid (ExternalValidity).
+    const replacesVetoed = tx.nonce === acct.nonce && mempool.forAccount(info.accountHex).length === 0 && core.onlyVetoedLive(info.conflictKey)
+    if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
+    const kind = requireTxKind(tx.kind)
+    const need = kind.effects(kind.decode(tx.payload)).debit + tx.fee
+    if (acct.balance - pendingDebit < need) {
+      throw new DagError('INSUFFICIENT_BALANCE', `balance ${acct.balance - pendingDebit} (after pending transactions) is below amount + fee ${need}`)
+    }
+    mempool.add(info)
+    return info.idHex
+  }
+}
