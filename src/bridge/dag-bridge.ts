@@ -17,7 +17,7 @@
  */
 import { ZeroHash } from 'ethers'
 import type { Registry } from 'prom-client'
-import { type BinaryDb, type BinarySublevel, sublevel } from '../core/storage.ts'
+import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { fromHex, toHex } from '../core/codec.ts'
@@ -88,10 +88,11 @@ interface PendingDeposit {
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
-const KEY_EPOCH = enc('bridge/epoch')
-const PREFIX_DEPOSIT = 'bridge/deposit/'
-const PREFIX_UNSETTLED = 'bridge/unsettled/'
-const PREFIX_SETTLED = 'bridge/settled/'
+// key layouts from the storage table (src/core/storage.ts), in the `chain` sublevel
+const KEY_EPOCH = keyBytes(KEY_PREFIXES.chain.bridgeEpoch)
+const PREFIX_DEPOSIT = KEY_PREFIXES.chain.bridgeDeposit
+const PREFIX_UNSETTLED = KEY_PREFIXES.chain.bridgeUnsettled
+const PREFIX_SETTLED = KEY_PREFIXES.chain.bridgeSettled
 /** Retryable refusals of a submission: someone's credit/close for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 

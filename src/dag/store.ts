@@ -1,4 +1,4 @@
-import type { BinaryDb, BinarySublevel } from '../core/storage.ts'
+import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import { sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
@@ -121,12 +121,13 @@ function decodeCounters (b: Uint8Array): Counters {
   return c
 }
 
-const PREFIX_I = new Uint8Array([0x69]) // 'i'
-const PREFIX_N = new Uint8Array([0x6e]) // 'n'
-const PREFIX_V = new Uint8Array([0x76]) // 'v'
-const PREFIX_C = new Uint8Array([0x63]) // 'c'
-const KEY_GENESIS = new TextEncoder().encode('genesis')
-const KEY_COUNTERS = new TextEncoder().encode('counters')
+// key layouts from the storage table (src/core/storage.ts)
+const PREFIX_I = keyBytes(KEY_PREFIXES.dagTx.txRecord)
+const PREFIX_N = keyBytes(KEY_PREFIXES.dagTx.nonceIndex)
+const PREFIX_V = keyBytes(KEY_PREFIXES.dagConsensus.decision)
+const PREFIX_C = keyBytes(KEY_PREFIXES.dagConsensus.conflictWinner)
+const KEY_GENESIS = keyBytes(KEY_PREFIXES.dagMeta.genesis)
+const KEY_COUNTERS = keyBytes(KEY_PREFIXES.dagMeta.counters)
 const EMPTY = new Uint8Array(0)
 
 function nonceBytes (nonce: bigint): Uint8Array {
