@@ -194,7 +194,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
 
-    this.chainValue = await this.startChain()
+    this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 
     const address = addressFromPublicKey(ledgerKey.publicKey)
     registerNodeRpc(this.api, nodeRpcSource(this, () => ({
@@ -221,7 +221,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   }
 
   /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */
-  private async startChain (): Promise<ChainService | undefined> {
+  private async startChain (genesisValidatorKeys: Uint8Array[]): Promise<ChainService | undefined> {
     const path = this.dataPath(this.config.contracts)
     if (!(await stat(path).then(() => true, () => false))) {
       this.logger.info({ contracts: path }, 'no contracts file: running without the EVM chain client')
@@ -238,6 +238,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         await bridge.depositSink(deposit)
       },
       evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
+      // only registrations bound to these keys weigh in checkpoints (src/chain/validator-set.ts)
+      genesisValidatorKeys,
       checkpointTransport: gossipCheckpointTransport(this.gossip),
       logger: this.logger.child({ module: 'chain' }),
       registry: this.metrics
