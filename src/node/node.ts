@@ -16,7 +16,7 @@ import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc } from '../api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc } from '../api/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
@@ -64,6 +64,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private computeValue?: ComputeService
   private dagValue?: DagService
   private chainValue?: ChainService
+  private bridgeValue?: DagBridge
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -187,6 +188,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     })
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
+    // balance proofs come from the chain bridge's state cuts; without a chain there are none
+    registerStateProofRpc(this.api, { stateProof: async (address) => await this.bridgeValue?.stateProof(address) ?? null })
 
     // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
     this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
@@ -260,6 +263,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)
+    this.bridgeValue = bridge
     registerChainRpc(this.api, chain, chain)
     return chain
   }
