@@ -19,6 +19,7 @@ import { dagAccountFromAddressBytes } from '../src/chain/dag-account.ts'
 import { AGC_UNIT, ANVIL_DEPLOYER_KEY, deployContracts, registerValidators } from '../src/chain/deploy.ts'
 import { createProvider } from '../src/chain/provider.ts'
 import { buildWithdrawalTree } from '../src/chain/withdrawals.ts'
+import { generateKeyPair, sha256 } from '../src/core/crypto.ts'
 
 const VALIDATOR_COUNTS = [4, 16, 64]
 const TASKS_PER_CHECKPOINT = 1000n
@@ -45,7 +46,7 @@ async function main (): Promise<void> {
     for (const n of VALIDATOR_COUNTS) {
       const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60 })
       const validators = Array.from({ length: n }, (_, i) => key(`v${n}-${i}`))
-      await registerValidators(deployer, deployment, validators.map((v, i) => ({ signerKey: v.privateKey, identity: keccak256(toUtf8Bytes(`node-${i}`)) })), { extraAgc: 0n, ethPerOperator: parseUnits('1', 18) })
+      await registerValidators(deployer, deployment, validators.map((v, i) => ({ signerKey: v.privateKey, ledgerKey: generateKeyPair(sha256(toUtf8Bytes(`harmony-bench:node-${i}`))) })), { extraAgc: 0n, ethPerOperator: parseUnits('1', 18) })
       const c = connectContracts(deployment, deployer)
       const checkpointFor = (withdrawalsRoot: string): Checkpoint => ({ epoch: 1n, dagRoot: keccak256(toUtf8Bytes('dag')), stateRoot: keccak256(toUtf8Bytes('state')), withdrawalsRoot })
       let withdrawalsRoot = ZeroHash

@@ -8,8 +8,13 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 /// @title HarmonyStaking
-/// @notice Validators stake AGC and bind an EVM signing key to their node's ML-DSA identity (a 32-byte hash of the
-/// ML-DSA-65 public key). Stake is the weight of a validator's checkpoint signature. Unbonding stake stays
+/// @notice Validators stake AGC and bind an EVM signing key to their node's ML-DSA identity (the sha256 of the
+/// ML-DSA-65 public key). The binding is proven twice: the signing key's EIP-712 signature (checked here) and an
+/// ML-DSA-65 signature by the ledger key over (chain id, this contract, operator, signer), carried in the register
+/// call and emitted in `ValidatorBound`: the EVM cannot verify ML-DSA at a reasonable cost, so every node verifies it
+/// against its genesis validator set and ignores checkpoint signatures of validators it cannot verify.
+/// A deployment may fix its genesis validators (identity => signer) at construction: then only those identities
+/// register, each only with its own signer, so EVM stake alone cannot buy checkpoint weight (docs/chain.md). Stake is the weight of a validator's checkpoint signature. Unbonding stake stays
 /// slashable until it is withdrawn. Only the settlement contract can slash, and it does so only with evidence it
 /// checked itself. Rewards the settlement contract sends in are shared pro rata to bonded stake.
 /// @dev The settlement address is fixed at construction (the deployer precomputes it), so no admin key exists.
@@ -20,6 +25,9 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
     uint256 public constant MAX_VALIDATORS = 256;
     uint256 private constant REWARD_PRECISION = 1e36;
     bytes32 public constant REGISTER_TYPEHASH = keccak256("Register(address operator,bytes32 identity)");
+    /// @dev ML-DSA-65 (FIPS 204) sizes: the binding is publicKey ‖ signature.
+    uint256 public constant MLDSA_PUBLIC_KEY_BYTES = 1952;
+    uint256 public constant MLDSA_SIGNATURE_BYTES = 3309;
 
     struct Validator {
         address signer;
@@ -45,12 +53,19 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
     address[] private _operators;
     mapping(address operator => uint256 indexPlusOne) private _operatorIndex;
 
+    /// @notice Signer fixed at construction for each genesis identity (zero: not a genesis identity).
+    mapping(bytes32 identity => address signer) public genesisSignerOf;
+    /// @notice Number of genesis identities fixed at construction; 0 means open registration (no genesis list).
+    uint256 public immutable genesisValidatorCount;
+
     uint256 public totalStake;
     uint256 public totalUnbonding;
     uint256 public accRewardPerStake;
     uint256 public undistributedReward;
 
     event ValidatorRegistered(address indexed operator, address indexed signer, bytes32 indexed identity);
+    /// @notice The ML-DSA binding of a registration: publicKey ‖ signature (ML-DSA-65). Nodes verify it off chain.
+    event ValidatorBound(address indexed operator, bytes32 indexed identity, bytes mldsaBinding);
     event ValidatorRemoved(address indexed operator);
     event Staked(address indexed operator, uint256 amount, uint256 newStake);
     event Unbonding(address indexed operator, uint256 amount, uint64 unbondingEnd);
@@ -73,17 +88,39 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
     error StillUnbonding(uint64 unbondingEnd);
     error NothingToWithdraw();
     error ValidatorSetFull();
+    error BadBinding();
+    error NotGenesisValidator(bytes32 identity);
+    error NotGenesisSigner(bytes32 identity, address signer);
+    error BadGenesis();
 
     modifier onlySettlement() {
         if (msg.sender != settlement) revert NotSettlement();
         _;
     }
 
-    constructor(IERC20 token_, address settlement_, uint256 minStake_, uint64 unbondingPeriod_)
-        EIP712("HarmonyStaking", "1")
-    {
+    /// @param genesisIdentities_ the ledger's genesis validators (sha256 of their ML-DSA-65 public keys); empty for
+    /// open registration, where only the nodes' own ML-DSA check keeps unbound stake out of their checkpoints
+    /// @param genesisSigners_ the EVM signing key each genesis identity registers with (same order)
+    constructor(
+        IERC20 token_,
+        address settlement_,
+        uint256 minStake_,
+        uint64 unbondingPeriod_,
+        bytes32[] memory genesisIdentities_,
+        address[] memory genesisSigners_
+    ) EIP712("HarmonyStaking", "1") {
         if (address(token_) == address(0) || settlement_ == address(0)) revert ZeroAddress();
         if (minStake_ == 0) revert ZeroAmount();
+        if (genesisIdentities_.length != genesisSigners_.length || genesisIdentities_.length > MAX_VALIDATORS) {
+            revert BadGenesis();
+        }
+        for (uint256 i = 0; i < genesisIdentities_.length; i++) {
+            bytes32 identity = genesisIdentities_[i];
+            address signer = genesisSigners_[i];
+            if (identity == bytes32(0) || signer == address(0) || genesisSignerOf[identity] != address(0)) revert BadGenesis();
+            genesisSignerOf[identity] = signer;
+        }
+        genesisValidatorCount = genesisIdentities_.length;
         token = token_;
         settlement = settlement_;
         minStake = minStake_;
@@ -97,10 +134,15 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
     /// @param identity the hash of the node's ML-DSA-65 public key
     /// @param signerProof the signer's EIP-712 signature of Register(operator, identity): proves the operator
     /// controls the signing key, so nobody can bind another validator's key
-    function register(address signer, bytes32 identity, bytes calldata signerProof, uint256 amount)
-        external
-        nonReentrant
-    {
+    /// @param mldsaBinding the ML-DSA-65 public key (sha256 must equal `identity`) followed by its signature over
+    /// the binding message (docs/chain.md); checked by the nodes, not here
+    function register(
+        address signer,
+        bytes32 identity,
+        bytes calldata signerProof,
+        bytes calldata mldsaBinding,
+        uint256 amount
+    ) external nonReentrant {
         address operator = msg.sender;
         if (signer == address(0)) revert ZeroAddress();
         if (identity == bytes32(0)) revert ZeroIdentity();
@@ -109,9 +151,9 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         if (operatorOfIdentity[identity] != address(0)) revert IdentityInUse();
         if (_operators.length >= MAX_VALIDATORS) revert ValidatorSetFull();
         if (amount < minStake) revert BelowMinimumStake(amount, minStake);
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(REGISTER_TYPEHASH, operator, identity)));
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signerProof);
-        if (err != ECDSA.RecoverError.NoError || recovered != signer) revert BadSignerProof();
+        _checkGenesis(identity, signer);
+        _checkSignerProof(operator, signer, identity, signerProof);
+        _checkBinding(identity, mldsaBinding);
 
         Validator storage v = _validators[operator];
         v.signer = signer;
@@ -126,6 +168,7 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
         _operators.push(operator);
         _operatorIndex[operator] = _operators.length;
         emit ValidatorRegistered(operator, signer, identity);
+        emit ValidatorBound(operator, identity, mldsaBinding);
         _stake(operator, amount);
     }
 
@@ -276,6 +319,28 @@ contract HarmonyStaking is EIP712, ReentrancyGuard {
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _checkGenesis(bytes32 identity, address signer) private view {
+        if (genesisValidatorCount == 0) return;
+        address fixedSigner = genesisSignerOf[identity];
+        if (fixedSigner == address(0)) revert NotGenesisValidator(identity);
+        if (fixedSigner != signer) revert NotGenesisSigner(identity, signer);
+    }
+
+    function _checkSignerProof(address operator, address signer, bytes32 identity, bytes calldata signerProof)
+        private
+        view
+    {
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(REGISTER_TYPEHASH, operator, identity)));
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signerProof);
+        if (err != ECDSA.RecoverError.NoError || recovered != signer) revert BadSignerProof();
+    }
+
+    /// @dev Only the shape and the key's hash: the ML-DSA signature itself is verified by every node.
+    function _checkBinding(bytes32 identity, bytes calldata mldsaBinding) private pure {
+        if (mldsaBinding.length != MLDSA_PUBLIC_KEY_BYTES + MLDSA_SIGNATURE_BYTES) revert BadBinding();
+        if (sha256(mldsaBinding[:MLDSA_PUBLIC_KEY_BYTES]) != identity) revert BadBinding();
+    }
 
     function _stake(address operator, uint256 amount) private {
         Validator storage v = _validators[operator];

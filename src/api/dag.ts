@@ -1,5 +1,7 @@
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
+import { parseAddress } from '../core/address.ts'
 import { fromHex } from '../core/codec.ts'
+import { AddressError } from '../core/errors.ts'
 import { isDagError, type DagErrorCode } from '../dag/errors.ts'
 import { txToJSON, type TxInfo } from '../dag/tx.ts'
 import type { RpcResultOf } from './definitions.ts'
@@ -93,4 +95,35 @@ export function registerDagRpc (registry: RpcRegistry, dag: DagRpcSource): void 
   const txStatus = registerTopic(registry, 'tx_status', (filter, event) => event.id === filter.id)
   dag.on('tx:final', (e) => { txStatus({ id: e.id, status: 'final', vertex: e.vertexId, reason: null }) })
   dag.on('tx:rejected', (e) => { txStatus({ id: e.id, status: 'rejected', vertex: null, reason: e.reason }) })
+}
+
+/** A balance proof against an anchored checkpoint's state root (src/bridge/state-cuts.ts). */
+export interface StateProofView {
+  epoch: bigint
+  address: string
+  balance: bigint
+  nonce: bigint
+  proof: string[]
+  root: string
+}
+
+/** Where `account_getProof` reads (the DAG bridge; a node without a chain answers null). */
+export interface StateProofSource {
+  stateProof: (address: Uint8Array) => Promise<StateProofView | null>
+}
+
+/** `account_getProof`: registered by the node whether or not it runs a chain bridge. */
+export function registerStateProofRpc (registry: RpcRegistry, source: StateProofSource): void {
+  registerMethod(registry, 'account_getProof', async ([a]) => {
+    let address: Uint8Array
+    try {
+      address = parseAddress(a)
+    } catch (err) {
+      if (err instanceof AddressError) throw new RpcMethodError(RpcErrorCode.INVALID_PARAMS, err.message, { reason: err.code })
+      throw err
+    }
+    const p = await mapped(async () => await source.stateProof(address))
+    if (p === null) return null
+    return { epoch: p.epoch.toString(), address: p.address, balance: p.balance.toString(), nonce: p.nonce.toString(), proof: p.proof, root: p.root }
+  })
 }

@@ -108,6 +108,14 @@ const CheckpointResult = z.object({
   totalStake: z.string()
 })
 
+const AccountProofResult = z.object({
+  epoch: z.string(),
+  address: z.string(),
+  balance: z.string(),
+  nonce: z.string(),
+  proof: z.array(z.string()),
+  root: z.string()
+})
 const WithdrawalProofResult = z.object({
   epoch: z.string(),
   account: z.string(),
@@ -144,6 +152,7 @@ export const RPC_METHODS = {
   // ledger (src/api/dag.ts)
   account_getBalance: method('Balance of an account in AGC base units (decimal string), from finalized state.', z.tuple([address]), z.string()),
   account_getNonce: method('Number of finalized transactions of an account (the next nonce when nothing is pending).', z.tuple([address]), z.string()),
+  account_getProof: method('Merkle proof of an account\'s balance and nonce against the state root of the last checkpoint anchored on chain: leaf (bytes20 address, uint256 balance, uint64 nonce) of an OpenZeppelin StandardMerkleTree (docs/protocol.md, State roots of checkpoints). Null when this node holds no anchored epoch or the account is empty there.', z.tuple([address]), AccountProofResult.nullable()),
   account_sendTransaction: method('Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.', z.tuple([signedTx]), z.string()),
   tx_get: method('A transaction and its status: pending, final or rejected (with a reason). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
   dag_getVertex: method('A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),

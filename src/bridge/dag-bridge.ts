@@ -12,10 +12,10 @@
  * - **Withdrawals out**: final `withdraw` burns wait in an unsettled set; a validator (in turn, rank rotated by
  *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
  *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
- *   were in no earlier epoch) and calls `chain.closeEpoch(E, closeVertexId, 0x0…0, leaves)`: the leaves are stored
+ *   were in no earlier epoch) and the state root at the close's cut (state-cuts.ts), and calls
+ *   `chain.closeEpoch(E, closeVertexId, stateRoot, leaves)`: the leaves are stored
  *   for proofs and the checkpoint is signed and gossiped.
  */
-import { ZeroHash } from 'ethers'
 import type { Registry } from 'prom-client'
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
@@ -29,6 +29,7 @@ import type { TxInfo } from '../dag/tx.ts'
 import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
 import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
+import { StateCuts, type StateProof } from './state-cuts.ts'
 import { epochWithdrawals, withdrawalLeafOf } from './withdrawals.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
 import type { Deposit, DepositCheck, DepositSink } from '../chain/deposit-watcher.ts'
@@ -39,7 +40,8 @@ import type { WithdrawalLeaf, WithdrawalTree } from '../chain/withdrawals.ts'
 export interface BridgeChain {
   checkDeposit: (claim: Pick<Deposit, 'txHash' | 'logIndex' | 'dagAccount' | 'amount'>) => Promise<DepositCheck>
   closeEpoch: (epoch: bigint, dagRoot: string, stateRoot: string, withdrawals: readonly WithdrawalLeaf[]) => Promise<WithdrawalTree>
-  info: () => Promise<{ chainId: number }>
+  /** `lastEpoch`: the last checkpoint on chain (decimal), for balance proofs against it. */
+  info: () => Promise<{ chainId: number, lastEpoch?: string }>
 }
 
 export interface DagBridgeComponents {
@@ -121,6 +123,8 @@ export class DagBridge implements Startable {
   private running = false
   private loaded = false
   private readonly metrics?: BridgeMetrics
+  /** State cuts of recent epochs: their roots go into checkpoints, their trees answer balance proofs. */
+  private readonly cuts: StateCuts
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
@@ -131,6 +135,7 @@ export class DagBridge implements Startable {
   constructor (components: DagBridgeComponents, init: DagBridgeInit = {}) {
     this.c = components
     this.db = sublevel(components.db, 'chain')
+    this.cuts = new StateCuts(components.dag.reader, this.db)
     this.log = components.logger.child({ module: 'dag-bridge' })
     this.propose = init.propose ?? true
     this.proposeDelayMs = init.proposeDelayMs ?? 3000
@@ -287,13 +292,17 @@ export class DagBridge implements Startable {
       else this.log.error({ epoch: epoch.toString() }, 'the final epoch-close is unreadable; closing the epoch without withdrawals')
       const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
       const leaves = txs.map(withdrawalLeafOf)
-      // chain side first (idempotent), then the cursor: a crash in between hands the epoch over again
-      await this.c.chain.closeEpoch(epoch, `0x${closeVertexHex}`, ZeroHash, leaves)
+      // the state root at the close's cut (equal on every node); chain side first (idempotent), then the cursor and
+      // the cut in one batch: a crash in between hands the epoch over again
+      const stateRoot = await this.cuts.rootOf(epoch, closeVertexHex)
+      await this.c.chain.closeEpoch(epoch, `0x${closeVertexHex}`, stateRoot, leaves)
       await this.db.batch([
         ...txs.map(t => ({ type: 'put' as const, key: enc(PREFIX_SETTLED + t.idHex), value: enc(epoch.toString()) })),
         ...txs.map(t => ({ type: 'del' as const, key: enc(PREFIX_UNSETTLED + t.idHex) })),
+        ...this.cuts.batchOps(epoch),
         { type: 'put', key: KEY_EPOCH, value: enc(epoch.toString()) }
       ])
+      this.cuts.committed(epoch)
       for (const t of txs) this.unsettled.delete(t.idHex)
       this.processedEpoch = epoch
       this.lastEpochAtMs = Date.now()
@@ -333,6 +342,12 @@ export class DagBridge implements Startable {
     }
   }
 
+  /** `account_getProof`: a balance proof against the last anchored checkpoint's state root (null when none). */
+  async stateProof (address: Uint8Array): Promise<StateProof | null> {
+    const lastEpoch = (await this.c.chain.info()).lastEpoch
+    return lastEpoch === undefined ? null : this.cuts.proof(address, BigInt(lastEpoch))
+  }
+
   // ---------------------------------------------------------------- state
 
   private myValidatorIndex (): number {
@@ -344,6 +359,7 @@ export class DagBridge implements Startable {
   private async load (): Promise<void> {
     if (this.loaded) return
     this.loaded = true
+    await this.cuts.load()
     const epoch = await this.db.get(KEY_EPOCH)
     if (epoch !== undefined) this.processedEpoch = BigInt(dec(epoch))
     for await (const [k, v] of this.db.iterator({ gte: enc(PREFIX_DEPOSIT), lt: enc(`${PREFIX_DEPOSIT}\xff`) })) {

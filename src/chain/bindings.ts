@@ -80,7 +80,10 @@ export interface StakingContract extends BaseContract {
   weightsOfSigners: ViewMethod<[Address[]], bigint[]>
   pendingRewards: ViewMethod<[Address], bigint>
   registerDigest: ViewMethod<[Address, Bytes32], Bytes32>
-  register: TxMethod<[Address, Bytes32, BytesLike, bigint]>
+  genesisValidatorCount: ViewMethod<[], bigint>
+  genesisSignerOf: ViewMethod<[Bytes32], Address>
+  /** signer, identity, EIP-712 signer proof, ML-DSA binding (publicKey ‖ signature), stake */
+  register: TxMethod<[Address, Bytes32, BytesLike, BytesLike, bigint]>
   stake: TxMethod<[bigint]>
   unbond: TxMethod<[bigint]>
   withdrawUnbonded: TxMethod<[]>

@@ -80,7 +80,8 @@ interface EpochState {
   done: boolean
 }
 
-export interface EpochStatus { epoch: bigint, digest?: string, signedStake: bigint, totalStake: bigint, signers: string[], quorum: boolean }
+/** `signedStake` counts bound signers only; `totalStake` is all bonded stake; `boundStake` the bound validators' part. */
+export interface EpochStatus { epoch: bigint, digest?: string, signedStake: bigint, totalStake: bigint, boundStake: bigint, signers: string[], quorum: boolean }
 
 export class CheckpointAggregator extends EventEmitter<{
   quorum: [{ epoch: bigint, digest: string }]
@@ -223,6 +224,9 @@ export class CheckpointAggregator extends EventEmitter<{
       return 'reject'
     }
     const snapshot = await this.c.validators.snapshot()
+    // weightOf is 0 for a signer not bound to a genesis validator's ML-DSA key (validator-set.ts): its signature
+    // is never stored, so no quorum, co-signature or submission can rely on it. Ignore, not reject: the sender only
+    // relays it, and our view of the registrations may lag the chain.
     if (snapshot.weightOf(signer) === 0n) return 'ignore'
     const state = this.epoch(checkpoint.epoch)
     if (state === undefined) return 'ignore'
@@ -281,8 +285,10 @@ export class CheckpointAggregator extends EventEmitter<{
     const digest = state?.local
     const sigs = digest === undefined ? undefined : state?.digests.get(digest)?.signatures
     const signers = sigs === undefined ? [] : [...sigs.keys()]
+    // only bound signers weigh; the total is every registered validator's stake, as the contract counts it, so a
+    // quorum here is a quorum on chain and never relies on an unbound signer
     const signedStake = signers.reduce((sum, s) => sum + snapshot.weightOf(s), 0n)
-    return { epoch, digest, signedStake, totalStake: snapshot.total, signers, quorum: hasQuorum(signedStake, snapshot.total) }
+    return { epoch, digest, signedStake, totalStake: snapshot.total, boundStake: snapshot.boundTotal, signers, quorum: hasQuorum(signedStake, snapshot.total) }
   }
 
   private async tryQuorum (epoch: bigint): Promise<void> {
@@ -292,7 +298,7 @@ export class CheckpointAggregator extends EventEmitter<{
     if (!status.quorum) return
     this.emit('quorum', { epoch, digest: state.local })
     const snapshot = await this.c.validators.snapshot()
-    const order = snapshot.validators.map((v) => getAddress(v.signer)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+    const order = snapshot.validators.filter((v) => v.bound).map((v) => getAddress(v.signer)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
     const me = this.c.signingKey === undefined ? -1 : order.indexOf(addressOf(this.c.signingKey))
     const n = order.length
     const rank = turnRank(me, epoch, n)

@@ -1,6 +1,6 @@
 /**
  * Deploys AGC, HarmonyStaking and HarmonySettlement, and (for a devnet) funds validators and registers their
- * keys. The staking contract fixes the settlement address at construction: the deployer's next nonces are known,
+ * keys, each with the ML-DSA binding of its ledger key. The staking contract fixes the settlement address at construction: the deployer's next nonces are known,
  * so the settlement address is computed before it exists and no admin key is left in staking or settlement.
  */
 import { ContractFactory, getCreateAddress, type JsonRpcProvider, parseEther, parseUnits, type Signer, Wallet } from 'ethers'
@@ -10,6 +10,7 @@ import { type ContractAddresses, connectContracts, type HarmonyContracts } from 
 import { type ContractsFile, writeContractsFile } from './contracts-file.ts'
 import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
+import { signValidatorBinding, validatorIdentity } from './validator-binding.ts'
 
 /** 1 AGC in base units (18 decimals). */
 export const AGC_UNIT = 10n ** 18n
@@ -23,6 +24,20 @@ export interface DeployInit {
   minStake?: bigint
   /** Unbonding period in seconds. @default 604800 (7 days) */
   unbondingPeriodSec?: number
+  /**
+   * The ledger's genesis validators, fixed in the staking contract: only these identities register, each only with
+   * its signer, so EVM stake alone cannot buy checkpoint weight. Empty: open registration, where only the nodes'
+   * own ML-DSA binding check keeps unbound stake out of the checkpoints they sign (docs/chain.md). @default []
+   */
+  genesisValidators?: GenesisRegistration[]
+}
+
+/** A genesis validator as the staking contract fixes it at construction. */
+export interface GenesisRegistration {
+  /** sha256 of the ML-DSA-65 public key (validatorIdentity), 0x-hex. */
+  identity: string
+  /** The EVM key that signs checkpoints for it. */
+  signer: string
 }
 
 export interface Deployment extends ContractAddresses {
@@ -53,7 +68,8 @@ export async function deployContracts (deployer: Signer, init: DeployInit = {}):
   const settlementAddress = getCreateAddress({ from, nonce: nonce + 2 })
   const agc = await deployOne('AGC', deployer, nonce, [init.admin ?? from, init.initialHolder ?? from])
   const staking = await deployOne('HarmonyStaking', deployer, nonce + 1, [
-    agc, settlementAddress, init.minStake ?? 1000n * AGC_UNIT, init.unbondingPeriodSec ?? 604_800
+    agc, settlementAddress, init.minStake ?? 1000n * AGC_UNIT, init.unbondingPeriodSec ?? 604_800,
+    (init.genesisValidators ?? []).map((g) => g.identity), (init.genesisValidators ?? []).map((g) => g.signer)
   ])
   const settlement = await deployOne('HarmonySettlement', deployer, nonce + 2, [agc, staking])
   if (settlement !== settlementAddress) {
@@ -76,8 +92,11 @@ export interface ValidatorSetup {
   operatorKey?: string
   /** Key that signs checkpoints. */
   signerKey: string
-  /** 32-byte hash of the node's ML-DSA-65 public key (0x-hex). */
-  identity: string
+  /**
+   * The node's ML-DSA-65 ledger key: its public key's hash is the identity, and it signs the binding of
+   * (operator, signer) that every node checks against its genesis validators (validator-binding.ts).
+   */
+  ledgerKey: { publicKey: Uint8Array, secretKey: Uint8Array }
   /** Stake in base units. @default the minimum stake */
   stake?: bigint
 }
@@ -107,8 +126,10 @@ export async function registerValidators (deployer: Wallet, deployment: Deployme
     await (await admin.agc.transfer(operator.address, stake + (init.extraAgc ?? parseUnits('10000', 18)))).wait()
     const own = connectContracts(deployment, operator)
     await (await own.agc.approve(deployment.staking, stake)).wait()
-    const proof = await signRegistration(signer, deployment.staking, deployment.chainId, operator.address, v.identity)
-    await (await own.staking.register(signer.address, v.identity, proof, stake)).wait()
+    const identity = validatorIdentity(v.ledgerKey.publicKey)
+    const proof = await signRegistration(signer, deployment.staking, deployment.chainId, operator.address, identity)
+    const binding = signValidatorBinding(v.ledgerKey, { chainId: deployment.chainId, staking: deployment.staking }, operator.address, signer.address)
+    await (await own.staking.register(signer.address, identity, proof, binding, stake)).wait()
   }
 }
 
@@ -144,7 +165,9 @@ export async function startDevnetChain (init: DevnetChainInit): Promise<DevnetCh
   try {
     const provider = createProvider(anvil.url, anvil.chainId, { pollingIntervalMs: 250 })
     const deployer = new Wallet(ANVIL_DEPLOYER_KEY, provider)
-    const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60, ...init.deploy })
+    // the devnet's validators are its genesis: fixed in the staking contract, so nothing else can register
+    const genesisValidators = init.validators.map((v) => ({ identity: validatorIdentity(v.ledgerKey.publicKey), signer: new Wallet(v.signerKey).address }))
+    const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60, genesisValidators, ...init.deploy })
     await registerValidators(deployer, deployment, init.validators, init.fund)
     const contractsFile: ContractsFile = {
       version: 1,

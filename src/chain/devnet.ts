@@ -1,8 +1,7 @@
 /**
  * `harmonyd devnet` support: one local chain for the whole devnet. Each node gets an EVM key in its datadir, is
- * registered as a validator bound to its ML-DSA identity, and gets the contracts file in its datadir.
+ * registered as a validator bound to its ML-DSA identity (an ML-DSA signature by its ledger key), and gets the contracts file in its datadir.
  */
-import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { AnvilInit } from './anvil.ts'
 import { writeContractsFile } from './contracts-file.ts'
@@ -12,16 +11,16 @@ import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 /** The contracts file inside a node's datadir. */
 export const CONTRACTS_FILE = 'contracts.json'
 
-/** The validator identity registered on chain: sha256 of the node's ML-DSA-65 public key (0x-hex, 32 bytes). */
-export function validatorIdentity (mldsaPublicKey: Uint8Array): string {
-  return `0x${createHash('sha256').update(mldsaPublicKey).digest('hex')}`
-}
+export { validatorIdentity } from './validator-binding.ts'
 
 export interface DevnetChainPrepareInit {
   /** The nodes' datadirs (node-0, node-1, ...). */
   nodeDirs: string[]
-  /** The ML-DSA-65 public key of the node in `dir` (loadIdentity(dir).ledgerKey.publicKey). */
-  mldsaPublicKeyOf: (dir: string) => Promise<Uint8Array>
+  /**
+   * The ML-DSA-65 ledger key of the node in `dir` (loadIdentity(dir).ledgerKey): it signs the node's validator
+   * binding; the secret key never leaves this process.
+   */
+  ledgerKeyOf: (dir: string) => Promise<{ publicKey: Uint8Array, secretKey: Uint8Array }>
   /** Stake per validator, base units. @default the contract's minimum (1000 AGC) */
   stake?: bigint
   anvil?: AnvilInit
@@ -42,7 +41,7 @@ export async function prepareDevnetChain (init: DevnetChainPrepareInit): Promise
   const nodes: PreparedDevnetChain['nodes'] = []
   for (const dir of init.nodeDirs) {
     const key = await loadOrCreateEvmKey(join(dir, EVM_KEY_FILE))
-    validators.push({ signerKey: key.privateKey, identity: validatorIdentity(await init.mldsaPublicKeyOf(dir)), stake: init.stake })
+    validators.push({ signerKey: key.privateKey, ledgerKey: await init.ledgerKeyOf(dir), stake: init.stake })
     nodes.push({ dir, contractsFile: join(dir, CONTRACTS_FILE), evmAddress: key.address })
   }
   const chain = await startDevnetChain({ anvil: init.anvil, fund: init.fund, validators })

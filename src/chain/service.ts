@@ -40,6 +40,11 @@ export interface ChainServiceComponents {
   depositSink: DepositSink
   /** The node's EVM key (loadOrCreateEvmKey). Without it the node watches deposits but neither signs nor submits. */
   evmKey?: Wallet
+  /**
+   * The ML-DSA-65 public keys of the ledger's genesis validators. Only checkpoint signers whose registration is
+   * bound to one of these keys weigh (validator-set.ts); passed as bytes so src/chain never imports the DAG.
+   */
+  genesisValidatorKeys: Uint8Array[]
   /** Gossip on harmony/1/checkpoint. Without it no checkpoint loop runs. */
   checkpointTransport?: CheckpointTransport
   logger: Logger
@@ -83,7 +88,13 @@ export class ChainService implements Startable, ChainRpcSource {
       if (components.checkpointTransport !== undefined) {
         this.aggregator = new CheckpointAggregator({
           transport: components.checkpointTransport,
-          validators: new StakingValidatorSet(this.contracts.staking),
+          validators: new StakingValidatorSet({
+            staking: this.contracts.staking,
+            domain: { chainId: file.chainId, staking: file.staking },
+            genesisValidatorKeys: components.genesisValidatorKeys,
+            fromBlock: file.deployBlock,
+            logger: this.log
+          }),
           submitter: new SettlementSubmitter(this.contracts.settlement, file.settlement, this.client),
           domain: { chainId: file.chainId, settlement: file.settlement },
           signingKey: components.evmKey.signingKey,

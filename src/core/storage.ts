@@ -78,7 +78,9 @@ export const KEY_PREFIXES = {
     /** DAG bridge: `bridge/unsettled/<withdraw tx id>` → a final withdrawal not yet in an epoch. */
     bridgeUnsettled: 'bridge/unsettled/',
     /** DAG bridge: `bridge/settled/<withdraw tx id>` → the epoch that settled it. */
-    bridgeSettled: 'bridge/settled/'
+    bridgeSettled: 'bridge/settled/',
+    /** DAG bridge: `bridge/cut/<epoch, 20 digits>` → the accounts at the epoch's state cut (src/bridge/state-cuts.ts). */
+    bridgeStateCut: 'bridge/cut/'
   }
 } as const
 

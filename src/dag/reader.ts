@@ -1,6 +1,12 @@
 import type { ExternalChecker } from './external-validity.ts'
 import type { TxInfo } from './tx.ts'
 
+/** An accepted vertex as the state cut reads it: `status`/`reason` are each transaction's recorded outcome. */
+export interface AcceptedVertexView {
+  parents: string[]
+  txs: Array<{ tx: TxInfo, status: 'pending' | 'final' | 'rejected', reason?: string, recordVertexId?: string }>
+}
+
 /** A final transaction and the vertex that holds it. */
 export interface FinalTx {
   vertexId: string
@@ -24,6 +30,13 @@ export interface LedgerReader {
   conflictDecision: (account: Uint8Array, nonce: bigint) => Promise<{ vertexId: string, txId: string } | undefined>
   /** True when `ancestor` is `of` or one of its ancestors. */
   isAncestor: (ancestor: string, of: string) => boolean
+  /**
+   * An accepted vertex's parents and the outcome of each of its transactions; undefined unless accepted here.
+   * The state cut of a checkpoint (state-cut.ts) is built from these.
+   */
+  acceptedVertex: (vertexId: string) => Promise<AcceptedVertexView | undefined>
+  /** The genesis vertex id and allocations: the state below every cut. */
+  genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

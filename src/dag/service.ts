@@ -21,7 +21,7 @@ import { DagSync } from './net/sync.ts'
 import { ValidatorPeers } from './net/validator-peers.ts'
 import { VertexGossip } from './net/vertex-gossip.ts'
 import type { ExternalChecker } from './external-validity.ts'
-import type { LedgerReader, LedgerRegistration } from './reader.ts'
+import type { AcceptedVertexView, LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
 import { vertexInfo } from './vertex.ts'
@@ -202,6 +202,19 @@ function ledgerReader (ledger: DagLedger): LedgerReader {
       return d === undefined ? undefined : { vertexId: toHex(d.vertexId), txId: toHex(d.txId) }
     },
     isAncestor: (ancestor, of) => ledger.graph.isAncestorOrSelf(ancestor, [of]),
+    acceptedVertex: async (vertexId) => {
+      if (ledger.graph.get(vertexId)?.status !== 'accepted' || vertexId === ledger.graph.genesisId) return undefined
+      const bytes = await ledger.getVertexBytes(vertexId)
+      if (bytes === undefined) return undefined
+      const v = vertexInfo(bytes)
+      const txs: AcceptedVertexView['txs'] = []
+      for (const tx of v.txs) {
+        const rec = await ledger.store.getTxRecord(tx.id)
+        txs.push({ tx, status: rec?.status ?? 'pending', reason: rec?.reason, recordVertexId: rec === undefined ? undefined : toHex(rec.vertexId) })
+      }
+      return { parents: v.parentHex, txs }
+    },
+    genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),
     heldCount: () => ledger.external.heldCount()
   }

@@ -98,7 +98,7 @@ export class Devnet {
       // anvil keeps its chain in memory, so every run deploys a new one; ledgers left from an earlier run would
       // hold credits and epochs of a chain that no longer exists: each run starts fresh ledgers (keys are kept)
       for (const dir of dirs) await rm(join(dir, DB_DIR), { recursive: true, force: true })
-      this.chain = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async d => (await loadIdentity(d)).ledgerKey.publicKey })
+      this.chain = await prepareDevnetChain({ nodeDirs: dirs, ledgerKeyOf: async d => (await loadIdentity(d)).ledgerKey })
       // anvil's first account deployed AGC and holds the minted supply: the devnet's EVM faucet (a public test key)
       await writeFile(this.evmFaucetPath, `${ANVIL_DEPLOYER_KEY}\n`, { mode: 0o600 })
     }

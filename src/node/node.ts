@@ -16,7 +16,7 @@ import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc } from '../api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc } from '../api/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
@@ -64,6 +64,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private computeValue?: ComputeService
   private dagValue?: DagService
   private chainValue?: ChainService
+  private bridgeValue?: DagBridge
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -187,6 +188,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     })
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
+    // balance proofs come from the chain bridge's state cuts; without a chain there are none
+    registerStateProofRpc(this.api, { stateProof: async (address) => await this.bridgeValue?.stateProof(address) ?? null })
 
     // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
     this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
@@ -194,7 +197,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
 
-    this.chainValue = await this.startChain()
+    this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 
     const address = addressFromPublicKey(ledgerKey.publicKey)
     registerNodeRpc(this.api, nodeRpcSource(this, () => ({
@@ -221,7 +224,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   }
 
   /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */
-  private async startChain (): Promise<ChainService | undefined> {
+  private async startChain (genesisValidatorKeys: Uint8Array[]): Promise<ChainService | undefined> {
     const path = this.dataPath(this.config.contracts)
     if (!(await stat(path).then(() => true, () => false))) {
       this.logger.info({ contracts: path }, 'no contracts file: running without the EVM chain client')
@@ -238,6 +241,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         await bridge.depositSink(deposit)
       },
       evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
+      // only registrations bound to these keys weigh in checkpoints (src/chain/validator-set.ts)
+      genesisValidatorKeys,
       checkpointTransport: gossipCheckpointTransport(this.gossip),
       logger: this.logger.child({ module: 'chain' }),
       registry: this.metrics
@@ -258,6 +263,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)
+    this.bridgeValue = bridge
     registerChainRpc(this.api, chain, chain)
     return chain
   }

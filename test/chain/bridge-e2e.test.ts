@@ -44,10 +44,11 @@ function startBridge (i: number): DagBridge {
 }
 
 test.before(async () => {
-  devnet = await startDevnetChain({
-    validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, identity: `0x${(i + 1).toString(16).padStart(64, '0')}` }))
-  })
   net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
+  // each node's EVM registration is bound to its ledger key, a genesis validator of the test net
+  devnet = await startDevnetChain({
+    validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] }))
+  })
   await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
   for (let i = 0; i < NODES; i++) {
     const node = net.nodes[i]
@@ -59,7 +60,8 @@ test.before(async () => {
       checkpointTransport: gossipsubCheckpointTransport(node.libp2p.services.pubsub),
       depositSink: async (d) => { if (i === 0) delivered.push(d); await bridges[i].depositSink(d) },
       logger: silentLogger(),
-      registry: new Registry()
+      registry: new Registry(),
+      genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey)
     }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
     bridges[i] = startBridge(i)
   }
@@ -252,7 +254,7 @@ test.serial('a validator down during a deposit comes back, gets it from its watc
     contractsFile: devnet.contractsFile, db: node.db, evmKey: evmKeys[0],
     checkpointTransport: gossipsubCheckpointTransport(node.libp2p.services.pubsub),
     depositSink: async (d) => { delivered.push(d); await bridges[0].depositSink(d) },
-    logger: silentLogger(), registry: new Registry()
+    logger: silentLogger(), registry: new Registry(), genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey)
   }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
   bridges[0] = startBridge(0)
   await chains[0].start()

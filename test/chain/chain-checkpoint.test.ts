@@ -7,7 +7,6 @@ import { type Checkpoint, signCheckpoint } from '../../src/chain/checkpoint-dige
 import { ChainClient } from '../../src/chain/client.ts'
 import { AGC_UNIT } from '../../src/chain/deploy.ts'
 import { SettlementSubmitter } from '../../src/chain/settlement-submitter.ts'
-import { StakingValidatorSet } from '../../src/chain/validator-set.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type ChainFixture, startChainFixture, type TestValidator } from '../helpers/anvil.ts'
 
@@ -45,7 +44,7 @@ function node (transport: CheckpointTransport, v?: TestValidator): CheckpointAgg
   const client = new ChainClient({ provider: chain.provider, wallet, logger: silentLogger() }, { pollIntervalMs: 20 })
   return new CheckpointAggregator({
     transport,
-    validators: new StakingValidatorSet(chain.contracts.staking, { cacheMs: 60_000 }),
+    validators: chain.validatorSet({ cacheMs: 60_000 }),
     submitter: new SettlementSubmitter(chain.contracts.settlement, chain.deployment.settlement, client),
     domain: domain(),
     signingKey: v?.signer.signingKey,
@@ -189,7 +188,7 @@ test.serial('a submission that failed its attempts (chain down) is retried on th
   const bus = createBus()
   const nodes = chain.validators.map((val, i) => new CheckpointAggregator({
     transport: bus.transport(),
-    validators: new StakingValidatorSet(chain.contracts.staking, { cacheMs: 60_000 }),
+    validators: chain.validatorSet({ cacheMs: 60_000 }),
     submitter: i === 0 ? flaky : { lastEpoch: async () => await real.lastEpoch(), submit: async () => { throw new Error('not this node') } },
     domain: domain(),
     signingKey: val.signer.signingKey,

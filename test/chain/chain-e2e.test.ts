@@ -16,16 +16,17 @@ import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts
 import { silentLogger } from '../../src/core/logger.ts'
 import { parseParams } from '../../src/rpc/dispatcher.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
-import { testWallet } from '../helpers/anvil.ts'
+import { testLedgerKey, testWallet } from '../helpers/anvil.ts'
 
 let devnet: DevnetChain
 let dir = ''
 const validatorKeys = [0, 1, 2, 3].map((i) => testWallet(`e2e-validator-${i}`))
+const ledgerKeys = [0, 1, 2, 3].map((i) => testLedgerKey(`e2e-validator-${i}`))
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'harmony-chain-e2e-'))
   devnet = await startDevnetChain({
-    validators: validatorKeys.map((w, i) => ({ signerKey: w.privateKey, identity: keccak256(toUtf8Bytes(`node-${i}-ml-dsa-pk`)) })),
+    validators: validatorKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: ledgerKeys[i] })),
     contractsFile: join(dir, 'contracts.json')
   })
 })
@@ -83,7 +84,12 @@ test.serial('devnet: deposit credited on every node, withdrawal anchored by chec
   const domain = { chainId: contractsFile.chainId, settlement: contractsFile.settlement }
   const aggregators = validatorKeys.map((key) => new CheckpointAggregator({
     transport: bus(),
-    validators: new StakingValidatorSet(devnet.contracts.staking),
+    validators: new StakingValidatorSet({
+      staking: devnet.contracts.staking,
+      domain: { chainId: contractsFile.chainId, staking: contractsFile.staking },
+      genesisValidatorKeys: ledgerKeys.map((k) => k.publicKey),
+      fromBlock: contractsFile.deployBlock
+    }),
     submitter: new SettlementSubmitter(devnet.contracts.settlement, contractsFile.settlement, new ChainClient({ provider, wallet: key, logger: silentLogger() }, { pollIntervalMs: 50 })),
     domain,
     signingKey: key.signingKey,

@@ -12,7 +12,6 @@ import { ChainClient } from '../../src/chain/client.ts'
 import { AGC_UNIT } from '../../src/chain/deploy.ts'
 import { gossipCheckpointTransport } from '../../src/chain/gossip-transport.ts'
 import { SettlementSubmitter } from '../../src/chain/settlement-submitter.ts'
-import { StakingValidatorSet } from '../../src/chain/validator-set.ts'
 import { GossipRegistry } from '../../src/network/gossip.ts'
 import { createHost, type HarmonyLibp2p } from '../../src/network/host.ts'
 import { GOSSIP_TOPICS } from '../../src/network/protocols.ts'
@@ -37,7 +36,7 @@ test.serial('two validators reach quorum over gossipsub and the checkpoint is an
   const registries = hosts.map(() => new Registry())
   const aggregators = chain.validators.map((v, i) => new CheckpointAggregator({
     transport: gossipCheckpointTransport(new GossipRegistry({ pubsub: hosts[i].services.pubsub, logger: silentLogger(), registry: registries[i] })),
-    validators: new StakingValidatorSet(chain.contracts.staking, { cacheMs: 60_000 }),
+    validators: chain.validatorSet({ cacheMs: 60_000 }),
     submitter: new SettlementSubmitter(chain.contracts.settlement, chain.deployment.settlement, new ChainClient({ provider: chain.provider, wallet: v.operator, logger: silentLogger() }, { pollIntervalMs: 20 })),
     domain: { chainId: chain.anvil.chainId, settlement: chain.deployment.settlement },
     signingKey: v.signer.signingKey,

@@ -6,7 +6,8 @@ import { getBytes, keccak256, parseEther, toUtf8Bytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../../src/core/keys/evm-key.ts'
 import { KeyFileError } from '../../src/core/errors.ts'
-import { AGC_UNIT, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, type GossipVerdict, prepareDevnetChain, readContractsFile, startDevnetChain, validatorIdentity, withdrawAgc } from '../../src/chain/index.ts'
+import { AGC_UNIT, ChainError, ChainService, type CheckpointTransport, type Deposit, type DevnetChain, dagAccountFromAddressBytes, depositAgc, type GossipVerdict, prepareDevnetChain, readContractsFile, StakingValidatorSet, startDevnetChain, validatorIdentity, withdrawAgc } from '../../src/chain/index.ts'
+import { testLedgerKey } from '../helpers/anvil.ts'
 import { registerChainRpc } from '../../src/api/index.ts'
 import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -16,12 +17,13 @@ import { RpcRegistry } from '../../src/rpc/registry.ts'
 let dir = ''
 let devnet: DevnetChain
 let evmKey: Wallet
+const ledgerKey = testLedgerKey('chain-service-node-0')
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'harmony-chain-service-'))
   evmKey = await loadOrCreateEvmKey(join(dir, 'keys', 'evm.key'))
   devnet = await startDevnetChain({
-    validators: [{ signerKey: evmKey.privateKey, identity: keccak256(toUtf8Bytes('node-0-ml-dsa')) }],
+    validators: [{ signerKey: evmKey.privateKey, ledgerKey }],
     contractsFile: join(dir, 'contracts.json')
   })
 })
@@ -53,6 +55,7 @@ test.serial('ChainService: deposit → sink and validator check; checkpoint → 
   const credited: Deposit[] = []
   const service = new ChainService({
     contractsFile: devnet.contractsFile, db, evmKey, checkpointTransport: loopback(), logger: silentLogger(), registry: new Registry(),
+    genesisValidatorKeys: [ledgerKey.publicKey],
     depositSink: async (d) => { credited.push(d) }
   }, { depositConfirmations: 1, pollIntervalMs: 50, aggregator: { submitDelayMs: 10 }, client: { pollIntervalMs: 50 } })
   await service.start()
@@ -114,15 +117,15 @@ test.serial('ChainService: deposit → sink and validator check; checkpoint → 
 test.serial('ChainService refuses a contracts file for another chain or without contracts', async (t) => {
   const db: BinaryDb = await openDatabase(join(dir, 'db-2'))
   const sink = async (): Promise<void> => {}
-  const wrongChain = new ChainService({ contractsFile: { ...devnet.contractsFile, chainId: 999 }, db, depositSink: sink, logger: silentLogger() })
+  const wrongChain = new ChainService({ contractsFile: { ...devnet.contractsFile, chainId: 999 }, db, depositSink: sink, logger: silentLogger(), genesisValidatorKeys: [] })
   const e1 = await t.throwsAsync(wrongChain.start(), { instanceOf: ChainError })
   t.is(e1?.code, 'CHAIN_ID_MISMATCH')
   await wrongChain.stop()
-  const noCode = new ChainService({ contractsFile: { ...devnet.contractsFile, settlement: user0() }, db, depositSink: sink, logger: silentLogger() })
+  const noCode = new ChainService({ contractsFile: { ...devnet.contractsFile, settlement: user0() }, db, depositSink: sink, logger: silentLogger(), genesisValidatorKeys: [] })
   const e2 = await t.throwsAsync(noCode.start(), { instanceOf: ChainError })
   t.is(e2?.code, 'CONTRACTS_FILE_INVALID')
   await noCode.stop()
-  t.throws(() => new ChainService({ contractsFile: { ...devnet.contractsFile, rpcUrl: undefined }, db, depositSink: sink, logger: silentLogger() }), { instanceOf: ChainError, message: /--chain-rpc/ })
+  t.throws(() => new ChainService({ contractsFile: { ...devnet.contractsFile, rpcUrl: undefined }, db, depositSink: sink, logger: silentLogger(), genesisValidatorKeys: [] }), { instanceOf: ChainError, message: /--chain-rpc/ })
   await db.close()
 })
 
@@ -132,8 +135,8 @@ function user0 (): string {
 
 test.serial('prepareDevnetChain: every node gets an EVM key, a validator registration bound to its identity, and the contracts file', async (t) => {
   const dirs = [join(dir, 'node-0'), join(dir, 'node-1')]
-  const publicKeys = new Map(dirs.map((d, i) => [d, new Uint8Array(1952).fill(i + 1)]))
-  const prepared = await prepareDevnetChain({ nodeDirs: dirs, mldsaPublicKeyOf: async (d) => publicKeys.get(d) ?? new Uint8Array() })
+  const ledgerKeys = new Map(dirs.map((d, i) => [d, testLedgerKey(`devnet-node-${i}`)]))
+  const prepared = await prepareDevnetChain({ nodeDirs: dirs, ledgerKeyOf: async (d) => ledgerKeys.get(d) ?? testLedgerKey('unknown') })
   try {
     t.is(await prepared.contracts.staking.validatorCount(), 2n)
     for (const n of prepared.nodes) {
@@ -143,9 +146,22 @@ test.serial('prepareDevnetChain: every node gets an EVM key, a validator registr
       t.is(key.address, n.evmAddress)
       const operator = await prepared.contracts.staking.operatorOfSigner(n.evmAddress)
       const v = await prepared.contracts.staking.getValidator(operator)
-      t.is(v.identity, validatorIdentity(publicKeys.get(n.dir) ?? new Uint8Array()))
+      const ledgerKey = ledgerKeys.get(n.dir) ?? testLedgerKey('unknown')
+      t.is(v.identity, validatorIdentity(ledgerKey.publicKey))
+      // the devnet's validators are fixed on chain, and each registration carries a binding a node verifies
+      t.is(await prepared.contracts.staking.genesisSignerOf(v.identity), n.evmAddress)
       t.is(v.stake, 1000n * AGC_UNIT)
     }
+    t.is(await prepared.contracts.staking.genesisValidatorCount(), 2n)
+    const set = new StakingValidatorSet({
+      staking: prepared.contracts.staking,
+      domain: { chainId: prepared.deployment.chainId, staking: prepared.deployment.staking },
+      genesisValidatorKeys: [...ledgerKeys.values()].map((k) => k.publicKey),
+      fromBlock: prepared.deployment.deployBlock
+    })
+    const snapshot = await set.snapshot()
+    t.deepEqual(snapshot.validators.map((v) => v.bound), [true, true])
+    t.is(snapshot.boundTotal, snapshot.total)
   } finally {
     await prepared.stop()
   }

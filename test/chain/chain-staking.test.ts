@@ -2,7 +2,9 @@ import test from 'ava'
 import { ContractFactory, keccak256, toUtf8Bytes, type Wallet, ZeroAddress, ZeroHash } from 'ethers'
 import { loadArtifact } from '../../src/chain/artifacts.ts'
 import { AGC_UNIT, signRegistration } from '../../src/chain/deploy.ts'
-import { type ChainFixture, startChainFixture, testWallet } from '../helpers/anvil.ts'
+import { signValidatorBinding, validatorIdentity, verifyValidatorBinding } from '../../src/chain/validator-binding.ts'
+import type { KeyPair } from '../../src/core/crypto.ts'
+import { type ChainFixture, startChainFixture, testLedgerKey, testWallet } from '../helpers/anvil.ts'
 import { assertReverts, mined } from '../helpers/chain-revert.ts'
 
 let chain: ChainFixture
@@ -18,6 +20,10 @@ test.afterEach.always(async () => { await chain.revert(snap) })
 async function fund (user: Wallet, amount: bigint): Promise<void> {
   await mined(chain.contracts.agc.transfer(user.address, amount))
   await mined(chain.connect(user).agc.approve(chain.deployment.staking, amount))
+}
+
+function bindingFor (ledgerKey: KeyPair, operator: string, signer: string): string {
+  return signValidatorBinding(ledgerKey, { chainId: chain.anvil.chainId, staking: chain.deployment.staking }, operator, signer)
 }
 
 async function proofFor (signer: Wallet, operator: string, identity: string): Promise<string> {
@@ -48,15 +54,23 @@ test.serial('the deployment binds staking to its settlement and token', async (t
 test.serial('the constructor refuses zero addresses and a zero minimum stake', async (t) => {
   const artifact = loadArtifact('HarmonyStaking')
   const factory = new ContractFactory(artifact.abi, artifact.bytecode, chain.deployer)
-  await assertReverts(t, () => factory.deploy(ZeroAddress, chain.deployment.settlement, K, 60), 'ZeroAddress')
-  await assertReverts(t, () => factory.deploy(chain.deployment.agc, ZeroAddress, K, 60), 'ZeroAddress')
-  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, 0n, 60), 'ZeroAmount')
+  await assertReverts(t, () => factory.deploy(ZeroAddress, chain.deployment.settlement, K, 60, [], []), 'ZeroAddress')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, ZeroAddress, K, 60, [], []), 'ZeroAddress')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, 0n, 60, [], []), 'ZeroAmount')
+  // a genesis list must pair each identity with one signer, without zeros or repeats
+  const id = keccak256(toUtf8Bytes('g'))
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, K, 60, [id], []), 'BadGenesis')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, K, 60, [ZeroHash], [chain.users[0].address]), 'BadGenesis')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, K, 60, [id], [ZeroAddress]), 'BadGenesis')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.settlement, K, 60, [id, id], [chain.users[0].address, chain.users[1].address]), 'BadGenesis')
 })
 
-test.serial('register binds a signing key to an ML-DSA identity with a proof from the key', async (t) => {
+test.serial('register binds a signing key to an ML-DSA identity with a proof from the key and an ML-DSA binding', async (t) => {
   const [alice] = chain.users
   const signer = testWallet('alice-signer')
-  const identity = keccak256(toUtf8Bytes('alice-ml-dsa'))
+  const ledgerKey = testLedgerKey('alice')
+  const identity = validatorIdentity(ledgerKey.publicKey)
+  const binding = bindingFor(ledgerKey, alice.address, signer.address)
   await fund(alice, 3n * K)
   const staking = chain.connect(alice).staking
   const proof = await proofFor(signer, alice.address, identity)
@@ -64,26 +78,35 @@ test.serial('register binds a signing key to an ML-DSA identity with a proof fro
     { name: 'HarmonyStaking', version: '1', chainId: chain.anvil.chainId, verifyingContract: chain.deployment.staking },
     { Register: [{ name: 'operator', type: 'address' }, { name: 'identity', type: 'bytes32' }] },
     { operator: alice.address, identity }))
-  await assertReverts(t, () => staking.register(signer.address, identity, proof, K - 1n), 'BelowMinimumStake')
-  await assertReverts(t, () => staking.register(ZeroAddress, identity, proof, K), 'ZeroAddress')
-  await assertReverts(t, () => staking.register(signer.address, ZeroHash, proof, K), 'ZeroIdentity')
+  await assertReverts(t, () => staking.register(signer.address, identity, proof, binding, K - 1n), 'BelowMinimumStake')
+  await assertReverts(t, () => staking.register(ZeroAddress, identity, proof, binding, K), 'ZeroAddress')
+  await assertReverts(t, () => staking.register(signer.address, ZeroHash, proof, binding, K), 'ZeroIdentity')
   // a proof for another identity, another operator, or from another key does not bind
-  await assertReverts(t, () => staking.register(signer.address, keccak256(toUtf8Bytes('other')), proof, K), 'BadSignerProof')
-  await assertReverts(t, () => staking.register(testWallet('mallory').address, identity, proof, K), 'BadSignerProof')
-  await assertReverts(t, () => staking.register(signer.address, identity, '0x1234', K), 'BadSignerProof')
+  const other = validatorIdentity(testLedgerKey('other').publicKey)
+  await assertReverts(t, () => staking.register(signer.address, other, proof, bindingFor(testLedgerKey('other'), alice.address, signer.address), K), 'BadSignerProof')
+  await assertReverts(t, () => staking.register(testWallet('mallory').address, identity, proof, binding, K), 'BadSignerProof')
+  await assertReverts(t, () => staking.register(signer.address, identity, '0x1234', binding, K), 'BadSignerProof')
+  // the binding must carry the identity's ML-DSA key and have the ML-DSA-65 shape
+  await assertReverts(t, () => staking.register(signer.address, identity, proof, bindingFor(testLedgerKey('other'), alice.address, signer.address), K), 'BadBinding')
+  await assertReverts(t, () => staking.register(signer.address, identity, proof, binding.slice(0, -2), K), 'BadBinding')
+  await assertReverts(t, () => staking.register(signer.address, identity, proof, '0x', K), 'BadBinding')
   // someone else's key or identity
   const v0 = chain.validators[0]
-  await assertReverts(t, () => staking.register(v0.signer.address, identity, proof, K), 'SignerInUse')
-  await assertReverts(t, () => staking.register(signer.address, v0.identity, proof, K), 'IdentityInUse')
-  await mined(staking.register(signer.address, identity, proof, K))
+  await assertReverts(t, () => staking.register(v0.signer.address, identity, proof, binding, K), 'SignerInUse')
+  await assertReverts(t, () => staking.register(signer.address, v0.identity, proof, binding, K), 'IdentityInUse')
+  const receipt = await (await staking.register(signer.address, identity, proof, binding, K)).wait()
   t.is(await chain.contracts.staking.validatorCount(), 4n)
   t.is(await chain.contracts.staking.weightOfSigner(signer.address), K)
   t.is(await chain.contracts.staking.totalStake(), 5n * K)
-  await assertReverts(t, () => staking.register(testWallet('alice-2').address, keccak256(toUtf8Bytes('x')), proof, K), 'AlreadyRegistered')
+  // the binding is published for every node to verify against its genesis validators
+  const bound = (receipt?.logs ?? []).map((l) => chain.contracts.staking.interface.parseLog(l)).find((e) => e?.name === 'ValidatorBound')
+  t.is(bound?.args.mldsaBinding, binding)
+  t.true(verifyValidatorBinding(binding, ledgerKey.publicKey, { chainId: chain.anvil.chainId, staking: chain.deployment.staking }, alice.address, signer.address))
+  await assertReverts(t, () => staking.register(testWallet('alice-2').address, keccak256(toUtf8Bytes('x')), proof, binding, K), 'AlreadyRegistered')
   // another operator cannot replay alice's proof
   const [, bob] = chain.users
   await fund(bob, K)
-  await assertReverts(t, () => chain.connect(bob).staking.register(signer.address, identity, proof, K), 'SignerInUse')
+  await assertReverts(t, () => chain.connect(bob).staking.register(signer.address, identity, proof, binding, K), 'SignerInUse')
 })
 
 test.serial('the validator set is bounded', async (t) => {
@@ -96,8 +119,9 @@ test.serial('the validator set is bounded', async (t) => {
   const [alice] = chain.users
   await fund(alice, K)
   const signer = testWallet('alice-signer')
-  const identity = keccak256(toUtf8Bytes('alice-ml-dsa'))
-  await assertReverts(t, async () => chain.connect(alice).staking.register(signer.address, identity, await proofFor(signer, alice.address, identity), K), 'ValidatorSetFull')
+  const ledgerKey = testLedgerKey('alice')
+  const identity = validatorIdentity(ledgerKey.publicKey)
+  await assertReverts(t, async () => chain.connect(alice).staking.register(signer.address, identity, await proofFor(signer, alice.address, identity), bindingFor(ledgerKey, alice.address, signer.address), K), 'ValidatorSetFull')
 })
 
 test.serial('stake adds weight; only registered operators stake', async (t) => {

@@ -7,10 +7,15 @@ import { type AnvilInstance, startAnvil } from '../../src/chain/anvil.ts'
 import { connectContracts, type HarmonyContracts } from '../../src/chain/bindings.ts'
 import { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, deployContracts, registerValidators } from '../../src/chain/deploy.ts'
 import { createProvider } from '../../src/chain/provider.ts'
+import { validatorIdentity } from '../../src/chain/validator-binding.ts'
+import { StakingValidatorSet, type StakingValidatorSetInit } from '../../src/chain/validator-set.ts'
+import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 
 export interface TestValidator {
   operator: Wallet
   signer: Wallet
+  /** The validator's ML-DSA-65 ledger key (a genesis validator of the fixture's ledger). */
+  ledgerKey: KeyPair
   identity: string
   stake: bigint
 }
@@ -26,6 +31,10 @@ export interface ChainFixture {
   /** Connected to the deployer. */
   contracts: HarmonyContracts
   validators: TestValidator[]
+  /** The validators' ML-DSA public keys: the genesis validator set a node would pass to StakingValidatorSet. */
+  genesisValidatorKeys: Uint8Array[]
+  /** The validator set a node with the fixture's genesis reads (bound validators weigh). */
+  validatorSet: (init?: StakingValidatorSetInit) => StakingValidatorSet
   minStake: bigint
   unbondingPeriodSec: number
   connect: (runner: Wallet | JsonRpcSigner) => HarmonyContracts
@@ -45,11 +54,18 @@ export interface ChainFixtureInit {
   minStake?: bigint
   /** @default 3600 */
   unbondingPeriodSec?: number
+  /** Fix the validators as the staking contract's genesis list (closed registration). @default false (open) */
+  fixGenesis?: boolean
 }
 
 /** Deterministic test keys, so failures reproduce. */
 export function testWallet (label: string, provider?: JsonRpcProvider): Wallet {
   return new Wallet(keccak256(toUtf8Bytes(`harmony-test:${label}`)), provider)
+}
+
+/** Deterministic ML-DSA-65 test keys (seeded by the label). */
+export function testLedgerKey (label: string): KeyPair {
+  return generateKeyPair(sha256(new TextEncoder().encode(`harmony-test-mldsa:${label}`)))
 }
 
 export async function startChainFixture (init: ChainFixtureInit = {}): Promise<ChainFixture> {
@@ -60,15 +76,14 @@ export async function startChainFixture (init: ChainFixtureInit = {}): Promise<C
     const users = [1, 2, 3, 4, 5].map((i) => new Wallet(HDNodeWallet.fromPhrase(anvil.mnemonic, undefined, `m/44'/60'/0'/0/${i}`).privateKey, provider))
     const minStake = init.minStake ?? 1000n * AGC_UNIT
     const unbondingPeriodSec = init.unbondingPeriodSec ?? 3600
-    const deployment = await deployContracts(deployer, { minStake, unbondingPeriodSec })
-    const validators: TestValidator[] = (init.stakes ?? []).map((stake, i) => ({
-      operator: testWallet(`operator-${i}`, provider),
-      signer: testWallet(`signer-${i}`),
-      identity: keccak256(toUtf8Bytes(`ml-dsa-public-key-${i}`)),
-      stake
-    }))
+    const validators: TestValidator[] = (init.stakes ?? []).map((stake, i) => {
+      const ledgerKey = testLedgerKey(`validator-${i}`)
+      return { operator: testWallet(`operator-${i}`, provider), signer: testWallet(`signer-${i}`), ledgerKey, identity: validatorIdentity(ledgerKey.publicKey), stake }
+    })
+    const genesisValidators = init.fixGenesis === true ? validators.map((v) => ({ identity: v.identity, signer: v.signer.address })) : []
+    const deployment = await deployContracts(deployer, { minStake, unbondingPeriodSec, genesisValidators })
     await registerValidators(deployer, deployment, validators.map((v) => ({
-      operatorKey: v.operator.privateKey, signerKey: v.signer.privateKey, identity: v.identity, stake: v.stake
+      operatorKey: v.operator.privateKey, signerKey: v.signer.privateKey, ledgerKey: v.ledgerKey, stake: v.stake
     })))
     const send = async (method: string, params: unknown[]): Promise<unknown> => await provider.send(method, params)
     return {
@@ -79,6 +94,13 @@ export async function startChainFixture (init: ChainFixtureInit = {}): Promise<C
       deployment,
       contracts: connectContracts(deployment, deployer),
       validators,
+      genesisValidatorKeys: validators.map((v) => v.ledgerKey.publicKey),
+      validatorSet: (setInit) => new StakingValidatorSet({
+        staking: connectContracts(deployment, provider).staking,
+        domain: { chainId: deployment.chainId, staking: deployment.staking },
+        genesisValidatorKeys: validators.map((v) => v.ledgerKey.publicKey),
+        fromBlock: deployment.deployBlock
+      }, setInit),
       minStake,
       unbondingPeriodSec,
       connect: (runner) => connectContracts(deployment, runner),

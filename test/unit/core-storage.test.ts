@@ -36,7 +36,8 @@ test('inner prefixes are the bytes existing datadirs hold', t => {
     bridgeEpoch: 'bridge/epoch',
     bridgeDeposit: 'bridge/deposit/',
     bridgeUnsettled: 'bridge/unsettled/',
-    bridgeSettled: 'bridge/settled/'
+    bridgeSettled: 'bridge/settled/',
+    bridgeStateCut: 'bridge/cut/'
   })
   t.deepEqual(DEPOSIT_SCOPE_KEYS, { cursor: 'cursor', history: 'history', done: 'done/' })
   t.deepEqual(keyBytes(KEY_PREFIXES.chain.withdrawalIndex, '0xab/1'), new TextEncoder().encode('withdrawal/0xab/1'))

@@ -1,0 +1,114 @@
+/**
+ * The state roots of withdrawal epochs. Epoch E's state root is the Merkle root (src/dag/state-root.ts) of the
+ * accounts at close E's cut (src/dag/state-cut.ts): the state given by exactly the vertices in the causal past of
+ * close E's vertex, equal on every node. Each epoch advances the previous epoch's cut by its own vertices.
+ *
+ * The last KEEP_CUTS cuts are stored (`bridge/cut/<epoch>` in the `chain` sublevel, written in the same batch as
+ * the bridge's epoch cursor) and kept in memory, to advance the next one and to serve balance proofs against the
+ * last anchored checkpoint (`account_getProof`). A node without the previous cut (a datadir from before state
+ * roots) advances from the genesis instead: slower, same result.
+ */
+import { type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
+import { toHex } from '../core/codec.ts'
+import type { LedgerReader } from '../dag/reader.ts'
+import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut } from '../dag/state-cut.ts'
+import type { StateTree } from '../dag/state-root.ts'
+
+/** Cuts kept (memory and disk): the last anchored epoch lags the last closed one by a few at most. */
+export const KEEP_CUTS = 4
+
+const PREFIX_CUT = KEY_PREFIXES.chain.bridgeStateCut
+const cutKey = (epoch: bigint): Uint8Array => keyBytes(PREFIX_CUT, epoch.toString().padStart(20, '0'))
+
+/** `account_getProof`'s answer: a balance proof against epoch `epoch`'s state root. */
+export interface StateProof {
+  epoch: bigint
+  /** The account's 20-byte DAG address, 0x-hex. */
+  address: string
+  balance: bigint
+  nonce: bigint
+  proof: string[]
+  root: string
+}
+
+interface Held { cut: StateCut, tree?: StateTree }
+
+export class StateCuts {
+  private readonly reader: CutReader
+  private readonly db: BinarySublevel
+  private readonly recent = new Map<bigint, Held>()
+  private computed?: { epoch: bigint, held: Held }
+
+  constructor (reader: Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor'>, db: BinarySublevel) {
+    this.reader = reader
+    this.db = db
+  }
+
+  /** Reads the stored cuts (at most KEEP_CUTS). */
+  async load (): Promise<void> {
+    for await (const [k, v] of this.db.iterator({ gte: keyBytes(PREFIX_CUT), lt: keyBytes(`${PREFIX_CUT}\xff`) })) {
+      const epoch = BigInt(new TextDecoder().decode(k).slice(PREFIX_CUT.length))
+      this.recent.set(epoch, { cut: decodeCut(v) })
+    }
+    this.prune()
+  }
+
+  /** Computes epoch `epoch`'s cut at `closeVertexHex` and returns its state root (0x-hex). Call in epoch order. */
+  async rootOf (epoch: bigint, closeVertexHex: string): Promise<string> {
+    if (this.computed?.epoch === epoch && this.computed.held.cut.vertexId === closeVertexHex) return this.root(this.computed.held)
+    const base = (epoch > 1n ? await this.cutOf(epoch - 1n) : undefined) ?? genesisCut(this.reader)
+    const cut = await advanceCut(this.reader, base, closeVertexHex)
+    const held: Held = { cut }
+    this.computed = { epoch, held }
+    return this.root(held)
+  }
+
+  /** The batch operations that store epoch `epoch`'s cut (after rootOf) and drop the oldest. */
+  batchOps (epoch: bigint): Array<{ type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }> {
+    if (this.computed?.epoch !== epoch) return []
+    return [
+      { type: 'put', key: cutKey(epoch), value: encodeCut(this.computed.held.cut) },
+      ...(epoch > BigInt(KEEP_CUTS) ? [{ type: 'del' as const, key: cutKey(epoch - BigInt(KEEP_CUTS)) }] : [])
+    ]
+  }
+
+  /** The batch of batchOps(epoch) is committed: keep the cut in memory. */
+  committed (epoch: bigint): void {
+    if (this.computed?.epoch !== epoch) return
+    this.recent.set(epoch, this.computed.held)
+    this.computed = undefined
+    this.prune()
+  }
+
+  /**
+   * The proof of `address`'s balance at the newest stored epoch ≤ `anchoredEpoch` (the last checkpoint on chain).
+   * Null when no such epoch is stored here or the account is empty there (balance and nonce zero: no leaf).
+   */
+  proof (address: Uint8Array, anchoredEpoch: bigint): StateProof | null {
+    const epochs = [...this.recent.keys()].filter((e) => e <= anchoredEpoch).sort((a, b) => (a < b ? 1 : -1))
+    const epoch = epochs[0]
+    if (epoch === undefined) return null
+    const held = this.recent.get(epoch) as Held
+    held.tree ??= cutTree(held.cut)
+    const p = held.tree.proof(address)
+    if (p === undefined) return null
+    return { epoch, address: `0x${toHex(address)}`, balance: p.balance, nonce: p.nonce, proof: p.proof, root: p.root }
+  }
+
+  private root (held: Held): string {
+    held.tree ??= cutTree(held.cut)
+    return held.tree.root
+  }
+
+  private async cutOf (epoch: bigint): Promise<StateCut | undefined> {
+    const held = this.recent.get(epoch)
+    if (held !== undefined) return held.cut
+    const stored = await this.db.get(cutKey(epoch))
+    return stored === undefined ? undefined : decodeCut(stored)
+  }
+
+  private prune (): void {
+    const epochs = [...this.recent.keys()].sort((a, b) => (a < b ? -1 : 1))
+    while (epochs.length > KEEP_CUTS) this.recent.delete(epochs.shift() as bigint)
+  }
+}
