@@ -1,5 +1,6 @@
 import { fromHex, toHex, Writer } from '../core/codec.ts'
 import { sha256 } from '../core/crypto.ts'
+import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import type { AccountRecord, DagBatch, DagStore, RejectReason } from './store.ts'
@@ -23,7 +24,8 @@ export interface TxOutcome {
  * on that order. A transaction (A, n) in vertex V is checked against V's causal past only: its nonce must be
  * A's next (the protocol guarantees (A, n-1) is in V's causal past), and A may spend only credits that lie in
  * V's causal past (or earlier in V). Credits applied from concurrent vertices stay "unproven" until a later debit
- * of A has them in its causal past. Fees are burned for now. See docs/protocol.md.
+ * of A has them in its causal past. Fees are credited to the fee pool (FEE_POOL_ACCOUNT) under the same rule, so
+ * the supply is conserved exactly and an epoch close spends only fees in its causal past. See docs/protocol.md.
  */
 export class LedgerState {
   private readonly store: DagStore
@@ -120,7 +122,9 @@ export class LedgerState {
         continue
       }
       sender.balance -= need
-      for (const c of effects.credits) {
+      // the fee goes to the validators' fee pool (docs/chain.md "Solvency"), as an ordinary credit of this vertex
+      const credits = t.tx.fee > 0n ? [...effects.credits, { to: FEE_POOL_ACCOUNT, amount: t.tx.fee }] : effects.credits
+      for (const c of credits) {
         const to = await load(c.to)
         to.balance += c.amount
         const same = to.unproven.find(u => toHex(u.vertexId) === v.idHex)
