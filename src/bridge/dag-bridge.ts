@@ -299,7 +299,7 @@ export class DagBridge implements Startable {
       let listed: Uint8Array[] = []
       let fees = 0n
       if (close?.vertexId === closeVertexHex && close.tx.tx.kind === TX_KIND_EPOCH_CLOSE) ({ withdrawals: listed, fees } = epochCloseKind.decode(close.tx.tx.payload))
-      else this.log.error({ epoch: epoch.toString() }, 'the final epoch-close is unreadable; closing the epoch without withdrawals')
+      else this.log.warn({ epoch: epoch.toString() }, 'the epoch-close was rejected (its fee sweep was above the pool\'s proven balance) or is unreadable; closing the epoch without leaves')
       const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
       const leaves = txs.map(withdrawalLeafOf)
       // the swept fees (debited from the pool by the final close) go to the stakers through the same checkpoint
