@@ -126,6 +126,7 @@ export class DagBridge implements Startable {
   private evmChainId: bigint | undefined
   private processedEpoch = 0n
   private lastEpochAtMs = 0
+  private startedAtMs = 0
   private closeDue: { epoch: bigint, atMs: number, lastSubmitMs: number } | undefined
   private timer: NodeJS.Timeout | undefined
   private tickRunning: Promise<void> | undefined
@@ -171,6 +172,7 @@ export class DagBridge implements Startable {
     await this.load()
     if (this.c.evmChainId !== undefined) this.evmChainId = BigInt(this.c.evmChainId)
     await this.checkGenesis() // a mismatch refuses the start (GENESIS_LOCK_MISMATCH says why)
+    this.startedAtMs = Date.now() // a fee-only sweep waits a whole interval after a (re)start
     this.running = true
     this.schedule()
     this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
@@ -325,7 +327,7 @@ export class DagBridge implements Startable {
     if (!this.ledger.isValidator || !this.propose) return
     const pool = await this.ledger.account(EPOCH_ACCOUNT)
     const now = Date.now()
-    const sweepDue = pool.balance > 0n && now >= this.lastEpochAtMs + this.feeSweepIntervalMs
+    const sweepDue = pool.balance > 0n && now >= Math.max(this.lastEpochAtMs, this.startedAtMs) + this.feeSweepIntervalMs
     if (this.unsettled.size === 0 && !sweepDue) { this.closeDue = undefined; return }
     const finalEpochs = pool.nonce
     if (this.processedEpoch < finalEpochs) return
