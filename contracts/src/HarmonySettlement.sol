@@ -13,12 +13,17 @@ import {HarmonyStaking} from "./HarmonyStaking.sol";
 
 /// @title HarmonySettlement
 /// @notice Anchors the Harmony DAG on this chain.
+/// - Genesis lock: the AGC behind the DAG's genesis allocations is moved into escrow by the deployer in the
+///   constructor (no `Deposited` event: the genesis already credits it on the DAG). Every node checks that
+///   (genesisId, genesisLocked) match its genesis file before it bridges (docs/chain.md "Solvency").
 /// - Deposits: AGC sent here is held in escrow and a `Deposited` event tells every validator to credit the DAG
 ///   account; each validator checks the credit against its own view of this chain.
 /// - Checkpoints: validators sign an EIP-712 digest of (epoch, dagRoot, stateRoot, withdrawalsRoot); a checkpoint
 ///   is accepted once, in epoch order, with signatures of at least 2/3 of bonded stake.
 /// - Withdrawals: a leaf (account, amount, nonce) of a checkpoint's withdrawals tree (OpenZeppelin
-///   StandardMerkleTree encoding) is paid once, from escrow.
+///   StandardMerkleTree encoding) is paid once, from escrow. Solvency: the escrow backing the DAG is
+///   genesisLocked + totalDeposited - totalWithdrawn; no withdrawal is paid beyond it (so never out of the fee
+///   pool), whatever the checkpoint says.
 /// - Fees: the fee pool (DAG fees withdrawn to this contract's own address, slashed stake, direct top-ups) is
 ///   distributed to stakers through the staking contract.
 /// - Slashing: two different checkpoints signed by one validator for one epoch are evidence of equivocation.
@@ -42,6 +47,9 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
 
     IERC20 public immutable token;
     HarmonyStaking public immutable staking;
+    /// @notice The DAG genesis this escrow backs (its genesis vertex id) and the AGC locked for its allocations.
+    bytes32 public immutable genesisId;
+    uint256 public immutable genesisLocked;
 
     uint64 public lastEpoch;
     mapping(uint64 epoch => Checkpoint) private _checkpoints;
@@ -56,6 +64,7 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
     event Deposited(
         bytes32 indexed dagAccount, address indexed from, uint256 amount, uint256 indexed depositId
     );
+    event GenesisLocked(bytes32 indexed genesisId, address indexed from, uint256 amount);
     event CheckpointSubmitted(
         uint64 indexed epoch,
         bytes32 dagRoot,
@@ -86,12 +95,23 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
     error NotEquivocation();
     error AlreadySlashed();
 
-    constructor(IERC20 token_, HarmonyStaking staking_) EIP712("HarmonySettlement", "1") {
+    /// @param genesisId_ the DAG's genesis vertex id (bytes32(0) only with genesisLocked_ = 0)
+    /// @param genesisLocked_ the sum of the genesis allocations, pulled from the deployer (who approved this
+    /// contract's precomputed address): done here, so the contract never exists without its backing
+    constructor(IERC20 token_, HarmonyStaking staking_, bytes32 genesisId_, uint256 genesisLocked_)
+        EIP712("HarmonySettlement", "1")
+    {
         if (address(staking_.token()) != address(token_) || staking_.settlement() != address(this)) {
             revert StakingMismatch();
         }
         token = token_;
         staking = staking_;
+        genesisId = genesisId_;
+        genesisLocked = genesisLocked_;
+        if (genesisLocked_ > 0) {
+            token_.safeTransferFrom(msg.sender, address(this), genesisLocked_);
+        }
+        emit GenesisLocked(genesisId_, msg.sender, genesisLocked_);
     }
 
     // ---------------------------------------------------------------- deposits
@@ -200,7 +220,7 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
         bytes32 leaf = withdrawalLeaf(account, amount, nonce);
         if (claimed[leaf]) revert AlreadyClaimed(leaf);
         if (!MerkleProof.verifyCalldata(proof, _checkpoints[epoch].withdrawalsRoot, leaf)) revert InvalidProof();
-        uint256 available = totalDeposited - totalWithdrawn;
+        uint256 available = backedEscrow();
         if (amount > available) revert EscrowExceeded(amount, available);
         claimed[leaf] = true;
         totalWithdrawn += amount;
@@ -211,6 +231,12 @@ contract HarmonySettlement is EIP712, ReentrancyGuard {
         } else {
             token.safeTransfer(account, amount);
         }
+    }
+
+    /// @notice The AGC held for the DAG: what was locked at genesis and deposited, less what was withdrawn. The fee
+    /// pool is held apart from it, so withdrawals can never be paid from the stakers' fees.
+    function backedEscrow() public view returns (uint256) {
+        return genesisLocked + totalDeposited - totalWithdrawn;
     }
 
     // ---------------------------------------------------------------- fees

@@ -12,9 +12,12 @@
  * - **Withdrawals out**: final `withdraw` burns wait in an unsettled set; a validator (in turn, rank rotated by
  *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
  *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
- *   were in no earlier epoch) and the state root at the close's cut (state-cuts.ts), and calls
- *   `chain.closeEpoch(E, closeVertexId, stateRoot, leaves)`: the leaves are stored
- *   for proofs and the checkpoint is signed and gossiped.
+ *   were in no earlier epoch), plus a fee leaf to the settlement contract for the fees the close swept from the
+ *   fee pool, and the state root at the close's cut (state-cuts.ts), and calls
+ *   `chain.closeEpoch(E, closeVertexId, stateRoot, leaves)`: the leaves are stored for proofs and the checkpoint
+ *   is signed and gossiped. A close with no withdrawal sweeps fees every `feeSweepIntervalMs`.
+ * - **Solvency**: the bridge runs only against a settlement contract whose genesis lock backs this node's genesis
+ *   (`genesis-lock.ts`, docs/chain.md "Solvency"); a mismatch refuses the start.
  */
 import type { Registry } from 'prom-client'
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
@@ -24,20 +27,28 @@ import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { LedgerReader } from '../dag/reader.ts'
+import type { Genesis } from '../dag/genesis.ts'
 import type { DagService } from '../dag/service.ts'
 import type { TxInfo } from '../dag/tx.ts'
 import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
 import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
+import { genesisLockMatches } from './genesis-lock.ts'
+import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
 import { StateCuts, type StateProof } from './state-cuts.ts'
-import { epochWithdrawals, withdrawalLeafOf } from './withdrawals.ts'
+import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
+import type { GenesisBacking } from '../chain/deploy.ts'
 import type { Deposit, DepositCheck, DepositSink } from '../chain/deposit-watcher.ts'
 import { ChainError } from '../chain/errors.ts'
 import type { WithdrawalLeaf, WithdrawalTree } from '../chain/withdrawals.ts'
 
 /** What the bridge needs from ChainService. */
 export interface BridgeChain {
+  /** The settlement contract: the account of each epoch's fee leaf. */
+  readonly settlementAddress: string
+  /** The genesis the settlement contract backs and the AGC it locked for it. */
+  genesisLock: () => Promise<GenesisBacking>
   checkDeposit: (claim: Pick<Deposit, 'txHash' | 'logIndex' | 'dagAccount' | 'amount'>) => Promise<DepositCheck>
   closeEpoch: (epoch: bigint, dagRoot: string, stateRoot: string, withdrawals: readonly WithdrawalLeaf[]) => Promise<WithdrawalTree>
   /** `lastEpoch`: the last checkpoint on chain (decimal), for balance proofs against it. */
@@ -48,6 +59,8 @@ export interface DagBridgeComponents {
   /** The DAG through its read interface, its registration point, its submit and its finalized stream. */
   dag: Pick<DagService, 'reader' | 'setExternalChecker' | 'submitTransaction' | 'on' | 'off'>
   chain: BridgeChain
+  /** The node's genesis: the bridge runs only against a settlement contract that locked its allocations. */
+  genesis: Genesis
   /** The node's ledger key (the same as the DagService's): signs deposit credits and epoch closes. */
   identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   /** The node's database; the bridge keeps its state under `bridge/` in the `chain` sublevel. */
@@ -70,22 +83,17 @@ export interface DagBridgeInit {
   tickMs?: number
   /** Least time between the end of one withdrawal epoch and the proposal of the next. @default 30000 */
   epochIntervalMs?: number
+  /**
+   * With no withdrawal waiting, a close that only sweeps the fee pool is proposed this long after the last epoch
+   * (a checkpoint costs gas; the fee pool's pending credits grow until a sweep). @default 300000
+   */
+  feeSweepIntervalMs?: number
   /** A proposal not final after this long is submitted again (its vertex may have been rejected). @default 10000 */
   resubmitMs?: number
   /** Deposits waiting for their credit; beyond it the sink refuses and the watcher delivers again later. @default 10000 */
   maxPendingDeposits?: number
   /** Final withdrawals waiting for an epoch kept in memory; all are stored, the rest are read back at the next start. @default 100000 */
   maxUnsettled?: number
-}
-
-interface PendingDeposit {
-  txHash: string
-  logIndex: number
-  depositId: bigint
-  dagAccount: string
-  amount: bigint
-  seenAtMs: number
-  lastSubmitMs: number
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -108,6 +116,9 @@ export class DagBridge implements Startable {
   private readonly proposeDelayMs: number
   private readonly tickMs: number
   private readonly epochIntervalMs: number
+  private readonly feeSweepIntervalMs: number
+  /** The settlement contract's genesis lock matches this node's genesis (checked once the chain answers). */
+  private genesisChecked = false
   private readonly resubmitMs: number
   private readonly maxPendingDeposits: number
   private readonly maxUnsettled: number
@@ -117,6 +128,7 @@ export class DagBridge implements Startable {
   private evmChainId: bigint | undefined
   private processedEpoch = 0n
   private lastEpochAtMs = 0
+  private startedAtMs = 0
   private closeDue: { epoch: bigint, atMs: number, lastSubmitMs: number } | undefined
   private timer: NodeJS.Timeout | undefined
   private tickRunning: Promise<void> | undefined
@@ -141,6 +153,7 @@ export class DagBridge implements Startable {
     this.proposeDelayMs = init.proposeDelayMs ?? 3000
     this.tickMs = init.tickMs ?? 500
     this.epochIntervalMs = init.epochIntervalMs ?? 30_000
+    this.feeSweepIntervalMs = init.feeSweepIntervalMs ?? 300_000
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
@@ -163,6 +176,8 @@ export class DagBridge implements Startable {
     if (this.running) return
     await this.load()
     if (this.c.evmChainId !== undefined) this.evmChainId = BigInt(this.c.evmChainId)
+    await this.checkGenesis() // a mismatch refuses the start (GENESIS_LOCK_MISMATCH says why)
+    this.startedAtMs = Date.now() // a fee-only sweep waits a whole interval after a (re)start
     this.running = true
     this.schedule()
     this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
@@ -196,6 +211,7 @@ export class DagBridge implements Startable {
   }
 
   private async round (): Promise<void> {
+    if (!(await this.checkGenesis())) return
     if (this.evmChainId === undefined) {
       try {
         this.evmChainId = BigInt((await this.c.chain.info()).chainId)
@@ -225,7 +241,7 @@ export class DagBridge implements Startable {
       throw new ChainError('DEPOSIT_INVALID', 'too many deposits waiting for their DAG credit; the watcher delivers this one again later')
     }
     const p: PendingDeposit = { txHash: d.txHash.toLowerCase(), logIndex: d.logIndex, depositId: d.depositId, dagAccount: d.dagAccount.toLowerCase(), amount: d.amount, seenAtMs: Date.now(), lastSubmitMs: 0 }
-    await this.db.put(enc(PREFIX_DEPOSIT + key), enc(JSON.stringify({ ...p, depositId: p.depositId.toString(), amount: p.amount.toString() })))
+    await this.db.put(enc(PREFIX_DEPOSIT + key), encodePendingDeposit(p))
     this.pending.set(key, p)
   }
 
@@ -266,7 +282,7 @@ export class DagBridge implements Startable {
   /** This node's verdict on a deposit credit, from its own chain view. */
   private async checkCredit (tx: TxInfo): Promise<ExternalVerdict> {
     const chainId = this.evmChainId
-    if (chainId === undefined) return 'pending'
+    if (chainId === undefined || !this.genesisChecked) return 'pending'
     const p = depositCreditKind.decode(tx.tx.payload)
     if (p.evmChainId !== chainId) return 'invalid'
     const check = await this.c.chain.checkDeposit({
@@ -288,10 +304,13 @@ export class DagBridge implements Startable {
       const closeVertexHex = decision.vertexId
       const close = await this.ledger.finalTx(decision.txId)
       let listed: Uint8Array[] = []
-      if (close?.vertexId === closeVertexHex && close.tx.tx.kind === TX_KIND_EPOCH_CLOSE) listed = epochCloseKind.decode(close.tx.tx.payload).withdrawals
-      else this.log.error({ epoch: epoch.toString() }, 'the final epoch-close is unreadable; closing the epoch without withdrawals')
+      let fees = 0n
+      if (close?.vertexId === closeVertexHex && close.tx.tx.kind === TX_KIND_EPOCH_CLOSE) ({ withdrawals: listed, fees } = epochCloseKind.decode(close.tx.tx.payload))
+      else this.log.warn({ epoch: epoch.toString() }, 'the epoch-close was rejected (its fee sweep was above the pool\'s proven balance) or is unreadable; closing the epoch without leaves')
       const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
       const leaves = txs.map(withdrawalLeafOf)
+      // the swept fees (debited from the pool by the final close) go to the stakers through the same checkpoint
+      if (fees > 0n) leaves.push(feeLeafOf(decision.txId, fees, this.c.chain.settlementAddress))
       // the state root at the close's cut (equal on every node); chain side first (idempotent), then the cursor and
       // the cut in one batch: a crash in between hands the epoch over again
       const stateRoot = await this.cuts.rootOf(epoch, closeVertexHex)
@@ -314,11 +333,14 @@ export class DagBridge implements Startable {
 
   /** A validator proposes the next epoch-close when final withdrawals wait, in turn by rank. */
   private async proposeEpoch (): Promise<void> {
-    if (!this.ledger.isValidator || !this.propose || this.unsettled.size === 0) { this.closeDue = undefined; return }
-    const finalEpochs = (await this.ledger.account(EPOCH_ACCOUNT)).nonce
+    if (!this.ledger.isValidator || !this.propose) return
+    const pool = await this.ledger.account(EPOCH_ACCOUNT)
+    const now = Date.now()
+    const sweepDue = pool.balance > 0n && now >= Math.max(this.lastEpochAtMs, this.startedAtMs) + this.feeSweepIntervalMs
+    if (this.unsettled.size === 0 && !sweepDue) { this.closeDue = undefined; return }
+    const finalEpochs = pool.nonce
     if (this.processedEpoch < finalEpochs) return
     const epoch = finalEpochs + 1n
-    const now = Date.now()
     if (this.closeDue?.epoch !== epoch) this.closeDue = { epoch, atMs: Math.max(now, this.lastEpochAtMs + this.epochIntervalMs), lastSubmitMs: 0 }
     const validators = this.ledger.validatorKeys().length
     const rank = (this.myValidatorIndex() - Number(epoch % BigInt(validators)) + validators) % validators
@@ -331,9 +353,11 @@ export class DagBridge implements Startable {
       if (await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined) { this.unsettled.delete(idHex); continue }
       ids.push(fromHex(idHex))
     }
-    if (ids.length === 0) return
+    if (ids.length === 0 && !sweepDue) return
     try {
-      const id = await this.c.dag.submitTransaction(buildEpochClose(this.ledger.chainId, this.c.identity, epoch, ids))
+      // every close sweeps the whole pool as this node sees it; fees not yet in the close's causal past make the
+      // ledger reject the close (the same on every node), and its withdrawals wait for the next epoch
+      const id = await this.c.dag.submitTransaction(buildEpochClose(this.ledger.chainId, this.c.identity, epoch, ids, pool.balance))
       this.metrics?.proposals.inc({ kind: 'epoch-close' })
       this.log.info({ epoch: epoch.toString(), withdrawals: ids.length, id }, 'epoch close proposed')
     } catch (err) {
@@ -350,6 +374,12 @@ export class DagBridge implements Startable {
 
   // ---------------------------------------------------------------- state
 
+  /** True once the contract's genesis lock is known to match; throws GENESIS_LOCK_MISMATCH; false while unreachable. */
+  private async checkGenesis (): Promise<boolean> {
+    if (!this.genesisChecked) this.genesisChecked = await genesisLockMatches(this.c.chain, this.c.genesis, this.log)
+    return this.genesisChecked
+  }
+
   private myValidatorIndex (): number {
     const me = toHex(this.c.identity.publicKey)
     const sorted = this.ledger.validatorKeys().map(k => toHex(k)).sort()
@@ -364,10 +394,7 @@ export class DagBridge implements Startable {
     if (epoch !== undefined) this.processedEpoch = BigInt(dec(epoch))
     for await (const [k, v] of this.db.iterator({ gte: enc(PREFIX_DEPOSIT), lt: enc(`${PREFIX_DEPOSIT}\xff`) })) {
       try {
-        const j = JSON.parse(dec(v)) as Record<string, string | number>
-        this.pending.set(dec(k).slice(PREFIX_DEPOSIT.length), {
-          txHash: String(j.txHash), logIndex: Number(j.logIndex), depositId: BigInt(j.depositId), dagAccount: String(j.dagAccount), amount: BigInt(j.amount), seenAtMs: Date.now(), lastSubmitMs: 0
-        })
+        this.pending.set(dec(k).slice(PREFIX_DEPOSIT.length), decodePendingDeposit(v))
       } catch {
         this.log.warn('unreadable pending deposit record skipped')
       }

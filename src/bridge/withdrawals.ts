@@ -19,6 +19,14 @@ export function withdrawalLeafOf (tx: TxInfo): WithdrawalLeaf {
 }
 
 /**
+ * The fee leaf of a final epoch-close sweeping `fees`: paid to the settlement contract itself, which adds it to the
+ * stakers' fee pool; nonce = the close's transaction id as a uint256 (unique like a withdraw's).
+ */
+export function feeLeafOf (closeTxIdHex: string, fees: bigint, settlement: string): WithdrawalLeaf {
+  return { account: getAddress(settlement), amount: fees, nonce: BigInt(`0x${closeTxIdHex}`) }
+}
+
+/**
  * The withdrawals of the final epoch-close in vertex `closeVertexHex` listing `listed`: in list order, each listed
  * id that (1) is a final withdraw transaction, (2) whose vertex is the close's vertex or one of its ancestors, and
  * (3) is not in `settled` (an earlier epoch) nor listed twice. (2) makes the rule deterministic: every node has

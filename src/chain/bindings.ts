@@ -106,6 +106,9 @@ export interface SettlementContract extends BaseContract {
   token: ViewMethod<[], Address>
   staking: ViewMethod<[], Address>
   lastEpoch: ViewMethod<[], bigint>
+  genesisId: ViewMethod<[], Bytes32>
+  genesisLocked: ViewMethod<[], bigint>
+  backedEscrow: ViewMethod<[], bigint>
   getCheckpoint: ViewMethod<[bigint | number], OnchainCheckpoint>
   claimed: ViewMethod<[Bytes32], boolean>
   equivocationSlashed: ViewMethod<[Address, bigint | number], boolean>

@@ -3,10 +3,10 @@
  * keys, each with the ML-DSA binding of its ledger key. The staking contract fixes the settlement address at construction: the deployer's next nonces are known,
  * so the settlement address is computed before it exists and no admin key is left in staking or settlement.
  */
-import { ContractFactory, getCreateAddress, type JsonRpcProvider, parseEther, parseUnits, type Signer, Wallet } from 'ethers'
+import { ContractFactory, getCreateAddress, type JsonRpcProvider, parseEther, parseUnits, type Signer, Wallet, ZeroHash } from 'ethers'
 import { type AnvilInit, type AnvilInstance, startAnvil } from './anvil.ts'
 import { type ContractName, loadArtifact } from './artifacts.ts'
-import { type ContractAddresses, connectContracts, type HarmonyContracts } from './bindings.ts'
+import { agcAt, type ContractAddresses, connectContracts, type HarmonyContracts } from './bindings.ts'
 import { type ContractsFile, writeContractsFile } from './contracts-file.ts'
 import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
@@ -15,7 +15,22 @@ import { signValidatorBinding, validatorIdentity } from './validator-binding.ts'
 /** 1 AGC in base units (18 decimals). */
 export const AGC_UNIT = 10n ** 18n
 
+/** What the settlement contract locks for a DAG genesis (docs/chain.md "Solvency"). */
+export interface GenesisBacking {
+  /** The genesis vertex id, 0x-hex (32 bytes): `genesisId(genesis)`. */
+  id: string
+  /** The sum of the genesis allocations, base units: `genesisSupply(genesis)`. */
+  total: bigint
+}
+
 export interface DeployInit {
+  /**
+   * The DAG genesis the settlement contract backs: its total is moved from the deployer into escrow by the
+   * settlement constructor (minted for it when the deployer holds the MINTER role, else from its balance). Without it nothing is
+   * locked, and a node whose genesis has allocations refuses to bridge against this deployment.
+   * @default no genesis lock (id 0, total 0)
+   */
+  genesis?: GenesisBacking
   /** Holder of DEFAULT_ADMIN, MINTER and PAUSER roles of AGC. @default the deployer */
   admin?: string
   /** Receiver of the 1e9 AGC minted at deployment. @default the deployer */
@@ -63,19 +78,46 @@ export async function deployContracts (deployer: Signer, init: DeployInit = {}):
   if (provider === null) throw new ChainError('DEPLOY_FAILED', 'the deployer signer has no provider')
   const from = await deployer.getAddress()
   const chainId = Number((await provider.getNetwork()).chainId)
-  const nonce = await provider.getTransactionCount(from, 'pending')
   const deployBlock = await provider.getBlockNumber()
+  const agc = await deployOne('AGC', deployer, await provider.getTransactionCount(from, 'pending'), [init.admin ?? from, init.initialHolder ?? from])
+  const genesis = init.genesis ?? { id: ZeroHash, total: 0n }
+  if (genesis.total > 0n) await fundGenesisLock(deployer, from, agc, genesis.total)
+  // staking fixes the settlement address at construction and the settlement constructor pulls the genesis lock
+  // from the deployer: both need the address before it exists (approve at n, staking at n+1, settlement at n+2)
+  const nonce = await provider.getTransactionCount(from, 'pending')
   const settlementAddress = getCreateAddress({ from, nonce: nonce + 2 })
-  const agc = await deployOne('AGC', deployer, nonce, [init.admin ?? from, init.initialHolder ?? from])
+  try {
+    await (await agcAt(agc, deployer).approve(settlementAddress, genesis.total, { nonce })).wait()
+  } catch (err) {
+    throw new ChainError('DEPLOY_FAILED', `approving the genesis lock failed: ${(err as Error).message}`, {}, { cause: err })
+  }
   const staking = await deployOne('HarmonyStaking', deployer, nonce + 1, [
     agc, settlementAddress, init.minStake ?? 1000n * AGC_UNIT, init.unbondingPeriodSec ?? 604_800,
     (init.genesisValidators ?? []).map((g) => g.identity), (init.genesisValidators ?? []).map((g) => g.signer)
   ])
-  const settlement = await deployOne('HarmonySettlement', deployer, nonce + 2, [agc, staking])
+  const settlement = await deployOne('HarmonySettlement', deployer, nonce + 2, [agc, staking, genesis.id, genesis.total])
   if (settlement !== settlementAddress) {
     throw new ChainError('DEPLOY_FAILED', `settlement deployed at ${settlement}, expected ${settlementAddress}`)
   }
   return { chainId, deployBlock, deployer: from, agc, staking, settlement }
+}
+
+/**
+ * Gives the deployer `total` AGC for the genesis lock: minted fresh when it holds MINTER_ROLE (so the supply it
+ * already holds stays free for stakes and the devnet's EVM faucet), else taken from its balance.
+ */
+async function fundGenesisLock (deployer: Signer, from: string, agc: string, total: bigint): Promise<void> {
+  const token = agcAt(agc, deployer)
+  if (!(await token.hasRole(await token.MINTER_ROLE(), from))) {
+    const balance = await token.balanceOf(from)
+    if (balance >= total) return
+    throw new ChainError('DEPLOY_FAILED', `the deployer ${from} holds ${balance} base units of AGC, less than the genesis lock of ${total}, and cannot mint`)
+  }
+  try {
+    await (await token.mint(from, total)).wait()
+  } catch (err) {
+    throw new ChainError('DEPLOY_FAILED', `minting the genesis lock of ${total} base units failed: ${(err as Error).message}`, {}, { cause: err })
+  }
 }
 
 /** The EIP-712 proof a validator's signing key gives to bind itself to (operator, identity). */
@@ -138,6 +180,8 @@ export interface DevnetChainInit {
   deploy?: DeployInit
   fund?: FundInit
   validators: ValidatorSetup[]
+  /** The DAG genesis to lock in escrow (overrides `deploy.genesis`). @default none locked */
+  genesis?: GenesisBacking
   /** Writes the contracts file here when set. */
   contractsFile?: string
 }
@@ -167,7 +211,7 @@ export async function startDevnetChain (init: DevnetChainInit): Promise<DevnetCh
     const deployer = new Wallet(ANVIL_DEPLOYER_KEY, provider)
     // the devnet's validators are its genesis: fixed in the staking contract, so nothing else can register
     const genesisValidators = init.validators.map((v) => ({ identity: validatorIdentity(v.ledgerKey.publicKey), signer: new Wallet(v.signerKey).address }))
-    const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60, genesisValidators, ...init.deploy })
+    const deployment = await deployContracts(deployer, { unbondingPeriodSec: 60, genesisValidators, ...init.deploy, ...(init.genesis !== undefined ? { genesis: init.genesis } : {}) })
     await registerValidators(deployer, deployment, init.validators, init.fund)
     const contractsFile: ContractsFile = {
       version: 1,

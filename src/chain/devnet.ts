@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import type { AnvilInit } from './anvil.ts'
 import { writeContractsFile } from './contracts-file.ts'
-import { type DevnetChain, type FundInit, startDevnetChain } from './deploy.ts'
+import { type DevnetChain, type FundInit, type GenesisBacking, startDevnetChain } from './deploy.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 
 /** The contracts file inside a node's datadir. */
@@ -25,6 +25,12 @@ export interface DevnetChainPrepareInit {
   stake?: bigint
   anvil?: AnvilInit
   fund?: FundInit
+  /**
+   * The devnet genesis's id and allocation total: the settlement contract locks that much AGC at deployment, so
+   * genesis money is backed (docs/chain.md "Solvency"); nodes refuse to bridge against a contract that does not.
+   * @default none locked
+   */
+  genesis?: GenesisBacking
 }
 
 export interface PreparedDevnetChain extends DevnetChain {
@@ -44,7 +50,7 @@ export async function prepareDevnetChain (init: DevnetChainPrepareInit): Promise
     validators.push({ signerKey: key.privateKey, ledgerKey: await init.ledgerKeyOf(dir), stake: init.stake })
     nodes.push({ dir, contractsFile: join(dir, CONTRACTS_FILE), evmAddress: key.address })
   }
-  const chain = await startDevnetChain({ anvil: init.anvil, fund: init.fund, validators })
+  const chain = await startDevnetChain({ anvil: init.anvil, fund: init.fund, validators, ...(init.genesis !== undefined ? { genesis: init.genesis } : {}) })
   try {
     for (const n of nodes) await writeContractsFile(n.contractsFile, chain.contractsFile)
   } catch (err) {

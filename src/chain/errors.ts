@@ -15,6 +15,7 @@ export type ChainErrorCode =
   | 'WITHDRAWAL_INVALID'
   | 'DEPOSIT_INVALID'
   | 'EVM_KEY_INVALID'
+  | 'GENESIS_LOCK_MISMATCH'
 
 /** Everything the chain side refuses or fails at, with a bounded code. */
 export class ChainError extends HarmonyError<ChainErrorCode> {

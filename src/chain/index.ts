@@ -9,7 +9,7 @@ export { type Checkpoint, type CheckpointDomain, checkpointDigest, recoverCheckp
 export { ChainClient, type ChainClientInit, type TxRequest } from './client.ts'
 export { type ContractsFile, parseContractsFile, readContractsFile, writeContractsFile } from './contracts-file.ts'
 export { addressBytesFromDagAccount, DAG_ADDRESS_BYTES, dagAccountFromAddressBytes } from './dag-account.ts'
-export { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, type DevnetChain, deployContracts, type GenesisRegistration, registerValidators, signRegistration, startDevnetChain, type ValidatorSetup } from './deploy.ts'
+export { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, type DevnetChain, deployContracts, type GenesisBacking, type GenesisRegistration, registerValidators, signRegistration, startDevnetChain, type ValidatorSetup } from './deploy.ts'
 export { checkDeposit, type Deposit, type DepositCheck, type DepositSink, DepositWatcher } from './deposit-watcher.ts'
 export { CONTRACTS_FILE, type DevnetChainPrepareInit, type PreparedDevnetChain, prepareDevnetChain, validatorIdentity } from './devnet.ts'
 export { ChainError, type ChainErrorCode } from './errors.ts'

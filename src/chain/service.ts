@@ -13,6 +13,7 @@ import { CheckpointAggregator, type CheckpointAggregatorInit, type CheckpointTra
 import type { Checkpoint } from './checkpoint-digest.ts'
 import { ChainClient, type ChainClientInit } from './client.ts'
 import type { ContractsFile } from './contracts-file.ts'
+import type { GenesisBacking } from './deploy.ts'
 import { checkDeposit, type Deposit, type DepositCheck, type DepositSink, DepositWatcher } from './deposit-watcher.ts'
 import { ChainError } from './errors.ts'
 import { createProvider } from './provider.ts'
@@ -140,6 +141,17 @@ export class ChainService implements Startable, ChainRpcSource {
     const tree = await this.withdrawals.record(epoch, withdrawals)
     await this.proposeCheckpoint({ epoch, dagRoot, stateRoot, withdrawalsRoot: tree.root })
     return tree
+  }
+
+  /** The settlement contract's address (checksummed): the account of an epoch's fee leaf. */
+  get settlementAddress (): string {
+    return getAddress(this.c.contractsFile.settlement)
+  }
+
+  /** The genesis the settlement contract backs and the AGC it locked for it (docs/chain.md "Solvency"). */
+  async genesisLock (): Promise<GenesisBacking> {
+    const [id, total] = await Promise.all([this.contracts.settlement.genesisId(), this.contracts.settlement.genesisLocked()])
+    return { id, total }
   }
 
   /** A validator's check of a deposit credit against its own chain view (see docs/chain.md). */

@@ -1,5 +1,6 @@
 import { fromHex, toHex, Writer } from '../core/codec.ts'
 import { sha256 } from '../core/crypto.ts'
+import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import type { AccountRecord, DagBatch, DagStore, RejectReason } from './store.ts'
@@ -23,7 +24,9 @@ export interface TxOutcome {
  * on that order. A transaction (A, n) in vertex V is checked against V's causal past only: its nonce must be
  * A's next (the protocol guarantees (A, n-1) is in V's causal past), and A may spend only credits that lie in
  * V's causal past (or earlier in V). Credits applied from concurrent vertices stay "unproven" until a later debit
- * of A has them in its causal past. Fees are burned for now. See docs/protocol.md.
+ * of A has them in its causal past. The fees of V's transactions are credited to the fee pool (FEE_POOL_ACCOUNT) after
+ * them, as one unproven credit of V, so the supply is conserved exactly and an epoch close (the pool's only
+ * spender) sweeps only fees in its causal past. See docs/protocol.md.
  */
 export class LedgerState {
   private readonly store: DagStore
@@ -95,6 +98,7 @@ export class LedgerState {
       return rec
     }
     const causalFrom = [v.idHex]
+    let feesOfVertex = 0n
     for (const t of v.txs) {
       const sender = await load(t.account)
       if (sender.nonce !== t.tx.nonce) {
@@ -120,6 +124,7 @@ export class LedgerState {
         continue
       }
       sender.balance -= need
+      feesOfVertex += t.tx.fee
       for (const c of effects.credits) {
         const to = await load(c.to)
         to.balance += c.amount
@@ -128,6 +133,15 @@ export class LedgerState {
         else to.unproven.push({ vertexId: v.id, amount: c.amount })
       }
       outcomes.push({ info: t, ok: true, reason: 'none' })
+    }
+    if (feesOfVertex > 0n) {
+      // The fees go to the validators' fee pool (docs/chain.md "Solvency") as one credit of V after its
+      // transactions: the pool is credited in nearly every vertex, so its record is never scanned per transaction.
+      const pool = await load(FEE_POOL_ACCOUNT)
+      pool.balance += feesOfVertex
+      const last = pool.unproven.at(-1)
+      if (last !== undefined && toHex(last.vertexId) === v.idHex) pool.unproven[pool.unproven.length - 1] = { vertexId: last.vertexId, amount: last.amount + feesOfVertex }
+      else pool.unproven.push({ vertexId: v.id, amount: feesOfVertex })
     }
     for (const [k, { address, rec }] of touched) {
       this.store.putAccount(b, address, rec)

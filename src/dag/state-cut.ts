@@ -6,14 +6,18 @@
  * Cuts advance: when `prev` is in the causal past of `close`, cut(close) = cut(prev) + the effects of the vertices
  * in past(close) \ past(prev). Epoch closes chain that way (close E-1 is in close E's past), so each epoch walks
  * only its own vertices. The effects mirror LedgerState.applyVertex: a final transaction debits its kind's debit
- * plus the fee, credits its kind's credits and consumes the nonce; one rejected `insufficient-balance` consumes
- * the nonce only; one rejected `nonce` changes nothing.
+ * plus the fee, credits its kind's credits and the fee pool, and consumes the nonce; one rejected `insufficient-balance` consumes
+ * the nonce only; one rejected `nonce` changes nothing. Fees are credited to the fee pool (fee-pool.ts), as the
+ * ledger does.
  */
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from './errors.ts'
+import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { LedgerReader } from './reader.ts'
 import { type AccountLeaf, buildStateTree, type StateTree } from './state-root.ts'
 import { requireTxKind } from './tx-kinds.ts'
+
+const FEE_POOL_HEX = toHex(FEE_POOL_ACCOUNT)
 
 /** Vertices one cut may add: bounds the walk (an epoch closes every few seconds; a devnet epoch holds hundreds). */
 export const MAX_CUT_VERTICES = 200_000
@@ -78,6 +82,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
       const effects = kind.effects(kind.decode(tx.tx.payload))
       sender.balance -= effects.debit + tx.tx.fee
       for (const c of effects.credits) get(toHex(c.to)).balance += c.amount
+      if (tx.tx.fee > 0n) get(FEE_POOL_HEX).balance += tx.tx.fee
     }
     for (const p of v.parents) if (!seen.has(p)) stack.push(p)
   }

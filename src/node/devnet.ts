@@ -10,6 +10,7 @@ import { loadIdentity } from '../core/keys/identity.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
 import { generateGenesis, loadGenesis } from '../dag/index.ts'
 import { ANVIL_DEPLOYER_KEY, prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
+import { genesisBacking } from '../bridge/index.ts'
 import { writeGenesisFile } from './genesis-file.ts'
 import { rm, stat, writeFile } from 'node:fs/promises'
 
@@ -98,7 +99,9 @@ export class Devnet {
       // anvil keeps its chain in memory, so every run deploys a new one; ledgers left from an earlier run would
       // hold credits and epochs of a chain that no longer exists: each run starts fresh ledgers (keys are kept)
       for (const dir of dirs) await rm(join(dir, DB_DIR), { recursive: true, force: true })
-      this.chain = await prepareDevnetChain({ nodeDirs: dirs, ledgerKeyOf: async d => (await loadIdentity(d)).ledgerKey })
+      // the settlement contract locks the genesis allocations (the faucet's 10^9 AGC): genesis money is backed
+      const genesis = genesisBacking(await loadGenesis(this.genesisPath))
+      this.chain = await prepareDevnetChain({ nodeDirs: dirs, ledgerKeyOf: async d => (await loadIdentity(d)).ledgerKey, genesis })
       // anvil's first account deployed AGC and holds the minted supply: the devnet's EVM faucet (a public test key)
       await writeFile(this.evmFaucetPath, `${ANVIL_DEPLOYER_KEY}\n`, { mode: 0o600 })
     }

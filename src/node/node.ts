@@ -255,6 +255,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     bridge = connectChainToDag({
       dag: this.dag,
       chain,
+      genesis: this.dag.ledger.genesis,
       identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
       db: this.database,
       logger: this.logger.child({ module: 'dag-bridge' }),

@@ -7,6 +7,7 @@ import test from 'ava'
 import { getBytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
+import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
@@ -28,7 +29,7 @@ const userWallet = testWallet('proof-user')
 
 test.before(async () => {
   net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
-  devnet = await startDevnetChain({ validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })) })
+  devnet = await startDevnetChain({ validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })), genesis: genesisBacking(net.genesis) })
   await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
   for (let i = 0; i < NODES; i++) {
     const node = net.nodes[i]
@@ -42,7 +43,7 @@ test.before(async () => {
       logger: silentLogger(),
       registry: new Registry()
     }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
-    bridges[i] = connectChainToDag({ dag: node.dag, chain: chains[i], identity: node.key, db: node.db, logger: silentLogger(), registry: new Registry() },
+    bridges[i] = connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: silentLogger(), registry: new Registry() },
       { propose: i === 0, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: 0, resubmitMs: 3000 })
   }
   for (let i = 0; i < NODES; i++) {

@@ -6,9 +6,11 @@
  * once.
  */
 import test from 'ava'
-import { getBytes, Wallet } from 'ethers'
+import { getAddress, getBytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge, type DagBridgeInit } from '../../src/bridge/dag-bridge.ts'
+import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
+import { feeLeafOf } from '../../src/bridge/withdrawals.ts'
 import {
   AGC_UNIT, ChainService, claimWithdrawal, connectContracts, type Deposit, type DevnetChain, dagAccountFromAddressBytes, decodeRevert,
   gossipsubCheckpointTransport, startDevnetChain, verifyWithdrawalProof
@@ -40,14 +42,16 @@ const bridgeInit = (i: number): DagBridgeInit => ({ propose: i < 2, proposeDelay
 
 function startBridge (i: number): DagBridge {
   const node = net.nodes[i]
-  return connectChainToDag({ dag: node.dag, chain: chains[i], identity: node.key, db: node.db, logger: debugLog, registry: new Registry() }, bridgeInit(i))
+  return connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: debugLog, registry: new Registry() }, bridgeInit(i))
 }
 
 test.before(async () => {
   net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
-  // each node's EVM registration is bound to its ledger key, a genesis validator of the test net
+  // each node's EVM registration is bound to its ledger key, a genesis validator of the test net; the settlement
+  // contract locks the test genesis's allocations, or the bridges refuse to start
   devnet = await startDevnetChain({
-    validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] }))
+    validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })),
+    genesis: genesisBacking(net.genesis)
   })
   await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
   for (let i = 0; i < NODES; i++) {
@@ -233,6 +237,19 @@ test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays
   t.is(await devnet.contracts.agc.balanceOf(userWallet.address), agcBefore + amount)
   const again = await t.throwsAsync(claimWithdrawal(asUser.settlement, proof.epoch, proof.leaf, proof.proof))
   t.is(decodeRevert(again)?.name, 'AlreadyClaimed')
+
+  // the close swept the burn's fee (the only fee paid so far) out of the DAG's fee pool into a leaf of the same
+  // checkpoint paid to the settlement contract, which adds it to the stakers' fee pool
+  const close = await net.nodes[0].dag.reader.conflictDecision(EPOCH_ACCOUNT, 0n)
+  if (close === undefined) return t.fail('epoch 1 has no close')
+  const settlementAddress = getAddress(devnet.contractsFile.settlement)
+  const feeProof = await chains[0].withdrawals.proofFor(settlementAddress, BigInt(`0x${close.txId}`))
+  if (feeProof === null) return t.fail('no fee leaf recorded')
+  t.deepEqual(feeProof.leaf, feeLeafOf(close.txId, fee, settlementAddress))
+  for (const n of net.nodes) t.is((await n.dag.reader.account(EPOCH_ACCOUNT)).balance, 0n)
+  const feePoolBefore = await devnet.contracts.settlement.feePool()
+  await claimWithdrawal(asUser.settlement, feeProof.epoch, feeProof.leaf, feeProof.proof)
+  t.is(await devnet.contracts.settlement.feePool(), feePoolBefore + fee)
 })
 
 test.serial('a validator down during a deposit comes back, gets it from its watcher again, and it is still credited once', async (t) => {

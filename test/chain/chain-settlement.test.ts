@@ -50,7 +50,7 @@ async function deposit (amount: bigint, account = ACCOUNT): Promise<void> {
 test.serial('the constructor refuses a staking contract bound to another settlement or token', async (t) => {
   const artifact = loadArtifact('HarmonySettlement')
   const factory = new ContractFactory(artifact.abi, artifact.bytecode, chain.deployer)
-  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.staking), 'StakingMismatch')
+  await assertReverts(t, () => factory.deploy(chain.deployment.agc, chain.deployment.staking, ZeroHash, 0n), 'StakingMismatch')
   t.is(await chain.contracts.settlement.staking(), chain.deployment.staking)
   t.is(await chain.contracts.settlement.token(), chain.deployment.agc)
 })

@@ -13,7 +13,7 @@ import { DagError, isDagError } from '../../src/dag/errors.ts'
 import { CodecError } from '../../src/core/errors.ts'
 import type { ExternalVerdict } from '../../src/dag/external-validity.ts'
 import { buildDepositCredit, buildEpochClose, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
-import { depositAccount, EPOCH_ACCOUNT, registerBridgeKinds, TX_KIND_DEPOSIT_CREDIT } from '../../src/bridge/kinds/index.ts'
+import { depositAccount, EPOCH_ACCOUNT, epochCloseKind, registerBridgeKinds, TX_KIND_DEPOSIT_CREDIT } from '../../src/bridge/kinds/index.ts'
 import { decodeTx, encodeTx, signTx, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
 import { depositCreditKind } from '../../src/bridge/kinds/deposit-credit.ts'
 import { addressOf, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
@@ -106,6 +106,15 @@ test.serial('one validator: a credit waits for the chain view, is credited once,
     t.deepEqual(await epochWithdrawals(dag.reader, closeVertex, listed, async (id) => `0x${id}` === wid), [])
     // a second close of epoch 1 is refused; epoch 2 is next
     t.is((await t.throwsAsync(dag.submitTransaction(buildEpochClose(chainId, node.key, 1n, [])), { instanceOf: DagError }))?.code, 'NONCE_TOO_LOW')
+
+    // fees are not burned: the transfer's and the burn's fees are in the fee pool (the epoch account); a close sweeps
+    // it, never more than it holds, and the supply stays whole
+    t.is((await dag.reader.account(EPOCH_ACCOUNT)).balance, 2n * fee)
+    t.is((await t.throwsAsync(dag.submitTransaction(buildEpochClose(chainId, node.key, 2n, [], 2n * fee + 1n)), { instanceOf: DagError }))?.code, 'INSUFFICIENT_BALANCE')
+    const sweep = await dag.submitTransaction(buildEpochClose(chainId, node.key, 2n, [], 2n * fee))
+    await waitFor(async () => (await dag.getTx(sweep))?.status === 'final', 'fee sweep final')
+    t.is((await dag.reader.account(EPOCH_ACCOUNT)).balance, 0n)
+    t.deepEqual(epochCloseKind.decode(epochCloseKind.encode({ epoch: 2n, withdrawals: [], fees: 7n })), { epoch: 2n, withdrawals: [], fees: 7n })
   } finally {
     await net.close()
   }

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { addressOf, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 
 test.serial('4 nodes finalize 1,000 transfers from 10 accounts with equal state roots and balances', async t => {
   const net = await createTestNet({ nodes: 4, accounts: 10, accountBalance: 10n ** 21n })
@@ -31,10 +32,12 @@ test.serial('4 nodes finalize 1,000 transfers from 10 accounts with equal state 
       const nonces = await Promise.all(net.nodes.map(async n => await n.dag.getNonce(addressOf(a))))
       t.deepEqual(nonces, [100n, 100n, 100n, 100n])
     }
-    // Total supply only shrinks by the burned fees: 1,000 transfers x 1,000 base units.
+    // Supply is conserved exactly: the fees (1,000 transfers x 1,000 base units) went to the validators' fee pool.
     let total = 0n
     for (const a of accts) total += await net.nodes[0].dag.getBalance(addressOf(a))
-    t.is(total, 10n * 10n ** 21n - 1000n * 1000n)
+    const pool = await Promise.all(net.nodes.map(async n => (await n.dag.reader.account(FEE_POOL_ACCOUNT)).balance))
+    t.deepEqual(pool, net.nodes.map(() => 1000n * 1000n))
+    t.is(total + pool[0], 10n * 10n ** 21n)
   } finally {
     await net.close()
   }

@@ -14,7 +14,7 @@ const AGC_METHODS = ['name', 'symbol', 'decimals', 'totalSupply', 'cap', 'balanc
 const STAKING_METHODS = ['token', 'settlement', 'minStake', 'unbondingPeriod', 'totalStake', 'totalUnbonding', 'undistributedReward',
   'validatorCount', 'operatorAt', 'getValidator', 'isValidator', 'operatorOfSigner', 'operatorOfIdentity', 'weightOfSigner', 'weightsOfSigners',
   'pendingRewards', 'registerDigest', 'genesisValidatorCount', 'genesisSignerOf', 'register', 'stake', 'unbond', 'withdrawUnbonded', 'claimRewards', 'notifyReward', 'slash'] as const
-const SETTLEMENT_METHODS = ['token', 'staking', 'lastEpoch', 'getCheckpoint', 'claimed', 'equivocationSlashed', 'depositCount',
+const SETTLEMENT_METHODS = ['token', 'staking', 'lastEpoch', 'genesisId', 'genesisLocked', 'backedEscrow', 'getCheckpoint', 'claimed', 'equivocationSlashed', 'depositCount',
   'totalDeposited', 'totalWithdrawn', 'feePool', 'checkpointDigest', 'withdrawalLeaf', 'deposit', 'depositWithPermit',
   'submitCheckpoint', 'withdraw', 'addFees', 'distributeFees', 'slashEquivocation'] as const
 

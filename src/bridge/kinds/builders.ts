@@ -32,9 +32,12 @@ export function buildWithdraw (init: WithdrawInit): Transaction {
   return signTx(init.chainId, { version: TX_VERSION, kind: TX_KIND_WITHDRAW, publicKey: init.publicKey, nonce: init.nonce, fee: init.fee, payload }, init.secretKey)
 }
 
-/** A validator's close of withdrawal epoch `epoch` (nonce epoch-1 of the epoch account, fee 0). */
-export function buildEpochClose (chainId: string, signer: SignerKeys, epoch: bigint, withdrawals: Uint8Array[]): Transaction {
-  const payload = epochCloseKind.encode({ epoch, withdrawals })
+/**
+ * A validator's close of withdrawal epoch `epoch` (nonce epoch-1 of the epoch account, fee 0), sweeping `fees`
+ * base units out of the fee pool (at most the pool's balance in the close's causal past, or the close is rejected).
+ */
+export function buildEpochClose (chainId: string, signer: SignerKeys, epoch: bigint, withdrawals: Uint8Array[], fees = 0n): Transaction {
+  const payload = epochCloseKind.encode({ epoch, withdrawals, fees })
   epochCloseKind.decode(payload)
   return signTx(chainId, { version: TX_VERSION, kind: TX_KIND_EPOCH_CLOSE, publicKey: signer.publicKey, nonce: epoch - 1n, fee: 0n, payload }, signer.secretKey)
 }
