@@ -6,6 +6,7 @@ import { isDagError } from '../../src/dag/errors.ts'
 import type { AcceptedVertexView } from '../../src/dag/reader.ts'
 import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut } from '../../src/dag/state-cut.ts'
 import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
+import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 
 const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n))
 const [a, b, c] = [seeded(1), seeded(2), seeded(3)]
@@ -71,10 +72,11 @@ const state = (cut: StateCut): Record<string, [bigint, bigint]> =>
 test('a cut holds exactly the vertices in the causal past of its vertex, and advancing epoch by epoch equals one walk from the genesis', async (t) => {
   const r = reader()
   const cut1 = await advanceCut(r, genesisCut(r), id('v3'))
-  t.deepEqual(state(cut1), { [hex(a)]: [899n, 1n], [hex(b)]: [100n, 0n], [hex(c)]: [500n, 0n] })
+  // every final transfer pays a fee of 1 into the validators' fee pool: the cut's supply equals the genesis total
+  t.deepEqual(state(cut1), { [hex(a)]: [899n, 1n], [hex(b)]: [100n, 0n], [hex(c)]: [500n, 0n], [toHex(FEE_POOL_ACCOUNT)]: [1n, 0n] })
   const cut2 = await advanceCut(r, cut1, id('v6'))
   // v2 joins (it is in v6's past), the rejected transfer consumes a's nonce only, v7 stays out
-  t.deepEqual(state(cut2), { [hex(a)]: [949n, 2n], [hex(b)]: [89n, 1n], [hex(c)]: [459n, 1n] })
+  t.deepEqual(state(cut2), { [hex(a)]: [949n, 2n], [hex(b)]: [89n, 1n], [hex(c)]: [459n, 1n], [toHex(FEE_POOL_ACCOUNT)]: [3n, 0n] })
   const direct = await advanceCut(r, genesisCut(r), id('v6'))
   t.deepEqual(state(direct), state(cut2))
   t.is(cutTree(direct).root, cutTree(cut2).root)
