@@ -7,7 +7,10 @@ import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { generateGenesis } from '../../src/dag/genesis.ts'
 import { ConsensusProbe } from '../helpers/dag-consensus-probe.ts'
-import { transfer, waitFor } from '../helpers/dag-net.ts'
+import { RPC_METHODS, type RpcResultOf } from '../../src/api/definitions.ts'
+import type { DagService } from '../../src/dag/service.ts'
+import { type NodeRpcParts, nodeRpcSource } from '../../src/node/rpc-source.ts'
+import { createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 import { NodeProcess } from '../helpers/dag-processes.ts'
 
 const CONSENSUS = { k: 20, alpha: 15, betaVirtuous: 8, betaRogue: 10 }
@@ -82,3 +85,51 @@ test.serial('one peer of four validators never finalizes; two peers bound to one
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test.serial('node_health.consensus and harmony_dag_live: a sole validator is live alone; one of two validators is not, and is again when the other comes back', async t => {
+  const sole = await createTestNet({ nodes: 1, accounts: 2 })
+  try {
+    const [from, to] = sole.accounts
+    const id = await sole.nodes[0].dag.submitTransaction(transfer(sole.genesis, from, to, 1n, 0n))
+    await waitFor(async () => (await sole.nodes[0].dag.getTx(id))?.status === 'final', 'final on the sole validator')
+    t.like(healthOf(sole.nodes[0].dag), { live: true, reachableStake: 1, quorumStake: 1, totalStake: 1 })
+    await waitFor(async () => /^harmony_dag_live 1$/m.test(await sole.nodes[0].registry.metrics()), 'harmony_dag_live 1')
+  } finally {
+    await sole.close()
+  }
+  const pair = await createTestNet({ nodes: 2, accounts: 2 })
+  try {
+    await waitFor(() => pair.nodes.every(n => n.dag.validatorPeers.size === 1), 'the pair bound')
+    t.like(healthOf(pair.nodes[0].dag), { live: true, reachableStake: 2, quorumStake: 2 })
+    await pair.stop(1)
+    await waitFor(() => !healthOf(pair.nodes[0].dag).live, 'not live without the other validator')
+    t.like(healthOf(pair.nodes[0].dag), { live: false, reachableStake: 1, quorumStake: 2, totalStake: 2 })
+    await waitFor(async () => /^harmony_dag_live 0$/m.test(await pair.nodes[0].registry.metrics()), 'harmony_dag_live 0')
+    t.regex(await pair.nodes[0].registry.metrics(), /^harmony_dag_reachable_stake_ratio 0.5$/m)
+    await pair.start(1)
+    await pair.connectAll()
+    await waitFor(() => healthOf(pair.nodes[0].dag).live, 'live again')
+    const [from, to] = pair.accounts
+    const id = await pair.nodes[0].dag.submitTransaction(transfer(pair.genesis, from, to, 1n, 0n))
+    await waitFor(async () => (await pair.nodes[1].dag.getTx(id))?.status === 'final', 'final on both once the quorum is back')
+  } finally {
+    await pair.close()
+  }
+})
+
+/** What node_health reports as `consensus`, through the node's RPC source (src/node/rpc-source.ts). */
+function healthOf (dag: DagService): NonNullable<RpcResultOf<'node_health'>['consensus']> {
+  const parts = {
+    state: 'running',
+    uptimeSeconds: () => 1,
+    libp2p: { getPeers: () => [] },
+    peerBinding: { verifiedPeers: () => [] }
+  } as unknown as NodeRpcParts
+  const health = nodeRpcSource(parts, undefined, () => {
+    const { live, reachableStake, quorumStake, totalStake } = dag.consensusHealth()
+    return { live, reachableStake, quorumStake, totalStake }
+  }).health()
+  const consensus = RPC_METHODS.node_health.result.parse(health).consensus
+  if (consensus === undefined) throw new Error('node_health without consensus')
+  return consensus
+}
