@@ -162,13 +162,15 @@ export interface GenerateGenesisInit {
   allocations?: Array<{ address: Uint8Array, balance: bigint }>
   /** @default DEFAULT_CONSENSUS */
   consensus?: Partial<ConsensusParams>
+  /** Stake of each validator, in `validatorPublicKeys` order. @default 1 each */
+  weights?: number[]
   /** @default 1000 base units */
   minFee?: bigint
   /** @default Date.now() */
   timestampMs?: number
 }
 
-/** A devnet genesis: equal-weight validators and a funded faucet. */
+/** A devnet genesis: validators (equal weights unless given) and a funded faucet. */
 export function generateGenesis (init: GenerateGenesisInit): Genesis {
   const faucet = parseAddress(addressFromPublicKey(init.faucetPublicKey))
   const allocations = [{ address: faucet, balance: init.faucetBalance ?? 10n ** 27n }, ...(init.allocations ?? [])]
@@ -178,7 +180,7 @@ export function generateGenesis (init: GenerateGenesisInit): Genesis {
     minFee: init.minFee ?? 1000n,
     allocations,
     faucet,
-    validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: 1, name: `validator-${i}` })),
+    validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: init.weights?.[i] ?? 1, name: `validator-${i}` })),
     consensus: { ...DEFAULT_CONSENSUS, ...init.consensus }
   }
   return parseGenesis(genesisToJson(g))
