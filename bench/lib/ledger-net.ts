@@ -95,6 +95,8 @@ export interface TestNetInit {
   accounts?: number
   accountBalance?: bigint
   consensus?: Partial<ConsensusParams>
+  /** Genesis stake of each validator. @default 1 each */
+  weights?: number[]
   dag?: DagServiceInit
 }
 
@@ -108,7 +110,8 @@ export async function createTestNet (init: TestNetInit): Promise<TestNet> {
     validatorPublicKeys: validatorKeys.map(k => k.publicKey),
     faucetPublicKey: faucet.publicKey,
     allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: init.accountBalance ?? 10n ** 24n })),
-    consensus: init.consensus ?? {}
+    consensus: init.consensus ?? {},
+    ...(init.weights !== undefined ? { weights: init.weights } : {})
   })
   const dirs: string[] = []
   for (let i = 0; i < init.nodes; i++) dirs.push(await mkdtemp(join(tmpdir(), `harmony-dag-${i}-`)))

@@ -132,8 +132,15 @@ const WithdrawalProofResult = z.object({
 export const RPC_METHODS = {
   // node (src/api/node.ts)
   node_info: method('Identity, version, listen addresses and executor of this node', noParams, NodeInfoResult),
-  node_health: method('Lifecycle state, uptime and peer count', noParams,
-    z.object({ state: z.string(), uptimeSeconds: z.number(), peers: z.number(), boundPeers: z.number() })),
+  node_health: method('Lifecycle state, uptime, peer count, and whether the ledger can finalize (consensus.live)', noParams,
+    z.object({
+      state: z.string(),
+      uptimeSeconds: z.number(),
+      peers: z.number(),
+      boundPeers: z.number(),
+      // live: the validators this node reaches hold the quorum of stake; a node that is not live never finalizes
+      consensus: z.object({ live: z.boolean(), reachableStake: z.number(), quorumStake: z.number(), totalStake: z.number() }).optional()
+    })),
   net_peers: method('Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
   net_announce: method('Publish an operator announcement to the network over gossip',
     z.union([

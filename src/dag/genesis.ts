@@ -7,9 +7,9 @@ import { DagError } from './errors.ts'
 
 /** Avalanche parameters. Defaults follow avalanchego's (k=20, α=15, β_virtuous=15, β_rogue=20). */
 export interface ConsensusParams {
-  /** Sample size per query; reduced to the number of reachable validator peers. */
+  /** Validator keys asked per poll (all of them when there are at most k). Never reduced to the reachable ones. */
   k: number
-  /** Votes out of k that make a query successful; scaled with k and always > k/2. */
+  /** A poll succeeds with α/k of the stake asked (of the TOTAL stake with ≤ k validators); α/k > 2/3. */
   alpha: number
   /** Consecutive successful queries that finalize a transaction without conflicts. */
   betaVirtuous: number
@@ -65,8 +65,7 @@ export function parseGenesis (json: unknown): Genesis {
   }
   const g = parsed.data
   const c = g.consensus
-  if (c.alpha <= c.k / 2 || c.alpha > c.k) throw new DagError('GENESIS_INVALID', 'genesis: consensus.alpha must be in (k/2, k]')
-  if (c.betaRogue < c.betaVirtuous) throw new DagError('GENESIS_INVALID', 'genesis: consensus.betaRogue must be >= betaVirtuous')
+  checkConsensusParams(c)
   const fail = (path: string, e: unknown): never => {
     throw new DagError('GENESIS_INVALID', `genesis: ${path}: ${e instanceof Error ? e.message : String(e)}`)
   }
@@ -85,6 +84,9 @@ export function parseGenesis (json: unknown): Genesis {
     if (publicKey.length !== ML_DSA65_PUBLIC_KEY_BYTES) fail(`validators.${i}.publicKey`, `expected ${ML_DSA65_PUBLIC_KEY_BYTES} bytes of ML-DSA-65 public key`)
     return { publicKey, weight: v.weight, ...(v.name !== undefined ? { name: v.name } : {}) }
   })
+  const totalStake = validators.reduce((sum, v) => sum + v.weight, 0)
+  // α × total must stay exact in a double (the quorum is ⌈α × total / k⌉)
+  if (!Number.isSafeInteger(totalStake * c.alpha)) throw new DagError('GENESIS_INVALID', 'genesis: validators: total stake × consensus.alpha must be a safe integer')
   const seenVal = new Set(validators.map(v => toHex(v.publicKey)))
   if (seenVal.size !== validators.length) throw new DagError('GENESIS_INVALID', 'genesis: duplicate validator public key')
   let faucet: Uint8Array | undefined
@@ -92,6 +94,20 @@ export function parseGenesis (json: unknown): Genesis {
     try { faucet = parseAddress(g.faucet) } catch (e) { fail('faucet', e) }
   }
   return { chainId: g.chainId, timestampMs: g.timestampMs, minFee: BigInt(g.minFee), allocations, ...(faucet !== undefined ? { faucet } : {}), validators, consensus: { ...c } }
+}
+
+/**
+ * The consensus parameters a genesis may carry (docs/protocol.md, "Genesis parameters"): 0 < α ≤ k and α/k > 2/3,
+ * so that two quorums overlap in more than a third of the stake and, with less than a third Byzantine, share an
+ * honest validator; β_virtuous ≥ 1 and β_rogue ≥ β_virtuous. Throws GENESIS_INVALID naming the rule.
+ */
+export function checkConsensusParams (c: ConsensusParams): void {
+  const refuse = (why: string): never => { throw new DagError('GENESIS_INVALID', `genesis: consensus: ${why}`) }
+  for (const [name, v] of Object.entries(c)) if (!Number.isSafeInteger(v) || v < 1) refuse(`${name} must be a positive integer`)
+  if (c.alpha > c.k) refuse('alpha must be at most k')
+  // α/k > 2/3 in integers: 3α > 2k
+  if (3 * c.alpha <= 2 * c.k) refuse(`alpha/k must be above 2/3 (two quorums must share more than a third of the stake); got ${c.alpha}/${c.k}`)
+  if (c.betaRogue < c.betaVirtuous) refuse('betaRogue must be >= betaVirtuous')
 }
 
 export async function loadGenesis (path: string): Promise<Genesis> {
@@ -146,13 +162,15 @@ export interface GenerateGenesisInit {
   allocations?: Array<{ address: Uint8Array, balance: bigint }>
   /** @default DEFAULT_CONSENSUS */
   consensus?: Partial<ConsensusParams>
+  /** Stake of each validator, in `validatorPublicKeys` order. @default 1 each */
+  weights?: number[]
   /** @default 1000 base units */
   minFee?: bigint
   /** @default Date.now() */
   timestampMs?: number
 }
 
-/** A devnet genesis: equal-weight validators and a funded faucet. */
+/** A devnet genesis: validators (equal weights unless given) and a funded faucet. */
 export function generateGenesis (init: GenerateGenesisInit): Genesis {
   const faucet = parseAddress(addressFromPublicKey(init.faucetPublicKey))
   const allocations = [{ address: faucet, balance: init.faucetBalance ?? 10n ** 27n }, ...(init.allocations ?? [])]
@@ -162,7 +180,7 @@ export function generateGenesis (init: GenerateGenesisInit): Genesis {
     minFee: init.minFee ?? 1000n,
     allocations,
     faucet,
-    validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: 1, name: `validator-${i}` })),
+    validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: init.weights?.[i] ?? 1, name: `validator-${i}` })),
     consensus: { ...DEFAULT_CONSENSUS, ...init.consensus }
   }
   return parseGenesis(genesisToJson(g))

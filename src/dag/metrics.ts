@@ -10,6 +10,10 @@ export interface DagMetrics {
   polls: Counter<'result'>
   conflicts: Gauge
   processing: Gauge
+  /** 1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0. */
+  live: Gauge
+  /** Stake of the validators this node reaches (its own included) over the total genesis stake. */
+  reachableStakeRatio: Gauge
 }
 
 export function createDagMetrics (registry: Registry): DagMetrics {
@@ -22,6 +26,8 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     finalitySeconds: new Histogram({ name: 'harmony_dag_finality_seconds', help: 'time from first sight of a vertex to its acceptance', buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10], registers }),
     polls: new Counter({ name: 'harmony_dag_polls_total', help: 'Avalanche queries by outcome', labelNames: ['result'], registers }),
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),
-    processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers })
+    processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers }),
+    live: new Gauge({ name: 'harmony_dag_live', help: '1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0', registers }),
+    reachableStakeRatio: new Gauge({ name: 'harmony_dag_reachable_stake_ratio', help: 'stake of the validators this node reaches (its own included) over the total genesis stake', registers })
   }
 }

@@ -14,7 +14,7 @@ import { DagLedger, type DagLedgerInit, type TxStatusView } from './ledger.ts'
 import { createDagMetrics } from './metrics.ts'
 import { AntiEntropy, type AntiEntropyInit } from './net/anti-entropy.ts'
 import { type ForwardingInit, TxForwarding } from './net/forwarding.ts'
-import { Poller, type PollerInit } from './net/poller.ts'
+import { type ConsensusHealth, Poller, type PollerInit } from './net/poller.ts'
 import { Proposer, type ProposerInit } from './net/proposer.ts'
 import { AvalancheQuery, type QueryInit } from './net/query.ts'
 import { DagSync } from './net/sync.ts'
@@ -76,6 +76,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   /** Genesis validators this node is bound to (through the peer binding). */
   readonly validatorPeers: ValidatorPeers
   readonly sync: DagSync
+  private readonly poller: Poller
   private readonly forwarding: TxForwarding
   private readonly services: Array<[string, Startable]>
   private readonly log: Logger
@@ -99,6 +100,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger }, init)
     this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
+    this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)
     this.services = [
       ['verifier', this.verifier],
       ['ledger', ledger],
@@ -107,7 +109,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
       ['vertex-gossip', gossip],
       ['query', query],
       ['forwarding', this.forwarding],
-      ['poller', new Poller({ ledger, query, peers, logger, metrics }, init)],
+      ['poller', this.poller],
       ['proposer', new Proposer({ ledger, gossip, logger }, init)],
       ['anti-entropy', new AntiEntropy({ sync, peers, logger }, init)]
     ]
@@ -181,6 +183,9 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   async stats (): Promise<DagStats> {
     return { ...(await this.ledger.stats()), peers: this.validatorPeers.size }
   }
+
+  /** Whether this node can finalize: the stake it reaches against the quorum (node_health's `consensus`). */
+  consensusHealth (): ConsensusHealth { return this.poller.health() }
 
   get chainId (): string { return this.ledger.chainId }
   get address (): string { return this.ledger.address }

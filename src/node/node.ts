@@ -206,7 +206,10 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       executor: { ...compute.info() },
       evmAddress: this.chainValue?.evmAddress ?? null,
       ...(capability === undefined ? {} : { capability: { ...capability } })
-    })))
+    }), () => {
+      const { live, reachableStake, quorumStake, totalStake } = this.dag.consensusHealth()
+      return { live, reachableStake, quorumStake, totalStake }
+    }))
 
     // the RPC server serves whatever the floors registered in `api` (methods, topics, error codes)
     this.rpcValue = new RpcServer({

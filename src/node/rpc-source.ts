@@ -23,8 +23,11 @@ export interface NodeRpcParts {
   uptimeSeconds: () => number
 }
 
+/** node_health's `consensus` (the ledger's liveness), when the node runs a ledger. */
+export type ConsensusHealthSource = () => RpcResultOf<'node_health'>['consensus']
+
 /** The node's own RPC source (src/api/node.ts) over a running HarmonyNode. */
-export function nodeRpcSource (node: NodeRpcParts, extension: NodeInfoExtension = () => ({})): NodeRpcSource {
+export function nodeRpcSource (node: NodeRpcParts, extension: NodeInfoExtension = () => ({}), consensus: ConsensusHealthSource = () => undefined): NodeRpcSource {
   return {
     info: () => ({
       peerId: node.libp2p.peerId.toString(),
@@ -35,12 +38,16 @@ export function nodeRpcSource (node: NodeRpcParts, extension: NodeInfoExtension 
       rpc: node.rpc.url,
       ...extension()
     }),
-    health: () => ({
-      state: node.state,
-      uptimeSeconds: node.uptimeSeconds(),
-      peers: node.libp2p.getPeers().length,
-      boundPeers: node.peerBinding.verifiedPeers().length
-    }),
+    health: () => {
+      const c = consensus()
+      return {
+        state: node.state,
+        uptimeSeconds: node.uptimeSeconds(),
+        peers: node.libp2p.getPeers().length,
+        boundPeers: node.peerBinding.verifiedPeers().length,
+        ...(c === undefined ? {} : { consensus: c })
+      }
+    },
     peers: () => {
       const out: RpcResultOf<'net_peers'> = []
       const seen = new Set<string>()

@@ -1,5 +1,6 @@
 import type { ConsensusParams } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
+import { leanTowardsPoll } from './liveness.ts'
 
 /**
  * Avalanche (the DAG algorithm of "Scalable and Probabilistic Leaderless BFT Consensus through Metastability",
@@ -7,8 +8,8 @@ import type { DagGraph, GraphNode } from '../graph.ts'
  *
  * - A transaction instance is (vertex, position). Instances of one (account, nonce) form a conflict set, with
  *   Snowball state: preference, last, consecutive-success counter `cnt`, and per-instance chits (confidence).
- * - A query returns each responder's preferred frontier; a vertex with ≥ α responders voting for it or a
- *   descendant is a successful poll and gives a chit to every undecided instance in it:
+ * - A poll returns each validator's preferred frontier; a vertex whose voters (it or a descendant in their
+ *   frontier) hold at least the quorum of stake is a successful poll and gives a chit to every undecided instance:
  *   `if d(I) > d(pref) pref = I; if I != last {last = I; cnt = 1} else cnt++`.
  * - An instance is decided when its vertex's parents are all accepted and cnt ≥ β_virtuous (set of one) or
  *   β_rogue. A vertex is accepted when every instance in it is decided for it; rejected when any instance loses
@@ -145,15 +146,17 @@ export class AvalancheCore {
   }
 
   /**
-   * Feeds the votes of one query about `queried`. `votes` maps a vertex id to the number of responders whose
+   * Feeds the votes of one poll about `queried`. `votes` maps a vertex id to the STAKE of the validators whose
    * preferred frontier includes it or a descendant of it (a vote for a vertex is a vote for its ancestry, as in
-   * avalanchego). Every processing vertex with at least `alpha` votes is a successful poll for its instances.
+   * avalanchego; one vote per validator key). Every processing vertex with at least `quorum` stake is a successful
+   * poll for its instances. A conflict set the poll touched where no member succeeded moves its preference by the
+   * liveness rule (see `leanTowardsPoll`).
    */
-  recordVotes (queried: string, votes: Map<string, number>, alpha: number): Decisions {
+  recordVotes (queried: string, votes: Map<string, number>, quorum: number): Decisions {
     const decisions: Decisions = { accepted: [], rejected: [] }
     const successful: GraphNode[] = []
-    for (const [id, n] of votes) {
-      if (n < alpha || !this.processing.has(id)) continue
+    for (const [id, stake] of votes) {
+      if (stake < quorum || !this.processing.has(id)) continue
       const node = this.graph.get(id)
       if (node !== undefined) successful.push(node)
     }
@@ -167,6 +170,7 @@ export class AvalancheCore {
         if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
       }
     }
+    this.leanTowardsPoll(queried, votes, new Set(successful.map(n => n.id)))
     // No reset on an unsuccessful poll (the paper's DAG algorithm): `cnt` restarts only when another instance of
     // the set gets a chit. Measured: resetting on every poll that lacked α votes (avalanchego's Snowball) kept
     // counters near zero under continuous load, because responders' newest vertices are often unknown to the
@@ -174,6 +178,28 @@ export class AvalancheCore {
     const ancestry = this.processing.has(queried) ? this.graph.processingAncestry(queried) : []
     this.settle([...successful, ...ancestry], decisions)
     return decisions
+  }
+
+  /** The liveness rule (./liveness.ts) over every conflict set this poll touched where no member succeeded. */
+  private leanTowardsPoll (queried: string, votes: Map<string, number>, successfulIds: Set<string>): void {
+    const touched = new Set<ConflictSet>()
+    for (const id of [...votes.keys(), queried]) {
+      if (!this.processing.has(id)) continue
+      for (const r of this.vertexInstances.get(id) ?? []) {
+        const cs = this.sets.get(r.conflictKey)
+        if (cs !== undefined && cs.decided === null && cs.members.size > 1) touched.add(cs)
+      }
+    }
+    for (const cs of touched) {
+      if ([...cs.members].some(m => successfulIds.has(instanceVertex(m)))) continue
+      cs.pref = leanTowardsPoll({
+        members: cs.members,
+        pref: cs.pref,
+        stakeOf: m => votes.get(instanceVertex(m)) ?? 0,
+        txOf: m => this.instanceTx.get(m) ?? '',
+        isLive: m => this.processing.has(instanceVertex(m))
+      })
+    }
   }
 
   /** A poll where every sampled validator voted for `vertexId` (used when this node is the only validator). */

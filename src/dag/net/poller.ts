@@ -1,10 +1,16 @@
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
+import type { ConsensusParams } from '../genesis.ts'
 import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
 import type { AvalancheQuery } from './query.ts'
 import { sleep, Wakeable } from './request.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
+
+// A node without a quorum in reach keeps polling (a peer may come back) but backs off, from the first to the last
+// delay, doubling: bounded work for a node that cannot decide anything, and a quick return once the quorum is back.
+const NO_QUORUM_BACKOFF_FIRST_MS = 25
+const NO_QUORUM_BACKOFF_MAX_MS = 250
 
 export interface PollerInit {
   /** Avalanche queries in flight at once (the same frontier vertex may be queried again while a query runs). @default 4 */
@@ -17,15 +23,36 @@ export interface PollerInit {
 export interface PollerComponents {
   ledger: Pick<DagLedger, 'genesis' | 'pollCandidates' | 'decide' | 'consensusGauges' | 'on' | 'off'>
   query: Pick<AvalancheQuery, 'query'>
-  peers: Pick<ValidatorPeers, 'size' | 'soleValidator' | 'sample' | 'on' | 'off'>
+  peers: Pick<ValidatorPeers, 'soleValidator' | 'ownKey' | 'ownWeight' | 'totalWeight' | 'reachableWeight' | 'byKey' | 'sampleKeys' | 'on' | 'off'>
   logger: Logger
   metrics?: DagMetrics
 }
 
+/** Whether this node can finalize now: the stake it reaches (its own included) against the quorum. */
+export interface ConsensusHealth {
+  /** True when the validators this node reaches hold at least the quorum of the total stake. */
+  live: boolean
+  /** Stake of this node's own validator key plus every distinct validator key bound now. */
+  reachableStake: number
+  /** ⌈α/k × total stake⌉: what a poll needs (with ≤ k validators; see docs/protocol.md for sampling). */
+  quorumStake: number
+  totalStake: number
+  /** Polls run since start, by outcome. */
+  polls: { success: number, fail: number }
+}
+
+/** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
+export function quorumOf (stake: number, params: Pick<ConsensusParams, 'k' | 'alpha'>): number {
+  return Math.ceil((params.alpha * stake) / params.k)
+}
+
 /**
- * The Avalanche poll loop. One round lives here whole: pick a processing vertex, sample k validators by stake,
- * query them, count each responder's vote for the processing ancestry of its preferred frontier, and hand the
- * counts to the consensus core (under the ledger's lock, decisions persisted in one batch).
+ * The Avalanche poll loop. One round lives here whole: pick a processing vertex, ask the validators (one query per
+ * validator KEY; all of them when there are at most k, else k keys sampled by stake), weight each answer by its
+ * validator's stake, count this node's own preference as its own validator's vote, and hand the stake per vertex
+ * to the consensus core with the quorum (under the ledger's lock, decisions persisted in one batch). The quorum is
+ * a fraction of the TOTAL genesis stake, never of the stake this node happens to reach: a partitioned or eclipsed
+ * node keeps polling and never finalizes (docs/protocol.md, "Finality needs a quorum of stake").
  */
 export class Poller implements Startable {
   private readonly c: PollerComponents
@@ -33,9 +60,11 @@ export class Poller implements Startable {
   private readonly concurrentPolls: number
   private readonly pollSpacingMs: number
   private readonly wakeable = new Wakeable()
+  private readonly counts = { success: 0, fail: 0 }
+  private backoffMs = 0
   private abort = new AbortController()
   private loop: Promise<void> | undefined
-  private readonly onWork = (): void => { this.wakeable.wake() }
+  private readonly onWork = (): void => { this.backoffMs = 0; this.wakeable.wake() }
 
   constructor (components: PollerComponents, init: PollerInit = {}) {
     this.c = components
@@ -59,28 +88,68 @@ export class Poller implements Startable {
     await this.loop
   }
 
-  /** One consensus round about `vertexId`. */
-  async poll (vertexId: string): Promise<void> {
-    const { ledger, peers, metrics } = this.c
+  /** Live or not, and why (node_health's `consensus`). */
+  health (): ConsensusHealth {
+    const { peers } = this.c
+    const totalStake = peers.totalWeight
+    const quorumStake = quorumOf(totalStake, this.c.ledger.genesis.consensus)
+    const reachableStake = peers.reachableWeight()
+    return { live: peers.soleValidator || reachableStake >= quorumStake, reachableStake, quorumStake, totalStake, polls: { ...this.counts } }
+  }
+
+  /** One consensus round about `vertexId`. Resolves to whether `vertexId` itself had a successful poll. */
+  async poll (vertexId: string): Promise<boolean> {
+    const { ledger, peers } = this.c
     const params = ledger.genesis.consensus
     if (peers.soleValidator) {
-      // the only validator's own preference is the whole network's
+      // the only validator holds all the stake: its own preference is the whole network's
       await ledger.decide(core => ({ decisions: core.recordPoll(vertexId, true), result: undefined }))
-      metrics?.polls.inc({ result: 'success' })
-      return
+      this.count(true)
+      return true
     }
-    const k = Math.min(params.k, peers.size)
-    if (k === 0) { await sleep(100, this.abort.signal); return }
-    // α scaled with k, and always a strict majority of the sample.
-    const alpha = Math.max(Math.floor(k / 2) + 1, Math.floor(params.alpha * k / params.k))
-    const frontiers = await Promise.all(peers.sample(k).map(async p => await this.c.query.query(p.peerId, vertexId)))
+    const { live, quorumStake } = this.health()
+    const ownKey = peers.ownKey
+    const allKeys = ledger.genesis.validators.length <= params.k
+    const asked = allKeys ? undefined : peers.sampleKeys(params.k)
+    // With sampling the poll needs α/k of the sampled stake, and never succeeds while this node reaches less than
+    // the quorum of the total stake (a sample that happened to fall on the reachable side must not count).
+    const quorum = allKeys ? quorumStake : (live ? quorumOf((asked ?? []).reduce((s, k) => s + k.weight, 0), params) : Number.POSITIVE_INFINITY)
+    const bound = peers.byKey()
+    const targets = asked === undefined
+      ? [...bound.values()]
+      : asked.flatMap(k => { const p = bound.get(k.keyHex); return p === undefined ? [] : [p] })
+    const selfVotes = peers.ownWeight > 0 && (asked === undefined || asked.some(k => k.keyHex === ownKey))
+    const answers = await Promise.all(targets.map(async p => ({ weight: p.weight, frontier: await this.c.query.query(p.peerId, vertexId) })))
     const success = await ledger.decide(core => {
-      // each responder votes once for every processing vertex its frontier covers
       const votes = new Map<string, number>()
-      for (const f of frontiers) for (const id of core.voteSet(f)) votes.set(id, (votes.get(id) ?? 0) + 1)
-      return { decisions: core.recordVotes(vertexId, votes, alpha), result: (votes.get(vertexId) ?? 0) >= alpha }
+      const add = (ids: Set<string>, weight: number): void => { for (const id of ids) votes.set(id, (votes.get(id) ?? 0) + weight) }
+      for (const a of answers) add(core.voteSet(a.frontier), a.weight)
+      if (selfVotes) {
+        // This node's own preference is its validator's vote: its preferred frontier's processing ancestry is
+        // exactly the set of vertices it strongly prefers, so only the vertices this poll is about need checking.
+        const memo = new Map<string, boolean>()
+        const mine = new Set<string>()
+        for (const id of [...votes.keys(), ...core.voteSet([vertexId])]) if (core.isStronglyPreferred(id, memo)) mine.add(id)
+        add(mine, peers.ownWeight)
+      }
+      return { decisions: core.recordVotes(vertexId, votes, quorum), result: (votes.get(vertexId) ?? 0) >= quorum }
     })
-    metrics?.polls.inc({ result: success ? 'success' : 'fail' })
+    this.count(success)
+    return success
+  }
+
+  private count (success: boolean): void {
+    if (success) this.counts.success++
+    else this.counts.fail++
+    this.c.metrics?.polls.inc({ result: success ? 'success' : 'fail' })
+  }
+
+  /** Refreshes the liveness gauges; returns whether this node reaches the quorum. */
+  private gauges (): boolean {
+    const h = this.health()
+    this.c.metrics?.live.set(h.live ? 1 : 0)
+    this.c.metrics?.reachableStakeRatio.set(h.totalStake === 0 ? 0 : h.reachableStake / h.totalStake)
+    return h.live
   }
 
   private async run (signal: AbortSignal): Promise<void> {
@@ -89,17 +158,25 @@ export class Poller implements Startable {
     while (!signal.aborted) {
       const candidates = this.c.ledger.pollCandidates()
       this.c.ledger.consensusGauges()
+      const live = this.gauges()
       if (candidates.length === 0 || inflight.size >= this.concurrentPolls) {
         if (inflight.size > 0) await Promise.race([...inflight, this.wakeable.sleep(50, signal)])
         else await this.wakeable.sleep(50, signal)
         continue
       }
       const id = candidates[cursor++ % candidates.length]
-      const p = this.poll(id).catch(err => { this.log.warn({ err }, 'poll failed') }).finally(() => {
+      const p = this.poll(id).then(() => undefined, err => { this.log.warn({ err }, 'poll failed') }).finally(() => {
         inflight.delete(p)
       })
       inflight.add(p)
-      await sleep(this.pollSpacingMs, signal)
+      if (live) {
+        this.backoffMs = 0
+        await sleep(this.pollSpacingMs, signal)
+      } else {
+        // no quorum in reach: keep polling (the liveness rule still moves preferences; a peer may come back)
+        this.backoffMs = Math.min(NO_QUORUM_BACKOFF_MAX_MS, this.backoffMs === 0 ? NO_QUORUM_BACKOFF_FIRST_MS : this.backoffMs * 2)
+        await this.wakeable.sleep(this.backoffMs, signal)
+      }
     }
     await Promise.allSettled([...inflight])
   }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { Startable } from '../../core/lifecycle.ts'
@@ -75,17 +75,55 @@ export class ValidatorPeers extends EventEmitter<ValidatorPeersEvents> implement
   /** True when this node is the network's only validator (it decides alone). */
   get soleValidator (): boolean { return this.weights.size === 1 && this.weights.has(this.ownKeyHex) }
 
-  /**
-   * `k` bound validators, weighted by stake, without replacement (Efraimidis–Spirakis keys), from a CSPRNG so a
-   * peer cannot predict which validators a node will query.
-   */
-  sample (k: number): ValidatorPeer[] {
-    return [...this.peers.values()]
-      .map(p => ({ p, key: unitRandom() ** (1 / p.weight) }))
-      .sort((a, b) => b.key - a.key)
-      .slice(0, k)
-      .map(x => x.p)
+  /** This node's own genesis stake (0 when it is not a validator). */
+  get ownWeight (): number { return this.weights.get(this.ownKeyHex) ?? 0 }
+
+  /** The genesis validators' total stake: quorums are fractions of this, never of the reachable stake. */
+  get totalWeight (): number {
+    let total = 0
+    for (const w of this.weights.values()) total += w
+    return total
   }
+
+  /**
+   * One bound peer per validator KEY (several peers proving one key — two processes run with one ledger key, or
+   * one validator reached twice — are one validator with one vote). Which of them is asked is chosen at random.
+   */
+  byKey (): Map<string, ValidatorPeer> {
+    const groups = new Map<string, ValidatorPeer[]>()
+    for (const p of this.peers.values()) {
+      const g = groups.get(p.validatorKeyHex)
+      if (g === undefined) groups.set(p.validatorKeyHex, [p])
+      else g.push(p)
+    }
+    const out = new Map<string, ValidatorPeer>()
+    for (const [key, g] of groups) out.set(key, g.length === 1 ? g[0] : g[randomInt(g.length)])
+    return out
+  }
+
+  /** Stake of the distinct validator keys bound now, this node's own included. */
+  reachableWeight (): number {
+    let total = this.ownWeight
+    for (const key of new Set([...this.peers.values()].map(p => p.validatorKeyHex))) total += this.weights.get(key) ?? 0
+    return total
+  }
+
+  /**
+   * `k` genesis validator keys (this node's own among them), weighted by stake, without replacement
+   * (Efraimidis–Spirakis keys), from a CSPRNG so a peer cannot predict which validators a node will query.
+   * Keys are drawn from the whole genesis set, reachable or not: an unreachable key drawn is a missing vote, so a
+   * node that reaches little stake cannot make its polls look like the network's.
+   */
+  sampleKeys (k: number): Array<{ keyHex: string, weight: number }> {
+    return [...this.weights.entries()]
+      .map(([keyHex, weight]) => ({ keyHex, weight, r: unitRandom() ** (1 / weight) }))
+      .sort((a, b) => b.r - a.r)
+      .slice(0, k)
+      .map(({ keyHex, weight }) => ({ keyHex, weight }))
+  }
+
+  /** This node's own validator key (hex). */
+  get ownKey (): string { return this.ownKeyHex }
 }
 
 /** A uniform double in (0, 1) from the OS CSPRNG (53 random bits). */

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { generateGenesis } from '../../src/dag/genesis.ts'
+import { ConsensusProbe, type ProbeTxStatus } from '../helpers/dag-consensus-probe.ts'
+import { transfer, waitFor } from '../helpers/dag-net.ts'
+import { NodeProcess } from '../helpers/dag-processes.ts'
+
+// β small enough for a quick test; the split is watched for POLLS_WHILE_SPLIT failed polls on every node, several
+// times the β_rogue successful polls that finalized a conflict before the quorum rule (it took ~200 ms then).
+const CONSENSUS = { k: 20, alpha: 15, betaVirtuous: 8, betaRogue: 10 }
+const POLLS_WHILE_SPLIT = 3 * CONSENSUS.betaRogue
+
+test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined, exactly one wins everywhere and new transfers finalize', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-partition-'))
+  const nodes: NodeProcess[] = []
+  try {
+    const seeds = Array.from({ length: 4 }, () => randomBytes(32))
+    const [a, b, c] = Array.from({ length: 3 }, () => generateKeyPair())
+    const genesis = generateGenesis({
+      chainId: 'harmony-partition',
+      validatorPublicKeys: seeds.map(s => generateKeyPair(s).publicKey),
+      faucetPublicKey: generateKeyPair().publicKey,
+      allocations: [a, b].map(k => ({ address: parseAddress(addressFromPublicKey(k.publicKey)), balance: 10n ** 21n })),
+      consensus: CONSENSUS
+    })
+    for (let i = 0; i < 4; i++) nodes.push(await NodeProcess.start(dir, `node${i}`, genesis, seeds[i]))
+    const probes = nodes.map(n => new ConsensusProbe(n))
+    await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening')
+    // The halves {0, 1} and {2, 3}: each node dials only its partner. The node processes have no discovery
+    // (no bootstrap list, no DHT, no mDNS; gossipsub peer exchange is off), checked below by the bound counts.
+    nodes[0].dial(nodes[1].addr)
+    nodes[2].dial(nodes[3].addr)
+    await waitFor(() => nodes.every(n => n.peers === 1), 'each node bound to its partner')
+    for (const h of await Promise.all(probes.map(async p => await p.health()))) {
+      t.false(h.live, 'a half holds 2 of 4 stake, below the quorum')
+      t.deepEqual([h.reachableStake, h.quorumStake, h.totalStake], [2, 3, 4])
+    }
+
+    const tx1 = transfer(genesis, a, b, 5000n, 0n)
+    const tx2 = transfer(genesis, a, c, 7000n, 0n)
+    const id1 = nodes[0].submit(tx1)
+    const id2 = nodes[2].submit(tx2)
+    const mine = (i: number): string => (i < 2 ? id1 : id2)
+    const theirs = (i: number): string => (i < 2 ? id2 : id1)
+    // each side holds its own transaction as pending ...
+    await waitFor(async () => {
+      for (let i = 0; i < 4; i++) if (await probes[i].tx(mine(i)) !== 'pending') return false
+      return true
+    }, 'each side has its transaction pending')
+    const pollsBefore = await Promise.all(probes.map(async p => (await p.health()).polls.fail))
+    // ... and polls it over and over without ever finalizing it
+    await waitFor(async () => {
+      for (let i = 0; i < 4; i++) {
+        if (await probes[i].tx(mine(i)) !== 'pending') return true // decided while split: the assertions below fail
+        if ((await probes[i].health()).polls.fail < pollsBefore[i] + POLLS_WHILE_SPLIT) return false
+      }
+      return true
+    }, `${POLLS_WHILE_SPLIT} failed polls on every node while split`)
+    for (let i = 0; i < 4; i++) {
+      t.is(await probes[i].tx(mine(i)), 'pending', `node ${i}: its side's transaction is not final while split`)
+      t.is(await probes[i].tx(theirs(i)), 'unknown', `node ${i}: the other side's transaction never crossed`)
+      const h = await probes[i].health()
+      t.false(h.live)
+      t.is(h.polls.success, 0, `node ${i}: no poll succeeded while split`)
+      t.is(nodes[i].finals.size, 0)
+    }
+    t.true(nodes.every(n => n.peers === 1), 'nothing connected the halves')
+
+    // join the halves
+    for (const i of [0, 1]) for (const j of [2, 3]) nodes[i].dial(nodes[j].addr)
+    await waitFor(() => nodes.every(n => n.peers === 3), 'every node bound to every other')
+    const decided = (s: ProbeTxStatus): boolean => s === 'final' || s === 'rejected'
+    await waitFor(async () => {
+      for (const p of probes) if (!decided(await p.tx(id1)) || !decided(await p.tx(id2))) return false
+      return true
+    }, 'both transactions decided on every node', 120_000)
+    const statuses = await Promise.all(probes.map(async p => [await p.tx(id1), await p.tx(id2)]))
+    const winner = statuses[0][0] === 'final' ? 0 : 1
+    for (const s of statuses) {
+      t.is(s[winner], 'final', 'the same transaction is final on every node')
+      t.is(s[1 - winner], 'rejected', 'the other is rejected on every node')
+    }
+    for (const h of await Promise.all(probes.map(async p => await p.health()))) t.true(h.live)
+    const roots = async (): Promise<Set<string>> => {
+      for (const n of nodes) n.stats = undefined
+      for (const n of nodes) n.send('stats')
+      await waitFor(() => nodes.every(n => n.stats !== undefined), 'stats')
+      return new Set(nodes.map(n => n.stats?.stateRoot ?? ''))
+    }
+    t.is((await roots()).size, 1, 'equal state roots')
+
+    // the joined network finalizes new transfers (one from each former side's account)
+    const id3 = nodes[1].submit(transfer(genesis, a, b, 1n, 1n))
+    const id4 = nodes[3].submit(transfer(genesis, b, a, 1n, 0n))
+    await waitFor(() => nodes.every(n => n.finals.has(id3) && n.finals.has(id4)), 'new transfers final on every node', 120_000)
+    t.is((await roots()).size, 1, 'equal state roots after the new transfers')
+  } finally {
+    await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
+    await rm(dir, { recursive: true, force: true })
+  }
+})
