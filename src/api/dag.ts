@@ -6,6 +6,7 @@ import { isDagError, type DagErrorCode } from '../dag/errors.ts'
 import { txToJSON, type TxInfo } from '../dag/tx.ts'
 import type { RpcResultOf } from './definitions.ts'
 import { registerMethod, registerTopic } from './method.ts'
+import type { StateProof } from '../bridge/state-cuts.ts'
 
 /** How each ledger error reaches a JSON-RPC caller (registered with the methods; also usable by a dispatcher). */
 export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValue>> = {
@@ -97,19 +98,9 @@ export function registerDagRpc (registry: RpcRegistry, dag: DagRpcSource): void 
   dag.on('tx:rejected', (e) => { txStatus({ id: e.id, status: 'rejected', vertex: null, reason: e.reason }) })
 }
 
-/** A balance proof against an anchored checkpoint's state root (src/bridge/state-cuts.ts). */
-export interface StateProofView {
-  epoch: bigint
-  address: string
-  balance: bigint
-  nonce: bigint
-  proof: string[]
-  root: string
-}
-
 /** Where `account_getProof` reads (the DAG bridge; a node without a chain answers null). */
 export interface StateProofSource {
-  stateProof: (address: Uint8Array) => Promise<StateProofView | null>
+  stateProof: (address: Uint8Array) => Promise<StateProof | null>
 }
 
 /** `account_getProof`: registered by the node whether or not it runs a chain bridge. */

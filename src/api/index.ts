@@ -4,7 +4,7 @@
  * schemas) the SDK derives its types from.
  */
 export { type AnchoredProof, CHAIN_RPC_ERROR_CODES, CHAIN_RPC_TOPICS, type ChainRpcSource, MAX_CHECKPOINTS_PER_CALL, registerChainRpc, type WithdrawalProofSource } from './chain.ts'
-export { DAG_RPC_ERROR_CODES, DAG_RPC_TOPICS, type DagRpcSource, type DagTxStatus, registerDagRpc, registerStateProofRpc, type StateProofSource, type StateProofView } from './dag.ts'
+export { DAG_RPC_ERROR_CODES, DAG_RPC_TOPICS, type DagRpcSource, type DagTxStatus, registerDagRpc, registerStateProofRpc, type StateProofSource } from './dag.ts'
 export { NODE_RPC_TOPICS, type NodeAnnouncement, type NodeRpcSource, registerNodeRpc } from './node.ts'
 export * from './definitions.ts'
 export { type ApiHandler, registerMethod, registerTopic, type TopicPublisher } from './method.ts'
