@@ -79,7 +79,7 @@ export class DagSync implements Startable {
   private readonly maxFetchPerWalk: number
   private abort = new AbortController()
   private running = false
-  private readonly channels = new Map<string, { channel: QueryChannelClient, slots: Slots }>()
+  private readonly channels = new Map<string, Promise<{ channel: QueryChannelClient, slots: Slots }>>()
   private readonly walks = new Slots(MAX_CONCURRENT_WALKS)
   private walksWaiting = 0
   /** peer -> the walk running for it: its ids so far, and its end */
@@ -104,7 +104,7 @@ export class DagSync implements Startable {
   async stop (): Promise<void> {
     this.running = false
     this.abort.abort()
-    for (const { channel } of this.channels.values()) channel.close()
+    for (const opening of this.channels.values()) void opening.then(o => { o.channel.close() }, () => undefined)
     this.channels.clear()
     this.fetchedPool.clear()
     await this.c.libp2p.unhandle(PROTOCOLS.dagSync)
@@ -151,27 +151,37 @@ export class DagSync implements Startable {
 
   /** One request to `peer` on its channel (opened on first use, again after it closed), bounded per peer. */
   private async request (peer: PeerId, body: Uint8Array): Promise<Uint8Array> {
-    const key = peer.toString()
-    let entry = this.channels.get(key)
-    if (entry === undefined || entry.channel.closed) {
-      const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagSync, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
-      const again = this.channels.get(key)
-      if (again !== undefined && !again.channel.closed) {
-        stream.abort(new Error('duplicate sync channel'))
-        entry = again
-      } else {
-        entry = { channel: new QueryChannelClient(stream, new Uint8Array([MSG_SYNC_CHANNEL]), MAX_ANSWER_FRAME_BYTES), slots: again?.slots ?? new Slots(REQUESTS_PER_PEER) }
-        this.channels.delete(key)
-        if (this.channels.size >= MAX_CHANNELS) {
-          const [oldestKey, oldest] = this.channels.entries().next().value as [string, { channel: QueryChannelClient }]
-          oldest.channel.close()
-          this.channels.delete(oldestKey)
-        }
-        this.channels.set(key, entry)
-      }
-    }
-    const { channel, slots } = entry
+    const { channel, slots } = await this.channelTo(peer)
     return await slots.run(async () => await channel.request(body, this.requestTimeoutMs))
+  }
+
+  /** The peer's channel; concurrent first users share one dial, so a peer gets one stream. */
+  private async channelTo (peer: PeerId): Promise<{ channel: QueryChannelClient, slots: Slots }> {
+    const key = peer.toString()
+    const existing = this.channels.get(key)
+    if (existing !== undefined) {
+      const open = await existing
+      if (!open.channel.closed) return open
+      if (this.channels.get(key) === existing) this.channels.delete(key)
+    }
+    const again = this.channels.get(key)
+    if (again !== undefined) return await again
+    const opening = (async () => {
+      const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagSync, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      return { channel: new QueryChannelClient(stream, new Uint8Array([MSG_SYNC_CHANNEL]), MAX_ANSWER_FRAME_BYTES), slots: new Slots(REQUESTS_PER_PEER) }
+    })()
+    if (this.channels.size >= MAX_CHANNELS) {
+      const [oldestKey, oldest] = this.channels.entries().next().value as [string, Promise<{ channel: QueryChannelClient }>]
+      this.channels.delete(oldestKey)
+      void oldest.then(o => { o.channel.close() }, () => undefined)
+    }
+    this.channels.set(key, opening)
+    try {
+      return await opening
+    } catch (err) {
+      if (this.channels.get(key) === opening) this.channels.delete(key)
+      throw err
+    }
   }
 
   /** Asks for `ids`; returns what the peer sent (possibly fewer: size-bounded answers, or unknown ids). */
