@@ -78,7 +78,7 @@ class Validator {
   peers = 0
   up = false
   readonly finals = new Set<string>()
-  private waiters: Array<{ kind: string, resolve: (rest: string) => void }> = []
+  private waiters: Array<{ kind: string, resolve: (rest: string) => void, reject: (err: Error) => void }> = []
   onAck: (id: string, code: string | undefined) => void = () => {}
   private exited: Promise<void> = Promise.resolve()
   readonly index: number
@@ -96,7 +96,11 @@ class Validator {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./ledger-node-process.ts', import.meta.url)), this.config], { stdio: ['pipe', 'pipe', 'inherit'] })
     this.child = child
     this.up = true
-    this.exited = new Promise(resolve => child.once('exit', () => { if (this.child === child) this.up = false; resolve() }))
+    this.exited = new Promise(resolve => child.once('exit', () => {
+      // a question to a process that died is never answered: fail it rather than wait forever
+      if (this.child === child) { this.up = false; this.failWaiters() }
+      resolve()
+    }))
     child.stdin.on('error', () => undefined)
     createInterface({ input: child.stdout }).on('line', line => {
       const i = line.indexOf(' ')
@@ -114,14 +118,32 @@ class Validator {
 
   send (line: string): void { if (this.up) this.child.stdin.write(`${line}\n`) }
 
-  async ask (cmd: string, kind: string): Promise<string> {
-    const p = new Promise<string>(resolve => { this.waiters.push({ kind, resolve }) })
-    this.send(cmd)
-    return await p
+  /** Sends `cmd` and waits for the first line of `kind`; fails when the process exits or does not answer. */
+  async ask (cmd: string, kind: string, timeoutMs = 30_000): Promise<string> {
+    if (!this.up) throw new Error(`validator ${this.index} is down`)
+    return await new Promise<string>((resolve, reject) => {
+      const w = {
+        kind,
+        resolve: (rest: string): void => { clearTimeout(timer); resolve(rest) },
+        reject: (err: Error): void => { clearTimeout(timer); reject(err) }
+      }
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter(x => x !== w)
+        reject(new Error(`validator ${this.index} did not answer ${kind} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.waiters.push(w)
+      this.send(cmd)
+    })
+  }
+
+  private failWaiters (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w.reject(new Error(`validator ${this.index} exited`))
   }
 
   async stats (): Promise<Stats> { return JSON.parse(await this.ask('stats', 'stats')) as Stats }
-  async kill (): Promise<void> { this.up = false; this.child.kill('SIGKILL'); await this.exited }
+  async kill (): Promise<void> { this.up = false; this.failWaiters(); this.child.kill('SIGKILL'); await this.exited }
   /** Asks it to exit; a process that does not within 10 s is killed (the campaign must end). */
   async stop (): Promise<void> {
     this.send('exit')
@@ -205,14 +227,18 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
         a = (a + 1) % accountsN
         const node = nodes[a % n]
         const busy = [...inFlight.values()].includes(a)
-        if (node.up && node.addr !== '' && !busy) {
-          if (resync.has(a)) {
-            resync.delete(a)
-            const answer = JSON.parse(await node.ask(`balances ${accountFile}`, 'balances')) as Record<string, [string, string]>
-            // the committed nonce; while instances above it are still pending, submissions are refused and read it
-            // again, until those are decided
-            if (answer[addresses[a]] !== undefined) nonce[a] = BigInt(answer[addresses[a]][1])
-          }
+        let ready = node.up && node.addr !== '' && !busy
+        if (ready && resync.has(a)) {
+          resync.delete(a)
+          type Book = Record<string, [string, string]>
+          const book = await node.ask(`balances ${accountFile}`, 'balances').then((line): Book => JSON.parse(line) as Book, (): Book => ({}))
+          // the committed nonce; while instances above it are still pending, submissions are refused and read it
+          // again, until those are decided
+          const entry = book[addresses[a]]
+          if (entry !== undefined) nonce[a] = BigInt(entry[1])
+          else { resync.add(a); ready = false }
+        }
+        if (ready) {
           const bytes = encodeTx(buildTransfer({
             chainId: genesis.chainId, publicKey: accounts[a].publicKey, secretKey: accounts[a].secretKey,
             to: parseAddress(addresses[(a + 1) % accountsN]), amount: AMOUNT, nonce: nonce[a], fee: FEE
@@ -258,8 +284,8 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
 
     // ---- the end state
     report.converged = await until(async () => {
-      const stats = await Promise.all(nodes.map(async v => await v.stats()))
-      return stats.every(s => s.processing === 0 && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
+      const stats = await Promise.all(nodes.map(async v => await v.stats())).catch(() => [])
+      return stats.length === n && stats.every(s => s.processing === 0 && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
     }, waitMs)
     report.allBound = nodes.every(v => v.peers === n - 1)
     const ids = reportedIds()
