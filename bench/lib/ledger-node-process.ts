@@ -4,6 +4,8 @@
 //   consensus (test/net/dag-partition, dag-quorum): stdin `health` -> stdout `health <json>` (live, stakes, polls);
 //   `tx <txid>` -> `tx <txid> <pending|final|rejected|unknown>`; `hangup <multiaddr>` closes the connection to it
 import { readFile } from 'node:fs/promises'
+// crash campaign (bench/lib/crash-campaign.ts): stdout `accepted <txid>`, `check <final> <missing>`, `balances <json>`;
+//   stdin `check <file of tx ids>`, `balances <file of addresses>`; config `syncWrites`
 import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Registry } from 'prom-client'
@@ -15,7 +17,7 @@ import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { createDagLibp2p, startDagNetworking } from './ledger-net.ts'
 
-const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string }
+const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string, syncWrites?: boolean }
 const genesis = parseGenesis(cfg.genesis)
 const identity = generateKeyPair(fromHex(cfg.seed))
 const libp2p = await createDagLibp2p()
@@ -23,7 +25,7 @@ const db = await openDatabase(cfg.dir)
 const logger = silentLogger()
 const registry = new Registry()
 const networking = await startDagNetworking(libp2p, identity, logger, registry)
-const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 } })
+const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 }, ...(cfg.syncWrites !== undefined ? { syncWrites: cfg.syncWrites } : {}) })
 await dag.start()
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
 dag.on('tx:final', e => { out(`final ${e.id}`) })
@@ -37,14 +39,36 @@ for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, a, b] = line.split(' ')
   if (cmd === 'dial') await libp2p.dial(multiaddr(a)).catch(() => undefined)
   else if (cmd === 'submit') {
-    dag.submitTransaction(fromHex(b)).catch((err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
+    dag.submitTransaction(fromHex(b)).then(() => { out(`accepted ${a}`) }, (err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
   } else if (cmd === 'stats') out(`stats ${JSON.stringify(await dag.stats())}`)
   else if (cmd === 'health') out(`health ${JSON.stringify(dag.consensusHealth())}`)
   else if (cmd === 'tx') out(`tx ${a} ${(await dag.getTx(a).catch(() => undefined))?.status ?? 'unknown'}`)
   else if (cmd === 'hangup') await libp2p.hangUp(multiaddr(a)).catch(() => undefined)
+  else if (cmd === 'check') out(`check ${await checkFinal(a)}`)
+  else if (cmd === 'balances') out(`balances ${await balances(a)}`)
   else if (cmd === 'exit') break
 }
 clearInterval(timer)
+
+/** How many of the tx ids listed in `file` are final here, and how many are not: `<final> <missing>`. */
+async function checkFinal (file: string): Promise<string> {
+  let final = 0
+  let missing = 0
+  for (const id of (await readFile(file, 'utf8')).split('\n').filter(l => l !== '')) {
+    if ((await dag.getTx(id))?.status === 'final') final++
+    else missing++
+  }
+  return `${final} ${missing}`
+}
+
+/** `{ address: [balance, nonce] }` (decimal strings) of every address listed in `file`. */
+async function balances (file: string): Promise<string> {
+  const outMap: Record<string, [string, string]> = {}
+  for (const a of (await readFile(file, 'utf8')).split('\n').filter(l => l !== '')) {
+    outMap[a] = [(await dag.getBalance(a)).toString(), (await dag.getNonce(a)).toString()]
+  }
+  return JSON.stringify(outMap)
+}
 await dag.stop()
 await networking.peerBinding.stop()
 await libp2p.stop()

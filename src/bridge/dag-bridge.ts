@@ -140,8 +140,9 @@ export class DagBridge implements Startable {
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
+    // the stored record was committed in the decision's own batch (withdrawKind.finalRecords): a separate write
+    // here could be lost to a kill -9 after the decision, and the withdrawal with it
     if (this.unsettled.size < this.maxUnsettled) this.unsettled.set(e.tx.idHex, Date.now())
-    void this.db.put(enc(PREFIX_UNSETTLED + e.tx.idHex), enc('1')).catch(err => { this.log.warn({ err }, 'storing an unsettled withdrawal failed') })
   }
 
   constructor (components: DagBridgeComponents, init: DagBridgeInit = {}) {

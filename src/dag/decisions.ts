@@ -5,9 +5,12 @@ import type { LedgerEvents } from './events.ts'
 import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
 import type { DagMetrics } from './metrics.ts'
+import type { Logger } from '../core/logger.ts'
 import type { ProcessingIndex } from './processing.ts'
+import { DagError } from './errors.ts'
 import type { DagBatch, DagStore, TxRecord } from './store.ts'
 import type { TxInfo } from './tx.ts'
+import { requireTxKind } from './tx-kinds.ts'
 
 export interface LedgerCounters { acceptedVertices: bigint, rejectedVertices: bigint, finalTxs: bigint, rejectedTxs: bigint }
 
@@ -20,6 +23,16 @@ export interface DecisionWriterComponents {
   /** The ledger's event emitter: tx:final, tx:rejected, vertex:accepted fire after the commit. */
   events: EventEmitter<LedgerEvents>
   metrics?: DagMetrics
+  logger?: Logger
+  /** Commit decision batches with fsync, so what was reported final survives a power loss. @default false */
+  syncWrites?: boolean
+}
+
+/** Memory that a round changes, adopted only after its batch committed. */
+interface RoundDraft {
+  counters: LedgerCounters
+  seq: bigint
+  lastAccepted: string
 }
 
 /**
@@ -27,6 +40,12 @@ export interface DecisionWriterComponents {
  * decision, the account changes (LedgerState.applyVertex) and the transaction outcomes; for each rejected vertex
  * its decision and the transactions that lost their conflict. Events fire and memory is pruned only after the
  * commit, so nothing is reported final before it is on disk.
+ *
+ * Memory changes only after the commit succeeds: the round works on a draft of the counters and on the state's
+ * round overlay. If the commit fails the draft and overlay are dropped and the writer halts (the consensus core
+ * has already moved on in memory, so carrying on would run ahead of disk): every later persist throws
+ * STORAGE_FAILED; a restart replays from what is on disk, and since a vertex's decision, its account changes and
+ * its transaction records are in one batch, replaying an undecided vertex has no double effect.
  */
 export class DecisionWriter {
   private readonly c: DecisionWriterComponents
@@ -35,6 +54,8 @@ export class DecisionWriter {
   seq = 0n
   /** The last accepted vertex (the genesis until one is; the ledger sets it when it loads the graph). */
   lastAccepted = ''
+  /** Set when a commit failed: the ledger refuses further decisions. */
+  halted: DagError | undefined
 
   constructor (components: DecisionWriterComponents) {
     this.c = components
@@ -48,34 +69,50 @@ export class DecisionWriter {
 
   async persist (d: Decisions): Promise<void> {
     if (d.accepted.length === 0 && d.rejected.length === 0) return
+    if (this.halted !== undefined) throw this.halted
     const { store, state } = this.c
     const b = store.batch()
     const after: Array<() => void> = []
-    for (const id of d.accepted) await this.applyAccepted(b, id, after)
-    for (const id of d.rejected) await this.applyRejected(b, id, after)
-    store.putCounters(b, this.counters)
-    await b.commit()
-    state.invalidateRoot()
+    const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted }
+    state.beginRound()
+    try {
+      for (const id of d.accepted) await this.applyAccepted(b, id, after, draft)
+      for (const id of d.rejected) await this.applyRejected(b, id, after, draft)
+      store.putCounters(b, draft.counters)
+      await b.commit({ sync: this.c.syncWrites === true })
+    } catch (err) {
+      state.abortRound()
+      this.halted = new DagError('STORAGE_FAILED', 'committing a consensus decision failed; the ledger stopped deciding (restart the node to replay from disk)', {}, { cause: err })
+      this.c.logger?.error({ err }, 'committing a consensus decision failed: the ledger stops deciding until restarted')
+      throw this.halted
+    }
+    state.commitRound()
+    this.counters = draft.counters
+    this.seq = draft.seq
+    this.lastAccepted = draft.lastAccepted
     for (const fn of after) fn()
   }
 
-  private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>): Promise<void> {
+  private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>, draft: RoundDraft): Promise<void> {
     const { store, state, core, processing, mempool, events, metrics } = this.c
     const info = processing.get(idHex)
     if (info === undefined) return
     const now = Date.now()
-    this.seq++
-    store.putDecision(b, info.id, { status: 'accepted', seq: this.seq })
+    draft.seq++
+    store.putDecision(b, info.id, { status: 'accepted', seq: draft.seq })
     const outcomes = await state.applyVertex(b, info)
     for (const o of outcomes) {
       store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
       const rec: TxRecord = { status: o.ok ? 'final' : 'rejected', vertexId: info.id, reason: o.reason, decidedAtMs: BigInt(now) }
       store.putTxRecord(b, o.info.id, rec)
-      if (o.ok) this.counters.finalTxs++
-      else this.counters.rejectedTxs++
+      if (o.ok) {
+        draft.counters.finalTxs++
+        // a kind's derived records (the bridge's "withdraw owed") commit with the decision or not at all
+        for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(o.info) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
+      } else draft.counters.rejectedTxs++
     }
-    this.counters.acceptedVertices++
-    this.lastAccepted = idHex
+    draft.counters.acceptedVertices++
+    draft.lastAccepted = idHex
     const received = processing.firstSeenMs(idHex)
     after.push(() => {
       processing.drop(info)
@@ -92,7 +129,7 @@ export class DecisionWriter {
     })
   }
 
-  private async applyRejected (b: DagBatch, idHex: string, after: Array<() => void>): Promise<void> {
+  private async applyRejected (b: DagBatch, idHex: string, after: Array<() => void>, draft: RoundDraft): Promise<void> {
     const { store, state, core, processing, mempool, events, metrics } = this.c
     const info = processing.get(idHex)
     if (info === undefined) return
@@ -103,7 +140,7 @@ export class DecisionWriter {
       // The winner of this (account, nonce), if decided: the consensus core still holds the set (pruning
       // happens after this batch), and a decision always consumes the account's nonce.
       let winner = core.decidedTxId(t.conflictKey)
-      if (winner === undefined && (await state.account(t.account)).nonce > t.tx.nonce) {
+      if (winner === undefined && (await state.roundAccount(t.account)).nonce > t.tx.nonce) {
         // decided in an earlier, committed batch and pruned from memory since
         const d = await store.getConflictDecision(t.account, t.tx.nonce)
         if (d !== undefined) winner = toHex(d.txId)
@@ -111,12 +148,12 @@ export class DecisionWriter {
       if (winner !== undefined && winner !== t.idHex) {
         store.putTxRecord(b, t.id, { status: 'rejected', vertexId: info.id, reason: 'conflict', decidedAtMs: BigInt(Date.now()) })
         lost.push(t)
-        this.counters.rejectedTxs++
+        draft.counters.rejectedTxs++
       } else if (winner === undefined && processing.isOwn(idHex)) {
         reissue.push(t)
       }
     }
-    this.counters.rejectedVertices++
+    draft.counters.rejectedVertices++
     after.push(() => {
       processing.drop(info)
       metrics?.verticesRejected.inc()

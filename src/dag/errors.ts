@@ -27,7 +27,8 @@ export const DAG_ERROR_CODES = [
   'NOT_VALIDATOR',
   'PROTOCOL_ERROR',
   'VERIFY_TIMEOUT',
-  'VERIFIER_FAILED'
+  'VERIFIER_FAILED',
+  'STORAGE_FAILED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

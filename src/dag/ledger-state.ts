@@ -8,8 +8,8 @@ import type { TxInfo } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
 
-/** Accounts kept in memory (write-through): every account read by applying a vertex. */
-const ACCOUNT_CACHE_LIMIT = 100_000
+/** Committed account records kept in memory (and as many last-transaction vertices); the rest is read from disk. */
+export const ACCOUNT_CACHE_LIMIT = 100_000
 
 export interface TxOutcome {
   info: TxInfo
@@ -28,53 +28,116 @@ export interface TxOutcome {
  * them, as one unproven credit of V, so the supply is conserved exactly and an epoch close (the pool's only
  * spender) sweeps only fees in its causal past. See docs/protocol.md.
  */
+/** Writes of the decision round being applied: visible to the round only, adopted when its batch commits. */
+interface RoundOverlay {
+  accounts: Map<string, { address: Uint8Array, rec: AccountRecord }>
+  lastTxVertex: Map<string, string>
+}
+
 export class LedgerState {
   private readonly store: DagStore
   private readonly graph: DagGraph
+  /**
+   * Committed account records only (the same as on disk), bounded. Records of a round not yet committed live in
+   * the round's overlay, so an eviction or a failed commit can never lose or leak them.
+   */
   private readonly cache = new Map<string, AccountRecord>()
-  /** vertex holding each account's latest applied transaction (memory; the store has the decision records) */
+  /** vertex holding each account's latest applied transaction (committed; bounded, the store has the rest) */
   private readonly lastTxVertex = new Map<string, string>()
+  private round: RoundOverlay | undefined
+  /**
+   * Bumped each time a round's records are adopted. A read that missed the cache went to disk before the bump may
+   * hold an older record than the one just adopted: it must not put it in the cache (the cause of a divergence
+   * after kill -9 campaigns: an RPC read during catch-up re-cached a stale account, the next vertex built on it).
+   */
+  private generation = 0
   private rootCache: Uint8Array | undefined
+  private readonly cacheLimit: number
 
-  constructor (store: DagStore, graph: DagGraph) {
+  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT) {
     this.store = store
     this.graph = graph
+    this.cacheLimit = Math.max(1, cacheLimit)
   }
 
+  /** Writes the genesis allocations into `b`; the cache fills from disk once `b` is committed. */
   async initGenesis (b: DagBatch, genesis: Genesis): Promise<void> {
     for (const a of genesis.allocations) {
-      const rec: AccountRecord = { balance: a.balance, nonce: 0n, unproven: [] }
-      this.store.putAccount(b, a.address, rec)
-      this.cache.set(toHex(a.address), rec)
+      this.store.putAccount(b, a.address, { balance: a.balance, nonce: 0n, unproven: [] })
     }
+    this.generation++
     this.rootCache = undefined
   }
 
-  /** The cached record, if the account is in memory. */
+  /** The committed record, if the account is in memory. */
   peek (address: Uint8Array): AccountRecord | undefined {
     return this.cache.get(toHex(address))
   }
 
+  /** The committed record of an account (what is on disk), safe to call outside the ledger's lock. */
   async account (address: Uint8Array): Promise<AccountRecord> {
     const key = toHex(address)
-    let rec = this.cache.get(key)
-    if (rec === undefined) {
-      rec = (await this.store.getAccount(address)) ?? { balance: 0n, nonce: 0n, unproven: [] }
-      if (this.cache.size >= ACCOUNT_CACHE_LIMIT) {
-        const first = this.cache.keys().next()
-        if (first.done !== true) this.cache.delete(first.value)
-      }
-      this.cache.set(key, rec)
-    }
+    const cached = this.cache.get(key)
+    if (cached !== undefined) return cached
+    const gen = this.generation
+    const rec = (await this.store.getAccount(address)) ?? { balance: 0n, nonce: 0n, unproven: [] }
+    // A round may have been adopted (or another reader cached a newer record) while this read was on disk.
+    if (gen !== this.generation) return this.cache.get(key) ?? rec
+    const again = this.cache.get(key)
+    if (again !== undefined) return again
+    this.cacheSet(key, rec)
     return rec
+  }
+
+  /** The record as the round being applied sees it (its own uncommitted writes first), else the committed one. */
+  async roundAccount (address: Uint8Array): Promise<AccountRecord> {
+    return this.round?.accounts.get(toHex(address))?.rec ?? await this.account(address)
+  }
+
+  private cacheSet (key: string, rec: AccountRecord): void {
+    this.cache.delete(key)
+    if (this.cache.size >= this.cacheLimit) {
+      const first = this.cache.keys().next()
+      if (first.done !== true) this.cache.delete(first.value)
+    }
+    this.cache.set(key, rec)
+  }
+
+  /** Starts a decision round: applyVertex writes go to the round's overlay until commitRound or abortRound. */
+  beginRound (): void {
+    this.round = { accounts: new Map(), lastTxVertex: new Map() }
+  }
+
+  /** The round's batch is committed: its records become the committed view. */
+  commitRound (): void {
+    const r = this.round
+    this.round = undefined
+    if (r === undefined) return
+    this.generation++
+    for (const [k, { rec }] of r.accounts) this.cacheSet(k, rec)
+    for (const [k, v] of r.lastTxVertex) {
+      this.lastTxVertex.delete(k)
+      if (this.lastTxVertex.size >= this.cacheLimit) {
+        const first = this.lastTxVertex.keys().next()
+        if (first.done !== true) this.lastTxVertex.delete(first.value)
+      }
+      this.lastTxVertex.set(k, v)
+    }
+    this.rootCache = undefined
+  }
+
+  /** The round's batch was not committed: memory stays as it was before the round. */
+  abortRound (): void {
+    this.round = undefined
   }
 
   /** Vertex of the account's transaction with nonce `nonce` when it is decided (accepted), else undefined. */
   async decidedVertex (account: Uint8Array, nonce: bigint): Promise<string | undefined> {
-    const acct = await this.account(account)
+    const acct = await this.roundAccount(account)
     if (nonce >= acct.nonce) return undefined
     if (nonce === acct.nonce - 1n) {
-      const v = this.lastTxVertex.get(toHex(account))
+      const k = toHex(account)
+      const v = this.round?.lastTxVertex.get(k) ?? this.lastTxVertex.get(k)
       if (v !== undefined) return v
     }
     const d = await this.store.getConflictDecision(account, nonce)
@@ -82,18 +145,22 @@ export class LedgerState {
   }
 
   /**
-   * Applies an accepted vertex into batch `b`. Returns the outcome of each transaction. Account records are
-   * updated in the cache immediately; the caller commits `b` before applying the next vertex.
+   * Applies an accepted vertex into batch `b` inside a round (beginRound). Returns the outcome of each
+   * transaction. The changed records go to `b` and to the round's overlay; the committed view changes only at
+   * commitRound, after the caller committed `b`.
    */
   async applyVertex (b: DagBatch, v: VertexInfo): Promise<TxOutcome[]> {
+    const round = this.round
+    if (round === undefined) throw new Error('applyVertex outside a decision round')
     const outcomes: TxOutcome[] = []
     const touched = new Map<string, { address: Uint8Array, rec: AccountRecord }>()
     const load = async (address: Uint8Array): Promise<AccountRecord> => {
       const k = toHex(address)
       const t = touched.get(k)
       if (t !== undefined) return t.rec
-      const cur = await this.account(address)
-      const rec: AccountRecord = { balance: cur.balance, nonce: cur.nonce, unproven: [...cur.unproven] }
+      const cur = await this.roundAccount(address)
+      // deep copy: the committed record (shared with the cache and readers) is never mutated
+      const rec: AccountRecord = { balance: cur.balance, nonce: cur.nonce, unproven: cur.unproven.map(c => ({ ...c })) }
       touched.set(k, { address, rec })
       return rec
     }
@@ -118,7 +185,7 @@ export class LedgerState {
       const kind = requireTxKind(t.tx.kind)
       const effects = kind.effects(kind.decode(t.tx.payload))
       const need = effects.debit + t.tx.fee
-      this.lastTxVertex.set(t.accountHex, v.idHex)
+      round.lastTxVertex.set(t.accountHex, v.idHex)
       if (available < need) {
         outcomes.push({ info: t, ok: false, reason: 'insufficient-balance' })
         continue
@@ -143,11 +210,10 @@ export class LedgerState {
       if (last !== undefined && toHex(last.vertexId) === v.idHex) pool.unproven[pool.unproven.length - 1] = { vertexId: last.vertexId, amount: last.amount + feesOfVertex }
       else pool.unproven.push({ vertexId: v.id, amount: feesOfVertex })
     }
-    for (const [k, { address, rec }] of touched) {
-      this.store.putAccount(b, address, rec)
-      this.cache.set(k, rec)
+    for (const [k, entry] of touched) {
+      this.store.putAccount(b, entry.address, entry.rec)
+      round.accounts.set(k, entry)
     }
-    this.rootCache = undefined
     return outcomes
   }
 
@@ -157,12 +223,15 @@ export class LedgerState {
    */
   async stateRoot (): Promise<Uint8Array> {
     if (this.rootCache !== undefined) return this.rootCache
+    const gen = this.generation
     const h = sha256Stream()
     for await (const [address, rec] of this.store.allAccounts()) {
       h.update(new Writer(44).fixed(address, 20).u128(rec.balance).u64(rec.nonce).finish())
     }
-    this.rootCache = h.digest()
-    return this.rootCache
+    const root = h.digest()
+    // a round adopted during the scan may or may not be in it: do not keep a root that might mix two states
+    if (gen === this.generation) this.rootCache = root
+    return root
   }
 
   invalidateRoot (): void { this.rootCache = undefined }

@@ -31,6 +31,14 @@ export interface DagLedgerInit {
   maxFutureMs?: number
   /** Undecided vertices held before new ones are refused (back-pressure). @default 5000 */
   maxProcessing?: number
+  /**
+   * Commit consensus decisions with fsync so that what was reported final survives a power loss (a process kill
+   * never loses it either way). The node turns it on for validators unless `sync-writes` says otherwise.
+   * @default false
+   */
+  syncWrites?: boolean
+  /** Committed account records kept in memory. @default 100000 (ACCOUNT_CACHE_LIMIT) */
+  accountCacheSize?: number
 }
 
 export interface DagLedgerComponents {
@@ -94,16 +102,19 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const store = this.store = new DagStore(components.db)
     const graph = this.graph = new DagGraph(this.genesisIdHex)
     const core = this.core = new AvalancheCore(graph, genesis.consensus)
-    const state = this.state = new LedgerState(store, graph)
+    const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000)
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
   }
+
+  /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
+  get halted (): DagError | undefined { return this.decisions.halted }
 
   get isValidator (): boolean { return this.admission.isValidator(this.identity.publicKey) }
   get chainId (): string { return this.genesis.chainId }
@@ -112,6 +123,14 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const run = this.lock.then(fn, fn)
     this.lock = run.catch(() => undefined)
     return await run
+  }
+
+  /** `exclusive` for changes: a decision that could not be committed left the core ahead of disk, change nothing. */
+  private async mutate<T> (fn: () => Promise<T>): Promise<T> {
+    return await this.exclusive(async () => {
+      if (this.decisions.halted !== undefined) throw this.decisions.halted
+      return await fn()
+    })
   }
 
   async start (): Promise<void> {
@@ -209,7 +228,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
    * already known. Throws PARENT_MISSING, NONCE_UNCHAINED (invalid: a peer sending it is penalised).
    */
   async insertVertex (info: VertexInfo): Promise<boolean> {
-    return await this.exclusive(async () => await this.insertLocked(info))
+    return await this.mutate(async () => await this.insertLocked(info))
   }
 
   private async insertLocked (info: VertexInfo): Promise<boolean> {
@@ -240,7 +259,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
    * poller's round ends here). Returns the step's own result.
    */
   async decide<T> (step: (core: AvalancheCore) => { decisions: Decisions, result: T }): Promise<T> {
-    return await this.exclusive(async () => {
+    return await this.mutate(async () => {
       const { decisions, result } = step(this.core)
       await this.decisions.persist(decisions)
       return result
@@ -276,7 +295,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
    */
   async buildVertex (): Promise<VertexInfo | undefined> {
     if (!this.isValidator || this.mempool.size === 0) return undefined
-    return await this.exclusive(async () => {
+    return await this.mutate(async () => {
       if (this.core.processingCount >= this.maxProcessing) return undefined
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted)
       if (built === undefined) return undefined

@@ -1,4 +1,4 @@
-import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
+import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, type SublevelName } from '../core/storage.ts'
 import { sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
@@ -157,11 +157,15 @@ export class DagBatch {
     return this
   }
 
-  async commit (): Promise<void> {
+  /**
+   * Writes every op as one LevelDB batch. With `sync` the write is fsync'd before it resolves: only then does a
+   * power loss keep it (a process kill keeps it either way, the OS has it).
+   */
+  async commit (options: { sync?: boolean } = {}): Promise<void> {
     if (this.ops.length === 0) return
     await this.store.db.batch(this.ops.map(o => o.type === 'put'
       ? { type: 'put' as const, sublevel: o.sublevel, key: o.key, value: o.value as Uint8Array }
-      : { type: 'del' as const, sublevel: o.sublevel, key: o.key }))
+      : { type: 'del' as const, sublevel: o.sublevel, key: o.key }), { sync: options.sync === true })
   }
 }
 
@@ -187,7 +191,16 @@ export class DagStore {
     this.meta = sublevel(db, 'dagMeta')
   }
 
+  private readonly others = new Map<SublevelName, BinarySublevel>()
+
   batch (): DagBatch { return new DagBatch(this) }
+
+  /** A handle on any sublevel of the storage table, for records other parts add to a decision's batch. */
+  sublevelOf (name: SublevelName): BinarySublevel {
+    let s = this.others.get(name)
+    if (s === undefined) { s = sublevel(this.db, name); this.others.set(name, s) }
+    return s
+  }
 
   // vertices
   async getVertex (id: Uint8Array): Promise<Uint8Array | undefined> { return await this.vertices.get(id) }

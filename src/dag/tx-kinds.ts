@@ -1,6 +1,7 @@
 import { ADDRESS_BYTES, formatAddress } from '../core/address.ts'
 import { Reader, Writer } from '../core/codec.ts'
 import { DagError } from './errors.ts'
+import type { SublevelName } from '../core/storage.ts'
 
 /** What a transaction does to balances; the ledger applies effects the same way for every kind. */
 export interface TxEffects {
@@ -42,6 +43,19 @@ export interface TxKind<P = unknown> {
    * vertex holding it; see DagLedger.external. @default false
    */
   externalCheck?: boolean
+  /**
+   * Records other parts keep about a final transaction of this kind (the bridge: "this withdraw still needs an
+   * epoch"). The ledger writes them in the batch that commits the decision, so they exist exactly when the
+   * transaction is final, whatever moment a kill -9 hits. Keys must come from the storage table.
+   */
+  finalRecords?: (tx: { idHex: string }) => FinalRecord[]
+}
+
+/** One write of `finalRecords`. */
+export interface FinalRecord {
+  sublevel: SublevelName
+  key: Uint8Array
+  value: Uint8Array
 }
 
 const kinds = new Map<number, TxKind>()

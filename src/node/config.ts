@@ -34,6 +34,11 @@ export interface NodeConfig {
   contracts: string
   /** Blocks on top of a deposit before it is credited. */
   'chain-confirmations': number
+  /**
+   * fsync every committed consensus decision so that what was reported final survives a power loss. `auto`: on
+   * for a genesis validator, off otherwise.
+   */
+  'sync-writes': 'auto' | 'true' | 'false'
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -81,7 +86,12 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   genesis: { kind: 'string', describe: 'genesis file (relative to the datadir)', default: 'genesis.json' },
   'chain-rpc': { kind: 'string', describe: 'EVM JSON-RPC URL for settlement (empty: no chain client)', default: '' },
   contracts: { kind: 'string', describe: 'deployed contract addresses file (relative to the datadir); the chain client runs when it exists', default: 'contracts.json' },
-  'chain-confirmations': { kind: 'count', describe: 'blocks a deposit needs on top (itself included) before it is credited', default: 12 }
+  'chain-confirmations': { kind: 'count', describe: 'blocks a deposit needs on top (itself included) before it is credited', default: 12 },
+  'sync-writes': {
+    kind: { oneOf: ['auto', 'true', 'false'] },
+    describe: 'fsync each committed consensus decision so reported finality survives a power loss (auto: on for genesis validators)',
+    default: 'auto'
+  }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'
@@ -109,8 +119,10 @@ export function coerceValue (key: ConfigKey, raw: unknown, source: string): Node
   let value: NodeConfig[ConfigKey]
   const kind = spec.kind
   if (typeof kind === 'object') {
-    if (typeof raw !== 'string' || !kind.oneOf.includes(raw)) fail()
-    value = raw as string
+    // a YAML `true`/`false` is a boolean: the choices spell it as a string
+    const text = typeof raw === 'boolean' ? String(raw) : raw
+    if (typeof text !== 'string' || !kind.oneOf.includes(text)) fail()
+    value = text as string
   } else if (kind === 'string') {
     if (typeof raw !== 'string') fail()
     value = raw as string

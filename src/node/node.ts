@@ -185,7 +185,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       genesis,
       logger: child('dag'),
       registry: this.metrics
-    })
+    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey) })
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
     // balance proofs come from the chain bridge's state cuts; without a chain there are none
@@ -309,4 +309,10 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   uptimeSeconds (): number {
     return Math.floor((Date.now() - this.startedAtMs) / 1000)
   }
+}
+
+/** `sync-writes`: explicit, or (auto) on for a genesis validator, whose reported finality others rely on. */
+function syncWritesFor (setting: NodeConfig['sync-writes'], genesis: Genesis, ledgerPublicKey: Uint8Array): boolean {
+  if (setting !== 'auto') return setting === 'true'
+  return genesis.validators.some(v => v.publicKey.length === ledgerPublicKey.length && v.publicKey.every((b, i) => b === ledgerPublicKey[i]))
 }

@@ -4,6 +4,7 @@
  * `{ account: evmAddress, amount, nonce: uint256(transaction id) }` of that epoch's checkpoint.
  */
 import { Reader, toHex, Writer } from '../../core/codec.ts'
+import { KEY_PREFIXES } from '../../core/storage.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_WITHDRAW = 17
@@ -32,5 +33,9 @@ export const withdrawKind: TxKind<WithdrawPayload> = {
   },
   // a burn: debited from the signer, credited to no one
   effects (p) { return { debit: p.amount, credits: [] } },
-  toJSON (p) { return { evmAddress: `0x${toHex(p.evmAddress)}`, amount: p.amount.toString() } }
+  toJSON (p) { return { evmAddress: `0x${toHex(p.evmAddress)}`, amount: p.amount.toString() } },
+  // "owed an epoch" (DagBridge's unsettled set) commits with the decision: a write after it could be lost to kill -9
+  finalRecords (tx) {
+    return [{ sublevel: 'chain', key: new TextEncoder().encode(KEY_PREFIXES.chain.bridgeUnsettled + tx.idHex), value: new TextEncoder().encode('1') }]
+  }
 }

@@ -21,9 +21,10 @@ export class QueryChannelClient {
   private writeChain: Promise<void> = Promise.resolve()
   closed = false
 
-  constructor (stream: Stream, hello: Uint8Array) {
+  /** `maxFrameBytes`: the largest answer accepted (a sync answer carries vertices). @default 65536 */
+  constructor (stream: Stream, hello: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES) {
     this.stream = stream
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
     this.enqueueWrite(hello)
     void this.readLoop()
   }
@@ -59,7 +60,7 @@ export class QueryChannelClient {
     return await new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id)
-        reject(new DagError('PROTOCOL_ERROR', 'query timed out'))
+        reject(new DagError('PROTOCOL_ERROR', 'request on the channel timed out'))
       }, timeoutMs)
       this.pending.set(id, {
         resolve: (b) => { clearTimeout(timer); resolve(b) },

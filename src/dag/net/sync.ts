@@ -1,4 +1,5 @@
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
@@ -7,19 +8,34 @@ import { DagError } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
 import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import { idListBytes, readIdList, writeIdList } from './id-list.ts'
-import { MAX_IDS_PER_REQUEST, request, respond } from './request.ts'
+import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
+import { MAX_IDS_PER_REQUEST } from './request.ts'
 
-// Request types (first byte of a sync request).
+// Request types (first byte of a sync request; 3 is the first frame of a channel).
 const MSG_GET_VERTICES = 1
 const MSG_GET_TIPS = 2
+const MSG_SYNC_CHANNEL = 3
 const MAX_TIPS = 256
+/**
+ * An answer stops adding vertices past this size (always at least one): a full 16-vertex answer could be 16 MiB,
+ * which under load took longer than the request timeout, so the walk failed and restarted from nothing.
+ */
+const ANSWER_BUDGET_BYTES = 2 * 1024 * 1024
+const MAX_ANSWER_FRAME_BYTES = ANSWER_BUDGET_BYTES + MAX_VERTEX_BYTES + 64
+const MAX_REQUEST_FRAME_BYTES = 4 + 1 + idListBytes(MAX_IDS_PER_REQUEST, 'u16')
+/** Requests in flight to one peer on its channel: 2 keep the pipe busy while the previous answer is checked. */
+const REQUESTS_PER_PEER = 2
+/** Catch-up walks at once (each may hold up to maxFetchPerWalk vertices); more callers join or are refused. */
+const MAX_CONCURRENT_WALKS = 2
+/** Channels kept open (one per peer). */
+const MAX_CHANNELS = 256
 
 export interface DagSyncInit {
-  /** Time a peer has to answer a sync request. @default 3000 */
+  /** Time a peer has to answer a sync request. @default 5000 */
   requestTimeoutMs?: number
   /** Time this node has to answer a request (a GET_VERTICES reads up to 16 vertices from disk). @default 4500 */
   serveTimeoutMs?: number
-  /** Vertices fetched in one catch-up walk. @default 20000 */
+  /** Vertices fetched in one catch-up walk (and checked vertices kept for the next walk after a failure). @default 20000 */
   maxFetchPerWalk?: number
 }
 
@@ -29,9 +45,31 @@ export interface DagSyncComponents {
   logger: Logger
 }
 
+/** A counting semaphore: bounded concurrency, waiters served in order. */
+class Slots {
+  private free: number
+  private readonly waiters: Array<() => void> = []
+  constructor (n: number) { this.free = n }
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--
+    else await new Promise<void>(resolve => { this.waiters.push(resolve) })
+    try { return await fn() } finally {
+      const next = this.waiters.shift()
+      if (next !== undefined) next()
+      else this.free++
+    }
+  }
+}
+
 /**
  * `/harmony/dag/sync/1.0.0`: the server answers vertices by id and its tips; the client walks a peer's unknown
  * ancestors (bounded), checks each vertex fully and inserts them parents first.
+ *
+ * Catch-up under load (issue 9: a restarted node stayed thousands of transactions behind, its log full of closed
+ * streams, timeouts and "TooManyOutboundProtocolStreams 65/64"): requests to a peer go over one long-lived
+ * channel (as the Avalanche queries do), at most REQUESTS_PER_PEER at a time; at most MAX_CONCURRENT_WALKS walks
+ * run, and a walk asked for while one runs for the same peer joins it; answers are size-bounded; and vertices a
+ * failed walk had already fetched and checked are kept (bounded) so the next walk continues instead of restarting.
  */
 export class DagSync implements Startable {
   private readonly c: DagSyncComponents
@@ -41,11 +79,18 @@ export class DagSync implements Startable {
   private readonly maxFetchPerWalk: number
   private abort = new AbortController()
   private running = false
+  private readonly channels = new Map<string, Promise<{ channel: QueryChannelClient, slots: Slots }>>()
+  private readonly walks = new Slots(MAX_CONCURRENT_WALKS)
+  private walksWaiting = 0
+  /** peer -> the walk running for it: its ids so far, and its end */
+  private readonly peerWalks = new Map<string, { ids: Set<string>, done: Promise<number> }>()
+  /** fetched and checked, not yet inserted (parents missing): kept across walks, bounded */
+  private readonly fetchedPool = new Map<string, VertexInfo>()
 
   constructor (components: DagSyncComponents, init: DagSyncInit = {}) {
     this.c = components
     this.log = components.logger.child({ module: 'dag-sync' })
-    this.requestTimeoutMs = init.requestTimeoutMs ?? 3000
+    this.requestTimeoutMs = init.requestTimeoutMs ?? 5000
     this.serveTimeoutMs = init.serveTimeoutMs ?? 4500
     this.maxFetchPerWalk = init.maxFetchPerWalk ?? 20000
   }
@@ -53,15 +98,31 @@ export class DagSync implements Startable {
   async start (): Promise<void> {
     this.abort = new AbortController()
     this.running = true
-    await this.c.libp2p.handle(PROTOCOLS.dagSync, (stream) => {
-      void respond(stream, async (req) => await this.answer(req), this.serveTimeoutMs, this.abort.signal, this.log)
-    }, { maxInboundStreams: 64 })
+    await this.c.libp2p.handle(PROTOCOLS.dagSync, (stream) => { void this.serve(stream) }, { maxInboundStreams: 64 })
   }
 
   async stop (): Promise<void> {
     this.running = false
     this.abort.abort()
+    for (const opening of this.channels.values()) void opening.then(o => { o.channel.close() }, () => undefined)
+    this.channels.clear()
+    this.fetchedPool.clear()
     await this.c.libp2p.unhandle(PROTOCOLS.dagSync)
+  }
+
+  private async serve (stream: Stream): Promise<void> {
+    const signal = this.abort.signal
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
+      const first = (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.serveTimeoutMs)]) })).subarray()
+      const r = new Reader(first, 'sync channel')
+      if (r.u8() !== MSG_SYNC_CHANNEL) r.fail('unknown request type')
+      r.end()
+      await serveQueryChannel(stream, lp, async (body) => await this.answer(body), signal)
+    } catch (err) {
+      this.log.debug({ err }, 'sync stream failed')
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   private async answer (req: Uint8Array): Promise<Uint8Array> {
@@ -77,18 +138,56 @@ export class DagSync implements Startable {
     const ids = readIdList(r, 'u16', MAX_IDS_PER_REQUEST)
     r.end()
     const found: Uint8Array[] = []
+    let bytes = 0
     for (const id of ids) {
+      if (found.length > 0 && bytes >= ANSWER_BUDGET_BYTES) break
       const b = await ledger.getVertexBytes(id)
-      if (b !== undefined) found.push(b)
+      if (b !== undefined) { found.push(b); bytes += b.length }
     }
     const w = new Writer(1024).u16(found.length)
     for (const b of found) w.varBytes(b)
     return w.finish()
   }
 
+  /** One request to `peer` on its channel (opened on first use, again after it closed), bounded per peer. */
+  private async request (peer: PeerId, body: Uint8Array): Promise<Uint8Array> {
+    const { channel, slots } = await this.channelTo(peer)
+    return await slots.run(async () => await channel.request(body, this.requestTimeoutMs))
+  }
+
+  /** The peer's channel; concurrent first users share one dial, so a peer gets one stream. */
+  private async channelTo (peer: PeerId): Promise<{ channel: QueryChannelClient, slots: Slots }> {
+    const key = peer.toString()
+    const existing = this.channels.get(key)
+    if (existing !== undefined) {
+      const open = await existing
+      if (!open.channel.closed) return open
+      if (this.channels.get(key) === existing) this.channels.delete(key)
+    }
+    const again = this.channels.get(key)
+    if (again !== undefined) return await again
+    const opening = (async () => {
+      const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagSync, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      return { channel: new QueryChannelClient(stream, new Uint8Array([MSG_SYNC_CHANNEL]), MAX_ANSWER_FRAME_BYTES), slots: new Slots(REQUESTS_PER_PEER) }
+    })()
+    if (this.channels.size >= MAX_CHANNELS) {
+      const [oldestKey, oldest] = this.channels.entries().next().value as [string, Promise<{ channel: QueryChannelClient }>]
+      this.channels.delete(oldestKey)
+      void oldest.then(o => { o.channel.close() }, () => undefined)
+    }
+    this.channels.set(key, opening)
+    try {
+      return await opening
+    } catch (err) {
+      if (this.channels.get(key) === opening) this.channels.delete(key)
+      throw err
+    }
+  }
+
+  /** Asks for `ids`; returns what the peer sent (possibly fewer: size-bounded answers, or unknown ids). */
   private async getVertices (peer: PeerId, ids: string[]): Promise<VertexInfo[]> {
     const body = writeIdList(new Writer(1 + idListBytes(ids.length, 'u16')).u8(MSG_GET_VERTICES), ids, 'u16').finish()
-    const res = await request(this.c.libp2p, peer, PROTOCOLS.dagSync, body, this.requestTimeoutMs, this.abort.signal)
+    const res = await this.request(peer, body)
     const r = new Reader(res, 'sync response')
     const n = r.u16()
     if (n > ids.length) r.fail('more vertices than requested')
@@ -97,6 +196,7 @@ export class DagSync implements Startable {
     for (let i = 0; i < n; i++) {
       const info = vertexInfo(r.varBytes(MAX_VERTEX_BYTES))
       if (!want.has(info.idHex)) throw new DagError('PROTOCOL_ERROR', 'peer sent a vertex that was not requested')
+      want.delete(info.idHex)
       out.push(info)
     }
     r.end()
@@ -104,7 +204,7 @@ export class DagSync implements Startable {
   }
 
   private async getTips (peer: PeerId): Promise<string[]> {
-    const res = await request(this.c.libp2p, peer, PROTOCOLS.dagSync, new Uint8Array([MSG_GET_TIPS]), this.requestTimeoutMs, this.abort.signal)
+    const res = await this.request(peer, new Uint8Array([MSG_GET_TIPS]))
     const r = new Reader(res, 'tips response')
     const tips = readIdList(r, 'u16', MAX_TIPS)
     r.end()
@@ -113,39 +213,94 @@ export class DagSync implements Startable {
 
   /**
    * Fetches `ids` and their unknown ancestors from `peer` (bounded), checks each vertex fully, and inserts them
-   * parents first. A vertex that fails its checks aborts the walk with that error.
+   * parents first. A vertex that fails its checks aborts the walk with that error. A call while a walk for the same
+   * peer runs adds its ids to that walk's next one instead of starting another; when every walk slot is taken and
+   * others wait, it is refused with QUEUE_FULL (anti-entropy asks again later).
    */
   async fetchMissing (peer: PeerId, ids: string[]): Promise<number> {
     const { ledger } = this.c
-    const fetched = new Map<string, VertexInfo>()
-    let queue = ids.filter(id => !ledger.hasVertex(id) && id !== ledger.genesisIdHex)
-    while (queue.length > 0 && this.running) {
-      if (fetched.size + queue.length > this.maxFetchPerWalk) throw new DagError('QUEUE_FULL', 'catch-up walk exceeds its bound')
-      const next: string[] = []
-      for (let i = 0; i < queue.length; i += MAX_IDS_PER_REQUEST) {
-        const batch = queue.slice(i, i + MAX_IDS_PER_REQUEST)
-        const got = await this.getVertices(peer, batch)
-        if (got.length < batch.length) throw new DagError('PARENT_MISSING', 'peer does not have the requested ancestors')
-        await Promise.all(got.map(async info => await ledger.checkStandalone(info)))
-        for (const info of got) {
-          fetched.set(info.idHex, info)
-          for (const p of info.parentHex) {
-            if (!ledger.hasVertex(p) && !fetched.has(p) && p !== ledger.genesisIdHex) next.push(p)
-          }
-        }
+    const want = ids.filter(id => !ledger.hasVertex(id) && id !== ledger.genesisIdHex)
+    if (want.length === 0) return 0
+    const key = peer.toString()
+    const running = this.peerWalks.get(key)
+    if (running !== undefined && want.every(id => running.ids.has(id))) return await running.done
+    if (this.walksWaiting >= MAX_CONCURRENT_WALKS) throw new DagError('QUEUE_FULL', 'catch-up walks are all busy')
+    this.walksWaiting++
+    const entry = { ids: new Set(want), done: Promise.resolve(0) }
+    entry.done = this.walks.run(async () => {
+      this.walksWaiting--
+      if (this.peerWalks.get(key) === undefined) this.peerWalks.set(key, entry)
+      try {
+        return await this.walk(peer, [...entry.ids])
+      } finally {
+        if (this.peerWalks.get(key) === entry) this.peerWalks.delete(key)
       }
-      queue = [...new Set(next)].filter(id => !fetched.has(id))
+    })
+    return await entry.done
+  }
+
+  private async walk (peer: PeerId, ids: string[]): Promise<number> {
+    const { ledger } = this.c
+    const fetched = new Map<string, VertexInfo>()
+    const known = (id: string): boolean => ledger.hasVertex(id) || id === ledger.genesisIdHex || fetched.has(id)
+    let queue = [...new Set(ids)].filter(id => !known(id))
+    try {
+      while (queue.length > 0 && this.running) {
+        if (fetched.size + queue.length > this.maxFetchPerWalk) throw new DagError('QUEUE_FULL', 'catch-up walk exceeds its bound')
+        const next: string[] = []
+        const take = (info: VertexInfo): void => {
+          fetched.set(info.idHex, info)
+          for (const p of info.parentHex) if (!known(p)) next.push(p)
+        }
+        // vertices a failed walk already fetched and checked are not asked for again
+        const ask: string[] = []
+        for (const id of queue) {
+          const pooled = this.fetchedPool.get(id)
+          if (pooled !== undefined) take(pooled)
+          else ask.push(id)
+        }
+        let rest = ask
+        while (rest.length > 0) {
+          const batch = rest.slice(0, MAX_IDS_PER_REQUEST)
+          const got = await this.getVertices(peer, batch)
+          // answers are size-bounded, so fewer may come: ask again for the rest; nothing at all means the peer
+          // does not have them (every round fetches at least one, so this ends)
+          if (got.length === 0) throw new DagError('PARENT_MISSING', 'peer does not have the requested ancestors')
+          await Promise.all(got.map(async info => await ledger.checkStandalone(info)))
+          for (const info of got) { take(info); this.pool(info) }
+          rest = rest.filter(id => !fetched.has(id))
+        }
+        queue = [...new Set(next)].filter(id => !fetched.has(id))
+      }
+    } finally {
+      // whatever is complete down to known vertices goes in, even when the walk failed further back
+      await this.insertReady(fetched)
     }
-    // insert parents first
-    let pending = [...fetched.values()]
-    let inserted = 0
-    while (pending.length > 0) {
-      const ready = pending.filter(i => i.parentHex.every(p => ledger.hasVertex(p)))
+    return [...fetched.keys()].filter(id => ledger.hasVertex(id)).length
+  }
+
+  private pool (info: VertexInfo): void {
+    if (this.fetchedPool.has(info.idHex)) return
+    if (this.fetchedPool.size >= this.maxFetchPerWalk) {
+      const first = this.fetchedPool.keys().next()
+      if (first.done !== true) this.fetchedPool.delete(first.value)
+    }
+    this.fetchedPool.set(info.idHex, info)
+  }
+
+  /** Inserts, parents first, every fetched vertex whose ancestry is now known. */
+  private async insertReady (fetched: Map<string, VertexInfo>): Promise<void> {
+    const { ledger } = this.c
+    let pending = [...fetched.values()].filter(i => !ledger.hasVertex(i.idHex))
+    while (pending.length > 0 && this.running) {
+      const ready = pending.filter(i => i.parentHex.every(p => ledger.hasVertex(p) || p === ledger.genesisIdHex))
       if (ready.length === 0) break
-      for (const info of ready) if (await ledger.insertVertex(info)) inserted++
+      for (const info of ready) {
+        await ledger.insertVertex(info)
+        this.fetchedPool.delete(info.idHex)
+      }
       pending = pending.filter(i => !ledger.hasVertex(i.idHex))
     }
-    return inserted
   }
 
   /** Asks `peer` for its tips and fetches whatever is missing. */
