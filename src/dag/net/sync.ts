@@ -62,7 +62,7 @@ class Slots {
 }
 
 /**
- * `/harmony/dag/sync/1.0.0`: the server answers vertices by id and its tips; the client walks a peer's unknown
+ * `/harmony/dag/sync/2.0.0`: the server answers vertices by id and its tips; the client walks a peer's unknown
  * ancestors (bounded), checks each vertex fully and inserts them parents first.
  *
  * Catch-up under load (issue 9: a restarted node stayed thousands of transactions behind, its log full of closed
