@@ -185,7 +185,12 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   }
 
   /** Whether this node can finalize: the stake it reaches against the quorum (node_health's `consensus`). */
-  consensusHealth (): ConsensusHealth { return this.poller.health() }
+  consensusHealth (): ConsensusHealth {
+    const health = this.poller.health()
+    const halted = this.ledger.halted
+    // a halted ledger (its storage failed) finalizes nothing, whatever stake it reaches
+    return halted === undefined ? health : { ...health, live: false, halted: halted.message }
+  }
 
   get chainId (): string { return this.ledger.chainId }
   get address (): string { return this.ledger.address }

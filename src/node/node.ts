@@ -207,8 +207,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       evmAddress: this.chainValue?.evmAddress ?? null,
       ...(capability === undefined ? {} : { capability: { ...capability } })
     }), () => {
-      const { live, reachableStake, quorumStake, totalStake } = this.dag.consensusHealth()
-      return { live, reachableStake, quorumStake, totalStake }
+      const { live, reachableStake, quorumStake, totalStake, halted } = this.dag.consensusHealth()
+      return { live, reachableStake, quorumStake, totalStake, ...(halted === undefined ? {} : { halted }) }
     }))
 
     // the RPC server serves whatever the floors registered in `api` (methods, topics, error codes)

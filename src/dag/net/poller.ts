@@ -39,6 +39,8 @@ export interface ConsensusHealth {
   totalStake: number
   /** Polls run since start, by outcome. */
   polls: { success: number, fail: number }
+  /** Why the ledger stopped (a failed storage commit, STORAGE_FAILED): it decides nothing until restarted. */
+  halted?: string
 }
 
 /** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
