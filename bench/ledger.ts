@@ -1,9 +1,11 @@
-// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3]
+// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1);
 // (3) a 4-node devnet, one process per node (real libp2p on loopback): finalized tx/s and finality p50/p99 at a
-//     fixed offered load of --rate tx/s, from submit to the submitting node's `tx:final` event.
+//     fixed offered load of --rate tx/s, from submit to the submitting node's `tx:final` event; with
+//     --sync-writes both (the default) each rate runs with fsync'd decisions (the validators' default) and again
+//     without, and the cost of sync-writes is reported against the run without it.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -26,7 +28,8 @@ const { values } = parseArgs({
     ingest: { type: 'string', default: '3000' },
     rate: { type: 'string', default: '1000,50' },
     seconds: { type: 'string', default: '6' },
-    parts: { type: 'string', default: '1,2,3' }
+    parts: { type: 'string', default: '1,2,3' },
+    'sync-writes': { type: 'string', default: 'both' }
   }
 })
 const INGEST_TXS = Number(values.ingest)
@@ -88,7 +91,7 @@ if (PARTS.has(2)) {
 }
 
 // (3) 4-node devnet (one process per node) at a fixed offered load -----------------------------------------------
-async function devnetRun (OFFERED_RATE: number): Promise<void> {
+async function devnetRun (OFFERED_RATE: number, syncWrites: boolean): Promise<{ finalTps: number, offered: number, p50: number, p99: number }> {
   const accountsN = 40
   const validators = Array.from({ length: 4 }, () => randomBytes(32))
   const accounts = Array.from({ length: accountsN }, () => generateKeyPair())
@@ -103,7 +106,7 @@ async function devnetRun (OFFERED_RATE: number): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'harmony-bench-ledger-'))
   const nodes = await Promise.all(validators.map(async (seed, i) => {
     const config = join(root, `node${i}.json`)
-    await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed) }))
+    await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed), syncWrites }))
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./lib/ledger-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
     const lines = createInterface({ input: child.stdout })
     const node = { child, addr: '', peers: 0, finals: [] as string[], onFinal: (_id: string) => {}, refused: 0 }
@@ -133,7 +136,7 @@ async function devnetRun (OFFERED_RATE: number): Promise<void> {
       latencies.push(lastFinal - t0)
     }
   })
-  log(`finality: ${accountsN * perAccount} transfers prepared, offering ${OFFERED_RATE} tx/s for ${LOAD_SECONDS} s to 4 node processes`)
+  log(`finality: ${accountsN * perAccount} transfers prepared, offering ${OFFERED_RATE} tx/s for ${LOAD_SECONDS} s to 4 node processes, sync-writes ${syncWrites ? 'on' : 'off'}`)
   const start = performance.now()
   let j = 0
   for (let n = 0; n < perAccount; n++) {
@@ -153,15 +156,30 @@ async function devnetRun (OFFERED_RATE: number): Promise<void> {
   const finalTps = latencies.length / ((lastFinal - start) / 1000)
   latencies.sort((x, y) => x - y)
   log(`finality: offered ${Math.round(offered)} tx/s, ${latencies.length} final, ${nodes.reduce((s, n) => s + n.refused, 0)} refused`)
-  results.push({ bench: 'ledger', metric: `devnet4_final_tps@${OFFERED_RATE}`, value: finalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: offered })
-  results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${OFFERED_RATE}`, value: percentile(latencies, 0.5), unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
-  results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${OFFERED_RATE}`, value: percentile(latencies, 0.99), unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
   for (const n of nodes) n.child.stdin.write('exit\n')
   await Promise.all(nodes.map(async n => await new Promise(resolve => n.child.once('exit', resolve))))
   await rm(root, { recursive: true, force: true })
+  return { finalTps, offered, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }
 }
 
-if (PARTS.has(3)) for (const rate of OFFERED_RATES) await devnetRun(rate)
+const SYNC_MODE = values['sync-writes']
+if (!['both', 'on', 'off'].includes(SYNC_MODE)) throw new Error(`--sync-writes must be both, on or off, not ${SYNC_MODE}`)
+if (PARTS.has(3)) {
+  for (const rate of OFFERED_RATES) {
+    const plain = SYNC_MODE === 'on' ? undefined : await devnetRun(rate, false)
+    const synced = SYNC_MODE === 'off' ? undefined : await devnetRun(rate, true)
+    // the headline figures are the validators' default (sync-writes on) when it ran
+    const main = synced ?? plain
+    if (main === undefined) continue
+    results.push({ bench: 'ledger', metric: `devnet4_final_tps@${rate}`, value: main.finalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: main.offered })
+    results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${rate}`, value: main.p50, unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
+    results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${rate}`, value: main.p99, unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
+    if (plain !== undefined && synced !== undefined) {
+      results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${rate}_sync_writes`, value: synced.p50, unit: 'ms', baseline: 'same run without sync-writes', baseline_value: plain.p50 })
+      results.push({ bench: 'ledger', metric: `devnet4_final_tps@${rate}_sync_writes`, value: synced.finalTps, unit: 'tx/s', baseline: 'same run without sync-writes', baseline_value: plain.finalTps })
+    }
+  }
+}
 
 printResults(results, values.json)
 process.exit(0)
