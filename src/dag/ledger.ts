@@ -328,16 +328,23 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   // ---------------------------------------------------------------- queries
 
   async getTx (idHex: string): Promise<TxStatusView | undefined> {
-    const rec = await this.store.getTxRecord(fromHex(idHex))
-    if (rec !== undefined) {
-      const vid = toHex(rec.vertexId)
-      return { status: rec.status, vertexId: vid, ...(rec.reason !== 'none' ? { reason: rec.reason } : {}), ...(await this.txFromVertex(vid, idHex)) }
-    }
+    const recorded = await this.recordedTx(idHex)
+    if (recorded !== undefined) return recorded
     const inMempool = this.mempool.get(idHex)
     if (inMempool !== undefined) return { status: 'pending', tx: inMempool }
     const p = this.processing.txOf(idHex)
     if (p !== undefined) return { status: 'pending', ...p }
-    return undefined
+    // This read runs outside the lock: a decision committed while we looked drops the processing entry only
+    // after its record is on disk, so a second read finds it (without it, a transaction just decided was
+    // reported unknown for a moment).
+    return await this.recordedTx(idHex)
+  }
+
+  private async recordedTx (idHex: string): Promise<TxStatusView | undefined> {
+    const rec = await this.store.getTxRecord(fromHex(idHex))
+    if (rec === undefined) return undefined
+    const vid = toHex(rec.vertexId)
+    return { status: rec.status, vertexId: vid, ...(rec.reason !== 'none' ? { reason: rec.reason } : {}), ...(await this.txFromVertex(vid, idHex)) }
   }
 
   private async txFromVertex (vertexIdHex: string, txIdHex: string): Promise<{ tx?: TxInfo }> {

@@ -52,13 +52,14 @@ export class VertexBuilder {
         const n = t.tx.nonce
         if (n < acct.nonce) {
           const rec = await store.getTxRecord(t.id)
-          mempool.remove(t.idHex)
           if (rec === undefined) {
             const b = store.batch()
             store.putTxRecord(b, t.id, { status: 'rejected', vertexId: new Uint8Array(32), reason: 'conflict', decidedAtMs: BigInt(Date.now()) })
             await b.commit()
             events.emit('tx:rejected', t, 'conflict')
           }
+          // removed only once its record is on disk: a reader never finds it in neither place
+          mempool.remove(t.idHex)
           continue
         }
         if (core.liveTxIds(t.conflictKey).includes(t.idHex)) { mempool.remove(t.idHex); continue }
