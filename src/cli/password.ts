@@ -46,6 +46,8 @@ export async function readPasswordFile (path: string): Promise<string> {
 export async function promptSecret (prompt: string): Promise<string | undefined> {
   if (process.stdin.isTTY !== true) return undefined
   const answer = await read({ prompt, silent: true, replace: '', output: process.stderr, timeout: PROMPT_TIMEOUT_MS })
+  // nothing was echoed, not even the Enter: end the prompt's line so the next output starts on its own
+  process.stderr.write('\n')
   return String(answer)
 }
 
