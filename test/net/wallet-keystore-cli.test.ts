@@ -16,7 +16,7 @@ async function secretFile (path: string, text: string): Promise<string> {
 
 interface Created { address: string, file: string, mlkemPublicKey: string, phrase?: string }
 
-test('wallet new, address, export, import, change-password and migrate through the CLI; passwords never on argv', async (t) => {
+test('wallet new, address, export, import and change-password through the CLI; passwords never on argv', async (t) => {
   await using d = await tempDir()
   const pw = await secretFile(join(d.path, 'pw'), 'correct horse battery\n')
   const pw2 = await secretFile(join(d.path, 'pw2'), 'a second, longer password\n')
@@ -30,28 +30,27 @@ test('wallet new, address, export, import, change-password and migrate through t
   const phrase = w.phrase ?? ''
   t.is(phrase.split(' ').length, 24)
 
-  // the address is readable without the password
-  const address = await runHarmonyd(['wallet', 'address', '--wallet', wallet, '--json'])
+  const phraseFile = await secretFile(join(d.path, 'phrase'), `${phrase}\n`)
+  // independent commands run at once: each is a whole process start
+  const [address, locked, wrong, exported, imported] = await Promise.all([
+    // the address is readable without the password
+    runHarmonyd(['wallet', 'address', '--wallet', wallet, '--json']),
+    // signing needs the password; with no file and no terminal the CLI says how to give one (before any RPC)
+    runHarmonyd(['wallet', 'send', '--wallet', wallet, '--to', w.address, '--amount', '1', '--rpc', 'http://127.0.0.1:9']),
+    runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', bad]),
+    runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw, '--json']),
+    // the phrase restores the same address and ML-KEM key into a new keystore with its own password
+    runHarmonyd(['wallet', 'import', '--wallet', join(d.path, 'restored.json'), '--phrase-file', phraseFile, '--password-file', pw2, ...FAST, '--json'])
+  ])
   t.is(address.code, 0, address.stderr)
   t.is((JSON.parse(address.stdout) as { address: string }).address, w.address)
-
-  // signing needs the password; with no file and no terminal the CLI says how to give one (before any RPC)
-  const locked = await runHarmonyd(['wallet', 'send', '--wallet', wallet, '--to', w.address, '--amount', '1', '--rpc', 'http://127.0.0.1:9'])
   t.not(locked.code, 0)
   t.regex(locked.stderr, /is encrypted; unlock it with --password-file/)
-
-  const wrong = await runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', bad])
   t.not(wrong.code, 0)
   t.regex(wrong.stderr, /wrong password .*recovery phrase/)
   t.false((wrong.stdout + wrong.stderr).includes(phrase.split(' ').slice(0, 2).join(' ')))
-
-  const exported = await runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw, '--json'])
   t.is(exported.code, 0, exported.stderr)
   t.is((JSON.parse(exported.stdout) as { phrase: string }).phrase, phrase)
-
-  // the phrase restores the same address and ML-KEM key into a new keystore with its own password
-  const phraseFile = await secretFile(join(d.path, 'phrase'), `${phrase}\n`)
-  const imported = await runHarmonyd(['wallet', 'import', '--wallet', join(d.path, 'restored.json'), '--phrase-file', phraseFile, '--password-file', pw2, ...FAST, '--json'])
   t.is(imported.code, 0, imported.stderr)
   const restored = JSON.parse(imported.stdout) as Created
   t.is(restored.address, w.address)
@@ -60,12 +59,18 @@ test('wallet new, address, export, import, change-password and migrate through t
 
   const changed = await runHarmonyd(['wallet', 'change-password', '--wallet', wallet, '--password-file', pw, '--new-password-file', pw2, ...FAST, '--json'])
   t.is(changed.code, 0, changed.stderr)
-  t.not((await runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw])).code, 0)
-  const afterChange = await runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw2, '--json'])
+  const [oldRefused, afterChange] = await Promise.all([
+    runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw]),
+    runHarmonyd(['wallet', 'export', '--wallet', wallet, '--password-file', pw2, '--json'])
+  ])
+  t.not(oldRefused.code, 0)
   t.is(afterChange.code, 0, afterChange.stderr)
   t.is((JSON.parse(afterChange.stdout) as { address: string }).address, w.address)
+})
 
-  // a plain wallet written before keystores: still read, with a warning, then migrated in place
+test('a plain wallet written before keystores is still read, with a warning, and migrates in place keeping its address', async (t) => {
+  await using d = await tempDir()
+  const pw = await secretFile(join(d.path, 'pw'), 'correct horse battery\n')
   const plainPath = join(d.path, 'plain.json')
   const plain = await createWalletFile(plainPath)
   const plainAddress = await runHarmonyd(['wallet', 'address', '--wallet', plainPath])
