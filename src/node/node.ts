@@ -49,7 +49,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   readonly datadir: string
   readonly config: NodeConfig
   readonly logger: Logger
-  private readonly keyPassword?: string
+  private keyPassword?: string
   readonly metrics = new Registry()
   /** What the RPC server serves: every domain registers its methods, topics and error codes here (src/api). */
   readonly api: RpcRegistry
@@ -139,6 +139,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.services.adopt('datadir', startable(async () => { await releaseDatadir(this.datadir, db) }))
     // keys and genesis
     this.identityValue = await loadIdentity(this.datadir, { password: this.keyPassword })
+    this.keyPassword = undefined // needed once; do not keep it for the life of the process
     const genesis = await this.loadGenesis()
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
 

@@ -3,7 +3,7 @@ import { link, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 /**
- * The one writer of secret files (node identity, wallets, EVM key; the keystore to come). A key is written whole
+ * The one writer of secret files (node identity, wallets, EVM key, keystores). A key is written whole
  * or not at all, readable by its owner only, and never replaces an existing key: losing a key loses funds or an
  * identity, so a second writer must fail rather than win.
  */
