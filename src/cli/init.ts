@@ -4,7 +4,8 @@ import type { CommandModule } from 'yargs'
 import { CONFIG_FILE_NAME, readFlags, renderConfigFile } from '../node/config.ts'
 import { isInitialized, resolveDatadir } from '../node/datadir.ts'
 import { StartupError } from '../core/errors.ts'
-import { createIdentity, ledgerKeyFingerprint } from '../core/keys/identity.ts'
+import { createIdentity, ledgerKeyFingerprint, type IdentityOptions } from '../core/keys/identity.ts'
+import { newPassword, passwordFileOption, passwordFilePath, type PasswordArgs } from './password.ts'
 import { withConfigFlags, output, type GlobalArgs } from './common.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
 import { generateGenesis } from '../dag/index.ts'
@@ -23,7 +24,7 @@ export interface InitResult {
 }
 
 /** Creates a datadir with fresh keys and a commented config file holding the given settings. */
-export async function initDatadir (datadirFlag: string | undefined, settings: Record<string, unknown>): Promise<InitResult> {
+export async function initDatadir (datadirFlag: string | undefined, settings: Record<string, unknown>, keys: IdentityOptions = {}): Promise<InitResult> {
   const datadir = resolveDatadir(datadirFlag)
   if (await isInitialized(datadir)) {
     throw new StartupError('DATADIR_INVALID', `datadir ${datadir} is already initialised; it keeps its keys (use another --datadir for a new node)`, { datadir })
@@ -32,7 +33,7 @@ export async function initDatadir (datadirFlag: string | undefined, settings: Re
   await mkdir(datadir, { recursive: true, mode: 0o700 })
   const configFile = join(datadir, CONFIG_FILE_NAME)
   await writeFile(configFile, renderConfigFile(config), { flag: 'wx' })
-  const identity = await createIdentity(datadir)
+  const identity = await createIdentity(datadir, keys)
   const result: InitResult = { datadir, peerId: identity.peerId.toString(), ledgerKey: ledgerKeyFingerprint(identity.ledgerKey.publicKey), configFile }
   if (config.genesis === undefined) {
     // no network given: a single-validator ledger of this node, with a funded faucet wallet to drive it
@@ -45,16 +46,26 @@ export async function initDatadir (datadirFlag: string | undefined, settings: Re
   return result
 }
 
-export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+interface InitArgs extends GlobalArgs, PasswordArgs {
+  'encrypt-key': boolean
+  'scrypt-n'?: number
+}
+
+export const initCommand: CommandModule<GlobalArgs, InitArgs> = {
   command: 'init',
   describe: 'Create a datadir: keys (0600) and a commented config file',
-  builder: (y) => withConfigFlags(y),
+  builder: (y) => withConfigFlags(y)
+    .option('encrypt-key', { type: 'boolean', default: false, describe: 'store the ledger key encrypted (password from --password-file or a prompt); start then needs --password-file' })
+    .option('password-file', passwordFileOption)
+    .option('scrypt-n', { type: 'number', hidden: true }) as never,
   handler: async (args) => {
-    const result = await initDatadir(args.datadir, args as Record<string, unknown>)
+    const encrypt = args['encrypt-key'] || args['password-file'] !== undefined
+    const keys: IdentityOptions = encrypt ? { password: await newPassword(passwordFilePath(args), 'the ledger key'), ...(args['scrypt-n'] === undefined ? {} : { scrypt: { n: args['scrypt-n'] } }) } : {}
+    const result = await initDatadir(args.datadir, args as Record<string, unknown>, keys)
     output(args.json, result, () => [
       `initialised ${result.datadir}`,
       `  peer id     ${result.peerId}`,
-      `  ledger key  ${result.ledgerKey} (ML-DSA-65)`,
+      `  ledger key  ${result.ledgerKey} (ML-DSA-65${encrypt ? ', encrypted: start with --password-file' : ''})`,
       `  config      ${result.configFile}`,
       ...(result.faucetWallet === undefined ? [] : [`  genesis     single-validator ledger; faucet wallet ${result.faucetWallet}`])
     ].join('\n'))

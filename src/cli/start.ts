@@ -2,16 +2,20 @@ import type { CommandModule } from 'yargs'
 import { createLogger } from '../core/logger.ts'
 import { HarmonyNode } from '../node/node.ts'
 import { withConfigFlags, configFromArgs, type GlobalArgs } from './common.ts'
+import { isLedgerKeyEncrypted } from '../core/keys/identity.ts'
+import { passwordFileOption, requirePassword, type PasswordArgs } from './password.ts'
 
 /** Runs the daemon in the foreground until SIGINT/SIGTERM; a second signal forces exit. */
-export const startCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export const startCommand: CommandModule<GlobalArgs, GlobalArgs & PasswordArgs> = {
   command: 'start',
   describe: 'Run the daemon in the foreground',
-  builder: (y) => withConfigFlags(y),
+  builder: (y) => withConfigFlags(y).option('password-file', { ...passwordFileOption, describe: 'file whose first line unlocks an encrypted ledger key, for an unattended start [env HARMONY_PASSWORD_FILE]' }),
   handler: async (args) => {
     const { datadir, config } = await configFromArgs(args as Record<string, unknown>)
     const logger = createLogger({ level: config['log-level'] })
-    const node = new HarmonyNode({ datadir, config, logger })
+    // an encrypted ledger key is unlocked before anything starts; an uninitialised datadir is reported by start()
+    const keyPassword = await isLedgerKeyEncrypted(datadir).catch(() => false) ? await requirePassword(args, `the ledger key of ${datadir}`) : undefined
+    const node = new HarmonyNode({ datadir, config, logger, keyPassword })
     let stopping = false
     const shutdown = (signal: string): void => {
       if (stopping) {

@@ -4,12 +4,12 @@ import { getAddress, isAddress as isEvmAddress } from 'ethers'
 import { createProvider, dagAccountFromAddressBytes, depositAgc, readContractsFile, withdrawAgc, type ContractsFile } from '../chain/index.ts'
 import { loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { buildWithdraw, withdrawalNonceOf } from '../bridge/index.ts'
-import { loadWalletFile } from '../core/keys/wallet.ts'
 import { encodeTx, isAddress, parseAddress, parseAgc } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { RpcResultOf } from '../sdk/index.ts'
 import { clientFor, ledgerChainId, output, rpcOption } from './common.ts'
-import { waitForTx, walletPath, type WalletArgs } from './wallet-common.ts'
+import { agcText, waitForTx, walletAddress, walletSigningKey, type WalletArgs } from './wallet-common.ts'
+import { passwordFileOption } from './password.ts'
 import { stat } from 'node:fs/promises'
 
 interface ChainArgs extends WalletArgs {
@@ -26,6 +26,7 @@ interface WithdrawArgs extends ChainArgs { 'evm-address'?: string, fee: string, 
 function chainOptions<T> (y: Argv<T>): Argv<T & ChainArgs> {
   return y
     .option('wallet', { type: 'string', describe: 'DAG wallet file (default <datadir>/wallet.json)' })
+    .option('password-file', passwordFileOption)
     .option('rpc', rpcOption)
     .option('amount', { type: 'string', demandOption: true, describe: 'amount in AGC, e.g. 1.5' })
     .option('contracts', { type: 'string', describe: 'contracts file (default <datadir>/contracts.json)' })
@@ -54,12 +55,12 @@ const depositCommand: CommandModule<WalletArgs, DepositArgs> = {
   describe: 'Deposit AGC from an EVM account into the settlement contract; validators credit it on the DAG',
   builder: (y) => chainOptions(y).option('to', { type: 'string', describe: 'hmy1... account to credit (default: the wallet)' }) as never,
   handler: async (args) => {
-    const to = args.to ?? (await loadWalletFile(walletPath(args))).address
+    const to = args.to ?? await walletAddress(args)
     if (!isAddress(to)) throw new Error(`--to is not a Harmony address: ${to}`)
     const { contracts, rpcUrl } = await chainContext(args)
     const wallet = await evmWallet(args, rpcUrl, contracts.chainId)
     const result = await depositAgc(wallet, contracts, dagAccountFromAddressBytes(parseAddress(to)), parseAgc(args.amount))
-    output(args.json, { ...result, to }, () => `deposited ${args.amount} AGC for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
+    output(args.json, { ...result, to }, () => `deposited ${agcText(parseAgc(args.amount))} for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
   }
 }
 
@@ -77,7 +78,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     const evm = args.claim || args['evm-address'] === undefined ? await evmWallet(args, rpcUrl, contracts.chainId) : undefined
     const evmAddress = args['evm-address'] ?? evm?.address
     if (evmAddress === undefined || !isEvmAddress(evmAddress)) throw new Error(`--evm-address is not an EVM address: ${evmAddress}`)
-    const key = await loadWalletFile(walletPath(args))
+    const key = await walletSigningKey(args)
     const client = await clientFor(args)
     const [chainId, nonce] = await Promise.all([
       ledgerChainId(client),
@@ -103,7 +104,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     }
     const leaf = { account: proof.account, amount: BigInt(proof.amount), nonce: BigInt(proof.nonce) }
     const claimTx = await withdrawAgc(evm, contracts, BigInt(proof.epoch), leaf, proof.proof)
-    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${args.amount} AGC to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
+    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(parseAgc(args.amount))} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
   }
 }
 

@@ -1,12 +1,22 @@
-/** What the wallet commands share: the wallet file path and flags, and waiting for a transaction to settle. */
+/** What the wallet commands share: the wallet file path and flags, unlocking it, and waiting for a transaction. */
 import { join } from 'node:path'
 import type { Argv } from 'yargs'
+import { readWalletFile, unlockWalletFile, type WalletFile } from '../core/keys/keystore.ts'
+import { formatAgc } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { HarmonyClient, RpcResultOf } from '../sdk/index.ts'
 import { rpcOption, type RpcArgs } from './common.ts'
+import { passwordFileOption, requirePassword, type PasswordArgs } from './password.ts'
 
-export interface WalletArgs extends RpcArgs {
+export interface WalletArgs extends RpcArgs, PasswordArgs {
   wallet?: string
+}
+
+/** The ML-DSA-65 key a transaction is signed with, here in the CLI process: it never travels to a node. */
+export interface SigningKey {
+  address: string
+  publicKey: Uint8Array
+  secretKey: Uint8Array
 }
 
 type TxStatus = NonNullable<RpcResultOf<'tx_get'>>
@@ -17,10 +27,43 @@ export function walletPath (args: WalletArgs): string {
   return args.wallet ?? join(resolveDatadir(args.datadir), 'wallet.json')
 }
 
+export const walletOption = { type: 'string', describe: 'wallet file (default <datadir>/wallet.json)' } as const
+
 export function walletOptions<T> (y: Argv<T>): Argv<T & WalletArgs> {
   return y
-    .option('wallet', { type: 'string', describe: 'wallet file (default <datadir>/wallet.json)' })
+    .option('wallet', walletOption)
+    .option('password-file', passwordFileOption)
     .option('rpc', rpcOption) as Argv<T & WalletArgs>
+}
+
+/**
+ * Reads the wallet file. A plain one (written before keystores) still works, with a warning on stderr: the devnet's
+ * throwaway faucet wallets are plain by design, and refusing them would strand funds until a migration.
+ */
+export async function openWallet (args: WalletArgs): Promise<WalletFile> {
+  const wallet = await readWalletFile(walletPath(args))
+  if (wallet.kind === 'plain') {
+    process.stderr.write(`warning: wallet ${wallet.path} holds its seed in plain text; encrypt it with 'harmonyd wallet migrate --wallet ${wallet.path}'\n`)
+  }
+  return wallet
+}
+
+/** The wallet's address: readable without the password. */
+export async function walletAddress (args: WalletArgs): Promise<string> {
+  return (await openWallet(args)).address
+}
+
+/** The wallet's signing key, unlocked with the password from --password-file or a prompt. */
+export async function walletSigningKey (args: WalletArgs): Promise<SigningKey> {
+  const wallet = await openWallet(args)
+  const password = wallet.kind === 'keystore' ? await requirePassword(args, `wallet ${wallet.path}`) : undefined
+  const keys = await unlockWalletFile(wallet, password)
+  return { address: keys.address, publicKey: keys.mldsa.publicKey, secretKey: keys.mldsa.secretKey }
+}
+
+/** An amount for a person: AGC and base units, e.g. `2.5 AGC (2500000000000000000 base units)`. */
+export function agcText (base: bigint): string {
+  return `${formatAgc(base)} AGC (${base} base units)`
 }
 
 /** Polls tx_get until the transaction is final or rejected. */
@@ -33,4 +76,3 @@ export async function waitForTx (client: HarmonyClient, id: string, timeoutMs = 
     await new Promise(resolve => setTimeout(resolve, 250))
   }
 }
-

@@ -31,6 +31,8 @@ export interface HarmonyNodeInit {
   datadir: string
   config: NodeConfig
   logger: Logger
+  /** Opens an encrypted `keys/ledger.key` (docs/keystore.md). @default undefined (the key is plain) */
+  keyPassword?: string
 }
 
 /**
@@ -47,6 +49,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   readonly datadir: string
   readonly config: NodeConfig
   readonly logger: Logger
+  private keyPassword?: string
   readonly metrics = new Registry()
   /** What the RPC server serves: every domain registers its methods, topics and error codes here (src/api). */
   readonly api: RpcRegistry
@@ -71,6 +74,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.datadir = init.datadir
     this.config = init.config
     this.logger = init.logger
+    this.keyPassword = init.keyPassword
     this.services = new LifecycleRunner({ logger: init.logger, signal: this.controller.signal })
     this.api = new RpcRegistry({ hub: new SubscriptionHub({ logger: init.logger }) })
     collectDefaultMetrics({ register: this.metrics, prefix: 'harmony_process_' })
@@ -134,7 +138,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const db = this.db
     this.services.adopt('datadir', startable(async () => { await releaseDatadir(this.datadir, db) }))
     // keys and genesis
-    this.identityValue = await loadIdentity(this.datadir)
+    this.identityValue = await loadIdentity(this.datadir, { password: this.keyPassword })
+    this.keyPassword = undefined // needed once; do not keep it for the life of the process
     const genesis = await this.loadGenesis()
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
 

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { fork } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BIN, rpc, runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { HarmonyClient } from '../../src/sdk/client.ts'
@@ -15,8 +16,12 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
     return found.length === 3 ? found : undefined
   }, 120_000)
 
+  // alice's wallet is an encrypted keystore (a low scrypt cost for the test); the devnet faucet stays plain
   const wallet = join(d.path, 'alice.json')
-  const created = await runHarmonyd(['wallet', 'new', '--wallet', wallet, '--json'])
+  const password = join(d.path, 'alice.password')
+  await writeFile(password, 'alice password\n', { mode: 0o600 })
+  const unlock = ['--password-file', password]
+  const created = await runHarmonyd(['wallet', 'new', '--wallet', wallet, ...unlock, '--scrypt-n', '1024', '--json'])
   t.is(created.code, 0, created.stderr)
   const alice = (JSON.parse(created.stdout) as { address: string }).address
   t.regex(alice, /^hmy1/)
@@ -47,8 +52,8 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   // a second transfer with a stale nonce is refused at the RPC with a clear error
   const balance = await runHarmonyd(['wallet', 'balance', alice, '--rpc', urls[1], '--json'])
   t.is(balance.code, 0, balance.stderr)
-  t.deepEqual(JSON.parse(balance.stdout), { address: alice, balance: expected, nonce: '0' })
-  const overdraft = await runHarmonyd(['wallet', 'send', '--wallet', wallet, '--to', alice, '--amount', '100', '--rpc', urls[1]])
+  t.deepEqual(JSON.parse(balance.stdout), { address: alice, balance: expected, balanceAgc: '2.5', nonce: '0' })
+  const overdraft = await runHarmonyd(['wallet', 'send', '--wallet', wallet, ...unlock, '--to', alice, '--amount', '100', '--rpc', urls[1]])
   t.not(overdraft.code, 0)
   t.regex(overdraft.stderr, /balance/i)
 
@@ -61,7 +66,7 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   }
 
   // burn on the DAG -> checkpoint on chain -> claim with the proof
-  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, '--amount', '1', '--rpc', urls[2], '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
+  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--rpc', urls[2], '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
   t.is(withdraw.code, 0, withdraw.stderr)
   const claimed = JSON.parse(withdraw.stdout) as { epoch: string, claim: string }
   t.regex(claimed.claim, /^0x[0-9a-f]{64}$/)

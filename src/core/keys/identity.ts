@@ -8,6 +8,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { StartupError, errorMessage } from '../errors.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../crypto.ts'
 import { writeSecretFile } from './secret-file.ts'
+import { KeystoreError, decryptSeed, encryptSeed, parseKeystore, serializeKeystore, type KeystoreOptions } from './keystore.ts'
 
 /** ML-DSA-65 sizes (FIPS 204), shared with the ledger. */
 export const MLDSA65_PUBLIC_KEY_BYTES = ML_DSA65_PUBLIC_KEY_BYTES
@@ -56,18 +57,36 @@ async function readKeyFile (path: string, what: string): Promise<Uint8Array> {
   }
 }
 
+export interface IdentityOptions extends KeystoreOptions {
+  /**
+   * Password of the ledger key. createIdentity: when given, `ledger.key` is written as an encrypted keystore
+   * (docs/keystore.md) instead of the raw seed. loadIdentity: opens an encrypted `ledger.key`. The Ed25519 p2p key
+   * stays plain: it only names the transport, and the ledger key signs the binding that makes it count.
+   * @default undefined (plain seed)
+   */
+  password?: string
+}
+
 /** Creates both keys in `<datadir>/keys`; fails if they exist (a node never silently changes identity). */
-export async function createIdentity (datadir: string): Promise<NodeIdentity> {
+export async function createIdentity (datadir: string, options: IdentityOptions = {}): Promise<NodeIdentity> {
   const dir = join(datadir, KEYS_DIR)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const p2pKey = await generateKeyPair('Ed25519')
   const ledgerKey = generateLedgerKey()
+  // encrypt first: a refused password leaves no half-created identity behind
+  const ledgerFile = options.password === undefined ? ledgerKey.seed : serializeKeystore(await encryptSeed(ledgerKey.seed, options.password, options))
   await writeSecretFile(join(dir, P2P_KEY_FILE), privateKeyToProtobuf(p2pKey))
-  await writeSecretFile(join(dir, LEDGER_KEY_FILE), ledgerKey.seed)
+  await writeSecretFile(join(dir, LEDGER_KEY_FILE), ledgerFile)
   return { p2pKey, peerId: peerIdFromPrivateKey(p2pKey), ledgerKey }
 }
 
-export async function loadIdentity (datadir: string): Promise<NodeIdentity> {
+/** True when the datadir's ledger key is an encrypted keystore (so loadIdentity needs a password). */
+export async function isLedgerKeyEncrypted (datadir: string): Promise<boolean> {
+  const bytes = await readKeyFile(join(datadir, KEYS_DIR, LEDGER_KEY_FILE), 'ledger key file')
+  return bytes.length !== MLDSA_SEED_BYTES
+}
+
+export async function loadIdentity (datadir: string, options: IdentityOptions = {}): Promise<NodeIdentity> {
   const dir = join(datadir, KEYS_DIR)
   const p2pPath = join(dir, P2P_KEY_FILE)
   const ledgerPath = join(dir, LEDGER_KEY_FILE)
@@ -81,11 +100,24 @@ export async function loadIdentity (datadir: string): Promise<NodeIdentity> {
   if (p2pKey.type !== 'Ed25519') {
     throw new StartupError('KEY_INVALID', `p2p key file ${p2pPath} holds a ${p2pKey.type} key; harmonyd uses Ed25519`, { path: p2pPath })
   }
-  const seed = await readKeyFile(ledgerPath, 'ledger key file')
-  if (seed.length !== MLDSA_SEED_BYTES) {
-    throw new StartupError('KEY_INVALID', `ledger key file ${ledgerPath} must hold a ${MLDSA_SEED_BYTES}-byte ML-DSA-65 seed, found ${seed.length} bytes`, { path: ledgerPath })
-  }
+  const seed = await ledgerSeed(ledgerPath, options.password)
   return { p2pKey, peerId: peerIdFromPrivateKey(p2pKey), ledgerKey: ledgerKeyFromSeed(seed) }
+}
+
+/** The ledger seed: the file itself (32 bytes, plain) or the seed in the keystore it holds. */
+async function ledgerSeed (path: string, password: string | undefined): Promise<Uint8Array> {
+  const bytes = await readKeyFile(path, 'ledger key file')
+  if (bytes.length === MLDSA_SEED_BYTES) return bytes
+  let file
+  try {
+    file = parseKeystore(Buffer.from(bytes).toString('utf8'), `ledger key file ${path}`)
+  } catch (err) {
+    throw new StartupError('KEY_INVALID', `ledger key file ${path} is neither a ${MLDSA_SEED_BYTES}-byte ML-DSA-65 seed nor a keystore: ${errorMessage(err)}`, { path })
+  }
+  if (password === undefined) {
+    throw new KeystoreError('KEYSTORE_LOCKED', `the ledger key ${path} is encrypted; start with --password-file FILE (a 0600 file holding its password), or on a terminal to be asked`, { path })
+  }
+  return decryptSeed(file, password, `ledger key file ${path}`)
 }
 
 /** The message an ML-DSA key signs to claim a libp2p peer id. */

@@ -7,6 +7,8 @@ import { KeyFileError } from '../errors.ts'
 import { isSecretFileExists, writeSecretFile } from './secret-file.ts'
 
 /**
+ * Plain (version 1) wallet key files, kept for the throwaway faucet wallets of a devnet or solo ledger; a person's
+ * wallet is an encrypted keystore (keystore.ts), and `harmonyd wallet migrate` encrypts a plain file in place.
  * Wallet key files: JSON `{ "version": 1, "type": "ml-dsa-65", "seed": "<64 hex>", "address": "hmy1…" }`, mode
  * 0600, created exclusively (never overwritten). The seed regenerates the key pair (noble keygen). Signing a
  * transfer with the key is the ledger's business (src/dag/wallet.ts).

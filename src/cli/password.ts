@@ -1,0 +1,83 @@
+/**
+ * Where the CLI gets a keystore password: a file (`--password-file F`, or the env `HARMONY_PASSWORD_FILE` naming
+ * one), else a prompt without echo when stdin is a terminal. Never from argv (visible in `ps` and shell history)
+ * nor from an environment variable holding the password itself (inherited by every child, kept in /proc and CI
+ * logs): geth and ethdo made the same choice. Decided in docs/keystore.md.
+ */
+import { open } from 'node:fs/promises'
+import { read } from 'read'
+import { KeystoreError } from '../core/keys/keystore.ts'
+
+export interface PasswordArgs {
+  'password-file'?: string
+}
+
+// a password file is one line; anything larger is the wrong file
+const MAX_PASSWORD_FILE_BYTES = 4096
+// a person gets this long to type a password before the prompt gives up (no hung scripts)
+const PROMPT_TIMEOUT_MS = 5 * 60_000
+
+export const passwordFileOption = {
+  type: 'string',
+  describe: 'file whose first line is the keystore password (never pass a password on the command line) [env HARMONY_PASSWORD_FILE]'
+} as const
+
+/** The first line of a password file (without its line ending); refuses an empty or oversized file. */
+export async function readPasswordFile (path: string): Promise<string> {
+  let text: string
+  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read password file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`)
+  })
+  try {
+    const { size, mode } = await handle.stat()
+    if (size > MAX_PASSWORD_FILE_BYTES) throw new Error(`password file ${path} is ${size} bytes; it should hold one line`)
+    // a password others can read protects nothing: say so, but do not refuse (the operator may know better)
+    if ((mode & 0o077) !== 0) process.stderr.write(`warning: password file ${path} is readable by other users; chmod 600 it\n`)
+    text = await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+  const line = text.split(/\r?\n/, 1)[0]
+  if (line.length === 0) throw new Error(`password file ${path} is empty; its first line is the password`)
+  return line
+}
+
+/** A prompt without echo on the terminal; undefined when stdin is not a terminal. */
+export async function promptSecret (prompt: string): Promise<string | undefined> {
+  if (process.stdin.isTTY !== true) return undefined
+  const answer = await read({ prompt, silent: true, replace: '', output: process.stderr, timeout: PROMPT_TIMEOUT_MS })
+  // nothing was echoed, not even the Enter: end the prompt's line so the next output starts on its own
+  process.stderr.write('\n')
+  return String(answer)
+}
+
+/** `--password-file`, else the file `HARMONY_PASSWORD_FILE` names. */
+export function passwordFilePath (args: PasswordArgs): string | undefined {
+  return args['password-file'] ?? process.env.HARMONY_PASSWORD_FILE
+}
+
+/** The password that opens an existing keystore, or undefined when there is no file and no terminal. */
+export async function existingPassword (args: PasswordArgs, what: string): Promise<string | undefined> {
+  const path = passwordFilePath(args)
+  if (path !== undefined) return readPasswordFile(path)
+  return promptSecret(`password for ${what}: `)
+}
+
+/** The password that opens an existing keystore; KEYSTORE_LOCKED saying how to give one when there is none. */
+export async function requirePassword (args: PasswordArgs, what: string): Promise<string> {
+  const password = await existingPassword(args, what)
+  if (password === undefined) {
+    throw new KeystoreError('KEYSTORE_LOCKED', `${what} is encrypted; unlock it with --password-file FILE (first line: the password), or run on a terminal to be asked`)
+  }
+  return password
+}
+
+/** A new password: from `file` when given, else typed twice at a prompt. */
+export async function newPassword (file: string | undefined, what: string): Promise<string> {
+  if (file !== undefined) return readPasswordFile(file)
+  const first = await promptSecret(`new password for ${what}: `)
+  if (first === undefined) throw new Error(`no terminal to ask for a password for ${what}; pass --password-file FILE (first line: the password)`)
+  const again = await promptSecret('repeat it: ')
+  if (again !== first) throw new Error('the two passwords differ; nothing was written')
+  return first
+}
