@@ -17,6 +17,7 @@ export const FLOORS: Readonly<Record<string, number>> = {
   dag: 2,
   bridge: 3,
   market: 3,
+  webhooks: 3,
   api: 4,
   sdk: 5,
   node: 6,

@@ -126,6 +126,37 @@ const WithdrawalProofResult = z.object({
   anchored: z.boolean()
 })
 
+// ---- webhooks (src/api/webhooks.ts over src/webhooks) ----
+
+/** The event kinds a webhook can ask for; src/webhooks WEBHOOK_EVENT_KINDS (test/unit/webhooks.test.ts checks they agree). */
+export const WEBHOOK_EVENT_KIND_NAMES = ['tx', 'payment', 'task'] as const
+const webhookUrl = z.string().min(1).max(2048).meta({ title: 'url', description: 'http:// or https:// URL that receives the signed POSTs' })
+const webhookEvents = z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES)).min(1).max(WEBHOOK_EVENT_KIND_NAMES.length).meta({ title: 'events' })
+const webhookAccounts = z.array(address).max(64).meta({ title: 'accounts', description: 'only events concerning these accounts (empty: all)' })
+const webhookLabel = z.string().max(128).meta({ title: 'label' })
+const webhookId = z.string().regex(/^wh_[0-9a-f]{24}$/, 'expected a webhook id (wh_…)')
+const WebhookResult = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES)),
+  accounts: z.array(z.string()),
+  label: z.string(),
+  createdAtMs: z.number(),
+  queued: z.number(),
+  delivered: z.number(),
+  failed: z.number(),
+  dropped: z.number(),
+  last: z.object({
+    id: z.string(),
+    kind: z.enum(WEBHOOK_EVENT_KIND_NAMES),
+    atMs: z.number(),
+    outcome: z.enum(['delivered', 'retrying', 'failed']),
+    attempts: z.number(),
+    httpStatus: z.number().nullable(),
+    error: z.string().nullable()
+  }).nullable()
+})
+
 // ---- methods ----
 
 /** Every method the API floor serves, by name. The server adds rpc.discover and the subscription methods. */
@@ -181,7 +212,20 @@ export const RPC_METHODS = {
       z.tuple([epochString.nullable(), checkpointLimit]),
       z.object({ fromEpoch: epochString.optional(), limit: checkpointLimit.optional() }).strict()
     ]).optional(),
-    z.array(CheckpointResult))
+    z.array(CheckpointResult)),
+
+  // webhooks (src/api/webhooks.ts): admin
+  webhook_add: method('Registers a URL for event kinds (tx, payment, task), optionally only for some accounts. Returns the hook with its signing secret, shown this once: deliveries carry X-Harmony-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.',
+    z.union([
+      z.tuple([webhookUrl, webhookEvents]),
+      z.tuple([webhookUrl, webhookEvents, z.object({ accounts: webhookAccounts.optional(), label: webhookLabel.optional() }).strict()]),
+      z.object({ url: webhookUrl, events: webhookEvents, accounts: webhookAccounts.optional(), label: webhookLabel.optional() }).strict()
+    ]),
+    WebhookResult.extend({ secret: z.string() })),
+  webhook_list: method('Registered webhooks with their queue depth, counters and last delivery status (no secrets).', noParams, z.array(WebhookResult)),
+  webhook_remove: method('Removes a webhook and drops its queued deliveries. False when no hook has this id.',
+    z.union([z.tuple([webhookId]), z.object({ id: webhookId }).strict()]),
+    z.boolean())
 } as const satisfies Record<string, MethodDefinition>
 
 export type RpcMethods = typeof RPC_METHODS

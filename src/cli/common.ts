@@ -45,15 +45,21 @@ export function output (json: boolean | undefined, value: unknown, human: () => 
 
 export interface RpcArgs extends GlobalArgs {
   rpc?: string
+  'rpc-token'?: string
 }
 
 export const rpcOption = { type: 'string', describe: 'RPC URL of the node (default: from the datadir config)' } as const
 
-/** The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. */
+/** The global `--rpc-token` flag (cli/index.ts): the bearer token for admin and spending methods. */
+export const rpcTokenOption = { type: 'string', describe: 'bearer token (API key or JWT) for admin and spending RPC methods [env HARMONY_RPC_TOKEN]', global: true } as const
+
+/** The RPC client of the local node: --rpc, else the datadir's configured rpc host/port; --rpc-token if given. */
 export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
-  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc })
+  const token = args['rpc-token'] ?? process.env.HARMONY_RPC_TOKEN
+  const auth = token === undefined || token === '' ? {} : { token }
+  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc, ...auth })
   const { config } = await configFromArgs(args as Record<string, unknown>)
-  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
+  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}`, ...auth })
 }
 
 /** The ledger chain id a node reports in node_info (signed into every transaction). */

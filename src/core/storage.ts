@@ -31,7 +31,9 @@ export const SUBLEVELS = {
   /** Reserved for the market's content-addressed task blobs (`/harmony/blob/1.0.0`). */
   blobs: 'blobs',
   /** Reserved for the compute market: tasks, bids, awards. */
-  market: 'market'
+  market: 'market',
+  /** Webhooks (src/webhooks): registered hooks, their delivery queues and status (prefixes in KEY_PREFIXES.webhooks). */
+  webhooks: 'webhooks'
 } as const
 
 /** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */
@@ -81,6 +83,14 @@ export const KEY_PREFIXES = {
     bridgeSettled: 'bridge/settled/',
     /** DAG bridge: `bridge/cut/<epoch, 20 digits>` → the accounts at the epoch's state cut (src/bridge/state-cuts.ts). */
     bridgeStateCut: 'bridge/cut/'
+  },
+  webhooks: {
+    /** `h/<hook id>` → the hook (url, event kinds, accounts, secret; JSON). */
+    hook: 'h/',
+    /** `q/<hook id>/<seq, 20 digits>` → one queued delivery (id, kind, body, attempts, next attempt; JSON). */
+    queue: 'q/',
+    /** `s/<hook id>` → the hook's delivery status (counters, last delivery, next seq; JSON). */
+    status: 's/'
   }
 } as const
 

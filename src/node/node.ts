@@ -16,7 +16,8 @@ import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc } from '../api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc } from '../api/index.ts'
+import { publishLedgerEvents, WebhookService } from '../webhooks/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
@@ -68,6 +69,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private dagValue?: DagService
   private chainValue?: ChainService
   private bridgeValue?: DagBridge
+  private webhooksValue?: WebhookService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -97,6 +99,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   /** The EVM chain client; undefined when no contracts file is configured. */
   get chain (): ChainService | undefined { return this.chainValue }
   get database (): BinaryDb { return this.need(this.db, 'database') }
+  /** Signed HTTP deliveries of domain events; a domain hands its events to `webhooks.publish(kind, payload)`. */
+  get webhooks (): WebhookService { return this.need(this.webhooksValue, 'webhooks') }
 
   /** A path from the config, resolved against the datadir when relative. */
   dataPath (path: string): string {
@@ -191,6 +195,11 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       logger: child('dag'),
       registry: this.metrics
     }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey) })
+    // webhooks start before the ledger so no decision made during its start-up goes unannounced
+    this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics })
+    await this.add('webhooks', this.webhooksValue)
+    publishLedgerEvents(this.dagValue, this.webhooksValue)
+    registerWebhookRpc(this.api, this.webhooksValue)
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
     // balance proofs come from the chain bridge's state cuts; without a chain there are none

@@ -1,11 +1,13 @@
-import { WebSocket } from 'ws'
 import type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'
 import { RpcClientError, RpcTransportError } from './errors.ts'
+import { WsSession, type CallOptions, type ReconnectOptions, type RpcParams, type RpcRequest } from './ws-session.ts'
 
 export { RpcClientError, RpcTransportError }
+export type { CallOptions, ReconnectOptions, RpcParams }
 export type { RpcTransportErrorCode } from './errors.ts'
 
-export type RpcParams = readonly unknown[] | Readonly<Record<string, unknown>>
+/** A bearer token, or a function that makes one per request (a short-lived JWT, say). */
+export type TokenSource = string | (() => string | Promise<string>)
 
 export interface HarmonyClientOptions {
   /**
@@ -15,13 +17,26 @@ export interface HarmonyClientOptions {
   url: string
   /** Per-call timeout, overridable per call. @default 30000 */
   timeoutMs?: number
-  /** Called once when the WebSocket closes on its own; its subscriptions have ended (there is no reconnect). */
+  /**
+   * Sent as `Authorization: Bearer <token>` with every HTTP call and WebSocket upgrade: an API key or a JWT
+   * (admin and spending methods need one). A function is called for each HTTP call and each (re)connection.
+   * @default none
+   */
+  token?: TokenSource
+  /**
+   * When the WebSocket drops while subscriptions are active, reconnect with bounded exponential backoff and
+   * subscribe each of them again; `false` ends them instead. @default { initialDelayMs: 100, maxDelayMs: 5000, maxAttempts: 50 }
+   */
+  reconnect?: false | ReconnectOptions
+  /** Called each time the WebSocket closes on its own (calls in flight on it have failed). */
   onDisconnect?: (err: RpcTransportError) => void
-}
-
-export interface CallOptions {
-  signal?: AbortSignal
-  timeoutMs?: number
+  /**
+   * Called when a reconnect has subscribed every subscription again. Events published while the socket was down
+   * are not replayed: re-read what you watch (tx_get for a pending transaction).
+   */
+  onReconnect?: () => void
+  /** Called when the reconnect gave up after its last attempt; every subscription has then ended. */
+  onReconnectFailed?: (err: Error) => void
 }
 
 /** The params and options of a typed call: params may be left out where the method's params are optional. */
@@ -40,30 +55,14 @@ interface RpcResponse {
   error?: { code: number, message: string, data?: unknown }
 }
 
-interface RpcRequest {
-  jsonrpc: '2.0'
-  id: number
-  method: string
-  params?: RpcParams
-}
-
-interface Pending {
-  method: string
-  resolve: (value: unknown) => void
-  reject: (err: Error) => void
-  cleanup: () => void
-}
-
-// notifications that arrive before their subscribe call has answered are kept, up to this many per connection
-const MAX_EARLY_NOTIFICATIONS = 256
-const NOTIFICATION_METHOD = 'harmony_subscription'
+const DEFAULT_RECONNECT: Required<ReconnectOptions> = { initialDelayMs: 100, maxDelayMs: 5000, maxAttempts: 50 }
 
 /**
  * Typed JSON-RPC client for a Harmony node. Method names, params, results and topic events are typed from the
  * shared definitions (src/api/definitions.ts); `request` and `subscribeTo` take any name, untyped.
  *
  * ```ts
- * const client = new HarmonyClient({ url: 'http://127.0.0.1:9545' })
+ * const client = new HarmonyClient({ url: 'http://127.0.0.1:9545', token: process.env.HARMONY_RPC_TOKEN })
  * const balance = await client.call('account_getBalance', [address]) // string
  * const stop = await client.subscribe('tx_status', { id }, (event) => { ... }) // event.status: 'final' | 'rejected'
  * await stop(); await client.close()
@@ -71,31 +70,37 @@ const NOTIFICATION_METHOD = 'harmony_subscription'
  */
 export class HarmonyClient {
   private readonly httpUrl?: string
-  private readonly wsUrl: string
   private readonly timeoutMs: number
-  private readonly onDisconnect?: (err: RpcTransportError) => void
+  private readonly token?: TokenSource
+  private readonly ws: WsSession
   private nextId = 1
-  private ws?: WebSocket
-  private wsOpening?: Promise<WebSocket>
-  private readonly pending = new Map<number, Pending>()
-  private readonly subscriptions = new Map<string, (event: unknown) => void>()
-  private readonly early = new Map<string, unknown[]>()
-  private earlyCount = 0
-  private closed = false
 
   constructor (options: HarmonyClientOptions) {
     const url = new URL(options.url)
+    let wsUrl: string
     if (url.protocol === 'http:' || url.protocol === 'https:') {
       this.httpUrl = url.toString()
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
-      this.wsUrl = url.toString()
+      wsUrl = url.toString()
     } else if (url.protocol === 'ws:' || url.protocol === 'wss:') {
-      this.wsUrl = url.toString()
+      wsUrl = url.toString()
     } else {
       throw new TypeError(`unsupported RPC URL ${options.url}: use http://, https://, ws:// or wss://`)
     }
     this.timeoutMs = options.timeoutMs ?? 30_000
-    this.onDisconnect = options.onDisconnect
+    this.token = options.token
+    this.ws = new WsSession({
+      url: wsUrl,
+      timeoutMs: this.timeoutMs,
+      headers: async () => await this.authHeaders(),
+      reconnect: options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect },
+      nextId: () => this.nextId++,
+      settle: (method, response) => this.settle(method, response),
+      abortError: (method, timeout, callOptions, cause) => this.abortError(method, timeout, callOptions, cause),
+      onDisconnect: options.onDisconnect,
+      onReconnect: options.onReconnect,
+      onReconnectFailed: options.onReconnectFailed
+    })
   }
 
   /**
@@ -108,18 +113,19 @@ export class HarmonyClient {
 
   /** Calls any method by name, untyped (methods this SDK does not know yet); errors as `call`. */
   async request<T = unknown>(method: string, params?: RpcParams, options: CallOptions = {}): Promise<T> {
-    if (this.closed) throw new RpcTransportError('RPC_CONNECTION_CLOSED', 'client is closed', { method })
+    if (this.ws.closed) throw new RpcTransportError('RPC_CONNECTION_CLOSED', 'client is closed', { method })
     const id = this.nextId++
     const request: RpcRequest = { jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }
     const result = this.httpUrl !== undefined
       ? await this.callHttp(this.httpUrl, request, options)
-      : await this.callWs(request, options)
+      : await this.ws.call(request, options)
     return result as T
   }
 
   /**
    * Subscribes to a topic of the Harmony API over the WebSocket; `onEvent` gets each event, typed. Resolves once
-   * the node has accepted the subscription, with the function that cancels it.
+   * the node has accepted the subscription, with the function that cancels it. The subscription survives a
+   * reconnect (see `reconnect`).
    */
   async subscribe<T extends RpcTopicName>(topic: T, filter: RpcTopicFilterOf<T>, onEvent: (event: RpcTopicEventOf<T>) => void, options: CallOptions = {}): Promise<Unsubscribe> {
     return await this.subscribeTo<RpcTopicEventOf<T>>(topic, filter, onEvent, options)
@@ -127,40 +133,19 @@ export class HarmonyClient {
 
   /** Subscribes to any topic by name, untyped; as `subscribe`. */
   async subscribeTo<E = unknown>(topic: string, params: unknown, onEvent: (event: E) => void, options: CallOptions = {}): Promise<Unsubscribe> {
-    const subscriptionParams = params === undefined ? [topic] : [topic, params]
-    const id = await this.callWs({ jsonrpc: '2.0', id: this.nextId++, method: 'harmony_subscribe', params: subscriptionParams }, options)
-    if (typeof id !== 'string') throw new RpcTransportError('RPC_BAD_RESPONSE', 'harmony_subscribe returned no subscription id')
-    const deliver = onEvent as (event: unknown) => void
-    this.subscriptions.set(id, deliver)
-    const early = this.early.get(id)
-    if (early !== undefined) {
-      this.early.delete(id)
-      this.earlyCount -= early.length
-      for (const event of early) deliver(event)
-    }
-    return async () => {
-      if (!this.subscriptions.delete(id)) return
-      if (this.ws?.readyState !== WebSocket.OPEN) return
-      await this.callWs({ jsonrpc: '2.0', id: this.nextId++, method: 'harmony_unsubscribe', params: [id] }, {})
-    }
+    return await this.ws.subscribe(topic, params, onEvent as (event: unknown) => void, options)
   }
 
-  /** Closes the WebSocket (if any) and fails calls still waiting. */
+  /** Closes the WebSocket (if any), stops reconnecting and fails calls still waiting. */
   async close (): Promise<void> {
-    this.closed = true
-    const ws = this.ws ?? await this.wsOpening?.catch(() => undefined)
-    this.ws = undefined
-    this.wsOpening = undefined
-    this.failPending(new RpcTransportError('RPC_CONNECTION_CLOSED', 'client closed'))
-    this.subscriptions.clear()
-    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return
-    await new Promise<void>((resolve) => {
-      ws.once('close', () => { resolve() })
-      ws.close(1000)
-    })
+    await this.ws.close()
   }
 
-  // ---- HTTP ----
+  private async authHeaders (): Promise<Record<string, string>> {
+    if (this.token === undefined) return {}
+    const token = typeof this.token === 'function' ? await this.token() : this.token
+    return token === '' ? {} : { authorization: `Bearer ${token}` }
+  }
 
   private async callHttp (url: string, request: RpcRequest, options: CallOptions): Promise<unknown> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs)
@@ -170,7 +155,7 @@ export class HarmonyClient {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...await this.authHeaders() },
         body: JSON.stringify(request),
         signal
       })
@@ -184,128 +169,9 @@ export class HarmonyClient {
     try {
       parsed = JSON.parse(text)
     } catch {
-      throw new RpcTransportError('RPC_HTTP_STATUS', `node answered HTTP ${status} without JSON-RPC`, { method: request.method, status })
+      throw new RpcTransportError('RPC_HTTP_STATUS', `node answered HTTP ${status} without JSON-RPC${status === 401 ? ': pass a token (--rpc-token or the token option)' : ''}`, { method: request.method, status })
     }
     return this.settle(request.method, parsed)
-  }
-
-  // ---- WebSocket ----
-
-  private async callWs (request: RpcRequest, options: CallOptions): Promise<unknown> {
-    if (this.closed) throw new RpcTransportError('RPC_CONNECTION_CLOSED', 'client is closed', { method: request.method })
-    const ws = await this.connect(options)
-    return await new Promise<unknown>((resolve, reject) => {
-      const timeout = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs)
-      const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
-      const onAbort = (): void => {
-        this.pending.delete(request.id)
-        reject(this.abortError(request.method, timeout, options, signal.reason) ??
-          new RpcTransportError('RPC_ABORTED', `${request.method} aborted`, { method: request.method }))
-      }
-      if (signal.aborted) { onAbort(); return }
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.pending.set(request.id, {
-        method: request.method,
-        resolve,
-        reject,
-        cleanup: () => { signal.removeEventListener('abort', onAbort) }
-      })
-      ws.send(JSON.stringify(request), (err) => {
-        if (err === undefined || err === null) return
-        const pending = this.pending.get(request.id)
-        if (pending === undefined) return
-        this.pending.delete(request.id)
-        pending.cleanup()
-        reject(new RpcTransportError('RPC_CONNECTION_CLOSED', `sending ${request.method} failed: ${err.message}`, { method: request.method }, { cause: err }))
-      })
-    })
-  }
-
-  private async connect (options: CallOptions): Promise<WebSocket> {
-    if (this.ws?.readyState === WebSocket.OPEN) return this.ws
-    if (this.wsOpening !== undefined) return await this.wsOpening
-    const opening = new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(this.wsUrl, { handshakeTimeout: options.timeoutMs ?? this.timeoutMs })
-      const onError = (err: Error): void => {
-        reject(new RpcTransportError('RPC_CONNECTION_FAILED', `cannot open a WebSocket to ${this.wsUrl}: ${err.message}`, {}, { cause: err }))
-      }
-      ws.once('error', onError)
-      ws.once('open', () => {
-        ws.off('error', onError)
-        ws.on('error', () => {}) // the close event that follows carries the outcome
-        ws.on('message', (data) => { this.onWsMessage(data.toString()) })
-        ws.once('close', (code, reason) => { this.onWsClose(ws, code, reason.toString()) })
-        this.ws = ws
-        resolve(ws)
-      })
-    })
-    this.wsOpening = opening
-    try {
-      return await opening
-    } finally {
-      if (this.wsOpening === opening) this.wsOpening = undefined
-    }
-  }
-
-  private onWsMessage (text: string): void {
-    let message: unknown
-    try {
-      message = JSON.parse(text)
-    } catch {
-      return // not JSON-RPC: nothing to route it to
-    }
-    const messages = Array.isArray(message) ? message : [message]
-    for (const item of messages) {
-      if (typeof item !== 'object' || item === null) continue
-      const record = item as Record<string, unknown>
-      if (record.method === NOTIFICATION_METHOD) {
-        this.onNotification(record.params)
-        continue
-      }
-      if (typeof record.id !== 'number') continue
-      const pending = this.pending.get(record.id)
-      if (pending === undefined) continue
-      this.pending.delete(record.id)
-      pending.cleanup()
-      try {
-        pending.resolve(this.settle(pending.method, record))
-      } catch (err) {
-        pending.reject(err as Error)
-      }
-    }
-  }
-
-  private onNotification (params: unknown): void {
-    if (typeof params !== 'object' || params === null) return
-    const { subscription, result } = params as { subscription?: unknown, result?: unknown }
-    if (typeof subscription !== 'string') return
-    const deliver = this.subscriptions.get(subscription)
-    if (deliver !== undefined) { deliver(result); return }
-    // the event may beat the subscribe reply: keep it until the reply arrives
-    if (this.earlyCount >= MAX_EARLY_NOTIFICATIONS) return
-    const queue = this.early.get(subscription) ?? []
-    queue.push(result)
-    this.early.set(subscription, queue)
-    this.earlyCount++
-  }
-
-  private onWsClose (ws: WebSocket, code: number, reason: string): void {
-    if (this.ws === ws) this.ws = undefined
-    const err = new RpcTransportError('RPC_CONNECTION_CLOSED',
-      `WebSocket closed (${code}${reason === '' ? '' : `: ${reason}`})`, { code, reason })
-    this.failPending(err)
-    this.subscriptions.clear()
-    this.early.clear()
-    this.earlyCount = 0
-    if (!this.closed) this.onDisconnect?.(err)
-  }
-
-  private failPending (err: RpcTransportError): void {
-    for (const [id, pending] of this.pending) {
-      this.pending.delete(id)
-      pending.cleanup()
-      pending.reject(err)
-    }
   }
 
   private settle (method: string, response: unknown): unknown {

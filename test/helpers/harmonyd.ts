@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { HarmonyClient, type RpcParams } from '../../src/sdk/index.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
 
@@ -75,12 +76,14 @@ export async function startHarmonyd (args: string[], timeoutMs = 60_000): Promis
   }
 }
 
-/** JSON-RPC over HTTP POST, failing on JSON-RPC errors. */
-export async function rpc<T> (url: string, method: string, params: unknown = []): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
-  const body = await res.json() as { result?: T, error?: { code: number, message: string } }
-  if (body.error !== undefined) throw new Error(`${method}: ${body.error.code} ${body.error.message}`)
-  return body.result as T
+/** One JSON-RPC call through the SDK (HTTP), failing with RpcClientError on a JSON-RPC error. */
+export async function rpc<T> (url: string, method: string, params: RpcParams = [], token?: string): Promise<T> {
+  const client = new HarmonyClient({ url, ...(token === undefined ? {} : { token }) })
+  try {
+    return await client.request<T>(method, params)
+  } finally {
+    await client.close()
+  }
 }
 
 /** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */

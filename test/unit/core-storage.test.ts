@@ -18,7 +18,8 @@ test('sublevel names are the bytes existing datadirs hold, distinct, and none is
     dagMeta: 'dag-m',
     chain: 'chain',
     blobs: 'blobs',
-    market: 'market'
+    market: 'market',
+    webhooks: 'webhooks'
   })
   const names = Object.values(SUBLEVELS)
   t.is(new Set(names).size, names.length)
@@ -39,6 +40,7 @@ test('inner prefixes are the bytes existing datadirs hold', t => {
     bridgeSettled: 'bridge/settled/',
     bridgeStateCut: 'bridge/cut/'
   })
+  t.deepEqual(KEY_PREFIXES.webhooks, { hook: 'h/', queue: 'q/', status: 's/' })
   t.deepEqual(DEPOSIT_SCOPE_KEYS, { cursor: 'cursor', history: 'history', done: 'done/' })
   t.deepEqual(keyBytes(KEY_PREFIXES.chain.withdrawalIndex, '0xab/1'), new TextEncoder().encode('withdrawal/0xab/1'))
 })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import test from 'ava'
 import { z } from 'zod'
 import { RPC_METHODS, RPC_TOPICS, ANNOUNCEMENT_MAX_CHARS } from '../../src/api/definitions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, type DagRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, type DagRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import { MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
@@ -41,6 +41,7 @@ function apiRegistry (dag: DagRpcSource = new FakeDag()): RpcRegistry {
   registerDagRpc(registry, dag)
   registerStateProofRpc(registry, { stateProof: async () => null })
   registerChainRpc(registry, fakeChain, { proofFor: async () => null })
+  registerWebhookRpc(registry, { add: async () => { throw new Error('unused') }, list: () => [], remove: async () => false })
   return registry
 }
 

@@ -1,0 +1,100 @@
+import { z } from 'zod'
+import { HarmonyError } from '../core/errors.ts'
+
+/**
+ * The event kinds a hook can ask for: `tx` (a transaction became final or was rejected), `payment` (a credit or
+ * debit to an account, from a final transaction), `task` (a market task changed state; the market publishes it).
+ */
+export const WEBHOOK_EVENT_KINDS = ['tx', 'payment', 'task'] as const
+export type WebhookEventKind = (typeof WEBHOOK_EVENT_KINDS)[number]
+
+/** Bounded codes of the webhook service's refusals (the API maps them to JSON-RPC codes). */
+export type WebhookErrorCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_ACCOUNT_INVALID' | 'WEBHOOK_LIMIT' | 'WEBHOOK_NOT_RUNNING'
+
+export class WebhookError extends HarmonyError<WebhookErrorCode> {
+  constructor (code: WebhookErrorCode, message: string, meta: Record<string, unknown> = {}) {
+    super(code, message, meta)
+    this.name = 'WebhookError'
+  }
+}
+
+/** Where the market (and any other domain) hands its events to the webhooks: `node.webhooks.publish(...)`. */
+export interface WebhookPublisher {
+  /**
+   * Queues `payload` (JSON-serialisable; bigints become decimal strings) for every hook registered for `kind`
+   * whose account filter is empty or names one of `accounts`. Never throws and never waits: the event is
+   * persisted and delivered in the background.
+   */
+  publish: (kind: WebhookEventKind, payload: unknown, match?: WebhookMatch) => void
+}
+
+export interface WebhookMatch {
+  /** The accounts (hmy1… addresses) the event concerns; hooks with an account filter get only these. */
+  accounts?: readonly string[]
+}
+
+/** The outcome of one delivery attempt, as `webhook_list` shows it. */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed'
+
+/** A registered hook as stored (the secret never leaves the node after `webhook_add`). */
+export const hookRecordSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENT_KINDS)).min(1),
+  accounts: z.array(z.string()),
+  label: z.string(),
+  secret: z.string(),
+  createdAtMs: z.number()
+})
+export type HookRecord = z.infer<typeof hookRecordSchema>
+
+/** One event waiting for its hook, as stored: the body is fixed at enqueue so every retry sends the same bytes. */
+export const queuedDeliverySchema = z.object({
+  id: z.string(),
+  seq: z.number().int().nonnegative(),
+  kind: z.enum(WEBHOOK_EVENT_KINDS),
+  body: z.string(),
+  attempts: z.number().int().nonnegative(),
+  nextAttemptAtMs: z.number(),
+  createdAtMs: z.number()
+})
+export type QueuedDelivery = z.infer<typeof queuedDeliverySchema>
+
+export const lastDeliverySchema = z.object({
+  id: z.string(),
+  kind: z.enum(WEBHOOK_EVENT_KINDS),
+  atMs: z.number(),
+  outcome: z.enum(['delivered', 'retrying', 'failed']),
+  attempts: z.number().int(),
+  httpStatus: z.number().int().nullable(),
+  error: z.string().nullable()
+})
+export type LastDelivery = z.infer<typeof lastDeliverySchema>
+
+/** A hook's counters and last delivery, as stored. */
+export const hookStatusSchema = z.object({
+  nextSeq: z.number().int().nonnegative(),
+  delivered: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  dropped: z.number().int().nonnegative(),
+  last: lastDeliverySchema.nullable()
+})
+export type HookStatus = z.infer<typeof hookStatusSchema>
+
+/** A hook as `webhook_list` shows it: no secret. */
+export interface HookView {
+  id: string
+  url: string
+  events: WebhookEventKind[]
+  accounts: string[]
+  label: string
+  createdAtMs: number
+  /** Deliveries waiting (including one being retried). */
+  queued: number
+  delivered: number
+  /** Deliveries given up after the last retry. */
+  failed: number
+  /** Deliveries dropped because the queue was full (oldest first). */
+  dropped: number
+  last: LastDelivery | null
+}

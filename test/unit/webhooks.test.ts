@@ -1,0 +1,250 @@
+import test from 'ava'
+import { createHmac } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
+import { Registry } from 'prom-client'
+import { RPC_METHODS, WEBHOOK_EVENT_KIND_NAMES } from '../../src/api/definitions.ts'
+import { registerWebhookRpc } from '../../src/api/webhooks.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase, type BinaryDb } from '../../src/core/storage.ts'
+import { buildTransfer, txInfo, encodeTx } from '../../src/dag/tx.ts'
+import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import {
+  publishLedgerEvents, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type LedgerEventSource,
+  type WebhookEventKind, type WebhookServiceInit
+} from '../../src/webhooks/index.ts'
+import { tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { startFixture } from '../helpers/rpc-fixture.ts'
+import { RpcRegistry } from '../../src/rpc/registry.ts'
+import { WebhookReceiver, type ReceivedDelivery } from '../helpers/webhook-receiver.ts'
+
+const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000 }
+
+interface Body { id: string, hook: string, kind: WebhookEventKind, createdAtMs: number, data: unknown }
+
+/** Checks the signature the way a receiver written from the docs would: HMAC-SHA256(secret, t + "." + body). */
+function signedBy (secret: string, delivery: ReceivedDelivery): boolean {
+  const header = String(delivery.headers['x-harmony-signature'])
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header)
+  if (match === null) return false
+  const expected = createHmac('sha256', secret).update(`${match[1]}.${delivery.body}`).digest('hex')
+  return expected === match[2] && Math.abs(Number(match[1]) - Date.now() / 1000) < 300
+}
+
+async function open (t: { teardown: (fn: () => Promise<void>) => void }, path: string): Promise<BinaryDb> {
+  const db = await openDatabase(path)
+  t.teardown(async () => { if (db.status === 'open') await db.close() })
+  return db
+}
+
+async function service (t: { teardown: (fn: () => Promise<void>) => void }, db: BinaryDb, init: WebhookServiceInit = FAST, registry?: Registry): Promise<WebhookService> {
+  const webhooks = new WebhookService({ db, logger: silentLogger(), registry }, init)
+  await webhooks.start()
+  t.teardown(async () => { await webhooks.stop() })
+  return webhooks
+}
+
+test.serial('a receiver gets signed deliveries in order, each with its id and kind; the account filter holds', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  const alice = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(7)).publicKey)
+  const bob = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(8)).publicKey)
+
+  const all = await webhooks.add({ url: receiver.url, events: ['tx', 'task'], label: 'all' })
+  const onlyBob = await webhooks.add({ url: `${receiver.url}?bob`, events: ['payment'], accounts: [bob] })
+  t.regex(all.secret, /^[0-9a-f]{64}$/)
+  t.not(all.secret, onlyBob.secret)
+
+  webhooks.publish('tx', { n: 1, amount: 10n ** 30n }, { accounts: [alice] })
+  webhooks.publish('task', { n: 2 })
+  webhooks.publish('payment', { n: 3 }, { accounts: [alice] }) // nobody wants alice's payments
+  webhooks.publish('payment', { n: 4 }, { accounts: [bob] })
+  await receiver.until((r) => r.length >= 3)
+
+  const toAll = receiver.received.filter((d) => d.headers['x-harmony-event'] !== 'payment')
+  t.deepEqual(toAll.map((d) => (JSON.parse(d.body) as Body).data), [{ n: 1, amount: (10n ** 30n).toString() }, { n: 2 }])
+  for (const d of toAll) {
+    t.true(signedBy(all.secret, d), 'signed with the hook\'s secret')
+    t.false(signedBy(onlyBob.secret, d), 'not with another hook\'s')
+    t.true(verifyWebhookSignature(all.secret, String(d.headers['x-harmony-signature']), d.body))
+    const body = JSON.parse(d.body) as Body
+    t.is(d.headers['x-harmony-delivery'], body.id)
+    t.is(d.headers['x-harmony-event'], body.kind)
+    t.is(d.headers['content-type'], 'application/json')
+    t.is(body.hook, all.hook.id)
+  }
+  const [payment] = receiver.received.filter((d) => d.headers['x-harmony-event'] === 'payment')
+  t.deepEqual((JSON.parse(payment.body) as Body).data, { n: 4 })
+  t.true(signedBy(onlyBob.secret, payment))
+  t.false(verifyWebhookSignature(onlyBob.secret, String(payment.headers['x-harmony-signature']), `${payment.body} `), 'a changed body fails')
+  t.is(new Set(receiver.received.map((d) => d.headers['x-harmony-delivery'])).size, 3)
+
+  await waitFor('the statuses', async () => webhooks.list().every((h) => h.queued === 0) ? true : undefined)
+  const [first, second] = webhooks.list()
+  t.like(first, { id: all.hook.id, label: 'all', delivered: 2, failed: 0, dropped: 0, queued: 0, last: { outcome: 'delivered', attempts: 1, httpStatus: 200 } })
+  t.like(second, { accounts: [bob], delivered: 1 })
+  t.false('secret' in first, 'the list never shows a secret')
+})
+
+test.serial('a receiver that fails twice gets the same delivery on the third try; the status shows each step', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  receiver.answer = (_d, i) => i < 2 ? 500 : 200
+  const registry = new Registry()
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')), FAST, registry)
+  const { hook, secret } = await webhooks.add({ url: receiver.url, events: ['task'] })
+
+  webhooks.publish('task', { task: 'x', state: 'awarded' })
+  await receiver.until((r) => r.length >= 3)
+  t.deepEqual(receiver.received.map((d) => d.status), [500, 500, 200])
+  t.is(new Set(receiver.received.map((d) => d.headers['x-harmony-delivery'])).size, 1, 'one delivery id over the retries')
+  t.is(new Set(receiver.received.map((d) => d.body)).size, 1, 'the same bytes each time')
+  for (const d of receiver.received) t.true(signedBy(secret, d))
+
+  const status = await waitFor('the delivered status', async () => webhooks.list()[0].delivered === 1 ? webhooks.list()[0] : undefined)
+  t.like(status, { id: hook.id, queued: 0, failed: 0, last: { outcome: 'delivered', attempts: 3, httpStatus: 200, error: null } })
+  const metrics = await registry.metrics()
+  t.regex(metrics, /harmony_webhook_deliveries_total\{outcome="retry"\} 2/)
+  t.regex(metrics, /harmony_webhook_deliveries_total\{outcome="delivered"\} 1/)
+  t.regex(metrics, /harmony_webhook_queue_depth 0/)
+})
+
+test.serial('a restart mid-retry keeps the delivery: it arrives after the restart, exactly once, under its id', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  let restarted = false
+  receiver.answer = () => restarted ? 200 : 503
+  const path = join(dir.path, 'db')
+  const db = await open(t, path)
+  const before = new WebhookService({ db, logger: silentLogger() }, FAST)
+  await before.start()
+  const { hook, secret } = await before.add({ url: receiver.url, events: ['payment'] })
+  before.publish('payment', { account: 'a', amount: '5' })
+  await waitFor('two failed attempts recorded', async () => (before.list()[0].last?.attempts ?? 0) >= 2 ? true : undefined)
+  t.like(before.list()[0], { queued: 1, last: { outcome: 'retrying', httpStatus: 503, error: 'HTTP 503' } })
+  await before.stop()
+  await db.close()
+  const failedIds = new Set(receiver.received.map((d) => d.headers['x-harmony-delivery']))
+  t.is(failedIds.size, 1)
+
+  restarted = true
+  const after = await service(t, await open(t, path))
+  t.like(after.list()[0], { id: hook.id, queued: 1 }, 'the hook and its queue came back from disk')
+  await waitFor('the delivery after the restart', async () => after.list()[0].delivered === 1 ? true : undefined)
+  const accepted = receiver.accepted()
+  t.is(accepted.length, 1, 'delivered exactly once')
+  t.true(failedIds.has(accepted[0].headers['x-harmony-delivery']), 'under the id it had before the restart')
+  t.true(signedBy(secret, accepted[0]), 'signed with the secret kept on disk')
+  t.true((after.list()[0].last?.attempts ?? 0) >= 3, 'the attempt count survived the restart')
+  t.is(after.list()[0].queued, 0)
+})
+
+test.serial('queues are bounded (oldest dropped, counted); a delivery is given up after its last attempt; remove is durable', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  const deadUrl = receiver.url
+  await receiver.close() // nothing listens there now: every attempt fails at once
+  const path = join(dir.path, 'db')
+  const db = await open(t, path)
+  const registry = new Registry()
+  const webhooks = new WebhookService({ db, logger: silentLogger(), registry }, { ...FAST, maxQueuePerHook: 3, retryBaseMs: 60_000, retryMaxMs: 60_000 })
+  await webhooks.start()
+  const full = await webhooks.add({ url: deadUrl, events: ['tx'] })
+  for (let n = 0; n < 5; n++) webhooks.publish('tx', { n })
+  const status = await waitFor('two dropped', async () => webhooks.list()[0].dropped === 2 ? webhooks.list()[0] : undefined)
+  t.is(status.queued, 3)
+  t.regex(await registry.metrics(), /harmony_webhook_deliveries_total\{outcome="dropped"\} 2/)
+  t.regex(await registry.metrics(), /harmony_webhook_queue_depth 3/)
+  t.true(await webhooks.remove(full.hook.id))
+  t.regex(await registry.metrics(), /harmony_webhook_queue_depth 0/)
+  await webhooks.stop()
+
+  const gaveUp = new WebhookService({ db, logger: silentLogger() }, { ...FAST, maxAttempts: 2 })
+  await gaveUp.start()
+  t.teardown(async () => { await gaveUp.stop() })
+  const { hook } = await gaveUp.add({ url: deadUrl, events: ['tx'] })
+  for (let n = 0; n < 3; n++) gaveUp.publish('tx', { n })
+  // each delivery is attempted twice, then given up
+  const final = await waitFor('every delivery given up', async () => gaveUp.list()[0].failed === 3 ? gaveUp.list()[0] : undefined)
+  t.like(final, { queued: 0, delivered: 0, dropped: 0, last: { outcome: 'failed', attempts: 2, httpStatus: null, error: 'ECONNREFUSED' } })
+
+  t.true(await gaveUp.remove(hook.id))
+  t.false(await gaveUp.remove(hook.id))
+  await gaveUp.stop()
+  const reopened = new WebhookService({ db, logger: silentLogger() })
+  await reopened.start()
+  t.teardown(async () => { await reopened.stop() })
+  t.deepEqual(reopened.list(), [])
+})
+
+test.serial('bad registrations are refused with typed errors; the hook limit holds', async (t) => {
+  await using dir = await tempDir()
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')), { maxHooks: 1 })
+  await t.throwsAsync(webhooks.add({ url: 'ftp://127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
+  await t.throwsAsync(webhooks.add({ url: 'http://user:pw@127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
+  await t.throwsAsync(webhooks.add({ url: 'not a url', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
+  await t.throwsAsync(webhooks.add({ url: 'http://127.0.0.1/x', events: ['tx'], accounts: ['0x1234'] }), { code: 'WEBHOOK_ACCOUNT_INVALID' } as never)
+  await webhooks.add({ url: 'http://127.0.0.1:1/x', events: ['tx'] })
+  await t.throwsAsync(webhooks.add({ url: 'http://127.0.0.1:1/y', events: ['tx'] }), { code: 'WEBHOOK_LIMIT' } as never)
+  webhooks.publish('tx', { big: 'x'.repeat(70_000) }) // over maxPayloadBytes: dropped, never thrown
+  t.is(webhooks.list()[0].queued, 0)
+})
+
+test('the ledger\'s decisions become tx and payment events for the accounts they touch', (t) => {
+  const sender = generateKeyPair(new Uint8Array(32).fill(1))
+  const transfer = buildTransfer({ chainId: 'test', publicKey: sender.publicKey, secretKey: sender.secretKey, to: new Uint8Array(20).fill(9), amount: 5n, nonce: 0n, fee: 2n })
+  const info = txInfo(encodeTx(transfer))
+  const published: Array<{ kind: WebhookEventKind, payload: Record<string, unknown>, accounts?: readonly string[] }> = []
+  const source = new EventEmitter()
+  publishLedgerEvents(source as unknown as LedgerEventSource, { publish: (kind, payload, match) => { published.push({ kind, payload: payload as Record<string, unknown>, accounts: match?.accounts }) } })
+  const id = `0x${info.idHex}`
+  source.emit('tx:final', { id, vertexId: '0xabc', tx: info })
+  const from = addressFromPublicKey(sender.publicKey)
+  t.is(published.length, 3)
+  t.like(published[0], { kind: 'tx', payload: { id, status: 'final', vertex: '0xabc', reason: null, tx: { kind: 'transfer', from, amount: '5' } } })
+  t.like(published[1], { kind: 'payment', accounts: [from], payload: { account: from, direction: 'debit', amount: '7', txId: id, txKind: 'transfer' } })
+  const to = published[1 + 1].payload.account as string
+  t.like(published[2], { kind: 'payment', accounts: [to], payload: { direction: 'credit', amount: '5' } })
+  t.deepEqual(published[0].accounts, [from, to])
+  source.emit('tx:rejected', { id, reason: 'conflict', tx: info })
+  t.like(published[3], { kind: 'tx', accounts: [from], payload: { id, status: 'rejected', vertex: null, reason: 'conflict' } })
+})
+
+test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through the typed SDK', async (t) => {
+  await using dir = await tempDir()
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  const registry = new RpcRegistry()
+  registerWebhookRpc(registry, webhooks)
+  const { server, url } = await startFixture({}, registry)
+  t.teardown(async () => { await server.stop() })
+  const client = new HarmonyClient({ url })
+  t.teardown(async () => { await client.close() })
+
+  const added = await client.call('webhook_add', ['http://127.0.0.1:9/in', ['tx', 'payment'], { label: 'ops' }])
+  t.regex(added.secret, /^[0-9a-f]{64}$/)
+  t.like(added, { events: ['tx', 'payment'], label: 'ops', queued: 0, last: null })
+  const byName = await client.call('webhook_add', { url: 'http://127.0.0.1:9/other', events: ['task'] })
+  const listed = await client.call('webhook_list')
+  t.deepEqual(listed.map((h) => h.id), [added.id, byName.id])
+  t.false(listed.some((h) => 'secret' in h))
+  t.true(await client.call('webhook_remove', [added.id]))
+  t.false(await client.call('webhook_remove', { id: added.id }))
+
+  const badUrl = await t.throwsAsync(client.call('webhook_add', ['gopher://x', ['tx']]), { instanceOf: RpcClientError })
+  t.is(badUrl?.code, -32602)
+  t.like(badUrl?.data, { reason: 'WEBHOOK_URL_INVALID' })
+  const badKind = await t.throwsAsync(client.request('webhook_add', ['http://127.0.0.1:9/in', ['blocks']]), { instanceOf: RpcClientError })
+  t.is(badKind?.code, -32602)
+})
+
+test('the API\'s event kinds are the service\'s', (t) => {
+  t.deepEqual([...WEBHOOK_EVENT_KIND_NAMES], [...WEBHOOK_EVENT_KINDS])
+  t.truthy(RPC_METHODS.webhook_add)
+})
