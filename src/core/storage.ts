@@ -97,7 +97,9 @@ export const KEY_PREFIXES = {
     /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
-    byProvider: 'b/'
+    byProvider: 'b/',
+    /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
+    payment: 'y/'
   }
 } as const
 
