@@ -6,7 +6,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { toHex } from '../../src/core/codec.ts'
 import { isDagError } from '../../src/dag/errors.ts'
-import { signTx, TX_VERSION } from '../../src/dag/tx.ts'
+import { encodeTx, signTx, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
 import {
   type ApplyOutcome, buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskResult, escrowAccount, type MarketService,
   registerMarketKinds, TX_KIND_TASK_ANNOUNCE, marketRules
@@ -67,7 +67,10 @@ test.serial('malformed and underfunded announces, a late bid, a reveal that does
     const task = await market.reader.task(taskHex)
     // p2 commits after the bid window (the vertex time rule makes its time ≥ now): BID_LATE, nothing stored
     await waitFor(() => Date.now() > (task?.bidsCloseAtMs ?? 0) + 50, 'bid window closed')
-    await final(await submit(buildBidCommit(p2.next(), taskId, 800n, randomBytes(32))))
+    const lateCommit = buildBidCommit(p2.next(), taskId, 800n, randomBytes(32))
+    // a gossip handler or the RPC can refuse it before it costs a vertex
+    t.like(await market.state.precheck(txInfo(encodeTx(lateCommit))), { status: 'refused', code: 'BID_LATE' })
+    await final(await submit(lateCommit))
     await final(await submit(buildBidReveal(p1.next(), { taskId, price: 901n, salt })))
     await final(await submit(buildBidReveal(p3.next(), { taskId, price: 950n, salt: salt3 })))
     // p2 answers a task it was never awarded: before the award it waits (parked), then RESULT_NOT_AWARDED

@@ -199,6 +199,19 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     return true
   }
 
+  /**
+   * What applying `tx` at market time `timeMs` would do on this node's state now, writing nothing: the gossip
+   * topic handlers and the RPC refuse a late bid, a mismatching reveal or a result never awarded before it costs a
+   * vertex (`refused` with its code; `parked` when the task or the award is not known here yet).
+   */
+  async precheck (tx: TxInfo, timeMs = Date.now()): Promise<ApplyOutcome> {
+    try {
+      return await applyMarketTx(new Overlay(this), tx, { txId: tx.idHex, timeMs })
+    } catch {
+      return { status: 'refused', code: 'DECISION_INVALID', reason: 'could not be applied' }
+    }
+  }
+
   // ---------------------------------------------------------------- records (the coordinator reads these)
 
   async taskRecord (taskId: string): Promise<TaskRecord | undefined> {
