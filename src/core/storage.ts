@@ -91,6 +91,25 @@ export const KEY_PREFIXES = {
     queue: 'q/',
     /** `s/<hook id>` → the hook's delivery status (counters, last delivery, next seq; JSON). */
     status: 's/'
+  },
+  market: {
+    /**
+     * `q/<vertex seq, 20 digits>/<position, 5 digits>` → a final market transaction not yet applied to the market
+     * state (written in the decision's batch by the kinds' finalRecords; deleted in the batch that applies it).
+     */
+    queue: 'q/',
+    /** `t/<task id hex>` → the task's record (JSON, src/market/state/records.ts). */
+    task: 't/',
+    /** `o/<task id hex>` → a task not yet settled (loaded into memory at start). */
+    open: 'o/',
+    /** `p/<provider address hex>` → the provider's record (JSON). */
+    provider: 'p/',
+    /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
+    byRequester: 'r/',
+    /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
+    byProvider: 'b/',
+    /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
+    payment: 'y/'
   }
 } as const
 

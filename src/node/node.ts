@@ -26,6 +26,7 @@ import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
+import { MarketService, registerMarketKinds } from '../market/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -70,6 +71,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private chainValue?: ChainService
   private bridgeValue?: DagBridge
   private webhooksValue?: WebhookService
+  private marketValue?: MarketService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -98,6 +100,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get dag (): DagService { return this.need(this.dagValue, 'dag') }
   /** The EVM chain client; undefined when no contracts file is configured. */
   get chain (): ChainService | undefined { return this.chainValue }
+  /** The compute market's ledger side (state, coordinator); its `reader` is what the API reads. */
+  get market (): MarketService { return this.need(this.marketValue, 'market') }
   get database (): BinaryDb { return this.need(this.db, 'database') }
   /** Signed HTTP deliveries of domain events; a domain hands its events to `webhooks.publish(kind, payload)`. */
   get webhooks (): WebhookService { return this.need(this.webhooksValue, 'webhooks') }
@@ -185,6 +189,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const { ledgerKey } = this.identityValue
     // every node decodes the bridge's kinds in vertices, with or without an EVM chain
     registerBridgeKinds()
+    registerMarketKinds()
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,
@@ -210,6 +215,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     await this.add('compute', this.computeValue)
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
+    // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics })
+    await this.add('market', this.marketValue)
 
     this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 
