@@ -62,7 +62,7 @@ export function publishLedgerEvents (source: LedgerEventSource, webhooks: Webhoo
 function effectsOf (info: TxInfo): ReturnType<ReturnType<typeof requireTxKind>['effects']> | undefined {
   try {
     const kind = requireTxKind(info.tx.kind)
-    return kind.effects(kind.decode(info.tx.payload))
+    return kind.effects(kind.decode(info.tx.payload), { account: info.account, nonce: info.tx.nonce })
   } catch {
     // a final transaction always decodes; if a kind ever failed here, the tx event still goes out
     return undefined
