@@ -152,7 +152,8 @@ export class BlobStore implements Startable {
     if (bytes === undefined || bytes.length !== chunkLength(m.size, index) || !bytesEqual(sha256(bytes), m.chunkHashes[index])) {
       await this.dropCorrupt(id, `chunk ${index}`)
     }
-    return bytes as Uint8Array
+    // LevelDB hands back a Buffer: callers get a plain Uint8Array view (deepEqual, structured clone)
+    return new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength)
   }
 
   /** The whole blob, every chunk verified and the whole checked against the id. */
