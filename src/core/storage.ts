@@ -97,7 +97,12 @@ export const KEY_PREFIXES = {
     /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
-    byProvider: 'b/'
+    byProvider: 'b/',
+    /**
+     * `g/<task id hex>` → this node's own bid as a provider (price, salt, stage; JSON, src/market/provider/bid-store.ts):
+     * written before the commit is submitted, so a restart can still reveal.
+     */
+    agentBid: 'g/'
   },
   blobs: {
     /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */

@@ -29,7 +29,9 @@ export const GOSSIP_TOPICS = {
   result: 'harmony/1/result',
   checkpoint: 'harmony/1/checkpoint',
   /** Free-form operator announcements; used by the network smoke tests and the gossip bench. */
-  announce: 'harmony/1/announce'
+  announce: 'harmony/1/announce',
+  /** Signed provider heartbeats: a registered provider is up and how loaded it is (src/market/provider/heartbeat.ts). */
+  provider: 'harmony/1/provider'
 } as const
 
 export type GossipTopicName = keyof typeof GOSSIP_TOPICS
