@@ -98,6 +98,8 @@ export const KEY_PREFIXES = {
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
     byProvider: 'b/',
+    /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
+    payment: 'y/',
     /**
      * `g/<task id hex>` → this node's own bid as a provider (price, salt, stage; JSON, src/market/provider/bid-store.ts):
      * written before the commit is submitted, so a restart can still reveal.
