@@ -2,9 +2,11 @@
  * `/harmony/blob/1.0.0` between real libp2p hosts on loopback (port 0), each with its own LevelDB blob store:
  * fetch and verify, chunk ranges, a sealed payload only its recipient opens (a third node fetches the ciphertext
  * and cannot), and every bad answer a peer can give refused with its code (corrupted chunk, forged manifest,
- * oversize frame, silence, busy), with nothing stored.
+ * oversize frame, silence, busy), with nothing stored; and a writer process killed with SIGKILL mid-write.
  */
 import test from 'ava'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -228,4 +230,65 @@ test.serial('past its concurrent-stream cap a server answers BUSY; once a stream
   await until(() => server.service.activeStreams === 0)
   t.is(await client.service.fetch(peer, id), id)
   t.deepEqual(client.faults, [])
+})
+
+/** Runs the writer child until it has committed `commits` blobs and started the next, then SIGKILLs it. */
+async function writeAndKill (dir: string, commits: number, pause: boolean): Promise<string[]> {
+  const args = [new URL('../helpers/market-blobs-child.ts', import.meta.url).pathname, dir, ...(pause ? [String(commits)] : [])]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const committed: string[] = []
+  const lines = createInterface({ input: child.stdout })
+  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => { reject(new Error(`blob writer exited early with ${code}`)) })
+    lines.on('line', line => {
+      if (line.startsWith('committed ')) committed.push(line.slice(10))
+      // the kill lands while the next blob is being written (at a moment of its own, or surely, when paused)
+      if (pause ? line.startsWith('paused ') : line.startsWith('writing ') && committed.length >= commits) resolve()
+    })
+  })
+  child.kill('SIGKILL')
+  await exited
+  return committed
+}
+
+test.serial('kill -9 mid-write: every blob reported committed survives whole, no partial blob is ever visible, no stray chunk stays', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-blobcrash-'))
+  dirs.push(dir)
+  const committed: string[] = []
+  let interrupted = 0
+  for (const [commits, pause] of [[2, true], [2, false], [3, false], [4, false]] as const) {
+    const before = interrupted
+    committed.push(...await writeAndKill(dir, commits, pause))
+    const root = await openDatabase(dir)
+    const db = sublevel(root, 'blobs')
+    try {
+      for await (const _ of db.keys({ gte: new TextEncoder().encode('p'), lt: new TextEncoder().encode('q') })) interrupted++
+      if (pause) t.is(interrupted, before + 1, 'the paused write left its pending marker and half its chunks')
+      const store = new BlobStore({ db, logger: silentLogger() }, { sweepIntervalMs: 0 })
+      await store.start()
+      for (const id of committed) t.true(await store.has(id), `committed blob ${id} is held`)
+      let used = 0
+      const visible = new Set<string>()
+      for await (const key of db.keys()) {
+        const k = new TextDecoder().decode(key)
+        t.false(k.startsWith('p') || k.startsWith('d'), `no marker left: ${k}`)
+        if (k.startsWith('m')) visible.add(k.slice(1))
+      }
+      for (const id of visible) {
+        // get verifies every chunk and the whole against the id
+        used += (await store.get(id)).length
+      }
+      for await (const key of db.keys()) {
+        const k = new TextDecoder().decode(key)
+        if (k.startsWith('c')) t.true(visible.has(k.slice(1, 65)), `chunk ${k.slice(0, 12)}… belongs to a visible blob`)
+      }
+      t.is(store.usedBytes, used)
+      t.is(store.blobCount, visible.size)
+      await store.stop()
+    } finally {
+      await root.close()
+    }
+  }
+  t.log(`${committed.length} blobs committed over 4 kills; ${interrupted} writes were cut mid-way and cleaned`)
 })
