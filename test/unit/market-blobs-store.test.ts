@@ -69,9 +69,9 @@ test('round trip at chunk boundaries: id is sha256 of the whole, reads verified,
   await again.stop()
 })
 
-test('a second put of the same bytes keeps one copy and adds its tags', async t => {
+test('a second put of the same bytes keeps one copy and adds its tags (with fsync\'d commits)', async t => {
   const db = await freshDb()
-  const store = await startStore(db)
+  const store = await startStore(db, { syncWrites: true })
   const bytes = new Uint8Array(randomBytes(CHUNK_BYTES + 10))
   const id = await store.put(bytes, { tags: ['task-a'] })
   await store.put(bytes, { tags: ['task-b'] })
@@ -244,4 +244,8 @@ test('property: after any history of puts, releases and sweeps the store holds e
     return true
   }), { numRuns: 40 }))
   await store.stop()
+})
+
+test('the blobs sublevel\'s key prefixes are the bytes existing datadirs hold', t => {
+  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd' })
 })
