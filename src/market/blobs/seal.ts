@@ -59,16 +59,23 @@ export function seal (plaintext: Uint8Array, recipientPublicKey: Uint8Array, opt
     // FIPS 203 checks the key's encoding (every coefficient below q): a malformed key is the caller's input error
     throw new BlobError('SEAL_INVALID', 'the ML-KEM-768 public key is malformed', {}, { cause: err })
   }
-  const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
-  const header = concatBytes(new Uint8Array([SEAL_VERSION]), kem.cipherText, nonce)
+  // one output buffer, each part written in place: a 16 MiB payload is copied once (bench:blobs `seal`)
+  const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
+  const headerEnd = 1 + KEM_CIPHERTEXT_BYTES + NONCE_BYTES
+  out[0] = SEAL_VERSION
+  out.set(kem.cipherText, 1)
+  out.set(randomBytes(NONCE_BYTES), 1 + KEM_CIPHERTEXT_BYTES)
+  const header = out.subarray(0, headerEnd)
   const key = deriveKey(kem.sharedSecret)
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
+  const cipher = createCipheriv('aes-256-gcm', key, header.subarray(1 + KEM_CIPHERTEXT_BYTES), { authTagLength: TAG_BYTES })
   cipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
-  const body = concatBytes(new Uint8Array(cipher.update(plaintext)), new Uint8Array(cipher.final()))
-  const tag = new Uint8Array(cipher.getAuthTag())
+  const body = cipher.update(plaintext)
+  out.set(body, headerEnd + TAG_BYTES)
+  out.set(cipher.final(), headerEnd + TAG_BYTES + body.length)
+  out.set(cipher.getAuthTag(), headerEnd)
   key.fill(0)
   kem.sharedSecret.fill(0)
-  return concatBytes(header, tag, body)
+  return out
 }
 
 /**
@@ -102,7 +109,11 @@ export function open (envelope: Uint8Array, secretKey: Uint8Array, options: Seal
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
     decipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
     decipher.setAuthTag(tag)
-    return concatBytes(new Uint8Array(decipher.update(body)), new Uint8Array(decipher.final()))
+    const out = new Uint8Array(body.length)
+    const head = decipher.update(body)
+    out.set(head)
+    out.set(decipher.final(), head.length)
+    return out
   } catch (err) {
     throw new BlobError('SEAL_OPEN_FAILED', 'the sealed envelope does not open with this key: sealed to another recipient, for another context, or altered', {}, { cause: err })
   } finally {
