@@ -5,6 +5,8 @@ import { DEFAULT_LIMITS, EXECUTION_PROFILE, type ComputeTask, type ExecutorInfo,
 import { referenceResult } from '../../src/compute/verify.ts'
 import { fromHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type ChallengeSideComponents, challengeServices } from '../../src/market/provider/challenge-side.ts'
 import { answerChallenge, type ChallengeExecutor, type ChallengeExpectation, checkChallengeAnswer } from '../../src/market/provider/challenge.ts'
 import {
   challengeId, challengeTask, decodeChallengeReply, decodeChallengeRequest, encodeChallengeReply, encodeChallengeRequest
@@ -99,4 +101,22 @@ test('an honest answer passes the checks; each way of cheating is named', async 
   const lying = await answerChallenge(executor(r => ({ ...r, commitment: 'ab'.repeat(32) })), keys, CHAIN, request)
   t.deepEqual(lying.commitment, fromHex('ab'.repeat(32)))
   t.is(checkChallengeAnswer(CHAIN, request, lying, expected)?.outcome, 'wrong-answer')
+})
+
+test('a node answers challenges when it sells compute and attests providers when it is a validator', t => {
+  const components = (isValidator: boolean): ChallengeSideComponents => ({
+    libp2p: { handle: async () => {}, unhandle: async () => {}, dialProtocol: async () => { throw new Error('no network here') } } as unknown as ChallengeSideComponents['libp2p'],
+    peerBinding: { verifiedPeers: () => [] },
+    market: { providers: async () => [] },
+    ledger: { account: async () => ({ balance: 0n, nonce: 0n }), validatorKeys: () => [keys.publicKey], isValidator },
+    submit: async () => '00',
+    chainId: CHAIN,
+    keys,
+    executor: () => executor(),
+    logger: silentLogger()
+  })
+  t.deepEqual(challengeServices(components(true), { provider: true }).map(([name]) => name), ['challenge-responder', 'provider-attester'])
+  t.deepEqual(challengeServices(components(false), { provider: true }).map(([name]) => name), ['challenge-responder'])
+  t.deepEqual(challengeServices(components(true), { provider: false }).map(([name]) => name), ['provider-attester'])
+  t.deepEqual(challengeServices(components(false), { provider: false }), [])
 })

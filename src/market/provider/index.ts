@@ -13,6 +13,7 @@ export {
   type ChallengerInit, ChallengeResponder, type ChallengeResponderInit, type ChallengeVerdict, checkChallengeAnswer,
   measureGflops, type ProviderKeys
 } from './challenge.ts'
+export { type ChallengeSideComponents, type ChallengeSideInit, challengeServices } from './challenge-side.ts'
 export { challengeId, challengeTask, DEFAULT_CHALLENGE_SIZE } from './challenge-codec.ts'
 export {
   assertFaultInjectionAllowed, defaultProviderConfig, FAULT_INJECTIONS, type FaultInjection, isDevnetChainId, parseProviderConfig,
@@ -20,6 +21,5 @@ export {
 } from './config.ts'
 export { type Heartbeat, ProviderHeartbeats, type ProviderLiveness, signHeartbeat } from './heartbeat.ts'
 export { type AnnouncedTask, computeSpec, injectFault, reexecute, type Reexecution } from './job.ts'
-export { ProviderService, type ProviderServiceComponents, type ProviderServiceInit } from './service.ts'
 export { NO_BID_REASONS, type NoBidEntry, NoBidLog, type NoBidReason, PricingPolicy, type TaskOffer } from './policy.ts'
 export { estimateWork, type TaskWork } from './work.ts'
