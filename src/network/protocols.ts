@@ -16,7 +16,9 @@ export const PROTOCOLS = {
   /** A node outside the validator set hands a transaction to a validator (src/dag). */
   dagTx: '/harmony/dag/tx/1.0.0',
   /** Task inputs and results, content-addressed (src/market). */
-  blob: '/harmony/blob/1.0.0'
+  blob: '/harmony/blob/1.0.0',
+  /** Benchmark challenge of a provider's claimed capability (src/market/provider/challenge.ts). */
+  marketChallenge: '/harmony/market/challenge/1.0.0'
 } as const
 
 /** Every gossip topic; gossipsub drops messages on any other. */
@@ -27,7 +29,9 @@ export const GOSSIP_TOPICS = {
   result: 'harmony/1/result',
   checkpoint: 'harmony/1/checkpoint',
   /** Free-form operator announcements; used by the network smoke tests and the gossip bench. */
-  announce: 'harmony/1/announce'
+  announce: 'harmony/1/announce',
+  /** Signed provider heartbeats: a registered provider is up and how loaded it is (src/market/provider/heartbeat.ts). */
+  provider: 'harmony/1/provider'
 } as const
 
 export type GossipTopicName = keyof typeof GOSSIP_TOPICS
