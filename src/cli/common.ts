@@ -3,6 +3,7 @@ import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '.
 import { resolveDatadir } from '../node/datadir.ts'
 import { join } from 'node:path'
 import { HarmonyClient } from '../sdk/client.ts'
+import { JWT_SECRET_FILE, readJwtSecret } from '../core/keys/jwt-secret.ts'
 
 export interface GlobalArgs {
   datadir?: string
@@ -49,11 +50,16 @@ export interface RpcArgs extends GlobalArgs {
 
 export const rpcOption = { type: 'string', describe: 'RPC URL of the node (default: from the datadir config)' } as const
 
-/** The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. */
+/**
+ * The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. It signs its calls with
+ * the datadir's JWT secret when there is one (admin and spending methods need it).
+ */
 export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
-  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc })
+  const secret = await readJwtSecret(join(resolveDatadir(args.datadir), JWT_SECRET_FILE))
+  const auth = secret === undefined ? {} : { auth: { jwtSecret: secret } }
+  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc, ...auth })
   const { config } = await configFromArgs(args as Record<string, unknown>)
-  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}` })
+  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}`, ...auth })
 }
 
 /** The ledger chain id a node reports in node_info (signed into every transaction). */

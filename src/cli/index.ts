@@ -8,6 +8,7 @@ import { statusCommand, peersCommand } from './status.ts'
 import { benchCommand } from './bench.ts'
 import { walletCommand } from './wallet.ts'
 import type { GlobalArgs } from './common.ts'
+import { rpcCommand } from './rpc-keys.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 function exitCodeFor (err: unknown): number {
@@ -31,6 +32,7 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(peersCommand)
     .command(benchCommand)
     .command(walletCommand as never)
+    .command(rpcCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

@@ -1,11 +1,18 @@
 import { WebSocket } from 'ws'
 import type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'
 import { RpcClientError, RpcTransportError } from './errors.ts'
+import { mintJwt } from '../rpc/jwt.ts'
 
 export { RpcClientError, RpcTransportError }
 export type { RpcTransportErrorCode } from './errors.ts'
 
 export type RpcParams = readonly unknown[] | Readonly<Record<string, unknown>>
+
+/**
+ * Credentials for admin and spending methods: the node's JWT secret (`<datadir>/rpc/jwt.hex`; a fresh HS256 token
+ * is minted per request and per WebSocket connection) or an API key (`hk_…`, from `harmonyd rpc keys add`).
+ */
+export type RpcCredentials = { jwtSecret: Uint8Array } | { apiKey: string }
 
 export interface HarmonyClientOptions {
   /**
@@ -17,6 +24,8 @@ export interface HarmonyClientOptions {
   timeoutMs?: number
   /** Called once when the WebSocket closes on its own; its subscriptions have ended (there is no reconnect). */
   onDisconnect?: (err: RpcTransportError) => void
+  /** Sent with every HTTP request and on the WebSocket upgrade; public methods need none. @default none */
+  auth?: RpcCredentials
 }
 
 export interface CallOptions {
@@ -74,6 +83,7 @@ export class HarmonyClient {
   private readonly wsUrl: string
   private readonly timeoutMs: number
   private readonly onDisconnect?: (err: RpcTransportError) => void
+  private readonly auth?: RpcCredentials
   private nextId = 1
   private ws?: WebSocket
   private wsOpening?: Promise<WebSocket>
@@ -96,6 +106,7 @@ export class HarmonyClient {
     }
     this.timeoutMs = options.timeoutMs ?? 30_000
     this.onDisconnect = options.onDisconnect
+    this.auth = options.auth
   }
 
   /**
@@ -160,6 +171,11 @@ export class HarmonyClient {
     })
   }
 
+  private authHeaders (): Record<string, string> {
+    if (this.auth === undefined) return {}
+    return { authorization: `Bearer ${'apiKey' in this.auth ? this.auth.apiKey : mintJwt(this.auth.jwtSecret)}` }
+  }
+
   // ---- HTTP ----
 
   private async callHttp (url: string, request: RpcRequest, options: CallOptions): Promise<unknown> {
@@ -170,7 +186,7 @@ export class HarmonyClient {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...this.authHeaders() },
         body: JSON.stringify(request),
         signal
       })
@@ -225,7 +241,7 @@ export class HarmonyClient {
     if (this.ws?.readyState === WebSocket.OPEN) return this.ws
     if (this.wsOpening !== undefined) return await this.wsOpening
     const opening = new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(this.wsUrl, { handshakeTimeout: options.timeoutMs ?? this.timeoutMs })
+      const ws = new WebSocket(this.wsUrl, { handshakeTimeout: options.timeoutMs ?? this.timeoutMs, headers: this.authHeaders() })
       const onError = (err: Error): void => {
         reject(new RpcTransportError('RPC_CONNECTION_FAILED', `cannot open a WebSocket to ${this.wsUrl}: ${err.message}`, {}, { cause: err }))
       }
