@@ -92,6 +92,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('```ts')
   lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
   lines.push('')
+  lines.push("// admin and spending calls (net_announce below) need credentials: auth: { apiKey: 'hk_…' } or { jwtSecret }")
   lines.push("const client = new HarmonyClient({ url: 'http://127.0.0.1:9545', timeoutMs: 10_000 })")
   lines.push("const info = await client.call('node_info') // typed from src/api/definitions.ts: info.peerId is a string")
   lines.push('try {')

@@ -44,7 +44,8 @@ export class TokenBuckets {
 
   /**
    * Spends `cost` tokens of `client`. Returns 0 when allowed, else the milliseconds until enough tokens are back
-   * (nothing is spent then). A cost above the burst can never pass: it is refused with the time to a full bucket.
+   * (nothing is spent then). A cost above the burst (a large batch) passes on a full bucket and leaves it in debt,
+   * so it is neither refused forever nor free.
    */
   take (client: string, cost = 1): number {
     const now = this.now()
@@ -61,11 +62,12 @@ export class TokenBuckets {
       bucket.updatedMs = now
     }
     this.buckets.set(client, bucket)
-    if (bucket.tokens >= cost) {
+    const needed = Math.min(cost, this.burst)
+    if (bucket.tokens >= needed) {
       bucket.tokens -= cost
       return 0
     }
-    const missing = Math.min(cost, this.burst) - bucket.tokens
+    const missing = needed - bucket.tokens
     return Math.max(1, Math.ceil(missing * 1000 / this.ratePerSecond))
   }
 }

@@ -5,6 +5,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { JWT_SECRET_FILE, readJwtSecret } from '../../src/core/keys/jwt-secret.ts'
+import { mintJwt } from '../../src/rpc/jwt.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
 
@@ -75,12 +77,19 @@ export async function startHarmonyd (args: string[], timeoutMs = 60_000): Promis
   }
 }
 
-/** JSON-RPC over HTTP POST, failing on JSON-RPC errors. */
-export async function rpc<T> (url: string, method: string, params: unknown = []): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+/** JSON-RPC over HTTP POST, failing on JSON-RPC errors; `headers` carry credentials (see `operatorAuth`). */
+export async function rpc<T> (url: string, method: string, params: unknown = [], headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
   const body = await res.json() as { result?: T, error?: { code: number, message: string } }
   if (body.error !== undefined) throw new Error(`${method}: ${body.error.code} ${body.error.message}`)
   return body.result as T
+}
+
+/** An Authorization header for admin and spending calls: a fresh JWT signed with the datadir's secret. */
+export async function operatorAuth (datadir: string): Promise<Record<string, string>> {
+  const secret = await readJwtSecret(join(datadir, JWT_SECRET_FILE))
+  if (secret === undefined) throw new Error(`${datadir} has no RPC JWT secret; was it initialised?`)
+  return { authorization: `Bearer ${mintJwt(secret)}` }
 }
 
 /** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
