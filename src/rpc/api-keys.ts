@@ -91,7 +91,7 @@ export class ApiKeyStore {
 
   /** Creates a key; the returned `key` is the only time its secret exists outside the caller. */
   async add (label: string, scope: readonly MethodClass[]): Promise<ApiKeyInfo & { key: string }> {
-    if (label.length === 0 || label.length > MAX_LABEL_CHARS || /[\u0000-\u001f]/.test(label)) {
+    if (label.length === 0 || label.length > MAX_LABEL_CHARS || [...label].some((c) => c.charCodeAt(0) < 0x20)) {
       throw new ApiKeyError('API_KEY_ARGUMENT_INVALID', `a key label must be 1-${MAX_LABEL_CHARS} printable characters`)
     }
     const classes = [...new Set(scope)].sort((a, b) => METHOD_CLASSES.indexOf(a) - METHOD_CLASSES.indexOf(b))

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Registry } from 'prom-client'
 import { StartupError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -78,6 +79,13 @@ export interface RpcServerComponents {
    * reaches the port, so the server then refuses to listen anywhere but loopback.
    */
   auth?: RpcAuth
+}
+
+// how long a rate-limited HTTP answer may be held back (until the client may retry)
+const MAX_REFUSAL_HOLD_MS = 1000
+
+async function holdRefusal (ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => {})
 }
 
 export interface RpcServerAddress {
@@ -331,6 +339,10 @@ export class RpcServer implements Startable {
     let retryAfterMs = 0
     const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
     const response = await this.dispatcher.handle(body, ctx)
+    // a refused message is answered when the client may call again (at most MAX_REFUSAL_HOLD_MS later): a client
+    // that ignores Retry-After and calls at once cannot make the node answer faster than its limit, so a flood
+    // costs the node little and the operator's calls are not queued behind it
+    if (retryAfterMs > 0) await holdRefusal(Math.min(retryAfterMs, MAX_REFUSAL_HOLD_MS), controller.signal)
     if (res.destroyed) return
     // a refused message answers 429 with Retry-After (seconds, rounded up), and the JSON-RPC errors in the body
     const status = retryAfterMs > 0 ? 429 : response === null ? 204 : 200
