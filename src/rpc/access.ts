@@ -1,5 +1,12 @@
 import { isIP } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { TokenBuckets } from './rate-limit.ts'
+
+// a rate-limited HTTP answer is held back this long, and at most this many per client at once (beyond that the
+// refusal is sent at once and the connection closed): a client that ignores Retry-After then costs the node at
+// most its limit in answered calls plus (held connections / hold time) in refusals
+const REFUSAL_HOLD_MS = 1000
+const MAX_HELD_REFUSALS_PER_CLIENT = 32
 
 /** geth's `--http.vhosts` default, with the loopback addresses a local client puts in its Host header. */
 export const DEFAULT_VHOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1']
@@ -34,6 +41,8 @@ export class RpcAccess {
   private readonly vhosts: ReadonlySet<string>
   private readonly clients?: TokenBuckets
   private readonly operator?: TokenBuckets
+  // clients with refusals being held, and how many (entries leave when their count drops to 0)
+  private readonly heldRefusals = new Map<string, number>()
 
   constructor (init: RpcAccessInit = {}) {
     this.vhosts = new Set((init.vhosts ?? DEFAULT_VHOSTS).map((h) => h.toLowerCase()))
@@ -55,6 +64,24 @@ export class RpcAccess {
   admit (client: string, calls: number): number {
     if (client === 'operator') return this.operator?.take(client, calls) ?? 0
     return this.clients?.take(client, calls) ?? 0
+  }
+
+  /**
+   * Waits out the hold of a refused answer (until `signal` aborts); false, at once, when the client already has
+   * the most refusals held (the caller then closes the connection).
+   */
+  async holdRefusal (client: string, signal: AbortSignal): Promise<boolean> {
+    const held = this.heldRefusals.get(client) ?? 0
+    if (held >= MAX_HELD_REFUSALS_PER_CLIENT) return false
+    this.heldRefusals.set(client, held + 1)
+    try {
+      await sleep(REFUSAL_HOLD_MS, undefined, { signal }).catch(() => {})
+    } finally {
+      const left = (this.heldRefusals.get(client) ?? 1) - 1
+      if (left <= 0) this.heldRefusals.delete(client)
+      else this.heldRefusals.set(client, left)
+    }
+    return true
   }
 }
 

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Registry } from 'prom-client'
 import { StartupError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -81,11 +80,9 @@ export interface RpcServerComponents {
   auth?: RpcAuth
 }
 
-// how long a rate-limited HTTP answer may be held back (until the client may retry)
-const MAX_REFUSAL_HOLD_MS = 1000
 
-async function holdRefusal (ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, { signal }).catch(() => {})
+function clientOf (grant: RpcGrant | undefined, req: IncomingMessage): string {
+  return grant?.client ?? `ip:${req.socket.remoteAddress ?? 'unknown'}`
 }
 
 export interface RpcServerAddress {
@@ -339,14 +336,13 @@ export class RpcServer implements Startable {
     let retryAfterMs = 0
     const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
     const response = await this.dispatcher.handle(body, ctx)
-    // a refused message is answered when the client may call again (at most MAX_REFUSAL_HOLD_MS later): a client
-    // that ignores Retry-After and calls at once cannot make the node answer faster than its limit, so a flood
-    // costs the node little and the operator's calls are not queued behind it
-    if (retryAfterMs > 0) await holdRefusal(Math.min(retryAfterMs, MAX_REFUSAL_HOLD_MS), controller.signal)
+    // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
+    // make the node work much beyond its limit, so the operator's calls are not queued behind a flood
+    const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
+    if (retryAfterMs > 0 && !await this.access.holdRefusal(clientOf(grant, req), controller.signal)) headers.Connection = 'close'
     if (res.destroyed) return
     // a refused message answers 429 with Retry-After (seconds, rounded up), and the JSON-RPC errors in the body
     const status = retryAfterMs > 0 ? 429 : response === null ? 204 : 200
-    const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
     if (response === null) {
       res.writeHead(status, headers)
       res.end()
@@ -357,7 +353,7 @@ export class RpcServer implements Startable {
 
   /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */
   private session (grant: RpcGrant | undefined, req: IncomingMessage, onLimited?: (retryAfterMs: number) => void): Pick<RpcContext, 'grant' | 'admit'> {
-    const client = grant?.client ?? `ip:${req.socket.remoteAddress ?? 'unknown'}`
+    const client = clientOf(grant, req)
     return {
       ...(grant === undefined ? {} : { grant }),
       admit: (calls) => {
