@@ -52,10 +52,12 @@ export const rpcOption = { type: 'string', describe: 'RPC URL of the node (defau
 
 /**
  * The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. It signs its calls with
- * the datadir's JWT secret when there is one (admin and spending methods need it).
+ * the datadir's JWT secret when there is one (admin and spending methods need it); with --rpc only when the
+ * datadir was named (flag or HARMONY_DATADIR), so a token of the default datadir never goes to another host.
  */
 export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
-  const secret = await readJwtSecret(join(resolveDatadir(args.datadir), JWT_SECRET_FILE))
+  const named = args.datadir !== undefined || process.env.HARMONY_DATADIR !== undefined
+  const secret = args.rpc === undefined || named ? await readJwtSecret(join(resolveDatadir(args.datadir), JWT_SECRET_FILE)) : undefined
   const auth = secret === undefined ? {} : { auth: { jwtSecret: secret } }
   if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc, ...auth })
   const { config } = await configFromArgs(args as Record<string, unknown>)
