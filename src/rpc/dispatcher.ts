@@ -100,7 +100,9 @@ export class RpcDispatcher {
       this.count('parse_error')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.PARSE_ERROR, 'parse error: the body is not valid JSON'))
     }
-    const retryAfterMs = ctx.admit?.(Array.isArray(payload) ? Math.max(1, payload.length) : 1) ?? 0
+    // one token per call; an empty or oversized batch is refused below for one token (its size is not work done)
+    const calls = Array.isArray(payload) && payload.length > 0 && payload.length <= this.maxBatch ? payload.length : 1
+    const retryAfterMs = ctx.admit?.(calls) ?? 0
     if (retryAfterMs > 0) return this.rateLimited(payload, retryAfterMs)
     if (!Array.isArray(payload)) return this.handleOne(payload, ctx)
     if (payload.length === 0) {
