@@ -128,8 +128,13 @@ export class RpcDispatcher {
 
   /** Every call of a message refused by the rate limit, each with its own id; notifications get no answer. */
   private rateLimited (payload: unknown, retryAfterMs: number): string | null {
-    const items = Array.isArray(payload) ? payload : [payload]
     const message = `rate limit exceeded for this client: retry in ${retryAfterMs} ms (data.retryAfterMs)`
+    // an empty or oversized batch gets one answer, as it would without the limit
+    if (Array.isArray(payload) && (payload.length === 0 || payload.length > this.maxBatch)) {
+      this.count('limit_exceeded')
+      return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.LIMIT_EXCEEDED, message, { retryAfterMs }))
+    }
+    const items = Array.isArray(payload) ? payload : [payload]
     const answers: string[] = []
     for (const item of items) {
       if (isObject(item) && item.id === undefined && typeof item.method === 'string') continue
