@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { Devnet } from '../src/node/devnet.ts'
 import { silentLogger } from '../src/core/logger.ts'
 import { HarmonyClient } from '../src/sdk/client.ts'
+import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../src/core/keys/jwt-secret.ts'
 import { percentile, printResults, type BenchResult } from './report.ts'
 
 const { values } = parseArgs({
@@ -46,7 +47,8 @@ async function harmonyNetwork (size: number): Promise<GossipNetwork> {
   // gossip only: no chain, and the CPU executor so 16 nodes do not start 16 software GPUs
   const devnet = new Devnet({ nodes: size, basePort: 0, datadir, logLevel: 'warn', logger: silentLogger(), chain: false, nodeArgs: ['--executor', 'cpu'] })
   const nodes = await devnet.start()
-  const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+  // net_announce is an admin method: each client signs with its node's JWT secret
+  const clients = await Promise.all(nodes.map(async n => new HarmonyClient({ url: n.rpc, auth: { jwtSecret: await loadOrCreateJwtSecret(join(n.datadir, JWT_SECRET_FILE)) } })))
   const want = Math.min(size - 1, 16)
   for (let tries = 0; tries < 240; tries++) {
     const peers = await Promise.all(clients.map(c => c.call('node_health', []).then(h => h.peers)))

@@ -47,7 +47,8 @@ const ERROR_MEANINGS: Record<keyof typeof RpcErrorCode, string> = {
   RESOURCE_UNAVAILABLE: 'the resource exists but is not available now',
   TRANSACTION_REJECTED: 'the transaction was refused',
   METHOD_NOT_SUPPORTED: 'the method is not available on this transport (e.g. subscriptions over HTTP)',
-  LIMIT_EXCEEDED: 'a limit was hit: body size, batch size, subscriptions, calls in flight'
+  LIMIT_EXCEEDED: 'a limit was hit: body size, batch size, subscriptions, calls in flight, or the rate limit (`data.retryAfterMs`)',
+  UNAUTHORIZED: 'the method\'s class (admin, spending) needs credentials; `data.reason` says what was missing or refused'
 }
 
 /** Markdown for an OpenRPC document. */
@@ -65,6 +66,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('- Amounts and other large integers travel as decimal strings.')
   lines.push('- Browser origins must be allowed explicitly (CORS origins); requests carrying any other `Origin` get 403.')
   lines.push('- `GET /metrics` (Prometheus), `GET /healthz` and `GET /readyz` (200 or 503 with a JSON report).', '')
+  lines.push(...accessSection())
   lines.push('## Errors', '')
   lines.push('| code | name | meaning |', '| ---: | --- | --- |')
   for (const [name, code] of Object.entries(RpcErrorCode) as Array<[keyof typeof RpcErrorCode, number]>) {
@@ -90,6 +92,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('```ts')
   lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
   lines.push('')
+  lines.push("// admin and spending calls (net_announce below) need credentials: auth: { apiKey: 'hk_…' } or { jwtSecret }")
   lines.push("const client = new HarmonyClient({ url: 'http://127.0.0.1:9545', timeoutMs: 10_000 })")
   lines.push("const info = await client.call('node_info') // typed from src/api/definitions.ts: info.peerId is a string")
   lines.push('try {')
@@ -107,15 +110,49 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('With an `http://` URL calls go over HTTP and subscriptions over a WebSocket opened on first use; with `ws://`')
   lines.push('everything shares one WebSocket. There is no automatic reconnect: `onDisconnect` reports a lost connection.', '')
   lines.push('## Methods', '')
-  lines.push('| method | summary |', '| --- | --- |')
-  for (const method of doc.methods) lines.push(`| [\`${method.name}\`](#${anchor(method.name)}) | ${cell(method.summary)} |`)
+  lines.push('| method | class | summary |', '| --- | --- | --- |')
+  for (const method of doc.methods) lines.push(`| [\`${method.name}\`](#${anchor(method.name)}) | ${method['x-harmony-class']} | ${cell(method.summary)} |`)
   lines.push('')
   for (const method of doc.methods) lines.push(...renderMethod(method))
   return `${lines.join('\n').trimEnd()}\n`
 }
 
+/** Method classes, credentials and limits (src/rpc/auth.ts, access.ts, api-keys.ts). */
+function accessSection (): string[] {
+  return [
+    '## Access: method classes, auth, limits', '',
+    'Every method has a class, listed below and in `rpc.discover` as the extension `x-harmony-class`:',
+    '`public` (reads: anyone who reaches the port), `spending` (moves funds: `account_sendTransaction`, task submission)',
+    'and `admin` (changes the node: announcements, peers, webhooks, provider settings). Admin and spending calls need',
+    'credentials; without them the call gets `-32010` with `data.reason` (`auth_required`, `scope`, `token_expired`,',
+    '`token_signature`, `token_malformed`, `key_unknown`, `key_revoked`) and a message saying what to do.', '',
+    '- **Bearer JWT** (the operator): `Authorization: Bearer <JWT>`, HS256 over the 32-byte secret in',
+    '  `<datadir>/rpc/jwt.hex` (written at `harmonyd init`, or at start when missing; mode 0600), with `iat` within',
+    '  ±60 s of the node\'s clock (geth\'s rule): mint a fresh token per request. It may call every class. The CLI',
+    '  reads the secret of its `--datadir` and signs its own calls; the SDK takes `auth: { jwtSecret }`.',
+    '- **API keys**: `harmonyd rpc keys add --label L --scope admin,spending` prints a key `hk_…` once; the node',
+    '  keeps its SHA-256 hash, label and scope in `<datadir>/rpc/api-keys.json`. Send it as `Authorization: Bearer hk_…`',
+    '  or `X-API-Key: hk_…` (SDK: `auth: { apiKey }`). `harmonyd rpc keys list` and `harmonyd rpc keys revoke <id>`;',
+    '  a running node picks up changes within a second.',
+    '- Over WebSocket the credentials go on the upgrade request and hold for the connection.',
+    '- `--rpc-auth off` opens every method to anyone who reaches the port; the node then refuses to listen on an',
+    '  address other than loopback, and it refuses a non-loopback `--rpc-host` in any case without auth.', '',
+    'Limits:', '',
+    '- **Rate limit**: a token bucket per client (an API key, the operator\'s JWT, or else the IP address):',
+    '  `--rpc-rate-limit` calls per second (default 1000, burst the same); a batch spends one token per call. Over the',
+    '  limit every call of the message gets `-32005` with `data.retryAfterMs`, and HTTP answers 429 with `Retry-After`,',
+    '  held back 1 s (at most 32 held per client; beyond that at once, closing the connection), so a client that',
+    '  ignores `Retry-After` cannot make the node work much past its limit.',
+    '  The operator has a bucket of its own at ten times the rate, so a flood from others does not spend it. At most',
+    '  10,000 clients are tracked; the least recently seen is dropped first.',
+    '- **Host allowlist** (geth\'s `--http.vhosts`): `--rpc-vhosts` (default `localhost,127.0.0.1,::1`; `*` for any)',
+    '  names the Host headers served over HTTP and WebSocket, beside the CORS origins; others get 403.',
+    '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.', ''
+  ]
+}
+
 function renderMethod (method: OpenRpcMethod): string[] {
-  const lines = [`### ${method.name}`, '', method.summary, '']
+  const lines = [`### ${method.name}`, '', method.summary, '', `Class: \`${method['x-harmony-class']}\`.`, '']
   if (method.params.length === 0) {
     lines.push('Params: none.', '')
   } else {
@@ -177,7 +214,7 @@ export function documentedRegistry (): RpcRegistry {
   const registry = new RpcRegistry()
   const docsOnly = (): never => { throw new Error('gen-rpc-docs: definitions only') }
   for (const [name, definition] of Object.entries(RPC_METHODS)) {
-    registry.register({ name, summary: definition.summary, params: definition.params, result: definition.result, handler: docsOnly })
+    registry.register({ name, summary: definition.summary, class: definition.class, params: definition.params, result: definition.result, handler: docsOnly })
   }
   for (const [name, definition] of Object.entries(RPC_TOPICS)) {
     registry.registerTopic({ ...definition, name, ...('filter' in definition ? { matches: docsOnly } : {}) })

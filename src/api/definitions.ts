@@ -6,17 +6,26 @@
  * carry it without the daemon.
  */
 import { z } from 'zod'
+import type { MethodClass } from '../rpc/method-class.ts'
+
+export type { MethodClass }
 
 /** One JSON-RPC method: what `rpc.discover` and docs/rpc.md say about it, and its schemas. */
 export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
   summary: string
+  /**
+   * Who may call it: `public` (reads), `spending` (moves funds), `admin` (changes the node). Required, so a
+   * method added without one fails the typecheck. The dispatcher enforces it; rpc.discover shows it as
+   * `x-harmony-class`.
+   */
+  class: MethodClass
   /** A tuple (by position) or an object (by name); the dispatcher maps one onto the other. */
   params: P
   result: R
 }
 
-function method<P extends z.ZodType, R extends z.ZodType> (summary: string, params: P, result: R): MethodDefinition<P, R> {
-  return { summary, params, result }
+function method<P extends z.ZodType, R extends z.ZodType> (methodClass: MethodClass, summary: string, params: P, result: R): MethodDefinition<P, R> {
+  return { summary, class: methodClass, params, result }
 }
 
 // ---- shared schemas ----
@@ -162,8 +171,8 @@ const WebhookResult = z.object({
 /** Every method the API floor serves, by name. The server adds rpc.discover and the subscription methods. */
 export const RPC_METHODS = {
   // node (src/api/node.ts)
-  node_info: method('Identity, version, listen addresses and executor of this node', noParams, NodeInfoResult),
-  node_health: method('Lifecycle state, uptime, peer count, and whether the ledger can finalize (consensus.live)', noParams,
+  node_info: method('public', 'Identity, version, listen addresses and executor of this node', noParams, NodeInfoResult),
+  node_health: method('public', 'Lifecycle state, uptime, peer count, and whether the ledger can finalize (consensus.live)', noParams,
     z.object({
       state: z.string(),
       uptimeSeconds: z.number(),
@@ -172,14 +181,14 @@ export const RPC_METHODS = {
       // live: the validators this node reaches hold the quorum of stake; a node that is not live never finalizes
       consensus: z.object({ live: z.boolean(), reachableStake: z.number(), quorumStake: z.number(), totalStake: z.number(), halted: z.string().optional() }).optional()
     })),
-  net_peers: method('Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
-  net_announce: method('Publish an operator announcement to the network over gossip',
+  net_peers: method('public', 'Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
+  net_announce: method('admin', 'Publish an operator announcement to the network over gossip',
     z.union([
       z.tuple([z.string().max(ANNOUNCEMENT_MAX_CHARS)]),
       z.object({ text: z.string().max(ANNOUNCEMENT_MAX_CHARS) }).strict()
     ]),
     z.object({ recipients: z.number() })),
-  net_announcements: method('Announcements received from the network, newest first',
+  net_announcements: method('public', 'Announcements received from the network, newest first',
     z.union([
       z.tuple([]),
       z.tuple([announcementsLimit]),
@@ -188,24 +197,24 @@ export const RPC_METHODS = {
     z.array(AnnouncementResult)),
 
   // ledger (src/api/dag.ts)
-  account_getBalance: method('Balance of an account in AGC base units (decimal string), from finalized state.', z.tuple([address]), z.string()),
-  account_getNonce: method('Number of finalized transactions of an account (the next nonce when nothing is pending).', z.tuple([address]), z.string()),
-  account_getProof: method('Merkle proof of an account\'s balance and nonce against the state root of the last checkpoint anchored on chain: leaf (bytes20 address, uint256 balance, uint64 nonce) of an OpenZeppelin StandardMerkleTree (docs/protocol.md, State roots of checkpoints). Null when this node holds no anchored epoch or the account is empty there.', z.tuple([address]), AccountProofResult.nullable()),
-  account_sendTransaction: method('Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.', z.tuple([signedTx]), z.string()),
-  tx_get: method('A transaction and its status: pending, final or rejected (with a reason). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
-  dag_getVertex: method('A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),
-  dag_tips: method('Current tips of the DAG (vertices without children).', z.tuple([]), z.array(z.string())),
-  dag_stats: method('Vertex counts (stored, finalized, rejected, processing), final transactions and the state root.', z.tuple([]), DagStatsResult),
+  account_getBalance: method('public', 'Balance of an account in AGC base units (decimal string), from finalized state.', z.tuple([address]), z.string()),
+  account_getNonce: method('public', 'Number of finalized transactions of an account (the next nonce when nothing is pending).', z.tuple([address]), z.string()),
+  account_getProof: method('public', 'Merkle proof of an account\'s balance and nonce against the state root of the last checkpoint anchored on chain: leaf (bytes20 address, uint256 balance, uint64 nonce) of an OpenZeppelin StandardMerkleTree (docs/protocol.md, State roots of checkpoints). Null when this node holds no anchored epoch or the account is empty there.', z.tuple([address]), AccountProofResult.nullable()),
+  account_sendTransaction: method('spending', 'Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.', z.tuple([signedTx]), z.string()),
+  tx_get: method('public', 'A transaction and its status: pending, final or rejected (with a reason). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
+  dag_getVertex: method('public', 'A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),
+  dag_tips: method('public', 'Current tips of the DAG (vertices without children).', z.tuple([]), z.array(z.string())),
+  dag_stats: method('public', 'Vertex counts (stored, finalized, rejected, processing), final transactions and the state root.', z.tuple([]), DagStatsResult),
 
   // settlement chain (src/api/chain.ts)
-  chain_withdrawalProof: method('Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw, with `anchored` once the epoch\'s checkpoint is on chain (claim only then); null if unknown.',
+  chain_withdrawalProof: method('public', 'Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw, with `anchored` once the epoch\'s checkpoint is on chain (claim only then); null if unknown.',
     z.union([
       z.tuple([evmAddress, nonceString]),
       z.object({ account: evmAddress, nonce: nonceString }).strict()
     ]),
     WithdrawalProofResult.nullable()),
-  chain_info: method('Settlement chain: chain id, contract addresses, last checkpoint epoch, stake, escrow totals and deposit watcher progress.', noParams, ChainInfoResult),
-  chain_checkpoints: method(`Checkpoints accepted on chain, ascending: [fromEpoch, fromEpoch + limit), or the latest \`limit\` (default 20, max ${MAX_CHECKPOINTS_PER_CALL}).`,
+  chain_info: method('public', 'Settlement chain: chain id, contract addresses, last checkpoint epoch, stake, escrow totals and deposit watcher progress.', noParams, ChainInfoResult),
+  chain_checkpoints: method('public', `Checkpoints accepted on chain, ascending: [fromEpoch, fromEpoch + limit), or the latest \`limit\` (default 20, max ${MAX_CHECKPOINTS_PER_CALL}).`,
     z.union([
       z.tuple([]),
       z.tuple([epochString.nullable()]),
@@ -215,15 +224,15 @@ export const RPC_METHODS = {
     z.array(CheckpointResult)),
 
   // webhooks (src/api/webhooks.ts): admin
-  webhook_add: method('Registers a URL for event kinds (tx, payment, task), optionally only for some accounts. Returns the hook with its signing secret, shown this once: deliveries carry X-Harmony-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.',
+  webhook_add: method('admin', 'Registers a URL for event kinds (tx, payment, task), optionally only for some accounts. Returns the hook with its signing secret, shown this once: deliveries carry X-Harmony-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.',
     z.union([
       z.tuple([webhookUrl, webhookEvents]),
       z.tuple([webhookUrl, webhookEvents, z.object({ accounts: webhookAccounts.optional(), label: webhookLabel.optional() }).strict()]),
       z.object({ url: webhookUrl, events: webhookEvents, accounts: webhookAccounts.optional(), label: webhookLabel.optional() }).strict()
     ]),
     WebhookResult.extend({ secret: z.string() })),
-  webhook_list: method('Registered webhooks with their queue depth, counters and last delivery status (no secrets).', noParams, z.array(WebhookResult)),
-  webhook_remove: method('Removes a webhook and drops its queued deliveries. False when no hook has this id.',
+  webhook_list: method('admin', 'Registered webhooks with their queue depth, counters and last delivery status (no secrets).', noParams, z.array(WebhookResult)),
+  webhook_remove: method('admin', 'Removes a webhook and drops its queued deliveries. False when no hook has this id.',
     z.union([z.tuple([webhookId]), z.object({ id: webhookId }).strict()]),
     z.boolean())
 } as const satisfies Record<string, MethodDefinition>

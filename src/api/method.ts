@@ -12,6 +12,7 @@ export function registerMethod<M extends RpcMethodName> (registry: RpcRegistry, 
   registry.register<z.ZodType, RpcResultOf<M>>({
     name,
     summary: definition.summary,
+    class: definition.class,
     params: definition.params,
     result: definition.result,
     handler: handler as (params: unknown, ctx: RpcContext) => Promise<RpcResultOf<M>> | RpcResultOf<M>

@@ -3,6 +3,7 @@ import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '.
 import { resolveDatadir } from '../node/datadir.ts'
 import { join } from 'node:path'
 import { HarmonyClient } from '../sdk/client.ts'
+import { JWT_SECRET_FILE, readJwtSecret } from '../core/keys/jwt-secret.ts'
 
 export interface GlobalArgs {
   datadir?: string
@@ -53,10 +54,17 @@ export const rpcOption = { type: 'string', describe: 'RPC URL of the node (defau
 /** The global `--rpc-token` flag (cli/index.ts): the bearer token for admin and spending methods. */
 export const rpcTokenOption = { type: 'string', describe: 'bearer token (API key or JWT) for admin and spending RPC methods [env HARMONY_RPC_TOKEN]', global: true } as const
 
-/** The RPC client of the local node: --rpc, else the datadir's configured rpc host/port; --rpc-token if given. */
+/**
+ * The RPC client of the local node: --rpc, else the datadir's configured rpc host/port. Admin and spending methods
+ * need credentials: --rpc-token (or HARMONY_RPC_TOKEN) when given, else the datadir's JWT secret when there is one;
+ * with --rpc only when the datadir was named (flag or HARMONY_DATADIR), so a token of the default datadir never
+ * goes to another host.
+ */
 export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
   const token = args['rpc-token'] ?? process.env.HARMONY_RPC_TOKEN
-  const auth = token === undefined || token === '' ? {} : { token }
+  const named = args.datadir !== undefined || process.env.HARMONY_DATADIR !== undefined
+  const secret = token === undefined && (args.rpc === undefined || named) ? await readJwtSecret(join(resolveDatadir(args.datadir), JWT_SECRET_FILE)) : undefined
+  const auth = token !== undefined && token !== '' ? { token } : secret === undefined ? {} : { auth: { jwtSecret: secret } }
   if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc, ...auth })
   const { config } = await configFromArgs(args as Record<string, unknown>)
   return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}`, ...auth })

@@ -9,6 +9,7 @@ import { benchCommand } from './bench.ts'
 import { walletCommand } from './wallet.ts'
 import { rpcTokenOption, type GlobalArgs } from './common.ts'
 import { webhookCommand } from './webhook.ts'
+import { rpcCommand } from './rpc-keys.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 function exitCodeFor (err: unknown): number {
@@ -34,6 +35,7 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(walletCommand as never)
     .command(webhookCommand as never)
     .option('rpc-token', rpcTokenOption)
+    .command(rpcCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

@@ -8,6 +8,7 @@ import { createIdentity, ledgerKeyFingerprint, type IdentityOptions } from '../c
 import { newPassword, passwordFileOption, passwordFilePath, type PasswordArgs } from './password.ts'
 import { withConfigFlags, output, type GlobalArgs } from './common.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
+import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
 import { generateGenesis } from '../dag/index.ts'
 import { GENESIS_FILE, writeGenesisFile } from '../node/genesis-file.ts'
 
@@ -34,6 +35,8 @@ export async function initDatadir (datadirFlag: string | undefined, settings: Re
   const configFile = join(datadir, CONFIG_FILE_NAME)
   await writeFile(configFile, renderConfigFile(config), { flag: 'wx' })
   const identity = await createIdentity(datadir, keys)
+  // the RPC's JWT secret: the CLI signs its admin and spending calls with it
+  await loadOrCreateJwtSecret(join(datadir, JWT_SECRET_FILE))
   const result: InitResult = { datadir, peerId: identity.peerId.toString(), ledgerKey: ledgerKeyFingerprint(identity.ledgerKey.publicKey), configFile }
   if (config.genesis === undefined) {
     // no network given: a single-validator ledger of this node, with a funded faucet wallet to drive it

@@ -24,7 +24,7 @@ export class ConfigError extends HarmonyError<'CONFIG_INVALID' | 'CONFIG_UNKNOWN
 
 /** Fatal start-up problems an operator must act on (datadir in use, port in use, bad key file). */
 export class StartupError extends HarmonyError<
-  'DATADIR_IN_USE' | 'PORT_IN_USE' | 'KEY_INVALID' | 'DATADIR_UNINITIALIZED' | 'DATADIR_INVALID'
+  'DATADIR_IN_USE' | 'PORT_IN_USE' | 'KEY_INVALID' | 'DATADIR_UNINITIALIZED' | 'DATADIR_INVALID' | 'RPC_AUTH_REQUIRED'
 > {
   constructor (code: StartupError['code'], message: string, meta: Record<string, unknown> = {}) {
     super(code, message, meta)

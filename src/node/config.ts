@@ -42,6 +42,12 @@ export interface NodeConfig {
   'sync-writes': 'auto' | 'true' | 'false'
   /** Selling compute: a mapping in the config file, JSON in a flag or env (src/market/provider/config.ts). */
   provider: ProviderSettings
+  /** `on`: admin and spending methods need a bearer JWT or an API key; `off` (loopback only): every method is open. */
+  'rpc-auth': 'on' | 'off'
+  /** Host names the RPC answers (Host header), comma-separated; `*` for any (geth's --http.vhosts). */
+  'rpc-vhosts': string
+  /** JSON-RPC calls per second per client (API key or IP address); the operator's JWT gets ten times this. */
+  'rpc-rate-limit': number
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -99,7 +105,19 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     kind: 'provider',
     describe: 'sell compute: {enabled, bond, pricePerGflop, minPrice, capacity, allow, deny, maxTaskBytes, maxTaskGflop} (amounts in base units as decimal strings)',
     default: toProviderSettings(defaultProviderConfig())
-  }
+  },
+  'rpc-auth': {
+    kind: { oneOf: ['on', 'off'] },
+    describe: 'require a bearer JWT (<datadir>/rpc/jwt.hex) or an API key for admin and spending RPC methods (off: every method open; loopback only)',
+    default: 'on'
+  },
+  'rpc-vhosts': {
+    kind: 'string',
+    describe: 'host names the RPC answers, comma-separated, * for any (a DNS-rebinding guard, like geth --http.vhosts)',
+    default: 'localhost,127.0.0.1,::1',
+    validate: (value: string) => value.split(',').every((h) => h.trim() !== '') ? undefined : 'a comma-separated list of host names'
+  },
+  'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP); the operator gets 10x', default: 1000 }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

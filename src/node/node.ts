@@ -28,6 +28,10 @@ import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
 import { MarketService, registerMarketKinds } from '../market/index.ts'
 import { stat } from 'node:fs/promises'
+import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
+import { API_KEYS_FILE, ApiKeyStore } from '../rpc/api-keys.ts'
+import { RpcAuth } from '../rpc/auth.ts'
+import { isLoopbackHost } from '../rpc/access.ts'
 
 export interface HarmonyNodeInit {
   datadir: string
@@ -141,6 +145,10 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
 
   private async startServices (): Promise<void> {
     const { config, logger } = this
+    // checked before anything starts: an RPC open to the network without auth would let anyone spend or administer
+    if (config['rpc-auth'] === 'off' && !isLoopbackHost(config['rpc-host'])) {
+      throw new StartupError('RPC_AUTH_REQUIRED', `refusing to serve JSON-RPC on ${config['rpc-host']} with --rpc-auth off: every method would be open to the network; turn auth on or use --rpc-host 127.0.0.1`, { host: config['rpc-host'] })
+    }
     // storage: the datadir lock and its one database (every sublevel and prefix is listed in src/core/storage.ts)
     this.db = await lockDatadir(this.datadir)
     const db = this.db
@@ -234,7 +242,11 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }))
 
     // the RPC server serves whatever the floors registered in `api` (methods, topics, error codes)
+    const auth = config['rpc-auth'] === 'off'
+      ? undefined
+      : new RpcAuth({ jwtSecret: await loadOrCreateJwtSecret(join(this.datadir, JWT_SECRET_FILE)), apiKeys: new ApiKeyStore(join(this.datadir, API_KEYS_FILE)) })
     this.rpcValue = new RpcServer({
+      auth,
       registry: this.api,
       logger,
       metrics: this.metrics,
@@ -244,7 +256,11 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
         if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
         return { ok: true }
       }
-    }, { host: config['rpc-host'], port: config['rpc-port'] })
+    }, {
+      host: config['rpc-host'],
+      port: config['rpc-port'],
+      access: { vhosts: config['rpc-vhosts'].split(',').map((h) => h.trim()), rateLimit: { ratePerSecond: config['rpc-rate-limit'] } }
+    })
     await this.add('rpc', this.rpcValue)
   }
 

@@ -31,6 +31,7 @@ export function createBuiltinMethods (deps: BuiltinMethodsDeps): RpcRegistry {
 
   registry.register({
     name: 'rpc.discover',
+    class: 'public',
     summary: 'Returns the OpenRPC 1.3 document describing every method of this node.',
     params: z.tuple([]),
     result: z.object({
@@ -43,6 +44,7 @@ export function createBuiltinMethods (deps: BuiltinMethodsDeps): RpcRegistry {
 
   registry.register({
     name: 'harmony_subscribe',
+    class: 'public',
     summary: 'Subscribes this WebSocket connection to a topic; events arrive as harmony_subscription notifications ' +
       '{subscription, result}. Returns the subscription id.',
     params: z.tuple([
@@ -81,6 +83,7 @@ export function createBuiltinMethods (deps: BuiltinMethodsDeps): RpcRegistry {
 
   registry.register({
     name: 'harmony_unsubscribe',
+    class: 'public',
     summary: 'Cancels a subscription of this connection. Returns false if the id is not one of its active subscriptions.',
     params: z.tuple([z.string().max(128).meta({ title: 'subscription', description: 'id returned by harmony_subscribe' })]),
     result: z.boolean(),

@@ -14,6 +14,7 @@ import type { Logger } from '../core/logger.ts'
 import type { RpcMetrics, RpcOutcome } from './metrics.ts'
 import { UNKNOWN_METHOD_LABEL } from './metrics.ts'
 import { HarmonyError } from '../core/errors.ts'
+import { authorize } from './auth.ts'
 import { RpcErrorCode, RpcMethodError, type RpcContext, type RpcErrorCodeValue, type RpcMethod, type RpcRegistry } from './registry.ts'
 
 export interface RpcDispatcherInit {
@@ -99,6 +100,10 @@ export class RpcDispatcher {
       this.count('parse_error')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.PARSE_ERROR, 'parse error: the body is not valid JSON'))
     }
+    // one token per call; an empty or oversized batch is refused below for one token (its size is not work done)
+    const calls = Array.isArray(payload) && payload.length > 0 && payload.length <= this.maxBatch ? payload.length : 1
+    const retryAfterMs = ctx.admit?.(calls) ?? 0
+    if (retryAfterMs > 0) return this.rateLimited(payload, retryAfterMs)
     if (!Array.isArray(payload)) return this.handleOne(payload, ctx)
     if (payload.length === 0) {
       this.count('invalid_request')
@@ -119,6 +124,26 @@ export class RpcDispatcher {
   refuse (code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode], message: string, outcome: RpcOutcome): string {
     this.count(outcome)
     return serialize(createJSONRPCErrorResponse(null, code, message))
+  }
+
+  /** Every call of a message refused by the rate limit, each with its own id; notifications get no answer. */
+  private rateLimited (payload: unknown, retryAfterMs: number): string | null {
+    const message = `rate limit exceeded for this client: retry in ${retryAfterMs} ms (data.retryAfterMs)`
+    // an empty or oversized batch gets one answer, as it would without the limit
+    if (Array.isArray(payload) && (payload.length === 0 || payload.length > this.maxBatch)) {
+      this.count('limit_exceeded')
+      return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.LIMIT_EXCEEDED, message, { retryAfterMs }))
+    }
+    const items = Array.isArray(payload) ? payload : [payload]
+    const answers: string[] = []
+    for (const item of items) {
+      if (isObject(item) && item.id === undefined && typeof item.method === 'string') continue
+      const id = isObject(item) && isValidId(item.id) ? item.id : null
+      this.count('limit_exceeded')
+      answers.push(serialize(createJSONRPCErrorResponse(id, RpcErrorCode.LIMIT_EXCEEDED, message, { retryAfterMs })))
+    }
+    if (answers.length === 0) return null
+    return Array.isArray(payload) ? `[${answers.join(',')}]` : answers[0]
   }
 
   private async handleOne (item: unknown, ctx: RpcContext): Promise<string | null> {
@@ -153,6 +178,9 @@ export class RpcDispatcher {
 
   private wrap (method: RpcMethod): JSONRPCMethod<RpcContext> {
     return async (request, ctx): Promise<JSONRPCResponse | null> => {
+      // credentials before params: a caller without rights learns nothing about the method's inputs
+      const refused = authorize(ctx.grant, method.name, method.class ?? 'admin')
+      if (refused !== undefined) throw refused
       const params = parseParams(method, request.params)
       let result: unknown
       try {
@@ -241,6 +269,7 @@ function outcomeOf (code: number): RpcOutcome {
     case RpcErrorCode.INTERNAL_ERROR: return 'internal_error'
     case RpcErrorCode.INVALID_REQUEST: return 'invalid_request'
     case RpcErrorCode.LIMIT_EXCEEDED: return 'limit_exceeded'
+    case RpcErrorCode.UNAUTHORIZED: return 'unauthorized'
     default: return 'error'
   }
 }

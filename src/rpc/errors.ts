@@ -15,7 +15,10 @@ export const RpcErrorCode = {
   RESOURCE_UNAVAILABLE: -32002,
   TRANSACTION_REJECTED: -32003,
   METHOD_NOT_SUPPORTED: -32004,
-  LIMIT_EXCEEDED: -32005
+  LIMIT_EXCEEDED: -32005,
+  // Harmony: a call whose method class (admin, spending) needs credentials it did not carry or that were refused;
+  // `data.reason` says which (auth_required, scope, token_expired, token_signature, key_revoked...)
+  UNAUTHORIZED: -32010
 } as const
 
 export type RpcErrorCodeValue = (typeof RpcErrorCode)[keyof typeof RpcErrorCode]

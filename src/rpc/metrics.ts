@@ -10,6 +10,7 @@ export type RpcOutcome =
   | 'invalid_params'
   | 'internal_error'
   | 'limit_exceeded'
+  | 'unauthorized'
 
 /** The label used for any method name that is not registered, so the label set stays bounded. */
 export const UNKNOWN_METHOD_LABEL = 'unknown'

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { RpcMethod } from './registry.ts'
 import type { TopicDefinition } from './subscriptions.ts'
+import type { MethodClass } from './method-class.ts'
 
 /** OpenRPC spec version of the generated document. */
 export const OPENRPC_VERSION = '1.3.2'
@@ -20,6 +21,8 @@ export interface OpenRpcMethod {
   paramStructure: 'by-position' | 'by-name' | 'either'
   params: OpenRpcContentDescriptor[]
   result: OpenRpcContentDescriptor
+  /** Extension: who may call it (`public`, `admin` or `spending`; src/rpc/method-class.ts). */
+  'x-harmony-class': MethodClass
 }
 
 export interface OpenRpcSubscriptionTopic {
@@ -74,7 +77,8 @@ function describeMethod (method: RpcMethod): OpenRpcMethod {
     summary: method.summary,
     paramStructure: structure,
     params,
-    result: { name: 'result', ...descriptionOf(resultSchema), schema: resultSchema }
+    result: { name: 'result', ...descriptionOf(resultSchema), schema: resultSchema },
+    'x-harmony-class': method.class ?? 'admin'
   }
 }
 

@@ -1,6 +1,8 @@
 import type { z } from 'zod'
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError } from './errors.ts'
 import { SubscriptionHub, type TopicDefinition } from './subscriptions.ts'
+import type { RpcGrant } from './auth.ts'
+import type { MethodClass } from './method-class.ts'
 
 export { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError }
 
@@ -14,11 +16,24 @@ export interface RpcContext {
   notify?: (method: string, params: unknown) => void
   /** Set for WebSocket calls: runs when the connection closes (for subscription cleanup). */
   onClose?: (fn: () => void) => void
+  /** What the caller's credentials allow (src/rpc/auth.ts); undefined when the server runs without auth. */
+  grant?: RpcGrant
+  /**
+   * Rate limit: spends `calls` tokens of the caller's bucket; returns 0 when allowed, else the milliseconds until
+   * it may call again (every call of the message is then refused with -32005). Undefined: no limit.
+   */
+  admit?: (calls: number) => number
 }
 
 export interface RpcMethod<P extends z.ZodType = z.ZodType, R = unknown> {
   name: string
   summary: string
+  /**
+   * Who may call it (src/rpc/method-class.ts). The API floor always declares it (api/definitions.ts requires it);
+   * a method registered without one is treated as `admin`, so an oversight refuses rather than exposes.
+   * @default 'admin'
+   */
+  class?: MethodClass
   /** Params schema: a tuple (by position) or an object (by name). */
   params: P
   /** Result schema, used for the OpenRPC document. */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Registry } from 'prom-client'
 import { StartupError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -13,6 +14,10 @@ import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
 import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
+import { RpcAccess, isLoopbackHost, type RpcAccessInit } from './access.ts'
+import type { RpcAuth, RpcGrant } from './auth.ts'
+import { readBody, sendJsonText } from './http-body.ts'
+import { CorsPolicy } from './cors.ts'
 
 export { SUBSCRIPTION_NOTIFICATION_METHOD, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport }
 
@@ -53,6 +58,10 @@ export interface RpcServerInit {
    * @default {}
    */
   errorCodes?: Readonly<Record<string, RpcErrorCodeValue>>
+  /** Host allowlist (geth's `--http.vhosts`) and per-client rate limit (src/rpc/access.ts). @default {} */
+  access?: RpcAccessInit
+  /** Responses of at least this many bytes are gzip-compressed for clients that accept it. @default 1024 */
+  gzipMinBytes?: number
 }
 
 export interface RpcServerComponents {
@@ -64,15 +73,22 @@ export interface RpcServerComponents {
   health: () => HealthReport | Promise<HealthReport>
   /** Readiness for `GET /readyz` (synced, peers connected...): 200 when ok, 503 otherwise. */
   ready: () => ReadinessReport | Promise<ReadinessReport>
+  /**
+   * Credentials for admin and spending methods (src/rpc/auth.ts). Without it every method is open to whoever
+   * reaches the port, so the server then refuses to listen anywhere but loopback.
+   */
+  auth?: RpcAuth
+}
+
+
+function clientOf (grant: RpcGrant | undefined, req: IncomingMessage): string {
+  return grant?.client ?? `ip:${req.socket.remoteAddress ?? 'unknown'}`
 }
 
 export interface RpcServerAddress {
   host: string
   port: number
 }
-
-// an oversized body is read and dropped (so the client can see the 413) up to this multiple of the limit
-const OVERSIZE_DRAIN_FACTOR = 16
 
 /**
  * JSON-RPC 2.0 over HTTP (`POST /`) and WebSocket (upgrade on `/`), plus the HTTP handlers registered with
@@ -89,12 +105,14 @@ export class RpcServer implements Startable {
   private readonly host: string
   private readonly port: number
   private readonly maxBodyBytes: number
-  private readonly corsOrigins: ReadonlySet<string>
+  private readonly cors: CorsPolicy
   private readonly version: string
   private readonly requestTimeoutMs: number
   private readonly builtins: RpcRegistry
   private readonly ws: WsTransport
   private readonly handlers = new HttpHandlerRegistry()
+  private readonly access: RpcAccess
+  private readonly gzipMinBytes: number
   private http?: Server
   private shutdown = new AbortController()
   private bound?: RpcServerAddress
@@ -106,9 +124,11 @@ export class RpcServer implements Startable {
     this.host = init.host ?? '127.0.0.1'
     this.port = init.port ?? 9545
     this.maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
-    this.corsOrigins = new Set(init.corsOrigins ?? [])
+    this.cors = new CorsPolicy(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
+    this.access = new RpcAccess(init.access)
+    this.gzipMinBytes = init.gzipMinBytes ?? 1024
     this.hub = components.registry.hub
     this.rpcMetrics = createRpcMetrics(components.metrics)
     this.builtins = createBuiltinMethods({
@@ -126,7 +146,7 @@ export class RpcServer implements Startable {
       dispatcher: this.dispatcher,
       logger: this.logger,
       metrics: this.rpcMetrics,
-      originAllowed: (origin) => this.originAllowed(origin)
+      originAllowed: (origin) => this.cors.allowed(origin)
     }, {
       maxConnections: init.maxWsConnections ?? 64,
       maxInFlight: init.maxWsInFlight ?? 64,
@@ -166,12 +186,22 @@ export class RpcServer implements Startable {
 
   async start (): Promise<void> {
     if (this.http !== undefined) return
+    if (this.components.auth === undefined && !isLoopbackHost(this.host)) {
+      throw new StartupError('RPC_AUTH_REQUIRED',
+        `refusing to serve JSON-RPC on ${this.host} without auth: every method would be open to the network; turn rpc auth on (--rpc-auth on) or listen on 127.0.0.1`,
+        { host: this.host })
+    }
     this.shutdown = new AbortController()
     const http = createServer({
       requestTimeout: this.requestTimeoutMs,
       headersTimeout: Math.min(this.requestTimeoutMs, 10_000)
     }, (req, res) => { this.onRequest(req, res) })
-    http.on('upgrade', (req, socket, head) => { this.ws.handleUpgrade(req, socket, head) })
+    http.on('upgrade', (req, socket, head) => {
+      this.onUpgrade(req, socket, head).catch((err: unknown) => {
+        this.logger.warn({ err }, 'WebSocket upgrade failed')
+        socket.destroy()
+      })
+    })
     http.on('clientError', (err, socket) => {
       this.logger.debug({ err }, 'malformed HTTP request')
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
@@ -235,7 +265,7 @@ export class RpcServer implements Startable {
         })
         return
       }
-      if (method === 'OPTIONS') { this.onPreflight(req, res); return }
+      if (method === 'OPTIONS') { if (!this.cors.preflight(req, res)) this.rejected('origin'); return }
       this.rejected('method_not_allowed')
       res.setHeader('Allow', 'POST, OPTIONS')
       this.sendRpcError(res, 405, RpcErrorCode.INVALID_REQUEST,
@@ -263,14 +293,21 @@ export class RpcServer implements Startable {
   private async onRpcPost (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const origin = req.headers.origin
     if (origin !== undefined) {
-      if (!this.originAllowed(origin)) {
+      if (!this.cors.allowed(origin)) {
         this.rejected('origin')
         this.sendRpcError(res, 403, RpcErrorCode.INVALID_REQUEST,
           'origin not allowed: start the node with this origin in its RPC CORS origins', 'invalid_request')
         req.resume()
         return
       }
-      this.setCorsHeaders(res, origin)
+      this.cors.setHeaders(res, origin)
+    }
+    if (!this.access.hostAllowed(req.headers.host)) {
+      this.rejected('vhost')
+      req.resume()
+      this.sendRpcError(res, 403, RpcErrorCode.INVALID_REQUEST,
+        'host not allowed: start the node with this host name in its RPC vhosts (--rpc-vhosts)', 'invalid_request')
+      return
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
     if (contentType !== 'application/json') {
@@ -280,7 +317,7 @@ export class RpcServer implements Startable {
         'content-type must be application/json', 'invalid_request')
       return
     }
-    const body = await this.readBody(req)
+    const body = await readBody(req, this.maxBodyBytes)
     if (body === null) return // the client went away mid-body
     if (body === undefined) {
       this.rejected('body_too_large')
@@ -295,76 +332,51 @@ export class RpcServer implements Startable {
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       controller.abort()
     })
-    const ctx: RpcContext = { transport: 'http', signal: controller.signal }
+    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
+    let retryAfterMs = 0
+    const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
     const response = await this.dispatcher.handle(body, ctx)
+    // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
+    // make the node work much beyond its limit, so the operator's calls are not queued behind a flood
+    const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
+    if (retryAfterMs > 0 && !await this.access.holdRefusal(clientOf(grant, req), controller.signal)) headers.Connection = 'close'
     if (res.destroyed) return
+    // a refused message answers 429 with Retry-After (seconds, rounded up), and the JSON-RPC errors in the body
+    const status = retryAfterMs > 0 ? 429 : response === null ? 204 : 200
     if (response === null) {
-      res.writeHead(204)
+      res.writeHead(status, headers)
       res.end()
       return
     }
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(response) })
-    res.end(response)
+    await sendJsonText(req, res, status, response, headers, this.gzipMinBytes)
   }
 
-  /**
-   * The body as text; undefined when it exceeds the limit (the request has then been drained or destroyed);
-   * null when the client aborted.
-   */
-  private async readBody (req: IncomingMessage): Promise<string | undefined | null> {
-    try {
-      return await this.readBodyChunks(req)
-    } catch {
-      return null
-    }
-  }
-
-  private async readBodyChunks (req: IncomingMessage): Promise<string | undefined> {
-    const declared = Number(req.headers['content-length'])
-    const hardLimit = this.maxBodyBytes * OVERSIZE_DRAIN_FACTOR
-    if (Number.isFinite(declared) && declared > hardLimit) {
-      req.destroy()
-      return undefined
-    }
-    const chunks: Buffer[] = []
-    let received = 0
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      received += chunk.length
-      if (received > hardLimit) {
-        req.destroy()
-        return undefined
+  /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */
+  private session (grant: RpcGrant | undefined, req: IncomingMessage, onLimited?: (retryAfterMs: number) => void): Pick<RpcContext, 'grant' | 'admit'> {
+    const client = clientOf(grant, req)
+    return {
+      ...(grant === undefined ? {} : { grant }),
+      admit: (calls) => {
+        const wait = this.access.admit(client, calls)
+        if (wait > 0) {
+          this.rejected('rate_limited')
+          onLimited?.(wait)
+        }
+        return wait
       }
-      // past the limit keep reading, but drop the bytes, so the client sees the 413 rather than a reset
-      if (received <= this.maxBodyBytes) chunks.push(chunk)
     }
-    if (received > this.maxBodyBytes) return undefined
-    return Buffer.concat(chunks).toString('utf8')
   }
 
-  private onPreflight (req: IncomingMessage, res: ServerResponse): void {
-    const origin = req.headers.origin
-    if (origin === undefined || !this.originAllowed(origin)) {
-      this.rejected('origin')
-      res.writeHead(403)
-      res.end()
+  private async onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (!this.access.hostAllowed(req.headers.host)) {
+      this.rejected('vhost')
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    this.setCorsHeaders(res, origin)
-    res.writeHead(204, {
-      'Access-Control-Allow-Methods': 'POST, OPTIONS',
-      'Access-Control-Allow-Headers': 'content-type',
-      'Access-Control-Max-Age': '600'
-    })
-    res.end()
-  }
-
-  private originAllowed (origin: string): boolean {
-    return this.corsOrigins.has('*') || this.corsOrigins.has(origin)
-  }
-
-  private setCorsHeaders (res: ServerResponse, origin: string): void {
-    res.setHeader('Access-Control-Allow-Origin', this.corsOrigins.has('*') ? '*' : origin)
-    res.setHeader('Vary', 'Origin')
+    // credentials are read once, at the upgrade; calls on the connection then carry that grant
+    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
+    if (socket.destroyed) return
+    this.ws.handleUpgrade(req, socket, head, this.session(grant, req))
   }
 
   private sendRpcError (res: ServerResponse, status: number, code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode],

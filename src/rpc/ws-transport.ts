@@ -88,7 +88,7 @@ export class WsTransport {
   }
 
   /** The HTTP server's `upgrade` event. */
-  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, session: Pick<RpcContext, 'grant' | 'admit'> = {}): void {
     const path = (req.url ?? '/').split('?')[0]
     const refuse = (status: number, reason: string, text: string): void => {
       this.components.metrics.httpRejected.inc({ reason })
@@ -100,10 +100,10 @@ export class WsTransport {
     const origin = req.headers.origin
     if (origin !== undefined && !this.components.originAllowed(origin)) { refuse(403, 'origin', 'Forbidden'); return }
     if (this.connections.size >= this.init.maxConnections) { refuse(503, 'ws_connection_limit', 'Service Unavailable'); return }
-    wss.handleUpgrade(req, socket, head, (ws) => { this.onConnection(ws) })
+    wss.handleUpgrade(req, socket, head, (ws) => { this.onConnection(ws, session) })
   }
 
-  private onConnection (socket: WebSocket): void {
+  private onConnection (socket: WebSocket, session: Pick<RpcContext, 'grant' | 'admit'>): void {
     const { logger, metrics } = this.components
     const controller = new AbortController()
     const connection: Connection = {
@@ -114,6 +114,7 @@ export class WsTransport {
       alive: true,
       // one context object per connection: subscriptions are keyed by it
       ctx: {
+        ...session,
         transport: 'ws',
         signal: controller.signal,
         notify: (method, params) => { this.send(connection, serialize({ jsonrpc: '2.0', method, params })) },

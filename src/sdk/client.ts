@@ -1,6 +1,7 @@
 import type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'
 import { RpcClientError, RpcTransportError } from './errors.ts'
 import { WsSession, type CallOptions, type ReconnectOptions, type RpcParams, type RpcRequest } from './ws-session.ts'
+import { mintJwt } from '../rpc/jwt.ts'
 
 export { RpcClientError, RpcTransportError }
 export type { CallOptions, ReconnectOptions, RpcParams }
@@ -8,6 +9,12 @@ export type { RpcTransportErrorCode } from './errors.ts'
 
 /** A bearer token, or a function that makes one per request (a short-lived JWT, say). */
 export type TokenSource = string | (() => string | Promise<string>)
+
+/**
+ * Credentials for admin and spending methods: the node's JWT secret (`<datadir>/rpc/jwt.hex`; a fresh HS256 token
+ * is minted per request and per WebSocket connection) or an API key (`hk_…`, from `harmonyd rpc keys add`).
+ */
+export type RpcCredentials = { jwtSecret: Uint8Array } | { apiKey: string }
 
 export interface HarmonyClientOptions {
   /**
@@ -37,6 +44,8 @@ export interface HarmonyClientOptions {
   onReconnect?: () => void
   /** Called when the reconnect gave up after its last attempt; every subscription has then ended. */
   onReconnectFailed?: (err: Error) => void
+  /** Sent with every HTTP request and on the WebSocket upgrade; wins over `token`. @default none */
+  auth?: RpcCredentials
 }
 
 /** The params and options of a typed call: params may be left out where the method's params are optional. */
@@ -73,6 +82,7 @@ export class HarmonyClient {
   private readonly timeoutMs: number
   private readonly token?: TokenSource
   private readonly ws: WsSession
+  private readonly auth?: RpcCredentials
   private nextId = 1
 
   constructor (options: HarmonyClientOptions) {
@@ -101,6 +111,7 @@ export class HarmonyClient {
       onReconnect: options.onReconnect,
       onReconnectFailed: options.onReconnectFailed
     })
+    this.auth = options.auth
   }
 
   /**
@@ -142,6 +153,7 @@ export class HarmonyClient {
   }
 
   private async authHeaders (): Promise<Record<string, string>> {
+    if (this.auth !== undefined) return { authorization: `Bearer ${'apiKey' in this.auth ? this.auth.apiKey : mintJwt(this.auth.jwtSecret)}` }
     if (this.token === undefined) return {}
     const token = typeof this.token === 'function' ? await this.token() : this.token
     return token === '' ? {} : { authorization: `Bearer ${token}` }

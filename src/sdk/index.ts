@@ -7,3 +7,4 @@ export type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopic
 // for webhook receivers: check a delivery's X-Harmony-Signature against the hook's secret
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifyWebhookSignature, type VerifyWebhookOptions } from '../webhooks/signature.ts'
 export type { HookView, PaymentWebhookEvent, TxWebhookEvent, WebhookEventKind } from '../webhooks/index.ts'
+export type { RpcCredentials } from './client.ts'

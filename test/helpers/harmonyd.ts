@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HarmonyClient, type RpcParams } from '../../src/sdk/index.ts'
+import { JWT_SECRET_FILE, readJwtSecret } from '../../src/core/keys/jwt-secret.ts'
+import { mintJwt } from '../../src/rpc/jwt.ts'
 
 export const BIN = fileURLToPath(new URL('../../bin/harmonyd.ts', import.meta.url))
 
@@ -76,14 +78,25 @@ export async function startHarmonyd (args: string[], timeoutMs = 60_000): Promis
   }
 }
 
-/** One JSON-RPC call through the SDK (HTTP), failing with RpcClientError on a JSON-RPC error. */
-export async function rpc<T> (url: string, method: string, params: RpcParams = [], token?: string): Promise<T> {
+/**
+ * One JSON-RPC call through the SDK (HTTP), failing with RpcClientError on a JSON-RPC error; `headers` may carry
+ * the credentials of `operatorAuth` (their bearer token is what the SDK sends).
+ */
+export async function rpc<T> (url: string, method: string, params: RpcParams = [], headers: Record<string, string> = {}): Promise<T> {
+  const token = headers.authorization?.replace(/^Bearer /, '')
   const client = new HarmonyClient({ url, ...(token === undefined ? {} : { token }) })
   try {
     return await client.request<T>(method, params)
   } finally {
     await client.close()
   }
+}
+
+/** An Authorization header for admin and spending calls: a fresh JWT signed with the datadir's secret. */
+export async function operatorAuth (datadir: string): Promise<Record<string, string>> {
+  const secret = await readJwtSecret(join(datadir, JWT_SECRET_FILE))
+  if (secret === undefined) throw new Error(`${datadir} has no RPC JWT secret; was it initialised?`)
+  return { authorization: `Bearer ${mintJwt(secret)}` }
 }
 
 /** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */

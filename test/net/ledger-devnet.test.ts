@@ -33,7 +33,7 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   const statuses: Array<{ id: string, status: string }> = []
   await ws.subscribe('tx_status', undefined, (e) => { statuses.push(e) })
 
-  const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '2.5', '--rpc', urls[0], '--wait', '--json'])
+  const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '2.5', '--rpc', urls[0], '--datadir', join(d.path, 'node-0'), '--wait', '--json'])
   t.is(sent.code, 0, sent.stderr)
   const sentTx = JSON.parse(sent.stdout) as { id: string, status: string }
   t.is(sentTx.status, 'final')
@@ -53,7 +53,7 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   const balance = await runHarmonyd(['wallet', 'balance', alice, '--rpc', urls[1], '--json'])
   t.is(balance.code, 0, balance.stderr)
   t.deepEqual(JSON.parse(balance.stdout), { address: alice, balance: expected, balanceAgc: '2.5', nonce: '0' })
-  const overdraft = await runHarmonyd(['wallet', 'send', '--wallet', wallet, ...unlock, '--to', alice, '--amount', '100', '--rpc', urls[1]])
+  const overdraft = await runHarmonyd(['wallet', 'send', '--wallet', wallet, ...unlock, '--to', alice, '--amount', '100', '--rpc', urls[1], '--datadir', join(d.path, 'node-1')])
   t.not(overdraft.code, 0)
   t.regex(overdraft.stderr, /balance/i)
 
@@ -66,7 +66,7 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   }
 
   // burn on the DAG -> checkpoint on chain -> claim with the proof
-  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--rpc', urls[2], '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
+  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--rpc', urls[2], '--datadir', join(d.path, 'node-2'), '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
   t.is(withdraw.code, 0, withdraw.stderr)
   const claimed = JSON.parse(withdraw.stdout) as { epoch: string, claim: string }
   t.regex(claimed.claim, /^0x[0-9a-f]{64}$/)

@@ -3,7 +3,7 @@ import { writeFile, stat, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { freePort, rpc, runHarmonyd, startHarmonyd, tempDir, waitFor, type RunningNode } from '../helpers/harmonyd.ts'
+import { freePort, operatorAuth, rpc, runHarmonyd, startHarmonyd, tempDir, waitFor, type RunningNode } from '../helpers/harmonyd.ts'
 
 interface Peer { peerId: string, bound: boolean }
 interface Announcement { origin: string, text: string }
@@ -62,7 +62,7 @@ test.serial('nodes that know only the bootstrap node find each other, and gossip
   let attempt = 0
   await waitFor('an announcement from node 2 to reach nodes 0 and 1', async () => {
     const text = `hello from node 2 #${attempt++}`
-    await rpc(n2.rpc, 'net_announce', [text])
+    await rpc(n2.rpc, 'net_announce', [text], await operatorAuth(d2.path))
     const seen = await waitFor('delivery', async () => {
       const [a0, a1] = await Promise.all([
         rpc<Announcement[]>(n0.rpc, 'net_announcements'),

@@ -1,0 +1,104 @@
+import { isIP } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TokenBuckets } from './rate-limit.ts'
+
+// a rate-limited HTTP answer is held back this long, and at most this many per client at once (beyond that the
+// refusal is sent at once and the connection closed): a client that ignores Retry-After then costs the node at
+// most its limit in answered calls plus (held connections / hold time) in refusals
+const REFUSAL_HOLD_MS = 1000
+const MAX_HELD_REFUSALS_PER_CLIENT = 32
+
+/** geth's `--http.vhosts` default, with the loopback addresses a local client puts in its Host header. */
+export const DEFAULT_VHOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1']
+
+export interface RpcRateLimitInit {
+  /** Calls per second one client (API key, or IP address without credentials) may make. @default 1000 */
+  ratePerSecond?: number
+  /** Calls a client may make at once before the rate applies. @default ratePerSecond */
+  burst?: number
+  /**
+   * Calls per second of the operator (a valid bearer JWT), in a bucket of its own so that a flood from other
+   * clients never starves the operator. @default 10 × ratePerSecond
+   */
+  operatorRatePerSecond?: number
+  /** Clients tracked at once; the least recently seen is evicted beyond this. @default 10000 */
+  maxClients?: number
+}
+
+export interface RpcAccessInit {
+  /**
+   * Host names (the request's Host header, without port) the HTTP and WebSocket endpoints answer, like geth's
+   * `--http.vhosts`: a browser page on another name (DNS rebinding) is refused. `'*'` allows any.
+   * @default ['localhost', '127.0.0.1', '::1']
+   */
+  vhosts?: readonly string[]
+  /** Per-client token buckets; `false` turns the limit off. @default {} (on, with the defaults above) */
+  rateLimit?: RpcRateLimitInit | false
+}
+
+/** The HTTP-level checks before a call is read: the Host allowlist and the per-client rate limit. */
+export class RpcAccess {
+  private readonly vhosts: ReadonlySet<string>
+  private readonly clients?: TokenBuckets
+  private readonly operator?: TokenBuckets
+  // clients with refusals being held, and how many (entries leave when their count drops to 0)
+  private readonly heldRefusals = new Map<string, number>()
+
+  constructor (init: RpcAccessInit = {}) {
+    this.vhosts = new Set((init.vhosts ?? DEFAULT_VHOSTS).map((h) => h.toLowerCase()))
+    if (init.rateLimit !== false) {
+      const rate = init.rateLimit?.ratePerSecond ?? 1000
+      this.clients = new TokenBuckets({ ratePerSecond: rate, burst: init.rateLimit?.burst, maxClients: init.rateLimit?.maxClients })
+      // one bucket: the operator is one client
+      this.operator = new TokenBuckets({ ratePerSecond: init.rateLimit?.operatorRatePerSecond ?? rate * 10, maxClients: 1 })
+    }
+  }
+
+  /** True when the Host header names an allowed host (an absent header is allowed: it cannot come from a browser). */
+  hostAllowed (hostHeader: string | undefined): boolean {
+    if (this.vhosts.has('*') || hostHeader === undefined) return true
+    return this.vhosts.has(hostName(hostHeader))
+  }
+
+  /** Spends `calls` tokens of `client`'s bucket: 0 when allowed, else the milliseconds to wait. */
+  admit (client: string, calls: number): number {
+    if (client === 'operator') return this.operator?.take(client, calls) ?? 0
+    return this.clients?.take(client, calls) ?? 0
+  }
+
+  /**
+   * Waits out the hold of a refused answer (until `signal` aborts); false, at once, when the client already has
+   * the most refusals held (the caller then closes the connection).
+   */
+  async holdRefusal (client: string, signal: AbortSignal): Promise<boolean> {
+    const held = this.heldRefusals.get(client) ?? 0
+    if (held >= MAX_HELD_REFUSALS_PER_CLIENT) return false
+    this.heldRefusals.set(client, held + 1)
+    try {
+      await sleep(REFUSAL_HOLD_MS, undefined, { signal }).catch(() => {})
+    } finally {
+      const left = (this.heldRefusals.get(client) ?? 1) - 1
+      if (left <= 0) this.heldRefusals.delete(client)
+      else this.heldRefusals.set(client, left)
+    }
+    return true
+  }
+}
+
+/** `example.org:9545` -> `example.org`; `[::1]:9545` -> `::1`. */
+export function hostName (hostHeader: string): string {
+  const host = hostHeader.trim().toLowerCase()
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']')
+    return end === -1 ? host : host.slice(1, end)
+  }
+  if (isIP(host) === 6) return host
+  const colon = host.lastIndexOf(':')
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+/** True for addresses only this machine can reach (where running without auth is allowed). */
+export function isLoopbackHost (host: string): boolean {
+  const h = host.toLowerCase()
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
+}
