@@ -94,9 +94,14 @@ export async function rpc<T> (url: string, method: string, params: RpcParams = [
 
 /** An Authorization header for admin and spending calls: a fresh JWT signed with the datadir's secret. */
 export async function operatorAuth (datadir: string): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${mintJwt(await operatorSecret(datadir))}` }
+}
+
+/** The node's RPC JWT secret (`<datadir>/rpc/jwt.hex`), for an SDK client with the operator's credentials. */
+export async function operatorSecret (datadir: string): Promise<Uint8Array> {
   const secret = await readJwtSecret(join(datadir, JWT_SECRET_FILE))
   if (secret === undefined) throw new Error(`${datadir} has no RPC JWT secret; was it initialised?`)
-  return { authorization: `Bearer ${mintJwt(secret)}` }
+  return secret
 }
 
 /** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */

@@ -21,7 +21,11 @@ test.serial('the README\'s SDK example runs against a node: a client-signed tran
   const node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn'])
   t.teardown(async () => { await node.stop() })
 
-  const child = fork(EXAMPLE, [node.rpc, faucetWallet], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  // the example adds a webhook (admin) and sends a transfer (spending): an API key with those classes, as a user would
+  const key = await runHarmonyd(['rpc', 'keys', 'add', '--label', 'example', '--scope', 'admin,spending', '--datadir', d.path, '--json'])
+  t.is(key.code, 0, key.stderr)
+  const HARMONY_RPC_TOKEN = (JSON.parse(key.stdout) as { key: string }).key
+  const child = fork(EXAMPLE, [node.rpc, faucetWallet], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, HARMONY_RPC_TOKEN } })
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })

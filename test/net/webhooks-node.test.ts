@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { loadWalletFile, walletFromSeed } from '../../src/core/keys/wallet.ts'
 import { signTransfer } from '../../src/dag/wallet.ts'
 import { HarmonyClient } from '../../src/sdk/index.ts'
-import { runHarmonyd, startHarmonyd, tempDir, waitFor, type RunningNode } from '../helpers/harmonyd.ts'
+import { operatorSecret, runHarmonyd, startHarmonyd, tempDir, waitFor, type RunningNode } from '../helpers/harmonyd.ts'
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts'
 
 interface Delivery { id: string, hook: string, kind: string, data: Record<string, unknown> }
@@ -25,14 +25,14 @@ test.serial('a solo node signs its tx and payment deliveries, and a kill -9 mid-
   t.teardown(async () => { await node.stop() })
 
   // registered through the CLI over the SDK; the secret is printed once
-  const added = await runHarmonyd(['webhook', 'add', receiver.url, '--events', 'tx', 'payment', '--label', 'e2e', '--rpc', node.rpc, '--json'])
+  const added = await runHarmonyd(['webhook', 'add', receiver.url, '--events', 'tx', 'payment', '--label', 'e2e', '--rpc', node.rpc, '--datadir', d.path, '--json'])
   t.is(added.code, 0, added.stderr)
   const hook = JSON.parse(added.stdout) as { id: string, secret: string, events: string[] }
   t.deepEqual(hook.events, ['tx', 'payment'])
 
   // signed here and sent through the SDK (a process less than the wallet CLI, which the ledger tests cover)
   const alice = { address: walletFromSeed(randomBytes(32)).address }
-  let client = new HarmonyClient({ url: node.rpc })
+  let client = new HarmonyClient({ url: node.rpc, auth: { jwtSecret: await operatorSecret(d.path) } })
   const faucet = await loadWalletFile(faucetWallet)
   const { chainId } = await client.call('node_info')
   const signed = signTransfer(faucet, { chainId: chainId ?? '', to: alice.address, amount: 25n * 10n ** 17n, nonce: BigInt(await client.call('account_getNonce', [faucet.address])), fee: 1000n })
@@ -53,7 +53,7 @@ test.serial('a solo node signs its tx and payment deliveries, and a kill -9 mid-
 
   restarted = true
   node = await startHarmonyd(nodeArgs(d.path))
-  client = new HarmonyClient({ url: node.rpc })
+  client = new HarmonyClient({ url: node.rpc, auth: { jwtSecret: await operatorSecret(d.path) } })
   t.teardown(async () => { await client.close() })
   const [status] = await waitFor('every delivery done', async () => {
     const hooks = await client.call('webhook_list')
