@@ -18,7 +18,6 @@ export const MARKET_MAX_PAGE = 100
 export const MARKET_MAX_BIDS = 256
 
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/, 'expected a 0x-prefixed hex string')
-const id32 = hex.refine(s => s.length === 66, 'expected 32 bytes of 0x-prefixed hex')
 const amount = z.string().regex(/^[0-9]{1,78}$/, 'expected a decimal string of base units')
 const address = z.string().min(1).max(64)
 /** base64 of at most `bytes` bytes (4 characters per 3 bytes). */

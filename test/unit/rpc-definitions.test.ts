@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import test from 'ava'
 import { z } from 'zod'
 import { RPC_METHODS, RPC_TOPICS, ANNOUNCEMENT_MAX_CHARS } from '../../src/api/definitions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, type DagRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
+import { registerChainRpc, registerDagRpc, registerMarketRpc, registerNodeRpc, registerStateProofRpc, type DagRpcSource, type MarketRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import { MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
@@ -35,12 +35,18 @@ const fakeChain = {
   checkpoints: async () => []
 }
 
+const unused = async (): Promise<never> => { throw new Error('unused') }
+const fakeMarket: MarketRpcSource = {
+  submit: unused, cancel: unused, task: unused, tasks: unused, result: unused, bids: unused, providers: unused, providerStatus: unused
+}
+
 function apiRegistry (dag: DagRpcSource = new FakeDag()): RpcRegistry {
   const registry = new RpcRegistry()
   registerNodeRpc(registry, fakeNode)
   registerDagRpc(registry, dag)
   registerStateProofRpc(registry, { stateProof: async () => null })
   registerChainRpc(registry, fakeChain, { proofFor: async () => null })
+  registerMarketRpc(registry, fakeMarket)
   return registry
 }
 
