@@ -25,8 +25,10 @@ const base64Of = (bytes: number): z.ZodString => z.string().max(Math.ceil(bytes 
 /** A signed task-announce: the ~5.3 KB signature and key, the spec (≤ 1 KiB params) and a requester KEM key (1184 B). */
 const signedAnnounce = hex.max(2 + 2 * 12 * 1024)
 
-export const TASK_STATES = ['bidding', 'revealing', 'awarded', 'verifying', 'disputed', 'settled', 'expired', 'cancelled'] as const
-export const BID_STATUSES = ['won', 'checker', 'lost', 'excluded', 'late', 'invalid', 'unrevealed', 'pending'] as const
+/** A task's phase (src/market/state: TASK_PHASES; the last four are final). */
+export const TASK_STATES = ['bidding', 'revealing', 'awarded', 'executing', 'verifying', 'settled', 'refunded', 'expired', 'cancelled'] as const
+/** A bid's status (src/market/state: BidStatus); `excluded` is an in-time valid reveal a final award left out. */
+export const BID_STATUSES = ['committed', 'revealed', 'won', 'lost', 'invalid', 'excluded'] as const
 export const VERIFICATION_MODES = ['none', 'redundancy', 'spot-check'] as const
 
 export const TaskSubmitParams = z.object({
@@ -65,8 +67,8 @@ const ResultRecord = z.object({
   profile: z.string(),
   atMs: z.number(),
   txId: z.string(),
-  /** Whether verification accepted it; null until the task is settled. */
-  accepted: z.boolean().nullable()
+  /** `agrees` once verification accepted it, `fault` or `late` when it did not, `pending` before. */
+  verdict: z.enum(['pending', 'agrees', 'fault', 'late'])
 })
 
 const AwardRound = z.object({
@@ -74,8 +76,14 @@ const AwardRound = z.object({
   winners: z.array(address),
   spotChecker: address.nullable(),
   atMs: z.number(),
+  /** Results of this round are in time until then. */
+  deadlineMs: z.number(),
+  /** The reveal transactions the award considered (any node can check the list). */
+  considered: z.array(z.string()),
   txId: z.string()
 })
+
+const Slash = z.object({ provider: address, reason: z.string(), amount, atMs: z.number(), txId: z.string() })
 
 const Settlement = z.object({
   outcome: z.string(),
@@ -91,7 +99,8 @@ export const TaskResult = z.object({
   requester: address,
   state: z.enum(TASK_STATES),
   kernel: z.string(),
-  params: z.record(z.string(), z.unknown()).nullable(),
+  params: z.unknown(),
+  wgslBlob: z.string().nullable(),
   inputs: z.array(z.string()),
   outputLimitBytes: z.number(),
   /** Per replica, in base units. */
@@ -109,9 +118,17 @@ export const TaskResult = z.object({
   reannounce: z.boolean(),
   announcedAtMs: z.number(),
   announceTx: z.string(),
+  bidsCloseAtMs: z.number(),
+  revealsCloseAtMs: z.number(),
   awards: z.array(AwardRound),
+  /** Current winners and the spot-checker. */
+  winners: z.array(address),
+  spotChecker: address.nullable(),
   results: z.array(ResultRecord),
-  settlement: Settlement.nullable()
+  slashes: z.array(Slash),
+  settlement: Settlement.nullable(),
+  cancelRequested: z.boolean(),
+  bidCount: z.number()
 })
 
 export const TaskOutputResult = z.object({
@@ -127,7 +144,7 @@ export const TaskOutputResult = z.object({
 const BidRecord = z.object({
   provider: address,
   status: z.enum(BID_STATUSES),
-  /** Why it lost, was excluded or is invalid (docs/market.md, Award rule); null for a winner or a pending bid. */
+  /** Why it lost or is invalid (docs/market.md, Award rule: price, tie-reputation, tie-hash, capability, late, …); null otherwise. */
   reason: z.string().nullable(),
   /** Null until revealed. */
   price: amount.nullable(),
@@ -143,8 +160,8 @@ const BidRecord = z.object({
 export const MarketBidsResult = z.object({
   taskId: z.string(),
   state: z.enum(TASK_STATES),
-  bidDeadlineMs: z.number(),
-  revealDeadlineMs: z.number(),
+  bidsCloseAtMs: z.number(),
+  revealsCloseAtMs: z.number(),
   bids: z.array(BidRecord).max(MARKET_MAX_BIDS),
   /** Why the task has no winner yet, or never got one (e.g. `no-valid-bid`); null otherwise. */
   note: z.string().nullable()
@@ -175,6 +192,11 @@ export const ProviderResult = z.object({
   reputation: z.number(),
   verified: z.number(),
   faults: z.number(),
+  lates: z.number(),
+  /** Paid out so far, and what open awards would pay at the bid price. */
+  received: amount,
+  owed: amount,
+  openTasks: z.array(z.string()),
   registeredAtMs: z.number()
 })
 

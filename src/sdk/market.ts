@@ -14,7 +14,7 @@ export type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
 export type TaskState = TaskRecord['state']
 
 /** States a task never leaves. */
-export const FINAL_TASK_STATES: readonly TaskState[] = ['settled', 'expired', 'cancelled']
+export const FINAL_TASK_STATES: readonly TaskState[] = ['settled', 'refunded', 'expired', 'cancelled']
 
 const KEM_SEED_DOMAIN = 'HARMONY/market/requester-kem/v1'
 
