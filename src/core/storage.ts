@@ -81,6 +81,23 @@ export const KEY_PREFIXES = {
     bridgeSettled: 'bridge/settled/',
     /** DAG bridge: `bridge/cut/<epoch, 20 digits>` → the accounts at the epoch's state cut (src/bridge/state-cuts.ts). */
     bridgeStateCut: 'bridge/cut/'
+  },
+  market: {
+    /**
+     * `q/<vertex seq, 20 digits>/<position, 5 digits>` → a final market transaction not yet applied to the market
+     * state (written in the decision's batch by the kinds' finalRecords; deleted in the batch that applies it).
+     */
+    queue: 'q/',
+    /** `t/<task id hex>` → the task's record (JSON, src/market/state/records.ts). */
+    task: 't/',
+    /** `o/<task id hex>` → a task not yet settled (loaded into memory at start). */
+    open: 'o/',
+    /** `p/<provider address hex>` → the provider's record (JSON). */
+    provider: 'p/',
+    /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
+    byRequester: 'r/',
+    /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
+    byProvider: 'b/'
   }
 } as const
 

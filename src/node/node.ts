@@ -25,6 +25,7 @@ import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
+import { registerMarketKinds } from '../market/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -176,6 +177,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const { ledgerKey } = this.identityValue
     // every node decodes the bridge's kinds in vertices, with or without an EVM chain
     registerBridgeKinds()
+    registerMarketKinds()
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,
