@@ -98,6 +98,22 @@ export const KEY_PREFIXES = {
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
     byProvider: 'b/'
+  },
+  blobs: {
+    /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */
+    manifest: 'm',
+    /** `c` ‖ blob id ‖ `/` ‖ chunk index (8 hex digits) → the chunk's bytes */
+    chunk: 'c',
+    /** `p` ‖ blob id → u64 ms: a write under way; a start after kill -9 deletes its chunks */
+    pending: 'p',
+    /** `t` ‖ tag (task id) ‖ `/` ‖ blob id → 1: the blobs a task holds (`release(taskId)`) */
+    tag: 't',
+    /** `r` ‖ blob id ‖ `/` ‖ tag → 1: the tags holding a blob */
+    tagOfBlob: 'r',
+    /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
+    untagged: 'u',
+    /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
+    dead: 'd'
   }
 } as const
 

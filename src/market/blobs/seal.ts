@@ -1,0 +1,115 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
+import { concatBytes, utf8 } from '../../core/codec.ts'
+import { BlobError } from './errors.ts'
+
+/**
+ * Sealing: a payload encrypted to one recipient's ML-KEM-768 public key (FIPS 203), the standard KEM-DEM hybrid.
+ * The KEM's 32-byte shared secret goes through HKDF-SHA256 with a domain tag to an AES-256-GCM key; a fresh
+ * encapsulation per envelope means a fresh key, so the random 96-bit nonce never repeats under one key.
+ *
+ * Envelope v1 (the bytes of a sealed blob; docs/market.md "Blobs"):
+ *
+ *   version u8 = 1 ‖ KEM ciphertext (1088 B) ‖ nonce (12 B) ‖ GCM tag (16 B) ‖ AES-256-GCM ciphertext
+ *
+ * The associated data is version ‖ KEM ciphertext ‖ nonce ‖ the caller's context (say a task id), so the header
+ * cannot be swapped and an envelope sealed for one context does not open in another.
+ */
+
+export const SEAL_VERSION = 1
+export const KEM_PUBLIC_KEY_BYTES = 1184
+export const KEM_SECRET_KEY_BYTES = 2400
+export const KEM_CIPHERTEXT_BYTES = 1088
+const NONCE_BYTES = 12
+const TAG_BYTES = 16
+/** Bytes an envelope adds to its plaintext. */
+export const SEAL_OVERHEAD_BYTES = 1 + KEM_CIPHERTEXT_BYTES + NONCE_BYTES + TAG_BYTES
+/** HKDF info: the domain tag that keeps this key apart from any other use of the shared secret. */
+const HKDF_INFO = utf8.encode('HARMONY/market/seal/v1')
+const KEY_BYTES = 32
+
+export interface KemKeyPair {
+  /** ML-KEM-768 encapsulation key, 1184 bytes: published in the provider's registration. */
+  publicKey: Uint8Array
+  /** ML-KEM-768 decapsulation key, 2400 bytes: never leaves its node (r2's keystore encrypts it at rest). */
+  secretKey: Uint8Array
+}
+
+/** A new ML-KEM-768 key pair; deterministic from a 64-byte `seed` when given (tests, key derivation). */
+export function generateKemKeyPair (seed?: Uint8Array): KemKeyPair {
+  if (seed !== undefined && seed.length !== 64) throw new BlobError('SEAL_INVALID', 'an ML-KEM-768 seed is 64 bytes')
+  const { publicKey, secretKey } = ml_kem768.keygen(seed)
+  return { publicKey, secretKey }
+}
+
+export interface SealOptions {
+  /** Bound into the authentication: `open` must be given the same bytes (a task id, say). @default empty */
+  context?: Uint8Array
+}
+
+/** Encrypts `plaintext` so that only the holder of `recipientPublicKey`'s secret key can read it. */
+export function seal (plaintext: Uint8Array, recipientPublicKey: Uint8Array, options: SealOptions = {}): Uint8Array {
+  if (!(recipientPublicKey instanceof Uint8Array) || recipientPublicKey.length !== KEM_PUBLIC_KEY_BYTES) {
+    throw new BlobError('SEAL_INVALID', `an ML-KEM-768 public key is ${KEM_PUBLIC_KEY_BYTES} bytes`)
+  }
+  let kem: { cipherText: Uint8Array, sharedSecret: Uint8Array }
+  try {
+    kem = ml_kem768.encapsulate(recipientPublicKey)
+  } catch (err) {
+    // FIPS 203 checks the key's encoding (every coefficient below q): a malformed key is the caller's input error
+    throw new BlobError('SEAL_INVALID', 'the ML-KEM-768 public key is malformed', {}, { cause: err })
+  }
+  const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
+  const header = concatBytes(new Uint8Array([SEAL_VERSION]), kem.cipherText, nonce)
+  const key = deriveKey(kem.sharedSecret)
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
+  cipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
+  const body = concatBytes(new Uint8Array(cipher.update(plaintext)), new Uint8Array(cipher.final()))
+  const tag = new Uint8Array(cipher.getAuthTag())
+  key.fill(0)
+  kem.sharedSecret.fill(0)
+  return concatBytes(header, tag, body)
+}
+
+/**
+ * Decrypts an envelope with the recipient's secret key. SEAL_INVALID when it is malformed, SEAL_OPEN_FAILED when
+ * it is for another key or was changed (ML-KEM's implicit rejection gives a wrong key a random secret, so both
+ * end in the GCM check).
+ */
+export function open (envelope: Uint8Array, secretKey: Uint8Array, options: SealOptions = {}): Uint8Array {
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== KEM_SECRET_KEY_BYTES) {
+    throw new BlobError('SEAL_INVALID', `an ML-KEM-768 secret key is ${KEM_SECRET_KEY_BYTES} bytes`)
+  }
+  if (!(envelope instanceof Uint8Array) || envelope.length < SEAL_OVERHEAD_BYTES) {
+    throw new BlobError('SEAL_INVALID', `a sealed envelope is at least ${SEAL_OVERHEAD_BYTES} bytes`)
+  }
+  if (envelope[0] !== SEAL_VERSION) throw new BlobError('SEAL_INVALID', `unknown sealed envelope version ${envelope[0]}`)
+  const headerEnd = 1 + KEM_CIPHERTEXT_BYTES + NONCE_BYTES
+  const header = envelope.subarray(0, headerEnd)
+  const kemCt = envelope.subarray(1, 1 + KEM_CIPHERTEXT_BYTES)
+  const nonce = envelope.subarray(1 + KEM_CIPHERTEXT_BYTES, headerEnd)
+  const tag = envelope.subarray(headerEnd, headerEnd + TAG_BYTES)
+  const body = envelope.subarray(headerEnd + TAG_BYTES)
+  let sharedSecret: Uint8Array
+  try {
+    sharedSecret = ml_kem768.decapsulate(kemCt, secretKey)
+  } catch (err) {
+    throw new BlobError('SEAL_INVALID', 'the ML-KEM-768 secret key is malformed', {}, { cause: err })
+  }
+  const key = deriveKey(sharedSecret)
+  sharedSecret.fill(0)
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
+    decipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
+    decipher.setAuthTag(tag)
+    return concatBytes(new Uint8Array(decipher.update(body)), new Uint8Array(decipher.final()))
+  } catch (err) {
+    throw new BlobError('SEAL_OPEN_FAILED', 'the sealed envelope does not open with this key: sealed to another recipient, for another context, or altered', {}, { cause: err })
+  } finally {
+    key.fill(0)
+  }
+}
+
+function deriveKey (sharedSecret: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', sharedSecret, new Uint8Array(0), HKDF_INFO, KEY_BYTES))
+}
