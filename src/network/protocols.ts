@@ -16,7 +16,9 @@ export const PROTOCOLS = {
   /** A node outside the validator set hands a transaction to a validator (src/dag). */
   dagTx: '/harmony/dag/tx/1.0.0',
   /** Task inputs and results, content-addressed (src/market). */
-  blob: '/harmony/blob/1.0.0'
+  blob: '/harmony/blob/1.0.0',
+  /** Benchmark challenge of a provider's claimed capability (src/market/provider/challenge.ts). */
+  marketChallenge: '/harmony/market/challenge/1.0.0'
 } as const
 
 /** Every gossip topic; gossipsub drops messages on any other. */
