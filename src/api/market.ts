@@ -10,7 +10,8 @@ export const MARKET_RPC_ERROR_CODES: Readonly<Record<RequesterErrorCode, RpcErro
   TASK_ANNOUNCE_INVALID: RpcErrorCode.INVALID_PARAMS,
   TASK_INPUTS_MISMATCH: RpcErrorCode.INVALID_PARAMS,
   TASK_INPUTS_TOO_LARGE: RpcErrorCode.LIMIT_EXCEEDED,
-  TASK_CANCEL_INVALID: RpcErrorCode.INVALID_PARAMS
+  TASK_CANCEL_INVALID: RpcErrorCode.INVALID_PARAMS,
+  REQUESTER_BUSY: RpcErrorCode.LIMIT_EXCEEDED
 }
 
 /** The market's subscription topics (none yet: task events reach clients through tx_status and polling). */

@@ -7,6 +7,8 @@ import { devnetCommand } from './devnet.ts'
 import { statusCommand, peersCommand } from './status.ts'
 import { benchCommand } from './bench.ts'
 import { walletCommand } from './wallet.ts'
+import { taskCommand } from './task.ts'
+import { providerCommand } from './provider.ts'
 import type { GlobalArgs } from './common.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
@@ -31,6 +33,8 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(peersCommand)
     .command(benchCommand)
     .command(walletCommand as never)
+    .command(taskCommand as never)
+    .command(providerCommand as never)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

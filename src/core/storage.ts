@@ -97,7 +97,9 @@ export const KEY_PREFIXES = {
     /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
-    byProvider: 'b/'
+    byProvider: 'b/',
+    /** `i/<task id hex>/<input index>` → a private task's plaintext input, held for its requester (src/market/requester.ts). */
+    requesterInput: 'i/'
   },
   blobs: {
     /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */

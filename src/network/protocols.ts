@@ -29,7 +29,9 @@ export const GOSSIP_TOPICS = {
   result: 'harmony/1/result',
   checkpoint: 'harmony/1/checkpoint',
   /** Free-form operator announcements; used by the network smoke tests and the gossip bench. */
-  announce: 'harmony/1/announce'
+  announce: 'harmony/1/announce',
+  /** A private task's inputs sealed to an awarded provider: where to fetch them (src/market/sealed-inputs.ts). */
+  inputs: 'harmony/1/inputs'
 } as const
 
 export type GossipTopicName = keyof typeof GOSSIP_TOPICS

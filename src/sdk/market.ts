@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import type { RpcResultOf } from '../api/definitions.ts'
+import { open } from '../market/blobs/seal.ts'
+import { outputContext } from '../market/sealed-inputs.ts'
 import type { HarmonyClient } from './client.ts'
 import { RpcTransportError } from './errors.ts'
 
@@ -59,18 +61,16 @@ export async function waitForTask (client: HarmonyClient, taskId: string, states
   }
 }
 
-/** Opens an envelope sealed to a KEM key (src/market/blobs sealing); injected so the SDK carries no daemon code. */
-export type OpenSealed = (envelope: Uint8Array, kemSecretKey: Uint8Array) => Uint8Array
-
 /**
  * The output bytes of a task with a verified result, or null while there is none. A private task's output comes
- * sealed: `open` with the requester's KEM secret key opens it (a public output is returned as it is).
+ * sealed to the requester's ML-KEM-768 key (bound to the task): pass `kemSecretKey` (`requesterKemKey`) to open it
+ * here; the node never could.
  */
-export async function fetchTaskOutput (client: HarmonyClient, taskId: string, opener?: { open: OpenSealed, kemSecretKey: Uint8Array }): Promise<Uint8Array | null> {
+export async function fetchTaskOutput (client: HarmonyClient, taskId: string, kemSecretKey?: Uint8Array): Promise<Uint8Array | null> {
   const result = await client.call('task_result', [taskId])
   if (result === null) return null
   const bytes = new Uint8Array(Buffer.from(result.data, 'base64'))
   if (result.encoding === 'plain') return bytes
-  if (opener === undefined) throw new TypeError(`task ${taskId} is private: its output is sealed to the requester's ML-KEM key; pass the key to open it`)
-  return opener.open(bytes, opener.kemSecretKey)
+  if (kemSecretKey === undefined) throw new TypeError(`task ${taskId} is private: its output is sealed to the requester's ML-KEM key; pass the key to open it`)
+  return open(bytes, kemSecretKey, { context: outputContext(taskId.replace(/^0x/, '').toLowerCase()) })
 }
