@@ -8,4 +8,4 @@ export { DAG_RPC_ERROR_CODES, DAG_RPC_TOPICS, type DagRpcSource, type DagTxStatu
 export { NODE_RPC_TOPICS, type NodeAnnouncement, type NodeRpcSource, registerNodeRpc } from './node.ts'
 export * from './definitions.ts'
 export { type ApiHandler, registerMethod, registerTopic, type TopicPublisher } from './method.ts'
-export { MARKET_RPC_ERROR_CODES, MARKET_RPC_TOPICS, type MarketRpcSource, registerMarketRpc, type TaskListFilter } from './market.ts'
+export { type LocalProviderStatus, MARKET_RPC_ERROR_CODES, MARKET_RPC_TOPICS, type MarketRpcSource, registerMarketRpc, type TaskListFilter } from './market.ts'

@@ -153,14 +153,10 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
   const { requester } = await setup(t)
   const unused = async (): Promise<never> => { throw new Error('unused') }
   const source: MarketRpcSource = {
-    submit: async (bytes, inputs) => await requester.submit(bytes, inputs),
-    cancel: async (encoded) => await requester.cancel(encoded),
-    task: async () => null,
-    tasks: async () => ({ tasks: [], next: null }),
-    result: unused,
-    bids: async () => null,
-    providers: async () => ({ providers: [], next: null }),
-    providerStatus: unused
+    reader: { task: async () => undefined, tasks: async () => [], bids: unused, provider: unused, providers: async () => [] },
+    requester,
+    output: unused,
+    localProvider: () => { throw new Error('unused') }
   }
   const registry = new RpcRegistry()
   registerMarketRpc(registry, source)

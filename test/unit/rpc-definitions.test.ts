@@ -37,7 +37,10 @@ const fakeChain = {
 
 const unused = async (): Promise<never> => { throw new Error('unused') }
 const fakeMarket: MarketRpcSource = {
-  submit: unused, cancel: unused, task: unused, tasks: unused, result: unused, bids: unused, providers: unused, providerStatus: unused
+  reader: { task: unused, tasks: unused, bids: unused, provider: unused, providers: unused },
+  requester: { submit: unused, cancel: unused },
+  output: unused,
+  localProvider: () => { throw new Error('unused') }
 }
 
 function apiRegistry (dag: DagRpcSource = new FakeDag()): RpcRegistry {
