@@ -99,7 +99,9 @@ export const KEY_PREFIXES = {
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
     byProvider: 'b/',
     /** `i/<task id hex>/<input index>` → a private task's plaintext input, held for its requester (src/market/requester.ts). */
-    requesterInput: 'i/'
+    requesterInput: 'i/',
+    /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
+    payment: 'y/'
   },
   blobs: {
     /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */

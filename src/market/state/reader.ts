@@ -6,6 +6,7 @@
  */
 import type { Capability, LossReason, RequiredExecutor, SettleOutcome, SlashReason, VerificationMode } from '../kinds/index.ts'
 import type { KernelName } from '../../compute/types.ts'
+import type { EventEmitter } from 'node:events'
 
 /**
  * A task's phase. `bidding` until the bid window closes, `revealing` until the reveal window closes, then
@@ -171,7 +172,7 @@ export interface MarketReaderEvents {
 }
 
 /** The market state's read side. */
-export interface MarketReader {
+export interface MarketReader extends Pick<EventEmitter<MarketReaderEvents>, 'on' | 'off'> {
   task: (taskId: string) => Promise<TaskView | undefined>
   /** Newest first; by requester or provider from an index, else the open tasks then the recent settled ones. */
   tasks: (filter?: TaskFilter) => Promise<TaskView[]>
@@ -181,6 +182,4 @@ export interface MarketReader {
   providers: (limit?: number) => Promise<ProviderView[]>
   /** Payments to and from an account (payouts, refunds, slashes received), newest first. */
   payments: (address: string, limit?: number) => Promise<PaymentView[]>
-  on: <E extends keyof MarketReaderEvents>(event: E, listener: (...args: MarketReaderEvents[E]) => void) => unknown
-  off: <E extends keyof MarketReaderEvents>(event: E, listener: (...args: MarketReaderEvents[E]) => void) => unknown
 }
