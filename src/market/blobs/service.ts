@@ -106,14 +106,18 @@ export class BlobService implements Startable {
   async fetch (peer: PeerId, id: string, options: FetchOptions = {}): Promise<string> {
     assertBlobId(id)
     const tags = options.tags ?? []
-    const running = this.fetching.get(id)
-    if (running !== undefined) await running.catch(() => undefined)
-    if (await this.c.store.has(id)) {
-      await this.c.store.tag(id, tags)
-      this.metrics.fetches.inc({ outcome: 'local' })
-      return id
+    // one fetch of a blob at a time: the others wait for it, then find the blob held (and only tag it)
+    for (let running = this.fetching.get(id); running !== undefined; running = this.fetching.get(id)) {
+      await running.catch(() => undefined)
     }
-    const p = this.fetchSlots.run(async () => await this.download(peer, id, tags, options.signal))
+    const p = (async () => {
+      if (await this.c.store.has(id)) {
+        await this.c.store.tag(id, tags)
+        this.metrics.fetches.inc({ outcome: 'local' })
+        return id
+      }
+      return await this.fetchSlots.run(async () => await this.download(peer, id, tags, options.signal))
+    })()
     this.fetching.set(id, p)
     try {
       return await p

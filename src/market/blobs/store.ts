@@ -1,3 +1,4 @@
+import type { AbstractBatchOptions } from 'abstract-level'
 import type { Registry } from 'prom-client'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -31,6 +32,11 @@ export interface BlobStoreInit {
   untaggedGraceMs?: number
   /** Period of the background sweep (expired untagged blobs). 0 turns it off. @default 60000 */
   sweepIntervalMs?: number
+  /**
+   * fsync the batch that makes a blob visible, so a held blob survives a power loss as well as a process kill
+   * (LevelDB's log is ordered, so the chunks written before it are synced with it). @default false
+   */
+  syncWrites?: boolean
   /** Clock, for tests of the grace period. @default Date.now */
   now?: () => number
 }
@@ -68,6 +74,7 @@ export class BlobStore implements Startable {
   private readonly untaggedGraceMs: number
   private readonly sweepIntervalMs: number
   private readonly now: () => number
+  private readonly syncWrites: boolean
   private used = 0
   private blobs = 0
   private reserved = 0
@@ -87,6 +94,7 @@ export class BlobStore implements Startable {
     this.untaggedGraceMs = init.untaggedGraceMs ?? 3_600_000
     this.sweepIntervalMs = init.sweepIntervalMs ?? 60_000
     this.now = init.now ?? Date.now
+    this.syncWrites = init.syncWrites ?? false
   }
 
   /** Recovers from an interrupted run (deletes chunks of unfinished writes and collections), then counts. */
@@ -152,7 +160,8 @@ export class BlobStore implements Startable {
     if (bytes === undefined || bytes.length !== chunkLength(m.size, index) || !bytesEqual(sha256(bytes), m.chunkHashes[index])) {
       await this.dropCorrupt(id, `chunk ${index}`)
     }
-    return bytes as Uint8Array
+    // LevelDB hands back a Buffer: callers get a plain Uint8Array view (deepEqual, structured clone)
+    return new Uint8Array(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength)
   }
 
   /** The whole blob, every chunk verified and the whole checked against the id. */
@@ -294,7 +303,9 @@ export class BlobStore implements Startable {
       ]
       if (tags.length === 0) ops.push({ type: 'put', key: untaggedKey(m.id), value: u64Bytes(now) })
       for (const t of tags) ops.push({ type: 'put', key: tagKey(t, m.id), value: PRESENT }, { type: 'put', key: tagOfBlobKey(m.id, t), value: PRESENT })
-      await this.c.db.batch(ops)
+      // classic-level's `sync` (a sublevel passes its options to the root; abstract-level's types omit it)
+      const options: AbstractBatchOptions<Uint8Array, Uint8Array> & { sync: boolean } = { sync: this.syncWrites }
+      await this.c.db.batch(ops, options)
       this.used += m.size
       this.blobs++
       this.updateGauges()
