@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError, errorMessage } from '../core/errors.ts'
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts'
+import { defaultProviderConfig, parseProviderConfig, type ProviderSettings, toProviderSettings } from '../market/provider/config.ts'
 
 /**
  * One flat set of settings. Each key has the same name as a CLI flag (`--p2p-port`), an env var
@@ -39,11 +40,13 @@ export interface NodeConfig {
    * for a genesis validator, off otherwise.
    */
   'sync-writes': 'auto' | 'true' | 'false'
+  /** Selling compute: a mapping in the config file, JSON in a flag or env (src/market/provider/config.ts). */
+  provider: ProviderSettings
 }
 
 export type ConfigKey = keyof NodeConfig
 
-type Kind = 'string' | 'port' | 'count' | 'bool' | 'multiaddrs' | { oneOf: readonly string[] }
+type Kind = 'string' | 'port' | 'count' | 'bool' | 'multiaddrs' | 'provider' | { oneOf: readonly string[] }
 
 interface KeySpec {
   kind: Kind
@@ -91,6 +94,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     kind: { oneOf: ['auto', 'true', 'false'] },
     describe: 'fsync each committed consensus decision so reported finality survives a power loss (auto: on for genesis validators)',
     default: 'auto'
+  },
+  provider: {
+    kind: 'provider',
+    describe: 'sell compute: {enabled, bond, pricePerGflop, minPrice, capacity, allow, deny, maxTaskBytes, maxTaskGflop} (amounts in base units as decimal strings)',
+    default: toProviderSettings(defaultProviderConfig())
   }
 }
 
@@ -104,6 +112,7 @@ function expected (kind: Kind): string {
     case 'count': return 'a positive integer'
     case 'bool': return 'true or false'
     case 'multiaddrs': return 'a list of multiaddrs'
+    case 'provider': return 'a provider mapping (JSON in a flag or env)'
   }
 }
 
@@ -132,6 +141,16 @@ export function coerceValue (key: ConfigKey, raw: unknown, source: string): Node
     if (kind === 'port' && (n < 0 || n > 65535)) fail()
     if (kind === 'count' && n < 1) fail()
     value = n
+  } else if (kind === 'provider') {
+    let data = raw
+    if (typeof raw === 'string') {
+      try { data = JSON.parse(raw) } catch { fail() }
+    }
+    try {
+      value = toProviderSettings(parseProviderConfig(data))
+    } catch (err) {
+      throw new ConfigError('CONFIG_INVALID', `${source}: ${errorMessage(err)}`, { key, source })
+    }
   } else if (kind === 'bool') {
     if (raw === true || raw === 'true' || raw === '1') value = true
     else if (raw === false || raw === 'false' || raw === '0') value = false

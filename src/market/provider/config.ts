@@ -76,6 +76,21 @@ export const providerConfigSchema = z.strictObject({
 export type ProviderConfig = z.output<typeof providerConfigSchema>
 export type ProviderConfigInput = z.input<typeof providerConfigSchema>
 
+/**
+ * The block as the node config holds it: JSON-safe (amounts as decimal strings), so it prints, renders into the
+ * config file and travels as a flag like every other setting; `parseProviderConfig` turns it back into amounts.
+ */
+export type ProviderSettings = { [K in keyof ProviderConfig]: ProviderConfig[K] extends bigint ? string : ProviderConfig[K] }
+
+export function toProviderSettings (config: ProviderConfig): ProviderSettings {
+  return {
+    ...config,
+    bond: config.bond.toString(),
+    pricePerGflop: config.pricePerGflop.toString(),
+    minPrice: config.minPrice.toString()
+  }
+}
+
 /** The defaults (a node that does not sell compute). */
 export function defaultProviderConfig (): ProviderConfig {
   return providerConfigSchema.parse({})
