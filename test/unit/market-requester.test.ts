@@ -27,12 +27,8 @@ const requesterKeys = generateKeyPair()
 const providerAddress = addressFromPublicKey(generateKeyPair().publicKey)
 
 /** The market state's read side as the requester uses it: tasks and providers set by the test, events emitted by it. */
-class StateDouble {
-  private readonly events = new EventEmitter()
+class StateDouble extends EventEmitter<MarketReaderEvents> {
   readonly tasks = new Map<string, TaskView>()
-  on <E extends keyof MarketReaderEvents>(event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.on(event, listener as (...args: unknown[]) => void) }
-  off <E extends keyof MarketReaderEvents>(event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.off(event, listener as (...args: unknown[]) => void) }
-  emit <E extends keyof MarketReaderEvents>(event: E, ...args: MarketReaderEvents[E]): void { this.events.emit(event, ...args) }
   readonly providers = new Map<string, ProviderView>()
   async task (id: string): Promise<TaskView | undefined> { return this.tasks.get(id) }
   async provider (address: string): Promise<ProviderView | undefined> { return this.providers.get(address) }
