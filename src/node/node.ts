@@ -25,7 +25,7 @@ import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
-import { registerMarketKinds } from '../market/index.ts'
+import { MarketService, registerMarketKinds } from '../market/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -66,6 +66,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private dagValue?: DagService
   private chainValue?: ChainService
   private bridgeValue?: DagBridge
+  private marketValue?: MarketService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -93,6 +94,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get dag (): DagService { return this.need(this.dagValue, 'dag') }
   /** The EVM chain client; undefined when no contracts file is configured. */
   get chain (): ChainService | undefined { return this.chainValue }
+  /** The compute market's ledger side (state, coordinator); its `reader` is what the API reads. */
+  get market (): MarketService { return this.need(this.marketValue, 'market') }
   get database (): BinaryDb { return this.need(this.db, 'database') }
 
   /** A path from the config, resolved against the datadir when relative. */
@@ -198,6 +201,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     await this.add('compute', this.computeValue)
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
+    // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics })
+    await this.add('market', this.marketValue)
 
     this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 

@@ -22,7 +22,7 @@ import type { TxInfo } from '../../dag/tx.ts'
 import { decodeQueued, MARKET_KIND_IDS, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
-import { bidViews, decodeRecord, encodeRecord, isTerminal, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
+import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
 
 const P = KEY_PREFIXES.market
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -177,16 +177,15 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       if (this.newestAppliedMs - timeMs <= this.parkMs) return false
       outcome = { status: 'refused', code: 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
     }
-    const ops = outcome.status === 'applied' ? writes.ops() : []
+    // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
+    const ops = writes.ops()
     ops.push({ type: 'del', key: q.key })
     await this.db.batch(ops)
-    if (outcome.status === 'applied') {
-      if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
-      writes.adopt()
-    }
+    if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
+    writes.adopt()
     if (outcome.status === 'refused') this.log.debug({ tx: q.txIdHex, code: outcome.code, reason: outcome.reason }, 'final market transaction refused by the market rules')
     for (const fn of this.appliedListeners) fn(tx, outcome, timeMs)
-    if (outcome.status === 'applied') {
+    {
       const now = Date.now()
       for (const t of writes.tasks.values()) this.emit('task:changed', taskView(t.rec, now))
       for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
@@ -202,7 +201,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     const bytes = await this.db.get(enc(P.task + taskId))
     if (bytes === undefined) return undefined
     const rec = decodeRecord<TaskRecord>(bytes)
-    if (!isTerminal(rec)) this.tasksCache.set(taskId, rec)
+    if (!isDone(rec)) this.tasksCache.set(taskId, rec)
     return rec
   }
 
@@ -221,7 +220,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
 
   /** Called by the overlay once its batch committed. */
   adoptTask (t: TaskRecord): void {
-    if (isTerminal(t)) {
+    if (isDone(t)) {
       this.tasksCache.delete(t.taskId)
       if (this.open.delete(t.taskId)) {
         this.recent.push(t.taskId)
@@ -338,7 +337,7 @@ class Overlay implements ApplyContext {
     for (const { rec, created } of this.tasks.values()) {
       ops.push({ type: 'put', key: enc(P.task + rec.taskId), value: encodeRecord(rec) })
       if (created) ops.push({ type: 'put', key: enc(`${P.byRequester}${rec.requester}/${rec.taskId}`), value: new Uint8Array(0) })
-      if (isTerminal(rec)) ops.push({ type: 'del', key: enc(P.open + rec.taskId) })
+      if (isDone(rec)) ops.push({ type: 'del', key: enc(P.open + rec.taskId) })
       else ops.push({ type: 'put', key: enc(P.open + rec.taskId), value: new Uint8Array(0) })
     }
     for (const p of this.providers.values()) ops.push({ type: 'put', key: enc(P.provider + p.address), value: encodeRecord(p) })

@@ -119,6 +119,13 @@ export function isTerminal (t: TaskRecord): boolean {
   return t.settlement !== undefined
 }
 
+/** Settled and every fault slashed: nothing more for the coordinator to do (the task leaves the open set). */
+export function isDone (t: TaskRecord): boolean {
+  const s = t.settlement
+  if (s === undefined) return false
+  return s.faults.every(f => t.slashes.some(x => x.provider === f && x.reason === 'fault'))
+}
+
 export function bidsCloseAt (t: TaskRecord): number { return t.announcedAtMs + t.announce.bidWindowMs }
 export function revealsCloseAt (t: TaskRecord): number { return bidsCloseAt(t) + t.announce.revealWindowMs }
 export function escrowOfTask (t: TaskRecord): bigint { return escrowOf(t.announce) }
