@@ -101,7 +101,12 @@ export const KEY_PREFIXES = {
     /** `i/<task id hex>/<input index>` → a private task's plaintext input, held for its requester (src/market/requester.ts). */
     requesterInput: 'i/',
     /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
-    payment: 'y/'
+    payment: 'y/',
+    /**
+     * `g/<task id hex>` → this node's own bid as a provider (price, salt, stage; JSON, src/market/provider/bid-store.ts):
+     * written before the commit is submitted, so a restart can still reveal.
+     */
+    agentBid: 'g/'
   },
   blobs: {
     /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */

@@ -48,7 +48,7 @@ test('the provider bids only when it can run the task, the price fits the budget
   t.is(reasons(policy.decide(task, 1_799_999n, { active: 0 }, self)), 'escrow-missing', 'an escrow one unit short of budget × replicas')
   t.is(reasons(policy.decide(task, 0n, { active: 0 }, self)), 'escrow-missing')
   t.is(reasons(policy.decide(offer({ budget: 524287n }), 10n ** 20n, { active: 0 }, self)), 'price-floor')
-  t.is(reasons(policy.decide(task, 1_800_000n, { active: 2 }, self)), 'capacity', 'the default capacity is 2')
+  t.is(reasons(policy.decide(task, 1_800_000n, { active: 16 }, self)), 'capacity', 'at capacity')
   t.is(reasons(policy.decide(offer({ kernel: 'custom', params: {} }), 10n ** 20n, { active: 0 }, self)), 'kernel', 'the CPU executor runs no custom WGSL')
   t.is(reasons(policy.decide(offer({ kernel: 'mlp', params: { batch: 4 } }), 10n ** 20n, { active: 0 }, self)), 'kernel', 'an mlp cannot be priced before its weights are seen')
   t.is(reasons(policy.decide(offer({ requirements: { executor: 'webgpu', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { active: 0 }, self)), 'capability')

@@ -16,8 +16,11 @@ export const DEFAULT_PROVIDER_BOND = 100n * AGC
 export const DEFAULT_PRICE_PER_GFLOP = AGC / 1000n
 /** @default 0.001 AGC: the least a provider bids for any task, however small. */
 export const DEFAULT_MIN_PRICE = AGC / 1000n
-/** @default 2 tasks running or queued at once (the CPU executor runs one task at a time). */
-export const DEFAULT_CAPACITY = 2
+/**
+ * @default 16 tasks held at once: bids not yet decided plus awarded tasks not yet answered (small tasks queue
+ * behind the executor's one running task; its queue holds 32).
+ */
+export const DEFAULT_CAPACITY = 16
 /** @default 64 MiB of inputs plus outputs per task. */
 export const DEFAULT_MAX_TASK_BYTES = 64 * 1024 * 1024
 /** @default 1000 GFLOP per task. */
@@ -59,7 +62,7 @@ export const providerConfigSchema = z.strictObject({
   pricePerGflop: amount.default(DEFAULT_PRICE_PER_GFLOP),
   /** Least price bid for any task, base units. @default 0.001 AGC */
   minPrice: amount.default(DEFAULT_MIN_PRICE),
-  /** Tasks awarded and not yet finished at once; past it the provider does not bid. @default 2 */
+  /** Tasks held at once (bids not yet decided + awarded tasks not yet answered); past it the provider does not bid. @default 16 */
   capacity: z.number().int().min(1).max(64).default(DEFAULT_CAPACITY),
   /** Requesters served; empty serves everyone not denied. @default [] */
   allow: z.array(address).max(MAX_LIST).default([]),

@@ -1,0 +1,61 @@
+import type { Registry } from 'prom-client'
+import type { Logger } from '../../core/logger.ts'
+import type { BinarySublevel } from '../../core/storage.ts'
+import type { LedgerReader } from '../../dag/reader.ts'
+import type { Transaction } from '../../dag/tx.ts'
+import type { MarketReader } from '../state/reader.ts'
+import type { ProviderBlobs } from './blobs.ts'
+import type { CapabilityRecord } from './capability.ts'
+import type { ChallengeExecutor, ProviderKeys } from './challenge.ts'
+import type { ProviderConfig } from './config.ts'
+import type { ProviderHeartbeats } from './heartbeat.ts'
+import type { NoBidEntry } from './policy.ts'
+
+/** The provider agent's options, components and status (agent.ts). */
+
+export interface ProviderAgentInit {
+  config: ProviderConfig
+  /** The capability to register; measured at start (a short matmul by the challenge's path) when absent. */
+  capability?: CapabilityRecord
+  /** Period of the agent's clock (reveals, retries, sweeps). @default 200 */
+  tickMs?: number
+  /** Period of the heartbeat on gossip. @default 10000 */
+  heartbeatMs?: number
+  /** Period of the sweep that re-reads the market state (missed events, restarts). @default 3000 */
+  sweepMs?: number
+  /** Awarded tasks waiting to run; past it an award is not taken (and the provider will be replaced). @default 32 */
+  maxQueuedJobs?: number
+}
+
+export interface ProviderAgentComponents {
+  market: Pick<MarketReader, 'task' | 'tasks' | 'provider' | 'on' | 'off'>
+  ledger: Pick<LedgerReader, 'account'>
+  chainId: string
+  /** The fee this agent pays per transaction (the genesis minimum). */
+  fee: bigint
+  /** Admits a signed transaction (DagService.submitTransaction). */
+  submit: (tx: Transaction) => Promise<string>
+  keys: ProviderKeys
+  /** This provider's ML-KEM-768 public key, registered so private inputs can be sealed to it. */
+  kemPublicKey: Uint8Array
+  executor: () => ChallengeExecutor
+  blobs: ProviderBlobs
+  /** The `market` sublevel (own bids under `g/`). */
+  db: BinarySublevel
+  heartbeats?: Pick<ProviderHeartbeats, 'publish'>
+  logger: Logger
+  registry?: Registry
+}
+
+export interface ProviderStatus {
+  enabled: boolean
+  address: string
+  registered: boolean
+  attested: boolean
+  capability?: CapabilityRecord
+  pricing: { perGflop: bigint, minimum: bigint, capacity: number }
+  active: Array<{ taskId: string, stage: string, sinceMs: number }>
+  skipped: NoBidEntry[]
+  skippedTotals: Record<string, number>
+  faultInjection: ProviderConfig['faultInjection']
+}

@@ -1,0 +1,74 @@
+import type { PeerId } from '@libp2p/interface'
+import { fromHex } from '../../core/codec.ts'
+import { HarmonyError } from '../../core/errors.ts'
+import type { BlobService } from '../blobs/service.ts'
+import type { BlobStore } from '../blobs/store.ts'
+import { seal } from '../blobs/seal.ts'
+
+/**
+ * The blobs a provider reads and writes (m2's BlobStore and BlobService): a task's inputs, fetched from whichever
+ * peer holds them, and its output, stored (sealed to the requester's ML-KEM-768 key for a private task), tagged
+ * with the task so it is kept until the task settles, and served over `/harmony/blob/1.0.0`.
+ */
+export interface ProviderBlobs {
+  /** The plaintext bytes of input `id` of task `taskId`. */
+  input: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
+  /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
+  output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
+}
+
+export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
+  constructor (code: ProviderBlobError['code'], message: string, meta: Record<string, unknown> = {}) {
+    super(code, message, meta)
+    this.name = 'ProviderBlobError'
+  }
+}
+
+export interface NetworkBlobsComponents {
+  store: Pick<BlobStore, 'has' | 'get' | 'put'>
+  service: Pick<BlobService, 'fetch'>
+  /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
+  peers: () => PeerId[]
+  /**
+   * Opens a private task's input sealed to this provider's ML-KEM-768 key. The requester's node seals after the
+   * award (market/requester.ts); how a winner names that envelope is the blob layer's to define, so until it is
+   * given here a private task's inputs are refused (PRIVATE_INPUT_UNAVAILABLE) and the task is not answered.
+   */
+  openPrivateInput?: (taskId: string, id: string, signal?: AbortSignal) => Promise<Uint8Array>
+}
+
+/** Peers asked for one input before giving up. */
+const MAX_PEERS_ASKED = 16
+
+/** ProviderBlobs over the node's blob store and `/harmony/blob/1.0.0`. */
+export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
+  return {
+    async input (task, id, signal) {
+      if (task.private) {
+        if (c.openPrivateInput === undefined) throw new ProviderBlobError('PRIVATE_INPUT_UNAVAILABLE', 'this node cannot fetch a private task\'s sealed inputs yet', { taskId: task.taskId })
+        return await c.openPrivateInput(task.taskId, id, signal)
+      }
+      if (!(await c.store.has(id))) {
+        let fetched = false
+        for (const peer of c.peers().slice(0, MAX_PEERS_ASKED)) {
+          if (signal?.aborted === true) break
+          try {
+            await c.service.fetch(peer, id, { tags: [task.taskId], ...(signal === undefined ? {} : { signal }) })
+            fetched = true
+            break
+          } catch {
+            // not there, busy or gone: the next peer
+          }
+        }
+        if (!fetched) throw new ProviderBlobError('INPUT_UNAVAILABLE', `no peer served input ${id}`, { taskId: task.taskId, blob: id })
+      }
+      return await c.store.get(id)
+    },
+    async output (task, bytes) {
+      if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })
+      if (task.requesterKemKey === undefined) throw new ProviderBlobError('REQUESTER_KEY_MISSING', 'a private task without the requester\'s ML-KEM-768 key', { taskId: task.taskId })
+      const envelope = seal(bytes, fromHex(task.requesterKemKey), { context: fromHex(task.taskId) })
+      return await c.store.put(envelope, { tags: [task.taskId] })
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { makeBlob, outputBlob, resultCommitment } from '../../compute/blob.ts'
+import { ComputeError, type ComputeTask, type Executor, type KernelName, type OutputBlob, type TaskLimits, type TaskResult, type TaskSpec } from '../../compute/types.ts'
+import type { FaultInjection } from './config.ts'
+
+/**
+ * Running an awarded task: its compute spec from the announce, the run on the executor, the output as one blob
+ * and its commitment. `reexecute` is the same run without any fault: the dispute hook a coordinator is given.
+ */
+
+/** The task's description as the announce gives it (TaskView.spec and inputs). */
+export interface AnnouncedTask {
+  kernel: KernelName
+  params: unknown
+  /** Input blob ids, in binding order (sha256 of the plaintext). */
+  inputs: string[]
+  outputLimitBytes: number
+}
+
+/** The compute spec of an announced task: its kernel, parameters and inputs, its output capped by the announce. */
+export function computeSpec (task: AnnouncedTask, inputIds: string[], timeoutMs?: number): TaskSpec {
+  if (task.params === null || typeof task.params !== 'object' || Array.isArray(task.params)) {
+    throw new ComputeError('INVALID_TASK', 'the announced parameters are not an object')
+  }
+  const limits: Partial<TaskLimits> = { maxOutputBytes: task.outputLimitBytes }
+  if (timeoutMs !== undefined) limits.timeoutMs = Math.max(1, Math.floor(timeoutMs))
+  return { v: 1, kernel: task.kernel, params: task.params as Record<string, unknown>, inputs: inputIds, limits }
+}
+
+/** The outputs as one blob: their canonical bytes, concatenated in order (their shapes are fixed by the spec). */
+export function outputBytes (outputs: readonly OutputBlob[]): Uint8Array {
+  if (outputs.length === 1) return outputs[0].bytes
+  const total = outputs.reduce((sum, o) => sum + o.bytes.length, 0)
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const o of outputs) { out.set(o.bytes, at); at += o.bytes.length }
+  return out
+}
+
+/**
+ * What a lying provider returns (`provider.faultInjection: 'wrong-result'`, devnet genesis only): each output's
+ * first f32 value plus one, committed to and served as if right, so verification must catch it by comparison.
+ */
+export function injectFault (result: TaskResult, fault: FaultInjection): TaskResult {
+  if (fault === 'none') return result
+  const outputs = result.outputs.map(o => {
+    const bytes = o.bytes.slice()
+    const view = new DataView(bytes.buffer)
+    if (bytes.length >= 4) view.setFloat32(0, view.getFloat32(0, true) + 1, true)
+    return outputBlob(bytes, o.dtype, o.shape)
+  })
+  return { ...result, outputs, commitment: resultCommitment(outputs) }
+}
+
+export interface Reexecution {
+  /** `resultCommitment` of the outputs (hex). */
+  commitment: string
+  result: TaskResult
+}
+
+/**
+ * The dispute re-execution hook (docs/market.md "Verification and settlement"): runs an announced task on this
+ * node's executor, honestly, and returns its commitment. A coordinator that holds the inputs compares it with the
+ * results' commitments (bitwise within one profile) or their outputs (within tolerance across profiles).
+ */
+export async function reexecute (executor: Pick<Executor, 'run'>, task: AnnouncedTask, inputs: readonly Uint8Array[], options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<Reexecution> {
+  const blobs = inputs.map(bytes => makeBlob(bytes))
+  const compute: ComputeTask = { spec: computeSpec(task, blobs.map(b => b.id), options.timeoutMs), inputs: blobs }
+  const result = await executor.run(compute, options.signal === undefined ? {} : { signal: options.signal })
+  return { commitment: result.commitment, result }
+}

@@ -1,0 +1,228 @@
+import test from 'ava'
+import { EventEmitter } from 'node:events'
+import { f32Blob, makeBlob } from '../../src/compute/blob.ts'
+import { DEFAULT_LIMITS, EXECUTION_PROFILE, type ComputeTask, type ExecutorInfo } from '../../src/compute/types.ts'
+import { referenceResult } from '../../src/compute/verify.ts'
+import { addressBytesFromPublicKey, addressFromPublicKey } from '../../src/core/address.ts'
+import { bytesEqual, fromHex, toHex } from '../../src/core/codec.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts'
+import type { Transaction } from '../../src/dag/tx.ts'
+import { escrowAccount } from '../../src/market/accounts.ts'
+import { bidCommitKind, bidCommitment, bidRevealKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT } from '../../src/market/kinds/index.ts'
+import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
+import { ProviderAgent } from '../../src/market/provider/agent.ts'
+import { BidStore } from '../../src/market/provider/bid-store.ts'
+import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
+import { parseProviderConfig } from '../../src/market/provider/config.ts'
+import type { ProviderBlobs } from '../../src/market/provider/blobs.ts'
+import { reexecute } from '../../src/market/provider/job.ts'
+import { waitFor } from '../helpers/dag-net.ts'
+import { randomValues } from '../helpers/compute.ts'
+import { tempDir } from '../helpers/harmonyd.ts'
+
+// The provider agent against a market it is handed (the market state's read side is m1's; here a small in-memory
+// one the test drives), a real LevelDB for its bids, and the CPU reference executor in this process.
+
+const CHAIN = 'harmony-devnet'
+const keys = generateKeyPair(new Uint8Array(32).fill(11))
+const me = addressFromPublicKey(keys.publicKey)
+const requester = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(12)).publicKey)
+const capability: CapabilityRecord = { executor: 'cpu', adapter: 'CPU reference executor', memoryMiB: 4096, gflopsMilli: 300, profile: EXECUTION_PROFILE }
+const info: ExecutorInfo = {
+  kind: 'cpu',
+  adapter: { vendor: 'harmony', architecture: '', device: 'cpu', description: 'CPU reference executor', backend: 'none', featureLevel: 'none', isFallbackAdapter: false },
+  limits: { maxStorageBufferBindingSize: 1 << 27, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupsPerDimension: 65535 },
+  taskLimits: DEFAULT_LIMITS,
+  profile: EXECUTION_PROFILE,
+  kernels: ['matmul', 'conv2d', 'elementwise', 'reduce', 'softmax', 'layernorm', 'mlp']
+}
+const executor = { info: () => info, run: async (task: ComputeTask) => referenceResult(task) }
+
+class Market {
+  private readonly events = new EventEmitter<MarketReaderEvents>()
+  readonly views = new Map<string, TaskView>()
+  providerView: ProviderView | undefined
+  async task (id: string): Promise<TaskView | undefined> { return this.views.get(id) }
+  async tasks (filter: { phase?: string } = {}): Promise<TaskView[]> { return [...this.views.values()].filter(v => filter.phase === undefined || v.phase === filter.phase) }
+  async provider (address: string): Promise<ProviderView | undefined> { return address === me ? this.providerView : undefined }
+  change (view: TaskView): void { this.views.set(view.taskId, view); this.events.emit('task:changed', view) }
+  on<E extends keyof MarketReaderEvents> (event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.on(event, listener as never) }
+  off<E extends keyof MarketReaderEvents> (event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.off(event, listener as never) }
+}
+
+/** A ledger: balances by address hex, and the provider's nonce = transactions admitted (all final at once here). */
+class Ledger {
+  readonly balances = new Map<string, bigint>()
+  readonly txs: Transaction[] = []
+  async account (address: Uint8Array): Promise<{ balance: bigint, nonce: bigint }> {
+    const mine = bytesEqual(address, addressBytesFromPublicKey(keys.publicKey))
+    return { balance: this.balances.get(toHex(address)) ?? 0n, nonce: mine ? BigInt(this.txs.length) : 0n }
+  }
+
+  async submit (tx: Transaction): Promise<string> {
+    if (tx.nonce !== BigInt(this.txs.length)) throw Object.assign(new Error('nonce'), { code: 'NONCE_GAP', meta: { expected: String(this.txs.length) } })
+    this.txs.push(tx)
+    return `0x${toHex(new Uint8Array(32).fill(this.txs.length))}`
+  }
+
+  of (kind: number): Transaction[] { return this.txs.filter(t => t.kind === kind) }
+}
+
+function inputs (): { a: Uint8Array, b: Uint8Array } {
+  return { a: f32Blob(randomValues(4 * 3, 1)).bytes, b: f32Blob(randomValues(3 * 5, 2)).bytes }
+}
+
+function taskView (taskId: string, over: Partial<TaskView> = {}): TaskView {
+  const now = Date.now()
+  const { a, b } = inputs()
+  return {
+    taskId, requester, announceTx: '00'.repeat(32), announcedAtMs: now, phase: 'bidding',
+    spec: { kernel: 'matmul', params: { m: 4, k: 3, n: 5 } }, inputs: [makeBlob(a).id, makeBlob(b).id], outputLimitBytes: 1024,
+    budget: 10n ** 18n, redundancy: 1, k: 1, verification: 'none', bidWindowMs: 400, revealWindowMs: 60_000, executionDeadlineMs: 60_000,
+    requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }, private: false, reannounce: false,
+    escrow: 10n ** 18n, bidsCloseAtMs: now + 400, revealsCloseAtMs: now + 60_400, awards: [], winners: [], results: [], slashes: [],
+    cancelRequested: false, bidCount: 0, ...over
+  }
+}
+
+function memoryBlobs (): ProviderBlobs & { stored: Map<string, Uint8Array> } {
+  const { a, b } = inputs()
+  const stored = new Map<string, Uint8Array>([[makeBlob(a).id, a], [makeBlob(b).id, b]])
+  return {
+    stored,
+    input: async (_task, id) => { const bytes = stored.get(id); if (bytes === undefined) throw new Error('missing'); return bytes },
+    output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id }
+  }
+}
+
+interface Rig { agent: ProviderAgent, market: Market, ledger: Ledger, db: BinaryDb, blobs: ReturnType<typeof memoryBlobs> }
+
+async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger()): Promise<Rig> {
+  const db = await openDatabase(dir)
+  const blobs = memoryBlobs()
+  ledger.balances.set(toHex(addressBytesFromPublicKey(keys.publicKey)), 10n ** 21n)
+  const agent = new ProviderAgent({
+    market, ledger, chainId: CHAIN, fee: 1000n, submit: async (tx) => await ledger.submit(tx), keys,
+    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), logger: silentLogger()
+  }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100 })
+  return { agent, market, ledger, db, blobs }
+}
+
+function registered (market: Market): void {
+  market.providerView = {
+    address: me, bond: 1000n, kemPublicKey: toHex(new Uint8Array(1184).fill(3)), capability, registeredAtMs: Date.now(),
+    reputation: 0, verified: 0, faults: 0, lates: 0, received: 0n, owed: 0n, openTasks: []
+  }
+}
+
+test.serial('registers with its bond, commits a sealed bid only against a funded escrow, and reveals once the bid window closes', async t => {
+  await using dir = await tempDir()
+  const { agent, market, ledger, db } = await rig(dir.path)
+  try {
+    await agent.start()
+    await waitFor(() => ledger.of(TX_KIND_PROVIDER_REGISTER).length === 1, 'the registration', 10_000)
+    const registration = providerRegisterKind.decode(ledger.of(TX_KIND_PROVIDER_REGISTER)[0].payload)
+    t.is(registration.bond, 1000n)
+    t.deepEqual(registration.capability, capability)
+    registered(market)
+    await waitFor(() => agent.status().registered, 'the agent to see its registration', 10_000)
+
+    // an announce whose escrow is short: no bid, and the reason is kept
+    const unfunded = 'aa'.repeat(32)
+    ledger.balances.set(toHex(escrowAccount(fromHex(unfunded))), 10n ** 18n - 1n)
+    market.change(taskView(unfunded))
+    await waitFor(() => agent.status().skipped.some(s => s.taskId === unfunded), 'the no-bid decision', 10_000)
+    t.is(agent.status().skipped[0].reason, 'escrow-missing')
+
+    const funded = 'bb'.repeat(32)
+    ledger.balances.set(toHex(escrowAccount(fromHex(funded))), 10n ** 18n)
+    const view = taskView(funded)
+    market.change(view)
+    await waitFor(() => ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit', 10_000)
+    t.is(ledger.of(TX_KIND_BID_REVEAL).length, 0, 'nothing revealed while the bid window is open')
+    t.true(Date.now() < view.bidsCloseAtMs)
+    await waitFor(() => ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal', 10_000)
+    t.true(Date.now() >= view.bidsCloseAtMs)
+    const commit = bidCommitKind.decode(ledger.of(TX_KIND_BID_COMMIT)[0].payload)
+    const reveal = bidRevealKind.decode(ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    // 2·4·3·5 = 120 FLOP at 10^9 per GFLOP: 120 base units
+    t.is(reveal.price, 120n)
+    t.deepEqual(commit.commitment, bidCommitment(fromHex(funded), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
+    t.deepEqual(agent.status().active.map(a => a.stage), ['revealed'])
+  } finally {
+    await agent.stop()
+    await db.close()
+  }
+})
+
+test.serial('a provider restarted between its commit and its reveal still reveals with the salt it kept on disk', async t => {
+  await using dir = await tempDir()
+  const market = new Market()
+  const ledger = new Ledger()
+  registered(market)
+  const first = await rig(dir.path, {}, market, ledger)
+  const taskId = 'cc'.repeat(32)
+  ledger.balances.set(toHex(escrowAccount(fromHex(taskId))), 10n ** 18n)
+  const view = taskView(taskId, { bidsCloseAtMs: Date.now() + 1500 })
+  try {
+    await first.agent.start()
+    market.change(view)
+    await waitFor(() => ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit', 10_000)
+    await waitFor(async () => (await new BidStore(sublevel(first.db, 'market')).all()).some(r => r.stage === 'committed'), 'the committed record', 10_000)
+  } finally {
+    await first.agent.stop()
+    await first.db.close()
+  }
+  t.is(ledger.of(TX_KIND_BID_REVEAL).length, 0)
+  const second = await rig(dir.path, {}, market, ledger)
+  try {
+    await second.agent.start()
+    await waitFor(() => ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal after the restart', 10_000)
+    const commit = bidCommitKind.decode(ledger.of(TX_KIND_BID_COMMIT)[0].payload)
+    const reveal = bidRevealKind.decode(ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    t.deepEqual(commit.commitment, bidCommitment(fromHex(taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
+
+    // the task settles: the bid record is gone from disk
+    market.change({ ...view, phase: 'settled' })
+    await waitFor(async () => (await new BidStore(sublevel(second.db, 'market')).all()).length === 0, 'the record to be deleted', 10_000)
+  } finally {
+    await second.agent.stop()
+    await second.db.close()
+  }
+})
+
+for (const fault of ['none', 'wrong-result'] as const) {
+  test.serial(`an awarded provider fetches the inputs, runs the task and commits to its output (fault injection: ${fault})`, async t => {
+    await using dir = await tempDir()
+    const market = new Market()
+    registered(market)
+    const r = await rig(dir.path, { faultInjection: fault }, market)
+    const taskId = (fault === 'none' ? 'dd' : 'ee').repeat(32)
+    const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+    try {
+      await r.agent.start()
+      market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
+      await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result', 10_000)
+      const result = taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload)
+      t.is(result.round, 0)
+      t.is(result.profile, EXECUTION_PROFILE)
+      const { a, b } = inputs()
+      const honest = await reexecute(executor, { kernel: 'matmul', params: { m: 4, k: 3, n: 5 }, inputs: view.inputs, outputLimitBytes: 1024 }, [a, b])
+      const served = r.blobs.stored.get(toHex(result.outputBlob))
+      t.truthy(served, 'the output blob is stored to be served')
+      t.is(result.outputBytes, 4 * 5 * 4)
+      if (fault === 'none') {
+        t.is(toHex(result.commitment), honest.commitment)
+        t.deepEqual(served, honest.result.outputs[0].bytes)
+      } else {
+        t.not(toHex(result.commitment), honest.commitment, 'the lying provider commits to a wrong output')
+        t.notDeepEqual(served, honest.result.outputs[0].bytes)
+      }
+    } finally {
+      await r.agent.stop()
+      await r.db.close()
+    }
+  })
+}
