@@ -16,7 +16,6 @@ import { ADDRESS_BYTES, formatAddress, parseAddress } from '../core/address.ts'
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 const INPUT_CONTEXT = 'HARMONY/market/input/v1'
-const OUTPUT_CONTEXT = 'HARMONY/market/output/v1'
 const NOTICE_VERSION = 1
 /** A libp2p peer id string is ≤ 64 characters (base58 of an Ed25519 identity multihash is 52). */
 const MAX_PEER_ID_BYTES = 128
@@ -30,9 +29,9 @@ export function inputContext (taskIdHex: string, provider: string, index: number
   return new Writer(128).raw(utf8.encode(INPUT_CONTEXT)).fixed(Buffer.from(taskIdHex, 'hex'), ID_BYTES).fixed(parseAddress(provider), ADDRESS_BYTES).u8(index).finish()
 }
 
-/** The context a private task's output is sealed to the requester's key under. */
+/** The context a private task's output is sealed to the requester's key under: the task id (provider/blobs.ts). */
 export function outputContext (taskIdHex: string): Uint8Array {
-  return new Writer(64).raw(utf8.encode(OUTPUT_CONTEXT)).fixed(Buffer.from(taskIdHex, 'hex'), ID_BYTES).finish()
+  return new Writer(ID_BYTES).fixed(Buffer.from(taskIdHex, 'hex'), ID_BYTES).finish()
 }
 
 export interface SealedInputsNotice {
