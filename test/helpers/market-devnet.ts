@@ -18,6 +18,9 @@ export interface MarketDevnet {
   addresses: string[]
   faucet: WorkloadAccount
   dir: string
+  /** Stops every node (the datadirs stay for inspection). */
+  stopNodes: () => Promise<void>
+  /** Stops the nodes if running and removes the datadirs. */
   stop: () => Promise<void>
 }
 
@@ -61,7 +64,11 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
     for (const client of clients) {
       await waitFor('every provider registered', async () => (await client.call('market_providers', [{ limit: 100 }])).providers.length === providers ? true : undefined, 60_000)
     }
-    return { devnet, nodes, clients, addresses, faucet, dir: dir.path, stop: async () => { await Promise.all(clients.map(async c => { await c.close() })); await stop() } }
+    const stopNodes = async (): Promise<void> => {
+      await Promise.all(clients.map(async c => { await c.close() }))
+      await devnet.stop()
+    }
+    return { devnet, nodes, clients, addresses, faucet, dir: dir.path, stopNodes, stop: async () => { await stopNodes(); await stop() } }
   } catch (err) {
     await stop()
     throw err
