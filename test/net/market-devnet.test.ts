@@ -24,6 +24,8 @@ import { matmulAnnounce } from '../helpers/market.ts'
 
 const TASKS = 50
 const NODES = 5
+/** Tasks open at once. */
+const IN_FLIGHT = 8
 
 function reference (task: SubmittedTask): Uint8Array {
   const { m, k, n } = task.params
@@ -44,13 +46,31 @@ test.after.always(async () => { await net?.stop() })
 test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is the CPU reference; every node agrees on every award; money is conserved`, async (t) => {
   const genesis = await loadGenesis(net.devnet.genesisPath)
   const supply = genesis.allocations.reduce((sum, a) => sum + a.balance, 0n)
-  // requests from the faucet to every node in turn: one account per node, so nonces chain on the node that holds them
+  // at most IN_FLIGHT tasks open at once, a new one announced as one ends (what a requester's client does)
   const submitted: SubmittedTask[] = []
-  for (let i = 0; i < TASKS; i++) {
+  const done: TaskRecord[] = []
+  // one account's nonces chain: its submits go one at a time
+  let submitting = Promise.resolve()
+  const one = async (i: number): Promise<void> => {
     const size = [4, 8, 16][i % 3]
-    submitted.push(await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 2000, revealWindowMs: 1500, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) }))
+    const turn = submitting
+    let release = (): void => {}
+    submitting = new Promise<void>(resolve => { release = resolve })
+    await turn
+    const s = await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 2000, revealWindowMs: 1500, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
+      .finally(release)
+    submitted[i] = s
+    done[i] = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000 })
   }
-  const done = await Promise.all(submitted.map(async s => await waitForTask(net.clients[(submitted.indexOf(s) % NODES)], s.taskId, undefined, { timeoutMs: 120_000 })))
+  let next = 0
+  // submits are sequential (one account's nonces chain), runs overlap
+  const lanes = Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < TASKS) {
+      const i = next++
+      await one(i)
+    }
+  })
+  await Promise.all(lanes)
   for (const [i, task] of done.entries()) {
     t.is(task.state, 'settled', `task ${task.taskId}: ${JSON.stringify(task.settlement)}`)
     t.is(task.settlement?.outcome, 'paid')
