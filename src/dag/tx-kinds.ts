@@ -72,6 +72,8 @@ export interface FinalTxContext {
   seq: bigint
   /** Position of the transaction in its vertex. */
   position: number
+  /** The signed transaction's encoding (a part may keep it: decoding it again is cheaper than reading the vertex). */
+  encoded: Uint8Array
 }
 
 /** One write of `finalRecords`. */

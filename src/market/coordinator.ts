@@ -131,7 +131,13 @@ export class MarketCoordinator implements Startable {
   async tick (): Promise<void> {
     const reader = this.c.dag.reader
     if (!this.issue || !reader.isValidator) return
-    for (const id of this.c.state.openTaskIds()) {
+    const open = this.c.state.openTaskIds()
+    // turn bookkeeping of tasks that left the open set
+    if (this.dueSince.size > open.length + 1000) {
+      const keep = new Set(open)
+      for (const id of this.dueSince.keys()) if (!keep.has(id)) this.dueSince.delete(id)
+    }
+    for (const id of open) {
       if (!this.running) return
       const t = await this.c.state.taskRecord(id)
       if (t !== undefined) await this.advance(t)

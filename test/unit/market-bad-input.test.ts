@@ -6,9 +6,9 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { toHex } from '../../src/core/codec.ts'
 import { isDagError } from '../../src/dag/errors.ts'
-import { signTx, TX_VERSION } from '../../src/dag/tx.ts'
+import { encodeTx, signTx, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
 import {
-  type ApplyOutcome, buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskResult, escrowAccount, type MarketService,
+  type ApplyOutcome, buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskCancel, buildTaskResult, escrowAccount, type MarketService,
   registerMarketKinds, TX_KIND_TASK_ANNOUNCE, marketRules
 } from '../../src/market/index.ts'
 import { createTestNet, waitFor } from '../helpers/dag-net.ts'
@@ -67,7 +67,10 @@ test.serial('malformed and underfunded announces, a late bid, a reveal that does
     const task = await market.reader.task(taskHex)
     // p2 commits after the bid window (the vertex time rule makes its time ≥ now): BID_LATE, nothing stored
     await waitFor(() => Date.now() > (task?.bidsCloseAtMs ?? 0) + 50, 'bid window closed')
-    await final(await submit(buildBidCommit(p2.next(), taskId, 800n, randomBytes(32))))
+    const lateCommit = buildBidCommit(p2.next(), taskId, 800n, randomBytes(32))
+    // a gossip handler or the RPC can refuse it before it costs a vertex
+    t.like(await market.state.precheck(txInfo(encodeTx(lateCommit))), { status: 'refused', code: 'BID_LATE' })
+    await final(await submit(lateCommit))
     await final(await submit(buildBidReveal(p1.next(), { taskId, price: 901n, salt })))
     await final(await submit(buildBidReveal(p3.next(), { taskId, price: 950n, salt: salt3 })))
     // p2 answers a task it was never awarded: before the award it waits (parked), then RESULT_NOT_AWARDED
@@ -97,6 +100,42 @@ test.serial('malformed and underfunded announces, a late bid, a reveal that does
     t.is((await dag.reader.account(escrowAccount(taskId))).balance, 0n)
     t.is((await dag.reader.account(requester.address)).balance, before + 50n)
     t.is((await market.reader.provider(p3.addressText))?.received, 941n)
+  } finally {
+    await market.stop()
+    await net.close()
+  }
+})
+
+test.serial('a task nobody bids on expires and is refunded in full; a cancelled task is refunded before any award', async (t) => {
+  const net = await createTestNet({ nodes: 1, accounts: 1, accountBalance: 10n ** 21n })
+  const node = net.nodes[0]
+  const market = await startMarket(node)
+  try {
+    const dag = node.dag
+    const requester = new Signer(net.genesis.chainId, net.accounts[0])
+    const final = async (id: string): Promise<void> => { await waitFor(async () => (await dag.reader.finalTx(id)) !== undefined, `tx ${id.slice(0, 8)} final`) }
+    const expiring = buildTaskAnnounce(requester.next(), matmulAnnounce({ bidWindowMs: 500, revealWindowMs: 500, budget: 5000n }))
+    const cancelled = buildTaskAnnounce(requester.next(), matmulAnnounce({ bidWindowMs: 60_000, revealWindowMs: 60_000, budget: 7000n }))
+    await final((await dag.submitTransaction(expiring.tx)).slice(2))
+    await final((await dag.submitTransaction(cancelled.tx)).slice(2))
+    const funded = (await dag.reader.account(requester.address)).balance
+    await final((await dag.submitTransaction(buildTaskCancel(requester.next(), cancelled.taskId))).slice(2))
+    const settled = async (id: Uint8Array): Promise<boolean> => (await market.reader.task(toHex(id)))?.settlement !== undefined
+    await waitFor(async () => await settled(expiring.taskId) && await settled(cancelled.taskId), 'both settled', 30_000)
+    const e = await market.reader.task(toHex(expiring.taskId))
+    t.is(e?.phase, 'expired')
+    t.is(e?.awards[0]?.winners.length, 0)
+    t.deepEqual({ payouts: e?.settlement?.payouts, fee: e?.settlement?.fee, refund: e?.settlement?.refund }, { payouts: [], fee: 0n, refund: 5000n })
+    const c = await market.reader.task(toHex(cancelled.taskId))
+    t.is(c?.phase, 'cancelled')
+    t.is(c?.awards.length, 0)
+    t.is(c?.settlement?.refund, 7000n)
+    // both escrows came back whole; the cancel's own fee is the only cost
+    t.is((await dag.reader.account(requester.address)).balance, funded + 5000n + 7000n - 1000n)
+    t.is((await dag.reader.account(escrowAccount(expiring.taskId))).balance, 0n)
+    t.is((await dag.reader.account(escrowAccount(cancelled.taskId))).balance, 0n)
+    const payments = await market.reader.payments(requester.addressText)
+    t.deepEqual(payments.map(p => [p.kind, p.amount]).sort(), [['refund', 5000n], ['refund', 7000n]])
   } finally {
     await market.stop()
     await net.close()

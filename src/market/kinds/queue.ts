@@ -5,6 +5,7 @@
  */
 import { KEY_PREFIXES } from '../../core/storage.ts'
 import { fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
+import { MAX_TX_BYTES } from '../../dag/tx.ts'
 import type { FinalRecord, FinalTxContext } from '../../dag/tx-kinds.ts'
 
 const PREFIX = KEY_PREFIXES.market.queue
@@ -15,6 +16,8 @@ export interface QueuedTx {
   txIdHex: string
   vertexIdHex: string
   vertexTimeMs: bigint
+  /** the signed transaction */
+  encoded: Uint8Array
 }
 
 /** The queue key: finality order on this node (vertex acceptance sequence, then position in the vertex). */
@@ -23,7 +26,7 @@ export function queueKey (seq: bigint, position: number): Uint8Array {
 }
 
 export function marketFinalRecords (at: FinalTxContext): FinalRecord[] {
-  const value = new Writer(72).fixed(fromHex(at.idHex), 32).fixed(fromHex(at.vertexIdHex), 32).u64(at.vertexTimeMs).finish()
+  const value = new Writer(80 + at.encoded.length).fixed(fromHex(at.idHex), 32).fixed(fromHex(at.vertexIdHex), 32).u64(at.vertexTimeMs).varBytes(at.encoded).finish()
   return [{ sublevel: 'market', key: queueKey(at.seq, at.position), value }]
 }
 
@@ -32,8 +35,9 @@ export function decodeQueued (key: Uint8Array, value: Uint8Array): QueuedTx {
   const txIdHex = toHex(r.fixed(32))
   const vertexIdHex = toHex(r.fixed(32))
   const vertexTimeMs = r.u64()
+  const encoded = r.varBytes(MAX_TX_BYTES)
   r.end()
-  return { key, txIdHex, vertexIdHex, vertexTimeMs }
+  return { key, txIdHex, vertexIdHex, vertexTimeMs, encoded }
 }
 
 export const QUEUE_PREFIX = PREFIX

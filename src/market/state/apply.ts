@@ -83,7 +83,8 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       const p = bidCommitKind.decode(tx.tx.payload)
       const t = await ctx.task(toHex(p.taskId))
       if (t === undefined) return parked('task unknown')
-      if (isTerminal(t) || t.cancelRequested) return refused('TASK_CLOSED', 'the task is settled or cancelled')
+      // judged by its own time only (not by a cancel or a settle that may be final before it on one node and
+      // after it on another): every node stores the same bids
       if (at.timeMs > bidsCloseAt(t)) return refused('BID_LATE', 'bid committed after the bid window')
       if (t.bids.has(signer)) return refused('BID_DUPLICATE', 'one bid per provider and task')
       const bids = new Map(t.bids)
@@ -99,7 +100,6 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       const bid = t.bids.get(signer)
       if (bid === undefined) return isTerminal(t) ? refused('BID_UNKNOWN', 'reveal without a commit') : parked('commit unknown')
       if (bid.revealTx !== undefined) return refused('BID_DUPLICATE', 'the bid is already revealed')
-      if (isTerminal(t) || t.awards.length > 0) return refused('BID_LATE', 'revealed after the award')
       const matches = bytesEqual(bidCommitment(p.taskId, fromHex(signer), p.price, p.salt), fromHex(bid.commitment))
       const inTime = at.timeMs <= revealsCloseAt(t)
       const bids = new Map(t.bids)
@@ -132,7 +132,7 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
         ...p.winners.map(w => ({ provider: toHex(w), price: priceOf(toHex(w)), role: 'winner' as const, round: p.round, deadlineMs, state: 'open' as const })),
         ...(p.checker !== undefined ? [{ provider: toHex(p.checker), price: priceOf(toHex(p.checker)), role: 'checker' as const, round: p.round, deadlineMs, state: 'open' as const }] : [])
       ]
-      ctx.putTask({ ...t, awards: [...t.awards, { txId: at.txId, round: p.round, timeMs: at.timeMs, winners: p.winners.map(w => toHex(w)), ...(p.checker !== undefined ? { checker: toHex(p.checker) } : {}), considered }], ranking, losses, assigned: [...t.assigned, ...added] })
+      ctx.putTask({ ...t, awards: [...t.awards, { txId: at.txId, round: p.round, timeMs: at.timeMs, winners: p.winners.map(w => toHex(w)), ...(p.checker !== undefined ? { checker: toHex(p.checker) } : {}), considered }], ranking, losses, assigned: [...t.assigned, ...added], cancelRequested: false })
       for (const a of added) {
         const prov = await ctx.provider(a.provider)
         if (prov === undefined) continue
@@ -146,15 +146,14 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       const p = taskResultKind.decode(tx.tx.payload)
       const t = await ctx.task(toHex(p.taskId))
       if (t === undefined) return parked('task unknown')
-      if (isTerminal(t)) return refused('TASK_CLOSED', 'result for a settled task')
       const round = lastRound(t)
-      if (round === undefined || p.round > round) return parked('award unknown')
+      if (round === undefined || p.round > round) return isTerminal(t) ? refused('TASK_CLOSED', 'result for a settled task') : parked('award unknown')
       const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
       if (assignment === undefined) return refused('RESULT_NOT_AWARDED', 'the signer holds no award of this task and round')
       if (t.results.has(signer)) return refused('RESULT_DUPLICATE', 'one result per provider and task')
       const results = new Map(t.results)
       results.set(signer, {
-        txId: at.txId, provider: signer, round: p.round, timeMs: at.timeMs, commitment: toHex(p.commitment), outputBlob: toHex(p.outputBlob), outputBytes: p.outputBytes, profile: p.profile, inTime: at.timeMs <= assignment.deadlineMs && assignment.state === 'open'
+        txId: at.txId, provider: signer, round: p.round, timeMs: at.timeMs, commitment: toHex(p.commitment), outputBlob: toHex(p.outputBlob), outputBytes: p.outputBytes, profile: p.profile, inTime: at.timeMs <= assignment.deadlineMs
       })
       ctx.putTask({ ...t, results })
       return { status: 'applied', taskId: t.taskId }
@@ -168,22 +167,22 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       const paid = new Set(payouts.map(x => x.provider))
       const verified = p.outcome === 'paid' || p.outcome === 'disputed'
       const faults = verified ? t.assigned.filter(a => a.state === 'open' && t.results.get(a.provider)?.inTime === true && !paid.has(a.provider)).map(a => a.provider) : []
-      ctx.putTask({ ...t, settlement: { txId: at.txId, timeMs: at.timeMs, outcome: p.outcome, payouts, fee: p.fee, refund: p.refund, faults } })
+      ctx.putTask({ ...t, cancelRequested: p.outcome === 'cancelled', settlement: { txId: at.txId, timeMs: at.timeMs, outcome: p.outcome, payouts, fee: p.fee, refund: p.refund, faults } })
       for (const a of new Set(t.assigned.map(x => x.provider))) {
         const prov = await ctx.provider(a)
         if (prov === undefined) continue
         const owed = new Map(prov.owed)
         owed.delete(t.taskId)
         const amount = payouts.filter(x => x.provider === a).reduce((s, x) => s + x.amount, 0n)
-        const isFault = faults.includes(a)
-        const event = paid.has(a) ? 'verified' : isFault ? 'fault' : undefined
+        // a fault counts when its slash is final (the results this node holds at the settle may differ from
+        // another node's); a verified result counts here, from the settle's own payouts
+        const verifiedNow = paid.has(a)
         ctx.putProvider({
           ...prov,
           owed,
           received: prov.received + amount,
-          verified: prov.verified + (event === 'verified' ? 1 : 0),
-          faults: prov.faults + (isFault ? 1 : 0),
-          reputation: event === undefined ? prov.reputation : addReputation(prov.reputation, at.timeMs, reputationDelta(event))
+          verified: prov.verified + (verifiedNow ? 1 : 0),
+          reputation: verifiedNow ? addReputation(prov.reputation, at.timeMs, reputationDelta('verified')) : prov.reputation
         })
       }
       for (const x of payouts) ctx.payment(x.provider, { taskId: t.taskId, kind: 'payout', to: x.provider, amount: x.amount, txId: at.txId, timeMs: at.timeMs })
@@ -204,7 +203,8 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
           owed,
           bond: prov.bond > p.amount ? prov.bond - p.amount : 0n,
           lates: prov.lates + (p.reason === 'late' ? 1 : 0),
-          reputation: p.reason === 'late' ? addReputation(prov.reputation, at.timeMs, reputationDelta('late')) : prov.reputation
+          faults: prov.faults + (p.reason === 'fault' ? 1 : 0),
+          reputation: addReputation(prov.reputation, at.timeMs, reputationDelta(p.reason))
         })
       }
       const assigned = p.reason === 'late' ? t.assigned.map(a => (a.provider === provider && a.state === 'open' ? { ...a, state: 'late' as const } : a)) : t.assigned

@@ -18,7 +18,7 @@ import type { Startable } from '../../core/lifecycle.ts'
 import { parseAddress } from '../../core/address.ts'
 import { toHex } from '../../core/codec.ts'
 import type { LedgerReader } from '../../dag/reader.ts'
-import type { TxInfo } from '../../dag/tx.ts'
+import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { decodeQueued, MARKET_KIND_IDS, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
@@ -160,9 +160,15 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
 
   /** Applies one queued entry; true when it left the queue. */
   private async applyQueued (q: QueuedTx): Promise<boolean> {
-    const final = await this.c.dag.reader.finalTx(q.txIdHex)
-    if (final === undefined) return false // the record is written in the same batch; a reader race: retried
-    const tx = final.tx
+    let tx: TxInfo
+    try {
+      tx = txInfo(q.encoded)
+    } catch (err) {
+      // the ledger decoded it when it became final; a record that no longer decodes is dropped, not retried forever
+      this.log.error({ err, tx: q.txIdHex }, 'a queued market transaction does not decode')
+      await this.db.del(q.key)
+      return true
+    }
     const timeMs = Number(q.vertexTimeMs)
     const writes = new Overlay(this)
     let outcome: ApplyOutcome
@@ -191,6 +197,19 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
     }
     return true
+  }
+
+  /**
+   * What applying `tx` at market time `timeMs` would do on this node's state now, writing nothing: the gossip
+   * topic handlers and the RPC refuse a late bid, a mismatching reveal or a result never awarded before it costs a
+   * vertex (`refused` with its code; `parked` when the task or the award is not known here yet).
+   */
+  async precheck (tx: TxInfo, timeMs = Date.now()): Promise<ApplyOutcome> {
+    try {
+      return await applyMarketTx(new Overlay(this), tx, { txId: tx.idHex, timeMs })
+    } catch {
+      return { status: 'refused', code: 'DECISION_INVALID', reason: 'could not be applied' }
+    }
   }
 
   // ---------------------------------------------------------------- records (the coordinator reads these)
@@ -247,7 +266,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     if (filter.requester !== undefined || filter.provider !== undefined) {
       const prefix = filter.requester !== undefined ? `${P.byRequester}${toHex(parseAddress(filter.requester))}/` : `${P.byProvider}${toHex(parseAddress(filter.provider as string))}/`
       ids = []
-      for await (const k of this.db.keys({ gte: enc(prefix), lt: enc(`${prefix}\xff`), reverse: true, limit: 10_000 })) ids.push(dec(k).slice(prefix.length))
+      for await (const k of this.db.keys({ gte: enc(prefix), lt: enc(`${prefix}\xff`), reverse: true, limit: 1000 })) ids.push(dec(k).slice(prefix.length))
     } else {
       ids = [...this.open, ...[...this.recent].reverse()]
     }

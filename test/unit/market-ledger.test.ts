@@ -1,0 +1,116 @@
+/**
+ * The market's DAG changes on one ledger: the vertex time rule (a vertex never claims a time before its parents';
+ * the proposer stamps max(now, parents)), and the queue of final market transactions that a market state started
+ * later (a restart after kill -9) still finds and applies exactly once.
+ */
+import { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase } from '../../src/core/storage.ts'
+import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
+import { generateGenesis } from '../../src/dag/genesis.ts'
+import { DagLedger } from '../../src/dag/ledger.ts'
+import { encodeTx } from '../../src/dag/tx.ts'
+import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
+import { buildVertex, encodeVertex, vertexInfo } from '../../src/dag/vertex.ts'
+import { buildTaskAnnounce, MarketState, registerMarketKinds } from '../../src/market/index.ts'
+import { transfer } from '../helpers/dag-net.ts'
+import { matmulAnnounce } from '../helpers/market.ts'
+
+registerMarketKinds()
+const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
+
+async function ledgerFixture (): Promise<{ ledger: DagLedger, validator: KeyPair, user: KeyPair, dir: string, close: () => Promise<void>, db: Awaited<ReturnType<typeof openDatabase>> }> {
+  const validator = generateKeyPair()
+  const user = generateKeyPair()
+  const genesis = generateGenesis({
+    chainId: 'harmony-market-ledger',
+    validatorPublicKeys: [validator.publicKey],
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: [{ address: parseAddress(addressFromPublicKey(user.publicKey)), balance: 10n ** 18n }]
+  })
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-market-ledger-'))
+  const db = await openDatabase(join(dir, 'db'))
+  const ledger = new DagLedger({ db, genesis, identity: validator, verifier, logger: silentLogger() })
+  await ledger.start()
+  return { ledger, validator, user, dir, db, close: async () => { await ledger.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) } }
+}
+
+async function finalizeAll (ledger: DagLedger): Promise<void> {
+  for (let i = 0; i < 100 && ledger.core.processingCount > 0; i++) {
+    await ledger.decide(core => {
+      const decisions: Decisions = { accepted: [], rejected: [] }
+      for (const id of core.pollCandidates()) {
+        const d = core.recordPoll(id, true)
+        decisions.accepted.push(...d.accepted)
+        decisions.rejected.push(...d.rejected)
+      }
+      return { decisions, result: undefined }
+    })
+  }
+}
+
+test.serial('a vertex stamped before its parent is refused with TIMESTAMP_BEFORE_PARENT; the proposer never builds one', async (t) => {
+  const f = await ledgerFixture()
+  try {
+    const { ledger, validator, user } = f
+    const chainId = ledger.chainId
+    // a parent from a clock 5 s ahead (inside the 10 s future allowance)
+    const aheadMs = BigInt(Date.now() + 5000)
+    const parent = vertexInfo(encodeVertex(buildVertex(chainId, { author: validator.publicKey, secretKey: validator.secretKey, parents: [fromHex(ledger.genesisIdHex)], txs: [transfer(ledger.genesis, user, validator, 1n, 0n)], timestampMs: aheadMs })))
+    await ledger.checkStandalone(parent)
+    t.true(await ledger.insertVertex(parent))
+    const before = vertexInfo(encodeVertex(buildVertex(chainId, { author: validator.publicKey, secretKey: validator.secretKey, parents: [parent.id], txs: [transfer(ledger.genesis, user, validator, 1n, 1n)], timestampMs: aheadMs - 1n })))
+    const err = await t.throwsAsync(ledger.insertVertex(before))
+    t.is((err as { code?: string }).code, 'TIMESTAMP_BEFORE_PARENT')
+    t.false(ledger.hasVertex(before.idHex))
+    // this node's own next vertex builds on the parent and takes its time, not the (earlier) local clock
+    await ledger.submitTransaction(transfer(ledger.genesis, user, validator, 1n, 1n))
+    const built = await ledger.buildVertex()
+    t.truthy(built)
+    t.true((built?.vertex.timestampMs ?? 0n) >= aheadMs)
+    t.true(built?.parentHex.includes(parent.idHex))
+  } finally {
+    await f.close()
+  }
+})
+
+test.serial('final market transactions wait in the decision\'s queue for a market state that starts later, and apply once', async (t) => {
+  const f = await ledgerFixture()
+  try {
+    const { ledger, user } = f
+    const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
+    await ledger.submitTransaction(encodeTx(tx))
+    await ledger.buildVertex()
+    await finalizeAll(ledger)
+    // no market state ran when it became final (as after a kill -9 between the decision and its application)
+    const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
+    const start = async (): Promise<MarketState> => {
+      const s = new MarketState({ db: f.db, dag: dag as never, logger: silentLogger() })
+      await s.start()
+      return s
+    }
+    const first = await start()
+    const view = await first.task(toHex(taskId))
+    t.is(view?.budget, 1000n)
+    t.is(view?.requester, addressFromPublicKey(user.publicKey))
+    t.deepEqual(first.openTaskIds(), [toHex(taskId)])
+    await first.stop()
+    // a second start finds nothing left to apply: the announce was applied exactly once
+    let applied = 0
+    const second = new MarketState({ db: f.db, dag: dag as never, logger: silentLogger() })
+    second.onApplied(() => { applied++ })
+    await second.start()
+    t.is(applied, 0)
+    t.deepEqual(second.openTaskIds(), [toHex(taskId)])
+    await second.stop()
+  } finally {
+    await f.close()
+  }
+})
