@@ -96,7 +96,28 @@ export const KEY_PREFIXES = {
     /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
     untagged: 'u',
     /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
-    dead: 'd'
+    dead: 'd',
+    /** `x` ‖ due ms (16 hex digits) ‖ `/` ‖ task id → 1: release the task's blobs then (src/market/blobs/collector.ts) */
+    releaseDue: 'x'
+  },
+  market: {
+    /**
+     * `q/<vertex seq, 20 digits>/<position, 5 digits>` → a final market transaction not yet applied to the market
+     * state (written in the decision's batch by the kinds' finalRecords; deleted in the batch that applies it).
+     */
+    queue: 'q/',
+    /** `t/<task id hex>` → the task's record (JSON, src/market/state/records.ts). */
+    task: 't/',
+    /** `o/<task id hex>` → a task not yet settled (loaded into memory at start). */
+    open: 'o/',
+    /** `p/<provider address hex>` → the provider's record (JSON). */
+    provider: 'p/',
+    /** `r/<requester hex>/<task id hex>` → '': tasks by requester. */
+    byRequester: 'r/',
+    /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
+    byProvider: 'b/',
+    /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
+    payment: 'y/'
   }
 } as const
 

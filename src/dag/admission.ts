@@ -71,6 +71,18 @@ export class VertexAdmission {
   }
 
   /**
+   * The time rule (docs/market.md "Time"): a vertex never claims a time before its own past, so a timestamp is a
+   * lower bound every descendant respects (the market's bid windows are judged by it). Parents must be present.
+   * Throws TIMESTAMP_BEFORE_PARENT.
+   */
+  checkTimeOrder (info: VertexInfo): void {
+    const parentMax = this.c.graph.maxTimestamp(info.parentHex)
+    if (info.vertex.timestampMs < parentMax) {
+      throw new DagError('TIMESTAMP_BEFORE_PARENT', `vertex timestamp ${info.vertex.timestampMs} is below its parent's ${parentMax}`)
+    }
+  }
+
+  /**
    * Nonce chaining: (A, n-1) must be earlier in this vertex or in its causal past. Memory first (the processing
    * sets and the account's latest decided vertex), the store's instance index as the fallback. Throws NONCE_UNCHAINED.
    */

@@ -101,14 +101,15 @@ export class DecisionWriter {
     draft.seq++
     store.putDecision(b, info.id, { status: 'accepted', seq: draft.seq })
     const outcomes = await state.applyVertex(b, info)
-    for (const o of outcomes) {
+    for (const [position, o] of outcomes.entries()) {
       store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
       const rec: TxRecord = { status: o.ok ? 'final' : 'rejected', vertexId: info.id, reason: o.reason, decidedAtMs: BigInt(now) }
       store.putTxRecord(b, o.info.id, rec)
       if (o.ok) {
         draft.counters.finalTxs++
         // a kind's derived records (the bridge's "withdraw owed") commit with the decision or not at all
-        for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(o.info) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
+        const at = { idHex: o.info.idHex, vertexIdHex: idHex, vertexTimeMs: info.vertex.timestampMs, seq: draft.seq, position }
+        for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(at) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
       } else draft.counters.rejectedTxs++
     }
     draft.counters.acceptedVertices++

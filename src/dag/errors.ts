@@ -28,7 +28,8 @@ export const DAG_ERROR_CODES = [
   'PROTOCOL_ERROR',
   'VERIFY_TIMEOUT',
   'VERIFIER_FAILED',
-  'STORAGE_FAILED'
+  'STORAGE_FAILED',
+  'TIMESTAMP_BEFORE_PARENT'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

@@ -11,6 +11,8 @@ export interface GraphNode {
   parents: string[]
   children: string[]
   status: VertexStatus
+  /** The vertex's signed timestamp (the genesis: 0); never below a parent's (admission's time rule). */
+  timestampMs: bigint
 }
 
 export class DagGraph {
@@ -21,7 +23,7 @@ export class DagGraph {
 
   constructor (genesisId: string) {
     this.genesisId = genesisId
-    this.nodes.set(genesisId, { id: genesisId, height: 0, parents: [], children: [], status: 'accepted' })
+    this.nodes.set(genesisId, { id: genesisId, height: 0, parents: [], children: [], status: 'accepted', timestampMs: 0n })
     this.tipSet.add(genesisId)
   }
 
@@ -31,7 +33,7 @@ export class DagGraph {
   values (): IterableIterator<GraphNode> { return this.nodes.values() }
 
   /** Adds a vertex whose parents are all present; returns its node. */
-  add (id: string, parents: string[], status: VertexStatus): GraphNode {
+  add (id: string, parents: string[], status: VertexStatus, timestampMs = 0n): GraphNode {
     const existing = this.nodes.get(id)
     if (existing !== undefined) return existing
     let height = 0
@@ -40,7 +42,7 @@ export class DagGraph {
       if (pn === undefined) throw new Error(`parent ${p} missing`)
       if (pn.height > height) height = pn.height
     }
-    const node: GraphNode = { id, height: height + 1, parents, children: [], status }
+    const node: GraphNode = { id, height: height + 1, parents, children: [], status, timestampMs }
     this.nodes.set(id, node)
     for (const p of parents) this.nodes.get(p)?.children.push(id)
     if (status !== 'rejected') {
@@ -59,6 +61,16 @@ export class DagGraph {
       const pn = this.nodes.get(p)
       if (pn !== undefined && pn.status !== 'rejected' && pn.children.every(c => this.nodes.get(c)?.status === 'rejected')) this.tipSet.add(p)
     }
+  }
+
+  /** The largest timestamp among `parents` (present ones); 0 when none. */
+  maxTimestamp (parents: Iterable<string>): bigint {
+    let max = 0n
+    for (const p of parents) {
+      const t = this.nodes.get(p)?.timestampMs ?? 0n
+      if (t > max) max = t
+    }
+    return max
   }
 
   /** Vertices without children, excluding rejected ones. */

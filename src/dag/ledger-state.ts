@@ -183,7 +183,7 @@ export class LedgerState {
       for (const c of sender.unproven) unprovenSum += c.amount
       const available = sender.balance - unprovenSum
       const kind = requireTxKind(t.tx.kind)
-      const effects = kind.effects(kind.decode(t.tx.payload))
+      const effects = kind.effects(kind.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce })
       const need = effects.debit + t.tx.fee
       round.lastTxVertex.set(t.accountHex, v.idHex)
       if (available < need) {
@@ -195,8 +195,10 @@ export class LedgerState {
       for (const c of effects.credits) {
         const to = await load(c.to)
         to.balance += c.amount
-        const same = to.unproven.find(u => toHex(u.vertexId) === v.idHex)
-        if (same !== undefined) same.amount += c.amount
+        // credits of V are appended while V is applied, so one of V is always the last entry: checking only the
+        // last keeps a busy account (the fee pool, credited by market settles) from being scanned per credit
+        const same = to.unproven.at(-1)
+        if (same !== undefined && toHex(same.vertexId) === v.idHex) same.amount += c.amount
         else to.unproven.push({ vertexId: v.id, amount: c.amount })
       }
       outcomes.push({ info: t, ok: true, reason: 'none' })

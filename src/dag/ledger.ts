@@ -189,7 +189,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const info = ready.pop() as VertexInfo
       loaded++
       const d = decisions.get(info.idHex)
-      this.graph.add(info.idHex, info.parentHex, d?.status ?? 'processing')
+      this.graph.add(info.idHex, info.parentHex, d?.status ?? 'processing', info.vertex.timestampMs)
       if (d?.status === 'accepted' && d.seq > lastSeq) { lastSeq = d.seq; this.decisions.lastAccepted = info.idHex }
       if (d === undefined) {
         const r = await this.registerProcessing(info)
@@ -253,12 +253,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const missing = this.missingParents(info)
     if (missing.length > 0) throw new DagError('PARENT_MISSING', `${missing.length} parents unknown`, { missing })
     if (this.core.processingCount >= this.maxProcessing) throw new DagError('QUEUE_FULL', 'too many undecided vertices')
+    this.admission.checkTimeOrder(info)
     await this.admission.checkNonceChain(info)
     const b = this.store.batch()
     this.store.putVertex(b, info.id, info.encoded, info.vertex.parents)
     for (const t of info.txs) this.store.putTxInstance(b, t.account, t.tx.nonce, info.id, t.id)
     await b.commit()
-    this.graph.add(info.idHex, info.parentHex, 'processing')
+    this.graph.add(info.idHex, info.parentHex, 'processing', info.vertex.timestampMs)
     const decisions = await this.registerProcessing(info)
     this.metrics?.verticesInserted.inc()
     this.emit('vertex:inserted', info)

@@ -24,7 +24,7 @@ export class ProcessingIndex {
       let m = this.debits.get(t.accountHex)
       if (m === undefined) { m = new Map(); this.debits.set(t.accountHex, m) }
       const kind = requireTxKind(t.tx.kind)
-      m.set(t.tx.nonce, kind.effects(kind.decode(t.tx.payload)).debit + t.tx.fee)
+      m.set(t.tx.nonce, kind.effects(kind.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce }).debit + t.tx.fee)
     }
   }
 

@@ -37,6 +37,8 @@ export interface LedgerReader {
   acceptedVertex: (vertexId: string) => Promise<AcceptedVertexView | undefined>
   /** The genesis vertex id and allocations: the state below every cut. */
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
+  /** The signed timestamp of a vertex this node holds (the market's time, docs/market.md "Time"); undefined if unknown. */
+  vertexTimeMs: (vertexId: string) => bigint | undefined
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

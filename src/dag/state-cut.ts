@@ -79,7 +79,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
       if (tx.tx.nonce + 1n > sender.nonce) sender.nonce = tx.tx.nonce + 1n
       if (status !== 'final') continue
       const kind = requireTxKind(tx.tx.kind)
-      const effects = kind.effects(kind.decode(tx.tx.payload))
+      const effects = kind.effects(kind.decode(tx.tx.payload), { account: tx.account, nonce: tx.tx.nonce })
       sender.balance -= effects.debit + tx.tx.fee
       for (const c of effects.credits) get(toHex(c.to)).balance += c.amount
       if (tx.tx.fee > 0n) get(FEE_POOL_HEX).balance += tx.tx.fee

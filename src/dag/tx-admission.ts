@@ -52,7 +52,7 @@ export class TxAdmission {
     for (const [n, debit] of pending ?? []) { if (n >= acct.nonce) { pendingDebit += debit; if (n + 1n > next) next = n + 1n } }
     for (const t of mempool.forAccount(info.accountHex)) {
       const k = requireTxKind(t.tx.kind)
-      pendingDebit += k.effects(k.decode(t.tx.payload)).debit + t.tx.fee
+      pendingDebit += k.effects(k.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce }).debit + t.tx.fee
       if (t.tx.nonce + 1n > next) next = t.tx.nonce + 1n
     }
     if (tx.nonce > next) throw new DagError('NONCE_GAP', `nonce ${tx.nonce} is ahead of the account's next nonce ${next}`, { expected: next.toString() })
@@ -60,7 +60,7 @@ export class TxAdmission {
     const replacesVetoed = tx.nonce === acct.nonce && mempool.forAccount(info.accountHex).length === 0 && core.onlyVetoedLive(info.conflictKey)
     if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
     const kind = requireTxKind(tx.kind)
-    const need = kind.effects(kind.decode(tx.payload)).debit + tx.fee
+    const need = kind.effects(kind.decode(tx.payload), { account: info.account, nonce: tx.nonce }).debit + tx.fee
     if (acct.balance - pendingDebit < need) {
       throw new DagError('INSUFFICIENT_BALANCE', `balance ${acct.balance - pendingDebit} (after pending transactions) is below amount + fee ${need}`)
     }

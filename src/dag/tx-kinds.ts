@@ -23,7 +23,11 @@ export interface TxKind<P = unknown> {
   encode (payload: P): Uint8Array
   /** Strict decode; throws ENCODING_INVALID. */
   decode (bytes: Uint8Array): P
-  effects (payload: P): TxEffects
+  /**
+   * What the transaction does to balances. `tx` is the acting account (`account` below, else the signer's) and
+   * the transaction's nonce: a kind may derive the account it credits from them (the market's escrow of a task).
+   */
+  effects (payload: P, tx: TxContext): TxEffects
   /** JSON view for RPC. */
   toJSON (payload: P): Record<string, unknown>
   /**
@@ -48,7 +52,26 @@ export interface TxKind<P = unknown> {
    * epoch"). The ledger writes them in the batch that commits the decision, so they exist exactly when the
    * transaction is final, whatever moment a kill -9 hits. Keys must come from the storage table.
    */
-  finalRecords?: (tx: { idHex: string }) => FinalRecord[]
+  finalRecords?: (tx: FinalTxContext) => FinalRecord[]
+}
+
+/** The acting account and nonce of a transaction, as `effects` sees them. */
+export interface TxContext {
+  account: Uint8Array
+  nonce: bigint
+}
+
+/** Where a final transaction sits, as `finalRecords` sees it (enough to key records in finality order). */
+export interface FinalTxContext {
+  idHex: string
+  /** The vertex holding it. */
+  vertexIdHex: string
+  /** The vertex's signed timestamp. */
+  vertexTimeMs: bigint
+  /** This node's acceptance order of the vertex (1, 2, ...; local: concurrent vertices may be in another order elsewhere). */
+  seq: bigint
+  /** Position of the transaction in its vertex. */
+  position: number
 }
 
 /** One write of `finalRecords`. */

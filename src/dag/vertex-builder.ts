@@ -84,8 +84,11 @@ export class VertexBuilder {
       secretKey: this.c.identity.secretKey,
       parents: parents.map(p => fromHex(p)),
       txs: chosen.map(t => t.encoded),
-      timestampMs: BigInt(Date.now())
+      // the time rule: never below a parent's timestamp (a parent from a clock ahead of ours is within maxFutureMs)
+      timestampMs: maxBig(BigInt(Date.now()), graph.maxTimestamp(parents))
     })
     return { info: vertexInfo(encodeVertex(vertex), vertex), chosen }
   }
 }
+
+function maxBig (a: bigint, b: bigint): bigint { return a > b ? a : b }

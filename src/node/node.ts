@@ -25,6 +25,7 @@ import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
+import { MarketService, registerMarketKinds } from '../market/index.ts'
 import { stat } from 'node:fs/promises'
 
 export interface HarmonyNodeInit {
@@ -65,6 +66,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private dagValue?: DagService
   private chainValue?: ChainService
   private bridgeValue?: DagBridge
+  private marketValue?: MarketService
 
   constructor (init: HarmonyNodeInit) {
     super()
@@ -92,6 +94,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   get dag (): DagService { return this.need(this.dagValue, 'dag') }
   /** The EVM chain client; undefined when no contracts file is configured. */
   get chain (): ChainService | undefined { return this.chainValue }
+  /** The compute market's ledger side (state, coordinator); its `reader` is what the API reads. */
+  get market (): MarketService { return this.need(this.marketValue, 'market') }
   get database (): BinaryDb { return this.need(this.db, 'database') }
 
   /** A path from the config, resolved against the datadir when relative. */
@@ -176,6 +180,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const { ledgerKey } = this.identityValue
     // every node decodes the bridge's kinds in vertices, with or without an EVM chain
     registerBridgeKinds()
+    registerMarketKinds()
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,
@@ -196,6 +201,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     await this.add('compute', this.computeValue)
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
+    // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics })
+    await this.add('market', this.marketValue)
 
     this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 

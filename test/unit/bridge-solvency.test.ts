@@ -44,7 +44,7 @@ test('the epoch account is the fee pool; a close carries its fee sweep; the fee 
   t.deepEqual(EPOCH_ACCOUNT, FEE_POOL_ACCOUNT)
   const p = { epoch: 3n, withdrawals: [new Uint8Array(32).fill(9)], fees: 12_345n }
   t.deepEqual(epochCloseKind.decode(epochCloseKind.encode(p)), p)
-  t.deepEqual(epochCloseKind.effects(p), { debit: 12_345n, credits: [] })
+  t.deepEqual(epochCloseKind.effects(p, { account: EPOCH_ACCOUNT, nonce: 2n }), { debit: 12_345n, credits: [] })
   // the old payload without the fee field is refused, not read as a zero sweep
   const truncated = epochCloseKind.encode(p).slice(0, -16)
   t.throws(() => epochCloseKind.decode(truncated))

@@ -266,5 +266,5 @@ test('property: after any history of puts, releases and sweeps the store holds e
 })
 
 test('the blobs sublevel\'s key prefixes are the bytes existing datadirs hold', t => {
-  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd' })
+  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd', releaseDue: 'x' })
 })

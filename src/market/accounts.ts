@@ -1,0 +1,32 @@
+/**
+ * The market's system accounts (docs/market.md "Accounts and money"). No key controls them: only validator-signed
+ * market transactions act for them (`TxKind.account`), and every validator checks those against its own market
+ * state before it votes.
+ */
+import { ADDRESS_BYTES } from '../core/address.ts'
+import { toHex, Writer } from '../core/codec.ts'
+import { sha256 } from '../core/crypto.ts'
+
+const TASK_TAG = new TextEncoder().encode('HARMONY/market/task/v1')
+const ESCROW_TAG = new TextEncoder().encode('HARMONY/market/escrow/v1')
+const BOND_TAG = new TextEncoder().encode('HARMONY/market/bond/v1')
+
+/** A task's id: sha256("HARMONY/market/task/v1" ‖ requester ‖ nonce u64be) of its announce (32 bytes). */
+export function taskIdOf (requester: Uint8Array, nonce: bigint): Uint8Array {
+  return sha256(TASK_TAG, requester, new Writer(8).u64(nonce).finish())
+}
+
+/** The same id as lowercase hex (how the state and the API name a task). */
+export function taskIdHexOf (requester: Uint8Array, nonce: bigint): string {
+  return toHex(taskIdOf(requester, nonce))
+}
+
+/** The account holding a task's escrow: sha256("HARMONY/market/escrow/v1" ‖ taskId)[0..20]. */
+export function escrowAccount (taskId: Uint8Array): Uint8Array {
+  return sha256(ESCROW_TAG, taskId).slice(0, ADDRESS_BYTES)
+}
+
+/** The account holding a provider's bond: sha256("HARMONY/market/bond/v1" ‖ provider)[0..20]. */
+export function bondAccount (provider: Uint8Array): Uint8Array {
+  return sha256(BOND_TAG, provider).slice(0, ADDRESS_BYTES)
+}

@@ -1,0 +1,319 @@
+/**
+ * The validators' side of the market (docs/market.md "Kinds", "Verification and settlement"):
+ *
+ * - **Issuing**: a validator walks the open tasks and issues what each needs next (rules/plan.ts: the first award
+ *   once the reveal window closed, a late winner's `bond-slash` and its replacement round, the settle, the fault
+ *   slashes), in turn (`core/turn.ts`: rank r waits r × `proposeDelayMs`), so usually one validator issues and a
+ *   silent one is covered. Decisions of a task act for its escrow account with the escrow's next nonce, slashes for
+ *   the provider's bond account: two validators issuing the same slot conflict and exactly one becomes final.
+ * - **Checking**: every node registers external checkers for `task-award`, `task-settle` and `bond-slash` that
+ *   recompute them from its own market state with the same plan: `pending` while this node lacks a referenced
+ *   transaction or the moment has not come on its clock, `invalid` when it disagrees, `valid` otherwise.
+ * - **Disputes**: results that do not agree are settled by re-execution: the injected `reexecute(task)` returns the
+ *   commitment this node computes (src/compute through the provider side); without it a dispute stays pending here.
+ */
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
+import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
+import { turnRank } from '../core/turn.ts'
+import { DagError } from '../dag/errors.ts'
+import type { ExternalVerdict } from '../dag/external-validity.ts'
+import type { LedgerReader } from '../dag/reader.ts'
+import type { Transaction, TxInfo } from '../dag/tx.ts'
+import { bondAccount, escrowAccount } from './accounts.ts'
+import {
+  bondSlashKind, buildBondSlash, buildTaskAward, buildTaskSettle, settleTotal, type SignerKeys, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
+} from './kinds/index.ts'
+import { awardOf } from './rules/award.ts'
+import { escrowOfRecord, nextStep, type PlanClock, type Step } from './rules/plan.ts'
+import { slashAmount } from './rules/settle.ts'
+import { awardTaskOf, revealedBids } from './state/apply.ts'
+import type { MarketState } from './state/market-state.ts'
+import type { TaskView } from './state/reader.ts'
+import { type TaskRecord, taskView } from './state/records.ts'
+
+/** Refusals that mean someone's decision for that slot is already pending or final. */
+const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
+/** Re-execution commitments kept (one per disputed task). */
+const REEXEC_CACHE = 1000
+
+/** Re-runs a disputed task on this node and returns its result commitment (hex). */
+export type Reexecute = (task: TaskView) => Promise<string>
+
+export interface CoordinatorInit {
+  /** Issue decisions (validators only). With false the node only checks. @default true */
+  issue?: boolean
+  /** Delay per turn rank before a validator issues a decision. @default 1500 */
+  proposeDelayMs?: number
+  /** How often open tasks are walked. @default 250 */
+  tickMs?: number
+  /** Lateness and the award wait this long past the window on this node's clock (finality of in-time ones). @default 2000 */
+  lateGraceMs?: number
+  /** A settle waits this long after the last awaited result. @default 0 */
+  verificationWindowMs?: number
+  /** A decision not final after this long is issued again (its vertex may have lost). @default 10000 */
+  resubmitMs?: number
+}
+
+export interface CoordinatorComponents {
+  dag: {
+    reader: LedgerReader
+    submitTransaction: (tx: Transaction) => Promise<string>
+    setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
+  }
+  state: MarketState
+  /** The node's ledger key: signs awards, settles and slashes. */
+  identity: SignerKeys
+  logger: Logger
+  reexecute?: Reexecute
+  /** Counts issued decisions and check verdicts (metrics.ts). */
+  onIssued?: (kind: 'award' | 'settle' | 'slash', detail: string) => void
+}
+
+export class MarketCoordinator implements Startable {
+  private readonly c: CoordinatorComponents
+  private readonly log: Logger
+  private readonly issue: boolean
+  private readonly proposeDelayMs: number
+  private readonly tickMs: number
+  private readonly resubmitMs: number
+  private readonly clockInit: Omit<PlanClock, 'nowMs'>
+  /** slot (account:nonce) → when this node last submitted for it */
+  private readonly submitted = new Map<string, number>()
+  /** task → first time this node saw its current step due (the turn's start) */
+  private readonly dueSince = new Map<string, { step: string, atMs: number }>()
+  private readonly reexecuted = new Map<string, string>()
+  private readonly reexecuting = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private ticking: Promise<void> | undefined
+  private running = false
+
+  constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
+    this.c = components
+    this.log = components.logger.child({ module: 'market-coordinator' })
+    this.issue = init.issue ?? true
+    this.proposeDelayMs = init.proposeDelayMs ?? 1500
+    this.tickMs = init.tickMs ?? 250
+    this.resubmitMs = init.resubmitMs ?? 10_000
+    this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const { dag } = this.c
+    dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
+    dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
+    dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
+    this.schedule()
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    clearTimeout(this.timer)
+    await this.ticking
+    for (const kind of [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH]) this.c.dag.setExternalChecker(kind, undefined)
+  }
+
+  private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }
+
+  private clock (): PlanClock { return { nowMs: Date.now(), ...this.clockInit } }
+
+  private schedule (): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().catch(err => { this.log.warn({ err }, 'market coordinator round failed') }).finally(() => { this.ticking = undefined; this.schedule() })
+    }, this.tickMs)
+    this.timer.unref()
+  }
+
+  /** One walk over the open tasks (tests call it; the loop runs it every tickMs). */
+  async tick (): Promise<void> {
+    const reader = this.c.dag.reader
+    if (!this.issue || !reader.isValidator) return
+    for (const id of this.c.state.openTaskIds()) {
+      if (!this.running) return
+      const t = await this.c.state.taskRecord(id)
+      if (t !== undefined) await this.advance(t)
+    }
+  }
+
+  private async reexecution (t: TaskRecord): Promise<string | undefined> {
+    const done = this.reexecuted.get(t.taskId)
+    if (done !== undefined || this.c.reexecute === undefined || this.reexecuting.has(t.taskId)) return done
+    this.reexecuting.add(t.taskId)
+    // runs in the background: a check or a round never waits on an execution
+    void this.c.reexecute(taskView(t, Date.now())).then((commitment) => {
+      this.reexecuted.set(t.taskId, commitment)
+      if (this.reexecuted.size > REEXEC_CACHE) this.reexecuted.delete(this.reexecuted.keys().next().value as string)
+    }, (err: unknown) => { this.log.warn({ err, task: t.taskId }, 'dispute re-execution failed; retried') }).finally(() => { this.reexecuting.delete(t.taskId) })
+    return undefined
+  }
+
+  private async stepOf (t: TaskRecord, clock: PlanClock): Promise<Step> {
+    let step = nextStep(t, clock, this.reexecuted.get(t.taskId))
+    if (step.kind === 'dispute') {
+      const commitment = await this.reexecution(t)
+      if (commitment !== undefined) step = nextStep(t, clock, commitment)
+    }
+    return step
+  }
+
+  private myRank (slotSeed: bigint): number {
+    const keys = this.c.dag.reader.validatorKeys().map(k => toHex(k)).sort()
+    return turnRank(keys.indexOf(toHex(this.c.identity.publicKey)), slotSeed, keys.length)
+  }
+
+  /** True when it is this node's turn for `slot` (and it did not submit it recently). */
+  private myTurn (taskId: string, slot: string, step: string, nonce: bigint): boolean {
+    const now = Date.now()
+    const key = `${taskId}:${step}:${slot}`
+    let due = this.dueSince.get(taskId)
+    if (due?.step !== key) { due = { step: key, atMs: now }; this.dueSince.set(taskId, due) }
+    const rank = this.myRank(BigInt(`0x${taskId.slice(0, 12)}`) + nonce)
+    if (now < due.atMs + rank * this.proposeDelayMs) return false
+    const last = this.submitted.get(slot)
+    return last === undefined || now >= last + this.resubmitMs
+  }
+
+  private async submit (slot: string, tx: Transaction, kind: 'award' | 'settle' | 'slash', detail: string): Promise<void> {
+    this.submitted.set(slot, Date.now())
+    if (this.submitted.size > 10_000) this.submitted.delete(this.submitted.keys().next().value as string)
+    try {
+      const id = await this.c.dag.submitTransaction(tx)
+      this.c.onIssued?.(kind, detail)
+      this.log.debug({ id, kind, detail }, 'market decision issued')
+    } catch (err) {
+      if (err instanceof DagError && TAKEN_CODES.has(err.code)) return
+      this.log.warn({ err, kind }, 'market decision refused')
+    }
+  }
+
+  private async advance (t: TaskRecord): Promise<void> {
+    const { reader } = this.c.dag
+    const step = await this.stepOf(t, this.clock())
+    const taskId = fromHex(t.taskId)
+    const chainId = reader.chainId
+    const keys = this.c.identity
+    if (step.kind === 'slash-late' || step.kind === 'slash-fault') {
+      const reason = step.kind === 'slash-late' ? 'late' : 'fault'
+      for (const provider of step.providers) {
+        const prov = await this.c.state.providerRecord(provider)
+        const amount = slashAmount(prov?.bond ?? 0n, reason)
+        if (amount === 0n) continue
+        const acct = bondAccount(fromHex(provider))
+        const nonce = (await reader.account(acct)).nonce
+        const slot = `${toHex(acct)}:${nonce}`
+        if (!this.myTurn(t.taskId, slot, `${reason}:${provider}`, nonce)) continue
+        await this.submit(slot, buildBondSlash(chainId, keys, nonce, { provider: fromHex(provider), taskId, reason, amount, beneficiary: fromHex(t.requester) }), 'slash', reason)
+      }
+      return
+    }
+    if (step.kind !== 'award' && step.kind !== 'replace' && step.kind !== 'settle') return
+    const escrow = escrowAccount(taskId)
+    const nonce = (await reader.account(escrow)).nonce
+    const slot = `${toHex(escrow)}:${nonce}`
+    if (!this.myTurn(t.taskId, slot, step.kind, nonce)) return
+    if (step.kind === 'award') {
+      const revealed = await revealedBids(this.providers, t, step.considered)
+      if (revealed === undefined) return
+      const outcome = awardOf(awardTaskOf(t), revealed)
+      await this.submit(slot, buildTaskAward(chainId, keys, nonce, {
+        taskId, round: 0, considered: step.considered.map(id => fromHex(id)), winners: outcome.winners.map(w => fromHex(w)), ...(outcome.checker !== undefined ? { checker: fromHex(outcome.checker) } : {})
+      }), 'award', outcome.winners.length === 0 ? 'no-valid-bid' : 'round-0')
+    } else if (step.kind === 'replace') {
+      await this.submit(slot, buildTaskAward(chainId, keys, nonce, {
+        taskId, round: step.round, considered: [], winners: step.winners.map(w => fromHex(w)), ...(step.checker !== undefined ? { checker: fromHex(step.checker) } : {})
+      }), 'award', 'replacement')
+    } else {
+      // the whole escrow must be on the account (a settle moves all of it)
+      if ((await reader.account(escrow)).balance !== escrowOfRecord(t)) return
+      const d = step.decision
+      await this.submit(slot, buildTaskSettle(chainId, keys, nonce, {
+        taskId, outcome: d.outcome, payouts: d.payouts.map(p => ({ provider: fromHex(p.provider), amount: p.amount })), fee: d.fee, refund: d.refund, requester: fromHex(t.requester)
+      }), 'settle', d.outcome)
+    }
+  }
+
+  // ---------------------------------------------------------------- external checks
+
+  private async taskOf (taskId: Uint8Array): Promise<TaskRecord | undefined> {
+    return await this.c.state.taskRecord(toHex(taskId))
+  }
+
+  /** Recomputes an award from this node's market state. */
+  async checkAward (tx: TxInfo): Promise<ExternalVerdict> {
+    const p = taskAwardKind.decode(tx.tx.payload)
+    const t = await this.taskOf(p.taskId)
+    if (t === undefined) return 'pending'
+    if (t.settlement !== undefined) return 'invalid'
+    const expected = t.awards.length === 0 ? 0 : (t.awards.at(-1)?.round ?? 0) + 1
+    if (p.round < expected) return 'invalid'
+    if (p.round > expected) return 'pending'
+    const step = await this.stepOf(t, this.clock())
+    if (step.kind === 'wait') return 'pending'
+    if (p.round === 0) {
+      if (step.kind !== 'award') return 'invalid' // cancelled first, or not this task's next decision
+      const listed = p.considered.map(id => toHex(id))
+      for (const id of listed) {
+        const b = [...t.bids.values()].find(x => x.revealTx === id)
+        if (b === undefined) return 'pending' // a reveal this node does not hold final yet
+        if (b.matches !== true || b.inTime !== true) return 'invalid'
+      }
+      if (listed.join() !== step.considered.join()) return 'invalid'
+      const revealed = await revealedBids(this.providers, t, listed)
+      if (revealed === undefined) return 'pending'
+      const outcome = awardOf(awardTaskOf(t), revealed)
+      return sameAddresses(p.winners, outcome.winners) && sameOptional(p.checker, outcome.checker) ? 'valid' : 'invalid'
+    }
+    if (step.kind !== 'replace' || p.considered.length > 0) return step.kind === 'slash-late' ? 'pending' : 'invalid'
+    return sameAddresses(p.winners, step.winners) && sameOptional(p.checker, step.checker) ? 'valid' : 'invalid'
+  }
+
+  /** Recomputes a settle (outcome, payouts, fee, refund) from this node's market state. */
+  async checkSettle (tx: TxInfo): Promise<ExternalVerdict> {
+    const p = taskSettleKind.decode(tx.tx.payload)
+    const t = await this.taskOf(p.taskId)
+    if (t === undefined) return 'pending'
+    if (t.settlement !== undefined || !bytesEqual(p.requester, fromHex(t.requester))) return 'invalid'
+    if (settleTotal(p) !== escrowOfRecord(t)) return 'invalid'
+    const step = await this.stepOf(t, this.clock())
+    if (step.kind === 'wait' || step.kind === 'dispute' || step.kind === 'slash-late' || step.kind === 'replace') return 'pending'
+    if (step.kind === 'award') return t.awards.length === 0 && !t.cancelRequested ? 'pending' : 'invalid'
+    if (step.kind !== 'settle') return 'invalid'
+    const d = step.decision
+    const same = p.outcome === d.outcome && p.fee === d.fee && p.refund === d.refund && p.payouts.length === d.payouts.length &&
+      p.payouts.every((x, i) => toHex(x.provider) === d.payouts[i].provider && x.amount === d.payouts[i].amount)
+    return same ? 'valid' : 'invalid'
+  }
+
+  /** A late slash: the provider's deadline passed here with no in-time result; a fault slash: the settle says so. */
+  async checkSlash (tx: TxInfo): Promise<ExternalVerdict> {
+    const p = bondSlashKind.decode(tx.tx.payload)
+    const t = await this.taskOf(p.taskId)
+    if (t === undefined) return 'pending'
+    if (!bytesEqual(p.beneficiary, fromHex(t.requester))) return 'invalid'
+    const provider = toHex(p.provider)
+    if (t.slashes.some(s => s.provider === provider && s.reason === p.reason)) return 'invalid'
+    const prov = await this.c.state.providerRecord(provider)
+    if (prov === undefined || p.amount !== slashAmount(prov.bond, p.reason)) return 'invalid'
+    const step = await this.stepOf(t, this.clock())
+    const wanted = p.reason === 'late' ? 'slash-late' : 'slash-fault'
+    if (step.kind === wanted) return step.providers.includes(provider) ? 'valid' : 'invalid'
+    if (p.reason === 'late') {
+      // its deadline has not passed on this clock yet, or results this node lacks may still come
+      const a = t.assigned.find(x => x.provider === provider && x.state === 'open')
+      if (a !== undefined && t.results.get(provider)?.inTime !== true && t.settlement === undefined) return 'pending'
+      return 'invalid'
+    }
+    return t.settlement === undefined ? 'pending' : 'invalid'
+  }
+}
+
+function sameAddresses (a: readonly Uint8Array[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => toHex(x) === b[i])
+}
+
+function sameOptional (a: Uint8Array | undefined, b: string | undefined): boolean {
+  return a === undefined ? b === undefined : toHex(a) === b
+}

@@ -1,0 +1,10 @@
+/** The compute market (docs/market.md): kinds, accounts, state, rules, coordinator, service. */
+export { bondAccount, escrowAccount, taskIdHexOf, taskIdOf } from './accounts.ts'
+export * from './kinds/index.ts'
+export * from './state/reader.ts'
+export { MarketState, type MarketStateComponents, type MarketStateInit, type ApplyListener } from './state/market-state.ts'
+export type { ApplyOutcome } from './state/apply.ts'
+export * as marketRules from './rules/index.ts'
+export { MarketCoordinator, type CoordinatorInit, type Reexecute } from './coordinator.ts'
+export { MarketService, type MarketServiceComponents, type MarketServiceInit } from './service.ts'
+export { createMarketMetrics, type MarketMetrics } from './metrics.ts'

@@ -1,0 +1,44 @@
+import { HarmonyError } from '../../core/errors.ts'
+
+/**
+ * Every way the market refuses input (bounded: metric labels, gossip reject codes and RPC error mappings).
+ * Decoding failures of a payload are the ledger's ENCODING_INVALID (CodecError); these are the market's own rules,
+ * judged against the market state.
+ */
+export const MARKET_ERROR_CODES = [
+  /** an announce whose fields break the rules (r, k, windows, spec) */
+  'TASK_MALFORMED',
+  /** the requester's balance does not cover budget × replicas + fee */
+  'TASK_UNDERFUNDED',
+  'TASK_UNKNOWN',
+  /** the task is past the phase the transaction needs (settled, cancelled, awarded) */
+  'TASK_CLOSED',
+  /** a bid-commit after the bid window, a reveal after the reveal window, a result after the deadline */
+  'BID_LATE',
+  'BID_DUPLICATE',
+  /** a reveal with no commit of the same provider */
+  'BID_UNKNOWN',
+  'REVEAL_MISMATCH',
+  /** a result from a provider that holds no award of the task's round */
+  'RESULT_NOT_AWARDED',
+  'RESULT_DUPLICATE',
+  'PROVIDER_UNKNOWN',
+  'NOT_REQUESTER',
+  /** a validator transaction (award, settle, slash) that this node's market state disagrees with */
+  'DECISION_INVALID',
+  'BLOB_TOO_LARGE',
+  'STORAGE_FAILED'
+] as const
+
+export type MarketErrorCode = (typeof MARKET_ERROR_CODES)[number]
+
+export function isMarketErrorCode (code: unknown): code is MarketErrorCode {
+  return typeof code === 'string' && (MARKET_ERROR_CODES as readonly string[]).includes(code)
+}
+
+export class MarketError extends HarmonyError<MarketErrorCode> {
+  constructor (code: MarketErrorCode, message: string, meta: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(code, message, meta, options)
+    this.name = 'MarketError'
+  }
+}

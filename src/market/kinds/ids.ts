@@ -1,0 +1,49 @@
+/**
+ * The market's transaction kind ids (32..47, docs/market.md "Kinds"; an id is never reused) and the bounded
+ * enumerations their payloads carry. Each enumeration is encoded as its index (u8): append, never reorder.
+ */
+export const TX_KIND_PROVIDER_REGISTER = 32
+export const TX_KIND_PROVIDER_ATTEST = 33
+export const TX_KIND_TASK_ANNOUNCE = 34
+export const TX_KIND_BID_COMMIT = 35
+export const TX_KIND_BID_REVEAL = 36
+export const TX_KIND_TASK_AWARD = 37
+export const TX_KIND_TASK_RESULT = 38
+export const TX_KIND_TASK_SETTLE = 39
+export const TX_KIND_BOND_SLASH = 40
+export const TX_KIND_TASK_CANCEL = 41
+
+/** Every market kind id, in order. */
+export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41]
+
+/** Executor a provider runs (capability) or a task requires (`any` only in requirements). */
+export const EXECUTOR_KINDS = ['cpu', 'webgpu'] as const
+export type ExecutorKindName = (typeof EXECUTOR_KINDS)[number]
+export const REQUIRED_EXECUTORS = ['any', 'cpu', 'webgpu'] as const
+export type RequiredExecutor = (typeof REQUIRED_EXECUTORS)[number]
+
+export const VERIFICATION_MODES = ['none', 'redundancy', 'spot-check'] as const
+export type VerificationMode = (typeof VERIFICATION_MODES)[number]
+
+/** How a task's escrow left (task-settle). */
+export const SETTLE_OUTCOMES = [
+  /** verified result(s) paid, the rest refunded */
+  'paid',
+  /** a dispute re-execution decided who is paid */
+  'disputed',
+  /** no valid bid, or no replacement left: everything refunded */
+  'expired',
+  /** cancelled by the requester before an award */
+  'cancelled',
+  /** no verifiable result (all faulty or late): refunded */
+  'failed'
+] as const
+export type SettleOutcome = (typeof SETTLE_OUTCOMES)[number]
+
+/** Why a bond was slashed (bond-slash). */
+export const SLASH_REASONS = ['late', 'fault'] as const
+export type SlashReason = (typeof SLASH_REASONS)[number]
+
+/** Why a bid lost (docs/market.md "Award rule"); shown by `market_bids`. */
+export const LOSS_REASONS = ['price', 'tie-reputation', 'tie-hash', 'capability', 'late', 'reveal-mismatch', 'over-budget', 'no-bond', 'unrevealed', 'excluded', 'slashed'] as const
+export type LossReason = (typeof LOSS_REASONS)[number]

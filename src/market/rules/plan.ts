@@ -1,0 +1,118 @@
+/**
+ * What a task needs next, from the market state and a clock: the one function both the coordinator (which issues
+ * the decision) and every validator's external check (which recomputes it) call, so they cannot drift apart.
+ */
+import { MAX_CONSIDERED_REVEALS } from '../kinds/index.ts'
+import type { AssignmentRecord, TaskRecord } from '../state/records.ts'
+import { lastRound, revealsCloseAt, standing } from '../state/records.ts'
+import { MAX_REPLACEMENT_ROUNDS } from './constants.ts'
+import { replacementsOf } from './award.ts'
+import { refundAll, type SettleDecision, settleOf } from './settle.ts'
+
+export interface PlanClock {
+  nowMs: number
+  /** Late after the deadline by this much on this node's clock (results in time may still be finalizing). */
+  lateGraceMs: number
+  /** A settle waits this long after the last awaited result. */
+  verificationWindowMs: number
+}
+
+export type Step =
+  | { kind: 'wait', untilMs?: number }
+  /** the first award: the in-time matching reveals to consider (sorted ids) */
+  | { kind: 'award', round: 0, considered: string[] }
+  | { kind: 'replace', round: number, winners: string[], checker?: string }
+  | { kind: 'slash-late', providers: string[] }
+  | { kind: 'settle', decision: SettleDecision }
+  | { kind: 'dispute' }
+  | { kind: 'slash-fault', providers: string[] }
+  | { kind: 'done' }
+
+/** The in-time matching reveals an award considers: all of them, or the 64 best by (price, id) when more. */
+export function consideredReveals (t: TaskRecord): string[] {
+  const ok = [...t.bids.values()].filter(b => b.revealTx !== undefined && b.matches === true && b.inTime === true)
+  ok.sort((a, b) => ((a.price ?? 0n) < (b.price ?? 0n) ? -1 : (a.price ?? 0n) > (b.price ?? 0n) ? 1 : (a.revealTx as string) < (b.revealTx as string) ? -1 : 1))
+  return ok.slice(0, MAX_CONSIDERED_REVEALS).map(b => b.revealTx as string).sort()
+}
+
+function outstanding (t: TaskRecord): AssignmentRecord[] {
+  return standing(t).filter(a => t.results.get(a.provider)?.inTime !== true)
+}
+
+/** Providers excluded from replacement: everyone assigned before and everyone slashed for this task. */
+function excludedOf (t: TaskRecord): Set<string> {
+  return new Set([...t.assigned.map(a => a.provider), ...t.slashes.map(s => s.provider)])
+}
+
+/** Late assignments not replaced yet, by role. */
+function unreplaced (t: TaskRecord): { winners: number, checker: boolean } {
+  const late = t.assigned.filter(a => a.state === 'late')
+  const lateWinners = late.filter(a => a.role === 'winner').length
+  const replacedWinners = t.assigned.filter(a => a.round > 0 && a.role === 'winner').length
+  const lateCheckers = late.filter(a => a.role === 'checker').length
+  const replacedCheckers = t.assigned.filter(a => a.round > 0 && a.role === 'checker').length
+  return { winners: Math.max(0, lateWinners - replacedWinners), checker: lateCheckers > replacedCheckers }
+}
+
+/** The replacement round due now (undefined when none is possible). */
+export function replacementOf (t: TaskRecord): { round: number, winners: string[], checker?: string } | undefined {
+  const round = (lastRound(t) ?? 0) + 1
+  if (round > MAX_REPLACEMENT_ROUNDS) return undefined
+  const need = unreplaced(t)
+  if (need.winners === 0 && !need.checker) return undefined
+  const picks = replacementsOf(t.ranking, excludedOf(t), need.winners + (need.checker ? 1 : 0))
+  if (picks.length === 0) return undefined
+  const winners = picks.slice(0, need.winners)
+  const checker = need.checker ? picks[need.winners] : undefined
+  return { round, winners, ...(checker !== undefined ? { checker } : {}) }
+}
+
+function faultsUnslashed (t: TaskRecord): string[] {
+  return (t.settlement?.faults ?? []).filter(f => !t.slashes.some(s => s.provider === f && s.reason === 'fault'))
+}
+
+/** The settle of an awarded task whose awaited results are in (or will never come). */
+function settleStep (t: TaskRecord, reexecution?: string): Step {
+  const assigned = standing(t).map(a => ({ provider: a.provider, price: a.price, role: a.role }))
+  const results = new Map<string, string>()
+  for (const a of assigned) {
+    const r = t.results.get(a.provider)
+    if (r?.inTime === true) results.set(a.provider, r.commitment)
+  }
+  const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
+  const d = settleOf({ escrow, verification: t.announce.verification, k: t.announce.k, assigned, results, ...(reexecution !== undefined ? { reexecution } : {}) })
+  return 'dispute' in d ? { kind: 'dispute' } : { kind: 'settle', decision: d }
+}
+
+/** The next step of a task at `clock`; `reexecution` is this node's re-execution commitment once it has one. */
+export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string): Step {
+  const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
+  if (t.settlement !== undefined) {
+    const faults = faultsUnslashed(t)
+    return faults.length > 0 ? { kind: 'slash-fault', providers: faults } : { kind: 'done' }
+  }
+  if (t.awards.length === 0) {
+    if (t.cancelRequested) return { kind: 'settle', decision: refundAll(escrow, 'cancelled') }
+    const closes = revealsCloseAt(t)
+    if (clock.nowMs < closes + clock.lateGraceMs) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
+    return { kind: 'award', round: 0, considered: consideredReveals(t) }
+  }
+  if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }
+  const waiting = outstanding(t)
+  if (waiting.length === 0) {
+    let lastMs = t.awards.at(-1)?.timeMs ?? 0
+    for (const a of standing(t)) lastMs = Math.max(lastMs, t.results.get(a.provider)?.timeMs ?? 0)
+    if (clock.nowMs < lastMs + clock.verificationWindowMs) return { kind: 'wait', untilMs: lastMs + clock.verificationWindowMs }
+    const replace = replacementOf(t)
+    if (replace !== undefined) return { kind: 'replace', ...replace }
+    return settleStep(t, reexecution)
+  }
+  const due = waiting.filter(a => clock.nowMs >= a.deadlineMs + clock.lateGraceMs)
+  if (due.length > 0) return { kind: 'slash-late', providers: due.map(a => a.provider) }
+  return { kind: 'wait', untilMs: Math.min(...waiting.map(a => a.deadlineMs + clock.lateGraceMs)) }
+}
+
+/** The escrowed amount of a task. */
+export function escrowOfRecord (t: TaskRecord): bigint {
+  return t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
+}

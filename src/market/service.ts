@@ -1,0 +1,78 @@
+/**
+ * `MarketService`: the market's ledger side composed (docs/market.md "Rooms"): the market state (final market
+ * transactions → the `market` sublevel), its metrics, and the coordinator (validators issue awards, settles and
+ * slashes in turn; every node checks them before it votes). Started in that order by one LifecycleRunner and
+ * stopped in reverse. It exposes `reader` (MarketReader) to the API and the provider and requester sides.
+ */
+import type { Registry } from 'prom-client'
+import type { BinaryDb } from '../core/storage.ts'
+import type { Logger } from '../core/logger.ts'
+import { LifecycleRunner, type Startable } from '../core/lifecycle.ts'
+import { MarketCoordinator, type CoordinatorComponents, type CoordinatorInit, type Reexecute } from './coordinator.ts'
+import { createMarketMetrics, type MarketMetrics } from './metrics.ts'
+import { MarketState, type MarketStateComponents, type MarketStateInit } from './state/market-state.ts'
+import type { MarketReader } from './state/reader.ts'
+import type { SignerKeys } from './kinds/index.ts'
+
+export interface MarketServiceInit extends MarketStateInit, CoordinatorInit {}
+
+export interface MarketServiceComponents {
+  /** The DAG: its read side, finalized stream, submit and external-check registration (DagService satisfies it). */
+  dag: MarketStateComponents['dag'] & CoordinatorComponents['dag']
+  db: BinaryDb
+  /** The node's ledger key: a validator signs its awards, settles and slashes with it. */
+  identity: SignerKeys
+  logger: Logger
+  registry?: Registry
+  /** Dispute re-execution (the compute side); without it a dispute stays pending on this node. */
+  reexecute?: Reexecute
+}
+
+export class MarketService implements Startable {
+  readonly state: MarketState
+  readonly coordinator: MarketCoordinator
+  readonly metrics?: MarketMetrics
+  private readonly detachMetrics?: () => void
+  private readonly log: Logger
+  private runner: LifecycleRunner | undefined
+
+  constructor (components: MarketServiceComponents, init: MarketServiceInit = {}) {
+    this.log = components.logger.child({ module: 'market' })
+    this.state = new MarketState({ db: components.db, dag: components.dag, logger: components.logger }, init)
+    if (components.registry !== undefined) {
+      const { metrics, detach } = createMarketMetrics(components.registry, this.state)
+      this.metrics = metrics
+      this.detachMetrics = detach
+    }
+    const metrics = this.metrics
+    this.coordinator = new MarketCoordinator({
+      dag: components.dag,
+      state: this.state,
+      identity: components.identity,
+      logger: components.logger,
+      ...(components.reexecute !== undefined ? { reexecute: components.reexecute } : {}),
+      onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) }
+    }, init)
+  }
+
+  /** What the API and the market's other parts read. */
+  get reader (): MarketReader { return this.state }
+
+  async start (): Promise<void> {
+    const runner = new LifecycleRunner({ logger: this.log })
+    this.runner = runner
+    try {
+      await runner.start('market-state', this.state)
+      await runner.start('market-coordinator', this.coordinator)
+    } catch (err) {
+      await runner.stopAll()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.runner?.stopAll()
+    this.runner = undefined
+    this.detachMetrics?.()
+  }
+}

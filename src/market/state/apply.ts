@@ -1,0 +1,252 @@
+/**
+ * How one final market transaction changes the market records. Deterministic given the records it reads: a
+ * transaction whose dependency (its task's announce, the commit a reveal opens, the award a result answers) is
+ * not applied here yet is *parked* and applied when it is, so every node ends with the same records whatever
+ * order concurrent vertices became final in. Market rule violations are *refused* with a typed code: nothing is
+ * stored for them and nothing is paid (the ledger has already moved no money for them: their effects are none).
+ */
+import { addressBytesFromPublicKey } from '../../core/address.ts'
+import { bytesEqual, fromHex, toHex } from '../../core/codec.ts'
+import type { TxInfo } from '../../dag/tx.ts'
+import { taskIdHexOf } from '../accounts.ts'
+import {
+  bidCommitKind, bidCommitment, bidRevealKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
+  taskCancelKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
+  TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
+} from '../kinds/index.ts'
+import { awardOf, type RevealedBid } from '../rules/award.ts'
+import { addReputation, emptyReputation, reputationAt, reputationDelta } from '../rules/reputation.ts'
+import type { PaymentView } from './reader.ts'
+import { bidsCloseAt, isTerminal, lastRound, type ProviderRecord, revealsCloseAt, type TaskRecord } from './records.ts'
+
+/** Where an applied transaction reads and writes records (one overlay per transaction, committed in one batch). */
+export interface ApplyContext {
+  task: (taskId: string) => Promise<TaskRecord | undefined>
+  provider: (address: string) => Promise<ProviderRecord | undefined>
+  putTask: (t: TaskRecord, created?: boolean) => void
+  putProvider: (p: ProviderRecord) => void
+  /** `b/` index: a provider bid on a task */
+  indexBid: (provider: string, taskId: string) => void
+  payment: (account: string, p: PaymentView) => void
+}
+
+export type ApplyOutcome =
+  | { status: 'applied', taskId?: string, provider?: string }
+  | { status: 'parked', reason: string }
+  | { status: 'refused', code: MarketErrorCode, reason: string }
+
+export interface FinalAt { txId: string, timeMs: number }
+
+const refused = (code: MarketErrorCode, reason: string): ApplyOutcome => ({ status: 'refused', code, reason })
+const parked = (reason: string): ApplyOutcome => ({ status: 'parked', reason })
+
+export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt): Promise<ApplyOutcome> {
+  const signer = toHex(addressBytesFromPublicKey(tx.tx.publicKey))
+  switch (tx.tx.kind) {
+    case TX_KIND_PROVIDER_REGISTER: {
+      const p = providerRegisterKind.decode(tx.tx.payload)
+      const cur = await ctx.provider(signer)
+      const rec: ProviderRecord = cur === undefined
+        ? { address: signer, bond: p.bond, kemPublicKey: p.kemPublicKey, capability: p.capability, registeredAtMs: at.timeMs, reputation: emptyReputation(), verified: 0, faults: 0, lates: 0, received: 0n, owed: new Map() }
+        : { ...cur, bond: cur.bond + p.bond, kemPublicKey: p.kemPublicKey, capability: p.capability }
+      // a new capability needs a new challenge
+      if (cur !== undefined && JSON.stringify(cur.capability) !== JSON.stringify(p.capability)) delete rec.attestation
+      ctx.putProvider(rec)
+      return { status: 'applied', provider: signer }
+    }
+    case TX_KIND_PROVIDER_ATTEST: {
+      const p = providerAttestKind.decode(tx.tx.payload)
+      const provider = toHex(p.provider)
+      const cur = await ctx.provider(provider)
+      if (cur === undefined) return refused('PROVIDER_UNKNOWN', 'attestation of an unregistered provider')
+      ctx.putProvider({ ...cur, attestation: { challengeId: toHex(p.challengeId), measuredGflopsMilli: p.measuredGflopsMilli, passed: p.passed, timeMs: at.timeMs, txId: at.txId } })
+      return { status: 'applied', provider }
+    }
+    case TX_KIND_TASK_ANNOUNCE: {
+      const announce = taskAnnounceKind.decode(tx.tx.payload)
+      const taskId = taskIdHexOf(tx.account, tx.tx.nonce)
+      ctx.putTask({
+        taskId, requester: signer, announceTx: at.txId, announcedAtMs: at.timeMs, announce, bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
+      }, true)
+      return { status: 'applied', taskId }
+    }
+    case TX_KIND_TASK_CANCEL: {
+      const p = taskCancelKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (t.requester !== signer) return refused('NOT_REQUESTER', 'only the requester cancels its task')
+      if (isTerminal(t) || t.awards.length > 0) return refused('TASK_CLOSED', 'the task is awarded or settled')
+      ctx.putTask({ ...t, cancelRequested: true })
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_BID_COMMIT: {
+      const p = bidCommitKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (isTerminal(t) || t.cancelRequested) return refused('TASK_CLOSED', 'the task is settled or cancelled')
+      if (at.timeMs > bidsCloseAt(t)) return refused('BID_LATE', 'bid committed after the bid window')
+      if (t.bids.has(signer)) return refused('BID_DUPLICATE', 'one bid per provider and task')
+      const bids = new Map(t.bids)
+      bids.set(signer, { provider: signer, commitTx: at.txId, commitTimeMs: at.timeMs, commitment: toHex(p.commitment) })
+      ctx.putTask({ ...t, bids })
+      ctx.indexBid(signer, t.taskId)
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_BID_REVEAL: {
+      const p = bidRevealKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      const bid = t.bids.get(signer)
+      if (bid === undefined) return isTerminal(t) ? refused('BID_UNKNOWN', 'reveal without a commit') : parked('commit unknown')
+      if (bid.revealTx !== undefined) return refused('BID_DUPLICATE', 'the bid is already revealed')
+      if (isTerminal(t) || t.awards.length > 0) return refused('BID_LATE', 'revealed after the award')
+      const matches = bytesEqual(bidCommitment(p.taskId, fromHex(signer), p.price, p.salt), fromHex(bid.commitment))
+      const inTime = at.timeMs <= revealsCloseAt(t)
+      const bids = new Map(t.bids)
+      // a late or mismatching reveal stays on the bid (the explanation of why it lost) but is never considered
+      bids.set(signer, { ...bid, revealTx: at.txId, revealTimeMs: at.timeMs, price: p.price, matches, inTime })
+      ctx.putTask({ ...t, bids })
+      if (!inTime) return refused('BID_LATE', 'revealed after the reveal window')
+      if (!matches) return refused('REVEAL_MISMATCH', 'the reveal does not open the commitment')
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_TASK_AWARD: {
+      const p = taskAwardKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (isTerminal(t)) return refused('TASK_CLOSED', 'award of a settled task')
+      const expected = (lastRound(t) ?? -1) + 1
+      if (p.round !== expected) return p.round > expected ? parked('earlier round unknown') : refused('DECISION_INVALID', `award round ${p.round}, expected ${expected}`)
+      const considered = p.considered.map(id => toHex(id))
+      let { ranking, losses } = t
+      if (p.round === 0) {
+        const revealed = await revealedBids(ctx, t, considered)
+        if (revealed === undefined) return parked('a considered reveal is not applied here yet')
+        const outcome = awardOf(awardTaskOf(t), revealed)
+        ranking = outcome.ranking
+        losses = outcome.losses
+      }
+      const priceOf = (provider: string): bigint => t.bids.get(provider)?.price ?? 0n
+      const deadlineMs = at.timeMs + t.announce.executionDeadlineMs
+      const added = [
+        ...p.winners.map(w => ({ provider: toHex(w), price: priceOf(toHex(w)), role: 'winner' as const, round: p.round, deadlineMs, state: 'open' as const })),
+        ...(p.checker !== undefined ? [{ provider: toHex(p.checker), price: priceOf(toHex(p.checker)), role: 'checker' as const, round: p.round, deadlineMs, state: 'open' as const }] : [])
+      ]
+      ctx.putTask({ ...t, awards: [...t.awards, { txId: at.txId, round: p.round, timeMs: at.timeMs, winners: p.winners.map(w => toHex(w)), ...(p.checker !== undefined ? { checker: toHex(p.checker) } : {}), considered }], ranking, losses, assigned: [...t.assigned, ...added] })
+      for (const a of added) {
+        const prov = await ctx.provider(a.provider)
+        if (prov === undefined) continue
+        const owed = new Map(prov.owed)
+        owed.set(t.taskId, a.price + (owed.get(t.taskId) ?? 0n))
+        ctx.putProvider({ ...prov, owed })
+      }
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_TASK_RESULT: {
+      const p = taskResultKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (isTerminal(t)) return refused('TASK_CLOSED', 'result for a settled task')
+      const round = lastRound(t)
+      if (round === undefined || p.round > round) return parked('award unknown')
+      const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
+      if (assignment === undefined) return refused('RESULT_NOT_AWARDED', 'the signer holds no award of this task and round')
+      if (t.results.has(signer)) return refused('RESULT_DUPLICATE', 'one result per provider and task')
+      const results = new Map(t.results)
+      results.set(signer, {
+        txId: at.txId, provider: signer, round: p.round, timeMs: at.timeMs, commitment: toHex(p.commitment), outputBlob: toHex(p.outputBlob), outputBytes: p.outputBytes, profile: p.profile, inTime: at.timeMs <= assignment.deadlineMs && assignment.state === 'open'
+      })
+      ctx.putTask({ ...t, results })
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_TASK_SETTLE: {
+      const p = taskSettleKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (isTerminal(t)) return refused('TASK_CLOSED', 'the task is already settled')
+      const payouts = p.payouts.map(x => ({ provider: toHex(x.provider), amount: x.amount }))
+      const paid = new Set(payouts.map(x => x.provider))
+      const verified = p.outcome === 'paid' || p.outcome === 'disputed'
+      const faults = verified ? t.assigned.filter(a => a.state === 'open' && t.results.get(a.provider)?.inTime === true && !paid.has(a.provider)).map(a => a.provider) : []
+      ctx.putTask({ ...t, settlement: { txId: at.txId, timeMs: at.timeMs, outcome: p.outcome, payouts, fee: p.fee, refund: p.refund, faults } })
+      for (const a of new Set(t.assigned.map(x => x.provider))) {
+        const prov = await ctx.provider(a)
+        if (prov === undefined) continue
+        const owed = new Map(prov.owed)
+        owed.delete(t.taskId)
+        const amount = payouts.filter(x => x.provider === a).reduce((s, x) => s + x.amount, 0n)
+        const isFault = faults.includes(a)
+        const event = paid.has(a) ? 'verified' : isFault ? 'fault' : undefined
+        ctx.putProvider({
+          ...prov,
+          owed,
+          received: prov.received + amount,
+          verified: prov.verified + (event === 'verified' ? 1 : 0),
+          faults: prov.faults + (isFault ? 1 : 0),
+          reputation: event === undefined ? prov.reputation : addReputation(prov.reputation, at.timeMs, reputationDelta(event))
+        })
+      }
+      for (const x of payouts) ctx.payment(x.provider, { taskId: t.taskId, kind: 'payout', to: x.provider, amount: x.amount, txId: at.txId, timeMs: at.timeMs })
+      if (p.refund > 0n) ctx.payment(t.requester, { taskId: t.taskId, kind: 'refund', to: t.requester, amount: p.refund, txId: at.txId, timeMs: at.timeMs })
+      return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_BOND_SLASH: {
+      const p = bondSlashKind.decode(tx.tx.payload)
+      const provider = toHex(p.provider)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      const prov = await ctx.provider(provider)
+      if (prov !== undefined) {
+        const owed = new Map(prov.owed)
+        if (p.reason === 'late') owed.delete(t.taskId)
+        ctx.putProvider({
+          ...prov,
+          owed,
+          bond: prov.bond > p.amount ? prov.bond - p.amount : 0n,
+          lates: prov.lates + (p.reason === 'late' ? 1 : 0),
+          reputation: p.reason === 'late' ? addReputation(prov.reputation, at.timeMs, reputationDelta('late')) : prov.reputation
+        })
+      }
+      const assigned = p.reason === 'late' ? t.assigned.map(a => (a.provider === provider && a.state === 'open' ? { ...a, state: 'late' as const } : a)) : t.assigned
+      ctx.putTask({ ...t, assigned, slashes: [...t.slashes, { txId: at.txId, provider, reason: p.reason, amount: p.amount, timeMs: at.timeMs }] })
+      ctx.payment(t.requester, { taskId: t.taskId, kind: 'slash', to: toHex(p.beneficiary), amount: p.amount, txId: at.txId, timeMs: at.timeMs })
+      return { status: 'applied', taskId: t.taskId, provider }
+    }
+    default:
+      return refused('DECISION_INVALID', `kind ${tx.tx.kind} is not a market kind`)
+  }
+}
+
+export function awardTaskOf (t: TaskRecord): { taskId: string, budget: bigint, redundancy: number, spotCheck: boolean, requirements: TaskRecord['announce']['requirements'] } {
+  return { taskId: t.taskId, budget: t.announce.budget, redundancy: t.announce.redundancy, spotCheck: t.announce.verification === 'spot-check', requirements: t.announce.requirements }
+}
+
+/**
+ * The award rule's view of the considered reveals (undefined when one is not applied here). Reputation counts
+ * the events before the task's announce (rules/reputation.ts).
+ */
+export async function revealedBids (ctx: Pick<ApplyContext, 'provider'>, t: TaskRecord, considered: readonly string[]): Promise<RevealedBid[] | undefined> {
+  const byReveal = new Map<string, string>()
+  for (const b of t.bids.values()) if (b.revealTx !== undefined) byReveal.set(b.revealTx, b.provider)
+  const out: RevealedBid[] = []
+  for (const id of considered) {
+    const provider = byReveal.get(id)
+    if (provider === undefined) return undefined
+    const b = t.bids.get(provider)
+    if (b === undefined) return undefined
+    const prov = await ctx.provider(provider)
+    out.push({
+      provider,
+      revealTx: id,
+      price: b.price ?? 0n,
+      matches: b.matches === true,
+      inTime: b.inTime === true,
+      bond: prov?.bond ?? 0n,
+      ...(prov !== undefined ? { capability: prov.capability } : {}),
+      attested: prov?.attestation?.passed === true,
+      reputation: prov === undefined ? 0 : reputationAt(prov.reputation, t.announcedAtMs),
+      slashed: t.slashes.some(s => s.provider === provider)
+    })
+  }
+  return out
+}

@@ -1,0 +1,351 @@
+/**
+ * `MarketState`: applies final market transactions into the `market` sublevel and answers `MarketReader`.
+ *
+ * Kill -9 safety: every final market transaction is queued in its decision's own batch (kinds/queue.ts), and an
+ * entry leaves the queue in the batch that writes what it changed. So at any moment each final market
+ * transaction is either still queued or applied, never lost or applied twice; `start` drains what a crash left.
+ * Entries are applied in this node's finality order; one whose dependency is not applied yet stays queued
+ * (parked, apply.ts) and is retried after each applied entry, until its task is settled or it is older than
+ * `parkMs` of market time (then refused).
+ *
+ * Memory: records are read through bounded caches (tasks, providers); a settled task leaves the task cache and
+ * the open set; everything else is on disk.
+ */
+import { EventEmitter } from 'node:events'
+import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { Startable } from '../../core/lifecycle.ts'
+import { parseAddress } from '../../core/address.ts'
+import { toHex } from '../../core/codec.ts'
+import type { LedgerReader } from '../../dag/reader.ts'
+import type { TxInfo } from '../../dag/tx.ts'
+import { decodeQueued, MARKET_KIND_IDS, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
+import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
+import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
+import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
+
+const P = KEY_PREFIXES.market
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
+const MARKET_KINDS = new Set(MARKET_KIND_IDS)
+/** Queue entries read per pass. */
+const DRAIN_BATCH = 512
+
+export interface MarketStateInit {
+  /** Task records kept in memory. @default 2000 */
+  maxCachedTasks?: number
+  /** Provider records kept in memory. @default 10000 */
+  maxCachedProviders?: number
+  /** A parked entry older than this (market time, behind the newest applied) is refused. @default 600000 */
+  parkMs?: number
+  /** Recently settled task ids kept for `tasks()` listings. @default 1000 */
+  recentSettled?: number
+}
+
+export interface MarketStateComponents {
+  db: BinaryDb
+  /** The DAG's read side and its finalized stream. */
+  dag: { reader: LedgerReader, on: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown, off: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown }
+  logger: Logger
+}
+
+/** Called after each applied or refused entry (metrics, the coordinator). */
+export type ApplyListener = (tx: TxInfo, outcome: ApplyOutcome, timeMs: number) => void
+
+class Lru<V> {
+  private readonly map = new Map<string, V>()
+  private readonly limit: number
+  constructor (limit: number) { this.limit = limit }
+  get (k: string): V | undefined {
+    const v = this.map.get(k)
+    if (v !== undefined) { this.map.delete(k); this.map.set(k, v) }
+    return v
+  }
+
+  set (k: string, v: V): void {
+    this.map.delete(k)
+    if (this.map.size >= this.limit) {
+      const first = this.map.keys().next()
+      if (first.done !== true) this.map.delete(first.value)
+    }
+    this.map.set(k, v)
+  }
+
+  delete (k: string): void { this.map.delete(k) }
+  values (): IterableIterator<V> { return this.map.values() }
+}
+
+export class MarketState extends EventEmitter<MarketReaderEvents> implements MarketReader, Startable {
+  private readonly db: BinarySublevel
+  private readonly c: MarketStateComponents
+  private readonly log: Logger
+  private readonly tasksCache: Lru<TaskRecord>
+  private readonly providersCache: Lru<ProviderRecord>
+  /** tasks not settled (ids); their records are read through the cache */
+  private readonly open = new Set<string>()
+  private readonly recent: string[] = []
+  private readonly recentLimit: number
+  private readonly parkMs: number
+  private newestAppliedMs = 0
+  private draining: Promise<void> | undefined
+  private again = false
+  private running = false
+  private readonly appliedListeners = new Set<ApplyListener>()
+  private readonly onFinal = (e: { tx: TxInfo }): void => {
+    if (MARKET_KINDS.has(e.tx.tx.kind)) this.scheduleDrain()
+  }
+
+  constructor (components: MarketStateComponents, init: MarketStateInit = {}) {
+    super()
+    this.c = components
+    this.db = sublevel(components.db, 'market')
+    this.log = components.logger.child({ module: 'market-state' })
+    this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
+    this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
+    this.parkMs = init.parkMs ?? 600_000
+    this.recentLimit = init.recentSettled ?? 1000
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    for await (const k of this.db.keys({ gte: enc(P.open), lt: enc(`${P.open}\xff`) })) this.open.add(dec(k).slice(P.open.length))
+    this.running = true
+    this.c.dag.on('tx:final', this.onFinal)
+    await this.drain()
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.c.dag.off('tx:final', this.onFinal)
+    await this.draining
+  }
+
+  /** Listens to every applied, parked-out or refused market transaction. */
+  onApplied (fn: ApplyListener): () => void {
+    this.appliedListeners.add(fn)
+    return () => { this.appliedListeners.delete(fn) }
+  }
+
+  /** Applies every queued entry now (tests; the finalized stream triggers it otherwise). */
+  async drain (): Promise<void> {
+    if (this.draining !== undefined) { this.again = true; return await this.draining }
+    this.draining = this.drainLoop().finally(() => { this.draining = undefined })
+    await this.draining
+  }
+
+  private scheduleDrain (): void {
+    if (!this.running) return
+    void this.drain().catch(err => { this.log.error({ err }, 'applying final market transactions failed; retried on the next one') })
+  }
+
+  private async drainLoop (): Promise<void> {
+    do {
+      this.again = false
+      let progress = true
+      while (progress) {
+        progress = false
+        let after: Uint8Array | undefined
+        for (;;) {
+          const batch: QueuedTx[] = []
+          for await (const [k, v] of this.db.iterator({ ...(after === undefined ? { gte: enc(QUEUE_PREFIX) } : { gt: after }), lt: enc(`${QUEUE_PREFIX}\xff`), limit: DRAIN_BATCH })) {
+            try { batch.push(decodeQueued(k, v)) } catch { await this.db.del(k) }
+          }
+          if (batch.length === 0) break
+          for (const q of batch) if (await this.applyQueued(q)) progress = true
+          after = batch[batch.length - 1].key
+        }
+      }
+    } while (this.again)
+  }
+
+  /** Applies one queued entry; true when it left the queue. */
+  private async applyQueued (q: QueuedTx): Promise<boolean> {
+    const final = await this.c.dag.reader.finalTx(q.txIdHex)
+    if (final === undefined) return false // the record is written in the same batch; a reader race: retried
+    const tx = final.tx
+    const timeMs = Number(q.vertexTimeMs)
+    const writes = new Overlay(this)
+    let outcome: ApplyOutcome
+    try {
+      outcome = await applyMarketTx(writes, tx, { txId: q.txIdHex, timeMs })
+    } catch (err) {
+      // a payload that decoded at admission always decodes here; anything else is our own bug: refuse, log, go on
+      this.log.error({ err, tx: q.txIdHex }, 'a final market transaction could not be applied')
+      outcome = { status: 'refused', code: 'DECISION_INVALID', reason: 'could not be applied' }
+    }
+    if (outcome.status === 'parked') {
+      if (this.newestAppliedMs - timeMs <= this.parkMs) return false
+      outcome = { status: 'refused', code: 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
+    }
+    // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
+    const ops = writes.ops()
+    ops.push({ type: 'del', key: q.key })
+    await this.db.batch(ops)
+    if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
+    writes.adopt()
+    if (outcome.status === 'refused') this.log.debug({ tx: q.txIdHex, code: outcome.code, reason: outcome.reason }, 'final market transaction refused by the market rules')
+    for (const fn of this.appliedListeners) fn(tx, outcome, timeMs)
+    {
+      const now = Date.now()
+      for (const t of writes.tasks.values()) this.emit('task:changed', taskView(t.rec, now))
+      for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
+    }
+    return true
+  }
+
+  // ---------------------------------------------------------------- records (the coordinator reads these)
+
+  async taskRecord (taskId: string): Promise<TaskRecord | undefined> {
+    const cached = this.tasksCache.get(taskId)
+    if (cached !== undefined) return cached
+    const bytes = await this.db.get(enc(P.task + taskId))
+    if (bytes === undefined) return undefined
+    const rec = decodeRecord<TaskRecord>(bytes)
+    if (!isDone(rec)) this.tasksCache.set(taskId, rec)
+    return rec
+  }
+
+  async providerRecord (address: string): Promise<ProviderRecord | undefined> {
+    const cached = this.providersCache.get(address)
+    if (cached !== undefined) return cached
+    const bytes = await this.db.get(enc(P.provider + address))
+    if (bytes === undefined) return undefined
+    const rec = decodeRecord<ProviderRecord>(bytes)
+    this.providersCache.set(address, rec)
+    return rec
+  }
+
+  /** Ids of tasks not settled yet. */
+  openTaskIds (): string[] { return [...this.open] }
+
+  /** Called by the overlay once its batch committed. */
+  adoptTask (t: TaskRecord): void {
+    if (isDone(t)) {
+      this.tasksCache.delete(t.taskId)
+      if (this.open.delete(t.taskId)) {
+        this.recent.push(t.taskId)
+        if (this.recent.length > this.recentLimit) this.recent.shift()
+      }
+    } else {
+      this.tasksCache.set(t.taskId, t)
+      this.open.add(t.taskId)
+    }
+  }
+
+  adoptProvider (p: ProviderRecord): void { this.providersCache.set(p.address, p) }
+
+  // ---------------------------------------------------------------- MarketReader
+
+  async task (taskId: string): Promise<TaskView | undefined> {
+    const t = await this.taskRecord(normalizeId(taskId))
+    return t === undefined ? undefined : taskView(t, Date.now())
+  }
+
+  async tasks (filter: TaskFilter = {}): Promise<TaskView[]> {
+    const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000)
+    let ids: string[]
+    if (filter.requester !== undefined || filter.provider !== undefined) {
+      const prefix = filter.requester !== undefined ? `${P.byRequester}${toHex(parseAddress(filter.requester))}/` : `${P.byProvider}${toHex(parseAddress(filter.provider as string))}/`
+      ids = []
+      for await (const k of this.db.keys({ gte: enc(prefix), lt: enc(`${prefix}\xff`), reverse: true, limit: 10_000 })) ids.push(dec(k).slice(prefix.length))
+    } else {
+      ids = [...this.open, ...[...this.recent].reverse()]
+    }
+    const now = Date.now()
+    const out: TaskView[] = []
+    for (const id of ids) {
+      if (out.length >= limit) break
+      const t = await this.taskRecord(id)
+      if (t === undefined) continue
+      const v = taskView(t, now)
+      if (filter.phase === undefined || v.phase === filter.phase) out.push(v)
+    }
+    return out.sort((a, b) => b.announcedAtMs - a.announcedAtMs)
+  }
+
+  async bids (taskId: string): Promise<BidView[]> {
+    const t = await this.taskRecord(normalizeId(taskId))
+    return t === undefined ? [] : bidViews(t)
+  }
+
+  async provider (address: string): Promise<ProviderView | undefined> {
+    const p = await this.providerRecord(toHex(parseAddress(address)))
+    return p === undefined ? undefined : providerView(p)
+  }
+
+  async providers (limit = 100): Promise<ProviderView[]> {
+    const out: ProviderView[] = []
+    for await (const [, v] of this.db.iterator({ gte: enc(P.provider), lt: enc(`${P.provider}\xff`), limit: Math.min(Math.max(1, limit), 1000) })) {
+      try { out.push(providerView(decodeRecord<ProviderRecord>(v))) } catch { /* an unreadable record is skipped */ }
+    }
+    return out
+  }
+
+  async payments (address: string, limit = 100): Promise<PaymentView[]> {
+    const prefix = `${P.payment}${toHex(parseAddress(address))}/`
+    const out: PaymentView[] = []
+    for await (const [, v] of this.db.iterator({ gte: enc(prefix), lt: enc(`${prefix}\xff`), reverse: true, limit: Math.min(Math.max(1, limit), 1000) })) {
+      try { out.push(decodeRecord<PaymentView>(v)) } catch { /* skipped */ }
+    }
+    return out
+  }
+
+  get sublevel (): BinarySublevel { return this.db }
+}
+
+function normalizeId (id: string): string {
+  return (id.startsWith('0x') ? id.slice(2) : id).toLowerCase()
+}
+
+type Op = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
+
+/** One transaction's reads and writes: reads fall through to the state, writes are kept until its batch commits. */
+class Overlay implements ApplyContext {
+  readonly tasks = new Map<string, { rec: TaskRecord, created: boolean }>()
+  readonly providers = new Map<string, ProviderRecord>()
+  private readonly extra: Op[] = []
+  private payments = 0
+  private readonly state: MarketState
+
+  constructor (state: MarketState) { this.state = state }
+
+  async task (taskId: string): Promise<TaskRecord | undefined> {
+    return this.tasks.get(taskId)?.rec ?? await this.state.taskRecord(taskId)
+  }
+
+  async provider (address: string): Promise<ProviderRecord | undefined> {
+    return this.providers.get(address) ?? await this.state.providerRecord(address)
+  }
+
+  putTask (t: TaskRecord, created = false): void {
+    this.tasks.set(t.taskId, { rec: t, created: created || this.tasks.get(t.taskId)?.created === true })
+  }
+
+  putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
+
+  indexBid (provider: string, taskId: string): void {
+    this.extra.push({ type: 'put', key: enc(`${P.byProvider}${provider}/${taskId}`), value: new Uint8Array(0) })
+  }
+
+  payment (account: string, p: PaymentView): void {
+    const key = `${P.payment}${account}/${p.timeMs.toString().padStart(15, '0')}/${p.txId}/${this.payments++}`
+    this.extra.push({ type: 'put', key: enc(key), value: encodeRecord(p) })
+  }
+
+  ops (): Op[] {
+    const ops: Op[] = [...this.extra]
+    for (const { rec, created } of this.tasks.values()) {
+      ops.push({ type: 'put', key: enc(P.task + rec.taskId), value: encodeRecord(rec) })
+      if (created) ops.push({ type: 'put', key: enc(`${P.byRequester}${rec.requester}/${rec.taskId}`), value: new Uint8Array(0) })
+      if (isDone(rec)) ops.push({ type: 'del', key: enc(P.open + rec.taskId) })
+      else ops.push({ type: 'put', key: enc(P.open + rec.taskId), value: new Uint8Array(0) })
+    }
+    for (const p of this.providers.values()) ops.push({ type: 'put', key: enc(P.provider + p.address), value: encodeRecord(p) })
+    return ops
+  }
+
+  adopt (): void {
+    for (const { rec } of this.tasks.values()) this.state.adoptTask(rec)
+    for (const p of this.providers.values()) this.state.adoptProvider(p)
+  }
+}

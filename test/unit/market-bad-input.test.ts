@@ -1,0 +1,104 @@
+/**
+ * Bad input to the market on a one-validator ledger (real LevelDB, real ML-DSA, libp2p on loopback): each is
+ * refused with its typed code, nothing is stored for it and nothing is paid.
+ */
+import test from 'ava'
+import { randomBytes } from 'node:crypto'
+import { toHex } from '../../src/core/codec.ts'
+import { isDagError } from '../../src/dag/errors.ts'
+import { signTx, TX_VERSION } from '../../src/dag/tx.ts'
+import {
+  type ApplyOutcome, buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskResult, escrowAccount, type MarketService,
+  registerMarketKinds, TX_KIND_TASK_ANNOUNCE, marketRules
+} from '../../src/market/index.ts'
+import { createTestNet, waitFor } from '../helpers/dag-net.ts'
+import { cpuProvider, matmulAnnounce, Signer, startMarket } from '../helpers/market.ts'
+
+registerMarketKinds()
+
+function refusals (market: MarketService): Array<{ kind: number, code: string }> {
+  const out: Array<{ kind: number, code: string }> = []
+  market.state.onApplied((tx, o: ApplyOutcome) => { if (o.status === 'refused') out.push({ kind: tx.tx.kind, code: o.code }) })
+  return out
+}
+
+test.serial('malformed and underfunded announces, a late bid, a reveal that does not open its commit, a result from a provider never awarded', async (t) => {
+  const net = await createTestNet({ nodes: 1, accounts: 5, accountBalance: 10n ** 21n })
+  const node = net.nodes[0]
+  const market = await startMarket(node)
+  try {
+    const dag = node.dag
+    const refused = refusals(market)
+    const chainId = net.genesis.chainId
+    const [requester, p1, p2, poor, p3] = net.accounts.map(k => new Signer(chainId, k))
+    const submit = async (tx: Parameters<typeof dag.submitTransaction>[0]): Promise<string> => (await dag.submitTransaction(tx)).slice(2)
+    const final = async (id: string): Promise<void> => { await waitFor(async () => (await dag.reader.finalTx(id)) !== undefined, `tx ${id.slice(0, 8)} final`) }
+
+    // malformed: a payload that breaks the announce rules never enters the ledger
+    const good = buildTaskAnnounce(requester.next(), matmulAnnounce()).tx
+    requester.unuse()
+    const bad = { ...good, payload: good.payload.slice(0, -1) }
+    const err = await t.throwsAsync(submit(signTx(chainId, { version: TX_VERSION, kind: TX_KIND_TASK_ANNOUNCE, publicKey: bad.publicKey, nonce: bad.nonce, fee: bad.fee, payload: bad.payload }, requester.keys.secretKey)))
+    t.true(isDagError(err))
+    t.is((err as { code?: string }).code, 'ENCODING_INVALID')
+
+    // underfunded: budget × replicas above the balance is refused by the ledger, no escrow is locked
+    const { tx: costly, taskId: costlyId } = buildTaskAnnounce(poor.next(), matmulAnnounce({ budget: 10n ** 22n }))
+    const under = await t.throwsAsync(submit(costly))
+    t.is((under as { code?: string }).code, 'INSUFFICIENT_BALANCE')
+    poor.unuse()
+    t.is((await dag.reader.account(escrowAccount(costlyId))).balance, 0n)
+
+    // providers register; a task with short windows
+    const bond = marketRules.MIN_BOND
+    await final(await submit(buildProviderRegister(p1.next(), cpuProvider(bond))))
+    await final(await submit(buildProviderRegister(p2.next(), cpuProvider(bond))))
+    await final(await submit(buildProviderRegister(p3.next(), cpuProvider(bond))))
+    const { tx: announce, taskId } = buildTaskAnnounce(requester.next(), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000 }))
+    await final(await submit(announce))
+    const taskHex = toHex(taskId)
+    await waitFor(async () => (await market.reader.task(taskHex)) !== undefined, 'task applied')
+
+    // p1 commits in time; its reveal opens a different price: REVEAL_MISMATCH, never considered
+    const salt = randomBytes(32)
+    const salt3 = randomBytes(32)
+    await final(await submit(buildBidCommit(p1.next(), taskId, 900n, salt)))
+    await final(await submit(buildBidCommit(p3.next(), taskId, 950n, salt3)))
+    const task = await market.reader.task(taskHex)
+    // p2 commits after the bid window (the vertex time rule makes its time ≥ now): BID_LATE, nothing stored
+    await waitFor(() => Date.now() > (task?.bidsCloseAtMs ?? 0) + 50, 'bid window closed')
+    await final(await submit(buildBidCommit(p2.next(), taskId, 800n, randomBytes(32))))
+    await final(await submit(buildBidReveal(p1.next(), { taskId, price: 901n, salt })))
+    await final(await submit(buildBidReveal(p3.next(), { taskId, price: 950n, salt: salt3 })))
+    // p2 answers a task it was never awarded: before the award it waits (parked), then RESULT_NOT_AWARDED
+    await final(await submit(buildTaskResult(p2.next(), { taskId, round: 0, commitment: randomBytes(32), outputBlob: randomBytes(32), outputBytes: 16, profile: 'cpu-ref-v1' })))
+    t.is((await market.reader.task(taskHex))?.results.length, 0, 'a result with no award is not stored')
+    await waitFor(() => refused.length >= 3, 'three refusals', 30_000)
+    t.deepEqual(refused.map(r => r.code).sort(), ['BID_LATE', 'RESULT_NOT_AWARDED', 'REVEAL_MISMATCH'])
+    const awarded = await market.reader.task(taskHex)
+    t.deepEqual(awarded?.winners, [p3.addressText])
+    const bids = await market.reader.bids(taskHex)
+    t.is(bids.length, 2, 'the late commit is not stored')
+    const mismatch = bids.find(b => b.provider === p1.addressText)
+    t.is(mismatch?.status, 'invalid')
+    t.is(mismatch?.lossReason, 'reveal-mismatch')
+    t.is(awarded?.results.length, 0, 'a result from a provider never awarded is not stored')
+    // nothing was paid yet: the escrow still holds the whole budget
+    t.is((await dag.reader.account(escrowAccount(taskId))).balance, 1000n)
+    // the winner's result is paid as bid, less the 1 % fee; the rest of the escrow goes back to the requester
+    const before = (await dag.reader.account(requester.address)).balance
+    await final(await submit(buildTaskResult(p3.next(), { taskId, round: 0, commitment: randomBytes(32), outputBlob: randomBytes(32), outputBytes: 16, profile: 'cpu-ref-v1' })))
+    await waitFor(async () => (await market.reader.task(taskHex))?.settlement !== undefined, 'settled', 30_000)
+    const settled = await market.reader.task(taskHex)
+    t.is(settled?.phase, 'settled')
+    t.deepEqual(settled?.settlement?.payouts, [{ provider: p3.addressText, amount: 941n }])
+    t.is(settled?.settlement?.fee, 9n)
+    t.is(settled?.settlement?.refund, 50n)
+    t.is((await dag.reader.account(escrowAccount(taskId))).balance, 0n)
+    t.is((await dag.reader.account(requester.address)).balance, before + 50n)
+    t.is((await market.reader.provider(p3.addressText))?.received, 941n)
+  } finally {
+    await market.stop()
+    await net.close()
+  }
+})
