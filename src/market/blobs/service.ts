@@ -18,6 +18,15 @@ import type { BlobStore } from './store.ts'
 
 /** Requests one inbound stream may carry: a whole 1 GiB blob in 8-chunk requests, plus its manifest. */
 const MAX_REQUESTS_PER_STREAM = 1 + 4096 / MAX_CHUNKS_PER_REQUEST
+/**
+ * Chunk requests a fetch keeps outstanding: the next range travels while the last one is checked and written
+ * (measured in bench:blobs: one at a time left the link idle during every LevelDB write).
+ */
+const REQUESTS_IN_FLIGHT = 2
+/** Unread bytes a client stream may buffer: the answers in flight, with their framing, and room to spare. */
+const CLIENT_BUFFER_BYTES = REQUESTS_IN_FLIGHT * MAX_CHUNKS_PER_REQUEST * (MAX_RESPONSE_FRAME_BYTES + 8) + 64 * 1024
+/** Unread bytes a server stream may buffer: a few pipelined requests (39 bytes each); more is abuse. */
+const SERVER_BUFFER_BYTES = 4096
 
 export interface BlobServiceInit {
   /** Inbound blob streams served at once, all peers together; past it a stream is answered BUSY. @default 16 */
@@ -154,8 +163,12 @@ export class BlobService implements Startable {
         if (m.size > store.maxBlobBytes) throw new BlobError('BLOB_TOO_LARGE', `peer's blob of ${m.size} bytes exceeds this node's maximum of ${store.maxBlobBytes}`, { blob: id, size: m.size })
         const w = await store.openWriter(m, { tags })
         try {
-          for (let i = 0; i < m.chunkHashes.length; i += MAX_CHUNKS_PER_REQUEST) {
-            const chunks = await s.chunks(m, i, Math.min(MAX_CHUNKS_PER_REQUEST, m.chunkHashes.length - i))
+          const ranges: Array<[number, number]> = []
+          for (let i = 0; i < m.chunkHashes.length; i += MAX_CHUNKS_PER_REQUEST) ranges.push([i, Math.min(MAX_CHUNKS_PER_REQUEST, m.chunkHashes.length - i)])
+          for (let r = 0; r < Math.min(REQUESTS_IN_FLIGHT, ranges.length); r++) await s.ask(m, ...ranges[r])
+          for (let r = 0; r < ranges.length; r++) {
+            const chunks = await s.receive(m, ...ranges[r])
+            if (r + REQUESTS_IN_FLIGHT < ranges.length) await s.ask(m, ...ranges[r + REQUESTS_IN_FLIGHT])
             await w.writeMany(chunks)
             this.metrics.fetchedBytes.inc(chunks.reduce((n, c) => n + c.length, 0))
           }
@@ -200,7 +213,7 @@ export class BlobService implements Startable {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES, maxBufferSize: SERVER_BUFFER_BYTES })
     const signal = (): AbortSignal => AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.serveIdleTimeoutMs)])
     if (this.serving >= this.maxConcurrentStreams) {
       this.metrics.serveRefused.inc({ reason: 'busy' })
@@ -281,7 +294,7 @@ class ClientSession {
   private deadline: AbortSignal | undefined
 
   constructor (stream: Stream, signals: AbortSignal[], timeoutMs: number) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_FRAME_BYTES })
+    this.lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_FRAME_BYTES, maxBufferSize: CLIENT_BUFFER_BYTES })
     this.signals = signals
     this.timeoutMs = timeoutMs
   }
@@ -296,8 +309,18 @@ class ClientSession {
 
   /** Chunks `first..first+count-1`, each checked against `m` (BLOB_PEER_BAD_DATA when one does not match). */
   async chunks (m: BlobManifest, first: number, count: number): Promise<Uint8Array[]> {
+    await this.ask(m, first, count)
+    return await this.receive(m, first, count)
+  }
+
+  /** Sends a chunk request without waiting for its answer (the server answers requests in order). */
+  async ask (m: BlobManifest, first: number, count: number): Promise<void> {
+    await this.lp.write(encodeRequest({ type: MSG_GET_CHUNKS, id: m.id, first, count }), { signal: this.signal() })
+  }
+
+  /** Reads the answer to the oldest chunk request outstanding, which asked for `first..first+count-1`. */
+  async receive (m: BlobManifest, first: number, count: number): Promise<Uint8Array[]> {
     const signal = this.signal()
-    await this.lp.write(encodeRequest({ type: MSG_GET_CHUNKS, id: m.id, first, count }), { signal })
     const out: Uint8Array[] = []
     for (let index = first; index < first + count; index++) {
       const frame = (await this.lp.read({ signal })).subarray()

@@ -17,6 +17,12 @@ import { BlobWriter } from './writer.ts'
 const CHUNKS_PER_BATCH = 16
 /** Keys deleted per batch when a blob is collected. */
 const DELETE_BATCH = 64
+/**
+ * Released task ids remembered (oldest forgotten first), so a write or tag that lands after its task's release
+ * does not hold the blob forever: the tag is dropped and the blob, if held by nothing else, is swept after the
+ * grace period. 4096 settled tasks of memory, a few hundred KiB.
+ */
+const RELEASED_REMEMBERED = 4096
 
 type BatchOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
@@ -25,6 +31,8 @@ export interface BlobStoreInit {
   maxBlobBytes?: number
   /** Total bytes of complete blobs plus writes under way; past it a write gets BLOB_STORE_FULL. @default 1073741824 (1 GiB) */
   maxStoreBytes?: number
+  /** Blobs held plus writes under way (bounds the keys tiny blobs could pile up); past it BLOB_STORE_FULL. @default 65536 */
+  maxBlobCount?: number
   /**
    * How long a blob no task holds is kept: inputs uploaded before their announce is final wait this long for a
    * tag. @default 3600000 (1 h)
@@ -68,6 +76,7 @@ export interface PutOptions {
 export class BlobStore implements Startable {
   readonly maxBlobBytes: number
   readonly maxStoreBytes: number
+  readonly maxBlobCount: number
   private readonly c: BlobStoreComponents
   private readonly log: Logger
   private readonly metrics: BlobMetrics
@@ -84,6 +93,8 @@ export class BlobStore implements Startable {
   private lock: Promise<void> = Promise.resolve()
   /** id -> end of the write under way (committed or aborted) */
   private readonly writing = new Map<string, Promise<void>>()
+  /** task ids released lately, oldest first (RELEASED_REMEMBERED) */
+  private readonly released = new Set<string>()
 
   constructor (components: BlobStoreComponents, init: BlobStoreInit = {}) {
     this.c = components
@@ -91,6 +102,7 @@ export class BlobStore implements Startable {
     this.metrics = createBlobMetrics(components.metricsRegistry)
     this.maxBlobBytes = init.maxBlobBytes ?? 64 * 1024 * 1024
     this.maxStoreBytes = init.maxStoreBytes ?? 1024 * 1024 * 1024
+    this.maxBlobCount = init.maxBlobCount ?? 65536
     this.untaggedGraceMs = init.untaggedGraceMs ?? 3_600_000
     this.sweepIntervalMs = init.sweepIntervalMs ?? 60_000
     this.now = init.now ?? Date.now
@@ -113,11 +125,13 @@ export class BlobStore implements Startable {
     }
     this.used = 0
     this.blobs = 0
+    const unreadable: string[] = []
     for await (const [key, value] of db.iterator(range(P.manifest))) {
-      const m = decodeManifest(keyRest(key), value.subarray(8))
-      this.used += m.size
       this.blobs++
+      try { this.used += decodeManifest(keyRest(key), value.subarray(8)).size } catch { unreadable.push(keyRest(key)) }
     }
+    // a manifest damaged on disk must not keep the node from starting: that blob is removed (fetched again if needed)
+    for (const id of unreadable) await this.collectLocked(id, 'corrupt')
     this.updateGauges()
     this.running = true
     if (this.sweepIntervalMs > 0) {
@@ -214,9 +228,10 @@ export class BlobStore implements Startable {
     if (!this.running) throw new BlobError('BLOB_STORE_CLOSED', 'the blob store is not running')
     if (manifest.size > this.maxBlobBytes) throw new BlobError('BLOB_TOO_LARGE', `blob of ${manifest.size} bytes exceeds this store's maximum of ${this.maxBlobBytes}`, { blob: manifest.id, size: manifest.size, max: this.maxBlobBytes })
     if (this.writing.has(manifest.id)) throw new BlobError('BLOB_WRITE_IN_PROGRESS', 'this blob is being written', { blob: manifest.id })
-    if (this.used + this.reserved + manifest.size > this.maxStoreBytes) await this.sweep()
-    if (this.used + this.reserved + manifest.size > this.maxStoreBytes) {
-      throw new BlobError('BLOB_STORE_FULL', `the blob store is full (${this.used} + ${this.reserved} reserved of ${this.maxStoreBytes} bytes); release settled tasks or raise maxStoreBytes`, { blob: manifest.id, size: manifest.size })
+    const full = (): boolean => this.used + this.reserved + manifest.size > this.maxStoreBytes || this.blobs + this.writing.size >= this.maxBlobCount
+    if (full()) await this.sweep()
+    if (full()) {
+      throw new BlobError('BLOB_STORE_FULL', `the blob store is full (${this.used} + ${this.reserved} reserved of ${this.maxStoreBytes} bytes, ${this.blobs} + ${this.writing.size} of ${this.maxBlobCount} blobs); release settled tasks or raise the store's limits`, { blob: manifest.id, size: manifest.size })
     }
     let finish!: () => void
     this.writing.set(manifest.id, new Promise<void>(resolve => { finish = resolve }))
@@ -244,8 +259,10 @@ export class BlobStore implements Startable {
     if (tags.length === 0) return
     await this.exclusive(async () => {
       if (await this.c.db.get(manifestKey(id)) === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
+      const live = this.unreleased(tags)
+      if (live.length === 0) return
       const ops: BatchOp[] = [{ type: 'del', key: untaggedKey(id) }]
-      for (const t of tags) ops.push({ type: 'put', key: tagKey(t, id), value: PRESENT }, { type: 'put', key: tagOfBlobKey(id, t), value: PRESENT })
+      for (const t of live) ops.push({ type: 'put', key: tagKey(t, id), value: PRESENT }, { type: 'put', key: tagOfBlobKey(id, t), value: PRESENT })
       await this.c.db.batch(ops)
     })
   }
@@ -261,8 +278,15 @@ export class BlobStore implements Startable {
   /** Drops `taskId`'s hold on its blobs and collects those no other task holds; returns how many were collected. */
   async release (taskId: string): Promise<number> {
     assertTag(taskId)
-    const ids: string[] = []
-    for await (const key of this.c.db.keys(tagRange(taskId))) ids.push(keyTail(key))
+    // remembered and listed under the lock: a write committing meanwhile either is listed here or drops the tag
+    const ids = await this.exclusive(async () => {
+      this.released.delete(taskId)
+      this.released.add(taskId)
+      if (this.released.size > RELEASED_REMEMBERED) this.released.delete(this.released.values().next().value as string)
+      const out: string[] = []
+      for await (const key of this.c.db.keys(tagRange(taskId))) out.push(keyTail(key))
+      return out
+    })
     let collected = 0
     for (const id of ids) {
       const gone = await this.exclusive(async () => {
@@ -294,8 +318,9 @@ export class BlobStore implements Startable {
     return collected
   }
 
-  private async commitWrite (m: BlobManifest, tags: string[]): Promise<void> {
+  private async commitWrite (m: BlobManifest, requested: string[]): Promise<void> {
     await this.exclusive(async () => {
+      const tags = this.unreleased(requested)
       const now = this.now()
       const ops: BatchOp[] = [
         { type: 'put', key: manifestKey(m.id), value: concatBytes(u64Bytes(now), encodeManifest(m)) },
@@ -334,6 +359,11 @@ export class BlobStore implements Startable {
     await db.del(deadKey(id))
     this.metrics.collected.inc({ reason })
     return true
+  }
+
+  /** The tags whose task has not been released lately. */
+  private unreleased (tags: readonly string[]): string[] {
+    return [...new Set(tags)].filter(t => !this.released.has(t))
   }
 
   private async dropCorrupt (id: string, where: string): Promise<never> {
