@@ -40,16 +40,13 @@ const info: ExecutorInfo = {
 }
 const executor = { info: () => info, run: async (task: ComputeTask) => referenceResult(task) }
 
-class Market {
-  private readonly events = new EventEmitter<MarketReaderEvents>()
+class Market extends EventEmitter<MarketReaderEvents> {
   readonly views = new Map<string, TaskView>()
   providerView: ProviderView | undefined
   async task (id: string): Promise<TaskView | undefined> { return this.views.get(id) }
   async tasks (filter: { phase?: string } = {}): Promise<TaskView[]> { return [...this.views.values()].filter(v => filter.phase === undefined || v.phase === filter.phase) }
   async provider (address: string): Promise<ProviderView | undefined> { return address === me ? this.providerView : undefined }
-  change (view: TaskView): void { this.views.set(view.taskId, view); this.events.emit('task:changed', view) }
-  on<E extends keyof MarketReaderEvents> (event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.on(event, listener as never) }
-  off<E extends keyof MarketReaderEvents> (event: E, listener: (...args: MarketReaderEvents[E]) => void): void { this.events.off(event, listener as never) }
+  change (view: TaskView): void { this.views.set(view.taskId, view); this.emit('task:changed', view) }
 }
 
 /** A ledger: balances by address hex, and the provider's nonce = transactions admitted (all final at once here). */

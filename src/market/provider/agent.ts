@@ -13,7 +13,7 @@ import type { ProviderView, TaskView } from '../state/reader.ts'
 import { type BidRecord, BidStore } from './bid-store.ts'
 import { type CapabilityRecord, capabilityRecord } from './capability.ts'
 import { measureGflops, type ProviderKeys } from './challenge.ts'
-import type { ProviderConfig } from './config.ts'
+import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { signHeartbeat } from './heartbeat.ts'
 import { computeSpec, injectFault, outputBytes } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
@@ -67,6 +67,8 @@ export class ProviderAgent implements Startable {
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
 
   constructor (components: ProviderAgentComponents, init: ProviderAgentInit) {
+    // a lying provider only ever runs on a devnet, however the agent was composed
+    assertFaultInjectionAllowed(init.config, components.chainId)
     this.c = components
     this.config = init.config
     this.capability = init.capability

@@ -4,6 +4,7 @@
  */
 export { ProviderAgent } from './agent.ts'
 export type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
+export { Attester, type AttesterComponents, type AttesterInit } from './attester.ts'
 export { BID_STAGES, type BidRecord, type BidStage, BidStore } from './bid-store.ts'
 export { networkBlobs, type NetworkBlobsComponents, type ProviderBlobs, ProviderBlobError } from './blobs.ts'
 export { adapterName, type CapabilityRecord, capabilityRecord, marketExecutorKind } from './capability.ts'
@@ -19,5 +20,6 @@ export {
 } from './config.ts'
 export { type Heartbeat, ProviderHeartbeats, type ProviderLiveness, signHeartbeat } from './heartbeat.ts'
 export { type AnnouncedTask, computeSpec, injectFault, reexecute, type Reexecution } from './job.ts'
+export { ProviderService, type ProviderServiceComponents, type ProviderServiceInit } from './service.ts'
 export { NO_BID_REASONS, type NoBidEntry, NoBidLog, type NoBidReason, PricingPolicy, type TaskOffer } from './policy.ts'
 export { estimateWork, type TaskWork } from './work.ts'
