@@ -25,7 +25,7 @@ import { matmulAnnounce } from '../helpers/market.ts'
 const TASKS = 50
 const NODES = 5
 /** Tasks open at once. */
-const IN_FLIGHT = 8
+const IN_FLIGHT = 4
 
 function reference (task: SubmittedTask): Uint8Array {
   const { m, k, n } = task.params
@@ -57,7 +57,7 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
     let release = (): void => {}
     submitting = new Promise<void>(resolve => { release = resolve })
     await turn
-    const s = await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 2000, revealWindowMs: 1500, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
+    const s = await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 3000, revealWindowMs: 2500, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
       .finally(release)
     submitted[i] = s
     done[i] = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000 })
