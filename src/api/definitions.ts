@@ -9,6 +9,7 @@ import { z } from 'zod'
 import type { MethodClass } from '../rpc/method-class.ts'
 
 export type { MethodClass }
+import { MARKET_MAX_INPUT_BYTES, MARKET_MAX_INPUTS, MARKET_MAX_PAGE, MARKET_MAX_SUBMIT_BYTES, MarketBidsResult, PageParams, ProviderResult, ProviderStatusResult, TaskListFilter, TaskOutputResult, TaskResult, TaskSubmitParams } from './market-definitions.ts'
 
 /** One JSON-RPC method: what `rpc.discover` and docs/rpc.md say about it, and its schemas. */
 export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
@@ -234,7 +235,22 @@ export const RPC_METHODS = {
   webhook_list: method('admin', 'Registered webhooks with their queue depth, counters and last delivery status (no secrets).', noParams, z.array(WebhookResult)),
   webhook_remove: method('admin', 'Removes a webhook and drops its queued deliveries. False when no hook has this id.',
     z.union([z.tuple([webhookId]), z.object({ id: webhookId }).strict()]),
-    z.boolean())
+    z.boolean()),
+  // compute market (src/api/market.ts; schemas in src/api/market-definitions.ts; the contract is docs/market.md)
+  task_submit: method('spending', `Submits a client-signed task-announce transaction with its input blobs (base64; at most ${MARKET_MAX_INPUTS} of ${MARKET_MAX_INPUT_BYTES} bytes, ${MARKET_MAX_SUBMIT_BYTES} in all). The node stores the inputs and serves them to the winner (sealed to its ML-KEM key when the task is private). Returns the task and transaction ids; poll task_get.`,
+    z.union([z.tuple([TaskSubmitParams]), TaskSubmitParams]),
+    z.object({ taskId: id32, txId: id32 })),
+  task_get: method('public', 'A task as the DAG records it: spec, escrow, state, award rounds, results and settlement. Null when unknown.', z.tuple([id32]), TaskResult.nullable()),
+  task_list: method('public', `Tasks, newest first, filtered by state, requester or provider; paged (at most ${MARKET_MAX_PAGE} per call; pass \`next\` back as \`cursor\`).`,
+    z.union([z.tuple([]), z.tuple([TaskListFilter]), TaskListFilter]).optional(),
+    z.object({ tasks: z.array(TaskResult), next: z.string().nullable() })),
+  task_cancel: method('spending', 'Submits a client-signed task-cancel transaction (the coordinator refunds the escrow when no award is final). Returns its transaction id.', z.tuple([signedTx]), z.string()),
+  task_result: method('public', 'The output of a task with a verified result, base64: plain for a public task, the envelope sealed to the requester\'s ML-KEM-768 key for a private one (the client opens it). Null while there is none.', z.tuple([id32]), TaskOutputResult.nullable()),
+  market_bids: method('public', 'Every bid of a task: commit and reveal times, price, status (won, checker, lost, excluded, late, invalid, unrevealed, pending) and why each lost. Null when the task is unknown.', z.tuple([id32]), MarketBidsResult.nullable()),
+  market_providers: method('public', `Registered providers: bond, capability, attestation and reputation; paged (at most ${MARKET_MAX_PAGE} per call).`,
+    z.union([z.tuple([]), z.tuple([PageParams]), PageParams]).optional(),
+    z.object({ providers: z.array(ProviderResult), next: z.string().nullable() })),
+  provider_status: method('public', 'This node\'s provider: registration, bond, capability, attestation, pricing, why it did not bid on recent tasks, payments owed, received and stuck, slashes.', noParams, ProviderStatusResult)
 } as const satisfies Record<string, MethodDefinition>
 
 export type RpcMethods = typeof RPC_METHODS

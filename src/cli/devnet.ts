@@ -5,12 +5,14 @@ import { Devnet, type DevnetNode } from '../node/devnet.ts'
 import { HarmonyClient } from '../sdk/client.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { GlobalArgs } from './common.ts'
+import { DEMO_NODE_ARGS, runDemo } from './devnet-demo.ts'
 
 interface DevnetArgs extends GlobalArgs {
   nodes: number
   'base-port': number
   'log-level': string
   'peer-timeout': number
+  demo: boolean
 }
 
 const STATUS_INTERVAL_MS = 2000
@@ -45,11 +47,12 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('nodes', { type: 'number', default: 4, describe: 'number of nodes (1-64)' })
     .option('base-port', { type: 'number', default: 9400, describe: 'node i uses p2p port base+i and RPC port base+145+i; 0 picks free ports' })
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
-    .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' }) as never,
+    .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
+    .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' }) as never,
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
-    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger })
+    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
     const controller = new AbortController()
     let signals = 0
     let statusTimer: NodeJS.Timeout | undefined
@@ -87,7 +90,11 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     process.stdout.write(`devnet of ${nodes.length} nodes is up; datadir ${datadir}; Ctrl-C stops it\n`)
     process.stdout.write(`ledger faucet wallet ${devnet.faucetPath}${devnet.chain === undefined ? '' : `; chain ${devnet.chain.anvil.url}, AGC faucet EVM key ${devnet.evmFaucetPath}`}\n`)
 
-    if (process.stdout.isTTY) {
+    if (args.demo) {
+      // the demo's lines scroll; the status block would overwrite them
+      void runDemo(clients, devnet.faucetPath, (line) => { process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) }, controller.signal)
+        .catch((err: unknown) => { if (!controller.signal.aborted) process.stderr.write(`demo stopped: ${errorMessage(err)}\n`) })
+    } else if (process.stdout.isTTY) {
       const started = Date.now()
       let drawn = 0
       statusTimer = setInterval(() => {

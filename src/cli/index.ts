@@ -10,6 +10,8 @@ import { walletCommand } from './wallet.ts'
 import { rpcTokenOption, type GlobalArgs } from './common.ts'
 import { webhookCommand } from './webhook.ts'
 import { rpcCommand } from './rpc-keys.ts'
+import { taskCommand } from './task.ts'
+import { providerCommand } from './provider.ts'
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 function exitCodeFor (err: unknown): number {
@@ -36,6 +38,8 @@ export async function runCli (argv: string[]): Promise<void> {
     .command(webhookCommand as never)
     .option('rpc-token', rpcTokenOption)
     .command(rpcCommand)
+    .command(taskCommand as never)
+    .command(providerCommand as never)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

@@ -92,6 +92,24 @@ export const KEY_PREFIXES = {
     /** `s/<hook id>` → the hook's delivery status (counters, last delivery, next seq; JSON). */
     status: 's/'
   },
+  blobs: {
+    /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */
+    manifest: 'm',
+    /** `c` ‖ blob id ‖ `/` ‖ chunk index (8 hex digits) → the chunk's bytes */
+    chunk: 'c',
+    /** `p` ‖ blob id → u64 ms: a write under way; a start after kill -9 deletes its chunks */
+    pending: 'p',
+    /** `t` ‖ tag (task id) ‖ `/` ‖ blob id → 1: the blobs a task holds (`release(taskId)`) */
+    tag: 't',
+    /** `r` ‖ blob id ‖ `/` ‖ tag → 1: the tags holding a blob */
+    tagOfBlob: 'r',
+    /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
+    untagged: 'u',
+    /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
+    dead: 'd',
+    /** `x` ‖ due ms (16 hex digits) ‖ `/` ‖ task id → 1: release the task's blobs then (src/market/blobs/collector.ts) */
+    releaseDue: 'x'
+  },
   market: {
     /**
      * `q/<vertex seq, 20 digits>/<position, 5 digits>` → a final market transaction not yet applied to the market
@@ -108,6 +126,8 @@ export const KEY_PREFIXES = {
     byRequester: 'r/',
     /** `b/<provider hex>/<task id hex>` → '': tasks a provider bid on. */
     byProvider: 'b/',
+    /** `i/<task id hex>/<input index>` → a private task's plaintext input, held for its requester (src/market/requester.ts). */
+    requesterInput: 'i/',
     /** `y/<account hex>/<market time ms, 15 digits>/<tx id>/<index>` → a payment to or from the account. */
     payment: 'y/',
     /**
@@ -115,22 +135,6 @@ export const KEY_PREFIXES = {
      * written before the commit is submitted, so a restart can still reveal.
      */
     agentBid: 'g/'
-  },
-  blobs: {
-    /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */
-    manifest: 'm',
-    /** `c` ‖ blob id ‖ `/` ‖ chunk index (8 hex digits) → the chunk's bytes */
-    chunk: 'c',
-    /** `p` ‖ blob id → u64 ms: a write under way; a start after kill -9 deletes its chunks */
-    pending: 'p',
-    /** `t` ‖ tag (task id) ‖ `/` ‖ blob id → 1: the blobs a task holds (`release(taskId)`) */
-    tag: 't',
-    /** `r` ‖ blob id ‖ `/` ‖ tag → 1: the tags holding a blob */
-    tagOfBlob: 'r',
-    /** `u` ‖ blob id → u64 ms since the blob holds no tag: collected by the sweep after a grace period */
-    untagged: 'u',
-    /** `d` ‖ blob id → 1: collected (manifest gone), chunks still to delete */
-    dead: 'd'
   }
 } as const
 

@@ -30,6 +30,8 @@ export const GOSSIP_TOPICS = {
   checkpoint: 'harmony/1/checkpoint',
   /** Free-form operator announcements; used by the network smoke tests and the gossip bench. */
   announce: 'harmony/1/announce',
+  /** A private task's inputs sealed to an awarded provider: where to fetch them (src/market/sealed-inputs.ts). */
+  inputs: 'harmony/1/inputs',
   /** Signed provider heartbeats: a registered provider is up and how loaded it is (src/market/provider/heartbeat.ts). */
   provider: 'harmony/1/provider'
 } as const

@@ -34,6 +34,8 @@ export interface DevnetInit {
   chain?: boolean
   /** Extra flags for every node's `harmonyd start` (e.g. `--executor cpu`). @default [] */
   nodeArgs?: string[]
+  /** Extra flags for node `index` only, after `nodeArgs` (a provider policy, a test-only fault). @default none */
+  nodeArgsFor?: (index: number) => string[]
   logger: Logger
 }
 
@@ -155,7 +157,8 @@ export class Devnet {
       '--genesis', this.genesisPath,
       ...bootstrap.flatMap(b => ['--bootstrap', b]),
       ...(this.chain === undefined ? [] : ['--chain-rpc', this.chain.anvil.url, '--contracts', this.chain.nodes[index].contractsFile, '--chain-confirmations', '1']),
-      ...(this.init.nodeArgs ?? [])
+      ...(this.init.nodeArgs ?? []),
+      ...(this.init.nodeArgsFor?.(index) ?? [])
     ]
     const log = await open(join(dir, 'harmonyd.log'), 'a')
     // own process group: a terminal's Ctrl-C reaches only the devnet, which then stops each node gracefully

@@ -27,6 +27,8 @@ import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposi
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
 import { MarketService, registerMarketKinds } from '../market/index.ts'
+import type { TaskView } from '../market/state/reader.ts'
+import { MarketNode } from './market-node.ts'
 import { stat } from 'node:fs/promises'
 import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
 import { API_KEYS_FILE, ApiKeyStore } from '../rpc/api-keys.ts'
@@ -224,8 +226,14 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const compute = this.computeValue
     const capability = await readCapability(this.datadir)
     // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn
-    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics })
+    // disputes re-run on the market node's executor and inputs (it starts right after the ledger side)
+    let marketNode: MarketNode | undefined
+    const reexecute = async (task: TaskView): Promise<string> => { if (marketNode === undefined) throw new Error('market node not started'); return await marketNode.reexecute(task) }
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute })
     await this.add('market', this.marketValue)
+    // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
+    marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })
+    await this.add('market-node', marketNode)
 
     this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))
 

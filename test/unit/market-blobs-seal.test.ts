@@ -6,6 +6,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { BlobError, generateKemKeyPair, KEM_PUBLIC_KEY_BYTES, KEM_SECRET_KEY_BYTES, open, seal, SEAL_OVERHEAD_BYTES } from '../../src/market/blobs/index.ts'
+import { nativeKemAvailable } from '../../src/market/blobs/seal.ts'
 
 function code (fn: () => unknown): string | undefined {
   try { fn() } catch (err) { return err instanceof BlobError ? err.code : `untyped: ${String(err)}` }
@@ -78,4 +79,9 @@ test('malformed input is SEAL_INVALID: unknown version, truncated envelope, wron
   t.is(code(() => generateKemKeyPair(new Uint8Array(32))), 'SEAL_INVALID')
   const seed = new Uint8Array(64).fill(7)
   t.deepEqual(generateKemKeyPair(seed).publicKey, generateKemKeyPair(seed).publicKey)
+})
+
+test('on Node >= 24.7 sealing encapsulates through node:crypto, and what it seals opens with noble (the round trips above)', t => {
+  const [major, minor] = process.versions.node.split('.').map(Number)
+  t.is(nativeKemAvailable(), major > 24 || (major === 24 && minor >= 7))
 })

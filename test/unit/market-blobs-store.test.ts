@@ -266,5 +266,21 @@ test('property: after any history of puts, releases and sweeps the store holds e
 })
 
 test('the blobs sublevel\'s key prefixes are the bytes existing datadirs hold', t => {
-  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd' })
+  t.deepEqual({ ...KEY_PREFIXES.blobs }, { manifest: 'm', chunk: 'c', pending: 'p', tag: 't', tagOfBlob: 'r', untagged: 'u', dead: 'd', releaseDue: 'x' })
+})
+
+test('a manifest damaged on disk does not stop the store from starting: that blob is removed, the others stay', async t => {
+  const db = await freshDb()
+  const store = await startStore(db)
+  const bad = await store.put(new Uint8Array(randomBytes(CHUNK_BYTES + 1)), { tags: ['a'] })
+  const good = await store.put(new Uint8Array(randomBytes(50)), { tags: ['a'] })
+  await store.stop()
+  await db.put(keyBytes(KEY_PREFIXES.blobs.manifest, bad), new Uint8Array([0, 1, 2]))
+  const again = await startStore(db)
+  t.false(await again.has(bad))
+  t.true(await again.has(good))
+  t.is(again.blobCount, 1)
+  t.is(again.usedBytes, 50)
+  t.false((await allKeys(db)).some(k => k.includes(bad)), 'its chunks and tags are gone too')
+  await again.stop()
 })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import test from 'ava'
 import { z } from 'zod'
 import { RPC_METHODS, RPC_TOPICS, ANNOUNCEMENT_MAX_CHARS } from '../../src/api/definitions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, type DagRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerMarketRpc, registerStateProofRpc, registerWebhookRpc, type DagRpcSource, type MarketRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import { MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
@@ -35,6 +35,14 @@ const fakeChain = {
   checkpoints: async () => []
 }
 
+const unused = async (): Promise<never> => { throw new Error('unused') }
+const fakeMarket: MarketRpcSource = {
+  reader: { task: unused, tasks: unused, bids: unused, provider: unused, providers: unused },
+  requester: { submit: unused, cancel: unused },
+  output: unused,
+  localProvider: () => { throw new Error('unused') }
+}
+
 function apiRegistry (dag: DagRpcSource = new FakeDag()): RpcRegistry {
   const registry = new RpcRegistry()
   registerNodeRpc(registry, fakeNode)
@@ -42,6 +50,7 @@ function apiRegistry (dag: DagRpcSource = new FakeDag()): RpcRegistry {
   registerStateProofRpc(registry, { stateProof: async () => null })
   registerChainRpc(registry, fakeChain, { proofFor: async () => null })
   registerWebhookRpc(registry, { add: async () => { throw new Error('unused') }, list: () => [], remove: async () => false })
+  registerMarketRpc(registry, fakeMarket)
   return registry
 }
 

@@ -125,11 +125,13 @@ export class BlobStore implements Startable {
     }
     this.used = 0
     this.blobs = 0
+    const unreadable: string[] = []
     for await (const [key, value] of db.iterator(range(P.manifest))) {
-      const m = decodeManifest(keyRest(key), value.subarray(8))
-      this.used += m.size
       this.blobs++
+      try { this.used += decodeManifest(keyRest(key), value.subarray(8)).size } catch { unreadable.push(keyRest(key)) }
     }
+    // a manifest damaged on disk must not keep the node from starting: that blob is removed (fetched again if needed)
+    for (const id of unreadable) await this.collectLocked(id, 'corrupt')
     this.updateGauges()
     this.running = true
     if (this.sweepIntervalMs > 0) {

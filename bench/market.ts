@@ -1,0 +1,154 @@
+// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500]
+//
+// A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
+// one requester account per node submitting small matmul tasks (8×8×8) to its own node:
+// (1) announce → award: the award's market time minus the announce's, p50/p99 over --tasks tasks submitted one
+//     by one; floor: the bid + reveal windows (no award can come earlier), and the DAG's finality p50 of the
+//     announces themselves (submit → final), measured in the same run;
+// (2) end-to-end latency of a small task (submit → settled seen by the requester's node), p50/p99, next to the
+//     same floors;
+// (3) tasks/s at saturation: every requester keeps submitting for --seconds; tasks settled per second, next to
+//     the DAG's finalized transactions per second over the same window (each task costs ~7 transactions:
+//     announce, a commit and a reveal per bidder, award, result, settle).
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fundAccounts, openAccount, submitMatmul, type WorkloadAccount } from '../src/cli/market-workload.ts'
+import { generateKeyPair } from '../src/core/crypto.ts'
+import { addressFromPublicKey } from '../src/core/address.ts'
+import { loadWalletFile } from '../src/core/keys/wallet.ts'
+import { createLogger } from '../src/core/logger.ts'
+import { Devnet } from '../src/node/devnet.ts'
+import { HarmonyClient, type TaskRecord } from '../src/sdk/index.ts'
+import { type BenchResult, percentile, printResults } from './report.ts'
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    nodes: { type: 'string', default: '5' },
+    tasks: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '15' },
+    'bid-window': { type: 'string', default: '1000' },
+    'reveal-window': { type: 'string', default: '500' }
+  }
+})
+const NODES = Number(values.nodes)
+const TASKS = Number(values.tasks)
+const SATURATION_S = Number(values.seconds)
+const BID_WINDOW_MS = Number(values['bid-window'])
+const REVEAL_WINDOW_MS = Number(values['reveal-window'])
+const AGC = 10n ** 18n
+const FINAL = new Set(['settled', 'refunded', 'expired', 'cancelled'])
+const POLL_MS = 50
+const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
+const results: BenchResult[] = []
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
+
+async function waitFinal (client: HarmonyClient, txId: string): Promise<number> {
+  for (;;) {
+    const tx = await client.call('tx_get', [txId])
+    if (tx?.status === 'final') return Date.now()
+    if (tx?.status === 'rejected') throw new Error(`${txId} rejected: ${tx.reason ?? ''}`)
+    await sleep(POLL_MS)
+  }
+}
+
+async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: number): Promise<TaskRecord | undefined> {
+  while (Date.now() < deadlineMs) {
+    const task = await client.call('task_get', [taskId])
+    if (task !== null && FINAL.has(task.state)) return task
+    await sleep(POLL_MS)
+  }
+  return undefined
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'harmony-bench-market-'))
+const devnet = new Devnet({
+  nodes: NODES,
+  basePort: 0,
+  datadir: dir,
+  chain: false,
+  logLevel: 'warn',
+  logger: createLogger({ level: 'warn' }),
+  nodeArgs: ['--executor', 'cpu', '--provider', JSON.stringify({ enabled: true, capacity: 64 })]
+})
+try {
+  log(`starting a ${NODES}-node devnet (every node a CPU provider)`)
+  const nodes = await devnet.start()
+  const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+  const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
+  const providerAddresses = (await Promise.all(clients.map(async c => await c.call('node_info')))).map(i => i.address as string)
+  // one requester per node: nonces chain on the node that admits them
+  const requesterKeys = clients.map(() => { const k = generateKeyPair(); return { ...k, address: addressFromPublicKey(k.publicKey) } })
+  await fundAccounts(faucet, [...providerAddresses, ...requesterKeys.map(k => k.address)], 10_000n * AGC)
+  for (;;) {
+    if ((await clients[0].call('market_providers', [{ limit: 100 }])).providers.length === NODES) break
+    await sleep(250)
+  }
+  const requesters: WorkloadAccount[] = await Promise.all(clients.map(async (c, i) => await openAccount(c, requesterKeys[i])))
+  const task = { m: 8, k: 8, n: 8, budget: AGC / 100n, bidWindowMs: BID_WINDOW_MS, revealWindowMs: REVEAL_WINDOW_MS, executionDeadlineMs: 20_000 }
+  const windowMs = BID_WINDOW_MS + REVEAL_WINDOW_MS
+
+  // (1) and (2): one task at a time, from each requester in turn
+  log(`(1, 2) ${TASKS} tasks one by one`)
+  const awardMs: number[] = []
+  const e2eMs: number[] = []
+  const finalityMs: number[] = []
+  for (let i = 0; i < TASKS; i++) {
+    const r = requesters[i % requesters.length]
+    const t0 = Date.now()
+    const submitted = await submitMatmul(r, task)
+    const [finalAt, end] = await Promise.all([waitFinal(r.client, submitted.txId), waitTask(r.client, submitted.taskId, Date.now() + 60_000)])
+    finalityMs.push(finalAt - t0)
+    if (end === undefined || end.state !== 'settled') { log(`task ${submitted.taskId} ended ${end?.state ?? 'not in 60 s'}`); continue }
+    e2eMs.push(Date.now() - t0)
+    if (end.awards.length > 0) awardMs.push(end.awards[0].atMs - end.announcedAtMs)
+  }
+  const finalityP50 = percentile(sorted(finalityMs), 0.5)
+  const award = sorted(awardMs)
+  const e2e = sorted(e2eMs)
+  results.push(
+    { bench: 'market', metric: 'announce→award p50', value: percentile(award, 0.5), unit: 'ms', baseline: 'bid + reveal window', baseline_value: windowMs },
+    { bench: 'market', metric: 'announce→award p99', value: percentile(award, 0.99), unit: 'ms', baseline: 'bid + reveal window', baseline_value: windowMs },
+    { bench: 'market', metric: 'announce→award p50', value: percentile(award, 0.5), unit: 'ms', baseline: 'window + 2 × DAG finality p50 (the goal)', baseline_value: windowMs + 2 * finalityP50 },
+    { bench: 'market', metric: 'DAG finality p50 (announces)', value: finalityP50, unit: 'ms', baseline: 'bid + reveal window', baseline_value: windowMs },
+    { bench: 'market', metric: 'small task end-to-end p50', value: percentile(e2e, 0.5), unit: 'ms', baseline: 'window + DAG finality p50', baseline_value: windowMs + finalityP50 },
+    { bench: 'market', metric: 'small task end-to-end p99', value: percentile(e2e, 0.99), unit: 'ms', baseline: 'window + DAG finality p50', baseline_value: windowMs + finalityP50 }
+  )
+
+  // (3) saturation: every requester submits as fast as its node admits, for SATURATION_S seconds
+  log(`(3) saturation for ${SATURATION_S} s`)
+  const statsBefore = await Promise.all(clients.map(async c => await c.call('dag_stats')))
+  const started = Date.now()
+  const stopAt = started + SATURATION_S * 1000
+  const submittedIds: Array<{ client: HarmonyClient, taskId: string }> = []
+  await Promise.all(requesters.map(async (r) => {
+    while (Date.now() < stopAt) {
+      try {
+        const s = await submitMatmul(r, task)
+        submittedIds.push({ client: r.client, taskId: s.taskId })
+      } catch (err) {
+        log(`submit refused: ${(err as Error).message}`)
+        r.nextNonce = BigInt(await r.client.call('account_getNonce', [r.key.address]))
+        await sleep(100)
+      }
+    }
+  }))
+  const ends = await Promise.all(submittedIds.map(async s => await waitTask(s.client, s.taskId, Date.now() + 120_000)))
+  const elapsedS = (Date.now() - started) / 1000
+  const settled = ends.filter(e => e?.state === 'settled').length
+  const statsAfter = await Promise.all(clients.map(async c => await c.call('dag_stats')))
+  const finalTxs = Math.max(...statsAfter.map((s, i) => s.finalTxs - statsBefore[i].finalTxs))
+  log(`${submittedIds.length} submitted, ${settled} settled, ${ends.filter(e => e === undefined).length} unfinished, in ${elapsedS.toFixed(1)} s`)
+  results.push(
+    { bench: 'market', metric: 'tasks/s at saturation (settled)', value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
+    { bench: 'market', metric: 'settled share at saturation', value: settled / Math.max(1, submittedIds.length), unit: 'ratio', baseline: 'all submitted', baseline_value: 1 }
+  )
+  await Promise.all(clients.map(async c => { await c.close() }))
+} finally {
+  await devnet.stop()
+  await rm(dir, { recursive: true, force: true })
+}
+printResults(results, values.json)

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto'
+import { fromHex } from '../core/codec.ts'
+import type { RequesterErrorCode } from '../market/requester.ts'
+import type { MarketReader, ResultView, TaskView } from '../market/state/reader.ts'
+import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
+import type { RpcParsedParamsOf, RpcResultOf } from './definitions.ts'
+import { MARKET_MAX_BIDS, MARKET_MAX_SUBMIT_BYTES } from './market-definitions.ts'
+import { bidsNote, bidToRpc, hex0x, providerToRpc, taskToRpc } from './market-views.ts'
+import { registerMethod } from './method.ts'
+
+/** How each requester error reaches a JSON-RPC caller (the DAG's admission errors are mapped by src/api/dag.ts). */
+export const MARKET_RPC_ERROR_CODES: Readonly<Record<RequesterErrorCode, RpcErrorCodeValue>> = {
+  TASK_ANNOUNCE_INVALID: RpcErrorCode.INVALID_PARAMS,
+  TASK_INPUTS_MISMATCH: RpcErrorCode.INVALID_PARAMS,
+  TASK_INPUTS_TOO_LARGE: RpcErrorCode.LIMIT_EXCEEDED,
+  TASK_CANCEL_INVALID: RpcErrorCode.INVALID_PARAMS,
+  REQUESTER_BUSY: RpcErrorCode.LIMIT_EXCEEDED
+}
+
+/** The market's subscription topics (none yet: clients follow a task with tx_status and task_get). */
+export const MARKET_RPC_TOPICS = [] as const
+
+export type TaskListFilter = Pick<Exclude<RpcParsedParamsOf<'task_list'>, undefined | unknown[]>, 'state' | 'requester' | 'provider'>
+
+/** What this node's provider agent says of itself (src/market/provider); null fields when it runs none. */
+export interface LocalProviderStatus {
+  /** The node's ledger address (its provider account). */
+  address: string
+  enabled: boolean
+  pricing: { perGflop: bigint, minimum: bigint, capacity: number } | null
+  active: Array<{ taskId: string, stage: string, sinceMs: number }>
+  /** Recent decisions not to bid, newest first. */
+  skipped: Array<{ taskId: string, reason: string, detail: string, atMs: number }>
+}
+
+/**
+ * What the market's RPC methods read and do; the node builds it over `MarketService`. Task ids are lowercase hex
+ * without 0x.
+ */
+export interface MarketRpcSource {
+  reader: Pick<MarketReader, 'task' | 'tasks' | 'bids' | 'provider' | 'providers'>
+  /** Stores the inputs and submits the signed announce / cancel (src/market/requester.ts). */
+  requester: { submit: (announce: Uint8Array, inputs: Uint8Array[]) => Promise<{ taskId: string, txId: string }>, cancel: (encoded: Uint8Array) => Promise<string> }
+  /** The bytes of an output blob: from this node's store, else fetched from the provider that serves it. */
+  output: (task: TaskView, result: ResultView) => Promise<Uint8Array | undefined>
+  localProvider: () => LocalProviderStatus
+  /** Market time now (ms); stuck payments are owed past their deadline plus the verification window. */
+  now?: () => number
+}
+
+const DEFAULT_PAGE = 20
+/** A page cursor is an offset into the reader's newest-first list; deeper pages are refused (use filters). */
+const MAX_OFFSET = 1000
+/** How long after a result's deadline an unsettled payment is shown as stuck. */
+const STUCK_AFTER_MS = 60_000
+/** Open tasks of one provider inspected for provider_status. */
+const MAX_STATUS_TASKS = 64
+
+function taskIdOf (hex: string): string {
+  return hex.slice(2).toLowerCase()
+}
+
+function offsetOf (cursor: string | undefined): number {
+  if (cursor === undefined) return 0
+  const offset = /^[0-9]{1,6}$/.test(cursor) ? Number(cursor) : NaN
+  if (!(offset <= MAX_OFFSET)) throw new RpcMethodError(RpcErrorCode.INVALID_PARAMS, `cursor must be a \`next\` from a previous page (at most ${MAX_OFFSET} deep)`)
+  return offset
+}
+
+function page<T> (items: T[], offset: number, limit: number): { items: T[], next: string | null } {
+  const slice = items.slice(offset, offset + limit)
+  return { items: slice, next: items.length > offset + limit && offset + limit <= MAX_OFFSET ? String(offset + limit) : null }
+}
+
+function base64Bytes (text: string, index: number): Uint8Array {
+  const bytes = Buffer.from(text, 'base64')
+  // Buffer.from skips what it cannot read; the schema admits only the alphabet, so only padding may differ
+  if (bytes.toString('base64').replace(/=+$/, '') !== text.replace(/=+$/, '')) {
+    throw new RpcMethodError(RpcErrorCode.INVALID_PARAMS, `input ${index} is not canonical base64`, { reason: 'TASK_INPUTS_MISMATCH' })
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function sha256Hex (hex: string): string {
+  return `0x${createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex')}`
+}
+
+/** Registers the compute market's methods (task_*, market_*, provider_status) and its error codes. */
+export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSource): void {
+  registry.registerErrorCodes(MARKET_RPC_ERROR_CODES)
+  const { reader } = market
+  const now = market.now ?? Date.now
+  registerMethod(registry, 'task_submit', async (params) => {
+    const { announce, inputs } = Array.isArray(params) ? params[0] : params
+    // the schema bounds each input; the sum is bounded here before anything is decoded
+    const encodedLength = inputs.reduce((sum, s) => sum + s.length, 0)
+    if (encodedLength > Math.ceil(MARKET_MAX_SUBMIT_BYTES / 3) * 4) {
+      throw new RpcMethodError(RpcErrorCode.LIMIT_EXCEEDED, `inputs exceed ${MARKET_MAX_SUBMIT_BYTES} bytes in all`, { reason: 'TASK_INPUTS_TOO_LARGE' })
+    }
+    return await market.requester.submit(fromHex(announce, 'announce'), inputs.map(base64Bytes))
+  })
+  registerMethod(registry, 'task_cancel', async ([hex]) => await market.requester.cancel(fromHex(hex, 'transaction')))
+  registerMethod(registry, 'task_get', async ([id]) => {
+    const task = await reader.task(taskIdOf(id))
+    return task === undefined ? null : taskToRpc(task)
+  })
+  registerMethod(registry, 'task_list', async (params) => {
+    const filter = Array.isArray(params) ? params[0] : params
+    const { cursor, limit, state, requester, provider } = filter ?? {}
+    const offset = offsetOf(cursor)
+    const count = limit ?? DEFAULT_PAGE
+    const tasks = await reader.tasks({ ...(state === undefined ? {} : { phase: state }), ...(requester === undefined ? {} : { requester }), ...(provider === undefined ? {} : { provider }), limit: offset + count + 1 })
+    const { items, next } = page(tasks, offset, count)
+    return { tasks: items.map(taskToRpc), next }
+  })
+  registerMethod(registry, 'task_result', async ([id]) => {
+    const task = await reader.task(taskIdOf(id))
+    if (task === undefined) return null
+    // the paid result when settled, else the first that verification accepted
+    const paid = new Set(task.settlement?.payouts.map(p => p.provider) ?? [])
+    const result = task.results.find(r => r.verdict === 'agrees' && (paid.size === 0 || paid.has(r.provider)))
+    if (result === undefined) return null
+    const bytes = await market.output(task, result)
+    if (bytes === undefined) {
+      throw new RpcMethodError(RpcErrorCode.RESOURCE_UNAVAILABLE, `the output blob ${result.outputBlob} of task 0x${task.taskId} is not on this node and its provider cannot be reached; try again`)
+    }
+    return {
+      taskId: hex0x(task.taskId),
+      provider: result.provider,
+      commitment: result.commitment,
+      outputBlob: result.outputBlob,
+      encoding: task.private ? 'sealed' as const : 'plain' as const,
+      data: Buffer.from(bytes).toString('base64')
+    }
+  })
+  registerMethod(registry, 'market_bids', async ([id]) => {
+    const task = await reader.task(taskIdOf(id))
+    if (task === undefined) return null
+    const bids = await reader.bids(task.taskId)
+    return {
+      taskId: hex0x(task.taskId),
+      state: task.phase,
+      bidsCloseAtMs: task.bidsCloseAtMs,
+      revealsCloseAtMs: task.revealsCloseAtMs,
+      bids: bids.slice(0, MARKET_MAX_BIDS).map(bidToRpc),
+      note: bidsNote(task, bids)
+    }
+  })
+  registerMethod(registry, 'market_providers', async (params) => {
+    const p = Array.isArray(params) ? params[0] : params
+    const offset = offsetOf(p?.cursor)
+    const count = p?.limit ?? DEFAULT_PAGE
+    const { items, next } = page(await reader.providers(offset + count + 1), offset, count)
+    return { providers: items.map(v => providerToRpc(v, sha256Hex(v.kemPublicKey))), next }
+  })
+  registerMethod(registry, 'provider_status', async () => await providerStatus(market, now()))
+}
+
+async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<RpcResultOf<'provider_status'>> {
+  const local = market.localProvider()
+  const view = await market.reader.provider(local.address)
+  const owed: RpcResultOf<'provider_status'>['payments']['owed'] = []
+  const stuck: typeof owed = []
+  const received: typeof owed = []
+  const slashed: RpcResultOf<'provider_status'>['payments']['slashed'] = []
+  const tasks = await market.reader.tasks({ provider: local.address, limit: MAX_STATUS_TASKS })
+  for (const task of tasks) {
+    for (const s of task.slashes) {
+      if (s.provider === local.address) slashed.push({ taskId: hex0x(task.taskId), amount: s.amount.toString(), reason: s.reason, atMs: s.timeMs, txId: hex0x(s.txId) })
+    }
+    const payout = task.settlement?.payouts.find(p => p.provider === local.address)
+    if (payout !== undefined && task.settlement !== undefined) {
+      received.push({ taskId: hex0x(task.taskId), amount: payout.amount.toString(), atMs: task.settlement.timeMs, txId: hex0x(task.settlement.txId) })
+      continue
+    }
+    if (task.settlement !== undefined || !task.winners.includes(local.address)) continue
+    const mine = task.results.find(r => r.provider === local.address)
+    if (mine === undefined || mine.verdict === 'fault' || mine.verdict === 'late') continue
+    const bid = (await market.reader.bids(task.taskId)).find(b => b.provider === local.address && b.status === 'won')
+    const entry = { taskId: hex0x(task.taskId), amount: (bid?.price ?? 0n).toString(), atMs: null, txId: null }
+    const award = task.awards.find(a => a.round === mine.round)
+    if (award !== undefined && nowMs > award.deadlineMs + STUCK_AFTER_MS) stuck.push(entry)
+    else owed.push(entry)
+  }
+  return {
+    address: local.address,
+    enabled: local.enabled,
+    registered: view !== undefined,
+    provider: view === undefined ? null : providerToRpc(view, sha256Hex(view.kemPublicKey)),
+    pricing: local.pricing === null ? null : { perGflop: local.pricing.perGflop.toString(), minimum: local.pricing.minimum.toString(), capacity: local.pricing.capacity },
+    active: local.active.map(a => ({ ...a, taskId: hex0x(a.taskId) })),
+    skipped: local.skipped.map(k => ({ taskId: hex0x(k.taskId), reason: `${k.reason}: ${k.detail}`, atMs: k.atMs })),
+    payments: { owed, received, stuck, slashed }
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * A node serving its requesters (docs/market.md, Rooms and "Private tasks"): `task_submit` hands it a
+ * client-signed task-announce and the input blobs; it checks that the blobs are the ones the announce names, stores
+ * them (before the announce can be final, so a winner never asks for an input the node lacks), then submits the
+ * announce to the DAG. The spending key never reaches the node: the announce and a cancel are signed by the client.
+ *
+ * A public task's inputs go to the blob store (served to anyone, tagged with the task). A private task's plaintext
+ * is held in the `market` sublevel (`KEY_PREFIXES.market.requesterInput`), never served; once an award round is
+ * final the node seals each input to each awarded provider's ML-KEM-768 key (winners and spot-checker), stores the
+ * envelopes in the blob store and publishes a notice (src/market/sealed-inputs.ts). The plaintext is dropped when
+ * the task is final. Sealing is driven by the market state, so a restart re-seals whatever is still open.
+ */
+import { createHash } from 'node:crypto'
+import { addressBytesFromPublicKey } from '../core/address.ts'
+import { fromHex, toHex } from '../core/codec.ts'
+import { HarmonyError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/lifecycle.ts'
+import { KEY_PREFIXES, keyBytes, type BinarySublevel } from '../core/storage.ts'
+import { decodeTx } from '../dag/tx.ts'
+import { taskIdHexOf } from './accounts.ts'
+import { seal } from './blobs/seal.ts'
+import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
+import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
+import { encodeNotice, inputContext } from './sealed-inputs.ts'
+import { TERMINAL_PHASES, type MarketReader, type TaskView } from './state/reader.ts'
+
+/** Inputs per announce (docs/market.md, kind 34). */
+export const MAX_TASK_INPUTS = 8
+/** Bytes of all inputs of one submit; task_submit's schema bounds each input (src/api/market-definitions.ts). */
+export const MAX_SUBMIT_INPUT_BYTES = 640 * 1024
+/** Private tasks whose plaintext one node holds at once (≤ 640 KiB each: ≤ 640 MiB). */
+export const MAX_HELD_PRIVATE_TASKS = 1024
+/** Award rounds being sealed at once; more wait their turn. */
+const MAX_SEALS_IN_FLIGHT = 4
+/** Sealed rounds remembered, so a repeated task:changed does not seal twice. */
+const MAX_SEALED_MEMORY = 4096
+
+export type RequesterErrorCode =
+  | 'TASK_ANNOUNCE_INVALID'
+  | 'TASK_INPUTS_MISMATCH'
+  | 'TASK_INPUTS_TOO_LARGE'
+  | 'TASK_CANCEL_INVALID'
+  | 'REQUESTER_BUSY'
+
+/** A submit refused before anything was stored or sent. */
+export class RequesterError extends HarmonyError<RequesterErrorCode> {
+  constructor (code: RequesterErrorCode, message: string, meta: Record<string, unknown> = {}) {
+    super(code, message, meta)
+    this.name = 'RequesterError'
+  }
+}
+
+/** What the requester reads from a signed task-announce. */
+export interface AnnounceSummary {
+  /** hex, no 0x */
+  taskId: string
+  /** Input ids in the announce's order: sha256 of each input's plaintext, hex. */
+  inputs: string[]
+  private: boolean
+}
+
+/** Decodes a signed task-announce (kind, payload rules, task id); throws on anything else. */
+export function parseAnnounce (encoded: Uint8Array): AnnounceSummary & { payload: TaskAnnouncePayload } {
+  const tx = decodeTx(encoded)
+  if (tx.kind !== TX_KIND_TASK_ANNOUNCE) throw new Error(`kind ${tx.kind} is not task-announce (${TX_KIND_TASK_ANNOUNCE})`)
+  const payload = taskAnnounceKind.decode(tx.payload)
+  return {
+    taskId: taskIdHexOf(addressBytesFromPublicKey(tx.publicKey), tx.nonce),
+    inputs: payload.inputs.map(i => toHex(i)),
+    private: payload.private,
+    payload
+  }
+}
+
+/** Decodes a signed task-cancel; returns its task id (hex). */
+export function parseCancel (encoded: Uint8Array): string {
+  const tx = decodeTx(encoded)
+  if (tx.kind !== TX_KIND_TASK_CANCEL) throw new Error(`kind ${tx.kind} is not task-cancel (${TX_KIND_TASK_CANCEL})`)
+  return toHex(taskCancelKind.decode(tx.payload).taskId)
+}
+
+export interface RequesterComponents {
+  /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
+  db: BinarySublevel
+  /** The blob store (src/market/blobs/store.ts). */
+  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number> }
+  /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
+  submitTransaction: (encoded: Uint8Array) => Promise<string>
+  reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
+  /** Publishes a sealed-inputs notice on `harmony/1/inputs`. */
+  publishNotice: (bytes: Uint8Array) => Promise<unknown>
+  /** This node's libp2p peer id (where the envelopes are fetched from). */
+  peerId: string
+  logger: Logger
+}
+
+function sha256Hex (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+const PREFIX = KEY_PREFIXES.market.requesterInput
+
+/** `i/<task id hex>/<index>` */
+function inputKey (taskId: string, index: number): Uint8Array {
+  return keyBytes(PREFIX, `${taskId}/${index}`)
+}
+
+function taskRange (taskId: string): { gte: Uint8Array, lt: Uint8Array } {
+  return { gte: keyBytes(PREFIX, `${taskId}/`), lt: keyBytes(PREFIX, `${taskId}0`) }
+}
+
+/** The requester side of a node: submit, cancel, and sealing a private task's inputs to its providers. */
+export class Requester implements Startable {
+  private readonly c: RequesterComponents
+  private readonly held = new Set<string>()
+  private readonly sealed = new Set<string>()
+  private readonly queue: TaskView[] = []
+  private inFlight = 0
+  private running = false
+  private readonly onChanged = (task: TaskView): void => { this.changed(task) }
+
+  constructor (components: RequesterComponents) {
+    this.c = components
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    this.c.reader.on('task:changed', this.onChanged)
+    // private tasks held across a restart: seal what was awarded meanwhile, drop what is over
+    const range = { gte: keyBytes(PREFIX), lt: keyBytes(String.fromCharCode(PREFIX.charCodeAt(0) + 1)) }
+    for await (const key of this.c.db.keys(range)) {
+      const taskId = new TextDecoder().decode(key).slice(PREFIX.length).split('/')[0]
+      this.held.add(taskId)
+    }
+    for (const taskId of this.held) {
+      const task = await this.c.reader.task(taskId)
+      if (task !== undefined) this.changed(task)
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.c.reader.off('task:changed', this.onChanged)
+    this.queue.length = 0
+  }
+
+  /** Private tasks whose plaintext this node holds. */
+  get heldTasks (): number { return this.held.size }
+
+  /**
+   * Checks the inputs against the announce, stores them, then submits the announce. Resolves with the task and
+   * transaction ids (0x hex). Throws a RequesterError (nothing kept) or the DAG's admission error (inputs dropped).
+   */
+  async submit (announce: Uint8Array, inputs: Uint8Array[]): Promise<{ taskId: string, txId: string }> {
+    let summary: AnnounceSummary
+    try {
+      summary = parseAnnounce(announce)
+    } catch (err) {
+      throw new RequesterError('TASK_ANNOUNCE_INVALID', `not a valid signed task-announce: ${(err as Error).message}`)
+    }
+    if (inputs.length > MAX_TASK_INPUTS) {
+      throw new RequesterError('TASK_INPUTS_TOO_LARGE', `at most ${MAX_TASK_INPUTS} inputs per task, got ${inputs.length}`)
+    }
+    const total = inputs.reduce((sum, b) => sum + b.byteLength, 0)
+    if (total > MAX_SUBMIT_INPUT_BYTES) {
+      throw new RequesterError('TASK_INPUTS_TOO_LARGE', `inputs total ${total} bytes; at most ${MAX_SUBMIT_INPUT_BYTES} per task_submit`, { bytes: total })
+    }
+    if (inputs.length !== summary.inputs.length) {
+      throw new RequesterError('TASK_INPUTS_MISMATCH', `the announce names ${summary.inputs.length} inputs, ${inputs.length} were sent`)
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const id = sha256Hex(inputs[i])
+      if (id !== summary.inputs[i]) {
+        throw new RequesterError('TASK_INPUTS_MISMATCH', `input ${i} hashes to ${id}, the announce names ${summary.inputs[i]}`, { index: i })
+      }
+    }
+    const { taskId } = summary
+    if (summary.private) {
+      if (this.held.size >= MAX_HELD_PRIVATE_TASKS && !this.held.has(taskId)) {
+        throw new RequesterError('REQUESTER_BUSY', `this node already holds ${MAX_HELD_PRIVATE_TASKS} open private tasks; retry when some are settled`)
+      }
+      await this.c.db.batch(inputs.map((bytes, i) => ({ type: 'put' as const, key: inputKey(taskId, i), value: bytes })))
+      this.held.add(taskId)
+    } else {
+      for (const bytes of inputs) await this.c.blobs.put(bytes, { tags: [taskId] })
+    }
+    let txId: string
+    try {
+      txId = await this.c.submitTransaction(announce)
+    } catch (err) {
+      await this.drop(taskId, summary.private)
+      throw err
+    }
+    this.c.logger.debug({ taskId, inputs: inputs.length, private: summary.private }, 'task announce submitted')
+    return { taskId: `0x${taskId}`, txId }
+  }
+
+  /** Checks that the bytes are a signed task-cancel and submits them; resolves with the transaction id. */
+  async cancel (encoded: Uint8Array): Promise<string> {
+    try {
+      parseCancel(encoded)
+    } catch (err) {
+      throw new RequesterError('TASK_CANCEL_INVALID', `not a valid signed task-cancel: ${(err as Error).message}`)
+    }
+    return await this.c.submitTransaction(encoded)
+  }
+
+  private async drop (taskId: string, isPrivate: boolean): Promise<void> {
+    if (isPrivate) {
+      await this.c.db.clear(taskRange(taskId))
+      this.held.delete(taskId)
+    } else {
+      await this.c.blobs.release(taskId)
+    }
+  }
+
+  private changed (task: TaskView): void {
+    if (!this.running || !this.held.has(task.taskId)) return
+    this.queue.push(task)
+    this.drain()
+  }
+
+  private drain (): void {
+    while (this.running && this.inFlight < MAX_SEALS_IN_FLIGHT && this.queue.length > 0) {
+      const task = this.queue.shift() as TaskView
+      this.inFlight++
+      this.handle(task)
+        .catch((err: unknown) => { this.c.logger.warn({ taskId: task.taskId, err: (err as Error).message }, 'sealing private inputs failed') })
+        .finally(() => { this.inFlight--; this.drain() })
+    }
+  }
+
+  private async handle (task: TaskView): Promise<void> {
+    if (TERMINAL_PHASES.has(task.phase)) {
+      await this.drop(task.taskId, true)
+      return
+    }
+    for (const award of task.awards) {
+      const key = `${task.taskId}/${award.round}`
+      if (this.sealed.has(key)) continue
+      await this.sealRound(task, award.round, [...award.winners, ...(award.checker === undefined ? [] : [award.checker])])
+      this.sealed.add(key)
+      if (this.sealed.size > MAX_SEALED_MEMORY) this.sealed.delete(this.sealed.values().next().value as string)
+    }
+  }
+
+  /** Seals every input to each provider of one award round, stores the envelopes and publishes a notice each. */
+  private async sealRound (task: TaskView, round: number, providers: string[]): Promise<void> {
+    const plain: Uint8Array[] = []
+    for (let i = 0; i < task.inputs.length; i++) {
+      const bytes = await this.c.db.get(inputKey(task.taskId, i)).catch(() => undefined)
+      if (bytes === undefined) return // not ours after all (or already dropped)
+      plain.push(bytes)
+    }
+    for (const provider of providers) {
+      const view = await this.c.reader.provider(provider)
+      if (view === undefined) continue
+      const kem = fromHex(view.kemPublicKey, 'ML-KEM key')
+      const envelopes: string[] = []
+      for (let i = 0; i < plain.length; i++) {
+        envelopes.push(await this.c.blobs.put(seal(plain[i], kem, { context: inputContext(task.taskId, provider, i) }), { tags: [task.taskId] }))
+      }
+      await this.c.publishNotice(encodeNotice({ taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes }))
+    }
+    this.c.logger.info({ taskId: task.taskId, round, providers: providers.length }, 'private inputs sealed to the awarded providers')
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The market's node side, composed by registration after `MarketService` (the ledger side): the blob store and
+ * `/harmony/blob/1.0.0`, the requester flow (task_submit) with its sealed-inputs notices on `harmony/1/inputs`,
+ * the provider agent and its heartbeats when `provider.enabled`, and the market's RPC methods. Started in that
+ * order by one LifecycleRunner, stopped in reverse.
+ */
+import { createHash } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
+import { registerMarketRpc, type LocalProviderStatus } from '../api/index.ts'
+import { addressFromPublicKey } from '../core/address.ts'
+import { LifecycleRunner, startable, type Startable } from '../core/lifecycle.ts'
+import type { Logger } from '../core/logger.ts'
+import { sublevel, type BinaryDb } from '../core/storage.ts'
+import type { DagService } from '../dag/index.ts'
+import type { HarmonyLibp2p } from '../network/host.ts'
+import type { GossipRegistry } from '../network/gossip.ts'
+import type { PeerBindingService } from '../network/peer-binding.ts'
+import { GOSSIP_TOPICS } from '../network/protocols.ts'
+import type { RpcRegistry } from '../rpc/registry.ts'
+import type { ComputeService } from '../compute/index.ts'
+import { BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
+import { networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
+import { Requester } from '../market/requester.ts'
+import { decodeNotice, inputContext, MAX_NOTICE_BYTES, SealedInputsBoard } from '../market/sealed-inputs.ts'
+import type { MarketService } from '../market/service.ts'
+import type { ResultView, TaskView } from '../market/state/reader.ts'
+
+const PROVIDER_KEM_DOMAIN = 'HARMONY/market/provider-kem/v1'
+/** How long a provider waits for the sealed-inputs notice of a private task it won. */
+const PRIVATE_INPUT_WAIT_MS = 30_000
+
+export interface MarketNodeComponents {
+  libp2p: HarmonyLibp2p
+  gossip: GossipRegistry
+  peerBinding: Pick<PeerBindingService, 'ledgerKeyOf'>
+  db: BinaryDb
+  dag: DagService
+  market: MarketService
+  compute: ComputeService
+  identity: { publicKey: Uint8Array, secretKey: Uint8Array }
+  api: RpcRegistry
+  logger: Logger
+  registry?: Registry
+}
+
+export interface MarketNodeInit {
+  provider: ProviderSettings
+}
+
+/**
+ * The provider's ML-KEM-768 key pair, derived from the node's ledger secret key (domain-separated SHA-512 → the
+ * 64-byte seed): stable across restarts, so inputs sealed before a restart still open, with no second key file.
+ */
+export function providerKemKey (ledgerSecretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
+  return generateKemKeyPair(new Uint8Array(createHash('sha512').update(PROVIDER_KEM_DOMAIN).update(ledgerSecretKey).digest()))
+}
+
+function sha256Hex (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+export class MarketNode implements Startable {
+  private readonly c: MarketNodeComponents
+  private readonly init: MarketNodeInit
+  private readonly runner: LifecycleRunner
+  readonly address: string
+  agent?: ProviderAgent
+  private inputs?: ProviderBlobs
+
+  constructor (components: MarketNodeComponents, init: MarketNodeInit) {
+    this.c = components
+    this.init = init
+    this.runner = new LifecycleRunner({ logger: components.logger })
+    this.address = addressFromPublicKey(components.identity.publicKey)
+  }
+
+  async start (): Promise<void> {
+    const { c } = this
+    const log = c.logger
+    try {
+      const store = new BlobStore({ db: sublevel(c.db, 'blobs'), logger: log.child({ module: 'blob-store' }), ...(c.registry === undefined ? {} : { metricsRegistry: c.registry }) })
+      await this.runner.start('blob-store', store)
+      const blobService = new BlobService({ libp2p: c.libp2p, store, logger: log, ...(c.registry === undefined ? {} : { metricsRegistry: c.registry }) })
+      await this.runner.start('blob-service', blobService)
+      const reader = c.market.reader
+      const config = parseProviderConfig(this.init.provider)
+      const kem = providerKemKey(c.identity.secretKey)
+
+      // sealed-inputs notices: every node relays them, a provider keeps its own
+      const board = new SealedInputsBoard(() => config.enabled ? this.address : undefined)
+      const unregister = c.gossip.register({
+        topic: GOSSIP_TOPICS.inputs,
+        maxBytes: MAX_NOTICE_BYTES,
+        decode: decodeNotice,
+        validate: () => 'accept',
+        onAccepted: (notice) => { board.offer(notice) }
+      })
+      this.runner.adopt('sealed-inputs', startable(async () => { unregister() }))
+
+      const requester = new Requester({
+        db: sublevel(c.db, 'market'),
+        blobs: store,
+        submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded),
+        reader,
+        publishNotice: async (bytes) => {
+          // this node may be the provider too (a requester submitting to its own provider node)
+          board.offer(decodeNotice(bytes))
+          return await c.gossip.publish(GOSSIP_TOPICS.inputs, bytes).catch(() => 0)
+        },
+        peerId: c.libp2p.peerId.toString(),
+        logger: log.child({ module: 'requester' })
+      })
+      await this.runner.start('requester', requester)
+
+      const peers = (): PeerId[] => c.libp2p.getPeers()
+      const openPrivateInput = async (taskId: string, id: string, signal?: AbortSignal): Promise<Uint8Array> => {
+        const wait = AbortSignal.timeout(PRIVATE_INPUT_WAIT_MS)
+        const notice = await board.wait(taskId, signal === undefined ? wait : AbortSignal.any([signal, wait]))
+        const task = await reader.task(taskId)
+        const index = task?.inputs.indexOf(id) ?? -1
+        if (index < 0 || index >= notice.envelopes.length) throw new Error(`input ${id} is not an input of task ${taskId}`)
+        const envelopeId = notice.envelopes[index]
+        if (!(await store.has(envelopeId))) {
+          const holder = peers().find(p => p.toString() === notice.holder)
+          if (holder === undefined) throw new Error(`the requester's node ${notice.holder} is not connected`)
+          await blobService.fetch(holder, envelopeId, { tags: [taskId], ...(signal === undefined ? {} : { signal }) })
+        }
+        const plain = open(await store.get(envelopeId), kem.secretKey, { context: inputContext(taskId, this.address, index) })
+        if (sha256Hex(plain) !== id) throw new Error(`sealed input ${index} of task ${taskId} does not hash to the announced id`)
+        return plain
+      }
+
+      const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
+      this.inputs = blobs
+      if (config.enabled) {
+        const heartbeats = new ProviderHeartbeats({
+          gossip: c.gossip,
+          chainId: c.dag.ledger.genesis.chainId,
+          isProvider: async (address) => (await reader.provider(address)) !== undefined
+        })
+        heartbeats.start()
+        this.runner.adopt('provider-heartbeats', startable(async () => { heartbeats.stop() }))
+        this.agent = new ProviderAgent({
+          market: reader,
+          ledger: c.dag.reader,
+          chainId: c.dag.ledger.genesis.chainId,
+          fee: c.dag.ledger.genesis.minFee,
+          submit: async (tx) => await c.dag.submitTransaction(tx),
+          keys: c.identity,
+          kemPublicKey: kem.publicKey,
+          executor: () => c.compute.executor(),
+          blobs,
+          db: sublevel(c.db, 'market'),
+          heartbeats,
+          logger: log.child({ module: 'provider' }),
+          ...(c.registry === undefined ? {} : { registry: c.registry })
+        }, { config })
+        await this.runner.start('provider-agent', this.agent)
+      }
+
+      // the output of a task: this node's copy, else fetched from the provider's node (found by its ledger key)
+      const output = async (task: TaskView, result: ResultView): Promise<Uint8Array | undefined> => {
+        if (!(await store.has(result.outputBlob))) {
+          const holder = peers().find(p => {
+            const key = c.peerBinding.ledgerKeyOf(p)
+            return key !== undefined && addressFromPublicKey(key) === result.provider
+          })
+          const candidates = holder === undefined ? peers() : [holder, ...peers().filter(p => p !== holder)]
+          for (const peer of candidates.slice(0, 8)) {
+            try {
+              await blobService.fetch(peer, result.outputBlob, { tags: [task.taskId] })
+              break
+            } catch {
+              // not there: the next peer
+            }
+          }
+        }
+        return await store.get(result.outputBlob).catch(() => undefined)
+      }
+      const localProvider = (): LocalProviderStatus => {
+        const status = this.agent?.status()
+        return {
+          address: this.address,
+          enabled: config.enabled,
+          pricing: status?.pricing ?? (config.enabled ? { perGflop: config.pricePerGflop, minimum: config.minPrice, capacity: config.capacity } : null),
+          active: status?.active ?? [],
+          skipped: status?.skipped ?? []
+        }
+      }
+      registerMarketRpc(c.api, { reader, requester, output, localProvider })
+    } catch (err) {
+      await this.runner.stopAll()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.runner.stopAll()
+    this.inputs = undefined
+  }
+
+  /**
+   * The coordinator's dispute hook: re-runs a public task honestly on this node's executor (inputs from this
+   * node's store or its peers) and returns the commitment. A private task's inputs are sealed to its providers
+   * only, so a validator cannot re-run it (docs/market.md, Private tasks).
+   */
+  async reexecute (task: TaskView): Promise<string> {
+    const inputs = this.inputs
+    if (inputs === undefined) throw new Error('the market node is not running')
+    if (task.private) throw new Error(`task ${task.taskId} is private: its inputs are sealed to its providers`)
+    const bytes = await Promise.all(task.inputs.map(async id => await inputs.input({ taskId: task.taskId, private: false }, id)))
+    const announced = { kernel: task.spec.kernel, params: task.spec.params, inputs: task.inputs, outputLimitBytes: task.outputLimitBytes }
+    return (await reexecute(this.c.compute.executor(), announced, bytes)).commitment
+  }
+}

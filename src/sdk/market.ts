@@ -1,0 +1,76 @@
+/**
+ * The compute market from a requester's side, over `HarmonyClient`: submit a client-signed announce with its
+ * inputs, wait for a task to reach a state, fetch (and for a private task open) its output. The requester's keys
+ * never leave the client: the announce and the cancel are signed here, and a private output is opened here with
+ * the requester's ML-KEM-768 key, derived from the wallet key so there is no second secret to keep.
+ */
+import { createHash } from 'node:crypto'
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
+import type { RpcResultOf } from '../api/definitions.ts'
+import { open } from '../market/blobs/seal.ts'
+import { outputContext } from '../market/sealed-inputs.ts'
+import type { HarmonyClient } from './client.ts'
+import { RpcTransportError } from './errors.ts'
+
+export type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
+export type TaskState = TaskRecord['state']
+
+/** States a task never leaves. */
+export const FINAL_TASK_STATES: readonly TaskState[] = ['settled', 'refunded', 'expired', 'cancelled']
+
+const KEM_SEED_DOMAIN = 'HARMONY/market/requester-kem/v1'
+
+/**
+ * The requester's ML-KEM-768 key pair, derived from its wallet's ML-DSA secret key (domain-separated SHA-512 →
+ * the 64-byte ML-KEM seed): the same wallet always opens its own private outputs, and nothing else is stored.
+ */
+export function requesterKemKey (walletSecretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
+  const seed = createHash('sha512').update(KEM_SEED_DOMAIN).update(walletSecretKey).digest()
+  return ml_kem768.keygen(new Uint8Array(seed))
+}
+
+/** Submits a signed task-announce (0x hex) and its input blobs; resolves with the task and transaction ids. */
+export async function submitTask (client: HarmonyClient, announce: string, inputs: readonly Uint8Array[]): Promise<RpcResultOf<'task_submit'>> {
+  return await client.call('task_submit', [{ announce, inputs: inputs.map(b => Buffer.from(b).toString('base64')) }])
+}
+
+export interface WaitForTaskOptions {
+  /** Give up after this long. @default 120000 */
+  timeoutMs?: number
+  /** Between polls. @default 250 */
+  intervalMs?: number
+  signal?: AbortSignal
+}
+
+/**
+ * Polls task_get until the task is in one of `states` (by default a final one); resolves with the record.
+ * Rejects with `RpcTransportError('RPC_TIMEOUT')` once `timeoutMs` passes.
+ */
+export async function waitForTask (client: HarmonyClient, taskId: string, states: readonly TaskState[] = FINAL_TASK_STATES, options: WaitForTaskOptions = {}): Promise<TaskRecord> {
+  const timeoutMs = options.timeoutMs ?? 120_000
+  const deadline = Date.now() + timeoutMs
+  let last: TaskRecord | null = null
+  for (;;) {
+    options.signal?.throwIfAborted()
+    last = await client.call('task_get', [taskId], { signal: options.signal })
+    if (last !== null && states.includes(last.state)) return last
+    if (Date.now() > deadline) {
+      throw new RpcTransportError('RPC_TIMEOUT', `task ${taskId} is ${last?.state ?? 'unknown'} after ${timeoutMs / 1000} s (waiting for ${states.join(' | ')})`, { taskId })
+    }
+    await new Promise(resolve => setTimeout(resolve, options.intervalMs ?? 250))
+  }
+}
+
+/**
+ * The output bytes of a task with a verified result, or null while there is none. A private task's output comes
+ * sealed to the requester's ML-KEM-768 key (bound to the task): pass `kemSecretKey` (`requesterKemKey`) to open it
+ * here; the node never could.
+ */
+export async function fetchTaskOutput (client: HarmonyClient, taskId: string, kemSecretKey?: Uint8Array): Promise<Uint8Array | null> {
+  const result = await client.call('task_result', [taskId])
+  if (result === null) return null
+  const bytes = new Uint8Array(Buffer.from(result.data, 'base64'))
+  if (result.encoding === 'plain') return bytes
+  if (kemSecretKey === undefined) throw new TypeError(`task ${taskId} is private: its output is sealed to the requester's ML-KEM key; pass the key to open it`)
+  return open(bytes, kemSecretKey, { context: outputContext(taskId.replace(/^0x/, '').toLowerCase()) })
+}

@@ -1,0 +1,91 @@
+// A devnet of harmonyd processes selling compute (test/net/market-*.test.ts, bench/market.ts does its own).
+import { formatAddress } from '../../src/core/address.ts'
+import { createLogger } from '../../src/core/logger.ts'
+import { loadWalletFile } from '../../src/core/keys/wallet.ts'
+import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
+import { Devnet, type DevnetNode } from '../../src/node/devnet.ts'
+import { bondAccount, escrowAccount } from '../../src/market/accounts.ts'
+import { parseAddress } from '../../src/core/address.ts'
+import { fundAccounts, openAccount, type WorkloadAccount } from '../../src/cli/market-workload.ts'
+import { HarmonyClient } from '../../src/sdk/index.ts'
+import { tempDir, waitFor } from './harmonyd.ts'
+
+export interface MarketDevnet {
+  devnet: Devnet
+  nodes: DevnetNode[]
+  clients: HarmonyClient[]
+  /** Each node's ledger (and provider) address. */
+  addresses: string[]
+  faucet: WorkloadAccount
+  dir: string
+  /** Stops every node (the datadirs stay for inspection). */
+  stopNodes: () => Promise<void>
+  /** Stops the nodes if running and removes the datadirs. */
+  stop: () => Promise<void>
+}
+
+export interface MarketDevnetOptions {
+  nodes: number
+  /** The provider policy of node i (JSON of the `provider` config key); undefined: not a provider. */
+  provider: (index: number) => Record<string, unknown> | undefined
+  /** Funding of each node's account from the faucet (bond + fees). @default 1000 AGC */
+  funding?: bigint
+}
+
+export const AGC = 10n ** 18n
+
+/** Starts the devnet (no EVM chain), funds every node's account, waits until every provider is registered everywhere. */
+export async function startMarketDevnet (options: MarketDevnetOptions): Promise<MarketDevnet> {
+  const dir = await tempDir('harmony-market-')
+  const devnet = new Devnet({
+    nodes: options.nodes,
+    basePort: 0,
+    datadir: dir.path,
+    chain: false,
+    logLevel: 'warn',
+    logger: createLogger({ level: 'warn' }),
+    nodeArgs: ['--executor', 'cpu'],
+    nodeArgsFor: (i) => {
+      const p = options.provider(i)
+      return p === undefined ? [] : ['--provider', JSON.stringify(p)]
+    }
+  })
+  const stop = async (): Promise<void> => {
+    await devnet.stop()
+    await dir[Symbol.asyncDispose]()
+  }
+  try {
+    const nodes = await devnet.start()
+    const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+    const addresses = (await Promise.all(clients.map(async c => await c.call('node_info')))).map(i => i.address as string)
+    const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
+    await fundAccounts(faucet, addresses, options.funding ?? 1000n * AGC)
+    const providers = addresses.filter((_, i) => options.provider(i) !== undefined).length
+    for (const client of clients) {
+      await waitFor('every provider registered', async () => (await client.call('market_providers', [{ limit: 100 }])).providers.length === providers ? true : undefined, 60_000)
+    }
+    const stopNodes = async (): Promise<void> => {
+      await Promise.all(clients.map(async c => { await c.close() }))
+      await devnet.stop()
+    }
+    return { devnet, nodes, clients, addresses, faucet, dir: dir.path, stopNodes, stop: async () => { await stopNodes(); await stop() } }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * Every base unit that can hold money in this devnet: the faucet, the nodes' accounts, their bonds, the tasks'
+ * escrows and the fee pool. With no bridge, their sum is the genesis supply at every moment a node is quiescent.
+ */
+export async function totalHeld (client: HarmonyClient, accounts: readonly string[], providers: readonly string[], taskIds: readonly string[]): Promise<bigint> {
+  const all = [
+    ...accounts,
+    ...providers.map(p => formatAddress(bondAccount(parseAddress(p)))),
+    ...taskIds.map(id => formatAddress(escrowAccount(Buffer.from(id.replace(/^0x/, ''), 'hex')))),
+    formatAddress(FEE_POOL_ACCOUNT)
+  ]
+  const balances = await Promise.all([...new Set(all)].map(async a => BigInt(await client.call('account_getBalance', [a]))))
+  return balances.reduce((sum, b) => sum + b, 0n)
+}

@@ -1,0 +1,192 @@
+import test from 'ava'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { f32ToBytes } from '../../src/compute/blob.ts'
+import { matmulReference } from '../../src/compute/kernels/matmul.ts'
+import { bytesToF32 } from '../../src/compute/blob.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { loadIdentity } from '../../src/core/keys/identity.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { createLogger } from '../../src/core/logger.ts'
+import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import { loadGenesis } from '../../src/dag/index.ts'
+import { encodeTx } from '../../src/dag/tx.ts'
+import { BlobStore, open } from '../../src/market/blobs/index.ts'
+import { keyTail, tagRange } from '../../src/market/blobs/keys.ts'
+import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
+import { providerKemKey } from '../../src/node/market-node.ts'
+import { inputContext } from '../../src/market/sealed-inputs.ts'
+import { openAccount, submitMatmul, type SubmittedTask } from '../../src/cli/market-workload.ts'
+import { fetchTaskOutput, requesterKemKey, RpcClientError, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
+import { AGC, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { matmulAnnounce } from '../helpers/market.ts'
+
+const TASKS = 50
+const NODES = 5
+/** Tasks open at once. */
+const IN_FLIGHT = 4
+
+function reference (task: SubmittedTask): Uint8Array {
+  const { m, k, n } = task.params
+  return f32ToBytes(matmulReference(bytesToF32(task.inputs[0]), bytesToF32(task.inputs[1]), m, k, n))
+}
+
+/** What every node must agree on for one task: its awards (winners, checker, considered reveals) and settlement. */
+function decisions (t: TaskRecord): unknown {
+  return { state: t.state, awards: t.awards.map(a => ({ round: a.round, winners: a.winners, checker: a.spotChecker, considered: [...a.considered].sort(), txId: a.txId })), settlement: t.settlement }
+}
+
+let net: MarketDevnet
+test.before(async () => {
+  net = await startMarketDevnet({ nodes: NODES, provider: () => ({ enabled: true, capacity: 16 }) })
+})
+test.after.always(async () => { await net?.stop() })
+
+test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is the CPU reference; every node agrees on every award; money is conserved`, async (t) => {
+  const genesis = await loadGenesis(net.devnet.genesisPath)
+  const supply = genesis.allocations.reduce((sum, a) => sum + a.balance, 0n)
+  // at most IN_FLIGHT tasks open at once, a new one announced as one ends (what a requester's client does)
+  const submitted: SubmittedTask[] = []
+  const done: TaskRecord[] = []
+  // one account's nonces chain: its submits go one at a time
+  let submitting = Promise.resolve()
+  const one = async (i: number): Promise<void> => {
+    const size = [4, 8, 16][i % 3]
+    const turn = submitting
+    let release = (): void => {}
+    submitting = new Promise<void>(resolve => { release = resolve })
+    await turn
+    const s = await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 3000, revealWindowMs: 2500, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
+      .finally(release)
+    submitted[i] = s
+    done[i] = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000 })
+  }
+  let next = 0
+  // submits are sequential (one account's nonces chain), runs overlap
+  const lanes = Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < TASKS) {
+      const i = next++
+      await one(i)
+    }
+  })
+  await Promise.all(lanes)
+  for (const [i, task] of done.entries()) {
+    t.is(task.state, 'settled', `task ${task.taskId}: ${JSON.stringify(task.settlement)}`)
+    t.is(task.settlement?.outcome, 'paid')
+    const output = await fetchTaskOutput(net.clients[(i + 2) % NODES], task.taskId)
+    t.truthy(output)
+    t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(reference(submitted[i]))), `task ${task.taskId}: output differs from the CPU reference`)
+  }
+  // every node holds the same decisions for every task (each recomputed and checked them before voting)
+  for (const s of submitted) {
+    const views = await Promise.all(net.clients.map(async c => await waitForTask(c, s.taskId, ['settled'], { timeoutMs: 30_000 })))
+    for (const v of views.slice(1)) t.deepEqual(decisions(v), decisions(views[0]))
+    const bids = await Promise.all(net.clients.map(async c => await c.call('market_bids', [s.taskId])))
+    for (const b of bids.slice(1)) t.deepEqual(b?.bids.map(x => [x.provider, x.status, x.reason, x.price]), bids[0]?.bids.map(x => [x.provider, x.status, x.reason, x.price]))
+  }
+  // balances + escrows + bonds + fee pool = the genesis supply, on every node
+  const accounts = [net.faucet.key.address, ...net.addresses]
+  for (const client of net.clients) {
+    t.is(await totalHeld(client, accounts, net.addresses, submitted.map(s => s.taskId)), supply)
+  }
+  // providers were paid: the sum of payouts shows in provider_status as received
+  const received = (await Promise.all(net.clients.map(async c => await c.call('provider_status')))).reduce((sum, s) => sum + s.payments.received.reduce((x, p) => x + BigInt(p.amount), 0n), 0n)
+  const paid = done.reduce((sum, d) => sum + (d.settlement?.payouts.reduce((x, p) => x + BigInt(p.amount), 0n) ?? 0n), 0n)
+  t.true(received > 0n && received <= paid)
+})
+
+test.serial('a task no provider can run gets no valid bid, expires and is refunded whole', async (t) => {
+  const before = BigInt(await net.clients[1].call('account_getBalance', [net.faucet.key.address]))
+  const task = await submitMatmul(net.faucet, { m: 4, k: 4, n: 4, budget: AGC / 100n, executor: 'webgpu' })
+  const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 60_000 })
+  t.is(end.state, 'expired')
+  t.is(end.settlement?.refund, end.escrow)
+  const bids = await net.clients[2].call('market_bids', [task.taskId])
+  t.is(bids?.bids.filter(b => b.status === 'won').length, 0)
+  // only the announce's fee is gone
+  const after = BigInt(await net.clients[1].call('account_getBalance', [net.faucet.key.address]))
+  t.is(before - after, 1000n)
+  // the providers say why they did not bid
+  const status = await net.clients[3].call('provider_status')
+  t.true(status.skipped.some(s => s.taskId === task.taskId && s.reason.startsWith('capability')), JSON.stringify(status.skipped.slice(0, 3)))
+})
+
+test.serial('bad input to task_submit is refused with its typed error and nothing is announced', async (t) => {
+  const client = net.clients[2]
+  const account = await openAccount(client, net.faucet.key)
+  const a = new Uint8Array(64).fill(1)
+  const b = new Uint8Array(64).fill(2)
+  const sha = (x: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(x).digest())
+  const signed = (inputs: Uint8Array[], keys = account.key, nonce = account.nextNonce): string =>
+    `0x${toHex(encodeTx(buildTaskAnnounce({ chainId: account.chainId, keys, nonce, fee: 1000n }, matmulAnnounce({ inputs: inputs.map(sha) })).tx))}`
+  const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64')
+  const reason = (err: unknown): unknown => (err as RpcClientError).data
+  // inputs that are not the announced ones
+  const mismatch = await t.throwsAsync(client.call('task_submit', [{ announce: signed([a, b]), inputs: [b64(b), b64(a)] }]))
+  t.like(reason(mismatch), { reason: 'TASK_INPUTS_MISMATCH' })
+  // a malformed announce
+  const malformed = await t.throwsAsync(client.call('task_submit', [{ announce: '0x0102', inputs: [] }]))
+  t.like(reason(malformed), { reason: 'TASK_ANNOUNCE_INVALID' })
+  // an underfunded announce (an account with no balance): the DAG refuses it, the inputs are released
+  const poor = generateKeyPair()
+  const underfunded = await t.throwsAsync(client.call('task_submit', [{ announce: signed([a, b], { ...poor, address: addressFromPublicKey(poor.publicKey) } as never, 0n), inputs: [b64(a), b64(b)] }]))
+  t.is((underfunded as RpcClientError).code, -32003)
+  t.like(reason(underfunded), { reason: 'INSUFFICIENT_BALANCE' })
+  // an oversize input blob
+  const oversize = await t.throwsAsync(client.call('task_submit', [{ announce: signed([a]), inputs: [b64(new Uint8Array(600 * 1024))] }]))
+  t.is((oversize as RpcClientError).code, -32602)
+  // nothing of these reached the DAG: the account's nonce did not move
+  t.is(await client.call('account_getNonce', [account.key.address]), account.nextNonce.toString())
+})
+
+test.serial('a private task: the winner alone reads the inputs, the requester alone reads the output', async (t) => {
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, private: true })
+  const end = await waitForTask(net.clients[3], task.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  const sealed = await net.clients[4].call('task_result', [task.taskId])
+  t.is(sealed?.encoding, 'sealed')
+  const output = await fetchTaskOutput(net.clients[4], task.taskId, requesterKemKey(net.faucet.key.secretKey).secretKey)
+  t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(reference(task))))
+  // another key cannot open it
+  await t.throwsAsync(fetchTaskOutput(net.clients[4], task.taskId, requesterKemKey(generateKeyPair().secretKey).secretKey))
+
+  // with the nodes stopped, read every node's store: no node holds the plaintext inputs as a blob, and the
+  // envelopes sealed to the winner open with no other node's key
+  const winner = end.awards[0].winners[0]
+  await net.stopNodes()
+  const logger = createLogger({ level: 'silent' })
+  const plainIds = task.inputs.map(x => createHash('sha256').update(x).digest('hex'))
+  const envelopes: Array<{ node: number, bytes: Uint8Array }> = []
+  const keys: Array<{ address: string, secretKey: Uint8Array }> = []
+  for (let i = 0; i < NODES; i++) {
+    const dir = join(net.dir, `node-${i}`)
+    const identity = await loadIdentity(dir)
+    keys.push({ address: addressFromPublicKey(identity.ledgerKey.publicKey), secretKey: providerKemKey(identity.ledgerKey.secretKey).secretKey })
+    const db = await openDatabase(join(dir, 'db'))
+    const blobsDb = sublevel(db, 'blobs')
+    const store = new BlobStore({ db: blobsDb, logger }, { sweepIntervalMs: 0 })
+    await store.start()
+    for (const id of plainIds) t.false(await store.has(id), `node ${i} holds a private input in the clear`)
+    for (const id of end.inputs) t.false(await store.has(id))
+    // the envelopes sealed for this task: the blobs tagged with it that are not the (sealed) output
+    const tagged: string[] = []
+    for await (const key of blobsDb.keys(tagRange(task.taskId.slice(2)))) tagged.push(keyTail(key))
+    for (const id of tagged) {
+      if (id === end.results[0]?.outputBlob) continue
+      envelopes.push({ node: i, bytes: await store.get(id) })
+    }
+    await store.stop()
+    await db.close()
+  }
+  t.true(envelopes.length >= 2, 'the requester node sealed the inputs to the winner')
+  const winnerKey = keys.find(k => k.address === winner)
+  t.truthy(winnerKey)
+  for (const { bytes } of envelopes) {
+    const opened = [0, 1].some(index => { try { open(bytes, winnerKey!.secretKey, { context: inputContext(task.taskId.slice(2), winner, index) }); return true } catch { return false } })
+    t.true(opened, 'the winner opens its envelope')
+    for (const other of keys.filter(k => k.address !== winner)) {
+      for (const index of [0, 1]) t.throws(() => open(bytes, other.secretKey, { context: inputContext(task.taskId.slice(2), winner, index) }))
+    }
+  }
+})

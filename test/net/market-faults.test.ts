@@ -1,0 +1,94 @@
+import test from 'ava'
+import { once } from 'node:events'
+import { submitMatmul } from '../../src/cli/market-workload.ts'
+import { waitForTask } from '../../src/sdk/index.ts'
+import { waitFor } from '../helpers/harmonyd.ts'
+import { AGC, startMarketDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
+
+// node 4 lies (devnet-only fault injection) and bids the lowest price, node 3 is honest and second cheapest, the
+// others honest at the default price: node 4 wins every auction it may enter
+const LIAR = 4
+const HONEST_CHEAP = 3
+
+let net: MarketDevnet
+test.before(async () => {
+  net = await startMarketDevnet({
+    nodes: 5,
+    provider: (i) => i === LIAR
+      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'wrong-result' }
+      : i === HONEST_CHEAP ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
+  })
+})
+test.after.always(async () => { await net?.stop() })
+
+async function bondOf (address: string): Promise<bigint> {
+  const { providers } = await net.clients[0].call('market_providers', [{ limit: 100 }])
+  return BigInt(providers.find(p => p.address === address)?.bond ?? '0')
+}
+
+test.serial('redundancy: the wrong result disagrees, re-execution settles the dispute, the liar is slashed and unpaid', async (t) => {
+  const liar = net.addresses[LIAR]
+  const bondBefore = await bondOf(liar)
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2 })
+  const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  t.true(end.awards[0].winners.includes(liar))
+  t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true, 'the liar is not paid')
+  t.true(end.settlement?.payouts.some(p => p.provider === net.addresses[HONEST_CHEAP]) ?? false, 'the honest winner is paid')
+  // the fault slash follows the settle (docs/market.md, Market state and coordinator)
+  const slashed = await waitFor('the liar\'s fault slash', async () => {
+    const now = await net.clients[1].call('task_get', [task.taskId])
+    return now?.slashes.some(s => s.provider === liar && s.reason === 'fault') === true ? now : undefined
+  }, 60_000)
+  t.true(slashed.results.some(r => r.provider === liar && r.verdict === 'fault'))
+  await waitFor('the slash in the liar\'s bond', async () => (await bondOf(liar)) < bondBefore ? true : undefined, 30_000)
+})
+
+test.serial('spot-check: the checker disagrees with the liar, which is slashed', async (t) => {
+  const liar = net.addresses[LIAR]
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'spot-check', redundancy: 1 })
+  const end = await waitForTask(net.clients[2], task.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  t.deepEqual(end.awards[0].winners, [liar])
+  t.truthy(end.awards[0].spotChecker)
+  t.not(end.awards[0].spotChecker, liar)
+  t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true)
+  const slashed = await waitFor('the liar\'s fault slash', async () => {
+    const now = await net.clients[2].call('task_get', [task.taskId])
+    return now?.slashes.some(s => s.provider === liar && s.reason === 'fault') === true ? now : undefined
+  }, 60_000)
+  // every node tells the same story of who won, who checked and who was slashed
+  const live = net.clients.filter((_, i) => i !== LIAR || net.nodes[LIAR].exitCode === undefined)
+  const views = await Promise.all(live.map(async c => await waitFor('the slash everywhere', async () => {
+    const v = await c.call('task_get', [task.taskId])
+    return v !== null && v.slashes.length === slashed.slashes.length ? v : undefined
+  }, 30_000)))
+  for (const v of views) t.deepEqual([v.awards, v.slashes, v.settlement], [slashed.awards, slashed.slashes, slashed.settlement])
+})
+
+test.serial('a winner killed before it can answer is slashed for lateness and replaced; the task completes', async (t) => {
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, bidWindowMs: 2000, revealWindowMs: 2000 })
+  // just before the reveal window closes, the cheapest revealed bid is the one the award will name: kill its
+  // node now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
+  const target = await waitFor('the revealed bids before the window closes', async () => {
+    const bids = await net.clients[0].call('market_bids', [task.taskId])
+    if (bids === null || Date.now() < bids.revealsCloseAtMs - 400) return undefined
+    const revealed = bids.bids.filter(b => b.price !== null).sort((a, b) => Number(BigInt(a.price as string) - BigInt(b.price as string)))
+    return revealed[0]?.provider
+  }, 30_000, 50)
+  const index = net.addresses.indexOf(target)
+  t.true(index > 0, 'the target is a provider node other than the bootstrap node')
+  const node = net.nodes[index]
+  const exited = once(node.process, 'exit')
+  node.process.kill('SIGKILL')
+  await exited
+  const client = net.clients[index === 1 ? 2 : 1]
+  const end = await waitForTask(client, task.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  t.deepEqual(end.awards[0].winners, [target])
+  t.true(end.awards.length >= 2, 'a replacement round')
+  t.true(end.slashes.some(s => s.provider === target && s.reason === 'late'))
+  const paid = end.settlement?.payouts.map(p => p.provider) ?? []
+  t.is(paid.length, 1)
+  t.not(paid[0], target)
+})

@@ -1,0 +1,61 @@
+/**
+ * BlobCollector: a task's blobs are released a retention period after the task reaches a terminal phase, on a
+ * schedule kept on disk (a restart still collects), and only on nodes that hold blobs of the task.
+ */
+import test from 'ava'
+import { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import { BlobCollector, BlobStore } from '../../src/market/blobs/index.ts'
+import type { MarketReaderEvents, TaskView } from '../../src/market/state/reader.ts'
+
+test('terminal tasks\' blobs are released after the retention period, across a restart; nothing is written for tasks this node holds nothing of', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-blobcollect-'))
+  const root = await openDatabase(dir)
+  try {
+    const db = sublevel(root, 'blobs')
+    let now = 1_000_000
+    const store = new BlobStore({ db, logger: silentLogger() }, { sweepIntervalMs: 0 })
+    await store.start()
+    const tasks = new EventEmitter<MarketReaderEvents>()
+    const collector = new BlobCollector({ db, store, tasks, logger: silentLogger() }, { retainMs: 60_000, intervalMs: 0, now: () => now })
+    await collector.start()
+    const input = await store.put(new Uint8Array([1, 2, 3]), { tags: ['aa11'] })
+    const shared = await store.put(new Uint8Array([4, 5, 6]), { tags: ['aa11', 'bb22'] })
+    const task = (taskId: string, phase: TaskView['phase']): TaskView => ({ taskId, phase }) as TaskView
+
+    tasks.emit('task:changed', task('aa11', 'executing'))
+    tasks.emit('task:changed', task('cc33', 'settled'))
+    await collector.idle()
+    const keysBefore: string[] = []
+    for await (const k of db.keys()) keysBefore.push(new TextDecoder().decode(k))
+    t.false(keysBefore.some(k => k.startsWith('x')), 'no schedule for a running task or a task held nowhere here')
+
+    tasks.emit('task:changed', task('aa11', 'settled'))
+    await collector.idle()
+    t.is(await collector.sweep(), 0, 'kept during the retention period')
+    t.true(await store.has(input))
+    await collector.stop()
+    await store.stop()
+
+    // a restart: the schedule is on disk
+    now += 60_000
+    const store2 = new BlobStore({ db, logger: silentLogger() }, { sweepIntervalMs: 0 })
+    await store2.start()
+    const collector2 = new BlobCollector({ db, store: store2, tasks, logger: silentLogger() }, { retainMs: 60_000, intervalMs: 0, now: () => now })
+    await collector2.start()
+    t.is(await collector2.sweep(), 1)
+    t.false(await store2.has(input))
+    t.true(await store2.has(shared), 'still held by the other task')
+    t.deepEqual(await store2.tags(shared), ['bb22'])
+    t.is(await collector2.sweep(), 0, 'a schedule is used once')
+    await collector2.stop()
+    await store2.stop()
+  } finally {
+    await root.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})

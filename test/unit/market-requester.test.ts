@@ -1,0 +1,182 @@
+import test from 'ava'
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { registerMarketRpc, type MarketRpcSource } from '../../src/api/index.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { createLogger } from '../../src/core/logger.ts'
+import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import { encodeTx } from '../../src/dag/tx.ts'
+import { BlobStore, generateKemKeyPair, open } from '../../src/market/blobs/index.ts'
+import { buildTaskAnnounce, buildTaskCancel, registerMarketKinds } from '../../src/market/kinds/index.ts'
+import { Requester } from '../../src/market/requester.ts'
+import { decodeNotice, inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
+import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
+import { RpcRegistry } from '../../src/rpc/registry.ts'
+import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import { tempDir } from '../helpers/harmonyd.ts'
+import { matmulAnnounce } from '../helpers/market.ts'
+import { startFixture } from '../helpers/rpc-fixture.ts'
+
+registerMarketKinds()
+const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest())
+const logger = createLogger({ level: 'silent' })
+const CHAIN = 'harmony-test'
+const requesterKeys = generateKeyPair()
+const providerAddress = addressFromPublicKey(generateKeyPair().publicKey)
+
+/** The market state's read side as the requester uses it: tasks and providers set by the test, events emitted by it. */
+class StateDouble extends EventEmitter<MarketReaderEvents> {
+  readonly tasks = new Map<string, TaskView>()
+  readonly providers = new Map<string, ProviderView>()
+  async task (id: string): Promise<TaskView | undefined> { return this.tasks.get(id) }
+  async provider (address: string): Promise<ProviderView | undefined> { return this.providers.get(address) }
+}
+
+interface Setup {
+  requester: Requester
+  store: BlobStore
+  state: StateDouble
+  submitted: Uint8Array[]
+  notices: SealedInputsNotice[]
+  failSubmit: { on: boolean }
+}
+
+async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Setup> {
+  const dir = await tempDir()
+  const db = await openDatabase(dir.path)
+  const store = new BlobStore({ db: sublevel(db, 'blobs'), logger }, { sweepIntervalMs: 0 })
+  await store.start()
+  const state = new StateDouble()
+  const submitted: Uint8Array[] = []
+  const notices: SealedInputsNotice[] = []
+  const failSubmit = { on: false }
+  const requester = new Requester({
+    db: sublevel(db, 'market'),
+    blobs: store,
+    submitTransaction: async (encoded) => {
+      if (failSubmit.on) throw new Error('admission refused')
+      submitted.push(encoded)
+      return `0x${toHex(sha(encoded))}`
+    },
+    reader: state,
+    publishNotice: async (bytes) => { notices.push(decodeNotice(bytes)) },
+    peerId: '12D3KooWTestPeer',
+    logger
+  })
+  await requester.start()
+  t.teardown(async () => {
+    await requester.stop()
+    await store.stop()
+    await db.close()
+    await dir[Symbol.asyncDispose]()
+  })
+  return { requester, store, state, submitted, notices, failSubmit }
+}
+
+function announce (inputs: Uint8Array[], nonce = 0n, over: Parameters<typeof matmulAnnounce>[0] = {}): { bytes: Uint8Array, taskId: string } {
+  const { tx, taskId } = buildTaskAnnounce({ chainId: CHAIN, keys: requesterKeys, nonce, fee: 1000n }, matmulAnnounce({ inputs: inputs.map(sha), ...over }))
+  return { bytes: encodeTx(tx), taskId: toHex(taskId) }
+}
+
+const a = new Uint8Array(16).fill(1)
+const b = new Uint8Array(16).fill(2)
+
+test('submit checks the inputs against the signed announce, stores them in the blob store, then submits', async (t) => {
+  const { requester, store, submitted } = await setup(t)
+  const { bytes, taskId } = announce([a, b])
+  const out = await requester.submit(bytes, [a, b])
+  t.is(out.taskId, `0x${taskId}`)
+  t.is(submitted.length, 1)
+  t.deepEqual(await store.get(toHex(sha(a))), a)
+  t.deepEqual(await store.tags(toHex(sha(b))), [taskId])
+})
+
+test('a submit whose inputs differ from the announce, or that is no announce, keeps and sends nothing', async (t) => {
+  const { requester, store, submitted, failSubmit } = await setup(t)
+  const { bytes } = announce([a, b])
+  const swapped = await t.throwsAsync(requester.submit(bytes, [b, a]))
+  t.is((swapped as { code?: string }).code, 'TASK_INPUTS_MISMATCH')
+  const missing = await t.throwsAsync(requester.submit(bytes, [a]))
+  t.is((missing as { code?: string }).code, 'TASK_INPUTS_MISMATCH')
+  const cancel = encodeTx(buildTaskCancel({ chainId: CHAIN, keys: requesterKeys, nonce: 1n, fee: 1000n }, new Uint8Array(32)))
+  const notAnnounce = await t.throwsAsync(requester.submit(cancel, []))
+  t.is((notAnnounce as { code?: string }).code, 'TASK_ANNOUNCE_INVALID')
+  const garbage = await t.throwsAsync(requester.submit(new Uint8Array([1, 2, 3]), []))
+  t.is((garbage as { code?: string }).code, 'TASK_ANNOUNCE_INVALID')
+  t.false(await store.has(toHex(sha(a))))
+  t.is(submitted.length, 0)
+  // refused by the DAG after the inputs were stored: they are released again
+  failSubmit.on = true
+  await t.throwsAsync(requester.submit(bytes, [a, b]), { message: /admission refused/ })
+  t.false(await store.has(toHex(sha(a))))
+})
+
+test('a private task\'s plaintext never enters the blob store; each awarded provider gets envelopes only its key opens', async (t) => {
+  const { requester, store, state, notices } = await setup(t)
+  const kem = generateKemKeyPair()
+  const { bytes, taskId } = announce([a, b], 2n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  await requester.submit(bytes, [a, b])
+  t.false(await store.has(toHex(sha(a))), 'plaintext is not served')
+  t.is(requester.heldTasks, 1)
+  state.providers.set(providerAddress, { kemPublicKey: toHex(kem.publicKey) } as ProviderView)
+  const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a)), toHex(sha(b))], awards: [{ round: 0, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
+  state.tasks.set(taskId, task)
+  state.emit('task:changed', task)
+  await waitUntil(() => notices.length === 1)
+  const notice = notices[0]
+  t.like(notice, { taskId, round: 0, provider: providerAddress, holder: '12D3KooWTestPeer' })
+  for (const [i, id] of notice.envelopes.entries()) {
+    const envelope = await store.get(id)
+    t.deepEqual(open(envelope, kem.secretKey, { context: inputContext(taskId, providerAddress, i) }), [a, b][i])
+    t.throws(() => open(envelope, generateKemKeyPair().secretKey, { context: inputContext(taskId, providerAddress, i) }))
+  }
+  // the same award again seals nothing more; the task's end drops the plaintext
+  state.emit('task:changed', task)
+  const settled = { ...task, phase: 'settled' } as TaskView
+  state.emit('task:changed', settled)
+  await waitUntil(() => requester.heldTasks === 0)
+  t.is(notices.length, 1)
+})
+
+async function waitUntil (done: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !done(); i++) await new Promise(resolve => setTimeout(resolve, 5))
+  if (!done()) throw new Error('condition never held')
+}
+
+test('task_submit over RPC: bounded inputs, typed errors with their reason', async (t) => {
+  const { requester } = await setup(t)
+  const unused = async (): Promise<never> => { throw new Error('unused') }
+  const source: MarketRpcSource = {
+    reader: { task: async () => undefined, tasks: async () => [], bids: unused, provider: unused, providers: async () => [] },
+    requester,
+    output: unused,
+    localProvider: () => { throw new Error('unused') }
+  }
+  const registry = new RpcRegistry()
+  registerMarketRpc(registry, source)
+  const fixture = await startFixture({}, registry)
+  t.teardown(async () => { await fixture.server.stop() })
+  const client = new HarmonyClient({ url: fixture.url })
+  t.teardown(async () => { await client.close() })
+  const { bytes, taskId } = announce([a])
+  const hex = `0x${toHex(bytes)}`
+  const ok = await client.call('task_submit', [{ announce: hex, inputs: [Buffer.from(a).toString('base64')] }])
+  t.is(ok.taskId, `0x${taskId}`)
+
+  const mismatch = await t.throwsAsync(client.call('task_submit', { announce: hex, inputs: [Buffer.from(b).toString('base64')] }))
+  t.true(mismatch instanceof RpcClientError)
+  t.is((mismatch as RpcClientError).code, -32602)
+  t.like((mismatch as RpcClientError).data, { reason: 'TASK_INPUTS_MISMATCH' })
+  // an input over the per-input bound is refused by the schema before anything is decoded
+  const huge = 'A'.repeat(Math.ceil(512 * 1024 / 3) * 4 + 4)
+  const oversize = await t.throwsAsync(client.call('task_submit', [{ announce: hex, inputs: [huge] }]))
+  t.is((oversize as RpcClientError).code, -32602)
+  const cancel = await t.throwsAsync(client.call('task_cancel', [hex]))
+  t.like((cancel as RpcClientError).data, { reason: 'TASK_CANCEL_INVALID' })
+  t.deepEqual(await client.call('task_list', [{ state: 'settled', limit: 5 }]), { tasks: [], next: null })
+  const badLimit = await t.throwsAsync(client.call('task_list', [{ limit: 1000 }]))
+  t.is((badLimit as RpcClientError).code, -32602)
+  t.is(await client.call('task_get', [`0x${taskId}`]), null)
+})
