@@ -1,4 +1,4 @@
-// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off]
+// npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off] [--profile-dir d]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1);
@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { Session } from 'node:inspector/promises'
 import { addressFromPublicKey, parseAddress } from '../src/core/address.ts'
 import { toHex } from '../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, nodeSign, sha256, verify } from '../src/core/crypto.ts'
@@ -29,13 +30,16 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000,50' },
     seconds: { type: 'string', default: '6' },
     parts: { type: 'string', default: '1,2,3' },
-    'sync-writes': { type: 'string', default: 'both' }
+    'sync-writes': { type: 'string', default: 'both' },
+    // write .cpuprofile files: the ingest phase of (2) (main thread, inspector) and devnet node 0 of (3) (--cpu-prof)
+    'profile-dir': { type: 'string' }
   }
 })
 const INGEST_TXS = Number(values.ingest)
 const OFFERED_RATES = values.rate.split(',').map(Number)
 const LOAD_SECONDS = Number(values.seconds)
 const PARTS = new Set(values.parts.split(',').map(Number))
+const PROFILE_DIR = values['profile-dir']
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
 const results: BenchResult[] = []
 
@@ -73,6 +77,19 @@ function signStreams (genesis: Parameters<typeof transfer>[0], accounts: KeyPair
   return accounts.map((a, i) => Array.from({ length: perAccount }, (_, n) => transfer(genesis, a, accounts[(i + 1) % accounts.length], 1n, BigInt(n))))
 }
 
+/** Starts the inspector's CPU profiler on this thread; the returned function writes `<dir>/<name>.cpuprofile`. */
+async function startProfile (): Promise<(name: string) => Promise<void>> {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async (name) => {
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(join(PROFILE_DIR as string, `${name}.cpuprofile`), JSON.stringify(profile))
+    session.disconnect()
+  }
+}
+
 // (2) single-node ingest --------------------------------------------------------------------------------------------
 if (PARTS.has(2)) {
   const accountsN = 120 // concurrent client streams: enough to keep the verifier pool fed
@@ -81,10 +98,12 @@ if (PARTS.has(2)) {
   const total = streams.reduce((s, x) => s + x.length, 0)
   log(`ingest: ${total} signed transfers prepared`)
   const dag = net.nodes[0].dag
+  const profiler = PROFILE_DIR === undefined ? undefined : await startProfile()
   const start = performance.now()
   await Promise.all(streams.map(async stream => { for (const tx of stream) await dag.submitTransaction(tx) }))
   await waitFor(async () => (await dag.stats()).finalTxs >= total, 'ingest final', 600_000)
   const tps = total / ((performance.now() - start) / 1000)
+  if (profiler !== undefined) await profiler('ingest')
   log(`ingest: ${Math.round(tps)} tx/s`)
   results.push({ bench: 'ledger', metric: 'ingest_tps', value: tps, unit: 'tx/s', baseline: 'verify_all_cores (limit)', baseline_value: allCores })
   await net.close()
@@ -107,7 +126,8 @@ async function devnetRun (OFFERED_RATE: number, syncWrites: boolean): Promise<{ 
   const nodes = await Promise.all(validators.map(async (seed, i) => {
     const config = join(root, `node${i}.json`)
     await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed), syncWrites }))
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./lib/ledger-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const prof = PROFILE_DIR !== undefined && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []
+    const child = spawn(process.execPath, [...process.execArgv, ...prof, fileURLToPath(new URL('./lib/ledger-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
     const lines = createInterface({ input: child.stdout })
     const node = { child, addr: '', peers: 0, finals: [] as string[], onFinal: (_id: string) => {}, refused: 0 }
     lines.on('line', line => {

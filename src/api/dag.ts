@@ -36,7 +36,9 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   PROTOCOL_ERROR: RpcErrorCode.INTERNAL_ERROR,
   VERIFY_TIMEOUT: RpcErrorCode.RESOURCE_UNAVAILABLE,
   VERIFIER_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
-  STORAGE_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE
+  STORAGE_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  // retryable: data carries { reason: 'BUSY', retryAfterMs }
+  BUSY: RpcErrorCode.LIMIT_EXCEEDED
 }
 
 /** The ledger's subscription topics. */

@@ -28,7 +28,9 @@ export const DAG_ERROR_CODES = [
   'PROTOCOL_ERROR',
   'VERIFY_TIMEOUT',
   'VERIFIER_FAILED',
-  'STORAGE_FAILED'
+  'STORAGE_FAILED',
+  // past capacity (admission control): retryable, with meta.retryAfterMs
+  'BUSY'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

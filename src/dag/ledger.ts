@@ -5,6 +5,7 @@ import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { VertexAdmission } from './admission.ts'
+import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
 import { DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
@@ -39,6 +40,8 @@ export interface DagLedgerInit {
   syncWrites?: boolean
   /** Committed account records kept in memory. @default 100000 (ACCOUNT_CACHE_LIMIT) */
   accountCacheSize?: number
+  /** Admission control of new client transactions (BUSY past capacity); see AdmissionControlInit for defaults. */
+  admissionControl?: AdmissionControlInit
 }
 
 export interface DagLedgerComponents {
@@ -85,6 +88,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private readonly decisions: DecisionWriter
   private readonly txAdmission: TxAdmission
   private readonly builder: VertexBuilder
+  private readonly admissionControl: AdmissionControl
   private lock: Promise<unknown> = Promise.resolve()
   private started = false
 
@@ -111,12 +115,25 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
+    // the age rule reads the mempool only: an undecided vertex may wait on purpose (a deposit held for the chain)
+    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs: () => mempool.oldestAddedMs(), finalTxs: () => Number(this.decisions.counters.finalTxs) }
+    this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
+  }
+
+  /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
+  admissionView (): AdmissionView {
+    const v = this.admissionControl.view()
+    this.metrics?.pendingTxs.set(v.pendingTxs)
+    this.metrics?.pendingBoundTxs.set(v.boundTxs)
+    return v
   }
 
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
 
-  get isValidator (): boolean { return this.admission.isValidator(this.identity.publicKey) }
+  // fixed by the genesis and the identity: computed once (hex of a 1,952-byte key per submit was 5% of ingest)
+  private validatorSelf: boolean | undefined
+  get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }
   get chainId (): string { return this.genesis.chainId }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
@@ -303,6 +320,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.started) throw new DagError('NOT_RUNNING', 'ledger is not running')
     // Only validators issue vertices; a transaction queued elsewhere would wait forever.
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
+    // before the signature check: a refusal must cost less than the work it refuses
+    this.admissionControl.check()
     return await this.txAdmission.admit(encoded)
   }
 

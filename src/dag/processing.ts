@@ -47,6 +47,8 @@ export class ProcessingIndex {
   firstSeenMs (idHex: string): number | undefined { return this.receivedAt.get(idHex) }
   markOwn (idHex: string): void { this.own.add(idHex) }
   isOwn (idHex: string): boolean { return this.own.has(idHex) }
+  /** Transactions in undecided vertices (each counted once, however many vertices hold it). */
+  get txCount (): number { return this.txVertex.size }
   hasTx (txIdHex: string): boolean { return this.txVertex.has(txIdHex) }
   /** The processing vertex holding a transaction. */
   vertexOfTx (txIdHex: string): string | undefined { return this.txVertex.get(txIdHex) }
