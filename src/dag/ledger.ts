@@ -115,18 +115,14 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
-    // the age rule reads the mempool only: an undecided vertex may wait on purpose (a deposit held for the chain)
-    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs: () => mempool.oldestAddedMs(), finalTxs: () => Number(this.decisions.counters.finalTxs) }
+    // the age rule skips held vertices: they wait on purpose (a deposit waiting for its chain confirmation)
+    const oldestPendingMs = (): number | undefined => [mempool.oldestAddedMs(), processing.oldestSeenMs(id => core.isHeld(id))].reduce((a, b) => (b === undefined || (a !== undefined && a <= b) ? a : b))
+    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs) }
     this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
   }
 
   /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
-  admissionView (): AdmissionView {
-    const v = this.admissionControl.view()
-    this.metrics?.pendingTxs.set(v.pendingTxs)
-    this.metrics?.pendingBoundTxs.set(v.boundTxs)
-    return v
-  }
+  admissionView (): AdmissionView { return this.admissionControl.view() }
 
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
@@ -300,10 +296,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     })
   }
 
-  /** Refreshes the consensus gauges (processing vertices, conflict sets). */
+  /** Refreshes the consensus and admission gauges (processing vertices, conflict sets, pending transactions). */
   consensusGauges (): void {
     this.metrics?.processing.set(this.core.processingCount)
     this.metrics?.conflicts.set(this.core.conflictsSeen)
+    const a = this.admissionControl.view()
+    this.metrics?.pendingTxs.set(a.pendingTxs)
+    this.metrics?.pendingBoundTxs.set(a.boundTxs)
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
