@@ -5,25 +5,29 @@ const SAMPLE_MS = 100
 // retryAfterMs stays within these: a client never spins and never waits long for a node that drains in seconds.
 const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 5000
+// The node's own finality latency is the shortest vertex finality over this long, per-second minima (bounded).
+const BASE_WINDOW_MS = 10_000
 
 export interface AdmissionControlInit {
   /**
-   * Pending transactions (mempool and undecided vertices) always admitted whatever the measured rate: one full
-   * vertex, so an idle node takes a burst before it has measured anything. Small on purpose: pending counts every
-   * validator's undecided vertices, and a floor far above what the network finalizes in targetQueueMs is queueing
-   * (measured: a floor of 256 kept an overloaded 4-node devnet at 42 tx/s with p50 25 s). @default 128
+   * Pending transactions (mempool and undecided vertices, every validator's) always admitted whatever the measured
+   * rate: two full vertices, so an idle node takes a burst before it has measured anything; the age rule bounds
+   * what a floor too high for the network's rate could queue. @default 256
    */
   minPendingTxs?: number
   /**
-   * The queueing delay a node admits. Past capacity the bound on pending transactions is the finalization rate
-   * measured over the last window × this (Little's law: pending / rate is the wait of the next one); half of the
-   * 1 s p99 goal, so an accepted transaction waits at most this in line plus one consensus round. @default 500
+   * Queueing a node admits on top of its own finality latency (the shortest vertex finality of the last
+   * BASE_WINDOW_MS, as TCP Vegas and BBR take the shortest round trip). The bound on pending transactions is the
+   * finalization rate over the window × (that latency + this): by Little's law pending = rate × latency, so the
+   * bound binds only once queueing passes this. A bound of rate × a fixed target below the network's own latency
+   * would shrink with every refusal down to the floor (measured: 500 ms cut a loaded single node's ingest to 0.27 of
+   * the verify limit). @default 500
    */
   targetQueueMs?: number
   /**
    * Refused while the oldest pending transaction (mempool, or an undecided vertex not held for an outside check)
-   * has waited longer than this: the node is not finalizing in time, whatever the rate says (an overload that
-   * began before the rate was measured, or a stall). Twice the 1 s p99 goal. @default 2000
+   * has waited longer than the node's own finality latency + this: it is not finalizing in time (an overload that
+   * began before the rate was measured, or a stall). @default 1000
    */
   maxPendingAgeMs?: number
   /** Window over which the finalization rate is measured. @default 2000 */
@@ -49,14 +53,16 @@ export interface AdmissionView {
   boundTxs: number
   finalTxsPerSecond: number
   oldestPendingAgeMs: number
+  /** The node's own finality latency (see targetQueueMs) */
+  baseLatencyMs: number
 }
 
 /**
  * Admission control for new client transactions (RPC and forwarded): past what the node can finalize it refuses
  * with BUSY (retryable, `retryAfterMs`) before spending a signature check, instead of queueing the transaction into
  * multi-second finality. Capacity is what the node measurably finalizes: pending transactions may not exceed
- * max(minPendingTxs, finalized tx/s over the window × targetQueueMs), and the oldest pending one may not be older
- * than maxPendingAgeMs. Vertices from other validators are never refused here (they are consensus work; their own
+ * max(minPendingTxs, finalized tx/s over the window × (own finality latency + targetQueueMs)), and the oldest
+ * pending one may not be older than own finality latency + maxPendingAgeMs. Vertices from other validators are never refused here (they are consensus work; their own
  * bound is the ledger's maxProcessing). docs/ledger-profile.md, "Admission control".
  */
 export class AdmissionControl {
@@ -67,14 +73,33 @@ export class AdmissionControl {
   private readonly rateWindowMs: number
   private readonly samples: Array<{ atMs: number, finalTxs: number }> = []
   private readonly onRefuse: ((reason: BusyReason) => void) | undefined
+  /** per-second minimum vertex finality latency, last BASE_WINDOW_MS */
+  private readonly finality: Array<{ second: number, minMs: number }> = []
 
   constructor (load: AdmissionLoad, init: AdmissionControlInit = {}, onRefuse?: (reason: BusyReason) => void) {
     this.load = load
-    this.minPendingTxs = init.minPendingTxs ?? 128
+    this.minPendingTxs = init.minPendingTxs ?? 256
     this.targetQueueMs = init.targetQueueMs ?? 500
-    this.maxPendingAgeMs = init.maxPendingAgeMs ?? 2000
+    this.maxPendingAgeMs = init.maxPendingAgeMs ?? 1000
     this.rateWindowMs = Math.max(2 * SAMPLE_MS, init.rateWindowMs ?? 2000)
     this.onRefuse = onRefuse
+  }
+
+  /** Records the finality latency of an accepted vertex (first seen to committed). */
+  observeFinality (latencyMs: number, nowMs: number = Date.now()): void {
+    const second = Math.floor(nowMs / 1000)
+    const last = this.finality[this.finality.length - 1]
+    if (last !== undefined && last.second === second) last.minMs = Math.min(last.minMs, latencyMs)
+    else this.finality.push({ second, minMs: latencyMs })
+    while (this.finality.length > 0 && (second - this.finality[0].second) * 1000 >= BASE_WINDOW_MS) this.finality.shift()
+  }
+
+  /** The node's own finality latency: the shortest vertex finality of the last BASE_WINDOW_MS (0 when none). */
+  baseLatencyMs (nowMs: number = Date.now()): number {
+    const second = Math.floor(nowMs / 1000)
+    let min = Number.POSITIVE_INFINITY
+    for (const f of this.finality) if ((second - f.second) * 1000 < BASE_WINDOW_MS) min = Math.min(min, f.minMs)
+    return min === Number.POSITIVE_INFINITY ? 0 : min
   }
 
   /** Finalized transactions per second over the window (0 until two samples span 200 ms). */
@@ -89,11 +114,13 @@ export class AdmissionControl {
   view (nowMs: number = Date.now()): AdmissionView {
     const rate = this.finalRate(nowMs)
     const oldest = this.load.oldestPendingMs()
+    const baseMs = this.baseLatencyMs(nowMs)
     return {
       pendingTxs: this.load.pendingTxs(),
-      boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * this.targetQueueMs) / 1000)),
+      boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
       finalTxsPerSecond: rate,
-      oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest)
+      oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
+      baseLatencyMs: baseMs
     }
   }
 
@@ -106,8 +133,8 @@ export class AdmissionControl {
       const retryAfterMs = clamp(Math.ceil((1000 * (v.pendingTxs - v.boundTxs + 1)) / rate))
       this.refuse('pending', `node is at capacity: ${v.pendingTxs} transactions pending against a bound of ${v.boundTxs} (${Math.round(v.finalTxsPerSecond)} tx/s finalized); retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
-    if (v.pendingTxs > 0 && v.oldestPendingAgeMs > this.maxPendingAgeMs) {
-      const retryAfterMs = clamp(this.targetQueueMs)
+    if (v.pendingTxs > 0 && v.oldestPendingAgeMs > v.baseLatencyMs + this.maxPendingAgeMs) {
+      const retryAfterMs = clamp(Math.ceil(this.maxPendingAgeMs / 4))
       this.refuse('age', `node is not finalizing in time: its oldest pending transaction has waited ${v.oldestPendingAgeMs} ms; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
   }

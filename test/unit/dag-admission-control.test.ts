@@ -57,3 +57,19 @@ test('an old pending transaction refuses new ones (a stall), with its own metric
   load.oldest = undefined
   ac.check(5000)
 })
+
+test('the bound and the age limit sit on top of the node\'s own finality latency (shortest of the last 10 s)', t => {
+  const { ac, load } = fixture({ minPendingTxs: 10, targetQueueMs: 500, maxPendingAgeMs: 1000, rateWindowMs: 1000 })
+  for (let ms = 0; ms <= 1000; ms += 100) { load.final += 100; ac.view(ms) }
+  t.is(ac.view(1000).boundTxs, 500, '1,000 tx/s × 500 ms while no latency is known')
+  ac.observeFinality(2000, 1000)
+  ac.observeFinality(800, 1000)
+  t.is(ac.baseLatencyMs(1000), 800)
+  t.is(ac.view(1000).boundTxs, 1300, '1,000 tx/s × (800 + 500) ms')
+  load.pending = 5
+  load.oldest = 0
+  ac.check(1800) // 1,800 ms old: within 800 + 1,000
+  t.throws(() => { ac.check(1900) }, { instanceOf: DagError, message: /oldest pending/ })
+  // ten seconds later the old latency has left the window
+  t.is(ac.baseLatencyMs(11_500), 0)
+})
