@@ -23,7 +23,8 @@ export interface QueryInit {
   queryFetchWaitMs?: number
   /**
    * How long a queried node waits for an unknown vertex to arrive by gossip before fetching it by sync (a query
-   * often overtakes the gossip copy of a vertex just published). Part of queryFetchWaitMs, not added to it. @default 250
+   * often overtakes the gossip copy of a vertex just published). Part of queryFetchWaitMs, not added to it; not
+   * waited while this node is catching up. @default 250
    */
   queryGossipWaitMs?: number
 }
@@ -31,7 +32,7 @@ export interface QueryInit {
 export interface QueryComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
   ledger: Pick<DagLedger, 'hasVertex' | 'preferredFrontier'>
-  sync: Pick<DagSync, 'fetchMissing'>
+  sync: Pick<DagSync, 'fetchMissing' | 'catchingUp'>
   gossip: Pick<VertexGossip, 'settled' | 'arrival'>
   logger: Logger
 }
@@ -116,7 +117,9 @@ export class AvalancheQuery implements Startable {
     // A vertex still being validated from gossip, or still on its way by gossip, is awaited rather than fetched a
     // second time; only what has not arrived by then is fetched.
     const started = Date.now()
-    await Promise.all(ids.map(async id => { if (!ledger.hasVertex(id)) await this.c.gossip.arrival(id, this.queryGossipWaitMs) }))
+    // A node catching up (a walk running) does not wait: what it lacks is old and comes only by sync.
+    const gossipWaitMs = this.c.sync.catchingUp ? 0 : this.queryGossipWaitMs
+    await Promise.all(ids.map(async id => { if (!ledger.hasVertex(id)) await this.c.gossip.arrival(id, gossipWaitMs) }))
     const unknown = ids.filter(id => !ledger.hasVertex(id))
     const fetchWaitMs = this.queryFetchWaitMs - (Date.now() - started)
     if (unknown.length > 0 && fetchWaitMs > 0) {
