@@ -11,8 +11,7 @@ const BASE_WINDOW_MS = 10_000
 export interface AdmissionControlInit {
   /**
    * Pending transactions (mempool and undecided vertices, every validator's) always admitted whatever the measured
-   * rate: two full vertices, so an idle node takes a burst before it has measured anything; the age rule bounds
-   * what a floor too high for the network's rate could queue. @default 256
+   * rate: two full vertices, so an idle node takes a burst before it has measured anything. @default 256
    */
   minPendingTxs?: number
   /**
@@ -21,13 +20,15 @@ export interface AdmissionControlInit {
    * finalization rate over the window × (that latency + this): by Little's law pending = rate × latency, so the
    * bound binds only once queueing passes this. A bound of rate × a fixed target below the network's own latency
    * would shrink with every refusal down to the floor (measured: 500 ms cut a loaded single node's ingest to 0.27 of
-   * the verify limit). @default 500
+   * the verify limit). The p99 goal, 1 s. @default 1000
    */
   targetQueueMs?: number
   /**
-   * Refused while the oldest pending transaction (mempool, or an undecided vertex not held for an outside check)
-   * has waited longer than the node's own finality latency + this: it is not finalizing in time (an overload that
-   * began before the rate was measured, or a stall). @default 1000
+   * When set, also refused while the oldest pending transaction (mempool, or an undecided vertex not held for an
+   * outside check) has waited longer than the node's own finality latency + this: it is not finalizing in time.
+   * Off by default: a validator that cannot reach the quorum (a partition, a peer restarting) would refuse every
+   * client after this long, and the ledger's tests and tools expect such a node to keep taking transactions
+   * (pending) until it can finalize again; the rate rule bounds what it queues. @default undefined (off)
    */
   maxPendingAgeMs?: number
   /** Window over which the finalization rate is measured. @default 2000 */
@@ -79,8 +80,8 @@ export class AdmissionControl {
   constructor (load: AdmissionLoad, init: AdmissionControlInit = {}, onRefuse?: (reason: BusyReason) => void) {
     this.load = load
     this.minPendingTxs = init.minPendingTxs ?? 256
-    this.targetQueueMs = init.targetQueueMs ?? 500
-    this.maxPendingAgeMs = init.maxPendingAgeMs ?? 1000
+    this.targetQueueMs = init.targetQueueMs ?? 1000
+    this.maxPendingAgeMs = init.maxPendingAgeMs ?? Number.POSITIVE_INFINITY
     this.rateWindowMs = Math.max(2 * SAMPLE_MS, init.rateWindowMs ?? 2000)
     this.onRefuse = onRefuse
   }
@@ -134,7 +135,7 @@ export class AdmissionControl {
       this.refuse('pending', `node is at capacity: ${v.pendingTxs} transactions pending against a bound of ${v.boundTxs} (${Math.round(v.finalTxsPerSecond)} tx/s finalized); retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
     if (v.pendingTxs > 0 && v.oldestPendingAgeMs > v.baseLatencyMs + this.maxPendingAgeMs) {
-      const retryAfterMs = clamp(Math.ceil(this.maxPendingAgeMs / 4))
+      const retryAfterMs = clamp(Math.ceil(this.targetQueueMs / 4))
       this.refuse('age', `node is not finalizing in time: its oldest pending transaction has waited ${v.oldestPendingAgeMs} ms; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
   }
