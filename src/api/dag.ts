@@ -37,7 +37,9 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   VERIFY_TIMEOUT: RpcErrorCode.RESOURCE_UNAVAILABLE,
   VERIFIER_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
   STORAGE_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
-  TIMESTAMP_BEFORE_PARENT: RpcErrorCode.INVALID_INPUT
+  TIMESTAMP_BEFORE_PARENT: RpcErrorCode.INVALID_INPUT,
+  // retryable: data carries { reason: 'BUSY', retryAfterMs }
+  BUSY: RpcErrorCode.LIMIT_EXCEEDED
 }
 
 /** The ledger's subscription topics. */

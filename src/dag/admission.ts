@@ -10,6 +10,10 @@ import { requireTxKind, type TxKind } from './tx-kinds.ts'
 import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
 import { type VertexInfo, vertexSigningMessageFromEncoded } from './vertex.ts'
 
+// Standalone verdicts kept per vertex id: a vertex arriving by gossip and by a sync walk (a query about it can
+// overtake its gossip) is verified once; enough for the undecided window of 4 nodes at load, bounded.
+const CHECKED_CACHE = 2048
+
 export interface VertexAdmissionInit {
   /** Vertices from the future beyond this are ignored (clock skew allowance). @default 10000 */
   maxFutureMs?: number
@@ -32,6 +36,8 @@ export class VertexAdmission {
   private readonly c: VertexAdmissionComponents
   private readonly maxFutureMs: number
   private readonly validators: Set<string>
+  /** id -> the standalone check under way or passed (an id is the hash of the bytes: one verdict per id) */
+  private readonly checked = new Map<string, Promise<void>>()
 
   constructor (components: VertexAdmissionComponents, init: VertexAdmissionInit = {}) {
     this.c = components
@@ -51,8 +57,25 @@ export class VertexAdmission {
     }
   }
 
-  /** Checks that need no DAG: author, timestamp, signatures (vertex and every transaction, in the pool). */
+  /**
+   * Checks that need no DAG: author, timestamp, signatures (vertex and every transaction, in the pool). Once per
+   * vertex id: a second caller shares the check under way or its pass (profiled: about half of the vertices at
+   * 1,000 tx/s were checked twice, once from gossip and once from a sync walk; docs/ledger-profile.md).
+   */
   async checkStandalone (info: VertexInfo): Promise<void> {
+    if (this.c.graph.has(info.idHex)) return // inserted: it passed these checks before
+    let check = this.checked.get(info.idHex)
+    if (check === undefined) {
+      check = this.checkStandaloneOnce(info)
+      if (this.checked.size >= CHECKED_CACHE) this.checked.delete(this.checked.keys().next().value as string)
+      this.checked.set(info.idHex, check)
+      // a failure is not kept: a verifier outage (VERIFIER_FAILED) must not condemn the vertex
+      check.catch(() => { if (this.checked.get(info.idHex) === check) this.checked.delete(info.idHex) })
+    }
+    await check
+  }
+
+  private async checkStandaloneOnce (info: VertexInfo): Promise<void> {
     const chainId = this.c.genesis.chainId
     if (!this.validators.has(toHex(info.vertex.author))) throw new DagError('AUTHOR_UNKNOWN', 'vertex author is not a validator of this network')
     if (info.vertex.timestampMs > BigInt(Date.now() + this.maxFutureMs)) throw new DagError('TIMESTAMP_FUTURE', 'vertex timestamp is too far in the future')

@@ -26,6 +26,8 @@ export interface DecisionWriterComponents {
   logger?: Logger
   /** Commit decision batches with fsync, so what was reported final survives a power loss. @default false */
   syncWrites?: boolean
+  /** Told each accepted vertex's finality latency (first seen to committed), after the commit: admission control. */
+  onFinality?: (latencyMs: number) => void
 }
 
 /** Memory that a round changes, adopted only after its batch committed. */
@@ -118,7 +120,10 @@ export class DecisionWriter {
     after.push(() => {
       processing.drop(info)
       metrics?.verticesAccepted.inc()
-      if (received !== undefined) metrics?.finalitySeconds.observe((Date.now() - received) / 1000)
+      if (received !== undefined) {
+        metrics?.finalitySeconds.observe((Date.now() - received) / 1000)
+        this.c.onFinality?.(Date.now() - received)
+      }
       for (const o of outcomes) {
         mempool.remove(o.info.idHex)
         core.prune(o.info.conflictKey)

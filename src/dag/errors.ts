@@ -29,7 +29,9 @@ export const DAG_ERROR_CODES = [
   'VERIFY_TIMEOUT',
   'VERIFIER_FAILED',
   'STORAGE_FAILED',
-  'TIMESTAMP_BEFORE_PARENT'
+  'TIMESTAMP_BEFORE_PARENT',
+  // past capacity (admission control): retryable, with meta.retryAfterMs
+  'BUSY'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

@@ -5,6 +5,7 @@ import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { VertexAdmission } from './admission.ts'
+import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
 import { DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
@@ -39,6 +40,8 @@ export interface DagLedgerInit {
   syncWrites?: boolean
   /** Committed account records kept in memory. @default 100000 (ACCOUNT_CACHE_LIMIT) */
   accountCacheSize?: number
+  /** Admission control of new client transactions (BUSY past capacity); see AdmissionControlInit for defaults. */
+  admissionControl?: AdmissionControlInit
 }
 
 export interface DagLedgerComponents {
@@ -85,6 +88,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private readonly decisions: DecisionWriter
   private readonly txAdmission: TxAdmission
   private readonly builder: VertexBuilder
+  private readonly admissionControl: AdmissionControl
   private lock: Promise<unknown> = Promise.resolve()
   private started = false
 
@@ -107,16 +111,25 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
+    // the age rule skips held vertices: they wait on purpose (a deposit waiting for its chain confirmation)
+    const oldestPendingMs = (): number | undefined => [mempool.oldestAddedMs(), processing.oldestSeenMs(id => core.isHeld(id))].reduce((a, b) => (b === undefined || (a !== undefined && a <= b) ? a : b))
+    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs) }
+    this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
   }
+
+  /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
+  admissionView (): AdmissionView { return this.admissionControl.view() }
 
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
 
-  get isValidator (): boolean { return this.admission.isValidator(this.identity.publicKey) }
+  // fixed by the genesis and the identity: computed once (hex of a 1,952-byte key per submit was 5% of ingest)
+  private validatorSelf: boolean | undefined
+  get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }
   get chainId (): string { return this.genesis.chainId }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
@@ -284,10 +297,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     })
   }
 
-  /** Refreshes the consensus gauges (processing vertices, conflict sets). */
+  /** Refreshes the consensus and admission gauges (processing vertices, conflict sets, pending transactions). */
   consensusGauges (): void {
     this.metrics?.processing.set(this.core.processingCount)
     this.metrics?.conflicts.set(this.core.conflictsSeen)
+    const a = this.admissionControl.view()
+    this.metrics?.pendingTxs.set(a.pendingTxs)
+    this.metrics?.pendingBoundTxs.set(a.boundTxs)
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
@@ -304,6 +320,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.started) throw new DagError('NOT_RUNNING', 'ledger is not running')
     // Only validators issue vertices; a transaction queued elsewhere would wait forever.
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
+    // before the signature check: a refusal must cost less than the work it refuses
+    this.admissionControl.check()
     return await this.txAdmission.admit(encoded)
   }
 

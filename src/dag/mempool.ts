@@ -5,6 +5,8 @@ import type { TxInfo } from './tx.ts'
 export class Mempool {
   private readonly byId = new Map<string, TxInfo>()
   private readonly byAccount = new Map<string, Map<bigint, TxInfo[]>>()
+  /** tx id -> when it was admitted; insertion order, so the first entry is the oldest (admission control's age) */
+  private readonly addedAtMs = new Map<string, number>()
   readonly maxSize: number
 
   constructor (maxSize: number) { this.maxSize = maxSize }
@@ -17,6 +19,7 @@ export class Mempool {
     if (this.byId.has(info.idHex)) return
     if (this.byId.size >= this.maxSize) throw new DagError('MEMPOOL_FULL', `mempool is full (${this.maxSize} transactions); retry later`)
     this.byId.set(info.idHex, info)
+    this.addedAtMs.set(info.idHex, Date.now())
     let acct = this.byAccount.get(info.accountHex)
     if (acct === undefined) { acct = new Map(); this.byAccount.set(info.accountHex, acct) }
     const list = acct.get(info.tx.nonce) ?? []
@@ -28,6 +31,7 @@ export class Mempool {
     const info = this.byId.get(idHex)
     if (info === undefined) return
     this.byId.delete(idHex)
+    this.addedAtMs.delete(idHex)
     const acct = this.byAccount.get(info.accountHex)
     const list = acct?.get(info.tx.nonce)
     if (acct === undefined || list === undefined) return
@@ -35,6 +39,12 @@ export class Mempool {
     if (rest.length === 0) acct.delete(info.tx.nonce)
     else acct.set(info.tx.nonce, rest)
     if (acct.size === 0) this.byAccount.delete(info.accountHex)
+  }
+
+  /** When the oldest transaction still here was admitted, or undefined when empty. */
+  oldestAddedMs (): number | undefined {
+    for (const at of this.addedAtMs.values()) return at
+    return undefined
   }
 
   accounts (): string[] { return [...this.byAccount.keys()] }

@@ -14,6 +14,12 @@ export interface DagMetrics {
   live: Gauge
   /** Stake of the validators this node reaches (its own included) over the total genesis stake. */
   reachableStakeRatio: Gauge
+  /** New transactions refused as BUSY by admission control, by rule (`pending` or `age`). */
+  busyRefusals: Counter<'reason'>
+  /** Transactions pending (mempool and undecided vertices), as admission control last saw them. */
+  pendingTxs: Gauge
+  /** Admission control's current bound on pending transactions. */
+  pendingBoundTxs: Gauge
 }
 
 export function createDagMetrics (registry: Registry): DagMetrics {
@@ -28,6 +34,9 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),
     processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers }),
     live: new Gauge({ name: 'harmony_dag_live', help: '1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0', registers }),
-    reachableStakeRatio: new Gauge({ name: 'harmony_dag_reachable_stake_ratio', help: 'stake of the validators this node reaches (its own included) over the total genesis stake', registers })
+    reachableStakeRatio: new Gauge({ name: 'harmony_dag_reachable_stake_ratio', help: 'stake of the validators this node reaches (its own included) over the total genesis stake', registers }),
+    busyRefusals: new Counter({ name: 'harmony_dag_busy_refusals_total', help: 'new transactions refused as BUSY by admission control, by rule', labelNames: ['reason'], registers }),
+    pendingTxs: new Gauge({ name: 'harmony_dag_pending_transactions', help: 'transactions in the mempool and in undecided vertices', registers }),
+    pendingBoundTxs: new Gauge({ name: 'harmony_dag_pending_bound_transactions', help: 'admission control bound on pending transactions (finalized tx/s x target queue time, at least its floor)', registers })
   }
 }

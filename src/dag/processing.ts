@@ -47,6 +47,14 @@ export class ProcessingIndex {
   firstSeenMs (idHex: string): number | undefined { return this.receivedAt.get(idHex) }
   markOwn (idHex: string): void { this.own.add(idHex) }
   isOwn (idHex: string): boolean { return this.own.has(idHex) }
+  /** When the oldest undecided vertex not `skip`ped was first seen (insertion order: the first such entry). */
+  oldestSeenMs (skip: (idHex: string) => boolean): number | undefined {
+    for (const [id, at] of this.receivedAt) if (!skip(id)) return at
+    return undefined
+  }
+
+  /** Transactions in undecided vertices (each counted once, however many vertices hold it). */
+  get txCount (): number { return this.txVertex.size }
   hasTx (txIdHex: string): boolean { return this.txVertex.has(txIdHex) }
   /** The processing vertex holding a transaction. */
   vertexOfTx (txIdHex: string): string | undefined { return this.txVertex.get(txIdHex) }

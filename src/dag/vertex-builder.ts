@@ -8,7 +8,7 @@ import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
 import type { DagStore } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { buildVertex, encodeVertex, MAX_PARENTS, type VertexInfo, vertexInfo } from './vertex.ts'
+import { buildVertexInfo, MAX_PARENTS, type VertexInfo } from './vertex.ts'
 
 export interface VertexBuilderComponents {
   genesis: Genesis
@@ -79,15 +79,15 @@ export class VertexBuilder {
       }
     }
     if (chosen.length === 0) return undefined
-    const vertex = buildVertex(this.c.genesis.chainId, {
+    const info = buildVertexInfo(this.c.genesis.chainId, {
       author: this.c.identity.publicKey,
       secretKey: this.c.identity.secretKey,
       parents: parents.map(p => fromHex(p)),
-      txs: chosen.map(t => t.encoded),
+      txs: chosen,
       // the time rule: never below a parent's timestamp (a parent from a clock ahead of ours is within maxFutureMs)
       timestampMs: maxBig(BigInt(Date.now()), graph.maxTimestamp(parents))
     })
-    return { info: vertexInfo(encodeVertex(vertex), vertex), chosen }
+    return { info, chosen }
   }
 }
 

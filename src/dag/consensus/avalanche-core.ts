@@ -57,31 +57,26 @@ export class AvalancheCore {
   private readonly instanceTx = new Map<string, string>()
   /** processing vertices this node does not prefer yet: an outside check (DagLedger.external) has not passed */
   private readonly held = new Set<string>()
-  /**
-   * held vertices whose outside check said invalid: their instances lose this node's preference to any other
-   * member of their conflict sets (an honest competitor can win where the invalid one came first)
-   */
+  /** held vertices whose outside check said invalid: their instances lose this node's preference to any other
+   *  member of their conflict sets (an honest competitor can win where the invalid one came first) */
   private readonly vetoed = new Set<string>()
   conflictsSeen = 0
+  // Bumped by every change that can move a preference or the processing set (add, votes, hold, release): strong
+  // preference and the frontier are memoised per version (recomputing them per poller turn and per query answer
+  // was ~10% of a loaded node's CPU; docs/ledger-profile.md).
+  private version = 0
+  private memo = { version: -1, strong: new Map<string, boolean>(), frontierVersion: -1, frontier: [] as string[] }
 
-  constructor (graph: DagGraph, params: ConsensusParams) {
-    this.graph = graph
-    this.params = params
-  }
+  constructor (graph: DagGraph, params: ConsensusParams) { this.graph = graph; this.params = params }
 
   get processingCount (): number { return this.processing.size }
-  processingIds (): string[] { return [...this.processing] }
-
-  /** Instances of a processing vertex. */
-  instances (vertexId: string): ReadonlyArray<InstanceRef & { key: string }> | undefined {
-    return this.vertexInstances.get(vertexId)
-  }
 
   /**
    * Registers a processing vertex (already in the graph). `lostKeys` are conflict keys that were decided for
    * another transaction before this vertex arrived: the vertex is rejected at once, as it is when a parent is.
    */
   add (vertexId: string, txs: InstanceRef[], lostKeys: Set<string> = new Set()): Decisions {
+    this.version++
     const node = this.graph.get(vertexId)
     if (node === undefined || node.status !== 'processing' || this.vertexInstances.has(vertexId)) return { accepted: [], rejected: [] }
     const refs = txs.map((t, i) => ({ ...t, key: instanceKey(vertexId, i) }))
@@ -104,13 +99,14 @@ export class AvalancheCore {
     if (parentRejected || lost) {
       const rejected: string[] = []
       this.reject(vertexId, rejected)
+      this.version++
       return { accepted: [], rejected }
     }
     return { accepted: [], rejected: [] }
   }
 
   /** Does this node strongly prefer `vertexId`: it and all its processing ancestry preferred in their sets. */
-  isStronglyPreferred (vertexId: string, memo = new Map<string, boolean>()): boolean {
+  isStronglyPreferred (vertexId: string, memo = this.versionMemo()): boolean {
     const cached = memo.get(vertexId)
     if (cached !== undefined) return cached
     const node = this.graph.get(vertexId)
@@ -132,9 +128,14 @@ export class AvalancheCore {
     return result
   }
 
+  private versionMemo (): Map<string, boolean> {
+    if (this.memo.version !== this.version) this.memo = { ...this.memo, version: this.version, strong: new Map() }
+    return this.memo.strong
+  }
   /** The preferred frontier: preferred processing vertices without preferred processing children. */
   pollCandidates (): string[] {
-    const memo = new Map<string, boolean>()
+    if (this.memo.frontierVersion === this.version) return [...this.memo.frontier]
+    const memo = this.versionMemo()
     const out: string[] = []
     for (const id of this.processing) {
       if (!this.isStronglyPreferred(id, memo)) continue
@@ -142,7 +143,8 @@ export class AvalancheCore {
       if (node.children.some(c => this.processing.has(c) && this.isStronglyPreferred(c, memo))) continue
       out.push(id)
     }
-    return out
+    this.memo = { ...this.memo, frontier: out, frontierVersion: this.version }
+    return [...out]
   }
 
   /**
@@ -153,6 +155,7 @@ export class AvalancheCore {
    * liveness rule (see `leanTowardsPoll`).
    */
   recordVotes (queried: string, votes: Map<string, number>, quorum: number): Decisions {
+    this.version++
     const decisions: Decisions = { accepted: [], rejected: [] }
     const successful: GraphNode[] = []
     for (const [id, stake] of votes) {
@@ -177,6 +180,7 @@ export class AvalancheCore {
     // querier and so carry no vote, and finality waited for the load to stop.
     const ancestry = this.processing.has(queried) ? this.graph.processingAncestry(queried) : []
     this.settle([...successful, ...ancestry], decisions)
+    this.version++ // a memo filled during the change must not outlive it
     return decisions
   }
 
@@ -307,11 +311,12 @@ export class AvalancheCore {
    */
   hold (vertexId: string): boolean {
     if (!this.processing.has(vertexId)) return false
+    this.version++
     this.held.add(vertexId)
     return true
   }
 
-  release (vertexId: string): void { this.held.delete(vertexId); this.vetoed.delete(vertexId) }
+  release (vertexId: string): void { this.version++; this.held.delete(vertexId); this.vetoed.delete(vertexId) }
 
   /** Holds a vertex and gives its instances' preference to any other member of their conflict sets. */
   veto (vertexId: string): void {

@@ -59,7 +59,7 @@ export class TxForwarding implements Startable {
       return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.c.ledger.submitTransaction(req)))
     } catch (err) {
       const refusal = isDagError(err)
-        ? { code: err.code, message: err.message }
+        ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}) }
         : { code: 'NOT_RUNNING', message: 'the validator could not take the transaction' }
       return concatBytes(new Uint8Array([TX_REFUSED]), utf8.encode(JSON.stringify(refusal)))
     }
@@ -68,7 +68,8 @@ export class TxForwarding implements Startable {
   /**
    * A node outside the validator set issues no vertices: it hands a transaction to up to three bound validator
    * peers (random order) and returns the id the first one accepted it under. A validator's refusal (bad nonce,
-   * balance...) is final and comes back with its code; an unreachable validator is skipped.
+   * balance...) is final and comes back with its code; an unreachable validator is skipped, and so is a BUSY one
+   * (another may have room): when every one tried was busy, BUSY comes back with the shortest retryAfterMs.
    */
   async forwardTransaction (encoded: Uint8Array): Promise<string> {
     const validators: PeerId[] = this.c.peers.list().map(p => p.peerId)
@@ -76,6 +77,7 @@ export class TxForwarding implements Startable {
       const j = randomInt(i + 1)
       ;[validators[i], validators[j]] = [validators[j], validators[i]]
     }
+    let busyRetryAfterMs: number | undefined
     for (const peer of validators.slice(0, TX_FORWARD_ATTEMPTS)) {
       let res: Uint8Array
       try {
@@ -87,14 +89,20 @@ export class TxForwarding implements Startable {
       const body = new TextDecoder().decode(res.subarray(1))
       if (res[0] === TX_ACCEPTED && /^[0-9a-f]{64}$/.test(body)) return body
       if (res[0] === TX_REFUSED) {
-        let refusal: { code?: unknown, message?: unknown } = {}
+        let refusal: { code?: unknown, message?: unknown, retryAfterMs?: unknown } = {}
         try { refusal = JSON.parse(body) as typeof refusal } catch {}
+        if (refusal.code === 'BUSY') {
+          const after = typeof refusal.retryAfterMs === 'number' && Number.isFinite(refusal.retryAfterMs) ? Math.min(5000, Math.max(0, refusal.retryAfterMs)) : 1000
+          busyRetryAfterMs = Math.min(busyRetryAfterMs ?? after, after)
+          continue
+        }
         if (isDagErrorCode(refusal.code) && typeof refusal.message === 'string') {
           throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message.slice(0, 512)}`)
         }
       }
       this.log.debug({ peer: peer.toString() }, 'validator sent a malformed answer to a forwarded transaction')
     }
+    if (busyRetryAfterMs !== undefined) throw new DagError('BUSY', `every validator tried is at capacity; retry after ${busyRetryAfterMs} ms`, { retryAfterMs: busyRetryAfterMs })
     throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
   }
 }

@@ -21,13 +21,19 @@ export interface QueryInit {
   queryTimeoutMs?: number
   /** How long a queried node waits to fetch an unknown vertex before answering "no". @default 1500 */
   queryFetchWaitMs?: number
+  /**
+   * How long a queried node waits for an unknown vertex to arrive by gossip before fetching it by sync (a query
+   * often overtakes the gossip copy of a vertex just published). Part of queryFetchWaitMs, not added to it; not
+   * waited while this node is catching up. @default 250
+   */
+  queryGossipWaitMs?: number
 }
 
 export interface QueryComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
   ledger: Pick<DagLedger, 'hasVertex' | 'preferredFrontier'>
-  sync: Pick<DagSync, 'fetchMissing'>
-  gossip: Pick<VertexGossip, 'settled'>
+  sync: Pick<DagSync, 'fetchMissing' | 'catchingUp'>
+  gossip: Pick<VertexGossip, 'settled' | 'arrival'>
   logger: Logger
 }
 
@@ -40,6 +46,7 @@ export class AvalancheQuery implements Startable {
   private readonly log: Logger
   private readonly queryTimeoutMs: number
   private readonly queryFetchWaitMs: number
+  private readonly queryGossipWaitMs: number
   private readonly channels = new Map<string, QueryChannelClient>()
   private abort = new AbortController()
 
@@ -48,6 +55,7 @@ export class AvalancheQuery implements Startable {
     this.log = components.logger.child({ module: 'dag-query' })
     this.queryTimeoutMs = init.queryTimeoutMs ?? 3000
     this.queryFetchWaitMs = init.queryFetchWaitMs ?? 1500
+    this.queryGossipWaitMs = Math.min(init.queryGossipWaitMs ?? 250, this.queryFetchWaitMs)
   }
 
   async start (): Promise<void> {
@@ -106,14 +114,19 @@ export class AvalancheQuery implements Startable {
     if (r.u8() !== MSG_QUERY) r.fail('unknown request type')
     const ids = readIdList(r, 'u8', MAX_IDS_PER_REQUEST, 1)
     r.end()
-    // A vertex still being validated from gossip is awaited rather than fetched a second time.
-    await Promise.all(ids.map(async id => { await this.c.gossip.settled(id) }))
+    // A vertex still being validated from gossip, or still on its way by gossip, is awaited rather than fetched a
+    // second time; only what has not arrived by then is fetched.
+    const started = Date.now()
+    // A node catching up (a walk running) does not wait: what it lacks is old and comes only by sync.
+    const gossipWaitMs = this.c.sync.catchingUp ? 0 : this.queryGossipWaitMs
+    await Promise.all(ids.map(async id => { if (!ledger.hasVertex(id)) await this.c.gossip.arrival(id, gossipWaitMs) }))
     const unknown = ids.filter(id => !ledger.hasVertex(id))
-    if (unknown.length > 0) {
+    const fetchWaitMs = this.queryFetchWaitMs - (Date.now() - started)
+    if (unknown.length > 0 && fetchWaitMs > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
         this.c.sync.fetchMissing(peer, unknown).catch(err => { this.log.debug({ err }, 'query fetch failed') }),
-        new Promise(resolve => { timer = setTimeout(resolve, this.queryFetchWaitMs) })
+        new Promise(resolve => { timer = setTimeout(resolve, fetchWaitMs) })
       ])
       clearTimeout(timer)
     }

@@ -303,6 +303,9 @@ export class DagSync implements Startable {
     }
   }
 
+  /** True while a catch-up walk runs or waits: this node is behind, and what it lacks is not coming by gossip. */
+  get catchingUp (): boolean { return this.walksWaiting > 0 || this.peerWalks.size > 0 }
+
   /** Asks `peer` for its tips and fetches whatever is missing. */
   async syncWith (peer: PeerId): Promise<number> {
     const { ledger } = this.c

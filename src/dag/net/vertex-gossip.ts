@@ -8,6 +8,9 @@ import type { DagLedger } from '../ledger.ts'
 import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import type { DagSync } from './sync.ts'
 
+// Vertex ids a query answer may wait on at once (each a timer and a closure; a few polls' worth).
+const MAX_ARRIVAL_WAITERS = 256
+
 // A vertex must fit in one gossip message.
 if (MAX_VERTEX_BYTES > MAX_GOSSIP_BYTES) throw new Error('MAX_VERTEX_BYTES exceeds MAX_GOSSIP_BYTES')
 
@@ -30,6 +33,8 @@ export class VertexGossip implements Startable {
   private readonly log: Logger
   /** gossiped vertices whose validation is under way */
   private readonly validating = new Map<string, Promise<void>>()
+  /** ids a query answer waits to see arrive by gossip -> their waiters (see `arrival`) */
+  private readonly waiters = new Map<string, Array<() => void>>()
   private unregister: (() => void) | undefined
 
   constructor (components: VertexGossipComponents) {
@@ -71,6 +76,31 @@ export class VertexGossip implements Startable {
     await this.validating.get(idHex)?.catch(() => undefined)
   }
 
+  /**
+   * Resolves once a vertex being gossiped has arrived and been validated, or after `waitMs`, whichever is first. A
+   * query about a vertex its author has just published usually overtakes the gossip copy; waiting for it instead
+   * of fetching it by sync saves a second transfer of up to 1 MiB (profiled: half of the vertices came twice at
+   * 1,000 tx/s). Bounded: past MAX_ARRIVAL_WAITERS ids it does not wait.
+   */
+  async arrival (idHex: string, waitMs: number): Promise<void> {
+    if (this.validating.has(idHex)) { await this.settled(idHex); return }
+    if (waitMs <= 0 || (!this.waiters.has(idHex) && this.waiters.size >= MAX_ARRIVAL_WAITERS)) return
+    await new Promise<void>(resolve => {
+      const list = this.waiters.get(idHex) ?? []
+      const done = (): void => { clearTimeout(timer); resolve() }
+      const timer = setTimeout(() => {
+        // gave up waiting: leave the list, and the map once nobody waits for this id
+        const rest = (this.waiters.get(idHex) ?? []).filter(r => r !== done)
+        if (rest.length === 0) this.waiters.delete(idHex)
+        else this.waiters.set(idHex, rest)
+        resolve()
+      }, waitMs)
+      list.push(done)
+      this.waiters.set(idHex, list)
+    })
+    await this.settled(idHex)
+  }
+
   private async validate (info: VertexInfo, from: PeerId): Promise<GossipResult> {
     const { ledger } = this.c
     if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
@@ -81,6 +111,8 @@ export class VertexGossip implements Startable {
       await ledger.insertVertex(info)
     })()
     this.validating.set(info.idHex, validation)
+    const waiting = this.waiters.get(info.idHex)
+    if (waiting !== undefined) { this.waiters.delete(info.idHex); for (const resolve of waiting) resolve() }
     try {
       await validation
       return { verdict: 'accept', code: 'OK' }

@@ -1,0 +1,157 @@
+/**
+ * bench:ledger's devnet run: four ledger node processes (bench/lib/ledger-node-process.ts, real libp2p on loopback),
+ * a fixed offered load of pre-signed transfers spread over the nodes, finality measured from the accepted
+ * submission to the submitting node's `tx:final`. The load generator behaves as a client should with admission
+ * control: a transaction refused as retryable (BUSY, MEMPOOL_FULL, or NONCE_GAP behind one of those) is offered
+ * again at its account's next slot, and every refusal is counted. A slot is one offered transaction, new or retried.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { type Genesis, generateGenesis, genesisToJson } from '../../src/dag/genesis.ts'
+import { percentile } from '../report.ts'
+import { transfer, waitFor } from './ledger-net.ts'
+
+const RETRYABLE = new Set(['BUSY', 'MEMPOOL_FULL', 'QUEUE_FULL', 'NONCE_GAP'])
+
+export interface DevnetRunInit {
+  offeredRate: number
+  seconds: number
+  syncWrites: boolean
+  /** Where node 0 writes its --cpu-prof profile. */
+  profileDir?: string
+  log: (msg: string) => void
+}
+
+export interface DevnetRunResult {
+  /** Slots per second actually offered (new and retried transactions). */
+  offered: number
+  finalTps: number
+  p50: number
+  p99: number
+  submitted: number
+  accepted: number
+  /** Refusals as BUSY (admission control) */
+  busy: number
+  /** Other retryable refusals (NONCE_GAP behind a refusal, MEMPOOL_FULL) */
+  otherRetryable: number
+  /** Refusals that are not retryable (a bug in the load or the ledger) */
+  failed: number
+}
+
+interface NodeProc {
+  child: ChildProcessByStdio<Writable, Readable, null>
+  addr: string
+  peers: number
+  onLine: (kind: string, rest: string) => void
+}
+
+function signStreams (genesis: Genesis, accounts: KeyPair[], perAccount: number): Uint8Array[][] {
+  return accounts.map((a, i) => Array.from({ length: perAccount }, (_, n) => transfer(genesis, a, accounts[(i + 1) % accounts.length], 1n, BigInt(n))))
+}
+
+export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> {
+  const accountsN = 40
+  const validators = Array.from({ length: 4 }, () => randomBytes(32))
+  const accounts = Array.from({ length: accountsN }, () => generateKeyPair())
+  const genesis = generateGenesis({
+    chainId: 'harmony-bench',
+    validatorPublicKeys: validators.map(s => generateKeyPair(s).publicKey),
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n }))
+  })
+  const slots = Math.ceil(init.offeredRate * init.seconds)
+  const perAccount = Math.ceil(slots / accountsN)
+  const streams = signStreams(genesis, accounts, perAccount)
+  const ids = streams.map(s => s.map(bytes => `0x${toHex(sha256(bytes))}`))
+  const slotOf = new Map<string, [number, number]>()
+  ids.forEach((s, a) => { s.forEach((id, n) => slotOf.set(id, [a, n])) })
+  const root = await mkdtemp(join(tmpdir(), 'harmony-bench-ledger-'))
+  const nodes: NodeProc[] = await Promise.all(validators.map(async (seed, i) => {
+    const config = join(root, `node${i}.json`)
+    await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seed), syncWrites: init.syncWrites }))
+    const prof = init.profileDir !== undefined && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${init.profileDir}`] : []
+    const child = spawn(process.execPath, [...process.execArgv, ...prof, fileURLToPath(new URL('./ledger-node-process.ts', import.meta.url)), config], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const node: NodeProc = { child, addr: '', peers: 0, onLine: () => {} }
+    createInterface({ input: child.stdout }).on('line', line => {
+      const sp = line.indexOf(' ')
+      const [kind, rest] = [line.slice(0, sp), line.slice(sp + 1)]
+      if (kind === 'addr') node.addr = rest
+      else if (kind === 'peers') node.peers = Number(rest)
+      else node.onLine(kind, rest)
+    })
+    return node
+  }))
+  await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening', 60_000)
+  for (const n of nodes) for (const m of nodes) if (n !== m) n.child.stdin.write(`dial ${m.addr}\n`)
+  await waitFor(() => nodes.every(n => n.peers === 3), 'validator peers bound', 60_000)
+
+  const submittedAt = new Map<string, number>()
+  const latencies: number[] = []
+  const finalCount = nodes.map(() => 0)
+  const next = accounts.map(() => 0)
+  const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0 }
+  let answered = 0
+  let lastFinal = 0
+  nodes.forEach((n, i) => {
+    n.onLine = (kind, rest) => {
+      const id = rest.split(' ')[0]
+      if (kind === 'final') {
+        finalCount[i]++
+        const t0 = submittedAt.get(`${i}:${id}`)
+        if (t0 === undefined) return
+        submittedAt.delete(`${i}:${id}`)
+        lastFinal = performance.now()
+        latencies.push(lastFinal - t0)
+      } else if (kind === 'accepted') {
+        answered++
+        r.accepted++
+      } else if (kind === 'refused') {
+        answered++
+        const code = rest.split(' ')[1]
+        submittedAt.delete(`${i}:${id}`)
+        if (code === 'BUSY') r.busy++
+        else if (RETRYABLE.has(code)) r.otherRetryable++
+        else r.failed++
+        const slot = slotOf.get(id)
+        // offered again at the account's next slot, with every later nonce of it
+        if (slot !== undefined && RETRYABLE.has(code)) next[slot[0]] = Math.min(next[slot[0]], slot[1])
+      }
+    }
+  })
+  init.log(`finality: ${accountsN} accounts, offering ${init.offeredRate} tx/s for ${init.seconds} s to 4 node processes, sync-writes ${init.syncWrites ? 'on' : 'off'}`)
+  const start = performance.now()
+  for (let j = 0; j < slots; j++) {
+    const wait = start + (j * 1000) / init.offeredRate - performance.now()
+    if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
+    const a = j % accountsN
+    const n = next[a]
+    if (n >= perAccount) continue // this account's stream is all accepted
+    next[a]++
+    const node = a % 4
+    submittedAt.set(`${node}:${ids[a][n]}`, performance.now())
+    r.submitted++
+    nodes[node].child.stdin.write(`submit ${ids[a][n]} ${toHex(streams[a][n])}\n`)
+  }
+  r.offered = r.submitted / ((performance.now() - start) / 1000)
+  await waitFor(() => answered >= r.submitted, 'every submission answered', 600_000)
+  await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000)
+  await waitFor(() => finalCount.every(c => c >= latencies.length), 'every node applied them', 600_000)
+  r.finalTps = latencies.length / ((lastFinal - start) / 1000)
+  latencies.sort((x, y) => x - y)
+  r.p50 = percentile(latencies, 0.5)
+  r.p99 = percentile(latencies, 0.99)
+  init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
+  for (const n of nodes) n.child.stdin.write('exit\n')
+  await Promise.all(nodes.map(async n => await new Promise(resolve => n.child.once('exit', resolve))))
+  await rm(root, { recursive: true, force: true })
+  return r
+}

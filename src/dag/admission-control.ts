@@ -1,0 +1,160 @@
+import { DagError } from './errors.ts'
+
+// Rate samples: one at most every SAMPLE_MS, kept over the window (bounded: window / SAMPLE_MS + 2 entries).
+const SAMPLE_MS = 100
+// retryAfterMs stays within these: a client never spins and never waits long for a node that drains in seconds.
+const RETRY_MIN_MS = 50
+const RETRY_MAX_MS = 5000
+// The node's own finality latency is the shortest vertex finality over this long, per-second minima (bounded).
+const BASE_WINDOW_MS = 10_000
+
+export interface AdmissionControlInit {
+  /**
+   * Pending transactions (mempool and undecided vertices, every validator's) always admitted whatever the measured
+   * rate: eight full vertices (one or two per validator of a small network), so an idle node takes a burst before it
+   * has measured anything (measured: 256 refused a 10-client burst of 1,000 transfers on 4 nodes before the first
+   * finality). @default 1024
+   */
+  minPendingTxs?: number
+  /**
+   * Queueing a node admits on top of its own finality latency (the shortest vertex finality of the last
+   * BASE_WINDOW_MS, as TCP Vegas and BBR take the shortest round trip). The bound on pending transactions is the
+   * finalization rate over the window × (that latency + this): by Little's law pending = rate × latency, so the
+   * bound binds only once queueing passes this. A bound of rate × a fixed target below the network's own latency
+   * would shrink with every refusal down to the floor (measured: 500 ms cut a loaded single node's ingest to 0.27 of
+   * the verify limit). The p99 goal, 1 s. @default 1000
+   */
+  targetQueueMs?: number
+  /**
+   * When set, also refused while the oldest pending transaction (mempool, or an undecided vertex not held for an
+   * outside check) has waited longer than the node's own finality latency + this: it is not finalizing in time.
+   * Off by default: a validator that cannot reach the quorum (a partition, a peer restarting) would refuse every
+   * client after this long, and the ledger's tests and tools expect such a node to keep taking transactions
+   * (pending) until it can finalize again; the rate rule bounds what it queues. @default undefined (off)
+   */
+  maxPendingAgeMs?: number
+  /** Window over which the finalization rate is measured. @default 2000 */
+  rateWindowMs?: number
+}
+
+/** What the rule reads: counts the ledger already keeps. */
+export interface AdmissionLoad {
+  /** Transactions in the mempool and in undecided vertices (own and peers'). */
+  pendingTxs: () => number
+  /** When the oldest pending transaction was first seen (ms since the epoch), or undefined when none is pending. */
+  oldestPendingMs: () => number | undefined
+  /** Transactions finalized since start (a counter). */
+  finalTxs: () => number
+}
+
+/** Why a transaction was refused as busy: the metric label. */
+export type BusyReason = 'pending' | 'age'
+
+/** The figures `check` decided on (node_health and the gauges show them). */
+export interface AdmissionView {
+  pendingTxs: number
+  boundTxs: number
+  finalTxsPerSecond: number
+  oldestPendingAgeMs: number
+  /** The node's own finality latency (see targetQueueMs) */
+  baseLatencyMs: number
+}
+
+/**
+ * Admission control for new client transactions (RPC and forwarded): past what the node can finalize it refuses
+ * with BUSY (retryable, `retryAfterMs`) before spending a signature check, instead of queueing the transaction into
+ * multi-second finality. Capacity is what the node measurably finalizes: pending transactions may not exceed
+ * max(minPendingTxs, finalized tx/s over the window × (own finality latency + targetQueueMs)), and the oldest
+ * pending one may not be older than own finality latency + maxPendingAgeMs. Vertices from other validators are never refused here (they are consensus work; their own
+ * bound is the ledger's maxProcessing). docs/ledger-profile.md, "Admission control".
+ */
+export class AdmissionControl {
+  private readonly load: AdmissionLoad
+  private readonly minPendingTxs: number
+  private readonly targetQueueMs: number
+  private readonly maxPendingAgeMs: number
+  private readonly rateWindowMs: number
+  private readonly samples: Array<{ atMs: number, finalTxs: number }> = []
+  private readonly onRefuse: ((reason: BusyReason) => void) | undefined
+  /** per-second minimum vertex finality latency, last BASE_WINDOW_MS */
+  private readonly finality: Array<{ second: number, minMs: number }> = []
+
+  constructor (load: AdmissionLoad, init: AdmissionControlInit = {}, onRefuse?: (reason: BusyReason) => void) {
+    this.load = load
+    this.minPendingTxs = init.minPendingTxs ?? 1024
+    this.targetQueueMs = init.targetQueueMs ?? 1000
+    this.maxPendingAgeMs = init.maxPendingAgeMs ?? Number.POSITIVE_INFINITY
+    this.rateWindowMs = Math.max(2 * SAMPLE_MS, init.rateWindowMs ?? 2000)
+    this.onRefuse = onRefuse
+  }
+
+  /** Records the finality latency of an accepted vertex (first seen to committed). */
+  observeFinality (latencyMs: number, nowMs: number = Date.now()): void {
+    const second = Math.floor(nowMs / 1000)
+    const last = this.finality[this.finality.length - 1]
+    if (last !== undefined && last.second === second) last.minMs = Math.min(last.minMs, latencyMs)
+    else this.finality.push({ second, minMs: latencyMs })
+    while (this.finality.length > 0 && (second - this.finality[0].second) * 1000 >= BASE_WINDOW_MS) this.finality.shift()
+  }
+
+  /** The node's own finality latency: the shortest vertex finality of the last BASE_WINDOW_MS (0 when none). */
+  baseLatencyMs (nowMs: number = Date.now()): number {
+    const second = Math.floor(nowMs / 1000)
+    let min = Number.POSITIVE_INFINITY
+    for (const f of this.finality) if ((second - f.second) * 1000 < BASE_WINDOW_MS) min = Math.min(min, f.minMs)
+    return min === Number.POSITIVE_INFINITY ? 0 : min
+  }
+
+  /** Finalized transactions per second over the window (0 until two samples span 200 ms). */
+  finalRate (nowMs: number = Date.now()): number {
+    this.sample(nowMs)
+    const first = this.samples[0]
+    const last = this.samples[this.samples.length - 1]
+    const spanMs = last.atMs - first.atMs
+    return spanMs < 2 * SAMPLE_MS ? 0 : (1000 * (last.finalTxs - first.finalTxs)) / spanMs
+  }
+
+  view (nowMs: number = Date.now()): AdmissionView {
+    const rate = this.finalRate(nowMs)
+    const oldest = this.load.oldestPendingMs()
+    const baseMs = this.baseLatencyMs(nowMs)
+    return {
+      pendingTxs: this.load.pendingTxs(),
+      boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
+      finalTxsPerSecond: rate,
+      oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
+      baseLatencyMs: baseMs
+    }
+  }
+
+  /** Throws BUSY (with `retryAfterMs`) when one more transaction would be past capacity. */
+  check (nowMs: number = Date.now()): void {
+    const v = this.view(nowMs)
+    const rate = Math.max(1, v.finalTxsPerSecond)
+    if (v.pendingTxs >= v.boundTxs) {
+      // time to finalize the excess at the measured rate
+      const retryAfterMs = clamp(Math.ceil((1000 * (v.pendingTxs - v.boundTxs + 1)) / rate))
+      this.refuse('pending', `node is at capacity: ${v.pendingTxs} transactions pending against a bound of ${v.boundTxs} (${Math.round(v.finalTxsPerSecond)} tx/s finalized); retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
+    }
+    if (v.pendingTxs > 0 && v.oldestPendingAgeMs > v.baseLatencyMs + this.maxPendingAgeMs) {
+      const retryAfterMs = clamp(Math.ceil(this.targetQueueMs / 4))
+      this.refuse('age', `node is not finalizing in time: its oldest pending transaction has waited ${v.oldestPendingAgeMs} ms; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
+    }
+  }
+
+  private refuse (reason: BusyReason, message: string, retryAfterMs: number, v: AdmissionView): never {
+    this.onRefuse?.(reason)
+    throw new DagError('BUSY', message, { retryAfterMs, pendingTxs: v.pendingTxs, boundTxs: v.boundTxs })
+  }
+
+  private sample (nowMs: number): void {
+    const last = this.samples[this.samples.length - 1]
+    if (last === undefined || nowMs - last.atMs >= SAMPLE_MS) this.samples.push({ atMs: nowMs, finalTxs: this.load.finalTxs() })
+    // keep one sample at or before the window's start so the span covers the whole window
+    while (this.samples.length > 2 && nowMs - this.samples[1].atMs >= this.rateWindowMs) this.samples.shift()
+  }
+}
+
+function clamp (ms: number): number {
+  return Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, ms))
+}
