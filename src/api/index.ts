@@ -9,4 +9,5 @@ export { NODE_RPC_TOPICS, type NodeAnnouncement, type NodeRpcSource, registerNod
 export { registerWebhookRpc, WEBHOOK_RPC_ERROR_CODES, type WebhookRpcSource } from './webhooks.ts'
 export * from './definitions.ts'
 export { type ApiHandler, registerMethod, registerTopic, type TopicPublisher } from './method.ts'
+export { taskToRpc } from './market-views.ts'
 export { type LocalProviderStatus, MARKET_RPC_ERROR_CODES, MARKET_RPC_TOPICS, type MarketRpcSource, registerMarketRpc, type TaskListFilter } from './market.ts'

@@ -197,7 +197,9 @@ export const ProviderResult = z.object({
   received: amount,
   owed: amount,
   openTasks: z.array(z.string()),
-  registeredAtMs: z.number()
+  registeredAtMs: z.number(),
+  /** The provider's last signed heartbeat this node heard (`harmony/1/provider`), ms; null when none. */
+  lastHeartbeatMs: z.number().nullable()
 })
 
 const Payment = z.object({

@@ -105,7 +105,7 @@ export function bidsNote (t: TaskView, bids: BidView[]): string | null {
   return null
 }
 
-export function providerToRpc (p: ProviderView, kemKeyHash: string): ProviderRecord {
+export function providerToRpc (p: ProviderView, kemKeyHash: string, lastHeartbeatMs: number | null = null): ProviderRecord {
   return {
     address: p.address,
     bond: p.bond.toString(),
@@ -121,6 +121,7 @@ export function providerToRpc (p: ProviderView, kemKeyHash: string): ProviderRec
     received: p.received.toString(),
     owed: p.owed.toString(),
     openTasks: p.openTasks.map(hex0x),
-    registeredAtMs: p.registeredAtMs
+    registeredAtMs: p.registeredAtMs,
+    lastHeartbeatMs
   }
 }

@@ -44,6 +44,8 @@ export interface MarketRpcSource {
   /** The bytes of an output blob: from this node's store, else fetched from the provider that serves it. */
   output: (task: TaskView, result: ResultView) => Promise<Uint8Array | undefined>
   localProvider: () => LocalProviderStatus
+  /** The last heartbeat heard from a provider (ms), when this node heard one. */
+  lastHeartbeatMs?: (address: string) => number | undefined
   /** Market time now (ms); stuck payments are owed past their deadline plus the verification window. */
   now?: () => number
 }
@@ -151,7 +153,7 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     const offset = offsetOf(p?.cursor)
     const count = p?.limit ?? DEFAULT_PAGE
     const { items, next } = page(await reader.providers(offset + count + 1), offset, count)
-    return { providers: items.map(v => providerToRpc(v, sha256Hex(v.kemPublicKey))), next }
+    return { providers: items.map(v => providerToRpc(v, sha256Hex(v.kemPublicKey), market.lastHeartbeatMs?.(v.address) ?? null)), next }
   })
   registerMethod(registry, 'provider_status', async () => await providerStatus(market, now()))
 }
@@ -186,7 +188,7 @@ async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<
     address: local.address,
     enabled: local.enabled,
     registered: view !== undefined,
-    provider: view === undefined ? null : providerToRpc(view, sha256Hex(view.kemPublicKey)),
+    provider: view === undefined ? null : providerToRpc(view, sha256Hex(view.kemPublicKey), market.lastHeartbeatMs?.(view.address) ?? null),
     pricing: local.pricing === null ? null : { perGflop: local.pricing.perGflop.toString(), minimum: local.pricing.minimum.toString(), capacity: local.pricing.capacity },
     active: local.active.map(a => ({ ...a, taskId: hex0x(a.taskId) })),
     skipped: local.skipped.map(k => ({ taskId: hex0x(k.taskId), reason: `${k.reason}: ${k.detail}`, atMs: k.atMs })),

@@ -19,8 +19,8 @@ import type { PeerBindingService } from '../network/peer-binding.ts'
 import { GOSSIP_TOPICS } from '../network/protocols.ts'
 import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
-import { BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
-import { networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
+import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
+import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
 import { Requester } from '../market/requester.ts'
 import { decodeNotice, inputContext, MAX_NOTICE_BYTES, SealedInputsBoard } from '../market/sealed-inputs.ts'
 import type { MarketService } from '../market/service.ts'
@@ -33,7 +33,7 @@ const PRIVATE_INPUT_WAIT_MS = 30_000
 export interface MarketNodeComponents {
   libp2p: HarmonyLibp2p
   gossip: GossipRegistry
-  peerBinding: Pick<PeerBindingService, 'ledgerKeyOf'>
+  peerBinding: Pick<PeerBindingService, 'ledgerKeyOf' | 'verifiedPeers'>
   db: BinaryDb
   dag: DagService
   market: MarketService
@@ -81,9 +81,21 @@ export class MarketNode implements Startable {
     try {
       const store = new BlobStore({ db: sublevel(c.db, 'blobs'), logger: log.child({ module: 'blob-store' }), ...(c.registry === undefined ? {} : { metricsRegistry: c.registry }) })
       await this.runner.start('blob-store', store)
-      const blobService = new BlobService({ libp2p: c.libp2p, store, logger: log, ...(c.registry === undefined ? {} : { metricsRegistry: c.registry }) })
+      const blobService = new BlobService({
+        libp2p: c.libp2p,
+        store,
+        logger: log,
+        // a peer that served bytes that do not match their id lied (a slow or busy one is not reported): drop it
+        onPeerFault: (peer, code) => {
+          log.warn({ peer: peer.toString(), code }, 'a peer served a bad blob: closing its connections')
+          void c.libp2p.hangUp(peer).catch(() => {})
+        },
+        ...(c.registry === undefined ? {} : { metricsRegistry: c.registry })
+      })
       await this.runner.start('blob-service', blobService)
       const reader = c.market.reader
+      // every node collects a task's blobs some time after the task is settled, refunded, expired or cancelled
+      await this.runner.start('blob-collector', new BlobCollector({ db: sublevel(c.db, 'blobs'), store, tasks: reader, logger: log }))
       const config = parseProviderConfig(this.init.provider)
       const kem = providerKemKey(c.identity.secretKey)
 
@@ -133,14 +145,29 @@ export class MarketNode implements Startable {
 
       const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
       this.inputs = blobs
+      // every node validates, relays and remembers providers' heartbeats (market_providers shows the last one);
+      // a provider also publishes its own
+      const heartbeats = new ProviderHeartbeats({
+        gossip: c.gossip,
+        chainId: c.dag.ledger.genesis.chainId,
+        isProvider: async (address) => (await reader.provider(address)) !== undefined
+      })
+      heartbeats.start()
+      this.runner.adopt('provider-heartbeats', startable(async () => { heartbeats.stop() }))
+      // benchmark challenges: a provider answers them, a validator issues them and attests the verdict on the DAG
+      for (const [name, service] of challengeServices({
+        libp2p: c.libp2p,
+        peerBinding: c.peerBinding,
+        market: reader,
+        ledger: c.dag.reader,
+        submit: async (tx) => await c.dag.submitTransaction(tx),
+        chainId: c.dag.ledger.genesis.chainId,
+        keys: c.identity,
+        executor: () => c.compute.executor(),
+        logger: log,
+        ...(c.registry === undefined ? {} : { registry: c.registry })
+      }, { provider: config.enabled })) await this.runner.start(name, service)
       if (config.enabled) {
-        const heartbeats = new ProviderHeartbeats({
-          gossip: c.gossip,
-          chainId: c.dag.ledger.genesis.chainId,
-          isProvider: async (address) => (await reader.provider(address)) !== undefined
-        })
-        heartbeats.start()
-        this.runner.adopt('provider-heartbeats', startable(async () => { heartbeats.stop() }))
         this.agent = new ProviderAgent({
           market: reader,
           ledger: c.dag.reader,
@@ -188,7 +215,7 @@ export class MarketNode implements Startable {
           skipped: status?.skipped ?? []
         }
       }
-      registerMarketRpc(c.api, { reader, requester, output, localProvider })
+      registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs })
     } catch (err) {
       await this.runner.stopAll()
       throw err

@@ -16,7 +16,7 @@ import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc } from '../api/index.ts'
+import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, taskToRpc } from '../api/index.ts'
 import { publishLedgerEvents, WebhookService } from '../webhooks/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
@@ -231,6 +231,12 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     const reexecute = async (task: TaskView): Promise<string> => { if (marketNode === undefined) throw new Error('market node not started'); return await marketNode.reexecute(task) }
     this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute })
     await this.add('market', this.marketValue)
+    // webhooks: a `task` event for each change of a task, matched by its requester and the providers it awarded
+    const webhooks = this.webhooksValue
+    this.marketValue.reader.on('task:changed', (task) => {
+      const accounts = new Set([task.requester, ...task.awards.flatMap(a => [...a.winners, ...(a.checker === undefined ? [] : [a.checker])])])
+      webhooks.publish('task', taskToRpc(task), { accounts: [...accounts] })
+    })
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
     marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })
     await this.add('market-node', marketNode)
