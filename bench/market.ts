@@ -19,7 +19,7 @@ import { generateKeyPair } from '../src/core/crypto.ts'
 import { addressFromPublicKey } from '../src/core/address.ts'
 import { loadWalletFile } from '../src/core/keys/wallet.ts'
 import { createLogger } from '../src/core/logger.ts'
-import { Devnet } from '../src/node/devnet.ts'
+import { Devnet, devnetClient } from '../src/node/devnet.ts'
 import { HarmonyClient, type TaskRecord } from '../src/sdk/index.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
 
@@ -77,7 +77,7 @@ const devnet = new Devnet({
 try {
   log(`starting a ${NODES}-node devnet (every node a CPU provider)`)
   const nodes = await devnet.start()
-  const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+  const clients = await Promise.all(nodes.map(async n => await devnetClient(n)))
   const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
   const providerAddresses = (await Promise.all(clients.map(async c => await c.call('node_info')))).map(i => i.address as string)
   // one requester per node: nonces chain on the node that admits them

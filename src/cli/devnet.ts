@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { createLogger } from '../core/logger.ts'
-import { Devnet, type DevnetNode } from '../node/devnet.ts'
+import { Devnet, devnetClient, type DevnetNode } from '../node/devnet.ts'
 import { HarmonyClient } from '../sdk/client.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { GlobalArgs } from './common.ts'
@@ -79,7 +79,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
       process.exitCode = 1
       return
     }
-    const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+    const clients = await Promise.all(nodes.map(async n => await devnetClient(n)))
     const want = Math.min(nodes.length - 1, 16)
     const counts = await waitForPeers(nodes, clients, want, args['peer-timeout'] * 1000, controller.signal)
     if (controller.signal.aborted) return

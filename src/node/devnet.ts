@@ -7,6 +7,8 @@ import type { Logger } from '../core/logger.ts'
 import { DB_DIR, isInitialized } from './datadir.ts'
 import { HarmonyError } from '../core/errors.ts'
 import { loadIdentity } from '../core/keys/identity.ts'
+import { JWT_SECRET_FILE, readJwtSecret } from '../core/keys/jwt-secret.ts'
+import { HarmonyClient } from '../sdk/client.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
 import { generateGenesis, loadGenesis } from '../dag/index.ts'
 import { ANVIL_DEPLOYER_KEY, prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
@@ -200,4 +202,13 @@ export class Devnet {
       try { process.kill(this.chain.anvil.pid, 'SIGKILL') } catch {} // already gone
     }
   }
+}
+
+/**
+ * An SDK client of a devnet node with the operator's credentials (the node's JWT secret in its datadir), so the
+ * devnet's own tools (the demo workload, benches) may call spending and admin methods like the node's operator.
+ */
+export async function devnetClient (node: Pick<DevnetNode, 'rpc' | 'datadir'>): Promise<HarmonyClient> {
+  const secret = await readJwtSecret(join(node.datadir, JWT_SECRET_FILE))
+  return new HarmonyClient({ url: node.rpc, ...(secret === undefined ? {} : { auth: { jwtSecret: secret } }) })
 }
