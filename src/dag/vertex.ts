@@ -96,15 +96,20 @@ export function vertexSigningMessageFromEncoded (chainId: string, encoded: Uint8
   return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encoded.subarray(0, encoded.length - ML_DSA65_SIGNATURE_BYTES)))
 }
 
-/** Builds and signs a vertex; sorts and dedupes the parents into canonical order. */
-export function buildVertex (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: Uint8Array[], timestampMs: bigint }): Vertex {
+/** Parents as a vertex carries them: duplicates dropped, sorted by their bytes. */
+function canonicalParents (ids: Uint8Array[]): Uint8Array[] {
   const seen = new Set<string>()
-  const parents = init.parents.filter(p => {
+  return ids.filter(p => {
     const h = toHex(p)
     if (seen.has(h)) return false
     seen.add(h)
     return true
   }).sort(compareBytes)
+}
+
+/** Builds and signs a vertex; sorts and dedupes the parents into canonical order. */
+export function buildVertex (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: Uint8Array[], timestampMs: bigint }): Vertex {
+  const parents = canonicalParents(init.parents)
   const unsigned: UnsignedVertex = { version: VERTEX_VERSION, author: init.author, timestampMs: init.timestampMs, parents, txs: init.txs }
   return { ...unsigned, signature: sign(vertexSigningMessage(chainId, unsigned), init.secretKey) }
 }
@@ -115,13 +120,7 @@ export function buildVertex (chainId: string, init: { author: Uint8Array, secret
  * `vertexInfo` re-decoding the batch was half of the builder's time; docs/ledger-profile.md).
  */
 export function buildVertexInfo (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: TxInfo[], timestampMs: bigint }): VertexInfo {
-  const seen = new Set<string>()
-  const parents = init.parents.filter(p => {
-    const h = toHex(p)
-    if (seen.has(h)) return false
-    seen.add(h)
-    return true
-  }).sort(compareBytes)
+  const parents = canonicalParents(init.parents)
   const unsigned: UnsignedVertex = { version: VERTEX_VERSION, author: init.author, timestampMs: init.timestampMs, parents, txs: init.txs.map(t => t.encoded) }
   let size = 5400 + ML_DSA65_SIGNATURE_BYTES
   for (const t of unsigned.txs) size += t.length + 4

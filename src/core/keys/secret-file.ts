@@ -18,15 +18,7 @@ export const SECRET_FILE_EXISTS = 'EEXIST'
  */
 export async function writeSecretFile (path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-  // a random suffix: two writers in one process (or pid reuse after a crash) never share a temp file
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  const tmp = await writeTempSecret(path, data)
   try {
     await link(tmp, path)
   } finally {
@@ -45,14 +37,7 @@ export function isSecretFileExists (err: unknown): boolean {
  * file or the new one, never a mix), and the folder fsync'd so the rename itself survives a power loss.
  */
 export async function replaceSecretFile (path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  const tmp = await writeTempSecret(path, data)
   try {
     await rename(tmp, path)
   } catch (err) {
@@ -61,4 +46,18 @@ export async function replaceSecretFile (path: string, data: Uint8Array | string
   }
   const dir = await open(dirname(path), 'r')
   try { await dir.sync() } finally { await dir.close() }
+}
+
+/** Writes `data` to a new temp file (mode 0600) beside `path` and fsyncs it; returns the temp file's path. */
+async function writeTempSecret (path: string, data: Uint8Array | string): Promise<string> {
+  // a random suffix: two writers in one process (or pid reuse after a crash) never share a temp file
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+  const handle = await open(tmp, 'wx', 0o600)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  return tmp
 }

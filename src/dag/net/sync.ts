@@ -10,6 +10,7 @@ import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import { idListBytes, readIdList, writeIdList } from './id-list.ts'
 import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
 import { MAX_IDS_PER_REQUEST } from './request.ts'
+import { Slots } from '../../core/slots.ts'
 
 // Request types (first byte of a sync request; 3 is the first frame of a channel).
 const MSG_GET_VERTICES = 1
@@ -43,22 +44,6 @@ export interface DagSyncComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
   ledger: Pick<DagLedger, 'hasVertex' | 'genesisIdHex' | 'getVertexBytes' | 'tips' | 'checkStandalone' | 'insertVertex'>
   logger: Logger
-}
-
-/** A counting semaphore: bounded concurrency, waiters served in order. */
-class Slots {
-  private free: number
-  private readonly waiters: Array<() => void> = []
-  constructor (n: number) { this.free = n }
-  async run<T> (fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--
-    else await new Promise<void>(resolve => { this.waiters.push(resolve) })
-    try { return await fn() } finally {
-      const next = this.waiters.shift()
-      if (next !== undefined) next()
-      else this.free++
-    }
-  }
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   STATUS_OK, STATUS_UNAVAILABLE, statusFrame
 } from './protocol.ts'
 import type { BlobStore } from './store.ts'
+import { Slots } from '../../core/slots.ts'
 
 /** Requests one inbound stream may carry: a whole 1 GiB blob in 8-chunk requests, plus its manifest. */
 const MAX_REQUESTS_PER_STREAM = 1 + 4096 / MAX_CHUNKS_PER_REQUEST
@@ -368,20 +369,4 @@ function toBlobError (err: unknown, peer: PeerId, timedOut: boolean): BlobError 
     return new BlobError('BLOB_PEER_BAD_DATA', 'peer sent a frame over the protocol limit', meta, { cause: err })
   }
   return new BlobError('BLOB_UNAVAILABLE', `blob stream failed: ${err instanceof Error ? err.message : String(err)}`, meta, { cause: err })
-}
-
-/** A counting semaphore: bounded concurrency, waiters served in order. */
-class Slots {
-  private free: number
-  private readonly waiters: Array<() => void> = []
-  constructor (n: number) { this.free = n }
-  async run<T> (fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--
-    else await new Promise<void>(resolve => { this.waiters.push(resolve) })
-    try { return await fn() } finally {
-      const next = this.waiters.shift()
-      if (next !== undefined) next()
-      else this.free++
-    }
-  }
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import { resultCommitment } from '../../compute/blob.ts'
 import type { Executor } from '../../compute/types.ts'
 import { referenceResult, toleranceFor, verify as verifyOutputs } from '../../compute/verify.ts'
@@ -10,6 +9,7 @@ import { errorMessage } from '../../core/errors.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
+import { requestOnce, respondOnce } from '../../network/request.ts'
 import { adapterName, type CapabilityRecord, marketExecutorKind } from './capability.ts'
 import {
   answerSigningMessage, type ChallengeAnswer, challengeFlops, challengeIdHex, type ChallengeReply, type ChallengeRequest,
@@ -113,17 +113,12 @@ export class ChallengeResponder implements Startable {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timeoutMs)])
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
-      const request = decodeChallengeRequest((await lp.read({ signal })).subarray())
-      const reply = await this.reply(request, signal)
-      await lp.write(encodeChallengeReply(reply), { signal })
-      await stream.close({ signal }).catch(() => undefined)
-    } catch (err) {
-      this.c.logger.debug({ err: errorMessage(err) }, 'challenge stream failed')
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    await respondOnce(stream, async (bytes, signal) => encodeChallengeReply(await this.reply(decodeChallengeRequest(bytes), signal)), {
+      timeoutMs: this.timeoutMs,
+      signal: this.abort.signal,
+      maxRequestBytes: MAX_REQUEST_BYTES,
+      log: this.c.logger
+    })
   }
 
   private async reply (request: ChallengeRequest, signal: AbortSignal): Promise<ChallengeReply> {
@@ -282,17 +277,6 @@ export class Challenger {
   }
 
   private async exchange (peer: PeerId, body: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
-    const s = AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
-    const stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.marketChallenge, { signal: s })
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_ANSWER_BYTES })
-      await lp.write(body, { signal: s })
-      const res = await lp.read({ signal: s })
-      await stream.close({ signal: s }).catch(() => undefined)
-      return res.subarray()
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-      throw err
-    }
+    return await requestOnce(this.c.libp2p, peer, PROTOCOLS.marketChallenge, body, { timeoutMs: this.timeoutMs, signal, maxResponseBytes: MAX_ANSWER_BYTES })
   }
 }
