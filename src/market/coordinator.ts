@@ -8,7 +8,10 @@
  *   the provider's bond account: two validators issuing the same slot conflict and exactly one becomes final.
  * - **Checking**: every node registers external checkers for `task-award`, `task-settle` and `bond-slash` that
  *   recompute them from its own market state with the same plan: `pending` while this node lacks a referenced
- *   transaction or the moment has not come on its clock, `invalid` when it disagrees, `valid` otherwise.
+ *   transaction (or an earlier one of the decision's account) or the moment has not come on its clock, `invalid`
+ *   only where its state proves the decision can never become right (an `invalid` vertex is never voted for, so a
+ *   disagreement by timing alone would stall the slot), `valid` otherwise. An award that leaves out an in-time
+ *   reveal is not vetoed: the bid is `excluded`.
  * - **Disputes**: results that do not agree are settled by re-execution: the injected `reexecute(task)` returns the
  *   commitment this node computes (src/compute through the provider side); without it a dispute stays pending here.
  */
