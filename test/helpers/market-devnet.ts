@@ -8,7 +8,7 @@ import { bondAccount, escrowAccount } from '../../src/market/accounts.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { fundAccounts, openAccount, type WorkloadAccount } from '../../src/cli/market-workload.ts'
 import { HarmonyClient } from '../../src/sdk/index.ts'
-import { tempDir, waitFor } from './harmonyd.ts'
+import { operatorSecret, tempDir, waitFor } from './harmonyd.ts'
 
 export interface MarketDevnet {
   devnet: Devnet
@@ -52,11 +52,14 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
   })
   const stop = async (): Promise<void> => {
     await devnet.stop()
-    await dir[Symbol.asyncDispose]()
+    // KEEP_TEST_DIRS=1 keeps the datadirs (and each node's harmonyd.log) for a post-mortem
+    if (process.env.KEEP_TEST_DIRS === undefined) await dir[Symbol.asyncDispose]()
+    else console.error(`kept ${dir.path}`)
   }
   try {
     const nodes = await devnet.start()
-    const clients = nodes.map(n => new HarmonyClient({ url: n.rpc }))
+    // the operator's credentials: the tests submit tasks and send transactions (spending methods)
+    const clients = await Promise.all(nodes.map(async n => new HarmonyClient({ url: n.rpc, auth: { jwtSecret: await operatorSecret(n.datadir) } })))
     const addresses = (await Promise.all(clients.map(async c => await c.call('node_info')))).map(i => i.address as string)
     const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
     await fundAccounts(faucet, addresses, options.funding ?? 1000n * AGC)

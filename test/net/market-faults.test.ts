@@ -34,7 +34,7 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
   t.true(end.awards[0].winners.includes(liar))
   t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true, 'the liar is not paid')
-  t.true(end.settlement?.payouts.some(p => p.provider === net.addresses[HONEST_CHEAP]) ?? false, 'the honest winner is paid')
+  t.true(end.settlement?.payouts.some(p => p.provider === net.addresses[HONEST_CHEAP]) ?? false, `the honest winner is paid; bids: ${JSON.stringify((await net.clients[1].call('market_bids', [task.taskId]))?.bids.map(b => [b.provider === net.addresses[HONEST_CHEAP] ? 'honest' : b.provider === liar ? 'liar' : 'other', b.status, b.reason]))}`)
   // the fault slash follows the settle (docs/market.md, Market state and coordinator)
   const slashed = await waitFor('the liar\'s fault slash', async () => {
     const now = await net.clients[1].call('task_get', [task.taskId])
