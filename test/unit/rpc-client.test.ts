@@ -5,21 +5,27 @@ import { HarmonyClient, RpcClientError, RpcTransportError } from '../../src/sdk/
 import { startFixture, testRegistry } from '../helpers/rpc-fixture.ts'
 
 /** test registry plus a method that waits until its caller goes away, reporting that through `aborted`. */
-function registryWithWait (): { registry: RpcRegistry, aborted: Promise<void> } {
+function registryWithWait (): { registry: RpcRegistry, started: () => Promise<void>, aborted: () => Promise<void> } {
   const registry = testRegistry()
-  const { promise: aborted, resolve } = Promise.withResolvers<void>()
+  let startedNow = Promise.withResolvers<void>()
+  let abortedNow = Promise.withResolvers<void>()
   registry.register({
     name: 'test_wait',
     summary: 'Waits until the call is abandoned.',
     params: z.tuple([]),
     result: z.null(),
     handler: async (_params, ctx) => {
+      const { resolve: onStart } = startedNow
+      const { resolve: onAbort } = abortedNow
+      onStart()
       await new Promise<void>((done) => { ctx.signal.addEventListener('abort', () => { done() }, { once: true }) })
-      resolve()
+      onAbort()
+      startedNow = Promise.withResolvers<void>()
+      abortedNow = Promise.withResolvers<void>()
       return null
     }
   })
-  return { registry, aborted }
+  return { registry, started: async () => { await startedNow.promise }, aborted: async () => { await abortedNow.promise } }
 }
 
 test.serial('SDK over HTTP: typed results, node errors as RpcClientError with code and data', async (t) => {
@@ -46,21 +52,26 @@ test.serial('SDK over HTTP: typed results, node errors as RpcClientError with co
 })
 
 test.serial('SDK: a call times out with RPC_TIMEOUT and the server sees the call abandoned', async (t) => {
-  const { registry, aborted } = registryWithWait()
+  const { registry, started, aborted } = registryWithWait()
   const { server, url } = await startFixture({}, registry)
   t.teardown(async () => { await server.stop() })
   const client = new HarmonyClient({ url, timeoutMs: 30_000 })
   t.teardown(async () => { await client.close() })
 
+  // the timeout may fire before the request even reaches a loaded server, so only its code is asserted here
   const timedOut = await t.throwsAsync(client.request('test_wait', [], { timeoutMs: 50 }), { instanceOf: RpcTransportError })
   t.is(timedOut?.code, 'RPC_TIMEOUT')
-  await aborted // the handler's ctx.signal fired when the HTTP request went away
 
+  // a call the server is running, then abandoned by the caller: the handler's ctx.signal fires
   const controller = new AbortController()
+  const running = started()
   const call = client.request('test_wait', [], { signal: controller.signal })
+  await running
+  const abandoned = aborted()
   controller.abort()
   const abortedCall = await t.throwsAsync(call, { instanceOf: RpcTransportError })
   t.is(abortedCall?.code, 'RPC_ABORTED')
+  await abandoned
 })
 
 test.serial('SDK: an unreachable node is RPC_CONNECTION_FAILED', async (t) => {
