@@ -77,6 +77,8 @@ export interface MatmulTaskOptions {
   executionDeadlineMs?: number
   /** @default false */
   private?: boolean
+  /** The announce asks its requester's client to announce it again if it expires with no valid bid. @default false */
+  reannounce?: boolean
   /** Requirements' executor. @default 'any' */
   executor?: 'any' | 'cpu' | 'webgpu'
   /** Seed of the inputs. @default the nonce */
@@ -113,7 +115,7 @@ export async function submitMatmul (account: WorkloadAccount, o: MatmulTaskOptio
     requirements: { executor: o.executor ?? 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false },
     private: o.private ?? false,
     ...(o.private === true ? { requesterKemKey: requesterKemKey(account.key.secretKey).publicKey } : {}),
-    reannounce: false
+    reannounce: o.reannounce ?? false
   })
   const submittedAtMs = Date.now()
   const { taskId, txId } = await submitTask(account.client, `0x${toHex(encodeTx(tx))}`, [a, b])

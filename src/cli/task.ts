@@ -13,6 +13,9 @@ import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
 import { waitForTx, walletOptions, walletPath, type WalletArgs } from './wallet-common.ts'
 
+/** `task submit --reannounce --wait`: announces after the first, for a task that keeps expiring with no valid bid. */
+const MAX_REANNOUNCES = 3
+
 interface SubmitArgs extends WalletArgs {
   kernel: string
   params: string
@@ -73,7 +76,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     .option('executor', { type: 'string', default: 'any', choices: REQUIRED_EXECUTORS, describe: 'required executor' })
     .option('min-gflops', { type: 'number', default: 0, describe: 'required measured GFLOP/s' })
     .option('attested', { type: 'boolean', default: false, describe: 'only providers that passed a benchmark challenge' })
-    .option('reannounce', { type: 'boolean', default: false, describe: 'with no valid bid, run the auction once more instead of refunding' })
+    .option('reannounce', { type: 'boolean', default: false, describe: 'with --wait: a task that expires with no valid bid is announced again (at most 3 times); the expired one is refunded' })
     .option('fee', { type: 'string', default: '1000', describe: 'transaction fee in base units' })
     .option('timeout', { type: 'number', default: 120, describe: 'seconds --wait waits' }) as never,
   handler: async (args) => {
@@ -90,29 +93,40 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     const key = await loadWalletFile(walletPath(args))
     const client = await clientFor(args)
     try {
-      const [chainId, nonce] = await Promise.all([ledgerChainId(client), client.call('account_getNonce', [key.address])])
-      const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee: BigInt(args.fee) }, {
-        spec: { kernel: args.kernel as KernelName, paramsJson: canonicalJson(params) },
-        inputs: inputs.map(b => new Uint8Array(createHash('sha256').update(b).digest())),
-        outputLimitBytes: args['output-limit'],
-        budget: baseUnits(args.budget),
-        redundancy: args.redundancy,
-        k,
-        verification,
-        bidWindowMs: args['bid-window'],
-        revealWindowMs: args['reveal-window'],
-        executionDeadlineMs: args.deadline,
-        requirements: { executor: args.executor as RequiredExecutor, minGflopsMilli: Math.round(args['min-gflops'] * 1000), minMemoryMiB: 0, attested: args.attested },
-        private: args.private,
-        ...(args.private ? { requesterKemKey: requesterKemKey(key.secretKey).publicKey } : {}),
-        reannounce: args.reannounce
-      })
-      const submitted = await submitTask(client, `0x${toHex(encodeTx(tx))}`, inputs)
+      const chainId = await ledgerChainId(client)
+      // --reannounce: a task that expires with no valid bid is announced again (this client signs it: no node can),
+      // at most MAX_REANNOUNCES times; the expired one is refunded whole
+      const announce = async (): Promise<{ taskId: string, txId: string }> => {
+        const nonce = await client.call('account_getNonce', [key.address])
+        const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee: BigInt(args.fee) }, {
+          spec: { kernel: args.kernel as KernelName, paramsJson: canonicalJson(params) },
+          inputs: inputs.map(b => new Uint8Array(createHash('sha256').update(b).digest())),
+          outputLimitBytes: args['output-limit'],
+          budget: baseUnits(args.budget),
+          redundancy: args.redundancy,
+          k,
+          verification,
+          bidWindowMs: args['bid-window'],
+          revealWindowMs: args['reveal-window'],
+          executionDeadlineMs: args.deadline,
+          requirements: { executor: args.executor as RequiredExecutor, minGflopsMilli: Math.round(args['min-gflops'] * 1000), minMemoryMiB: 0, attested: args.attested },
+          private: args.private,
+          ...(args.private ? { requesterKemKey: requesterKemKey(key.secretKey).publicKey } : {}),
+          reannounce: args.reannounce
+        })
+        return await submitTask(client, `0x${toHex(encodeTx(tx))}`, inputs)
+      }
+      let submitted = await announce()
       if (!args.wait) {
         output(args.json, { ...submitted, state: 'submitted' }, () => `task ${submitted.taskId} submitted (announce ${submitted.txId})`)
         return
       }
-      const task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000 })
+      let task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000 })
+      for (let again = 0; args.reannounce && task.state === 'expired' && again < MAX_REANNOUNCES; again++) {
+        process.stderr.write(`task ${submitted.taskId} expired with no valid bid: announcing it again\n`)
+        submitted = await announce()
+        task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000 })
+      }
       const bids = await client.call('market_bids', [submitted.taskId])
       output(args.json, { ...submitted, task, bids }, () => taskReport(task, bids))
       if (task.state !== 'settled') process.exitCode = 1

@@ -15,6 +15,8 @@ const HONEST_CHEAP = 3
 const WINDOWS = { bidWindowMs: 3000, revealWindowMs: 2500 }
 
 let net: MarketDevnet
+/** The liar's bond before its first slash (the bond its config asks for). */
+let liarBond = 0n
 test.before(async () => {
   net = await startMarketDevnet({
     nodes: 5,
@@ -33,6 +35,7 @@ async function bondOf (address: string): Promise<bigint> {
 test.serial('redundancy: the wrong result disagrees, re-execution settles the dispute, the liar is slashed and unpaid', async (t) => {
   const liar = net.addresses[LIAR]
   const bondBefore = await bondOf(liar)
+  liarBond = bondBefore
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...WINDOWS })
   const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
@@ -53,6 +56,9 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
 
 test.serial('spot-check: the checker disagrees with the liar, which is slashed', async (t) => {
   const liar = net.addresses[LIAR]
+  // the liar's agent tops its slashed bond up again (a re-registration); until that is final its bids are not
+  // valid, and this auction is the liar's to win only once it is
+  await waitFor('the liar\'s bond topped up again', async () => (await bondOf(liar)) >= liarBond ? true : undefined, 60_000)
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'spot-check', redundancy: 1, ...WINDOWS })
   const end = await waitForTask(net.clients[2], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
