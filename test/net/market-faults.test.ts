@@ -80,7 +80,9 @@ test.serial('spot-check: the checker disagrees with the liar, which is slashed',
 })
 
 test.serial('a winner killed before it can answer is slashed for lateness and replaced; the task completes', async (t) => {
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, bidWindowMs: 2000, revealWindowMs: 2000 })
+  // the two cheap providers (the liar, the honest node 3) must both be able to win, so the target is never node 0
+  await waitFor('the liar\'s bond topped up again', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...WINDOWS })
   // just before the reveal window closes, the cheapest revealed bid is the one the award will name: kill its
   // node now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
   const target = await waitFor('the revealed bids before the window closes', async () => {
