@@ -239,6 +239,9 @@ export class ProviderAgent implements Startable {
 
   private async bid (view: TaskView): Promise<void> {
     const taskId = view.taskId
+    // the registration may have become final since the last sweep (every sweepMs): read it now rather than
+    // miss an auction whose bid window is shorter than the sweep
+    if (this.self === undefined) await this.refreshSelf()
     if (this.self === undefined || this.capability === undefined) {
       this.log.debug({ taskId }, 'not registered yet: no bid')
       return
