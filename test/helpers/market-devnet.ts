@@ -92,3 +92,22 @@ export async function totalHeld (client: HarmonyClient, accounts: readonly strin
   const balances = await Promise.all([...new Set(all)].map(async a => BigInt(await client.call('account_getBalance', [a]))))
   return balances.reduce((sum, b) => sum + b, 0n)
 }
+
+/** The fault tests' devnet: node 4 lies (devnet-only fault injection) at the lowest price, node 3 is honest and next. */
+export const LIAR = 4
+export const HONEST_CHEAP = 3
+/**
+ * Bid and reveal windows of the fault tests: a provider bids once the announce is final on its node and its commit
+ * must be final inside the window; on a loaded 2-core machine running 5 nodes 1.5 s was sometimes too short.
+ */
+export const FAULT_WINDOWS = { bidWindowMs: 3000, revealWindowMs: 2500 }
+
+/** A 5-node market devnet with the liar at node LIAR and the honest cheap provider at node HONEST_CHEAP. */
+export async function startFaultsDevnet (): Promise<MarketDevnet> {
+  return await startMarketDevnet({
+    nodes: 5,
+    provider: (i) => i === LIAR
+      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'wrong-result' }
+      : i === HONEST_CHEAP ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
+  })
+}

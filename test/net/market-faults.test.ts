@@ -3,27 +3,15 @@ import { once } from 'node:events'
 import { submitMatmul } from '../../src/cli/market-workload.ts'
 import { waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
-import { AGC, startMarketDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { AGC, FAULT_WINDOWS, HONEST_CHEAP, LIAR, startFaultsDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
 
 // node 4 lies (devnet-only fault injection) and bids the lowest price, node 3 is honest and second cheapest, the
 // others honest at the default price: node 4 wins every auction it may enter
-const LIAR = 4
-const HONEST_CHEAP = 3
-// a provider bids once the announce is final on its node and its commit must be final inside the bid window: on a
-// loaded 2-core machine running 5 nodes, 1.5 s (the workload's default) was sometimes too short for a provider
-// other than the liar to get its commit in (seen: the honest cheap bid absent from market_bids)
-const WINDOWS = { bidWindowMs: 3000, revealWindowMs: 2500 }
-
 let net: MarketDevnet
 /** The liar's bond before its first slash (the bond its config asks for). */
 let liarBond = 0n
 test.before(async () => {
-  net = await startMarketDevnet({
-    nodes: 5,
-    provider: (i) => i === LIAR
-      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'wrong-result' }
-      : i === HONEST_CHEAP ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
-  })
+  net = await startFaultsDevnet()
 })
 test.after.always(async () => { await net?.stop() })
 
@@ -36,7 +24,7 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   const liar = net.addresses[LIAR]
   const bondBefore = await bondOf(liar)
   liarBond = bondBefore
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...WINDOWS })
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...FAULT_WINDOWS })
   const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
   t.true(end.awards[0].winners.includes(liar))
@@ -57,7 +45,7 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
 test.serial('a winner killed before it can answer is slashed for lateness and replaced; the task completes', async (t) => {
   // the two cheap providers (the liar, the honest node 3) must both be able to win, so the target is never node 0
   await waitFor('the liar\'s bond topped up again', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...WINDOWS })
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...FAULT_WINDOWS })
   // just before the reveal window closes, the cheapest revealed bid is the one the award will name: kill its
   // node now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
   const target = await waitFor('the revealed bids before the window closes', async () => {

@@ -2,33 +2,20 @@ import test from 'ava'
 import { submitMatmul } from '../../src/cli/market-workload.ts'
 import { waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
-import { AGC, startMarketDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { AGC, FAULT_WINDOWS, LIAR, startFaultsDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
 
 // The spot-check case of market-faults on a devnet of its own, so its liar is fresh: after a fault slash, a liar
-// did not always win the next auction (seen 3 times in 4 runs; not explained yet, see the session note).
-// node 4 lies (devnet-only fault injection) and bids the lowest price, node 3 is honest and second cheapest, the
-// others honest at the default price: node 4 wins every auction it may enter
-const LIAR = 4
-const HONEST_CHEAP = 3
-// a provider bids once the announce is final on its node and its commit must be final inside the bid window: on a
-// loaded 2-core machine running 5 nodes, 1.5 s (the workload's default) was sometimes too short for a provider
-// other than the liar to get its commit in (seen: the honest cheap bid absent from market_bids)
-const WINDOWS = { bidWindowMs: 3000, revealWindowMs: 2500 }
-
+// did not always win the next auction (seen 3 times in 4 runs, before the agent read its own registration before
+// deciding). The liar bids the lowest price and wins every auction it may enter.
 let net: MarketDevnet
 test.before(async () => {
-  net = await startMarketDevnet({
-    nodes: 5,
-    provider: (i) => i === LIAR
-      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'wrong-result' }
-      : i === HONEST_CHEAP ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
-  })
+  net = await startFaultsDevnet()
 })
 test.after.always(async () => { await net?.stop() })
 
 test.serial('spot-check: the checker disagrees with the liar, which is slashed', async (t) => {
   const liar = net.addresses[LIAR]
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'spot-check', redundancy: 1, ...WINDOWS })
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'spot-check', redundancy: 1, ...FAULT_WINDOWS })
   const end = await waitForTask(net.clients[2], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
   t.deepEqual(end.awards[0].winners, [liar])
