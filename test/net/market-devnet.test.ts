@@ -89,7 +89,10 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
   for (const [i, task] of done.entries()) {
     t.is(task.state, 'settled', `task ${task.taskId}: ${JSON.stringify(task.settlement)}`)
     t.is(task.settlement?.outcome, 'paid')
-    const output = await fetchTaskOutput(net.clients[(i + 2) % NODES], task.taskId)
+    // read from another node than the one waited on: wait for that node to hold the settle as well
+    const reader = net.clients[(i + 2) % NODES]
+    await waitForTask(reader, task.taskId, ['settled'], { timeoutMs: 30_000 })
+    const output = await fetchTaskOutput(reader, task.taskId)
     t.truthy(output)
     t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(reference(submitted[i]))), `task ${task.taskId}: output differs from the CPU reference`)
   }
@@ -159,6 +162,8 @@ test.serial('a private task: the winner alone reads the inputs, the requester al
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, private: true })
   const end = await waitForTask(net.clients[3], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  // the output is read on node 4, which may decide the settle after node 3 did
+  await waitForTask(net.clients[4], task.taskId, ['settled'], { timeoutMs: 30_000 })
   const sealed = await net.clients[4].call('task_result', [task.taskId])
   t.is(sealed?.encoding, 'sealed')
   const output = await fetchTaskOutput(net.clients[4], task.taskId, requesterKemKey(net.faucet.key.secretKey).secretKey)
