@@ -68,6 +68,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   private db?: BinaryDb
   private identityValue?: NodeIdentity
   private libp2pValue?: HarmonyLibp2p
+  // node_info answers from this; libp2p's address manager rebuilds the list on every read
+  private listenAddrsCache?: string[]
   private bindingValue?: PeerBindingService
   private gossipValue?: GossipRegistry
   private announcementsValue?: AnnouncementService
@@ -179,6 +181,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       throw this.portError(err, 'p2p', config['p2p-host'], config['p2p-port'], '--p2p-port')
     }
     const libp2p = this.libp2pValue
+    libp2p.addEventListener('self:peer:update', () => { this.listenAddrsCache = undefined })
     this.services.adopt('libp2p', startable(async () => { await libp2p.stop() }))
     try {
       await libp2p.start()
@@ -355,7 +358,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
   }
 
   listenAddrs (): string[] {
-    return this.libp2pValue?.getMultiaddrs().map(a => a.toString()) ?? []
+    if (this.libp2pValue === undefined) return []
+    this.listenAddrsCache ??= this.libp2pValue.getMultiaddrs().map(a => a.toString())
+    return [...this.listenAddrsCache]
   }
 
   uptimeSeconds (): number {

@@ -28,10 +28,12 @@ export type ConsensusHealthSource = () => RpcResultOf<'node_health'>['consensus'
 
 /** The node's own RPC source (src/api/node.ts) over a running HarmonyNode. */
 export function nodeRpcSource (node: NodeRpcParts, extension: NodeInfoExtension = () => ({}), consensus: ConsensusHealthSource = () => undefined): NodeRpcSource {
+  // the identity does not change while the node runs; hashing the 1,952-byte key per call showed in profiles
+  let ledgerKey: string | undefined
   return {
     info: () => ({
       peerId: node.libp2p.peerId.toString(),
-      ledgerKey: ledgerKeyFingerprint(node.identity.ledgerKey.publicKey),
+      ledgerKey: ledgerKey ??= ledgerKeyFingerprint(node.identity.ledgerKey.publicKey),
       version: VERSION,
       network: node.config.network,
       listenAddrs: node.listenAddrs(),

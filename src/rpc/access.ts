@@ -7,6 +7,8 @@ import { TokenBuckets } from './rate-limit.ts'
 // most its limit in answered calls plus (held connections / hold time) in refusals
 const REFUSAL_HOLD_MS = 1000
 const MAX_HELD_REFUSALS_PER_CLIENT = 32
+// Host headers whose verdict is remembered (a handful in practice; a table past this is dropped whole)
+const MAX_HOST_VERDICTS = 64
 
 /** geth's `--http.vhosts` default, with the loopback addresses a local client puts in its Host header. */
 export const DEFAULT_VHOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1']
@@ -43,6 +45,7 @@ export class RpcAccess {
   private readonly operator?: TokenBuckets
   // clients with refusals being held, and how many (entries leave when their count drops to 0)
   private readonly heldRefusals = new Map<string, number>()
+  private readonly hostVerdicts = new Map<string, boolean>()
 
   constructor (init: RpcAccessInit = {}) {
     this.vhosts = new Set((init.vhosts ?? DEFAULT_VHOSTS).map((h) => h.toLowerCase()))
@@ -57,7 +60,13 @@ export class RpcAccess {
   /** True when the Host header names an allowed host (an absent header is allowed: it cannot come from a browser). */
   hostAllowed (hostHeader: string | undefined): boolean {
     if (this.vhosts.has('*') || hostHeader === undefined) return true
-    return this.vhosts.has(hostName(hostHeader))
+    // a client sends the same Host on every call; parsing it (an IPv6 test among others) showed in profiles
+    const known = this.hostVerdicts.get(hostHeader)
+    if (known !== undefined) return known
+    const allowed = this.vhosts.has(hostName(hostHeader))
+    if (this.hostVerdicts.size >= MAX_HOST_VERDICTS) this.hostVerdicts.clear()
+    this.hostVerdicts.set(hostHeader, allowed)
+    return allowed
   }
 
   /** Spends `calls` tokens of `client`'s bucket: 0 when allowed, else the milliseconds to wait. */

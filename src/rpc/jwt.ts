@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 /**
  * HS256 JSON Web Tokens as geth's authenticated RPC uses them: a shared 32-byte secret, a token minted per
@@ -16,7 +16,7 @@ const MAX_TOKEN_CHARS = 2048
 
 export type JwtFailure = 'token_malformed' | 'token_signature' | 'token_expired'
 
-export type JwtCheck = { ok: true } | { ok: false, reason: JwtFailure, message: string }
+export type JwtCheck = { ok: true, iatSeconds: number } | { ok: false, reason: JwtFailure, message: string }
 
 const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
 
@@ -24,19 +24,27 @@ function base64url (text: string | Buffer): string {
   return Buffer.from(text).toString('base64url')
 }
 
-function sign (secret: Uint8Array, signingInput: string): Buffer {
-  return createHmac('sha256', secret).update(signingInput).digest()
+/**
+ * A secret as node:crypto keeps it. HMAC over raw bytes imports the key on every call, which cost about ten times
+ * the HMAC itself on the request path (measured: 82 µs against 8 µs per token); a verifier makes its key once.
+ */
+export function jwtKey (secret: Uint8Array | KeyObject): KeyObject {
+  return secret instanceof Uint8Array ? createSecretKey(secret) : secret
+}
+
+function sign (secret: Uint8Array | KeyObject, signingInput: string): Buffer {
+  return createHmac('sha256', jwtKey(secret)).update(signingInput).digest()
 }
 
 /** A fresh token (`iat` = now) signed with `secret`. */
-export function mintJwt (secret: Uint8Array, nowMs = Date.now()): string {
+export function mintJwt (secret: Uint8Array | KeyObject, nowMs = Date.now()): string {
   const payload = base64url(JSON.stringify({ iat: Math.floor(nowMs / 1000) }))
   const input = `${HEADER}.${payload}`
   return `${input}.${sign(secret, input).toString('base64url')}`
 }
 
 /** Checks the signature first (a forged token learns nothing about the clock), then `iat`. */
-export function verifyJwt (token: string, secret: Uint8Array, nowMs = Date.now(), maxSkewSeconds = JWT_MAX_SKEW_SECONDS): JwtCheck {
+export function verifyJwt (token: string, secret: Uint8Array | KeyObject, nowMs = Date.now(), maxSkewSeconds = JWT_MAX_SKEW_SECONDS): JwtCheck {
   const malformed = (what: string): JwtCheck => ({ ok: false, reason: 'token_malformed', message: `malformed token: ${what}; send Authorization: Bearer <HS256 JWT>` })
   if (token.length > MAX_TOKEN_CHARS) return malformed('too long')
   const parts = token.split('.')
@@ -57,11 +65,16 @@ export function verifyJwt (token: string, secret: Uint8Array, nowMs = Date.now()
     return { ok: false, reason: 'token_signature', message: 'invalid token signature: sign it with the node\'s JWT secret (<datadir>/rpc/jwt.hex)' }
   }
   if (!isRecord(claims) || typeof claims.iat !== 'number' || !Number.isFinite(claims.iat)) return malformed('the payload needs a numeric iat')
-  const skew = Math.abs(nowMs / 1000 - claims.iat)
+  return checkIat(claims.iat, nowMs, maxSkewSeconds)
+}
+
+/** The clock half of the check, for a token whose signature already verified: `iat` within the skew of now. */
+export function checkIat (iatSeconds: number, nowMs = Date.now(), maxSkewSeconds = JWT_MAX_SKEW_SECONDS): JwtCheck {
+  const skew = Math.abs(nowMs / 1000 - iatSeconds)
   if (skew > maxSkewSeconds) {
     return { ok: false, reason: 'token_expired', message: `token expired: iat must be within ${maxSkewSeconds} s of the node's clock (off by ${Math.round(skew)} s); mint a new token per request and check the clocks` }
   }
-  return { ok: true }
+  return { ok: true, iatSeconds }
 }
 
 function isRecord (value: unknown): value is Record<string, unknown> {

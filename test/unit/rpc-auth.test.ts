@@ -258,3 +258,21 @@ test('every defined method declares its class; rpc.discover carries it as x-harm
   t.is(byName.get('rpc.discover'), 'public')
   t.is(byName.get('harmony_subscribe'), 'public')
 })
+
+test('a token verified once is remembered, and still refused once its iat falls outside the skew', async (t) => {
+  const secret = new Uint8Array(randomBytes(32))
+  let nowMs = Date.now()
+  const auth = new RpcAuth({ jwtSecret: secret, now: () => nowMs })
+  const token = mintJwt(secret, nowMs)
+  const headers = { authorization: `Bearer ${token}` }
+  t.is((await auth.authenticate(headers, '127.0.0.1')).principal, 'operator')
+  t.is((await auth.authenticate(headers, '127.0.0.1')).principal, 'operator', 'the remembered token')
+  nowMs += 61_000
+  const late = await auth.authenticate(headers, '127.0.0.1')
+  t.is(late.principal, 'anonymous')
+  t.is(late.denial?.reason, 'token_expired')
+  // a forged token that looks like a remembered one in all but its signature is checked in full
+  const forged = `${token.slice(0, token.lastIndexOf('.'))}.${Buffer.from(randomBytes(32)).toString('base64url')}`
+  nowMs -= 61_000
+  t.is((await auth.authenticate({ authorization: `Bearer ${forged}` }, '127.0.0.1')).denial?.reason, 'token_signature')
+})
