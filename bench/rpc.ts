@@ -9,7 +9,7 @@
 // operator's JWT (its own bucket), minted per request.
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,10 +46,25 @@ const TRANSFERS = Number(values.transfers)
 // busy shared 2-core machine (~100-300 req/s there), so the flood is past the limit and the limit has room to protect
 const CLIENT_RATE_LIMIT = Number(values.limit)
 
+// USER_HZ of /proc/<pid>/stat: 100 on every Linux architecture Node supports
+const CLOCK_TICKS_PER_SECOND = 100
+
 const log = (line: string): void => { if (!values.json) process.stderr.write(`${line}\n`) }
 const sorted = (r: LoadResult): number[] => [...r.latenciesMs].sort((a, b) => a - b)
 const perSecond = (r: LoadResult): number => r.ok / (r.elapsedMs / 1000)
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** CPU milliseconds (user + system) a process has used so far, from /proc (Linux); NaN where it cannot be read. */
+async function cpuMs (pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN
+  try {
+    // fields after the command name: state is 3rd, utime the 14th and stime the 15th of the whole line
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND
+  } catch {
+    return Number.NaN
+  }
+}
 
 function child (script: string): ChildProcess {
   return fork(fileURLToPath(new URL(script, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
@@ -103,10 +118,19 @@ async function main (): Promise<void> {
       const nodeTarget: LoadTarget = { url: node.rpc, body: bodies[method], headers: operator }
       const floorTarget: LoadTarget = { url: floorUrl, body: bodies[method], headers: operator }
       log(`${method}: closed loop at concurrency ${CONCURRENCY}, ${DURATION_MS} ms each`)
+      const nodeCpu = await cpuMs(node.process.pid)
       const n = await closedLoop(nodeTarget, CONCURRENCY, DURATION_MS)
+      const nodeCpuUsed = (await cpuMs(node.process.pid)) - nodeCpu
+      const floorCpu = await cpuMs(floor.pid)
       const f = await closedLoop(floorTarget, CONCURRENCY, DURATION_MS)
+      const floorCpuUsed = (await cpuMs(floor.pid)) - floorCpu
       if (n.limited + n.failed > 0) log(`  node: ${n.limited} rate-limited, ${n.failed} failed`)
       add(`${method}_rps_c${CONCURRENCY}`, perSecond(n), 'req/s', 'bare node:http JSON server, same bytes', perSecond(f))
+      // CPU time per answered call of each server process: unlike requests/s, it holds on a machine shared with
+      // other work (the node's figure includes its idle consensus work over the same seconds)
+      if (!Number.isNaN(nodeCpuUsed + floorCpuUsed)) {
+        add(`${method}_cpu_us_per_call`, nodeCpuUsed * 1000 / n.ok, 'us', 'bare node:http CPU per call', floorCpuUsed * 1000 / f.ok)
+      }
       add(`${method}_p50_c${CONCURRENCY}`, percentile(sorted(n), 0.5), 'ms', 'bare node:http p50', percentile(sorted(f), 0.5))
       add(`${method}_p99_c${CONCURRENCY}`, percentile(sorted(n), 0.99), 'ms', 'bare node:http p99', percentile(sorted(f), 0.99))
       log(`${method}: paced at ${RATE} req/s`)
