@@ -236,7 +236,7 @@ export class MarketNode implements Startable {
   /**
    * The coordinator's dispute hook: re-runs a public task honestly on this node's executor (inputs from this
    * node's store or its peers) and returns the commitment. A private task's inputs are sealed to its providers
-   * only, so a validator cannot re-run it (docs/market.md, Private tasks).
+   * only, so a validator cannot re-run it: its disputes settle `unresolved` and never come here (rules/settle.ts).
    */
   async reexecute (task: TaskView): Promise<string> {
     const inputs = this.inputs

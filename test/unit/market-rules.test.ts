@@ -91,12 +91,14 @@ const historyArb = fc.record({
   r: fc.integer({ min: 1, max: 3 }),
   budget: fc.bigInt({ min: 100n, max: 100_000n }),
   needGpu: rarely,
-  cancel: rarely
+  cancel: rarely,
+  /** inputs sealed to the providers: a dispute cannot be re-executed */
+  private: rarely
 })
 
 type History = typeof historyArb extends fc.Arbitrary<infer H> ? H : never
 const BIDDER: History['providers'][number] = { bond: 3n * MIN_BOND, webgpu: false, bids: true, priceBp: 100, mismatch: false, lateCommit: false, lateReveal: false, behaviour: 'good', drained: false }
-const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false }
+const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false, private: false }
 
 test('random task histories: conservation, settles within their escrow, awards as the rule says', async (t) => {
   const seen = new Map<string, number>()
@@ -123,7 +125,7 @@ test('random task histories: conservation, settles within their escrow, awards a
     for (const p of providers) if (p.bond > 0n) await send(tx(32, p.keys, 0n, FEE, cpuProvider(p.bond, p.webgpu ? { executor: 'webgpu' } : {})))
     const r = h.verification === 'none' ? 1 : h.verification === 'redundancy' ? Math.max(2, h.r) : h.r
     const k = h.verification === 'redundancy' ? 2 : 1
-    const announce = matmulAnnounce({ budget: h.budget, redundancy: r, k, verification: h.verification, requirements: { executor: h.needGpu ? 'webgpu' : 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } })
+    const announce = matmulAnnounce({ budget: h.budget, redundancy: r, k, verification: h.verification, requirements: { executor: h.needGpu ? 'webgpu' : 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }, ...(h.private ? { private: true, requesterKemKey: new Uint8Array(1184).fill(3) } : {}) })
     const taskId = taskIdOf(requester, 0n)
     const taskHex = toHex(taskId)
     t.true(await send(tx(34, requesterKeys, 0n, FEE, announce)))
@@ -219,6 +221,14 @@ test('random task histories: conservation, settles within their escrow, awards a
       t.is(ledger.balance(bondAccount(p.address)), p.bond - slashed)
     }
     t.is(ledger.total(), supply)
+    if (final.settlement?.outcome === 'unresolved') {
+      // never a payout to a result nobody can check, never a slash without proof
+      t.true(h.private)
+      t.deepEqual(final.settlement.payouts, [])
+      t.is(final.settlement.refund, escrowOf(announce))
+      t.false(final.slashes.some(x => x.reason === 'fault'))
+    }
+    if (h.private) t.not(final.settlement?.outcome, 'disputed', 'a private task is never settled by a re-execution')
     tag(`outcome:${final.settlement?.outcome ?? 'none'}`)
     for (const s of final.slashes) tag(`slash:${s.reason}`)
     if (final.awards.length > 1) tag('replacement')
@@ -234,12 +244,14 @@ test('random task histories: conservation, settles within their escrow, awards a
       // a late winner with no bond left: slashed 0, replaced, the replacement paid
       [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'none', drained: true, priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a faulty winner with no bond left: the honest one paid, the rest refunded, the fault slashed 0
-      [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'bad', drained: true, priceBp: 200 }, { ...BIDDER, priceBp: 300 }] }]
+      [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'bad', drained: true, priceBp: 200 }, { ...BIDDER, priceBp: 300 }] }],
+      // a private task whose winner and spot-checker disagree: nobody can re-execute it, so all is refunded
+      [{ ...EXAMPLE, verification: 'spot-check', private: true, providers: [{ ...BIDDER, behaviour: 'bad', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)
