@@ -230,9 +230,9 @@ export class MarketCoordinator implements Startable {
         if (!this.myTurn(first.taskId, `${toHex(acct)}:${seen}`, `${reason}:${provider}`, seen)) continue
         const cur = await this.caughtUp(first.taskId, acct)
         if (cur === undefined || cur.step.kind !== planned.kind || !cur.step.providers.includes(provider)) continue
-        // the bond as of every slash final so far (another task's slash changes the amount)
+        // the bond as of every slash final so far (another task's slash changes the amount); with no bond left the
+        // slash takes nothing but is still issued: the task's replacement or its end waits on it
         const amount = slashAmount((await this.c.state.providerRecord(provider))?.bond ?? 0n, reason)
-        if (amount === 0n) continue
         await this.submit(`${toHex(acct)}:${cur.nonce}`, buildBondSlash(chainId, keys, cur.nonce, { provider: fromHex(provider), taskId, reason, amount, beneficiary: fromHex(cur.t.requester) }), 'slash', reason)
       }
       return

@@ -22,7 +22,7 @@ import { taskIdHexOf } from './accounts.ts'
 import { seal } from './blobs/seal.ts'
 import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
-import { encodeNotice, inputContext } from './sealed-inputs.ts'
+import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
 import { TERMINAL_PHASES, type MarketReader, type TaskView } from './state/reader.ts'
 
 /** Inputs per announce (docs/market.md, kind 34). */
@@ -88,8 +88,8 @@ export interface RequesterComponents {
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
   reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
-  /** Publishes a sealed-inputs notice on `harmony/1/inputs`. */
-  publishNotice: (bytes: Uint8Array) => Promise<unknown>
+  /** Signs (as the holder) and publishes a sealed-inputs notice on `harmony/1/inputs`. */
+  publishNotice: (notice: SealedInputsNotice) => Promise<unknown>
   /** This node's libp2p peer id (where the envelopes are fetched from). */
   peerId: string
   logger: Logger
@@ -261,7 +261,7 @@ export class Requester implements Startable {
       for (let i = 0; i < plain.length; i++) {
         envelopes.push(await this.c.blobs.put(seal(plain[i], kem, { context: inputContext(task.taskId, provider, i) }), { tags: [task.taskId] }))
       }
-      await this.c.publishNotice(encodeNotice({ taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes }))
+      await this.c.publishNotice({ taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes })
     }
     this.c.logger.info({ taskId: task.taskId, round, providers: providers.length }, 'private inputs sealed to the awarded providers')
   }

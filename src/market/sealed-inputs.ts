@@ -7,22 +7,33 @@
  * provider's ML-KEM-768 key, stores the envelopes in its blob store and publishes a notice on `harmony/1/inputs`:
  * (task, round, provider, the node's peer id, the envelope ids). The provider fetches the envelopes from that peer
  * over `/harmony/blob/1.0.0`, opens them with `inputContext` and checks each plaintext against the announced id.
- * A forged notice costs a fetch and a failed open, nothing more: the envelope is bound to the task, the provider
- * and the input's position.
+ *
+ * A notice is signed by its holder: the holder is a libp2p peer id, which names its own Ed25519 key, so any node
+ * checks the signature from the notice alone and rejects a notice naming a holder that did not sign it (gossip
+ * reject: the sender's score drops). The gossip message itself carries no author (StrictNoSign, and a relayed
+ * message's `from` is the relay, not the publisher), hence the signature inside. A notice a holder signed for
+ * itself with envelopes that do not open costs the provider one fetch and a failed open: it keeps a few distinct
+ * notices per task (sealed-inputs-board.ts) and tries each until one opens and matches the announced ids.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Reader, toHex, utf8, Writer } from '../core/codec.ts'
 import { ADDRESS_BYTES, formatAddress, parseAddress } from '../core/address.ts'
+import { signingMessage } from '../core/crypto.ts'
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 const INPUT_CONTEXT = 'HARMONY/market/input/v1'
-const NOTICE_VERSION = 1
+const NOTICE_SIGNING_TAG = 'HARMONY/market/inputs-notice/v1'
+/** 2: signed by the holder (1, unsigned, is refused as an unknown version). */
+const NOTICE_VERSION = 2
+/** An Ed25519 signature (the holder's libp2p key). */
+const SIGNATURE_BYTES = 64
 /** A libp2p peer id string is ≤ 64 characters (base58 of an Ed25519 identity multihash is 52). */
 const MAX_PEER_ID_BYTES = 128
 const MAX_INPUTS = 8
 const ID_BYTES = 32
-/** Largest notice: version, task, round, provider, peer id, count and 8 envelope ids. */
-export const MAX_NOTICE_BYTES = 1 + ID_BYTES + 1 + ADDRESS_BYTES + 4 + MAX_PEER_ID_BYTES + 4 + MAX_INPUTS * ID_BYTES
+/** Largest notice: version, task, round, provider, peer id, count, 8 envelope ids and the signature. */
+export const MAX_NOTICE_BYTES = 1 + ID_BYTES + 1 + ADDRESS_BYTES + 4 + MAX_PEER_ID_BYTES + 4 + MAX_INPUTS * ID_BYTES + SIGNATURE_BYTES
 
 /** The context input `index` of `taskId` is sealed to `provider` under (m2's `seal` options.context). */
 export function inputContext (taskIdHex: string, provider: string, index: number): Uint8Array {
@@ -40,13 +51,28 @@ export interface SealedInputsNotice {
   round: number
   /** hmy1… address of the provider the envelopes are sealed to */
   provider: string
-  /** The libp2p peer that holds the envelopes. */
+  /** The libp2p peer that holds the envelopes (and signed the notice). */
   holder: string
   /** Envelope blob ids (hex), in the announce's input order. */
   envelopes: string[]
 }
 
-export function encodeNotice (n: SealedInputsNotice): Uint8Array {
+/** A decoded notice with what its holder signed. */
+export interface SignedNotice extends SealedInputsNotice {
+  /** The encoding up to the signature (what the signing message wraps). */
+  body: Uint8Array
+  signature: Uint8Array
+}
+
+/** What signs a notice: the node's libp2p private key (`PrivateKey.sign`). */
+export interface NoticeSigner {
+  sign: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>
+}
+
+/** Why a notice is refused (a gossip reject code). */
+export type NoticeFault = 'NOTICE_HOLDER_INVALID' | 'NOTICE_SIGNATURE_INVALID'
+
+function encodeBody (n: SealedInputsNotice): Uint8Array {
   const w = new Writer(MAX_NOTICE_BYTES).u8(NOTICE_VERSION).fixed(Buffer.from(n.taskId, 'hex'), ID_BYTES).u8(n.round)
     .fixed(parseAddress(n.provider), ADDRESS_BYTES)
   w.varBytes(utf8.encode(n.holder)).u32(n.envelopes.length)
@@ -54,8 +80,16 @@ export function encodeNotice (n: SealedInputsNotice): Uint8Array {
   return w.finish()
 }
 
-/** Strict decode; throws on anything malformed (the gossip registry rejects it). */
-export function decodeNotice (bytes: Uint8Array): SealedInputsNotice {
+/** The notice's bytes, signed by `signer` (its holder's key) for `chainId`. */
+export async function encodeNotice (n: SealedInputsNotice, chainId: string, signer: NoticeSigner): Promise<Uint8Array> {
+  const body = encodeBody(n)
+  const signature = await signer.sign(signingMessage(NOTICE_SIGNING_TAG, chainId, body))
+  if (signature.length !== SIGNATURE_BYTES) throw new Error(`a notice is signed with an Ed25519 key (${SIGNATURE_BYTES}-byte signature)`)
+  return new Writer(body.length + SIGNATURE_BYTES).raw(body).fixed(signature, SIGNATURE_BYTES).finish()
+}
+
+/** Strict decode (the signature is not checked here: `verifyNotice`); throws on anything malformed. */
+export function decodeNotice (bytes: Uint8Array): SignedNotice {
   const r = new Reader(bytes, 'sealed-inputs notice')
   if (r.u8() !== NOTICE_VERSION) r.fail('unknown notice version')
   const taskId = toHex(r.fixed(ID_BYTES))
@@ -73,60 +107,34 @@ export function decodeNotice (bytes: Uint8Array): SealedInputsNotice {
   if (count === 0 || count > MAX_INPUTS) r.fail(`1..${MAX_INPUTS} envelopes`)
   const envelopes: string[] = []
   for (let i = 0; i < count; i++) envelopes.push(toHex(r.fixed(ID_BYTES)))
+  const body = bytes.subarray(0, bytes.length - r.remaining)
+  const signature = r.fixed(SIGNATURE_BYTES)
   r.end()
-  return { taskId, round, provider, holder, envelopes }
+  return { taskId, round, provider, holder, envelopes, body, signature }
 }
 
-/** Notices kept for this node's provider (one per task; a new round or holder replaces it). */
-const MAX_BOARD_ENTRIES = 1024
-
 /**
- * The notices addressed to this node's provider, newest kept, bounded. The provider agent asks `lookup` (or waits
- * with `wait`) when it must fetch a private task's inputs.
+ * Checks that the notice's holder signed it: the holder must be a canonical peer id that names its public key
+ * (Ed25519 ones do) and the signature must verify under it for `chainId`. Returns the fault, or undefined.
  */
-export class SealedInputsBoard {
-  private readonly entries = new Map<string, SealedInputsNotice>()
-  private readonly waiters = new Map<string, Array<(n: SealedInputsNotice) => void>>()
-  private readonly localProvider: () => string | undefined
-
-  /** @param localProvider this node's provider address, when it runs one */
-  constructor (localProvider: () => string | undefined) {
-    this.localProvider = localProvider
+export async function verifyNotice (n: SignedNotice, chainId: string): Promise<NoticeFault | undefined> {
+  let key
+  try {
+    const peer = peerIdFromString(n.holder)
+    if (peer.toString() !== n.holder) return 'NOTICE_HOLDER_INVALID'
+    key = peer.publicKey
+  } catch {
+    return 'NOTICE_HOLDER_INVALID'
   }
-
-  /** Keeps the notice when it is addressed to this node's provider; true when kept. */
-  offer (notice: SealedInputsNotice): boolean {
-    if (notice.provider !== this.localProvider()) return false
-    this.entries.delete(notice.taskId)
-    this.entries.set(notice.taskId, notice)
-    while (this.entries.size > MAX_BOARD_ENTRIES) this.entries.delete(this.entries.keys().next().value as string)
-    const waiting = this.waiters.get(notice.taskId)
-    this.waiters.delete(notice.taskId)
-    for (const resolve of waiting ?? []) resolve(notice)
-    return true
+  if (key === undefined) return 'NOTICE_HOLDER_INVALID'
+  try {
+    return (await key.verify(signingMessage(NOTICE_SIGNING_TAG, chainId, n.body), n.signature)) ? undefined : 'NOTICE_SIGNATURE_INVALID'
+  } catch {
+    return 'NOTICE_SIGNATURE_INVALID'
   }
+}
 
-  lookup (taskId: string): SealedInputsNotice | undefined {
-    return this.entries.get(taskId)
-  }
-
-  /** Resolves with the notice for `taskId` (at once when known); rejects when `signal` aborts. */
-  async wait (taskId: string, signal: AbortSignal): Promise<SealedInputsNotice> {
-    const known = this.entries.get(taskId)
-    if (known !== undefined) return known
-    signal.throwIfAborted()
-    return await new Promise<SealedInputsNotice>((resolve, reject) => {
-      const list = this.waiters.get(taskId) ?? []
-      const onAbort = (): void => {
-        const rest = (this.waiters.get(taskId) ?? []).filter(w => w !== done)
-        if (rest.length === 0) this.waiters.delete(taskId)
-        else this.waiters.set(taskId, rest)
-        reject(signal.reason as Error)
-      }
-      const done = (n: SealedInputsNotice): void => { signal.removeEventListener('abort', onAbort); resolve(n) }
-      list.push(done)
-      this.waiters.set(taskId, list)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-  }
+/** Identity of a notice for the board and the provider's tries: its round, holder and envelopes. */
+export function noticeKey (n: SealedInputsNotice): string {
+  return `${n.round}/${n.holder}/${n.envelopes.join(',')}`
 }

@@ -22,7 +22,8 @@ import type { ComputeService } from '../compute/index.ts'
 import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
 import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
 import { Requester } from '../market/requester.ts'
-import { decodeNotice, inputContext, MAX_NOTICE_BYTES, SealedInputsBoard } from '../market/sealed-inputs.ts'
+import { SealedInputsBoard, sealedInputsTopic } from '../market/sealed-inputs-board.ts'
+import { encodeNotice, inputContext, type NoticeSigner, type SealedInputsNotice } from '../market/sealed-inputs.ts'
 import type { MarketService } from '../market/service.ts'
 import type { ResultView, TaskView } from '../market/state/reader.ts'
 
@@ -39,6 +40,8 @@ export interface MarketNodeComponents {
   market: MarketService
   compute: ComputeService
   identity: { publicKey: Uint8Array, secretKey: Uint8Array }
+  /** The node's libp2p private key: signs its sealed-inputs notices (the holder is its peer id). */
+  p2pKey: NoticeSigner
   api: RpcRegistry
   logger: Logger
   registry?: Registry
@@ -99,15 +102,12 @@ export class MarketNode implements Startable {
       const config = parseProviderConfig(this.init.provider)
       const kem = providerKemKey(c.identity.secretKey)
 
-      // sealed-inputs notices: every node relays them, a provider keeps its own
-      const board = new SealedInputsBoard(() => config.enabled ? this.address : undefined)
-      const unregister = c.gossip.register({
-        topic: GOSSIP_TOPICS.inputs,
-        maxBytes: MAX_NOTICE_BYTES,
-        decode: decodeNotice,
-        validate: () => 'accept',
-        onAccepted: (notice) => { board.offer(notice) }
-      })
+      // sealed-inputs notices: every node checks that the holder signed it (else reject: the sender's score drops)
+      // and relays it; a provider keeps a few distinct ones of its own and tries each
+      const chainId = c.dag.ledger.genesis.chainId
+      const connected = (holder: string): boolean => c.libp2p.getPeers().some(p => p.toString() === holder)
+      const board = new SealedInputsBoard({ localProvider: () => config.enabled ? this.address : undefined, reachable: connected })
+      const unregister = c.gossip.register(sealedInputsTopic(chainId, board))
       this.runner.adopt('sealed-inputs', startable(async () => { unregister() }))
 
       const requester = new Requester({
@@ -115,10 +115,10 @@ export class MarketNode implements Startable {
         blobs: store,
         submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded),
         reader,
-        publishNotice: async (bytes) => {
+        publishNotice: async (notice) => {
           // this node may be the provider too (a requester submitting to its own provider node)
-          board.offer(decodeNotice(bytes))
-          return await c.gossip.publish(GOSSIP_TOPICS.inputs, bytes).catch(() => 0)
+          board.offer(notice)
+          return await c.gossip.publish(GOSSIP_TOPICS.inputs, await encodeNotice(notice, chainId, c.p2pKey)).catch(() => 0)
         },
         peerId: c.libp2p.peerId.toString(),
         logger: log.child({ module: 'requester' })
@@ -126,23 +126,29 @@ export class MarketNode implements Startable {
       await this.runner.start('requester', requester)
 
       const peers = (): PeerId[] => c.libp2p.getPeers()
-      const openPrivateInput = async (taskId: string, id: string, signal?: AbortSignal): Promise<Uint8Array> => {
-        const wait = AbortSignal.timeout(PRIVATE_INPUT_WAIT_MS)
-        const notice = await board.wait(taskId, signal === undefined ? wait : AbortSignal.any([signal, wait]))
-        const task = await reader.task(taskId)
-        const index = task?.inputs.indexOf(id) ?? -1
-        if (index < 0 || index >= notice.envelopes.length) throw new Error(`input ${id} is not an input of task ${taskId}`)
+      /** Input `index` (announced id `id`) from one notice's holder: fetched, opened and checked against the id. */
+      const openFrom = async (notice: SealedInputsNotice, taskId: string, id: string, index: number, signal?: AbortSignal): Promise<Uint8Array> => {
+        if (index >= notice.envelopes.length) throw new Error(`the notice of ${notice.holder} has no envelope ${index}`)
         const envelopeId = notice.envelopes[index]
         if (!(await store.has(envelopeId))) {
           const holder = peers().find(p => p.toString() === notice.holder)
-          if (holder === undefined) throw new Error(`the requester's node ${notice.holder} is not connected`)
+          if (holder === undefined) throw new Error(`the holder ${notice.holder} is not connected`)
           await blobService.fetch(holder, envelopeId, { tags: [taskId], ...(signal === undefined ? {} : { signal }) })
         }
         const plain = open(await store.get(envelopeId), kem.secretKey, { context: inputContext(taskId, this.address, index) })
         if (sha256Hex(plain) !== id) throw new Error(`sealed input ${index} of task ${taskId} does not hash to the announced id`)
         return plain
       }
-
+      // each distinct notice for this task in turn (a forged one fails to open or to match), until one gives the input
+      const openPrivateInput = async (taskId: string, id: string, signal?: AbortSignal): Promise<Uint8Array> => {
+        const wait = AbortSignal.timeout(PRIVATE_INPUT_WAIT_MS)
+        const task = await reader.task(taskId)
+        const index = task?.inputs.indexOf(id) ?? -1
+        if (index < 0) throw new Error(`input ${id} is not an input of task ${taskId}`)
+        return await board.firstThatOpens(taskId, signal === undefined ? wait : AbortSignal.any([signal, wait]), async (notice) => await openFrom(notice, taskId, id, index, signal), (notice, err) => {
+          log.warn({ taskId, holder: notice.holder, err: (err as Error).message }, 'a sealed-inputs notice did not give the input; trying the next')
+        })
+      }
       const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
       this.inputs = blobs
       // every node validates, relays and remembers providers' heartbeats (market_providers shows the last one);
@@ -230,7 +236,7 @@ export class MarketNode implements Startable {
   /**
    * The coordinator's dispute hook: re-runs a public task honestly on this node's executor (inputs from this
    * node's store or its peers) and returns the commitment. A private task's inputs are sealed to its providers
-   * only, so a validator cannot re-run it (docs/market.md, Private tasks).
+   * only, so a validator cannot re-run it: its disputes settle `unresolved` and never come here (rules/settle.ts).
    */
   async reexecute (task: TaskView): Promise<string> {
     const inputs = this.inputs

@@ -241,7 +241,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       webhooks.publish('task', taskToRpc(task), { accounts: [...accounts] })
     })
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
-    marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })
+    marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, p2pKey: this.identityValue.p2pKey, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })
     await this.add('market-node', marketNode)
 
     this.chainValue = await this.startChain(genesis.validators.map((v) => v.publicKey))

@@ -11,7 +11,7 @@ import { encodeTx } from '../../src/dag/tx.ts'
 import { BlobStore, generateKemKeyPair, open } from '../../src/market/blobs/index.ts'
 import { buildTaskAnnounce, buildTaskCancel, registerMarketKinds } from '../../src/market/kinds/index.ts'
 import { Requester } from '../../src/market/requester.ts'
-import { decodeNotice, inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
+import { inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
@@ -61,7 +61,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
       return `0x${toHex(sha(encoded))}`
     },
     reader: state,
-    publishNotice: async (bytes) => { notices.push(decodeNotice(bytes)) },
+    publishNotice: async (notice) => { notices.push(notice) },
     peerId: '12D3KooWTestPeer',
     logger
   })

@@ -4,6 +4,8 @@
  * state application on a small ledger model that applies effects exactly as the DAG does (acting account, nonce,
  * debit + fee, credits, the fee to the fee pool): balances + escrows + bonds are conserved, no settle moves more
  * than its escrow (and every settle empties it), and every award is what an independent reading of the rule gives.
+ * A provider may lose its whole bond to other tasks' slashes after it won (`drained`): its own slash then takes
+ * nothing, and the task still ends (the honest providers paid, the rest refunded) with the fault counted.
  */
 import test from 'ava'
 import fc from 'fast-check'
@@ -79,7 +81,9 @@ const providerArb = fc.record({
   mismatch: rarely,
   lateCommit: rarely,
   lateReveal: rarely,
-  behaviour: fc.constantFrom('good', 'good', 'bad', 'none')
+  behaviour: fc.constantFrom('good', 'good', 'bad', 'none'),
+  /** once awarded, other tasks' slashes take its whole bond before it answers */
+  drained: fc.constantFrom(false, false, false, false, false, false, false, false, false, true)
 })
 const historyArb = fc.record({
   providers: fc.array(providerArb, { minLength: 1, maxLength: 5 }),
@@ -87,12 +91,14 @@ const historyArb = fc.record({
   r: fc.integer({ min: 1, max: 3 }),
   budget: fc.bigInt({ min: 100n, max: 100_000n }),
   needGpu: rarely,
-  cancel: rarely
+  cancel: rarely,
+  /** inputs sealed to the providers: a dispute cannot be re-executed */
+  private: rarely
 })
 
 type History = typeof historyArb extends fc.Arbitrary<infer H> ? H : never
-const BIDDER: History['providers'][number] = { bond: 3n * MIN_BOND, webgpu: false, bids: true, priceBp: 100, mismatch: false, lateCommit: false, lateReveal: false, behaviour: 'good' }
-const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false }
+const BIDDER: History['providers'][number] = { bond: 3n * MIN_BOND, webgpu: false, bids: true, priceBp: 100, mismatch: false, lateCommit: false, lateReveal: false, behaviour: 'good', drained: false }
+const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false, private: false }
 
 test('random task histories: conservation, settles within their escrow, awards as the rule says', async (t) => {
   const seen = new Map<string, number>()
@@ -106,6 +112,7 @@ test('random task histories: conservation, settles within their escrow, awards a
     const supply = ledger.total()
     let now = 1_000_000
     const parked: Transaction[] = []
+    const tag = (name: string): void => { seen.set(name, (seen.get(name) ?? 0) + 1) }
     const send = async (x: Transaction): Promise<boolean> => {
       if (!ledger.apply(x)) return false
       t.is(ledger.total(), supply)
@@ -118,13 +125,27 @@ test('random task histories: conservation, settles within their escrow, awards a
     for (const p of providers) if (p.bond > 0n) await send(tx(32, p.keys, 0n, FEE, cpuProvider(p.bond, p.webgpu ? { executor: 'webgpu' } : {})))
     const r = h.verification === 'none' ? 1 : h.verification === 'redundancy' ? Math.max(2, h.r) : h.r
     const k = h.verification === 'redundancy' ? 2 : 1
-    const announce = matmulAnnounce({ budget: h.budget, redundancy: r, k, verification: h.verification, requirements: { executor: h.needGpu ? 'webgpu' : 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } })
+    const announce = matmulAnnounce({ budget: h.budget, redundancy: r, k, verification: h.verification, requirements: { executor: h.needGpu ? 'webgpu' : 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }, ...(h.private ? { private: true, requesterKemKey: new Uint8Array(1184).fill(3) } : {}) })
     const taskId = taskIdOf(requester, 0n)
     const taskHex = toHex(taskId)
     t.true(await send(tx(34, requesterKeys, 0n, FEE, announce)))
     t.is(ledger.balance(escrowAccount(taskId)), escrowOf(announce))
     const start = now
     if (h.cancel) await send(tx(41, requesterKeys, 1n, FEE, { taskId }))
+    // the other task whose (fault) slashes drain a `drained` provider's bond
+    const otherTaskId = taskIdOf(requester, ledger.nonce(requester))
+    t.true(await send(tx(34, requesterKeys, ledger.nonce(requester), FEE, matmulAnnounce())))
+    const drainedDone = new Set<string>()
+    const drain = async (p: typeof providers[number]): Promise<void> => {
+      drainedDone.add(p.hex)
+      for (let n = 0; n < 200; n++) {
+        const amount = slashAmount(market.providers.get(p.hex)?.bond ?? 0n, 'fault')
+        if (amount === 0n) break
+        t.true(await send(tx(40, validator, ledger.nonce(bondAccount(p.address)), 0n, { provider: p.address, taskId: otherTaskId, reason: 'fault', amount, beneficiary: requester })))
+      }
+      t.is(ledger.balance(bondAccount(p.address)), 0n)
+      t.is(market.providers.get(p.hex)?.bond, 0n)
+    }
     const price = (p: typeof providers[number]): bigint => 1n + h.budget * BigInt(p.priceBp) / 10_000n
     for (const p of providers.filter(x => x.bids)) {
       now = p.lateCommit ? start + announce.bidWindowMs + 1 : start + 10
@@ -138,6 +159,10 @@ test('random task histories: conservation, settles within their escrow, awards a
     const answered = new Set<string>()
     for (let i = 0; i < 40; i++) {
       const task = market.tasks.get(taskHex) as TaskRecord
+      for (const a of task.assigned) {
+        const p = providers.find(x => x.hex === a.provider)
+        if (p !== undefined && p.drained && !drainedDone.has(p.hex)) await drain(p)
+      }
       // assigned providers answer right after their award (or never)
       for (const a of task.assigned) {
         const p = providers.find(x => x.hex === a.provider)
@@ -166,9 +191,15 @@ test('random task histories: conservation, settles within their escrow, awards a
       } else if (step.kind === 'slash-late' || step.kind === 'slash-fault') {
         const reason = step.kind === 'slash-late' ? 'late' : 'fault'
         for (const provider of step.providers) {
-          const amount = slashAmount(market.providers.get(provider)?.bond ?? 0n, reason)
+          const before = market.providers.get(provider)
+          // an empty bond is slashed 0: the slash is still issued, so the task goes on
+          const amount = slashAmount(before?.bond ?? 0n, reason)
           const acct = bondAccount(fromHex(provider))
           t.true(await send(tx(40, validator, ledger.nonce(acct), 0n, { provider: fromHex(provider), taskId, reason, amount, beneficiary: requester })))
+          const after = market.providers.get(provider)
+          // the fault or the lateness counts in reputation whatever the bond
+          t.is((after?.faults ?? 0) + (after?.lates ?? 0), (before?.faults ?? 0) + (before?.lates ?? 0) + 1)
+          if (amount === 0n) tag(`slash:${reason}:empty-bond`)
         }
       } else if (step.kind === 'settle') {
         const d = step.decision
@@ -183,13 +214,21 @@ test('random task histories: conservation, settles within their escrow, awards a
     }
     const final = market.tasks.get(taskHex) as TaskRecord
     t.not(final.settlement, undefined, 'every history ends settled')
-    // no provider lost more bond than its slashes, every bad in-time result was slashed for fault
+    t.true(nextStep(final, clock, GOOD).kind === 'done', 'every history ends with nothing left to do (every fault slashed)')
+    // no provider lost more bond than its slashes (this task's and the other's)
     for (const p of providers) {
-      const slashed = final.slashes.filter(s => s.provider === p.hex).reduce((s, x) => s + x.amount, 0n)
+      const slashed = [...market.tasks.values()].flatMap(x => x.slashes).filter(s => s.provider === p.hex).reduce((s, x) => s + x.amount, 0n)
       t.is(ledger.balance(bondAccount(p.address)), p.bond - slashed)
     }
     t.is(ledger.total(), supply)
-    const tag = (name: string): void => { seen.set(name, (seen.get(name) ?? 0) + 1) }
+    if (final.settlement?.outcome === 'unresolved') {
+      // never a payout to a result nobody can check, never a slash without proof
+      t.true(h.private)
+      t.deepEqual(final.settlement.payouts, [])
+      t.is(final.settlement.refund, escrowOf(announce))
+      t.false(final.slashes.some(x => x.reason === 'fault'))
+    }
+    if (h.private) t.not(final.settlement?.outcome, 'disputed', 'a private task is never settled by a re-execution')
     tag(`outcome:${final.settlement?.outcome ?? 'none'}`)
     for (const s of final.slashes) tag(`slash:${s.reason}`)
     if (final.awards.length > 1) tag('replacement')
@@ -201,12 +240,18 @@ test('random task histories: conservation, settles within their escrow, awards a
       [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'none', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, priceBp: 200 }, { ...BIDDER, behaviour: 'bad', priceBp: 300 }] }],
       [{ ...EXAMPLE, providers: [{ ...BIDDER, bids: false }] }],
-      [{ ...EXAMPLE, cancel: true }]
+      [{ ...EXAMPLE, cancel: true }],
+      // a late winner with no bond left: slashed 0, replaced, the replacement paid
+      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'none', drained: true, priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a faulty winner with no bond left: the honest one paid, the rest refunded, the fault slashed 0
+      [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'bad', drained: true, priceBp: 200 }, { ...BIDDER, priceBp: 300 }] }],
+      // a private task whose winner and spot-checker disagree: nobody can re-execute it, so all is refunded
+      [{ ...EXAMPLE, verification: 'spot-check', private: true, providers: [{ ...BIDDER, behaviour: 'bad', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)

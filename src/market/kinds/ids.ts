@@ -36,7 +36,12 @@ export const SETTLE_OUTCOMES = [
   /** cancelled by the requester before an award */
   'cancelled',
   /** no verifiable result (all faulty or late): refunded */
-  'failed'
+  'failed',
+  /**
+   * a private task whose results disagree: no validator can read its inputs to re-execute it, so nobody can tell
+   * who is right; everything refunded, nobody paid, nobody slashed (docs/market.md "Private tasks")
+   */
+  'unresolved'
 ] as const
 export type SettleOutcome = (typeof SETTLE_OUTCOMES)[number]
 

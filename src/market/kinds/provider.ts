@@ -141,10 +141,11 @@ export const bondSlashKind: TxKind<BondSlashPayload> = {
     const amount = r.u128()
     const beneficiary = r.fixed(ADDRESS_BYTES)
     r.end()
-    if (amount === 0n) r.fail('amount must be positive')
+    // amount 0 is valid: a provider with no bond left is still slashed (a record of the fault or the lateness that
+    // lets its task go on, and counts in its reputation); it moves nothing
     return { provider, taskId, reason, amount, beneficiary }
   },
-  effects (p) { return { debit: p.amount, credits: [{ to: p.beneficiary, amount: p.amount }] } },
+  effects (p) { return { debit: p.amount, credits: p.amount > 0n ? [{ to: p.beneficiary, amount: p.amount }] : [] } },
   toJSON (p) { return { provider: formatAddress(p.provider), taskId: `0x${toHex(p.taskId)}`, reason: p.reason, amount: p.amount.toString(), beneficiary: formatAddress(p.beneficiary) } },
   account (p) { return bondAccount(p.provider) },
   validate: systemValidate('bond-slash'),

@@ -80,7 +80,7 @@ function settleStep (t: TaskRecord, reexecution?: string): Step {
     if (r?.inTime === true) results.set(a.provider, r.commitment)
   }
   const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
-  const d = settleOf({ escrow, verification: t.announce.verification, k: t.announce.k, assigned, results, ...(reexecution !== undefined ? { reexecution } : {}) })
+  const d = settleOf({ escrow, verification: t.announce.verification, k: t.announce.k, assigned, results, noReexecution: t.announce.private, ...(reexecution !== undefined ? { reexecution } : {}) })
   return 'dispute' in d ? { kind: 'dispute' } : { kind: 'settle', decision: d }
 }
 

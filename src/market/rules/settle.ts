@@ -5,7 +5,8 @@
  * Results compare by commitment (bitwise within one executor profile). `none` pays the winners' results;
  * `redundancy` pays the group of ≥ k equal results (a unique largest group) and faults the rest; `spot-check` pays
  * when the winners and the checker agree. Anything else is a dispute that the validators' re-execution decides:
- * the results equal to it are paid, the others are faults. Pay as bid; the fee (MARKET_FEE_BPS) comes out of each
+ * the results equal to it are paid, the others are faults; a private task cannot be re-executed (its inputs are
+ * sealed to its providers), so its dispute ends `unresolved`: all refunded, nobody paid, nobody slashed. Pay as bid; the fee (MARKET_FEE_BPS) comes out of each
  * payout; the refund is what is left of the escrow, so a settle moves exactly the escrow.
  */
 import type { SettleOutcome, VerificationMode } from '../kinds/index.ts'
@@ -28,6 +29,8 @@ export interface SettleInput {
   results: ReadonlyMap<string, string>
   /** this node's re-execution of the task (a dispute): its commitment */
   reexecution?: string
+  /** No validator can re-execute the task (a private task: its inputs are sealed to its providers). */
+  noReexecution?: boolean
   /** the task was cancelled or never awarded */
   cancelled?: boolean
 }
@@ -64,7 +67,7 @@ export function settlementOf (escrow: bigint, outcome: SettleOutcome, paid: read
 }
 
 /** The settle of a task with no verified result to pay (expired, cancelled, failed). */
-export function refundAll (escrow: bigint, outcome: 'expired' | 'cancelled' | 'failed'): SettleDecision {
+export function refundAll (escrow: bigint, outcome: 'expired' | 'cancelled' | 'failed' | 'unresolved'): SettleDecision {
   return settlementOf(escrow, outcome, [])
 }
 
@@ -96,6 +99,8 @@ export function settleOf (input: SettleInput): SettleDecision | DisputeNeeded {
     const c = results.get(checker.provider)
     if (winners.every(w => results.get(w.provider) === c)) return settlementOf(escrow, 'paid', answered)
   }
+  // never a payout to a result nobody can check, never a slash without proof
+  if (input.noReexecution === true) return refundAll(escrow, 'unresolved')
   if (input.reexecution === undefined) return { dispute: true }
   const agree = answered.filter(a => results.get(a.provider) === input.reexecution)
   const faults = answered.filter(a => results.get(a.provider) !== input.reexecution).map(a => a.provider)

@@ -1,0 +1,226 @@
+/**
+ * The coordinator over a real MarketState (LevelDB, queue records as the ledger writes them, ML-DSA-signed
+ * transactions) with a recording DAG side: a winner that lost its whole bond to other tasks' slashes and never
+ * answered is still slashed (for 0), every validator's check finds that slash valid, and the task goes on to its
+ * replacement round instead of waiting forever on a slash that could not be issued.
+ */
+import { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressBytesFromPublicKey } from '../../src/core/address.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import type { ExternalVerdict } from '../../src/dag/external-validity.ts'
+import type { LedgerReader } from '../../src/dag/reader.ts'
+import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
+import {
+  bondAccount, bondSlashKind, buildBidCommit, buildBidReveal, buildBondSlash, buildProviderRegister, buildTaskAnnounce, escrowAccount, MarketCoordinator,
+  MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf
+} from '../../src/market/index.ts'
+import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+
+registerMarketKinds()
+const CHAIN = 'harmony-market-coordinator'
+const { MIN_BOND, slashAmount } = marketRules
+
+interface Fixture {
+  validator: KeyPair
+  state: MarketState
+  coordinator: MarketCoordinator
+  /** decisions the coordinator submitted, oldest first */
+  submitted: Transaction[]
+  checkers: Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>
+  /** balances the ledger double reports (the settle needs the whole escrow on its account) */
+  balances: Map<string, bigint>
+  next: (account: Uint8Array) => bigint
+  /** Makes `tx` final at market time `timeMs`: the queue record the ledger writes in the decision's batch. */
+  final: (tx: Transaction, timeMs: number) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
+async function fixture (reexecute?: Reexecute): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
+  const db = await openDatabase(join(dir, 'db'))
+  const validator = generateKeyPair()
+  // the ledger's side as the coordinator sees it: each account's next nonce (the decisions below are all final)
+  const nonces = new Map<string, bigint>()
+  const balances = new Map<string, bigint>()
+  const next = (a: Uint8Array): bigint => nonces.get(toHex(a)) ?? 0n
+  let seq = 0n
+  const market = sublevel(db, 'market')
+  const dag = Object.assign(new EventEmitter(), {
+    reader: {
+      chainId: CHAIN,
+      isValidator: true,
+      validatorKeys: () => [validator.publicKey],
+      account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n })
+    } as unknown as LedgerReader
+  })
+  const state = new MarketState({ db, dag, logger: silentLogger() })
+  const final = async (tx: Transaction, timeMs: number): Promise<void> => {
+    const info = txInfo(encodeTx(tx))
+    nonces.set(info.accountHex, tx.nonce + 1n)
+    seq++
+    for (const r of marketFinalRecords({ idHex: info.idHex, vertexIdHex: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs), seq, position: 0, encoded: encodeTx(tx) })) await market.put(r.key, r.value)
+    await state.drain()
+  }
+  const submitted: Transaction[] = []
+  const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
+  const coordinator = new MarketCoordinator({
+    dag: {
+      reader: dag.reader,
+      submitTransaction: async (tx) => { submitted.push(tx); return txInfo(encodeTx(tx)).idHex },
+      setExternalChecker: (kind, fn) => { if (fn === undefined) checkers.delete(kind); else checkers.set(kind, fn) }
+    },
+    state,
+    identity: validator,
+    logger: silentLogger(),
+    ...(reexecute !== undefined ? { reexecute } : {})
+  }, { tickMs: 60_000, proposeDelayMs: 0 })
+  await state.start()
+  await coordinator.start()
+  return {
+    validator,
+    state,
+    coordinator,
+    submitted,
+    checkers,
+    balances,
+    next,
+    final,
+    close: async () => {
+      await coordinator.stop()
+      await state.stop()
+      await db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+const addr = (k: { publicKey: Uint8Array }): Uint8Array => addressBytesFromPublicKey(k.publicKey)
+
+test('a late winner with no bond left is slashed 0, the slash checks valid, and its replacement is awarded', async (t) => {
+  const f = await fixture()
+  const { validator, state, coordinator, submitted, checkers, next, final } = f
+  const [requester, liar, honest] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    const by = (k: typeof requester): { chainId: string, keys: typeof requester, nonce: bigint, fee: bigint } => ({ chainId: CHAIN, keys: k, nonce: next(addr(k)), fee: 1000n })
+    // the whole history lies a minute in the past, so every window and deadline has passed on the coordinator's clock
+    const t0 = Date.now() - 60_000
+    await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
+    await final(buildProviderRegister(by(honest), cpuProvider(MIN_BOND)), t0)
+    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 }))
+    await final(announce, t0 + 1)
+    // its bid window is long: it needs no decision during this test
+    const { tx: other, taskId: otherTaskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 600_000 }))
+    await final(other, t0 + 1)
+    const salt = new Uint8Array(32).fill(5)
+    await final(buildBidCommit(by(liar), taskId, 100n, salt), t0 + 10)
+    await final(buildBidCommit(by(honest), taskId, 200n, salt), t0 + 10)
+    await final(buildBidReveal(by(liar), { taskId, price: 100n, salt }), t0 + 2010)
+    await final(buildBidReveal(by(honest), { taskId, price: 200n, salt }), t0 + 2010)
+
+    // the first award, as the coordinator issues it: the liar is cheapest and wins
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    const award = submitted.shift()
+    t.is(award?.kind, TX_KIND_TASK_AWARD)
+    t.deepEqual(taskAwardKind.decode((award as Transaction).payload).winners.map(w => toHex(w)), [toHex(addr(liar))])
+    t.is(await checkers.get(TX_KIND_TASK_AWARD)?.(txInfo(encodeTx(award as Transaction))), 'valid')
+    await final(award as Transaction, t0 + 4500)
+
+    // other tasks' slashes take the liar's whole bond (halves, then the last unit) before its deadline passes
+    const bond = bondAccount(addr(liar))
+    for (let amount = slashAmount(MIN_BOND, 'fault'); amount > 0n; amount = slashAmount((await state.providerRecord(toHex(addr(liar))))?.bond ?? 0n, 'fault')) {
+      await final(buildBondSlash(CHAIN, validator, next(bond), { provider: addr(liar), taskId: otherTaskId, reason: 'fault', amount, beneficiary: addr(requester) }), t0 + 5000)
+    }
+    const drained = await state.providerRecord(toHex(addr(liar)))
+    t.is(drained?.bond, 0n)
+    const lates = drained?.lates ?? 0
+
+    // its deadline passed with no result: the late slash is issued for what is left (nothing)
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    const slash = submitted.shift()
+    t.is(slash?.kind, TX_KIND_BOND_SLASH, 'a late slash of an empty bond is issued')
+    const p = bondSlashKind.decode((slash as Transaction).payload)
+    t.is(p.reason, 'late')
+    t.is(p.amount, 0n)
+    t.deepEqual(bondSlashKind.effects(p, { account: bond, nonce: (slash as Transaction).nonce }), { debit: 0n, credits: [] })
+    t.is(await checkers.get(TX_KIND_BOND_SLASH)?.(txInfo(encodeTx(slash as Transaction))), 'valid', 'every validator recomputes the same 0')
+    await final(slash as Transaction, t0 + 20_000)
+    t.is((await state.providerRecord(toHex(addr(liar))))?.lates, lates + 1, 'the lateness counts in reputation whatever the bond')
+
+    // the task goes on: the honest bidder gets the replacement round
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    const replacement = submitted.shift()
+    t.is(replacement?.kind, TX_KIND_TASK_AWARD)
+    const r = taskAwardKind.decode((replacement as Transaction).payload)
+    t.is(r.round, 1)
+    t.deepEqual(r.winners.map(w => toHex(w)), [toHex(addr(honest))])
+    t.is(replacement?.nonce, next(escrowAccount(taskId)))
+    t.is(await checkers.get(TX_KIND_TASK_AWARD)?.(txInfo(encodeTx(replacement as Transaction))), 'valid')
+  } finally {
+    await f.close()
+  }
+})
+
+test('a private task whose winner and spot-checker disagree is settled unresolved: all refunded, nobody paid or slashed, no re-execution', async (t) => {
+  let reexecutions = 0
+  // as the market node's hook: a private task's inputs are sealed to its providers, no validator can re-run it
+  const f = await fixture(async (task) => { reexecutions++; throw new Error(`task ${task.taskId} is private`) })
+  const { state, coordinator, submitted, checkers, balances, next, final } = f
+  const [requester, liar, honest] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    const by = (k: typeof requester): { chainId: string, keys: typeof requester, nonce: bigint, fee: bigint } => ({ chainId: CHAIN, keys: k, nonce: next(addr(k)), fee: 1000n })
+    const t0 = Date.now() - 60_000
+    await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
+    await final(buildProviderRegister(by(honest), cpuProvider(MIN_BOND)), t0)
+    const announced = matmulAnnounce({ verification: 'spot-check', private: true, requesterKemKey: new Uint8Array(1184).fill(3), bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 })
+    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), announced)
+    await final(announce, t0 + 1)
+    balances.set(toHex(escrowAccount(taskId)), escrowOf(announced))
+    const salt = new Uint8Array(32).fill(5)
+    await final(buildBidCommit(by(liar), taskId, 100n, salt), t0 + 10)
+    await final(buildBidCommit(by(honest), taskId, 200n, salt), t0 + 10)
+    await final(buildBidReveal(by(liar), { taskId, price: 100n, salt }), t0 + 2010)
+    await final(buildBidReveal(by(honest), { taskId, price: 200n, salt }), t0 + 2010)
+    await coordinator.tick()
+    const award = submitted.shift() as Transaction
+    const awarded = taskAwardKind.decode(award.payload)
+    t.deepEqual(awarded.winners.map(w => toHex(w)), [toHex(addr(liar))])
+    t.is(awarded.checker !== undefined ? toHex(awarded.checker) : undefined, toHex(addr(honest)))
+    await final(award, t0 + 4500)
+    const result = (k: KeyPair, fill: number): Transaction => buildTaskResult(by(k), { taskId, round: 0, commitment: new Uint8Array(32).fill(fill), outputBlob: new Uint8Array(32).fill(fill), outputBytes: 16, profile: 'cpu-ref-v1' })
+    await final(result(liar, 1), t0 + 5000)
+    await final(result(honest, 2), t0 + 5000)
+
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    const settle = submitted.shift() as Transaction
+    t.is(settle.kind, TX_KIND_TASK_SETTLE)
+    const p = taskSettleKind.decode(settle.payload)
+    t.is(p.outcome, 'unresolved')
+    t.deepEqual(p.payouts, [])
+    t.is(p.fee, 0n)
+    t.is(p.refund, escrowOf(announced), 'the whole escrow goes back to the requester')
+    t.is(await checkers.get(TX_KIND_TASK_SETTLE)?.(txInfo(encodeTx(settle))), 'valid')
+    await final(settle, t0 + 6000)
+    const view = await state.task(toHex(taskId))
+    t.is(view?.phase, 'refunded')
+    t.deepEqual(state.openTaskIds(), [], 'nothing left to do: no fault to slash')
+    await coordinator.tick()
+    t.deepEqual(submitted, [], 'no slash without proof')
+    t.is(reexecutions, 0, 'a private task is never sent to re-execution')
+    t.is((await state.providerRecord(toHex(addr(liar))))?.faults, 0)
+  } finally {
+    await f.close()
+  }
+})
