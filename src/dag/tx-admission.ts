@@ -25,19 +25,46 @@ export interface TxAdmissionComponents {
  */
 export class TxAdmission {
   private readonly c: TxAdmissionComponents
+  // per account, the last admission in flight: its successor checks its nonce only after it (an entry leaves with
+  // the last admission of its account, so the map holds at most the accounts with admissions in flight)
+  private readonly tails = new Map<string, Promise<void>>()
 
   constructor (components: TxAdmissionComponents) {
     this.c = components
   }
 
-  /** Validates a transaction and queues it for this node's next vertex. Returns its id (hex). */
+  /**
+   * Validates a transaction and queues it for this node's next vertex. Returns its id (hex). Transactions of one
+   * account are checked in the order they were submitted: signatures verify in parallel and may finish in any
+   * order, and a client that sends nonces n and n + 1 without waiting must not see n + 1 refused as a gap.
+   */
   async admit (encoded: Uint8Array): Promise<string> {
-    const { genesis, verifier, admission, state, core, mempool, processing } = this.c
+    const { genesis, verifier, admission } = this.c
     const tx = decodeTx(encoded)
     const info = txInfo(encoded, tx)
     admission.checkKindRules(requireTxKind(tx.kind), tx)
-    const [ok] = await verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessageFromEncoded(genesis.chainId, encoded), publicKey: tx.publicKey }])
-    if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
+    const previous = this.tails.get(info.accountHex)
+    let done = (): void => {}
+    const tail = new Promise<void>((resolve) => { done = resolve })
+    this.tails.set(info.accountHex, tail)
+    try {
+      let ok: boolean | undefined
+      try {
+        [ok] = await verifier.verifyBatch([{ sig: tx.signature, msg: txSigningMessageFromEncoded(genesis.chainId, encoded), publicKey: tx.publicKey }])
+      } finally {
+        // even a refused one keeps its place: its successors wait for everything submitted before it
+        await previous
+      }
+      if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
+      return await this.queue(tx, info)
+    } finally {
+      done()
+      if (this.tails.get(info.accountHex) === tail) this.tails.delete(info.accountHex)
+    }
+  }
+
+  private async queue (tx: ReturnType<typeof decodeTx>, info: ReturnType<typeof txInfo>): Promise<string> {
+    const { state, core, mempool, processing } = this.c
     // Load the account, then check and queue synchronously: no other ledger operation can interleave with the
     // synchronous part, so it needs no lock (a final transaction's nonce is below the account's: NONCE_TOO_LOW).
     let acct = await state.account(info.account)

@@ -15,7 +15,7 @@ import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
 import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger, type DagLedgerInit } from '../../src/dag/ledger.ts'
 import type { AccountRecord } from '../../src/dag/store.ts'
-import { encodeTx } from '../../src/dag/tx.ts'
+import { decodeTx, encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { transfer } from '../helpers/dag-net.ts'
 
@@ -207,5 +207,45 @@ test.serial('a final withdraw\'s "owed an epoch" record commits in the decision\
   } finally {
     await close()
     await rm(f.dir, { recursive: true, force: true })
+  }
+})
+
+test.serial('nonces n..n+4 submitted at once are admitted in submission order, whatever order their signatures verify in', async t => {
+  const f = await fixture()
+  const db = await openDatabase(join(f.dir, 'db'))
+  // signatures answer in reverse order of submission: the last transaction's check finishes first
+  const releases: Array<() => void> = []
+  const slow: SignatureVerifier = {
+    verifyBatch: async (items) => {
+      await new Promise<void>((resolve) => { releases.push(resolve) })
+      return items.map(i => verify(i.sig, i.msg, i.publicKey))
+    }
+  }
+  const ledger = new DagLedger({ db, genesis: f.genesis, identity: f.validator, verifier: slow, logger: silentLogger() })
+  await ledger.start()
+  try {
+    const [a, b] = f.accounts
+    const txs = Array.from({ length: 5 }, (_, n) => transfer(f.genesis, a, b, 1n, BigInt(n)))
+    const admitted = txs.map(async (tx) => await ledger.submitTransaction(tx))
+    while (releases.length < txs.length) await new Promise((resolve) => setImmediate(resolve))
+    for (const release of releases.reverse()) release()
+    const ids = await Promise.all(admitted)
+    t.is(ids.length, 5)
+    t.is(new Set(ids).size, 5)
+    // a refused transaction in between keeps its place: nonce 6 after it still waits for nonce 5 before it
+    const five = transfer(f.genesis, a, b, 1n, 5n)
+    const honest = decodeTx(transfer(f.genesis, a, b, 1n, 99n))
+    const forged = encodeTx({ ...honest, signature: new Uint8Array(honest.signature.length) })
+    const six = transfer(f.genesis, a, b, 1n, 6n)
+    const three = [ledger.submitTransaction(five), ledger.submitTransaction(forged), ledger.submitTransaction(six)]
+    while (releases.length < 8) await new Promise((resolve) => setImmediate(resolve))
+    for (const release of releases.slice(5).reverse()) release()
+    const [okFive, bad, okSix] = await Promise.allSettled(three)
+    t.is(okFive.status, 'fulfilled')
+    t.is(bad.status, 'rejected')
+    t.is(okSix.status, 'fulfilled')
+  } finally {
+    await ledger.stop()
+    await db.close()
   }
 })
