@@ -28,6 +28,8 @@ export interface DecisionWriterComponents {
   syncWrites?: boolean
   /** Told each accepted vertex's finality latency (first seen to committed), after the commit: admission control. */
   onFinality?: (latencyMs: number) => void
+  /** Told each accepted vertex's author and signed time, after the commit: the final clock (final-clock.ts). */
+  onAccepted?: (author: Uint8Array, timestampMs: bigint) => void
 }
 
 /** Memory that a round changes, adopted only after its batch committed. */
@@ -119,6 +121,7 @@ export class DecisionWriter {
     const received = processing.firstSeenMs(idHex)
     after.push(() => {
       processing.drop(info)
+      this.c.onAccepted?.(info.vertex.author, info.vertex.timestampMs)
       metrics?.verticesAccepted.inc()
       if (received !== undefined) {
         metrics?.finalitySeconds.observe((Date.now() - received) / 1000)

@@ -5,6 +5,7 @@ import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { VertexAdmission } from './admission.ts'
+import { FinalClock } from './final-clock.ts'
 import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
 import { DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
@@ -77,6 +78,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly mempool: Mempool
   /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
   readonly external: ExternalValidity
+  /** How far every validator's final vertices reach in signed time (final-clock.ts). */
+  readonly finalClock: FinalClock
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   readonly verifier: SignatureVerifier
   private readonly log: Logger
@@ -111,7 +114,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.finalClock = new FinalClock(genesis.validators.map(v => v.publicKey))
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, onAccepted: (author, timeMs) => { this.finalClock.observe(author, timeMs) }, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })

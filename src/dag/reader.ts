@@ -39,6 +39,11 @@ export interface LedgerReader {
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
   /** The signed timestamp of a vertex this node holds (the market's time, docs/market.md "Time"); undefined if unknown. */
   vertexTimeMs: (vertexId: string) => bigint | undefined
+  /**
+   * The earliest of the validators' latest final vertex times on this node (final-clock.ts): no honest validator's
+   * vertex still to come is stamped at or before it. Undefined until every validator has a final vertex here.
+   */
+  sealedThroughMs: () => bigint | undefined
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

@@ -123,7 +123,10 @@ export class MarketCoordinator implements Startable {
 
   private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }
 
-  private clock (): PlanClock { return { nowMs: Date.now(), ...this.clockInit } }
+  /** This node's clock for the plan; `sealed` as read before the market state was last drained (see caughtUp). */
+  private clock (sealed: { ms: bigint | undefined } = { ms: this.c.dag.reader.sealedThroughMs() }): PlanClock {
+    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
+  }
 
   private schedule (): void {
     if (!this.running) return
@@ -210,10 +213,12 @@ export class MarketCoordinator implements Startable {
    */
   private async caughtUp (taskId: string, account: Uint8Array): Promise<{ nonce: bigint, t: TaskRecord, step: Step } | undefined> {
     const nonce = (await this.c.dag.reader.account(account)).nonce
+    // read before the drain: every vertex that moved it past a window's close is then applied to the state
+    const sealed = { ms: this.c.dag.reader.sealedThroughMs() }
     await this.c.state.drain()
     const t = await this.c.state.taskRecord(taskId)
     if (t === undefined) return undefined
-    return { nonce, t, step: await this.stepOf(t, this.clock()) }
+    return { nonce, t, step: await this.stepOf(t, this.clock(sealed)) }
   }
 
   private async advance (first: TaskRecord): Promise<void> {

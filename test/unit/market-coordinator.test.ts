@@ -59,7 +59,9 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
       chainId: CHAIN,
       isValidator: true,
       validatorKeys: () => [validator.publicKey],
-      account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n })
+      account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n }),
+      // no vertex times here: windows close on the wall-clock grace alone
+      sealedThroughMs: () => undefined
     } as unknown as LedgerReader
   })
   const state = new MarketState({ db, dag, logger: silentLogger() })

@@ -15,6 +15,12 @@ export interface PlanClock {
   lateGraceMs: number
   /** A settle waits this long after the last awaited result. */
   verificationWindowMs: number
+  /**
+   * How far every validator's final vertices reach in signed time on this node (LedgerReader.sealedThroughMs), read
+   * before the market state was drained: past a window's close, no reveal still to come can be in time, so the
+   * award need not wait out `lateGraceMs`. Absent: the grace alone decides.
+   */
+  sealedThroughMs?: number
 }
 
 export type Step =
@@ -94,7 +100,9 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
   if (t.awards.length === 0) {
     if (t.cancelRequested) return { kind: 'settle', decision: refundAll(escrow, 'cancelled') }
     const closes = revealsCloseAt(t)
-    if (clock.nowMs < closes + clock.lateGraceMs) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
+    // a reveal is in time at a vertex time <= closes: once every validator is final past it, none can still come
+    const sealed = clock.sealedThroughMs !== undefined && clock.sealedThroughMs > closes
+    if (!sealed && clock.nowMs < closes + clock.lateGraceMs) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
     return { kind: 'award', round: 0, considered: consideredReveals(t) }
   }
   if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }

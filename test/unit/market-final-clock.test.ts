@@ -1,0 +1,40 @@
+// The award closes on the validators' final vertex times (src/dag/final-clock.ts) instead of always waiting out the
+// wall-clock grace: once every validator is final past the reveal window, no reveal still to come is in time.
+import test from 'ava'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { FinalClock } from '../../src/dag/final-clock.ts'
+import { nextStep } from '../../src/market/rules/plan.ts'
+import type { TaskRecord } from '../../src/market/state/records.ts'
+
+test('the final clock is the earliest of the validators\' latest final vertex times, once every validator has one', (t) => {
+  const [a, b, c] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  const clock = new FinalClock([a.publicKey, b.publicKey, c.publicKey])
+  t.is(clock.sealedThroughMs(), undefined)
+  clock.observe(a.publicKey, 100n)
+  clock.observe(b.publicKey, 300n)
+  t.is(clock.sealedThroughMs(), undefined, 'c has no final vertex yet')
+  clock.observe(c.publicKey, 200n)
+  t.is(clock.sealedThroughMs(), 100n)
+  clock.observe(a.publicKey, 50n) // an older vertex decided later does not move a validator back
+  t.is(clock.sealedThroughMs(), 100n)
+  clock.observe(a.publicKey, 400n)
+  t.is(clock.sealedThroughMs(), 200n)
+  clock.observe(generateKeyPair().publicKey, 1n) // not a validator: ignored
+  t.is(clock.sealedThroughMs(), 200n)
+})
+
+test('the first award waits for the grace unless every validator is final past the reveal window', (t) => {
+  const task = {
+    announcedAtMs: 1000,
+    announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
+    awards: [],
+    bids: new Map(),
+    cancelRequested: false
+  } as unknown as TaskRecord
+  const closes = 2500
+  const base = { lateGraceMs: 2000, verificationWindowMs: 0 }
+  t.is(nextStep(task, { ...base, nowMs: closes + 100 }).kind, 'wait')
+  t.is(nextStep(task, { ...base, nowMs: closes + 100, sealedThroughMs: closes }).kind, 'wait', 'a vertex stamped at the close may still hold an in-time reveal')
+  t.is(nextStep(task, { ...base, nowMs: closes + 100, sealedThroughMs: closes + 1 }).kind, 'award')
+  t.is(nextStep(task, { ...base, nowMs: closes + 2000 }).kind, 'award', 'the grace still closes it when a validator is silent')
+})
