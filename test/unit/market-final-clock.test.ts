@@ -28,7 +28,8 @@ test('the first award waits for the grace unless every validator is final past t
     announcedAtMs: 1000,
     announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
     awards: [],
-    bids: new Map(),
+    // one bidder committed and has not revealed (yet)
+    bids: new Map([['p0', { provider: 'p0', commitTx: 'c0', commitTimeMs: 1500, commitment: '00' }]]),
     cancelRequested: false
   } as unknown as TaskRecord
   const closes = 2500
@@ -37,4 +38,22 @@ test('the first award waits for the grace unless every validator is final past t
   t.is(nextStep(task, { ...base, nowMs: closes + 100, sealedThroughMs: closes }).kind, 'wait', 'a vertex stamped at the close may still hold an in-time reveal')
   t.is(nextStep(task, { ...base, nowMs: closes + 100, sealedThroughMs: closes + 1 }).kind, 'award')
   t.is(nextStep(task, { ...base, nowMs: closes + 2000 }).kind, 'award', 'the grace still closes it when a validator is silent')
+})
+
+test('past the bid window, an auction whose every in-time commit is revealed is decided without waiting for the reveal window', (t) => {
+  const bidsClose = 2000
+  const bid = (provider: string, revealed: boolean): [string, unknown] => [provider, { provider, commitTx: `c${provider}`, commitTimeMs: 1500, commitment: '00', ...(revealed ? { revealTx: `r${provider}`, revealTimeMs: 2100, price: 5n, matches: true, inTime: true } : {}) }]
+  const task = (revealed: boolean[]): TaskRecord => ({
+    announcedAtMs: 1000,
+    announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
+    awards: [],
+    bids: new Map(revealed.map((r, i) => bid(`p${i}`, r))),
+    cancelRequested: false
+  }) as unknown as TaskRecord
+  const base = { lateGraceMs: 2000, verificationWindowMs: 0, nowMs: bidsClose + 200 }
+  t.is(nextStep(task([true, true]), { ...base, sealedThroughMs: bidsClose + 1 }).kind, 'award')
+  t.is(nextStep(task([true, false]), { ...base, sealedThroughMs: bidsClose + 1 }).kind, 'wait', 'a committed bidder may still reveal')
+  t.is(nextStep(task([true, true]), { ...base, sealedThroughMs: bidsClose }).kind, 'wait', 'a commit stamped at the close may still come')
+  t.is(nextStep(task([true, true]), base).kind, 'wait', 'no final clock: the grace decides')
+  t.is(nextStep(task([]), { ...base, sealedThroughMs: bidsClose + 1 }).kind, 'award', 'no commit can still come: the empty award (then the refund) is due')
 })

@@ -4,7 +4,7 @@
  */
 import { MAX_CONSIDERED_REVEALS } from '../kinds/index.ts'
 import type { AssignmentRecord, TaskRecord } from '../state/records.ts'
-import { lastRound, revealsCloseAt, standing } from '../state/records.ts'
+import { bidsCloseAt, lastRound, revealsCloseAt, standing } from '../state/records.ts'
 import { MAX_REPLACEMENT_ROUNDS } from './constants.ts'
 import { replacementsOf } from './award.ts'
 import { refundAll, type SettleDecision, settleOf } from './settle.ts'
@@ -90,6 +90,18 @@ function settleStep (t: TaskRecord, reexecution?: string): Step {
   return 'dispute' in d ? { kind: 'dispute' } : { kind: 'settle', decision: d }
 }
 
+/**
+ * True when no transaction still to come can change the first award (read on the final clock, `sealedThroughMs`):
+ * every validator is final past the reveal window (a reveal is in time at a vertex time <= its close), or past the
+ * bid window with every in-time commit already revealed (a reveal needs a commit, and no commit can still come).
+ */
+function auctionSealed (t: TaskRecord, sealedThroughMs: number | undefined): boolean {
+  if (sealedThroughMs === undefined) return false
+  if (sealedThroughMs > revealsCloseAt(t)) return true
+  const bidsClose = bidsCloseAt(t)
+  return sealedThroughMs > bidsClose && [...t.bids.values()].every(b => b.commitTimeMs > bidsClose || b.revealTx !== undefined)
+}
+
 /** The next step of a task at `clock`; `reexecution` is this node's re-execution commitment once it has one. */
 export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string): Step {
   const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
@@ -100,9 +112,7 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
   if (t.awards.length === 0) {
     if (t.cancelRequested) return { kind: 'settle', decision: refundAll(escrow, 'cancelled') }
     const closes = revealsCloseAt(t)
-    // a reveal is in time at a vertex time <= closes: once every validator is final past it, none can still come
-    const sealed = clock.sealedThroughMs !== undefined && clock.sealedThroughMs > closes
-    if (!sealed && clock.nowMs < closes + clock.lateGraceMs) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
+    if (clock.nowMs < closes + clock.lateGraceMs && !auctionSealed(t, clock.sealedThroughMs)) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
     return { kind: 'award', round: 0, considered: consideredReveals(t) }
   }
   if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }
