@@ -1,4 +1,4 @@
-// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500]
+// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3]
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -7,7 +7,7 @@
 //     announces themselves (submit → final), measured in the same run;
 // (2) end-to-end latency of a small task (submit → settled seen by the requester's node), p50/p99, next to the
 //     same floors;
-// (3) tasks/s at saturation: every requester keeps submitting for --seconds; tasks settled per second, next to
+// (3) tasks/s at saturation: every requester keeps --in-flight tasks in flight for --seconds; tasks settled per second, next to
 //     the DAG's finalized transactions per second over the same window (each task costs ~7 transactions:
 //     announce, a commit and a reveal per bidder, award, result, settle).
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -30,7 +30,8 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '15' },
     'bid-window': { type: 'string', default: '1000' },
-    'reveal-window': { type: 'string', default: '500' }
+    'reveal-window': { type: 'string', default: '500' },
+    'in-flight': { type: 'string', default: '3' }
   }
 })
 const NODES = Number(values.nodes)
@@ -38,6 +39,9 @@ const TASKS = Number(values.tasks)
 const SATURATION_S = Number(values.seconds)
 const BID_WINDOW_MS = Number(values['bid-window'])
 const REVEAL_WINDOW_MS = Number(values['reveal-window'])
+// tasks each requester keeps in flight at saturation (a closed loop: an open one that submits as fast as the node
+// admits announces measures collapse, every task expiring, not the rate the market sustains)
+const IN_FLIGHT = Number(values['in-flight'])
 const AGC = 10n ** 18n
 const FINAL = new Set(['settled', 'refunded', 'expired', 'cancelled'])
 const POLL_MS = 50
@@ -118,25 +122,41 @@ try {
     { bench: 'market', metric: 'small task end-to-end p99', value: percentile(e2e, 0.99), unit: 'ms', baseline: 'window + DAG finality p50', baseline_value: windowMs + finalityP50 }
   )
 
-  // (3) saturation: every requester submits as fast as its node admits, for SATURATION_S seconds
-  log(`(3) saturation for ${SATURATION_S} s`)
+  // (3) saturation: every requester keeps IN_FLIGHT tasks in flight (submit, wait for its end, submit the next) for
+  // SATURATION_S seconds; its submits go one at a time (one account's nonces chain)
+  log(`(3) saturation for ${SATURATION_S} s, ${IN_FLIGHT} tasks in flight per requester`)
   const statsBefore = await Promise.all(clients.map(async c => await c.call('dag_stats')))
   const started = Date.now()
   const stopAt = started + SATURATION_S * 1000
   const submittedIds: Array<{ client: HarmonyClient, taskId: string }> = []
+  const ends: Array<TaskRecord | undefined> = []
   await Promise.all(requesters.map(async (r) => {
-    while (Date.now() < stopAt) {
+    let turn = Promise.resolve()
+    const submitOne = async (): Promise<string | undefined> => {
+      const previous = turn
+      let release = (): void => {}
+      turn = new Promise<void>(resolve => { release = resolve })
+      await previous
       try {
-        const s = await submitMatmul(r, task)
-        submittedIds.push({ client: r.client, taskId: s.taskId })
+        return (await submitMatmul(r, task)).taskId
       } catch (err) {
         log(`submit refused: ${(err as Error).message}`)
         r.nextNonce = BigInt(await r.client.call('account_getNonce', [r.key.address]))
         await sleep(100)
+        return undefined
+      } finally {
+        release()
       }
     }
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+      while (Date.now() < stopAt) {
+        const taskId = await submitOne()
+        if (taskId === undefined) continue
+        submittedIds.push({ client: r.client, taskId })
+        ends.push(await waitTask(r.client, taskId, Date.now() + 120_000))
+      }
+    }))
   }))
-  const ends = await Promise.all(submittedIds.map(async s => await waitTask(s.client, s.taskId, Date.now() + 120_000)))
   const elapsedS = (Date.now() - started) / 1000
   const settled = ends.filter(e => e?.state === 'settled').length
   const statsAfter = await Promise.all(clients.map(async c => await c.call('dag_stats')))
