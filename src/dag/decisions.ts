@@ -10,7 +10,29 @@ import type { ProcessingIndex } from './processing.ts'
 import { DagError } from './errors.ts'
 import type { DagBatch, DagStore, TxRecord } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
+import { requireTxKind, type FinalRecord } from './tx-kinds.ts'
+
+/** A decided transaction as a `txDecisionRecords` hook sees it. */
+export interface TxDecision {
+  status: 'final' | 'rejected'
+  /** The vertex that decided it: the accepted vertex holding it, or the rejected vertex in which it lost its conflict. */
+  vertexIdHex: string
+  /** Why it was rejected; 'none' when final. */
+  reason: string
+  /** This node's acceptance order of the deciding round's last accepted vertex, then the position in the vertex. */
+  seq: bigint
+  position: number
+  decidedAtMs: number
+}
+
+export interface DecisionRecordsInit {
+  /**
+   * Records a part above the ledger keeps about every decided transaction (the webhooks' outbox), written in the
+   * batch that commits the decision, so they exist exactly when the decision does, whatever moment a kill -9 hits.
+   * Keys must come from the storage table; return [] to write nothing. @default none
+   */
+  txDecisionRecords?: (tx: TxInfo, decision: TxDecision) => FinalRecord[]
+}
 
 export interface LedgerCounters { acceptedVertices: bigint, rejectedVertices: bigint, finalTxs: bigint, rejectedTxs: bigint }
 
@@ -28,6 +50,7 @@ export interface DecisionWriterComponents {
   syncWrites?: boolean
   /** Told each accepted vertex's finality latency (first seen to committed), after the commit: admission control. */
   onFinality?: (latencyMs: number) => void
+  txDecisionRecords?: DecisionRecordsInit['txDecisionRecords']
 }
 
 /** Memory that a round changes, adopted only after its batch committed. */
@@ -113,6 +136,7 @@ export class DecisionWriter {
         const at = { idHex: o.info.idHex, vertexIdHex: idHex, vertexTimeMs: info.vertex.timestampMs, seq: draft.seq, position, encoded: o.info.encoded }
         for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(at) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
       } else draft.counters.rejectedTxs++
+      this.decisionRecords(b, o.info, { status: o.ok ? 'final' : 'rejected', vertexIdHex: idHex, reason: o.reason, seq: draft.seq, position, decidedAtMs: now })
     }
     draft.counters.acceptedVertices++
     draft.lastAccepted = idHex
@@ -142,7 +166,7 @@ export class DecisionWriter {
     store.putDecision(b, info.id, { status: 'rejected', seq: 0n })
     const lost: TxInfo[] = []
     const reissue: TxInfo[] = []
-    for (const t of info.txs) {
+    for (const [position, t] of info.txs.entries()) {
       // The winner of this (account, nonce), if decided: the consensus core still holds the set (pruning
       // happens after this batch), and a decision always consumes the account's nonce.
       let winner = core.decidedTxId(t.conflictKey)
@@ -155,6 +179,7 @@ export class DecisionWriter {
         store.putTxRecord(b, t.id, { status: 'rejected', vertexId: info.id, reason: 'conflict', decidedAtMs: BigInt(Date.now()) })
         lost.push(t)
         draft.counters.rejectedTxs++
+        this.decisionRecords(b, t, { status: 'rejected', vertexIdHex: idHex, reason: 'conflict', seq: draft.seq, position, decidedAtMs: Date.now() })
       } else if (winner === undefined && processing.isOwn(idHex)) {
         reissue.push(t)
       }
@@ -171,5 +196,19 @@ export class DecisionWriter {
         events.emit('tx:rejected', t, 'conflict')
       }
     })
+  }
+
+  private decisionRecords (b: DagBatch, tx: TxInfo, decision: TxDecision): void {
+    const hook = this.c.txDecisionRecords
+    if (hook === undefined) return
+    let records: FinalRecord[]
+    try {
+      records = hook(tx, decision)
+    } catch (err) {
+      // a part's records are its own affair: a bug there must not stop the ledger deciding
+      this.c.logger?.error({ err, tx: tx.idHex }, 'a decision-records hook failed; its records for this transaction are not written')
+      return
+    }
+    for (const r of records) b.put(this.c.store.sublevelOf(r.sublevel), r.key, r.value)
   }
 }

@@ -6,7 +6,7 @@ import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { VertexAdmission } from './admission.ts'
 import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
-import { DecisionWriter } from './decisions.ts'
+import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
@@ -23,7 +23,7 @@ import { MAX_VERTEX_TXS, type VertexInfo, vertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import type { LedgerEvents } from './events.ts'
 
-export interface DagLedgerInit {
+export interface DagLedgerInit extends DecisionRecordsInit {
   /** Transactions per vertex this node builds. @default 128 (MAX_VERTEX_TXS) */
   maxBatch?: number
   /** Client transactions waiting for a vertex. @default 20000 */
@@ -111,7 +111,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, txDecisionRecords: init.txDecisionRecords, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
