@@ -77,7 +77,10 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('Over a WebSocket, `harmony_subscribe(topic, filter?)` returns a subscription id; events then arrive as')
   lines.push('notifications `{"jsonrpc":"2.0","method":"harmony_subscription","params":{"subscription":"0x…","result":…}}`')
   lines.push('until `harmony_unsubscribe(id)` or the connection closes. A connection holds at most 32 subscriptions by')
-  lines.push('default, and a client that reads too slowly (more than 8 MiB queued) is disconnected with close code 4008.', '')
+  lines.push('default, and a client that reads too slowly (more than 8 MiB queued) is disconnected with close code 4008.')
+  lines.push('A call refused by the rate limit (-32005) is answered after a hold of a second, as over HTTP, and the')
+  lines.push('connection is not read meanwhile; a client with more refusals held than the node allows is answered and')
+  lines.push('disconnected with close code 4029.', '')
   const topics = doc['x-harmony-subscription-topics'] ?? []
   if (topics.length === 0) {
     lines.push('No topics are registered in this document.', '')

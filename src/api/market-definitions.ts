@@ -67,8 +67,11 @@ const ResultRecord = z.object({
   profile: z.string(),
   atMs: z.number(),
   txId: z.string(),
-  /** `agrees` once verification accepted it, `fault` or `late` when it did not, `pending` before. */
-  verdict: z.enum(['pending', 'agrees', 'fault', 'late'])
+  /**
+   * `agrees` once verification accepted it, `fault` or `late` when it did not, `unresolved` when the task settled
+   * `unresolved` (a private task whose results disagree: nobody can tell which is right), `pending` before.
+   */
+  verdict: z.enum(['pending', 'agrees', 'fault', 'late', 'unresolved'])
 })
 
 const AwardRound = z.object({

@@ -90,7 +90,12 @@ export const KEY_PREFIXES = {
     /** `q/<hook id>/<seq, 20 digits>` → one queued delivery (id, kind, body, attempts, next attempt; JSON). */
     queue: 'q/',
     /** `s/<hook id>` → the hook's delivery status (counters, last delivery, next seq; JSON). */
-    status: 's/'
+    status: 's/',
+    /**
+     * `o/<seq, 20 digits>/<position, 5 digits>/<tx id hex>` → a decided transaction whose webhook events are not yet
+     * queued (written in the decision's own batch; deleted in the batch that queues its deliveries; src/webhooks/outbox.ts).
+     */
+    outbox: 'o/'
   },
   blobs: {
     /** `m` ‖ blob id → u64 created-at ms ‖ manifest (src/market/blobs/manifest.ts): present = the blob is complete */

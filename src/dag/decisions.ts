@@ -8,9 +8,32 @@ import type { DagMetrics } from './metrics.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ProcessingIndex } from './processing.ts'
 import { DagError } from './errors.ts'
+import { FinalClock } from './final-clock.ts'
 import type { DagBatch, DagStore, TxRecord } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
+import { requireTxKind, type FinalRecord } from './tx-kinds.ts'
+
+/** A decided transaction as a `txDecisionRecords` hook sees it. */
+export interface TxDecision {
+  status: 'final' | 'rejected'
+  /** The vertex that decided it: the accepted vertex holding it, or the rejected vertex in which it lost its conflict. */
+  vertexIdHex: string
+  /** Why it was rejected; 'none' when final. */
+  reason: string
+  /** This node's acceptance order of the deciding round's last accepted vertex, then the position in the vertex. */
+  seq: bigint
+  position: number
+  decidedAtMs: number
+}
+
+export interface DecisionRecordsInit {
+  /**
+   * Records a part above the ledger keeps about every decided transaction (the webhooks' outbox), written in the
+   * batch that commits the decision, so they exist exactly when the decision does, whatever moment a kill -9 hits.
+   * Keys must come from the storage table; return [] to write nothing. @default none
+   */
+  txDecisionRecords?: (tx: TxInfo, decision: TxDecision) => FinalRecord[]
+}
 
 export interface LedgerCounters { acceptedVertices: bigint, rejectedVertices: bigint, finalTxs: bigint, rejectedTxs: bigint }
 
@@ -28,8 +51,9 @@ export interface DecisionWriterComponents {
   syncWrites?: boolean
   /** Told each accepted vertex's finality latency (first seen to committed), after the commit: admission control. */
   onFinality?: (latencyMs: number) => void
-  /** Told each accepted vertex's author and signed time, after the commit: the final clock (final-clock.ts). */
-  onAccepted?: (author: Uint8Array, timestampMs: bigint) => void
+  /** The genesis validators' keys: the final clock (final-clock.ts) follows their accepted vertices. @default [] */
+  validators?: readonly Uint8Array[]
+  txDecisionRecords?: DecisionRecordsInit['txDecisionRecords']
 }
 
 /** Memory that a round changes, adopted only after its batch committed. */
@@ -61,8 +85,12 @@ export class DecisionWriter {
   /** Set when a commit failed: the ledger refuses further decisions. */
   halted: DagError | undefined
 
+  /** How far every validator's accepted vertices reach in signed time (read by the market to close windows). */
+  readonly finalClock: FinalClock
+
   constructor (components: DecisionWriterComponents) {
     this.c = components
+    this.finalClock = new FinalClock(components.validators ?? [])
   }
 
   /** Reloads the counters at start. */
@@ -115,13 +143,14 @@ export class DecisionWriter {
         const at = { idHex: o.info.idHex, vertexIdHex: idHex, vertexTimeMs: info.vertex.timestampMs, seq: draft.seq, position, encoded: o.info.encoded }
         for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(at) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
       } else draft.counters.rejectedTxs++
+      this.decisionRecords(b, o.info, { status: o.ok ? 'final' : 'rejected', vertexIdHex: idHex, reason: o.reason, seq: draft.seq, position, decidedAtMs: now })
     }
     draft.counters.acceptedVertices++
     draft.lastAccepted = idHex
     const received = processing.firstSeenMs(idHex)
     after.push(() => {
       processing.drop(info)
-      this.c.onAccepted?.(info.vertex.author, info.vertex.timestampMs)
+      this.finalClock.observe(info.vertex.author, info.vertex.timestampMs)
       metrics?.verticesAccepted.inc()
       if (received !== undefined) {
         metrics?.finalitySeconds.observe((Date.now() - received) / 1000)
@@ -145,7 +174,7 @@ export class DecisionWriter {
     store.putDecision(b, info.id, { status: 'rejected', seq: 0n })
     const lost: TxInfo[] = []
     const reissue: TxInfo[] = []
-    for (const t of info.txs) {
+    for (const [position, t] of info.txs.entries()) {
       // The winner of this (account, nonce), if decided: the consensus core still holds the set (pruning
       // happens after this batch), and a decision always consumes the account's nonce.
       let winner = core.decidedTxId(t.conflictKey)
@@ -158,6 +187,7 @@ export class DecisionWriter {
         store.putTxRecord(b, t.id, { status: 'rejected', vertexId: info.id, reason: 'conflict', decidedAtMs: BigInt(Date.now()) })
         lost.push(t)
         draft.counters.rejectedTxs++
+        this.decisionRecords(b, t, { status: 'rejected', vertexIdHex: idHex, reason: 'conflict', seq: draft.seq, position, decidedAtMs: Date.now() })
       } else if (winner === undefined && processing.isOwn(idHex)) {
         reissue.push(t)
       }
@@ -174,5 +204,19 @@ export class DecisionWriter {
         events.emit('tx:rejected', t, 'conflict')
       }
     })
+  }
+
+  private decisionRecords (b: DagBatch, tx: TxInfo, decision: TxDecision): void {
+    const hook = this.c.txDecisionRecords
+    if (hook === undefined) return
+    let records: FinalRecord[]
+    try {
+      records = hook(tx, decision)
+    } catch (err) {
+      // a part's records are its own affair: a bug there must not stop the ledger deciding
+      this.c.logger?.error({ err, tx: tx.idHex }, 'a decision-records hook failed; its records for this transaction are not written')
+      return
+    }
+    for (const r of records) b.put(this.c.store.sublevelOf(r.sublevel), r.key, r.value)
   }
 }

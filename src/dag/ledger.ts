@@ -5,9 +5,8 @@ import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
 import { VertexAdmission } from './admission.ts'
-import { FinalClock } from './final-clock.ts'
 import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
-import { DecisionWriter } from './decisions.ts'
+import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
@@ -24,7 +23,7 @@ import { MAX_VERTEX_TXS, type VertexInfo, vertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import type { LedgerEvents } from './events.ts'
 
-export interface DagLedgerInit {
+export interface DagLedgerInit extends DecisionRecordsInit {
   /** Transactions per vertex this node builds. @default 128 (MAX_VERTEX_TXS) */
   maxBatch?: number
   /** Client transactions waiting for a vertex. @default 20000 */
@@ -78,8 +77,6 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly mempool: Mempool
   /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
   readonly external: ExternalValidity
-  /** How far every validator's final vertices reach in signed time (final-clock.ts). */
-  readonly finalClock: FinalClock
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   readonly verifier: SignatureVerifier
   private readonly log: Logger
@@ -114,8 +111,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.finalClock = new FinalClock(genesis.validators.map(v => v.publicKey))
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, onAccepted: (author, timeMs) => { this.finalClock.observe(author, timeMs) }, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
@@ -127,10 +123,10 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
   admissionView (): AdmissionView { return this.admissionControl.view() }
-
+  /** How far every validator's final vertices reach in signed time (final-clock.ts); undefined until all have one. */
+  sealedThroughMs (): bigint | undefined { return this.decisions.finalClock.sealedThroughMs() }
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
-
   // fixed by the genesis and the identity: computed once (hex of a 1,952-byte key per submit was 5% of ingest)
   private validatorSelf: boolean | undefined
   get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }

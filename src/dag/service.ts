@@ -226,7 +226,7 @@ function ledgerReader (ledger: DagLedger): LedgerReader {
     },
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     vertexTimeMs: (vertexId) => ledger.graph.get(vertexId)?.timestampMs,
-    sealedThroughMs: () => ledger.finalClock.sealedThroughMs(),
+    sealedThroughMs: () => ledger.sealedThroughMs(),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),
     heldCount: () => ledger.external.heldCount()
   }

@@ -17,7 +17,7 @@ import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
 import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, taskToRpc } from '../api/index.ts'
-import { publishLedgerEvents, WebhookService } from '../webhooks/index.ts'
+import { drainLedgerEvents, WebhookService } from '../webhooks/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
@@ -203,6 +203,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     // every node decodes the bridge's kinds in vertices, with or without an EVM chain
     registerBridgeKinds()
     registerMarketKinds()
+    // webhooks: every decision records its events in its own batch (an outbox the service drains), so none is lost to a kill -9
+    const webhooks = this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics })
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,
@@ -212,11 +214,10 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       genesis,
       logger: child('dag'),
       registry: this.metrics
-    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey) })
+    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey), txDecisionRecords: (tx, decision) => webhooks.txDecisionRecords(tx, decision) })
     // webhooks start before the ledger so no decision made during its start-up goes unannounced
-    this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics })
     await this.add('webhooks', this.webhooksValue)
-    publishLedgerEvents(this.dagValue, this.webhooksValue)
+    drainLedgerEvents(this.dagValue, this.webhooksValue)
     registerWebhookRpc(this.api, this.webhooksValue)
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
@@ -235,7 +236,6 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute })
     await this.add('market', this.marketValue)
     // webhooks: a `task` event for each change of a task, matched by its requester and the providers it awarded
-    const webhooks = this.webhooksValue
     this.marketValue.reader.on('task:changed', (task) => {
       const accounts = new Set([task.requester, ...task.awards.flatMap(a => [...a.winners, ...(a.checker === undefined ? [] : [a.checker])])])
       webhooks.publish('task', taskToRpc(task), { accounts: [...accounts] })

@@ -2,9 +2,10 @@ import { isIP } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TokenBuckets } from './rate-limit.ts'
 
-// a rate-limited HTTP answer is held back this long, and at most this many per client at once (beyond that the
-// refusal is sent at once and the connection closed): a client that ignores Retry-After then costs the node at
-// most its limit in answered calls plus (held connections / hold time) in refusals
+// a rate-limited answer (HTTP, or WebSocket, whose connection is not read meanwhile) is held back this long, and
+// at most this many per client at once (beyond that the refusal is sent at once and the connection closed): a
+// client that ignores Retry-After then costs the node at most its limit in answered calls plus (held connections /
+// hold time) in refusals
 const REFUSAL_HOLD_MS = 1000
 const MAX_HELD_REFUSALS_PER_CLIENT = 32
 // Host headers whose verdict is remembered (a handful in practice; a table past this is dropped whole)

@@ -378,7 +378,8 @@ export class RpcServer implements Startable {
     // credentials are read once, at the upgrade; calls on the connection then carry that grant
     const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
     if (socket.destroyed) return
-    this.ws.handleUpgrade(req, socket, head, this.session(grant, req))
+    const client = clientOf(grant, req)
+    this.ws.handleUpgrade(req, socket, head, { ...this.session(grant, req), holdRefusal: async (signal) => await this.access.holdRefusal(client, signal) })
   }
 
   private sendRpcError (res: ServerResponse, status: number, code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode],

@@ -32,6 +32,16 @@ const CLOSE_GRACE_MS = 2_000
 // close codes (4000-4999 are for applications)
 const CLOSE_GOING_AWAY = 1001
 export const WS_CLOSE_TOO_SLOW = 4008
+/** A client that kept sending while refused past the bounds below (or past its held refusals) is disconnected. */
+export const WS_CLOSE_RATE_LIMITED = 4029
+// messages a held connection may still deliver (those ws had read before the pause); past this it is closed
+const MAX_HELD_BACKLOG_MESSAGES = 4096
+
+/**
+ * What the server hands a connection: its grant and rate-limit hook (shared by every call on it), and the hold of a
+ * refused answer (RpcAccess.holdRefusal for this client; false when the client already has the most held).
+ */
+export type WsSession = Pick<RpcContext, 'grant' | 'admit'> & { holdRefusal?: (signal: AbortSignal) => Promise<boolean> }
 
 interface Connection {
   socket: WebSocket
@@ -40,6 +50,13 @@ interface Connection {
   closeHandlers: Array<() => void>
   inFlight: number
   alive: boolean
+  holdRefusal?: WsSession['holdRefusal']
+  /** Set by the rate-limit hook when the message being dispatched was refused. */
+  refused: boolean
+  /** A refused answer is being held: the socket is paused and what ws still emits waits here, in order. */
+  held: boolean
+  backlog: Array<{ data: RawData, isBinary: boolean, bytes: number }>
+  backlogBytes: number
 }
 
 /**
@@ -88,7 +105,7 @@ export class WsTransport {
   }
 
   /** The HTTP server's `upgrade` event. */
-  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, session: Pick<RpcContext, 'grant' | 'admit'> = {}): void {
+  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, session: WsSession = {}): void {
     const path = (req.url ?? '/').split('?')[0]
     const refuse = (status: number, reason: string, text: string): void => {
       this.components.metrics.httpRejected.inc({ reason })
@@ -103,18 +120,33 @@ export class WsTransport {
     wss.handleUpgrade(req, socket, head, (ws) => { this.onConnection(ws, session) })
   }
 
-  private onConnection (socket: WebSocket, session: Pick<RpcContext, 'grant' | 'admit'>): void {
+  private onConnection (socket: WebSocket, session: WsSession): void {
     const { logger, metrics } = this.components
     const controller = new AbortController()
+    const { admit, holdRefusal, ...rest } = session
     const connection: Connection = {
       socket,
       controller,
       closeHandlers: [],
       inFlight: 0,
       alive: true,
+      refused: false,
+      held: false,
+      backlog: [],
+      backlogBytes: 0,
+      ...(holdRefusal === undefined ? {} : { holdRefusal }),
       // one context object per connection: subscriptions are keyed by it
       ctx: {
-        ...session,
+        ...rest,
+        ...(admit === undefined
+          ? {}
+          : {
+              admit: (calls) => {
+                const wait = admit(calls)
+                if (wait > 0) connection.refused = true
+                return wait
+              }
+            }),
         transport: 'ws',
         signal: controller.signal,
         notify: (method, params) => { this.send(connection, serialize({ jsonrpc: '2.0', method, params })) },
@@ -142,6 +174,16 @@ export class WsTransport {
 
   private onMessage (connection: Connection, data: RawData, isBinary: boolean): void {
     const { dispatcher, logger } = this.components
+    if (connection.held) {
+      const bytes = rawBytes(data)
+      if (connection.backlog.length >= MAX_HELD_BACKLOG_MESSAGES || connection.backlogBytes + bytes > 2 * this.init.maxMessageBytes) {
+        this.closeRateLimited(connection, 'kept sending while rate limited')
+        return
+      }
+      connection.backlog.push({ data, isBinary, bytes })
+      connection.backlogBytes += bytes
+      return
+    }
     if (isBinary) {
       this.send(connection, dispatcher.refuse(RpcErrorCode.INVALID_REQUEST,
         'binary frames are not supported: send JSON-RPC as text', 'invalid_request'))
@@ -156,10 +198,54 @@ export class WsTransport {
       ? data.toString('utf8')
       : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8')
     connection.inFlight++
-    dispatcher.handle(text, connection.ctx)
-      .then((response) => { if (response !== null) this.send(connection, response) })
+    connection.refused = false
+    // the dispatcher spends the rate limit before its first await, so `refused` is this message's verdict
+    const answer = dispatcher.handle(text, connection.ctx)
+    const refused = connection.refused
+    if (refused) this.hold(connection)
+    answer
+      .then(async (response) => {
+        if (!refused) {
+          if (response !== null) this.send(connection, response)
+          return
+        }
+        const ok = await connection.holdRefusal?.(connection.controller.signal) ?? true
+        if (response !== null) this.send(connection, response)
+        if (ok) this.resume(connection)
+        else this.closeRateLimited(connection, 'too many refused calls held for this client')
+      })
       .catch((err: unknown) => { logger.warn({ err }, 'WebSocket RPC message failed') })
       .finally(() => { connection.inFlight-- })
+  }
+
+  /**
+   * A refused message holds its connection, as HTTP holds a refused answer (RpcAccess.holdRefusal): the socket is
+   * not read until the refusal is answered, so a client that ignores retryAfterMs and keeps sending makes the node
+   * do no work beyond its limit (its messages wait in its own TCP buffers, bounded by the kernel's window).
+   */
+  private hold (connection: Connection): void {
+    connection.held = true
+    connection.socket.pause()
+  }
+
+  /** Reads the connection again, first what arrived during the hold (a refusal among it holds it again). */
+  private resume (connection: Connection): void {
+    if (connection.socket.readyState !== WebSocket.OPEN) return
+    connection.held = false
+    while (!connection.held && connection.backlog.length > 0) {
+      const next = connection.backlog.shift() as { data: RawData, isBinary: boolean, bytes: number }
+      connection.backlogBytes -= next.bytes
+      this.onMessage(connection, next.data, next.isBinary)
+    }
+    if (!connection.held) connection.socket.resume()
+  }
+
+  private closeRateLimited (connection: Connection, reason: string): void {
+    this.components.metrics.httpRejected.inc({ reason: 'rate_limited' })
+    connection.backlog = []
+    connection.backlogBytes = 0
+    connection.socket.close(WS_CLOSE_RATE_LIMITED, reason)
+    setTimeout(() => { connection.socket.terminate() }, CLOSE_GRACE_MS).unref()
   }
 
   /** Sends or, when the client's queue is over the limit, disconnects it as too slow. */
@@ -183,4 +269,9 @@ export class WsTransport {
       connection.socket.ping()
     }
   }
+}
+
+function rawBytes (data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0)
+  return data instanceof ArrayBuffer ? data.byteLength : data.length
 }

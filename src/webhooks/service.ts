@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto'
 import type { Registry } from 'prom-client'
-import { formatAddress, parseAddress } from '../core/address.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
 import type { BinaryDb } from '../core/storage.ts'
+import type { TxDecision } from '../dag/decisions.ts'
+import type { FinalRecord } from '../dag/tx-kinds.ts'
+import type { TxInfo } from '../dag/tx.ts'
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts'
 import { attemptDelivery, type AttemptResult } from './delivery.ts'
+import {
+  checkUrl, ledgerInterestOf, normalizeAccount, view, wants, type AddedHook, type AddHookOptions, type HookState, type LedgerInterest,
+  type PendingEvent
+} from './hooks.ts'
+import { ledgerAccounts, ledgerEvents } from './ledger-events.ts'
+import { decodeOutboxRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
   WEBHOOK_EVENT_KINDS, WebhookError, type HookRecord, type HookStatus, type HookView, type QueuedDelivery,
@@ -38,33 +46,8 @@ export interface WebhookServiceComponents {
   registry?: Registry
 }
 
-/** What `add` returns: the hook and its signing secret, which is shown this once. */
-export interface AddedHook {
-  hook: HookView
-  secret: string
-}
-
-export interface AddHookOptions {
-  url: string
-  events: readonly WebhookEventKind[]
-  /** Only events concerning these accounts (hmy1… addresses); empty: every event of the kinds. @default [] */
-  accounts?: readonly string[]
-  /** The operator's name for the hook. @default '' */
-  label?: string
-}
-
-interface HookState {
-  hook: HookRecord
-  status: HookStatus
-  /** Oldest first; the head is the one being attempted. */
-  queue: QueuedDelivery[]
-  removed: boolean
-  wake?: () => void
-  inFlight?: AbortController
-  worker?: Promise<void>
-}
-
-const MAX_URL_CHARS = 2048
+/** Outbox records queued per batch. */
+const OUTBOX_BATCH = 256
 
 /**
  * Webhooks: an operator registers URLs for event kinds; each event is persisted in the hook's queue (LevelDB,
@@ -88,6 +71,10 @@ export class WebhookService implements Startable, WebhookPublisher {
   private readonly maxPendingPublishes: number
   private running = false
   private pendingPublishes = 0
+  /** Who takes ledger events: every account, some accounts, or nobody (then decisions write no outbox record). */
+  private ledgerInterest: LedgerInterest
+  private outboxDirty = false
+  private draining: Promise<void> | undefined
   // every change to the stored records runs in this chain, one at a time, so a batch never races another
   private chain: Promise<void> = Promise.resolve()
 
@@ -113,6 +100,9 @@ export class WebhookService implements Startable, WebhookPublisher {
     this.running = true
     for (const state of this.hooks.values()) this.startWorker(state)
     this.updateGauges()
+    // what a kill -9 left between a decision's commit and its queueing
+    this.drainOutbox()
+    await this.draining
     const queued = [...this.hooks.values()].reduce((n, s) => n + s.queue.length, 0)
     this.logger.info({ hooks: this.hooks.size, queued }, 'webhooks started')
   }
@@ -125,8 +115,10 @@ export class WebhookService implements Startable, WebhookPublisher {
       state.wake?.()
     }
     await Promise.all([...this.hooks.values()].map(async (s) => { await s.worker }))
+    await this.draining
     await this.chain
     this.hooks.clear()
+    this.updateGauges()
   }
 
   /** Registers a hook; resolves with it and its secret (shown once: the node never shows it again). */
@@ -177,48 +169,128 @@ export class WebhookService implements Startable, WebhookPublisher {
 
   publish (kind: WebhookEventKind, payload: unknown, match: WebhookMatch = {}): void {
     if (!this.running) return
-    const targets = [...this.hooks.values()].filter((s) => wants(s.hook, kind, match))
-    if (targets.length === 0) return
+    const targets = [...this.hooks.values()].filter((s) => wants(s.hook, kind, match)).length
+    if (targets === 0) return
+    const data = this.serialise(kind, payload, targets)
+    if (data === undefined) return
+    if (this.pendingPublishes >= this.maxPendingPublishes) {
+      this.metrics.deliveries.inc({ outcome: 'dropped' }, targets)
+      this.logger.warn({ kind }, 'webhook event dropped: too many events waiting to be stored')
+      return
+    }
+    this.pendingPublishes++
+    this.exclusive(async () => { await this.enqueueAll([{ kind, data, match, createdAtMs: Date.now() }], []) }).catch((err: unknown) => {
+      this.logger.warn({ err, kind }, 'webhook event not stored; dropped')
+    }).finally(() => { this.pendingPublishes-- })
+  }
+
+  /**
+   * The ledger's hook (DagLedgerInit.txDecisionRecords): the outbox record of a decided transaction, written in the
+   * decision's own batch, when some hook takes ledger events (`tx`, `payment`) that may concern it; none otherwise,
+   * so a node without such hooks writes nothing more per decision.
+   */
+  txDecisionRecords (tx: TxInfo, decision: TxDecision): FinalRecord[] {
+    const interest = this.ledgerInterest
+    if (interest === undefined) return []
+    if (interest !== 'all' && !ledgerAccounts(tx, decision.status).some((a) => interest.has(a))) return []
+    return [outboxRecord(tx, decision)]
+  }
+
+  /**
+   * Moves what the ledger's outbox holds into the hook queues, one batch at a time, each batch deleting the records
+   * it queued; the ledger's stream calls it after each commit (drainLedgerEvents), `start` once. Never throws.
+   */
+  drainOutbox (): void {
+    this.outboxDirty = true
+    if (!this.running || this.draining !== undefined) return
+    this.draining = (async () => {
+      while (this.running && this.outboxDirty) {
+        this.outboxDirty = false
+        while (await this.exclusive(async () => await this.drainBatch()));
+      }
+    })().catch((err: unknown) => {
+      // the records stay in the outbox: the next commit (or a restart) drains them
+      this.logger.warn({ err }, 'webhook outbox not drained; it is tried again at the next decision')
+    }).finally(() => {
+      this.draining = undefined
+      if (this.outboxDirty && this.running) this.drainOutbox()
+    })
+  }
+
+  /** Queues up to OUTBOX_BATCH outbox records in one batch that also deletes them; true when more may wait. */
+  private async drainBatch (): Promise<boolean> {
+    if (!this.running) return false
+    const records = await this.store.readOutbox(OUTBOX_BATCH)
+    if (records.length === 0) return false
+    const events: PendingEvent[] = []
+    for (const [key, value] of records) {
+      try {
+        const entry = decodeOutboxRecord(key, value)
+        for (const e of ledgerEvents(entry.tx, entry.decision)) {
+          const data = this.serialise(e.kind, e.payload, 1)
+          if (data !== undefined) events.push({ kind: e.kind, data, match: { accounts: e.accounts }, createdAtMs: entry.decidedAtMs })
+        }
+      } catch (err) {
+        this.logger.warn({ err }, 'unreadable webhook outbox record dropped')
+      }
+    }
+    await this.enqueueAll(events, records.map(([key]) => this.store.delOutbox(key)))
+    return records.length === OUTBOX_BATCH
+  }
+
+  /** The payload as JSON (bigints as decimal strings), or undefined (logged, counted) when it cannot be sent. */
+  private serialise (kind: WebhookEventKind, payload: unknown, targets: number): string | undefined {
     let data: string
     try {
       data = JSON.stringify(payload, (_key, value: unknown) => typeof value === 'bigint' ? value.toString() : value) ?? 'null'
     } catch (err) {
       this.logger.warn({ err, kind }, 'webhook event is not JSON-serialisable; dropped')
-      return
+      return undefined
     }
-    if (Buffer.byteLength(data) > this.maxPayloadBytes || this.pendingPublishes >= this.maxPendingPublishes) {
-      this.metrics.deliveries.inc({ outcome: 'dropped' }, targets.length)
-      this.logger.warn({ kind, bytes: Buffer.byteLength(data) }, 'webhook event dropped: too large, or too many events waiting to be stored')
-      return
-    }
-    this.pendingPublishes++
-    const createdAtMs = Date.now()
-    this.exclusive(async () => {
-      for (const state of targets) await this.enqueue(state, kind, data, createdAtMs)
-    }).catch((err: unknown) => {
-      this.logger.warn({ err, kind }, 'webhook event not stored; dropped')
-    }).finally(() => { this.pendingPublishes-- })
+    if (Buffer.byteLength(data) <= this.maxPayloadBytes) return data
+    this.metrics.deliveries.inc({ outcome: 'dropped' }, targets)
+    this.logger.warn({ kind, bytes: Buffer.byteLength(data) }, 'webhook event dropped: too large')
+    return undefined
   }
 
-  private async enqueue (state: HookState, kind: WebhookEventKind, data: string, createdAtMs: number): Promise<void> {
-    if (state.removed || !this.running) return
-    const id = `dlv_${randomBytes(12).toString('hex')}`
-    const body = `{"id":${JSON.stringify(id)},"hook":${JSON.stringify(state.hook.id)},"kind":"${kind}","createdAtMs":${createdAtMs},"data":${data}}`
-    const delivery: QueuedDelivery = { id, seq: state.status.nextSeq, kind, body, attempts: 0, nextAttemptAtMs: createdAtMs, createdAtMs }
-    const status: HookStatus = { ...state.status, nextSeq: state.status.nextSeq + 1 }
-    const ops: StoreOp[] = [this.store.putDelivery(state.hook.id, delivery)]
-    // the queue is full: the oldest delivery gives way (it may be the one in flight; its outcome is then only counted)
-    const overflow = state.queue.length + 1 - this.maxQueuePerHook
-    const dropped = overflow > 0 ? state.queue.slice(0, overflow) : []
-    for (const d of dropped) ops.push(this.store.delDelivery(state.hook.id, d.seq))
-    status.dropped += dropped.length
-    ops.push(this.store.putStatus(state.hook.id, status))
-    await this.store.write(ops)
-    state.status = status
-    state.queue = [...state.queue.slice(dropped.length), delivery]
-    if (dropped.length > 0) this.metrics.deliveries.inc({ outcome: 'dropped' }, dropped.length)
+  /**
+   * Queues each event for every hook that takes it, in one batch with `extraOps` (the outbox records it empties),
+   * so the events are queued exactly when their source records are gone. A full queue drops its oldest delivery
+   * (it may be the one in flight; its outcome is then only counted). Runs inside `exclusive`.
+   */
+  private async enqueueAll (events: readonly PendingEvent[], extraOps: StoreOp[]): Promise<void> {
+    // stopped: write nothing, so outbox records stay for the next start
+    if (!this.running) return
+    const drafts = new Map<HookState, { status: HookStatus, queue: QueuedDelivery[] }>()
+    const ops: StoreOp[] = []
+    let dropped = 0
+    for (const { kind, data, match, createdAtMs } of events) {
+      for (const state of this.hooks.values()) {
+        if (state.removed || !wants(state.hook, kind, match)) continue
+        let draft = drafts.get(state)
+        if (draft === undefined) drafts.set(state, draft = { status: { ...state.status }, queue: [...state.queue] })
+        const id = `dlv_${randomBytes(12).toString('hex')}`
+        const body = `{"id":${JSON.stringify(id)},"hook":${JSON.stringify(state.hook.id)},"kind":"${kind}","createdAtMs":${createdAtMs},"data":${data}}`
+        const delivery: QueuedDelivery = { id, seq: draft.status.nextSeq++, kind, body, attempts: 0, nextAttemptAtMs: createdAtMs, createdAtMs }
+        ops.push(this.store.putDelivery(state.hook.id, delivery))
+        draft.queue.push(delivery)
+        // a delivery put earlier in this batch and dropped here: the later del wins in the batch
+        for (const old of draft.queue.splice(0, Math.max(0, draft.queue.length - this.maxQueuePerHook))) {
+          ops.push(this.store.delDelivery(state.hook.id, old.seq))
+          draft.status.dropped++
+          dropped++
+        }
+      }
+    }
+    for (const [state, draft] of drafts) ops.push(this.store.putStatus(state.hook.id, draft.status))
+    await this.store.write([...ops, ...extraOps])
+    for (const [state, draft] of drafts) {
+      state.status = draft.status
+      state.queue = draft.queue
+      state.wake?.()
+    }
+    if (dropped > 0) this.metrics.deliveries.inc({ outcome: 'dropped' }, dropped)
     this.updateGauges()
-    state.wake?.()
   }
 
   private startWorker (state: HookState): void {
@@ -310,53 +382,8 @@ export class WebhookService implements Startable, WebhookPublisher {
   }
 
   private updateGauges (): void {
+    this.ledgerInterest = ledgerInterestOf(this.hooks.values())
     this.metrics.hooks.set(this.hooks.size)
     this.metrics.queueDepth.set([...this.hooks.values()].reduce((n, s) => n + s.queue.length, 0))
-  }
-}
-
-function wants (hook: HookRecord, kind: WebhookEventKind, match: WebhookMatch): boolean {
-  if (!hook.events.includes(kind)) return false
-  if (hook.accounts.length === 0) return true
-  return match.accounts?.some((a) => hook.accounts.includes(a)) ?? false
-}
-
-function view (state: HookState): HookView {
-  const { hook, status } = state
-  return {
-    id: hook.id,
-    url: hook.url,
-    events: [...hook.events],
-    accounts: [...hook.accounts],
-    label: hook.label,
-    createdAtMs: hook.createdAtMs,
-    queued: state.queue.length,
-    delivered: status.delivered,
-    failed: status.failed,
-    dropped: status.dropped,
-    last: status.last
-  }
-}
-
-function checkUrl (text: string): string {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new WebhookError('WEBHOOK_URL_INVALID', 'the webhook URL does not parse; give an absolute http:// or https:// URL')
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new WebhookError('WEBHOOK_URL_INVALID', 'the webhook URL must be http:// or https://')
-  // webhook_list shows the URL: credentials in it would leak; receivers authenticate deliveries by their signature
-  if (url.username !== '' || url.password !== '') throw new WebhookError('WEBHOOK_URL_INVALID', 'the webhook URL must not carry credentials; verify X-Harmony-Signature in the receiver instead')
-  const normalized = url.toString()
-  if (normalized.length > MAX_URL_CHARS) throw new WebhookError('WEBHOOK_URL_INVALID', `the webhook URL is longer than ${MAX_URL_CHARS} characters`)
-  return normalized
-}
-
-function normalizeAccount (text: string): string {
-  try {
-    return formatAddress(parseAddress(text))
-  } catch {
-    throw new WebhookError('WEBHOOK_ACCOUNT_INVALID', `${text.slice(0, 80)} is not an account address (hmy1…)`)
   }
 }

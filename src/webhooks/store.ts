@@ -55,6 +55,17 @@ export class WebhookStore {
     return [...hooks.values()]
   }
 
+  /** Up to `limit` outbox records (src/webhooks/outbox.ts), oldest decision first. */
+  async readOutbox (limit: number): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const out: Array<[Uint8Array, Uint8Array]> = []
+    for await (const entry of this.db.iterator({ ...range(P.outbox), limit })) out.push(entry)
+    return out
+  }
+
+  delOutbox (key: Uint8Array): StoreOp {
+    return { type: 'del', key }
+  }
+
   /** Applies the ops in one atomic batch. */
   async write (ops: StoreOp[]): Promise<void> {
     if (ops.length === 0) return

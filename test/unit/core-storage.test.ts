@@ -40,7 +40,7 @@ test('inner prefixes are the bytes existing datadirs hold', t => {
     bridgeSettled: 'bridge/settled/',
     bridgeStateCut: 'bridge/cut/'
   })
-  t.deepEqual(KEY_PREFIXES.webhooks, { hook: 'h/', queue: 'q/', status: 's/' })
+  t.deepEqual(KEY_PREFIXES.webhooks, { hook: 'h/', queue: 'q/', status: 's/', outbox: 'o/' })
   t.deepEqual(DEPOSIT_SCOPE_KEYS, { cursor: 'cursor', history: 'history', done: 'done/' })
   t.deepEqual(keyBytes(KEY_PREFIXES.chain.withdrawalIndex, '0xab/1'), new TextEncoder().encode('withdrawal/0xab/1'))
 })

@@ -9,6 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import { RPC_METHODS } from '../../src/api/definitions.ts'
+import { taskToRpc } from '../../src/api/market-views.ts'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
@@ -217,6 +219,10 @@ test('a private task whose winner and spot-checker disagree is settled unresolve
     await final(settle, t0 + 6000)
     const view = await state.task(toHex(taskId))
     t.is(view?.phase, 'refunded')
+    t.deepEqual(view?.results.map(r => r.verdict), ['unresolved', 'unresolved'], 'neither result reads as pending once settled unresolved')
+    // as task_get shows it, valid against the method's result schema
+    const rpc = RPC_METHODS.task_get.result.parse(taskToRpc(view as NonNullable<typeof view>))
+    t.deepEqual(rpc?.results.map(r => r.verdict), ['unresolved', 'unresolved'])
     t.deepEqual(state.openTaskIds(), [], 'nothing left to do: no fault to slash')
     await coordinator.tick()
     t.deepEqual(submitted, [], 'no slash without proof')

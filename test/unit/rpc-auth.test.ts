@@ -276,3 +276,45 @@ test('a token verified once is remembered, and still refused once its iat falls 
   nowMs -= 61_000
   t.is((await auth.authenticate({ authorization: `Bearer ${forged}` }, '127.0.0.1')).denial?.reason, 'token_signature')
 })
+
+/** Opens a WebSocket to the fixture and collects its replies and its close code. */
+async function wsClient (url: string): Promise<{ socket: WebSocket, replies: Reply[], closeCode?: number }> {
+  const socket = new WebSocket(url.replace('http:', 'ws:'))
+  const client: { socket: WebSocket, replies: Reply[], closeCode?: number } = { socket, replies: [] }
+  socket.on('message', (data) => { client.replies.push(JSON.parse(String(data)) as Reply) })
+  socket.once('close', (code) => { client.closeCode = code })
+  await once(socket, 'open')
+  return client
+}
+
+test('over WebSocket a refused call holds its connection like HTTP: a flood gets its limit served, not a stream of refusals; every call answered once', async (t) => {
+  const { url } = await startAccess(t, { access: { rateLimit: { ratePerSecond: 40, burst: 40 } } })
+  const { socket, replies } = await wsClient(url)
+  t.teardown(() => { socket.terminate() })
+  const calls = 120
+  // sent at once, never waiting for retryAfterMs: without the hold, 40 are served and 80 refused at once
+  for (let id = 0; id < calls; id++) socket.send(JSON.stringify({ jsonrpc: '2.0', id, method: 't_read', params: [] }))
+  await waitFor('every call answered', async () => replies.length >= calls ? true : undefined, 30_000, 50)
+  t.deepEqual(replies.map((r) => r.id).sort((a, b) => Number(a) - Number(b)), Array.from({ length: calls }, (_, i) => i), 'each call answered once')
+  const refused = replies.filter((r) => r.error?.code === -32005)
+  const served = replies.filter((r) => r.result === 'read')
+  t.is(refused.length + served.length, calls)
+  t.true(refused.length >= 1, 'the limit refused')
+  // each refusal holds the connection until the bucket (40 a second) has refilled: at most one refusal per 40 served
+  t.true(refused.length <= Math.ceil(calls / 40), `${refused.length} refused, ${served.length} served`)
+  t.true(refused.every((r) => (r.error?.data?.retryAfterMs ?? 0) > 0))
+})
+
+test('over WebSocket a client with more refusals held than HTTP allows is answered and disconnected (4029)', async (t) => {
+  const { url } = await startAccess(t, { access: { rateLimit: { ratePerSecond: 1, burst: 1 } } })
+  const clients = await Promise.all(Array.from({ length: 34 }, async () => await wsClient(url)))
+  t.teardown(() => { for (const c of clients) c.socket.terminate() })
+  // one call each: one is served, the rest refused; 32 refusals are held for this client, the one beyond is
+  // answered at once and its connection closed
+  clients.forEach((c, id) => { c.socket.send(JSON.stringify({ jsonrpc: '2.0', id, method: 't_read', params: [] })) })
+  await waitFor('every call answered', async () => clients.every((c) => c.replies.length === 1) ? true : undefined, 30_000, 20)
+  await waitFor('the client past the held refusals disconnected', async () => clients.some((c) => c.closeCode === 4029) ? true : undefined, 30_000, 20)
+  t.is(clients.filter((c) => c.closeCode === 4029).length, 1, `close codes: ${clients.map((c) => c.closeCode).join(' ')}`)
+  t.is(clients.filter((c) => c.replies[0]?.result === 'read').length, 1)
+  t.is(clients.filter((c) => c.replies[0]?.error?.code === -32005).length, 33)
+})

@@ -1,6 +1,5 @@
 import test from 'ava'
 import { createHmac } from 'node:crypto'
-import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { RPC_METHODS, WEBHOOK_EVENT_KIND_NAMES } from '../../src/api/definitions.ts'
@@ -8,12 +7,13 @@ import { registerWebhookRpc } from '../../src/api/webhooks.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { openDatabase, type BinaryDb } from '../../src/core/storage.ts'
+import { KEY_PREFIXES, keyBytes, openDatabase, sublevel, type BinaryDb } from '../../src/core/storage.ts'
+import type { TxDecision } from '../../src/dag/decisions.ts'
 import { buildTransfer, txInfo, encodeTx } from '../../src/dag/tx.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
 import {
-  publishLedgerEvents, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type LedgerEventSource,
-  type WebhookEventKind, type WebhookServiceInit
+  decodeOutboxRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type WebhookEventKind,
+  type WebhookServiceInit
 } from '../../src/webhooks/index.ts'
 import { tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { startFixture } from '../helpers/rpc-fixture.ts'
@@ -200,24 +200,99 @@ test.serial('bad registrations are refused with typed errors; the hook limit hol
   t.is(webhooks.list()[0].queued, 0)
 })
 
+function sampleTransfer (seed: number, nonce = 0n): ReturnType<typeof txInfo> {
+  const sender = generateKeyPair(new Uint8Array(32).fill(seed))
+  return txInfo(encodeTx(buildTransfer({ chainId: 'test', publicKey: sender.publicKey, secretKey: sender.secretKey, to: new Uint8Array(20).fill(9), amount: 5n, nonce, fee: 2n })))
+}
+
 test('the ledger\'s decisions become tx and payment events for the accounts they touch', (t) => {
-  const sender = generateKeyPair(new Uint8Array(32).fill(1))
-  const transfer = buildTransfer({ chainId: 'test', publicKey: sender.publicKey, secretKey: sender.secretKey, to: new Uint8Array(20).fill(9), amount: 5n, nonce: 0n, fee: 2n })
-  const info = txInfo(encodeTx(transfer))
-  const published: Array<{ kind: WebhookEventKind, payload: Record<string, unknown>, accounts?: readonly string[] }> = []
-  const source = new EventEmitter()
-  publishLedgerEvents(source as unknown as LedgerEventSource, { publish: (kind, payload, match) => { published.push({ kind, payload: payload as Record<string, unknown>, accounts: match?.accounts }) } })
+  const info = sampleTransfer(1)
   const id = `0x${info.idHex}`
-  source.emit('tx:final', { id, vertexId: '0xabc', tx: info })
-  const from = addressFromPublicKey(sender.publicKey)
+  const published = ledgerEvents(info, { status: 'final', vertexIdHex: 'ab'.repeat(32), reason: 'none' })
+  const from = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(1)).publicKey)
   t.is(published.length, 3)
-  t.like(published[0], { kind: 'tx', payload: { id, status: 'final', vertex: '0xabc', reason: null, tx: { kind: 'transfer', from, amount: '5' } } })
+  t.like(published[0], { kind: 'tx', payload: { id, status: 'final', vertex: `0x${'ab'.repeat(32)}`, reason: null, tx: { kind: 'transfer', from, amount: '5' } } })
   t.like(published[1], { kind: 'payment', accounts: [from], payload: { account: from, direction: 'debit', amount: '7', txId: id, txKind: 'transfer' } })
-  const to = published[1 + 1].payload.account as string
+  const to = (published[2].payload as { account: string }).account
   t.like(published[2], { kind: 'payment', accounts: [to], payload: { direction: 'credit', amount: '5' } })
   t.deepEqual(published[0].accounts, [from, to])
-  source.emit('tx:rejected', { id, reason: 'conflict', tx: info })
-  t.like(published[3], { kind: 'tx', accounts: [from], payload: { id, status: 'rejected', vertex: null, reason: 'conflict' } })
+  const rejected = ledgerEvents(info, { status: 'rejected', vertexIdHex: 'cd'.repeat(32), reason: 'conflict' })
+  t.is(rejected.length, 1)
+  t.like(rejected[0], { kind: 'tx', accounts: [from], payload: { id, status: 'rejected', vertex: null, reason: 'conflict' } })
+})
+
+/** Writes records into the db as the ledger's decision batch does (one atomic batch in their sublevel). */
+async function commitDecision (db: BinaryDb, records: ReturnType<WebhookService['txDecisionRecords']>): Promise<void> {
+  await sublevel(db, 'webhooks').batch(records.map((r) => ({ type: 'put' as const, key: r.key, value: r.value })))
+}
+
+async function outboxSize (db: BinaryDb): Promise<number> {
+  const lo = keyBytes(KEY_PREFIXES.webhooks.outbox)
+  const hi = lo.slice()
+  hi[hi.length - 1]++
+  return (await sublevel(db, 'webhooks').keys({ gte: lo, lt: hi }).all()).length
+}
+
+test.serial('the ledger outbox: recorded only when a hook may take it, drained into the queues exactly once, also at start after a stop', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  const path = join(dir.path, 'db')
+  const db = await open(t, path)
+  const first = new WebhookService({ db, logger: silentLogger() }, FAST)
+  await first.start()
+  const decision = (seq: bigint, status: TxDecision['status'] = 'final'): TxDecision => ({ status, vertexIdHex: 'ab'.repeat(32), reason: status === 'final' ? 'none' : 'conflict', seq, position: 0, decidedAtMs: Date.now() })
+  const [a, b, c] = [sampleTransfer(1), sampleTransfer(2), sampleTransfer(3)]
+  t.deepEqual(first.txDecisionRecords(a, decision(1n)), [], 'no hooks: nothing is written per decision')
+  const stranger = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(4)).publicKey)
+  await first.add({ url: receiver.url, events: ['payment'], accounts: [stranger] })
+  t.deepEqual(first.txDecisionRecords(a, decision(1n)), [], 'no hook takes events of these accounts')
+  await first.add({ url: receiver.url, events: ['task'] })
+  t.deepEqual(first.txDecisionRecords(a, decision(1n)), [], 'no hook takes ledger events')
+  const { hook } = await first.add({ url: receiver.url, events: ['tx', 'payment'] })
+
+  // a final transfer: tx, debit, credit; a rejected one: tx
+  await commitDecision(db, [...first.txDecisionRecords(a, decision(1n)), ...first.txDecisionRecords(b, decision(1n, 'rejected'))])
+  t.is(await outboxSize(db), 2)
+  first.drainOutbox()
+  await receiver.until((r) => r.length >= 4)
+  await waitFor('the outbox emptied and the deliveries settled', async () => (await outboxSize(db)) === 0 && first.list().find((h) => h.id === hook.id)?.delivered === 4 ? true : undefined)
+
+  // committed while the service is stopped (a kill -9 after the decision's commit): drained by the next start
+  await first.stop()
+  const stopped = new WebhookService({ db, logger: silentLogger() }, FAST)
+  await stopped.start()
+  await commitDecision(db, stopped.txDecisionRecords(c, decision(2n)))
+  await stopped.stop()
+  t.is(await outboxSize(db), 1)
+  const second = await service(t, db)
+  t.is(await outboxSize(db), 0, 'start drained the outbox before it resolved')
+  const resumed = second.list().find((h) => h.id === hook.id)
+  t.is((resumed?.queued ?? 0) + (resumed?.delivered ?? 0), 3 + 4, 'its three events queued once')
+  await waitFor('the last three delivered', async () => second.list().find((h) => h.id === hook.id)?.delivered === 7 ? true : undefined)
+  second.drainOutbox() // nothing left: queues nothing twice
+
+  const bodies = receiver.accepted().map((d) => JSON.parse(d.body) as Body).filter((d) => d.hook === hook.id)
+  t.is(bodies.length, 7)
+  t.is(new Set(bodies.map((d) => d.id)).size, 7, 'one delivery id per event')
+  const events = bodies.map((d) => { const data = d.data as Record<string, string>; return `${d.kind}:${data.id ?? data.txId}:${data.status ?? data.direction}` })
+  t.deepEqual(events.sort(), [
+    `payment:0x${a.idHex}:credit`, `payment:0x${a.idHex}:debit`, `payment:0x${c.idHex}:credit`, `payment:0x${c.idHex}:debit`,
+    `tx:0x${a.idHex}:final`, `tx:0x${b.idHex}:rejected`, `tx:0x${c.idHex}:final`
+  ].sort())
+  t.is(second.list().find((h) => h.id === hook.id)?.queued, 0)
+})
+
+test('an outbox record round-trips', (t) => {
+  const info = sampleTransfer(5, 3n)
+  const record = outboxRecord(info, { status: 'rejected', vertexIdHex: '12'.repeat(32), reason: 'nonce', seq: 42n, position: 7, decidedAtMs: 1234 })
+  t.is(record.sublevel, 'webhooks')
+  t.is(new TextDecoder().decode(record.key), `o/${'42'.padStart(20, '0')}/00007/${info.idHex}`)
+  const back = decodeOutboxRecord(record.key, record.value)
+  t.deepEqual(back.decision, { status: 'rejected', vertexIdHex: '12'.repeat(32), reason: 'nonce' })
+  t.is(back.decidedAtMs, 1234)
+  t.is(back.tx.idHex, info.idHex)
+  t.throws(() => decodeOutboxRecord(record.key, record.value.subarray(1)))
 })
 
 test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through the typed SDK', async (t) => {

@@ -53,7 +53,8 @@ export interface AwardView {
   considered: string[]
 }
 
-export type ResultVerdict = 'pending' | 'agrees' | 'fault' | 'late'
+/** A result's standing: `unresolved` when its task settled `unresolved` (nobody can tell which result is right). */
+export type ResultVerdict = 'pending' | 'agrees' | 'fault' | 'late' | 'unresolved'
 
 export interface ResultView {
   txId: string

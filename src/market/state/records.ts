@@ -163,6 +163,8 @@ function resultVerdict (t: TaskRecord, r: ResultRecord): ResultVerdict {
   if (!r.inTime || t.assigned.some(a => a.provider === r.provider && a.state === 'late')) return 'late'
   const s = t.settlement
   if (s === undefined) return 'pending'
+  // neither paid nor faulted, and never will be: it must not read as still waiting for verification
+  if (s.outcome === 'unresolved') return 'unresolved'
   if (t.slashes.some(x => x.provider === r.provider && x.reason === 'fault') || s.faults.includes(r.provider)) return 'fault'
   return s.payouts.some(p => p.provider === r.provider) ? 'agrees' : 'pending'
 }
