@@ -146,7 +146,7 @@ function accessSection (): string[] {
     '  limit every call of the message gets `-32005` with `data.retryAfterMs`, and HTTP answers 429 with `Retry-After`,',
     '  held back 1 s (at most 32 held per client; beyond that at once, closing the connection), so a client that',
     '  ignores `Retry-After` cannot make the node work much past its limit.',
-    '  The operator has a bucket of its own at ten times the rate, so a flood from others does not spend it. At most',
+    '  The operator has a bucket of its own (`--rpc-operator-rate-limit`, 10,000/s by default), so a flood from others does not spend it. At most',
     '  10,000 clients are tracked; the least recently seen is dropped first.',
     '- **Host allowlist** (geth\'s `--http.vhosts`): `--rpc-vhosts` (default `localhost,127.0.0.1,::1`; `*` for any)',
     '  names the Host headers served over HTTP and WebSocket, beside the CORS origins; others get 403.',

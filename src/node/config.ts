@@ -46,8 +46,10 @@ export interface NodeConfig {
   'rpc-auth': 'on' | 'off'
   /** Host names the RPC answers (Host header), comma-separated; `*` for any (geth's --http.vhosts). */
   'rpc-vhosts': string
-  /** JSON-RPC calls per second per client (API key or IP address); the operator's JWT gets ten times this. */
+  /** JSON-RPC calls per second per client (API key or IP address). */
   'rpc-rate-limit': number
+  /** JSON-RPC calls per second of the operator (the node's JWT), in a bucket of its own. */
+  'rpc-operator-rate-limit': number
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -117,7 +119,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     default: 'localhost,127.0.0.1,::1',
     validate: (value: string) => value.split(',').every((h) => h.trim() !== '') ? undefined : 'a comma-separated list of host names'
   },
-  'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP); the operator gets 10x', default: 1000 }
+  'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP)', default: 1000 },
+  'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

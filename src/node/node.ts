@@ -276,7 +276,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, {
       host: config['rpc-host'],
       port: config['rpc-port'],
-      access: { vhosts: config['rpc-vhosts'].split(',').map((h) => h.trim()), rateLimit: { ratePerSecond: config['rpc-rate-limit'] } }
+      access: { vhosts: config['rpc-vhosts'].split(',').map((h) => h.trim()), rateLimit: { ratePerSecond: config['rpc-rate-limit'], operatorRatePerSecond: config['rpc-operator-rate-limit'] } }
     })
     await this.add('rpc', this.rpcValue)
   }
