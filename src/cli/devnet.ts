@@ -13,6 +13,27 @@ interface DevnetArgs extends GlobalArgs {
   'log-level': string
   'peer-timeout': number
   demo: boolean
+  live?: boolean
+}
+
+/** One node's row of the live status: what node_health and dag_stats said, or undefined when it did not answer. */
+export interface NodeStatusSample {
+  health: { state: string, peers: number, uptimeSeconds: number }
+  stats: { finalTxs: number, finalityP50Ms: number, processing: number, mempool: number }
+  atMs: number
+}
+
+/**
+ * The live status line of one node: final transactions per second since the previous sample, the median vertex
+ * finality of the node's last 10 s, and what it still holds undecided.
+ */
+export function statusLine (index: number, now: NodeStatusSample | undefined, previous: NodeStatusSample | undefined): string {
+  if (now === undefined) return `  node ${index}  down`
+  const spanS = previous === undefined ? 0 : (now.atMs - previous.atMs) / 1000
+  const rate = spanS > 0 && previous !== undefined ? (now.stats.finalTxs - previous.stats.finalTxs) / spanS : 0
+  return `  node ${index}  ${now.health.state.padEnd(8)} peers ${String(now.health.peers).padStart(3)}  ` +
+    `final ${rate.toFixed(1).padStart(7)} tx/s  finality p50 ${String(Math.round(now.stats.finalityP50Ms)).padStart(5)} ms  ` +
+    `pending ${String(now.stats.mempool + now.stats.processing).padStart(5)}  uptime ${formatUptime(now.health.uptimeSeconds)}`
 }
 
 const STATUS_INTERVAL_MS = 2000
@@ -48,7 +69,8 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('base-port', { type: 'number', default: 9400, describe: 'node i uses p2p port base+i and RPC port base+145+i; 0 picks free ports' })
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
-    .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' }) as never,
+    .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' })
+    .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place)' }) as never,
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
@@ -94,18 +116,25 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
       // the demo's lines scroll; the status block would overwrite them
       void runDemo(clients, devnet.faucetPath, (line) => { process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) }, controller.signal)
         .catch((err: unknown) => { if (!controller.signal.aborted) process.stderr.write(`demo stopped: ${errorMessage(err)}\n`) })
-    } else if (process.stdout.isTTY) {
+    } else if (args.live ?? process.stdout.isTTY === true) {
       const started = Date.now()
+      const redraw = process.stdout.isTTY === true
       let drawn = 0
+      let previous: Array<NodeStatusSample | undefined> = clients.map(() => undefined)
+      const sample = async (c: HarmonyClient): Promise<NodeStatusSample | undefined> => {
+        const [health, stats] = await Promise.all([c.call('node_health', []), c.call('dag_stats', [])])
+        return { health, stats, atMs: Date.now() }
+      }
       statusTimer = setInterval(() => {
-        void Promise.all(clients.map(c => c.call('node_health', []).catch(() => undefined)))
+        void Promise.all(clients.map(async c => await sample(c).catch(() => undefined)))
           .then((rows) => {
             if (controller.signal.aborted) return
-            const lines = rows.map((r, i) => r === undefined
-              ? `  node ${i}  down`
-              : `  node ${i}  ${r.state.padEnd(8)} peers ${String(r.peers).padStart(3)}  uptime ${formatUptime(r.uptimeSeconds)}`)
+            const lines = rows.map((r, i) => statusLine(i, r, previous[i]))
+            previous = rows
             lines.unshift(`status (devnet up ${formatUptime(Math.floor((Date.now() - started) / 1000))})`)
-            process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map(l => `\x1b[2K${l}`).join('\n')}\n`)
+            // on a terminal the block is redrawn in place; elsewhere (a pipe, a log) it is appended
+            if (redraw) process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map(l => `\x1b[2K${l}`).join('\n')}\n`)
+            else process.stdout.write(`${lines.join('\n')}\n`)
             drawn = lines.length
           })
       }, STATUS_INTERVAL_MS)

@@ -7,6 +7,9 @@ const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 5000
 // The node's own finality latency is the shortest vertex finality over this long, per-second minima (bounded).
 const BASE_WINDOW_MS = 10_000
+// recent vertex finality latencies kept for the median shown live (harmonyd devnet, dag_stats): the last
+// BASE_WINDOW_MS, and at most this many
+const MAX_RECENT_FINALITY = 1024
 
 export interface AdmissionControlInit {
   /**
@@ -58,6 +61,8 @@ export interface AdmissionView {
   oldestPendingAgeMs: number
   /** The node's own finality latency (see targetQueueMs) */
   baseLatencyMs: number
+  /** Median vertex finality latency (first seen to committed) over the last 10 s; 0 when nothing was finalized. */
+  finalityP50Ms: number
 }
 
 /**
@@ -78,6 +83,8 @@ export class AdmissionControl {
   private readonly onRefuse: ((reason: BusyReason) => void) | undefined
   /** per-second minimum vertex finality latency, last BASE_WINDOW_MS */
   private readonly finality: Array<{ second: number, minMs: number }> = []
+  /** vertex finality latencies of the last BASE_WINDOW_MS, oldest first (bounded) */
+  private readonly recent: Array<{ atMs: number, ms: number }> = []
 
   constructor (load: AdmissionLoad, init: AdmissionControlInit = {}, onRefuse?: (reason: BusyReason) => void) {
     this.load = load
@@ -95,6 +102,16 @@ export class AdmissionControl {
     if (last !== undefined && last.second === second) last.minMs = Math.min(last.minMs, latencyMs)
     else this.finality.push({ second, minMs: latencyMs })
     while (this.finality.length > 0 && (second - this.finality[0].second) * 1000 >= BASE_WINDOW_MS) this.finality.shift()
+    this.recent.push({ atMs: nowMs, ms: latencyMs })
+    if (this.recent.length > MAX_RECENT_FINALITY) this.recent.shift()
+  }
+
+  /** Median vertex finality latency over the last BASE_WINDOW_MS; 0 when none. */
+  finalityP50Ms (nowMs: number = Date.now()): number {
+    while (this.recent.length > 0 && nowMs - this.recent[0].atMs >= BASE_WINDOW_MS) this.recent.shift()
+    if (this.recent.length === 0) return 0
+    const sorted = this.recent.map(r => r.ms).sort((a, b) => a - b)
+    return sorted[Math.floor((sorted.length - 1) / 2)]
   }
 
   /** The node's own finality latency: the shortest vertex finality of the last BASE_WINDOW_MS (0 when none). */
@@ -123,7 +140,8 @@ export class AdmissionControl {
       boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
       finalTxsPerSecond: rate,
       oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
-      baseLatencyMs: baseMs
+      baseLatencyMs: baseMs,
+      finalityP50Ms: this.finalityP50Ms(nowMs)
     }
   }
 

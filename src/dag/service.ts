@@ -61,6 +61,8 @@ export interface DagStats {
   stateRoot: string
   mempool: number
   peers: number
+  /** Median vertex finality latency (first seen to committed) over the last 10 s, ms; 0 when nothing was finalized. */
+  finalityP50Ms: number
 }
 
 /**
@@ -181,7 +183,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   tips (): string[] { return this.ledger.tips().map(t => `0x${t}`) }
 
   async stats (): Promise<DagStats> {
-    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size }
+    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size, finalityP50Ms: this.ledger.admissionView().finalityP50Ms }
   }
 
   /** Whether this node can finalize: the stake it reaches against the quorum (node_health's `consensus`). */

@@ -16,7 +16,7 @@ function alive (pid: number): boolean {
 
 test.serial('harmonyd devnet brings up N connected nodes, prints one line per node, and Ctrl-C leaves no process', async (t) => {
   await using d = await tempDir()
-  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn', '--live'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   t.teardown(() => { devnet.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''
@@ -43,6 +43,12 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
     pids.push(Number.parseInt(await readFile(join(d.path, `node-${index}`, 'harmonyd.pid'), 'utf8'), 10))
   }
   t.true(pids.every(alive))
+  // --live (a pipe is no terminal): each node's status line with its final tx/s and finality p50
+  const live = await waitFor('a live status line per node', async () => {
+    const found = [...stdout.matchAll(/^ {2}node (\d+) {2}running\s+peers\s+\d+ {2}final\s+([\d.]+) tx\/s {2}finality p50\s+(\d+) ms/gm)]
+    return new Set(found.map(m => m[1])).size === 3 ? found : undefined
+  }, 60_000)
+  t.true(live.every(m => Number.isFinite(Number(m[2])) && Number(m[3]) >= 0))
   const exited = once(devnet, 'exit')
   devnet.kill('SIGINT')
   const [code] = await exited as [number | null]
