@@ -4,7 +4,6 @@
 // listener of that many'th final transaction: right after the decision committed, before the webhooks drained it.
 import { readFile } from 'node:fs/promises'
 import { Registry } from 'prom-client'
-import { addressFromPublicKey } from '../../src/core/address.ts'
 import { fromHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -12,7 +11,7 @@ import { KEY_PREFIXES, keyBytes, openDatabase, sublevel } from '../../src/core/s
 import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { drainLedgerEvents, WebhookService } from '../../src/webhooks/index.ts'
-import { createDagLibp2p, startDagNetworking, transfer } from './dag-net.ts'
+import { createDagLibp2p, startDagNetworking, transferLoad } from './dag-net.ts'
 
 const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[], url: string, selfKillAfter: number }
 const genesis = parseGenesis(cfg.genesis)
@@ -36,17 +35,4 @@ dag.on('tx:final', e => {
 })
 await dag.start()
 process.stdout.write('ready\n')
-const nonces = await Promise.all(accounts.map(async a => await dag.getNonce(addressFromPublicKey(a.publicKey))))
-for (;;) {
-  await Promise.all(accounts.map(async (a, i) => {
-    const to = accounts[(i + 1) % accounts.length]
-    try {
-      await dag.submitTransaction(transfer(genesis, a, to, 7n, nonces[i]))
-      nonces[i]++
-    } catch {
-      // e.g. a nonce already taken by a vertex stored before the crash: resync from the ledger
-      await new Promise(resolve => setTimeout(resolve, 20))
-      nonces[i] = await dag.getNonce(addressFromPublicKey(a.publicKey))
-    }
-  }))
-}
+await transferLoad(dag, genesis, accounts)
