@@ -32,6 +32,7 @@ const { MIN_BOND, slashAmount } = marketRules
 
 interface Fixture {
   validator: KeyPair
+  by: (k: KeyPair) => { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint }
   state: MarketState
   coordinator: MarketCoordinator
   /** decisions the coordinator submitted, oldest first */
@@ -89,7 +90,10 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
   }, { tickMs: 60_000, proposeDelayMs: 0 })
   await state.start()
   await coordinator.start()
+  // what a signer needs to build its next transaction: the chain, its keys, its next nonce and the fee
+  const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => ({ chainId: CHAIN, keys: k, nonce: next(addressBytesFromPublicKey(k.publicKey)), fee: 1000n })
   return {
+    by,
     validator,
     state,
     coordinator,
@@ -111,10 +115,9 @@ const addr = (k: { publicKey: Uint8Array }): Uint8Array => addressBytesFromPubli
 
 test('a late winner with no bond left is slashed 0, the slash checks valid, and its replacement is awarded', async (t) => {
   const f = await fixture()
-  const { validator, state, coordinator, submitted, checkers, next, final } = f
+  const { validator, state, coordinator, submitted, checkers, next, final, by } = f
   const [requester, liar, honest] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
-    const by = (k: typeof requester): { chainId: string, keys: typeof requester, nonce: bigint, fee: bigint } => ({ chainId: CHAIN, keys: k, nonce: next(addr(k)), fee: 1000n })
     // the whole history lies a minute in the past, so every window and deadline has passed on the coordinator's clock
     const t0 = Date.now() - 60_000
     await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
@@ -180,10 +183,9 @@ test('a private task whose winner and spot-checker disagree is settled unresolve
   let reexecutions = 0
   // as the market node's hook: a private task's inputs are sealed to its providers, no validator can re-run it
   const f = await fixture(async (task) => { reexecutions++; throw new Error(`task ${task.taskId} is private`) })
-  const { state, coordinator, submitted, checkers, balances, next, final } = f
+  const { state, coordinator, submitted, checkers, balances, final, by } = f
   const [requester, liar, honest] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
-    const by = (k: typeof requester): { chainId: string, keys: typeof requester, nonce: bigint, fee: bigint } => ({ chainId: CHAIN, keys: k, nonce: next(addr(k)), fee: 1000n })
     const t0 = Date.now() - 60_000
     await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
     await final(buildProviderRegister(by(honest), cpuProvider(MIN_BOND)), t0)
