@@ -113,6 +113,13 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
 
 const addr = (k: { publicKey: Uint8Array }): Uint8Array => addressBytesFromPublicKey(k.publicKey)
 
+/** Two providers commit in the bid window (2 s from t0) and reveal in the reveal window, each at its price. */
+async function bidTwo (f: Fixture, taskId: Uint8Array, t0: number, ...bids: Array<[KeyPair, bigint]>): Promise<void> {
+  const salt = new Uint8Array(32).fill(5)
+  for (const [k, price] of bids) await f.final(buildBidCommit(f.by(k), taskId, price, salt), t0 + 10)
+  for (const [k, price] of bids) await f.final(buildBidReveal(f.by(k), { taskId, price, salt }), t0 + 2010)
+}
+
 test('a late winner with no bond left is slashed 0, the slash checks valid, and its replacement is awarded', async (t) => {
   const f = await fixture()
   const { validator, state, coordinator, submitted, checkers, next, final, by } = f
@@ -127,11 +134,7 @@ test('a late winner with no bond left is slashed 0, the slash checks valid, and 
     // its bid window is long: it needs no decision during this test
     const { tx: other, taskId: otherTaskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 600_000 }))
     await final(other, t0 + 1)
-    const salt = new Uint8Array(32).fill(5)
-    await final(buildBidCommit(by(liar), taskId, 100n, salt), t0 + 10)
-    await final(buildBidCommit(by(honest), taskId, 200n, salt), t0 + 10)
-    await final(buildBidReveal(by(liar), { taskId, price: 100n, salt }), t0 + 2010)
-    await final(buildBidReveal(by(honest), { taskId, price: 200n, salt }), t0 + 2010)
+    await bidTwo(f, taskId, t0, [liar, 100n], [honest, 200n])
 
     // the first award, as the coordinator issues it: the liar is cheapest and wins
     await coordinator.tick()
@@ -193,11 +196,7 @@ test('a private task whose winner and spot-checker disagree is settled unresolve
     const { tx: announce, taskId } = buildTaskAnnounce(by(requester), announced)
     await final(announce, t0 + 1)
     balances.set(toHex(escrowAccount(taskId)), escrowOf(announced))
-    const salt = new Uint8Array(32).fill(5)
-    await final(buildBidCommit(by(liar), taskId, 100n, salt), t0 + 10)
-    await final(buildBidCommit(by(honest), taskId, 200n, salt), t0 + 10)
-    await final(buildBidReveal(by(liar), { taskId, price: 100n, salt }), t0 + 2010)
-    await final(buildBidReveal(by(honest), { taskId, price: 200n, salt }), t0 + 2010)
+    await bidTwo(f, taskId, t0, [liar, 100n], [honest, 200n])
     await coordinator.tick()
     const award = submitted.shift() as Transaction
     const awarded = taskAwardKind.decode(award.payload)
