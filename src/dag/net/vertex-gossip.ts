@@ -19,7 +19,7 @@ const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', '
 
 export interface VertexGossipComponents {
   gossip: Pick<GossipRegistry, 'register' | 'publish'>
-  ledger: Pick<DagLedger, 'hasVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
+  ledger: Pick<DagLedger, 'hasVertex' | 'knowsVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
   sync: Pick<DagSync, 'fetchMissing'>
   logger: Logger
 }
@@ -104,9 +104,12 @@ export class VertexGossip implements Startable {
   private async validate (info: VertexInfo, from: PeerId): Promise<GossipResult> {
     const { ledger } = this.c
     if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
+    // decided history that left memory: known, and not worth a signature check
+    if (await ledger.knowsVertex(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
+    if (this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
     const validation = (async () => {
       await ledger.checkStandalone(info)
-      const missing = ledger.missingParents(info)
+      const missing = await ledger.missingParents(info)
       if (missing.length > 0) await this.c.sync.fetchMissing(from, missing)
       await ledger.insertVertex(info)
     })()
