@@ -26,6 +26,8 @@ export interface GraphRecord {
   parents: string[]
   /** Evicted as part of the causal past of a history cut (false: unknown, walk to find out). */
   underCut: boolean
+  /** Its body was deleted below an anchored checkpoint (a pruned node); a walk of the pruner stops here. */
+  pruned?: boolean
 }
 
 /** Reads graph records of vertices that left memory. */

@@ -1,6 +1,7 @@
 import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
 import { KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, VertexStatus } from './graph.ts'
+import { DagError } from './errors.ts'
 import type { DagBatch, DagStore } from './store.ts'
 
 /**
@@ -22,6 +23,10 @@ export const DEFAULT_HISTORY_WINDOW = 1024
 const DEFAULT_RECORD_CACHE = 4096
 const HISTORY_VERSION = 1
 const FLAG_UNDER_CUT = 1
+const FLAG_PRUNED = 2
+// vertices one prune may walk (its first run on a long archive walks all of history once), and bodies deleted per batch
+const MAX_PRUNE_WALK = 1_000_000
+const PRUNE_BATCH = 1000
 
 export interface DagHistoryInit {
   /**
@@ -40,7 +45,7 @@ const KEY_HISTORY = keyBytes(KEY_PREFIXES.dagMeta.history)
 const EMPTY = new Uint8Array(0)
 
 export function encodeGraphRecord (r: GraphRecord): Uint8Array {
-  const w = new Writer(14 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8(r.underCut ? FLAG_UNDER_CUT : 0).u8(r.parents.length)
+  const w = new Writer(14 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8((r.underCut ? FLAG_UNDER_CUT : 0) | (r.pruned === true ? FLAG_PRUNED : 0)).u8(r.parents.length)
   for (const p of r.parents) w.fixed(fromHex(p), 32)
   return w.finish()
 }
@@ -54,7 +59,7 @@ export function decodeGraphRecord (b: Uint8Array): GraphRecord {
   const parents: string[] = []
   for (let i = 0; i < n; i++) parents.push(toHex(rd.fixed(32)))
   rd.end()
-  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0 }
+  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0, ...((flags & FLAG_PRUNED) !== 0 ? { pruned: true } : {}) }
 }
 
 function heightKey (height: number, id: Uint8Array): Uint8Array {
@@ -74,6 +79,8 @@ export class DagHistory implements GraphRecordSource {
   readonly step: number
   /** Vertices evicted since start (a gauge of the sweeps' work). */
   evicted = 0
+  /** Vertex bodies pruned since start. */
+  pruned = 0
   // a due sweep that found no cut (no deep accepted vertex reaches the current one) waits a step before retrying:
   // finding out walks every vertex in memory
   private retryAtHeight = 0
@@ -183,6 +190,7 @@ export class DagHistory implements GraphRecordSource {
     const b = this.store.batch()
     for (const { node, underCut } of plan) {
       // only the flag changes; written once per vertex, when it leaves memory
+      // (a pruned flag lost here, on a faulted-in vertex evicted again, only lets a later prune walk a little further)
       if (underCut) b.put(this.store.graph, concatBytes(PREFIX_R, fromHex(node.id)), encodeGraphRecord({ height: node.height, timestampMs: node.timestampMs, parents: node.parents, underCut }))
     }
     this.putCut(b, { id: cut.id, height: cut.height })
@@ -192,5 +200,45 @@ export class DagHistory implements GraphRecordSource {
     this.graph.setCut(cut.id, cut.height)
     this.evicted += plan.length
     return plan.length
+  }
+
+  /**
+   * Deletes the bodies of the vertices in the causal past of `cutId` (the cut itself kept) that have left memory;
+   * their graph records, decisions and transaction records stay, so ancestry, parents of late vertices and
+   * `tx_get` (status `pruned`) still answer. Bottom-up in bounded batches, each marking its vertices pruned: a
+   * crash leaves a pruned base under an unpruned top, which the next call's walk (stopping at pruned vertices)
+   * finishes. Returns the bodies deleted. Throws TOO_LARGE past MAX_PRUNE_WALK unpruned vertices.
+   */
+  async pruneBelow (cutId: string): Promise<number> {
+    const cut = await this.record(cutId)
+    if (cut === undefined) return 0
+    const found: Array<{ id: string, r: GraphRecord }> = []
+    const seen = new Set<string>()
+    const stack = [...cut.parents]
+    while (stack.length > 0) {
+      const id = stack.pop() as string
+      if (seen.has(id)) continue
+      seen.add(id)
+      if (seen.size > MAX_PRUNE_WALK) throw new DagError('TOO_LARGE', `pruning: more than ${MAX_PRUNE_WALK} unpruned vertices below the cut`)
+      const r = await this.record(id)
+      if (r === undefined || r.pruned === true) continue
+      // the recent window keeps its bodies: peers catching up fetch them, and the memory graph is cheap to serve
+      if (!this.graph.has(id)) found.push({ id, r })
+      for (const p of r.parents) if (!seen.has(p)) stack.push(p)
+    }
+    found.sort((a, b) => a.r.height - b.r.height)
+    for (let i = 0; i < found.length; i += PRUNE_BATCH) {
+      const b = this.store.batch()
+      const chunk = found.slice(i, i + PRUNE_BATCH)
+      for (const { id, r } of chunk) {
+        const key = fromHex(id)
+        b.del(this.store.vertices, key)
+        b.put(this.store.graph, concatBytes(PREFIX_R, key), encodeGraphRecord({ ...r, pruned: true }))
+      }
+      await b.commit()
+      for (const { id } of chunk) this.cache.delete(id)
+    }
+    this.pruned += found.length
+    return found.length
   }
 }

@@ -56,7 +56,9 @@ export interface DagLedgerComponents {
 }
 
 export interface TxStatusView {
-  status: 'pending' | 'final' | 'rejected'
+  /** `pruned`: decided (see `outcome`) in a vertex whose body this pruned node deleted below an anchored checkpoint */
+  status: 'pending' | 'final' | 'rejected' | 'pruned'
+  outcome?: 'final' | 'rejected'
   vertexId?: string
   reason?: string
   tx?: TxInfo
@@ -79,8 +81,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly mempool: Mempool
   /** The graph index on disk: decided history below the window leaves memory and is read from here. */
   readonly history: DagHistory
-  /** What the last start loaded: vertices placed in memory and vertex bodies decoded. */
-  loadStats = { loaded: 0, decoded: 0 }
+  loadStats = { loaded: 0, decoded: 0 } // what the last start placed in memory and decoded
   /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
   readonly external: ExternalValidity
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
@@ -343,14 +344,18 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const rec = await this.store.getTxRecord(fromHex(idHex))
     if (rec === undefined) return undefined
     const vid = toHex(rec.vertexId)
-    return { status: rec.status, vertexId: vid, ...(rec.reason !== 'none' ? { reason: rec.reason } : {}), ...(await this.txFromVertex(vid, idHex)) }
+    const reason = rec.reason !== 'none' ? { reason: rec.reason } : {}
+    const bytes = await this.getVertexBytes(vid)
+    // a record whose vertex is indexed but has no body: pruned (a stale-nonce refusal names no vertex at all)
+    if (bytes === undefined && rec.status !== 'pending' && await this.history.record(vid) !== undefined) return { status: 'pruned', outcome: rec.status, vertexId: vid, ...reason }
+    const tx = bytes === undefined ? undefined : vertexInfo(bytes).txs.find(t => t.idHex === idHex)
+    return { status: rec.status, vertexId: vid, ...reason, ...(tx !== undefined ? { tx } : {}) }
   }
 
-  private async txFromVertex (vertexIdHex: string, txIdHex: string): Promise<{ tx?: TxInfo }> {
-    const bytes = await this.getVertexBytes(vertexIdHex)
-    if (bytes === undefined) return {}
-    const tx = vertexInfo(bytes).txs.find(t => t.idHex === txIdHex)
-    return tx !== undefined ? { tx } : {}
+  /** Deletes decided bodies below `cutId` (an anchored checkpoint's vertex; DagHistory.pruneBelow); not on an archive. */
+  async pruneBelow (cutId: string): Promise<number> {
+    if ((await this.history.status(cutId)) !== 'accepted') return 0
+    return await this.history.pruneBelow(cutId)
   }
 
   async getAccount (address: Uint8Array): Promise<{ balance: bigint, nonce: bigint }> {

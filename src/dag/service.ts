@@ -157,6 +157,14 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     return (await this.ledger.getAccount(parseAddress(address))).nonce
   }
 
+  /**
+   * Pruning (a node that is not an archive): deletes the bodies of decided vertices in the causal past of
+   * `cutVertexId`, the vertex of the last checkpoint anchored on chain. Returns the bodies deleted.
+   */
+  async pruneHistory (cutVertexId: string): Promise<number> {
+    return await this.ledger.pruneBelow(toHex(fromHex(cutVertexId, 'vertex id')))
+  }
+
   async getTx (id: string): Promise<TxStatusView | undefined> {
     return await this.ledger.getTx(toHex(fromHex(id, 'transaction id')))
   }

@@ -48,6 +48,11 @@ export interface NodeConfig {
   'rpc-vhosts': string
   /** JSON-RPC calls per second per client (API key or IP address); the operator's JWT gets ten times this. */
   'rpc-rate-limit': number
+  /**
+   * Keep every vertex body (an archive node). false: a pruned node deletes vertex bodies below the last checkpoint
+   * anchored on chain (needs the chain client); tx_get answers `pruned` for what it deleted.
+   */
+  archive: boolean
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -117,7 +122,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     default: 'localhost,127.0.0.1,::1',
     validate: (value: string) => value.split(',').every((h) => h.trim() !== '') ? undefined : 'a comma-separated list of host names'
   },
-  'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP); the operator gets 10x', default: 1000 }
+  'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP); the operator gets 10x', default: 1000 },
+  archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

@@ -196,3 +196,59 @@ test.serial('a datadir written before the graph index is indexed once, then star
     await close()
   }
 })
+
+test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned with the outcome, the rest keeps working, a restart too', async t => {
+  const f = await fixture()
+  let xs: Array<{ vertex: VertexInfo, txId: string }>
+  let rootAfter: string
+  {
+    const { ledger, close } = await open(f, { historyWindow: WINDOW })
+    xs = await chain(ledger, f, 40)
+    const cut = xs[24].vertex.idHex
+    const inMemoryBefore = ledger.memoryView().graphVertices
+    const deleted = await ledger.pruneBelow(cut)
+    // everything below the cut that has left memory: heights 1..24 minus what the window still holds
+    const below = xs.slice(0, 24).filter(x => !ledger.hasVertex(x.vertex.idHex))
+    t.is(deleted, below.length)
+    t.true(deleted > 10, `deleted ${deleted}`)
+    for (const x of below) t.is(await ledger.getVertexBytes(x.vertex.idHex), undefined)
+    t.deepEqual(await ledger.getTx(xs[0].txId), { status: 'pruned', outcome: 'final', vertexId: xs[0].vertex.idHex })
+    // the cut itself and what lies above it keep their bodies
+    t.is((await ledger.getTx(xs[24].txId))?.status, 'final')
+    t.is((await ledger.getTx(xs[39].txId))?.tx?.idHex, xs[39].txId)
+    t.deepEqual(await ledger.vertexPlace(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
+    t.is(ledger.memoryView().graphVertices, inMemoryBefore)
+    // a second prune at the same cut finds nothing left; a pruned vertex is still known (never inserted again)
+    t.is(await ledger.pruneBelow(cut), 0)
+    t.true(await ledger.knowsVertex(xs[0].vertex.idHex))
+    t.false(await ledger.insertVertex(vertexInfo(xs[0].vertex.encoded)))
+    // a vertex naming a pruned parent is accepted; ancestry through pruned history stays exact
+    const side = buildVertexInfo(f.genesis.chainId, {
+      author: f.validator.publicKey,
+      secretKey: f.validator.secretKey,
+      parents: [xs[5].vertex.id],
+      txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
+      timestampMs: BigInt(Date.now())
+    })
+    await ledger.checkStandalone(side)
+    t.true(await ledger.insertVertex(side))
+    await finalizeAll(ledger)
+    t.is(ledger.vertexStatus(side.idHex), 'accepted')
+    t.true(await ledger.graph.isAncestorOrSelf(xs[0].vertex.idHex, [side.idHex]))
+    t.false(await ledger.graph.isAncestorOrSelf(xs[6].vertex.idHex, [side.idHex]))
+    // new transactions chain through pruned history (a's nonces 0..39 lie in pruned and evicted vertices)
+    await chain(ledger, f, 2, 40n)
+    rootAfter = (await ledger.stats()).stateRoot
+    await close()
+  }
+  const { ledger, close } = await open(f, { historyWindow: WINDOW })
+  try {
+    t.is(ledger.loadStats.decoded, 0)
+    t.is((await ledger.stats()).stateRoot, rootAfter)
+    t.is((await ledger.getTx(xs[1].txId))?.status, 'pruned')
+    await chain(ledger, f, 1, 42n)
+    t.is((await ledger.getAccount(addr(f.a))).nonce, 43n)
+  } finally {
+    await close()
+  }
+})
