@@ -1,4 +1,4 @@
-// npm run bench:history [-- --json] [--txs 10000,100000] [--batch 16] [--window 256]
+// npm run bench:history [-- --json] [--txs 10000,100000] [--batch 32] [--window 128]
 //
 // Flat memory and start time (issue 11): one validator ingests real signed transfers (verified in the verifier
 // pool, applied, stored in LevelDB, finalized) in vertices of --batch, up to each history size of --txs in turn.
@@ -30,8 +30,8 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     txs: { type: 'string', default: '10000,100000' },
-    batch: { type: 'string', default: '16' },
-    window: { type: 'string', default: '256' }
+    batch: { type: 'string', default: '32' },
+    window: { type: 'string', default: '128' }
   }
 })
 const SIZES = values.txs.split(',').map(Number).sort((a, b) => a - b)
