@@ -2,6 +2,7 @@ import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
 import { KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, VertexStatus } from './graph.ts'
 import { DagError } from './errors.ts'
+import type { DagMetrics } from './metrics.ts'
 import type { DagBatch, DagStore } from './store.ts'
 
 /**
@@ -85,9 +86,12 @@ export class DagHistory implements GraphRecordSource {
   // finding out walks every vertex in memory
   private retryAtHeight = 0
 
-  constructor (store: DagStore, graph: DagGraph, init: DagHistoryInit = {}) {
+  private readonly metrics: DagMetrics | undefined
+
+  constructor (store: DagStore, graph: DagGraph, init: DagHistoryInit = {}, metrics?: DagMetrics) {
     this.store = store
     this.graph = graph
+    this.metrics = metrics
     this.window = Math.max(1, init.historyWindow ?? DEFAULT_HISTORY_WINDOW)
     this.step = Math.max(1, Math.floor(this.window / 4))
     this.cacheLimit = Math.max(1, init.historyRecordCache ?? DEFAULT_RECORD_CACHE)
@@ -130,9 +134,11 @@ export class DagHistory implements GraphRecordSource {
     return (await this.store.getDecision(fromHex(id)))?.status ?? 'processing'
   }
 
-  /** Height of a vertex wherever it lives. */
-  async height (id: string): Promise<number | undefined> {
-    return this.graph.get(id)?.height ?? (await this.record(id))?.height
+  /** A vertex's status and height wherever it lives (dag_getVertex); undefined when it was never inserted here. */
+  async place (id: string): Promise<{ status: VertexStatus, height: number } | undefined> {
+    const status = await this.status(id)
+    const height = this.graph.get(id)?.height ?? (await this.record(id))?.height
+    return status === undefined || height === undefined ? undefined : { status, height }
   }
 
   /**
@@ -199,6 +205,7 @@ export class DagHistory implements GraphRecordSource {
     this.graph.evict(plan.map(p => p.node.id))
     this.graph.setCut(cut.id, cut.height)
     this.evicted += plan.length
+    this.metrics?.verticesEvicted.inc(plan.length)
     return plan.length
   }
 
@@ -239,6 +246,7 @@ export class DagHistory implements GraphRecordSource {
       for (const { id } of chunk) this.cache.delete(id)
     }
     this.pruned += found.length
+    this.metrics?.verticesPruned.inc(found.length)
     return found.length
   }
 }

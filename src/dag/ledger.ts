@@ -113,7 +113,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const store = this.store = new DagStore(components.db)
     const graph = this.graph = new DagGraph(this.genesisIdHex)
     const core = this.core = new AvalancheCore(graph, genesis.consensus)
-    const history = this.history = new DagHistory(store, graph, init)
+    const history = this.history = new DagHistory(store, graph, init, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000)
@@ -285,6 +285,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const a = this.admissionControl.view()
     this.metrics?.pendingTxs.set(a.pendingTxs)
     this.metrics?.pendingBoundTxs.set(a.boundTxs)
+    this.metrics?.memoryVertices.set(this.graph.size)
+    this.metrics?.historyCutHeight.set(this.graph.cutHeight)
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
@@ -367,13 +369,6 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   vertexStatus (idHex: string): 'processing' | 'accepted' | 'rejected' | undefined {
     return this.graph.get(idHex)?.status
-  }
-
-  /** A vertex's status and height wherever it lives (memory or, for decided history, disk). */
-  async vertexPlace (idHex: string): Promise<{ status: 'processing' | 'accepted' | 'rejected', height: number } | undefined> {
-    const status = await this.history.status(idHex)
-    const height = await this.history.height(idHex)
-    return status === undefined || height === undefined ? undefined : { status, height }
   }
 
   /** Vertices in memory against the history cut (what flat memory is measured by). */

@@ -175,7 +175,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const bytes = await this.ledger.getVertexBytes(idHex)
     if (bytes === undefined) return undefined
     const info = vertexInfo(bytes)
-    const place = await this.ledger.vertexPlace(idHex)
+    const place = await this.ledger.history.place(idHex)
     return {
       id: `0x${info.idHex}`,
       status: place?.status ?? 'processing',

@@ -93,7 +93,7 @@ test.serial('after many decided vertices memory holds the window; old history an
     t.is(old?.status, 'final')
     t.is(old?.vertexId, xs[0].vertex.idHex)
     t.is(old?.tx?.idHex, xs[0].txId)
-    t.deepEqual(await ledger.vertexPlace(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
+    t.deepEqual(await ledger.history.place(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
     t.truthy(await ledger.getVertexBytes(xs[0].vertex.idHex))
     t.true(await ledger.knowsVertex(xs[0].vertex.idHex))
 
@@ -115,7 +115,7 @@ test.serial('after many decided vertices memory holds the window; old history an
     await finalizeAll(ledger)
     t.is(ledger.vertexStatus(side.idHex), 'accepted')
     t.is((await ledger.getTx(side.txs[0].idHex))?.status, 'final')
-    t.is((await ledger.vertexPlace(side.idHex))?.height, 4)
+    t.is((await ledger.history.place(side.idHex))?.height, 4)
 
     // ancestry across the cut, exact both ways (walks through records on disk where the shortcut does not apply)
     const tip = xs[39].vertex.idHex
@@ -216,7 +216,7 @@ test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned 
     // the cut itself and what lies above it keep their bodies
     t.is((await ledger.getTx(xs[24].txId))?.status, 'final')
     t.is((await ledger.getTx(xs[39].txId))?.tx?.idHex, xs[39].txId)
-    t.deepEqual(await ledger.vertexPlace(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
+    t.deepEqual(await ledger.history.place(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
     t.is(ledger.memoryView().graphVertices, inMemoryBefore)
     // a second prune at the same cut finds nothing left; a pruned vertex is still known (never inserted again)
     t.is(await ledger.pruneBelow(cut), 0)
