@@ -200,10 +200,12 @@ export class DagHistory implements GraphRecordSource {
       if (underCut) b.put(this.store.graph, concatBytes(PREFIX_R, fromHex(node.id)), encodeGraphRecord({ height: node.height, timestampMs: node.timestampMs, parents: node.parents, underCut }))
     }
     this.putCut(b, { id: cut.id, height: cut.height })
+    // the memory cut moves first: a walk outside the lock may read a new flag from disk while the batch commits, and
+    // flags of the old cut stay true under the new one (the old cut is in its past), never the other way round
+    this.graph.setCut(cut.id, cut.height)
     await b.commit()
     for (const { node } of plan) this.cache.delete(node.id)
     this.graph.evict(plan.map(p => p.node.id))
-    this.graph.setCut(cut.id, cut.height)
     this.evicted += plan.length
     this.metrics?.verticesEvicted.inc(plan.length)
     return plan.length

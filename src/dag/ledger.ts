@@ -273,7 +273,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return await this.mutate(async () => {
       const { decisions, result } = step(this.core)
       await this.decisions.persist(decisions)
-      if (decisions.accepted.length > 0) await this.history.sweep()
+      // an optimisation: a failed sweep keeps the vertices in memory and is tried again after the next decision
+      if (decisions.accepted.length > 0) await this.history.sweep().catch(err => { this.log.warn({ err }, 'history sweep failed') })
       return result
     })
   }
