@@ -128,6 +128,7 @@ try {
   const fullBase = `full-history start (every vertex decoded) after ${last.txs} final tx`
   results.push(
     { bench: 'history', metric: `start_ms_windowed_after_${last.txs}_tx`, value: last.start.startMs, unit: 'ms', baseline: fullBase, baseline_value: full.startMs },
+    { bench: 'history', metric: `start_rss_windowed_after_${last.txs}_tx`, value: last.start.rssMb, unit: 'MiB', baseline: fullBase, baseline_value: full.rssMb },
     { bench: 'history', metric: `start_heap_windowed_after_${last.txs}_tx`, value: last.start.heapMb, unit: 'MiB', baseline: fullBase, baseline_value: full.heapMb },
     { bench: 'history', metric: `start_decoded_windowed_after_${last.txs}_tx`, value: last.start.decoded, unit: 'vertices', baseline: fullBase, baseline_value: full.decoded }
   )
