@@ -291,9 +291,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
-  preferredFrontier (queried: string, max: number): string[] {
+  async preferredFrontier (queried: string, max: number): Promise<string[]> {
     const frontier = this.core.pollCandidates()
-    if (!this.core.isStronglyPreferred(queried)) return frontier.slice(0, max)
+    // accepted history that left memory is still preferred: a node catching up on it gets this vote from an idle network
+    const preferred = this.core.isStronglyPreferred(queried) || (!this.graph.has(queried) && await this.history.status(queried) === 'accepted')
+    if (!preferred) return frontier.slice(0, max)
     return [queried, ...frontier.filter(f => f !== queried)].slice(0, max)
   }
 

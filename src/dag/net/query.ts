@@ -131,7 +131,7 @@ export class AvalancheQuery implements Startable {
       ])
       clearTimeout(timer)
     }
-    const frontier = ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+    const frontier = await ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
     return writeIdList(new Writer(idListBytes(frontier.length, 'u8')), frontier, 'u8').finish()
   }
 
