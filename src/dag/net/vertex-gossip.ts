@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { type GossipRegistry, type GossipResult, GossipValidationError } from '../../network/gossip.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES } from '../../network/protocols.ts'
-import { isDagError } from '../errors.ts'
+import { DagError, isDagError } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
 import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import type { DagSync } from './sync.ts'
@@ -104,10 +104,9 @@ export class VertexGossip implements Startable {
   private async validate (info: VertexInfo, from: PeerId): Promise<GossipResult> {
     const { ledger } = this.c
     if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
-    // decided history that left memory: known, and not worth a signature check
-    if (await ledger.knowsVertex(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
-    if (this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
     const validation = (async () => {
+      // decided history that left memory: known, and not worth a signature check (TX_KNOWN: ignored, never rejected)
+      if (await ledger.knowsVertex(info.idHex)) throw new DagError('TX_KNOWN', 'vertex already known')
       await ledger.checkStandalone(info)
       const missing = await ledger.missingParents(info)
       if (missing.length > 0) await this.c.sync.fetchMissing(from, missing)
