@@ -35,6 +35,8 @@ export interface CrashCampaignOptions {
   waitMs?: number
   /** Decisions fsync'd (`--sync-writes`). @default true (validators) */
   syncWrites?: boolean
+  /** The ledger's history window in heights (small: every node evicts decided history while it is killed). @default the ledger's */
+  historyWindow?: number
   /** Progress lines. @default none */
   log?: (line: string) => void
 }
@@ -193,7 +195,7 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
   try {
     for (let i = 0; i < n; i++) {
       const config = join(root, `node${i}.json`)
-      await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seeds[i]), syncWrites: opts.syncWrites ?? true }))
+      await writeFile(config, JSON.stringify({ dir: join(root, `db${i}`), genesis: genesisToJson(genesis), seed: toHex(seeds[i]), syncWrites: opts.syncWrites ?? true, ...(opts.historyWindow !== undefined ? { historyWindow: opts.historyWindow } : {}) }))
       nodes.push(new Validator(i, config))
     }
     for (const v of nodes) v.start()

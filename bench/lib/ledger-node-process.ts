@@ -17,7 +17,7 @@ import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { createDagLibp2p, startDagNetworking } from './ledger-net.ts'
 
-const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string, syncWrites?: boolean }
+const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, seed: string, syncWrites?: boolean, historyWindow?: number }
 const genesis = parseGenesis(cfg.genesis)
 const identity = generateKeyPair(fromHex(cfg.seed))
 const libp2p = await createDagLibp2p()
@@ -25,7 +25,7 @@ const db = await openDatabase(cfg.dir)
 const logger = silentLogger()
 const registry = new Registry()
 const networking = await startDagNetworking(libp2p, identity, logger, registry)
-const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 }, ...(cfg.syncWrites !== undefined ? { syncWrites: cfg.syncWrites } : {}) })
+const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 }, ...(cfg.syncWrites !== undefined ? { syncWrites: cfg.syncWrites } : {}), ...(cfg.historyWindow !== undefined ? { historyWindow: cfg.historyWindow } : {}) })
 await dag.start()
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
 dag.on('tx:final', e => { out(`final ${e.id}`) })

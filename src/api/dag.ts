@@ -47,7 +47,9 @@ export const DAG_RPC_TOPICS = ['tx_status'] as const
 
 /** A transaction's state as the ledger reports it. */
 export interface DagTxStatus {
-  status: 'pending' | 'final' | 'rejected'
+  /** `pruned`: decided (`outcome`) in a vertex whose body a pruned node deleted below an anchored checkpoint */
+  status: 'pending' | 'final' | 'rejected' | 'pruned'
+  outcome?: 'final' | 'rejected'
   vertexId?: string
   reason?: string
   tx?: TxInfo
@@ -90,7 +92,8 @@ export function registerDagRpc (registry: RpcRegistry, dag: DagRpcSource): void 
       status: s.status,
       vertex: s.vertexId !== undefined ? `0x${s.vertexId}` : null,
       reason: s.reason ?? null,
-      tx: s.tx !== undefined ? txToJSON(s.tx) : null
+      tx: s.tx !== undefined ? txToJSON(s.tx) : null,
+      ...(s.outcome !== undefined ? { outcome: s.outcome } : {})
     }
   }))
   registerMethod(registry, 'dag_getVertex', async ([id]) => await mapped(async () => (await dag.getVertex(id)) ?? null))

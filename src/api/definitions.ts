@@ -85,10 +85,12 @@ const NodeInfoResult = z.object({
 
 const TxStatusResult = z.object({
   id: z.string(),
-  status: z.enum(['pending', 'final', 'rejected']),
+  status: z.enum(['pending', 'final', 'rejected', 'pruned']),
   vertex: z.string().nullable(),
   reason: z.string().nullable(),
-  tx: z.record(z.string(), z.unknown()).nullable()
+  tx: z.record(z.string(), z.unknown()).nullable(),
+  /** with status `pruned`: the transaction's decided outcome (its vertex's body was pruned) */
+  outcome: z.enum(['final', 'rejected']).optional()
 })
 
 const DagStatsResult = z.object({ vertices: z.number(), finalized: z.number(), rejected: z.number(), processing: z.number(), finalTxs: z.number(), stateRoot: z.string(), mempool: z.number(), peers: z.number(), finalityP50Ms: z.number() })
@@ -202,7 +204,7 @@ export const RPC_METHODS = {
   account_getNonce: method('public', 'Number of finalized transactions of an account (the next nonce when nothing is pending).', z.tuple([address]), z.string()),
   account_getProof: method('public', 'Merkle proof of an account\'s balance and nonce against the state root of the last checkpoint anchored on chain: leaf (bytes20 address, uint256 balance, uint64 nonce) of an OpenZeppelin StandardMerkleTree (docs/protocol.md, State roots of checkpoints). Null when this node holds no anchored epoch or the account is empty there.', z.tuple([address]), AccountProofResult.nullable()),
   account_sendTransaction: method('spending', 'Submits a signed transaction (hex of its canonical encoding). Returns its id; poll tx_get for status.', z.tuple([signedTx]), z.string()),
-  tx_get: method('public', 'A transaction and its status: pending, final or rejected (with a reason). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
+  tx_get: method('public', 'A transaction and its status: pending, final or rejected (with a reason), or pruned (decided, `outcome` says how; a pruned node deleted its vertex below an anchored checkpoint, `tx` is null). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
   dag_getVertex: method('public', 'A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),
   dag_tips: method('public', 'Current tips of the DAG (vertices without children).', z.tuple([]), z.array(z.string())),
   dag_stats: method('public', 'Vertex counts (stored, finalized, rejected, processing), final transactions, the state root and the median vertex finality of the last 10 s.', z.tuple([]), DagStatsResult),

@@ -34,6 +34,11 @@ export interface DagBridgeComponents {
   registry?: Registry
   /** EVM chain id of the settlement contract (the contracts file's). @default asked from `chain.info()` */
   evmChainId?: number
+  /**
+   * Set on a pruned node (`archive` off): the DAG's prune, called with the vertex of the last checkpoint anchored
+   * on chain (src/bridge/history-pruner.ts). @default undefined (an archive node keeps every vertex body)
+   */
+  pruneHistory?: (cutVertexId: string) => Promise<number>
 }
 
 export interface DagBridgeInit {

@@ -33,6 +33,7 @@ import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
 import { genesisLockMatches } from './genesis-lock.ts'
 import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
 import { StateCuts, type StateProof } from './state-cuts.ts'
+import { HistoryPruner } from './history-pruner.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
 import type { Deposit, DepositSink } from '../chain/deposit-watcher.ts'
@@ -82,6 +83,8 @@ export class DagBridge implements Startable {
   private readonly metrics?: BridgeMetrics
   /** State cuts of recent epochs: their roots go into checkpoints, their trees answer balance proofs. */
   private readonly cuts: StateCuts
+  /** A pruned node's pruner (`pruneHistory` given); undefined on an archive node. */
+  readonly pruner: HistoryPruner | undefined
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
@@ -104,6 +107,8 @@ export class DagBridge implements Startable {
     this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
     this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
+    const prune = components.pruneHistory
+    this.pruner = prune === undefined ? undefined : new HistoryPruner({ chain: components.chain, cutVertex: async (e) => await this.cuts.vertexOf(e), prune, logger: this.log })
     if (components.registry !== undefined) {
       this.metrics = createBridgeMetrics(components.registry, {
         pendingDeposits: () => this.pending.size,
@@ -126,10 +131,12 @@ export class DagBridge implements Startable {
     this.startedAtMs = Date.now() // a fee-only sweep waits a whole interval after a (re)start
     this.running = true
     this.schedule()
+    await this.pruner?.start()
     this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
   }
 
   async stop (): Promise<void> {
+    await this.pruner?.stop()
     this.running = false
     clearTimeout(this.timer)
     this.timer = undefined

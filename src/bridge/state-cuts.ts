@@ -100,6 +100,11 @@ export class StateCuts {
     return held.tree.root
   }
 
+  /** The vertex of epoch `epoch`'s cut (its close), while this node still holds the cut. */
+  async vertexOf (epoch: bigint): Promise<string | undefined> {
+    return (await this.cutOf(epoch))?.vertexId
+  }
+
   private async cutOf (epoch: bigint): Promise<StateCut | undefined> {
     const held = this.recent.get(epoch)
     if (held !== undefined) return held.cut

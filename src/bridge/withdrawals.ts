@@ -42,7 +42,7 @@ export async function epochWithdrawals (ledger: Pick<LedgerReader, 'finalTx' | '
     if (await settled(idHex)) continue
     const final = await ledger.finalTx(idHex)
     if (final === undefined) continue
-    if (!ledger.isAncestor(final.vertexId, closeVertexHex)) continue
+    if (!await ledger.isAncestor(final.vertexId, closeVertexHex)) continue
     if (final.tx.tx.kind !== TX_KIND_WITHDRAW) continue
     out.push(final.tx)
   }

@@ -33,7 +33,9 @@ export const SUBLEVELS = {
   /** Reserved for the compute market: tasks, bids, awards. */
   market: 'market',
   /** Webhooks (src/webhooks): registered hooks, their delivery queues and status (prefixes in KEY_PREFIXES.webhooks). */
-  webhooks: 'webhooks'
+  webhooks: 'webhooks',
+  /** QuDAG: the graph index (height, parents per vertex; by height; undecided ids) that lets history leave memory */
+  dagGraph: 'dag-g'
 } as const
 
 /** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */
@@ -61,7 +63,17 @@ export const KEY_PREFIXES = {
     /** whole key → genesis id */
     genesis: 'genesis',
     /** whole key → ledger counters */
-    counters: 'counters'
+    counters: 'counters',
+    /** whole key → the history cut: u8 version ‖ cut vertex id ‖ u32 cut height (src/dag/history.ts) */
+    history: 'history'
+  },
+  dagGraph: {
+    /** `r` ‖ vertex id → u32 height ‖ u64 timestamp ‖ u8 flags ‖ u8 n ‖ n parent ids */
+    record: 'r',
+    /** `h` ‖ u32 height (big-endian) ‖ vertex id → '': vertices by height, to load only the recent window */
+    byHeight: 'h',
+    /** `u` ‖ vertex id → '': vertices without a decision yet (deleted in the decision's batch) */
+    undecided: 'u'
   },
   chain: {
     /**

@@ -118,9 +118,9 @@ export class VertexAdmission {
         const candidates = core.instanceVertices(prevKey)
         const decided = await state.decidedVertex(t.account, t.tx.nonce - 1n)
         if (decided !== undefined) candidates.push(decided)
-        if (graph.ancestorsAmong(info.parentHex, candidates).size === 0) {
+        if ((await graph.ancestorsAmong(info.parentHex, candidates)).size === 0) {
           const stored = (await store.txInstances(t.account, t.tx.nonce - 1n)).map(p => toHex(p.vertexId))
-          if (graph.ancestorsAmong(info.parentHex, stored).size === 0) {
+          if ((await graph.ancestorsAmong(info.parentHex, stored)).size === 0) {
             throw new DagError('NONCE_UNCHAINED', 'a transaction\'s previous nonce is not in the vertex\'s causal past')
           }
         }

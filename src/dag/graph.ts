@@ -1,7 +1,9 @@
 /**
- * The in-memory shape of the DAG: heights, parents, children and consensus status of every known vertex. Ancestry
- * questions ("is X in the causal past of V?") are answered here by a walk towards the genesis that stops below the
- * height of X, so recent questions stay cheap however long the DAG grows.
+ * The in-memory shape of the recent DAG: heights, parents, children and consensus status of every vertex still in
+ * memory. Finalized history below the history cut leaves memory (src/dag/history.ts); what still asks about it
+ * reads the graph records on disk through `GraphRecordSource`. Ancestry questions ("is X in the causal past of
+ * V?") are answered by a walk towards the genesis that stops below the height of X, and that is cut short by the
+ * history cut: every vertex evicted as part of the cut's past is an ancestor of every vertex that reaches the cut.
  */
 export type VertexStatus = 'processing' | 'accepted' | 'rejected'
 
@@ -13,6 +15,24 @@ export interface GraphNode {
   status: VertexStatus
   /** The vertex's signed timestamp (the genesis: 0); never below a parent's (admission's time rule). */
   timestampMs: bigint
+  /** The history cut is this vertex or in its causal past (so every vertex evicted under the cut is too). */
+  reachesCut: boolean
+}
+
+/** What the graph knows of a vertex that is no longer in memory (one record per vertex on disk). */
+export interface GraphRecord {
+  height: number
+  timestampMs: bigint
+  parents: string[]
+  /** Evicted as part of the causal past of a history cut (false: unknown, walk to find out). */
+  underCut: boolean
+  /** Its body was deleted below an anchored checkpoint (a pruned node); a walk of the pruner stops here. */
+  pruned?: boolean
+}
+
+/** Reads graph records of vertices that left memory. */
+export interface GraphRecordSource {
+  record: (id: string) => Promise<GraphRecord | undefined>
 }
 
 export class DagGraph {
@@ -20,10 +40,18 @@ export class DagGraph {
   /** non-rejected vertices whose children are all rejected (or that have none), kept incrementally */
   private readonly tipSet = new Set<string>()
   readonly genesisId: string
+  /** Records of vertices that left memory; without one, the graph holds every vertex (nothing is evicted). */
+  history: GraphRecordSource | undefined
+  /** The history cut: below it, decided vertices are on disk only. The genesis until the first sweep. */
+  cutId: string
+  cutHeight = 0
+  /** Highest accepted height seen (the decided frontier's height, for the window). */
+  maxAcceptedHeight = 0
 
   constructor (genesisId: string) {
     this.genesisId = genesisId
-    this.nodes.set(genesisId, { id: genesisId, height: 0, parents: [], children: [], status: 'accepted', timestampMs: 0n })
+    this.cutId = genesisId
+    this.nodes.set(genesisId, { id: genesisId, height: 0, parents: [], children: [], status: 'accepted', timestampMs: 0n, reachesCut: true })
     this.tipSet.add(genesisId)
   }
 
@@ -42,8 +70,10 @@ export class DagGraph {
       if (pn === undefined) throw new Error(`parent ${p} missing`)
       if (pn.height > height) height = pn.height
     }
-    const node: GraphNode = { id, height: height + 1, parents, children: [], status, timestampMs }
+    const reachesCut = id === this.cutId || parents.some(p => this.nodes.get(p)?.reachesCut === true)
+    const node: GraphNode = { id, height: height + 1, parents, children: [], status, timestampMs, reachesCut }
     this.nodes.set(id, node)
+    if (status === 'accepted' && node.height > this.maxAcceptedHeight) this.maxAcceptedHeight = node.height
     for (const p of parents) this.nodes.get(p)?.children.push(id)
     if (status !== 'rejected') {
       for (const p of parents) this.tipSet.delete(p)
@@ -55,6 +85,7 @@ export class DagGraph {
   /** Records a status change; a rejected vertex stops being a tip and may make its parents tips again. */
   setStatus (node: GraphNode, status: VertexStatus): void {
     node.status = status
+    if (status === 'accepted' && node.height > this.maxAcceptedHeight) this.maxAcceptedHeight = node.height
     if (status !== 'rejected') return
     this.tipSet.delete(node.id)
     for (const p of node.parents) {
@@ -85,35 +116,55 @@ export class DagGraph {
 
   /**
    * Which of `targets` are ancestors of (or equal to) one of `from`. Walks parents from `from`, never below the
-   * lowest target's height.
+   * lowest unresolved target's height; a vertex that left memory is read from its record on disk. A walk that meets
+   * a vertex reaching the history cut resolves at once every target evicted under the cut.
    */
-  ancestorsAmong (from: string[], targets: Iterable<string>): Set<string> {
-    const want = new Set<string>()
-    let minHeight = Infinity
+  async ancestorsAmong (from: string[], targets: Iterable<string>): Promise<Set<string>> {
+    const want = new Map<string, number>()
+    const underCut = new Set<string>()
     for (const t of targets) {
       const n = this.nodes.get(t)
-      if (n === undefined) continue
-      want.add(t)
-      if (n.height < minHeight) minHeight = n.height
+      if (n !== undefined) { want.set(t, n.height); continue }
+      const r = await this.history?.record(t)
+      if (r === undefined) continue
+      want.set(t, r.height)
+      if (r.underCut) underCut.add(t)
     }
     const found = new Set<string>()
     if (want.size === 0) return found
+    let minHeight = lowest(want, found)
     const seen = new Set<string>()
     const stack = [...from]
     while (stack.length > 0 && found.size < want.size) {
       const id = stack.pop() as string
       if (seen.has(id)) continue
       seen.add(id)
-      const n = this.nodes.get(id)
-      if (n === undefined || n.height < minHeight) continue
-      if (want.has(id)) found.add(id)
+      const n = this.nodes.get(id) ?? await this.history?.record(id)
+      if (n === undefined) continue
+      if (underCut.size > 0 && 'reachesCut' in n && n.reachesCut) {
+        for (const u of underCut) found.add(u)
+        underCut.clear()
+        minHeight = lowest(want, found)
+      }
+      if (n.height < minHeight) continue
+      if (want.has(id) && !found.has(id)) { found.add(id); minHeight = lowest(want, found) }
       for (const p of n.parents) if (!seen.has(p)) stack.push(p)
     }
     return found
   }
 
-  isAncestorOrSelf (ancestor: string, of: string[]): boolean {
-    return this.ancestorsAmong(of, [ancestor]).has(ancestor)
+  async isAncestorOrSelf (ancestor: string, of: string[]): Promise<boolean> {
+    return (await this.ancestorsAmong(of, [ancestor])).has(ancestor)
+  }
+
+  /** The largest timestamp among `parents`, those on disk included; 0 when none is known. */
+  async maxTimestampKnown (parents: Iterable<string>): Promise<bigint> {
+    let max = 0n
+    for (const p of parents) {
+      const t = this.nodes.get(p)?.timestampMs ?? (await this.history?.record(p))?.timestampMs ?? 0n
+      if (t > max) max = t
+    }
+    return max
   }
 
   /** All non-accepted ancestors of `id` including itself (the part of the DAG still being decided). */
@@ -149,4 +200,88 @@ export class DagGraph {
     }
     return out
   }
+
+  // ---------------------------------------------------------------- history leaving memory
+
+  /**
+   * Places a vertex read from disk with its recorded height (its parents may be on disk only): at start, and when
+   * a new vertex names an evicted parent (faulted back in so consensus sees its status). `asTip` keeps the tip set
+   * as `add` would; a faulted-in parent has children, so it is no tip.
+   */
+  place (id: string, r: GraphRecord, status: VertexStatus, asTip: boolean): GraphNode {
+    const existing = this.nodes.get(id)
+    if (existing !== undefined) return existing
+    const node: GraphNode = { id, height: r.height, parents: r.parents, children: [], status, timestampMs: r.timestampMs, reachesCut: id === this.cutId }
+    this.nodes.set(id, node)
+    for (const p of r.parents) this.nodes.get(p)?.children.push(id)
+    if (status === 'accepted' && node.height > this.maxAcceptedHeight) this.maxAcceptedHeight = node.height
+    if (asTip && status !== 'rejected') {
+      for (const p of r.parents) this.tipSet.delete(p)
+      this.tipSet.add(id)
+    }
+    return node
+  }
+
+  /** Moves the history cut to `id` (in memory) and recomputes which vertices reach it: its descendants. */
+  setCut (id: string, height: number): void {
+    this.cutId = id
+    this.cutHeight = height
+    for (const n of this.nodes.values()) n.reachesCut = false
+    const stack = [id]
+    while (stack.length > 0) {
+      const n = this.nodes.get(stack.pop() as string)
+      if (n === undefined || n.reachesCut) continue
+      n.reachesCut = true
+      for (const c of n.children) stack.push(c)
+    }
+  }
+
+  /**
+   * The next history cut: the highest accepted vertex that reaches the current cut and lies at least `window`
+   * heights below the decided frontier; undefined until the frontier is `step` heights past the last move.
+   */
+  nextCut (window: number, step: number): GraphNode | undefined {
+    const limit = this.maxAcceptedHeight - window
+    if (limit < this.cutHeight + step) return undefined
+    let best: GraphNode | undefined
+    for (const n of this.nodes.values()) {
+      if (n.status === 'accepted' && n.reachesCut && n.height <= limit && (best === undefined || n.height > best.height)) best = n
+    }
+    return best === undefined || best.id === this.cutId ? undefined : best
+  }
+
+  /**
+   * What moving the cut to `cut` evicts: decided vertices below its height that are no tip and no parent of a
+   * processing vertex (consensus reads those parents' status); `underCut` marks the ones in the cut's causal past.
+   */
+  evictionPlan (cut: GraphNode): Array<{ node: GraphNode, underCut: boolean }> {
+    const past = new Set<string>()
+    const stack = [...cut.parents]
+    while (stack.length > 0) {
+      const id = stack.pop() as string
+      if (past.has(id)) continue
+      const n = this.nodes.get(id)
+      if (n === undefined) continue
+      past.add(id)
+      for (const p of n.parents) stack.push(p)
+    }
+    const out: Array<{ node: GraphNode, underCut: boolean }> = []
+    for (const n of this.nodes.values()) {
+      if (n.id === this.genesisId || n.id === cut.id || n.status === 'processing' || n.height >= cut.height || this.tipSet.has(n.id)) continue
+      if (n.children.some(c => this.nodes.get(c)?.status === 'processing')) continue
+      out.push({ node: n, underCut: past.has(n.id) })
+    }
+    return out
+  }
+
+  /** Drops vertices from memory (their records stay on disk). */
+  evict (ids: Iterable<string>): void {
+    for (const id of ids) if (id !== this.genesisId) this.nodes.delete(id)
+  }
+}
+
+function lowest (want: Map<string, number>, found: Set<string>): number {
+  let min = Infinity
+  for (const [id, h] of want) if (!found.has(id) && h < min) min = h
+  return min
 }

@@ -176,7 +176,7 @@ export class LedgerState {
       // Credits from V itself (earlier positions) and from V's ancestors are proven; others stay unproven.
       if (sender.unproven.length > 0) {
         const ids = sender.unproven.map(c => toHex(c.vertexId))
-        const proven = this.graph.ancestorsAmong(causalFrom, ids)
+        const proven = await this.graph.ancestorsAmong(causalFrom, ids)
         sender.unproven = sender.unproven.filter((_c, i) => !proven.has(ids[i]))
       }
       let unprovenSum = 0n

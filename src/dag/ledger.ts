@@ -11,6 +11,8 @@ import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
 import { DagGraph } from './graph.ts'
+import { loadGraph } from './graph-loader.ts'
+import { DagHistory, type DagHistoryInit } from './history.ts'
 import { LedgerState } from './ledger-state.ts'
 import { Mempool } from './mempool.ts'
 import type { DagMetrics } from './metrics.ts'
@@ -23,7 +25,7 @@ import { MAX_VERTEX_TXS, type VertexInfo, vertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import type { LedgerEvents } from './events.ts'
 
-export interface DagLedgerInit extends DecisionRecordsInit {
+export interface DagLedgerInit extends DecisionRecordsInit, DagHistoryInit {
   /** Transactions per vertex this node builds. @default 128 (MAX_VERTEX_TXS) */
   maxBatch?: number
   /** Client transactions waiting for a vertex. @default 20000 */
@@ -54,7 +56,9 @@ export interface DagLedgerComponents {
 }
 
 export interface TxStatusView {
-  status: 'pending' | 'final' | 'rejected'
+  /** `pruned`: decided (see `outcome`) in a vertex whose body this pruned node deleted below an anchored checkpoint */
+  status: 'pending' | 'final' | 'rejected' | 'pruned'
+  outcome?: 'final' | 'rejected'
   vertexId?: string
   reason?: string
   tx?: TxInfo
@@ -75,6 +79,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly core: AvalancheCore
   readonly state: LedgerState
   readonly mempool: Mempool
+  /** The graph index on disk: decided history below the window leaves memory and is read from here. */
+  readonly history: DagHistory
+  loadStats = { loaded: 0, decoded: 0 } // what the last start placed in memory and decoded
   /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
   readonly external: ExternalValidity
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
@@ -106,6 +113,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const store = this.store = new DagStore(components.db)
     const graph = this.graph = new DagGraph(this.genesisIdHex)
     const core = this.core = new AvalancheCore(graph, genesis.consensus)
+    const history = this.history = new DagHistory(store, graph, init, this.metrics)
+    graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000)
     this.external = new ExternalValidity(core, this.log)
@@ -153,6 +162,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (stored === undefined) {
       const b = this.store.batch()
       this.store.putGenesisId(b, gid)
+      this.history.putCut(b, { id: this.genesisIdHex, height: 0 })
       await this.state.initGenesis(b, this.genesis)
       this.store.putCounters(b, this.decisions.counters)
       await b.commit()
@@ -171,53 +181,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   private async loadGraph (): Promise<void> {
-    const decisions = await this.store.allDecisions()
-    const infos = new Map<string, VertexInfo>()
-    for await (const [, bytes] of this.store.allVertices()) {
-      const info = vertexInfo(bytes)
-      infos.set(info.idHex, info)
-    }
-    // Kahn's algorithm, parents first: linear in vertices + parent links (the repeated passes it replaces cost
-    // vertices × DAG depth, and a restart grew slower with every vertex stored)
-    const waiting = new Map<string, number>()
-    const children = new Map<string, string[]>()
-    const ready: VertexInfo[] = []
-    for (const info of infos.values()) {
-      let unmet = 0
-      for (const p of info.parentHex) {
-        if (this.graph.has(p)) continue
-        if (!infos.has(p)) { unmet = Number.POSITIVE_INFINITY; break } // a missing parent: never loaded
-        unmet++
-        const list = children.get(p)
-        if (list === undefined) children.set(p, [info.idHex])
-        else list.push(info.idHex)
-      }
-      if (unmet === 0) ready.push(info)
-      else waiting.set(info.idHex, unmet)
-    }
-    let lastSeq = -1n
-    let loaded = 0
-    const rejectedNow: string[] = []
-    while (ready.length > 0) {
-      const info = ready.pop() as VertexInfo
-      loaded++
-      const d = decisions.get(info.idHex)
-      this.graph.add(info.idHex, info.parentHex, d?.status ?? 'processing', info.vertex.timestampMs)
-      if (d?.status === 'accepted' && d.seq > lastSeq) { lastSeq = d.seq; this.decisions.lastAccepted = info.idHex }
-      if (d === undefined) {
-        const r = await this.registerProcessing(info)
-        rejectedNow.push(...r.rejected)
-      }
-      for (const c of children.get(info.idHex) ?? []) {
-        const left = (waiting.get(c) ?? 1) - 1
-        if (left > 0) { waiting.set(c, left); continue }
-        waiting.delete(c)
-        ready.push(infos.get(c) as VertexInfo)
-      }
-    }
-    if (loaded < infos.size) this.log.warn({ orphans: infos.size - loaded }, 'stored vertices with missing parents ignored')
-    if (rejectedNow.length > 0) await this.decisions.persist({ accepted: [], rejected: rejectedNow })
-    this.log.info({ vertices: this.graph.size, processing: this.core.processingCount }, 'ledger loaded')
+    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info) })
+    if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
+    this.loadStats = { loaded: r.loaded, decoded: r.decoded }
+    if (r.rejectedNow.length > 0) await this.decisions.persist({ accepted: [], rejected: r.rejectedNow })
+    this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight }, 'ledger loaded')
   }
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
@@ -236,16 +204,22 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   // ---------------------------------------------------------------- ingestion
 
+  /** True when the vertex is in memory (recent or undecided); `knowsVertex` also finds decided history on disk. */
   hasVertex (idHex: string): boolean { return this.graph.has(idHex) }
+
+  /** True when the vertex was ever inserted here, in memory or on disk only. */
+  async knowsVertex (idHex: string): Promise<boolean> { return idHex === this.genesisIdHex || await this.history.known(idHex) }
 
   async getVertexBytes (idHex: string): Promise<Uint8Array | undefined> {
     if (idHex === this.genesisIdHex) return undefined
     return await this.store.getVertex(fromHex(idHex))
   }
 
-  /** Parent ids of `info` that this node does not have. */
-  missingParents (info: VertexInfo): string[] {
-    return info.parentHex.filter(p => !this.graph.has(p))
+  /** Parent ids of `info` that this node does not have (in memory or on disk). */
+  async missingParents (info: VertexInfo): Promise<string[]> {
+    const missing: string[] = []
+    for (const p of info.parentHex) if (!await this.knowsVertex(p)) missing.push(p)
+    return missing
   }
 
   /** Checks that need no DAG: author, timestamp, signatures (vertex and every transaction, in the pool). */
@@ -263,13 +237,19 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   private async insertLocked (info: VertexInfo): Promise<boolean> {
     if (this.graph.has(info.idHex)) return false
-    const missing = this.missingParents(info)
+    // decided and evicted from memory: known, never inserted twice
+    if (await this.history.record(info.idHex) !== undefined) return false
+    // evicted parents come back into memory: consensus and the time rule read their status and timestamp
+    const missing: string[] = []
+    for (const p of info.parentHex) if (await this.history.faultIn(p) === undefined && p !== this.genesisIdHex) missing.push(p)
     if (missing.length > 0) throw new DagError('PARENT_MISSING', `${missing.length} parents unknown`, { missing })
     if (this.core.processingCount >= this.maxProcessing) throw new DagError('QUEUE_FULL', 'too many undecided vertices')
     this.admission.checkTimeOrder(info)
     await this.admission.checkNonceChain(info)
     const b = this.store.batch()
     this.store.putVertex(b, info.id, info.encoded, info.vertex.parents)
+    const height = 1 + Math.max(...info.parentHex.map(p => this.graph.get(p)?.height ?? 0))
+    this.history.putInserted(b, info.id, { height, timestampMs: info.vertex.timestampMs, parents: info.parentHex, underCut: false })
     for (const t of info.txs) this.store.putTxInstance(b, t.account, t.tx.nonce, info.id, t.id)
     await b.commit()
     this.graph.add(info.idHex, info.parentHex, 'processing', info.vertex.timestampMs)
@@ -293,6 +273,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return await this.mutate(async () => {
       const { decisions, result } = step(this.core)
       await this.decisions.persist(decisions)
+      // an optimisation: a failed sweep keeps the vertices in memory and is tried again after the next decision
+      if (decisions.accepted.length > 0) await this.history.sweep().catch(err => { this.log.warn({ err }, 'history sweep failed') })
       return result
     })
   }
@@ -304,12 +286,16 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const a = this.admissionControl.view()
     this.metrics?.pendingTxs.set(a.pendingTxs)
     this.metrics?.pendingBoundTxs.set(a.boundTxs)
+    this.metrics?.memoryVertices.set(this.graph.size)
+    this.metrics?.historyCutHeight.set(this.graph.cutHeight)
   }
 
   /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
-  preferredFrontier (queried: string, max: number): string[] {
+  async preferredFrontier (queried: string, max: number): Promise<string[]> {
     const frontier = this.core.pollCandidates()
-    if (!this.core.isStronglyPreferred(queried)) return frontier.slice(0, max)
+    // accepted history that left memory is still preferred: a node catching up on it gets this vote from an idle network
+    const preferred = this.core.isStronglyPreferred(queried) || (!this.graph.has(queried) && await this.history.status(queried) === 'accepted')
+    if (!preferred) return frontier.slice(0, max)
     return [queried, ...frontier.filter(f => f !== queried)].slice(0, max)
   }
 
@@ -363,14 +349,18 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const rec = await this.store.getTxRecord(fromHex(idHex))
     if (rec === undefined) return undefined
     const vid = toHex(rec.vertexId)
-    return { status: rec.status, vertexId: vid, ...(rec.reason !== 'none' ? { reason: rec.reason } : {}), ...(await this.txFromVertex(vid, idHex)) }
+    const reason = rec.reason !== 'none' ? { reason: rec.reason } : {}
+    const bytes = await this.getVertexBytes(vid)
+    // a record whose vertex is indexed but has no body: pruned (a stale-nonce refusal names no vertex at all)
+    if (bytes === undefined && rec.status !== 'pending' && await this.history.record(vid) !== undefined) return { status: 'pruned', outcome: rec.status, vertexId: vid, ...reason }
+    const tx = bytes === undefined ? undefined : vertexInfo(bytes).txs.find(t => t.idHex === idHex)
+    return { status: rec.status, vertexId: vid, ...reason, ...(tx !== undefined ? { tx } : {}) }
   }
 
-  private async txFromVertex (vertexIdHex: string, txIdHex: string): Promise<{ tx?: TxInfo }> {
-    const bytes = await this.getVertexBytes(vertexIdHex)
-    if (bytes === undefined) return {}
-    const tx = vertexInfo(bytes).txs.find(t => t.idHex === txIdHex)
-    return tx !== undefined ? { tx } : {}
+  /** Deletes decided bodies below `cutId` (an anchored checkpoint's vertex; DagHistory.pruneBelow); not on an archive. */
+  async pruneBelow (cutId: string): Promise<number> {
+    if ((await this.history.status(cutId)) !== 'accepted') return 0
+    return await this.history.pruneBelow(cutId)
   }
 
   async getAccount (address: Uint8Array): Promise<{ balance: bigint, nonce: bigint }> {
@@ -384,9 +374,15 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return this.graph.get(idHex)?.status
   }
 
+  /** Vertices in memory against the history cut (what flat memory is measured by). */
+  memoryView (): { graphVertices: number, cutHeight: number, frontierHeight: number, evicted: number } {
+    return { graphVertices: this.graph.size, cutHeight: this.graph.cutHeight, frontierHeight: this.graph.maxAcceptedHeight, evicted: this.history.evicted }
+  }
+
   async stats (): Promise<{ vertices: number, finalized: number, rejected: number, processing: number, finalTxs: number, stateRoot: string, mempool: number }> {
     return await this.exclusive(async () => ({
-      vertices: this.graph.size,
+      // every vertex this node holds, decided history on disk included
+      vertices: Number(this.decisions.counters.acceptedVertices + this.decisions.counters.rejectedVertices) + this.core.processingCount,
       finalized: Number(this.decisions.counters.acceptedVertices),
       rejected: Number(this.decisions.counters.rejectedVertices),
       processing: this.core.processingCount,

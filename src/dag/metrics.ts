@@ -20,6 +20,14 @@ export interface DagMetrics {
   pendingTxs: Gauge
   /** Admission control's current bound on pending transactions. */
   pendingBoundTxs: Gauge
+  /** Vertices in the in-memory graph (the recent window, the undecided ones, the tips). */
+  memoryVertices: Gauge
+  /** Height of the history cut: decided vertices below it live on disk only. */
+  historyCutHeight: Gauge
+  /** Decided vertices dropped from memory by the history sweep. */
+  verticesEvicted: Counter
+  /** Vertex bodies deleted below an anchored checkpoint (a pruned node). */
+  verticesPruned: Counter
 }
 
 export function createDagMetrics (registry: Registry): DagMetrics {
@@ -37,6 +45,10 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     reachableStakeRatio: new Gauge({ name: 'harmony_dag_reachable_stake_ratio', help: 'stake of the validators this node reaches (its own included) over the total genesis stake', registers }),
     busyRefusals: new Counter({ name: 'harmony_dag_busy_refusals_total', help: 'new transactions refused as BUSY by admission control, by rule', labelNames: ['reason'], registers }),
     pendingTxs: new Gauge({ name: 'harmony_dag_pending_transactions', help: 'transactions in the mempool and in undecided vertices', registers }),
-    pendingBoundTxs: new Gauge({ name: 'harmony_dag_pending_bound_transactions', help: 'admission control bound on pending transactions (finalized tx/s x target queue time, at least its floor)', registers })
+    pendingBoundTxs: new Gauge({ name: 'harmony_dag_pending_bound_transactions', help: 'admission control bound on pending transactions (finalized tx/s x target queue time, at least its floor)', registers }),
+    memoryVertices: new Gauge({ name: 'harmony_dag_memory_vertices', help: 'vertices in the in-memory graph (recent window, undecided, tips)', registers }),
+    historyCutHeight: new Gauge({ name: 'harmony_dag_history_cut_height', help: 'height below which decided vertices live on disk only', registers }),
+    verticesEvicted: new Counter({ name: 'harmony_dag_vertices_evicted_total', help: 'decided vertices dropped from memory by the history sweep', registers }),
+    verticesPruned: new Counter({ name: 'harmony_dag_vertices_pruned_total', help: 'vertex bodies deleted below an anchored checkpoint (pruned node)', registers })
   }
 }

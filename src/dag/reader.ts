@@ -28,8 +28,8 @@ export interface LedgerReader {
   finalTx: (txIdHex: string) => Promise<FinalTx | undefined>
   /** The transaction that won (account, nonce) and its vertex, once decided. */
   conflictDecision: (account: Uint8Array, nonce: bigint) => Promise<{ vertexId: string, txId: string } | undefined>
-  /** True when `ancestor` is `of` or one of its ancestors. */
-  isAncestor: (ancestor: string, of: string) => boolean
+  /** True when `ancestor` is `of` or one of its ancestors (decided history may be read from disk). */
+  isAncestor: (ancestor: string, of: string) => boolean | Promise<boolean>
   /**
    * An accepted vertex's parents and the outcome of each of its transactions; undefined unless accepted here.
    * The state cut of a checkpoint (state-cut.ts) is built from these.
@@ -37,7 +37,10 @@ export interface LedgerReader {
   acceptedVertex: (vertexId: string) => Promise<AcceptedVertexView | undefined>
   /** The genesis vertex id and allocations: the state below every cut. */
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
-  /** The signed timestamp of a vertex this node holds (the market's time, docs/market.md "Time"); undefined if unknown. */
+  /**
+   * The signed timestamp of a vertex this node holds in memory (the market's time, docs/market.md "Time"): the
+   * undecided and the recent window; undefined otherwise.
+   */
   vertexTimeMs: (vertexId: string) => bigint | undefined
   /**
    * The earliest of the validators' latest final vertex times on this node (final-clock.ts): no honest validator's

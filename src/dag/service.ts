@@ -159,6 +159,14 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     return (await this.ledger.getAccount(parseAddress(address))).nonce
   }
 
+  /**
+   * Pruning (a node that is not an archive): deletes the bodies of decided vertices in the causal past of
+   * `cutVertexId`, the vertex of the last checkpoint anchored on chain. Returns the bodies deleted.
+   */
+  async pruneHistory (cutVertexId: string): Promise<number> {
+    return await this.ledger.pruneBelow(toHex(fromHex(cutVertexId, 'vertex id')))
+  }
+
   async getTx (id: string): Promise<TxStatusView | undefined> {
     return await this.ledger.getTx(toHex(fromHex(id, 'transaction id')))
   }
@@ -169,10 +177,11 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const bytes = await this.ledger.getVertexBytes(idHex)
     if (bytes === undefined) return undefined
     const info = vertexInfo(bytes)
+    const place = await this.ledger.history.place(idHex)
     return {
       id: `0x${info.idHex}`,
-      status: this.ledger.vertexStatus(idHex) ?? 'processing',
-      height: this.ledger.graph.get(idHex)?.height ?? null,
+      status: place?.status ?? 'processing',
+      height: place?.height ?? null,
       author: addressFromPublicKey(info.vertex.author),
       timestampMs: Number(info.vertex.timestampMs),
       parents: info.parentHex.map(p => `0x${p}`),
@@ -213,9 +222,9 @@ function ledgerReader (ledger: DagLedger): LedgerReader {
       const d = await ledger.store.getConflictDecision(account, nonce)
       return d === undefined ? undefined : { vertexId: toHex(d.vertexId), txId: toHex(d.txId) }
     },
-    isAncestor: (ancestor, of) => ledger.graph.isAncestorOrSelf(ancestor, [of]),
+    isAncestor: async (ancestor, of) => await ledger.graph.isAncestorOrSelf(ancestor, [of]),
     acceptedVertex: async (vertexId) => {
-      if (ledger.graph.get(vertexId)?.status !== 'accepted' || vertexId === ledger.graph.genesisId) return undefined
+      if (vertexId === ledger.graph.genesisId || (await ledger.history.status(vertexId)) !== 'accepted') return undefined
       const bytes = await ledger.getVertexBytes(vertexId)
       if (bytes === undefined) return undefined
       const v = vertexInfo(bytes)

@@ -46,7 +46,7 @@ export function genesisCut (reader: CutReader): StateCut {
  * here or an outcome is missing (the caller retries later) and TOO_LARGE past MAX_CUT_VERTICES.
  */
 export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: string): Promise<StateCut> {
-  if (!reader.isAncestor(prev.vertexId, vertexId)) {
+  if (!await reader.isAncestor(prev.vertexId, vertexId)) {
     throw new DagError('PROTOCOL_ERROR', `state cut: ${prev.vertexId.slice(0, 16)} is not in the causal past of ${vertexId.slice(0, 16)}`)
   }
   const accounts = new Map<string, AccountState>()
@@ -66,7 +66,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     if (seen.has(id)) continue
     seen.add(id)
     // everything at or below the previous cut is already in it
-    if (reader.isAncestor(id, prev.vertexId)) continue
+    if (await reader.isAncestor(id, prev.vertexId)) continue
     if (seen.size > MAX_CUT_VERTICES) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_CUT_VERTICES} vertices since the last cut`)
     const v = await reader.acceptedVertex(id)
     if (v === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} is not accepted here`)

@@ -16,7 +16,9 @@ import type { VertexStatus } from './graph.ts'
  *   dag-a  address(20)                          -> AccountRecord
  *   dag-s  'v' || vertexId(32)                  -> VertexDecision
  *          'c' || address(20) || nonce(8)       -> vertexId(32) || txId(32) (decided conflict sets)
- *   dag-m  'genesis' -> genesis id; 'counters' -> Counters
+ *   dag-m  'genesis' -> genesis id; 'counters' -> Counters; 'history' -> the history cut (history.ts)
+ *   dag-g  'r' || vertexId(32) -> GraphRecord; 'h' || height(4) || vertexId(32) -> ''; 'u' || vertexId(32) -> ''
+ *          (the graph index of history.ts: decided history leaves memory and is read from here)
  */
 
 export type TxStatus = 'pending' | 'final' | 'rejected'
@@ -128,6 +130,7 @@ const PREFIX_V = keyBytes(KEY_PREFIXES.dagConsensus.decision)
 const PREFIX_C = keyBytes(KEY_PREFIXES.dagConsensus.conflictWinner)
 const KEY_GENESIS = keyBytes(KEY_PREFIXES.dagMeta.genesis)
 const KEY_COUNTERS = keyBytes(KEY_PREFIXES.dagMeta.counters)
+const PREFIX_UNDECIDED = keyBytes(KEY_PREFIXES.dagGraph.undecided)
 const EMPTY = new Uint8Array(0)
 
 function nonceBytes (nonce: bigint): Uint8Array {
@@ -179,6 +182,8 @@ export class DagStore {
   readonly accounts: BinarySublevel
   readonly consensus: BinarySublevel
   readonly meta: BinarySublevel
+  /** the graph index (src/dag/history.ts) */
+  readonly graph: BinarySublevel
 
   constructor (db: BinaryDb) {
     this.db = db
@@ -189,6 +194,7 @@ export class DagStore {
     this.accounts = sublevel(db, 'dagAccounts')
     this.consensus = sublevel(db, 'dagConsensus')
     this.meta = sublevel(db, 'dagMeta')
+    this.graph = sublevel(db, 'dagGraph')
   }
 
   private readonly others = new Map<SublevelName, BinarySublevel>()
@@ -260,6 +266,13 @@ export class DagStore {
   // consensus
   putDecision (b: DagBatch, vertexId: Uint8Array, d: VertexDecision): void {
     b.put(this.consensus, concatBytes(PREFIX_V, vertexId), encodeDecision(d))
+    // decided: no longer loaded at start as undecided (the same batch, so a crash keeps both or neither)
+    b.del(this.graph, concatBytes(PREFIX_UNDECIDED, vertexId))
+  }
+
+  async getDecision (vertexId: Uint8Array): Promise<VertexDecision | undefined> {
+    const v = await this.consensus.get(concatBytes(PREFIX_V, vertexId))
+    return v === undefined ? undefined : decodeDecision(v)
   }
 
   async allDecisions (): Promise<Map<string, VertexDecision>> {

@@ -69,7 +69,7 @@ export class VertexBuilder {
           let prev = pref !== undefined && core.isStronglyPreferred(pref.vertexId, memo) ? pref.vertexId : undefined
           prev ??= await state.decidedVertex(t.account, n - 1n)
           if (prev === undefined) break
-          if (!graph.isAncestorOrSelf(prev, parents)) {
+          if (!await graph.isAncestorOrSelf(prev, parents)) {
             if (parents.length >= MAX_PARENTS) break
             parents.push(prev)
           }
@@ -85,7 +85,7 @@ export class VertexBuilder {
       parents: parents.map(p => fromHex(p)),
       txs: chosen,
       // the time rule: never below a parent's timestamp (a parent from a clock ahead of ours is within maxFutureMs)
-      timestampMs: maxBig(BigInt(Date.now()), graph.maxTimestamp(parents))
+      timestampMs: maxBig(BigInt(Date.now()), await graph.maxTimestampKnown(parents))
     })
     return { info, chosen }
   }

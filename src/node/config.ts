@@ -50,6 +50,11 @@ export interface NodeConfig {
   'rpc-rate-limit': number
   /** JSON-RPC calls per second of the operator (the node's JWT), in a bucket of its own. */
   'rpc-operator-rate-limit': number
+  /**
+   * Keep every vertex body (an archive node). false: a pruned node deletes vertex bodies below the last checkpoint
+   * anchored on chain (needs the chain client); tx_get answers `pruned` for what it deleted.
+   */
+  archive: boolean
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -120,7 +125,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     validate: (value: string) => value.split(',').every((h) => h.trim() !== '') ? undefined : 'a comma-separated list of host names'
   },
   'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP)', default: 1000 },
-  'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 }
+  'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 },
+  archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

@@ -318,7 +318,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       db: this.database,
       logger: this.logger.child({ module: 'dag-bridge' }),
       registry: this.metrics,
-      evmChainId: contractsFile.chainId
+      evmChainId: contractsFile.chainId,
+      // a pruned node (archive off) deletes vertex bodies below the last anchored checkpoint (src/bridge/history-pruner.ts)
+      ...(this.config.archive ? {} : { pruneHistory: async (cut: string) => await this.dag.pruneHistory(cut) })
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)

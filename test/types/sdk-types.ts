@@ -13,7 +13,7 @@ export async function typedCalls (client: HarmonyClient): Promise<void> {
   const balance = await client.call('account_getBalance', ['hmy1qqqq'])
   expectType<Equal<typeof balance, string>>(balance)
   const tx = await client.call('tx_get', ['0x00'])
-  expectType<Equal<NonNullable<typeof tx>['status'], 'pending' | 'final' | 'rejected'>>(tx)
+  expectType<Equal<NonNullable<typeof tx>['status'], 'pending' | 'final' | 'rejected' | 'pruned'>>(tx)
   expectType<Equal<typeof tx, RpcResultOf<'tx_get'>>>(tx)
   const info = await client.call('node_info')
   expectType<Equal<typeof info.peerId, string>>(info)

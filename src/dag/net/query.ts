@@ -31,7 +31,7 @@ export interface QueryInit {
 
 export interface QueryComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
-  ledger: Pick<DagLedger, 'hasVertex' | 'preferredFrontier'>
+  ledger: Pick<DagLedger, 'hasVertex' | 'knowsVertex' | 'preferredFrontier'>
   sync: Pick<DagSync, 'fetchMissing' | 'catchingUp'>
   gossip: Pick<VertexGossip, 'settled' | 'arrival'>
   logger: Logger
@@ -119,8 +119,9 @@ export class AvalancheQuery implements Startable {
     const started = Date.now()
     // A node catching up (a walk running) does not wait: what it lacks is old and comes only by sync.
     const gossipWaitMs = this.c.sync.catchingUp ? 0 : this.queryGossipWaitMs
-    await Promise.all(ids.map(async id => { if (!ledger.hasVertex(id)) await this.c.gossip.arrival(id, gossipWaitMs) }))
-    const unknown = ids.filter(id => !ledger.hasVertex(id))
+    await Promise.all(ids.map(async id => { if (!await ledger.knowsVertex(id)) await this.c.gossip.arrival(id, gossipWaitMs) }))
+    const unknown: string[] = []
+    for (const id of ids) if (!await ledger.knowsVertex(id)) unknown.push(id)
     const fetchWaitMs = this.queryFetchWaitMs - (Date.now() - started)
     if (unknown.length > 0 && fetchWaitMs > 0) {
       let timer: NodeJS.Timeout | undefined
@@ -130,7 +131,7 @@ export class AvalancheQuery implements Startable {
       ])
       clearTimeout(timer)
     }
-    const frontier = ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+    const frontier = await ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
     return writeIdList(new Writer(idListBytes(frontier.length, 'u8')), frontier, 'u8').finish()
   }
 

@@ -42,7 +42,7 @@ export interface DagSyncInit {
 
 export interface DagSyncComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
-  ledger: Pick<DagLedger, 'hasVertex' | 'genesisIdHex' | 'getVertexBytes' | 'tips' | 'checkStandalone' | 'insertVertex'>
+  ledger: Pick<DagLedger, 'knowsVertex' | 'genesisIdHex' | 'getVertexBytes' | 'tips' | 'checkStandalone' | 'insertVertex'>
   logger: Logger
 }
 
@@ -204,7 +204,8 @@ export class DagSync implements Startable {
    */
   async fetchMissing (peer: PeerId, ids: string[]): Promise<number> {
     const { ledger } = this.c
-    const want = ids.filter(id => !ledger.hasVertex(id) && id !== ledger.genesisIdHex)
+    const want: string[] = []
+    for (const id of ids) if (!await ledger.knowsVertex(id)) want.push(id)
     if (want.length === 0) return 0
     const key = peer.toString()
     const running = this.peerWalks.get(key)
@@ -227,21 +228,22 @@ export class DagSync implements Startable {
   private async walk (peer: PeerId, ids: string[]): Promise<number> {
     const { ledger } = this.c
     const fetched = new Map<string, VertexInfo>()
-    const known = (id: string): boolean => ledger.hasVertex(id) || id === ledger.genesisIdHex || fetched.has(id)
-    let queue = [...new Set(ids)].filter(id => !known(id))
+    const known = async (id: string): Promise<boolean> => fetched.has(id) || await ledger.knowsVertex(id)
+    let queue: string[] = []
+    for (const id of new Set(ids)) if (!await known(id)) queue.push(id)
     try {
       while (queue.length > 0 && this.running) {
         if (fetched.size + queue.length > this.maxFetchPerWalk) throw new DagError('QUEUE_FULL', 'catch-up walk exceeds its bound')
         const next: string[] = []
-        const take = (info: VertexInfo): void => {
+        const take = async (info: VertexInfo): Promise<void> => {
           fetched.set(info.idHex, info)
-          for (const p of info.parentHex) if (!known(p)) next.push(p)
+          for (const p of info.parentHex) if (!await known(p)) next.push(p)
         }
         // vertices a failed walk already fetched and checked are not asked for again
         const ask: string[] = []
         for (const id of queue) {
           const pooled = this.fetchedPool.get(id)
-          if (pooled !== undefined) take(pooled)
+          if (pooled !== undefined) await take(pooled)
           else ask.push(id)
         }
         let rest = ask
@@ -252,7 +254,7 @@ export class DagSync implements Startable {
           // does not have them (every round fetches at least one, so this ends)
           if (got.length === 0) throw new DagError('PARENT_MISSING', 'peer does not have the requested ancestors')
           await Promise.all(got.map(async info => await ledger.checkStandalone(info)))
-          for (const info of got) { take(info); this.pool(info) }
+          for (const info of got) { await take(info); this.pool(info) }
           rest = rest.filter(id => !fetched.has(id))
         }
         queue = [...new Set(next)].filter(id => !fetched.has(id))
@@ -261,7 +263,9 @@ export class DagSync implements Startable {
       // whatever is complete down to known vertices goes in, even when the walk failed further back
       await this.insertReady(fetched)
     }
-    return [...fetched.keys()].filter(id => ledger.hasVertex(id)).length
+    let inserted = 0
+    for (const id of fetched.keys()) if (await ledger.knowsVertex(id)) inserted++
+    return inserted
   }
 
   private pool (info: VertexInfo): void {
@@ -276,15 +280,25 @@ export class DagSync implements Startable {
   /** Inserts, parents first, every fetched vertex whose ancestry is now known. */
   private async insertReady (fetched: Map<string, VertexInfo>): Promise<void> {
     const { ledger } = this.c
-    let pending = [...fetched.values()].filter(i => !ledger.hasVertex(i.idHex))
+    const unknown = async (list: VertexInfo[]): Promise<VertexInfo[]> => {
+      const out: VertexInfo[] = []
+      for (const i of list) if (!await ledger.knowsVertex(i.idHex)) out.push(i)
+      return out
+    }
+    let pending = await unknown([...fetched.values()])
     while (pending.length > 0 && this.running) {
-      const ready = pending.filter(i => i.parentHex.every(p => ledger.hasVertex(p) || p === ledger.genesisIdHex))
+      const ready: VertexInfo[] = []
+      for (const i of pending) {
+        let parentsKnown = true
+        for (const p of i.parentHex) if (!await ledger.knowsVertex(p)) { parentsKnown = false; break }
+        if (parentsKnown) ready.push(i)
+      }
       if (ready.length === 0) break
       for (const info of ready) {
         await ledger.insertVertex(info)
         this.fetchedPool.delete(info.idHex)
       }
-      pending = pending.filter(i => !ledger.hasVertex(i.idHex))
+      pending = await unknown(pending)
     }
   }
 
@@ -295,7 +309,8 @@ export class DagSync implements Startable {
   async syncWith (peer: PeerId): Promise<number> {
     const { ledger } = this.c
     const tips = await this.getTips(peer)
-    const missing = tips.filter(t => !ledger.hasVertex(t) && t !== ledger.genesisIdHex)
+    const missing: string[] = []
+    for (const t of tips) if (!await ledger.knowsVertex(t)) missing.push(t)
     if (missing.length === 0) return 0
     return await this.fetchMissing(peer, missing)
   }

@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { type GossipRegistry, type GossipResult, GossipValidationError } from '../../network/gossip.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES } from '../../network/protocols.ts'
-import { isDagError } from '../errors.ts'
+import { DagError, isDagError } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
 import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import type { DagSync } from './sync.ts'
@@ -19,7 +19,7 @@ const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', '
 
 export interface VertexGossipComponents {
   gossip: Pick<GossipRegistry, 'register' | 'publish'>
-  ledger: Pick<DagLedger, 'hasVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
+  ledger: Pick<DagLedger, 'hasVertex' | 'knowsVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
   sync: Pick<DagSync, 'fetchMissing'>
   logger: Logger
 }
@@ -105,8 +105,10 @@ export class VertexGossip implements Startable {
     const { ledger } = this.c
     if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
     const validation = (async () => {
+      // decided history that left memory: known, and not worth a signature check (TX_KNOWN: ignored, never rejected)
+      if (await ledger.knowsVertex(info.idHex)) throw new DagError('TX_KNOWN', 'vertex already known')
       await ledger.checkStandalone(info)
-      const missing = ledger.missingParents(info)
+      const missing = await ledger.missingParents(info)
       if (missing.length > 0) await this.c.sync.fetchMissing(from, missing)
       await ledger.insertVertex(info)
     })()

@@ -1,0 +1,139 @@
+// npm run bench:history [-- --json] [--txs 10000,100000] [--batch 32] [--window 128]
+//
+// Flat memory and start time (issue 11): one validator ingests real signed transfers (verified in the verifier
+// pool, applied, stored in LevelDB, finalized) in vertices of --batch, up to each history size of --txs in turn.
+// After each size the ledger closes and a fresh process starts it on the datadir (bench/lib/history-start.ts): start
+// time, RSS and heap after the start, vertices loaded and bodies decoded. Baselines from the same run: every size
+// against the first (flat means a ratio near 1), and the last size's windowed start against a full-history start of
+// the same datadir (its graph index deleted, so the start decodes every vertex: the load before this change).
+// A soak: --txs 10000,1000000 (not in CI).
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { parseArgs } from 'node:util'
+import { addressFromPublicKey, parseAddress } from '../src/core/address.ts'
+import { randomBytes } from 'node:crypto'
+import { toHex } from '../src/core/codec.ts'
+import { generateKeyPair } from '../src/core/crypto.ts'
+import { silentLogger } from '../src/core/logger.ts'
+import { openDatabase } from '../src/core/storage.ts'
+import type { Decisions } from '../src/dag/consensus/avalanche-core.ts'
+import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
+import { DagLedger } from '../src/dag/ledger.ts'
+import { VerifyPool } from '../src/dag/verify-pool.ts'
+import { transfer } from './lib/ledger-net.ts'
+import { type BenchResult, printResults } from './report.ts'
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    txs: { type: 'string', default: '10000,100000' },
+    batch: { type: 'string', default: '32' },
+    window: { type: 'string', default: '128' }
+  }
+})
+const SIZES = values.txs.split(',').map(Number).sort((a, b) => a - b)
+const BATCH = Number(values.batch)
+const WINDOW = Number(values.window)
+const SENDERS = 64
+const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
+
+const seed = randomBytes(32)
+const validator = generateKeyPair(seed)
+const senders = Array.from({ length: SENDERS }, () => generateKeyPair())
+const genesis = generateGenesis({
+  chainId: 'harmony-bench-history',
+  validatorPublicKeys: [validator.publicKey],
+  faucetPublicKey: generateKeyPair().publicKey,
+  faucetBalance: 1n,
+  allocations: senders.map(k => ({ address: parseAddress(addressFromPublicKey(k.publicKey)), balance: 10n ** 15n }))
+})
+const dir = await mkdtemp(join(tmpdir(), 'harmony-bench-history-'))
+const dbDir = join(dir, 'db')
+const pool = new VerifyPool({ workers: 2 })
+await pool.start()
+
+interface StartFigures { startMs: number, rssMb: number, rssGrowthMb: number, heapMb: number, loaded: number, decoded: number, inMemory: number }
+
+async function measureStart (reindex = false): Promise<StartFigures> {
+  const cfgFile = join(dir, 'start.json')
+  await writeFile(cfgFile, JSON.stringify({ dir: dbDir, genesis: genesisToJson(genesis), seed: toHex(seed), window: WINDOW, reindex }))
+  const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, 'lib', 'history-start.ts'), cfgFile], { maxBuffer: 1 << 20 })
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as StartFigures
+}
+
+async function finalizeAll (ledger: DagLedger): Promise<void> {
+  while (ledger.core.processingCount > 0) {
+    await ledger.decide(core => {
+      const decisions: Decisions = { accepted: [], rejected: [] }
+      for (const id of core.pollCandidates()) {
+        const d = core.recordPoll(id, true)
+        decisions.accepted.push(...d.accepted)
+        decisions.rejected.push(...d.rejected)
+      }
+      return { decisions, result: undefined }
+    })
+  }
+}
+
+const figures: Array<{ txs: number, vertices: number, inMemoryRunning: number, start: StartFigures }> = []
+let sent = 0
+try {
+  for (const size of SIZES) {
+    const db = await openDatabase(dbDir)
+    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW })
+    await ledger.start()
+    const t0 = performance.now()
+    const from = sent
+    while (sent < size) {
+      const n = Math.min(BATCH, size - sent)
+      const txs = Array.from({ length: n }, (_, j) => {
+        const i = sent + j
+        return transfer(genesis, senders[i % SENDERS], senders[(i + 1) % SENDERS], 1n, BigInt(Math.floor(i / SENDERS)))
+      })
+      await Promise.all(txs.map(async tx => await ledger.submitTransaction(tx)))
+      await ledger.buildVertex()
+      await finalizeAll(ledger)
+      sent += n
+    }
+    const stats = await ledger.stats()
+    if (stats.finalTxs !== size) throw new Error(`expected ${size} final transactions, have ${stats.finalTxs}`)
+    const inMemoryRunning = ledger.memoryView().graphVertices
+    log(`${size} final tx (${stats.finalized} vertices): ingested ${sent - from} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${inMemoryRunning} vertices in memory`)
+    await ledger.stop()
+    await db.close()
+    const start = await measureStart()
+    log(`start after ${size}: ${JSON.stringify(start)}`)
+    figures.push({ txs: size, vertices: stats.finalized, inMemoryRunning, start })
+  }
+  const full = await measureStart(true)
+  log(`full-history start after ${SIZES.at(-1)}: ${JSON.stringify(full)}`)
+  const results: BenchResult[] = []
+  const [first] = figures
+  const base = `after ${first.txs} final tx`
+  for (const f of figures.slice(1)) {
+    const at = `after_${f.txs}_tx`
+    results.push(
+      { bench: 'history', metric: `start_ms_${at}`, value: f.start.startMs, unit: 'ms', baseline: base, baseline_value: first.start.startMs },
+      { bench: 'history', metric: `start_rss_${at}`, value: f.start.rssMb, unit: 'MiB', baseline: base, baseline_value: first.start.rssMb },
+      { bench: 'history', metric: `start_heap_${at}`, value: f.start.heapMb, unit: 'MiB', baseline: base, baseline_value: first.start.heapMb },
+      { bench: 'history', metric: `start_loaded_vertices_${at}`, value: f.start.loaded, unit: 'vertices', baseline: base, baseline_value: first.start.loaded },
+      { bench: 'history', metric: `in_memory_vertices_running_${at}`, value: f.inMemoryRunning, unit: 'vertices', baseline: base, baseline_value: first.inMemoryRunning },
+      { bench: 'history', metric: `stored_vertices_${at}`, value: f.vertices, unit: 'vertices', baseline: base, baseline_value: first.vertices }
+    )
+  }
+  const last = figures.at(-1) as (typeof figures)[number]
+  const fullBase = `full-history start (every vertex decoded) after ${last.txs} final tx`
+  results.push(
+    { bench: 'history', metric: `start_ms_windowed_after_${last.txs}_tx`, value: last.start.startMs, unit: 'ms', baseline: fullBase, baseline_value: full.startMs },
+    { bench: 'history', metric: `start_rss_windowed_after_${last.txs}_tx`, value: last.start.rssMb, unit: 'MiB', baseline: fullBase, baseline_value: full.rssMb },
+    { bench: 'history', metric: `start_heap_windowed_after_${last.txs}_tx`, value: last.start.heapMb, unit: 'MiB', baseline: fullBase, baseline_value: full.heapMb },
+    { bench: 'history', metric: `start_decoded_windowed_after_${last.txs}_tx`, value: last.start.decoded, unit: 'vertices', baseline: fullBase, baseline_value: full.decoded }
+  )
+  printResults(results, values.json)
+} finally {
+  await pool.stop()
+  await rm(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,113 @@
+/**
+ * A pruned node (issue 11): with `archive` off, a node deletes vertex bodies below the last checkpoint anchored on
+ * chain (the bridge's HistoryPruner calls the DAG's prune with the anchored epoch's close vertex). tx_get there
+ * answers `pruned` with the outcome while an archive node still has the transaction; the pruned node keeps
+ * finalizing with the same state root. Three real libp2p nodes with DagService + ChainService + DagBridge, anvil.
+ */
+import test from 'ava'
+import { getBytes } from 'ethers'
+import { Registry } from 'prom-client'
+import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
+import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
+import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
+import { ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { testWallet } from '../helpers/anvil.ts'
+import { createTestNet, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+
+const NODES = 3
+const PRUNED = 2
+let devnet: DevnetChain
+let net: TestNet
+const evmKeys = Array.from({ length: NODES }, (_, i) => testWallet(`pruned-validator-${i}`))
+const chains: ChainService[] = []
+const bridges: DagBridge[] = []
+const recipient = generateKeyPair()
+const userWallet = testWallet('pruned-user')
+
+test.before(async () => {
+  // a window of 4 heights: the transfers below leave memory long before the checkpoint is anchored
+  net = await createTestNet({ nodes: NODES, accounts: 1, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 }, dag: { historyWindow: 4 } })
+  devnet = await startDevnetChain({ validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })), genesis: genesisBacking(net.genesis) })
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
+  for (let i = 0; i < NODES; i++) {
+    const node = net.nodes[i]
+    chains[i] = new ChainService({
+      contractsFile: devnet.contractsFile,
+      db: node.db,
+      evmKey: evmKeys[i],
+      checkpointTransport: gossipsubCheckpointTransport(node.libp2p.services.pubsub),
+      depositSink: async (d) => { await bridges[i].depositSink(d) },
+      genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey),
+      logger: silentLogger(),
+      registry: new Registry()
+    }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
+    bridges[i] = connectChainToDag({
+      dag: node.dag,
+      chain: chains[i],
+      genesis: net.genesis,
+      identity: node.key,
+      db: node.db,
+      logger: silentLogger(),
+      registry: new Registry(),
+      ...(i === PRUNED ? { pruneHistory: async (cut: string) => await node.dag.pruneHistory(cut) } : {})
+    }, { propose: i === 0, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: 0, resubmitMs: 3000 })
+  }
+  for (let i = 0; i < NODES; i++) {
+    await chains[i].start()
+    await bridges[i].start()
+  }
+})
+
+test.after.always(async () => {
+  for (const b of bridges) await b?.stop()
+  for (const c of chains) await c?.stop()
+  await net?.close()
+  await devnet?.stop()
+})
+
+async function finalEverywhere (id: string): Promise<boolean> {
+  for (const n of net.nodes) if ((await n.dag.getTx(id))?.status !== 'final') return false
+  return true
+}
+
+test.serial('a pruned node deletes bodies below the anchored checkpoint, answers tx_get with pruned, and keeps finalizing', async (t) => {
+  const [user] = net.accounts
+  t.is(bridges[0].pruner, undefined) // an archive node has no pruner
+  const pruner = bridges[PRUNED].pruner
+  if (pruner === undefined) return t.fail('the pruned node has no pruner')
+  t.is(await pruner.tick(), 0) // nothing anchored yet: nothing pruned
+
+  // history: transfers one after another, each final on every node before the next
+  const ids: string[] = []
+  for (let nonce = 0n; nonce < 12n; nonce++) {
+    const id = await net.nodes[Number(nonce) % NODES].dag.submitTransaction(transfer(net.genesis, user, recipient, 1000n, nonce))
+    await waitFor(async () => await finalEverywhere(id), `transfer ${nonce} final on every node`)
+    ids.push(id)
+  }
+  // a withdraw makes validator 0 close epoch 1; its checkpoint is anchored on chain
+  const fee = net.genesis.minFee
+  await net.nodes[0].dag.submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: 5000n, nonce: 12n, fee }))
+  await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
+  await waitFor(() => bridges.every(b => b.epoch >= 1n), 'epoch 1 processed on every node')
+
+  const deleted = await pruner.tick()
+  t.true(deleted >= 5, `deleted ${deleted}`)
+  const pruned = await net.nodes[PRUNED].dag.getTx(ids[0])
+  t.is(pruned?.status, 'pruned')
+  t.is(pruned?.outcome, 'final')
+  t.is(pruned?.tx, undefined)
+  const archived = await net.nodes[0].dag.getTx(ids[0])
+  t.is(archived?.status, 'final')
+  t.is(`0x${archived?.tx?.idHex ?? ''}`, ids[0])
+  t.is(await pruner.tick(), 0) // the same anchored epoch again: nothing more
+
+  // the pruned node keeps finalizing; its nonce chain and ancestry run through pruned history; equal roots
+  const next = await net.nodes[PRUNED].dag.submitTransaction(transfer(net.genesis, user, recipient, 1000n, 13n))
+  await waitFor(async () => await finalEverywhere(next), 'a transfer after pruning final on every node')
+  await waitFor(async () => {
+    const roots = await Promise.all(net.nodes.map(async n => (await n.dag.stats()).stateRoot))
+    return roots.every(r => r === roots[0])
+  }, 'equal state roots')
+})
