@@ -296,5 +296,12 @@ function isValidId (id: unknown): id is JSONRPCID {
 
 /** JSON text for a response or notification; bigint values travel as decimal strings. */
 export function serialize (value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => typeof v === 'bigint' ? v.toString() : v)
+  // a replacer puts JSON.stringify on its slow path for every value; bigints are rare (amounts travel as strings),
+  // so the plain form goes first and the replacer only when it refused a bigint
+  try {
+    return JSON.stringify(value)
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err
+    return JSON.stringify(value, (_key, v: unknown) => typeof v === 'bigint' ? v.toString() : v)
+  }
 }
