@@ -46,11 +46,14 @@ test.serial('a winner killed before it can answer is slashed for lateness and re
   // the two cheap providers (the liar, the honest node 3) must both be able to win, so the target is never node 0
   await waitFor('the liar\'s bond topped up again', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...FAULT_WINDOWS })
-  // just before the reveal window closes, the cheapest revealed bid is the one the award will name: kill its
-  // node now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
-  const target = await waitFor('the revealed bids before the window closes', async () => {
+  // once the bid window has closed and every commit is revealed, the cheapest bid is the one the award will name
+  // (the award is due then: docs/market.md), or, before that, just before the reveal window closes: kill its node
+  // now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
+  const target = await waitFor('the revealed bids', async () => {
     const bids = await net.clients[0].call('market_bids', [task.taskId])
-    if (bids === null || Date.now() < bids.revealsCloseAtMs - 400) return undefined
+    if (bids === null || bids.bids.length === 0) return undefined
+    const allRevealed = Date.now() >= bids.bidsCloseAtMs && bids.bids.every(b => b.price !== null)
+    if (!allRevealed && Date.now() < bids.revealsCloseAtMs - 400) return undefined
     const revealed = bids.bids.filter(b => b.price !== null).sort((a, b) => Number(BigInt(a.price as string) - BigInt(b.price as string)))
     return revealed[0]?.provider
   }, 30_000, 50)
