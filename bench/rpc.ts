@@ -51,6 +51,7 @@ const CLIENT_RATE_LIMIT = Number(values.limit)
 
 // USER_HZ of /proc/<pid>/stat: 100 on every Linux architecture Node supports
 const CLOCK_TICKS_PER_SECOND = 100
+const WARMUP_MS = 1000
 
 const log = (line: string): void => { if (!values.json) process.stderr.write(`${line}\n`) }
 const sorted = (r: LoadResult): number[] => [...r.latenciesMs].sort((a, b) => a - b)
@@ -120,7 +121,11 @@ async function main (): Promise<void> {
     for (const method of Object.keys(bodies)) {
       const nodeTarget: LoadTarget = { url: node.rpc, body: bodies[method], headers: operator }
       const floorTarget: LoadTarget = { url: floorUrl, body: bodies[method], headers: operator }
-      log(`${method}: closed loop at concurrency ${CONCURRENCY}, ${DURATION_MS} ms each`)
+      log(`${method}: closed loop at concurrency ${CONCURRENCY}, ${DURATION_MS} ms each (after a 1 s warm-up of each)`)
+      // warm-up, not measured: the JIT of both servers' paths, and the first method's figures otherwise caught the
+      // node's own start-up work (peer discovery, the first consensus rounds) a few seconds after it became live
+      await closedLoop(nodeTarget, CONCURRENCY, WARMUP_MS)
+      await closedLoop(floorTarget, CONCURRENCY, WARMUP_MS)
       const nodeCpu = await cpuMs(node.process.pid)
       const n = await closedLoop(nodeTarget, CONCURRENCY, DURATION_MS)
       const nodeCpuUsed = (await cpuMs(node.process.pid)) - nodeCpu
