@@ -19,11 +19,10 @@ import { toHex } from '../src/core/codec.ts'
 import { generateKeyPair } from '../src/core/crypto.ts'
 import { silentLogger } from '../src/core/logger.ts'
 import { openDatabase } from '../src/core/storage.ts'
-import type { Decisions } from '../src/dag/consensus/avalanche-core.ts'
 import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
 import { DagLedger } from '../src/dag/ledger.ts'
 import { VerifyPool } from '../src/dag/verify-pool.ts'
-import { transfer } from './lib/ledger-net.ts'
+import { transfer, finalizeAll } from './lib/ledger-net.ts'
 import { type BenchResult, printResults } from './report.ts'
 
 const { values } = parseArgs({
@@ -64,19 +63,6 @@ async function measureStart (reindex = false): Promise<StartFigures> {
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as StartFigures
 }
 
-async function finalizeAll (ledger: DagLedger): Promise<void> {
-  while (ledger.core.processingCount > 0) {
-    await ledger.decide(core => {
-      const decisions: Decisions = { accepted: [], rejected: [] }
-      for (const id of core.pollCandidates()) {
-        const d = core.recordPoll(id, true)
-        decisions.accepted.push(...d.accepted)
-        decisions.rejected.push(...d.rejected)
-      }
-      return { decisions, result: undefined }
-    })
-  }
-}
 
 const figures: Array<{ txs: number, vertices: number, inMemoryRunning: number, start: StartFigures }> = []
 let sent = 0
@@ -95,7 +81,7 @@ try {
       })
       await Promise.all(txs.map(async tx => await ledger.submitTransaction(tx)))
       await ledger.buildVertex()
-      await finalizeAll(ledger)
+      await finalizeAll(ledger, Number.POSITIVE_INFINITY)
       sent += n
     }
     const stats = await ledger.stats()

@@ -19,6 +19,8 @@ import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { gossipScoreParams } from '../../src/network/host.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
+import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
+import type { DagLedger } from '../../src/dag/ledger.ts'
 import { registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import { GossipRegistry } from '../../src/network/gossip.ts'
 import { PeerBindingService } from '../../src/network/peer-binding.ts'
@@ -189,4 +191,22 @@ export function transfer (genesis: Genesis, from: KeyPair, to: KeyPair, amount: 
 
 export function addressOf (k: KeyPair): string {
   return addressFromPublicKey(k.publicKey)
+}
+
+/**
+ * Decides everything a one-validator ledger holds: polls every candidate successfully (its own preference is the
+ * whole network's) until nothing is processing, at most `maxRounds` rounds.
+ */
+export async function finalizeAll (ledger: Pick<DagLedger, 'core' | 'decide'>, maxRounds = 100): Promise<void> {
+  for (let i = 0; i < maxRounds && ledger.core.processingCount > 0; i++) {
+    await ledger.decide(core => {
+      const decisions: Decisions = { accepted: [], rejected: [] }
+      for (const id of core.pollCandidates()) {
+        const d = core.recordPoll(id, true)
+        decisions.accepted.push(...d.accepted)
+        decisions.rejected.push(...d.rejected)
+      }
+      return { decisions, result: undefined }
+    })
+  }
 }

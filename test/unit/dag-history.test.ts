@@ -11,13 +11,12 @@ import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type BinaryDb, KEY_PREFIXES, keyBytes, openDatabase, sublevel } from '../../src/core/storage.ts'
-import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
 import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger, type DagLedgerInit } from '../../src/dag/ledger.ts'
 import { txInfo } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertexInfo, type VertexInfo, vertexInfo } from '../../src/dag/vertex.ts'
-import { transfer } from '../helpers/dag-net.ts'
+import { transfer, finalizeAll } from '../helpers/dag-net.ts'
 
 const START = 10n ** 12n
 const WINDOW = 8
@@ -48,20 +47,6 @@ async function open (f: Fixture, init: DagLedgerInit = {}): Promise<{ db: Binary
   return { db, ledger, close: async () => { await ledger.stop(); await db.close() } }
 }
 
-/** Polls every candidate successfully (a one-validator network) until nothing is processing. */
-async function finalizeAll (ledger: DagLedger): Promise<void> {
-  for (let i = 0; i < 100 && ledger.core.processingCount > 0; i++) {
-    await ledger.decide(core => {
-      const decisions: Decisions = { accepted: [], rejected: [] }
-      for (const id of core.pollCandidates()) {
-        const d = core.recordPoll(id, true)
-        decisions.accepted.push(...d.accepted)
-        decisions.rejected.push(...d.rejected)
-      }
-      return { decisions, result: undefined }
-    })
-  }
-}
 
 /** One transaction per vertex, each finalized before the next: a chain of vertices, heights 1..n. */
 async function chain (ledger: DagLedger, f: Fixture, n: number, firstNonce = 0n): Promise<Array<{ vertex: VertexInfo, txId: string }>> {

@@ -11,13 +11,12 @@ import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type BinaryDb, KEY_PREFIXES, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { buildWithdraw, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
-import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
 import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger, type DagLedgerInit } from '../../src/dag/ledger.ts'
 import type { AccountRecord } from '../../src/dag/store.ts'
 import { decodeTx, encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
-import { transfer } from '../helpers/dag-net.ts'
+import { transfer, finalizeAll } from '../helpers/dag-net.ts'
 
 registerBridgeKinds()
 
@@ -50,20 +49,6 @@ async function open (f: Fixture, init: DagLedgerInit = {}): Promise<{ db: Binary
   return { db, ledger, close: async () => { await ledger.stop(); await db.close() } }
 }
 
-/** Polls every candidate successfully (a one-validator network) until nothing is processing. */
-async function finalizeAll (ledger: DagLedger): Promise<void> {
-  for (let i = 0; i < 100 && ledger.core.processingCount > 0; i++) {
-    await ledger.decide(core => {
-      const decisions: Decisions = { accepted: [], rejected: [] }
-      for (const id of core.pollCandidates()) {
-        const d = core.recordPoll(id, true)
-        decisions.accepted.push(...d.accepted)
-        decisions.rejected.push(...d.rejected)
-      }
-      return { decisions, result: undefined }
-    })
-  }
-}
 
 async function send (ledger: DagLedger, bytes: Uint8Array): Promise<void> {
   await ledger.submitTransaction(bytes)

@@ -13,14 +13,13 @@ import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase } from '../../src/core/storage.ts'
-import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
 import { generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger } from '../../src/dag/ledger.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertex, encodeVertex, vertexInfo } from '../../src/dag/vertex.ts'
 import { buildTaskAnnounce, MarketState, registerMarketKinds } from '../../src/market/index.ts'
-import { transfer } from '../helpers/dag-net.ts'
+import { transfer, finalizeAll } from '../helpers/dag-net.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 
 registerMarketKinds()
@@ -42,19 +41,6 @@ async function ledgerFixture (): Promise<{ ledger: DagLedger, validator: KeyPair
   return { ledger, validator, user, dir, db, close: async () => { await ledger.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) } }
 }
 
-async function finalizeAll (ledger: DagLedger): Promise<void> {
-  for (let i = 0; i < 100 && ledger.core.processingCount > 0; i++) {
-    await ledger.decide(core => {
-      const decisions: Decisions = { accepted: [], rejected: [] }
-      for (const id of core.pollCandidates()) {
-        const d = core.recordPoll(id, true)
-        decisions.accepted.push(...d.accepted)
-        decisions.rejected.push(...d.rejected)
-      }
-      return { decisions, result: undefined }
-    })
-  }
-}
 
 test.serial('a vertex stamped before its parent is refused with TIMESTAMP_BEFORE_PARENT; the proposer never builds one', async (t) => {
   const f = await ledgerFixture()
