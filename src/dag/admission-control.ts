@@ -61,8 +61,6 @@ export interface AdmissionView {
   oldestPendingAgeMs: number
   /** The node's own finality latency (see targetQueueMs) */
   baseLatencyMs: number
-  /** Median vertex finality latency (first seen to committed) over the last 10 s; 0 when nothing was finalized. */
-  finalityP50Ms: number
 }
 
 /**
@@ -106,7 +104,7 @@ export class AdmissionControl {
     if (this.recent.length > MAX_RECENT_FINALITY) this.recent.shift()
   }
 
-  /** Median vertex finality latency over the last BASE_WINDOW_MS; 0 when none. */
+  /** Median vertex finality latency over the last BASE_WINDOW_MS; 0 when none (a sort: for dag_stats, not check). */
   finalityP50Ms (nowMs: number = Date.now()): number {
     while (this.recent.length > 0 && nowMs - this.recent[0].atMs >= BASE_WINDOW_MS) this.recent.shift()
     if (this.recent.length === 0) return 0
@@ -140,8 +138,7 @@ export class AdmissionControl {
       boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
       finalTxsPerSecond: rate,
       oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
-      baseLatencyMs: baseMs,
-      finalityP50Ms: this.finalityP50Ms(nowMs)
+      baseLatencyMs: baseMs
     }
   }
 
