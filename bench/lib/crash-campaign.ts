@@ -289,6 +289,14 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
       const stats = await Promise.all(nodes.map(async v => await v.stats())).catch(() => [])
       return stats.length === n && stats.every(s => s.processing === 0 && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
     }, waitMs)
+    if (!report.converged) {
+      // what each node was stuck on, for the post-mortem of a failed run
+      for (const v of nodes) {
+        const stats = await v.stats().catch((err: Error) => err.message)
+        const health = await v.ask('health', 'health').catch((err: Error) => err.message)
+        log(`not converged: validator ${v.index} up=${v.up} peers=${v.peers} stats=${JSON.stringify(stats)} health=${health}`)
+      }
+    }
     report.allBound = nodes.every(v => v.peers === n - 1)
     const ids = reportedIds()
     report.txFinal = ids.size

@@ -165,6 +165,11 @@ export const MarketBidsResult = z.object({
   state: z.enum(TASK_STATES),
   bidsCloseAtMs: z.number(),
   revealsCloseAtMs: z.number(),
+  /**
+   * True once no bid or reveal still to come can change the first award: every validator's final vertices reach
+   * past the bid window with each in-time commit revealed, or past the reveal window. The award is due then.
+   */
+  sealed: z.boolean(),
   bids: z.array(BidRecord).max(MARKET_MAX_BIDS),
   /** Why the task has no winner yet, or never got one (e.g. `no-valid-bid`); null otherwise. */
   note: z.string().nullable()

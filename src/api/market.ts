@@ -46,6 +46,8 @@ export interface MarketRpcSource {
   localProvider: () => LocalProviderStatus
   /** The last heartbeat heard from a provider (ms), when this node heard one. */
   lastHeartbeatMs?: (address: string) => number | undefined
+  /** True once no bid or reveal to come can change a task's first award (MarketService.auctionSealed). */
+  auctionSealed?: (taskId: string) => Promise<boolean | undefined>
   /** Market time now (ms); stuck payments are owed past their deadline plus the verification window. */
   now?: () => number
 }
@@ -136,6 +138,8 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     }
   })
   registerMethod(registry, 'market_bids', async ([id]) => {
+    // sealed first: the bids read after it are every bid the award ranks
+    const sealed = await market.auctionSealed?.(taskIdOf(id))
     const task = await reader.task(taskIdOf(id))
     if (task === undefined) return null
     const bids = await reader.bids(task.taskId)
@@ -144,6 +148,7 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
       state: task.phase,
       bidsCloseAtMs: task.bidsCloseAtMs,
       revealsCloseAtMs: task.revealsCloseAtMs,
+      sealed: task.awards.length > 0 || sealed === true,
       bids: bids.slice(0, MARKET_MAX_BIDS).map(bidToRpc),
       note: bidsNote(task, bids)
     }

@@ -12,6 +12,7 @@ import { MarketCoordinator, type CoordinatorComponents, type CoordinatorInit, ty
 import { createMarketMetrics, type MarketMetrics } from './metrics.ts'
 import { MarketState, type MarketStateComponents, type MarketStateInit } from './state/market-state.ts'
 import type { MarketReader } from './state/reader.ts'
+import { auctionSealed } from './rules/plan.ts'
 import type { SignerKeys } from './kinds/index.ts'
 
 export interface MarketServiceInit extends MarketStateInit, CoordinatorInit {}
@@ -34,10 +35,12 @@ export class MarketService implements Startable {
   readonly metrics?: MarketMetrics
   private readonly detachMetrics?: () => void
   private readonly log: Logger
+  private readonly dag: MarketServiceComponents['dag']
   private runner: LifecycleRunner | undefined
 
   constructor (components: MarketServiceComponents, init: MarketServiceInit = {}) {
     this.log = components.logger.child({ module: 'market' })
+    this.dag = components.dag
     this.state = new MarketState({ db: components.db, dag: components.dag, logger: components.logger }, init)
     if (components.registry !== undefined) {
       const { metrics, detach } = createMarketMetrics(components.registry, this.state)
@@ -57,6 +60,19 @@ export class MarketService implements Startable {
 
   /** What the API and the market's other parts read. */
   get reader (): MarketReader { return this.state }
+
+  /**
+   * True once no bid or reveal still to come can change a task's first award, on this node's final clock (the
+   * coordinator's rule, rules/plan.ts): the award is due, and the task's bids as read after this call are the ones
+   * it ranks. Undefined for an unknown task.
+   */
+  async auctionSealed (taskId: string): Promise<boolean | undefined> {
+    // read before the drain, as the coordinator does: every vertex that moved the clock is then applied to the state
+    const sealed = this.dag.reader.sealedThroughMs()
+    await this.state.drain()
+    const t = await this.state.taskRecord(taskId)
+    return t === undefined ? undefined : auctionSealed(t, sealed === undefined ? undefined : Number(sealed))
+  }
 
   async start (): Promise<void> {
     const runner = new LifecycleRunner({ logger: this.log })

@@ -221,7 +221,7 @@ export class MarketNode implements Startable {
           skipped: status?.skipped ?? []
         }
       }
-      registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs })
+      registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs, auctionSealed: async (id) => await c.market.auctionSealed(id) })
     } catch (err) {
       await this.runner.stopAll()
       throw err

@@ -101,6 +101,7 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
     const views = await Promise.all(net.clients.map(async c => await waitForTask(c, s.taskId, ['settled'], { timeoutMs: 30_000 })))
     for (const v of views.slice(1)) t.deepEqual(decisions(v), decisions(views[0]))
     const bids = await Promise.all(net.clients.map(async c => await c.call('market_bids', [s.taskId])))
+    for (const b of bids) t.true(b?.sealed, 'an awarded auction is sealed on every node')
     for (const b of bids.slice(1)) t.deepEqual(b?.bids.map(x => [x.provider, x.status, x.reason, x.price]), bids[0]?.bids.map(x => [x.provider, x.status, x.reason, x.price]))
   }
   // balances + escrows + bonds + fee pool = the genesis supply, on every node

@@ -46,17 +46,16 @@ test.serial('a winner killed before it can answer is slashed for lateness and re
   // the two cheap providers (the liar, the honest node 3) must both be able to win, so the target is never node 0
   await waitFor('the liar\'s bond topped up again', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...FAULT_WINDOWS })
-  // once the bid window has closed and every commit is revealed, the cheapest bid is the one the award will name
-  // (the award is due then: docs/market.md), or, before that, just before the reveal window closes: kill its node
-  // now, before it can run anything (the liar, or the honest cheap node once the liar stopped bidding)
-  const target = await waitFor('the revealed bids', async () => {
+  // once the auction is sealed on node 0 (no bid or reveal to come can change the award: the same rule the award
+  // waits for), the cheapest valid revealed bid is the one the award will name: kill its node now, before it can run
+  // anything (the liar, or the honest cheap node once the liar stopped bidding). Read before the seal, a commit in
+  // time but not yet final on node 0 could still undercut it (CI saw the award go to another node).
+  const target = await waitFor('the sealed auction', async () => {
     const bids = await net.clients[0].call('market_bids', [task.taskId])
-    if (bids === null || bids.bids.length === 0) return undefined
-    const allRevealed = Date.now() >= bids.bidsCloseAtMs && bids.bids.every(b => b.price !== null)
-    if (!allRevealed && Date.now() < bids.revealsCloseAtMs - 400) return undefined
-    const revealed = bids.bids.filter(b => b.price !== null).sort((a, b) => Number(BigInt(a.price as string) - BigInt(b.price as string)))
+    if (bids === null || !bids.sealed) return undefined
+    const revealed = bids.bids.filter(b => b.status === 'revealed' || b.status === 'won').sort((a, b) => Number(BigInt(a.price as string) - BigInt(b.price as string)))
     return revealed[0]?.provider
-  }, 30_000, 50)
+  }, 30_000, 20)
   const index = net.addresses.indexOf(target)
   t.true(index > 0, 'the target is a provider node other than the bootstrap node')
   const node = net.nodes[index]

@@ -95,7 +95,7 @@ function settleStep (t: TaskRecord, reexecution?: string): Step {
  * every validator is final past the reveal window (a reveal is in time at a vertex time <= its close), or past the
  * bid window with every in-time commit already revealed (a reveal needs a commit, and no commit can still come).
  */
-function auctionSealed (t: TaskRecord, sealedThroughMs: number | undefined): boolean {
+export function auctionSealed (t: TaskRecord, sealedThroughMs: number | undefined): boolean {
   if (sealedThroughMs === undefined) return false
   if (sealedThroughMs > revealsCloseAt(t)) return true
   const bidsClose = bidsCloseAt(t)
