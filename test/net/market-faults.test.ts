@@ -27,12 +27,17 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...FAULT_WINDOWS })
   const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
-  t.true(end.awards[0].winners.includes(liar))
+  const bidsSeen = async (): Promise<string> => {
+    const r = await net.clients[1].call('market_bids', [task.taskId])
+    return JSON.stringify({ bidsClose: r?.bidsCloseAtMs, revealsClose: r?.revealsCloseAtMs, bids: r?.bids.map(b => [b.provider === net.addresses[HONEST_CHEAP] ? 'honest' : b.provider === liar ? 'liar' : 'other', b.status, b.reason, b.commitAtMs, b.revealAtMs]) })
+  }
+  // the liar bids the lowest price: it wins unless its bid missed a window (the bids say which)
+  t.true(end.awards[0].winners.includes(liar), `the liar wins a place; bids: ${await bidsSeen()}`)
   t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true, 'the liar is not paid')
   // the other winner is honest (the cheapest honest bid that was in time: node 3 unless its commit missed the window)
   const honest = end.awards[0].winners.filter(w => w !== liar)
   t.is(honest.length, 1)
-  t.true(end.settlement?.payouts.some(p => p.provider === honest[0]) ?? false, `the honest winner is paid; bids: ${JSON.stringify((await net.clients[1].call('market_bids', [task.taskId]))?.bids.map(b => [b.provider === net.addresses[HONEST_CHEAP] ? 'honest' : b.provider === liar ? 'liar' : 'other', b.status, b.reason]))}`)
+  t.true(end.settlement?.payouts.some(p => p.provider === honest[0]) ?? false, `the honest winner is paid; bids: ${await bidsSeen()}`)
   // the fault slash follows the settle (docs/market.md, Market state and coordinator)
   const slashed = await waitFor('the liar\'s fault slash', async () => {
     const now = await net.clients[1].call('task_get', [task.taskId])
