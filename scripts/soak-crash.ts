@@ -10,7 +10,7 @@ const r = await runCrashCampaign({
   accounts: Number(values.accounts),
   log: line => { console.log(line) }
 })
-const ok = r.lost === 0 && r.converged && r.rootsEqual && r.balancesEqual && r.supplyConserved && r.allBound
-console.log(`kills ${r.kills}, durability checks ${r.durabilityChecks}, lost ${r.lost}, tx final ${r.txFinal} (submitted ${r.submitted}, refused ${r.refused}), roots equal ${r.rootsEqual}, balances equal ${r.balancesEqual}, supply conserved ${r.supplyConserved}, all bound ${r.allBound}, rebind failures ${r.rebindFailures}, ${Math.round(r.durationMs / 1000)} s`)
+const ok = r.lost === 0 && r.notFinalAtEnd === 0 && r.converged && r.rootsEqual && r.balancesEqual && r.supplyConserved && r.allBound
+console.log(`kills ${r.kills}, durability checks ${r.durabilityChecks}, lost ${r.lost}, not final at the end ${r.notFinalAtEnd}, tx final ${r.txFinal} (submitted ${r.submitted}, refused ${r.refused}), roots equal ${r.rootsEqual}, balances equal ${r.balancesEqual}, supply conserved ${r.supplyConserved}, all bound ${r.allBound}, rebind failures ${r.rebindFailures}, ${Math.round(r.durationMs / 1000)} s`)
 console.log(JSON.stringify({ soak: 'crash', ok, ...r }))
 process.exit(ok ? 0 : 1)
