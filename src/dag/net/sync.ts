@@ -292,16 +292,16 @@ export class DagSync implements Startable {
       if (k === undefined) { k = await ledger.knowsVertex(id); knownOutside.set(id, k) }
       return k
     }
-    const todo = new Map<string, VertexInfo>()
-    for (const info of fetched.values()) if (!await ledger.knowsVertex(info.idHex)) todo.set(info.idHex, info)
+    const pending = new Map<string, VertexInfo>()
+    for (const info of fetched.values()) if (!await ledger.knowsVertex(info.idHex)) pending.set(info.idHex, info)
     const unmet = new Map<string, number>()
     const children = new Map<string, string[]>()
     const ready: VertexInfo[] = []
-    for (const info of todo.values()) {
+    for (const info of pending.values()) {
       let waits = 0
       let blocked = false
       for (const p of info.parentHex) {
-        if (todo.has(p)) {
+        if (pending.has(p)) {
           waits++
           const list = children.get(p)
           if (list === undefined) children.set(p, [info.idHex])
@@ -320,7 +320,7 @@ export class DagSync implements Startable {
       for (const c of children.get(info.idHex) ?? []) {
         const left = (unmet.get(c) ?? 0) - 1
         if (left > 0) { unmet.set(c, left); continue }
-        if (unmet.delete(c)) ready.push(todo.get(c) as VertexInfo)
+        if (unmet.delete(c)) ready.push(pending.get(c) as VertexInfo)
       }
     }
   }
