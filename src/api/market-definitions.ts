@@ -226,7 +226,7 @@ export const ProviderStatusResult = z.object({
   /** The pricing policy in force (base units per GFLOP, minimum per task, concurrent tasks). */
   pricing: z.object({ perGflop: amount, minimum: amount, capacity: z.number() }).nullable(),
   active: z.array(z.object({ taskId: z.string(), stage: z.string(), sinceMs: z.number() })),
-  /** Recent tasks it did not bid on, with why (capability, price-floor, escrow-missing, capacity, denied). */
+  /** Recent tasks it did not bid on, with why (capability, price-floor, escrow-missing, capacity, denied, too-late, ...). */
   skipped: z.array(z.object({ taskId: z.string(), reason: z.string(), atMs: z.number() })),
   payments: z.object({
     owed: z.array(Payment),

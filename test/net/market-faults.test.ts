@@ -24,20 +24,33 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   const liar = net.addresses[LIAR]
   const bondBefore = await bondOf(liar)
   liarBond = bondBefore
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...FAULT_WINDOWS })
-  const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
-  t.is(end.state, 'settled', JSON.stringify(end.settlement))
-  const bidsSeen = async (): Promise<string> => {
-    const r = await net.clients[1].call('market_bids', [task.taskId])
+  const bidsSeen = async (taskId: string): Promise<string> => {
+    const r = await net.clients[1].call('market_bids', [taskId])
     return JSON.stringify({ bidsClose: r?.bidsCloseAtMs, revealsClose: r?.revealsCloseAtMs, bids: r?.bids.map(b => [b.provider === net.addresses[HONEST_CHEAP] ? 'honest' : b.provider === liar ? 'liar' : 'other', b.status, b.reason, b.commitAtMs, b.revealAtMs]) })
   }
-  // the liar bids the lowest price: it wins unless its bid missed a window (the bids say which)
-  t.true(end.awards[0].winners.includes(liar), `the liar wins a place; bids: ${await bidsSeen()}`)
+  // The liar bids the lowest price, so it wins a place whenever its bid is in time. On a loaded machine the announce
+  // can become final on its node too late to commit inside the bid window (CI saw it: no liar bid at all; its
+  // provider_status then says `too-late`): another task is announced, at most 3. A liar bid in time that does not
+  // win fails the test.
+  let task: Awaited<ReturnType<typeof submitMatmul>> | undefined
+  let end: Awaited<ReturnType<typeof waitForTask>> | undefined
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const next = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...FAULT_WINDOWS })
+    const done = await waitForTask(net.clients[1], next.taskId, undefined, { timeoutMs: 90_000 })
+    t.is(done.state, 'settled', JSON.stringify(done.settlement))
+    if (done.awards[0].winners.includes(liar)) { task = next; end = done; break }
+    const bids = await net.clients[1].call('market_bids', [next.taskId])
+    if (bids?.bids.some(b => b.provider === liar) === true) { t.fail(`a liar bid in time did not win a place; bids: ${await bidsSeen(next.taskId)}`); return }
+    const id = next.taskId.replace(/^0x/, '').toLowerCase()
+    const skipped = (await net.clients[LIAR].call('provider_status')).skipped.find(s => s.taskId.replace(/^0x/, '').toLowerCase() === id)
+    t.log(`attempt ${attempt}: no bid of the liar in time (its reason: ${skipped?.reason ?? 'none recorded'}); bids: ${await bidsSeen(next.taskId)}`)
+  }
+  if (task === undefined || end === undefined) { t.fail('the liar was too late for three auctions in a row'); return }
   t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true, 'the liar is not paid')
   // the other winner is honest (the cheapest honest bid that was in time: node 3 unless its commit missed the window)
   const honest = end.awards[0].winners.filter(w => w !== liar)
   t.is(honest.length, 1)
-  t.true(end.settlement?.payouts.some(p => p.provider === honest[0]) ?? false, `the honest winner is paid; bids: ${await bidsSeen()}`)
+  t.true(end.settlement?.payouts.some(p => p.provider === honest[0]) ?? false, `the honest winner is paid; bids: ${await bidsSeen(task.taskId)}`)
   // the fault slash follows the settle (docs/market.md, Market state and coordinator)
   const slashed = await waitFor('the liar\'s fault slash', async () => {
     const now = await net.clients[1].call('task_get', [task.taskId])

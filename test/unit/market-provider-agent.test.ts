@@ -136,6 +136,14 @@ test.serial('registers with its bond, commits a sealed bid only against a funded
     await waitFor(() => agent.status().skipped.some(s => s.taskId === unfunded), 'the no-bid decision', 10_000)
     t.is(agent.status().skipped[0].reason, 'escrow-missing')
 
+    // an announce seen here too late for a commit to be final in its bid window: no bid, and the reason is kept
+    const late = 'cc'.repeat(32)
+    ledger.balances.set(toHex(escrowAccount(fromHex(late))), 10n ** 18n)
+    market.change(taskView(late, { bidsCloseAtMs: Date.now() + 100 }))
+    await waitFor(() => agent.status().skipped.some(s => s.taskId === late), 'the too-late decision', 10_000)
+    t.is(agent.status().skipped.find(s => s.taskId === late)?.reason, 'too-late')
+    t.is(ledger.of(TX_KIND_BID_COMMIT).length, 0)
+
     const funded = 'bb'.repeat(32)
     ledger.balances.set(toHex(escrowAccount(fromHex(funded))), 10n ** 18n)
     const view = taskView(funded)

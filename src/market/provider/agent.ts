@@ -246,7 +246,13 @@ export class ProviderAgent implements Startable {
       this.log.debug({ taskId }, 'not registered yet: no bid')
       return
     }
-    if (Date.now() > view.bidsCloseAtMs - COMMIT_MARGIN_MS) return
+    const left = view.bidsCloseAtMs - Date.now()
+    if (left < COMMIT_MARGIN_MS) {
+      // the announce became final here too late for a commit to be final inside the bid window (a loaded node)
+      this.noBids.record(taskId, 'too-late', `the announce was final here ${left} ms before the bid window closed (a commit needs ${COMMIT_MARGIN_MS} ms)`)
+      this.metrics.decisions.inc({ outcome: 'too-late' })
+      return
+    }
     const escrow = (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance
     const decision = this.policy.decide(this.offer(view), escrow, { active: this.activeCount() }, {
       capability: this.capability,
