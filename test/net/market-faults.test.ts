@@ -30,22 +30,21 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   }
   // The liar bids the lowest price, so it wins a place whenever its bid is in time. On a loaded machine the announce
   // can become final on its node too late to commit inside the bid window (CI saw it: no liar bid at all; its
-  // provider_status then says `too-late`): another task is announced, at most 3. A liar bid in time that does not
-  // win fails the test.
+  // provider_status then says `too-late`), or on every provider's (the task expires with no valid bid, as
+  // market-devnet's re-announces show), or its reveal may miss the award under load (`excluded`): another task is
+  // announced, at most 5, each miss logged with the liar's reason and every bid.
   let task: Awaited<ReturnType<typeof submitMatmul>> | undefined
   let end: Awaited<ReturnType<typeof waitForTask>> | undefined
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  for (let attempt = 1; attempt <= 5; attempt++) {
     const next = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'redundancy', redundancy: 2, ...FAULT_WINDOWS })
     const done = await waitForTask(net.clients[1], next.taskId, undefined, { timeoutMs: 90_000 })
-    t.is(done.state, 'settled', JSON.stringify(done.settlement))
-    if (done.awards[0].winners.includes(liar)) { task = next; end = done; break }
-    const bids = await net.clients[1].call('market_bids', [next.taskId])
-    if (bids?.bids.some(b => b.provider === liar) === true) { t.fail(`a liar bid in time did not win a place; bids: ${await bidsSeen(next.taskId)}`); return }
+    if (done.awards[0]?.winners.includes(liar) === true) { task = next; end = done; break }
     const id = next.taskId.replace(/^0x/, '').toLowerCase()
     const skipped = (await net.clients[LIAR].call('provider_status')).skipped.find(s => s.taskId.replace(/^0x/, '').toLowerCase() === id)
-    t.log(`attempt ${attempt}: no bid of the liar in time (its reason: ${skipped?.reason ?? 'none recorded'}); bids: ${await bidsSeen(next.taskId)}`)
+    t.log(`attempt ${attempt}: the liar won no place (its no-bid reason: ${skipped?.reason ?? 'none recorded'}); the task ${done.state} (${done.settlement?.outcome ?? 'no settlement'}); bids: ${await bidsSeen(next.taskId)}`)
   }
-  if (task === undefined || end === undefined) { t.fail('the liar was too late for three auctions in a row'); return }
+  if (task === undefined || end === undefined) { t.fail('the liar won no place in five auctions in a row (see the log)'); return }
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
   t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true, 'the liar is not paid')
   // the other winner is honest (the cheapest honest bid that was in time: node 3 unless its commit missed the window)
   const honest = end.awards[0].winners.filter(w => w !== liar)
