@@ -2,10 +2,8 @@ import {
   createJSONRPCErrorResponse,
   createJSONRPCSuccessResponse,
   JSONRPCErrorException,
-  JSONRPCServer,
   type JSONRPCErrorResponse,
   type JSONRPCID,
-  type JSONRPCMethod,
   type JSONRPCRequest,
   type JSONRPCResponse
 } from 'json-rpc-2.0'
@@ -42,20 +40,19 @@ export interface RpcDispatcherComponents {
 const MAX_ECHOED_METHOD_CHARS = 128
 
 /**
- * Transport-free JSON-RPC 2.0 handling on top of `json-rpc-2.0`: envelope checks the library leaves out, batch
- * limits, zod params validation, the error mapping table and metrics. Takes request text, returns response text
- * (or null when every request was a notification). Serializes bigint as a decimal string.
+ * Transport-free JSON-RPC 2.0 handling: envelope checks, batch limits, zod params validation, the error mapping
+ * table and metrics. Takes request text, returns response text (or null when every request was a notification).
+ * Serializes bigint as a decimal string. The response shapes and error class are `json-rpc-2.0`'s; its server is not
+ * used: its ES5-compiled async state machines kept every call's objects alive through young-generation GCs
+ * (docs/decisions.md "RPC latency").
  */
 export class RpcDispatcher {
-  private readonly jsonRpc: JSONRPCServer<RpcContext>
   private readonly registry: RpcRegistry
   private readonly builtins?: RpcRegistry
   private readonly logger: Logger
   private readonly metrics: RpcMetrics
   private readonly maxBatch: number
   private readonly errorCodes: Readonly<Record<string, RpcErrorCodeValue>>
-  // registry methods are bound into json-rpc-2.0 on first use, so methods registered after start work too
-  private readonly bound = new Map<string, RpcMethod>()
 
   constructor (components: RpcDispatcherComponents, init: RpcDispatcherInit = {}) {
     this.registry = components.registry
@@ -64,31 +61,6 @@ export class RpcDispatcher {
     this.metrics = components.metrics
     this.maxBatch = init.maxBatch ?? 100
     this.errorCodes = init.errorCodes ?? {}
-
-    // errors are logged once, where they are mapped (below), not by the library's console.warn
-    this.jsonRpc = new JSONRPCServer<RpcContext>({ errorListener: () => {} })
-    this.jsonRpc.mapErrorToJSONRPCErrorResponse = (id, error) => toErrorResponse(id, error)
-    this.jsonRpc.handleMethodNotFound = async (request) => {
-      if (request.id === undefined) return null
-      return createJSONRPCErrorResponse(request.id, RpcErrorCode.METHOD_NOT_FOUND,
-        `the method ${String(request.method).slice(0, MAX_ECHOED_METHOD_CHARS)} does not exist/is not available`)
-    }
-    this.jsonRpc.applyMiddleware(async (next, request, ctx) => {
-      const label = this.lookup(request.method) === undefined ? UNKNOWN_METHOD_LABEL : request.method
-      const stopTimer = this.metrics.requestDuration.startTimer({ method: label })
-      let outcome: RpcOutcome = 'ok'
-      try {
-        const response = await next(request, ctx)
-        if (response?.error !== undefined) outcome = outcomeOf(response.error.code)
-        return response
-      } catch (err) {
-        outcome = outcomeOf(errorCodeOf(err))
-        throw err
-      } finally {
-        this.metrics.requests.inc({ method: label, outcome })
-        stopTimer()
-      }
-    })
   }
 
   /** Handles one HTTP body or WebSocket message. */
@@ -116,7 +88,7 @@ export class RpcDispatcher {
     }
     const responses = await Promise.all(payload.map(async (item) => await this.handleOne(item, ctx)))
     const present = responses.filter((r): r is string => r !== null)
-    // a batch always answers with an array, even of one (json-rpc-2.0's own receive() unwraps it)
+    // a batch always answers with an array, even of one
     return present.length === 0 ? null : `[${present.join(',')}]`
   }
 
@@ -154,14 +126,29 @@ export class RpcDispatcher {
       return serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INVALID_REQUEST, `invalid request: ${problem}`))
     }
     const request = item as JSONRPCRequest
-    this.bind(request.method)
-    const response = await this.jsonRpc.receive(request, ctx)
-    if (response === null) return null
+    // looked up per call, so methods registered after start work too
+    const method = this.lookup(request.method)
+    const label = method === undefined ? UNKNOWN_METHOD_LABEL : request.method
+    const stopTimer = this.metrics.requestDuration.startTimer({ method: label })
+    const id = request.id ?? null
+    let response: JSONRPCResponse
+    try {
+      response = method === undefined
+        ? createJSONRPCErrorResponse(id, RpcErrorCode.METHOD_NOT_FOUND,
+          `the method ${request.method.slice(0, MAX_ECHOED_METHOD_CHARS)} does not exist/is not available`)
+        : createJSONRPCSuccessResponse(id, await this.call(method, request, ctx) ?? null)
+    } catch (err) {
+      response = toErrorResponse(id, err)
+    }
+    this.metrics.requests.inc({ method: label, outcome: response.error === undefined ? 'ok' : outcomeOf(response.error.code) })
+    stopTimer()
+    // a notification is never answered, not even with an error
+    if (request.id === undefined) return null
     try {
       return serialize(response)
     } catch (err) {
       this.logger.warn({ err, method: request.method }, 'RPC result could not be serialized')
-      return serialize(createJSONRPCErrorResponse(response.id, RpcErrorCode.INTERNAL_ERROR, 'internal error'))
+      return serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INTERNAL_ERROR, 'internal error'))
     }
   }
 
@@ -169,34 +156,23 @@ export class RpcDispatcher {
     return this.registry.get(name) ?? this.builtins?.get(name)
   }
 
-  private bind (name: string): void {
-    const method = this.lookup(name)
-    if (method === undefined || this.bound.get(name) === method) return
-    this.bound.set(name, method)
-    this.jsonRpc.addMethodAdvanced(name, this.wrap(method))
-  }
-
-  private wrap (method: RpcMethod): JSONRPCMethod<RpcContext> {
-    return async (request, ctx): Promise<JSONRPCResponse | null> => {
-      // credentials before params: a caller without rights learns nothing about the method's inputs
-      const refused = authorize(ctx.grant, method.name, method.class ?? 'admin')
-      if (refused !== undefined) throw refused
-      const params = parseParams(method, request.params)
-      let result: unknown
-      try {
-        result = await method.handler(params, ctx)
-      } catch (err) {
-        if (err instanceof RpcMethodError || err instanceof JSONRPCErrorException) throw err
-        if (err instanceof HarmonyError) {
-          const rpcCode = this.errorCodeOf(err.code)
-          if (rpcCode !== undefined) throw new RpcMethodError(rpcCode, err.message, { reason: err.code })
-        }
-        // the cause stays in the log; the caller learns only that it failed
-        this.logger.warn({ err, method: method.name }, 'RPC method failed')
-        throw new JSONRPCErrorException('internal error', RpcErrorCode.INTERNAL_ERROR)
+  /** One call's result; throws what reaches the caller as an error (mapped by toErrorResponse). */
+  private async call (method: RpcMethod, request: JSONRPCRequest, ctx: RpcContext): Promise<unknown> {
+    // credentials before params: a caller without rights learns nothing about the method's inputs
+    const refused = authorize(ctx.grant, method.name, method.class ?? 'admin')
+    if (refused !== undefined) throw refused
+    const params = parseParams(method, request.params)
+    try {
+      return await method.handler(params, ctx)
+    } catch (err) {
+      if (err instanceof RpcMethodError || err instanceof JSONRPCErrorException) throw err
+      if (err instanceof HarmonyError) {
+        const rpcCode = this.errorCodeOf(err.code)
+        if (rpcCode !== undefined) throw new RpcMethodError(rpcCode, err.message, { reason: err.code })
       }
-      if (request.id === undefined) return null
-      return createJSONRPCSuccessResponse(request.id, result === undefined ? null : result)
+      // the cause stays in the log; the caller learns only that it failed
+      this.logger.warn({ err, method: method.name }, 'RPC method failed')
+      throw new JSONRPCErrorException('internal error', RpcErrorCode.INTERNAL_ERROR)
     }
   }
 
@@ -254,12 +230,6 @@ function toErrorResponse (id: JSONRPCID, error: unknown): JSONRPCErrorResponse {
   if (error instanceof RpcMethodError) return createJSONRPCErrorResponse(id, error.rpcCode, error.message, error.data)
   if (error instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, error.code, error.message, error.data)
   return createJSONRPCErrorResponse(id, RpcErrorCode.INTERNAL_ERROR, 'internal error')
-}
-
-function errorCodeOf (error: unknown): number {
-  if (error instanceof RpcMethodError) return error.rpcCode
-  if (error instanceof JSONRPCErrorException) return error.code
-  return RpcErrorCode.INTERNAL_ERROR
 }
 
 function outcomeOf (code: number): RpcOutcome {

@@ -6,7 +6,7 @@ import { HarmonyError } from '../../src/core/errors.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { RpcDispatcher } from '../../src/rpc/dispatcher.ts'
 import { createRpcMetrics } from '../../src/rpc/metrics.ts'
-import { RpcErrorCode, type RpcContext, type RpcRegistry } from '../../src/rpc/registry.ts'
+import { RpcErrorCode, RpcRegistry, type RpcContext } from '../../src/rpc/registry.ts'
 import { wrappedRegistry } from '../helpers/rpc-fixture.ts'
 
 const ctx: RpcContext = { transport: 'http', signal: new AbortController().signal }
@@ -85,4 +85,29 @@ test('any input gets a well-formed JSON-RPC reply (or none for notifications) an
     const out = await dispatcher.handle(text, ctx)
     if (out !== null) checkReply(t, JSON.parse(out))
   }), { numRuns: 300 })
+})
+
+test('a notification is never answered, even when its method fails or does not exist; methods registered later are served', async (t) => {
+  const registry = new RpcRegistry()
+  const calls: string[] = []
+  registry.register({
+    name: 't_fail',
+    summary: 'Fails with an unexpected error.',
+    params: z.tuple([]),
+    result: z.null(),
+    handler: () => { calls.push('t_fail'); throw new Error('boom') }
+  })
+  const dispatcher = dispatcherFor(registry)
+  t.is(await dispatcher.handle(JSON.stringify({ jsonrpc: '2.0', method: 't_fail' }), ctx), null)
+  t.deepEqual(calls, ['t_fail'], 'the notification ran')
+  t.is(await dispatcher.handle(JSON.stringify({ jsonrpc: '2.0', method: 't_absent' }), ctx), null)
+  t.is(await dispatcher.handle(JSON.stringify([{ jsonrpc: '2.0', method: 't_fail' }, { jsonrpc: '2.0', method: 't_absent' }]), ctx), null)
+  // the same calls with an id are answered, with the id
+  const failed = await call(dispatcher, 't_fail')
+  t.is(failed.error?.code, RpcErrorCode.INTERNAL_ERROR)
+  t.is((await call(dispatcher, 't_later')).error?.code, RpcErrorCode.METHOD_NOT_FOUND)
+  registry.register({ name: 't_later', summary: 'Registered after the first call.', params: z.tuple([]), result: z.string(), handler: () => 'here' })
+  t.is((await call(dispatcher, 't_later')).result, 'here')
+  const echoed = JSON.parse(await dispatcher.handle(JSON.stringify({ jsonrpc: '2.0', id: null, method: 't_later' }), ctx) ?? 'null') as { id: unknown, result: unknown }
+  t.deepEqual(echoed, { jsonrpc: '2.0', id: null, result: 'here' })
 })
