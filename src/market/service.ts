@@ -27,6 +27,8 @@ export interface MarketServiceComponents {
   registry?: Registry
   /** Dispute re-execution (the compute side); without it a dispute stays pending on this node. */
   reexecute?: Reexecute
+  /** Records committed with each task change (MarketStateComponents.taskChangeRecords: the webhook outbox). */
+  taskChangeRecords?: MarketStateComponents['taskChangeRecords']
 }
 
 export class MarketService implements Startable {
@@ -41,7 +43,7 @@ export class MarketService implements Startable {
   constructor (components: MarketServiceComponents, init: MarketServiceInit = {}) {
     this.log = components.logger.child({ module: 'market' })
     this.dag = components.dag
-    this.state = new MarketState({ db: components.db, dag: components.dag, logger: components.logger }, init)
+    this.state = new MarketState({ db: components.db, dag: components.dag, logger: components.logger, ...(components.taskChangeRecords !== undefined ? { taskChangeRecords: components.taskChangeRecords } : {}) }, init)
     if (components.registry !== undefined) {
       const { metrics, detach } = createMarketMetrics(components.registry, this.state)
       this.metrics = metrics

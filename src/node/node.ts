@@ -28,6 +28,7 @@ import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
 import { MarketService, registerMarketKinds } from '../market/index.ts'
 import type { TaskView } from '../market/state/reader.ts'
+import type { FinalRecord } from '../dag/tx-kinds.ts'
 import { MarketNode } from './market-node.ts'
 import { stat } from 'node:fs/promises'
 import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
@@ -233,13 +234,15 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     // disputes re-run on the market node's executor and inputs (it starts right after the ledger side)
     let marketNode: MarketNode | undefined
     const reexecute = async (task: TaskView): Promise<string> => { if (marketNode === undefined) throw new Error('market node not started'); return await marketNode.reexecute(task) }
-    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute })
-    await this.add('market', this.marketValue)
-    // webhooks: a `task` event for each change of a task, matched by its requester and the providers it awarded
-    this.marketValue.reader.on('task:changed', (task) => {
+    // webhooks: a `task` event for each change of a task, matched by its requester and the providers it awarded,
+    // written to the outbox in the batch that commits the change and queued right after
+    const taskChangeRecords = (task: TaskView): FinalRecord[] => {
       const accounts = new Set([task.requester, ...task.awards.flatMap(a => [...a.winners, ...(a.checker === undefined ? [] : [a.checker])])])
-      webhooks.publish('task', taskToRpc(task), { accounts: [...accounts] })
-    })
+      return webhooks.eventRecords('task', taskToRpc(task), { accounts: [...accounts] })
+    }
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute, taskChangeRecords })
+    this.marketValue.reader.on('task:changed', () => { webhooks.drainOutbox() })
+    await this.add('market', this.marketValue)
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
     marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, p2pKey: this.identityValue.p2pKey, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })
     await this.add('market-node', marketNode)

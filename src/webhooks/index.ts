@@ -9,7 +9,7 @@ export {
   drainLedgerEvents, ledgerEvents, type LedgerDecision, type LedgerEventSource, type LedgerOutboxDrain, type LedgerWebhookEvent,
   type PaymentWebhookEvent, type TxWebhookEvent
 } from './ledger-events.ts'
-export { decodeOutboxRecord, outboxRecord, type OutboxEntry } from './outbox.ts'
+export { decodeOutboxRecord, eventRecord, outboxRecord, type OutboxDecision, type OutboxEntry, type OutboxEvent } from './outbox.ts'
 export { createWebhookMetrics, type WebhookMetrics } from './metrics.ts'
 export { WebhookService, type WebhookServiceComponents, type WebhookServiceInit } from './service.ts'
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook, verifyWebhookSignature, type VerifyWebhookOptions } from './signature.ts'

@@ -13,7 +13,7 @@ import {
   type PendingEvent
 } from './hooks.ts'
 import { ledgerAccounts, ledgerEvents } from './ledger-events.ts'
-import { decodeOutboxRecord, outboxRecord } from './outbox.ts'
+import { decodeOutboxRecord, eventRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
   WEBHOOK_EVENT_KINDS, WebhookError, type HookRecord, type HookStatus, type HookView, type QueuedDelivery,
@@ -168,10 +168,7 @@ export class WebhookService implements Startable, WebhookPublisher {
   }
 
   publish (kind: WebhookEventKind, payload: unknown, match: WebhookMatch = {}): void {
-    if (!this.running) return
-    const targets = [...this.hooks.values()].filter((s) => wants(s.hook, kind, match)).length
-    if (targets === 0) return
-    const data = this.serialise(kind, payload, targets)
+    const { targets, data } = this.prepare(kind, payload, match)
     if (data === undefined) return
     if (this.pendingPublishes >= this.maxPendingPublishes) {
       this.metrics.deliveries.inc({ outcome: 'dropped' }, targets)
@@ -185,9 +182,8 @@ export class WebhookService implements Startable, WebhookPublisher {
   }
 
   /**
-   * The ledger's hook (DagLedgerInit.txDecisionRecords): the outbox record of a decided transaction, written in the
-   * decision's own batch, when some hook takes ledger events (`tx`, `payment`) that may concern it; none otherwise,
-   * so a node without such hooks writes nothing more per decision.
+   * The outbox record of a decided transaction (DagLedgerInit.txDecisionRecords, written in the decision's batch)
+   * when some hook takes ledger events (`tx`, `payment`) that may concern it; none otherwise.
    */
   txDecisionRecords (tx: TxInfo, decision: TxDecision): FinalRecord[] {
     const interest = this.ledgerInterest
@@ -196,8 +192,20 @@ export class WebhookService implements Startable, WebhookPublisher {
     return [outboxRecord(tx, decision)]
   }
 
+  /** A domain event's outbox record, written in the batch of the change it reports (then `drainOutbox`), or none. */
+  eventRecords (kind: WebhookEventKind, payload: unknown, match: WebhookMatch = {}): FinalRecord[] {
+    const { data } = this.prepare(kind, payload, match)
+    return data === undefined ? [] : [eventRecord(kind, data, match.accounts ?? [], Date.now())]
+  }
+
+  /** How many hooks take the event, and its JSON (undefined when none takes it, stopped, or it cannot be sent). */
+  private prepare (kind: WebhookEventKind, payload: unknown, match: WebhookMatch): { targets: number, data?: string } {
+    const targets = this.running ? [...this.hooks.values()].filter((s) => wants(s.hook, kind, match)).length : 0
+    return targets === 0 ? { targets } : { targets, data: this.serialise(kind, payload, targets) }
+  }
+
   /**
-   * Moves what the ledger's outbox holds into the hook queues, one batch at a time, each batch deleting the records
+   * Moves what the outbox holds (ledger decisions, domain events) into the hook queues, one batch at a time, each batch deleting the records
    * it queued; the ledger's stream calls it after each commit (drainLedgerEvents), `start` once. Never throws.
    */
   drainOutbox (): void {
@@ -226,6 +234,7 @@ export class WebhookService implements Startable, WebhookPublisher {
     for (const [key, value] of records) {
       try {
         const entry = decodeOutboxRecord(key, value)
+        if (entry.type === 'event') { events.push({ kind: entry.kind, data: entry.data, match: { accounts: entry.accounts }, createdAtMs: entry.createdAtMs }); continue }
         for (const e of ledgerEvents(entry.tx, entry.decision)) {
           const data = this.serialise(e.kind, e.payload, 1)
           if (data !== undefined) events.push({ kind: e.kind, data, match: { accounts: e.accounts }, createdAtMs: entry.decidedAtMs })

@@ -12,15 +12,17 @@ import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { openDatabase } from '../../src/core/storage.ts'
+import { KEY_PREFIXES, keyBytes, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger } from '../../src/dag/ledger.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertex, encodeVertex, vertexInfo } from '../../src/dag/vertex.ts'
 import { buildTaskAnnounce, MarketState, registerMarketKinds } from '../../src/market/index.ts'
+import { WebhookService } from '../../src/webhooks/index.ts'
 import { transfer, finalizeAll } from '../helpers/dag-net.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts'
 
 registerMarketKinds()
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
@@ -100,3 +102,57 @@ test.serial('final market transactions wait in the decision\'s queue for a marke
     await f.close()
   }
 })
+
+test.serial('a task change and its webhook outbox record commit in one batch: a webhook service started after a crash still delivers the task event', async (t) => {
+  const f = await ledgerFixture()
+  const receiver = await WebhookReceiver.start()
+  try {
+    const { ledger, user } = f
+    const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
+    await ledger.submitTransaction(encodeTx(tx))
+    await ledger.buildVertex()
+    await finalizeAll(ledger)
+    const requester = addressFromPublicKey(user.publicKey)
+    const first = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
+    await first.start()
+    await first.add({ url: receiver.url, events: ['task'], accounts: [requester] })
+    // the node's wiring (node.ts), except that nothing drains the outbox: as if killed right after the commit
+    const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
+    const state = new MarketState({
+      db: f.db,
+      dag: dag as never,
+      logger: silentLogger(),
+      taskChangeRecords: (task) => first.eventRecords('task', { taskId: task.taskId, phase: task.phase }, { accounts: [task.requester] })
+    })
+    const outboxAtChange: Array<Promise<number>> = []
+    const phases: string[] = []
+    state.on('task:changed', (task) => {
+      phases.push(task.phase)
+      outboxAtChange.push(outboxSize(f.db))
+    })
+    await state.start()
+    await state.stop()
+    await first.stop()
+    t.deepEqual(await Promise.all(outboxAtChange), [1], 'the record was on disk when the change was reported')
+    t.is(receiver.received.length, 0)
+    // a restart drains what the crash left: one signed task delivery, and an empty outbox
+    const second = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
+    await second.start()
+    await receiver.until((r) => r.length >= 1)
+    const body = JSON.parse(receiver.received[0].body) as { kind: string, data: { taskId: string, phase: string } }
+    t.is(body.kind, 'task')
+    t.deepEqual(body.data, { taskId: toHex(taskId), phase: phases[0] })
+    t.is(await outboxSize(f.db), 0)
+    await second.stop()
+  } finally {
+    await receiver.close()
+    await f.close()
+  }
+})
+
+async function outboxSize (db: Awaited<ReturnType<typeof openDatabase>>): Promise<number> {
+  const lo = keyBytes(KEY_PREFIXES.webhooks.outbox)
+  const hi = lo.slice()
+  hi[hi.length - 1]++
+  return (await sublevel(db, 'webhooks').keys({ gte: lo, lt: hi }).all()).length
+}

@@ -12,7 +12,7 @@ import type { TxDecision } from '../../src/dag/decisions.ts'
 import { buildTransfer, txInfo, encodeTx } from '../../src/dag/tx.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
 import {
-  decodeOutboxRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type WebhookEventKind,
+  decodeOutboxRecord, eventRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type WebhookEventKind,
   type WebhookServiceInit
 } from '../../src/webhooks/index.ts'
 import { tempDir, waitFor } from '../helpers/harmonyd.ts'
@@ -289,10 +289,17 @@ test('an outbox record round-trips', (t) => {
   t.is(record.sublevel, 'webhooks')
   t.is(new TextDecoder().decode(record.key), `o/${'42'.padStart(20, '0')}/00007/${info.idHex}`)
   const back = decodeOutboxRecord(record.key, record.value)
+  if (back.type !== 'decision') return t.fail(`decoded as ${back.type}`)
   t.deepEqual(back.decision, { status: 'rejected', vertexIdHex: '12'.repeat(32), reason: 'nonce' })
   t.is(back.decidedAtMs, 1234)
   t.is(back.tx.idHex, info.idHex)
   t.throws(() => decodeOutboxRecord(record.key, record.value.subarray(1)))
+  // a domain event's record: after every decision record, its JSON and accounts as written
+  const event = eventRecord('task', '{"taskId":"ab"}', ['hmy1a', 'hmy1b'], 5678)
+  t.true(Buffer.compare(Buffer.from(event.key), Buffer.from(record.key)) > 0)
+  t.deepEqual(decodeOutboxRecord(event.key, event.value), { type: 'event', key: event.key, kind: 'task', data: '{"taskId":"ab"}', accounts: ['hmy1a', 'hmy1b'], createdAtMs: 5678 })
+  t.notDeepEqual(eventRecord('task', '{}', [], 5678).key, eventRecord('task', '{}', [], 5678).key, 'two events of one millisecond get two keys')
+  t.throws(() => decodeOutboxRecord(event.key, event.value.subarray(0, event.value.length - 1)))
 })
 
 test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through the typed SDK', async (t) => {

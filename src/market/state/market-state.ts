@@ -18,6 +18,7 @@ import type { Startable } from '../../core/lifecycle.ts'
 import { parseAddress } from '../../core/address.ts'
 import { toHex } from '../../core/codec.ts'
 import type { LedgerReader } from '../../dag/reader.ts'
+import type { FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { decodeQueued, MARKET_KIND_IDS, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
@@ -47,6 +48,11 @@ export interface MarketStateComponents {
   /** The DAG's read side and its finalized stream. */
   dag: { reader: LedgerReader, on: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown, off: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown }
   logger: Logger
+  /**
+   * Records to write with each change of a task, in the batch that commits it (the node's webhook outbox: a `task`
+   * event then survives a kill -9 between the commit and its delivery queue). Called once per changed task.
+   */
+  taskChangeRecords?: (task: TaskView) => FinalRecord[]
 }
 
 /** Called after each applied or refused entry (metrics, the coordinator). */
@@ -186,17 +192,40 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
     const ops = writes.ops()
     ops.push({ type: 'del', key: q.key })
-    await this.db.batch(ops)
+    const now = Date.now()
+    const changed = [...writes.tasks.values()].map((t) => taskView(t.rec, now))
+    const records = this.changeRecords(changed)
+    if (records.length === 0) {
+      await this.db.batch(ops)
+    } else {
+      // one batch over both sublevels: the change and the records that report it commit together
+      const root = this.c.db.batch()
+      for (const op of ops) {
+        if (op.type === 'put') root.put(op.key, op.value, { sublevel: this.db })
+        else root.del(op.key, { sublevel: this.db })
+      }
+      for (const r of records) root.put(r.key, r.value, { sublevel: sublevel(this.c.db, r.sublevel) })
+      await root.write()
+    }
     if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
     writes.adopt()
     if (outcome.status === 'refused') this.log.debug({ tx: q.txIdHex, code: outcome.code, reason: outcome.reason }, 'final market transaction refused by the market rules')
     for (const fn of this.appliedListeners) fn(tx, outcome, timeMs)
-    {
-      const now = Date.now()
-      for (const t of writes.tasks.values()) this.emit('task:changed', taskView(t.rec, now))
-      for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
-    }
+    for (const task of changed) this.emit('task:changed', task)
+    for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
     return true
+  }
+
+  /** The records reporting these task changes; none (logged) when the hook fails, so the change still commits. */
+  private changeRecords (changed: TaskView[]): FinalRecord[] {
+    const hook = this.c.taskChangeRecords
+    if (hook === undefined) return []
+    try {
+      return changed.flatMap((task) => hook(task))
+    } catch (err) {
+      this.log.warn({ err }, 'task change records not written; the change commits without them')
+      return []
+    }
   }
 
   /**
