@@ -73,10 +73,7 @@ test.serial('final market transactions wait in the decision\'s queue for a marke
   const f = await ledgerFixture()
   try {
     const { ledger, user } = f
-    const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
-    await ledger.submitTransaction(encodeTx(tx))
-    await ledger.buildVertex()
-    await finalizeAll(ledger)
+    const taskId = await finalAnnounce(ledger, user)
     // no market state ran when it became final (as after a kill -9 between the decision and its application)
     const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
     const start = async (): Promise<MarketState> => {
@@ -108,10 +105,7 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
   const receiver = await WebhookReceiver.start()
   try {
     const { ledger, user } = f
-    const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
-    await ledger.submitTransaction(encodeTx(tx))
-    await ledger.buildVertex()
-    await finalizeAll(ledger)
+    const taskId = await finalAnnounce(ledger, user)
     const requester = addressFromPublicKey(user.publicKey)
     const first = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
     await first.start()
@@ -149,6 +143,15 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
     await f.close()
   }
 })
+
+/** Announces a task from `user` and finalizes it on the one-validator ledger; its id. */
+async function finalAnnounce (ledger: DagLedger, user: KeyPair): Promise<Uint8Array> {
+  const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
+  await ledger.submitTransaction(encodeTx(tx))
+  await ledger.buildVertex()
+  await finalizeAll(ledger)
+  return taskId
+}
 
 async function outboxSize (db: Awaited<ReturnType<typeof openDatabase>>): Promise<number> {
   const lo = keyBytes(KEY_PREFIXES.webhooks.outbox)
