@@ -35,6 +35,8 @@ export const MAX_HELD_PRIVATE_TASKS = 1024
 const MAX_SEALS_IN_FLIGHT = 4
 /** Sealed rounds remembered, so a repeated task:changed does not seal twice. */
 const MAX_SEALED_MEMORY = 4096
+/** Notices published again at once (one per provider of an open round); past it the oldest stops repeating. */
+const MAX_REPEATED_NOTICES = 1024
 
 export type RequesterErrorCode =
   | 'TASK_ANNOUNCE_INVALID'
@@ -80,6 +82,17 @@ export function parseCancel (encoded: Uint8Array): string {
   return toHex(taskCancelKind.decode(tx.payload).taskId)
 }
 
+export interface RequesterInit {
+  /**
+   * A notice is published again this often until its provider's result for the round is final, so a provider whose
+   * notice set was full of forgeries when the first one came (sealed-inputs-board.ts) gets it once a forgery has
+   * failed. 0: only by `republish()` (tests). @default 2000
+   */
+  republishMs?: number
+  /** Publications of one notice after the first. @default 15 */
+  maxRepublish?: number
+}
+
 export interface RequesterComponents {
   /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
   db: BinarySublevel
@@ -119,14 +132,26 @@ export class Requester implements Startable {
   private inFlight = 0
   private running = false
   private readonly onChanged = (task: TaskView): void => { this.changed(task) }
+  /** Notices of open rounds, published again by `republish` (`<task>/<round>/<provider>`). */
+  private readonly repeats = new Map<string, Required<SealedInputsNotice>>()
+  private readonly republishMs: number
+  private readonly maxRepublish: number
+  private timer: NodeJS.Timeout | undefined
+  private republishing: Promise<number> | undefined
 
-  constructor (components: RequesterComponents) {
+  constructor (components: RequesterComponents, init: RequesterInit = {}) {
     this.c = components
+    this.republishMs = init.republishMs ?? 2000
+    this.maxRepublish = init.maxRepublish ?? 15
   }
 
   async start (): Promise<void> {
     this.running = true
     this.c.reader.on('task:changed', this.onChanged)
+    if (this.republishMs > 0) {
+      this.timer = setInterval(() => { this.republish().catch((err: unknown) => { this.c.logger.debug({ err }, 'notices not published again') }) }, this.republishMs)
+      this.timer.unref()
+    }
     // private tasks held across a restart: seal what was awarded meanwhile, drop what is over
     const range = { gte: keyBytes(PREFIX), lt: keyBytes(String.fromCharCode(PREFIX.charCodeAt(0) + 1)) }
     for await (const key of this.c.db.keys(range)) {
@@ -142,7 +167,40 @@ export class Requester implements Startable {
   async stop (): Promise<void> {
     this.running = false
     this.c.reader.off('task:changed', this.onChanged)
+    clearInterval(this.timer)
+    this.timer = undefined
     this.queue.length = 0
+    await this.republishing
+    this.repeats.clear()
+  }
+
+  /**
+   * Publishes each notice of an open round again (its next issue), unless the task has ended, the provider's result
+   * for the round is final, or the notice has been repeated `maxRepublish` times. Returns how many were published.
+   */
+  async republish (): Promise<number> {
+    if (this.republishing !== undefined) return 0
+    this.republishing = (async () => {
+      let published = 0
+      for (const [key, notice] of [...this.repeats]) {
+        if (!this.running) break
+        const task = await this.c.reader.task(notice.taskId)
+        const answered = task?.results.some(r => r.round === notice.round && r.provider === notice.provider) ?? false
+        if (task === undefined || TERMINAL_PHASES.has(task.phase) || answered || notice.issue >= this.maxRepublish) {
+          this.repeats.delete(key)
+          continue
+        }
+        notice.issue++
+        await this.c.publishNotice({ ...notice })
+        published++
+      }
+      return published
+    })()
+    try {
+      return await this.republishing
+    } finally {
+      this.republishing = undefined
+    }
   }
 
   /** Private tasks whose plaintext this node holds. */
@@ -261,7 +319,10 @@ export class Requester implements Startable {
       for (let i = 0; i < plain.length; i++) {
         envelopes.push(await this.c.blobs.put(seal(plain[i], kem, { context: inputContext(task.taskId, provider, i) }), { tags: [task.taskId] }))
       }
-      await this.c.publishNotice({ taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes })
+      const notice = { taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes, issue: 0 }
+      await this.c.publishNotice({ ...notice })
+      this.repeats.set(`${task.taskId}/${round}/${provider}`, notice)
+      if (this.repeats.size > MAX_REPEATED_NOTICES) this.repeats.delete(this.repeats.keys().next().value as string)
     }
     this.c.logger.info({ taskId: task.taskId, round, providers: providers.length }, 'private inputs sealed to the awarded providers')
   }

@@ -24,16 +24,16 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 const INPUT_CONTEXT = 'HARMONY/market/input/v1'
 const NOTICE_SIGNING_TAG = 'HARMONY/market/inputs-notice/v1'
-/** 2: signed by the holder (1, unsigned, is refused as an unknown version). */
-const NOTICE_VERSION = 2
+/** 3: signed by the holder, with an issue number (1, unsigned, and 2, without it, are refused as unknown versions). */
+const NOTICE_VERSION = 3
 /** An Ed25519 signature (the holder's libp2p key). */
 const SIGNATURE_BYTES = 64
 /** A libp2p peer id string is ≤ 64 characters (base58 of an Ed25519 identity multihash is 52). */
 const MAX_PEER_ID_BYTES = 128
 const MAX_INPUTS = 8
 const ID_BYTES = 32
-/** Largest notice: version, task, round, provider, peer id, count, 8 envelope ids and the signature. */
-export const MAX_NOTICE_BYTES = 1 + ID_BYTES + 1 + ADDRESS_BYTES + 4 + MAX_PEER_ID_BYTES + 4 + MAX_INPUTS * ID_BYTES + SIGNATURE_BYTES
+/** Largest notice: version, task, round, provider, peer id, issue, count, 8 envelope ids and the signature. */
+export const MAX_NOTICE_BYTES = 1 + ID_BYTES + 1 + ADDRESS_BYTES + 4 + MAX_PEER_ID_BYTES + 4 + 4 + MAX_INPUTS * ID_BYTES + SIGNATURE_BYTES
 
 /** The context input `index` of `taskId` is sealed to `provider` under (m2's `seal` options.context). */
 export function inputContext (taskIdHex: string, provider: string, index: number): Uint8Array {
@@ -55,10 +55,16 @@ export interface SealedInputsNotice {
   holder: string
   /** Envelope blob ids (hex), in the announce's input order. */
   envelopes: string[]
+  /**
+   * Which publication of the same envelopes this is (0 first): the holder publishes again until the provider's
+   * result is final, and each one must differ in bytes, or gossip's duplicate filter would drop it. @default 0
+   */
+  issue?: number
 }
 
 /** A decoded notice with what its holder signed. */
 export interface SignedNotice extends SealedInputsNotice {
+  issue: number
   /** The encoding up to the signature (what the signing message wraps). */
   body: Uint8Array
   signature: Uint8Array
@@ -75,7 +81,7 @@ export type NoticeFault = 'NOTICE_HOLDER_INVALID' | 'NOTICE_SIGNATURE_INVALID'
 function encodeBody (n: SealedInputsNotice): Uint8Array {
   const w = new Writer(MAX_NOTICE_BYTES).u8(NOTICE_VERSION).fixed(Buffer.from(n.taskId, 'hex'), ID_BYTES).u8(n.round)
     .fixed(parseAddress(n.provider), ADDRESS_BYTES)
-  w.varBytes(utf8.encode(n.holder)).u32(n.envelopes.length)
+  w.varBytes(utf8.encode(n.holder)).u32(n.issue ?? 0).u32(n.envelopes.length)
   for (const id of n.envelopes) w.fixed(Buffer.from(id, 'hex'), ID_BYTES)
   return w.finish()
 }
@@ -103,6 +109,7 @@ export function decodeNotice (bytes: Uint8Array): SignedNotice {
   } catch {
     r.fail('holder peer id is not UTF-8')
   }
+  const issue = r.u32()
   const count = r.u32()
   if (count === 0 || count > MAX_INPUTS) r.fail(`1..${MAX_INPUTS} envelopes`)
   const envelopes: string[] = []
@@ -110,7 +117,7 @@ export function decodeNotice (bytes: Uint8Array): SignedNotice {
   const body = bytes.subarray(0, bytes.length - r.remaining)
   const signature = r.fixed(SIGNATURE_BYTES)
   r.end()
-  return { taskId, round, provider, holder, envelopes, body, signature }
+  return { taskId, round, provider, holder, issue, envelopes, body, signature }
 }
 
 /**
@@ -134,7 +141,7 @@ export async function verifyNotice (n: SignedNotice, chainId: string): Promise<N
   }
 }
 
-/** Identity of a notice for the board and the provider's tries: its round, holder and envelopes. */
+/** Identity of a notice for the board and the provider's tries: its round, holder and envelopes (not its issue). */
 export function noticeKey (n: SealedInputsNotice): string {
   return `${n.round}/${n.holder}/${n.envelopes.join(',')}`
 }

@@ -64,7 +64,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
     publishNotice: async (notice) => { notices.push(notice) },
     peerId: '12D3KooWTestPeer',
     logger
-  })
+  }, { republishMs: 0, maxRepublish: 3 })
   await requester.start()
   t.teardown(async () => {
     await requester.stop()
@@ -138,6 +138,39 @@ test('a private task\'s plaintext never enters the blob store; each awarded prov
   state.emit('task:changed', settled)
   await waitUntil(() => requester.heldTasks === 0)
   t.is(notices.length, 1)
+})
+
+test('each provider\'s notice is published again, same envelopes and a new issue, until its result is final, the task ends or the repeats run out', async (t) => {
+  const { requester, state, notices } = await setup(t)
+  const other = addressFromPublicKey(generateKeyPair().publicKey)
+  for (const p of [providerAddress, other]) state.providers.set(p, { kemPublicKey: toHex(generateKemKeyPair().publicKey) } as ProviderView)
+  const { bytes, taskId } = announce([a], 3n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  await requester.submit(bytes, [a])
+  const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a))], results: [], awards: [{ round: 0, winners: [providerAddress, other], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
+  state.tasks.set(taskId, task)
+  state.emit('task:changed', task)
+  await waitUntil(() => notices.length === 2)
+  t.deepEqual(notices.map(n => n.issue), [0, 0])
+  t.is(await requester.republish(), 2)
+  const [first, second] = [notices.filter(n => n.provider === providerAddress), notices.filter(n => n.provider === other)]
+  t.deepEqual(first.map(n => n.issue), [0, 1])
+  t.deepEqual(first[1].envelopes, first[0].envelopes, 'the same envelopes, not sealed again')
+  t.deepEqual(second.map(n => n.issue), [0, 1])
+  // the first provider's result is final: only the other one's notice goes on
+  state.tasks.set(taskId, { ...task, results: [{ provider: providerAddress, round: 0 }] } as unknown as TaskView)
+  t.is(await requester.republish(), 1)
+  t.is(notices.at(-1)?.provider, other)
+  // maxRepublish (3) bounds the other one
+  t.is(await requester.republish(), 1)
+  t.is(await requester.republish(), 0)
+  t.deepEqual(notices.filter(n => n.provider === other).map(n => n.issue), [0, 1, 2, 3])
+  // a new round repeats until the task ends
+  const next = { ...task, awards: [...task.awards, { round: 1, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
+  state.tasks.set(taskId, next)
+  state.emit('task:changed', next)
+  await waitUntil(() => notices.some(n => n.round === 1))
+  state.tasks.set(taskId, { ...next, phase: 'settled' } as TaskView)
+  t.is(await requester.republish(), 0)
 })
 
 async function waitUntil (done: () => boolean): Promise<void> {

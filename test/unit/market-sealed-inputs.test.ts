@@ -15,7 +15,7 @@ import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { generateKemKeyPair, open, seal } from '../../src/market/blobs/index.ts'
 import { MAX_NOTICES_PER_TASK, SealedInputsBoard, sealedInputsTopic } from '../../src/market/sealed-inputs-board.ts'
-import { decodeNotice, encodeNotice, inputContext, type SealedInputsNotice, verifyNotice } from '../../src/market/sealed-inputs.ts'
+import { decodeNotice, encodeNotice, inputContext, noticeKey, type SealedInputsNotice, verifyNotice } from '../../src/market/sealed-inputs.ts'
 import { GossipRegistry } from '../../src/network/gossip.ts'
 import { GOSSIP_TOPICS } from '../../src/network/protocols.ts'
 
@@ -63,10 +63,19 @@ test('a notice signed by its holder verifies; one naming another holder, tampere
   t.is(await verifyNotice(decoded, 'harmony-other-chain'), 'NOTICE_SIGNATURE_INVALID')
   // a holder that is not a peer id naming its key
   t.is(await verifyNotice(decodeNotice(await encodeNotice(notice('not-a-peer-id'), CHAIN, honest.key)), CHAIN), 'NOTICE_HOLDER_INVALID')
-  // the unsigned version-1 notice no longer decodes
-  const v1 = bytes.slice(0, bytes.length - 64)
-  v1[0] = 1
-  t.throws(() => decodeNotice(v1))
+  // the unsigned version-1 notice and the version-2 one (no issue number) no longer decode
+  for (const version of [1, 2]) {
+    const old = bytes.slice(0, bytes.length - 64)
+    old[0] = version
+    t.throws(() => decodeNotice(old))
+  }
+  // a later issue of the same notice: other bytes (gossip does not drop it as a duplicate), the same board identity
+  t.is(decoded.issue, 0)
+  const again = await encodeNotice(notice(honest.peer, undefined, { issue: 3 }), CHAIN, honest.key)
+  t.notDeepEqual(again, bytes)
+  t.is(decodeNotice(again).issue, 3)
+  t.is(await verifyNotice(decodeNotice(again), CHAIN), undefined)
+  t.is(noticeKey(decodeNotice(again)), noticeKey(decoded))
 })
 
 test('the inputs topic rejects a notice its holder did not sign (the sender\'s score drops) and keeps a signed one', async (t) => {
@@ -152,4 +161,31 @@ test('a task\'s set is bounded: when full of live untried notices a new one is d
   const waiting = board.next('cd'.repeat(32), new Set(), ctl.signal)
   ctl.abort(new Error('deadline'))
   await t.throwsAsync(waiting, { message: 'deadline' })
+})
+
+test('a real notice crowded out by forgeries is kept when its holder publishes it again after they failed', async (t) => {
+  const kem = generateKemKeyPair()
+  const input = new Uint8Array([7, 7, 7])
+  const honest = await node()
+  const forgers = await Promise.all(Array.from({ length: MAX_NOTICES_PER_TASK }, async () => await node()))
+  const board = new SealedInputsBoard({ localProvider: () => provider })
+  const validate = registryWith(sealedInputsTopic(CHAIN, board))
+  for (const [i, f] of forgers.entries()) {
+    t.is(await validate(await encodeNotice(notice(f.peer, [String(i).repeat(64)]), CHAIN, f.key)), TopicValidatorResult.Accept)
+  }
+  // the requester's first notice arrives to a full set of live, untried forgeries: relayed, but not kept
+  t.is(await validate(await encodeNotice(notice(honest.peer), CHAIN, honest.key)), TopicValidatorResult.Accept)
+  t.is(board.dropped, 1)
+  const real = seal(input, kem.publicKey, { context: inputContext(TASK, provider, 0) })
+  const tried: string[] = []
+  const got = board.firstThatOpens(TASK, AbortSignal.timeout(10_000), async (n) => {
+    tried.push(n.holder)
+    if (n.holder !== honest.peer) throw new Error('does not open')
+    return open(real, kem.secretKey, { context: inputContext(TASK, provider, 0) })
+  })
+  // every forgery is tried and fails; the provider waits; the holder's next issue takes a failed one's place
+  while (tried.length < MAX_NOTICES_PER_TASK) await new Promise(resolve => setImmediate(resolve))
+  t.is(await validate(await encodeNotice(notice(honest.peer, undefined, { issue: 1 }), CHAIN, honest.key)), TopicValidatorResult.Accept)
+  t.deepEqual(await got, input)
+  t.deepEqual(tried, [...forgers.map(f => f.peer), honest.peer])
 })
