@@ -28,6 +28,10 @@ export interface DevnetRunInit {
   syncWrites: boolean
   /** Where node 0 writes its --cpu-prof profile. */
   profileDir?: string
+  /** Where each node writes its Prometheus metrics once the load is final: `<dir>/<label>-node<i>.prom`. */
+  metricsDir?: string
+  /** Names this run's metrics files. @default `${offeredRate}` */
+  label?: string
   log: (msg: string) => void
 }
 
@@ -150,6 +154,16 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   r.p50 = percentile(latencies, 0.5)
   r.p99 = percentile(latencies, 0.99)
   init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
+  if (init.metricsDir !== undefined) {
+    const dir = init.metricsDir
+    const written = nodes.map(() => false)
+    nodes.forEach((n, i) => {
+      const prev = n.onLine
+      n.onLine = (kind, rest) => { if (kind === 'metrics') written[i] = true; else prev(kind, rest) }
+      n.child.stdin.write(`metrics ${join(dir, `${init.label ?? String(init.offeredRate)}-node${i}.prom`)}\n`)
+    })
+    await waitFor(() => written.every(Boolean), 'metrics written', 60_000)
+  }
   for (const n of nodes) n.child.stdin.write('exit\n')
   await Promise.all(nodes.map(async n => await new Promise(resolve => n.child.once('exit', resolve))))
   await rm(root, { recursive: true, force: true })

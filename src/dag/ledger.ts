@@ -327,7 +327,12 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
       // only now: until the vertex is registered, submits must still see these nonces as pending
-      for (const t of chosen) this.mempool.remove(t.idHex)
+      const now = Date.now()
+      for (const t of chosen) {
+        const added = this.mempool.addedMs(t.idHex)
+        if (added !== undefined) this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, (now - added) / 1000)
+        this.mempool.remove(t.idHex)
+      }
       return info
     })
   }

@@ -41,6 +41,9 @@ export class Mempool {
     if (acct.size === 0) this.byAccount.delete(info.accountHex)
   }
 
+  /** When a transaction still here was admitted. */
+  addedMs (idHex: string): number | undefined { return this.addedAtMs.get(idHex) }
+
   /** When the oldest transaction still here was admitted, or undefined when empty. */
   oldestAddedMs (): number | undefined {
     for (const at of this.addedAtMs.values()) return at

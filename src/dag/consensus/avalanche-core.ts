@@ -38,6 +38,18 @@ export interface Decisions {
   rejected: string[]
 }
 
+/**
+ * When a processing vertex reached each consensus stage (ms on the core's clock), for the finality breakdown
+ * (harmony_dag_finality_phase_seconds): first counted in a poll, first successful poll, β consecutive successes of
+ * all its instances (only its ancestors' acceptance missing then); and how many polls counted it.
+ */
+export interface VertexStages {
+  polledMs?: number
+  chitMs?: number
+  readyMs?: number
+  polls: number
+}
+
 function instanceKey (vertexId: string, index: number): string {
   return `${vertexId}/${index}`
 }
@@ -61,13 +73,16 @@ export class AvalancheCore {
    *  member of their conflict sets (an honest competitor can win where the invalid one came first) */
   private readonly vetoed = new Set<string>()
   conflictsSeen = 0
+  /** processing (and accepted, until taken) vertices' stages: metrics only, never read by a decision */
+  private readonly stages = new Map<string, VertexStages>()
+  private readonly nowMs: () => number
   // Bumped by every change that can move a preference or the processing set (add, votes, hold, release): strong
   // preference and the frontier are memoised per version (recomputing them per poller turn and per query answer
   // was ~10% of a loaded node's CPU; docs/ledger-profile.md).
   private version = 0
   private memo = { version: -1, strong: new Map<string, boolean>(), frontierVersion: -1, frontier: [] as string[] }
 
-  constructor (graph: DagGraph, params: ConsensusParams) { this.graph = graph; this.params = params }
+  constructor (graph: DagGraph, params: ConsensusParams, nowMs: () => number = Date.now) { this.graph = graph; this.params = params; this.nowMs = nowMs }
 
   get processingCount (): number { return this.processing.size }
 
@@ -82,6 +97,7 @@ export class AvalancheCore {
     const refs = txs.map((t, i) => ({ ...t, key: instanceKey(vertexId, i) }))
     this.vertexInstances.set(vertexId, refs)
     this.processing.add(vertexId)
+    this.stages.set(vertexId, { polls: 0 })
     for (const r of refs) {
       this.instanceTx.set(r.key, r.txIdHex)
       let cs = this.sets.get(r.conflictKey)
@@ -173,6 +189,7 @@ export class AvalancheCore {
         if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
       }
     }
+    this.observeStages(votes, successful)
     this.leanTowardsPoll(queried, votes, new Set(successful.map(n => n.id)))
     // No reset on an unsuccessful poll (the paper's DAG algorithm): `cnt` restarts only when another instance of
     // the set gets a chit. Measured: resetting on every poll that lacked α votes (avalanchego's Snowball) kept
@@ -182,6 +199,29 @@ export class AvalancheCore {
     this.settle([...successful, ...ancestry], decisions)
     this.version++ // a memo filled during the change must not outlive it
     return decisions
+  }
+
+  private observeStages (votes: Map<string, number>, successful: GraphNode[]): void {
+    const now = this.nowMs()
+    for (const [id, stake] of votes) {
+      const st = stake > 0 ? this.stages.get(id) : undefined
+      if (st === undefined) continue
+      st.polls++
+      st.polledMs ??= now
+    }
+    for (const node of successful) {
+      const st = this.stages.get(node.id)
+      if (st === undefined) continue
+      st.chitMs ??= now
+      if (st.readyMs === undefined && this.instancesDecidable(node)) st.readyMs = now
+    }
+  }
+
+  /** Stages of an accepted vertex, once (the decision writer takes them into its metrics). */
+  takeStages (vertexId: string): VertexStages | undefined {
+    const st = this.stages.get(vertexId)
+    this.stages.delete(vertexId)
+    return st
   }
 
   /** The liveness rule (./liveness.ts) over every conflict set this poll touched where no member succeeded. */
@@ -227,6 +267,11 @@ export class AvalancheCore {
   private canAccept (node: GraphNode): boolean {
     if (node.status !== 'processing') return false
     for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
+    return this.instancesDecidable(node)
+  }
+
+  /** Every instance of the vertex decided for it or at β consecutive successes (its parents aside). */
+  private instancesDecidable (node: GraphNode): boolean {
     for (const r of this.vertexInstances.get(node.id) ?? []) {
       const cs = this.sets.get(r.conflictKey)
       if (cs === undefined) return false
@@ -279,6 +324,7 @@ export class AvalancheCore {
     if (node === undefined || node.status !== 'processing') return
     this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
+    this.stages.delete(vertexId)
     this.held.delete(vertexId)
     this.vetoed.delete(vertexId)
     out.push(vertexId)

@@ -121,11 +121,19 @@ export class Poller implements Startable {
       ? [...bound.values()]
       : asked.flatMap(k => { const p = bound.get(k.keyHex); return p === undefined ? [] : [p] })
     const selfVotes = peers.ownWeight > 0 && (asked === undefined || asked.some(k => k.keyHex === ownKey))
-    const answers = await Promise.all(targets.map(async p => ({ weight: p.weight, frontier: await this.c.query.query(p.peerId, vertexId) })))
+    const metrics = this.c.metrics
+    const started = performance.now()
+    metrics?.pollsInFlight.inc()
+    const answers = await Promise.all(targets.map(async p => ({ weight: p.weight, frontier: await this.c.query.query(p.peerId, vertexId) }))).finally(() => { metrics?.pollsInFlight.dec() })
+    metrics?.pollSeconds.observe({ stage: 'answers' }, (performance.now() - started) / 1000)
     const success = await ledger.decide(core => {
       const votes = new Map<string, number>()
       const add = (ids: Set<string>, weight: number): void => { for (const id of ids) votes.set(id, (votes.get(id) ?? 0) + weight) }
-      for (const a of answers) add(core.voteSet(a.frontier), a.weight)
+      for (const a of answers) {
+        const voted = a.frontier === undefined ? undefined : core.voteSet(a.frontier)
+        if (voted !== undefined) add(voted, a.weight)
+        metrics?.pollAnswers.inc({ answer: voted === undefined ? 'none' : voted.has(vertexId) ? 'vote' : 'no_vote' })
+      }
       if (selfVotes) {
         // This node's own preference is its validator's vote: its preferred frontier's processing ancestry is
         // exactly the set of vertices it strongly prefers, so only the vertices this poll is about need checking.
@@ -136,6 +144,7 @@ export class Poller implements Startable {
       }
       return { decisions: core.recordVotes(vertexId, votes, quorum), result: (votes.get(vertexId) ?? 0) >= quorum }
     })
+    metrics?.pollSeconds.observe({ stage: 'total' }, (performance.now() - started) / 1000)
     this.count(success)
     return success
   }
