@@ -12,7 +12,8 @@ export interface DagMetrics {
   pollSeconds: Histogram<'stage'>
   /** Polls whose answers are awaited now. */
   pollsInFlight: Gauge
-  /** Each validator's answer to a poll, as it counts for the queried vertex: `vote`, `no_vote`, `none` (no answer). */
+  /** Each validator's answer to a poll, as it counts for the queried vertex: `vote`, `no_vote`, `none` (no answer),
+   *  `late` (after the poll ended early on a quorum for the queried vertex: not counted). */
   pollAnswers: Counter<'answer'>
   /** Time a queried node took to answer, by `path`: `known`, `gossip_wait` (awaited its gossip copy), `fetch`. */
   queryAnswerSeconds: Histogram<'path'>
@@ -58,7 +59,7 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     polls: new Counter({ name: 'harmony_dag_polls_total', help: 'Avalanche queries by outcome', labelNames: ['result'], registers }),
     pollSeconds: new Histogram({ name: 'harmony_dag_poll_seconds', help: 'Avalanche poll duration by stage (answers: all validators answered; total: decision committed)', labelNames: ['stage'], buckets: PHASE_BUCKETS, registers }),
     pollsInFlight: new Gauge({ name: 'harmony_dag_polls_in_flight', help: 'Avalanche polls awaiting answers', registers }),
-    pollAnswers: new Counter({ name: 'harmony_dag_poll_answers_total', help: 'validator answers to polls as they count for the queried vertex (vote, no_vote, none)', labelNames: ['answer'], registers }),
+    pollAnswers: new Counter({ name: 'harmony_dag_poll_answers_total', help: 'validator answers to polls as they count for the queried vertex (vote, no_vote, none; late: after the poll ended, not counted)', labelNames: ['answer'], registers }),
     queryAnswerSeconds: new Histogram({ name: 'harmony_dag_query_answer_seconds', help: 'time to answer an Avalanche query, by path (known, gossip_wait, fetch)', labelNames: ['path'], buckets: PHASE_BUCKETS, registers }),
     finalityPhaseSeconds: new Histogram({ name: 'harmony_dag_finality_phase_seconds', help: 'accepted vertex finality by phase (await_poll, await_chit, polls, parents) and own transactions\' mempool wait (mempool)', labelNames: ['phase'], buckets: PHASE_BUCKETS, registers }),
     vertexPolls: new Histogram({ name: 'harmony_dag_vertex_polls', help: 'polls that counted an accepted vertex, from first sight to acceptance', buckets: [1, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000], registers }),

@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { ConsensusParams } from '../genesis.ts'
@@ -20,8 +21,11 @@ export interface PollerInit {
   pollSpacingMs?: number
 }
 
+/** A validator's answer to a poll: its preferred frontier, undefined when it did not answer in time. */
+interface Answer { weight: number, frontier: string[] | undefined }
+
 export interface PollerComponents {
-  ledger: Pick<DagLedger, 'genesis' | 'pollCandidates' | 'decide' | 'consensusGauges' | 'on' | 'off'>
+  ledger: Pick<DagLedger, 'genesis' | 'isStronglyPreferred' | 'pollCandidates' | 'decide' | 'consensusGauges' | 'on' | 'off'>
   query: Pick<AvalancheQuery, 'query'>
   peers: Pick<ValidatorPeers, 'soleValidator' | 'ownKey' | 'ownWeight' | 'totalWeight' | 'reachableWeight' | 'byKey' | 'sampleKeys' | 'on' | 'off'>
   logger: Logger
@@ -124,7 +128,8 @@ export class Poller implements Startable {
     const metrics = this.c.metrics
     const started = performance.now()
     metrics?.pollsInFlight.inc()
-    const answers = await Promise.all(targets.map(async p => ({ weight: p.weight, frontier: await this.c.query.query(p.peerId, vertexId) }))).finally(() => { metrics?.pollsInFlight.dec() })
+    const ownStake = selfVotes && ledger.isStronglyPreferred(vertexId) ? peers.ownWeight : 0
+    const answers = await this.answers(targets, vertexId, quorum - ownStake).finally(() => { metrics?.pollsInFlight.dec() })
     metrics?.pollSeconds.observe({ stage: 'answers' }, (performance.now() - started) / 1000)
     const success = await ledger.decide(core => {
       const votes = new Map<string, number>()
@@ -147,6 +152,32 @@ export class Poller implements Startable {
     metrics?.pollSeconds.observe({ stage: 'total' }, (performance.now() - started) / 1000)
     this.count(success)
     return success
+  }
+
+  /**
+   * Asks every target about `vertexId` and resolves with the answers in once the stake of the answers that prefer
+   * `vertexId` (it comes first in their frontier) reaches `needStake`, or once every target answered or timed out.
+   * Early termination as avalanchego's polls do: the outcome for the queried vertex is known, and waiting for the
+   * slowest validator (still validating a vertex just published) would hold a poll slot for nothing. A chit still
+   * needs the quorum of stake from the answers counted; answers after the end are not counted.
+   */
+  private async answers (targets: Array<{ peerId: PeerId, weight: number }>, vertexId: string, needStake: number): Promise<Answer[]> {
+    const answers: Answer[] = []
+    if (targets.length === 0) return answers
+    await new Promise<void>(resolve => {
+      let pending = targets.length
+      let preferring = 0
+      let ended = false
+      for (const p of targets) {
+        void this.c.query.query(p.peerId, vertexId).then(frontier => {
+          if (ended) { this.c.metrics?.pollAnswers.inc({ answer: 'late' }); return }
+          answers.push({ weight: p.weight, frontier })
+          if (frontier?.[0] === vertexId) preferring += p.weight
+          if (--pending === 0 || preferring >= needStake) { ended = true; resolve() }
+        })
+      }
+    })
+    return answers
   }
 
   private count (success: boolean): void {
