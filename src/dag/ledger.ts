@@ -310,7 +310,21 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
     // before the signature check: a refusal must cost less than the work it refuses
     this.admissionControl.check()
-    return await this.txAdmission.admit(encoded)
+    const id = await this.txAdmission.admit(encoded)
+    const queued = this.mempool.get(id)
+    if (queued !== undefined) this.emit('tx:queued', queued)
+    return id
+  }
+
+  /**
+   * Whether the proposer should build now: a full batch is queued, or some transaction is and either fewer than
+   * `maxOwnUndecided` of this node's vertices are undecided or the oldest queued one has waited `maxWaitMs`.
+   */
+  proposalReady (maxOwnUndecided: number, maxWaitMs: number): boolean {
+    const queued = this.mempool.size
+    if (!this.isValidator || queued === 0) return false
+    if (queued >= this.maxBatch || this.processing.ownCount < maxOwnUndecided) return true
+    return Date.now() - (this.mempool.oldestAddedMs() ?? Date.now()) >= maxWaitMs
   }
 
   /**
