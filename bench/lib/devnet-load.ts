@@ -147,7 +147,21 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   }
   r.offered = r.submitted / ((performance.now() - start) / 1000)
   await waitFor(() => answered >= r.submitted, 'every submission answered', 600_000)
-  await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000)
+  // a run that stops finalizing says where each node stands (stats, and metrics files when asked for) every 15 s
+  let seen = -1
+  const stallWatch = setInterval(() => {
+    if (latencies.length !== seen) { seen = latencies.length; return }
+    init.log(`finality: no progress for 15 s at ${latencies.length} of ${r.accepted} final; asking the nodes`)
+    nodes.forEach((n, i) => {
+      n.child.stdin.write('stats\n')
+      if (init.metricsDir !== undefined) n.child.stdin.write(`metrics ${join(init.metricsDir, `stall-${init.label ?? String(init.offeredRate)}-node${i}.prom`)}\n`)
+    })
+  }, 15_000)
+  nodes.forEach((n, i) => {
+    const prev = n.onLine
+    n.onLine = (kind, rest) => { if (kind === 'stats') init.log(`node ${i}: ${rest}`); else prev(kind, rest) }
+  })
+  await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000).finally(() => { clearInterval(stallWatch) })
   await waitFor(() => finalCount.every(c => c >= latencies.length), 'every node applied them', 600_000)
   r.finalTps = latencies.length / ((lastFinal - start) / 1000)
   latencies.sort((x, y) => x - y)

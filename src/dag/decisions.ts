@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { toHex } from '../core/codec.ts'
-import type { AvalancheCore, Decisions, VertexStages } from './consensus/avalanche-core.ts'
+import type { AvalancheCore, Decisions } from './consensus/avalanche-core.ts'
+import type { VertexStages } from './consensus/stages.ts'
 import type { LedgerEvents } from './events.ts'
 import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'

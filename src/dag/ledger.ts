@@ -116,7 +116,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const history = this.history = new DagHistory(store, graph, init, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
-    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000)
+    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
@@ -142,6 +142,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private validatorSelf: boolean | undefined
   get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }
   get chainId (): string { return this.genesis.chainId }
+  /** Undecided vertices this node built (the proposer's batching rule). */
+  get ownUndecided (): number { return this.processing.ownCount }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn)
@@ -310,21 +312,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
     // before the signature check: a refusal must cost less than the work it refuses
     this.admissionControl.check()
-    const id = await this.txAdmission.admit(encoded)
-    const queued = this.mempool.get(id)
-    if (queued !== undefined) this.emit('tx:queued', queued)
-    return id
-  }
-
-  /**
-   * Whether the proposer should build now: a full batch is queued, or some transaction is and either fewer than
-   * `maxOwnUndecided` of this node's vertices are undecided or the oldest queued one has waited `maxWaitMs`.
-   */
-  proposalReady (maxOwnUndecided: number, maxWaitMs: number): boolean {
-    const queued = this.mempool.size
-    if (!this.isValidator || queued === 0) return false
-    if (queued >= this.maxBatch || this.processing.ownCount < maxOwnUndecided) return true
-    return Date.now() - (this.mempool.oldestAddedMs() ?? Date.now()) >= maxWaitMs
+    return await this.txAdmission.admit(encoded)
   }
 
   /**
@@ -341,12 +329,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
       // only now: until the vertex is registered, submits must still see these nonces as pending
-      const now = Date.now()
-      for (const t of chosen) {
-        const added = this.mempool.addedMs(t.idHex)
-        if (added !== undefined) this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, (now - added) / 1000)
-        this.mempool.remove(t.idHex)
-      }
+      for (const t of chosen) this.mempool.take(t.idHex)
       return info
     })
   }

@@ -1,6 +1,7 @@
 import type { ConsensusParams } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
 import { leanTowardsPoll } from './liveness.ts'
+import { StageClock, type VertexStages } from './stages.ts'
 
 /**
  * Avalanche (the DAG algorithm of "Scalable and Probabilistic Leaderless BFT Consensus through Metastability",
@@ -38,18 +39,6 @@ export interface Decisions {
   rejected: string[]
 }
 
-/**
- * When a processing vertex reached each consensus stage (ms on the core's clock), for the finality breakdown
- * (harmony_dag_finality_phase_seconds): first counted in a poll, first successful poll, β consecutive successes of
- * all its instances (only its ancestors' acceptance missing then); and how many polls counted it.
- */
-export interface VertexStages {
-  polledMs?: number
-  chitMs?: number
-  readyMs?: number
-  polls: number
-}
-
 function instanceKey (vertexId: string, index: number): string {
   return `${vertexId}/${index}`
 }
@@ -73,18 +62,18 @@ export class AvalancheCore {
    *  member of their conflict sets (an honest competitor can win where the invalid one came first) */
   private readonly vetoed = new Set<string>()
   conflictsSeen = 0
-  /** processing (and accepted, until taken) vertices' stages: metrics only, never read by a decision */
-  private readonly stages = new Map<string, VertexStages>()
-  private readonly nowMs: () => number
+  private readonly stages: StageClock
   // Bumped by every change that can move a preference or the processing set (add, votes, hold, release): strong
   // preference and the frontier are memoised per version (recomputing them per poller turn and per query answer
   // was ~10% of a loaded node's CPU; docs/ledger-profile.md).
   private version = 0
   private memo = { version: -1, strong: new Map<string, boolean>(), frontierVersion: -1, frontier: [] as string[] }
 
-  constructor (graph: DagGraph, params: ConsensusParams, nowMs: () => number = Date.now) { this.graph = graph; this.params = params; this.nowMs = nowMs }
+  constructor (graph: DagGraph, params: ConsensusParams, nowMs: () => number = Date.now) { this.graph = graph; this.params = params; this.stages = new StageClock(nowMs) }
 
   get processingCount (): number { return this.processing.size }
+  /** Stages of an accepted vertex, once (the decision writer's finality phases). */
+  takeStages (vertexId: string): VertexStages | undefined { return this.stages.take(vertexId) }
 
   /**
    * Registers a processing vertex (already in the graph). `lostKeys` are conflict keys that were decided for
@@ -97,7 +86,7 @@ export class AvalancheCore {
     const refs = txs.map((t, i) => ({ ...t, key: instanceKey(vertexId, i) }))
     this.vertexInstances.set(vertexId, refs)
     this.processing.add(vertexId)
-    this.stages.set(vertexId, { polls: 0 })
+    this.stages.add(vertexId)
     for (const r of refs) {
       this.instanceTx.set(r.key, r.txIdHex)
       let cs = this.sets.get(r.conflictKey)
@@ -189,7 +178,7 @@ export class AvalancheCore {
         if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
       }
     }
-    this.observeStages(votes, successful)
+    this.stages.observe(votes, successful, node => this.canAccept(node, true))
     this.leanTowardsPoll(queried, votes, new Set(successful.map(n => n.id)))
     // No reset on an unsuccessful poll (the paper's DAG algorithm): `cnt` restarts only when another instance of
     // the set gets a chit. Measured: resetting on every poll that lacked α votes (avalanchego's Snowball) kept
@@ -199,29 +188,6 @@ export class AvalancheCore {
     this.settle([...successful, ...ancestry], decisions)
     this.version++ // a memo filled during the change must not outlive it
     return decisions
-  }
-
-  private observeStages (votes: Map<string, number>, successful: GraphNode[]): void {
-    const now = this.nowMs()
-    for (const [id, stake] of votes) {
-      const st = stake > 0 ? this.stages.get(id) : undefined
-      if (st === undefined) continue
-      st.polls++
-      st.polledMs ??= now
-    }
-    for (const node of successful) {
-      const st = this.stages.get(node.id)
-      if (st === undefined) continue
-      st.chitMs ??= now
-      if (st.readyMs === undefined && this.instancesDecidable(node)) st.readyMs = now
-    }
-  }
-
-  /** Stages of an accepted vertex, once (the decision writer takes them into its metrics). */
-  takeStages (vertexId: string): VertexStages | undefined {
-    const st = this.stages.get(vertexId)
-    this.stages.delete(vertexId)
-    return st
   }
 
   /** The liveness rule (./liveness.ts) over every conflict set this poll touched where no member succeeded. */
@@ -264,14 +230,9 @@ export class AvalancheCore {
     return cs.members.size === 1 ? this.params.betaVirtuous : this.params.betaRogue
   }
 
-  private canAccept (node: GraphNode): boolean {
+  private canAccept (node: GraphNode, parentsAside = false): boolean {
     if (node.status !== 'processing') return false
-    for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
-    return this.instancesDecidable(node)
-  }
-
-  /** Every instance of the vertex decided for it or at β consecutive successes (its parents aside). */
-  private instancesDecidable (node: GraphNode): boolean {
+    if (!parentsAside) for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
     for (const r of this.vertexInstances.get(node.id) ?? []) {
       const cs = this.sets.get(r.conflictKey)
       if (cs === undefined) return false
@@ -324,7 +285,7 @@ export class AvalancheCore {
     if (node === undefined || node.status !== 'processing') return
     this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
-    this.stages.delete(vertexId)
+    this.stages.drop(vertexId)
     this.held.delete(vertexId)
     this.vetoed.delete(vertexId)
     out.push(vertexId)
@@ -365,9 +326,7 @@ export class AvalancheCore {
   release (vertexId: string): void { this.version++; this.held.delete(vertexId); this.vetoed.delete(vertexId) }
 
   /** Holds a vertex and gives its instances' preference to any other member of their conflict sets. */
-  veto (vertexId: string): void {
-    if (this.hold(vertexId)) this.vetoed.add(vertexId)
-  }
+  veto (vertexId: string): void { if (this.hold(vertexId)) this.vetoed.add(vertexId) }
 
   /** True when the conflict set has live instances and every one of them is in a vetoed vertex. */
   onlyVetoedLive (conflictKey: string): boolean {
@@ -403,22 +362,19 @@ export class AvalancheCore {
     const cs = this.sets.get(conflictKey)
     if (cs === undefined || cs.members.size === 0) return undefined
     const txIdHex = this.instanceTx.get(cs.pref)
-    if (txIdHex === undefined) return undefined
-    return { vertexId: instanceVertex(cs.pref), txIdHex }
+    return txIdHex === undefined ? undefined : { vertexId: instanceVertex(cs.pref), txIdHex }
   }
 
   /** Vertices holding an instance of a conflict key that is processing or decided (while the set is in memory). */
   instanceVertices (conflictKey: string): string[] {
     const cs = this.sets.get(conflictKey)
-    if (cs === undefined) return []
-    return [...cs.members].map(instanceVertex)
+    return cs === undefined ? [] : [...cs.members].map(instanceVertex)
   }
 
   /** The winning tx id of a decided conflict set still in memory. */
   decidedTxId (conflictKey: string): string | undefined {
     const cs = this.sets.get(conflictKey)
-    if (cs === undefined || cs.decided === null) return undefined
-    return this.instanceTx.get(cs.decided)
+    return cs === undefined || cs.decided === null ? undefined : this.instanceTx.get(cs.decided)
   }
 
   /** Tx ids of live (processing) instances of a conflict key. */

@@ -21,7 +21,7 @@ export interface ProposerInit {
 }
 
 export interface ProposerComponents {
-  ledger: Pick<DagLedger, 'buildVertex' | 'proposalReady' | 'on' | 'off'>
+  ledger: Pick<DagLedger, 'buildVertex' | 'isValidator' | 'maxBatch' | 'mempool' | 'ownUndecided' | 'on' | 'off'>
   gossip: Pick<VertexGossip, 'publish'>
   logger: Logger
 }
@@ -62,7 +62,8 @@ export class Proposer implements Startable {
   private async run (signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        if (this.c.ledger.proposalReady(this.maxOwnUndecided, this.batchIntervalMs)) {
+        const { ledger } = this.c
+        if (ledger.isValidator && ledger.mempool.readyToBuild(ledger.maxBatch, ledger.ownUndecided < this.maxOwnUndecided, this.batchIntervalMs)) {
           const info = await this.c.ledger.buildVertex()
           if (info !== undefined) {
             await this.c.gossip.publish(info)
