@@ -60,20 +60,26 @@ export class Proposer implements Startable {
   }
 
   private async run (signal: AbortSignal): Promise<void> {
+    const { ledger } = this.c
     while (!signal.aborted) {
+      let waitMs = this.batchIntervalMs
       try {
-        const { ledger } = this.c
         if (ledger.isValidator && ledger.mempool.readyToBuild(ledger.maxBatch, ledger.ownUndecided < this.maxOwnUndecided, this.batchIntervalMs)) {
-          const info = await this.c.ledger.buildVertex()
+          const info = await ledger.buildVertex()
           if (info !== undefined) {
             await this.c.gossip.publish(info)
             continue
           }
+          // nothing buildable (an account's earlier nonce is not in reach yet): look again after the interval
+        } else {
+          // gathering: until the oldest queued transaction has waited the interval, unless woken before
+          const oldest = ledger.mempool.oldestAddedMs()
+          if (oldest !== undefined) waitMs = Math.max(1, this.batchIntervalMs - (Date.now() - oldest))
         }
       } catch (err) {
         this.log.warn({ err }, 'building a vertex failed')
       }
-      await this.wakeable.sleep(this.batchIntervalMs, signal)
+      await this.wakeable.sleep(waitMs, signal)
     }
   }
 }
