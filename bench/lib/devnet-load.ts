@@ -121,7 +121,9 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
       } else if (kind === 'refused') {
         answered++
         const code = rest.split(' ')[1]
-        submittedAt.delete(`${i}:${id}`)
+        // the submit time stays: answers to a node's submissions may come out of order, and a late refusal of an
+        // earlier attempt (NONCE_GAP behind a refused nonce) must not erase the time of a later attempt that is
+        // accepted (it did, and that transaction's final was never counted: the run waited for it for good)
         if (code === 'BUSY') r.busy++
         else if (RETRYABLE.has(code)) r.otherRetryable++
         else r.failed++
