@@ -1,5 +1,5 @@
 // npm run bench:ledger [-- --json] [--ingest 3000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off]
-//   [--no-saturation] [--profile-dir d]
+//   [--no-saturation] [--profile-dir d] [--metrics-dir d]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1);
@@ -21,6 +21,8 @@ import { createTestNet, transfer, waitFor } from './lib/ledger-net.ts'
 import { type BenchResult, printResults } from './report.ts'
 
 const { values } = parseArgs({
+  // --no-saturation is the negation of --saturation
+  allowNegative: true,
   options: {
     json: { type: 'boolean', default: false },
     ingest: { type: 'string', default: '3000' },
@@ -31,7 +33,9 @@ const { values } = parseArgs({
     // a last devnet run offering twice the highest finalized rate measured (--no-saturation skips it)
     saturation: { type: 'boolean', default: true },
     // write .cpuprofile files: the ingest phase of (2) (main thread, inspector) and devnet node 0 of (3) (--cpu-prof)
-    'profile-dir': { type: 'string' }
+    'profile-dir': { type: 'string' },
+    // each devnet node's Prometheus metrics after each run: <dir>/<rate>[-sync]-node<i>.prom (bench/lib/metrics-summary.ts)
+    'metrics-dir': { type: 'string' }
   }
 })
 const INGEST_TXS = Number(values.ingest)
@@ -122,7 +126,8 @@ if (PARTS.has(2)) {
 
 // (3) 4-node devnet (one process per node) at a fixed offered load: bench/lib/devnet-load.ts --------------------------
 async function devnetAt (rate: number, syncWrites: boolean): Promise<DevnetRunResult> {
-  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, log, ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}) })
+  const metricsDir = values['metrics-dir']
+  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, log, ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}), ...(metricsDir !== undefined ? { metricsDir, label: `${rate}${syncWrites ? '-sync' : ''}` } : {}) })
 }
 
 function devnetFigures (label: string, run: DevnetRunResult): void {

@@ -28,6 +28,10 @@ export interface DevnetRunInit {
   syncWrites: boolean
   /** Where node 0 writes its --cpu-prof profile. */
   profileDir?: string
+  /** Where each node writes its Prometheus metrics once the load is final: `<dir>/<label>-node<i>.prom`. */
+  metricsDir?: string
+  /** Names this run's metrics files. @default `${offeredRate}` */
+  label?: string
   log: (msg: string) => void
 }
 
@@ -117,7 +121,9 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
       } else if (kind === 'refused') {
         answered++
         const code = rest.split(' ')[1]
-        submittedAt.delete(`${i}:${id}`)
+        // the submit time stays: answers to a node's submissions may come out of order, and a late refusal of an
+        // earlier attempt (NONCE_GAP behind a refused nonce) must not erase the time of a later attempt that is
+        // accepted (it did, and that transaction's final was never counted: the run waited for it for good)
         if (code === 'BUSY') r.busy++
         else if (RETRYABLE.has(code)) r.otherRetryable++
         else r.failed++
@@ -143,13 +149,37 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   }
   r.offered = r.submitted / ((performance.now() - start) / 1000)
   await waitFor(() => answered >= r.submitted, 'every submission answered', 600_000)
-  await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000)
+  // a run that stops finalizing says where each node stands (stats, and metrics files when asked for) every 15 s
+  let seen = -1
+  const stallWatch = setInterval(() => {
+    if (latencies.length !== seen) { seen = latencies.length; return }
+    init.log(`finality: no progress for 15 s at ${latencies.length} of ${r.accepted} final; asking the nodes`)
+    nodes.forEach((n, i) => {
+      n.child.stdin.write('stats\n')
+      if (init.metricsDir !== undefined) n.child.stdin.write(`metrics ${join(init.metricsDir, `stall-${init.label ?? String(init.offeredRate)}-node${i}.prom`)}\n`)
+    })
+  }, 15_000)
+  nodes.forEach((n, i) => {
+    const prev = n.onLine
+    n.onLine = (kind, rest) => { if (kind === 'stats') init.log(`node ${i}: ${rest}`); else prev(kind, rest) }
+  })
+  await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000).finally(() => { clearInterval(stallWatch) })
   await waitFor(() => finalCount.every(c => c >= latencies.length), 'every node applied them', 600_000)
   r.finalTps = latencies.length / ((lastFinal - start) / 1000)
   latencies.sort((x, y) => x - y)
   r.p50 = percentile(latencies, 0.5)
   r.p99 = percentile(latencies, 0.99)
   init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
+  if (init.metricsDir !== undefined) {
+    const dir = init.metricsDir
+    const written = nodes.map(() => false)
+    nodes.forEach((n, i) => {
+      const prev = n.onLine
+      n.onLine = (kind, rest) => { if (kind === 'metrics') written[i] = true; else prev(kind, rest) }
+      n.child.stdin.write(`metrics ${join(dir, `${init.label ?? String(init.offeredRate)}-node${i}.prom`)}\n`)
+    })
+    await waitFor(() => written.every(Boolean), 'metrics written', 60_000)
+  }
   for (const n of nodes) n.child.stdin.write('exit\n')
   await Promise.all(nodes.map(async n => await new Promise(resolve => n.child.once('exit', resolve))))
   await rm(root, { recursive: true, force: true })

@@ -1,9 +1,9 @@
 // One ledger node in its own process (bench:ledger's devnet, the kill -9 catch-up test). Line protocol:
 //   stdout: `addr <multiaddr>`, `peers <n>`, `final <txid>`, `refused <txid> <code>`, `stats <json>`
-//   stdin:  `dial <multiaddr>`, `submit <txid> <hex>`, `stats`, `exit`
+//   stdin:  `dial <multiaddr>`, `submit <txid> <hex>`, `stats`, `metrics <file>` (Prometheus text -> file), `exit`
 //   consensus (test/net/dag-partition, dag-quorum): stdin `health` -> stdout `health <json>` (live, stakes, polls);
 //   `tx <txid>` -> `tx <txid> <pending|final|rejected|unknown>`; `hangup <multiaddr>` closes the connection to it
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 // crash campaign (bench/lib/crash-campaign.ts): stdout `accepted <txid>`, `check <final> <missing>`, `balances <json>`;
 //   stdin `check <file of tx ids>`, `balances <file of addresses>`; config `syncWrites`
 import { createInterface } from 'node:readline'
@@ -41,6 +41,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   else if (cmd === 'submit') {
     dag.submitTransaction(fromHex(b)).then(() => { out(`accepted ${a}`) }, (err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
   } else if (cmd === 'stats') out(`stats ${JSON.stringify(await dag.stats())}`)
+  else if (cmd === 'metrics') { await writeFile(a, await registry.metrics()); out(`metrics ${a}`) }
   else if (cmd === 'health') out(`health ${JSON.stringify(dag.consensusHealth())}`)
   else if (cmd === 'tx') out(`tx ${a} ${(await dag.getTx(a).catch(() => undefined))?.status ?? 'unknown'}`)
   else if (cmd === 'hangup') await libp2p.hangUp(multiaddr(a)).catch(() => undefined)

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { toHex } from '../core/codec.ts'
 import type { AvalancheCore, Decisions } from './consensus/avalanche-core.ts'
+import type { VertexStages } from './consensus/stages.ts'
 import type { LedgerEvents } from './events.ts'
 import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
@@ -127,6 +128,7 @@ export class DecisionWriter {
 
   private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>, draft: RoundDraft): Promise<void> {
     const { store, state, core, processing, mempool, events, metrics } = this.c
+    const stages = core.takeStages(idHex)
     const info = processing.get(idHex)
     if (info === undefined) return
     const now = Date.now()
@@ -155,6 +157,7 @@ export class DecisionWriter {
       if (received !== undefined) {
         metrics?.finalitySeconds.observe((Date.now() - received) / 1000)
         this.c.onFinality?.(Date.now() - received)
+        if (metrics !== undefined && stages !== undefined) observePhases(metrics, received, stages, Date.now())
       }
       for (const o of outcomes) {
         mempool.remove(o.info.idHex)
@@ -219,4 +222,17 @@ export class DecisionWriter {
     }
     for (const r of records) b.put(this.c.store.sublevelOf(r.sublevel), r.key, r.value)
   }
+}
+
+/** An accepted vertex's finality, first seen at `seenMs`, split at its consensus stages (each phase from the last). */
+function observePhases (metrics: DagMetrics, seenMs: number, st: VertexStages, acceptedMs: number): void {
+  const polled = st.polledMs ?? acceptedMs
+  const chit = st.chitMs ?? polled
+  const ready = st.readyMs ?? acceptedMs
+  const phase = (name: string, from: number, to: number): void => { metrics.finalityPhaseSeconds.observe({ phase: name }, Math.max(0, to - from) / 1000) }
+  phase('await_poll', seenMs, polled)
+  phase('await_chit', polled, chit)
+  phase('polls', chit, ready)
+  phase('parents', ready, acceptedMs)
+  metrics.vertexPolls.observe(st.polls)
 }

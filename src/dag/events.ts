@@ -8,5 +8,7 @@ export interface LedgerEvents {
   /** A transaction lost its conflict or failed its checks at application: its reason. */
   'tx:rejected': [TxInfo, string]
   'vertex:accepted': [string]
+  /** A client transaction was admitted into this node's mempool (the proposer builds on it). */
+  'tx:queued': [TxInfo]
   'vertex:inserted': [VertexInfo]
 }

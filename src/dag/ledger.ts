@@ -116,7 +116,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const history = this.history = new DagHistory(store, graph, init, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
-    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000)
+    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
@@ -142,6 +142,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private validatorSelf: boolean | undefined
   get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }
   get chainId (): string { return this.genesis.chainId }
+  /** Undecided vertices this node built (the proposer's batching rule). */
+  get ownUndecided (): number { return this.processing.ownCount }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn)
@@ -327,7 +329,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
       // only now: until the vertex is registered, submits must still see these nonces as pending
-      for (const t of chosen) this.mempool.remove(t.idHex)
+      for (const t of chosen) this.mempool.take(t.idHex)
       return info
     })
   }

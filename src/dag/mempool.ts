@@ -1,6 +1,14 @@
 import { DagError } from './errors.ts'
 import type { TxInfo } from './tx.ts'
 
+/** What the mempool tells its ledger. */
+export interface MempoolHooks {
+  /** A transaction came in (admitted, or given back from a rejected own vertex): the proposer may build. */
+  onAdded?: (info: TxInfo) => void
+  /** A transaction left for a vertex of this node (`take`) after waiting this long. */
+  onTaken?: (waitMs: number) => void
+}
+
 /** Transactions this node accepted from clients and has not yet placed in one of its vertices. Bounded. */
 export class Mempool {
   private readonly byId = new Map<string, TxInfo>()
@@ -8,8 +16,9 @@ export class Mempool {
   /** tx id -> when it was admitted; insertion order, so the first entry is the oldest (admission control's age) */
   private readonly addedAtMs = new Map<string, number>()
   readonly maxSize: number
+  private readonly hooks: MempoolHooks
 
-  constructor (maxSize: number) { this.maxSize = maxSize }
+  constructor (maxSize: number, hooks: MempoolHooks = {}) { this.maxSize = maxSize; this.hooks = hooks }
 
   get size (): number { return this.byId.size }
   has (idHex: string): boolean { return this.byId.has(idHex) }
@@ -25,6 +34,24 @@ export class Mempool {
     const list = acct.get(info.tx.nonce) ?? []
     list.push(info)
     acct.set(info.tx.nonce, list)
+    this.hooks.onAdded?.(info)
+  }
+
+  /** Removes a transaction placed in one of this node's vertices, telling how long it waited. */
+  take (idHex: string): void {
+    const added = this.addedAtMs.get(idHex)
+    this.remove(idHex)
+    if (added !== undefined) this.hooks.onTaken?.(Date.now() - added)
+  }
+
+  /**
+   * Whether to build a vertex now: a full batch (`maxBatch`) is queued, or some transaction is and either `roomForPartial`
+   * (the proposer's own-undecided rule, net/proposer.ts) or the oldest has waited `maxWaitMs`.
+   */
+  readyToBuild (maxBatch: number, roomForPartial: boolean, maxWaitMs: number): boolean {
+    if (this.byId.size === 0) return false
+    if (this.byId.size >= maxBatch || roomForPartial) return true
+    return Date.now() - (this.oldestAddedMs() ?? Date.now()) >= maxWaitMs
   }
 
   remove (idHex: string): void {

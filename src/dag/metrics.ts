@@ -8,6 +8,21 @@ export interface DagMetrics {
   txsFinal: Counter
   finalitySeconds: Histogram
   polls: Counter<'result'>
+  /** A poll's duration by stage: `answers` (sent to every validator's answer in), `total` (to its decision committed). */
+  pollSeconds: Histogram<'stage'>
+  /** Polls whose answers are awaited now. */
+  pollsInFlight: Gauge
+  /** Each validator's answer to a poll, as it counts for the queried vertex: `vote`, `no_vote`, `none` (no answer),
+   *  `late` (after the poll ended early on a quorum for the queried vertex: not counted). */
+  pollAnswers: Counter<'answer'>
+  /** Time a queried node took to answer, by `path`: `known`, `gossip_wait` (awaited its gossip copy), `fetch`. */
+  queryAnswerSeconds: Histogram<'path'>
+  /** An accepted vertex's finality split (docs/ledger-profile.md): `await_poll` (first seen to the first poll that
+   *  counted it), `await_chit` (to its first successful poll), `polls` (to β consecutive successes), `parents` (to its
+   *  acceptance once its ancestors were); and `mempool` (an own transaction's wait for a vertex). */
+  finalityPhaseSeconds: Histogram<'phase'>
+  /** Polls that counted an accepted vertex (with any stake), from its first sight to its acceptance. */
+  vertexPolls: Histogram
   conflicts: Gauge
   processing: Gauge
   /** 1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0. */
@@ -30,6 +45,9 @@ export interface DagMetrics {
   verticesPruned: Counter
 }
 
+// from a 1 ms round trip on loopback to the 10 s of a saturated devnet
+const PHASE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10]
+
 export function createDagMetrics (registry: Registry): DagMetrics {
   const registers = [registry]
   return {
@@ -39,6 +57,12 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     txsFinal: new Counter({ name: 'harmony_dag_transactions_final_total', help: 'transactions final and applied', registers }),
     finalitySeconds: new Histogram({ name: 'harmony_dag_finality_seconds', help: 'time from first sight of a vertex to its acceptance', buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10], registers }),
     polls: new Counter({ name: 'harmony_dag_polls_total', help: 'Avalanche queries by outcome', labelNames: ['result'], registers }),
+    pollSeconds: new Histogram({ name: 'harmony_dag_poll_seconds', help: 'Avalanche poll duration by stage (answers: all validators answered; total: decision committed)', labelNames: ['stage'], buckets: PHASE_BUCKETS, registers }),
+    pollsInFlight: new Gauge({ name: 'harmony_dag_polls_in_flight', help: 'Avalanche polls awaiting answers', registers }),
+    pollAnswers: new Counter({ name: 'harmony_dag_poll_answers_total', help: 'validator answers to polls as they count for the queried vertex (vote, no_vote, none; late: after the poll ended, not counted)', labelNames: ['answer'], registers }),
+    queryAnswerSeconds: new Histogram({ name: 'harmony_dag_query_answer_seconds', help: 'time to answer an Avalanche query, by path (known, gossip_wait, fetch)', labelNames: ['path'], buckets: PHASE_BUCKETS, registers }),
+    finalityPhaseSeconds: new Histogram({ name: 'harmony_dag_finality_phase_seconds', help: 'accepted vertex finality by phase (await_poll, await_chit, polls, parents) and own transactions\' mempool wait (mempool)', labelNames: ['phase'], buckets: PHASE_BUCKETS, registers }),
+    vertexPolls: new Histogram({ name: 'harmony_dag_vertex_polls', help: 'polls that counted an accepted vertex, from first sight to acceptance', buckets: [1, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000], registers }),
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),
     processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers }),
     live: new Gauge({ name: 'harmony_dag_live', help: '1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0', registers }),

@@ -47,6 +47,8 @@ export class ProcessingIndex {
   firstSeenMs (idHex: string): number | undefined { return this.receivedAt.get(idHex) }
   markOwn (idHex: string): void { this.own.add(idHex) }
   isOwn (idHex: string): boolean { return this.own.has(idHex) }
+  /** Undecided vertices this node built. */
+  get ownCount (): number { return this.own.size }
   /** When the oldest undecided vertex not `skip`ped was first seen (insertion order: the first such entry). */
   oldestSeenMs (skip: (idHex: string) => boolean): number | undefined {
     for (const [id, at] of this.receivedAt) if (!skip(id)) return at

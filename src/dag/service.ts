@@ -99,7 +99,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.sync = new DagSync({ libp2p, ledger, logger }, { requestTimeoutMs: init.queryTimeoutMs, maxFetchPerWalk: init.maxFetchPerWalk })
     const sync = this.sync
     const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger })
-    const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger }, init)
+    const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger, metrics }, init)
     this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
     this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)

@@ -140,3 +140,24 @@ test('genesis refuses unsafe consensus parameters with GENESIS_INVALID, and acce
   badWeight.validators[0].weight = 1.5
   t.throws(() => parseGenesis(badWeight), { instanceOf: DagError })
 })
+
+test('a vertex\'s consensus stages: first counted, first chit, beta reached while its parent waits, taken once', t => {
+  const graph = new DagGraph('g')
+  let now = 1000
+  const core = new AvalancheCore(graph, params, () => now)
+  add(graph, core, 'p', ['g'], [['a:0', 't1']])
+  add(graph, core, 'c', ['p'], [['b:0', 't2']])
+  // counted below the quorum: polled, no chit
+  now = 1010
+  core.recordVotes('c', new Map([['c', 1]]), 2)
+  // the child alone reaches beta (its parent gets no chit): ready, not accepted
+  for (let i = 0; i < params.betaVirtuous; i++) { now = 1020 + i; core.recordVotes('c', new Map([['c', 2]]), 2) }
+  t.is(graph.get('c')?.status, 'processing')
+  // the parent's polls carry the child's too (a vote for a vertex is one for its ancestry): both accepted
+  let accepted: string[] = []
+  for (let i = 0; i < params.betaVirtuous; i++) { now = 1100 + i; accepted = core.recordVotes('c', new Map([['c', 2], ['p', 2]]), 2).accepted }
+  t.deepEqual(accepted, ['p', 'c'])
+  t.deepEqual(core.takeStages('c'), { polls: 1 + 2 * params.betaVirtuous, polledMs: 1010, chitMs: 1020, readyMs: 1020 + params.betaVirtuous - 1 })
+  t.deepEqual(core.takeStages('p'), { polls: params.betaVirtuous, polledMs: 1100, chitMs: 1100, readyMs: 1100 + params.betaVirtuous - 1 })
+  t.is(core.takeStages('c'), undefined, 'taken once')
+})

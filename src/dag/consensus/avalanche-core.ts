@@ -1,6 +1,7 @@
 import type { ConsensusParams } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
 import { leanTowardsPoll } from './liveness.ts'
+import { StageClock, type VertexStages } from './stages.ts'
 
 /**
  * Avalanche (the DAG algorithm of "Scalable and Probabilistic Leaderless BFT Consensus through Metastability",
@@ -61,15 +62,18 @@ export class AvalancheCore {
    *  member of their conflict sets (an honest competitor can win where the invalid one came first) */
   private readonly vetoed = new Set<string>()
   conflictsSeen = 0
+  private readonly stages: StageClock
   // Bumped by every change that can move a preference or the processing set (add, votes, hold, release): strong
   // preference and the frontier are memoised per version (recomputing them per poller turn and per query answer
   // was ~10% of a loaded node's CPU; docs/ledger-profile.md).
   private version = 0
   private memo = { version: -1, strong: new Map<string, boolean>(), frontierVersion: -1, frontier: [] as string[] }
 
-  constructor (graph: DagGraph, params: ConsensusParams) { this.graph = graph; this.params = params }
+  constructor (graph: DagGraph, params: ConsensusParams, nowMs: () => number = Date.now) { this.graph = graph; this.params = params; this.stages = new StageClock(nowMs) }
 
   get processingCount (): number { return this.processing.size }
+  /** Stages of an accepted vertex, once (the decision writer's finality phases). */
+  takeStages (vertexId: string): VertexStages | undefined { return this.stages.take(vertexId) }
 
   /**
    * Registers a processing vertex (already in the graph). `lostKeys` are conflict keys that were decided for
@@ -82,6 +86,7 @@ export class AvalancheCore {
     const refs = txs.map((t, i) => ({ ...t, key: instanceKey(vertexId, i) }))
     this.vertexInstances.set(vertexId, refs)
     this.processing.add(vertexId)
+    this.stages.add(vertexId)
     for (const r of refs) {
       this.instanceTx.set(r.key, r.txIdHex)
       let cs = this.sets.get(r.conflictKey)
@@ -173,6 +178,7 @@ export class AvalancheCore {
         if (cs.last !== r.key) { cs.last = r.key; cs.cnt = 1 } else cs.cnt++
       }
     }
+    this.stages.observe(votes, successful, node => this.canAccept(node, true))
     this.leanTowardsPoll(queried, votes, new Set(successful.map(n => n.id)))
     // No reset on an unsuccessful poll (the paper's DAG algorithm): `cnt` restarts only when another instance of
     // the set gets a chit. Measured: resetting on every poll that lacked α votes (avalanchego's Snowball) kept
@@ -224,9 +230,9 @@ export class AvalancheCore {
     return cs.members.size === 1 ? this.params.betaVirtuous : this.params.betaRogue
   }
 
-  private canAccept (node: GraphNode): boolean {
+  private canAccept (node: GraphNode, parentsAside = false): boolean {
     if (node.status !== 'processing') return false
-    for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
+    if (!parentsAside) for (const p of node.parents) if (this.graph.get(p)?.status !== 'accepted') return false
     for (const r of this.vertexInstances.get(node.id) ?? []) {
       const cs = this.sets.get(r.conflictKey)
       if (cs === undefined) return false
@@ -279,6 +285,7 @@ export class AvalancheCore {
     if (node === undefined || node.status !== 'processing') return
     this.graph.setStatus(node, 'rejected')
     this.processing.delete(vertexId)
+    this.stages.drop(vertexId)
     this.held.delete(vertexId)
     this.vetoed.delete(vertexId)
     out.push(vertexId)
@@ -319,9 +326,7 @@ export class AvalancheCore {
   release (vertexId: string): void { this.version++; this.held.delete(vertexId); this.vetoed.delete(vertexId) }
 
   /** Holds a vertex and gives its instances' preference to any other member of their conflict sets. */
-  veto (vertexId: string): void {
-    if (this.hold(vertexId)) this.vetoed.add(vertexId)
-  }
+  veto (vertexId: string): void { if (this.hold(vertexId)) this.vetoed.add(vertexId) }
 
   /** True when the conflict set has live instances and every one of them is in a vetoed vertex. */
   onlyVetoedLive (conflictKey: string): boolean {
@@ -357,22 +362,19 @@ export class AvalancheCore {
     const cs = this.sets.get(conflictKey)
     if (cs === undefined || cs.members.size === 0) return undefined
     const txIdHex = this.instanceTx.get(cs.pref)
-    if (txIdHex === undefined) return undefined
-    return { vertexId: instanceVertex(cs.pref), txIdHex }
+    return txIdHex === undefined ? undefined : { vertexId: instanceVertex(cs.pref), txIdHex }
   }
 
   /** Vertices holding an instance of a conflict key that is processing or decided (while the set is in memory). */
   instanceVertices (conflictKey: string): string[] {
     const cs = this.sets.get(conflictKey)
-    if (cs === undefined) return []
-    return [...cs.members].map(instanceVertex)
+    return cs === undefined ? [] : [...cs.members].map(instanceVertex)
   }
 
   /** The winning tx id of a decided conflict set still in memory. */
   decidedTxId (conflictKey: string): string | undefined {
     const cs = this.sets.get(conflictKey)
-    if (cs === undefined || cs.decided === null) return undefined
-    return this.instanceTx.get(cs.decided)
+    return cs === undefined || cs.decided === null ? undefined : this.instanceTx.get(cs.decided)
   }
 
   /** Tx ids of live (processing) instances of a conflict key. */

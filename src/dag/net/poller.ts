@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { ConsensusParams } from '../genesis.ts'
@@ -20,8 +21,11 @@ export interface PollerInit {
   pollSpacingMs?: number
 }
 
+/** A validator's answer to a poll: its preferred frontier, undefined when it did not answer in time. */
+interface Answer { weight: number, frontier: string[] | undefined }
+
 export interface PollerComponents {
-  ledger: Pick<DagLedger, 'genesis' | 'pollCandidates' | 'decide' | 'consensusGauges' | 'on' | 'off'>
+  ledger: Pick<DagLedger, 'genesis' | 'isStronglyPreferred' | 'pollCandidates' | 'decide' | 'consensusGauges' | 'on' | 'off'>
   query: Pick<AvalancheQuery, 'query'>
   peers: Pick<ValidatorPeers, 'soleValidator' | 'ownKey' | 'ownWeight' | 'totalWeight' | 'reachableWeight' | 'byKey' | 'sampleKeys' | 'on' | 'off'>
   logger: Logger
@@ -121,11 +125,20 @@ export class Poller implements Startable {
       ? [...bound.values()]
       : asked.flatMap(k => { const p = bound.get(k.keyHex); return p === undefined ? [] : [p] })
     const selfVotes = peers.ownWeight > 0 && (asked === undefined || asked.some(k => k.keyHex === ownKey))
-    const answers = await Promise.all(targets.map(async p => ({ weight: p.weight, frontier: await this.c.query.query(p.peerId, vertexId) })))
+    const metrics = this.c.metrics
+    const started = performance.now()
+    metrics?.pollsInFlight.inc()
+    const ownStake = selfVotes && ledger.isStronglyPreferred(vertexId) ? peers.ownWeight : 0
+    const answers = await this.answers(targets, vertexId, quorum - ownStake).finally(() => { metrics?.pollsInFlight.dec() })
+    metrics?.pollSeconds.observe({ stage: 'answers' }, (performance.now() - started) / 1000)
     const success = await ledger.decide(core => {
       const votes = new Map<string, number>()
       const add = (ids: Set<string>, weight: number): void => { for (const id of ids) votes.set(id, (votes.get(id) ?? 0) + weight) }
-      for (const a of answers) add(core.voteSet(a.frontier), a.weight)
+      for (const a of answers) {
+        const voted = a.frontier === undefined ? undefined : core.voteSet(a.frontier)
+        if (voted !== undefined) add(voted, a.weight)
+        metrics?.pollAnswers.inc({ answer: voted === undefined ? 'none' : voted.has(vertexId) ? 'vote' : 'no_vote' })
+      }
       if (selfVotes) {
         // This node's own preference is its validator's vote: its preferred frontier's processing ancestry is
         // exactly the set of vertices it strongly prefers, so only the vertices this poll is about need checking.
@@ -136,8 +149,35 @@ export class Poller implements Startable {
       }
       return { decisions: core.recordVotes(vertexId, votes, quorum), result: (votes.get(vertexId) ?? 0) >= quorum }
     })
+    metrics?.pollSeconds.observe({ stage: 'total' }, (performance.now() - started) / 1000)
     this.count(success)
     return success
+  }
+
+  /**
+   * Asks every target about `vertexId` and resolves with the answers in once the stake of the answers that prefer
+   * `vertexId` (it comes first in their frontier) reaches `needStake`, or once every target answered or timed out.
+   * Early termination as avalanchego's polls do: the outcome for the queried vertex is known, and waiting for the
+   * slowest validator (still validating a vertex just published) would hold a poll slot for nothing. A chit still
+   * needs the quorum of stake from the answers counted; answers after the end are not counted.
+   */
+  private async answers (targets: Array<{ peerId: PeerId, weight: number }>, vertexId: string, needStake: number): Promise<Answer[]> {
+    const answers: Answer[] = []
+    if (targets.length === 0) return answers
+    await new Promise<void>(resolve => {
+      let pending = targets.length
+      let preferring = 0
+      let ended = false
+      for (const p of targets) {
+        void this.c.query.query(p.peerId, vertexId).then(frontier => {
+          if (ended) { this.c.metrics?.pollAnswers.inc({ answer: 'late' }); return }
+          answers.push({ weight: p.weight, frontier })
+          if (frontier?.[0] === vertexId) preferring += p.weight
+          if (--pending === 0 || preferring >= needStake) { ended = true; resolve() }
+        })
+      }
+    })
+    return answers
   }
 
   private count (success: boolean): void {

@@ -5,6 +5,7 @@ import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
 import { Reader, Writer } from '../../core/codec.ts'
 import type { DagLedger } from '../ledger.ts'
+import type { DagMetrics } from '../metrics.ts'
 import { idListBytes, readIdList, writeIdList } from './id-list.ts'
 import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
 import { MAX_IDS_PER_REQUEST } from './request.ts'
@@ -35,6 +36,7 @@ export interface QueryComponents {
   sync: Pick<DagSync, 'fetchMissing' | 'catchingUp'>
   gossip: Pick<VertexGossip, 'settled' | 'arrival'>
   logger: Logger
+  metrics?: Pick<DagMetrics, 'queryAnswerSeconds'>
 }
 
 /**
@@ -77,8 +79,8 @@ export class AvalancheQuery implements Startable {
     this.channels.delete(key)
   }
 
-  /** Asks `peer` about `vertexId`; resolves to its preferred frontier (empty when it did not answer in time). */
-  async query (peer: PeerId, vertexId: string): Promise<string[]> {
+  /** Asks `peer` about `vertexId`; resolves to its preferred frontier (undefined when it did not answer in time). */
+  async query (peer: PeerId, vertexId: string): Promise<string[] | undefined> {
     const body = writeIdList(new Writer(1 + idListBytes(1, 'u8')).u8(MSG_QUERY), [vertexId], 'u8').finish()
     try {
       const ch = await this.channel(peer)
@@ -88,7 +90,7 @@ export class AvalancheQuery implements Startable {
       r.end()
       return ids
     } catch {
-      return []
+      return undefined
     }
   }
 
@@ -117,13 +119,15 @@ export class AvalancheQuery implements Startable {
     // A vertex still being validated from gossip, or still on its way by gossip, is awaited rather than fetched a
     // second time; only what has not arrived by then is fetched.
     const started = Date.now()
+    let path: 'known' | 'gossip_wait' | 'fetch' = 'known'
     // A node catching up (a walk running) does not wait: what it lacks is old and comes only by sync.
     const gossipWaitMs = this.c.sync.catchingUp ? 0 : this.queryGossipWaitMs
-    await Promise.all(ids.map(async id => { if (!await ledger.knowsVertex(id)) await this.c.gossip.arrival(id, gossipWaitMs) }))
+    await Promise.all(ids.map(async id => { if (!await ledger.knowsVertex(id)) { path = 'gossip_wait'; await this.c.gossip.arrival(id, gossipWaitMs) } }))
     const unknown: string[] = []
     for (const id of ids) if (!await ledger.knowsVertex(id)) unknown.push(id)
     const fetchWaitMs = this.queryFetchWaitMs - (Date.now() - started)
     if (unknown.length > 0 && fetchWaitMs > 0) {
+      path = 'fetch'
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
         this.c.sync.fetchMissing(peer, unknown).catch(err => { this.log.debug({ err }, 'query fetch failed') }),
@@ -132,6 +136,7 @@ export class AvalancheQuery implements Startable {
       clearTimeout(timer)
     }
     const frontier = await ledger.preferredFrontier(ids[0], MAX_IDS_PER_REQUEST)
+    this.c.metrics?.queryAnswerSeconds.observe({ path }, (Date.now() - started) / 1000)
     return writeIdList(new Writer(idListBytes(frontier.length, 'u8')), frontier, 'u8').finish()
   }
 

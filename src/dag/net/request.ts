@@ -30,11 +30,16 @@ export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** A sleep that another part of the service can cut short (new work arrived). */
+/**
+ * A sleep that another part of the service can cut short (new work arrived). A wake while nobody sleeps is kept
+ * for the next sleep, which then returns at once: work that arrived while the loop was busy is not slept over.
+ */
 export class Wakeable {
   private wakeFn: (() => void) | undefined
+  private woken = false
 
   async sleep (ms: number, signal: AbortSignal): Promise<void> {
+    if (this.woken) { this.woken = false; return }
     if (signal.aborted) return
     await new Promise<void>(resolve => {
       const done = (): void => {
@@ -49,5 +54,8 @@ export class Wakeable {
     })
   }
 
-  wake (): void { this.wakeFn?.() }
+  wake (): void {
+    if (this.wakeFn !== undefined) this.wakeFn()
+    else this.woken = true
+  }
 }

@@ -1,0 +1,29 @@
+import test from 'ava'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { Mempool } from '../../src/dag/mempool.ts'
+import { buildTransfer, encodeTx, type TxInfo, txInfo } from '../../src/dag/tx.ts'
+
+const from = generateKeyPair()
+const to = parseAddress(addressFromPublicKey(generateKeyPair().publicKey))
+const txs: TxInfo[] = [0n, 1n, 2n].map(nonce => txInfo(encodeTx(buildTransfer({ chainId: 'harmony-test', publicKey: from.publicKey, secretKey: from.secretKey, to, amount: 1n, nonce, fee: 1000n }))))
+
+test('the proposer\'s batching rule: a full batch or room for a partial vertex builds at once, else the oldest transaction\'s wait decides', t => {
+  const added: string[] = []
+  const waits: number[] = []
+  const pool = new Mempool(10, { onAdded: info => { added.push(info.idHex) }, onTaken: ms => { waits.push(ms) } })
+  t.false(pool.readyToBuild(2, true, 200), 'nothing queued: nothing to build')
+  pool.add(txs[0])
+  t.deepEqual(added, [txs[0].idHex], 'an admitted transaction wakes the proposer')
+  t.true(pool.readyToBuild(2, true, 200), 'room for a partial vertex')
+  t.false(pool.readyToBuild(2, false, 200), 'no room, and the oldest has not waited long enough')
+  t.true(pool.readyToBuild(2, false, 0), 'no room, but the oldest has waited the longest a transaction waits')
+  pool.add(txs[1])
+  t.true(pool.readyToBuild(2, false, 200), 'a full batch builds at once')
+  pool.take(txs[0].idHex)
+  pool.remove(txs[1].idHex)
+  t.is(waits.length, 1, 'only a transaction taken into a vertex reports its wait')
+  t.true(waits[0] >= 0)
+  t.is(pool.size, 0)
+  t.false(pool.readyToBuild(2, true, 0))
+})
