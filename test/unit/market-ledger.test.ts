@@ -19,6 +19,7 @@ import { encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertex, encodeVertex, vertexInfo } from '../../src/dag/vertex.ts'
 import { buildTaskAnnounce, MarketState, registerMarketKinds } from '../../src/market/index.ts'
+import type { TaskView } from '../../src/market/state/reader.ts'
 import { WebhookService } from '../../src/webhooks/index.ts'
 import { transfer, finalizeAll } from '../helpers/dag-net.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
@@ -119,7 +120,7 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
       taskChangeRecords: (task) => first.eventRecords('task', { taskId: task.taskId, phase: task.phase }, { accounts: [task.requester] })
     })
     const outboxAtChange: Array<Promise<number>> = []
-    const phases: string[] = []
+    const phases: Array<TaskView['phase']> = []
     state.on('task:changed', (task) => {
       phases.push(task.phase)
       outboxAtChange.push(outboxSize(f.db))
@@ -129,6 +130,14 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
     await first.stop()
     t.deepEqual(await Promise.all(outboxAtChange), [1], 'the record was on disk when the change was reported')
     t.is(receiver.received.length, 0)
+    // the change itself went to the market sublevel in that batch: a later start reads the task and applies nothing
+    let applied = 0
+    const again = new MarketState({ db: f.db, dag: dag as never, logger: silentLogger() })
+    again.onApplied(() => { applied++ })
+    await again.start()
+    t.is((await again.task(toHex(taskId)))?.phase, phases[0])
+    t.is(applied, 0)
+    await again.stop()
     // a restart drains what the crash left: one signed task delivery, and an empty outbox
     const second = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
     await second.start()
