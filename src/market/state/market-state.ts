@@ -195,18 +195,14 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     const now = Date.now()
     const changed = [...writes.tasks.values()].map((t) => taskView(t.rec, now))
     const records = this.changeRecords(changed)
-    if (records.length === 0) {
-      await this.db.batch(ops)
-    } else {
-      // one batch over both sublevels: the change and the records that report it commit together
-      const root = this.c.db.batch()
-      for (const op of ops) {
-        if (op.type === 'put') root.put(op.key, op.value, { sublevel: this.db })
-        else root.del(op.key, { sublevel: this.db })
-      }
-      for (const r of records) root.put(r.key, r.value, { sublevel: sublevel(this.c.db, r.sublevel) })
-      await root.write()
+    // one batch over both sublevels: the change and the records that report it commit together
+    const batch = this.c.db.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value, { sublevel: this.db })
+      else batch.del(op.key, { sublevel: this.db })
     }
+    for (const r of records) batch.put(r.key, r.value, { sublevel: sublevel(this.c.db, r.sublevel) })
+    await batch.write()
     if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
     writes.adopt()
     if (outcome.status === 'refused') this.log.debug({ tx: q.txIdHex, code: outcome.code, reason: outcome.reason }, 'final market transaction refused by the market rules')
