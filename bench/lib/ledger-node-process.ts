@@ -2,7 +2,8 @@
 //   stdout: `addr <multiaddr>`, `peers <n>`, `final <txid>`, `refused <txid> <code>`, `stats <json>`
 //   stdin:  `dial <multiaddr>`, `submit <txid> <hex>`, `stats`, `metrics <file>` (Prometheus text -> file), `exit`
 //   consensus (test/net/dag-partition, dag-quorum): stdin `health` -> stdout `health <json>` (live, stakes, polls);
-//   `tx <txid>` -> `tx <txid> <pending|final|rejected|unknown>`; `hangup <multiaddr>` closes the connection to it
+//   `tx <txid>` -> `tx <txid> <pending|final|rejected|unknown>`; `hangup <multiaddr>` closes the connection to it;
+//   `conflicts` -> `conflicts <json>`: the undecided conflict sets of the consensus core (a test's failure report)
 import { readFile, writeFile } from 'node:fs/promises'
 // crash campaign (bench/lib/crash-campaign.ts): stdout `accepted <txid>`, `check <final> <missing>`, `balances <json>`;
 //   stdin `check <file of tx ids>`, `balances <file of addresses>`; config `syncWrites`
@@ -44,12 +45,31 @@ for await (const line of createInterface({ input: process.stdin })) {
   else if (cmd === 'metrics') { await writeFile(a, await registry.metrics()); out(`metrics ${a}`) }
   else if (cmd === 'health') out(`health ${JSON.stringify(dag.consensusHealth())}`)
   else if (cmd === 'tx') out(`tx ${a} ${(await dag.getTx(a).catch(() => undefined))?.status ?? 'unknown'}`)
+  else if (cmd === 'conflicts') out(`conflicts ${JSON.stringify(conflicts())}`)
   else if (cmd === 'hangup') await libp2p.hangUp(multiaddr(a)).catch(() => undefined)
   else if (cmd === 'check') out(`check ${await checkFinal(a)}`)
   else if (cmd === 'balances') out(`balances ${await balances(a)}`)
   else if (cmd === 'exit') break
 }
 clearInterval(timer)
+
+/** The consensus core's undecided conflict sets and processing vertices, read from its private state: a diagnostic. */
+function conflicts (): unknown {
+  const core = dag.ledger.core as unknown as {
+    sets: Map<string, { members: Set<string>, chits: Map<string, number>, pref: string, last: string | null, cnt: number, decided: string | null }>
+    processing: Set<string>
+    held: Set<string>
+    instanceTx: Map<string, string>
+    pollCandidates: () => string[]
+  }
+  const sets = [...core.sets.values()].filter(cs => cs.decided === null && cs.members.size > 1).slice(0, 20).map(cs => ({
+    pref: cs.pref,
+    last: cs.last,
+    cnt: cs.cnt,
+    members: [...cs.members].map(m => ({ key: m, tx: core.instanceTx.get(m), chits: cs.chits.get(m) ?? 0 }))
+  }))
+  return { sets, processing: [...core.processing].slice(0, 50), held: [...core.held], frontier: core.pollCandidates(), health: dag.consensusHealth() }
+}
 
 /** How many of the tx ids listed in `file` are final here, and how many are not: `<final> <missing>`. */
 async function checkFinal (file: string): Promise<string> {

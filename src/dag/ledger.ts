@@ -294,13 +294,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.metrics?.historyCutHeight.set(this.graph.cutHeight)
   }
 
-  /** This node's answer to a query about `queried`: its preferred frontier, those covering `queried` first. */
+  /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted
+   *  tips (as avalanchego's accepted edge: a node deciding late in a quiet network polls only its own preference and
+   *  would never hear of the winner again; docs/protocol.md "Queries"). */
   async preferredFrontier (queried: string, max: number): Promise<string[]> {
-    const frontier = this.core.pollCandidates()
-    // accepted history that left memory is still preferred: a node catching up on it gets this vote from an idle network
+    const frontier = [...this.core.pollCandidates(), ...this.graph.tips().filter(n => n.status === 'accepted').map(n => n.id)]
     const preferred = this.core.isStronglyPreferred(queried) || (!this.graph.has(queried) && await this.history.status(queried) === 'accepted')
-    if (!preferred) return frontier.slice(0, max)
-    return [queried, ...frontier.filter(f => f !== queried)].slice(0, max)
+    return (preferred ? [queried, ...frontier.filter(f => f !== queried)] : frontier).slice(0, max)
   }
 
   // ---------------------------------------------------------------- transactions from clients

@@ -48,4 +48,9 @@ export class ConsensusProbe {
     const rest = await this.ask('tx', `tx ${id}`)
     return (rest.split(' ')[1] ?? 'unknown') as ProbeTxStatus
   }
+
+  /** The node's undecided conflict sets, processing vertices and frontier (a failure report; free-form JSON). */
+  async conflicts (): Promise<unknown> {
+    return JSON.parse(await this.ask('conflicts', 'conflicts')) as unknown
+  }
 }

@@ -75,10 +75,16 @@ test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined,
     for (const i of [0, 1]) for (const j of [2, 3]) nodes[i].dial(nodes[j].addr)
     await waitFor(() => nodes.every(n => n.peers === 3), 'every node bound to every other')
     const decided = (s: ProbeTxStatus): boolean => s === 'final' || s === 'rejected'
-    await waitFor(async () => {
-      for (const p of probes) if (!decided(await p.tx(id1)) || !decided(await p.tx(id2))) return false
-      return true
-    }, 'both transactions decided on every node', 120_000)
+    try {
+      await waitFor(async () => {
+        for (const p of probes) if (!decided(await p.tx(id1)) || !decided(await p.tx(id2))) return false
+        return true
+      }, 'both transactions decided on every node', 120_000)
+    } catch (err) {
+      // the failure report: where each node's consensus stands (a liveness failure after the join)
+      for (let i = 0; i < 4; i++) t.log(`node ${i}: ${await probes[i].tx(id1)} ${await probes[i].tx(id2)} peers ${nodes[i].peers} ${JSON.stringify(await probes[i].conflicts())}`)
+      throw err
+    }
     const statuses = await Promise.all(probes.map(async p => [await p.tx(id1), await p.tx(id2)]))
     const winner = statuses[0][0] === 'final' ? 0 : 1
     for (const s of statuses) {

@@ -81,8 +81,12 @@ test.serial('after many decided vertices memory holds the window; old history an
     t.deepEqual(await ledger.history.place(xs[0].vertex.idHex), { status: 'accepted', height: 1 })
     t.truthy(await ledger.getVertexBytes(xs[0].vertex.idHex))
     t.true(await ledger.knowsVertex(xs[0].vertex.idHex))
-    // a peer catching up asks about it: still preferred (accepted), so it gets this node's vote from an idle network
-    t.deepEqual(await ledger.preferredFrontier(xs[0].vertex.idHex, 8), [xs[0].vertex.idHex])
+    // a peer catching up asks about it: still preferred (accepted), so it gets this node's vote from an idle network,
+    // and the accepted tip (the chain's last vertex) after it
+    t.deepEqual(await ledger.preferredFrontier(xs[0].vertex.idHex, 8), [xs[0].vertex.idHex, xs[xs.length - 1].vertex.idHex])
+    // asked about a vertex it does not prefer (here: one it never saw), it still names its accepted tip: a node that
+    // prefers the loser of a conflict the others accepted hears of the winner this way (dag-partition)
+    t.deepEqual(await ledger.preferredFrontier('ab'.repeat(32), 8), [xs[xs.length - 1].vertex.idHex])
 
     // a replayed old vertex is known: not inserted again, not back in memory
     t.false(await ledger.insertVertex(vertexInfo(xs[1].vertex.encoded)))
