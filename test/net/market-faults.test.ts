@@ -84,35 +84,47 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
 })
 
 test.serial('a winner killed before it can answer is slashed for lateness and replaced; the task completes', async (t) => {
-  // the two cheap providers (the liar, the honest node 3) must both be able to win, so the target is never node 0
   await waitFor('the liar\'s bond topped up again', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...FAULT_WINDOWS })
-  // once the auction is sealed on node 0 (no bid or reveal to come can change the award: the same rule the award
-  // waits for), the cheapest valid revealed bid is the one the award will name: kill its node now, before it can run
-  // anything (the liar, or the honest cheap node once the liar stopped bidding). Read before the seal, a commit in
-  // time but not yet final on node 0 could still undercut it (CI saw the award go to another node). Every node is
-  // watched and the first to see the seal decides: watching node 0 alone, a loaded node 0 saw the seal so late that
-  // the winner had its award and answered in time before the kill (failed 1 of 2 under load here).
-  const target = await waitFor('the sealed auction', async () => {
-    const seen = await Promise.all(net.clients.map(async c => await c.call('market_bids', [task.taskId]).catch(() => null)))
-    const bids = seen.find(b => b?.sealed === true)
-    if (bids === undefined || bids === null) return undefined
-    const revealed = bids.bids.filter(b => b.status === 'revealed' || b.status === 'won').sort((a, b) => Number(BigInt(a.price as string) - BigInt(b.price as string)))
-    return revealed[0]?.provider
-  }, 30_000, 20)
-  const index = net.addresses.indexOf(target)
-  t.true(index > 0, 'the target is a provider node other than the bootstrap node')
-  const node = net.nodes[index]
-  const exited = once(node.process, 'exit')
-  node.process.kill('SIGKILL')
-  await exited
-  const client = net.clients[index === 1 ? 2 : 1]
-  const end = await waitForTask(client, task.taskId, undefined, { timeoutMs: 90_000 })
-  t.is(end.state, 'settled', story(end))
-  t.deepEqual(end.awards[0].winners, [target])
-  t.true(end.awards.length >= 2, `a replacement round: ${story(end)}`)
-  t.true(end.slashes.some(s => s.provider === target && s.reason === 'late'))
-  const paid = end.settlement?.payouts.map(p => p.provider) ?? []
-  t.is(paid.length, 1)
-  t.not(paid[0], target)
+  // The target is the cheapest provider alive: the liar asks 1 (the least a bid can: a price is positive), the honest
+  // node 3 asks 2, the others more. Once its reveal is in (in time, on any node) no bid can undercut it, so it is the
+  // winner the award will name, and it is killed then, before any award exists: it cannot answer however slowly this
+  // test looks. (Killing the cheapest revealed bid once the auction was sealed raced the award: under load the winner
+  // had its award and answered in time before the kill, here 2 runs of 6.) An award that left its reveal out
+  // (`excluded`, an award issued before the reveal was final there) does not name it: then the next cheapest is tried;
+  // a target that did not bid in time (its provider_status says why) is tried again on another task.
+  const candidates = [LIAR, HONEST_CHEAP]
+  for (let attempt = 1; attempt <= 4 && candidates.length > 0; attempt++) {
+    const index = candidates[0]
+    const target = net.addresses[index]
+    const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 4000, ...FAULT_WINDOWS })
+    const revealed = await waitFor('the target\'s reveal or the seal', async () => {
+      const seen = await Promise.all(net.clients.map(async (c, i) => (net.nodes[i].process.exitCode === null ? await c.call('market_bids', [task.taskId]).catch(() => null) : null)))
+      if (seen.some(b => b?.bids.some(x => x.provider === target && x.status === 'revealed') === true)) return 'revealed'
+      return seen.some(b => b?.sealed === true) ? 'sealed without it' : undefined
+    }, 30_000, 20)
+    if (revealed !== 'revealed') {
+      const skipped = (await net.clients[index].call('provider_status')).skipped.find(x => x.taskId.replace(/^0x/, '').toLowerCase() === task.taskId.replace(/^0x/, '').toLowerCase())
+      t.log(`provider ${index} did not bid in time (${skipped?.reason ?? 'no reason recorded'}): another task is announced`)
+      continue
+    }
+    const node = net.nodes[index]
+    const exited = once(node.process, 'exit')
+    node.process.kill('SIGKILL')
+    await exited
+    const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
+    if (end.awards[0]?.winners.includes(target) !== true) {
+      t.log(`the award left the killed provider ${index}'s reveal out: ${story(end)}`)
+      candidates.shift()
+      continue
+    }
+    t.is(end.state, 'settled', story(end))
+    t.deepEqual(end.awards[0].winners, [target])
+    t.true(end.awards.length >= 2, `a replacement round: ${story(end)}`)
+    t.true(end.slashes.some(s => s.provider === target && s.reason === 'late'))
+    const paid = end.settlement?.payouts.map(p => p.provider) ?? []
+    t.is(paid.length, 1)
+    t.not(paid[0], target)
+    return
+  }
+  t.fail('neither cheap provider was killed after a reveal the award named (see the log)')
 })
