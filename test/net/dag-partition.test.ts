@@ -6,6 +6,9 @@ import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { generateGenesis } from '../../src/dag/genesis.ts'
+import type { ExecutionContext } from 'ava'
+import type { KeyPair } from '../../src/core/crypto.ts'
+import type { Genesis } from '../../src/dag/genesis.ts'
 import { ConsensusProbe, type ProbeTxStatus } from '../helpers/dag-consensus-probe.ts'
 import { transfer, waitFor } from '../helpers/dag-net.ts'
 import { NodeProcess } from '../helpers/dag-processes.ts'
@@ -15,22 +18,54 @@ import { NodeProcess } from '../helpers/dag-processes.ts'
 const CONSENSUS = { k: 20, alpha: 15, betaVirtuous: 8, betaRogue: 10 }
 const POLLS_WHILE_SPLIT = 3 * CONSENSUS.betaRogue
 
+interface FourNodes { genesis: Genesis, nodes: NodeProcess[], probes: ConsensusProbe[], accounts: KeyPair[] }
+
+/** Four validator processes of stake 1 (quorum 3), none connected; accounts a and b funded, c not. */
+async function startFour (dir: string, nodes: NodeProcess[], chainId: string): Promise<FourNodes> {
+  const seeds = Array.from({ length: 4 }, () => randomBytes(32))
+  const accounts = Array.from({ length: 3 }, () => generateKeyPair())
+  const genesis = generateGenesis({
+    chainId,
+    validatorPublicKeys: seeds.map(s => generateKeyPair(s).publicKey),
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: accounts.slice(0, 2).map(k => ({ address: parseAddress(addressFromPublicKey(k.publicKey)), balance: 10n ** 21n })),
+    consensus: CONSENSUS
+  })
+  for (let i = 0; i < 4; i++) nodes.push(await NodeProcess.start(dir, `node${i}`, genesis, seeds[i]))
+  await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening')
+  return { genesis, nodes, probes: nodes.map(n => new ConsensusProbe(n)), accounts }
+}
+
+const decided = (s: ProbeTxStatus): boolean => s === 'final' || s === 'rejected'
+
+/** Waits until both transactions are decided on every node; on a timeout, logs where each node's consensus stands. */
+async function bothDecided (t: ExecutionContext, net: FourNodes, id1: string, id2: string): Promise<void> {
+  try {
+    await waitFor(async () => {
+      for (const p of net.probes) if (!decided(await p.tx(id1)) || !decided(await p.tx(id2))) return false
+      return true
+    }, 'both transactions decided on every node', 120_000)
+  } catch (err) {
+    for (let i = 0; i < 4; i++) t.log(`node ${i}: ${await net.probes[i].tx(id1)} ${await net.probes[i].tx(id2)} peers ${net.nodes[i].peers} ${JSON.stringify(await net.probes[i].conflicts())}`)
+    throw err
+  }
+}
+
+/** The state roots of every node (one value when they agree). */
+async function roots (nodes: NodeProcess[]): Promise<Set<string>> {
+  for (const n of nodes) n.stats = undefined
+  for (const n of nodes) n.send('stats')
+  await waitFor(() => nodes.every(n => n.stats !== undefined), 'stats')
+  return new Set(nodes.map(n => n.stats?.stateRoot ?? ''))
+}
+
 test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined, exactly one wins everywhere and new transfers finalize', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-partition-'))
   const nodes: NodeProcess[] = []
   try {
-    const seeds = Array.from({ length: 4 }, () => randomBytes(32))
-    const [a, b, c] = Array.from({ length: 3 }, () => generateKeyPair())
-    const genesis = generateGenesis({
-      chainId: 'harmony-partition',
-      validatorPublicKeys: seeds.map(s => generateKeyPair(s).publicKey),
-      faucetPublicKey: generateKeyPair().publicKey,
-      allocations: [a, b].map(k => ({ address: parseAddress(addressFromPublicKey(k.publicKey)), balance: 10n ** 21n })),
-      consensus: CONSENSUS
-    })
-    for (let i = 0; i < 4; i++) nodes.push(await NodeProcess.start(dir, `node${i}`, genesis, seeds[i]))
-    const probes = nodes.map(n => new ConsensusProbe(n))
-    await waitFor(() => nodes.every(n => n.addr !== ''), 'nodes listening')
+    const net = await startFour(dir, nodes, 'harmony-partition')
+    const { genesis, probes } = net
+    const [a, b, c] = net.accounts
     // The halves {0, 1} and {2, 3}: each node dials only its partner. The node processes have no discovery
     // (no bootstrap list, no DHT, no mDNS; gossipsub peer exchange is off), checked below by the bound counts.
     nodes[0].dial(nodes[1].addr)
@@ -74,17 +109,7 @@ test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined,
     // join the halves
     for (const i of [0, 1]) for (const j of [2, 3]) nodes[i].dial(nodes[j].addr)
     await waitFor(() => nodes.every(n => n.peers === 3), 'every node bound to every other')
-    const decided = (s: ProbeTxStatus): boolean => s === 'final' || s === 'rejected'
-    try {
-      await waitFor(async () => {
-        for (const p of probes) if (!decided(await p.tx(id1)) || !decided(await p.tx(id2))) return false
-        return true
-      }, 'both transactions decided on every node', 120_000)
-    } catch (err) {
-      // the failure report: where each node's consensus stands (a liveness failure after the join)
-      for (let i = 0; i < 4; i++) t.log(`node ${i}: ${await probes[i].tx(id1)} ${await probes[i].tx(id2)} peers ${nodes[i].peers} ${JSON.stringify(await probes[i].conflicts())}`)
-      throw err
-    }
+    await bothDecided(t, net, id1, id2)
     const statuses = await Promise.all(probes.map(async p => [await p.tx(id1), await p.tx(id2)]))
     const winner = statuses[0][0] === 'final' ? 0 : 1
     for (const s of statuses) {
@@ -92,19 +117,44 @@ test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined,
       t.is(s[1 - winner], 'rejected', 'the other is rejected on every node')
     }
     for (const h of await Promise.all(probes.map(async p => await p.health()))) t.true(h.live)
-    const roots = async (): Promise<Set<string>> => {
-      for (const n of nodes) n.stats = undefined
-      for (const n of nodes) n.send('stats')
-      await waitFor(() => nodes.every(n => n.stats !== undefined), 'stats')
-      return new Set(nodes.map(n => n.stats?.stateRoot ?? ''))
-    }
-    t.is((await roots()).size, 1, 'equal state roots')
+    t.is((await roots(nodes)).size, 1, 'equal state roots')
 
     // the joined network finalizes new transfers (one from each former side's account)
     const id3 = nodes[1].submit(transfer(genesis, a, b, 1n, 1n))
     const id4 = nodes[3].submit(transfer(genesis, b, a, 1n, 0n))
     await waitFor(() => nodes.every(n => n.finals.has(id3) && n.finals.has(id4)), 'new transfers final on every node', 120_000)
-    t.is((await roots()).size, 1, 'equal state roots after the new transfers')
+    t.is((await roots(nodes)).size, 1, 'equal state roots after the new transfers')
+  } finally {
+    await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test.serial('a validator away while the others decided a double spend, holding the other side, adopts their decision when it comes back, with nothing else to decide', async t => {
+  // Nodes 0-2 (3 of 4 stake, the quorum) finalize tx1 while node 3, alone, holds the conflicting tx2. Back, node 3
+  // prefers its own tx2 and polls only it; the others rejected it on sight and have nothing processing. Their answers
+  // name their accepted tips, so node 3 hears of tx1's vertex and adopts it (before they did, it stayed pending for
+  // good: dag-partition's flake).
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-late-'))
+  const nodes: NodeProcess[] = []
+  try {
+    const net = await startFour(dir, nodes, 'harmony-late')
+    const { genesis, probes } = net
+    const [a, b, c] = net.accounts
+    nodes[0].dial(nodes[1].addr)
+    nodes[0].dial(nodes[2].addr)
+    nodes[1].dial(nodes[2].addr)
+    await waitFor(() => [0, 1, 2].every(i => nodes[i].peers === 2), 'nodes 0-2 bound to each other')
+    const id1 = nodes[0].submit(transfer(genesis, a, b, 5000n, 0n))
+    const id2 = nodes[3].submit(transfer(genesis, a, c, 7000n, 0n))
+    await waitFor(() => [0, 1, 2].every(i => nodes[i].finals.has(id1)), 'tx1 final on nodes 0-2')
+    await waitFor(async () => await probes[3].tx(id2) === 'pending', 'tx2 pending on node 3')
+    t.false((await probes[3].health()).live, 'node 3 alone is not live')
+    for (const i of [0, 1, 2]) nodes[3].dial(nodes[i].addr)
+    await waitFor(() => nodes.every(n => n.peers === 3), 'every node bound to every other')
+    await bothDecided(t, net, id1, id2)
+    for (let i = 0; i < 4; i++) t.deepEqual([await probes[i].tx(id1), await probes[i].tx(id2)], ['final', 'rejected'], `node ${i}`)
+    t.is((await roots(nodes)).size, 1, 'equal state roots')
   } finally {
     await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
     await rm(dir, { recursive: true, force: true })
