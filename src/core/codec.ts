@@ -172,6 +172,25 @@ export class Reader {
     return this.fixed(len)
   }
 
+  /**
+   * `fixed` without the copy: a view into the input. Only for a decoder whose result keeps the input anyway (a
+   * transaction is held with its encoding), so the view retains nothing more; a copy per field was a new buffer
+   * to allocate and collect for each of a transaction's key, payload and signature on every decode.
+   */
+  fixedView (length: number): Uint8Array {
+    this.need(length)
+    const out = this.buf.subarray(this.pos, this.pos + length)
+    this.pos += length
+    return out
+  }
+
+  /** `varBytes` as a view into the input (see fixedView). */
+  varBytesView (max: number): Uint8Array {
+    const len = this.u32()
+    if (len > max) this.fail(`length ${len} exceeds limit ${max}`)
+    return this.fixedView(len)
+  }
+
   /** Refuses trailing bytes: every value has exactly one encoding. */
   end (): void {
     if (this.pos !== this.buf.length) this.fail(`${this.remaining} trailing bytes`)

@@ -17,6 +17,17 @@ export function sha256 (...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest())
 }
 
+/**
+ * sha256 of `prefix`, and `extend(suffix)` giving sha256(prefix || suffix) from the same pass over the prefix (a
+ * signed encoding's id after the digest its signature covers: the prefix is hashed once, not twice). `extend` may
+ * be called once.
+ */
+export function sha256Prefix (prefix: Uint8Array): { digest: Uint8Array, extend: (suffix: Uint8Array) => Uint8Array } {
+  const h = nodeCrypto.createHash('sha256').update(prefix)
+  const rest = h.copy()
+  return { digest: new Uint8Array(h.digest()), extend: (suffix) => new Uint8Array(rest.update(suffix).digest()) }
+}
+
 export interface KeyPair {
   publicKey: Uint8Array
   /** noble's expanded secret key (4032 bytes) */

@@ -145,10 +145,9 @@ export class AdmissionControl {
   /** Throws BUSY (with `retryAfterMs`) when one more transaction would be past capacity. */
   check (nowMs: number = Date.now()): void {
     const v = this.view(nowMs)
-    const rate = Math.max(1, v.finalTxsPerSecond)
     if (v.pendingTxs >= v.boundTxs) {
-      // time to finalize the excess at the measured rate
-      const retryAfterMs = clamp(Math.ceil((1000 * (v.pendingTxs - v.boundTxs + 1)) / rate))
+      // time to finalize the excess at the rate the pending transactions drain
+      const retryAfterMs = clamp(Math.ceil((1000 * (v.pendingTxs - v.boundTxs + 1)) / drainRate(v)))
       this.refuse('pending', `node is at capacity: ${v.pendingTxs} transactions pending against a bound of ${v.boundTxs} (${Math.round(v.finalTxsPerSecond)} tx/s finalized); retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
     if (v.pendingTxs > 0 && v.oldestPendingAgeMs > v.baseLatencyMs + this.maxPendingAgeMs) {
@@ -168,6 +167,19 @@ export class AdmissionControl {
     // keep one sample at or before the window's start so the span covers the whole window
     while (this.samples.length > 2 && nowMs - this.samples[1].atMs >= this.rateWindowMs) this.samples.shift()
   }
+}
+
+/**
+ * Transactions per second the pending ones drain at, for a refusal's retryAfterMs: the larger of the rate finalized
+ * over the window and Little's law on what is pending now (pending / the oldest one's age: everything pending came
+ * in within that age). Without the second, a node that had not finalized yet (or only just: the window still held
+ * the time before) counted 1 tx/s and told every client to wait RETRY_MAX_MS: measured, the 120 clients of
+ * bench:ledger's ingest, refused once at the start, all slept 5 s, and the node sat idle for 40% of the run. A stalled
+ * node's oldest transaction ages, so its hint still grows to the maximum.
+ */
+function drainRate (v: AdmissionView): number {
+  const little = v.oldestPendingAgeMs > 0 ? (1000 * v.pendingTxs) / v.oldestPendingAgeMs : 0
+  return Math.max(1, v.finalTxsPerSecond, little)
 }
 
 function clamp (ms: number): number {

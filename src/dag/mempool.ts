@@ -1,5 +1,5 @@
 import { DagError } from './errors.ts'
-import type { TxInfo } from './tx.ts'
+import { type TxInfo, txDebit } from './tx.ts'
 
 /** What the mempool tells its ledger. */
 export interface MempoolHooks {
@@ -81,6 +81,23 @@ export class Mempool {
     const acct = this.byAccount.get(accountHex)
     if (acct === undefined) return []
     return [...acct.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).flatMap(e => e[1])
+  }
+
+  /**
+   * An account's queued transactions summed for admission: their count, their debits (amount + fee) and the nonce
+   * after the highest. No sort and no decode (admission asked `forAccount` and decoded every payload on every submit).
+   */
+  pendingOf (accountHex: string): { count: number, debit: bigint, next: bigint | undefined } {
+    const acct = this.byAccount.get(accountHex)
+    let count = 0
+    let debit = 0n
+    let next: bigint | undefined
+    if (acct === undefined) return { count, debit, next }
+    for (const [n, list] of acct) {
+      for (const t of list) { count++; debit += txDebit(t) }
+      if (next === undefined || n + 1n > next) next = n + 1n
+    }
+    return { count, debit, next }
   }
 
   /** Highest nonce pending for the account, if any. */
