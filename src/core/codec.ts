@@ -98,6 +98,11 @@ export class Writer {
   finish (): Uint8Array {
     return this.buf.slice(0, this.pos)
   }
+
+  /** The bytes written so far, without a copy: valid only until the next write (to hash a prefix in place). */
+  written (): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
 }
 
 export class Reader {

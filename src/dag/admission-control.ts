@@ -130,21 +130,29 @@ export class AdmissionControl {
   }
 
   view (nowMs: number = Date.now()): AdmissionView {
+    return this.figures(nowMs, true)
+  }
+
+  /** The figures; the oldest pending transaction's age only when `withAge` (it walks the undecided vertices). */
+  private figures (nowMs: number, withAge: boolean): AdmissionView {
     const rate = this.finalRate(nowMs)
-    const oldest = this.load.oldestPendingMs()
     const baseMs = this.baseLatencyMs(nowMs)
     return {
       pendingTxs: this.load.pendingTxs(),
       boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
       finalTxsPerSecond: rate,
-      oldestPendingAgeMs: oldest === undefined ? 0 : Math.max(0, nowMs - oldest),
+      oldestPendingAgeMs: withAge ? this.oldestAgeMs(nowMs) : 0,
       baseLatencyMs: baseMs
     }
   }
 
   /** Throws BUSY (with `retryAfterMs`) when one more transaction would be past capacity. */
   check (nowMs: number = Date.now()): void {
-    const v = this.view(nowMs)
+    // runs on every submit: the oldest pending transaction is looked up only when a rule needs it (a refusal's
+    // hint, or the age rule when it is on)
+    const fast = this.figures(nowMs, false)
+    const needAge = fast.pendingTxs >= fast.boundTxs || (fast.pendingTxs > 0 && this.maxPendingAgeMs !== Number.POSITIVE_INFINITY)
+    const v = needAge ? { ...fast, oldestPendingAgeMs: this.oldestAgeMs(nowMs) } : fast
     if (v.pendingTxs >= v.boundTxs) {
       // time to finalize the excess at the rate the pending transactions drain
       const retryAfterMs = clamp(Math.ceil((1000 * (v.pendingTxs - v.boundTxs + 1)) / drainRate(v)))
@@ -154,6 +162,11 @@ export class AdmissionControl {
       const retryAfterMs = clamp(Math.ceil(this.targetQueueMs / 4))
       this.refuse('age', `node is not finalizing in time: its oldest pending transaction has waited ${v.oldestPendingAgeMs} ms; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
+  }
+
+  private oldestAgeMs (nowMs: number): number {
+    const oldest = this.load.oldestPendingMs()
+    return oldest === undefined ? 0 : Math.max(0, nowMs - oldest)
   }
 
   private refuse (reason: BusyReason, message: string, retryAfterMs: number, v: AdmissionView): never {

@@ -126,13 +126,12 @@ export function buildVertexInfo (chainId: string, init: { author: Uint8Array, se
   for (const t of unsigned.txs) size += t.length + 4
   const w = new Writer(size)
   writeUnsigned(w, unsigned)
-  const unsignedBytes = w.finish()
-  // one pass over the ~700 KB: the signed digest, then the id (sha256 of unsigned || signature) from its state
-  const hash = sha256Prefix(unsignedBytes)
+  // one pass over the ~700 KB: the signed digest, then the id (sha256 of unsigned || signature) from its state;
+  // the signature is appended in place, so the vertex is copied once (finish), not three times
+  const hash = sha256Prefix(w.written())
   const signature = sign(signingMessage(VERTEX_SIGNING_TAG, chainId, hash.digest), init.secretKey)
-  const encoded = new Uint8Array(unsignedBytes.length + ML_DSA65_SIGNATURE_BYTES)
-  encoded.set(unsignedBytes)
-  encoded.set(signature, unsignedBytes.length)
+  w.fixed(signature, ML_DSA65_SIGNATURE_BYTES)
+  const encoded = w.finish()
   const id = hash.extend(signature)
   return { vertex: { ...unsigned, signature }, encoded, id, idHex: toHex(id), parentHex: parents.map(toHex), txs: init.txs }
 }
