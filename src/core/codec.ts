@@ -98,6 +98,11 @@ export class Writer {
   finish (): Uint8Array {
     return this.buf.slice(0, this.pos)
   }
+
+  /** The bytes written so far, without a copy: valid only until the next write (to hash a prefix in place). */
+  written (): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
 }
 
 export class Reader {
@@ -170,6 +175,25 @@ export class Reader {
     const len = this.u32()
     if (len > max) this.fail(`length ${len} exceeds limit ${max}`)
     return this.fixed(len)
+  }
+
+  /**
+   * `fixed` without the copy: a view into the input. Only for a decoder whose result keeps the input anyway (a
+   * transaction is held with its encoding), so the view retains nothing more; a copy per field was a new buffer
+   * to allocate and collect for each of a transaction's key, payload and signature on every decode.
+   */
+  fixedView (length: number): Uint8Array {
+    this.need(length)
+    const out = this.buf.subarray(this.pos, this.pos + length)
+    this.pos += length
+    return out
+  }
+
+  /** `varBytes` as a view into the input (see fixedView). */
+  varBytesView (max: number): Uint8Array {
+    const len = this.u32()
+    if (len > max) this.fail(`length ${len} exceeds limit ${max}`)
+    return this.fixedView(len)
   }
 
   /** Refuses trailing bytes: every value has exactly one encoding. */

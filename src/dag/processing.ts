@@ -1,5 +1,4 @@
-import type { TxInfo } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
+import { type TxInfo, txDebit } from './tx.ts'
 import type { VertexInfo } from './vertex.ts'
 
 /**
@@ -23,8 +22,7 @@ export class ProcessingIndex {
       this.txVertex.set(t.idHex, info.idHex)
       let m = this.debits.get(t.accountHex)
       if (m === undefined) { m = new Map(); this.debits.set(t.accountHex, m) }
-      const kind = requireTxKind(t.tx.kind)
-      m.set(t.tx.nonce, kind.effects(kind.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce }).debit + t.tx.fee)
+      m.set(t.tx.nonce, txDebit(t))
     }
   }
 

@@ -5,7 +5,7 @@ import type { Genesis } from './genesis.ts'
 import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
 import type { ProcessingIndex } from './processing.ts'
-import { decodeTx, txInfo, txSigningMessageFromEncoded } from './tx.ts'
+import { decodeTx, txDebit, txInfo, txSigningMessageFromEncoded } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
 
@@ -77,17 +77,14 @@ export class TxAdmission {
     let next = acct.nonce
     let pendingDebit = 0n
     for (const [n, debit] of pending ?? []) { if (n >= acct.nonce) { pendingDebit += debit; if (n + 1n > next) next = n + 1n } }
-    for (const t of mempool.forAccount(info.accountHex)) {
-      const k = requireTxKind(t.tx.kind)
-      pendingDebit += k.effects(k.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce }).debit + t.tx.fee
-      if (t.tx.nonce + 1n > next) next = t.tx.nonce + 1n
-    }
+    const queued = mempool.pendingOf(info.accountHex)
+    pendingDebit += queued.debit
+    if (queued.next !== undefined && queued.next > next) next = queued.next
     if (tx.nonce > next) throw new DagError('NONCE_GAP', `nonce ${tx.nonce} is ahead of the account's next nonce ${next}`, { expected: next.toString() })
     // A competitor is allowed only against instances this node's outside check found invalid (ExternalValidity).
-    const replacesVetoed = tx.nonce === acct.nonce && mempool.forAccount(info.accountHex).length === 0 && core.onlyVetoedLive(info.conflictKey)
+    const replacesVetoed = tx.nonce === acct.nonce && queued.count === 0 && core.onlyVetoedLive(info.conflictKey)
     if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
-    const kind = requireTxKind(tx.kind)
-    const need = kind.effects(kind.decode(tx.payload), { account: info.account, nonce: tx.nonce }).debit + tx.fee
+    const need = txDebit(info)
     if (acct.balance - pendingDebit < need) {
       throw new DagError('INSUFFICIENT_BALANCE', `balance ${acct.balance - pendingDebit} (after pending transactions) is below amount + fee ${need}`)
     }

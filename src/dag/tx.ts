@@ -43,7 +43,10 @@ export function encodeTx (tx: Transaction): Uint8Array {
   return w.finish()
 }
 
-/** Strict decode: version, known kind, payload valid for its kind, no trailing bytes. */
+/**
+ * Strict decode: version, known kind, payload valid for its kind, no trailing bytes. The key, payload and signature
+ * are views into `bytes` (never changed by the ledger; a caller that reuses its buffer passes a copy).
+ */
 export function decodeTx (bytes: Uint8Array): Transaction {
   if (bytes.length > MAX_TX_BYTES) throw new DagError('TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${MAX_TX_BYTES}`)
   const r = new Reader(bytes, 'transaction')
@@ -51,11 +54,12 @@ export function decodeTx (bytes: Uint8Array): Transaction {
   if (version !== TX_VERSION) r.fail(`unsupported version ${version}`)
   const kind = r.u16()
   const kindDef = requireTxKind(kind)
-  const publicKey = r.fixed(ML_DSA65_PUBLIC_KEY_BYTES)
+  // views into `bytes`: a transaction is kept with its encoding (TxInfo.encoded), so they retain nothing more
+  const publicKey = r.fixedView(ML_DSA65_PUBLIC_KEY_BYTES)
   const nonce = r.u64()
   const fee = r.u128()
-  const payload = r.varBytes(Math.min(MAX_TX_PAYLOAD_BYTES, kindDef.maxPayloadBytes))
-  const signature = r.fixed(ML_DSA65_SIGNATURE_BYTES)
+  const payload = r.varBytesView(Math.min(MAX_TX_PAYLOAD_BYTES, kindDef.maxPayloadBytes))
+  const signature = r.fixedView(ML_DSA65_SIGNATURE_BYTES)
   r.end()
   const decoded = kindDef.decode(payload)
   kindDef.validate?.(decoded, { nonce, fee })
@@ -118,6 +122,22 @@ export function txInfo (encoded: Uint8Array, tx: Transaction = decodeTx(encoded)
   const account = kind.account !== undefined ? kind.account(kind.decode(tx.payload)) : addressBytesFromPublicKey(tx.publicKey)
   const accountHex = toHex(account)
   return { tx, encoded, id, idHex: toHex(id), account, accountHex, conflictKey: `${accountHex}:${tx.nonce}` }
+}
+
+// debit per transaction object, computed once: admission, the mempool's pending sums and the processing index all
+// ask for it (each decoded the payload again; the mempool's sum did it for every pending transaction of the account
+// on every submit). Weak: an entry goes with its transaction.
+const debits = new WeakMap<TxInfo, bigint>()
+
+/** What the transaction takes from its account: its kind's debit plus the fee. */
+export function txDebit (info: TxInfo): bigint {
+  let d = debits.get(info)
+  if (d === undefined) {
+    const kind = requireTxKind(info.tx.kind)
+    d = kind.effects(kind.decode(info.tx.payload), { account: info.account, nonce: info.tx.nonce }).debit + info.tx.fee
+    debits.set(info, d)
+  }
+  return d
 }
 
 export function txToJSON (info: TxInfo): Record<string, unknown> {

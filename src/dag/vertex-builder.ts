@@ -46,8 +46,11 @@ export class VertexBuilder {
     const chosenKeys = new Set<string>()
     for (const accountHex of mempool.accounts()) {
       if (chosen.length >= maxBatch) break
-      const acct = await state.account(fromHex(accountHex))
-      for (const t of mempool.forAccount(accountHex)) {
+      const queued = mempool.forAccount(accountHex)
+      if (queued.length === 0) continue
+      // the transactions carry their account's bytes: no hex decode per account per build
+      const acct = await state.account(queued[0].account)
+      for (const t of queued) {
         if (chosen.length >= maxBatch) break
         const n = t.tx.nonce
         if (n < acct.nonce) {

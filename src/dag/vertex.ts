@@ -1,6 +1,6 @@
 import { compareBytes, Reader, toHex, Writer } from '../core/codec.ts'
 import {
-  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage
+  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sha256Prefix, sign, signingMessage
 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { decodeTx, MAX_TX_BYTES, type TxInfo, txInfo } from './tx.ts'
@@ -126,12 +126,13 @@ export function buildVertexInfo (chainId: string, init: { author: Uint8Array, se
   for (const t of unsigned.txs) size += t.length + 4
   const w = new Writer(size)
   writeUnsigned(w, unsigned)
-  const unsignedBytes = w.finish()
-  const signature = sign(signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(unsignedBytes)), init.secretKey)
-  const encoded = new Uint8Array(unsignedBytes.length + ML_DSA65_SIGNATURE_BYTES)
-  encoded.set(unsignedBytes)
-  encoded.set(signature, unsignedBytes.length)
-  const id = sha256(encoded)
+  // one pass over the ~700 KB: the signed digest, then the id (sha256 of unsigned || signature) from its state;
+  // the signature is appended in place, so the vertex is copied once (finish), not three times
+  const hash = sha256Prefix(w.written())
+  const signature = sign(signingMessage(VERTEX_SIGNING_TAG, chainId, hash.digest), init.secretKey)
+  w.fixed(signature, ML_DSA65_SIGNATURE_BYTES)
+  const encoded = w.finish()
+  const id = hash.extend(signature)
   return { vertex: { ...unsigned, signature }, encoded, id, idHex: toHex(id), parentHex: parents.map(toHex), txs: init.txs }
 }
 

@@ -73,3 +73,17 @@ test('the bound and the age limit sit on top of the node\'s own finality latency
   // ten seconds later the old latency has left the window
   t.is(ac.baseLatencyMs(11_500), 0)
 })
+
+test('before anything is finalized a refusal\'s retryAfterMs comes from what is pending and the oldest one\'s age, not from 1 tx/s', t => {
+  const { ac, load } = fixture({ minPendingTxs: 1000 })
+  // 1,100 pending, the oldest admitted 1 s ago, nothing final yet: they drain at about 1,100 tx/s
+  load.pending = 1100
+  load.oldest = 0
+  const err = busy(() => { ac.check(1000) })
+  t.is(ac.view(1000).finalTxsPerSecond, 0)
+  // 101 over the bound at ~1,100 tx/s: ~92 ms (counting 1 tx/s it was the 5 s maximum)
+  t.true(Math.abs((err.meta.retryAfterMs as number) - 92) <= 2, `retryAfterMs ${err.meta.retryAfterMs}`)
+  // a node that stopped finalizing: its oldest pending transaction ages, and the hint grows to the maximum
+  const stalled = busy(() => { ac.check(60_000) })
+  t.is(stalled.meta.retryAfterMs, 5000)
+})

@@ -27,3 +27,21 @@ test('the proposer\'s batching rule: a full batch or room for a partial vertex b
   t.is(pool.size, 0)
   t.false(pool.readyToBuild(2, true, 0))
 })
+
+test('an account\'s queued transactions sum to their count, debits (amount + fee) and the nonce after the highest', t => {
+  const pool = new Mempool(10)
+  t.deepEqual(pool.pendingOf(txs[0].accountHex), { count: 0, debit: 0n, next: undefined })
+  pool.add(txs[1])
+  pool.add(txs[0])
+  t.deepEqual(pool.pendingOf(txs[0].accountHex), { count: 2, debit: 2n * 1001n, next: 2n })
+  pool.add(txs[2])
+  t.deepEqual(pool.pendingOf(txs[0].accountHex), { count: 3, debit: 3n * 1001n, next: 3n })
+  // the highest leaves: the next nonce falls back to the one after the highest left
+  pool.remove(txs[2].idHex)
+  pool.remove(txs[1].idHex)
+  t.deepEqual(pool.pendingOf(txs[0].accountHex), { count: 1, debit: 1001n, next: 1n })
+  t.is(pool.highestNonce(txs[0].accountHex), 0n)
+  pool.take(txs[0].idHex)
+  t.deepEqual(pool.pendingOf(txs[0].accountHex), { count: 0, debit: 0n, next: undefined })
+  t.deepEqual(pool.accounts(), [])
+})
