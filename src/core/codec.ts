@@ -163,18 +163,14 @@ export class Reader {
     return (hi << 64n) | lo
   }
 
+  /** `length` bytes, copied (see fixedView for a view). */
   fixed (length: number): Uint8Array {
-    this.need(length)
-    const out = this.buf.slice(this.pos, this.pos + length)
-    this.pos += length
-    return out
+    return this.fixedView(length).slice()
   }
 
-  /** u32 length then bytes; refuses a length above `max` before reading anything. */
+  /** u32 length then bytes, copied; refuses a length above `max` before reading anything. */
   varBytes (max: number): Uint8Array {
-    const len = this.u32()
-    if (len > max) this.fail(`length ${len} exceeds limit ${max}`)
-    return this.fixed(len)
+    return this.varBytesView(max).slice()
   }
 
   /**
@@ -189,7 +185,7 @@ export class Reader {
     return out
   }
 
-  /** `varBytes` as a view into the input (see fixedView). */
+  /** `varBytes` as a view into the input (see fixedView): refuses a length above `max` before reading anything. */
   varBytesView (max: number): Uint8Array {
     const len = this.u32()
     if (len > max) this.fail(`length ${len} exceeds limit ${max}`)

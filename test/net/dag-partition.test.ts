@@ -36,6 +36,18 @@ async function startFour (dir: string, nodes: NodeProcess[], chainId: string): P
   return { genesis, nodes, probes: nodes.map(n => new ConsensusProbe(n)), accounts }
 }
 
+/** Runs `run` on four fresh node processes in a temporary directory; kills them and removes it afterwards. */
+async function withFourNodes (prefix: string, chainId: string, run: (net: FourNodes) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const nodes: NodeProcess[] = []
+  try {
+    await run(await startFour(dir, nodes, chainId))
+  } finally {
+    await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 const decided = (s: ProbeTxStatus): boolean => s === 'final' || s === 'rejected'
 
 /** Waits until both transactions are decided on every node; on a timeout, logs where each node's consensus stands. */
@@ -60,11 +72,8 @@ async function roots (nodes: NodeProcess[]): Promise<Set<string>> {
 }
 
 test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined, exactly one wins everywhere and new transfers finalize', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-partition-'))
-  const nodes: NodeProcess[] = []
-  try {
-    const net = await startFour(dir, nodes, 'harmony-partition')
-    const { genesis, probes } = net
+  await withFourNodes('harmony-dag-partition-', 'harmony-partition', async net => {
+    const { genesis, probes, nodes } = net
     const [a, b, c] = net.accounts
     // The halves {0, 1} and {2, 3}: each node dials only its partner. The node processes have no discovery
     // (no bootstrap list, no DHT, no mDNS; gossipsub peer exchange is off), checked below by the bound counts.
@@ -124,10 +133,7 @@ test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined,
     const id4 = nodes[3].submit(transfer(genesis, b, a, 1n, 0n))
     await waitFor(() => nodes.every(n => n.finals.has(id3) && n.finals.has(id4)), 'new transfers final on every node', 120_000)
     t.is((await roots(nodes)).size, 1, 'equal state roots after the new transfers')
-  } finally {
-    await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test.serial('a validator away while the others decided a double spend, holding the other side, adopts their decision when it comes back, with nothing else to decide', async t => {
@@ -135,11 +141,8 @@ test.serial('a validator away while the others decided a double spend, holding t
   // prefers its own tx2 and polls only it; the others rejected it on sight and have nothing processing. Their answers
   // name their accepted tips, so node 3 hears of tx1's vertex and adopts it (before they did, it stayed pending for
   // good: dag-partition's flake).
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-late-'))
-  const nodes: NodeProcess[] = []
-  try {
-    const net = await startFour(dir, nodes, 'harmony-late')
-    const { genesis, probes } = net
+  await withFourNodes('harmony-dag-late-', 'harmony-late', async net => {
+    const { genesis, probes, nodes } = net
     const [a, b, c] = net.accounts
     nodes[0].dial(nodes[1].addr)
     nodes[0].dial(nodes[2].addr)
@@ -155,8 +158,5 @@ test.serial('a validator away while the others decided a double spend, holding t
     await bothDecided(t, net, id1, id2)
     for (let i = 0; i < 4; i++) t.deepEqual([await probes[i].tx(id1), await probes[i].tx(id2)], ['final', 'rejected'], `node ${i}`)
     t.is((await roots(nodes)).size, 1, 'equal state roots')
-  } finally {
-    await Promise.all(nodes.map(async n => { if (!n.exited) await n.kill() }))
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
