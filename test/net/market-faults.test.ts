@@ -89,7 +89,7 @@ test.serial('a winner killed before it can answer is slashed for lateness and re
   // node 3 asks 2, the others more. Once its reveal is in (in time, on any node) no bid can undercut it, so it is the
   // winner the award will name, and it is killed then, before any award exists: it cannot answer however slowly this
   // test looks. (Killing the cheapest revealed bid once the auction was sealed raced the award: under load the winner
-  // had its award and answered in time before the kill, here 2 runs of 6.) An award that left its reveal out
+  // had its award and answered in time before the kill, here 3 runs of 6.) An award that left its reveal out
   // (`excluded`, an award issued before the reveal was final there) does not name it: then the next cheapest is tried;
   // a target that did not bid in time (its provider_status says why) is tried again on another task.
   const candidates = [LIAR, HONEST_CHEAP]
