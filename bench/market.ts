@@ -45,6 +45,9 @@ const IN_FLIGHT = Number(values['in-flight'])
 const AGC = 10n ** 18n
 const FINAL = new Set(['settled', 'refunded', 'expired', 'cancelled'])
 const POLL_MS = 50
+// at saturation every task in flight is polled: at 50 ms, 100 tasks in flight were 2,000 task_get/s on the nodes
+// being measured (the bench's own load); a task's end is seen up to this much late, which the rate tolerates
+const SATURATION_POLL_MS = 250
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
 const results: BenchResult[] = []
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -59,13 +62,43 @@ async function waitFinal (client: HarmonyClient, txId: string): Promise<number> 
   }
 }
 
-async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: number): Promise<TaskRecord | undefined> {
+async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: number, pollMs = POLL_MS): Promise<TaskRecord | undefined> {
   while (Date.now() < deadlineMs) {
     const task = await client.call('task_get', [taskId])
     if (task !== null && FINAL.has(task.state)) return task
-    await sleep(POLL_MS)
+    await sleep(pollMs)
   }
   return undefined
+}
+
+/** Where one task's time went (ms): wall clock at the requester's side, market (vertex) times in between. */
+interface TaskStages { state: string, bids: number, submit: number, award: number, execute: number, settle: number, seen: number, total: number }
+
+function stagesOf (t: TaskRecord, submittedAt: number, seenAt: number): TaskStages {
+  const awardAt = t.awards[0]?.atMs
+  const resultAt = t.results.length > 0 ? Math.max(...t.results.map(r => r.atMs)) : undefined
+  const settleAt = t.settlement?.atMs
+  return {
+    state: t.state,
+    bids: t.bidCount,
+    submit: t.announcedAtMs - submittedAt,
+    award: awardAt === undefined ? NaN : awardAt - t.announcedAtMs,
+    execute: awardAt === undefined || resultAt === undefined ? NaN : resultAt - awardAt,
+    settle: resultAt === undefined || settleAt === undefined ? NaN : settleAt - resultAt,
+    seen: settleAt === undefined ? NaN : seenAt - settleAt,
+    total: seenAt - submittedAt
+  }
+}
+
+/** The stage breakdown at saturation, p50 / p90 of each stage over the tasks that reached it, and the end states. */
+function logStages (all: TaskStages[]): void {
+  const states = new Map<string, number>()
+  for (const s of all) states.set(s.state, (states.get(s.state) ?? 0) + 1)
+  log(`end states: ${[...states].map(([k, v]) => `${k} ${v}`).join(', ')}; bids per task p50 ${percentile(sorted(all.map(s => s.bids)), 0.5)}`)
+  for (const key of ['submit', 'award', 'execute', 'settle', 'seen', 'total'] as const) {
+    const xs = sorted(all.map(s => s[key]).filter(x => Number.isFinite(x)))
+    if (xs.length > 0) log(`stage ${key.padEnd(8)} p50 ${Math.round(percentile(xs, 0.5))} ms, p90 ${Math.round(percentile(xs, 0.9))} ms (${xs.length} tasks)`)
+  }
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'harmony-bench-market-'))
@@ -130,6 +163,7 @@ try {
   const stopAt = started + SATURATION_S * 1000
   const submittedIds: Array<{ client: HarmonyClient, taskId: string }> = []
   const ends: Array<TaskRecord | undefined> = []
+  const stages: TaskStages[] = []
   await Promise.all(requesters.map(async (r) => {
     let turn = Promise.resolve()
     const submitOne = async (): Promise<string | undefined> => {
@@ -150,10 +184,13 @@ try {
     }
     await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
       while (Date.now() < stopAt) {
+        const submittedAt = Date.now()
         const taskId = await submitOne()
         if (taskId === undefined) continue
         submittedIds.push({ client: r.client, taskId })
-        ends.push(await waitTask(r.client, taskId, Date.now() + 120_000))
+        const end = await waitTask(r.client, taskId, Date.now() + 120_000, SATURATION_POLL_MS)
+        ends.push(end)
+        if (end !== undefined) stages.push(stagesOf(end, submittedAt, Date.now()))
       }
     }))
   }))
@@ -162,6 +199,7 @@ try {
   const statsAfter = await Promise.all(clients.map(async c => await c.call('dag_stats')))
   const finalTxs = Math.max(...statsAfter.map((s, i) => s.finalTxs - statsBefore[i].finalTxs))
   log(`${submittedIds.length} submitted, ${settled} settled, ${ends.filter(e => e === undefined).length} unfinished, in ${elapsedS.toFixed(1)} s`)
+  logStages(stages)
   results.push(
     { bench: 'market', metric: 'tasks/s at saturation (settled)', value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
     { bench: 'market', metric: 'settled share at saturation', value: settled / Math.max(1, submittedIds.length), unit: 'ratio', baseline: 'all submitted', baseline_value: 1 }

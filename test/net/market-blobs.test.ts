@@ -151,6 +151,30 @@ test.serial('chunk ranges, a blob already held, concurrent fetches of one blob, 
   t.deepEqual(client.faults, [])
 })
 
+test.serial('locate finds the one holder among peers that lack the blob, one that never answers and six more; none for an unknown id', async t => {
+  const client = await blobNode({}, { requestTimeoutMs: 60_000 })
+  const lacking = await Promise.all(Array.from({ length: 6 }, async () => await blobNode()))
+  const holder = await blobNode()
+  // a peer that reads the request and never answers: were peers asked one after another, it would hold the
+  // search for the request timeout; asked in a wave, the holder's answer ends the wave and it is abandoned
+  const silent = await evilPeer(async () => { await new Promise(() => {}) })
+  const bytes = new Uint8Array(randomBytes(300))
+  const id = await holder.store.put(bytes)
+  const order = [
+    await connect(client, silent),
+    ...await Promise.all(lacking.slice(0, 2).map(async n => await connect(client, n.libp2p))),
+    await connect(client, holder.libp2p),
+    ...await Promise.all(lacking.slice(2).map(async n => await connect(client, n.libp2p)))
+  ]
+  t.is((await client.service.locate(order, id))?.toString(), holder.libp2p.peerId.toString())
+  // in a later wave: the first wave (four peers without it) is asked out first
+  const later = [...order.slice(1, 3), ...order.slice(4, 6), order[3]]
+  t.is((await client.service.locate(later, id))?.toString(), holder.libp2p.peerId.toString())
+  t.is(await client.service.locate(order.slice(1), '22'.repeat(32)), undefined)
+  t.false(await client.store.has(id), 'locating stores nothing')
+  t.deepEqual(client.faults, [])
+})
+
 test.serial('a blob over the fetching node\'s maximum is refused before any chunk moves', async t => {
   const server = await blobNode()
   const client = await blobNode({ maxBlobBytes: CHUNK_BYTES })

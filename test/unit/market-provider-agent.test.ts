@@ -233,3 +233,69 @@ for (const fault of ['none', 'wrong-result'] as const) {
     }
   })
 }
+
+test.serial('awarded tasks are handled at once (one\'s input fetch does not wait for another\'s), each run exactly once', async t => {
+  await using dir = await tempDir()
+  const market = new Market()
+  registered(market)
+  const r = await rig(dir.path, {}, market)
+  // every input fetch waits until fetches of three different tasks are under way together: one job at a time
+  // would never get there (and the results below would not come)
+  const fetching = new Set<string>()
+  let release = (): void => {}
+  const together = new Promise<void>(resolve => { release = resolve })
+  const input = r.blobs.input
+  r.blobs.input = async (task, id, signal) => {
+    fetching.add(task.taskId)
+    if (fetching.size >= 3) release()
+    await together
+    return await input(task, id, signal)
+  }
+  const ids = ['d1', 'd2', 'd3'].map(p => p.repeat(32))
+  try {
+    await r.agent.start()
+    for (const taskId of ids) {
+      const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+      market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
+    }
+    await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 3, 'the three results', 10_000)
+    // the agent's sweep re-reads every held task each 100 ms while they run: none may be queued a second time
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const answered = r.ledger.of(TX_KIND_TASK_RESULT).map(tx => toHex(taskResultKind.decode(tx.payload).taskId)).sort()
+    t.deepEqual(answered, ids, 'one result per awarded task')
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+test.serial('capacity bounds work that can be won: a commit past it is left unrevealed, with the reason kept', async t => {
+  await using dir = await tempDir()
+  const market = new Market()
+  registered(market)
+  const r = await rig(dir.path, { capacity: 1 }, market)
+  const first = 'f1'.repeat(32)
+  const second = 'f2'.repeat(32)
+  for (const id of [first, second]) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  try {
+    await r.agent.start()
+    market.change(taskView(first, { bidsCloseAtMs: Date.now() + 400 }))
+    market.change(taskView(second, { bidsCloseAtMs: Date.now() + 1500 }))
+    // both commit: a sealed commit costs nothing to drop, so more than capacity may be open
+    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 2, 'both commits', 10_000)
+    await waitFor(() => r.ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the first reveal', 10_000)
+    // the first reveal can win the one slot until its award: the second is not revealed
+    await waitFor(() => agentSkipped(r.agent, second) !== undefined, 'the second bid given up', 10_000)
+    t.is(agentSkipped(r.agent, second)?.reason, 'capacity')
+    t.regex(agentSkipped(r.agent, second)?.detail ?? '', /left unrevealed/)
+    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
+    t.deepEqual(toHex(bidRevealKind.decode(r.ledger.of(TX_KIND_BID_REVEAL)[0].payload).taskId), first)
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+function agentSkipped (agent: ProviderAgent, taskId: string): { reason: string, detail: string } | undefined {
+  return agent.status().skipped.find(s => s.taskId === taskId)
+}

@@ -4,7 +4,7 @@ import { addressFromPublicKey, generateKeyPair } from '../../src/dag/index.ts'
 import { assertFaultInjectionAllowed, defaultProviderConfig, parseProviderConfig } from '../../src/market/provider/config.ts'
 import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
 import { capabilityRecord, gflopsToMilli } from '../../src/market/provider/capability.ts'
-import { NoBidLog, PricingPolicy, type ProviderSelf, type TaskOffer } from '../../src/market/provider/policy.ts'
+import { NoBidLog, OPEN_BIDS_PER_SLOT, PricingPolicy, type ProviderSelf, type TaskOffer } from '../../src/market/provider/policy.ts'
 import { estimateWork } from '../../src/market/provider/work.ts'
 import { DEFAULT_LIMITS, EXECUTION_PROFILE, type ExecutorInfo } from '../../src/compute/types.ts'
 
@@ -41,27 +41,31 @@ test('a matmul is priced per GFLOP, rounded up, never below the minimum', t => {
 test('the provider bids only when it can run the task, the price fits the budget and the escrow holds budget × replicas', t => {
   const policy = new PricingPolicy(parseProviderConfig({ pricePerGflop: '1000000000', minPrice: '1000' }))
   const task = offer({ budget: 600_000n, replicas: 3 })
-  const decision = policy.decide(task, 1_800_000n, { active: 0 }, self)
+  const decision = policy.decide(task, 1_800_000n, { committed: 0, reserved: 0 }, self)
   t.deepEqual(decision.bid ? decision.price : undefined, 524288n)
 
   const reasons = (d: ReturnType<PricingPolicy['decide']>): string => d.bid ? 'bid' : d.reason
-  t.is(reasons(policy.decide(task, 1_799_999n, { active: 0 }, self)), 'escrow-missing', 'an escrow one unit short of budget × replicas')
-  t.is(reasons(policy.decide(task, 0n, { active: 0 }, self)), 'escrow-missing')
-  t.is(reasons(policy.decide(offer({ budget: 524287n }), 10n ** 20n, { active: 0 }, self)), 'price-floor')
-  t.is(reasons(policy.decide(task, 1_800_000n, { active: 16 }, self)), 'capacity', 'at capacity')
-  t.is(reasons(policy.decide(offer({ kernel: 'custom', params: {} }), 10n ** 20n, { active: 0 }, self)), 'kernel', 'the CPU executor runs no custom WGSL')
-  t.is(reasons(policy.decide(offer({ kernel: 'mlp', params: { batch: 4 } }), 10n ** 20n, { active: 0 }, self)), 'kernel', 'an mlp cannot be priced before its weights are seen')
-  t.is(reasons(policy.decide(offer({ requirements: { executor: 'webgpu', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { active: 0 }, self)), 'capability')
-  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 401, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { active: 0 }, self)), 'capability')
-  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 4097, attested: false } }), 10n ** 20n, { active: 0 }, self)), 'capability')
-  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { active: 0 }, self)), 'capability')
-  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { active: 0 }, { ...self, attested: true })), 'bid')
-  t.is(reasons(policy.decide(offer({ params: { m: 4096, k: 4096, n: 4096 } }), 10n ** 30n, { active: 0 }, self)), 'too-large', '4096² floats ×3 is over 64 MiB')
+  t.is(reasons(policy.decide(task, 1_799_999n, { committed: 0, reserved: 0 }, self)), 'escrow-missing', 'an escrow one unit short of budget × replicas')
+  t.is(reasons(policy.decide(task, 0n, { committed: 0, reserved: 0 }, self)), 'escrow-missing')
+  t.is(reasons(policy.decide(offer({ budget: 524287n }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'price-floor')
+  t.is(reasons(policy.decide(task, 1_800_000n, { committed: 0, reserved: 16 }, self)), 'capacity', 'work in hand at capacity')
+  t.is(reasons(policy.decide(task, 1_800_000n, { committed: 60, reserved: 3 }, self)), 'bid', 'sealed commits beyond capacity: dropping them costs nothing')
+  t.is(reasons(policy.decide(task, 1_800_000n, { committed: 60, reserved: 4 }, self)), 'capacity', `at most ${OPEN_BIDS_PER_SLOT} × capacity bids open`)
+  t.is(policy.revealRefusal({ committed: 40, reserved: 15 }), undefined, 'a reveal while reserved work is under capacity')
+  t.regex(policy.revealRefusal({ committed: 0, reserved: 16 }) ?? '', /capacity 16: the commit is left unrevealed/)
+  t.is(reasons(policy.decide(offer({ kernel: 'custom', params: {} }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'kernel', 'the CPU executor runs no custom WGSL')
+  t.is(reasons(policy.decide(offer({ kernel: 'mlp', params: { batch: 4 } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'kernel', 'an mlp cannot be priced before its weights are seen')
+  t.is(reasons(policy.decide(offer({ requirements: { executor: 'webgpu', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
+  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 401, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
+  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 4097, attested: false } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
+  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
+  t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { committed: 0, reserved: 0 }, { ...self, attested: true })), 'bid')
+  t.is(reasons(policy.decide(offer({ params: { m: 4096, k: 4096, n: 4096 } }), 10n ** 30n, { committed: 0, reserved: 0 }, self)), 'too-large', '4096² floats ×3 is over 64 MiB')
 })
 
 test('allow and deny lists of requester addresses', t => {
   const reason = (config: object, who: string): string => {
-    const d = new PricingPolicy(parseProviderConfig(config)).decide(offer({ requester: who }), 10n ** 20n, { active: 0 }, self)
+    const d = new PricingPolicy(parseProviderConfig(config)).decide(offer({ requester: who }), 10n ** 20n, { committed: 0, reserved: 0 }, self)
     return d.bid ? 'bid' : d.reason
   }
   t.is(reason({ deny: [requester] }, requester), 'denied')

@@ -26,6 +26,8 @@ const MAX_REQUESTS_PER_STREAM = 1 + 4096 / MAX_CHUNKS_PER_REQUEST
 const REQUESTS_IN_FLIGHT = 2
 /** Unread bytes a client stream may buffer: the answers in flight, with their framing, and room to spare. */
 const CLIENT_BUFFER_BYTES = REQUESTS_IN_FLIGHT * MAX_CHUNKS_PER_REQUEST * (MAX_RESPONSE_FRAME_BYTES + 8) + 64 * 1024
+/** Peers `locate` asks at once. */
+const LOCATE_WAVE = 4
 /** Unread bytes a server stream may buffer: a few pipelined requests (39 bytes each); more is abuse. */
 const SERVER_BUFFER_BYTES = 4096
 
@@ -134,6 +136,27 @@ export class BlobService implements Startable {
     } finally {
       if (this.fetching.get(id) === p) this.fetching.delete(id)
     }
+  }
+
+  /**
+   * The first of `peers` found holding blob `id` (asked for its manifest, LOCATE_WAVE peers at once, the rest of a
+   * wave cancelled once one has it), or undefined when none answered that it has it. Asking one peer after
+   * another cost a stream round trip per peer without the blob: a provider's 256-byte input took 0.5–1.9 s to
+   * fetch on a loaded 5-node devnet (bench:market at saturation).
+   */
+  async locate (peers: readonly PeerId[], id: string, signal?: AbortSignal): Promise<PeerId | undefined> {
+    assertBlobId(id)
+    for (let i = 0; i < peers.length && signal?.aborted !== true; i += LOCATE_WAVE) {
+      const found = new AbortController()
+      const asked = AbortSignal.any([found.signal, ...(signal === undefined ? [] : [signal])])
+      const holder = await Promise.any(peers.slice(i, i + LOCATE_WAVE).map(async (peer) => {
+        await this.session(peer, asked, async (s) => await s.manifest(id))
+        found.abort()
+        return peer
+      })).catch(() => undefined)
+      if (holder !== undefined) return holder
+    }
+    return undefined
   }
 
   /**

@@ -25,6 +25,12 @@ export interface ProviderAgentInit {
   sweepMs?: number
   /** Awarded tasks waiting to run; past it an award is not taken (and the provider will be replaced). @default 32 */
   maxQueuedJobs?: number
+  /**
+   * Awarded tasks handled at once (fetching inputs, waiting for or using the executor, storing the output, submitting
+   * the result), at most the pricing capacity. The executor itself runs one kernel at a time (its own bounded
+   * queue); this lets one job's network and ledger round trips overlap another's kernel. @default 8
+   */
+  maxRunningJobs?: number
 }
 
 export interface ProviderAgentComponents {

@@ -17,7 +17,7 @@ import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { signHeartbeat } from './heartbeat.ts'
 import { computeSpec, injectFault, outputBytes } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
-import { NoBidLog, PricingPolicy, type TaskOffer } from './policy.ts'
+import { NoBidLog, PricingPolicy, type ProviderLoad, type TaskOffer } from './policy.ts'
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
 import { registrationNeeded } from './registration.ts'
 import { TxSender } from './tx-sender.ts'
@@ -28,6 +28,8 @@ const COMMIT_MARGIN_MS = 150
 const MAX_DECIDED = 10_000
 
 interface Job { taskId: string, round: number, seenAtMs: number }
+
+const jobKey = (taskId: string, round: number): string => `${taskId}/${round}`
 
 /**
  * The provider agent: registers this node as a provider (bond from config), decides on every final announce
@@ -48,6 +50,7 @@ export class ProviderAgent implements Startable {
   private readonly heartbeatMs: number
   private readonly sweepMs: number
   private readonly maxQueuedJobs: number
+  private readonly maxRunningJobs: number
   private readonly noBids = new NoBidLog()
   private readonly records = new Map<string, BidRecord>()
   private readonly views = new Map<string, TaskView>()
@@ -61,7 +64,8 @@ export class ProviderAgent implements Startable {
   private lastSweepMs = 0
   private lastHeartbeatMs = 0
   private heartbeatSeq = 0n
-  private runningJob = false
+  /** Jobs being handled (task/round): an event or sweep while one runs must not queue it again. */
+  private readonly running = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
@@ -82,6 +86,7 @@ export class ProviderAgent implements Startable {
     this.heartbeatMs = init.heartbeatMs ?? 10_000
     this.sweepMs = init.sweepMs ?? 3000
     this.maxQueuedJobs = init.maxQueuedJobs ?? 32
+    this.maxRunningJobs = Math.max(1, Math.min(init.maxRunningJobs ?? 8, init.config.capacity))
   }
 
   async start (): Promise<void> {
@@ -127,6 +132,18 @@ export class ProviderAgent implements Startable {
     let n = 0
     for (const r of this.records.values()) if (this.holds(r)) n++
     return n
+  }
+
+  /** Held tasks split as the pricing policy bounds them (policy.ts ProviderLoad). */
+  load (): ProviderLoad {
+    let committed = 0
+    let reserved = 0
+    for (const r of this.records.values()) {
+      if (!this.holds(r)) continue
+      if (r.stage === 'committing' || r.stage === 'committed') committed++
+      else reserved++
+    }
+    return { committed, reserved }
   }
 
   private holds (r: BidRecord): boolean {
@@ -208,7 +225,7 @@ export class ProviderAgent implements Startable {
       const mine = award.winners.includes(this.address) || award.checker === this.address
       if (!mine || record?.answeredRounds.includes(award.round) === true) continue
       if (view.results.some(r => r.provider === this.address && r.round === award.round)) continue
-      if (this.jobs.some(j => j.taskId === view.taskId && j.round === award.round)) continue
+      if (this.jobs.some(j => j.taskId === view.taskId && j.round === award.round) || this.running.has(jobKey(view.taskId, award.round))) continue
       if (Date.now() > award.deadlineMs) continue
       if (this.jobs.length >= this.maxQueuedJobs) {
         this.log.warn({ taskId: view.taskId, round: award.round }, 'award not taken: the job queue is full')
@@ -217,6 +234,7 @@ export class ProviderAgent implements Startable {
       this.log.info({ taskId: view.taskId, round: award.round, checker: award.checker === this.address }, 'awarded: queued to run')
       this.jobs.push({ taskId: view.taskId, round: award.round, seenAtMs: Date.now() })
     }
+    this.runJobs()
   }
 
   private remember (taskId: string): void {
@@ -254,7 +272,7 @@ export class ProviderAgent implements Startable {
       return
     }
     const escrow = (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance
-    const decision = this.policy.decide(this.offer(view), escrow, { active: this.activeCount() }, {
+    const decision = this.policy.decide(this.offer(view), escrow, this.load(), {
       capability: this.capability,
       kernels: this.c.executor().info().kernels,
       attested: this.self.attestation?.passed === true
@@ -279,22 +297,35 @@ export class ProviderAgent implements Startable {
 
   private async reveal (record: BidRecord, view: TaskView): Promise<void> {
     if (Date.now() > view.revealsCloseAtMs) return await this.fail(record, 'the reveal window closed before the reveal')
+    const refusal = this.policy.revealRefusal(this.load())
+    if (refusal !== undefined) {
+      this.noBids.record(record.taskId, 'capacity', refusal)
+      this.metrics.decisions.inc({ outcome: 'capacity' })
+      return await this.fail(record, refusal)
+    }
     const revealTx = await this.send('bid-reveal', record.taskId, nonce => buildBidReveal(this.by(nonce), { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
     if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
     await this.update(record, { stage: 'revealed', revealTx })
     this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
   }
 
+  /**
+   * Starts queued jobs while fewer than maxRunningJobs run. Measured (bench:market at saturation, one job at a
+   * time): the cheapest provider wins most awards by the reputation tie-break, and its jobs queued behind one
+   * another's input fetches and result submits (up to 6 s waiting for an 8×8×8 matmul).
+   */
   private runJobs (): void {
-    if (this.runningJob || this.jobs.length === 0) return
-    const job = this.jobs.shift() as Job
-    this.runningJob = true
-    this.execute(job)
-      .catch(err => {
-        this.metrics.jobs.inc({ outcome: (err as { code?: string }).code ?? 'error' })
-        this.log.warn({ taskId: job.taskId, round: job.round, err: errorMessage(err) }, 'awarded task failed')
-      })
-      .finally(() => { this.runningJob = false; this.runJobs() })
+    while (this.running.size < this.maxRunningJobs && this.jobs.length > 0) {
+      const job = this.jobs.shift() as Job
+      const key = jobKey(job.taskId, job.round)
+      this.running.add(key)
+      this.execute(job)
+        .catch(err => {
+          this.metrics.jobs.inc({ outcome: (err as { code?: string }).code ?? 'error' })
+          this.log.warn({ taskId: job.taskId, round: job.round, err: errorMessage(err) }, 'awarded task failed')
+        })
+        .finally(() => { this.running.delete(key); this.runJobs() })
+    }
   }
 
   private async execute (job: Job): Promise<void> {

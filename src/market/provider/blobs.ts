@@ -26,7 +26,7 @@ export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVA
 
 export interface NetworkBlobsComponents {
   store: Pick<BlobStore, 'has' | 'get' | 'put'>
-  service: Pick<BlobService, 'fetch'>
+  service: Pick<BlobService, 'fetch' | 'locate'>
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
   /**
@@ -50,7 +50,11 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       }
       if (!(await c.store.has(id))) {
         let fetched = false
-        for (const peer of c.peers().slice(0, MAX_PEERS_ASKED)) {
+        // the peers that hold it are found at once (the requester's node, and any provider that fetched it); the
+        // others are still asked in turn if the holder then fails or none answered (busy)
+        const candidates = c.peers().slice(0, MAX_PEERS_ASKED)
+        const holder = await c.service.locate(candidates, id, signal)
+        for (const peer of holder === undefined ? candidates : [holder, ...candidates.filter(p => !p.equals(holder))]) {
           if (signal?.aborted === true) break
           try {
             await c.service.fetch(peer, id, { tags: [task.taskId], ...(signal === undefined ? {} : { signal }) })

@@ -40,9 +40,23 @@ export interface ProviderSelf {
 }
 
 /** Tasks this provider has accepted (awarded or bid on and not finished). */
+/**
+ * What a provider holds. `capacity` bounds `reserved`: work it may have to run (revealed bids an award can still
+ * name, and awards not yet answered). Sealed commits cost nothing to drop (an unrevealed commit is never
+ * considered), so up to OPEN_BIDS_PER_SLOT × capacity of them may be open: counting every open bid against capacity
+ * made every provider refuse every task once capacity auctions were open at once (each provider bids on each task,
+ * so the whole market ran `capacity` tasks at a time; bench:market at 100 tasks in flight: 170 of 194 expired with
+ * no bid).
+ */
 export interface ProviderLoad {
-  active: number
+  /** Bids committed and not revealed yet. */
+  committed: number
+  /** Revealed bids not decided yet, and awards not answered yet. */
+  reserved: number
 }
+
+/** Open bids (committed or reserved) per unit of capacity. */
+export const OPEN_BIDS_PER_SLOT = 4
 
 export type BidDecision =
   | { bid: true, price: bigint, work: TaskWork }
@@ -71,6 +85,20 @@ export class PricingPolicy {
    * Bid or not. `escrowBalance` is the balance of the task's escrow account as final on the DAG: a provider
    * works only for money that is already locked (budget × replicas), never on a promise.
    */
+  /** Why a new bid cannot be committed now (undefined when it can). */
+  atCapacity (load: ProviderLoad): string | undefined {
+    const { capacity } = this.config
+    if (load.reserved >= capacity) return `${load.reserved} tasks reserved (revealed bids and awards in hand), capacity ${capacity}`
+    if (load.committed + load.reserved >= capacity * OPEN_BIDS_PER_SLOT) return `${load.committed + load.reserved} bids open, at most ${capacity * OPEN_BIDS_PER_SLOT} (${OPEN_BIDS_PER_SLOT} × capacity ${capacity})`
+    return undefined
+  }
+
+  /** Why a committed bid is not revealed (undefined when it may be): revealing could win work past capacity. */
+  revealRefusal (load: ProviderLoad): string | undefined {
+    const { capacity } = this.config
+    return load.reserved >= capacity ? `${load.reserved} tasks reserved (revealed bids and awards in hand), capacity ${capacity}: the commit is left unrevealed` : undefined
+  }
+
   decide (task: TaskOffer, escrowBalance: bigint, load: ProviderLoad, self: ProviderSelf): BidDecision {
     const no = (reason: NoBidReason, detail: string): BidDecision => ({ bid: false, reason, detail })
     if (this.deny.has(task.requester) || (this.allow.size > 0 && !this.allow.has(task.requester))) {
@@ -92,7 +120,8 @@ export class PricingPolicy {
     if (req.attested && !self.attested) return no('capability', 'requires an attested provider; no passed challenge is final yet')
     if (work.bytes > this.config.maxTaskBytes) return no('too-large', `${work.bytes} bytes of inputs and outputs, over maxTaskBytes ${this.config.maxTaskBytes}`)
     if (gflopOf(work) > this.config.maxTaskGflop) return no('too-large', `${gflopOf(work)} GFLOP, over maxTaskGflop ${this.config.maxTaskGflop}`)
-    if (load.active >= this.config.capacity) return no('capacity', `${load.active} tasks active, capacity ${this.config.capacity}`)
+    const atCapacity = this.atCapacity(load)
+    if (atCapacity !== undefined) return no('capacity', atCapacity)
     const price = this.price(work)
     if (price > task.budget) return no('price-floor', `price ${price} is over the budget ${task.budget}`)
     const locked = task.budget * BigInt(task.replicas)
