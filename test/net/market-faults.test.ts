@@ -26,6 +26,21 @@ function story (v: Awaited<ReturnType<typeof waitForTask>>): string {
   return JSON.stringify({ awards: v.awards, results: v.results, slashes: v.slashes, settlement: v.settlement, deadline: v.executionDeadlineMs })
 }
 async function bondOf (address: string): Promise<bigint> { return (await providerOf(address)).bond }
+/** For a failure message: each live node's view of a task (state, rounds, bids, seal) and of its ledger. */
+async function liveView (taskId: string): Promise<string> {
+  const views = await Promise.all(net.clients.map(async (c, i) => {
+    if (net.nodes[i].process.exitCode !== null || net.nodes[i].process.signalCode !== null) return { node: i, down: true }
+    const said = async <T>(p: Promise<T>): Promise<T | string> => await p.catch((err: unknown) => String(err))
+    const task = await said(c.call('task_get', [taskId]))
+    return {
+      node: i,
+      task: typeof task === 'object' && task !== null ? { state: task.state, awards: task.awards, slashes: task.slashes } : task,
+      bids: await said(c.call('market_bids', [taskId])),
+      dag: await said(c.call('dag_stats'))
+    }
+  }))
+  return JSON.stringify(views)
+}
 
 test.serial('redundancy: the wrong result disagrees, re-execution settles the dispute, the liar is slashed and unpaid', async (t) => {
   const liar = net.addresses[LIAR]
@@ -111,7 +126,9 @@ test.serial('a winner killed before it can answer is slashed for lateness and re
     const exited = once(node.process, 'exit')
     node.process.kill('SIGKILL')
     await exited
-    const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 })
+    const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 90_000 }).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; what each live node holds: ${await liveView(task.taskId)}`)
+    })
     if (end.awards[0]?.winners.includes(target) !== true) {
       t.log(`the award left the killed provider ${index}'s reveal out: ${story(end)}`)
       candidates.shift()
