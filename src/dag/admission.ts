@@ -8,7 +8,7 @@ import type { DagStore } from './store.ts'
 import { txSigningMessageFromEncoded } from './tx.ts'
 import { requireTxKind, type TxKind } from './tx-kinds.ts'
 import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
-import { type VertexInfo, vertexSigningMessageFromEncoded } from './vertex.ts'
+import { type VertexInfo, vertexSigningMessageOf } from './vertex.ts'
 
 // Standalone verdicts kept per vertex id: a vertex arriving by gossip and by a sync walk (a query about it can
 // overtake its gossip) is verified once; enough for the undecided window of 4 nodes at load, bounded.
@@ -85,7 +85,7 @@ export class VertexAdmission {
       keys.add(t.conflictKey)
       this.checkKindRules(requireTxKind(t.tx.kind), t.tx)
     }
-    const items: VerifyItem[] = [{ sig: info.vertex.signature, msg: vertexSigningMessageFromEncoded(chainId, info.encoded), publicKey: info.vertex.author }]
+    const items: VerifyItem[] = [{ sig: info.vertex.signature, msg: vertexSigningMessageOf(chainId, info), publicKey: info.vertex.author }]
     for (const t of info.txs) items.push({ sig: t.tx.signature, msg: txSigningMessageFromEncoded(chainId, t.encoded), publicKey: t.tx.publicKey })
     const ok = await this.c.verifier.verifyBatch(items)
     const bad = ok.indexOf(false)

@@ -9,7 +9,7 @@ import type { VertexStatus } from './graph.ts'
  * or none of it.
  *
  *   dag-v  vertexId(32)                         -> vertex encoding
- *   dag-c  parentId(32) || childId(32)          -> ''
+ *   dag-c  (parentId(32) || childId(32) -> '': written by earlier versions, never read; no longer written)
  *   dag-t  vertexId(32)                         -> ''            (vertices without children)
  *   dag-x  'i' || txId(32)                      -> TxRecord
  *          'n' || address(20) || nonce(8) || vertexId(32) -> txId (every instance of an (account, nonce))
@@ -176,7 +176,6 @@ export class DagBatch {
 export class DagStore {
   readonly db: BinaryDb
   readonly vertices: BinarySublevel
-  readonly children: BinarySublevel
   readonly tips: BinarySublevel
   readonly txs: BinarySublevel
   readonly accounts: BinarySublevel
@@ -188,7 +187,6 @@ export class DagStore {
   constructor (db: BinaryDb) {
     this.db = db
     this.vertices = sublevel(db, 'dagVertices')
-    this.children = sublevel(db, 'dagChildren')
     this.tips = sublevel(db, 'dagTips')
     this.txs = sublevel(db, 'dagTx')
     this.accounts = sublevel(db, 'dagAccounts')
@@ -216,10 +214,7 @@ export class DagStore {
 
   putVertex (b: DagBatch, id: Uint8Array, encoded: Uint8Array, parents: Uint8Array[]): void {
     b.put(this.vertices, id, encoded)
-    for (const p of parents) {
-      b.put(this.children, concatBytes(p, id), EMPTY)
-      b.del(this.tips, p)
-    }
+    for (const p of parents) b.del(this.tips, p)
     b.put(this.tips, id, EMPTY)
   }
 

@@ -91,9 +91,9 @@ export function vertexSigningMessage (chainId: string, v: UnsignedVertex): Uint8
   return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encodeUnsignedVertex(v)))
 }
 
-/** Same bytes as `vertexSigningMessage`, from the signed encoding (the unsigned encoding is its prefix). */
-export function vertexSigningMessageFromEncoded (chainId: string, encoded: Uint8Array): Uint8Array {
-  return signingMessage(VERTEX_SIGNING_TAG, chainId, sha256(encoded.subarray(0, encoded.length - ML_DSA65_SIGNATURE_BYTES)))
+/** Same bytes as `vertexSigningMessage`, from a vertex's info (the digest of its unsigned encoding, hashed once). */
+export function vertexSigningMessageOf (chainId: string, info: Pick<VertexInfo, 'unsignedDigest'>): Uint8Array {
+  return signingMessage(VERTEX_SIGNING_TAG, chainId, info.unsignedDigest)
 }
 
 /** Parents as a vertex carries them: duplicates dropped, sorted by their bytes. */
@@ -133,7 +133,7 @@ export function buildVertexInfo (chainId: string, init: { author: Uint8Array, se
   w.fixed(signature, ML_DSA65_SIGNATURE_BYTES)
   const encoded = w.finish()
   const id = hash.extend(signature)
-  return { vertex: { ...unsigned, signature }, encoded, id, idHex: toHex(id), parentHex: parents.map(toHex), txs: init.txs }
+  return { vertex: { ...unsigned, signature }, encoded, id, idHex: toHex(id), unsignedDigest: hash.digest, parentHex: parents.map(toHex), txs: init.txs }
 }
 
 /** A decoded vertex with ids and decoded transactions. */
@@ -142,17 +142,24 @@ export interface VertexInfo {
   encoded: Uint8Array
   id: Uint8Array
   idHex: string
+  /** sha256 of the unsigned encoding (the prefix before the signature): what the author signed. */
+  unsignedDigest: Uint8Array
   parentHex: string[]
   txs: TxInfo[]
 }
 
 export function vertexInfo (encoded: Uint8Array, vertex: Vertex = decodeVertex(encoded)): VertexInfo {
-  const id = sha256(encoded)
+  // one pass over the ~700 KB: the signed digest of the unsigned prefix, then the id from a copy of that state (a
+  // received vertex was hashed once for its id and again, minus the signature, for its signature check)
+  const split = encoded.length - ML_DSA65_SIGNATURE_BYTES
+  const hash = sha256Prefix(encoded.subarray(0, split))
+  const id = hash.extend(encoded.subarray(split))
   return {
     vertex,
     encoded,
     id,
     idHex: toHex(id),
+    unsignedDigest: hash.digest,
     parentHex: vertex.parents.map(toHex),
     txs: vertex.txs.map(t => txInfo(t, decodeTx(t)))
   }

@@ -1,8 +1,8 @@
 import test from 'ava'
-import { generateKeyPair, verify } from '../../src/core/crypto.ts'
+import { generateKeyPair, sha256, verify } from '../../src/core/crypto.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
-import { buildVertex, buildVertexInfo, encodeVertex, vertexInfo, vertexSigningMessageFromEncoded } from '../../src/dag/vertex.ts'
+import { buildVertex, buildVertexInfo, encodeUnsignedVertex, encodeVertex, vertexInfo, vertexSigningMessage, vertexSigningMessageOf } from '../../src/dag/vertex.ts'
 
 test('a vertex built from decoded transactions has the bytes, id and signature of the generic path', t => {
   const author = generateKeyPair()
@@ -17,7 +17,12 @@ test('a vertex built from decoded transactions has the bytes, id and signature o
   t.deepEqual(built.parentHex, decoded.parentHex)
   t.deepEqual(built.parentHex, [toHex(parents[1]), toHex(parents[0])], 'parents deduplicated and ascending')
   t.deepEqual(built.txs.map(x => x.idHex), decoded.txs.map(x => x.idHex))
-  t.true(verify(built.vertex.signature, vertexSigningMessageFromEncoded('c', built.encoded), author.publicKey))
+  // the id is sha256 of the whole encoding, the signed digest sha256 of its unsigned part, however either was reached
+  t.deepEqual(decoded.id, sha256(built.encoded))
+  t.deepEqual(decoded.unsignedDigest, sha256(encodeUnsignedVertex(built.vertex)))
+  t.deepEqual(built.unsignedDigest, decoded.unsignedDigest)
+  t.deepEqual(vertexSigningMessageOf('c', decoded), vertexSigningMessage('c', built.vertex))
+  t.true(verify(built.vertex.signature, vertexSigningMessageOf('c', decoded), author.publicKey))
   const generic = buildVertex('c', { author: author.publicKey, secretKey: author.secretKey, parents, txs: txs.map(x => x.encoded), timestampMs: 1234n })
   t.is(encodeVertex(generic).length, built.encoded.length)
 })
