@@ -214,10 +214,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /** True when the vertex was ever inserted here, in memory or on disk only. */
   async knowsVertex (idHex: string): Promise<boolean> { return idHex === this.genesisIdHex || await this.history.known(idHex) }
 
-  async getVertexBytes (idHex: string): Promise<Uint8Array | undefined> {
-    if (idHex === this.genesisIdHex) return undefined
-    return await this.store.getVertex(fromHex(idHex))
-  }
+  async getVertexBytes (idHex: string): Promise<Uint8Array | undefined> { return idHex === this.genesisIdHex ? undefined : await this.store.getVertex(fromHex(idHex)) }
 
   /** Parent ids of `info` that this node does not have (in memory or on disk). */
   async missingParents (info: VertexInfo): Promise<string[]> {
@@ -257,6 +254,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     for (const t of info.txs) this.store.putTxInstance(b, t.account, t.tx.nonce, info.id, t.id)
     await b.commit()
     this.graph.add(info.idHex, info.parentHex, 'processing', info.vertex.timestampMs)
+    this.history.inserted(info.idHex)
     const decisions = await this.registerProcessing(info)
     this.metrics?.verticesInserted.inc()
     this.emit('vertex:inserted', info)

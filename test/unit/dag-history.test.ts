@@ -130,6 +130,36 @@ test.serial('after many decided vertices memory holds the window; old history an
   }
 })
 
+test.serial('a vertex asked about before it arrives is unknown, then known once inserted, in memory and after it left memory', async t => {
+  const f = await fixture()
+  const { ledger, close } = await open(f, { historyWindow: WINDOW })
+  try {
+    const [first] = await chain(ledger, f, 1)
+    // built by "another validator" (same key, but never inserted here): a poll asks about it before gossip brings it
+    const later = buildVertexInfo(f.genesis.chainId, {
+      author: f.validator.publicKey,
+      secretKey: f.validator.secretKey,
+      parents: [first.vertex.id],
+      txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
+      timestampMs: BigInt(Date.now())
+    })
+    t.false(await ledger.knowsVertex(later.idHex))
+    t.false(await ledger.knowsVertex(later.idHex), 'asked again (the miss is remembered)')
+    t.is(await ledger.history.status(later.idHex), undefined)
+    t.true(await ledger.insertVertex(later))
+    t.true(await ledger.knowsVertex(later.idHex))
+    await finalizeAll(ledger)
+    // it leaves memory below the history cut: still known, from disk, and never inserted twice
+    await chain(ledger, f, 3 * WINDOW, 1n)
+    t.false(ledger.hasVertex(later.idHex))
+    t.true(await ledger.knowsVertex(later.idHex))
+    t.is(await ledger.history.status(later.idHex), 'accepted')
+    t.false(await ledger.insertVertex(vertexInfo(later.encoded)))
+  } finally {
+    await close()
+  }
+})
+
 test.serial('a restart loads the window and decodes no decided vertex; the state is read, not replayed', async t => {
   const f = await fixture()
   let before: Awaited<ReturnType<DagLedger['stats']>>
