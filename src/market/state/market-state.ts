@@ -20,8 +20,9 @@ import { toHex } from '../../core/codec.ts'
 import type { LedgerReader } from '../../dag/reader.ts'
 import type { FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
-import { decodeQueued, MARKET_KIND_IDS, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
+import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
+import { QueueCursor } from './queue-cursor.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
 import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
 
@@ -29,8 +30,6 @@ const P = KEY_PREFIXES.market
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 const MARKET_KINDS = new Set(MARKET_KIND_IDS)
-/** Queue entries read per pass. */
-const DRAIN_BATCH = 512
 
 export interface MarketStateInit {
   /** Task records kept in memory. @default 2000 */
@@ -94,12 +93,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private readonly parkMs: number
   private newestAppliedMs = 0
   private draining: Promise<void> | undefined
-  /**
-   * Where the next drain starts reading the queue: its first parked entry, else just past the last key read (queue
-   * keys only grow: finality order). Every pass read from the queue's start, over the tombstones of every entry
-   * applied since the last compaction (1.6% of a market node's CPU in bench:market). Undefined: from the start.
-   */
-  private resume: { key: Uint8Array, inclusive: boolean } | undefined
+  private readonly queue: QueueCursor
   private again = false
   private running = false
   private readonly appliedListeners = new Set<ApplyListener>()
@@ -111,6 +105,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     super()
     this.c = components
     this.db = sublevel(components.db, 'market')
+    this.queue = new QueueCursor(this.db)
     this.log = components.logger.child({ module: 'market-state' })
     this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
     this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
@@ -153,28 +148,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private async drainLoop (): Promise<void> {
     do {
       this.again = false
-      let progress = true
-      while (progress) {
-        progress = false
-        let from = this.resume === undefined ? { gte: enc(QUEUE_PREFIX) } : this.resume.inclusive ? { gte: this.resume.key } : { gt: this.resume.key }
-        let firstParked: Uint8Array | undefined
-        let last: Uint8Array | undefined
-        for (;;) {
-          const batch: QueuedTx[] = []
-          for await (const [k, v] of this.db.iterator({ ...from, lt: enc(`${QUEUE_PREFIX}\xff`), limit: DRAIN_BATCH })) {
-            try { batch.push(decodeQueued(k, v)) } catch { await this.db.del(k) }
-          }
-          if (batch.length === 0) break
-          for (const q of batch) {
-            if (await this.applyQueued(q)) progress = true
-            else firstParked ??= q.key
-          }
-          last = batch[batch.length - 1].key
-          from = { gt: last }
-        }
-        if (firstParked !== undefined) this.resume = { key: firstParked, inclusive: true }
-        else if (last !== undefined) this.resume = { key: last, inclusive: false }
-      }
+      while (await this.queue.pass(async (q) => await this.applyQueued(q)));
     } while (this.again)
   }
 
