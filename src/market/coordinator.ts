@@ -19,61 +19,31 @@ import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { turnRank } from '../core/turn.ts'
+import { sleep, Wakeable } from '../core/wakeable.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
-import type { LedgerReader } from '../dag/reader.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import { bondAccount, escrowAccount } from './accounts.ts'
 import {
-  bondSlashKind, buildBondSlash, buildTaskAward, buildTaskSettle, settleTotal, type SignerKeys, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
+  bondSlashKind, buildBondSlash, buildTaskAward, buildTaskSettle, settleTotal, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
 } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
 import { escrowOfRecord, nextStep, type PlanClock, type Step } from './rules/plan.ts'
 import { slashAmount } from './rules/settle.ts'
 import { awardTaskOf, revealedBids } from './state/apply.ts'
-import type { MarketState } from './state/market-state.ts'
-import type { TaskView } from './state/reader.ts'
 import { type TaskRecord, taskView } from './state/records.ts'
+import type { CoordinatorComponents, CoordinatorInit } from './coordinator-types.ts'
+
+export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordinator-types.ts'
 
 /** Refusals that mean someone's decision for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
+/** Walks of the open tasks start at least this far apart, however often tasks change. */
+const MIN_WALK_GAP_MS = 50
 /** Re-execution commitments kept (one per disputed task). */
 const REEXEC_CACHE = 1000
 /** Invalid decisions whose reason was logged (each is logged once). */
 const REPORTED_INVALID = 1000
-
-/** Re-runs a disputed task on this node and returns its result commitment (hex). */
-export type Reexecute = (task: TaskView) => Promise<string>
-
-export interface CoordinatorInit {
-  /** Issue decisions (validators only). With false the node only checks. @default true */
-  issue?: boolean
-  /** Delay per turn rank before a validator issues a decision. @default 1500 */
-  proposeDelayMs?: number
-  /** How often open tasks are walked. @default 250 */
-  tickMs?: number
-  /** Lateness and the award wait this long past the window on this node's clock (finality of in-time ones). @default 2000 */
-  lateGraceMs?: number
-  /** A settle waits this long after the last awaited result. @default 0 */
-  verificationWindowMs?: number
-  /** A decision not final after this long is issued again (its vertex may have lost). @default 10000 */
-  resubmitMs?: number
-}
-
-export interface CoordinatorComponents {
-  dag: {
-    reader: LedgerReader
-    submitTransaction: (tx: Transaction) => Promise<string>
-    setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
-  }
-  state: MarketState
-  /** The node's ledger key: signs awards, settles and slashes. */
-  identity: SignerKeys
-  logger: Logger
-  reexecute?: Reexecute
-  /** Counts issued decisions and check verdicts (metrics.ts). */
-  onIssued?: (kind: 'award' | 'settle' | 'slash', detail: string) => void
-}
 
 export class MarketCoordinator implements Startable {
   private readonly c: CoordinatorComponents
@@ -81,6 +51,7 @@ export class MarketCoordinator implements Startable {
   private readonly issue: boolean
   private readonly proposeDelayMs: number
   private readonly tickMs: number
+  private readonly walkOnChange: boolean
   private readonly resubmitMs: number
   private readonly clockInit: Omit<PlanClock, 'nowMs'>
   /** slot (account:nonce) → when this node last submitted for it */
@@ -90,8 +61,10 @@ export class MarketCoordinator implements Startable {
   private readonly reexecuted = new Map<string, string>()
   private readonly reexecuting = new Set<string>()
   private readonly reportedInvalid = new Set<string>()
-  private timer: NodeJS.Timeout | undefined
-  private ticking: Promise<void> | undefined
+  private readonly wakeable = new Wakeable()
+  private readonly onChanged = (): void => { this.wakeable.wake() }
+  private abort = new AbortController()
+  private loop: Promise<void> | undefined
   private running = false
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
@@ -100,6 +73,7 @@ export class MarketCoordinator implements Startable {
     this.issue = init.issue ?? true
     this.proposeDelayMs = init.proposeDelayMs ?? 1500
     this.tickMs = init.tickMs ?? 250
+    this.walkOnChange = init.walkOnChange ?? true
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
   }
@@ -111,13 +85,17 @@ export class MarketCoordinator implements Startable {
     dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
     dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
     dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
-    this.schedule()
+    if (this.walkOnChange) this.c.state.on('task:changed', this.onChanged)
+    this.abort = new AbortController()
+    this.loop = this.run(this.abort.signal)
   }
 
   async stop (): Promise<void> {
     this.running = false
-    clearTimeout(this.timer)
-    await this.ticking
+    this.c.state.off('task:changed', this.onChanged)
+    this.abort.abort()
+    this.wakeable.wake()
+    await this.loop
     for (const kind of [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH]) this.c.dag.setExternalChecker(kind, undefined)
   }
 
@@ -128,12 +106,17 @@ export class MarketCoordinator implements Startable {
     return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
   }
 
-  private schedule (): void {
-    if (!this.running) return
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick().catch(err => { this.log.warn({ err }, 'market coordinator round failed') }).finally(() => { this.ticking = undefined; this.schedule() })
-    }, this.tickMs)
-    this.timer.unref()
+  /**
+   * Walks the open tasks every tickMs, and soon (MIN_WALK_GAP_MS after the last walk began) when a task changed here
+   * (a reveal, result or decision final): each step (award, settle, slash) waited half a tick on average.
+   */
+  private async run (signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const began = Date.now()
+      await this.tick().catch((err: unknown) => { this.log.warn({ err }, 'market coordinator round failed') })
+      await sleep(began + MIN_WALK_GAP_MS - Date.now(), signal)
+      await this.wakeable.sleep(began + this.tickMs - Date.now(), signal)
+    }
   }
 
   /** One walk over the open tasks (tests call it; the loop runs it every tickMs). */

@@ -11,7 +11,8 @@ export {
 } from './ledger-events.ts'
 export { decodeOutboxRecord, eventRecord, outboxRecord, type OutboxDecision, type OutboxEntry, type OutboxEvent } from './outbox.ts'
 export { createWebhookMetrics, type WebhookMetrics } from './metrics.ts'
-export { WebhookService, type WebhookServiceComponents, type WebhookServiceInit } from './service.ts'
+export { WebhookService } from './service.ts'
+export type { WebhookServiceComponents, WebhookServiceInit } from './types.ts'
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook, verifyWebhookSignature, type VerifyWebhookOptions } from './signature.ts'
 export {
   WEBHOOK_EVENT_KINDS, WebhookError, type DeliveryOutcome, type HookView, type LastDelivery, type WebhookErrorCode,

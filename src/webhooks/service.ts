@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { Registry } from 'prom-client'
 import type { Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
-import type { BinaryDb } from '../core/storage.ts'
 import type { TxDecision } from '../dag/decisions.ts'
 import type { FinalRecord } from '../dag/tx-kinds.ts'
 import type { TxInfo } from '../dag/tx.ts'
@@ -17,34 +15,8 @@ import { decodeOutboxRecord, eventRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
   WEBHOOK_EVENT_KINDS, WebhookError, type HookRecord, type HookStatus, type HookView, type QueuedDelivery,
-  type WebhookEventKind, type WebhookMatch, type WebhookPublisher
+  type WebhookEventKind, type WebhookMatch, type WebhookPublisher, type WebhookServiceComponents, type WebhookServiceInit
 } from './types.ts'
-
-export interface WebhookServiceInit {
-  /** Hooks one node keeps. @default 64 */
-  maxHooks?: number
-  /** Deliveries waiting per hook; past it the oldest is dropped (counted in the hook's `dropped`). @default 1000 */
-  maxQueuePerHook?: number
-  /** Attempts per delivery before it is given up (counted in `failed`). @default 12 */
-  maxAttempts?: number
-  /** Delay before the first retry; each retry doubles it (with jitter), up to `retryMaxMs`. @default 1000 */
-  retryBaseMs?: number
-  /** Longest delay between two attempts. @default 600000 (10 min): 12 attempts span about an hour */
-  retryMaxMs?: number
-  /** Time one POST may take (connect, send, status line). @default 10000 */
-  requestTimeoutMs?: number
-  /** Largest event payload (serialised); larger events are dropped and logged. @default 65536 */
-  maxPayloadBytes?: number
-  /** Events accepted by `publish` but not yet persisted; past it new events are dropped. @default 10000 */
-  maxPendingPublishes?: number
-}
-
-export interface WebhookServiceComponents {
-  /** The node's database; the service keeps to its `webhooks` sublevel. */
-  db: BinaryDb
-  logger: Logger
-  registry?: Registry
-}
 
 /** Outbox records queued per batch. */
 const OUTBOX_BATCH = 256
@@ -74,8 +46,7 @@ export class WebhookService implements Startable, WebhookPublisher {
   /** Who takes ledger events: every account, some accounts, or nobody (then decisions write no outbox record). */
   private ledgerInterest: LedgerInterest
   private outboxDirty = false
-  /** Start has drained what an earlier run left in the outbox. */
-  private startDrained = false
+  private startDrained = false // start drained what an earlier run left in the outbox
   private draining: Promise<void> | undefined
   // every change to the stored records runs in this chain, one at a time, so a batch never races another
   private chain: Promise<void> = Promise.resolve()
@@ -121,7 +92,6 @@ export class WebhookService implements Startable, WebhookPublisher {
     await this.draining
     await this.chain
     this.hooks.clear()
-    this.startDrained = false
     this.updateGauges()
   }
 
@@ -180,9 +150,9 @@ export class WebhookService implements Startable, WebhookPublisher {
       return
     }
     this.pendingPublishes++
-    this.exclusive(async () => { await this.enqueueAll([{ kind, data, match, createdAtMs: Date.now() }], []) }).catch((err: unknown) => {
-      this.logger.warn({ err, kind }, 'webhook event not stored; dropped')
-    }).finally(() => { this.pendingPublishes-- })
+    this.exclusive(async () => { await this.enqueueAll([{ kind, data, match, createdAtMs: Date.now() }], []) })
+      .catch((err: unknown) => { this.logger.warn({ err, kind }, 'webhook event not stored; dropped') })
+      .finally(() => { this.pendingPublishes-- })
   }
 
   /**
@@ -210,12 +180,11 @@ export class WebhookService implements Startable, WebhookPublisher {
 
   /**
    * Moves what the outbox holds (ledger decisions, domain events) into the hook queues, one batch at a time, each batch deleting the records
-   * it queued; the ledger's stream calls it after each commit (drainLedgerEvents), `start` once. Never throws.
+   * it queued; the ledger's stream calls it after each commit (drainLedgerEvents), `start` once. Never throws. Without a
+   * hook, once start drained it, the outbox stays empty (records are made for hooks only): not read (an iterator per
+   * decision and per task change, over the tombstones of deleted records, was 1.5% of a market node's CPU).
    */
   drainOutbox (): void {
-    // Without a hook nothing writes to the outbox (a decision or an event makes a record only for a hook that takes
-    // it) and start drained what an earlier run left: nothing to read. Reading anyway opened a LevelDB iterator per
-    // decision and per task change, over the tombstones of deleted records (1.5% of a market node's CPU, bench:market).
     if (this.startDrained && this.hooks.size === 0) return
     this.outboxDirty = true
     if (!this.running || this.draining !== undefined) return

@@ -1,5 +1,8 @@
+import type { Registry } from 'prom-client'
 import { z } from 'zod'
 import { HarmonyError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { BinaryDb } from '../core/storage.ts'
 
 /**
  * The event kinds a hook can ask for: `tx` (a transaction became final or was rejected), `payment` (a credit or
@@ -97,4 +100,30 @@ export interface HookView {
   /** Deliveries dropped because the queue was full (oldest first). */
   dropped: number
   last: LastDelivery | null
+}
+
+export interface WebhookServiceInit {
+  /** Hooks one node keeps. @default 64 */
+  maxHooks?: number
+  /** Deliveries waiting per hook; past it the oldest is dropped (counted in the hook's `dropped`). @default 1000 */
+  maxQueuePerHook?: number
+  /** Attempts per delivery before it is given up (counted in `failed`). @default 12 */
+  maxAttempts?: number
+  /** Delay before the first retry; each retry doubles it (with jitter), up to `retryMaxMs`. @default 1000 */
+  retryBaseMs?: number
+  /** Longest delay between two attempts. @default 600000 (10 min): 12 attempts span about an hour */
+  retryMaxMs?: number
+  /** Time one POST may take (connect, send, status line). @default 10000 */
+  requestTimeoutMs?: number
+  /** Largest event payload (serialised); larger events are dropped and logged. @default 65536 */
+  maxPayloadBytes?: number
+  /** Events accepted by `publish` but not yet persisted; past it new events are dropped. @default 10000 */
+  maxPendingPublishes?: number
+}
+
+export interface WebhookServiceComponents {
+  /** The node's database; the service keeps to its `webhooks` sublevel. */
+  db: BinaryDb
+  logger: Logger
+  registry?: Registry
 }

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
-import { sleep } from './request.ts'
+import { sleep } from '../../core/wakeable.ts'
 import type { DagSync } from './sync.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
 

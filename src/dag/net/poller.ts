@@ -5,7 +5,7 @@ import type { ConsensusParams } from '../genesis.ts'
 import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
 import type { AvalancheQuery } from './query.ts'
-import { sleep, Wakeable } from './request.ts'
+import { sleep, Wakeable } from '../../core/wakeable.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
 
 // A node without a quorum in reach keeps polling (a peer may come back) but backs off, from the first to the last

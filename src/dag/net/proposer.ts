@@ -1,7 +1,7 @@
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { DagLedger } from '../ledger.ts'
-import { Wakeable } from './request.ts'
+import { Wakeable } from '../../core/wakeable.ts'
 import type { VertexGossip } from './vertex-gossip.ts'
 
 export interface ProposerInit {

@@ -17,7 +17,7 @@ import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { signHeartbeat } from './heartbeat.ts'
 import { computeSpec, injectFault, outputBytes } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
-import { NoBidLog, PricingPolicy, type ProviderLoad, type TaskOffer } from './policy.ts'
+import { loadOf, NoBidLog, PricingPolicy, type ProviderLoad, type TaskOffer } from './policy.ts'
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
 import { registrationNeeded } from './registration.ts'
 import { TxSender } from './tx-sender.ts'
@@ -135,16 +135,7 @@ export class ProviderAgent implements Startable {
   }
 
   /** Held tasks split as the pricing policy bounds them (policy.ts ProviderLoad). */
-  load (): ProviderLoad {
-    let committed = 0
-    let reserved = 0
-    for (const r of this.records.values()) {
-      if (!this.holds(r)) continue
-      if (r.stage === 'committing' || r.stage === 'committed') committed++
-      else reserved++
-    }
-    return { committed, reserved }
-  }
+  load (): ProviderLoad { return loadOf([...this.records.values()].filter(r => this.holds(r))) }
 
   private holds (r: BidRecord): boolean {
     if (r.stage === 'failed' || r.stage === 'answered') return false
@@ -309,11 +300,7 @@ export class ProviderAgent implements Startable {
     this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
   }
 
-  /**
-   * Starts queued jobs while fewer than maxRunningJobs run. Measured (bench:market at saturation, one job at a
-   * time): the cheapest provider wins most awards by the reputation tie-break, and its jobs queued behind one
-   * another's input fetches and result submits (up to 6 s waiting for an 8×8×8 matmul).
-   */
+  /** Starts queued jobs while fewer than maxRunningJobs run (one at a time, jobs waited up to 6 s: docs/market.md). */
   private runJobs (): void {
     while (this.running.size < this.maxRunningJobs && this.jobs.length > 0) {
       const job = this.jobs.shift() as Job

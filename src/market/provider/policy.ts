@@ -58,6 +58,16 @@ export interface ProviderLoad {
 /** Open bids (committed or reserved) per unit of capacity. */
 export const OPEN_BIDS_PER_SLOT = 4
 
+/** The load of the tasks a provider holds, by the stage of each one's bid. */
+export function loadOf (held: Iterable<{ stage: string }>): ProviderLoad {
+  const load = { committed: 0, reserved: 0 }
+  for (const r of held) {
+    if (r.stage === 'committing' || r.stage === 'committed') load.committed++
+    else load.reserved++
+  }
+  return load
+}
+
 export type BidDecision =
   | { bid: true, price: bigint, work: TaskWork }
   | { bid: false, reason: NoBidReason, detail: string }

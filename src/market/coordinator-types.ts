@@ -1,0 +1,43 @@
+/** The market coordinator's parts and settings (coordinator.ts). */
+import type { Logger } from '../core/logger.ts'
+import type { ExternalVerdict } from '../dag/external-validity.ts'
+import type { LedgerReader } from '../dag/reader.ts'
+import type { Transaction, TxInfo } from '../dag/tx.ts'
+import type { SignerKeys } from './kinds/index.ts'
+import type { MarketState } from './state/market-state.ts'
+import type { TaskView } from './state/reader.ts'
+
+/** Re-runs a disputed task on this node and returns its result commitment (hex). */
+export type Reexecute = (task: TaskView) => Promise<string>
+
+export interface CoordinatorInit {
+  /** Issue decisions (validators only). With false the node only checks. @default true */
+  issue?: boolean
+  /** Delay per turn rank before a validator issues a decision. @default 1500 */
+  proposeDelayMs?: number
+  /** How often open tasks are walked. @default 250 */
+  tickMs?: number
+  /** Also walk soon after a task changes here (false: every tickMs only, for tests that step it by hand). @default true */
+  walkOnChange?: boolean
+  /** Lateness and the award wait this long past the window on this node's clock (finality of in-time ones). @default 2000 */
+  lateGraceMs?: number
+  /** A settle waits this long after the last awaited result. @default 0 */
+  verificationWindowMs?: number
+  /** A decision not final after this long is issued again (its vertex may have lost). @default 10000 */
+  resubmitMs?: number
+}
+
+export interface CoordinatorComponents {
+  dag: {
+    reader: LedgerReader
+    submitTransaction: (tx: Transaction) => Promise<string>
+    setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
+  }
+  state: MarketState
+  /** The node's ledger key: signs awards, settles and slashes. */
+  identity: SignerKeys
+  logger: Logger
+  reexecute?: Reexecute
+  /** Counts issued decisions and check verdicts (metrics.ts). */
+  onIssued?: (kind: 'award' | 'settle' | 'slash', detail: string) => void
+}
