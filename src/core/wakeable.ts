@@ -1,10 +1,10 @@
 /** Sleeps a service loop can take: ended by an abort, or cut short by new work. */
 
-/** Sleeps `ms`, ending early when `signal` aborts. */
+/** Sleeps `ms` (a past deadline: one turn of the event loop), ending early when `signal` aborts. */
 export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return
   await new Promise<void>(resolve => {
-    const t = setTimeout(done, ms)
+    const t = setTimeout(done, Math.max(0, ms))
     function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
     signal.addEventListener('abort', done, { once: true })
   })
@@ -28,7 +28,7 @@ export class Wakeable {
         if (this.wakeFn === done) this.wakeFn = undefined
         resolve()
       }
-      const t = setTimeout(done, ms)
+      const t = setTimeout(done, Math.max(0, ms))
       signal.addEventListener('abort', done, { once: true })
       this.wakeFn = done
     })
