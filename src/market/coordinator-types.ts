@@ -17,8 +17,6 @@ export interface CoordinatorInit {
   proposeDelayMs?: number
   /** How often open tasks are walked. @default 250 */
   tickMs?: number
-  /** Also walk soon after a task changes here (false: every tickMs only, for tests that step it by hand). @default true */
-  walkOnChange?: boolean
   /** Lateness and the award wait this long past the window on this node's clock (finality of in-time ones). @default 2000 */
   lateGraceMs?: number
   /** A settle waits this long after the last awaited result. @default 0 */

@@ -19,7 +19,6 @@ import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { turnRank } from '../core/turn.ts'
-import { sleep, Wakeable } from '../core/wakeable.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
@@ -38,8 +37,6 @@ export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordi
 
 /** Refusals that mean someone's decision for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
-/** Walks of the open tasks start at least this far apart, however often tasks change. */
-const MIN_WALK_GAP_MS = 50
 /** Re-execution commitments kept (one per disputed task). */
 const REEXEC_CACHE = 1000
 /** Invalid decisions whose reason was logged (each is logged once). */
@@ -51,7 +48,6 @@ export class MarketCoordinator implements Startable {
   private readonly issue: boolean
   private readonly proposeDelayMs: number
   private readonly tickMs: number
-  private readonly walkOnChange: boolean
   private readonly resubmitMs: number
   private readonly clockInit: Omit<PlanClock, 'nowMs'>
   /** slot (account:nonce) → when this node last submitted for it */
@@ -61,10 +57,8 @@ export class MarketCoordinator implements Startable {
   private readonly reexecuted = new Map<string, string>()
   private readonly reexecuting = new Set<string>()
   private readonly reportedInvalid = new Set<string>()
-  private readonly wakeable = new Wakeable()
-  private readonly onChanged = (): void => { this.wakeable.wake() }
-  private abort = new AbortController()
-  private loop: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private ticking: Promise<void> | undefined
   private running = false
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
@@ -73,7 +67,6 @@ export class MarketCoordinator implements Startable {
     this.issue = init.issue ?? true
     this.proposeDelayMs = init.proposeDelayMs ?? 1500
     this.tickMs = init.tickMs ?? 250
-    this.walkOnChange = init.walkOnChange ?? true
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
   }
@@ -85,17 +78,13 @@ export class MarketCoordinator implements Startable {
     dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
     dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
     dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
-    if (this.walkOnChange) this.c.state.on('task:changed', this.onChanged)
-    this.abort = new AbortController()
-    this.loop = this.run(this.abort.signal)
+    this.schedule()
   }
 
   async stop (): Promise<void> {
     this.running = false
-    this.c.state.off('task:changed', this.onChanged)
-    this.abort.abort()
-    this.wakeable.wake()
-    await this.loop
+    clearTimeout(this.timer)
+    await this.ticking
     for (const kind of [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH]) this.c.dag.setExternalChecker(kind, undefined)
   }
 
@@ -106,17 +95,12 @@ export class MarketCoordinator implements Startable {
     return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
   }
 
-  /**
-   * Walks the open tasks every tickMs, and soon (MIN_WALK_GAP_MS after the last walk began) when a task changed here
-   * (a reveal, result or decision final): each step (award, settle, slash) waited half a tick on average.
-   */
-  private async run (signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const began = Date.now()
-      await this.tick().catch((err: unknown) => { this.log.warn({ err }, 'market coordinator round failed') })
-      await sleep(began + MIN_WALK_GAP_MS - Date.now(), signal)
-      await this.wakeable.sleep(began + this.tickMs - Date.now(), signal)
-    }
+  private schedule (): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().catch(err => { this.log.warn({ err }, 'market coordinator round failed') }).finally(() => { this.ticking = undefined; this.schedule() })
+    }, this.tickMs)
+    this.timer.unref()
   }
 
   /** One walk over the open tasks (tests call it; the loop runs it every tickMs). */

@@ -87,7 +87,7 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
     identity: validator,
     logger: silentLogger(),
     ...(reexecute !== undefined ? { reexecute } : {})
-  }, { tickMs: 60_000, walkOnChange: false, proposeDelayMs: 0 })
+  }, { tickMs: 60_000, proposeDelayMs: 0 })
   await state.start()
   await coordinator.start()
   // what a signer needs to build its next transaction: the chain, its keys, its next nonce and the fee
