@@ -39,14 +39,12 @@ export interface ProviderSelf {
   attested: boolean
 }
 
-/** Tasks this provider has accepted (awarded or bid on and not finished). */
 /**
- * What a provider holds. `capacity` bounds `reserved`: work it may have to run (revealed bids an award can still
- * name, and awards not yet answered). Sealed commits cost nothing to drop (an unrevealed commit is never
- * considered), so up to OPEN_BIDS_PER_SLOT × capacity of them may be open: counting every open bid against capacity
- * made every provider refuse every task once capacity auctions were open at once (each provider bids on each task,
- * so the whole market ran `capacity` tasks at a time; bench:market at 100 tasks in flight: 170 of 194 expired with
- * no bid).
+ * What a provider holds (tasks bid on or awarded and not finished). `capacity` bounds `reserved`: work it may have to
+ * run (revealed bids an award can still name, and awards not yet answered). Sealed commits cost nothing to drop (an
+ * unrevealed commit is never considered), so up to OPEN_BIDS_PER_SLOT × capacity of them may be open. Counting every
+ * open bid against capacity made every provider refuse every task once `capacity` auctions were open at once (each
+ * provider bids on each task), so the whole market ran `capacity` tasks at a time, not providers × capacity.
  */
 export interface ProviderLoad {
   /** Bids committed and not revealed yet. */
