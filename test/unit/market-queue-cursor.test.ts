@@ -58,3 +58,36 @@ test('a pass reads what is new, parked entries come back first and in order, an 
     await root.close()
   }
 })
+
+test('past its bound of parked keys the next pass reads the whole queue again: no parked entry is left out', async t => {
+  await using dir = await tempDir()
+  const root = await openDatabase(dir.path)
+  const db = sublevel(root, 'market')
+  try {
+    const ids: string[] = []
+    for (let seq = 1n; seq <= 5n; seq++) {
+      const idHex = toHex(new Uint8Array(32).fill(Number(seq)))
+      const [r] = marketFinalRecords({ idHex, vertexIdHex: '00'.repeat(32), vertexTimeMs: 1000n * seq, seq, position: 0, encoded: new Uint8Array([Number(seq)]) })
+      await db.put(r.key, r.value)
+      ids.push(idHex)
+    }
+    const cursor = new QueueCursor(db, 2)
+    const offered: string[] = []
+    let parkAll = true
+    const apply = async (q: { key: Uint8Array, txIdHex: string }): Promise<boolean> => {
+      offered.push(q.txIdHex)
+      if (parkAll) return false
+      await db.del(q.key)
+      return true
+    }
+    t.false(await cursor.pass(apply))
+    t.is(cursor.parkedCount, 2, 'two held, the rest over the bound')
+    offered.length = 0
+    parkAll = false
+    t.true(await cursor.pass(apply))
+    t.deepEqual(offered, ids, 'every entry offered again, in order, once')
+    t.is(cursor.parkedCount, 0)
+  } finally {
+    await root.close()
+  }
+})

@@ -11,16 +11,21 @@ import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 
 /** Queue entries read per iterator. */
 const READ_BATCH = 512
+/** Parked keys held in memory; past it the next pass reads the whole queue again (what the cursor replaced). */
+const MAX_PARKED = 50_000
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 export class QueueCursor {
   private readonly db: BinarySublevel
+  private readonly maxParked: number
   /** Undefined until the first pass, which reads the whole queue (what a restart left). */
   private lastRead: Uint8Array | undefined
   private parked: Uint8Array[] = []
+  private overflow = false
 
-  constructor (db: BinarySublevel) {
+  constructor (db: BinarySublevel, maxParked = MAX_PARKED) {
     this.db = db
+    this.maxParked = maxParked
   }
 
   /** Parked entries held in memory now. */
@@ -31,6 +36,11 @@ export class QueueCursor {
    * parked). Returns true when any entry was applied, so a parked one may apply now.
    */
   async pass (apply: (q: QueuedTx) => Promise<boolean>): Promise<boolean> {
+    if (this.overflow) {
+      this.overflow = false
+      this.parked = []
+      this.lastRead = undefined
+    }
     let progress = false
     const parked = this.parked
     this.parked = []
@@ -39,7 +49,7 @@ export class QueueCursor {
       const q = value === undefined ? undefined : await this.decodeOrDrop(key, value)
       if (q === undefined) continue
       if (await apply(q)) progress = true
-      else this.parked.push(key)
+      else this.park(key)
     }
     for (;;) {
       const batch: QueuedTx[] = []
@@ -52,9 +62,14 @@ export class QueueCursor {
       if (batch.length === 0) return progress
       for (const q of batch) {
         if (await apply(q)) progress = true
-        else this.parked.push(q.key)
+        else this.park(q.key)
       }
     }
+  }
+
+  private park (key: Uint8Array): void {
+    if (this.parked.length < this.maxParked) this.parked.push(key)
+    else this.overflow = true
   }
 
   /** A record that does not decode is dropped (it never will). */
