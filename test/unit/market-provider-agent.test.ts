@@ -296,6 +296,28 @@ test.serial('capacity bounds work that can be won: a commit past it is left unre
   }
 })
 
+test.serial('auctions closing together at capacity: exactly one of their commits is revealed', async t => {
+  await using dir = await tempDir()
+  const market = new Market()
+  registered(market)
+  const r = await rig(dir.path, { capacity: 1 }, market)
+  const ids = ['f3', 'f4', 'f5'].map(p => p.repeat(32))
+  for (const id of ids) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  try {
+    await r.agent.start()
+    const closes = Date.now() + 600
+    for (const id of ids) market.change(taskView(id, { bidsCloseAtMs: closes }))
+    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 3, 'three commits', 10_000)
+    // the agent's clock starts all three reveals in one tick: the check and the reservation must not be split
+    await waitFor(() => ids.filter(id => agentSkipped(r.agent, id) !== undefined).length === 2, 'two bids given up', 10_000)
+    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
+    t.deepEqual(ids.filter(id => agentSkipped(r.agent, id) !== undefined).map(id => agentSkipped(r.agent, id)?.reason), ['capacity', 'capacity'])
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
 function agentSkipped (agent: ProviderAgent, taskId: string): { reason: string, detail: string } | undefined {
   return agent.status().skipped.find(s => s.taskId === taskId)
 }

@@ -28,7 +28,6 @@ const COMMIT_MARGIN_MS = 150
 const MAX_DECIDED = 10_000
 
 interface Job { taskId: string, round: number, seenAtMs: number }
-
 const jobKey = (taskId: string, round: number): string => `${taskId}/${round}`
 
 /**
@@ -66,6 +65,7 @@ export class ProviderAgent implements Startable {
   private heartbeatSeq = 0n
   /** Jobs being handled (task/round): an event or sweep while one runs must not queue it again. */
   private readonly running = new Set<string>()
+  private readonly revealing = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
@@ -134,8 +134,8 @@ export class ProviderAgent implements Startable {
     return n
   }
 
-  /** Held tasks split as the pricing policy bounds them (policy.ts ProviderLoad). */
-  load (): ProviderLoad { return loadOf([...this.records.values()].filter(r => this.holds(r))) }
+  /** Held tasks split as the pricing policy bounds them (policy.ts ProviderLoad); a reveal under way is reserved. */
+  load (): ProviderLoad { return loadOf([...this.records.values()].filter(r => this.holds(r)).map(r => this.revealing.has(r.taskId) ? { stage: 'revealed' } : r)) }
 
   private holds (r: BidRecord): boolean {
     if (r.stage === 'failed' || r.stage === 'answered') return false
@@ -288,16 +288,22 @@ export class ProviderAgent implements Startable {
 
   private async reveal (record: BidRecord, view: TaskView): Promise<void> {
     if (Date.now() > view.revealsCloseAtMs) return await this.fail(record, 'the reveal window closed before the reveal')
+    // checked and reserved with no await between: reveals of auctions closing together cannot all pass the check
     const refusal = this.policy.revealRefusal(this.load())
     if (refusal !== undefined) {
       this.noBids.record(record.taskId, 'capacity', refusal)
       this.metrics.decisions.inc({ outcome: 'capacity' })
       return await this.fail(record, refusal)
     }
-    const revealTx = await this.send('bid-reveal', record.taskId, nonce => buildBidReveal(this.by(nonce), { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
-    if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
-    await this.update(record, { stage: 'revealed', revealTx })
-    this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
+    this.revealing.add(record.taskId)
+    try {
+      const revealTx = await this.send('bid-reveal', record.taskId, nonce => buildBidReveal(this.by(nonce), { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
+      if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
+      await this.update(record, { stage: 'revealed', revealTx })
+      this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
+    } finally {
+      this.revealing.delete(record.taskId)
+    }
   }
 
   /** Starts queued jobs while fewer than maxRunningJobs run (one at a time, jobs waited up to 6 s: docs/market.md). */
