@@ -110,6 +110,15 @@ async function rig (dir: string, config: object = {}, market = new Market(), led
   return { agent, market, ledger, db, blobs }
 }
 
+/** An agent registered on a fresh market, its escrows for `funded` tasks funded (the caller starts and stops it). */
+async function registeredRig (dir: string, config: object, funded: string[] = []): Promise<Rig> {
+  const market = new Market()
+  registered(market)
+  const r = await rig(dir, config, market)
+  for (const id of funded) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  return r
+}
+
 function registered (market: Market): void {
   market.providerView = {
     address: me, bond: 1000n, kemPublicKey: toHex(new Uint8Array(1184).fill(3)), capability, registeredAtMs: Date.now(),
@@ -236,9 +245,8 @@ for (const fault of ['none', 'wrong-result'] as const) {
 
 test.serial('awarded tasks are handled at once (one\'s input fetch does not wait for another\'s), each run exactly once', async t => {
   await using dir = await tempDir()
-  const market = new Market()
-  registered(market)
-  const r = await rig(dir.path, {}, market)
+  const r = await registeredRig(dir.path, {})
+  const market = r.market
   // every input fetch waits until fetches of three different tasks are under way together: one job at a time
   // would never get there (and the results below would not come)
   const fetching = new Set<string>()
@@ -271,12 +279,10 @@ test.serial('awarded tasks are handled at once (one\'s input fetch does not wait
 
 test.serial('capacity bounds work that can be won: a commit past it is left unrevealed, with the reason kept', async t => {
   await using dir = await tempDir()
-  const market = new Market()
-  registered(market)
-  const r = await rig(dir.path, { capacity: 1 }, market)
   const first = 'f1'.repeat(32)
   const second = 'f2'.repeat(32)
-  for (const id of [first, second]) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  const r = await registeredRig(dir.path, { capacity: 1 }, [first, second])
+  const market = r.market
   try {
     await r.agent.start()
     market.change(taskView(first, { bidsCloseAtMs: Date.now() + 400 }))
@@ -298,11 +304,9 @@ test.serial('capacity bounds work that can be won: a commit past it is left unre
 
 test.serial('auctions closing together at capacity: exactly one of their commits is revealed', async t => {
   await using dir = await tempDir()
-  const market = new Market()
-  registered(market)
-  const r = await rig(dir.path, { capacity: 1 }, market)
   const ids = ['f3', 'f4', 'f5'].map(p => p.repeat(32))
-  for (const id of ids) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  const r = await registeredRig(dir.path, { capacity: 1 }, ids)
+  const market = r.market
   try {
     await r.agent.start()
     const closes = Date.now() + 600
