@@ -40,6 +40,8 @@ const SIZES = values.txs.split(',').map(Number).sort((a, b) => a - b)
 const BATCH = Number(values.batch)
 const WINDOW = Number(values.window)
 const SENDERS = 64
+// a progress line this often (a soak runs for hours)
+const PROGRESS_EVERY = 50_000
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
 
 const seed = randomBytes(32)
@@ -86,6 +88,7 @@ try {
       await ledger.buildVertex()
       await finalizeAll(ledger, Number.POSITIVE_INFINITY)
       sent += n
+      if (sent % PROGRESS_EVERY < n) log(`${sent} of ${size} final (${((performance.now() - t0) / 1000).toFixed(0)} s; rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB)`)
     }
     const stats = await ledger.stats()
     if (stats.finalTxs !== size) throw new Error(`expected ${size} final transactions, have ${stats.finalTxs}`)
