@@ -186,6 +186,7 @@ export class MarketNode implements Startable {
           blobs,
           db: sublevel(c.db, 'market'),
           heartbeats,
+          vertices: c.dag.ledger,
           logger: log.child({ module: 'provider' }),
           ...(c.registry === undefined ? {} : { registry: c.registry })
         }, { config })

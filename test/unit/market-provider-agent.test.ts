@@ -8,8 +8,11 @@ import { bytesEqual, fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts'
-import type { Transaction } from '../../src/dag/tx.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
+import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 import { escrowAccount } from '../../src/market/accounts.ts'
+import { buildTaskAnnounce } from '../../src/market/kinds/builders.ts'
+import { registerMarketKinds } from '../../src/market/index.ts'
 import { bidCommitKind, bidCommitment, bidRevealKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT } from '../../src/market/kinds/index.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
 import { ProviderAgent } from '../../src/market/provider/agent.ts'
@@ -21,14 +24,17 @@ import { reexecute } from '../../src/market/provider/job.ts'
 import { waitFor } from '../helpers/dag-net.ts'
 import { randomValues } from '../helpers/compute.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
+import { matmulAnnounce } from '../helpers/market.ts'
 
 // The provider agent against a market it is handed (the market state's read side is m1's; here a small in-memory
 // one the test drives), a real LevelDB for its bids, and the CPU reference executor in this process.
 
+registerMarketKinds()
 const CHAIN = 'harmony-devnet'
 const keys = generateKeyPair(new Uint8Array(32).fill(11))
 const me = addressFromPublicKey(keys.publicKey)
-const requester = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(12)).publicKey)
+const requesterKeys = generateKeyPair(new Uint8Array(32).fill(12))
+const requester = addressFromPublicKey(requesterKeys.publicKey)
 const capability: CapabilityRecord = { executor: 'cpu', adapter: 'CPU reference executor', memoryMiB: 4096, gflopsMilli: 300, profile: EXECUTION_PROFILE }
 const info: ExecutorInfo = {
   kind: 'cpu',
@@ -97,17 +103,21 @@ function memoryBlobs (): ProviderBlobs & { stored: Map<string, Uint8Array> } {
   }
 }
 
-interface Rig { agent: ProviderAgent, market: Market, ledger: Ledger, db: BinaryDb, blobs: ReturnType<typeof memoryBlobs> }
+/** The ledger's `vertex:inserted` events, which the test emits. */
+class Vertices extends EventEmitter<{ 'vertex:inserted': [VertexInfo] }> {}
+
+interface Rig { agent: ProviderAgent, market: Market, ledger: Ledger, db: BinaryDb, blobs: ReturnType<typeof memoryBlobs>, vertices: Vertices }
 
 async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger()): Promise<Rig> {
   const db = await openDatabase(dir)
   const blobs = memoryBlobs()
+  const vertices = new Vertices()
   ledger.balances.set(toHex(addressBytesFromPublicKey(keys.publicKey)), 10n ** 21n)
   const agent = new ProviderAgent({
     market, ledger, chainId: CHAIN, fee: 1000n, submit: async (tx) => await ledger.submit(tx), keys,
-    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), logger: silentLogger()
+    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger()
   }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100 })
-  return { agent, market, ledger, db, blobs }
+  return { agent, market, ledger, db, blobs, vertices }
 }
 
 /** An agent registered on a fresh market, its escrows for `funded` tasks funded (the caller starts and stops it). */
@@ -325,3 +335,50 @@ test.serial('auctions closing together at capacity: exactly one of their commits
 function agentSkipped (agent: ProviderAgent, taskId: string): { reason: string, detail: string } | undefined {
   return agent.status().skipped.find(s => s.taskId === taskId)
 }
+
+test.serial('an announce still pending in a vertex received here is committed to at once, and revealed only once it is final with its escrow locked', async t => {
+  await using dir = await tempDir()
+  const r = await registeredRig(dir.path, {})
+  r.ledger.balances.set(toHex(addressBytesFromPublicKey(requesterKeys.publicKey)), 10n ** 6n)
+  const poorKeys = generateKeyPair(new Uint8Array(32).fill(13))
+  const announce = (keys: typeof requesterKeys, nonce: bigint, bidWindowMs: number, revealWindowMs: number): { taskId: string, vertex: VertexInfo } => {
+    const { tx, taskId } = buildTaskAnnounce({ chainId: CHAIN, keys, nonce, fee: 1000n }, matmulAnnounce({ bidWindowMs, revealWindowMs }))
+    const vertex = buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(nonce === 0n ? 1 : 2)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(Date.now()) })
+    return { taskId: toHex(taskId), vertex }
+  }
+  try {
+    await r.agent.start()
+    // a requester whose balance cannot lock the budget: no commit, and why
+    const poor = announce(poorKeys, 0n, 60_000, 1000)
+    r.vertices.emit('vertex:inserted', poor.vertex)
+    await waitFor(() => agentSkipped(r.agent, poor.taskId) !== undefined, 'the no-bid decision', 10_000)
+    t.is(agentSkipped(r.agent, poor.taskId)?.reason, 'escrow-missing')
+
+    const pending = announce(requesterKeys, 0n, 600, 60_000)
+    const announcedAtMs = Number(pending.vertex.vertex.timestampMs)
+    r.vertices.emit('vertex:inserted', pending.vertex)
+    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit on the pending announce', 10_000)
+    t.is(toHex(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).taskId), pending.taskId)
+    t.is(await r.market.task(pending.taskId), undefined, 'committed before the market state had the task')
+    // the bid window closes with the announce still pending here: nothing is revealed for money not locked yet
+    await waitFor(() => Date.now() > announcedAtMs + 600 + 300, 'the bid window to close', 10_000)
+    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 0)
+    // final, with its escrow: revealed
+    r.ledger.balances.set(toHex(escrowAccount(fromHex(pending.taskId))), 1000n)
+    r.market.change(taskView(pending.taskId, { announcedAtMs, bidsCloseAtMs: announcedAtMs + 600, revealsCloseAtMs: announcedAtMs + 60_600, budget: 1000n, escrow: 1000n }))
+    await waitFor(() => r.ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal once final', 10_000)
+    const reveal = bidRevealKind.decode(r.ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    t.deepEqual(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).commitment, bidCommitment(fromHex(pending.taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
+
+    // an announce that never becomes final here: its commit is dropped once its reveal window closed, never revealed
+    const never = announce(requesterKeys, 1n, 300, 300)
+    r.vertices.emit('vertex:inserted', never.vertex)
+    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 2, 'the second commit', 10_000)
+    await waitFor(() => !r.agent.status().active.some(a => a.taskId === never.taskId), 'the orphan commit to be dropped', 10_000)
+    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
+    t.deepEqual(r.agent.status().active.map(a => a.taskId), [pending.taskId])
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})

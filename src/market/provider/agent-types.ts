@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logger.ts'
 import type { BinarySublevel } from '../../core/storage.ts'
 import type { LedgerReader } from '../../dag/reader.ts'
 import type { Transaction } from '../../dag/tx.ts'
+import type { VertexInfo } from '../../dag/vertex.ts'
 import type { MarketReader } from '../state/reader.ts'
 import type { ProviderBlobs } from './blobs.ts'
 import type { CapabilityRecord } from './capability.ts'
@@ -49,6 +50,11 @@ export interface ProviderAgentComponents {
   /** The `market` sublevel (own bids under `g/`). */
   db: BinarySublevel
   heartbeats?: Pick<ProviderHeartbeats, 'publish'>
+  /** Vertices as this node inserts them (the ledger's `vertex:inserted`): the agent commits on an announce still pending. */
+  vertices?: {
+    on: (event: 'vertex:inserted', listener: (info: VertexInfo) => void) => unknown
+    off: (event: 'vertex:inserted', listener: (info: VertexInfo) => void) => unknown
+  }
   logger: Logger
   registry?: Registry
 }

@@ -6,34 +6,40 @@ import { errorMessage } from '../../core/errors.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Transaction } from '../../dag/tx.ts'
+import type { VertexInfo } from '../../dag/vertex.ts'
 import { escrowAccount } from '../accounts.ts'
-import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskResult } from '../kinds/builders.ts'
-import { replicasOf } from '../kinds/task.ts'
-import type { ProviderView, TaskView } from '../state/reader.ts'
+import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskResult, type SignedBy } from '../kinds/builders.ts'
+import { MAX_WINDOW_MS } from '../kinds/task.ts'
+import type { TaskView } from '../state/reader.ts'
 import { type BidRecord, BidStore } from './bid-store.ts'
-import { type CapabilityRecord, capabilityRecord } from './capability.ts'
-import { measureGflops, type ProviderKeys } from './challenge.ts'
+import { capabilityRecord } from './capability.ts'
+import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { signHeartbeat } from './heartbeat.ts'
 import { computeSpec, injectFault, outputBytes } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
-import { loadOf, NoBidLog, PricingPolicy, type ProviderLoad, type TaskOffer } from './policy.ts'
+import { loadOf, NoBidLog, type NoBidReason, offerOf, PricingPolicy, type ProviderLoad } from './policy.ts'
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
-import { registrationNeeded } from './registration.ts'
+import { announcesIn, type PendingAnnounce } from './pending-announces.ts'
+import { ProviderRegistration } from './registration.ts'
 import { TxSender } from './tx-sender.ts'
 
 // A commit submitted closer than this to the end of the bid window may land in a vertex stamped after it.
 const COMMIT_MARGIN_MS = 150
 // Tasks already decided, remembered so an event storm does not decide one task twice.
 const MAX_DECIDED = 10_000
+// A commit whose task is still unknown here this long after it was made (a restart lost the pending announce's
+// view; the announce was rejected) is dropped: by then both of its windows have closed whatever they were.
+const ORPHAN_COMMIT_MS = 2 * MAX_WINDOW_MS
 
 interface Job { taskId: string, round: number, seenAtMs: number }
 const jobKey = (taskId: string, round: number): string => `${taskId}/${round}`
 
 /**
- * The provider agent: registers this node as a provider (bond from config), decides on every final announce
- * (escrow checked on the DAG first), commits a sealed bid, reveals it once the bid window closes (the salt is on
- * disk before the commit leaves), runs what it is awarded through the executor, stores the output blob and
+ * The provider agent: registers this node as a provider (bond from config), decides on every announce (as soon as
+ * its vertex is here: pending-announces.ts; the requester's balance checked first), commits a sealed bid, reveals
+ * it once the bid window closes and the announce is final with its escrow locked (the salt is on disk before the
+ * commit leaves), runs what it is awarded through the executor, stores the output blob and
  * submits the result; a heartbeat on gossip says it is up. Every step is logged with the task id.
  */
 export class ProviderAgent implements Startable {
@@ -53,13 +59,12 @@ export class ProviderAgent implements Startable {
   private readonly noBids = new NoBidLog()
   private readonly records = new Map<string, BidRecord>()
   private readonly views = new Map<string, TaskView>()
+  /** Tasks committed to on a pending announce, until it is final here (bounded by the open bids the policy allows). */
+  private readonly early = new Map<string, TaskView>()
   private readonly decided = new Set<string>()
   private readonly jobs: Job[] = []
   private readonly busy = new Set<string>()
-  private capability: CapabilityRecord | undefined
-  private self: ProviderView | undefined
-  private registering: Promise<void> | undefined
-  private lastRegisterMs = 0
+  private readonly registration: ProviderRegistration
   private lastSweepMs = 0
   private lastHeartbeatMs = 0
   private heartbeatSeq = 0n
@@ -69,18 +74,24 @@ export class ProviderAgent implements Startable {
   private timer: NodeJS.Timeout | undefined
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
+  private readonly onVertex = (info: VertexInfo): void => { for (const a of announcesIn(info, Date.now())) this.observePending(a) }
 
   constructor (components: ProviderAgentComponents, init: ProviderAgentInit) {
     // a lying provider only ever runs on a devnet, however the agent was composed
     assertFaultInjectionAllowed(init.config, components.chainId)
     this.c = components
     this.config = init.config
-    this.capability = init.capability
     this.address = addressFromPublicKey(components.keys.publicKey)
     this.policy = new PricingPolicy(init.config)
-    this.bidStore = new BidStore(components.db)
-    this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(addressBytesFromPublicKey(components.keys.publicKey))).nonce })
+    const account = addressBytesFromPublicKey(components.keys.publicKey)
     this.log = components.logger.child({ module: 'provider' })
+    this.registration = new ProviderRegistration({
+      address: this.address, bond: init.config.bond, kemPublicKey: components.kemPublicKey, fee: components.fee, market: components.market, log: this.log,
+      balance: async () => (await components.ledger.account(account)).balance,
+      register: async (topUp, capability) => await this.send('provider-register', undefined, by => buildProviderRegister(by, { bond: topUp, kemPublicKey: components.kemPublicKey, capability }))
+    }, init.capability)
+    this.bidStore = new BidStore(components.db)
+    this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee } })
     this.metrics = createProviderMetrics(components.registry)
     this.tickMs = init.tickMs ?? 200
     this.heartbeatMs = init.heartbeatMs ?? 10_000
@@ -91,14 +102,15 @@ export class ProviderAgent implements Startable {
 
   async start (): Promise<void> {
     this.abort = new AbortController()
-    if (this.capability === undefined) {
+    if (this.registration.capability === undefined) {
       const executor = this.c.executor()
-      const gflops = await measureGflops(executor, this.c.keys, this.c.chainId)
-      this.capability = capabilityRecord(executor.info(), gflops)
-      this.log.info({ gflops: this.capability.gflopsMilli / 1000, executor: this.capability.executor, adapter: this.capability.adapter }, 'provider capability measured')
+      const measured = capabilityRecord(executor.info(), await measureGflops(executor, this.c.keys, this.c.chainId))
+      this.registration.capability = measured
+      this.log.info({ gflops: measured.gflopsMilli / 1000, executor: measured.executor, adapter: measured.adapter }, 'provider capability measured')
     }
     for (const record of await this.bidStore.all()) this.records.set(record.taskId, record)
     this.c.market.on('task:changed', this.onTask)
+    this.c.vertices?.on('vertex:inserted', this.onVertex)
     this.timer = setInterval(() => { this.tick() }, this.tickMs)
     this.tick()
     this.log.info({ address: this.address, bids: this.records.size }, 'provider agent started')
@@ -108,7 +120,8 @@ export class ProviderAgent implements Startable {
     this.abort.abort()
     clearInterval(this.timer)
     this.c.market.off('task:changed', this.onTask)
-    await this.registering?.catch(() => undefined)
+    this.c.vertices?.off('vertex:inserted', this.onVertex)
+    await this.registration.stop()
   }
 
   status (): ProviderStatus {
@@ -116,9 +129,9 @@ export class ProviderAgent implements Startable {
     return {
       enabled: this.config.enabled,
       address: this.address,
-      registered: this.self !== undefined,
-      attested: this.self?.attestation?.passed === true,
-      ...(this.capability === undefined ? {} : { capability: { ...this.capability } }),
+      registered: this.registration.self !== undefined,
+      attested: this.registration.self?.attestation?.passed === true,
+      ...(this.registration.capability === undefined ? {} : { capability: { ...this.registration.capability } }),
       pricing: { perGflop: this.config.pricePerGflop, minimum: this.config.minPrice, capacity: this.config.capacity },
       active,
       skipped: this.noBids.recent(),
@@ -153,19 +166,22 @@ export class ProviderAgent implements Startable {
     if (this.abort.signal.aborted) return
     const now = Date.now()
     this.metrics.active.set(this.activeCount())
-    if (this.self === undefined && this.registering === undefined && now - this.lastRegisterMs >= 5000) {
-      this.lastRegisterMs = now
-      this.registering = this.ensureRegistered().catch(err => { this.log.warn({ err: errorMessage(err) }, 'provider registration failed; retrying') }).finally(() => { this.registering = undefined })
-    }
+    this.registration.tick(now)
     if (now - this.lastSweepMs >= this.sweepMs) {
       this.lastSweepMs = now
       void this.sweep().catch(err => { this.log.warn({ err: errorMessage(err) }, 'provider sweep failed') })
     }
     for (const record of this.records.values()) {
+      if (record.stage !== 'committed') continue
       const view = this.views.get(record.taskId)
-      if (record.stage === 'committed' && view !== undefined && now >= view.bidsCloseAtMs) this.step(record.taskId, async () => { await this.reveal(record, view) })
+      if (view !== undefined && now >= view.bidsCloseAtMs) this.step(record.taskId, async () => { await this.reveal(record, view) })
+      const pending = this.early.get(record.taskId)
+      if (view === undefined && pending !== undefined && now > pending.revealsCloseAtMs) {
+        this.early.delete(record.taskId)
+        this.step(record.taskId, async () => { await this.fail(record, 'the announce was not final here before its reveal window closed') })
+      }
     }
-    if (this.self !== undefined && this.c.heartbeats !== undefined && now - this.lastHeartbeatMs >= this.heartbeatMs) {
+    if (this.registration.self !== undefined && this.c.heartbeats !== undefined && now - this.lastHeartbeatMs >= this.heartbeatMs) {
       this.lastHeartbeatMs = now
       this.heartbeatSeq = BigInt(now) > this.heartbeatSeq ? BigInt(now) : this.heartbeatSeq + 1n
       const heartbeat = signHeartbeat(this.c.chainId, this.c.keys, { timeMs: now, seq: this.heartbeatSeq, active: this.activeCount(), capacity: this.config.capacity })
@@ -183,11 +199,12 @@ export class ProviderAgent implements Startable {
 
   /** Re-reads what events may have missed: registration, open auctions, and every task this provider holds. */
   private async sweep (): Promise<void> {
-    await this.refreshSelf()
+    await this.registration.refresh()
     for (const view of await this.c.market.tasks({ phase: 'bidding', limit: 200 })) this.observe(view)
-    for (const taskId of [...this.records.keys()]) {
+    for (const [taskId, record] of [...this.records]) {
       const view = await this.c.market.task(taskId)
       if (view !== undefined) this.observe(view)
+      else if (record.stage === 'committed' && !this.early.has(taskId) && Date.now() - record.sinceMs > ORPHAN_COMMIT_MS) await this.fail(record, 'its announce is not final here')
     }
     for (const view of await this.c.market.tasks({ provider: this.address, limit: 200 })) {
       if (view.phase === 'awarded' || view.phase === 'executing') this.observe(view)
@@ -197,6 +214,7 @@ export class ProviderAgent implements Startable {
   private observe (view: TaskView): void {
     if (this.abort.signal.aborted) return
     this.views.set(view.taskId, view)
+    this.early.delete(view.taskId)
     const record = this.records.get(view.taskId)
     if (view.phase === 'settled' || view.phase === 'refunded' || view.phase === 'expired' || view.phase === 'cancelled') {
       this.views.delete(view.taskId)
@@ -207,8 +225,7 @@ export class ProviderAgent implements Startable {
       }
       return
     }
-    if (view.phase === 'bidding' && record === undefined && !this.decided.has(view.taskId)) {
-      this.remember(view.taskId)
+    if (view.phase === 'bidding' && record === undefined && this.firstDecision(view.taskId)) {
       this.step(view.taskId, async () => { await this.bid(view) })
       return
     }
@@ -228,59 +245,61 @@ export class ProviderAgent implements Startable {
     this.runJobs()
   }
 
-  private remember (taskId: string): void {
+  /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending-announces.ts). */
+  private observePending ({ view, requester }: PendingAnnounce): void {
+    if (this.abort.signal.aborted || this.registration.self === undefined || view.phase !== 'bidding') return
+    if (this.records.has(view.taskId) || !this.firstDecision(view.taskId)) return
+    this.step(view.taskId, async () => {
+      // not final yet, so nothing is locked: what it can lock is at most the requester's balance (the reveal waits
+      // for the final announce and checks its escrow)
+      const balance = (await this.c.ledger.account(requester)).balance
+      if (balance < view.escrow) return this.skip(view.taskId, 'escrow-missing', `the requester holds ${balance}, the pending announce would lock ${view.escrow}`)
+      this.early.set(view.taskId, view)
+      await this.bid(view, view.escrow)
+      if (this.records.get(view.taskId)?.stage !== 'committed') this.early.delete(view.taskId)
+    })
+  }
+
+  private skip (taskId: string, reason: NoBidReason, detail: string): void {
+    this.noBids.record(taskId, reason, detail)
+    this.metrics.decisions.inc({ outcome: reason })
+    this.log.debug({ taskId, reason, detail }, 'no bid')
+  }
+
+  /** True the first time a task is decided on (then remembered, the oldest forgotten past MAX_DECIDED). */
+  private firstDecision (taskId: string): boolean {
+    if (this.decided.has(taskId)) return false
     this.decided.add(taskId)
     if (this.decided.size > MAX_DECIDED) this.decided.delete(this.decided.values().next().value as string)
+    return true
   }
 
-  private offer (view: TaskView): TaskOffer {
-    const params = view.spec.params !== null && typeof view.spec.params === 'object' ? view.spec.params as Record<string, unknown> : {}
-    return {
-      taskId: view.taskId,
-      requester: view.requester,
-      kernel: view.spec.kernel,
-      params,
-      budget: view.budget,
-      replicas: replicasOf(view),
-      requirements: view.requirements
-    }
-  }
-
-  private async bid (view: TaskView): Promise<void> {
+  /** `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow). */
+  private async bid (view: TaskView, escrow?: bigint): Promise<void> {
     const taskId = view.taskId
     // the registration may have become final since the last sweep (every sweepMs): read it now rather than
     // miss an auction whose bid window is shorter than the sweep
-    if (this.self === undefined) await this.refreshSelf()
-    if (this.self === undefined || this.capability === undefined) {
+    if (this.registration.self === undefined) await this.registration.refresh()
+    if (this.registration.self === undefined || this.registration.capability === undefined) {
       this.log.debug({ taskId }, 'not registered yet: no bid')
       return
     }
     const left = view.bidsCloseAtMs - Date.now()
-    if (left < COMMIT_MARGIN_MS) {
-      // the announce became final here too late for a commit to be final inside the bid window (a loaded node)
-      this.noBids.record(taskId, 'too-late', `the announce was final here ${left} ms before the bid window closed (a commit needs ${COMMIT_MARGIN_MS} ms)`)
-      this.metrics.decisions.inc({ outcome: 'too-late' })
-      return
-    }
-    const escrow = (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance
-    const decision = this.policy.decide(this.offer(view), escrow, this.load(), {
-      capability: this.capability,
+    // the announce reached this node too late for a commit to be final inside the bid window (a loaded node)
+    if (left < COMMIT_MARGIN_MS) return this.skip(taskId, 'too-late', `the announce was here ${left} ms before the bid window closed (a commit needs ${COMMIT_MARGIN_MS} ms)`)
+    const decision = this.policy.decide(offerOf(view), escrow ?? await this.escrowOf(taskId), this.load(), {
+      capability: this.registration.capability,
       kernels: this.c.executor().info().kernels,
-      attested: this.self.attestation?.passed === true
+      attested: this.registration.self.attestation?.passed === true
     })
-    if (!decision.bid) {
-      this.noBids.record(taskId, decision.reason, decision.detail)
-      this.metrics.decisions.inc({ outcome: decision.reason })
-      this.log.debug({ taskId, reason: decision.reason, detail: decision.detail }, 'no bid')
-      return
-    }
+    if (!decision.bid) return this.skip(taskId, decision.reason, decision.detail)
     this.metrics.decisions.inc({ outcome: 'bid' })
     const salt = randomBytes(32)
     const record: BidRecord = { taskId, price: decision.price.toString(), salt: toHex(salt), stage: 'committing', answeredRounds: [], sinceMs: Date.now() }
     // the salt is on disk before the commit can be final: a restart can always reveal
     await this.bidStore.put(record)
     this.records.set(taskId, record)
-    const commitTx = await this.send('bid-commit', taskId, nonce => buildBidCommit(this.by(nonce), fromHex(taskId), decision.price, salt))
+    const commitTx = await this.send('bid-commit', taskId, by => buildBidCommit(by, fromHex(taskId), decision.price, salt))
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
     await this.update(record, { stage: 'committed', commitTx })
     this.log.info({ taskId, price: record.price, tx: commitTx }, 'bid committed')
@@ -288,6 +307,9 @@ export class ProviderAgent implements Startable {
 
   private async reveal (record: BidRecord, view: TaskView): Promise<void> {
     if (Date.now() > view.revealsCloseAtMs) return await this.fail(record, 'the reveal window closed before the reveal')
+    // a commit made on the pending announce is revealed only for money locked (the final announce's escrow)
+    const escrow = await this.escrowOf(record.taskId)
+    if (escrow < view.escrow) return await this.fail(record, `escrow holds ${escrow}, the announce locked ${view.escrow}`)
     // checked and reserved with no await between: reveals of auctions closing together cannot all pass the check
     const refusal = this.policy.revealRefusal(this.load())
     if (refusal !== undefined) {
@@ -297,7 +319,7 @@ export class ProviderAgent implements Startable {
     }
     this.revealing.add(record.taskId)
     try {
-      const revealTx = await this.send('bid-reveal', record.taskId, nonce => buildBidReveal(this.by(nonce), { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
+      const revealTx = await this.send('bid-reveal', record.taskId, by => buildBidReveal(by, { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
       if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
       await this.update(record, { stage: 'revealed', revealTx })
       this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
@@ -338,7 +360,7 @@ export class ProviderAgent implements Startable {
     const bytes = outputBytes(result.outputs)
     const outputId = await this.c.blobs.output(view, bytes)
     if (Date.now() > award.deadlineMs) throw new Error('the execution deadline passed before the result')
-    const resultTx = await this.send('task-result', job.taskId, nonce => buildTaskResult(this.by(nonce), {
+    const resultTx = await this.send('task-result', job.taskId, by => buildTaskResult(by, {
       taskId: fromHex(job.taskId), round: job.round, commitment: fromHex(result.commitment), outputBlob: fromHex(outputId), outputBytes: bytes.length, profile: result.profile
     }))
     if (resultTx === undefined) throw new Error('the result was not admitted')
@@ -348,34 +370,9 @@ export class ProviderAgent implements Startable {
     this.log.info({ taskId: job.taskId, round: job.round, commitment: result.commitment, output: outputId, ms: Math.round(result.durationMs), tx: resultTx }, 'result submitted')
   }
 
-  /** The registration on the DAG if it is the one this provider wants (else it is not selling yet). */
-  private async refreshSelf (): Promise<void> {
-    const current = await this.c.market.provider(this.address)
-    const wanted = this.capability === undefined ? undefined : { bond: this.config.bond, kemPublicKey: this.c.kemPublicKey, capability: this.capability }
-    this.self = current !== undefined && wanted !== undefined && registrationNeeded(current, wanted).current ? current : undefined
-    // the registered figures are the ones the market judges (and a challenge checks)
-    if (this.self !== undefined) this.capability = { ...this.self.capability }
-  }
+  private async escrowOf (taskId: string): Promise<bigint> { return (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance }
 
-  private async ensureRegistered (): Promise<void> {
-    const capability = this.capability
-    if (capability === undefined) return
-    const need = registrationNeeded(await this.c.market.provider(this.address), { bond: this.config.bond, kemPublicKey: this.c.kemPublicKey, capability })
-    if (need.current) return await this.refreshSelf()
-    const balance = (await this.c.ledger.account(addressBytesFromPublicKey(this.c.keys.publicKey))).balance
-    if (balance < need.topUp + this.c.fee) {
-      this.log.warn({ address: this.address, balance: balance.toString(), bond: need.topUp.toString() }, 'the provider account cannot pay its bond yet; fund it to start selling compute')
-      return
-    }
-    const tx = await this.send('provider-register', undefined, nonce => buildProviderRegister(this.by(nonce), { bond: need.topUp, kemPublicKey: this.c.kemPublicKey, capability }))
-    if (tx !== undefined) this.log.info({ address: this.address, bond: need.topUp.toString(), gflops: capability.gflopsMilli / 1000, tx }, 'provider registration submitted')
-  }
-
-  private by (nonce: bigint): { chainId: string, keys: ProviderKeys, nonce: bigint, fee: bigint } {
-    return { chainId: this.c.chainId, keys: this.c.keys, nonce, fee: this.c.fee }
-  }
-
-  private async send (kind: string, taskId: string | undefined, build: (nonce: bigint) => Transaction): Promise<string | undefined> {
+  private async send (kind: string, taskId: string | undefined, build: (by: SignedBy) => Transaction): Promise<string | undefined> {
     try {
       const id = await this.sender.send(build)
       this.metrics.transactions.inc({ kind, outcome: 'ok' })

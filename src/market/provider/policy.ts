@@ -1,3 +1,5 @@
+import { replicasOf } from '../kinds/task.ts'
+import type { TaskView } from '../state/reader.ts'
 import type { ProviderConfig } from './config.ts'
 import type { CapabilityRecord } from './capability.ts'
 import { estimateWork, gflopOf, type TaskWork } from './work.ts'
@@ -28,6 +30,12 @@ export interface TaskOffer {
     minMemoryMiB: number
     attested: boolean
   }
+}
+
+/** The offer of a task, as the market's view of its announce states it. */
+export function offerOf (view: TaskView): TaskOffer {
+  const params = view.spec.params !== null && typeof view.spec.params === 'object' ? view.spec.params as Record<string, unknown> : {}
+  return { taskId: view.taskId, requester: view.requester, kernel: view.spec.kernel, params, budget: view.budget, replicas: replicasOf(view), requirements: view.requirements }
 }
 
 /** What the provider knows of itself when it decides. */
@@ -89,10 +97,6 @@ export class PricingPolicy {
     return byWork > this.config.minPrice ? byWork : this.config.minPrice
   }
 
-  /**
-   * Bid or not. `escrowBalance` is the balance of the task's escrow account as final on the DAG: a provider
-   * works only for money that is already locked (budget × replicas), never on a promise.
-   */
   /** Why a new bid cannot be committed now (undefined when it can). */
   atCapacity (load: ProviderLoad): string | undefined {
     const { capacity } = this.config
@@ -107,6 +111,11 @@ export class PricingPolicy {
     return load.reserved >= capacity ? `${load.reserved} tasks reserved (revealed bids and awards in hand), capacity ${capacity}: the commit is left unrevealed` : undefined
   }
 
+  /**
+   * Bid or not. `escrowBalance` is what the announce locks: the balance of the task's escrow account as final on
+   * the DAG, or, for an announce not final yet, what the requester's balance lets it lock (the agent then reveals
+   * only once the escrow is locked): a provider works only for money that is locked, never on a promise.
+   */
   decide (task: TaskOffer, escrowBalance: bigint, load: ProviderLoad, self: ProviderSelf): BidDecision {
     const no = (reason: NoBidReason, detail: string): BidDecision => ({ bid: false, reason, detail })
     if (this.deny.has(task.requester) || (this.allow.size > 0 && !this.allow.has(task.requester))) {

@@ -1,5 +1,7 @@
 import { toHex } from '../../core/codec.ts'
-import type { ProviderView } from '../state/reader.ts'
+import { errorMessage } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { MarketReader, ProviderView } from '../state/reader.ts'
 import type { CapabilityRecord } from './capability.ts'
 
 // A registration's GFLOP/s within this factor of the measured one is kept: re-measuring at every start wobbles on a
@@ -28,4 +30,69 @@ export function sameCapability (registered: CapabilityRecord, measured: Capabili
   if (registered.executor !== measured.executor || registered.adapter !== measured.adapter || registered.profile !== measured.profile || registered.memoryMiB !== measured.memoryMiB) return false
   const ratio = registered.gflopsMilli / Math.max(1, measured.gflopsMilli)
   return ratio <= CAPABILITY_DRIFT && ratio >= 1 / CAPABILITY_DRIFT
+}
+
+// How often a provider not registered yet tries again (a pending registration, an unfunded account).
+const REGISTER_RETRY_MS = 5000
+
+export interface RegistrationParts {
+  /** This provider's `hmy1…` address. */
+  address: string
+  bond: bigint
+  kemPublicKey: Uint8Array
+  /** The fee of one transaction. */
+  fee: bigint
+  market: Pick<MarketReader, 'provider'>
+  /** The provider account's final balance. */
+  balance: () => Promise<bigint>
+  /** Submits a `provider-register` adding `topUp` to the bond; its id, or undefined when it was not admitted. */
+  register: (topUp: bigint, capability: CapabilityRecord) => Promise<string | undefined>
+  log: Logger
+}
+
+/** A provider's registration: the capability it registers, and its record on the DAG once that is the one it wants. */
+export class ProviderRegistration {
+  capability: CapabilityRecord | undefined
+  /** The registration on the DAG if it is the one this provider wants (else it is not selling yet). */
+  self: ProviderView | undefined
+  private readonly p: RegistrationParts
+  private pending: Promise<void> | undefined
+  private lastAttemptMs = 0
+
+  constructor (parts: RegistrationParts, capability?: CapabilityRecord) {
+    this.p = parts
+    this.capability = capability
+  }
+
+  /** On the agent's clock: while not registered, registers (or tops the bond up) at most every 5 s. */
+  tick (now: number): void {
+    if (this.self !== undefined || this.pending !== undefined || now - this.lastAttemptMs < REGISTER_RETRY_MS) return
+    this.lastAttemptMs = now
+    this.pending = this.ensure().catch(err => { this.p.log.warn({ err: errorMessage(err) }, 'provider registration failed; retrying') }).finally(() => { this.pending = undefined })
+  }
+
+  async stop (): Promise<void> { await this.pending?.catch(() => undefined) }
+
+  /** Reads the registration on the DAG again. */
+  async refresh (): Promise<void> {
+    const current = await this.p.market.provider(this.p.address)
+    const wanted = this.capability === undefined ? undefined : { bond: this.p.bond, kemPublicKey: this.p.kemPublicKey, capability: this.capability }
+    this.self = current !== undefined && wanted !== undefined && registrationNeeded(current, wanted).current ? current : undefined
+    // the registered figures are the ones the market judges (and a challenge checks)
+    if (this.self !== undefined) this.capability = { ...this.self.capability }
+  }
+
+  private async ensure (): Promise<void> {
+    const capability = this.capability
+    if (capability === undefined) return
+    const need = registrationNeeded(await this.p.market.provider(this.p.address), { bond: this.p.bond, kemPublicKey: this.p.kemPublicKey, capability })
+    if (need.current) return await this.refresh()
+    const balance = await this.p.balance()
+    if (balance < need.topUp + this.p.fee) {
+      this.p.log.warn({ address: this.p.address, balance: balance.toString(), bond: need.topUp.toString() }, 'the provider account cannot pay its bond yet; fund it to start selling compute')
+      return
+    }
+    const tx = await this.p.register(need.topUp, capability)
+    if (tx !== undefined) this.p.log.info({ address: this.p.address, bond: need.topUp.toString(), gflops: capability.gflopsMilli / 1000, tx }, 'provider registration submitted')
+  }
 }

@@ -1,5 +1,6 @@
 import type { Transaction } from '../../dag/tx.ts'
 import { errorMessage } from '../../core/errors.ts'
+import type { SignedBy } from '../kinds/builders.ts'
 
 /**
  * Submits the provider's own transactions in nonce order. One account signs everything the agent sends (register,
@@ -17,6 +18,8 @@ export interface TxSenderComponents {
   finalNonce: () => Promise<bigint>
   /** Admits a signed transaction (DagService.submitTransaction); resolves with its id. */
   submit: (tx: Transaction) => Promise<string>
+  /** Who signs: every transaction is built for this chain, key and fee, with the nonce the sender picks. */
+  signer: Omit<SignedBy, 'nonce'>
 }
 
 export class TxSender {
@@ -28,20 +31,20 @@ export class TxSender {
     this.c = components
   }
 
-  /** Builds (with the nonce it is given) and submits, in order with every other send; resolves with the tx id. */
-  async send (build: (nonce: bigint) => Transaction): Promise<string> {
+  /** Builds (signed with the nonce it is given) and submits, in order with every other send; resolves with the tx id. */
+  async send (build: (by: SignedBy) => Transaction): Promise<string> {
     const run = this.tail.then(async () => await this.attempt(build), async () => await this.attempt(build))
     this.tail = run.catch(() => undefined)
     return await run
   }
 
-  private async attempt (build: (nonce: bigint) => Transaction): Promise<string> {
+  private async attempt (build: (by: SignedBy) => Transaction): Promise<string> {
     let lastError: unknown
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const final = await this.c.finalNonce()
       const nonce = this.next === undefined || this.next < final ? final : this.next
       try {
-        const id = await this.c.submit(build(nonce))
+        const id = await this.c.submit(build({ ...this.c.signer, nonce }))
         this.next = nonce + 1n
         return id
       } catch (err) {

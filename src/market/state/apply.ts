@@ -40,6 +40,22 @@ export interface FinalAt { txId: string, timeMs: number }
 const refused = (code: MarketErrorCode, reason: string): ApplyOutcome => ({ status: 'refused', code, reason })
 const parked = (reason: string): ApplyOutcome => ({ status: 'parked', reason })
 
+/**
+ * The task record an announce opens when it is final at `at` (its vertex's time). A provider also reads it from an
+ * announce still pending in a vertex it has received (the vertex's time is the same): provider/pending-announces.ts.
+ * Throws the kind's ENCODING_INVALID on a payload that is no announce.
+ */
+export function announcedTask (tx: Pick<TxInfo, 'tx' | 'account'>, at: FinalAt): TaskRecord {
+  return {
+    taskId: taskIdHexOf(tx.account, tx.tx.nonce),
+    requester: toHex(addressBytesFromPublicKey(tx.tx.publicKey)),
+    announceTx: at.txId,
+    announcedAtMs: at.timeMs,
+    announce: taskAnnounceKind.decode(tx.tx.payload),
+    bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
+  }
+}
+
 export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt): Promise<ApplyOutcome> {
   const signer = toHex(addressBytesFromPublicKey(tx.tx.publicKey))
   switch (tx.tx.kind) {
@@ -63,12 +79,9 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       return { status: 'applied', provider }
     }
     case TX_KIND_TASK_ANNOUNCE: {
-      const announce = taskAnnounceKind.decode(tx.tx.payload)
-      const taskId = taskIdHexOf(tx.account, tx.tx.nonce)
-      ctx.putTask({
-        taskId, requester: signer, announceTx: at.txId, announcedAtMs: at.timeMs, announce, bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
-      }, true)
-      return { status: 'applied', taskId }
+      const task = announcedTask(tx, at)
+      ctx.putTask(task, true)
+      return { status: 'applied', taskId: task.taskId }
     }
     case TX_KIND_TASK_CANCEL: {
       const p = taskCancelKind.decode(tx.tx.payload)
