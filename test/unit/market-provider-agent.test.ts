@@ -16,6 +16,7 @@ import { registerMarketKinds } from '../../src/market/index.ts'
 import { bidCommitKind, bidCommitment, bidRevealKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT } from '../../src/market/kinds/index.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
 import { ProviderAgent } from '../../src/market/provider/agent.ts'
+import type { ProviderAgentInit } from '../../src/market/provider/agent-types.ts'
 import { BidStore } from '../../src/market/provider/bid-store.ts'
 import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
 import { parseProviderConfig } from '../../src/market/provider/config.ts'
@@ -108,7 +109,7 @@ class Vertices extends EventEmitter<{ 'vertex:inserted': [VertexInfo] }> {}
 
 interface Rig { agent: ProviderAgent, market: Market, ledger: Ledger, db: BinaryDb, blobs: ReturnType<typeof memoryBlobs>, vertices: Vertices }
 
-async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger()): Promise<Rig> {
+async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger(), init: Partial<ProviderAgentInit> = {}): Promise<Rig> {
   const db = await openDatabase(dir)
   const blobs = memoryBlobs()
   const vertices = new Vertices()
@@ -116,15 +117,15 @@ async function rig (dir: string, config: object = {}, market = new Market(), led
   const agent = new ProviderAgent({
     market, ledger, chainId: CHAIN, fee: 1000n, submit: async (tx) => await ledger.submit(tx), keys,
     kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger()
-  }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100 })
+  }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100, ...init })
   return { agent, market, ledger, db, blobs, vertices }
 }
 
 /** An agent registered on a fresh market, its escrows for `funded` tasks funded (the caller starts and stops it). */
-async function registeredRig (dir: string, config: object, funded: string[] = []): Promise<Rig> {
+async function registeredRig (dir: string, config: object, funded: string[] = [], init: Partial<ProviderAgentInit> = {}): Promise<Rig> {
   const market = new Market()
   registered(market)
-  const r = await rig(dir, config, market)
+  const r = await rig(dir, config, market, new Ledger(), init)
   for (const id of funded) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
   return r
 }
@@ -336,9 +337,9 @@ function agentSkipped (agent: ProviderAgent, taskId: string): { reason: string, 
   return agent.status().skipped.find(s => s.taskId === taskId)
 }
 
-test.serial('an announce still pending in a vertex received here is committed to at once, and revealed only once it is final with its escrow locked', async t => {
+test.serial('an announce still pending in a vertex received here is bid on at once (commit, then reveal once the bid window closed); one never final is given up', async t => {
   await using dir = await tempDir()
-  const r = await registeredRig(dir.path, {})
+  const r = await registeredRig(dir.path, {}, [], { unfinalRevealGraceMs: 3000 })
   r.ledger.balances.set(toHex(addressBytesFromPublicKey(requesterKeys.publicKey)), 10n ** 6n)
   const poorKeys = generateKeyPair(new Uint8Array(32).fill(13))
   const announce = (keys: typeof requesterKeys, nonce: bigint, bidWindowMs: number, revealWindowMs: number): { taskId: string, vertex: VertexInfo } => {
@@ -346,6 +347,7 @@ test.serial('an announce still pending in a vertex received here is committed to
     const vertex = buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(nonce === 0n ? 1 : 2)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(Date.now()) })
     return { taskId: toHex(taskId), vertex }
   }
+  const revealOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_REVEAL).find(tx => toHex(bidRevealKind.decode(tx.payload).taskId) === taskId)
   try {
     await r.agent.start()
     // a requester whose balance cannot lock the budget: no commit, and why
@@ -360,23 +362,23 @@ test.serial('an announce still pending in a vertex received here is committed to
     await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit on the pending announce', 10_000)
     t.is(toHex(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).taskId), pending.taskId)
     t.is(await r.market.task(pending.taskId), undefined, 'committed before the market state had the task')
-    // the bid window closes with the announce still pending here: nothing is revealed for money not locked yet
-    await waitFor(() => Date.now() > announcedAtMs + 600 + 300, 'the bid window to close', 10_000)
-    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 0)
-    // final, with its escrow: revealed
-    r.ledger.balances.set(toHex(escrowAccount(fromHex(pending.taskId))), 1000n)
-    r.market.change(taskView(pending.taskId, { announcedAtMs, bidsCloseAtMs: announcedAtMs + 600, revealsCloseAtMs: announcedAtMs + 60_600, budget: 1000n, escrow: 1000n }))
-    await waitFor(() => r.ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal once final', 10_000)
-    const reveal = bidRevealKind.decode(r.ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    // sealed while the bid window is open, revealed once it closed, the announce still pending here
+    await waitFor(() => revealOf(pending.taskId) !== undefined, 'the reveal', 10_000)
+    t.true((r.ledger.submittedAt.get(revealOf(pending.taskId) as Transaction) ?? 0) >= announcedAtMs + 600, 'nothing revealed while the bid window is open')
+    const reveal = bidRevealKind.decode((revealOf(pending.taskId) as Transaction).payload)
     t.deepEqual(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).commitment, bidCommitment(fromHex(pending.taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
+    // final now, its escrow locked: the bid is held
+    r.ledger.balances.set(toHex(escrowAccount(fromHex(pending.taskId))), 1000n)
+    r.market.change(taskView(pending.taskId, { announcedAtMs, phase: 'revealing', bidsCloseAtMs: announcedAtMs + 600, revealsCloseAtMs: announcedAtMs + 60_600, budget: 1000n, escrow: 1000n }))
 
-    // an announce that never becomes final here: its commit is dropped once its reveal window closed, never revealed
+    // an announce that never becomes final here: committed and revealed, then given up once the reveal window and
+    // the grace passed, its capacity freed
     const never = announce(requesterKeys, 1n, 300, 300)
     r.vertices.emit('vertex:inserted', never.vertex)
-    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 2, 'the second commit', 10_000)
-    await waitFor(() => !r.agent.status().active.some(a => a.taskId === never.taskId), 'the orphan commit to be dropped', 10_000)
-    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
-    t.deepEqual(r.agent.status().active.map(a => a.taskId), [pending.taskId])
+    await waitFor(() => revealOf(never.taskId) !== undefined, 'the second reveal', 10_000)
+    t.true(r.agent.status().active.some(a => a.taskId === never.taskId), 'held while the announce may still be final')
+    await waitFor(() => !r.agent.status().active.some(a => a.taskId === never.taskId), 'the bid given up', 10_000)
+    t.deepEqual(r.agent.status().active.map(a => [a.taskId, a.stage]), [[pending.taskId, 'revealed']])
   } finally {
     await r.agent.stop()
     await r.db.close()

@@ -4,7 +4,8 @@ import { addressFromPublicKey } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { type GossipTopicHandler, GossipValidationError } from '../../src/network/gossip.ts'
 import { GOSSIP_TOPICS } from '../../src/network/protocols.ts'
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, ProviderHeartbeats, signHeartbeat } from '../../src/market/provider/heartbeat.ts'
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, HeartbeatSender, ProviderHeartbeats, signHeartbeat } from '../../src/market/provider/heartbeat.ts'
+import { silentLogger } from '../../src/core/logger.ts'
 
 // Provider heartbeats on `harmony/1/provider`: the codec and the topic's verdicts, through the handler the
 // registry would install.
@@ -70,4 +71,23 @@ test('a registered provider\'s heartbeat is accepted and remembered; forged, rep
   t.truthy(heartbeats.liveness(addressFromPublicKey(stranger.publicKey)), 'its own heartbeat is remembered without gossip delivering it back')
   heartbeats.stop()
   t.throws(() => handler())
+})
+
+test('a provider sends one heartbeat per period, each accepted by the topic: seq rising, its load carried; a failed publish does not throw', async t => {
+  const { heartbeats, published } = topic(10_000)
+  const sender = new HeartbeatSender({ chainId: CHAIN, keys: provider, heartbeats, log: silentLogger() }, 1000)
+  sender.tick(10_000, { active: 2, capacity: 16 })
+  sender.tick(10_500, { active: 3, capacity: 16 })
+  sender.tick(11_000, { active: 4, capacity: 16 })
+  await new Promise(resolve => setImmediate(resolve))
+  const sent = published.map(b => decodeHeartbeat(b))
+  t.deepEqual(sent.map(h => [h.seq, h.active, h.capacity]), [[10_000n, 2, 16], [11_000n, 4, 16]])
+  // the receiving side's own checks (signature, seq, clock): a fresh topic accepts both, in order
+  const receiver = topic(11_000)
+  for (const bytes of published) t.is(await verdict(receiver.handler(), bytes), 'accept')
+  t.deepEqual(receiver.heartbeats.liveness(addressFromPublicKey(provider.publicKey))?.active, 4)
+
+  const failing = new HeartbeatSender({ chainId: CHAIN, keys: provider, heartbeats: { publish: async () => { throw new Error('no peers') } }, log: silentLogger() }, 1000)
+  t.notThrows(() => { failing.tick(12_000, { active: 0, capacity: 16 }) })
+  await new Promise(resolve => setImmediate(resolve))
 })

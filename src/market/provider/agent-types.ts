@@ -32,6 +32,11 @@ export interface ProviderAgentInit {
    * queue); this lets one job's network and ledger round trips overlap another's kernel. @default 8
    */
   maxRunningJobs?: number
+  /**
+   * How long past its reveal window a bid revealed on a pending announce keeps its capacity while the announce is not
+   * final here (an award needs it final; under load that takes seconds). Then it is given up. @default 30000
+   */
+  unfinalRevealGraceMs?: number
 }
 
 export interface ProviderAgentComponents {

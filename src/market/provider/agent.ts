@@ -15,7 +15,7 @@ import { type BidRecord, BidStore } from './bid-store.ts'
 import { capabilityRecord } from './capability.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
-import { signHeartbeat } from './heartbeat.ts'
+import { HeartbeatSender } from './heartbeat.ts'
 import { computeSpec, injectFault, outputBytes } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
 import { loadOf, NoBidLog, type NoBidReason, offerOf, PricingPolicy, type ProviderLoad } from './policy.ts'
@@ -28,8 +28,8 @@ import { TxSender } from './tx-sender.ts'
 const COMMIT_MARGIN_MS = 150
 // Tasks already decided, remembered so an event storm does not decide one task twice.
 const MAX_DECIDED = 10_000
-// A commit whose task is still unknown here this long after it was made (a restart lost the pending announce's
-// view; the announce was rejected) is dropped: by then both of its windows have closed whatever they were.
+// A bid whose task is unknown here past this (a restart lost the pending announce's view) is dropped: by then every
+// window has closed.
 const ORPHAN_COMMIT_MS = 2 * MAX_WINDOW_MS
 
 interface Job { taskId: string, round: number, seenAtMs: number }
@@ -52,10 +52,11 @@ export class ProviderAgent implements Startable {
   private readonly log: Logger
   private readonly metrics: ProviderMetrics
   private readonly tickMs: number
-  private readonly heartbeatMs: number
+  private readonly heartbeat: HeartbeatSender | undefined
   private readonly sweepMs: number
   private readonly maxQueuedJobs: number
   private readonly maxRunningJobs: number
+  private readonly unfinalRevealGraceMs: number
   private readonly noBids = new NoBidLog()
   private readonly records = new Map<string, BidRecord>()
   private readonly views = new Map<string, TaskView>()
@@ -66,8 +67,6 @@ export class ProviderAgent implements Startable {
   private readonly busy = new Set<string>()
   private readonly registration: ProviderRegistration
   private lastSweepMs = 0
-  private lastHeartbeatMs = 0
-  private heartbeatSeq = 0n
   /** Jobs being handled (task/round): an event or sweep while one runs must not queue it again. */
   private readonly running = new Set<string>()
   private readonly revealing = new Set<string>()
@@ -94,10 +93,11 @@ export class ProviderAgent implements Startable {
     this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee } })
     this.metrics = createProviderMetrics(components.registry)
     this.tickMs = init.tickMs ?? 200
-    this.heartbeatMs = init.heartbeatMs ?? 10_000
+    this.heartbeat = components.heartbeats === undefined ? undefined : new HeartbeatSender({ chainId: components.chainId, keys: components.keys, heartbeats: components.heartbeats, log: this.log }, init.heartbeatMs ?? 10_000)
     this.sweepMs = init.sweepMs ?? 3000
     this.maxQueuedJobs = init.maxQueuedJobs ?? 32
     this.maxRunningJobs = Math.max(1, Math.min(init.maxRunningJobs ?? 8, init.config.capacity))
+    this.unfinalRevealGraceMs = init.unfinalRevealGraceMs ?? 30_000
   }
 
   async start (): Promise<void> {
@@ -141,11 +141,7 @@ export class ProviderAgent implements Startable {
   }
 
   /** Tasks held: bids not yet decided, and awards not yet answered. */
-  activeCount (): number {
-    let n = 0
-    for (const r of this.records.values()) if (this.holds(r)) n++
-    return n
-  }
+  activeCount (): number { return [...this.records.values()].filter(r => this.holds(r)).length }
 
   /** Held tasks split as the pricing policy bounds them (policy.ts ProviderLoad); a reveal under way is reserved. */
   load (): ProviderLoad { return loadOf([...this.records.values()].filter(r => this.holds(r)).map(r => this.revealing.has(r.taskId) ? { stage: 'revealed' } : r)) }
@@ -172,21 +168,17 @@ export class ProviderAgent implements Startable {
       void this.sweep().catch(err => { this.log.warn({ err: errorMessage(err) }, 'provider sweep failed') })
     }
     for (const record of this.records.values()) {
-      if (record.stage !== 'committed') continue
-      const view = this.views.get(record.taskId)
-      if (view !== undefined && now >= view.bidsCloseAtMs) this.step(record.taskId, async () => { await this.reveal(record, view) })
-      const pending = this.early.get(record.taskId)
-      if (view === undefined && pending !== undefined && now > pending.revealsCloseAtMs) {
+      if (record.stage !== 'committed' && record.stage !== 'revealed') continue
+      const view = this.views.get(record.taskId) ?? this.early.get(record.taskId)
+      if (view !== undefined) this.revealIfDue(record, view, now)
+      // a bid on an announce that never became final here (the ledger rejected it): given up, its capacity freed
+      const pending = this.views.has(record.taskId) ? undefined : this.early.get(record.taskId)
+      if (pending !== undefined && now > pending.revealsCloseAtMs + (record.stage === 'revealed' ? this.unfinalRevealGraceMs : 0)) {
         this.early.delete(record.taskId)
-        this.step(record.taskId, async () => { await this.fail(record, 'the announce was not final here before its reveal window closed') })
+        this.step(record.taskId, async () => { await this.fail(record, 'the announce was not final here when its reveal window closed') })
       }
     }
-    if (this.registration.self !== undefined && this.c.heartbeats !== undefined && now - this.lastHeartbeatMs >= this.heartbeatMs) {
-      this.lastHeartbeatMs = now
-      this.heartbeatSeq = BigInt(now) > this.heartbeatSeq ? BigInt(now) : this.heartbeatSeq + 1n
-      const heartbeat = signHeartbeat(this.c.chainId, this.c.keys, { timeMs: now, seq: this.heartbeatSeq, active: this.activeCount(), capacity: this.config.capacity })
-      void this.c.heartbeats.publish(heartbeat).catch(err => { this.log.debug({ err: errorMessage(err) }, 'heartbeat not published') })
-    }
+    if (this.registration.self !== undefined) this.heartbeat?.tick(now, { active: this.activeCount(), capacity: this.config.capacity })
     this.runJobs()
   }
 
@@ -204,7 +196,7 @@ export class ProviderAgent implements Startable {
     for (const [taskId, record] of [...this.records]) {
       const view = await this.c.market.task(taskId)
       if (view !== undefined) this.observe(view)
-      else if (record.stage === 'committed' && !this.early.has(taskId) && Date.now() - record.sinceMs > ORPHAN_COMMIT_MS) await this.fail(record, 'its announce is not final here')
+      else if ((record.stage === 'committed' || record.stage === 'revealed') && !this.early.has(taskId) && Date.now() - record.sinceMs > ORPHAN_COMMIT_MS) await this.fail(record, 'its announce is not final here')
     }
     for (const view of await this.c.market.tasks({ provider: this.address, limit: 200 })) {
       if (view.phase === 'awarded' || view.phase === 'executing') this.observe(view)
@@ -229,6 +221,8 @@ export class ProviderAgent implements Startable {
       this.step(view.taskId, async () => { await this.bid(view) })
       return
     }
+    // a commit made on the pending announce: its final view may come after the bid window closed (not a tick later)
+    if (record !== undefined) this.revealIfDue(record, view, Date.now())
     for (const award of view.awards) {
       const mine = award.winners.includes(this.address) || award.checker === this.address
       if (!mine || record?.answeredRounds.includes(award.round) === true) continue
@@ -243,6 +237,11 @@ export class ProviderAgent implements Startable {
       this.jobs.push({ taskId: view.taskId, round: award.round, seenAtMs: Date.now() })
     }
     this.runJobs()
+  }
+
+  /** A committed bid is revealed once the clock is past the bid window (not before: the bid is sealed). */
+  private revealIfDue (record: BidRecord, view: TaskView, now: number): void {
+    if (record.stage === 'committed' && now >= view.bidsCloseAtMs) this.step(record.taskId, async () => { await this.reveal(record, view) })
   }
 
   /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending-announces.ts). */
@@ -307,8 +306,9 @@ export class ProviderAgent implements Startable {
 
   private async reveal (record: BidRecord, view: TaskView): Promise<void> {
     if (Date.now() > view.revealsCloseAtMs) return await this.fail(record, 'the reveal window closed before the reveal')
-    // a commit made on the pending announce is revealed only for money locked (the final announce's escrow)
-    const escrow = await this.escrowOf(record.taskId)
+    // once the announce is final its escrow is checked (a pending one's requester balance was, at the commit); work is
+    // only ever done on an award, which the market gives only for a final announce, so for locked money
+    const escrow = this.views.has(record.taskId) ? await this.escrowOf(record.taskId) : view.escrow
     if (escrow < view.escrow) return await this.fail(record, `escrow holds ${escrow}, the announce locked ${view.escrow}`)
     // checked and reserved with no await between: reveals of auctions closing together cannot all pass the check
     const refusal = this.policy.revealRefusal(this.load())

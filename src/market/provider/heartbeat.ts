@@ -1,6 +1,8 @@
 import type { PeerId } from '@libp2p/interface'
 import { addressFromPublicKey } from '../../core/address.ts'
 import { Reader, Writer } from '../../core/codec.ts'
+import { errorMessage } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sign, signingMessage, verify } from '../../core/crypto.ts'
 import { type GossipRegistry, GossipValidationError, type GossipVerdict } from '../../network/gossip.ts'
 import { GOSSIP_TOPICS } from '../../network/protocols.ts'
@@ -137,5 +139,34 @@ export class ProviderHeartbeats {
     if (entry === undefined) return undefined
     const { seq: _seq, ...view } = entry
     return view
+  }
+}
+
+export interface HeartbeatSenderComponents {
+  chainId: string
+  keys: ProviderKeys
+  heartbeats: Pick<ProviderHeartbeats, 'publish'>
+  log: Logger
+}
+
+/** A provider's own heartbeat: signed and published every `periodMs`, each seq above the last (the time, or one more). */
+export class HeartbeatSender {
+  private readonly c: HeartbeatSenderComponents
+  private readonly periodMs: number
+  private lastMs = 0
+  private seq = 0n
+
+  constructor (components: HeartbeatSenderComponents, periodMs: number) {
+    this.c = components
+    this.periodMs = periodMs
+  }
+
+  /** On the provider's clock: publishes when a period has passed since the last heartbeat. */
+  tick (now: number, load: { active: number, capacity: number }): void {
+    if (now - this.lastMs < this.periodMs) return
+    this.lastMs = now
+    this.seq = BigInt(now) > this.seq ? BigInt(now) : this.seq + 1n
+    const heartbeat = signHeartbeat(this.c.chainId, this.c.keys, { timeMs: now, seq: this.seq, ...load })
+    void this.c.heartbeats.publish(heartbeat).catch(err => { this.c.log.debug({ err: errorMessage(err) }, 'heartbeat not published') })
   }
 }
