@@ -11,7 +11,7 @@ import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 import { escrowAccount } from '../../src/market/accounts.ts'
-import { buildTaskAnnounce } from '../../src/market/kinds/builders.ts'
+import { buildTaskAnnounce, buildTaskAward } from '../../src/market/kinds/builders.ts'
 import { registerMarketKinds } from '../../src/market/index.ts'
 import { bidCommitKind, bidCommitment, bidRevealKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT } from '../../src/market/kinds/index.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
@@ -379,6 +379,36 @@ test.serial('an announce still pending in a vertex received here is bid on at on
     t.true(r.agent.status().active.some(a => a.taskId === never.taskId), 'held while the announce may still be final')
     await waitFor(() => !r.agent.status().active.some(a => a.taskId === never.taskId), 'the bid given up', 10_000)
     t.deepEqual(r.agent.status().active.map(a => [a.taskId, a.stage]), [[pending.taskId, 'revealed']])
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+test.serial('an award naming this provider, still pending here, starts its job at once; one naming another, or of a private task, starts nothing', async t => {
+  await using dir = await tempDir()
+  const [mine, others, sealed] = ['a7', 'a8', 'a9'].map(p => p.repeat(32))
+  const r = await registeredRig(dir.path, {}, [mine, others, sealed])
+  const validator = generateKeyPair(new Uint8Array(32).fill(14))
+  const someone = addressBytesFromPublicKey(generateKeyPair(new Uint8Array(32).fill(15)).publicKey)
+  const pendingAward = (taskId: string, winner: Uint8Array, nonce: bigint): VertexInfo => {
+    const award = buildTaskAward(CHAIN, validator, nonce, { taskId: fromHex(taskId), round: 0, considered: [], winners: [winner] })
+    return buildVertexInfo(CHAIN, { author: validator.publicKey, secretKey: validator.secretKey, parents: [new Uint8Array(32).fill(3)], txs: [txInfo(encodeTx(award))], timestampMs: BigInt(Date.now()) })
+  }
+  const revealing = { phase: 'revealing' as const, bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() + 60_000 }
+  try {
+    await r.agent.start()
+    r.market.change(taskView(mine, revealing))
+    r.market.change(taskView(others, revealing))
+    r.market.change(taskView(sealed, { ...revealing, private: true }))
+    r.vertices.emit('vertex:inserted', pendingAward(others, someone, 0n))
+    r.vertices.emit('vertex:inserted', pendingAward(sealed, addressBytesFromPublicKey(keys.publicKey), 1n))
+    r.vertices.emit('vertex:inserted', pendingAward(mine, addressBytesFromPublicKey(keys.publicKey), 2n))
+    await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length >= 1, 'the result', 10_000)
+    t.deepEqual((await r.market.task(mine))?.awards, [], 'the market state holds no award yet')
+    // the other two would have been queued before it (events in order; jobs run at once): none comes
+    await new Promise(resolve => setTimeout(resolve, 300))
+    t.deepEqual(r.ledger.of(TX_KIND_TASK_RESULT).map(tx => [toHex(taskResultKind.decode(tx.payload).taskId), taskResultKind.decode(tx.payload).round]), [[mine, 0]])
   } finally {
     await r.agent.stop()
     await r.db.close()

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { makeBlob } from '../../compute/blob.ts'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../core/address.ts'
 import { fromHex, toHex } from '../../core/codec.ts'
 import { errorMessage } from '../../core/errors.ts'
@@ -16,11 +15,11 @@ import { capabilityRecord } from './capability.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { HeartbeatSender } from './heartbeat.ts'
-import { computeSpec, injectFault, outputBytes } from './job.ts'
+import { runAwarded } from './job.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
 import { loadOf, NoBidLog, type NoBidReason, offerOf, PricingPolicy, type ProviderLoad } from './policy.ts'
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
-import { announcesIn, type PendingAnnounce } from './pending-announces.ts'
+import { announcesIn, awardsFor, type PendingAnnounce, type PendingAward } from './pending.ts'
 import { ProviderRegistration } from './registration.ts'
 import { TxSender } from './tx-sender.ts'
 
@@ -37,7 +36,7 @@ const jobKey = (taskId: string, round: number): string => `${taskId}/${round}`
 
 /**
  * The provider agent: registers this node as a provider (bond from config), decides on every announce (as soon as
- * its vertex is here: pending-announces.ts; the requester's balance checked first), commits a sealed bid, reveals
+ * its vertex is here: pending.ts; the requester's balance checked first), commits a sealed bid, reveals
  * it once the bid window closes and the announce is final with its escrow locked (the salt is on disk before the
  * commit leaves), runs what it is awarded through the executor, stores the output blob and
  * submits the result; a heartbeat on gossip says it is up. Every step is logged with the task id.
@@ -73,7 +72,10 @@ export class ProviderAgent implements Startable {
   private timer: NodeJS.Timeout | undefined
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
-  private readonly onVertex = (info: VertexInfo): void => { for (const a of announcesIn(info, Date.now())) this.observePending(a) }
+  private readonly onVertex = (info: VertexInfo): void => {
+    for (const a of announcesIn(info, Date.now())) this.observePending(a)
+    for (const a of awardsFor(info, this.address)) this.observeAward(a)
+  }
 
   constructor (components: ProviderAgentComponents, init: ProviderAgentInit) {
     // a lying provider only ever runs on a devnet, however the agent was composed
@@ -244,7 +246,7 @@ export class ProviderAgent implements Startable {
     if (record.stage === 'committed' && now >= view.bidsCloseAtMs) this.step(record.taskId, async () => { await this.reveal(record, view) })
   }
 
-  /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending-announces.ts). */
+  /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending.ts). */
   private observePending ({ view, requester }: PendingAnnounce): void {
     if (this.abort.signal.aborted || this.registration.self === undefined || view.phase !== 'bidding') return
     if (this.records.has(view.taskId) || !this.firstDecision(view.taskId)) return
@@ -257,6 +259,14 @@ export class ProviderAgent implements Startable {
       await this.bid(view, view.escrow)
       if (this.records.get(view.taskId)?.stage !== 'committed') this.early.delete(view.taskId)
     })
+  }
+
+  /** An award naming this provider, pending here: the job starts now, through the task's view with the award added (the
+   * market state's next view replaces it). A private task waits for the final award: its inputs are sealed then. */
+  private observeAward ({ taskId, award }: PendingAward): void {
+    const view = this.views.get(taskId)
+    if (view === undefined || view.private || view.awards.some(a => a.round === award.round)) return
+    this.observe({ ...view, awards: [...view.awards, { ...award, deadlineMs: award.timeMs + view.executionDeadlineMs }] })
   }
 
   private skip (taskId: string, reason: NoBidReason, detail: string): void {
@@ -351,23 +361,14 @@ export class ProviderAgent implements Startable {
     this.records.set(job.taskId, record)
     await this.update(record, { stage: 'running' })
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, award.deadlineMs - Date.now()))])
-    this.log.info({ taskId: job.taskId, round: job.round, inputs: view.inputs.length }, 'fetching inputs')
-    const inputs = []
-    for (const id of view.inputs) inputs.push(makeBlob(await this.c.blobs.input(view, id, signal)))
-    const spec = computeSpec({ kernel: view.spec.kernel, params: view.spec.params, inputs: view.inputs, outputLimitBytes: view.outputLimitBytes }, inputs.map(b => b.id), award.deadlineMs - Date.now())
-    this.log.info({ taskId: job.taskId, round: job.round, kernel: spec.kernel }, 'running')
-    const result = injectFault(await this.c.executor().run({ spec, inputs }, { signal }), this.config.faultInjection)
-    const bytes = outputBytes(result.outputs)
-    const outputId = await this.c.blobs.output(view, bytes)
-    if (Date.now() > award.deadlineMs) throw new Error('the execution deadline passed before the result')
-    const resultTx = await this.send('task-result', job.taskId, by => buildTaskResult(by, {
-      taskId: fromHex(job.taskId), round: job.round, commitment: fromHex(result.commitment), outputBlob: fromHex(outputId), outputBytes: bytes.length, profile: result.profile
-    }))
+    const out = await runAwarded({ executor: this.c.executor(), blobs: this.c.blobs, fault: this.config.faultInjection, log: this.log.child({ round: job.round }) }, view, award.deadlineMs, signal)
+    const result = { taskId: fromHex(job.taskId), round: job.round, commitment: fromHex(out.commitment), outputBlob: fromHex(out.outputId), outputBytes: out.bytes, profile: out.profile }
+    const resultTx = await this.send('task-result', job.taskId, by => buildTaskResult(by, result))
     if (resultTx === undefined) throw new Error('the result was not admitted')
     await this.update(record, { stage: 'answered', resultTx, answeredRounds: [...record.answeredRounds, job.round] })
     this.metrics.jobs.inc({ outcome: 'answered' })
     this.metrics.jobSeconds.observe((Date.now() - job.seenAtMs) / 1000)
-    this.log.info({ taskId: job.taskId, round: job.round, commitment: result.commitment, output: outputId, ms: Math.round(result.durationMs), tx: resultTx }, 'result submitted')
+    this.log.info({ taskId: job.taskId, round: job.round, commitment: out.commitment, output: out.outputId, ms: Math.round(out.durationMs), tx: resultTx }, 'result submitted')
   }
 
   private async escrowOf (taskId: string): Promise<bigint> { return (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance }

@@ -1,5 +1,8 @@
 import { makeBlob, outputBlob, resultCommitment } from '../../compute/blob.ts'
 import { ComputeError, type ComputeTask, type Executor, type KernelName, type OutputBlob, type TaskLimits, type TaskResult, type TaskSpec } from '../../compute/types.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { TaskView } from '../state/reader.ts'
+import type { ProviderBlobs } from './blobs.ts'
 import type { FaultInjection } from './config.ts'
 
 /**
@@ -67,4 +70,31 @@ export async function reexecute (executor: Pick<Executor, 'run'>, task: Announce
   const compute: ComputeTask = { spec: computeSpec(task, blobs.map(b => b.id), options.timeoutMs), inputs: blobs }
   const result = await executor.run(compute, options.signal === undefined ? {} : { signal: options.signal })
   return { commitment: result.commitment, result }
+}
+
+/** What an awarded run produced: the output blob, stored to be served, and what the provider's result commits to. */
+export interface AwardedOutput { commitment: string, outputId: string, bytes: number, profile: string, durationMs: number }
+
+export interface AwardedRunParts {
+  executor: Pick<Executor, 'run'>
+  blobs: ProviderBlobs
+  fault: FaultInjection
+  log: Logger
+}
+
+/**
+ * Runs an awarded task: fetches its inputs, runs it on the executor with the announce's output limit and what is
+ * left of the deadline (`signal` aborts at it), stores the output blob. Throws when the deadline passed meanwhile.
+ */
+export async function runAwarded (parts: AwardedRunParts, view: TaskView, deadlineMs: number, signal: AbortSignal): Promise<AwardedOutput> {
+  parts.log.info({ taskId: view.taskId, inputs: view.inputs.length }, 'fetching inputs')
+  const inputs = []
+  for (const id of view.inputs) inputs.push(makeBlob(await parts.blobs.input(view, id, signal)))
+  const spec = computeSpec({ kernel: view.spec.kernel, params: view.spec.params, inputs: view.inputs, outputLimitBytes: view.outputLimitBytes }, inputs.map(b => b.id), deadlineMs - Date.now())
+  parts.log.info({ taskId: view.taskId, kernel: spec.kernel }, 'running')
+  const result = injectFault(await parts.executor.run({ spec, inputs }, { signal }), parts.fault)
+  const bytes = outputBytes(result.outputs)
+  const outputId = await parts.blobs.output(view, bytes)
+  if (Date.now() > deadlineMs) throw new Error('the execution deadline passed before the result')
+  return { commitment: result.commitment, outputId, bytes: bytes.length, profile: result.profile, durationMs: result.durationMs }
 }

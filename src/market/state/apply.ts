@@ -42,7 +42,7 @@ const parked = (reason: string): ApplyOutcome => ({ status: 'parked', reason })
 
 /**
  * The task record an announce opens when it is final at `at` (its vertex's time). A provider also reads it from an
- * announce still pending in a vertex it has received (the vertex's time is the same): provider/pending-announces.ts.
+ * announce still pending in a vertex it has received (the vertex's time is the same): provider/pending.ts.
  * Throws the kind's ENCODING_INVALID on a payload that is no announce.
  */
 export function announcedTask (tx: Pick<TxInfo, 'tx' | 'account'>, at: FinalAt): TaskRecord {
