@@ -35,10 +35,10 @@ interface Job { taskId: string, round: number, seenAtMs: number }
 const jobKey = (taskId: string, round: number): string => `${taskId}/${round}`
 
 /**
- * The provider agent: registers this node as a provider (bond from config), decides on every announce (as soon as
- * its vertex is here: pending.ts; the requester's balance checked first), commits a sealed bid, reveals
- * it once the bid window closes and the announce is final with its escrow locked (the salt is on disk before the
- * commit leaves), runs what it is awarded through the executor, stores the output blob and
+ * The provider agent: registers this node as a provider (bond from config), decides on every announce as soon as
+ * its vertex is here (pending.ts: the requester's balance checked first, the escrow once final), commits a sealed
+ * bid, reveals it once the bid window closes (the salt is on disk before the commit leaves), runs what it is awarded
+ * (from the award's vertex on) through the executor, stores the output blob and
  * submits the result; a heartbeat on gossip says it is up. Every step is logged with the task id.
  */
 export class ProviderAgent implements Startable {
@@ -251,8 +251,8 @@ export class ProviderAgent implements Startable {
     if (this.abort.signal.aborted || this.registration.self === undefined || view.phase !== 'bidding') return
     if (this.records.has(view.taskId) || !this.firstDecision(view.taskId)) return
     this.step(view.taskId, async () => {
-      // not final yet, so nothing is locked: what it can lock is at most the requester's balance (the reveal waits
-      // for the final announce and checks its escrow)
+      // not final yet, so nothing is locked: what it can lock is at most the requester's balance (once it is final
+      // the reveal checks its escrow; an award, and so paid work, needs it final)
       const balance = (await this.c.ledger.account(requester)).balance
       if (balance < view.escrow) return this.skip(view.taskId, 'escrow-missing', `the requester holds ${balance}, the pending announce would lock ${view.escrow}`)
       this.early.set(view.taskId, view)
