@@ -10,15 +10,15 @@ import { taskView } from '../state/records.ts'
  * Market transactions a provider acts on before they are final here: announces (it bids) and awards naming it (it
  * starts the job). Each waits a finality time on a node otherwise, and under load that time is what made tasks fail.
  *
- * Announces: a provider may bid on them before they are final. A task's bid window runs from its announce's vertex time,
- * and under load the announce became final on a provider's node too late to commit inside it (`too-late`: a quarter
- * of the tasks at saturation in `bench:market`). A commit is sealed and binds nothing, so the agent commits as soon
- * as the announce's vertex is here; it reveals only once the announce is final and its escrow locked, as before.
+ * Announces: a task's bid window runs from its announce's vertex time, and under load the announce became final on a
+ * provider's node too late to commit inside it (`too-late`: a quarter of the tasks at saturation in `bench:market`).
+ * A commit is sealed and binds nothing, so the agent commits as soon as the announce's vertex is here and reveals at
+ * the window's end; once the announce is final it checks the escrow, and an award (paid work) needs it final.
  *
  * The view is the one the market state will hold once the announce is final in this vertex (same record, same
- * time). The commit is built after the vertex was inserted here, so the announce's vertex is in the commit's causal
- * past and is final before it (a commit applied first would wait for it in the market queue anyway). An announce
- * the ledger later rejects leaves a commit that names no task: the agent drops it when the reveal window passes.
+ * time). The commit is built after the vertex was inserted here, so the announce's vertex is usually in the commit's
+ * causal past and final first (a commit applied first waits for it in the market queue, with the same outcome). An
+ * announce the ledger rejects leaves a bid that names no task: the agent gives it up after the reveal window.
  */
 export interface PendingAnnounce {
   view: TaskView
