@@ -84,6 +84,8 @@ class Validator {
   addr = ''
   peers = 0
   up = false
+  /** How its last process ended (code or signal), for a failure report. */
+  exitStatus = ''
   readonly finals = new Set<string>()
   private waiters: Array<{ kind: string, resolve: (rest: string) => void, reject: (err: Error) => void }> = []
   onAck: (id: string, code: string | undefined) => void = () => {}
@@ -103,7 +105,8 @@ class Validator {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./ledger-node-process.ts', import.meta.url)), this.config], { stdio: ['pipe', 'pipe', 'inherit'] })
     this.child = child
     this.up = true
-    this.exited = new Promise(resolve => child.once('exit', () => {
+    this.exited = new Promise(resolve => child.once('exit', (code, signal) => {
+      this.exitStatus = signal ?? `code ${code}`
       // a question to a process that died is never answered: fail it rather than wait forever
       if (this.child === child) { this.up = false; this.failWaiters() }
       resolve()
@@ -197,6 +200,9 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
     kills: 0, durabilityChecks: 0, lost: 0, notFinalAtEnd: 0, txFinal: 0, submitted: 0, refused: 0, stateRoots: [], finalTxs: [], rootsEqual: false,
     balancesEqual: false, supplyConserved: false, allBound: false, converged: false, rebindFailures: 0, durationMs: 0
   }
+  // the load's loop: stopped in `finally` too, else a campaign that throws leaves it polling and its process never exits
+  let loadRunning = true
+  let load: Promise<void> = Promise.resolve()
   try {
     for (let i = 0; i < n; i++) {
       const config = join(root, `node${i}.json`)
@@ -223,10 +229,9 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
         if (code === 'NONCE_TOO_LOW' || code === 'NONCE_GAP' || code === 'TX_CONFLICT' || code === 'TX_KNOWN') resync.add(a)
       }
     }
-    let loadRunning = true
     const accountFile = join(root, 'accounts.txt')
     await writeFile(accountFile, addresses.join('\n'))
-    const load = (async () => {
+    load = (async () => {
       const intervalMs = 1000 / rate
       let next = Date.now()
       let a = 0
@@ -274,7 +279,7 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
       report.kills++
       await new Promise(resolve => setTimeout(resolve, randomInt(downMin, downMax + 1)))
       victim.start()
-      if (!await until(() => victim.addr !== '', waitMs)) throw new Error(`validator ${victim.index} did not restart`)
+      if (!await until(() => victim.addr !== '', waitMs)) throw new Error(`validator ${victim.index} did not restart within ${waitMs} ms (${victim.up ? 'its process is running, not listening yet' : `its process exited: ${victim.exitStatus}`})`)
       // what it reported final before the kill is on its disk now, before any catch-up
       const file = join(root, `check-${k}.txt`)
       await writeFile(file, before.join('\n'))
@@ -326,6 +331,8 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
     report.balancesEqual = books.every(b => b === books[0])
     report.supplyConserved = supply
   } finally {
+    loadRunning = false
+    await load.catch(() => undefined)
     await Promise.all(nodes.map(async v => { if (v.up) await v.stop() }))
     await rm(root, { recursive: true, force: true })
     report.durationMs = Date.now() - started
