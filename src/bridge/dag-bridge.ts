@@ -13,8 +13,8 @@
  *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
  *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
  *   were in no earlier epoch), plus a fee leaf to the settlement contract for the fees the close swept from the
- *   fee pool, and the state root at the close's cut (state-cuts.ts), and calls
- *   `chain.closeEpoch(E, closeVertexId, stateRoot, leaves)`: the leaves are stored for proofs and the checkpoint
+ *   fee pool, and the state root and sync digest of the close's cut (state-cuts.ts), and calls
+ *   `chain.closeEpoch(E, syncDigest, stateRoot, leaves)`: the leaves are stored for proofs and the checkpoint
  *   is signed and gossiped. A close with no withdrawal sweeps fees every `feeSweepIntervalMs`.
  * - **Solvency**: the bridge runs only against a settlement contract whose genesis lock backs this node's genesis
  *   (`genesis-lock.ts`, docs/chain.md "Solvency"); a mismatch refuses the start.
@@ -264,10 +264,10 @@ export class DagBridge implements Startable {
       const leaves = txs.map(withdrawalLeafOf)
       // the swept fees (debited from the pool by the final close) go to the stakers through the same checkpoint
       if (fees > 0n) leaves.push(feeLeafOf(decision.txId, fees, this.c.chain.settlementAddress))
-      // the state root at the close's cut (equal on every node); chain side first (idempotent), then the cursor and
+      // the state root and sync digest of the close's cut (equal on every node); chain side first (idempotent), then the cursor and
       // the cut in one batch: a crash in between hands the epoch over again
-      const stateRoot = await this.cuts.rootOf(epoch, closeVertexHex)
-      await this.c.chain.closeEpoch(epoch, `0x${closeVertexHex}`, stateRoot, leaves)
+      const { stateRoot, dagRoot } = await this.cuts.rootOf(epoch, closeVertexHex)
+      await this.c.chain.closeEpoch(epoch, dagRoot, stateRoot, leaves)
       await this.db.batch([
         ...txs.map(t => ({ type: 'put' as const, key: enc(PREFIX_SETTLED + t.idHex), value: enc(epoch.toString()) })),
         ...txs.map(t => ({ type: 'del' as const, key: enc(PREFIX_UNSETTLED + t.idHex) })),

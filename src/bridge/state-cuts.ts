@@ -10,8 +10,7 @@
  */
 import { type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
-import type { LedgerReader } from '../dag/reader.ts'
-import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut } from '../dag/state-cut.ts'
+import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigest } from '../dag/state-cut.ts'
 import type { StateTree } from '../dag/state-root.ts'
 
 /** Cuts kept (memory and disk): the last anchored epoch lags the last closed one by a few at most. */
@@ -31,7 +30,7 @@ export interface StateProof {
   root: string
 }
 
-interface Held { cut: StateCut, tree?: StateTree }
+interface Held { cut: StateCut, tree?: StateTree, digest?: string }
 
 export class StateCuts {
   private readonly reader: CutReader
@@ -39,7 +38,7 @@ export class StateCuts {
   private readonly recent = new Map<bigint, Held>()
   private computed?: { epoch: bigint, held: Held }
 
-  constructor (reader: Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor'>, db: BinarySublevel) {
+  constructor (reader: CutReader, db: BinarySublevel) {
     this.reader = reader
     this.db = db
   }
@@ -48,19 +47,23 @@ export class StateCuts {
   async load (): Promise<void> {
     for await (const [k, v] of this.db.iterator({ gte: keyBytes(PREFIX_CUT), lt: keyBytes(`${PREFIX_CUT}\xff`) })) {
       const epoch = BigInt(new TextDecoder().decode(k).slice(PREFIX_CUT.length))
-      this.recent.set(epoch, { cut: decodeCut(v) })
+      const cut = decodeStored(v)
+      if (cut !== undefined) this.recent.set(epoch, { cut })
     }
     this.prune()
   }
 
-  /** Computes epoch `epoch`'s cut at `closeVertexHex` and returns its state root (0x-hex). Call in epoch order. */
-  async rootOf (epoch: bigint, closeVertexHex: string): Promise<string> {
-    if (this.computed?.epoch === epoch && this.computed.held.cut.vertexId === closeVertexHex) return this.root(this.computed.held)
+  /**
+   * Computes epoch `epoch`'s cut at `closeVertexHex` and returns its state root (0x-hex) and its sync digest (0x-hex:
+   * the checkpoint's `dagRoot`, state-cut.ts). Call in epoch order.
+   */
+  async rootOf (epoch: bigint, closeVertexHex: string): Promise<{ stateRoot: string, dagRoot: string }> {
+    if (this.computed?.epoch === epoch && this.computed.held.cut.vertexId === closeVertexHex) return this.roots(this.computed.held)
     const base = (epoch > 1n ? await this.cutOf(epoch - 1n) : undefined) ?? genesisCut(this.reader)
     const cut = await advanceCut(this.reader, base, closeVertexHex)
     const held: Held = { cut }
     this.computed = { epoch, held }
-    return this.root(held)
+    return this.roots(held)
   }
 
   /** The batch operations that store epoch `epoch`'s cut (after rootOf) and drop the oldest. */
@@ -95,9 +98,15 @@ export class StateCuts {
     return { epoch, address: `0x${toHex(address)}`, balance: p.balance, nonce: p.nonce, proof: p.proof, root: p.root }
   }
 
-  private root (held: Held): string {
+  private roots (held: Held): { stateRoot: string, dagRoot: string } {
     held.tree ??= cutTree(held.cut)
-    return held.tree.root
+    held.digest ??= `0x${syncDigest(held.cut)}`
+    return { stateRoot: held.tree.root, dagRoot: held.digest }
+  }
+
+  /** Epoch `epoch`'s cut, while this node holds it (the last KEEP_CUTS): what a syncing peer asks for. */
+  async cut (epoch: bigint): Promise<StateCut | undefined> {
+    return await this.cutOf(epoch)
   }
 
   /** The vertex of epoch `epoch`'s cut (its close), while this node still holds the cut. */
@@ -109,11 +118,20 @@ export class StateCuts {
     const held = this.recent.get(epoch)
     if (held !== undefined) return held.cut
     const stored = await this.db.get(cutKey(epoch))
-    return stored === undefined ? undefined : decodeCut(stored)
+    return stored === undefined ? undefined : decodeStored(stored)
   }
 
   private prune (): void {
     const epochs = [...this.recent.keys()].sort((a, b) => (a < b ? -1 : 1))
     while (epochs.length > KEEP_CUTS) this.recent.delete(epochs.shift() as bigint)
+  }
+}
+
+/** A stored cut, or undefined for one of an older format (the next epoch then advances from the genesis). */
+function decodeStored (bytes: Uint8Array): StateCut | undefined {
+  try {
+    return decodeCut(bytes)
+  } catch {
+    return undefined
   }
 }

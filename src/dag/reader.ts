@@ -30,6 +30,10 @@ export interface LedgerReader {
   conflictDecision: (account: Uint8Array, nonce: bigint) => Promise<{ vertexId: string, txId: string } | undefined>
   /** True when `ancestor` is `of` or one of its ancestors (decided history may be read from disk). */
   isAncestor: (ancestor: string, of: string) => boolean | Promise<boolean>
+  /** Which of `targets` are one of `from` or an ancestor of one (one walk for many targets). */
+  ancestorsAmong: (from: string[], targets: string[]) => Promise<Set<string>>
+  /** A vertex's graph record (height, signed timestamp, parents), in memory or on disk; undefined when unknown. */
+  vertexRecord: (vertexId: string) => Promise<{ height: number, timestampMs: bigint, parents: readonly string[] } | undefined>
   /**
    * An accepted vertex's parents and the outcome of each of its transactions; undefined unless accepted here.
    * The state cut of a checkpoint (state-cut.ts) is built from these.

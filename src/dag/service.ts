@@ -223,6 +223,8 @@ function ledgerReader (ledger: DagLedger): LedgerReader {
       return d === undefined ? undefined : { vertexId: toHex(d.vertexId), txId: toHex(d.txId) }
     },
     isAncestor: async (ancestor, of) => await ledger.graph.isAncestorOrSelf(ancestor, [of]),
+    ancestorsAmong: async (from, targets) => await ledger.graph.ancestorsAmong(from, targets),
+    vertexRecord: async (vertexId) => ledger.graph.get(vertexId) ?? await ledger.history.record(vertexId),
     acceptedVertex: async (vertexId) => {
       if (vertexId === ledger.graph.genesisId || (await ledger.history.status(vertexId)) !== 'accepted') return undefined
       const bytes = await ledger.getVertexBytes(vertexId)

@@ -9,8 +9,17 @@
  * plus the fee, credits its kind's credits and the fee pool, and consumes the nonce; one rejected `insufficient-balance` consumes
  * the nonce only; one rejected `nonce` changes nothing. Fees are credited to the fee pool (fee-pool.ts), as the
  * ledger does.
+ *
+ * A cut also holds what a node that starts from it (state sync, docs/protocol.md "State sync") needs to apply the
+ * vertices above it exactly as the others do: per account the vertex of its latest transaction (`lastTx`) and its
+ * unproven credits (the credits of the cut from vertices outside past(lastTx), which a debit concurrent with the
+ * cut may not spend), and the graph records of the cut's top SYNC_BAND_HEIGHTS heights (`band`), with which a
+ * syncing node answers ancestry between the cut and vertices concurrent with it. All of it is a function of
+ * past(close), so every honest validator computes the same `syncDigest`, and the checkpoint carries it as its
+ * `dagRoot`.
  */
-import { fromHex, toHex } from '../core/codec.ts'
+import { fromHex, Reader, toHex, Writer } from '../core/codec.ts'
+import { sha256 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { LedgerReader } from './reader.ts'
@@ -21,23 +30,49 @@ const FEE_POOL_HEX = toHex(FEE_POOL_ACCOUNT)
 
 /** Vertices one cut may add: bounds the walk (an epoch closes every few seconds; a devnet epoch holds hundreds). */
 export const MAX_CUT_VERTICES = 200_000
+/**
+ * Heights below the cut's vertex whose graph records the cut carries. A vertex concurrent with the cut was built on
+ * the tips of its time, so its past and the cut's meet a few heights down; 32 heights is minutes of devnet history.
+ */
+export const SYNC_BAND_HEIGHTS = 32
+/** Graph records in a band: SYNC_BAND_HEIGHTS heights of up to 64 validators' vertices. */
+export const MAX_BAND_RECORDS = 64 * (SYNC_BAND_HEIGHTS + 1)
 
-export interface AccountState { balance: bigint, nonce: bigint }
+export interface AccountState {
+  balance: bigint
+  nonce: bigint
+  /** The vertex holding the account's transaction of nonce `nonce - 1`; undefined while the nonce is 0. */
+  lastTx?: string
+  /** Credits (vertex id → amount) that are not in the causal past of `lastTx` (nor of `lastTx` itself). */
+  unproven: Map<string, bigint>
+}
+
+/** A vertex of the cut's top heights, as the graph records it (src/dag/history.ts). */
+export interface BandRecord {
+  id: string
+  height: number
+  timestampMs: bigint
+  parents: string[]
+}
 
 /** The accounts at one cut (hex address without 0x → state), and the vertex that defines it. */
 export interface StateCut {
   vertexId: string
+  /** The cut vertex's height (the genesis: 0). */
+  height: number
   accounts: Map<string, AccountState>
+  /** past(vertexId) at heights ≥ height − SYNC_BAND_HEIGHTS, the vertex included (not the genesis), by id. */
+  band: BandRecord[]
 }
 
-export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor'>
+export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor' | 'ancestorsAmong' | 'vertexRecord'>
 
 /** The cut of the genesis vertex: the genesis allocations. */
-export function genesisCut (reader: CutReader): StateCut {
+export function genesisCut (reader: Pick<CutReader, 'genesisState'>): StateCut {
   const g = reader.genesisState()
   const accounts = new Map<string, AccountState>()
-  for (const a of g.accounts) accounts.set(toHex(a.address), { balance: a.balance, nonce: 0n })
-  return { vertexId: g.vertexId, accounts }
+  for (const a of g.accounts) accounts.set(toHex(a.address), { balance: a.balance, nonce: 0n, unproven: new Map() })
+  return { vertexId: g.vertexId, height: 0, accounts, band: [] }
 }
 
 /**
@@ -50,15 +85,22 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     throw new DagError('PROTOCOL_ERROR', `state cut: ${prev.vertexId.slice(0, 16)} is not in the causal past of ${vertexId.slice(0, 16)}`)
   }
   const accounts = new Map<string, AccountState>()
-  for (const [k, a] of prev.accounts) accounts.set(k, { balance: a.balance, nonce: a.nonce })
+  for (const [k, a] of prev.accounts) accounts.set(k, { ...a, unproven: new Map(a.unproven) })
   const get = (hex: string): AccountState => {
     let a = accounts.get(hex)
     if (a === undefined) {
-      a = { balance: 0n, nonce: 0n }
+      a = { balance: 0n, nonce: 0n, unproven: new Map() }
       accounts.set(hex, a)
     }
     return a
   }
+  const credit = (hex: string, from: string, amount: bigint): void => {
+    const a = get(hex)
+    a.balance += amount
+    a.unproven.set(from, (a.unproven.get(from) ?? 0n) + amount)
+  }
+  // accounts whose latest transaction is new in this walk: their unproven credits are filtered at the end
+  const moved = new Set<string>()
   const seen = new Set<string>()
   const stack = [vertexId]
   while (stack.length > 0) {
@@ -76,22 +118,61 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
       if (status === 'pending' || recordVertexId !== id) throw new DagError('PROTOCOL_ERROR', `state cut: transaction ${tx.idHex.slice(0, 16)} has no outcome in ${id.slice(0, 16)}`)
       if (status === 'rejected' && reason !== 'insufficient-balance') continue
       const sender = get(tx.accountHex)
-      if (tx.tx.nonce + 1n > sender.nonce) sender.nonce = tx.tx.nonce + 1n
+      if (tx.tx.nonce + 1n > sender.nonce) {
+        sender.nonce = tx.tx.nonce + 1n
+        sender.lastTx = id
+        moved.add(tx.accountHex)
+      }
       if (status !== 'final') continue
       const kind = requireTxKind(tx.tx.kind)
       const effects = kind.effects(kind.decode(tx.tx.payload), { account: tx.account, nonce: tx.tx.nonce })
       sender.balance -= effects.debit + tx.tx.fee
-      for (const c of effects.credits) get(toHex(c.to)).balance += c.amount
-      if (tx.tx.fee > 0n) get(FEE_POOL_HEX).balance += tx.tx.fee
+      for (const c of effects.credits) credit(toHex(c.to), id, c.amount)
+      if (tx.tx.fee > 0n) credit(FEE_POOL_HEX, id, tx.tx.fee)
     }
     for (const p of v.parents) if (!seen.has(p)) stack.push(p)
+  }
+  for (const k of moved) {
+    // a credit in past(lastTx) (or from lastTx itself) is proven for every later debit, which descends from lastTx;
+    // credits new in this walk of an account that did not move are outside past(lastTx), which is below `prev`
+    const a = accounts.get(k) as AccountState
+    if (a.unproven.size === 0 || a.lastTx === undefined) continue
+    const proven = await reader.ancestorsAmong([a.lastTx], [...a.unproven.keys()])
+    for (const p of proven) a.unproven.delete(p)
   }
   for (const [k, a] of accounts) {
     // sums commute, so the order of the walk does not matter; a negative end balance would mean the outcomes
     // read here disagree with the ledger's rules
     if (a.balance < 0n) throw new DagError('PROTOCOL_ERROR', `state cut: account ${k.slice(0, 16)} would end negative`)
   }
-  return { vertexId, accounts }
+  const { height, band } = await bandOf(reader, vertexId)
+  return { vertexId, height, accounts, band }
+}
+
+/** The graph records of past(vertexId) within SYNC_BAND_HEIGHTS heights of it, sorted by id. */
+async function bandOf (reader: Pick<CutReader, 'vertexRecord' | 'genesisState'>, vertexId: string): Promise<{ height: number, band: BandRecord[] }> {
+  const genesis = reader.genesisState().vertexId
+  const top = await reader.vertexRecord(vertexId)
+  if (top === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no graph record of ${vertexId.slice(0, 16)}`)
+  const floor = top.height - SYNC_BAND_HEIGHTS
+  const band: BandRecord[] = []
+  const seen = new Set<string>([vertexId])
+  const stack = [vertexId]
+  while (stack.length > 0) {
+    const id = stack.pop() as string
+    const r = id === vertexId ? top : await reader.vertexRecord(id)
+    if (r === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no graph record of ${id.slice(0, 16)}`)
+    if (r.height < floor) continue
+    band.push({ id, height: r.height, timestampMs: r.timestampMs, parents: [...r.parents] })
+    if (band.length > MAX_BAND_RECORDS) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_BAND_RECORDS} vertices in its top ${SYNC_BAND_HEIGHTS} heights`)
+    for (const p of r.parents) {
+      if (p === genesis || seen.has(p)) continue
+      seen.add(p)
+      stack.push(p)
+    }
+  }
+  band.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+  return { height: top.height, band }
 }
 
 /** The Merkle state tree of a cut (state-root.ts). */
@@ -101,50 +182,97 @@ export function cutTree (cut: StateCut): StateTree {
   return buildStateTree(leaves)
 }
 
-const RECORD_BYTES = 20 + 32 + 8
+/** Leading bytes of an encoded cut (its format's version); a stored cut of an older format does not decode. */
+const CUT_MAGIC = new TextEncoder().encode('HSC2')
+const SYNC_DIGEST_TAG = new TextEncoder().encode('HARMONY/state-sync/v1')
+/** Accounts per cut (state-root.ts's bound) and unproven credits per account (a vertex each). */
+const MAX_CUT_ACCOUNTS = 1_000_000
+const MAX_UNPROVEN = 1_000_000
 
-/** Binary encoding of a cut: vertex id (32) ‖ u32 count ‖ count × (address 20 ‖ balance u256 ‖ nonce u64). */
+const byKey = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+
+/**
+ * Canonical binary encoding of a cut (its sync digest is over these bytes, so it is one byte string per cut):
+ *
+ *   "HSC2" ‖ vertex id (32) ‖ height u32 ‖ u32 n ‖ n × band record (id 32 ‖ height u32 ‖ timestamp u64 ‖ u8 k ‖
+ *   k × parent 32), by id ‖ u32 m ‖ m × account (address 20 ‖ balance u128 ‖ nonce u64 ‖ u8 has-last ‖ [last 32] ‖
+ *   u32 u ‖ u × (vertex 32 ‖ amount u128), by vertex), by address
+ *
+ * Accounts at balance 0 and nonce 0 (which then have no credits) are left out.
+ */
 export function encodeCut (cut: StateCut): Uint8Array {
-  const rows = [...cut.accounts].filter(([, a]) => a.balance !== 0n || a.nonce !== 0n)
-  const out = new Uint8Array(36 + rows.length * RECORD_BYTES)
-  const view = new DataView(out.buffer)
-  out.set(fromHex(cut.vertexId), 0)
-  view.setUint32(32, rows.length)
-  let o = 36
+  const w = new Writer(64 + cut.band.length * 120 + cut.accounts.size * 80)
+  w.raw(CUT_MAGIC).fixed(fromHex(cut.vertexId), 32).u32(cut.height).u32(cut.band.length)
+  for (const r of [...cut.band].sort((x, y) => byKey([x.id, 0], [y.id, 0]))) {
+    w.fixed(fromHex(r.id), 32).u32(r.height).u64(r.timestampMs).u8(r.parents.length)
+    for (const p of r.parents) w.fixed(fromHex(p), 32)
+  }
+  const rows = [...cut.accounts].filter(([, a]) => a.balance !== 0n || a.nonce !== 0n).sort(byKey)
+  w.u32(rows.length)
   for (const [k, a] of rows) {
-    out.set(fromHex(k), o)
-    writeBig(view, o + 20, a.balance, 32)
-    writeBig(view, o + 52, a.nonce, 8)
-    o += RECORD_BYTES
+    w.fixed(fromHex(k), 20).u128(a.balance).u64(a.nonce).u8(a.lastTx === undefined ? 0 : 1)
+    if (a.lastTx !== undefined) w.fixed(fromHex(a.lastTx), 32)
+    const credits = [...a.unproven].sort(byKey)
+    w.u32(credits.length)
+    for (const [v, amount] of credits) w.fixed(fromHex(v), 32).u128(amount)
   }
-  return out
+  return w.finish()
 }
 
-/** Decodes encodeCut's bytes; throws DagError ENCODING_INVALID on anything else. */
+/** Decodes encodeCut's bytes; throws DagError ENCODING_INVALID on anything else (an older format included). */
 export function decodeCut (bytes: Uint8Array): StateCut {
-  if (bytes.length < 36) throw new DagError('ENCODING_INVALID', 'state cut: truncated')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const count = view.getUint32(32)
-  if (bytes.length !== 36 + count * RECORD_BYTES) throw new DagError('ENCODING_INVALID', 'state cut: wrong length')
-  const accounts = new Map<string, AccountState>()
-  let o = 36
-  for (let i = 0; i < count; i++) {
-    accounts.set(toHex(bytes.subarray(o, o + 20)), { balance: readBig(view, o + 20, 32), nonce: readBig(view, o + 52, 8) })
-    o += RECORD_BYTES
+  try {
+    const r = new Reader(bytes, 'state cut')
+    const magic = r.fixed(CUT_MAGIC.length)
+    if (magic.some((b, i) => b !== CUT_MAGIC[i])) r.fail('not a state cut of this format')
+    const vertexId = toHex(r.fixed(32))
+    const height = r.u32()
+    const n = r.u32()
+    if (n > MAX_BAND_RECORDS) r.fail('too many band records')
+    const band: BandRecord[] = []
+    for (let i = 0; i < n; i++) {
+      const id = toHex(r.fixed(32))
+      const h = r.u32()
+      const timestampMs = r.u64()
+      const k = r.u8()
+      const parents: string[] = []
+      for (let j = 0; j < k; j++) parents.push(toHex(r.fixed(32)))
+      band.push({ id, height: h, timestampMs, parents })
+    }
+    const m = r.u32()
+    if (m > MAX_CUT_ACCOUNTS) r.fail('too many accounts')
+    const accounts = new Map<string, AccountState>()
+    for (let i = 0; i < m; i++) {
+      const address = toHex(r.fixed(20))
+      if (accounts.has(address)) r.fail('an account listed twice')
+      const balance = r.u128()
+      const nonce = r.u64()
+      const hasLast = r.u8()
+      if (hasLast > 1) r.fail('bad flag')
+      const lastTx = hasLast === 1 ? toHex(r.fixed(32)) : undefined
+      const u = r.u32()
+      if (u > MAX_UNPROVEN) r.fail('too many unproven credits')
+      const unproven = new Map<string, bigint>()
+      for (let j = 0; j < u; j++) unproven.set(toHex(r.fixed(32)), r.u128())
+      accounts.set(address, { balance, nonce, ...(lastTx !== undefined ? { lastTx } : {}), unproven })
+    }
+    r.end()
+    return { vertexId, height, accounts, band }
+  } catch (err) {
+    if (err instanceof DagError) throw err
+    throw new DagError('ENCODING_INVALID', (err as Error).message, {}, { cause: err })
   }
-  return { vertexId: toHex(bytes.subarray(0, 32)), accounts }
 }
 
-function writeBig (view: DataView, offset: number, value: bigint, bytes: number): void {
-  let v = value
-  for (let i = bytes - 1; i >= 0; i--) {
-    view.setUint8(offset + i, Number(v & 0xffn))
-    v >>= 8n
-  }
+/**
+ * The digest a checkpoint signs as its `dagRoot`: sha256("HARMONY/state-sync/v1" ‖ encodeCut(cut)), lowercase hex
+ * without 0x. It binds the cut's vertex, its state and everything a node syncing from it reads.
+ */
+export function syncDigest (cut: StateCut): string {
+  return toHex(sha256(SYNC_DIGEST_TAG, encodeCut(cut)))
 }
 
-function readBig (view: DataView, offset: number, bytes: number): bigint {
-  let v = 0n
-  for (let i = 0; i < bytes; i++) v = (v << 8n) | BigInt(view.getUint8(offset + i))
-  return v
+/** syncDigest of bytes a peer sent as an encoded cut (hash first: only bytes that match are decoded). */
+export function syncDigestOfBytes (bytes: Uint8Array): string {
+  return toHex(sha256(SYNC_DIGEST_TAG, bytes))
 }

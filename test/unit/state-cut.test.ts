@@ -4,7 +4,7 @@ import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { isDagError } from '../../src/dag/errors.ts'
 import type { AcceptedVertexView } from '../../src/dag/reader.ts'
-import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut } from '../../src/dag/state-cut.ts'
+import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigest, syncDigestOfBytes } from '../../src/dag/state-cut.ts'
 import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
 import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 
@@ -47,8 +47,18 @@ function reader (overrides: Record<string, Outcome> = {}): CutReader {
     }
     return out
   }
+  const heightOf = (name: string): number => name === 'g' ? 0 : 1 + Math.max(...dag[name].parents.map(heightOf))
   return {
     isAncestor: (ancestor, of) => ancestors(nameOf.get(of) ?? '').has(nameOf.get(ancestor) ?? '-'),
+    ancestorsAmong: async (from, targets) => {
+      const past = new Set(from.flatMap((f) => [...ancestors(nameOf.get(f) ?? '')]))
+      return new Set(targets.filter((x) => past.has(nameOf.get(x) ?? '-')))
+    },
+    vertexRecord: async (vertexId) => {
+      const name = nameOf.get(vertexId)
+      if (name === undefined) return undefined
+      return { height: heightOf(name), timestampMs: BigInt(heightOf(name)), parents: (dag[name]?.parents ?? []).map(id) }
+    },
     genesisState: () => ({ vertexId: id('g'), accounts: [{ address: addr(a), balance: 1000n }, { address: addr(c), balance: 500n }] }),
     acceptedVertex: async (vertexId) => {
       const name = nameOf.get(vertexId) ?? ''
@@ -81,11 +91,47 @@ test('a cut holds exactly the vertices in the causal past of its vertex, and adv
   t.deepEqual(state(direct), state(cut2))
   t.is(cutTree(direct).root, cutTree(cut2).root)
   t.not(cutTree(cut1).root, cutTree(cut2).root)
-  // a stored cut decodes to the same accounts and root
+  // a stored cut decodes to the same cut: accounts, root, credits and band
   const decoded = decodeCut(encodeCut(cut2))
   t.is(decoded.vertexId, cut2.vertexId)
   t.deepEqual(state(decoded), state(cut2))
   t.is(cutTree(decoded).root, cutTree(cut2).root)
+  t.deepEqual(decoded.band, cut2.band)
+  t.is(decoded.accounts.get(hex(c))?.unproven.get(id('v5')), 10n)
+  t.deepEqual(encodeCut(decoded), encodeCut(cut2))
+})
+
+test('a cut holds what a node syncing from it needs: each account\'s last transaction, its unproven credits and the top heights of the graph, under one digest', async (t) => {
+  const r = reader()
+  const cut1 = await advanceCut(r, genesisCut(r), id('v3'))
+  const cut2 = await advanceCut(r, cut1, id('v6'))
+  const credits = (cut: StateCut, k: KeyPair | string): Record<string, bigint> =>
+    Object.fromEntries([...(cut.accounts.get(typeof k === 'string' ? k : hex(k))?.unproven ?? [])].map(([v, amount]) => [nameOf.get(v) ?? v, amount]))
+  // a's last transaction (v4, rejected for its balance, still consumes the nonce) has v2's credit in its past
+  t.is(cut2.accounts.get(hex(a))?.lastTx, id('v4'))
+  t.deepEqual(credits(cut2, a), {})
+  // after close 1, v2's credit to a was outside past(v1), a's last transaction then
+  t.deepEqual(credits(cut1, a), {})
+  t.is(cut1.accounts.get(hex(a))?.lastTx, id('v1'))
+  // b spent in v5, which has v1's credit in its past; c's last transaction (v2) does not have v5's credit
+  t.deepEqual(credits(cut2, b), {})
+  t.deepEqual(credits(cut2, c), { v5: 10n })
+  t.is(cut2.accounts.get(hex(c))?.lastTx, id('v2'))
+  // the fee pool is never debited here: every fee stays unproven, one credit per vertex
+  t.deepEqual(credits(cut2, toHex(FEE_POOL_ACCOUNT)), { v1: 1n, v2: 1n, v5: 1n })
+  // the band: past(v6) without the genesis, with recorded heights, by id
+  t.is(cut2.height, 5)
+  t.deepEqual(cut2.band.map((x) => nameOf.get(x.id)).sort(), ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'])
+  t.deepEqual(cut2.band.map((x) => x.id), [...cut2.band.map((x) => x.id)].sort())
+  // one digest per cut, whichever way it was reached; any other field gives another
+  const direct = await advanceCut(r, genesisCut(r), id('v6'))
+  t.is(syncDigest(direct), syncDigest(cut2))
+  t.not(syncDigest(cut1), syncDigest(cut2))
+  const lying = decodeCut(encodeCut(cut2))
+  lying.accounts.get(hex(c))?.unproven.clear()
+  t.is(cutTree(lying).root, cutTree(cut2).root)
+  t.not(syncDigest(lying), syncDigest(cut2))
+  t.is(syncDigestOfBytes(encodeCut(cut2)), syncDigest(cut2))
 })
 
 test('a cut refuses a previous cut outside its past, a missing outcome and unreadable bytes', async (t) => {
