@@ -39,7 +39,9 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   STORAGE_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
   TIMESTAMP_BEFORE_PARENT: RpcErrorCode.INVALID_INPUT,
   // retryable: data carries { reason: 'BUSY', retryAfterMs }
-  BUSY: RpcErrorCode.LIMIT_EXCEEDED
+  BUSY: RpcErrorCode.LIMIT_EXCEEDED,
+  SYNC_BASE_TOO_SHALLOW: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  SYNC_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE
 }
 
 /** The ledger's subscription topics. */

@@ -65,7 +65,9 @@ export const KEY_PREFIXES = {
     /** whole key → ledger counters */
     counters: 'counters',
     /** whole key → the history cut: u8 version ‖ cut vertex id ‖ u32 cut height (src/dag/history.ts) */
-    history: 'history'
+    history: 'history',
+    /** whole key → the checkpoint cut a synced ledger started from: cut vertex id ‖ u32 lowest band height (src/dag/history.ts) */
+    syncBase: 'sync-base'
   },
   dagGraph: {
     /** `r` ‖ vertex id → u32 height ‖ u64 timestamp ‖ u8 flags ‖ u8 n ‖ n parent ids */

@@ -31,7 +31,11 @@ export const DAG_ERROR_CODES = [
   'STORAGE_FAILED',
   'TIMESTAMP_BEFORE_PARENT',
   // past capacity (admission control): retryable, with meta.retryAfterMs
-  'BUSY'
+  'BUSY',
+  // state sync: ancestry below the checkpoint cut a synced ledger started from is not known here
+  'SYNC_BASE_TOO_SHALLOW',
+  // state sync: a peer's checkpoint cut does not match the checkpoint anchored on chain, or none could be had
+  'SYNC_FAILED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

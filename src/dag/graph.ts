@@ -5,6 +5,8 @@
  * V?") are answered by a walk towards the genesis that stops below the height of X, and that is cut short by the
  * history cut: every vertex evicted as part of the cut's past is an ancestor of every vertex that reaches the cut.
  */
+import { DagError } from './errors.ts'
+
 export type VertexStatus = 'processing' | 'accepted' | 'rejected'
 
 export interface GraphNode {
@@ -28,7 +30,25 @@ export interface GraphRecord {
   underCut: boolean
   /** Its body was deleted below an anchored checkpoint (a pruned node); a walk of the pruner stops here. */
   pruned?: boolean
+  /**
+   * A synced ledger's record of a vertex deep in its checkpoint cut's past, below the band, named by an account
+   * (its last transaction, an unproven credit): height and parents unknown (0 and none); see `SyncBase`.
+   */
+  base?: boolean
 }
+
+/**
+ * The checkpoint cut a synced ledger started from (state sync): every vertex of past(id) at heights ≥ floor has
+ * its record here (the band), nothing below it but `base` records. Ancestry of a base vertex X from V: X is in
+ * past(id); if `id` is in past(V), so is X; otherwise past(id) \ past(V) is found by walking both pasts down
+ * through the band, and X is outside it when that set closes above the floor (a vertex concurrent with the cut
+ * was built on the tips of its time, so it closes a few heights down). If it does not close there, the answer is
+ * unknown here and the walk throws SYNC_BASE_TOO_SHALLOW: never a guess.
+ */
+export interface SyncBase { id: string, floor: number }
+
+/** Vertices one walk of past(base) \ past(V) may visit: a band holds at most a few thousand. */
+const MAX_BASE_WALK = 20_000
 
 /** Reads graph records of vertices that left memory. */
 export interface GraphRecordSource {
@@ -47,6 +67,8 @@ export class DagGraph {
   cutHeight = 0
   /** Highest accepted height seen (the decided frontier's height, for the window). */
   maxAcceptedHeight = 0
+  /** Set on a ledger that started from a checkpoint cut (state sync). */
+  syncBase: SyncBase | undefined
 
   constructor (genesisId: string) {
     this.genesisId = genesisId
@@ -122,15 +144,21 @@ export class DagGraph {
   async ancestorsAmong (from: string[], targets: Iterable<string>): Promise<Set<string>> {
     const want = new Map<string, number>()
     const underCut = new Set<string>()
+    const base: string[] = []
     for (const t of targets) {
       const n = this.nodes.get(t)
       if (n !== undefined) { want.set(t, n.height); continue }
       const r = await this.history?.record(t)
       if (r === undefined) continue
+      if (r.base === true) { base.push(t); continue }
       want.set(t, r.height)
       if (r.underCut) underCut.add(t)
     }
     const found = new Set<string>()
+    if (base.length > 0 && await this.baseInPast(from)) {
+      const rest = await this.ancestorsAmong(from, [...want.keys()])
+      return new Set([...base, ...rest])
+    }
     if (want.size === 0) return found
     let minHeight = lowest(want, found)
     const seen = new Set<string>()
@@ -151,6 +179,52 @@ export class DagGraph {
       for (const p of n.parents) if (!seen.has(p)) stack.push(p)
     }
     return found
+  }
+
+  /**
+   * Whether every base vertex (SyncBase) is in past(from): true when the sync base is, or when past(base) \
+   * past(from) closes inside the band. Throws SYNC_BASE_TOO_SHALLOW when it reaches below the band.
+   */
+  private async baseInPast (from: string[]): Promise<boolean> {
+    const b = this.syncBase
+    if (b === undefined) return false
+    if ((await this.ancestorsAmong(from, [b.id])).has(b.id)) return true
+    // both pasts, highest first: a vertex's labels are final when it is taken (its children are all higher)
+    const IN_BASE = 1
+    const IN_FROM = 2
+    const label = new Map<string, number>()
+    const heightOf = new Map<string, number>()
+    const open: string[] = []
+    const push = async (id: string, l: number): Promise<void> => {
+      const had = label.get(id)
+      if (had !== undefined) { label.set(id, had | l); return }
+      const n = this.nodes.get(id) ?? await this.history?.record(id)
+      // unknown here (below the band), or a base record: height −1, taken last
+      heightOf.set(id, n === undefined || ('base' in n && n.base === true) ? -1 : n.height)
+      label.set(id, l)
+      open.push(id)
+    }
+    await push(b.id, IN_BASE)
+    for (const f of from) await push(f, IN_FROM)
+    let baseOnly = 1
+    let taken = 0
+    while (open.length > 0) {
+      baseOnly = 0
+      for (const id of open) if (label.get(id) === IN_BASE) baseOnly++
+      if (baseOnly === 0) return true
+      if (++taken > MAX_BASE_WALK) break
+      let best = 0
+      for (let i = 1; i < open.length; i++) if ((heightOf.get(open[i]) as number) > (heightOf.get(open[best]) as number)) best = i
+      const id = open[best]
+      open.splice(best, 1)
+      const h = heightOf.get(id) as number
+      const l = label.get(id) as number
+      if (l === IN_BASE && h < b.floor) break
+      const n = this.nodes.get(id) ?? await this.history?.record(id)
+      if (n === undefined) continue
+      for (const p of n.parents) await push(p, l)
+    }
+    throw new DagError('SYNC_BASE_TOO_SHALLOW', `ancestry below the checkpoint this ledger synced from (${b.id.slice(0, 16)}, band from height ${b.floor}) is not known here`)
   }
 
   async isAncestorOrSelf (ancestor: string, of: string[]): Promise<boolean> {

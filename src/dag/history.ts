@@ -1,6 +1,6 @@
 import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
 import { KEY_PREFIXES, keyBytes } from '../core/storage.ts'
-import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, VertexStatus } from './graph.ts'
+import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, SyncBase, VertexStatus } from './graph.ts'
 import { DagError } from './errors.ts'
 import type { DagMetrics } from './metrics.ts'
 import type { DagBatch, DagStore } from './store.ts'
@@ -25,6 +25,7 @@ const DEFAULT_RECORD_CACHE = 4096
 const HISTORY_VERSION = 1
 const FLAG_UNDER_CUT = 1
 const FLAG_PRUNED = 2
+const FLAG_BASE = 4
 // vertices one prune may walk (its first run on a long archive walks all of history once), and bodies deleted per batch
 const MAX_PRUNE_WALK = 1_000_000
 const PRUNE_BATCH = 1000
@@ -43,10 +44,12 @@ const PREFIX_R = keyBytes(KEY_PREFIXES.dagGraph.record)
 const PREFIX_H = keyBytes(KEY_PREFIXES.dagGraph.byHeight)
 const PREFIX_U = keyBytes(KEY_PREFIXES.dagGraph.undecided)
 const KEY_HISTORY = keyBytes(KEY_PREFIXES.dagMeta.history)
+const KEY_SYNC_BASE = keyBytes(KEY_PREFIXES.dagMeta.syncBase)
 const EMPTY = new Uint8Array(0)
 
 export function encodeGraphRecord (r: GraphRecord): Uint8Array {
-  const w = new Writer(14 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8((r.underCut ? FLAG_UNDER_CUT : 0) | (r.pruned === true ? FLAG_PRUNED : 0)).u8(r.parents.length)
+  const flags = (r.underCut ? FLAG_UNDER_CUT : 0) | (r.pruned === true ? FLAG_PRUNED : 0) | (r.base === true ? FLAG_BASE : 0)
+  const w = new Writer(14 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8(flags).u8(r.parents.length)
   for (const p of r.parents) w.fixed(fromHex(p), 32)
   return w.finish()
 }
@@ -60,7 +63,7 @@ export function decodeGraphRecord (b: Uint8Array): GraphRecord {
   const parents: string[] = []
   for (let i = 0; i < n; i++) parents.push(toHex(rd.fixed(32)))
   rd.end()
-  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0, ...((flags & FLAG_PRUNED) !== 0 ? { pruned: true } : {}) }
+  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0, ...((flags & FLAG_PRUNED) !== 0 ? { pruned: true } : {}), ...((flags & FLAG_BASE) !== 0 ? { base: true } : {}) }
 }
 
 function heightKey (height: number, id: Uint8Array): Uint8Array {
@@ -144,6 +147,30 @@ export class DagHistory implements GraphRecordSource {
     b.put(this.store.graph, concatBytes(PREFIX_U, id), EMPTY)
   }
 
+  /**
+   * A synced ledger's part of the index (state sync): the record and height entry of a vertex of the checkpoint
+   * cut's band (accepted, no body), or with `base` the record of a vertex deeper in the cut's past that an account
+   * names (height unknown: no height entry).
+   */
+  putSynced (b: DagBatch, id: Uint8Array, r: GraphRecord): void {
+    b.put(this.store.graph, concatBytes(PREFIX_R, id), encodeGraphRecord(r))
+    if (r.base !== true) b.put(this.store.graph, heightKey(r.height, id), EMPTY)
+  }
+
+  async readSyncBase (): Promise<SyncBase | undefined> {
+    const v = await this.store.meta.get(KEY_SYNC_BASE)
+    if (v === undefined) return undefined
+    const rd = new Reader(v, 'sync base')
+    const id = toHex(rd.fixed(32))
+    const floor = rd.u32()
+    rd.end()
+    return { id, floor }
+  }
+
+  putSyncBase (b: DagBatch, base: SyncBase): void {
+    b.put(this.store.meta, KEY_SYNC_BASE, new Writer(36).fixed(fromHex(base.id), 32).u32(base.floor).finish())
+  }
+
   /** True when the vertex was ever inserted here: in memory, or decided and on disk only. */
   async known (id: string): Promise<boolean> {
     return this.graph.has(id) || (await this.lookup(id)) !== undefined
@@ -172,7 +199,8 @@ export class DagHistory implements GraphRecordSource {
     const inMemory = this.graph.get(id)
     if (inMemory !== undefined) return inMemory
     const r = await this.record(id)
-    if (r === undefined) return undefined
+    // a base record (state sync) has no height here: a vertex naming it as a parent cannot be placed
+    if (r === undefined || r.base === true) return undefined
     const d = await this.store.getDecision(fromHex(id))
     if (d === undefined) return undefined
     return this.graph.place(id, r, d.status, false)

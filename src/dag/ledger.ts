@@ -174,6 +174,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       throw new DagError('GENESIS_INVALID', 'this datadir holds a ledger for a different genesis; use the genesis it was created with or a new datadir')
     }
     await this.decisions.load()
+    this.graph.syncBase = await this.history.readSyncBase() // a ledger started from a checkpoint cut (state-sync.ts)
     await this.loadGraph()
     this.started = true
   }

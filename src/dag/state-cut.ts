@@ -41,8 +41,8 @@ export const MAX_BAND_RECORDS = 64 * (SYNC_BAND_HEIGHTS + 1)
 export interface AccountState {
   balance: bigint
   nonce: bigint
-  /** The vertex holding the account's transaction of nonce `nonce - 1`; undefined while the nonce is 0. */
-  lastTx?: string
+  /** The account's transaction of nonce `nonce - 1` and its vertex; undefined while the nonce is 0. */
+  lastTx?: { vertexId: string, txId: string }
   /** Credits (vertex id → amount) that are not in the causal past of `lastTx` (nor of `lastTx` itself). */
   unproven: Map<string, bigint>
 }
@@ -120,7 +120,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
       const sender = get(tx.accountHex)
       if (tx.tx.nonce + 1n > sender.nonce) {
         sender.nonce = tx.tx.nonce + 1n
-        sender.lastTx = id
+        sender.lastTx = { vertexId: id, txId: tx.idHex }
         moved.add(tx.accountHex)
       }
       if (status !== 'final') continue
@@ -137,7 +137,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     // credits new in this walk of an account that did not move are outside past(lastTx), which is below `prev`
     const a = accounts.get(k) as AccountState
     if (a.unproven.size === 0 || a.lastTx === undefined) continue
-    const proven = await reader.ancestorsAmong([a.lastTx], [...a.unproven.keys()])
+    const proven = await reader.ancestorsAmong([a.lastTx.vertexId], [...a.unproven.keys()])
     for (const p of proven) a.unproven.delete(p)
   }
   for (const [k, a] of accounts) {
@@ -195,7 +195,7 @@ const byKey = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 :
  * Canonical binary encoding of a cut (its sync digest is over these bytes, so it is one byte string per cut):
  *
  *   "HSC2" ‖ vertex id (32) ‖ height u32 ‖ u32 n ‖ n × band record (id 32 ‖ height u32 ‖ timestamp u64 ‖ u8 k ‖
- *   k × parent 32), by id ‖ u32 m ‖ m × account (address 20 ‖ balance u128 ‖ nonce u64 ‖ u8 has-last ‖ [last 32] ‖
+ *   k × parent 32), by id ‖ u32 m ‖ m × account (address 20 ‖ balance u128 ‖ nonce u64 ‖ u8 has-last ‖ [vertex 32 ‖ tx 32] ‖
  *   u32 u ‖ u × (vertex 32 ‖ amount u128), by vertex), by address
  *
  * Accounts at balance 0 and nonce 0 (which then have no credits) are left out.
@@ -211,7 +211,7 @@ export function encodeCut (cut: StateCut): Uint8Array {
   w.u32(rows.length)
   for (const [k, a] of rows) {
     w.fixed(fromHex(k), 20).u128(a.balance).u64(a.nonce).u8(a.lastTx === undefined ? 0 : 1)
-    if (a.lastTx !== undefined) w.fixed(fromHex(a.lastTx), 32)
+    if (a.lastTx !== undefined) w.fixed(fromHex(a.lastTx.vertexId), 32).fixed(fromHex(a.lastTx.txId), 32)
     const credits = [...a.unproven].sort(byKey)
     w.u32(credits.length)
     for (const [v, amount] of credits) w.fixed(fromHex(v), 32).u128(amount)
@@ -249,7 +249,7 @@ export function decodeCut (bytes: Uint8Array): StateCut {
       const nonce = r.u64()
       const hasLast = r.u8()
       if (hasLast > 1) r.fail('bad flag')
-      const lastTx = hasLast === 1 ? toHex(r.fixed(32)) : undefined
+      const lastTx = hasLast === 1 ? { vertexId: toHex(r.fixed(32)), txId: toHex(r.fixed(32)) } : undefined
       const u = r.u32()
       if (u > MAX_UNPROVEN) r.fail('too many unproven credits')
       const unproven = new Map<string, bigint>()

@@ -6,8 +6,10 @@
  * against a node that applied everything, over random DAGs).
  */
 import { fromHex } from '../core/codec.ts'
-import type { StateCut } from './state-cut.ts'
-import type { AccountRecord } from './store.ts'
+import { DagError } from './errors.ts'
+import type { DagHistory } from './history.ts'
+import { type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
+import type { AccountRecord, DagStore } from './store.ts'
 
 /** The account records of a cut, as LedgerState stores them. */
 export function cutAccountRecords (cut: StateCut): Array<{ address: Uint8Array, rec: AccountRecord }> {
@@ -18,4 +20,44 @@ export function cutAccountRecords (cut: StateCut): Array<{ address: Uint8Array, 
     out.push({ address: fromHex(k), rec: { balance: a.balance, nonce: a.nonce, unproven } })
   }
   return out
+}
+
+/**
+ * Writes a checkpoint cut (checked by the caller against the anchored checkpoint) into an empty datadir, in one
+ * batch, so that the ledger starts from it: the genesis id, the accounts with their unproven credits, the
+ * decision of each account's last transaction (the nonce chain of its next one), the band's graph records as
+ * accepted history (the cut vertex its history cut and only tip), a base record for each deeper vertex an
+ * account names, and the sync base (graph.ts `SyncBase`). Nothing below the cut is replayed or stored.
+ * Throws SYNC_FAILED when the datadir already holds a ledger.
+ */
+export async function installCut (c: { store: DagStore, history: DagHistory, genesisId: Uint8Array }, cut: StateCut): Promise<void> {
+  const { store, history } = c
+  if (await store.getGenesisId() !== undefined) throw new DagError('SYNC_FAILED', 'this datadir already holds a ledger; state sync starts only an empty one')
+  const b = store.batch()
+  store.putGenesisId(b, c.genesisId)
+  history.putCut(b, { id: cut.vertexId, height: cut.height })
+  history.putSyncBase(b, { id: cut.vertexId, floor: Math.max(0, cut.height - SYNC_BAND_HEIGHTS) })
+  const accepted = { status: 'accepted' as const, seq: 0n }
+  const band = new Set<string>()
+  for (const r of cut.band) {
+    band.add(r.id)
+    history.putSynced(b, fromHex(r.id), { height: r.height, timestampMs: r.timestampMs, parents: r.parents, underCut: r.id !== cut.vertexId })
+    store.putDecision(b, fromHex(r.id), accepted)
+  }
+  b.put(store.tips, fromHex(cut.vertexId), new Uint8Array(0))
+  const deep = new Set<string>()
+  for (const { address, rec } of cutAccountRecords(cut)) store.putAccount(b, address, rec)
+  for (const [k, a] of cut.accounts) {
+    if (a.lastTx !== undefined) {
+      store.putConflictDecision(b, fromHex(k), a.nonce - 1n, fromHex(a.lastTx.vertexId), fromHex(a.lastTx.txId))
+      deep.add(a.lastTx.vertexId)
+    }
+    for (const v of a.unproven.keys()) deep.add(v)
+  }
+  for (const id of deep) {
+    if (band.has(id) || id === cut.vertexId) continue
+    history.putSynced(b, fromHex(id), { height: 0, timestampMs: 0n, parents: [], underCut: true, base: true })
+    store.putDecision(b, fromHex(id), accepted)
+  }
+  await b.commit()
 }

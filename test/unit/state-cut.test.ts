@@ -34,6 +34,7 @@ const dag: Record<string, FakeVertex> = {
 /** Vertex ids are 32 bytes of hex, as in the ledger. */
 const id = (name: string): string => toHex(sha256(new TextEncoder().encode(name)))
 const nameOf = new Map(['g', ...Object.keys(dag)].map((n) => [id(n), n]))
+const signed = new Map<string, ReturnType<typeof txInfo>>()
 
 function reader (overrides: Record<string, Outcome> = {}): CutReader {
   const ancestors = (id: string): Set<string> => {
@@ -65,7 +66,9 @@ function reader (overrides: Record<string, Outcome> = {}): CutReader {
       const v = dag[name]
       if (v === undefined) return undefined
       const txs: AcceptedVertexView['txs'] = v.txs.map((t, i) => {
-        const info = txInfo(encodeTx(buildTransfer({ chainId: 'cut-test', publicKey: t.from.publicKey, secretKey: t.from.secretKey, to: addr(t.to), amount: t.amount, nonce: t.nonce, fee: 1n })))
+        // signatures are randomized: one signed transaction per position, as a ledger stores it
+        const info = signed.get(`${name}:${i}`) ?? txInfo(encodeTx(buildTransfer({ chainId: 'cut-test', publicKey: t.from.publicKey, secretKey: t.from.secretKey, to: addr(t.to), amount: t.amount, nonce: t.nonce, fee: 1n })))
+        signed.set(`${name}:${i}`, info)
         const outcome = overrides[`${name}:${i}`] ?? t.outcome
         if (outcome === 'pending') return { tx: info, status: 'pending' }
         if (outcome === 'final') return { tx: info, status: 'final', recordVertexId: vertexId }
@@ -108,15 +111,15 @@ test('a cut holds what a node syncing from it needs: each account\'s last transa
   const credits = (cut: StateCut, k: KeyPair | string): Record<string, bigint> =>
     Object.fromEntries([...(cut.accounts.get(typeof k === 'string' ? k : hex(k))?.unproven ?? [])].map(([v, amount]) => [nameOf.get(v) ?? v, amount]))
   // a's last transaction (v4, rejected for its balance, still consumes the nonce) has v2's credit in its past
-  t.is(cut2.accounts.get(hex(a))?.lastTx, id('v4'))
+  t.is(cut2.accounts.get(hex(a))?.lastTx?.vertexId, id('v4'))
   t.deepEqual(credits(cut2, a), {})
   // after close 1, v2's credit to a was outside past(v1), a's last transaction then
   t.deepEqual(credits(cut1, a), {})
-  t.is(cut1.accounts.get(hex(a))?.lastTx, id('v1'))
+  t.is(cut1.accounts.get(hex(a))?.lastTx?.vertexId, id('v1'))
   // b spent in v5, which has v1's credit in its past; c's last transaction (v2) does not have v5's credit
   t.deepEqual(credits(cut2, b), {})
   t.deepEqual(credits(cut2, c), { v5: 10n })
-  t.is(cut2.accounts.get(hex(c))?.lastTx, id('v2'))
+  t.is(cut2.accounts.get(hex(c))?.lastTx?.vertexId, id('v2'))
   // the fee pool is never debited here: every fee stays unproven, one credit per vertex
   t.deepEqual(credits(cut2, toHex(FEE_POOL_ACCOUNT)), { v1: 1n, v2: 1n, v5: 1n })
   // the band: past(v6) without the genesis, with recorded heights, by id

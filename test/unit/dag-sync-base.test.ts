@@ -1,0 +1,60 @@
+// Ancestry on a ledger started from a checkpoint cut (state sync): the graph knows the cut's band (its top heights)
+// and base records of deeper vertices that accounts name, nothing else below. A vertex descending from the cut has
+// every base vertex in its past; one concurrent with the cut has them when past(cut) \ past(it) closes inside the
+// band; when that reaches below the band the answer is unknown here, and the walk says so instead of guessing.
+import test from 'ava'
+import { isDagError } from '../../src/dag/errors.ts'
+import { DagGraph, type GraphRecord } from '../../src/dag/graph.ts'
+
+/**
+ * Two lanes a and b from height 1 to 8, each vertex on both of the height below (a_i: [a_{i-1}, b_{i-1}]). The cut
+ * is a8 (height 8), its band heights 5..8: a5..a8 and b5..b7. a2 is a base record (an account's old credit).
+ */
+const name = (lane: string, h: number): string => h === 0 ? 'g' : `${lane}${h}`
+const parentsOf = (lane: string, h: number): string[] => h === 1 ? ['g'] : [name('a', h - 1), name('b', h - 1)]
+const FLOOR = 5
+
+function setup (): { graph: DagGraph, records: Map<string, GraphRecord> } {
+  const records = new Map<string, GraphRecord>()
+  for (let h = FLOOR; h <= 8; h++) {
+    for (const lane of h === 8 ? ['a'] : ['a', 'b']) {
+      records.set(name(lane, h), { height: h, timestampMs: BigInt(h), parents: parentsOf(lane, h), underCut: name(lane, h) !== 'a8' })
+    }
+  }
+  records.set('a2', { height: 0, timestampMs: 0n, parents: [], underCut: true, base: true })
+  const graph = new DagGraph('g')
+  graph.history = { record: async (id) => records.get(id) }
+  graph.place('a8', records.get('a8') as GraphRecord, 'accepted', true)
+  graph.setCut('a8', 8)
+  graph.syncBase = { id: 'a8', floor: FLOOR }
+  return { graph, records }
+}
+
+test('a vertex descending from the cut, or concurrent with it and meeting its past in the band, has the base vertices in its past', async (t) => {
+  const { graph, records } = setup()
+  graph.add('v1', ['a8'], 'accepted')
+  t.deepEqual([...await graph.ancestorsAmong(['v1'], ['a2', 'a6'])].sort(), ['a2', 'a6'])
+  // v2 is on b7 only: concurrent with a8; past(a8) \ past(v2) = {a8, a7}, inside the band
+  graph.place('b7', records.get('b7') as GraphRecord, 'accepted', false)
+  graph.add('v2', ['b7'], 'accepted')
+  t.deepEqual(await graph.ancestorsAmong(['v2'], ['a2']), new Set(['a2']))
+  t.deepEqual([...await graph.ancestorsAmong(['v2'], ['a7', 'a8', 'b7', 'a6', 'b5'])].sort(), ['a6', 'b5', 'b7'])
+  t.true(await graph.isAncestorOrSelf('a2', ['v2', 'v1']))
+})
+
+test('a vertex whose past meets the cut\'s only below the band gets no answer for a base vertex, never a wrong one', async (t) => {
+  const { graph } = setup()
+  // z stands on a vertex this ledger never saw (below its band): nothing of past(a8) is known to be in past(z)
+  graph.place('z', { height: 9, timestampMs: 9n, parents: ['unknown-deep'], underCut: false }, 'accepted', true)
+  graph.add('v3', ['z'], 'accepted')
+  const err = await t.throwsAsync(graph.ancestorsAmong(['v3'], ['a2']))
+  t.true(isDagError(err))
+  t.is((err as { code?: string }).code, 'SYNC_BASE_TOO_SHALLOW')
+  // band targets are still answered by the walk: none of them is in past(v3)
+  t.deepEqual(await graph.ancestorsAmong(['v3'], ['a7', 'b5']), new Set())
+  // a ledger without a sync base has no base records to ask about
+  const plain = new DagGraph('g')
+  plain.history = { record: async () => undefined }
+  plain.add('x', ['g'], 'accepted')
+  t.deepEqual(await plain.ancestorsAmong(['x'], ['g', 'nothing']), new Set(['g']))
+})
