@@ -19,20 +19,21 @@
  * - **Solvency**: the bridge runs only against a settlement contract whose genesis lock backs this node's genesis
  *   (`genesis-lock.ts`, docs/chain.md "Solvency"); a mismatch refuses the start.
  */
-import { type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
+import { type BinarySublevel, KEY_PREFIXES, sublevel } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { LedgerReader } from '../dag/reader.ts'
+import type { StateCut } from '../dag/state-cut.ts'
 import type { TxInfo } from '../dag/tx.ts'
 import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
 import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
 import { genesisLockMatches } from './genesis-lock.ts'
 import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
-import { StateCuts, type StateProof } from './state-cuts.ts'
+import { KEY_BRIDGE_EPOCH, StateCuts, type StateProof } from './state-cuts.ts'
 import { HistoryPruner } from './history-pruner.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
@@ -45,7 +46,7 @@ export type { BridgeChain, DagBridgeComponents, DagBridgeInit }
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 // key layouts from the storage table (src/core/storage.ts), in the `chain` sublevel
-const KEY_EPOCH = keyBytes(KEY_PREFIXES.chain.bridgeEpoch)
+const KEY_EPOCH = KEY_BRIDGE_EPOCH
 const PREFIX_DEPOSIT = KEY_PREFIXES.chain.bridgeDeposit
 const PREFIX_UNSETTLED = KEY_PREFIXES.chain.bridgeUnsettled
 const PREFIX_SETTLED = KEY_PREFIXES.chain.bridgeSettled
@@ -324,6 +325,9 @@ export class DagBridge implements Startable {
     const lastEpoch = (await this.c.chain.info()).lastEpoch
     return lastEpoch === undefined ? null : this.cuts.proof(address, BigInt(lastEpoch))
   }
+
+  /** Epoch `epoch`'s state cut while this node holds it: what StateSyncServer serves to a syncing peer. */
+  async stateCut (epoch: bigint): Promise<StateCut | undefined> { return await this.cuts.cut(epoch) }
 
   // ---------------------------------------------------------------- state
 

@@ -8,7 +8,7 @@
  * last anchored checkpoint (`account_getProof`). A node without the previous cut (a datadir from before state
  * roots) advances from the genesis instead: slower, same result.
  */
-import { type BinarySublevel, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
+import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
 import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigest } from '../dag/state-cut.ts'
 import type { StateTree } from '../dag/state-root.ts'
@@ -17,6 +17,8 @@ import type { StateTree } from '../dag/state-root.ts'
 export const KEEP_CUTS = 4
 
 const PREFIX_CUT = KEY_PREFIXES.chain.bridgeStateCut
+/** The bridge's cursor: the last epoch handed to the chain side (decimal), in the `chain` sublevel. */
+export const KEY_BRIDGE_EPOCH = keyBytes(KEY_PREFIXES.chain.bridgeEpoch)
 const cutKey = (epoch: bigint): Uint8Array => keyBytes(PREFIX_CUT, epoch.toString().padStart(20, '0'))
 
 /** `account_getProof`'s answer: a balance proof against epoch `epoch`'s state root. */
@@ -125,6 +127,17 @@ export class StateCuts {
     const epochs = [...this.recent.keys()].sort((a, b) => (a < b ? -1 : 1))
     while (epochs.length > KEEP_CUTS) this.recent.delete(epochs.shift() as bigint)
   }
+}
+
+/**
+ * State sync: a node whose ledger starts from epoch `epoch`'s cut (src/dag/state-sync.ts) has its bridge resume
+ * after that epoch and advance the next cut from that one. Write before the bridge starts.
+ */
+export async function installSyncedEpoch (db: BinaryDb, epoch: bigint, cut: StateCut): Promise<void> {
+  await sublevel(db, 'chain').batch([
+    { type: 'put', key: cutKey(epoch), value: encodeCut(cut) },
+    { type: 'put', key: KEY_BRIDGE_EPOCH, value: new TextEncoder().encode(epoch.toString()) }
+  ])
 }
 
 /** A stored cut, or undefined for one of an older format (the next epoch then advances from the genesis). */

@@ -18,7 +18,9 @@ export const PROTOCOLS = {
   /** Task inputs and results, content-addressed (src/market). */
   blob: '/harmony/blob/1.0.0',
   /** Benchmark challenge of a provider's claimed capability (src/market/provider/challenge.ts). */
-  marketChallenge: '/harmony/market/challenge/1.0.0'
+  marketChallenge: '/harmony/market/challenge/1.0.0',
+  /** State sync: the state cut of an anchored checkpoint epoch (src/bridge/state-sync.ts). */
+  stateSync: '/harmony/state/1.0.0'
 } as const
 
 /** Every gossip topic; gossipsub drops messages on any other. */

@@ -1,0 +1,176 @@
+/**
+ * State sync from a checkpoint (issue 11): three validators (real libp2p nodes, DagService + ChainService +
+ * DagBridge, anvil with the contracts) anchor epoch 1; a new node asks a lying peer and then an honest one for
+ * epoch 1's cut, refuses the lie, installs the honest cut without replaying the history below it, catches up the
+ * DAG above it and then computes what the validators compute: the same ledger state root after more traffic, and
+ * the same state root for epoch 2 as the checkpoint the validators anchor.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { getBytes, Wallet } from 'ethers'
+import { Registry } from 'prom-client'
+import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
+import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
+import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
+import { installSyncedEpoch } from '../../src/bridge/state-cuts.ts'
+import { fetchCheckpointCut, StateSyncServer } from '../../src/bridge/state-sync.ts'
+import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
+import { parseAddress } from '../../src/core/address.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
+import { isDagError } from '../../src/dag/errors.ts'
+import { DagService } from '../../src/dag/service.ts'
+import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
+import { installCut } from '../../src/dag/state-sync.ts'
+import { testWallet } from '../helpers/anvil.ts'
+import { addressOf, createDagLibp2p, createTestNet, type DagLibp2p, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+
+const NODES = 3
+let devnet: DevnetChain
+let net: TestNet
+const evmKeys = Array.from({ length: NODES + 1 }, (_, i) => testWallet(`sync-validator-${i}`))
+const chains: ChainService[] = []
+const bridges: DagBridge[] = []
+const servers: StateSyncServer[] = []
+const user = generateKeyPair()
+const recipient = generateKeyPair()
+const userWallet = testWallet('sync-user')
+const cleanup: Array<() => Promise<void>> = []
+
+function chainFor (db: BinaryDb, libp2p: DagLibp2p, evmKey: Wallet, sink: () => DagBridge): ChainService {
+  return new ChainService({
+    contractsFile: devnet.contractsFile,
+    db,
+    evmKey,
+    checkpointTransport: gossipsubCheckpointTransport(libp2p.services.pubsub),
+    depositSink: async (d) => { await sink().depositSink(d) },
+    genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey),
+    logger: silentLogger(),
+    registry: new Registry()
+  }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
+}
+
+test.before(async () => {
+  net = await createTestNet({ nodes: NODES, consensus: { k: 2, alpha: 2, betaVirtuous: 3, betaRogue: 5 } })
+  devnet = await startDevnetChain({ validators: evmKeys.slice(0, NODES).map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })), genesis: genesisBacking(net.genesis) })
+  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
+  for (let i = 0; i < NODES; i++) {
+    const node = net.nodes[i]
+    chains[i] = chainFor(node.db, node.libp2p, evmKeys[i], () => bridges[i])
+    bridges[i] = connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: silentLogger(), registry: new Registry() },
+      { propose: i === 0, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: 0, resubmitMs: 3000 })
+    servers[i] = new StateSyncServer({ libp2p: node.libp2p, cuts: bridges[i], logger: silentLogger() })
+  }
+  for (let i = 0; i < NODES; i++) {
+    await chains[i].start()
+    await bridges[i].start()
+    await servers[i].start()
+  }
+})
+
+test.after.always(async () => {
+  for (const f of cleanup.reverse()) await f().catch(() => undefined)
+  for (const s of servers) await s?.stop()
+  for (const b of bridges) await b?.stop()
+  for (const c of chains) await c?.stop()
+  await net?.close()
+  await devnet?.stop()
+})
+
+const stateRoots = async (dags: DagService[]): Promise<string[]> => await Promise.all(dags.map(async d => (await d.stats()).stateRoot))
+
+test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer\'s cut, and then computes the state the validators compute', async (t) => {
+  const userAddress = parseAddress(addressOf(user))
+  // history below the checkpoint: a deposit, a transfer and a withdraw (which makes validator 0 close epoch 1)
+  const deposited = 10n * AGC_UNIT
+  const funder = new Wallet(devnet.deployerKey, devnet.provider)
+  await (await devnet.contracts.agc.transfer(userWallet.address, deposited)).wait()
+  await (await funder.sendTransaction({ to: userWallet.address, value: 10n ** 18n })).wait()
+  const asUser = connectContracts(devnet.contractsFile, userWallet.connect(devnet.provider))
+  await (await asUser.agc.approve(devnet.contractsFile.settlement, deposited)).wait()
+  await (await asUser.settlement.deposit(dagAccountFromAddressBytes(userAddress), deposited)).wait()
+  const dags = net.nodes.map(n => n.dag)
+  await waitFor(async () => (await Promise.all(dags.map(async d => await d.getBalance(addressOf(user))))).every(b => b === deposited), 'deposit credited')
+  const fee = net.genesis.minFee
+  const early = await dags[1].submitTransaction(transfer(net.genesis, user, recipient, 2n * AGC_UNIT, 0n))
+  await waitFor(async () => (await Promise.all(dags.map(async d => await d.getBalance(addressOf(recipient))))).every(b => b === 2n * AGC_UNIT), 'transfer final')
+  await dags[2].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 1n, fee }))
+  await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
+  await waitFor(() => bridges.every(b => b.epoch >= 1n), 'epoch 1 processed on every node')
+  const onchain = await devnet.contracts.settlement.getCheckpoint(1n)
+  const checkpoint = { epoch: 1n, dagRoot: onchain.dagRoot, stateRoot: onchain.stateRoot }
+  const earlyVertex = (await dags[0].getTx(early))?.vertexId
+  if (earlyVertex === undefined) return t.fail('the early transfer has no vertex')
+
+  // a peer that serves epoch 1's cut with one balance raised (its state root and digest no longer match)
+  const liar = await createDagLibp2p()
+  cleanup.push(async () => { await liar.stop() })
+  const real = await bridges[0].stateCut(1n)
+  if (real === undefined) return t.fail('validator 0 holds no cut of epoch 1')
+  const lie = decodeCut(encodeCut(real))
+  const lied = lie.accounts.get(toHex(parseAddress(addressOf(recipient))))
+  if (lied === undefined) return t.fail('the recipient is not in the cut')
+  lied.balance += AGC_UNIT
+  const liarServer = new StateSyncServer({ libp2p: liar, cuts: { stateCut: async () => lie }, logger: silentLogger() })
+  await liarServer.start()
+  cleanup.push(async () => { await liarServer.stop() })
+
+  // the joiner: an empty datadir, not a validator
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-sync-joiner-'))
+  cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
+  const joinerLibp2p = await createDagLibp2p()
+  const db = await openDatabase(dir)
+  const joinerKey: KeyPair = generateKeyPair()
+  const networking = await startDagNetworking(joinerLibp2p, joinerKey, silentLogger())
+  const joiner = new DagService({ libp2p: joinerLibp2p, ...networking, db, identity: joinerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  cleanup.push(async () => { await joiner.stop(); await networking.peerBinding.stop(); await joinerLibp2p.stop(); await db.close() })
+  await joinerLibp2p.dial(liar.getMultiaddrs()[0])
+  for (const n of net.nodes) await joinerLibp2p.dial(n.libp2p.getMultiaddrs()[0])
+
+  // only the lie: refused with a typed error
+  const onlyLie = await t.throwsAsync(fetchCheckpointCut(joinerLibp2p, [liar.peerId], checkpoint, silentLogger()))
+  t.true(isDagError(onlyLie))
+  t.is((onlyLie as { code?: string }).code, 'SYNC_FAILED')
+  // the lie first, then an honest validator: the honest cut is taken
+  const got = await fetchCheckpointCut(joinerLibp2p, [liar.peerId, net.nodes[1].libp2p.peerId], checkpoint, silentLogger())
+  t.is(got.refused, 1)
+  t.true(got.peer.equals(net.nodes[1].libp2p.peerId))
+  await installCut({ store: joiner.ledger.store, history: joiner.ledger.history, genesisId: fromHex(joiner.ledger.genesisIdHex) }, got.cut)
+  await installSyncedEpoch(db, 1n, got.cut)
+  // a datadir that holds a ledger is never overwritten
+  t.is((await t.throwsAsync(installCut({ store: joiner.ledger.store, history: joiner.ledger.history, genesisId: fromHex(joiner.ledger.genesisIdHex) }, got.cut)) as { code?: string }).code, 'SYNC_FAILED')
+
+  const joinerChain = chainFor(db, joinerLibp2p, evmKeys[NODES], () => joinerBridge)
+  const joinerBridge: DagBridge = connectChainToDag({ dag: joiner, chain: joinerChain, genesis: net.genesis, identity: joinerKey, db, logger: silentLogger(), registry: new Registry() }, { propose: false, tickMs: 100 })
+  await joiner.start()
+  await joinerChain.start()
+  await joinerBridge.start()
+  cleanup.push(async () => { await joinerBridge.stop(); await joinerChain.stop() })
+  t.is(joinerBridge.epoch, 1n)
+  // the history below the cut was not replayed: the early transfer's body and record are not here
+  t.is(await joiner.ledger.getVertexBytes(earlyVertex), undefined)
+  t.is(await joiner.getTx(early), undefined)
+  t.is(await joiner.getBalance(addressOf(recipient)), 2n * AGC_UNIT)
+
+  // traffic above the cut, from the user whose last transaction and credits are below it
+  await dags[0].submitTransaction(transfer(net.genesis, user, recipient, AGC_UNIT, 2n))
+  await waitFor(async () => (await dags[1].getBalance(addressOf(recipient))) === 3n * AGC_UNIT, 'a transfer above the cut')
+  await dags[1].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 2n, 0n))
+  await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - fee, 'the joiner applied the transfers above the cut')
+  await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root on every node and the joiner')
+  // epoch 2: the joiner's bridge advances its synced cut to the same state root the validators anchor
+  await dags[0].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 3n, fee }))
+  await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 2n, 'checkpoint 2 on chain', 60_000)
+  await waitFor(() => joinerBridge.epoch >= 2n, 'epoch 2 processed on the joiner')
+  const second = await devnet.contracts.settlement.getCheckpoint(2n)
+  const proof = await joinerBridge.stateProof(userAddress)
+  t.is(proof?.epoch, 2n)
+  t.is(proof?.root, second.stateRoot)
+  const cut2 = await joinerBridge.stateCut(2n)
+  if (cut2 === undefined) return t.fail('the joiner holds no cut of epoch 2')
+  t.is(`0x${syncDigest(cut2)}`, second.dagRoot.toLowerCase())
+})
