@@ -55,6 +55,11 @@ export interface NodeConfig {
    * anchored on chain (needs the chain client); tx_get answers `pruned` for what it deleted.
    */
   archive: boolean
+  /**
+   * An empty ledger starts from the last checkpoint anchored on chain, its state fetched from peers and checked
+   * against the checkpoint, instead of replaying the history from the genesis (src/node/state-sync.ts).
+   */
+  'state-sync': boolean
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -126,7 +131,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   },
   'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP)', default: 1000 },
   'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 },
-  archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true }
+  archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true },
+  'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

@@ -25,11 +25,12 @@ import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../
 import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
-import { connectChainToDag, registerBridgeKinds, type DagBridge } from '../bridge/index.ts'
+import { connectChainToDag, registerBridgeKinds, type DagBridge, StateSyncServer } from '../bridge/index.ts'
 import { MarketService, registerMarketKinds } from '../market/index.ts'
 import type { TaskView } from '../market/state/reader.ts'
 import type { FinalRecord } from '../dag/tx-kinds.ts'
 import { MarketNode } from './market-node.ts'
+import { syncFromCheckpoint } from './state-sync.ts'
 import { stat } from 'node:fs/promises'
 import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
 import { API_KEYS_FILE, ApiKeyStore } from '../rpc/api-keys.ts'
@@ -220,6 +221,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     await this.add('webhooks', this.webhooksValue)
     drainLedgerEvents(this.dagValue, this.webhooksValue)
     registerWebhookRpc(this.api, this.webhooksValue)
+    // --state-sync: an empty ledger starts from the last checkpoint anchored on chain (src/node/state-sync.ts)
+    if (config['state-sync']) await syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') })
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
     // balance proofs come from the chain bridge's state cuts; without a chain there are none
@@ -327,6 +330,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
     await this.add('chain', chain)
     await this.add('dag-bridge', bridge)
+    // the cuts of recent epochs, for peers that sync from a checkpoint (src/bridge/state-sync.ts)
+    await this.add('state-sync', new StateSyncServer({ libp2p: this.libp2p, cuts: bridge, logger: this.logger.child({ module: 'state-sync' }) }))
     this.bridgeValue = bridge
     registerChainRpc(this.api, chain, chain)
     return chain

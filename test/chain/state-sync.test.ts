@@ -14,9 +14,8 @@ import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
-import { installSyncedEpoch } from '../../src/bridge/state-cuts.ts'
 import { fetchCheckpointCut, StateSyncServer } from '../../src/bridge/state-sync.ts'
-import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
+import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
@@ -26,6 +25,7 @@ import { isDagError } from '../../src/dag/errors.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
 import { installCut } from '../../src/dag/state-sync.ts'
+import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
 import { testWallet } from '../helpers/anvil.ts'
 import { addressOf, createDagLibp2p, createTestNet, type DagLibp2p, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
@@ -139,9 +139,13 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const got = await fetchCheckpointCut(joinerLibp2p, [liar.peerId, net.nodes[1].libp2p.peerId], checkpoint, silentLogger())
   t.is(got.refused, 1)
   t.true(got.peer.equals(net.nodes[1].libp2p.peerId))
-  await installCut({ store: joiner.ledger.store, history: joiner.ledger.history, genesisId: fromHex(joiner.ledger.genesisIdHex) }, got.cut)
-  await installSyncedEpoch(db, 1n, got.cut)
+  // what `harmonyd --state-sync` runs: the checkpoint read from the contract, every connected peer asked in turn
+  const contractsPath = join(dir, 'contracts.json')
+  await writeContractsFile(contractsPath, devnet.contractsFile)
+  const sync = { libp2p: joinerLibp2p, dag: joiner, db, contractsPath, chainRpc: '', logger: silentLogger() }
+  t.is(await syncFromCheckpoint(sync), 1n)
   // a datadir that holds a ledger is never overwritten
+  t.is(await syncFromCheckpoint(sync), undefined)
   t.is((await t.throwsAsync(installCut({ store: joiner.ledger.store, history: joiner.ledger.history, genesisId: fromHex(joiner.ledger.genesisIdHex) }, got.cut)) as { code?: string }).code, 'SYNC_FAILED')
 
   const joinerChain = chainFor(db, joinerLibp2p, evmKeys[NODES], () => joinerBridge)
