@@ -2,10 +2,10 @@ import test from 'ava'
 import { fork } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, rpc, runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { BIN, rpc, runHarmonyd, startHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { HarmonyClient } from '../../src/sdk/client.ts'
 
-test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain', async (t) => {
+test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain; a node joining with --state-sync starts from the checkpoint and reaches the same state root', async (t) => {
   await using d = await tempDir()
   const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   t.teardown(() => { devnet.kill('SIGINT') })
@@ -72,4 +72,26 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   t.regex(claimed.claim, /^0x[0-9a-f]{64}$/)
   const checkpoints = await rpc<unknown[]>(urls[0], 'chain_checkpoints', [])
   t.true(checkpoints.length >= 1, 'the epoch is anchored on chain')
+
+  // a fourth node joins with --state-sync: its empty ledger starts from the anchored checkpoint's cut, fetched from
+  // the devnet, and the history below it is not replayed; then it follows the devnet to the same state root
+  const joinerDir = join(d.path, 'joiner')
+  const init = await runHarmonyd(['init', '--datadir', joinerDir, '--network', 'devnet', '--genesis', join(d.path, 'genesis.json'), '--contracts', join(d.path, 'node-0', 'contracts.json'), '--json'])
+  t.is(init.code, 0, init.stderr)
+  const info = await rpc<{ listenAddrs: string[] }>(urls[0], 'node_info')
+  const bootstrap = info.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1')) as string
+  const joiner = await startHarmonyd(['--datadir', joinerDir, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'info', '--bootstrap', bootstrap, '--state-sync', 'true'], 120_000)
+  t.teardown(async () => { await joiner.stop() })
+  t.regex(joiner.stderr(), /ledger synced from the anchored checkpoint/)
+  const early = await rpc<{ status: string }>(urls[0], 'tx_get', [sentTx.id])
+  t.is(early.status, 'final')
+  t.is(await rpc<unknown>(joiner.rpc, 'tx_get', [sentTx.id]), null, 'a transaction below the cut is not replayed on the joiner')
+  const again = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '0.5', '--rpc', urls[1], '--datadir', join(d.path, 'node-1'), '--wait', '--json'])
+  t.is(again.code, 0, again.stderr)
+  const all = [...urls, joiner.rpc]
+  await waitFor('the joiner at the devnet\'s state root', async () => {
+    const stats = await Promise.all(all.map(u => rpc<{ stateRoot: string }>(u, 'dag_stats')))
+    return stats.every(s => s.stateRoot === stats[0].stateRoot) ? true : undefined
+  }, 90_000)
+  t.is(await rpc<string>(joiner.rpc, 'account_getBalance', [alice]), await rpc<string>(urls[0], 'account_getBalance', [alice]))
 })
