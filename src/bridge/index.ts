@@ -5,4 +5,4 @@ export { checkGenesisLock, genesisBacking, genesisLockMatches, genesisSupply } f
 export { BRIDGE_KINDS, buildDepositCredit, buildEpochClose, buildWithdraw, depositAccount, EPOCH_ACCOUNT, registerBridgeKinds, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW, type WithdrawInit } from './kinds/index.ts'
 export { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
 export { type AnchoredCheckpoint, fetchCheckpointCut, MAX_CUT_BYTES, StateSyncServer } from './state-sync.ts'
-export { installSyncedEpoch } from './state-cuts.ts'
+export { syncedEpochWrites } from './state-cuts.ts'

@@ -131,13 +131,15 @@ export class StateCuts {
 
 /**
  * State sync: a node whose ledger starts from epoch `epoch`'s cut (src/dag/state-sync.ts) has its bridge resume
- * after that epoch and advance the next cut from that one. Write before the bridge starts.
+ * after that epoch and advance the next cut from that one. These writes go into the ledger's install batch, so a
+ * crash keeps both or neither.
  */
-export async function installSyncedEpoch (db: BinaryDb, epoch: bigint, cut: StateCut): Promise<void> {
-  await sublevel(db, 'chain').batch([
-    { type: 'put', key: cutKey(epoch), value: encodeCut(cut) },
-    { type: 'put', key: KEY_BRIDGE_EPOCH, value: new TextEncoder().encode(epoch.toString()) }
-  ])
+export function syncedEpochWrites (db: BinaryDb, epoch: bigint, cut: StateCut): Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> {
+  const chain = sublevel(db, 'chain')
+  return [
+    { sublevel: chain, key: cutKey(epoch), value: encodeCut(cut) },
+    { sublevel: chain, key: KEY_BRIDGE_EPOCH, value: new TextEncoder().encode(epoch.toString()) }
+  ]
 }
 
 /** A stored cut, or undefined for one of an older format (the next epoch then advances from the genesis). */

@@ -6,6 +6,7 @@
  * against a node that applied everything, over random DAGs).
  */
 import { fromHex } from '../core/codec.ts'
+import type { BinarySublevel } from '../core/storage.ts'
 import { DagError } from './errors.ts'
 import type { DagHistory } from './history.ts'
 import { type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
@@ -28,9 +29,10 @@ export function cutAccountRecords (cut: StateCut): Array<{ address: Uint8Array, 
  * decision of each account's last transaction (the nonce chain of its next one), the band's graph records as
  * accepted history (the cut vertex its history cut and only tip), a base record for each deeper vertex an
  * account names, and the sync base (graph.ts `SyncBase`). Nothing below the cut is replayed or stored.
+ * `extra`: writes of the floors above that start from the same cut (the bridge's epoch), in the same batch.
  * Throws SYNC_FAILED when the datadir already holds a ledger.
  */
-export async function installCut (c: { store: DagStore, history: DagHistory, genesisId: Uint8Array }, cut: StateCut): Promise<void> {
+export async function installCut (c: { store: DagStore, history: DagHistory, genesisId: Uint8Array }, cut: StateCut, extra: ReadonlyArray<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> = []): Promise<void> {
   const { store, history } = c
   if (await store.getGenesisId() !== undefined) throw new DagError('SYNC_FAILED', 'this datadir already holds a ledger; state sync starts only an empty one')
   const b = store.batch()
@@ -59,5 +61,7 @@ export async function installCut (c: { store: DagStore, history: DagHistory, gen
     history.putSynced(b, fromHex(id), { height: 0, timestampMs: 0n, parents: [], underCut: true, base: true })
     store.putDecision(b, fromHex(id), accepted)
   }
-  await b.commit()
+  // the bridge's cursor and cut (state-cuts.ts) in the same batch; fsync'd: a power loss keeps all or nothing
+  for (const e of extra) b.put(e.sublevel, e.key, e.value)
+  await b.commit({ sync: true })
 }

@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises'
 import type { Libp2p } from '@libp2p/interface'
-import { type AnchoredCheckpoint, fetchCheckpointCut, installSyncedEpoch } from '../bridge/index.ts'
+import { type AnchoredCheckpoint, fetchCheckpointCut, syncedEpochWrites } from '../bridge/index.ts'
 import { connectContracts, createProvider, readContractsFile } from '../chain/index.ts'
 import { fromHex } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
@@ -45,8 +45,7 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: { w
       const peers = c.libp2p.getPeers()
       if (peers.length > 0) {
         const { cut, peer, refused } = await fetchCheckpointCut(c.libp2p, peers, checkpoint, c.logger)
-        await installCut({ store: ledger.store, history: ledger.history, genesisId: fromHex(ledger.genesisIdHex) }, cut)
-        await installSyncedEpoch(c.db, checkpoint.epoch, cut)
+        await installCut({ store: ledger.store, history: ledger.history, genesisId: fromHex(ledger.genesisIdHex) }, cut, syncedEpochWrites(c.db, checkpoint.epoch, cut))
         c.logger.info({ epoch: checkpoint.epoch.toString(), peer: peer.toString(), accounts: cut.accounts.size, height: cut.height, refused }, 'ledger synced from the anchored checkpoint')
         return checkpoint.epoch
       }

@@ -126,7 +126,8 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const db = await openDatabase(dir)
   const joinerKey: KeyPair = generateKeyPair()
   const networking = await startDagNetworking(joinerLibp2p, joinerKey, silentLogger())
-  const joiner = new DagService({ libp2p: joinerLibp2p, ...networking, db, identity: joinerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  const joinerDag = (): DagService => new DagService({ libp2p: joinerLibp2p, ...networking, db, identity: joinerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  let joiner = joinerDag()
   cleanup.push(async () => { await joiner.stop(); await networking.peerBinding.stop(); await joinerLibp2p.stop(); await db.close() })
   await joinerLibp2p.dial(liar.getMultiaddrs()[0])
   for (const n of net.nodes) await joinerLibp2p.dial(n.libp2p.getMultiaddrs()[0])
@@ -153,7 +154,9 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   await joiner.start()
   await joinerChain.start()
   await joinerBridge.start()
-  cleanup.push(async () => { await joinerBridge.stop(); await joinerChain.stop() })
+  let chainSideUp = true
+  const stopChainSide = async (): Promise<void> => { if (chainSideUp) { chainSideUp = false; await joinerBridge.stop(); await joinerChain.stop() } }
+  cleanup.push(stopChainSide)
   t.is(joinerBridge.epoch, 1n)
   // the history below the cut was not replayed: the early transfer's body and record are not here
   t.is(await joiner.ledger.getVertexBytes(earlyVertex), undefined)
@@ -177,4 +180,13 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const cut2 = await joinerBridge.stateCut(2n)
   if (cut2 === undefined) return t.fail('the joiner holds no cut of epoch 2')
   t.is(`0x${syncDigest(cut2)}`, second.dagRoot.toLowerCase())
+
+  // a restart of the synced node starts from its own datadir (the sync base and band on disk) and keeps following
+  await stopChainSide()
+  await joiner.stop()
+  joiner = joinerDag()
+  await joiner.start()
+  await dags[2].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 4n, 1n))
+  await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - AGC_UNIT / 4n - 2n * fee, 'the restarted joiner applied a transfer')
+  await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root after the restart')
 })
