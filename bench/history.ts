@@ -6,8 +6,13 @@
 // time, RSS and heap after the start, vertices loaded and bodies decoded. Baselines from the same run: every size
 // against the first (flat means a ratio near 1), and the last size's windowed start against a full-history start of
 // the same datadir (its graph index deleted, so the start decodes every vertex: the load before this change).
-// A soak: --txs 10000,1000000 --batch 128 --no-full (not in CI; --no-full skips the full-history start, which at 1M
-// transactions would hold every vertex body, ~5 GiB, in memory: the load before the index, not a figure of it).
+// A soak: --txs 10000,1000000 --batch 128 --no-full --no-sync (not in CI; --no-full skips the full-history start,
+// which at 1M transactions would hold every vertex body, ~5 GiB, in memory: the load before the index, not a figure
+// of it).
+// State sync (--sync, default on): after the last size, the cut of the last vertex (what a checkpoint of it would
+// anchor) is computed, encoded and installed in an empty datadir, whose ledger then starts; the baseline is what a
+// joining node does without it: a fresh ledger that checks and applies every vertex body of the history. Both must
+// end at the source's state root.
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -22,7 +27,12 @@ import { silentLogger } from '../src/core/logger.ts'
 import { openDatabase } from '../src/core/storage.ts'
 import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
 import { DagLedger } from '../src/dag/ledger.ts'
+import { ledgerReader } from '../src/dag/service.ts'
+import { advanceCut, encodeCut, genesisCut, syncDigest } from '../src/dag/state-cut.ts'
+import { installCut } from '../src/dag/state-sync.ts'
+import { fromHex } from '../src/core/codec.ts'
 import { VerifyPool } from '../src/dag/verify-pool.ts'
+import { vertexInfo } from '../src/dag/vertex.ts'
 import { transfer, finalizeAll } from './lib/ledger-net.ts'
 import { type BenchResult, printResults } from './report.ts'
 
@@ -30,6 +40,7 @@ const { values } = parseArgs({
   allowNegative: true,
   options: {
     full: { type: 'boolean', default: true },
+    sync: { type: 'boolean', default: true },
     json: { type: 'boolean', default: false },
     txs: { type: 'string', default: '10000,100000' },
     batch: { type: 'string', default: '32' },
@@ -69,6 +80,55 @@ async function measureStart (reindex = false): Promise<StartFigures> {
 }
 
 
+/**
+ * The source's cut at its last vertex, installed in an empty datadir and started (the join with state sync),
+ * against a fresh ledger checking and applying every stored vertex body (the join without). Both must reach the
+ * source's state root.
+ */
+async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs: number, replayMs: number, replayBytes: number }> {
+  const open = async (path: string): Promise<{ ledger: DagLedger, close: () => Promise<void> }> => {
+    const db = await openDatabase(path)
+    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW })
+    return { ledger, close: async () => { await ledger.stop(); await db.close() } }
+  }
+  const src = await open(dbDir)
+  await src.ledger.start()
+  const root = (await src.ledger.stats()).stateRoot
+  const top = src.ledger.tips()[0]
+  const t0 = performance.now()
+  const reader = ledgerReader(src.ledger)
+  const cut = await advanceCut(reader, genesisCut(reader), top)
+  const bytes = encodeCut(cut)
+  log(`cut of ${top.slice(0, 16)}: ${cut.accounts.size} accounts, ${bytes.length} bytes, digest ${syncDigest(cut).slice(0, 16)}`)
+  const cutMs = performance.now() - t0
+  const synced = await open(join(dir, 'synced'))
+  const t1 = performance.now()
+  await installCut({ store: synced.ledger.store, history: synced.ledger.history, genesisId: fromHex(synced.ledger.genesisIdHex) }, cut)
+  await synced.ledger.start()
+  const syncMs = performance.now() - t1
+  if ((await synced.ledger.stats()).stateRoot !== root) throw new Error('the synced ledger is not at the source\'s state root')
+  await synced.close()
+  const replayed = await open(join(dir, 'replayed'))
+  await replayed.ledger.start()
+  const t2 = performance.now()
+  let replayBytes = 0
+  for await (const id of src.ledger.history.idsFromHeight(1)) {
+    const body = await src.ledger.getVertexBytes(id)
+    if (body === undefined) throw new Error(`no body of ${id}`)
+    replayBytes += body.length
+    const info = vertexInfo(body)
+    await replayed.ledger.checkStandalone(info)
+    await replayed.ledger.insertVertex(info)
+    await finalizeAll(replayed.ledger, Number.POSITIVE_INFINITY)
+  }
+  const replayMs = performance.now() - t2
+  if ((await replayed.ledger.stats()).stateRoot !== root) throw new Error('the replayed ledger is not at the source\'s state root')
+  await replayed.close()
+  await src.close()
+  log(`join: sync ${syncMs.toFixed(0)} ms (cut ${cutMs.toFixed(0)} ms, ${bytes.length} bytes) vs replay ${replayMs.toFixed(0)} ms (${replayBytes} bytes)`)
+  return { cutMs, cutBytes: bytes.length, syncMs, replayMs, replayBytes }
+}
+
 const figures: Array<{ txs: number, vertices: number, inMemoryRunning: number, start: StartFigures }> = []
 let sent = 0
 try {
@@ -100,6 +160,7 @@ try {
     log(`start after ${size}: ${JSON.stringify(start)}`)
     figures.push({ txs: size, vertices: stats.finalized, inMemoryRunning, start })
   }
+  const sync = values.sync ? await measureSync() : undefined
   const full = values.full ? await measureStart(true) : undefined
   if (full !== undefined) log(`full-history start after ${SIZES.at(-1)}: ${JSON.stringify(full)}`)
   const results: BenchResult[] = []
@@ -124,6 +185,15 @@ try {
       { bench: 'history', metric: `start_rss_windowed_after_${last.txs}_tx`, value: last.start.rssMb, unit: 'MiB', baseline: fullBase, baseline_value: full.rssMb },
       { bench: 'history', metric: `start_heap_windowed_after_${last.txs}_tx`, value: last.start.heapMb, unit: 'MiB', baseline: fullBase, baseline_value: full.heapMb },
       { bench: 'history', metric: `start_decoded_windowed_after_${last.txs}_tx`, value: last.start.decoded, unit: 'vertices', baseline: fullBase, baseline_value: full.decoded }
+    )
+  }
+  if (sync !== undefined) {
+    const at = `after_${last.txs}_tx`
+    const replay = `replaying every vertex (checked, applied, finalized) after ${last.txs} final tx`
+    results.push(
+      { bench: 'history', metric: `sync_join_ms_${at}`, value: sync.syncMs, unit: 'ms', baseline: replay, baseline_value: sync.replayMs },
+      { bench: 'history', metric: `sync_bytes_${at}`, value: sync.cutBytes, unit: 'bytes', baseline: `vertex bodies a replay checks after ${last.txs} final tx`, baseline_value: sync.replayBytes },
+      { bench: 'history', metric: `sync_cut_compute_ms_${at}`, value: sync.cutMs, unit: 'ms', baseline: replay, baseline_value: sync.replayMs }
     )
   }
   printResults(results, values.json)

@@ -207,7 +207,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   get address (): string { return this.ledger.address }
 }
 
-function ledgerReader (ledger: DagLedger): LedgerReader {
+/** The read interface of a ledger that its neighbours get (DagService.reader); benches build cuts with it. */
+export function ledgerReader (ledger: DagLedger): LedgerReader {
   return {
     get chainId () { return ledger.chainId },
     get isValidator () { return ledger.isValidator },
