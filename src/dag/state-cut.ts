@@ -27,6 +27,8 @@ import { type AccountLeaf, buildStateTree, type StateTree } from './state-root.t
 import { requireTxKind } from './tx-kinds.ts'
 
 const FEE_POOL_HEX = toHex(FEE_POOL_ACCOUNT)
+/** The credits of every account that has none: shared, never written (AccountState.unproven is read-only). */
+const NO_CREDITS: ReadonlyMap<string, bigint> = new Map()
 
 /** Vertices one cut may add: bounds the walk (an epoch closes every few seconds; a devnet epoch holds hundreds). */
 export const MAX_CUT_VERTICES = 200_000
@@ -43,8 +45,11 @@ export interface AccountState {
   nonce: bigint
   /** The account's transaction of nonce `nonce - 1` and its vertex; undefined while the nonce is 0. */
   lastTx?: { vertexId: string, txId: string }
-  /** Credits (vertex id → amount) that are not in the causal past of `lastTx` (nor of `lastTx` itself). */
-  unproven: Map<string, bigint>
+  /**
+   * Credits (vertex id → amount) that are not in the causal past of `lastTx` (nor of `lastTx` itself). Read-only:
+   * cuts share the maps of accounts an epoch did not change (most of them).
+   */
+  unproven: ReadonlyMap<string, bigint>
 }
 
 /** A vertex of the cut's top heights, as the graph records it (src/dag/history.ts). */
@@ -71,7 +76,7 @@ export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | '
 export function genesisCut (reader: Pick<CutReader, 'genesisState'>): StateCut {
   const g = reader.genesisState()
   const accounts = new Map<string, AccountState>()
-  for (const a of g.accounts) accounts.set(toHex(a.address), { balance: a.balance, nonce: 0n, unproven: new Map() })
+  for (const a of g.accounts) accounts.set(toHex(a.address), { balance: a.balance, nonce: 0n, unproven: NO_CREDITS })
   return { vertexId: g.vertexId, height: 0, accounts, band: [] }
 }
 
@@ -85,11 +90,23 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     throw new DagError('PROTOCOL_ERROR', `state cut: ${prev.vertexId.slice(0, 16)} is not in the causal past of ${vertexId.slice(0, 16)}`)
   }
   const accounts = new Map<string, AccountState>()
-  for (const [k, a] of prev.accounts) accounts.set(k, { ...a, unproven: new Map(a.unproven) })
+  // copy on write: an account's record is copied (shallow, its credits shared) and its credits copied only when
+  // this walk changes them; most accounts do not change in an epoch
+  for (const [k, a] of prev.accounts) accounts.set(k, { ...a })
+  const own = new Map<string, Map<string, bigint>>()
+  const creditsOf = (hex: string, a: AccountState): Map<string, bigint> => {
+    let m = own.get(hex)
+    if (m === undefined) {
+      m = new Map(a.unproven)
+      own.set(hex, m)
+      a.unproven = m
+    }
+    return m
+  }
   const get = (hex: string): AccountState => {
     let a = accounts.get(hex)
     if (a === undefined) {
-      a = { balance: 0n, nonce: 0n, unproven: new Map() }
+      a = { balance: 0n, nonce: 0n, unproven: NO_CREDITS }
       accounts.set(hex, a)
     }
     return a
@@ -97,7 +114,8 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
   const credit = (hex: string, from: string, amount: bigint): void => {
     const a = get(hex)
     a.balance += amount
-    a.unproven.set(from, (a.unproven.get(from) ?? 0n) + amount)
+    const m = creditsOf(hex, a)
+    m.set(from, (m.get(from) ?? 0n) + amount)
   }
   // accounts whose latest transaction is new in this walk: their unproven credits are filtered at the end
   const moved = new Set<string>()
@@ -138,7 +156,9 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     const a = accounts.get(k) as AccountState
     if (a.unproven.size === 0 || a.lastTx === undefined) continue
     const proven = await reader.ancestorsAmong([a.lastTx.vertexId], [...a.unproven.keys()])
-    for (const p of proven) a.unproven.delete(p)
+    if (proven.size === 0) continue
+    const m = creditsOf(k, a)
+    for (const p of proven) m.delete(p)
   }
   for (const [k, a] of accounts) {
     // sums commute, so the order of the walk does not matter; a negative end balance would mean the outcomes
@@ -252,8 +272,8 @@ export function decodeCut (bytes: Uint8Array): StateCut {
       const lastTx = hasLast === 1 ? { vertexId: toHex(r.fixed(32)), txId: toHex(r.fixed(32)) } : undefined
       const u = r.u32()
       if (u > MAX_UNPROVEN) r.fail('too many unproven credits')
-      const unproven = new Map<string, bigint>()
-      for (let j = 0; j < u; j++) unproven.set(toHex(r.fixed(32)), r.u128())
+      const unproven = u === 0 ? NO_CREDITS : new Map<string, bigint>()
+      for (let j = 0; j < u; j++) (unproven as Map<string, bigint>).set(toHex(r.fixed(32)), r.u128())
       accounts.set(address, { balance, nonce, ...(lastTx !== undefined ? { lastTx } : {}), unproven })
     }
     r.end()
