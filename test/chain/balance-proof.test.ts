@@ -4,17 +4,17 @@
  * libp2p nodes running DagService + ChainService + DagBridge, anvil with the contracts.
  */
 import test from 'ava'
-import { getBytes, Wallet } from 'ethers'
+import { getBytes } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
-import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
+import { AGC_UNIT, ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { verifyAccountProof } from '../../src/dag/state-root.ts'
-import { testWallet } from '../helpers/anvil.ts'
+import { fundAndDeposit, testWallet } from '../helpers/anvil.ts'
 import { addressOf, createTestNet, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 const NODES = 3
@@ -70,12 +70,7 @@ test.serial('every node proves a balance against the state root anchored on chai
 
   // deposit 10 AGC on chain; it is credited on the DAG
   const deposited = 10n * AGC_UNIT
-  const funder = new Wallet(devnet.deployerKey, devnet.provider)
-  await (await devnet.contracts.agc.transfer(userWallet.address, deposited)).wait()
-  await (await funder.sendTransaction({ to: userWallet.address, value: 10n ** 18n })).wait()
-  const asUser = connectContracts(devnet.contractsFile, userWallet.connect(devnet.provider))
-  await (await asUser.agc.approve(devnet.contractsFile.settlement, deposited)).wait()
-  await (await asUser.settlement.deposit(dagAccountFromAddressBytes(userAddress), deposited)).wait()
+  await fundAndDeposit(devnet, userWallet, userAddress, deposited)
   await waitFor(async () => (await balances(user)).every(b => b === deposited), 'deposit credited on every node')
 
   // a transfer and a withdraw: the withdraw makes a validator close epoch 1

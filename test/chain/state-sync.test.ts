@@ -15,7 +15,7 @@ import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.t
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import { fetchCheckpointCut, StateSyncServer } from '../../src/bridge/state-sync.ts'
-import { AGC_UNIT, ChainService, connectContracts, dagAccountFromAddressBytes, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
+import { AGC_UNIT, ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
@@ -26,7 +26,7 @@ import { DagService } from '../../src/dag/service.ts'
 import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
 import { installCut } from '../../src/dag/state-sync.ts'
 import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
-import { testWallet } from '../helpers/anvil.ts'
+import { fundAndDeposit, testWallet } from '../helpers/anvil.ts'
 import { addressOf, createDagLibp2p, createTestNet, type DagLibp2p, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 const NODES = 3
@@ -87,12 +87,7 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const userAddress = parseAddress(addressOf(user))
   // history below the checkpoint: a deposit, a transfer and a withdraw (which makes validator 0 close epoch 1)
   const deposited = 10n * AGC_UNIT
-  const funder = new Wallet(devnet.deployerKey, devnet.provider)
-  await (await devnet.contracts.agc.transfer(userWallet.address, deposited)).wait()
-  await (await funder.sendTransaction({ to: userWallet.address, value: 10n ** 18n })).wait()
-  const asUser = connectContracts(devnet.contractsFile, userWallet.connect(devnet.provider))
-  await (await asUser.agc.approve(devnet.contractsFile.settlement, deposited)).wait()
-  await (await asUser.settlement.deposit(dagAccountFromAddressBytes(userAddress), deposited)).wait()
+  await fundAndDeposit(devnet, userWallet, userAddress, deposited)
   const dags = net.nodes.map(n => n.dag)
   await waitFor(async () => (await Promise.all(dags.map(async d => await d.getBalance(addressOf(user))))).every(b => b === deposited), 'deposit credited')
   const fee = net.genesis.minFee

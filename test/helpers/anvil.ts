@@ -5,7 +5,8 @@
 import { HDNodeWallet, type JsonRpcProvider, type JsonRpcSigner, keccak256, toUtf8Bytes, Wallet } from 'ethers'
 import { type AnvilInstance, startAnvil } from '../../src/chain/anvil.ts'
 import { connectContracts, type HarmonyContracts } from '../../src/chain/bindings.ts'
-import { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, deployContracts, registerValidators } from '../../src/chain/deploy.ts'
+import { AGC_UNIT, ANVIL_DEPLOYER_KEY, type Deployment, deployContracts, type DevnetChain, registerValidators } from '../../src/chain/deploy.ts'
+import { dagAccountFromAddressBytes } from '../../src/chain/index.ts'
 import { createProvider } from '../../src/chain/provider.ts'
 import { validatorIdentity } from '../../src/chain/validator-binding.ts'
 import { StakingValidatorSet, type StakingValidatorSetInit } from '../../src/chain/validator-set.ts'
@@ -128,4 +129,19 @@ export async function startChainFixture (init: ChainFixtureInit = {}): Promise<C
     await anvil.stop()
     throw err
   }
+}
+
+/**
+ * A user on a devnet chain deposits `amount` AGC into the DAG account `dagAddress`: the deployer gives the user's
+ * wallet the AGC and gas, the wallet approves and deposits. Returns the deposit's transaction hash.
+ */
+export async function fundAndDeposit (devnet: DevnetChain, user: Wallet, dagAddress: Uint8Array, amount: bigint): Promise<string> {
+  const funder = new Wallet(devnet.deployerKey, devnet.provider)
+  await (await devnet.contracts.agc.transfer(user.address, amount)).wait()
+  await (await funder.sendTransaction({ to: user.address, value: 10n ** 18n })).wait()
+  const asUser = connectContracts(devnet.contractsFile, user.connect(devnet.provider))
+  await (await asUser.agc.approve(devnet.contractsFile.settlement, amount)).wait()
+  const receipt = await (await asUser.settlement.deposit(dagAccountFromAddressBytes(dagAddress), amount)).wait()
+  if (receipt === null) throw new Error('deposit dropped')
+  return receipt.hash
 }
