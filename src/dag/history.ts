@@ -85,6 +85,12 @@ export class DagHistory implements GraphRecordSource {
    * the insert's own duplicate check always reads the disk.
    */
   private readonly absent = new Set<string>()
+  /**
+   * Inserts since start: a miss read from disk while an insert committed may be that vertex's, read just before
+   * its batch landed and answered after `inserted` ran; it is not remembered (it would make the vertex unknown
+   * here once it left memory).
+   */
+  private insertions = 0
   readonly window: number
   /** Heights the frontier moves between sweeps: a quarter window, so a sweep's batch is bounded and rare. */
   readonly step: number
@@ -127,8 +133,9 @@ export class DagHistory implements GraphRecordSource {
   /** `record`, remembering a miss (`absent`). */
   private async lookup (id: string): Promise<GraphRecord | undefined> {
     if (this.absent.has(id)) return undefined
+    const insertions = this.insertions
     const r = await this.record(id)
-    if (r === undefined && id.length === 64) {
+    if (r === undefined && id.length === 64 && insertions === this.insertions) {
       if (this.absent.size >= this.cacheLimit) this.absent.delete(this.absent.values().next().value as string)
       this.absent.add(id)
     }
@@ -137,6 +144,7 @@ export class DagHistory implements GraphRecordSource {
 
   /** The vertex is inserted (its batch committed, it is in memory): a miss remembered while it was on its way is wrong now. */
   inserted (id: string): void {
+    this.insertions++
     this.absent.delete(id)
   }
 
