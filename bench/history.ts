@@ -94,7 +94,7 @@ async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs
   const src = await open(dbDir)
   await src.ledger.start()
   const root = (await src.ledger.stats()).stateRoot
-  const top = src.ledger.tips()[0]
+  const top = src.ledger.graph.tips().sort((a, b) => b.height - a.height)[0].id
   const t0 = performance.now()
   const reader = ledgerReader(src.ledger)
   const cut = await advanceCut(reader, genesisCut(reader), top)
@@ -199,5 +199,6 @@ try {
   printResults(results, values.json)
 } finally {
   await pool.stop()
-  await rm(dir, { recursive: true, force: true })
+  // a failed run may leave a ledger open: its error, not the cleanup's, is the one to see
+  await rm(dir, { recursive: true, force: true }).catch((err: unknown) => { log(`cleanup: ${(err as Error).message}`) })
 }

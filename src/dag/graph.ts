@@ -291,6 +291,9 @@ export class DagGraph {
     if (status === 'accepted' && node.height > this.maxAcceptedHeight) this.maxAcceptedHeight = node.height
     if (asTip && status !== 'rejected') {
       for (const p of r.parents) this.tipSet.delete(p)
+      // a non-rejected vertex descends from the genesis through non-rejected vertices: the genesis is no tip, even
+      // when its children left memory (a restart after the window moved, a ledger started from a checkpoint cut)
+      this.tipSet.delete(this.genesisId)
       this.tipSet.add(id)
     }
     return node

@@ -160,6 +160,51 @@ test.serial('a vertex asked about before it arrives is unknown, then known once 
   }
 })
 
+test.serial('a miss read from disk while the vertex is being inserted is not remembered: it stays known after it left memory', async t => {
+  const f = await fixture()
+  const { ledger, close } = await open(f, { historyWindow: WINDOW })
+  try {
+    const [first] = await chain(ledger, f, 1)
+    const later = buildVertexInfo(f.genesis.chainId, {
+      author: f.validator.publicKey,
+      secretKey: f.validator.secretKey,
+      parents: [first.vertex.id],
+      txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
+      timestampMs: BigInt(Date.now())
+    })
+    // a query's lookup reads the index before the insert commits, and its answer (a miss) comes back after the
+    // insert (a LevelDB read in flight while the insert's batch commits: a loaded node's thread pool)
+    const graphDb = ledger.store.graph
+    const realGet = graphDb.get.bind(graphDb)
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    let reading = (): void => {}
+    const read = new Promise<void>(resolve => { reading = resolve })
+    let once = true
+    graphDb.get = (async (key: Uint8Array) => {
+      const v = await realGet(key)
+      if (once) { once = false; reading(); await held }
+      return v
+    }) as typeof graphDb.get
+    const asked = ledger.knowsVertex(later.idHex)
+    await read
+    t.true(await ledger.insertVertex(later))
+    release()
+    t.false(await asked, 'the vertex was not inserted when the lookup read the disk')
+    graphDb.get = realGet
+    t.true(await ledger.knowsVertex(later.idHex))
+    await finalizeAll(ledger)
+    await chain(ledger, f, 3 * WINDOW, 1n)
+    t.false(ledger.hasVertex(later.idHex), 'it left memory')
+    t.true(await ledger.knowsVertex(later.idHex), 'known from disk: the miss read during its insert was not kept')
+    t.is(await ledger.history.status(later.idHex), 'accepted')
+    // a peer catching up asks about it: this node votes for it (an accepted vertex that left memory)
+    t.is((await ledger.preferredFrontier(later.idHex, 8))[0], later.idHex)
+  } finally {
+    await close()
+  }
+})
+
 test.serial('a restart loads the window and decodes no decided vertex; the state is read, not replayed', async t => {
   const f = await fixture()
   let before: Awaited<ReturnType<DagLedger['stats']>>
@@ -178,6 +223,9 @@ test.serial('a restart loads the window and decodes no decided vertex; the state
     t.is(ledger.memoryView().graphVertices, ledger.loadStats.loaded)
     t.deepEqual(await ledger.stats(), before)
     t.is((await ledger.getTx(oldTx))?.status, 'final')
+    // the genesis is no tip once any vertex is (its first child left memory; it was one after a restart)
+    t.deepEqual(ledger.tips(), [ledger.graph.tips().sort((a, b) => b.height - a.height)[0].id])
+    t.false(ledger.tips().includes(ledger.genesisIdHex))
     // it carries on: builds on its loaded tips and finalizes
     await chain(ledger, f, 3, 60n)
     t.is((await ledger.getAccount(addr(f.a))).nonce, 63n)
