@@ -130,19 +130,24 @@ test.serial('after many decided vertices memory holds the window; old history an
   }
 })
 
+/** A vertex on `parent` this ledger never built or received: what another validator's vertex is before it arrives. */
+function notInsertedChild (f: Awaited<ReturnType<typeof fixture>>, parent: Uint8Array): ReturnType<typeof buildVertexInfo> {
+  return buildVertexInfo(f.genesis.chainId, {
+    author: f.validator.publicKey,
+    secretKey: f.validator.secretKey,
+    parents: [parent],
+    txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
+    timestampMs: BigInt(Date.now())
+  })
+}
+
 test.serial('a vertex asked about before it arrives is unknown, then known once inserted, in memory and after it left memory', async t => {
   const f = await fixture()
   const { ledger, close } = await open(f, { historyWindow: WINDOW })
   try {
     const [first] = await chain(ledger, f, 1)
     // built by "another validator" (same key, but never inserted here): a poll asks about it before gossip brings it
-    const later = buildVertexInfo(f.genesis.chainId, {
-      author: f.validator.publicKey,
-      secretKey: f.validator.secretKey,
-      parents: [first.vertex.id],
-      txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
-      timestampMs: BigInt(Date.now())
-    })
+    const later = notInsertedChild(f, first.vertex.id)
     t.false(await ledger.knowsVertex(later.idHex))
     t.false(await ledger.knowsVertex(later.idHex), 'asked again (the miss is remembered)')
     t.is(await ledger.history.status(later.idHex), undefined)
@@ -165,13 +170,7 @@ test.serial('a miss read from disk while the vertex is being inserted is not rem
   const { ledger, close } = await open(f, { historyWindow: WINDOW })
   try {
     const [first] = await chain(ledger, f, 1)
-    const later = buildVertexInfo(f.genesis.chainId, {
-      author: f.validator.publicKey,
-      secretKey: f.validator.secretKey,
-      parents: [first.vertex.id],
-      txs: [txInfo(transfer(f.genesis, f.c, f.b, 5n, 0n))],
-      timestampMs: BigInt(Date.now())
-    })
+    const later = notInsertedChild(f, first.vertex.id)
     // a query's lookup reads the index before the insert commits, and its answer (a miss) comes back after the
     // insert (a LevelDB read in flight while the insert's batch commits: a loaded node's thread pool)
     const graphDb = ledger.store.graph
