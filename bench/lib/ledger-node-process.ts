@@ -40,7 +40,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, a, b] = line.split(' ')
   if (cmd === 'dial') await libp2p.dial(multiaddr(a)).catch(() => undefined)
   else if (cmd === 'submit') {
-    dag.submitTransaction(fromHex(b)).then(() => { out(`accepted ${a}`) }, (err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
+    dag.submitTransaction(fromHex(b), { client: true }).then(() => { out(`accepted ${a}`) }, (err: { code?: string }) => { out(`refused ${a} ${err.code ?? 'ERROR'}`) })
   } else if (cmd === 'stats') out(`stats ${JSON.stringify(await dag.stats())}`)
   else if (cmd === 'metrics') { await writeFile(a, await registry.metrics()); out(`metrics ${a}`) }
   else if (cmd === 'health') out(`health ${JSON.stringify(dag.consensusHealth())}`)

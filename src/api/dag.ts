@@ -62,7 +62,7 @@ export interface DagRpcSource {
   getBalance: (address: string) => Promise<bigint>
   getNonce: (address: string) => Promise<bigint>
   /** Validates and queues a signed transaction; resolves with its 0x id. */
-  submitTransaction: (encoded: Uint8Array) => Promise<string>
+  submitTransaction: (encoded: Uint8Array, opts?: { client?: boolean }) => Promise<string>
   getTx: (id: string) => Promise<DagTxStatus | undefined>
   getVertex: (id: string) => Promise<Record<string, unknown> | undefined>
   tips: () => string[]
@@ -85,7 +85,7 @@ export function registerDagRpc (registry: RpcRegistry, dag: DagRpcSource): void 
   registry.registerErrorCodes(DAG_RPC_ERROR_CODES)
   registerMethod(registry, 'account_getBalance', async ([a]) => await mapped(async () => (await dag.getBalance(a)).toString()))
   registerMethod(registry, 'account_getNonce', async ([a]) => await mapped(async () => (await dag.getNonce(a)).toString()))
-  registerMethod(registry, 'account_sendTransaction', async ([hex]) => await mapped(async () => await dag.submitTransaction(fromHex(hex, 'transaction'))))
+  registerMethod(registry, 'account_sendTransaction', async ([hex]) => await mapped(async () => await dag.submitTransaction(fromHex(hex, 'transaction'), { client: true })))
   registerMethod(registry, 'tx_get', async ([id]) => await mapped(async () => {
     const s = await dag.getTx(id)
     if (s === undefined) return null

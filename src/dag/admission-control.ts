@@ -10,6 +10,21 @@ const BASE_WINDOW_MS = 10_000
 // recent vertex finality latencies kept for the median shown live (harmonyd devnet, dag_stats): the last
 // BASE_WINDOW_MS, and at most this many
 const MAX_RECENT_FINALITY = 1024
+// The latency rule (see targetLatencyMs): its signal covers the last LATENCY_WINDOW_MS (mempool waits: at most
+// MAX_RECENT_WAITS of them, the newest), needs LATENCY_MIN_VERTICES accepted vertices in it, and is looked at no
+// more often than every ADAPT_MS.
+const LATENCY_WINDOW_MS = 1000
+const MAX_RECENT_WAITS = 4096
+const LATENCY_MIN_VERTICES = 3
+const ADAPT_MS = 100
+// The limit it sets: cut by LIMIT_CUT when over the target (at most once per measured latency, TCP's once per
+// round trip: what is measured now was admitted a latency ago), raised by max(LIMIT_STEP_TXS, LIMIT_GROWTH × limit)
+// every GROW_MS while under it and in use, never below a quarter of minPendingTxs (two full vertices at the default).
+const LIMIT_CUT = 0.9
+const LIMIT_CUT_MIN = 0.5
+const LIMIT_STEP_TXS = 32
+const LIMIT_GROWTH = 0.05
+const GROW_MS = 250
 
 export interface AdmissionControlInit {
   /**
@@ -38,6 +53,16 @@ export interface AdmissionControlInit {
   maxPendingAgeMs?: number
   /** Window over which the finalization rate is measured. @default 2000 */
   rateWindowMs?: number
+  /**
+   * The latency rule, as Sui's overload protection and CoDel shed load on the time work waits rather than on a
+   * count: while the latency a client sees here (the 90th percentile of the last 2 s of mempool waits, plus that of
+   * vertex finality) is above this, the bound is cut multiplicatively, at most once per measured latency; while
+   * below and the bound is in use, it grows additively. The bound is then the lower of the rate rule's and this
+   * limit, so past capacity refusals replace queueing: accepted transactions keep their latency (measured on a
+   * 4-process devnet offered twice its saturation rate: docs/ledger-profile.md). Off until the first cut, and
+   * `Infinity` turns it off. @default 600
+   */
+  targetLatencyMs?: number
 }
 
 /** What the rule reads: counts the ledger already keeps. */
@@ -61,6 +86,10 @@ export interface AdmissionView {
   oldestPendingAgeMs: number
   /** The node's own finality latency (see targetQueueMs) */
   baseLatencyMs: number
+  /** The latency rule's signal (see targetLatencyMs): 0 until enough vertices were accepted in its window */
+  latencyMs: number
+  /** The rate rule's bound alone (what the node's own transactions are held to; `boundTxs` is the lower of it and the latency rule's limit) */
+  rateBoundTxs: number
 }
 
 /**
@@ -83,6 +112,15 @@ export class AdmissionControl {
   private readonly finality: Array<{ second: number, minMs: number }> = []
   /** vertex finality latencies of the last BASE_WINDOW_MS, oldest first (bounded) */
   private readonly recent: Array<{ atMs: number, ms: number }> = []
+  /** mempool waits of transactions placed in this node's vertices, last LATENCY_WINDOW_MS, oldest first (bounded) */
+  private readonly waits: Array<{ atMs: number, ms: number }> = []
+  private readonly targetLatencyMs: number
+  /** the latency rule's limit on pending transactions (Infinity until its first cut) */
+  private limitTxs = Number.POSITIVE_INFINITY
+  private latencyMs = 0
+  private adaptedAtMs = Number.NEGATIVE_INFINITY
+  private nextCutMs = Number.NEGATIVE_INFINITY
+  private grownAtMs = Number.NEGATIVE_INFINITY
 
   constructor (load: AdmissionLoad, init: AdmissionControlInit = {}, onRefuse?: (reason: BusyReason) => void) {
     this.load = load
@@ -90,7 +128,50 @@ export class AdmissionControl {
     this.targetQueueMs = init.targetQueueMs ?? 1000
     this.maxPendingAgeMs = init.maxPendingAgeMs ?? Number.POSITIVE_INFINITY
     this.rateWindowMs = Math.max(2 * SAMPLE_MS, init.rateWindowMs ?? 2000)
+    this.targetLatencyMs = init.targetLatencyMs ?? 600
     this.onRefuse = onRefuse
+  }
+
+  /** Records how long a transaction waited in the mempool before a vertex of this node took it. */
+  observeQueueWait (waitMs: number, nowMs: number = Date.now()): void {
+    this.waits.push({ atMs: nowMs, ms: waitMs })
+    if (this.waits.length > MAX_RECENT_WAITS) this.waits.shift()
+  }
+
+  /**
+   * The latency rule's signal: p90 of the mempool waits plus p90 of the vertex finality latencies of the last
+   * LATENCY_WINDOW_MS (the sum bounds the p90 of a transaction's wait for both); undefined with too few vertices.
+   */
+  private latencySignal (nowMs: number): number | undefined {
+    while (this.waits.length > 0 && nowMs - this.waits[0].atMs >= LATENCY_WINDOW_MS) this.waits.shift()
+    const finality = this.recent.filter(r => nowMs - r.atMs < LATENCY_WINDOW_MS).map(r => r.ms)
+    if (finality.length < LATENCY_MIN_VERTICES) return undefined
+    return p90(finality) + (this.waits.length === 0 ? 0 : p90(this.waits.map(w => w.ms)))
+  }
+
+  /** Moves the latency rule's limit (at most every ADAPT_MS). */
+  private adapt (nowMs: number, pendingTxs: number): void {
+    if (this.targetLatencyMs === Number.POSITIVE_INFINITY || nowMs - this.adaptedAtMs < ADAPT_MS) return
+    this.adaptedAtMs = nowMs
+    // the oldest pending transaction's age is a lower bound on its latency, known before anything is final (a cold
+    // node taking a burst) and at once after a change: CoDel's sojourn time
+    const measured = this.latencySignal(nowMs)
+    const age = pendingTxs > 0 ? this.oldestAgeMs(nowMs) : 0
+    if (measured === undefined && age <= this.targetLatencyMs) { this.latencyMs = 0; return }
+    const latency = Math.max(measured ?? 0, age)
+    this.latencyMs = latency
+    if (latency > this.targetLatencyMs) {
+      if (nowMs < this.nextCutMs) return
+      // the first cut starts from what is pending: the queue that made the latency; by Little's law the queue
+      // scales with the latency, so it is cut in the target's proportion (within LIMIT_CUT_MIN..LIMIT_CUT)
+      const cut = Math.min(LIMIT_CUT, Math.max(LIMIT_CUT_MIN, this.targetLatencyMs / latency))
+      this.limitTxs = Math.max(Math.ceil(this.minPendingTxs / 4), Math.floor(Math.min(this.limitTxs, pendingTxs) * cut))
+      this.nextCutMs = nowMs + Math.min(LATENCY_WINDOW_MS, latency) / 2
+      this.grownAtMs = nowMs
+    } else if (this.limitTxs !== Number.POSITIVE_INFINITY && pendingTxs >= this.limitTxs / 2 && nowMs - this.grownAtMs >= GROW_MS) {
+      this.limitTxs += Math.max(LIMIT_STEP_TXS, Math.floor(this.limitTxs * LIMIT_GROWTH))
+      this.grownAtMs = nowMs
+    }
   }
 
   /** Records the finality latency of an accepted vertex (first seen to committed). */
@@ -137,20 +218,31 @@ export class AdmissionControl {
   private figures (nowMs: number, withAge: boolean): AdmissionView {
     const rate = this.finalRate(nowMs)
     const baseMs = this.baseLatencyMs(nowMs)
+    const pendingTxs = this.load.pendingTxs()
+    this.adapt(nowMs, pendingTxs)
+    const rateBound = Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000))
     return {
-      pendingTxs: this.load.pendingTxs(),
-      boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
+      pendingTxs,
+      boundTxs: Math.min(rateBound, this.limitTxs),
       finalTxsPerSecond: rate,
       oldestPendingAgeMs: withAge ? this.oldestAgeMs(nowMs) : 0,
-      baseLatencyMs: baseMs
+      baseLatencyMs: baseMs,
+      latencyMs: this.latencyMs,
+      rateBoundTxs: rateBound
     }
   }
 
-  /** Throws BUSY (with `retryAfterMs`) when one more transaction would be past capacity. */
-  check (nowMs: number = Date.now()): void {
+  /**
+   * Throws BUSY (with `retryAfterMs`) when one more transaction would be past capacity. The latency rule binds only
+   * a client's transaction (`client`: RPC, forwarded, a task announce): what the node itself sends for work already
+   * under way (a bridge credit, a validator's award, a provider's bid) is held to the rate rule alone, so shedding
+   * new work never starves the work it would add to.
+   */
+  check (nowMs: number = Date.now(), client = true): void {
     // runs on every submit: the oldest pending transaction is looked up only when a rule needs it (a refusal's
     // hint, or the age rule when it is on)
-    const fast = this.figures(nowMs, false)
+    const figures = this.figures(nowMs, false)
+    const fast = client ? figures : { ...figures, boundTxs: figures.rateBoundTxs }
     const needAge = fast.pendingTxs >= fast.boundTxs || (fast.pendingTxs > 0 && this.maxPendingAgeMs !== Number.POSITIVE_INFINITY)
     const v = needAge ? { ...fast, oldestPendingAgeMs: this.oldestAgeMs(nowMs) } : fast
     if (v.pendingTxs >= v.boundTxs) {
@@ -193,6 +285,11 @@ export class AdmissionControl {
 function drainRate (v: AdmissionView): number {
   const little = v.oldestPendingAgeMs > 0 ? (1000 * v.pendingTxs) / v.oldestPendingAgeMs : 0
   return Math.max(1, v.finalTxsPerSecond, little)
+}
+
+function p90 (xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]
 }
 
 function clamp (ms: number): number {

@@ -116,7 +116,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const history = this.history = new DagHistory(store, graph, init, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
-    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
+    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000); this.admissionControl.observeQueueWait(waitMs) } })
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
@@ -304,13 +304,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   // ---------------------------------------------------------------- transactions from clients
 
-  /** Validates a client transaction and queues it for this node's next vertex. Returns its id (hex). */
-  async submitTransaction (encoded: Uint8Array): Promise<string> {
+  /** Validates a transaction and queues it for this node's next vertex; `client`: see AdmissionControl.check. Returns its id (hex). */
+  async submitTransaction (encoded: Uint8Array, client = false): Promise<string> {
     if (!this.started) throw new DagError('NOT_RUNNING', 'ledger is not running')
     // Only validators issue vertices; a transaction queued elsewhere would wait forever.
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
     // before the signature check: a refusal must cost less than the work it refuses
-    this.admissionControl.check()
+    this.admissionControl.check(Date.now(), client)
     return await this.txAdmission.admit(encoded)
   }
 

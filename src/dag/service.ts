@@ -143,12 +143,16 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.ledger.external.setChecker(kind, checker)
   }
 
-  /** Validates (encoding, signature, fee, nonce, balance) and queues a signed transaction. Returns its 0x id. */
-  async submitTransaction (tx: Transaction | Uint8Array): Promise<string> {
+  /**
+   * Validates (encoding, signature, fee, nonce, balance) and queues a signed transaction. Returns its 0x id. `client`:
+   * a client's transaction (RPC, a task announce), held to admission control's latency rule; the node's own
+   * transactions for work under way are not (AdmissionControl.check). A non-validator forwards either kind.
+   */
+  async submitTransaction (tx: Transaction | Uint8Array, opts: { client?: boolean } = {}): Promise<string> {
     if (!this.running) throw new DagError('NOT_RUNNING', 'the ledger is not running')
     const encoded = tx instanceof Uint8Array ? tx : encodeTx(tx)
     if (!this.ledger.isValidator) return `0x${await this.forwarding.forwardTransaction(encoded)}`
-    return `0x${await this.ledger.submitTransaction(encoded)}`
+    return `0x${await this.ledger.submitTransaction(encoded, opts.client === true)}`
   }
 
   async getBalance (address: string): Promise<bigint> {

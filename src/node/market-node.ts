@@ -113,7 +113,7 @@ export class MarketNode implements Startable {
       const requester = new Requester({
         db: sublevel(c.db, 'market'),
         blobs: store,
-        submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded),
+        submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded, { client: true }),
         reader,
         publishNotice: async (notice) => {
           // this node may be the provider too (a requester submitting to its own provider node)

@@ -5,7 +5,8 @@ import { DagError } from '../../src/dag/errors.ts'
 function fixture (init: ConstructorParameters<typeof AdmissionControl>[1] = {}): { ac: AdmissionControl, load: { pending: number, oldest: number | undefined, final: number }, refused: BusyReason[] } {
   const load = { pending: 0, oldest: undefined as number | undefined, final: 0 }
   const refused: BusyReason[] = []
-  const ac = new AdmissionControl({ pendingTxs: () => load.pending, oldestPendingMs: () => load.oldest, finalTxs: () => load.final }, init, r => { refused.push(r) })
+  // each test sets the latency rule's target when it is about it: the other rules are tested alone
+  const ac = new AdmissionControl({ pendingTxs: () => load.pending, oldestPendingMs: () => load.oldest, finalTxs: () => load.final }, { targetLatencyMs: Number.POSITIVE_INFINITY, ...init }, r => { refused.push(r) })
   return { ac, load, refused }
 }
 
@@ -86,4 +87,70 @@ test('before anything is finalized a refusal\'s retryAfterMs comes from what is 
   // a node that stopped finalizing: its oldest pending transaction ages, and the hint grows to the maximum
   const stalled = busy(() => { ac.check(60_000) })
   t.is(stalled.meta.retryAfterMs, 5000)
+})
+
+/** 1,000 tx/s finalized for a second (rate rule's bound then rate × (base + targetQueueMs)). */
+function finalizeAt1000 (ac: AdmissionControl, load: { final: number }): void {
+  for (let ms = 0; ms <= 1000; ms += 100) { load.final += 100; ac.view(ms) }
+}
+
+test('the latency rule cuts a client\'s bound while clients wait past the target, once per latency, and grows it back below it', t => {
+  const { ac, load } = fixture({ minPendingTxs: 40, targetQueueMs: 1000, targetLatencyMs: 600, rateWindowMs: 5000 })
+  finalizeAt1000(ac, load)
+  // vertices final in 900 ms, transactions waited 100 ms for one: clients see ~1,000 ms
+  for (let i = 0; i < 3; i++) ac.observeFinality(900, 1000)
+  ac.observeQueueWait(100, 1000)
+  load.pending = 400
+  const cut = ac.view(1100)
+  t.is(cut.latencyMs, 1000)
+  t.true(cut.rateBoundTxs > 1000, `the rate rule's own bound is far above: ${cut.rateBoundTxs}`)
+  t.is(cut.boundTxs, 240, 'what is pending × 600 / 1,000')
+  load.pending = 240
+  t.is(busy(() => { ac.check(1150) }).meta.boundTxs, 240)
+  ac.check(1150, false) // the node's own transaction: the rate rule only
+  // the same latency half a latency later is what the cut has not reached yet: no second cut
+  t.is(ac.view(1400).boundTxs, 240)
+  t.is(ac.view(1700).boundTxs, 144, 'cut again: 240 × 0.6')
+  // the old figures leave the window; vertices now final in 300 ms, the bound in use: it grows
+  for (let i = 0; i < 3; i++) ac.observeFinality(300, 2050)
+  load.pending = 100
+  t.is(ac.view(2100).boundTxs, 176, '+ 32')
+  t.is(ac.view(2200).boundTxs, 176, 'not before 250 ms')
+  t.is(ac.view(2400).boundTxs, 208)
+  load.pending = 50 // under half the limit: not in use, no growth
+  t.is(ac.view(2700).boundTxs, 208)
+})
+
+test('the latency rule never cuts below a quarter of the floor', t => {
+  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: 600, rateWindowMs: 5000 })
+  finalizeAt1000(ac, load)
+  load.pending = 30
+  let ms = 1100
+  for (let i = 0; i < 10; i++, ms += 1000) {
+    for (let k = 0; k < 3; k++) ac.observeFinality(5000, ms)
+    ac.view(ms)
+  }
+  t.is(ac.view(ms).boundTxs, 10)
+})
+
+test('a cold node: the oldest pending transaction\'s age cuts the bound before anything is final', t => {
+  const { ac, load } = fixture({ minPendingTxs: 1000, targetLatencyMs: 600 })
+  load.pending = 800
+  load.oldest = 0
+  t.is(ac.view(500).boundTxs, 1000, 'younger than the target: the floor')
+  const v = ac.view(700)
+  t.is(v.latencyMs, 700)
+  t.is(v.boundTxs, Math.floor(800 * 600 / 700))
+})
+
+test('targetLatencyMs Infinity turns the latency rule off', t => {
+  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: Number.POSITIVE_INFINITY, rateWindowMs: 5000 })
+  finalizeAt1000(ac, load)
+  for (let i = 0; i < 3; i++) ac.observeFinality(5000, 1000)
+  load.pending = 1000
+  load.oldest = 0
+  const v = ac.view(1100)
+  t.is(v.latencyMs, 0)
+  t.true(v.boundTxs > 1000)
+  t.is(v.boundTxs, v.rateBoundTxs)
 })

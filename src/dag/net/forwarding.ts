@@ -56,7 +56,7 @@ export class TxForwarding implements Startable {
   /** A validator takes a transaction from a non-validator peer. */
   private async answer (req: Uint8Array): Promise<Uint8Array> {
     try {
-      return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.c.ledger.submitTransaction(req)))
+      return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.c.ledger.submitTransaction(req, true)))
     } catch (err) {
       const refusal = isDagError(err)
         ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}) }
