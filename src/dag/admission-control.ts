@@ -10,21 +10,24 @@ const BASE_WINDOW_MS = 10_000
 // recent vertex finality latencies kept for the median shown live (harmonyd devnet, dag_stats): the last
 // BASE_WINDOW_MS, and at most this many
 const MAX_RECENT_FINALITY = 1024
-// The latency rule (see targetLatencyMs): its signal covers the last LATENCY_WINDOW_MS (mempool waits: at most
-// MAX_RECENT_WAITS of them, the newest), needs LATENCY_MIN_VERTICES accepted vertices in it, and is looked at no
-// more often than every ADAPT_MS.
+// The latency rule (see targetLatencyMs): its signal covers the last LATENCY_WINDOW_MS of clients' transactions
+// final here (at most MAX_LATENCY_SAMPLES, the newest), needs LATENCY_MIN_SAMPLES of them, and is looked at no more
+// often than every ADAPT_MS. It follows at most MAX_CLIENT_PENDING clients' transactions (the oldest forgotten first).
 const LATENCY_WINDOW_MS = 1000
-const MAX_RECENT_WAITS = 4096
-const LATENCY_MIN_VERTICES = 3
+const MAX_LATENCY_SAMPLES = 4096
+const LATENCY_MIN_SAMPLES = 8
+const MAX_CLIENT_PENDING = 65_536
 const ADAPT_MS = 100
-// The limit it sets: cut by LIMIT_CUT when over the target (at most once per measured latency, TCP's once per
-// round trip: what is measured now was admitted a latency ago), raised by max(LIMIT_STEP_TXS, LIMIT_GROWTH × limit)
-// every GROW_MS while under it and in use, never below a quarter of minPendingTxs (two full vertices at the default).
+// The limit it sets: cut in the target's proportion, between LIMIT_CUT_MIN and LIMIT_CUT, when over the target (at
+// most once per half a measured latency, TCP's once per round trip: what is measured now was admitted a latency
+// ago), raised by max(LIMIT_STEP_TXS, LIMIT_GROWTH × limit) every GROW_MS while under it and in use, never below
+// LIMIT_FLOOR_TXS (a node always takes some clients' transactions).
 const LIMIT_CUT = 0.9
 const LIMIT_CUT_MIN = 0.5
 const LIMIT_STEP_TXS = 32
 const LIMIT_GROWTH = 0.05
 const GROW_MS = 250
+const LIMIT_FLOOR_TXS = 32
 
 export interface AdmissionControlInit {
   /**
@@ -55,12 +58,13 @@ export interface AdmissionControlInit {
   rateWindowMs?: number
   /**
    * The latency rule, as Sui's overload protection and CoDel shed load on the time work waits rather than on a
-   * count: while the latency a client sees here (the 90th percentile of the last 2 s of mempool waits, plus that of
-   * vertex finality) is above this, the bound is cut multiplicatively, at most once per measured latency; while
-   * below and the bound is in use, it grows additively. The bound is then the lower of the rate rule's and this
-   * limit, so past capacity refusals replace queueing: accepted transactions keep their latency (measured on a
-   * 4-process devnet offered twice its saturation rate: docs/ledger-profile.md). Off until the first cut, and
-   * `Infinity` turns it off. @default 600
+   * count: while the latency clients see here (the 90th percentile of the last second's clients' transactions,
+   * admitted to final, or the oldest still pending one's age when larger) is above this, the number of clients'
+   * transactions this node holds pending is limited, the limit cut multiplicatively at most once per half a measured
+   * latency; while below and the limit is in use, it grows additively. Past capacity refusals (`latency`) then
+   * replace queueing: accepted transactions keep their latency (measured on a 4-process devnet offered twice its
+   * saturation rate: docs/ledger-profile.md). Unlimited until the first cut; `Infinity` turns the rule off.
+   * @default 600
    */
   targetLatencyMs?: number
 }
@@ -73,10 +77,12 @@ export interface AdmissionLoad {
   oldestPendingMs: () => number | undefined
   /** Transactions finalized since start (a counter). */
   finalTxs: () => number
+  /** Whether a transaction is still pending here (mempool or an undecided vertex). */
+  isPending: (idHex: string) => boolean
 }
 
 /** Why a transaction was refused as busy: the metric label. */
-export type BusyReason = 'pending' | 'age'
+export type BusyReason = 'pending' | 'age' | 'latency'
 
 /** The figures `check` decided on (node_health and the gauges show them). */
 export interface AdmissionView {
@@ -86,10 +92,12 @@ export interface AdmissionView {
   oldestPendingAgeMs: number
   /** The node's own finality latency (see targetQueueMs) */
   baseLatencyMs: number
-  /** The latency rule's signal (see targetLatencyMs): 0 until enough vertices were accepted in its window */
+  /** The latency rule's signal (see targetLatencyMs): 0 while it has none */
   latencyMs: number
-  /** The rate rule's bound alone (what the node's own transactions are held to; `boundTxs` is the lower of it and the latency rule's limit) */
-  rateBoundTxs: number
+  /** Clients' transactions admitted here and not yet final */
+  clientPendingTxs: number
+  /** The latency rule's limit on them (Infinity until its first cut) */
+  clientLimitTxs: number
 }
 
 /**
@@ -112,10 +120,12 @@ export class AdmissionControl {
   private readonly finality: Array<{ second: number, minMs: number }> = []
   /** vertex finality latencies of the last BASE_WINDOW_MS, oldest first (bounded) */
   private readonly recent: Array<{ atMs: number, ms: number }> = []
-  /** mempool waits of transactions placed in this node's vertices, last LATENCY_WINDOW_MS, oldest first (bounded) */
-  private readonly waits: Array<{ atMs: number, ms: number }> = []
+  /** clients' transactions admitted and not yet final here -> when admitted (admission order; bounded) */
+  private readonly clientPending = new Map<string, number>()
+  /** clients' transactions' latencies (admitted to final), last LATENCY_WINDOW_MS, oldest first (bounded) */
+  private readonly clientLatencies: Array<{ atMs: number, ms: number }> = []
   private readonly targetLatencyMs: number
-  /** the latency rule's limit on pending transactions (Infinity until its first cut) */
+  /** the latency rule's limit on clients' transactions pending here (Infinity until its first cut) */
   private limitTxs = Number.POSITIVE_INFINITY
   private latencyMs = 0
   private adaptedAtMs = Number.NEGATIVE_INFINITY
@@ -132,31 +142,47 @@ export class AdmissionControl {
     this.onRefuse = onRefuse
   }
 
-  /** Records how long a transaction waited in the mempool before a vertex of this node took it. */
-  observeQueueWait (waitMs: number, nowMs: number = Date.now()): void {
-    this.waits.push({ atMs: nowMs, ms: waitMs })
-    if (this.waits.length > MAX_RECENT_WAITS) this.waits.shift()
+  /** A client's transaction was admitted (the latency rule follows it to its end). */
+  admitted (idHex: string, nowMs: number = Date.now()): void {
+    if (this.targetLatencyMs === Number.POSITIVE_INFINITY) return
+    this.clientPending.set(idHex, nowMs)
+    if (this.clientPending.size > MAX_CLIENT_PENDING) this.clientPending.delete(this.clientPending.keys().next().value as string)
+  }
+
+  /** A transaction is final (`final`) or rejected here: a client's final one is a latency sample. */
+  decided (idHex: string, final: boolean, nowMs: number = Date.now()): void {
+    const at = this.clientPending.get(idHex)
+    if (at === undefined) return
+    this.clientPending.delete(idHex)
+    if (!final) return
+    this.clientLatencies.push({ atMs: nowMs, ms: nowMs - at })
+    if (this.clientLatencies.length > MAX_LATENCY_SAMPLES) this.clientLatencies.shift()
   }
 
   /**
-   * The latency rule's signal: p90 of the mempool waits plus p90 of the vertex finality latencies of the last
-   * LATENCY_WINDOW_MS (the sum bounds the p90 of a transaction's wait for both); undefined with too few vertices.
+   * The latency rule's signal: the p90 of the clients' transactions final in the last LATENCY_WINDOW_MS (undefined
+   * with fewer than LATENCY_MIN_SAMPLES), and the age of the oldest client's transaction still pending (0 when none).
    */
-  private latencySignal (nowMs: number): number | undefined {
-    while (this.waits.length > 0 && nowMs - this.waits[0].atMs >= LATENCY_WINDOW_MS) this.waits.shift()
-    const finality = this.recent.filter(r => nowMs - r.atMs < LATENCY_WINDOW_MS).map(r => r.ms)
-    if (finality.length < LATENCY_MIN_VERTICES) return undefined
-    return p90(finality) + (this.waits.length === 0 ? 0 : p90(this.waits.map(w => w.ms)))
+  private latencySignal (nowMs: number): { measured: number | undefined, age: number, clientPending: number } {
+    while (this.clientLatencies.length > 0 && nowMs - this.clientLatencies[0].atMs >= LATENCY_WINDOW_MS) this.clientLatencies.shift()
+    // admission order: the first entry still pending is the oldest; those that left another way (a rejected
+    // vertex's transaction dropped from a full mempool, one the builder found stale) are forgotten on the way
+    let age = 0
+    for (const [id, at] of this.clientPending) {
+      if (this.load.isPending(id)) { age = Math.max(0, nowMs - at); break }
+      this.clientPending.delete(id)
+    }
+    const measured = this.clientLatencies.length < LATENCY_MIN_SAMPLES ? undefined : p90(this.clientLatencies.map(l => l.ms))
+    return { measured, age, clientPending: this.clientPending.size }
   }
 
   /** Moves the latency rule's limit (at most every ADAPT_MS). */
-  private adapt (nowMs: number, pendingTxs: number): void {
+  private adapt (nowMs: number): void {
     if (this.targetLatencyMs === Number.POSITIVE_INFINITY || nowMs - this.adaptedAtMs < ADAPT_MS) return
     this.adaptedAtMs = nowMs
-    // the oldest pending transaction's age is a lower bound on its latency, known before anything is final (a cold
-    // node taking a burst) and at once after a change: CoDel's sojourn time
-    const measured = this.latencySignal(nowMs)
-    const age = pendingTxs > 0 ? this.oldestAgeMs(nowMs) : 0
+    // the oldest pending client's transaction's age is a lower bound on its latency, known before anything is final
+    // (a cold node taking a burst) and at once after a change: CoDel's sojourn time
+    const { measured, age, clientPending } = this.latencySignal(nowMs)
     if (measured === undefined && age <= this.targetLatencyMs) { this.latencyMs = 0; return }
     const latency = Math.max(measured ?? 0, age)
     this.latencyMs = latency
@@ -165,10 +191,10 @@ export class AdmissionControl {
       // the first cut starts from what is pending: the queue that made the latency; by Little's law the queue
       // scales with the latency, so it is cut in the target's proportion (within LIMIT_CUT_MIN..LIMIT_CUT)
       const cut = Math.min(LIMIT_CUT, Math.max(LIMIT_CUT_MIN, this.targetLatencyMs / latency))
-      this.limitTxs = Math.max(Math.ceil(this.minPendingTxs / 4), Math.floor(Math.min(this.limitTxs, pendingTxs) * cut))
+      this.limitTxs = Math.max(LIMIT_FLOOR_TXS, Math.floor(Math.min(this.limitTxs, clientPending) * cut))
       this.nextCutMs = nowMs + Math.min(LATENCY_WINDOW_MS, latency) / 2
       this.grownAtMs = nowMs
-    } else if (this.limitTxs !== Number.POSITIVE_INFINITY && pendingTxs >= this.limitTxs / 2 && nowMs - this.grownAtMs >= GROW_MS) {
+    } else if (this.limitTxs !== Number.POSITIVE_INFINITY && clientPending >= this.limitTxs / 2 && nowMs - this.grownAtMs >= GROW_MS) {
       this.limitTxs += Math.max(LIMIT_STEP_TXS, Math.floor(this.limitTxs * LIMIT_GROWTH))
       this.grownAtMs = nowMs
     }
@@ -218,17 +244,16 @@ export class AdmissionControl {
   private figures (nowMs: number, withAge: boolean): AdmissionView {
     const rate = this.finalRate(nowMs)
     const baseMs = this.baseLatencyMs(nowMs)
-    const pendingTxs = this.load.pendingTxs()
-    this.adapt(nowMs, pendingTxs)
-    const rateBound = Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000))
+    this.adapt(nowMs)
     return {
-      pendingTxs,
-      boundTxs: Math.min(rateBound, this.limitTxs),
+      pendingTxs: this.load.pendingTxs(),
+      boundTxs: Math.max(this.minPendingTxs, Math.floor((rate * (baseMs + this.targetQueueMs)) / 1000)),
       finalTxsPerSecond: rate,
       oldestPendingAgeMs: withAge ? this.oldestAgeMs(nowMs) : 0,
       baseLatencyMs: baseMs,
       latencyMs: this.latencyMs,
-      rateBoundTxs: rateBound
+      clientPendingTxs: this.clientPending.size,
+      clientLimitTxs: this.limitTxs
     }
   }
 
@@ -241,8 +266,7 @@ export class AdmissionControl {
   check (nowMs: number = Date.now(), client = true): void {
     // runs on every submit: the oldest pending transaction is looked up only when a rule needs it (a refusal's
     // hint, or the age rule when it is on)
-    const figures = this.figures(nowMs, false)
-    const fast = client ? figures : { ...figures, boundTxs: figures.rateBoundTxs }
+    const fast = this.figures(nowMs, false)
     const needAge = fast.pendingTxs >= fast.boundTxs || (fast.pendingTxs > 0 && this.maxPendingAgeMs !== Number.POSITIVE_INFINITY)
     const v = needAge ? { ...fast, oldestPendingAgeMs: this.oldestAgeMs(nowMs) } : fast
     if (v.pendingTxs >= v.boundTxs) {
@@ -253,6 +277,11 @@ export class AdmissionControl {
     if (v.pendingTxs > 0 && v.oldestPendingAgeMs > v.baseLatencyMs + this.maxPendingAgeMs) {
       const retryAfterMs = clamp(Math.ceil(this.targetQueueMs / 4))
       this.refuse('age', `node is not finalizing in time: its oldest pending transaction has waited ${v.oldestPendingAgeMs} ms; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
+    }
+    if (client && v.clientPendingTxs >= v.clientLimitTxs) {
+      // about the time one of them takes now: what a client waits for room
+      const retryAfterMs = clamp(Math.ceil(v.latencyMs / 2))
+      this.refuse('latency', `node is at its latency limit: its clients' transactions take ${v.latencyMs} ms to finalize (target ${this.targetLatencyMs} ms), ${v.clientPendingTxs} pending against a limit of ${v.clientLimitTxs}; retry after ${retryAfterMs} ms or send to another node`, retryAfterMs, v)
     }
   }
 

@@ -116,7 +116,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const history = this.history = new DagHistory(store, graph, init, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
-    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000); this.admissionControl.observeQueueWait(waitMs) } })
+    const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
@@ -126,8 +126,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
     // the age rule skips held vertices: they wait on purpose (a deposit waiting for its chain confirmation)
     const oldestPendingMs = (): number | undefined => [mempool.oldestAddedMs(), processing.oldestSeenMs(id => core.isHeld(id))].reduce((a, b) => (b === undefined || (a !== undefined && a <= b) ? a : b))
-    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs) }
+    const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs), isPending: (id: string) => mempool.has(id) || processing.hasTx(id) }
     this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
+    this.on('tx:final', info => { this.admissionControl.decided(info.idHex, true) }).on('tx:rejected', info => { this.admissionControl.decided(info.idHex, false) })
   }
 
   /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
@@ -311,7 +312,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.isValidator) throw new DagError('NOT_VALIDATOR', 'this node is not a validator of the network and cannot issue transactions; send it to a validator node')
     // before the signature check: a refusal must cost less than the work it refuses
     this.admissionControl.check(Date.now(), client)
-    return await this.txAdmission.admit(encoded)
+    return await this.txAdmission.admit(encoded).then(id => { if (client) this.admissionControl.admitted(id); return id })
   }
 
   /**

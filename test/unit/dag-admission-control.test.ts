@@ -2,11 +2,11 @@ import test from 'ava'
 import { AdmissionControl, type BusyReason } from '../../src/dag/admission-control.ts'
 import { DagError } from '../../src/dag/errors.ts'
 
-function fixture (init: ConstructorParameters<typeof AdmissionControl>[1] = {}): { ac: AdmissionControl, load: { pending: number, oldest: number | undefined, final: number }, refused: BusyReason[] } {
-  const load = { pending: 0, oldest: undefined as number | undefined, final: 0 }
+function fixture (init: ConstructorParameters<typeof AdmissionControl>[1] = {}): { ac: AdmissionControl, load: { pending: number, oldest: number | undefined, final: number, pendingIds: Set<string> }, refused: BusyReason[] } {
+  const load = { pending: 0, oldest: undefined as number | undefined, final: 0, pendingIds: new Set<string>() }
   const refused: BusyReason[] = []
   // each test sets the latency rule's target when it is about it: the other rules are tested alone
-  const ac = new AdmissionControl({ pendingTxs: () => load.pending, oldestPendingMs: () => load.oldest, finalTxs: () => load.final }, { targetLatencyMs: Number.POSITIVE_INFINITY, ...init }, r => { refused.push(r) })
+  const ac = new AdmissionControl({ pendingTxs: () => load.pending, oldestPendingMs: () => load.oldest, finalTxs: () => load.final, isPending: id => load.pendingIds.has(id) }, { targetLatencyMs: Number.POSITIVE_INFINITY, ...init }, r => { refused.push(r) })
   return { ac, load, refused }
 }
 
@@ -89,68 +89,80 @@ test('before anything is finalized a refusal\'s retryAfterMs comes from what is 
   t.is(stalled.meta.retryAfterMs, 5000)
 })
 
-/** 1,000 tx/s finalized for a second (rate rule's bound then rate × (base + targetQueueMs)). */
-function finalizeAt1000 (ac: AdmissionControl, load: { final: number }): void {
-  for (let ms = 0; ms <= 1000; ms += 100) { load.final += 100; ac.view(ms) }
+/** Ten clients' transactions admitted at `fromMs` and final at `toMs`. */
+function clientsFinal (ac: AdmissionControl, tag: string, fromMs: number, toMs: number): void {
+  for (let i = 0; i < 10; i++) ac.admitted(`${tag}${i}`, fromMs)
+  for (let i = 0; i < 10; i++) ac.decided(`${tag}${i}`, true, toMs)
 }
 
-test('the latency rule cuts a client\'s bound while clients wait past the target, once per latency, and grows it back below it', t => {
-  const { ac, load } = fixture({ minPendingTxs: 40, targetQueueMs: 1000, targetLatencyMs: 600, rateWindowMs: 5000 })
-  finalizeAt1000(ac, load)
-  // vertices final in 900 ms, transactions waited 100 ms for one: clients see ~1,000 ms
-  for (let i = 0; i < 3; i++) ac.observeFinality(900, 1000)
-  ac.observeQueueWait(100, 1000)
-  load.pending = 400
+/** `n` clients' transactions admitted at `atMs` and still pending. */
+function clientsPending (ac: AdmissionControl, load: { pendingIds: Set<string> }, tag: string, n: number, atMs: number): string[] {
+  const ids = Array.from({ length: n }, (_, i) => `${tag}${i}`)
+  for (const id of ids) { ac.admitted(id, atMs); load.pendingIds.add(id) }
+  return ids
+}
+
+test('the latency rule limits the clients\' transactions pending here while they take longer than the target: cut once per half a latency, grown back below it', t => {
+  const { ac, load, refused } = fixture({ minPendingTxs: 40, targetLatencyMs: 600 })
+  clientsFinal(ac, 'a', 0, 1000) // 1,000 ms each
+  const waiting = clientsPending(ac, load, 'p', 400, 1000)
   const cut = ac.view(1100)
   t.is(cut.latencyMs, 1000)
-  t.true(cut.rateBoundTxs > 1000, `the rate rule's own bound is far above: ${cut.rateBoundTxs}`)
-  t.is(cut.boundTxs, 240, 'what is pending × 600 / 1,000')
-  load.pending = 240
-  t.is(busy(() => { ac.check(1150) }).meta.boundTxs, 240)
-  ac.check(1150, false) // the node's own transaction: the rate rule only
-  // the same latency half a latency later is what the cut has not reached yet: no second cut
-  t.is(ac.view(1400).boundTxs, 240)
-  t.is(ac.view(1700).boundTxs, 144, 'cut again: 240 × 0.6')
-  // the old figures leave the window; vertices now final in 300 ms, the bound in use: it grows
-  for (let i = 0; i < 3; i++) ac.observeFinality(300, 2050)
-  load.pending = 100
-  t.is(ac.view(2100).boundTxs, 176, '+ 32')
-  t.is(ac.view(2200).boundTxs, 176, 'not before 250 ms')
-  t.is(ac.view(2400).boundTxs, 208)
-  load.pending = 50 // under half the limit: not in use, no growth
-  t.is(ac.view(2700).boundTxs, 208)
+  t.is(cut.clientPendingTxs, 400)
+  t.is(cut.clientLimitTxs, 240, 'what is pending × 600 / 1,000')
+  const err = busy(() => { ac.check(1150) })
+  t.is(err.code, 'BUSY')
+  t.is(err.meta.retryAfterMs, 500)
+  t.deepEqual(refused, ['latency'])
+  ac.check(1150, false) // the node's own transaction: the rate rule only (nothing else pending)
+  // the same latency before half of it has passed is what the cut has not reached yet: no second cut
+  t.is(ac.view(1400).clientLimitTxs, 240)
+  t.is(ac.view(1700).clientLimitTxs, 144, 'cut again: 240 × 0.6')
+  // those leave (rejected: no sample) and the first samples leave the window; clients' transactions now final in
+  // 250 ms, the limit in use: it grows
+  for (const id of waiting) { ac.decided(id, false, 1750); load.pendingIds.delete(id) }
+  clientsFinal(ac, 'b', 1800, 2050)
+  const more = clientsPending(ac, load, 'q', 100, 2050)
+  t.is(ac.view(2100).clientLimitTxs, 176, '+ 32')
+  t.is(ac.view(2200).clientLimitTxs, 176, 'not before 250 ms')
+  t.is(ac.view(2400).clientLimitTxs, 208)
+  for (const id of more.slice(40)) { ac.decided(id, false, 2500); load.pendingIds.delete(id) }
+  t.is(ac.view(2650).clientLimitTxs, 208, '40 pending, under half the limit: not in use, no growth')
 })
 
-test('the latency rule never cuts below a quarter of the floor', t => {
-  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: 600, rateWindowMs: 5000 })
-  finalizeAt1000(ac, load)
-  load.pending = 30
+test('the latency rule never limits a node to fewer than 32 clients\' transactions', t => {
+  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: 600 })
+  clientsPending(ac, load, 'stuck', 1, 0)
   let ms = 1100
-  for (let i = 0; i < 10; i++, ms += 1000) {
-    for (let k = 0; k < 3; k++) ac.observeFinality(5000, ms)
-    ac.view(ms)
-  }
-  t.is(ac.view(ms).boundTxs, 10)
+  for (let i = 0; i < 5; i++, ms += 1000) ac.view(ms)
+  t.is(ac.view(ms).clientLimitTxs, 32)
 })
 
-test('a cold node: the oldest pending transaction\'s age cuts the bound before anything is final', t => {
+test('a cold node: the oldest pending client\'s transaction\'s age cuts the limit before anything is final', t => {
   const { ac, load } = fixture({ minPendingTxs: 1000, targetLatencyMs: 600 })
-  load.pending = 800
-  load.oldest = 0
-  t.is(ac.view(500).boundTxs, 1000, 'younger than the target: the floor')
+  clientsPending(ac, load, 'c', 800, 0)
+  t.is(ac.view(500).clientLimitTxs, Number.POSITIVE_INFINITY, 'younger than the target: no limit yet')
   const v = ac.view(700)
   t.is(v.latencyMs, 700)
-  t.is(v.boundTxs, Math.floor(800 * 600 / 700))
+  t.is(v.clientLimitTxs, Math.floor(800 * 600 / 700))
+})
+
+test('a client\'s transaction that left without a decision (dropped from a full mempool) is forgotten, not aged', t => {
+  const { ac, load } = fixture({ minPendingTxs: 1000, targetLatencyMs: 600 })
+  ac.admitted('gone', 0)
+  clientsPending(ac, load, 'here', 1, 4000)
+  const v = ac.view(4500)
+  t.is(v.latencyMs, 0, 'the oldest still pending is 500 ms old')
+  t.is(v.clientPendingTxs, 1)
+  t.is(v.clientLimitTxs, Number.POSITIVE_INFINITY)
 })
 
 test('targetLatencyMs Infinity turns the latency rule off', t => {
-  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: Number.POSITIVE_INFINITY, rateWindowMs: 5000 })
-  finalizeAt1000(ac, load)
-  for (let i = 0; i < 3; i++) ac.observeFinality(5000, 1000)
-  load.pending = 1000
-  load.oldest = 0
-  const v = ac.view(1100)
+  const { ac, load } = fixture({ minPendingTxs: 40, targetLatencyMs: Number.POSITIVE_INFINITY })
+  clientsFinal(ac, 'a', 0, 5000)
+  clientsPending(ac, load, 'old', 100, 0)
+  const v = ac.view(5100)
   t.is(v.latencyMs, 0)
-  t.true(v.boundTxs > 1000)
-  t.is(v.boundTxs, v.rateBoundTxs)
+  t.is(v.clientPendingTxs, 0)
+  ac.check(5100)
 })
