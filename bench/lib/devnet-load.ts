@@ -112,6 +112,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, steadyP50: 0, steadyP99: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0 }
   let answered = 0
   let lastFinal = 0
+  const failedCodes = new Map<string, number>()
   let start = 0
   // latencies by the second of the run their transaction was submitted in (the last bucket: after the offered load)
   const bySecond: number[][] = Array.from({ length: init.seconds + 1 }, () => [])
@@ -137,7 +138,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
         // accepted (it did, and that transaction's final was never counted: the run waited for it for good)
         if (code === 'BUSY') r.busy++
         else if (RETRYABLE.has(code)) r.otherRetryable++
-        else r.failed++
+        else { r.failed++; failedCodes.set(code, (failedCodes.get(code) ?? 0) + 1) }
         const slot = slotOf.get(id)
         // offered again at the account's next slot, with every later nonce of it
         if (slot !== undefined && RETRYABLE.has(code)) next[slot[0]] = Math.min(next[slot[0]], slot[1])
@@ -184,7 +185,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const steady = bySecond.slice(STEADY_AFTER_S).flat().sort((x, y) => x - y)
   r.steadyP50 = steady.length === 0 ? NaN : percentile(steady, 0.5)
   r.steadyP99 = steady.length === 0 ? NaN : percentile(steady, 0.99)
-  init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
+  init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed${failedCodes.size === 0 ? '' : ` (${[...failedCodes].map(([c, n]) => `${c} ${n}`).join(', ')})`}; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
   if (init.metricsDir !== undefined) {
     const dir = init.metricsDir
     const written = nodes.map(() => false)

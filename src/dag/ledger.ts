@@ -288,10 +288,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.metrics?.processing.set(this.core.processingCount)
     this.metrics?.conflicts.set(this.core.conflictsSeen)
     const a = this.admissionControl.view()
-    this.metrics?.pendingTxs.set(a.pendingTxs)
-    this.metrics?.pendingBoundTxs.set(a.boundTxs)
-    this.metrics?.memoryVertices.set(this.graph.size)
-    this.metrics?.historyCutHeight.set(this.graph.cutHeight)
+    const m = this.metrics
+    for (const [g, v] of [[m?.pendingTxs, a.pendingTxs], [m?.pendingBoundTxs, a.boundTxs], [m?.clientLatencySeconds, a.latencyMs / 1000], [m?.clientPendingLimit, a.clientLimitTxs], [m?.memoryVertices, this.graph.size], [m?.historyCutHeight, this.graph.cutHeight]] as const) g?.set(v)
   }
 
   /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted

@@ -29,12 +29,15 @@ export interface DagMetrics {
   live: Gauge
   /** Stake of the validators this node reaches (its own included) over the total genesis stake. */
   reachableStakeRatio: Gauge
-  /** New transactions refused as BUSY by admission control, by rule (`pending` or `age`). */
+  /** New transactions refused as BUSY by admission control, by rule (`pending`, `age` or `latency`). */
   busyRefusals: Counter<'reason'>
   /** Transactions pending (mempool and undecided vertices), as admission control last saw them. */
   pendingTxs: Gauge
   /** Admission control's current bound on pending transactions. */
   pendingBoundTxs: Gauge
+  /** The latency rule's signal (clients' transactions, admitted to final) and its limit on those pending here. */
+  clientLatencySeconds: Gauge
+  clientPendingLimit: Gauge
   /** Vertices in the in-memory graph (the recent window, the undecided ones, the tips). */
   memoryVertices: Gauge
   /** Height of the history cut: decided vertices below it live on disk only. */
@@ -70,6 +73,8 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     busyRefusals: new Counter({ name: 'harmony_dag_busy_refusals_total', help: 'new transactions refused as BUSY by admission control, by rule', labelNames: ['reason'], registers }),
     pendingTxs: new Gauge({ name: 'harmony_dag_pending_transactions', help: 'transactions in the mempool and in undecided vertices', registers }),
     pendingBoundTxs: new Gauge({ name: 'harmony_dag_pending_bound_transactions', help: 'admission control bound on pending transactions (finalized tx/s x target queue time, at least its floor)', registers }),
+    clientLatencySeconds: new Gauge({ name: 'harmony_dag_client_latency_seconds', help: 'admission control latency rule signal: p90 of clients\' transactions admitted to final over the last second, or the oldest pending one\'s age when larger (0 while unknown)', registers }),
+    clientPendingLimit: new Gauge({ name: 'harmony_dag_client_pending_limit', help: 'admission control latency rule limit on clients\' transactions pending on this node (+Inf until its first cut)', registers }),
     memoryVertices: new Gauge({ name: 'harmony_dag_memory_vertices', help: 'vertices in the in-memory graph (recent window, undecided, tips)', registers }),
     historyCutHeight: new Gauge({ name: 'harmony_dag_history_cut_height', help: 'height below which decided vertices live on disk only', registers }),
     verticesEvicted: new Counter({ name: 'harmony_dag_vertices_evicted_total', help: 'decided vertices dropped from memory by the history sweep', registers }),
