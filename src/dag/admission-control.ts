@@ -25,7 +25,7 @@ const ADAPT_MS = 100
 const LIMIT_CUT = 0.9
 const LIMIT_CUT_MIN = 0.5
 const LIMIT_STEP_TXS = 32
-const LIMIT_GROWTH = 0.05
+const LIMIT_GROWTH = 0.02
 const GROW_MS = 250
 const LIMIT_FLOOR_TXS = 32
 
