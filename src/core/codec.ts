@@ -204,8 +204,12 @@ export function toHex (bytes: Uint8Array): string {
 
 export function fromHex (hex: string, what = 'hex'): Uint8Array {
   const h = hex.startsWith('0x') ? hex.slice(2) : hex
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw new CodecError(`${what}: not a hex string`)
-  return new Uint8Array(Buffer.from(h, 'hex'))
+  const out = new Uint8Array(h.length >> 1)
+  // Buffer's hex decoding stops at the first pair that is not two hex digits, so fewer bytes written than the
+  // length implies means the string was not hex (one pass, no copy: a validating regexp over each transaction's
+  // ~10,600 characters was 2.8% of a loaded devnet node's main thread)
+  if (h.length % 2 !== 0 || Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(h, 'hex') !== out.length) throw new CodecError(`${what}: not a hex string`)
+  return out
 }
 
 export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {

@@ -1,7 +1,7 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
-import { compareBytes, Reader, Writer } from '../../src/core/codec.ts'
+import { compareBytes, fromHex, Reader, Writer } from '../../src/core/codec.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES } from '../../src/core/crypto.ts'
 import { AddressError, CodecError, HarmonyError } from '../../src/core/errors.ts'
 import { DagError, isDagError } from '../../src/dag/errors.ts'
@@ -98,4 +98,12 @@ test('u128 amounts keep their full range', t => {
   fc.assert(fc.property(u128, v => {
     t.is(new Reader(new Writer().u128(v).finish(), 'x').u128(), v)
   }))
+})
+
+test('fromHex takes hex with or without 0x and refuses anything else, wherever the bad character is', t => {
+  t.deepEqual([...fromHex('0x00ff7A')], [0x00, 0xff, 0x7a])
+  t.deepEqual([...fromHex('')], [])
+  for (const bad of ['0', 'abc', 'zz', '0g', 'a0g1ff', 'ff ', ' ff', '0x0x', 'ff-1', '12\n4']) {
+    t.throws(() => fromHex(bad, 'field'), { instanceOf: CodecError, message: 'field: not a hex string' }, bad)
+  }
 })

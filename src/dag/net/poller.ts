@@ -12,6 +12,8 @@ import type { ValidatorPeers } from './validator-peers.ts'
 // delay, doubling: bounded work for a node that cannot decide anything, and a quick return once the quorum is back.
 const NO_QUORUM_BACKOFF_FIRST_MS = 25
 const NO_QUORUM_BACKOFF_MAX_MS = 250
+// How often the poll loop refreshes the consensus and admission gauges (a scrape reads them every few seconds).
+const GAUGES_MS = 250
 
 export interface PollerInit {
   /** Avalanche queries in flight at once (the same frontier vertex may be queried again while a query runs). @default 4 */
@@ -197,9 +199,11 @@ export class Poller implements Startable {
   private async run (signal: AbortSignal): Promise<void> {
     const inflight = new Set<Promise<void>>()
     let cursor = 0
+    let gaugesAt = Number.NEGATIVE_INFINITY
     while (!signal.aborted) {
       const candidates = this.c.ledger.pollCandidates()
-      this.c.ledger.consensusGauges()
+      // the gauges (and admission control's figures behind them) at most every GAUGES_MS, not at every poll started
+      if (performance.now() - gaugesAt >= GAUGES_MS) { gaugesAt = performance.now(); this.c.ledger.consensusGauges() }
       const live = this.gauges()
       if (candidates.length === 0 || inflight.size >= this.concurrentPolls) {
         if (inflight.size > 0) await Promise.race([...inflight, this.wakeable.sleep(50, signal)])
