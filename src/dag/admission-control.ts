@@ -292,7 +292,9 @@ export class AdmissionControl {
 
   private refuse (reason: BusyReason, message: string, retryAfterMs: number, v: AdmissionView): never {
     this.onRefuse?.(reason)
-    throw new DagError('BUSY', message, { retryAfterMs, pendingTxs: v.pendingTxs, boundTxs: v.boundTxs })
+    // `rule` says which rule refused; the latency rule's refusal also carries the count it limits and its limit
+    const latency = reason === 'latency' ? { clientPendingTxs: v.clientPendingTxs, clientLimitTxs: v.clientLimitTxs } : {}
+    throw new DagError('BUSY', message, { retryAfterMs, rule: reason, pendingTxs: v.pendingTxs, boundTxs: v.boundTxs, ...latency })
   }
 
   private sample (nowMs: number): void {

@@ -113,6 +113,9 @@ test('the latency rule limits the clients\' transactions pending here while they
   const err = busy(() => { ac.check(1150) })
   t.is(err.code, 'BUSY')
   t.is(err.meta.retryAfterMs, 500)
+  t.is(err.meta.rule, 'latency')
+  t.is(err.meta.clientPendingTxs, 400)
+  t.is(err.meta.clientLimitTxs, 240)
   t.deepEqual(refused, ['latency'])
   ac.check(1150, false) // the node's own transaction: the rate rule only (nothing else pending)
   // the same latency before half of it has passed is what the cut has not reached yet: no second cut
