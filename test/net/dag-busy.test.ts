@@ -53,3 +53,57 @@ test.serial('past its bound a validator refuses new transactions with a retryabl
     await net.close()
   }
 })
+
+test.serial('a validator whose clients\' transactions take longer than its latency target limits them (BUSY, rule latency), still takes its own, and takes clients\' again once drained', async t => {
+  // the second validator stopped: nothing finalizes, so the clients' transactions age past the target
+  const TARGET_MS = 200
+  const net = await createTestNet({ nodes: 2, accounts: 3, dag: { admissionControl: { minPendingTxs: 10_000, targetLatencyMs: TARGET_MS } } })
+  try {
+    await net.stop(1)
+    const node = net.nodes[0]
+    const registry = new RpcRegistry()
+    registerDagRpc(registry, node.dag)
+    const [client, own, to] = net.accounts
+    const send = async (nonce: number): Promise<string> => await call(registry, 'account_sendTransaction', [`0x${toHex(transfer(net.genesis, client, to, 1n, BigInt(nonce)))}`]) as string
+    // up to 40 sent one after another: the rule may refuse on the way, once the first ones are older than the target
+    const accepted: string[] = []
+    let nonce = 0
+    for (; nonce < 40; nonce++) {
+      try {
+        accepted.push(await send(nonce))
+      } catch (err) {
+        if (!(err instanceof RpcMethodError) || err.rpcCode !== RpcErrorCode.LIMIT_EXCEEDED) throw err
+        break
+      }
+    }
+    await waitFor(() => node.dag.ledger.admissionView().clientLimitTxs <= accepted.length, 'the latency rule cut its limit')
+    const view = node.dag.ledger.admissionView()
+    t.true(view.latencyMs > TARGET_MS, `latency ${view.latencyMs} ms`)
+    t.is(view.clientPendingTxs, accepted.length)
+    t.true(accepted.length >= 32, `the rule never limits a node below 32 clients' transactions: ${accepted.length} taken`)
+
+    const err = await t.throwsAsync(send(nonce), { instanceOf: RpcMethodError })
+    t.is(err?.rpcCode, RpcErrorCode.LIMIT_EXCEEDED)
+    const data = err?.data as { reason?: string, rule?: string, clientPendingTxs?: number, clientLimitTxs?: number }
+    t.is(data.reason, 'BUSY')
+    t.is(data.rule, 'latency')
+    t.is(data.clientPendingTxs, accepted.length)
+    t.true((data.clientLimitTxs ?? 0) >= 32 && (data.clientLimitTxs ?? 0) <= accepted.length, `limit ${data.clientLimitTxs}`)
+    const refusals = await node.registry.getSingleMetric('harmony_dag_busy_refusals_total')?.get()
+    t.true((refusals?.values.find(v => v.labels.reason === 'latency')?.value ?? 0) >= 1, 'the refusal is counted')
+    t.is(node.dag.ledger.admissionView().clientPendingTxs, accepted.length, 'the refused transaction was not queued')
+    // the node's own transaction (what a bridge, coordinator or provider sends) is held to the rate rule only
+    const mine = await node.dag.submitTransaction(transfer(net.genesis, own, to, 1n, 0n))
+    t.regex(mine, /^0x[0-9a-f]{64}$/)
+
+    await net.start(1)
+    await net.connectAll()
+    const status = async (id: string): Promise<string | undefined> => ((await call(registry, 'tx_get', [id]).catch(() => undefined)) as { status?: string } | undefined)?.status
+    await waitFor(async () => (await Promise.all([...accepted, mine].map(status))).every(s => s === 'final'), 'the accepted transactions final', 120_000)
+    const again = await send(nonce)
+    await waitFor(async () => await status(again) === 'final', 'the client\'s next transaction final', 120_000)
+    t.is(node.dag.ledger.admissionView().clientPendingTxs, 0)
+  } finally {
+    await net.close()
+  }
+})
