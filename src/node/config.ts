@@ -60,6 +60,11 @@ export interface NodeConfig {
    * against the checkpoint, instead of replaying the history from the genesis (src/node/state-sync.ts).
    */
   'state-sync': boolean
+  /**
+   * Admission control's latency target for clients' transactions (ms): while they take longer to finalize, a
+   * validator limits how many it holds pending and refuses the excess with BUSY (src/dag/admission-control.ts).
+   */
+  'latency-target-ms': number
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -132,7 +137,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP)', default: 1000 },
   'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 },
   archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true },
-  'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false }
+  'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false },
+  'latency-target-ms': { kind: 'count', describe: 'admission control: while clients\' transactions take longer than this to finalize, a validator limits how many it holds pending (refusing the excess with BUSY, retryable)', default: 600 }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

@@ -216,7 +216,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       genesis,
       logger: child('dag'),
       registry: this.metrics
-    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey), txDecisionRecords: (tx, decision) => webhooks.txDecisionRecords(tx, decision) })
+    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey), txDecisionRecords: (tx, decision) => webhooks.txDecisionRecords(tx, decision), admissionControl: { targetLatencyMs: config['latency-target-ms'] } })
     // webhooks start before the ledger so no decision made during its start-up goes unannounced
     await this.add('webhooks', this.webhooksValue)
     drainLedgerEvents(this.dagValue, this.webhooksValue)

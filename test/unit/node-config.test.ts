@@ -52,3 +52,10 @@ test('the rendered config file parses back to the same settings', (t) => {
     bootstrap: ['/ip4/127.0.0.1/tcp/9400/p2p/12D3KooWGRUVh9QQGTpaoJLgbjRjZ7KyZ3K2NhX2wh3pL4wuBfNq']
   })
 })
+
+test('the admission latency target: 600 ms by default, set by env or flag, a positive integer', async (t) => {
+  t.is((await resolveConfig({}))['latency-target-ms'], 600)
+  t.is((await resolveConfig({ env: { HARMONY_LATENCY_TARGET_MS: '900' } }))['latency-target-ms'], 900)
+  t.is((await resolveConfig({ flags: { 'latency-target-ms': 400 } }))['latency-target-ms'], 400)
+  t.throws(() => readEnv({ HARMONY_LATENCY_TARGET_MS: '0' }), { instanceOf: ConfigError, message: /'latency-target-ms' must be a positive integer/ })
+})
