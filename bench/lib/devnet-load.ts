@@ -105,7 +105,10 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   for (const n of nodes) for (const m of nodes) if (n !== m) n.child.stdin.write(`dial ${m.addr}\n`)
   await waitFor(() => nodes.every(n => n.peers === 3), 'validator peers bound', 60_000)
 
-  const submittedAt = new Map<string, number>()
+  // per `${node}:${id}`: the submit time of each attempt, and of the one the node accepted (a transaction's latency
+  // runs from its accepted attempt: a later re-offer of it, refused TX_KNOWN, must not shorten it)
+  const attempts = new Map<string, number[]>()
+  const acceptedAt = new Map<string, number>()
   const latencies: number[] = []
   const finalCount = nodes.map(() => 0)
   const next = accounts.map(() => 0)
@@ -118,22 +121,27 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const bySecond: number[][] = Array.from({ length: init.seconds + 1 }, () => [])
   nodes.forEach((n, i) => {
     n.onLine = (kind, rest) => {
-      const id = rest.split(' ')[0]
+      // submissions are answered as `<id>/<attempt>`, finals as `<id>`
+      const [id, attempt] = rest.split(' ')[0].split('/')
+      const key = `${i}:${id}`
       if (kind === 'final') {
         finalCount[i]++
-        const t0 = submittedAt.get(`${i}:${id}`)
+        const t0 = acceptedAt.get(key) ?? attempts.get(key)?.at(-1)
         if (t0 === undefined) return
-        submittedAt.delete(`${i}:${id}`)
+        attempts.delete(key)
+        acceptedAt.delete(key)
         lastFinal = performance.now()
         latencies.push(lastFinal - t0)
         bySecond[Math.max(0, Math.floor((t0 - start) / 1000))]?.push(lastFinal - t0)
       } else if (kind === 'accepted') {
         answered++
         r.accepted++
+        const at = attempts.get(key)?.[Number(attempt)]
+        if (at !== undefined) acceptedAt.set(key, at)
       } else if (kind === 'refused') {
         answered++
         const code = rest.split(' ')[1]
-        // the submit time stays: answers to a node's submissions may come out of order, and a late refusal of an
+        // the attempts' times stay: answers to a node's submissions may come out of order, and a late refusal of an
         // earlier attempt (NONCE_GAP behind a refused nonce) must not erase the time of a later attempt that is
         // accepted (it did, and that transaction's final was never counted: the run waited for it for good)
         if (code === 'BUSY') r.busy++
@@ -155,9 +163,12 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     if (n >= perAccount) continue // this account's stream is all accepted
     next[a]++
     const node = a % 4
-    submittedAt.set(`${node}:${ids[a][n]}`, performance.now())
+    const key = `${node}:${ids[a][n]}`
+    const times = attempts.get(key) ?? []
+    times.push(performance.now())
+    attempts.set(key, times)
     r.submitted++
-    nodes[node].child.stdin.write(`submit ${ids[a][n]} ${toHex(streams[a][n])}\n`)
+    nodes[node].child.stdin.write(`submit ${ids[a][n]}/${times.length - 1} ${toHex(streams[a][n])}\n`)
   }
   r.offered = r.submitted / ((performance.now() - start) / 1000)
   await waitFor(() => answered >= r.submitted, 'every submission answered', 600_000)
