@@ -93,7 +93,7 @@ const TxStatusResult = z.object({
   outcome: z.enum(['final', 'rejected']).optional()
 })
 
-const DagStatsResult = z.object({ vertices: z.number(), finalized: z.number(), rejected: z.number(), processing: z.number(), finalTxs: z.number(), stateRoot: z.string(), mempool: z.number(), peers: z.number(), finalityP50Ms: z.number() })
+const DagStatsResult = z.object({ vertices: z.number(), finalized: z.number(), rejected: z.number(), processing: z.number(), finalTxs: z.number(), stateRoot: z.string(), mempool: z.number(), peers: z.number(), finalityP50Ms: z.number(), busyRefusals: z.number() })
 
 const ChainInfoResult = z.object({
   chainId: z.number(),
@@ -207,7 +207,7 @@ export const RPC_METHODS = {
   tx_get: method('public', 'A transaction and its status: pending, final or rejected (with a reason), or pruned (decided, `outcome` says how; a pruned node deleted its vertex below an anchored checkpoint, `tx` is null). Null when unknown.', z.tuple([id32]), TxStatusResult.nullable()),
   dag_getVertex: method('public', 'A vertex: status, height, author, parents and transactions. Null when unknown.', z.tuple([id32]), z.record(z.string(), z.unknown()).nullable()),
   dag_tips: method('public', 'Current tips of the DAG (vertices without children).', z.tuple([]), z.array(z.string())),
-  dag_stats: method('public', 'Vertex counts (stored, finalized, rejected, processing), final transactions, the state root and the median vertex finality of the last 10 s.', z.tuple([]), DagStatsResult),
+  dag_stats: method('public', 'Vertex counts (stored, finalized, rejected, processing), final transactions, the state root, the median vertex finality of the last 10 s and the new transactions refused as busy since start.', z.tuple([]), DagStatsResult),
 
   // settlement chain (src/api/chain.ts)
   chain_withdrawalProof: method('public', 'Merkle proof of a DAG withdrawal (EVM account, nonce) in its checkpoint epoch, for HarmonySettlement.withdraw, with `anchored` once the epoch\'s checkpoint is on chain (claim only then); null if unknown.',

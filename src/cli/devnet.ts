@@ -19,21 +19,23 @@ interface DevnetArgs extends GlobalArgs {
 /** One node's row of the live status: what node_health and dag_stats said, or undefined when it did not answer. */
 export interface NodeStatusSample {
   health: { state: string, peers: number, uptimeSeconds: number }
-  stats: { finalTxs: number, finalityP50Ms: number, processing: number, mempool: number }
+  stats: { finalTxs: number, finalityP50Ms: number, processing: number, mempool: number, busyRefusals: number }
   atMs: number
 }
 
 /**
  * The live status line of one node: final transactions per second since the previous sample, the median vertex
- * finality of the node's last 10 s, and what it still holds undecided.
+ * finality of the node's last 10 s, new transactions it refused as busy per second (admission control), and what
+ * it still holds undecided.
  */
 export function statusLine (index: number, now: NodeStatusSample | undefined, previous: NodeStatusSample | undefined): string {
   if (now === undefined) return `  node ${index}  down`
   const spanS = previous === undefined ? 0 : (now.atMs - previous.atMs) / 1000
-  const rate = spanS > 0 && previous !== undefined ? (now.stats.finalTxs - previous.stats.finalTxs) / spanS : 0
+  const perSecond = (field: 'finalTxs' | 'busyRefusals'): number => spanS > 0 && previous !== undefined ? (now.stats[field] - previous.stats[field]) / spanS : 0
+  const rate = perSecond('finalTxs')
   return `  node ${index}  ${now.health.state.padEnd(8)} peers ${String(now.health.peers).padStart(3)}  ` +
     `final ${rate.toFixed(1).padStart(7)} tx/s  finality p50 ${String(Math.round(now.stats.finalityP50Ms)).padStart(5)} ms  ` +
-    `pending ${String(now.stats.mempool + now.stats.processing).padStart(5)}  uptime ${formatUptime(now.health.uptimeSeconds)}`
+    `busy ${perSecond('busyRefusals').toFixed(1).padStart(6)}/s  pending ${String(now.stats.mempool + now.stats.processing).padStart(5)}  uptime ${formatUptime(now.health.uptimeSeconds)}`
 }
 
 const STATUS_INTERVAL_MS = 2000

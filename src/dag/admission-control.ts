@@ -98,6 +98,8 @@ export interface AdmissionView {
   clientPendingTxs: number
   /** The latency rule's limit on them (Infinity until its first cut) */
   clientLimitTxs: number
+  /** Transactions refused as BUSY since start, every rule */
+  refusedTxs: number
 }
 
 /**
@@ -128,6 +130,7 @@ export class AdmissionControl {
   /** the latency rule's limit on clients' transactions pending here (Infinity until its first cut) */
   private limitTxs = Number.POSITIVE_INFINITY
   private latencyMs = 0
+  private refusedTxs = 0
   private adaptedAtMs = Number.NEGATIVE_INFINITY
   private nextCutMs = Number.NEGATIVE_INFINITY
   private grownAtMs = Number.NEGATIVE_INFINITY
@@ -253,7 +256,8 @@ export class AdmissionControl {
       baseLatencyMs: baseMs,
       latencyMs: this.latencyMs,
       clientPendingTxs: this.clientPending.size,
-      clientLimitTxs: this.limitTxs
+      clientLimitTxs: this.limitTxs,
+      refusedTxs: this.refusedTxs
     }
   }
 
@@ -291,6 +295,7 @@ export class AdmissionControl {
   }
 
   private refuse (reason: BusyReason, message: string, retryAfterMs: number, v: AdmissionView): never {
+    this.refusedTxs++
     this.onRefuse?.(reason)
     // `rule` says which rule refused; the latency rule's refusal also carries the count it limits and its limit
     const latency = reason === 'latency' ? { clientPendingTxs: v.clientPendingTxs, clientLimitTxs: v.clientLimitTxs } : {}

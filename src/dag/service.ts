@@ -63,6 +63,8 @@ export interface DagStats {
   peers: number
   /** Median vertex finality latency (first seen to committed) over the last 10 s, ms; 0 when nothing was finalized. */
   finalityP50Ms: number
+  /** New transactions this node refused as BUSY (admission control) since it started. */
+  busyRefusals: number
 }
 
 /**
@@ -196,7 +198,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   tips (): string[] { return this.ledger.tips().map(t => `0x${t}`) }
 
   async stats (): Promise<DagStats> {
-    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size, finalityP50Ms: this.ledger.finalityP50Ms() }
+    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size, finalityP50Ms: this.ledger.finalityP50Ms(), busyRefusals: this.ledger.admissionView().refusedTxs }
   }
 
   /** Whether this node can finalize: the stake it reaches against the quorum (node_health's `consensus`). */

@@ -39,6 +39,7 @@ test.serial('past its bound a validator refuses new transactions with a retryabl
     t.regex(err?.message ?? '', /capacity.*retry after/)
     const refusals = await node.registry.getSingleMetric('harmony_dag_busy_refusals_total')?.get()
     t.is(refusals?.values.find(v => v.labels.reason === 'pending')?.value, 1, 'the refusal is counted')
+    t.is((await call(registry, 'dag_stats', []) as { busyRefusals: number }).busyRefusals, 1, 'and dag_stats (the devnet\'s live line) shows it')
     t.is(node.dag.ledger.admissionView().pendingTxs, BOUND, 'the refused transaction was not queued')
 
     // the second validator returns: the pending transactions finalize, and the node takes new ones again

@@ -117,6 +117,7 @@ test('the latency rule limits the clients\' transactions pending here while they
   t.is(err.meta.clientPendingTxs, 400)
   t.is(err.meta.clientLimitTxs, 240)
   t.deepEqual(refused, ['latency'])
+  t.is(ac.view(1150).refusedTxs, 1)
   ac.check(1150, false) // the node's own transaction: the rate rule only (nothing else pending)
   // the same latency before half of it has passed is what the cut has not reached yet: no second cut
   t.is(ac.view(1400).clientLimitTxs, 240)

@@ -18,8 +18,8 @@ class FakeDag extends EventEmitter implements DagRpcSource {
   async getTx (): Promise<undefined> { return undefined }
   async getVertex (): Promise<undefined> { return undefined }
   tips (): string[] { return [] }
-  async stats (): Promise<{ vertices: number, finalized: number, rejected: number, processing: number, finalTxs: number, stateRoot: string, mempool: number, peers: number, finalityP50Ms: number }> {
-    return { vertices: 1, finalized: 1, rejected: 0, processing: 0, finalTxs: 0, stateRoot: '0x00', mempool: 0, peers: 0, finalityP50Ms: 0 }
+  async stats (): Promise<{ vertices: number, finalized: number, rejected: number, processing: number, finalTxs: number, stateRoot: string, mempool: number, peers: number, finalityP50Ms: number, busyRefusals: number }> {
+    return { vertices: 1, finalized: 1, rejected: 0, processing: 0, finalTxs: 0, stateRoot: '0x00', mempool: 0, peers: 0, finalityP50Ms: 0, busyRefusals: 0 }
   }
 }
 
