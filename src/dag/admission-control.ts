@@ -145,6 +145,9 @@ export class AdmissionControl {
     this.onRefuse = onRefuse
   }
 
+  /** Transactions refused as BUSY since start, every rule (a counter: no figure is recomputed to read it). */
+  get refusals (): number { return this.refusedTxs }
+
   /** A client's transaction was admitted (the latency rule follows it to its end). */
   admitted (idHex: string, nowMs: number = Date.now()): void {
     if (this.targetLatencyMs === Number.POSITIVE_INFINITY) return
@@ -257,7 +260,7 @@ export class AdmissionControl {
       latencyMs: this.latencyMs,
       clientPendingTxs: this.clientPending.size,
       clientLimitTxs: this.limitTxs,
-      refusedTxs: this.refusedTxs
+      refusedTxs: this.refusals
     }
   }
 

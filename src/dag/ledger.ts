@@ -133,6 +133,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   /** Admission control's figures now: pending transactions, its bound, the measured finalization rate. */
   admissionView (): AdmissionView { return this.admissionControl.view() }
+  /** New transactions refused as BUSY since start (dag_stats), without recomputing admission control's figures. */
+  get busyRefusals (): number { return this.admissionControl.refusals }
   /** Median vertex finality latency of the last 10 s, ms (0 when none): what `harmonyd devnet` shows live. */
   finalityP50Ms (): number { return this.admissionControl.finalityP50Ms() }
   /** How far every validator's final vertices reach in signed time (final-clock.ts); undefined until all have one. */

@@ -198,7 +198,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
   tips (): string[] { return this.ledger.tips().map(t => `0x${t}`) }
 
   async stats (): Promise<DagStats> {
-    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size, finalityP50Ms: this.ledger.finalityP50Ms(), busyRefusals: this.ledger.admissionView().refusedTxs }
+    return { ...(await this.ledger.stats()), peers: this.validatorPeers.size, finalityP50Ms: this.ledger.finalityP50Ms(), busyRefusals: this.ledger.busyRefusals }
   }
 
   /** Whether this node can finalize: the stake it reaches against the quorum (node_health's `consensus`). */
