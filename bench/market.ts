@@ -22,7 +22,7 @@ import { addressFromPublicKey } from '../src/core/address.ts'
 import { loadWalletFile } from '../src/core/keys/wallet.ts'
 import { createLogger } from '../src/core/logger.ts'
 import { Devnet, devnetClient } from '../src/node/devnet.ts'
-import { HarmonyClient, type TaskRecord } from '../src/sdk/index.ts'
+import { HarmonyClient, RpcClientError, type TaskRecord } from '../src/sdk/index.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
 import { treeCpuSeconds } from './lib/proc-cpu.ts'
 
@@ -177,6 +177,7 @@ try {
     const started = Date.now()
     const stopAt = started + SATURATION_S * 1000
     const submittedIds: Array<{ client: HarmonyClient, taskId: string }> = []
+    const refusals = new Map<string, number>()
     const ends: Array<TaskRecord | undefined> = []
     const stages: TaskStages[] = []
     await Promise.all(requesters.map(async (r) => {
@@ -189,9 +190,16 @@ try {
         try {
           return (await submitMatmul(r, task)).taskId
         } catch (err) {
-          log(`submit refused: ${(err as Error).message}`)
-          r.nextNonce = BigInt(await r.client.call('account_getNonce', [r.key.address]))
-          await sleep(100)
+          // a retryable refusal (the market full, the ledger busy) is counted and retried when it says
+          const data = err instanceof RpcClientError ? err.data as { reason?: string, retryAfterMs?: number } | undefined : undefined
+          const reason = data?.reason ?? 'other'
+          refusals.set(reason, (refusals.get(reason) ?? 0) + 1)
+          if (data?.retryAfterMs === undefined) {
+            // not a load refusal (a nonce this account already used): take the node's next nonce again
+            log(`submit refused: ${(err as Error).message}`)
+            r.nextNonce = BigInt(await r.client.call('account_getNonce', [r.key.address]))
+          }
+          await sleep(data?.retryAfterMs ?? 100)
           return undefined
         } finally {
           release()
@@ -222,6 +230,7 @@ try {
     for (const [i, n] of nodes.entries()) {
       for (const [outcome, count] of await providerDecisions(n.rpc)) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (decisionsBefore[i].get(outcome) ?? 0))
     }
+    log(`submits refused: ${[...refusals].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     log(`provider decisions: ${[...decisions].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex)`)
     logStages(stages)

@@ -71,7 +71,12 @@ export interface DagRpcSource {
     ((event: 'tx:rejected', listener: (e: { id: string, reason: string }) => void) => unknown)
 }
 
-async function mapped<T> (fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn`, turning a ledger error into its JSON-RPC error with every detail the ledger gave (`retryAfterMs` and
+ * `rule` of a BUSY refusal): what a client needs to retry well. Methods of other parts that submit to the ledger
+ * (task_submit) use it too.
+ */
+export async function mapped<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {

@@ -6,6 +6,7 @@ import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry 
 import type { RpcParsedParamsOf, RpcResultOf } from './definitions.ts'
 import { MARKET_MAX_BIDS, MARKET_MAX_SUBMIT_BYTES } from './market-definitions.ts'
 import { bidsNote, bidToRpc, hex0x, providerToRpc, taskToRpc } from './market-views.ts'
+import { mapped } from './dag.ts'
 import { registerMethod } from './method.ts'
 
 /** How each requester error reaches a JSON-RPC caller (the DAG's admission errors are mapped by src/api/dag.ts). */
@@ -101,7 +102,9 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     if (encodedLength > Math.ceil(MARKET_MAX_SUBMIT_BYTES / 3) * 4) {
       throw new RpcMethodError(RpcErrorCode.LIMIT_EXCEEDED, `inputs exceed ${MARKET_MAX_SUBMIT_BYTES} bytes in all`, { reason: 'TASK_INPUTS_TOO_LARGE' })
     }
-    return await market.requester.submit(fromHex(announce, 'announce'), inputs.map(base64Bytes))
+    // the ledger's refusal of the announce reaches the caller whole (BUSY with its retryAfterMs), as it does
+    // from account_sendTransaction; the dispatcher's mapping keeps only the code
+    return await mapped(async () => await market.requester.submit(fromHex(announce, 'announce'), inputs.map(base64Bytes)))
   })
   registerMethod(registry, 'task_cancel', async ([hex]) => await market.requester.cancel(fromHex(hex, 'transaction')))
   registerMethod(registry, 'task_get', async ([id]) => {

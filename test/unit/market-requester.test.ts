@@ -7,6 +7,7 @@ import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { createLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import { DagError } from '../../src/dag/errors.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { BlobStore, generateKemKeyPair, open } from '../../src/market/blobs/index.ts'
 import { buildTaskAnnounce, buildTaskCancel, registerMarketKinds } from '../../src/market/kinds/index.ts'
@@ -40,7 +41,7 @@ interface Setup {
   state: StateDouble
   submitted: Uint8Array[]
   notices: SealedInputsNotice[]
-  failSubmit: { on: boolean }
+  failSubmit: { on: boolean, error?: Error }
 }
 
 async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Setup> {
@@ -51,12 +52,12 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
   const state = new StateDouble()
   const submitted: Uint8Array[] = []
   const notices: SealedInputsNotice[] = []
-  const failSubmit = { on: false }
+  const failSubmit: { on: boolean, error?: Error } = { on: false }
   const requester = new Requester({
     db: sublevel(db, 'market'),
     blobs: store,
     submitTransaction: async (encoded) => {
-      if (failSubmit.on) throw new Error('admission refused')
+      if (failSubmit.on) throw failSubmit.error ?? new Error('admission refused')
       submitted.push(encoded)
       return `0x${toHex(sha(encoded))}`
     },
@@ -179,7 +180,7 @@ async function waitUntil (done: () => boolean): Promise<void> {
 }
 
 test('task_submit over RPC: bounded inputs, typed errors with their reason', async (t) => {
-  const { requester } = await setup(t)
+  const { requester, failSubmit } = await setup(t)
   const unused = async (): Promise<never> => { throw new Error('unused') }
   const source: MarketRpcSource = {
     reader: { task: async () => undefined, tasks: async () => [], bids: unused, provider: unused, providers: async () => [] },
@@ -206,6 +207,14 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
   const huge = 'A'.repeat(Math.ceil(512 * 1024 / 3) * 4 + 4)
   const oversize = await t.throwsAsync(client.call('task_submit', [{ announce: hex, inputs: [huge] }]))
   t.is((oversize as RpcClientError).code, -32602)
+  // the ledger's refusal reaches the caller with its details, as from account_sendTransaction
+  failSubmit.on = true
+  failSubmit.error = new DagError('BUSY', 'clients\' transactions wait too long', { rule: 'latency', retryAfterMs: 350 })
+  const other = announce([b], 1n)
+  const busy = await t.throwsAsync(client.call('task_submit', [{ announce: `0x${toHex(other.bytes)}`, inputs: [Buffer.from(b).toString('base64')] }]))
+  t.is((busy as RpcClientError).code, -32005)
+  t.like((busy as RpcClientError).data, { reason: 'BUSY', rule: 'latency', retryAfterMs: 350 })
+  failSubmit.on = false
   const cancel = await t.throwsAsync(client.call('task_cancel', [hex]))
   t.like((cancel as RpcClientError).data, { reason: 'TASK_CANCEL_INVALID' })
   t.deepEqual(await client.call('task_list', [{ state: 'settled', limit: 5 }]), { tasks: [], next: null })
