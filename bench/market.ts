@@ -1,4 +1,4 @@
-// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
+// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10] [--follow subscribe|poll]
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -21,7 +21,7 @@ import { generateKeyPair } from '../src/core/crypto.ts'
 import { addressFromPublicKey } from '../src/core/address.ts'
 import { loadWalletFile } from '../src/core/keys/wallet.ts'
 import { createLogger } from '../src/core/logger.ts'
-import { Devnet, devnetClient } from '../src/node/devnet.ts'
+import { Devnet, devnetClient, type DevnetNode } from '../src/node/devnet.ts'
 import { HarmonyClient, RpcClientError, type TaskRecord } from '../src/sdk/index.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
 import { treeCpuSeconds } from './lib/proc-cpu.ts'
@@ -34,7 +34,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     'bid-window': { type: 'string', default: '1000' },
     'reveal-window': { type: 'string', default: '500' },
-    'in-flight': { type: 'string', default: '3,10' }
+    'in-flight': { type: 'string', default: '3,10' },
+    // how the saturation phase learns a task ended: the task_status topic over WebSocket, or task_get polls
+    follow: { type: 'string', default: 'subscribe' }
   }
 })
 const NODES = Number(values.nodes)
@@ -45,6 +47,8 @@ const REVEAL_WINDOW_MS = Number(values['reveal-window'])
 // tasks each requester keeps in flight at saturation (a closed loop: an open one that submits as fast as the node
 // admits announces measures collapse, every task expiring, not the rate the market sustains)
 const IN_FLIGHT_LEVELS = values['in-flight'].split(',').map(Number)
+if (values.follow !== 'subscribe' && values.follow !== 'poll') throw new Error('--follow is subscribe or poll')
+const FOLLOW = values.follow
 const AGC = 10n ** 18n
 const FINAL = new Set(['settled', 'refunded', 'expired', 'cancelled'])
 const POLL_MS = 50
@@ -80,6 +84,45 @@ async function providerDecisions (rpcUrl: string): Promise<Map<string, number>> 
   const out = new Map<string, number>()
   for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) out.set(m[1], Number(m[2]))
   return out
+}
+
+/**
+ * The ends of one requester's tasks, pushed by its node's task_status topic (WebSocket): a task in flight waits for
+ * its event, not for polls. A task with no event by its deadline is read once with task_get.
+ */
+class TaskEnds {
+  private readonly ended = new Map<string, TaskRecord>()
+  private readonly waiters = new Map<string, (t: TaskRecord) => void>()
+  private readonly client: HarmonyClient
+  private constructor (client: HarmonyClient) { this.client = client }
+
+  static async open (node: Pick<DevnetNode, 'rpc' | 'datadir'>, requester: string): Promise<TaskEnds> {
+    const client = await devnetClient({ ...node, rpc: node.rpc.replace(/^http/, 'ws') })
+    const ends = new TaskEnds(client)
+    await client.subscribe('task_status', { requester }, (t) => { if (FINAL.has(t.state)) ends.end(t) })
+    return ends
+  }
+
+  private end (t: TaskRecord): void {
+    const waiter = this.waiters.get(t.taskId)
+    if (waiter !== undefined) { this.waiters.delete(t.taskId); waiter(t) } else this.ended.set(t.taskId, t)
+  }
+
+  async wait (taskId: string, deadlineMs: number): Promise<TaskRecord | undefined> {
+    const done = this.ended.get(taskId)
+    if (done !== undefined) { this.ended.delete(taskId); return done }
+    let timer: NodeJS.Timeout | undefined
+    const pushed = await new Promise<TaskRecord | undefined>(resolve => {
+      this.waiters.set(taskId, resolve)
+      timer = setTimeout(() => { this.waiters.delete(taskId); resolve(undefined) }, Math.max(0, deadlineMs - Date.now()))
+    })
+    clearTimeout(timer)
+    if (pushed !== undefined) return pushed
+    const task = await this.client.call('task_get', [taskId])
+    return task !== null && FINAL.has(task.state) ? task : undefined
+  }
+
+  async close (): Promise<void> { await this.client.close() }
 }
 
 /** Where one task's time went (ms): wall clock at the requester's side, market (vertex) times in between. */
@@ -180,7 +223,8 @@ try {
     const refusals = new Map<string, number>()
     const ends: Array<TaskRecord | undefined> = []
     const stages: TaskStages[] = []
-    await Promise.all(requesters.map(async (r) => {
+    const follow = FOLLOW === 'subscribe' ? await Promise.all(requesters.map(async (r, i) => await TaskEnds.open(nodes[i], r.key.address))) : []
+    await Promise.all(requesters.map(async (r, i) => {
       let turn = Promise.resolve()
       const submitOne = async (): Promise<string | undefined> => {
         const previous = turn
@@ -211,13 +255,14 @@ try {
           const taskId = await submitOne()
           if (taskId === undefined) continue
           submittedIds.push({ client: r.client, taskId })
-          const end = await waitTask(r.client, taskId, Date.now() + 120_000, SATURATION_POLL_MS)
+          const end = follow[i] === undefined ? await waitTask(r.client, taskId, Date.now() + 120_000, SATURATION_POLL_MS) : await follow[i].wait(taskId, Date.now() + 120_000)
           ends.push(end)
           if (end !== undefined) stages.push(stagesOf(end, submittedAt, Date.now()))
         }
       }))
     }))
     const elapsedS = (Date.now() - started) / 1000
+    await Promise.all(follow.map(async f => { await f.close() }))
     const cpuAfter = await treeCpuSeconds(nodePids)
     const settled = ends.filter(e => e?.state === 'settled').length
     const statsAfter = await Promise.all(clients.map(async c => await c.call('dag_stats')))

@@ -220,7 +220,8 @@ export function documentedRegistry (): RpcRegistry {
     registry.register({ name, summary: definition.summary, class: definition.class, params: definition.params, result: definition.result, handler: docsOnly })
   }
   for (const [name, definition] of Object.entries(RPC_TOPICS)) {
-    registry.registerTopic({ ...definition, name, ...('filter' in definition ? { matches: docsOnly } : {}) })
+    const topic: Omit<TopicDefinition, 'name'> = definition
+    registry.registerTopic({ ...topic, name, ...('filter' in definition ? { matches: docsOnly } : {}) })
   }
   return registry
 }

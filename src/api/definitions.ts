@@ -239,7 +239,7 @@ export const RPC_METHODS = {
     z.union([z.tuple([webhookId]), z.object({ id: webhookId }).strict()]),
     z.boolean()),
   // compute market (src/api/market.ts; schemas in src/api/market-definitions.ts; the contract is docs/market.md)
-  task_submit: method('spending', `Submits a client-signed task-announce transaction with its input blobs (base64; at most ${MARKET_MAX_INPUTS} of ${MARKET_MAX_INPUT_BYTES} bytes, ${MARKET_MAX_SUBMIT_BYTES} in all). The node stores the inputs and serves them to the winner (sealed to its ML-KEM key when the task is private). Returns the task and transaction ids; poll task_get.`,
+  task_submit: method('spending', `Submits a client-signed task-announce transaction with its input blobs (base64; at most ${MARKET_MAX_INPUTS} of ${MARKET_MAX_INPUT_BYTES} bytes, ${MARKET_MAX_SUBMIT_BYTES} in all). The node stores the inputs and serves them to the winner (sealed to its ML-KEM key when the task is private). Returns the task and transaction ids; follow the task with the task_status topic (or task_get).`,
     z.union([z.tuple([TaskSubmitParams]), TaskSubmitParams]),
     z.object({ taskId: id32, txId: id32 })),
   task_get: method('public', 'A task as the DAG records it: spec, escrow, state, award rounds, results and settlement. Null when unknown.', z.tuple([id32]), TaskResult.nullable()),
@@ -282,6 +282,11 @@ export const RPC_TOPICS = {
   net_announcements: {
     summary: 'Operator announcements received over gossip',
     payload: AnnouncementResult
+  },
+  task_status: {
+    summary: 'Tasks as final market transactions change them on this node (announce, bids, award, results, settlement): after each change, the task as task_get returns it. Filter by task id or by requester; without a filter, every task.',
+    filter: z.object({ id: id32.optional(), requester: address.optional() }).strict().optional(),
+    payload: TaskResult
   }
 } as const satisfies Record<string, TopicDefinition>
 

@@ -7,7 +7,7 @@ import type { RpcParsedParamsOf, RpcResultOf } from './definitions.ts'
 import { MARKET_MAX_BIDS, MARKET_MAX_SUBMIT_BYTES } from './market-definitions.ts'
 import { bidsNote, bidToRpc, hex0x, providerToRpc, taskToRpc } from './market-views.ts'
 import { mapped } from './dag.ts'
-import { registerMethod } from './method.ts'
+import { registerMethod, registerTopic } from './method.ts'
 
 /** How each requester error reaches a JSON-RPC caller (the DAG's admission errors are mapped by src/api/dag.ts). */
 export const MARKET_RPC_ERROR_CODES: Readonly<Record<RequesterErrorCode, RpcErrorCodeValue>> = {
@@ -18,8 +18,8 @@ export const MARKET_RPC_ERROR_CODES: Readonly<Record<RequesterErrorCode, RpcErro
   REQUESTER_BUSY: RpcErrorCode.LIMIT_EXCEEDED
 }
 
-/** The market's subscription topics (none yet: clients follow a task with tx_status and task_get). */
-export const MARKET_RPC_TOPICS = [] as const
+/** The market's subscription topics. */
+export const MARKET_RPC_TOPICS = ['task_status'] as const
 
 export type TaskListFilter = Pick<Exclude<RpcParsedParamsOf<'task_list'>, undefined | unknown[]>, 'state' | 'requester' | 'provider'>
 
@@ -49,6 +49,8 @@ export interface MarketRpcSource {
   lastHeartbeatMs?: (address: string) => number | undefined
   /** True once no bid or reveal to come can change a task's first award (MarketService.auctionSealed). */
   auctionSealed?: (taskId: string) => Promise<boolean | undefined>
+  /** Calls `listener` with a task's view after each final market transaction that changed it (the task_status topic). */
+  onTaskChanged?: (listener: (task: TaskView) => void) => void
   /** Market time now (ms); stuck payments are owed past their deadline plus the verification window. */
   now?: () => number
 }
@@ -164,6 +166,16 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     return { providers: items.map(v => providerToRpc(v, sha256Hex(v.kemPublicKey), market.lastHeartbeatMs?.(v.address) ?? null)), next }
   })
   registerMethod(registry, 'provider_status', async () => await providerStatus(market, now()))
+
+  // task_status: a client follows its tasks without polling task_get (a requester keeping 50 tasks in flight polled
+  // 200 times a second); each event is the task as task_get would return it just after the change
+  const taskStatus = registerTopic(registry, 'task_status', (filter, task) =>
+    (filter.id === undefined || filter.id.toLowerCase() === task.taskId) &&
+    (filter.requester === undefined || filter.requester.toLowerCase() === task.requester))
+  market.onTaskChanged?.((task) => {
+    // the record is built only while someone listens
+    if (registry.hub.subscriberCount('task_status') > 0) taskStatus(taskToRpc(task))
+  })
 }
 
 async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<RpcResultOf<'provider_status'>> {

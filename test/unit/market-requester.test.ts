@@ -2,7 +2,7 @@ import test from 'ava'
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { registerMarketRpc, type MarketRpcSource } from '../../src/api/index.ts'
-import { addressFromPublicKey } from '../../src/core/address.ts'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { createLogger } from '../../src/core/logger.ts'
@@ -14,6 +14,7 @@ import { buildTaskAnnounce, buildTaskCancel, registerMarketKinds } from '../../s
 import { Requester } from '../../src/market/requester.ts'
 import { inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
+import { type TaskRecord, taskView } from '../../src/market/state/records.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
@@ -221,4 +222,43 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
   const badLimit = await t.throwsAsync(client.call('task_list', [{ limit: 1000 }]))
   t.is((badLimit as RpcClientError).code, -32602)
   t.is(await client.call('task_get', [`0x${taskId}`]), null)
+})
+
+test('task_status over WebSocket: the task as task_get shows it after each change, filtered by id or requester', async (t) => {
+  const state = new StateDouble()
+  const unused = async (): Promise<never> => { throw new Error('unused') }
+  const source: MarketRpcSource = {
+    reader: { task: unused, tasks: unused, bids: unused, provider: unused, providers: unused },
+    requester: { submit: unused, cancel: unused },
+    output: unused,
+    localProvider: () => { throw new Error('unused') },
+    onTaskChanged: (listener) => { state.on('task:changed', listener) }
+  }
+  const registry = new RpcRegistry()
+  registerMarketRpc(registry, source)
+  const fixture = await startFixture({}, registry)
+  t.teardown(async () => { await fixture.server.stop() })
+  const client = new HarmonyClient({ url: fixture.wsUrl })
+  t.teardown(async () => { await client.close() })
+  const alice = addressFromPublicKey(generateKeyPair().publicKey)
+  const bob = addressFromPublicKey(generateKeyPair().publicKey)
+  const record = (taskId: string, requester: string): TaskRecord => ({
+    taskId, requester: toHex(parseAddress(requester)), announceTx: 'ab'.repeat(32), announcedAtMs: 1_000, announce: matmulAnnounce(),
+    bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
+  })
+  const first = record('01'.repeat(32), alice)
+  const second = record('02'.repeat(32), bob)
+
+  const byId: string[] = []
+  const byRequester: string[] = []
+  await client.subscribe('task_status', { id: `0x${first.taskId}` }, (e) => { byId.push(`${e.taskId} ${e.state}`) })
+  await client.subscribe('task_status', { requester: bob }, (e) => { byRequester.push(`${e.taskId} ${e.requester}`) })
+  state.emit('task:changed', taskView(first, 1_100))
+  state.emit('task:changed', taskView(second, 1_100))
+  state.emit('task:changed', taskView({ ...first, cancelRequested: true, settlement: { outcome: 'cancelled', txId: 'cd'.repeat(32), timeMs: 1_200, payouts: [], fee: 0n, refund: 0n, faults: [] } }, 1_300))
+  await waitUntil(() => byId.length === 2 && byRequester.length === 1)
+  t.deepEqual(byId, [`0x${first.taskId} bidding`, `0x${first.taskId} cancelled`])
+  t.deepEqual(byRequester, [`0x${second.taskId} ${bob}`])
+  // a filter that is no task id is refused
+  await t.throwsAsync(client.subscribe('task_status', { id: '0x12' }, () => {}), { instanceOf: RpcClientError })
 })
