@@ -175,6 +175,17 @@ test('each provider\'s notice is published again, same envelopes and a new issue
   t.is(await requester.republish(), 0)
 })
 
+/** An RPC server with the market's methods over `source`, and a client of it (both closed at the test's end). */
+async function marketRpcClient (t: { teardown: (fn: () => Promise<void>) => void }, source: MarketRpcSource, transport: 'http' | 'ws'): Promise<HarmonyClient> {
+  const registry = new RpcRegistry()
+  registerMarketRpc(registry, source)
+  const fixture = await startFixture({}, registry)
+  t.teardown(async () => { await fixture.server.stop() })
+  const client = new HarmonyClient({ url: transport === 'ws' ? fixture.wsUrl : fixture.url })
+  t.teardown(async () => { await client.close() })
+  return client
+}
+
 async function waitUntil (done: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !done(); i++) await new Promise(resolve => setTimeout(resolve, 5))
   if (!done()) throw new Error('condition never held')
@@ -189,12 +200,7 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
     output: unused,
     localProvider: () => { throw new Error('unused') }
   }
-  const registry = new RpcRegistry()
-  registerMarketRpc(registry, source)
-  const fixture = await startFixture({}, registry)
-  t.teardown(async () => { await fixture.server.stop() })
-  const client = new HarmonyClient({ url: fixture.url })
-  t.teardown(async () => { await client.close() })
+  const client = await marketRpcClient(t, source, 'http')
   const { bytes, taskId } = announce([a])
   const hex = `0x${toHex(bytes)}`
   const ok = await client.call('task_submit', [{ announce: hex, inputs: [Buffer.from(a).toString('base64')] }])
@@ -234,12 +240,7 @@ test('task_status over WebSocket: the task as task_get shows it after each chang
     localProvider: () => { throw new Error('unused') },
     onTaskChanged: (listener) => { state.on('task:changed', listener) }
   }
-  const registry = new RpcRegistry()
-  registerMarketRpc(registry, source)
-  const fixture = await startFixture({}, registry)
-  t.teardown(async () => { await fixture.server.stop() })
-  const client = new HarmonyClient({ url: fixture.wsUrl })
-  t.teardown(async () => { await client.close() })
+  const client = await marketRpcClient(t, source, 'ws')
   const alice = addressFromPublicKey(generateKeyPair().publicKey)
   const bob = addressFromPublicKey(generateKeyPair().publicKey)
   const record = (taskId: string, requester: string): TaskRecord => ({
