@@ -222,7 +222,10 @@ export class MarketNode implements Startable {
           skipped: status?.skipped ?? []
         }
       }
-      registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs, auctionSealed: async (id) => await c.market.auctionSealed(id), onTaskChanged: (listener) => { reader.on('task:changed', listener) } })
+      registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs, auctionSealed: async (id) => await c.market.auctionSealed(id), onTaskChanged: (listener) => {
+          reader.on('task:changed', listener)
+          this.runner.adopt('task-status-topic', startable(async () => { reader.off('task:changed', listener) }))
+        } })
     } catch (err) {
       await this.runner.stopAll()
       throw err
