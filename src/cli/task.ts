@@ -121,11 +121,12 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
         output(args.json, { ...submitted, state: 'submitted' }, () => `task ${submitted.taskId} submitted (announce ${submitted.txId})`)
         return
       }
-      let task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000 })
+      // pushed by the node (task_status) over the client's WebSocket, closed with the client below
+      let task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000, push: true })
       for (let again = 0; args.reannounce && task.state === 'expired' && again < MAX_REANNOUNCES; again++) {
         process.stderr.write(`task ${submitted.taskId} expired with no valid bid: announcing it again\n`)
         submitted = await announce()
-        task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000 })
+        task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000, push: true })
       }
       const bids = await client.call('market_bids', [submitted.taskId])
       output(args.json, { ...submitted, task, bids }, () => taskReport(task, bids))

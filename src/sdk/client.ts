@@ -114,6 +114,9 @@ export class HarmonyClient {
     this.auth = options.auth
   }
 
+  /** How calls travel: `http` for an http(s):// URL (subscriptions still open a WebSocket), else `ws`. */
+  get transport (): 'http' | 'ws' { return this.httpUrl !== undefined ? 'http' : 'ws' }
+
   /**
    * Calls a method of the Harmony API with params checked by TypeScript; resolves with its typed result, rejects
    * with `RpcClientError` (node error) or `RpcTransportError`.

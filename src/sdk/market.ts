@@ -9,8 +9,8 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import type { RpcResultOf } from '../api/definitions.ts'
 import { open } from '../market/blobs/seal.ts'
 import { outputContext } from '../market/sealed-inputs.ts'
-import type { HarmonyClient } from './client.ts'
-import { RpcTransportError } from './errors.ts'
+import type { HarmonyClient, Unsubscribe } from './client.ts'
+import { RpcClientError, RpcTransportError } from './errors.ts'
 
 export type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
 export type TaskState = TaskRecord['state']
@@ -39,25 +39,60 @@ export interface WaitForTaskOptions {
   timeoutMs?: number
   /** Between polls. @default 250 */
   intervalMs?: number
+  /**
+   * Follow the task's `task_status` events instead of polling (a read every few seconds stays, in case an event is
+   * lost to a reconnect); a node without the topic is polled. Over HTTP this opens the client's WebSocket, which
+   * stays open until `client.close()`. @default true for a ws:// client, false for an http:// one
+   */
+  push?: boolean
   signal?: AbortSignal
 }
 
+/** With `push`, the longest wait between two reads of the task (a lost event costs at most this). */
+const PUSH_SAFETY_READ_MS = 5000
+
 /**
- * Polls task_get until the task is in one of `states` (by default a final one); resolves with the record.
- * Rejects with `RpcTransportError('RPC_TIMEOUT')` once `timeoutMs` passes.
+ * Resolves with the task's record once it is in one of `states` (by default a final one), pushed by the node or
+ * read with task_get. Rejects with `RpcTransportError('RPC_TIMEOUT')` once `timeoutMs` passes.
  */
 export async function waitForTask (client: HarmonyClient, taskId: string, states: readonly TaskState[] = FINAL_TASK_STATES, options: WaitForTaskOptions = {}): Promise<TaskRecord> {
   const timeoutMs = options.timeoutMs ?? 120_000
   const deadline = Date.now() + timeoutMs
-  let last: TaskRecord | null = null
-  for (;;) {
-    options.signal?.throwIfAborted()
-    last = await client.call('task_get', [taskId], { signal: options.signal })
-    if (last !== null && states.includes(last.state)) return last
-    if (Date.now() > deadline) {
-      throw new RpcTransportError('RPC_TIMEOUT', `task ${taskId} is ${last?.state ?? 'unknown'} after ${timeoutMs / 1000} s (waiting for ${states.join(' | ')})`, { taskId })
+  let pushed: TaskRecord | undefined
+  let wake: (() => void) | undefined
+  let unsubscribe: Unsubscribe | undefined
+  if (options.push ?? client.transport === 'ws') {
+    // subscribed before the first read: a change between the two is not missed
+    try {
+      unsubscribe = await client.subscribe('task_status', { id: taskId }, (task) => {
+        if (states.includes(task.state)) { pushed = task; wake?.() }
+      }, { signal: options.signal })
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      if (!(err instanceof RpcClientError)) throw err
+      // a node without the topic: polls
     }
-    await new Promise(resolve => setTimeout(resolve, options.intervalMs ?? 250))
+  }
+  try {
+    let last: TaskRecord | null = null
+    for (;;) {
+      options.signal?.throwIfAborted()
+      if (pushed !== undefined) return pushed
+      last = await client.call('task_get', [taskId], { signal: options.signal })
+      if (last !== null && states.includes(last.state)) return last
+      if (Date.now() > deadline) {
+        throw new RpcTransportError('RPC_TIMEOUT', `task ${taskId} is ${last?.state ?? 'unknown'} after ${timeoutMs / 1000} s (waiting for ${states.join(' | ')})`, { taskId })
+      }
+      if (pushed !== undefined) return pushed // it came during the read
+      const waitMs = Math.min(unsubscribe === undefined ? options.intervalMs ?? 250 : PUSH_SAFETY_READ_MS, Math.max(1, deadline - Date.now() + 1))
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, waitMs)
+        wake = () => { clearTimeout(timer); resolve() }
+      })
+      wake = undefined
+    }
+  } finally {
+    await unsubscribe?.().catch(() => undefined)
   }
 }
 

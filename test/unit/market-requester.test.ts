@@ -2,6 +2,8 @@ import test from 'ava'
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { registerMarketRpc, type MarketRpcSource } from '../../src/api/index.ts'
+import { taskToRpc } from '../../src/api/market-views.ts'
+import { registerMethod } from '../../src/api/method.ts'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
@@ -17,6 +19,7 @@ import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/marke
 import { type TaskRecord, taskView } from '../../src/market/state/records.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import { waitForTask } from '../../src/sdk/market.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 import { startFixture } from '../helpers/rpc-fixture.ts'
@@ -176,14 +179,31 @@ test('each provider\'s notice is published again, same envelopes and a new issue
 })
 
 /** An RPC server with the market's methods over `source`, and a client of it (both closed at the test's end). */
-async function marketRpcClient (t: { teardown: (fn: () => Promise<void>) => void }, source: MarketRpcSource, transport: 'http' | 'ws'): Promise<HarmonyClient> {
-  const registry = new RpcRegistry()
+async function marketRpcClient (t: { teardown: (fn: () => Promise<void>) => void }, source: MarketRpcSource, transport: 'http' | 'ws', registry = new RpcRegistry()): Promise<HarmonyClient> {
   registerMarketRpc(registry, source)
+  return await rpcClient(t, registry, transport)
+}
+
+/** An RPC server with `registry`'s methods, and a client of it (both closed at the test's end). */
+async function rpcClient (t: { teardown: (fn: () => Promise<void>) => void }, registry: RpcRegistry, transport: 'http' | 'ws'): Promise<HarmonyClient> {
   const fixture = await startFixture({}, registry)
   t.teardown(async () => { await fixture.server.stop() })
   const client = new HarmonyClient({ url: transport === 'ws' ? fixture.wsUrl : fixture.url })
   t.teardown(async () => { await client.close() })
   return client
+}
+
+/** A task just announced by `requester` (hmy1…), as the market state records it. */
+function record (taskId: string, requester: string): TaskRecord {
+  return {
+    taskId, requester: toHex(parseAddress(requester)), announceTx: 'ab'.repeat(32), announcedAtMs: 1_000, announce: matmulAnnounce(),
+    bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
+  }
+}
+
+/** The same task once its cancel is settled. */
+function cancelled (t: TaskRecord): TaskRecord {
+  return { ...t, cancelRequested: true, settlement: { outcome: 'cancelled', txId: 'cd'.repeat(32), timeMs: 1_200, payouts: [], fee: 0n, refund: 0n, faults: [] } }
 }
 
 async function waitUntil (done: () => boolean): Promise<void> {
@@ -243,10 +263,6 @@ test('task_status over WebSocket: the task as task_get shows it after each chang
   const client = await marketRpcClient(t, source, 'ws')
   const alice = addressFromPublicKey(generateKeyPair().publicKey)
   const bob = addressFromPublicKey(generateKeyPair().publicKey)
-  const record = (taskId: string, requester: string): TaskRecord => ({
-    taskId, requester: toHex(parseAddress(requester)), announceTx: 'ab'.repeat(32), announcedAtMs: 1_000, announce: matmulAnnounce(),
-    bids: new Map(), awards: [], ranking: [], losses: new Map(), assigned: [], results: new Map(), slashes: [], cancelRequested: false
-  })
   const first = record('01'.repeat(32), alice)
   const second = record('02'.repeat(32), bob)
 
@@ -256,10 +272,37 @@ test('task_status over WebSocket: the task as task_get shows it after each chang
   await client.subscribe('task_status', { requester: bob }, (e) => { byRequester.push(`${e.taskId} ${e.requester}`) })
   state.emit('task:changed', taskView(first, 1_100))
   state.emit('task:changed', taskView(second, 1_100))
-  state.emit('task:changed', taskView({ ...first, cancelRequested: true, settlement: { outcome: 'cancelled', txId: 'cd'.repeat(32), timeMs: 1_200, payouts: [], fee: 0n, refund: 0n, faults: [] } }, 1_300))
+  state.emit('task:changed', taskView(cancelled(first), 1_300))
   await waitUntil(() => byId.length === 2 && byRequester.length === 1)
   t.deepEqual(byId, [`0x${first.taskId} bidding`, `0x${first.taskId} cancelled`])
   t.deepEqual(byRequester, [`0x${second.taskId} ${bob}`])
   // a filter that is no task id is refused
   await t.throwsAsync(client.subscribe('task_status', { id: '0x12' }, () => {}), { instanceOf: RpcClientError })
+})
+
+test('waitForTask follows task_status when asked to (push), and polls a node without the topic', async (t) => {
+  const state = new StateDouble()
+  const unused = async (): Promise<never> => { throw new Error('unused') }
+  // task_get keeps saying "bidding": only the pushed event can end the wait
+  const task = record('03'.repeat(32), addressFromPublicKey(generateKeyPair().publicKey))
+  const source: MarketRpcSource = {
+    reader: { task: async () => taskView(task, 1_100), tasks: unused, bids: unused, provider: unused, providers: unused },
+    requester: { submit: unused, cancel: unused },
+    output: unused,
+    localProvider: () => { throw new Error('unused') },
+    onTaskChanged: (listener) => { state.on('task:changed', listener) }
+  }
+  const registry = new RpcRegistry()
+  const client = await marketRpcClient(t, source, 'ws', registry)
+  const waiting = waitForTask(client, `0x${task.taskId}`, undefined, { push: true, intervalMs: 3_600_000 })
+  await waitUntil(() => registry.hub.subscriberCount('task_status') === 1)
+  state.emit('task:changed', taskView(cancelled(task), 1_300))
+  t.is((await waiting).state, 'cancelled')
+  await waitUntil(() => registry.hub.subscriberCount('task_status') === 0)
+
+  // a node without the topic: the subscribe is refused, the task is polled
+  const bare = new RpcRegistry()
+  registerMethod(bare, 'task_get', async () => taskToRpc(taskView(cancelled(task), 1_300)))
+  const old = await rpcClient(t, bare, 'ws')
+  t.is((await waitForTask(old, `0x${task.taskId}`, undefined, { push: true, intervalMs: 10 })).state, 'cancelled')
 })
