@@ -61,7 +61,8 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
     await turn
     const announce = async (): Promise<SubmittedTask> => await submitMatmul(net.faucet, { m: size, k: size + 4, n: size, budget: AGC / 100n, bidWindowMs: 3000, revealWindowMs: 2500, reannounce: true, ...(i % 10 === 9 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
     let s = await announce().finally(release)
-    let end = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000 })
+    // followed by push (task_status over each node's WebSocket): the same end states as polling, or the test fails
+    let end = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000, push: true })
     // a task that drew no commit final inside its bid window (a loaded machine) expired and was refunded whole:
     // its requester asked for a re-announce, which only its own client can sign (docs/market.md)
     for (let again = 0; end.state === 'expired' && again < 3; again++) {
@@ -71,7 +72,7 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
       submitting = new Promise<void>(resolve => { releaseAgain = resolve })
       await turnAgain
       s = await announce().finally(releaseAgain)
-      end = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000 })
+      end = await waitForTask(net.clients[i % NODES], s.taskId, undefined, { timeoutMs: 90_000, push: true })
     }
     submitted[i] = s
     done[i] = end
