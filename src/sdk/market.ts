@@ -80,10 +80,10 @@ export async function waitForTask (client: HarmonyClient, taskId: string, states
       if (pushed !== undefined) return pushed
       last = await client.call('task_get', [taskId], { signal: options.signal })
       if (last !== null && states.includes(last.state)) return last
+      if (pushed !== undefined) return pushed // it came during the read
       if (Date.now() > deadline) {
         throw new RpcTransportError('RPC_TIMEOUT', `task ${taskId} is ${last?.state ?? 'unknown'} after ${timeoutMs / 1000} s (waiting for ${states.join(' | ')})`, { taskId })
       }
-      if (pushed !== undefined) return pushed // it came during the read
       const waitMs = Math.min(unsubscribe === undefined ? options.intervalMs ?? 250 : PUSH_SAFETY_READ_MS, Math.max(1, deadline - Date.now() + 1))
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, waitMs)
