@@ -10,7 +10,7 @@ import type { RpcResultOf } from '../api/definitions.ts'
 import { open } from '../market/blobs/seal.ts'
 import { outputContext } from '../market/sealed-inputs.ts'
 import type { HarmonyClient, Unsubscribe } from './client.ts'
-import { RpcClientError, RpcTransportError } from './errors.ts'
+import { RpcTransportError } from './errors.ts'
 
 export type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
 export type TaskState = TaskRecord['state']
@@ -41,7 +41,7 @@ export interface WaitForTaskOptions {
   intervalMs?: number
   /**
    * Follow the task's `task_status` events instead of polling (a read every few seconds stays, in case an event is
-   * lost to a reconnect); a node without the topic is polled. Over HTTP this opens the client's WebSocket, which
+   * lost to a reconnect); a node without the topic, or out of a WebSocket's reach, is polled. Over HTTP this opens the client's WebSocket, which
    * stays open until `client.close()`. @default true for a ws:// client, false for an http:// one
    */
   push?: boolean
@@ -67,10 +67,9 @@ export async function waitForTask (client: HarmonyClient, taskId: string, states
       unsubscribe = await client.subscribe('task_status', { id: taskId }, (task) => {
         if (states.includes(task.state)) { pushed = task; wake?.() }
       }, { signal: options.signal })
-    } catch (err) {
+    } catch {
       options.signal?.throwIfAborted()
-      if (!(err instanceof RpcClientError)) throw err
-      // a node without the topic: polls
+      // a node without the topic, or no WebSocket to it (a proxy that passes only HTTP): polls, as before push
     }
   }
   try {
