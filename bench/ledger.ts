@@ -10,7 +10,8 @@
 //     without, and the cost of sync-writes is reported against the run without it; then a run offering 2× the
 //     saturation (the highest finalized rate measured), where admission control refuses (BUSY) instead of queueing:
 //     refusals counted, the accepted transactions' p50/p99 (bench/lib/devnet-load.ts; refused ones are retried);
-//     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside).
+//     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside); `cpu_per_tx`: the four
+//     node processes' CPU (from /proc) per final transaction, against the floor of four verifications of it.
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -166,6 +167,8 @@ function devnetFigures (label: string, run: DevnetRunResult): void {
   results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${label}_steady`, value: run.steadyP50, unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
   results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${label}_steady`, value: run.steadyP99, unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
   results.push({ bench: 'ledger', metric: `devnet4_busy_refusals@${label}`, value: run.busy, unit: 'tx', baseline: 'submissions (new and retried)', baseline_value: run.submitted })
+  // what a final transaction cost the four nodes, against the floor: each node verifies it once
+  if (!Number.isNaN(run.cpuMsPerTx)) results.push({ bench: 'ledger', metric: `devnet4_cpu_per_tx@${label}`, value: run.cpuMsPerTx, unit: 'ms', baseline: '4 verifications (verify cpu per signature × 4)', baseline_value: 4 * verifyCpuUs / 1000 })
 }
 
 const SYNC_MODE = values['sync-writes']

@@ -78,12 +78,17 @@ async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: numb
   return undefined
 }
 
-/** A node's `harmony_provider_decisions_total` by outcome (bid, or the reason it did not), from its /metrics. */
-async function providerDecisions (rpcUrl: string): Promise<Map<string, number>> {
+/** The counters of a node's /metrics that the saturation log reads: provider decisions by outcome, consensus polls. */
+interface NodeCounters { decisions: Map<string, number>, polls: number }
+
+/** `harmony_provider_decisions_total` by outcome (bid, or the reason it did not) and `harmony_dag_polls_total` (all results), from a node's /metrics. */
+async function nodeCounters (rpcUrl: string): Promise<NodeCounters> {
   const text = await (await fetch(new URL('/metrics', rpcUrl))).text()
-  const out = new Map<string, number>()
-  for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) out.set(m[1], Number(m[2]))
-  return out
+  const decisions = new Map<string, number>()
+  for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) decisions.set(m[1], Number(m[2]))
+  let polls = 0
+  for (const m of text.matchAll(/^harmony_dag_polls_total\{[^}]*\} (\S+)$/gm)) polls += Number(m[1])
+  return { decisions, polls }
 }
 
 /**
@@ -214,7 +219,7 @@ try {
   for (const IN_FLIGHT of IN_FLIGHT_LEVELS) {
     log(`(3) saturation for ${SATURATION_S} s, ${IN_FLIGHT} tasks in flight per requester`)
     const statsBefore = await Promise.all(clients.map(async c => await c.call('dag_stats')))
-    const decisionsBefore = await Promise.all(nodes.map(async n => await providerDecisions(n.rpc)))
+    const countersBefore = await Promise.all(nodes.map(async n => await nodeCounters(n.rpc)))
     const nodePids = nodes.flatMap(n => n.process.pid === undefined ? [] : [n.process.pid])
     const cpuBefore = await treeCpuSeconds(nodePids)
     const started = Date.now()
@@ -272,12 +277,15 @@ try {
     log(`${submittedIds.length} submitted, ${settled} settled, ${ends.filter(e => e === undefined).length} unfinished, in ${elapsedS.toFixed(1)} s`)
     // the providers' decisions in the window (bid, or why not), summed over the nodes
     const decisions = new Map<string, number>()
+    let polls = 0
     for (const [i, n] of nodes.entries()) {
-      for (const [outcome, count] of await providerDecisions(n.rpc)) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (decisionsBefore[i].get(outcome) ?? 0))
+      const after = await nodeCounters(n.rpc)
+      for (const [outcome, count] of after.decisions) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (countersBefore[i].decisions.get(outcome) ?? 0))
+      polls += after.polls - countersBefore[i].polls
     }
     log(`submits refused: ${[...refusals].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     log(`provider decisions: ${[...decisions].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
-    log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex)`)
+    log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex); ${Math.round(polls / elapsedS / nodes.length)} consensus polls/s per node`)
     logStages(stages)
     results.push(
       { bench: 'market', metric: `tasks/s at saturation (settled), ${IN_FLIGHT} in flight per requester`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },

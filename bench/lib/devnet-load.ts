@@ -18,6 +18,7 @@ import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { type Genesis, generateGenesis, genesisToJson } from '../../src/dag/genesis.ts'
 import { percentile } from '../report.ts'
+import { treeCpuSeconds } from './proc-cpu.ts'
 import { transfer, waitFor } from './ledger-net.ts'
 
 // The steady-state figures leave out transactions submitted in the first seconds: a cold devnet admits a burst before
@@ -56,6 +57,8 @@ export interface DevnetRunResult {
   otherRetryable: number
   /** Refusals that are not retryable (a bug in the load or the ledger) */
   failed: number
+  /** CPU milliseconds the four node processes spent per final transaction, from the first offer to the last final (NaN without /proc) */
+  cpuMsPerTx: number
 }
 
 interface NodeProc {
@@ -112,7 +115,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const latencies: number[] = []
   const finalCount = nodes.map(() => 0)
   const next = accounts.map(() => 0)
-  const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, steadyP50: 0, steadyP99: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0 }
+  const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, steadyP50: 0, steadyP99: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0, cpuMsPerTx: NaN }
   let answered = 0
   let lastFinal = 0
   const failedCodes = new Map<string, number>()
@@ -154,6 +157,8 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     }
   })
   init.log(`finality: ${accountsN} accounts, offering ${init.offeredRate} tx/s for ${init.seconds} s to 4 node processes, sync-writes ${init.syncWrites ? 'on' : 'off'}`)
+  const pids = nodes.map(n => n.child.pid ?? 0)
+  const cpu0 = await treeCpuSeconds(pids)
   start = performance.now()
   for (let j = 0; j < slots; j++) {
     const wait = start + (j * 1000) / init.offeredRate - performance.now()
@@ -188,6 +193,8 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   })
   await waitFor(() => latencies.length >= r.accepted, 'every accepted transaction final', 600_000).finally(() => { clearInterval(stallWatch) })
   await waitFor(() => finalCount.every(c => c >= latencies.length), 'every node applied them', 600_000)
+  const cpu1 = await treeCpuSeconds(pids)
+  if (cpu0 !== undefined && cpu1 !== undefined && latencies.length > 0) r.cpuMsPerTx = (cpu1 - cpu0) * 1000 / latencies.length
   r.finalTps = latencies.length / ((lastFinal - start) / 1000)
   latencies.sort((x, y) => x - y)
   r.p50 = percentile(latencies, 0.5)
@@ -196,7 +203,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const steady = bySecond.slice(STEADY_AFTER_S).flat().sort((x, y) => x - y)
   r.steadyP50 = steady.length === 0 ? NaN : percentile(steady, 0.5)
   r.steadyP99 = steady.length === 0 ? NaN : percentile(steady, 0.99)
-  init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed${failedCodes.size === 0 ? '' : ` (${[...failedCodes].map(([c, n]) => `${c} ${n}`).join(', ')})`}; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms`)
+  init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed${failedCodes.size === 0 ? '' : ` (${[...failedCodes].map(([c, n]) => `${c} ${n}`).join(', ')})`}; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms; node CPU ${r.cpuMsPerTx.toFixed(2)} ms per final tx`)
   if (init.metricsDir !== undefined) {
     const dir = init.metricsDir
     const written = nodes.map(() => false)
