@@ -42,11 +42,6 @@ export interface LedgerReader {
   /** The genesis vertex id and allocations: the state below every cut. */
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
   /**
-   * The signed timestamp of a vertex this node holds in memory (the market's time, docs/market.md "Time"): the
-   * undecided and the recent window; undefined otherwise.
-   */
-  vertexTimeMs: (vertexId: string) => bigint | undefined
-  /**
    * The earliest of the validators' latest final vertex times on this node (final-clock.ts): no honest validator's
    * vertex still to come is stamped at or before it. Undefined until every validator has a final vertex here.
    */

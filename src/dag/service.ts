@@ -245,7 +245,6 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
       return { parents: v.parentHex, txs }
     },
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
-    vertexTimeMs: (vertexId) => ledger.graph.get(vertexId)?.timestampMs,
     sealedThroughMs: () => ledger.sealedThroughMs(),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),
     heldCount: () => ledger.external.heldCount()
