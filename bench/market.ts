@@ -1,4 +1,5 @@
-// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10] [--follow subscribe|poll]
+// npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
+//   [--follow subscribe|poll] [--capacity 256]
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -35,6 +36,10 @@ const { values } = parseArgs({
     'bid-window': { type: 'string', default: '1000' },
     'reveal-window': { type: 'string', default: '500' },
     'in-flight': { type: 'string', default: '3,10' },
+    // each provider's `capacity` (tasks held at once: revealed bids and awards not yet answered). 64 left the providers
+    // declining to reveal at 30 in flight (half the tasks expired) while their sandboxes idled: the bench's tasks are
+    // milliseconds of work (2026-12-03: 256 settled 0.996–1.0 of them, 64 0.48–0.53)
+    capacity: { type: 'string', default: '256' },
     // how the saturation phase learns a task ended: the task_status topic over WebSocket, or task_get polls
     follow: { type: 'string', default: 'subscribe' }
   }
@@ -168,7 +173,7 @@ const devnet = new Devnet({
   chain: false,
   logLevel: 'warn',
   logger: createLogger({ level: 'warn' }),
-  nodeArgs: ['--executor', 'cpu', '--provider', JSON.stringify({ enabled: true, capacity: 64 })]
+  nodeArgs: ['--executor', 'cpu', '--provider', JSON.stringify({ enabled: true, capacity: Number(values.capacity) })]
 })
 try {
   log(`starting a ${NODES}-node devnet (every node a CPU provider)`)

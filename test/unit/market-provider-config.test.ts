@@ -1,6 +1,6 @@
 import test from 'ava'
 import { ConfigError } from '../../src/core/errors.ts'
-import { parseProviderConfig } from '../../src/market/provider/config.ts'
+import { MAX_CAPACITY, parseProviderConfig } from '../../src/market/provider/config.ts'
 import { parseConfigText, readEnv, readFlags, renderConfigFile, resolveConfig } from '../../src/node/config.ts'
 
 // The `provider` block of the node config, through every source a setting comes from.
@@ -29,6 +29,9 @@ test('a bad provider block is refused with the key, where it came from and what 
   t.regex(t.throws(() => readEnv({ HARMONY_PROVIDER: '{enabled' }), { instanceOf: ConfigError }).message, /HARMONY_PROVIDER: 'provider' must be a provider mapping/)
   t.regex(t.throws(() => parseConfigText('provider:\n  bond: -3\n', 'c.yaml'), { instanceOf: ConfigError }).message, /bond/)
   t.regex(t.throws(() => parseConfigText('provider:\n  capcity: 3\n', 'c.yaml'), { instanceOf: ConfigError }).message, /capcity/)
+  // capacity is bounded (a bid record per task held, and the heartbeat's u16), up to what a machine running many small tasks holds
+  t.is(readFlags({ provider: `{"capacity":${MAX_CAPACITY}}` }).provider?.capacity, MAX_CAPACITY)
+  t.regex(t.throws(() => readFlags({ provider: `{"capacity":${MAX_CAPACITY + 1}}` }), { instanceOf: ConfigError }).message, /capacity/)
   t.regex(t.throws(() => parseConfigText(`provider:\n  deny: ["${ADDRESS}"]\n`, 'c.yaml'), { instanceOf: ConfigError }).message, /hmy1/, 'a checksum typo in an address')
 })
 

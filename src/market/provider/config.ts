@@ -21,6 +21,12 @@ export const DEFAULT_MIN_PRICE = AGC / 1000n
  * behind the executor's one running task; its queue holds 32).
  */
 export const DEFAULT_CAPACITY = 16
+/**
+ * Largest `capacity`: what a provider holds is bounded memory (a bid record each, at most OPEN_BIDS_PER_SLOT × capacity
+ * open) and fits the heartbeat's u16. 64 held small tasks (milliseconds of work each) left a provider refusing to
+ * reveal while its sandbox idled; a machine that runs many at once may say so.
+ */
+export const MAX_CAPACITY = 4096
 /** @default 64 MiB of inputs plus outputs per task. */
 export const DEFAULT_MAX_TASK_BYTES = 64 * 1024 * 1024
 /** @default 1000 GFLOP per task. */
@@ -63,7 +69,7 @@ export const providerConfigSchema = z.strictObject({
   /** Least price bid for any task, base units. @default 0.001 AGC */
   minPrice: amount.default(DEFAULT_MIN_PRICE),
   /** Tasks held at once (bids not yet decided + awarded tasks not yet answered); past it the provider does not bid. @default 16 */
-  capacity: z.number().int().min(1).max(64).default(DEFAULT_CAPACITY),
+  capacity: z.number().int().min(1).max(MAX_CAPACITY).default(DEFAULT_CAPACITY),
   /** Requesters served; empty serves everyone not denied. @default [] */
   allow: z.array(address).max(MAX_LIST).default([]),
   /** Requesters never served. @default [] */
