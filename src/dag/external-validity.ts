@@ -7,7 +7,8 @@
  *
  * - `valid`: the transaction is cached as checked; once every such transaction of a vertex is valid, the vertex is
  *   released.
- * - `pending` (not confirmed yet, chain unreachable, no checker registered): asked again every `recheckMs`.
+ * - `pending` (not confirmed yet, chain unreachable, no checker registered): asked again every `recheckMs`, and at
+ *   once when this ledger accepts a vertex or a neighbour says its view moved (`recheckNow`).
  * - `invalid`: the vertex stays held (never voted for) and is *vetoed*: in its conflict sets this node prefers any
  *   other member, and its ledger accepts a competing submission (so an honest credit can replace a wrong one that
  *   came first). Asked again every `recheckMs × INVALID_BACKOFF` in case this node's chain view was behind.
@@ -18,6 +19,7 @@
  */
 import type { Logger } from '../core/logger.ts'
 import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { DagMetrics } from './metrics.ts'
 import type { TxInfo } from './tx.ts'
 import { getTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
@@ -36,7 +38,8 @@ export interface ExternalValidityInit {
   recheckMs?: number
 }
 
-interface Held { txs: TxInfo[], nextCheckAt: number, reported: boolean }
+/** `invalid`: its last verdict (rechecked only after the backoff, not on `recheckNow`). */
+interface Held { txs: TxInfo[], nextCheckAt: number, reported: boolean, invalid: boolean, sinceMs: number }
 
 export class ExternalValidity {
   private readonly core: AvalancheCore
@@ -51,9 +54,12 @@ export class ExternalValidity {
   private stopped = false
   private readonly listeners = new Set<(vertexId: string) => void>()
 
-  constructor (core: AvalancheCore, log: Logger, init: ExternalValidityInit = {}) {
+  private readonly metrics: Pick<DagMetrics, 'externalHoldSeconds'> | undefined
+
+  constructor (core: AvalancheCore, log: Logger, init: ExternalValidityInit = {}, metrics?: Pick<DagMetrics, 'externalHoldSeconds'>) {
     this.core = core
     this.log = log
+    this.metrics = metrics
     this.recheckMs = init.recheckMs ?? 500
   }
 
@@ -69,7 +75,7 @@ export class ExternalValidity {
   onProcessing (info: VertexInfo): void {
     const txs = info.txs.filter(t => getTxKind(t.tx.kind)?.externalCheck === true)
     if (txs.length === 0 || !this.core.hold(info.idHex)) return
-    this.held.set(info.idHex, { txs, nextCheckAt: 0, reported: false })
+    this.held.set(info.idHex, { txs, nextCheckAt: 0, reported: false, invalid: false, sinceMs: performance.now() })
     this.schedule(0)
   }
 
@@ -80,6 +86,17 @@ export class ExternalValidity {
   }
 
   heldCount (): number { return this.held.size }
+
+  /**
+   * Checks the held vertices whose verdict was `pending` again now, not at their next `recheckMs`: the view they
+   * wait for moved (a decision of this ledger, a domain's state applied it). Coalesced: one pass runs at a time,
+   * and a call during it asks for one more pass after it.
+   */
+  recheckNow (): void {
+    if (this.held.size === 0) return
+    for (const h of this.held.values()) if (!h.invalid) h.nextCheckAt = 0
+    this.schedule(0)
+  }
 
   stop (): void {
     this.stopped = true
@@ -102,22 +119,30 @@ export class ExternalValidity {
     this.running = true
     try {
       const now = Date.now()
-      for (const [id, h] of [...this.held]) {
+      const due: Array<[string, Held]> = []
+      for (const [id, h] of this.held) {
+        if (!this.core.isProcessing(id)) this.end(id, h, 'decided')
+        else if (h.nextCheckAt <= now) due.push([id, h])
+      }
+      // checked together, not one after another: a check that waits for a neighbour's state to catch up (the
+      // market's) then waits once for all of them (measured 2026-12-03: one by one, a pass held the last for seconds)
+      const verdicts = await Promise.all(due.map(async ([, h]) => await this.checkAll(h.txs)))
+      for (const [i, [id, h]] of due.entries()) {
         if (this.stopped) return
-        if (!this.core.isProcessing(id)) { this.held.delete(id); continue }
-        if (h.nextCheckAt > now) continue
-        const verdict = await this.checkAll(h.txs)
-        if (!this.core.isProcessing(id)) { this.held.delete(id); continue }
+        const verdict = verdicts[i]
+        if (!this.core.isProcessing(id)) { this.end(id, h, 'decided'); continue }
         if (verdict === 'valid') {
-          this.held.delete(id)
+          this.end(id, h, 'released')
           this.core.release(id)
           for (const fn of this.listeners) fn(id)
         } else if (verdict === 'invalid') {
+          h.invalid = true
           this.core.veto(id)
           if (!h.reported) this.log.warn({ vertex: id }, 'vertex carries a transaction this node\'s chain view says is invalid: not voting for it')
           h.reported = true
           h.nextCheckAt = Date.now() + this.recheckMs * INVALID_BACKOFF
         } else {
+          h.invalid = false
           h.nextCheckAt = Date.now() + this.recheckMs
         }
       }
@@ -127,6 +152,11 @@ export class ExternalValidity {
       this.again = false
       this.schedule(again ? 0 : this.recheckMs)
     }
+  }
+
+  private end (id: string, h: Held, how: 'released' | 'decided'): void {
+    this.held.delete(id)
+    this.metrics?.externalHoldSeconds.observe({ end: how }, (performance.now() - h.sinceMs) / 1000)
   }
 
   private async checkAll (txs: TxInfo[]): Promise<ExternalVerdict> {

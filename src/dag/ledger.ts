@@ -117,7 +117,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
-    this.external = new ExternalValidity(core, this.log)
+    this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
     this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
