@@ -1,5 +1,5 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
-//   [--follow subscribe|poll] [--capacity 256]
+//   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d]
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -13,7 +13,7 @@
 //     announces final too late for a bid expire); tasks settled per second, next to
 //     the DAG's finalized transactions per second over the same window (each task costs 3 + 2 × bidders + results transactions:
 //     announce, a commit and a reveal per bidder, award, a result per replica, settle: 14 with five bidders).
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,6 +40,8 @@ const { values } = parseArgs({
     // declining to reveal at 30 in flight (half the tasks expired) while their sandboxes idled: the bench's tasks are
     // milliseconds of work (2026-12-03: 256 settled 0.996–1.0 of them, 64 0.48–0.53)
     capacity: { type: 'string', default: '256' },
+    // each node's Prometheus metrics after each saturation level: <dir>/<N>-node<i>.prom (bench/lib/metrics-summary.ts)
+    'metrics-dir': { type: 'string' },
     // how the saturation phase learns a task ended: the task_status topic over WebSocket, or task_get polls
     follow: { type: 'string', default: 'subscribe' }
   }
@@ -87,8 +89,9 @@ async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: numb
 interface NodeCounters { decisions: Map<string, number>, polls: number }
 
 /** `harmony_provider_decisions_total` by outcome (bid, or the reason it did not) and `harmony_dag_polls_total` (all results), from a node's /metrics. */
-async function nodeCounters (rpcUrl: string): Promise<NodeCounters> {
+async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCounters> {
   const text = await (await fetch(new URL('/metrics', rpcUrl))).text()
+  if (saveAs !== undefined) await writeFile(saveAs, text)
   const decisions = new Map<string, number>()
   for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) decisions.set(m[1], Number(m[2]))
   let polls = 0
@@ -284,7 +287,7 @@ try {
     const decisions = new Map<string, number>()
     let polls = 0
     for (const [i, n] of nodes.entries()) {
-      const after = await nodeCounters(n.rpc)
+      const after = await nodeCounters(n.rpc, values['metrics-dir'] === undefined ? undefined : join(values['metrics-dir'], `${IN_FLIGHT}-node${i}.prom`))
       for (const [outcome, count] of after.decisions) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (countersBefore[i].decisions.get(outcome) ?? 0))
       polls += after.polls - countersBefore[i].polls
     }

@@ -30,6 +30,8 @@ export interface CoordinatorComponents {
     reader: LedgerReader
     submitTransaction: (tx: Transaction) => Promise<string>
     setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
+    /** Asks the ledger to check the held decisions again now (the market state they wait for moved). */
+    recheckExternal: () => void
   }
   state: MarketState
   /** The node's ledger key: signs awards, settles and slashes. */

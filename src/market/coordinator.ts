@@ -60,6 +60,7 @@ export class MarketCoordinator implements Startable {
   private timer: NodeJS.Timeout | undefined
   private ticking: Promise<void> | undefined
   private running = false
+  private detachApplied: (() => void) | undefined
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.c = components
@@ -78,6 +79,9 @@ export class MarketCoordinator implements Startable {
     dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
     dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
     dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
+    // a decision held 'pending' waits for this node's market state to apply what the issuer had applied: checked
+    // again as soon as it moves, not up to the ledger's recheck interval later (measured: 2026-12-03, docs/market.md)
+    this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal() })
     this.schedule()
   }
 
@@ -85,6 +89,8 @@ export class MarketCoordinator implements Startable {
     this.running = false
     clearTimeout(this.timer)
     await this.ticking
+    this.detachApplied?.()
+    this.detachApplied = undefined
     for (const kind of [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH]) this.c.dag.setExternalChecker(kind, undefined)
   }
 
@@ -182,7 +188,7 @@ export class MarketCoordinator implements Startable {
     const nonce = (await this.c.dag.reader.account(account)).nonce
     // read before the drain: every vertex that moved it past a window's close is then applied to the state
     const sealed = { ms: this.c.dag.reader.sealedThroughMs() }
-    await this.c.state.drain()
+    await this.c.state.caughtUp()
     const t = await this.c.state.taskRecord(taskId)
     if (t === undefined) return undefined
     return { nonce, t, step: await this.stepOf(t, this.clock(sealed)) }
@@ -259,12 +265,12 @@ export class MarketCoordinator implements Startable {
 
   /**
    * True while an earlier transaction of the decision's account (escrow or bond) is not final here: wait for it.
-   * Otherwise the market state is drained first, so it holds every decision final before this one (the state
+   * Otherwise the market state catches up first, so it holds every decision final before this one (the state
    * applies final transactions after the ledger commits them: a lagging state would pass a duplicate).
    */
   private async accountBehind (tx: TxInfo): Promise<boolean> {
     if ((await this.c.dag.reader.account(tx.account)).nonce < tx.tx.nonce) return true
-    await this.c.state.drain()
+    await this.c.state.caughtUp()
     return false
   }
 

@@ -71,7 +71,7 @@ export class MarketService implements Startable {
   async auctionSealed (taskId: string): Promise<boolean | undefined> {
     // read before the drain, as the coordinator does: every vertex that moved the clock is then applied to the state
     const sealed = this.dag.reader.sealedThroughMs()
-    await this.state.drain()
+    await this.state.caughtUp()
     const t = await this.state.taskRecord(taskId)
     return t === undefined ? undefined : auctionSealed(t, sealed === undefined ? undefined : Number(sealed))
   }

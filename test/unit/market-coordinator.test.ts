@@ -38,6 +38,8 @@ interface Fixture {
   /** decisions the coordinator submitted, oldest first */
   submitted: Transaction[]
   checkers: Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>
+  /** times the coordinator asked the ledger to check held decisions again */
+  rechecks: { count: number }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
   balances: Map<string, bigint>
   next: (account: Uint8Array) => bigint
@@ -77,11 +79,13 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
   }
   const submitted: Transaction[] = []
   const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
+  const rechecks = { count: 0 }
   const coordinator = new MarketCoordinator({
     dag: {
       reader: dag.reader,
       submitTransaction: async (tx) => { submitted.push(tx); return txInfo(encodeTx(tx)).idHex },
-      setExternalChecker: (kind, fn) => { if (fn === undefined) checkers.delete(kind); else checkers.set(kind, fn) }
+      setExternalChecker: (kind, fn) => { if (fn === undefined) checkers.delete(kind); else checkers.set(kind, fn) },
+      recheckExternal: () => { rechecks.count++ }
     },
     state,
     identity: validator,
@@ -99,6 +103,7 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
     coordinator,
     submitted,
     checkers,
+    rechecks,
     balances,
     next,
     final,
@@ -229,6 +234,22 @@ test('a private task whose winner and spot-checker disagree is settled unresolve
     t.deepEqual(submitted, [], 'no slash without proof')
     t.is(reexecutions, 0, 'a private task is never sent to re-execution')
     t.is((await state.providerRecord(toHex(addr(liar))))?.faults, 0)
+  } finally {
+    await f.close()
+  }
+})
+
+test('each final market transaction the state applies asks the ledger to check held decisions again, until the coordinator stops', async (t) => {
+  const f = await fixture()
+  const provider = generateKeyPair()
+  try {
+    const before = f.rechecks.count
+    await f.final(buildProviderRegister(f.by(provider), cpuProvider(MIN_BOND)), Date.now())
+    t.is(f.rechecks.count, before + 1, 'an award or settle held pending on this state is checked again as soon as it moves')
+    await f.coordinator.stop()
+    const { tx } = buildTaskAnnounce(f.by(generateKeyPair()), matmulAnnounce({}))
+    await f.final(tx, Date.now())
+    t.is(f.rechecks.count, before + 1, 'a stopped coordinator asks nothing')
   } finally {
     await f.close()
   }

@@ -22,6 +22,7 @@ import type { FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
+import { DrainLoop } from './drain-loop.ts'
 import { QueueCursor } from './queue-cursor.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
 import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
@@ -92,13 +93,12 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private readonly recentLimit: number
   private readonly parkMs: number
   private newestAppliedMs = 0
-  private draining: Promise<void> | undefined
   private readonly queue: QueueCursor
-  private again = false
+  private readonly loop: DrainLoop
   private running = false
   private readonly appliedListeners = new Set<ApplyListener>()
   private readonly onFinal = (e: { tx: TxInfo }): void => {
-    if (MARKET_KINDS.has(e.tx.tx.kind)) this.scheduleDrain()
+    if (MARKET_KINDS.has(e.tx.tx.kind)) this.loop.schedule()
   }
 
   constructor (components: MarketStateComponents, init: MarketStateInit = {}) {
@@ -107,6 +107,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     this.db = sublevel(components.db, 'market')
     this.queue = new QueueCursor(this.db)
     this.log = components.logger.child({ module: 'market-state' })
+    this.loop = new DrainLoop(async () => await this.queue.pass(async (q) => await this.applyQueued(q)), this.log)
     this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
     this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
     this.parkMs = init.parkMs ?? 600_000
@@ -117,6 +118,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     if (this.running) return
     for await (const k of this.db.keys({ gte: enc(P.open), lt: enc(`${P.open}\xff`) })) this.open.add(dec(k).slice(P.open.length))
     this.running = true
+    this.loop.start()
     this.c.dag.on('tx:final', this.onFinal)
     await this.drain()
   }
@@ -124,7 +126,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   async stop (): Promise<void> {
     this.running = false
     this.c.dag.off('tx:final', this.onFinal)
-    await this.draining
+    await this.loop.stop()
   }
 
   /** Listens to every applied, parked-out or refused market transaction. */
@@ -133,24 +135,11 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     return () => { this.appliedListeners.delete(fn) }
   }
 
-  /** Applies every queued entry now (tests; the finalized stream triggers it otherwise). */
-  async drain (): Promise<void> {
-    if (this.draining !== undefined) { this.again = true; return await this.draining }
-    this.draining = this.drainLoop().finally(() => { this.draining = undefined })
-    await this.draining
-  }
+  /** Applies every queued entry now and until the queue stays empty (start, tests; `caughtUp` for readers). */
+  async drain (): Promise<void> { await this.loop.drain() }
 
-  private scheduleDrain (): void {
-    if (!this.running) return
-    void this.drain().catch(err => { this.log.error({ err }, 'applying final market transactions failed; retried on the next one') })
-  }
-
-  private async drainLoop (): Promise<void> {
-    do {
-      this.again = false
-      while (await this.queue.pass(async (q) => await this.applyQueued(q)));
-    } while (this.again)
-  }
+  /** Resolves once every market transaction final before this call is applied (or parked), under any load. */
+  async caughtUp (): Promise<void> { await this.loop.caughtUp() }
 
   /** Applies one queued entry; true when it left the queue. */
   private async applyQueued (q: QueuedTx): Promise<boolean> {
