@@ -8,7 +8,7 @@
  * - `valid`: the transaction is cached as checked; once every such transaction of a vertex is valid, the vertex is
  *   released.
  * - `pending` (not confirmed yet, chain unreachable, no checker registered): asked again every `recheckMs`, and at
- *   once when this ledger accepts a vertex or a neighbour says its view moved (`recheckNow`).
+ *   once when the checker's owner says its view moved (`recheckNow`).
  * - `invalid`: the vertex stays held (never voted for) and is *vetoed*: in its conflict sets this node prefers any
  *   other member, and its ledger accepts a competing submission (so an honest credit can replace a wrong one that
  *   came first). Asked again every `recheckMs × INVALID_BACKOFF` in case this node's chain view was behind.
@@ -88,14 +88,19 @@ export class ExternalValidity {
   heldCount (): number { return this.held.size }
 
   /**
-   * Checks the held vertices whose verdict was `pending` again now, not at their next `recheckMs`: the view they
-   * wait for moved (a decision of this ledger, a domain's state applied it). Coalesced: one pass runs at a time,
-   * and a call during it asks for one more pass after it.
+   * Checks the held vertices carrying a transaction of `kinds` whose verdict was `pending` again now, not at their
+   * next `recheckMs`: the view their checker waits for moved (the market's state applied a transaction). Only those
+   * kinds: another checker's view (the bridge's chain) did not move, and each of its checks may cost a chain call.
+   * Coalesced: one pass runs at a time, and a call during it asks for one more pass after it.
    */
-  recheckNow (): void {
-    if (this.held.size === 0) return
-    for (const h of this.held.values()) if (!h.invalid) h.nextCheckAt = 0
-    this.schedule(0)
+  recheckNow (kinds: ReadonlySet<number>): void {
+    let due = false
+    for (const h of this.held.values()) {
+      if (h.invalid || !h.txs.some(t => kinds.has(t.tx.kind))) continue
+      h.nextCheckAt = 0
+      due = true
+    }
+    if (due) this.schedule(0)
   }
 
   stop (): void {

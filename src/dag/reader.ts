@@ -56,6 +56,6 @@ export interface LedgerReader {
 export interface LedgerRegistration {
   /** Installs (or with undefined removes) the outside check of transactions of `kind`. */
   setExternalChecker: (kind: number, checker: ExternalChecker | undefined) => void
-  /** Checks the vertices held for a `pending` outside check again now: the neighbour's view they wait for moved. */
-  recheckExternal: () => void
+  /** Checks the vertices held for a `pending` outside check of `kinds` again now: the view their checker reads moved. */
+  recheckExternal: (kinds: ReadonlySet<number>) => void
 }

@@ -119,9 +119,6 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     ]
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
     this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: `0x${tx.idHex}`, reason, tx }) })
-    // a held vertex's outside check often waits for this ledger's own decisions (an account's nonce, the final clock):
-    // checked again when one lands, not up to recheckMs later
-    this.ledger.on('vertex:accepted', () => { this.ledger.external.recheckNow() })
   }
 
   async start (): Promise<void> {
@@ -148,8 +145,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.ledger.external.setChecker(kind, checker)
   }
 
-  recheckExternal (): void {
-    this.ledger.external.recheckNow()
+  recheckExternal (kinds: ReadonlySet<number>): void {
+    this.ledger.external.recheckNow(kinds)
   }
 
   /**

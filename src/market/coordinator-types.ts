@@ -31,7 +31,7 @@ export interface CoordinatorComponents {
     submitTransaction: (tx: Transaction) => Promise<string>
     setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
     /** Asks the ledger to check the held decisions again now (the market state they wait for moved). */
-    recheckExternal: () => void
+    recheckExternal: (kinds: ReadonlySet<number>) => void
   }
   state: MarketState
   /** The node's ledger key: signs awards, settles and slashes. */

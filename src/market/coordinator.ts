@@ -42,6 +42,9 @@ const REEXEC_CACHE = 1000
 /** Invalid decisions whose reason was logged (each is logged once). */
 const REPORTED_INVALID = 1000
 
+/** The decisions every validator recomputes before it votes (its external checkers). */
+const CHECKED_KINDS: ReadonlySet<number> = new Set([TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH])
+
 export class MarketCoordinator implements Startable {
   private readonly c: CoordinatorComponents
   private readonly log: Logger
@@ -81,7 +84,7 @@ export class MarketCoordinator implements Startable {
     dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
     // a decision held 'pending' waits for this node's market state to apply what the issuer had applied: checked
     // again as soon as it moves, not up to the ledger's recheck interval later (measured: 2026-12-03, docs/market.md)
-    this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal() })
+    this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal(CHECKED_KINDS) })
     this.schedule()
   }
 
@@ -91,7 +94,7 @@ export class MarketCoordinator implements Startable {
     await this.ticking
     this.detachApplied?.()
     this.detachApplied = undefined
-    for (const kind of [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH]) this.c.dag.setExternalChecker(kind, undefined)
+    for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
   }
 
   private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }

@@ -38,8 +38,8 @@ interface Fixture {
   /** decisions the coordinator submitted, oldest first */
   submitted: Transaction[]
   checkers: Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>
-  /** times the coordinator asked the ledger to check held decisions again */
-  rechecks: { count: number }
+  /** times the coordinator asked the ledger to check held decisions again, and the kinds it named last */
+  rechecks: { count: number, kinds: number[] }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
   balances: Map<string, bigint>
   next: (account: Uint8Array) => bigint
@@ -79,13 +79,13 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
   }
   const submitted: Transaction[] = []
   const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
-  const rechecks = { count: 0 }
+  const rechecks = { count: 0, kinds: [] as number[] }
   const coordinator = new MarketCoordinator({
     dag: {
       reader: dag.reader,
       submitTransaction: async (tx) => { submitted.push(tx); return txInfo(encodeTx(tx)).idHex },
       setExternalChecker: (kind, fn) => { if (fn === undefined) checkers.delete(kind); else checkers.set(kind, fn) },
-      recheckExternal: () => { rechecks.count++ }
+      recheckExternal: (kinds) => { rechecks.count++; rechecks.kinds = [...kinds].sort((a, b) => a - b) }
     },
     state,
     identity: validator,
@@ -246,6 +246,7 @@ test('each final market transaction the state applies asks the ledger to check h
     const before = f.rechecks.count
     await f.final(buildProviderRegister(f.by(provider), cpuProvider(MIN_BOND)), Date.now())
     t.is(f.rechecks.count, before + 1, 'an award or settle held pending on this state is checked again as soon as it moves')
+    t.deepEqual(f.rechecks.kinds, [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH], 'its own decisions only (a deposit credit waits on the chain, not on this state)')
     await f.coordinator.stop()
     const { tx } = buildTaskAnnounce(f.by(generateKeyPair()), matmulAnnounce({}))
     await f.final(tx, Date.now())
