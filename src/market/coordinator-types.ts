@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { LedgerReader } from '../dag/reader.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
+import type { VertexInfo } from '../dag/vertex.ts'
 import type { SignerKeys } from './kinds/index.ts'
 import type { MarketState } from './state/market-state.ts'
 import type { TaskView } from './state/reader.ts'
@@ -34,6 +35,15 @@ export interface CoordinatorComponents {
     recheckExternal: (kinds: ReadonlySet<number>) => void
   }
   state: MarketState
+  /**
+   * Vertices as this node inserts them (the ledger's `vertex:inserted`): a decision another validator issued shows
+   * here before it is final, and this node does not issue its own at the same slot meanwhile (a second transaction
+   * at one account and nonce is a conflict: a vertex rejected and β_rogue polls for the set).
+   */
+  vertices?: {
+    on: (event: 'vertex:inserted', listener: (info: VertexInfo) => void) => unknown
+    off: (event: 'vertex:inserted', listener: (info: VertexInfo) => void) => unknown
+  }
   /** The node's ledger key: signs awards, settles and slashes. */
   identity: SignerKeys
   logger: Logger

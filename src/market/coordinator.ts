@@ -22,6 +22,7 @@ import { turnRank } from '../core/turn.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
+import type { VertexInfo } from '../dag/vertex.ts'
 import { bondAccount, escrowAccount } from './accounts.ts'
 import {
   bondSlashKind, buildBondSlash, buildTaskAward, buildTaskSettle, settleTotal, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
@@ -41,6 +42,8 @@ const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_
 const REEXEC_CACHE = 1000
 /** Invalid decisions whose reason was logged (each is logged once). */
 const REPORTED_INVALID = 1000
+/** Decisions seen pending in inserted vertices, by slot. */
+const PENDING_SLOTS = 10_000
 
 /** The decisions every validator recomputes before it votes (its external checkers). */
 const CHECKED_KINDS: ReadonlySet<number> = new Set([TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH])
@@ -55,6 +58,15 @@ export class MarketCoordinator implements Startable {
   private readonly clockInit: Omit<PlanClock, 'nowMs'>
   /** slot (account:nonce) → when this node last submitted for it */
   private readonly submitted = new Map<string, number>()
+  /** slot → a decision for it (any validator's) in a vertex inserted here, and when it arrived */
+  private readonly pendingSlots = new Map<string, { txId: string, atMs: number }>()
+  private readonly onVertex = (info: VertexInfo): void => {
+    for (const t of info.txs) {
+      if (!CHECKED_KINDS.has(t.tx.kind)) continue
+      this.pendingSlots.set(`${toHex(t.account)}:${t.tx.nonce}`, { txId: t.idHex, atMs: Date.now() })
+      if (this.pendingSlots.size > PENDING_SLOTS) this.pendingSlots.delete(this.pendingSlots.keys().next().value as string)
+    }
+  }
   /** task → first time this node saw its current step due (the turn's start) */
   private readonly dueSince = new Map<string, { step: string, atMs: number }>()
   private readonly reexecuted = new Map<string, string>()
@@ -85,6 +97,7 @@ export class MarketCoordinator implements Startable {
     // a decision held 'pending' waits for this node's market state to apply what the issuer had applied: checked
     // again as soon as it moves, not up to the ledger's recheck interval later (measured: 2026-12-03, docs/market.md)
     this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal(CHECKED_KINDS) })
+    this.c.vertices?.on('vertex:inserted', this.onVertex)
     this.schedule()
   }
 
@@ -94,6 +107,7 @@ export class MarketCoordinator implements Startable {
     await this.ticking
     this.detachApplied?.()
     this.detachApplied = undefined
+    this.c.vertices?.off('vertex:inserted', this.onVertex)
     for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
   }
 
@@ -163,6 +177,10 @@ export class MarketCoordinator implements Startable {
     if (due?.step !== key) { due = { step: key, atMs: now }; this.dueSince.set(taskId, due) }
     const rank = this.myRank(BigInt(`0x${taskId.slice(0, 12)}`) + nonce)
     if (now < due.atMs + rank * this.proposeDelayMs) return false
+    // another validator's decision for this slot is on its way (not one this node found invalid): wait for it as for
+    // one's own, rather than issue a conflicting second one when the turn passes before the first is final
+    const pending = this.pendingSlots.get(slot)
+    if (pending !== undefined && now < pending.atMs + this.resubmitMs && !this.reportedInvalid.has(pending.txId)) return false
     const last = this.submitted.get(slot)
     return last === undefined || now >= last + this.resubmitMs
   }

@@ -29,6 +29,8 @@ export interface MarketServiceComponents {
   reexecute?: Reexecute
   /** Records committed with each task change (MarketStateComponents.taskChangeRecords: the webhook outbox). */
   taskChangeRecords?: MarketStateComponents['taskChangeRecords']
+  /** The ledger's inserted vertices (CoordinatorComponents.vertices). */
+  vertices?: CoordinatorComponents['vertices']
 }
 
 export class MarketService implements Startable {
@@ -56,6 +58,7 @@ export class MarketService implements Startable {
       identity: components.identity,
       logger: components.logger,
       ...(components.reexecute !== undefined ? { reexecute: components.reexecute } : {}),
+      ...(components.vertices !== undefined ? { vertices: components.vertices } : {}),
       onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) }
     }, init)
   }

@@ -243,7 +243,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       const accounts = new Set([task.requester, ...task.awards.flatMap(a => [...a.winners, ...(a.checker === undefined ? [] : [a.checker])])])
       return webhooks.eventRecords('task', taskToRpc(task), { accounts: [...accounts] })
     }
-    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute, taskChangeRecords })
+    this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute, taskChangeRecords, vertices: this.dagValue.ledger })
     this.marketValue.reader.on('task:changed', () => { webhooks.drainOutbox() })
     await this.add('market', this.marketValue)
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods

@@ -21,7 +21,7 @@ import type { LedgerReader } from '../../src/dag/reader.ts'
 import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import {
   bondAccount, bondSlashKind, buildBidCommit, buildBidReveal, buildBondSlash, buildProviderRegister, buildTaskAnnounce, escrowAccount, MarketCoordinator,
-  MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf
+  MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward
 } from '../../src/market/index.ts'
 import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -45,11 +45,13 @@ interface Fixture {
   next: (account: Uint8Array) => bigint
   /** Makes `tx` final at market time `timeMs`: the queue record the ledger writes in the decision's batch. */
   final: (tx: Transaction, timeMs: number) => Promise<void>
+  /** A vertex carrying `tx` is inserted here (pending, not final): the ledger's `vertex:inserted`. */
+  insert: (tx: Transaction) => void
   close: () => Promise<void>
 }
 
 /** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
-async function fixture (reexecute?: Reexecute): Promise<Fixture> {
+async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number } = {}): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
   const db = await openDatabase(join(dir, 'db'))
   const validator = generateKeyPair()
@@ -88,10 +90,11 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
       recheckExternal: (kinds) => { rechecks.count++; rechecks.kinds = [...kinds].sort((a, b) => a - b) }
     },
     state,
+    vertices: dag,
     identity: validator,
     logger: silentLogger(),
     ...(reexecute !== undefined ? { reexecute } : {})
-  }, { tickMs: 60_000, proposeDelayMs: 0 })
+  }, { tickMs: 60_000, proposeDelayMs: 0, ...init })
   await state.start()
   await coordinator.start()
   // what a signer needs to build its next transaction: the chain, its keys, its next nonce and the fee
@@ -107,6 +110,7 @@ async function fixture (reexecute?: Reexecute): Promise<Fixture> {
     balances,
     next,
     final,
+    insert: (tx) => { dag.emit('vertex:inserted', { txs: [txInfo(encodeTx(tx))] }) },
     close: async () => {
       await coordinator.stop()
       await state.stop()
@@ -251,6 +255,33 @@ test('each final market transaction the state applies asks the ledger to check h
     const { tx } = buildTaskAnnounce(f.by(generateKeyPair()), matmulAnnounce({}))
     await f.final(tx, Date.now())
     t.is(f.rechecks.count, before + 1, 'a stopped coordinator asks nothing')
+  } finally {
+    await f.close()
+  }
+})
+
+test('a decision another validator issued, pending in an inserted vertex, is not issued again at its slot until the resubmit time', async (t) => {
+  const f = await fixture(undefined, { resubmitMs: 300 })
+  const { by, final, coordinator, submitted, next } = f
+  const [requester, cheap, dear, other] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    const t0 = Date.now() - 60_000
+    await final(buildProviderRegister(by(cheap), cpuProvider(MIN_BOND)), t0)
+    await final(buildProviderRegister(by(dear), cpuProvider(MIN_BOND)), t0)
+    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 }))
+    await final(announce, t0 + 1)
+    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
+    // the award is due and it is this validator's turn, but another validator's award for the escrow's next nonce
+    // is already in a vertex here: a second one would conflict with it
+    f.insert(buildTaskAward(CHAIN, other, next(escrowAccount(taskId)), { taskId, round: 0, considered: [], winners: [addr(cheap)] }))
+    await coordinator.tick()
+    t.is(submitted.length, 0, 'no second decision at that account and nonce while the first may still be accepted')
+    // it never became final: after the resubmit time the turn is this validator's again
+    await new Promise(resolve => setTimeout(resolve, 350))
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    t.is(submitted[0].kind, TX_KIND_TASK_AWARD)
+    t.is(submitted[0].nonce, next(escrowAccount(taskId)))
   } finally {
     await f.close()
   }
