@@ -129,6 +129,16 @@ async function bidTwo (f: Fixture, taskId: Uint8Array, t0: number, ...bids: Arra
   for (const [k, price] of bids) await f.final(buildBidReveal(f.by(k), { taskId, price, salt }), t0 + 2010)
 }
 
+/** Two registered providers bid 100 (`cheap`) and 200 (`dear`) on a fresh task announced at t0 (windows of 2 s): its award is due. */
+async function auctionAt (f: Fixture, t0: number, requester: KeyPair, cheap: KeyPair, dear: KeyPair): Promise<Uint8Array> {
+  await f.final(buildProviderRegister(f.by(cheap), cpuProvider(MIN_BOND)), t0)
+  await f.final(buildProviderRegister(f.by(dear), cpuProvider(MIN_BOND)), t0)
+  const { tx: announce, taskId } = buildTaskAnnounce(f.by(requester), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 }))
+  await f.final(announce, t0 + 1)
+  await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
+  return taskId
+}
+
 test('a late winner with no bond left is slashed 0, the slash checks valid, and its replacement is awarded', async (t) => {
   const f = await fixture()
   const { validator, state, coordinator, submitted, checkers, next, final, by } = f
@@ -136,14 +146,10 @@ test('a late winner with no bond left is slashed 0, the slash checks valid, and 
   try {
     // the whole history lies a minute in the past, so every window and deadline has passed on the coordinator's clock
     const t0 = Date.now() - 60_000
-    await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
-    await final(buildProviderRegister(by(honest), cpuProvider(MIN_BOND)), t0)
-    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 }))
-    await final(announce, t0 + 1)
+    const taskId = await auctionAt(f, t0, requester, liar, honest)
     // its bid window is long: it needs no decision during this test
     const { tx: other, taskId: otherTaskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 600_000 }))
     await final(other, t0 + 1)
-    await bidTwo(f, taskId, t0, [liar, 100n], [honest, 200n])
 
     // the first award, as the coordinator issues it: the liar is cheapest and wins
     await coordinator.tick()
@@ -262,15 +268,10 @@ test('each final market transaction the state applies asks the ledger to check h
 
 test('a decision another validator issued, pending in an inserted vertex, is not issued again at its slot until the resubmit time', async (t) => {
   const f = await fixture(undefined, { resubmitMs: 300 })
-  const { by, final, coordinator, submitted, next } = f
+  const { coordinator, submitted, next } = f
   const [requester, cheap, dear, other] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
-    const t0 = Date.now() - 60_000
-    await final(buildProviderRegister(by(cheap), cpuProvider(MIN_BOND)), t0)
-    await final(buildProviderRegister(by(dear), cpuProvider(MIN_BOND)), t0)
-    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 }))
-    await final(announce, t0 + 1)
-    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
+    const taskId = await auctionAt(f, Date.now() - 60_000, requester, cheap, dear)
     // the award is due and it is this validator's turn, but another validator's award for the escrow's next nonce
     // is already in a vertex here: a second one would conflict with it
     f.insert(buildTaskAward(CHAIN, other, next(escrowAccount(taskId)), { taskId, round: 0, considered: [], winners: [addr(cheap)] }))
