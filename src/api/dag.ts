@@ -41,7 +41,8 @@ export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValu
   // retryable: data carries { reason: 'BUSY', retryAfterMs }
   BUSY: RpcErrorCode.LIMIT_EXCEEDED,
   SYNC_BASE_TOO_SHALLOW: RpcErrorCode.RESOURCE_UNAVAILABLE,
-  SYNC_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE
+  SYNC_FAILED: RpcErrorCode.RESOURCE_UNAVAILABLE,
+  HISTORY_PRUNED: RpcErrorCode.RESOURCE_UNAVAILABLE
 }
 
 /** The ledger's subscription topics. */

@@ -182,7 +182,7 @@ export const RPC_METHODS = {
       peers: z.number(),
       boundPeers: z.number(),
       // live: the validators this node reaches hold the quorum of stake; a node that is not live never finalizes
-      consensus: z.object({ live: z.boolean(), reachableStake: z.number(), quorumStake: z.number(), totalStake: z.number(), halted: z.string().optional() }).optional()
+      consensus: z.object({ live: z.boolean(), reachableStake: z.number(), quorumStake: z.number(), totalStake: z.number(), halted: z.string().optional(), historyGap: z.string().optional() }).optional()
     })),
   net_peers: method('public', 'Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
   net_announce: method('admin', 'Publish an operator announcement to the network over gossip',

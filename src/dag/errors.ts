@@ -35,7 +35,10 @@ export const DAG_ERROR_CODES = [
   // state sync: ancestry below the checkpoint cut a synced ledger started from is not known here
   'SYNC_BASE_TOO_SHALLOW',
   // state sync: a peer's checkpoint cut does not match the checkpoint anchored on chain, or none could be had
-  'SYNC_FAILED'
+  'SYNC_FAILED',
+  // catch-up: the ancestors this node lacks were pruned by its peers (below an anchored checkpoint); only a state
+  // sync from the checkpoint (`harmonyd start --state-sync --resync`) can bring it back
+  'HISTORY_PRUNED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

@@ -210,7 +210,12 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const health = this.poller.health()
     const halted = this.ledger.halted
     // a halted ledger (its storage failed) finalizes nothing, whatever stake it reaches
-    return halted === undefined ? health : { ...health, live: false, halted: halted.message }
+    if (halted !== undefined) return { ...health, live: false, halted: halted.message }
+    // nor does one whose peers pruned the ancestors it lacks: nothing new can be placed on them
+    const gap = this.sync.historyGap
+    if (gap === undefined) return health
+    const since = new Date(gap.sinceMs).toISOString()
+    return { ...health, live: false, historyGap: `since ${since}, peers pruned ancestors this node lacks (e.g. vertex ${gap.vertex}, peer ${gap.peer}): start again from the last anchored checkpoint with harmonyd start --state-sync --resync` }
   }
 
   get chainId (): string { return this.ledger.chainId }

@@ -10,7 +10,7 @@ export const PROTOCOLS = {
   /** Peer id ↔ ML-DSA ledger key binding, once per connection (src/network/peer-binding.ts). */
   peerBinding: '/harmony/id/1.0.0',
   /** Vertices by id and tips (src/dag). */
-  dagSync: '/harmony/dag/sync/2.0.0',
+  dagSync: '/harmony/dag/sync/3.0.0',
   /** Avalanche consensus queries (src/dag). */
   avalanche: '/harmony/avalanche/1.0.0',
   /** A node outside the validator set hands a transaction to a validator (src/dag). */

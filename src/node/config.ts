@@ -61,6 +61,13 @@ export interface NodeConfig {
    */
   'state-sync': boolean
   /**
+   * With state-sync: start again from the last anchored checkpoint even when the datadir holds a ledger (one that
+   * was offline for longer than its peers keep history: node_health's consensus.historyGap). The ledger's, the
+   * bridge's and the market's state are replaced once a cut matching the checkpoint is in hand; keys, config, blobs
+   * and webhooks stay (src/node/state-sync.ts).
+   */
+  resync: boolean
+  /**
    * Admission control's latency target for clients' transactions (ms): while they take longer to finalize, a
    * validator limits how many it holds pending and refuses the excess with BUSY (src/dag/admission-control.ts).
    */
@@ -138,6 +145,7 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 },
   archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true },
   'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false },
+  resync: { kind: 'bool', describe: 'with --state-sync: replace a ledger this datadir already holds (one whose peers pruned the history it lacks) with the last anchored checkpoint\'s state, once a matching cut is fetched; keys, blobs and webhooks stay', default: false },
   'latency-target-ms': { kind: 'count', describe: 'admission control: while clients\' transactions take longer than this to finalize, a validator limits how many it holds pending (refusing the excess with BUSY, retryable)', default: 600 }
 }
 

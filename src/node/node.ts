@@ -222,7 +222,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     drainLedgerEvents(this.dagValue, this.webhooksValue)
     registerWebhookRpc(this.api, this.webhooksValue)
     // --state-sync: an empty ledger starts from the last checkpoint anchored on chain (src/node/state-sync.ts)
-    if (config['state-sync']) await syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') })
+    // (--resync: also a datadir whose ledger is behind what its peers keep)
+    if (config['state-sync']) await syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') }, { resync: config.resync })
+    else if (config.resync) child('state-sync').warn('--resync does nothing without --state-sync')
     await this.add('dag', this.dagValue)
     registerDagRpc(this.api, this.dagValue)
     // balance proofs come from the chain bridge's state cuts; without a chain there are none
@@ -260,8 +262,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       evmAddress: this.chainValue?.evmAddress ?? null,
       ...(capability === undefined ? {} : { capability: { ...capability } })
     }), () => {
-      const { live, reachableStake, quorumStake, totalStake, halted } = this.dag.consensusHealth()
-      return { live, reachableStake, quorumStake, totalStake, ...(halted === undefined ? {} : { halted }) }
+      const { live, reachableStake, quorumStake, totalStake, halted, historyGap } = this.dag.consensusHealth()
+      return { live, reachableStake, quorumStake, totalStake, ...(halted === undefined ? {} : { halted }), ...(historyGap === undefined ? {} : { historyGap }) }
     }))
 
     // the RPC server serves whatever the floors registered in `api` (methods, topics, error codes)

@@ -2,19 +2,28 @@
  * A pruned node (issue 11): with `archive` off, a node deletes vertex bodies below the last checkpoint anchored on
  * chain (the bridge's HistoryPruner calls the DAG's prune with the anchored epoch's close vertex). tx_get there
  * answers `pruned` with the outcome while an archive node still has the transaction; the pruned node keeps
- * finalizing with the same state root. Three real libp2p nodes with DagService + ChainService + DagBridge, anvil.
+ * finalizing with the same state root. A node that lacks history its peers pruned reports the gap (HISTORY_PRUNED,
+ * node_health's consensus.historyGap) and `--state-sync --resync` starts it again from the anchored checkpoint.
+ * Three real libp2p nodes with DagService + ChainService + DagBridge, anvil.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import test from 'ava'
 import { getBytes } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
-import { ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain } from '../../src/chain/index.ts'
+import { StateSyncServer } from '../../src/bridge/state-sync.ts'
+import { ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase } from '../../src/core/storage.ts'
+import { DagService } from '../../src/dag/service.ts'
+import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
 import { testWallet } from '../helpers/anvil.ts'
-import { createTestNet, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 const NODES = 3
 const PRUNED = 2
@@ -110,4 +119,63 @@ test.serial('a pruned node deletes bodies below the anchored checkpoint, answers
     const roots = await Promise.all(net.nodes.map(async n => (await n.dag.stats()).stateRoot))
     return roots.every(r => r === roots[0])
   }, 'equal state roots')
+})
+
+test.serial('a node whose peers pruned the history it lacks says so, and --resync starts it again from the checkpoint', async (t) => {
+  const [user] = net.accounts
+  const prunedNode = net.nodes[PRUNED]
+  const last = await devnet.contracts.settlement.lastEpoch()
+  t.true(last >= 1n)
+  // the pruned validator serves its checkpoint cuts, as every node does (src/node/node.ts)
+  const server = new StateSyncServer({ libp2p: prunedNode.libp2p, cuts: bridges[PRUNED], logger: silentLogger() })
+  await server.start()
+  t.teardown(async () => { await server.stop() })
+
+  // a node that missed that history, reaching only the pruned validator: its datadir holds the genesis only, as one
+  // offline since the start would
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-behind-'))
+  const libp2p = await createDagLibp2p()
+  const db = await openDatabase(dir)
+  const key = generateKeyPair()
+  const networking = await startDagNetworking(libp2p, key, silentLogger())
+  const behindDag = (): DagService => new DagService({ libp2p, ...networking, db, identity: key, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, syncIntervalMs: 200 })
+  let behind = behindDag()
+  t.teardown(async () => { await behind.stop(); await networking.peerBinding.stop(); await libp2p.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) })
+  await behind.start()
+  await libp2p.dial(prunedNode.libp2p.getMultiaddrs()[0])
+  // its catch-up reaches the pruned ancestors: the gap is reported, and the node does not claim to be live
+  await waitFor(() => behind.consensusHealth().historyGap !== undefined, 'the history gap reported')
+  const health = behind.consensusHealth()
+  t.false(health.live)
+  t.regex(health.historyGap ?? '', /--state-sync --resync/)
+  // nothing built on the gap could be placed
+  const [tip] = prunedNode.dag.tips()
+  t.false(await behind.ledger.knowsVertex(tip.slice(2)))
+  t.is(await behind.getNonce(addressOf(user)), 0n)
+
+  // --state-sync without --resync leaves a datadir that holds a ledger alone
+  await behind.stop()
+  behind = behindDag()
+  const contractsPath = join(dir, 'contracts.json')
+  await writeContractsFile(contractsPath, devnet.contractsFile)
+  const sync = { libp2p, dag: behind, db, contractsPath, chainRpc: '', logger: silentLogger() }
+  t.is(await syncFromCheckpoint(sync), undefined)
+  // with --resync it is replaced by the anchored checkpoint's state
+  t.is(await syncFromCheckpoint(sync, { resync: true }), last)
+  const synced = await behind.getNonce(addressOf(user))
+  t.true(synced > 0n)
+  // and a ledger that reaches the checkpoint is kept: the flag left on does not wipe it at every start
+  t.is(await syncFromCheckpoint(sync, { resync: true }), undefined)
+  t.is(await behind.getNonce(addressOf(user)), synced)
+
+  // it follows the network again: new traffic is applied, no gap, and the state roots agree (a node that is no
+  // validator finalizes only through a quorum of validators, so it now reaches the other two, archive nodes)
+  await behind.start()
+  for (const n of net.nodes) if (n !== prunedNode) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
+  const nonce = await prunedNode.dag.getNonce(addressOf(user))
+  const next = await prunedNode.dag.submitTransaction(transfer(net.genesis, user, recipient, 1000n, nonce))
+  await waitFor(async () => (await behind.getTx(next))?.status === 'final', 'a transfer after the resync final on the resynced node')
+  await waitFor(async () => new Set(await Promise.all([...net.nodes.map(n => n.dag), behind].map(async d => (await d.stats()).stateRoot))).size === 1, 'one state root on the validators and the resynced node')
+  t.is(behind.consensusHealth().historyGap, undefined)
+  t.true(behind.consensusHealth().live)
 })

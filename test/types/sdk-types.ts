@@ -18,7 +18,7 @@ export async function typedCalls (client: HarmonyClient): Promise<void> {
   const info = await client.call('node_info')
   expectType<Equal<typeof info.peerId, string>>(info)
   const health = await client.call('node_health', [])
-  expectType<Equal<typeof health.consensus, { live: boolean, reachableStake: number, quorumStake: number, totalStake: number, halted?: string | undefined } | undefined>>(health)
+  expectType<Equal<typeof health.consensus, { live: boolean, reachableStake: number, quorumStake: number, totalStake: number, halted?: string | undefined, historyGap?: string | undefined } | undefined>>(health)
 
   const added = await client.call('webhook_add', ['http://127.0.0.1:8080/hook', ['tx', 'payment'], { label: 'ops' }])
   expectType<Equal<typeof added.secret, string>>(added)

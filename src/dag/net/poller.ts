@@ -47,6 +47,8 @@ export interface ConsensusHealth {
   polls: { success: number, fail: number }
   /** Why the ledger stopped (a failed storage commit, STORAGE_FAILED): it decides nothing until restarted. */
   halted?: string
+  /** Why this node cannot catch up: its peers pruned ancestors it lacks (HISTORY_PRUNED, DagSync.historyGap). */
+  historyGap?: string
 }
 
 /** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */

@@ -46,6 +46,16 @@ export interface DagSyncComponents {
   logger: Logger
 }
 
+/** Ancestors this node lacks were pruned by the peer it asked (DagSync.historyGap). */
+export interface HistoryGap {
+  /** the peer whose answer said so last */
+  peer: string
+  /** one of the pruned ancestors */
+  vertex: string
+  /** when the gap was first found (ms since the epoch) */
+  sinceMs: number
+}
+
 /**
  * `/harmony/dag/sync/2.0.0`: the server answers vertices by id and its tips; the client walks a peer's unknown
  * ancestors (bounded), checks each vertex fully and inserts them parents first.
@@ -71,6 +81,8 @@ export class DagSync implements Startable {
   private readonly peerWalks = new Map<string, { ids: Set<string>, done: Promise<number> }>()
   /** fetched and checked, not yet inserted (parents missing): kept across walks, bounded */
   private readonly fetchedPool = new Map<string, VertexInfo>()
+  /** the last walk found ancestors its peer had pruned (cleared by the next walk that completes) */
+  private gap: HistoryGap | undefined
 
   constructor (components: DagSyncComponents, init: DagSyncInit = {}) {
     this.c = components
@@ -123,15 +135,17 @@ export class DagSync implements Startable {
     const ids = readIdList(r, 'u16', MAX_IDS_PER_REQUEST)
     r.end()
     const found: Uint8Array[] = []
+    const pruned: string[] = []
     let bytes = 0
     for (const id of ids) {
       if (found.length > 0 && bytes >= ANSWER_BUDGET_BYTES) break
       const b = await ledger.getVertexBytes(id)
-      if (b !== undefined) { found.push(b); bytes += b.length }
+      if (b !== undefined) { found.push(b); bytes += b.length } else if (await ledger.knowsVertex(id)) pruned.push(id)
     }
     const w = new Writer(1024).u16(found.length)
     for (const b of found) w.varBytes(b)
-    return w.finish()
+    // known here without a body: pruned below an anchored checkpoint, or below the cut this node synced from
+    return writeIdList(w, pruned, 'u16').finish()
   }
 
   /** One request to `peer` on its channel (opened on first use, again after it closed), bounded per peer. */
@@ -169,23 +183,31 @@ export class DagSync implements Startable {
     }
   }
 
-  /** Asks for `ids`; returns what the peer sent (possibly fewer: size-bounded answers, or unknown ids). */
-  private async getVertices (peer: PeerId, ids: string[]): Promise<VertexInfo[]> {
+  /**
+   * Asks for `ids`; returns what the peer sent (possibly fewer: size-bounded answers, or unknown ids) and the ids it
+   * knows but holds no body of (`pruned`).
+   */
+  private async getVertices (peer: PeerId, ids: string[]): Promise<{ got: VertexInfo[], pruned: string[] }> {
     const body = writeIdList(new Writer(1 + idListBytes(ids.length, 'u16')).u8(MSG_GET_VERTICES), ids, 'u16').finish()
     const res = await this.request(peer, body)
     const r = new Reader(res, 'sync response')
     const n = r.u16()
     if (n > ids.length) r.fail('more vertices than requested')
     const want = new Set(ids)
-    const out: VertexInfo[] = []
+    const got: VertexInfo[] = []
     for (let i = 0; i < n; i++) {
       const info = vertexInfo(r.varBytes(MAX_VERTEX_BYTES))
       if (!want.has(info.idHex)) throw new DagError('PROTOCOL_ERROR', 'peer sent a vertex that was not requested')
       want.delete(info.idHex)
-      out.push(info)
+      got.push(info)
     }
+    const pruned = readIdList(r, 'u16', ids.length)
     r.end()
-    return out
+    for (const id of pruned) {
+      if (!want.has(id)) throw new DagError('PROTOCOL_ERROR', 'peer says it pruned a vertex that was not requested, or sent it too')
+      want.delete(id)
+    }
+    return { got, pruned }
   }
 
   private async getTips (peer: PeerId): Promise<string[]> {
@@ -229,6 +251,8 @@ export class DagSync implements Startable {
     const { ledger } = this.c
     const fetched = new Map<string, VertexInfo>()
     const known = async (id: string): Promise<boolean> => fetched.has(id) || await ledger.knowsVertex(id)
+    /** ancestors the peer knows but pruned */
+    const gone = new Set<string>()
     let queue: string[] = []
     for (const id of new Set(ids)) if (!await known(id)) queue.push(id)
     try {
@@ -249,19 +273,32 @@ export class DagSync implements Startable {
         let rest = ask
         while (rest.length > 0) {
           const batch = rest.slice(0, MAX_IDS_PER_REQUEST)
-          const got = await this.getVertices(peer, batch)
+          const { got, pruned } = await this.getVertices(peer, batch)
           // answers are size-bounded, so fewer may come: ask again for the rest; nothing at all means the peer
-          // does not have them (every round fetches at least one, so this ends)
-          if (got.length === 0) throw new DagError('PARENT_MISSING', 'peer does not have the requested ancestors')
+          // does not have them (every round fetches or rules out at least one, so this ends)
+          if (got.length === 0 && pruned.length === 0) throw new DagError('PARENT_MISSING', 'peer does not have the requested ancestors')
           await Promise.all(got.map(async info => await ledger.checkStandalone(info)))
           for (const info of got) { await take(info); this.pool(info) }
-          rest = rest.filter(id => !fetched.has(id))
+          for (const id of pruned) gone.add(id)
+          rest = rest.filter(id => !fetched.has(id) && !gone.has(id))
         }
-        queue = [...new Set(next)].filter(id => !fetched.has(id))
+        queue = [...new Set(next)].filter(id => !fetched.has(id) && !gone.has(id))
       }
     } finally {
       // whatever is complete down to known vertices goes in, even when the walk failed further back
       await this.insertReady(fetched)
+    }
+    if (gone.size > 0) {
+      // the peer pruned ancestors this node lacks: no walk from it can ever complete them
+      const [example] = gone
+      const err = new DagError('HISTORY_PRUNED', `peer ${peer.toString()} pruned ${gone.size} ancestor(s) this node lacks (e.g. ${example}), below its last anchored checkpoint: this node cannot catch up from it; start it again from the checkpoint (harmonyd start --state-sync --resync)`)
+      if (this.gap === undefined) this.log.warn({ err }, 'history gap: this node is behind what its peers keep')
+      this.gap = { peer: peer.toString(), vertex: example, sinceMs: this.gap?.sinceMs ?? Date.now() }
+      throw err
+    }
+    if (this.gap !== undefined && this.running) {
+      this.log.info({ peer: peer.toString() }, 'history gap closed: a peer served the missing ancestors')
+      this.gap = undefined
     }
     let inserted = 0
     for (const id of fetched.keys()) if (await ledger.knowsVertex(id)) inserted++
@@ -324,6 +361,14 @@ export class DagSync implements Startable {
       }
     }
   }
+
+  /**
+   * Set while this node lacks ancestors that its peers pruned (a node offline for longer than its peers keep
+   * history, or started from the genesis into a pruned network): it cannot place anything built on them, so it
+   * finalizes nothing new until it starts again from the checkpoint. Cleared as soon as a walk completes (a peer that
+   * still holds that history, an archive node, served it).
+   */
+  get historyGap (): HistoryGap | undefined { return this.gap === undefined ? undefined : { ...this.gap } }
 
   /** True while a catch-up walk runs or waits: this node is behind, and what it lacks is not coming by gossip. */
   get catchingUp (): boolean { return this.walksWaiting > 0 || this.peerWalks.size > 0 }
