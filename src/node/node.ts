@@ -279,6 +279,10 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       ready: () => {
         if (this.currentState !== 'running') return { ok: false, reason: `node is ${this.currentState}` }
         if (libp2p.getPeers().length === 0 && config.bootstrap.length > 0) return { ok: false, reason: 'no peers yet' }
+        // a ledger that stopped, or that cannot catch up (its peers pruned what it lacks), serves stale state
+        const { halted, historyGap } = this.dag.consensusHealth()
+        if (halted !== undefined) return { ok: false, reason: `ledger halted: ${halted}` }
+        if (historyGap !== undefined) return { ok: false, reason: `history gap: ${historyGap}` }
         return { ok: true }
       }
     }, {

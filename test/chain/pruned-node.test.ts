@@ -179,3 +179,22 @@ test.serial('a node whose peers pruned the history it lacks says so, and --resyn
   t.is(behind.consensusHealth().historyGap, undefined)
   t.true(behind.consensusHealth().live)
 })
+
+test.serial('the gap closes once a peer that keeps the history serves it', async (t) => {
+  const [archive, , prunedNode] = net.nodes
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-behind-'))
+  const libp2p = await createDagLibp2p()
+  const db = await openDatabase(dir)
+  const key = generateKeyPair()
+  const networking = await startDagNetworking(libp2p, key, silentLogger())
+  const behind = new DagService({ libp2p, ...networking, db, identity: key, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, syncIntervalMs: 200 })
+  t.teardown(async () => { await behind.stop(); await networking.peerBinding.stop(); await libp2p.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) })
+  await behind.start()
+  await libp2p.dial(prunedNode.libp2p.getMultiaddrs()[0])
+  await waitFor(() => behind.consensusHealth().historyGap !== undefined, 'the history gap reported')
+  // an archive validator has every body: the catch-up replays the whole history from it
+  for (const n of net.nodes) if (n !== prunedNode) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
+  await waitFor(() => behind.consensusHealth().historyGap === undefined, 'the gap closed')
+  await waitFor(async () => (await behind.stats()).stateRoot === (await archive.dag.stats()).stateRoot, 'the state root of the validators')
+  t.true(behind.consensusHealth().live)
+})

@@ -81,7 +81,7 @@ export class DagSync implements Startable {
   private readonly peerWalks = new Map<string, { ids: Set<string>, done: Promise<number> }>()
   /** fetched and checked, not yet inserted (parents missing): kept across walks, bounded */
   private readonly fetchedPool = new Map<string, VertexInfo>()
-  /** the last walk found ancestors its peer had pruned (cleared by the next walk that completes) */
+  /** a walk found ancestors its peer had pruned (cleared once this node has them: closeGap) */
   private gap: HistoryGap | undefined
 
   constructor (components: DagSyncComponents, init: DagSyncInit = {}) {
@@ -288,6 +288,8 @@ export class DagSync implements Startable {
       // whatever is complete down to known vertices goes in, even when the walk failed further back
       await this.insertReady(fetched)
     }
+    // (another walk, from a peer that keeps that history, may have brought them meanwhile)
+    for (const id of gone) if (await ledger.knowsVertex(id)) gone.delete(id)
     if (gone.size > 0) {
       // the peer pruned ancestors this node lacks: no walk from it can ever complete them
       const [example] = gone
@@ -296,10 +298,7 @@ export class DagSync implements Startable {
       this.gap = { peer: peer.toString(), vertex: example, sinceMs: this.gap?.sinceMs ?? Date.now() }
       throw err
     }
-    if (this.gap !== undefined && this.running) {
-      this.log.info({ peer: peer.toString() }, 'history gap closed: a peer served the missing ancestors')
-      this.gap = undefined
-    }
+    this.closeGap(peer)
     let inserted = 0
     for (const id of fetched.keys()) if (await ledger.knowsVertex(id)) inserted++
     return inserted
@@ -365,8 +364,8 @@ export class DagSync implements Startable {
   /**
    * Set while this node lacks ancestors that its peers pruned (a node offline for longer than its peers keep
    * history, or started from the genesis into a pruned network): it cannot place anything built on them, so it
-   * finalizes nothing new until it starts again from the checkpoint. Cleared as soon as a walk completes (a peer that
-   * still holds that history, an archive node, served it).
+   * finalizes nothing new until it starts again from the checkpoint. Cleared as soon as a walk completes or a peer's
+   * tips are all known here (a peer that still holds that history, an archive node, served it).
    */
   get historyGap (): HistoryGap | undefined { return this.gap === undefined ? undefined : { ...this.gap } }
 
@@ -379,7 +378,17 @@ export class DagSync implements Startable {
     const tips = await this.getTips(peer)
     const missing: string[] = []
     for (const t of tips) if (!await ledger.knowsVertex(t)) missing.push(t)
-    if (missing.length === 0) return 0
+    if (missing.length === 0) {
+      // this node has everything the peer's tips stand on: whatever gap a walk found is behind it
+      this.closeGap(peer)
+      return 0
+    }
     return await this.fetchMissing(peer, missing)
+  }
+
+  private closeGap (peer: PeerId): void {
+    if (this.gap === undefined || !this.running) return
+    this.log.info({ peer: peer.toString() }, 'history gap closed: this node has the ancestors it lacked')
+    this.gap = undefined
   }
 }
