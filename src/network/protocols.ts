@@ -20,7 +20,7 @@ export const PROTOCOLS = {
   /** Benchmark challenge of a provider's claimed capability (src/market/provider/challenge.ts). */
   marketChallenge: '/harmony/market/challenge/1.0.0',
   /** State sync: the state cut of an anchored checkpoint epoch (src/bridge/state-sync.ts). */
-  stateSync: '/harmony/state/1.0.0'
+  stateSync: '/harmony/state/2.0.0'
 } as const
 
 /** Every gossip topic; gossipsub drops messages on any other. */
