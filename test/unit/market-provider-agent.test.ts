@@ -71,7 +71,7 @@ class Ledger {
     if (tx.nonce !== BigInt(this.txs.length)) throw Object.assign(new Error('nonce'), { code: 'NONCE_GAP', meta: { expected: String(this.txs.length) } })
     this.txs.push(tx)
     this.submittedAt.set(tx, Date.now())
-    return `0x${toHex(new Uint8Array(32).fill(this.txs.length))}`
+    return `0x${txInfo(encodeTx(tx)).idHex}`
   }
 
   of (kind: number): Transaction[] { return this.txs.filter(t => t.kind === kind) }
@@ -181,6 +181,31 @@ test.serial('registers with its bond, commits a sealed bid only against a funded
   } finally {
     await agent.stop()
     await db.close()
+  }
+})
+
+test.serial('a commit seen in a vertex stamped after the bid window is not revealed (the market refuses it); one stamped inside is', async t => {
+  await using dir = await tempDir()
+  const [late, onTime] = ['d1', 'd2'].map(p => p.repeat(32))
+  const r = await registeredRig(dir.path, {}, [late, onTime])
+  const commitOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_COMMIT).find(tx => toHex(bidCommitKind.decode(tx.payload).taskId) === taskId)
+  const revealOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_REVEAL).find(tx => toHex(bidRevealKind.decode(tx.payload).taskId) === taskId)
+  // the provider's own node built the vertex carrying its commit at `timestampMs`
+  const vertexWith = (tx: Transaction, timestampMs: number): VertexInfo => buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(4)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(timestampMs) })
+  try {
+    await r.agent.start()
+    const views = [late, onTime].map(id => taskView(id, { bidsCloseAtMs: Date.now() + 500 }))
+    for (const v of views) r.market.change(v)
+    await waitFor(() => commitOf(late) !== undefined && commitOf(onTime) !== undefined, 'both commits', 10_000)
+    r.vertices.emit('vertex:inserted', vertexWith(commitOf(late) as Transaction, views[0].bidsCloseAtMs + 1))
+    r.vertices.emit('vertex:inserted', vertexWith(commitOf(onTime) as Transaction, views[1].bidsCloseAtMs))
+    await waitFor(() => revealOf(onTime) !== undefined, 'the reveal of the commit made in time', 10_000)
+    await waitFor(() => !r.agent.status().active.some(a => a.taskId === late), 'the late commit given up', 10_000)
+    t.is(revealOf(late), undefined)
+    t.deepEqual(r.agent.status().active.map(a => [a.taskId, a.stage]), [[onTime, 'revealed']])
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
   }
 })
 

@@ -57,8 +57,8 @@ export interface HistoryGap {
 }
 
 /**
- * `/harmony/dag/sync/2.0.0`: the server answers vertices by id and its tips; the client walks a peer's unknown
- * ancestors (bounded), checks each vertex fully and inserts them parents first.
+ * `/harmony/dag/sync/3.0.0`: the server answers vertices by id (and which of them it pruned) and its tips; the
+ * client walks a peer's unknown ancestors (bounded), checks each vertex fully and inserts them parents first.
  *
  * Catch-up under load (issue 9: a restarted node stayed thousands of transactions behind, its log full of closed
  * streams, timeouts and "TooManyOutboundProtocolStreams 65/64"): requests to a peer go over one long-lived

@@ -12,6 +12,7 @@ import { MAX_WINDOW_MS } from '../kinds/task.ts'
 import type { TaskView } from '../state/reader.ts'
 import { type BidRecord, BidStore } from './bid-store.ts'
 import { capabilityRecord } from './capability.ts'
+import { CommitTimes } from './commit-times.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { HeartbeatSender } from './heartbeat.ts'
@@ -69,7 +70,9 @@ export class ProviderAgent implements Startable {
   private readonly wakes = new Set<NodeJS.Timeout>()
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
+  private readonly commits: CommitTimes
   private readonly onVertex = (info: VertexInfo): void => {
+    this.commits.observe(info)
     for (const a of announcesIn(info, Date.now())) this.observePending(a)
     for (const a of awardsFor(info, this.address)) this.observeAward(a)
   }
@@ -88,6 +91,7 @@ export class ProviderAgent implements Startable {
       balance: async () => (await components.ledger.account(account)).balance,
       register: async (topUp, capability) => await this.send('provider-register', undefined, by => buildProviderRegister(by, { bond: topUp, kemPublicKey: components.kemPublicKey, capability }))
     }, init.capability)
+    this.commits = new CommitTimes(toHex(account))
     this.bidStore = new BidStore(components.db)
     this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee } })
     this.metrics = createProviderMetrics(components.registry)
@@ -325,6 +329,8 @@ export class ProviderAgent implements Startable {
 
   private async reveal (record: BidRecord, view: TaskView): Promise<void> {
     if (Date.now() > view.revealsCloseAtMs) return await this.fail(record, 'the reveal window closed before the reveal')
+    // a commit in a vertex stamped after the bid window is refused by the market: its reveal would be too
+    if (record.commitTx !== undefined && this.commits.late(record.commitTx, view.bidsCloseAtMs)) return await this.fail(record, 'the commit is in a vertex stamped after the bid window')
     // once the announce is final its escrow is checked (a pending one's requester balance was, at the commit); work is
     // only ever done on an award, which the market gives only for a final announce, so for locked money
     const escrow = this.views.has(record.taskId) ? await this.escrowOf(record.taskId) : view.escrow
