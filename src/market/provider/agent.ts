@@ -25,14 +25,13 @@ import { announcesIn, awardsFor, type PendingAnnounce, type PendingAward } from 
 import { ProviderRegistration } from './registration.ts'
 import { TxSender } from './tx-sender.ts'
 
-// A commit submitted closer than this to the end of the bid window may land in a vertex stamped after it.
+// A commit submitted closer than this to the bid window's end may land in a vertex stamped after it (CommitTimes.margin).
 const COMMIT_MARGIN_MS = 150
 // Tasks already decided, remembered so an event storm does not decide one task twice.
 const MAX_DECIDED = 10_000
 // A bid whose task is unknown here past this (a restart lost the pending announce's view) is dropped: by then every
 // window has closed.
 const ORPHAN_COMMIT_MS = 2 * MAX_WINDOW_MS
-
 
 /**
  * The provider agent: registers this node as a provider (bond from config), decides on every announce as soon as
@@ -307,7 +306,8 @@ export class ProviderAgent implements Startable {
     }
     const left = view.bidsCloseAtMs - Date.now()
     // the announce reached this node too late for a commit to be final inside the bid window (a loaded node)
-    if (left < COMMIT_MARGIN_MS) return this.skip(taskId, 'too-late', `the announce was here ${left} ms before the bid window closed (a commit needs ${COMMIT_MARGIN_MS} ms)`)
+    const margin = this.commits.margin(COMMIT_MARGIN_MS)
+    if (left < margin) return this.skip(taskId, 'too-late', `the announce was here ${left} ms before the bid window closed (a commit needs ${margin} ms here lately)`)
     const decision = this.policy.decide(offerOf(view), escrow ?? await this.escrowOf(taskId), this.load(), {
       capability: this.registration.capability,
       kernels: this.c.executor().info().kernels,
@@ -320,8 +320,10 @@ export class ProviderAgent implements Startable {
     // the salt is on disk before the commit can be final: a restart can always reveal
     await this.bidStore.put(record)
     this.records.set(taskId, record)
+    const sentAtMs = Date.now()
     const commitTx = await this.send('bid-commit', taskId, by => buildBidCommit(by, fromHex(taskId), decision.price, salt))
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
+    this.commits.sent(commitTx, sentAtMs)
     await this.update(record, { stage: 'committed', commitTx })
     this.wakeAt(view.bidsCloseAtMs)
     this.log.info({ taskId, price: record.price, tx: commitTx }, 'bid committed')
