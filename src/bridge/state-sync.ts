@@ -8,8 +8,8 @@
  * The encoded cut travels in chunks, one request each, so no message is larger than a chunk however large the cut
  * (version 1 sent it whole, up to 256 MiB in one message), and the encoding of an epoch's cut is canonical, so the
  * chunks of one download may come from different peers: a peer that fails mid-way is replaced by the next from
- * where it stopped. A download whose digest does not match is refused; when several peers contributed to it, each
- * is then asked for the whole cut alone, so a liar is found and an honest peer's cut still taken.
+ * where it stopped. A download whose digest does not match is refused, and then each peer is asked for the whole
+ * cut alone, so a liar's chunks (or its length) cannot keep an honest peer's cut from being taken.
  *
  *   request  = u8 version (2) ‖ u64 epoch ‖ u64 offset
  *   response = u8 status (0: a chunk follows, 1: not held here, 2: offset past the end)
@@ -134,8 +134,8 @@ async function fetchChunk (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: PeerId, e
 }
 
 /**
- * Downloads `epoch`'s encoded cut from `peers`, each taking over where the one before failed (or from 0 when
- * `across` is false: one peer, the whole cut). Undefined when no peer got it to the end.
+ * Downloads `epoch`'s encoded cut from `peers`, each taking over where the one before failed (one peer: the whole cut
+ * from it). Undefined when no peer got it to the end.
  */
 async function downloadCut (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: PeerId[], epoch: bigint, log: Logger, options: FetchCutOptions): Promise<{ bytes: Uint8Array, sources: PeerId[] } | undefined> {
   let buf: Uint8Array | undefined
@@ -163,8 +163,8 @@ async function downloadCut (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: PeerId[
 
 /**
  * Asks `peers` for `checkpoint`'s cut and returns one that matches it (digest, then state root): chunks from one
- * peer after another, each resuming where the last stopped; when that download does not match, each peer that
- * contributed is asked for the whole cut alone. Throws SYNC_FAILED when no cut matches; `refused` counts the
+ * peer after another, each resuming where the last stopped; when that download does not match or complete, each
+ * peer is asked for the whole cut alone. Throws SYNC_FAILED when no cut matches; `refused` counts the
  * downloads that did not match (a lying or broken peer), `peer` is the first that served the cut taken.
  */
 export async function fetchCheckpointCut (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: PeerId[], checkpoint: AnchoredCheckpoint, log: Logger, options: FetchCutOptions = {}): Promise<{ cut: StateCut, peer: PeerId, refused: number }> {
@@ -186,23 +186,17 @@ export async function fetchCheckpointCut (libp2p: Pick<Libp2p, 'dialProtocol'>, 
     }
     return cut
   }
-  let rest = peers
-  while (rest.length > 0) {
-    const got = await downloadCut(libp2p, rest, checkpoint.epoch, log, options)
-    if (got === undefined) break
-    const cut = check(got)
-    if (cut !== undefined) return { cut, peer: got.sources[0], refused }
-    if (got.sources.length > 1) {
-      // chunks of several peers: any of them may have lied, so each is asked for the whole cut alone
-      for (const peer of got.sources) {
-        const alone = await downloadCut(libp2p, [peer], checkpoint.epoch, log, options)
-        const cutAlone = alone === undefined ? undefined : check(alone)
-        if (cutAlone !== undefined) return { cut: cutAlone, peer, refused }
-      }
-    }
-    // the peers after the last contributor have not been asked yet
-    const last = got.sources[got.sources.length - 1]
-    rest = rest.slice(rest.findIndex(p => p.equals(last)) + 1)
+  const got = await downloadCut(libp2p, peers, checkpoint.epoch, log, options)
+  const cut = got === undefined ? undefined : check(got)
+  if (got !== undefined && cut !== undefined) return { cut, peer: got.sources[0], refused }
+  // it did not match, or did not complete (a first peer may have set a length the others do not have): any peer
+  // may have lied, so each is asked for the whole cut alone (not again the one whose whole cut was just refused)
+  const refusedAlone = got?.sources.length === 1 ? got.sources[0] : undefined
+  for (const peer of peers) {
+    if (refusedAlone?.equals(peer) === true) continue
+    const alone = await downloadCut(libp2p, [peer], checkpoint.epoch, log, options)
+    const cutAlone = alone === undefined ? undefined : check(alone)
+    if (cutAlone !== undefined) return { cut: cutAlone, peer, refused }
   }
   throw new DagError('SYNC_FAILED', `no peer of ${peers.length} served epoch ${checkpoint.epoch}'s cut matching the anchored checkpoint (${refused} refused)`, { refused, epoch: checkpoint.epoch.toString() })
 }

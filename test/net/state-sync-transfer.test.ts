@@ -1,8 +1,8 @@
 /**
  * The state-sync transfer (`/harmony/state/2.0.0`, docs/protocol.md "State sync") between real libp2p nodes on
  * loopback: a cut travels in chunks; a peer that fails mid-way is replaced by the next from where it stopped; a
- * download mixed from a liar's and an honest peer's chunks is refused and the honest peer's whole cut taken; a peer
- * sending chunks too short is skipped. The peers that misbehave are written from the protocol's text (a handler of
+ * download mixed from a liar's and an honest peer's chunks is refused and the honest peer's whole cut taken, as it is
+ * after a liar that claimed another length; a peer sending chunks too short is skipped. The peers that misbehave are written from the protocol's text (a handler of
  * their own), the honest ones are StateSyncServer.
  */
 import { randomBytes } from 'node:crypto'
@@ -118,6 +118,25 @@ test('a download mixed from a liar\'s and an honest peer\'s chunks is refused, a
   const err = await t.throwsAsync(fetchCheckpointCut(joiner, [liar.peerId], checkpoint, silentLogger(), options))
   t.true(isDagError(err))
   t.is((err as { code?: string }).code, 'SYNC_FAILED')
+})
+
+test('a liar that claims another length and goes away does not keep the honest peer\'s cut from being taken', async (t) => {
+  const liar = await handRolledPeer(() => undefined)
+  // its own handler: the first chunk of a cut twice as long, then nothing
+  await liar.unhandle(PROTOCOLS.stateSync)
+  let served = false
+  await liar.handle(PROTOCOLS.stateSync, (stream: Stream) => {
+    void respondOnce(stream, async () => {
+      if (served) throw new Error('gone')
+      served = true
+      return new Writer(9 + CHUNK).u8(0).u64(BigInt(2 * bytes.length)).raw(bytes.subarray(0, CHUNK)).finish()
+    }, { timeoutMs: 10_000, signal: new AbortController().signal, maxRequestBytes: 64, log: silentLogger() })
+  })
+  const honest = await honestPeer()
+  await connect(liar, honest)
+  const got = await fetchCheckpointCut(joiner, [liar.peerId, honest.peerId], checkpoint, silentLogger(), options)
+  t.true(got.peer.equals(honest.peerId))
+  t.is(syncDigest(got.cut), syncDigest(cut))
 })
 
 test('a peer sending chunks too short to end the cut is skipped', async (t) => {
