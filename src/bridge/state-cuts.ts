@@ -10,7 +10,7 @@
  */
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
-import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigest } from '../dag/state-cut.ts'
+import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigestOfBytes } from '../dag/state-cut.ts'
 import type { StateTree } from '../dag/state-root.ts'
 
 /** Cuts kept (memory and disk): the last anchored epoch lags the last closed one by a few at most. */
@@ -32,7 +32,8 @@ export interface StateProof {
   root: string
 }
 
-interface Held { cut: StateCut, tree?: StateTree, digest?: string }
+/** A cut and what is derived from it, once: its tree, its encoding (digest and storage) and its digest. */
+interface Held { cut: StateCut, tree?: StateTree, bytes?: Uint8Array, digest?: string }
 
 export class StateCuts {
   private readonly reader: CutReader
@@ -71,8 +72,10 @@ export class StateCuts {
   /** The batch operations that store epoch `epoch`'s cut (after rootOf) and drop the oldest. */
   batchOps (epoch: bigint): Array<{ type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }> {
     if (this.computed?.epoch !== epoch) return []
+    const held = this.computed.held
+    held.bytes ??= encodeCut(held.cut)
     return [
-      { type: 'put', key: cutKey(epoch), value: encodeCut(this.computed.held.cut) },
+      { type: 'put', key: cutKey(epoch), value: held.bytes },
       ...(epoch > BigInt(KEEP_CUTS) ? [{ type: 'del' as const, key: cutKey(epoch - BigInt(KEEP_CUTS)) }] : [])
     ]
   }
@@ -80,7 +83,8 @@ export class StateCuts {
   /** The batch of batchOps(epoch) is committed: keep the cut in memory. */
   committed (epoch: bigint): void {
     if (this.computed?.epoch !== epoch) return
-    this.recent.set(epoch, this.computed.held)
+    // the encoding is stored now; held in memory it would double the cut's size for KEEP_CUTS epochs
+    this.recent.set(epoch, { ...this.computed.held, bytes: undefined })
     this.computed = undefined
     this.prune()
   }
@@ -102,7 +106,8 @@ export class StateCuts {
 
   private roots (held: Held): { stateRoot: string, dagRoot: string } {
     held.tree ??= cutTree(held.cut)
-    held.digest ??= `0x${syncDigest(held.cut)}`
+    held.bytes ??= encodeCut(held.cut)
+    held.digest ??= `0x${syncDigestOfBytes(held.bytes)}`
     return { stateRoot: held.tree.root, dagRoot: held.digest }
   }
 

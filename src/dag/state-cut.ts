@@ -14,12 +14,14 @@
  * vertices above it exactly as the others do: per account the vertex of its latest transaction (`lastTx`) and its
  * unproven credits (the credits of the cut from vertices outside past(lastTx), which a debit concurrent with the
  * cut may not spend), and the graph records of the cut's top SYNC_BAND_HEIGHTS heights (`band`), with which a
- * syncing node answers ancestry between the cut and vertices concurrent with it. All of it is a function of
- * past(close), so every honest validator computes the same `syncDigest`, and the checkpoint carries it as its
- * `dagRoot`.
+ * syncing node answers ancestry between the cut and vertices concurrent with it; and the state of each part the
+ * floors above register (cut-parts.ts: the market's records), folded from the final transactions of past(close)
+ * in a canonical order. All of it is a function of past(close), so every honest validator computes the same
+ * `syncDigest`, and the checkpoint carries it as its `dagRoot`.
  */
 import { fromHex, Reader, toHex, Writer } from '../core/codec.ts'
 import { sha256 } from '../core/crypto.ts'
+import { type CutPartId, cutParts, type CutTx, getCutPart } from './cut-parts.ts'
 import { DagError } from './errors.ts'
 import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { LedgerReader } from './reader.ts'
@@ -68,6 +70,8 @@ export interface StateCut {
   accounts: Map<string, AccountState>
   /** past(vertexId) at heights ≥ height − SYNC_BAND_HEIGHTS, the vertex included (not the genesis), by id. */
   band: BandRecord[]
+  /** The state of each registered part (cut-parts.ts) at this cut, by part id. */
+  parts: Map<CutPartId, unknown>
 }
 
 export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor' | 'ancestorsAmong' | 'vertexRecord'>
@@ -77,7 +81,7 @@ export function genesisCut (reader: Pick<CutReader, 'genesisState'>): StateCut {
   const g = reader.genesisState()
   const accounts = new Map<string, AccountState>()
   for (const a of g.accounts) accounts.set(toHex(a.address), { balance: a.balance, nonce: 0n, unproven: NO_CREDITS })
-  return { vertexId: g.vertexId, height: 0, accounts, band: [] }
+  return { vertexId: g.vertexId, height: 0, accounts, band: [], parts: new Map(cutParts().map(p => [p.id, p.empty()])) }
 }
 
 /**
@@ -121,6 +125,10 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
   const moved = new Set<string>()
   const seen = new Set<string>()
   const stack = [vertexId]
+  const parts = cutParts()
+  const partKinds = new Set(parts.flatMap(p => [...p.kinds]))
+  // the new vertices holding final transactions of a part's kinds, folded in (height, id) order after the walk
+  const partVertices: Array<{ id: string, height: number, txs: CutTx[] }> = []
   while (stack.length > 0) {
     const id = stack.pop() as string
     if (seen.has(id)) continue
@@ -130,6 +138,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     if (seen.size > MAX_CUT_VERTICES) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_CUT_VERTICES} vertices since the last cut`)
     const v = await reader.acceptedVertex(id)
     if (v === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} is not accepted here`)
+    if (v.txs.some(x => x.status === 'final' && partKinds.has(x.tx.tx.kind))) partVertices.push(await partVertex(reader, id, v.txs, partKinds))
     for (const { tx, status, reason, recordVertexId } of v.txs) {
       // an accepted vertex's transaction has its outcome recorded for this vertex (conflicting instances reject
       // their vertices); anything else means this node has not finished applying it
@@ -166,7 +175,18 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     if (a.balance < 0n) throw new DagError('PROTOCOL_ERROR', `state cut: account ${k.slice(0, 16)} would end negative`)
   }
   const { height, band } = await bandOf(reader, vertexId)
-  return { vertexId, height, accounts, band }
+  partVertices.sort((x, y) => x.height - y.height || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+  const ordered = partVertices.flatMap(x => x.txs)
+  const partStates = new Map<CutPartId, unknown>()
+  for (const p of parts) partStates.set(p.id, await p.advance(prev.parts.get(p.id) ?? p.empty(), ordered.filter(x => p.kinds.has(x.tx.tx.kind))))
+  return { vertexId, height, accounts, band, parts: partStates }
+}
+
+/** A new vertex's final transactions of the parts' kinds, in its order, with its height and time. */
+async function partVertex (reader: Pick<CutReader, 'vertexRecord'>, id: string, txs: NonNullable<Awaited<ReturnType<CutReader['acceptedVertex']>>>['txs'], kinds: ReadonlySet<number>): Promise<{ id: string, height: number, txs: CutTx[] }> {
+  const r = await reader.vertexRecord(id)
+  if (r === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no graph record of ${id.slice(0, 16)}`)
+  return { id, height: r.height, txs: txs.filter(x => x.status === 'final' && kinds.has(x.tx.tx.kind)).map(x => ({ tx: x.tx, vertexId: id, vertexTimeMs: r.timestampMs })) }
 }
 
 /** The graph records of past(vertexId) within SYNC_BAND_HEIGHTS heights of it, sorted by id. */
@@ -203,20 +223,23 @@ export function cutTree (cut: StateCut): StateTree {
 }
 
 /** Leading bytes of an encoded cut (its format's version); a stored cut of an older format does not decode. */
-const CUT_MAGIC = new TextEncoder().encode('HSC2')
-const SYNC_DIGEST_TAG = new TextEncoder().encode('HARMONY/state-sync/v1')
+const CUT_MAGIC = new TextEncoder().encode('HSC3')
+const SYNC_DIGEST_TAG = new TextEncoder().encode('HARMONY/state-sync/v2')
 /** Accounts per cut (state-root.ts's bound) and unproven credits per account (a vertex each). */
 const MAX_CUT_ACCOUNTS = 1_000_000
 const MAX_UNPROVEN = 1_000_000
+/** Bytes of one part's state. */
+const MAX_PART_BYTES = 128 * 1024 * 1024
 
 const byKey = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
 
 /**
  * Canonical binary encoding of a cut (its sync digest is over these bytes, so it is one byte string per cut):
  *
- *   "HSC2" ‖ vertex id (32) ‖ height u32 ‖ u32 n ‖ n × band record (id 32 ‖ height u32 ‖ timestamp u64 ‖ u8 k ‖
+ *   "HSC3" ‖ vertex id (32) ‖ height u32 ‖ u32 n ‖ n × band record (id 32 ‖ height u32 ‖ timestamp u64 ‖ u8 k ‖
  *   k × parent 32), by id ‖ u32 m ‖ m × account (address 20 ‖ balance u128 ‖ nonce u64 ‖ u8 has-last ‖ [vertex 32 ‖ tx 32] ‖
- *   u32 u ‖ u × (vertex 32 ‖ amount u128), by vertex), by address
+ *   u32 u ‖ u × (vertex 32 ‖ amount u128), by vertex), by address ‖ u8 p ‖ p × part (id u8 ‖ u32 n ‖ n bytes: the
+ *   part's encoding of its state), by id
  *
  * Accounts at balance 0 and nonce 0 (which then have no credits) are left out.
  */
@@ -235,6 +258,13 @@ export function encodeCut (cut: StateCut): Uint8Array {
     const credits = [...a.unproven].sort(byKey)
     w.u32(credits.length)
     for (const [v, amount] of credits) w.fixed(fromHex(v), 32).u128(amount)
+  }
+  const parts = [...cut.parts].sort((a, b) => a[0] - b[0])
+  w.u8(parts.length)
+  for (const [id, state] of parts) {
+    const part = getCutPart(id)
+    if (part === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: part ${id} is not registered here`)
+    w.u8(id).varBytes(part.encode(state))
   }
   return w.finish()
 }
@@ -276,8 +306,18 @@ export function decodeCut (bytes: Uint8Array): StateCut {
       for (let j = 0; j < u; j++) (unproven as Map<string, bigint>).set(toHex(r.fixed(32)), r.u128())
       accounts.set(address, { balance, nonce, ...(lastTx !== undefined ? { lastTx } : {}), unproven })
     }
+    const parts = new Map<CutPartId, unknown>()
+    const p = r.u8()
+    for (let i = 0; i < p; i++) {
+      const id = r.u8()
+      if (i > 0 && id <= Math.max(...parts.keys())) r.fail('parts out of order or repeated')
+      const part = getCutPart(id) ?? r.fail(`part ${id} is not known here`)
+      parts.set(id, part.decode(r.varBytesView(MAX_PART_BYTES)))
+    }
+    // every part this node folds must be there: a cut without one would start that part empty
+    for (const part of cutParts()) if (!parts.has(part.id)) r.fail(`the ${part.name} part is missing`)
     r.end()
-    return { vertexId, height, accounts, band }
+    return { vertexId, height, accounts, band, parts }
   } catch (err) {
     if (err instanceof DagError) throw err
     throw new DagError('ENCODING_INVALID', (err as Error).message, {}, { cause: err })
@@ -285,7 +325,7 @@ export function decodeCut (bytes: Uint8Array): StateCut {
 }
 
 /**
- * The digest a checkpoint signs as its `dagRoot`: sha256("HARMONY/state-sync/v1" ‖ encodeCut(cut)), lowercase hex
+ * The digest a checkpoint signs as its `dagRoot`: sha256("HARMONY/state-sync/v2" ‖ encodeCut(cut)), lowercase hex
  * without 0x. It binds the cut's vertex, its state and everything a node syncing from it reads.
  */
 export function syncDigest (cut: StateCut): string {

@@ -2,7 +2,8 @@
  * `--state-sync`: a node whose datadir holds no ledger yet starts from the last checkpoint anchored on chain
  * instead of replaying the history from the genesis. It reads the checkpoint from the settlement contract, asks
  * its peers for that epoch's cut (src/bridge/state-sync.ts keeps only one matching the checkpoint), and writes it
- * into the empty ledger and the bridge's cursor before either starts. No anchored checkpoint yet, or no peer with a
+ * into the empty ledger, the bridge's cursor and the parts' stores (the market's records: src/dag/cut-parts.ts)
+ * before any of them starts. No anchored checkpoint yet, or no peer with a
  * matching cut within `waitMs`: the node says so and starts from the genesis as without the flag.
  *
  * `--resync` (Lodestar's forced checkpoint sync): a datadir that holds a ledger is synced too, for a node that was
@@ -20,6 +21,7 @@ import { fromHex } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
 import { type BinaryDb, sublevel, type SublevelName } from '../core/storage.ts'
 import type { DagService } from '../dag/service.ts'
+import { cutPartWrites } from '../dag/cut-parts.ts'
 import { installCut } from '../dag/state-sync.ts'
 
 export interface CheckpointSyncComponents {
@@ -79,7 +81,7 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
           c.logger.warn({ epoch: checkpoint.epoch.toString() }, 'resync: replacing this datadir\'s ledger with the anchored checkpoint\'s state')
           for (const name of RESYNC_SUBLEVELS) await sublevel(c.db, name).clear()
         }
-        await installCut({ store: ledger.store, history: ledger.history, genesisId: fromHex(ledger.genesisIdHex) }, cut, syncedEpochWrites(c.db, checkpoint.epoch, cut))
+        await installCut({ store: ledger.store, history: ledger.history, genesisId: fromHex(ledger.genesisIdHex) }, cut, [...syncedEpochWrites(c.db, checkpoint.epoch, cut), ...cutPartWrites(cut.parts, c.db)])
         c.logger.info({ epoch: checkpoint.epoch.toString(), peer: peer.toString(), accounts: cut.accounts.size, height: cut.height, refused }, 'ledger synced from the anchored checkpoint')
         return checkpoint.epoch
       }

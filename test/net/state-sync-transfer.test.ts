@@ -25,7 +25,7 @@ const options = { minChunkBytes: 1024, timeoutMs: 10_000 }
 function bigCut (): StateCut {
   const accounts = new Map<string, StateCut['accounts'] extends Map<string, infer A> ? A : never>()
   for (let i = 0; i < 2000; i++) accounts.set(toHex(randomBytes(20)), { balance: BigInt(i + 1) * 10n ** 18n, nonce: BigInt(i % 7), unproven: new Map() })
-  return { vertexId: toHex(randomBytes(32)), height: 40, accounts, band: [] }
+  return { vertexId: toHex(randomBytes(32)), height: 40, accounts, band: [], parts: new Map() }
 }
 
 const cut = bigCut()

@@ -2,6 +2,7 @@ import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { type CutPart, registerCutPart } from '../../src/dag/cut-parts.ts'
 import { isDagError } from '../../src/dag/errors.ts'
 import type { AcceptedVertexView } from '../../src/dag/reader.ts'
 import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigest, syncDigestOfBytes } from '../../src/dag/state-cut.ts'
@@ -146,4 +147,35 @@ test('a cut refuses a previous cut outside its past, a missing outcome and unrea
   t.true(isDagError(await t.throwsAsync(advanceCut(pending, genesisCut(pending), id('v6')))))
   t.true(isDagError(t.throws(() => decodeCut(new Uint8Array(10)))))
   t.true(isDagError(t.throws(() => decodeCut(encodeCut(cut7).subarray(0, 50)))))
+})
+
+test.serial('a registered part folds the final transactions of its kinds in the cut\'s order (height, then id), the same epoch by epoch as in one walk, and a cut without it does not decode', async (t) => {
+  // a part that keeps the ids of the transfers it saw, with their vertex: the fold's order is its state
+  const seen: CutPart<string[]> = {
+    id: 200,
+    name: 'test-log',
+    kinds: new Set([1]),
+    empty: () => [],
+    advance: async (prev, txs) => [...prev, ...txs.map((x) => `${nameOf.get(x.vertexId) ?? '?'}@${x.vertexTimeMs}`)],
+    encode: (s) => new TextEncoder().encode(JSON.stringify(s)),
+    decode: (b) => JSON.parse(new TextDecoder().decode(b)) as string[],
+    installWrites: () => []
+  }
+  const r = reader()
+  const before = encodeCut(await advanceCut(r, genesisCut(r), id('v6')))
+  // serial, so it runs before the other tests of this file: they then cut with the part registered, as a node does
+  registerCutPart(seen)
+  const cut1 = await advanceCut(r, genesisCut(r), id('v3'))
+  const cut2 = await advanceCut(r, decodeCut(encodeCut(cut1)), id('v6'))
+  const direct = await advanceCut(r, genesisCut(r), id('v6'))
+  // final transfers only (v4's is rejected), each epoch in (height, id) order; v2 (height 1) joins in epoch 2
+  t.deepEqual(cut1.parts.get(200), ['v1@1'])
+  t.deepEqual(cut2.parts.get(200), ['v1@1', 'v2@1', 'v5@4'])
+  t.deepEqual(encodeCut(cut2), encodeCut(direct))
+  t.is(syncDigest(cut2), syncDigest(direct))
+  // the part's bytes are in the cut (its digest changes with them), and a cut without the part is refused here
+  t.not(syncDigest(direct), syncDigestOfBytes(before))
+  const err = t.throws(() => decodeCut(before))
+  t.true(isDagError(err))
+  t.regex(err?.message ?? '', /test-log part is missing/)
 })

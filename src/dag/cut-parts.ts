@@ -1,0 +1,68 @@
+/**
+ * Parts of a state cut that the floors above the ledger add (docs/protocol.md "State roots of checkpoints"): the
+ * market's records, say, which a node that starts from a checkpoint needs as much as the accounts. A part folds the
+ * final transactions of its kinds, vertex by vertex in a canonical order of the cut's new vertices (height, then
+ * id: parents always come first), into a state of its own, so every node computes the same bytes for the same cut;
+ * the cut carries them and the checkpoint's `dagRoot` binds them. A module registers its part with its
+ * transaction kinds (`registerCutPart`), so every node that can decode those transactions folds them alike.
+ */
+import type { BinaryDb, BinarySublevel } from '../core/storage.ts'
+import type { TxInfo } from './tx.ts'
+
+/** A part's id in the cut's encoding (u8): 1 the market. */
+export type CutPartId = number
+
+/** A final transaction of the cut's new vertices, with what its vertex says about when. */
+export interface CutTx {
+  tx: TxInfo
+  vertexId: string
+  /** The vertex's signed timestamp. */
+  vertexTimeMs: bigint
+}
+
+export interface CutPart<S = unknown> {
+  id: CutPartId
+  name: string
+  /** The transaction kinds it folds (their final outcomes only). */
+  kinds: ReadonlySet<number>
+  /** Its state at the genesis. */
+  empty: () => S
+  /** `prev` advanced by `txs`, in order; does not change `prev`. */
+  advance: (prev: S, txs: readonly CutTx[]) => Promise<S>
+  /** Canonical bytes of a state (one byte string per state). */
+  encode: (state: S) => Uint8Array
+  /** encode's inverse; throws on anything else. */
+  decode: (bytes: Uint8Array) => S
+  /** The records a node that starts from a cut with this state writes (in the cut's install batch). */
+  installWrites: (state: S, db: BinaryDb) => Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }>
+}
+
+const parts = new Map<CutPartId, CutPart>()
+
+/** Registers a part; registering the same part again is a no-op, another under a taken id throws. */
+export function registerCutPart<S> (part: CutPart<S>): void {
+  if (!Number.isInteger(part.id) || part.id < 1 || part.id > 0xff) throw new RangeError('cut part id must be 1..255')
+  const cur = parts.get(part.id)
+  if (cur === (part as unknown as CutPart)) return
+  if (cur !== undefined) throw new Error(`cut part ${part.id} registered twice`)
+  parts.set(part.id, part as unknown as CutPart)
+}
+
+/** The registered parts, by id. */
+export function cutParts (): CutPart[] {
+  return [...parts.values()].sort((a, b) => a.id - b.id)
+}
+
+export function getCutPart (id: CutPartId): CutPart | undefined {
+  return parts.get(id)
+}
+
+/** The install writes of every part of a cut (state-sync.ts's `extra`). */
+export function cutPartWrites (cutParts: ReadonlyMap<CutPartId, unknown>, db: BinaryDb): Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> {
+  const out: Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> = []
+  for (const [id, state] of cutParts) {
+    const part = parts.get(id)
+    if (part !== undefined) out.push(...part.installWrites(state, db))
+  }
+  return out
+}

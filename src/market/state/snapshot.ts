@@ -1,0 +1,252 @@
+/**
+ * The market's part of a state cut (src/dag/cut-parts.ts, docs/market.md "State sync"): the market records at a
+ * checkpoint, so that a node that starts from the checkpoint (`--state-sync`) knows the providers registered and
+ * the tasks open before it, as the validators do, and can check and follow them.
+ *
+ * The snapshot is the market state given by exactly the final market transactions of the cut's causal past,
+ * applied by the market's own rules (apply.ts) in the cut's canonical order (height, then vertex id, then position):
+ * every validator computes the same bytes, and the checkpoint's `dagRoot` binds them. It holds what applying later
+ * transactions needs: every provider, every task not done (and a done one for PARK_MS of market time, so a late
+ * transaction about it meets the refusal it meets elsewhere), and the transactions parked for a dependency still
+ * to come. Payments, settled tasks beyond that window and refused transactions are history: a synced node lists
+ * them from the cut on (like pruned vertices).
+ *
+ * A node's live market state applies in its own finality order; it agrees with the snapshot on everything the
+ * rules make order-independent (apply.ts), which is all a later transaction's outcome reads.
+ */
+import { compareBytes, fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
+import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
+import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
+import type { CutPart, CutTx } from '../../dag/cut-parts.ts'
+import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
+import { taskIdHexOf } from '../accounts.ts'
+import { bidCommitKind, bidRevealKind, bondSlashKind, MARKET_KIND_IDS, taskAwardKind, taskCancelKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE } from '../kinds/index.ts'
+import { marketFinalRecords } from '../kinds/queue.ts'
+import { type ApplyContext, applyMarketTx } from './apply.ts'
+import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
+
+export const MARKET_CUT_PART_ID = 1
+/**
+ * Market time a parked transaction waits for its dependency (MarketState's default `parkMs`), and a done task is
+ * kept: fixed here, since every validator must fold alike.
+ */
+export const SNAPSHOT_PARK_MS = 600_000
+/** Parked transactions a snapshot holds; one more is dropped (refused) as the live state would refuse it later. */
+export const MAX_SNAPSHOT_PARKED = 10_000
+/** Records of each kind in one snapshot (decoding bound). */
+const MAX_RECORDS = 1_000_000
+const MAGIC = new TextEncoder().encode('HMS1')
+
+/** A final market transaction waiting for its task, a commit or an award. */
+export interface ParkedTx {
+  txId: string
+  vertexId: string
+  vertexTimeMs: bigint
+  encoded: Uint8Array
+  /** decoded once (not encoded: the bytes are) */
+  tx?: TxInfo
+}
+
+export interface MarketSnapshot {
+  providers: ReadonlyMap<string, ProviderRecord>
+  tasks: ReadonlyMap<string, TaskRecord>
+  parked: readonly ParkedTx[]
+  /** The newest market time (vertex time) applied: parked transactions and done tasks age against it. */
+  newestMs: number
+}
+
+export function emptySnapshot (): MarketSnapshot {
+  return { providers: new Map(), tasks: new Map(), parked: [], newestMs: 0 }
+}
+
+/** The task a market transaction is about (none for a provider's register or attest). */
+function taskIdOfTx (tx: TxInfo): string | undefined {
+  const k = tx.tx.kind
+  const p = tx.tx.payload
+  switch (k) {
+    case TX_KIND_TASK_ANNOUNCE: return taskIdHexOf(tx.account, tx.tx.nonce)
+    case TX_KIND_TASK_CANCEL: return toHex(taskCancelKind.decode(p).taskId)
+    case TX_KIND_BID_COMMIT: return toHex(bidCommitKind.decode(p).taskId)
+    case TX_KIND_BID_REVEAL: return toHex(bidRevealKind.decode(p).taskId)
+    case TX_KIND_TASK_AWARD: return toHex(taskAwardKind.decode(p).taskId)
+    case TX_KIND_TASK_RESULT: return toHex(taskResultKind.decode(p).taskId)
+    case TX_KIND_TASK_SETTLE: return toHex(taskSettleKind.decode(p).taskId)
+    case TX_KIND_BOND_SLASH: return toHex(bondSlashKind.decode(p).taskId)
+    default: return undefined
+  }
+}
+
+/**
+ * `prev` advanced by `txs` (final market transactions in the cut's order); `prev` is not changed (its records are
+ * shared: apply.ts never changes a record, it writes a new one). A transaction parked is retried after each later
+ * one about its task that is not parked; parked ones older than SNAPSHOT_PARK_MS are dropped at the end, with done
+ * tasks as old.
+ */
+export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx[]): Promise<MarketSnapshot> {
+  const providers = new Map(prev.providers)
+  const tasks = new Map(prev.tasks)
+  let parked: ParkedTx[] = [...prev.parked]
+  let newestMs = prev.newestMs
+  const applyOne = async (tx: TxInfo, txId: string, timeMs: number): Promise<boolean> => {
+    const putTasks = new Map<string, TaskRecord>()
+    const putProviders = new Map<string, ProviderRecord>()
+    const ctx: ApplyContext = {
+      task: async (id) => putTasks.get(id) ?? tasks.get(id),
+      provider: async (a) => putProviders.get(a) ?? providers.get(a),
+      putTask: (t) => { putTasks.set(t.taskId, t) },
+      putProvider: (p) => { putProviders.set(p.address, p) },
+      // listings of this node's own history: not part of the snapshot (install rebuilds the bid index)
+      indexBid: () => undefined,
+      payment: () => undefined
+    }
+    let outcome
+    try {
+      outcome = await applyMarketTx(ctx, tx, { txId, timeMs })
+    } catch {
+      // as MarketState: a transaction that cannot be applied is refused (and writes nothing)
+      return true
+    }
+    if (outcome.status === 'parked') return false
+    for (const [k, t] of putTasks) tasks.set(k, t)
+    for (const [k, p] of putProviders) providers.set(k, p)
+    if (timeMs > newestMs) newestMs = timeMs
+    return true
+  }
+  const retryParked = async (taskId: string): Promise<void> => {
+    for (let progress = true; progress;) {
+      progress = false
+      const still: ParkedTx[] = []
+      for (const q of parked) {
+        q.tx ??= txInfo(q.encoded)
+        if (taskIdOfTx(q.tx) === taskId && await applyOne(q.tx, q.txId, Number(q.vertexTimeMs))) progress = true
+        else still.push(q)
+      }
+      parked = still
+    }
+  }
+  for (const { tx, vertexId, vertexTimeMs } of txs) {
+    const taskId = taskIdOfTx(tx)
+    if (await applyOne(tx, tx.idHex, Number(vertexTimeMs))) {
+      if (taskId !== undefined && parked.length > 0) await retryParked(taskId)
+    } else if (parked.length < MAX_SNAPSHOT_PARKED) {
+      parked.push({ txId: tx.idHex, vertexId, vertexTimeMs, encoded: tx.encoded, tx })
+    }
+  }
+  parked = parked.filter((q) => newestMs - Number(q.vertexTimeMs) <= SNAPSHOT_PARK_MS)
+  for (const [id, t] of tasks) {
+    if (isDone(t) && newestMs - (t.settlement?.timeMs ?? 0) > SNAPSHOT_PARK_MS) tasks.delete(id)
+  }
+  return { providers, tasks, parked, newestMs }
+}
+
+/** Canonical bytes of a record, once per record (records are never changed, only replaced). */
+const recordBytes = new WeakMap<object, Uint8Array>()
+function canonical (rec: TaskRecord | ProviderRecord): Uint8Array {
+  let b = recordBytes.get(rec)
+  if (b === undefined) {
+    b = encodeValue(rec)
+    recordBytes.set(rec, b)
+  }
+  return b
+}
+
+const byKey = (a: [string, unknown], b: [string, unknown]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+
+/**
+ * "HMS1" ‖ u64 newestMs ‖ u32 n ‖ n × provider (u32 k ‖ k bytes: canonical-value.ts), by address ‖ u32 m ‖ m × task
+ * (the same), by id ‖ u32 q ‖ q × parked (tx id 32 ‖ vertex id 32 ‖ u64 vertex time ‖ u32 k ‖ k bytes: the signed
+ * transaction), in order
+ */
+export function encodeSnapshot (s: MarketSnapshot): Uint8Array {
+  const w = new Writer(1024)
+  w.raw(MAGIC).u64(BigInt(s.newestMs))
+  const providers = [...s.providers].sort(byKey)
+  w.u32(providers.length)
+  for (const [, p] of providers) w.varBytes(canonical(p))
+  const tasks = [...s.tasks].sort(byKey)
+  w.u32(tasks.length)
+  for (const [, t] of tasks) w.varBytes(canonical(t))
+  w.u32(s.parked.length)
+  for (const q of s.parked) w.fixed(fromHex(q.txId), 32).fixed(fromHex(q.vertexId), 32).u64(q.vertexTimeMs).varBytes(q.encoded)
+  return w.finish()
+}
+
+/** Decodes encodeSnapshot's bytes; throws CodecError on anything else. */
+export function decodeSnapshot (bytes: Uint8Array): MarketSnapshot {
+  const r = new Reader(bytes, 'market snapshot')
+  if (compareBytes(r.fixedView(MAGIC.length), MAGIC) !== 0) r.fail('not a market snapshot')
+  const newestMs = Number(r.u64())
+  const providers = new Map<string, ProviderRecord>()
+  let last = ''
+  for (const p of records<ProviderRecord>(r, 'provider')) {
+    if (typeof p.address !== 'string' || p.address <= last) r.fail('providers out of order')
+    last = p.address
+    providers.set(p.address, p)
+  }
+  const tasks = new Map<string, TaskRecord>()
+  last = ''
+  for (const t of records<TaskRecord>(r, 'task')) {
+    if (typeof t.taskId !== 'string' || t.taskId <= last) r.fail('tasks out of order')
+    last = t.taskId
+    tasks.set(t.taskId, t)
+  }
+  const q = r.u32()
+  if (q > MAX_SNAPSHOT_PARKED) r.fail('too many parked transactions')
+  const parked: ParkedTx[] = []
+  for (let i = 0; i < q; i++) {
+    const txId = toHex(r.fixed(32))
+    const vertexId = toHex(r.fixed(32))
+    const vertexTimeMs = r.u64()
+    const encoded = r.varBytes(MAX_TX_BYTES)
+    const tx = txInfo(encoded)
+    if (tx.idHex !== txId || !MARKET_KIND_IDS.includes(tx.tx.kind)) r.fail('a parked entry that is not its market transaction')
+    parked.push({ txId, vertexId, vertexTimeMs, encoded, tx })
+  }
+  r.end()
+  return { providers, tasks, parked, newestMs }
+}
+
+function * records<T> (r: Reader, what: string): Generator<T> {
+  const n = r.u32()
+  if (n > MAX_RECORDS || n > r.remaining) r.fail(`too many ${what} records`)
+  for (let i = 0; i < n; i++) {
+    const v = decodeValue(r.varBytesView(r.remaining), `market snapshot ${what}`)
+    if (v === null || typeof v !== 'object') r.fail(`a ${what} record that is no record`)
+    yield v as T
+  }
+}
+
+/**
+ * The market sublevel's records of a node that starts from this snapshot: every record, the open set, the
+ * requester and bid indexes, and the parked transactions queued first (queue seq 0), for MarketState to retry.
+ */
+export function snapshotWrites (s: MarketSnapshot, db: BinaryDb): ReturnType<CutPart['installWrites']> {
+  const market = sublevel(db, 'market')
+  const P = KEY_PREFIXES.market
+  const enc = (k: string): Uint8Array => new TextEncoder().encode(k)
+  const empty = new Uint8Array(0)
+  const out: ReturnType<CutPart['installWrites']> = []
+  for (const p of s.providers.values()) out.push({ sublevel: market, key: enc(P.provider + p.address), value: encodeRecord(p) })
+  for (const t of s.tasks.values()) {
+    out.push({ sublevel: market, key: enc(P.task + t.taskId), value: encodeRecord(t) })
+    out.push({ sublevel: market, key: enc(`${P.byRequester}${t.requester}/${t.taskId}`), value: empty })
+    if (!isDone(t)) out.push({ sublevel: market, key: enc(P.open + t.taskId), value: empty })
+    for (const provider of t.bids.keys()) out.push({ sublevel: market, key: enc(`${P.byProvider}${provider}/${t.taskId}`), value: empty })
+  }
+  s.parked.forEach((q, i) => {
+    for (const rec of marketFinalRecords({ idHex: q.txId, vertexIdHex: q.vertexId, vertexTimeMs: q.vertexTimeMs, seq: 0n, position: i, encoded: q.encoded })) out.push({ sublevel: market, key: rec.key, value: rec.value })
+  })
+  return out
+}
+
+/** The part the market registers with its kinds (src/market/index.ts). */
+export const marketCutPart: CutPart<MarketSnapshot> = {
+  id: MARKET_CUT_PART_ID,
+  name: 'market',
+  kinds: new Set(MARKET_KIND_IDS),
+  empty: emptySnapshot,
+  advance: advanceSnapshot,
+  encode: encodeSnapshot,
+  decode: decodeSnapshot,
+  installWrites: snapshotWrites
+}

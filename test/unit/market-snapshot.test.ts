@@ -1,0 +1,157 @@
+/**
+ * The market's part of a state cut (src/market/state/snapshot.ts): folded epoch by epoch it has the bytes of one
+ * fold over the whole history, whatever its split; a node that installs it and applies the rest of the history
+ * live reads the records of a node that applied everything live; what waits for a later transaction waits across
+ * the cut; and old parked transactions and done tasks leave it.
+ */
+import { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressBytesFromPublicKey, addressFromPublicKey } from '../../src/core/address.ts'
+import { decodeValue, encodeValue } from '../../src/core/canonical-value.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts'
+import type { CutTx } from '../../src/dag/cut-parts.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
+import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
+import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
+import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, SNAPSHOT_PARK_MS, snapshotWrites } from '../../src/market/state/snapshot.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+
+registerMarket()
+const CHAIN = 'harmony-market-snapshot'
+const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n))
+const [requester, p1, p2, p3, validator] = [seeded(1), seeded(2), seeded(3), seeded(4), seeded(5)]
+const addr = (k: KeyPair): Uint8Array => addressBytesFromPublicKey(k.publicKey)
+const T0 = 1_000_000
+const nonces = new Map<KeyPair, bigint>()
+const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => {
+  const nonce = nonces.get(k) ?? 0n
+  nonces.set(k, nonce + 1n)
+  return { chainId: CHAIN, keys: k, nonce, fee: 1000n }
+}
+const next = (k: KeyPair): bigint => by(k).nonce
+const at = (tx: Transaction, timeMs: number): CutTx => {
+  const info = txInfo(encodeTx(tx))
+  return { tx: info, vertexId: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs) }
+}
+
+/**
+ * Task A: two bids (p2's reveal comes before its commit, so it waits), awarded to p1, its result, settled and paid.
+ * Task B: announced, one commit. p3 commits on a task never announced (it waits, then is too old).
+ */
+const salt = new Uint8Array(32).fill(9)
+const { tx: announceA, taskId: taskA } = buildTaskAnnounce(by(requester), matmulAnnounce())
+const revealP1 = buildBidReveal(by(p1), { taskId: taskA, price: 100n, salt })
+const revealP2 = buildBidReveal(by(p2), { taskId: taskA, price: 150n, salt })
+const history: CutTx[] = [
+  at(buildProviderRegister(by(p1), cpuProvider(marketRules.MIN_BOND)), T0),
+  at(buildProviderRegister(by(p2), cpuProvider(marketRules.MIN_BOND)), T0),
+  at(announceA, T0 + 1),
+  at(buildBidCommit(by(p1), taskA, 100n, salt), T0 + 10),
+  at(revealP2, T0 + 2010),
+  at(buildBidCommit(by(p2), taskA, 150n, salt), T0 + 20),
+  at(revealP1, T0 + 2020),
+  at(buildBidCommit(by(p3), sha256(new TextEncoder().encode('never announced')), 10n, salt), T0 + 30)
+]
+// (the market's rules read no nonce: that is the ledger's; these transactions only need distinct ids)
+const { tx: announceB, taskId: taskB } = buildTaskAnnounce(by(requester), matmulAnnounce({ bidWindowMs: 60_000 }))
+history.push(
+  at(announceB, T0 + 40),
+  at(buildBidCommit(by(p2), taskB, 120n, salt), T0 + 50),
+  at(buildTaskAward(CHAIN, validator, next(validator), { taskId: taskA, round: 0, considered: [txInfo(encodeTx(revealP1)).id, txInfo(encodeTx(revealP2)).id], winners: [addr(p1)] }), T0 + 4100),
+  at(buildTaskResult(by(p1), { taskId: taskA, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(2), outputBytes: 16, profile: 'cpu-ref-v1' }), T0 + 5000),
+  at(buildTaskSettle(CHAIN, validator, next(validator), { taskId: taskA, outcome: 'paid', payouts: [{ provider: addr(p1), amount: 100n }], fee: 10n, refund: 890n, requester: addr(requester) }), T0 + 6000)
+)
+
+const fold = async (prev: MarketSnapshot, txs: readonly CutTx[]): Promise<MarketSnapshot> => await advanceSnapshot(prev, txs)
+
+test('folded epoch by epoch (encoded and decoded between epochs) a snapshot has the bytes of one fold over the whole history, for every split', async (t) => {
+  const whole = encodeSnapshot(await fold(emptySnapshot(), history))
+  for (let k = 0; k <= history.length; k++) {
+    const first = decodeSnapshot(encodeSnapshot(await fold(emptySnapshot(), history.slice(0, k))))
+    t.deepEqual(encodeSnapshot(await fold(first, history.slice(k))), whole, `split at ${k}`)
+  }
+  const s = decodeSnapshot(whole)
+  t.deepEqual([...s.tasks.keys()].sort(), [toHex(taskA), toHex(taskB)].sort())
+  t.is(s.tasks.get(toHex(taskA))?.settlement?.outcome, 'paid')
+  t.is(s.providers.get(toHex(addr(p1)))?.received, 100n)
+  // p3's commit still waits for its task
+  t.is(s.parked.length, 1)
+  // the encoding of a record does not depend on the order its fields or map entries were set in
+  const p = s.providers.get(toHex(addr(p1)))
+  if (p === undefined) return t.fail('no provider record')
+  const reordered = Object.fromEntries(Object.entries(p).reverse())
+  t.deepEqual(encodeValue(reordered), encodeValue(p))
+  t.deepEqual(decodeValue(encodeValue(p)), p)
+})
+
+/** A MarketState on its own LevelDB; `final` applies transactions in the order given, as a ledger's queue would. */
+async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: (txs: readonly CutTx[]) => Promise<void>, close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-market-snapshot-'))
+  const db = await openDatabase(join(dir, 'db'))
+  const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
+  const state = new MarketState({ db, dag: dag as never, logger: silentLogger() })
+  let seq = 0n
+  return {
+    db,
+    state,
+    final: async (txs) => {
+      // a start reads what an install wrote
+      await state.start()
+      // one by one, as decisions come: the queue record the ledger writes in each decision's batch, then a drain
+      for (const x of txs) {
+        seq++
+        for (const r of marketFinalRecords({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded })) await sublevel(db, 'market').put(r.key, r.value)
+        await state.drain()
+      }
+    },
+    close: async () => { await state.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) }
+  }
+}
+
+async function records (state: MarketState): Promise<unknown> {
+  return {
+    providers: await state.providers(),
+    tasks: await Promise.all([taskA, taskB].map(async (id) => await state.task(toHex(id)))),
+    bids: await Promise.all([taskA, taskB].map(async (id) => await state.bids(toHex(id)))),
+    open: state.openTaskIds().sort(),
+    p2Tasks: (await state.tasks({ provider: addressFromPublicKey(p2.publicKey) })).map((v) => v.taskId).sort()
+  }
+}
+
+test('a node that installs the snapshot at any point of the history and applies the rest live reads what a node that applied all of it live reads; what waited still waits', async (t) => {
+  const all = await liveState()
+  t.teardown(all.close)
+  await all.final(history)
+  const expected = await records(all.state)
+  for (const k of [2, 4, 5, 9, 12]) {
+    const synced = await liveState()
+    try {
+      const snapshot = await fold(emptySnapshot(), history.slice(0, k))
+      // at 5, p2's reveal waits for its commit (the next transaction): it crosses the cut as a queued transaction
+      if (k === 5) t.deepEqual(snapshot.parked.map((q) => q.txId), [history[4].tx.idHex])
+      const batch = synced.db.batch()
+      for (const w of snapshotWrites(decodeSnapshot(encodeSnapshot(snapshot)), synced.db)) batch.put(w.key, w.value, { sublevel: w.sublevel })
+      await batch.write()
+      await synced.final(history.slice(k))
+      t.deepEqual(await records(synced.state), expected, `installed at ${k}`)
+    } finally {
+      await synced.close()
+    }
+  }
+})
+
+test('parked transactions older than the park window and done tasks as old leave the snapshot; an open task stays', async (t) => {
+  const s = await fold(emptySnapshot(), history)
+  t.is(s.parked.length, 1)
+  const { tx: announceC, taskId: taskC } = buildTaskAnnounce(by(requester), matmulAnnounce())
+  const later = await fold(s, [at(announceC, T0 + 6000 + SNAPSHOT_PARK_MS + 1)])
+  t.is(later.parked.length, 0)
+  t.deepEqual([...later.tasks.keys()].sort(), [toHex(taskB), toHex(taskC)].sort())
+  t.is(later.providers.size, 2)
+})
