@@ -3,7 +3,9 @@
  * DagBridge, anvil with the contracts) anchor epoch 1; a new node asks a lying peer and then an honest one for
  * epoch 1's cut, refuses the lie, installs the honest cut without replaying the history below it, catches up the
  * DAG above it and then computes what the validators compute: the same ledger state root after more traffic, and
- * the same state root for epoch 2 as the checkpoint the validators anchor.
+ * the same state root for epoch 2 as the checkpoint the validators anchor. The market's records below the cut come
+ * with it: a provider registered and a task announced before the checkpoint are known to the synced node's market
+ * state, which applies a bid on that task made after it.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,9 +27,14 @@ import { isDagError } from '../../src/dag/errors.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
 import { installCut } from '../../src/dag/state-sync.ts'
+import { buildBidCommit, buildProviderRegister, buildTaskAnnounce, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
 import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
 import { fundAndDeposit, testWallet } from '../helpers/anvil.ts'
 import { addressOf, createDagLibp2p, createTestNet, type DagLibp2p, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+
+// as a node: the market's kinds, and its part of every state cut
+registerMarket()
 
 const NODES = 3
 let devnet: DevnetChain
@@ -93,7 +100,13 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const fee = net.genesis.minFee
   const early = await dags[1].submitTransaction(transfer(net.genesis, user, recipient, 2n * AGC_UNIT, 0n))
   await waitFor(async () => (await Promise.all(dags.map(async d => await d.getBalance(addressOf(recipient))))).every(b => b === 2n * AGC_UNIT), 'transfer final')
-  await dags[2].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 1n, fee }))
+  // market history below the checkpoint: the user registers as a provider and announces a task (bids open 10 min)
+  const by = (nonce: bigint): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => ({ chainId: net.genesis.chainId, keys: user, nonce, fee })
+  const isFinal = async (id: string, what: string): Promise<void> => { await waitFor(async () => (await Promise.all(dags.map(async d => (await d.getTx(id))?.status))).every(s => s === 'final'), what) }
+  await isFinal(await dags[0].submitTransaction(buildProviderRegister(by(1n), cpuProvider(marketRules.MIN_BOND))), 'provider registered')
+  const { tx: announce, taskId } = buildTaskAnnounce(by(2n), matmulAnnounce({ bidWindowMs: 600_000 }))
+  await isFinal(await dags[1].submitTransaction(announce), 'task announced')
+  await dags[2].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 3n, fee }))
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
   await waitFor(() => bridges.every(b => b.epoch >= 1n), 'epoch 1 processed on every node')
   const onchain = await devnet.contracts.settlement.getCheckpoint(1n)
@@ -158,14 +171,28 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   t.is(await joiner.getTx(early), undefined)
   t.is(await joiner.getBalance(addressOf(recipient)), 2n * AGC_UNIT)
 
-  // traffic above the cut, from the user whose last transaction and credits are below it
-  await dags[0].submitTransaction(transfer(net.genesis, user, recipient, AGC_UNIT, 2n))
+  // the market's records below the cut came with it: the provider and the open task
+  const market = new MarketState({ db, dag: joiner, logger: silentLogger() })
+  await market.start()
+  let marketUp = true
+  const stopMarket = async (): Promise<void> => { if (marketUp) { marketUp = false; await market.stop() } }
+  cleanup.push(stopMarket)
+  t.is((await market.provider(addressOf(user)))?.bond, marketRules.MIN_BOND)
+  t.is((await market.task(toHex(taskId)))?.requester, addressOf(user))
+  t.deepEqual(market.openTaskIds(), [toHex(taskId)])
+
+  // traffic above the cut, from the user whose last transaction and credits are below it; a bid on the task
+  await dags[0].submitTransaction(transfer(net.genesis, user, recipient, AGC_UNIT, 4n))
   await waitFor(async () => (await dags[1].getBalance(addressOf(recipient))) === 3n * AGC_UNIT, 'a transfer above the cut')
   await dags[1].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 2n, 0n))
   await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - fee, 'the joiner applied the transfers above the cut')
+  await dags[1].submitTransaction(buildBidCommit({ chainId: net.genesis.chainId, keys: recipient, nonce: 1n, fee }, taskId, 500n, new Uint8Array(32).fill(3)))
+  await waitFor(async () => (await market.bids(toHex(taskId))).length === 1, 'the joiner\'s market applied the bid on the task announced below the cut')
+  t.is((await market.bids(toHex(taskId)))[0].provider, addressOf(recipient))
+  await stopMarket()
   await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root on every node and the joiner')
   // epoch 2: the joiner's bridge advances its synced cut to the same state root the validators anchor
-  await dags[0].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 3n, fee }))
+  await dags[0].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 5n, fee }))
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 2n, 'checkpoint 2 on chain', 60_000)
   await waitFor(() => joinerBridge.epoch >= 2n, 'epoch 2 processed on the joiner')
   const second = await devnet.contracts.settlement.getCheckpoint(2n)
@@ -181,7 +208,7 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   await joiner.stop()
   joiner = joinerDag()
   await joiner.start()
-  await dags[2].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 4n, 1n))
-  await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - AGC_UNIT / 4n - 2n * fee, 'the restarted joiner applied a transfer')
+  await dags[2].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 4n, 2n))
+  await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - AGC_UNIT / 4n - 3n * fee, 'the restarted joiner applied a transfer')
   await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root after the restart')
 })
