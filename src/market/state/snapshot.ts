@@ -6,10 +6,10 @@
  * The snapshot is the market state given by exactly the final market transactions of the cut's causal past,
  * applied by the market's own rules (apply.ts) in the cut's canonical order (height, then vertex id, then position):
  * every validator computes the same bytes, and the checkpoint's `dagRoot` binds them. It holds what applying later
- * transactions needs: every provider, every task not done (and a done one for PARK_MS of market time, so a late
- * transaction about it meets the refusal it meets elsewhere), and the transactions parked for a dependency still
- * to come. Payments, settled tasks beyond that window and refused transactions are history: a synced node lists
- * them from the cut on (like pruned vertices).
+ * transactions needs: every provider, every task not done (settled with each fault slashed), and the transactions
+ * parked for a dependency still to come. Done tasks, payments and refused transactions are history: a synced node
+ * lists them from the cut on (like pruned vertices); a late transaction about a done task waits there and is then
+ * refused, where a node that holds the task refuses it at once.
  *
  * A node's live market state applies in its own finality order; it agrees with the snapshot on everything the
  * rules make order-independent (apply.ts), which is all a later transaction's outcome reads.
@@ -26,10 +26,7 @@ import { type ApplyContext, applyMarketTx } from './apply.ts'
 import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
 
 export const MARKET_CUT_PART_ID = 1
-/**
- * Market time a parked transaction waits for its dependency (MarketState's default `parkMs`), and a done task is
- * kept: fixed here, since every validator must fold alike.
- */
+/** Market time a parked transaction waits for its dependency (MarketState's default `parkMs`): fixed here, since every validator must fold alike. */
 export const SNAPSHOT_PARK_MS = 600_000
 /** Parked transactions a snapshot holds; one more is dropped (refused) as the live state would refuse it later. */
 export const MAX_SNAPSHOT_PARKED = 10_000
@@ -43,8 +40,9 @@ export interface ParkedTx {
   vertexId: string
   vertexTimeMs: bigint
   encoded: Uint8Array
-  /** decoded once (not encoded: the bytes are) */
+  /** decoded once, and the task it is about (not encoded: the bytes are) */
   tx?: TxInfo
+  taskId?: string
 }
 
 export interface MarketSnapshot {
@@ -79,8 +77,10 @@ function taskIdOfTx (tx: TxInfo): string | undefined {
 /**
  * `prev` advanced by `txs` (final market transactions in the cut's order); `prev` is not changed (its records are
  * shared: apply.ts never changes a record, it writes a new one). A transaction parked is retried after each later
- * one about its task that is not parked; parked ones older than SNAPSHOT_PARK_MS are dropped at the end, with done
- * tasks as old.
+ * one about its task that is not parked; after each transaction, parked ones older than SNAPSHOT_PARK_MS behind the
+ * newest market time are dropped; a task leaves once done. Every rule acts per transaction, never per call, so
+ * folding a history in one call or split at any point gives the same snapshot (a node without the last epoch's
+ * cut folds from the genesis: the same bytes).
  */
 export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx[]): Promise<MarketSnapshot> {
   const providers = new Map(prev.providers)
@@ -107,19 +107,51 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
       return true
     }
     if (outcome.status === 'parked') return false
-    for (const [k, t] of putTasks) tasks.set(k, t)
+    // a task done (settled, each fault slashed) leaves at once: what refers to it later waits and is refused
+    for (const [k, t] of putTasks) {
+      if (isDone(t)) tasks.delete(k)
+      else tasks.set(k, t)
+    }
     for (const [k, p] of putProviders) providers.set(k, p)
     if (timeMs > newestMs) newestMs = timeMs
     return true
   }
+  // parked transactions per task (a task's count only: the order is the list's)
+  const waiting = new Map<string, number>()
+  const taskOf = (q: ParkedTx): string | undefined => {
+    q.tx ??= txInfo(q.encoded)
+    q.taskId ??= taskIdOfTx(q.tx) ?? ''
+    return q.taskId
+  }
+  const wait = (id: string, by: 1 | -1): void => {
+    const n = (waiting.get(id) ?? 0) + by
+    if (n <= 0) waiting.delete(id)
+    else waiting.set(id, n)
+  }
+  for (const q of parked) wait(taskOf(q) as string, 1)
+  // parked transactions too old for the newest market time leave after each transaction, so a fold gives the same
+  // snapshot however its transactions are split into epochs
+  let oldestParkedMs = Math.min(...parked.map((q) => Number(q.vertexTimeMs)))
+  const expire = (): void => {
+    if (parked.length === 0 || newestMs - oldestParkedMs <= SNAPSHOT_PARK_MS) return
+    parked = parked.filter((q) => {
+      if (newestMs - Number(q.vertexTimeMs) <= SNAPSHOT_PARK_MS) return true
+      wait(taskOf(q) as string, -1)
+      return false
+    })
+    oldestParkedMs = Math.min(...parked.map((q) => Number(q.vertexTimeMs)))
+  }
   const retryParked = async (taskId: string): Promise<void> => {
-    for (let progress = true; progress;) {
+    for (let progress = true; progress && waiting.has(taskId);) {
       progress = false
       const still: ParkedTx[] = []
       for (const q of parked) {
-        q.tx ??= txInfo(q.encoded)
-        if (taskIdOfTx(q.tx) === taskId && await applyOne(q.tx, q.txId, Number(q.vertexTimeMs))) progress = true
-        else still.push(q)
+        if (taskOf(q) === taskId && await applyOne(q.tx as TxInfo, q.txId, Number(q.vertexTimeMs))) {
+          progress = true
+          wait(taskId, -1)
+        } else {
+          still.push(q)
+        }
       }
       parked = still
     }
@@ -127,14 +159,13 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
   for (const { tx, vertexId, vertexTimeMs } of txs) {
     const taskId = taskIdOfTx(tx)
     if (await applyOne(tx, tx.idHex, Number(vertexTimeMs))) {
-      if (taskId !== undefined && parked.length > 0) await retryParked(taskId)
+      if (taskId !== undefined) await retryParked(taskId)
     } else if (parked.length < MAX_SNAPSHOT_PARKED) {
-      parked.push({ txId: tx.idHex, vertexId, vertexTimeMs, encoded: tx.encoded, tx })
+      parked.push({ txId: tx.idHex, vertexId, vertexTimeMs, encoded: tx.encoded, tx, taskId: taskId ?? '' })
+      wait(taskId ?? '', 1)
+      oldestParkedMs = Math.min(oldestParkedMs, Number(vertexTimeMs))
     }
-  }
-  parked = parked.filter((q) => newestMs - Number(q.vertexTimeMs) <= SNAPSHOT_PARK_MS)
-  for (const [id, t] of tasks) {
-    if (isDone(t) && newestMs - (t.settlement?.timeMs ?? 0) > SNAPSHOT_PARK_MS) tasks.delete(id)
+    expire()
   }
   return { providers, tasks, parked, newestMs }
 }
