@@ -4,14 +4,13 @@ import type { CommandModule } from 'yargs'
 import { canonicalJson } from '../compute/task.ts'
 import { KERNEL_NAMES, type KernelName } from '../compute/types.ts'
 import { toHex } from '../core/codec.ts'
-import { loadWalletFile } from '../core/keys/wallet.ts'
 import { parseAgc } from '../dag/index.ts'
 import { encodeTx } from '../dag/tx.ts'
 import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MODES, type RequiredExecutor, type VerificationMode } from '../market/kinds/index.ts'
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
-import { waitForTx, walletOptions, walletPath, type WalletArgs } from './wallet-common.ts'
+import { waitForTx, walletAddress, walletOptions, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 
 /** `task submit --reannounce --wait`: announces after the first, for a task that keeps expiring with no valid bid. */
 const MAX_REANNOUNCES = 3
@@ -90,7 +89,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     const inputs = await Promise.all((args.inputs ?? '').split(',').filter(f => f !== '').map(async f => new Uint8Array(await readFile(f))))
     const verification = args.verify as VerificationMode
     const k = args.k ?? (verification === 'redundancy' ? args.redundancy : 1)
-    const key = await loadWalletFile(walletPath(args))
+    const key = await walletSigningKey(args)
     const client = await clientFor(args)
     try {
       const chainId = await ledgerChainId(client)
@@ -164,7 +163,7 @@ const listCommand: CommandModule<WalletArgs, ListArgs> = {
     .option('limit', { type: 'number', default: 20, describe: 'tasks per page (1-100)' })
     .option('cursor', { type: 'string', describe: 'the `next` of the previous page' }) as never,
   handler: async (args) => {
-    const requester = args.mine ? (await loadWalletFile(walletPath(args))).address : args.requester
+    const requester = args.mine ? await walletAddress(args) : args.requester
     const client = await clientFor(args)
     const page = await client.call('task_list', [{
       limit: args.limit,
@@ -187,7 +186,7 @@ const cancelCommand: CommandModule<WalletArgs, WalletArgs & { id: string, fee: s
     .option('wait', { type: 'boolean', default: false, describe: 'wait until the cancel is final or rejected' }) as never,
   handler: async (args) => {
     const id = taskIdArg(args.id)
-    const key = await loadWalletFile(walletPath(args))
+    const key = await walletSigningKey(args)
     const client = await clientFor(args)
     try {
       const [chainId, nonce] = await Promise.all([ledgerChainId(client), client.call('account_getNonce', [key.address])])
@@ -219,7 +218,7 @@ const resultCommand: CommandModule<WalletArgs, WalletArgs & { id: string, out: s
       const task = await client.call('task_get', [id])
       if (task === null) throw new Error(`task ${id} is unknown to this node`)
       // a private output is opened here, with the wallet's ML-KEM key: the node never holds it
-      const kemSecretKey = task.private ? requesterKemKey((await loadWalletFile(walletPath(args))).secretKey).secretKey : undefined
+      const kemSecretKey = task.private ? requesterKemKey((await walletSigningKey(args)).secretKey).secretKey : undefined
       const bytes = await fetchTaskOutput(client, id, kemSecretKey)
       if (bytes === null) throw new Error(`task ${id} has no verified result yet (state ${task.state})`)
       await writeFile(args.out, bytes)

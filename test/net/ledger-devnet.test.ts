@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { BIN, rpc, runHarmonyd, startHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { HarmonyClient } from '../../src/sdk/client.ts'
 
-test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain; a node joining with --state-sync starts from the checkpoint and reaches the same state root', async (t) => {
+test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit on chain is credited on every node; a withdrawal is claimed on chain; a node joining with --state-sync starts from the checkpoint, with the market\'s records, and reaches the same state root', async (t) => {
   await using d = await tempDir()
   const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   t.teardown(() => { devnet.kill('SIGINT') })
@@ -65,6 +65,16 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
     await waitFor(`the deposit credit on ${url}`, async () => (await rpc<string>(url, 'account_getBalance', [alice])) === afterDeposit ? true : undefined, 90_000)
   }
 
+  // a task below the checkpoint: announced (bids open for 10 minutes, no provider here) and final everywhere
+  const inputs = [join(d.path, 'a.bin'), join(d.path, 'b.bin')]
+  for (const f of inputs) await writeFile(f, new Uint8Array(16))
+  const submitted = await runHarmonyd(['task', 'submit', '--wallet', wallet, ...unlock, '--kernel', 'matmul', '--params', '{"m":2,"k":2,"n":2}', '--inputs', inputs.join(','), '--budget', '0.001', '--bid-window', '600000', '--rpc', urls[0], '--datadir', join(d.path, 'node-0'), '--json'])
+  t.is(submitted.code, 0, submitted.stderr)
+  const task = JSON.parse(submitted.stdout) as { taskId: string, txId: string }
+  for (const url of urls) {
+    await waitFor(`the announce on ${url}`, async () => (await rpc<{ status: string } | null>(url, 'tx_get', [task.txId]))?.status === 'final' ? true : undefined)
+  }
+
   // burn on the DAG -> checkpoint on chain -> claim with the proof
   const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--rpc', urls[2], '--datadir', join(d.path, 'node-2'), '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
   t.is(withdraw.code, 0, withdraw.stderr)
@@ -86,6 +96,12 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
   const early = await rpc<{ status: string }>(urls[0], 'tx_get', [sentTx.id])
   t.is(early.status, 'final')
   t.is(await rpc<unknown>(joiner.rpc, 'tx_get', [sentTx.id]), null, 'a transaction below the cut is not replayed on the joiner')
+  // the market's records came with the cut: the task announced below it is known there, its announce not replayed
+  t.is(await rpc<unknown>(joiner.rpc, 'tx_get', [task.txId]), null)
+  const onJoiner = await rpc<{ taskId: string, requester: string, phase: string } | null>(joiner.rpc, 'task_get', [task.taskId])
+  const onDevnet = await rpc<{ taskId: string, requester: string, phase: string } | null>(urls[0], 'task_get', [task.taskId])
+  t.is(onJoiner?.requester, alice)
+  t.deepEqual(onJoiner, onDevnet)
   const again = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', alice, '--amount', '0.5', '--rpc', urls[1], '--datadir', join(d.path, 'node-1'), '--wait', '--json'])
   t.is(again.code, 0, again.stderr)
   const all = [...urls, joiner.rpc]
