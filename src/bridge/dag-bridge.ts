@@ -36,6 +36,7 @@ import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from 
 import { KEY_BRIDGE_EPOCH, StateCuts, type StateProof } from './state-cuts.ts'
 import { HistoryPruner } from './history-pruner.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
+import { storedWithdrawal } from './withdrawal-cut.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
 import type { Deposit, DepositSink } from '../chain/deposit-watcher.ts'
 import { ChainError } from '../chain/errors.ts'
@@ -123,6 +124,20 @@ export class DagBridge implements Startable {
   }
 
   private get ledger (): LedgerReader { return this.c.dag.reader }
+
+  /**
+   * Final withdraws as epochs list them: the ledger's records, and for a node started from a checkpoint the
+   * withdraws below its cut that no epoch had settled, which came with the cut (withdrawal-cut.ts).
+   */
+  private readonly withdrawals: Pick<LedgerReader, 'finalTx' | 'isAncestor'> = {
+    finalTx: async (idHex) => {
+      const final = await this.ledger.finalTx(idHex)
+      if (final !== undefined) return final
+      const stored = await this.db.get(enc(PREFIX_UNSETTLED + idHex))
+      return stored === undefined ? undefined : storedWithdrawal(stored)
+    },
+    isAncestor: async (ancestor, of) => await this.ledger.isAncestor(ancestor, of)
+  }
 
   async start (): Promise<void> {
     if (this.running) return
@@ -261,7 +276,7 @@ export class DagBridge implements Startable {
       let fees = 0n
       if (close?.vertexId === closeVertexHex && close.tx.tx.kind === TX_KIND_EPOCH_CLOSE) ({ withdrawals: listed, fees } = epochCloseKind.decode(close.tx.tx.payload))
       else this.log.warn({ epoch: epoch.toString() }, 'the epoch-close was rejected (its fee sweep was above the pool\'s proven balance) or is unreadable; closing the epoch without leaves')
-      const txs = await epochWithdrawals(this.ledger, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
+      const txs = await epochWithdrawals(this.withdrawals, closeVertexHex, listed, async (idHex) => await this.db.get(enc(PREFIX_SETTLED + idHex)) !== undefined)
       const leaves = txs.map(withdrawalLeafOf)
       // the swept fees (debited from the pool by the final close) go to the stakers through the same checkpoint
       if (fees > 0n) leaves.push(feeLeafOf(decision.txId, fees, this.c.chain.settlementAddress))

@@ -20,6 +20,11 @@ export interface CutTx {
   vertexTimeMs: bigint
 }
 
+/** Ancestry among the cut's vertices (the ledger's), for a part whose rule reads it. */
+export interface CutAncestry {
+  isAncestor: (ancestor: string, of: string) => Promise<boolean> | boolean
+}
+
 export interface CutPart<S = unknown> {
   id: CutPartId
   name: string
@@ -27,12 +32,17 @@ export interface CutPart<S = unknown> {
   kinds: ReadonlySet<number>
   /** Its state at the genesis. */
   empty: () => S
-  /** `prev` advanced by `txs`, in order; does not change `prev`. */
-  advance: (prev: S, txs: readonly CutTx[]) => Promise<S>
+  /**
+   * `prev` advanced by `txs`, in order; does not change `prev`. It must give the same state whether a history comes
+   * in one call or split anywhere into several (a node without the last epoch's cut folds from the genesis).
+   */
+  advance: (prev: S, txs: readonly CutTx[], ancestry: CutAncestry) => Promise<S>
   /** Canonical bytes of a state (one byte string per state). */
   encode: (state: S) => Uint8Array
   /** encode's inverse; throws on anything else. */
   decode: (bytes: Uint8Array) => S
+  /** Vertices below the cut the state names, whose ancestry a node started from the cut must answer (base records). */
+  baseVertices?: (state: S) => Iterable<string>
   /** The records a node that starts from a cut with this state writes (in the cut's install batch). */
   installWrites: (state: S, db: BinaryDb) => Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }>
 }

@@ -178,7 +178,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
   partVertices.sort((x, y) => x.height - y.height || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
   const ordered = partVertices.flatMap(x => x.txs)
   const partStates = new Map<CutPartId, unknown>()
-  for (const p of parts) partStates.set(p.id, await p.advance(prev.parts.get(p.id) ?? p.empty(), ordered.filter(x => p.kinds.has(x.tx.tx.kind))))
+  for (const p of parts) partStates.set(p.id, await p.advance(prev.parts.get(p.id) ?? p.empty(), ordered.filter(x => p.kinds.has(x.tx.tx.kind)), reader))
   return { vertexId, height, accounts, band, parts: partStates }
 }
 

@@ -7,6 +7,7 @@
  */
 import { fromHex } from '../core/codec.ts'
 import type { BinarySublevel } from '../core/storage.ts'
+import { getCutPart } from './cut-parts.ts'
 import { DagError } from './errors.ts'
 import type { DagHistory } from './history.ts'
 import { type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
@@ -56,6 +57,8 @@ export async function installCut (c: { store: DagStore, history: DagHistory, gen
     }
     for (const v of a.unproven.keys()) deep.add(v)
   }
+  // vertices below the cut a part names (the bridge's unsettled withdrawals): their ancestry is asked later
+  for (const [id, state] of cut.parts) for (const v of getCutPart(id)?.baseVertices?.(state) ?? []) deep.add(v)
   for (const id of deep) {
     if (band.has(id) || id === cut.vertexId) continue
     history.putSynced(b, fromHex(id), { height: 0, timestampMs: 0n, parents: [], underCut: true, base: true })

@@ -25,7 +25,7 @@ import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../
 import { readCapability } from './capability.ts'
 import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
 import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
-import { connectChainToDag, registerBridgeKinds, type DagBridge, StateSyncServer } from '../bridge/index.ts'
+import { connectChainToDag, registerBridge, type DagBridge, StateSyncServer } from '../bridge/index.ts'
 import { MarketService, registerMarket } from '../market/index.ts'
 import type { TaskView } from '../market/state/reader.ts'
 import type { FinalRecord } from '../dag/tx-kinds.ts'
@@ -203,7 +203,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     // the ledger's protocols are registered before the slower services start, so peers that connect early can bind to it
     const { ledgerKey } = this.identityValue
     // every node decodes the bridge's kinds in vertices, with or without an EVM chain
-    registerBridgeKinds()
+    registerBridge()
     registerMarket()
     // webhooks: every decision records its events in its own batch (an outbox the service drains), so none is lost to a kill -9
     const webhooks = this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics })

@@ -3,8 +3,9 @@
  * DagBridge, anvil with the contracts) anchor epoch 1; a new node asks a lying peer and then an honest one for
  * epoch 1's cut, refuses the lie, installs the honest cut without replaying the history below it, catches up the
  * DAG above it and then computes what the validators compute: the same ledger state root after more traffic, and
- * the same state root for epoch 2 as the checkpoint the validators anchor. The market's records below the cut come
- * with it: a provider registered and a task announced before the checkpoint are known to the synced node's market
+ * the same state root for epoch 2 as the checkpoint the validators anchor, with the leaves they anchor (a withdraw
+ * final below the cut that epoch 1 left is settled by epoch 2 on the joiner too). The market's records below the
+ * cut come with it: a provider registered and a task announced before the checkpoint are known to the synced node's market
  * state, which applies a bid on that task made after it.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -15,25 +16,28 @@ import { getBytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
-import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
+import { registerBridge } from '../../src/bridge/index.ts'
+import { buildEpochClose, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import { fetchCheckpointCut, StateSyncServer } from '../../src/bridge/state-sync.ts'
 import { AGC_UNIT, ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
+import { type BinaryDb, KEY_PREFIXES, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { isDagError } from '../../src/dag/errors.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
 import { installCut } from '../../src/dag/state-sync.ts'
+import type { Transaction } from '../../src/dag/tx.ts'
 import { buildBidCommit, buildProviderRegister, buildTaskAnnounce, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
 import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
 import { fundAndDeposit, testWallet } from '../helpers/anvil.ts'
 import { addressOf, createDagLibp2p, createTestNet, type DagLibp2p, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
-// as a node: the market's kinds, and its part of every state cut
+// as a node: the bridge's and the market's kinds, and their parts of every state cut
+registerBridge()
 registerMarket()
 
 const NODES = 3
@@ -69,7 +73,8 @@ test.before(async () => {
     const node = net.nodes[i]
     chains[i] = chainFor(node.db, node.libp2p, evmKeys[i], () => bridges[i])
     bridges[i] = connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: silentLogger(), registry: new Registry() },
-      { propose: i === 0, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: 0, resubmitMs: 3000 })
+      // validator 0 proposes deposit credits; the test closes the epochs itself (below), to choose what each lists
+      { propose: i === 0, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: Number.MAX_SAFE_INTEGER, resubmitMs: 3000 })
     servers[i] = new StateSyncServer({ libp2p: node.libp2p, cuts: bridges[i], logger: silentLogger() })
   }
   for (let i = 0; i < NODES; i++) {
@@ -92,7 +97,7 @@ const stateRoots = async (dags: DagService[]): Promise<string[]> => await Promis
 
 test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer\'s cut, and then computes the state the validators compute', async (t) => {
   const userAddress = parseAddress(addressOf(user))
-  // history below the checkpoint: a deposit, a transfer and a withdraw (which makes validator 0 close epoch 1)
+  // history below the checkpoint: a deposit, a transfer, two withdraws and the close of epoch 1 (listing one)
   const deposited = 10n * AGC_UNIT
   await fundAndDeposit(devnet, userWallet, userAddress, deposited)
   const dags = net.nodes.map(n => n.dag)
@@ -106,7 +111,20 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   await isFinal(await dags[0].submitTransaction(buildProviderRegister(by(1n), cpuProvider(marketRules.MIN_BOND))), 'provider registered')
   const { tx: announce, taskId } = buildTaskAnnounce(by(2n), matmulAnnounce({ bidWindowMs: 600_000 }))
   await isFinal(await dags[1].submitTransaction(announce), 'task announced')
-  await dags[2].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 3n, fee }))
+  const withdraw = (nonce: bigint): Transaction => buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce, fee })
+  const settledIn = async (db: BinaryDb, txId: string): Promise<string | undefined> => {
+    const v = await sublevel(db, 'chain').get(new TextEncoder().encode(KEY_PREFIXES.chain.bridgeSettled + toHex(fromHex(txId))))
+    return v === undefined ? undefined : new TextDecoder().decode(v)
+  }
+  const closeEpoch = async (epoch: bigint, ...listed: string[]): Promise<void> => {
+    await isFinal(await dags[0].submitTransaction(buildEpochClose(net.genesis.chainId, net.validatorKeys[0], epoch, listed.map(id => fromHex(id)))), `close ${epoch}`)
+  }
+  const first = await dags[2].submitTransaction(withdraw(3n))
+  await isFinal(first, 'a withdraw')
+  // final below the cut, but left for a later epoch: a node started from the cut must still list it then
+  const left = await dags[2].submitTransaction(withdraw(4n))
+  await isFinal(left, 'another withdraw')
+  await closeEpoch(1n, first)
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
   await waitFor(() => bridges.every(b => b.epoch >= 1n), 'epoch 1 processed on every node')
   const onchain = await devnet.contracts.settlement.getCheckpoint(1n)
@@ -182,7 +200,7 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   t.deepEqual(market.openTaskIds(), [toHex(taskId)])
 
   // traffic above the cut, from the user whose last transaction and credits are below it; a bid on the task
-  await dags[0].submitTransaction(transfer(net.genesis, user, recipient, AGC_UNIT, 4n))
+  await dags[0].submitTransaction(transfer(net.genesis, user, recipient, AGC_UNIT, 5n))
   await waitFor(async () => (await dags[1].getBalance(addressOf(recipient))) === 3n * AGC_UNIT, 'a transfer above the cut')
   await dags[1].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 2n, 0n))
   await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - fee, 'the joiner applied the transfers above the cut')
@@ -191,10 +209,19 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   t.is((await market.bids(toHex(taskId)))[0].provider, addressOf(recipient))
   await stopMarket()
   await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root on every node and the joiner')
-  // epoch 2: the joiner's bridge advances its synced cut to the same state root the validators anchor
-  await dags[0].submitTransaction(buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount: AGC_UNIT, nonce: 5n, fee }))
+  // epoch 2 lists the withdraw left below the cut and a new one: the joiner settles both, as the validators do, and
+  // its bridge advances its synced cut to the same state root the validators anchor
+  const later = await dags[0].submitTransaction(withdraw(6n))
+  await isFinal(later, 'a withdraw above the cut')
+  await closeEpoch(2n, left, later)
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 2n, 'checkpoint 2 on chain', 60_000)
   await waitFor(() => joinerBridge.epoch >= 2n, 'epoch 2 processed on the joiner')
+  // (the first withdraw was settled below the cut: the joiner holds no record of it)
+  for (const [d, firstIn] of [[net.nodes[0].db, '1'], [db, undefined]] as const) {
+    t.is(await settledIn(d, first), firstIn)
+    t.is(await settledIn(d, left), '2')
+    t.is(await settledIn(d, later), '2')
+  }
   const second = await devnet.contracts.settlement.getCheckpoint(2n)
   const proof = await joinerBridge.stateProof(userAddress)
   t.is(proof?.epoch, 2n)
