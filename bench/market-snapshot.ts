@@ -22,6 +22,7 @@ import { encodeTx, type Transaction, txInfo } from '../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../src/market/index.ts'
 import { marketFinalRecords } from '../src/market/kinds/queue.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../src/market/state/snapshot.ts'
+import { cpuProvider, matmulAnnounce } from './lib/market-payloads.ts'
 import { type BenchResult, printResults } from './report.ts'
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, tasks: { type: 'string', default: '1000' }, open: { type: 'string', default: '100' }, epochs: { type: 'string', default: '10' } } })
@@ -50,22 +51,6 @@ const at = (tx: Transaction, timeMs: number): CutTx => {
 log(`signing ${TASKS} auctions (${OPEN} left open)`)
 const T0 = 1_700_000_000_000
 const salt = new Uint8Array(32).fill(7)
-const cpuProvider = (bond: bigint): Parameters<typeof buildProviderRegister>[1] => ({ bond, kemPublicKey: new Uint8Array(1184).fill(4), capability: { executor: 'cpu', adapter: 'llvmpipe', memoryMiB: 2048, gflopsMilli: 12_500, profile: 'cpu-ref-v1' } })
-const matmulAnnounce = (): Parameters<typeof buildTaskAnnounce>[1] => ({
-  spec: { kernel: 'matmul', paramsJson: '{"k":2,"m":2,"n":2}' },
-  inputs: [new Uint8Array(32).fill(7), new Uint8Array(32).fill(8)],
-  outputLimitBytes: 1024,
-  budget: 1000n,
-  redundancy: 1,
-  k: 1,
-  verification: 'none',
-  bidWindowMs: 2000,
-  revealWindowMs: 2000,
-  executionDeadlineMs: 10_000,
-  requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false },
-  private: false,
-  reannounce: false
-})
 const history: CutTx[] = providers.map((p) => at(buildProviderRegister(by(p), cpuProvider(marketRules.MIN_BOND)), T0))
 for (let i = 0; i < TASKS; i++) {
   // a task every 100 ms of market time, its windows 2 s each
