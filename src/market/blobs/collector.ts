@@ -2,11 +2,13 @@ import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
 import { KEY_PREFIXES, keyBytes, type BinarySublevel } from '../../core/storage.ts'
 import { type MarketReader, TERMINAL_PHASES, type TaskView } from '../state/reader.ts'
-import { keyTail, PRESENT, tagRange } from './keys.ts'
+import { keyRest, keyTail, PRESENT, range, tagRange } from './keys.ts'
 import type { BlobStore } from './store.ts'
 
 /** Terminal-task events waiting to be scheduled; past it they are dropped (and logged): the sweep is best effort. */
 const MAX_QUEUED = 10_000
+/** A task id as the market names it (lowercase hex). */
+const TASK_ID = /^[0-9a-f]{64}$/
 /** Releases done per sweep, so one sweep never holds the store's lock for long. */
 const RELEASES_PER_SWEEP = 256
 
@@ -26,8 +28,12 @@ export interface BlobCollectorComponents {
   /** The node's `blobs` sublevel (release schedule under KEY_PREFIXES.blobs.releaseDue). */
   db: BinarySublevel
   store: Pick<BlobStore, 'release'>
-  /** The market state's task events (`task:changed`). */
-  tasks: Pick<MarketReader, 'on' | 'off'>
+  /**
+   * The market state's task events (`task:changed`) and, when given, its task lookup: then the blobs of tasks this
+   * node does not know or knows ended are adopted at start (a node started again from a checkpoint never sees those
+   * tasks end), and a release due for a task that is known and not ended waits another retention period.
+   */
+  tasks: Pick<MarketReader, 'on' | 'off'> & Partial<Pick<MarketReader, 'task'>>
   logger: Logger
 }
 
@@ -62,6 +68,7 @@ export class BlobCollector implements Startable {
 
   async start (): Promise<void> {
     this.c.tasks.on('task:changed', this.onTask)
+    await this.adoptOrphans()
     if (this.intervalMs > 0) {
       this.timer = setInterval(() => { void this.sweep().catch(err => { this.log.warn({ err }, 'blob release sweep failed') }) }, this.intervalMs)
       this.timer.unref()
@@ -96,10 +103,45 @@ export class BlobCollector implements Startable {
     for await (const key of this.c.db.keys({ gte: keyBytes(KEY_PREFIXES.blobs.releaseDue), lt: upTo, limit: RELEASES_PER_SWEEP })) due.push(key)
     let collected = 0
     for (const key of due) {
-      collected += await this.c.store.release(keyTail(key))
+      const taskId = keyTail(key)
+      const task = await this.c.tasks.task?.(taskId)
+      if (task !== undefined && !TERMINAL_PHASES.has(task.phase)) {
+        // uploaded before its announce was final, and running longer than the retention: not yet
+        await this.c.db.batch([{ type: 'del', key }, { type: 'put', key: dueKey(this.now() + this.retainMs, taskId), value: PRESENT }])
+        continue
+      }
+      collected += await this.c.store.release(taskId)
       await this.c.db.del(key)
     }
     return collected
+  }
+
+  /**
+   * Schedules the release of the blobs of each task this node holds blobs of and has no release scheduled for, when
+   * the market state does not know the task or knows it ended: tasks that ended while this node was away (a
+   * `--resync` replaced its market state) and inputs uploaded for an announce that never became final. Returns
+   * how many were scheduled.
+   */
+  async adoptOrphans (): Promise<number> {
+    const lookup = this.c.tasks.task
+    if (lookup === undefined) return 0
+    const scheduled = new Set<string>()
+    for await (const key of this.c.db.keys(range(KEY_PREFIXES.blobs.releaseDue))) scheduled.add(keyTail(key))
+    let adopted = 0
+    let last = ''
+    for await (const key of this.c.db.keys(range(KEY_PREFIXES.blobs.tag))) {
+      const tag = keyRest(key).split('/')[0]
+      if (tag === last) continue
+      last = tag
+      // only task ids: other tags name blobs this collector does not own
+      if (!TASK_ID.test(tag) || scheduled.has(tag)) continue
+      const task = await lookup(tag)
+      if (task !== undefined && !TERMINAL_PHASES.has(task.phase)) continue
+      await this.c.db.put(dueKey(this.now() + this.retainMs, tag), PRESENT)
+      adopted++
+    }
+    if (adopted > 0) this.log.info({ adopted }, 'blobs of tasks unknown here or ended are scheduled for release')
+    return adopted
   }
 }
 
