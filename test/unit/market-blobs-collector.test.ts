@@ -8,18 +8,28 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '../../src/core/logger.ts'
-import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import { type BinarySublevel, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { BlobCollector, BlobStore } from '../../src/market/blobs/index.ts'
 import type { MarketReaderEvents, TaskView } from '../../src/market/state/reader.ts'
 
-test('terminal tasks\' blobs are released after the retention period, across a restart; nothing is written for tasks this node holds nothing of', async t => {
+/** Runs `run` with a started blob store on a fresh LevelDB's `blobs` sublevel (the test stops it), then closes the database and removes its directory. */
+async function withStore (run: (db: BinarySublevel, store: BlobStore) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'harmony-blobcollect-'))
   const root = await openDatabase(dir)
   try {
     const db = sublevel(root, 'blobs')
-    let now = 1_000_000
     const store = new BlobStore({ db, logger: silentLogger() }, { sweepIntervalMs: 0 })
     await store.start()
+    await run(db, store)
+  } finally {
+    await root.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+test('terminal tasks\' blobs are released after the retention period, across a restart; nothing is written for tasks this node holds nothing of', async t => {
+  await withStore(async (db, store) => {
+    let now = 1_000_000
     const tasks = new EventEmitter<MarketReaderEvents>()
     const collector = new BlobCollector({ db, store, tasks, logger: silentLogger() }, { retainMs: 60_000, intervalMs: 0, now: () => now })
     await collector.start()
@@ -54,20 +64,12 @@ test('terminal tasks\' blobs are released after the retention period, across a r
     t.is(await collector2.sweep(), 0, 'a schedule is used once')
     await collector2.stop()
     await store2.stop()
-  } finally {
-    await root.close()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('at start, the blobs of tasks the market state does not know or knows ended are adopted for release; a release due while its task runs waits; other tags are left alone', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-blobcollect-'))
-  const root = await openDatabase(dir)
-  try {
-    const db = sublevel(root, 'blobs')
+  await withStore(async (db, store) => {
     let now = 1_000_000
-    const store = new BlobStore({ db, logger: silentLogger() }, { sweepIntervalMs: 0 })
-    await store.start()
     const id = (n: number): string => n.toString(16).padStart(64, '0')
     // as after a --resync: 1 ended before the checkpoint (unknown now), 2 runs, 3 ended here (its event was
     // missed), 4 is not known yet (its announce in flight) and will be running when its release comes due
@@ -99,8 +101,5 @@ test('at start, the blobs of tasks the market state does not know or knows ended
     t.false(await store.has(blobs.get(4) as string))
     await collector.stop()
     await store.stop()
-  } finally {
-    await root.close()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 })
