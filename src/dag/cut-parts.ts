@@ -9,7 +9,7 @@
 import type { BinaryDb, BinarySublevel } from '../core/storage.ts'
 import type { TxInfo } from './tx.ts'
 
-/** A part's id in the cut's encoding (u8): 1 the market. */
+/** A part's id in the cut's encoding (u8): 1 the market's records, 2 the bridge's unsettled withdrawals. */
 export type CutPartId = number
 
 /** A final transaction of the cut's new vertices, with what its vertex says about when. */
@@ -24,6 +24,9 @@ export interface CutTx {
 export interface CutAncestry {
   isAncestor: (ancestor: string, of: string) => Promise<boolean> | boolean
 }
+
+/** One record a part writes when a node starts from a cut (in the cut's install batch). */
+export interface PartWrite { sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }
 
 export interface CutPart<S = unknown> {
   id: CutPartId
@@ -44,7 +47,7 @@ export interface CutPart<S = unknown> {
   /** Vertices below the cut the state names, whose ancestry a node started from the cut must answer (base records). */
   baseVertices?: (state: S) => Iterable<string>
   /** The records a node that starts from a cut with this state writes (in the cut's install batch). */
-  installWrites: (state: S, db: BinaryDb) => Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }>
+  installWrites: (state: S, db: BinaryDb) => PartWrite[]
 }
 
 const parts = new Map<CutPartId, CutPart>()
@@ -68,9 +71,9 @@ export function getCutPart (id: CutPartId): CutPart | undefined {
 }
 
 /** The install writes of every part of a cut (state-sync.ts's `extra`). */
-export function cutPartWrites (cutParts: ReadonlyMap<CutPartId, unknown>, db: BinaryDb): Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> {
-  const out: Array<{ sublevel: BinarySublevel, key: Uint8Array, value: Uint8Array }> = []
-  for (const [id, state] of cutParts) {
+export function cutPartWrites (states: ReadonlyMap<CutPartId, unknown>, db: BinaryDb): PartWrite[] {
+  const out: PartWrite[] = []
+  for (const [id, state] of states) {
     const part = parts.get(id)
     if (part !== undefined) out.push(...part.installWrites(state, db))
   }

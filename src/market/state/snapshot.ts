@@ -11,13 +11,14 @@
  * lists them from the cut on (like pruned vertices); a late transaction about a done task waits there and is then
  * refused, where a node that holds the task refuses it at once.
  *
- * A node's live market state applies in its own finality order; it agrees with the snapshot on everything the
- * rules make order-independent (apply.ts), which is all a later transaction's outcome reads.
+ * A node's live market state applies in its own finality order and retries a parked transaction at its next drain
+ * pass, where the fold retries it right after the next transaction of its task: the two agree except where one
+ * drain pass held a decision and the one it waits for (docs/market.md "State sync").
  */
 import { compareBytes, fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
 import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
 import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
-import type { CutPart, CutTx } from '../../dag/cut-parts.ts'
+import type { CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
 import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
 import { taskIdHexOf } from '../accounts.ts'
 import { bidCommitKind, bidRevealKind, bondSlashKind, MARKET_KIND_IDS, taskAwardKind, taskCancelKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE } from '../kinds/index.ts'
@@ -251,12 +252,12 @@ function * records<T> (r: Reader, what: string): Generator<T> {
  * The market sublevel's records of a node that starts from this snapshot: every record, the open set, the
  * requester and bid indexes, and the parked transactions queued first (queue seq 0), for MarketState to retry.
  */
-export function snapshotWrites (s: MarketSnapshot, db: BinaryDb): ReturnType<CutPart['installWrites']> {
+export function snapshotWrites (s: MarketSnapshot, db: BinaryDb): PartWrite[] {
   const market = sublevel(db, 'market')
   const P = KEY_PREFIXES.market
   const enc = (k: string): Uint8Array => new TextEncoder().encode(k)
   const empty = new Uint8Array(0)
-  const out: ReturnType<CutPart['installWrites']> = []
+  const out: PartWrite[] = []
   for (const p of s.providers.values()) out.push({ sublevel: market, key: enc(P.provider + p.address), value: encodeRecord(p) })
   for (const t of s.tasks.values()) {
     out.push({ sublevel: market, key: enc(P.task + t.taskId), value: encodeRecord(t) })
