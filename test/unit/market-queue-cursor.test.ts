@@ -91,3 +91,36 @@ test('past its bound of parked keys the next pass reads the whole queue again: n
     await root.close()
   }
 })
+
+test('within a pass, an entry that leaves the queue is followed at once by the entries parked on its task, before what comes after it', async t => {
+  await using dir = await tempDir()
+  const root = await openDatabase(dir.path)
+  const db = sublevel(root, 'market')
+  try {
+    const task = new Map<string, string>()
+    const put = async (seq: bigint, of: string): Promise<string> => {
+      const idHex = toHex(new Uint8Array(32).fill(Number(seq)))
+      const [r] = marketFinalRecords({ idHex, vertexIdHex: '00'.repeat(32), vertexTimeMs: 1000n * seq, seq, position: 0, encoded: new Uint8Array([Number(seq)]) })
+      await db.put(r.key, r.value)
+      task.set(idHex, of)
+      return idHex
+    }
+    // a waits for b (same task x); c is another task's
+    const [a, b, c] = [await put(1n, 'x'), await put(2n, 'x'), await put(3n, 'y')]
+    const applied = new Set<string>()
+    const offered: string[] = []
+    const apply = async (q: { key: Uint8Array, txIdHex: string }): Promise<boolean> => {
+      offered.push(q.txIdHex)
+      if (q.txIdHex === a && !applied.has(b)) return false
+      applied.add(q.txIdHex)
+      await db.del(q.key)
+      return true
+    }
+    const cursor = new QueueCursor(db)
+    t.true(await cursor.pass(apply, (q) => task.get(q.txIdHex)))
+    t.deepEqual(offered, [a, b, a, c])
+    t.is(cursor.parkedCount, 0)
+  } finally {
+    await root.close()
+  }
+})

@@ -102,7 +102,7 @@ test('folded epoch by epoch (encoded and decoded between epochs) a snapshot has 
 })
 
 /** A MarketState on its own LevelDB; `final` applies transactions in the order given, as a ledger's queue would. */
-async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: (txs: readonly CutTx[]) => Promise<void>, close: () => Promise<void> }> {
+async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: (txs: readonly CutTx[], onePass?: boolean) => Promise<void>, close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-snapshot-'))
   const db = await openDatabase(join(dir, 'db'))
   const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
@@ -111,15 +111,17 @@ async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: 
   return {
     db,
     state,
-    final: async (txs) => {
+    final: async (txs, onePass = false) => {
       // a start reads what an install wrote
       await state.start()
-      // one by one, as decisions come: the queue record the ledger writes in each decision's batch, then a drain
+      // one by one, as decisions come: the queue record the ledger writes in each decision's batch, then a drain;
+      // or all of them queued and then one drain (a node catching up)
       for (const x of txs) {
         seq++
         for (const r of marketFinalRecords({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded })) await sublevel(db, 'market').put(r.key, r.value)
-        await state.drain()
+        if (!onePass) await state.drain()
       }
+      await state.drain()
     },
     close: async () => { await state.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) }
   }
@@ -157,4 +159,16 @@ test('a node that installs the snapshot at any point of the history and applies 
       await synced.close()
     }
   }
+})
+
+test('a node that catches up the whole history in one drain reads what a node that applied it as it came reads: a reveal parked for its commit applies right after the commit, before the award that lists it and the settle', async (t) => {
+  const upToSettle = history.slice(0, settled)
+  const asItCame = await liveState()
+  t.teardown(asItCame.close)
+  await asItCame.final(upToSettle)
+  const caughtUp = await liveState()
+  t.teardown(caughtUp.close)
+  await caughtUp.final(upToSettle, true)
+  t.deepEqual(await records(caughtUp.state), await records(asItCame.state))
+  t.is((await caughtUp.state.task(toHex(taskA)))?.awards.length, 1)
 })

@@ -231,6 +231,23 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
   }
 }
 
+/** The task a market transaction is about (none for a provider's register or attest); throws on a payload of another kind. */
+export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>): string | undefined {
+  const k = tx.tx.kind
+  const p = tx.tx.payload
+  switch (k) {
+    case TX_KIND_TASK_ANNOUNCE: return taskIdHexOf(tx.account, tx.tx.nonce)
+    case TX_KIND_TASK_CANCEL: return toHex(taskCancelKind.decode(p).taskId)
+    case TX_KIND_BID_COMMIT: return toHex(bidCommitKind.decode(p).taskId)
+    case TX_KIND_BID_REVEAL: return toHex(bidRevealKind.decode(p).taskId)
+    case TX_KIND_TASK_AWARD: return toHex(taskAwardKind.decode(p).taskId)
+    case TX_KIND_TASK_RESULT: return toHex(taskResultKind.decode(p).taskId)
+    case TX_KIND_TASK_SETTLE: return toHex(taskSettleKind.decode(p).taskId)
+    case TX_KIND_BOND_SLASH: return toHex(bondSlashKind.decode(p).taskId)
+    default: return undefined
+  }
+}
+
 export function awardTaskOf (t: TaskRecord): { taskId: string, budget: bigint, redundancy: number, spotCheck: boolean, requirements: TaskRecord['announce']['requirements'] } {
   return { taskId: t.taskId, budget: t.announce.budget, redundancy: t.announce.redundancy, spotCheck: t.announce.verification === 'spot-check', requirements: t.announce.requirements }
 }

@@ -5,8 +5,8 @@
  * entry leaves the queue in the batch that writes what it changed. So at any moment each final market
  * transaction is either still queued or applied, never lost or applied twice; `start` drains what a crash left.
  * Entries are applied in this node's finality order; one whose dependency is not applied yet stays queued
- * (parked, apply.ts) and is retried after each applied entry, until its task is settled or it is older than
- * `parkMs` of market time (then refused).
+ * (parked, apply.ts) and is retried right after the next entry of its task that applies, and at each pass, until it
+ * applies or is older than `parkMs` of market time (then refused).
  *
  * Memory: records are read through bounded caches (tasks, providers); a settled task leaves the task cache and
  * the open set; everything else is on disk.
@@ -21,7 +21,7 @@ import type { LedgerReader } from '../../dag/reader.ts'
 import type { FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
-import { type ApplyContext, type ApplyOutcome, applyMarketTx } from './apply.ts'
+import { type ApplyContext, type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { DrainLoop } from './drain-loop.ts'
 import { QueueCursor } from './queue-cursor.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
@@ -107,7 +107,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     this.db = sublevel(components.db, 'market')
     this.queue = new QueueCursor(this.db)
     this.log = components.logger.child({ module: 'market-state' })
-    this.loop = new DrainLoop(async () => await this.queue.pass(async (q) => await this.applyQueued(q)), this.log)
+    this.loop = new DrainLoop(async () => await this.queue.pass(async (q) => await this.applyQueued(q), taskOfQueued), this.log)
     this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
     this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
     this.parkMs = init.parkMs ?? 600_000
@@ -312,6 +312,15 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   }
 
   get sublevel (): BinarySublevel { return this.db }
+}
+
+/** The task a queued entry is about, for the cursor's retry of the entries parked on it (none if unreadable). */
+function taskOfQueued (q: QueuedTx): string | undefined {
+  try {
+    return marketTaskIdOf(txInfo(q.encoded))
+  } catch {
+    return undefined
+  }
 }
 
 function normalizeId (id: string): string {

@@ -5,6 +5,11 @@
  * queue's start met them in. Such a scan ran at every pass before, over the tombstones of every entry applied since
  * the last compaction (1.6% of a market node's CPU in bench:market), and a parked entry, kept up to `parkMs`, held
  * its start back as far.
+ *
+ * Within a pass, an entry that applies (or is refused) is followed at once by the parked entries of its task, as the
+ * state cut's fold does (snapshot.ts): a reveal parked for its commit applies right after the commit, before an
+ * award or a settle later in the same pass reads the task. (Retried only at the next pass, an award parked behind
+ * such a reveal came after the settle of its task: refused, on a node catching up many final transactions at once.)
  */
 import type { BinarySublevel } from '../../core/storage.ts'
 import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
@@ -20,7 +25,7 @@ export class QueueCursor {
   private readonly maxParked: number
   /** Undefined until the first pass, which reads the whole queue (what a restart left). */
   private lastRead: Uint8Array | undefined
-  private parked: Uint8Array[] = []
+  private parked: Array<{ key: Uint8Array, task: string | undefined }> = []
   private overflow = false
 
   constructor (db: BinarySublevel, maxParked = MAX_PARKED) {
@@ -33,23 +38,30 @@ export class QueueCursor {
 
   /**
    * One pass: offers each parked entry, then each new one, to `apply` (true: it left the queue; false: it stays
-   * parked). Returns true when any entry was applied, so a parked one may apply now.
+   * parked); after each that leaves, the parked entries of its task (`taskOf`) again. Returns true when any entry
+   * was applied, so a parked one may apply now.
    */
-  async pass (apply: (q: QueuedTx) => Promise<boolean>): Promise<boolean> {
+  async pass (apply: (q: QueuedTx) => Promise<boolean>, taskOf: (q: QueuedTx) => string | undefined = () => undefined): Promise<boolean> {
     if (this.overflow) {
       this.overflow = false
       this.parked = []
       this.lastRead = undefined
     }
     let progress = false
+    const offer = async (q: QueuedTx, task = this.parked.length > 0 ? taskOf(q) : undefined): Promise<void> => {
+      if (await apply(q)) {
+        progress = true
+        if (task !== undefined) await this.retryTask(task, apply)
+      } else {
+        this.park(q.key, task ?? taskOf(q))
+      }
+    }
     const parked = this.parked
     this.parked = []
-    for (const key of parked) {
+    for (const { key, task } of parked) {
       const value = await this.db.get(key)
       const q = value === undefined ? undefined : await this.decodeOrDrop(key, value)
-      if (q === undefined) continue
-      if (await apply(q)) progress = true
-      else this.park(key)
+      if (q !== undefined) await offer(q, task)
     }
     for (;;) {
       const batch: QueuedTx[] = []
@@ -60,15 +72,26 @@ export class QueueCursor {
         if (q !== undefined) batch.push(q)
       }
       if (batch.length === 0) return progress
-      for (const q of batch) {
-        if (await apply(q)) progress = true
-        else this.park(q.key)
+      for (const q of batch) await offer(q)
+    }
+  }
+
+  /** Offers the parked entries of `task` again, oldest first, until none of them applies. */
+  private async retryTask (task: string, apply: (q: QueuedTx) => Promise<boolean>): Promise<void> {
+    for (let again = true; again;) {
+      again = false
+      for (const entry of this.parked.filter((p) => p.task === task)) {
+        const value = await this.db.get(entry.key)
+        const q = value === undefined ? undefined : await this.decodeOrDrop(entry.key, value)
+        if (q !== undefined && !await apply(q)) continue
+        this.parked.splice(this.parked.indexOf(entry), 1)
+        again = q !== undefined
       }
     }
   }
 
-  private park (key: Uint8Array): void {
-    if (this.parked.length < this.maxParked) this.parked.push(key)
+  private park (key: Uint8Array, task: string | undefined): void {
+    if (this.parked.length < this.maxParked) this.parked.push({ key, task })
     else this.overflow = true
   }
 

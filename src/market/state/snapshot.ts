@@ -11,19 +11,17 @@
  * lists them from the cut on (like pruned vertices); a late transaction about a done task waits there and is then
  * refused, where a node that holds the task refuses it at once.
  *
- * A node's live market state applies in its own finality order and retries a parked transaction at its next drain
- * pass, where the fold retries it right after the next transaction of its task: the two agree except where one
- * drain pass held a decision and the one it waits for (docs/market.md "State sync").
+ * A node's live market state applies in its own finality order, and retries a parked transaction right after the
+ * next transaction of its task as the fold does (queue-cursor.ts).
  */
 import { compareBytes, fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
 import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
 import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
 import type { CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
 import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
-import { taskIdHexOf } from '../accounts.ts'
-import { bidCommitKind, bidRevealKind, bondSlashKind, MARKET_KIND_IDS, taskAwardKind, taskCancelKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE } from '../kinds/index.ts'
+import { MARKET_KIND_IDS } from '../kinds/index.ts'
 import { marketFinalRecords } from '../kinds/queue.ts'
-import { type ApplyContext, applyMarketTx } from './apply.ts'
+import { type ApplyContext, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
 
 export const MARKET_CUT_PART_ID = 1
@@ -56,23 +54,6 @@ export interface MarketSnapshot {
 
 export function emptySnapshot (): MarketSnapshot {
   return { providers: new Map(), tasks: new Map(), parked: [], newestMs: 0 }
-}
-
-/** The task a market transaction is about (none for a provider's register or attest). */
-function taskIdOfTx (tx: TxInfo): string | undefined {
-  const k = tx.tx.kind
-  const p = tx.tx.payload
-  switch (k) {
-    case TX_KIND_TASK_ANNOUNCE: return taskIdHexOf(tx.account, tx.tx.nonce)
-    case TX_KIND_TASK_CANCEL: return toHex(taskCancelKind.decode(p).taskId)
-    case TX_KIND_BID_COMMIT: return toHex(bidCommitKind.decode(p).taskId)
-    case TX_KIND_BID_REVEAL: return toHex(bidRevealKind.decode(p).taskId)
-    case TX_KIND_TASK_AWARD: return toHex(taskAwardKind.decode(p).taskId)
-    case TX_KIND_TASK_RESULT: return toHex(taskResultKind.decode(p).taskId)
-    case TX_KIND_TASK_SETTLE: return toHex(taskSettleKind.decode(p).taskId)
-    case TX_KIND_BOND_SLASH: return toHex(bondSlashKind.decode(p).taskId)
-    default: return undefined
-  }
 }
 
 /**
@@ -121,7 +102,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
   const waiting = new Map<string, number>()
   const taskOf = (q: ParkedTx): string | undefined => {
     q.tx ??= txInfo(q.encoded)
-    q.taskId ??= taskIdOfTx(q.tx) ?? ''
+    q.taskId ??= marketTaskIdOf(q.tx) ?? ''
     return q.taskId
   }
   const wait = (id: string, by: 1 | -1): void => {
@@ -158,7 +139,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
     }
   }
   for (const { tx, vertexId, vertexTimeMs } of txs) {
-    const taskId = taskIdOfTx(tx)
+    const taskId = marketTaskIdOf(tx)
     if (await applyOne(tx, tx.idHex, Number(vertexTimeMs))) {
       if (taskId !== undefined) await retryParked(taskId)
     } else if (parked.length < MAX_SNAPSHOT_PARKED) {
