@@ -215,7 +215,7 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   await isFinal(later, 'a withdraw above the cut')
   await closeEpoch(2n, left, later)
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 2n, 'checkpoint 2 on chain', 60_000)
-  await waitFor(() => joinerBridge.epoch >= 2n, 'epoch 2 processed on the joiner')
+  await waitFor(() => joinerBridge.epoch >= 2n && bridges[0].epoch >= 2n, 'epoch 2 processed on the joiner and on validator 0')
   // (the first withdraw was settled below the cut: the joiner holds no record of it)
   for (const [d, firstIn] of [[net.nodes[0].db, '1'], [db, undefined]] as const) {
     t.is(await settledIn(d, first), firstIn)
