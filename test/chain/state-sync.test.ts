@@ -17,6 +17,7 @@ import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
 import { registerBridge } from '../../src/bridge/index.ts'
+import { WITHDRAWAL_CUT_PART_ID, type WithdrawalCut } from '../../src/bridge/withdrawal-cut.ts'
 import { buildEpochClose, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import { fetchCheckpointCut, StateSyncServer } from '../../src/bridge/state-sync.ts'
 import { AGC_UNIT, ChainService, type DevnetChain, gossipsubCheckpointTransport, startDevnetChain, writeContractsFile } from '../../src/chain/index.ts'
@@ -137,6 +138,8 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   cleanup.push(async () => { await liar.stop() })
   const real = await bridges[0].stateCut(1n)
   if (real === undefined) return t.fail('validator 0 holds no cut of epoch 1')
+  // the cut's withdrawals part: the withdraw epoch 1 left (final in the close's past, not listed), not the listed one
+  t.deepEqual([...(real.parts.get(WITHDRAWAL_CUT_PART_ID) as WithdrawalCut).keys()], [toHex(fromHex(left))])
   const lie = decodeCut(encodeCut(real))
   const lied = lie.accounts.get(toHex(parseAddress(addressOf(recipient))))
   if (lied === undefined) return t.fail('the recipient is not in the cut')
