@@ -6,7 +6,8 @@
  * The last KEEP_CUTS cuts are stored (`bridge/cut/<epoch>` in the `chain` sublevel, written in the same batch as
  * the bridge's epoch cursor) and kept in memory, to advance the next one and to serve balance proofs against the
  * last anchored checkpoint (`account_getProof`). A node without the previous cut (a datadir from before state
- * roots) advances from the genesis instead: slower, same result.
+ * roots) advances from the genesis instead: slower, the same accounts (its cut parts, folded over the whole history,
+ * differ from those of nodes that upgraded from a cut of the format before parts: state-cut.ts `decodeCut`).
  */
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
@@ -147,10 +148,13 @@ export function syncedEpochWrites (db: BinaryDb, epoch: bigint, cut: StateCut): 
   ]
 }
 
-/** A stored cut, or undefined for one of an older format (the next epoch then advances from the genesis). */
+/**
+ * A stored cut (one of the format before parts with its parts empty, state-cut.ts), or undefined for one of an
+ * older format still (the next epoch then advances from the genesis).
+ */
 function decodeStored (bytes: Uint8Array): StateCut | undefined {
   try {
-    return decodeCut(bytes)
+    return decodeCut(bytes, true)
   } catch {
     return undefined
   }

@@ -224,6 +224,8 @@ export function cutTree (cut: StateCut): StateTree {
 
 /** Leading bytes of an encoded cut (its format's version); a stored cut of an older format does not decode. */
 const CUT_MAGIC = new TextEncoder().encode('HSC3')
+/** The format before parts (s15): the same bytes without the parts, read from this node's own store only. */
+const CUT_MAGIC_NO_PARTS = new TextEncoder().encode('HSC2')
 const SYNC_DIGEST_TAG = new TextEncoder().encode('HARMONY/state-sync/v2')
 /** Accounts per cut (state-root.ts's bound) and unproven credits per account (a vertex each). */
 const MAX_CUT_ACCOUNTS = 1_000_000
@@ -269,12 +271,19 @@ export function encodeCut (cut: StateCut): Uint8Array {
   return w.finish()
 }
 
-/** Decodes encodeCut's bytes; throws DagError ENCODING_INVALID on anything else (an older format included). */
-export function decodeCut (bytes: Uint8Array): StateCut {
+/**
+ * Decodes encodeCut's bytes; throws DagError ENCODING_INVALID on anything else (an older format included). With
+ * `stored` (this node's own stored cuts, src/bridge/state-cuts.ts) a cut of the format before parts decodes too,
+ * with every part empty: every validator stored the same such cut, so the first epoch after the upgrade folds its
+ * parts alike from there, without what came before it. (A node with no stored cut at all folds from the genesis,
+ * the whole history: its parts then differ from the others', and so does its checkpoint signature.)
+ */
+export function decodeCut (bytes: Uint8Array, stored = false): StateCut {
   try {
     const r = new Reader(bytes, 'state cut')
     const magic = r.fixed(CUT_MAGIC.length)
-    if (magic.some((b, i) => b !== CUT_MAGIC[i])) r.fail('not a state cut of this format')
+    const legacy = stored && magic.every((b, i) => b === CUT_MAGIC_NO_PARTS[i])
+    if (!legacy && magic.some((b, i) => b !== CUT_MAGIC[i])) r.fail('not a state cut of this format')
     const vertexId = toHex(r.fixed(32))
     const height = r.u32()
     const n = r.u32()
@@ -307,6 +316,11 @@ export function decodeCut (bytes: Uint8Array): StateCut {
       accounts.set(address, { balance, nonce, ...(lastTx !== undefined ? { lastTx } : {}), unproven })
     }
     const parts = new Map<CutPartId, unknown>()
+    if (legacy) {
+      for (const part of cutParts()) parts.set(part.id, part.empty())
+      r.end()
+      return { vertexId, height, accounts, band, parts }
+    }
     const p = r.u8()
     for (let i = 0; i < p; i++) {
       const id = r.u8()

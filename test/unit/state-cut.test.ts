@@ -179,3 +179,19 @@ test.serial('a registered part folds the final transactions of its kinds in the 
   t.true(isDagError(err))
   t.regex(err?.message ?? '', /test-log part is missing/)
 })
+
+test.serial('a stored cut of the format before parts decodes for this node\'s own use with its parts empty, and the next epoch folds them from there; from a peer it is refused', async (t) => {
+  const r = reader()
+  const cut1 = await advanceCut(r, genesisCut(r), id('v3'))
+  // the format before parts: the same bytes with its own magic and without the parts' count
+  const noParts = encodeCut({ ...cut1, parts: new Map() })
+  const legacy = Uint8Array.from([...new TextEncoder().encode('HSC2'), ...noParts.subarray(4, noParts.length - 1)])
+  t.true(isDagError(t.throws(() => decodeCut(legacy))))
+  const stored = decodeCut(legacy, true)
+  t.deepEqual(state(stored), state(cut1))
+  t.deepEqual(stored.parts.get(200), [])
+  // the first epoch after the upgrade: only its own transfers are folded (v1's is below the stored cut)
+  const cut2 = await advanceCut(r, stored, id('v6'))
+  t.deepEqual(cut2.parts.get(200), ['v2@1', 'v5@4'])
+  t.deepEqual(state(cut2), state(await advanceCut(r, cut1, id('v6'))))
+})
