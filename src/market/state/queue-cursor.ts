@@ -26,6 +26,8 @@ export class QueueCursor {
   /** Undefined until the first pass, which reads the whole queue (what a restart left). */
   private lastRead: Uint8Array | undefined
   private parked: Array<{ key: Uint8Array, task: string | undefined }> = []
+  /** Parked entries per task: an entry that leaves the queue looks through the parked ones only when its task has some. */
+  private readonly waiting = new Map<string, number>()
   private overflow = false
 
   constructor (db: BinarySublevel, maxParked = MAX_PARKED) {
@@ -58,6 +60,7 @@ export class QueueCursor {
     }
     const parked = this.parked
     this.parked = []
+    this.waiting.clear()
     for (const { key, task } of parked) {
       const value = await this.db.get(key)
       const q = value === undefined ? undefined : await this.decodeOrDrop(key, value)
@@ -78,21 +81,29 @@ export class QueueCursor {
 
   /** Offers the parked entries of `task` again, oldest first, until none of them applies. */
   private async retryTask (task: string, apply: (q: QueuedTx) => Promise<boolean>): Promise<void> {
-    for (let again = true; again;) {
+    for (let again = true; again && this.waiting.has(task);) {
       again = false
       for (const entry of this.parked.filter((p) => p.task === task)) {
         const value = await this.db.get(entry.key)
         const q = value === undefined ? undefined : await this.decodeOrDrop(entry.key, value)
         if (q !== undefined && !await apply(q)) continue
         this.parked.splice(this.parked.indexOf(entry), 1)
-        again = q !== undefined
+        this.unwait(task)
+        if (q !== undefined) again = true
       }
     }
   }
 
+  private unwait (task: string): void {
+    const n = (this.waiting.get(task) ?? 1) - 1
+    if (n <= 0) this.waiting.delete(task)
+    else this.waiting.set(task, n)
+  }
+
   private park (key: Uint8Array, task: string | undefined): void {
-    if (this.parked.length < this.maxParked) this.parked.push({ key, task })
-    else this.overflow = true
+    if (this.parked.length >= this.maxParked) { this.overflow = true; return }
+    this.parked.push({ key, task })
+    if (task !== undefined) this.waiting.set(task, (this.waiting.get(task) ?? 0) + 1)
   }
 
   /** A record that does not decode is dropped (it never will). */
