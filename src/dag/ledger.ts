@@ -145,8 +145,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private validatorSelf: boolean | undefined
   get isValidator (): boolean { return (this.validatorSelf ??= this.admission.isValidator(this.identity.publicKey)) }
   get chainId (): string { return this.genesis.chainId }
-  /** Undecided vertices this node built (the proposer's batching rule). */
-  get ownUndecided (): number { return this.processing.ownCount }
+  /** This node's undecided vertices: how many, and when the oldest was inserted (the proposer's batching rule). */
+  ownUndecided (): { count: number, oldestMs: number | undefined } { return this.processing.ownUndecided() }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn)

@@ -45,8 +45,11 @@ export class ProcessingIndex {
   firstSeenMs (idHex: string): number | undefined { return this.receivedAt.get(idHex) }
   markOwn (idHex: string): void { this.own.add(idHex) }
   isOwn (idHex: string): boolean { return this.own.has(idHex) }
-  /** Undecided vertices this node built. */
-  get ownCount (): number { return this.own.size }
+  /** Undecided vertices this node built: how many, and when the oldest was inserted (the first in insertion order). */
+  ownUndecided (): { count: number, oldestMs: number | undefined } {
+    for (const id of this.own) return { count: this.own.size, oldestMs: this.receivedAt.get(id) }
+    return { count: 0, oldestMs: undefined }
+  }
   /** When the oldest undecided vertex not `skip`ped was first seen (insertion order: the first such entry). */
   oldestSeenMs (skip: (idHex: string) => boolean): number | undefined {
     for (const [id, at] of this.receivedAt) if (!skip(id)) return at

@@ -2,6 +2,7 @@ import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { Mempool } from '../../src/dag/mempool.ts'
+import { roomForPartial } from '../../src/dag/net/proposer.ts'
 import { buildTransfer, encodeTx, type TxInfo, txInfo } from '../../src/dag/tx.ts'
 
 const from = generateKeyPair()
@@ -26,6 +27,15 @@ test('the proposer\'s batching rule: a full batch or room for a partial vertex b
   t.true(waits[0] >= 0)
   t.is(pool.size, 0)
   t.false(pool.readyToBuild(2, true, 0))
+})
+
+test('a partial vertex goes out at once while no own vertex is undecided, or fewer than the limit are and the oldest is younger than the interval', t => {
+  t.true(roomForPartial({ count: 0, oldestMs: undefined }, 2, 200, 10_000), 'none undecided')
+  t.true(roomForPartial({ count: 1, oldestMs: 9_900 }, 2, 200, 10_000), 'one undecided for 100 ms: the ledger keeps up')
+  t.false(roomForPartial({ count: 1, oldestMs: 9_800 }, 2, 200, 10_000), 'one undecided for the whole interval: the ledger is slow now, gather')
+  t.false(roomForPartial({ count: 2, oldestMs: 9_990 }, 2, 200, 10_000), 'the limit reached')
+  t.true(roomForPartial({ count: 1, oldestMs: 9_990 }, 3, 200, 10_000))
+  t.false(roomForPartial({ count: 1, oldestMs: 9_990 }, 1, 200, 10_000), 'a limit of one is Nagle\'s rule')
 })
 
 test('an account\'s queued transactions sum to their count, debits (amount + fee) and the nonce after the highest', t => {
