@@ -5,8 +5,9 @@
  * entry leaves the queue in the batch that writes what it changed. So at any moment each final market
  * transaction is either still queued or applied, never lost or applied twice; `start` drains what a crash left.
  * Entries are applied in this node's finality order; one whose dependency is not applied yet stays queued
- * (parked, apply.ts) and is retried right after the next entry of its task that applies, and at each pass, until it
- * applies or is older than `parkMs` of market time (then refused).
+ * (parked, apply.ts) and is retried right after each later entry of its task that applies, until it applies or is
+ * older than `parkMs` of market time behind the newest applied entry (then refused): the state cut's rule
+ * (queue-cursor.ts).
  *
  * Memory: records are read through bounded caches (tasks, providers); a settled task leaves the task cache and
  * the open set; everything else is on disk.
@@ -23,7 +24,7 @@ import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { DrainLoop } from './drain-loop.ts'
-import { QueueCursor } from './queue-cursor.ts'
+import { QueueCursor, type QueueOffer } from './queue-cursor.ts'
 import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
 import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
 
@@ -107,7 +108,10 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     this.db = sublevel(components.db, 'market')
     this.queue = new QueueCursor(this.db)
     this.log = components.logger.child({ module: 'market-state' })
-    this.loop = new DrainLoop(async () => await this.queue.pass(async (q) => await this.applyQueued(q), taskOfQueued), this.log)
+    this.loop = new DrainLoop(async () => await this.queue.pass({
+      apply: async (q, expire) => await this.applyQueued(q, expire),
+      expiresBefore: () => this.newestAppliedMs - this.parkMs
+    }), this.log)
     this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
     this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
     this.parkMs = init.parkMs ?? 600_000
@@ -141,8 +145,8 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   /** Resolves once every market transaction final before this call is applied (or parked), under any load. */
   async caughtUp (): Promise<void> { await this.loop.caughtUp() }
 
-  /** Applies one queued entry; true when it left the queue. */
-  private async applyQueued (q: QueuedTx): Promise<boolean> {
+  /** Applies one queued entry (QueueCursor's consumer); with `expire`, one that would stay parked is refused. */
+  private async applyQueued (q: QueuedTx, expire: boolean): Promise<QueueOffer> {
     let tx: TxInfo
     try {
       tx = txInfo(q.encoded)
@@ -150,8 +154,9 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       // the ledger decoded it when it became final; a record that no longer decodes is dropped, not retried forever
       this.log.error({ err, tx: q.txIdHex }, 'a queued market transaction does not decode')
       await this.db.del(q.key)
-      return true
+      return { left: true, task: undefined }
     }
+    const task = taskOf(tx)
     const timeMs = Number(q.vertexTimeMs)
     const writes = new Overlay(this)
     let outcome: ApplyOutcome
@@ -163,7 +168,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       outcome = { status: 'refused', code: 'DECISION_INVALID', reason: 'could not be applied' }
     }
     if (outcome.status === 'parked') {
-      if (this.newestAppliedMs - timeMs <= this.parkMs) return false
+      if (!expire) return { left: false, task }
       outcome = { status: 'refused', code: 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
     }
     // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
@@ -186,7 +191,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     for (const fn of this.appliedListeners) fn(tx, outcome, timeMs)
     for (const task of changed) this.emit('task:changed', task)
     for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
-    return true
+    return { left: true, task }
   }
 
   /** The records reporting these task changes; none (logged) when the hook fails, so the change still commits. */
@@ -314,10 +319,10 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   get sublevel (): BinarySublevel { return this.db }
 }
 
-/** The task a queued entry is about, for the cursor's retry of the entries parked on it (none if unreadable). */
-function taskOfQueued (q: QueuedTx): string | undefined {
+/** The task a market transaction is about, for the cursor's retry of the entries parked on it (none if unreadable). */
+function taskOf (tx: TxInfo): string | undefined {
   try {
-    return marketTaskIdOf(txInfo(q.encoded))
+    return marketTaskIdOf(tx)
   } catch {
     return undefined
   }

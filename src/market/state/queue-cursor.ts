@@ -1,15 +1,16 @@
 /**
  * Reads the market's queue of final transactions (src/market/kinds/queue.ts) for MarketState's drain. Queue keys
- * only grow (finality order on this node), so a pass reads only what came after the last key it read, and retries
- * the parked entries (waiting for a task or an award still to come) by key, oldest first: the order a scan from the
- * queue's start met them in. Such a scan ran at every pass before, over the tombstones of every entry applied since
- * the last compaction (1.6% of a market node's CPU in bench:market), and a parked entry, kept up to `parkMs`, held
- * its start back as far.
+ * only grow (finality order on this node), so a pass reads only what came after the last key it read.
  *
- * Within a pass, an entry that applies (or is refused) is followed at once by the parked entries of its task, as the
- * state cut's fold does (snapshot.ts): a reveal parked for its commit applies right after the commit, before an
- * award or a settle later in the same pass reads the task. (Retried only at the next pass, an award parked behind
- * such a reveal came after the settle of its task: refused, on a node catching up many final transactions at once.)
+ * A parked entry (waiting for its task, a commit, an award or a reveal: always something of its own task, apply.ts)
+ * is offered again right after each entry of its task that leaves the queue, as the state cut's fold does
+ * (snapshot.ts): a reveal parked for its commit applies right after the commit, before an award or a settle later
+ * in the same pass reads the task. After each entry offered, the parked ones older than the consumer's expiry
+ * (`parkMs` of market time behind the newest applied entry) are offered once more to be refused: the fold's rule,
+ * per entry, so what applies never depends on where one pass ended and the next began (that differs between
+ * nodes). Nothing else offers a parked entry again: its task's records change only when an entry of its task
+ * applies. (Every pass offered every parked entry again before, a LevelDB read and a decode each: 3.7% of a market
+ * node's main thread in bench:market at 30 tasks in flight, where a blanket retry can never apply anything.)
  */
 import type { BinarySublevel } from '../../core/storage.ts'
 import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
@@ -20,14 +21,27 @@ const READ_BATCH = 512
 const MAX_PARKED = 50_000
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
+/** What the consumer did with an entry: `left` it applied or was refused (deleted from the queue); the entry's task. */
+export interface QueueOffer { left: boolean, task: string | undefined }
+
+interface Parked { key: Uint8Array, task: string | undefined, timeMs: number }
+
+export interface QueueConsumer {
+  /** Applies an entry; with `expire`, one that would stay parked is refused instead (too old). */
+  apply: (q: QueuedTx, expire: boolean) => Promise<QueueOffer>
+  /** Market time before which a parked entry expires (vertex time). */
+  expiresBefore: () => number
+}
+
 export class QueueCursor {
   private readonly db: BinarySublevel
   private readonly maxParked: number
   /** Undefined until the first pass, which reads the whole queue (what a restart left). */
   private lastRead: Uint8Array | undefined
-  private parked: Array<{ key: Uint8Array, task: string | undefined }> = []
+  private parked: Parked[] = []
   /** Parked entries per task: an entry that leaves the queue looks through the parked ones only when its task has some. */
   private readonly waiting = new Map<string, number>()
+  private oldestParkedMs = Infinity
   private overflow = false
 
   constructor (db: BinarySublevel, maxParked = MAX_PARKED) {
@@ -39,33 +53,18 @@ export class QueueCursor {
   get parkedCount (): number { return this.parked.length }
 
   /**
-   * One pass: offers each parked entry, then each new one, to `apply` (true: it left the queue; false: it stays
-   * parked); after each that leaves, the parked entries of its task (`taskOf`) again. Returns true when any entry
-   * was applied, so a parked one may apply now.
+   * One pass over what is new: offers each entry to the consumer; after one that leaves, the parked entries of its
+   * task again; after each, the expired parked ones. Returns true when any entry left the queue.
    */
-  async pass (apply: (q: QueuedTx) => Promise<boolean>, taskOf: (q: QueuedTx) => string | undefined = () => undefined): Promise<boolean> {
+  async pass (c: QueueConsumer): Promise<boolean> {
     if (this.overflow) {
       this.overflow = false
       this.parked = []
+      this.waiting.clear()
+      this.oldestParkedMs = Infinity
       this.lastRead = undefined
     }
     let progress = false
-    const offer = async (q: QueuedTx, task = this.parked.length > 0 ? taskOf(q) : undefined): Promise<void> => {
-      if (await apply(q)) {
-        progress = true
-        if (task !== undefined) await this.retryTask(task, apply)
-      } else {
-        this.park(q.key, task ?? taskOf(q))
-      }
-    }
-    const parked = this.parked
-    this.parked = []
-    this.waiting.clear()
-    for (const { key, task } of parked) {
-      const value = await this.db.get(key)
-      const q = value === undefined ? undefined : await this.decodeOrDrop(key, value)
-      if (q !== undefined) await offer(q, task)
-    }
     for (;;) {
       const batch: QueuedTx[] = []
       const from = this.lastRead === undefined ? { gte: enc(QUEUE_PREFIX) } : { gt: this.lastRead }
@@ -75,35 +74,63 @@ export class QueueCursor {
         if (q !== undefined) batch.push(q)
       }
       if (batch.length === 0) return progress
-      for (const q of batch) await offer(q)
+      for (const q of batch) {
+        const r = await c.apply(q, false)
+        if (r.left) {
+          progress = true
+          if (r.task !== undefined) await this.retryTask(r.task, c)
+        } else {
+          this.park(q, r.task)
+        }
+        await this.expire(c)
+      }
     }
   }
 
-  /** Offers the parked entries of `task` again, oldest first, until none of them applies. */
-  private async retryTask (task: string, apply: (q: QueuedTx) => Promise<boolean>): Promise<void> {
+  /** Offers the parked entries of `task` again, oldest first, until none of them leaves. */
+  private async retryTask (task: string, c: QueueConsumer): Promise<void> {
     for (let again = true; again && this.waiting.has(task);) {
       again = false
       for (const entry of this.parked.filter((p) => p.task === task)) {
-        const value = await this.db.get(entry.key)
-        const q = value === undefined ? undefined : await this.decodeOrDrop(entry.key, value)
-        if (q !== undefined && !await apply(q)) continue
-        this.parked.splice(this.parked.indexOf(entry), 1)
-        this.unwait(task)
+        const q = await this.read(entry.key)
+        if (q !== undefined && !(await c.apply(q, false)).left) continue
+        this.unpark(entry)
         if (q !== undefined) again = true
       }
     }
   }
 
-  private unwait (task: string): void {
-    const n = (this.waiting.get(task) ?? 1) - 1
-    if (n <= 0) this.waiting.delete(task)
-    else this.waiting.set(task, n)
+  /** Refuses the parked entries older than the consumer's expiry (each offered with `expire`). */
+  private async expire (c: QueueConsumer): Promise<void> {
+    const before = c.expiresBefore()
+    if (this.oldestParkedMs >= before) return
+    for (const entry of this.parked.filter((p) => p.timeMs < before)) {
+      const q = await this.read(entry.key)
+      if (q === undefined || (await c.apply(q, true)).left) this.unpark(entry)
+    }
+    this.oldestParkedMs = this.parked.reduce((m, p) => Math.min(m, p.timeMs), Infinity)
   }
 
-  private park (key: Uint8Array, task: string | undefined): void {
+  private park (q: QueuedTx, task: string | undefined): void {
     if (this.parked.length >= this.maxParked) { this.overflow = true; return }
-    this.parked.push({ key, task })
+    const timeMs = Number(q.vertexTimeMs)
+    this.parked.push({ key: q.key, task, timeMs })
+    if (timeMs < this.oldestParkedMs) this.oldestParkedMs = timeMs
     if (task !== undefined) this.waiting.set(task, (this.waiting.get(task) ?? 0) + 1)
+  }
+
+  private unpark (entry: Parked): void {
+    this.parked.splice(this.parked.indexOf(entry), 1)
+    if (entry.task === undefined) return
+    const n = (this.waiting.get(entry.task) ?? 1) - 1
+    if (n <= 0) this.waiting.delete(entry.task)
+    else this.waiting.set(entry.task, n)
+  }
+
+  /** A parked entry's record, or undefined when it is gone or no longer decodes (then dropped). */
+  private async read (key: Uint8Array): Promise<QueuedTx | undefined> {
+    const value = await this.db.get(key)
+    return value === undefined ? undefined : await this.decodeOrDrop(key, value)
   }
 
   /** A record that does not decode is dropped (it never will). */
