@@ -13,9 +13,9 @@
 //     announces final too late for a bid expire); tasks settled per second, next to
 //     the DAG's finalized transactions per second over the same window (each task costs 3 + 2 × bidders + results transactions:
 //     announce, a commit and a reveal per bidder, award, a result per replica, settle: 14 with five bidders).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fundAccounts, openAccount, submitMatmul, type WorkloadAccount } from '../src/cli/market-workload.ts'
 import { generateKeyPair } from '../src/core/crypto.ts'
@@ -91,7 +91,10 @@ interface NodeCounters { decisions: Map<string, number>, polls: number }
 /** `harmony_provider_decisions_total` by outcome (bid, or the reason it did not) and `harmony_dag_polls_total` (all results), from a node's /metrics. */
 async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCounters> {
   const text = await (await fetch(new URL('/metrics', rpcUrl))).text()
-  if (saveAs !== undefined) await writeFile(saveAs, text)
+  if (saveAs !== undefined) {
+    await mkdir(dirname(saveAs), { recursive: true })
+    await writeFile(saveAs, text)
+  }
   const decisions = new Map<string, number>()
   for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) decisions.set(m[1], Number(m[2]))
   let polls = 0
