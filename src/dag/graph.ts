@@ -299,6 +299,20 @@ export class DagGraph {
     return node
   }
 
+  /**
+   * True when every one of `parents` is in memory and the highest puts their child at or above the history cut: had
+   * that child been inserted, it would be in memory (eviction takes only heights below the cut, which only rises).
+   */
+  placesAtOrAboveCut (parents: readonly string[]): boolean {
+    let max = -1
+    for (const p of parents) {
+      const n = this.nodes.get(p)
+      if (n === undefined) return false
+      if (n.height > max) max = n.height
+    }
+    return max >= 0 && max + 1 >= this.cutHeight
+  }
+
   /** Moves the history cut to `id` (in memory) and recomputes which vertices reach it: its descendants. */
   setCut (id: string, height: number): void {
     this.cutId = id

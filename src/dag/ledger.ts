@@ -215,8 +215,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /** True when the vertex is in memory (recent or undecided); `knowsVertex` also finds decided history on disk. */
   hasVertex (idHex: string): boolean { return this.graph.has(idHex) }
 
-  /** True when the vertex was ever inserted here, in memory or on disk only. */
-  async knowsVertex (idHex: string): Promise<boolean> { return idHex === this.genesisIdHex || await this.history.known(idHex) }
+  /** True when the vertex was ever inserted here, in memory or on disk only (`parents`: history.known). */
+  async knowsVertex (idHex: string, parents?: readonly string[]): Promise<boolean> { return idHex === this.genesisIdHex || await this.history.known(idHex, parents) }
 
   async getVertexBytes (idHex: string): Promise<Uint8Array | undefined> { return idHex === this.genesisIdHex ? undefined : await this.store.getVertex(fromHex(idHex)) }
 

@@ -165,6 +165,36 @@ test.serial('a vertex asked about before it arrives is unknown, then known once 
   }
 })
 
+test.serial('a decoded vertex its parents place above the history cut is unknown without a disk read when not in memory; an evicted one is still known', async t => {
+  const f = await fixture()
+  const { ledger, close } = await open(f, { historyWindow: WINDOW })
+  try {
+    const xs = await chain(ledger, f, 3 * WINDOW)
+    t.true(ledger.memoryView().cutHeight > 1, 'the cut has moved')
+    const graphDb = ledger.store.graph
+    const realGet = graphDb.get.bind(graphDb)
+    let reads = 0
+    graphDb.get = (async (key: Uint8Array) => { reads++; return await realGet(key) }) as typeof graphDb.get
+    const later = notInsertedChild(f, xs[xs.length - 1].vertex.id)
+    t.false(await ledger.knowsVertex(later.idHex, later.parentHex))
+    t.is(reads, 0, 'its parent is in memory at the top: had it been inserted, it would be in memory')
+    // a replayed old vertex: its parents left memory too, so the index on disk answers
+    const old = vertexInfo(xs[1].vertex.encoded)
+    t.true(await ledger.knowsVertex(old.idHex, old.parentHex))
+    t.true(reads > 0)
+    graphDb.get = realGet
+    t.true(await ledger.insertVertex(later))
+    t.true(await ledger.knowsVertex(later.idHex, later.parentHex))
+    await finalizeAll(ledger)
+    await chain(ledger, f, 3 * WINDOW, BigInt(xs.length))
+    t.false(ledger.hasVertex(later.idHex), 'it left memory')
+    t.true(await ledger.knowsVertex(later.idHex, later.parentHex), 'known from disk once its parents left memory as well')
+    t.false(await ledger.insertVertex(vertexInfo(later.encoded)))
+  } finally {
+    await close()
+  }
+})
+
 test.serial('a miss read from disk while the vertex is being inserted is not remembered: it stays known after it left memory', async t => {
   const f = await fixture()
   const { ledger, close } = await open(f, { historyWindow: WINDOW })

@@ -110,7 +110,7 @@ export class VertexGossip implements Startable {
     if (ledger.hasVertex(info.idHex) || this.validating.has(info.idHex)) return { verdict: 'ignore', code: 'KNOWN' }
     const validation = (async () => {
       // decided history that left memory: known, and not worth a signature check (TX_KNOWN: ignored, never rejected)
-      if (await ledger.knowsVertex(info.idHex)) throw new DagError('TX_KNOWN', 'vertex already known')
+      if (await ledger.knowsVertex(info.idHex, info.parentHex)) throw new DagError('TX_KNOWN', 'vertex already known')
       await ledger.checkStandalone(info)
       let missing = await ledger.missingParents(info)
       if (missing.length > 0) {
