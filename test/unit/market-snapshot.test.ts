@@ -20,6 +20,7 @@ import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
 import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, SNAPSHOT_PARK_MS, snapshotWrites } from '../../src/market/state/snapshot.ts'
+import type { TaskPhase } from '../../src/market/state/reader.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarket()
@@ -171,4 +172,16 @@ test('a node that catches up the whole history in one drain reads what a node th
   await caughtUp.final(upToSettle, true)
   t.deepEqual(await records(caughtUp.state), await records(asItCame.state))
   t.is((await caughtUp.state.task(toHex(taskA)))?.awards.length, 1)
+})
+
+test('listing tasks by phase: a terminal phase finds the tasks done lately, an open phase only the open ones', async (t) => {
+  const live = await liveState()
+  t.teardown(live.close)
+  await live.final(history.slice(0, settled))
+  const ids = async (phase: TaskPhase): Promise<string[]> => (await live.state.tasks({ phase })).map((v) => v.taskId)
+  // A is settled (done: it left the open set), B's bid window passed with no award
+  t.deepEqual(await ids('settled'), [toHex(taskA)])
+  t.deepEqual(await ids('revealing'), [toHex(taskB)])
+  t.deepEqual(await ids('bidding'), [])
+  t.deepEqual((await live.state.tasks()).map((v) => v.taskId).sort(), [toHex(taskA), toHex(taskB)].sort())
 })

@@ -25,7 +25,7 @@ import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
 import { type ApplyContext, type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { DrainLoop } from './drain-loop.ts'
 import { QueueCursor, type QueueOffer } from './queue-cursor.ts'
-import type { MarketReader, MarketReaderEvents, PaymentView, ProviderView, TaskFilter, TaskView, BidView } from './reader.ts'
+import { type MarketReader, type MarketReaderEvents, type PaymentView, type ProviderView, type TaskFilter, type TaskView, type BidView, TERMINAL_PHASES } from './reader.ts'
 import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
 
 const P = KEY_PREFIXES.market
@@ -274,6 +274,10 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       const prefix = filter.requester !== undefined ? `${P.byRequester}${toHex(parseAddress(filter.requester))}/` : `${P.byProvider}${toHex(parseAddress(filter.provider as string))}/`
       ids = []
       for await (const k of this.db.keys({ gte: enc(prefix), lt: enc(`${prefix}\xff`), reverse: true, limit: 1000 })) ids.push(dec(k).slice(prefix.length))
+    } else if (filter.phase !== undefined && !TERMINAL_PHASES.has(filter.phase)) {
+      // a task done (settled, its faults slashed) is in a terminal phase: the recent ones, read from disk (they left
+      // the cache), cannot match (each provider's sweep for open auctions read the 1,000 recent ones every 3 s)
+      ids = [...this.open]
     } else {
       ids = [...this.open, ...[...this.recent].reverse()]
     }
