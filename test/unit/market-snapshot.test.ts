@@ -184,4 +184,9 @@ test('listing tasks by phase: a terminal phase finds the tasks done lately, an o
   t.deepEqual(await ids('revealing'), [toHex(taskB)])
   t.deepEqual(await ids('bidding'), [])
   t.deepEqual((await live.state.tasks()).map((v) => v.taskId).sort(), [toHex(taskA), toHex(taskB)].sort())
+  // the same through a provider's index: p1 won A
+  const p1Address = addressFromPublicKey(p1.publicKey)
+  t.deepEqual((await live.state.tasks({ provider: p1Address, phase: 'settled' })).map((v) => v.taskId), [toHex(taskA)])
+  t.deepEqual((await live.state.tasks({ provider: p1Address, phase: 'awarded' })).map((v) => v.taskId), [])
+  t.deepEqual((await live.state.tasks({ provider: p1Address })).map((v) => v.taskId), [toHex(taskA)])
 })

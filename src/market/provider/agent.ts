@@ -217,8 +217,8 @@ export class ProviderAgent implements Startable {
       if (view !== undefined) this.observe(view)
       else if ((record.stage === 'committed' || record.stage === 'revealed') && !this.early.has(taskId) && Date.now() - record.sinceMs > ORPHAN_COMMIT_MS) await this.fail(record, 'its announce is not final here')
     }
-    for (const view of await this.c.market.tasks({ provider: this.address, limit: 200 })) {
-      if (view.phase === 'awarded' || view.phase === 'executing') this.observe(view)
+    for (const phase of ['awarded', 'executing'] as const) {
+      for (const view of await this.c.market.tasks({ provider: this.address, phase, limit: 200 })) this.observe(view)
     }
   }
 
