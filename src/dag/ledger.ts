@@ -242,8 +242,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   private async insertLocked (info: VertexInfo): Promise<boolean> {
     if (this.graph.has(info.idHex)) return false
-    // decided and evicted from memory: known, never inserted twice
-    if (await this.history.record(info.idHex) !== undefined) return false
+    // decided and evicted from memory: known, never inserted twice (parents placing it at or above the cut: not so)
+    if (!this.graph.placesAtOrAboveCut(info.parentHex) && await this.history.record(info.idHex) !== undefined) return false
     // evicted parents come back into memory: consensus and the time rule read their status and timestamp
     const missing: string[] = []
     for (const p of info.parentHex) if (await this.history.faultIn(p) === undefined && p !== this.genesisIdHex) missing.push(p)

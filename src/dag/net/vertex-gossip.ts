@@ -75,6 +75,9 @@ export class VertexGossip implements Startable {
     }
   }
 
+  /** True while a gossiped copy of the vertex is being validated (it is not inserted yet). */
+  isValidating (idHex: string): boolean { return this.validating.has(idHex) }
+
   /** Resolves when a vertex under gossip validation is done (at once when none is). */
   async settled (idHex: string): Promise<void> {
     await this.validating.get(idHex)?.catch(() => undefined)
