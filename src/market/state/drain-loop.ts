@@ -9,7 +9,7 @@
 import type { Logger } from '../../core/logger.ts'
 
 export class DrainLoop {
-  /** One pass over the queue to its end; true when it applied anything (a parked entry may apply now: pass again). */
+  /** One pass over the queue to its end; true when it applied anything (another pass then reads what came meanwhile). */
   private readonly pass: () => Promise<boolean>
   private readonly log: Logger
   private draining: Promise<void> | undefined
