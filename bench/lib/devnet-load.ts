@@ -8,7 +8,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -73,6 +73,7 @@ function signStreams (genesis: Genesis, accounts: KeyPair[], perAccount: number)
 }
 
 export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> {
+  if (init.metricsDir !== undefined) await mkdir(init.metricsDir, { recursive: true })
   const accountsN = 40
   const validators = Array.from({ length: 4 }, () => randomBytes(32))
   const accounts = Array.from({ length: accountsN }, () => generateKeyPair())

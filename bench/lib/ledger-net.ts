@@ -125,7 +125,7 @@ export async function createTestNet (init: TestNetInit): Promise<TestNet> {
     const registry = new Registry()
     const logger = silentLogger()
     const networking = await startDagNetworking(libp2p, validatorKeys[i], logger, registry)
-    const dag = new DagService({ libp2p, ...networking, db, identity: validatorKeys[i], genesis, logger, registry }, { verifier: { workers: 1 }, ...init.dag })
+    const dag = new DagService({ libp2p, ...networking, db, identity: validatorKeys[i], genesis, logger, registry }, { verifier: { workers: 1 }, bodyDir: join(dirs[i], 'bodies'), ...init.dag })
     await dag.start()
     const node = { index: i, libp2p, db, dir: dirs[i], dag, key: validatorKeys[i], registry, peerBinding: networking.peerBinding }
     nodes[i] = node

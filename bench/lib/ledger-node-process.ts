@@ -26,7 +26,7 @@ const db = await openDatabase(cfg.dir)
 const logger = silentLogger()
 const registry = new Registry()
 const networking = await startDagNetworking(libp2p, identity, logger, registry)
-const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 }, ...(cfg.syncWrites !== undefined ? { syncWrites: cfg.syncWrites } : {}), ...(cfg.historyWindow !== undefined ? { historyWindow: cfg.historyWindow } : {}) })
+const dag = new DagService({ libp2p, ...networking, db, identity, genesis, logger, registry }, { verifier: { workers: 1 }, bodyDir: `${cfg.dir}.bodies`, ...(cfg.syncWrites !== undefined ? { syncWrites: cfg.syncWrites } : {}), ...(cfg.historyWindow !== undefined ? { historyWindow: cfg.historyWindow } : {}) })
 await dag.start()
 // lines written in one macrotask go out in one write: at 1,000 tx/s a write (a syscall) per final transaction was
 // 2–3% of a node's CPU in its profile, charged to the node by the bench's CPU figure

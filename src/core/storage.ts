@@ -35,7 +35,9 @@ export const SUBLEVELS = {
   /** Webhooks (src/webhooks): registered hooks, their delivery queues and status (prefixes in KEY_PREFIXES.webhooks). */
   webhooks: 'webhooks',
   /** QuDAG: the graph index (height, parents per vertex; by height; undecided ids) that lets history leave memory */
-  dagGraph: 'dag-g'
+  dagGraph: 'dag-g',
+  /** QuDAG: references into the vertex body log (segment files beside the LevelDB; src/dag/body-log.ts) */
+  dagBodies: 'dag-b'
 } as const
 
 /** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */

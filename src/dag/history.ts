@@ -306,12 +306,14 @@ export class DagHistory implements GraphRecordSource {
       const chunk = found.slice(i, i + PRUNE_BATCH)
       for (const { id, r } of chunk) {
         const key = fromHex(id)
-        b.del(this.store.vertices, key)
+        this.store.deleteVertexBody(b, key)
         b.put(this.store.graph, concatBytes(PREFIX_R, key), encodeGraphRecord({ ...r, pruned: true }))
       }
       await b.commit()
       for (const { id } of chunk) this.cache.delete(id)
     }
+    // segments of the body log whose every body is gone (the oldest first, as pruning runs bottom-up)
+    if (found.length > 0) await this.store.collectBodies()
     this.pruned += found.length
     this.metrics?.verticesPruned.inc(found.length)
     return found.length

@@ -18,6 +18,7 @@ import { Mempool } from './mempool.ts'
 import type { DagMetrics } from './metrics.ts'
 import { ProcessingIndex } from './processing.ts'
 import { DagStore } from './store.ts'
+import { VertexBodyLog } from './body-log.ts'
 import type { TxInfo } from './tx.ts'
 import { TxAdmission } from './tx-admission.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
@@ -44,6 +45,8 @@ export interface DagLedgerInit extends DecisionRecordsInit, DagHistoryInit {
   accountCacheSize?: number
   /** Admission control of new client transactions (BUSY past capacity); see AdmissionControlInit for defaults. */
   admissionControl?: AdmissionControlInit
+  /** A directory for the vertex body log (body-log.ts); without one, bodies are stored in the LevelDB. */
+  bodyDir?: string
 }
 
 export interface DagLedgerComponents {
@@ -110,7 +113,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (components.metrics !== undefined) this.metrics = components.metrics
     this.maxBatch = Math.min(init.maxBatch ?? MAX_VERTEX_TXS, MAX_VERTEX_TXS)
     this.maxProcessing = init.maxProcessing ?? 5000
-    const store = this.store = new DagStore(components.db)
+    const store = this.store = new DagStore(components.db, init.bodyDir === undefined ? undefined : new VertexBodyLog(init.bodyDir))
     const graph = this.graph = new DagGraph(this.genesisIdHex)
     const core = this.core = new AvalancheCore(graph, genesis.consensus)
     const history = this.history = new DagHistory(store, graph, init, this.metrics)
@@ -186,6 +189,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.started = false
     this.external.stop()
     await this.exclusive(async () => undefined)
+    await this.store.bodyLog?.close()
   }
 
   private async loadGraph (): Promise<void> {
@@ -219,7 +223,6 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   async knowsVertex (idHex: string, parents?: readonly string[]): Promise<boolean> { return idHex === this.genesisIdHex || await this.history.known(idHex, parents) }
 
   async getVertexBytes (idHex: string): Promise<Uint8Array | undefined> { return idHex === this.genesisIdHex ? undefined : await this.store.getVertex(fromHex(idHex)) }
-
   /** Parent ids of `info` that this node does not have (in memory or on disk). */
   async missingParents (info: VertexInfo): Promise<string[]> {
     const missing: string[] = []
@@ -228,9 +231,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   /** Checks that need no DAG: author, timestamp, signatures (vertex and every transaction, in the pool). */
-  async checkStandalone (info: VertexInfo): Promise<void> {
-    await this.admission.checkStandalone(info)
-  }
+  async checkStandalone (info: VertexInfo): Promise<void> { await this.admission.checkStandalone(info) }
 
   /**
    * Inserts a vertex whose standalone checks passed and whose parents are present. Returns false when it was
@@ -294,9 +295,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     for (const [g, v] of [[m?.pendingTxs, a.pendingTxs], [m?.pendingBoundTxs, a.boundTxs], [m?.clientLatencySeconds, a.latencyMs / 1000], [m?.clientPendingLimit, a.clientLimitTxs], [m?.memoryVertices, this.graph.size], [m?.historyCutHeight, this.graph.cutHeight]] as const) g?.set(v)
   }
 
-  /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted
-   *  tips (as avalanchego's accepted edge: a node deciding late in a quiet network polls only its own preference and
-   *  would never hear of the winner again; docs/protocol.md "Queries"). */
+  /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted tips
+   *  (avalanchego's accepted edge: a node deciding late in a quiet network would never hear of the winner again). */
   async preferredFrontier (queried: string, max: number): Promise<string[]> {
     const frontier = [...this.core.pollCandidates(), ...this.graph.tips().filter(n => n.status === 'accepted').map(n => n.id)]
     const preferred = this.core.isStronglyPreferred(queried) || (!this.graph.has(queried) && await this.history.status(queried) === 'accepted')

@@ -2,13 +2,16 @@ import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, type Sublev
 import { sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
+import { decodeBodyRef, type VertexBodyLog } from './body-log.ts'
 
 /**
  * LevelDB layout of the ledger (one repository per record type, each with its codec). Everything a state change
  * touches is written through one `DagBatch`, committed as ONE LevelDB batch, so a crash leaves either all of it
  * or none of it.
  *
- *   dag-v  vertexId(32)                         -> vertex encoding
+ *   dag-v  vertexId(32)                         -> vertex encoding (bodies kept in LevelDB: no body log given,
+ *                                                    or written before it existed; read as a fallback)
+ *   dag-b  vertexId(32)                         -> reference into the vertex body log (body-log.ts)
  *   dag-c  (parentId(32) || childId(32) -> '': written by earlier versions, never read; no longer written)
  *   dag-t  vertexId(32)                         -> ''            (vertices without children)
  *   dag-x  'i' || txId(32)                      -> TxRecord
@@ -166,6 +169,8 @@ export class DagBatch {
    */
   async commit (options: { sync?: boolean } = {}): Promise<void> {
     if (this.ops.length === 0) return
+    // every body a reference in this batch (or an earlier one) names is durable before the batch is
+    if (options.sync === true) this.store.bodyLog?.sync()
     await this.store.db.batch(this.ops.map(o => o.type === 'put'
       ? { type: 'put' as const, sublevel: o.sublevel, key: o.key, value: o.value as Uint8Array }
       : { type: 'del' as const, sublevel: o.sublevel, key: o.key }), { sync: options.sync === true })
@@ -183,9 +188,15 @@ export class DagStore {
   readonly meta: BinarySublevel
   /** the graph index (src/dag/history.ts) */
   readonly graph: BinarySublevel
+  /** references into `bodyLog` by vertex id */
+  readonly bodyRefs: BinarySublevel
+  /** Where new vertex bodies go; without one they are stored in `vertices` (an in-memory store, tests). */
+  readonly bodyLog: VertexBodyLog | undefined
 
-  constructor (db: BinaryDb) {
+  constructor (db: BinaryDb, bodyLog?: VertexBodyLog) {
     this.db = db
+    this.bodyLog = bodyLog
+    this.bodyRefs = sublevel(db, 'dagBodies')
     this.vertices = sublevel(db, 'dagVertices')
     this.tips = sublevel(db, 'dagTips')
     this.txs = sublevel(db, 'dagTx')
@@ -207,15 +218,42 @@ export class DagStore {
   }
 
   // vertices
-  async getVertex (id: Uint8Array): Promise<Uint8Array | undefined> { return await this.vertices.get(id) }
+  async getVertex (id: Uint8Array): Promise<Uint8Array | undefined> {
+    if (this.bodyLog !== undefined) {
+      const ref = await this.bodyRefs.get(id)
+      if (ref !== undefined) return await this.bodyLog.read(ref)
+    }
+    return await this.vertices.get(id)
+  }
+
   async * allVertices (): AsyncGenerator<[Uint8Array, Uint8Array]> {
     for await (const [k, v] of this.vertices.iterator()) yield [k, v]
+    if (this.bodyLog === undefined) return
+    for await (const k of this.bodyRefs.keys()) {
+      const v = await this.getVertex(k)
+      if (v !== undefined) yield [k, v]
+    }
   }
 
   putVertex (b: DagBatch, id: Uint8Array, encoded: Uint8Array, parents: Uint8Array[]): void {
-    b.put(this.vertices, id, encoded)
+    if (this.bodyLog !== undefined) b.put(this.bodyRefs, id, this.bodyLog.append(encoded))
+    else b.put(this.vertices, id, encoded)
     for (const p of parents) b.del(this.tips, p)
     b.put(this.tips, id, EMPTY)
+  }
+
+  /** Deletes a vertex's body wherever it is stored (pruning); its segment goes with `collectBodies`. */
+  deleteVertexBody (b: DagBatch, id: Uint8Array): void {
+    b.del(this.vertices, id)
+    if (this.bodyLog !== undefined) b.del(this.bodyRefs, id)
+  }
+
+  /** Deletes the body log's segments that no stored reference names. Reads every reference: run after pruning. */
+  async collectBodies (): Promise<number> {
+    if (this.bodyLog === undefined) return 0
+    const live = new Set<number>()
+    for await (const ref of this.bodyRefs.values()) live.add(decodeBodyRef(ref).segment)
+    return this.bodyLog.collect(live)
   }
 
   // transactions

@@ -5,6 +5,8 @@ import { openDatabase, type BinaryDb } from '../core/storage.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
 
 export const DB_DIR = 'db'
+/** The vertex body log's segment files (src/dag/body-log.ts), beside the database that references them. */
+export const BODIES_DIR = 'dag-bodies'
 export const PID_FILE = 'harmonyd.pid'
 
 /** `--datadir` > `HARMONY_DATADIR` > `~/.harmony`. */

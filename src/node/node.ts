@@ -2,7 +2,7 @@ import { join, isAbsolute } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
 import type { BinaryDb } from '../core/storage.ts'
-import { lockDatadir, releaseDatadir } from './datadir.ts'
+import { BODIES_DIR, lockDatadir, releaseDatadir } from './datadir.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
 import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from '../core/keys/identity.ts'
 import { createHost, type HarmonyLibp2p } from '../network/host.ts'
@@ -216,7 +216,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       genesis,
       logger: child('dag'),
       registry: this.metrics
-    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey), txDecisionRecords: (tx, decision) => webhooks.txDecisionRecords(tx, decision), admissionControl: { targetLatencyMs: config['latency-target-ms'] } })
+    }, { syncWrites: syncWritesFor(config['sync-writes'], genesis, ledgerKey.publicKey), bodyDir: join(this.datadir, BODIES_DIR), txDecisionRecords: (tx, decision) => webhooks.txDecisionRecords(tx, decision), admissionControl: { targetLatencyMs: config['latency-target-ms'] } })
     // webhooks start before the ledger so no decision made during its start-up goes unannounced
     await this.add('webhooks', this.webhooksValue)
     drainLedgerEvents(this.dagValue, this.webhooksValue)

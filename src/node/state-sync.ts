@@ -40,7 +40,7 @@ export interface CheckpointSyncComponents {
  * market's records and queue cursor). Kept: node metadata, the peer store, blobs and webhooks (registered hooks and
  * their queued deliveries of events that did happen); keys and config are files.
  */
-export const RESYNC_SUBLEVELS: readonly SublevelName[] = ['dagVertices', 'dagChildren', 'dagTips', 'dagTx', 'dagAccounts', 'dagConsensus', 'dagMeta', 'dagGraph', 'chain', 'market']
+export const RESYNC_SUBLEVELS: readonly SublevelName[] = ['dagVertices', 'dagChildren', 'dagTips', 'dagTx', 'dagAccounts', 'dagConsensus', 'dagMeta', 'dagGraph', 'dagBodies', 'chain', 'market']
 
 export interface CheckpointSyncInit {
   /** How long to look for an anchored checkpoint and a peer with its cut. @default 60000 */
@@ -80,6 +80,7 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
         if (held) {
           c.logger.warn({ epoch: checkpoint.epoch.toString() }, 'resync: replacing this datadir\'s ledger with the anchored checkpoint\'s state')
           for (const name of RESYNC_SUBLEVELS) await sublevel(c.db, name).clear()
+          await ledger.store.collectBodies()
         }
         await installCut({ store: ledger.store, history: ledger.history, genesisId: fromHex(ledger.genesisIdHex) }, cut, [...syncedEpochWrites(c.db, checkpoint.epoch, cut), ...cutPartWrites(cut.parts, c.db)])
         c.logger.info({ epoch: checkpoint.epoch.toString(), peer: peer.toString(), accounts: cut.accounts.size, height: cut.height, refused }, 'ledger synced from the anchored checkpoint')

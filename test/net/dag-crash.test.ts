@@ -57,7 +57,7 @@ test.serial('kill -9 under load: on restart the ledger is consistent and keeps e
 
       const libp2p = await createDagLibp2p()
       const db = await openDatabase(join(dir, 'db'))
-      const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+      const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, bodyDir: join(dir, 'db', 'bodies') })
       await dag.start()
       try {
         for (const id of reportedFinal) t.is((await dag.getTx(id))?.status, 'final', `tx ${id} stays final`)

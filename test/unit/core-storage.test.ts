@@ -20,7 +20,8 @@ test('sublevel names are the bytes existing datadirs hold, distinct, and none is
     blobs: 'blobs',
     market: 'market',
     webhooks: 'webhooks',
-    dagGraph: 'dag-g'
+    dagGraph: 'dag-g',
+    dagBodies: 'dag-b'
   })
   const names = Object.values(SUBLEVELS)
   t.is(new Set(names).size, names.length)

@@ -295,12 +295,13 @@ test.serial('a datadir written before the graph index is indexed once, then star
   }
 })
 
-test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned with the outcome, the rest keeps working, a restart too', async t => {
+const pruning = test.macro(async (t, bodyLog: boolean) => {
   const f = await fixture()
+  const init: DagLedgerInit = { historyWindow: WINDOW, ...(bodyLog ? { bodyDir: join(f.dir, 'bodies') } : {}) }
   let xs: Array<{ vertex: VertexInfo, txId: string }>
   let rootAfter: string
   {
-    const { ledger, close } = await open(f, { historyWindow: WINDOW })
+    const { ledger, close } = await open(f, init)
     xs = await chain(ledger, f, 40)
     const cut = xs[24].vertex.idHex
     const inMemoryBefore = ledger.memoryView().graphVertices
@@ -339,7 +340,7 @@ test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned 
     rootAfter = (await ledger.stats()).stateRoot
     await close()
   }
-  const { ledger, close } = await open(f, { historyWindow: WINDOW })
+  const { ledger, close } = await open(f, init)
   try {
     t.is(ledger.loadStats.decoded, 0)
     t.is((await ledger.stats()).stateRoot, rootAfter)
@@ -350,3 +351,6 @@ test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned 
     await close()
   }
 })
+
+test.serial('pruning below a cut deletes old bodies only: tx_get answers pruned with the outcome, the rest keeps working, a restart too', pruning, false)
+test.serial('the same with the bodies in the vertex body log', pruning, true)
