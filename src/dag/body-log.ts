@@ -1,6 +1,7 @@
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
 import { Reader, Writer } from '../core/codec.ts'
 
@@ -23,6 +24,7 @@ import { Reader, Writer } from '../core/codec.ts'
  */
 
 export const BODY_REF_BYTES = 20
+const fdatasyncAsync = promisify(fdatasync)
 const NAME = /^seg-(\d{8})\.bin$/
 const nameOf = (n: number): string => `seg-${String(n).padStart(8, '0')}.bin`
 
@@ -59,6 +61,9 @@ export class VertexBodyLog {
   private next: number
   private active: { n: number, fd: number, size: number } | undefined
   private unsynced = false
+  /** fdatasync calls in flight, and the closed segments' fds they may still be using (closed when they end) */
+  private syncing = 0
+  private readonly closeAfterSync: number[] = []
   /** open read handles by segment, least recently used first */
   private readonly readers = new Map<number, ReadHandle>()
 
@@ -87,11 +92,24 @@ export class VertexBodyLog {
     return ref
   }
 
-  /** Makes every appended body durable: called before a batch committed with fsync may reference them. */
-  sync (): void {
-    if (!this.unsynced || this.active === undefined) return
-    fdatasyncSync(this.active.fd)
+  /**
+   * Makes every body appended before the call durable: awaited before a batch committed with fsync may reference
+   * them. On the thread pool, as LevelDB's own fsync is: the event loop goes on (an append meanwhile is made durable
+   * by the next call). A rotation fsyncs the segment it closes, so only the active one can be behind.
+   */
+  async sync (): Promise<void> {
+    const a = this.active
+    if (!this.unsynced || a === undefined) return
     this.unsynced = false
+    this.syncing++
+    try {
+      await fdatasyncAsync(a.fd)
+    } catch (err) {
+      this.unsynced = true
+      throw err
+    } finally {
+      if (--this.syncing === 0) for (const fd of this.closeAfterSync.splice(0)) closeSync(fd)
+    }
   }
 
   /** The body `ref` names; undefined when its segment is gone or the bytes are short or not the ones written. */
@@ -134,7 +152,8 @@ export class VertexBodyLog {
   async close (): Promise<void> {
     if (this.active !== undefined) {
       if (this.unsynced) fdatasyncSync(this.active.fd)
-      closeSync(this.active.fd)
+      if (this.syncing > 0) this.closeAfterSync.push(this.active.fd)
+      else closeSync(this.active.fd)
       this.active = undefined
     }
     const open = [...this.readers.values()]
@@ -146,7 +165,8 @@ export class VertexBodyLog {
     if (this.active !== undefined) {
       // the closed segment is made durable once: `sync` only ever needs the active one
       if (this.unsynced) fdatasyncSync(this.active.fd)
-      closeSync(this.active.fd)
+      if (this.syncing > 0) this.closeAfterSync.push(this.active.fd)
+      else closeSync(this.active.fd)
     }
     const n = this.next++
     this.active = { n, fd: openSync(join(this.dir, nameOf(n)), 'wx'), size: 0 }

@@ -170,7 +170,7 @@ export class DagBatch {
   async commit (options: { sync?: boolean } = {}): Promise<void> {
     if (this.ops.length === 0) return
     // every body a reference in this batch (or an earlier one) names is durable before the batch is
-    if (options.sync === true) this.store.bodyLog?.sync()
+    if (options.sync === true) await this.store.bodyLog?.sync()
     await this.store.db.batch(this.ops.map(o => o.type === 'put'
       ? { type: 'put' as const, sublevel: o.sublevel, key: o.key, value: o.value as Uint8Array }
       : { type: 'del' as const, sublevel: o.sublevel, key: o.key }), { sync: options.sync === true })

@@ -117,3 +117,19 @@ test('the store keeps new bodies in the log, still reads bodies stored in the Le
     await db.close()
   }
 })
+
+test('a sync in flight while the segment it flushes is closed by a rotation: both bodies stay readable', async t => {
+  const log = new VertexBodyLog(await dir(), { maxSegmentBytes: 1000 })
+  const a = randomBytes(800)
+  const b = randomBytes(800)
+  const ra = log.append(a)
+  const syncing = log.sync()
+  // rotates: the fd the sync is flushing is closed only once the sync is done
+  const rb = log.append(b)
+  await syncing
+  await log.sync()
+  t.not(decodeBodyRef(ra).segment, decodeBodyRef(rb).segment)
+  t.true(bytesEqual((await log.read(ra)) as Uint8Array, a))
+  t.true(bytesEqual((await log.read(rb)) as Uint8Array, b))
+  await log.close()
+})
