@@ -88,7 +88,7 @@ async function measureStart (reindex = false): Promise<StartFigures> {
 async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs: number, replayMs: number, replayBytes: number }> {
   const open = async (path: string): Promise<{ ledger: DagLedger, close: () => Promise<void> }> => {
     const db = await openDatabase(path)
-    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW })
+    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW, bodyDir: join(path, 'bodies') })
     return { ledger, close: async () => { await ledger.stop(); await db.close() } }
   }
   const src = await open(dbDir)
@@ -134,7 +134,7 @@ let sent = 0
 try {
   for (const size of SIZES) {
     const db = await openDatabase(dbDir)
-    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW })
+    const ledger = new DagLedger({ db, genesis, identity: validator, verifier: pool, logger: silentLogger() }, { historyWindow: WINDOW, bodyDir: join(dbDir, 'bodies') })
     await ledger.start()
     const t0 = performance.now()
     const from = sent

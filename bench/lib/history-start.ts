@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm'
 import { fromHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
+import { join } from 'node:path'
 import { KEY_PREFIXES, keyBytes, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { parseGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger } from '../../src/dag/ledger.ts'
@@ -32,7 +33,7 @@ gc()
 const rssBefore = process.memoryUsage().rss
 const started = performance.now()
 const db = await openDatabase(cfg.dir)
-const ledger = new DagLedger({ db, genesis, identity, verifier, logger: silentLogger() }, { historyWindow: cfg.window })
+const ledger = new DagLedger({ db, genesis, identity, verifier, logger: silentLogger() }, { historyWindow: cfg.window, bodyDir: join(cfg.dir, 'bodies') })
 await ledger.start()
 const startMs = performance.now() - started
 gc()
