@@ -180,6 +180,7 @@ export class MarketNode implements Startable {
           chainId: c.dag.ledger.genesis.chainId,
           fee: c.dag.ledger.genesis.minFee,
           submit: async (tx) => await c.dag.submitTransaction(tx),
+          submitInOrder: c.dag.ledger.isValidator,
           keys: c.identity,
           kemPublicKey: kem.publicKey,
           executor: () => c.compute.executor(),

@@ -47,6 +47,9 @@ export interface ProviderAgentComponents {
   fee: bigint
   /** Admits a signed transaction (DagService.submitTransaction). */
   submit: (tx: Transaction) => Promise<string>
+  /** True when `submit` checks one account's transactions in the order they were submitted (a validator admits them
+   *  itself; a forwarding node does not keep the order): the agent then sends without waiting for each admission. */
+  submitInOrder?: boolean
   keys: ProviderKeys
   /** This provider's ML-KEM-768 public key, registered so private inputs can be sealed to it. */
   kemPublicKey: Uint8Array

@@ -92,7 +92,7 @@ export class ProviderAgent implements Startable {
     }, init.capability)
     this.commits = new CommitTimes(toHex(account))
     this.bidStore = new BidStore(components.db)
-    this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee } })
+    this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee }, pipelined: components.submitInOrder === true })
     this.metrics = createProviderMetrics(components.registry)
     this.tickMs = init.tickMs ?? 200
     this.heartbeat = components.heartbeats === undefined ? undefined : new HeartbeatSender({ chainId: components.chainId, keys: components.keys, heartbeats: components.heartbeats, log: this.log }, init.heartbeatMs ?? 10_000)
