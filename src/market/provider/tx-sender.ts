@@ -81,8 +81,9 @@ export class TxSender {
     const run = this.tail.then(async () => {
       const final = await this.c.finalNonce()
       const nonce = this.next === undefined || this.next < final ? final : this.next
+      const tx = build({ ...this.c.signer, nonce })
       this.next = nonce + 1n
-      const admission = this.c.submit(build({ ...this.c.signer, nonce }))
+      const admission = this.c.submit(tx)
       if (this.c.pipelined !== true) await admission.catch(() => undefined)
       else admission.catch(() => undefined)
       return { nonce, generation: this.generation, admission }
