@@ -1,5 +1,5 @@
 import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
-import { KEY_PREFIXES, keyBytes } from '../core/storage.ts'
+import { getValue, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, SyncBase, VertexStatus } from './graph.ts'
 import { DagError } from './errors.ts'
 import type { DagMetrics } from './metrics.ts'
@@ -122,7 +122,7 @@ export class DagHistory implements GraphRecordSource {
       return hit
     }
     if (id.length !== 64) return undefined
-    const v = await this.store.graph.get(concatBytes(PREFIX_R, fromHex(id)))
+    const v = await getValue(this.store.graph, concatBytes(PREFIX_R, fromHex(id)))
     if (v === undefined) return undefined
     const r = decodeGraphRecord(v)
     if (this.cache.size >= this.cacheLimit) this.cache.delete(this.cache.keys().next().value as string)

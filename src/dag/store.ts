@@ -1,5 +1,5 @@
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, type SublevelName } from '../core/storage.ts'
-import { sublevel } from '../core/storage.ts'
+import { getValue, sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
 import { decodeBodyRef, type VertexBodyLog } from './body-log.ts'
@@ -220,7 +220,7 @@ export class DagStore {
   // vertices
   async getVertex (id: Uint8Array): Promise<Uint8Array | undefined> {
     if (this.bodyLog !== undefined) {
-      const ref = await this.bodyRefs.get(id)
+      const ref = await getValue(this.bodyRefs, id)
       if (ref !== undefined) return await this.bodyLog.read(ref)
     }
     return await this.vertices.get(id)
@@ -258,7 +258,7 @@ export class DagStore {
 
   // transactions
   async getTxRecord (txId: Uint8Array): Promise<TxRecord | undefined> {
-    const v = await this.txs.get(concatBytes(PREFIX_I, txId))
+    const v = await getValue(this.txs, concatBytes(PREFIX_I, txId))
     return v === undefined ? undefined : decodeTxRecord(v)
   }
 
@@ -284,7 +284,7 @@ export class DagStore {
 
   // accounts
   async getAccount (address: Uint8Array): Promise<AccountRecord | undefined> {
-    const v = await this.accounts.get(address)
+    const v = await getValue(this.accounts, address)
     return v === undefined ? undefined : decodeAccount(v)
   }
 
@@ -304,7 +304,7 @@ export class DagStore {
   }
 
   async getDecision (vertexId: Uint8Array): Promise<VertexDecision | undefined> {
-    const v = await this.consensus.get(concatBytes(PREFIX_V, vertexId))
+    const v = await getValue(this.consensus, concatBytes(PREFIX_V, vertexId))
     return v === undefined ? undefined : decodeDecision(v)
   }
 
@@ -321,16 +321,16 @@ export class DagStore {
   }
 
   async getConflictDecision (account: Uint8Array, nonce: bigint): Promise<{ vertexId: Uint8Array, txId: Uint8Array } | undefined> {
-    const v = await this.consensus.get(concatBytes(PREFIX_C, account, nonceBytes(nonce)))
+    const v = await getValue(this.consensus, concatBytes(PREFIX_C, account, nonceBytes(nonce)))
     return v === undefined ? undefined : { vertexId: v.slice(0, 32), txId: v.slice(32) }
   }
 
   // meta
-  async getGenesisId (): Promise<Uint8Array | undefined> { return await this.meta.get(KEY_GENESIS) }
+  async getGenesisId (): Promise<Uint8Array | undefined> { return await getValue(this.meta, KEY_GENESIS) }
   putGenesisId (b: DagBatch, id: Uint8Array): void { b.put(this.meta, KEY_GENESIS, id) }
 
   async getCounters (): Promise<Counters> {
-    const v = await this.meta.get(KEY_COUNTERS)
+    const v = await getValue(this.meta, KEY_COUNTERS)
     return v === undefined ? { acceptedVertices: 0n, rejectedVertices: 0n, finalTxs: 0n, rejectedTxs: 0n } : decodeCounters(v)
   }
 

@@ -3,7 +3,10 @@
  * check that names and prefixes cannot collide.
  */
 import test from 'ava'
-import { DEPOSIT_SCOPE_KEYS, KEY_PREFIXES, keyBytes, RETIRED_SUBLEVELS, SUBLEVELS } from '../../src/core/storage.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEPOSIT_SCOPE_KEYS, getValue, KEY_PREFIXES, keyBytes, openDatabase, RETIRED_SUBLEVELS, SUBLEVELS, sublevel } from '../../src/core/storage.ts'
 
 test('sublevel names are the bytes existing datadirs hold, distinct, and none is retired', t => {
   t.deepEqual({ ...SUBLEVELS }, {
@@ -59,4 +62,24 @@ test('within one sublevel no prefix is a prefix of another, and every listed sub
       }
     }
   }
+})
+
+test('getValue reads a sublevel before it has opened (through get) and after (getSync): the same values', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-getvalue-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const db = await openDatabase(dir)
+  t.teardown(async () => { await db.close() })
+  await sublevel(db, 'dagAccounts').put(new Uint8Array([1, 2]), new Uint8Array([7, 8, 9]))
+  // a sublevel made now is still opening: getSync would throw LEVEL_DATABASE_NOT_OPEN (how the first version failed)
+  const fresh = sublevel(db, 'dagAccounts')
+  const read = async (key: number[]): Promise<number[] | undefined> => { const v = await getValue(fresh, new Uint8Array(key)); return v === undefined ? undefined : [...v] }
+  t.not(fresh.status, 'open')
+  t.deepEqual(await read([1, 2]), [7, 8, 9])
+  t.is(fresh.status, 'open')
+  t.deepEqual(await read([1, 2]), [7, 8, 9])
+  t.is(await read([3]), undefined)
+  // a write that resolved is seen by the next read, and a key of another sublevel is not
+  await fresh.put(new Uint8Array([3]), new Uint8Array([4]))
+  t.deepEqual(await read([3]), [4])
+  t.is(await getValue(sublevel(db, 'dagTx'), new Uint8Array([3])), undefined)
 })

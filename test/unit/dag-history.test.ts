@@ -173,8 +173,11 @@ test.serial('a decoded vertex its parents place above the history cut is unknown
     t.true(ledger.memoryView().cutHeight > 1, 'the cut has moved')
     const graphDb = ledger.store.graph
     const realGet = graphDb.get.bind(graphDb)
+    const realGetSync = graphDb.getSync.bind(graphDb)
     let reads = 0
+    // a read goes through getSync on an open store (core/storage.ts getValue), through get otherwise
     graphDb.get = (async (key: Uint8Array) => { reads++; return await realGet(key) }) as typeof graphDb.get
+    graphDb.getSync = ((key: Uint8Array) => { reads++; return realGetSync(key) }) as typeof graphDb.getSync
     const later = notInsertedChild(f, xs[xs.length - 1].vertex.id)
     t.false(await ledger.knowsVertex(later.idHex, later.parentHex))
     t.is(reads, 0, 'its parent is in memory at the top: had it been inserted, it would be in memory')
@@ -183,6 +186,7 @@ test.serial('a decoded vertex its parents place above the history cut is unknown
     t.true(await ledger.knowsVertex(old.idHex, old.parentHex))
     t.true(reads > 0)
     graphDb.get = realGet
+    graphDb.getSync = realGetSync
     t.true(await ledger.insertVertex(later))
     t.true(await ledger.knowsVertex(later.idHex, later.parentHex))
     await finalizeAll(ledger)
@@ -202,8 +206,13 @@ test.serial('a miss read from disk while the vertex is being inserted is not rem
     const [first] = await chain(ledger, f, 1)
     const later = notInsertedChild(f, first.vertex.id)
     // a query's lookup reads the index before the insert commits, and its answer (a miss) comes back after the
-    // insert (a LevelDB read in flight while the insert's batch commits: a loaded node's thread pool)
+    // insert (a LevelDB read in flight while the insert's batch commits: a loaded node's thread pool). Only an
+    // asynchronous read can be in flight: this store is made to read as one without getSync does (a sublevel not
+    // yet open does too; core/storage.ts getValue)
     const graphDb = ledger.store.graph
+    const supports = graphDb.supports
+    Object.defineProperty(graphDb, 'supports', { value: { ...supports, getSync: false }, configurable: true, writable: true })
+    t.teardown(() => { Object.defineProperty(graphDb, 'supports', { value: supports, configurable: true, writable: true }) })
     const realGet = graphDb.get.bind(graphDb)
     let release = (): void => {}
     const held = new Promise<void>(resolve => { release = resolve })

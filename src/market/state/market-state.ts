@@ -13,7 +13,7 @@
  * the open set; everything else is on disk.
  */
 import { EventEmitter } from 'node:events'
-import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
+import { type BinaryDb, type BinarySublevel, getValue, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { parseAddress } from '../../core/address.ts'
@@ -224,7 +224,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   async taskRecord (taskId: string): Promise<TaskRecord | undefined> {
     const cached = this.tasksCache.get(taskId)
     if (cached !== undefined) return cached
-    const bytes = await this.db.get(enc(P.task + taskId))
+    const bytes = await getValue(this.db, enc(P.task + taskId))
     if (bytes === undefined) return undefined
     const rec = decodeRecord<TaskRecord>(bytes)
     if (!isDone(rec)) this.tasksCache.set(taskId, rec)
@@ -234,7 +234,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   async providerRecord (address: string): Promise<ProviderRecord | undefined> {
     const cached = this.providersCache.get(address)
     if (cached !== undefined) return cached
-    const bytes = await this.db.get(enc(P.provider + address))
+    const bytes = await getValue(this.db, enc(P.provider + address))
     if (bytes === undefined) return undefined
     const rec = decodeRecord<ProviderRecord>(bytes)
     this.providersCache.set(address, rec)

@@ -12,7 +12,7 @@
  * applies. (Every pass offered every parked entry again before, a LevelDB read and a decode each: 3.7% of a market
  * node's main thread in bench:market at 30 tasks in flight, where a blanket retry can never apply anything.)
  */
-import type { BinarySublevel } from '../../core/storage.ts'
+import { type BinarySublevel, getValue } from '../../core/storage.ts'
 import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 
 /** Queue entries read per iterator. */
@@ -129,7 +129,7 @@ export class QueueCursor {
 
   /** A parked entry's record, or undefined when it is gone or no longer decodes (then dropped). */
   private async read (key: Uint8Array): Promise<QueuedTx | undefined> {
-    const value = await this.db.get(key)
+    const value = await getValue(this.db, key)
     return value === undefined ? undefined : await this.decodeOrDrop(key, value)
   }
 
