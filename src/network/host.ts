@@ -13,6 +13,7 @@ import type { Message } from '@libp2p/gossipsub'
 import type { Registry } from 'prom-client'
 import { sha256 } from '../core/crypto.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES, PROTOCOLS } from './protocols.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 
 export type HarmonyServices = {
   identify: Identify
@@ -109,7 +110,7 @@ export async function createHost (init: HostInit): Promise<HarmonyLibp2p> {
       announce: init.announce ?? []
     },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionManager: {
       maxConnections: init.maxConnections ?? 128,

@@ -1,5 +1,4 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
@@ -95,18 +94,7 @@ export class AvalancheQuery implements Startable {
   }
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
-    const signal = this.abort.signal
-    try {
-      const lp = lpStream(stream, { maxDataLength: 64 * 1024 })
-      const first = (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.queryTimeoutMs)]) })).subarray()
-      const r = new Reader(first, 'avalanche request')
-      if (r.u8() !== MSG_QUERY_CHANNEL) r.fail('unknown request type')
-      r.end()
-      await serveQueryChannel(stream, lp, async (body) => await this.answer(peer, body), signal)
-    } catch (err) {
-      this.log.debug({ err }, 'avalanche stream failed')
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    await serveQueryChannel(stream, { hello: MSG_QUERY_CHANNEL, maxFrameBytes: 64 * 1024, helloTimeoutMs: this.queryTimeoutMs }, async (body) => await this.answer(peer, body), this.abort.signal)
   }
 
   /** A query: `u8 MSG_QUERY || u8 n || n ids`. Answer: this node's preferred frontier, `u8 n || n ids`. */

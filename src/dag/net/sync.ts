@@ -1,5 +1,4 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
@@ -108,18 +107,7 @@ export class DagSync implements Startable {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const signal = this.abort.signal
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
-      const first = (await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.serveTimeoutMs)]) })).subarray()
-      const r = new Reader(first, 'sync channel')
-      if (r.u8() !== MSG_SYNC_CHANNEL) r.fail('unknown request type')
-      r.end()
-      await serveQueryChannel(stream, lp, async (body) => await this.answer(body), signal)
-    } catch (err) {
-      this.log.debug({ err }, 'sync stream failed')
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    await serveQueryChannel(stream, { hello: MSG_SYNC_CHANNEL, maxFrameBytes: MAX_REQUEST_FRAME_BYTES, helloTimeoutMs: this.serveTimeoutMs }, async (body) => await this.answer(body), this.abort.signal)
   }
 
   private async answer (req: Uint8Array): Promise<Uint8Array> {
