@@ -17,7 +17,8 @@ import { Registry } from 'prom-client'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
-import { gossipScoreParams } from '../../src/network/host.ts'
+import { contentMessageId, gossipScoreParams } from '../../src/network/host.ts'
+import { noiseCrypto } from '../../src/network/noise-crypto.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
 import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
 import type { DagLedger } from '../../src/dag/ledger.ts'
@@ -31,18 +32,22 @@ import { silentLogger } from '../../src/core/logger.ts'
 
 export type DagLibp2p = Libp2p<{ pubsub: GossipSub }>
 
-/** A real libp2p node on loopback TCP (port 0) with noise, yamux, identify and gossipsub (StrictNoSign). */
+/**
+ * A real libp2p node on loopback TCP (port 0) with noise, yamux, identify and gossipsub (StrictNoSign), with
+ * harmonyd's choices where they change a message's cost: noise's crypto and the content message id (host.ts).
+ */
 export async function createDagLibp2p (privateKey?: PrivateKey): Promise<DagLibp2p> {
   return await createLibp2p({
     ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: contentMessageId,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: 4 * 1024 * 1024,
