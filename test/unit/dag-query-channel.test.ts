@@ -141,3 +141,17 @@ test('an lpStream peer (the library\'s framing) can use the channel', async t =>
   abort.abort()
   await served
 })
+
+test('under write back-pressure (a slow stream) large answers still arrive whole and in their requests\' order of ids', async t => {
+  // capacity: the pair applies back-pressure after this many messages per delay, so send() returns false and the
+  // channel's sender waits for 'drain'
+  const [outbound, inbound] = await streamPair({ capacity: 2, delay: 2 })
+  const abort = new AbortController()
+  const answer = (body: Uint8Array): Uint8Array => { const out = new Uint8Array(200_000); out.fill(body[0]); return out }
+  const served = serveQueryChannel(inbound, { hello: HELLO, maxFrameBytes: 1024, helloTimeoutMs: 2000 }, async body => answer(body), abort.signal)
+  const client = new QueryChannelClient(outbound, Uint8Array.of(HELLO), 300_000)
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => await client.request(Uint8Array.of(i), 20_000)))
+  answers.forEach((a, i) => { t.is(a.length, 200_000); t.true(a.every(x => x === i)) })
+  abort.abort()
+  await served
+})
