@@ -155,3 +155,23 @@ test('under write back-pressure (a slow stream) large answers still arrive whole
   abort.abort()
   await served
 })
+
+test('a resume that throws (the connection under a paused stream closed) ends the channel, and nothing escapes', async t => {
+  const [outbound, inbound] = await streamPair()
+  // what yamux does on a connection already closed: resume() sends a window update, and the send throws
+  inbound.resume = () => { throw new Error('Cannot write to a stream that is closed') }
+  const abort = new AbortController()
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  const served = serveQueryChannel(inbound, { hello: HELLO, maxFrameBytes: 1024, helloTimeoutMs: 2000 }, async body => { await held; return body }, abort.signal)
+  const client = new QueryChannelClient(outbound, Uint8Array.of(HELLO))
+  // more than the server takes at once: it pauses the stream, and resumes it as handlers finish
+  const pending = Array.from({ length: 80 }, async (_, i) => await client.request(Uint8Array.of(i), 5000).then(() => 'answered', () => 'failed'))
+  for (let i = 0; i < 200 && inbound.readStatus !== 'paused'; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  t.is(inbound.readStatus, 'paused')
+  release()
+  await served
+  t.not(inbound.status, 'open')
+  const outcomes = await Promise.all(pending)
+  t.true(outcomes.includes('failed'), 'the requests behind the failed resume fail, rather than hang')
+})

@@ -185,7 +185,7 @@ export class QueryChannelClient {
     this.closed = true
     const reason = err ?? channelError('query channel closed')
     for (const [id, p] of this.pending) { this.pending.delete(id); p.reject(reason) }
-    this.stream.abort(reason)
+    try { this.stream.abort(reason) } catch { /* already closed */ }
   }
 }
 
@@ -206,7 +206,19 @@ export interface ServeChannelInit {
 export async function serveQueryChannel (stream: Stream, init: ServeChannelInit, handler: (body: Uint8Array) => Promise<Uint8Array>, signal: AbortSignal): Promise<void> {
   const decoder = new FrameDecoder(init.maxFrameBytes)
   const end = Promise.withResolvers<void>()
-  const fail = (err: Error): void => { stream.abort(err) }
+  const fail = (err: unknown): void => {
+    try { stream.abort(err instanceof Error ? err : new Error(String(err))) } catch { /* already closed */ }
+  }
+  // Pausing and resuming can write (yamux sends a window update on resume), and throw once the connection under the
+  // stream has closed: an error here ends the channel, never escapes (it killed a node in a kill -9 campaign, s19).
+  const setPaused = (paused: boolean): void => {
+    try {
+      if (paused && stream.readStatus === 'readable') stream.pause()
+      else if (!paused && stream.readStatus === 'paused') stream.resume()
+    } catch (err) {
+      fail(err)
+    }
+  }
   const sender = new FrameSender(stream, fail)
   const backlog: Uint8Array[] = []
   let helloSeen = false
@@ -219,7 +231,7 @@ export async function serveQueryChannel (stream: Stream, init: ServeChannelInit,
   if (signal.aborted) onAbort()
 
   const finishIfDone = (): void => {
-    if (remoteDone && inflight === 0 && backlog.length === 0) stream.close().catch((err: unknown) => { fail(err instanceof Error ? err : new Error(String(err))) })
+    if (remoteDone && inflight === 0 && backlog.length === 0) stream.close().catch(fail)
   }
   const dispatch = (): void => {
     while (backlog.length > 0 && inflight < MAX_INFLIGHT_PER_CHANNEL) {
@@ -230,12 +242,13 @@ export async function serveQueryChannel (stream: Stream, init: ServeChannelInit,
         if (stream.status === 'open') sender.send(encodeFrame(id, res))
       }, () => undefined).finally(() => {
         inflight--
-        if (stream.readStatus === 'paused' && inflight < MAX_INFLIGHT_PER_CHANNEL) stream.resume()
+        if (stream.status !== 'open') return
+        if (inflight < MAX_INFLIGHT_PER_CHANNEL) setPaused(false)
         dispatch()
         finishIfDone()
       })
     }
-    if (backlog.length > 0 && stream.readStatus === 'readable') stream.pause()
+    if (backlog.length > 0) setPaused(true)
   }
   const onFrame = (frame: Uint8Array): void => {
     if (!helloSeen) {
@@ -252,7 +265,7 @@ export async function serveQueryChannel (stream: Stream, init: ServeChannelInit,
     try {
       decoder.push(evt.data, onFrame)
     } catch (err) {
-      fail(err instanceof Error ? err : new Error(String(err)))
+      fail(err)
       return
     }
     dispatch()
