@@ -196,6 +196,8 @@ export interface ServeChannelInit {
   maxFrameBytes: number
   /** How long the opener has to send its hello. */
   helloTimeoutMs: number
+  /** Told why the channel ended when it ended on an error (the server logs it at debug). @default none */
+  onError?: (err: Error) => void
 }
 
 /**
@@ -207,7 +209,9 @@ export async function serveQueryChannel (stream: Stream, init: ServeChannelInit,
   const decoder = new FrameDecoder(init.maxFrameBytes)
   const end = Promise.withResolvers<void>()
   const fail = (err: unknown): void => {
-    try { stream.abort(err instanceof Error ? err : new Error(String(err))) } catch { /* already closed */ }
+    const error = err instanceof Error ? err : new Error(String(err))
+    init.onError?.(error)
+    try { stream.abort(error) } catch { /* already closed */ }
   }
   // Pausing and resuming can write (yamux sends a window update on resume), and throw once the connection under the
   // stream has closed: an error here ends the channel, never escapes (it killed a node in a kill -9 campaign, s19).

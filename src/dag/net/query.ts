@@ -94,7 +94,7 @@ export class AvalancheQuery implements Startable {
   }
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
-    await serveQueryChannel(stream, { hello: MSG_QUERY_CHANNEL, maxFrameBytes: 64 * 1024, helloTimeoutMs: this.queryTimeoutMs }, async (body) => await this.answer(peer, body), this.abort.signal)
+    await serveQueryChannel(stream, { hello: MSG_QUERY_CHANNEL, maxFrameBytes: 64 * 1024, helloTimeoutMs: this.queryTimeoutMs, onError: (err) => { this.log.debug({ err }, 'avalanche stream failed') } }, async (body) => await this.answer(peer, body), this.abort.signal)
   }
 
   /** A query: `u8 MSG_QUERY || u8 n || n ids`. Answer: this node's preferred frontier, `u8 n || n ids`. */

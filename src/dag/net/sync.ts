@@ -107,7 +107,7 @@ export class DagSync implements Startable {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    await serveQueryChannel(stream, { hello: MSG_SYNC_CHANNEL, maxFrameBytes: MAX_REQUEST_FRAME_BYTES, helloTimeoutMs: this.serveTimeoutMs }, async (body) => await this.answer(body), this.abort.signal)
+    await serveQueryChannel(stream, { hello: MSG_SYNC_CHANNEL, maxFrameBytes: MAX_REQUEST_FRAME_BYTES, helloTimeoutMs: this.serveTimeoutMs, onError: (err) => { this.log.debug({ err }, 'sync stream failed') } }, async (body) => await this.answer(body), this.abort.signal)
   }
 
   private async answer (req: Uint8Array): Promise<Uint8Array> {
