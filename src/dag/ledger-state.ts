@@ -190,7 +190,11 @@ export class LedgerState {
       const c = { vertexId: v.id, amount }
       ofV.set(k, c)
       let list = round.credits.get(k)
-      if (list === undefined && to.rec.unprovenCount === 0) round.credits.set(k, list = [])
+      if (list === undefined && !round.appended.has(k)) {
+        // the whole list when it is known (none yet, or in memory): it then stays in memory after the round
+        const known = to.rec.unprovenCount === 0 ? [] : this.credits.get(k)
+        if (known !== undefined) round.credits.set(k, list = [...known])
+      }
       if (list !== undefined) list.push(c)
       else {
         let added = round.appended.get(k)
