@@ -16,6 +16,11 @@ export interface NodeStats {
   processing: number
 }
 
+/** A signed transaction's 0x id. */
+export function txIdOf (bytes: Uint8Array): string {
+  return `0x${toHex(sha256(bytes))}`
+}
+
 /** A ledger node in its own process (bench/lib/ledger-node-process.ts), driven over stdin/stdout lines. */
 export class NodeProcess {
   readonly child: ChildProcessByStdio<Writable, Readable, null>
@@ -23,13 +28,22 @@ export class NodeProcess {
   peers = 0
   finals = new Set<string>()
   refused = 0
+  /** tx id -> the error code of each refusal this node printed */
+  readonly refusals = new Map<string, string>()
   stats: NodeStats | undefined
   exited = false
   private readonly exit: Promise<void>
+  /** submissions awaiting their `accepted` or `refused` line: tx id -> resolve(refusal code, or undefined) */
+  private readonly answers = new Map<string, (code: string | undefined) => void>()
 
   private constructor (child: ChildProcessByStdio<Writable, Readable, null>) {
     this.child = child
-    this.exit = new Promise(resolve => child.once('exit', () => { this.exited = true; resolve() }))
+    this.exit = new Promise(resolve => child.once('exit', () => {
+      this.exited = true
+      for (const answer of this.answers.values()) answer('EXITED')
+      this.answers.clear()
+      resolve()
+    }))
     createInterface({ input: child.stdout }).on('line', line => {
       const i = line.indexOf(' ')
       const kind = line.slice(0, i)
@@ -37,7 +51,13 @@ export class NodeProcess {
       if (kind === 'addr') this.addr = rest
       else if (kind === 'peers') this.peers = Number(rest)
       else if (kind === 'final') this.finals.add(rest)
-      else if (kind === 'refused') this.refused++
+      else if (kind === 'accepted') this.answer(rest, undefined)
+      else if (kind === 'refused') {
+        this.refused++
+        const [id, code = 'ERROR'] = rest.split(' ')
+        this.refusals.set(id, code)
+        this.answer(id, code)
+      }
       else if (kind === 'stats') this.stats = JSON.parse(rest) as NodeStats
     })
   }
@@ -53,9 +73,25 @@ export class NodeProcess {
   dial (addr: string): void { this.send(`dial ${addr}`) }
   /** Submits a signed transaction; returns its 0x id. */
   submit (bytes: Uint8Array): string {
-    const id = `0x${toHex(sha256(bytes))}`
+    const id = txIdOf(bytes)
     this.send(`submit ${id} ${toHex(bytes)}`)
     return id
+  }
+
+  /** Submits a signed transaction and waits for the node's answer: the refusal's error code, or undefined if accepted. */
+  async submitAndWait (bytes: Uint8Array): Promise<string | undefined> {
+    if (this.exited) return 'EXITED'
+    const id = txIdOf(bytes)
+    const answered = new Promise<string | undefined>(resolve => { this.answers.set(id, resolve) })
+    this.send(`submit ${id} ${toHex(bytes)}`)
+    return await answered
+  }
+
+  private answer (id: string, code: string | undefined): void {
+    const resolve = this.answers.get(id)
+    if (resolve === undefined) return
+    this.answers.delete(id)
+    resolve(code)
   }
 
   async kill (): Promise<void> { this.child.kill('SIGKILL'); await this.exit }
