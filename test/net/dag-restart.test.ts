@@ -8,6 +8,7 @@ import { generateKeyPair } from '../../src/core/crypto.ts'
 import { generateGenesis } from '../../src/dag/genesis.ts'
 import { transfer, waitFor } from '../helpers/dag-net.ts'
 import { NodeProcess, txIdOf } from '../helpers/dag-processes.ts'
+import { ConsensusProbe } from '../helpers/dag-consensus-probe.ts'
 
 /** How often a client sends a transaction the node refused as BUSY before it gives up (bounded, as a wallet is). */
 const MAX_ATTEMPTS = 100
@@ -60,7 +61,18 @@ test.serial('4 node processes: one killed with SIGKILL mid-load and restarted on
       await submitRound(n)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
-    await waitFor(() => [0, 1, 2].every(i => ids.every(id => nodes[i].finals.has(id))), 'the three running nodes finalize everything', 120_000)
+    try {
+      await waitFor(() => [0, 1, 2].every(i => ids.every(id => nodes[i].finals.has(id))), 'the three running nodes finalize everything', 120_000)
+    } catch (err) {
+      // the failure report: what each running node has not finalized, and its consensus state
+      for (let i = 0; i < 3; i++) {
+        const probe = new ConsensusProbe(nodes[i])
+        const missing = ids.filter(id => !nodes[i].finals.has(id))
+        const statuses = await Promise.all(missing.slice(0, 5).map(async id => `${id.slice(0, 10)}:${await probe.tx(id)}`))
+        t.log(`node ${i}: ${missing.length} not final (first: ${statuses.join(' ')}); ${JSON.stringify(await probe.conflicts()).slice(0, 2000)}`)
+      }
+      throw err
+    }
 
     nodes[3] = await NodeProcess.start(dir, 'node3', genesis, seeds[3])
     await waitFor(() => nodes[3].addr !== '', 'restarted node listening')
