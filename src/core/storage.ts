@@ -37,7 +37,9 @@ export const SUBLEVELS = {
   /** QuDAG: the graph index (height, parents per vertex; by height; undecided ids) that lets history leave memory */
   dagGraph: 'dag-g',
   /** QuDAG: references into the vertex body log (segment files beside the LevelDB; src/dag/body-log.ts) */
-  dagBodies: 'dag-b'
+  dagBodies: 'dag-b',
+  /** QuDAG: unproven credits, address ‖ vertex id → amount (src/dag/store.ts; out of the account record since s20) */
+  dagCredits: 'dag-u'
 } as const
 
 /** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */
@@ -69,7 +71,9 @@ export const KEY_PREFIXES = {
     /** whole key → the history cut: u8 version ‖ cut vertex id ‖ u32 cut height (src/dag/history.ts) */
     history: 'history',
     /** whole key → the checkpoint cut a synced ledger started from: cut vertex id ‖ u32 lowest band height (src/dag/history.ts) */
-    syncBase: 'sync-base'
+    syncBase: 'sync-base',
+    /** whole key → u8 version of the account records: absent before s20 (credits inside the record; store.ts upgrades) */
+    accountsFormat: 'accounts'
   },
   dagGraph: {
     /** `r` ‖ vertex id → u32 height ‖ u64 timestamp ‖ u8 flags ‖ u8 n ‖ n parent ids */

@@ -3,13 +3,21 @@ import { sha256 } from '../core/crypto.ts'
 import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
-import type { AccountRecord, DagBatch, DagStore, RejectReason } from './store.ts'
+import { DagError } from './errors.ts'
+import type { AccountRecord, DagBatch, DagStore, RejectReason, UnprovenCredit } from './store.ts'
 import type { TxInfo } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
 
 /** Committed account records kept in memory (and as many last-transaction vertices); the rest is read from disk. */
 export const ACCOUNT_CACHE_LIMIT = 100_000
+/**
+ * Unproven-credit lists kept in memory (committed, as on disk): those of at most CACHED_CREDITS_MAX credits (an
+ * account that sends often), for at most CREDITS_CACHE_LIMIT accounts. A longer list (the fee pool between epoch
+ * closes, an account that only receives) is read from disk when its account debits, which is when it is needed.
+ */
+export const CREDITS_CACHE_LIMIT = 20_000
+export const CACHED_CREDITS_MAX = 16
 
 export interface TxOutcome {
   info: TxInfo
@@ -28,9 +36,16 @@ export interface TxOutcome {
  * them, as one unproven credit of V, so the supply is conserved exactly and an epoch close (the pool's only
  * spender) sweeps only fees in its causal past. See docs/protocol.md.
  */
+interface RoundAccount { address: Uint8Array, rec: AccountRecord }
+
 /** Writes of the decision round being applied: visible to the round only, adopted when its batch commits. */
 interface RoundOverlay {
-  accounts: Map<string, { address: Uint8Array, rec: AccountRecord }>
+  /** records the round changed (its own objects: changed in place) */
+  accounts: Map<string, RoundAccount>
+  /** whole unproven-credit lists the round holds (read for a debit, or empty before its credits): its own arrays */
+  credits: Map<string, UnprovenCredit[]>
+  /** credits the round added to accounts whose list it did not read (those stay on disk) */
+  appended: Map<string, UnprovenCredit[]>
   lastTxVertex: Map<string, string>
 }
 
@@ -44,6 +59,8 @@ export class LedgerState {
   private readonly cache = new Map<string, AccountRecord>()
   /** vertex holding each account's latest applied transaction (committed; bounded, the store has the rest) */
   private readonly lastTxVertex = new Map<string, string>()
+  /** committed unproven-credit lists of accounts with 1..CACHED_CREDITS_MAX credits (bounded) */
+  private readonly credits = new Map<string, readonly UnprovenCredit[]>()
   private round: RoundOverlay | undefined
   /**
    * Bumped each time a round's records are adopted. A read that missed the cache went to disk before the bump may
@@ -54,17 +71,22 @@ export class LedgerState {
   private rootCache: Uint8Array | undefined
   private readonly cacheLimit: number
 
-  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT) {
+  private readonly creditsLimit: number
+
+  /** `creditsLimit`: accounts whose credit lists are kept in memory (0: none, every debit reads them from disk). */
+  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT, creditsLimit = CREDITS_CACHE_LIMIT) {
     this.store = store
     this.graph = graph
     this.cacheLimit = Math.max(1, cacheLimit)
+    this.creditsLimit = creditsLimit
   }
 
   /** Writes the genesis allocations into `b`; the cache fills from disk once `b` is committed. */
   async initGenesis (b: DagBatch, genesis: Genesis): Promise<void> {
     for (const a of genesis.allocations) {
-      this.store.putAccount(b, a.address, { balance: a.balance, nonce: 0n, unproven: [] })
+      this.store.putAccount(b, a.address, { balance: a.balance, nonce: 0n, unprovenCount: 0 })
     }
+    this.store.putAccountsFormat(b)
     this.generation++
     this.rootCache = undefined
   }
@@ -80,7 +102,7 @@ export class LedgerState {
     const cached = this.cache.get(key)
     if (cached !== undefined) return cached
     const gen = this.generation
-    const rec = (await this.store.getAccount(address)) ?? { balance: 0n, nonce: 0n, unproven: [] }
+    const rec = (await this.store.getAccount(address)) ?? { balance: 0n, nonce: 0n, unprovenCount: 0 }
     // A round may have been adopted (or another reader cached a newer record) while this read was on disk.
     if (gen !== this.generation) return this.cache.get(key) ?? rec
     const again = this.cache.get(key)
@@ -95,17 +117,12 @@ export class LedgerState {
   }
 
   private cacheSet (key: string, rec: AccountRecord): void {
-    this.cache.delete(key)
-    if (this.cache.size >= this.cacheLimit) {
-      const first = this.cache.keys().next()
-      if (first.done !== true) this.cache.delete(first.value)
-    }
-    this.cache.set(key, rec)
+    boundedSet(this.cache, key, rec, this.cacheLimit)
   }
 
   /** Starts a decision round: applyVertex writes go to the round's overlay until commitRound or abortRound. */
   beginRound (): void {
-    this.round = { accounts: new Map(), lastTxVertex: new Map() }
+    this.round = { accounts: new Map(), credits: new Map(), appended: new Map(), lastTxVertex: new Map() }
   }
 
   /** The round's batch is committed: its records become the committed view. */
@@ -115,13 +132,11 @@ export class LedgerState {
     if (r === undefined) return
     this.generation++
     for (const [k, { rec }] of r.accounts) this.cacheSet(k, rec)
-    for (const [k, v] of r.lastTxVertex) {
-      this.lastTxVertex.delete(k)
-      if (this.lastTxVertex.size >= this.cacheLimit) {
-        const first = this.lastTxVertex.keys().next()
-        if (first.done !== true) this.lastTxVertex.delete(first.value)
-      }
-      this.lastTxVertex.set(k, v)
+    for (const [k, v] of r.lastTxVertex) boundedSet(this.lastTxVertex, k, v, this.cacheLimit)
+    for (const [k, list] of r.credits) this.cacheCredits(k, list)
+    for (const [k, added] of r.appended) {
+      const cached = this.credits.get(k)
+      if (cached !== undefined) this.cacheCredits(k, [...cached, ...added])
     }
     this.rootCache = undefined
   }
@@ -153,35 +168,53 @@ export class LedgerState {
     const round = this.round
     if (round === undefined) throw new Error('applyVertex outside a decision round')
     const outcomes: TxOutcome[] = []
-    const touched = new Map<string, { address: Uint8Array, rec: AccountRecord }>()
-    const load = async (address: Uint8Array): Promise<AccountRecord> => {
+    const touched = new Map<string, RoundAccount>()
+    // V's credit to each account: credits of one vertex merge, and are written once V is applied
+    const ofV = new Map<string, UnprovenCredit>()
+    const load = async (address: Uint8Array, k: string): Promise<RoundAccount> => {
+      let e = touched.get(k) ?? round.accounts.get(k)
+      if (e === undefined) {
+        // a copy: the committed record (shared with the cache and readers) is never changed
+        e = { address, rec: { ...await this.account(address) } }
+        round.accounts.set(k, e)
+      }
+      touched.set(k, e)
+      return e
+    }
+    const credit = async (address: Uint8Array, amount: bigint): Promise<void> => {
       const k = toHex(address)
-      const t = touched.get(k)
-      if (t !== undefined) return t.rec
-      const cur = await this.roundAccount(address)
-      // deep copy: the committed record (shared with the cache and readers) is never mutated
-      const rec: AccountRecord = { balance: cur.balance, nonce: cur.nonce, unproven: cur.unproven.map(c => ({ ...c })) }
-      touched.set(k, { address, rec })
-      return rec
+      const to = await load(address, k)
+      to.rec.balance += amount
+      const same = ofV.get(k)
+      if (same !== undefined) { same.amount += amount; return }
+      const c = { vertexId: v.id, amount }
+      ofV.set(k, c)
+      let list = round.credits.get(k)
+      if (list === undefined && !round.appended.has(k)) {
+        // the whole list when it is known (none yet, or in memory): it then stays in memory after the round
+        const known = to.rec.unprovenCount === 0 ? [] : this.credits.get(k)
+        if (known !== undefined) round.credits.set(k, list = [...known])
+      }
+      if (list !== undefined) list.push(c)
+      else {
+        let added = round.appended.get(k)
+        if (added === undefined) round.appended.set(k, added = [])
+        added.push(c)
+      }
+      to.rec.unprovenCount++
     }
     const causalFrom = [v.idHex]
     let feesOfVertex = 0n
     for (const t of v.txs) {
-      const sender = await load(t.account)
-      if (sender.nonce !== t.tx.nonce) {
+      const sender = await load(t.account, t.accountHex)
+      if (sender.rec.nonce !== t.tx.nonce) {
         outcomes.push({ info: t, ok: false, reason: 'nonce' })
         continue
       }
-      sender.nonce += 1n
+      sender.rec.nonce += 1n
       // Credits from V itself (earlier positions) and from V's ancestors are proven; others stay unproven.
-      if (sender.unproven.length > 0) {
-        const ids = sender.unproven.map(c => toHex(c.vertexId))
-        const proven = await this.graph.ancestorsAmong(causalFrom, ids)
-        sender.unproven = sender.unproven.filter((_c, i) => !proven.has(ids[i]))
-      }
-      let unprovenSum = 0n
-      for (const c of sender.unproven) unprovenSum += c.amount
-      const available = sender.balance - unprovenSum
+      const unprovenSum = sender.rec.unprovenCount === 0 ? 0n : await this.prove(b, t.accountHex, sender, causalFrom, ofV)
+      const available = sender.rec.balance - unprovenSum
       const kind = requireTxKind(t.tx.kind)
       const effects = kind.effects(kind.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce })
       const need = effects.debit + t.tx.fee
@@ -190,33 +223,65 @@ export class LedgerState {
         outcomes.push({ info: t, ok: false, reason: 'insufficient-balance' })
         continue
       }
-      sender.balance -= need
+      sender.rec.balance -= need
       feesOfVertex += t.tx.fee
-      for (const c of effects.credits) {
-        const to = await load(c.to)
-        to.balance += c.amount
-        // credits of V are appended while V is applied, so one of V is always the last entry: checking only the
-        // last keeps a busy account (the fee pool, credited by market settles) from being scanned per credit
-        const same = to.unproven.at(-1)
-        if (same !== undefined && toHex(same.vertexId) === v.idHex) same.amount += c.amount
-        else to.unproven.push({ vertexId: v.id, amount: c.amount })
-      }
+      for (const c of effects.credits) await credit(c.to, c.amount)
       outcomes.push({ info: t, ok: true, reason: 'none' })
     }
-    if (feesOfVertex > 0n) {
-      // The fees go to the validators' fee pool (docs/chain.md "Solvency") as one credit of V after its
-      // transactions: the pool is credited in nearly every vertex, so its record is never scanned per transaction.
-      const pool = await load(FEE_POOL_ACCOUNT)
-      pool.balance += feesOfVertex
-      const last = pool.unproven.at(-1)
-      if (last !== undefined && toHex(last.vertexId) === v.idHex) pool.unproven[pool.unproven.length - 1] = { vertexId: last.vertexId, amount: last.amount + feesOfVertex }
-      else pool.unproven.push({ vertexId: v.id, amount: feesOfVertex })
-    }
-    for (const [k, entry] of touched) {
-      this.store.putAccount(b, entry.address, entry.rec)
-      round.accounts.set(k, entry)
-    }
+    // The fees go to the validators' fee pool (docs/chain.md "Solvency") as one credit of V after its
+    // transactions: an epoch close (the pool's only spender) sweeps only fees in its causal past.
+    if (feesOfVertex > 0n) await credit(FEE_POOL_ACCOUNT, feesOfVertex)
+    for (const [k, c] of ofV) this.store.putCredit(b, (touched.get(k) as RoundAccount).address, c)
+    for (const e of touched.values()) this.store.putAccount(b, e.address, e.rec)
     return outcomes
+  }
+
+  /**
+   * Drops the account's credits that lie in the causal past of `causalFrom` (they may now be spent) and returns the
+   * sum of those that stay unproven. Reads the whole list once a round: from memory, or from disk plus the round's
+   * additions.
+   */
+  private async prove (b: DagBatch, k: string, e: RoundAccount, causalFrom: string[], ofV: Map<string, UnprovenCredit>): Promise<bigint> {
+    const round = this.round as RoundOverlay
+    let list = round.credits.get(k)
+    if (list === undefined) {
+      list = [...await this.committedCredits(k, e.address), ...round.appended.get(k) ?? []]
+      round.appended.delete(k)
+    }
+    if (list.length !== e.rec.unprovenCount) {
+      throw new DagError('STORAGE_FAILED', `account ${k}: ${list.length} unproven credits stored, its record counts ${e.rec.unprovenCount}`)
+    }
+    const ids = list.map(c => toHex(c.vertexId))
+    const proven = await this.graph.ancestorsAmong(causalFrom, ids)
+    const kept: UnprovenCredit[] = []
+    let sum = 0n
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]
+      if (!proven.has(ids[i])) {
+        kept.push(c)
+        sum += c.amount
+        continue
+      }
+      this.store.deleteCredit(b, e.address, c.vertexId)
+      if (ofV.get(k) === c) ofV.delete(k)
+    }
+    round.credits.set(k, kept)
+    e.rec.unprovenCount = kept.length
+    return sum
+  }
+
+  /** The committed credits of an account whose record counts some. Called inside a round only (no commit races it). */
+  private async committedCredits (k: string, address: Uint8Array): Promise<readonly UnprovenCredit[]> {
+    const cached = this.credits.get(k)
+    if (cached !== undefined) return cached
+    const list = await this.store.getCredits(address)
+    this.cacheCredits(k, list)
+    return list
+  }
+
+  private cacheCredits (k: string, list: readonly UnprovenCredit[]): void {
+    if (list.length === 0 || list.length > CACHED_CREDITS_MAX || this.creditsLimit < 1) this.credits.delete(k)
+    else boundedSet(this.credits, k, list, this.creditsLimit)
   }
 
   /**
@@ -237,6 +302,16 @@ export class LedgerState {
   }
 
   invalidateRoot (): void { this.rootCache = undefined }
+}
+
+/** Sets `k` as the newest entry of `m`, dropping the oldest once `m` holds `limit`. */
+function boundedSet<V> (m: Map<string, V>, k: string, v: V, limit: number): void {
+  m.delete(k)
+  if (m.size >= limit) {
+    const first = m.keys().next()
+    if (first.done !== true) m.delete(first.value)
+  }
+  m.set(k, v)
 }
 
 function sha256Stream (): { update: (b: Uint8Array) => void, digest: () => Uint8Array } {

@@ -178,7 +178,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       await b.commit()
     } else if (!bytesEqual(stored, gid)) {
       throw new DagError('GENESIS_INVALID', 'this datadir holds a ledger for a different genesis; use the genesis it was created with or a new datadir')
-    }
+    } else if (await this.store.upgradeAccounts() > 0) this.log.info('account records upgraded: unproven credits moved out of them (store.ts)')
     await this.decisions.load()
     this.graph.syncBase = await this.history.readSyncBase() // a ledger started from a checkpoint cut (state-sync.ts)
     await this.loadGraph()

@@ -11,11 +11,11 @@ import { getCutPart } from './cut-parts.ts'
 import { DagError } from './errors.ts'
 import type { DagHistory } from './history.ts'
 import { type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
-import type { AccountRecord, DagStore } from './store.ts'
+import type { AccountSnapshot, DagStore } from './store.ts'
 
 /** The account records of a cut, as LedgerState stores them. */
-export function cutAccountRecords (cut: StateCut): Array<{ address: Uint8Array, rec: AccountRecord }> {
-  const out: Array<{ address: Uint8Array, rec: AccountRecord }> = []
+export function cutAccountRecords (cut: StateCut): Array<{ address: Uint8Array, rec: AccountSnapshot }> {
+  const out: Array<{ address: Uint8Array, rec: AccountSnapshot }> = []
   for (const [k, a] of cut.accounts) {
     if (a.balance === 0n && a.nonce === 0n) continue
     const unproven = [...a.unproven].map(([v, amount]) => ({ vertexId: fromHex(v), amount }))
@@ -49,7 +49,8 @@ export async function installCut (c: { store: DagStore, history: DagHistory, gen
   }
   b.put(store.tips, fromHex(cut.vertexId), new Uint8Array(0))
   const deep = new Set<string>()
-  for (const { address, rec } of cutAccountRecords(cut)) store.putAccount(b, address, rec)
+  for (const { address, rec } of cutAccountRecords(cut)) store.putAccountSnapshot(b, address, rec)
+  store.putAccountsFormat(b)
   for (const [k, a] of cut.accounts) {
     if (a.lastTx !== undefined) {
       store.putConflictDecision(b, fromHex(k), a.nonce - 1n, fromHex(a.lastTx.vertexId), fromHex(a.lastTx.txId))

@@ -3,6 +3,10 @@ import { getValue, sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
 import { decodeBodyRef, type VertexBodyLog } from './body-log.ts'
+import { ACCOUNT_RECORD_BYTES, type AccountRecord, ACCOUNTS_FORMAT, type AccountSnapshot, decodeAccount, decodeCreditAmount, decodeLegacyAccount, encodeAccount, encodeCreditAmount, type UnprovenCredit } from './account-record.ts'
+import { DagError } from './errors.ts'
+
+export type { AccountRecord, AccountSnapshot, UnprovenCredit } from './account-record.ts'
 
 /**
  * LevelDB layout of the ledger (one repository per record type, each with its codec). Everything a state change
@@ -17,9 +21,11 @@ import { decodeBodyRef, type VertexBodyLog } from './body-log.ts'
  *   dag-x  'i' || txId(32)                      -> TxRecord
  *          'n' || address(20) || nonce(8) || vertexId(32) -> txId (every instance of an (account, nonce))
  *   dag-a  address(20)                          -> AccountRecord
+ *   dag-u  address(20) || vertexId(32)          -> u128 amount (the account's unproven credits, one per vertex)
  *   dag-s  'v' || vertexId(32)                  -> VertexDecision
  *          'c' || address(20) || nonce(8)       -> vertexId(32) || txId(32) (decided conflict sets)
- *   dag-m  'genesis' -> genesis id; 'counters' -> Counters; 'history' -> the history cut (history.ts)
+ *   dag-m  'genesis' -> genesis id; 'counters' -> Counters; 'history' -> the history cut (history.ts);
+ *          'accounts' -> u8 format of dag-a (absent: written before s20, credits inside the record; upgradeAccounts)
  *   dag-g  'r' || vertexId(32) -> GraphRecord; 'h' || height(4) || vertexId(32) -> ''; 'u' || vertexId(32) -> ''
  *          (the graph index of history.ts: decided history leaves memory and is read from here)
  */
@@ -36,22 +42,6 @@ export interface TxRecord {
   reason: RejectReason
   /** finality time, ms since epoch (0 when not final) */
   decidedAtMs: bigint
-}
-
-export interface UnprovenCredit {
-  vertexId: Uint8Array
-  amount: bigint
-}
-
-/**
- * `unproven`: credits applied to this account that are not yet known to lie in the causal past of the account's
- * latest debit. A debit may only spend what its causal past gave the account (see docs/protocol.md §Ledger), which
- * makes the state independent of the order in which nodes accept concurrent vertices.
- */
-export interface AccountRecord {
-  balance: bigint
-  nonce: bigint
-  unproven: UnprovenCredit[]
 }
 
 export interface VertexDecision {
@@ -85,24 +75,6 @@ export function decodeTxRecord (b: Uint8Array): TxRecord {
   return { status: STATUS_BY_CODE[s], vertexId, reason: REJECT_REASONS[reason], decidedAtMs }
 }
 
-export function encodeAccount (a: AccountRecord): Uint8Array {
-  const w = new Writer(32 + a.unproven.length * 48).u128(a.balance).u64(a.nonce).u32(a.unproven.length)
-  for (const c of a.unproven) w.fixed(c.vertexId, 32).u128(c.amount)
-  return w.finish()
-}
-
-export function decodeAccount (b: Uint8Array): AccountRecord {
-  const r = new Reader(b, 'account record')
-  const balance = r.u128()
-  const nonce = r.u64()
-  const n = r.u32()
-  if (n > b.length) r.fail('bad credit count')
-  const unproven: UnprovenCredit[] = []
-  for (let i = 0; i < n; i++) unproven.push({ vertexId: r.fixed(32), amount: r.u128() })
-  r.end()
-  return { balance, nonce, unproven }
-}
-
 function encodeDecision (d: VertexDecision): Uint8Array {
   return new Writer(9).u8(d.status === 'accepted' ? 1 : 2).u64(d.seq).finish()
 }
@@ -133,6 +105,8 @@ const PREFIX_V = keyBytes(KEY_PREFIXES.dagConsensus.decision)
 const PREFIX_C = keyBytes(KEY_PREFIXES.dagConsensus.conflictWinner)
 const KEY_GENESIS = keyBytes(KEY_PREFIXES.dagMeta.genesis)
 const KEY_COUNTERS = keyBytes(KEY_PREFIXES.dagMeta.counters)
+const KEY_ACCOUNTS_FORMAT = keyBytes(KEY_PREFIXES.dagMeta.accountsFormat)
+const VERTEX_ID_MAX = new Uint8Array(32).fill(0xff)
 const PREFIX_UNDECIDED = keyBytes(KEY_PREFIXES.dagGraph.undecided)
 const EMPTY = new Uint8Array(0)
 
@@ -184,6 +158,8 @@ export class DagStore {
   readonly tips: BinarySublevel
   readonly txs: BinarySublevel
   readonly accounts: BinarySublevel
+  /** unproven credits, address ‖ vertex id → amount */
+  readonly credits: BinarySublevel
   readonly consensus: BinarySublevel
   readonly meta: BinarySublevel
   /** the graph index (src/dag/history.ts) */
@@ -201,6 +177,7 @@ export class DagStore {
     this.tips = sublevel(db, 'dagTips')
     this.txs = sublevel(db, 'dagTx')
     this.accounts = sublevel(db, 'dagAccounts')
+    this.credits = sublevel(db, 'dagCredits')
     this.consensus = sublevel(db, 'dagConsensus')
     this.meta = sublevel(db, 'dagMeta')
     this.graph = sublevel(db, 'dagGraph')
@@ -294,6 +271,55 @@ export class DagStore {
 
   async * allAccounts (): AsyncGenerator<[Uint8Array, AccountRecord]> {
     for await (const [k, v] of this.accounts.iterator()) yield [k, decodeAccount(v)]
+  }
+
+  /** Writes an account with its credits listed (a genesis allocation, a state cut's account). */
+  putAccountSnapshot (b: DagBatch, address: Uint8Array, a: AccountSnapshot): void {
+    this.putAccount(b, address, { balance: a.balance, nonce: a.nonce, unprovenCount: a.unproven.length })
+    for (const c of a.unproven) this.putCredit(b, address, c)
+  }
+
+  /** The account's unproven credits, in vertex id order (as many as its record counts). */
+  async getCredits (address: Uint8Array): Promise<UnprovenCredit[]> {
+    const out: UnprovenCredit[] = []
+    for await (const [k, v] of this.credits.iterator({ gte: concatBytes(address, new Uint8Array(32)), lte: concatBytes(address, VERTEX_ID_MAX) })) {
+      out.push({ vertexId: k.slice(20), amount: decodeCreditAmount(v) })
+    }
+    return out
+  }
+
+  /** Puts one credit of (address, vertex): a later put of the same pair replaces it. */
+  putCredit (b: DagBatch, address: Uint8Array, c: UnprovenCredit): void {
+    b.put(this.credits, concatBytes(address, c.vertexId), encodeCreditAmount(c.amount))
+  }
+
+  deleteCredit (b: DagBatch, address: Uint8Array, vertexId: Uint8Array): void {
+    b.del(this.credits, concatBytes(address, vertexId))
+  }
+
+  /** Marks a new ledger's account records as this code's format (genesis, state sync). */
+  putAccountsFormat (b: DagBatch): void { b.put(this.meta, KEY_ACCOUNTS_FORMAT, Uint8Array.of(ACCOUNTS_FORMAT)) }
+
+  /**
+   * A datadir written before s20 holds unproven credits inside the account records: moves them under dag-u, in one
+   * fsync'd batch, once (dag-m 'accounts' marks it done). Returns the records rewritten.
+   */
+  async upgradeAccounts (): Promise<number> {
+    const format = await getValue(this.meta, KEY_ACCOUNTS_FORMAT)
+    if (format !== undefined) {
+      if (format.length !== 1 || format[0] !== ACCOUNTS_FORMAT) throw new DagError('ENCODING_INVALID', `account records of format ${format[0]}; this node reads format ${ACCOUNTS_FORMAT}`)
+      return 0
+    }
+    const b = this.batch()
+    let n = 0
+    for await (const [k, v] of this.accounts.iterator()) {
+      if (v.length === ACCOUNT_RECORD_BYTES) continue // no credits: the two formats are the same bytes
+      this.putAccountSnapshot(b, k, decodeLegacyAccount(v))
+      n++
+    }
+    this.putAccountsFormat(b)
+    await b.commit({ sync: true })
+    return n
   }
 
   // consensus

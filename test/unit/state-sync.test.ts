@@ -7,9 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
-import { toHex } from '../../src/core/codec.ts'
-import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
 import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 import { DagGraph } from '../../src/dag/graph.ts'
@@ -17,97 +14,18 @@ import { LedgerState } from '../../src/dag/ledger-state.ts'
 import type { AcceptedVertexView } from '../../src/dag/reader.ts'
 import { advanceCut, type CutReader, genesisCut, type StateCut } from '../../src/dag/state-cut.ts'
 import { cutAccountRecords } from '../../src/dag/state-sync.ts'
-import { DagStore } from '../../src/dag/store.ts'
-import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
-import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
-
-const CHAIN = 'state-sync-test'
-const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n))
-const author = seeded(90)
-const users = [1, 2, 3, 4, 5].map(seeded)
-const addr = (k: KeyPair): Uint8Array => parseAddress(addressFromPublicKey(k.publicKey))
-const START = 1000n
-const GENESIS = toHex(sha256(new TextEncoder().encode('state-sync-genesis')))
-
-/** A small deterministic generator (mulberry32), so a failing seed can be replayed. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-interface Built { info: VertexInfo, past: Set<string>, height: number }
-
-/**
- * Vertices each on 1..3 of the last six (so many are concurrent); each user sends in a vertex only when its previous
- * transaction is in that vertex's past (the nonce chain, no conflicts), amounts up to 60% of the start balance.
- */
-function randomDag (next: () => number, count: number): Built[] {
-  const out: Built[] = []
-  const byId = new Map<string, Built>()
-  const nonce = users.map(() => 0n)
-  const last: Array<string | undefined> = users.map(() => undefined)
-  for (let i = 0; i < count; i++) {
-    const recent = out.slice(-6).map((b) => b.info.idHex)
-    const pool = recent.length === 0 ? [GENESIS] : recent
-    const parents = new Set<string>()
-    const want = 1 + Math.floor(next() * 3)
-    for (let k = 0; k < want; k++) parents.add(pool[Math.floor(next() * pool.length)])
-    const past = new Set<string>([GENESIS])
-    let height = 0
-    for (const p of parents) {
-      const b = byId.get(p)
-      if (b === undefined) continue
-      for (const x of b.past) past.add(x)
-      height = Math.max(height, b.height)
-    }
-    const senders: number[] = []
-    users.forEach((_, u) => { if ((last[u] === undefined || past.has(last[u] as string)) && next() < 0.5) senders.push(u) })
-    if (senders.length === 0) continue
-    const txs = senders.map((u) => {
-      const to = (u + 1 + Math.floor(next() * (users.length - 1))) % users.length
-      const amount = 1n + BigInt(Math.floor(next() * 600))
-      return txInfo(encodeTx(buildTransfer({ chainId: CHAIN, publicKey: users[u].publicKey, secretKey: users[u].secretKey, to: addr(users[to]), amount, nonce: nonce[u]++, fee: 1n })))
-    })
-    const info = buildVertexInfo(CHAIN, { author: author.publicKey, secretKey: author.secretKey, parents: [...parents].map((p) => Uint8Array.from(Buffer.from(p, 'hex'))), txs, timestampMs: BigInt(i) })
-    for (const u of senders) last[u] = info.idHex
-    past.add(info.idHex)
-    const built = { info, past, height: height + 1 }
-    out.push(built)
-    byId.set(info.idHex, built)
-  }
-  return out
-}
-
-/** A random topological order of `vertices` (parents outside the list count as applied). */
-function randomOrder (next: () => number, vertices: Built[]): Built[] {
-  const ids = new Set(vertices.map((v) => v.info.idHex))
-  const done = new Set<string>()
-  const left = [...vertices]
-  const order: Built[] = []
-  while (left.length > 0) {
-    const ready = left.filter((v) => v.info.parentHex.every((p) => !ids.has(p) || done.has(p)))
-    const pick = ready[Math.floor(next() * ready.length)]
-    left.splice(left.indexOf(pick), 1)
-    done.add(pick.info.idHex)
-    order.push(pick)
-  }
-  return order
-}
+import { type AccountSnapshot, DagStore } from '../../src/dag/store.ts'
+import { addr, type Built, GENESIS, randomDag, randomOrder, rng, START, users } from '../helpers/random-dag.ts'
 
 interface Node { db: BinaryDb, store: DagStore, state: LedgerState, graph: DagGraph, outcomes: Map<string, string> }
 
-async function node (dir: string, name: string, records: Array<{ address: Uint8Array, rec: { balance: bigint, nonce: bigint, unproven: Array<{ vertexId: Uint8Array, amount: bigint }> } }>): Promise<Node> {
+async function node (dir: string, name: string, records: Array<{ address: Uint8Array, rec: AccountSnapshot }>): Promise<Node> {
   const db = await openDatabase(join(dir, name))
   const store = new DagStore(db)
   const graph = new DagGraph(GENESIS)
   const state = new LedgerState(store, graph)
   const b = store.batch()
-  for (const r of records) store.putAccount(b, r.address, r.rec)
+  for (const r of records) store.putAccountSnapshot(b, r.address, r.rec)
   await b.commit()
   return { db, store, state, graph, outcomes: new Map() }
 }
