@@ -1,0 +1,240 @@
+/**
+ * A DAG commit rule in the spirit of Mysticeti (Babel et al., 2023): finality read from the shape of a round-based
+ * DAG, with no message sent only to vote (docs/consensus-next.md, step 1; not wired into the ledger yet).
+ *
+ * - A vertex of round r names vertices of round r − 1 as parents (admission will require the quorum Q of their
+ *   stake, and at most one vertex per author among them). Each round has one leader slot: `leaderOf(r)`.
+ * - A round-(r + 1) vertex **supports** the leader's round-r vertex B when B is one of its parents. A round-(r + 2)
+ *   vertex **certifies** B when its parents that support B hold at least Q of stake.
+ * - **Direct rule**: a slot is committed to B when the authors of vertices certifying B hold Q; it is skipped when
+ *   the authors of round-(r + 1) vertices that support none of the leader's round-r vertices hold Q.
+ * - **Indirect rule**: otherwise the slot follows its anchor, the first slot of round ≥ r + 3 that is not skipped:
+ *   undecided if the anchor is; if the anchor is committed to A, the slot is committed to the B that a certifier in
+ *   A's causal past certifies, and skipped if there is none.
+ * - **Order**: the decided slots are taken in round order up to the first undecided one; each committed leader
+ *   brings its causal past not yet ordered, down to `gcDepth` rounds below it, sorted by round, then author, then
+ *   id. Rounds below that are forgotten.
+ *
+ * Safety (Q > 2/3 of the stake, Byzantine stake < 1/3): two quorums share an honest author, and an honest author
+ * makes one vertex per round, so no slot is committed to B by one view and skipped or committed to B' by another;
+ * views that are causally closed subsets of one DAG therefore output sequences of which one is a prefix of the other
+ * (test/unit/dag-commit-rule.test.ts checks it over random DAGs with equivocating authors).
+ */
+
+export interface RoundVertex {
+  /** The vertex id (hex). */
+  id: string
+  /** Its author's validator key (hex): a key of the stake table. */
+  author: string
+  /** ≥ 1; round 0 is the genesis. */
+  round: number
+  /** Parent ids: vertices of round − 1 (none in round 1, whose parent is the genesis). */
+  parents: readonly string[]
+}
+
+export interface CommitRuleParams {
+  /** Stake of each validator key. */
+  stake: ReadonlyMap<string, number>
+  /** The stake a decision needs: ⌈α/k · W⌉ > 2/3 · W (docs/protocol.md §6). */
+  quorum: number
+  /** The leader of a round (a key of `stake`). */
+  leaderOf: (round: number) => string
+  /**
+   * Rounds kept below a committed leader: its ordering skips vertices older than this many rounds below it, and
+   * the rule forgets them (bounded memory; the same cut-off at every node, so the order stays the same).
+   * @default 50
+   */
+  gcDepth?: number
+}
+
+export type SlotDecision =
+  | { round: number, kind: 'commit', leader: RoundVertex }
+  | { round: number, kind: 'skip' }
+  | { round: number, kind: 'undecided' }
+
+/** A committed leader (or a skipped slot) and the vertices it orders, in order. */
+export interface CommittedSlot {
+  round: number
+  /** Undefined for a skipped slot, which orders nothing. */
+  leader: RoundVertex | undefined
+  vertices: RoundVertex[]
+}
+
+export class CommitRule {
+  private readonly p: CommitRuleParams
+  private readonly byId = new Map<string, RoundVertex>()
+  private readonly byRound = new Map<number, RoundVertex[]>()
+  private readonly ordered = new Set<string>()
+  private readonly gcDepth: number
+  private highestRound = 0
+  /** The first slot not yet output. */
+  private nextSlot = 1
+  /** The lowest round kept (the rounds below it were collected); its vertices' parents are not checked. */
+  private keptFrom = 1
+
+  constructor (params: CommitRuleParams) {
+    this.p = params
+    this.gcDepth = params.gcDepth ?? 50
+    if (!Number.isSafeInteger(this.gcDepth) || this.gcDepth < 1) throw new RangeError(`gcDepth ${this.gcDepth}`)
+  }
+
+  /** Vertices held. */
+  get size (): number { return this.byId.size }
+
+  /** Adds a vertex whose parents were added before (views are causally closed). Adding one twice is a no-op. */
+  add (v: RoundVertex): void {
+    if (this.byId.has(v.id)) return
+    if (!this.p.stake.has(v.author)) throw new RangeError(`vertex ${v.id}: author is not a validator`)
+    if (!Number.isSafeInteger(v.round) || v.round < 1) throw new RangeError(`vertex ${v.id}: round ${v.round}`)
+    if (v.round < this.keptFrom) throw new RangeError(`vertex ${v.id}: round ${v.round} was collected (rounds from ${this.keptFrom} are kept)`)
+    for (const id of v.round === this.keptFrom ? [] : v.parents) {
+      const parent = this.byId.get(id)
+      if (parent === undefined) throw new RangeError(`vertex ${v.id}: parent ${id} not added`)
+      if (parent.round !== v.round - 1) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
+    }
+    this.byId.set(v.id, v)
+    let list = this.byRound.get(v.round)
+    if (list === undefined) this.byRound.set(v.round, list = [])
+    list.push(v)
+    if (v.round > this.highestRound) this.highestRound = v.round
+  }
+
+  has (id: string): boolean { return this.byId.has(id) }
+
+  /** The decision of every slot from the next one not output to the highest round (lowest round first). */
+  decisions (): SlotDecision[] {
+    const out: SlotDecision[] = []
+    const byRound = new Map<number, SlotDecision>()
+    for (let r = this.highestRound; r >= this.nextSlot; r--) {
+      let d = this.direct(r)
+      if (d.kind === 'undecided') d = this.indirect(r, byRound)
+      byRound.set(r, d)
+      out.push(d)
+    }
+    return out.reverse()
+  }
+
+  /** Outputs the slots decided since the last call, in round order, up to the first undecided one. */
+  next (): CommittedSlot[] {
+    const out: CommittedSlot[] = []
+    for (const d of this.decisions()) {
+      if (d.kind === 'undecided') break
+      this.nextSlot = d.round + 1
+      if (d.kind === 'skip') {
+        out.push({ round: d.round, leader: undefined, vertices: [] })
+        continue
+      }
+      out.push({ round: d.round, leader: d.leader, vertices: this.order(d.leader) })
+      this.collectBelow(d.round - this.gcDepth)
+    }
+    return out
+  }
+
+  /** Forgets the rounds below `round`: no later leader orders them. */
+  private collectBelow (round: number): void {
+    for (; this.keptFrom < round; this.keptFrom++) {
+      for (const v of this.byRound.get(this.keptFrom) ?? []) {
+        this.byId.delete(v.id)
+        this.ordered.delete(v.id)
+      }
+      this.byRound.delete(this.keptFrom)
+    }
+  }
+
+  private direct (r: number): SlotDecision {
+    const proposals = this.proposals(r)
+    for (const b of proposals) {
+      const certifiers = (this.byRound.get(r + 2) ?? []).filter(c => this.certifies(c, b))
+      if (this.stakeOf(certifiers) >= this.p.quorum) return { round: r, kind: 'commit', leader: b }
+    }
+    const ids = new Set(proposals.map(b => b.id))
+    const blamers = (this.byRound.get(r + 1) ?? []).filter(v => !v.parents.some(id => ids.has(id)))
+    if (this.stakeOf(blamers) >= this.p.quorum) return { round: r, kind: 'skip' }
+    return { round: r, kind: 'undecided' }
+  }
+
+  private indirect (r: number, decided: ReadonlyMap<number, SlotDecision>): SlotDecision {
+    for (let a = r + 3; a <= this.highestRound; a++) {
+      const anchor = decided.get(a)
+      if (anchor === undefined || anchor.kind === 'undecided') return { round: r, kind: 'undecided' }
+      if (anchor.kind === 'skip') continue
+      const past = this.causalPast(anchor.leader, r + 2)
+      for (const b of this.proposals(r)) {
+        for (const id of past) {
+          const c = this.byId.get(id)
+          if (c !== undefined && c.round === r + 2 && this.certifies(c, b)) return { round: r, kind: 'commit', leader: b }
+        }
+      }
+      return { round: r, kind: 'skip' }
+    }
+    return { round: r, kind: 'undecided' }
+  }
+
+  /** The leader's vertices of round r (more than one only if it equivocated). */
+  private proposals (r: number): RoundVertex[] {
+    const leader = this.p.leaderOf(r)
+    return (this.byRound.get(r) ?? []).filter(v => v.author === leader)
+  }
+
+  private certifies (c: RoundVertex, b: RoundVertex): boolean {
+    const supporters: RoundVertex[] = []
+    for (const id of c.parents) {
+      const s = this.byId.get(id)
+      if (s !== undefined && s.parents.includes(b.id)) supporters.push(s)
+    }
+    return this.stakeOf(supporters) >= this.p.quorum
+  }
+
+  /** Stake of the distinct authors of `vertices`. */
+  private stakeOf (vertices: readonly RoundVertex[]): number {
+    let sum = 0
+    const seen = new Set<string>()
+    for (const v of vertices) {
+      if (seen.has(v.author)) continue
+      seen.add(v.author)
+      sum += this.p.stake.get(v.author) ?? 0
+    }
+    return sum
+  }
+
+  /** Ids of `from` and its ancestors down to round `lowest`. */
+  private causalPast (from: RoundVertex, lowest: number): Set<string> {
+    const seen = new Set<string>([from.id])
+    const stack = [from]
+    for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+      if (v.round <= lowest) continue
+      for (const id of v.parents) {
+        if (seen.has(id)) continue
+        seen.add(id)
+        const parent = this.byId.get(id)
+        if (parent !== undefined) stack.push(parent)
+      }
+    }
+    return seen
+  }
+
+  /** The leader's causal past not ordered yet down to gcDepth rounds below it, by round, author, id; marks it ordered. */
+  private order (leader: RoundVertex): RoundVertex[] {
+    const out: RoundVertex[] = []
+    const stack = [leader]
+    const seen = new Set<string>([leader.id])
+    const lowest = leader.round - this.gcDepth
+    for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+      if (this.ordered.has(v.id) || v.round < lowest) continue
+      out.push(v)
+      for (const id of v.parents) {
+        if (seen.has(id) || this.ordered.has(id)) continue
+        seen.add(id)
+        const parent = this.byId.get(id)
+        if (parent !== undefined) stack.push(parent)
+      }
+    }
+    out.sort((a, b) => a.round - b.round || compare(a.author, b.author) || compare(a.id, b.id))
+    for (const v of out) this.ordered.add(v.id)
+    return out
+  }
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,277 @@
+import test from 'ava'
+import { type CommittedSlot, CommitRule, type RoundVertex } from '../../src/dag/consensus/commit-rule.ts'
+
+/** A small seeded generator (mulberry32): every random DAG here is reproducible from its seed. */
+function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Committee { authors: string[], stake: Map<string, number>, quorum: number, byzantine: Set<string> }
+
+/** n validators of stake 1, Q = ⌊2n/3⌋ + 1, the first f = ⌊(n − 1)/3⌋ Byzantine. */
+function committee (n: number, byzantineCount = Math.floor((n - 1) / 3)): Committee {
+  const authors = Array.from({ length: n }, (_, i) => `v${i}`)
+  return { authors, stake: new Map(authors.map(a => [a, 1])), quorum: Math.floor((2 * n) / 3) + 1, byzantine: new Set(authors.slice(0, byzantineCount)) }
+}
+
+function rule (c: Committee, gcDepth?: number): CommitRule {
+  return new CommitRule({ stake: c.stake, quorum: c.quorum, leaderOf: r => c.authors[r % c.authors.length], ...(gcDepth !== undefined ? { gcDepth } : {}) })
+}
+
+/**
+ * Parents for a new vertex: one vertex per author from `previous`, shuffled, at least Q of stake, sometimes more.
+ * `leader` set: the previous round's leader is left out (its vertex reached this author late) when Q remain, and
+ * `withLeader` true: it is put in when it exists.
+ */
+function pickParents (previous: RoundVertex[], c: Committee, random: () => number, leader: { author: string, withLeader: boolean } | undefined): string[] {
+  const byAuthor = new Map<string, RoundVertex[]>()
+  for (const v of previous) byAuthor.set(v.author, [...(byAuthor.get(v.author) ?? []), v])
+  let authors = [...byAuthor.keys()].sort(() => random() - 0.5)
+  if (leader !== undefined) {
+    const others = authors.filter(a => a !== leader.author)
+    if (leader.withLeader && others.length < authors.length) authors = [leader.author, ...others]
+    else if (!leader.withLeader && others.length >= c.quorum) authors = others
+  }
+  const parents: string[] = []
+  for (const a of authors) {
+    if (parents.length >= c.quorum && random() < 0.5) break
+    const options = byAuthor.get(a) ?? []
+    parents.push(options[Math.floor(random() * options.length)].id)
+  }
+  return parents
+}
+
+/**
+ * A random round-based DAG: honest authors make at most one vertex a round (some miss rounds) and often leave the
+ * last leader out (`omitLeader`: what splits a slot between its supporters and its blamers), Byzantine ones make
+ * none, one or two (an equivocation: one naming the leader, one not). Every round keeps at least Q authors so the
+ * next round can be built.
+ */
+function randomDag (c: Committee, rounds: number, random: () => number, omitLeader = 0.35): RoundVertex[] {
+  const all: RoundVertex[] = []
+  let previous: RoundVertex[] = []
+  let serial = 0
+  for (let r = 1; r <= rounds; r++) {
+    const current: RoundVertex[] = []
+    const lastLeader = c.authors[(r - 1) % c.authors.length]
+    const make = (author: string, withLeader: boolean | undefined): void => {
+      const parents = r === 1 ? [] : pickParents(previous, c, random, withLeader === undefined ? undefined : { author: lastLeader, withLeader })
+      current.push({ id: `r${r}-${author}-${serial++}`, author, round: r, parents })
+    }
+    for (const author of c.authors) {
+      if (c.byzantine.has(author)) {
+        const copies = Math.floor(random() * 3)
+        for (let k = 0; k < copies; k++) make(author, copies === 2 ? k === 0 : undefined)
+      } else if (random() < 0.85) make(author, random() < omitLeader ? false : undefined)
+    }
+    const authorsHere = new Set(current.map(v => v.author))
+    for (const author of c.authors) {
+      // keep a quorum of authors present: the DAG must go on (a real network waits for it)
+      if (authorsHere.size >= c.quorum) break
+      if (authorsHere.has(author) || c.byzantine.has(author)) continue
+      make(author, undefined)
+      authorsHere.add(author)
+    }
+    all.push(...current)
+    previous = current
+  }
+  return all
+}
+
+/** A causally closed random subset of `dag` (a node's view at some moment). */
+function randomView (dag: RoundVertex[], keep: number, random: () => number): RoundVertex[] {
+  const inView = new Set<string>()
+  const view: RoundVertex[] = []
+  for (const v of dag) {
+    if (v.parents.every(p => inView.has(p)) && random() < keep) { inView.add(v.id); view.push(v) }
+  }
+  return view
+}
+
+/** `dag` without `v` and everything that has `v` in its causal past (a node that never received `v`). */
+function viewWithout (dag: RoundVertex[], v: RoundVertex): RoundVertex[] {
+  const gone = new Set<string>([v.id])
+  return dag.filter(u => { if (u.parents.some(p => gone.has(p))) gone.add(u.id); return !gone.has(u.id) })
+}
+
+/** One line per output slot: what two views must agree on. */
+function describe (slots: CommittedSlot[]): string[] {
+  return slots.map(s => s.leader === undefined ? `${s.round} skip` : `${s.round} ${s.leader.id}: ${s.vertices.map(v => v.id).join(',')}`)
+}
+
+function sequenceOf (c: Committee, vertices: RoundVertex[]): string[] {
+  const r = rule(c)
+  for (const v of vertices) r.add(v)
+  return describe(r.next())
+}
+
+test('all honest and all linked: every slot with two rounds above it commits, and each vertex is ordered once, by round then author', t => {
+  const c = committee(4, 0)
+  const r = rule(c)
+  let previous: string[] = []
+  for (let round = 1; round <= 10; round++) {
+    const ids = c.authors.map(a => `r${round}-${a}`)
+    c.authors.forEach((a, i) => { r.add({ id: ids[i], author: a, round, parents: previous }) })
+    previous = ids
+  }
+  const slots = r.next()
+  t.deepEqual(slots.map(s => s.round), [1, 2, 3, 4, 5, 6, 7, 8])
+  t.true(slots.every(s => s.leader?.author === c.authors[s.round % 4]))
+  const ordered = slots.flatMap(s => s.vertices.map(v => v.id))
+  t.is(new Set(ordered).size, ordered.length, 'no vertex ordered twice')
+  // slot 1's leader orders itself; slot 2's brings round 1's other three and itself; and so on
+  t.deepEqual(slots[0].vertices.map(v => v.id), ['r1-v1'])
+  t.deepEqual(slots[1].vertices.map(v => v.id), ['r1-v0', 'r1-v2', 'r1-v3', 'r2-v2'])
+  t.deepEqual(r.next(), [], 'nothing new without new vertices')
+  for (const [i, a] of c.authors.entries()) r.add({ id: `r11-${a}`, author: a, round: 11, parents: previous.slice(0, 3 + (i % 2)) })
+  t.deepEqual(r.next().map(s => s.round), [9])
+})
+
+test('a leader that never made its vertex is skipped once Q of the next round lack it; the slots after it commit', t => {
+  const c = committee(4, 0)
+  const r = rule(c)
+  const silent = c.authors[3] // leader of rounds 3 and 7
+  let previous: string[] = []
+  for (let round = 1; round <= 9; round++) {
+    const ids: string[] = []
+    for (const a of c.authors) {
+      if (a === silent) continue
+      ids.push(`r${round}-${a}`)
+      r.add({ id: `r${round}-${a}`, author: a, round, parents: previous })
+    }
+    previous = ids
+  }
+  const slots = r.next()
+  t.deepEqual(slots.map(s => `${s.round}:${s.leader === undefined ? 'skip' : 'commit'}`), ['1:commit', '2:commit', '3:skip', '4:commit', '5:commit', '6:commit', '7:skip'])
+})
+
+test('a slot one view commits directly is committed through its anchor in a view that lacks one of its certificates', t => {
+  // 4 validators, Q = 3; slot 1's leader is v1, slot 3's is v3. Round 2: v0, v1, v2 name r1-v1 (v3 does not);
+  // round 3: v0, v1, v2 certify it, v3's vertex (slot 3's leader, A) names only two of its supporters. Round 4 and
+  // later never name r3-v0, so the DAG without it is a view too: there slot 1 has two certificates only and is
+  // decided by its anchor, the first slot of round >= 4 (A, two rounds up, does not certify it: not an anchor)
+  const c = committee(4, 0)
+  const dag: RoundVertex[] = c.authors.map(a => ({ id: `r1-${a}`, author: a, round: 1, parents: [] }))
+  const r1 = ['r1-v0', 'r1-v2', 'r1-v3']
+  dag.push(...['v0', 'v1', 'v2'].map(a => ({ id: `r2-${a}`, author: a, round: 2, parents: [...r1, 'r1-v1'].slice(1) })))
+  dag.push({ id: 'r2-v3', author: 'v3', round: 2, parents: r1 })
+  dag.push(...['v0', 'v1', 'v2'].map(a => ({ id: `r3-${a}`, author: a, round: 3, parents: ['r2-v0', 'r2-v1', 'r2-v2'] })))
+  dag.push({ id: 'r3-v3', author: 'v3', round: 3, parents: ['r2-v0', 'r2-v1', 'r2-v3'] })
+  dag.push(...c.authors.map(a => ({ id: `r4-${a}`, author: a, round: 4, parents: ['r3-v1', 'r3-v2', 'r3-v3'] })))
+  for (let round = 5; round <= 8; round++) dag.push(...c.authors.map(a => ({ id: `r${round}-${a}`, author: a, round, parents: c.authors.map(b => `r${round - 1}-${b}`) })))
+  const whole = sequenceOf(c, dag)
+  const view = sequenceOf(c, dag.filter(v => v.id !== 'r3-v0'))
+  t.regex(whole[0], /^1 r1-v1:/)
+  t.deepEqual(view.slice(0, 4), whole.slice(0, 4))
+  t.is(view.length, 6)
+})
+
+test('memory is bounded: rounds gcDepth below a committed leader are forgotten, and a vertex of a forgotten round is refused', t => {
+  const c = committee(4, 0)
+  const small = rule(c, 3)
+  const large = rule(c)
+  const outputs: string[][] = [[], []]
+  let previous: string[] = []
+  let largest = 0
+  for (let round = 1; round <= 200; round++) {
+    const ids = c.authors.map(a => `r${round}-${a}`)
+    for (const [i, a] of c.authors.entries()) {
+      // every other round one validator names only three of the last round: each vertex still ordered once
+      const v = { id: ids[i], author: a, round, parents: round % 2 === 0 && i === 0 ? previous.slice(1) : previous }
+      small.add(v)
+      large.add(v)
+    }
+    previous = ids
+    outputs[0].push(...describe(small.next()))
+    outputs[1].push(...describe(large.next()))
+    largest = Math.max(largest, small.size)
+  }
+  t.deepEqual(outputs[0], outputs[1], 'the same order with 3 rounds kept as with 50')
+  t.is(outputs[0].length, 198)
+  t.true(largest <= 4 * (3 + 4), `at most ${largest} vertices held`)
+  t.true(large.size > 4 * 50, 'the default keeps 50 rounds')
+  t.throws(() => { small.add({ id: 'late', author: 'v1', round: 150, parents: [] }) }, { message: /was collected/ })
+})
+
+test('a vertex whose parent is missing or of another round, or whose author has no stake, is refused', t => {
+  const c = committee(4, 0)
+  const r = rule(c)
+  r.add({ id: 'a', author: 'v0', round: 1, parents: [] })
+  t.throws(() => { r.add({ id: 'b', author: 'v1', round: 2, parents: ['x'] }) }, { message: /parent x not added/ })
+  t.throws(() => { r.add({ id: 'b', author: 'v1', round: 3, parents: ['a'] }) }, { message: /of round 1/ })
+  t.throws(() => { r.add({ id: 'b', author: 'nobody', round: 2, parents: ['a'] }) }, { message: /not a validator/ })
+  t.throws(() => { r.add({ id: 'b', author: 'v1', round: 0, parents: [] }) }, { message: /round 0/ })
+  t.false(r.has('b'))
+})
+
+for (const n of [4, 7]) {
+  test(`safety over random DAGs (${n} validators, ${Math.floor((n - 1) / 3)} equivocating): any two views output sequences one of which is a prefix of the other`, t => {
+    const c = committee(n)
+    let commits = 0
+    let skips = 0
+    let differingLengths = 0
+    for (let seed = 1; seed <= 300; seed++) {
+      const random = seeded(seed * 7919 + n)
+      const dag = randomDag(c, 24, random)
+      const views = [dag, ...Array.from({ length: 6 }, () => randomView(dag, 0.6 + random() * 0.4, random))]
+      const sequences = views.map(v => sequenceOf(c, v))
+      for (const s of sequences[0]) { if (s.endsWith('skip')) skips++; else commits++ }
+      for (let i = 0; i < sequences.length; i++) {
+        for (let j = i + 1; j < sequences.length; j++) {
+          const [a, b] = [sequences[i], sequences[j]]
+          if (a.length !== b.length) differingLengths++
+          const common = Math.min(a.length, b.length)
+          if (common > 0) t.deepEqual(a.slice(0, common), b.slice(0, common), `seed ${seed}, views ${i} and ${j}`)
+        }
+      }
+    }
+    // the property is not vacuous: the rule committed and skipped slots, and views saw different amounts
+    t.true(commits > 200, `${commits} commits`)
+    t.true(skips > 10, `${skips} skips`)
+    t.true(differingLengths > 50, `${differingLengths} pairs of views of different lengths`)
+  })
+}
+
+for (const n of [4, 7]) {
+  test(`safety over random DAGs (${n} validators): the DAG without any one vertex and its descendants outputs a prefix of what the whole DAG outputs, or the reverse`, t => {
+    const c = committee(n)
+    let shorter = 0
+    for (let seed = 1; seed <= 40; seed++) {
+      const random = seeded(seed * 104729 + n)
+      const dag = randomDag(c, 16, random)
+      const whole = sequenceOf(c, dag)
+      for (const v of dag) {
+        const part = sequenceOf(c, viewWithout(dag, v))
+        const common = Math.min(whole.length, part.length)
+        if (part.length < whole.length) shorter++
+        t.deepEqual(part.slice(0, common), whole.slice(0, common), `seed ${seed}, without ${v.id}`)
+      }
+    }
+    t.true(shorter > 100, `${shorter} views decided less than the whole DAG`)
+  })
+}
+
+test('a view that grows vertex by vertex outputs, across its calls, exactly what one call over the whole view outputs', t => {
+  const c = committee(4)
+  for (let seed = 1; seed <= 30; seed++) {
+    const random = seeded(seed)
+    const dag = randomDag(c, 20, random)
+    const growing = rule(c)
+    const outputs: CommittedSlot[] = []
+    for (const v of dag) {
+      growing.add(v)
+      if (random() < 0.3) outputs.push(...growing.next())
+    }
+    outputs.push(...growing.next())
+    t.deepEqual(describe(outputs), sequenceOf(c, dag), `seed ${seed}`)
+    const ordered = outputs.flatMap(s => s.vertices.map(v => v.id))
+    t.is(new Set(ordered).size, ordered.length, `seed ${seed}: no vertex ordered twice`)
+  }
+})
