@@ -65,6 +65,12 @@ export class CommitRule {
   private readonly byId = new Map<string, RoundVertex>()
   private readonly byRound = new Map<number, RoundVertex[]>()
   private readonly ordered = new Set<string>()
+  // Kept as vertices arrive, so a decision reads counts instead of walking two rounds (bench:commit-rule): per
+  // vertex, the leader proposals of the round below it that it names; per proposal, the vertices two rounds up
+  // that certify it; per round, the vertices of the round above that name none of its leader's proposals.
+  private readonly supports = new Map<string, string[]>()
+  private readonly certifiers = new Map<string, RoundVertex[]>()
+  private readonly blamers = new Map<number, RoundVertex[]>()
   private readonly gcDepth: number
   private highestRound = 0
   /** The first slot not yet output. */
@@ -93,10 +99,20 @@ export class CommitRule {
       if (parent.round !== v.round - 1) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
     }
     this.byId.set(v.id, v)
-    let list = this.byRound.get(v.round)
-    if (list === undefined) this.byRound.set(v.round, list = [])
-    list.push(v)
+    push(this.byRound, v.round, v)
     if (v.round > this.highestRound) this.highestRound = v.round
+    if (v.round === 1) return
+    const leader = this.p.leaderOf(v.round - 1)
+    const named = v.parents.filter(id => this.byId.get(id)?.author === leader)
+    if (named.length > 0) this.supports.set(v.id, named)
+    else push(this.blamers, v.round - 1, v)
+    // v certifies each proposal of round − 2 that its parents supporting it hold the quorum for
+    const supportersOf = new Map<string, RoundVertex[]>()
+    for (const id of v.parents) {
+      const parent = this.byId.get(id)
+      for (const b of (parent === undefined ? undefined : this.supports.get(id)) ?? []) push(supportersOf, b, parent as RoundVertex)
+    }
+    for (const [b, supporters] of supportersOf) if (this.stakeOf(supporters) >= this.p.quorum) push(this.certifiers, b, v)
   }
 
   has (id: string): boolean { return this.byId.has(id) }
@@ -136,20 +152,19 @@ export class CommitRule {
       for (const v of this.byRound.get(this.keptFrom) ?? []) {
         this.byId.delete(v.id)
         this.ordered.delete(v.id)
+        this.supports.delete(v.id)
+        this.certifiers.delete(v.id)
       }
       this.byRound.delete(this.keptFrom)
+      this.blamers.delete(this.keptFrom)
     }
   }
 
   private direct (r: number): SlotDecision {
-    const proposals = this.proposals(r)
-    for (const b of proposals) {
-      const certifiers = (this.byRound.get(r + 2) ?? []).filter(c => this.certifies(c, b))
-      if (this.stakeOf(certifiers) >= this.p.quorum) return { round: r, kind: 'commit', leader: b }
+    for (const b of this.proposals(r)) {
+      if (this.stakeOf(this.certifiers.get(b.id) ?? []) >= this.p.quorum) return { round: r, kind: 'commit', leader: b }
     }
-    const ids = new Set(proposals.map(b => b.id))
-    const blamers = (this.byRound.get(r + 1) ?? []).filter(v => !v.parents.some(id => ids.has(id)))
-    if (this.stakeOf(blamers) >= this.p.quorum) return { round: r, kind: 'skip' }
+    if (this.stakeOf(this.blamers.get(r) ?? []) >= this.p.quorum) return { round: r, kind: 'skip' }
     return { round: r, kind: 'undecided' }
   }
 
@@ -160,10 +175,7 @@ export class CommitRule {
       if (anchor.kind === 'skip') continue
       const past = this.causalPast(anchor.leader, r + 2)
       for (const b of this.proposals(r)) {
-        for (const id of past) {
-          const c = this.byId.get(id)
-          if (c !== undefined && c.round === r + 2 && this.certifies(c, b)) return { round: r, kind: 'commit', leader: b }
-        }
+        if ((this.certifiers.get(b.id) ?? []).some(c => past.has(c.id))) return { round: r, kind: 'commit', leader: b }
       }
       return { round: r, kind: 'skip' }
     }
@@ -176,17 +188,8 @@ export class CommitRule {
     return (this.byRound.get(r) ?? []).filter(v => v.author === leader)
   }
 
-  private certifies (c: RoundVertex, b: RoundVertex): boolean {
-    const supporters: RoundVertex[] = []
-    for (const id of c.parents) {
-      const s = this.byId.get(id)
-      if (s !== undefined && s.parents.includes(b.id)) supporters.push(s)
-    }
-    return this.stakeOf(supporters) >= this.p.quorum
-  }
-
   /** Stake of the distinct authors of `vertices`. */
-  private stakeOf (vertices: readonly RoundVertex[]): number {
+  private stakeOf (vertices: Iterable<RoundVertex>): number {
     let sum = 0
     const seen = new Set<string>()
     for (const v of vertices) {
@@ -233,6 +236,12 @@ export class CommitRule {
     for (const v of out) this.ordered.add(v.id)
     return out
   }
+}
+
+function push<K, V> (map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
 }
 
 function compare (a: string, b: string): number {
