@@ -211,6 +211,19 @@ test('a vertex whose parent is missing or of another round, or whose author has 
   t.false(r.has('b'))
 })
 
+test('the round rules: parents hold the quorum, one per author; an equivocation is kept and recorded', t => {
+  const c = committee(4, 0)
+  const r = rule(c)
+  for (const a of c.authors) r.add({ id: `r1-${a}`, author: a, round: 1, parents: [] })
+  t.throws(() => { r.add({ id: 'few', author: 'v0', round: 2, parents: ['r1-v0', 'r1-v1'] }) }, { message: /hold 2 of stake, below the quorum 3/ })
+  r.add({ id: 'r1-v1-twin', author: 'v1', round: 1, parents: [] })
+  t.deepEqual(r.equivocations.map(([a, b]) => [a.id, b.id]), [['r1-v1', 'r1-v1-twin']])
+  t.throws(() => { r.add({ id: 'both', author: 'v0', round: 2, parents: ['r1-v0', 'r1-v1', 'r1-v1-twin'] }) }, { message: /two parents of author v1/ })
+  t.false(r.has('few') || r.has('both'))
+  r.add({ id: 'ok', author: 'v0', round: 2, parents: ['r1-v0', 'r1-v1-twin', 'r1-v3'] })
+  t.true(r.has('ok'))
+})
+
 for (const n of [4, 7]) {
   test(`safety over random DAGs (${n} validators, ${Math.floor((n - 1) / 3)} equivocating): any two views output sequences one of which is a prefix of the other`, t => {
     const c = committee(n)

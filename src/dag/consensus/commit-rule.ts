@@ -60,6 +60,9 @@ export interface CommittedSlot {
   vertices: RoundVertex[]
 }
 
+/** Equivocation evidence kept (the oldest is dropped first). */
+const MAX_EQUIVOCATIONS = 64
+
 export class CommitRule {
   private readonly p: CommitRuleParams
   private readonly byId = new Map<string, RoundVertex>()
@@ -72,6 +75,8 @@ export class CommitRule {
   private readonly certifiers = new Map<string, RoundVertex[]>()
   private readonly blamers = new Map<number, RoundVertex[]>()
   private readonly gcDepth: number
+  /** Pairs of vertices of one author in one round, the latest MAX_EQUIVOCATIONS. */
+  readonly equivocations: Array<[RoundVertex, RoundVertex]> = []
   private highestRound = 0
   /** The first slot not yet output. */
   private nextSlot = 1
@@ -87,16 +92,36 @@ export class CommitRule {
   /** Vertices held. */
   get size (): number { return this.byId.size }
 
-  /** Adds a vertex whose parents were added before (views are causally closed). Adding one twice is a no-op. */
+  /**
+   * Adds a vertex whose parents were added before (views are causally closed). Adding one twice is a no-op. Throws
+   * a RangeError, adding nothing, for a vertex that breaks the round rules: author without stake, round below 1 or
+   * already collected, a parent not added, of another round than the one below, or a second parent of one author,
+   * parents holding less than the quorum (rounds above 1).
+   */
   add (v: RoundVertex): void {
     if (this.byId.has(v.id)) return
     if (!this.p.stake.has(v.author)) throw new RangeError(`vertex ${v.id}: author is not a validator`)
     if (!Number.isSafeInteger(v.round) || v.round < 1) throw new RangeError(`vertex ${v.id}: round ${v.round}`)
     if (v.round < this.keptFrom) throw new RangeError(`vertex ${v.id}: round ${v.round} was collected (rounds from ${this.keptFrom} are kept)`)
-    for (const id of v.round === this.keptFrom ? [] : v.parents) {
-      const parent = this.byId.get(id)
-      if (parent === undefined) throw new RangeError(`vertex ${v.id}: parent ${id} not added`)
-      if (parent.round !== v.round - 1) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
+    if (v.round > 1 && v.round > this.keptFrom) {
+      // the round rules: parents of the round below, one per author, holding the quorum between them
+      const authors: RoundVertex[] = []
+      for (const id of v.parents) {
+        const parent = this.byId.get(id)
+        if (parent === undefined) throw new RangeError(`vertex ${v.id}: parent ${id} not added`)
+        if (parent.round !== v.round - 1) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
+        if (authors.some(a => a.author === parent.author)) throw new RangeError(`vertex ${v.id}: two parents of author ${parent.author}`)
+        authors.push(parent)
+      }
+      const stake = this.stakeOf(authors)
+      if (stake < this.p.quorum) throw new RangeError(`vertex ${v.id}: its parents hold ${stake} of stake, below the quorum ${this.p.quorum}`)
+    }
+    // a second vertex of one author in one round is kept (others may build on it; the rule is safe with it) and
+    // recorded: the evidence of an equivocation
+    const twin = this.byRound.get(v.round)?.find(u => u.author === v.author)
+    if (twin !== undefined) {
+      if (this.equivocations.length === MAX_EQUIVOCATIONS) this.equivocations.shift()
+      this.equivocations.push([twin, v])
     }
     this.byId.set(v.id, v)
     push(this.byRound, v.round, v)
