@@ -4,6 +4,7 @@
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { prng } from '../../src/core/prng.ts'
 import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
 import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 
@@ -15,16 +16,8 @@ export const addr = (k: KeyPair): Uint8Array => parseAddress(addressFromPublicKe
 export const START = 1000n
 export const GENESIS = toHex(sha256(new TextEncoder().encode('random-dag-genesis')))
 
-/** A small deterministic generator (mulberry32), so a failing seed can be replayed. */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small deterministic generator, so a failing seed can be replayed. */
+export const rng = prng
 
 export interface Built { info: VertexInfo, past: Set<string>, height: number }
 

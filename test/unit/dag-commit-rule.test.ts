@@ -1,17 +1,6 @@
 import test from 'ava'
 import { type CommittedSlot, CommitRule, type RoundVertex } from '../../src/dag/consensus/commit-rule.ts'
-
-/** A small seeded generator (mulberry32): every random DAG here is reproducible from its seed. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng as seeded } from '../../src/core/prng.ts'
 
 interface Committee { authors: string[], stake: Map<string, number>, quorum: number, byzantine: Set<string> }
 

@@ -4,6 +4,8 @@
  * onto a SIZE x SIZE grayscale image in [0, 1]. Deterministic for a seed, so the training set, the held-out
  * set and the tests are reproducible without shipping or downloading data.
  */
+import { prng } from '../../core/prng.ts'
+
 export const DIGIT_SIZE = 16
 export const DIGIT_PIXELS = DIGIT_SIZE * DIGIT_SIZE
 export const DIGIT_CLASSES = 10
@@ -35,18 +37,6 @@ const SKELETONS: Stroke[][] = [
   [arc(0.5, 0.3, 0.2, 0.18, 0, TAU, 14), arc(0.5, 0.7, 0.24, 0.2, 0, TAU, 14)],
   [[...arc(0.5, 0.32, 0.22, 0.2, 0, TAU, 14)], [[0.72, 0.32], [0.6, 0.9]]]
 ]
-
-/** mulberry32: a small deterministic PRNG, enough for data augmentation. */
-export function prng (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function distanceToSegment (px: number, py: number, a: Point, b: Point): number {
   const dx = b[0] - a[0]

@@ -1,5 +1,6 @@
 import { mlpReference } from '../kernels/matmul.ts'
-import { argmaxRows, DIGIT_CLASSES, DIGIT_PIXELS, type DigitSet, prng } from './digits.ts'
+import { prng } from '../../core/prng.ts'
+import { argmaxRows, DIGIT_CLASSES, DIGIT_PIXELS, type DigitSet } from './digits.ts'
 import type { MlpModel } from './weights.ts'
 
 /**
