@@ -20,7 +20,7 @@ import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/d
 import { contentMessageId, gossipScoreParams } from '../../src/network/host.ts'
 import { noiseCrypto } from '../../src/network/noise-crypto.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
-import type { Decisions } from '../../src/dag/consensus/avalanche-core.ts'
+import type { Decisions } from '../../src/dag/consensus/core.ts'
 import type { DagLedger } from '../../src/dag/ledger.ts'
 import { registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import { GossipRegistry } from '../../src/network/gossip.ts'

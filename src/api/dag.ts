@@ -12,6 +12,7 @@ import type { StateProof } from '../bridge/state-cuts.ts'
 export const DAG_RPC_ERROR_CODES: Readonly<Record<DagErrorCode, RpcErrorCodeValue>> = {
   ENCODING_INVALID: RpcErrorCode.INVALID_PARAMS,
   KIND_UNKNOWN: RpcErrorCode.INVALID_PARAMS,
+  KIND_UNSUPPORTED: RpcErrorCode.INVALID_PARAMS,
   TOO_LARGE: RpcErrorCode.INVALID_PARAMS,
   ADDRESS_INVALID: RpcErrorCode.INVALID_PARAMS,
   AMOUNT_INVALID: RpcErrorCode.INVALID_PARAMS,

@@ -1,5 +1,5 @@
 import { toHex } from '../core/codec.ts'
-import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { ConsensusCore } from './consensus/core.ts'
 import { DagError } from './errors.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
@@ -24,7 +24,7 @@ export interface VertexAdmissionComponents {
   verifier: SignatureVerifier
   store: DagStore
   graph: DagGraph
-  core: AvalancheCore
+  core: ConsensusCore
   state: LedgerState
 }
 
@@ -51,6 +51,9 @@ export class VertexAdmission {
   checkKindRules (kind: TxKind, tx: { fee: bigint, publicKey: Uint8Array }): void {
     if (kind.validatorOnly === true && !this.validators.has(toHex(tx.publicKey))) {
       throw new DagError('AUTHOR_UNKNOWN', `a ${kind.name} transaction must be signed by a genesis validator`)
+    }
+    if (kind.externalCheck === true && this.c.genesis.consensus.rule === 'commit') {
+      throw new DagError('KIND_UNSUPPORTED', `a ${kind.name} transaction needs an outside check, which this network's consensus rule (commit) does not carry yet`)
     }
     if (kind.feeExempt !== true && tx.fee < this.c.genesis.minFee) {
       throw new DagError('FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${this.c.genesis.minFee}`)
@@ -79,6 +82,8 @@ export class VertexAdmission {
     const chainId = this.c.genesis.chainId
     if (!this.validators.has(toHex(info.vertex.author))) throw new DagError('AUTHOR_UNKNOWN', 'vertex author is not a validator of this network')
     if (info.vertex.timestampMs > BigInt(Date.now() + this.maxFutureMs)) throw new DagError('TIMESTAMP_FUTURE', 'vertex timestamp is too far in the future')
+    // only the commit rule moves its rounds with empty vertices; under Avalanche one would be polled for nothing
+    if (info.txs.length === 0 && this.c.genesis.consensus.rule !== 'commit') throw new DagError('ENCODING_INVALID', 'a vertex carries at least one transaction under the avalanche rule')
     const keys = new Set<string>()
     for (const t of info.txs) {
       if (keys.has(t.conflictKey)) throw new DagError('TX_CONFLICT', 'vertex holds two transactions of one account with one nonce')

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import { toHex } from '../core/codec.ts'
-import type { AvalancheCore, Decisions } from './consensus/avalanche-core.ts'
+import type { ConsensusCore, Decisions } from './consensus/core.ts'
 import type { VertexStages } from './consensus/stages.ts'
 import type { LedgerEvents } from './events.ts'
 import type { LedgerState } from './ledger-state.ts'
@@ -41,7 +41,7 @@ export interface LedgerCounters { acceptedVertices: bigint, rejectedVertices: bi
 export interface DecisionWriterComponents {
   store: DagStore
   state: LedgerState
-  core: AvalancheCore
+  core: ConsensusCore
   processing: ProcessingIndex
   mempool: Mempool
   /** The ledger's event emitter: tx:final, tx:rejected, vertex:accepted fire after the commit. */
@@ -62,6 +62,8 @@ interface RoundDraft {
   counters: LedgerCounters
   seq: bigint
   lastAccepted: string
+  /** transactions decided earlier in this round */
+  decidedTxs: Set<string>
 }
 
 /**
@@ -106,7 +108,7 @@ export class DecisionWriter {
     const { store, state } = this.c
     const b = store.batch()
     const after: Array<() => void> = []
-    const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted }
+    const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted, decidedTxs: new Set() }
     state.beginRound()
     try {
       for (const id of d.accepted) await this.applyAccepted(b, id, after, draft)
@@ -134,9 +136,17 @@ export class DecisionWriter {
     const now = Date.now()
     draft.seq++
     store.putDecision(b, info.id, { status: 'accepted', seq: draft.seq })
-    const outcomes = await state.applyVertex(b, info)
+    const outcomes: Awaited<ReturnType<LedgerState['applyVertex']>> = []
+    for (const o of await state.applyVertex(b, info)) {
+      // the commit rule orders every vertex, so the same transaction may come twice (two vertices carried it): the
+      // first decided it, the second is no outcome at all
+      if (o.reason === 'nonce' && (draft.decidedTxs.has(o.info.idHex) || ((await store.getTxRecord(o.info.id))?.status ?? 'pending') !== 'pending')) continue
+      outcomes.push(o)
+      draft.decidedTxs.add(o.info.idHex)
+    }
     for (const [position, o] of outcomes.entries()) {
-      store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
+      // a transaction refused for a nonce an earlier one consumed decides nothing about that (account, nonce)
+      if (o.reason !== 'nonce') store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
       const rec: TxRecord = { status: o.ok ? 'final' : 'rejected', vertexId: info.id, reason: o.reason, decidedAtMs: BigInt(now) }
       store.putTxRecord(b, o.info.id, rec)
       if (o.ok) {

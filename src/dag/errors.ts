@@ -38,7 +38,10 @@ export const DAG_ERROR_CODES = [
   'SYNC_FAILED',
   // catch-up: the ancestors this node lacks were pruned by its peers (below an anchored checkpoint); only a state
   // sync from the checkpoint (`harmonyd start --state-sync --resync`) can bring it back
-  'HISTORY_PRUNED'
+  'HISTORY_PRUNED',
+  // a transaction kind this network's consensus rule does not carry (consensus.rule commit: the kinds that need an
+  // outside check, until validity is decided from the order; docs/consensus-next.md step 4)
+  'KIND_UNSUPPORTED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

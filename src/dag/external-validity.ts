@@ -18,7 +18,7 @@
  * maxProcessing) and a bounded cache of valid transaction ids.
  */
 import type { Logger } from '../core/logger.ts'
-import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { ConsensusCore } from './consensus/core.ts'
 import type { DagMetrics } from './metrics.ts'
 import type { TxInfo } from './tx.ts'
 import { getTxKind } from './tx-kinds.ts'
@@ -42,7 +42,7 @@ export interface ExternalValidityInit {
 interface Held { txs: TxInfo[], nextCheckAt: number, reported: boolean, invalid: boolean, sinceMs: number }
 
 export class ExternalValidity {
-  private readonly core: AvalancheCore
+  private readonly core: ConsensusCore
   private readonly log: Logger
   private readonly recheckMs: number
   private readonly checkers = new Map<number, ExternalChecker>()
@@ -56,7 +56,7 @@ export class ExternalValidity {
 
   private readonly metrics: Pick<DagMetrics, 'externalHoldSeconds'> | undefined
 
-  constructor (core: AvalancheCore, log: Logger, init: ExternalValidityInit = {}, metrics?: Pick<DagMetrics, 'externalHoldSeconds'>) {
+  constructor (core: ConsensusCore, log: Logger, init: ExternalValidityInit = {}, metrics?: Pick<DagMetrics, 'externalHoldSeconds'>) {
     this.core = core
     this.log = log
     this.metrics = metrics

@@ -15,6 +15,22 @@ export interface ConsensusParams {
   betaVirtuous: number
   /** Consecutive successful queries that finalize a transaction with conflicts. */
   betaRogue: number
+  /**
+   * How vertices become final: `avalanche`, repeated polling (the network's rule since s1); `commit`, the DAG commit
+   * rule of docs/consensus-next.md (rounds, leaders, no polls; k and α still give the quorum ⌈α/k · W⌉). `commit`
+   * does not carry the kinds that need an outside check yet (deposit credits, the market's), nor more validators
+   * than a vertex has parents (MAX_PARENTS). @default 'avalanche'
+   */
+  rule?: ConsensusRule
+}
+
+export type ConsensusRule = 'avalanche' | 'commit'
+/** Validators a `commit` genesis may have: every vertex names one vertex of each (vertex.ts MAX_PARENTS). */
+export const COMMIT_RULE_MAX_VALIDATORS = 8
+
+/** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
+export function quorumOf (stake: number, params: Pick<ConsensusParams, 'k' | 'alpha'>): number {
+  return Math.ceil((params.alpha * stake) / params.k)
 }
 
 export const DEFAULT_CONSENSUS: ConsensusParams = { k: 20, alpha: 15, betaVirtuous: 15, betaRogue: 20 }
@@ -50,7 +66,8 @@ const genesisSchema = z.object({
     k: z.number().int().min(1).max(100),
     alpha: z.number().int().min(1).max(100),
     betaVirtuous: z.number().int().min(1).max(10_000),
-    betaRogue: z.number().int().min(1).max(10_000)
+    betaRogue: z.number().int().min(1).max(10_000),
+    rule: z.enum(['avalanche', 'commit']).optional()
   }).strict()
 }).strict()
 
@@ -89,6 +106,9 @@ export function parseGenesis (json: unknown): Genesis {
   if (!Number.isSafeInteger(totalStake * c.alpha)) throw new DagError('GENESIS_INVALID', 'genesis: validators: total stake × consensus.alpha must be a safe integer')
   const seenVal = new Set(validators.map(v => toHex(v.publicKey)))
   if (seenVal.size !== validators.length) throw new DagError('GENESIS_INVALID', 'genesis: duplicate validator public key')
+  if (c.rule === 'commit' && validators.length > COMMIT_RULE_MAX_VALIDATORS) {
+    throw new DagError('GENESIS_INVALID', `genesis: consensus.rule commit allows at most ${COMMIT_RULE_MAX_VALIDATORS} validators (a vertex names one of each)`)
+  }
   let faucet: Uint8Array | undefined
   if (g.faucet !== undefined) {
     try { faucet = parseAddress(g.faucet) } catch (e) { fail('faucet', e) }
@@ -103,7 +123,7 @@ export function parseGenesis (json: unknown): Genesis {
  */
 export function checkConsensusParams (c: ConsensusParams): void {
   const refuse = (why: string): never => { throw new DagError('GENESIS_INVALID', `genesis: consensus: ${why}`) }
-  for (const [name, v] of Object.entries(c)) if (!Number.isSafeInteger(v) || v < 1) refuse(`${name} must be a positive integer`)
+  for (const [name, v] of Object.entries(c)) if (name !== 'rule' && (!Number.isSafeInteger(v) || v < 1)) refuse(`${name} must be a positive integer`)
   if (c.alpha > c.k) refuse('alpha must be at most k')
   // α/k > 2/3 in integers: 3α > 2k
   if (3 * c.alpha <= 2 * c.k) refuse(`alpha/k must be above 2/3 (two quorums must share more than a third of the stake); got ${c.alpha}/${c.k}`)
@@ -149,6 +169,8 @@ export function genesisId (g: Genesis): Uint8Array {
   w.u32(g.validators.length)
   for (const v of g.validators) w.fixed(v.publicKey, ML_DSA65_PUBLIC_KEY_BYTES).u32(v.weight)
   w.u32(g.consensus.k).u32(g.consensus.alpha).u32(g.consensus.betaVirtuous).u32(g.consensus.betaRogue)
+  // appended only for the commit rule: every avalanche genesis keeps the id it had before the rule existed
+  if (g.consensus.rule === 'commit') w.raw(new TextEncoder().encode('/rule:commit'))
   return sha256(w.finish())
 }
 

@@ -1,6 +1,6 @@
 import { fromHex, toHex } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Decisions } from './consensus/avalanche-core.ts'
+import type { Decisions } from './consensus/core.ts'
 import type { DagGraph, GraphRecord, VertexStatus } from './graph.ts'
 import type { DagHistory } from './history.ts'
 import type { DagStore, VertexDecision } from './store.ts'
@@ -14,6 +14,8 @@ export interface GraphLoadComponents {
   graph: DagGraph
   history: DagHistory
   logger: Logger
+  /** Called once the graph is placed, before the undecided vertices are registered (the commit rule resumes). */
+  placed?: () => Promise<void>
   /** Registers an undecided vertex with consensus (parents first); returns what that decided at once. */
   registerProcessing: (info: VertexInfo) => Promise<Decisions>
 }
@@ -27,6 +29,8 @@ export interface GraphLoadResult {
   lastAccepted: string | undefined
   /** vertices rejected while registering (a parent rejected, a nonce already consumed): to persist */
   rejectedNow: string[]
+  /** vertices accepted while registering (the commit rule ordering what was undecided at the stop): to persist */
+  acceptedNow: string[]
 }
 
 interface Entry { id: string, r: GraphRecord, d: VertexDecision | undefined, asTip: boolean }
@@ -82,7 +86,9 @@ export async function loadGraph (c: GraphLoadComponents): Promise<GraphLoadResul
     if (r !== undefined) graph.place(cut.id, r, 'accepted', false)
   }
   graph.setCut(cut.id, cut.height)
+  await c.placed?.()
   const rejectedNow: string[] = []
+  const accepted: string[] = []
   for (const e of ordered) {
     if (e.d !== undefined) continue
     const bytes = await store.getVertex(fromHex(e.id))
@@ -90,8 +96,9 @@ export async function loadGraph (c: GraphLoadComponents): Promise<GraphLoadResul
     decoded++
     const r = await c.registerProcessing(vertexInfo(bytes))
     rejectedNow.push(...r.rejected)
+    accepted.push(...r.accepted)
   }
-  return { loaded: ordered.length, decoded, lastAccepted, rejectedNow }
+  return { loaded: ordered.length, decoded, lastAccepted, rejectedNow, acceptedNow: accepted }
 }
 
 /**

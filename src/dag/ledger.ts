@@ -3,16 +3,18 @@ import type { BinaryDb } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
-import { AvalancheCore, type Decisions } from './consensus/avalanche-core.ts'
+import { AvalancheCore } from './consensus/avalanche-core.ts'
+import { COMMIT_GC_DEPTH, CommitCore } from './consensus/commit-core.ts'
+import type { ConsensusCore, Decisions } from './consensus/core.ts'
 import { VertexAdmission } from './admission.ts'
 import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
 import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
-import { DagGraph } from './graph.ts'
+import { DagGraph, type GraphNode } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
-import { DagHistory, type DagHistoryInit } from './history.ts'
+import { DagHistory, type DagHistoryInit, DEFAULT_HISTORY_WINDOW } from './history.ts'
 import { LedgerState } from './ledger-state.ts'
 import { Mempool } from './mempool.ts'
 import type { DagMetrics } from './metrics.ts'
@@ -22,7 +24,7 @@ import { VertexBodyLog } from './body-log.ts'
 import type { TxInfo } from './tx.ts'
 import { TxAdmission } from './tx-admission.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
-import { MAX_VERTEX_TXS, type VertexInfo, vertexInfo } from './vertex.ts'
+import { MAX_VERTEX_TXS, type VertexInfo, vertexAuthor, vertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import type { LedgerEvents } from './events.ts'
 
@@ -79,7 +81,10 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly genesisIdHex: string
   readonly store: DagStore
   readonly graph: DagGraph
-  readonly core: AvalancheCore
+  readonly core: ConsensusCore
+  /** Set under `consensus.rule: 'commit'` (the same object as `core`). */
+  readonly commit: CommitCore | undefined
+  private readonly avalanche: AvalancheCore | undefined
   readonly state: LedgerState
   readonly mempool: Mempool
   /** The graph index on disk: decided history below the window leaves memory and is read from here. */
@@ -115,8 +120,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.maxProcessing = init.maxProcessing ?? 5000
     const store = this.store = new DagStore(components.db, init.bodyDir === undefined ? undefined : new VertexBodyLog(init.bodyDir))
     const graph = this.graph = new DagGraph(this.genesisIdHex)
-    const core = this.core = new AvalancheCore(graph, genesis.consensus)
-    const history = this.history = new DagHistory(store, graph, init, this.metrics)
+    const commit = genesis.consensus.rule === 'commit'
+    this.commit = commit ? new CommitCore(graph, genesis.validators, genesis.consensus, id => { const a = this.processing.get(id)?.vertex.author; return a === undefined ? undefined : toHex(a) }, { gcDepth: COMMIT_GC_DEPTH }) : undefined
+    this.avalanche = commit ? undefined : new AvalancheCore(graph, genesis.consensus)
+    const core: ConsensusCore = this.core = (this.commit ?? this.avalanche) as ConsensusCore
+    // the commit rule restarts from the accepted rounds it keeps: they must still be in memory (history.ts window)
+    const historyInit = commit ? { ...init, historyWindow: Math.max(init.historyWindow ?? DEFAULT_HISTORY_WINDOW, 4 * COMMIT_GC_DEPTH) } : init
+    const history = this.history = new DagHistory(store, graph, historyInit, this.metrics)
     graph.history = history
     const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
@@ -193,18 +203,33 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   private async loadGraph (): Promise<void> {
-    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info) })
+    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.resumeCommitRule() } })
     if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
     this.loadStats = { loaded: r.loaded, decoded: r.decoded }
-    if (r.rejectedNow.length > 0) await this.decisions.persist({ accepted: [], rejected: r.rejectedNow })
+    if (r.rejectedNow.length > 0 || r.acceptedNow.length > 0) await this.decisions.persist({ accepted: r.acceptedNow, rejected: r.rejectedNow })
     this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight }, 'ledger loaded')
+  }
+
+  /** The commit rule after a restart: its accepted rounds from the graph just loaded (authors read from the bodies). */
+  private async resumeCommitRule (): Promise<void> {
+    if (this.commit === undefined) return
+    const keptFrom = this.graph.maxAcceptedHeight - COMMIT_GC_DEPTH
+    const accepted: Array<{ node: GraphNode, author: string }> = []
+    for (const node of this.graph.values()) {
+      if (node.status !== 'accepted' || node.id === this.genesisIdHex || node.height < keptFrom) continue
+      const bytes = await this.store.getVertex(fromHex(node.id))
+      if (bytes === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no body: the commit rule cannot resume`)
+      accepted.push({ node, author: toHex(vertexAuthor(bytes)) })
+    }
+    this.commit.resume(accepted, COMMIT_GC_DEPTH)
   }
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
   private async registerProcessing (info: VertexInfo): Promise<Decisions> {
-    // A decided (account, nonce) has consumed the nonce: the account's nonce is past it.
+    // A decided (account, nonce) has consumed the nonce: the account's nonce is past it (Avalanche rejects the
+    // vertex at once; under the commit rule the order settles it).
     const lost = new Set<string>()
-    for (const t of info.txs) {
+    for (const t of this.commit === undefined ? info.txs : []) {
       if (this.core.preferredInstance(t.conflictKey) !== undefined) continue
       if ((await this.state.account(t.account)).nonce > t.tx.nonce) lost.add(t.conflictKey)
     }
@@ -250,6 +275,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     for (const p of info.parentHex) if (await this.history.faultIn(p) === undefined && p !== this.genesisIdHex) missing.push(p)
     if (missing.length > 0) throw new DagError('PARENT_MISSING', `${missing.length} parents unknown`, { missing })
     if (this.core.processingCount >= this.maxProcessing) throw new DagError('QUEUE_FULL', 'too many undecided vertices')
+    // the round rules (a late vertex of a collected round is stored and rejected: later vertices may name it)
+    this.commit?.roundOf(info.idHex, toHex(info.vertex.author), info.parentHex)
     this.admission.checkTimeOrder(info)
     await this.admission.checkNonceChain(info)
     const b = this.store.batch()
@@ -270,15 +297,17 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   // ---------------------------------------------------------------- consensus
 
   isStronglyPreferred (idHex: string): boolean { return this.core.isStronglyPreferred(idHex) }
-  pollCandidates (): string[] { return this.core.pollCandidates() }
+  pollCandidates (): string[] { return this.avalanche?.pollCandidates() ?? [] }
 
   /**
    * Runs one consensus step on the core under the ledger's lock and persists its decisions in one batch (the
    * poller's round ends here). Returns the step's own result.
    */
   async decide<T> (step: (core: AvalancheCore) => { decisions: Decisions, result: T }): Promise<T> {
+    const core = this.avalanche
+    if (core === undefined) throw new DagError('NOT_RUNNING', 'polls decide nothing under the commit rule')
     return await this.mutate(async () => {
-      const { decisions, result } = step(this.core)
+      const { decisions, result } = step(core)
       await this.decisions.persist(decisions)
       // an optimisation: a failed sweep keeps the vertices in memory and is tried again after the next decision
       if (decisions.accepted.length > 0) await this.history.sweep().catch(err => { this.log.warn({ err }, 'history sweep failed') })
@@ -298,7 +327,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted tips
    *  (avalanchego's accepted edge: a node deciding late in a quiet network would never hear of the winner again). */
   async preferredFrontier (queried: string, max: number): Promise<string[]> {
-    const frontier = [...this.core.pollCandidates(), ...this.graph.tips().filter(n => n.status === 'accepted').map(n => n.id)]
+    const frontier = [...this.pollCandidates(), ...this.graph.tips().filter(n => n.status === 'accepted').map(n => n.id)]
     const preferred = this.core.isStronglyPreferred(queried) || (!this.graph.has(queried) && await this.history.status(queried) === 'accepted')
     return (preferred ? [queried, ...frontier.filter(f => f !== queried)] : frontier).slice(0, max)
   }
@@ -319,11 +348,18 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
    * Builds, signs and inserts one vertex from the mempool (up to maxBatch transactions), referencing the
    * preferred tips. Returns undefined when there is nothing to issue.
    */
-  async buildVertex (): Promise<VertexInfo | undefined> {
-    if (!this.isValidator || this.mempool.size === 0) return undefined
+  async buildVertex (opts: { empty?: boolean } = {}): Promise<VertexInfo | undefined> {
+    if (!this.isValidator || (this.mempool.size === 0 && opts.empty !== true)) return undefined
     return await this.mutate(async () => {
       if (this.core.processingCount >= this.maxProcessing) return undefined
-      const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted)
+      let round: { parents: string[], allowEmpty: boolean } | undefined
+      if (this.commit !== undefined) {
+        // the commit rule: the next round's vertex, once per round (a second would be an equivocation)
+        const next = this.commit.nextRound()
+        if (this.commit.hasVertexOf(this.selfHex, next.round)) return undefined
+        round = { parents: next.parents, allowEmpty: opts.empty === true }
+      }
+      const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
       this.processing.markOwn(info.idHex)
@@ -333,6 +369,21 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       return info
     })
   }
+
+  /**
+   * Where the commit rule's rounds stand for this node's pacing (round-proposer.ts): the round its next vertex would
+   * be in, whether it has one there already, whether that round's leader was seen below it, and whether anything
+   * waits (queued transactions, or undecided vertices that carry some). Undefined under the avalanche rule.
+   */
+  roundView (): { round: number, built: boolean, leaderSeen: boolean, work: boolean } | undefined {
+    const commit = this.commit
+    if (commit === undefined || !this.isValidator) return undefined
+    const next = commit.nextRound()
+    return { round: next.round, built: commit.hasVertexOf(this.selfHex, next.round), leaderSeen: next.leaderSeen, work: this.mempool.size > 0 || commit.carryingCount > 0 }
+  }
+
+  private get selfHex (): string { return (this.selfHexMemo ??= toHex(this.identity.publicKey)) }
+  private selfHexMemo: string | undefined
 
   // ---------------------------------------------------------------- queries
 

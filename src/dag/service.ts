@@ -16,6 +16,7 @@ import { AntiEntropy, type AntiEntropyInit } from './net/anti-entropy.ts'
 import { type ForwardingInit, TxForwarding } from './net/forwarding.ts'
 import { type ConsensusHealth, Poller, type PollerInit } from './net/poller.ts'
 import { Proposer, type ProposerInit } from './net/proposer.ts'
+import { RoundProposer, type RoundProposerInit } from './net/round-proposer.ts'
 import { AvalancheQuery, type QueryInit } from './net/query.ts'
 import { DagSync } from './net/sync.ts'
 import { ValidatorPeers } from './net/validator-peers.ts'
@@ -39,7 +40,7 @@ export interface DagComponents {
   registry: Registry
 }
 
-export interface DagServiceInit extends DagLedgerInit, PollerInit, QueryInit, ProposerInit, AntiEntropyInit, ForwardingInit {
+export interface DagServiceInit extends DagLedgerInit, PollerInit, QueryInit, ProposerInit, RoundProposerInit, AntiEntropyInit, ForwardingInit {
   /** Vertices fetched in one catch-up walk. @default 20000 */
   maxFetchPerWalk?: number
   /** Signature verifier pool options. */
@@ -105,6 +106,9 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
     this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)
+    // the commit rule decides from the DAG's shape: no polls, and vertices paced by rounds (its health still
+    // reads the poller's view of the stake this node reaches)
+    const commit = ledger.commit !== undefined
     this.services = [
       ['verifier', this.verifier],
       ['ledger', ledger],
@@ -113,8 +117,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
       ['vertex-gossip', gossip],
       ['query', query],
       ['forwarding', this.forwarding],
-      ['poller', this.poller],
-      ['proposer', new Proposer({ ledger, gossip, logger }, init)],
+      ...(commit ? [] : [['poller', this.poller] as [string, Startable]]),
+      ['proposer', commit ? new RoundProposer({ ledger, gossip, logger }, init) : new Proposer({ ledger, gossip, logger }, init)],
       ['anti-entropy', new AntiEntropy({ sync, peers, logger }, init)]
     ]
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })

@@ -1,4 +1,4 @@
-import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { ConsensusCore } from './consensus/core.ts'
 import type { VertexAdmission } from './admission.ts'
 import { DagError } from './errors.ts'
 import type { Genesis } from './genesis.ts'
@@ -14,7 +14,7 @@ export interface TxAdmissionComponents {
   verifier: SignatureVerifier
   admission: Pick<VertexAdmission, 'checkKindRules'>
   state: LedgerState
-  core: AvalancheCore
+  core: ConsensusCore
   mempool: Mempool
   processing: ProcessingIndex
 }

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import { fromHex } from '../core/codec.ts'
-import type { AvalancheCore } from './consensus/avalanche-core.ts'
+import type { ConsensusCore } from './consensus/core.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import type { LedgerEvents } from './events.ts'
@@ -15,7 +15,7 @@ export interface VertexBuilderComponents {
   identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   store: DagStore
   graph: DagGraph
-  core: AvalancheCore
+  core: ConsensusCore
   state: LedgerState
   mempool: Mempool
   events: EventEmitter<LedgerEvents>
@@ -33,15 +33,23 @@ export class VertexBuilder {
     this.c = components
   }
 
-  /** Returns the signed vertex and the transactions it holds, or undefined when nothing can be issued. */
-  async build (maxBatch: number, lastAccepted: string): Promise<{ info: VertexInfo, chosen: TxInfo[] } | undefined> {
+  /**
+   * Returns the signed vertex and the transactions it holds, or undefined when nothing can be issued. `round`: the
+   * commit rule's next vertex, whose parents are fixed (one per author of the round below): a transaction whose
+   * previous nonce is not in their past waits for a later round; `allowEmpty` builds it with none.
+   */
+  async build (maxBatch: number, lastAccepted: string, round?: { parents: string[], allowEmpty: boolean }): Promise<{ info: VertexInfo, chosen: TxInfo[] } | undefined> {
     const { store, graph, core, state, mempool, events } = this.c
     const memo = new Map<string, boolean>()
-    const tips = graph.tips()
-      .filter(t => t.status === 'accepted' || core.isStronglyPreferred(t.id, memo))
-      .sort((a, b) => b.height - a.height)
-    const parents = tips.slice(0, MAX_PARENTS - 2).map(t => t.id)
-    if (parents.length === 0) parents.push(lastAccepted)
+    let parents: string[]
+    if (round !== undefined) parents = [...round.parents]
+    else {
+      const tips = graph.tips()
+        .filter(t => t.status === 'accepted' || core.isStronglyPreferred(t.id, memo))
+        .sort((a, b) => b.height - a.height)
+      parents = tips.slice(0, MAX_PARENTS - 2).map(t => t.id)
+      if (parents.length === 0) parents.push(lastAccepted)
+    }
     const chosen: TxInfo[] = []
     const chosenKeys = new Set<string>()
     for (const accountHex of mempool.accounts()) {
@@ -67,7 +75,12 @@ export class VertexBuilder {
         }
         if (core.liveTxIds(t.conflictKey).includes(t.idHex)) { mempool.remove(t.idHex); continue }
         if (chosenKeys.has(t.conflictKey)) continue
-        if (n > 0n && !chosenKeys.has(`${accountHex}:${n - 1n}`)) {
+        if (n > 0n && !chosenKeys.has(`${accountHex}:${n - 1n}`) && round !== undefined) {
+          const candidates = core.instanceVertices(`${accountHex}:${n - 1n}`)
+          const decided = await state.decidedVertex(t.account, n - 1n)
+          if (decided !== undefined) candidates.push(decided)
+          if ((await graph.ancestorsAmong(parents, candidates)).size === 0) break
+        } else if (n > 0n && !chosenKeys.has(`${accountHex}:${n - 1n}`)) {
           const pref = core.preferredInstance(`${accountHex}:${n - 1n}`)
           let prev = pref !== undefined && core.isStronglyPreferred(pref.vertexId, memo) ? pref.vertexId : undefined
           prev ??= await state.decidedVertex(t.account, n - 1n)
@@ -81,7 +94,7 @@ export class VertexBuilder {
         chosenKeys.add(t.conflictKey)
       }
     }
-    if (chosen.length === 0) return undefined
+    if (chosen.length === 0 && round?.allowEmpty !== true) return undefined
     const info = buildVertexInfo(this.c.genesis.chainId, {
       author: this.c.identity.publicKey,
       secretKey: this.c.identity.secretKey,

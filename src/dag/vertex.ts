@@ -9,7 +9,8 @@ export const VERTEX_VERSION = 1
 /** Parents per vertex: at least one (the DAG is connected), at most 8 (bounds fan-in and header size). */
 export const MIN_PARENTS = 1
 export const MAX_PARENTS = 8
-/** Transactions per vertex: ~5.3 KB each with ML-DSA-65 keys and signatures, so 128 keep a vertex under 1 MiB. */
+/** Transactions per vertex: ~5.3 KB each with ML-DSA-65 keys and signatures, so 128 keep a vertex under 1 MiB.
+ *  At least one under the avalanche rule; none is allowed under the commit rule (admission.ts). */
 export const MAX_VERTEX_TXS = 128
 export const MAX_VERTEX_BYTES = 1 << 20
 const VERTEX_SIGNING_TAG = 'HARMONY/vertex/v1'
@@ -75,12 +76,21 @@ export function decodeVertex (bytes: Uint8Array): Vertex {
     parents.push(p)
   }
   const txCount = r.u16()
-  if (txCount < 1 || txCount > MAX_VERTEX_TXS) throw new DagError('TOO_LARGE', `vertex has ${txCount} transactions; allowed 1..${MAX_VERTEX_TXS}`)
+  // 0 is a commit-rule vertex that moves the rounds along (admission refuses it under the avalanche rule)
+  if (txCount > MAX_VERTEX_TXS) throw new DagError('TOO_LARGE', `vertex has ${txCount} transactions; allowed 0..${MAX_VERTEX_TXS}`)
   const txs: Uint8Array[] = []
   for (let i = 0; i < txCount; i++) txs.push(r.varBytes(MAX_TX_BYTES))
   const signature = r.fixed(ML_DSA65_SIGNATURE_BYTES)
   r.end()
   return { version, author, timestampMs, parents, txs, signature }
+}
+
+/** The author key of an encoded vertex, read from its header alone (a stored vertex: its bytes were checked). */
+export function vertexAuthor (bytes: Uint8Array): Uint8Array {
+  const r = new Reader(bytes, 'vertex')
+  const version = r.u8()
+  if (version !== VERTEX_VERSION) r.fail(`unsupported version ${version}`)
+  return r.fixed(ML_DSA65_PUBLIC_KEY_BYTES)
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ConsensusParams } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
+import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
 import { leanTowardsPoll } from './liveness.ts'
 import { StageClock, type VertexStages } from './stages.ts'
 
@@ -17,10 +18,6 @@ import { StageClock, type VertexStages } from './stages.ts'
  *   or a parent is rejected. Rejection cascades to descendants.
  */
 
-export interface InstanceRef {
-  conflictKey: string
-  txIdHex: string
-}
 
 interface ConflictSet {
   key: string
@@ -33,11 +30,6 @@ interface ConflictSet {
   decided: string | null
 }
 
-export interface Decisions {
-  /** accepted vertex ids in topological order */
-  accepted: string[]
-  rejected: string[]
-}
 
 function instanceKey (vertexId: string, index: number): string {
   return `${vertexId}/${index}`
@@ -47,7 +39,7 @@ export function instanceVertex (key: string): string {
   return key.slice(0, key.indexOf('/'))
 }
 
-export class AvalancheCore {
+export class AvalancheCore implements ConsensusCore {
   private readonly graph: DagGraph
   private readonly params: ConsensusParams
   private readonly sets = new Map<string, ConflictSet>()

@@ -1,6 +1,7 @@
 /**
  * A DAG commit rule in the spirit of Mysticeti (Babel et al., 2023): finality read from the shape of a round-based
- * DAG, with no message sent only to vote (docs/consensus-next.md, step 1; not wired into the ledger yet).
+ * DAG, with no message sent only to vote (docs/consensus-next.md; the ledger's under `consensus.rule: 'commit'`,
+ * through commit-core.ts).
  *
  * - A vertex of round r names vertices of round r − 1 as parents (admission will require the quorum Q of their
  *   stake, and at most one vertex per author among them). Each round has one leader slot: `leaderOf(r)`.
@@ -58,6 +59,8 @@ export interface CommittedSlot {
   /** Undefined for a skipped slot, which orders nothing. */
   leader: RoundVertex | undefined
   vertices: RoundVertex[]
+  /** Vertices this commit collected (gcDepth rounds below the leader) that no leader ordered: never will. */
+  dropped: RoundVertex[]
 }
 
 /** Equivocation evidence kept (the oldest is dropped first). */
@@ -93,16 +96,15 @@ export class CommitRule {
   get size (): number { return this.byId.size }
 
   /**
-   * Adds a vertex whose parents were added before (views are causally closed). Adding one twice is a no-op. Throws
-   * a RangeError, adding nothing, for a vertex that breaks the round rules: author without stake, round below 1 or
-   * already collected, a parent not added, of another round than the one below, or a second parent of one author,
-   * parents holding less than the quorum (rounds above 1).
+   * Whether `v` may be added: throws a RangeError for a vertex that breaks the round rules (author without stake,
+   * round below 1, a parent not added, of another round than the one below, or a second parent of one author,
+   * parents holding less than the quorum in rounds above 1); returns false for one whose round was collected (no
+   * leader will order it: late, not invalid).
    */
-  add (v: RoundVertex): void {
-    if (this.byId.has(v.id)) return
+  check (v: RoundVertex): boolean {
     if (!this.p.stake.has(v.author)) throw new RangeError(`vertex ${v.id}: author is not a validator`)
     if (!Number.isSafeInteger(v.round) || v.round < 1) throw new RangeError(`vertex ${v.id}: round ${v.round}`)
-    if (v.round < this.keptFrom) throw new RangeError(`vertex ${v.id}: round ${v.round} was collected (rounds from ${this.keptFrom} are kept)`)
+    if (v.round < this.keptFrom) return false
     if (v.round > 1 && v.round > this.keptFrom) {
       // the round rules: parents of the round below, one per author, holding the quorum between them
       const authors: RoundVertex[] = []
@@ -116,6 +118,16 @@ export class CommitRule {
       const stake = this.stakeOf(authors)
       if (stake < this.p.quorum) throw new RangeError(`vertex ${v.id}: its parents hold ${stake} of stake, below the quorum ${this.p.quorum}`)
     }
+    return true
+  }
+
+  /**
+   * Adds a vertex whose parents were added before (views are causally closed). Adding one twice is a no-op. Throws
+   * a RangeError, adding nothing, for a vertex `check` refuses or whose round was collected.
+   */
+  add (v: RoundVertex): void {
+    if (this.byId.has(v.id)) return
+    if (!this.check(v)) throw new RangeError(`vertex ${v.id}: round ${v.round} was collected (rounds from ${this.keptFrom} are kept)`)
     // a second vertex of one author in one round is kept (others may build on it; the rule is safe with it) and
     // recorded: the evidence of an equivocation
     const twin = this.byRound.get(v.round)?.find(u => u.author === v.author)
@@ -142,6 +154,42 @@ export class CommitRule {
 
   has (id: string): boolean { return this.byId.has(id) }
 
+  /**
+   * Starts an empty rule where a ledger stopped (a restart): slots below `nextSlot` were output, rounds below
+   * `keptFrom` collected. Then `add` the kept vertices in round order (those of `keptFrom` are not checked against
+   * their parents, which are gone) and `markOrdered` the ones already ordered.
+   */
+  resume (at: { nextSlot: number, keptFrom: number }): void {
+    if (this.byId.size > 0) throw new Error('resume on a rule that holds vertices')
+    this.nextSlot = Math.max(1, at.nextSlot)
+    this.keptFrom = Math.max(1, at.keptFrom)
+  }
+
+  markOrdered (id: string): void { if (this.byId.has(id)) this.ordered.add(id) }
+
+  get quorum (): number { return this.p.quorum }
+  leaderOf (round: number): string { return this.p.leaderOf(round) }
+
+  /** The lowest round kept. */
+  get lowestRound (): number { return this.keptFrom }
+  /** The highest round of a vertex added. */
+  get topRound (): number { return this.highestRound }
+
+  /** The vertices of a round (an equivocating author's more than one). */
+  round (r: number): readonly RoundVertex[] { return this.byRound.get(r) ?? [] }
+
+  /** Stake of the distinct authors of `vertices`. */
+  stakeOf (vertices: Iterable<RoundVertex>): number {
+    let sum = 0
+    const seen = new Set<string>()
+    for (const v of vertices) {
+      if (seen.has(v.author)) continue
+      seen.add(v.author)
+      sum += this.p.stake.get(v.author) ?? 0
+    }
+    return sum
+  }
+
   /** The decision of every slot from the next one not output to the highest round (lowest round first). */
   decisions (): SlotDecision[] {
     const out: SlotDecision[] = []
@@ -162,19 +210,21 @@ export class CommitRule {
       if (d.kind === 'undecided') break
       this.nextSlot = d.round + 1
       if (d.kind === 'skip') {
-        out.push({ round: d.round, leader: undefined, vertices: [] })
+        out.push({ round: d.round, leader: undefined, vertices: [], dropped: [] })
         continue
       }
-      out.push({ round: d.round, leader: d.leader, vertices: this.order(d.leader) })
-      this.collectBelow(d.round - this.gcDepth)
+      const vertices = this.order(d.leader)
+      out.push({ round: d.round, leader: d.leader, vertices, dropped: this.collectBelow(d.round - this.gcDepth) })
     }
     return out
   }
 
-  /** Forgets the rounds below `round`: no later leader orders them. */
-  private collectBelow (round: number): void {
+  /** Forgets the rounds below `round`: no later leader orders them. Returns their vertices never ordered. */
+  private collectBelow (round: number): RoundVertex[] {
+    const dropped: RoundVertex[] = []
     for (; this.keptFrom < round; this.keptFrom++) {
       for (const v of this.byRound.get(this.keptFrom) ?? []) {
+        if (!this.ordered.has(v.id)) dropped.push(v)
         this.byId.delete(v.id)
         this.ordered.delete(v.id)
         this.supports.delete(v.id)
@@ -183,6 +233,7 @@ export class CommitRule {
       this.byRound.delete(this.keptFrom)
       this.blamers.delete(this.keptFrom)
     }
+    return dropped
   }
 
   private direct (r: number): SlotDecision {
@@ -213,17 +264,6 @@ export class CommitRule {
     return (this.byRound.get(r) ?? []).filter(v => v.author === leader)
   }
 
-  /** Stake of the distinct authors of `vertices`. */
-  private stakeOf (vertices: Iterable<RoundVertex>): number {
-    let sum = 0
-    const seen = new Set<string>()
-    for (const v of vertices) {
-      if (seen.has(v.author)) continue
-      seen.add(v.author)
-      sum += this.p.stake.get(v.author) ?? 0
-    }
-    return sum
-  }
 
   /** Ids of `from` and its ancestors down to round `lowest`. */
   private causalPast (from: RoundVertex, lowest: number): Set<string> {

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
-import type { ConsensusParams } from '../genesis.ts'
+import { quorumOf } from '../genesis.ts'
 import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
 import type { AvalancheQuery } from './query.ts'
@@ -51,10 +51,6 @@ export interface ConsensusHealth {
   historyGap?: string
 }
 
-/** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
-export function quorumOf (stake: number, params: Pick<ConsensusParams, 'k' | 'alpha'>): number {
-  return Math.ceil((params.alpha * stake) / params.k)
-}
 
 /**
  * The Avalanche poll loop. One round lives here whole: pick a processing vertex, ask the validators (one query per

@@ -19,7 +19,7 @@ const PARENT_GOSSIP_WAIT_MS = 250
 if (MAX_VERTEX_BYTES > MAX_GOSSIP_BYTES) throw new Error('MAX_VERTEX_BYTES exceeds MAX_GOSSIP_BYTES')
 
 /** Codes that mean the sender broke the protocol (reject, score penalty); any other DagError is ignored. */
-const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'TOO_LARGE', 'PARENTS_INVALID', 'AUTHOR_UNKNOWN', 'SIGNATURE_INVALID', 'TX_CONFLICT', 'FEE_TOO_LOW', 'NONCE_UNCHAINED', 'TIMESTAMP_BEFORE_PARENT'])
+const REJECT_CODES = new Set(['ENCODING_INVALID', 'KIND_UNKNOWN', 'KIND_UNSUPPORTED', 'TOO_LARGE', 'PARENTS_INVALID', 'AUTHOR_UNKNOWN', 'SIGNATURE_INVALID', 'TX_CONFLICT', 'FEE_TOO_LOW', 'NONCE_UNCHAINED', 'TIMESTAMP_BEFORE_PARENT'])
 
 export interface VertexGossipComponents {
   gossip: Pick<GossipRegistry, 'register' | 'publish'>

@@ -1,0 +1,198 @@
+import { toHex } from '../../core/codec.ts'
+import { DagError } from '../errors.ts'
+import { type ConsensusParams, type GenesisValidator, quorumOf } from '../genesis.ts'
+import type { DagGraph, GraphNode } from '../graph.ts'
+import { CommitRule, type RoundVertex } from './commit-rule.ts'
+import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
+import type { VertexStages } from './stages.ts'
+
+/**
+ * The ledger's consensus under `consensus.rule: 'commit'` (docs/consensus-next.md): the DAG commit rule
+ * (commit-rule.ts) over this node's graph, behind the interface the ledger already uses for Avalanche.
+ *
+ * - A vertex's round is its height in the DAG (1 + its parents' height): the round rules then say every parent
+ *   has the same height, one per author, holding the quorum; the genesis is round 0. Nothing is added to the
+ *   vertex format: the round follows from the signed parents.
+ * - Every vertex the rule orders is accepted, in the rule's order, whatever it carries: a transaction whose
+ *   (account, nonce) an earlier one in the order consumed is rejected where the sequence reaches it
+ *   (`LedgerState.applyVertex`, reason `nonce`). No conflict sets, no votes, no holds.
+ * - A vertex the rule collected unordered (gcDepth rounds below a committed leader) is rejected.
+ */
+/** Rounds a committed leader orders below it (CommitRuleParams.gcDepth): the same at every node of a network. */
+export const COMMIT_GC_DEPTH = 50
+
+export interface CommitCoreInit {
+  /** Rounds a committed leader orders below it (CommitRuleParams.gcDepth). @default 50 */
+  gcDepth?: number
+}
+
+/** The leader of round r: the genesis validators by key, in turn (the same list at every node). */
+export function commitLeaders (validators: readonly GenesisValidator[]): (round: number) => string {
+  const keys = validators.map(v => toHex(v.publicKey)).sort()
+  return round => keys[round % keys.length]
+}
+
+export class CommitCore implements ConsensusCore {
+  private readonly graph: DagGraph
+  readonly rule: CommitRule
+  /** vertex id -> author key (hex), given by the ledger when it registers the vertex */
+  private readonly authorOf: (vertexId: string) => string | undefined
+  private readonly processing = new Set<string>()
+  /** conflict key -> undecided instances (vertex, tx) */
+  private readonly instances = new Map<string, Array<{ vertexId: string, txIdHex: string }>>()
+  private readonly keysOf = new Map<string, string[]>()
+  /** processing vertices that carry transactions: while there are any, rounds must move on (the proposer's pacing) */
+  private carrying = 0
+  conflictsSeen = 0
+
+  constructor (graph: DagGraph, validators: readonly GenesisValidator[], params: ConsensusParams, authorOf: (vertexId: string) => string | undefined, init: CommitCoreInit = {}) {
+    this.graph = graph
+    this.authorOf = authorOf
+    const stake = new Map(validators.map(v => [toHex(v.publicKey), v.weight]))
+    const total = validators.reduce((s, v) => s + v.weight, 0)
+    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), ...(init.gcDepth !== undefined ? { gcDepth: init.gcDepth } : {}) })
+  }
+
+  get processingCount (): number { return this.processing.size }
+  /** Undecided vertices that carry transactions. */
+  get carryingCount (): number { return this.carrying }
+
+  /**
+   * The round a vertex with these parents has, checked against the round rules before it is stored: its parents
+   * all of one height, one per author, holding the quorum (the genesis alone in round 1). Returns undefined for a
+   * vertex of a round already collected (late: it will never be ordered; stored as rejected). Throws PARENTS_INVALID.
+   */
+  roundOf (idHex: string, authorHex: string, parentHex: readonly string[]): number | undefined {
+    const heights = parentHex.map(p => this.graph.get(p)?.height)
+    if (heights.some(h => h === undefined)) throw new DagError('PARENTS_INVALID', 'a parent is not in memory')
+    const round = 1 + (heights[0] as number)
+    if (heights.some(h => h !== round - 1)) throw new DagError('PARENTS_INVALID', `the parents of a round-${round} vertex must all be of round ${round - 1}`)
+    if (round === 1 && (parentHex.length !== 1 || parentHex[0] !== this.graph.genesisId)) throw new DagError('PARENTS_INVALID', 'a round-1 vertex names the genesis alone')
+    try {
+      return this.rule.check(this.roundVertex(idHex, authorHex, round, parentHex)) ? round : undefined
+    } catch (err) {
+      throw new DagError('PARENTS_INVALID', err instanceof Error ? err.message : String(err))
+    }
+  }
+
+  private roundVertex (id: string, author: string, round: number, parents: readonly string[]): RoundVertex {
+    return { id, author, round, parents: round === 1 ? [] : parents }
+  }
+
+  add (vertexId: string, txs: InstanceRef[]): Decisions {
+    const node = this.graph.get(vertexId)
+    const author = this.authorOf(vertexId)
+    if (node === undefined || node.status !== 'processing' || this.processing.has(vertexId) || author === undefined) return { accepted: [], rejected: [] }
+    const v = this.roundVertex(vertexId, author, node.height, node.parents)
+    if (!this.rule.has(vertexId)) {
+      try {
+        this.rule.add(v)
+      } catch {
+        // late (its round collected since it was admitted) or, after a restart, below the rounds kept: never ordered
+        this.graph.setStatus(node, 'rejected')
+        return { accepted: [], rejected: [vertexId] }
+      }
+    }
+    this.processing.add(vertexId)
+    if (txs.length > 0) this.carrying++
+    const keys: string[] = []
+    for (const t of txs) {
+      let list = this.instances.get(t.conflictKey)
+      if (list === undefined) this.instances.set(t.conflictKey, list = [])
+      else if (list.length === 1) this.conflictsSeen++
+      list.push({ vertexId, txIdHex: t.txIdHex })
+      keys.push(t.conflictKey)
+    }
+    this.keysOf.set(vertexId, keys)
+    return this.advance()
+  }
+
+  /** Outputs what the rule decided since the last call: its ordered vertices accepted, its collected ones rejected. */
+  advance (): Decisions {
+    const out: Decisions = { accepted: [], rejected: [] }
+    for (const slot of this.rule.next()) {
+      for (const v of slot.vertices) this.settle(v.id, 'accepted', out.accepted)
+      for (const v of slot.dropped) this.settle(v.id, 'rejected', out.rejected)
+    }
+    return out
+  }
+
+  private settle (id: string, status: 'accepted' | 'rejected', out: string[]): void {
+    const node = this.graph.get(id)
+    if (node === undefined || node.status !== 'processing') return
+    this.graph.setStatus(node, status)
+    this.forget(id)
+    out.push(id)
+  }
+
+  private forget (id: string): void {
+    if (!this.processing.delete(id)) return
+    const keys = this.keysOf.get(id) ?? []
+    if (keys.length > 0) this.carrying--
+    for (const k of keys) {
+      const list = (this.instances.get(k) ?? []).filter(i => i.vertexId !== id)
+      if (list.length === 0) this.instances.delete(k)
+      else this.instances.set(k, list)
+    }
+    this.keysOf.delete(id)
+  }
+
+  /**
+   * After a restart, before the undecided vertices are registered: the rule starts after the last committed
+   * leader, which is the highest accepted vertex (a leader orders only rounds up to its own), with the accepted
+   * vertices of the rounds it keeps marked ordered.
+   */
+  resume (accepted: ReadonlyArray<{ node: GraphNode, author: string }>, gcDepth: number): void {
+    const last = this.graph.maxAcceptedHeight
+    const keptFrom = Math.max(1, last - gcDepth)
+    this.rule.resume({ nextSlot: last + 1, keptFrom })
+    for (const { node, author } of [...accepted].sort((a, b) => a.node.height - b.node.height)) {
+      if (node.height < keptFrom) continue
+      this.rule.add(this.roundVertex(node.id, author, node.height, node.parents))
+      this.rule.markOrdered(node.id)
+    }
+  }
+
+  /**
+   * The round this node's next vertex belongs to and the parents it names: one vertex per author of the highest
+   * round whose vertices here hold the quorum (the lowest id of an equivocating author's). Undefined while no
+   * round does (round 1 names the genesis).
+   */
+  nextRound (): { round: number, parents: string[], leaderSeen: boolean } {
+    for (let r = this.rule.topRound; r >= Math.max(1, this.rule.lowestRound); r--) {
+      const byAuthor = new Map<string, RoundVertex>()
+      for (const v of this.rule.round(r)) {
+        const had = byAuthor.get(v.author)
+        if (had === undefined || v.id < had.id) byAuthor.set(v.author, v)
+      }
+      const chosen = [...byAuthor.values()]
+      if (this.rule.stakeOf(chosen) < this.rule.quorum) continue
+      return { round: r + 1, parents: chosen.map(v => v.id), leaderSeen: byAuthor.has(this.rule.leaderOf(r)) }
+    }
+    return { round: 1, parents: [this.graph.genesisId], leaderSeen: true }
+  }
+
+  /** Whether `author` has a vertex of `round` here. */
+  hasVertexOf (author: string, round: number): boolean { return this.rule.round(round).some(v => v.author === author) }
+
+  takeStages (): VertexStages | undefined { return undefined }
+  isStronglyPreferred (vertexId: string): boolean {
+    const s = this.graph.get(vertexId)?.status
+    return s === 'accepted' || s === 'processing'
+  }
+
+  instanceVertices (conflictKey: string): string[] { return (this.instances.get(conflictKey) ?? []).map(i => i.vertexId) }
+  preferredInstance (conflictKey: string): { vertexId: string, txIdHex: string } | undefined { return this.instances.get(conflictKey)?.[0] }
+  // the writer finds the winner of a consumed nonce on disk (its conflict decision)
+  decidedTxId (): string | undefined { return undefined }
+  liveTxIds (conflictKey: string): string[] { return (this.instances.get(conflictKey) ?? []).map(i => i.txIdHex) }
+  prune (): void {}
+  isProcessing (vertexId: string): boolean { return this.processing.has(vertexId) }
+  // no holds: validity must be decided from the order (docs/consensus-next.md step 4); the kinds that need an
+  // outside check are refused under this rule (KIND_UNSUPPORTED)
+  hold (): boolean { return false }
+  release (): void {}
+  veto (): void {}
+  isHeld (): boolean { return false }
+  onlyVetoedLive (): boolean { return false }
+}

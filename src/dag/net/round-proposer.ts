@@ -1,0 +1,94 @@
+import type { Logger } from '../../core/logger.ts'
+import type { Startable } from '../../core/lifecycle.ts'
+import type { DagLedger } from '../ledger.ts'
+import { Wakeable } from '../../core/wakeable.ts'
+import type { VertexGossip } from './vertex-gossip.ts'
+
+export interface RoundProposerInit {
+  /**
+   * How long a validator that holds the quorum of a round waits for that round's leader vertex before it builds
+   * the next round without it (a crashed or slow leader costs this once per rotation; a leader named by the next
+   * round's vertices is what commits it). @default 100
+   */
+  leaderWaitMs?: number
+  /** A safety net: the loop looks again this often even if nothing woke it (a missed event). @default 1000 */
+  idleCheckMs?: number
+}
+
+export interface RoundProposerComponents {
+  ledger: Pick<DagLedger, 'buildVertex' | 'roundView' | 'on' | 'off'>
+  gossip: Pick<VertexGossip, 'publish'>
+  logger: Logger
+}
+
+/**
+ * The commit rule's pacing (docs/consensus-next.md): a validator builds its round-(r + 1) vertex once it holds
+ * vertices of round r with the quorum of stake (and round r's leader vertex, or after `leaderWaitMs` without it),
+ * carrying what its mempool holds. It goes on, with empty vertices if it must, while anything waits: queued
+ * transactions or undecided vertices that carry some (their leaders need two more rounds to commit them). With
+ * nothing waiting it stops: an idle network sends nothing.
+ */
+export class RoundProposer implements Startable {
+  private readonly c: RoundProposerComponents
+  private readonly log: Logger
+  private readonly leaderWaitMs: number
+  private readonly idleCheckMs: number
+  private readonly wakeable = new Wakeable()
+  private readonly onWork = (): void => { this.wakeable.wake() }
+  private abort = new AbortController()
+  private loop: Promise<void> | undefined
+  /** the round the leader wait runs for, and since when */
+  private waiting: { round: number, sinceMs: number } | undefined
+
+  constructor (components: RoundProposerComponents, init: RoundProposerInit = {}) {
+    this.c = components
+    this.log = components.logger.child({ module: 'dag-rounds' })
+    this.leaderWaitMs = init.leaderWaitMs ?? 100
+    this.idleCheckMs = init.idleCheckMs ?? 1000
+  }
+
+  async start (): Promise<void> {
+    this.abort = new AbortController()
+    this.c.ledger.on('tx:queued', this.onWork)
+    this.c.ledger.on('vertex:inserted', this.onWork)
+    this.loop = this.run(this.abort.signal)
+  }
+
+  async stop (): Promise<void> {
+    this.abort.abort()
+    this.wakeable.wake()
+    this.c.ledger.off('tx:queued', this.onWork)
+    this.c.ledger.off('vertex:inserted', this.onWork)
+    await this.loop
+  }
+
+  private async run (signal: AbortSignal): Promise<void> {
+    const { ledger } = this.c
+    while (!signal.aborted) {
+      let waitMs = this.idleCheckMs
+      try {
+        const view = ledger.roundView()
+        if (view !== undefined && !view.built && view.work) {
+          const wait = this.leaderWait(view.round, view.leaderSeen)
+          if (wait > 0) waitMs = wait
+          else {
+            const info = await ledger.buildVertex({ empty: true })
+            if (info !== undefined) await this.c.gossip.publish(info)
+            continue
+          }
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'building a round vertex failed')
+      }
+      await this.wakeable.sleep(waitMs, signal)
+    }
+  }
+
+  /** Ms left to wait for the leader of the round below `round` (0: build now). */
+  private leaderWait (round: number, leaderSeen: boolean): number {
+    if (leaderSeen) return 0
+    const now = Date.now()
+    if (this.waiting?.round !== round) this.waiting = { round, sinceMs: now }
+    return Math.max(0, this.leaderWaitMs - (now - this.waiting.sinceMs))
+  }
+}

@@ -1,0 +1,215 @@
+// The ledger under `consensus.rule: 'commit'` (docs/consensus-next.md, steps 2-3): four validators' ledgers, each on
+// its own LevelDB, exchange their signed vertices directly (no network: the delivery is the test's to choose, which
+// is what lets it partition them). Transfers become final everywhere with one state root; a double spend has one
+// winner, the same everywhere; two halves of a 2 | 2 split finalize nothing until they meet; the round rules refuse a
+// vertex that breaks them; a ledger restarted from its datadir goes on where it stopped.
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
+import { fromHex } from '../../src/core/codec.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
+import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
+import { DagLedger } from '../../src/dag/ledger.ts'
+import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
+import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
+import { addressOf, transfer } from '../helpers/dag-net.ts'
+import { parseAddress } from '../../src/core/address.ts'
+
+const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
+const START = 10n ** 15n
+
+interface Node { key: KeyPair, dir: string, db: BinaryDb, ledger: DagLedger }
+interface Net { genesis: Genesis, nodes: Node[], users: KeyPair[] }
+
+async function open (genesis: Genesis, key: KeyPair, dir: string): Promise<Node> {
+  const db = await openDatabase(join(dir, 'db'))
+  const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger() })
+  await ledger.start()
+  return { key, dir, db, ledger }
+}
+
+async function close (n: Node): Promise<void> { await n.ledger.stop(); await n.db.close() }
+
+async function network (validators = 4): Promise<Net> {
+  const keys = Array.from({ length: validators }, () => generateKeyPair())
+  const users = Array.from({ length: 4 }, () => generateKeyPair())
+  const genesis = generateGenesis({
+    chainId: 'harmony-commit',
+    validatorPublicKeys: keys.map(k => k.publicKey),
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: users.map(u => ({ address: parseAddress(addressOf(u)), balance: START })),
+    consensus: { rule: 'commit' }
+  })
+  const nodes: Node[] = []
+  for (const key of keys) nodes.push(await open(genesis, key, await mkdtemp(join(tmpdir(), 'harmony-commit-'))))
+  return { genesis, nodes, users }
+}
+
+/**
+ * One step of the network: every node of each group that may build (its round's quorum held, work waiting) builds
+ * its vertex, then each is delivered to the other nodes of its group. Returns the vertices built.
+ */
+async function step (groups: Node[][]): Promise<VertexInfo[]> {
+  const built: VertexInfo[] = []
+  for (const group of groups) {
+    const fresh: Array<[Node, VertexInfo]> = []
+    for (const n of group) {
+      const view = n.ledger.roundView()
+      if (view === undefined || view.built || !view.work) continue
+      const info = await n.ledger.buildVertex({ empty: true })
+      if (info !== undefined) fresh.push([n, info])
+    }
+    for (const [from, info] of fresh) {
+      for (const to of group) {
+        if (to === from) continue
+        await to.ledger.checkStandalone(info)
+        await to.ledger.insertVertex(info)
+      }
+      built.push(info)
+    }
+  }
+  return built
+}
+
+async function runUntil (groups: Node[][], done: () => Promise<boolean>, maxSteps = 40): Promise<number> {
+  for (let i = 0; i < maxSteps; i++) {
+    if (await done()) return i
+    await step(groups)
+  }
+  return await done() ? maxSteps : -1
+}
+
+async function statuses (nodes: Node[], txId: string): Promise<Array<string | undefined>> {
+  return await Promise.all(nodes.map(async n => (await n.ledger.getTx(txId))?.status))
+}
+
+async function roots (nodes: Node[]): Promise<string[]> { return await Promise.all(nodes.map(async n => (await n.ledger.stats()).stateRoot)) }
+
+test('transfers submitted at different validators become final at every one, with one state root', async t => {
+  const net = await network()
+  const { nodes, users, genesis } = net
+  const ids: string[] = []
+  // each account's nonces 0 and 1 queued at one validator: chained in one vertex or across rounds
+  for (let i = 0; i < 4; i++) {
+    ids.push(await nodes[i].ledger.submitTransaction(transfer(genesis, users[i], users[(i + 1) % 4], 1000n + BigInt(i), 0n)))
+    ids.push(await nodes[i].ledger.submitTransaction(transfer(genesis, users[i], users[(i + 2) % 4], 10n, 1n)))
+  }
+  const all = [nodes]
+  const allFinal = async (): Promise<boolean> => (await Promise.all(ids.map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final'))
+  t.true(await runUntil(all, allFinal) >= 0, 'every transaction final at every node')
+  // the next nonce at another validator than the account's earlier ones: it chains on vertices it received
+  for (let i = 0; i < 4; i++) ids.push(await nodes[(i + 1) % 4].ledger.submitTransaction(transfer(genesis, users[i], users[(i + 3) % 4], 7n, 2n)))
+  t.true(await runUntil(all, allFinal) >= 0, 'and the next nonces too')
+  t.is(ids.length, 12)
+  const r = await roots(nodes)
+  t.is(new Set(r).size, 1)
+  const b0 = await Promise.all(nodes.map(async n => (await n.ledger.getAccount(parseAddress(addressOf(users[1])))).balance))
+  t.is(new Set(b0).size, 1)
+  // with nothing left to carry, the rounds stop: an idle network builds nothing
+  await runUntil(all, async () => nodes.every(n => n.ledger.roundView()?.work === false))
+  t.deepEqual(await step(all), [])
+  for (const n of nodes) await close(n)
+})
+
+test('a double spend sent to two validators: one winner, the same at every node, and the loser rejected', async t => {
+  const { nodes, users, genesis } = await network()
+  const a = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 5000n, 0n))
+  const b = await nodes[1].ledger.submitTransaction(transfer(genesis, users[0], users[2], 6000n, 0n))
+  const steps = await runUntil([nodes], async () => {
+    const s = [...await statuses(nodes, a), ...await statuses(nodes, b)]
+    return s.every(x => x === 'final' || x === 'rejected')
+  })
+  t.true(steps >= 0, 'both decided everywhere')
+  const sa = await statuses(nodes, a)
+  const sb = await statuses(nodes, b)
+  t.is(new Set(sa).size, 1)
+  t.is(new Set(sb).size, 1)
+  t.deepEqual([sa[0], sb[0]].sort(), ['final', 'rejected'])
+  const spent = await Promise.all(nodes.map(async n => (await n.ledger.getAccount(parseAddress(addressOf(users[0])))).nonce))
+  t.deepEqual(spent, [1n, 1n, 1n, 1n])
+  t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})
+
+test('a 2 | 2 split finalizes nothing on either side (no quorum of 3); once joined, one side of a double spend wins', async t => {
+  const { nodes, users, genesis } = await network()
+  const left = nodes.slice(0, 2)
+  const right = nodes.slice(2)
+  const a = await left[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 5000n, 0n))
+  const b = await right[0].ledger.submitTransaction(transfer(genesis, users[0], users[2], 6000n, 0n))
+  for (let i = 0; i < 20; i++) await step([left, right])
+  t.deepEqual(await statuses(nodes, a), ['pending', 'pending', undefined, undefined])
+  t.deepEqual(await statuses(nodes, b), [undefined, undefined, 'pending', 'pending'])
+  for (const n of nodes) t.is((await n.ledger.stats()).finalized, 0)
+  // joined: every vertex each side built reaches the other (as sync would bring them), then rounds go on together
+  for (const from of nodes) {
+    for (const id of from.ledger.tips()) {
+      for (const to of nodes) {
+        if (to.ledger.hasVertex(id)) continue
+        const bytes = await from.ledger.getVertexBytes(id)
+        if (bytes === undefined) continue
+        const { vertexInfo } = await import('../../src/dag/vertex.ts')
+        const info = vertexInfo(bytes)
+        await to.ledger.checkStandalone(info)
+        await to.ledger.insertVertex(info)
+      }
+    }
+  }
+  const steps = await runUntil([nodes], async () => [...await statuses(nodes, a), ...await statuses(nodes, b)].every(x => x === 'final' || x === 'rejected'))
+  t.true(steps >= 0)
+  const sa = await statuses(nodes, a)
+  t.is(new Set(sa).size, 1)
+  t.is(new Set(await statuses(nodes, b)).size, 1)
+  t.not(sa[0], (await statuses(nodes, b))[0])
+  t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})
+
+test('the round rules: parents of two rounds, or below the quorum, are refused PARENTS_INVALID and nothing is stored', async t => {
+  const { nodes, users, genesis } = await network()
+  await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 1n, 0n))
+  // round 1 everywhere (the others follow once the first vertex carrying work reaches them), then round 2 from three
+  const n3 = nodes[3]
+  const ofHeight = (n: Node, h: number): string[] => [...n.ledger.graph.values()].filter(v => v.height === h).map(v => v.id)
+  await runUntil([nodes], async () => ofHeight(n3, 1).length === 4)
+  await step([nodes.slice(0, 3)])
+  const r1 = ofHeight(n3, 1)
+  const r2 = ofHeight(nodes[0], 2)
+  t.is(r1.length, 4)
+  t.is(r2.length, 3)
+  const forge = (parents: string[]): VertexInfo => buildVertexInfo(genesis.chainId, { author: n3.key.publicKey, secretKey: n3.key.secretKey, parents: parents.map(p => fromHex(p)), txs: [], timestampMs: BigInt(Date.now()) })
+  // two parents of round 1 hold 2 of 4: below the quorum of 3
+  const thin = forge(r1.slice(0, 2))
+  await n3.ledger.checkStandalone(thin)
+  await t.throwsAsync(n3.ledger.insertVertex(thin), { message: /quorum/, instanceOf: Error })
+  t.false(n3.ledger.hasVertex(thin.idHex))
+  t.is(await n3.ledger.getVertexBytes(thin.idHex), undefined)
+  // a round-2 parent beside round-1 ones: the parents' rounds differ
+  const insertAt0 = nodes[0]
+  const mixed = forge([...r1.slice(0, 3), r2[0]])
+  await insertAt0.ledger.checkStandalone(mixed)
+  const err = await t.throwsAsync(insertAt0.ledger.insertVertex(mixed))
+  t.is((err as { code?: string }).code, 'PARENTS_INVALID')
+  t.is(await insertAt0.ledger.getVertexBytes(mixed.idHex), undefined)
+  for (const n of nodes) await close(n)
+})
+
+test('a ledger restarted from its datadir resumes the rule where it stopped and agrees with the others', async t => {
+  const { nodes, users, genesis } = await network()
+  const first = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 10n, 0n))
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, first)).every(s => s === 'final')) >= 0)
+  // more in flight, then node 2 stops and starts again from disk
+  const second = await nodes[1].ledger.submitTransaction(transfer(genesis, users[1], users[2], 20n, 0n))
+  await step([nodes])
+  await close(nodes[2])
+  nodes[2] = await open(genesis, nodes[2].key, nodes[2].dir)
+  t.is((await nodes[2].ledger.getTx(first))?.status, 'final')
+  const third = await nodes[2].ledger.submitTransaction(transfer(genesis, users[2], users[3], 30n, 0n))
+  const steps = await runUntil([nodes], async () => (await Promise.all([second, third].map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final')))
+  t.true(steps >= 0)
+  t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})
