@@ -1,5 +1,5 @@
 // npm run bench:ledger [-- --json] [--ingest 20000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off]
-//   [--no-saturation] [--profile-dir d] [--metrics-dir d]
+//   [--rule avalanche|commit|both] [--no-saturation] [--profile-dir d] [--metrics-dir d]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1), and its CPU
@@ -12,6 +12,8 @@
 //     refusals counted, the accepted transactions' p50/p99 (bench/lib/devnet-load.ts; refused ones are retried);
 //     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside); `cpu_per_tx`: the four
 //     node processes' CPU (from /proc) per final transaction, against the floor of four verifications of it.
+//     --rule: the genesis consensus rule of the devnets (docs/consensus-next.md); `both` runs each rate under the
+//     commit rule and again under avalanche, and reports the commit rule's figures against avalanche's, same run.
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util'
 import { Session } from 'node:inspector/promises'
 import { generateKeyPair, type KeyPair, nodeSign, verify } from '../src/core/crypto.ts'
 import { type VerifyItem, VerifyPool } from '../src/dag/verify-pool.ts'
+import type { ConsensusRule } from '../src/dag/genesis.ts'
 import { type DevnetRunResult, devnetRun } from './lib/devnet-load.ts'
 import { createTestNet, transfer, waitFor } from './lib/ledger-net.ts'
 import { type BenchResult, printResults } from './report.ts'
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     parts: { type: 'string', default: '1,2,3' },
     'sync-writes': { type: 'string', default: 'both' },
+    rule: { type: 'string', default: 'avalanche' },
     // a last devnet run offering twice the highest finalized rate measured (--no-saturation skips it)
     saturation: { type: 'boolean', default: true },
     // write .cpuprofile files: the ingest phase of (2) (main thread, inspector) and devnet node 0 of (3) (--cpu-prof)
@@ -158,9 +162,9 @@ if (PARTS.has(2)) {
 }
 
 // (3) 4-node devnet (one process per node) at a fixed offered load: bench/lib/devnet-load.ts --------------------------
-async function devnetAt (rate: number, syncWrites: boolean): Promise<DevnetRunResult> {
+async function devnetAt (rate: number, syncWrites: boolean, rule: ConsensusRule = RULES[0]): Promise<DevnetRunResult> {
   const metricsDir = values['metrics-dir']
-  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, log, ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}), ...(metricsDir !== undefined ? { metricsDir, label: `${rate}${syncWrites ? '-sync' : ''}` } : {}) })
+  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, rule, log, ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}), ...(metricsDir !== undefined ? { metricsDir, label: `${rate}${syncWrites ? '-sync' : ''}` } : {}) })
 }
 
 function devnetFigures (label: string, run: DevnetRunResult): void {
@@ -174,6 +178,8 @@ function devnetFigures (label: string, run: DevnetRunResult): void {
   if (!Number.isNaN(run.cpuMsPerTx)) results.push({ bench: 'ledger', metric: `devnet4_cpu_per_tx@${label}`, value: run.cpuMsPerTx, unit: 'ms', baseline: '4 verifications (verify cpu per signature × 4)', baseline_value: 4 * verifyCpuUs / 1000 })
 }
 
+const RULES: ConsensusRule[] = values.rule === 'both' ? ['commit', 'avalanche'] : [values.rule as ConsensusRule]
+if (!RULES.every(r => r === 'avalanche' || r === 'commit')) throw new Error(`--rule must be avalanche, commit or both, not ${values.rule}`)
 const SYNC_MODE = values['sync-writes']
 if (!['both', 'on', 'off'].includes(SYNC_MODE)) throw new Error(`--sync-writes must be both, on or off, not ${SYNC_MODE}`)
 let saturation = 0
@@ -186,6 +192,13 @@ if (PARTS.has(3)) {
     if (main === undefined) continue
     saturation = Math.max(saturation, main.finalTps)
     devnetFigures(String(rate), main)
+    if (RULES.length === 2) {
+      // the same rate under avalanche, same sync mode: the baseline of the commit rule's figures
+      const base = await devnetAt(rate, synced !== undefined, 'avalanche')
+      for (const [metric, unit, a, b] of [['final_tps', 'tx/s', main.finalTps, base.finalTps], ['finality_p50', 'ms', main.p50, base.p50], ['finality_p99', 'ms', main.p99, base.p99], ['cpu_per_tx', 'ms', main.cpuMsPerTx, base.cpuMsPerTx]] as const) {
+        if (!Number.isNaN(a)) results.push({ bench: 'ledger', metric: `devnet4_${metric}@${rate}_commit_rule`, value: a, unit, baseline: 'same rate under the avalanche rule, same run', baseline_value: b })
+      }
+    }
     if (plain !== undefined && synced !== undefined) {
       results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${rate}_sync_writes`, value: synced.p50, unit: 'ms', baseline: 'same run without sync-writes', baseline_value: plain.p50 })
       results.push({ bench: 'ledger', metric: `devnet4_final_tps@${rate}_sync_writes`, value: synced.finalTps, unit: 'tx/s', baseline: 'same run without sync-writes', baseline_value: plain.finalTps })

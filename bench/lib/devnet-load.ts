@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
-import { type Genesis, generateGenesis, genesisToJson } from '../../src/dag/genesis.ts'
+import { type ConsensusRule, type Genesis, generateGenesis, genesisToJson } from '../../src/dag/genesis.ts'
 import { percentile } from '../report.ts'
 import { treeCpuSeconds } from './proc-cpu.ts'
 import { transfer, waitFor } from './ledger-net.ts'
@@ -31,6 +31,8 @@ export interface DevnetRunInit {
   offeredRate: number
   seconds: number
   syncWrites: boolean
+  /** The genesis consensus rule. @default 'avalanche' */
+  rule?: ConsensusRule
   /** Where node 0 writes its --cpu-prof profile. */
   profileDir?: string
   /** Where each node writes its Prometheus metrics once the load is final: `<dir>/<label>-node<i>.prom`. */
@@ -81,7 +83,8 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     chainId: 'harmony-bench',
     validatorPublicKeys: validators.map(s => generateKeyPair(s).publicKey),
     faucetPublicKey: generateKeyPair().publicKey,
-    allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n }))
+    allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n })),
+    consensus: { rule: init.rule ?? 'avalanche' }
   })
   const slots = Math.ceil(init.offeredRate * init.seconds)
   const perAccount = Math.ceil(slots / accountsN)

@@ -373,13 +373,14 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /**
    * Where the commit rule's rounds stand for this node's pacing (round-proposer.ts): the round its next vertex would
    * be in, whether it has one there already, whether that round's leader was seen below it, and whether anything
-   * waits (queued transactions, or undecided vertices that carry some). Undefined under the avalanche rule.
+   * waits (queued transactions, or undecided vertices that carry some), whether a full batch is queued. Undefined
+   * under the avalanche rule.
    */
-  roundView (): { round: number, built: boolean, leaderSeen: boolean, work: boolean } | undefined {
+  roundView (): { round: number, built: boolean, leaderSeen: boolean, work: boolean, full: boolean } | undefined {
     const commit = this.commit
     if (commit === undefined || !this.isValidator) return undefined
     const next = commit.nextRound()
-    return { round: next.round, built: commit.hasVertexOf(this.selfHex, next.round), leaderSeen: next.leaderSeen, work: this.mempool.size > 0 || commit.carryingCount > 0 }
+    return { round: next.round, built: commit.hasVertexOf(this.selfHex, next.round), leaderSeen: next.leaderSeen, work: this.mempool.size > 0 || commit.carryingCount > 0, full: this.mempool.size >= this.maxBatch }
   }
 
   private get selfHex (): string { return (this.selfHexMemo ??= toHex(this.identity.publicKey)) }
