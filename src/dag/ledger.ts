@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.ts'
 import { addressFromPublicKey } from '../core/address.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { AvalancheCore } from './consensus/avalanche-core.ts'
-import { COMMIT_GC_DEPTH, CommitCore } from './consensus/commit-core.ts'
+import { COMMIT_GC_DEPTH, CommitCore, type RoundView } from './consensus/commit-core.ts'
 import type { ConsensusCore, Decisions } from './consensus/core.ts'
 import { VertexAdmission } from './admission.ts'
 import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from './admission-control.ts'
@@ -12,7 +12,7 @@ import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId } from './genesis.ts'
-import { DagGraph, type GraphNode } from './graph.ts'
+import { DagGraph } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
 import { DagHistory, type DagHistoryInit, DEFAULT_HISTORY_WINDOW } from './history.ts'
 import { LedgerState } from './ledger-state.ts'
@@ -21,10 +21,10 @@ import type { DagMetrics } from './metrics.ts'
 import { ProcessingIndex } from './processing.ts'
 import { DagStore } from './store.ts'
 import { VertexBodyLog } from './body-log.ts'
-import type { TxInfo } from './tx.ts'
 import { TxAdmission } from './tx-admission.ts'
+import { txStatus, type TxStatusView } from './tx-status.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
-import { MAX_VERTEX_TXS, type VertexInfo, vertexAuthor, vertexInfo } from './vertex.ts'
+import { MAX_VERTEX_TXS, type VertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import type { LedgerEvents } from './events.ts'
 
@@ -60,21 +60,12 @@ export interface DagLedgerComponents {
   metrics?: DagMetrics
 }
 
-export interface TxStatusView {
-  /** `pruned`: decided (see `outcome`) in a vertex whose body this pruned node deleted below an anchored checkpoint */
-  status: 'pending' | 'final' | 'rejected' | 'pruned'
-  outcome?: 'final' | 'rejected'
-  vertexId?: string
-  reason?: string
-  tx?: TxInfo
-}
-
 /**
  * The ledger without its network, composed of one part per job: admission (standalone checks, nonce chaining),
  * processing indexes, decision persistence (with state application), mempool admission and vertex building. Every
  * mutation runs under one async lock so LevelDB batches and the in-memory graph change in the same order.
  */
-export type { LedgerEvents }
+export type { LedgerEvents, TxStatusView }
 
 export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly genesis: Genesis
@@ -203,25 +194,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   private async loadGraph (): Promise<void> {
-    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.resumeCommitRule() } })
+    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.commit?.resumeFromGraph(async id => await this.store.getVertex(fromHex(id))) } })
     if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
     this.loadStats = { loaded: r.loaded, decoded: r.decoded }
     if (r.rejectedNow.length > 0 || r.acceptedNow.length > 0) await this.decisions.persist({ accepted: r.acceptedNow, rejected: r.rejectedNow })
     this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight }, 'ledger loaded')
-  }
-
-  /** The commit rule after a restart: its accepted rounds from the graph just loaded (authors read from the bodies). */
-  private async resumeCommitRule (): Promise<void> {
-    if (this.commit === undefined) return
-    const keptFrom = this.graph.maxAcceptedHeight - COMMIT_GC_DEPTH
-    const accepted: Array<{ node: GraphNode, author: string }> = []
-    for (const node of this.graph.values()) {
-      if (node.status !== 'accepted' || node.id === this.genesisIdHex || node.height < keptFrom) continue
-      const bytes = await this.store.getVertex(fromHex(node.id))
-      if (bytes === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no body: the commit rule cannot resume`)
-      accepted.push({ node, author: toHex(vertexAuthor(bytes)) })
-    }
-    this.commit.resume(accepted, COMMIT_GC_DEPTH)
   }
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
@@ -352,13 +329,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (!this.isValidator || (this.mempool.size === 0 && opts.empty !== true)) return undefined
     return await this.mutate(async () => {
       if (this.core.processingCount >= this.maxProcessing) return undefined
-      let round: { parents: string[], allowEmpty: boolean } | undefined
-      if (this.commit !== undefined) {
-        // the commit rule: the next round's vertex, once per round (a second would be an equivocation)
-        const next = this.commit.nextRound()
-        if (this.commit.hasVertexOf(this.selfHex, next.round)) return undefined
-        round = { parents: next.parents, allowEmpty: opts.empty === true }
-      }
+      // the commit rule: the next round's parents, once per round (a second vertex would be an equivocation)
+      const round = this.commit?.nextParents(this.selfHex, opts.empty === true)
+      if (round === null) return undefined
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
@@ -370,17 +343,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     })
   }
 
-  /**
-   * Where the commit rule's rounds stand for this node's pacing (round-proposer.ts): the round its next vertex would
-   * be in, whether it has one there already, whether that round's leader was seen below it, and whether anything
-   * waits (queued transactions, or undecided vertices that carry some), whether a full batch is queued. Undefined
-   * under the avalanche rule.
-   */
-  roundView (): { round: number, built: boolean, leaderSeen: boolean, work: boolean, full: boolean } | undefined {
-    const commit = this.commit
-    if (commit === undefined || !this.isValidator) return undefined
-    const next = commit.nextRound()
-    return { round: next.round, built: commit.hasVertexOf(this.selfHex, next.round), leaderSeen: next.leaderSeen, work: this.mempool.size > 0 || commit.carryingCount > 0, full: this.mempool.size >= this.maxBatch }
+  /** The commit rule's rounds for this node's pacing (round-proposer.ts); undefined under Avalanche. */
+  roundView (): RoundView | undefined {
+    return this.commit === undefined || !this.isValidator ? undefined : this.commit.view(this.selfHex, this.mempool.size, this.maxBatch)
   }
 
   private get selfHex (): string { return (this.selfHexMemo ??= toHex(this.identity.publicKey)) }
@@ -389,28 +354,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   // ---------------------------------------------------------------- queries
 
   async getTx (idHex: string): Promise<TxStatusView | undefined> {
-    const recorded = await this.recordedTx(idHex)
-    if (recorded !== undefined) return recorded
-    const inMempool = this.mempool.get(idHex)
-    if (inMempool !== undefined) return { status: 'pending', tx: inMempool }
-    const p = this.processing.txOf(idHex)
-    if (p !== undefined) return { status: 'pending', ...p }
-    // This read runs outside the lock: a decision committed while we looked drops the processing entry only
-    // after its record is on disk, so a second read finds it (without it, a transaction just decided was
-    // reported unknown for a moment).
-    return await this.recordedTx(idHex)
-  }
-
-  private async recordedTx (idHex: string): Promise<TxStatusView | undefined> {
-    const rec = await this.store.getTxRecord(fromHex(idHex))
-    if (rec === undefined) return undefined
-    const vid = toHex(rec.vertexId)
-    const reason = rec.reason !== 'none' ? { reason: rec.reason } : {}
-    const bytes = await this.getVertexBytes(vid)
-    // a record whose vertex is indexed but has no body: pruned (a stale-nonce refusal names no vertex at all)
-    if (bytes === undefined && rec.status !== 'pending' && await this.history.record(vid) !== undefined) return { status: 'pruned', outcome: rec.status, vertexId: vid, ...reason }
-    const tx = bytes === undefined ? undefined : vertexInfo(bytes).txs.find(t => t.idHex === idHex)
-    return { status: rec.status, vertexId: vid, ...reason, ...(tx !== undefined ? { tx } : {}) }
+    return await txStatus({ store: this.store, history: this.history, mempool: this.mempool, processing: this.processing }, idHex)
   }
 
   /** Deletes decided bodies below `cutId` (an anchored checkpoint's vertex; DagHistory.pruneBelow); not on an archive. */

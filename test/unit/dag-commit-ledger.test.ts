@@ -213,3 +213,20 @@ test('a ledger restarted from its datadir resumes the rule where it stopped and 
   t.is(new Set(await roots(nodes)).size, 1)
   for (const n of nodes) await close(n)
 })
+
+test('a round one validator started while the others were idle is completed by them: its queued transfer becomes final', async t => {
+  const { nodes, users, genesis } = await network()
+  const first = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 10n, 0n))
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, first)).every(s => s === 'final')) >= 0)
+  t.true(await runUntil([nodes], async () => nodes.every(n => n.ledger.roundView()?.work === false)) >= 0, 'idle')
+  // validator 0 alone builds the next round (empty: what a node whose work ended later than the others' leaves)
+  const lone = await nodes[0].ledger.buildVertex({ empty: true })
+  if (lone === undefined) throw new Error('no vertex built')
+  for (const n of nodes.slice(1)) { await n.ledger.checkStandalone(lone); await n.ledger.insertVertex(lone) }
+  // then a transfer queued there: it waits for the next round, which needs the quorum of this one
+  const waiting = await nodes[0].ledger.submitTransaction(transfer(genesis, users[2], users[3], 5n, 0n))
+  t.true(nodes[0].ledger.roundView()?.built)
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, waiting)).every(s => s === 'final')) >= 0, 'the others complete the round and the transfer is final')
+  t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})

@@ -2,6 +2,7 @@ import { toHex } from '../../core/codec.ts'
 import { DagError } from '../errors.ts'
 import { type ConsensusParams, type GenesisValidator, quorumOf } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
+import { vertexAuthor } from '../vertex.ts'
 import { CommitRule, type RoundVertex } from './commit-rule.ts'
 import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
 import type { VertexStages } from './stages.ts'
@@ -32,6 +33,13 @@ export function commitLeaders (validators: readonly GenesisValidator[]): (round:
   return round => keys[round % keys.length]
 }
 
+/**
+ * The round a validator's next vertex would be in, whether it has one there already, whether that round's leader
+ * was seen below it, whether anything waits (queued transactions, undecided vertices that carry some, or other
+ * validators' vertices in that round), and whether a full batch is queued.
+ */
+export interface RoundView { round: number, built: boolean, leaderSeen: boolean, work: boolean, full: boolean }
+
 export class CommitCore implements ConsensusCore {
   private readonly graph: DagGraph
   readonly rule: CommitRule
@@ -43,14 +51,16 @@ export class CommitCore implements ConsensusCore {
   private readonly keysOf = new Map<string, string[]>()
   /** processing vertices that carry transactions: while there are any, rounds must move on (the proposer's pacing) */
   private carrying = 0
+  private readonly gcDepth: number
   conflictsSeen = 0
 
   constructor (graph: DagGraph, validators: readonly GenesisValidator[], params: ConsensusParams, authorOf: (vertexId: string) => string | undefined, init: CommitCoreInit = {}) {
     this.graph = graph
     this.authorOf = authorOf
+    this.gcDepth = init.gcDepth ?? COMMIT_GC_DEPTH
     const stake = new Map(validators.map(v => [toHex(v.publicKey), v.weight]))
     const total = validators.reduce((s, v) => s + v.weight, 0)
-    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), ...(init.gcDepth !== undefined ? { gcDepth: init.gcDepth } : {}) })
+    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), gcDepth: this.gcDepth })
   }
 
   get processingCount (): number { return this.processing.size }
@@ -138,19 +148,34 @@ export class CommitCore implements ConsensusCore {
   }
 
   /**
-   * After a restart, before the undecided vertices are registered: the rule starts after the last committed
-   * leader, which is the highest accepted vertex (a leader orders only rounds up to its own), with the accepted
-   * vertices of the rounds it keeps marked ordered.
+   * After a restart, once the loader placed the graph and before the undecided vertices are registered: the rule
+   * starts after the last committed leader, which is the highest accepted vertex (a leader orders only rounds up to
+   * its own), with the accepted vertices of the rounds it keeps marked ordered (authors read from their bodies).
    */
-  resume (accepted: ReadonlyArray<{ node: GraphNode, author: string }>, gcDepth: number): void {
+  async resumeFromGraph (bodyOf: (vertexId: string) => Promise<Uint8Array | undefined>): Promise<void> {
     const last = this.graph.maxAcceptedHeight
-    const keptFrom = Math.max(1, last - gcDepth)
+    const keptFrom = Math.max(1, last - this.gcDepth)
+    const accepted: GraphNode[] = []
+    for (const node of this.graph.values()) {
+      if (node.status === 'accepted' && node.id !== this.graph.genesisId && node.height >= keptFrom) accepted.push(node)
+    }
     this.rule.resume({ nextSlot: last + 1, keptFrom })
-    for (const { node, author } of [...accepted].sort((a, b) => a.node.height - b.node.height)) {
-      if (node.height < keptFrom) continue
-      this.rule.add(this.roundVertex(node.id, author, node.height, node.parents))
+    for (const node of accepted.sort((a, b) => a.height - b.height)) {
+      const bytes = await bodyOf(node.id)
+      if (bytes === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no body: the commit rule cannot resume`)
+      this.rule.add(this.roundVertex(node.id, toHex(vertexAuthor(bytes)), node.height, node.parents))
       this.rule.markOrdered(node.id)
     }
+  }
+
+  /** Where the rounds stand for a validator's pacing (DagLedger.roundView). */
+  view (selfHex: string, queued: number, maxBatch: number): RoundView {
+    const next = this.nextRound()
+    // others' vertices in the round this node would build are work too: a round stops short of the quorum when a
+    // validator with queued transactions built it and the rest were idle (they cannot see its mempool), and the
+    // next round needs the quorum of this one (found in the loop: three of four waiting for each other for ever)
+    const work = queued > 0 || this.carrying > 0 || this.rule.round(next.round).length > 0
+    return { round: next.round, built: this.hasVertexOf(selfHex, next.round), leaderSeen: next.leaderSeen, work, full: queued >= maxBatch }
   }
 
   /**
@@ -170,6 +195,12 @@ export class CommitCore implements ConsensusCore {
       return { round: r + 1, parents: chosen.map(v => v.id), leaderSeen: byAuthor.has(this.rule.leaderOf(r)) }
     }
     return { round: 1, parents: [this.graph.genesisId], leaderSeen: true }
+  }
+
+  /** The parents of this node's next vertex, or null when it has one in that round already. */
+  nextParents (selfHex: string, allowEmpty: boolean): { parents: string[], allowEmpty: boolean } | null {
+    const next = this.nextRound()
+    return this.hasVertexOf(selfHex, next.round) ? null : { parents: next.parents, allowEmpty }
   }
 
   /** Whether `author` has a vertex of `round` here. */
