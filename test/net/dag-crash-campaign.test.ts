@@ -11,3 +11,13 @@ test.serial('20 kill -9s of random validators under load: nothing final lost, on
   t.true(r.finalTxs.every(x => x === r.finalTxs[0]), `equal final counts: ${r.finalTxs.join(' ')}`)
   t.true(r.allBound, 'every node bound to every other at the end')
 })
+
+test.serial('under the commit rule: 10 kill -9s of random validators under load, nothing final lost, one state everywhere', async t => {
+  // the rule resumes from the graph after each kill (commit-core.ts resumeFromGraph): a restart mid-round, with
+  // vertices of the kept rounds accepted and others undecided, must rejoin the same sequence
+  t.timeout(300_000)
+  const r = await runCrashCampaign({ kills: 10, nodes: 4, accounts: 8, txPerSecond: 30, runBetweenKillsMs: [300, 1200], downMs: [50, 600], rule: 'commit', log: line => { t.log(line) } })
+  assertCampaignSound(t, r, 10)
+  t.true(r.finalTxs.every(x => x === r.finalTxs[0]), `equal final counts: ${r.finalTxs.join(' ')}`)
+  t.true(r.allBound, 'every node bound to every other at the end')
+})

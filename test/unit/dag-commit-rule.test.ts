@@ -52,6 +52,9 @@ function randomDag (c: Committee, rounds: number, random: () => number, omitLead
     const lastLeader = c.authors[(r - 1) % c.authors.length]
     const make = (author: string, withLeader: boolean | undefined): void => {
       const parents = r === 1 ? [] : pickParents(previous, c, random, withLeader === undefined ? undefined : { author: lastLeader, withLeader })
+      // a weak link now and then: a vertex two to four rounds down (what a builder adds for a late vertex)
+      const older = all.filter(v => v.round >= r - 4 && v.round <= r - 2)
+      if (older.length > 0 && random() < 0.3) parents.push(older[Math.floor(random() * older.length)].id)
       current.push({ id: `r${r}-${author}-${serial++}`, author, round: r, parents })
     }
     for (const author of c.authors) {
@@ -194,7 +197,8 @@ test('a vertex whose parent is missing or of another round, or whose author has 
   const r = rule(c)
   r.add({ id: 'a', author: 'v0', round: 1, parents: [] })
   t.throws(() => { r.add({ id: 'b', author: 'v1', round: 2, parents: ['x'] }) }, { message: /parent x not added/ })
-  t.throws(() => { r.add({ id: 'b', author: 'v1', round: 3, parents: ['a'] }) }, { message: /of round 1/ })
+  // a parent of a lower round is a weak link: it does not count for the quorum of the round below
+  t.throws(() => { r.add({ id: 'b', author: 'v1', round: 3, parents: ['a'] }) }, { message: /hold 0 of stake, below the quorum/ })
   t.throws(() => { r.add({ id: 'b', author: 'nobody', round: 2, parents: ['a'] }) }, { message: /not a validator/ })
   t.throws(() => { r.add({ id: 'b', author: 'v1', round: 0, parents: [] }) }, { message: /round 0/ })
   t.false(r.has('b'))
@@ -211,6 +215,11 @@ test('the round rules: parents hold the quorum, one per author; an equivocation 
   t.false(r.has('few') || r.has('both'))
   r.add({ id: 'ok', author: 'v0', round: 2, parents: ['r1-v0', 'r1-v1-twin', 'r1-v3'] })
   t.true(r.has('ok'))
+  // a parent of the same round or above is refused; one of a lower round beside the quorum is a weak link, taken
+  for (const a of ['v1', 'v2', 'v3']) r.add({ id: `r2-${a}`, author: a, round: 2, parents: ['r1-v0', 'r1-v1', 'r1-v3'] })
+  t.throws(() => { r.add({ id: 'same', author: 'v1', round: 2, parents: ['r1-v0', 'r1-v1', 'r1-v3', 'r2-v2'] }) }, { message: /of round 2/ })
+  r.add({ id: 'weak', author: 'v0', round: 3, parents: ['r2-v1', 'r2-v2', 'r2-v3', 'r1-v2'] })
+  t.true(r.has('weak'))
 })
 
 for (const n of [4, 7]) {

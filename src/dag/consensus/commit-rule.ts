@@ -3,8 +3,9 @@
  * DAG, with no message sent only to vote (docs/consensus-next.md; the ledger's under `consensus.rule: 'commit'`,
  * through commit-core.ts).
  *
- * - A vertex of round r names vertices of round r − 1 as parents (admission will require the quorum Q of their
- *   stake, and at most one vertex per author among them). Each round has one leader slot: `leaderOf(r)`.
+ * - A vertex of round r names vertices of round r − 1 as parents (the quorum Q of their stake, at most one vertex
+ *   per author among them), and may name vertices of lower rounds (weak links: a vertex that came too late to be
+ *   named by the round above it is ordered through them, not dropped). Each round has one leader slot: `leaderOf(r)`.
  * - A round-(r + 1) vertex **supports** the leader's round-r vertex B when B is one of its parents. A round-(r + 2)
  *   vertex **certifies** B when its parents that support B hold at least Q of stake.
  * - **Direct rule**: a slot is committed to B when the authors of vertices certifying B hold Q; it is skipped when
@@ -29,7 +30,7 @@ export interface RoundVertex {
   author: string
   /** ≥ 1; round 0 is the genesis. */
   round: number
-  /** Parent ids: vertices of round − 1 (none in round 1, whose parent is the genesis). */
+  /** Parent ids: vertices of round − 1 holding the quorum, and weak links to lower rounds (none in round 1). */
   parents: readonly string[]
 }
 
@@ -106,12 +107,14 @@ export class CommitRule {
     if (!Number.isSafeInteger(v.round) || v.round < 1) throw new RangeError(`vertex ${v.id}: round ${v.round}`)
     if (v.round < this.keptFrom) return false
     if (v.round > 1 && v.round > this.keptFrom) {
-      // the round rules: parents of the round below, one per author, holding the quorum between them
+      // the round rules: parents of the round below, one per author, holding the quorum between them; parents of
+      // lower rounds are weak links (a late vertex the round below did not name, ordered through them)
       const authors: RoundVertex[] = []
       for (const id of v.parents) {
         const parent = this.byId.get(id)
         if (parent === undefined) throw new RangeError(`vertex ${v.id}: parent ${id} not added`)
-        if (parent.round !== v.round - 1) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
+        if (parent.round >= v.round) throw new RangeError(`vertex ${v.id}: parent ${id} of round ${parent.round}`)
+        if (parent.round < v.round - 1) continue
         if (authors.some(a => a.author === parent.author)) throw new RangeError(`vertex ${v.id}: two parents of author ${parent.author}`)
         authors.push(parent)
       }
@@ -139,13 +142,15 @@ export class CommitRule {
     push(this.byRound, v.round, v)
     if (v.round > this.highestRound) this.highestRound = v.round
     if (v.round === 1) return
+    // supports and certificates count the round below only (weak links name older rounds)
+    const strong = v.parents.filter(id => this.byId.get(id)?.round === v.round - 1)
     const leader = this.p.leaderOf(v.round - 1)
-    const named = v.parents.filter(id => this.byId.get(id)?.author === leader)
+    const named = strong.filter(id => this.byId.get(id)?.author === leader)
     if (named.length > 0) this.supports.set(v.id, named)
     else push(this.blamers, v.round - 1, v)
     // v certifies each proposal of round − 2 that its parents supporting it hold the quorum for
     const supportersOf = new Map<string, RoundVertex[]>()
-    for (const id of v.parents) {
+    for (const id of strong) {
       const parent = this.byId.get(id)
       for (const b of (parent === undefined ? undefined : this.supports.get(id)) ?? []) push(supportersOf, b, parent as RoundVertex)
     }
@@ -174,6 +179,29 @@ export class CommitRule {
   get lowestRound (): number { return this.keptFrom }
   /** The highest round of a vertex added. */
   get topRound (): number { return this.highestRound }
+
+  /**
+   * The vertices of rounds `fromRound` to `belowRound` − 1 that are neither ordered nor in the causal past of `ids`:
+   * what a builder names as weak links so that a vertex too late for the round above it is still ordered.
+   */
+  outside (ids: readonly string[], fromRound: number, belowRound: number): RoundVertex[] {
+    const seen = new Set<string>(ids)
+    const stack = ids.map(id => this.byId.get(id)).filter(v => v !== undefined)
+    for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+      if (v.round <= fromRound) continue
+      for (const id of v.parents) {
+        if (seen.has(id)) continue
+        seen.add(id)
+        const parent = this.byId.get(id)
+        if (parent !== undefined) stack.push(parent)
+      }
+    }
+    const out: RoundVertex[] = []
+    for (let r = Math.max(fromRound, this.keptFrom); r < belowRound; r++) {
+      for (const v of this.byRound.get(r) ?? []) if (!seen.has(v.id) && !this.ordered.has(v.id)) out.push(v)
+    }
+    return out
+  }
 
   /** The vertices of a round (an equivocating author's more than one). */
   round (r: number): readonly RoundVertex[] { return this.byRound.get(r) ?? [] }
