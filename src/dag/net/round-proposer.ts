@@ -4,6 +4,9 @@ import type { DagLedger } from '../ledger.ts'
 import { Wakeable } from '../../core/wakeable.ts'
 import type { VertexGossip } from './vertex-gossip.ts'
 
+/** How often the consensus gauges are refreshed (the poller's rate). */
+const GAUGES_MS = 250
+
 export interface RoundProposerInit {
   /**
    * How long a validator that holds the quorum of a round waits for that round's leader vertex before it builds
@@ -23,7 +26,7 @@ export interface RoundProposerInit {
 }
 
 export interface RoundProposerComponents {
-  ledger: Pick<DagLedger, 'buildVertex' | 'roundView' | 'on' | 'off'>
+  ledger: Pick<DagLedger, 'buildVertex' | 'roundView' | 'consensusGauges' | 'on' | 'off'>
   gossip: Pick<VertexGossip, 'publish'>
   logger: Logger
 }
@@ -42,6 +45,7 @@ export class RoundProposer implements Startable {
   private readonly idleCheckMs: number
   private readonly minRoundMs: number
   private lastBuiltMs = 0
+  private gaugesAt = 0
   private readonly wakeable = new Wakeable()
   private readonly onWork = (): void => { this.wakeable.wake() }
   private abort = new AbortController()
@@ -94,6 +98,8 @@ export class RoundProposer implements Startable {
       } catch (err) {
         this.log.warn({ err }, 'building a round vertex failed')
       }
+      // the gauges the poller refreshes under Avalanche (processing vertices, pending transactions, memory)
+      if (Date.now() - this.gaugesAt >= GAUGES_MS) { this.gaugesAt = Date.now(); ledger.consensusGauges() }
       await this.wakeable.sleep(waitMs, signal)
     }
   }
