@@ -71,9 +71,10 @@ export class CommitCore implements ConsensusCore {
   get carryingCount (): number { return this.carrying }
 
   /**
-   * The round a vertex with these parents has, checked against the round rules before it is stored: its parents
-   * all of one height, one per author, holding the quorum (the genesis alone in round 1). Returns undefined for a
-   * vertex of a round already collected (late: it will never be ordered; stored as rejected). Throws PARENTS_INVALID.
+   * The round a vertex with these parents has (1 + the highest parent's), checked against the round rules before
+   * it is stored: its parents of the round below, one per author, holding the quorum; lower ones are weak links; the
+   * genesis alone in round 1. Returns undefined for a vertex of a round already collected (late: it will never be
+   * ordered; stored, then rejected). Throws PARENTS_INVALID.
    */
   roundOf (idHex: string, authorHex: string, parentHex: readonly string[]): number | undefined {
     const heights = parentHex.map(p => this.graph.get(p)?.height)
