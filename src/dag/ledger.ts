@@ -132,6 +132,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const oldestPendingMs = (): number | undefined => [mempool.oldestAddedMs(), processing.oldestSeenMs(id => core.isHeld(id))].reduce((a, b) => (b === undefined || (a !== undefined && a <= b) ? a : b))
     const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs), isPending: (id: string) => mempool.has(id) || processing.hasTx(id) }
     this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
+    this.on('tx:queued', () => { this.commit?.mempoolStalled(false) })
     this.on('tx:final', info => { this.admissionControl.decided(info.idHex, true) }).on('tx:rejected', info => { this.admissionControl.decided(info.idHex, false) })
   }
 
@@ -211,6 +212,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       if ((await this.state.account(t.account)).nonce > t.tx.nonce) lost.add(t.conflictKey)
     }
     this.processing.add(info, Date.now())
+    // under the commit rule a vertex of this node's that is never ordered gives its transactions back to the
+    // mempool (decisions.ts): after a restart too, so "own" is its author, not a mark kept in memory
+    if (this.commit !== undefined && bytesEqual(info.vertex.author, this.identity.publicKey)) this.processing.markOwn(info.idHex)
     const decisions = this.core.add(info.idHex, info.txs.map(t => ({ conflictKey: t.conflictKey, txIdHex: t.idHex })), lost)
     this.external.onProcessing(info)
     return decisions
@@ -335,6 +339,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
+      // queued transactions none of which could be taken (an earlier nonce nowhere in reach) are not work for the
+      // rounds until something new is queued: they would keep every validator building empty rounds for ever
+      this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
       // only now: until the vertex is registered, submits must still see these nonces as pending

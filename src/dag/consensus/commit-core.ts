@@ -178,7 +178,7 @@ export class CommitCore implements ConsensusCore {
     // others' vertices in the round this node would build are work too: a round stops short of the quorum when a
     // validator with queued transactions built it and the rest were idle (they cannot see its mempool), and the
     // next round needs the quorum of this one (found in the loop: three of four waiting for each other for ever)
-    const work = queued > 0 || this.carrying > 0 || this.rule.round(next.round).length > 0
+    const work = (queued > 0 && !this.stalled) || this.carrying > 0 || this.rule.round(next.round).length > 0
     return { round: next.round, built: this.hasVertexOf(selfHex, next.round), leaderSeen: next.leaderSeen, work, full: queued >= maxBatch }
   }
 
@@ -214,6 +214,14 @@ export class CommitCore implements ConsensusCore {
     const next = this.nextRound()
     return this.hasVertexOf(selfHex, next.round) ? null : { parents: next.parents, allowEmpty }
   }
+
+  /**
+   * Set when this node built a vertex that could take none of its queued transactions (their earlier nonces are
+   * nowhere in reach), cleared when a transaction is queued: until then the queue is not work for the rounds (a
+   * vertex arriving with transactions is, and may bring those nonces into reach).
+   */
+  mempoolStalled (stalled: boolean): void { this.stalled = stalled }
+  private stalled = false
 
   /** Whether `author` has a vertex of `round` here. */
   hasVertexOf (author: string, round: number): boolean { return this.rule.round(round).some(v => v.author === author) }
