@@ -204,16 +204,14 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
   private async registerProcessing (info: VertexInfo): Promise<Decisions> {
-    // A decided (account, nonce) has consumed the nonce: the account's nonce is past it (Avalanche rejects the
-    // vertex at once; under the commit rule the order settles it).
+    // A decided (account, nonce) consumed the nonce (Avalanche rejects the vertex at once; the commit rule's order settles it)
     const lost = new Set<string>()
     for (const t of this.commit === undefined ? info.txs : []) {
       if (this.core.preferredInstance(t.conflictKey) !== undefined) continue
       if ((await this.state.account(t.account)).nonce > t.tx.nonce) lost.add(t.conflictKey)
     }
     this.processing.add(info, Date.now())
-    // under the commit rule a vertex of this node's that is never ordered gives its transactions back to the
-    // mempool (decisions.ts): after a restart too, so "own" is its author, not a mark kept in memory
+    // commit rule: an own vertex never ordered gives its transactions back, after a restart too (mark by author)
     if (this.commit !== undefined && bytesEqual(info.vertex.author, this.identity.publicKey)) this.processing.markOwn(info.idHex)
     const decisions = this.core.add(info.idHex, info.txs.map(t => ({ conflictKey: t.conflictKey, txIdHex: t.idHex })), lost)
     this.external.onProcessing(info)
@@ -339,8 +337,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
-      // queued transactions none of which could be taken (an earlier nonce nowhere in reach) are not work for the
-      // rounds until something new is queued: they would keep every validator building empty rounds for ever
+      // a queue none of which could be taken is not work for the rounds until more is queued (CommitCore)
       this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
