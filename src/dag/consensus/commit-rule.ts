@@ -185,17 +185,7 @@ export class CommitRule {
    * what a builder names as weak links so that a vertex too late for the round above it is still ordered.
    */
   outside (ids: readonly string[], fromRound: number, belowRound: number): RoundVertex[] {
-    const seen = new Set<string>(ids)
-    const stack = ids.map(id => this.byId.get(id)).filter(v => v !== undefined)
-    for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
-      if (v.round <= fromRound) continue
-      for (const id of v.parents) {
-        if (seen.has(id)) continue
-        seen.add(id)
-        const parent = this.byId.get(id)
-        if (parent !== undefined) stack.push(parent)
-      }
-    }
+    const seen = this.causalPast(ids.map(id => this.byId.get(id)).filter(v => v !== undefined), fromRound)
     const out: RoundVertex[] = []
     for (let r = Math.max(fromRound, this.keptFrom); r < belowRound; r++) {
       for (const v of this.byRound.get(r) ?? []) if (!seen.has(v.id) && !this.ordered.has(v.id)) out.push(v)
@@ -277,7 +267,7 @@ export class CommitRule {
       const anchor = decided.get(a)
       if (anchor === undefined || anchor.kind === 'undecided') return { round: r, kind: 'undecided' }
       if (anchor.kind === 'skip') continue
-      const past = this.causalPast(anchor.leader, r + 2)
+      const past = this.causalPast([anchor.leader], r + 2)
       for (const b of this.proposals(r)) {
         if ((this.certifiers.get(b.id) ?? []).some(c => past.has(c.id))) return { round: r, kind: 'commit', leader: b }
       }
@@ -292,11 +282,10 @@ export class CommitRule {
     return (this.byRound.get(r) ?? []).filter(v => v.author === leader)
   }
 
-
-  /** Ids of `from` and its ancestors down to round `lowest`. */
-  private causalPast (from: RoundVertex, lowest: number): Set<string> {
-    const seen = new Set<string>([from.id])
-    const stack = [from]
+  /** Ids of `from` and their ancestors down to round `lowest`. */
+  private causalPast (from: readonly RoundVertex[], lowest: number): Set<string> {
+    const seen = new Set<string>(from.map(v => v.id))
+    const stack = [...from]
     for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
       if (v.round <= lowest) continue
       for (const id of v.parents) {
