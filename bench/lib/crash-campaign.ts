@@ -301,10 +301,14 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
     report.converged = await until(async () => {
       const stats = await Promise.all(nodes.map(async v => await v.stats())).catch(() => [])
       // under the commit rule the last rounds' empty vertices stay undecided once nothing waits (no leader above them
-      // is ever built): the same final transactions and state root everywhere say it is done (as the mempool is not
-      // checked under Avalanche: a transfer whose earlier nonce was lost with a killed node's mempool waits there)
-      const done = (s: { processing: number }): boolean => opts.rule === 'commit' || s.processing === 0
-      return stats.length === n && stats.every(s => done(s) && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
+      // is ever built): done is no validator having work for the rounds (DagLedger.roundView: nothing queued that it
+      // can take, no undecided vertex carrying transactions, no round left short); a transfer whose earlier nonce was
+      // lost with a killed node's mempool may wait in a queue, as under Avalanche (whose mempool is not checked)
+      if (opts.rule === 'commit') {
+        const views = await Promise.all(nodes.map(async v => JSON.parse(await v.ask('rounds', 'rounds')) as { work: boolean } | null)).catch(() => [])
+        if (views.length !== n || views.some(w => w?.work !== false)) return false
+      }
+      return stats.length === n && stats.every(s => (opts.rule === 'commit' || s.processing === 0) && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
     }, waitMs)
     if (!report.converged) {
       // what each node was stuck on, for the post-mortem of a failed run

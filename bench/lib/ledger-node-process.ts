@@ -48,6 +48,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (cmd === 'stats') out(`stats ${JSON.stringify(await dag.stats())}`)
   else if (cmd === 'metrics') { await writeFile(a, await registry.metrics()); out(`metrics ${a}`) }
   else if (cmd === 'health') out(`health ${JSON.stringify(dag.consensusHealth())}`)
+  else if (cmd === 'rounds') out(`rounds ${JSON.stringify(dag.ledger.roundView() ?? null)}`)
   else if (cmd === 'tx') out(`tx ${a} ${(await dag.getTx(a).catch(() => undefined))?.status ?? 'unknown'}`)
   else if (cmd === 'conflicts') out(`conflicts ${JSON.stringify(conflicts())}`)
   else if (cmd === 'hangup') await libp2p.hangUp(multiaddr(a)).catch(() => undefined)
