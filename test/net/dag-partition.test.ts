@@ -58,8 +58,11 @@ async function bothDecided (t: ExecutionContext, net: FourNodes, id1: string, id
       return true
     }, 'both transactions decided on every node', 120_000)
   } catch (err) {
-    for (let i = 0; i < 4; i++) t.log(`node ${i}: ${await net.probes[i].tx(id1)} ${await net.probes[i].tx(id2)} peers ${net.nodes[i].peers} ${JSON.stringify(await net.probes[i].conflicts())}`)
-    throw err
+    // in the error itself, not only t.log: CI keeps the failure summary, not the log lines above it
+    const report: string[] = []
+    for (let i = 0; i < 4; i++) report.push(`node ${i}: ${await net.probes[i].tx(id1)} ${await net.probes[i].tx(id2)} peers ${net.nodes[i].peers} ${JSON.stringify(await net.probes[i].conflicts())}`)
+    t.log(report.join('\n'))
+    throw new Error(`${(err as Error).message}\n${report.join('\n')}`)
   }
 }
 
