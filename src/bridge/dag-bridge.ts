@@ -8,7 +8,8 @@
  *   so normally one validator proposes; if several do, the credits conflict (one deposit account, nonce 0) and
  *   exactly one becomes final.
  * - **Outside validity**: the bridge registers `checkDeposit` as the ledger's checker of deposit credits, so this
- *   node does not prefer or vote for a vertex with a credit its own chain view has not confirmed.
+ *   node does not prefer or vote for a vertex with a credit its own chain view has not confirmed. Under the commit
+ *   rule it attests each confirmed deposit instead, and credits once a quorum attested (deposit-attestations.ts).
  * - **Withdrawals out**: final `withdraw` burns wait in an unsettled set; a validator (in turn, rank rotated by
  *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
  *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
@@ -35,6 +36,7 @@ import { genesisLockMatches } from './genesis-lock.ts'
 import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
 import { KEY_BRIDGE_EPOCH, StateCuts, type StateProof } from './state-cuts.ts'
 import { HistoryPruner } from './history-pruner.ts'
+import { DepositAttestations } from './deposit-attestations.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { storedWithdrawal } from './withdrawal-cut.ts'
 import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
@@ -87,6 +89,8 @@ export class DagBridge implements Startable {
   private readonly cuts: StateCuts
   /** A pruned node's pruner (`pruneHistory` given); undefined on an archive node. */
   readonly pruner: HistoryPruner | undefined
+  /** The commit rule's attestations of deposits (deposit-attestations.ts); undefined under Avalanche. */
+  private readonly attestations: DepositAttestations | undefined
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
@@ -109,6 +113,7 @@ export class DagBridge implements Startable {
     this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
     this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
+    this.attestations = DepositAttestations.of({ ledger: components.dag.reader, genesis: components.genesis, identity: components.identity, submit: async (tx) => await components.dag.submitTransaction(tx), logger: this.log }, this.resubmitMs)
     const prune = components.pruneHistory
     this.pruner = prune === undefined ? undefined : new HistoryPruner({ chain: components.chain, cutVertex: async (e) => await this.cuts.vertexOf(e), prune, logger: this.log })
     if (components.registry !== undefined) {
@@ -216,7 +221,8 @@ export class DagBridge implements Startable {
 
   private async creditDeposits (): Promise<void> {
     const chainId = this.evmChainId
-    if (chainId === undefined || !this.ledger.isValidator || !this.propose) return
+    // a validator that does not propose still attests under the commit rule (it is its vote)
+    if (chainId === undefined || !this.ledger.isValidator || (!this.propose && this.attestations === undefined)) return
     const validators = this.ledger.validatorKeys().length
     const me = this.myValidatorIndex()
     for (const [key, p] of [...this.pending]) {
@@ -225,18 +231,21 @@ export class DagBridge implements Startable {
       const account = depositAccount(chainId, txHash, p.logIndex)
       if ((await this.ledger.account(account)).nonce > 0n) {
         // credited (final) on this node: done
+        this.attestations?.forget(key)
         this.pending.delete(key)
         await this.db.del(enc(PREFIX_DEPOSIT + key))
         continue
       }
       const rank = (me - Number(p.depositId % BigInt(validators)) + validators) % validators
       const now = Date.now()
+      const deposit = { evmChainId: chainId, txHash, logIndex: p.logIndex, account: addressBytesFromDagAccount(p.dagAccount), amount: p.amount }
+      // the commit rule: attest first; the credit once the attestations final here and this validator hold the quorum
+      if (this.attestations !== undefined && !await this.attestations.step(key, deposit, now)) continue
+      if (!this.propose) continue
       if (now < p.seenAtMs + rank * this.proposeDelayMs) continue
       if (p.lastSubmitMs !== 0 && now < p.lastSubmitMs + this.resubmitMs) continue
       p.lastSubmitMs = now
-      const tx = buildDepositCredit(this.ledger.chainId, this.c.identity, {
-        evmChainId: chainId, txHash, logIndex: p.logIndex, account: addressBytesFromDagAccount(p.dagAccount), amount: p.amount
-      })
+      const tx = buildDepositCredit(this.ledger.chainId, this.c.identity, deposit)
       try {
         const id = await this.c.dag.submitTransaction(tx)
         this.metrics?.proposals.inc({ kind: 'deposit-credit' })

@@ -52,7 +52,7 @@ export class VertexAdmission {
     if (kind.validatorOnly === true && !this.validators.has(toHex(tx.publicKey))) {
       throw new DagError('AUTHOR_UNKNOWN', `a ${kind.name} transaction must be signed by a genesis validator`)
     }
-    if (kind.externalCheck === true && this.c.genesis.consensus.rule === 'commit') {
+    if (kind.externalCheck === true && kind.orderCheck === undefined && this.c.genesis.consensus.rule === 'commit') {
       throw new DagError('KIND_UNSUPPORTED', `a ${kind.name} transaction needs an outside check, which this network's consensus rule (commit) does not carry yet`)
     }
     if (kind.feeExempt !== true && tx.fee < this.c.genesis.minFee) {

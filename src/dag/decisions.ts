@@ -145,8 +145,9 @@ export class DecisionWriter {
       draft.decidedTxs.add(o.info.idHex)
     }
     for (const [position, o] of outcomes.entries()) {
-      // a transaction refused for a nonce an earlier one consumed decides nothing about that (account, nonce)
-      if (o.reason !== 'nonce') store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
+      // a transaction refused for a nonce an earlier one consumed, or by its order check (the nonce stays unused),
+      // decides nothing about that (account, nonce)
+      if (o.reason !== 'nonce' && o.reason !== 'unattested') store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
       const rec: TxRecord = { status: o.ok ? 'final' : 'rejected', vertexId: info.id, reason: o.reason, decidedAtMs: BigInt(now) }
       store.putTxRecord(b, o.info.id, rec)
       if (o.ok) {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { addressFromPublicKey, formatAddress, parseAddress } from '../core/address.ts'
+import { addressBytesFromPublicKey, addressFromPublicKey, formatAddress, parseAddress } from '../core/address.ts'
 import { fromHex, toHex, Writer } from '../core/codec.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, sha256 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
@@ -18,7 +18,7 @@ export interface ConsensusParams {
   /**
    * How vertices become final: `avalanche`, repeated polling (the network's rule since s1); `commit`, the DAG commit
    * rule of docs/consensus-next.md (rounds, leaders, no polls; k and α still give the quorum ⌈α/k · W⌉). `commit`
-   * does not carry the kinds that need an outside check yet (deposit credits, the market's), nor more validators
+   * does not carry the market's kinds that need an outside check yet (deposit credits are checked by the order: a quorum of attestations), nor more validators
    * than a vertex has parents (MAX_PARENTS). @default 'avalanche'
    */
   rule?: ConsensusRule
@@ -31,6 +31,16 @@ export const COMMIT_RULE_MAX_VALIDATORS = 8
 /** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
 export function quorumOf (stake: number, params: Pick<ConsensusParams, 'k' | 'alpha'>): number {
   return Math.ceil((params.alpha * stake) / params.k)
+}
+
+/**
+ * What the kinds' order checks read under the commit rule (TxKind.orderCheck): every validator's address and stake,
+ * and the quorum of the total stake. Undefined under Avalanche, where no order check runs.
+ */
+export function orderCheckContextOf (genesis: Pick<Genesis, 'validators' | 'consensus'>): { validators: Array<{ address: Uint8Array, stake: number }>, quorum: number } | undefined {
+  if (genesis.consensus.rule !== 'commit') return undefined
+  const validators = genesis.validators.map(v => ({ address: addressBytesFromPublicKey(v.publicKey), stake: v.weight }))
+  return { validators, quorum: quorumOf(validators.reduce((s, v) => s + v.stake, 0), genesis.consensus) }
 }
 
 export const DEFAULT_CONSENSUS: ConsensusParams = { k: 20, alpha: 15, betaVirtuous: 15, betaRogue: 20 }

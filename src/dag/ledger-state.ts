@@ -6,7 +6,7 @@ import type { DagGraph } from './graph.ts'
 import { DagError } from './errors.ts'
 import type { AccountRecord, DagBatch, DagStore, RejectReason, UnprovenCredit } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { requireTxKind } from './tx-kinds.ts'
+import { type OrderCheckContext, requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
 
 /** Committed account records kept in memory (and as many last-transaction vertices); the rest is read from disk. */
@@ -72,13 +72,19 @@ export class LedgerState {
   private readonly cacheLimit: number
 
   private readonly creditsLimit: number
+  /** Set under the commit rule: the kinds' `orderCheck`s run, with these validators and this quorum. */
+  private readonly order: Pick<OrderCheckContext, 'validators' | 'quorum'> | undefined
 
-  /** `creditsLimit`: accounts whose credit lists are kept in memory (0: none, every debit reads them from disk). */
-  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT, creditsLimit = CREDITS_CACHE_LIMIT) {
+  /**
+   * `creditsLimit`: accounts whose credit lists are kept in memory (0: none, every debit reads them from disk).
+   * `order`: the commit rule's validity from the order (TxKind.orderCheck); undefined under Avalanche.
+   */
+  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT, creditsLimit = CREDITS_CACHE_LIMIT, order?: Pick<OrderCheckContext, 'validators' | 'quorum'>) {
     this.store = store
     this.graph = graph
     this.cacheLimit = Math.max(1, cacheLimit)
     this.creditsLimit = creditsLimit
+    this.order = order
   }
 
   /** Writes the genesis allocations into `b`; the cache fills from disk once `b` is committed. */
@@ -211,12 +217,21 @@ export class LedgerState {
         outcomes.push({ info: t, ok: false, reason: 'nonce' })
         continue
       }
+      const kind = requireTxKind(t.tx.kind)
+      const payload = kind.decode(t.tx.payload)
+      if (this.order !== undefined && kind.orderCheck !== undefined) {
+        // refused by the order: the nonce stays unused, so a valid transaction can take it later
+        const reason = await kind.orderCheck(payload, { ...this.order, signer: t.tx.publicKey, nonceOf: async (a) => (await this.roundAccount(a)).nonce })
+        if (reason !== undefined) {
+          outcomes.push({ info: t, ok: false, reason })
+          continue
+        }
+      }
       sender.rec.nonce += 1n
       // Credits from V itself (earlier positions) and from V's ancestors are proven; others stay unproven.
       const unprovenSum = sender.rec.unprovenCount === 0 ? 0n : await this.prove(b, t.accountHex, sender, causalFrom, ofV)
       const available = sender.rec.balance - unprovenSum
-      const kind = requireTxKind(t.tx.kind)
-      const effects = kind.effects(kind.decode(t.tx.payload), { account: t.account, nonce: t.tx.nonce })
+      const effects = kind.effects(payload, { account: t.account, nonce: t.tx.nonce })
       const need = effects.debit + t.tx.fee
       round.lastTxVertex.set(t.accountHex, v.idHex)
       if (available < need) {

@@ -11,7 +11,7 @@ import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from 
 import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
-import { type Genesis, genesisId } from './genesis.ts'
+import { type Genesis, genesisId, orderCheckContextOf } from './genesis.ts'
 import { DagGraph } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
 import { DagHistory, type DagHistoryInit, DEFAULT_HISTORY_WINDOW } from './history.ts'
@@ -119,7 +119,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const historyInit = commit ? { ...init, historyWindow: Math.max(init.historyWindow ?? DEFAULT_HISTORY_WINDOW, 4 * COMMIT_GC_DEPTH) } : init
     const history = this.history = new DagHistory(store, graph, historyInit, this.metrics)
     graph.history = history
-    const state = this.state = new LedgerState(store, graph, init.accountCacheSize)
+    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, orderCheckContextOf(genesis))
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing

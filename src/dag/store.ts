@@ -33,7 +33,8 @@ export type { AccountRecord, AccountSnapshot, UnprovenCredit } from './account-r
 export type TxStatus = 'pending' | 'final' | 'rejected'
 
 /** Why a transaction was rejected (bounded). */
-export const REJECT_REASONS = ['none', 'conflict', 'insufficient-balance', 'nonce'] as const
+// appended only (stored by index); 'unattested': a deposit credit the order reached before a quorum of attestations
+export const REJECT_REASONS = ['none', 'conflict', 'insufficient-balance', 'nonce', 'unattested'] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
 
 export interface TxRecord {

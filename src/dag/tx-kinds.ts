@@ -35,7 +35,7 @@ export interface TxKind<P = unknown> {
    * deposit's or the epoch chain's). Its (account, nonce) is the conflict key, so consensus lets exactly one
    * transaction per (account, nonce) become final. @default the signer's address
    */
-  account?: (payload: P) => Uint8Array
+  account?: (payload: P, signer: { publicKey: Uint8Array }) => Uint8Array
   /** Stateless checks of the signed fields (nonce, fee) against the payload; throws DagError. */
   validate?: (payload: P, tx: { nonce: bigint, fee: bigint }) => void
   /** Only genesis validators may sign it. Fee-exempt kinds must set this (they cost the network, not the signer). */
@@ -48,11 +48,30 @@ export interface TxKind<P = unknown> {
    */
   externalCheck?: boolean
   /**
+   * Under the commit rule, where the order is the same at every node and no vertex can be held back: the check that
+   * replaces `externalCheck`, run against the state the order reached when the sequence reaches the transaction
+   * (before its nonce is consumed). Returns a reject reason, or undefined when valid. A kind with `externalCheck`
+   * and no `orderCheck` is refused under that rule (KIND_UNSUPPORTED). @default none
+   */
+  orderCheck?: (payload: P, ctx: OrderCheckContext) => Promise<'unattested' | undefined>
+  /**
    * Records other parts keep about a final transaction of this kind (the bridge: "this withdraw still needs an
    * epoch"). The ledger writes them in the batch that commits the decision, so they exist exactly when the
    * transaction is final, whatever moment a kill -9 hits. Keys must come from the storage table.
    */
   finalRecords?: (tx: FinalTxContext) => FinalRecord[]
+}
+
+/** What `orderCheck` reads: the signer, the validators' stake and the quorum, and the state the order reached. */
+export interface OrderCheckContext {
+  /** The signer's ML-DSA public key. */
+  signer: Uint8Array
+  /** The genesis validators: address (20 bytes, of the public key) and stake. */
+  validators: ReadonlyArray<{ address: Uint8Array, stake: number }>
+  /** The quorum of stake (genesis.ts quorumOf). */
+  quorum: number
+  /** An account's nonce in the state the order reached (earlier transactions of the same vertex included). */
+  nonceOf: (address: Uint8Array) => Promise<bigint>
 }
 
 /** The acting account and nonce of a transaction, as `effects` sees them. */

@@ -119,7 +119,7 @@ export interface TxInfo {
 export function txInfo (encoded: Uint8Array, tx: Transaction = decodeTx(encoded)): TxInfo {
   const id = txId(encoded)
   const kind = requireTxKind(tx.kind)
-  const account = kind.account !== undefined ? kind.account(kind.decode(tx.payload)) : addressBytesFromPublicKey(tx.publicKey)
+  const account = kind.account !== undefined ? kind.account(kind.decode(tx.payload), tx) : addressBytesFromPublicKey(tx.publicKey)
   const accountHex = toHex(account)
   return { tx, encoded, id, idHex: toHex(id), account, accountHex, conflictKey: `${accountHex}:${tx.nonce}` }
 }

@@ -2,7 +2,8 @@
 // its own LevelDB, exchange their signed vertices directly (no network: the delivery is the test's to choose, which
 // is what lets it partition them). Transfers become final everywhere with one state root; a double spend has one
 // winner, the same everywhere; two halves of a 2 | 2 split finalize nothing until they meet; the round rules refuse a
-// vertex that breaks them; a ledger restarted from its datadir goes on where it stopped.
+// vertex that breaks them; a ledger restarted from its datadir goes on where it stopped; a deposit credit needs a
+// quorum of attestations before it.
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +18,10 @@ import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 import { addressOf, transfer } from '../helpers/dag-net.ts'
 import { parseAddress } from '../../src/core/address.ts'
+import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
+import type { DagError } from '../../src/dag/errors.ts'
+import { encodeTx, type Transaction } from '../../src/dag/tx.ts'
+import { buildTaskSettle, registerMarketKinds, taskIdOf } from '../../src/market/index.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
@@ -228,5 +233,62 @@ test('a round one validator started while the others were idle is completed by t
   t.true(nodes[0].ledger.roundView()?.built)
   t.true(await runUntil([nodes], async () => (await statuses(nodes, waiting)).every(s => s === 'final')) >= 0, 'the others complete the round and the transfer is final')
   t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})
+
+test('a deposit credit under the commit rule is refused until a quorum of validators attested its exact payload, then minted once', async t => {
+  registerBridgeKinds()
+  const { nodes, users, genesis } = await network()
+  const all = [nodes]
+  const to = parseAddress(addressOf(users[0]))
+  const deposit = { evmChainId: 31337n, txHash: new Uint8Array(32).fill(7), logIndex: 2, account: to, amount: 5000n }
+  const submit = async (i: number, tx: Transaction): Promise<string> => await nodes[i].ledger.submitTransaction(encodeTx(tx))
+  const settled = async (ids: string[]): Promise<void> => {
+    t.true(await runUntil(all, async () => (await Promise.all(ids.map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final' || x === 'rejected'))) >= 0)
+  }
+  const reasons = async (id: string): Promise<Array<string | undefined>> => await Promise.all(nodes.map(async n => { const s = await n.ledger.getTx(id); return `${s?.status} ${s?.reason}` }))
+  const balances = async (): Promise<Set<bigint>> => new Set(await Promise.all(nodes.map(async n => (await n.ledger.getAccount(to)).balance)))
+  const creditAccount = depositAccount(deposit.evmChainId, deposit.txHash, deposit.logIndex)
+
+  // the quorum is 3 of 4: a credit with its signer's stake alone is rejected where the order reaches it
+  const early = await submit(0, buildDepositCredit(genesis.chainId, nodes[0].key, deposit))
+  await settled([early])
+  t.deepEqual(await reasons(early), Array(4).fill('rejected unattested'))
+  t.deepEqual(await balances(), new Set([START]), 'nothing minted')
+  t.is((await nodes[2].ledger.getAccount(creditAccount)).nonce, 0n, 'the deposit account\'s nonce stays unused')
+
+  // node 1 attests another amount, node 2 the deposit as it is: with the credit's signer that is 2 of the 3 needed
+  const wrong = await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, { ...deposit, amount: 9999n }))
+  const right2 = await submit(2, buildDepositAttest(genesis.chainId, nodes[2].key, deposit))
+  await settled([wrong, right2])
+  t.deepEqual([...await reasons(wrong), ...await reasons(right2)], Array(8).fill('final undefined'), 'attestations are final and move nothing')
+  t.deepEqual(await balances(), new Set([START]))
+  const short = await submit(3, buildDepositCredit(genesis.chainId, nodes[3].key, deposit))
+  await settled([short])
+  t.deepEqual(await reasons(short), Array(4).fill('rejected unattested'), 'an attestation of another payload does not count')
+
+  // node 1 attests the deposit as it is: node 3's credit, signed again, holds 3 of 4 and is minted; a later one
+  // loses its nonce
+  const right1 = await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, deposit))
+  await settled([right1])
+  const credit = await submit(3, buildDepositCredit(genesis.chainId, nodes[3].key, deposit))
+  t.not(credit, short, 'signed again, the credit is another transaction')
+  await settled([credit])
+  t.deepEqual(await reasons(credit), Array(4).fill('final undefined'))
+  t.deepEqual(await balances(), new Set([START + 5000n]))
+  const again = await submit(1, buildDepositCredit(genesis.chainId, nodes[1].key, deposit)).catch((err: DagError) => err.code)
+  t.is(again, 'NONCE_TOO_LOW', 'a second credit of a credited deposit is refused at once')
+  t.is(new Set(await roots(nodes)).size, 1, 'one state root')
+
+  // an attestation must come from a genesis validator, and once per validator and payload
+  const stranger = await submit(0, buildDepositAttest(genesis.chainId, users[1], deposit)).catch((err: DagError) => err.code)
+  t.is(stranger, 'AUTHOR_UNKNOWN')
+  t.is(await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, deposit)).catch((err: DagError) => err.code), 'NONCE_TOO_LOW')
+
+  // the market's decisions still need the outside check this rule does not carry (consensus-next.md step 4): refused
+  registerMarketKinds()
+  const taskId = taskIdOf(to, 0n)
+  const settle = buildTaskSettle(genesis.chainId, nodes[0].key, 1n, { taskId, outcome: 'paid', payouts: [{ provider: to, amount: 495n }], fee: 5n, refund: 500n, requester: to })
+  t.is(await submit(0, settle).catch((err: DagError) => err.code), 'KIND_UNSUPPORTED')
   for (const n of nodes) await close(n)
 })

@@ -73,7 +73,7 @@ test('a settle acts for the escrow and moves all of it: payouts, the fee to the 
   const p = { taskId, outcome: 'paid' as const, payouts: [{ provider: providerAddr, amount: 495n }], fee: 5n, refund: 500n, requester: requesterAddr }
   const tx = buildTaskSettle('c', provider, 1n, p)
   t.is(tx.fee, 0n)
-  t.deepEqual(taskSettleKind.account?.(p), escrowAccount(taskId))
+  t.deepEqual(taskSettleKind.account?.(p, tx), escrowAccount(taskId))
   t.deepEqual(taskSettleKind.effects(p, { account: escrowAccount(taskId), nonce: 1n }), {
     debit: 1000n,
     credits: [{ to: providerAddr, amount: 495n }, { to: FEE_POOL_ACCOUNT, amount: 5n }, { to: requesterAddr, amount: 500n }]

@@ -1,7 +1,7 @@
 /** Signed transactions of the chain bridge kinds. */
 import { DagError } from '../../dag/errors.ts'
 import { signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
-import { type DepositCreditPayload, depositCreditKind, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
+import { type DepositCreditPayload, depositCreditKind, TX_KIND_DEPOSIT_ATTEST, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
 import { epochCloseKind, TX_KIND_EPOCH_CLOSE } from './epoch-close.ts'
 import { TX_KIND_WITHDRAW, withdrawKind } from './withdraw.ts'
 
@@ -9,9 +9,18 @@ export interface SignerKeys { publicKey: Uint8Array, secretKey: Uint8Array }
 
 /** A validator's credit of a confirmed deposit (nonce 0, fee 0: it acts for the deposit's own account). */
 export function buildDepositCredit (chainId: string, signer: SignerKeys, deposit: DepositCreditPayload): Transaction {
+  return buildDepositTx(chainId, signer, deposit, TX_KIND_DEPOSIT_CREDIT)
+}
+
+/** A validator's attestation of a deposit its chain view confirmed (the commit rule; nonce 0, fee 0). */
+export function buildDepositAttest (chainId: string, signer: SignerKeys, deposit: DepositCreditPayload): Transaction {
+  return buildDepositTx(chainId, signer, deposit, TX_KIND_DEPOSIT_ATTEST)
+}
+
+function buildDepositTx (chainId: string, signer: SignerKeys, deposit: DepositCreditPayload, kind: number): Transaction {
   const payload = depositCreditKind.encode(deposit)
   depositCreditKind.decode(payload)
-  return signTx(chainId, { version: TX_VERSION, kind: TX_KIND_DEPOSIT_CREDIT, publicKey: signer.publicKey, nonce: 0n, fee: 0n, payload }, signer.secretKey)
+  return signTx(chainId, { version: TX_VERSION, kind, publicKey: signer.publicKey, nonce: 0n, fee: 0n, payload }, signer.secretKey)
 }
 
 export interface WithdrawInit {

@@ -6,17 +6,29 @@
  * (EVM chain id, transaction hash, log index), with nonce 0 and fee 0. Every credit of one deposit, whoever signs
  * it, is in the conflict set (depositAccount, 0): consensus lets exactly one become final on every node, and once
  * it is final the account's nonce is 1, so any later credit of that deposit is refused at submission and rejected
- * on arrival, deterministically. Validity against the chain is each validator's own check (externalCheck: a node
- * does not prefer or vote for a vertex with a credit its chain view has not confirmed). See docs/protocol.md.
+ * on arrival, deterministically. Validity against the chain is each validator's own check:
+ *
+ * - under Avalanche (externalCheck): a node does not prefer or vote for a vertex with a credit its chain view has
+ *   not confirmed;
+ * - under the commit rule, where no vertex can be held back (docs/consensus-next.md step 4), by a quorum of
+ *   attestations (orderCheck): each validator whose chain view confirmed the deposit puts a `deposit-attest`
+ *   (kind 19) of exactly this payload in the order, and a credit is valid when the order reaches it only if its
+ *   signer and the validators whose attestation came before it hold the quorum of stake. An earlier credit is
+ *   rejected `unattested` and leaves the deposit account's nonce unused, so a later credit can still take it. No
+ *   one can mint what fewer than a quorum of validators saw on chain.
+ *
+ * See docs/protocol.md.
  */
-import { ADDRESS_BYTES, formatAddress } from '../../core/address.ts'
-import { Reader, toHex, Writer } from '../../core/codec.ts'
+import { ADDRESS_BYTES, addressBytesFromPublicKey, formatAddress } from '../../core/address.ts'
+import { bytesEqual, Reader, toHex, Writer } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
 import { DagError } from '../../dag/errors.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_DEPOSIT_CREDIT = 16
+export const TX_KIND_DEPOSIT_ATTEST = 19
 const DEPOSIT_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-account/v1')
+const ATTEST_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-attest/v1')
 
 export interface DepositCreditPayload {
   /** EVM chain id of the settlement contract. */
@@ -36,35 +48,83 @@ export function depositAccount (evmChainId: bigint, txHash: Uint8Array, logIndex
   return sha256(DEPOSIT_ACCOUNT_TAG, new Writer(44).u64(evmChainId).fixed(txHash, 32).u32(logIndex).finish()).slice(0, ADDRESS_BYTES)
 }
 
+/**
+ * The system account of one validator's attestation of one deposit payload: sha256(tag ‖ validator address ‖
+ * payload)[0..20]. Its nonce is 1 once the attestation is final: what a credit's order check reads.
+ */
+export function attestAccount (validator: Uint8Array, payload: DepositCreditPayload): Uint8Array {
+  return sha256(ATTEST_ACCOUNT_TAG, validator, encodeDeposit(payload)).slice(0, ADDRESS_BYTES)
+}
+
+function encodeDeposit (p: DepositCreditPayload): Uint8Array {
+  return new Writer(80).u64(p.evmChainId).fixed(p.txHash, 32).u32(p.logIndex).fixed(p.account, ADDRESS_BYTES).u128(p.amount).finish()
+}
+
+function decodeDeposit (bytes: Uint8Array, what: string): DepositCreditPayload {
+  const r = new Reader(bytes, what)
+  const evmChainId = r.u64()
+  const txHash = r.fixed(32)
+  const logIndex = r.u32()
+  const account = r.fixed(ADDRESS_BYTES)
+  const amount = r.u128()
+  r.end()
+  if (amount === 0n) r.fail('amount must be positive')
+  if (evmChainId === 0n) r.fail('chain id must be positive')
+  return { evmChainId, txHash, logIndex, account, amount }
+}
+
+function toJSON (p: DepositCreditPayload): Record<string, unknown> {
+  return { evmChainId: p.evmChainId.toString(), depositTxHash: `0x${toHex(p.txHash)}`, logIndex: p.logIndex, to: formatAddress(p.account), amount: p.amount.toString() }
+}
+
+/** Nonce 0 and fee 0: a system transaction acting for its own derived account. */
+function validateSystemTx (name: string): (p: unknown, tx: { nonce: bigint, fee: bigint }) => void {
+  return (_p, tx) => {
+    if (tx.nonce !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has nonce 0`)
+    if (tx.fee !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has fee 0`)
+  }
+}
+
 export const depositCreditKind: TxKind<DepositCreditPayload> = {
   id: TX_KIND_DEPOSIT_CREDIT,
   name: 'deposit-credit',
   maxPayloadBytes: 8 + 32 + 4 + ADDRESS_BYTES + 16,
-  encode (p) {
-    return new Writer(80).u64(p.evmChainId).fixed(p.txHash, 32).u32(p.logIndex).fixed(p.account, ADDRESS_BYTES).u128(p.amount).finish()
-  },
-  decode (bytes) {
-    const r = new Reader(bytes, 'deposit-credit payload')
-    const evmChainId = r.u64()
-    const txHash = r.fixed(32)
-    const logIndex = r.u32()
-    const account = r.fixed(ADDRESS_BYTES)
-    const amount = r.u128()
-    r.end()
-    if (amount === 0n) r.fail('amount must be positive')
-    if (evmChainId === 0n) r.fail('chain id must be positive')
-    return { evmChainId, txHash, logIndex, account, amount }
-  },
+  encode: encodeDeposit,
+  decode: (bytes) => decodeDeposit(bytes, 'deposit-credit payload'),
   effects (p) { return { debit: 0n, credits: [{ to: p.account, amount: p.amount }] } },
-  toJSON (p) {
-    return { evmChainId: p.evmChainId.toString(), depositTxHash: `0x${toHex(p.txHash)}`, logIndex: p.logIndex, to: formatAddress(p.account), amount: p.amount.toString() }
-  },
+  toJSON,
   account (p) { return depositAccount(p.evmChainId, p.txHash, p.logIndex) },
-  validate (_p, tx) {
-    if (tx.nonce !== 0n) throw new DagError('ENCODING_INVALID', 'a deposit credit has nonce 0')
-    if (tx.fee !== 0n) throw new DagError('ENCODING_INVALID', 'a deposit credit has fee 0')
-  },
+  validate: validateSystemTx('deposit credit'),
   validatorOnly: true,
   feeExempt: true,
-  externalCheck: true
+  externalCheck: true,
+  /** The commit rule: the signer and the validators that attested this payload earlier in the order hold the quorum. */
+  async orderCheck (p, ctx) {
+    const signer = addressBytesFromPublicKey(ctx.signer)
+    let stake = 0
+    for (const v of ctx.validators) {
+      if (bytesEqual(v.address, signer) || await ctx.nonceOf(attestAccount(v.address, p)) > 0n) stake += v.stake
+      if (stake >= ctx.quorum) return undefined
+    }
+    return 'unattested'
+  }
+}
+
+/**
+ * `deposit-attest` (kind 19), the commit rule's half of a deposit: a validator says its chain view confirmed this
+ * deposit, exactly as the payload states it. It moves no balance; it consumes nonce 0 of the account
+ * `attestAccount(signer, payload)`, so each validator attests a payload once, and a credit's order check counts it.
+ */
+export const depositAttestKind: TxKind<DepositCreditPayload> = {
+  id: TX_KIND_DEPOSIT_ATTEST,
+  name: 'deposit-attest',
+  maxPayloadBytes: 8 + 32 + 4 + ADDRESS_BYTES + 16,
+  encode: encodeDeposit,
+  decode: (bytes) => decodeDeposit(bytes, 'deposit-attest payload'),
+  effects () { return { debit: 0n, credits: [] } },
+  toJSON,
+  account (p, signer) { return attestAccount(addressBytesFromPublicKey(signer.publicKey), p) },
+  validate: validateSystemTx('deposit attestation'),
+  validatorOnly: true,
+  feeExempt: true
 }
