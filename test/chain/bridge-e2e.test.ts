@@ -6,99 +6,46 @@
  * once.
  */
 import test from 'ava'
-import { getAddress, getBytes, Wallet } from 'ethers'
-import { Registry } from 'prom-client'
-import { connectChainToDag, type DagBridge, type DagBridgeInit } from '../../src/bridge/dag-bridge.ts'
-import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
+import { getAddress, getBytes, type Wallet } from 'ethers'
+import type { DagBridge, DagBridgeInit } from '../../src/bridge/dag-bridge.ts'
 import { feeLeafOf } from '../../src/bridge/withdrawals.ts'
-import {
-  AGC_UNIT, ChainService, claimWithdrawal, connectContracts, type Deposit, type DevnetChain, dagAccountFromAddressBytes, decodeRevert,
-  gossipsubCheckpointTransport, startDevnetChain, verifyWithdrawalProof
-} from '../../src/chain/index.ts'
+import { AGC_UNIT, type ChainService, claimWithdrawal, connectContracts, type Deposit, type DevnetChain, decodeRevert, verifyWithdrawalProof } from '../../src/chain/index.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { DagError } from '../../src/dag/errors.ts'
 import { buildDepositCredit, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import { depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
-import { createLogger, silentLogger } from '../../src/core/logger.ts'
-const debugLog = process.env.BRIDGE_DEBUG !== undefined ? createLogger({ level: 'debug' }) : silentLogger()
-import { testWallet } from '../helpers/anvil.ts'
-import { addressOf, createTestNet, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
+import { type BridgeNet, startBridgeNet } from '../helpers/bridge-net.ts'
+import { addressOf, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 const NODES = 3
+let bridged: BridgeNet
 let devnet: DevnetChain
 let net: TestNet
-const evmKeys = Array.from({ length: NODES }, (_, i) => testWallet(`bridge-validator-${i}`))
-const chains: ChainService[] = []
-const bridges: DagBridge[] = []
-const user = generateKeyPair()
-const userWallet = testWallet('bridge-user')
-const delivered: Deposit[] = []
+let chains: ChainService[]
+let bridges: DagBridge[]
+let delivered: Deposit[]
+let user: KeyPair
+let userWallet: Wallet
 
 // Nodes 0 and 1 propose every credit and epoch close at once (the two proposals conflict and consensus keeps one);
 // node 2 only checks and votes, and breaks the tie.
 const bridgeInit = (i: number): DagBridgeInit => ({ propose: i < 2, proposeDelayMs: 0, tickMs: 100, epochIntervalMs: 0, resubmitMs: 3000 })
-
-function startBridge (i: number): DagBridge {
-  const node = net.nodes[i]
-  return connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: debugLog, registry: new Registry() }, bridgeInit(i))
-}
+const startBridge = (i: number): DagBridge => bridged.startBridge(i)
+const deposit = async (amount: bigint): Promise<string> => await bridged.deposit(amount)
+const balances = async (k: KeyPair): Promise<bigint[]> => await bridged.balances(k)
 
 test.before(async () => {
   // Finality needs > 2/3 of the total stake (docs/protocol.md): with three equal validators that is all three, and
   // the test below runs with node 0 down. Stakes 1, 2, 2 and α/k = 3/4 make the quorum ⌈3.75⌉ = 4: nodes 1 and 2.
-  net = await createTestNet({ nodes: NODES, weights: [1, 2, 2], consensus: { k: 4, alpha: 3, betaVirtuous: 3, betaRogue: 5 } })
-  // each node's EVM registration is bound to its ledger key, a genesis validator of the test net; the settlement
-  // contract locks the test genesis's allocations, or the bridges refuse to start
-  devnet = await startDevnetChain({
-    validators: evmKeys.map((w, i) => ({ signerKey: w.privateKey, ledgerKey: net.validatorKeys[i] })),
-    genesis: genesisBacking(net.genesis)
-  })
-  await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === NODES - 1), 'validator peers bound')
-  for (let i = 0; i < NODES; i++) {
-    const node = net.nodes[i]
-    // the sink is bound late: the bridge is built after the chain service it reads from
-    chains[i] = new ChainService({
-      contractsFile: devnet.contractsFile,
-      db: node.db,
-      evmKey: evmKeys[i],
-      checkpointTransport: gossipsubCheckpointTransport(node.libp2p.services.pubsub),
-      depositSink: async (d) => { if (i === 0) delivered.push(d); await bridges[i].depositSink(d) },
-      logger: silentLogger(),
-      registry: new Registry(),
-      genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey)
-    }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
-    bridges[i] = startBridge(i)
-  }
-  for (let i = 0; i < NODES; i++) {
-    await chains[i].start()
-    await bridges[i].start()
-  }
-  // fund the user's EVM wallet with AGC and gas
-  const funder = new Wallet(devnet.deployerKey, devnet.provider)
-  await (await devnet.contracts.agc.transfer(userWallet.address, 100n * AGC_UNIT)).wait()
-  await (await funder.sendTransaction({ to: userWallet.address, value: 10n ** 18n })).wait()
+  bridged = await startBridgeNet('bridge', { nodes: NODES, weights: [1, 2, 2], consensus: { k: 4, alpha: 3, betaVirtuous: 3, betaRogue: 5 } }, bridgeInit);
+  ({ devnet, net, chains, bridges, delivered, user, userWallet } = bridged)
 })
 
 test.after.always(async () => {
-  for (const b of bridges) await b?.stop()
-  for (const c of chains) await c?.stop()
-  await net?.close()
-  await devnet?.stop()
+  await bridged?.close()
 })
-
-async function deposit (amount: bigint): Promise<string> {
-  const asUser = connectContracts(devnet.contractsFile, userWallet.connect(devnet.provider))
-  await (await asUser.agc.approve(devnet.contractsFile.settlement, amount)).wait()
-  const receipt = await (await asUser.settlement.deposit(dagAccountFromAddressBytes(parseAddress(addressOf(user))), amount)).wait()
-  if (receipt === null) throw new Error('deposit dropped')
-  return receipt.hash
-}
-
-async function balances (k: KeyPair): Promise<bigint[]> {
-  return await Promise.all(net.nodes.map(async n => await n.dag.getBalance(addressOf(k))))
-}
 
 test.serial('a deposit is credited once on every node, though two validators propose it and restarted bridges re-deliver it', async (t) => {
   const chainId = BigInt(devnet.contractsFile.chainId)
@@ -269,12 +216,8 @@ test.serial('a validator down during a deposit comes back, gets it from its watc
   // bridge proposes a credit at once, maybe before its ledger has caught up
   const node = await net.start(0)
   await net.connectAll()
-  chains[0] = new ChainService({
-    contractsFile: devnet.contractsFile, db: node.db, evmKey: evmKeys[0],
-    checkpointTransport: gossipsubCheckpointTransport(node.libp2p.services.pubsub),
-    depositSink: async (d) => { delivered.push(d); await bridges[0].depositSink(d) },
-    logger: silentLogger(), registry: new Registry(), genesisValidatorKeys: net.validatorKeys.map((k) => k.publicKey)
-  }, { depositConfirmations: 1, pollIntervalMs: 100, aggregator: { submitDelayMs: 300, republishIntervalMs: 1000 }, client: { pollIntervalMs: 50 } })
+  t.is(node, net.nodes[0])
+  chains[0] = bridged.startChain(0)
   bridges[0] = startBridge(0)
   await chains[0].start()
   await bridges[0].start()
