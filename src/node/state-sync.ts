@@ -55,6 +55,12 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
   const { ledger } = c.dag
   const held = await ledger.store.getGenesisId() !== undefined
   if (held && init.resync !== true) return undefined // this datadir already holds a ledger
+  if (ledger.genesis.consensus.rule === 'commit') {
+    // a cut is a causal past; under the commit rule the joiner would also need the order the network gave the
+    // vertices concurrent with it, which no cut carries yet (docs/protocol.md "The commit rule")
+    c.logger.warn(held ? 'state sync is not built for the commit rule: keeping this ledger' : 'state sync is not built for the commit rule: starting from the genesis')
+    return undefined
+  }
   if (!await stat(c.contractsPath).then(() => true, () => false)) {
     c.logger.warn({ contracts: c.contractsPath }, held ? 'resync needs the chain (a contracts file): keeping this ledger' : 'state sync needs the chain (a contracts file): starting from the genesis')
     return undefined
