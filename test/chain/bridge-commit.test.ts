@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { getBytes } from 'ethers'
-import { attestAccount, buildDepositCredit, buildWithdraw, depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
+import { attestAccount, buildDepositCredit, depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
 import { AGC_UNIT, claimWithdrawal, connectContracts, verifyWithdrawalProof, writeContractsFile } from '../../src/chain/index.ts'
 import { addressBytesFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
@@ -70,17 +70,10 @@ test.serial('a credit of a deposit the chain never saw is rejected where the ord
 })
 
 test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays once', async (t) => {
-  const { net, devnet, user, userWallet } = b
+  const { net, devnet, userWallet } = b
   const amount = 5n * AGC_UNIT
-  const fee = net.genesis.minFee
-  const before = await net.nodes[0].dag.getBalance(addressOf(user))
-  const nonce = await net.nodes[0].dag.getNonce(addressOf(user))
-  const burn = buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount, nonce, fee })
-  const id = await net.nodes[1].dag.submitTransaction(burn)
-  await waitFor(async () => (await b.balances(user)).every(x => x === before - amount - fee), 'burn final on every node')
-  await waitFor(async () => b.bridges.every(x => x.epoch >= 1n), 'epoch 1 closed on every node')
+  const { id } = await b.withdrawAndAnchor(amount, 1n)
   for (const n of net.nodes) t.true((await n.dag.reader.account(EPOCH_ACCOUNT)).nonce >= 1n)
-  await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
   const proof = await b.chains[0].withdrawals.proofFor(userWallet.address, BigInt(id))
   if (proof === null) return t.fail('no proof recorded')
   t.is(proof.epoch, 1n)

@@ -13,7 +13,7 @@ import { AGC_UNIT, type ChainService, claimWithdrawal, connectContracts, type De
 import { parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { DagError } from '../../src/dag/errors.ts'
-import { buildDepositCredit, buildWithdraw } from '../../src/bridge/kinds/builders.ts'
+import { buildDepositCredit } from '../../src/bridge/kinds/builders.ts'
 import { depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { type BridgeNet, startBridgeNet } from '../helpers/bridge-net.ts'
@@ -155,18 +155,10 @@ test.serial('a wrong credit of a real deposit that comes first is vetoed and the
 
 test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays once', async (t) => {
   const amount = 5n * AGC_UNIT
-  const fee = net.genesis.minFee
-  const before = await net.nodes[0].dag.getBalance(addressOf(user))
-  const nonce = await net.nodes[0].dag.getNonce(addressOf(user))
-  const burn = buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount, nonce, fee })
-  const id = await net.nodes[1].dag.submitTransaction(burn)
-  await waitFor(async () => (await balances(user)).every(b => b === before - amount - fee), 'burn final on every node')
-
-  // a validator closes epoch 1 on the DAG; every node hands the same leaves to its chain service; the checkpoint
-  // is signed, gossiped and anchored
-  await waitFor(async () => bridges.every(b => b.epoch >= 1n), 'epoch 1 closed on every node')
+  // the burn final, epoch 1 closed on the DAG, every node handing the same leaves to its chain service, the
+  // checkpoint signed, gossiped and anchored
+  const { id, fee } = await bridged.withdrawAndAnchor(amount, 1n)
   for (const n of net.nodes) t.is((await n.dag.reader.account(EPOCH_ACCOUNT)).nonce >= 1n, true)
-  await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
 
   const leafNonce = BigInt(id)
   const proofs = await Promise.all(chains.map(async c => await c.withdrawals.proofFor(userWallet.address, leafNonce)))

@@ -3,10 +3,11 @@
  * ChainService + DagBridge, every node's EVM registration bound to its ledger key, and a user funded with AGC and
  * gas on chain. Used by the bridge end-to-end tests under either consensus rule.
  */
-import { Wallet } from 'ethers'
+import { getBytes, Wallet } from 'ethers'
 import { Registry } from 'prom-client'
 import { connectChainToDag, type DagBridge, type DagBridgeInit } from '../../src/bridge/dag-bridge.ts'
 import { genesisBacking } from '../../src/bridge/genesis-lock.ts'
+import { buildWithdraw } from '../../src/bridge/kinds/builders.ts'
 import {
   AGC_UNIT, ChainService, connectContracts, type Deposit, type DevnetChain, dagAccountFromAddressBytes, gossipsubCheckpointTransport, startDevnetChain
 } from '../../src/chain/index.ts'
@@ -37,6 +38,11 @@ export interface BridgeNet {
   deposit: (amount: bigint) => Promise<string>
   /** `k`'s balance on every node. */
   balances: (k: KeyPair) => Promise<bigint[]>
+  /**
+   * The user burns `amount` for its EVM wallet (submitted at node 1); resolves once the burn is final on every node,
+   * every bridge closed `epoch` and its checkpoint is on chain. Returns the burn's id and the fee it paid.
+   */
+  withdrawAndAnchor: (amount: bigint, epoch: bigint) => Promise<{ id: string, fee: bigint }>
   close: () => Promise<void>
 }
 
@@ -86,6 +92,7 @@ export async function startBridgeNet (name: string, init: TestNetInit, bridgeIni
   await (await devnet.contracts.agc.transfer(userWallet.address, 100n * AGC_UNIT)).wait()
   await (await funder.sendTransaction({ to: userWallet.address, value: 10n ** 18n })).wait()
 
+  const balances = async (k: KeyPair): Promise<bigint[]> => await Promise.all(net.nodes.map(async n => await n.dag.getBalance(addressOf(k))))
   return {
     net,
     devnet,
@@ -103,7 +110,20 @@ export async function startBridgeNet (name: string, init: TestNetInit, bridgeIni
       if (receipt === null) throw new Error('deposit dropped')
       return receipt.hash
     },
-    balances: async (k) => await Promise.all(net.nodes.map(async n => await n.dag.getBalance(addressOf(k)))),
+    balances,
+    withdrawAndAnchor: async (amount, epoch) => {
+      const fee = net.genesis.minFee
+      const before = await net.nodes[0].dag.getBalance(addressOf(user))
+      const nonce = await net.nodes[0].dag.getNonce(addressOf(user))
+      const burn = buildWithdraw({ chainId: net.genesis.chainId, publicKey: user.publicKey, secretKey: user.secretKey, evmAddress: getBytes(userWallet.address), amount, nonce, fee })
+      const id = await net.nodes[1].dag.submitTransaction(burn)
+      await waitFor(async () => (await balances(user)).every(b => b === before - amount - fee), 'burn final on every node')
+      // a validator closes the epoch on the DAG; every node hands the same leaves to its chain service; the
+      // checkpoint is signed, gossiped and anchored
+      await waitFor(() => bridges.every(b => b.epoch >= epoch), `epoch ${epoch} closed on every node`)
+      await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= epoch, `checkpoint ${epoch} on chain`, 60_000)
+      return { id, fee }
+    },
     close: async () => {
       for (const b of bridges) await b?.stop()
       for (const c of chains) await c?.stop()

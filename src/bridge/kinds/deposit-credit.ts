@@ -77,26 +77,31 @@ function toJSON (p: DepositCreditPayload): Record<string, unknown> {
   return { evmChainId: p.evmChainId.toString(), depositTxHash: `0x${toHex(p.txHash)}`, logIndex: p.logIndex, to: formatAddress(p.account), amount: p.amount.toString() }
 }
 
-/** Nonce 0 and fee 0: a system transaction acting for its own derived account. */
-function validateSystemTx (name: string): (p: unknown, tx: { nonce: bigint, fee: bigint }) => void {
-  return (_p, tx) => {
-    if (tx.nonce !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has nonce 0`)
-    if (tx.fee !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has fee 0`)
+/**
+ * What both deposit kinds share: the payload, its codec, and the rules of a system transaction acting for a derived
+ * account (a genesis validator signs it, nonce 0, fee 0).
+ */
+function depositKindBase (name: string): Pick<TxKind<DepositCreditPayload>, 'name' | 'maxPayloadBytes' | 'encode' | 'decode' | 'toJSON' | 'validate' | 'validatorOnly' | 'feeExempt'> {
+  return {
+    name,
+    maxPayloadBytes: 8 + 32 + 4 + ADDRESS_BYTES + 16,
+    encode: encodeDeposit,
+    decode: (bytes) => decodeDeposit(bytes, `${name} payload`),
+    toJSON,
+    validate (_p, tx) {
+      if (tx.nonce !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has nonce 0`)
+      if (tx.fee !== 0n) throw new DagError('ENCODING_INVALID', `a ${name} has fee 0`)
+    },
+    validatorOnly: true,
+    feeExempt: true
   }
 }
 
 export const depositCreditKind: TxKind<DepositCreditPayload> = {
+  ...depositKindBase('deposit-credit'),
   id: TX_KIND_DEPOSIT_CREDIT,
-  name: 'deposit-credit',
-  maxPayloadBytes: 8 + 32 + 4 + ADDRESS_BYTES + 16,
-  encode: encodeDeposit,
-  decode: (bytes) => decodeDeposit(bytes, 'deposit-credit payload'),
   effects (p) { return { debit: 0n, credits: [{ to: p.account, amount: p.amount }] } },
-  toJSON,
   account (p) { return depositAccount(p.evmChainId, p.txHash, p.logIndex) },
-  validate: validateSystemTx('deposit credit'),
-  validatorOnly: true,
-  feeExempt: true,
   externalCheck: true,
   /** The commit rule: the signer and the validators that attested this payload earlier in the order hold the quorum. */
   async orderCheck (p, ctx) {
@@ -116,15 +121,8 @@ export const depositCreditKind: TxKind<DepositCreditPayload> = {
  * `attestAccount(signer, payload)`, so each validator attests a payload once, and a credit's order check counts it.
  */
 export const depositAttestKind: TxKind<DepositCreditPayload> = {
+  ...depositKindBase('deposit-attest'),
   id: TX_KIND_DEPOSIT_ATTEST,
-  name: 'deposit-attest',
-  maxPayloadBytes: 8 + 32 + 4 + ADDRESS_BYTES + 16,
-  encode: encodeDeposit,
-  decode: (bytes) => decodeDeposit(bytes, 'deposit-attest payload'),
   effects () { return { debit: 0n, credits: [] } },
-  toJSON,
-  account (p, signer) { return attestAccount(addressBytesFromPublicKey(signer.publicKey), p) },
-  validate: validateSystemTx('deposit attestation'),
-  validatorOnly: true,
-  feeExempt: true
+  account (p, signer) { return attestAccount(addressBytesFromPublicKey(signer.publicKey), p) }
 }
