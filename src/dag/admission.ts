@@ -8,7 +8,7 @@ import type { DagStore } from './store.ts'
 import { txSigningMessageFromEncoded } from './tx.ts'
 import { requireTxKind, type TxKind } from './tx-kinds.ts'
 import type { SignatureVerifier, VerifyItem } from './verify-pool.ts'
-import { type VertexInfo, vertexSigningMessageOf } from './vertex.ts'
+import { MAX_PARENTS, type VertexInfo, vertexSigningMessageOf } from './vertex.ts'
 
 // Standalone verdicts kept per vertex id: a vertex arriving by gossip and by a sync walk (a query about it can
 // overtake its gossip) is verified once; enough for the undecided window of 4 nodes at load, bounded.
@@ -83,7 +83,11 @@ export class VertexAdmission {
     if (!this.validators.has(toHex(info.vertex.author))) throw new DagError('AUTHOR_UNKNOWN', 'vertex author is not a validator of this network')
     if (info.vertex.timestampMs > BigInt(Date.now() + this.maxFutureMs)) throw new DagError('TIMESTAMP_FUTURE', 'vertex timestamp is too far in the future')
     // only the commit rule moves its rounds with empty vertices; under Avalanche one would be polled for nothing
-    if (info.txs.length === 0 && this.c.genesis.consensus.rule !== 'commit') throw new DagError('ENCODING_INVALID', 'a vertex carries at least one transaction under the avalanche rule')
+    if (this.c.genesis.consensus.rule !== 'commit') {
+      if (info.txs.length === 0) throw new DagError('ENCODING_INVALID', 'a vertex carries at least one transaction under the avalanche rule')
+      // the wire allows a round's worth of parents (the commit rule's); Avalanche builds on at most MAX_PARENTS tips
+      if (info.vertex.parents.length > MAX_PARENTS) throw new DagError('PARENTS_INVALID', `a vertex has at most ${MAX_PARENTS} parents under the avalanche rule`)
+    }
     const keys = new Set<string>()
     for (const t of info.txs) {
       if (keys.has(t.conflictKey)) throw new DagError('TX_CONFLICT', 'vertex holds two transactions of one account with one nonce')

@@ -18,15 +18,18 @@ export interface ConsensusParams {
   /**
    * How vertices become final: `avalanche`, repeated polling (the network's rule since s1); `commit`, the DAG commit
    * rule of docs/consensus-next.md (rounds, leaders, no polls; k and α still give the quorum ⌈α/k · W⌉). `commit`
-   * does not carry the market's kinds that need an outside check yet (deposit credits are checked by the order: a quorum of attestations), nor more validators
-   * than a vertex has parents (MAX_PARENTS). @default 'avalanche'
+   * does not carry the market's kinds that need an outside check yet (deposit credits are checked by the order: a
+   * quorum of attestations), nor more than COMMIT_RULE_MAX_VALIDATORS (48) validators. @default 'avalanche'
    */
   rule?: ConsensusRule
 }
 
 export type ConsensusRule = 'avalanche' | 'commit'
-/** Validators a `commit` genesis may have: every vertex names one vertex of each (vertex.ts MAX_PARENTS). */
-export const COMMIT_RULE_MAX_VALIDATORS = 8
+/**
+ * Validators a `commit` genesis may have: a vertex names one vertex of each author of the round below it holds
+ * (vertex.ts MAX_ROUND_PARENTS, 64), which leaves 16 ids for weak links.
+ */
+export const COMMIT_RULE_MAX_VALIDATORS = 48
 
 /** ⌈α/k × stake⌉ in integers (α, k ≤ 100 and stake ≤ 10^9 by the genesis rules: exact in a double). */
 export function quorumOf (stake: number, params: Pick<ConsensusParams, 'k' | 'alpha'>): number {

@@ -6,9 +6,15 @@ import { DagError } from './errors.ts'
 import { decodeTx, MAX_TX_BYTES, type TxInfo, txInfo } from './tx.ts'
 
 export const VERTEX_VERSION = 1
-/** Parents per vertex: at least one (the DAG is connected), at most 8 (bounds fan-in and header size). */
+/** Parents per vertex: at least one (the DAG is connected), at most 8 under Avalanche (bounds fan-in; admission.ts). */
 export const MIN_PARENTS = 1
 export const MAX_PARENTS = 8
+/**
+ * The wire bound, and the commit rule's: a round's vertex names one vertex of each author of the round below that
+ * it holds (the quorum at least), plus weak links, so the bound follows the validator count the rule allows
+ * (genesis.ts COMMIT_RULE_MAX_VALIDATORS) with room for weak links. 64 ids are 2 KiB of header.
+ */
+export const MAX_ROUND_PARENTS = 64
 /** Transactions per vertex: ~5.3 KB each with ML-DSA-65 keys and signatures, so 128 keep a vertex under 1 MiB.
  *  At least one under the avalanche rule; none is allowed under the commit rule (admission.ts). */
 export const MAX_VERTEX_TXS = 128
@@ -29,7 +35,7 @@ export interface Vertex {
 export type UnsignedVertex = Omit<Vertex, 'signature'>
 
 function writeUnsigned (w: Writer, v: UnsignedVertex): void {
-  if (v.parents.length < MIN_PARENTS || v.parents.length > MAX_PARENTS) throw new DagError('PARENTS_INVALID', `a vertex needs ${MIN_PARENTS}..${MAX_PARENTS} parents`)
+  if (v.parents.length < MIN_PARENTS || v.parents.length > MAX_ROUND_PARENTS) throw new DagError('PARENTS_INVALID', `a vertex needs ${MIN_PARENTS}..${MAX_ROUND_PARENTS} parents`)
   if (v.txs.length > MAX_VERTEX_TXS) throw new DagError('TOO_LARGE', `a vertex holds at most ${MAX_VERTEX_TXS} transactions`)
   w.u8(v.version).fixed(v.author, ML_DSA65_PUBLIC_KEY_BYTES).u64(v.timestampMs).u8(v.parents.length)
   for (const p of v.parents) w.fixed(p, HASH_BYTES)
@@ -66,8 +72,8 @@ export function decodeVertex (bytes: Uint8Array): Vertex {
   const author = r.fixed(ML_DSA65_PUBLIC_KEY_BYTES)
   const timestampMs = r.u64()
   const parentCount = r.u8()
-  if (parentCount < MIN_PARENTS || parentCount > MAX_PARENTS) {
-    throw new DagError('PARENTS_INVALID', `vertex has ${parentCount} parents; allowed ${MIN_PARENTS}..${MAX_PARENTS}`)
+  if (parentCount < MIN_PARENTS || parentCount > MAX_ROUND_PARENTS) {
+    throw new DagError('PARENTS_INVALID', `vertex has ${parentCount} parents; allowed ${MIN_PARENTS}..${MAX_ROUND_PARENTS}`)
   }
   const parents: Uint8Array[] = []
   for (let i = 0; i < parentCount; i++) {

@@ -7,7 +7,7 @@ import { AddressError, CodecError, HarmonyError } from '../../src/core/errors.ts
 import { DagError, isDagError } from '../../src/dag/errors.ts'
 import { decodeTx, encodeTx, type Transaction } from '../../src/dag/tx.ts'
 import { TX_KIND_TRANSFER, transferKind } from '../../src/dag/tx-kinds.ts'
-import { decodeVertex, encodeVertex, MAX_PARENTS, type Vertex } from '../../src/dag/vertex.ts'
+import { decodeVertex, encodeVertex, MAX_ROUND_PARENTS, type Vertex } from '../../src/dag/vertex.ts'
 
 const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n })
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })
@@ -25,7 +25,7 @@ const txArb: fc.Arbitrary<Transaction> = fc.record({
 const vertexArb: fc.Arbitrary<Vertex> = fc.record({
   author: bytes(ML_DSA65_PUBLIC_KEY_BYTES),
   timestampMs: u64,
-  parents: fc.uniqueArray(bytes(32), { minLength: 1, maxLength: MAX_PARENTS, selector: b => Buffer.from(b).toString('hex') }),
+  parents: fc.uniqueArray(bytes(32), { minLength: 1, maxLength: MAX_ROUND_PARENTS, selector: b => Buffer.from(b).toString('hex') }),
   txs: fc.array(txArb, { minLength: 1, maxLength: 3 }),
   signature: bytes(ML_DSA65_SIGNATURE_BYTES)
 }).map(r => ({ version: 1, author: r.author, timestampMs: r.timestampMs, parents: [...r.parents].sort(compareBytes), txs: r.txs.map(encodeTx), signature: r.signature }))
@@ -65,9 +65,9 @@ test('vertex bounds: parent count, parent order, unknown kind, version', t => {
     const zeroParents = new Uint8Array(enc)
     zeroParents[parentCountOffset] = 0
     t.throws(() => decodeVertex(zeroParents), { instanceOf: DagError, message: /parents/ })
-    const nineParents = new Uint8Array(enc)
-    nineParents[parentCountOffset] = 9
-    t.throws(() => decodeVertex(nineParents), { instanceOf: DagError, message: /parents/ })
+    const tooMany = new Uint8Array(enc)
+    tooMany[parentCountOffset] = MAX_ROUND_PARENTS + 1
+    t.throws(() => decodeVertex(tooMany), { instanceOf: DagError, message: /65 parents/ })
     const badVersion = new Uint8Array(enc)
     badVersion[0] = 2
     t.true(isDagError(t.throws(() => decodeVertex(badVersion), { instanceOf: CodecError, code: 'ENCODING_INVALID', message: /version/ })))

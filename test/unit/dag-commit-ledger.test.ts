@@ -292,3 +292,16 @@ test('a deposit credit under the commit rule is refused until a quorum of valida
   t.is(await submit(0, settle).catch((err: DagError) => err.code), 'KIND_UNSUPPORTED')
   for (const n of nodes) await close(n)
 })
+
+test('ten validators, more than the 8 parents Avalanche allows: a round names the ten vertices below it and transfers become final everywhere', async t => {
+  const { nodes, users, genesis } = await network(10)
+  const ids: string[] = []
+  for (let i = 0; i < 4; i++) ids.push(await nodes[2 * i].ledger.submitTransaction(transfer(genesis, users[i], users[(i + 1) % 4], 50n + BigInt(i), 0n)))
+  const allFinal = async (): Promise<boolean> => (await Promise.all(ids.map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final'))
+  let widest = 0
+  for (let i = 0; i < 40 && !await allFinal(); i++) for (const v of await step([nodes])) widest = Math.max(widest, v.vertex.parents.length)
+  t.true(await allFinal(), 'every transfer final at all ten')
+  t.true(widest >= 10, `a vertex named one vertex of each of the ten authors of the round below (widest: ${widest})`)
+  t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})

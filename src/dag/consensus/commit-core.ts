@@ -2,7 +2,7 @@ import { toHex } from '../../core/codec.ts'
 import { DagError } from '../errors.ts'
 import { type ConsensusParams, type GenesisValidator, quorumOf } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
-import { MAX_PARENTS, vertexAuthor } from '../vertex.ts'
+import { MAX_ROUND_PARENTS, vertexAuthor } from '../vertex.ts'
 import { CommitRule, type RoundVertex } from './commit-rule.ts'
 import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
 import type { VertexStages } from './stages.ts'
@@ -24,6 +24,8 @@ export const COMMIT_GC_DEPTH = 50
 
 /** How far down a builder looks for vertices nothing names yet (weak links). */
 const WEAK_LINK_ROUNDS = 10
+/** Weak links one vertex names at most (its parents of the round below come first, MAX_ROUND_PARENTS in all). */
+const MAX_WEAK_LINKS = 8
 
 export interface CommitCoreInit {
   /** Rounds a committed leader orders below it (CommitRuleParams.gcDepth). @default 50 */
@@ -210,8 +212,9 @@ export class CommitCore implements ConsensusCore {
     // late for the round above it would otherwise be left unordered and dropped: measured in the kill -9 campaign
     // before this, 56 of ~1,500 vertices)
     const below = next.round - 1
+    const most = Math.min(MAX_ROUND_PARENTS, parents.length + MAX_WEAK_LINKS)
     for (const v of below < 1 ? [] : this.rule.outside(parents, below - WEAK_LINK_ROUNDS, below)) {
-      if (parents.length >= MAX_PARENTS) break
+      if (parents.length >= most) break
       parents.push(v.id)
     }
     return { parents, allowEmpty }
