@@ -1,5 +1,5 @@
 // npm run bench:ledger [-- --json] [--ingest 20000] [--rate 1000,50] [--seconds 6] [--parts 1,2,3] [--sync-writes both|on|off]
-//   [--rule avalanche|commit|both] [--no-saturation] [--profile-dir d] [--metrics-dir d]
+//   [--rule avalanche|commit|both] [--leaders n[,m]] [--no-saturation] [--profile-dir d] [--metrics-dir d]
 //
 // (1) raw ML-DSA-65 verify rate on all cores through the verifier pool (the ledger's limit), next to one core;
 // (2) single-node ingest of signed transfers (verify + apply + store, submit to final) as a ratio of (1), and its CPU
@@ -14,6 +14,8 @@
 //     node processes' CPU (from /proc) per final transaction, against the floor of four verifications of it.
 //     --rule: the genesis consensus rule of the devnets (docs/consensus-next.md); `both` runs each rate under the
 //     commit rule and again under avalanche, and reports the commit rule's figures against avalanche's, same run.
+//     --leaders (commit rule): leader slots per round in the genesis (a number, or `all`: the default); two values run
+//     each rate with both and report the first's figures against the second's, same run.
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     parts: { type: 'string', default: '1,2,3' },
     'sync-writes': { type: 'string', default: 'both' },
     rule: { type: 'string', default: 'avalanche' },
+    leaders: { type: 'string' },
     // a last devnet run offering twice the highest finalized rate measured (--no-saturation skips it)
     saturation: { type: 'boolean', default: true },
     // write .cpuprofile files: the ingest phase of (2) (main thread, inspector) and devnet node 0 of (3) (--cpu-prof)
@@ -162,9 +165,10 @@ if (PARTS.has(2)) {
 }
 
 // (3) 4-node devnet (one process per node) at a fixed offered load: bench/lib/devnet-load.ts --------------------------
-async function devnetAt (rate: number, syncWrites: boolean, rule: ConsensusRule = RULES[0]): Promise<DevnetRunResult> {
+async function devnetAt (rate: number, syncWrites: boolean, rule: ConsensusRule = RULES[0], leaders: number | undefined = LEADERS[0]): Promise<DevnetRunResult> {
   const metricsDir = values['metrics-dir']
-  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, rule, log, ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}), ...(metricsDir !== undefined ? { metricsDir, label: `${rate}${syncWrites ? '-sync' : ''}` } : {}) })
+  const label = `${rate}${syncWrites ? '-sync' : ''}${rule === 'commit' && leaders !== undefined ? `-leaders${leaders}` : ''}`
+  return await devnetRun({ offeredRate: rate, seconds: LOAD_SECONDS, syncWrites, rule, log, ...(rule === 'commit' && leaders !== undefined ? { leaders } : {}), ...(PROFILE_DIR !== undefined ? { profileDir: PROFILE_DIR } : {}), ...(metricsDir !== undefined ? { metricsDir, label } : {}) })
 }
 
 function devnetFigures (label: string, run: DevnetRunResult): void {
@@ -180,6 +184,10 @@ function devnetFigures (label: string, run: DevnetRunResult): void {
 
 const RULES: ConsensusRule[] = values.rule === 'both' ? ['commit', 'avalanche'] : [values.rule as ConsensusRule]
 if (!RULES.every(r => r === 'avalanche' || r === 'commit')) throw new Error(`--rule must be avalanche, commit or both, not ${values.rule}`)
+// undefined: the genesis default (every validator a leader)
+const LEADERS: Array<number | undefined> = values.leaders === undefined ? [undefined] : values.leaders.split(',').map(l => l === 'all' ? undefined : Number(l))
+if (LEADERS.length > 2 || LEADERS.some(l => l !== undefined && !(Number.isInteger(l) && l >= 1 && l <= 4))) throw new Error(`--leaders takes one or two of 1 to 4 or all, not ${values.leaders}`)
+if (LEADERS.length === 2 && RULES.length === 2) throw new Error('--leaders with two values compares under the commit rule: give --rule commit')
 const SYNC_MODE = values['sync-writes']
 if (!['both', 'on', 'off'].includes(SYNC_MODE)) throw new Error(`--sync-writes must be both, on or off, not ${SYNC_MODE}`)
 let saturation = 0
@@ -197,6 +205,14 @@ if (PARTS.has(3)) {
       const base = await devnetAt(rate, synced !== undefined, 'avalanche')
       for (const [metric, unit, a, b] of [['final_tps', 'tx/s', main.finalTps, base.finalTps], ['finality_p50', 'ms', main.p50, base.p50], ['finality_p99', 'ms', main.p99, base.p99], ['cpu_per_tx', 'ms', main.cpuMsPerTx, base.cpuMsPerTx]] as const) {
         if (!Number.isNaN(a)) results.push({ bench: 'ledger', metric: `devnet4_${metric}@${rate}_commit_rule`, value: a, unit, baseline: 'same rate under the avalanche rule, same run', baseline_value: b })
+      }
+    }
+    if (LEADERS.length === 2 && RULES[0] === 'commit') {
+      // the same rate with the other number of leaders a round: the baseline of the first's figures
+      const base = await devnetAt(rate, synced !== undefined, 'commit', LEADERS[1])
+      const name = (l: number | undefined): string => l === undefined ? 'all' : String(l)
+      for (const [metric, unit, a, b] of [['final_tps', 'tx/s', main.finalTps, base.finalTps], ['finality_p50', 'ms', main.p50, base.p50], ['finality_p99', 'ms', main.p99, base.p99], ['cpu_per_tx', 'ms', main.cpuMsPerTx, base.cpuMsPerTx]] as const) {
+        if (!Number.isNaN(a)) results.push({ bench: 'ledger', metric: `devnet4_${metric}@${rate}_leaders_${name(LEADERS[0])}`, value: a, unit, baseline: `same rate with leaders ${name(LEADERS[1])}, same run`, baseline_value: b })
       }
     }
     if (plain !== undefined && synced !== undefined) {

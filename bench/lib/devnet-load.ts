@@ -33,6 +33,8 @@ export interface DevnetRunInit {
   syncWrites: boolean
   /** The genesis consensus rule. @default 'avalanche' */
   rule?: ConsensusRule
+  /** Under the commit rule: the genesis's leader slots per round. @default every validator */
+  leaders?: number
   /** Where node 0 writes its --cpu-prof profile. */
   profileDir?: string
   /** Where each node writes its Prometheus metrics once the load is final: `<dir>/<label>-node<i>.prom`. */
@@ -84,7 +86,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     validatorPublicKeys: validators.map(s => generateKeyPair(s).publicKey),
     faucetPublicKey: generateKeyPair().publicKey,
     allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n })),
-    consensus: { rule: init.rule ?? 'avalanche' }
+    consensus: { rule: init.rule ?? 'avalanche', ...(init.leaders !== undefined ? { leaders: init.leaders } : {}) }
   })
   const slots = Math.ceil(init.offeredRate * init.seconds)
   const perAccount = Math.ceil(slots / accountsN)

@@ -22,6 +22,12 @@ export interface ConsensusParams {
    * quorum of attestations), nor more than COMMIT_RULE_MAX_VALIDATORS (48) validators. @default 'avalanche'
    */
   rule?: ConsensusRule
+  /**
+   * Under `commit`: leader slots per round, 1 to the number of validators (docs/consensus-next.md step 6). With every
+   * validator a leader, each vertex is a slot of its own and commits two rounds up; with one, a vertex that is not
+   * its round's leader is ordered a round later. @default the number of validators
+   */
+  leaders?: number
 }
 
 export type ConsensusRule = 'avalanche' | 'commit'
@@ -80,7 +86,8 @@ const genesisSchema = z.object({
     alpha: z.number().int().min(1).max(100),
     betaVirtuous: z.number().int().min(1).max(10_000),
     betaRogue: z.number().int().min(1).max(10_000),
-    rule: z.enum(['avalanche', 'commit']).optional()
+    rule: z.enum(['avalanche', 'commit']).optional(),
+    leaders: z.number().int().min(1).max(COMMIT_RULE_MAX_VALIDATORS).optional()
   }).strict()
 }).strict()
 
@@ -121,6 +128,9 @@ export function parseGenesis (json: unknown): Genesis {
   if (seenVal.size !== validators.length) throw new DagError('GENESIS_INVALID', 'genesis: duplicate validator public key')
   if (c.rule === 'commit' && validators.length > COMMIT_RULE_MAX_VALIDATORS) {
     throw new DagError('GENESIS_INVALID', `genesis: consensus.rule commit allows at most ${COMMIT_RULE_MAX_VALIDATORS} validators (a vertex names one of each)`)
+  }
+  if (c.leaders !== undefined && (c.rule !== 'commit' || c.leaders > validators.length)) {
+    throw new DagError('GENESIS_INVALID', `genesis: consensus.leaders is for the commit rule, 1 to the number of validators (${validators.length})`)
   }
   let faucet: Uint8Array | undefined
   if (g.faucet !== undefined) {
@@ -184,6 +194,7 @@ export function genesisId (g: Genesis): Uint8Array {
   w.u32(g.consensus.k).u32(g.consensus.alpha).u32(g.consensus.betaVirtuous).u32(g.consensus.betaRogue)
   // appended only for the commit rule: every avalanche genesis keeps the id it had before the rule existed
   if (g.consensus.rule === 'commit') w.raw(new TextEncoder().encode('/rule:commit'))
+  if (g.consensus.leaders !== undefined) w.raw(new TextEncoder().encode(`/leaders:${g.consensus.leaders}`))
   return sha256(w.finish())
 }
 

@@ -3,7 +3,7 @@ import { DagError } from '../errors.ts'
 import { type ConsensusParams, type GenesisValidator, quorumOf } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
 import { MAX_ROUND_PARENTS, vertexAuthor } from '../vertex.ts'
-import { CommitRule, type RoundVertex } from './commit-rule.ts'
+import { CommitRule, type RoundVertex, type Slot } from './commit-rule.ts'
 import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
 import type { VertexStages } from './stages.ts'
 
@@ -32,10 +32,13 @@ export interface CommitCoreInit {
   gcDepth?: number
 }
 
-/** The leader of round r: the genesis validators by key, in turn (the same list at every node). */
-export function commitLeaders (validators: readonly GenesisValidator[]): (round: number) => string {
+/**
+ * The leader of slot i of round r: the genesis validators by key, in turn from r (the same list at every node;
+ * distinct within a round for up to as many slots as validators).
+ */
+export function commitLeaders (validators: readonly GenesisValidator[]): (round: number, index: number) => string {
   const keys = validators.map(v => toHex(v.publicKey)).sort()
-  return round => keys[round % keys.length]
+  return (round, index) => keys[(round + index) % keys.length]
 }
 
 /**
@@ -65,7 +68,7 @@ export class CommitCore implements ConsensusCore {
     this.gcDepth = init.gcDepth ?? COMMIT_GC_DEPTH
     const stake = new Map(validators.map(v => [toHex(v.publicKey), v.weight]))
     const total = validators.reduce((s, v) => s + v.weight, 0)
-    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), gcDepth: this.gcDepth })
+    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), leaders: params.leaders ?? validators.length, gcDepth: this.gcDepth })
   }
 
   get processingCount (): number { return this.processing.size }
@@ -155,21 +158,31 @@ export class CommitCore implements ConsensusCore {
 
   /**
    * After a restart, once the loader placed the graph and before the undecided vertices are registered: the rule
-   * starts after the last committed leader, which is the highest accepted vertex (a leader orders only rounds up to
-   * its own), with the accepted vertices of the rounds it keeps marked ordered (authors read from their bodies).
+   * starts after the last committed leader. A leader orders only its own round and those below, so the accepted
+   * vertices of the highest accepted round are that round's committed leaders, and the last output slot is the
+   * latest of theirs (the slots after it in that round were skipped or not decided: deciding them again outputs
+   * the same). The accepted vertices of the rounds the rule keeps are marked ordered (authors read from bodies).
    */
   async resumeFromGraph (bodyOf: (vertexId: string) => Promise<Uint8Array | undefined>): Promise<void> {
     const last = this.graph.maxAcceptedHeight
     const keptFrom = Math.max(1, last - this.gcDepth)
-    const accepted: GraphNode[] = []
+    const accepted: Array<{ node: GraphNode, author: string }> = []
     for (const node of this.graph.values()) {
-      if (node.status === 'accepted' && node.id !== this.graph.genesisId && node.height >= keptFrom) accepted.push(node)
-    }
-    this.rule.resume({ nextSlot: last + 1, keptFrom })
-    for (const node of accepted.sort((a, b) => a.height - b.height)) {
+      if (node.status !== 'accepted' || node.id === this.graph.genesisId || node.height < keptFrom) continue
       const bytes = await bodyOf(node.id)
       if (bytes === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no body: the commit rule cannot resume`)
-      this.rule.add(this.roundVertex(node.id, toHex(vertexAuthor(bytes)), node.height, node.parents))
+      accepted.push({ node, author: toHex(vertexAuthor(bytes)) })
+    }
+    let nextSlot: Slot | undefined
+    for (const { node, author } of accepted) {
+      if (node.height !== last) continue
+      const after = this.rule.slotAfter(last, author)
+      if (after === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} of the highest accepted round ${last} is not a leader of it: the commit rule cannot resume`)
+      if (nextSlot === undefined || after.round > nextSlot.round || (after.round === nextSlot.round && after.index > nextSlot.index)) nextSlot = after
+    }
+    this.rule.resume({ nextSlot: nextSlot ?? { round: last + 1, index: 0 }, keptFrom })
+    for (const { node, author } of accepted.sort((a, b) => a.node.height - b.node.height)) {
+      this.rule.add(this.roundVertex(node.id, author, node.height, node.parents))
       this.rule.markOrdered(node.id)
     }
   }
@@ -198,9 +211,22 @@ export class CommitCore implements ConsensusCore {
       }
       const chosen = [...byAuthor.values()]
       if (this.rule.stakeOf(chosen) < this.rule.quorum) continue
-      return { round: r + 1, parents: chosen.map(v => v.id), leaderSeen: byAuthor.has(this.rule.leaderOf(r)) }
+      return { round: r + 1, parents: chosen.map(v => v.id), leaderSeen: this.leadersSeen(r, byAuthor) }
     }
     return { round: 1, parents: [this.graph.genesisId], leaderSeen: true }
+  }
+
+  /**
+   * Whether the leaders of round r worth waiting for are in `byAuthor`: those with a vertex in the round below (all
+   * of them when that round is not kept). A leader that made none there is likely down or far behind: building
+   * without it costs its slot a skip, where waiting would cost every round the wait.
+   */
+  private leadersSeen (r: number, byAuthor: ReadonlyMap<string, RoundVertex>): boolean {
+    const below = r - 1 >= this.rule.lowestRound ? new Set(this.rule.round(r - 1).map(v => v.author)) : undefined
+    for (const leader of this.rule.leadersOf(r).keys()) {
+      if (!byAuthor.has(leader) && (below === undefined || below.has(leader))) return false
+    }
+    return true
   }
 
   /** The parents of this node's next vertex, or null when it has one in that round already. */

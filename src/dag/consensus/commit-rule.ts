@@ -5,20 +5,24 @@
  *
  * - A vertex of round r names vertices of round r − 1 as parents (the quorum Q of their stake, at most one vertex
  *   per author among them), and may name vertices of lower rounds (weak links: a vertex that came too late to be
- *   named by the round above it is ordered through them, not dropped). Each round has one leader slot: `leaderOf(r)`.
- * - A round-(r + 1) vertex **supports** the leader's round-r vertex B when B is one of its parents. A round-(r + 2)
- *   vertex **certifies** B when its parents that support B hold at least Q of stake.
+ *   named by the round above it is ordered through them, not dropped). Each round has `leaders` slots (Mysticeti's
+ *   multi-leader setting), slot i led by `leaderOf(r, i)`, distinct authors within a round; slots are taken in the
+ *   order (round, index).
+ * - A round-(r + 1) vertex **supports** a round-r vertex B of a slot's leader when B is one of its parents. A
+ *   round-(r + 2) vertex **certifies** B when its parents that support B hold at least Q of stake.
  * - **Direct rule**: a slot is committed to B when the authors of vertices certifying B hold Q; it is skipped when
- *   the authors of round-(r + 1) vertices that support none of the leader's round-r vertices hold Q.
+ *   the authors of round-(r + 1) vertices that support none of that slot's leader's round-r vertices hold Q.
  * - **Indirect rule**: otherwise the slot follows its anchor, the first slot of round ≥ r + 3 that is not skipped:
  *   undecided if the anchor is; if the anchor is committed to A, the slot is committed to the B that a certifier in
  *   A's causal past certifies, and skipped if there is none.
- * - **Order**: the decided slots are taken in round order up to the first undecided one; each committed leader
+ * - **Order**: the decided slots are taken in slot order up to the first undecided one; each committed leader
  *   brings its causal past not yet ordered, down to `gcDepth` rounds below it, sorted by round, then author, then
- *   id. Rounds below that are forgotten.
+ *   id. Rounds below that are forgotten. (With one leader a round, a vertex that is not its round's leader is
+ *   ordered by the next round's: a round later than with every author a leader.)
  *
  * Safety (Q > 2/3 of the stake, Byzantine stake < 1/3): two quorums share an honest author, and an honest author
- * makes one vertex per round, so no slot is committed to B by one view and skipped or committed to B' by another;
+ * makes one vertex per round, so no slot is committed to B by one view and skipped or committed to B' by another
+ * (each slot by itself: the argument does not depend on how many slots a round has);
  * views that are causally closed subsets of one DAG therefore output sequences of which one is a prefix of the other
  * (test/unit/dag-commit-rule.test.ts checks it over random DAGs with equivocating authors).
  */
@@ -39,8 +43,10 @@ export interface CommitRuleParams {
   stake: ReadonlyMap<string, number>
   /** The stake a decision needs: ⌈α/k · W⌉ > 2/3 · W (docs/protocol.md §6). */
   quorum: number
-  /** The leader of a round (a key of `stake`). */
-  leaderOf: (round: number) => string
+  /** The leader of slot `index` (0 ≤ index < `leaders`) of a round: a key of `stake`, distinct within a round. */
+  leaderOf: (round: number, index: number) => string
+  /** Leader slots per round, 1 to the number of validators. @default 1 */
+  leaders?: number
   /**
    * Rounds kept below a committed leader: its ordering skips vertices older than this many rounds below it, and
    * the rule forgets them (bounded memory; the same cut-off at every node, so the order stays the same).
@@ -49,14 +55,19 @@ export interface CommitRuleParams {
   gcDepth?: number
 }
 
+/** A leader slot: its round and its index within the round. */
+export interface Slot { round: number, index: number }
+
 export type SlotDecision =
-  | { round: number, kind: 'commit', leader: RoundVertex }
-  | { round: number, kind: 'skip' }
-  | { round: number, kind: 'undecided' }
+  | Slot & { kind: 'commit', leader: RoundVertex }
+  | Slot & { kind: 'skip' }
+  | Slot & { kind: 'undecided' }
 
 /** A committed leader (or a skipped slot) and the vertices it orders, in order. */
 export interface CommittedSlot {
   round: number
+  /** The slot's index in its round. */
+  index: number
   /** Undefined for a skipped slot, which orders nothing. */
   leader: RoundVertex | undefined
   vertices: RoundVertex[]
@@ -74,23 +85,29 @@ export class CommitRule {
   private readonly ordered = new Set<string>()
   // Kept as vertices arrive, so a decision reads counts instead of walking two rounds (bench:commit-rule): per
   // vertex, the leader proposals of the round below it that it names; per proposal, the vertices two rounds up
-  // that certify it; per round, the vertices of the round above that name none of its leader's proposals.
+  // that certify it; per slot (its number), the vertices of the round above that name none of its leader's proposals.
   private readonly supports = new Map<string, string[]>()
   private readonly certifiers = new Map<string, RoundVertex[]>()
   private readonly blamers = new Map<number, RoundVertex[]>()
   private readonly gcDepth: number
+  private readonly leaders: number
+  /** round -> its leaders' keys -> slot index (the rounds kept) */
+  private readonly leaderIndex = new Map<number, Map<string, number>>()
   /** Pairs of vertices of one author in one round, the latest MAX_EQUIVOCATIONS. */
   readonly equivocations: Array<[RoundVertex, RoundVertex]> = []
   private highestRound = 0
-  /** The first slot not yet output. */
-  private nextSlot = 1
+  /** The first slot not yet output, as a number: round × leaders + index. */
+  private nextSlot: number
   /** The lowest round kept (the rounds below it were collected); its vertices' parents are not checked. */
   private keptFrom = 1
 
   constructor (params: CommitRuleParams) {
     this.p = params
     this.gcDepth = params.gcDepth ?? 50
+    this.leaders = params.leaders ?? 1
     if (!Number.isSafeInteger(this.gcDepth) || this.gcDepth < 1) throw new RangeError(`gcDepth ${this.gcDepth}`)
+    if (!Number.isSafeInteger(this.leaders) || this.leaders < 1 || this.leaders > params.stake.size) throw new RangeError(`leaders ${this.leaders} (1 to ${params.stake.size})`)
+    this.nextSlot = this.slotNumber({ round: 1, index: 0 })
   }
 
   /** Vertices held. */
@@ -144,36 +161,59 @@ export class CommitRule {
     if (v.round === 1) return
     // supports and certificates count the round below only (weak links name older rounds)
     const strong = v.parents.filter(id => this.byId.get(id)?.round === v.round - 1)
-    const leader = this.p.leaderOf(v.round - 1)
-    const named = strong.filter(id => this.byId.get(id)?.author === leader)
+    const leaders = this.leadersOf(v.round - 1)
+    const named = strong.filter(id => leaders.has(this.byId.get(id)?.author ?? ''))
     if (named.length > 0) this.supports.set(v.id, named)
-    else push(this.blamers, v.round - 1, v)
-    // v certifies each proposal of round − 2 that its parents supporting it hold the quorum for
-    const supportersOf = new Map<string, RoundVertex[]>()
+    // v blames each slot of the round below whose leader it names no vertex of
+    const supported = new Set(named.map(id => leaders.get(this.byId.get(id)?.author ?? '')))
+    for (let i = 0; i < this.leaders; i++) if (!supported.has(i)) push(this.blamers, this.slotNumber({ round: v.round - 1, index: i }), v)
+    // v certifies each proposal of round − 2 that its parents supporting it hold the quorum for (its parents of the
+    // round below are of distinct authors, `check`: their stakes add up without a set)
+    const supportStake = new Map<string, number>()
     for (const id of strong) {
       const parent = this.byId.get(id)
-      for (const b of (parent === undefined ? undefined : this.supports.get(id)) ?? []) push(supportersOf, b, parent as RoundVertex)
+      if (parent === undefined) continue
+      const stake = this.p.stake.get(parent.author) ?? 0
+      for (const b of this.supports.get(id) ?? []) supportStake.set(b, (supportStake.get(b) ?? 0) + stake)
     }
-    for (const [b, supporters] of supportersOf) if (this.stakeOf(supporters) >= this.p.quorum) push(this.certifiers, b, v)
+    for (const [b, stake] of supportStake) if (stake >= this.p.quorum) push(this.certifiers, b, v)
   }
 
   has (id: string): boolean { return this.byId.has(id) }
 
   /**
-   * Starts an empty rule where a ledger stopped (a restart): slots below `nextSlot` were output, rounds below
+   * Starts an empty rule where a ledger stopped (a restart): slots before `nextSlot` were output, rounds below
    * `keptFrom` collected. Then `add` the kept vertices in round order (those of `keptFrom` are not checked against
    * their parents, which are gone) and `markOrdered` the ones already ordered.
    */
-  resume (at: { nextSlot: number, keptFrom: number }): void {
+  resume (at: { nextSlot: Slot, keptFrom: number }): void {
     if (this.byId.size > 0) throw new Error('resume on a rule that holds vertices')
-    this.nextSlot = Math.max(1, at.nextSlot)
+    this.nextSlot = Math.max(this.slotNumber({ round: 1, index: 0 }), this.slotNumber(at.nextSlot))
     this.keptFrom = Math.max(1, at.keptFrom)
+  }
+
+  /** The slot after the last one a committed leader of `round` by `author` could have been output in. */
+  slotAfter (round: number, author: string): Slot | undefined {
+    const index = this.leadersOf(round).get(author)
+    if (index === undefined) return undefined
+    return index + 1 < this.leaders ? { round, index: index + 1 } : { round: round + 1, index: 0 }
   }
 
   markOrdered (id: string): void { if (this.byId.has(id)) this.ordered.add(id) }
 
   get quorum (): number { return this.p.quorum }
-  leaderOf (round: number): string { return this.p.leaderOf(round) }
+  /** The leaders of a round, each with its slot index. */
+  leadersOf (round: number): ReadonlyMap<string, number> {
+    let leaders = this.leaderIndex.get(round)
+    if (leaders === undefined) {
+      leaders = new Map()
+      for (let i = 0; i < this.leaders; i++) leaders.set(this.p.leaderOf(round, i), i)
+      if (leaders.size !== this.leaders) throw new RangeError(`round ${round}: its ${this.leaders} leaders are not distinct`)
+      // rounds below the kept ones are not asked again; the ones above may be asked early (a builder's view)
+      if (round >= this.keptFrom) this.leaderIndex.set(round, leaders)
+    }
+    return leaders
+  }
 
   /** The lowest round kept. */
   get lowestRound (): number { return this.keptFrom }
@@ -208,31 +248,32 @@ export class CommitRule {
     return sum
   }
 
-  /** The decision of every slot from the next one not output to the highest round (lowest round first). */
+  /** The decision of every slot from the next one not output to the last of the highest round (first slot first). */
   decisions (): SlotDecision[] {
     const out: SlotDecision[] = []
-    const byRound = new Map<number, SlotDecision>()
-    for (let r = this.highestRound; r >= this.nextSlot; r--) {
-      let d = this.direct(r)
-      if (d.kind === 'undecided') d = this.indirect(r, byRound)
-      byRound.set(r, d)
-      out.push(d)
-    }
-    return out.reverse()
+    const memo = new Map<number, SlotDecision>()
+    for (let s = this.nextSlot; s <= this.lastSlot; s++) out.push(this.decide(s, memo))
+    return out
   }
 
-  /** Outputs the slots decided since the last call, in round order, up to the first undecided one. */
+  /**
+   * Outputs the slots decided since the last call, in slot order, up to the first undecided one. Slots are decided
+   * from the next one up and stop at the first undecided: a slot above it is decided only as an anchor (so a call
+   * costs the slots it outputs and the anchors they needed, not every slot of the rounds not yet output).
+   */
   next (): CommittedSlot[] {
     const out: CommittedSlot[] = []
-    for (const d of this.decisions()) {
+    const memo = new Map<number, SlotDecision>()
+    for (let s = this.nextSlot; s <= this.lastSlot; s++) {
+      const d = this.decide(s, memo)
       if (d.kind === 'undecided') break
-      this.nextSlot = d.round + 1
+      this.nextSlot = this.slotNumber(d) + 1
       if (d.kind === 'skip') {
-        out.push({ round: d.round, leader: undefined, vertices: [], dropped: [] })
+        out.push({ round: d.round, index: d.index, leader: undefined, vertices: [], dropped: [] })
         continue
       }
       const vertices = this.order(d.leader)
-      out.push({ round: d.round, leader: d.leader, vertices, dropped: this.collectBelow(d.round - this.gcDepth) })
+      out.push({ round: d.round, index: d.index, leader: d.leader, vertices, dropped: this.collectBelow(d.round - this.gcDepth) })
     }
     return out
   }
@@ -249,37 +290,55 @@ export class CommitRule {
         this.certifiers.delete(v.id)
       }
       this.byRound.delete(this.keptFrom)
-      this.blamers.delete(this.keptFrom)
+      this.leaderIndex.delete(this.keptFrom)
+      for (let i = 0; i < this.leaders; i++) this.blamers.delete(this.slotNumber({ round: this.keptFrom, index: i }))
     }
     return dropped
   }
 
-  private direct (r: number): SlotDecision {
-    for (const b of this.proposals(r)) {
-      if (this.stakeOf(this.certifiers.get(b.id) ?? []) >= this.p.quorum) return { round: r, kind: 'commit', leader: b }
+  private slotNumber (slot: Slot): number { return slot.round * this.leaders + slot.index }
+  private get lastSlot (): number { return this.slotNumber({ round: this.highestRound, index: this.leaders - 1 }) }
+
+  /** A slot's decision: the direct rule, else the indirect one (its anchors decided through `memo` first). */
+  private decide (s: number, memo: Map<number, SlotDecision>): SlotDecision {
+    let d = memo.get(s)
+    if (d !== undefined) return d
+    d = this.direct(s)
+    if (d.kind === 'undecided') d = this.indirect(s, memo)
+    memo.set(s, d)
+    return d
+  }
+  private slotOf (s: number): Slot { return { round: Math.floor(s / this.leaders), index: s % this.leaders } }
+
+  private direct (s: number): SlotDecision {
+    const slot = this.slotOf(s)
+    for (const b of this.proposals(slot)) {
+      if (this.stakeOf(this.certifiers.get(b.id) ?? []) >= this.p.quorum) return { ...slot, kind: 'commit', leader: b }
     }
-    if (this.stakeOf(this.blamers.get(r) ?? []) >= this.p.quorum) return { round: r, kind: 'skip' }
-    return { round: r, kind: 'undecided' }
+    if (this.stakeOf(this.blamers.get(s) ?? []) >= this.p.quorum) return { ...slot, kind: 'skip' }
+    return { ...slot, kind: 'undecided' }
   }
 
-  private indirect (r: number, decided: ReadonlyMap<number, SlotDecision>): SlotDecision {
-    for (let a = r + 3; a <= this.highestRound; a++) {
-      const anchor = decided.get(a)
-      if (anchor === undefined || anchor.kind === 'undecided') return { round: r, kind: 'undecided' }
+  private indirect (s: number, memo: Map<number, SlotDecision>): SlotDecision {
+    const slot = this.slotOf(s)
+    const last = this.lastSlot
+    for (let a = this.slotNumber({ round: slot.round + 3, index: 0 }); a <= last; a++) {
+      const anchor = this.decide(a, memo)
+      if (anchor.kind === 'undecided') return { ...slot, kind: 'undecided' }
       if (anchor.kind === 'skip') continue
-      const past = this.causalPast([anchor.leader], r + 2)
-      for (const b of this.proposals(r)) {
-        if ((this.certifiers.get(b.id) ?? []).some(c => past.has(c.id))) return { round: r, kind: 'commit', leader: b }
+      const past = this.causalPast([anchor.leader], slot.round + 2)
+      for (const b of this.proposals(slot)) {
+        if ((this.certifiers.get(b.id) ?? []).some(c => past.has(c.id))) return { ...slot, kind: 'commit', leader: b }
       }
-      return { round: r, kind: 'skip' }
+      return { ...slot, kind: 'skip' }
     }
-    return { round: r, kind: 'undecided' }
+    return { ...slot, kind: 'undecided' }
   }
 
-  /** The leader's vertices of round r (more than one only if it equivocated). */
-  private proposals (r: number): RoundVertex[] {
-    const leader = this.p.leaderOf(r)
-    return (this.byRound.get(r) ?? []).filter(v => v.author === leader)
+  /** The slot leader's vertices of its round (more than one only if it equivocated). */
+  private proposals (slot: Slot): RoundVertex[] {
+    const leader = this.p.leaderOf(slot.round, slot.index)
+    return (this.byRound.get(slot.round) ?? []).filter(v => v.author === leader)
   }
 
   /** Ids of `from` and their ancestors down to round `lowest`. */
