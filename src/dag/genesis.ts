@@ -25,7 +25,8 @@ export interface ConsensusParams {
   /**
    * Under `commit`: leader slots per round, 1 to the number of validators (docs/consensus-next.md step 6). With every
    * validator a leader, each vertex is a slot of its own and commits two rounds up; with one, a vertex that is not
-   * its round's leader is ordered a round later. @default the number of validators
+   * its round's leader is ordered a round later. Absent: one (a commit genesis written before the setting keeps its
+   * meaning); `generateGenesis` writes the number of validators.
    */
   leaders?: number
 }
@@ -146,7 +147,7 @@ export function parseGenesis (json: unknown): Genesis {
  */
 export function checkConsensusParams (c: ConsensusParams): void {
   const refuse = (why: string): never => { throw new DagError('GENESIS_INVALID', `genesis: consensus: ${why}`) }
-  for (const [name, v] of Object.entries(c)) if (name !== 'rule' && (!Number.isSafeInteger(v) || v < 1)) refuse(`${name} must be a positive integer`)
+  for (const [name, v] of Object.entries(c)) if (name !== 'rule' && v !== undefined && (!Number.isSafeInteger(v) || v < 1)) refuse(`${name} must be a positive integer`)
   if (c.alpha > c.k) refuse('alpha must be at most k')
   // α/k > 2/3 in integers: 3α > 2k
   if (3 * c.alpha <= 2 * c.k) refuse(`alpha/k must be above 2/3 (two quorums must share more than a third of the stake); got ${c.alpha}/${c.k}`)
@@ -229,5 +230,7 @@ export function generateGenesis (init: GenerateGenesisInit): Genesis {
     validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: init.weights?.[i] ?? 1, name: `validator-${i}` })),
     consensus: { ...DEFAULT_CONSENSUS, ...init.consensus }
   }
+  // a new commit network: every validator leads a slot each round, unless the caller said otherwise
+  if (g.consensus.rule === 'commit' && g.consensus.leaders === undefined) g.consensus.leaders = Math.min(g.validators.length, COMMIT_RULE_MAX_VALIDATORS)
   return parseGenesis(genesisToJson(g))
 }

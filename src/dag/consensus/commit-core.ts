@@ -68,7 +68,7 @@ export class CommitCore implements ConsensusCore {
     this.gcDepth = init.gcDepth ?? COMMIT_GC_DEPTH
     const stake = new Map(validators.map(v => [toHex(v.publicKey), v.weight]))
     const total = validators.reduce((s, v) => s + v.weight, 0)
-    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), leaders: params.leaders ?? validators.length, gcDepth: this.gcDepth })
+    this.rule = new CommitRule({ stake, quorum: quorumOf(total, params), leaderOf: commitLeaders(validators), leaders: params.leaders ?? 1, gcDepth: this.gcDepth })
   }
 
   get processingCount (): number { return this.processing.size }
