@@ -47,6 +47,8 @@ interface RoundOverlay {
   /** credits the round added to accounts whose list it did not read (those stay on disk) */
   appended: Map<string, UnprovenCredit[]>
   lastTxVertex: Map<string, string>
+  /** transactions an order check refused in this round (ids, hex) */
+  refusedByOrder: Set<string>
 }
 
 export class LedgerState {
@@ -128,7 +130,7 @@ export class LedgerState {
 
   /** Starts a decision round: applyVertex writes go to the round's overlay until commitRound or abortRound. */
   beginRound (): void {
-    this.round = { accounts: new Map(), credits: new Map(), appended: new Map(), lastTxVertex: new Map() }
+    this.round = { accounts: new Map(), credits: new Map(), appended: new Map(), lastTxVertex: new Map(), refusedByOrder: new Set() }
   }
 
   /** The round's batch is committed: its records become the committed view. */
@@ -220,9 +222,17 @@ export class LedgerState {
       const kind = requireTxKind(t.tx.kind)
       const payload = kind.decode(t.tx.payload)
       if (this.order !== undefined && kind.orderCheck !== undefined) {
-        // refused by the order: the nonce stays unused, so a valid transaction can take it later
+        // the same transaction refused earlier in the order stays refused (a transaction id has one decision): it
+        // is no outcome here, as a second copy of a final one is not (decisions.ts)
+        if (round.refusedByOrder.has(t.idHex) || await this.refusedByOrder(t.id)) {
+          outcomes.push({ info: t, ok: false, reason: 'nonce' })
+          continue
+        }
+        // refused by the order: the nonce stays unused, so a valid transaction (signed again: another id) can take
+        // it later
         const reason = await kind.orderCheck(payload, { ...this.order, signer: t.tx.publicKey, nonceOf: async (a) => (await this.roundAccount(a)).nonce })
         if (reason !== undefined) {
+          round.refusedByOrder.add(t.idHex)
           outcomes.push({ info: t, ok: false, reason })
           continue
         }
@@ -249,6 +259,17 @@ export class LedgerState {
     for (const [k, c] of ofV) this.store.putCredit(b, (touched.get(k) as RoundAccount).address, c)
     for (const e of touched.values()) this.store.putAccount(b, e.address, e.rec)
     return outcomes
+  }
+
+  /**
+   * Under the commit rule, whether a committed decision refused this transaction where the order reached it (its
+   * order check, `unattested`: its nonce was left unused, so only this tells its bytes, ordered again, from a
+   * transaction never seen). Always false under Avalanche.
+   */
+  async refusedByOrder (txId: Uint8Array): Promise<boolean> {
+    if (this.order === undefined) return false
+    const rec = await this.store.getTxRecord(txId)
+    return rec?.status === 'rejected' && rec.reason === 'unattested'
   }
 
   /**

@@ -65,6 +65,10 @@ export class TxAdmission {
 
   private async queue (tx: ReturnType<typeof decodeTx>, info: ReturnType<typeof txInfo>): Promise<string> {
     const { state, core, mempool, processing } = this.c
+    // a transaction the order refused leaves its nonce unused: its bytes are still decided (sign again)
+    if (requireTxKind(tx.kind).orderCheck !== undefined && await state.refusedByOrder(info.id)) {
+      throw new DagError('TX_KNOWN', 'transaction already decided: refused where the order reached it (sign it again to retry)')
+    }
     // Load the account, then check and queue synchronously: no other ledger operation can interleave with the
     // synchronous part, so it needs no lock (a final transaction's nonce is below the account's: NONCE_TOO_LOW).
     let acct = await state.account(info.account)

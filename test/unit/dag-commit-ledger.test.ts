@@ -20,7 +20,7 @@ import { addressOf, transfer } from '../helpers/dag-net.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import type { DagError } from '../../src/dag/errors.ts'
-import { encodeTx, type Transaction } from '../../src/dag/tx.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { buildTaskSettle, registerMarketKinds, taskIdOf } from '../../src/market/index.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
@@ -263,7 +263,8 @@ test('a deposit credit under the commit rule is refused until a quorum of valida
   await settled([wrong, right2])
   t.deepEqual([...await reasons(wrong), ...await reasons(right2)], Array(8).fill('final undefined'), 'attestations are final and move nothing')
   t.deepEqual(await balances(), new Set([START]))
-  const short = await submit(3, buildDepositCredit(genesis.chainId, nodes[3].key, deposit))
+  const shortTx = buildDepositCredit(genesis.chainId, nodes[3].key, deposit)
+  const short = await submit(3, shortTx)
   await settled([short])
   t.deepEqual(await reasons(short), Array(4).fill('rejected unattested'), 'an attestation of another payload does not count')
 
@@ -271,6 +272,21 @@ test('a deposit credit under the commit rule is refused until a quorum of valida
   // loses its nonce
   const right1 = await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, deposit))
   await settled([right1])
+  // the refused credit's own bytes now hold the quorum, but a transaction id has one decision: sent again they are
+  // refused at once, and ordered again (a validator that builds them into its vertex) they stay refused, mint
+  // nothing and leave the nonce unused
+  t.is(await submit(2, shortTx).catch((err: DagError) => err.code), 'TX_KNOWN')
+  const below = Math.max(...[...nodes[0].ledger.graph.values()].map(v => v.height))
+  const parents = [...nodes[0].ledger.graph.values()].filter(v => v.height === below).map(v => fromHex(v.id))
+  const replay = buildVertexInfo(genesis.chainId, { author: nodes[0].key.publicKey, secretKey: nodes[0].key.secretKey, parents, txs: [txInfo(encodeTx(shortTx))], timestampMs: BigInt(Date.now()) })
+  for (const n of nodes) {
+    await n.ledger.checkStandalone(replay)
+    await n.ledger.insertVertex(replay)
+  }
+  t.true(await runUntil(all, async () => nodes.every(n => n.ledger.vertexStatus(replay.idHex) === 'accepted')) >= 0, 'the vertex carrying the replay is ordered')
+  t.deepEqual(await reasons(short), Array(4).fill('rejected unattested'), 'the replayed credit keeps its decision')
+  t.deepEqual(await balances(), new Set([START]), 'nothing minted by the replay')
+  t.is((await nodes[1].ledger.getAccount(creditAccount)).nonce, 0n)
   const credit = await submit(3, buildDepositCredit(genesis.chainId, nodes[3].key, deposit))
   t.not(credit, short, 'signed again, the credit is another transaction')
   await settled([credit])
