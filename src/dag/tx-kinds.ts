@@ -55,6 +55,12 @@ export interface TxKind<P = unknown> {
    */
   orderCheck?: (payload: P, ctx: OrderCheckContext) => Promise<'unattested' | undefined>
   /**
+   * Refused under the commit rule (KIND_UNSUPPORTED) although it needs no outside check itself: its lifecycle ends
+   * only through kinds that rule does not carry yet (the market's: an announce's escrow and a provider's bond leave
+   * only by a settle or a slash), so taking it would lock money for good. @default false
+   */
+  avalancheOnly?: boolean
+  /**
    * Records other parts keep about a final transaction of this kind (the bridge: "this withdraw still needs an
    * epoch"). The ledger writes them in the batch that commits the decision, so they exist exactly when the
    * transaction is final, whatever moment a kill -9 hits. Keys must come from the storage table.

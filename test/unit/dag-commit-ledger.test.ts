@@ -21,7 +21,8 @@ import { parseAddress } from '../../src/core/address.ts'
 import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
-import { buildTaskSettle, registerMarketKinds, taskIdOf } from '../../src/market/index.ts'
+import { buildProviderRegister, buildTaskAnnounce, buildTaskSettle, registerMarketKinds, taskIdOf } from '../../src/market/index.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
@@ -301,11 +302,17 @@ test('a deposit credit under the commit rule is refused until a quorum of valida
   t.is(stranger, 'AUTHOR_UNKNOWN')
   t.is(await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, deposit)).catch((err: DagError) => err.code), 'NONCE_TOO_LOW')
 
-  // the market's decisions still need the outside check this rule does not carry (consensus-next.md step 4): refused
+  // the market's decisions still need the outside check this rule does not carry (consensus-next.md step 4): refused,
+  // and with them every market kind, whose escrow or bond only those decisions release (taken, it would be locked)
   registerMarketKinds()
   const taskId = taskIdOf(to, 0n)
   const settle = buildTaskSettle(genesis.chainId, nodes[0].key, 1n, { taskId, outcome: 'paid', payouts: [{ provider: to, amount: 495n }], fee: 5n, refund: 500n, requester: to })
   t.is(await submit(0, settle).catch((err: DagError) => err.code), 'KIND_UNSUPPORTED')
+  const by = { chainId: genesis.chainId, keys: users[0], nonce: 0n, fee: genesis.minFee }
+  const announce = buildTaskAnnounce(by, matmulAnnounce()).tx
+  const register = buildProviderRegister(by, cpuProvider(10n ** 18n))
+  for (const tx of [announce, register]) t.is(await submit(2, tx).catch((err: DagError) => err.code), 'KIND_UNSUPPORTED', `${tx.kind} refused`)
+  t.deepEqual(await balances(), new Set([START + 5000n]), 'nothing locked')
   for (const n of nodes) await close(n)
 })
 
