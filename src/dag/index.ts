@@ -1,7 +1,7 @@
 export { addressFromPublicKey, isAddress, parseAddress } from '../core/address.ts'
 export { generateKeyPair, type KeyPair, nativeMlDsaAvailable } from '../core/crypto.ts'
 export { DagError, type DagErrorCode } from './errors.ts'
-export { type ConsensusParams, DEFAULT_CONSENSUS, type Genesis, generateGenesis, genesisId, genesisToJson, loadGenesis, parseGenesis } from './genesis.ts'
+export { type ConsensusParams, type ConsensusRule, DEFAULT_CONSENSUS, type Genesis, generateGenesis, genesisId, genesisToJson, loadGenesis, parseGenesis } from './genesis.ts'
 export { type DagComponents, DagService, type DagServiceEvents, type DagServiceInit, type DagStats } from './service.ts'
 export { buildTransfer, decodeTx, encodeTx } from './tx.ts'
 export { formatAgc, parseAgc, signTransfer } from './wallet.ts'

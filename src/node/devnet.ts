@@ -10,7 +10,7 @@ import { loadIdentity } from '../core/keys/identity.ts'
 import { JWT_SECRET_FILE, readJwtSecret } from '../core/keys/jwt-secret.ts'
 import { HarmonyClient } from '../sdk/client.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
-import { generateGenesis, loadGenesis } from '../dag/index.ts'
+import { type ConsensusRule, generateGenesis, loadGenesis } from '../dag/index.ts'
 import { ANVIL_DEPLOYER_KEY, prepareDevnetChain, type PreparedDevnetChain } from '../chain/index.ts'
 import { genesisBacking } from '../bridge/index.ts'
 import { writeGenesisFile } from './genesis-file.ts'
@@ -34,6 +34,12 @@ export interface DevnetInit {
   logLevel?: string
   /** Start anvil, deploy the AGC contracts, stake and register every node as a validator. @default true */
   chain?: boolean
+  /**
+   * The genesis consensus rule of a new devnet (docs/consensus-next.md): `commit` runs the DAG commit rule, every
+   * validator a leader, without the market (its kinds are refused under it). A reused datadir must have been made
+   * with the same rule. @default 'avalanche'
+   */
+  consensus?: ConsensusRule
   /** Extra flags for every node's `harmonyd start` (e.g. `--executor cpu`). @default [] */
   nodeArgs?: string[]
   /** Extra flags for node `index` only, after `nodeArgs` (a provider policy, a test-only fault). @default none */
@@ -132,10 +138,12 @@ export class Devnet {
       const genesis = await loadGenesis(this.genesisPath)
       const same = genesis.validators.length === keys.length && genesis.validators.every((v, i) => Buffer.from(v.publicKey).equals(keys[i]))
       if (!same) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made for other nodes (${genesis.validators.length} validators); use a new --datadir`)
+      const rule = genesis.consensus.rule ?? 'avalanche'
+      if (rule !== (this.init.consensus ?? 'avalanche')) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made with the ${rule} consensus rule; use a new --datadir`)
       return
     }
     const faucet = await createWalletFile(this.faucetPath)
-    const genesis = generateGenesis({ chainId: 'harmony-devnet', validatorPublicKeys: keys, faucetPublicKey: faucet.publicKey })
+    const genesis = generateGenesis({ chainId: 'harmony-devnet', validatorPublicKeys: keys, faucetPublicKey: faucet.publicKey, consensus: { rule: this.init.consensus ?? 'avalanche' } })
     await writeGenesisFile(this.genesisPath, genesis)
   }
 

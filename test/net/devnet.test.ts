@@ -3,7 +3,15 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, rpc, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair } from '../../src/core/crypto.ts'
+import { loadWalletFile } from '../../src/core/keys/wallet.ts'
+import { loadGenesis } from '../../src/dag/genesis.ts'
+import { encodeTx } from '../../src/dag/tx.ts'
+import { buildTaskAnnounce } from '../../src/market/index.ts'
+import { BIN, operatorAuth, rpc, runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { matmulAnnounce } from '../helpers/market.ts'
 
 function alive (pid: number): boolean {
   try {
@@ -54,4 +62,51 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
   const [code] = await exited as [number | null]
   t.is(code, 0)
   t.deepEqual(pids.filter(alive), [], 'every node process has exited')
+})
+
+test.serial('harmonyd devnet --consensus commit: a transfer is final on every node with one state root, the market\'s kinds are refused, --demo is refused, and the datadir keeps its rule', async (t) => {
+  await using d = await tempDir()
+  const demo = await runHarmonyd(['devnet', '--consensus', 'commit', '--demo', '--datadir', d.path])
+  t.is(demo.code, 2)
+  t.regex(demo.stderr, /commit rule does not carry yet/)
+
+  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--consensus', 'commit', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  t.teardown(() => { devnet.kill('SIGKILL') })
+  let stdout = ''
+  let stderr = ''
+  devnet.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+  devnet.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+  const urls = await waitFor('the node lines', async () => {
+    if (devnet.exitCode !== null) throw new Error(`devnet exited: ${stderr}`)
+    const found = [...stdout.matchAll(/^node \d+ rpc=(\S+) peer=/gm)].map(m => m[1])
+    return found.length === 3 ? found : undefined
+  }, 120_000)
+  const genesis = await loadGenesis(join(d.path, 'genesis.json'))
+  t.is(genesis.consensus.rule, 'commit')
+  t.is(genesis.consensus.leaders, 3, 'every validator a leader')
+
+  const to = addressFromPublicKey(generateKeyPair().publicKey)
+  const sent = await runHarmonyd(['wallet', 'send', '--wallet', join(d.path, 'faucet.json'), '--to', to, '--amount', '1.5', '--rpc', urls[1], '--datadir', join(d.path, 'node-1'), '--wait', '--json'])
+  t.is(sent.code, 0, sent.stderr)
+  t.is((JSON.parse(sent.stdout) as { status: string }).status, 'final')
+  for (const url of urls) await waitFor(`the transfer on ${url}`, async () => (await rpc<string>(url, 'account_getBalance', [to])) === (15n * 10n ** 17n).toString() ? true : undefined)
+  const roots = await waitFor('equal state roots', async () => {
+    const stats = await Promise.all(urls.map(async u => await rpc<{ stateRoot: string, finalTxs: number }>(u, 'dag_stats')))
+    return stats.every(s => s.stateRoot === stats[0].stateRoot && s.finalTxs === stats[0].finalTxs) ? stats : undefined
+  })
+  t.is(new Set(roots.map(r => r.stateRoot)).size, 1)
+
+  // an announce would lock its budget in escrow that no settle can release under this rule: refused at once
+  const faucet = await loadWalletFile(join(d.path, 'faucet.json'))
+  const nonce = BigInt(await rpc<string>(urls[0], 'account_getNonce', [addressFromPublicKey(faucet.publicKey)]))
+  const { tx } = buildTaskAnnounce({ chainId: genesis.chainId, keys: faucet, nonce, fee: genesis.minFee }, matmulAnnounce())
+  const refused = await t.throwsAsync(rpc(urls[0], 'account_sendTransaction', [`0x${toHex(encodeTx(tx))}`], await operatorAuth(join(d.path, 'node-0'))))
+  t.regex(refused?.message ?? '', /KIND_UNSUPPORTED|lock money/)
+
+  const exited = once(devnet, 'exit')
+  devnet.kill('SIGINT')
+  t.is((await exited as [number | null])[0], 0)
+  const other = await runHarmonyd(['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
+  t.not(other.code, 0)
+  t.regex(other.stderr, /made with the commit consensus rule/)
 })
