@@ -119,3 +119,32 @@ export async function waitFor<T> (what: string, check: () => Promise<T | undefin
   }
   throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
 }
+
+/** A `harmonyd devnet` process and what it printed. */
+export interface DevnetProcess {
+  child: ChildProcess
+  /** Each node's line: its index, RPC URL and peer id, in index order. */
+  nodes: Array<{ index: number, rpc: string, peerId: string }>
+  /** Everything it wrote to stdout so far. */
+  stdout: () => string
+}
+
+/** Forks `harmonyd devnet <args>` and waits for its `node <i> rpc=… peer=…` lines (one per node), failing if it exits first. */
+export async function startDevnet (args: string[], nodes: number): Promise<DevnetProcess> {
+  const child = fork(BIN, ['devnet', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+  try {
+    const lines = await waitFor('the devnet\'s node lines', async () => {
+      if (child.exitCode !== null) throw new Error(`devnet exited: ${stderr}`)
+      const found = [...stdout.matchAll(/^node (\d+) rpc=(http:\/\/127\.0\.0\.1:\d+) peer=(\w+)$/gm)]
+      return found.length === nodes ? found : undefined
+    }, 120_000)
+    return { child, nodes: lines.map(m => ({ index: Number(m[1]), rpc: m[2], peerId: m[3] })), stdout: () => stdout }
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw err
+  }
+}

@@ -1,5 +1,4 @@
 import test from 'ava'
-import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,7 +9,7 @@ import { loadWalletFile } from '../../src/core/keys/wallet.ts'
 import { loadGenesis } from '../../src/dag/genesis.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { buildTaskAnnounce } from '../../src/market/index.ts'
-import { BIN, operatorAuth, rpc, runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { operatorAuth, rpc, runHarmonyd, startDevnet, tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 
 function alive (pid: number): boolean {
@@ -24,20 +23,11 @@ function alive (pid: number): boolean {
 
 test.serial('harmonyd devnet brings up N connected nodes, prints one line per node, and Ctrl-C leaves no process', async (t) => {
   await using d = await tempDir()
-  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn', '--live'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const { child: devnet, nodes, stdout } = await startDevnet(['--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn', '--live'], 3)
   t.teardown(() => { devnet.kill('SIGKILL') })
-  let stdout = ''
-  let stderr = ''
-  devnet.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
-  devnet.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
-  const lines = await waitFor('the node lines', async () => {
-    if (devnet.exitCode !== null) throw new Error(`devnet exited: ${stderr}`)
-    const found = [...stdout.matchAll(/^node (\d+) rpc=(http:\/\/127\.0\.0\.1:\d+) peer=(\w+)$/gm)]
-    return found.length === 3 ? found : undefined
-  }, 120_000)
-  t.deepEqual(lines.map(m => Number(m[1])), [0, 1, 2])
+  t.deepEqual(nodes.map(n => n.index), [0, 1, 2])
   const pids: number[] = []
-  for (const [, index, url, peerId] of lines) {
+  for (const { index, rpc: url, peerId } of nodes) {
     const info = await rpc<{ peerId: string, network: string, executor: { kind: string } }>(url, 'node_info')
     t.is(info.peerId, peerId)
     t.is(info.network, 'devnet')
@@ -53,7 +43,7 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
   t.true(pids.every(alive))
   // --live (a pipe is no terminal): each node's status line with its final tx/s and finality p50
   const live = await waitFor('a live status line per node', async () => {
-    const found = [...stdout.matchAll(/^ {2}node (\d+) {2}running\s+peers\s+\d+ {2}final\s+([\d.]+) tx\/s {2}finality p50\s+(\d+) ms/gm)]
+    const found = [...stdout().matchAll(/^ {2}node (\d+) {2}running\s+peers\s+\d+ {2}final\s+([\d.]+) tx\/s {2}finality p50\s+(\d+) ms/gm)]
     return new Set(found.map(m => m[1])).size === 3 ? found : undefined
   }, 60_000)
   t.true(live.every(m => Number.isFinite(Number(m[2])) && Number(m[3]) >= 0))
@@ -70,17 +60,9 @@ test.serial('harmonyd devnet --consensus commit: a transfer is final on every no
   t.is(demo.code, 2)
   t.regex(demo.stderr, /commit rule does not carry yet/)
 
-  const devnet = fork(BIN, ['devnet', '--nodes', '3', '--consensus', 'commit', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const { child: devnet, nodes } = await startDevnet(['--nodes', '3', '--consensus', 'commit', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 3)
   t.teardown(() => { devnet.kill('SIGKILL') })
-  let stdout = ''
-  let stderr = ''
-  devnet.stdout?.on('data', (c: Buffer) => { stdout += c.toString() })
-  devnet.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
-  const urls = await waitFor('the node lines', async () => {
-    if (devnet.exitCode !== null) throw new Error(`devnet exited: ${stderr}`)
-    const found = [...stdout.matchAll(/^node \d+ rpc=(\S+) peer=/gm)].map(m => m[1])
-    return found.length === 3 ? found : undefined
-  }, 120_000)
+  const urls = nodes.map(n => n.rpc)
   const genesis = await loadGenesis(join(d.path, 'genesis.json'))
   t.is(genesis.consensus.rule, 'commit')
   t.is(genesis.consensus.leaders, 3, 'every validator a leader')

@@ -110,15 +110,28 @@ function sequenceOf (c: Committee, vertices: RoundVertex[], leaders = 1): string
   return describe(r.next())
 }
 
+/**
+ * Adds rounds 1 to `rounds` to `r`: every author but `silent` makes one vertex `r<round>-<author>` a round, naming
+ * every vertex of the round below. Returns the last round's ids.
+ */
+function addRounds (r: CommitRule, authors: readonly string[], rounds: number, silent?: string): string[] {
+  let previous: string[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const ids: string[] = []
+    for (const a of authors) {
+      if (a === silent) continue
+      ids.push(`r${round}-${a}`)
+      r.add({ id: `r${round}-${a}`, author: a, round, parents: previous })
+    }
+    previous = ids
+  }
+  return previous
+}
+
 test('all honest and all linked: every slot with two rounds above it commits, and each vertex is ordered once, by round then author', t => {
   const c = committee(4, 0)
   const r = rule(c)
-  let previous: string[] = []
-  for (let round = 1; round <= 10; round++) {
-    const ids = c.authors.map(a => `r${round}-${a}`)
-    c.authors.forEach((a, i) => { r.add({ id: ids[i], author: a, round, parents: previous }) })
-    previous = ids
-  }
+  const previous = addRounds(r, c.authors, 10)
   const slots = r.next()
   t.deepEqual(slots.map(s => s.round), [1, 2, 3, 4, 5, 6, 7, 8])
   t.true(slots.every(s => s.leader?.author === c.authors[s.round % 4]))
@@ -135,17 +148,7 @@ test('all honest and all linked: every slot with two rounds above it commits, an
 test('a leader that never made its vertex is skipped once Q of the next round lack it; the slots after it commit', t => {
   const c = committee(4, 0)
   const r = rule(c)
-  const silent = c.authors[3] // leader of rounds 3 and 7
-  let previous: string[] = []
-  for (let round = 1; round <= 9; round++) {
-    const ids: string[] = []
-    for (const a of c.authors) {
-      if (a === silent) continue
-      ids.push(`r${round}-${a}`)
-      r.add({ id: `r${round}-${a}`, author: a, round, parents: previous })
-    }
-    previous = ids
-  }
+  addRounds(r, c.authors, 9, c.authors[3]) // the leader of rounds 3 and 7 is silent
   const slots = r.next()
   t.deepEqual(slots.map(s => `${s.round}:${s.leader === undefined ? 'skip' : 'commit'}`), ['1:commit', '2:commit', '3:skip', '4:commit', '5:commit', '6:commit', '7:skip'])
 })
@@ -298,24 +301,14 @@ for (const leaders of [1, 4]) {
 test('every author a leader: each vertex with two rounds above it is a slot of its own and orders itself, in slot order', t => {
   const c = committee(4, 0)
   const r = rule(c, undefined, 4)
-  let previous: string[] = []
-  for (let round = 1; round <= 10; round++) {
-    const ids = c.authors.map(a => `r${round}-${a}`)
-    c.authors.forEach((a, i) => { r.add({ id: ids[i], author: a, round, parents: previous }) })
-    previous = ids
-  }
+  addRounds(r, c.authors, 10)
   const slots = r.next()
   t.is(slots.length, 8 * 4)
   t.true(slots.every((s, k) => s.round === 1 + Math.floor(k / 4) && s.index === k % 4 && s.leader?.author === c.authors[(s.round + s.index) % 4]))
   t.true(slots.every(s => s.vertices.length === 1 && s.vertices[0] === s.leader), 'each leader orders itself alone: its parents were ordered by the slots before it')
   // against one leader a round, the same DAG: round 8's three vertices that are not its leader wait for round 9's
   const single = rule(c)
-  let prev: string[] = []
-  for (let round = 1; round <= 10; round++) {
-    const ids = c.authors.map(a => `r${round}-${a}`)
-    c.authors.forEach((a, i) => { single.add({ id: ids[i], author: a, round, parents: prev }) })
-    prev = ids
-  }
+  addRounds(single, c.authors, 10)
   const singleOrdered = single.next().flatMap(s => s.vertices.map(v => v.id))
   t.is(singleOrdered.length, 7 * 4 + 1)
   t.deepEqual(slots.flatMap(s => s.vertices.map(v => v.id)).slice(0, singleOrdered.length).sort(), [...singleOrdered].sort())
@@ -325,16 +318,7 @@ test('every author a leader: a silent validator\'s slot is skipped in each round
   const c = committee(4, 0)
   const r = rule(c, undefined, 4)
   const silent = c.authors[3]
-  let previous: string[] = []
-  for (let round = 1; round <= 6; round++) {
-    const ids: string[] = []
-    for (const a of c.authors) {
-      if (a === silent) continue
-      ids.push(`r${round}-${a}`)
-      r.add({ id: `r${round}-${a}`, author: a, round, parents: previous })
-    }
-    previous = ids
-  }
+  addRounds(r, c.authors, 6, silent)
   const slots = r.next()
   // rounds 1 to 4 decided (two rounds above each), round 5's skip of the silent one too: its blamers are round 6
   t.deepEqual(slots.filter(s => s.leader === undefined).map(s => `${s.round}.${s.index}`), ['1.2', '2.1', '3.0', '4.3'])
