@@ -248,14 +248,6 @@ export class CommitRule {
     return sum
   }
 
-  /** The decision of every slot from the next one not output to the last of the highest round (first slot first). */
-  decisions (): SlotDecision[] {
-    const out: SlotDecision[] = []
-    const memo = new Map<number, SlotDecision>()
-    for (let s = this.nextSlot; s <= this.lastSlot; s++) out.push(this.decide(s, memo))
-    return out
-  }
-
   /**
    * Outputs the slots decided since the last call, in slot order, up to the first undecided one. Slots are decided
    * from the next one up and stop at the first undecided: a slot above it is decided only as an anchor (so a call
