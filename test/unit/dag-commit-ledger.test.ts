@@ -237,6 +237,25 @@ test('a round one validator started while the others were idle is completed by t
   for (const n of nodes) await close(n)
 })
 
+test('every validator a leader: a validator waits for a late leader of the round below only if that leader made a vertex in the round before it', async t => {
+  const { nodes, users, genesis } = await network()
+  const ofHeight = (n: Node, h: number): number => [...n.ledger.graph.values()].filter(v => v.height === h).length
+  await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 1n, 0n))
+  t.true(await runUntil([nodes], async () => nodes.every(n => ofHeight(n, 1) === 4)) >= 0, 'round 1 everywhere')
+  // round 2 from validators 0 to 2 only: validator 3 is a leader of round 2 that made a round-1 vertex, so it is
+  // waited for (up to the proposer's leader wait)
+  await step([nodes.slice(0, 3)])
+  const view2 = nodes[0].ledger.roundView()
+  t.is(view2?.round, 3)
+  t.false(view2?.leaderSeen, 'a live leader of round 2 is missing: wait for it')
+  // round 3 from the same three: validator 3 made nothing in round 2, so round 4 does not wait for it
+  await step([nodes.slice(0, 3)])
+  const view3 = nodes[0].ledger.roundView()
+  t.is(view3?.round, 4)
+  t.true(view3?.leaderSeen, 'a leader silent in the round before is not waited for')
+  for (const n of nodes) await close(n)
+})
+
 test('a deposit credit under the commit rule is refused until a quorum of validators attested its exact payload, then minted once', async t => {
   registerBridgeKinds()
   const { nodes, users, genesis } = await network()
