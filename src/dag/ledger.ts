@@ -342,22 +342,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info)
-      if (round !== undefined) this.roundBuilt(this.graph.get(info.idHex)?.height)
       // only now: until the vertex is registered, submits must still see these nonces as pending
       for (const t of chosen) this.mempool.take(t.idHex)
       return info
     })
   }
-
-  /** Observes the interval since this validator's vertex of the round below, if it built one (the commit rule). */
-  private roundBuilt (round: number | undefined): void {
-    if (round === undefined) return
-    const now = Date.now()
-    if (this.lastRound?.round === round - 1) this.metrics?.roundIntervalSeconds.observe((now - this.lastRound.atMs) / 1000)
-    this.lastRound = { round, atMs: now }
-  }
-
-  private lastRound: { round: number, atMs: number } | undefined
 
   /** The commit rule's rounds for this node's pacing (round-proposer.ts); undefined under Avalanche. */
   roundView (): RoundView | undefined {

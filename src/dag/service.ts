@@ -118,7 +118,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
       ['query', query],
       ['forwarding', this.forwarding],
       ...(commit ? [] : [['poller', this.poller] as [string, Startable]]),
-      ['proposer', commit ? new RoundProposer({ ledger, gossip, logger }, init) : new Proposer({ ledger, gossip, logger }, init)],
+      ['proposer', commit ? new RoundProposer({ ledger, gossip, logger, metrics }, init) : new Proposer({ ledger, gossip, logger }, init)],
       ['anti-entropy', new AntiEntropy({ sync, peers, logger }, init)]
     ]
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })

@@ -1,6 +1,7 @@
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { DagLedger } from '../ledger.ts'
+import type { DagMetrics } from '../metrics.ts'
 import { Wakeable } from '../../core/wakeable.ts'
 import type { VertexGossip } from './vertex-gossip.ts'
 
@@ -9,9 +10,9 @@ const GAUGES_MS = 250
 
 export interface RoundProposerInit {
   /**
-   * How long a validator that holds the quorum of a round waits for that round's leader vertex before it builds
-   * the next round without it (a crashed or slow leader costs this once per rotation; a leader named by the next
-   * round's vertices is what commits it). @default 100
+   * How long a validator that holds the quorum of a round waits for that round's leader vertices before it builds
+   * the next round without them (a leader named by the next round's vertices is what commits it; one that made no
+   * vertex in the round before is not waited for: CommitCore.view). @default 100
    */
   leaderWaitMs?: number
   /** A safety net: the loop looks again this often even if nothing woke it (a missed event). @default 1000 */
@@ -29,11 +30,12 @@ export interface RoundProposerComponents {
   ledger: Pick<DagLedger, 'buildVertex' | 'roundView' | 'consensusGauges' | 'on' | 'off'>
   gossip: Pick<VertexGossip, 'publish'>
   logger: Logger
+  metrics?: Pick<DagMetrics, 'roundIntervalSeconds'>
 }
 
 /**
  * The commit rule's pacing (docs/consensus-next.md): a validator builds its round-(r + 1) vertex once it holds
- * vertices of round r with the quorum of stake (and round r's leader vertex, or after `leaderWaitMs` without it),
+ * vertices of round r with the quorum of stake (and round r's live leaders' vertices, or after `leaderWaitMs` without them),
  * and `minRoundMs` after its last one unless a full batch waits, carrying what its mempool holds. It goes on, with empty vertices if it must, while anything waits: queued
  * transactions or undecided vertices that carry some (their leaders need two more rounds to commit them). With
  * nothing waiting it stops: an idle network sends nothing.
@@ -45,6 +47,8 @@ export class RoundProposer implements Startable {
   private readonly idleCheckMs: number
   private readonly minRoundMs: number
   private lastBuiltMs = 0
+  /** the round of this node's last vertex (0: none yet), for the round interval metric */
+  private lastRound = 0
   private gaugesAt = 0
   private readonly wakeable = new Wakeable()
   private readonly onWork = (): void => { this.wakeable.wake() }
@@ -89,6 +93,8 @@ export class RoundProposer implements Startable {
           else {
             const info = await ledger.buildVertex({ empty: true })
             if (info !== undefined) {
+              if (this.lastRound > 0 && this.lastRound === view.round - 1) this.c.metrics?.roundIntervalSeconds.observe((Date.now() - this.lastBuiltMs) / 1000)
+              this.lastRound = view.round
               this.lastBuiltMs = Date.now()
               await this.c.gossip.publish(info)
             }
