@@ -268,7 +268,6 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.history.inserted(info.idHex)
     const decisions = await this.registerProcessing(info)
     this.metrics?.verticesInserted.inc()
-    if (this.metrics !== undefined && !bytesEqual(info.vertex.author, this.identity.publicKey)) this.metrics.vertexPropagationSeconds.observe(Math.max(0, Date.now() - Number(info.vertex.timestampMs)) / 1000)
     this.emit('vertex:inserted', info)
     await this.decisions.persist(decisions)
     return true

@@ -21,8 +21,8 @@ export interface DagMetrics {
    *  counted it), `await_chit` (to its first successful poll), `polls` (to β consecutive successes), `parents` (to its
    *  acceptance once its ancestors were); and `mempool` (an own transaction's wait for a vertex). */
   finalityPhaseSeconds: Histogram<'phase'>
-  /** From a vertex's timestamp (its author's clock when it built it) to its insertion here, for others' vertices:
-   *  gossip, verification and the insert (on one machine; across machines, clock skew too). */
+  /** From a vertex's timestamp (its author's clock when it built it) to its insertion here, for vertices that came
+   *  by gossip: gossip, verification and the insert (on one machine; across machines, clock skew too). */
   vertexPropagationSeconds: Histogram
   /** Under the commit rule: the time between this validator's vertices of consecutive rounds it built. */
   roundIntervalSeconds: Histogram
@@ -73,7 +73,7 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     pollAnswers: new Counter({ name: 'harmony_dag_poll_answers_total', help: 'validator answers to polls as they count for the queried vertex (vote, no_vote, none; late: after the poll ended, not counted)', labelNames: ['answer'], registers }),
     queryAnswerSeconds: new Histogram({ name: 'harmony_dag_query_answer_seconds', help: 'time to answer an Avalanche query, by path (known, gossip_wait, fetch)', labelNames: ['path'], buckets: PHASE_BUCKETS, registers }),
     finalityPhaseSeconds: new Histogram({ name: 'harmony_dag_finality_phase_seconds', help: 'accepted vertex finality by phase (await_poll, await_chit, polls, parents) and own transactions\' mempool wait (mempool)', labelNames: ['phase'], buckets: PHASE_BUCKETS, registers }),
-    vertexPropagationSeconds: new Histogram({ name: 'harmony_dag_vertex_propagation_seconds', help: 'from a vertex\'s timestamp (its author\'s clock) to its insertion here, others\' vertices only', buckets: PHASE_BUCKETS, registers }),
+    vertexPropagationSeconds: new Histogram({ name: 'harmony_dag_vertex_propagation_seconds', help: 'from a vertex\'s timestamp (its author\'s clock) to its insertion here, vertices that came by gossip', buckets: PHASE_BUCKETS, registers }),
     roundIntervalSeconds: new Histogram({ name: 'harmony_dag_round_interval_seconds', help: 'commit rule: time between this validator\'s vertices of consecutive rounds', buckets: PHASE_BUCKETS, registers }),
     externalHoldSeconds: new Histogram({ name: 'harmony_dag_external_hold_seconds', help: 'time this node withheld its vote from a vertex for an outside check, by how the hold ended (released, decided)', labelNames: ['end'], buckets: PHASE_BUCKETS, registers }),
     vertexPolls: new Histogram({ name: 'harmony_dag_vertex_polls', help: 'polls that counted an accepted vertex, from first sight to acceptance', buckets: [1, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000], registers }),

@@ -101,7 +101,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const peers = this.validatorPeers
     this.sync = new DagSync({ libp2p, ledger, logger }, { requestTimeoutMs: init.queryTimeoutMs, maxFetchPerWalk: init.maxFetchPerWalk })
     const sync = this.sync
-    const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger })
+    const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger, metrics })
     const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger, metrics }, init)
     this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })

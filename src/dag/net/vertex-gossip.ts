@@ -5,6 +5,7 @@ import { type GossipRegistry, type GossipResult, GossipValidationError } from '.
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES } from '../../network/protocols.ts'
 import { DagError, isDagError } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
+import type { DagMetrics } from '../metrics.ts'
 import { MAX_VERTEX_BYTES, type VertexInfo, vertexInfo } from '../vertex.ts'
 import type { DagSync } from './sync.ts'
 
@@ -26,6 +27,7 @@ export interface VertexGossipComponents {
   ledger: Pick<DagLedger, 'hasVertex' | 'knowsVertex' | 'checkStandalone' | 'missingParents' | 'insertVertex'>
   sync: Pick<DagSync, 'fetchMissing'>
   logger: Logger
+  metrics?: Pick<DagMetrics, 'vertexPropagationSeconds'>
 }
 
 /**
@@ -125,7 +127,9 @@ export class VertexGossip implements Startable {
         missing = await ledger.missingParents(info)
       }
       if (missing.length > 0) await this.c.sync.fetchMissing(from, missing)
-      await ledger.insertVertex(info)
+      // the author's clock to its insertion here: gossip, verification, the insert (a vertex fetched by sync is late
+      // by design and not counted)
+      if (await ledger.insertVertex(info)) this.c.metrics?.vertexPropagationSeconds.observe(Math.max(0, Date.now() - Number(info.vertex.timestampMs)) / 1000)
     })()
     this.validating.set(info.idHex, validation)
     const waiting = this.waiters.get(info.idHex)
