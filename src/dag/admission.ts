@@ -52,14 +52,6 @@ export class VertexAdmission {
     if (kind.validatorOnly === true && !this.validators.has(toHex(tx.publicKey))) {
       throw new DagError('AUTHOR_UNKNOWN', `a ${kind.name} transaction must be signed by a genesis validator`)
     }
-    if (this.c.genesis.consensus.rule === 'commit') {
-      if (kind.externalCheck === true && kind.orderCheck === undefined) {
-        throw new DagError('KIND_UNSUPPORTED', `a ${kind.name} transaction needs an outside check, which this network's consensus rule (commit) does not carry yet`)
-      }
-      if (kind.avalancheOnly === true) {
-        throw new DagError('KIND_UNSUPPORTED', `a ${kind.name} transaction would lock money this network's consensus rule (commit) cannot release yet (the market's decisions are not carried)`)
-      }
-    }
     if (kind.feeExempt !== true && tx.fee < this.c.genesis.minFee) {
       throw new DagError('FEE_TOO_LOW', `fee ${tx.fee} is below the minimum ${this.c.genesis.minFee}`)
     }

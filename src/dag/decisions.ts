@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.ts'
 import type { ProcessingIndex } from './processing.ts'
 import { DagError } from './errors.ts'
 import { FinalClock } from './final-clock.ts'
-import type { DagBatch, DagStore, TxRecord } from './store.ts'
+import { type DagBatch, type DagStore, ORDER_REFUSALS, type TxRecord } from './store.ts'
 import type { TxInfo } from './tx.ts'
 import { requireTxKind, type FinalRecord } from './tx-kinds.ts'
 
@@ -55,7 +55,15 @@ export interface DecisionWriterComponents {
   /** The genesis validators' keys: the final clock (final-clock.ts) follows their accepted vertices. @default [] */
   validators?: readonly Uint8Array[]
   txDecisionRecords?: DecisionRecordsInit['txDecisionRecords']
+  /**
+   * The commit rule: what must happen before a slot with these vertices is applied (order-checkers.ts: a part's
+   * state catching up with what the order committed before the slot), or undefined when nothing. @default none
+   */
+  orderReady?: (vertexIds: readonly string[]) => (() => Promise<void>) | undefined
 }
+
+/** One batch of a persist: accepted vertices of whole slots (the last part takes the rejected ones too). */
+interface Part { accepted: string[], rejected: string[], ready?: () => Promise<void> }
 
 /** Memory that a round changes, adopted only after its batch committed. */
 interface RoundDraft {
@@ -102,9 +110,50 @@ export class DecisionWriter {
     this.seq = this.counters.acceptedVertices
   }
 
+  /**
+   * Commits `d`: one batch, or under the commit rule one more at each slot that needs its parts made ready first
+   * (`orderReady`), after the batch before it committed and its events fired.
+   */
   async persist (d: Decisions): Promise<void> {
     if (d.accepted.length === 0 && d.rejected.length === 0) return
     if (this.halted !== undefined) throw this.halted
+    for (const part of this.parts(d)) {
+      if (part.ready !== undefined) {
+        try {
+          await part.ready()
+        } catch (err) {
+          // the core decided these slots in memory: going on without them would run ahead of disk (as a failed commit)
+          this.halted = new DagError('STORAGE_FAILED', 'a part could not check a committed slot; the ledger stopped deciding (restart the node to replay from disk)', {}, { cause: err })
+          this.c.logger?.error({ err }, 'making the order checks ready failed: the ledger stops deciding until restarted')
+          throw this.halted
+        }
+      }
+      await this.commitPart(part)
+    }
+  }
+
+  /** `d` cut at the slots that need a part made ready (each such slot starts a part); the rejected go last. */
+  private parts (d: Decisions): Part[] {
+    const orderReady = this.c.orderReady
+    if (orderReady === undefined || d.slotStarts === undefined || d.slotStarts.length === 0) return [{ accepted: d.accepted, rejected: d.rejected }]
+    const parts: Part[] = []
+    let cur: Part = { accepted: [], rejected: [] }
+    const starts = d.slotStarts[0] === 0 ? d.slotStarts : [0, ...d.slotStarts]
+    for (const [i, start] of starts.entries()) {
+      const slot = d.accepted.slice(start, starts[i + 1] ?? d.accepted.length)
+      const ready = orderReady(slot)
+      if (ready !== undefined) {
+        if (cur.accepted.length > 0) parts.push(cur)
+        cur = { accepted: [], rejected: [], ready }
+      }
+      cur.accepted.push(...slot)
+    }
+    cur.rejected = d.rejected
+    parts.push(cur)
+    return parts
+  }
+
+  private async commitPart (d: Part): Promise<void> {
     const { store, state } = this.c
     const b = store.batch()
     const after: Array<() => void> = []
@@ -147,7 +196,7 @@ export class DecisionWriter {
     for (const [position, o] of outcomes.entries()) {
       // a transaction refused for a nonce an earlier one consumed, or by its order check (the nonce stays unused),
       // decides nothing about that (account, nonce)
-      if (o.reason !== 'nonce' && o.reason !== 'unattested') store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
+      if (o.reason !== 'nonce' && !ORDER_REFUSALS.has(o.reason)) store.putConflictDecision(b, o.info.account, o.info.tx.nonce, info.id, o.info.id)
       const rec: TxRecord = { status: o.ok ? 'final' : 'rejected', vertexId: info.id, reason: o.reason, decidedAtMs: BigInt(now) }
       store.putTxRecord(b, o.info.id, rec)
       if (o.ok) {

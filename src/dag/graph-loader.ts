@@ -1,6 +1,6 @@
 import { fromHex, toHex } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Decisions } from './consensus/core.ts'
+import { appendDecisions, type Decisions } from './consensus/core.ts'
 import type { DagGraph, GraphRecord, VertexStatus } from './graph.ts'
 import type { DagHistory } from './history.ts'
 import type { DagStore, VertexDecision } from './store.ts'
@@ -27,10 +27,11 @@ export interface GraphLoadResult {
   decoded: number
   /** the loaded accepted vertex with the highest acceptance sequence, if any */
   lastAccepted: string | undefined
-  /** vertices rejected while registering (a parent rejected, a nonce already consumed): to persist */
-  rejectedNow: string[]
-  /** vertices accepted while registering (the commit rule ordering what was undecided at the stop): to persist */
-  acceptedNow: string[]
+  /**
+   * What registering the undecided vertices decided, to persist: vertices rejected (a parent rejected, a nonce already
+   * consumed), and those the commit rule ordered (what was undecided at the stop), with its slots
+   */
+  decisions: Decisions
 }
 
 interface Entry { id: string, r: GraphRecord, d: VertexDecision | undefined, asTip: boolean }
@@ -87,18 +88,15 @@ export async function loadGraph (c: GraphLoadComponents): Promise<GraphLoadResul
   }
   graph.setCut(cut.id, cut.height)
   await c.placed?.()
-  const rejectedNow: string[] = []
-  const accepted: string[] = []
+  const now: Decisions = { accepted: [], rejected: [] }
   for (const e of ordered) {
     if (e.d !== undefined) continue
     const bytes = await store.getVertex(fromHex(e.id))
     if (bytes === undefined) continue
     decoded++
-    const r = await c.registerProcessing(vertexInfo(bytes))
-    rejectedNow.push(...r.rejected)
-    accepted.push(...r.accepted)
+    appendDecisions(now, await c.registerProcessing(vertexInfo(bytes)))
   }
-  return { loaded: ordered.length, decoded, lastAccepted, rejectedNow, acceptedNow: accepted }
+  return { loaded: ordered.length, decoded, lastAccepted, decisions: now }
 }
 
 /**

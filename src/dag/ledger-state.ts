@@ -4,7 +4,8 @@ import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import { DagError } from './errors.ts'
-import type { AccountRecord, DagBatch, DagStore, RejectReason, UnprovenCredit } from './store.ts'
+import type { OrderCheckers } from './order-checkers.ts'
+import { type AccountRecord, type DagBatch, type DagStore, ORDER_REFUSALS, type RejectReason, type UnprovenCredit } from './store.ts'
 import type { TxInfo } from './tx.ts'
 import { type OrderCheckContext, requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
@@ -37,6 +38,9 @@ export interface TxOutcome {
  * spender) sweeps only fees in its causal past. See docs/protocol.md.
  */
 interface RoundAccount { address: Uint8Array, rec: AccountRecord }
+
+/** What the commit rule's order checks read: the validators and quorum (TxKind.orderCheck), the parts' checkers. */
+export type OrderRules = Pick<OrderCheckContext, 'validators' | 'quorum'> & { checkers?: OrderCheckers }
 
 /** Writes of the decision round being applied: visible to the round only, adopted when its batch commits. */
 interface RoundOverlay {
@@ -74,14 +78,14 @@ export class LedgerState {
   private readonly cacheLimit: number
 
   private readonly creditsLimit: number
-  /** Set under the commit rule: the kinds' `orderCheck`s run, with these validators and this quorum. */
-  private readonly order: Pick<OrderCheckContext, 'validators' | 'quorum'> | undefined
+  /** Set under the commit rule: the kinds' `orderCheck`s run, with these validators and this quorum, and the parts' checkers. */
+  private readonly order: OrderRules | undefined
 
   /**
    * `creditsLimit`: accounts whose credit lists are kept in memory (0: none, every debit reads them from disk).
    * `order`: the commit rule's validity from the order (TxKind.orderCheck); undefined under Avalanche.
    */
-  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT, creditsLimit = CREDITS_CACHE_LIMIT, order?: Pick<OrderCheckContext, 'validators' | 'quorum'>) {
+  constructor (store: DagStore, graph: DagGraph, cacheLimit = ACCOUNT_CACHE_LIMIT, creditsLimit = CREDITS_CACHE_LIMIT, order?: OrderRules) {
     this.store = store
     this.graph = graph
     this.cacheLimit = Math.max(1, cacheLimit)
@@ -221,7 +225,7 @@ export class LedgerState {
       }
       const kind = requireTxKind(t.tx.kind)
       const payload = kind.decode(t.tx.payload)
-      if (this.order !== undefined && kind.orderCheck !== undefined) {
+      if (this.order !== undefined && (kind.orderCheck !== undefined || kind.externalCheck === true)) {
         // the same transaction refused earlier in the order stays refused (a transaction id has one decision): it
         // is no outcome here, as a second copy of a final one is not (decisions.ts)
         if (round.refusedByOrder.has(t.idHex) || await this.refusedByOrder(t.id)) {
@@ -230,7 +234,9 @@ export class LedgerState {
         }
         // refused by the order: the nonce stays unused, so a valid transaction (signed again: another id) can take
         // it later
-        const reason = await kind.orderCheck(payload, { ...this.order, signer: t.tx.publicKey, nonceOf: async (a) => (await this.roundAccount(a)).nonce })
+        const reason = kind.orderCheck !== undefined
+          ? await kind.orderCheck(payload, { ...this.order, signer: t.tx.publicKey, nonceOf: async (a) => (await this.roundAccount(a)).nonce })
+          : await this.partCheck(t, v)
         if (reason !== undefined) {
           round.refusedByOrder.add(t.idHex)
           outcomes.push({ info: t, ok: false, reason })
@@ -263,13 +269,23 @@ export class LedgerState {
 
   /**
    * Under the commit rule, whether a committed decision refused this transaction where the order reached it (its
-   * order check, `unattested`: its nonce was left unused, so only this tells its bytes, ordered again, from a
+   * order check, ORDER_REFUSALS: its nonce was left unused, so only this tells its bytes, ordered again, from a
    * transaction never seen). Always false under Avalanche.
    */
   async refusedByOrder (txId: Uint8Array): Promise<boolean> {
     if (this.order === undefined) return false
     const rec = await this.store.getTxRecord(txId)
-    return rec?.status === 'rejected' && rec.reason === 'unattested'
+    return rec?.status === 'rejected' && ORDER_REFUSALS.has(rec.reason)
+  }
+
+  /**
+   * The check a part registered for a kind flagged `externalCheck` (order-checkers.ts), at the vertex's signed time;
+   * the ledger made the part's state ready for this slot before the round (DecisionWriter).
+   */
+  private async partCheck (t: TxInfo, v: VertexInfo): Promise<'order-check' | undefined> {
+    const checker = this.order?.checkers?.get(t.tx.kind)
+    if (checker === undefined) throw new DagError('STORAGE_FAILED', `no order check registered for kind ${t.tx.kind}: the slot was applied before its part was ready`)
+    return (await checker.check(t, { vertexTimeMs: v.vertex.timestampMs })) === undefined ? undefined : 'order-check'
   }
 
   /**

@@ -12,6 +12,7 @@ import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
 import { type Genesis, genesisId, orderCheckContextOf } from './genesis.ts'
+import { OrderCheckers } from './order-checkers.ts'
 import { DagGraph } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
 import { DagHistory, type DagHistoryInit, DEFAULT_HISTORY_WINDOW } from './history.ts'
@@ -83,6 +84,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   loadStats = { loaded: 0, decoded: 0 } // what the last start placed in memory and decoded
   /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
   readonly external: ExternalValidity
+  /** The commit rule's checks of the kinds other parts decide (the market's decisions): they register them here. */
+  readonly orderChecks: OrderCheckers
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   readonly verifier: SignatureVerifier
   private readonly log: Logger
@@ -119,12 +122,14 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const historyInit = commit ? { ...init, historyWindow: Math.max(init.historyWindow ?? DEFAULT_HISTORY_WINDOW, 4 * COMMIT_GC_DEPTH) } : init
     const history = this.history = new DagHistory(store, graph, historyInit, this.metrics)
     graph.history = history
-    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, orderCheckContextOf(genesis))
+    this.orderChecks = new OrderCheckers(this.log)
+    const order = orderCheckContextOf(genesis)
+    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, order === undefined ? undefined : { ...order, checkers: this.orderChecks })
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(commit ? { orderReady: ids => this.orderChecks.readyFor(ids.flatMap(id => this.processing.get(id)?.txs ?? [])) } : {}), ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
@@ -189,6 +194,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   async stop (): Promise<void> {
     this.started = false
+    this.orderChecks.close()
     this.external.stop()
     await this.exclusive(async () => undefined)
     await this.store.bodyLog?.close()
@@ -198,7 +204,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.commit?.resumeFromGraph(async id => await this.store.getVertex(fromHex(id))) } })
     if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
     this.loadStats = { loaded: r.loaded, decoded: r.decoded }
-    if (r.rejectedNow.length > 0 || r.acceptedNow.length > 0) await this.decisions.persist({ accepted: r.acceptedNow, rejected: r.rejectedNow })
+    await this.decisions.persist(r.decisions)
     this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight }, 'ledger loaded')
   }
 

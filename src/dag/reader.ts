@@ -1,4 +1,5 @@
 import type { ExternalChecker } from './external-validity.ts'
+import type { OrderChecker } from './order-checkers.ts'
 import type { TxInfo } from './tx.ts'
 
 /** An accepted vertex as the state cut reads it: `status`/`reason` are each transaction's recorded outcome. */
@@ -19,6 +20,8 @@ export interface FinalTx {
  */
 export interface LedgerReader {
   readonly chainId: string
+  /** The genesis's consensus rule: under `commit` the order is the same at every node, and checks run at it. */
+  readonly consensusRule: 'avalanche' | 'commit'
   /** True when this node is a genesis validator (it issues vertices). */
   readonly isValidator: boolean
   /** The genesis validators' ML-DSA public keys, in genesis order. */
@@ -58,4 +61,9 @@ export interface LedgerRegistration {
   setExternalChecker: (kind: number, checker: ExternalChecker | undefined) => void
   /** Checks the vertices held for a `pending` outside check of `kinds` again now: the view their checker reads moved. */
   recheckExternal: (kinds: ReadonlySet<number>) => void
+  /**
+   * Under the commit rule: installs (or with undefined removes) the check of `kind` where the order reaches it
+   * (order-checkers.ts). Register before the ledger starts: a slot carrying the kind waits for it.
+   */
+  setOrderChecker: (kind: number, checker: OrderChecker | undefined) => void
 }

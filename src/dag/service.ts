@@ -22,6 +22,7 @@ import { DagSync } from './net/sync.ts'
 import { ValidatorPeers } from './net/validator-peers.ts'
 import { VertexGossip } from './net/vertex-gossip.ts'
 import type { ExternalChecker } from './external-validity.ts'
+import type { OrderChecker } from './order-checkers.ts'
 import type { AcceptedVertexView, LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
@@ -153,6 +154,10 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.ledger.external.recheckNow(kinds)
   }
 
+  setOrderChecker (kind: number, checker: OrderChecker | undefined): void {
+    this.ledger.orderChecks.set(kind, checker)
+  }
+
   /**
    * Validates (encoding, signature, fee, nonce, balance) and queues a signed transaction. Returns its 0x id. `client`:
    * a client's transaction (RPC, a task announce), held to admission control's latency rule; the node's own
@@ -230,6 +235,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
 export function ledgerReader (ledger: DagLedger): LedgerReader {
   return {
     get chainId () { return ledger.chainId },
+    get consensusRule () { return ledger.genesis.consensus.rule ?? 'avalanche' },
     get isValidator () { return ledger.isValidator },
     validatorKeys: () => ledger.genesis.validators.map(v => v.publicKey),
     account: async (address) => await ledger.getAccount(address),

@@ -33,9 +33,12 @@ export type { AccountRecord, AccountSnapshot, UnprovenCredit } from './account-r
 export type TxStatus = 'pending' | 'final' | 'rejected'
 
 /** Why a transaction was rejected (bounded). */
-// appended only (stored by index); 'unattested': a deposit credit the order reached before a quorum of attestations
-export const REJECT_REASONS = ['none', 'conflict', 'insufficient-balance', 'nonce', 'unattested'] as const
+// appended only (stored by index); 'unattested': a deposit credit the order reached before a quorum of attestations;
+// 'order-check': refused where the commit rule's order reached it by its part's check (order-checkers.ts)
+export const REJECT_REASONS = ['none', 'conflict', 'insufficient-balance', 'nonce', 'unattested', 'order-check'] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
+/** The refusals of an order check: the nonce stays unused, and the transaction's id keeps that decision. */
+export const ORDER_REFUSALS: ReadonlySet<RejectReason> = new Set(['unattested', 'order-check'])
 
 export interface TxRecord {
   status: TxStatus

@@ -66,7 +66,8 @@ export class TxAdmission {
   private async queue (tx: ReturnType<typeof decodeTx>, info: ReturnType<typeof txInfo>): Promise<string> {
     const { state, core, mempool, processing } = this.c
     // a transaction the order refused leaves its nonce unused: its bytes are still decided (sign again)
-    if (requireTxKind(tx.kind).orderCheck !== undefined && await state.refusedByOrder(info.id)) {
+    const kind = requireTxKind(tx.kind)
+    if ((kind.orderCheck !== undefined || kind.externalCheck === true) && await state.refusedByOrder(info.id)) {
       throw new DagError('TX_KNOWN', 'transaction already decided: refused where the order reached it (sign it again to retry)')
     }
     // Load the account, then check and queue synchronously: no other ledger operation can interleave with the

@@ -51,15 +51,10 @@ export interface TxKind<P = unknown> {
    * Under the commit rule, where the order is the same at every node and no vertex can be held back: the check that
    * replaces `externalCheck`, run against the state the order reached when the sequence reaches the transaction
    * (before its nonce is consumed). Returns a reject reason, or undefined when valid. A kind with `externalCheck`
-   * and no `orderCheck` is refused under that rule (KIND_UNSUPPORTED). @default none
+   * and no `orderCheck` is checked by the checker its part registers with the ledger (order-checkers.ts), against
+   * that part's state as of the same point of the order. @default none
    */
-  orderCheck?: (payload: P, ctx: OrderCheckContext) => Promise<'unattested' | undefined>
-  /**
-   * Refused under the commit rule (KIND_UNSUPPORTED) although it needs no outside check itself: its lifecycle ends
-   * only through kinds that rule does not carry yet (the market's: an announce's escrow and a provider's bond leave
-   * only by a settle or a slash), so taking it would lock money for good. @default false
-   */
-  avalancheOnly?: boolean
+  orderCheck?: (payload: P, ctx: OrderCheckContext) => Promise<'unattested' | 'order-check' | undefined>
   /**
    * Records other parts keep about a final transaction of this kind (the bridge: "this withdraw still needs an
    * epoch"). The ledger writes them in the batch that commits the decision, so they exist exactly when the

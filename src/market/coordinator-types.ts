@@ -1,6 +1,7 @@
 /** The market coordinator's parts and settings (coordinator.ts). */
 import type { Logger } from '../core/logger.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
+import type { OrderChecker } from '../dag/order-checkers.ts'
 import type { LedgerReader } from '../dag/reader.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
@@ -33,6 +34,8 @@ export interface CoordinatorComponents {
     setExternalChecker: (kind: number, checker: ((tx: TxInfo) => Promise<ExternalVerdict>) | undefined) => void
     /** Asks the ledger to check the held decisions again now (the market state they wait for moved). */
     recheckExternal: (kinds: ReadonlySet<number>) => void
+    /** Under the commit rule: the checks of decisions where the order reaches them (src/dag/order-checkers.ts). */
+    setOrderChecker: (kind: number, checker: OrderChecker | undefined) => void
   }
   state: MarketState
   /**

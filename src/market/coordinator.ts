@@ -21,6 +21,7 @@ import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import { turnRank } from '../core/turn.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
+import type { OrderChecker } from '../dag/order-checkers.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
 import { bondAccount, escrowAccount } from './accounts.ts'
@@ -76,6 +77,8 @@ export class MarketCoordinator implements Startable {
   private ticking: Promise<void> | undefined
   private running = false
   private detachApplied: (() => void) | undefined
+  /** Under the commit rule: decisions are checked where the order reaches them (registered order checks), not voted on. */
+  private readonly ordered: boolean
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.c = components
@@ -85,18 +88,37 @@ export class MarketCoordinator implements Startable {
     this.tickMs = init.tickMs ?? 250
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
+    this.ordered = components.dag.reader.consensusRule === 'commit'
+    // under the commit rule every node checks each decision where the order reaches it, with the market state as of
+    // that point and the carrying vertex's time: registered before the ledger starts (it waits for them)
+    if (this.ordered) {
+      const ready = async (): Promise<void> => { await this.c.state.caughtUp() }
+      const at = (check: (tx: TxInfo, view: CheckView) => Promise<ExternalVerdict>): OrderChecker => ({
+        ready,
+        check: async (tx, { vertexTimeMs }) => {
+          const verdict = await check(tx, this.orderView(vertexTimeMs))
+          if (verdict === 'pending') this.log.debug({ tx: tx.idHex, kind: tx.tx.kind }, 'market decision refused where the order reached it: not due on the order\'s state')
+          return verdict === 'valid' ? undefined : verdict
+        }
+      })
+      components.dag.setOrderChecker(TX_KIND_TASK_AWARD, at(async (tx, view) => await this.checkAward(tx, view)))
+      components.dag.setOrderChecker(TX_KIND_TASK_SETTLE, at(async (tx, view) => await this.checkSettle(tx, view)))
+      components.dag.setOrderChecker(TX_KIND_BOND_SLASH, at(async (tx, view) => await this.checkSlash(tx, view)))
+    }
   }
 
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
     const { dag } = this.c
-    dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
-    dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
-    dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
-    // a decision held 'pending' waits for this node's market state to apply what the issuer had applied: checked
-    // again as soon as it moves, not up to the ledger's recheck interval later (measured: 2026-12-03, docs/market.md)
-    this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal(CHECKED_KINDS) })
+    if (!this.ordered) {
+      dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
+      dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
+      dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
+      // a decision held 'pending' waits for this node's market state to apply what the issuer had applied: checked
+      // again as soon as it moves, not up to the ledger's recheck interval later (measured: 2026-12-03, docs/market.md)
+      this.detachApplied = this.c.state.onApplied(() => { dag.recheckExternal(CHECKED_KINDS) })
+    }
     this.c.vertices?.on('vertex:inserted', this.onVertex)
     this.schedule()
   }
@@ -108,14 +130,36 @@ export class MarketCoordinator implements Startable {
     this.detachApplied?.()
     this.detachApplied = undefined
     this.c.vertices?.off('vertex:inserted', this.onVertex)
-    for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
+    // the order checks stay: the ledger may still commit a slot carrying a decision, and they read only the state
+    if (!this.ordered) for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
   }
 
   private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }
 
-  /** This node's clock for the plan; `sealed` as read before the market state was last drained (see caughtUp). */
+  /**
+   * This node's clock for the plan; `sealed` as read before the market state was last drained (see caughtUp). Under
+   * the commit rule without `sealedThroughMs`: the order's checks do not read it (the grace alone decides there), and
+   * a decision the issuer found due must be due where the order reaches it.
+   */
   private clock (sealed: { ms: bigint | undefined } = { ms: this.c.dag.reader.sealedThroughMs() }): PlanClock {
-    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
+    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined || this.ordered ? {} : { sealedThroughMs: Number(sealed.ms) }) }
+  }
+
+  /** How a check reads the world when this node votes (Avalanche): its clock, its lag, its own re-execution. */
+  private readonly nodeView: CheckView = {
+    clock: () => this.clock(),
+    behind: async (tx) => await this.accountBehind(tx),
+    step: async (t, clock) => await this.stepOf(t, clock)
+  }
+
+  /**
+   * How a check reads the world where the commit rule's order reaches a decision: the state as of the slot (the
+   * ledger made it ready), the carrying vertex's signed time, and no re-execution (a node's own is not the same
+   * everywhere: a dispute stays a dispute, and tasks that can have one are refused under this rule).
+   */
+  private orderView (vertexTimeMs: bigint): CheckView {
+    const clock: PlanClock = { nowMs: Number(vertexTimeMs), ...this.clockInit }
+    return { clock: () => clock, behind: async () => false, step: async (t, c) => nextStep(t, c) }
   }
 
   private schedule (): void {
@@ -300,16 +344,16 @@ export class MarketCoordinator implements Startable {
    * the issuer when it issued; a window closed on one clock and not the other): such a difference answers
    * `pending` or is not a veto at all, and only what can never become right answers `invalid`.
    */
-  async checkAward (tx: TxInfo): Promise<ExternalVerdict> {
+  async checkAward (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
     const p = taskAwardKind.decode(tx.tx.payload)
-    if (await this.accountBehind(tx)) return 'pending'
+    if (await view.behind(tx)) return 'pending'
     const t = await this.taskOf(p.taskId)
     if (t === undefined) return 'pending'
     if (t.settlement !== undefined) return this.invalid(tx, 'task already settled')
     const expected = t.awards.length === 0 ? 0 : (t.awards.at(-1)?.round ?? 0) + 1
     if (p.round < expected) return this.invalid(tx, `round ${p.round} already awarded`)
     if (p.round > expected) return 'pending'
-    const step = await this.stepOf(t, this.clock())
+    const step = await view.step(t, view.clock())
     if (step.kind === 'wait') return 'pending'
     if (p.round === 0) {
       if (step.kind !== 'award') return this.invalid(tx, `first award while the task's next step is ${step.kind}`)
@@ -337,15 +381,15 @@ export class MarketCoordinator implements Startable {
   }
 
   /** Recomputes a settle (outcome, payouts, fee, refund) from this node's market state. */
-  async checkSettle (tx: TxInfo): Promise<ExternalVerdict> {
+  async checkSettle (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
     const p = taskSettleKind.decode(tx.tx.payload)
-    if (await this.accountBehind(tx)) return 'pending'
+    if (await view.behind(tx)) return 'pending'
     const t = await this.taskOf(p.taskId)
     if (t === undefined) return 'pending'
     if (t.settlement !== undefined) return this.invalid(tx, 'task already settled')
     if (!bytesEqual(p.requester, fromHex(t.requester))) return this.invalid(tx, 'wrong requester')
     if (settleTotal(p) !== escrowOfRecord(t)) return this.invalid(tx, 'does not move the whole escrow')
-    const step = await this.stepOf(t, this.clock())
+    const step = await view.step(t, view.clock())
     if (step.kind === 'wait' || step.kind === 'dispute' || step.kind === 'slash-late' || step.kind === 'replace') return 'pending'
     if (step.kind === 'award') return t.awards.length === 0 && !t.cancelRequested ? 'pending' : this.invalid(tx, 'settle before the award')
     if (step.kind !== 'settle') return this.invalid(tx, `settle while the task's next step is ${step.kind}`)
@@ -356,10 +400,10 @@ export class MarketCoordinator implements Startable {
   }
 
   /** A late slash: the provider's deadline passed here with no in-time result; a fault slash: the settle says so. */
-  async checkSlash (tx: TxInfo): Promise<ExternalVerdict> {
+  async checkSlash (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
     const p = bondSlashKind.decode(tx.tx.payload)
     // an earlier slash of this bond not final here: the bond (so the amount) may differ until it is
-    if (await this.accountBehind(tx)) return 'pending'
+    if (await view.behind(tx)) return 'pending'
     const t = await this.taskOf(p.taskId)
     if (t === undefined) return 'pending'
     if (!bytesEqual(p.beneficiary, fromHex(t.requester))) return this.invalid(tx, 'wrong beneficiary')
@@ -377,11 +421,18 @@ export class MarketCoordinator implements Startable {
     const a = t.assigned.find(x => x.provider === provider && x.state === 'open')
     // not assigned here (yet): the award that assigned it may not be final on this node
     if (a === undefined) return t.assigned.some(x => x.provider === provider) ? this.invalid(tx, 'not an open assignment') : 'pending'
-    const step = await this.stepOf(t, this.clock())
+    const step = await view.step(t, view.clock())
     if (step.kind === 'slash-late' && step.providers.includes(provider)) return 'valid'
     // its deadline has not passed on this clock yet, or its result may still become final here
     return 'pending'
   }
+}
+
+/** What a check reads: the plan's clock, whether the decision's account is behind here, and the step (a dispute's re-execution). */
+interface CheckView {
+  clock: () => PlanClock
+  behind: (tx: TxInfo) => Promise<boolean>
+  step: (t: TaskRecord, clock: PlanClock) => Promise<Step>
 }
 
 function sameAddresses (a: readonly Uint8Array[], b: readonly string[]): boolean {

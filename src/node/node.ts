@@ -225,17 +225,9 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     // (--resync: also a datadir whose ledger is behind what its peers keep)
     if (config['state-sync']) await syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') }, { resync: config.resync })
     else if (config.resync) child('state-sync').warn('--resync does nothing without --state-sync')
-    await this.add('dag', this.dagValue)
-    registerDagRpc(this.api, this.dagValue)
-    // balance proofs come from the chain bridge's state cuts; without a chain there are none
-    registerStateProofRpc(this.api, { stateProof: async (address) => await this.bridgeValue?.stateProof(address) ?? null })
-
-    // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
-    this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
-    await this.add('compute', this.computeValue)
-    const compute = this.computeValue
-    const capability = await readCapability(this.datadir)
-    // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn
+    // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn.
+    // Built before the ledger starts: under the commit rule the ledger checks decisions with the market's order checks
+    // (registered at construction), and a slot carrying one waits for them
     // disputes re-run on the market node's executor and inputs (it starts right after the ledger side)
     let marketNode: MarketNode | undefined
     const reexecute = async (task: TaskView): Promise<string> => { if (marketNode === undefined) throw new Error('market node not started'); return await marketNode.reexecute(task) }
@@ -247,6 +239,16 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }
     this.marketValue = new MarketService({ dag: this.dagValue, db: this.db, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, logger: child('market'), registry: this.metrics, reexecute, taskChangeRecords, vertices: this.dagValue.ledger })
     this.marketValue.reader.on('task:changed', () => { webhooks.drainOutbox() })
+    await this.add('dag', this.dagValue)
+    registerDagRpc(this.api, this.dagValue)
+    // balance proofs come from the chain bridge's state cuts; without a chain there are none
+    registerStateProofRpc(this.api, { stateProof: async (address) => await this.bridgeValue?.stateProof(address) ?? null })
+
+    // the executor runs in its own child process (Dawn is loaded there, never in the daemon)
+    this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
+    await this.add('compute', this.computeValue)
+    const compute = this.computeValue
+    const capability = await readCapability(this.datadir)
     await this.add('market', this.marketValue)
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
     marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, p2pKey: this.identityValue.p2pKey, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })

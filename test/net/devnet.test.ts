@@ -54,11 +54,11 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
   t.deepEqual(pids.filter(alive), [], 'every node process has exited')
 })
 
-test.serial('harmonyd devnet --consensus commit: a transfer is final on every node with one state root, the market\'s kinds are refused, --demo is refused, and the datadir keeps its rule', async (t) => {
+test.serial('harmonyd devnet --consensus commit: a transfer is final on every node with one state root, an announce expires and is refunded by decisions every node checked at the order, --demo is refused, and the datadir keeps its rule', async (t) => {
   await using d = await tempDir()
   const demo = await runHarmonyd(['devnet', '--consensus', 'commit', '--demo', '--datadir', d.path])
   t.is(demo.code, 2)
-  t.regex(demo.stderr, /commit rule does not carry yet/)
+  t.regex(demo.stderr, /commit rule cannot settle yet/)
 
   const { child: devnet, nodes } = await startDevnet(['--nodes', '3', '--consensus', 'commit', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 3)
   t.teardown(() => { devnet.kill('SIGKILL') })
@@ -78,12 +78,25 @@ test.serial('harmonyd devnet --consensus commit: a transfer is final on every no
   })
   t.is(new Set(roots.map(r => r.stateRoot)).size, 1)
 
-  // an announce would lock its budget in escrow that no settle can release under this rule: refused at once
+  // the market under this rule: an announce no provider bids on expires, and the validators' award (no winner) and
+  // settle (all refunded), each checked where the order reaches it, are the same on every node; one whose results
+  // could end in a dispute is refused where the order reaches it, nothing locked
   const faucet = await loadWalletFile(join(d.path, 'faucet.json'))
-  const nonce = BigInt(await rpc<string>(urls[0], 'account_getNonce', [addressFromPublicKey(faucet.publicKey)]))
-  const { tx } = buildTaskAnnounce({ chainId: genesis.chainId, keys: faucet, nonce, fee: genesis.minFee }, matmulAnnounce())
-  const refused = await t.throwsAsync(rpc(urls[0], 'account_sendTransaction', [`0x${toHex(encodeTx(tx))}`], await operatorAuth(join(d.path, 'node-0'))))
-  t.regex(refused?.message ?? '', /KIND_UNSUPPORTED|lock money/)
+  const send = async (url: string, tx: Parameters<typeof encodeTx>[0]): Promise<string> => await rpc<string>(url, 'account_sendTransaction', [`0x${toHex(encodeTx(tx))}`], await operatorAuth(join(d.path, 'node-0')))
+  const by = { chainId: genesis.chainId, keys: faucet, nonce: BigInt(await rpc<string>(urls[0], 'account_getNonce', [addressFromPublicKey(faucet.publicKey)])), fee: genesis.minFee }
+  const disputed = await send(urls[0], buildTaskAnnounce(by, matmulAnnounce({ verification: 'spot-check' })).tx)
+  for (const url of urls) {
+    const view = await waitFor(`the refusal on ${url}`, async () => { const v = await rpc<{ status: string, reason?: string } | null>(url, 'tx_get', [disputed]); return v?.status === 'rejected' ? v : undefined })
+    t.is(view.reason, 'order-check')
+  }
+  const { tx, taskId } = buildTaskAnnounce(by, matmulAnnounce({ bidWindowMs: 500, revealWindowMs: 500 }))
+  await send(urls[0], tx)
+  const settled = await Promise.all(urls.map(async url => await waitFor(`the task settled on ${url}`, async () => {
+    const v = await rpc<{ state: string, settlement: unknown, awards: unknown[] } | null>(url, 'task_get', [`0x${toHex(taskId)}`])
+    return v?.settlement !== undefined && v.settlement !== null ? v : undefined
+  })))
+  t.is(settled[0].state, 'expired')
+  for (const v of settled.slice(1)) t.deepEqual(v, settled[0], 'the same record on every node')
 
   const exited = once(devnet, 'exit')
   devnet.kill('SIGINT')

@@ -1,7 +1,9 @@
 /**
  * Four validators, each with its own market state and coordinator: an announce, sealed bids from two providers
  * (commit, then reveal, signed with their own keys), the award, the winner's result and the settle. Every node
- * recomputes and agrees on every decision, and balances + escrow + bonds (+ the fee pool) are conserved.
+ * recomputes and agrees on every decision, and balances + escrow + bonds (+ the fee pool) are conserved: under
+ * Avalanche (each node checks a decision before it votes) and under the commit rule (each node checks it where the
+ * order reaches it, on the market state as of that point).
  */
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
@@ -24,8 +26,8 @@ async function totalOf (net: TestNet, i: number, accounts: Uint8Array[]): Promis
   return sum
 }
 
-test.serial('4 validators: announce, commits and reveals of two providers, award, result and settle agree on every node; money is conserved', async (t) => {
-  const net = await createTestNet({ nodes: 4, accounts: 3, accountBalance: 10n ** 21n })
+const agreeAndConserve = test.macro(async (t, rule: 'avalanche' | 'commit') => {
+  const net = await createTestNet({ nodes: 4, accounts: 3, accountBalance: 10n ** 21n, consensus: { rule } })
   const markets: MarketService[] = []
   try {
     for (const node of net.nodes) markets.push(await startMarket(node))
@@ -93,8 +95,16 @@ test.serial('4 validators: announce, commits and reveals of two providers, award
     t.is(provider?.owed, 0n)
     t.is(provider?.verified, 1)
     t.is(provider?.reputation, 1)
+    if (rule === 'commit') {
+      // the award the market state recorded passed its order check on every node's ledger
+      const award = views[0]?.awards[0]?.txId as string
+      for (const n of net.nodes) t.is((await n.dag.getTx(award))?.status, 'final')
+    }
   } finally {
     for (const m of markets) await m.stop()
     await net.close()
   }
 })
+
+test.serial('4 validators under Avalanche: announce, commits and reveals of two providers, award, result and settle agree on every node; money is conserved', agreeAndConserve, 'avalanche')
+test.serial('4 validators under the commit rule: the same, each decision checked where the order reaches it', agreeAndConserve, 'commit')

@@ -17,6 +17,7 @@ import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import type { ExternalVerdict } from '../../src/dag/external-validity.ts'
+import type { OrderChecker } from '../../src/dag/order-checkers.ts'
 import type { LedgerReader } from '../../src/dag/reader.ts'
 import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import {
@@ -38,6 +39,8 @@ interface Fixture {
   /** decisions the coordinator submitted, oldest first */
   submitted: Transaction[]
   checkers: Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>
+  /** under the commit rule: the checks the coordinator registered with the ledger, run where the order reaches a decision */
+  orderCheckers: Map<number, OrderChecker>
   /** times the coordinator asked the ledger to check held decisions again, and the kinds it named last */
   rechecks: { count: number, kinds: number[] }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
@@ -51,7 +54,8 @@ interface Fixture {
 }
 
 /** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
-async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number } = {}): Promise<Fixture> {
+async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit' } = {}): Promise<Fixture> {
+  const { rule, ...coordinatorInit } = init
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
   const db = await openDatabase(join(dir, 'db'))
   const validator = generateKeyPair()
@@ -67,6 +71,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number } = {
       isValidator: true,
       validatorKeys: () => [validator.publicKey],
       account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n }),
+      consensusRule: rule ?? 'avalanche',
       // no vertex times here: windows close on the wall-clock grace alone
       sealedThroughMs: () => undefined
     } as unknown as LedgerReader
@@ -81,20 +86,22 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number } = {
   }
   const submitted: Transaction[] = []
   const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
+  const orderCheckers = new Map<number, OrderChecker>()
   const rechecks = { count: 0, kinds: [] as number[] }
   const coordinator = new MarketCoordinator({
     dag: {
       reader: dag.reader,
       submitTransaction: async (tx) => { submitted.push(tx); return txInfo(encodeTx(tx)).idHex },
       setExternalChecker: (kind, fn) => { if (fn === undefined) checkers.delete(kind); else checkers.set(kind, fn) },
-      recheckExternal: (kinds) => { rechecks.count++; rechecks.kinds = [...kinds].sort((a, b) => a - b) }
+      recheckExternal: (kinds) => { rechecks.count++; rechecks.kinds = [...kinds].sort((a, b) => a - b) },
+      setOrderChecker: (kind, checker) => { if (checker === undefined) orderCheckers.delete(kind); else orderCheckers.set(kind, checker) }
     },
     state,
     vertices: dag,
     identity: validator,
     logger: silentLogger(),
     ...(reexecute !== undefined ? { reexecute } : {})
-  }, { tickMs: 60_000, proposeDelayMs: 0, ...init })
+  }, { tickMs: 60_000, proposeDelayMs: 0, ...coordinatorInit })
   await state.start()
   await coordinator.start()
   // what a signer needs to build its next transaction: the chain, its keys, its next nonce and the fee
@@ -106,6 +113,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number } = {
     coordinator,
     submitted,
     checkers,
+    orderCheckers,
     rechecks,
     balances,
     next,
@@ -283,6 +291,36 @@ test('a decision another validator issued, pending in an inserted vertex, is not
     t.is(submitted.length, 1)
     t.is(submitted[0].kind, TX_KIND_TASK_AWARD)
     t.is(submitted[0].nonce, next(escrowAccount(taskId)))
+  } finally {
+    await f.close()
+  }
+})
+
+test('under the commit rule a decision is checked where the order reaches it: at its vertex\'s signed time, on the state as of its slot', async (t) => {
+  const f = await fixture(undefined, { rule: 'commit' })
+  const { coordinator, submitted, checkers, orderCheckers, final, validator } = f
+  const [requester, cheap, dear] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    t.is(checkers.size, 0, 'nothing is held for a vote under the commit rule')
+    t.deepEqual([...orderCheckers.keys()].sort((a, b) => a - b), [TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, TX_KIND_BOND_SLASH].sort((a, b) => a - b))
+    const t0 = Date.now() - 60_000
+    await auctionAt(f, t0, requester, cheap, dear)
+    await coordinator.tick()
+    const award = submitted.shift() as Transaction
+    t.is(award.kind, TX_KIND_TASK_AWARD)
+    const check = orderCheckers.get(TX_KIND_TASK_AWARD) as OrderChecker
+    await check.ready()
+    const info = txInfo(encodeTx(award))
+    // the reveal window closed at t0 + 4,001 and the grace is 2 s: a vertex stamped before that carries it too early,
+    // whatever this node's clock says now
+    t.is(await check.check(info, { vertexTimeMs: BigInt(t0 + 4500) }), 'pending')
+    t.is(await check.check(info, { vertexTimeMs: BigInt(t0 + 7000) }), undefined)
+    // a second round-0 award at the escrow's next nonce is the same award until the first is in the state the order reached
+    const again = txInfo(encodeTx(buildTaskAward(CHAIN, validator, 1n, taskAwardKind.decode(award.payload))))
+    t.is(await check.check(again, { vertexTimeMs: BigInt(t0 + 7000) }), undefined)
+    await final(award, t0 + 7000)
+    await check.ready()
+    t.is(await check.check(again, { vertexTimeMs: BigInt(t0 + 7100) }), 'invalid', 'round 0 is awarded in the state the order reached')
   } finally {
     await f.close()
   }

@@ -128,9 +128,11 @@ export class CommitCore implements ConsensusCore {
 
   /** Outputs what the rule decided since the last call: its ordered vertices accepted, its collected ones rejected. */
   advance (): Decisions {
-    const out: Decisions = { accepted: [], rejected: [] }
+    const out: Decisions = { accepted: [], rejected: [], slotStarts: [] }
     for (const slot of this.rule.next()) {
+      const start = out.accepted.length
       for (const v of slot.vertices) this.settle(v.id, 'accepted', out.accepted)
+      if (out.accepted.length > start) out.slotStarts?.push(start)
       for (const v of slot.dropped) this.settle(v.id, 'rejected', out.rejected)
     }
     return out

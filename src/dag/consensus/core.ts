@@ -10,6 +10,22 @@ export interface Decisions {
   /** accepted vertex ids, parents first (the order their transactions apply in) */
   accepted: string[]
   rejected: string[]
+  /**
+   * The commit rule: where each slot's vertices begin in `accepted` (ascending, the first 0). The same at every node,
+   * unlike a batch: the ledger may commit a batch at a slot's start, never inside a slot (a restart resumes after the
+   * last committed leader, CommitCore.resumeFromGraph).
+   */
+  slotStarts?: number[]
+}
+
+/** Appends `d` to `into` (its slots' starts moved by what `into` already holds). */
+export function appendDecisions (into: Decisions, d: Decisions): void {
+  if (d.slotStarts !== undefined) {
+    const from = into.accepted.length
+    into.slotStarts = [...into.slotStarts ?? [], ...d.slotStarts.map(i => i + from)]
+  }
+  into.accepted.push(...d.accepted)
+  into.rejected.push(...d.rejected)
 }
 
 /**

@@ -14,13 +14,8 @@ export const MARKET_KINDS: ReadonlyArray<TxKind<never>> = [
   providerRegisterKind, providerAttestKind, taskAnnounceKind, bidCommitKind, bidRevealKind, taskAwardKind, taskResultKind, taskSettleKind, bondSlashKind, taskCancelKind
 ] as unknown as ReadonlyArray<TxKind<never>>
 
-// every final market transaction is queued for the market state in its decision's batch (queue.ts); under the commit
-// rule the market is not carried yet (docs/consensus-next.md step 4): its decisions need an outside check, so none of
-// its kinds is taken (an announce's escrow or a bond would have no way out)
-for (const kind of MARKET_KINDS as unknown as TxKind[]) {
-  kind.finalRecords = marketFinalRecords
-  kind.avalancheOnly = true
-}
+// every final market transaction is queued for the market state in its decision's batch (queue.ts)
+for (const kind of MARKET_KINDS as unknown as TxKind[]) kind.finalRecords = marketFinalRecords
 
 /** Registers the market's kinds into the DAG's kind registry; calling it again is a no-op. */
 export function registerMarketKinds (): void {
