@@ -1,5 +1,5 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
-//   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d]
+//   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule avalanche|commit]
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -43,9 +43,14 @@ const { values } = parseArgs({
     // each node's Prometheus metrics after each saturation level: <dir>/<N>-node<i>.prom (bench/lib/metrics-summary.ts)
     'metrics-dir': { type: 'string' },
     // how the saturation phase learns a task ended: the task_status topic over WebSocket, or task_get polls
-    follow: { type: 'string', default: 'subscribe' }
+    follow: { type: 'string', default: 'subscribe' },
+    // the ledger's consensus rule (genesis consensus.rule): under commit the market's decisions are checked where the
+    // order reaches them, and there are no polls (docs/consensus-next.md step 4)
+    rule: { type: 'string', default: 'avalanche' }
   }
 })
+if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')
+const RULE = values.rule
 const NODES = Number(values.nodes)
 const TASKS = Number(values.tasks)
 const SATURATION_S = Number(values.seconds)
@@ -179,10 +184,11 @@ const devnet = new Devnet({
   chain: false,
   logLevel: 'warn',
   logger: createLogger({ level: 'warn' }),
+  consensus: RULE,
   nodeArgs: ['--executor', 'cpu', '--provider', JSON.stringify({ enabled: true, capacity: Number(values.capacity) })]
 })
 try {
-  log(`starting a ${NODES}-node devnet (every node a CPU provider)`)
+  log(`starting a ${NODES}-node devnet (every node a CPU provider), consensus rule ${RULE}`)
   const nodes = await devnet.start()
   const clients = await Promise.all(nodes.map(async n => await devnetClient(n)))
   const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))

@@ -97,8 +97,13 @@ export class MarketCoordinator implements Startable {
         ready,
         check: async (tx, { vertexTimeMs }) => {
           const verdict = await check(tx, this.orderView(vertexTimeMs))
+          if (verdict === 'valid') return undefined
           if (verdict === 'pending') this.log.debug({ tx: tx.idHex, kind: tx.tx.kind }, 'market decision refused where the order reached it: not due on the order\'s state')
-          return verdict === 'valid' ? undefined : verdict
+          // refused for good: its slot is free again at once, for this node's turn or another's (not after resubmitMs)
+          const slot = `${tx.accountHex}:${tx.tx.nonce}`
+          this.submitted.delete(slot)
+          this.pendingSlots.delete(slot)
+          return verdict
         }
       })
       components.dag.setOrderChecker(TX_KIND_TASK_AWARD, at(async (tx, view) => await this.checkAward(tx, view)))

@@ -272,8 +272,8 @@ export class CommitCore implements ConsensusCore {
   liveTxIds (conflictKey: string): string[] { return (this.instances.get(conflictKey) ?? []).map(i => i.txIdHex) }
   prune (): void {}
   isProcessing (vertexId: string): boolean { return this.processing.has(vertexId) }
-  // no holds: validity must be decided from the order (docs/consensus-next.md step 4); the kinds that need an
-  // outside check are refused under this rule (KIND_UNSUPPORTED)
+  // no holds: validity is decided from the order (docs/consensus-next.md step 4): a kind's orderCheck, or the check
+  // its part registers (order-checkers.ts)
   hold (): boolean { return false }
   release (): void {}
   veto (): void {}
