@@ -64,3 +64,18 @@ test('caughtUp on an idle loop runs a pass; stopping fails the readers still wai
   await r.loop.caughtUp()
   t.is(r.applied(), before)
 })
+
+test('a stop cuts short a stopped loop\'s drain in place: caughtUp fails then, and while the loop stops, instead of resolving on a state that only looks caught up', async t => {
+  const r = queueRig()
+  for (let i = 0; i < 20; i++) r.queue()
+  // not started: the reader drains in place (what the ledger's order checks do before the market starts)
+  const draining = r.loop.caughtUp().then(() => 'resolved', (err: Error) => err.message)
+  await sleep(5)
+  const stopping = r.loop.stop()
+  t.regex(await r.loop.caughtUp().then(() => 'resolved', (err: Error) => err.message), /stopping/)
+  await stopping
+  t.regex(await draining, /stopped before it caught up/)
+  // once stopped, a reader drains everything in place again
+  await r.loop.caughtUp()
+  t.is(r.applied(), r.queued())
+})

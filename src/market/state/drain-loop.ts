@@ -18,6 +18,8 @@ export class DrainLoop {
   /** Set while `stop` waits: the loop ends after its current pass, however busy the queue (what is left stays queued). */
   private stopping = false
   private begun = 0
+  /** Counts `stop` calls: a drain that a stop cut short did not apply everything (caughtUp then fails). */
+  private stops = 0
   /** Readers waiting for the pass numbered `pass` (passes are numbered as they begin) to finish. */
   private readonly waiters: Array<{ pass: number, resolve: () => void, reject: (err: Error) => void }> = []
 
@@ -30,6 +32,7 @@ export class DrainLoop {
   start (): void { this.running = true }
 
   async stop (): Promise<void> {
+    this.stops++
     this.running = false
     this.stopping = true
     this.fail(new Error('the market state stopped'))
@@ -48,9 +51,18 @@ export class DrainLoop {
     await this.draining
   }
 
-  /** Resolves once every entry queued before this call is applied (or parked), however busy the queue stays. */
+  /**
+   * Resolves once every entry queued before this call is applied (or parked), however busy the queue stays; fails
+   * when a stop cuts that short (the ledger's order checks must never read a state that only looks caught up).
+   */
   async caughtUp (): Promise<void> {
-    if (!this.running) return await this.drain()
+    if (this.stopping) throw new Error('the market state is stopping')
+    if (!this.running) {
+      const stops = this.stops
+      await this.drain()
+      if (stops !== this.stops) throw new Error('the market state stopped before it caught up')
+      return
+    }
     const pass = this.begun + 1
     const applied = new Promise<void>((resolve, reject) => { this.waiters.push({ pass, resolve, reject }) })
     if (this.draining !== undefined) this.again = true
