@@ -11,13 +11,15 @@
  *   transaction (or an earlier one of the decision's account) or the moment has not come on its clock, `invalid`
  *   only where its state proves the decision can never become right (an `invalid` vertex is never voted for, so a
  *   disagreement by timing alone would stall the slot), `valid` otherwise. An award that leaves out an in-time
- *   reveal is not vetoed: the bid is `excluded`.
+ *   reveal is not vetoed: the bid is `excluded` (decision-checks.ts). Under the commit rule the same checks run where
+ *   the order reaches the decision instead (its order checks, registered at construction: src/dag/order-checkers.ts),
+ *   on the state as of that slot and at the carrying vertex's time; nothing is held, and a refusal frees the slot.
  * - **Disputes**: results that do not agree are settled by re-execution: the injected `reexecute(task)` returns the
  *   commitment this node computes (src/compute through the provider side); without it a dispute stays pending here.
  */
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
-import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
+import { fromHex, toHex } from '../core/codec.ts'
 import { turnRank } from '../core/turn.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
@@ -26,7 +28,7 @@ import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
 import { bondAccount, escrowAccount } from './accounts.ts'
 import {
-  bondSlashKind, buildBondSlash, buildTaskAward, buildTaskSettle, settleTotal, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
+  buildBondSlash, buildTaskAward, buildTaskSettle, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
 } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
 import { escrowOfRecord, nextStep, type PlanClock, type Step } from './rules/plan.ts'
@@ -34,6 +36,7 @@ import { slashAmount } from './rules/settle.ts'
 import { awardTaskOf, revealedBids } from './state/apply.ts'
 import { type TaskRecord, taskView } from './state/records.ts'
 import type { CoordinatorComponents, CoordinatorInit } from './coordinator-types.ts'
+import { type CheckView, DecisionChecks } from './decision-checks.ts'
 
 export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordinator-types.ts'
 
@@ -41,8 +44,6 @@ export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordi
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 /** Re-execution commitments kept (one per disputed task). */
 const REEXEC_CACHE = 1000
-/** Invalid decisions whose reason was logged (each is logged once). */
-const REPORTED_INVALID = 1000
 /** Decisions seen pending in inserted vertices, by slot. */
 const PENDING_SLOTS = 10_000
 
@@ -72,7 +73,7 @@ export class MarketCoordinator implements Startable {
   private readonly dueSince = new Map<string, { step: string, atMs: number }>()
   private readonly reexecuted = new Map<string, string>()
   private readonly reexecuting = new Set<string>()
-  private readonly reportedInvalid = new Set<string>()
+  private readonly checks: DecisionChecks
   private timer: NodeJS.Timeout | undefined
   private ticking: Promise<void> | undefined
   private running = false
@@ -83,6 +84,7 @@ export class MarketCoordinator implements Startable {
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.c = components
     this.log = components.logger.child({ module: 'market-coordinator' })
+    this.checks = new DecisionChecks(components.state, this.log)
     this.issue = init.issue ?? true
     this.proposeDelayMs = init.proposeDelayMs ?? 1500
     this.tickMs = init.tickMs ?? 250
@@ -229,7 +231,7 @@ export class MarketCoordinator implements Startable {
     // another validator's decision for this slot is on its way (not one this node found invalid): wait for it as for
     // one's own, rather than issue a conflicting second one when the turn passes before the first is final
     const pending = this.pendingSlots.get(slot)
-    if (pending !== undefined && now < pending.atMs + this.resubmitMs && !this.reportedInvalid.has(pending.txId)) return false
+    if (pending !== undefined && now < pending.atMs + this.resubmitMs && !this.checks.reported(pending.txId)) return false
     const last = this.submitted.get(slot)
     return last === undefined || now >= last + this.resubmitMs
   }
@@ -314,24 +316,7 @@ export class MarketCoordinator implements Startable {
     }
   }
 
-  // ---------------------------------------------------------------- external checks
-
-  private async taskOf (taskId: Uint8Array): Promise<TaskRecord | undefined> {
-    return await this.c.state.taskRecord(toHex(taskId))
-  }
-
-  /**
-   * Says `invalid` (and logs why, once per transaction: the veto is what stalls a slot, so its reason must be
-   * visible) for a decision this node's state proves can never become right.
-   */
-  private invalid (tx: TxInfo, why: string): ExternalVerdict {
-    if (!this.reportedInvalid.has(tx.idHex)) {
-      this.reportedInvalid.add(tx.idHex)
-      if (this.reportedInvalid.size > REPORTED_INVALID) this.reportedInvalid.delete(this.reportedInvalid.values().next().value as string)
-      this.log.warn({ tx: tx.idHex, kind: tx.tx.kind, why }, 'market decision is invalid on this node\'s state: not voting for it')
-    }
-    return 'invalid'
-  }
+  // ---------------------------------------------------------------- checks (decision-checks.ts)
 
   /**
    * True while an earlier transaction of the decision's account (escrow or bond) is not final here: wait for it.
@@ -344,106 +329,8 @@ export class MarketCoordinator implements Startable {
     return false
   }
 
-  /**
-   * Recomputes an award from this node's market state. Views differ by timing (a reveal final here and not yet on
-   * the issuer when it issued; a window closed on one clock and not the other): such a difference answers
-   * `pending` or is not a veto at all, and only what can never become right answers `invalid`.
-   */
-  async checkAward (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
-    const p = taskAwardKind.decode(tx.tx.payload)
-    if (await view.behind(tx)) return 'pending'
-    const t = await this.taskOf(p.taskId)
-    if (t === undefined) return 'pending'
-    if (t.settlement !== undefined) return this.invalid(tx, 'task already settled')
-    const expected = t.awards.length === 0 ? 0 : (t.awards.at(-1)?.round ?? 0) + 1
-    if (p.round < expected) return this.invalid(tx, `round ${p.round} already awarded`)
-    if (p.round > expected) return 'pending'
-    const step = await view.step(t, view.clock())
-    if (step.kind === 'wait') return 'pending'
-    if (p.round === 0) {
-      if (step.kind !== 'award') return this.invalid(tx, `first award while the task's next step is ${step.kind}`)
-      const listed = p.considered.map(id => toHex(id))
-      if (new Set(listed).size !== listed.length) return this.invalid(tx, 'a reveal listed twice')
-      for (const id of listed) {
-        const b = [...t.bids.values()].find(x => x.revealTx === id)
-        if (b === undefined) return 'pending' // a reveal this node does not hold final yet
-        if (b.matches !== true || b.inTime !== true) return this.invalid(tx, 'lists a late or mismatching reveal')
-      }
-      // Completeness is not a veto: an in-time reveal this node holds and the award does not list cannot be told
-      // apart from the issuer's lag (it was not final there when the issuer's window closed). The bid shows as
-      // `excluded` (market_bids) and its provider proves it with its commit and reveal (docs/market.md "Time").
-      const revealed = await revealedBids(this.providers, t, listed)
-      if (revealed === undefined) return 'pending'
-      const outcome = awardOf(awardTaskOf(t), revealed)
-      if (!sameAddresses(p.winners, outcome.winners)) return this.invalid(tx, 'winners differ from the rule over the listed reveals')
-      return sameOptional(p.checker, outcome.checker) ? 'valid' : this.invalid(tx, 'spot-checker differs from the rule')
-    }
-    if (p.considered.length > 0) return this.invalid(tx, 'a replacement round lists reveals')
-    // a late slash or its deadline not final here yet: the replacement may become due
-    if (step.kind === 'slash-late') return 'pending'
-    if (step.kind !== 'replace') return this.invalid(tx, `replacement while the task's next step is ${step.kind}`)
-    return sameAddresses(p.winners, step.winners) && sameOptional(p.checker, step.checker) ? 'valid' : this.invalid(tx, 'replacements differ from the ranking')
-  }
-
-  /** Recomputes a settle (outcome, payouts, fee, refund) from this node's market state. */
-  async checkSettle (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
-    const p = taskSettleKind.decode(tx.tx.payload)
-    if (await view.behind(tx)) return 'pending'
-    const t = await this.taskOf(p.taskId)
-    if (t === undefined) return 'pending'
-    if (t.settlement !== undefined) return this.invalid(tx, 'task already settled')
-    if (!bytesEqual(p.requester, fromHex(t.requester))) return this.invalid(tx, 'wrong requester')
-    if (settleTotal(p) !== escrowOfRecord(t)) return this.invalid(tx, 'does not move the whole escrow')
-    const step = await view.step(t, view.clock())
-    if (step.kind === 'wait' || step.kind === 'dispute' || step.kind === 'slash-late' || step.kind === 'replace') return 'pending'
-    if (step.kind === 'award') return t.awards.length === 0 && !t.cancelRequested ? 'pending' : this.invalid(tx, 'settle before the award')
-    if (step.kind !== 'settle') return this.invalid(tx, `settle while the task's next step is ${step.kind}`)
-    const d = step.decision
-    const same = p.outcome === d.outcome && p.fee === d.fee && p.refund === d.refund && p.payouts.length === d.payouts.length &&
-      p.payouts.every((x, i) => toHex(x.provider) === d.payouts[i].provider && x.amount === d.payouts[i].amount)
-    return same ? 'valid' : this.invalid(tx, `settle differs from the rule (${p.outcome} vs ${d.outcome})`)
-  }
-
-  /** A late slash: the provider's deadline passed here with no in-time result; a fault slash: the settle says so. */
-  async checkSlash (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> {
-    const p = bondSlashKind.decode(tx.tx.payload)
-    // an earlier slash of this bond not final here: the bond (so the amount) may differ until it is
-    if (await view.behind(tx)) return 'pending'
-    const t = await this.taskOf(p.taskId)
-    if (t === undefined) return 'pending'
-    if (!bytesEqual(p.beneficiary, fromHex(t.requester))) return this.invalid(tx, 'wrong beneficiary')
-    const provider = toHex(p.provider)
-    if (t.slashes.some(s => s.provider === provider && s.reason === p.reason)) return this.invalid(tx, 'already slashed for this task')
-    const prov = await this.c.state.providerRecord(provider)
-    if (prov === undefined || p.amount !== slashAmount(prov.bond, p.reason)) return this.invalid(tx, 'wrong amount')
-    if (p.reason === 'fault') {
-      if (t.settlement === undefined) return 'pending'
-      return t.settlement.faults.includes(provider) ? 'valid' : this.invalid(tx, 'the settle found no fault of this provider')
-    }
-    // late: valid once this provider's deadline (plus the grace) passed here with no in-time result
-    if (t.settlement !== undefined) return this.invalid(tx, 'late slash of a settled task')
-    if (t.results.get(provider)?.inTime === true) return this.invalid(tx, 'the provider\'s result was in time')
-    const a = t.assigned.find(x => x.provider === provider && x.state === 'open')
-    // not assigned here (yet): the award that assigned it may not be final on this node
-    if (a === undefined) return t.assigned.some(x => x.provider === provider) ? this.invalid(tx, 'not an open assignment') : 'pending'
-    const step = await view.step(t, view.clock())
-    if (step.kind === 'slash-late' && step.providers.includes(provider)) return 'valid'
-    // its deadline has not passed on this clock yet, or its result may still become final here
-    return 'pending'
-  }
-}
-
-/** What a check reads: the plan's clock, whether the decision's account is behind here, and the step (a dispute's re-execution). */
-interface CheckView {
-  clock: () => PlanClock
-  behind: (tx: TxInfo) => Promise<boolean>
-  step: (t: TaskRecord, clock: PlanClock) => Promise<Step>
-}
-
-function sameAddresses (a: readonly Uint8Array[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => toHex(x) === b[i])
-}
-
-function sameOptional (a: Uint8Array | undefined, b: string | undefined): boolean {
-  return a === undefined ? b === undefined : toHex(a) === b
+  /** The checks of a decision, through this node's view (Avalanche) unless another is given (tests, the order). */
+  async checkAward (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> { return await this.checks.checkAward(tx, view) }
+  async checkSettle (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> { return await this.checks.checkSettle(tx, view) }
+  async checkSlash (tx: TxInfo, view: CheckView = this.nodeView): Promise<ExternalVerdict> { return await this.checks.checkSlash(tx, view) }
 }
