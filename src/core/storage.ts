@@ -68,6 +68,8 @@ export const KEY_PREFIXES = {
     genesis: 'genesis',
     /** whole key → ledger counters */
     counters: 'counters',
+    /** whole key → u16 n ‖ n × u64: each genesis validator's latest accepted vertex time (src/dag/final-clock.ts) */
+    finalClock: 'final-clock',
     /** whole key → the history cut: u8 version ‖ cut vertex id ‖ u32 cut height (src/dag/history.ts) */
     history: 'history',
     /** whole key → the checkpoint cut a synced ledger started from: cut vertex id ‖ u32 lowest band height (src/dag/history.ts) */

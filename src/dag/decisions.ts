@@ -72,6 +72,9 @@ interface RoundDraft {
   lastAccepted: string
   /** transactions decided earlier in this round */
   decidedTxs: Set<string>
+  /** the final clock after this round (written with it; the committed one moves after the commit) */
+  clock: FinalClock
+  clockMoved: boolean
 }
 
 /**
@@ -108,6 +111,8 @@ export class DecisionWriter {
   async load (): Promise<void> {
     this.counters = await this.c.store.getCounters()
     this.seq = this.counters.acceptedVertices
+    const clock = await this.c.store.getFinalClock()
+    if (clock !== undefined && !this.finalClock.restore(clock)) this.c.logger?.warn('the stored final clock is of another validator set: it starts empty')
   }
 
   /**
@@ -157,12 +162,13 @@ export class DecisionWriter {
     const { store, state } = this.c
     const b = store.batch()
     const after: Array<() => void> = []
-    const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted, decidedTxs: new Set() }
+    const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted, decidedTxs: new Set(), clock: this.finalClock.copy(), clockMoved: false }
     state.beginRound()
     try {
       for (const id of d.accepted) await this.applyAccepted(b, id, after, draft)
       for (const id of d.rejected) await this.applyRejected(b, id, after, draft)
       store.putCounters(b, draft.counters)
+      if (draft.clockMoved) store.putFinalClock(b, draft.clock.encode())
       await b.commit({ sync: this.c.syncWrites === true })
     } catch (err) {
       state.abortRound()
@@ -209,6 +215,7 @@ export class DecisionWriter {
     }
     draft.counters.acceptedVertices++
     draft.lastAccepted = idHex
+    if (draft.clock.observe(info.vertex.author, info.vertex.timestampMs)) draft.clockMoved = true
     const received = processing.firstSeenMs(idHex)
     after.push(() => {
       processing.drop(info)

@@ -40,7 +40,11 @@ export interface TxOutcome {
 interface RoundAccount { address: Uint8Array, rec: AccountRecord }
 
 /** What the commit rule's order checks read: the validators and quorum (TxKind.orderCheck), the parts' checkers. */
-export type OrderRules = Pick<OrderCheckContext, 'validators' | 'quorum'> & { checkers?: OrderCheckers }
+export type OrderRules = Pick<OrderCheckContext, 'validators' | 'quorum'> & {
+  checkers?: OrderCheckers
+  /** The final clock as of the round's start (it moves only after a round commits): OrderPoint.sealedThroughMs. */
+  sealedThroughMs?: () => bigint | undefined
+}
 
 /** Writes of the decision round being applied: visible to the round only, adopted when its batch commits. */
 interface RoundOverlay {
@@ -285,7 +289,7 @@ export class LedgerState {
   private async partCheck (t: TxInfo, v: VertexInfo): Promise<'order-check' | undefined> {
     const checker = this.order?.checkers?.get(t.tx.kind)
     if (checker === undefined) throw new DagError('STORAGE_FAILED', `no order check registered for kind ${t.tx.kind}: the slot was applied before its part was ready`)
-    return (await checker.check(t, { vertexTimeMs: v.vertex.timestampMs })) === undefined ? undefined : 'order-check'
+    return (await checker.check(t, { vertexTimeMs: v.vertex.timestampMs, sealedThroughMs: this.order?.sealedThroughMs?.() })) === undefined ? undefined : 'order-check'
   }
 
   /**

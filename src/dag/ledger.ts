@@ -124,7 +124,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     graph.history = history
     this.orderChecks = new OrderCheckers(this.log)
     const order = orderCheckContextOf(genesis)
-    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, order === undefined ? undefined : { ...order, checkers: this.orderChecks })
+    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, order === undefined ? undefined : { ...order, checkers: this.orderChecks, sealedThroughMs: () => this.decisions.finalClock.sealedThroughMs() })
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing

@@ -7,7 +7,8 @@
  * - `ready()` runs before the ledger applies a slot of the commit rule whose vertices carry one of these kinds, after
  *   everything ordered before that slot is committed: it resolves once the part's state holds all of it (the market
  *   drains its queue). A slot boundary is the same at every node; a batch boundary is not.
- * - `check(tx, at)` then runs where the sequence reaches the transaction, its nonce already matched. A refusal is the
+ * - `check(tx, at)` then runs where the sequence reaches the transaction, its nonce already matched, with the order's
+ *   clock: the carrying vertex's time and the final clock as of the slot's start (kept with the decisions). A refusal is the
  *   transaction's one decision (`order-check`), and its nonce stays unused for a valid one signed again.
  *
  * A kind flagged `externalCheck` whose checker is not registered yet is waited for (logged), not decided: a node
@@ -19,11 +20,19 @@ import { DagError } from './errors.ts'
 import type { TxInfo } from './tx.ts'
 import { getTxKind } from './tx-kinds.ts'
 
+/** Where the order reached a transaction, as its check reads it: the same at every node. */
+export interface OrderPoint { vertexTimeMs: bigint, sealedThroughMs: bigint | undefined }
+
 export interface OrderChecker {
   /** Resolves once this part's state holds every transaction committed before the call. */
   ready: () => Promise<void>
-  /** Undefined when valid where the order reached it, else why not (the checker logs it; the ledger records `order-check`). */
-  check: (tx: TxInfo, at: { vertexTimeMs: bigint }) => Promise<string | undefined>
+  /**
+   * Undefined when valid where the order reached it, else why not (the checker logs it; the ledger records
+   * `order-check`). `at`: the carrying vertex's signed time, and the final clock as of the slot's start (each
+   * validator's latest ordered vertex time, the earliest of them; final-clock.ts), undefined until every validator
+   * has an ordered vertex.
+   */
+  check: (tx: TxInfo, at: OrderPoint) => Promise<string | undefined>
 }
 
 export class OrderCheckers {

@@ -24,7 +24,7 @@ export type { AccountRecord, AccountSnapshot, UnprovenCredit } from './account-r
  *   dag-u  address(20) || vertexId(32)          -> u128 amount (the account's unproven credits, one per vertex)
  *   dag-s  'v' || vertexId(32)                  -> VertexDecision
  *          'c' || address(20) || nonce(8)       -> vertexId(32) || txId(32) (decided conflict sets)
- *   dag-m  'genesis' -> genesis id; 'counters' -> Counters; 'history' -> the history cut (history.ts);
+ *   dag-m  'genesis' -> genesis id; 'counters' -> Counters; 'final-clock' -> FinalClock.encode; 'history' -> the history cut (history.ts);
  *          'accounts' -> u8 format of dag-a (absent: written before s20, credits inside the record; upgradeAccounts)
  *   dag-g  'r' || vertexId(32) -> GraphRecord; 'h' || height(4) || vertexId(32) -> ''; 'u' || vertexId(32) -> ''
  *          (the graph index of history.ts: decided history leaves memory and is read from here)
@@ -109,6 +109,7 @@ const PREFIX_V = keyBytes(KEY_PREFIXES.dagConsensus.decision)
 const PREFIX_C = keyBytes(KEY_PREFIXES.dagConsensus.conflictWinner)
 const KEY_GENESIS = keyBytes(KEY_PREFIXES.dagMeta.genesis)
 const KEY_COUNTERS = keyBytes(KEY_PREFIXES.dagMeta.counters)
+const KEY_FINAL_CLOCK = keyBytes(KEY_PREFIXES.dagMeta.finalClock)
 const KEY_ACCOUNTS_FORMAT = keyBytes(KEY_PREFIXES.dagMeta.accountsFormat)
 const VERTEX_ID_MAX = new Uint8Array(32).fill(0xff)
 const PREFIX_UNDECIDED = keyBytes(KEY_PREFIXES.dagGraph.undecided)
@@ -365,6 +366,9 @@ export class DagStore {
   }
 
   putCounters (b: DagBatch, c: Counters): void { b.put(this.meta, KEY_COUNTERS, encodeCounters(c)) }
+
+  async getFinalClock (): Promise<Uint8Array | undefined> { return await getValue(this.meta, KEY_FINAL_CLOCK) }
+  putFinalClock (b: DagBatch, encoded: Uint8Array): void { b.put(this.meta, KEY_FINAL_CLOCK, encoded) }
 }
 
 export { fromHex }

@@ -23,7 +23,7 @@ import { fromHex, toHex } from '../core/codec.ts'
 import { turnRank } from '../core/turn.ts'
 import { DagError } from '../dag/errors.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
-import type { OrderChecker } from '../dag/order-checkers.ts'
+import type { OrderChecker, OrderPoint } from '../dag/order-checkers.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
 import { bondAccount, escrowAccount } from './accounts.ts'
@@ -97,8 +97,8 @@ export class MarketCoordinator implements Startable {
       const ready = async (): Promise<void> => { await this.c.state.caughtUp() }
       const at = (check: (tx: TxInfo, view: CheckView) => Promise<ExternalVerdict>): OrderChecker => ({
         ready,
-        check: async (tx, { vertexTimeMs }) => {
-          const verdict = await check(tx, this.orderView(vertexTimeMs))
+        check: async (tx, at) => {
+          const verdict = await check(tx, this.orderView(at))
           if (verdict === 'valid') return undefined
           if (verdict === 'pending') this.log.debug({ tx: tx.idHex, kind: tx.tx.kind }, 'market decision refused where the order reached it: not due on the order\'s state')
           // refused for good: its slot is free again at once, for this node's turn or another's (not after resubmitMs)
@@ -145,11 +145,11 @@ export class MarketCoordinator implements Startable {
 
   /**
    * This node's clock for the plan; `sealed` as read before the market state was last drained (see caughtUp). Under
-   * the commit rule without `sealedThroughMs`: the order's checks do not read it (the grace alone decides there), and
-   * a decision the issuer found due must be due where the order reaches it.
+   * the commit rule the order's checks read the same final clock as of the decision's slot, which is at or past the
+   * issuer's: what the issuer found sealed is sealed there.
    */
   private clock (sealed: { ms: bigint | undefined } = { ms: this.c.dag.reader.sealedThroughMs() }): PlanClock {
-    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined || this.ordered ? {} : { sealedThroughMs: Number(sealed.ms) }) }
+    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
   }
 
   /** How a check reads the world when this node votes (Avalanche): its clock, its lag, its own re-execution. */
@@ -161,11 +161,12 @@ export class MarketCoordinator implements Startable {
 
   /**
    * How a check reads the world where the commit rule's order reaches a decision: the state as of the slot (the
-   * ledger made it ready), the carrying vertex's signed time, and no re-execution (a node's own is not the same
-   * everywhere: a dispute stays a dispute, and tasks that can have one are refused under this rule).
+   * ledger made it ready), the order's clock (the carrying vertex's signed time, the final clock as of the slot), and
+   * no re-execution (a node's own is not the same everywhere: a dispute stays a dispute, and tasks that can have
+   * one are refused under this rule).
    */
-  private orderView (vertexTimeMs: bigint): CheckView {
-    const clock: PlanClock = { nowMs: Number(vertexTimeMs), ...this.clockInit }
+  private orderView (at: OrderPoint): CheckView {
+    const clock: PlanClock = { nowMs: Number(at.vertexTimeMs), ...this.clockInit, ...(at.sealedThroughMs === undefined ? {} : { sealedThroughMs: Number(at.sealedThroughMs) }) }
     return { clock: () => clock, behind: async () => false, step: async (t, c) => nextStep(t, c) }
   }
 

@@ -203,15 +203,19 @@ test('the round rules: parents of two rounds, or below the quorum, are refused P
   for (const n of nodes) await close(n)
 })
 
-test('a ledger restarted from its datadir resumes the rule where it stopped and agrees with the others', async t => {
+test('a ledger restarted from its datadir resumes the rule where it stopped, with its final clock, and agrees with the others', async t => {
   const { nodes, users, genesis } = await network()
   const first = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 10n, 0n))
   t.true(await runUntil([nodes], async () => (await statuses(nodes, first)).every(s => s === 'final')) >= 0)
   // more in flight, then node 2 stops and starts again from disk
   const second = await nodes[1].ledger.submitTransaction(transfer(genesis, users[1], users[2], 20n, 0n))
   await step([nodes])
+  // the final clock (each validator's latest ordered vertex time) is the market's order clock: kept with the decisions
+  const clock = nodes[2].ledger.sealedThroughMs()
+  t.not(clock, undefined, 'every validator has an ordered vertex')
   await close(nodes[2])
   nodes[2] = await open(genesis, nodes[2].key, nodes[2].dir)
+  t.is(nodes[2].ledger.sealedThroughMs(), clock, 'the final clock reads after the restart what it read before')
   t.is((await nodes[2].ledger.getTx(first))?.status, 'final')
   const third = await nodes[2].ledger.submitTransaction(transfer(genesis, users[2], users[3], 30n, 0n))
   const steps = await runUntil([nodes], async () => (await Promise.all([second, third].map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final')))

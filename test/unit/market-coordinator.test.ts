@@ -17,7 +17,7 @@ import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import type { ExternalVerdict } from '../../src/dag/external-validity.ts'
-import type { OrderChecker } from '../../src/dag/order-checkers.ts'
+import type { OrderChecker, OrderPoint } from '../../src/dag/order-checkers.ts'
 import type { LedgerReader } from '../../src/dag/reader.ts'
 import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import {
@@ -296,7 +296,7 @@ test('a decision another validator issued, pending in an inserted vertex, is not
   }
 })
 
-test('under the commit rule a decision is checked where the order reaches it: at its vertex\'s signed time, on the state as of its slot', async (t) => {
+test('under the commit rule a decision is checked where the order reaches it: at its vertex\'s signed time and the final clock of its slot, on the state as of its slot', async (t) => {
   const f = await fixture(undefined, { rule: 'commit' })
   const { coordinator, submitted, checkers, orderCheckers, final, validator } = f
   const [requester, cheap, dear] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
@@ -311,16 +311,20 @@ test('under the commit rule a decision is checked where the order reaches it: at
     const check = orderCheckers.get(TX_KIND_TASK_AWARD) as OrderChecker
     await check.ready()
     const info = txInfo(encodeTx(award))
-    // the reveal window closed at t0 + 4,001 and the grace is 2 s: a vertex stamped before that carries it too early,
-    // whatever this node's clock says now
-    t.is(await check.check(info, { vertexTimeMs: BigInt(t0 + 4500) }), 'pending')
-    t.is(await check.check(info, { vertexTimeMs: BigInt(t0 + 7000) }), undefined)
+    // the bid window closed at t0 + 2,001, the reveal window at t0 + 4,001, and the grace is 2 s: a vertex stamped
+    // before that carries it too early, whatever this node's clock says now, unless the auction is sealed on the final
+    // clock as of the slot (every validator's ordered vertices past the bid window, and every in-time commit revealed)
+    const at = (ms: number, sealedMs?: number): OrderPoint => ({ vertexTimeMs: BigInt(t0 + ms), sealedThroughMs: sealedMs === undefined ? undefined : BigInt(t0 + sealedMs) })
+    t.is(await check.check(info, at(4500)), 'pending')
+    t.is(await check.check(info, at(4500, 1900)), 'pending', 'a validator not final past the bid window yet')
+    t.is(await check.check(info, at(4500, 2100)), undefined, 'sealed: every validator final past the bid window, both commits revealed')
+    t.is(await check.check(info, at(7000)), undefined)
     // a second round-0 award at the escrow's next nonce is the same award until the first is in the state the order reached
     const again = txInfo(encodeTx(buildTaskAward(CHAIN, validator, 1n, taskAwardKind.decode(award.payload))))
-    t.is(await check.check(again, { vertexTimeMs: BigInt(t0 + 7000) }), undefined)
+    t.is(await check.check(again, at(7000)), undefined)
     await final(award, t0 + 7000)
     await check.ready()
-    t.is(await check.check(again, { vertexTimeMs: BigInt(t0 + 7100) }), 'invalid', 'round 0 is awarded in the state the order reached')
+    t.is(await check.check(again, at(7100)), 'invalid', 'round 0 is awarded in the state the order reached')
   } finally {
     await f.close()
   }
