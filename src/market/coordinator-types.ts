@@ -53,4 +53,6 @@ export interface CoordinatorComponents {
   reexecute?: Reexecute
   /** Counts issued decisions and check verdicts (metrics.ts). */
   onIssued?: (kind: 'award' | 'settle' | 'slash', detail: string) => void
+  /** Counts decisions refused where the commit rule's order reached them (metrics.ts). */
+  onOrderRefused?: (kind: 'award' | 'settle' | 'slash', verdict: 'pending' | 'invalid') => void
 }

@@ -95,11 +95,12 @@ export class MarketCoordinator implements Startable {
     // that point and the carrying vertex's time: registered before the ledger starts (it waits for them)
     if (this.ordered) {
       const ready = async (): Promise<void> => { await this.c.state.caughtUp() }
-      const at = (check: (tx: TxInfo, view: CheckView) => Promise<ExternalVerdict>): OrderChecker => ({
+      const at = (kind: 'award' | 'settle' | 'slash', check: (tx: TxInfo, view: CheckView) => Promise<ExternalVerdict>): OrderChecker => ({
         ready,
         check: async (tx, at) => {
           const verdict = await check(tx, this.orderView(at))
           if (verdict === 'valid') return undefined
+          this.c.onOrderRefused?.(kind, verdict)
           if (verdict === 'pending') this.log.debug({ tx: tx.idHex, kind: tx.tx.kind }, 'market decision refused where the order reached it: not due on the order\'s state')
           // refused for good: its slot is free again at once, for this node's turn or another's (not after resubmitMs)
           const slot = `${tx.accountHex}:${tx.tx.nonce}`
@@ -108,9 +109,9 @@ export class MarketCoordinator implements Startable {
           return verdict
         }
       })
-      components.dag.setOrderChecker(TX_KIND_TASK_AWARD, at(async (tx, view) => await this.checkAward(tx, view)))
-      components.dag.setOrderChecker(TX_KIND_TASK_SETTLE, at(async (tx, view) => await this.checkSettle(tx, view)))
-      components.dag.setOrderChecker(TX_KIND_BOND_SLASH, at(async (tx, view) => await this.checkSlash(tx, view)))
+      components.dag.setOrderChecker(TX_KIND_TASK_AWARD, at('award', async (tx, view) => await this.checkAward(tx, view)))
+      components.dag.setOrderChecker(TX_KIND_TASK_SETTLE, at('settle', async (tx, view) => await this.checkSettle(tx, view)))
+      components.dag.setOrderChecker(TX_KIND_BOND_SLASH, at('slash', async (tx, view) => await this.checkSlash(tx, view)))
     }
   }
 

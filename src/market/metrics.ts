@@ -22,6 +22,7 @@ export interface MarketMetrics {
   paymentsBaseUnits: Counter<'kind'>
   refused: Counter<'code'>
   issued: Counter<'kind' | 'detail'>
+  orderRefused: Counter<'kind' | 'verdict'>
 }
 
 /** Creates the metrics and subscribes them to `state`'s applied stream; returns them and an unsubscribe. */
@@ -50,7 +51,8 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     slashes: new Counter({ name: 'harmony_market_slashes_total', help: 'final bond slashes by reason', labelNames: ['reason'], registers }),
     paymentsBaseUnits: new Counter({ name: 'harmony_market_payments_base_units_total', help: 'base units paid by final settles: payouts, fees, refunds', labelNames: ['kind'], registers }),
     refused: new Counter({ name: 'harmony_market_refused_total', help: 'final market transactions the market rules refused (nothing stored, nothing paid)', labelNames: ['code'], registers }),
-    issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers })
+    issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers }),
+    orderRefused: new Counter({ name: 'harmony_market_order_refusals_total', help: 'commit rule: decisions this node refused where the order reached them (not due: pending; contradicting the state: invalid)', labelNames: ['kind', 'verdict'], registers })
   }
   const detach = state.onApplied((tx: TxInfo, outcome: ApplyOutcome, timeMs: number) => {
     if (outcome.status === 'refused') { metrics.refused.inc({ code: outcome.code }); return }

@@ -59,7 +59,8 @@ export class MarketService implements Startable {
       logger: components.logger,
       ...(components.reexecute !== undefined ? { reexecute: components.reexecute } : {}),
       ...(components.vertices !== undefined ? { vertices: components.vertices } : {}),
-      onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) }
+      onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) },
+      onOrderRefused: (kind, verdict) => { metrics?.orderRefused.inc({ kind, verdict }) }
     }, init)
   }
 

@@ -41,6 +41,8 @@ interface Fixture {
   checkers: Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>
   /** under the commit rule: the checks the coordinator registered with the ledger, run where the order reaches a decision */
   orderCheckers: Map<number, OrderChecker>
+  /** what the coordinator counted as refused at the order (its metric), `kind verdict` */
+  orderRefusals: string[]
   /** times the coordinator asked the ledger to check held decisions again, and the kinds it named last */
   rechecks: { count: number, kinds: number[] }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
@@ -87,6 +89,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
   const submitted: Transaction[] = []
   const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
   const orderCheckers = new Map<number, OrderChecker>()
+  const orderRefusals: string[] = []
   const rechecks = { count: 0, kinds: [] as number[] }
   const coordinator = new MarketCoordinator({
     dag: {
@@ -100,6 +103,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     vertices: dag,
     identity: validator,
     logger: silentLogger(),
+    onOrderRefused: (kind, verdict) => { orderRefusals.push(`${kind} ${verdict}`) },
     ...(reexecute !== undefined ? { reexecute } : {})
   }, { tickMs: 60_000, proposeDelayMs: 0, ...coordinatorInit })
   await state.start()
@@ -114,6 +118,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     submitted,
     checkers,
     orderCheckers,
+    orderRefusals,
     rechecks,
     balances,
     next,
@@ -298,7 +303,7 @@ test('a decision another validator issued, pending in an inserted vertex, is not
 
 test('under the commit rule a decision is checked where the order reaches it: at its vertex\'s signed time and the final clock of its slot, on the state as of its slot', async (t) => {
   const f = await fixture(undefined, { rule: 'commit' })
-  const { coordinator, submitted, checkers, orderCheckers, final, validator } = f
+  const { coordinator, submitted, checkers, orderCheckers, orderRefusals, final, validator } = f
   const [requester, cheap, dear] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
     t.is(checkers.size, 0, 'nothing is held for a vote under the commit rule')
@@ -325,6 +330,7 @@ test('under the commit rule a decision is checked where the order reaches it: at
     await final(award, t0 + 7000)
     await check.ready()
     t.is(await check.check(again, at(7100)), 'invalid', 'round 0 is awarded in the state the order reached')
+    t.deepEqual(orderRefusals, ['award pending', 'award pending', 'award invalid'], 'each refusal counted (harmony_market_order_refusals_total)')
   } finally {
     await f.close()
   }
