@@ -73,16 +73,11 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
     .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' })
-    .option('consensus', { choices: ['avalanche', 'commit'] as const, default: 'avalanche' as const, describe: 'the ledger\'s consensus rule for a new devnet: avalanche (repeated polls) or commit (the DAG commit rule, docs/consensus-next.md; its market takes tasks verified by none or private ones, so no --demo)' })
+    .option('consensus', { choices: ['avalanche', 'commit'] as const, default: 'avalanche' as const, describe: 'the ledger\'s consensus rule for a new devnet: avalanche (repeated polls) or commit (the DAG commit rule, docs/consensus-next.md)' })
     .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place)' }) as never,
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
-    if (args.demo && args.consensus === 'commit') {
-      process.stderr.write('--demo runs tasks verified by redundancy and spot-check, whose disputes the commit rule cannot settle yet (docs/consensus-next.md step 4): use --consensus avalanche\n')
-      process.exitCode = 2
-      return
-    }
     const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, consensus: args.consensus, ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
     const controller = new AbortController()
     let signals = 0

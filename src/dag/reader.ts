@@ -22,6 +22,8 @@ export interface LedgerReader {
   readonly chainId: string
   /** The genesis's consensus rule: under `commit` the order is the same at every node, and checks run at it. */
   readonly consensusRule: 'avalanche' | 'commit'
+  /** Under the commit rule: every validator's address and stake, and the quorum of stake; undefined under Avalanche. */
+  orderQuorum: () => { validators: ReadonlyArray<{ address: Uint8Array, stake: number }>, quorum: number } | undefined
   /** True when this node is a genesis validator (it issues vertices). */
   readonly isValidator: boolean
   /** The genesis validators' ML-DSA public keys, in genesis order. */

@@ -9,7 +9,7 @@ import type { BoundPeers } from '../network/peer-binding.ts'
 import { addressFromPublicKey, parseAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from './errors.ts'
-import type { Genesis } from './genesis.ts'
+import { type Genesis, orderCheckContextOf } from './genesis.ts'
 import { DagLedger, type DagLedgerInit, type TxStatusView } from './ledger.ts'
 import { createDagMetrics } from './metrics.ts'
 import { AntiEntropy, type AntiEntropyInit } from './net/anti-entropy.ts'
@@ -236,6 +236,7 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
   return {
     get chainId () { return ledger.chainId },
     get consensusRule () { return ledger.genesis.consensus.rule ?? 'avalanche' },
+    orderQuorum: () => orderCheckContextOf(ledger.genesis),
     get isValidator () { return ledger.isValidator },
     validatorKeys: () => ledger.genesis.validators.map(v => v.publicKey),
     account: async (address) => await ledger.getAccount(address),

@@ -10,6 +10,7 @@ import { sha256 } from '../core/crypto.ts'
 const TASK_TAG = new TextEncoder().encode('HARMONY/market/task/v1')
 const ESCROW_TAG = new TextEncoder().encode('HARMONY/market/escrow/v1')
 const BOND_TAG = new TextEncoder().encode('HARMONY/market/bond/v1')
+const REEXEC_TAG = new TextEncoder().encode('HARMONY/market/reexec/v1')
 
 /** A task's id: sha256("HARMONY/market/task/v1" ‖ requester ‖ nonce u64be) of its announce (32 bytes). */
 export function taskIdOf (requester: Uint8Array, nonce: bigint): Uint8Array {
@@ -29,4 +30,9 @@ export function escrowAccount (taskId: Uint8Array): Uint8Array {
 /** The account holding a provider's bond: sha256("HARMONY/market/bond/v1" ‖ provider)[0..20]. */
 export function bondAccount (provider: Uint8Array): Uint8Array {
   return sha256(BOND_TAG, provider).slice(0, ADDRESS_BYTES)
+}
+
+/** The account a validator's re-execution commitment of a task acts for (nonce 0, holds nothing): sha256("HARMONY/market/reexec/v1" ‖ validator ‖ taskId)[0..20]. */
+export function reexecAccount (validator: Uint8Array, taskId: Uint8Array): Uint8Array {
+  return sha256(REEXEC_TAG, validator, taskId).slice(0, ADDRESS_BYTES)
 }

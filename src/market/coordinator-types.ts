@@ -52,7 +52,7 @@ export interface CoordinatorComponents {
   logger: Logger
   reexecute?: Reexecute
   /** Counts issued decisions and check verdicts (metrics.ts). */
-  onIssued?: (kind: 'award' | 'settle' | 'slash', detail: string) => void
+  onIssued?: (kind: 'award' | 'settle' | 'slash' | 'reexec', detail: string) => void
   /** Counts decisions refused where the commit rule's order reached them (metrics.ts). */
   onOrderRefused?: (kind: 'award' | 'settle' | 'slash', verdict: 'pending' | 'invalid') => void
 }

@@ -17,6 +17,7 @@
  * - **Disputes**: results that do not agree are settled by re-execution: the injected `reexecute(task)` returns the
  *   commitment this node computes (src/compute through the provider side); without it a dispute stays pending here.
  */
+import { addressBytesFromPublicKey } from '../core/address.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { fromHex, toHex } from '../core/codec.ts'
@@ -26,12 +27,12 @@ import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { OrderChecker, OrderPoint } from '../dag/order-checkers.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
-import { bondAccount, escrowAccount } from './accounts.ts'
+import { bondAccount, escrowAccount, reexecAccount } from './accounts.ts'
 import {
-  buildBondSlash, buildTaskAward, buildTaskSettle, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
+  buildBondSlash, buildTaskAward, buildTaskReexec, buildTaskSettle, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
 } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
-import { escrowOfRecord, nextStep, type PlanClock, type Step } from './rules/plan.ts'
+import { agreedReexecution, escrowOfRecord, nextStep, type PlanClock, type Quorum, type Step } from './rules/plan.ts'
 import { slashAmount } from './rules/settle.ts'
 import { awardTaskOf, revealedBids } from './state/apply.ts'
 import { type TaskRecord, taskView } from './state/records.ts'
@@ -80,6 +81,8 @@ export class MarketCoordinator implements Startable {
   private detachApplied: (() => void) | undefined
   /** Under the commit rule: decisions are checked where the order reaches them (registered order checks), not voted on. */
   private readonly ordered: boolean
+  /** Under the commit rule: the validators' stake and quorum, for the re-executions that settle a dispute. */
+  private readonly quorum: Quorum | undefined
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.c = components
@@ -91,6 +94,8 @@ export class MarketCoordinator implements Startable {
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
     this.ordered = components.dag.reader.consensusRule === 'commit'
+    const q = components.dag.reader.orderQuorum()
+    this.quorum = q === undefined ? undefined : { stake: new Map(q.validators.map(v => [toHex(v.address), v.stake])), quorum: q.quorum }
     // under the commit rule every node checks each decision where the order reaches it, with the market state as of
     // that point and the carrying vertex's time: registered before the ledger starts (it waits for them)
     if (this.ordered) {
@@ -157,18 +162,20 @@ export class MarketCoordinator implements Startable {
   private readonly nodeView: CheckView = {
     clock: () => this.clock(),
     behind: async (tx) => await this.accountBehind(tx),
-    step: async (t, clock) => await this.stepOf(t, clock)
+    // under the commit rule the issuer plans with the dispute rule the order's checks apply (agreedReexecution)
+    step: async (t, clock) => this.quorum !== undefined ? nextStep(t, clock, agreedReexecution(t, this.quorum)) : await this.stepOf(t, clock)
   }
 
   /**
    * How a check reads the world where the commit rule's order reaches a decision: the state as of the slot (the
    * ledger made it ready), the order's clock (the carrying vertex's signed time, the final clock as of the slot), and
-   * no re-execution (a node's own is not the same everywhere: a dispute stays a dispute, and tasks that can have
-   * one are refused under this rule).
+   * the re-execution validators holding the quorum of stake put in the order before it (a node's own is not the same
+   * everywhere: until such a quorum, a dispute stays a dispute).
    */
   private orderView (at: OrderPoint): CheckView {
     const clock: PlanClock = { nowMs: Number(at.vertexTimeMs), ...this.clockInit, ...(at.sealedThroughMs === undefined ? {} : { sealedThroughMs: Number(at.sealedThroughMs) }) }
-    return { clock: () => clock, behind: async () => false, step: async (t, c) => nextStep(t, c) }
+    const quorum = this.quorum
+    return { clock: () => clock, behind: async () => false, step: async (t, c) => nextStep(t, c, quorum === undefined ? undefined : agreedReexecution(t, quorum)) }
   }
 
   private schedule (): void {
@@ -238,7 +245,23 @@ export class MarketCoordinator implements Startable {
     return last === undefined || now >= last + this.resubmitMs
   }
 
-  private async submit (slot: string, tx: Transaction, kind: 'award' | 'settle' | 'slash', detail: string): Promise<void> {
+  /**
+   * Commit rule: this validator's own re-execution of a disputed task, put in the order once (task-reexec), with no
+   * turn: the settle needs a quorum of them. It runs in the background (`reexecution`); a later walk submits it.
+   */
+  private async attestReexecution (t: TaskRecord): Promise<void> {
+    const self = addressBytesFromPublicKey(this.c.identity.publicKey)
+    if (t.reexecutions?.has(toHex(self)) === true) return
+    const commitment = await this.reexecution(t)
+    if (commitment === undefined) return
+    const taskId = fromHex(t.taskId)
+    const slot = `${toHex(reexecAccount(self, taskId))}:0`
+    const last = this.submitted.get(slot)
+    if (last !== undefined && Date.now() < last + this.resubmitMs) return
+    await this.submit(slot, buildTaskReexec(this.c.dag.reader.chainId, this.c.identity, { taskId, commitment: fromHex(commitment) }), 'reexec', 'dispute')
+  }
+
+  private async submit (slot: string, tx: Transaction, kind: 'award' | 'settle' | 'slash' | 'reexec', detail: string): Promise<void> {
     this.submitted.set(slot, Date.now())
     if (this.submitted.size > 10_000) this.submitted.delete(this.submitted.keys().next().value as string)
     try {
@@ -265,12 +288,12 @@ export class MarketCoordinator implements Startable {
     await this.c.state.caughtUp()
     const t = await this.c.state.taskRecord(taskId)
     if (t === undefined) return undefined
-    return { nonce, t, step: await this.stepOf(t, this.clock(sealed)) }
+    return { nonce, t, step: await this.nodeView.step(t, this.clock(sealed)) }
   }
 
   private async advance (first: TaskRecord): Promise<void> {
     const { reader } = this.c.dag
-    const planned = await this.stepOf(first, this.clock())
+    const planned = await this.nodeView.step(first, this.clock())
     const taskId = fromHex(first.taskId)
     const chainId = reader.chainId
     const keys = this.c.identity
@@ -289,6 +312,7 @@ export class MarketCoordinator implements Startable {
       }
       return
     }
+    if (planned.kind === 'dispute' && this.quorum !== undefined) { await this.attestReexecution(first); return }
     if (planned.kind !== 'award' && planned.kind !== 'replace' && planned.kind !== 'settle') return
     const escrow = escrowAccount(taskId)
     const seen = (await reader.account(escrow)).nonce

@@ -21,7 +21,7 @@ import { decodeTx } from '../dag/tx.ts'
 import { taskIdHexOf } from './accounts.ts'
 import { seal } from './blobs/seal.ts'
 import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
-import { disputable, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
+import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
 import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
 import { TERMINAL_PHASES, type MarketReader, type TaskView } from './state/reader.ts'
 
@@ -100,8 +100,6 @@ export interface RequesterComponents {
   blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
-  /** The network's consensus rule: under `commit` a task that can end in a dispute is refused (kinds/task.ts disputable). @default 'avalanche' */
-  consensusRule?: 'avalanche' | 'commit'
   reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
   /** Signs (as the holder) and publishes a sealed-inputs notice on `harmony/1/inputs`. */
   publishNotice: (notice: SealedInputsNotice) => Promise<unknown>
@@ -213,14 +211,11 @@ export class Requester implements Startable {
    * transaction ids (0x hex). Throws a RequesterError (nothing kept) or the DAG's admission error (inputs dropped).
    */
   async submit (announce: Uint8Array, inputs: Uint8Array[]): Promise<{ taskId: string, txId: string }> {
-    let summary: AnnounceSummary & { payload: TaskAnnouncePayload }
+    let summary: AnnounceSummary
     try {
       summary = parseAnnounce(announce)
     } catch (err) {
       throw new RequesterError('TASK_ANNOUNCE_INVALID', `not a valid signed task-announce: ${(err as Error).message}`)
-    }
-    if (this.c.consensusRule === 'commit' && disputable(summary.payload)) {
-      throw new RequesterError('TASK_ANNOUNCE_INVALID', `a public task verified by ${summary.payload.verification} can end in a dispute, which this network's consensus rule (commit) cannot settle yet: use verification none, or a private task`)
     }
     if (inputs.length > MAX_TASK_INPUTS) {
       throw new RequesterError('TASK_INPUTS_TOO_LARGE', `at most ${MAX_TASK_INPUTS} inputs per task, got ${inputs.length}`)

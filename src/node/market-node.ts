@@ -114,7 +114,6 @@ export class MarketNode implements Startable {
         db: sublevel(c.db, 'market'),
         blobs: store,
         submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded, { client: true }),
-        consensusRule: c.dag.reader.consensusRule,
         reader,
         publishNotice: async (notice) => {
           // this node may be the provider too (a requester submitting to its own provider node)

@@ -7,7 +7,9 @@ import { Devnet, type DevnetNode } from '../../src/node/devnet.ts'
 import { bondAccount, escrowAccount } from '../../src/market/accounts.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { fundAccounts, openAccount, type WorkloadAccount } from '../../src/cli/market-workload.ts'
-import { HarmonyClient } from '../../src/sdk/index.ts'
+import { HarmonyClient, waitForTask } from '../../src/sdk/index.ts'
+import { submitMatmul } from '../../src/cli/market-workload.ts'
+import type { ExecutionContext } from 'ava'
 import { operatorSecret, tempDir, waitFor } from './harmonyd.ts'
 
 export interface MarketDevnet {
@@ -30,6 +32,8 @@ export interface MarketDevnetOptions {
   provider: (index: number) => Record<string, unknown> | undefined
   /** Funding of each node's account from the faucet (bond + fees). @default 1000 AGC */
   funding?: bigint
+  /** The ledger's consensus rule (genesis consensus.rule). @default 'avalanche' */
+  consensus?: 'avalanche' | 'commit'
 }
 
 export const AGC = 10n ** 18n
@@ -44,6 +48,7 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
     chain: false,
     logLevel: 'warn',
     logger: createLogger({ level: 'warn' }),
+    ...(options.consensus !== undefined ? { consensus: options.consensus } : {}),
     nodeArgs: ['--executor', 'cpu'],
     nodeArgsFor: (i) => {
       const p = options.provider(i)
@@ -103,11 +108,38 @@ export const HONEST_CHEAP = 3
 export const FAULT_WINDOWS = { bidWindowMs: 3000, revealWindowMs: 2500 }
 
 /** A 5-node market devnet with the liar at node LIAR and the honest cheap provider at node HONEST_CHEAP. */
-export async function startFaultsDevnet (): Promise<MarketDevnet> {
+export async function startFaultsDevnet (consensus?: 'avalanche' | 'commit'): Promise<MarketDevnet> {
   return await startMarketDevnet({
     nodes: 5,
+    ...(consensus !== undefined ? { consensus } : {}),
     provider: (i) => i === LIAR
       ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'wrong-result' }
       : i === HONEST_CHEAP ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
   })
+}
+
+/**
+ * A spot-checked task on a faults devnet (startFaultsDevnet): the liar wins, the checker disagrees, the dispute's
+ * re-execution pays the checker and the liar is slashed for the fault, the same story on every node.
+ */
+export async function spotCheckCatchesTheLiar (t: ExecutionContext, net: MarketDevnet): Promise<void> {
+  const liar = net.addresses[LIAR]
+  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, verification: 'spot-check', redundancy: 1, ...FAULT_WINDOWS })
+  const end = await waitForTask(net.clients[2], task.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end.settlement))
+  t.deepEqual(end.awards[0].winners, [liar])
+  t.truthy(end.awards[0].spotChecker)
+  t.not(end.awards[0].spotChecker, liar)
+  t.false(end.settlement?.payouts.some(p => p.provider === liar) ?? true)
+  const slashed = await waitFor('the liar\'s fault slash', async () => {
+    const now = await net.clients[2].call('task_get', [task.taskId])
+    return now?.slashes.some(s => s.provider === liar && s.reason === 'fault') === true ? now : undefined
+  }, 60_000)
+  // every node tells the same story of who won, who checked and who was slashed
+  const live = net.clients.filter((_, i) => i !== LIAR || net.nodes[LIAR].exitCode === undefined)
+  const views = await Promise.all(live.map(async c => await waitFor('the slash everywhere', async () => {
+    const v = await c.call('task_get', [task.taskId])
+    return v !== null && v.slashes.length === slashed.slashes.length ? v : undefined
+  }, 30_000)))
+  for (const v of views) t.deepEqual([v.awards, v.slashes, v.settlement], [slashed.awards, slashed.slashes, slashed.settlement])
 }

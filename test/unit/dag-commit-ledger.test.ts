@@ -21,8 +21,6 @@ import { parseAddress } from '../../src/core/address.ts'
 import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
-import { buildTaskAnnounce, escrowAccount, registerMarketKinds } from '../../src/market/index.ts'
-import { matmulAnnounce } from '../helpers/market.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
@@ -325,21 +323,6 @@ test('a deposit credit under the commit rule is refused until a quorum of valida
   t.is(stranger, 'AUTHOR_UNKNOWN')
   t.is(await submit(1, buildDepositAttest(genesis.chainId, nodes[1].key, deposit)).catch((err: DagError) => err.code), 'NONCE_TOO_LOW')
 
-  // the market under this rule: an announce whose results could end in a dispute is refused where the order reaches
-  // it (re-executions are not in the order yet: consensus-next.md step 4), nothing locked and its nonce unused; one
-  // verified by none is final and locks its escrow (its decisions are checked by the market's order checks, test/net)
-  registerMarketKinds()
-  const by = { chainId: genesis.chainId, keys: users[0], nonce: 0n, fee: genesis.minFee }
-  const disputed = await submit(2, buildTaskAnnounce(by, matmulAnnounce({ verification: 'spot-check' })).tx)
-  await settled([disputed])
-  t.deepEqual(await reasons(disputed), Array(4).fill('rejected order-check'))
-  t.deepEqual(await balances(), new Set([START + 5000n]), 'nothing locked')
-  const plain = buildTaskAnnounce(by, matmulAnnounce())
-  const announced = await submit(1, plain.tx)
-  await settled([announced])
-  t.deepEqual(await reasons(announced), Array(4).fill('final undefined'), 'the nonce the refusal left unused is taken')
-  t.deepEqual(await balances(), new Set([START + 5000n - 1000n - genesis.minFee]))
-  t.deepEqual(new Set(await Promise.all(nodes.map(async n => (await n.ledger.getAccount(escrowAccount(plain.taskId))).balance))), new Set([1000n]), 'the escrow locked on every node')
   for (const n of nodes) await close(n)
 })
 

@@ -12,7 +12,7 @@ import test from 'ava'
 import { RPC_METHODS } from '../../src/api/definitions.ts'
 import { taskToRpc } from '../../src/api/market-views.ts'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
-import { toHex } from '../../src/core/codec.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
@@ -22,7 +22,8 @@ import type { LedgerReader } from '../../src/dag/reader.ts'
 import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import {
   bondAccount, bondSlashKind, buildBidCommit, buildBidReveal, buildBondSlash, buildProviderRegister, buildTaskAnnounce, escrowAccount, MarketCoordinator,
-  MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward
+  MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
+  buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
 import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -74,6 +75,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
       validatorKeys: () => [validator.publicKey],
       account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n }),
       consensusRule: rule ?? 'avalanche',
+      orderQuorum: () => rule === 'commit' ? { validators: [{ address: addressBytesFromPublicKey(validator.publicKey), stake: 1 }], quorum: 1 } : undefined,
       // no vertex times here: windows close on the wall-clock grace alone
       sealedThroughMs: () => undefined
     } as unknown as LedgerReader
@@ -331,6 +333,57 @@ test('under the commit rule a decision is checked where the order reaches it: at
     await check.ready()
     t.is(await check.check(again, at(7100)), 'invalid', 'round 0 is awarded in the state the order reached')
     t.deepEqual(orderRefusals, ['award pending', 'award pending', 'award invalid'], 'each refusal counted (harmony_market_order_refusals_total)')
+  } finally {
+    await f.close()
+  }
+})
+
+test('under the commit rule a dispute is settled by the re-execution validators holding the quorum put in the order, not by a node\'s own', async (t) => {
+  const honestCommitment = toHex(new Uint8Array(32).fill(2))
+  let reexecutions = 0
+  const f = await fixture(async () => { reexecutions++; return honestCommitment }, { rule: 'commit' })
+  const { state, coordinator, submitted, orderCheckers, balances, final, by, validator } = f
+  const [requester, liar, honest] = [generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    const t0 = Date.now() - 60_000
+    await final(buildProviderRegister(by(liar), cpuProvider(MIN_BOND)), t0)
+    await final(buildProviderRegister(by(honest), cpuProvider(MIN_BOND)), t0)
+    const announced = matmulAnnounce({ verification: 'spot-check', bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 })
+    const { tx: announce, taskId } = buildTaskAnnounce(by(requester), announced)
+    await final(announce, t0 + 1)
+    balances.set(toHex(escrowAccount(taskId)), escrowOf(announced))
+    await bidTwo(f, taskId, t0, [liar, 100n], [honest, 200n])
+    await coordinator.tick()
+    await final(submitted.shift() as Transaction, t0 + 6500)
+    const result = (k: KeyPair, fill: number): Transaction => buildTaskResult(by(k), { taskId, round: 0, commitment: new Uint8Array(32).fill(fill), outputBlob: new Uint8Array(32).fill(fill), outputBytes: 16, profile: 'cpu-ref-v1' })
+    await final(result(liar, 1), t0 + 7000)
+    await final(result(honest, 2), t0 + 7000)
+
+    // the winner and the checker disagree: a settle is not due until the order holds a quorum of re-executions
+    const early = buildTaskSettle(CHAIN, validator, 1n, { taskId, outcome: 'disputed', payouts: [{ provider: addr(honest), amount: 198n }], fee: 2n, refund: escrowOf(announced) - 200n, requester: addr(requester) })
+    const check = orderCheckers.get(TX_KIND_TASK_SETTLE) as OrderChecker
+    t.is(await check.check(txInfo(encodeTx(early)), { vertexTimeMs: BigInt(t0 + 8000), sealedThroughMs: undefined }), 'pending')
+    // this validator re-executes (in the background) and puts its commitment in the order, not a settle
+    await coordinator.tick()
+    for (let i = 0; i < 50 && reexecutions === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await coordinator.tick()
+    t.deepEqual(submitted.map(x => x.kind), [TX_KIND_TASK_REEXEC])
+    const attest = submitted.shift() as Transaction
+    t.is(attest.kind, TX_KIND_TASK_REEXEC)
+    t.deepEqual(taskReexecKind.decode(attest.payload).commitment, fromHex(honestCommitment))
+    await final(attest, t0 + 8500)
+    t.deepEqual([...(await state.taskRecord(toHex(taskId)))?.reexecutions ?? []], [[toHex(addr(validator)), honestCommitment]])
+
+    // with the quorum's re-execution in the order, the settle pays the checker that agrees with it, and every node checks it so
+    await coordinator.tick()
+    const settle = submitted.shift() as Transaction
+    t.is(settle?.kind, TX_KIND_TASK_SETTLE)
+    const p = taskSettleKind.decode(settle.payload)
+    t.is(p.outcome, 'disputed')
+    t.deepEqual(p.payouts.map(x => toHex(x.provider)), [toHex(addr(honest))])
+    t.is(await check.check(txInfo(encodeTx(settle)), { vertexTimeMs: BigInt(t0 + 9000), sealedThroughMs: undefined }), undefined)
+    await final(settle, t0 + 9000)
+    t.deepEqual((await state.taskRecord(toHex(taskId)))?.settlement?.faults, [toHex(addr(liar))], 'the liar is at fault: its slash comes next')
   } finally {
     await f.close()
   }

@@ -11,6 +11,7 @@ import { bidCommitment, bidCommitKind, type BidRevealPayload, bidRevealKind } fr
 import { type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind } from './provider.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
+import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
 
 export interface SignerKeys { publicKey: Uint8Array, secretKey: Uint8Array }
 
@@ -71,4 +72,9 @@ export function buildTaskSettle (chainId: string, keys: SignerKeys, nonce: bigin
 
 export function buildBondSlash (chainId: string, keys: SignerKeys, nonce: bigint, payload: BondSlashPayload): Transaction {
   return build(bondSlashKind, { chainId, keys, nonce, fee: 0n }, payload)
+}
+
+/** A validator's re-execution commitment of a disputed task (nonce 0 of its own re-execution account for the task). */
+export function buildTaskReexec (chainId: string, keys: SignerKeys, payload: TaskReexecPayload): Transaction {
+  return build(taskReexecKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
 }

@@ -12,9 +12,10 @@ export const TX_KIND_TASK_RESULT = 38
 export const TX_KIND_TASK_SETTLE = 39
 export const TX_KIND_BOND_SLASH = 40
 export const TX_KIND_TASK_CANCEL = 41
+export const TX_KIND_TASK_REEXEC = 42
 
 /** Every market kind id, in order. */
-export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41]
+export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42]
 
 /** Executor a provider runs (capability) or a task requires (`any` only in requirements). */
 export const EXECUTOR_KINDS = ['cpu', 'webgpu'] as const

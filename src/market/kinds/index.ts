@@ -7,11 +7,12 @@ import { bidCommitKind, bidRevealKind } from './bid.ts'
 import { taskAwardKind, taskResultKind, taskSettleKind } from './decision.ts'
 import { bondSlashKind, providerAttestKind, providerRegisterKind } from './provider.ts'
 import { marketFinalRecords } from './queue.ts'
+import { taskReexecKind } from './reexec.ts'
 import { taskAnnounceKind, taskCancelKind } from './task.ts'
 
 /** The market's kinds, in id order. */
 export const MARKET_KINDS: ReadonlyArray<TxKind<never>> = [
-  providerRegisterKind, providerAttestKind, taskAnnounceKind, bidCommitKind, bidRevealKind, taskAwardKind, taskResultKind, taskSettleKind, bondSlashKind, taskCancelKind
+  providerRegisterKind, providerAttestKind, taskAnnounceKind, bidCommitKind, bidRevealKind, taskAwardKind, taskResultKind, taskSettleKind, bondSlashKind, taskCancelKind, taskReexecKind
 ] as unknown as ReadonlyArray<TxKind<never>>
 
 // every final market transaction is queued for the market state in its decision's batch (queue.ts)
@@ -31,5 +32,6 @@ export { bidCommitment, type BidCommitPayload, bidCommitKind, type BidRevealPayl
 export { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type Payout, settleTotal, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 export { type BondSlashPayload, bondSlashKind, type Capability, capabilityToJSON, ML_KEM768_PUBLIC_KEY_BYTES, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, TASK_ID_BYTES } from './provider.ts'
 export { announceToJSON, BLOB_ID_BYTES, escrowOf, MAX_DEADLINE_MS, MAX_INPUTS, MAX_PARAMS_BYTES, MAX_REDUNDANCY, MAX_WINDOW_MS, replicasOf, type TaskAnnouncePayload, taskAnnounceKind, type TaskCancelPayload, taskCancelKind, type TaskRequirements, type TaskSpecRecord } from './task.ts'
-export { buildBidCommit, buildBidReveal, buildBondSlash, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
+export { buildBidCommit, buildBidReveal, buildBondSlash, buildTaskReexec, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
+export { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
 export { decodeQueued, QUEUE_PREFIX, type QueuedTx, queueKey } from './queue.ts'

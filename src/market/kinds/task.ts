@@ -74,16 +74,6 @@ export function escrowOf (p: Pick<TaskAnnouncePayload, 'budget' | 'redundancy' |
   return p.budget * BigInt(replicasOf(p))
 }
 
-/**
- * Whether the task's results can end in a dispute that the validators' re-execution settles: a public task verified
- * by redundancy or spot-check (a private one's dispute ends `unresolved`: no one else can read it). Under the commit
- * rule such a task is refused (`order-check`, its escrow never locked) until re-executions are put in the order:
- * each validator's own is not the same input at every node (docs/consensus-next.md step 4).
- */
-export function disputable (p: Pick<TaskAnnouncePayload, 'verification' | 'private'>): boolean {
-  return p.verification !== 'none' && !p.private
-}
-
 export const taskAnnounceKind: TxKind<TaskAnnouncePayload> = {
   id: TX_KIND_TASK_ANNOUNCE,
   name: 'task-announce',
@@ -159,8 +149,7 @@ export const taskAnnounceKind: TxKind<TaskAnnouncePayload> = {
     const amount = escrowOf(p)
     return { debit: amount, credits: [{ to: escrowAccount(taskIdOf(tx.account, tx.nonce)), amount }] }
   },
-  toJSON (p) { return announceToJSON(p) },
-  async orderCheck (p) { return disputable(p) ? 'order-check' : undefined }
+  toJSON (p) { return announceToJSON(p) }
 }
 
 /** JSON view of an announce's fields (RPC, explanations). */

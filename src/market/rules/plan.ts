@@ -134,3 +134,21 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
 export function escrowOfRecord (t: TaskRecord): bigint {
   return t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
 }
+
+/** The validators' stake and the quorum (the genesis's), as the commit rule's dispute rule reads them. */
+export interface Quorum {
+  /** stake by validator address (hex) */
+  stake: ReadonlyMap<string, number>
+  quorum: number
+}
+
+/**
+ * Under the commit rule, the re-execution that settles a dispute: the commitment that validators holding the quorum
+ * of stake put in the order (task-reexec), or undefined while none has it. At most one can (quorums intersect).
+ */
+export function agreedReexecution (t: TaskRecord, q: Quorum): string | undefined {
+  const stakeOf = new Map<string, number>()
+  for (const [validator, commitment] of t.reexecutions ?? []) stakeOf.set(commitment, (stakeOf.get(commitment) ?? 0) + (q.stake.get(validator) ?? 0))
+  for (const [commitment, stake] of stakeOf) if (stake >= q.quorum) return commitment
+  return undefined
+}

@@ -11,8 +11,8 @@ import type { TxInfo } from '../../dag/tx.ts'
 import { taskIdHexOf } from '../accounts.ts'
 import {
   bidCommitKind, bidCommitment, bidRevealKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
-  taskCancelKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
-  TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
+  taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
+  TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_REEXEC, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
 } from '../kinds/index.ts'
 import { awardOf, type RevealedBid } from '../rules/award.ts'
 import { addReputation, emptyReputation, reputationAt, reputationDelta } from '../rules/reputation.ts'
@@ -82,6 +82,17 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       const task = announcedTask(tx, at)
       ctx.putTask(task, true)
       return { status: 'applied', taskId: task.taskId }
+    }
+    case TX_KIND_TASK_REEXEC: {
+      // a validator's re-execution of a disputed task (commit rule: a quorum of matching ones settles the dispute)
+      const p = taskReexecKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      if (isTerminal(t)) return refused('TASK_CLOSED', 'the task is settled')
+      const reexecutions = new Map(t.reexecutions ?? [])
+      reexecutions.set(signer, toHex(p.commitment))
+      ctx.putTask({ ...t, reexecutions })
+      return { status: 'applied', taskId: t.taskId }
     }
     case TX_KIND_TASK_CANCEL: {
       const p = taskCancelKind.decode(tx.tx.payload)
@@ -238,6 +249,7 @@ export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>): string | un
   switch (k) {
     case TX_KIND_TASK_ANNOUNCE: return taskIdHexOf(tx.account, tx.tx.nonce)
     case TX_KIND_TASK_CANCEL: return toHex(taskCancelKind.decode(p).taskId)
+    case TX_KIND_TASK_REEXEC: return toHex(taskReexecKind.decode(p).taskId)
     case TX_KIND_BID_COMMIT: return toHex(bidCommitKind.decode(p).taskId)
     case TX_KIND_BID_REVEAL: return toHex(bidRevealKind.decode(p).taskId)
     case TX_KIND_TASK_AWARD: return toHex(taskAwardKind.decode(p).taskId)

@@ -89,6 +89,8 @@ export interface TaskRecord {
   slashes: SlashRecord[]
   settlement?: SettlementRecord
   cancelRequested: boolean
+  /** commit rule: validators' re-execution commitments of a disputed task (validator address hex → commitment hex) */
+  reexecutions?: Map<string, string>
 }
 
 export interface ProviderRecord {
