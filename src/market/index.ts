@@ -12,7 +12,7 @@ export function registerMarket (): void {
   registerCutPart(marketCutPart)
 }
 
-export { bondAccount, escrowAccount, taskIdHexOf, taskIdOf } from './accounts.ts'
+export { bondAccount, escrowAccount, reexecAccount, taskIdHexOf, taskIdOf } from './accounts.ts'
 export * from './kinds/index.ts'
 export * from './state/reader.ts'
 export { MarketState, type MarketStateComponents, type MarketStateInit, type ApplyListener } from './state/market-state.ts'

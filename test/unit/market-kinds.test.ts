@@ -7,7 +7,8 @@ import { decodeTx, encodeTx } from '../../src/dag/tx.ts'
 import { getTxKind } from '../../src/dag/tx-kinds.ts'
 import {
   bidCommitment, bondAccount, buildBidCommit, buildBidReveal, buildTaskAnnounce, buildTaskSettle, escrowAccount, escrowOf,
-  MARKET_KIND_IDS, providerRegisterKind, registerMarketKinds, type TaskAnnouncePayload, taskAnnounceKind, taskIdOf, taskSettleKind
+  MARKET_KIND_IDS, providerRegisterKind, registerMarketKinds, type TaskAnnouncePayload, taskAnnounceKind, taskIdOf, taskSettleKind,
+  buildTaskReexec, reexecAccount, taskReexecKind
 } from '../../src/market/index.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 
@@ -88,4 +89,23 @@ test('a provider registration moves its bond into the provider\'s bond account',
   t.deepEqual(providerRegisterKind.effects(p, { account: providerAddr, nonce: 0n }), { debit: 10_000n, credits: [{ to: bondAccount(providerAddr), amount: 10_000n }] })
   const long = { ...p, capability: { ...p.capability, adapter: 'x'.repeat(65) } }
   t.throws(() => providerRegisterKind.decode(providerRegisterKind.encode(long)))
+})
+
+test('a re-execution commitment acts for the validator\'s own account of the task, once (nonce 0, fee 0), and moves nothing', (t) => {
+  const validator = generateKeyPair(new Uint8Array(32).fill(3))
+  const taskId = taskIdOf(requesterAddr, 0n)
+  const p = { taskId, commitment: new Uint8Array(32).fill(9) }
+  const tx = decodeTx(encodeTx(buildTaskReexec('harmony-test', validator, p)))
+  t.deepEqual(taskReexecKind.decode(tx.payload), p)
+  t.is(tx.nonce, 0n)
+  t.is(tx.fee, 0n)
+  const account = taskReexecKind.account?.(p, validator) as Uint8Array
+  t.deepEqual(account, reexecAccount(addressBytesFromPublicKey(validator.publicKey), taskId))
+  t.notDeepEqual(account, taskReexecKind.account?.(p, provider), 'each validator its own account: one commitment each')
+  t.notDeepEqual(account, taskReexecKind.account?.({ ...p, taskId: taskIdOf(requesterAddr, 1n) }, validator), 'and one per task')
+  t.deepEqual(taskReexecKind.effects(p, { account, nonce: 0n }), { debit: 0n, credits: [] })
+  t.true(taskReexecKind.validatorOnly)
+  t.throws(() => taskReexecKind.validate?.(p, { nonce: 1n, fee: 0n }), { message: /nonce 0/ })
+  t.throws(() => taskReexecKind.validate?.(p, { nonce: 0n, fee: 1n }), { message: /fee 0/ })
+  t.throws(() => taskReexecKind.decode(new Uint8Array(63)))
 })
