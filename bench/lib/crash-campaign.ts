@@ -337,7 +337,12 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
       books.push(JSON.stringify(book))
       const total = Object.values(book).reduce((s, [b]) => s + BigInt(b), 0n)
       const finalTxs = BigInt((await v.stats()).finalTxs)
-      if (total !== BigInt(accountsN) * BALANCE - FEE * finalTxs) supply = false
+      const expected = BigInt(accountsN) * BALANCE - FEE * finalTxs
+      if (total !== expected) {
+        supply = false
+        // the post-mortem of a failed run: by how many fees the books are off, and on which accounts
+        log(`supply off on validator ${v.index}: ${total} held, ${expected} expected (${(total - expected) / FEE} fees, remainder ${(total - expected) % FEE}); ${finalTxs} final; book ${JSON.stringify(book)}`)
+      }
     }
     report.balancesEqual = books.every(b => b === books[0])
     report.supplyConserved = supply
