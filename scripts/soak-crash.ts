@@ -1,10 +1,12 @@
-// `npm run soak:crash [-- --kills N --rate TX_PER_S]`: the long kill -9 campaign (not in CI). Prints progress, then
+// `npm run soak:crash [-- --kills N --rate TX_PER_S --rule avalanche|commit]`: the long kill -9 campaign (not in CI). Prints progress, then
 // its figures as one JSON line; exits 1 when anything was lost or the nodes disagree.
 import { parseArgs } from 'node:util'
 import { runCrashCampaign } from '../bench/lib/crash-campaign.ts'
 
-const { values } = parseArgs({ options: { kills: { type: 'string', default: '100' }, rate: { type: 'string', default: '30' }, accounts: { type: 'string', default: '8' } } })
+const { values } = parseArgs({ options: { kills: { type: 'string', default: '100' }, rate: { type: 'string', default: '30' }, accounts: { type: 'string', default: '8' }, rule: { type: 'string', default: 'avalanche' } } })
+if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')
 const r = await runCrashCampaign({
+  rule: values.rule,
   kills: Number(values.kills),
   txPerSecond: Number(values.rate),
   accounts: Number(values.accounts),
