@@ -4,10 +4,10 @@ import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { Genesis } from './genesis.ts'
 import type { DagGraph } from './graph.ts'
 import { DagError } from './errors.ts'
-import type { OrderCheckers } from './order-checkers.ts'
+import type { OrderRules } from './order-checkers.ts'
 import { type AccountRecord, type DagBatch, type DagStore, ORDER_REFUSALS, type RejectReason, type UnprovenCredit } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { type OrderCheckContext, requireTxKind } from './tx-kinds.ts'
+import { requireTxKind } from './tx-kinds.ts'
 import type { VertexInfo } from './vertex.ts'
 
 /** Committed account records kept in memory (and as many last-transaction vertices); the rest is read from disk. */
@@ -38,13 +38,6 @@ export interface TxOutcome {
  * spender) sweeps only fees in its causal past. See docs/protocol.md.
  */
 interface RoundAccount { address: Uint8Array, rec: AccountRecord }
-
-/** What the commit rule's order checks read: the validators and quorum (TxKind.orderCheck), the parts' checkers. */
-export type OrderRules = Pick<OrderCheckContext, 'validators' | 'quorum'> & {
-  checkers?: OrderCheckers
-  /** The final clock as of the round's start (it moves only after a round commits): OrderPoint.sealedThroughMs. */
-  sealedThroughMs?: () => bigint | undefined
-}
 
 /** Writes of the decision round being applied: visible to the round only, adopted when its batch commits. */
 interface RoundOverlay {

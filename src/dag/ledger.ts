@@ -11,8 +11,8 @@ import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from 
 import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
-import { type Genesis, genesisId, orderCheckContextOf } from './genesis.ts'
-import { OrderCheckers } from './order-checkers.ts'
+import { type Genesis, genesisId } from './genesis.ts'
+import { OrderCheckers, orderWiring } from './order-checkers.ts'
 import { DagGraph } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
 import { DagHistory, type DagHistoryInit, DEFAULT_HISTORY_WINDOW } from './history.ts'
@@ -82,9 +82,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   /** The graph index on disk: decided history below the window leaves memory and is read from here. */
   readonly history: DagHistory
   loadStats = { loaded: 0, decoded: 0 } // what the last start placed in memory and decoded
-  /** Outside validity checks (deposit credits against the EVM chain): the chain bridge registers the checkers. */
+  /** Outside validity: Avalanche's holds (`external`: the bridge's deposit checks), the commit rule's order checks (the market's). */
   readonly external: ExternalValidity
-  /** The commit rule's checks of the kinds other parts decide (the market's decisions): they register them here. */
   readonly orderChecks: OrderCheckers
   private readonly identity: { publicKey: Uint8Array, secretKey: Uint8Array }
   readonly verifier: SignatureVerifier
@@ -122,14 +121,13 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const historyInit = commit ? { ...init, historyWindow: Math.max(init.historyWindow ?? DEFAULT_HISTORY_WINDOW, 4 * COMMIT_GC_DEPTH) } : init
     const history = this.history = new DagHistory(store, graph, historyInit, this.metrics)
     graph.history = history
-    this.orderChecks = new OrderCheckers(this.log)
-    const order = orderCheckContextOf(genesis)
-    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, order === undefined ? undefined : { ...order, checkers: this.orderChecks, sealedThroughMs: () => this.decisions.finalClock.sealedThroughMs() })
+    const order = orderWiring(genesis, this.orderChecks = new OrderCheckers(this.log), () => this.decisions.finalClock.sealedThroughMs(), id => this.processing.get(id)?.txs)
+    const state = this.state = new LedgerState(store, graph, init.accountCacheSize, undefined, order?.rules)
     const mempool = this.mempool = new Mempool(init.mempoolSize ?? 20000, { onAdded: info => { this.emit('tx:queued', info) }, onTaken: waitMs => { this.metrics?.finalityPhaseSeconds.observe({ phase: 'mempool' }, waitMs / 1000) } })
     this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(commit ? { orderReady: ids => this.orderChecks.readyFor(ids.flatMap(id => this.processing.get(id)?.txs ?? [])) } : {}), ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(order !== undefined ? { orderReady: order.ready } : {}), ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
@@ -369,20 +367,16 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
 
   /** Deletes decided bodies below `cutId` (an anchored checkpoint's vertex; DagHistory.pruneBelow); not on an archive. */
   async pruneBelow (cutId: string): Promise<number> {
-    if ((await this.history.status(cutId)) !== 'accepted') return 0
-    return await this.history.pruneBelow(cutId)
+    return (await this.history.status(cutId)) !== 'accepted' ? 0 : await this.history.pruneBelow(cutId)
   }
 
   async getAccount (address: Uint8Array): Promise<{ balance: bigint, nonce: bigint }> {
-    const a = await this.state.account(address)
-    return { balance: a.balance, nonce: a.nonce }
+    return await this.state.account(address).then(a => ({ balance: a.balance, nonce: a.nonce }))
   }
 
   tips (): string[] { return this.graph.tips().map(t => t.id) }
 
-  vertexStatus (idHex: string): 'processing' | 'accepted' | 'rejected' | undefined {
-    return this.graph.get(idHex)?.status
-  }
+  vertexStatus (idHex: string): 'processing' | 'accepted' | 'rejected' | undefined { return this.graph.get(idHex)?.status }
 
   /** Vertices in memory against the history cut (what flat memory is measured by). */
   memoryView (): { graphVertices: number, cutHeight: number, frontierHeight: number, evicted: number } {

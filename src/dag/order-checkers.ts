@@ -17,8 +17,16 @@
  */
 import type { Logger } from '../core/logger.ts'
 import { DagError } from './errors.ts'
+import { type Genesis, orderCheckContextOf } from './genesis.ts'
 import type { TxInfo } from './tx.ts'
-import { getTxKind } from './tx-kinds.ts'
+import { getTxKind, type OrderCheckContext } from './tx-kinds.ts'
+
+/** What the commit rule's order checks read: the validators and quorum (TxKind.orderCheck), the parts' checkers. */
+export type OrderRules = Pick<OrderCheckContext, 'validators' | 'quorum'> & {
+  checkers?: OrderCheckers
+  /** The final clock as of the round's start (it moves only after a round commits): OrderPoint.sealedThroughMs. */
+  sealedThroughMs?: () => bigint | undefined
+}
 
 /** Where the order reached a transaction, as its check reads it: the same at every node. */
 export interface OrderPoint { vertexTimeMs: bigint, sealedThroughMs: bigint | undefined }
@@ -84,4 +92,15 @@ export class OrderCheckers {
     await new Promise<void>((resolve, reject) => { list.push({ resolve, reject }) })
     return this.checkers.get(kind) as OrderChecker
   }
+}
+
+/**
+ * The commit rule's wiring of a ledger: what LedgerState's order checks read (validators, quorum, these checkers, the
+ * final clock) and the decision writer's wait before a slot (`ready` of the slot's vertices, their transactions read
+ * through `txsOf`). Undefined under Avalanche.
+ */
+export function orderWiring (genesis: Pick<Genesis, 'validators' | 'consensus'>, checkers: OrderCheckers, sealedThroughMs: () => bigint | undefined, txsOf: (vertexId: string) => readonly TxInfo[] | undefined): { rules: OrderRules, ready: (vertexIds: readonly string[]) => (() => Promise<void>) | undefined } | undefined {
+  const order = orderCheckContextOf(genesis)
+  if (order === undefined) return undefined
+  return { rules: { ...order, checkers, sealedThroughMs }, ready: ids => checkers.readyFor(ids.flatMap(id => txsOf(id) ?? [])) }
 }

@@ -79,9 +79,10 @@ export class MarketCoordinator implements Startable {
   private ticking: Promise<void> | undefined
   private running = false
   private detachApplied: (() => void) | undefined
-  /** Under the commit rule: decisions are checked where the order reaches them (registered order checks), not voted on. */
-  private readonly ordered: boolean
-  /** Under the commit rule: the validators' stake and quorum, for the re-executions that settle a dispute. */
+  /**
+   * Set under the commit rule (decisions checked where the order reaches them, not voted on): the validators' stake
+   * and quorum, for the re-executions that settle a dispute.
+   */
   private readonly quorum: Quorum | undefined
 
   constructor (components: CoordinatorComponents, init: CoordinatorInit = {}) {
@@ -93,12 +94,11 @@ export class MarketCoordinator implements Startable {
     this.tickMs = init.tickMs ?? 250
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.clockInit = { lateGraceMs: init.lateGraceMs ?? 2000, verificationWindowMs: init.verificationWindowMs ?? 0 }
-    this.ordered = components.dag.reader.consensusRule === 'commit'
     const q = components.dag.reader.orderQuorum()
     this.quorum = q === undefined ? undefined : { stake: new Map(q.validators.map(v => [toHex(v.address), v.stake])), quorum: q.quorum }
     // under the commit rule every node checks each decision where the order reaches it, with the market state as of
     // that point and the carrying vertex's time: registered before the ledger starts (it waits for them)
-    if (this.ordered) {
+    if (this.quorum !== undefined) {
       const ready = async (): Promise<void> => { await this.c.state.caughtUp() }
       const at = (kind: 'award' | 'settle' | 'slash', check: (tx: TxInfo, view: CheckView) => Promise<ExternalVerdict>): OrderChecker => ({
         ready,
@@ -124,7 +124,7 @@ export class MarketCoordinator implements Startable {
     if (this.running) return
     this.running = true
     const { dag } = this.c
-    if (!this.ordered) {
+    if (this.quorum === undefined) {
       dag.setExternalChecker(TX_KIND_TASK_AWARD, async (tx) => await this.checkAward(tx))
       dag.setExternalChecker(TX_KIND_TASK_SETTLE, async (tx) => await this.checkSettle(tx))
       dag.setExternalChecker(TX_KIND_BOND_SLASH, async (tx) => await this.checkSlash(tx))
@@ -144,7 +144,7 @@ export class MarketCoordinator implements Startable {
     this.detachApplied = undefined
     this.c.vertices?.off('vertex:inserted', this.onVertex)
     // the order checks stay: the ledger may still commit a slot carrying a decision, and they read only the state
-    if (!this.ordered) for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
+    if (this.quorum === undefined) for (const kind of CHECKED_KINDS) this.c.dag.setExternalChecker(kind, undefined)
   }
 
   private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }
