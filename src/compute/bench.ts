@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger.ts'
 import { f32Blob } from './blob.ts'
 import { createExecutor } from './device.ts'
 import { matmulReference } from './kernels/matmul.ts'
-import { cpuPeakGflops, peakFlops } from './kernels/peak.ts'
+import { cpuPeakGflops, MAX_PEAK_WORKGROUPS, peakFlops } from './kernels/peak.ts'
 import type { WorkerExecutor } from './sandbox.ts'
 import type { ExecutorChoice, ExecutorInfo } from './types.ts'
 
@@ -57,6 +57,11 @@ export interface GpuBenchOptions {
   peakGflops?: number
   /** Workgroups (of 64 invocations) in the ALU-bound peak kernel. @default 1024 */
   peakWorkgroups?: number
+  /**
+   * Least time each device figure is measured over (repeating the kernel), so a fast GPU is timed past its idle
+   * clock and the submit round trip. @default 200
+   */
+  minMs?: number
   /** Progress lines (for the CLI). */
   onProgress?: (line: string) => void
 }
@@ -78,11 +83,12 @@ export async function runGpuBench (options: GpuBenchOptions): Promise<GpuBenchRe
     const info = executor.info()
     const rows: BenchRow[] = []
     let best = 0
+    const minMs = options.minMs ?? 200
     for (const size of options.sizes ?? [256, 512, 1024]) {
       const reps = repsFor(size)
       const flops = 2 * size * size * size
       progress(`matmul ${size}: executor (${reps} reps)`)
-      const device = await executor.microbench('matmul', size, reps)
+      const device = await executor.microbench('matmul', size, reps, minMs)
       progress(`matmul ${size}: CPU reference`)
       const a = new Float32Array(size * size).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5)
       const started = performance.now()
@@ -96,7 +102,7 @@ export async function runGpuBench (options: GpuBenchOptions): Promise<GpuBenchRe
     if (info.kind !== 'cpu') {
       const floats = options.bandwidthFloats ?? 8 * 1024 * 1024
       progress('memory bandwidth')
-      const copy = await executor.microbench('bandwidth', floats, 5)
+      const copy = await executor.microbench('bandwidth', floats, 5, minMs)
       bandwidth = (floats * 8) / copy.msPerRep / 1e6
       const host = new Float32Array(floats)
       const dest = new Float32Array(floats)
@@ -120,8 +126,13 @@ export async function runGpuBench (options: GpuBenchOptions): Promise<GpuBenchRe
     let peak = 0
     if (info.kind !== 'cpu') {
       progress('fp32 peak (ALU-bound kernel)')
-      const groups = options.peakWorkgroups ?? 1024
-      const alu = await executor.microbench('peak', groups, 3)
+      // Unless told, grow the grid until one dispatch is long enough (20 ms) to hide the submit round trip.
+      let groups = options.peakWorkgroups ?? 1024
+      let alu = await executor.microbench('peak', groups, 3, minMs)
+      while (options.peakWorkgroups === undefined && alu.msPerRep < 20 && groups < MAX_PEAK_WORKGROUPS) {
+        groups = Math.min(MAX_PEAK_WORKGROUPS, groups * 4)
+        alu = await executor.microbench('peak', groups, 3, minMs)
+      }
       peak = peakFlops(groups) / alu.msPerRep / 1e6
       rows.push(row('fp32_peak_gflops', peak, 'GFLOP/s', 'the same multiply-add chains in TypeScript on one CPU core', cpuPeakGflops()))
     }

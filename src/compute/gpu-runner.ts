@@ -20,6 +20,8 @@ const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe/i
 // Mesa's llvmpipe ends an invocation's loops after 65535 iterations in total (measured: a 1,000,000-iteration
 // loop stopped at 65535), silently truncating the result. Library kernels that would need more are refused.
 const SOFTWARE_MAX_LOOP_ITERATIONS = 65_535
+// Bound on the submits of one timed microbenchmark, whatever its minimum time.
+const MAX_TIMED_REPS = 10_000
 
 export type DeviceMode = 'gpu' | 'software'
 
@@ -304,7 +306,12 @@ export class GpuDevice {
   }
 
   /** On-device timing of `reps` dispatches of one pass (inputs uploaded once), for the capability benchmark. */
-  async timeDispatches (plan: GpuPlan, reps: number): Promise<number> {
+  /**
+   * Mean milliseconds per submit of `plan`: after a warm-up (pipeline compile, first use, the clock leaving idle),
+   * at least `reps` submits, and more until `minMs` have passed (at most MAX_TIMED_REPS), so that a fast GPU is
+   * not timed on one dispatch that its idle clock and the submit round trip dominate.
+   */
+  async timeDispatches (plan: GpuPlan, reps: number, minMs = 0): Promise<number> {
     const device = await this.ensureDevice()
     const pipelines: CachedPipeline[] = []
     for (const pass of plan.passes) pipelines.push(await this.pipeline(pass.wgsl, pass.entryPoint, pass.bindings))
@@ -336,10 +343,18 @@ export class GpuDevice {
       await device.queue.onSubmittedWorkDone()
     }
     try {
-      await once() // warm-up: pipeline compile and first-use costs are not capability
+      // Warm-up: pipeline compile and first-use costs are not capability, nor is a clock ramping up from idle.
+      const warmStarted = performance.now()
+      do {
+        await once()
+      } while (performance.now() - warmStarted < minMs / 4)
       const started = performance.now()
-      for (let i = 0; i < reps; i++) await once()
-      return (performance.now() - started) / reps
+      let done = 0
+      while (done < reps || (performance.now() - started < minMs && done < MAX_TIMED_REPS)) {
+        await once()
+        done++
+      }
+      return (performance.now() - started) / done
     } finally {
       for (const buffer of buffers) buffer.destroy()
     }

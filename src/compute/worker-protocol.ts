@@ -4,7 +4,7 @@ import type { ComputeErrorCode, ComputeTask, ExecutorInfo, ExecutorKind, TaskLim
 export type ParentMessage =
   | { type: 'init', kind: ExecutorKind, limits: TaskLimits }
   | { type: 'run', id: number, task: ComputeTask, limits: TaskLimits }
-  | { type: 'microbench', id: number, what: MicrobenchKind, size: number, reps: number }
+  | { type: 'microbench', id: number, what: MicrobenchKind, size: number, reps: number, minMs: number }
   | { type: 'destroy-device' }
 
 /** matmul: square matmul of `size`; bandwidth: copy of `size` floats; dispatch: tiny kernel; peak: ALU-bound kernel over `size` workgroups. */

@@ -97,7 +97,7 @@ async function runTask (task: ComputeTask, taskLimits: TaskLimits): Promise<Task
   }
 }
 
-async function microbench (what: MicrobenchKind, size: number, reps: number): Promise<MicrobenchResult> {
+async function microbench (what: MicrobenchKind, size: number, reps: number, minMs: number): Promise<MicrobenchResult> {
   if (device === undefined) {
     if (what !== 'matmul') throw new ComputeError('UNSUPPORTED', `${what} is measured on GPU executors only`)
     const a = new Float32Array(size * size).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5)
@@ -107,13 +107,13 @@ async function microbench (what: MicrobenchKind, size: number, reps: number): Pr
   }
   if (what === 'matmul') {
     const bytes = new Uint8Array(size * size * 4)
-    return { msPerRep: await device.timeDispatches(matmulPlan({ m: size, k: size, n: size }, [bytes, bytes]), reps) }
+    return { msPerRep: await device.timeDispatches(matmulPlan({ m: size, k: size, n: size }, [bytes, bytes]), reps, minMs) }
   }
-  if (what === 'peak') return { msPerRep: await device.timeDispatches(peakPlan(size), reps) }
+  if (what === 'peak') return { msPerRep: await device.timeDispatches(peakPlan(size), reps, minMs) }
   // bandwidth: a copy-like kernel over `size` floats (reads 4 bytes and writes 4 bytes per element);
   // dispatch: the same kernel over 64 floats, so the time is the submit-to-done round trip.
   const n = what === 'bandwidth' ? size : 64
-  return { msPerRep: await device.timeDispatches(elementwisePlan({ op: 'neg', n }, [new Uint8Array(n * 4)]), reps) }
+  return { msPerRep: await device.timeDispatches(elementwisePlan({ op: 'neg', n }, [new Uint8Array(n * 4)]), reps, minMs) }
 }
 
 async function handle (message: ParentMessage): Promise<void> {
@@ -145,7 +145,7 @@ async function handle (message: ParentMessage): Promise<void> {
     }
     case 'microbench': {
       try {
-        const result = await microbench(message.what, message.size, message.reps)
+        const result = await microbench(message.what, message.size, message.reps, message.minMs)
         send({ type: 'microbench-result', id: message.id, result })
       } catch (err) {
         send(errorMessage(message.id, err))

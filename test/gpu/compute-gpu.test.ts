@@ -287,7 +287,7 @@ gpuTest('long reductions: refused on the software GPU (llvmpipe truncates long l
 })
 
 gpuTest('the capability benchmark measures the executor against same-run baselines', async t => {
-  const report = await runGpuBench({ running: executor(), logger: silentLogger(), sizes: [40], bandwidthFloats: 1 << 16, dispatches: 10, peakWorkgroups: 8 })
+  const report = await runGpuBench({ running: executor(), logger: silentLogger(), sizes: [40], bandwidthFloats: 1 << 16, dispatches: 10, peakWorkgroups: 8, minMs: 20 })
   t.deepEqual(report.rows.map(r => r.metric), ['matmul_40_gflops', 'memory_bandwidth', 'dispatch_rate', 'fp32_peak_gflops', 'matmul_best_gflops'])
   for (const row of report.rows) t.true(row.value > 0 && row.baseline_value > 0, row.metric)
   t.true(report.capability.fp32PeakGflops > 0 && report.capability.memoryBandwidthGBps > 0)

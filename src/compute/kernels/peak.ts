@@ -39,7 +39,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 `
 
-/** `workgroups` groups of 64 invocations (at most 65535). */
+/** The most workgroups one dispatch of the peak kernel may use (one grid dimension). */
+export const MAX_PEAK_WORKGROUPS = 65_535
+
+/** `workgroups` groups of 64 invocations (at most MAX_PEAK_WORKGROUPS). */
 export function peakPlan (workgroups: number): GpuPlan {
   return {
     buffers: [{ bytes: workgroups * WG * 16 }],
