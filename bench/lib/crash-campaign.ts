@@ -333,10 +333,19 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
       const [, missing] = (await v.ask(`check ${idsFile}`, 'check')).split(' ').map(Number)
       report.durabilityChecks += ids.size
       report.notFinalAtEnd += missing
-      const book = JSON.parse(await v.ask(`balances ${accountFile}`, 'balances')) as Record<string, [string, string]>
+      // the book and the count of final transactions it is checked against, read as of one decision: a decision
+      // landing between the two reads (a late vertex after convergence) would look like money made or lost
+      let book: Record<string, [string, string]> = {}
+      let finalTxs = -1n
+      for (let read = 0; read < 10; read++) {
+        const before = BigInt((await v.stats()).finalTxs)
+        book = JSON.parse(await v.ask(`balances ${accountFile}`, 'balances')) as Record<string, [string, string]>
+        finalTxs = BigInt((await v.stats()).finalTxs)
+        if (before === finalTxs) break
+        log(`validator ${v.index} decided while its book was read (${before} → ${finalTxs} final): reading again`)
+      }
       books.push(JSON.stringify(book))
       const total = Object.values(book).reduce((s, [b]) => s + BigInt(b), 0n)
-      const finalTxs = BigInt((await v.stats()).finalTxs)
       const expected = BigInt(accountsN) * BALANCE - FEE * finalTxs
       if (total !== expected) {
         supply = false
