@@ -7,8 +7,13 @@ import type { Startable } from '../core/lifecycle.ts'
 export interface PeerManagerInit {
   /** Dial discovered peers until this many are connected. @default 16 */
   targetPeers?: number
-  /** How often the DHT is asked for peers near random keys while under target. @default 2000 */
+  /**
+   * How often the DHT is asked for peers near random keys while under target. Each walk that connects no new peer
+   * doubles the wait, up to `maxDiscoveryIntervalMs`; a peer connecting or leaving brings it back. @default 2000
+   */
   discoveryIntervalMs?: number
+  /** The longest wait between walks in a network that has nothing new to find. @default 60000 */
+  maxDiscoveryIntervalMs?: number
   /** Dials in flight at once. @default 4 */
   maxConcurrentDials?: number
   /** Bootstrap multiaddrs, dialed again whenever the node has no peer at all. @default [] */
@@ -29,33 +34,73 @@ export class PeerManager implements Startable {
   private readonly components: PeerManagerComponents
   private readonly targetPeers: number
   private readonly discoveryIntervalMs: number
+  private readonly maxDiscoveryIntervalMs: number
+  /** The wait before the next walk: discoveryIntervalMs, doubled after each walk that found no one new. */
+  private intervalMs: number
+  private nextWalkAt = 0
+  /** A peer connected or left since the last walk began. */
+  private peersChanged = false
   private readonly maxConcurrentDials: number
   private readonly bootstrap: Multiaddr[]
   private readonly dialing = new Set<string>()
-  private timer?: NodeJS.Timeout
+  private timer: NodeJS.Timeout | undefined
   private walking = false
   private controller = new AbortController()
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.maybeDial(evt.detail) }
+  // a peer that comes or goes changes what a walk can find: walk again soon
+  private readonly onPeerChange = (): void => {
+    this.peersChanged = true
+    this.intervalMs = this.discoveryIntervalMs
+    if (this.nextWalkAt - Date.now() > this.intervalMs) this.schedule()
+  }
 
   constructor (components: PeerManagerComponents, init: PeerManagerInit = {}) {
     this.components = components
     this.targetPeers = init.targetPeers ?? 16
     this.discoveryIntervalMs = init.discoveryIntervalMs ?? 2000
+    this.maxDiscoveryIntervalMs = Math.max(this.discoveryIntervalMs, init.maxDiscoveryIntervalMs ?? 60_000)
+    this.intervalMs = this.discoveryIntervalMs
     this.maxConcurrentDials = init.maxConcurrentDials ?? 4
     this.bootstrap = (init.bootstrap ?? []).map(a => multiaddr(a))
   }
 
   async start (): Promise<void> {
     this.controller = new AbortController()
-    this.components.libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    this.timer = setInterval(() => { void this.walk() }, this.discoveryIntervalMs)
-    this.timer.unref()
+    const { libp2p } = this.components
+    libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    libp2p.addEventListener('peer:connect', this.onPeerChange)
+    libp2p.addEventListener('peer:disconnect', this.onPeerChange)
+    this.schedule()
   }
 
   async stop (): Promise<void> {
     this.controller.abort()
-    clearInterval(this.timer)
-    this.components.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const { libp2p } = this.components
+    libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    libp2p.removeEventListener('peer:connect', this.onPeerChange)
+    libp2p.removeEventListener('peer:disconnect', this.onPeerChange)
+  }
+
+  /** The wait before the walk after this one: what this node saw between two walks decides it. */
+  get nextWalkInMs (): number {
+    return this.intervalMs
+  }
+
+  private schedule (): void {
+    if (this.controller.signal.aborted) return
+    clearTimeout(this.timer)
+    this.nextWalkAt = Date.now() + this.intervalMs
+    this.timer = setTimeout(() => {
+      // a walk after which no peer came or went doubles the wait; one that did keeps it short (onPeerChange)
+      this.peersChanged = false
+      void this.walk().finally(() => {
+        if (!this.peersChanged) this.intervalMs = Math.min(this.maxDiscoveryIntervalMs, this.intervalMs * 2)
+        this.schedule()
+      })
+    }, this.intervalMs)
+    this.timer.unref()
   }
 
   private connectedCount (): number {
