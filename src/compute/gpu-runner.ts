@@ -305,9 +305,8 @@ export class GpuDevice {
     }
   }
 
-  /** On-device timing of `reps` dispatches of one pass (inputs uploaded once), for the capability benchmark. */
   /**
-   * Mean milliseconds per submit of `plan`: after a warm-up (pipeline compile, first use, the clock leaving idle),
+   * On-device timing for the capability benchmark (inputs uploaded once): mean milliseconds per submit of `plan`, after a warm-up (pipeline compile, first use, the clock leaving idle),
    * at least `reps` submits, and more until `minMs` have passed (at most MAX_TIMED_REPS), so that a fast GPU is
    * not timed on one dispatch that its idle clock and the submit round trip dominate.
    */
