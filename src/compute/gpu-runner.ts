@@ -306,9 +306,10 @@ export class GpuDevice {
   }
 
   /**
-   * On-device timing for the capability benchmark (inputs uploaded once): mean milliseconds per submit of `plan`, after a warm-up (pipeline compile, first use, the clock leaving idle),
-   * at least `reps` submits, and more until `minMs` have passed (at most MAX_TIMED_REPS), so that a fast GPU is
-   * not timed on one dispatch that its idle clock and the submit round trip dominate.
+   * On-device timing for the capability benchmark (inputs uploaded once): mean milliseconds per submit of `plan`.
+   * After a warm-up (pipeline compile, first use, the clock leaving idle), at least `reps` submits, and more until
+   * `minMs` have passed (at most MAX_TIMED_REPS), so that a fast GPU is not timed on one dispatch that its idle
+   * clock and the submit round trip dominate.
    */
   async timeDispatches (plan: GpuPlan, reps: number, minMs = 0): Promise<number> {
     const device = await this.ensureDevice()

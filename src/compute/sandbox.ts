@@ -136,7 +136,7 @@ export class WorkerExecutor implements Executor, Startable {
     }
   }
 
-  /** Times a kernel inside the worker (see bench.ts): at least `reps` repetitions, and on a GPU more until `minMs` have passed. */
+  /** Times a kernel inside the worker (bench.ts): at least `reps` repetitions, on a GPU more until `minMs` passed. */
   async microbench (what: MicrobenchKind, size: number, reps: number, minMs = 0, timeoutMs = 300_000): Promise<MicrobenchResult> {
     const reply = await this.enqueue(id => ({ type: 'microbench', id, what, size, reps, minMs }), timeoutMs)
     if (reply.type !== 'microbench-result') throw new ComputeError('GPU_ERROR', `unexpected worker reply ${reply.type}`)
