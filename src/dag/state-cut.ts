@@ -138,11 +138,16 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     if (seen.size > MAX_CUT_VERTICES) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_CUT_VERTICES} vertices since the last cut`)
     const v = await reader.acceptedVertex(id)
     if (v === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} is not accepted here`)
-    if (v.txs.some(x => x.status === 'final' && partKinds.has(x.tx.tx.kind))) partVertices.push(await partVertex(reader, id, v.txs, partKinds))
-    for (const { tx, status, reason, recordVertexId } of v.txs) {
-      // an accepted vertex's transaction has its outcome recorded for this vertex (conflicting instances reject
-      // their vertices); anything else means this node has not finished applying it
-      if (status === 'pending' || recordVertexId !== id) throw new DagError('PROTOCOL_ERROR', `state cut: transaction ${tx.idHex.slice(0, 16)} has no outcome in ${id.slice(0, 16)}`)
+    // an accepted vertex's transaction has its outcome recorded (anything else means this node has not finished
+    // applying it), for this vertex, or under the commit rule possibly for another accepted vertex that carried the
+    // same transaction (sent to two validators): the first in the order decided it, and it has no outcome here
+    // (under Avalanche conflicting instances reject their vertices)
+    const own = v.txs.filter(x => {
+      if (x.status === 'pending' || x.recordVertexId === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: transaction ${x.tx.idHex.slice(0, 16)} has no outcome in ${id.slice(0, 16)}`)
+      return x.recordVertexId === id
+    })
+    if (own.some(x => x.status === 'final' && partKinds.has(x.tx.tx.kind))) partVertices.push(await partVertex(reader, id, own, partKinds))
+    for (const { tx, status, reason } of own) {
       if (status === 'rejected' && reason !== 'insufficient-balance') continue
       const sender = get(tx.accountHex)
       if (tx.tx.nonce + 1n > sender.nonce) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
-import { fromHex } from '../../src/core/codec.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
 import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
@@ -21,6 +21,8 @@ import { parseAddress } from '../../src/core/address.ts'
 import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
+import { ledgerReader } from '../../src/dag/service.ts'
+import { advanceCut, genesisCut } from '../../src/dag/state-cut.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
@@ -336,5 +338,46 @@ test('ten validators, more than the 8 parents Avalanche allows: a round names th
   t.true(await allFinal(), 'every transfer final at all ten')
   t.true(widest >= 10, `a vertex named one vertex of each of the ten authors of the round below (widest: ${widest})`)
   t.is(new Set(await roots(nodes)).size, 1)
+  for (const n of nodes) await close(n)
+})
+
+test('one transaction sent to two validators is carried by two vertices: final once, and an epoch cut over both vertices counts it once', async t => {
+  const { nodes, users, genesis } = await network()
+  const bytes = transfer(genesis, users[0], users[1], 5000n, 0n)
+  const id = await nodes[0].ledger.submitTransaction(bytes)
+  t.is(await nodes[1].ledger.submitTransaction(bytes), id)
+  // both build their round-1 vertex before they see each other's: each carries the transaction
+  const [v0, v1] = await Promise.all([nodes[0].ledger.buildVertex({ empty: true }), nodes[1].ledger.buildVertex({ empty: true })])
+  t.truthy(v0?.txs.some(x => x.idHex === id))
+  t.truthy(v1?.txs.some(x => x.idHex === id))
+  for (const info of [v0, v1] as VertexInfo[]) {
+    for (const to of nodes) {
+      if (to.ledger.graph.get(info.idHex) !== undefined) continue
+      await to.ledger.checkStandalone(info)
+      await to.ledger.insertVertex(info)
+    }
+  }
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, id)).every(s => s === 'final') && nodes.every(n => n.ledger.graph.get(v0?.idHex ?? '')?.status === 'accepted' && n.ledger.graph.get(v1?.idHex ?? '')?.status === 'accepted')) >= 0, 'final everywhere, both vertices ordered')
+  // a cut at a vertex above both (any vertex of a later round names both or reaches them)
+  let top: VertexInfo | undefined
+  let nonce = 0n
+  t.true(await runUntil([nodes], async () => {
+    for (const v of nodes[2].ledger.graph.values()) {
+      if (v.status === 'accepted' && await nodes[2].ledger.graph.isAncestorOrSelf(v0?.idHex ?? '', [v.id]) && await nodes[2].ledger.graph.isAncestorOrSelf(v1?.idHex ?? '', [v.id])) {
+        top = { idHex: v.id } as VertexInfo
+        return true
+      }
+    }
+    // more work for the rounds while none is above both yet
+    if (nodes[2].ledger.roundView()?.work !== true) await nodes[2].ledger.submitTransaction(transfer(genesis, users[2], users[3], 1n, nonce++))
+    return false
+  }) >= 0, 'a vertex above both is accepted')
+  const reader = ledgerReader(nodes[2].ledger)
+  const cut = await advanceCut(reader, genesisCut(reader), (top as VertexInfo).idHex)
+  const hexOf = (k: KeyPair): string => toHex(parseAddress(addressOf(k)))
+  const sender = cut.accounts.get(hexOf(users[0]))
+  t.is(sender?.nonce, 1n)
+  t.is(sender?.balance, START - 5000n - (txInfo(bytes).tx.fee))
+  t.is(cut.accounts.get(hexOf(users[1]))?.balance, START + 5000n)
   for (const n of nodes) await close(n)
 })
