@@ -21,12 +21,13 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Session } from 'node:inspector/promises'
-import { generateKeyPair, type KeyPair, nodeSign, verify } from '../src/core/crypto.ts'
-import { type VerifyItem, VerifyPool } from '../src/dag/verify-pool.ts'
+import type { KeyPair } from '../src/core/crypto.ts'
+import { VerifyPool } from '../src/dag/verify-pool.ts'
 import type { ConsensusRule } from '../src/dag/genesis.ts'
 import { type DevnetRunResult, devnetRun } from './lib/devnet-load.ts'
 import { createTestNet, transfer, waitFor } from './lib/ledger-net.ts'
 import { type BenchResult, printResults } from './report.ts'
+import { poolRate, singleCoreRate, VERIFY_ITEMS } from './lib/verify-rate.ts'
 
 const { values } = parseArgs({
   // --no-saturation is the negation of --saturation
@@ -60,40 +61,12 @@ const log = (msg: string): void => { if (!values.json) process.stderr.write(`# $
 const results: BenchResult[] = []
 
 // (1) raw verify rate (always: (2) is reported against it) -------------------------------------------------------------------------------------------
-const keys = Array.from({ length: 8 }, () => generateKeyPair())
-const items: VerifyItem[] = Array.from({ length: 512 }, (_, i) => {
-  const msg = new Uint8Array(5400).fill(i & 0xff)
-  const k = keys[i % keys.length]
-  return { sig: nodeSign(msg, k.secretKey), msg, publicKey: k.publicKey }
-})
-function singleCoreRate (ms: number): number {
-  const start = performance.now()
-  let n = 0
-  while (performance.now() - start < ms) { verify(items[n % items.length].sig, items[n % items.length].msg, items[n % items.length].publicKey); n++ }
-  return n / ((performance.now() - start) / 1000)
-}
+const items = VERIFY_ITEMS
 const cores = availableParallelism()
 const pool = new VerifyPool({ workers: cores })
 await pool.start()
 await pool.verifyBatch(items) // warm the workers and their key caches
 const oneCore = singleCoreRate(1500)
-/**
- * Signatures per second through `p` for `ms`, and the CPU time of the whole process (workers included) per signature:
- * load on the machine stretches wall time, far less the CPU a unit of work takes, so (2)'s CPU per transaction against
- * this says what ingest can reach when CPU-bound.
- */
-async function poolRate (p: Pick<VerifyPool, 'verifyBatch'>, ms: number): Promise<{ rate: number, cpuUsPerSig: number }> {
-  let verified = 0
-  const cpu0 = process.cpuUsage()
-  const start = performance.now()
-  while (performance.now() - start < ms) {
-    await Promise.all(Array.from({ length: cores * 2 }, async () => await p.verifyBatch(items)))
-    verified += items.length * cores * 2
-  }
-  const rate = verified / ((performance.now() - start) / 1000)
-  const cpu = process.cpuUsage(cpu0)
-  return { rate, cpuUsPerSig: (cpu.user + cpu.system) / verified }
-}
 const { rate: allCores, cpuUsPerSig: verifyCpuUs } = await poolRate(pool, 3000)
 await pool.stop()
 log(`verify: ${Math.round(oneCore)}/s on one core, ${Math.round(allCores)}/s on ${cores} cores`)
