@@ -121,6 +121,15 @@ test.serial('garbage on every stream protocol and every gossip topic: the daemon
     }
   }
   t.true(published > 0, 'some garbage went out on gossip')
+  // each topic the node listens on refused the garbage (what lowers the sender's gossip score)
+  const listened = Object.values(GOSSIP_TOPICS).filter(topic => peer.services.pubsub.getSubscribers(topic).some(p => p.equals(target)))
+  t.true(listened.includes(GOSSIP_TOPICS.vertex))
+  const refusedOn = await waitFor('the node to refuse the garbage on every topic it listens on', async () => {
+    const text = await (await fetch(new URL('/metrics', node.rpc))).text()
+    const topics = new Set([...text.matchAll(/^harmony_gossip_validations_total\{topic="([^"]+)",verdict="reject"[^}]*\} (\S+)$/gm)].filter(m => Number(m[2]) > 0).map(m => m[1]))
+    return listened.every(topic => topics.has(topic)) ? topics : undefined
+  }, 15_000)
+  t.true(refusedOn.size >= listened.length)
 
   // the daemon is up and unchanged
   t.is(node.child.exitCode, null, node.stderr())
