@@ -3,7 +3,7 @@
 // length-prefixed random bytes of several sizes, a quarter of a MiB unframed), and it publishes random bytes on every
 // gossip topic. The daemon stays up, stores nothing, keeps its state root, answers a fresh peer with the same
 // protocols, and still takes a client-signed transfer to final.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import test from 'ava'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -40,17 +40,27 @@ function varint (n: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
+/** The garbage's seed (HOSTILE_SEED replays a run; the test logs the one it used). */
+const SEED = process.env.HOSTILE_SEED ?? randomBytes(8).toString('hex')
+let drawn = 0
+/** `n` bytes drawn from SEED (sha256 in counter mode). */
+function seeded (n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  for (let o = 0; o < n; o += 32) out.set(createHash('sha256').update(`${SEED}:${drawn++}`).digest().subarray(0, Math.min(32, n - o)), o)
+  return out
+}
+
 type Garbage = { raw: Uint8Array } | { framed: Uint8Array }
 const GARBAGE: Garbage[] = [
   { raw: new Uint8Array(0) },
   { raw: Uint8Array.of(0xff) },
-  { raw: Uint8Array.from([...varint(2 ** 31), ...randomBytes(16)]) },
-  { framed: randomBytes(1) },
-  { framed: randomBytes(64) },
-  { framed: Uint8Array.from([1, ...randomBytes(4095)]) },
-  { framed: Uint8Array.from([2, 0, 0, 0, 0, 0, 0, 0, 0, ...randomBytes(200)]) },
-  { framed: randomBytes(70_000) },
-  { raw: randomBytes(256 * 1024) }
+  { raw: Uint8Array.from([...varint(2 ** 31), ...seeded(16)]) },
+  { framed: seeded(1) },
+  { framed: seeded(64) },
+  { framed: Uint8Array.from([1, ...seeded(4095)]) },
+  { framed: Uint8Array.from([2, 0, 0, 0, 0, 0, 0, 0, 0, ...seeded(200)]) },
+  { framed: seeded(70_000) },
+  { raw: seeded(256 * 1024) }
 ]
 
 /** Writes one piece of garbage on a fresh stream, reads whatever comes back for a while, then lets go. */
@@ -89,6 +99,7 @@ test.serial('garbage on every stream protocol and every gossip topic: the daemon
   // a provider too (CPU executor), so it serves benchmark challenges
   const node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn', '--executor', 'cpu', '--provider', JSON.stringify({ enabled: true })])
   t.teardown(async () => { await node.stop() })
+  t.log(`garbage seed ${SEED} (HOSTILE_SEED=${SEED} replays it)`)
   const target = peerIdFromString(node.peerId)
   const addr = multiaddr(node.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1')) as string)
 
@@ -121,7 +132,7 @@ test.serial('garbage on every stream protocol and every gossip topic: the daemon
   let published = 0
   for (const topic of Object.values(GOSSIP_TOPICS)) {
     for (const size of [0, 1, 100, 5000]) {
-      await peer.services.pubsub.publish(topic, randomBytes(size)).then(() => { published++ }, () => undefined)
+      await peer.services.pubsub.publish(topic, seeded(size)).then(() => { published++ }, () => undefined)
     }
   }
   t.true(published > 0, 'some garbage went out on gossip')
