@@ -26,6 +26,8 @@ export interface DagMetrics {
   vertexPropagationSeconds: Histogram
   /** Under the commit rule: the time between this validator's vertices of consecutive rounds it built. */
   roundIntervalSeconds: Histogram
+  /** Commit rule: the least time between this validator's vertices now in force (the pacing follows the machine's idle CPU). */
+  roundMinMs: Gauge
   /** Polls that counted an accepted vertex (with any stake), from its first sight to its acceptance. */
   vertexPolls: Histogram
   /** How long this node withheld its vote from a vertex for an outside check (external-validity.ts), by how the hold
@@ -75,6 +77,7 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     finalityPhaseSeconds: new Histogram({ name: 'harmony_dag_finality_phase_seconds', help: 'accepted vertex finality by phase (await_poll, await_chit, polls, parents) and own transactions\' mempool wait (mempool)', labelNames: ['phase'], buckets: PHASE_BUCKETS, registers }),
     vertexPropagationSeconds: new Histogram({ name: 'harmony_dag_vertex_propagation_seconds', help: 'from a vertex\'s timestamp (its author\'s clock) to its insertion here, vertices that came by gossip', buckets: PHASE_BUCKETS, registers }),
     roundIntervalSeconds: new Histogram({ name: 'harmony_dag_round_interval_seconds', help: 'commit rule: time between this validator\'s vertices of consecutive rounds', buckets: PHASE_BUCKETS, registers }),
+    roundMinMs: new Gauge({ name: 'harmony_dag_round_min_ms', help: 'commit rule: the least time between this validator\'s vertices now in force (shorter while the machine\'s CPU idles)', registers }),
     externalHoldSeconds: new Histogram({ name: 'harmony_dag_external_hold_seconds', help: 'time this node withheld its vote from a vertex for an outside check, by how the hold ended (released, decided)', labelNames: ['end'], buckets: PHASE_BUCKETS, registers }),
     vertexPolls: new Histogram({ name: 'harmony_dag_vertex_polls', help: 'polls that counted an accepted vertex, from first sight to acceptance', buckets: [1, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000], registers }),
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),

@@ -1,5 +1,6 @@
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
+import { MachineIdle } from '../../core/machine-idle.ts'
 import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
 import { Wakeable } from '../../core/wakeable.ts'
@@ -8,29 +9,57 @@ import type { VertexGossip } from './vertex-gossip.ts'
 /** How often the consensus gauges are refreshed (the poller's rate). */
 const GAUGES_MS = 250
 
+/** The two knobs of the pacing. */
+export interface RoundPace { minRoundMs: number, leaderWaitMs: number }
+
+/** The machine's idle share at or above which rounds run at the idle pace. */
+export const IDLE_PACE_FROM = 0.3
+/** The idle share at or below which rounds run at the busy pace (linear between the two). */
+export const BUSY_PACE_FROM = 0.1
+
+/**
+ * The pacing for the machine's idle share: the idle pace while at least IDLE_PACE_FROM of the CPU idles, the busy
+ * pace at BUSY_PACE_FROM or less, in between in proportion. Short rounds cut the time to commit (three rounds) and
+ * cost a vertex per round on every node whatever the load (docs/consensus-next.md step 6: at 50 tx/s 25 / 40 ms
+ * took the p50 from ~220 to ~120 ms for ~30% more CPU; on a market devnet whose cores were full it cost 6% of the
+ * tasks/s), so they are spent only on cores that would idle.
+ */
+export function roundPace (idleShare: number, idle: RoundPace, busy: RoundPace): RoundPace {
+  const t = Number.isFinite(idleShare) ? Math.min(1, Math.max(0, (idleShare - BUSY_PACE_FROM) / (IDLE_PACE_FROM - BUSY_PACE_FROM))) : 0
+  const mix = (a: number, b: number): number => Math.round(b + (a - b) * t)
+  return { minRoundMs: mix(idle.minRoundMs, busy.minRoundMs), leaderWaitMs: mix(idle.leaderWaitMs, busy.leaderWaitMs) }
+}
+
 export interface RoundProposerInit {
   /**
    * How long a validator that holds the quorum of a round waits for that round's leader vertices before it builds
    * the next round without them (a leader named by the next round's vertices is what commits it; one that made no
-   * vertex in the round before is not waited for: CommitCore.view). @default 100
+   * vertex in the round before is not waited for: CommitCore.view), while the machine is busy (roundPace). @default 100
    */
   leaderWaitMs?: number
+  /** The leader wait while the machine idles (roundPace; never above `leaderWaitMs`). @default 40 */
+  idleLeaderWaitMs?: number
   /** A safety net: the loop looks again this often even if nothing woke it (a missed event). @default 1000 */
   idleCheckMs?: number
   /**
    * The least time between two of this node's vertices unless a full batch waits. Without it rounds run as fast as
    * vertices cross the network, each costing every node a signature or a verification and a decision batch:
    * measured on a 4-process devnet on 2 cores, unpaced rounds kept both cores busy at 50 tx/s (37.9 ms of CPU per
-   * final transaction, the same as Avalanche's polls); see docs/consensus-next.md. @default 50
+   * final transaction, the same as Avalanche's polls); see docs/consensus-next.md. This is the pace while the
+   * machine is busy (roundPace). @default 50
    */
   minRoundMs?: number
+  /** The least time between two vertices while the machine idles (roundPace; never above `minRoundMs`). @default 25 */
+  idleMinRoundMs?: number
+  /** The machine's idle CPU share 0..1 lately (tests pass their own). @default a MachineIdle over 1 s windows */
+  machineIdle?: () => number
 }
 
 export interface RoundProposerComponents {
   ledger: Pick<DagLedger, 'buildVertex' | 'roundView' | 'consensusGauges' | 'on' | 'off'>
   gossip: Pick<VertexGossip, 'publish'>
   logger: Logger
-  metrics?: Pick<DagMetrics, 'roundIntervalSeconds'>
+  metrics?: Pick<DagMetrics, 'roundIntervalSeconds' | 'roundMinMs'>
 }
 
 /**
@@ -43,9 +72,10 @@ export interface RoundProposerComponents {
 export class RoundProposer implements Startable {
   private readonly c: RoundProposerComponents
   private readonly log: Logger
-  private readonly leaderWaitMs: number
+  private readonly busyPace: RoundPace
+  private readonly idlePace: RoundPace
+  private readonly machineIdle: () => number
   private readonly idleCheckMs: number
-  private readonly minRoundMs: number
   private lastBuiltMs = 0
   /** the round of this node's last vertex (0: none yet), for the round interval metric */
   private lastRound = 0
@@ -60,9 +90,24 @@ export class RoundProposer implements Startable {
   constructor (components: RoundProposerComponents, init: RoundProposerInit = {}) {
     this.c = components
     this.log = components.logger.child({ module: 'dag-rounds' })
-    this.leaderWaitMs = init.leaderWaitMs ?? 100
+    this.busyPace = { minRoundMs: init.minRoundMs ?? 50, leaderWaitMs: init.leaderWaitMs ?? 100 }
+    this.idlePace = {
+      minRoundMs: Math.min(init.idleMinRoundMs ?? 25, this.busyPace.minRoundMs),
+      leaderWaitMs: Math.min(init.idleLeaderWaitMs ?? 40, this.busyPace.leaderWaitMs)
+    }
+    if (init.machineIdle !== undefined) this.machineIdle = init.machineIdle
+    else {
+      const sampler = new MachineIdle()
+      this.machineIdle = () => sampler.idleShare()
+    }
     this.idleCheckMs = init.idleCheckMs ?? 1000
-    this.minRoundMs = init.minRoundMs ?? 50
+  }
+
+  /** The pacing in force: from the machine's idle share, read at most once a loop turn. */
+  private pace (): RoundPace {
+    const pace = roundPace(this.machineIdle(), this.idlePace, this.busyPace)
+    this.c.metrics?.roundMinMs.set(pace.minRoundMs)
+    return pace
   }
 
   async start (): Promise<void> {
@@ -87,8 +132,9 @@ export class RoundProposer implements Startable {
       try {
         const view = ledger.roundView()
         if (view !== undefined && !view.built && view.work) {
-          const paced = view.full ? 0 : this.minRoundMs - (Date.now() - this.lastBuiltMs)
-          const wait = Math.max(paced, this.leaderWait(view.round, view.leaderSeen))
+          const pace = this.pace()
+          const paced = view.full ? 0 : pace.minRoundMs - (Date.now() - this.lastBuiltMs)
+          const wait = Math.max(paced, this.leaderWait(view.round, view.leaderSeen, pace.leaderWaitMs))
           if (wait > 0) waitMs = wait
           else {
             const info = await ledger.buildVertex({ empty: true })
@@ -111,10 +157,10 @@ export class RoundProposer implements Startable {
   }
 
   /** Ms left to wait for the leader of the round below `round` (0: build now). */
-  private leaderWait (round: number, leaderSeen: boolean): number {
+  private leaderWait (round: number, leaderSeen: boolean, leaderWaitMs: number): number {
     if (leaderSeen) return 0
     const now = Date.now()
     if (this.waiting?.round !== round) this.waiting = { round, sinceMs: now }
-    return Math.max(0, this.leaderWaitMs - (now - this.waiting.sinceMs))
+    return Math.max(0, leaderWaitMs - (now - this.waiting.sinceMs))
   }
 }
