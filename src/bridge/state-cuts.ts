@@ -1,7 +1,9 @@
 /**
  * The state roots of withdrawal epochs. Epoch E's state root is the Merkle root (src/dag/state-root.ts) of the
  * accounts at close E's cut (src/dag/state-cut.ts): the state given by exactly the vertices in the causal past of
- * close E's vertex, equal on every node. Each epoch advances the previous epoch's cut by its own vertices.
+ * close E's vertex, equal on every node; under the commit rule, the state after the slot that ordered close E's
+ * vertex (`advanceCutToSlot`: there an outcome depends on the order). Each epoch advances the previous epoch's cut
+ * by its own vertices.
  *
  * The last KEEP_CUTS cuts are stored (`bridge/cut/<epoch>` in the `chain` sublevel, written in the same batch as
  * the bridge's epoch cursor) and kept in memory, to advance the next one and to serve balance proofs against the
@@ -11,7 +13,7 @@
  */
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
-import { advanceCut, type CutReader, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigestOfBytes } from '../dag/state-cut.ts'
+import { advanceCut, advanceCutToSlot, cutTree, decodeCut, encodeCut, genesisCut, type SlotCutReader, type StateCut, syncDigestOfBytes } from '../dag/state-cut.ts'
 import type { StateTree } from '../dag/state-root.ts'
 
 /** Cuts kept (memory and disk): the last anchored epoch lags the last closed one by a few at most. */
@@ -37,12 +39,12 @@ export interface StateProof {
 interface Held { cut: StateCut, tree?: StateTree, bytes?: Uint8Array, digest?: string }
 
 export class StateCuts {
-  private readonly reader: CutReader
+  private readonly reader: SlotCutReader
   private readonly db: BinarySublevel
   private readonly recent = new Map<bigint, Held>()
-  private computed?: { epoch: bigint, held: Held }
+  private computed?: { epoch: bigint, close: string, held: Held }
 
-  constructor (reader: CutReader, db: BinarySublevel) {
+  constructor (reader: SlotCutReader, db: BinarySublevel) {
     this.reader = reader
     this.db = db
   }
@@ -62,11 +64,15 @@ export class StateCuts {
    * the checkpoint's `dagRoot`, state-cut.ts). Call in epoch order.
    */
   async rootOf (epoch: bigint, closeVertexHex: string): Promise<{ stateRoot: string, dagRoot: string }> {
-    if (this.computed?.epoch === epoch && this.computed.held.cut.vertexId === closeVertexHex) return this.roots(this.computed.held)
-    const base = (epoch > 1n ? await this.cutOf(epoch - 1n) : undefined) ?? genesisCut(this.reader)
-    const cut = await advanceCut(this.reader, base, closeVertexHex)
+    if (this.computed?.epoch === epoch && this.computed.close === closeVertexHex) return this.roots(this.computed.held)
+    // under the commit rule the close's decision names the slot that ordered it
+    const slot = (await this.reader.vertexDecision(closeVertexHex))?.slot
+    const stored = epoch > 1n ? await this.cutOf(epoch - 1n) : undefined
+    // a slot's cut advances only a slot's cut (a ledger from before slots were recorded: from the genesis once)
+    const base = stored !== undefined && (slot === undefined || stored.slot !== undefined) ? stored : genesisCut(this.reader)
+    const cut = slot === undefined ? await advanceCut(this.reader, base, closeVertexHex) : await advanceCutToSlot(this.reader, base, slot)
     const held: Held = { cut }
-    this.computed = { epoch, held }
+    this.computed = { epoch, close: closeVertexHex, held }
     return this.roots(held)
   }
 

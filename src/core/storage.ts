@@ -58,8 +58,10 @@ export const KEY_PREFIXES = {
     nonceIndex: 'n'
   },
   dagConsensus: {
-    /** `v` ‖ vertex id → the vertex's decision (accepted / rejected) */
+    /** `v` ‖ vertex id → the vertex's decision (accepted / rejected; under the commit rule, the slot that ordered it) */
     decision: 'v',
+    /** `s` ‖ u64 slot (big-endian) → vertex id: under the commit rule, the leader of each committed slot */
+    slotLeader: 's',
     /** `c` ‖ account ‖ u64 nonce → vertex id ‖ tx id: the accepted transaction of a conflict set */
     conflictWinner: 'c'
   },

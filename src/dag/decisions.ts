@@ -65,6 +65,19 @@ export interface DecisionWriterComponents {
 /** One batch of a persist: accepted vertices of whole slots (the last part takes the rejected ones too). */
 interface Part { accepted: string[], rejected: string[], ready?: () => Promise<void> }
 
+/** Under the commit rule: the slot that ordered each accepted vertex of a persist, and whether it led it. */
+type SlotsOf = Map<string, { slot: number, leads: boolean }>
+
+function slotsOf (d: Decisions): SlotsOf | undefined {
+  if (d.slots === undefined || d.slotStarts === undefined || d.slots.length !== d.slotStarts.length) return undefined
+  const out: SlotsOf = new Map()
+  for (const [i, start] of d.slotStarts.entries()) {
+    const { number, leader } = d.slots[i]
+    for (const id of d.accepted.slice(start, d.slotStarts[i + 1] ?? d.accepted.length)) out.set(id, { slot: number, leads: id === leader })
+  }
+  return out
+}
+
 /** Memory that a round changes, adopted only after its batch committed. */
 interface RoundDraft {
   counters: LedgerCounters
@@ -122,6 +135,7 @@ export class DecisionWriter {
   async persist (d: Decisions): Promise<void> {
     if (d.accepted.length === 0 && d.rejected.length === 0) return
     if (this.halted !== undefined) throw this.halted
+    const slots = slotsOf(d)
     for (const part of this.parts(d)) {
       if (part.ready !== undefined) {
         try {
@@ -133,7 +147,7 @@ export class DecisionWriter {
           throw this.halted
         }
       }
-      await this.commitPart(part)
+      await this.commitPart(part, slots)
     }
   }
 
@@ -158,14 +172,14 @@ export class DecisionWriter {
     return parts
   }
 
-  private async commitPart (d: Part): Promise<void> {
+  private async commitPart (d: Part, slots: SlotsOf | undefined): Promise<void> {
     const { store, state } = this.c
     const b = store.batch()
     const after: Array<() => void> = []
     const draft: RoundDraft = { counters: { ...this.counters }, seq: this.seq, lastAccepted: this.lastAccepted, decidedTxs: new Set(), clock: this.finalClock.copy(), clockMoved: false }
     state.beginRound()
     try {
-      for (const id of d.accepted) await this.applyAccepted(b, id, after, draft)
+      for (const id of d.accepted) await this.applyAccepted(b, id, after, draft, slots?.get(id))
       for (const id of d.rejected) await this.applyRejected(b, id, after, draft)
       store.putCounters(b, draft.counters)
       if (draft.clockMoved) store.putFinalClock(b, draft.clock.encode())
@@ -183,14 +197,15 @@ export class DecisionWriter {
     for (const fn of after) fn()
   }
 
-  private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>, draft: RoundDraft): Promise<void> {
+  private async applyAccepted (b: DagBatch, idHex: string, after: Array<() => void>, draft: RoundDraft, slot: { slot: number, leads: boolean } | undefined): Promise<void> {
     const { store, state, core, processing, mempool, events, metrics } = this.c
     const stages = core.takeStages(idHex)
     const info = processing.get(idHex)
     if (info === undefined) return
     const now = Date.now()
     draft.seq++
-    store.putDecision(b, info.id, { status: 'accepted', seq: draft.seq })
+    store.putDecision(b, info.id, { status: 'accepted', seq: draft.seq, ...(slot !== undefined ? { slot: slot.slot } : {}) })
+    if (slot?.leads === true) store.putSlotLeader(b, slot.slot, info.id)
     const outcomes: Awaited<ReturnType<LedgerState['applyVertex']>> = []
     for (const o of await state.applyVertex(b, info)) {
       // the commit rule orders every vertex, so the same transaction may come twice (two vertices carried it): the

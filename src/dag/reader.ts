@@ -44,6 +44,13 @@ export interface LedgerReader {
    * The state cut of a checkpoint (state-cut.ts) is built from these.
    */
   acceptedVertex: (vertexId: string) => Promise<AcceptedVertexView | undefined>
+  /**
+   * A decided vertex's decision and, under the commit rule, the slot that ordered it (state-cut.ts `advanceCutToSlot`);
+   * undefined while undecided or unknown.
+   */
+  vertexDecision: (vertexId: string) => Promise<{ status: 'accepted' | 'rejected', slot?: number } | undefined>
+  /** Under the commit rule: the leaders of the committed slots after `after` through `through`, in slot order. */
+  slotLeaders: (after: number, through: number) => Promise<Array<{ slot: number, vertexId: string }>>
   /** The genesis vertex id and allocations: the state below every cut. */
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
   /**

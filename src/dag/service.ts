@@ -264,6 +264,11 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
       }
       return { parents: v.parentHex, txs }
     },
+    vertexDecision: async (vertexId) => {
+      const d = await ledger.store.getDecision(fromHex(vertexId))
+      return d === undefined ? undefined : { status: d.status, ...(d.slot !== undefined ? { slot: d.slot } : {}) }
+    },
+    slotLeaders: async (after, through) => await ledger.store.slotLeaders(after, through),
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     sealedThroughMs: () => ledger.sealedThroughMs(),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),

@@ -67,6 +67,8 @@ export interface StateCut {
   vertexId: string
   /** The cut vertex's height (the genesis: 0). */
   height: number
+  /** Under the commit rule: the committed slot the cut is the state after (advanceCutToSlot); `vertexId` is its leader. */
+  slot?: number
   accounts: Map<string, AccountState>
   /** past(vertexId) at heights ≥ height − SYNC_BAND_HEIGHTS, the vertex included (not the genesis), by id. */
   band: BandRecord[]
@@ -93,6 +95,51 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
   if (!await reader.isAncestor(prev.vertexId, vertexId)) {
     throw new DagError('PROTOCOL_ERROR', `state cut: ${prev.vertexId.slice(0, 16)} is not in the causal past of ${vertexId.slice(0, 16)}`)
   }
+  // everything at or below the previous cut is already in it
+  return await walkCut(reader, prev, [vertexId], vertexId, async id => await reader.isAncestor(id, prev.vertexId) ? 'below' : 'walk')
+}
+
+/** What advanceCutToSlot reads besides a cut's usual reads: the slots of the commit rule's order. */
+export type SlotCutReader = CutReader & Pick<LedgerReader, 'vertexDecision' | 'slotLeaders'>
+
+/**
+ * Under the commit rule: advances `prev` (the genesis cut, or a cut of an earlier slot) to the state after committed
+ * slot `slot`, the state the ledger itself was in once it had applied that slot. A transaction's outcome there
+ * depends on the order, not only on its vertex's causal past, so the cut is not past(vertex) but the vertices the
+ * order reached through `slot` (O_s): each is in the causal past of the leader of the slot that ordered it, through
+ * vertices of the same or earlier slots, so the walk starts at the leaders of the slots after `prev`'s through
+ * `slot` and stops at vertices of `prev`'s slots and below; collected vertices (rejected: never ordered) carry
+ * nothing. Balances are sums and nonces maxima, so the walk's own order does not matter. The cut's vertex is
+ * `slot`'s leader. Throws as advanceCut, and PROTOCOL_ERROR when `slot` has no committed leader here or a vertex
+ * of the walk has no slot recorded (a ledger from before slots were: s28).
+ */
+export async function advanceCutToSlot (reader: SlotCutReader, prev: StateCut, slot: number): Promise<StateCut> {
+  const genesis = reader.genesisState().vertexId
+  // a cut of past(vertex) holds no slot to stop at: only the genesis cut starts the slots' walk
+  if (prev.slot === undefined && prev.vertexId !== genesis) throw new DagError('PROTOCOL_ERROR', 'state cut: the previous cut is not of a slot')
+  const after = prev.slot ?? -1
+  if (slot <= after) throw new DagError('PROTOCOL_ERROR', `state cut: slot ${slot} is not after the previous cut's ${after}`)
+  const leaders = await reader.slotLeaders(after, slot)
+  const top = leaders[leaders.length - 1]
+  if (top?.slot !== slot) throw new DagError('PROTOCOL_ERROR', `state cut: slot ${slot} has no committed leader here`)
+  const cut = await walkCut(reader, prev, leaders.map(l => l.vertexId), top.vertexId, async id => {
+    if (id === genesis) return 'below'
+    const d = await reader.vertexDecision(id)
+    if (d === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} is not decided here`)
+    if (d.status === 'rejected') return 'skip'
+    if (d.slot === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} has no slot recorded`)
+    if (d.slot <= after) return 'below'
+    if (d.slot > slot) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} of slot ${d.slot} in the past of slot ${slot}'s leaders`)
+    return 'walk'
+  })
+  return { ...cut, slot }
+}
+
+/**
+ * The walk both cuts share: from `starts` through parents, counting each vertex `classify` says to walk (`below`:
+ * already in `prev`, not descended; `skip`: no effects, not descended). `vertexId`: the new cut's vertex.
+ */
+async function walkCut (reader: CutReader, prev: StateCut, starts: string[], vertexId: string, classify: (id: string) => Promise<'walk' | 'below' | 'skip'>): Promise<StateCut> {
   const accounts = new Map<string, AccountState>()
   // copy on write: an account's record is copied (shallow, its credits shared) and its credits copied only when
   // this walk changes them; most accounts do not change in an epoch
@@ -124,7 +171,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
   // accounts whose latest transaction is new in this walk: their unproven credits are filtered at the end
   const moved = new Set<string>()
   const seen = new Set<string>()
-  const stack = [vertexId]
+  const stack = [...starts]
   const parts = cutParts()
   const partKinds = new Set(parts.flatMap(p => [...p.kinds]))
   // the new vertices holding final transactions of a part's kinds, folded in (height, id) order after the walk
@@ -133,8 +180,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
     const id = stack.pop() as string
     if (seen.has(id)) continue
     seen.add(id)
-    // everything at or below the previous cut is already in it
-    if (await reader.isAncestor(id, prev.vertexId)) continue
+    if (await classify(id) !== 'walk') continue
     if (seen.size > MAX_CUT_VERTICES) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_CUT_VERTICES} vertices since the last cut`)
     const v = await reader.acceptedVertex(id)
     if (v === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} is not accepted here`)
@@ -229,6 +275,8 @@ export function cutTree (cut: StateCut): StateTree {
 
 /** Leading bytes of an encoded cut (its format's version); a stored cut of an older format does not decode. */
 const CUT_MAGIC = new TextEncoder().encode('HSC3')
+/** A commit-rule cut (advanceCutToSlot): HSC3's bytes with the slot after the height. */
+const CUT_MAGIC_SLOT = new TextEncoder().encode('HSC4')
 /** The format before parts (s15): the same bytes without the parts, read from this node's own store only. */
 const CUT_MAGIC_NO_PARTS = new TextEncoder().encode('HSC2')
 const SYNC_DIGEST_TAG = new TextEncoder().encode('HARMONY/state-sync/v2')
@@ -248,11 +296,14 @@ const byKey = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 :
  *   u32 u ‖ u × (vertex 32 ‖ amount u128), by vertex), by address ‖ u8 p ‖ p × part (id u8 ‖ u32 n ‖ n bytes: the
  *   part's encoding of its state), by id
  *
- * Accounts at balance 0 and nonce 0 (which then have no credits) are left out.
+ * Accounts at balance 0 and nonce 0 (which then have no credits) are left out. A commit-rule cut is "HSC4" with its
+ * slot (u64) after the height, the rest the same.
  */
 export function encodeCut (cut: StateCut): Uint8Array {
   const w = new Writer(64 + cut.band.length * 120 + cut.accounts.size * 80)
-  w.raw(CUT_MAGIC).fixed(fromHex(cut.vertexId), 32).u32(cut.height).u32(cut.band.length)
+  w.raw(cut.slot === undefined ? CUT_MAGIC : CUT_MAGIC_SLOT).fixed(fromHex(cut.vertexId), 32).u32(cut.height)
+  if (cut.slot !== undefined) w.u64(BigInt(cut.slot))
+  w.u32(cut.band.length)
   for (const r of [...cut.band].sort((x, y) => byKey([x.id, 0], [y.id, 0]))) {
     w.fixed(fromHex(r.id), 32).u32(r.height).u64(r.timestampMs).u8(r.parents.length)
     for (const p of r.parents) w.fixed(fromHex(p), 32)
@@ -287,10 +338,15 @@ export function decodeCut (bytes: Uint8Array, stored = false): StateCut {
   try {
     const r = new Reader(bytes, 'state cut')
     const magic = r.fixed(CUT_MAGIC.length)
-    const legacy = stored && magic.every((b, i) => b === CUT_MAGIC_NO_PARTS[i])
-    if (!legacy && magic.some((b, i) => b !== CUT_MAGIC[i])) r.fail('not a state cut of this format')
+    const is = (m: Uint8Array): boolean => magic.every((b, i) => b === m[i])
+    const legacy = stored && is(CUT_MAGIC_NO_PARTS)
+    const slotted = is(CUT_MAGIC_SLOT)
+    if (!legacy && !slotted && !is(CUT_MAGIC)) r.fail('not a state cut of this format')
     const vertexId = toHex(r.fixed(32))
     const height = r.u32()
+    const slotValue = slotted ? r.u64() : undefined
+    if (slotValue !== undefined && slotValue > BigInt(Number.MAX_SAFE_INTEGER)) r.fail('slot out of range')
+    const slot = slotValue === undefined ? undefined : Number(slotValue)
     const n = r.u32()
     if (n > MAX_BAND_RECORDS) r.fail('too many band records')
     const band: BandRecord[] = []
@@ -336,7 +392,7 @@ export function decodeCut (bytes: Uint8Array, stored = false): StateCut {
     // every part this node folds must be there: a cut without one would start that part empty
     for (const part of cutParts()) if (!parts.has(part.id)) r.fail(`the ${part.name} part is missing`)
     r.end()
-    return { vertexId, height, accounts, band, parts }
+    return { vertexId, height, ...(slot !== undefined ? { slot } : {}), accounts, band, parts }
   } catch (err) {
     if (err instanceof DagError) throw err
     throw new DagError('ENCODING_INVALID', (err as Error).message, {}, { cause: err })

@@ -1,6 +1,6 @@
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, type SublevelName } from '../core/storage.ts'
 import { getValue, sublevel } from '../core/storage.ts'
-import { concatBytes, fromHex, Reader, Writer } from '../core/codec.ts'
+import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
 import type { VertexStatus } from './graph.ts'
 import { decodeBodyRef, type VertexBodyLog } from './body-log.ts'
 import { ACCOUNT_RECORD_BYTES, type AccountRecord, ACCOUNTS_FORMAT, type AccountSnapshot, decodeAccount, decodeCreditAmount, decodeLegacyAccount, encodeAccount, encodeCreditAmount, type UnprovenCredit } from './account-record.ts'
@@ -52,6 +52,11 @@ export interface VertexDecision {
   status: Exclude<VertexStatus, 'processing'>
   /** acceptance sequence number on this node (0 for rejected) */
   seq: bigint
+  /**
+   * Under the commit rule, the slot (round × leaders + index) whose committed leader ordered the vertex: the same
+   * at every node, unlike `seq`. Absent under Avalanche, for a rejected vertex, and in records written before s28.
+   */
+  slot?: number
 }
 
 export interface Counters {
@@ -79,16 +84,20 @@ export function decodeTxRecord (b: Uint8Array): TxRecord {
   return { status: STATUS_BY_CODE[s], vertexId, reason: REJECT_REASONS[reason], decidedAtMs }
 }
 
+/** u8 status ‖ u64 seq ‖ [u64 slot] */
 function encodeDecision (d: VertexDecision): Uint8Array {
-  return new Writer(9).u8(d.status === 'accepted' ? 1 : 2).u64(d.seq).finish()
+  const w = new Writer(17).u8(d.status === 'accepted' ? 1 : 2).u64(d.seq)
+  if (d.slot !== undefined) w.u64(BigInt(d.slot))
+  return w.finish()
 }
 
 function decodeDecision (b: Uint8Array): VertexDecision {
   const r = new Reader(b, 'vertex decision')
   const s = r.u8()
   const seq = r.u64()
+  const slot = r.remaining > 0 ? Number(r.u64()) : undefined
   r.end()
-  return { status: s === 1 ? 'accepted' : 'rejected', seq }
+  return { status: s === 1 ? 'accepted' : 'rejected', seq, ...(slot !== undefined ? { slot } : {}) }
 }
 
 function encodeCounters (c: Counters): Uint8Array {
@@ -107,6 +116,8 @@ const PREFIX_I = keyBytes(KEY_PREFIXES.dagTx.txRecord)
 const PREFIX_N = keyBytes(KEY_PREFIXES.dagTx.nonceIndex)
 const PREFIX_V = keyBytes(KEY_PREFIXES.dagConsensus.decision)
 const PREFIX_C = keyBytes(KEY_PREFIXES.dagConsensus.conflictWinner)
+const PREFIX_S = keyBytes(KEY_PREFIXES.dagConsensus.slotLeader)
+const slotKey = (slot: number): Uint8Array => concatBytes(PREFIX_S, new Writer(8).u64(BigInt(slot)).finish())
 const KEY_GENESIS = keyBytes(KEY_PREFIXES.dagMeta.genesis)
 const KEY_COUNTERS = keyBytes(KEY_PREFIXES.dagMeta.counters)
 const KEY_FINAL_CLOCK = keyBytes(KEY_PREFIXES.dagMeta.finalClock)
@@ -332,6 +343,22 @@ export class DagStore {
     b.put(this.consensus, concatBytes(PREFIX_V, vertexId), encodeDecision(d))
     // decided: no longer loaded at start as undecided (the same batch, so a crash keeps both or neither)
     b.del(this.graph, concatBytes(PREFIX_UNDECIDED, vertexId))
+  }
+
+  /** Under the commit rule: `vertexId` led committed slot `slot` (written in the batch that accepts it). */
+  putSlotLeader (b: DagBatch, slot: number, vertexId: Uint8Array): void {
+    b.put(this.consensus, slotKey(slot), vertexId)
+  }
+
+  /** The leaders of the committed slots after `after` through `through` (skipped slots have none), in slot order. */
+  async slotLeaders (after: number, through: number): Promise<Array<{ slot: number, vertexId: string }>> {
+    const out: Array<{ slot: number, vertexId: string }> = []
+    if (through <= after) return out
+    const from = after < 0 ? { gte: slotKey(0) } : { gt: slotKey(after) }
+    for await (const [k, v] of this.consensus.iterator({ ...from, lte: slotKey(through) })) {
+      out.push({ slot: Number(new Reader(k.subarray(PREFIX_S.length), 'slot key').u64()), vertexId: toHex(v) })
+    }
+    return out
   }
 
   async getDecision (vertexId: Uint8Array): Promise<VertexDecision | undefined> {

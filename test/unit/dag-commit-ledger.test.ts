@@ -22,7 +22,7 @@ import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeK
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { ledgerReader } from '../../src/dag/service.ts'
-import { advanceCut, genesisCut } from '../../src/dag/state-cut.ts'
+import { advanceCut, advanceCutToSlot, cutTree, decodeCut, encodeCut, genesisCut } from '../../src/dag/state-cut.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
@@ -379,5 +379,56 @@ test('one transaction sent to two validators is carried by two vertices: final o
   t.is(sender?.nonce, 1n)
   t.is(sender?.balance, START - 5000n - (txInfo(bytes).tx.fee))
   t.is(cut.accounts.get(hexOf(users[1]))?.balance, START + 5000n)
+  for (const n of nodes) await close(n)
+})
+
+test('the state after a committed slot: a cut over the order (not one vertex\'s past) is the ledger\'s own state, the same bytes at every node', async t => {
+  const { nodes, users, genesis } = await network()
+  const ids: string[] = []
+  // a double spend (its winner is the order's choice, not any one vertex's past) and transfers at every validator
+  ids.push(await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 5000n, 0n)))
+  ids.push(await nodes[1].ledger.submitTransaction(transfer(genesis, users[0], users[2], 6000n, 0n)))
+  for (let i = 1; i < 4; i++) ids.push(await nodes[i].ledger.submitTransaction(transfer(genesis, users[i], users[(i + 1) % 4], 100n * BigInt(i), 0n)))
+  const decided = async (): Promise<boolean> => (await Promise.all(ids.map(async id => await statuses(nodes, id)))).every(s => s.every(x => x === 'final' || x === 'rejected'))
+  t.true(await runUntil([nodes], decided) >= 0, 'every transaction decided at every node')
+  // the slot reached so far, and one in the middle of the history
+  const readers = nodes.map(n => ledgerReader(n.ledger))
+  const firstSlots = await readers[0].slotLeaders(-1, Number.MAX_SAFE_INTEGER)
+  t.true(firstSlots.length >= 2, 'several committed slots')
+  const middle = firstSlots[Math.floor(firstSlots.length / 2) - 1].slot
+  // more transfers, then quiet: every node has applied every slot it committed
+  for (let i = 1; i < 4; i++) ids.push(await nodes[(i + 2) % 4].ledger.submitTransaction(transfer(genesis, users[i], users[0], 7n, 1n)))
+  t.true(await runUntil([nodes], decided) >= 0, 'the second transfers decided')
+  await runUntil([nodes], async () => nodes.every(n => n.ledger.roundView()?.work === false))
+  const last = (await readers[0].slotLeaders(-1, Number.MAX_SAFE_INTEGER)).at(-1)?.slot as number
+  const bytes: string[] = []
+  const roots: string[] = []
+  for (const [i, n] of nodes.entries()) {
+    const reader = readers[i]
+    t.is((await reader.slotLeaders(-1, Number.MAX_SAFE_INTEGER)).at(-1)?.slot, last, 'the same last slot everywhere')
+    const whole = await advanceCutToSlot(reader, genesisCut(reader), last)
+    // the ledger's own accounts (its stateRoot hashes these records: a different digest than the checkpoint's tree)
+    const own = new Map<string, string>()
+    for await (const [address, rec] of n.ledger.store.allAccounts()) own.set(toHex(address), `${rec.balance}/${rec.nonce}`)
+    const cutAccounts = new Map([...whole.accounts].filter(([, x]) => x.balance !== 0n || x.nonce !== 0n).map(([k, x]) => [k, `${x.balance}/${x.nonce}`]))
+    const sorted = (m: Map<string, string>): Array<[string, string]> => [...m].sort((x, y) => (x[0] < y[0] ? -1 : 1))
+    t.deepEqual(sorted(cutAccounts), sorted(own), `node ${i}: the cut after the last slot holds the ledger's accounts`)
+    // advanced in two steps, through a slot in the middle, it is the same cut
+    const half = await advanceCutToSlot(reader, genesisCut(reader), middle)
+    const stepped = await advanceCutToSlot(reader, decodeCut(encodeCut(half)), last)
+    t.deepEqual(encodeCut(stepped), encodeCut(whole))
+    t.is(whole.slot, last)
+    t.is(decodeCut(encodeCut(whole)).slot, last)
+    bytes.push(toHex(encodeCut(whole)))
+    roots.push(cutTree(whole).root)
+    // a slot before the previous cut's, or one that is no committed slot, is refused
+    await t.throwsAsync(advanceCutToSlot(reader, half, middle), { message: /not after/ })
+    await t.throwsAsync(advanceCutToSlot(reader, genesisCut(reader), last + 1000), { message: /no committed leader/ })
+  }
+  t.is(new Set(bytes).size, 1, 'the same cut, byte for byte, at every node')
+  t.is(new Set(roots).size, 1)
+  // the double spend's sender: one of its two spends in the cut, its nonce used once
+  const sender = decodeCut(fromHex(bytes[0])).accounts.get(toHex(parseAddress(addressOf(users[0]))))
+  t.is(sender?.nonce, 1n)
   for (const n of nodes) await close(n)
 })

@@ -128,11 +128,15 @@ export class CommitCore implements ConsensusCore {
 
   /** Outputs what the rule decided since the last call: its ordered vertices accepted, its collected ones rejected. */
   advance (): Decisions {
-    const out: Decisions = { accepted: [], rejected: [], slotStarts: [] }
+    const out: Decisions & { slotStarts: number[], slots: NonNullable<Decisions['slots']> } = { accepted: [], rejected: [], slotStarts: [], slots: [] }
     for (const slot of this.rule.next()) {
       const start = out.accepted.length
       for (const v of slot.vertices) this.settle(v.id, 'accepted', out.accepted)
-      if (out.accepted.length > start) out.slotStarts?.push(start)
+      if (out.accepted.length > start && slot.leader !== undefined) {
+        // the leader comes last in its slot (it has the highest round of its causal past)
+        out.slotStarts.push(start)
+        out.slots.push({ number: this.rule.slotNumber(slot), leader: slot.leader.id })
+      }
       for (const v of slot.dropped) this.settle(v.id, 'rejected', out.rejected)
     }
     return out

@@ -288,7 +288,8 @@ export class CommitRule {
     return dropped
   }
 
-  private slotNumber (slot: Slot): number { return slot.round * this.leaders + slot.index }
+  /** A slot's number: its position in the order of slots (round × leaders + index), the same at every node. */
+  slotNumber (slot: Slot): number { return slot.round * this.leaders + slot.index }
   private get lastSlot (): number { return this.slotNumber({ round: this.highestRound, index: this.leaders - 1 }) }
 
   /** A slot's decision: the direct rule, else the indirect one (its anchors decided through `memo` first). */

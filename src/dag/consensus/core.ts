@@ -16,6 +16,8 @@ export interface Decisions {
    * last committed leader, CommitCore.resumeFromGraph).
    */
   slotStarts?: number[]
+  /** The commit rule: for each entry of `slotStarts`, its slot's number (CommitRule.slotNumber) and its leader's id. */
+  slots?: Array<{ number: number, leader: string }>
 }
 
 /** Appends `d` to `into` (its slots' starts moved by what `into` already holds). */
@@ -23,6 +25,7 @@ export function appendDecisions (into: Decisions, d: Decisions): void {
   if (d.slotStarts !== undefined) {
     const from = into.accepted.length
     into.slotStarts = [...into.slotStarts ?? [], ...d.slotStarts.map(i => i + from)]
+    into.slots = [...into.slots ?? [], ...d.slots ?? []]
   }
   into.accepted.push(...d.accepted)
   into.rejected.push(...d.rejected)
