@@ -77,7 +77,12 @@ export const KEY_PREFIXES = {
     /** whole key → the checkpoint cut a synced ledger started from: cut vertex id ‖ u32 lowest band height (src/dag/history.ts) */
     syncBase: 'sync-base',
     /** whole key → u8 version of the account records: absent before s20 (credits inside the record; store.ts upgrades) */
-    accountsFormat: 'accounts'
+    accountsFormat: 'accounts',
+    /**
+     * whole key → n × (vertex id ‖ u16 author index): under the commit rule, the authors of the band a synced ledger
+     * started from (no bodies: the rule resumes from these, src/dag/state-sync.ts)
+     */
+    syncedAuthors: 'synced-authors'
   },
   dagGraph: {
     /** `r` ‖ vertex id → u32 height ‖ u64 timestamp ‖ u8 flags ‖ u8 n ‖ n parent ids */

@@ -38,14 +38,16 @@ export interface GraphRecord {
 }
 
 /**
- * The checkpoint cut a synced ledger started from (state sync): every vertex of past(id) at heights ≥ floor has
- * its record here (the band), nothing below it but `base` records. Ancestry of a base vertex X from V: X is in
- * past(id); if `id` is in past(V), so is X; otherwise past(id) \ past(V) is found by walking both pasts down
- * through the band, and X is outside it when that set closes above the floor (a vertex concurrent with the cut
- * was built on the tips of its time, so it closes a few heights down). If it does not close there, the answer is
- * unknown here and the walk throws SYNC_BASE_TOO_SHALLOW: never a guess.
+ * The checkpoint cut a synced ledger started from (state sync): every vertex of past(ids) at heights ≥ floor has
+ * its record here (the band), nothing below it but `base` records. `ids` is the cut's vertex, or under the commit
+ * rule the maximal vertices of what the order reached through the cut's slot (its band's vertices no other band
+ * vertex names). Ancestry of a base vertex X from V: X is in past(ids); if every one of `ids` is in past(V), so is
+ * X; otherwise past(ids) \ past(V) is found by walking both pasts down through the band, and X is in past(V) when
+ * that set closes above the floor (a vertex concurrent with the cut was built on the tips of its time, so it closes
+ * a few heights down). If it does not close there, the answer is unknown here and the walk throws
+ * SYNC_BASE_TOO_SHALLOW: never a guess.
  */
-export interface SyncBase { id: string, floor: number }
+export interface SyncBase { ids: string[], floor: number }
 
 /** Vertices one walk of past(base) \ past(V) may visit: a band holds at most a few thousand. */
 const MAX_BASE_WALK = 20_000
@@ -188,7 +190,7 @@ export class DagGraph {
   private async baseInPast (from: string[]): Promise<boolean> {
     const b = this.syncBase
     if (b === undefined) return false
-    if ((await this.ancestorsAmong(from, [b.id])).has(b.id)) return true
+    if ((await this.ancestorsAmong(from, b.ids)).size === b.ids.length) return true
     // both pasts, highest first: a vertex's labels are final when it is taken (its children are all higher)
     const IN_BASE = 1
     const IN_FROM = 2
@@ -204,7 +206,7 @@ export class DagGraph {
       label.set(id, l)
       open.push(id)
     }
-    await push(b.id, IN_BASE)
+    for (const id of b.ids) await push(id, IN_BASE)
     for (const f of from) await push(f, IN_FROM)
     let baseOnly = 1
     let taken = 0
@@ -224,7 +226,7 @@ export class DagGraph {
       if (n === undefined) continue
       for (const p of n.parents) await push(p, l)
     }
-    throw new DagError('SYNC_BASE_TOO_SHALLOW', `ancestry below the checkpoint this ledger synced from (${b.id.slice(0, 16)}, band from height ${b.floor}) is not known here`)
+    throw new DagError('SYNC_BASE_TOO_SHALLOW', `ancestry below the checkpoint this ledger synced from (${b.ids[0].slice(0, 16)}, band from height ${b.floor}) is not known here`)
   }
 
   async isAncestorOrSelf (ancestor: string, of: string[]): Promise<boolean> {

@@ -45,6 +45,7 @@ const PREFIX_H = keyBytes(KEY_PREFIXES.dagGraph.byHeight)
 const PREFIX_U = keyBytes(KEY_PREFIXES.dagGraph.undecided)
 const KEY_HISTORY = keyBytes(KEY_PREFIXES.dagMeta.history)
 const KEY_SYNC_BASE = keyBytes(KEY_PREFIXES.dagMeta.syncBase)
+const KEY_SYNCED_AUTHORS = keyBytes(KEY_PREFIXES.dagMeta.syncedAuthors)
 const EMPTY = new Uint8Array(0)
 
 export function encodeGraphRecord (r: GraphRecord): Uint8Array {
@@ -168,15 +169,37 @@ export class DagHistory implements GraphRecordSource {
   async readSyncBase (): Promise<SyncBase | undefined> {
     const v = await this.store.meta.get(KEY_SYNC_BASE)
     if (v === undefined) return undefined
+    // n × vertex id ‖ u32 floor (one id before s28)
     const rd = new Reader(v, 'sync base')
-    const id = toHex(rd.fixed(32))
+    if (v.length < 36 || (v.length - 4) % 32 !== 0) rd.fail('not a sync base')
+    const ids: string[] = []
+    for (let i = 0; i < (v.length - 4) / 32; i++) ids.push(toHex(rd.fixed(32)))
     const floor = rd.u32()
     rd.end()
-    return { id, floor }
+    return { ids, floor }
+  }
+
+  /** Under the commit rule: the author (genesis validator index) of each band vertex a synced ledger started from. */
+  putSyncedAuthors (b: DagBatch, authors: ReadonlyArray<{ id: string, author: number }>): void {
+    const w = new Writer(authors.length * 34)
+    for (const a of authors) w.fixed(fromHex(a.id), 32).u16(a.author)
+    b.put(this.store.meta, KEY_SYNCED_AUTHORS, w.finish())
+  }
+
+  /** putSyncedAuthors' list, by vertex id (empty for a ledger that did not sync from a commit-rule cut). */
+  async readSyncedAuthors (): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    const v = await this.store.meta.get(KEY_SYNCED_AUTHORS)
+    if (v === undefined) return out
+    const rd = new Reader(v, 'synced authors')
+    while (rd.remaining > 0) out.set(toHex(rd.fixed(32)), rd.u16())
+    return out
   }
 
   putSyncBase (b: DagBatch, base: SyncBase): void {
-    b.put(this.store.meta, KEY_SYNC_BASE, new Writer(36).fixed(fromHex(base.id), 32).u32(base.floor).finish())
+    const w = new Writer(4 + 32 * base.ids.length)
+    for (const id of base.ids) w.fixed(fromHex(id), 32)
+    b.put(this.store.meta, KEY_SYNC_BASE, w.u32(base.floor).finish())
   }
 
   /**

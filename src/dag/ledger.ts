@@ -198,8 +198,19 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     await this.store.bodyLog?.close()
   }
 
+  /** Under the commit rule, after a restart or a state sync: the rule goes on after the last committed leader. */
+  private async resumeCommitRule (): Promise<void> {
+    if (this.commit === undefined) return
+    const synced = await this.history.readSyncedAuthors()
+    const keys = this.genesis.validators.map(v => toHex(v.publicKey))
+    await this.commit.resumeFromGraph(async id => await this.store.getVertex(fromHex(id)), id => {
+      const i = synced.get(id)
+      return i === undefined ? undefined : keys[i]
+    })
+  }
+
   private async loadGraph (): Promise<void> {
-    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.commit?.resumeFromGraph(async id => await this.store.getVertex(fromHex(id))) } })
+    const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.resumeCommitRule() } })
     if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
     this.loadStats = { loaded: r.loaded, decoded: r.decoded }
     await this.decisions.persist(r.decisions)

@@ -49,6 +49,8 @@ export interface LedgerReader {
    * undefined while undecided or unknown.
    */
   vertexDecision: (vertexId: string) => Promise<{ status: 'accepted' | 'rejected', slot?: number } | undefined>
+  /** The index in the genesis validators of a stored vertex's author; undefined without its body here. */
+  vertexAuthorIndex: (vertexId: string) => Promise<number | undefined>
   /** Under the commit rule: the leaders of the committed slots after `after` through `through`, in slot order. */
   slotLeaders: (after: number, through: number) => Promise<Array<{ slot: number, vertexId: string }>>
   /** The genesis vertex id and allocations: the state below every cut. */

@@ -26,7 +26,7 @@ import type { OrderChecker } from './order-checkers.ts'
 import type { AcceptedVertexView, LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
-import { vertexInfo } from './vertex.ts'
+import { vertexAuthor, vertexInfo } from './vertex.ts'
 
 export interface DagComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
@@ -233,6 +233,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
 
 /** The read interface of a ledger that its neighbours get (DagService.reader); benches build cuts with it. */
 export function ledgerReader (ledger: DagLedger): LedgerReader {
+  let validatorIndex: Map<string, number> | undefined
+  let syncedAuthors: Map<string, number> | undefined
   return {
     get chainId () { return ledger.chainId },
     get consensusRule () { return ledger.genesis.consensus.rule ?? 'avalanche' },
@@ -269,6 +271,13 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
       return d === undefined ? undefined : { status: d.status, ...(d.slot !== undefined ? { slot: d.slot } : {}) }
     },
     slotLeaders: async (after, through) => await ledger.store.slotLeaders(after, through),
+    vertexAuthorIndex: async (vertexId) => {
+      const bytes = await ledger.getVertexBytes(vertexId)
+      // the band of the commit-rule cut this ledger synced from has no bodies: its authors came with the cut
+      if (bytes === undefined) return (syncedAuthors ??= await ledger.history.readSyncedAuthors()).get(vertexId)
+      validatorIndex ??= new Map(ledger.genesis.validators.map((v, i) => [toHex(v.publicKey), i]))
+      return validatorIndex.get(toHex(vertexAuthor(bytes)))
+    },
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     sealedThroughMs: () => ledger.sealedThroughMs(),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),

@@ -27,6 +27,7 @@ import { FEE_POOL_ACCOUNT } from './fee-pool.ts'
 import type { LedgerReader } from './reader.ts'
 import { type AccountLeaf, buildStateTree, type StateTree } from './state-root.ts'
 import { requireTxKind } from './tx-kinds.ts'
+import { COMMIT_GC_DEPTH } from './consensus/commit-core.ts'
 
 const FEE_POOL_HEX = toHex(FEE_POOL_ACCOUNT)
 /** The credits of every account that has none: shared, never written (AccountState.unproven is read-only). */
@@ -41,6 +42,11 @@ export const MAX_CUT_VERTICES = 200_000
 export const SYNC_BAND_HEIGHTS = 32
 /** Graph records in a band: SYNC_BAND_HEIGHTS heights of up to 64 validators' vertices. */
 export const MAX_BAND_RECORDS = 64 * (SYNC_BAND_HEIGHTS + 1)
+/**
+ * A commit-rule cut's band: the ordered vertices of the rounds the rule keeps below the slot's round
+ * (COMMIT_GC_DEPTH), which a node starting from the cut needs to go on ordering as the others do.
+ */
+export const MAX_SLOT_BAND_RECORDS = 64 * (COMMIT_GC_DEPTH + 1)
 
 export interface AccountState {
   balance: bigint
@@ -60,6 +66,8 @@ export interface BandRecord {
   height: number
   timestampMs: bigint
   parents: string[]
+  /** A commit-rule cut's record: its author's index in the genesis validators (the rule resumes from it). */
+  author?: number
 }
 
 /** The accounts at one cut (hex address without 0x → state), and the vertex that defines it. */
@@ -70,7 +78,11 @@ export interface StateCut {
   /** Under the commit rule: the committed slot the cut is the state after (advanceCutToSlot); `vertexId` is its leader. */
   slot?: number
   accounts: Map<string, AccountState>
-  /** past(vertexId) at heights ≥ height − SYNC_BAND_HEIGHTS, the vertex included (not the genesis), by id. */
+  /**
+   * past(vertexId) at heights ≥ height − SYNC_BAND_HEIGHTS, the vertex included (not the genesis), by id; for a
+   * commit-rule cut, every vertex the order reached through the slot at heights ≥ height − COMMIT_GC_DEPTH, with
+   * its author.
+   */
   band: BandRecord[]
   /** The state of each registered part (cut-parts.ts) at this cut, by part id. */
   parts: Map<CutPartId, unknown>
@@ -100,7 +112,7 @@ export async function advanceCut (reader: CutReader, prev: StateCut, vertexId: s
 }
 
 /** What advanceCutToSlot reads besides a cut's usual reads: the slots of the commit rule's order. */
-export type SlotCutReader = CutReader & Pick<LedgerReader, 'vertexDecision' | 'slotLeaders'>
+export type SlotCutReader = CutReader & Pick<LedgerReader, 'vertexDecision' | 'slotLeaders' | 'vertexAuthorIndex'>
 
 /**
  * Under the commit rule: advances `prev` (the genesis cut, or a cut of an earlier slot) to the state after committed
@@ -132,7 +144,40 @@ export async function advanceCutToSlot (reader: SlotCutReader, prev: StateCut, s
     if (d.slot > slot) throw new DagError('PROTOCOL_ERROR', `state cut: vertex ${id.slice(0, 16)} of slot ${d.slot} in the past of slot ${slot}'s leaders`)
     return 'walk'
   })
-  return { ...cut, slot }
+  return { ...cut, ...await slotBandOf(reader, slot, top.vertexId), slot }
+}
+
+/**
+ * A commit-rule cut's band: the vertices ordered through `slot` at rounds ≥ the top leader's − COMMIT_GC_DEPTH
+ * (the rounds the rule keeps after that slot), with their authors, by id. Each is in the past of a leader of a slot
+ * ≤ `slot` of those rounds, through vertices of those rounds and slots.
+ */
+async function slotBandOf (reader: SlotCutReader, slot: number, topId: string): Promise<{ height: number, band: BandRecord[] }> {
+  const top = await reader.vertexRecord(topId)
+  if (top === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no graph record of ${topId.slice(0, 16)}`)
+  const floor = Math.max(1, top.height - COMMIT_GC_DEPTH)
+  // a round has at most 64 leader slots (one per validator)
+  const leaders = await reader.slotLeaders(Math.max(-1, slot - MAX_SLOT_BAND_RECORDS), slot)
+  const band: BandRecord[] = []
+  const seen = new Set<string>()
+  const stack = leaders.map(l => l.vertexId)
+  while (stack.length > 0) {
+    const id = stack.pop() as string
+    if (seen.has(id)) continue
+    seen.add(id)
+    const r = await reader.vertexRecord(id)
+    if (r === undefined || r.height < floor) continue
+    const d = await reader.vertexDecision(id)
+    // collected unordered, or (a leader's weak link) ordered by a later slot: not the rule's state at `slot`
+    if (d?.status !== 'accepted' || d.slot === undefined || d.slot > slot) continue
+    const author = await reader.vertexAuthorIndex(id)
+    if (author === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no body of ${id.slice(0, 16)} to read its author from`)
+    band.push({ id, height: r.height, timestampMs: r.timestampMs, parents: [...r.parents], author })
+    if (band.length > MAX_SLOT_BAND_RECORDS) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_SLOT_BAND_RECORDS} vertices in the rounds the rule keeps`)
+    for (const p of r.parents) if (!seen.has(p)) stack.push(p)
+  }
+  band.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+  return { height: top.height, band }
 }
 
 /**
@@ -297,7 +342,8 @@ const byKey = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 :
  *   part's encoding of its state), by id
  *
  * Accounts at balance 0 and nonce 0 (which then have no credits) are left out. A commit-rule cut is "HSC4" with its
- * slot (u64) after the height, the rest the same.
+ * slot (u64) after the height and each band record's author (u16, its index in the genesis validators) after its
+ * timestamp, the rest the same.
  */
 export function encodeCut (cut: StateCut): Uint8Array {
   const w = new Writer(64 + cut.band.length * 120 + cut.accounts.size * 80)
@@ -305,7 +351,9 @@ export function encodeCut (cut: StateCut): Uint8Array {
   if (cut.slot !== undefined) w.u64(BigInt(cut.slot))
   w.u32(cut.band.length)
   for (const r of [...cut.band].sort((x, y) => byKey([x.id, 0], [y.id, 0]))) {
-    w.fixed(fromHex(r.id), 32).u32(r.height).u64(r.timestampMs).u8(r.parents.length)
+    w.fixed(fromHex(r.id), 32).u32(r.height).u64(r.timestampMs)
+    if (cut.slot !== undefined) w.u16(r.author ?? 0xffff)
+    w.u8(r.parents.length)
     for (const p of r.parents) w.fixed(fromHex(p), 32)
   }
   const rows = [...cut.accounts].filter(([, a]) => a.balance !== 0n || a.nonce !== 0n).sort(byKey)
@@ -348,16 +396,17 @@ export function decodeCut (bytes: Uint8Array, stored = false): StateCut {
     if (slotValue !== undefined && slotValue > BigInt(Number.MAX_SAFE_INTEGER)) r.fail('slot out of range')
     const slot = slotValue === undefined ? undefined : Number(slotValue)
     const n = r.u32()
-    if (n > MAX_BAND_RECORDS) r.fail('too many band records')
+    if (n > (slotted ? MAX_SLOT_BAND_RECORDS : MAX_BAND_RECORDS)) r.fail('too many band records')
     const band: BandRecord[] = []
     for (let i = 0; i < n; i++) {
       const id = toHex(r.fixed(32))
       const h = r.u32()
       const timestampMs = r.u64()
+      const author = slotted ? r.u16() : undefined
       const k = r.u8()
       const parents: string[] = []
       for (let j = 0; j < k; j++) parents.push(toHex(r.fixed(32)))
-      band.push({ id, height: h, timestampMs, parents })
+      band.push({ id, height: h, timestampMs, parents, ...(author !== undefined ? { author } : {}) })
     }
     const m = r.u32()
     if (m > MAX_CUT_ACCOUNTS) r.fail('too many accounts')

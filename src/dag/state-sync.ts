@@ -5,12 +5,13 @@
  * past(cut) computes the outcomes and the state the others computed (test/unit/state-sync.test.ts checks it
  * against a node that applied everything, over random DAGs).
  */
-import { fromHex } from '../core/codec.ts'
+import { fromHex, toHex } from '../core/codec.ts'
 import type { BinarySublevel } from '../core/storage.ts'
 import { getCutPart } from './cut-parts.ts'
 import { DagError } from './errors.ts'
 import type { DagHistory } from './history.ts'
-import { type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
+import { type BandRecord, type StateCut, SYNC_BAND_HEIGHTS } from './state-cut.ts'
+import { COMMIT_GC_DEPTH } from './consensus/commit-core.ts'
 import type { AccountSnapshot, DagStore } from './store.ts'
 
 /** The account records of a cut, as LedgerState stores them. */
@@ -38,16 +39,23 @@ export async function installCut (c: { store: DagStore, history: DagHistory, gen
   if (await store.getGenesisId() !== undefined) throw new DagError('SYNC_FAILED', 'this datadir already holds a ledger; state sync starts only an empty one')
   const b = store.batch()
   store.putGenesisId(b, c.genesisId)
-  history.putCut(b, { id: cut.vertexId, height: cut.height })
-  history.putSyncBase(b, { id: cut.vertexId, floor: Math.max(0, cut.height - SYNC_BAND_HEIGHTS) })
-  const accepted = { status: 'accepted' as const, seq: 0n }
+  // under the commit rule the cut is what the order reached through its slot: the band's vertices that no other
+  // names are its maximal ones (the sync base's ids, and the tips); the band stays in memory above the genesis as
+  // the history cut (the rule resumes from it, with the band's authors: CommitCore.resumeFromGraph)
+  const slotted = cut.slot !== undefined
+  const frontier = slotted ? frontierOf(cut.band) : [cut.vertexId]
+  history.putCut(b, slotted ? { id: toHex(c.genesisId), height: 0 } : { id: cut.vertexId, height: cut.height })
+  history.putSyncBase(b, { ids: frontier, floor: Math.max(0, cut.height - (slotted ? COMMIT_GC_DEPTH : SYNC_BAND_HEIGHTS)) })
+  // a band record's slot is at most the cut's (all a later cut's walk needs: it stops there)
+  const accepted = { status: 'accepted' as const, seq: 0n, ...(slotted ? { slot: cut.slot } : {}) }
   const band = new Set<string>()
   for (const r of cut.band) {
     band.add(r.id)
-    history.putSynced(b, fromHex(r.id), { height: r.height, timestampMs: r.timestampMs, parents: r.parents, underCut: r.id !== cut.vertexId })
+    history.putSynced(b, fromHex(r.id), { height: r.height, timestampMs: r.timestampMs, parents: r.parents, underCut: !slotted && r.id !== cut.vertexId })
     store.putDecision(b, fromHex(r.id), accepted)
   }
-  b.put(store.tips, fromHex(cut.vertexId), new Uint8Array(0))
+  for (const id of frontier) b.put(store.tips, fromHex(id), new Uint8Array(0))
+  if (slotted) history.putSyncedAuthors(b, cut.band.map(r => ({ id: r.id, author: r.author ?? -1 })))
   const deep = new Set<string>()
   for (const { address, rec } of cutAccountRecords(cut)) store.putAccountSnapshot(b, address, rec)
   store.putAccountsFormat(b)
@@ -68,4 +76,10 @@ export async function installCut (c: { store: DagStore, history: DagHistory, gen
   // the bridge's cursor and cut (state-cuts.ts) in the same batch; fsync'd: a power loss keeps all or nothing
   for (const e of extra) b.put(e.sublevel, e.key, e.value)
   await b.commit({ sync: true })
+}
+
+/** The band's records that no other record names: a commit-rule cut's maximal vertices. */
+function frontierOf (band: readonly BandRecord[]): string[] {
+  const named = new Set(band.flatMap(r => r.parents))
+  return band.filter(r => !named.has(r.id)).map(r => r.id).sort()
 }

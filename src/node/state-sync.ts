@@ -23,6 +23,7 @@ import { type BinaryDb, sublevel, type SublevelName } from '../core/storage.ts'
 import type { DagService } from '../dag/service.ts'
 import { cutPartWrites } from '../dag/cut-parts.ts'
 import { installCut } from '../dag/state-sync.ts'
+import { DagError } from '../dag/errors.ts'
 
 export interface CheckpointSyncComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getPeers'>
@@ -55,16 +56,11 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
   const { ledger } = c.dag
   const held = await ledger.store.getGenesisId() !== undefined
   if (held && init.resync !== true) return undefined // this datadir already holds a ledger
-  if (ledger.genesis.consensus.rule === 'commit') {
-    // a cut is a causal past; under the commit rule the joiner would also need the order the network gave the
-    // vertices concurrent with it, which no cut carries yet (docs/protocol.md "The commit rule")
-    c.logger.warn(held ? 'state sync is not built for the commit rule: keeping this ledger' : 'state sync is not built for the commit rule: starting from the genesis')
-    return undefined
-  }
   if (!await stat(c.contractsPath).then(() => true, () => false)) {
     c.logger.warn({ contracts: c.contractsPath }, held ? 'resync needs the chain (a contracts file): keeping this ledger' : 'state sync needs the chain (a contracts file): starting from the genesis')
     return undefined
   }
+  const commit = ledger.genesis.consensus.rule === 'commit'
   const deadline = Date.now() + (init.waitMs ?? 60_000)
   for (let round = 1; ; round++) {
     try {
@@ -83,6 +79,12 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
           c.logger.info({ epoch: checkpoint.epoch.toString() }, 'resync: this ledger already reaches the anchored checkpoint; keeping it')
           return undefined
         }
+        // under the commit rule a cut must be the state after a slot, with the rounds the rule keeps (state-cut.ts
+        // advanceCutToSlot): a cut of one vertex's past (a network's checkpoint from before s28) cannot go on ordering
+        if (commit && (cut.slot === undefined || cut.band.some(r => r.author === undefined || r.author >= ledger.genesis.validators.length))) {
+          throw new DagError('SYNC_FAILED', `the cut of checkpoint ${checkpoint.epoch} is not the state after a slot of the commit rule (a checkpoint from before s28)`)
+        }
+        if (!commit && cut.slot !== undefined) throw new DagError('SYNC_FAILED', `the cut of checkpoint ${checkpoint.epoch} is a commit-rule cut; this ledger runs Avalanche`)
         if (held) {
           c.logger.warn({ epoch: checkpoint.epoch.toString() }, 'resync: replacing this datadir\'s ledger with the anchored checkpoint\'s state')
           for (const name of RESYNC_SUBLEVELS) await sublevel(c.db, name).clear()

@@ -4,21 +4,16 @@
  * can be held back there, so a deposit is credited once a quorum of validators attested it on the DAG: each
  * validator's bridge attests what its watcher confirmed, and every one proposes the credit at once (they race: the
  * first in the order wins, the others are rejected). A credit of a deposit the chain never saw is never minted, and a
- * withdraw burn becomes a checkpoint on chain and a claim that pays. State sync is not built for the rule: --resync
- * keeps the ledger and says so.
+ * withdraw burn becomes a checkpoint on chain and a claim that pays. State sync under the rule:
+ * test/chain/state-sync-commit.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import test from 'ava'
 import { getBytes } from 'ethers'
 import { attestAccount, buildDepositCredit, depositAccount, EPOCH_ACCOUNT } from '../../src/bridge/kinds/index.ts'
-import { AGC_UNIT, claimWithdrawal, connectContracts, verifyWithdrawalProof, writeContractsFile } from '../../src/chain/index.ts'
+import { AGC_UNIT, claimWithdrawal, connectContracts, verifyWithdrawalProof } from '../../src/chain/index.ts'
 import { addressBytesFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
-import { silentLogger } from '../../src/core/logger.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
-import { syncFromCheckpoint } from '../../src/node/state-sync.ts'
 import { type BridgeNet, startBridgeNet } from '../helpers/bridge-net.ts'
 import { addressOf, waitFor } from '../helpers/dag-net.ts'
 
@@ -83,21 +78,4 @@ test.serial('a withdraw burn becomes a checkpoint on chain and a claim that pays
   await claimWithdrawal(asUser.settlement, proof.epoch, proof.leaf, proof.proof)
   t.is(await devnet.contracts.agc.balanceOf(userWallet.address), agcBefore + amount)
   await t.throwsAsync(claimWithdrawal(asUser.settlement, proof.epoch, proof.leaf, proof.proof))
-})
-
-test.serial('--resync under the commit rule keeps the ledger and says why: a cut does not carry the order state sync would need', async (t) => {
-  const { net, devnet, user } = b
-  t.true(await devnet.contracts.settlement.lastEpoch() >= 1n, 'a checkpoint is anchored (the withdraw test above)')
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-bridge-commit-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const contractsPath = join(dir, 'contracts.json')
-  await writeContractsFile(contractsPath, devnet.contractsFile)
-  const warnings: string[] = []
-  const logger = silentLogger()
-  logger.warn = ((msg: unknown) => { warnings.push(String(msg)) }) as typeof logger.warn
-  const node = net.nodes[3]
-  const before = await node.dag.getBalance(addressOf(user))
-  t.is(await syncFromCheckpoint({ libp2p: node.libp2p, dag: node.dag, db: node.db, contractsPath, chainRpc: '', logger }, { resync: true }), undefined)
-  t.deepEqual(warnings, ['state sync is not built for the commit rule: keeping this ledger'])
-  t.is(await node.dag.getBalance(addressOf(user)), before, 'the ledger is kept')
 })

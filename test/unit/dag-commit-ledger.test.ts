@@ -15,7 +15,7 @@ import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
 import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
 import { DagLedger } from '../../src/dag/ledger.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
-import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
+import { buildVertexInfo, type VertexInfo, vertexAuthor } from '../../src/dag/vertex.ts'
 import { addressOf, transfer } from '../helpers/dag-net.ts'
 import { parseAddress } from '../../src/core/address.ts'
 import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeKinds } from '../../src/bridge/kinds/index.ts'
@@ -418,6 +418,13 @@ test('the state after a committed slot: a cut over the order (not one vertex\'s 
     const stepped = await advanceCutToSlot(reader, decodeCut(encodeCut(half)), last)
     t.deepEqual(encodeCut(stepped), encodeCut(whole))
     t.is(whole.slot, last)
+    // the band: every ordered vertex of the rounds the rule keeps (here all of them), each with its author
+    const ordered = [...n.ledger.graph.values()].filter(v => v.status === 'accepted' && v.id !== n.ledger.graph.genesisId).map(v => v.id).sort()
+    t.deepEqual(whole.band.map(r => r.id), ordered)
+    for (const r of whole.band) {
+      const body = await n.ledger.getVertexBytes(r.id)
+      t.is(toHex(genesis.validators[r.author ?? -1]?.publicKey ?? new Uint8Array()), toHex(vertexAuthor(body ?? new Uint8Array())), 'the band names each vertex\'s author')
+    }
     t.is(decodeCut(encodeCut(whole)).slot, last)
     bytes.push(toHex(encodeCut(whole)))
     roots.push(cutTree(whole).root)

@@ -26,7 +26,7 @@ function setup (): { graph: DagGraph, records: Map<string, GraphRecord> } {
   graph.history = { record: async (id) => records.get(id) }
   graph.place('a8', records.get('a8') as GraphRecord, 'accepted', true)
   graph.setCut('a8', 8)
-  graph.syncBase = { id: 'a8', floor: FLOOR }
+  graph.syncBase = { ids: ['a8'], floor: FLOOR }
   return { graph, records }
 }
 
