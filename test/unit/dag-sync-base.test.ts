@@ -58,3 +58,18 @@ test('a vertex whose past meets the cut\'s only below the band gets no answer fo
   plain.add('x', ['g'], 'accepted')
   t.deepEqual(await plain.ancestorsAmong(['x'], ['g', 'nothing']), new Set(['g']))
 })
+
+test('a sync base of several vertices (a commit-rule cut\'s maximal ones): a base vertex is in a past that holds them all, and unknown when one of them reaches below the band', async (t) => {
+  const { graph, records } = setup()
+  // b8 is the cut's other maximal vertex; it stands on a7 and on a vertex below the band
+  records.set('b8', { height: 8, timestampMs: 8n, parents: ['a7', 'below-the-band'], underCut: false })
+  graph.place('b8', records.get('b8') as GraphRecord, 'accepted', true)
+  graph.syncBase = { ids: ['a8', 'b8'], floor: FLOOR }
+  // on both: every base vertex is in its past
+  graph.add('w1', ['a8', 'b8'], 'accepted')
+  t.deepEqual(await graph.ancestorsAmong(['w1'], ['a2']), new Set(['a2']))
+  // on a8 alone: past(b8) reaches below the band outside past(w2), so whether a2 is in past(w2) is unknown here
+  graph.add('w2', ['a8'], 'accepted')
+  const err = await t.throwsAsync(graph.ancestorsAmong(['w2'], ['a2']))
+  t.is((err as { code?: string }).code, 'SYNC_BASE_TOO_SHALLOW')
+})
