@@ -321,6 +321,13 @@ export class DagGraph {
     this.cutHeight = height
     for (const n of this.nodes.values()) n.reachesCut = false
     const stack = [id]
+    // a ledger synced from a commit-rule cut keeps the cut's band in memory above the genesis as its history cut
+    // (state-sync.ts); the band's lowest vertices, whose parents lie below it and never here, stand for the
+    // genesis's children, so what descends from the band reaches the cut and the window can move past it (no
+    // vertex is marked under this cut, so no ancestry is answered through it)
+    if (id === this.genesisId && this.syncBase !== undefined) {
+      for (const n of this.nodes.values()) if (n.id !== id && n.parents.every(p => !this.nodes.has(p))) stack.push(n.id)
+    }
     while (stack.length > 0) {
       const n = this.nodes.get(stack.pop() as string)
       if (n === undefined || n.reachesCut) continue

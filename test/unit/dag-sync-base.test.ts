@@ -73,3 +73,29 @@ test('a sync base of several vertices (a commit-rule cut\'s maximal ones): a bas
   const err = await t.throwsAsync(graph.ancestorsAmong(['w2'], ['a2']))
   t.is((err as { code?: string }).code, 'SYNC_BASE_TOO_SHALLOW')
 })
+
+test('a ledger synced from a commit-rule cut keeps its band above the genesis as history: what descends from the band reaches that cut, so the window moves on', async (t) => {
+  // the band: heights 5..8 of the two lanes, their parents at height 4 below it (never in memory)
+  const graph = new DagGraph('g')
+  graph.history = { record: async () => undefined }
+  graph.syncBase = { ids: ['a8', 'b8'], floor: FLOOR }
+  for (let h = FLOOR; h <= 8; h++) {
+    for (const lane of ['a', 'b']) graph.place(name(lane, h), { height: h, timestampMs: BigInt(h), parents: parentsOf(lane, h), underCut: false }, 'accepted', h === 8)
+  }
+  graph.setCut('g', 0)
+  // twenty heights above the band
+  let below = ['a8', 'b8']
+  for (let h = 9; h <= 28; h++) {
+    graph.add(`c${h}`, below, 'accepted')
+    below = [`c${h}`]
+  }
+  // the lowest of the band stand for the genesis's children: every vertex above reaches the cut, and with a window
+  // of 10 heights the next cut is the highest accepted vertex 10 below the top
+  t.true([...graph.values()].filter(n => n.id !== 'g').every(n => n.reachesCut))
+  t.is(graph.nextCut(10, 2)?.height, 18)
+  // a ledger that did not sync: a vertex whose parents left memory does not reach the cut by that alone
+  const plain = new DagGraph('g')
+  plain.place('x5', { height: 5, timestampMs: 5n, parents: ['x4'], underCut: false }, 'accepted', true)
+  plain.setCut('g', 0)
+  t.false(plain.get('x5')?.reachesCut)
+})
