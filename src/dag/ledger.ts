@@ -285,7 +285,15 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.metrics?.verticesInserted.inc()
     this.emit('vertex:inserted', info)
     await this.decisions.persist(decisions)
+    // under the commit rule an insert is what decides: the window moves here (under Avalanche, after a poll's decision)
+    await this.sweepAfter(decisions)
     return true
+  }
+
+  /** After decisions that accepted vertices, moves the history window (under the ledger's lock). */
+  private async sweepAfter (decisions: Decisions): Promise<void> {
+    // an optimisation: a failed sweep keeps the vertices in memory and is tried again after the next decision
+    if (decisions.accepted.length > 0) await this.history.sweep().catch(err => { this.log.warn({ err }, 'history sweep failed') })
   }
 
   // ---------------------------------------------------------------- consensus
@@ -303,8 +311,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return await this.mutate(async () => {
       const { decisions, result } = step(core)
       await this.decisions.persist(decisions)
-      // an optimisation: a failed sweep keeps the vertices in memory and is tried again after the next decision
-      if (decisions.accepted.length > 0) await this.history.sweep().catch(err => { this.log.warn({ err }, 'history sweep failed') })
+      await this.sweepAfter(decisions)
       return result
     })
   }

@@ -28,6 +28,7 @@ import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { type BinaryDb, KEY_PREFIXES, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { isDagError } from '../../src/dag/errors.ts'
+import { COMMIT_GC_DEPTH } from '../../src/dag/consensus/commit-core.ts'
 import { DagService } from '../../src/dag/service.ts'
 import { decodeCut, encodeCut, syncDigest } from '../../src/dag/state-cut.ts'
 import { installCut } from '../../src/dag/state-sync.ts'
@@ -129,6 +130,19 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   // final below the cut, but left for a later epoch: a node started from the cut must still list it then
   const left = await dags[2].submitTransaction(withdraw(4n))
   await isFinal(left, 'another withdraw')
+  if (rule === 'commit') {
+    // rounds past the ones the rule keeps (gcDepth) before the checkpoint: the cut's band then starts above the
+    // user's history, which the joiner gets only as base records (the ancestry of its nonce chain and credits is
+    // answered against the band's maximal vertices)
+    const filler = net.faucet
+    const sink = generateKeyPair()
+    const from = dags[0].ledger.graph.maxAcceptedHeight
+    let n = 0n
+    await waitFor(async () => {
+      await dags[0].submitTransaction(transfer(net.genesis, filler, sink, 1n, n++))
+      return dags[0].ledger.graph.maxAcceptedHeight > from + COMMIT_GC_DEPTH + 10
+    }, 'rounds past the kept ones', 60_000)
+  }
   await closeEpoch(1n, first)
   await waitFor(async () => await devnet.contracts.settlement.lastEpoch() >= 1n, 'checkpoint 1 on chain', 60_000)
   await waitFor(() => bridges.every(b => b.epoch >= 1n), 'epoch 1 processed on every node')
@@ -159,7 +173,7 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   const db = await openDatabase(dir)
   const joinerKey: KeyPair = generateKeyPair()
   const networking = await startDagNetworking(joinerLibp2p, joinerKey, silentLogger())
-  const joinerDag = (): DagService => new DagService({ libp2p: joinerLibp2p, ...networking, db, identity: joinerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  const joinerDag = (): DagService => new DagService({ libp2p: joinerLibp2p, ...networking, db, identity: joinerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, ...(rule === 'commit' ? { historyWindow: 4 * COMMIT_GC_DEPTH } : {}) })
   let joiner = joinerDag()
   cleanup.push(async () => { await joiner.stop(); await networking.peerBinding.stop(); await joinerLibp2p.stop(); await db.close() })
   await joinerLibp2p.dial(liar.getMultiaddrs()[0])
@@ -172,6 +186,9 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   // the lie first, then an honest validator: the honest cut is taken
   const got = await fetchCheckpointCut(joinerLibp2p, [liar.peerId, net.nodes[1].libp2p.peerId], checkpoint, silentLogger())
   t.is(got.refused, 1)
+  // under the commit rule: the state after a slot, its band the rounds the rule keeps (above the user's history)
+  t.is(got.cut.slot !== undefined, rule === 'commit')
+  if (rule === 'commit') t.true(Math.min(...got.cut.band.map(r => r.height)) > 1 && got.cut.band.every(r => r.author !== undefined))
   t.true(got.peer.equals(net.nodes[1].libp2p.peerId))
   // what `harmonyd --state-sync` runs: the checkpoint read from the contract, every connected peer asked in turn
   const contractsPath = join(dir, 'contracts.json')
@@ -245,5 +262,16 @@ test.serial('a new node syncs from the anchored checkpoint, refuses a lying peer
   await dags[2].submitTransaction(transfer(net.genesis, recipient, user, AGC_UNIT / 4n, 2n))
   await waitFor(async () => (await joiner.getBalance(addressOf(recipient))) === 3n * AGC_UNIT - AGC_UNIT / 2n - AGC_UNIT / 4n - 3n * fee, 'the restarted joiner applied a transfer')
   await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root after the restart')
+  if (rule !== 'commit') return
+  // the commit-rule joiner keeps its band in memory above the genesis: the history window (here the least the rule
+  // allows, 4 × gcDepth heights) still moves past it once the rounds go on, so its memory does not grow with the history
+  const genesisId = joiner.ledger.graph.genesisId
+  t.is(joiner.ledger.graph.cutId, genesisId)
+  let nonce = 3n
+  await waitFor(async () => {
+    await dags[0].submitTransaction(transfer(net.genesis, recipient, user, 1n, nonce++))
+    return joiner.ledger.graph.cutId !== genesisId
+  }, 'the joiner\'s history cut moved past the band', 60_000)
+  await waitFor(async () => new Set(await stateRoots([...dags, joiner])).size === 1, 'one ledger state root after the window moved')
 })
 }
