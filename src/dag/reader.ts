@@ -51,8 +51,8 @@ export interface LedgerReader {
   vertexDecision: (vertexId: string) => Promise<{ status: 'accepted' | 'rejected', slot?: number } | undefined>
   /** The index in the genesis validators of a stored vertex's author; undefined without its body here. */
   vertexAuthorIndex: (vertexId: string) => Promise<number | undefined>
-  /** Under the commit rule: the leaders of the committed slots after `after` through `through`, in slot order. */
-  slotLeaders: (after: number, through: number) => Promise<Array<{ slot: number, vertexId: string }>>
+  /** Under the commit rule: the leaders of the committed slots after `after` through `through`, in slot order (at most `limit`, the first). */
+  slotLeaders: (after: number, through: number, limit?: number) => Promise<Array<{ slot: number, vertexId: string }>>
   /** The genesis vertex id and allocations: the state below every cut. */
   genesisState: () => { vertexId: string, accounts: Array<{ address: Uint8Array, balance: bigint }> }
   /**

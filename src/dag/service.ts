@@ -270,7 +270,7 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
       const d = await ledger.store.getDecision(fromHex(vertexId))
       return d === undefined ? undefined : { status: d.status, ...(d.slot !== undefined ? { slot: d.slot } : {}) }
     },
-    slotLeaders: async (after, through) => await ledger.store.slotLeaders(after, through),
+    slotLeaders: async (after, through, limit) => await ledger.store.slotLeaders(after, through, limit),
     vertexAuthorIndex: async (vertexId) => {
       const bytes = await ledger.getVertexBytes(vertexId)
       // the band of the commit-rule cut this ledger synced from has no bodies: its authors came with the cut

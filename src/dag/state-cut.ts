@@ -131,7 +131,9 @@ export async function advanceCutToSlot (reader: SlotCutReader, prev: StateCut, s
   if (prev.slot === undefined && prev.vertexId !== genesis) throw new DagError('PROTOCOL_ERROR', 'state cut: the previous cut is not of a slot')
   const after = prev.slot ?? -1
   if (slot <= after) throw new DagError('PROTOCOL_ERROR', `state cut: slot ${slot} is not after the previous cut's ${after}`)
-  const leaders = await reader.slotLeaders(after, slot)
+  // each committed slot orders its leader at least: more of them than a cut may add is refused before the walk
+  const leaders = await reader.slotLeaders(after, slot, MAX_CUT_VERTICES + 1)
+  if (leaders.length > MAX_CUT_VERTICES) throw new DagError('TOO_LARGE', `state cut: more than ${MAX_CUT_VERTICES} committed slots since the last cut`)
   const top = leaders[leaders.length - 1]
   if (top?.slot !== slot) throw new DagError('PROTOCOL_ERROR', `state cut: slot ${slot} has no committed leader here`)
   const cut = await walkCut(reader, prev, leaders.map(l => l.vertexId), top.vertexId, async id => {
@@ -157,7 +159,7 @@ async function slotBandOf (reader: SlotCutReader, slot: number, topId: string): 
   if (top === undefined) throw new DagError('PROTOCOL_ERROR', `state cut: no graph record of ${topId.slice(0, 16)}`)
   const floor = Math.max(1, top.height - COMMIT_GC_DEPTH)
   // a round has at most 64 leader slots (one per validator)
-  const leaders = await reader.slotLeaders(Math.max(-1, slot - MAX_SLOT_BAND_RECORDS), slot)
+  const leaders = await reader.slotLeaders(Math.max(-1, slot - MAX_SLOT_BAND_RECORDS), slot, MAX_SLOT_BAND_RECORDS)
   const band: BandRecord[] = []
   const seen = new Set<string>()
   const stack = leaders.map(l => l.vertexId)

@@ -350,12 +350,15 @@ export class DagStore {
     b.put(this.consensus, slotKey(slot), vertexId)
   }
 
-  /** The leaders of the committed slots after `after` through `through` (skipped slots have none), in slot order. */
-  async slotLeaders (after: number, through: number): Promise<Array<{ slot: number, vertexId: string }>> {
+  /**
+   * The leaders of the committed slots after `after` through `through` (skipped slots have none), in slot order, at
+   * most `limit` of them (the first ones).
+   */
+  async slotLeaders (after: number, through: number, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ slot: number, vertexId: string }>> {
     const out: Array<{ slot: number, vertexId: string }> = []
     if (through <= after) return out
     const from = after < 0 ? { gte: slotKey(0) } : { gt: slotKey(after) }
-    for await (const [k, v] of this.consensus.iterator({ ...from, lte: slotKey(through) })) {
+    for await (const [k, v] of this.consensus.iterator({ ...from, lte: slotKey(through), limit })) {
       out.push({ slot: Number(new Reader(k.subarray(PREFIX_S.length), 'slot key').u64()), vertexId: toHex(v) })
     }
     return out
