@@ -13,7 +13,8 @@
  */
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, sublevel } from '../core/storage.ts'
 import { toHex } from '../core/codec.ts'
-import { advanceCut, advanceCutToSlot, cutTree, decodeCut, encodeCut, genesisCut, type SlotCutReader, type StateCut, syncDigestOfBytes } from '../dag/state-cut.ts'
+import { advanceCut, cutTree, decodeCut, encodeCut, genesisCut, type StateCut, syncDigestOfBytes } from '../dag/state-cut.ts'
+import { advanceCutToSlot, type SlotCutReader } from '../dag/slot-cut.ts'
 import type { StateTree } from '../dag/state-root.ts'
 
 /** Cuts kept (memory and disk): the last anchored epoch lags the last closed one by a few at most. */

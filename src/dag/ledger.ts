@@ -1,3 +1,5 @@
+// One job, past 400 lines: the ledger's facade, the one place that holds its lock and calls the consensus core,
+// the decision writer, the history and the stores in order; the parts themselves live in their own files.
 import { EventEmitter } from 'node:events'
 import type { BinaryDb } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'

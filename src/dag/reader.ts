@@ -45,7 +45,7 @@ export interface LedgerReader {
    */
   acceptedVertex: (vertexId: string) => Promise<AcceptedVertexView | undefined>
   /**
-   * A decided vertex's decision and, under the commit rule, the slot that ordered it (state-cut.ts `advanceCutToSlot`);
+   * A decided vertex's decision and, under the commit rule, the slot that ordered it (slot-cut.ts `advanceCutToSlot`);
    * undefined while undecided or unknown.
    */
   vertexDecision: (vertexId: string) => Promise<{ status: 'accepted' | 'rejected', slot?: number } | undefined>

@@ -1,3 +1,5 @@
+// One job, past 400 lines: the repositories over every dag-* sublevel and the encodings of their records, which
+// only this file writes and reads (a split would export every codec for one reader).
 import { type BinaryDb, type BinarySublevel, KEY_PREFIXES, keyBytes, type SublevelName } from '../core/storage.ts'
 import { getValue, sublevel } from '../core/storage.ts'
 import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'

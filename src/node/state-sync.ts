@@ -79,7 +79,7 @@ export async function syncFromCheckpoint (c: CheckpointSyncComponents, init: Che
           c.logger.info({ epoch: checkpoint.epoch.toString() }, 'resync: this ledger already reaches the anchored checkpoint; keeping it')
           return undefined
         }
-        // under the commit rule a cut must be the state after a slot, with the rounds the rule keeps (state-cut.ts
+        // under the commit rule a cut must be the state after a slot, with the rounds the rule keeps (slot-cut.ts
         // advanceCutToSlot): a cut of one vertex's past (a network's checkpoint from before s28) cannot go on ordering
         if (commit && (cut.slot === undefined || cut.band.some(r => r.author === undefined || r.author >= ledger.genesis.validators.length))) {
           throw new DagError('SYNC_FAILED', `the cut of checkpoint ${checkpoint.epoch} is not the state after a slot of the commit rule (a checkpoint from before s28)`)

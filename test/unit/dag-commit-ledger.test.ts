@@ -22,7 +22,8 @@ import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeK
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { ledgerReader } from '../../src/dag/service.ts'
-import { advanceCut, advanceCutToSlot, cutTree, decodeCut, encodeCut, genesisCut } from '../../src/dag/state-cut.ts'
+import { advanceCut, cutTree, decodeCut, encodeCut, genesisCut } from '../../src/dag/state-cut.ts'
+import { advanceCutToSlot } from '../../src/dag/slot-cut.ts'
 
 const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 const START = 10n ** 15n
