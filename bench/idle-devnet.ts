@@ -17,7 +17,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     nodes: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '60' },
-    rule: { type: 'string', default: 'avalanche' }
+    rule: { type: 'string', default: 'commit' }
   }
 })
 const NODES = Number(values.nodes)

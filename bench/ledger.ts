@@ -42,7 +42,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '6' },
     parts: { type: 'string', default: '1,2,3' },
     'sync-writes': { type: 'string', default: 'both' },
-    rule: { type: 'string', default: 'avalanche' },
+    rule: { type: 'string', default: 'commit' },
     leaders: { type: 'string' },
     // a last devnet run offering twice the highest finalized rate measured (--no-saturation skips it)
     saturation: { type: 'boolean', default: true },

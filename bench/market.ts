@@ -47,7 +47,7 @@ const { values } = parseArgs({
     follow: { type: 'string', default: 'subscribe' },
     // the ledger's consensus rule (genesis consensus.rule): under commit the market's decisions are checked where the
     // order reaches them, and there are no polls (docs/consensus-next.md step 4)
-    rule: { type: 'string', default: 'avalanche' }
+    rule: { type: 'string', default: 'commit' }
   }
 })
 if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')

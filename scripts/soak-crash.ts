@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import { runCrashCampaign } from '../bench/lib/crash-campaign.ts'
 
-const { values } = parseArgs({ options: { kills: { type: 'string', default: '100' }, rate: { type: 'string', default: '30' }, accounts: { type: 'string', default: '8' }, rule: { type: 'string', default: 'avalanche' } } })
+const { values } = parseArgs({ options: { kills: { type: 'string', default: '100' }, rate: { type: 'string', default: '30' }, accounts: { type: 'string', default: '8' }, rule: { type: 'string', default: 'commit' } } })
 if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')
 const r = await runCrashCampaign({
   rule: values.rule,

@@ -37,7 +37,7 @@ export interface CrashCampaignOptions {
   syncWrites?: boolean
   /** The ledger's history window in heights (small: every node evicts decided history while it is killed). @default the ledger's */
   historyWindow?: number
-  /** The genesis consensus rule. @default 'avalanche' */
+  /** The genesis consensus rule. @default 'commit' */
   rule?: ConsensusRule
   /** Progress lines. @default none */
   log?: (line: string) => void
@@ -195,7 +195,7 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
     faucetPublicKey: generateKeyPair().publicKey,
     faucetBalance: 1n,
     allocations: addresses.map(a => ({ address: parseAddress(a), balance: BALANCE })),
-    consensus: { rule: opts.rule ?? 'avalanche' }
+    consensus: { rule: opts.rule ?? 'commit' }
   })
   const root = await mkdtemp(join(tmpdir(), 'harmony-crash-campaign-'))
   const nodes: Validator[] = []
@@ -304,11 +304,11 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
       // is ever built): done is no validator having work for the rounds (DagLedger.roundView: nothing queued that it
       // can take, no undecided vertex carrying transactions, no round left short); a transfer whose earlier nonce was
       // lost with a killed node's mempool may wait in a queue, as under Avalanche (whose mempool is not checked)
-      if (opts.rule === 'commit') {
+      if (opts.rule !== 'avalanche') {
         const views = await Promise.all(nodes.map(async v => JSON.parse(await v.ask('rounds', 'rounds')) as { work: boolean } | null)).catch(() => [])
         if (views.length !== n || views.some(w => w?.work !== false)) return false
       }
-      return stats.length === n && stats.every(s => (opts.rule === 'commit' || s.processing === 0) && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
+      return stats.length === n && stats.every(s => (opts.rule !== 'avalanche' || s.processing === 0) && s.finalTxs === stats[0].finalTxs && s.stateRoot === stats[0].stateRoot)
     }, waitMs)
     if (!report.converged) {
       // what each node was stuck on, for the post-mortem of a failed run

@@ -31,7 +31,7 @@ export interface DevnetRunInit {
   offeredRate: number
   seconds: number
   syncWrites: boolean
-  /** The genesis consensus rule. @default 'avalanche' */
+  /** The genesis consensus rule. @default 'commit' */
   rule?: ConsensusRule
   /** Under the commit rule: the genesis's leader slots per round. @default every validator */
   leaders?: number
@@ -86,7 +86,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     validatorPublicKeys: validators.map(s => generateKeyPair(s).publicKey),
     faucetPublicKey: generateKeyPair().publicKey,
     allocations: accounts.map(a => ({ address: parseAddress(addressFromPublicKey(a.publicKey)), balance: 10n ** 24n })),
-    consensus: { rule: init.rule ?? 'avalanche', ...(init.leaders !== undefined ? { leaders: init.leaders } : {}) }
+    consensus: { rule: init.rule ?? 'commit', ...(init.leaders !== undefined ? { leaders: init.leaders } : {}) }
   })
   const slots = Math.ceil(init.offeredRate * init.seconds)
   const perAccount = Math.ceil(slots / accountsN)

@@ -14,7 +14,7 @@ interface DevnetArgs extends GlobalArgs {
   'peer-timeout': number
   demo: boolean
   live?: boolean
-  consensus: 'avalanche' | 'commit'
+  consensus?: 'avalanche' | 'commit'
 }
 
 /** One node's row of the live status: what node_health and dag_stats said, or undefined when it did not answer. */
@@ -73,12 +73,12 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
     .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' })
-    .option('consensus', { choices: ['avalanche', 'commit'] as const, default: 'avalanche' as const, describe: 'the ledger\'s consensus rule for a new devnet: avalanche (repeated polls) or commit (the DAG commit rule, docs/consensus-next.md)' })
+    .option('consensus', { choices: ['avalanche', 'commit'] as const, describe: 'the ledger\'s consensus rule: commit (the DAG commit rule, docs/consensus-next.md; the default for a new devnet) or avalanche (repeated polls); a reused --datadir keeps its own' })
     .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place)' }) as never,
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
-    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, consensus: args.consensus, ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
+    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, ...(args.consensus !== undefined ? { consensus: args.consensus } : {}), ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
     const controller = new AbortController()
     let signals = 0
     let statusTimer: NodeJS.Timeout | undefined

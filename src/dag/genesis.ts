@@ -17,9 +17,9 @@ export interface ConsensusParams {
   betaRogue: number
   /**
    * How vertices become final: `avalanche`, repeated polling (the network's rule since s1); `commit`, the DAG commit
-   * rule of docs/consensus-next.md (rounds, leaders, no polls; k and α still give the quorum ⌈α/k · W⌉). `commit`
-   * does not carry the market's kinds that need an outside check yet (deposit credits are checked by the order: a
-   * quorum of attestations), nor more than COMMIT_RULE_MAX_VALIDATORS (48) validators. @default 'avalanche'
+   * rule of docs/consensus-next.md (rounds, leaders, no polls; k and α still give the quorum ⌈α/k · W⌉), for at most
+   * COMMIT_RULE_MAX_VALIDATORS (48) validators. Absent in a genesis file: `avalanche` (a genesis written before the
+   * rule keeps its meaning and its id); `generateGenesis` writes `commit` unless told otherwise (the default since s29).
    */
   rule?: ConsensusRule
   /**
@@ -207,7 +207,7 @@ export interface GenerateGenesisInit {
   /** @default 10^9 AGC (10^27 base units) */
   faucetBalance?: bigint
   allocations?: Array<{ address: Uint8Array, balance: bigint }>
-  /** @default DEFAULT_CONSENSUS */
+  /** @default DEFAULT_CONSENSUS with rule `commit` */
   consensus?: Partial<ConsensusParams>
   /** Stake of each validator, in `validatorPublicKeys` order. @default 1 each */
   weights?: number[]
@@ -228,7 +228,10 @@ export function generateGenesis (init: GenerateGenesisInit): Genesis {
     allocations,
     faucet,
     validators: init.validatorPublicKeys.map((publicKey, i) => ({ publicKey, weight: init.weights?.[i] ?? 1, name: `validator-${i}` })),
-    consensus: { ...DEFAULT_CONSENSUS, ...init.consensus }
+    consensus: { ...DEFAULT_CONSENSUS, ...init.consensus, rule: init.consensus?.rule ?? 'commit' }
+  }
+  if (g.consensus.rule === 'commit' && g.validators.length > COMMIT_RULE_MAX_VALIDATORS) {
+    throw new DagError('GENESIS_INVALID', `genesis: the commit rule (the default) allows at most ${COMMIT_RULE_MAX_VALIDATORS} validators; pass consensus.rule 'avalanche' for ${g.validators.length}`)
   }
   // a new commit network: every validator leads a slot each round, unless the caller said otherwise
   if (g.consensus.rule === 'commit' && g.consensus.leaders === undefined) g.consensus.leaders = Math.min(g.validators.length, COMMIT_RULE_MAX_VALIDATORS)

@@ -107,6 +107,16 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
     this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)
+    // the liveness gauges move only when a validator binds or unbinds, under either rule (the poller does not run
+    // under the commit rule, where they once stayed unset)
+    const liveness = (): void => {
+      const h = this.poller.health()
+      metrics.live.set(h.live ? 1 : 0)
+      metrics.reachableStakeRatio.set(h.totalStake === 0 ? 0 : h.reachableStake / h.totalStake)
+    }
+    peers.on('validator:bound', liveness)
+    peers.on('validator:unbound', liveness)
+    liveness()
     // the commit rule decides from the DAG's shape: no polls, and vertices paced by rounds (its health still
     // reads the poller's view of the stake this node reaches)
     const commit = ledger.commit !== undefined

@@ -36,8 +36,8 @@ export interface DevnetInit {
   chain?: boolean
   /**
    * The genesis consensus rule of a new devnet (docs/consensus-next.md): `commit` runs the DAG commit rule, every
-   * validator a leader, without the market (its kinds are refused under it). A reused datadir must have been made
-   * with the same rule. @default 'avalanche'
+   * validator a leader; `avalanche`, repeated polls. A reused datadir keeps the rule it was made with, and refuses
+   * to start when another is named. @default 'commit' (a new datadir), the datadir's own (a reused one)
    */
   consensus?: ConsensusRule
   /** Extra flags for every node's `harmonyd start` (e.g. `--executor cpu`). @default [] */
@@ -139,11 +139,11 @@ export class Devnet {
       const same = genesis.validators.length === keys.length && genesis.validators.every((v, i) => Buffer.from(v.publicKey).equals(keys[i]))
       if (!same) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made for other nodes (${genesis.validators.length} validators); use a new --datadir`)
       const rule = genesis.consensus.rule ?? 'avalanche'
-      if (rule !== (this.init.consensus ?? 'avalanche')) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made with the ${rule} consensus rule; use a new --datadir`)
+      if (this.init.consensus !== undefined && rule !== this.init.consensus) throw new DevnetError('DEVNET_INVALID', `devnet datadir ${this.init.datadir} was made with the ${rule} consensus rule; use a new --datadir`)
       return
     }
     const faucet = await createWalletFile(this.faucetPath)
-    const genesis = generateGenesis({ chainId: 'harmony-devnet', validatorPublicKeys: keys, faucetPublicKey: faucet.publicKey, consensus: { rule: this.init.consensus ?? 'avalanche' } })
+    const genesis = generateGenesis({ chainId: 'harmony-devnet', validatorPublicKeys: keys, faucetPublicKey: faucet.publicKey, consensus: { rule: this.init.consensus ?? 'commit' } })
     await writeGenesisFile(this.genesisPath, genesis)
   }
 

@@ -32,7 +32,7 @@ export interface MarketDevnetOptions {
   provider: (index: number) => Record<string, unknown> | undefined
   /** Funding of each node's account from the faucet (bond + fees). @default 1000 AGC */
   funding?: bigint
-  /** The ledger's consensus rule (genesis consensus.rule). @default 'avalanche' */
+  /** The ledger's consensus rule (genesis consensus.rule). @default 'commit' */
   consensus?: 'avalanche' | 'commit'
 }
 

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
-import { generateGenesis } from '../../src/dag/genesis.ts'
-import { ConsensusProbe } from '../helpers/dag-consensus-probe.ts'
+import { type ConsensusRule, generateGenesis } from '../../src/dag/genesis.ts'
+import { ConsensusProbe, waitStalled } from '../helpers/dag-consensus-probe.ts'
 import { RPC_METHODS, type RpcResultOf } from '../../src/api/definitions.ts'
 import type { DagService } from '../../src/dag/service.ts'
 import { type NodeRpcParts, nodeRpcSource } from '../../src/node/rpc-source.ts'
@@ -17,7 +17,7 @@ const CONSENSUS = { k: 20, alpha: 15, betaVirtuous: 8, betaRogue: 10 }
 // Failed polls watched in each phase: several times the β_virtuous successful polls that finalized before the rule.
 const POLLS_PER_PHASE = 3 * CONSENSUS.betaVirtuous
 
-test.serial('one peer of four validators never finalizes; two peers bound to one key count once; finality comes back with the quorum', async t => {
+const quorum = test.macro(async (t, rule: ConsensusRule) => {
   const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-quorum-'))
   const nodes: NodeProcess[] = []
   try {
@@ -30,7 +30,7 @@ test.serial('one peer of four validators never finalizes; two peers bound to one
       validatorPublicKeys: seeds.map(s => generateKeyPair(s).publicKey),
       faucetPublicKey: generateKeyPair().publicKey,
       allocations: [{ address: parseAddress(addressFromPublicKey(payer.publicKey)), balance: 10n ** 21n }],
-      consensus: CONSENSUS
+      consensus: { ...CONSENSUS, rule }
     })
     const [A, B, B2] = [await NodeProcess.start(dir, 'A', genesis, seeds[0]), await NodeProcess.start(dir, 'B', genesis, seeds[1]), await NodeProcess.start(dir, 'B2', genesis, seeds[1])]
     nodes.push(A, B, B2)
@@ -42,12 +42,9 @@ test.serial('one peer of four validators never finalizes; two peers bound to one
     await waitFor(() => A.peers === 1, 'A bound to B')
     const id = A.submit(transfer(genesis, payer, payee, 10n, 0n))
     await waitFor(async () => await probe.tx(id) === 'pending', 'the transfer pending on A')
-    const watchPolls = async (what: string): Promise<void> => {
-      const before = (await probe.health()).polls.fail
-      // stops early when the transfer was decided (the assertions after it then fail)
-      await waitFor(async () => await probe.tx(id) !== 'pending' || (await probe.health()).polls.fail >= before + POLLS_PER_PHASE, `${POLLS_PER_PHASE} failed polls ${what}`)
-    }
-    await watchPolls('with one peer')
+    // stops early when the transfer was decided (the assertions after it then fail)
+    const watchPolls = async (what: string): Promise<number[]> => await waitStalled([probe], rule, POLLS_PER_PHASE, what, async () => await probe.tx(id) !== 'pending')
+    const stuck = await watchPolls('with one peer')
     let h = await probe.health()
     t.false(h.live, 'one peer: not live')
     t.deepEqual([h.reachableStake, h.quorumStake, h.totalStake], [2, 3, 4])
@@ -64,6 +61,7 @@ test.serial('one peer of four validators never finalizes; two peers bound to one
     t.is(h.polls.success, 0)
     t.is(await probe.tx(id), 'pending', 'two peers of one key: never final')
     t.is(A.finals.size, 0)
+    if (rule === 'commit') t.deepEqual([(await probe.rounds())?.round], stuck, 'no round past the one A reached with one peer')
 
     // phase 3: validator C joins: A reaches 3 of 4, the quorum; it is live and finalizes
     const C = await NodeProcess.start(dir, 'C', genesis, seeds[2])
@@ -85,6 +83,8 @@ test.serial('one peer of four validators never finalizes; two peers bound to one
     await rm(dir, { recursive: true, force: true })
   }
 })
+test.serial('one peer of four validators never finalizes; two peers bound to one key count once; finality comes back with the quorum (commit rule)', quorum, 'commit')
+test.serial('the same under Avalanche', quorum, 'avalanche')
 
 test.serial('node_health.consensus and harmony_dag_live: a sole validator is live alone; one of two validators is not, and is again when the other comes back', async t => {
   const sole = await createTestNet({ nodes: 1, accounts: 2 })

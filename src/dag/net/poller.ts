@@ -186,14 +186,6 @@ export class Poller implements Startable {
     this.c.metrics?.polls.inc({ result: success ? 'success' : 'fail' })
   }
 
-  /** Refreshes the liveness gauges; returns whether this node reaches the quorum. */
-  private gauges (): boolean {
-    const h = this.health()
-    this.c.metrics?.live.set(h.live ? 1 : 0)
-    this.c.metrics?.reachableStakeRatio.set(h.totalStake === 0 ? 0 : h.reachableStake / h.totalStake)
-    return h.live
-  }
-
   private async run (signal: AbortSignal): Promise<void> {
     const inflight = new Set<Promise<void>>()
     let cursor = 0
@@ -202,7 +194,7 @@ export class Poller implements Startable {
       const candidates = this.c.ledger.pollCandidates()
       // the gauges (and admission control's figures behind them) at most every GAUGES_MS, not at every poll started
       if (performance.now() - gaugesAt >= GAUGES_MS) { gaugesAt = performance.now(); this.c.ledger.consensusGauges() }
-      const live = this.gauges()
+      const live = this.health().live
       if (candidates.length === 0 || inflight.size >= this.concurrentPolls) {
         if (inflight.size > 0) await Promise.race([...inflight, this.wakeable.sleep(50, signal)])
         else await this.wakeable.sleep(50, signal)
