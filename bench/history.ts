@@ -59,6 +59,8 @@ const seed = randomBytes(32)
 const validator = generateKeyPair(seed)
 const senders = Array.from({ length: SENDERS }, () => generateKeyPair())
 const genesis = generateGenesis({
+  // one validator decided by hand (finalizeAll: Avalanche's polls)
+  consensus: { rule: 'avalanche' },
   chainId: 'harmony-bench-history',
   validatorPublicKeys: [validator.publicKey],
   faucetPublicKey: generateKeyPair().publicKey,

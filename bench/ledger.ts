@@ -93,7 +93,7 @@ async function startProfile (): Promise<(name: string) => Promise<void>> {
 // (2) single-node ingest --------------------------------------------------------------------------------------------
 if (PARTS.has(2)) {
   const accountsN = 120 // concurrent client streams: enough to keep the verifier pool fed
-  const net = await createTestNet({ nodes: 1, accounts: accountsN, dag: { verifier: { workers: cores } } })
+  const net = await createTestNet({ nodes: 1, accounts: accountsN, consensus: { rule: values.rule === 'avalanche' ? 'avalanche' : 'commit' }, dag: { verifier: { workers: cores } } })
   const streams = signStreams(net.genesis, net.accounts, Math.ceil(INGEST_TXS / accountsN))
   const total = streams.reduce((s, x) => s + x.length, 0)
   log(`ingest: ${total} signed transfers prepared`)

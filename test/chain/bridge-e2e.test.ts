@@ -1,5 +1,6 @@
 /**
- * The chain bridge end to end: anvil with the contracts, three real libp2p nodes running DagService +
+ * The chain bridge end to end under Avalanche (external validity: holds and votes; the commit rule's bridge is
+ * test/chain/bridge-commit): anvil with the contracts, three real libp2p nodes running DagService +
  * ChainService + DagBridge on loopback. Deposits on chain become DAG balances on every node exactly once (all
  * validators propose at once; a restarted bridge re-delivers; a duplicate is refused); a credit the chain does not
  * confirm is never voted for; a DAG withdraw burn becomes a checkpoint anchored on chain and a claim that pays
@@ -39,7 +40,7 @@ const balances = async (k: KeyPair): Promise<bigint[]> => await bridged.balances
 test.before(async () => {
   // Finality needs > 2/3 of the total stake (docs/protocol.md): with three equal validators that is all three, and
   // the test below runs with node 0 down. Stakes 1, 2, 2 and α/k = 3/4 make the quorum ⌈3.75⌉ = 4: nodes 1 and 2.
-  bridged = await startBridgeNet('bridge', { nodes: NODES, weights: [1, 2, 2], consensus: { k: 4, alpha: 3, betaVirtuous: 3, betaRogue: 5 } }, bridgeInit);
+  bridged = await startBridgeNet('bridge', { nodes: NODES, weights: [1, 2, 2], consensus: { rule: 'avalanche', k: 4, alpha: 3, betaVirtuous: 3, betaRogue: 5 } }, bridgeInit);
   ({ devnet, net, chains, bridges, delivered, user, userWallet } = bridged)
 })
 

@@ -116,7 +116,12 @@ test('liveness: the preference moves only to a member with at least as much stak
 
 test('genesis refuses unsafe consensus parameters with GENESIS_INVALID, and accepts the defaults', t => {
   const base = generateGenesis({ validatorPublicKeys: [generateKeyPair().publicKey, generateKeyPair().publicKey], faucetPublicKey: generateKeyPair().publicKey })
-  t.deepEqual(base.consensus, DEFAULT_CONSENSUS, 'the defaults pass (α/k = 15/20 > 2/3)')
+  t.deepEqual(base.consensus, { ...DEFAULT_CONSENSUS, rule: 'commit', leaders: 2 }, 'the defaults pass (α/k = 15/20 > 2/3): a new network runs the commit rule, every validator a leader')
+  const avalanche = generateGenesis({ validatorPublicKeys: [generateKeyPair().publicKey], faucetPublicKey: generateKeyPair().publicKey, consensus: { rule: 'avalanche' } })
+  t.deepEqual(avalanche.consensus, { ...DEFAULT_CONSENSUS, rule: 'avalanche' })
+  const many = Array.from({ length: 49 }, () => generateKeyPair().publicKey)
+  t.throws(() => generateGenesis({ validatorPublicKeys: many, faucetPublicKey: many[0] }), { message: /commit rule \(the default\) allows at most 48 validators/ })
+  t.is(generateGenesis({ validatorPublicKeys: many, faucetPublicKey: many[0], consensus: { rule: 'avalanche' } }).validators.length, 49)
   const withConsensus = (c: Record<string, number>): unknown => ({ ...genesisToJson(base), consensus: { ...DEFAULT_CONSENSUS, ...c } })
   const unsafe: Array<[Record<string, number>, RegExp]> = [
     [{ k: 3, alpha: 2 }, /above 2\/3/], // exactly 2/3: two quorums may share only a third

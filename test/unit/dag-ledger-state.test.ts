@@ -30,6 +30,8 @@ async function fixture (accounts = 3, funded = 1): Promise<Fixture> {
   const validator = generateKeyPair()
   const keys = Array.from({ length: accounts }, () => generateKeyPair())
   const genesis = generateGenesis({
+    // one validator decided by hand (finalizeAll: Avalanche's polls)
+    consensus: { rule: 'avalanche' },
     chainId: 'harmony-ledger-state',
     validatorPublicKeys: [validator.publicKey],
     faucetPublicKey: generateKeyPair().publicKey,

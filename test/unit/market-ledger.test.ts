@@ -32,6 +32,8 @@ async function ledgerFixture (): Promise<{ ledger: DagLedger, validator: KeyPair
   const validator = generateKeyPair()
   const user = generateKeyPair()
   const genesis = generateGenesis({
+    // one validator decided by hand (finalizeAll: Avalanche's polls)
+    consensus: { rule: 'avalanche' },
     chainId: 'harmony-market-ledger',
     validatorPublicKeys: [validator.publicKey],
     faucetPublicKey: generateKeyPair().publicKey,
