@@ -1,5 +1,5 @@
 /**
- * State sync from a checkpoint under Avalanche (the default rule): the scenario of test/helpers/state-sync-scenario.ts.
+ * State sync from a checkpoint under Avalanche: the scenario of test/helpers/state-sync-scenario.ts.
  */
 import { registerStateSyncTests } from '../helpers/state-sync-scenario.ts'
 
