@@ -54,10 +54,10 @@ test.serial('harmonyd devnet brings up N connected nodes, prints one line per no
   t.deepEqual(pids.filter(alive), [], 'every node process has exited')
 })
 
-test.serial('harmonyd devnet --consensus commit: a transfer is final on every node with one state root, an announce expires and is refunded by decisions every node checked at the order, and the datadir keeps its rule', async (t) => {
+test.serial('harmonyd devnet runs the commit rule by default: a transfer is final on every node with one state root, an announce expires and is refunded by decisions every node checked at the order, and the datadir keeps its rule', async (t) => {
   await using d = await tempDir()
 
-  const { child: devnet, nodes } = await startDevnet(['--nodes', '3', '--consensus', 'commit', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 3)
+  const { child: devnet, nodes } = await startDevnet(['--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 3)
   t.teardown(() => { devnet.kill('SIGKILL') })
   const urls = nodes.map(n => n.rpc)
   const genesis = await loadGenesis(join(d.path, 'genesis.json'))
@@ -92,7 +92,7 @@ test.serial('harmonyd devnet --consensus commit: a transfer is final on every no
   const exited = once(devnet, 'exit')
   devnet.kill('SIGINT')
   t.is((await exited as [number | null])[0], 0)
-  const other = await runHarmonyd(['devnet', '--nodes', '3', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
+  const other = await runHarmonyd(['devnet', '--nodes', '3', '--consensus', 'avalanche', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
   t.not(other.code, 0)
   t.regex(other.stderr, /made with the commit consensus rule/)
 })
