@@ -12,7 +12,8 @@
 //     refusals counted, the accepted transactions' p50/p99 (bench/lib/devnet-load.ts; refused ones are retried);
 //     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside); `cpu_per_tx`: the four
 //     node processes' CPU (from /proc) per final transaction, against the floor of four verifications of it.
-//     --rule: the genesis consensus rule of the devnets (docs/consensus-next.md); `both` runs each rate under the
+//     --rule: the genesis consensus rule of the devnets and of (2) (docs/consensus-next.md; commit unless named,
+//     as for any new network); `both` runs each rate under the
 //     commit rule and again under avalanche, and reports the commit rule's figures against avalanche's, same run.
 //     --leaders (commit rule): leader slots per round in the genesis (a number, or `all`: the default); two values run
 //     each rate with both and report the first's figures against the second's, same run.

@@ -1,5 +1,5 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
-//   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule avalanche|commit]
+//   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule commit|avalanche] (commit: the default)
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:

@@ -46,7 +46,8 @@ export interface BridgeNet {
   close: () => Promise<void>
 }
 
-export async function startBridgeNet (name: string, init: TestNetInit, bridgeInit: (i: number) => DagBridgeInit): Promise<BridgeNet> {
+/** `prunedNode`: the node whose bridge prunes its history below each anchored checkpoint (the others keep it all). */
+export async function startBridgeNet (name: string, init: TestNetInit, bridgeInit: (i: number) => DagBridgeInit, options: { prunedNode?: number } = {}): Promise<BridgeNet> {
   const evmKeys = Array.from({ length: init.nodes }, (_, i) => testWallet(`${name}-validator-${i}`))
   const chains: ChainService[] = []
   const bridges: DagBridge[] = []
@@ -62,7 +63,8 @@ export async function startBridgeNet (name: string, init: TestNetInit, bridgeIni
   }).catch(async (err: unknown) => { await net.close(); throw err })
   const startBridge = (i: number): DagBridge => {
     const node = net.nodes[i]
-    return connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: debugLog, registry: new Registry() }, bridgeInit(i))
+    const prune = i === options.prunedNode ? { pruneHistory: async (cut: string) => await node.dag.pruneHistory(cut) } : {}
+    return connectChainToDag({ dag: node.dag, chain: chains[i], genesis: net.genesis, identity: node.key, db: node.db, logger: debugLog, registry: new Registry(), ...prune }, bridgeInit(i))
   }
   const startChain = (i: number): ChainService => {
     const node = net.nodes[i]
