@@ -231,7 +231,7 @@ export function generateGenesis (init: GenerateGenesisInit): Genesis {
     consensus: { ...DEFAULT_CONSENSUS, ...init.consensus, rule: init.consensus?.rule ?? 'commit' }
   }
   if (g.consensus.rule === 'commit' && g.validators.length > COMMIT_RULE_MAX_VALIDATORS) {
-    throw new DagError('GENESIS_INVALID', `genesis: the commit rule (the default) allows at most ${COMMIT_RULE_MAX_VALIDATORS} validators; pass consensus.rule 'avalanche' for ${g.validators.length}`)
+    throw new DagError('GENESIS_INVALID', `genesis: the commit rule (the default for a new network) allows at most ${COMMIT_RULE_MAX_VALIDATORS} validators (a vertex names one of each); pass consensus.rule 'avalanche' for ${g.validators.length}`)
   }
   // a new commit network: every validator leads a slot each round, unless the caller said otherwise
   if (g.consensus.rule === 'commit' && g.consensus.leaders === undefined) g.consensus.leaders = Math.min(g.validators.length, COMMIT_RULE_MAX_VALIDATORS)

@@ -120,7 +120,7 @@ test('genesis refuses unsafe consensus parameters with GENESIS_INVALID, and acce
   const avalanche = generateGenesis({ validatorPublicKeys: [generateKeyPair().publicKey], faucetPublicKey: generateKeyPair().publicKey, consensus: { rule: 'avalanche' } })
   t.deepEqual(avalanche.consensus, { ...DEFAULT_CONSENSUS, rule: 'avalanche' })
   const many = Array.from({ length: 49 }, () => generateKeyPair().publicKey)
-  t.throws(() => generateGenesis({ validatorPublicKeys: many, faucetPublicKey: many[0] }), { message: /commit rule \(the default\) allows at most 48 validators/ })
+  t.throws(() => generateGenesis({ validatorPublicKeys: many, faucetPublicKey: many[0] }), { message: /commit rule \(the default for a new network\) allows at most 48 validators/ })
   t.is(generateGenesis({ validatorPublicKeys: many, faucetPublicKey: many[0], consensus: { rule: 'avalanche' } }).validators.length, 49)
   const withConsensus = (c: Record<string, number>): unknown => ({ ...genesisToJson(base), consensus: { ...DEFAULT_CONSENSUS, ...c } })
   const unsafe: Array<[Record<string, number>, RegExp]> = [
