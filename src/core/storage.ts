@@ -8,7 +8,10 @@ import type { AbstractSublevel } from 'abstract-level'
  * changing one orphans every existing datadir (test/unit/core-storage.test.ts pins them).
  */
 export const SUBLEVELS = {
-  /** Reserved for node metadata (schema version, first start time): the datadir schema check will write it. */
+  /**
+   * Node metadata that outlives the ledger (a resync keeps it): the round guard of this node's validator key
+   * (src/dag/round-guard.ts); reserved too for the schema version and first start time.
+   */
   meta: 'meta',
   /** Reserved for the libp2p datastore (peer store, DHT records) once peers persist across restarts. */
   p2p: 'p2p',
@@ -51,6 +54,13 @@ export const RETIRED_SUBLEVELS: readonly string[] = []
  * listed hold one kind of record keyed by id (vertices, children, tips, accounts).
  */
 export const KEY_PREFIXES = {
+  meta: {
+    /**
+     * `round-guard/` ‖ genesis id ‖ sha256(validator public key) → u32 the highest round that key built a vertex
+     * in from this datadir (src/dag/round-guard.ts; written with the vertex, before it is sent)
+     */
+    roundGuard: 'round-guard/'
+  },
   dagTx: {
     /** `i` ‖ tx id → transaction record (vertex id, status) */
     txRecord: 'i',

@@ -29,6 +29,7 @@ import { txStatus, type TxStatusView } from './tx-status.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
 import { MAX_VERTEX_TXS, type VertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
+import { RoundGuard } from './round-guard.ts'
 import type { LedgerEvents } from './events.ts'
 
 export interface DagLedgerInit extends DecisionRecordsInit, DagHistoryInit {
@@ -78,6 +79,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly core: ConsensusCore
   /** Set under `consensus.rule: 'commit'` (the same object as `core`). */
   readonly commit: CommitCore | undefined
+  /** Under the commit rule: the highest round this key built in, kept across a resync (round-guard.ts). */
+  private readonly roundGuard: RoundGuard | undefined
+  private readonly syncWrites: boolean
   private readonly avalanche: AvalancheCore | undefined
   readonly state: LedgerState
   readonly mempool: Mempool
@@ -118,6 +122,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const commit = genesis.consensus.rule === 'commit'
     this.commit = commit ? new CommitCore(graph, genesis.validators, genesis.consensus, id => { const a = this.processing.get(id)?.vertex.author; return a === undefined ? undefined : toHex(a) }, { gcDepth: COMMIT_GC_DEPTH }) : undefined
     this.avalanche = commit ? undefined : new AvalancheCore(graph, genesis.consensus)
+    this.roundGuard = commit ? new RoundGuard(components.db, genesisId(genesis), this.identity.publicKey) : undefined
+    this.syncWrites = init.syncWrites === true
     const core: ConsensusCore = this.core = (this.commit ?? this.avalanche) as ConsensusCore
     // the commit rule restarts from the accepted rounds it keeps: they must still be in memory (history.ts window)
     const historyInit = commit ? { ...init, historyWindow: Math.max(init.historyWindow ?? DEFAULT_HISTORY_WINDOW, 4 * COMMIT_GC_DEPTH) } : init
@@ -129,7 +135,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     this.external = new ExternalValidity(core, this.log, {}, this.metrics)
     const processing = this.processing
     this.admission = new VertexAdmission({ genesis, verifier, store, graph, core, state }, init)
-    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: init.syncWrites === true, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(order !== undefined ? { orderReady: order.ready } : {}), ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
+    this.decisions = new DecisionWriter({ store, state, core, processing, mempool, events: this, logger: this.log, syncWrites: this.syncWrites, onFinality: ms => { this.admissionControl.observeFinality(ms) }, validators: genesis.validators.map(v => v.publicKey), txDecisionRecords: init.txDecisionRecords, ...(order !== undefined ? { orderReady: order.ready } : {}), ...(this.metrics !== undefined ? { metrics: this.metrics } : {}) })
     this.decisions.lastAccepted = this.genesisIdHex
     this.txAdmission = new TxAdmission({ genesis, verifier, admission: this.admission, state, core, mempool, processing })
     this.builder = new VertexBuilder({ genesis, identity: this.identity, store, graph, core, state, mempool, events: this })
@@ -209,6 +215,10 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const i = synced.get(id)
       return i === undefined ? undefined : keys[i]
     })
+    // a validator never builds again in a round its key built in, even one this ledger lost (a resync)
+    if (this.roundGuard === undefined || !this.isValidator) return
+    const guarded = this.commit.builtThrough = await this.roundGuard.load()
+    if (guarded >= this.commit.nextRound().round) this.log.warn({ round: guarded }, 'this validator built a vertex in a round this ledger does not hold (a resync, or a ledger lost): it builds again only above that round')
   }
 
   private async loadGraph (): Promise<void> {
@@ -262,7 +272,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     return await this.mutate(async () => await this.insertLocked(info))
   }
 
-  private async insertLocked (info: VertexInfo): Promise<boolean> {
+  /** `ownRound`: a vertex this node built, in that round of the commit rule (recorded by the round guard before it is sent). */
+  private async insertLocked (info: VertexInfo, ownRound?: number): Promise<boolean> {
     if (this.graph.has(info.idHex)) return false
     // decided and evicted from memory: known, never inserted twice (parents placing it at or above the cut: not so)
     if (!this.graph.placesAtOrAboveCut(info.parentHex) && await this.history.record(info.idHex) !== undefined) return false
@@ -280,7 +291,10 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const height = 1 + Math.max(...info.parentHex.map(p => this.graph.get(p)?.height ?? 0))
     this.history.putInserted(b, info.id, { height, timestampMs: info.vertex.timestampMs, parents: info.parentHex, underCut: false })
     for (const t of info.txs) this.store.putTxInstance(b, t.account, t.tx.nonce, info.id, t.id)
-    await b.commit()
+    if (ownRound !== undefined) this.roundGuard?.put(b, ownRound)
+    // an own vertex is durable before it is sent: a power loss must not let this key sign its round again
+    await b.commit({ sync: ownRound !== undefined && this.syncWrites })
+    if (ownRound !== undefined) this.roundGuard?.written(ownRound)
     this.graph.add(info.idHex, info.parentHex, 'processing', info.vertex.timestampMs)
     this.history.inserted(info.idHex)
     const decisions = await this.registerProcessing(info)
@@ -322,6 +336,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   consensusGauges (): void {
     this.metrics?.processing.set(this.core.processingCount)
     this.metrics?.conflicts.set(this.core.conflictsSeen)
+    if (this.commit !== undefined) this.metrics?.equivocations.set(this.commit.equivocationsSeen)
     const a = this.admissionControl.view()
     const m = this.metrics
     for (const [g, v] of [[m?.pendingTxs, a.pendingTxs], [m?.pendingBoundTxs, a.boundTxs], [m?.clientLatencySeconds, a.latencyMs / 1000], [m?.clientPendingLimit, a.clientLimitTxs], [m?.memoryVertices, this.graph.size], [m?.historyCutHeight, this.graph.cutHeight]] as const) g?.set(v)
@@ -361,10 +376,11 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
+      const own = round === undefined ? undefined : round.round
       // a queue none of which could be taken is not work for the rounds until more is queued (CommitCore)
       this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
       this.processing.markOwn(info.idHex)
-      await this.insertLocked(info)
+      await this.insertLocked(info, own)
       // only now: until the vertex is registered, submits must still see these nonces as pending
       for (const t of chosen) this.mempool.take(t.idHex)
       return info

@@ -34,6 +34,7 @@ export interface DagMetrics {
    *  ended: `released` (the check passed) or `decided` (the network decided the vertex first). */
   externalHoldSeconds: Histogram<'end'>
   conflicts: Gauge
+  equivocations: Gauge
   processing: Gauge
   /** 1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0. */
   live: Gauge
@@ -81,6 +82,7 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     externalHoldSeconds: new Histogram({ name: 'harmony_dag_external_hold_seconds', help: 'time this node withheld its vote from a vertex for an outside check, by how the hold ended (released, decided)', labelNames: ['end'], buckets: PHASE_BUCKETS, registers }),
     vertexPolls: new Histogram({ name: 'harmony_dag_vertex_polls', help: 'polls that counted an accepted vertex, from first sight to acceptance', buckets: [1, 5, 10, 15, 20, 30, 50, 100, 200, 500, 1000], registers }),
     conflicts: new Gauge({ name: 'harmony_dag_conflict_sets', help: 'conflict sets (one account, one nonce) that have seen more than one transaction since start', registers }),
+    equivocations: new Gauge({ name: 'harmony_dag_equivocations', help: 'commit rule: pairs of vertices of one validator in one round seen since start (equivocation evidence)', registers }),
     processing: new Gauge({ name: 'harmony_dag_processing_vertices', help: 'vertices not yet decided', registers }),
     live: new Gauge({ name: 'harmony_dag_live', help: '1 while the validators this node reaches hold the quorum of stake (it can finalize), else 0', registers }),
     reachableStakeRatio: new Gauge({ name: 'harmony_dag_reachable_stake_ratio', help: 'stake of the validators this node reaches (its own included) over the total genesis stake', registers }),

@@ -33,6 +33,7 @@ test('sublevel names are the bytes existing datadirs hold, distinct, and none is
 })
 
 test('inner prefixes are the bytes existing datadirs hold', t => {
+  t.deepEqual(KEY_PREFIXES.meta, { roundGuard: 'round-guard/' })
   t.deepEqual(KEY_PREFIXES.dagTx, { txRecord: 'i', nonceIndex: 'n' })
   t.deepEqual(KEY_PREFIXES.dagConsensus, { decision: 'v', slotLeader: 's', conflictWinner: 'c' })
   t.deepEqual(KEY_PREFIXES.dagMeta, { genesis: 'genesis', counters: 'counters', finalClock: 'final-clock', history: 'history', syncBase: 'sync-base', accountsFormat: 'accounts', syncedAuthors: 'synced-authors' })

@@ -4,17 +4,9 @@
 // winner, the same everywhere; two halves of a 2 | 2 split finalize nothing until they meet; the round rules refuse a
 // vertex that breaks them; a ledger restarted from its datadir goes on where it stopped; a deposit credit needs a
 // quorum of attestations before it.
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import test from 'ava'
-import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
+import type { KeyPair } from '../../src/core/crypto.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
-import { silentLogger } from '../../src/core/logger.ts'
-import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
-import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
-import { DagLedger } from '../../src/dag/ledger.ts'
-import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertexInfo, type VertexInfo, vertexAuthor } from '../../src/dag/vertex.ts'
 import { addressOf, transfer } from '../helpers/dag-net.ts'
 import { parseAddress } from '../../src/core/address.ts'
@@ -24,76 +16,7 @@ import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { ledgerReader } from '../../src/dag/service.ts'
 import { advanceCut, cutTree, decodeCut, encodeCut, genesisCut } from '../../src/dag/state-cut.ts'
 import { advanceCutToSlot } from '../../src/dag/slot-cut.ts'
-
-const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
-const START = 10n ** 15n
-
-interface Node { key: KeyPair, dir: string, db: BinaryDb, ledger: DagLedger }
-interface Net { genesis: Genesis, nodes: Node[], users: KeyPair[] }
-
-async function open (genesis: Genesis, key: KeyPair, dir: string): Promise<Node> {
-  const db = await openDatabase(join(dir, 'db'))
-  const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger() })
-  await ledger.start()
-  return { key, dir, db, ledger }
-}
-
-async function close (n: Node): Promise<void> { await n.ledger.stop(); await n.db.close() }
-
-async function network (validators = 4): Promise<Net> {
-  const keys = Array.from({ length: validators }, () => generateKeyPair())
-  const users = Array.from({ length: 4 }, () => generateKeyPair())
-  const genesis = generateGenesis({
-    chainId: 'harmony-commit',
-    validatorPublicKeys: keys.map(k => k.publicKey),
-    faucetPublicKey: generateKeyPair().publicKey,
-    allocations: users.map(u => ({ address: parseAddress(addressOf(u)), balance: START })),
-    consensus: { rule: 'commit' }
-  })
-  const nodes: Node[] = []
-  for (const key of keys) nodes.push(await open(genesis, key, await mkdtemp(join(tmpdir(), 'harmony-commit-'))))
-  return { genesis, nodes, users }
-}
-
-/**
- * One step of the network: every node of each group that may build (its round's quorum held, work waiting) builds
- * its vertex, then each is delivered to the other nodes of its group. Returns the vertices built.
- */
-async function step (groups: Node[][]): Promise<VertexInfo[]> {
-  const built: VertexInfo[] = []
-  for (const group of groups) {
-    const fresh: Array<[Node, VertexInfo]> = []
-    for (const n of group) {
-      const view = n.ledger.roundView()
-      if (view === undefined || view.built || !view.work) continue
-      const info = await n.ledger.buildVertex({ empty: true })
-      if (info !== undefined) fresh.push([n, info])
-    }
-    for (const [from, info] of fresh) {
-      for (const to of group) {
-        if (to === from) continue
-        await to.ledger.checkStandalone(info)
-        await to.ledger.insertVertex(info)
-      }
-      built.push(info)
-    }
-  }
-  return built
-}
-
-async function runUntil (groups: Node[][], done: () => Promise<boolean>, maxSteps = 40): Promise<number> {
-  for (let i = 0; i < maxSteps; i++) {
-    if (await done()) return i
-    await step(groups)
-  }
-  return await done() ? maxSteps : -1
-}
-
-async function statuses (nodes: Node[], txId: string): Promise<Array<string | undefined>> {
-  return await Promise.all(nodes.map(async n => (await n.ledger.getTx(txId))?.status))
-}
-
-async function roots (nodes: Node[]): Promise<string[]> { return await Promise.all(nodes.map(async n => (await n.ledger.stats()).stateRoot)) }
+import { close, network, type Node, open, roots, runUntil, START, statuses, step } from '../helpers/commit-ledgers.ts'
 
 test('transfers submitted at different validators become final at every one, with one state root', async t => {
   const net = await network()

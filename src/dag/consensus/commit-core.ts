@@ -204,8 +204,17 @@ export class CommitCore implements ConsensusCore {
     // validator with queued transactions built it and the rest were idle (they cannot see its mempool), and the
     // next round needs the quorum of this one (found in the loop: three of four waiting for each other for ever)
     const work = (queued > 0 && !this.stalled) || this.carrying > 0 || this.rule.round(next.round).length > 0
-    return { round: next.round, built: this.hasVertexOf(selfHex, next.round), leaderSeen: next.leaderSeen, work, full: queued >= maxBatch }
+    return { round: next.round, built: this.builtIn(selfHex, next.round), leaderSeen: next.leaderSeen, work, full: queued >= maxBatch }
   }
+
+  /**
+   * Rounds up to this one count as built by this node whatever its graph holds: the round guard's record
+   * (round-guard.ts) of a vertex this key built before the ledger was resynced or lost.
+   */
+  builtThrough = 0
+
+  /** Whether this node built (or, by the round guard, may have built) a vertex in `round`. */
+  private builtIn (selfHex: string, round: number): boolean { return round <= this.builtThrough || this.hasVertexOf(selfHex, round) }
 
   /**
    * The round this node's next vertex belongs to and its parents of the round below: one vertex per author of the
@@ -239,10 +248,10 @@ export class CommitCore implements ConsensusCore {
     return true
   }
 
-  /** The parents of this node's next vertex, or null when it has one in that round already. */
-  nextParents (selfHex: string, allowEmpty: boolean): { parents: string[], allowEmpty: boolean } | null {
+  /** The round and parents of this node's next vertex, or null when it built one in that round already. */
+  nextParents (selfHex: string, allowEmpty: boolean): { round: number, parents: string[], allowEmpty: boolean } | null {
     const next = this.nextRound()
-    if (this.hasVertexOf(selfHex, next.round)) return null
+    if (this.builtIn(selfHex, next.round)) return null
     const parents = next.parents
     // weak links, oldest first, to the vertices of the last rounds that nothing here names yet (one that came too
     // late for the round above it would otherwise be left unordered and dropped: measured in the kill -9 campaign
@@ -253,7 +262,7 @@ export class CommitCore implements ConsensusCore {
       if (parents.length >= most) break
       parents.push(v.id)
     }
-    return { parents, allowEmpty }
+    return { round: next.round, parents, allowEmpty }
   }
 
   /**
@@ -263,6 +272,9 @@ export class CommitCore implements ConsensusCore {
    */
   mempoolStalled (stalled: boolean): void { this.stalled = stalled }
   private stalled = false
+
+  /** Pairs of vertices of one author in one round seen since start: equivocations (commit-rule.ts keeps the evidence). */
+  get equivocationsSeen (): number { return this.rule.equivocationsSeen }
 
   /** Whether `author` has a vertex of `round` here. */
   hasVertexOf (author: string, round: number): boolean { return this.rule.round(round).some(v => v.author === author) }

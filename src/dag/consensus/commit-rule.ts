@@ -95,6 +95,8 @@ export class CommitRule {
   private readonly leaderIndex = new Map<number, Map<string, number>>()
   /** Pairs of vertices of one author in one round, the latest MAX_EQUIVOCATIONS. */
   readonly equivocations: Array<[RoundVertex, RoundVertex]> = []
+  /** Every such pair seen since start (the list keeps the latest only). */
+  equivocationsSeen = 0
   private highestRound = 0
   /** The first slot not yet output, as a number: round × leaders + index. */
   private nextSlot: number
@@ -154,6 +156,7 @@ export class CommitRule {
     if (twin !== undefined) {
       if (this.equivocations.length === MAX_EQUIVOCATIONS) this.equivocations.shift()
       this.equivocations.push([twin, v])
+      this.equivocationsSeen++
     }
     this.byId.set(v.id, v)
     push(this.byRound, v.round, v)

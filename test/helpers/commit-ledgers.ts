@@ -1,0 +1,86 @@
+// Four (or more) validators' ledgers under `consensus.rule: 'commit'`, each on its own LevelDB, exchanging their
+// signed vertices directly (no network: the delivery is the test's to choose, which is what lets it partition them).
+// Used by test/unit/dag-commit-ledger.test.ts and test/unit/dag-round-guard.test.ts.
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { type BinaryDb, openDatabase } from '../../src/core/storage.ts'
+import { type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
+import { DagLedger } from '../../src/dag/ledger.ts'
+import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
+import type { VertexInfo } from '../../src/dag/vertex.ts'
+import { addressOf } from './dag-net.ts'
+import { parseAddress } from '../../src/core/address.ts'
+
+export const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
+export const START = 10n ** 15n
+
+export interface Node { key: KeyPair, dir: string, db: BinaryDb, ledger: DagLedger }
+export interface Net { genesis: Genesis, nodes: Node[], users: KeyPair[] }
+
+export async function open (genesis: Genesis, key: KeyPair, dir: string): Promise<Node> {
+  const db = await openDatabase(join(dir, 'db'))
+  const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger() })
+  await ledger.start()
+  return { key, dir, db, ledger }
+}
+
+export async function close (n: Node): Promise<void> { await n.ledger.stop(); await n.db.close() }
+
+export async function network (validators = 4): Promise<Net> {
+  const keys = Array.from({ length: validators }, () => generateKeyPair())
+  const users = Array.from({ length: 4 }, () => generateKeyPair())
+  const genesis = generateGenesis({
+    chainId: 'harmony-commit',
+    validatorPublicKeys: keys.map(k => k.publicKey),
+    faucetPublicKey: generateKeyPair().publicKey,
+    allocations: users.map(u => ({ address: parseAddress(addressOf(u)), balance: START })),
+    consensus: { rule: 'commit' }
+  })
+  const nodes: Node[] = []
+  for (const key of keys) nodes.push(await open(genesis, key, await mkdtemp(join(tmpdir(), 'harmony-commit-'))))
+  return { genesis, nodes, users }
+}
+
+/**
+ * One step of the network: every node of each group that may build (its round's quorum held, work waiting) builds
+ * its vertex, then each is delivered to the other nodes of its group. Returns the vertices built.
+ */
+export async function step (groups: Node[][]): Promise<VertexInfo[]> {
+  const built: VertexInfo[] = []
+  for (const group of groups) {
+    const fresh: Array<[Node, VertexInfo]> = []
+    for (const n of group) {
+      const view = n.ledger.roundView()
+      if (view === undefined || view.built || !view.work) continue
+      const info = await n.ledger.buildVertex({ empty: true })
+      if (info !== undefined) fresh.push([n, info])
+    }
+    for (const [from, info] of fresh) {
+      for (const to of group) {
+        if (to === from) continue
+        await to.ledger.checkStandalone(info)
+        await to.ledger.insertVertex(info)
+      }
+      built.push(info)
+    }
+  }
+  return built
+}
+
+export async function runUntil (groups: Node[][], done: () => Promise<boolean>, maxSteps = 40): Promise<number> {
+  for (let i = 0; i < maxSteps; i++) {
+    if (await done()) return i
+    await step(groups)
+  }
+  return await done() ? maxSteps : -1
+}
+
+export async function statuses (nodes: Node[], txId: string): Promise<Array<string | undefined>> {
+  return await Promise.all(nodes.map(async n => (await n.ledger.getTx(txId))?.status))
+}
+
+export async function roots (nodes: Node[]): Promise<string[]> { return await Promise.all(nodes.map(async n => (await n.ledger.stats()).stateRoot)) }
+
