@@ -1,8 +1,11 @@
 // The commit rule's pacing follows the machine's idle CPU: the idle pace while enough idles, the busy pace when the
 // cores are full, in proportion between; and the sampler it reads answers the idle share of the last full window.
+// And the proposer's loop: a build that returns nothing waits for the next event, it does not ask again at once.
+import { EventEmitter } from 'node:events'
 import test from 'ava'
 import { MachineIdle } from '../../src/core/machine-idle.ts'
-import { BUSY_PACE_FROM, IDLE_PACE_FROM, roundPace } from '../../src/dag/net/round-proposer.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { BUSY_PACE_FROM, IDLE_PACE_FROM, RoundProposer, type RoundProposerComponents, roundPace } from '../../src/dag/net/round-proposer.ts'
 
 const idle = { minRoundMs: 25, leaderWaitMs: 40 }
 const busy = { minRoundMs: 50, leaderWaitMs: 100 }
@@ -56,4 +59,26 @@ test('the sampler reads this machine\'s cores: a busy thread shows', t => {
   const share = sampler.idleShare()
   t.true(x > 0)
   t.true(share >= 0 && share < 1, `idle share ${share} after 300 ms of a busy thread`)
+})
+
+test('a build that returns nothing (the ledger full of undecided vertices) waits for the next insert instead of spinning', async t => {
+  let builds = 0
+  // a ledger whose round is always due and whose builder never builds: what a ledger at its undecided bound answers
+  const ledger = Object.assign(new EventEmitter(), {
+    roundView: () => ({ round: 7, built: false, leaderSeen: true, work: true, full: false }),
+    buildVertex: async () => { builds++ },
+    consensusGauges: () => {}
+  })
+  // the ledger's `on`/`off` return the ledger itself: only the events matter here
+  const proposer = new RoundProposer({ ledger: ledger as unknown as RoundProposerComponents['ledger'], gossip: { publish: async () => { throw new Error('nothing to publish') } }, logger: silentLogger() }, { idleCheckMs: 60_000, machineIdle: () => 1 })
+  await proposer.start()
+  // many turns of the event loop: the loop asked once and sleeps (before, it asked again at every turn)
+  for (let i = 0; i < 200; i++) await new Promise(resolve => setImmediate(resolve))
+  t.is(builds, 1)
+  // an inserted vertex wakes it: it asks once more
+  ledger.emit('vertex:inserted')
+  for (let i = 0; i < 200 && builds < 2; i++) await new Promise(resolve => setImmediate(resolve))
+  for (let i = 0; i < 50; i++) await new Promise(resolve => setImmediate(resolve))
+  t.is(builds, 2)
+  await proposer.stop()
 })

@@ -143,8 +143,10 @@ export class RoundProposer implements Startable {
               this.lastRound = view.round
               this.lastBuiltMs = Date.now()
               await this.c.gossip.publish(info)
+              continue
             }
-            continue
+            // nothing built (the ledger holds its most undecided vertices, or the round moved meanwhile): the next
+            // insert or queued transaction wakes the loop; asking again at once spun it on the ledger's lock
           }
         }
       } catch (err) {
