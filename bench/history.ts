@@ -1,4 +1,4 @@
-// npm run bench:history [-- --json] [--txs 10000,100000] [--batch 32] [--window 128] [--no-full]
+// npm run bench:history [-- --json] [--txs 10000,100000] [--batch 32] [--window 128] [--no-full] [--rule commit|avalanche]
 //
 // Flat memory and start time (issue 11): one validator ingests real signed transfers (verified in the verifier
 // pool, applied, stored in LevelDB, finalized) in vertices of --batch, up to each history size of --txs in turn.
@@ -13,6 +13,10 @@
 // anchor) is computed, encoded and installed in an empty datadir, whose ledger then starts; the baseline is what a
 // joining node does without it: a fresh ledger that checks and applies every vertex body of the history. Both must
 // end at the source's state root.
+// --rule: the genesis consensus rule (commit unless named, as for any new network). Under the commit rule the sole
+// validator's next vertex commits the ones below it (a drain of empty vertices ends each size), the cut is the state
+// after the last committed slot (slot-cut.ts) and the history window is at least 200 heights (the rule's kept rounds
+// must stay in memory: ledger.ts); under Avalanche each vertex is decided by hand with polls (finalizeAll).
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,10 +29,11 @@ import { toHex } from '../src/core/codec.ts'
 import { generateKeyPair } from '../src/core/crypto.ts'
 import { silentLogger } from '../src/core/logger.ts'
 import { openDatabase } from '../src/core/storage.ts'
-import { generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
+import { type ConsensusRule, generateGenesis, genesisToJson } from '../src/dag/genesis.ts'
 import { DagLedger } from '../src/dag/ledger.ts'
 import { ledgerReader } from '../src/dag/service.ts'
-import { advanceCut, encodeCut, genesisCut, syncDigest } from '../src/dag/state-cut.ts'
+import { advanceCut, encodeCut, genesisCut, type StateCut, syncDigest } from '../src/dag/state-cut.ts'
+import { advanceCutToSlot } from '../src/dag/slot-cut.ts'
 import { installCut } from '../src/dag/state-sync.ts'
 import { fromHex } from '../src/core/codec.ts'
 import { VerifyPool } from '../src/dag/verify-pool.ts'
@@ -44,13 +49,16 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     txs: { type: 'string', default: '10000,100000' },
     batch: { type: 'string', default: '32' },
-    window: { type: 'string', default: '128' }
+    window: { type: 'string', default: '128' },
+    rule: { type: 'string', default: 'commit' }
   }
 })
 const SIZES = values.txs.split(',').map(Number).sort((a, b) => a - b)
 const BATCH = Number(values.batch)
 const WINDOW = Number(values.window)
 const SENDERS = 64
+if (values.rule !== 'commit' && values.rule !== 'avalanche') throw new Error(`--rule: commit or avalanche, not ${values.rule}`)
+const RULE: ConsensusRule = values.rule
 // a progress line this often (a soak runs for hours)
 const PROGRESS_EVERY = 50_000
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
@@ -59,8 +67,7 @@ const seed = randomBytes(32)
 const validator = generateKeyPair(seed)
 const senders = Array.from({ length: SENDERS }, () => generateKeyPair())
 const genesis = generateGenesis({
-  // one validator decided by hand (finalizeAll: Avalanche's polls)
-  consensus: { rule: 'avalanche' },
+  consensus: { rule: RULE },
   chainId: 'harmony-bench-history',
   validatorPublicKeys: [validator.publicKey],
   faucetPublicKey: generateKeyPair().publicKey,
@@ -96,12 +103,18 @@ async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs
   const src = await open(dbDir)
   await src.ledger.start()
   const root = (await src.ledger.stats()).stateRoot
-  const top = src.ledger.graph.tips().sort((a, b) => b.height - a.height)[0].id
   const t0 = performance.now()
   const reader = ledgerReader(src.ledger)
-  const cut = await advanceCut(reader, genesisCut(reader), top)
+  let cut: StateCut
+  if (RULE === 'commit') {
+    const last = (await reader.slotLeaders(-1, Number.MAX_SAFE_INTEGER)).at(-1)
+    if (last === undefined) throw new Error('no committed slot')
+    cut = await advanceCutToSlot(reader, genesisCut(reader), last.slot)
+  } else {
+    cut = await advanceCut(reader, genesisCut(reader), src.ledger.graph.tips().sort((a, b) => b.height - a.height)[0].id)
+  }
   const bytes = encodeCut(cut)
-  log(`cut of ${top.slice(0, 16)}: ${cut.accounts.size} accounts, ${bytes.length} bytes, digest ${syncDigest(cut).slice(0, 16)}`)
+  log(`cut of ${cut.vertexId.slice(0, 16)}: ${cut.accounts.size} accounts, ${bytes.length} bytes, digest ${syncDigest(cut).slice(0, 16)}`)
   const cutMs = performance.now() - t0
   const synced = await open(join(dir, 'synced'))
   const t1 = performance.now()
@@ -121,7 +134,7 @@ async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs
     const info = vertexInfo(body)
     await replayed.ledger.checkStandalone(info)
     await replayed.ledger.insertVertex(info)
-    await finalizeAll(replayed.ledger, Number.POSITIVE_INFINITY)
+    await decide(replayed.ledger)
   }
   const replayMs = performance.now() - t2
   if ((await replayed.ledger.stats()).stateRoot !== root) throw new Error('the replayed ledger is not at the source\'s state root')
@@ -129,6 +142,11 @@ async function measureSync (): Promise<{ cutMs: number, cutBytes: number, syncMs
   await src.close()
   log(`join: sync ${syncMs.toFixed(0)} ms (cut ${cutMs.toFixed(0)} ms, ${bytes.length} bytes) vs replay ${replayMs.toFixed(0)} ms (${replayBytes} bytes)`)
   return { cutMs, cutBytes: bytes.length, syncMs, replayMs, replayBytes }
+}
+
+/** Avalanche: the sole validator decides by hand (its polls); the commit rule decided at the insert already. */
+async function decide (ledger: DagLedger): Promise<void> {
+  if (RULE === 'avalanche') await finalizeAll(ledger, Number.POSITIVE_INFINITY)
 }
 
 const figures: Array<{ txs: number, vertices: number, inMemoryRunning: number, start: StartFigures }> = []
@@ -148,10 +166,12 @@ try {
       })
       await Promise.all(txs.map(async tx => await ledger.submitTransaction(tx)))
       await ledger.buildVertex()
-      await finalizeAll(ledger, Number.POSITIVE_INFINITY)
+      await decide(ledger)
       sent += n
       if (sent % PROGRESS_EVERY < n) log(`${sent} of ${size} final (${((performance.now() - t0) / 1000).toFixed(0)} s; rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB)`)
     }
+    // under the commit rule the last vertices wait for two more rounds: empty ones, as an idle validator's proposer builds
+    for (let i = 0; i < 8 && RULE === 'commit' && Number((await ledger.stats()).finalTxs) < size; i++) await ledger.buildVertex({ empty: true })
     const stats = await ledger.stats()
     if (stats.finalTxs !== size) throw new Error(`expected ${size} final transactions, have ${stats.finalTxs}`)
     const inMemoryRunning = ledger.memoryView().graphVertices

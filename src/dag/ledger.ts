@@ -387,6 +387,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   /** The commit rule's rounds for this node's pacing (round-proposer.ts); undefined under Avalanche. */
+  /** The highest round this validator built a vertex in from this datadir (its round guard; 0: none, or Avalanche). */
+  get builtRound (): number { return this.roundGuard?.round ?? 0 }
+
   roundView (): RoundView | undefined {
     return this.commit === undefined || !this.isValidator ? undefined : this.commit.view(this.selfHex, this.mempool.size, this.maxBatch)
   }

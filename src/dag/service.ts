@@ -9,7 +9,7 @@ import type { BoundPeers } from '../network/peer-binding.ts'
 import { addressFromPublicKey, parseAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from './errors.ts'
-import { type Genesis, orderCheckContextOf } from './genesis.ts'
+import { type Genesis, orderCheckContextOf, quorumOf } from './genesis.ts'
 import { DagLedger, type DagLedgerInit, type TxStatusView } from './ledger.ts'
 import { createDagMetrics } from './metrics.ts'
 import { AntiEntropy, type AntiEntropyInit } from './net/anti-entropy.ts'
@@ -120,6 +120,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     // the commit rule decides from the DAG's shape: no polls, and vertices paced by rounds (its health still
     // reads the poller's view of the stake this node reaches)
     const commit = ledger.commit !== undefined
+    const antiEntropy = new AntiEntropy({ sync, peers, logger, quorumStake: quorumOf(peers.totalWeight, components.genesis.consensus) }, init)
     this.services = [
       ['verifier', this.verifier],
       ['ledger', ledger],
@@ -129,8 +130,8 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
       ['query', query],
       ['forwarding', this.forwarding],
       ...(commit ? [] : [['poller', this.poller] as [string, Startable]]),
-      ['proposer', commit ? new RoundProposer({ ledger, gossip, logger, metrics }, init) : new Proposer({ ledger, gossip, logger }, init)],
-      ['anti-entropy', new AntiEntropy({ sync, peers, logger }, init)]
+      ['proposer', commit ? new RoundProposer({ ledger, gossip, logger, metrics, ready: () => ledger.builtRound > 0 || antiEntropy.caughtUp }, init) : new Proposer({ ledger, gossip, logger }, init)],
+      ['anti-entropy', antiEntropy]
     ]
     this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
     this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: `0x${tx.idHex}`, reason, tx }) })

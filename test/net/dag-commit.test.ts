@@ -2,7 +2,9 @@
 // real libp2p (loopback), vertices paced by rounds and gossiped, finality read from the DAG with no polls. Transfers
 // become final everywhere with one state root; with one validator stopped the other three (the quorum, 3 of 4) go on;
 // with two stopped the two left build their round and then wait, finalizing nothing; a stopped validator started
-// again from its datadir catches up and the waiting transfer becomes final.
+// again from its datadir catches up and the waiting transfer becomes final. A validator started again on an emptied
+// datadir (its key kept) builds nothing until it has caught up, so it never signs a second vertex in a round it built.
+import { mkdir, rm } from 'node:fs/promises'
 import test from 'ava'
 import { parseAddress } from '../../src/core/address.ts'
 import { addressOf, createTestNet, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
@@ -61,6 +63,36 @@ test.serial('four validators under the commit rule: final everywhere, a quorum o
     await net.connectAll()
     await waitFor(async () => await allFinal(net, [waiting]), 'final once the quorum is back')
     t.is((await roots(net)).size, 1, 'one state root after the restart')
+  } finally {
+    await net.close()
+  }
+})
+
+test.serial('a validator started again on an emptied datadir (its key kept) catches up before it builds: no node sees an equivocation', async t => {
+  const net = await createTestNet({ nodes: 4, accounts: 8, consensus: { rule: 'commit' } })
+  try {
+    await waitFor(() => net.nodes.every(n => n.dag.validatorPeers.size === 3), 'validators bound')
+    // rounds built by every validator: three transfers from each of accounts 0-5, sent to all four (6 and 7 wait)
+    const ids: string[] = []
+    for (let nonce = 0n; nonce < 3n; nonce++) {
+      for (const [i, a] of net.accounts.slice(0, 6).entries()) ids.push(await net.nodes[i % 4].dag.submitTransaction(transfer(net.genesis, a, net.accounts[(i + 1) % 6], 10n, nonce)))
+      await waitFor(async () => await allFinal(net, ids), `the transfers of nonce ${nonce} final at every node`)
+    }
+    t.true(net.nodes[3].dag.ledger.builtRound > 1, 'validator 3 built vertices in several rounds')
+    // validator 3 loses its datadir and starts again with its key, a transfer queued at once: work for its rounds
+    // before it holds any (its graph holds the genesis alone, so its next round is 1, which it built long ago)
+    await net.stop(3)
+    await rm(net.dirs[3], { recursive: true, force: true })
+    await mkdir(net.dirs[3])
+    const restarted = await net.start(3)
+    t.is(restarted.dag.ledger.builtRound, 0, 'no record of its rounds')
+    const late = await restarted.dag.submitTransaction(transfer(net.genesis, net.accounts[6], net.accounts[7], 5n, 0n))
+    t.is(restarted.dag.ledger.roundView()?.round, 1)
+    await net.connectAll()
+    await waitFor(async () => await allFinal(net, [late]), 'the transfer queued at the restarted validator final at every node')
+    t.true(restarted.dag.ledger.builtRound > 0, 'it builds again once caught up')
+    t.deepEqual(net.nodes.map(n => n.dag.ledger.commit?.equivocationsSeen), [0, 0, 0, 0], 'no vertex of one author twice in a round, anywhere')
+    t.is((await roots(net)).size, 1, 'one state root')
   } finally {
     await net.close()
   }

@@ -3,7 +3,8 @@
 // the history back from a peer that never saw that vertex. Its graph then says the round is not built. With the guard
 // it does not build there again: it waits for the others' round and builds above it, and no node records an
 // equivocation. The positive control: the same with the `meta` sublevel cleared too (a datadir lost whole), where the
-// node does build a second vertex in that round and its peers record the equivocation.
+// ledger alone does build a second vertex in that round and its peers record the equivocation. (A node guards that
+// case by waiting to catch up before it builds: test/net/dag-commit.test.ts.)
 import test, { type ExecutionContext } from 'ava'
 import { toHex } from '../../src/core/codec.ts'
 import { sublevel } from '../../src/core/storage.ts'

@@ -8,6 +8,8 @@ import type { VertexGossip } from './vertex-gossip.ts'
 
 /** How often the consensus gauges are refreshed (the poller's rate). */
 const GAUGES_MS = 250
+/** How often a validator that is not `ready` looks again (it waits for a sync, which wakes nothing here). */
+const NOT_READY_CHECK_MS = 100
 
 /** The two knobs of the pacing. */
 export interface RoundPace { minRoundMs: number, leaderWaitMs: number }
@@ -60,6 +62,12 @@ export interface RoundProposerComponents {
   gossip: Pick<VertexGossip, 'publish'>
   logger: Logger
   metrics?: Pick<DagMetrics, 'roundIntervalSeconds' | 'roundMinMs'>
+  /**
+   * False while this validator must not build yet: one whose datadir has no record of its rounds (new, or lost with
+   * its key kept) waits until it has caught up with validators holding the quorum (service.ts), or it would build
+   * again, while catching up, in rounds its lost vertices hold at its peers: equivocations. @default always ready
+   */
+  ready?: () => boolean
 }
 
 /**
@@ -131,7 +139,8 @@ export class RoundProposer implements Startable {
       let waitMs = this.idleCheckMs
       try {
         const view = ledger.roundView()
-        if (view !== undefined && !view.built && view.work) {
+        if (view !== undefined && !view.built && view.work && !this.ready()) waitMs = NOT_READY_CHECK_MS
+        else if (view !== undefined && !view.built && view.work) {
           const pace = this.pace()
           const paced = view.full ? 0 : pace.minRoundMs - (Date.now() - this.lastBuiltMs)
           const wait = Math.max(paced, this.leaderWait(view.round, view.leaderSeen, pace.leaderWaitMs))
@@ -157,6 +166,18 @@ export class RoundProposer implements Startable {
       await this.wakeable.sleep(waitMs, signal)
     }
   }
+
+  /** Whether this validator may build (RoundProposerComponents.ready); says so once when it may not. */
+  private ready (): boolean {
+    if (this.c.ready === undefined || this.c.ready()) return true
+    if (!this.saidNotReady) {
+      this.saidNotReady = true
+      this.log.info('not building yet: this datadir has no record of this validator\'s rounds, so it first catches up with validators holding the quorum')
+    }
+    return false
+  }
+
+  private saidNotReady = false
 
   /** Ms left to wait for the leader of the round below `round` (0: build now). */
   private leaderWait (round: number, leaderSeen: boolean, leaderWaitMs: number): number {

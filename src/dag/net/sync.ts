@@ -360,8 +360,11 @@ export class DagSync implements Startable {
   /** True while a catch-up walk runs or waits: this node is behind, and what it lacks is not coming by gossip. */
   get catchingUp (): boolean { return this.walksWaiting > 0 || this.peerWalks.size > 0 }
 
-  /** Asks `peer` for its tips and fetches whatever is missing. */
-  async syncWith (peer: PeerId): Promise<number> {
+  /**
+   * Asks `peer` for its tips and fetches whatever is missing: how many vertices were inserted, and whether every
+   * tip the peer named is known here after (`complete`: this node held all the peer held when it answered).
+   */
+  async syncWith (peer: PeerId): Promise<{ fetched: number, complete: boolean }> {
     const { ledger } = this.c
     const tips = await this.getTips(peer)
     const missing: string[] = []
@@ -369,9 +372,11 @@ export class DagSync implements Startable {
     if (missing.length === 0) {
       // this node has everything the peer's tips stand on: whatever gap a walk found is behind it
       this.closeGap(peer)
-      return 0
+      return { fetched: 0, complete: true }
     }
-    return await this.fetchMissing(peer, missing)
+    const fetched = await this.fetchMissing(peer, missing)
+    for (const t of missing) if (!await ledger.knowsVertex(t)) return { fetched, complete: false }
+    return { fetched, complete: true }
   }
 
   private closeGap (peer: PeerId): void {
