@@ -13,7 +13,7 @@ export interface AntiEntropyInit {
 export interface AntiEntropyComponents {
   sync: Pick<DagSync, 'syncWith'>
   peers: Pick<ValidatorPeers, 'list' | 'on' | 'off' | 'ownWeight' | 'soleValidator'>
-  /** The stake a quorum needs (genesis quorumOf the total): what `caughtUp` counts to. */
+  /** The stake a quorum needs (genesis quorumOf the total): a validator holding it alone catches up with no one. */
   quorumStake: number
   logger: Logger
 }
@@ -21,7 +21,7 @@ export interface AntiEntropyComponents {
 /**
  * Anti-entropy: a vertex missed on gossip (a partition, a restart) is found by comparing tips with a random
  * validator peer now and then, and with every validator peer as soon as it is bound. It also tells when this node
- * first held everything that validators holding the quorum (its own stake included) held (`caughtUp`).
+ * first held everything a validator peer held (`caughtUp`).
  */
 export class AntiEntropy implements Startable {
   private readonly c: AntiEntropyComponents
@@ -29,8 +29,6 @@ export class AntiEntropy implements Startable {
   private readonly syncIntervalMs: number
   private abort = new AbortController()
   private loop: Promise<void> | undefined
-  /** validator keys whose tips this node held whole after a sync since start, and their stake (until caught up) */
-  private readonly synced = new Map<string, number>()
   private caughtUpValue = false
   private readonly onBound = (p: ValidatorPeer): void => {
     void this.syncWith(p).catch(err => { this.log.debug({ err }, 'initial sync failed') })
@@ -67,25 +65,20 @@ export class AntiEntropy implements Startable {
   }
 
   /**
-   * Whether, since start, this node has held every vertex that bound validators holding the quorum with it had
-   * named as their tips (true at once for a sole validator, or one holding the quorum alone). A validator whose
-   * datadir has no record of its rounds waits for it before it builds (round-proposer.ts `ready`): what it built
-   * before its datadir was lost is then in its graph wherever those validators held it.
+   * Whether, since start, this node has held every vertex a validator peer named as its tips (a complete sync), or
+   * needs no one (a sole validator, or one holding the quorum alone). A validator whose datadir has no record of its
+   * rounds waits for it before it builds (round-proposer.ts `ready`): what it built before its datadir was lost is
+   * then in its graph, as far as that peer held it. One peer, not a quorum of them: a validator joining through one
+   * peer (its others reached by gossip through it) must still build, or the rounds that need its stake stall.
    */
   get caughtUp (): boolean {
-    if (this.caughtUpValue) return true
     const { peers, quorumStake } = this.c
-    let stake = peers.ownWeight
-    for (const w of this.synced.values()) stake += w
-    if (peers.soleValidator || stake >= quorumStake) {
-      this.caughtUpValue = true
-      this.synced.clear()
-    }
+    if (!this.caughtUpValue && (peers.soleValidator || peers.ownWeight >= quorumStake)) this.caughtUpValue = true
     return this.caughtUpValue
   }
 
   private async syncWith (p: ValidatorPeer): Promise<void> {
     const { complete } = await this.c.sync.syncWith(p.peerId)
-    if (complete && !this.caughtUpValue) this.synced.set(p.validatorKeyHex, p.weight)
+    if (complete) this.caughtUpValue = true
   }
 }

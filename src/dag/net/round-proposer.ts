@@ -64,8 +64,8 @@ export interface RoundProposerComponents {
   metrics?: Pick<DagMetrics, 'roundIntervalSeconds' | 'roundMinMs'>
   /**
    * False while this validator must not build yet: one whose datadir has no record of its rounds (new, or lost with
-   * its key kept) waits until it has caught up with validators holding the quorum (service.ts), or it would build
-   * again, while catching up, in rounds its lost vertices hold at its peers: equivocations. @default always ready
+   * its key kept) waits until it has held all a validator peer held (service.ts), or it would build again, while
+   * catching up, in rounds its lost vertices hold at its peers: equivocations. @default always ready
    */
   ready?: () => boolean
 }
@@ -172,7 +172,7 @@ export class RoundProposer implements Startable {
     if (this.c.ready === undefined || this.c.ready()) return true
     if (!this.saidNotReady) {
       this.saidNotReady = true
-      this.log.info('not building yet: this datadir has no record of this validator\'s rounds, so it first catches up with validators holding the quorum')
+      this.log.info('not building yet: this datadir has no record of this validator\'s rounds, so it first catches up with a validator peer')
     }
     return false
   }
