@@ -375,21 +375,20 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
-      const own = round === undefined ? undefined : round.round
       // a queue none of which could be taken is not work for the rounds until more is queued (CommitCore)
       this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
       this.processing.markOwn(info.idHex)
-      await this.insertLocked(info, own)
+      await this.insertLocked(info, round?.round)
       // only now: until the vertex is registered, submits must still see these nonces as pending
       for (const t of chosen) this.mempool.take(t.idHex)
       return info
     })
   }
 
-  /** The commit rule's rounds for this node's pacing (round-proposer.ts); undefined under Avalanche. */
   /** The highest round this validator built a vertex in from this datadir (its round guard; 0: none, or Avalanche). */
   get builtRound (): number { return this.roundGuard?.round ?? 0 }
 
+  /** The commit rule's rounds for this node's pacing (round-proposer.ts); undefined under Avalanche. */
   roundView (): RoundView | undefined {
     return this.commit === undefined || !this.isValidator ? undefined : this.commit.view(this.selfHex, this.mempool.size, this.maxBatch)
   }

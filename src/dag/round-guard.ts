@@ -23,7 +23,10 @@ export class RoundGuard {
     this.key = concatBytes(keyBytes(KEY_PREFIXES.meta.roundGuard), genesisId, sha256(publicKey))
   }
 
-  /** Reads the stored round (once, at start). */
+  /**
+   * Reads the stored round (once, at start). A record of another length reads as none: the node then waits to catch
+   * up with a peer before it builds (service.ts), which covers a lost record too.
+   */
   async load (): Promise<number> {
     const v = await getValue(this.sub, this.key)
     this.highest = v === undefined || v.length !== 4 ? 0 : new DataView(v.buffer, v.byteOffset, 4).getUint32(0)
