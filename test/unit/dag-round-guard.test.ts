@@ -60,7 +60,7 @@ async function lostVertex (t: ExecutionContext, clearMeta: boolean): Promise<{ n
 test('a resynced validator does not build again in a round it built in: it builds above it, and no node sees an equivocation', async t => {
   const { net, round, lost } = await lostVertex(t, false)
   const { nodes, users, genesis } = net
-  t.deepEqual(nodes[0].ledger.roundView(), { ...nodes[0].ledger.roundView(), round, built: true }, 'the guard counts the round as built')
+  t.like(nodes[0].ledger.roundView(), { round, built: true }, 'the guard counts the round as built')
   t.is(await nodes[0].ledger.buildVertex({ empty: true }), undefined, 'nothing is built in it')
   // the lost vertex reaches the others (a sync fetches it as a parent of node 1's next vertex); the network goes on,
   // node 0 with it: a transfer queued there becomes final everywhere
