@@ -121,7 +121,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     // reads the poller's view of the stake this node reaches)
     const commit = ledger.commit !== undefined
     // a validator with no record of its rounds (a new datadir, or one lost with its key kept) builds once it holds
-    // all a validator peer holds: its own earlier vertices among them (round-proposer.ts `ready`)
+    // all the validators it reaches hold: its own earlier vertices among them (round-proposer.ts `ready`)
     const antiEntropy = new AntiEntropy({ sync, peers, logger, quorumStake: quorumOf(peers.totalWeight, components.genesis.consensus) }, init)
     this.services = [
       ['verifier', this.verifier],

@@ -7,54 +7,21 @@
 // case by waiting to catch up before it builds: test/net/dag-commit.test.ts.)
 import test, { type ExecutionContext } from 'ava'
 import { toHex } from '../../src/core/codec.ts'
-import { sublevel } from '../../src/core/storage.ts'
-import { vertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
-import { RESYNC_SUBLEVELS } from '../../src/node/state-sync.ts'
-import { close, type Net, network, type Node, open, runUntil, statuses } from '../helpers/commit-ledgers.ts'
+import type { VertexInfo } from '../../src/dag/vertex.ts'
+import { close, deliver, history, loseVertex, type Net, runUntil, statuses } from '../helpers/commit-ledgers.ts'
 import { transfer } from '../helpers/dag-net.ts'
 
-/** Delivers `info` to each of `to` (as gossip or a sync would). */
-async function deliver (info: VertexInfo, to: Node[]): Promise<void> {
-  for (const n of to) { await n.ledger.checkStandalone(info); await n.ledger.insertVertex(info) }
-}
-
-/** Every vertex `from` holds, parents first. */
-async function history (from: Node): Promise<VertexInfo[]> {
-  const out: VertexInfo[] = []
-  for (const v of [...from.ledger.graph.values()].sort((a, b) => a.height - b.height)) {
-    const bytes = await from.ledger.getVertexBytes(v.id)
-    if (bytes !== undefined) out.push(vertexInfo(bytes))
-  }
-  return out
-}
-
 /**
- * The scenario up to the resynced node's first chance to build: returns the network (node 0 resynced), the round of
- * its lost vertex and the vertex.
+ * The scenario up to the resynced node's first chance to build: node 0's lost vertex reached node 1 only, node 0's
+ * ledger was cleared, and it got the history back from node 2, which never saw that vertex.
  */
 async function lostVertex (t: ExecutionContext, clearMeta: boolean): Promise<{ net: Net, round: number, lost: VertexInfo }> {
-  const net = await network()
-  const { nodes, users, genesis } = net
-  const first = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 10n, 0n))
-  t.true(await runUntil([nodes], async () => (await statuses(nodes, first)).every(s => s === 'final')) >= 0)
-  t.true(await runUntil([nodes], async () => nodes.every(n => n.ledger.roundView()?.work === false)) >= 0, 'idle')
-  // node 0 builds the next round's vertex (carrying a transfer); it reaches node 1 only
-  await nodes[0].ledger.submitTransaction(transfer(genesis, users[1], users[2], 20n, 0n))
-  const view = nodes[0].ledger.roundView()
-  if (view === undefined || view.built || !view.work) throw new Error(`node 0 cannot build: ${JSON.stringify(view)}`)
-  const lost = await nodes[0].ledger.buildVertex({ empty: true })
-  if (lost === undefined) throw new Error('no vertex built')
-  await deliver(lost, [nodes[1]])
-  // node 0's ledger is cleared as a resync clears it, and it starts again
-  await nodes[0].ledger.stop()
-  for (const name of [...RESYNC_SUBLEVELS, ...(clearMeta ? ['meta' as const] : [])]) await sublevel(nodes[0].db, name).clear()
-  await nodes[0].db.close()
-  nodes[0] = await open(genesis, nodes[0].key, nodes[0].dir)
-  // it gets the history back from node 2, which never saw the lost vertex: its graph holds no vertex of its own there
+  const { net, round, lost } = await loseVertex(clearMeta)
+  const { nodes } = net
   for (const info of await history(nodes[2])) await deliver(info, [nodes[0]])
-  t.is(nodes[0].ledger.roundView()?.round, view.round, 'the resynced node stands where it built the lost vertex')
-  t.false(nodes[0].ledger.commit?.hasVertexOf(toHex(nodes[0].key.publicKey), view.round), 'and its graph does not hold it')
-  return { net, round: view.round, lost }
+  t.is(nodes[0].ledger.roundView()?.round, round, 'the resynced node stands where it built the lost vertex')
+  t.false(nodes[0].ledger.commit?.hasVertexOf(toHex(nodes[0].key.publicKey), round), 'and its graph does not hold it')
+  return { net, round, lost }
 }
 
 test('a resynced validator does not build again in a round it built in: it builds above it, and no node sees an equivocation', async t => {

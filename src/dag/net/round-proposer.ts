@@ -172,7 +172,7 @@ export class RoundProposer implements Startable {
     if (this.c.ready === undefined || this.c.ready()) return true
     if (!this.saidNotReady) {
       this.saidNotReady = true
-      this.log.info('not building yet: this datadir has no record of this validator\'s rounds, so it first catches up with a validator peer')
+      this.log.info('not building yet: this datadir has no record of this validator\'s rounds, so it first catches up with the validators it reaches')
     }
     return false
   }

@@ -75,6 +75,9 @@ export class ValidatorPeers extends EventEmitter<ValidatorPeersEvents> implement
   /** True when this node is the network's only validator (it decides alone). */
   get soleValidator (): boolean { return this.weights.size === 1 && this.weights.has(this.ownKeyHex) }
 
+  /** The genesis validator keys (hex) other than this node's own. */
+  otherKeys (): string[] { return [...this.weights.keys()].filter(k => k !== this.ownKeyHex) }
+
   /** This node's own genesis stake (0 when it is not a validator). */
   get ownWeight (): number { return this.weights.get(this.ownKeyHex) ?? 0 }
 
