@@ -1,5 +1,5 @@
 // One start of a ledger on an existing datadir, in a fresh process (bench/history.ts): prints one JSON line with the
-// start time (open + DagLedger.start) and the LevelDB open's part of it, the RSS and heap after it, and what the start loaded and decoded. With
+// start time (open + DagLedger.start), the LevelDB open's and the graph load's parts of it, the RSS and heap after it, and what the start loaded and decoded. With
 // `reindex` the graph index is deleted first, so the start decodes every stored vertex once (a datadir from before
 // the index: the full-history load that the window replaces).
 import { readFile } from 'node:fs/promises'
@@ -39,6 +39,6 @@ await ledger.start()
 const startMs = performance.now() - started
 gc()
 const mem = process.memoryUsage()
-process.stdout.write(`${JSON.stringify({ startMs, openMs, rssMb: mem.rss / 2 ** 20, rssGrowthMb: (mem.rss - rssBefore) / 2 ** 20, heapMb: mem.heapUsed / 2 ** 20, loaded: ledger.loadStats.loaded, decoded: ledger.loadStats.decoded, inMemory: ledger.memoryView().graphVertices })}\n`)
+process.stdout.write(`${JSON.stringify({ startMs, openMs, rssMb: mem.rss / 2 ** 20, rssGrowthMb: (mem.rss - rssBefore) / 2 ** 20, heapMb: mem.heapUsed / 2 ** 20, loaded: ledger.loadStats.loaded, decoded: ledger.loadStats.decoded, graphMs: ledger.loadStats.ms, inMemory: ledger.memoryView().graphVertices })}\n`)
 await ledger.stop()
 await db.close()

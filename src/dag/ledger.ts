@@ -86,7 +86,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly mempool: Mempool
   /** The graph index on disk: decided history below the window leaves memory and is read from here. */
   readonly history: DagHistory
-  loadStats = { loaded: 0, decoded: 0 } // what the last start placed in memory and decoded
+  loadStats = { loaded: 0, decoded: 0, ms: 0 } // what the last start placed in memory and decoded, and its wall time
   /** Outside validity: Avalanche's holds (`external`: the bridge's deposit checks), the commit rule's order checks (the market's). */
   readonly external: ExternalValidity
   readonly orderChecks: OrderCheckers
@@ -220,11 +220,12 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   }
 
   private async loadGraph (): Promise<void> {
+    const t0 = performance.now()
     const r = await loadGraph({ store: this.store, graph: this.graph, history: this.history, logger: this.log, registerProcessing: async info => await this.registerProcessing(info), placed: async () => { await this.resumeCommitRule() } })
     if (r.lastAccepted !== undefined) this.decisions.lastAccepted = r.lastAccepted
-    this.loadStats = { loaded: r.loaded, decoded: r.decoded }
     await this.decisions.persist(r.decisions)
-    this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight }, 'ledger loaded')
+    this.loadStats = { loaded: r.loaded, decoded: r.decoded, ms: Math.round(performance.now() - t0) }
+    this.log.info({ vertices: this.graph.size, decoded: r.decoded, processing: this.core.processingCount, cutHeight: this.graph.cutHeight, ms: this.loadStats.ms }, 'ledger loaded')
   }
 
   /** Adds a processing vertex to the consensus and the in-memory indexes. */
