@@ -35,6 +35,11 @@ export interface GraphRecord {
    * (its last transaction, an unproven credit): height and parents unknown (0 and none); see `SyncBase`.
    */
   base?: boolean
+  /**
+   * The author's index among the genesis validators (records written since s31): a commit-rule ledger resumes its
+   * rule from the records alone, where it read every kept vertex's body for its author before.
+   */
+  author?: number
 }
 
 /**

@@ -26,6 +26,8 @@ const HISTORY_VERSION = 1
 const FLAG_UNDER_CUT = 1
 const FLAG_PRUNED = 2
 const FLAG_BASE = 4
+// an author index (u16) follows the parents
+const FLAG_AUTHOR = 8
 // vertices one prune may walk (its first run on a long archive walks all of history once), and bodies deleted per batch
 const MAX_PRUNE_WALK = 1_000_000
 const PRUNE_BATCH = 1000
@@ -49,9 +51,10 @@ const KEY_SYNCED_AUTHORS = keyBytes(KEY_PREFIXES.dagMeta.syncedAuthors)
 const EMPTY = new Uint8Array(0)
 
 export function encodeGraphRecord (r: GraphRecord): Uint8Array {
-  const flags = (r.underCut ? FLAG_UNDER_CUT : 0) | (r.pruned === true ? FLAG_PRUNED : 0) | (r.base === true ? FLAG_BASE : 0)
-  const w = new Writer(14 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8(flags).u8(r.parents.length)
+  const flags = (r.underCut ? FLAG_UNDER_CUT : 0) | (r.pruned === true ? FLAG_PRUNED : 0) | (r.base === true ? FLAG_BASE : 0) | (r.author !== undefined ? FLAG_AUTHOR : 0)
+  const w = new Writer(16 + r.parents.length * 32).u32(r.height).u64(r.timestampMs).u8(flags).u8(r.parents.length)
   for (const p of r.parents) w.fixed(fromHex(p), 32)
+  if (r.author !== undefined) w.u16(r.author)
   return w.finish()
 }
 
@@ -63,8 +66,9 @@ export function decodeGraphRecord (b: Uint8Array): GraphRecord {
   const n = rd.u8()
   const parents: string[] = []
   for (let i = 0; i < n; i++) parents.push(toHex(rd.fixed(32)))
+  const author = (flags & FLAG_AUTHOR) !== 0 ? rd.u16() : undefined
   rd.end()
-  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0, ...((flags & FLAG_PRUNED) !== 0 ? { pruned: true } : {}), ...((flags & FLAG_BASE) !== 0 ? { base: true } : {}) }
+  return { height, timestampMs, parents, underCut: (flags & FLAG_UNDER_CUT) !== 0, ...((flags & FLAG_PRUNED) !== 0 ? { pruned: true } : {}), ...((flags & FLAG_BASE) !== 0 ? { base: true } : {}), ...(author !== undefined ? { author } : {}) }
 }
 
 function heightKey (height: number, id: Uint8Array): Uint8Array {

@@ -27,7 +27,7 @@ import { VertexBodyLog } from './body-log.ts'
 import { TxAdmission } from './tx-admission.ts'
 import { txStatus, type TxStatusView } from './tx-status.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
-import { MAX_VERTEX_TXS, type VertexInfo } from './vertex.ts'
+import { MAX_VERTEX_TXS, vertexAuthor, type VertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
 import { RoundGuard } from './round-guard.ts'
 import type { LedgerEvents } from './events.ts'
@@ -74,6 +74,8 @@ export type { LedgerEvents, TxStatusView }
 export class DagLedger extends EventEmitter<LedgerEvents> {
   readonly genesis: Genesis
   readonly genesisIdHex: string
+  /** Genesis validator key (hex) → its index (a u16 on disk): the author a vertex's graph record keeps. */
+  private readonly validatorIndex: Map<string, number>
   readonly store: DagStore
   readonly graph: DagGraph
   readonly core: ConsensusCore
@@ -110,6 +112,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const { genesis, verifier } = components
     this.genesis = genesis
     this.genesisIdHex = toHex(genesisId(genesis))
+    this.validatorIndex = new Map(genesis.validators.slice(0, 0x10000).map((v, i) => [toHex(v.publicKey), i]))
     this.identity = components.identity
     this.verifier = verifier
     this.log = components.logger.child({ module: 'dag' })
@@ -209,9 +212,12 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (this.commit === undefined) return
     const synced = await this.history.readSyncedAuthors()
     const keys = this.genesis.validators.map(v => toHex(v.publicKey))
-    await this.commit.resumeFromGraph(async id => await this.store.getVertex(fromHex(id)), id => {
-      const i = synced.get(id)
-      return i === undefined ? undefined : keys[i]
+    // the author from the graph record (a synced band's from the cut); only a record from before s31 needs the body
+    await this.commit.resumeFromGraph(async id => {
+      const i = synced.get(id) ?? (await this.history.record(id))?.author
+      if (i !== undefined) return keys[i]
+      const bytes = await this.store.getVertex(fromHex(id))
+      return bytes === undefined ? undefined : toHex(vertexAuthor(bytes))
     })
     // a validator never builds again in a round its key built in, even one this ledger lost (a resync)
     if (this.roundGuard === undefined || !this.isValidator) return
@@ -282,13 +288,15 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (missing.length > 0) throw new DagError('PARENT_MISSING', `${missing.length} parents unknown`, { missing })
     if (this.core.processingCount >= this.maxProcessing) throw new DagError('QUEUE_FULL', 'too many undecided vertices')
     // the round rules (a late vertex of a collected round is stored and rejected: later vertices may name it)
-    this.commit?.roundOf(info.idHex, toHex(info.vertex.author), info.parentHex)
+    const authorHex = toHex(info.vertex.author)
+    this.commit?.roundOf(info.idHex, authorHex, info.parentHex)
     this.admission.checkTimeOrder(info)
     await this.admission.checkNonceChain(info)
     const b = this.store.batch()
     this.store.putVertex(b, info.id, info.encoded, info.vertex.parents)
     const height = 1 + Math.max(...info.parentHex.map(p => this.graph.get(p)?.height ?? 0))
-    this.history.putInserted(b, info.id, { height, timestampMs: info.vertex.timestampMs, parents: info.parentHex, underCut: false })
+    const author = this.validatorIndex.get(authorHex)
+    this.history.putInserted(b, info.id, { height, timestampMs: info.vertex.timestampMs, parents: info.parentHex, underCut: false, ...(author !== undefined ? { author } : {}) })
     for (const t of info.txs) this.store.putTxInstance(b, t.account, t.tx.nonce, info.id, t.id)
     // the round guard is written before the vertex is sent: a kill keeps it, and so does a power loss once the next
     // fsync'd decision batch is written (most often this insert's own, below); an fsync here cost the loaded p50 more

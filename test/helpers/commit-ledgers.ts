@@ -22,10 +22,11 @@ export const START = 10n ** 15n
 export interface Node { key: KeyPair, dir: string, db: BinaryDb, ledger: DagLedger }
 export interface Net { genesis: Genesis, nodes: Node[], users: KeyPair[] }
 
-export async function open (genesis: Genesis, key: KeyPair, dir: string): Promise<Node> {
+/** Opens a validator's ledger on `dir` (its bodies in the LevelDB), started unless `start` is false. */
+export async function open (genesis: Genesis, key: KeyPair, dir: string, { start = true } = {}): Promise<Node> {
   const db = await openDatabase(join(dir, 'db'))
   const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger() })
-  await ledger.start()
+  if (start) await ledger.start()
   return { key, dir, db, ledger }
 }
 

@@ -2,7 +2,7 @@ import { toHex } from '../../core/codec.ts'
 import { DagError } from '../errors.ts'
 import { type ConsensusParams, type GenesisValidator, quorumOf } from '../genesis.ts'
 import type { DagGraph, GraphNode } from '../graph.ts'
-import { MAX_ROUND_PARENTS, vertexAuthor } from '../vertex.ts'
+import { MAX_ROUND_PARENTS } from '../vertex.ts'
 import { CommitRule, type RoundVertex, type Slot } from './commit-rule.ts'
 import type { ConsensusCore, Decisions, InstanceRef } from './core.ts'
 import type { VertexStages } from './stages.ts'
@@ -167,20 +167,19 @@ export class CommitCore implements ConsensusCore {
    * starts after the last committed leader. A leader orders only its own round and those below, so the accepted
    * vertices of the highest accepted round are that round's committed leaders, and the last output slot is the
    * latest of theirs (the slots after it in that round were skipped or not decided: deciding them again outputs
-   * the same). The accepted vertices of the rounds the rule keeps are marked ordered (authors read from bodies, or
-   * for the band of a commit-rule cut this ledger synced from, from `syncedAuthorOf`). The same holds after a
-   * sync: the band's vertices of its highest round are the leaders of that round's slots through the cut's slot.
+   * the same). The accepted vertices of the rounds the rule keeps are marked ordered, each with its author's key
+   * (hex) from `authorOf` (the ledger reads it from the vertex's graph record, a synced band's list, or its body).
+   * The same holds after a sync: the band's vertices of its highest round are the leaders of that round's slots
+   * through the cut's slot.
    */
-  async resumeFromGraph (bodyOf: (vertexId: string) => Promise<Uint8Array | undefined>, syncedAuthorOf: (vertexId: string) => string | undefined = () => undefined): Promise<void> {
+  async resumeFromGraph (authorOf: (vertexId: string) => Promise<string | undefined>): Promise<void> {
     const last = this.graph.maxAcceptedHeight
     const keptFrom = Math.max(1, last - this.gcDepth)
     const accepted: Array<{ node: GraphNode, author: string }> = []
     for (const node of this.graph.values()) {
       if (node.status !== 'accepted' || node.id === this.graph.genesisId || node.height < keptFrom) continue
-      const bytes = await bodyOf(node.id)
-      // a ledger synced from a cut holds its band without bodies, and their authors from the cut
-      const author = bytes === undefined ? syncedAuthorOf(node.id) : toHex(vertexAuthor(bytes))
-      if (author === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no body: the commit rule cannot resume`)
+      const author = await authorOf(node.id)
+      if (author === undefined) throw new DagError('STORAGE_FAILED', `accepted vertex ${node.id} has no author on record and no body: the commit rule cannot resume`)
       accepted.push({ node, author })
     }
     let nextSlot: Slot | undefined
