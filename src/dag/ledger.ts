@@ -212,10 +212,12 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (this.commit === undefined) return
     const synced = await this.history.readSyncedAuthors()
     const keys = this.genesis.validators.map(v => toHex(v.publicKey))
-    // the author from the graph record (a synced band's from the cut); only a record from before s31 needs the body
+    // the author from the graph record (a synced band's from the cut); a record from before s31, or one whose index
+    // names no validator, from the body
     await this.commit.resumeFromGraph(async id => {
       const i = synced.get(id) ?? (await this.history.record(id))?.author
-      if (i !== undefined) return keys[i]
+      const key = i === undefined ? undefined : keys[i]
+      if (key !== undefined) return key
       const bytes = await this.store.getVertex(fromHex(id))
       return bytes === undefined ? undefined : toHex(vertexAuthor(bytes))
     })
