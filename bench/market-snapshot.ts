@@ -20,7 +20,7 @@ import { openDatabase, sublevel } from '../src/core/storage.ts'
 import type { CutTx } from '../src/dag/cut-parts.ts'
 import { encodeTx, type Transaction, txInfo } from '../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../src/market/index.ts'
-import { marketFinalRecords } from '../src/market/kinds/queue.ts'
+import { requireTxKind } from '../src/dag/tx-kinds.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../src/market/state/snapshot.ts'
 import { cpuProvider, matmulAnnounce } from './lib/market-payloads.ts'
 import { type BenchResult, printResults } from './report.ts'
@@ -80,7 +80,7 @@ for (let e = 0; e < EPOCHS; e++) {
   const batch = db.batch()
   for (const x of part) {
     seq++
-    for (const r of marketFinalRecords({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded })) batch.put(r.key, r.value, { sublevel: market })
+    for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) batch.put(r.key, r.value, { sublevel: market })
   }
   await batch.write()
   const t = performance.now()

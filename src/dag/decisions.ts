@@ -223,7 +223,7 @@ export class DecisionWriter {
       if (o.ok) {
         draft.counters.finalTxs++
         // a kind's derived records (the bridge's "withdraw owed") commit with the decision or not at all
-        const at = { idHex: o.info.idHex, vertexIdHex: idHex, vertexTimeMs: info.vertex.timestampMs, seq: draft.seq, position, encoded: o.info.encoded }
+        const at = { idHex: o.info.idHex, vertexIdHex: idHex, vertexTimeMs: info.vertex.timestampMs, seq: draft.seq, position, encoded: o.info.encoded, payload: o.info.tx.payload }
         for (const r of requireTxKind(o.info.tx.kind).finalRecords?.(at) ?? []) b.put(store.sublevelOf(r.sublevel), r.key, r.value)
       } else draft.counters.rejectedTxs++
       this.decisionRecords(b, o.info, { status: o.ok ? 'final' : 'rejected', vertexIdHex: idHex, reason: o.reason, seq: draft.seq, position, decidedAtMs: now })

@@ -94,6 +94,8 @@ export interface FinalTxContext {
   position: number
   /** The signed transaction's encoding (a part may keep it: decoding it again is cheaper than reading the vertex). */
   encoded: Uint8Array
+  /** Its payload (a view into `encoded`), checked by the kind's decode at admission. */
+  payload: Uint8Array
 }
 
 /** One write of `finalRecords`. */

@@ -25,7 +25,7 @@ import {
   MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
-import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
+import { requireTxKind } from '../../src/dag/tx-kinds.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarketKinds()
@@ -85,7 +85,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     const info = txInfo(encodeTx(tx))
     nonces.set(info.accountHex, tx.nonce + 1n)
     seq++
-    for (const r of marketFinalRecords({ idHex: info.idHex, vertexIdHex: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs), seq, position: 0, encoded: encodeTx(tx) })) await market.put(r.key, r.value)
+    for (const r of requireTxKind(tx.kind).finalRecords?.({ idHex: info.idHex, vertexIdHex: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs), seq, position: 0, encoded: info.encoded, payload: tx.payload }) ?? []) await market.put(r.key, r.value)
     await state.drain()
   }
   const submitted: Transaction[] = []

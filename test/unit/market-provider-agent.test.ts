@@ -13,7 +13,10 @@ import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 import { escrowAccount } from '../../src/market/accounts.ts'
 import { buildTaskAnnounce, buildTaskAward } from '../../src/market/kinds/builders.ts'
 import { registerMarketKinds } from '../../src/market/index.ts'
-import { bidCommitKind, bidCommitment, bidRevealKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT } from '../../src/market/kinds/index.ts'
+import {
+  type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS,
+  TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT
+} from '../../src/market/kinds/index.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
 import { ProviderAgent } from '../../src/market/provider/agent.ts'
 import type { ProviderAgentInit } from '../../src/market/provider/agent-types.ts'
@@ -75,6 +78,16 @@ class Ledger {
   }
 
   of (kind: number): Transaction[] { return this.txs.filter(t => t.kind === kind) }
+
+  /** The bid commits submitted, one per task, each with the transaction that carried it (a single one or a batch). */
+  commits (): Array<BidCommitPayload & { tx: Transaction }> {
+    return this.txs.flatMap(tx => tx.kind === TX_KIND_BID_COMMIT ? [{ ...bidCommitKind.decode(tx.payload), tx }] : tx.kind === TX_KIND_BID_COMMITS ? bidCommitsKind.decode(tx.payload).map(e => ({ ...e, tx })) : [])
+  }
+
+  /** The bid reveals submitted, as `commits`. */
+  reveals (): Array<BidRevealPayload & { tx: Transaction }> {
+    return this.txs.flatMap(tx => tx.kind === TX_KIND_BID_REVEAL ? [{ ...bidRevealKind.decode(tx.payload), tx }] : tx.kind === TX_KIND_BID_REVEALS ? bidRevealsKind.decode(tx.payload).map(e => ({ ...e, tx })) : [])
+  }
 }
 
 function inputs (): { a: Uint8Array, b: Uint8Array } {
@@ -162,18 +175,18 @@ test.serial('registers with its bond, commits a sealed bid only against a funded
     market.change(taskView(late, { bidsCloseAtMs: Date.now() + 100 }))
     await waitFor(() => agent.status().skipped.some(s => s.taskId === late), 'the too-late decision', 10_000)
     t.is(agent.status().skipped.find(s => s.taskId === late)?.reason, 'too-late')
-    t.is(ledger.of(TX_KIND_BID_COMMIT).length, 0)
+    t.is(ledger.commits().length, 0)
 
     const funded = 'bb'.repeat(32)
     ledger.balances.set(toHex(escrowAccount(fromHex(funded))), 10n ** 18n)
     const view = taskView(funded)
     market.change(view)
-    await waitFor(() => ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit', 10_000)
-    await waitFor(() => ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal', 10_000)
+    await waitFor(() => ledger.commits().length === 1, 'the commit', 10_000)
+    await waitFor(() => ledger.reveals().length === 1, 'the reveal', 10_000)
     // the bid stays sealed while the bid window is open: the reveal is submitted only once it closed
-    t.true((ledger.submittedAt.get(ledger.of(TX_KIND_BID_REVEAL)[0]) ?? 0) >= view.bidsCloseAtMs, 'nothing revealed while the bid window is open')
-    const commit = bidCommitKind.decode(ledger.of(TX_KIND_BID_COMMIT)[0].payload)
-    const reveal = bidRevealKind.decode(ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    t.true((ledger.submittedAt.get(ledger.reveals()[0].tx) ?? 0) >= view.bidsCloseAtMs, 'nothing revealed while the bid window is open')
+    const commit = ledger.commits()[0]
+    const reveal = ledger.reveals()[0]
     // 2·4·3·5 = 120 FLOP at 10^9 per GFLOP: 120 base units
     t.is(reveal.price, 120n)
     t.deepEqual(commit.commitment, bidCommitment(fromHex(funded), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
@@ -188,8 +201,8 @@ test.serial('a commit seen in a vertex stamped after the bid window is not revea
   await using dir = await tempDir()
   const [late, onTime] = ['d1', 'd2'].map(p => p.repeat(32))
   const r = await registeredRig(dir.path, {}, [late, onTime])
-  const commitOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_COMMIT).find(tx => toHex(bidCommitKind.decode(tx.payload).taskId) === taskId)
-  const revealOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_REVEAL).find(tx => toHex(bidRevealKind.decode(tx.payload).taskId) === taskId)
+  const commitOf = (taskId: string): Transaction | undefined => r.ledger.commits().find(e => toHex(e.taskId) === taskId)?.tx
+  const revealOf = (taskId: string): Transaction | undefined => r.ledger.reveals().find(e => toHex(e.taskId) === taskId)?.tx
   // the provider's own node built the vertex carrying its commit at `timestampMs`
   const vertexWith = (tx: Transaction, timestampMs: number): VertexInfo => buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(4)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(timestampMs) })
   try {
@@ -221,19 +234,19 @@ test.serial('a provider restarted between its commit and its reveal still reveal
   try {
     await first.agent.start()
     market.change(view)
-    await waitFor(() => ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit', 10_000)
+    await waitFor(() => ledger.commits().length === 1, 'the commit', 10_000)
     await waitFor(async () => (await new BidStore(sublevel(first.db, 'market')).all()).some(r => r.stage === 'committed'), 'the committed record', 10_000)
   } finally {
     await first.agent.stop()
     await first.db.close()
   }
-  t.is(ledger.of(TX_KIND_BID_REVEAL).length, 0)
+  t.is(ledger.reveals().length, 0)
   const second = await rig(dir.path, {}, market, ledger)
   try {
     await second.agent.start()
-    await waitFor(() => ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the reveal after the restart', 10_000)
-    const commit = bidCommitKind.decode(ledger.of(TX_KIND_BID_COMMIT)[0].payload)
-    const reveal = bidRevealKind.decode(ledger.of(TX_KIND_BID_REVEAL)[0].payload)
+    await waitFor(() => ledger.reveals().length === 1, 'the reveal after the restart', 10_000)
+    const commit = ledger.commits()[0]
+    const reveal = ledger.reveals()[0]
     t.deepEqual(commit.commitment, bidCommitment(fromHex(taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
 
     // the task settles: the bid record is gone from disk
@@ -324,14 +337,14 @@ test.serial('capacity bounds work that can be won: a commit past it is left unre
     market.change(taskView(first, { bidsCloseAtMs: Date.now() + 400 }))
     market.change(taskView(second, { bidsCloseAtMs: Date.now() + 1500 }))
     // both commit: a sealed commit costs nothing to drop, so more than capacity may be open
-    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 2, 'both commits', 10_000)
-    await waitFor(() => r.ledger.of(TX_KIND_BID_REVEAL).length === 1, 'the first reveal', 10_000)
+    await waitFor(() => r.ledger.commits().length === 2, 'both commits', 10_000)
+    await waitFor(() => r.ledger.reveals().length === 1, 'the first reveal', 10_000)
     // the first reveal can win the one slot until its award: the second is not revealed
     await waitFor(() => agentSkipped(r.agent, second) !== undefined, 'the second bid given up', 10_000)
     t.is(agentSkipped(r.agent, second)?.reason, 'capacity')
     t.regex(agentSkipped(r.agent, second)?.detail ?? '', /left unrevealed/)
-    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
-    t.deepEqual(toHex(bidRevealKind.decode(r.ledger.of(TX_KIND_BID_REVEAL)[0].payload).taskId), first)
+    t.is(r.ledger.reveals().length, 1)
+    t.deepEqual(toHex(r.ledger.reveals()[0].taskId), first)
   } finally {
     await r.agent.stop()
     await r.db.close()
@@ -347,10 +360,10 @@ test.serial('auctions closing together at capacity: exactly one of their commits
     await r.agent.start()
     const closes = Date.now() + 600
     for (const id of ids) market.change(taskView(id, { bidsCloseAtMs: closes }))
-    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 3, 'three commits', 10_000)
+    await waitFor(() => r.ledger.commits().length === 3, 'three commits', 10_000)
     // the agent's clock starts all three reveals in one tick: the check and the reservation must not be split
     await waitFor(() => ids.filter(id => agentSkipped(r.agent, id) !== undefined).length === 2, 'two bids given up', 10_000)
-    t.is(r.ledger.of(TX_KIND_BID_REVEAL).length, 1)
+    t.is(r.ledger.reveals().length, 1)
     t.deepEqual(ids.filter(id => agentSkipped(r.agent, id) !== undefined).map(id => agentSkipped(r.agent, id)?.reason), ['capacity', 'capacity'])
   } finally {
     await r.agent.stop()
@@ -372,7 +385,7 @@ test.serial('an announce still pending in a vertex received here is bid on at on
     const vertex = buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(nonce === 0n ? 1 : 2)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(Date.now()) })
     return { taskId: toHex(taskId), vertex }
   }
-  const revealOf = (taskId: string): Transaction | undefined => r.ledger.of(TX_KIND_BID_REVEAL).find(tx => toHex(bidRevealKind.decode(tx.payload).taskId) === taskId)
+  const revealOf = (taskId: string): Transaction | undefined => r.ledger.reveals().find(e => toHex(e.taskId) === taskId)?.tx
   try {
     await r.agent.start()
     // a requester whose balance cannot lock the budget: no commit, and why
@@ -384,14 +397,14 @@ test.serial('an announce still pending in a vertex received here is bid on at on
     const pending = announce(requesterKeys, 0n, 600, 60_000)
     const announcedAtMs = Number(pending.vertex.vertex.timestampMs)
     r.vertices.emit('vertex:inserted', pending.vertex)
-    await waitFor(() => r.ledger.of(TX_KIND_BID_COMMIT).length === 1, 'the commit on the pending announce', 10_000)
-    t.is(toHex(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).taskId), pending.taskId)
+    await waitFor(() => r.ledger.commits().length === 1, 'the commit on the pending announce', 10_000)
+    t.is(toHex(r.ledger.commits()[0].taskId), pending.taskId)
     t.is(await r.market.task(pending.taskId), undefined, 'committed before the market state had the task')
     // sealed while the bid window is open, revealed once it closed, the announce still pending here
     await waitFor(() => revealOf(pending.taskId) !== undefined, 'the reveal', 10_000)
     t.true((r.ledger.submittedAt.get(revealOf(pending.taskId) as Transaction) ?? 0) >= announcedAtMs + 600, 'nothing revealed while the bid window is open')
-    const reveal = bidRevealKind.decode((revealOf(pending.taskId) as Transaction).payload)
-    t.deepEqual(bidCommitKind.decode(r.ledger.of(TX_KIND_BID_COMMIT)[0].payload).commitment, bidCommitment(fromHex(pending.taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
+    const reveal = r.ledger.reveals().find(e => toHex(e.taskId) === pending.taskId) as BidRevealPayload
+    t.deepEqual(r.ledger.commits()[0].commitment, bidCommitment(fromHex(pending.taskId), addressBytesFromPublicKey(keys.publicKey), reveal.price, reveal.salt))
     // final now, its escrow locked: the bid is held
     r.ledger.balances.set(toHex(escrowAccount(fromHex(pending.taskId))), 1000n)
     r.market.change(taskView(pending.taskId, { announcedAtMs, phase: 'revealing', bidsCloseAtMs: announcedAtMs + 600, revealsCloseAtMs: announcedAtMs + 60_600, budget: 1000n, escrow: 1000n }))

@@ -5,7 +5,7 @@
 import test from 'ava'
 import { toHex } from '../../src/core/codec.ts'
 import { openDatabase, sublevel, type BinarySublevel } from '../../src/core/storage.ts'
-import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
+import { queueRecord } from '../../src/market/kinds/queue.ts'
 import { type QueueConsumer, QueueCursor } from '../../src/market/state/queue-cursor.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
 
@@ -16,7 +16,7 @@ interface Entry { seq: bigint, task: string, timeMs: number, needs?: bigint }
 const idOf = (seq: bigint): string => toHex(new Uint8Array(32).fill(Number(seq)))
 
 async function put (db: BinarySublevel, e: Entry): Promise<void> {
-  const [r] = marketFinalRecords({ idHex: idOf(e.seq), vertexIdHex: '00'.repeat(32), vertexTimeMs: BigInt(e.timeMs), seq: e.seq, position: 0, encoded: new Uint8Array([Number(e.seq)]) })
+  const r = queueRecord({ idHex: idOf(e.seq), vertexIdHex: '00'.repeat(32), vertexTimeMs: BigInt(e.timeMs), seq: e.seq, position: 0, encoded: new Uint8Array([Number(e.seq)]) })
   await db.put(r.key, r.value)
 }
 

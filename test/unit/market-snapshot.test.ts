@@ -18,7 +18,7 @@ import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts
 import type { CutTx } from '../../src/dag/cut-parts.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
-import { marketFinalRecords } from '../../src/market/kinds/queue.ts'
+import { requireTxKind } from '../../src/dag/tx-kinds.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, SNAPSHOT_PARK_MS, snapshotWrites } from '../../src/market/state/snapshot.ts'
 import type { TaskPhase } from '../../src/market/state/reader.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -119,7 +119,7 @@ async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: 
       // or all of them queued and then one drain (a node catching up)
       for (const x of txs) {
         seq++
-        for (const r of marketFinalRecords({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded })) await sublevel(db, 'market').put(r.key, r.value)
+        for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) await sublevel(db, 'market').put(r.key, r.value)
         if (!onePass) await state.drain()
       }
       await state.drain()

@@ -10,7 +10,7 @@ import { isDagError } from '../../src/dag/errors.ts'
 import { getTxKind, type TxKind, transferKind } from '../../src/dag/tx-kinds.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import {
-  bidCommitKind, bidRevealKind, bondSlashKind, providerAttestKind, providerRegisterKind, registerMarketKinds, taskAnnounceKind,
+  bidCommitKind, bidCommitsKind, bidRevealKind, bidRevealsKind, bondSlashKind, providerAttestKind, providerRegisterKind, registerMarketKinds, taskAnnounceKind,
   taskAwardKind, taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind
 } from '../../src/market/index.ts'
 import { depositAttestKind, depositCreditKind, epochCloseKind, withdrawKind } from '../../src/bridge/kinds/index.ts'
@@ -38,6 +38,8 @@ const SEEDS: Array<[TxKind, unknown]> = [
   seed(taskAnnounceKind, matmulAnnounce({ verification: 'spot-check', redundancy: 2 })),
   seed(bidCommitKind, { taskId: b(32, 10), commitment: b(32, 11) }),
   seed(bidRevealKind, { taskId: b(32, 10), price: 500n, salt: b(32, 12) }),
+  seed(bidCommitsKind, [{ taskId: b(32, 10), commitment: b(32, 11) }, { taskId: b(32, 13), commitment: b(32, 14) }]),
+  seed(bidRevealsKind, [{ taskId: b(32, 10), price: 500n, salt: b(32, 12) }, { taskId: b(32, 13), price: 7n, salt: b(32, 15) }]),
   seed(taskAwardKind, { taskId: b(32, 10), round: 0, considered: [b(32, 13), b(32, 14)], winners: [b(20, 15)], checker: b(20, 16) }),
   seed(taskResultKind, { taskId: b(32, 10), round: 0, commitment: b(32, 17), outputBlob: b(32, 18), outputBytes: 256, profile: 'cpu-ref-v1' }),
   seed(taskSettleKind, { taskId: b(32, 10), outcome: 'paid', payouts: [{ provider: b(20, 15), amount: 495n }], fee: 5n, refund: 500n, requester: b(20, 19) }),

@@ -6,7 +6,7 @@ import { ADDRESS_BYTES } from '../../core/address.ts'
 import { Reader, toHex, Writer } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
-import { TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL } from './ids.ts'
+import { TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS } from './ids.ts'
 import { TASK_ID_BYTES } from './provider.ts'
 
 export const SALT_BYTES = 32
@@ -62,3 +62,49 @@ export const bidRevealKind: TxKind<BidRevealPayload> = {
   effects () { return { debit: 0n, credits: [] } },
   toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, price: p.price.toString(), salt: `0x${toHex(p.salt)}` } }
 }
+
+/**
+ * Bids for several auctions in one transaction: `bid-commits` (43) and `bid-reveals` (44) carry up to
+ * MAX_BID_BATCH entries, each exactly a `bid-commit` or `bid-reveal` payload, for distinct tasks. One signature, one
+ * admission and one verification on every node then serve them all (docs/market.md "Bid batches"). The market
+ * applies each entry on its own, as if it were the single kind from the same signer at the same time: an entry
+ * whose task is not known yet waits for it, the others apply at once.
+ */
+export const MAX_BID_BATCH = 48
+
+/** A batch kind: the single kind its entries are, and the entry size. */
+function batchKind<P> (id: number, name: string, entry: TxKind<P>, entryBytes: number): TxKind<P[]> {
+  return {
+    id,
+    name,
+    // u8 count + the entries: 48 reveals (80 B) stay under the 4 KiB payload bound
+    maxPayloadBytes: 1 + MAX_BID_BATCH * entryBytes,
+    encode (entries) {
+      if (entries.length === 0 || entries.length > MAX_BID_BATCH) throw new RangeError(`${name}: 1 to ${MAX_BID_BATCH} entries`)
+      const w = new Writer(1 + entries.length * entryBytes).u8(entries.length)
+      for (const e of entries) w.raw(entry.encode(e))
+      return w.finish()
+    },
+    decode (bytes) {
+      const r = new Reader(bytes, `${name} payload`)
+      const n = r.u8()
+      if (n === 0 || n > MAX_BID_BATCH) r.fail(`1 to ${MAX_BID_BATCH} entries, not ${n}`)
+      const out: P[] = []
+      const tasks = new Set<string>()
+      for (let i = 0; i < n; i++) {
+        const e = entry.decode(r.fixed(entryBytes))
+        const task = toHex((e as { taskId: Uint8Array }).taskId)
+        if (tasks.has(task)) r.fail(`two entries for task ${task}`)
+        tasks.add(task)
+        out.push(e)
+      }
+      r.end()
+      return out
+    },
+    effects () { return { debit: 0n, credits: [] } },
+    toJSON (entries) { return { entries: entries.map(e => entry.toJSON(e)) } }
+  }
+}
+
+export const bidCommitsKind = batchKind(TX_KIND_BID_COMMITS, 'bid-commits', bidCommitKind, TASK_ID_BYTES + 32)
+export const bidRevealsKind = batchKind(TX_KIND_BID_REVEALS, 'bid-reveals', bidRevealKind, TASK_ID_BYTES + 16 + SALT_BYTES)

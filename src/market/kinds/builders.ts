@@ -7,7 +7,7 @@ import { addressBytesFromPublicKey } from '../../core/address.ts'
 import { signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { taskIdOf } from '../accounts.ts'
-import { bidCommitment, bidCommitKind, type BidRevealPayload, bidRevealKind } from './bid.ts'
+import { bidCommitment, bidCommitKind, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind } from './bid.ts'
 import { type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind } from './provider.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
@@ -50,6 +50,16 @@ export function buildBidCommit (by: SignedBy, taskId: Uint8Array, price: bigint,
 
 export function buildBidReveal (by: SignedBy, payload: BidRevealPayload): Transaction {
   return build(bidRevealKind, by, payload)
+}
+
+/** Sealed bids for several tasks in one transaction (distinct tasks, 1..MAX_BID_BATCH). */
+export function buildBidCommits (by: SignedBy, bids: ReadonlyArray<{ taskId: Uint8Array, price: bigint, salt: Uint8Array }>): Transaction {
+  const provider = addressBytesFromPublicKey(by.keys.publicKey)
+  return build(bidCommitsKind, by, bids.map(b => ({ taskId: b.taskId, commitment: bidCommitment(b.taskId, provider, b.price, b.salt) })))
+}
+
+export function buildBidReveals (by: SignedBy, reveals: BidRevealPayload[]): Transaction {
+  return build(bidRevealsKind, by, reveals)
 }
 
 export function buildTaskResult (by: SignedBy, payload: TaskResultPayload): Transaction {

@@ -13,9 +13,11 @@ export const TX_KIND_TASK_SETTLE = 39
 export const TX_KIND_BOND_SLASH = 40
 export const TX_KIND_TASK_CANCEL = 41
 export const TX_KIND_TASK_REEXEC = 42
+export const TX_KIND_BID_COMMITS = 43
+export const TX_KIND_BID_REVEALS = 44
 
 /** Every market kind id, in order. */
-export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42]
+export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44]
 
 /** Executor a provider runs (capability) or a task requires (`any` only in requirements). */
 export const EXECUTOR_KINDS = ['cpu', 'webgpu'] as const

@@ -10,7 +10,7 @@ import type { FinalRecord, FinalTxContext } from '../../dag/tx-kinds.ts'
 
 const PREFIX = KEY_PREFIXES.market.queue
 
-/** One queued final market transaction. */
+/** One queued final market transaction, or one entry of a bid batch (`entry` set: bid.ts). */
 export interface QueuedTx {
   key: Uint8Array
   txIdHex: string
@@ -18,16 +18,38 @@ export interface QueuedTx {
   vertexTimeMs: bigint
   /** the signed transaction */
   encoded: Uint8Array
+  /** the entry of a batch this record is (0-based); undefined for a transaction of a single kind */
+  entry?: number
 }
 
-/** The queue key: finality order on this node (vertex acceptance sequence, then position in the vertex). */
-export function queueKey (seq: bigint, position: number): Uint8Array {
-  return new TextEncoder().encode(`${PREFIX}${seq.toString().padStart(20, '0')}/${position.toString().padStart(5, '0')}`)
+/**
+ * The queue key: finality order on this node (vertex acceptance sequence, then position in the vertex, then the
+ * entry of a batch: a batch's entries sort after nothing but each other, in entry order).
+ */
+export function queueKey (seq: bigint, position: number, entry?: number): Uint8Array {
+  const at = `${PREFIX}${seq.toString().padStart(20, '0')}/${position.toString().padStart(5, '0')}`
+  return new TextEncoder().encode(entry === undefined ? at : `${at}/${entry.toString().padStart(3, '0')}`)
 }
 
 export function marketFinalRecords (at: FinalTxContext): FinalRecord[] {
-  const value = new Writer(80 + at.encoded.length).fixed(fromHex(at.idHex), 32).fixed(fromHex(at.vertexIdHex), 32).u64(at.vertexTimeMs).varBytes(at.encoded).finish()
-  return [{ sublevel: 'market', key: queueKey(at.seq, at.position), value }]
+  return [queueRecord(at)]
+}
+
+/**
+ * A bid batch's records: one per entry, so that each entry waits (parks) for its own task alone. The payload's
+ * first byte is its entry count, checked (1..MAX_BID_BATCH) when the transaction was admitted.
+ */
+export function batchFinalRecords (at: FinalTxContext): FinalRecord[] {
+  const out: FinalRecord[] = []
+  for (let entry = 0; entry < at.payload[0]; entry++) out.push(queueRecord(at, entry))
+  return out
+}
+
+/** The queue record of a final market transaction, or of entry `entry` of a bid batch. */
+export function queueRecord (at: Omit<FinalTxContext, 'payload'>, entry?: number): FinalRecord {
+  const w = new Writer(81 + at.encoded.length).fixed(fromHex(at.idHex), 32).fixed(fromHex(at.vertexIdHex), 32).u64(at.vertexTimeMs).varBytes(at.encoded)
+  if (entry !== undefined) w.u8(entry)
+  return { sublevel: 'market', key: queueKey(at.seq, at.position, entry), value: w.finish() }
 }
 
 export function decodeQueued (key: Uint8Array, value: Uint8Array): QueuedTx {
@@ -36,8 +58,9 @@ export function decodeQueued (key: Uint8Array, value: Uint8Array): QueuedTx {
   const vertexIdHex = toHex(r.fixed(32))
   const vertexTimeMs = r.u64()
   const encoded = r.varBytes(MAX_TX_BYTES)
+  const entry = r.remaining > 0 ? r.u8() : undefined
   r.end()
-  return { key, txIdHex, vertexIdHex, vertexTimeMs, encoded }
+  return { key, txIdHex, vertexIdHex, vertexTimeMs, encoded, ...(entry !== undefined ? { entry } : {}) }
 }
 
 export const QUEUE_PREFIX = PREFIX

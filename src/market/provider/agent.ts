@@ -7,9 +7,11 @@ import type { Logger } from '../../core/logger.ts'
 import type { Transaction } from '../../dag/tx.ts'
 import type { VertexInfo } from '../../dag/vertex.ts'
 import { escrowAccount } from '../accounts.ts'
-import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskResult, type SignedBy } from '../kinds/builders.ts'
+import { buildBidCommits, buildBidReveals, buildProviderRegister, buildTaskResult, type SignedBy } from '../kinds/builders.ts'
+import type { BidRevealPayload } from '../kinds/bid.ts'
 import { MAX_WINDOW_MS } from '../kinds/task.ts'
 import type { TaskView } from '../state/reader.ts'
+import { BidBatcher } from './bid-batcher.ts'
 import { type BidRecord, BidStore } from './bid-store.ts'
 import { capabilityRecord } from './capability.ts'
 import { CommitTimes } from './commit-times.ts'
@@ -70,6 +72,9 @@ export class ProviderAgent implements Startable {
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
   private readonly commits: CommitTimes
+  /** a bid's commit and its reveal each leave in a batch with the other auctions' (bid-batcher.ts) */
+  private readonly commitBatches: BidBatcher<BidRevealPayload>
+  private readonly revealBatches: BidBatcher<BidRevealPayload>
   private readonly onVertex = (info: VertexInfo): void => {
     this.commits.observe(info)
     for (const a of announcesIn(info, Date.now())) this.observePending(a)
@@ -94,6 +99,13 @@ export class ProviderAgent implements Startable {
     this.bidStore = new BidStore(components.db)
     this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee }, pipelined: components.submitInOrder === true })
     this.metrics = createProviderMetrics(components.registry)
+    this.commitBatches = new BidBatcher(async (bids) => {
+      const sentAtMs = Date.now()
+      const txId = await this.sendBids('bid-commits', bids.length, by => buildBidCommits(by, bids))
+      if (txId !== undefined) this.commits.sent(txId, sentAtMs)
+      return txId
+    })
+    this.revealBatches = new BidBatcher(async (reveals) => await this.sendBids('bid-reveals', reveals.length, by => buildBidReveals(by, reveals)))
     this.tickMs = init.tickMs ?? 200
     this.heartbeat = components.heartbeats === undefined ? undefined : new HeartbeatSender({ chainId: components.chainId, keys: components.keys, heartbeats: components.heartbeats, log: this.log }, init.heartbeatMs ?? 10_000)
     this.sweepMs = init.sweepMs ?? 3000
@@ -320,10 +332,8 @@ export class ProviderAgent implements Startable {
     // the salt is on disk before the commit can be final: a restart can always reveal
     await this.bidStore.put(record)
     this.records.set(taskId, record)
-    const sentAtMs = Date.now()
-    const commitTx = await this.send('bid-commit', taskId, by => buildBidCommit(by, fromHex(taskId), decision.price, salt))
+    const commitTx = await this.commitBatches.add({ taskId: fromHex(taskId), price: decision.price, salt })
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
-    this.commits.sent(commitTx, sentAtMs)
     await this.update(record, { stage: 'committed', commitTx })
     this.wakeAt(view.bidsCloseAtMs)
     this.log.info({ taskId, price: record.price, tx: commitTx }, 'bid committed')
@@ -346,7 +356,7 @@ export class ProviderAgent implements Startable {
     }
     this.revealing.add(record.taskId)
     try {
-      const revealTx = await this.send('bid-reveal', record.taskId, by => buildBidReveal(by, { taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) }))
+      const revealTx = await this.revealBatches.add({ taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) })
       if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
       await this.update(record, { stage: 'revealed', revealTx })
       this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
@@ -385,6 +395,13 @@ export class ProviderAgent implements Startable {
       this.log.warn({ taskId, kind, err: errorMessage(err) }, 'transaction not admitted')
       return undefined
     }
+  }
+
+  /** One bid batch transaction of `entries` bids (the tasks' own logs say which). */
+  private async sendBids (kind: 'bid-commits' | 'bid-reveals', entries: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> {
+    const txId = await this.send(kind, undefined, build)
+    if (txId !== undefined) this.metrics.bidEntries.inc({ kind }, entries)
+    return txId
   }
 
   private async update (record: BidRecord, change: Partial<BidRecord>): Promise<void> {

@@ -1,5 +1,5 @@
 import type { VertexInfo } from '../../dag/vertex.ts'
-import { TX_KIND_BID_COMMIT } from '../kinds/index.ts'
+import { TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS } from '../kinds/index.ts'
 
 /** Commits remembered: far more than a provider holds open (its capacity is at most 4,096). */
 const MAX_COMMITS = 8192
@@ -10,7 +10,8 @@ const DELAY_TTL_MS = 30_000
 const DELAY_SLACK_MS = 50
 
 /**
- * The vertex time of this provider's own bid commits, as their vertices reach its node. A commit is judged by its
+ * The vertex time of this provider's own bid commits (single or batched: a batch's bids share its id), as their
+ * vertices reach its node. A commit is judged by its
  * vertex's time (apply.ts: `BID_LATE` when it is after the bid window), so:
  *
  * - a commit seen in a vertex stamped after the window is refused wherever it becomes final, and its reveal would be
@@ -35,7 +36,7 @@ export class CommitTimes {
   /** Notes the provider's commits in a vertex just inserted here. */
   observe (info: Pick<VertexInfo, 'txs' | 'vertex'>): void {
     for (const tx of info.txs) {
-      if (tx.tx.kind !== TX_KIND_BID_COMMIT || tx.accountHex !== this.account) continue
+      if ((tx.tx.kind !== TX_KIND_BID_COMMIT && tx.tx.kind !== TX_KIND_BID_COMMITS) || tx.accountHex !== this.account) continue
       remember(this.times, tx.idHex, Number(info.vertex.timestampMs))
       this.measure(tx.idHex)
     }

@@ -10,8 +10,8 @@ import { bytesEqual, fromHex, toHex } from '../../core/codec.ts'
 import type { TxInfo } from '../../dag/tx.ts'
 import { taskIdHexOf } from '../accounts.ts'
 import {
-  bidCommitKind, bidCommitment, bidRevealKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
-  taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
+  type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
+  taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
   TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_REEXEC, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
 } from '../kinds/index.ts'
 import { awardOf, type RevealedBid } from '../rules/award.ts'
@@ -56,7 +56,8 @@ export function announcedTask (tx: Pick<TxInfo, 'tx' | 'account'>, at: FinalAt):
   }
 }
 
-export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt): Promise<ApplyOutcome> {
+/** Applies `tx`, final at `at`; `entry`: which entry of a bid batch (queue.ts), undefined for a single kind. */
+export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt, entry?: number): Promise<ApplyOutcome> {
   const signer = toHex(addressBytesFromPublicKey(tx.tx.publicKey))
   switch (tx.tx.kind) {
     case TX_KIND_PROVIDER_REGISTER: {
@@ -103,37 +104,10 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
       ctx.putTask({ ...t, cancelRequested: true })
       return { status: 'applied', taskId: t.taskId }
     }
-    case TX_KIND_BID_COMMIT: {
-      const p = bidCommitKind.decode(tx.tx.payload)
-      const t = await ctx.task(toHex(p.taskId))
-      if (t === undefined) return parked('task unknown')
-      // judged by its own time only (not by a cancel or a settle that may be final before it on one node and
-      // after it on another): every node stores the same bids
-      if (at.timeMs > bidsCloseAt(t)) return refused('BID_LATE', 'bid committed after the bid window')
-      if (t.bids.has(signer)) return refused('BID_DUPLICATE', 'one bid per provider and task')
-      const bids = new Map(t.bids)
-      bids.set(signer, { provider: signer, commitTx: at.txId, commitTimeMs: at.timeMs, commitment: toHex(p.commitment) })
-      ctx.putTask({ ...t, bids })
-      ctx.indexBid(signer, t.taskId)
-      return { status: 'applied', taskId: t.taskId }
-    }
-    case TX_KIND_BID_REVEAL: {
-      const p = bidRevealKind.decode(tx.tx.payload)
-      const t = await ctx.task(toHex(p.taskId))
-      if (t === undefined) return parked('task unknown')
-      const bid = t.bids.get(signer)
-      if (bid === undefined) return isTerminal(t) ? refused('BID_UNKNOWN', 'reveal without a commit') : parked('commit unknown')
-      if (bid.revealTx !== undefined) return refused('BID_DUPLICATE', 'the bid is already revealed')
-      const matches = bytesEqual(bidCommitment(p.taskId, fromHex(signer), p.price, p.salt), fromHex(bid.commitment))
-      const inTime = at.timeMs <= revealsCloseAt(t)
-      const bids = new Map(t.bids)
-      // a late or mismatching reveal stays on the bid (the explanation of why it lost) but is never considered
-      bids.set(signer, { ...bid, revealTx: at.txId, revealTimeMs: at.timeMs, price: p.price, matches, inTime })
-      ctx.putTask({ ...t, bids })
-      if (!inTime) return refused('BID_LATE', 'revealed after the reveal window')
-      if (!matches) return refused('REVEAL_MISMATCH', 'the reveal does not open the commitment')
-      return { status: 'applied', taskId: t.taskId }
-    }
+    case TX_KIND_BID_COMMIT: return await applyCommit(ctx, signer, bidCommitKind.decode(tx.tx.payload), at)
+    case TX_KIND_BID_REVEAL: return await applyReveal(ctx, signer, bidRevealKind.decode(tx.tx.payload), at)
+    case TX_KIND_BID_COMMITS: return await applyEntries(bidCommitsKind.decode(tx.tx.payload), entry, async (p) => await applyCommit(ctx, signer, p, at))
+    case TX_KIND_BID_REVEALS: return await applyEntries(bidRevealsKind.decode(tx.tx.payload), entry, async (p) => await applyReveal(ctx, signer, p, at))
     case TX_KIND_TASK_AWARD: {
       const p = taskAwardKind.decode(tx.tx.payload)
       const t = await ctx.task(toHex(p.taskId))
@@ -242,8 +216,58 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt)
   }
 }
 
-/** The task a market transaction is about (none for a provider's register or attest); throws on a payload of another kind. */
-export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>): string | undefined {
+/** A bid commit from `signer` (a `bid-commit`, or one entry of a `bid-commits`). */
+async function applyCommit (ctx: ApplyContext, signer: string, p: BidCommitPayload, at: FinalAt): Promise<ApplyOutcome> {
+  const t = await ctx.task(toHex(p.taskId))
+  if (t === undefined) return parked('task unknown')
+  // judged by its own time only (not by a cancel or a settle that may be final before it on one node and
+  // after it on another): every node stores the same bids
+  if (at.timeMs > bidsCloseAt(t)) return refused('BID_LATE', 'bid committed after the bid window')
+  if (t.bids.has(signer)) return refused('BID_DUPLICATE', 'one bid per provider and task')
+  const bids = new Map(t.bids)
+  bids.set(signer, { provider: signer, commitTx: at.txId, commitTimeMs: at.timeMs, commitment: toHex(p.commitment) })
+  ctx.putTask({ ...t, bids })
+  ctx.indexBid(signer, t.taskId)
+  return { status: 'applied', taskId: t.taskId }
+}
+
+/** A bid reveal from `signer` (a `bid-reveal`, or one entry of a `bid-reveals`). */
+async function applyReveal (ctx: ApplyContext, signer: string, p: BidRevealPayload, at: FinalAt): Promise<ApplyOutcome> {
+  const t = await ctx.task(toHex(p.taskId))
+  if (t === undefined) return parked('task unknown')
+  const bid = t.bids.get(signer)
+  if (bid === undefined) return isTerminal(t) ? refused('BID_UNKNOWN', 'reveal without a commit') : parked('commit unknown')
+  if (bid.revealTx !== undefined) return refused('BID_DUPLICATE', 'the bid is already revealed')
+  const matches = bytesEqual(bidCommitment(p.taskId, fromHex(signer), p.price, p.salt), fromHex(bid.commitment))
+  const inTime = at.timeMs <= revealsCloseAt(t)
+  const bids = new Map(t.bids)
+  // a late or mismatching reveal stays on the bid (the explanation of why it lost) but is never considered
+  bids.set(signer, { ...bid, revealTx: at.txId, revealTimeMs: at.timeMs, price: p.price, matches, inTime })
+  ctx.putTask({ ...t, bids })
+  if (!inTime) return refused('BID_LATE', 'revealed after the reveal window')
+  if (!matches) return refused('REVEAL_MISMATCH', 'the reveal does not open the commitment')
+  return { status: 'applied', taskId: t.taskId }
+}
+
+/**
+ * A bid batch's entry `entry` (each final entry is queued and applied on its own: queue.ts); with no entry (a
+ * precheck of the whole transaction) every entry in turn on the same records, the first that does not apply
+ * answering for the transaction.
+ */
+async function applyEntries<P> (entries: P[], entry: number | undefined, apply: (p: P) => Promise<ApplyOutcome>): Promise<ApplyOutcome> {
+  if (entry !== undefined) return entry < entries.length ? await apply(entries[entry]) : refused('DECISION_INVALID', `entry ${entry} of ${entries.length}`)
+  for (const p of entries) {
+    const outcome = await apply(p)
+    if (outcome.status !== 'applied') return outcome
+  }
+  return { status: 'applied' }
+}
+
+/**
+ * The task a market transaction (or entry `entry` of a bid batch) is about (none for a provider's register or
+ * attest, or for a whole batch); throws on a payload of another kind.
+ */
+export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>, entry?: number): string | undefined {
   const k = tx.tx.kind
   const p = tx.tx.payload
   switch (k) {
@@ -252,12 +276,19 @@ export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>): string | un
     case TX_KIND_TASK_REEXEC: return toHex(taskReexecKind.decode(p).taskId)
     case TX_KIND_BID_COMMIT: return toHex(bidCommitKind.decode(p).taskId)
     case TX_KIND_BID_REVEAL: return toHex(bidRevealKind.decode(p).taskId)
+    case TX_KIND_BID_COMMITS: return entryTask(bidCommitsKind.decode(p), entry)
+    case TX_KIND_BID_REVEALS: return entryTask(bidRevealsKind.decode(p), entry)
     case TX_KIND_TASK_AWARD: return toHex(taskAwardKind.decode(p).taskId)
     case TX_KIND_TASK_RESULT: return toHex(taskResultKind.decode(p).taskId)
     case TX_KIND_TASK_SETTLE: return toHex(taskSettleKind.decode(p).taskId)
     case TX_KIND_BOND_SLASH: return toHex(bondSlashKind.decode(p).taskId)
     default: return undefined
   }
+}
+
+function entryTask (entries: Array<{ taskId: Uint8Array }>, entry: number | undefined): string | undefined {
+  const e = entry === undefined ? undefined : entries[entry]
+  return e === undefined ? undefined : toHex(e.taskId)
 }
 
 export function awardTaskOf (t: TaskRecord): { taskId: string, budget: bigint, redundancy: number, spotCheck: boolean, requirements: TaskRecord['announce']['requirements'] } {

@@ -98,6 +98,8 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private readonly loop: DrainLoop
   private running = false
   private readonly appliedListeners = new Set<ApplyListener>()
+  /** the last queued transaction decoded (its id is its bytes' hash) */
+  private lastDecoded: TxInfo | undefined
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (MARKET_KINDS.has(e.tx.tx.kind)) this.loop.schedule()
   }
@@ -149,19 +151,21 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private async applyQueued (q: QueuedTx, expire: boolean): Promise<QueueOffer> {
     let tx: TxInfo
     try {
-      tx = txInfo(q.encoded)
+      // a bid batch's entries are consecutive records of one transaction: decoded once
+      tx = this.lastDecoded?.idHex === q.txIdHex ? this.lastDecoded : txInfo(q.encoded)
+      this.lastDecoded = tx
     } catch (err) {
       // the ledger decoded it when it became final; a record that no longer decodes is dropped, not retried forever
       this.log.error({ err, tx: q.txIdHex }, 'a queued market transaction does not decode')
       await this.db.del(q.key)
       return { left: true, task: undefined }
     }
-    const task = taskOf(tx)
+    const task = taskOf(tx, q.entry)
     const timeMs = Number(q.vertexTimeMs)
     const writes = new Overlay(this)
     let outcome: ApplyOutcome
     try {
-      outcome = await applyMarketTx(writes, tx, { txId: q.txIdHex, timeMs })
+      outcome = await applyMarketTx(writes, tx, { txId: q.txIdHex, timeMs }, q.entry)
     } catch (err) {
       // a payload that decoded at admission always decodes here; anything else is our own bug: refuse, log, go on
       this.log.error({ err, tx: q.txIdHex }, 'a final market transaction could not be applied')
@@ -324,10 +328,10 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   get sublevel (): BinarySublevel { return this.db }
 }
 
-/** The task a market transaction is about, for the cursor's retry of the entries parked on it (none if unreadable). */
-function taskOf (tx: TxInfo): string | undefined {
+/** The task a market transaction (or batch entry) is about, for the cursor's retry of the entries parked on it (none if unreadable). */
+function taskOf (tx: TxInfo, entry: number | undefined): string | undefined {
   try {
-    return marketTaskIdOf(tx)
+    return marketTaskIdOf(tx, entry)
   } catch {
     return undefined
   }

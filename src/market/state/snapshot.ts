@@ -19,8 +19,8 @@ import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
 import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
 import type { CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
 import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
-import { MARKET_KIND_IDS } from '../kinds/index.ts'
-import { marketFinalRecords } from '../kinds/queue.ts'
+import { BATCH_KIND_IDS, MARKET_KIND_IDS } from '../kinds/index.ts'
+import { queueRecord } from '../kinds/queue.ts'
 import { type ApplyContext, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
 
@@ -39,6 +39,8 @@ export interface ParkedTx {
   vertexId: string
   vertexTimeMs: bigint
   encoded: Uint8Array
+  /** the entry of a bid batch it is (queue.ts); undefined for a single kind */
+  entry?: number
   /** decoded once, and the task it is about (not encoded: the bytes are) */
   tx?: TxInfo
   taskId?: string
@@ -69,7 +71,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
   const tasks = new Map(prev.tasks)
   let parked: ParkedTx[] = [...prev.parked]
   let newestMs = prev.newestMs
-  const applyOne = async (tx: TxInfo, txId: string, timeMs: number): Promise<boolean> => {
+  const applyOne = async (tx: TxInfo, txId: string, timeMs: number, entry: number | undefined): Promise<boolean> => {
     const putTasks = new Map<string, TaskRecord>()
     const putProviders = new Map<string, ProviderRecord>()
     const ctx: ApplyContext = {
@@ -83,7 +85,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
     }
     let outcome
     try {
-      outcome = await applyMarketTx(ctx, tx, { txId, timeMs })
+      outcome = await applyMarketTx(ctx, tx, { txId, timeMs }, entry)
     } catch {
       // as MarketState: a transaction that cannot be applied is refused (and writes nothing)
       return true
@@ -102,7 +104,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
   const waiting = new Map<string, number>()
   const taskOf = (q: ParkedTx): string | undefined => {
     q.tx ??= txInfo(q.encoded)
-    q.taskId ??= marketTaskIdOf(q.tx) ?? ''
+    q.taskId ??= marketTaskIdOf(q.tx, q.entry) ?? ''
     return q.taskId
   }
   const wait = (id: string, by: 1 | -1): void => {
@@ -128,7 +130,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
       progress = false
       const still: ParkedTx[] = []
       for (const q of parked) {
-        if (taskOf(q) === taskId && await applyOne(q.tx as TxInfo, q.txId, Number(q.vertexTimeMs))) {
+        if (taskOf(q) === taskId && await applyOne(q.tx as TxInfo, q.txId, Number(q.vertexTimeMs), q.entry)) {
           progress = true
           wait(taskId, -1)
         } else {
@@ -138,18 +140,31 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
       parked = still
     }
   }
-  for (const { tx, vertexId, vertexTimeMs } of txs) {
-    const taskId = marketTaskIdOf(tx)
-    if (await applyOne(tx, tx.idHex, Number(vertexTimeMs))) {
+  // a bid batch is its entries, each in turn as the live queue holds them (queue.ts)
+  const items = function * (): Generator<{ tx: TxInfo, vertexId: string, vertexTimeMs: bigint, entry?: number }> {
+    for (const c of txs) {
+      const n = entryCount(c.tx)
+      if (n === undefined) yield c
+      else for (let entry = 0; entry < n; entry++) yield { ...c, entry }
+    }
+  }
+  for (const { tx, vertexId, vertexTimeMs, entry } of items()) {
+    const taskId = marketTaskIdOf(tx, entry)
+    if (await applyOne(tx, tx.idHex, Number(vertexTimeMs), entry)) {
       if (taskId !== undefined) await retryParked(taskId)
     } else if (parked.length < MAX_SNAPSHOT_PARKED) {
-      parked.push({ txId: tx.idHex, vertexId, vertexTimeMs, encoded: tx.encoded, tx, taskId: taskId ?? '' })
+      parked.push({ txId: tx.idHex, vertexId, vertexTimeMs, encoded: tx.encoded, tx, taskId: taskId ?? '', ...(entry !== undefined ? { entry } : {}) })
       wait(taskId ?? '', 1)
       oldestParkedMs = Math.min(oldestParkedMs, Number(vertexTimeMs))
     }
     expire()
   }
   return { providers, tasks, parked, newestMs }
+}
+
+/** A bid batch's entry count (its payload's first byte, checked when it was decoded); undefined for a single kind. */
+function entryCount (tx: TxInfo): number | undefined {
+  return BATCH_KIND_IDS.has(tx.tx.kind) ? tx.tx.payload[0] : undefined
 }
 
 /** Canonical bytes of a record, once per record (records are never changed, only replaced). */
@@ -168,7 +183,7 @@ const byKey = (a: [string, unknown], b: [string, unknown]): number => (a[0] < b[
 /**
  * "HMS1" ‖ u64 newestMs ‖ u32 n ‖ n × provider (u32 k ‖ k bytes: canonical-value.ts), by address ‖ u32 m ‖ m × task
  * (the same), by id ‖ u32 q ‖ q × parked (tx id 32 ‖ vertex id 32 ‖ u64 vertex time ‖ u32 k ‖ k bytes: the signed
- * transaction), in order
+ * transaction ‖ for a bid batch only, u8 entry), in order
  */
 export function encodeSnapshot (s: MarketSnapshot): Uint8Array {
   const w = new Writer(1024)
@@ -180,7 +195,10 @@ export function encodeSnapshot (s: MarketSnapshot): Uint8Array {
   w.u32(tasks.length)
   for (const [, t] of tasks) w.varBytes(canonical(t))
   w.u32(s.parked.length)
-  for (const q of s.parked) w.fixed(fromHex(q.txId), 32).fixed(fromHex(q.vertexId), 32).u64(q.vertexTimeMs).varBytes(q.encoded)
+  for (const q of s.parked) {
+    w.fixed(fromHex(q.txId), 32).fixed(fromHex(q.vertexId), 32).u64(q.vertexTimeMs).varBytes(q.encoded)
+    if (q.entry !== undefined) w.u8(q.entry)
+  }
   return w.finish()
 }
 
@@ -213,7 +231,10 @@ export function decodeSnapshot (bytes: Uint8Array): MarketSnapshot {
     const encoded = r.varBytes(MAX_TX_BYTES)
     const tx = txInfo(encoded)
     if (tx.idHex !== txId || !MARKET_KIND_IDS.includes(tx.tx.kind)) r.fail('a parked entry that is not its market transaction')
-    parked.push({ txId, vertexId, vertexTimeMs, encoded, tx })
+    const n = entryCount(tx)
+    const entry = n === undefined ? undefined : r.u8()
+    if (entry !== undefined && entry >= (n ?? 0)) r.fail(`a parked entry ${entry} of a batch of ${n}`)
+    parked.push({ txId, vertexId, vertexTimeMs, encoded, tx, ...(entry !== undefined ? { entry } : {}) })
   }
   r.end()
   return { providers, tasks, parked, newestMs }
@@ -247,7 +268,8 @@ export function snapshotWrites (s: MarketSnapshot, db: BinaryDb): PartWrite[] {
     for (const provider of t.bids.keys()) out.push({ sublevel: market, key: enc(`${P.byProvider}${provider}/${t.taskId}`), value: empty })
   }
   s.parked.forEach((q, i) => {
-    for (const rec of marketFinalRecords({ idHex: q.txId, vertexIdHex: q.vertexId, vertexTimeMs: q.vertexTimeMs, seq: 0n, position: i, encoded: q.encoded })) out.push({ sublevel: market, key: rec.key, value: rec.value })
+    const rec = queueRecord({ idHex: q.txId, vertexIdHex: q.vertexId, vertexTimeMs: q.vertexTimeMs, seq: 0n, position: i, encoded: q.encoded }, q.entry)
+    out.push({ sublevel: market, key: rec.key, value: rec.value })
   })
   return out
 }

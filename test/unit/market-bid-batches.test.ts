@@ -1,0 +1,213 @@
+/**
+ * Bids for several auctions in one transaction (`bid-commits`, `bid-reveals`: src/market/kinds/bid.ts): the codec's
+ * bounds, each entry applied on its own (one waits for its task while the others apply), the state cut's fold and
+ * the live queue agreeing on a history of batches however it is split, and the provider's batcher (no timer: what
+ * gathers while a batch is being sent leaves in the next one).
+ */
+import { EventEmitter } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { addressBytesFromPublicKey } from '../../src/core/address.ts'
+import { toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase, sublevel } from '../../src/core/storage.ts'
+import type { CutTx } from '../../src/dag/cut-parts.ts'
+import { isDagError } from '../../src/dag/errors.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
+import { getTxKind, requireTxKind } from '../../src/dag/tx-kinds.ts'
+import {
+  bidCommitment, buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildProviderRegister, buildTaskAnnounce, buildTaskAward,
+  MarketState, marketRules, registerMarket
+} from '../../src/market/index.ts'
+import { MAX_BID_BATCH, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS } from '../../src/market/kinds/index.ts'
+import { BidBatcher } from '../../src/market/provider/bid-batcher.ts'
+import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, snapshotWrites } from '../../src/market/state/snapshot.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+
+registerMarket()
+const CHAIN = 'harmony-market-bid-batches'
+const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n))
+const [requester, p1, p2, validator] = [seeded(11), seeded(12), seeded(13), seeded(14)]
+const addr = (k: KeyPair): Uint8Array => addressBytesFromPublicKey(k.publicKey)
+const T0 = 2_000_000
+const nonces = new Map<KeyPair, bigint>()
+const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => {
+  const nonce = nonces.get(k) ?? 0n
+  nonces.set(k, nonce + 1n)
+  return { chainId: CHAIN, keys: k, nonce, fee: 1000n }
+}
+const at = (tx: Transaction, timeMs: number): CutTx => {
+  const info = txInfo(encodeTx(tx))
+  return { tx: info, vertexId: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs) }
+}
+const salt = (n: number): Uint8Array => new Uint8Array(32).fill(n)
+
+test('a batch round-trips its entries; none, more than MAX_BID_BATCH or two for one task are refused with ENCODING_INVALID', (t) => {
+  const commits = requireTxKind(TX_KIND_BID_COMMITS)
+  const reveals = requireTxKind(TX_KIND_BID_REVEALS)
+  const task = (n: number): Uint8Array => sha256(new Uint8Array([n]))
+  const full = Array.from({ length: MAX_BID_BATCH }, (_, i) => ({ taskId: task(i), price: BigInt(i + 1), salt: salt(i) }))
+  // the largest batch fits the transaction's payload bound, and every entry is the single kind's payload
+  const bytes = reveals.encode(full)
+  t.true(bytes.length <= reveals.maxPayloadBytes)
+  t.deepEqual(reveals.decode(bytes), full)
+  const tx = buildBidCommits(by(p1), full)
+  t.deepEqual(commits.decode(tx.payload), full.map(b => ({ taskId: b.taskId, commitment: bidCommitment(b.taskId, addr(p1), b.price, b.salt) })))
+  const bad: Array<[string, Uint8Array]> = [
+    ['no entry', new Uint8Array([0])],
+    ['too many', new Uint8Array([MAX_BID_BATCH + 1, ...bytes.slice(1)])],
+    ['two for one task', reveals.encode([full[0], full[1]]).map((b, i) => (i >= 81 && i < 81 + 32 ? full[0].taskId[i - 81] : b))],
+    ['truncated', bytes.slice(0, -1)],
+    ['zero price', reveals.encode([{ ...full[0], price: 0n }].map(e => ({ ...e, price: 1n }))).map((b, i) => (i >= 33 && i < 49 ? 0 : b))]
+  ]
+  for (const [what, payload] of bad) {
+    const err = t.throws(() => getTxKind(TX_KIND_BID_REVEALS)?.decode(payload), undefined, what)
+    t.true(isDagError(err), what)
+    t.is((err as { code?: string }).code, 'ENCODING_INVALID', what)
+  }
+  t.throws(() => buildBidReveals(by(p1), []))
+})
+
+/**
+ * p1 commits to A, B and D in one `bid-commits` before D is announced (D's entry waits for D, A's and B's apply at
+ * once); p2 commits to A alone with the single kind. p1 reveals A and D together, B alone in a batch of one; p2
+ * reveals A. The award of A considers p1's batch reveal beside p2's single one.
+ */
+const { tx: announceA, taskId: taskA } = buildTaskAnnounce(by(requester), matmulAnnounce())
+const { tx: announceB, taskId: taskB } = buildTaskAnnounce(by(requester), matmulAnnounce())
+const { tx: announceD, taskId: taskD } = buildTaskAnnounce(by(requester), matmulAnnounce())
+const p1Commits = buildBidCommits(by(p1), [{ taskId: taskA, price: 100n, salt: salt(1) }, { taskId: taskD, price: 300n, salt: salt(3) }, { taskId: taskB, price: 200n, salt: salt(2) }])
+const p1RevealsAD = buildBidReveals(by(p1), [{ taskId: taskD, price: 300n, salt: salt(3) }, { taskId: taskA, price: 100n, salt: salt(1) }])
+const p2RevealA = buildBidReveal(by(p2), { taskId: taskA, price: 150n, salt: salt(4) })
+const idOf = (tx: Transaction): Uint8Array => txInfo(encodeTx(tx)).id
+const history: CutTx[] = [
+  at(buildProviderRegister(by(p1), cpuProvider(marketRules.MIN_BOND)), T0),
+  at(buildProviderRegister(by(p2), cpuProvider(marketRules.MIN_BOND)), T0),
+  at(announceA, T0 + 1),
+  at(announceB, T0 + 1),
+  at(p1Commits, T0 + 10),
+  at(buildBidCommit(by(p2), taskA, 150n, salt(4)), T0 + 20),
+  at(announceD, T0 + 30),
+  at(p1RevealsAD, T0 + 1010),
+  at(p2RevealA, T0 + 1020),
+  at(buildBidReveals(by(p1), [{ taskId: taskB, price: 200n, salt: salt(2) }]), T0 + 1030),
+  at(buildTaskAward(CHAIN, validator, 0n, { taskId: taskA, round: 0, considered: [idOf(p1RevealsAD), idOf(p2RevealA)], winners: [addr(p1)] }), T0 + 2000)
+]
+
+async function liveState (): Promise<{ state: MarketState, final: (txs: readonly CutTx[], onePass?: boolean) => Promise<void>, install: (s: MarketSnapshot) => Promise<void>, close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-bid-batches-'))
+  const db = await openDatabase(join(dir, 'db'))
+  const state = new MarketState({ db, dag: Object.assign(new EventEmitter(), { reader: undefined as never }) as never, logger: silentLogger() })
+  let seq = 0n
+  return {
+    state,
+    // the records the ledger writes in each decision's batch (one per entry of a batch), then a drain each, or one
+    final: async (txs, onePass = false) => {
+      await state.start()
+      for (const x of txs) {
+        seq++
+        for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) await sublevel(db, 'market').put(r.key, r.value)
+        if (!onePass) await state.drain()
+      }
+      await state.drain()
+    },
+    install: async (s) => {
+      const batch = db.batch()
+      for (const w of snapshotWrites(s, db)) batch.put(w.key, w.value, { sublevel: w.sublevel })
+      await batch.write()
+    },
+    close: async () => { await state.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) }
+  }
+}
+
+async function records (state: MarketState): Promise<unknown> {
+  return {
+    tasks: await Promise.all([taskA, taskB, taskD].map(async (id) => await state.task(toHex(id)))),
+    bids: await Promise.all([taskA, taskB, taskD].map(async (id) => await state.bids(toHex(id)))),
+    open: state.openTaskIds().sort()
+  }
+}
+
+test('each entry of a batch applies on its own: the one whose task is not announced yet waits for it, the others apply at once', async (t) => {
+  const live = await liveState()
+  t.teardown(live.close)
+  const commitsId = txInfo(encodeTx(p1Commits)).idHex
+  await live.final(history.slice(0, 5))
+  // A's and B's entries applied, D's waits (D is not announced)
+  t.is((await live.state.taskRecord(toHex(taskA)))?.bids.get(toHex(addr(p1)))?.commitTx, commitsId)
+  t.is((await live.state.taskRecord(toHex(taskB)))?.bids.get(toHex(addr(p1)))?.commitTx, commitsId)
+  t.is(await live.state.taskRecord(toHex(taskD)), undefined)
+  await live.final(history.slice(5, 7))
+  // D's announce applied, and its waiting entry right after it
+  t.is((await live.state.taskRecord(toHex(taskD)))?.bids.get(toHex(addr(p1)))?.commitTx, commitsId)
+  await live.final(history.slice(7))
+  const a = await live.state.taskRecord(toHex(taskA))
+  const revealsId = txInfo(encodeTx(p1RevealsAD)).idHex
+  t.like(a?.bids.get(toHex(addr(p1))), { revealTx: revealsId, price: 100n, matches: true, inTime: true })
+  t.like(a?.bids.get(toHex(addr(p2))), { price: 150n, matches: true, inTime: true })
+  t.deepEqual(a?.awards.map(w => w.winners), [[toHex(addr(p1))]])
+  t.like((await live.state.taskRecord(toHex(taskD)))?.bids.get(toHex(addr(p1))), { revealTx: revealsId, price: 300n, matches: true })
+  t.like((await live.state.taskRecord(toHex(taskB)))?.bids.get(toHex(addr(p1))), { price: 200n, matches: true })
+})
+
+test('the state cut folds a batch entry by entry: every split gives the bytes of one fold, a waiting entry crosses the cut with its index, and an install then live reads what live alone reads', async (t) => {
+  const whole = encodeSnapshot(await advanceSnapshot(emptySnapshot(), history))
+  for (let k = 0; k <= history.length; k++) {
+    const first = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k))))
+    t.deepEqual(encodeSnapshot(await advanceSnapshot(first, history.slice(k))), whole, `split at ${k}`)
+  }
+  // after the commits and before D's announce, D's entry (index 1 of p1's batch) waits in the snapshot
+  const waiting = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, 6))))
+  t.deepEqual(waiting.parked.map(q => [q.txId, q.entry]), [[txInfo(encodeTx(p1Commits)).idHex, 1]])
+
+  const all = await liveState()
+  t.teardown(all.close)
+  await all.final(history)
+  const expected = await records(all.state)
+  for (const k of [5, 6, 8]) {
+    const synced = await liveState()
+    try {
+      await synced.install(decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k)))))
+      await synced.final(history.slice(k))
+      t.deepEqual(await records(synced.state), expected, `installed at ${k}`)
+    } finally {
+      await synced.close()
+    }
+  }
+  const caughtUp = await liveState()
+  t.teardown(caughtUp.close)
+  await caughtUp.final(history, true)
+  t.deepEqual(await records(caughtUp.state), expected)
+})
+
+test('the batcher sends what is added in one turn together, gathers what comes while a batch is being sent into the next, and splits at MAX_BID_BATCH', async (t) => {
+  const sent: number[][] = []
+  let release: (() => void) | undefined
+  const batcher = new BidBatcher<number>(async (entries) => {
+    sent.push(entries)
+    // the first batch's admission is held until released
+    if (sent.length === 1) await new Promise<void>((resolve) => { release = resolve })
+    return `tx${sent.length}`
+  }, 4)
+  const first = [batcher.add(1), batcher.add(2)]
+  await new Promise(resolve => setImmediate(resolve))
+  t.deepEqual(sent, [[1, 2]])
+  // while the first is being admitted: six more gather
+  const later = [3, 4, 5, 6, 7, 8].map(async n => await batcher.add(n))
+  await new Promise(resolve => setImmediate(resolve))
+  t.is(batcher.waiting, 6)
+  release?.()
+  t.deepEqual(await Promise.all(first), ['tx1', 'tx1'])
+  t.deepEqual(await Promise.all(later), ['tx2', 'tx2', 'tx2', 'tx2', 'tx3', 'tx3'])
+  t.deepEqual(sent, [[1, 2], [3, 4, 5, 6], [7, 8]])
+  // a batch not admitted: each of its entries learns it; the next batch goes on
+  const failing = new BidBatcher<number>(async (entries) => {
+    if (entries.includes(1)) throw new Error('refused')
+    return 'ok'
+  })
+  t.deepEqual(await Promise.all([failing.add(1), failing.add(2)]), [undefined, undefined])
+  t.is(await failing.add(3), 'ok')
+})
