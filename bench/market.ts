@@ -91,8 +91,11 @@ async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: numb
   return undefined
 }
 
-/** The counters of a node's /metrics that the saturation log reads: provider decisions by outcome, consensus polls. */
-interface NodeCounters { decisions: Map<string, number>, polls: number }
+/**
+ * The counters of a node's /metrics that the saturation log reads: provider decisions by outcome, consensus polls,
+ * and the provider's bid transactions admitted against the bids they carried (its batching).
+ */
+interface NodeCounters { decisions: Map<string, number>, polls: number, bidTxs: number, bidEntries: number }
 
 /** `harmony_provider_decisions_total` by outcome (bid, or the reason it did not) and `harmony_dag_polls_total` (all results), from a node's /metrics. */
 async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCounters> {
@@ -105,7 +108,11 @@ async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCount
   for (const m of text.matchAll(/^harmony_provider_decisions_total\{outcome="([^"]+)"\} (\S+)$/gm)) decisions.set(m[1], Number(m[2]))
   let polls = 0
   for (const m of text.matchAll(/^harmony_dag_polls_total\{[^}]*\} (\S+)$/gm)) polls += Number(m[1])
-  return { decisions, polls }
+  let bidTxs = 0
+  for (const m of text.matchAll(/^harmony_provider_transactions_total\{([^}]*)\} (\S+)$/gm)) if (/kind="bid-(commits|reveals)"/.test(m[1]) && m[1].includes('outcome="ok"')) bidTxs += Number(m[2])
+  let bidEntries = 0
+  for (const m of text.matchAll(/^harmony_provider_bid_entries_total\{[^}]*\} (\S+)$/gm)) bidEntries += Number(m[1])
+  return { decisions, polls, bidTxs, bidEntries }
 }
 
 /**
@@ -300,13 +307,18 @@ try {
     // the providers' decisions in the window (bid, or why not), summed over the nodes
     const decisions = new Map<string, number>()
     let polls = 0
+    let bidTxs = 0
+    let bidEntries = 0
     for (const [i, n] of nodes.entries()) {
       const after = await nodeCounters(n.rpc, values['metrics-dir'] === undefined ? undefined : join(values['metrics-dir'], `${IN_FLIGHT}-node${i}.prom`))
       for (const [outcome, count] of after.decisions) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (countersBefore[i].decisions.get(outcome) ?? 0))
       polls += after.polls - countersBefore[i].polls
+      bidTxs += after.bidTxs - countersBefore[i].bidTxs
+      bidEntries += after.bidEntries - countersBefore[i].bidEntries
     }
     log(`submits refused: ${[...refusals].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     log(`provider decisions: ${[...decisions].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
+    log(`bid transactions: ${bidTxs} carrying ${bidEntries} commits and reveals (${(bidEntries / Math.max(1, bidTxs)).toFixed(2)} per transaction)`)
     log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex); ${Math.round(polls / elapsedS / nodes.length)} consensus polls/s per node`)
     logStages(stages)
     results.push(
