@@ -183,31 +183,32 @@ test('the state cut folds a batch entry by entry: every split gives the bytes of
   t.deepEqual(await records(caughtUp.state), expected)
 })
 
-test('the batcher sends what is added in one turn together, gathers what comes while a batch is being sent into the next, and splits at MAX_BID_BATCH', async (t) => {
+test('the batcher sends what is added in one turn together, gathers what comes while a batch is being sent into the next, splits at its maximum and keeps one entry per task in a batch', async (t) => {
   const sent: number[][] = []
   let release: (() => void) | undefined
-  const batcher = new BidBatcher<number>(async (entries) => {
-    sent.push(entries)
+  const bid = (n: number): { taskId: Uint8Array, n: number } => ({ taskId: new Uint8Array(32).fill(n), n })
+  const batcher = new BidBatcher<{ taskId: Uint8Array, n: number }>(async (entries) => {
+    sent.push(entries.map(e => e.n))
     // the first batch's admission is held until released
     if (sent.length === 1) await new Promise<void>((resolve) => { release = resolve })
     return `tx${sent.length}`
   }, 4)
-  const first = [batcher.add(1), batcher.add(2)]
+  const first = [batcher.add(bid(1)), batcher.add(bid(2))]
   await new Promise(resolve => setImmediate(resolve))
   t.deepEqual(sent, [[1, 2]])
-  // while the first is being admitted: six more gather
-  const later = [3, 4, 5, 6, 7, 8].map(async n => await batcher.add(n))
+  // while the first is being admitted: seven more gather, one of them a second entry for task 3
+  const later = [3, 4, 3, 5, 6, 7, 8].map(async n => await batcher.add(bid(n)))
   await new Promise(resolve => setImmediate(resolve))
-  t.is(batcher.waiting, 6)
+  t.is(batcher.waiting, 7)
   release?.()
   t.deepEqual(await Promise.all(first), ['tx1', 'tx1'])
-  t.deepEqual(await Promise.all(later), ['tx2', 'tx2', 'tx2', 'tx2', 'tx3', 'tx3'])
-  t.deepEqual(sent, [[1, 2], [3, 4, 5, 6], [7, 8]])
+  t.deepEqual(await Promise.all(later), ['tx2', 'tx2', 'tx3', 'tx2', 'tx2', 'tx3', 'tx3'])
+  t.deepEqual(sent, [[1, 2], [3, 4, 5, 6], [3, 7, 8]])
   // a batch not admitted: each of its entries learns it; the next batch goes on
-  const failing = new BidBatcher<number>(async (entries) => {
-    if (entries.includes(1)) throw new Error('refused')
+  const failing = new BidBatcher<{ taskId: Uint8Array, n: number }>(async (entries) => {
+    if (entries.some(e => e.n === 1)) throw new Error('refused')
     return 'ok'
   })
-  t.deepEqual(await Promise.all([failing.add(1), failing.add(2)]), [undefined, undefined])
-  t.is(await failing.add(3), 'ok')
+  t.deepEqual(await Promise.all([failing.add(bid(1)), failing.add(bid(2))]), [undefined, undefined])
+  t.is(await failing.add(bid(3)), 'ok')
 })

@@ -72,7 +72,7 @@ export class ProviderAgent implements Startable {
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
   private readonly commits: CommitTimes
-  /** a bid's commit and its reveal each leave in a batch with the other auctions' (bid-batcher.ts) */
+  /** a bid (task, price, salt) is committed, then revealed, each in a batch with other auctions' (bid-batcher.ts) */
   private readonly commitBatches: BidBatcher<BidRevealPayload>
   private readonly revealBatches: BidBatcher<BidRevealPayload>
   private readonly onVertex = (info: VertexInfo): void => {

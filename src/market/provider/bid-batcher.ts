@@ -1,3 +1,4 @@
+import { toHex } from '../../core/codec.ts'
 import { MAX_BID_BATCH } from '../kinds/bid.ts'
 
 /**
@@ -8,8 +9,12 @@ import { MAX_BID_BATCH } from '../kinds/bid.ts'
  * done, or at once when MAX_BID_BATCH have gathered. So a quiet provider sends each bid alone as before, and a busy
  * one sends fewer, larger transactions, its batches as large as its rate times one admission (Nagle's rule, with the
  * admission as the acknowledgement).
+ *
+ * A batch holds one entry per task (the kinds refuse two): a second entry for a task already in the batch waits for
+ * the next one, so it cannot make the whole batch unsendable. What waits is bounded by the bids the agent holds
+ * open (its capacity).
  */
-export class BidBatcher<E> {
+export class BidBatcher<E extends { taskId: Uint8Array }> {
   private readonly sendBatch: (entries: E[]) => Promise<string | undefined>
   private readonly max: number
   private pending: Array<{ entry: E, resolve: (txId: string | undefined) => void }> = []
@@ -47,7 +52,7 @@ export class BidBatcher<E> {
     this.sending = true
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, this.max)
+        const batch = this.take()
         let txId: string | undefined
         try {
           txId = await this.sendBatch(batch.map(p => p.entry))
@@ -59,5 +64,23 @@ export class BidBatcher<E> {
     } finally {
       this.sending = false
     }
+  }
+
+  /** The next batch: up to `max` waiting entries in order, one per task; the rest keep waiting. */
+  private take (): Array<{ entry: E, resolve: (txId: string | undefined) => void }> {
+    const tasks = new Set<string>()
+    const batch: Array<{ entry: E, resolve: (txId: string | undefined) => void }> = []
+    const left: Array<{ entry: E, resolve: (txId: string | undefined) => void }> = []
+    for (const p of this.pending) {
+      const task = toHex(p.entry.taskId)
+      if (batch.length < this.max && !tasks.has(task)) {
+        tasks.add(task)
+        batch.push(p)
+      } else {
+        left.push(p)
+      }
+    }
+    this.pending = left
+    return batch
   }
 }
