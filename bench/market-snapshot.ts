@@ -13,16 +13,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { addressBytesFromPublicKey } from '../src/core/address.ts'
-import { toHex } from '../src/core/codec.ts'
-import { generateKeyPair, type KeyPair, sha256 } from '../src/core/crypto.ts'
+import { generateKeyPair } from '../src/core/crypto.ts'
 import { silentLogger } from '../src/core/logger.ts'
 import { openDatabase, sublevel } from '../src/core/storage.ts'
 import type { CutTx } from '../src/dag/cut-parts.ts'
-import { encodeTx, type Transaction, txInfo } from '../src/dag/tx.ts'
+import { encodeTx, txInfo } from '../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../src/market/index.ts'
-import { requireTxKind } from '../src/dag/tx-kinds.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../src/market/state/snapshot.ts'
-import { cpuProvider, matmulAnnounce } from './lib/market-payloads.ts'
+import { cpuProvider, cutTxAt, historySigner, matmulAnnounce, queueRecordsOf } from './lib/market-payloads.ts'
 import { type BenchResult, printResults } from './report.ts'
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, tasks: { type: 'string', default: '1000' }, open: { type: 'string', default: '100' }, epochs: { type: 'string', default: '10' } } })
@@ -37,16 +35,8 @@ const CHAIN = 'harmony-bench-market-snapshot'
 const requester = generateKeyPair()
 const validator = generateKeyPair()
 const providers = Array.from({ length: BIDDERS }, () => generateKeyPair())
-const nonces = new Map<KeyPair, bigint>()
-const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => {
-  const nonce = nonces.get(k) ?? 0n
-  nonces.set(k, nonce + 1n)
-  return { chainId: CHAIN, keys: k, nonce, fee: 1000n }
-}
-const at = (tx: Transaction, timeMs: number): CutTx => {
-  const info = txInfo(encodeTx(tx))
-  return { tx: info, vertexId: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs) }
-}
+const { by } = historySigner(CHAIN)
+const at = cutTxAt
 
 log(`signing ${TASKS} auctions (${OPEN} left open)`)
 const T0 = 1_700_000_000_000
@@ -80,7 +70,7 @@ for (let e = 0; e < EPOCHS; e++) {
   const batch = db.batch()
   for (const x of part) {
     seq++
-    for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) batch.put(r.key, r.value, { sublevel: market })
+    for (const r of queueRecordsOf(x, seq)) batch.put(r.key, r.value, { sublevel: market })
   }
   await batch.write()
   const t = performance.now()

@@ -4,16 +4,10 @@
  * the live queue agreeing on a history of batches however it is split, and the provider's batcher (no timer: what
  * gathers while a batch is being sent leaves in the next one).
  */
-import { EventEmitter } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import test from 'ava'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
-import { silentLogger } from '../../src/core/logger.ts'
-import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import type { CutTx } from '../../src/dag/cut-parts.ts'
 import { isDagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
@@ -24,8 +18,8 @@ import {
 } from '../../src/market/index.ts'
 import { MAX_BID_BATCH, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS } from '../../src/market/kinds/index.ts'
 import { BidBatcher } from '../../src/market/provider/bid-batcher.ts'
-import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, snapshotWrites } from '../../src/market/state/snapshot.ts'
-import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../../src/market/state/snapshot.ts'
+import { cpuProvider, cutTxAt, historySigner, liveMarketState, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarket()
 const CHAIN = 'harmony-market-bid-batches'
@@ -33,16 +27,8 @@ const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n
 const [requester, p1, p2, validator] = [seeded(11), seeded(12), seeded(13), seeded(14)]
 const addr = (k: KeyPair): Uint8Array => addressBytesFromPublicKey(k.publicKey)
 const T0 = 2_000_000
-const nonces = new Map<KeyPair, bigint>()
-const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => {
-  const nonce = nonces.get(k) ?? 0n
-  nonces.set(k, nonce + 1n)
-  return { chainId: CHAIN, keys: k, nonce, fee: 1000n }
-}
-const at = (tx: Transaction, timeMs: number): CutTx => {
-  const info = txInfo(encodeTx(tx))
-  return { tx: info, vertexId: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs) }
-}
+const { by } = historySigner(CHAIN)
+const at = cutTxAt
 const salt = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 
 test('a batch round-trips its entries; none, more than MAX_BID_BATCH or two for one task are refused with ENCODING_INVALID', (t) => {
@@ -97,32 +83,6 @@ const history: CutTx[] = [
   at(buildTaskAward(CHAIN, validator, 0n, { taskId: taskA, round: 0, considered: [idOf(p1RevealsAD), idOf(p2RevealA)], winners: [addr(p1)] }), T0 + 2000)
 ]
 
-async function liveState (): Promise<{ state: MarketState, final: (txs: readonly CutTx[], onePass?: boolean) => Promise<void>, install: (s: MarketSnapshot) => Promise<void>, close: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-bid-batches-'))
-  const db = await openDatabase(join(dir, 'db'))
-  const state = new MarketState({ db, dag: Object.assign(new EventEmitter(), { reader: undefined as never }) as never, logger: silentLogger() })
-  let seq = 0n
-  return {
-    state,
-    // the records the ledger writes in each decision's batch (one per entry of a batch), then a drain each, or one
-    final: async (txs, onePass = false) => {
-      await state.start()
-      for (const x of txs) {
-        seq++
-        for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) await sublevel(db, 'market').put(r.key, r.value)
-        if (!onePass) await state.drain()
-      }
-      await state.drain()
-    },
-    install: async (s) => {
-      const batch = db.batch()
-      for (const w of snapshotWrites(s, db)) batch.put(w.key, w.value, { sublevel: w.sublevel })
-      await batch.write()
-    },
-    close: async () => { await state.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) }
-  }
-}
-
 async function records (state: MarketState): Promise<unknown> {
   return {
     tasks: await Promise.all([taskA, taskB, taskD].map(async (id) => await state.task(toHex(id)))),
@@ -132,7 +92,7 @@ async function records (state: MarketState): Promise<unknown> {
 }
 
 test('each entry of a batch applies on its own: the one whose task is not announced yet waits for it, the others apply at once', async (t) => {
-  const live = await liveState()
+  const live = await liveMarketState()
   t.teardown(live.close)
   const commitsId = txInfo(encodeTx(p1Commits)).idHex
   await live.final(history.slice(0, 5))
@@ -163,12 +123,12 @@ test('the state cut folds a batch entry by entry: every split gives the bytes of
   const waiting = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, 6))))
   t.deepEqual(waiting.parked.map(q => [q.txId, q.entry]), [[txInfo(encodeTx(p1Commits)).idHex, 1]])
 
-  const all = await liveState()
+  const all = await liveMarketState()
   t.teardown(all.close)
   await all.final(history)
   const expected = await records(all.state)
   for (const k of [5, 6, 8]) {
-    const synced = await liveState()
+    const synced = await liveMarketState()
     try {
       await synced.install(decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k)))))
       await synced.final(history.slice(k))
@@ -177,7 +137,7 @@ test('the state cut folds a batch entry by entry: every split gives the bytes of
       await synced.close()
     }
   }
-  const caughtUp = await liveState()
+  const caughtUp = await liveMarketState()
   t.teardown(caughtUp.close)
   await caughtUp.final(history, true)
   t.deepEqual(await records(caughtUp.state), expected)

@@ -13,7 +13,7 @@ import { RPC_METHODS } from '../../src/api/definitions.ts'
 import { taskToRpc } from '../../src/api/market-views.ts'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
-import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
+import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import type { ExternalVerdict } from '../../src/dag/external-validity.ts'
@@ -25,8 +25,7 @@ import {
   MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
-import { requireTxKind } from '../../src/dag/tx-kinds.ts'
-import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+import { cpuProvider, cutTxAt, matmulAnnounce, queueRecordsOf } from '../helpers/market.ts'
 
 registerMarketKinds()
 const CHAIN = 'harmony-market-coordinator'
@@ -82,10 +81,10 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
   })
   const state = new MarketState({ db, dag, logger: silentLogger() })
   const final = async (tx: Transaction, timeMs: number): Promise<void> => {
-    const info = txInfo(encodeTx(tx))
-    nonces.set(info.accountHex, tx.nonce + 1n)
+    const x = cutTxAt(tx, timeMs)
+    nonces.set(x.tx.accountHex, tx.nonce + 1n)
     seq++
-    for (const r of requireTxKind(tx.kind).finalRecords?.({ idHex: info.idHex, vertexIdHex: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs), seq, position: 0, encoded: info.encoded, payload: tx.payload }) ?? []) await market.put(r.key, r.value)
+    for (const r of queueRecordsOf(x, seq)) await market.put(r.key, r.value)
     await state.drain()
   }
   const submitted: Transaction[] = []

@@ -4,24 +4,17 @@
  * transactions growing too old in between); a node that installs it and applies the rest of the history live reads
  * the records of a node that applied everything live; what waits for a later transaction waits across the cut.
  */
-import { EventEmitter } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import test from 'ava'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../src/core/address.ts'
 import { decodeValue, encodeValue } from '../../src/core/canonical-value.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair, type KeyPair, sha256 } from '../../src/core/crypto.ts'
-import { silentLogger } from '../../src/core/logger.ts'
-import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts'
 import type { CutTx } from '../../src/dag/cut-parts.ts'
-import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
+import { encodeTx, txInfo } from '../../src/dag/tx.ts'
 import { buildBidCommit, buildBidReveal, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskResult, buildTaskSettle, MarketState, marketRules, registerMarket } from '../../src/market/index.ts'
-import { requireTxKind } from '../../src/dag/tx-kinds.ts'
-import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, SNAPSHOT_PARK_MS, snapshotWrites } from '../../src/market/state/snapshot.ts'
+import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot, type MarketSnapshot, SNAPSHOT_PARK_MS } from '../../src/market/state/snapshot.ts'
 import type { TaskPhase } from '../../src/market/state/reader.ts'
-import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+import { cpuProvider, cutTxAt, historySigner, liveMarketState, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarket()
 const CHAIN = 'harmony-market-snapshot'
@@ -29,17 +22,8 @@ const seeded = (n: number): KeyPair => generateKeyPair(new Uint8Array(32).fill(n
 const [requester, p1, p2, p3, validator] = [seeded(1), seeded(2), seeded(3), seeded(4), seeded(5)]
 const addr = (k: KeyPair): Uint8Array => addressBytesFromPublicKey(k.publicKey)
 const T0 = 1_000_000
-const nonces = new Map<KeyPair, bigint>()
-const by = (k: KeyPair): { chainId: string, keys: KeyPair, nonce: bigint, fee: bigint } => {
-  const nonce = nonces.get(k) ?? 0n
-  nonces.set(k, nonce + 1n)
-  return { chainId: CHAIN, keys: k, nonce, fee: 1000n }
-}
-const next = (k: KeyPair): bigint => by(k).nonce
-const at = (tx: Transaction, timeMs: number): CutTx => {
-  const info = txInfo(encodeTx(tx))
-  return { tx: info, vertexId: toHex(sha256(info.id)), vertexTimeMs: BigInt(timeMs) }
-}
+const { by, next } = historySigner(CHAIN)
+const at = cutTxAt
 
 /**
  * Task A: two bids (p2's reveal comes before its commit, so it waits), awarded to p1, its result, settled and paid.
@@ -102,32 +86,6 @@ test('folded epoch by epoch (encoded and decoded between epochs) a snapshot has 
   t.deepEqual(decodeValue(encodeValue(p)), p)
 })
 
-/** A MarketState on its own LevelDB; `final` applies transactions in the order given, as a ledger's queue would. */
-async function liveState (): Promise<{ db: BinaryDb, state: MarketState, final: (txs: readonly CutTx[], onePass?: boolean) => Promise<void>, close: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-market-snapshot-'))
-  const db = await openDatabase(join(dir, 'db'))
-  const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
-  const state = new MarketState({ db, dag: dag as never, logger: silentLogger() })
-  let seq = 0n
-  return {
-    db,
-    state,
-    final: async (txs, onePass = false) => {
-      // a start reads what an install wrote
-      await state.start()
-      // one by one, as decisions come: the queue record the ledger writes in each decision's batch, then a drain;
-      // or all of them queued and then one drain (a node catching up)
-      for (const x of txs) {
-        seq++
-        for (const r of requireTxKind(x.tx.tx.kind).finalRecords?.({ idHex: x.tx.idHex, vertexIdHex: x.vertexId, vertexTimeMs: x.vertexTimeMs, seq, position: 0, encoded: x.tx.encoded, payload: x.tx.tx.payload }) ?? []) await sublevel(db, 'market').put(r.key, r.value)
-        if (!onePass) await state.drain()
-      }
-      await state.drain()
-    },
-    close: async () => { await state.stop(); await db.close(); await rm(dir, { recursive: true, force: true }) }
-  }
-}
-
 async function records (state: MarketState): Promise<unknown> {
   return {
     providers: await state.providers(),
@@ -139,21 +97,19 @@ async function records (state: MarketState): Promise<unknown> {
 }
 
 test('a node that installs the snapshot at any point of the history and applies the rest live reads what a node that applied all of it live reads; what waited still waits', async (t) => {
-  const all = await liveState()
+  const all = await liveMarketState()
   t.teardown(all.close)
   // (up to the settle: a node that held A refuses the late reveal at once, the snapshot's waits, as its doc says)
   const upToSettle = history.slice(0, settled)
   await all.final(upToSettle)
   const expected = await records(all.state)
   for (const k of [2, 4, 5, 9, 12]) {
-    const synced = await liveState()
+    const synced = await liveMarketState()
     try {
       const snapshot = await fold(emptySnapshot(), upToSettle.slice(0, k))
       // at 5, p2's reveal waits for its commit (the next transaction): it crosses the cut as a queued transaction
       if (k === 5) t.deepEqual(snapshot.parked.map((q) => q.txId), [history[4].tx.idHex])
-      const batch = synced.db.batch()
-      for (const w of snapshotWrites(decodeSnapshot(encodeSnapshot(snapshot)), synced.db)) batch.put(w.key, w.value, { sublevel: w.sublevel })
-      await batch.write()
+      await synced.install(decodeSnapshot(encodeSnapshot(snapshot)))
       await synced.final(upToSettle.slice(k))
       t.deepEqual(await records(synced.state), expected, `installed at ${k}`)
     } finally {
@@ -164,10 +120,10 @@ test('a node that installs the snapshot at any point of the history and applies 
 
 test('a node that catches up the whole history in one drain reads what a node that applied it as it came reads: a reveal parked for its commit applies right after the commit, before the award that lists it and the settle', async (t) => {
   const upToSettle = history.slice(0, settled)
-  const asItCame = await liveState()
+  const asItCame = await liveMarketState()
   t.teardown(asItCame.close)
   await asItCame.final(upToSettle)
-  const caughtUp = await liveState()
+  const caughtUp = await liveMarketState()
   t.teardown(caughtUp.close)
   await caughtUp.final(upToSettle, true)
   t.deepEqual(await records(caughtUp.state), await records(asItCame.state))
@@ -175,7 +131,7 @@ test('a node that catches up the whole history in one drain reads what a node th
 })
 
 test('listing tasks by phase: a terminal phase finds the tasks done lately, an open phase only the open ones', async (t) => {
-  const live = await liveState()
+  const live = await liveMarketState()
   t.teardown(live.close)
   await live.final(history.slice(0, settled))
   const ids = async (phase: TaskPhase): Promise<string[]> => (await live.state.tasks({ phase })).map((v) => v.taskId)
