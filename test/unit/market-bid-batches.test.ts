@@ -113,6 +113,40 @@ test('each entry of a batch applies on its own: the one whose task is not announ
   t.like((await live.state.taskRecord(toHex(taskB)))?.bids.get(toHex(addr(p1))), { price: 200n, matches: true })
 })
 
+test('a batch\'s entries are refused one by one with their own codes (a late commit stores nothing, a mismatching reveal stays on its bid as why it lost); its other entries apply', async (t) => {
+  const live = await liveMarketState()
+  t.teardown(live.close)
+  const outcomes = new Map<string, string[]>()
+  live.state.onApplied((tx, outcome) => {
+    const list = outcomes.get(tx.idHex) ?? []
+    list.push(outcome.status === 'refused' ? outcome.code : outcome.status)
+    outcomes.set(tx.idHex, list)
+  })
+  // E's bid window closes at T0 + 2000, F's at T0 + 4500 (the default 2 s windows)
+  const { tx: announceE, taskId: taskE } = buildTaskAnnounce(by(requester), matmulAnnounce())
+  const { tx: announceF, taskId: taskF } = buildTaskAnnounce(by(requester), matmulAnnounce())
+  const lateForE = buildBidCommits(by(p2), [{ taskId: taskE, price: 50n, salt: salt(5) }, { taskId: taskF, price: 60n, salt: salt(6) }])
+  const wrongForE = buildBidReveals(by(p1), [{ taskId: taskE, price: 71n, salt: salt(7) }, { taskId: taskF, price: 80n, salt: salt(8) }])
+  await live.final([
+    at(buildProviderRegister(by(p1), cpuProvider(marketRules.MIN_BOND)), T0),
+    at(buildProviderRegister(by(p2), cpuProvider(marketRules.MIN_BOND)), T0),
+    at(announceE, T0),
+    at(announceF, T0 + 2500),
+    at(buildBidCommit(by(p1), taskE, 70n, salt(7)), T0 + 10),
+    at(buildBidCommit(by(p1), taskF, 80n, salt(8)), T0 + 2600),
+    at(lateForE, T0 + 3000),
+    at(wrongForE, T0 + 3500)
+  ])
+  t.deepEqual(outcomes.get(txInfo(encodeTx(lateForE)).idHex), ['BID_LATE', 'applied'])
+  t.deepEqual(outcomes.get(txInfo(encodeTx(wrongForE)).idHex), ['REVEAL_MISMATCH', 'applied'])
+  const e = await live.state.taskRecord(toHex(taskE))
+  t.false(e?.bids.has(toHex(addr(p2))), 'the late commit is not stored')
+  t.like(e?.bids.get(toHex(addr(p1))), { matches: false })
+  const f = await live.state.taskRecord(toHex(taskF))
+  t.like(f?.bids.get(toHex(addr(p2))), { commitTimeMs: T0 + 3000 })
+  t.like(f?.bids.get(toHex(addr(p1))), { price: 80n, matches: true, inTime: true })
+})
+
 test('the state cut folds a batch entry by entry: every split gives the bytes of one fold, a waiting entry crosses the cut with its index, and an install then live reads what live alone reads', async (t) => {
   const whole = encodeSnapshot(await advanceSnapshot(emptySnapshot(), history))
   for (let k = 0; k <= history.length; k++) {
