@@ -208,8 +208,12 @@ test.serial('a commit seen in a vertex stamped after the bid window is not revea
   try {
     await r.agent.start()
     const views = [late, onTime].map(id => taskView(id, { bidsCloseAtMs: Date.now() + 500 }))
-    for (const v of views) r.market.change(v)
-    await waitFor(() => commitOf(late) !== undefined && commitOf(onTime) !== undefined, 'both commits', 10_000)
+    // one auction after the other: two commits made together leave in one batch, one transaction in one vertex
+    r.market.change(views[0])
+    await waitFor(() => commitOf(late) !== undefined, 'the first commit', 10_000)
+    r.market.change(views[1])
+    await waitFor(() => commitOf(onTime) !== undefined, 'the second commit', 10_000)
+    t.not(commitOf(late), commitOf(onTime))
     r.vertices.emit('vertex:inserted', vertexWith(commitOf(late) as Transaction, views[0].bidsCloseAtMs + 1))
     r.vertices.emit('vertex:inserted', vertexWith(commitOf(onTime) as Transaction, views[1].bidsCloseAtMs))
     await waitFor(() => revealOf(onTime) !== undefined, 'the reveal of the commit made in time', 10_000)
