@@ -11,8 +11,8 @@ const DELAY_SLACK_MS = 50
 
 /**
  * The vertex time of this provider's own bid commits (single or batched: a batch's bids share its id), as their
- * vertices reach its node. A commit is judged by its
- * vertex's time (apply.ts: `BID_LATE` when it is after the bid window), so:
+ * vertices reach its node. A commit is judged by its vertex's time (apply.ts: `BID_LATE` when it is after the bid
+ * window), so:
  *
  * - a commit seen in a vertex stamped after the window is refused wherever it becomes final, and its reveal would be
  *   one more refused transaction (`BID_UNKNOWN` or `BID_LATE`): the agent does not reveal it (`late`). A commit not
