@@ -1,4 +1,5 @@
 import { concatBytes, fromHex, Reader, toHex, Writer } from '../core/codec.ts'
+import { BoundedSet } from '../core/bounded-set.ts'
 import { getValue, KEY_PREFIXES, keyBytes } from '../core/storage.ts'
 import type { DagGraph, GraphNode, GraphRecord, GraphRecordSource, SyncBase, VertexStatus } from './graph.ts'
 import { DagError } from './errors.ts'
@@ -89,7 +90,7 @@ export class DagHistory implements GraphRecordSource {
    * such answer read LevelDB twice (2.5% of a market node's CPU in bench:market). Only `known` and `status` use it;
    * the insert's own duplicate check always reads the disk.
    */
-  private readonly absent = new Set<string>()
+  private readonly absent: BoundedSet
   /**
    * Inserts since start: a miss read from disk while an insert committed may be that vertex's, read just before
    * its batch landed and answered after `inserted` ran; it is not remembered (it would make the vertex unknown
@@ -116,6 +117,7 @@ export class DagHistory implements GraphRecordSource {
     this.window = Math.max(1, init.historyWindow ?? DEFAULT_HISTORY_WINDOW)
     this.step = Math.max(1, Math.floor(this.window / 4))
     this.cacheLimit = Math.max(1, init.historyRecordCache ?? DEFAULT_RECORD_CACHE)
+    this.absent = new BoundedSet(this.cacheLimit)
   }
 
   /** The graph record of any inserted vertex (memory-resident ones too), from the cache or disk. */
@@ -141,7 +143,6 @@ export class DagHistory implements GraphRecordSource {
     const insertions = this.insertions
     const r = await this.record(id)
     if (r === undefined && id.length === 64 && insertions === this.insertions) {
-      if (this.absent.size >= this.cacheLimit) this.absent.delete(this.absent.values().next().value as string)
       this.absent.add(id)
     }
     return r

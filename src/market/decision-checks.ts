@@ -5,6 +5,7 @@
  * view under the commit rule (the state as of the decision's slot and the carrying vertex's signed time) where the
  * order reaches the decision.
  */
+import { BoundedSet } from '../core/bounded-set.ts'
 import type { Logger } from '../core/logger.ts'
 import { bytesEqual, fromHex, toHex } from '../core/codec.ts'
 import type { ExternalVerdict } from '../dag/external-validity.ts'
@@ -39,7 +40,7 @@ function sameOptional (a: Uint8Array | undefined, b: string | undefined): boolea
 export class DecisionChecks {
   private readonly state: MarketState
   private readonly log: Logger
-  private readonly reportedInvalid = new Set<string>()
+  private readonly reportedInvalid = new BoundedSet(REPORTED_INVALID)
   private readonly providers = { provider: async (address: string) => await this.state.providerRecord(address) }
 
   constructor (state: MarketState, log: Logger) {
@@ -59,9 +60,7 @@ export class DecisionChecks {
    * visible) for a decision this node's state proves can never become right.
    */
   private invalid (tx: TxInfo, why: string): ExternalVerdict {
-    if (!this.reportedInvalid.has(tx.idHex)) {
-      this.reportedInvalid.add(tx.idHex)
-      if (this.reportedInvalid.size > REPORTED_INVALID) this.reportedInvalid.delete(this.reportedInvalid.values().next().value as string)
+    if (this.reportedInvalid.add(tx.idHex)) {
       this.log.warn({ tx: tx.idHex, kind: tx.tx.kind, why }, 'market decision is invalid on this node\'s state')
     }
     return 'invalid'

@@ -10,6 +10,7 @@
  * envelopes in the blob store and publishes a notice (src/market/sealed-inputs.ts). The plaintext is dropped when
  * the task is final. Sealing is driven by the market state, so a restart re-seals whatever is still open.
  */
+import { BoundedSet } from '../core/bounded-set.ts'
 import { createHash } from 'node:crypto'
 import { addressBytesFromPublicKey } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
@@ -127,7 +128,7 @@ function taskRange (taskId: string): { gte: Uint8Array, lt: Uint8Array } {
 export class Requester implements Startable {
   private readonly c: RequesterComponents
   private readonly held = new Set<string>()
-  private readonly sealed = new Set<string>()
+  private readonly sealed = new BoundedSet(MAX_SEALED_MEMORY)
   private readonly queue: TaskView[] = []
   private inFlight = 0
   private running = false
@@ -299,7 +300,6 @@ export class Requester implements Startable {
       if (this.sealed.has(key)) continue
       await this.sealRound(task, award.round, [...award.winners, ...(award.checker === undefined ? [] : [award.checker])])
       this.sealed.add(key)
-      if (this.sealed.size > MAX_SEALED_MEMORY) this.sealed.delete(this.sealed.values().next().value as string)
     }
   }
 

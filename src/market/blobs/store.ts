@@ -1,4 +1,5 @@
 import type { AbstractBatchOptions } from 'abstract-level'
+import { BoundedSet } from '../../core/bounded-set.ts'
 import type { Registry } from 'prom-client'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -94,7 +95,7 @@ export class BlobStore implements Startable {
   /** id -> end of the write under way (committed or aborted) */
   private readonly writing = new Map<string, Promise<void>>()
   /** task ids released lately, oldest first (RELEASED_REMEMBERED) */
-  private readonly released = new Set<string>()
+  private readonly released = new BoundedSet(RELEASED_REMEMBERED)
 
   constructor (components: BlobStoreComponents, init: BlobStoreInit = {}) {
     this.c = components
@@ -280,9 +281,7 @@ export class BlobStore implements Startable {
     assertTag(taskId)
     // remembered and listed under the lock: a write committing meanwhile either is listed here or drops the tag
     const ids = await this.exclusive(async () => {
-      this.released.delete(taskId)
       this.released.add(taskId)
-      if (this.released.size > RELEASED_REMEMBERED) this.released.delete(this.released.values().next().value as string)
       const out: string[] = []
       for await (const key of this.c.db.keys(tagRange(taskId))) out.push(keyTail(key))
       return out

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { BoundedSet } from '../../core/bounded-set.ts'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../core/address.ts'
 import { fromHex, toHex } from '../../core/codec.ts'
 import { errorMessage } from '../../core/errors.ts'
@@ -7,11 +8,10 @@ import type { Logger } from '../../core/logger.ts'
 import type { Transaction } from '../../dag/tx.ts'
 import type { VertexInfo } from '../../dag/vertex.ts'
 import { escrowAccount } from '../accounts.ts'
-import { buildBidCommits, buildBidReveals, buildProviderRegister, buildTaskResult, type SignedBy } from '../kinds/builders.ts'
-import type { BidRevealPayload } from '../kinds/bid.ts'
+import { buildProviderRegister, buildTaskResult, type SignedBy } from '../kinds/builders.ts'
 import { MAX_WINDOW_MS } from '../kinds/task.ts'
 import type { TaskView } from '../state/reader.ts'
-import { BidBatcher } from './bid-batcher.ts'
+import { BidSender } from './bid-batcher.ts'
 import { type BidRecord, BidStore } from './bid-store.ts'
 import { capabilityRecord } from './capability.ts'
 import { CommitTimes } from './commit-times.ts'
@@ -60,7 +60,7 @@ export class ProviderAgent implements Startable {
   private readonly views = new Map<string, TaskView>()
   /** Tasks committed to on a pending announce, until it is final here (bounded by the open bids the policy allows). */
   private readonly early = new Map<string, TaskView>()
-  private readonly decided = new Set<string>()
+  private readonly decided = new BoundedSet(MAX_DECIDED)
   private readonly jobs: JobQueue
   private readonly busy = new Set<string>()
   private readonly registration: ProviderRegistration
@@ -72,9 +72,8 @@ export class ProviderAgent implements Startable {
   private abort = new AbortController()
   private readonly onTask = (view: TaskView): void => { this.observe(view) }
   private readonly commits: CommitTimes
-  /** a bid (task, price, salt) is committed, then revealed, each in a batch with other auctions' (bid-batcher.ts) */
-  private readonly commitBatches: BidBatcher<BidRevealPayload>
-  private readonly revealBatches: BidBatcher<BidRevealPayload>
+  /** a bid is committed, then revealed, each in a batch with other auctions' (bid-batcher.ts) */
+  private readonly bids: BidSender
   private readonly onVertex = (info: VertexInfo): void => {
     this.commits.observe(info)
     for (const a of announcesIn(info, Date.now())) this.observePending(a)
@@ -99,13 +98,7 @@ export class ProviderAgent implements Startable {
     this.bidStore = new BidStore(components.db)
     this.sender = new TxSender({ submit: components.submit, finalNonce: async () => (await components.ledger.account(account)).nonce, signer: { chainId: components.chainId, keys: components.keys, fee: components.fee }, pipelined: components.submitInOrder === true })
     this.metrics = createProviderMetrics(components.registry)
-    this.commitBatches = new BidBatcher(async (bids) => {
-      const sentAtMs = Date.now()
-      const txId = await this.sendBids('bid-commits', bids.length, by => buildBidCommits(by, bids))
-      if (txId !== undefined) this.commits.sent(txId, sentAtMs)
-      return txId
-    })
-    this.revealBatches = new BidBatcher(async (reveals) => await this.sendBids('bid-reveals', reveals.length, by => buildBidReveals(by, reveals)))
+    this.bids = new BidSender({ send: async (kind, build) => await this.send(kind, undefined, build), committed: (txId, atMs) => { this.commits.sent(txId, atMs) }, entries: this.metrics.bidEntries })
     this.tickMs = init.tickMs ?? 200
     this.heartbeat = components.heartbeats === undefined ? undefined : new HeartbeatSender({ chainId: components.chainId, keys: components.keys, heartbeats: components.heartbeats, log: this.log }, init.heartbeatMs ?? 10_000)
     this.sweepMs = init.sweepMs ?? 3000
@@ -300,10 +293,7 @@ export class ProviderAgent implements Startable {
 
   /** True the first time a task is decided on (then remembered, the oldest forgotten past MAX_DECIDED). */
   private firstDecision (taskId: string): boolean {
-    if (this.decided.has(taskId)) return false
-    this.decided.add(taskId)
-    if (this.decided.size > MAX_DECIDED) this.decided.delete(this.decided.values().next().value as string)
-    return true
+    return !this.decided.has(taskId) && this.decided.add(taskId)
   }
 
   /** `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow). */
@@ -332,7 +322,7 @@ export class ProviderAgent implements Startable {
     // the salt is on disk before the commit can be final: a restart can always reveal
     await this.bidStore.put(record)
     this.records.set(taskId, record)
-    const commitTx = await this.commitBatches.add({ taskId: fromHex(taskId), price: decision.price, salt })
+    const commitTx = await this.bids.commit({ taskId: fromHex(taskId), price: decision.price, salt })
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
     await this.update(record, { stage: 'committed', commitTx })
     this.wakeAt(view.bidsCloseAtMs)
@@ -356,7 +346,7 @@ export class ProviderAgent implements Startable {
     }
     this.revealing.add(record.taskId)
     try {
-      const revealTx = await this.revealBatches.add({ taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) })
+      const revealTx = await this.bids.reveal({ taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) })
       if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
       await this.update(record, { stage: 'revealed', revealTx })
       this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
@@ -395,13 +385,6 @@ export class ProviderAgent implements Startable {
       this.log.warn({ taskId, kind, err: errorMessage(err) }, 'transaction not admitted')
       return undefined
     }
-  }
-
-  /** One bid batch transaction of `entries` bids (the tasks' own logs say which). */
-  private async sendBids (kind: 'bid-commits' | 'bid-reveals', entries: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> {
-    const txId = await this.send(kind, undefined, build)
-    if (txId !== undefined) this.metrics.bidEntries.inc({ kind }, entries)
-    return txId
   }
 
   private async update (record: BidRecord, change: Partial<BidRecord>): Promise<void> {

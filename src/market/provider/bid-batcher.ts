@@ -1,5 +1,8 @@
+import type { Counter } from 'prom-client'
 import { toHex } from '../../core/codec.ts'
-import { MAX_BID_BATCH } from '../kinds/bid.ts'
+import type { Transaction } from '../../dag/tx.ts'
+import { type BidRevealPayload, MAX_BID_BATCH } from '../kinds/bid.ts'
+import { buildBidCommits, buildBidReveals, type SignedBy } from '../kinds/builders.ts'
 
 /**
  * Gathers a provider's bid commits (or reveals) into batch transactions (`bid-commits`, `bid-reveals`: one signature
@@ -83,4 +86,43 @@ export class BidBatcher<E extends { taskId: Uint8Array }> {
     this.pending = left
     return batch
   }
+}
+
+/** A bid as the agent commits and then reveals it: its task, price and salt. */
+export type SealedBid = BidRevealPayload
+
+export interface BidSenderComponents {
+  /** Submits one transaction (the agent's sender, in nonce order); undefined when it was not admitted. */
+  send: (kind: 'bid-commits' | 'bid-reveals', build: (by: SignedBy) => Transaction) => Promise<string | undefined>
+  /** A commit batch admitted, submitted at `sentAtMs` (CommitTimes.sent). */
+  committed: (txId: string, sentAtMs: number) => void
+  /** Bids carried by the admitted batches, by kind. */
+  entries: Counter<'kind'>
+}
+
+/** A provider's commits and reveals, each kind through its own BidBatcher. */
+export class BidSender {
+  private readonly commits: BidBatcher<SealedBid>
+  private readonly reveals: BidBatcher<SealedBid>
+
+  constructor (c: BidSenderComponents) {
+    const sendBids = async (kind: 'bid-commits' | 'bid-reveals', n: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> => {
+      const txId = await c.send(kind, build)
+      if (txId !== undefined) c.entries.inc({ kind }, n)
+      return txId
+    }
+    this.commits = new BidBatcher(async (bids) => {
+      const sentAtMs = Date.now()
+      const txId = await sendBids('bid-commits', bids.length, by => buildBidCommits(by, bids))
+      if (txId !== undefined) c.committed(txId, sentAtMs)
+      return txId
+    })
+    this.reveals = new BidBatcher(async (bids) => await sendBids('bid-reveals', bids.length, by => buildBidReveals(by, bids)))
+  }
+
+  /** Commits to `bid` in the next commit batch; resolves with that batch's id (undefined when not admitted). */
+  async commit (bid: SealedBid): Promise<string | undefined> { return await this.commits.add(bid) }
+
+  /** Reveals `bid` in the next reveal batch; as `commit`. */
+  async reveal (bid: SealedBid): Promise<string | undefined> { return await this.reveals.add(bid) }
 }
