@@ -207,7 +207,8 @@ test.serial('a commit seen in a vertex stamped after the bid window is not revea
   const vertexWith = (tx: Transaction, timestampMs: number): VertexInfo => buildVertexInfo(CHAIN, { author: keys.publicKey, secretKey: keys.secretKey, parents: [new Uint8Array(32).fill(4)], txs: [txInfo(encodeTx(tx))], timestampMs: BigInt(timestampMs) })
   try {
     await r.agent.start()
-    const views = [late, onTime].map(id => taskView(id, { bidsCloseAtMs: Date.now() + 500 }))
+    // windows long enough for both commits before the commit margin, on a loaded machine too
+    const views = [late, onTime].map(id => taskView(id, { bidsCloseAtMs: Date.now() + 1500 }))
     // one auction after the other: two commits made together leave in one batch, one transaction in one vertex
     r.market.change(views[0])
     await waitFor(() => commitOf(late) !== undefined, 'the first commit', 10_000)
@@ -338,8 +339,8 @@ test.serial('capacity bounds work that can be won: a commit past it is left unre
   const market = r.market
   try {
     await r.agent.start()
-    market.change(taskView(first, { bidsCloseAtMs: Date.now() + 400 }))
-    market.change(taskView(second, { bidsCloseAtMs: Date.now() + 1500 }))
+    market.change(taskView(first, { bidsCloseAtMs: Date.now() + 1000 }))
+    market.change(taskView(second, { bidsCloseAtMs: Date.now() + 2500 }))
     // both commit: a sealed commit costs nothing to drop, so more than capacity may be open
     await waitFor(() => r.ledger.commits().length === 2, 'both commits', 10_000)
     await waitFor(() => r.ledger.reveals().length === 1, 'the first reveal', 10_000)
@@ -362,7 +363,7 @@ test.serial('auctions closing together at capacity: exactly one of their commits
   const market = r.market
   try {
     await r.agent.start()
-    const closes = Date.now() + 600
+    const closes = Date.now() + 2000
     for (const id of ids) market.change(taskView(id, { bidsCloseAtMs: closes }))
     await waitFor(() => r.ledger.commits().length === 3, 'three commits', 10_000)
     // the agent's clock starts all three reveals in one tick: the check and the reservation must not be split
