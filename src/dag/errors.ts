@@ -41,7 +41,10 @@ export const DAG_ERROR_CODES = [
   'HISTORY_PRUNED',
   // a transaction kind this network's consensus rule does not carry (consensus.rule commit: the kinds that need an
   // outside check, until validity is decided from the order; docs/consensus-next.md step 4)
-  'KIND_UNSUPPORTED'
+  'KIND_UNSUPPORTED',
+  // a part's rule refuses the transaction on this node's state wherever the node would apply it (meta.rule: the
+  // part's code, e.g. the market's BID_LATE); its nonce stays unused (TxAdmission state checks)
+  'TX_REFUSED'
 ] as const
 
 export type DagErrorCode = (typeof DAG_ERROR_CODES)[number]

@@ -6,3 +6,4 @@ export { type DagComponents, DagService, type DagServiceEvents, type DagServiceI
 export { buildTransfer, decodeTx, encodeTx } from './tx.ts'
 export { formatAgc, parseAgc, signTransfer } from './wallet.ts'
 export { type FinalTx, type LedgerReader, type LedgerRegistration } from './reader.ts'
+export { type StateCheck, type StateRefusal } from './tx-admission.ts'

@@ -101,7 +101,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   private readonly processing = new ProcessingIndex()
   private readonly admission: VertexAdmission
   private readonly decisions: DecisionWriter
-  private readonly txAdmission: TxAdmission
+  /** Client transactions' admission (its state checks are registered by the parts owning kinds: DagService). */
+  readonly txAdmission: TxAdmission
   private readonly builder: VertexBuilder
   private readonly admissionControl: AdmissionControl
   private lock: Promise<unknown> = Promise.resolve()

@@ -1,5 +1,6 @@
 import type { ExternalChecker } from './external-validity.ts'
 import type { OrderChecker } from './order-checkers.ts'
+import type { StateCheck } from './tx-admission.ts'
 import type { TxInfo } from './tx.ts'
 
 /** An accepted vertex as the state cut reads it: `status`/`reason` are each transaction's recorded outcome. */
@@ -77,4 +78,9 @@ export interface LedgerRegistration {
    * (order-checkers.ts). Register before the ledger starts: a slot carrying the kind waits for it.
    */
   setOrderChecker: (kind: number, checker: OrderChecker | undefined) => void
+  /**
+   * Installs (or with undefined removes) the check of a client transaction of `kind` against the part's state before
+   * this node queues it (tx-admission.ts StateCheck): a refusal is `TX_REFUSED` with the part's rule.
+   */
+  setStateCheck: (kind: number, check: StateCheck | undefined) => void
 }

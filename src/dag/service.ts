@@ -23,6 +23,7 @@ import { ValidatorPeers } from './net/validator-peers.ts'
 import { VertexGossip } from './net/vertex-gossip.ts'
 import type { ExternalChecker } from './external-validity.ts'
 import type { OrderChecker } from './order-checkers.ts'
+import type { StateCheck } from './tx-admission.ts'
 import type { AcceptedVertexView, LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
@@ -169,6 +170,10 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
 
   setOrderChecker (kind: number, checker: OrderChecker | undefined): void {
     this.ledger.orderChecks.set(kind, checker)
+  }
+
+  setStateCheck (kind: number, check: StateCheck | undefined): void {
+    this.ledger.txAdmission.setStateCheck(kind, check)
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Genesis } from './genesis.ts'
 import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
 import type { ProcessingIndex } from './processing.ts'
-import { decodeTx, txDebit, txInfo, txSigningMessageFromEncoded } from './tx.ts'
+import { decodeTx, txDebit, txInfo, type TxInfo, txSigningMessageFromEncoded } from './tx.ts'
 import { requireTxKind } from './tx-kinds.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
 
@@ -19,18 +19,40 @@ export interface TxAdmissionComponents {
   processing: ProcessingIndex
 }
 
+/** Why a part's rule refuses a transaction: the rule's code (the market's `BID_LATE`...) and a sentence. */
+export interface StateRefusal { rule: string, message: string }
+
 /**
- * Mempool admission of a client transaction: encoding, kind rules, signature, then nonce, conflict and balance
- * against the account and its pending (mempool and processing) transactions.
+ * A part's check of a signed transaction of its kind against that part's state on this node now (the market: a bid
+ * after its window, a reveal that does not open its commit). It answers a refusal only where the part's rule would
+ * refuse the transaction wherever this node applies it, whatever becomes final before: this node's own vertices
+ * carry its mempool, stamped no earlier than now. Throwing admits the transaction (the rule still decides where it is
+ * applied).
+ */
+export type StateCheck = (tx: TxInfo) => Promise<StateRefusal | undefined>
+
+/** Longest rule code a refusal carries (it travels in RPC errors and forwarding answers). */
+const MAX_RULE_CHARS = 64
+
+/**
+ * Mempool admission of a client transaction: encoding, kind rules, signature, the state check of its kind's part,
+ * then nonce, conflict and balance against the account and its pending (mempool and processing) transactions.
  */
 export class TxAdmission {
   private readonly c: TxAdmissionComponents
+  private readonly stateChecks = new Map<number, StateCheck>()
   // per account, the last admission in flight: its successor checks its nonce only after it (an entry leaves with
   // the last admission of its account, so the map holds at most the accounts with admissions in flight)
   private readonly tails = new Map<string, Promise<void>>()
 
   constructor (components: TxAdmissionComponents) {
     this.c = components
+  }
+
+  /** Installs (or with undefined removes) the state check of transactions of `kind`. */
+  setStateCheck (kind: number, check: StateCheck | undefined): void {
+    if (check === undefined) this.stateChecks.delete(kind)
+    else this.stateChecks.set(kind, check)
   }
 
   /**
@@ -56,11 +78,27 @@ export class TxAdmission {
         await previous
       }
       if (ok !== true) throw new DagError('SIGNATURE_INVALID', 'transaction signature does not verify for its public key on this chain')
+      await this.checkState(info)
       return await this.queue(tx, info)
     } finally {
       done()
       if (this.tails.get(info.accountHex) === tail) this.tails.delete(info.accountHex)
     }
+  }
+
+  /** TX_REFUSED (meta.rule) when the part owning the kind refuses it on its state; its nonce stays unused. */
+  private async checkState (info: TxInfo): Promise<void> {
+    const check = this.stateChecks.get(info.tx.kind)
+    if (check === undefined) return
+    let refusal: StateRefusal | undefined
+    try {
+      refusal = await check(info)
+    } catch {
+      return
+    }
+    if (refusal === undefined) return
+    const rule = refusal.rule.slice(0, MAX_RULE_CHARS)
+    throw new DagError('TX_REFUSED', `refused by the ${rule} rule of its kind on this node's state: ${refusal.message}`, { rule })
   }
 
   private async queue (tx: ReturnType<typeof decodeTx>, info: ReturnType<typeof txInfo>): Promise<string> {

@@ -21,6 +21,8 @@ export interface MarketMetrics {
   slashes: Counter<'reason'>
   paymentsBaseUnits: Counter<'kind'>
   refused: Counter<'code'>
+  /** clients' transactions this node refused before queueing them (state/admission.ts), by the market's code */
+  admissionRefused: Counter<'code'>
   issued: Counter<'kind' | 'detail'>
   orderRefused: Counter<'kind' | 'verdict'>
 }
@@ -51,6 +53,7 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     slashes: new Counter({ name: 'harmony_market_slashes_total', help: 'final bond slashes by reason', labelNames: ['reason'], registers }),
     paymentsBaseUnits: new Counter({ name: 'harmony_market_payments_base_units_total', help: 'base units paid by final settles: payouts, fees, refunds', labelNames: ['kind'], registers }),
     refused: new Counter({ name: 'harmony_market_refused_total', help: 'final market transactions the market rules refused (nothing stored, nothing paid)', labelNames: ['code'], registers }),
+    admissionRefused: new Counter({ name: 'harmony_market_admission_refusals_total', help: 'clients\' bids, results and cancels this node refused before queueing them (TX_REFUSED), by market code', labelNames: ['code'], registers }),
     issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers }),
     orderRefused: new Counter({ name: 'harmony_market_order_refusals_total', help: 'commit rule: decisions this node refused where the order reached them (not due: pending; contradicting the state: invalid)', labelNames: ['kind', 'verdict'], registers })
   }

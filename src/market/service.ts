@@ -1,15 +1,18 @@
 /**
  * `MarketService`: the market's ledger side composed (docs/market.md "Rooms"): the market state (final market
- * transactions → the `market` sublevel), its metrics, and the coordinator (validators issue awards, settles and
- * slashes in turn; every node checks them before it votes). Started in that order by one LifecycleRunner and
- * stopped in reverse. It exposes `reader` (MarketReader) to the API and the provider and requester sides.
+ * transactions → the `market` sublevel), its metrics, the coordinator (validators issue awards, settles and
+ * slashes in turn; every node checks them before it votes), and the admission check of clients' bids, results and
+ * cancels (state/admission.ts), installed with the ledger once the state is started. Started in that order by one
+ * LifecycleRunner and stopped in reverse. It exposes `reader` (MarketReader) to the API and the provider and requester sides.
  */
 import type { Registry } from 'prom-client'
+import type { LedgerRegistration } from '../dag/reader.ts'
 import type { BinaryDb } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import { LifecycleRunner, type Startable } from '../core/lifecycle.ts'
 import { MarketCoordinator, type CoordinatorComponents, type CoordinatorInit, type Reexecute } from './coordinator.ts'
 import { createMarketMetrics, type MarketMetrics } from './metrics.ts'
+import { ADMISSION_CHECKED_KINDS, marketAdmissionCheck } from './state/admission.ts'
 import { MarketState, type MarketStateComponents, type MarketStateInit } from './state/market-state.ts'
 import type { MarketReader } from './state/reader.ts'
 import { auctionSealed } from './rules/plan.ts'
@@ -18,8 +21,11 @@ import type { SignerKeys } from './kinds/index.ts'
 export interface MarketServiceInit extends MarketStateInit, CoordinatorInit {}
 
 export interface MarketServiceComponents {
-  /** The DAG: its read side, finalized stream, submit and external-check registration (DagService satisfies it). */
-  dag: MarketStateComponents['dag'] & CoordinatorComponents['dag']
+  /**
+   * The DAG: its read side, finalized stream, submit, and the registration of the decisions' checks and of the
+   * admission check of clients' bids, results and cancels (DagService satisfies it).
+   */
+  dag: MarketStateComponents['dag'] & CoordinatorComponents['dag'] & Pick<LedgerRegistration, 'setStateCheck'>
   db: BinaryDb
   /** The node's ledger key: a validator signs its awards, settles and slashes with it. */
   identity: SignerKeys
@@ -64,6 +70,18 @@ export class MarketService implements Startable {
     }, init)
   }
 
+  /** The admission check of ADMISSION_CHECKED_KINDS, installed with the ledger while the market state runs. */
+  private readonly admission: Startable = {
+    start: async () => {
+      const check = marketAdmissionCheck({
+        precheck: async (tx, timeMs, entry) => await this.state.precheck(tx, timeMs, entry),
+        onRefused: (code) => { this.metrics?.admissionRefused.inc({ code }) }
+      })
+      for (const kind of ADMISSION_CHECKED_KINDS) this.dag.setStateCheck(kind, check)
+    },
+    stop: async () => { for (const kind of ADMISSION_CHECKED_KINDS) this.dag.setStateCheck(kind, undefined) }
+  }
+
   /** What the API and the market's other parts read. */
   get reader (): MarketReader { return this.state }
 
@@ -85,6 +103,7 @@ export class MarketService implements Startable {
     this.runner = runner
     try {
       await runner.start('market-state', this.state)
+      await runner.start('market-admission', this.admission)
       await runner.start('market-coordinator', this.coordinator)
     } catch (err) {
       await runner.stopAll()

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { DagError, DagService, generateKeyPair } from '../../src/dag/index.ts'
+import { TX_KIND_TRANSFER, transferKind } from '../../src/dag/tx-kinds.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, transfer, waitFor } from '../helpers/dag-net.ts'
@@ -39,4 +40,25 @@ test.serial('a node outside the validator set forwards transactions to a validat
   const refused = await t.throwsAsync(observer.submitTransaction(transfer(net.genesis, alice, bob, 8n, 0n)), { instanceOf: DagError })
   t.true(['NONCE_TOO_LOW', 'TX_CONFLICT', 'TX_KNOWN'].includes(refused.code), refused.code)
   t.regex(refused.message, /validator refused the transaction/)
+
+  // a part's state check on the validators (the market's, for bids): its refusal comes back with its rule, the
+  // nonce stays unused, and a check that throws admits
+  for (const n of net.nodes) {
+    n.dag.setStateCheck(TX_KIND_TRANSFER, async (tx) => {
+      const { amount } = transferKind.decode(tx.tx.payload)
+      if (amount === 9n) return { rule: 'AMOUNT_NINE', message: 'nine is refused here' }
+      if (amount === 10n) throw new Error('state unreadable')
+      return undefined
+    })
+  }
+  const nine = await t.throwsAsync(observer.submitTransaction(transfer(net.genesis, alice, bob, 9n, 1n)), { instanceOf: DagError })
+  t.is(nine.code, 'TX_REFUSED')
+  t.is(nine.meta.rule, 'AMOUNT_NINE')
+  t.regex(nine.message, /nine is refused here/)
+  const ten = await observer.submitTransaction(transfer(net.genesis, alice, bob, 10n, 1n))
+  await waitFor(async () => (await observer.getTx(ten))?.status === 'final', 'the transfer after the refused one to be final')
+  t.is(await observer.getBalance(addressOf(bob)), 17n)
+  for (const n of net.nodes) n.dag.setStateCheck(TX_KIND_TRANSFER, undefined)
+  const eleven = await observer.submitTransaction(transfer(net.genesis, alice, bob, 9n, 2n))
+  await waitFor(async () => (await observer.getTx(eleven))?.status === 'final', 'the same amount to be final once no check is installed')
 })

@@ -18,6 +18,7 @@ import {
 } from '../../src/market/index.ts'
 import { MAX_BID_BATCH, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS } from '../../src/market/kinds/index.ts'
 import { BidBatcher } from '../../src/market/provider/bid-batcher.ts'
+import { marketAdmissionCheck } from '../../src/market/state/admission.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../../src/market/state/snapshot.ts'
 import { cpuProvider, cutTxAt, historySigner, liveMarketState, matmulAnnounce } from '../helpers/market.ts'
 
@@ -145,6 +146,39 @@ test('a batch\'s entries are refused one by one with their own codes (a late com
   const f = await live.state.taskRecord(toHex(taskF))
   t.like(f?.bids.get(toHex(addr(p2))), { commitTimeMs: T0 + 3000 })
   t.like(f?.bids.get(toHex(addr(p1))), { price: 80n, matches: true, inTime: true })
+})
+
+test('the admission check refuses a bid batch only when every entry would be refused, a single bid when it would be, and admits what is not known here yet', async (t) => {
+  const live = await liveMarketState()
+  t.teardown(live.close)
+  // E's bid window closes at T0 + 2000, F's at T0 + 4500
+  const { tx: announceE, taskId: taskE } = buildTaskAnnounce(by(requester), matmulAnnounce())
+  const { tx: announceF, taskId: taskF } = buildTaskAnnounce(by(requester), matmulAnnounce())
+  await live.final([
+    at(buildProviderRegister(by(p1), cpuProvider(marketRules.MIN_BOND)), T0),
+    at(buildProviderRegister(by(p2), cpuProvider(marketRules.MIN_BOND)), T0),
+    at(announceE, T0),
+    at(announceF, T0 + 2500),
+    at(buildBidCommit(by(p1), taskE, 70n, salt(7)), T0 + 10)
+  ])
+  let nowMs = T0 + 3000
+  const counted: string[] = []
+  const check = marketAdmissionCheck({ precheck: async (tx, timeMs, entry) => await live.state.precheck(tx, timeMs, entry), onRefused: (code) => { counted.push(code) }, now: () => nowMs })
+  const info = (tx: Transaction): ReturnType<typeof txInfo> => txInfo(encodeTx(tx))
+  const unknownTask = sha256(new Uint8Array([1]))
+  // E's window closed, F's open: the batch keeps its place (F's entry applies; E's is refused where it is applied)
+  t.is(await check(info(buildBidCommits(by(p2), [{ taskId: taskE, price: 50n, salt: salt(5) }, { taskId: taskF, price: 60n, salt: salt(6) }]))), undefined)
+  t.like(await check(info(buildBidCommits(by(p2), [{ taskId: taskE, price: 50n, salt: salt(5) }]))), { rule: 'BID_LATE', message: 'entry 0 of 1: bid committed after the bid window' })
+  t.like(await check(info(buildBidCommit(by(p2), taskE, 50n, salt(5)))), { rule: 'BID_LATE', message: 'bid committed after the bid window' })
+  // a commit for a task not known here parks where it is applied: admitted
+  t.is(await check(info(buildBidCommits(by(p2), [{ taskId: unknownTask, price: 50n, salt: salt(5) }]))), undefined)
+  // p1's reveal for E opening another price: refused; the one that opens its commit: admitted
+  t.like(await check(info(buildBidReveals(by(p1), [{ taskId: taskE, price: 71n, salt: salt(7) }]))), { rule: 'REVEAL_MISMATCH' })
+  t.is(await check(info(buildBidReveals(by(p1), [{ taskId: taskE, price: 70n, salt: salt(7) }]))), undefined)
+  // both windows closed: the two-entry batch is refused, with its first entry's code
+  nowMs = T0 + 5000
+  t.like(await check(info(buildBidCommits(by(p2), [{ taskId: taskE, price: 50n, salt: salt(5) }, { taskId: taskF, price: 60n, salt: salt(6) }]))), { rule: 'BID_LATE', message: 'entry 0 of 2: bid committed after the bid window' })
+  t.deepEqual(counted, ['BID_LATE', 'BID_LATE', 'REVEAL_MISMATCH', 'BID_LATE'])
 })
 
 test('the state cut folds a batch entry by entry: every split gives the bytes of one fold, a waiting entry crosses the cut with its index, and an install then live reads what live alone reads', async (t) => {

@@ -12,6 +12,8 @@ import type { ValidatorPeers } from './validator-peers.ts'
 const TX_ACCEPTED = 0
 const TX_REFUSED = 1
 const TX_FORWARD_ATTEMPTS = 3
+/** A refusal's rule code as a validator may send it (TxAdmission's MAX_RULE_CHARS). */
+const RULE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 
 export interface ForwardingInit {
   /** Time a validator has to answer a forwarded transaction. @default 3000 */
@@ -27,7 +29,7 @@ export interface ForwardingComponents {
 
 /**
  * `/harmony/dag/tx/1.0.0`: non-validators hand their transactions to validators. The server answers
- * `0 ‖ tx id` or `1 ‖ JSON {code, message}`.
+ * `0 ‖ tx id` or `1 ‖ JSON {code, message}` (with `retryAfterMs` for BUSY, `rule` for TX_REFUSED).
  */
 export class TxForwarding implements Startable {
   private readonly c: ForwardingComponents
@@ -59,7 +61,7 @@ export class TxForwarding implements Startable {
       return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.c.ledger.submitTransaction(req, true)))
     } catch (err) {
       const refusal = isDagError(err)
-        ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}) }
+        ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}), ...(typeof err.meta.rule === 'string' ? { rule: err.meta.rule } : {}) }
         : { code: 'NOT_RUNNING', message: 'the validator could not take the transaction' }
       return concatBytes(new Uint8Array([TX_REFUSED]), utf8.encode(JSON.stringify(refusal)))
     }
@@ -89,7 +91,7 @@ export class TxForwarding implements Startable {
       const body = new TextDecoder().decode(res.subarray(1))
       if (res[0] === TX_ACCEPTED && /^[0-9a-f]{64}$/.test(body)) return body
       if (res[0] === TX_REFUSED) {
-        let refusal: { code?: unknown, message?: unknown, retryAfterMs?: unknown } = {}
+        let refusal: { code?: unknown, message?: unknown, retryAfterMs?: unknown, rule?: unknown } = {}
         try { refusal = JSON.parse(body) as typeof refusal } catch {}
         if (refusal.code === 'BUSY') {
           const after = typeof refusal.retryAfterMs === 'number' && Number.isFinite(refusal.retryAfterMs) ? Math.min(5000, Math.max(0, refusal.retryAfterMs)) : 1000
@@ -97,7 +99,9 @@ export class TxForwarding implements Startable {
           continue
         }
         if (isDagErrorCode(refusal.code) && typeof refusal.message === 'string') {
-          throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message.slice(0, 512)}`)
+          // TX_REFUSED names the rule (the market's BID_LATE...): a bounded code, kept when it looks like one
+          const rule = typeof refusal.rule === 'string' && RULE_CODE.test(refusal.rule) ? { rule: refusal.rule } : {}
+          throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message.slice(0, 512)}`, rule)
         }
       }
       this.log.debug({ peer: peer.toString() }, 'validator sent a malformed answer to a forwarded transaction')

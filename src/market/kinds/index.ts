@@ -18,6 +18,11 @@ export const MARKET_KINDS: ReadonlyArray<TxKind<never>> = [
 /** The bid batch kinds: each entry is queued and applied on its own (queue.ts). */
 export const BATCH_KIND_IDS: ReadonlySet<number> = new Set([bidCommitsKind.id, bidRevealsKind.id])
 
+/** A bid batch's entry count (its payload's first byte, checked when it was decoded); undefined for a single kind. */
+export function entryCount (tx: { tx: { kind: number, payload: Uint8Array } }): number | undefined {
+  return BATCH_KIND_IDS.has(tx.tx.kind) ? tx.tx.payload[0] : undefined
+}
+
 // every final market transaction is queued for the market state in its decision's batch (queue.ts), a bid batch as
 // one record per entry
 for (const kind of MARKET_KINDS as unknown as TxKind[]) kind.finalRecords = BATCH_KIND_IDS.has(kind.id) ? batchFinalRecords : marketFinalRecords

@@ -211,16 +211,13 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   }
 
   /**
-   * What applying `tx` at market time `timeMs` would do on this node's state now, writing nothing: the gossip
-   * topic handlers and the RPC refuse a late bid, a mismatching reveal or a result never awarded before it costs a
-   * vertex (`refused` with its code; `parked` when the task or the award is not known here yet).
+   * What applying `tx` (entry `entry` of a bid batch) at market time `timeMs` would do on this node's state now,
+   * writing nothing: `refused` with its code, `parked` when the task or the award is not known here yet. The ledger's
+   * admission asks before it queues a client's bid, result or cancel (state/admission.ts). Throws when the state
+   * cannot be read.
    */
-  async precheck (tx: TxInfo, timeMs = Date.now()): Promise<ApplyOutcome> {
-    try {
-      return await applyMarketTx(new Overlay(this), tx, { txId: tx.idHex, timeMs })
-    } catch {
-      return { status: 'refused', code: 'DECISION_INVALID', reason: 'could not be applied' }
-    }
+  async precheck (tx: TxInfo, timeMs = Date.now(), entry?: number): Promise<ApplyOutcome> {
+    return await applyMarketTx(new Overlay(this), tx, { txId: tx.idHex, timeMs }, entry)
   }
 
   // ---------------------------------------------------------------- records (the coordinator reads these)

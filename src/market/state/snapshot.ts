@@ -19,7 +19,7 @@ import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
 import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
 import type { CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
 import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
-import { BATCH_KIND_IDS, MARKET_KIND_IDS } from '../kinds/index.ts'
+import { entryCount, MARKET_KIND_IDS } from '../kinds/index.ts'
 import { queueRecord } from '../kinds/queue.ts'
 import { type ApplyContext, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
@@ -160,11 +160,6 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
     expire()
   }
   return { providers, tasks, parked, newestMs }
-}
-
-/** A bid batch's entry count (its payload's first byte, checked when it was decoded); undefined for a single kind. */
-function entryCount (tx: TxInfo): number | undefined {
-  return BATCH_KIND_IDS.has(tx.tx.kind) ? tx.tx.payload[0] : undefined
 }
 
 /** Canonical bytes of a record, once per record (records are never changed, only replaced). */
