@@ -5,6 +5,7 @@ import test from 'ava'
 import { toHex } from '../../src/core/codec.ts'
 import { registerDagRpc } from '../../src/api/dag.ts'
 import { createWalletFile, loadWalletFile } from '../../src/core/keys/wallet.ts'
+import { TX_KIND_TRANSFER, transferKind } from '../../src/dag/tx-kinds.ts'
 import { formatAgc, parseAgc, signTransfer } from '../../src/dag/wallet.ts'
 import { type RpcContext, RpcErrorCode, RpcMethodError, RpcRegistry } from '../../src/rpc/registry.ts'
 import { addressOf, createTestNet, transfer, waitFor } from '../helpers/dag-net.ts'
@@ -60,6 +61,12 @@ test.serial('the RPC methods send, track and refuse transactions with clear erro
     await refuse(transfer(net.genesis, a, b, 1n, 1n, 1n), 'FEE_TOO_LOW', /below the minimum/)
     const otherChain = transfer({ ...net.genesis, chainId: 'other-chain' }, a, b, 1n, 1n)
     await refuse(otherChain, 'SIGNATURE_INVALID', /this chain/)
+    // a part's state check (the market's, for bids) refuses with TX_REFUSED and names its rule in data.rule
+    dag.setStateCheck(TX_KIND_TRANSFER, async (tx) => transferKind.decode(tx.tx.payload).amount === 9n ? { rule: 'AMOUNT_NINE', message: 'nine is refused here' } : undefined)
+    await refuse(transfer(net.genesis, a, b, 9n, 1n), 'TX_REFUSED', /AMOUNT_NINE rule .*nine is refused here/)
+    const ruled = await t.throwsAsync(call(registry, 'account_sendTransaction', [hex(transfer(net.genesis, a, b, 9n, 1n))]), { instanceOf: RpcMethodError })
+    t.is((ruled?.data as { rule?: string } | undefined)?.rule, 'AMOUNT_NINE')
+    dag.setStateCheck(TX_KIND_TRANSFER, undefined)
     const malformed = await t.throwsAsync(call(registry, 'account_sendTransaction', ['0x0102']), { instanceOf: RpcMethodError })
     t.is(malformed?.rpcCode, RpcErrorCode.INVALID_PARAMS)
     const badAddress = await t.throwsAsync(call(registry, 'account_getBalance', [`0x${'11'.repeat(20)}`]), { instanceOf: RpcMethodError })
