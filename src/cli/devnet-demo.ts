@@ -30,16 +30,16 @@ export function describeEvent (e: TaskEvent): string {
     case 'announced':
       return `task ${id} announced: ${t.kernel} ${JSON.stringify(t.params)}, budget ${formatAgc(BigInt(t.budget))} AGC × ${t.redundancy}, ${t.verification}, bids close in ${t.bidWindowMs} ms`
     case 'awarded': {
-      const a = t.awards[t.awards.length - 1]
+      const a = t.awards[e.index ?? t.awards.length - 1]
       if (a.winners.length === 0) return `task ${id} round ${a.round}: no valid bid (${t.bidCount} commits); the escrow goes back`
       return `task ${id} awarded (round ${a.round}, ${a.considered.length} valid bids) to ${a.winners.map(short).join(', ')}${a.spotChecker === null ? '' : `; spot-check by ${short(a.spotChecker)}`}`
     }
     case 'result': {
-      const r = t.results[t.results.length - 1]
+      const r = t.results[e.index ?? t.results.length - 1]
       return `task ${id} result from ${short(r.provider)}: ${r.outputBytes} B, commitment ${r.commitment.slice(0, 12)}…`
     }
     case 'slashed': {
-      const s = t.slashes[t.slashes.length - 1]
+      const s = t.slashes[e.index ?? t.slashes.length - 1]
       return `task ${id} SLASHED ${short(s.provider)} ${formatAgc(BigInt(s.amount))} AGC (${s.reason})`
     }
     case 'settled': {

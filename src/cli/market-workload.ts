@@ -128,6 +128,8 @@ export interface TaskEvent {
   taskId: string
   kind: 'announced' | 'awarded' | 'result' | 'settled' | 'expired' | 'cancelled' | 'refunded' | 'slashed'
   task: TaskRecord
+  /** `awarded`, `result`, `slashed`: which of the task's awards, results or slashes is new (one poll may see several). */
+  index?: number
   atMs: number
 }
 
@@ -164,9 +166,9 @@ export class TaskFollower {
       if (last === undefined) return
       const atMs = Date.now()
       if (last.state === 'submitted') events.push({ taskId, kind: 'announced', task, atMs })
-      for (let i = last.awards; i < task.awards.length; i++) events.push({ taskId, kind: 'awarded', task, atMs })
-      for (let i = last.results; i < task.results.length; i++) events.push({ taskId, kind: 'result', task, atMs })
-      for (let i = last.slashes; i < task.slashes.length; i++) events.push({ taskId, kind: 'slashed', task, atMs })
+      for (let i = last.awards; i < task.awards.length; i++) events.push({ taskId, kind: 'awarded', task, index: i, atMs })
+      for (let i = last.results; i < task.results.length; i++) events.push({ taskId, kind: 'result', task, index: i, atMs })
+      for (let i = last.slashes; i < task.slashes.length; i++) events.push({ taskId, kind: 'slashed', task, index: i, atMs })
       if (task.state === 'settled' || task.state === 'refunded' || task.state === 'expired' || task.state === 'cancelled') {
         events.push({ taskId, kind: task.state, task, atMs })
         this.seen.delete(taskId)
