@@ -65,9 +65,18 @@ export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
   const named = args.datadir !== undefined || process.env.HARMONY_DATADIR !== undefined
   const secret = token === undefined && (args.rpc === undefined || named) ? await readJwtSecret(join(resolveDatadir(args.datadir), JWT_SECRET_FILE)) : undefined
   const auth = token !== undefined && token !== '' ? { token } : secret === undefined ? {} : { auth: { jwtSecret: secret } }
-  if (args.rpc !== undefined) return new HarmonyClient({ url: args.rpc, ...auth })
-  const { config } = await configFromArgs(args as Record<string, unknown>)
-  return new HarmonyClient({ url: `http://${config['rpc-host']}:${config['rpc-port']}`, ...auth })
+  return new HarmonyClient({ url: await rpcUrlFor(args), ...auth })
+}
+
+/**
+ * The RPC URL a client command talks to: `--rpc`, else the datadir's node settings (file and environment). Only the
+ * datadir is read from the command's arguments: its own flags are not node settings (`task submit --executor any`
+ * names the executor a task requires, not the node's `executor`, and was refused as one).
+ */
+export async function rpcUrlFor (args: Pick<RpcArgs, 'rpc' | 'datadir'>): Promise<string> {
+  if (args.rpc !== undefined) return args.rpc
+  const { config } = await configFromArgs({ datadir: args.datadir })
+  return `http://${config['rpc-host']}:${config['rpc-port']}`
 }
 
 /** The ledger chain id a node reports in node_info (signed into every transaction). */

@@ -183,3 +183,23 @@ test.serial('start on an uninitialised datadir tells the operator to run init', 
   t.is(result.code, 3)
   t.regex(result.stderr, /run 'harmonyd init/)
 })
+
+test.serial('a requester\'s CLI finds its node from the datadir alone, as the README shows: task submit, then task status', async (t) => {
+  await using d = await tempDir()
+  await initNode(d.path)
+  const rpcPort = await freePort()
+  // the node's settings in its file, where the CLI reads them (task submit's own --executor is no node setting)
+  await writeFile(join(d.path, 'config.yaml'), `p2p-host: 127.0.0.1\np2p-port: 0\nrpc-port: ${rpcPort}\nlog-level: warn\n`)
+  const node = await startHarmonyd(['--datadir', d.path])
+  t.teardown(async () => { await node.stop() })
+  const inputs = [join(d.path, 'a.bin'), join(d.path, 'b.bin')]
+  for (const f of inputs) await writeFile(f, new Uint8Array(16))
+  const submitted = await runHarmonyd(['task', 'submit', '--datadir', d.path, '--wallet', join(d.path, 'keys', 'faucet.json'), '--kernel', 'matmul', '--params', '{"m":2,"k":2,"n":2}', '--inputs', inputs.join(','), '--budget', '0.001', '--json'])
+  t.is(submitted.code, 0, submitted.stderr)
+  const { taskId } = JSON.parse(submitted.stdout) as { taskId: string }
+  t.regex(taskId, /^0x[0-9a-f]{64}$/)
+  await waitFor('the task on the node', async () => (await rpc<unknown>(node.rpc, 'task_get', [taskId])) ?? undefined)
+  const status = await runHarmonyd(['task', 'status', taskId, '--datadir', d.path, '--json'])
+  t.is(status.code, 0, status.stderr)
+  t.like(JSON.parse(status.stdout), { task: { taskId, kernel: 'matmul' } })
+})
