@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs'
 import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '../node/config.ts'
-import { resolveDatadir } from '../node/datadir.ts'
+import { resolveDatadir, runningRpcUrl } from '../node/datadir.ts'
 import { join } from 'node:path'
 import { HarmonyClient } from '../sdk/client.ts'
 import { JWT_SECRET_FILE, readJwtSecret } from '../core/keys/jwt-secret.ts'
@@ -69,12 +69,15 @@ export async function clientFor (args: RpcArgs): Promise<HarmonyClient> {
 }
 
 /**
- * The RPC URL a client command talks to: `--rpc`, else the datadir's node settings (file and environment). Only the
+ * The RPC URL a client command talks to: `--rpc`; else the URL the daemon running on the datadir wrote there (a
+ * devnet's nodes take their ports as flags); else the datadir's node settings (file and environment). Only the
  * datadir is read from the command's arguments: its own flags are not node settings (`task submit --executor any`
  * names the executor a task requires, not the node's `executor`, and was refused as one).
  */
 export async function rpcUrlFor (args: Pick<RpcArgs, 'rpc' | 'datadir'>): Promise<string> {
   if (args.rpc !== undefined) return args.rpc
+  const running = await runningRpcUrl(resolveDatadir(args.datadir))
+  if (running !== undefined) return running
   const { config } = await configFromArgs({ datadir: args.datadir })
   return `http://${config['rpc-host']}:${config['rpc-port']}`
 }

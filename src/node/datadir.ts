@@ -8,6 +8,8 @@ export const DB_DIR = 'db'
 /** The vertex body log's segment files (src/dag/body-log.ts), beside the database that references them. */
 export const BODIES_DIR = 'dag-bodies'
 export const PID_FILE = 'harmonyd.pid'
+/** The running daemon's RPC URL (written once its server listens, removed at stop): what a client with `--datadir` calls. */
+export const RPC_URL_FILE = join('rpc', 'url')
 
 /** `--datadir` > `HARMONY_DATADIR` > `~/.harmony`. */
 export function resolveDatadir (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -56,6 +58,37 @@ export async function lockDatadir (datadir: string): Promise<BinaryDb> {
   }
   await writeFile(join(datadir, PID_FILE), `${process.pid}\n`)
   return db
+}
+
+/** Records the RPC URL the daemon listens on, for the clients given this datadir (`runningRpcUrl`). */
+export async function writeRpcUrl (datadir: string, url: string): Promise<void> {
+  await mkdir(join(datadir, 'rpc'), { recursive: true })
+  await writeFile(join(datadir, RPC_URL_FILE), `${url}\n`)
+}
+
+export async function removeRpcUrl (datadir: string): Promise<void> {
+  await unlink(join(datadir, RPC_URL_FILE)).catch(() => {})
+}
+
+/**
+ * The RPC URL of the daemon running on `datadir`, or undefined when none runs there (no pid file, or its process is
+ * gone: a daemon killed with -9 leaves both files) or its URL file is missing or malformed.
+ */
+export async function runningRpcUrl (datadir: string): Promise<string | undefined> {
+  const pid = await readPid(datadir)
+  if (pid === undefined || !processAlive(pid)) return undefined
+  const url = await readFile(join(datadir, RPC_URL_FILE), 'utf8').then(s => s.trim(), () => '')
+  return url.length <= 256 && /^https?:\/\/[^\s/]+\/?$/.test(url) ? url : undefined
+}
+
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists, under another user
+    return (err as { code?: string }).code === 'EPERM'
+  }
 }
 
 export async function releaseDatadir (datadir: string, db: BinaryDb): Promise<void> {

@@ -2,7 +2,7 @@ import { join, isAbsolute } from 'node:path'
 import { EventEmitter } from 'node:events'
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client'
 import type { BinaryDb } from '../core/storage.ts'
-import { BODIES_DIR, lockDatadir, releaseDatadir } from './datadir.ts'
+import { BODIES_DIR, lockDatadir, releaseDatadir, removeRpcUrl, writeRpcUrl } from './datadir.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
 import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from '../core/keys/identity.ts'
 import { createHost, type HarmonyLibp2p } from '../network/host.ts'
@@ -293,6 +293,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       access: { vhosts: config['rpc-vhosts'].split(',').map((h) => h.trim()), rateLimit: { ratePerSecond: config['rpc-rate-limit'], operatorRatePerSecond: config['rpc-operator-rate-limit'] } }
     })
     await this.add('rpc', this.rpcValue)
+    const url = this.rpcValue.url
+    await this.add('rpc-url-file', startable(async () => { await removeRpcUrl(this.datadir) }, async () => { await writeRpcUrl(this.datadir, url) }))
   }
 
   /** Starts the chain client when a contracts file exists (testnets pass --contracts, devnets write one). */

@@ -187,11 +187,11 @@ test.serial('start on an uninitialised datadir tells the operator to run init', 
 test.serial('a requester\'s CLI finds its node from the datadir alone, as the README shows: task submit, then task status', async (t) => {
   await using d = await tempDir()
   await initNode(d.path)
-  const rpcPort = await freePort()
-  // the node's settings in its file, where the CLI reads them (task submit's own --executor is no node setting)
-  await writeFile(join(d.path, 'config.yaml'), `p2p-host: 127.0.0.1\np2p-port: 0\nrpc-port: ${rpcPort}\nlog-level: warn\n`)
-  const node = await startHarmonyd(['--datadir', d.path])
+  // the ports as flags, as a devnet starts its nodes: the datadir's config names none, the running node's URL file
+  // does (and task submit's own --executor is no node setting)
+  const node = await startHarmonyd(loopbackArgs(d.path, 0, await freePort()))
   t.teardown(async () => { await node.stop() })
+  t.is((await readFile(join(d.path, 'rpc', 'url'), 'utf8')).trim(), node.rpc)
   const inputs = [join(d.path, 'a.bin'), join(d.path, 'b.bin')]
   for (const f of inputs) await writeFile(f, new Uint8Array(16))
   const submitted = await runHarmonyd(['task', 'submit', '--datadir', d.path, '--wallet', join(d.path, 'keys', 'faucet.json'), '--kernel', 'matmul', '--params', '{"m":2,"k":2,"n":2}', '--inputs', inputs.join(','), '--budget', '0.001', '--json'])
@@ -207,4 +207,7 @@ test.serial('a requester\'s CLI finds its node from the datadir alone, as the RE
   const { address: faucet } = JSON.parse(address.stdout) as { address: string }
   const listed = await runHarmonyd(['task', 'list', '--provider', faucet, '--datadir', d.path, '--json'])
   t.is(listed.code, 0, listed.stderr)
+  // stopped, the node takes its URL file away
+  await node.stop()
+  await t.throwsAsync(stat(join(d.path, 'rpc', 'url')), { code: 'ENOENT' })
 })
