@@ -100,6 +100,7 @@ export function bidToRpc (b: BidView): BidRecord {
 export function bidsNote (t: TaskView, bids: BidView[]): string | null {
   if (t.awards.length > 0) return null
   if (t.phase === 'bidding' || t.phase === 'revealing') return bids.length === 0 ? 'no bids yet' : null
+  if (t.phase === 'cancelled') return 'cancelled: the requester cancelled the task before an award'
   if (bids.length === 0) return 'no-bid: no provider bid in the bid window'
   if (!bids.some(b => b.status === 'revealed' || b.status === 'won' || b.status === 'lost')) return 'no-valid-bid: every bid was invalid or unrevealed'
   return null

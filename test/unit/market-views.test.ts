@@ -1,0 +1,14 @@
+import test from 'ava'
+import { bidsNote } from '../../src/api/market-views.ts'
+import type { BidView, TaskView } from '../../src/market/state/reader.ts'
+
+const task = (phase: TaskView['phase'], awards = 0): TaskView => ({ phase, awards: Array.from({ length: awards }, () => ({})) } as unknown as TaskView)
+const bid = (status: BidView['status']): BidView => ({ status } as unknown as BidView)
+
+test('market_bids says why a task has no winner: a cancel before the award is not a lack of valid bids', (t) => {
+  t.is(bidsNote(task('cancelled'), [bid('committed'), bid('committed')]), 'cancelled: the requester cancelled the task before an award')
+  t.is(bidsNote(task('expired'), [bid('committed')]), 'no-valid-bid: every bid was invalid or unrevealed')
+  t.is(bidsNote(task('expired'), []), 'no-bid: no provider bid in the bid window')
+  t.is(bidsNote(task('bidding'), []), 'no bids yet')
+  t.is(bidsNote(task('settled', 1), [bid('won')]), null)
+})
