@@ -3,7 +3,8 @@
  * transactions → the `market` sublevel), its metrics, the coordinator (validators issue awards, settles and
  * slashes in turn; every node checks them before it votes), and the admission check of clients' bids, results and
  * cancels (state/admission.ts), installed with the ledger once the state is started. Started in that order by one
- * LifecycleRunner and stopped in reverse. It exposes `reader` (MarketReader) to the API and the provider and requester sides.
+ * LifecycleRunner and stopped in reverse. It exposes `reader` (MarketReader) to the API and the provider and
+ * requester sides.
  */
 import type { Registry } from 'prom-client'
 import type { LedgerRegistration } from '../dag/reader.ts'

@@ -8,7 +8,7 @@ export const DB_DIR = 'db'
 /** The vertex body log's segment files (src/dag/body-log.ts), beside the database that references them. */
 export const BODIES_DIR = 'dag-bodies'
 export const PID_FILE = 'harmonyd.pid'
-/** The running daemon's RPC URL (written once its server listens, removed at stop): what a client with `--datadir` calls. */
+/** The running daemon's RPC URL (written once its server listens, removed at stop), for a client given `--datadir`. */
 export const RPC_URL_FILE = join('rpc', 'url')
 
 /** `--datadir` > `HARMONY_DATADIR` > `~/.harmony`. */
