@@ -203,8 +203,7 @@ test.serial('a requester\'s CLI finds its node from the datadir alone, as the RE
   t.is(status.code, 0, status.stderr)
   t.like(JSON.parse(status.stdout), { task: { taskId, kernel: 'matmul' } })
   // task list's own --provider (an address) is no node `provider` setting either
-  const address = await runHarmonyd(['wallet', 'address', '--wallet', join(d.path, 'keys', 'faucet.json'), '--json'])
-  const { address: faucet } = JSON.parse(address.stdout) as { address: string }
+  const { address: faucet } = JSON.parse(await readFile(join(d.path, 'keys', 'faucet.json'), 'utf8')) as { address: string }
   const listed = await runHarmonyd(['task', 'list', '--provider', faucet, '--datadir', d.path, '--json'])
   t.is(listed.code, 0, listed.stderr)
   // stopped, the node takes its URL file away
