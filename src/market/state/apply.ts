@@ -250,17 +250,12 @@ async function applyReveal (ctx: ApplyContext, signer: string, p: BidRevealPaylo
 }
 
 /**
- * A bid batch's entry `entry` (each final entry is queued and applied on its own: queue.ts); with no entry (a
- * precheck of the whole transaction) every entry in turn on the same records, the first that does not apply
- * answering for the transaction.
+ * A bid batch's entry `entry`: each final entry is queued and applied on its own (queue.ts), and the admission
+ * check asks entry by entry (admission.ts). A batch without an entry index names no single task: refused.
  */
 async function applyEntries<P> (entries: P[], entry: number | undefined, apply: (p: P) => Promise<ApplyOutcome>): Promise<ApplyOutcome> {
-  if (entry !== undefined) return entry < entries.length ? await apply(entries[entry]) : refused('DECISION_INVALID', `entry ${entry} of ${entries.length}`)
-  for (const p of entries) {
-    const outcome = await apply(p)
-    if (outcome.status !== 'applied') return outcome
-  }
-  return { status: 'applied' }
+  if (entry === undefined || entry >= entries.length) return refused('DECISION_INVALID', entry === undefined ? 'a bid batch applies entry by entry' : `entry ${entry} of ${entries.length}`)
+  return await apply(entries[entry])
 }
 
 /**
