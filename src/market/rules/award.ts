@@ -1,7 +1,7 @@
 /**
  * The award rule (docs/market.md "Award rule"), pure and deterministic: every node recomputes it from the reveals
- * an award lists and agrees. Valid reveals are sorted by price ascending, then reputation descending, then
- * sha256(taskId ‖ provider) ascending; the first r win. In spot-check mode the checker is the valid non-winner
+ * an award lists and agrees. Valid reveals are sorted by price ascending, then standing descending (reputation
+ * counted only below zero), then sha256(taskId ‖ provider) ascending; the first r win. In spot-check mode the checker is the valid non-winner
  * with the lowest sha256(seed ‖ provider), the seed fixed by the considered reveals before anyone knows the winner.
  */
 import { compareBytes, fromHex, toHex } from '../../core/codec.ts'
@@ -73,7 +73,18 @@ function tieHash (taskId: string, provider: string): string {
   return toHex(sha256(fromHex(taskId), fromHex(provider)))
 }
 
-/** The rule's order: price ascending, reputation descending, sha256(taskId ‖ provider) ascending. */
+/**
+ * What the rule's tie-break reads of a reputation: its faults, not its track record. Every provider in good standing
+ * (verified results at least make up for its faults and lates) stands at 0, so at an equal price the hash, which
+ * differs per task, spreads the work among them; a provider whose faults outweigh its verified results ranks below
+ * them, by how far. Counting the whole sum let whoever won first win every tie after it, so a new provider at the
+ * default price never got work (s34; docs/decisions.md).
+ */
+export function standingOf (reputation: number): number {
+  return Math.min(reputation, 0)
+}
+
+/** The rule's order: price ascending, standing descending, sha256(taskId ‖ provider) ascending. */
 export function rankBids (taskId: string, valid: ReadonlyArray<Pick<RevealedBid, 'provider' | 'revealTx' | 'price' | 'reputation'>>): RankedBid[] {
   // one bid per provider: its cheapest valid reveal (a provider reveals at most once per commit; it may commit once)
   const best = new Map<string, RankedBid>()
@@ -83,7 +94,8 @@ export function rankBids (taskId: string, valid: ReadonlyArray<Pick<RevealedBid,
   }
   return [...best.values()].sort((a, b) => {
     if (a.price !== b.price) return a.price < b.price ? -1 : 1
-    if (a.reputation !== b.reputation) return b.reputation - a.reputation
+    const standing = standingOf(b.reputation) - standingOf(a.reputation)
+    if (standing !== 0) return standing
     return a.tieHash < b.tieHash ? -1 : a.tieHash > b.tieHash ? 1 : 0
   })
 }
@@ -126,7 +138,7 @@ export function awardOf (task: AwardTask, bids: readonly RevealedBid[]): AwardOu
 /** Why `r` lost to the last winner `last`. */
 function lossAgainst (r: RankedBid, last: RankedBid | undefined): LossReason {
   if (last === undefined || r.price > last.price) return 'price'
-  if (r.reputation < last.reputation) return 'tie-reputation'
+  if (standingOf(r.reputation) < standingOf(last.reputation)) return 'tie-reputation'
   return 'tie-hash'
 }
 
