@@ -321,6 +321,13 @@ try {
     log(`bid transactions: ${bidTxs} carrying ${bidEntries} commits and reveals (${(bidEntries / Math.max(1, bidTxs)).toFixed(2)} per transaction)`)
     log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex); ${Math.round(polls / elapsedS / nodes.length)} consensus polls/s per node`)
     logStages(stages)
+    // how the awards spread over the providers (s34's award rule: equal prices share the work by the per-task hash;
+    // before it the first winners took every tie): each provider's share of the first-round winners
+    const awardsBy = new Map<string, number>(providerAddresses.map(a => [a, 0]))
+    for (const e of ends) for (const w of e?.awards[0]?.winners ?? []) awardsBy.set(w, (awardsBy.get(w) ?? 0) + 1)
+    const awarded = [...awardsBy.values()].reduce((a, b) => a + b, 0)
+    log(`awards by provider: ${[...awardsBy.values()].sort((a, b) => b - a).join(', ')} (${awarded} in all)`)
+    if (awarded > 0) results.push({ bench: 'market', metric: `largest provider's share of awards, ${IN_FLIGHT} in flight per requester`, value: Math.max(...awardsBy.values()) / awarded, unit: 'ratio', baseline: 'an even share (1 / providers)', baseline_value: 1 / NODES })
     results.push(
       { bench: 'market', metric: `tasks/s at saturation (settled), ${IN_FLIGHT} in flight per requester`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
       { bench: 'market', metric: `settled share at saturation, ${IN_FLIGHT} in flight per requester`, value: settled / Math.max(1, submittedIds.length), unit: 'ratio', baseline: 'all submitted', baseline_value: 1 }
