@@ -327,6 +327,15 @@ try {
     for (const e of ends) for (const w of e?.awards[0]?.winners ?? []) awardsBy.set(w, (awardsBy.get(w) ?? 0) + 1)
     const awarded = [...awardsBy.values()].reduce((a, b) => a + b, 0)
     log(`awards by provider: ${[...awardsBy.values()].sort((a, b) => b - a).join(', ')} (${awarded} in all)`)
+    // why the expired tasks got no award: their bids' statuses and reasons (market_bids), summed
+    const whyExpired = new Map<string, number>()
+    for (const e of ends) {
+      if (e?.state !== 'expired') continue
+      const bids = await clients[0].call('market_bids', [e.taskId]).catch(() => null)
+      const key = bids === null ? 'unknown' : bids.bids.length === 0 ? `no bids (${bids.note ?? 'no note'})` : bids.bids.map(b => `${b.status}${b.reason !== null ? `:${b.reason}` : ''}`).sort().join(' ')
+      whyExpired.set(key, (whyExpired.get(key) ?? 0) + 1)
+    }
+    if (whyExpired.size > 0) log(`expired tasks' bids: ${[...whyExpired].map(([k, n]) => `${n} × [${k}]`).join('; ')}`)
     if (awarded > 0) results.push({ bench: 'market', metric: `largest provider's share of awards, ${IN_FLIGHT} in flight per requester`, value: Math.max(...awardsBy.values()) / awarded, unit: 'ratio', baseline: 'an even share (1 / providers)', baseline_value: 1 / NODES })
     results.push(
       { bench: 'market', metric: `tasks/s at saturation (settled), ${IN_FLIGHT} in flight per requester`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
