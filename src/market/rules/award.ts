@@ -1,8 +1,9 @@
 /**
  * The award rule (docs/market.md "Award rule"), pure and deterministic: every node recomputes it from the reveals
  * an award lists and agrees. Valid reveals are sorted by price ascending, then standing descending (reputation
- * counted only below zero), then sha256(taskId ‖ provider) ascending; the first r win. In spot-check mode the checker is the valid non-winner
- * with the lowest sha256(seed ‖ provider), the seed fixed by the considered reveals before anyone knows the winner.
+ * counted only below zero), then sha256(taskId ‖ provider) ascending; the first r win. In spot-check mode the
+ * checker is the valid non-winner with the lowest sha256(seed ‖ provider), the seed fixed by the considered reveals
+ * before anyone knows the winner.
  */
 import { compareBytes, fromHex, toHex } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
