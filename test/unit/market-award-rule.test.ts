@@ -4,7 +4,7 @@
  * whatever their track record; a provider whose faults outweigh its verified results loses the tie.
  */
 import test from 'ava'
-import { toHex } from '../../src/core/codec.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
 import { sha256 } from '../../src/core/crypto.ts'
 import { marketRules } from '../../src/market/index.ts'
 import type { AwardTask, RevealedBid } from '../../src/market/rules/award.ts'
@@ -17,6 +17,11 @@ const FAULTY = '33'.repeat(20)
 
 function taskId (i: number): string {
   return toHex(sha256(new TextEncoder().encode(`task ${i}`)))
+}
+
+/** The rule's last key, computed here apart from it: sha256(taskId ‖ provider). */
+function tieHash (id: string, provider: string): string {
+  return toHex(sha256(fromHex(id), fromHex(provider)))
 }
 
 function task (id: string, redundancy = 1): AwardTask {
@@ -49,7 +54,7 @@ test('at an equal price a newcomer wins the tasks its hash gives it, against an 
   for (let i = 0; i < 200; i++) {
     const id = taskId(i)
     const outcome = awardOf(task(id), [bid(INCUMBENT, 250), bid(NEWCOMER, 0)])
-    const expected = toHex(sha256(Buffer.from(id, 'hex'), Buffer.from(INCUMBENT, 'hex'))) < toHex(sha256(Buffer.from(id, 'hex'), Buffer.from(NEWCOMER, 'hex'))) ? INCUMBENT : NEWCOMER
+    const expected = tieHash(id, INCUMBENT) < tieHash(id, NEWCOMER) ? INCUMBENT : NEWCOMER
     t.deepEqual(outcome.winners, [expected])
     const loser = expected === INCUMBENT ? NEWCOMER : INCUMBENT
     t.is(outcome.losses.get(loser), 'tie-hash')
