@@ -299,8 +299,8 @@ export async function runCrashCampaign (opts: CrashCampaignOptions = {}): Promis
     loadRunning = false
     await load
     // the load's last submissions are written to their nodes and not awaited: one admitted after the nodes looked
-    // idle was built and became final while the books were read (one node's book 2 transactions ahead of the
-    // others: a failed run). The end state is judged once every submission is answered.
+    // idle is built and becomes final while the books are read (the likely cause of a failed run: equal roots and
+    // counts, then one node's book 2 transactions ahead). The end state is judged once every submission is answered.
     report.inFlightAtStop = inFlight.size
     if (!await until(() => inFlight.size === 0, waitMs)) log(`${inFlight.size} of the load's last ${report.inFlightAtStop} submissions never answered`)
 
