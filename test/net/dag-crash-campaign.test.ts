@@ -1,6 +1,6 @@
 // The kill -9 campaign in CI time (issue 9): four validator processes under load, SIGKILLs of random validators
 // (never two down at once), each restarted on its datadir, 10 under each consensus rule a genesis may name (the
-// Avalanche campaign under load took 2m52s of CI for 20; dag-crash-history runs 10 more under the commit rule).
+// Avalanche campaign took 2m52s of a quiet CI rehearsal for 20; dag-crash-history runs 10 more under the commit rule).
 // `npm run soak:crash` runs the same with 100+ kills. (Since new networks default to the commit rule, the first
 // test had silently become a second commit-rule campaign, and no campaign ran under Avalanche: it names its rule.)
 import test from 'ava'
