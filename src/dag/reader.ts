@@ -61,6 +61,11 @@ export interface LedgerReader {
    * vertex still to come is stamped at or before it. Undefined until every validator has a final vertex here.
    */
   sealedThroughMs: () => bigint | undefined
+  /**
+   * The same reach for validators holding a quorum of the stake (final-clock.ts `reachedByStake`): it moves while
+   * the ledger finalizes, a silent validator or not. Undefined until such a quorum has a final vertex here.
+   */
+  quorumThroughMs: () => bigint | undefined
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

@@ -41,6 +41,9 @@ import { type CheckView, DecisionChecks } from './decision-checks.ts'
 
 export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordinator-types.ts'
 
+/** The final clock's two readings (LedgerReader.sealedThroughMs, quorumThroughMs). */
+interface FinalReading { sealed: bigint | undefined, quorum: bigint | undefined }
+
 /** Refusals that mean someone's decision for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 /** Re-execution commitments kept (one per disputed task). */
@@ -150,12 +153,26 @@ export class MarketCoordinator implements Startable {
   private readonly providers = { provider: async (address: string) => await this.c.state.providerRecord(address) }
 
   /**
-   * This node's clock for the plan; `sealed` as read before the market state was last drained (see caughtUp). Under
-   * the commit rule the order's checks read the same final clock as of the decision's slot, which is at or past the
-   * issuer's: what the issuer found sealed is sealed there.
+   * This node's clock for the plan; the final clock as read before the market state was last drained (see
+   * caughtUp). Under the commit rule the order's checks read the same final clock as of the decision's slot, which is
+   * at or past the issuer's: what the issuer found sealed is sealed there.
    */
-  private clock (sealed: { ms: bigint | undefined } = { ms: this.c.dag.reader.sealedThroughMs() }): PlanClock {
-    return { nowMs: Date.now(), ...this.clockInit, ...(sealed.ms === undefined ? {} : { sealedThroughMs: Number(sealed.ms) }) }
+  private clock (final: FinalReading = this.finalReading()): PlanClock {
+    return { nowMs: Date.now(), ...this.clockInit, ...(final.sealed === undefined ? {} : { sealedThroughMs: Number(final.sealed) }) }
+  }
+
+  /**
+   * The clock this node issues by: a window's grace also waits for the final vertices of a quorum of the stake to
+   * pass it (PlanClock.quorumThroughMs). A check reads `clock()`, which is never stricter, so what is issued by this
+   * one is due there. Until a quorum has a final vertex here the grace alone decides, as before.
+   */
+  private issuerClock (final: FinalReading = this.finalReading()): PlanClock {
+    return { ...this.clock(final), ...(final.quorum === undefined ? {} : { quorumThroughMs: Number(final.quorum) }) }
+  }
+
+  private finalReading (): FinalReading {
+    const { reader } = this.c.dag
+    return { sealed: reader.sealedThroughMs(), quorum: reader.quorumThroughMs() }
   }
 
   /** How a check reads the world when this node votes (Avalanche): its clock, its lag, its own re-execution. */
@@ -284,16 +301,16 @@ export class MarketCoordinator implements Startable {
   private async caughtUp (taskId: string, account: Uint8Array): Promise<{ nonce: bigint, t: TaskRecord, step: Step } | undefined> {
     const nonce = (await this.c.dag.reader.account(account)).nonce
     // read before the drain: every vertex that moved it past a window's close is then applied to the state
-    const sealed = { ms: this.c.dag.reader.sealedThroughMs() }
+    const final = this.finalReading()
     await this.c.state.caughtUp()
     const t = await this.c.state.taskRecord(taskId)
     if (t === undefined) return undefined
-    return { nonce, t, step: await this.nodeView.step(t, this.clock(sealed)) }
+    return { nonce, t, step: await this.nodeView.step(t, this.issuerClock(final)) }
   }
 
   private async advance (first: TaskRecord): Promise<void> {
     const { reader } = this.c.dag
-    const planned = await this.nodeView.step(first, this.clock())
+    const planned = await this.nodeView.step(first, this.issuerClock())
     const taskId = fromHex(first.taskId)
     const chainId = reader.chainId
     const keys = this.c.identity

@@ -56,8 +56,8 @@ interface Fixture {
 }
 
 /** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
-async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit' } = {}): Promise<Fixture> {
-  const { rule, ...coordinatorInit } = init
+async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit', quorumThroughMs?: () => bigint | undefined } = {}): Promise<Fixture> {
+  const { rule, quorumThroughMs, ...coordinatorInit } = init
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
   const db = await openDatabase(join(dir, 'db'))
   const validator = generateKeyPair()
@@ -75,8 +75,9 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
       account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n }),
       consensusRule: rule ?? 'avalanche',
       orderQuorum: () => rule === 'commit' ? { validators: [{ address: addressBytesFromPublicKey(validator.publicKey), stake: 1 }], quorum: 1 } : undefined,
-      // no vertex times here: windows close on the wall-clock grace alone
-      sealedThroughMs: () => undefined
+      // no vertex times here unless a test gives the quorum's: windows close on the wall-clock grace alone
+      sealedThroughMs: () => undefined,
+      quorumThroughMs: quorumThroughMs ?? (() => undefined)
     } as unknown as LedgerReader
   })
   const state = new MarketState({ db, dag, logger: silentLogger() })
@@ -297,6 +298,50 @@ test('a decision another validator issued, pending in an inserted vertex, is not
     t.is(submitted.length, 1)
     t.is(submitted[0].kind, TX_KIND_TASK_AWARD)
     t.is(submitted[0].nonce, next(escrowAccount(taskId)))
+  } finally {
+    await f.close()
+  }
+})
+
+test('the issuer closes a window once a quorum\'s final vertices pass its grace, not on the wall clock alone: an in-time reveal or result still finalizing is counted', async (t) => {
+  // the quorum's final vertices reach this far (signed time); the wall clock is a minute past everything below
+  let quorumMs: bigint | undefined
+  const f = await fixture(undefined, { quorumThroughMs: () => quorumMs })
+  const { coordinator, submitted, checkers, by, final } = f
+  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    const t0 = Date.now() - 60_000
+    const taskId = await auctionAt(f, t0, requester, cheap, dear)
+    await final(buildProviderRegister(by(third), cpuProvider(MIN_BOND)), t0)
+    const salt = new Uint8Array(32).fill(9)
+    await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
+    // the reveal window closes at t0 + 1 + 4000, the grace (2 s) at t0 + 6001: the quorum is final through t0 + 5000
+    quorumMs = BigInt(t0 + 5000)
+    await coordinator.tick()
+    t.is(submitted.length, 0, 'the wall-clock grace is over, the quorum\'s final vertices are not past it: no award')
+    // the third bidder's reveal, stamped in the reveal window, becomes final only now
+    await final(buildBidReveal(by(third), { taskId, price: 50n, salt }), t0 + 3990)
+    quorumMs = BigInt(t0 + 6002)
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    const award = submitted.shift() as Transaction
+    const p = taskAwardKind.decode(award.payload)
+    t.is(p.considered.length, 3, 'the late-final reveal is considered')
+    t.deepEqual(p.winners.map(w => toHex(w)), [toHex(addr(third))], 'and, cheapest, it wins')
+    t.is(await checkers.get(TX_KIND_TASK_AWARD)?.(txInfo(encodeTx(award))), 'valid', 'a check (the grace alone) finds the later award due')
+    await final(award, t0 + 6100)
+
+    // its deadline (award + 10 s) and the grace pass on the wall clock; its result, stamped in time, is not final yet
+    quorumMs = BigInt(t0 + 6100 + 10_000 + 1000)
+    await coordinator.tick()
+    t.is(submitted.length, 0, 'no late slash while the quorum\'s final vertices have not passed the deadline\'s grace')
+    await final(buildTaskResult(by(third), { taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(1), outputBytes: 16, profile: 'cpu-ref-v1' }), t0 + 6100 + 9000)
+    quorumMs = BigInt(t0 + 6100 + 10_000 + 2001)
+    f.balances.set(toHex(escrowAccount(taskId)), escrowOf(matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 })))
+    await coordinator.tick()
+    t.is(submitted.length, 1)
+    t.is(submitted[0].kind, TX_KIND_TASK_SETTLE, 'the in-time result is paid, its provider not slashed')
+    t.deepEqual(taskSettleKind.decode(submitted[0].payload).payouts.map(x => toHex(x.provider)), [toHex(addr(third))])
   } finally {
     await f.close()
   }

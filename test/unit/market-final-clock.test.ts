@@ -57,3 +57,39 @@ test('past the bid window, an auction whose every in-time commit is revealed is 
   t.is(nextStep(task([true, true]), base).kind, 'wait', 'no final clock: the grace decides')
   t.is(nextStep(task([]), { ...base, sealedThroughMs: bidsClose + 1 }).kind, 'award', 'no commit can still come: the empty award (then the refund) is due')
 })
+
+test('a quorum of the stake\'s reach is the latest time validators holding that stake are all final past', (t) => {
+  const [a, b, c, d] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  const clock = new FinalClock([a.publicKey, b.publicKey, c.publicKey, d.publicKey])
+  const weights = [1, 1, 1, 3]
+  t.is(clock.reachedByStake(weights, 4), undefined, 'nobody final yet')
+  clock.observe(a.publicKey, 500n)
+  clock.observe(b.publicKey, 300n)
+  clock.observe(c.publicKey, 100n)
+  t.is(clock.reachedByStake(weights, 3), 100n, 'a, b and c hold 3')
+  t.is(clock.reachedByStake(weights, 4), undefined, 'd (3 of the 6) is silent: no quorum of 4 is final anywhere')
+  clock.observe(d.publicKey, 200n)
+  t.is(clock.reachedByStake(weights, 4), 200n, 'd and a hold 4 and are final past 200')
+  t.is(clock.reachedByStake(weights, 6), 100n, 'all of the stake: the sealed reading')
+  t.is(clock.sealedThroughMs(), 100n)
+  clock.observe(c.publicKey, 9000n)
+  t.is(clock.reachedByStake(weights, 3), 300n, 'one validator stamping far ahead moves a reach of 3 only as far as the third one\'s')
+  t.is(clock.reachedByStake(weights, 4), 200n)
+})
+
+test('the issuer\'s grace waits for a quorum\'s final vertices to pass it; a check\'s (no quorum reading) for the wall clock alone', (t) => {
+  const task = {
+    announcedAtMs: 1000,
+    announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
+    awards: [],
+    bids: new Map([['p0', { provider: 'p0', commitTx: 'c0', commitTimeMs: 1500, commitment: '00' }]]),
+    cancelRequested: false
+  } as unknown as TaskRecord
+  const closes = 2500
+  const base = { lateGraceMs: 2000, verificationWindowMs: 0, nowMs: closes + 5000 }
+  t.is(nextStep(task, base).kind, 'award', 'a check: the grace is over')
+  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 2000 }).kind, 'wait', 'the issuer: the quorum is final only through the grace\'s end')
+  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 2001 }).kind, 'award')
+  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 1000, sealedThroughMs: closes + 1 }).kind, 'award', 'every validator final past the close: nothing in time can come')
+  t.is(nextStep(task, { ...base, nowMs: closes + 1000, quorumThroughMs: closes + 3000 }).kind, 'wait', 'never before the wall-clock grace, which the checks read')
+})

@@ -21,6 +21,25 @@ export interface PlanClock {
    * award need not wait out `lateGraceMs`. Absent: the grace alone decides.
    */
   sealedThroughMs?: number
+  /**
+   * The issuer's reading only (a check leaves it out, and reads the wall-clock grace alone): how far the final
+   * vertices of validators holding a quorum of the stake reach (LedgerReader.quorumThroughMs). A window the grace
+   * closes on the wall clock is closed for the issuer only once they reach past it too: under load a vertex stamped
+   * before a close becomes final seconds after it, and the grace alone left its in-time reveals out of the award
+   * (`excluded`; every bid of a task excluded, the task expired) and could slash a provider whose in-time result was
+   * still finalizing. It moves while the ledger finalizes, so a silent validator delays nothing more than before.
+   */
+  quorumThroughMs?: number
+}
+
+/**
+ * True when `moment` plus the grace has passed on the clock: the wall clock, and for the issuer the quorum's final
+ * vertices too (or every validator's final vertices reach past the moment itself: nothing in time can still come).
+ */
+function graceOver (clock: PlanClock, moment: number): boolean {
+  if (clock.nowMs < moment + clock.lateGraceMs) return false
+  if (clock.quorumThroughMs === undefined) return true
+  return clock.quorumThroughMs > moment + clock.lateGraceMs || (clock.sealedThroughMs !== undefined && clock.sealedThroughMs > moment)
 }
 
 export type Step =
@@ -112,7 +131,7 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
   if (t.awards.length === 0) {
     if (t.cancelRequested) return { kind: 'settle', decision: refundAll(escrow, 'cancelled') }
     const closes = revealsCloseAt(t)
-    if (clock.nowMs < closes + clock.lateGraceMs && !auctionSealed(t, clock.sealedThroughMs)) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
+    if (!graceOver(clock, closes) && !auctionSealed(t, clock.sealedThroughMs)) return { kind: 'wait', untilMs: closes + clock.lateGraceMs }
     return { kind: 'award', round: 0, considered: consideredReveals(t) }
   }
   if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }
@@ -125,7 +144,7 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
     if (replace !== undefined) return { kind: 'replace', ...replace }
     return settleStep(t, reexecution)
   }
-  const due = waiting.filter(a => clock.nowMs >= a.deadlineMs + clock.lateGraceMs)
+  const due = waiting.filter(a => graceOver(clock, a.deadlineMs))
   if (due.length > 0) return { kind: 'slash-late', providers: due.map(a => a.provider) }
   return { kind: 'wait', untilMs: Math.min(...waiting.map(a => a.deadlineMs + clock.lateGraceMs)) }
 }
