@@ -327,15 +327,24 @@ try {
     for (const e of ends) for (const w of e?.awards[0]?.winners ?? []) awardsBy.set(w, (awardsBy.get(w) ?? 0) + 1)
     const awarded = [...awardsBy.values()].reduce((a, b) => a + b, 0)
     log(`awards by provider: ${[...awardsBy.values()].sort((a, b) => b - a).join(', ')} (${awarded} in all)`)
-    // why the expired tasks got no award: their bids' statuses and reasons (market_bids), summed
+    // every task's bids by status (market_bids): `excluded` is an in-time valid reveal its award left out; and why
+    // the expired tasks got no award, their bids' statuses and reasons summed
     const whyExpired = new Map<string, number>()
+    const bidStatuses = new Map<string, number>()
     for (const e of ends) {
-      if (e?.state !== 'expired') continue
+      if (e === undefined) continue
       const bids = await clients[0].call('market_bids', [e.taskId]).catch(() => null)
+      for (const b of bids?.bids ?? []) bidStatuses.set(b.status, (bidStatuses.get(b.status) ?? 0) + 1)
+      if (e.state !== 'expired') continue
       const key = bids === null ? 'unknown' : bids.bids.length === 0 ? `no bids (${bids.note ?? 'no note'})` : bids.bids.map(b => `${b.status}${b.reason !== null ? `:${b.reason}` : ''}`).sort().join(' ')
       whyExpired.set(key, (whyExpired.get(key) ?? 0) + 1)
     }
+    log(`bids by status: ${[...bidStatuses].sort().map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     if (whyExpired.size > 0) log(`expired tasks' bids: ${[...whyExpired].map(([k, n]) => `${n} × [${k}]`).join('; ')}`)
+    const lateSlashes = ends.reduce((n, e) => n + (e?.slashes.filter(x => x.reason === 'late').length ?? 0), 0)
+    log(`late slashes: ${lateSlashes}; expired: ${ends.filter(e => e?.state === 'expired').length}`)
+    const inTimeReveals = (bidStatuses.get('won') ?? 0) + (bidStatuses.get('lost') ?? 0) + (bidStatuses.get('excluded') ?? 0)
+    results.push({ bench: 'market', metric: `in-time reveals left out of their award (excluded), ${IN_FLIGHT} in flight per requester`, value: bidStatuses.get('excluded') ?? 0, unit: 'bids', baseline: 'bids won, lost or excluded (market_bids)', baseline_value: inTimeReveals })
     if (awarded > 0) results.push({ bench: 'market', metric: `largest provider's share of awards, ${IN_FLIGHT} in flight per requester`, value: Math.max(...awardsBy.values()) / awarded, unit: 'ratio', baseline: 'an even share (1 / providers)', baseline_value: 1 / NODES })
     results.push(
       { bench: 'market', metric: `tasks/s at saturation (settled), ${IN_FLIGHT} in flight per requester`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
