@@ -55,26 +55,6 @@ export class FinalClock {
     return true
   }
 
-  /**
-   * The latest time that validators holding at least `stake` of the `weights` (genesis order) have final vertices
-   * at or past here; undefined until they have one. With a quorum of the stake it moves while the ledger finalizes,
-   * a silent validator or not, and a minority stamping ahead of its time cannot move it past every honest one's.
-   */
-  reachedByStake (weights: readonly number[], stake: number): bigint | undefined {
-    const times: Array<{ t: bigint, w: number }> = []
-    this.validators.forEach((v, i) => {
-      const t = this.latest.get(v)
-      if (t !== undefined) times.push({ t, w: weights[i] ?? 0 })
-    })
-    times.sort((a, b) => (a.t > b.t ? -1 : a.t < b.t ? 1 : 0))
-    let held = 0
-    for (const { t, w } of times) {
-      held += w
-      if (held >= stake) return t
-    }
-    return undefined
-  }
-
   /** The earliest of the validators' latest final vertex times; undefined until every validator has one here. */
   sealedThroughMs (): bigint | undefined {
     let min: bigint | undefined

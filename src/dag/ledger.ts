@@ -13,7 +13,7 @@ import { AdmissionControl, type AdmissionControlInit, type AdmissionView } from 
 import { type DecisionRecordsInit, DecisionWriter } from './decisions.ts'
 import { DagError } from './errors.ts'
 import { ExternalValidity } from './external-validity.ts'
-import { type Genesis, genesisId, quorumOf } from './genesis.ts'
+import { type Genesis, genesisId } from './genesis.ts'
 import { OrderCheckers, orderWiring } from './order-checkers.ts'
 import { DagGraph } from './graph.ts'
 import { loadGraph } from './graph-loader.ts'
@@ -157,11 +157,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   finalityP50Ms (): number { return this.admissionControl.finalityP50Ms() }
   /** How far every validator's final vertices reach in signed time (final-clock.ts); undefined until all have one. */
   sealedThroughMs (): bigint | undefined { return this.decisions.finalClock.sealedThroughMs() }
-  /** How far the final vertices of validators holding a quorum of the stake reach in signed time (final-clock.ts). */
-  quorumThroughMs (): bigint | undefined {
-    const weights = this.genesis.validators.map(v => v.weight)
-    return this.decisions.finalClock.reachedByStake(weights, quorumOf(weights.reduce((s, w) => s + w, 0), this.genesis.consensus))
-  }
+  /** The earliest signed time among undecided vertices here that carry transactions (processing.ts); undefined: none. */
+  undecidedFromMs (): bigint | undefined { return this.processing.earliestStampMs() }
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
   // fixed by the genesis and the identity: computed once (hex of a 1,952-byte key per submit was 5% of ingest)

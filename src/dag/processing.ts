@@ -56,6 +56,18 @@ export class ProcessingIndex {
     return undefined
   }
 
+  /**
+   * The earliest signed time among the undecided vertices that carry transactions (undefined: none). The market's
+   * issuer reads it to close a window: a vertex stamped before the close may hold an in-time bid or result.
+   */
+  earliestStampMs (): bigint | undefined {
+    let min: bigint | undefined
+    for (const info of this.infos.values()) {
+      if (info.txs.length > 0 && (min === undefined || info.vertex.timestampMs < min)) min = info.vertex.timestampMs
+    }
+    return min
+  }
+
   /** Transactions in undecided vertices (each counted once, however many vertices hold it). */
   get txCount (): number { return this.txVertex.size }
   hasTx (txIdHex: string): boolean { return this.txVertex.has(txIdHex) }

@@ -62,10 +62,10 @@ export interface LedgerReader {
    */
   sealedThroughMs: () => bigint | undefined
   /**
-   * The same reach for validators holding a quorum of the stake (final-clock.ts `reachedByStake`): it moves while
-   * the ledger finalizes, a silent validator or not. Undefined until such a quorum has a final vertex here.
+   * The earliest signed time among the vertices this node holds undecided that carry transactions; undefined when it
+   * holds none. What is stamped before a moment and not final yet is here (or not received yet).
    */
-  quorumThroughMs: () => bigint | undefined
+  undecidedFromMs: () => bigint | undefined
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

@@ -298,7 +298,7 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
     },
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     sealedThroughMs: () => ledger.sealedThroughMs(),
-    quorumThroughMs: () => ledger.quorumThroughMs(),
+    undecidedFromMs: () => ledger.undecidedFromMs(),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),
     heldCount: () => ledger.external.heldCount()
   }

@@ -41,8 +41,8 @@ import { type CheckView, DecisionChecks } from './decision-checks.ts'
 
 export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordinator-types.ts'
 
-/** The final clock's two readings (LedgerReader.sealedThroughMs, quorumThroughMs). */
-interface FinalReading { sealed: bigint | undefined, quorum: bigint | undefined }
+/** What the ledger says of time, read before a drain (LedgerReader.sealedThroughMs, undecidedFromMs). */
+interface FinalReading { sealed: bigint | undefined, undecidedFrom: bigint | undefined }
 
 /** Refusals that mean someone's decision for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
@@ -162,17 +162,17 @@ export class MarketCoordinator implements Startable {
   }
 
   /**
-   * The clock this node issues by: a window's grace also waits for the final vertices of a quorum of the stake to
-   * pass it (PlanClock.quorumThroughMs). A check reads `clock()`, which is never stricter, so what is issued by this
-   * one is due there. Until a quorum has a final vertex here the grace alone decides, as before.
+   * The clock this node issues by: a window's grace also waits for what this node holds undecided and stamped at or
+   * before the window's close (PlanClock.finalizing). A check reads `clock()`, which is never stricter, so what this
+   * one issues is due there.
    */
-  private issuerClock (final: FinalReading = this.finalReading()): PlanClock {
-    return { ...this.clock(final), ...(final.quorum === undefined ? {} : { quorumThroughMs: Number(final.quorum) }) }
+  private issuerClock (final: FinalReading): PlanClock {
+    return { ...this.clock(final), finalizing: { fromMs: final.undecidedFrom === undefined ? undefined : Number(final.undecidedFrom) } }
   }
 
   private finalReading (): FinalReading {
     const { reader } = this.c.dag
-    return { sealed: reader.sealedThroughMs(), quorum: reader.quorumThroughMs() }
+    return { sealed: reader.sealedThroughMs(), undecidedFrom: reader.undecidedFromMs() }
   }
 
   /** How a check reads the world when this node votes (Avalanche): its clock, its lag, its own re-execution. */
@@ -213,10 +213,13 @@ export class MarketCoordinator implements Startable {
       const keep = new Set(open)
       for (const id of this.dueSince.keys()) if (!keep.has(id)) this.dueSince.delete(id)
     }
+    // one reading for the walk (the undecided vertices' earliest time is a pass over them); a decision due by it is
+    // planned again on a fresh one before it is issued (caughtUp)
+    const reading = this.finalReading()
     for (const id of open) {
       if (!this.running) return
       const t = await this.c.state.taskRecord(id)
-      if (t !== undefined) await this.advance(t)
+      if (t !== undefined) await this.advance(t, reading)
     }
   }
 
@@ -308,9 +311,9 @@ export class MarketCoordinator implements Startable {
     return { nonce, t, step: await this.nodeView.step(t, this.issuerClock(final)) }
   }
 
-  private async advance (first: TaskRecord): Promise<void> {
+  private async advance (first: TaskRecord, reading: FinalReading): Promise<void> {
     const { reader } = this.c.dag
-    const planned = await this.nodeView.step(first, this.issuerClock())
+    const planned = await this.nodeView.step(first, this.issuerClock(reading))
     const taskId = fromHex(first.taskId)
     const chainId = reader.chainId
     const keys = this.c.identity

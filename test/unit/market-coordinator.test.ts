@@ -56,8 +56,8 @@ interface Fixture {
 }
 
 /** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
-async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit', quorumThroughMs?: () => bigint | undefined } = {}): Promise<Fixture> {
-  const { rule, quorumThroughMs, ...coordinatorInit } = init
+async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit', undecidedFromMs?: () => bigint | undefined } = {}): Promise<Fixture> {
+  const { rule, undecidedFromMs, ...coordinatorInit } = init
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
   const db = await openDatabase(join(dir, 'db'))
   const validator = generateKeyPair()
@@ -75,9 +75,9 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
       account: async (a: Uint8Array) => ({ nonce: next(a), balance: balances.get(toHex(a)) ?? 0n }),
       consensusRule: rule ?? 'avalanche',
       orderQuorum: () => rule === 'commit' ? { validators: [{ address: addressBytesFromPublicKey(validator.publicKey), stake: 1 }], quorum: 1 } : undefined,
-      // no vertex times here unless a test gives the quorum's: windows close on the wall-clock grace alone
+      // no vertex times here, and nothing undecided unless a test says so: windows close on the wall-clock grace
       sealedThroughMs: () => undefined,
-      quorumThroughMs: quorumThroughMs ?? (() => undefined)
+      undecidedFromMs: undecidedFromMs ?? (() => undefined)
     } as unknown as LedgerReader
   })
   const state = new MarketState({ db, dag, logger: silentLogger() })
@@ -303,41 +303,47 @@ test('a decision another validator issued, pending in an inserted vertex, is not
   }
 })
 
-test('the issuer closes a window once a quorum\'s final vertices pass its grace, not on the wall clock alone: an in-time reveal or result still finalizing is counted', async (t) => {
-  // the quorum's final vertices reach this far (signed time); the wall clock is a minute past everything below
-  let quorumMs: bigint | undefined
-  const f = await fixture(undefined, { quorumThroughMs: () => quorumMs })
+test('the issuer closes a window only once nothing stamped by its close is undecided here: an in-time reveal or result still finalizing is counted', async (t) => {
+  // the earliest signed time among the vertices with transactions this node holds undecided (undefined: none)
+  let undecidedMs: bigint | undefined
+  const f = await fixture(undefined, { undecidedFromMs: () => undecidedMs })
   const { coordinator, submitted, checkers, by, final } = f
-  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  const [requester, third] = [generateKeyPair(), generateKeyPair()]
+  const [cheap, dear] = [generateKeyPair(), generateKeyPair()]
   try {
-    const t0 = Date.now() - 60_000
-    const taskId = await auctionAt(f, t0, requester, cheap, dear)
+    // windows of 2 s and 2 s, a 1-s deadline: the wall clock is past every grace below, not past its longest wait
+    const t0 = Date.now() - 9500
+    await final(buildProviderRegister(by(cheap), cpuProvider(MIN_BOND)), t0)
+    await final(buildProviderRegister(by(dear), cpuProvider(MIN_BOND)), t0)
     await final(buildProviderRegister(by(third), cpuProvider(MIN_BOND)), t0)
+    const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
+    const { tx, taskId } = buildTaskAnnounce(by(requester), announce)
+    await final(tx, t0 + 1)
+    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
     const salt = new Uint8Array(32).fill(9)
     await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
-    // the reveal window closes at t0 + 1 + 4000, the grace (2 s) at t0 + 6001: the quorum is final through t0 + 5000
-    quorumMs = BigInt(t0 + 5000)
+    // the reveal window closes at t0 + 4001; the third bidder's reveal sits in a vertex stamped t0 + 3990, undecided
+    undecidedMs = BigInt(t0 + 3990)
     await coordinator.tick()
-    t.is(submitted.length, 0, 'the wall-clock grace is over, the quorum\'s final vertices are not past it: no award')
-    // the third bidder's reveal, stamped in the reveal window, becomes final only now
+    t.is(submitted.length, 0, 'the wall-clock grace is over, an in-time vertex is still finalizing: no award')
     await final(buildBidReveal(by(third), { taskId, price: 50n, salt }), t0 + 3990)
-    quorumMs = BigInt(t0 + 6002)
+    undecidedMs = BigInt(t0 + 4500)
     await coordinator.tick()
     t.is(submitted.length, 1)
     const award = submitted.shift() as Transaction
     const p = taskAwardKind.decode(award.payload)
-    t.is(p.considered.length, 3, 'the late-final reveal is considered')
+    t.is(p.considered.length, 3, 'the reveal final after the grace is considered')
     t.deepEqual(p.winners.map(w => toHex(w)), [toHex(addr(third))], 'and, cheapest, it wins')
     t.is(await checkers.get(TX_KIND_TASK_AWARD)?.(txInfo(encodeTx(award))), 'valid', 'a check (the grace alone) finds the later award due')
     await final(award, t0 + 6100)
 
-    // its deadline (award + 10 s) and the grace pass on the wall clock; its result, stamped in time, is not final yet
-    quorumMs = BigInt(t0 + 6100 + 10_000 + 1000)
+    // the deadline (t0 + 7100) and its grace pass on the wall clock; the result, stamped in time, is not final yet
+    undecidedMs = BigInt(t0 + 7000)
     await coordinator.tick()
-    t.is(submitted.length, 0, 'no late slash while the quorum\'s final vertices have not passed the deadline\'s grace')
-    await final(buildTaskResult(by(third), { taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(1), outputBytes: 16, profile: 'cpu-ref-v1' }), t0 + 6100 + 9000)
-    quorumMs = BigInt(t0 + 6100 + 10_000 + 2001)
-    f.balances.set(toHex(escrowAccount(taskId)), escrowOf(matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 10_000 })))
+    t.is(submitted.length, 0, 'no late slash while a vertex stamped by the deadline is undecided')
+    await final(buildTaskResult(by(third), { taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(1), outputBytes: 16, profile: 'cpu-ref-v1' }), t0 + 7000)
+    undecidedMs = undefined
+    f.balances.set(toHex(escrowAccount(taskId)), escrowOf(announce))
     await coordinator.tick()
     t.is(submitted.length, 1)
     t.is(submitted[0].kind, TX_KIND_TASK_SETTLE, 'the in-time result is paid, its provider not slashed')

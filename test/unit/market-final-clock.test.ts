@@ -3,7 +3,10 @@
 import test from 'ava'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { FinalClock } from '../../src/dag/final-clock.ts'
-import { nextStep } from '../../src/market/rules/plan.ts'
+import { FINALIZING_WAIT_MS, nextStep } from '../../src/market/rules/plan.ts'
+import { ProcessingIndex } from '../../src/dag/processing.ts'
+import type { VertexInfo } from '../../src/dag/vertex.ts'
+import { buildTransfer, encodeTx, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import type { TaskRecord } from '../../src/market/state/records.ts'
 
 test('the final clock is the earliest of the validators\' latest final vertex times, once every validator has one', (t) => {
@@ -58,26 +61,7 @@ test('past the bid window, an auction whose every in-time commit is revealed is 
   t.is(nextStep(task([]), { ...base, sealedThroughMs: bidsClose + 1 }).kind, 'award', 'no commit can still come: the empty award (then the refund) is due')
 })
 
-test('a quorum of the stake\'s reach is the latest time validators holding that stake are all final past', (t) => {
-  const [a, b, c, d] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
-  const clock = new FinalClock([a.publicKey, b.publicKey, c.publicKey, d.publicKey])
-  const weights = [1, 1, 1, 3]
-  t.is(clock.reachedByStake(weights, 4), undefined, 'nobody final yet')
-  clock.observe(a.publicKey, 500n)
-  clock.observe(b.publicKey, 300n)
-  clock.observe(c.publicKey, 100n)
-  t.is(clock.reachedByStake(weights, 3), 100n, 'a, b and c hold 3')
-  t.is(clock.reachedByStake(weights, 4), undefined, 'd (3 of the 6) is silent: no quorum of 4 is final anywhere')
-  clock.observe(d.publicKey, 200n)
-  t.is(clock.reachedByStake(weights, 4), 200n, 'd and a hold 4 and are final past 200')
-  t.is(clock.reachedByStake(weights, 6), 100n, 'all of the stake: the sealed reading')
-  t.is(clock.sealedThroughMs(), 100n)
-  clock.observe(c.publicKey, 9000n)
-  t.is(clock.reachedByStake(weights, 3), 300n, 'one validator stamping far ahead moves a reach of 3 only as far as the third one\'s')
-  t.is(clock.reachedByStake(weights, 4), 200n)
-})
-
-test('the issuer\'s grace waits for a quorum\'s final vertices to pass it; a check\'s (no quorum reading) for the wall clock alone', (t) => {
+test('the issuer\'s grace waits while a vertex stamped by the close is undecided here; a check\'s (no such reading) for the wall clock alone', (t) => {
   const task = {
     announcedAtMs: 1000,
     announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
@@ -88,8 +72,29 @@ test('the issuer\'s grace waits for a quorum\'s final vertices to pass it; a che
   const closes = 2500
   const base = { lateGraceMs: 2000, verificationWindowMs: 0, nowMs: closes + 5000 }
   t.is(nextStep(task, base).kind, 'award', 'a check: the grace is over')
-  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 2000 }).kind, 'wait', 'the issuer: the quorum is final only through the grace\'s end')
-  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 2001 }).kind, 'award')
-  t.is(nextStep(task, { ...base, quorumThroughMs: closes + 1000, sealedThroughMs: closes + 1 }).kind, 'award', 'every validator final past the close: nothing in time can come')
-  t.is(nextStep(task, { ...base, nowMs: closes + 1000, quorumThroughMs: closes + 3000 }).kind, 'wait', 'never before the wall-clock grace, which the checks read')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: closes } }).kind, 'wait', 'the issuer: a vertex stamped at the close is still undecided')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: closes + 1 } }).kind, 'award', 'what is undecided was stamped after the close')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: undefined } }).kind, 'award', 'nothing undecided (a quiet network)')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: closes - 500 }, sealedThroughMs: closes + 1 }).kind, 'award', 'every validator final past the close: nothing in time can come')
+  t.is(nextStep(task, { ...base, nowMs: closes + 1000, finalizing: { fromMs: undefined } }).kind, 'wait', 'never before the wall-clock grace, which the checks read')
+  t.is(nextStep(task, { ...base, nowMs: closes + 2000 + FINALIZING_WAIT_MS, finalizing: { fromMs: closes - 500 } }).kind, 'award', 'a vertex that never decides holds the task only so long')
+})
+
+test('the earliest undecided time is over the vertices that carry transactions, and leaves with them', (t) => {
+  const index = new ProcessingIndex()
+  const key = generateKeyPair()
+  let nonce = 0n
+  const transfer = (): TxInfo => txInfo(encodeTx(buildTransfer({ chainId: 'harmony-test', ...key, to: new Uint8Array(20), amount: 1n, nonce: nonce++, fee: 1n })))
+  // the index reads a vertex's id, signed time and transactions
+  const vertex = (id: string, timestampMs: bigint, txs: number): VertexInfo => ({ idHex: id, vertex: { timestampMs }, txs: Array.from({ length: txs }, transfer) }) as unknown as VertexInfo
+  t.is(index.earliestStampMs(), undefined)
+  const empty = vertex('e', 100n, 0)
+  const early = vertex('a', 200n, 1)
+  const late = vertex('b', 300n, 2)
+  for (const v of [empty, late, early]) index.add(v, 0)
+  t.is(index.earliestStampMs(), 200n, 'an empty vertex holds nothing in time')
+  index.drop(early)
+  t.is(index.earliestStampMs(), 300n)
+  index.drop(late)
+  t.is(index.earliestStampMs(), undefined)
 })

@@ -22,24 +22,29 @@ export interface PlanClock {
    */
   sealedThroughMs?: number
   /**
-   * The issuer's reading only (a check leaves it out, and reads the wall-clock grace alone): how far the final
-   * vertices of validators holding a quorum of the stake reach (LedgerReader.quorumThroughMs). A window the grace
-   * closes on the wall clock is closed for the issuer only once they reach past it too: under load a vertex stamped
-   * before a close becomes final seconds after it, and the grace alone left its in-time reveals out of the award
-   * (`excluded`; every bid of a task excluded, the task expired) and could slash a provider whose in-time result was
-   * still finalizing. It moves while the ledger finalizes, so a silent validator delays nothing more than before.
+   * The issuer's reading only (a check leaves it out and reads the wall-clock grace alone): the earliest signed time
+   * among the vertices it holds undecided that carry transactions (LedgerReader.undecidedFromMs; `fromMs` undefined:
+   * none). A window the grace closes on the wall clock is closed for the issuer only once nothing stamped at or before
+   * the close is still finalizing here: under load a vertex stamped before a close becomes final seconds after it, and
+   * the grace alone left its in-time reveals out of the award (`excluded`; a task whose every bid was excluded
+   * expired) and could slash a provider whose in-time result was still finalizing.
    */
-  quorumThroughMs?: number
+  finalizing?: { fromMs: number | undefined }
 }
 
+/** The most the issuer waits past a grace for vertices still finalizing (one that never decides must not hold a task). */
+export const FINALIZING_WAIT_MS = 10_000
+
 /**
- * True when `moment` plus the grace has passed on the clock: the wall clock, and for the issuer the quorum's final
- * vertices too (or every validator's final vertices reach past the moment itself: nothing in time can still come).
+ * True when `moment` plus the grace has passed on the wall clock and, for the issuer, nothing stamped at or before
+ * `moment` is still finalizing here (or every validator's final vertices reach past it: nothing in time can still come).
  */
 function graceOver (clock: PlanClock, moment: number): boolean {
   if (clock.nowMs < moment + clock.lateGraceMs) return false
-  if (clock.quorumThroughMs === undefined) return true
-  return clock.quorumThroughMs > moment + clock.lateGraceMs || (clock.sealedThroughMs !== undefined && clock.sealedThroughMs > moment)
+  if (clock.finalizing === undefined || clock.nowMs >= moment + clock.lateGraceMs + FINALIZING_WAIT_MS) return true
+  if (clock.sealedThroughMs !== undefined && clock.sealedThroughMs > moment) return true
+  const from = clock.finalizing.fromMs
+  return from === undefined || from > moment
 }
 
 export type Step =
