@@ -26,6 +26,7 @@ import { DagStore } from './store.ts'
 import { VertexBodyLog } from './body-log.ts'
 import { TxAdmission } from './tx-admission.ts'
 import { txStatus, type TxStatusView } from './tx-status.ts'
+import type { TxInfo } from './tx.ts'
 import type { SignatureVerifier } from './verify-pool.ts'
 import { MAX_VERTEX_TXS, vertexAuthor, type VertexInfo } from './vertex.ts'
 import { VertexBuilder } from './vertex-builder.ts'
@@ -157,8 +158,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
   finalityP50Ms (): number { return this.admissionControl.finalityP50Ms() }
   /** How far every validator's final vertices reach in signed time (final-clock.ts); undefined until all have one. */
   sealedThroughMs (): bigint | undefined { return this.decisions.finalClock.sealedThroughMs() }
-  /** The earliest signed time among undecided vertices here that carry transactions (processing.ts); undefined: none. */
-  undecidedFromMs (): bigint | undefined { return this.processing.earliestStampMs() }
+  /** Transactions of `kinds` in the vertices this node holds undecided, with those vertices' signed times. */
+  undecidedOf (kinds: ReadonlySet<number>): Array<{ tx: TxInfo, stampMs: bigint }> { return this.processing.ofKinds(kinds) }
   /** Set when a decision could not be committed: the ledger decides nothing more until restarted. */
   get halted (): DagError | undefined { return this.decisions.halted }
   // fixed by the genesis and the identity: computed once (hex of a 1,952-byte key per submit was 5% of ingest)

@@ -57,15 +57,16 @@ export class ProcessingIndex {
   }
 
   /**
-   * The earliest signed time among the undecided vertices that carry transactions (undefined: none). The market's
-   * issuer reads it to close a window: a vertex stamped before the close may hold an in-time bid or result.
+   * The transactions of `kinds` in undecided vertices, each with the signed time of the vertex holding it (a
+   * transaction two vertices carry comes twice). The market's issuer reads it to close a window: an undecided
+   * vertex stamped before the close may hold an in-time reveal or result.
    */
-  earliestStampMs (): bigint | undefined {
-    let min: bigint | undefined
+  ofKinds (kinds: ReadonlySet<number>): Array<{ tx: TxInfo, stampMs: bigint }> {
+    const out: Array<{ tx: TxInfo, stampMs: bigint }> = []
     for (const info of this.infos.values()) {
-      if (info.txs.length > 0 && (min === undefined || info.vertex.timestampMs < min)) min = info.vertex.timestampMs
+      for (const tx of info.txs) if (kinds.has(tx.tx.kind)) out.push({ tx, stampMs: info.vertex.timestampMs })
     }
-    return min
+    return out
   }
 
   /** Transactions in undecided vertices (each counted once, however many vertices hold it). */

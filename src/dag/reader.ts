@@ -62,10 +62,10 @@ export interface LedgerReader {
    */
   sealedThroughMs: () => bigint | undefined
   /**
-   * The earliest signed time among the vertices this node holds undecided that carry transactions; undefined when it
-   * holds none. What is stamped before a moment and not final yet is here (or not received yet).
+   * The transactions of `kinds` in the vertices this node holds undecided, each with the signed time of its vertex:
+   * what is stamped before a moment and not final yet is here (or not received yet).
    */
-  undecidedFromMs: () => bigint | undefined
+  undecidedOf: (kinds: ReadonlySet<number>) => Array<{ tx: TxInfo, stampMs: bigint }>
   /** True while this node withholds its vote from a processing vertex (an outside check pending or failed). */
   isHeld: (vertexId: string) => boolean
   /** Processing vertices this node withholds its vote from. */

@@ -298,7 +298,7 @@ export function ledgerReader (ledger: DagLedger): LedgerReader {
     },
     genesisState: () => ({ vertexId: ledger.graph.genesisId, accounts: ledger.genesis.allocations.map(a => ({ address: a.address, balance: a.balance })) }),
     sealedThroughMs: () => ledger.sealedThroughMs(),
-    undecidedFromMs: () => ledger.undecidedFromMs(),
+    undecidedOf: (kinds) => ledger.undecidedOf(kinds),
     isHeld: (vertexId) => ledger.core.isHeld(vertexId),
     heldCount: () => ledger.external.heldCount()
   }

@@ -29,20 +29,27 @@ import type { Transaction, TxInfo } from '../dag/tx.ts'
 import type { VertexInfo } from '../dag/vertex.ts'
 import { bondAccount, escrowAccount, reexecAccount } from './accounts.ts'
 import {
-  buildBondSlash, buildTaskAward, buildTaskReexec, buildTaskSettle, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE
+  buildBondSlash, buildTaskAward, buildTaskReexec, buildTaskSettle, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD,
+  TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
 } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
 import { agreedReexecution, escrowOfRecord, nextStep, type PlanClock, type Quorum, type Step } from './rules/plan.ts'
 import { slashAmount } from './rules/settle.ts'
-import { awardTaskOf, revealedBids } from './state/apply.ts'
+import { awardTaskOf, marketTaskIdsOf, revealedBids } from './state/apply.ts'
 import { type TaskRecord, taskView } from './state/records.ts'
 import type { CoordinatorComponents, CoordinatorInit } from './coordinator-types.ts'
 import { type CheckView, DecisionChecks } from './decision-checks.ts'
 
 export type { CoordinatorComponents, CoordinatorInit, Reexecute } from './coordinator-types.ts'
 
-/** What the ledger says of time, read before a drain (LedgerReader.sealedThroughMs, undecidedFromMs). */
-interface FinalReading { sealed: bigint | undefined, undecidedFrom: bigint | undefined }
+/**
+ * What the ledger says of time, read before a drain: the final clock (LedgerReader.sealedThroughMs) and, for the
+ * issuer, the earliest signed time of each task's reveals and results in vertices undecided here (undecidedOf).
+ */
+interface FinalReading { sealed: bigint | undefined, undecided?: ReadonlyMap<string, number> }
+
+/** What can still be in time for a task while its vertex is undecided: reveals (single and batched) and results. */
+const FINALIZING_KINDS: ReadonlySet<number> = new Set([TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_TASK_RESULT])
 
 /** Refusals that mean someone's decision for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
@@ -166,13 +173,21 @@ export class MarketCoordinator implements Startable {
    * before the window's close (PlanClock.finalizing). A check reads `clock()`, which is never stricter, so what this
    * one issues is due there.
    */
-  private issuerClock (final: FinalReading): PlanClock {
-    return { ...this.clock(final), finalizing: { fromMs: final.undecidedFrom === undefined ? undefined : Number(final.undecidedFrom) } }
+  private issuerClock (final: FinalReading, taskId: string): PlanClock {
+    return { ...this.clock(final), finalizing: { fromMs: final.undecided?.get(taskId) } }
   }
 
-  private finalReading (): FinalReading {
+  /** The final clock, and for the issuer the earliest undecided reveal or result of each task (FINALIZING_KINDS). */
+  private finalReading (issuer = false): FinalReading {
     const { reader } = this.c.dag
-    return { sealed: reader.sealedThroughMs(), undecidedFrom: reader.undecidedFromMs() }
+    const sealed = reader.sealedThroughMs()
+    if (!issuer) return { sealed }
+    const undecided = new Map<string, number>()
+    for (const { tx, stampMs } of reader.undecidedOf(FINALIZING_KINDS)) {
+      const ms = Number(stampMs)
+      for (const id of marketTaskIdsOf(tx)) if (ms < (undecided.get(id) ?? Infinity)) undecided.set(id, ms)
+    }
+    return { sealed, undecided }
   }
 
   /** How a check reads the world when this node votes (Avalanche): its clock, its lag, its own re-execution. */
@@ -215,7 +230,7 @@ export class MarketCoordinator implements Startable {
     }
     // one reading for the walk (the undecided vertices' earliest time is a pass over them); a decision due by it is
     // planned again on a fresh one before it is issued (caughtUp)
-    const reading = this.finalReading()
+    const reading = this.finalReading(true)
     for (const id of open) {
       if (!this.running) return
       const t = await this.c.state.taskRecord(id)
@@ -304,16 +319,16 @@ export class MarketCoordinator implements Startable {
   private async caughtUp (taskId: string, account: Uint8Array): Promise<{ nonce: bigint, t: TaskRecord, step: Step } | undefined> {
     const nonce = (await this.c.dag.reader.account(account)).nonce
     // read before the drain: every vertex that moved it past a window's close is then applied to the state
-    const final = this.finalReading()
+    const final = this.finalReading(true)
     await this.c.state.caughtUp()
     const t = await this.c.state.taskRecord(taskId)
     if (t === undefined) return undefined
-    return { nonce, t, step: await this.nodeView.step(t, this.issuerClock(final)) }
+    return { nonce, t, step: await this.nodeView.step(t, this.issuerClock(final, taskId)) }
   }
 
   private async advance (first: TaskRecord, reading: FinalReading): Promise<void> {
     const { reader } = this.c.dag
-    const planned = await this.nodeView.step(first, this.issuerClock(reading))
+    const planned = await this.nodeView.step(first, this.issuerClock(reading, first.taskId))
     const taskId = fromHex(first.taskId)
     const chainId = reader.chainId
     const keys = this.c.identity

@@ -21,7 +21,7 @@ import type { OrderChecker, OrderPoint } from '../../src/dag/order-checkers.ts'
 import type { LedgerReader } from '../../src/dag/reader.ts'
 import { encodeTx, type Transaction, txInfo, type TxInfo } from '../../src/dag/tx.ts'
 import {
-  bondAccount, bondSlashKind, buildBidCommit, buildBidReveal, buildBondSlash, buildProviderRegister, buildTaskAnnounce, escrowAccount, MarketCoordinator,
+  bondAccount, bondSlashKind, buildBidCommit, buildBidReveal, buildBidReveals, buildBondSlash, buildProviderRegister, buildTaskAnnounce, escrowAccount, MarketCoordinator,
   MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
@@ -56,8 +56,8 @@ interface Fixture {
 }
 
 /** A MarketState on LevelDB and a one-validator coordinator over a ledger double that records what it submits. */
-async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit', undecidedFromMs?: () => bigint | undefined } = {}): Promise<Fixture> {
-  const { rule, undecidedFromMs, ...coordinatorInit } = init
+async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule?: 'commit', undecided?: () => Array<{ tx: TxInfo, stampMs: bigint }> } = {}): Promise<Fixture> {
+  const { rule, undecided, ...coordinatorInit } = init
   const dir = await mkdtemp(join(tmpdir(), 'harmony-market-coordinator-'))
   const db = await openDatabase(join(dir, 'db'))
   const validator = generateKeyPair()
@@ -77,7 +77,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
       orderQuorum: () => rule === 'commit' ? { validators: [{ address: addressBytesFromPublicKey(validator.publicKey), stake: 1 }], quorum: 1 } : undefined,
       // no vertex times here, and nothing undecided unless a test says so: windows close on the wall-clock grace
       sealedThroughMs: () => undefined,
-      undecidedFromMs: undecidedFromMs ?? (() => undefined)
+      undecidedOf: (kinds: ReadonlySet<number>) => (undecided?.() ?? []).filter(x => kinds.has(x.tx.tx.kind))
     } as unknown as LedgerReader
   })
   const state = new MarketState({ db, dag, logger: silentLogger() })
@@ -303,31 +303,33 @@ test('a decision another validator issued, pending in an inserted vertex, is not
   }
 })
 
-test('the issuer closes a window only once nothing stamped by its close is undecided here: an in-time reveal or result still finalizing is counted', async (t) => {
-  // the earliest signed time among the vertices with transactions this node holds undecided (undefined: none)
-  let undecidedMs: bigint | undefined
-  const f = await fixture(undefined, { undecidedFromMs: () => undecidedMs })
+test('the issuer closes a window only once no reveal or result of the task stamped by its close is undecided here: one still finalizing is counted', async (t) => {
+  // the transactions in vertices this node holds undecided, with their vertices' signed times
+  let undecided: Array<{ tx: Transaction, stampMs: number }> = []
+  const f = await fixture(undefined, { undecided: () => undecided.map(u => ({ tx: txInfo(encodeTx(u.tx)), stampMs: BigInt(u.stampMs) })) })
   const { coordinator, submitted, checkers, by, final } = f
-  const [requester, third] = [generateKeyPair(), generateKeyPair()]
-  const [cheap, dear] = [generateKeyPair(), generateKeyPair()]
+  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
     // windows of 2 s and 2 s, a 1-s deadline: the wall clock is past every grace below, not past its longest wait
     const t0 = Date.now() - 9500
-    await final(buildProviderRegister(by(cheap), cpuProvider(MIN_BOND)), t0)
-    await final(buildProviderRegister(by(dear), cpuProvider(MIN_BOND)), t0)
-    await final(buildProviderRegister(by(third), cpuProvider(MIN_BOND)), t0)
+    for (const k of [cheap, dear, third]) await final(buildProviderRegister(by(k), cpuProvider(MIN_BOND)), t0)
     const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
     const { tx, taskId } = buildTaskAnnounce(by(requester), announce)
     await final(tx, t0 + 1)
     await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
     const salt = new Uint8Array(32).fill(9)
+    const elsewhere = new Uint8Array(32).fill(7) // a task this node knows nothing of
     await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
-    // the reveal window closes at t0 + 4001; the third bidder's reveal sits in a vertex stamped t0 + 3990, undecided
-    undecidedMs = BigInt(t0 + 3990)
+    // the reveal window closes at t0 + 4001. Another task's reveal undecided since t0 + 100 holds nothing here
+    const otherReveal = buildBidReveal(by(dear), { taskId: elsewhere, price: 1n, salt })
+    undecided = [{ tx: otherReveal, stampMs: t0 + 100 }]
+    // the third bidder's reveal (in a batch with another task's) sits in a vertex stamped t0 + 3990, undecided
+    const batch = buildBidReveals(by(third), [{ taskId: elsewhere, price: 50n, salt }, { taskId, price: 50n, salt }])
+    undecided.push({ tx: batch, stampMs: t0 + 3990 })
     await coordinator.tick()
-    t.is(submitted.length, 0, 'the wall-clock grace is over, an in-time vertex is still finalizing: no award')
-    await final(buildBidReveal(by(third), { taskId, price: 50n, salt }), t0 + 3990)
-    undecidedMs = BigInt(t0 + 4500)
+    t.is(submitted.length, 0, 'the wall-clock grace is over, an in-time reveal of the task is still finalizing: no award')
+    await final(batch, t0 + 3990)
+    undecided = [{ tx: otherReveal, stampMs: t0 + 100 }]
     await coordinator.tick()
     t.is(submitted.length, 1)
     const award = submitted.shift() as Transaction
@@ -338,11 +340,12 @@ test('the issuer closes a window only once nothing stamped by its close is undec
     await final(award, t0 + 6100)
 
     // the deadline (t0 + 7100) and its grace pass on the wall clock; the result, stamped in time, is not final yet
-    undecidedMs = BigInt(t0 + 7000)
+    const result = buildTaskResult(by(third), { taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(1), outputBytes: 16, profile: 'cpu-ref-v1' })
+    undecided = [{ tx: result, stampMs: t0 + 7000 }]
     await coordinator.tick()
-    t.is(submitted.length, 0, 'no late slash while a vertex stamped by the deadline is undecided')
-    await final(buildTaskResult(by(third), { taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32).fill(1), outputBytes: 16, profile: 'cpu-ref-v1' }), t0 + 7000)
-    undecidedMs = undefined
+    t.is(submitted.length, 0, 'no late slash while the winner\'s in-time result is undecided')
+    await final(result, t0 + 7000)
+    undecided = []
     f.balances.set(toHex(escrowAccount(taskId)), escrowOf(announce))
     await coordinator.tick()
     t.is(submitted.length, 1)

@@ -7,6 +7,7 @@ import { FINALIZING_WAIT_MS, nextStep } from '../../src/market/rules/plan.ts'
 import { ProcessingIndex } from '../../src/dag/processing.ts'
 import type { VertexInfo } from '../../src/dag/vertex.ts'
 import { buildTransfer, encodeTx, txInfo, type TxInfo } from '../../src/dag/tx.ts'
+import { TX_KIND_TRANSFER } from '../../src/dag/tx-kinds.ts'
 import type { TaskRecord } from '../../src/market/state/records.ts'
 
 test('the final clock is the earliest of the validators\' latest final vertex times, once every validator has one', (t) => {
@@ -72,29 +73,28 @@ test('the issuer\'s grace waits while a vertex stamped by the close is undecided
   const closes = 2500
   const base = { lateGraceMs: 2000, verificationWindowMs: 0, nowMs: closes + 5000 }
   t.is(nextStep(task, base).kind, 'award', 'a check: the grace is over')
-  t.is(nextStep(task, { ...base, finalizing: { fromMs: closes } }).kind, 'wait', 'the issuer: a vertex stamped at the close is still undecided')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: closes } }).kind, 'wait', 'the issuer: a vertex with a reveal of this task stamped at the close is still undecided')
   t.is(nextStep(task, { ...base, finalizing: { fromMs: closes + 1 } }).kind, 'award', 'what is undecided was stamped after the close')
-  t.is(nextStep(task, { ...base, finalizing: { fromMs: undefined } }).kind, 'award', 'nothing undecided (a quiet network)')
+  t.is(nextStep(task, { ...base, finalizing: { fromMs: undefined } }).kind, 'award', 'nothing of this task undecided (a quiet network)')
   t.is(nextStep(task, { ...base, finalizing: { fromMs: closes - 500 }, sealedThroughMs: closes + 1 }).kind, 'award', 'every validator final past the close: nothing in time can come')
   t.is(nextStep(task, { ...base, nowMs: closes + 1000, finalizing: { fromMs: undefined } }).kind, 'wait', 'never before the wall-clock grace, which the checks read')
   t.is(nextStep(task, { ...base, nowMs: closes + 2000 + FINALIZING_WAIT_MS, finalizing: { fromMs: closes - 500 } }).kind, 'award', 'a vertex that never decides holds the task only so long')
 })
 
-test('the earliest undecided time is over the vertices that carry transactions, and leaves with them', (t) => {
+test('the undecided transactions of some kinds come with their vertex\'s signed time, and leave with it', (t) => {
   const index = new ProcessingIndex()
   const key = generateKeyPair()
   let nonce = 0n
   const transfer = (): TxInfo => txInfo(encodeTx(buildTransfer({ chainId: 'harmony-test', ...key, to: new Uint8Array(20), amount: 1n, nonce: nonce++, fee: 1n })))
   // the index reads a vertex's id, signed time and transactions
   const vertex = (id: string, timestampMs: bigint, txs: number): VertexInfo => ({ idHex: id, vertex: { timestampMs }, txs: Array.from({ length: txs }, transfer) }) as unknown as VertexInfo
-  t.is(index.earliestStampMs(), undefined)
-  const empty = vertex('e', 100n, 0)
+  const transfers = new Set([TX_KIND_TRANSFER])
+  t.deepEqual(index.ofKinds(transfers), [])
   const early = vertex('a', 200n, 1)
   const late = vertex('b', 300n, 2)
-  for (const v of [empty, late, early]) index.add(v, 0)
-  t.is(index.earliestStampMs(), 200n, 'an empty vertex holds nothing in time')
-  index.drop(early)
-  t.is(index.earliestStampMs(), 300n)
+  for (const v of [late, early]) index.add(v, 0)
+  t.deepEqual(index.ofKinds(transfers).map(x => [x.tx.idHex, x.stampMs]), [...late.txs.map(x => [x.idHex, 300n]), [early.txs[0].idHex, 200n]])
+  t.deepEqual(index.ofKinds(new Set([TX_KIND_TRANSFER + 1])), [], 'other kinds only')
   index.drop(late)
-  t.is(index.earliestStampMs(), undefined)
+  t.deepEqual(index.ofKinds(transfers).map(x => x.stampMs), [200n])
 })

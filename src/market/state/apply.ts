@@ -281,6 +281,15 @@ export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>, entry?: numb
   }
 }
 
+/** Every task a market transaction names (a batch: each entry's); none for another kind. */
+export function marketTaskIdsOf (tx: Pick<TxInfo, 'tx' | 'account'>): string[] {
+  const p = tx.tx.payload
+  if (tx.tx.kind === TX_KIND_BID_COMMITS) return bidCommitsKind.decode(p).map(e => toHex(e.taskId))
+  if (tx.tx.kind === TX_KIND_BID_REVEALS) return bidRevealsKind.decode(p).map(e => toHex(e.taskId))
+  const id = marketTaskIdOf(tx)
+  return id === undefined ? [] : [id]
+}
+
 function entryTask (entries: Array<{ taskId: Uint8Array }>, entry: number | undefined): string | undefined {
   const e = entry === undefined ? undefined : entries[entry]
   return e === undefined ? undefined : toHex(e.taskId)
