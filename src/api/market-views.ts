@@ -98,12 +98,14 @@ export function bidToRpc (b: BidView): BidRecord {
 
 /** Why a task has no winner, for `market_bids.note`. */
 export function bidsNote (t: TaskView, bids: BidView[]): string | null {
-  if (t.awards.length > 0) return null
+  // an expired task has its award too, one with no winner: the note says why
+  if (t.awards.some(a => a.winners.length > 0)) return null
   if (t.phase === 'bidding' || t.phase === 'revealing') return bids.length === 0 ? 'no bids yet' : null
   if (t.phase === 'cancelled') return 'cancelled: the requester cancelled the task before an award'
   if (bids.length === 0) return 'no-bid: no provider bid in the bid window'
-  if (!bids.some(b => b.status === 'revealed' || b.status === 'won' || b.status === 'lost')) return 'no-valid-bid: every bid was invalid or unrevealed'
-  return null
+  if (bids.some(b => b.status === 'revealed' || b.status === 'won' || b.status === 'lost')) return null
+  if (bids.some(b => b.status === 'excluded')) return 'excluded: in-time reveals were final only after the award was issued (each provider proves its bid with its commit and reveal)'
+  return 'no-valid-bid: every bid was invalid or unrevealed'
 }
 
 export function providerToRpc (p: ProviderView, kemKeyHash: string, lastHeartbeatMs: number | null = null): ProviderRecord {

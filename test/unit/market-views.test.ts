@@ -2,7 +2,11 @@ import test from 'ava'
 import { bidsNote } from '../../src/api/market-views.ts'
 import type { BidView, TaskView } from '../../src/market/state/reader.ts'
 
-const task = (phase: TaskView['phase'], awards = 0): TaskView => ({ phase, awards: Array.from({ length: awards }, () => ({})) } as unknown as TaskView)
+/** A task in `phase` with `awards` award rounds of one winner each (`expired`: the one award an expiry has, with none). */
+const task = (phase: TaskView['phase'], awards = 0): TaskView => ({
+  phase,
+  awards: phase === 'expired' ? [{ winners: [] }] : Array.from({ length: awards }, () => ({ winners: ['p'] }))
+} as unknown as TaskView)
 const bid = (status: BidView['status']): BidView => ({ status } as unknown as BidView)
 
 test('market_bids says why a task has no winner: a cancel before the award is not a lack of valid bids', (t) => {
@@ -11,4 +15,5 @@ test('market_bids says why a task has no winner: a cancel before the award is no
   t.is(bidsNote(task('expired'), []), 'no-bid: no provider bid in the bid window')
   t.is(bidsNote(task('bidding'), []), 'no bids yet')
   t.is(bidsNote(task('settled', 1), [bid('won')]), null)
+  t.is(bidsNote(task('expired'), [bid('excluded'), bid('invalid')]), 'excluded: in-time reveals were final only after the award was issued (each provider proves its bid with its commit and reveal)')
 })
