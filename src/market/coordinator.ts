@@ -169,9 +169,9 @@ export class MarketCoordinator implements Startable {
   }
 
   /**
-   * The clock this node issues by: a window's grace also waits for what this node holds undecided and stamped at or
-   * before the window's close (PlanClock.finalizing). A check reads `clock()`, which is never stricter, so what this
-   * one issues is due there.
+   * The clock this node issues by: a window's grace also waits for the task's reveals and results this node holds
+   * undecided, stamped at or before the window's close (PlanClock.finalizing). A check reads `clock()`, which is never
+   * stricter, so what this one issues is due there.
    */
   private issuerClock (final: FinalReading, taskId: string): PlanClock {
     return { ...this.clock(final), finalizing: { fromMs: final.undecided?.get(taskId) } }
@@ -228,7 +228,7 @@ export class MarketCoordinator implements Startable {
       const keep = new Set(open)
       for (const id of this.dueSince.keys()) if (!keep.has(id)) this.dueSince.delete(id)
     }
-    // one reading for the walk (the undecided vertices' earliest time is a pass over them); a decision due by it is
+    // one reading for the walk (a pass over the undecided vertices' reveals and results); a decision due by it is
     // planned again on a fresh one before it is issued (caughtUp)
     const reading = this.finalReading(true)
     for (const id of open) {

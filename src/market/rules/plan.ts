@@ -23,9 +23,9 @@ export interface PlanClock {
   sealedThroughMs?: number
   /**
    * The issuer's reading only (a check leaves it out and reads the wall-clock grace alone): the earliest signed time
-   * among the vertices it holds undecided that carry transactions (LedgerReader.undecidedFromMs; `fromMs` undefined:
-   * none). A window the grace closes on the wall clock is closed for the issuer only once nothing stamped at or before
-   * the close is still finalizing here: under load a vertex stamped before a close becomes final seconds after it, and
+   * among the vertices it holds undecided that carry a reveal or a result of this task (LedgerReader.undecidedOf;
+   * `fromMs` undefined: none). A window the grace closes on the wall clock is closed for the issuer only once none of
+   * them stamped at or before the close is still finalizing here: under load a vertex stamped before a close becomes final seconds after it, and
    * the grace alone left its in-time reveals out of the award (`excluded`; a task whose every bid was excluded
    * expired) and could slash a provider whose in-time result was still finalizing.
    */
@@ -36,8 +36,9 @@ export interface PlanClock {
 export const FINALIZING_WAIT_MS = 10_000
 
 /**
- * True when `moment` plus the grace has passed on the wall clock and, for the issuer, nothing stamped at or before
- * `moment` is still finalizing here (or every validator's final vertices reach past it: nothing in time can still come).
+ * True when `moment` plus the grace has passed on the wall clock and, for the issuer, none of the task's reveals or
+ * results stamped at or before `moment` is still finalizing here (or every validator's final vertices reach past it:
+ * nothing in time can still come), or it waited FINALIZING_WAIT_MS more.
  */
 function graceOver (clock: PlanClock, moment: number): boolean {
   if (clock.nowMs < moment + clock.lateGraceMs) return false
