@@ -27,15 +27,19 @@ test('the final clock is the earliest of the validators\' latest final vertex ti
   t.is(clock.sealedThroughMs(), 200n)
 })
 
-test('the first award waits for the grace unless every validator is final past the reveal window', (t) => {
-  const task = {
+/** A task announced at 1,000 (windows of 1,000 and 500 ms: the reveals close at 2,500) whose one bidder has not revealed (yet). */
+function unrevealedTask (): TaskRecord {
+  return {
     announcedAtMs: 1000,
     announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
     awards: [],
-    // one bidder committed and has not revealed (yet)
     bids: new Map([['p0', { provider: 'p0', commitTx: 'c0', commitTimeMs: 1500, commitment: '00' }]]),
     cancelRequested: false
   } as unknown as TaskRecord
+}
+
+test('the first award waits for the grace unless every validator is final past the reveal window', (t) => {
+  const task = unrevealedTask()
   const closes = 2500
   const base = { lateGraceMs: 2000, verificationWindowMs: 0 }
   t.is(nextStep(task, { ...base, nowMs: closes + 100 }).kind, 'wait')
@@ -63,13 +67,7 @@ test('past the bid window, an auction whose every in-time commit is revealed is 
 })
 
 test('the issuer\'s grace waits while a vertex stamped by the close is undecided here; a check\'s (no such reading) for the wall clock alone', (t) => {
-  const task = {
-    announcedAtMs: 1000,
-    announce: { budget: 10n, redundancy: 1, verification: 'none', bidWindowMs: 1000, revealWindowMs: 500 },
-    awards: [],
-    bids: new Map([['p0', { provider: 'p0', commitTx: 'c0', commitTimeMs: 1500, commitment: '00' }]]),
-    cancelRequested: false
-  } as unknown as TaskRecord
+  const task = unrevealedTask()
   const closes = 2500
   const base = { lateGraceMs: 2000, verificationWindowMs: 0, nowMs: closes + 5000 }
   t.is(nextStep(task, base).kind, 'award', 'a check: the grace is over')
