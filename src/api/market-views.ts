@@ -103,8 +103,10 @@ export function bidsNote (t: TaskView, bids: BidView[]): string | null {
   if (t.phase === 'bidding' || t.phase === 'revealing') return bids.length === 0 ? 'no bids yet' : null
   if (t.phase === 'cancelled') return 'cancelled: the requester cancelled the task before an award'
   if (bids.length === 0) return 'no-bid: no provider bid in the bid window'
-  if (bids.some(b => b.status === 'revealed' || b.status === 'won' || b.status === 'lost')) return null
+  // a bid never revealed reads `lost: unrevealed` once the award is in: not a valid bid
+  if (bids.some(b => b.status === 'revealed' || b.status === 'won' || (b.status === 'lost' && b.lossReason !== 'unrevealed'))) return null
   if (bids.some(b => b.status === 'excluded')) return 'excluded: in-time reveals were final only after the award was issued (each provider proves its bid with its commit and reveal)'
+  if (bids.every(b => b.lossReason === 'late')) return 'no-valid-bid: every reveal came after the reveal window (a longer reveal window leaves busy providers more time)'
   return 'no-valid-bid: every bid was invalid or unrevealed'
 }
 
