@@ -14,6 +14,7 @@ import { buildDepositAttest, buildDepositCredit, depositAccount, registerBridgeK
 import type { DagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { ledgerReader } from '../../src/dag/service.ts'
+import { TX_KIND_TRANSFER } from '../../src/dag/tx-kinds.ts'
 import { advanceCut, cutTree, decodeCut, encodeCut, genesisCut } from '../../src/dag/state-cut.ts'
 import { advanceCutToSlot } from '../../src/dag/slot-cut.ts'
 import { close, network, type Node, open, roots, runUntil, START, statuses, step } from '../helpers/commit-ledgers.ts'
@@ -361,5 +362,22 @@ test('the state after a committed slot: a cut over the order (not one vertex\'s 
   // the double spend's sender: one of its two spends in the cut, its nonce used once
   const sender = decodeCut(fromHex(bytes[0])).accounts.get(toHex(parseAddress(addressOf(users[0]))))
   t.is(sender?.nonce, 1n)
+  for (const n of nodes) await close(n)
+})
+
+test('a transaction in a vertex not yet final is read with that vertex\'s signed time at every node (the market issuer\'s reading), and not once final', async t => {
+  const { nodes, users, genesis } = await network()
+  const transfers = new Set([TX_KIND_TRANSFER])
+  const id = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 500n, 0n))
+  t.deepEqual(ledgerReader(nodes[0].ledger).undecidedOf(transfers), [], 'queued, in no vertex yet')
+  const built = await step([nodes])
+  const carrier = built.find(v => v.txs.some(x => x.idHex === id))
+  if (carrier === undefined) return t.fail('a vertex carries the transfer')
+  for (const n of nodes) {
+    t.deepEqual(ledgerReader(n.ledger).undecidedOf(transfers).map(u => [u.tx.idHex, u.stampMs]), [[id, carrier.vertex.timestampMs]])
+    t.deepEqual(ledgerReader(n.ledger).undecidedOf(new Set([TX_KIND_TRANSFER + 100])), [], 'only the kinds asked for')
+  }
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, id)).every(s => s === 'final')) >= 0)
+  for (const n of nodes) t.deepEqual(ledgerReader(n.ledger).undecidedOf(transfers), [])
   for (const n of nodes) await close(n)
 })
