@@ -55,4 +55,9 @@ export interface CoordinatorComponents {
   onIssued?: (kind: 'award' | 'settle' | 'slash' | 'reexec', detail: string) => void
   /** Counts decisions refused where the commit rule's order reached them (metrics.ts). */
   onOrderRefused?: (kind: 'award' | 'settle' | 'slash', verdict: 'pending' | 'invalid') => void
+  /**
+   * After each walk: the open tasks whose award or late slash is due on the wall clock and held here for a reveal
+   * or result of theirs stamped in time and still finalizing (PlanClock.finalizing; metrics.ts).
+   */
+  onFinalizingHeld?: (tasks: number) => void
 }

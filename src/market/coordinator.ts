@@ -177,6 +177,11 @@ export class MarketCoordinator implements Startable {
     return { ...this.clock(final), finalizing: { fromMs: final.undecided?.get(taskId) } }
   }
 
+  /** True when the task's next decision is due on the wall-clock grace but waits for its reveals or results here. */
+  private heldFinalizing (t: TaskRecord, reading: FinalReading): boolean {
+    return nextStep(t, this.issuerClock(reading, t.taskId)).kind === 'wait' && nextStep(t, this.clock(reading)).kind !== 'wait'
+  }
+
   /** The final clock, and for the issuer the earliest undecided reveal or result of each task (FINALIZING_KINDS). */
   private finalReading (issuer = false): FinalReading {
     const { reader } = this.c.dag
@@ -231,11 +236,15 @@ export class MarketCoordinator implements Startable {
     // one reading for the walk (a pass over the undecided vertices' reveals and results); a decision due by it is
     // planned again on a fresh one before it is issued (caughtUp)
     const reading = this.finalReading(true)
+    let held = 0
     for (const id of open) {
       if (!this.running) return
       const t = await this.c.state.taskRecord(id)
-      if (t !== undefined) await this.advance(t, reading)
+      if (t === undefined) continue
+      await this.advance(t, reading)
+      if (reading.undecided?.has(id) === true && this.heldFinalizing(t, reading)) held++
     }
+    this.c.onFinalizingHeld?.(held)
   }
 
   private async reexecution (t: TaskRecord): Promise<string | undefined> {

@@ -25,6 +25,7 @@ export interface MarketMetrics {
   admissionRefused: Counter<'code'>
   issued: Counter<'kind' | 'detail'>
   orderRefused: Counter<'kind' | 'verdict'>
+  finalizingHeld: Gauge
 }
 
 /** Creates the metrics and subscribes them to `state`'s applied stream; returns them and an unsubscribe. */
@@ -55,6 +56,7 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     refused: new Counter({ name: 'harmony_market_refused_total', help: 'final market transactions the market rules refused (nothing stored, nothing paid)', labelNames: ['code'], registers }),
     admissionRefused: new Counter({ name: 'harmony_market_admission_refusals_total', help: 'clients\' bids, results and cancels this node refused before queueing them (TX_REFUSED), by market code', labelNames: ['code'], registers }),
     issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers }),
+    finalizingHeld: new Gauge({ name: 'harmony_market_tasks_held_finalizing', help: 'open tasks whose award or late slash is due on the wall clock, held by this validator for an in-time reveal or result still finalizing (at most 10 s more)', registers }),
     orderRefused: new Counter({ name: 'harmony_market_order_refusals_total', help: 'commit rule: decisions this node refused where the order reached them (not due: pending; contradicting the state: invalid)', labelNames: ['kind', 'verdict'], registers })
   }
   const detach = state.onApplied((tx: TxInfo, outcome: ApplyOutcome, timeMs: number) => {

@@ -67,7 +67,8 @@ export class MarketService implements Startable {
       ...(components.reexecute !== undefined ? { reexecute: components.reexecute } : {}),
       ...(components.vertices !== undefined ? { vertices: components.vertices } : {}),
       onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) },
-      onOrderRefused: (kind, verdict) => { metrics?.orderRefused.inc({ kind, verdict }) }
+      onOrderRefused: (kind, verdict) => { metrics?.orderRefused.inc({ kind, verdict }) },
+      onFinalizingHeld: (tasks) => { metrics?.finalizingHeld.set(tasks) }
     }, init)
   }
 

@@ -43,6 +43,8 @@ interface Fixture {
   orderCheckers: Map<number, OrderChecker>
   /** what the coordinator counted as refused at the order (its metric), `kind verdict` */
   orderRefusals: string[]
+  /** after each walk, the tasks it held for a reveal or result still finalizing (its gauge) */
+  finalizingHeld: number[]
   /** times the coordinator asked the ledger to check held decisions again, and the kinds it named last */
   rechecks: { count: number, kinds: number[] }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
@@ -92,6 +94,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
   const checkers = new Map<number, (tx: TxInfo) => Promise<ExternalVerdict>>()
   const orderCheckers = new Map<number, OrderChecker>()
   const orderRefusals: string[] = []
+  const finalizingHeld: number[] = []
   const rechecks = { count: 0, kinds: [] as number[] }
   const coordinator = new MarketCoordinator({
     dag: {
@@ -106,6 +109,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     identity: validator,
     logger: silentLogger(),
     onOrderRefused: (kind, verdict) => { orderRefusals.push(`${kind} ${verdict}`) },
+    onFinalizingHeld: (tasks) => { finalizingHeld.push(tasks) },
     ...(reexecute !== undefined ? { reexecute } : {})
   }, { tickMs: 60_000, proposeDelayMs: 0, ...coordinatorInit })
   await state.start()
@@ -121,6 +125,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     checkers,
     orderCheckers,
     orderRefusals,
+    finalizingHeld,
     rechecks,
     balances,
     next,
@@ -328,10 +333,12 @@ test('the issuer closes a window only once no reveal or result of the task stamp
     undecided.push({ tx: batch, stampMs: t0 + 3990 })
     await coordinator.tick()
     t.is(submitted.length, 0, 'the wall-clock grace is over, an in-time reveal of the task is still finalizing: no award')
+    t.is(f.finalizingHeld.at(-1), 1, 'the gauge shows the task held')
     await final(batch, t0 + 3990)
     undecided = [{ tx: otherReveal, stampMs: t0 + 100 }]
     await coordinator.tick()
     t.is(submitted.length, 1)
+    t.is(f.finalizingHeld.at(-1), 0, 'another task\'s reveal holds nothing here')
     const award = submitted.shift() as Transaction
     const p = taskAwardKind.decode(award.payload)
     t.is(p.considered.length, 3, 'the reveal final after the grace is considered')
@@ -344,6 +351,7 @@ test('the issuer closes a window only once no reveal or result of the task stamp
     undecided = [{ tx: result, stampMs: t0 + 7000 }]
     await coordinator.tick()
     t.is(submitted.length, 0, 'no late slash while the winner\'s in-time result is undecided')
+    t.is(f.finalizingHeld.at(-1), 1)
     await final(result, t0 + 7000)
     undecided = []
     f.balances.set(toHex(escrowAccount(taskId)), escrowOf(announce))
