@@ -16,6 +16,9 @@
  *   on the state as of that slot and at the carrying vertex's time; nothing is held, and a refusal frees the slot.
  * - **Disputes**: results that do not agree are settled by re-execution: the injected `reexecute(task)` returns the
  *   commitment this node computes (src/compute through the provider side); without it a dispute stays pending here.
+ *
+ * One job, just past 400 lines: issuing and checking read the same plan, turn and clocks (the issuer's stricter one
+ * included), so they stay in one class; the checks' own logic is already in decision-checks.ts.
  */
 import { addressBytesFromPublicKey } from '../core/address.ts'
 import type { Logger } from '../core/logger.ts'
