@@ -60,4 +60,6 @@ export interface CoordinatorComponents {
    * or result of theirs stamped in time and still finalizing (PlanClock.finalizing; metrics.ts).
    */
   onFinalizingHeld?: (tasks: number) => void
+  /** An award or late slash issued once the wait for such a reveal or result ran out (FINALIZING_WAIT_MS; metrics.ts). */
+  onFinalizingCut?: (kind: 'award' | 'slash') => void
 }

@@ -26,6 +26,7 @@ export interface MarketMetrics {
   issued: Counter<'kind' | 'detail'>
   orderRefused: Counter<'kind' | 'verdict'>
   finalizingHeld: Gauge
+  finalizingCut: Counter<'kind'>
 }
 
 /** Creates the metrics and subscribes them to `state`'s applied stream; returns them and an unsubscribe. */
@@ -57,6 +58,7 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     admissionRefused: new Counter({ name: 'harmony_market_admission_refusals_total', help: 'clients\' bids, results and cancels this node refused before queueing them (TX_REFUSED), by market code', labelNames: ['code'], registers }),
     issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers }),
     finalizingHeld: new Gauge({ name: 'harmony_market_tasks_held_finalizing', help: 'open tasks whose award or late slash is due on the wall clock, held by this validator for an in-time reveal or result still finalizing (at most 10 s more)', registers }),
+    finalizingCut: new Counter({ name: 'harmony_market_finalizing_waits_cut_total', help: 'awards and late slashes this validator issued once its 10-s wait for an in-time reveal or result still finalizing here ran out (that reveal is left out; that result counts as late)', labelNames: ['kind'], registers }),
     orderRefused: new Counter({ name: 'harmony_market_order_refusals_total', help: 'commit rule: decisions this node refused where the order reached them (not due: pending; contradicting the state: invalid)', labelNames: ['kind', 'verdict'], registers })
   }
   const detach = state.onApplied((tx: TxInfo, outcome: ApplyOutcome, timeMs: number) => {

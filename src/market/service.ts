@@ -68,7 +68,8 @@ export class MarketService implements Startable {
       ...(components.vertices !== undefined ? { vertices: components.vertices } : {}),
       onIssued: (kind, detail) => { metrics?.issued.inc({ kind, detail }) },
       onOrderRefused: (kind, verdict) => { metrics?.orderRefused.inc({ kind, verdict }) },
-      onFinalizingHeld: (tasks) => { metrics?.finalizingHeld.set(tasks) }
+      onFinalizingHeld: (tasks) => { metrics?.finalizingHeld.set(tasks) },
+      onFinalizingCut: (kind) => { metrics?.finalizingCut.inc({ kind }) }
     }, init)
   }
 

@@ -25,6 +25,7 @@ import {
   MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
+import { FINALIZING_WAIT_MS } from '../../src/market/rules/plan.ts'
 import { cpuProvider, cutTxAt, matmulAnnounce, queueRecordsOf } from '../helpers/market.ts'
 
 registerMarketKinds()
@@ -45,6 +46,8 @@ interface Fixture {
   orderRefusals: string[]
   /** after each walk, the tasks it held for a reveal or result still finalizing (its gauge) */
   finalizingHeld: number[]
+  /** the awards and late slashes it issued once its wait for a reveal or result still finalizing ran out */
+  finalizingCut: string[]
   /** times the coordinator asked the ledger to check held decisions again, and the kinds it named last */
   rechecks: { count: number, kinds: number[] }
   /** balances the ledger double reports (the settle needs the whole escrow on its account) */
@@ -95,6 +98,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
   const orderCheckers = new Map<number, OrderChecker>()
   const orderRefusals: string[] = []
   const finalizingHeld: number[] = []
+  const finalizingCut: string[] = []
   const rechecks = { count: 0, kinds: [] as number[] }
   const coordinator = new MarketCoordinator({
     dag: {
@@ -110,6 +114,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     logger: silentLogger(),
     onOrderRefused: (kind, verdict) => { orderRefusals.push(`${kind} ${verdict}`) },
     onFinalizingHeld: (tasks) => { finalizingHeld.push(tasks) },
+    onFinalizingCut: (kind) => { finalizingCut.push(kind) },
     ...(reexecute !== undefined ? { reexecute } : {})
   }, { tickMs: 60_000, proposeDelayMs: 0, ...coordinatorInit })
   await state.start()
@@ -126,6 +131,7 @@ async function fixture (reexecute?: Reexecute, init: { resubmitMs?: number, rule
     orderCheckers,
     orderRefusals,
     finalizingHeld,
+    finalizingCut,
     rechecks,
     balances,
     next,
@@ -344,6 +350,7 @@ test('the issuer closes a window only once no reveal or result of the task stamp
     t.is(p.considered.length, 3, 'the reveal final after the grace is considered')
     t.deepEqual(p.winners.map(w => toHex(w)), [toHex(addr(third))], 'and, cheapest, it wins')
     t.is(await checkers.get(TX_KIND_TASK_AWARD)?.(txInfo(encodeTx(award))), 'valid', 'a check (the grace alone) finds the later award due')
+    t.deepEqual(f.finalizingCut, [], 'issued once the reveal was final, not on the bound')
     await final(award, t0 + 6100)
 
     // the deadline (t0 + 7100) and its grace pass on the wall clock; the result, stamped in time, is not final yet
@@ -359,6 +366,34 @@ test('the issuer closes a window only once no reveal or result of the task stamp
     t.is(submitted.length, 1)
     t.is(submitted[0].kind, TX_KIND_TASK_SETTLE, 'the in-time result is paid, its provider not slashed')
     t.deepEqual(taskSettleKind.decode(submitted[0].payload).payouts.map(x => toHex(x.provider)), [toHex(addr(third))])
+  } finally {
+    await f.close()
+  }
+})
+
+test('an in-time reveal still undecided once the issuer\'s wait ran out is left out of the award, and the award is counted as cut', async (t) => {
+  let undecided: Array<{ tx: Transaction, stampMs: number }> = []
+  const f = await fixture(undefined, { undecided: () => undecided.map(u => ({ tx: txInfo(encodeTx(u.tx)), stampMs: BigInt(u.stampMs) })) })
+  const { coordinator, submitted, by, final } = f
+  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  try {
+    // the reveal window closes at t0 + 4001: the wall clock is past its grace (2 s) and the wait (FINALIZING_WAIT_MS)
+    const t0 = Date.now() - 4001 - 2000 - FINALIZING_WAIT_MS - 500
+    for (const k of [cheap, dear, third]) await final(buildProviderRegister(by(k), cpuProvider(MIN_BOND)), t0)
+    const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
+    const { tx, taskId } = buildTaskAnnounce(by(requester), announce)
+    await final(tx, t0 + 1)
+    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
+    const salt = new Uint8Array(32).fill(9)
+    await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
+    undecided = [{ tx: buildBidReveal(by(third), { taskId, price: 50n, salt }), stampMs: t0 + 3990 }]
+    await coordinator.tick()
+    t.is(submitted.length, 1, 'the wait ran out: the award is issued')
+    const p = taskAwardKind.decode(submitted[0].payload)
+    t.is(p.considered.length, 2, 'the reveal still finalizing is left out')
+    t.deepEqual(p.winners.map(w => toHex(w)), [toHex(addr(cheap))])
+    t.deepEqual(f.finalizingCut, ['award'], 'and the award is counted as issued on the bound')
+    t.is(f.finalizingHeld.at(-1), 0, 'no task is held any more')
   } finally {
     await f.close()
   }

@@ -27,9 +27,10 @@ export interface PlanClock {
    * `fromMs` undefined: none). A window the grace closes on the wall clock is closed for the issuer only once none of
    * them stamped at or before the close is still finalizing here: under load a vertex stamped before a close becomes final seconds after it, and
    * the grace alone left its in-time reveals out of the award (`excluded`; a task whose every bid was excluded
-   * expired) and could slash a provider whose in-time result was still finalizing.
+   * expired) and could slash a provider whose in-time result was still finalizing. `waitMs`: the most it waits so
+   * past the grace (default FINALIZING_WAIT_MS; the coordinator reads it unbounded to tell when the bound decided).
    */
-  finalizing?: { fromMs: number | undefined }
+  finalizing?: { fromMs: number | undefined, waitMs?: number }
 }
 
 /** The most the issuer waits past a grace for vertices still finalizing (one that never decides must not hold a task). */
@@ -42,7 +43,7 @@ export const FINALIZING_WAIT_MS = 10_000
  */
 function graceOver (clock: PlanClock, moment: number): boolean {
   if (clock.nowMs < moment + clock.lateGraceMs) return false
-  if (clock.finalizing === undefined || clock.nowMs >= moment + clock.lateGraceMs + FINALIZING_WAIT_MS) return true
+  if (clock.finalizing === undefined || clock.nowMs >= moment + clock.lateGraceMs + (clock.finalizing.waitMs ?? FINALIZING_WAIT_MS)) return true
   if (clock.sealedThroughMs !== undefined && clock.sealedThroughMs > moment) return true
   const from = clock.finalizing.fromMs
   return from === undefined || from > moment
