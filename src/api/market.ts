@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { fromHex } from '../core/codec.ts'
+import { INPUT_FAULT_PROFILE } from '../market/provider/job.ts'
 import type { RequesterErrorCode } from '../market/requester.ts'
 import type { MarketReader, ResultView, TaskView } from '../market/state/reader.ts'
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
@@ -129,6 +130,9 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     const paid = new Set(task.settlement?.payouts.map(p => p.provider) ?? [])
     const result = task.results.find(r => r.verdict === 'agrees' && (paid.size === 0 || paid.has(r.provider)))
     if (result === undefined) return null
+    if (result.profile === INPUT_FAULT_PROFILE) {
+      throw new RpcMethodError(RpcErrorCode.INVALID_INPUT, `task 0x${task.taskId} has no output: its provider found that the inputs do not fit the task's kernel, parameters or output limit (an input fault, paid as work done)`, { reason: 'TASK_INPUT_FAULT' })
+    }
     const bytes = await market.output(task, result)
     if (bytes === undefined) {
       throw new RpcMethodError(RpcErrorCode.RESOURCE_UNAVAILABLE, `the output blob ${result.outputBlob} of task 0x${task.taskId} is not on this node and its provider cannot be reached; try again`)

@@ -188,41 +188,90 @@ function expectInputs (inputs: Uint8Array[], floats: number[], kernel: string): 
   }
 }
 
+/** The kernels whose parameters alone fix their inputs' sizes and their output's shape (not mlp, custom). */
+type StaticKernel = 'matmul' | 'conv2d' | 'elementwise' | 'reduce' | 'softmax' | 'layernorm'
+
+/** Each static kernel's input sizes (f32 values) and output shape, from its parsed parameters. */
+const STATIC_SHAPES: { [K in StaticKernel]: (p: z.infer<(typeof paramSchemas)[K]>) => { inputs: number[], output: number[] } } = {
+  matmul: p => ({ inputs: [p.m * p.k, p.k * p.n], output: [p.m, p.n] }),
+  conv2d: p => {
+    const outH = Math.floor((p.height + 2 * p.padding - p.kernelH) / p.stride) + 1
+    const outW = Math.floor((p.width + 2 * p.padding - p.kernelW) / p.stride) + 1
+    if (outH < 1 || outW < 1) throw new ComputeError('INVALID_TASK', 'conv2d kernel is larger than the padded input')
+    return { inputs: [p.channels * p.height * p.width, p.filters * p.channels * p.kernelH * p.kernelW, p.filters], output: [p.filters, outH, outW] }
+  },
+  elementwise: p => ({ inputs: (BINARY_OPS as readonly string[]).includes(p.op) ? [p.n, p.n] : [p.n], output: [p.n] }),
+  reduce: p => ({ inputs: [p.rows * p.cols], output: [p.rows] }),
+  softmax: p => ({ inputs: [p.rows * p.cols], output: [p.rows, p.cols] }),
+  layernorm: p => ({ inputs: [p.rows * p.cols, p.cols, p.cols], output: [p.rows, p.cols] })
+}
+
+/** A static kernel's outputs, once its inputs are the sizes its parameters fix (else INVALID_TASK). */
+function staticOutputs (shape: { inputs: number[], output: number[] }, inputs: Uint8Array[], kernel: StaticKernel): OutputDescriptor[] {
+  expectInputs(inputs, shape.inputs, kernel)
+  return [f32Output(shape.output)]
+}
+
+/**
+ * The input sizes and output bytes a task announces, from its kernel and parameters alone (no input fetched):
+ * undefined for a kernel they do not fix (mlp, custom) or parameters it refuses.
+ */
+export function staticShapeOf (kernel: string, params: unknown): { inputBytes: number[], outputBytes: number } | undefined {
+  if (!Object.hasOwn(STATIC_SHAPES, kernel)) return undefined
+  const k = kernel as StaticKernel
+  const parsed = paramSchemas[k].safeParse(params)
+  if (!parsed.success) return undefined
+  try {
+    const shape = (STATIC_SHAPES[k] as (p: unknown) => { inputs: number[], output: number[] })(parsed.data)
+    return { inputBytes: shape.inputs.map(n => 4 * n), outputBytes: 4 * shape.output.reduce((a, b) => a * b, 1) }
+  } catch (err) {
+    if (err instanceof ComputeError) return undefined
+    throw err
+  }
+}
+
+/**
+ * Why `inputs` cannot be run as `spec` asks, from its kernel, parameters and output limit and the inputs' bytes
+ * alone, never the executor's limits or device, so every node finds the same (undefined: they fit). What a
+ * provider reports instead of a result when a requester's inputs do not fit its task (market/provider/job.ts).
+ */
+export function inputFault (spec: TaskSpec, inputs: Uint8Array[]): string | undefined {
+  try {
+    const checked = checkKernel(parseTaskSpec(spec), inputs)
+    const bytes = checked.outputs.reduce((sum, o) => sum + o.bytes, 0)
+    const limit = spec.limits?.maxOutputBytes
+    return limit !== undefined && bytes > limit ? `outputs total ${bytes} bytes, over the task's output limit of ${limit}` : undefined
+  } catch (err) {
+    if (err instanceof ComputeError && err.code === 'INVALID_TASK') return err.message
+    throw err
+  }
+}
+
 function checkKernel (spec: TaskSpec, inputs: Uint8Array[]): CheckedTask {
   switch (spec.kernel) {
     case 'matmul': {
       const p = params(paramSchemas.matmul, spec.params, 'matmul')
-      expectInputs(inputs, [p.m * p.k, p.k * p.n], 'matmul')
-      return { kernel: 'matmul', params: p, inputs, outputs: [f32Output([p.m, p.n])] }
+      return { kernel: 'matmul', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.matmul(p), inputs, 'matmul') }
     }
     case 'conv2d': {
       const p = params(paramSchemas.conv2d, spec.params, 'conv2d')
-      const outH = Math.floor((p.height + 2 * p.padding - p.kernelH) / p.stride) + 1
-      const outW = Math.floor((p.width + 2 * p.padding - p.kernelW) / p.stride) + 1
-      if (outH < 1 || outW < 1) throw new ComputeError('INVALID_TASK', 'conv2d kernel is larger than the padded input')
-      expectInputs(inputs, [p.channels * p.height * p.width, p.filters * p.channels * p.kernelH * p.kernelW, p.filters], 'conv2d')
-      return { kernel: 'conv2d', params: p, inputs, outputs: [f32Output([p.filters, outH, outW])] }
+      return { kernel: 'conv2d', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.conv2d(p), inputs, 'conv2d') }
     }
     case 'elementwise': {
       const p = params(paramSchemas.elementwise, spec.params, 'elementwise')
-      const binary = (BINARY_OPS as readonly string[]).includes(p.op)
-      expectInputs(inputs, binary ? [p.n, p.n] : [p.n], 'elementwise')
-      return { kernel: 'elementwise', params: p, inputs, outputs: [f32Output([p.n])] }
+      return { kernel: 'elementwise', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.elementwise(p), inputs, 'elementwise') }
     }
     case 'reduce': {
       const p = params(paramSchemas.reduce, spec.params, 'reduce')
-      expectInputs(inputs, [p.rows * p.cols], 'reduce')
-      return { kernel: 'reduce', params: p, inputs, outputs: [f32Output([p.rows])] }
+      return { kernel: 'reduce', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.reduce(p), inputs, 'reduce') }
     }
     case 'softmax': {
       const p = params(paramSchemas.softmax, spec.params, 'softmax')
-      expectInputs(inputs, [p.rows * p.cols], 'softmax')
-      return { kernel: 'softmax', params: p, inputs, outputs: [f32Output([p.rows, p.cols])] }
+      return { kernel: 'softmax', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.softmax(p), inputs, 'softmax') }
     }
     case 'layernorm': {
       const p = params(paramSchemas.layernorm, spec.params, 'layernorm')
-      expectInputs(inputs, [p.rows * p.cols, p.cols, p.cols], 'layernorm')
-      return { kernel: 'layernorm', params: p, inputs, outputs: [f32Output([p.rows, p.cols])] }
+      return { kernel: 'layernorm', params: p, inputs, outputs: staticOutputs(STATIC_SHAPES.layernorm(p), inputs, 'layernorm') }
     }
     case 'mlp': {
       const p = params(paramSchemas.mlp, spec.params, 'mlp')

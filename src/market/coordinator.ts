@@ -33,7 +33,7 @@ import { bondAccount, escrowAccount, reexecAccount } from './accounts.ts'
 import { buildBondSlash, buildTaskAward, buildTaskReexec, buildTaskSettle, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
 import { agreedReexecution, escrowOfRecord, FINALIZING_WAIT_MS, nextStep, type PlanClock, type Quorum, type Step } from './rules/plan.ts'
-import { slashAmount } from './rules/settle.ts'
+import { slashAmount, slashBeneficiary } from './rules/settle.ts'
 import { awardTaskOf, revealedBids } from './state/apply.ts'
 import { type TaskRecord, taskView } from './state/records.ts'
 import type { CoordinatorComponents, CoordinatorInit } from './coordinator-types.ts'
@@ -318,7 +318,7 @@ export class MarketCoordinator implements Startable {
         // slash takes nothing but is still issued: the task's replacement or its end waits on it
         const amount = slashAmount((await this.c.state.providerRecord(provider))?.bond ?? 0n, reason)
         if (cur.waitCut) this.waitCut(first.taskId, 'slash')
-        await this.submit(`${toHex(acct)}:${cur.nonce}`, buildBondSlash(chainId, keys, cur.nonce, { provider: fromHex(provider), taskId, reason, amount, beneficiary: fromHex(cur.t.requester) }), 'slash', reason)
+        await this.submit(`${toHex(acct)}:${cur.nonce}`, buildBondSlash(chainId, keys, cur.nonce, { provider: fromHex(provider), taskId, reason, amount, beneficiary: slashBeneficiary(reason, fromHex(cur.t.requester)) }), 'slash', reason)
       }
       return
     }

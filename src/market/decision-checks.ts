@@ -13,7 +13,7 @@ import type { TxInfo } from '../dag/tx.ts'
 import { bondSlashKind, settleTotal, taskAwardKind, taskSettleKind } from './kinds/index.ts'
 import { awardOf } from './rules/award.ts'
 import { escrowOfRecord, type PlanClock, type Step } from './rules/plan.ts'
-import { slashAmount } from './rules/settle.ts'
+import { slashAmount, slashBeneficiary } from './rules/settle.ts'
 import { awardTaskOf, revealedBids } from './state/apply.ts'
 import type { MarketState } from './state/market-state.ts'
 import type { TaskRecord } from './state/records.ts'
@@ -133,7 +133,7 @@ export class DecisionChecks {
     if (await view.behind(tx)) return 'pending'
     const t = await this.taskOf(p.taskId)
     if (t === undefined) return 'pending'
-    if (!bytesEqual(p.beneficiary, fromHex(t.requester))) return this.invalid(tx, 'wrong beneficiary')
+    if (!bytesEqual(p.beneficiary, slashBeneficiary(p.reason, fromHex(t.requester)))) return this.invalid(tx, 'wrong beneficiary')
     const provider = toHex(p.provider)
     if (t.slashes.some(s => s.provider === provider && s.reason === p.reason)) return this.invalid(tx, 'already slashed for this task')
     const prov = await this.state.providerRecord(provider)

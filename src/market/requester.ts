@@ -23,6 +23,7 @@ import { taskIdHexOf } from './accounts.ts'
 import { seal } from './blobs/seal.ts'
 import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
+import { announcedInputFault, computeSpec } from './provider/job.ts'
 import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
 import { TERMINAL_PHASES, type MarketReader, type TaskView } from './state/reader.ts'
 
@@ -212,7 +213,7 @@ export class Requester implements Startable {
    * transaction ids (0x hex). Throws a RequesterError (nothing kept) or the DAG's admission error (inputs dropped).
    */
   async submit (announce: Uint8Array, inputs: Uint8Array[]): Promise<{ taskId: string, txId: string }> {
-    let summary: AnnounceSummary
+    let summary: ReturnType<typeof parseAnnounce>
     try {
       summary = parseAnnounce(announce)
     } catch (err) {
@@ -235,6 +236,11 @@ export class Requester implements Startable {
       }
     }
     const { taskId } = summary
+    // inputs that cannot be this task's are refused here, before anything is locked or sent: a provider would
+    // only report an input fault for them (provider/job.ts), paid from the escrow
+    const { spec, outputLimitBytes } = summary.payload
+    const fault = announcedInputFault(computeSpec({ taskId, kernel: spec.kernel, params: JSON.parse(spec.paramsJson), inputs: summary.inputs, outputLimitBytes }, summary.inputs), inputs)
+    if (fault !== undefined) throw new RequesterError('TASK_INPUTS_MISMATCH', `the inputs do not fit the task: ${fault}`, { fault })
     if (summary.private) {
       if (this.held.size >= MAX_HELD_PRIVATE_TASKS && !this.held.has(taskId)) {
         throw new RequesterError('REQUESTER_BUSY', `this node already holds ${MAX_HELD_PRIVATE_TASKS} open private tasks; retry when some are settled`)

@@ -248,7 +248,7 @@ export class MarketNode implements Startable {
     if (inputs === undefined) throw new Error('the market node is not running')
     if (task.private) throw new Error(`task ${task.taskId} is private: its inputs are sealed to its providers`)
     const bytes = await Promise.all(task.inputs.map(async id => await inputs.input({ taskId: task.taskId, private: false }, id)))
-    const announced = { kernel: task.spec.kernel, params: task.spec.params, inputs: task.inputs, outputLimitBytes: task.outputLimitBytes }
+    const announced = { taskId: task.taskId, kernel: task.spec.kernel, params: task.spec.params, inputs: task.inputs, outputLimitBytes: task.outputLimitBytes }
     return (await reexecute(this.c.compute.executor(), announced, bytes)).commitment
   }
 }

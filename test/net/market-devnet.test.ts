@@ -135,8 +135,9 @@ test.serial('a task no provider can run gets no valid bid, expires and is refund
 test.serial('bad input to task_submit is refused with its typed error and nothing is announced', async (t) => {
   const client = net.clients[2]
   const account = await openAccount(client, net.faucet.key)
-  const a = new Uint8Array(64).fill(1)
-  const b = new Uint8Array(64).fill(2)
+  // the inputs of matmulAnnounce's 2×2 by 2×2 matmul
+  const a = new Uint8Array(16).fill(1)
+  const b = new Uint8Array(16).fill(2)
   const sha = (x: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(x).digest())
   const signed = (inputs: Uint8Array[], keys = account.key, nonce = account.nextNonce): string =>
     `0x${toHex(encodeTx(buildTaskAnnounce({ chainId: account.chainId, keys, nonce, fee: 1000n }, matmulAnnounce({ inputs: inputs.map(sha) })).tx))}`
@@ -145,6 +146,10 @@ test.serial('bad input to task_submit is refused with its typed error and nothin
   // inputs that are not the announced ones
   const mismatch = await t.throwsAsync(client.call('task_submit', [{ announce: signed([a, b]), inputs: [b64(b), b64(a)] }]))
   t.like(reason(mismatch), { reason: 'TASK_INPUTS_MISMATCH' })
+  // the announced inputs, which cannot be the task's: one where a matmul takes two
+  const misfit = await t.throwsAsync(client.call('task_submit', [{ announce: signed([a]), inputs: [b64(a)] }]))
+  t.like(reason(misfit), { reason: 'TASK_INPUTS_MISMATCH' })
+  t.is((misfit as RpcClientError).message, 'the inputs do not fit the task: matmul takes 2 inputs, got 1')
   // a malformed announce
   const malformed = await t.throwsAsync(client.call('task_submit', [{ announce: '0x0102', inputs: [] }]))
   t.like(reason(malformed), { reason: 'TASK_ANNOUNCE_INVALID' })

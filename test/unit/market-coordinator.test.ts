@@ -25,6 +25,7 @@ import {
   MarketState, marketRules, type Reexecute, registerMarketKinds, taskAwardKind, taskSettleKind, TX_KIND_BOND_SLASH, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE, buildTaskResult, escrowOf, buildTaskAward,
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
+import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 import { FINALIZING_WAIT_MS } from '../../src/market/rules/plan.ts'
 import { cpuProvider, cutTxAt, matmulAnnounce, queueRecordsOf } from '../helpers/market.ts'
 
@@ -205,6 +206,10 @@ test('a late winner with no bond left is slashed 0, the slash checks valid, and 
     t.is(p.amount, 0n)
     t.deepEqual(bondSlashKind.effects(p, { account: bond, nonce: (slash as Transaction).nonce }), { debit: 0n, credits: [] })
     t.is(await checkers.get(TX_KIND_BOND_SLASH)?.(txInfo(encodeTx(slash as Transaction))), 'valid', 'every validator recomputes the same 0')
+    // a late slash pays the validators' fee pool, never the requester, who decides whether its inputs can be fetched
+    t.deepEqual(p.beneficiary, FEE_POOL_ACCOUNT)
+    const toRequester = buildBondSlash(CHAIN, validator, (slash as Transaction).nonce, { ...p, beneficiary: addr(requester) })
+    t.is(await checkers.get(TX_KIND_BOND_SLASH)?.(txInfo(encodeTx(toRequester))), 'invalid', 'a late slash paying the requester is refused')
     await final(slash as Transaction, t0 + 20_000)
     t.is((await state.providerRecord(toHex(addr(liar))))?.lates, lates + 1, 'the lateness counts in reputation whatever the bond')
 

@@ -24,7 +24,7 @@ import { BidStore } from '../../src/market/provider/bid-store.ts'
 import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
 import { parseProviderConfig } from '../../src/market/provider/config.ts'
 import type { ProviderBlobs } from '../../src/market/provider/blobs.ts'
-import { reexecute } from '../../src/market/provider/job.ts'
+import { EMPTY_OUTPUT_ID, INPUT_FAULT_PROFILE, inputFaultCommitment, reexecute } from '../../src/market/provider/job.ts'
 import { waitFor } from '../helpers/dag-net.ts'
 import { randomValues } from '../helpers/compute.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
@@ -279,17 +279,54 @@ for (const fault of ['none', 'wrong-result'] as const) {
       t.is(result.round, 0)
       t.is(result.profile, EXECUTION_PROFILE)
       const { a, b } = inputs()
-      const honest = await reexecute(executor, { kernel: 'matmul', params: { m: 4, k: 3, n: 5 }, inputs: view.inputs, outputLimitBytes: 1024 }, [a, b])
+      const honest = await reexecute(executor, { taskId, kernel: 'matmul', params: { m: 4, k: 3, n: 5 }, inputs: view.inputs, outputLimitBytes: 1024 }, [a, b])
       const served = r.blobs.stored.get(toHex(result.outputBlob))
       t.truthy(served, 'the output blob is stored to be served')
       t.is(result.outputBytes, 4 * 5 * 4)
       if (fault === 'none') {
         t.is(toHex(result.commitment), honest.commitment)
-        t.deepEqual(served, honest.result.outputs[0].bytes)
+        t.deepEqual(served, honest.result?.outputs[0].bytes)
       } else {
         t.not(toHex(result.commitment), honest.commitment, 'the lying provider commits to a wrong output')
-        t.notDeepEqual(served, honest.result.outputs[0].bytes)
+        t.notDeepEqual(served, honest.result?.outputs[0].bytes)
       }
+    } finally {
+      await r.agent.stop()
+      await r.db.close()
+    }
+  })
+}
+
+// A requester's inputs that do not fit its task: the provider is not at fault, and must not miss its deadline for it
+const misfits: Array<{ what: string, over: (view: TaskView) => Partial<TaskView>, fault: RegExp }> = [
+  { what: 'one input where matmul takes two', over: v => ({ inputs: v.inputs.slice(0, 1) }), fault: /matmul takes 2 inputs, got 1/ },
+  { what: 'inputs of the wrong size', over: () => ({ spec: { kernel: 'matmul', params: { m: 4, k: 4, n: 5 } } }), fault: /matmul input 0 must be 16 f32 values/ },
+  { what: 'an output over the announced limit', over: () => ({ outputLimitBytes: 79 }), fault: /outputs total 80 bytes, over the task's output limit of 79/ }
+]
+for (const misfit of misfits) {
+  test.serial(`an awarded task with ${misfit.what} gets an input-fault result at once, and a re-execution agrees with it`, async t => {
+    await using dir = await tempDir()
+    const market = new Market()
+    registered(market)
+    const r = await rig(dir.path, {}, market)
+    const taskId = 'fa'.repeat(32)
+    const base = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+    const view = { ...base, ...misfit.over(base) }
+    try {
+      await r.agent.start()
+      market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
+      await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result', 10_000)
+      const result = taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload)
+      t.is(result.profile, INPUT_FAULT_PROFILE)
+      t.is(result.outputBytes, 0)
+      t.is(toHex(result.outputBlob), EMPTY_OUTPUT_ID)
+      t.is(toHex(result.commitment), inputFaultCommitment(taskId))
+      const { a, b } = inputs()
+      const again = await reexecute(executor, { taskId, kernel: 'matmul', params: view.spec.params, inputs: view.inputs, outputLimitBytes: view.outputLimitBytes }, [a, b].slice(0, view.inputs.length))
+      t.is(again.commitment, inputFaultCommitment(taskId), 'a validator re-executing the task finds the same fault')
+      t.regex(again.fault ?? '', misfit.fault)
+      t.is(again.result, undefined)
+      t.not(inputFaultCommitment(taskId), inputFaultCommitment('fb'.repeat(32)), 'the commitment names its task')
     } finally {
       await r.agent.stop()
       await r.db.close()

@@ -20,6 +20,8 @@ function offer (over: Partial<TaskOffer> = {}): TaskOffer {
     requester,
     kernel: 'matmul',
     params: { m: 64, k: 64, n: 64 },
+    inputs: 2,
+    outputLimitBytes: 4 * 64 * 64,
     budget: 10n ** 18n,
     replicas: 1,
     requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false },
@@ -53,6 +55,9 @@ test('the provider bids only when it can run the task, the price fits the budget
   t.is(reasons(policy.decide(task, 1_800_000n, { committed: 60, reserved: 4 }, self)), 'capacity', `at most ${OPEN_BIDS_PER_SLOT} × capacity bids open`)
   t.is(policy.revealRefusal({ committed: 40, reserved: 15 }), undefined, 'a reveal while reserved work is under capacity')
   t.regex(policy.revealRefusal({ committed: 0, reserved: 16 }) ?? '', /capacity 16: the commit is left unrevealed/)
+  t.is(reasons(policy.decide(offer({ inputs: 1 }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'invalid-task', 'one input for a matmul, which takes two')
+  t.is(reasons(policy.decide(offer({ inputs: 3 }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'invalid-task')
+  t.is(reasons(policy.decide(offer({ outputLimitBytes: 4 * 64 * 64 - 1 }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'invalid-task', 'an output limit one byte short of the 64×64 output')
   t.is(reasons(policy.decide(offer({ kernel: 'custom', params: {} }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'kernel', 'the CPU executor runs no custom WGSL')
   t.is(reasons(policy.decide(offer({ kernel: 'mlp', params: { batch: 4 } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'kernel', 'an mlp cannot be priced before its weights are seen')
   t.is(reasons(policy.decide(offer({ requirements: { executor: 'webgpu', minGflopsMilli: 0, minMemoryMiB: 0, attested: false } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
@@ -60,7 +65,7 @@ test('the provider bids only when it can run the task, the price fits the budget
   t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 4097, attested: false } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
   t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { committed: 0, reserved: 0 }, self)), 'capability')
   t.is(reasons(policy.decide(offer({ requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: true } }), 10n ** 20n, { committed: 0, reserved: 0 }, { ...self, attested: true })), 'bid')
-  t.is(reasons(policy.decide(offer({ params: { m: 4096, k: 4096, n: 4096 } }), 10n ** 30n, { committed: 0, reserved: 0 }, self)), 'too-large', '4096² floats ×3 is over 64 MiB')
+  t.is(reasons(policy.decide(offer({ params: { m: 4096, k: 4096, n: 4096 }, outputLimitBytes: 4 * 4096 * 4096 }), 10n ** 30n, { committed: 0, reserved: 0 }, self)), 'too-large', '4096² floats ×3 is over 64 MiB')
 })
 
 test('allow and deny lists of requester addresses', t => {

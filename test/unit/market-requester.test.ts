@@ -85,8 +85,10 @@ function announce (inputs: Uint8Array[], nonce = 0n, over: Parameters<typeof mat
   return { bytes: encodeTx(tx), taskId: toHex(taskId) }
 }
 
+// the inputs of the announces' 2×2 by 2×2 matmul (16 bytes each); a task of one input: a relu over 4 values
 const a = new Uint8Array(16).fill(1)
 const b = new Uint8Array(16).fill(2)
+const oneInput = { spec: { kernel: 'elementwise' as const, paramsJson: '{"n":4,"op":"relu"}' } }
 
 test('submit checks the inputs against the signed announce, stores them in the blob store, then submits', async (t) => {
   const { requester, store, submitted } = await setup(t)
@@ -110,6 +112,14 @@ test('a submit whose inputs differ from the announce, or that is no announce, ke
   t.is((notAnnounce as { code?: string }).code, 'TASK_ANNOUNCE_INVALID')
   const garbage = await t.throwsAsync(requester.submit(new Uint8Array([1, 2, 3]), []))
   t.is((garbage as { code?: string }).code, 'TASK_ANNOUNCE_INVALID')
+  // inputs that are the announced ones but cannot be the task's: one where a matmul takes two, one of the wrong size
+  const short = await t.throwsAsync(requester.submit(announce([a]).bytes, [a]))
+  t.like(short, { code: 'TASK_INPUTS_MISMATCH', message: 'the inputs do not fit the task: matmul takes 2 inputs, got 1' })
+  const odd = new Uint8Array(12)
+  const sized = await t.throwsAsync(requester.submit(announce([a, odd]).bytes, [a, odd]))
+  t.like(sized, { code: 'TASK_INPUTS_MISMATCH', message: 'the inputs do not fit the task: matmul input 1 must be 4 f32 values (16 bytes), got 12 bytes' })
+  const small = await t.throwsAsync(requester.submit(announce([a, b], 0n, { outputLimitBytes: 15 }).bytes, [a, b]))
+  t.like(small, { code: 'TASK_INPUTS_MISMATCH', message: 'the inputs do not fit the task: outputs total 16 bytes, over the task\'s output limit of 15' })
   t.false(await store.has(toHex(sha(a))))
   t.is(submitted.length, 0)
   // refused by the DAG after the inputs were stored: they are released again
@@ -149,7 +159,7 @@ test('each provider\'s notice is published again, same envelopes and a new issue
   const { requester, state, notices } = await setup(t)
   const other = addressFromPublicKey(generateKeyPair().publicKey)
   for (const p of [providerAddress, other]) state.providers.set(p, { kemPublicKey: toHex(generateKemKeyPair().publicKey) } as ProviderView)
-  const { bytes, taskId } = announce([a], 3n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  const { bytes, taskId } = announce([a], 3n, { ...oneInput, private: true, requesterKemKey: generateKemKeyPair().publicKey })
   await requester.submit(bytes, [a])
   const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a))], results: [], awards: [{ round: 0, winners: [providerAddress, other], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
   state.tasks.set(taskId, task)
@@ -221,7 +231,7 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
     localProvider: () => { throw new Error('unused') }
   }
   const client = await marketRpcClient(t, source, 'http')
-  const { bytes, taskId } = announce([a])
+  const { bytes, taskId } = announce([a], 0n, oneInput)
   const hex = `0x${toHex(bytes)}`
   const ok = await client.call('task_submit', [{ announce: hex, inputs: [Buffer.from(a).toString('base64')] }])
   t.is(ok.taskId, `0x${taskId}`)
@@ -237,7 +247,7 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
   // the ledger's refusal reaches the caller with its details, as from account_sendTransaction
   failSubmit.on = true
   failSubmit.error = new DagError('BUSY', 'clients\' transactions wait too long', { rule: 'latency', retryAfterMs: 350 })
-  const other = announce([b], 1n)
+  const other = announce([b], 1n, oneInput)
   const busy = await t.throwsAsync(client.call('task_submit', [{ announce: `0x${toHex(other.bytes)}`, inputs: [Buffer.from(b).toString('base64')] }]))
   t.is((busy as RpcClientError).code, -32005)
   t.like((busy as RpcClientError).data, { reason: 'BUSY', rule: 'latency', retryAfterMs: 350 })

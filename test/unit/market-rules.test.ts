@@ -24,7 +24,7 @@ import type { ProviderRecord, TaskRecord } from '../../src/market/state/records.
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarketKinds()
-const { MIN_BOND, awardOf, nextStep, slashAmount } = marketRules
+const { MIN_BOND, awardOf, nextStep, slashAmount, slashBeneficiary } = marketRules
 const validator = generateKeyPair(new Uint8Array(32).fill(9))
 const requesterKeys = generateKeyPair(new Uint8Array(32).fill(1))
 const providerKeys = [2, 3, 4, 5, 6].map(b => generateKeyPair(new Uint8Array(32).fill(b)))
@@ -195,7 +195,7 @@ test('random task histories: conservation, settles within their escrow, awards a
           // an empty bond is slashed 0: the slash is still issued, so the task goes on
           const amount = slashAmount(before?.bond ?? 0n, reason)
           const acct = bondAccount(fromHex(provider))
-          t.true(await send(tx(40, validator, ledger.nonce(acct), 0n, { provider: fromHex(provider), taskId, reason, amount, beneficiary: requester })))
+          t.true(await send(tx(40, validator, ledger.nonce(acct), 0n, { provider: fromHex(provider), taskId, reason, amount, beneficiary: slashBeneficiary(reason, requester) })))
           const after = market.providers.get(provider)
           // the fault or the lateness counts in reputation whatever the bond
           t.is((after?.faults ?? 0) + (after?.lates ?? 0), (before?.faults ?? 0) + (before?.lates ?? 0) + 1)

@@ -368,7 +368,7 @@ export class ProviderAgent implements Startable {
     const resultTx = await this.send('task-result', job.taskId, by => buildTaskResult(by, result))
     if (resultTx === undefined) throw new Error('the result was not admitted')
     await this.update(record, { stage: 'answered', resultTx, answeredRounds: [...record.answeredRounds, job.round] })
-    this.metrics.jobs.inc({ outcome: 'answered' })
+    this.metrics.jobs.inc({ outcome: out.fault === undefined ? 'answered' : 'input-fault' })
     this.metrics.jobSeconds.observe((Date.now() - job.seenAtMs) / 1000)
     this.log.info({ taskId: job.taskId, round: job.round, commitment: out.commitment, output: out.outputId, ms: Math.round(out.durationMs), tx: resultTx }, 'result submitted')
   }

@@ -20,6 +20,6 @@ export {
   type ProviderConfig, providerConfigSchema, type ProviderSettings, toProviderSettings
 } from './config.ts'
 export { type Heartbeat, ProviderHeartbeats, type ProviderLiveness, signHeartbeat } from './heartbeat.ts'
-export { type AnnouncedTask, computeSpec, injectFault, reexecute, type Reexecution } from './job.ts'
+export { type AnnouncedTask, announcedInputFault, computeSpec, EMPTY_OUTPUT_ID, injectFault, INPUT_FAULT_PROFILE, inputFaultCommitment, reexecute, type Reexecution } from './job.ts'
 export { NO_BID_REASONS, type NoBidEntry, NoBidLog, type NoBidReason, PricingPolicy, type TaskOffer } from './policy.ts'
 export { estimateWork, type TaskWork } from './work.ts'

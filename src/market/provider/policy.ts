@@ -2,6 +2,7 @@ import { replicasOf } from '../kinds/task.ts'
 import type { TaskView } from '../state/reader.ts'
 import type { ProviderConfig } from './config.ts'
 import type { CapabilityRecord } from './capability.ts'
+import { staticShapeOf } from '../../compute/task.ts'
 import { estimateWork, gflopOf, type TaskWork } from './work.ts'
 
 /**
@@ -9,7 +10,7 @@ import { estimateWork, gflopOf, type TaskWork } from './work.ts'
  * is kept (bounded) so `provider_status` can say "why I did not bid" (what Golem's providers cannot see).
  */
 
-export const NO_BID_REASONS = ['capability', 'price-floor', 'escrow-missing', 'capacity', 'denied', 'too-large', 'kernel', 'too-late'] as const
+export const NO_BID_REASONS = ['capability', 'price-floor', 'escrow-missing', 'capacity', 'denied', 'too-large', 'kernel', 'too-late', 'invalid-task'] as const
 export type NoBidReason = (typeof NO_BID_REASONS)[number]
 
 /** What the policy reads of an announce (from the market's task view). */
@@ -19,6 +20,10 @@ export interface TaskOffer {
   requester: string
   kernel: string
   params: Record<string, unknown>
+  /** How many input blobs the announce names. */
+  inputs: number
+  /** The announce's limit on the output, bytes. */
+  outputLimitBytes: number
   /** Price ceiling per replica, base units. */
   budget: bigint
   /** Replicas paid from the escrow (r, or r + 1 in spot-check mode). */
@@ -35,7 +40,7 @@ export interface TaskOffer {
 /** The offer of a task, as the market's view of its announce states it. */
 export function offerOf (view: TaskView): TaskOffer {
   const params = view.spec.params !== null && typeof view.spec.params === 'object' ? view.spec.params as Record<string, unknown> : {}
-  return { taskId: view.taskId, requester: view.requester, kernel: view.spec.kernel, params, budget: view.budget, replicas: replicasOf(view), requirements: view.requirements }
+  return { taskId: view.taskId, requester: view.requester, kernel: view.spec.kernel, params, inputs: view.inputs.length, outputLimitBytes: view.outputLimitBytes, budget: view.budget, replicas: replicasOf(view), requirements: view.requirements }
 }
 
 /** What the provider knows of itself when it decides. */
@@ -124,6 +129,11 @@ export class PricingPolicy {
     if (!self.kernels.includes(task.kernel)) return no('kernel', `the ${self.capability.executor} executor does not run ${task.kernel}`)
     const work = estimateWork(task.kernel, task.params)
     if (work === undefined) return no('kernel', `${task.kernel} tasks cannot be priced from their parameters`)
+    // what the announce alone shows cannot run: no bid, so the task expires and is refunded (inputs of the wrong
+    // size show only once fetched: the winner reports an input fault then, job.ts)
+    const shape = staticShapeOf(task.kernel, task.params)
+    if (shape !== undefined && shape.inputBytes.length !== task.inputs) return no('invalid-task', `${task.kernel} takes ${shape.inputBytes.length} inputs, the announce names ${task.inputs}`)
+    if (shape !== undefined && shape.outputBytes > task.outputLimitBytes) return no('invalid-task', `the output is ${shape.outputBytes} bytes, over the announce's limit of ${task.outputLimitBytes}`)
     const req = task.requirements
     if (req.executor !== 'any' && req.executor !== self.capability.executor) {
       return no('capability', `requires a ${req.executor} executor, this one is ${self.capability.executor}`)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { paramSchemas } from '../../compute/task.ts'
+import { paramSchemas, staticShapeOf } from '../../compute/task.ts'
 
 /**
  * The work a library task asks for, from its parameters alone (before any input is fetched): floating-point
@@ -21,6 +21,14 @@ const LAYERNORM_FLOPS_PER_ELEMENT = 8n
 
 /** The work of a task, or undefined when its kernel or parameters give none (then the provider does not bid). */
 export function estimateWork (kernel: string, params: unknown): TaskWork | undefined {
+  // the kernels whose parameters fix their shapes (compute/task.ts) are the ones whose work can be priced
+  const shape = staticShapeOf(kernel, params)
+  const flops = shape === undefined ? undefined : flopsOf(kernel, params)
+  if (shape === undefined || flops === undefined) return undefined
+  return { flops, bytes: shape.inputBytes.reduce((a, b) => a + b, 0) + shape.outputBytes }
+}
+
+function flopsOf (kernel: string, params: unknown): bigint | undefined {
   const parse = <S extends z.ZodType>(schema: S): z.output<S> | undefined => {
     const parsed = schema.safeParse(params)
     return parsed.success ? parsed.data : undefined
@@ -29,40 +37,30 @@ export function estimateWork (kernel: string, params: unknown): TaskWork | undef
   switch (kernel) {
     case 'matmul': {
       const p = parse(paramSchemas.matmul)
-      if (p === undefined) return undefined
-      return { flops: 2n * big(p.m, p.k, p.n), bytes: 4 * (p.m * p.k + p.k * p.n + p.m * p.n) }
+      return p === undefined ? undefined : 2n * big(p.m, p.k, p.n)
     }
     case 'conv2d': {
       const p = parse(paramSchemas.conv2d)
       if (p === undefined) return undefined
       const outH = Math.floor((p.height + 2 * p.padding - p.kernelH) / p.stride) + 1
       const outW = Math.floor((p.width + 2 * p.padding - p.kernelW) / p.stride) + 1
-      if (outH < 1 || outW < 1) return undefined
-      return {
-        flops: 2n * big(p.filters, outH, outW, p.channels, p.kernelH, p.kernelW),
-        bytes: 4 * (p.channels * p.height * p.width + p.filters * p.channels * p.kernelH * p.kernelW + p.filters + p.filters * outH * outW)
-      }
+      return 2n * big(p.filters, outH, outW, p.channels, p.kernelH, p.kernelW)
     }
     case 'elementwise': {
       const p = parse(paramSchemas.elementwise)
-      if (p === undefined) return undefined
-      const binary = ['add', 'sub', 'mul', 'div', 'max', 'min'].includes(p.op)
-      return { flops: big(p.n), bytes: 4 * p.n * (binary ? 3 : 2) }
+      return p === undefined ? undefined : big(p.n)
     }
     case 'reduce': {
       const p = parse(paramSchemas.reduce)
-      if (p === undefined) return undefined
-      return { flops: big(p.rows, p.cols), bytes: 4 * (p.rows * p.cols + p.rows) }
+      return p === undefined ? undefined : big(p.rows, p.cols)
     }
     case 'softmax': {
       const p = parse(paramSchemas.softmax)
-      if (p === undefined) return undefined
-      return { flops: SOFTMAX_FLOPS_PER_ELEMENT * big(p.rows, p.cols), bytes: 8 * p.rows * p.cols }
+      return p === undefined ? undefined : SOFTMAX_FLOPS_PER_ELEMENT * big(p.rows, p.cols)
     }
     case 'layernorm': {
       const p = parse(paramSchemas.layernorm)
-      if (p === undefined) return undefined
-      return { flops: LAYERNORM_FLOPS_PER_ELEMENT * big(p.rows, p.cols), bytes: 4 * (2 * p.rows * p.cols + 2 * p.cols) }
+      return p === undefined ? undefined : LAYERNORM_FLOPS_PER_ELEMENT * big(p.rows, p.cols)
     }
     default:
       return undefined

@@ -9,7 +9,8 @@
  * sealed to its providers), so its dispute ends `unresolved`: all refunded, nobody paid, nobody slashed. Pay as bid; the fee (MARKET_FEE_BPS) comes out of each
  * payout; the refund is what is left of the escrow, so a settle moves exactly the escrow.
  */
-import type { SettleOutcome, VerificationMode } from '../kinds/index.ts'
+import { FEE_POOL_ACCOUNT } from '../../dag/fee-pool.ts'
+import type { SettleOutcome, SlashReason, VerificationMode } from '../kinds/index.ts'
 import { MARKET_FEE_BPS, SLASH_FAULT_BPS, SLASH_LATE_BPS } from './constants.ts'
 
 export interface Assignment {
@@ -112,4 +113,14 @@ export function slashAmount (bond: bigint, reason: 'late' | 'fault'): bigint {
   if (bond <= 0n) return 0n
   const share = bond * (reason === 'late' ? SLASH_LATE_BPS : SLASH_FAULT_BPS) / 10_000n
   return share > 0n ? share : 1n
+}
+
+/**
+ * Who a slash pays. A fault (a result the verification refuted) compensates the requester. A late slash goes to the
+ * validators' fee pool: a requester decides whether its winners can fetch its inputs (a blob it never serves, a
+ * private task's inputs its node never seals to the winner), so a late slash paid to it would let it take honest
+ * providers' bonds by withholding them.
+ */
+export function slashBeneficiary (reason: SlashReason, requester: Uint8Array): Uint8Array {
+  return reason === 'late' ? FEE_POOL_ACCOUNT : requester
 }

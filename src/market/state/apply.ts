@@ -207,8 +207,9 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
       }
       const assigned = p.reason === 'late' ? t.assigned.map(a => (a.provider === provider && a.state === 'open' ? { ...a, state: 'late' as const } : a)) : t.assigned
       ctx.putTask({ ...t, assigned, slashes: [...t.slashes, { txId: at.txId, provider, reason: p.reason, amount: p.amount, timeMs: at.timeMs }] })
-      // a slash of an empty bond moves nothing: no payment to list
-      if (p.amount > 0n) ctx.payment(t.requester, { taskId: t.taskId, kind: 'slash', to: toHex(p.beneficiary), amount: p.amount, txId: at.txId, timeMs: at.timeMs })
+      // a slash of an empty bond moves nothing: no payment to list. Listed under who it paid (rules/settle.ts
+      // slashBeneficiary: the requester for a fault, the fee pool for lateness)
+      if (p.amount > 0n) ctx.payment(toHex(p.beneficiary), { taskId: t.taskId, kind: 'slash', to: toHex(p.beneficiary), amount: p.amount, txId: at.txId, timeMs: at.timeMs })
       return { status: 'applied', taskId: t.taskId, provider }
     }
     default:
