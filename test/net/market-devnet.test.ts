@@ -165,6 +165,37 @@ test.serial('bad input to task_submit is refused with its typed error and nothin
   t.is(await client.call('account_getNonce', [account.key.address]), account.nextNonce.toString())
 })
 
+test.serial('a requester that bypasses its node\'s check: inputs that do not fit their task end in agreeing input-fault results, paid, nobody slashed', async (t) => {
+  const f = net.faucet
+  const sha = (x: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(x).digest())
+  const announce = (kernel: 'elementwise' | 'matmul', paramsJson: string, inputs: Uint8Array[], outputLimitBytes: number): { hex: string, taskId: string } => {
+    const { tx, taskId } = buildTaskAnnounce({ chainId: f.chainId, keys: f.key, nonce: f.nextNonce++, fee: 1000n }, {
+      ...matmulAnnounce({ budget: AGC / 100n, redundancy: 2, k: 2, verification: 'redundancy', bidWindowMs: 3000, revealWindowMs: 2500 }),
+      spec: { kernel, paramsJson }, inputs: inputs.map(sha), outputLimitBytes
+    })
+    return { hex: `0x${toHex(encodeTx(tx))}`, taskId: `0x${toHex(taskId)}` }
+  }
+  const x = f32ToBytes(new Float32Array([1, -2, 3, -4]))
+  const y = f32ToBytes(new Float32Array([1, -2, 3]))
+  // two tasks that fit put x (16 bytes) and y (12 bytes) in node 0's blob store
+  const fits = [announce('elementwise', '{"n":4,"op":"relu"}', [x], 16), announce('elementwise', '{"n":3,"op":"relu"}', [y], 12)]
+  await f.client.call('task_submit', [{ announce: fits[0].hex, inputs: [Buffer.from(x).toString('base64')] }])
+  await f.client.call('task_submit', [{ announce: fits[1].hex, inputs: [Buffer.from(y).toString('base64')] }])
+  // a 2×2 by 2×2 matmul naming x and y (its second input must be 16 bytes), sent as a bare transaction: no node checked it
+  const misfit = announce('matmul', '{"k":2,"m":2,"n":2}', [x, y], 16)
+  await f.client.call('account_sendTransaction', [misfit.hex])
+  const end = await waitForTask(net.clients[1], misfit.taskId, undefined, { timeoutMs: 90_000 })
+  t.is(end.state, 'settled', JSON.stringify(end))
+  t.is(end.settlement?.outcome, 'paid')
+  t.deepEqual(end.slashes, [], 'no winner is slashed for the requester\'s inputs')
+  t.is(end.results.length, 2)
+  for (const r of end.results) t.like(r, { profile: 'input-fault', outputBytes: 0, verdict: 'agrees' })
+  t.deepEqual(end.settlement?.payouts.map(p => p.provider).sort(), end.results.map(r => r.provider).sort(), 'both winners are paid as for work done')
+  const noOutput = await t.throwsAsync(net.clients[1].call('task_result', [misfit.taskId]))
+  t.like((noOutput as RpcClientError).data, { reason: 'TASK_INPUT_FAULT' })
+  for (const fit of fits) t.is((await waitForTask(net.clients[1], fit.taskId, undefined, { timeoutMs: 90_000 })).state, 'settled')
+})
+
 test.serial('a private task: the winner alone reads the inputs, the requester alone reads the output', async (t) => {
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, private: true })
   const end = await waitForTask(net.clients[3], task.taskId, undefined, { timeoutMs: 90_000 })
