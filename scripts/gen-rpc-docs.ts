@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { RPC_METHODS, RPC_TOPICS } from '../src/api/definitions.ts'
 import { VERSION } from '../src/core/version.ts'
 import { createBuiltinMethods } from '../src/rpc/builtin-methods.ts'
+import { DEFAULT_RECONNECT } from '../src/sdk/client.ts'
 import { buildOpenRpcDocument, type JsonSchema, type OpenRpcDocument, type OpenRpcMethod } from '../src/rpc/openrpc.ts'
 import { RpcErrorCode, RpcRegistry, type RpcMethod } from '../src/rpc/registry.ts'
 import { SubscriptionHub, type TopicDefinition } from '../src/rpc/subscriptions.ts'
@@ -92,6 +93,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
     }
     lines.push('')
   }
+  const reconnect = DEFAULT_RECONNECT
   lines.push('## TypeScript SDK', '')
   lines.push('```ts')
   lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
@@ -112,7 +114,12 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('`call` and `subscribe` check method names, params, results and events against the shared definitions;')
   lines.push('`request(method, params)` and `subscribeTo(topic, filter, onEvent)` take any name, untyped.')
   lines.push('With an `http://` URL calls go over HTTP and subscriptions over a WebSocket opened on first use; with `ws://`')
-  lines.push('everything shares one WebSocket. There is no automatic reconnect: `onDisconnect` reports a lost connection.', '')
+  lines.push('everything shares one WebSocket. When the WebSocket drops, the calls in flight on it fail (`RPC_CONNECTION_CLOSED`),')
+  lines.push('`onDisconnect` is called and the next call opens a new one. Active subscriptions are kept: the client reconnects')
+  lines.push(`with bounded exponential backoff (${reconnect.initialDelayMs} ms doubling up to ${reconnect.maxDelayMs} ms, ${reconnect.maxAttempts} attempts; the \`reconnect\` option),`)
+  lines.push('subscribes each again and calls `onReconnect`. Events published meanwhile are not replayed: re-read what you')
+  lines.push('watch (`tx_get` for a pending transaction). After the last attempt the subscriptions end and `onReconnectFailed`')
+  lines.push('is called; `reconnect: false` ends them when the connection drops.', '')
   lines.push('## Methods', '')
   lines.push('| method | class | summary |', '| --- | --- | --- |')
   for (const method of doc.methods) lines.push(`| [\`${method.name}\`](#${anchor(method.name)}) | ${method['x-harmony-class']} | ${cell(method.summary)} |`)
