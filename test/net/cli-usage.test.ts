@@ -2,6 +2,13 @@
 import test from 'ava'
 import { runHarmonyd, tempDir } from '../helpers/harmonyd.ts'
 
+test('an unknown flag is named once', async (t) => {
+  await using d = await tempDir()
+  const run = await runHarmonyd(['start', '--datadir', d.path, '--bogus-flag', '1'])
+  t.is(run.code, 2)
+  t.is(run.stderr, 'error: Unknown argument: bogus-flag\nrun \'harmonyd --help\' for usage\n')
+})
+
 test('task submit refuses an out-of-range flag by name before it opens the wallet', async (t) => {
   await using d = await tempDir()
   // no wallet and no node in this datadir: the refusal must come first
