@@ -9,6 +9,13 @@ test('an unknown flag is named once', async (t) => {
   t.is(run.stderr, 'error: Unknown argument: bogus-flag\nrun \'harmonyd --help\' for usage\n')
 })
 
+test('a node setting flag that is not a number is quoted as typed', async (t) => {
+  await using d = await tempDir()
+  const run = await runHarmonyd(['start', '--datadir', d.path, '--p2p-port', 'abc'])
+  t.is(run.code, 2)
+  t.is(run.stderr, 'harmonyd: flag --p2p-port: \'p2p-port\' must be an integer port from 0 to 65535, got "abc"\n')
+})
+
 test('task submit refuses an out-of-range flag by name before it opens the wallet', async (t) => {
   await using d = await tempDir()
   // no wallet and no node in this datadir: the refusal must come first
