@@ -2,17 +2,24 @@
 // reaches the node), watches the transfer become final over a WebSocket subscription, and receives the signed
 // `payment` webhook for the recipient on a local receiver.
 //   node examples/sdk-quickstart.ts http://127.0.0.1:9545 path/to/wallet.json    (HARMONY_RPC_TOKEN for auth)
+// A wallet from `harmonyd wallet new` is an encrypted keystore: as for the CLI, HARMONY_PASSWORD_FILE names a file
+// whose first line is its password (a devnet's plain faucet wallet needs none).
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { loadWalletFile, walletFromSeed } from '../src/core/keys/wallet.ts'
+import { readWalletFile, unlockWalletFile } from '../src/core/keys/keystore.ts'
+import { walletFromSeed, type WalletKey } from '../src/core/keys/wallet.ts'
 import { parseAgc, signTransfer } from '../src/dag/wallet.ts'
 import { HarmonyClient, verifyWebhookSignature, type PaymentWebhookEvent } from '../src/sdk/index.ts'
 
 const [url = 'http://127.0.0.1:9545', walletFile = 'wallet.json'] = process.argv.slice(2)
 const client = new HarmonyClient({ url, token: process.env.HARMONY_RPC_TOKEN })
-const sender = await loadWalletFile(walletFile)
+const sender = await openWallet(walletFile, process.env.HARMONY_PASSWORD_FILE).catch((err: unknown) => {
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`) // one line, no stack trace
+  process.exit(1)
+})
 const recipient = walletFromSeed(randomBytes(32)).address
 
 const info = await client.call('node_info') // typed: info.chainId is string | undefined
@@ -55,3 +62,13 @@ await unsubscribe()
 await client.call('webhook_remove', [hook.id])
 await client.close()
 receiver.close()
+
+async function openWallet (path: string, passwordFile: string | undefined): Promise<WalletKey> {
+  const wallet = await readWalletFile(path) // an encrypted keystore or a plain key file; else an error saying why
+  if (wallet.kind === 'keystore' && passwordFile === undefined) {
+    throw new Error(`${path} is an encrypted keystore; set HARMONY_PASSWORD_FILE to a file whose first line is its password`)
+  }
+  const password = passwordFile === undefined ? undefined : (await readFile(passwordFile, 'utf8')).split(/\r?\n/, 1)[0]
+  const keys = await unlockWalletFile(wallet, password)
+  return { address: keys.address, ...keys.mldsa }
+}

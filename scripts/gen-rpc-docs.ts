@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { RPC_METHODS, RPC_TOPICS } from '../src/api/definitions.ts'
 import { VERSION } from '../src/core/version.ts'
 import { createBuiltinMethods } from '../src/rpc/builtin-methods.ts'
+import { DEFAULT_RECONNECT } from '../src/sdk/client.ts'
 import { buildOpenRpcDocument, type JsonSchema, type OpenRpcDocument, type OpenRpcMethod } from '../src/rpc/openrpc.ts'
 import { RpcErrorCode, RpcRegistry, type RpcMethod } from '../src/rpc/registry.ts'
 import { SubscriptionHub, type TopicDefinition } from '../src/rpc/subscriptions.ts'
@@ -62,7 +63,8 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('  batches (an array answered by an array; at most 100 calls by default). Bodies over 1 MiB get HTTP 413.')
   lines.push('- WebSocket on the same port (`ws://127.0.0.1:9545/`): the same methods plus subscriptions.')
   lines.push('- Params go by position (a JSON array) or by name (an object), as each method lists below; a method that')
-  lines.push('  takes named params also accepts them by position in the order listed.')
+  lines.push('  takes named params also accepts them by position in the order listed (`null` at a position leaves an')
+  lines.push('  optional param out: `[null, 5]`).')
   lines.push('- Amounts and other large integers travel as decimal strings.')
   lines.push('- Browser origins must be allowed explicitly (CORS origins); requests carrying any other `Origin` get 403.')
   lines.push('- `GET /metrics` (Prometheus), `GET /healthz` and `GET /readyz` (200 or 503 with a JSON report).', '')
@@ -91,6 +93,7 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
     }
     lines.push('')
   }
+  const reconnect = DEFAULT_RECONNECT
   lines.push('## TypeScript SDK', '')
   lines.push('```ts')
   lines.push("import { HarmonyClient, RpcClientError } from './src/sdk/index.ts' // path from the repository root")
@@ -111,7 +114,12 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('`call` and `subscribe` check method names, params, results and events against the shared definitions;')
   lines.push('`request(method, params)` and `subscribeTo(topic, filter, onEvent)` take any name, untyped.')
   lines.push('With an `http://` URL calls go over HTTP and subscriptions over a WebSocket opened on first use; with `ws://`')
-  lines.push('everything shares one WebSocket. There is no automatic reconnect: `onDisconnect` reports a lost connection.', '')
+  lines.push('everything shares one WebSocket. When the WebSocket drops, the calls in flight on it fail (`RPC_CONNECTION_CLOSED`),')
+  lines.push('`onDisconnect` is called and the next call opens a new one. Active subscriptions are kept: the client reconnects')
+  lines.push(`with bounded exponential backoff (${reconnect.initialDelayMs} ms doubling up to ${reconnect.maxDelayMs} ms, ${reconnect.maxAttempts} attempts; the \`reconnect\` option),`)
+  lines.push('subscribes each again and calls `onReconnect`. Events published meanwhile are not replayed: re-read what you')
+  lines.push('watch (`tx_get` for a pending transaction). After the last attempt the subscriptions end and `onReconnectFailed`')
+  lines.push('is called; `reconnect: false` ends them when the connection drops.', '')
   lines.push('## Methods', '')
   lines.push('| method | class | summary |', '| --- | --- | --- |')
   for (const method of doc.methods) lines.push(`| [\`${method.name}\`](#${anchor(method.name)}) | ${method['x-harmony-class']} | ${cell(method.summary)} |`)

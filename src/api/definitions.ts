@@ -9,7 +9,7 @@ import { z } from 'zod'
 import type { MethodClass } from '../rpc/method-class.ts'
 
 export type { MethodClass }
-import { MARKET_MAX_INPUT_BYTES, MARKET_MAX_INPUTS, MARKET_MAX_PAGE, MARKET_MAX_SUBMIT_BYTES, MarketBidsResult, PageParams, ProviderResult, ProviderStatusResult, TaskListFilter, TaskOutputResult, TaskResult, TaskSubmitParams } from './market-definitions.ts'
+import { BID_STATUSES, MARKET_MAX_INPUT_BYTES, MARKET_MAX_INPUTS, MARKET_MAX_PAGE, MARKET_MAX_SUBMIT_BYTES, MarketBidsResult, PageParams, ProviderResult, ProviderStatusResult, TaskListFilter, TaskOutputResult, TaskResult, TaskSubmitParams } from './market-definitions.ts'
 
 /** One JSON-RPC method: what `rpc.discover` and docs/rpc.md say about it, and its schemas. */
 export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
@@ -248,7 +248,7 @@ export const RPC_METHODS = {
     z.object({ tasks: z.array(TaskResult), next: z.string().nullable() })),
   task_cancel: method('spending', 'Submits a client-signed task-cancel transaction (the coordinator refunds the escrow when no award is final). Returns its transaction id.', z.tuple([signedTx]), z.string()),
   task_result: method('public', 'The output of a task with a verified result, base64: plain for a public task, the envelope sealed to the requester\'s ML-KEM-768 key for a private one (the client opens it). Null while there is none.', z.tuple([id32]), TaskOutputResult.nullable()),
-  market_bids: method('public', 'Every bid of a task: commit and reveal times, price, status (won, checker, lost, excluded, late, invalid, unrevealed, pending) and why each lost. Null when the task is unknown.', z.tuple([id32]), MarketBidsResult.nullable()),
+  market_bids: method('public', `Every bid of a task: commit and reveal times, price, status (${BID_STATUSES.join(', ')}) and, for one that lost, is invalid or was excluded, its reason (price, tie-reputation, tie-hash, capability, late, reveal-mismatch, unrevealed, …; docs/market.md, Award rule). Null when the task is unknown.`, z.tuple([id32]), MarketBidsResult.nullable()),
   market_providers: method('public', `Registered providers: bond, capability, attestation and reputation; paged (at most ${MARKET_MAX_PAGE} per call).`,
     z.union([z.tuple([]), z.tuple([PageParams]), PageParams]).optional(),
     z.object({ providers: z.array(ProviderResult), next: z.string().nullable() })),

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs'
-import { CONFIG_FILE_NAME, CONFIG_KEYS, resolveConfig, type NodeConfig } from '../node/config.ts'
+import { CONFIG_FILE_NAME, CONFIG_KEYS, expectedValue, resolveConfig, type ConfigKey, type NodeConfig } from '../node/config.ts'
 import { resolveDatadir, runningRpcUrl } from '../node/datadir.ts'
 import { join } from 'node:path'
 import { HarmonyClient } from '../sdk/client.ts'
@@ -15,9 +15,12 @@ export function withConfigFlags<T> (yargs: Argv<T>): Argv<T> {
   let y = yargs
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
     const array = spec.kind === 'multiaddrs'
-    const type = spec.kind === 'bool' ? 'boolean' : spec.kind === 'port' || spec.kind === 'count' ? 'number' : 'string'
+    // numbers stay strings here: yargs would turn `--p2p-port abc` into NaN, and coerceValue checks (and quotes
+    // in its error) what was typed, as it does for the environment and config.yaml
+    const numeric = spec.kind === 'port' || spec.kind === 'count'
+    const type = spec.kind === 'bool' ? 'boolean' : 'string'
     y = y.option(key, {
-      describe: `${spec.describe} [env ${`HARMONY_${key.toUpperCase().replaceAll('-', '_')}`}, default ${JSON.stringify(spec.default)}]`,
+      describe: `${spec.describe} [${numeric ? `${expectedValue(key as ConfigKey)}; ` : ''}env ${`HARMONY_${key.toUpperCase().replaceAll('-', '_')}`}, default ${JSON.stringify(spec.default)}]`,
       type: array ? 'string' : type,
       array,
       group: 'Node settings:',

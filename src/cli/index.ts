@@ -24,6 +24,9 @@ function exitCodeFor (err: unknown): number {
 
 export async function runCli (argv: string[]): Promise<void> {
   const cli = yargs(argv)
+    // flags are read by their kebab-case names only; the camelCase copies yargs adds by default made strict mode
+    // list an unknown flag twice ('Unknown arguments: bogus-flag, bogusFlag')
+    .parserConfiguration({ 'camel-case-expansion': false })
     .scriptName('harmonyd')
     .version(VERSION)
     .option('datadir', { type: 'string', describe: 'data directory [env HARMONY_DATADIR, default ~/.harmony]', global: true })

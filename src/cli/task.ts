@@ -10,6 +10,7 @@ import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MO
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
+import { checkAnnounceFlags } from './task-flags.ts'
 import { waitForTx, walletAddress, walletOptions, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 
 /** `task submit --reannounce --wait`: announces after the first, for a task that keeps expiring with no valid bid. */
@@ -77,7 +78,8 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     .option('attested', { type: 'boolean', default: false, describe: 'only providers that passed a benchmark challenge' })
     .option('reannounce', { type: 'boolean', default: false, describe: 'with --wait: a task that expires with no valid bid is announced again (at most 3 times); the expired one is refunded' })
     .option('fee', { type: 'string', default: '1000', describe: 'transaction fee in base units' })
-    .option('timeout', { type: 'number', default: 120, describe: 'seconds --wait waits' }) as never,
+    .option('timeout', { type: 'number', default: 120, describe: 'seconds --wait waits' })
+    .check(checkAnnounceFlags) as never,
   handler: async (args) => {
     if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
     let params: unknown

@@ -163,6 +163,11 @@ function expected (kind: Kind): string {
   }
 }
 
+/** What a key takes, in words (`an integer port from 0 to 65535`): for help texts and errors. */
+export function expectedValue (key: ConfigKey): string {
+  return expected(CONFIG_KEYS[key].kind)
+}
+
 /**
  * Coerces one raw value (string from a flag/env, or a YAML value) to the key's type, or throws a ConfigError
  * naming the key, where it came from and what was expected.
@@ -170,7 +175,7 @@ function expected (kind: Kind): string {
 export function coerceValue (key: ConfigKey, raw: unknown, source: string): NodeConfig[ConfigKey] {
   const spec = CONFIG_KEYS[key]
   const fail = (): never => {
-    throw new ConfigError('CONFIG_INVALID', `${source}: '${key}' must be ${expected(spec.kind)}, got ${JSON.stringify(raw)}`, { key, source })
+    throw new ConfigError('CONFIG_INVALID', `${source}: '${key}' must be ${expected(spec.kind)}, got ${shown(raw)}`, { key, source })
   }
   let value: NodeConfig[ConfigKey]
   const kind = spec.kind
@@ -216,9 +221,14 @@ export function coerceValue (key: ConfigKey, raw: unknown, source: string): Node
   }
   const problem = spec.validate?.(value as never)
   if (problem !== undefined) {
-    throw new ConfigError('CONFIG_INVALID', `${source}: '${key}' must be ${problem}, got ${JSON.stringify(raw)}`, { key, source })
+    throw new ConfigError('CONFIG_INVALID', `${source}: '${key}' must be ${problem}, got ${shown(raw)}`, { key, source })
   }
   return value
+}
+
+/** A refused value as its source wrote it: JSON, except the numbers JSON cannot spell (NaN, Infinity read as `null`). */
+function shown (raw: unknown): string {
+  return typeof raw === 'number' && !Number.isFinite(raw) ? String(raw) : JSON.stringify(raw)
 }
 
 function isConfigKey (key: string): key is ConfigKey {

@@ -79,6 +79,11 @@ export class RpcAuth {
   }
 }
 
+// 'an admin method', 'a spending method'
+function withArticle (methodClass: MethodClass): string {
+  return `${/^[aeiou]/.test(methodClass) ? 'an' : 'a'} ${methodClass}`
+}
+
 function credentialOf (headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization
   if (authorization !== undefined) {
@@ -98,10 +103,10 @@ export function authorize (grant: RpcGrant | undefined, method: string, methodCl
   }
   if (grant.principal === 'api-key') {
     return new RpcMethodError(RpcErrorCode.UNAUTHORIZED,
-      `${method} is a ${methodClass} method and API key '${grant.label ?? ''}' has scope ${[...grant.classes].join(',')}; use a key whose scope includes ${methodClass}`,
+      `${method} is ${withArticle(methodClass)} method and API key '${grant.label ?? ''}' has scope ${[...grant.classes].join(',')}; use a key whose scope includes ${methodClass}`,
       { reason: 'scope' satisfies AuthFailure, class: methodClass })
   }
   return new RpcMethodError(RpcErrorCode.UNAUTHORIZED,
-    `${method} is a ${methodClass} method: send Authorization: Bearer <JWT signed with the node's secret, <datadir>/rpc/jwt.hex> or an API key with scope ${methodClass} (harmonyd rpc keys add)`,
+    `${method} is ${withArticle(methodClass)} method: send Authorization: Bearer <JWT signed with the node's secret, <datadir>/rpc/jwt.hex> or an API key with scope ${methodClass} (harmonyd rpc keys add)`,
     { reason: 'auth_required' satisfies AuthFailure, class: methodClass })
 }

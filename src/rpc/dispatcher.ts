@@ -187,8 +187,10 @@ export class RpcDispatcher {
 }
 
 /**
- * Fits raw params to the method's schema: a tuple schema takes positional params, an object schema takes named
- * params or a positional array mapped onto its keys in declaration order; absent params are `[]` or `{}`.
+ * Fits raw params to the method's schema. A tuple schema takes positional params. A schema with named params (an
+ * object, or a union listing one) takes them by name, or by position mapped onto its keys in declaration order, as
+ * docs/rpc.md promises: a positional form the union lists itself (`[text]`, `[{...}]`) comes first, and a `null`
+ * at the position of an optional key that does not take null leaves that key out. Absent params are `[]` or `{}`.
  * Throws -32602 with the zod issues (path and message) in `data`.
  */
 export function parseParams (method: RpcMethod, raw: unknown): unknown {
@@ -196,23 +198,58 @@ export function parseParams (method: RpcMethod, raw: unknown): unknown {
   // coercion looks through optional()/default(); parsing uses the schema as written
   let shaped: z.ZodType = schema
   while (shaped instanceof z.ZodOptional || shaped instanceof z.ZodDefault) shaped = shaped.def.innerType as z.ZodType
-  let input = raw
-  if (raw === undefined && schema.isOptional()) {
-    input = undefined
-  } else if (shaped instanceof z.ZodTuple) {
+  if (raw === undefined && schema.isOptional()) return checked(schema, undefined)
+  if (shaped instanceof z.ZodTuple) {
     const arity = (shaped.def.items as readonly unknown[]).length
-    if (raw === undefined || (arity === 0 && isObject(raw) && Object.keys(raw).length === 0)) input = []
-    else if (!Array.isArray(raw)) throw invalidParams(`${method.name} takes its params by position (a JSON array)`)
-  } else if (shaped instanceof z.ZodObject) {
-    const keys = Object.keys(shaped.shape as Record<string, unknown>)
-    if (raw === undefined) input = {}
-    else if (Array.isArray(raw)) {
-      if (raw.length > keys.length) {
-        throw invalidParams(`${method.name} takes at most ${keys.length} params (${keys.join(', ')}), got ${raw.length}`)
-      }
-      input = Object.fromEntries(raw.map((value: unknown, index) => [keys[index], value]))
-    }
+    if (raw === undefined || (arity === 0 && isObject(raw) && Object.keys(raw).length === 0)) return checked(schema, [])
+    if (!Array.isArray(raw)) throw invalidParams(`${method.name} takes its params by position (a JSON array)`)
+    return checked(schema, raw)
   }
+  const named = namedParams(shaped)
+  if (named === undefined) return checked(schema, raw)
+  if (shaped instanceof z.ZodUnion && raw !== undefined) {
+    const listed = schema.safeParse(raw)
+    if (listed.success) return listed.data
+    // the one-object form `[{...}]` the union lists: report what is wrong inside the object
+    if (Array.isArray(raw) && raw.length === 1 && isObject(raw[0]) && listsWrappedObject(shaped, named)) return checked(named, raw[0])
+  }
+  // from here on the object's own issues, not the union's "invalid input"
+  if (raw === undefined) return checked(named, {})
+  if (!Array.isArray(raw)) return checked(named, raw)
+  const shape = named.shape as Record<string, z.ZodType>
+  const keys = Object.keys(shape)
+  if (raw.length > keys.length) {
+    throw invalidParams(keys.length === 0
+      ? `${method.name} takes no params, got ${raw.length}`
+      : `${method.name} takes at most ${keys.length} params (${keys.join(', ')}), got ${raw.length}`)
+  }
+  const byName: Record<string, unknown> = {}
+  raw.forEach((value: unknown, index) => {
+    const field = shape[keys[index]]
+    // `[null, 5]`: a placeholder for an optional param left out, unless null means something there
+    if (value === null && field.isOptional() && !field.safeParse(null).success) return
+    byName[keys[index]] = value
+  })
+  return checked(named, byName)
+}
+
+/** The object of named params: the schema itself, or the object a union lists beside its positional forms. */
+function namedParams (shaped: z.ZodType): z.ZodObject | undefined {
+  if (shaped instanceof z.ZodObject) return shaped
+  if (shaped instanceof z.ZodUnion) {
+    const objects = (shaped.def.options as readonly z.ZodType[]).filter((option) => option instanceof z.ZodObject)
+    // two objects would make the names ambiguous; such a schema is parsed as written
+    return objects.length === 1 ? objects[0] : undefined
+  }
+  return undefined
+}
+
+function listsWrappedObject (union: z.ZodUnion, named: z.ZodObject): boolean {
+  return (union.def.options as readonly z.ZodType[]).some((option) => option instanceof z.ZodTuple &&
+    (option.def.items as readonly z.ZodType[]).length === 1 && option.def.items[0] === named)
+}
+
+function checked (schema: z.ZodType, input: unknown): unknown {
   const parsed = schema.safeParse(input)
   if (parsed.success) return parsed.data
   const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message, code: issue.code }))

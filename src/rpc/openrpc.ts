@@ -87,7 +87,8 @@ function describeParams (schema: z.ZodType): { structure: OpenRpcMethod['paramSt
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) {
     return describeParams(schema.def.innerType as z.ZodType)
   }
-  // a union of a tuple and an object (`[text]` or `{text}`): describe the object (it has names), accept either
+  // a union of tuples and an object (`[text]` or `{text}`): describe the object (it has names), accept either;
+  // the dispatcher maps a positional array onto its keys in this order (parseParams in dispatcher.ts)
   if (schema instanceof z.ZodUnion) {
     const options = schema.def.options as readonly z.ZodType[]
     const shaped = options.find((o) => o instanceof z.ZodObject) ?? options.find((o) => o instanceof z.ZodTuple)

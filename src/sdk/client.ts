@@ -64,7 +64,8 @@ interface RpcResponse {
   error?: { code: number, message: string, data?: unknown }
 }
 
-const DEFAULT_RECONNECT: Required<ReconnectOptions> = { initialDelayMs: 100, maxDelayMs: 5000, maxAttempts: 50 }
+/** How the client reconnects its WebSocket unless `reconnect` says otherwise (docs/rpc.md quotes it). */
+export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object.freeze({ initialDelayMs: 100, maxDelayMs: 5000, maxAttempts: 50 })
 
 /**
  * Typed JSON-RPC client for a Harmony node. Method names, params, results and topic events are typed from the

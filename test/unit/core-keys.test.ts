@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { KeyFileError } from '../../src/core/errors.ts'
 import { loadOrCreateEvmKey } from '../../src/core/keys/evm-key.ts'
+import { createKeystore } from '../../src/core/keys/keystore.ts'
 import { isSecretFileExists, writeSecretFile } from '../../src/core/keys/secret-file.ts'
 import { createWalletFile, loadWalletFile } from '../../src/core/keys/wallet.ts'
 
@@ -50,4 +51,12 @@ test('wallet files: created once, loaded back, refused with KEY_FILE_INVALID', a
   await writeFile(bad, '{"version":2}')
   t.is((await t.throwsAsync(loadWalletFile(bad), { instanceOf: KeyFileError }))?.code, 'KEY_FILE_INVALID')
   t.is((await t.throwsAsync(loadWalletFile(join(dir, 'missing.json')), { instanceOf: KeyFileError }))?.code, 'KEY_FILE_INVALID')
+})
+
+test('a keystore given to the plain wallet loader is refused with how to open it', async t => {
+  const path = join(dir, 'wallets', 'keystore.json')
+  await createKeystore(path, 'correct horse', { scrypt: { n: 1024 } })
+  const err = await t.throwsAsync(loadWalletFile(path), { instanceOf: KeyFileError })
+  t.is(err?.code, 'KEY_FILE_INVALID')
+  t.regex(err?.message ?? '', /is an encrypted keystore .*open it with loadKeystore\(path, password\)/)
 })

@@ -10,7 +10,7 @@ import { RPC_METHODS } from '../../src/api/definitions.ts'
 import { StartupError } from '../../src/core/errors.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { ApiKeyStore } from '../../src/rpc/api-keys.ts'
-import { RpcAuth } from '../../src/rpc/auth.ts'
+import { authorize, RpcAuth } from '../../src/rpc/auth.ts'
 import { mintJwt } from '../../src/rpc/jwt.ts'
 import type { OpenRpcDocument } from '../../src/rpc/openrpc.ts'
 import { TokenBuckets } from '../../src/rpc/rate-limit.ts'
@@ -95,6 +95,15 @@ test('a stale, future, forged or malformed token is refused and says why', async
   t.is((await call(url, 't_admin', { authorization: 'Basic dXNlcjpwdw==' })).error?.data?.reason, 'token_malformed')
   // refused credentials still leave the public methods open
   t.is((await call(url, 't_read', bearer('garbage'))).result, 'read')
+})
+
+test('a refusal names the method\'s class with its article', (t) => {
+  const anonymous = { client: 'ip:127.0.0.1', principal: 'anonymous' as const, classes: new Set(['public'] as const) }
+  t.regex(authorize(anonymous, 'net_announce', 'admin')?.message ?? '', /^net_announce is an admin method: send Authorization/)
+  t.regex(authorize(anonymous, 'task_submit', 'spending')?.message ?? '', /^task_submit is a spending method: send Authorization/)
+  const key = { client: 'key:1', principal: 'api-key' as const, label: 'wallet', classes: new Set(['public', 'spending'] as const) }
+  t.regex(authorize(key, 'net_announce', 'admin')?.message ?? '', /^net_announce is an admin method and API key 'wallet' has scope public,spending;/)
+  t.is(authorize(key, 'task_submit', 'spending'), undefined)
 })
 
 test('API keys: a key works within its scope only; a revoked or unknown key is refused', async (t) => {

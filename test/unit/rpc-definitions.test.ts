@@ -4,6 +4,8 @@ import { z } from 'zod'
 import { RPC_METHODS, RPC_TOPICS, ANNOUNCEMENT_MAX_CHARS } from '../../src/api/definitions.ts'
 import { registerChainRpc, registerDagRpc, registerNodeRpc, registerMarketRpc, registerStateProofRpc, registerWebhookRpc, type DagRpcSource, type MarketRpcSource, type NodeRpcSource } from '../../src/api/index.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
+import { BID_STATUSES } from '../../src/api/market-definitions.ts'
+import { LOSS_REASONS } from '../../src/market/kinds/ids.ts'
 import { MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
@@ -71,6 +73,15 @@ test('the API modules register exactly the defined methods and topics, with the 
 
 test('the announcement bound of the RPC definitions is the one the network enforces', (t) => {
   t.is(ANNOUNCEMENT_MAX_CHARS, MAX_ANNOUNCEMENT_CHARS)
+})
+
+test('market_bids says which statuses and loss reasons a bid has, as the market names them', (t) => {
+  const summary = RPC_METHODS.market_bids.summary
+  const [, statuses = '', reasons = ''] = /status \(([^)]*)\).*its reason \(([^;]*)/.exec(summary) ?? []
+  t.deepEqual(statuses.split(', '), [...BID_STATUSES])
+  const named = reasons.split(', ').filter((r) => r !== '…')
+  t.true(named.length > 0)
+  for (const reason of named) t.true((LOSS_REASONS as readonly string[]).includes(reason), reason)
 })
 
 test('an error-code table registered with the methods maps typed errors; a conflicting table is refused', async (t) => {

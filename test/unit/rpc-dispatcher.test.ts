@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 import fc from 'fast-check'
 import { Registry } from 'prom-client'
 import { z } from 'zod'
+import { RPC_METHODS, type RpcMethodName } from '../../src/api/definitions.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { RpcDispatcher } from '../../src/rpc/dispatcher.ts'
@@ -32,6 +33,47 @@ test('params wrapped in optional() or a union are accepted in every form the sch
   t.is((await call(dispatcher, 'w_opt')).result, -1)
   t.is((await call(dispatcher, 'w_opt', [4])).result, 4)
   t.is((await call(dispatcher, 'w_opt', ['x'])).error?.code, -32602)
+})
+
+/** The real params schemas of `names`, each answering with the params it received once parsed. */
+function echoRegistry (names: readonly RpcMethodName[]): RpcRegistry {
+  const registry = new RpcRegistry()
+  for (const name of names) {
+    registry.register({ name, summary: RPC_METHODS[name].summary, params: RPC_METHODS[name].params as z.ZodType, result: z.unknown(), handler: (params) => params ?? null })
+  }
+  return registry
+}
+
+test('named params of the API are accepted by position in the order docs/rpc.md lists them, and in the forms the SDK sends', async (t) => {
+  const dispatcher = dispatcherFor(echoRegistry(['task_list', 'market_providers', 'task_submit', 'chain_checkpoints', 'webhook_add', 'net_announcements']))
+  const announce = `0x${'01'.repeat(4)}`
+  // by position, as documented
+  t.deepEqual((await call(dispatcher, 'task_list', ['expired'])).result, { state: 'expired' })
+  t.deepEqual((await call(dispatcher, 'task_list', ['expired', null, null, 'c1', 5])).result, { state: 'expired', cursor: 'c1', limit: 5 })
+  t.deepEqual((await call(dispatcher, 'market_providers', [null, 5])).result, { limit: 5 })
+  t.deepEqual((await call(dispatcher, 'task_submit', [announce, ['AAAA']])).result, { announce, inputs: ['AAAA'] })
+  t.deepEqual((await call(dispatcher, 'webhook_add', ['https://example.org/h', ['task'], ['hmy1abc'], 'ops'])).result,
+    { url: 'https://example.org/h', events: ['task'], accounts: ['hmy1abc'], label: 'ops' })
+  // by name, and the forms the union lists itself (the SDK and the CLI send `[{...}]`)
+  t.deepEqual((await call(dispatcher, 'task_list', { state: 'expired' })).result, { state: 'expired' })
+  t.deepEqual((await call(dispatcher, 'task_list', [{ state: 'expired' }])).result, [{ state: 'expired' }])
+  t.deepEqual((await call(dispatcher, 'task_list')).result, null)
+  t.deepEqual((await call(dispatcher, 'task_list', [])).result, [])
+  t.deepEqual((await call(dispatcher, 'task_submit', [{ announce, inputs: [] }])).result, [{ announce, inputs: [] }])
+  t.deepEqual((await call(dispatcher, 'chain_checkpoints', [null, 5])).result, [null, 5])
+  t.deepEqual((await call(dispatcher, 'webhook_add', ['https://example.org/h', ['task'], { label: 'ops' }])).result, ['https://example.org/h', ['task'], { label: 'ops' }])
+  t.deepEqual((await call(dispatcher, 'net_announcements', [7])).result, [7])
+
+  // refusals name what is wrong, by position or inside the one object
+  const badState = await call(dispatcher, 'task_list', ['gone'])
+  t.is(badState.error?.code, -32602)
+  t.regex(badState.error?.message ?? '', /^invalid params: state: /)
+  const badLimit = await call(dispatcher, 'task_list', [{ limit: 1000 }])
+  t.regex(badLimit.error?.message ?? '', /^invalid params: limit: /)
+  const tooMany = await call(dispatcher, 'market_providers', [null, 5, 6])
+  t.regex(tooMany.error?.message ?? '', /takes at most 2 params \(cursor, limit\), got 3/)
+  // null stands for a left-out optional param only: a required one stays refused
+  t.regex((await call(dispatcher, 'task_submit', [null, []])).error?.message ?? '', /^invalid params: announce: /)
 })
 
 test('typed errors listed in errorCodes reach the caller with their code and reason; others stay internal', async (t) => {

@@ -2,6 +2,7 @@ import test from 'ava'
 import { z } from 'zod'
 import { renderRpcMarkdown } from '../../scripts/gen-rpc-docs.ts'
 import { buildOpenRpcDocument } from '../../src/rpc/openrpc.ts'
+import { DEFAULT_RECONNECT } from '../../src/sdk/client.ts'
 import { SubscriptionHub } from '../../src/rpc/subscriptions.ts'
 import { testRegistry, wrappedRegistry } from '../helpers/rpc-fixture.ts'
 
@@ -37,4 +38,11 @@ test('renderRpcMarkdown documents every method, its params, the built-ins, topic
   t.true(markdown.includes('| -32602 | INVALID_PARAMS |'))
   t.true(markdown.includes('{"jsonrpc":"2.0","id":1,"method":"test_add","params":{"a":"<a>","b":"<b>"}}'))
   t.false(renderRpcMarkdown(testRegistry(), { includeBuiltins: false }).includes('### rpc.discover'))
+})
+
+test('the SDK section says how the client reconnects, with its defaults', (t) => {
+  const markdown = renderRpcMarkdown(testRegistry())
+  t.false(markdown.includes('no automatic reconnect'))
+  t.true(markdown.includes(`(${DEFAULT_RECONNECT.initialDelayMs} ms doubling up to ${DEFAULT_RECONNECT.maxDelayMs} ms, ${DEFAULT_RECONNECT.maxAttempts} attempts; the \`reconnect\` option)`))
+  for (const hook of ['onDisconnect', 'onReconnect', 'onReconnectFailed']) t.true(markdown.includes(`\`${hook}\``), hook)
 })

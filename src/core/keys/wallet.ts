@@ -4,6 +4,7 @@ import { addressFromPublicKey } from '../address.ts'
 import { fromHex, toHex } from '../codec.ts'
 import { generateKeyPair, type KeyPair } from '../crypto.ts'
 import { KeyFileError } from '../errors.ts'
+import { KEYSTORE_TYPE, KEYSTORE_VERSION } from './keystore.ts'
 import { isSecretFileExists, writeSecretFile } from './secret-file.ts'
 
 /**
@@ -36,13 +37,16 @@ export function walletFromSeed (seed: Uint8Array): WalletKey {
   return { ...kp, address: addressFromPublicKey(kp.publicKey) }
 }
 
-/** Reads a wallet file; throws KEY_FILE_INVALID saying what is wrong. */
+/** Reads a plain (version 1) wallet file; throws KEY_FILE_INVALID saying what is wrong, and how to open a keystore. */
 export async function loadWalletFile (path: string): Promise<WalletKey> {
   let json: unknown
   try { json = JSON.parse(await readFile(path, 'utf8')) } catch (err) {
     throw new KeyFileError('KEY_FILE_INVALID', `cannot read wallet file ${path}: ${err instanceof Error ? err.message : String(err)}`, { path })
   }
   const o = json as { version?: unknown, type?: unknown, seed?: unknown }
+  if (o !== null && typeof o === 'object' && o.version === KEYSTORE_VERSION && o.type === KEYSTORE_TYPE) {
+    throw new KeyFileError('KEY_FILE_INVALID', `wallet file ${path} is an encrypted keystore (as 'harmonyd wallet new' writes), not a plain key file; open it with loadKeystore(path, password) from src/core/keys/keystore.ts (or readWalletFile and unlockWalletFile, for either kind)`, { path })
+  }
   if (o === null || typeof o !== 'object' || o.version !== 1 || o.type !== 'ml-dsa-65' || typeof o.seed !== 'string' || !/^[0-9a-f]{64}$/.test(o.seed)) {
     throw new KeyFileError('KEY_FILE_INVALID', `wallet file ${path} is not a version 1 ml-dsa-65 key file`, { path })
   }

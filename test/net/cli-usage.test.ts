@@ -1,0 +1,32 @@
+/** Usage errors of the real `harmonyd` process: what it prints and its exit code (2: bad usage or configuration). */
+import test from 'ava'
+import { runHarmonyd, tempDir } from '../helpers/harmonyd.ts'
+
+test('an unknown flag is named once', async (t) => {
+  await using d = await tempDir()
+  const run = await runHarmonyd(['start', '--datadir', d.path, '--bogus-flag', '1'])
+  t.is(run.code, 2)
+  t.is(run.stderr, 'error: Unknown argument: bogus-flag\nrun \'harmonyd --help\' for usage\n')
+})
+
+test('a node setting flag that is not a number is quoted as typed', async (t) => {
+  await using d = await tempDir()
+  const run = await runHarmonyd(['start', '--datadir', d.path, '--p2p-port', 'abc'])
+  t.is(run.code, 2)
+  t.is(run.stderr, 'harmonyd: flag --p2p-port: \'p2p-port\' must be an integer port from 0 to 65535, got "abc"\n')
+})
+
+test('task submit refuses an out-of-range flag by name before it opens the wallet', async (t) => {
+  await using d = await tempDir()
+  // no wallet and no node in this datadir: the refusal must come first
+  const submit = ['task', 'submit', '--datadir', d.path, '--kernel', 'matmul', '--params', '{"m":1,"k":1,"n":1}', '--budget', '0.01']
+  const redundancy = await runHarmonyd([...submit, '--redundancy', '9', '--verify', 'redundancy'])
+  t.is(redundancy.code, 2, redundancy.stderr)
+  t.regex(redundancy.stderr, /^harmonyd: --redundancy must be a whole number of providers, from 1 to 5, got 9\n$/)
+  const k = await runHarmonyd([...submit, '--redundancy', '2', '-k', '3', '--verify', 'redundancy'])
+  t.is(k.code, 2, k.stderr)
+  t.regex(k.stderr, /^harmonyd: -k must be a whole number of agreeing results, from 1 to --redundancy \(2\), got 3\n$/)
+  const window = await runHarmonyd([...submit, '--bid-window', '-5'])
+  t.is(window.code, 2, window.stderr)
+  t.regex(window.stderr, /^harmonyd: --bid-window must be a whole number of ms, from 1 to 600000, got -5\n$/)
+})
