@@ -247,7 +247,7 @@ export const RPC_METHODS = {
     z.union([z.tuple([]), z.tuple([TaskListFilter]), TaskListFilter]).optional(),
     z.object({ tasks: z.array(TaskResult), next: z.string().nullable() })),
   task_cancel: method('spending', 'Submits a client-signed task-cancel transaction (the coordinator refunds the escrow when no award is final). Returns its transaction id.', z.tuple([signedTx]), z.string()),
-  task_result: method('public', 'The output of a task with a verified result, base64: plain for a public task, the envelope sealed to the requester\'s ML-KEM-768 key for a private one (the client opens it). Null while there is none.', z.tuple([id32]), TaskOutputResult.nullable()),
+  task_result: method('public', 'The output of a task with a verified result, base64: plain for a public task, the envelope sealed to the requester\'s ML-KEM-768 key for a private one (the client opens it). Null while there is none. A task whose providers found its inputs do not fit it (an input fault, paid as work done) has no output: error -32000, reason TASK_INPUT_FAULT.', z.tuple([id32]), TaskOutputResult.nullable()),
   market_bids: method('public', `Every bid of a task: commit and reveal times, price, status (${BID_STATUSES.join(', ')}) and, for one that lost, is invalid or was excluded, its reason (price, tie-reputation, tie-hash, capability, late, reveal-mismatch, unrevealed, …; docs/market.md, Award rule). Null when the task is unknown.`, z.tuple([id32]), MarketBidsResult.nullable()),
   market_providers: method('public', `Registered providers: bond, capability, attestation and reputation; paged (at most ${MARKET_MAX_PAGE} per call).`,
     z.union([z.tuple([]), z.tuple([PageParams]), PageParams]).optional(),
