@@ -21,8 +21,8 @@ export interface AnnounceFlags {
   'min-gflops': number
 }
 
-/** Agreeing results needed: `-k`, else all replicas under redundancy verification, else one (as the handler does). */
-function agreeingResults (flags: Pick<AnnounceFlags, 'k' | 'redundancy' | 'verify'>): number {
+/** Agreeing results needed: `-k`, else all replicas under redundancy verification, else one. */
+export function agreeingResults (flags: Pick<AnnounceFlags, 'k' | 'redundancy' | 'verify'>): number {
   return flags.k ?? (flags.verify === 'redundancy' ? flags.redundancy : 1)
 }
 

@@ -10,7 +10,7 @@ import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MO
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
-import { checkAnnounceFlags } from './task-flags.ts'
+import { agreeingResults, checkAnnounceFlags } from './task-flags.ts'
 import { waitForTx, walletAddress, walletOptions, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 
 /** `task submit --reannounce --wait`: announces after the first, for a task that keeps expiring with no valid bid. */
@@ -90,7 +90,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     }
     const inputs = await Promise.all((args.inputs ?? '').split(',').filter(f => f !== '').map(async f => new Uint8Array(await readFile(f))))
     const verification = args.verify as VerificationMode
-    const k = args.k ?? (verification === 'redundancy' ? args.redundancy : 1)
+    const k = agreeingResults(args)
     const key = await walletSigningKey(args)
     const client = await clientFor(args)
     try {
