@@ -20,8 +20,9 @@ const IN_FLIGHT = 4
 /** Short, so a winner killed before it answered is slashed and replaced within the test (market-faults' 4 s, loaded). */
 const EXECUTION_DEADLINE_MS = 5000
 /**
- * Kills per run. A restart is ready ~8–11 s after its kill on the loaded 2-core machine (harmonyd measures its
- * provider capability as it starts), so a third kill took a run from ~66 s to ~78 s (2026-12, load average 5–8).
+ * Kills per run. A restart is ready 3.5–5 s after its kill on the 2-core machine at load average 3–5, 8–18 s at 8–12
+ * (harmonyd measures its provider capability as it starts): runs took 38–48 s and 44–89 s; a third kill added ~12 s
+ * at load 8.
  */
 const KILLS = 2
 /**
