@@ -63,6 +63,10 @@ function isReady (msg: unknown): msg is ReadyMessage {
   return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready'
 }
 
+function isRunning (node: DevnetNode): boolean {
+  return node.process.exitCode === null && node.process.signalCode === null
+}
+
 export class DevnetError extends HarmonyError<'DEVNET_NODE_FAILED' | 'DEVNET_INVALID'> {}
 
 /**
@@ -188,10 +192,20 @@ export class Devnet {
     return node
   }
 
+  /** Starts node `index` again once its process has exited (a crash, a kill -9): same datadir and flags, its ports (new free ones when `basePort` is 0), a running node (node 0 first) as bootstrap. */
+  async restart (index: number): Promise<DevnetNode> {
+    const node = this.nodes[index]
+    if (node === undefined || this.stopping) throw new DevnetError('DEVNET_INVALID', `node ${index} cannot restart: ${node === undefined ? 'the devnet has no such node' : 'the devnet is stopping'}`)
+    if (isRunning(node)) throw new DevnetError('DEVNET_INVALID', `node ${index} is still running (pid ${node.process.pid}); stop it before restarting it`)
+    const peer = this.nodes.find(n => n !== undefined && n.index !== index && isRunning(n))
+    const bootstrap = peer === undefined ? [] : [peer.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? peer.listenAddrs[0]]
+    return await this.spawn(index, bootstrap)
+  }
+
   /** SIGTERM to every node, then SIGKILL to any still running after `graceMs`. */
   async stop (graceMs = 10_000): Promise<void> {
     this.stopping = true
-    const running = this.nodes.filter(n => n !== undefined && n.process.exitCode === null && n.process.signalCode === null)
+    const running = this.nodes.filter(n => n !== undefined && isRunning(n))
     await Promise.all(running.map(async (n) => {
       const exited = once(n.process, 'exit')
       n.process.kill('SIGTERM')

@@ -1,4 +1,7 @@
 // A devnet of harmonyd processes selling compute (test/net/market-*.test.ts, bench/market.ts does its own).
+import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { formatAddress } from '../../src/core/address.ts'
 import { createLogger } from '../../src/core/logger.ts'
 import { loadWalletFile } from '../../src/core/keys/wallet.ts'
@@ -20,6 +23,10 @@ export interface MarketDevnet {
   addresses: string[]
   faucet: WorkloadAccount
   dir: string
+  /** SIGKILL to node `index` (no chance to flush or close anything); resolves once its process is gone. */
+  kill: (index: number) => Promise<void>
+  /** Starts a node that exited again on its datadir (Devnet.restart); `nodes[index]` and `clients[index]` are the new ones. */
+  restart: (index: number) => Promise<void>
   /** Stops every node (the datadirs stay for inspection). */
   stopNodes: () => Promise<void>
   /** Stops the nodes if running and removes the datadirs. */
@@ -76,7 +83,25 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
       await Promise.all(clients.map(async c => { await c.close() }))
       await devnet.stop()
     }
-    return { devnet, nodes, clients, addresses, faucet, dir: dir.path, stopNodes, stop: async () => { await stopNodes(); await stop() } }
+    const kill = async (index: number): Promise<void> => {
+      const child = nodes[index].process
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+    }
+    const restart = async (index: number): Promise<void> => {
+      const node = await devnet.restart(index).catch(async (err: unknown) => {
+        // the datadir goes with the test: what the node said goes with the error
+        const log = await readFile(join(devnet.nodeDir(index), 'harmonyd.log'), 'utf8').catch(() => '')
+        throw new Error(`${(err as Error).message}; its log ends: ${log.slice(-4000)}`, { cause: err })
+      })
+      await clients[index].close()
+      nodes[index] = node
+      // with free ports chosen at start the node's RPC port is a new one
+      clients[index] = new HarmonyClient({ url: node.rpc, auth: { jwtSecret: await operatorSecret(node.datadir) } })
+    }
+    return { devnet, nodes, clients, addresses, faucet, dir: dir.path, kill, restart, stopNodes, stop: async () => { await stopNodes(); await stop() } }
   } catch (err) {
     await stop()
     throw err

@@ -103,3 +103,33 @@ test('at start, the blobs of tasks the market state does not know or knows ended
     await store.stop()
   })
 })
+
+test('at start, the adoption asks the market state as a method: a reader that reads its own records (MarketState) starts with blobs of a running task held', async t => {
+  // harmonyd hands the collector the MarketState itself, whose task() reads `this`; a lookup called detached from it
+  // threw at start (`Cannot read properties of undefined`) on every start of a node holding blobs of a task with no
+  // release scheduled yet: a provider restarted while it ran a task, or a requester's node while its tasks were open
+  class Reader extends EventEmitter<MarketReaderEvents> {
+    private readonly phases = new Map<string, TaskView['phase']>()
+    set (taskId: string, phase: TaskView['phase']): void { this.phases.set(taskId, phase) }
+    async task (taskId: string): Promise<TaskView | undefined> {
+      const phase = this.phases.get(taskId)
+      return phase === undefined ? undefined : ({ taskId, phase }) as TaskView
+    }
+  }
+  await withStore(async (db, store) => {
+    const id = (n: number): string => n.toString(16).padStart(64, '0')
+    const reader = new Reader()
+    reader.set(id(1), 'executing')
+    reader.set(id(2), 'settled')
+    const running = await store.put(new Uint8Array([1]), { tags: [id(1)] })
+    await store.put(new Uint8Array([2]), { tags: [id(2)] })
+    let now = 1_000_000
+    const collector = new BlobCollector({ db, store, tasks: reader, logger: silentLogger() }, { retainMs: 60_000, intervalMs: 0, now: () => now })
+    await collector.start()
+    now += 60_000
+    t.is(await collector.sweep(), 1, 'the ended task\'s blob was adopted at start and is collected')
+    t.true(await store.has(running), 'the running task keeps its blob')
+    await collector.stop()
+    await store.stop()
+  })
+})

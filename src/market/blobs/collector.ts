@@ -123,8 +123,8 @@ export class BlobCollector implements Startable {
    * how many were scheduled.
    */
   async adoptOrphans (): Promise<number> {
-    const lookup = this.c.tasks.task
-    if (lookup === undefined) return 0
+    const tasks = this.c.tasks
+    if (tasks.task === undefined) return 0
     const scheduled = new Set<string>()
     for await (const key of this.c.db.keys(range(KEY_PREFIXES.blobs.releaseDue))) scheduled.add(keyTail(key))
     let adopted = 0
@@ -135,7 +135,8 @@ export class BlobCollector implements Startable {
       last = tag
       // only task ids: other tags name blobs this collector does not own
       if (!TASK_ID.test(tag) || scheduled.has(tag)) continue
-      const task = await lookup(tag)
+      // called on the reader, never detached from it: MarketState.task reads its own records through `this`
+      const task = await tasks.task(tag)
       if (task !== undefined && !TERMINAL_PHASES.has(task.phase)) continue
       await this.c.db.put(dueKey(this.now() + this.retainMs, tag), PRESENT)
       adopted++
