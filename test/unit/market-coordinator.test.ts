@@ -156,6 +156,22 @@ async function bidTwo (f: Fixture, taskId: Uint8Array, t0: number, ...bids: Arra
   for (const [k, price] of bids) await f.final(buildBidReveal(f.by(k), { taskId, price, salt }), t0 + 2010)
 }
 
+/**
+ * Three registered providers on a task announced at t0 (windows of 2 s, a 1-s deadline: the reveal window closes at
+ * t0 + 4001): `cheap` and `dear` bid 100 and 200 and reveal, `third` commits 50 with `salt` and has not revealed.
+ */
+async function threeBids (f: Fixture, t0: number): Promise<{ taskId: Uint8Array, announce: ReturnType<typeof matmulAnnounce>, cheap: KeyPair, dear: KeyPair, third: KeyPair, salt: Uint8Array }> {
+  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  for (const k of [cheap, dear, third]) await f.final(buildProviderRegister(f.by(k), cpuProvider(MIN_BOND)), t0)
+  const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
+  const { tx, taskId } = buildTaskAnnounce(f.by(requester), announce)
+  await f.final(tx, t0 + 1)
+  await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
+  const salt = new Uint8Array(32).fill(9)
+  await f.final(buildBidCommit(f.by(third), taskId, 50n, salt), t0 + 20)
+  return { taskId, announce, cheap, dear, third, salt }
+}
+
 /** Two registered providers bid 100 (`cheap`) and 200 (`dear`) on a fresh task announced at t0 (windows of 2 s): its award is due. */
 async function auctionAt (f: Fixture, t0: number, requester: KeyPair, cheap: KeyPair, dear: KeyPair): Promise<Uint8Array> {
   await f.final(buildProviderRegister(f.by(cheap), cpuProvider(MIN_BOND)), t0)
@@ -324,18 +340,11 @@ test('the issuer closes a window only once no reveal or result of the task stamp
   let undecided: Array<{ tx: Transaction, stampMs: number }> = []
   const f = await fixture(undefined, { undecided: () => undecided.map(u => ({ tx: txInfo(encodeTx(u.tx)), stampMs: BigInt(u.stampMs) })) })
   const { coordinator, submitted, checkers, by, final } = f
-  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
   try {
-    // windows of 2 s and 2 s, a 1-s deadline: the wall clock is past every grace below, not past its longest wait
+    // the wall clock is past every grace below, not past its longest wait
     const t0 = Date.now() - 9500
-    for (const k of [cheap, dear, third]) await final(buildProviderRegister(by(k), cpuProvider(MIN_BOND)), t0)
-    const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
-    const { tx, taskId } = buildTaskAnnounce(by(requester), announce)
-    await final(tx, t0 + 1)
-    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
-    const salt = new Uint8Array(32).fill(9)
+    const { taskId, announce, dear, third, salt } = await threeBids(f, t0)
     const elsewhere = new Uint8Array(32).fill(7) // a task this node knows nothing of
-    await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
     // the reveal window closes at t0 + 4001. Another task's reveal undecided since t0 + 100 holds nothing here
     const otherReveal = buildBidReveal(by(dear), { taskId: elsewhere, price: 1n, salt })
     undecided = [{ tx: otherReveal, stampMs: t0 + 100 }]
@@ -379,18 +388,11 @@ test('the issuer closes a window only once no reveal or result of the task stamp
 test('an in-time reveal still undecided once the issuer\'s wait ran out is left out of the award, and the award is counted as cut', async (t) => {
   let undecided: Array<{ tx: Transaction, stampMs: number }> = []
   const f = await fixture(undefined, { undecided: () => undecided.map(u => ({ tx: txInfo(encodeTx(u.tx)), stampMs: BigInt(u.stampMs) })) })
-  const { coordinator, submitted, by, final } = f
-  const [requester, cheap, dear, third] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()]
+  const { coordinator, submitted, by } = f
   try {
     // the reveal window closes at t0 + 4001: the wall clock is past its grace (2 s) and the wait (FINALIZING_WAIT_MS)
     const t0 = Date.now() - 4001 - 2000 - FINALIZING_WAIT_MS - 500
-    for (const k of [cheap, dear, third]) await final(buildProviderRegister(by(k), cpuProvider(MIN_BOND)), t0)
-    const announce = matmulAnnounce({ bidWindowMs: 2000, revealWindowMs: 2000, executionDeadlineMs: 1000 })
-    const { tx, taskId } = buildTaskAnnounce(by(requester), announce)
-    await final(tx, t0 + 1)
-    await bidTwo(f, taskId, t0, [cheap, 100n], [dear, 200n])
-    const salt = new Uint8Array(32).fill(9)
-    await final(buildBidCommit(by(third), taskId, 50n, salt), t0 + 20)
+    const { taskId, cheap, third, salt } = await threeBids(f, t0)
     undecided = [{ tx: buildBidReveal(by(third), { taskId, price: 50n, salt }), stampMs: t0 + 3990 }]
     await coordinator.tick()
     t.is(submitted.length, 1, 'the wait ran out: the award is issued')
