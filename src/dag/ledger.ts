@@ -228,7 +228,8 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     // a validator never builds again in a round its key built in, even one this ledger lost (a resync)
     if (this.roundGuard === undefined || !this.isValidator) return
     const guarded = this.commit.builtThrough = await this.roundGuard.load()
-    if (guarded >= this.commit.nextRound().round) this.log.warn({ round: guarded }, 'this validator built a vertex in a round this ledger does not hold (a resync, or a ledger lost): it builds again only above that round')
+    // a plain restart holds its own last vertex (stored in the batch that moved the guard): nothing was lost then
+    if (guarded >= this.commit.nextRound().round && !this.commit.hasVertexOf(this.selfHex, guarded)) this.log.warn({ round: guarded }, 'this validator built a vertex in a round this ledger does not hold (a resync, or a ledger lost): it builds again only above that round')
   }
 
   private async loadGraph (): Promise<void> {
