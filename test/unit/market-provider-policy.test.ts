@@ -122,7 +122,7 @@ test('every estimate of a library kernel is positive and never throws on any par
     if (work !== undefined) return work.flops > 0n && work.bytes > 0
     return true
   }))
-  t.deepEqual(estimateWork('matmul', { m: 2, k: 3, n: 4 }), { flops: 48n, bytes: 4 * (6 + 12 + 8) })
+  t.deepEqual(estimateWork('matmul', { m: 2, k: 3, n: 4 }), { flops: 48n, bytes: 4 * (6 + 12 + 8), shape: { inputs: 2, outputBytes: 4 * 8 } })
   t.is(estimateWork('matmul', { m: 2, k: 3 }), undefined)
 })
 

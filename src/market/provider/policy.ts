@@ -2,7 +2,6 @@ import { replicasOf } from '../kinds/task.ts'
 import type { TaskView } from '../state/reader.ts'
 import type { ProviderConfig } from './config.ts'
 import type { CapabilityRecord } from './capability.ts'
-import { staticShapeOf } from '../../compute/task.ts'
 import { estimateWork, gflopOf, type TaskWork } from './work.ts'
 
 /**
@@ -131,8 +130,8 @@ export class PricingPolicy {
     if (work === undefined) return no('kernel', `${task.kernel} tasks cannot be priced from their parameters`)
     // what the announce alone shows cannot run: no bid, so the task expires and is refunded (inputs of the wrong
     // size show only once fetched: the winner reports an input fault then, job.ts)
-    const shape = staticShapeOf(task.kernel, task.params)
-    if (shape !== undefined && shape.inputBytes.length !== task.inputs) return no('invalid-task', `${task.kernel} takes ${shape.inputBytes.length} inputs, the announce names ${task.inputs}`)
+    const shape = work.shape
+    if (shape !== undefined && shape.inputs !== task.inputs) return no('invalid-task', `${task.kernel} takes ${shape.inputs} inputs, the announce names ${task.inputs}`)
     if (shape !== undefined && shape.outputBytes > task.outputLimitBytes) return no('invalid-task', `the output is ${shape.outputBytes} bytes, over the announce's limit of ${task.outputLimitBytes}`)
     const req = task.requirements
     if (req.executor !== 'any' && req.executor !== self.capability.executor) {

@@ -12,6 +12,8 @@ export interface TaskWork {
   flops: bigint
   /** Input plus output bytes. */
   bytes: number
+  /** The inputs the kernel takes and its output's bytes, as its parameters fix them (compute `staticShapeOf`). */
+  shape?: { inputs: number, outputBytes: number }
 }
 
 // Per-element operation counts of the row-wise kernels (src/compute/kernels/rowwise.ts): softmax = max, subtract,
@@ -25,7 +27,7 @@ export function estimateWork (kernel: string, params: unknown): TaskWork | undef
   const shape = staticShapeOf(kernel, params)
   const flops = shape === undefined ? undefined : flopsOf(kernel, params)
   if (shape === undefined || flops === undefined) return undefined
-  return { flops, bytes: shape.inputBytes.reduce((a, b) => a + b, 0) + shape.outputBytes }
+  return { flops, bytes: shape.inputBytes.reduce((a, b) => a + b, 0) + shape.outputBytes, shape: { inputs: shape.inputBytes.length, outputBytes: shape.outputBytes } }
 }
 
 function flopsOf (kernel: string, params: unknown): bigint | undefined {
