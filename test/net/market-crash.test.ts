@@ -5,6 +5,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { randomInt } from 'node:crypto'
 import { submitMatmul } from '../../src/cli/market-workload.ts'
+import { prng } from '../../src/core/prng.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
 import { FINAL_TASK_STATES, type RpcResultOf, type TaskRecord, waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
@@ -44,16 +45,9 @@ const TRIGGERS = ['delay', 'committed', 'revealed', 'awarded'] as const
 type Trigger = (typeof TRIGGERS)[number]
 interface KillPlan { trigger: Trigger, armMs: number, downMs: number }
 
-/** mulberry32: a small seeded generator, so a failing run's kill moments can be replayed (MARKET_CRASH_SEED). */
+/** A seeded generator (core/prng.ts), so a failing run's kill moments can be replayed (MARKET_CRASH_SEED). */
 function seeded (seed: number): { int: (lo: number, hi: number) => number, pick: <T>(xs: readonly T[]) => T } {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
+  const next = prng(seed)
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1))
   return { int, pick: xs => xs[int(0, xs.length - 1)] }
 }
