@@ -23,6 +23,7 @@ import {
   generateKemKeyPair, open, seal
 } from '../../src/market/blobs/index.ts'
 import { encodeManifest } from '../../src/market/blobs/manifest.ts'
+import { networkBlobs } from '../../src/market/provider/blobs.ts'
 import { chunkFrame, decodeRequest, manifestFrame, MAX_REQUEST_FRAME_BYTES, MSG_GET_MANIFEST } from '../../src/market/blobs/protocol.ts'
 
 interface BlobNode {
@@ -172,6 +173,15 @@ test.serial('locate finds the one holder among peers that lack the blob, one tha
   t.is((await client.service.locate(later, id))?.toString(), holder.libp2p.peerId.toString())
   t.is(await client.service.locate(order.slice(1), '22'.repeat(32)), undefined)
   t.false(await client.store.has(id), 'locating stores nothing')
+  // a provider asks before it reveals a bid whether the task's inputs are served (the peers its fetch would ask)
+  const blobs = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1) })
+  const task = { taskId: '33'.repeat(32), private: false }
+  t.true(await blobs.available(task, id))
+  t.false(await blobs.available(task, '22'.repeat(32)))
+  t.is(await blobs.available({ ...task, private: true }, id), undefined, 'a private task\'s inputs are sealed to its winners only after the award')
+  const own = await client.store.put(new Uint8Array(randomBytes(40)))
+  t.true(await networkBlobs({ store: client.store, service: client.service, peers: () => [] }).available(task, own), 'held here')
+  t.false(await client.store.has(id), 'asking stores nothing')
   t.deepEqual(client.faults, [])
 })
 

@@ -15,6 +15,11 @@ export interface ProviderBlobs {
   input: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
   /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
+  /**
+   * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
+   * fetched. A private task's inputs are sealed to the winners only after the award: not known before (undefined).
+   */
+  available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
 }
 
 export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
@@ -67,6 +72,11 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
         if (!fetched) throw new ProviderBlobError('INPUT_UNAVAILABLE', `no peer served input ${id}`, { taskId: task.taskId, blob: id })
       }
       return await c.store.get(id)
+    },
+    async available (task, id, signal) {
+      if (task.private) return undefined
+      if (await c.store.has(id)) return true
+      return await c.service.locate(c.peers().slice(0, MAX_PEERS_ASKED), id, signal) !== undefined
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })

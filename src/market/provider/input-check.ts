@@ -1,0 +1,49 @@
+import type { TaskView } from '../state/reader.ts'
+import type { ProviderBlobs } from './blobs.ts'
+
+/** Checks held at once; past it a new bid goes unchecked (the agent holds far fewer open bids: its capacity). */
+const MAX_CHECKS = 4096
+
+interface Check { missing?: string }
+
+/**
+ * Whether the inputs of a task this provider committed to are served, asked while its bid is sealed (between the
+ * commit and the reveal, so the reveal waits for nothing). A winner that cannot fetch its inputs misses its deadline
+ * and is slashed late, whoever's fault it is; a task whose inputs no peer serves (a requester's node gone, or one
+ * that never served them) is not revealed on, so it expires and is refunded instead. Asked of the same peers the
+ * winner's fetch asks (ProviderBlobs.available): an input they do not serve now, the fetch would not find either.
+ * A check not done by the reveal, failed (not a "no"), or of a private task (sealed only after the award) holds
+ * nothing back.
+ */
+export class InputChecks {
+  private readonly blobs: Pick<ProviderBlobs, 'available'>
+  private readonly checks = new Map<string, Check>()
+
+  constructor (blobs: Pick<ProviderBlobs, 'available'>) {
+    this.blobs = blobs
+  }
+
+  /** Starts the check of `view`'s inputs, one at a time, given up when `signal` aborts. */
+  start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs'>, signal: AbortSignal): void {
+    if (view.private || this.checks.has(view.taskId) || this.checks.size >= MAX_CHECKS) return
+    const check: Check = {}
+    this.checks.set(view.taskId, check)
+    void (async () => {
+      for (const id of view.inputs) {
+        if (signal.aborted || this.checks.get(view.taskId) !== check) return
+        if (await this.blobs.available(view, id, signal) === false && !signal.aborted) {
+          check.missing = `no peer serves input ${id}`
+          return
+        }
+      }
+    })().catch(() => {
+      // a check that failed (not a "no": a stream error, a stop) holds nothing back
+    })
+  }
+
+  /** Why the task's inputs cannot be fetched, once its check found one no peer serves; else undefined. */
+  missing (taskId: string): string | undefined { return this.checks.get(taskId)?.missing }
+
+  /** Drops the task's check (its bid revealed or given up). */
+  forget (taskId: string): void { this.checks.delete(taskId) }
+}
