@@ -24,7 +24,7 @@ export class InputChecks {
   }
 
   /** Starts the check of `view`'s inputs, one at a time, given up when `signal` aborts. */
-  start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs'>, signal: AbortSignal): void {
+  start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs' | 'requester'>, signal: AbortSignal): void {
     if (view.private || this.checks.has(view.taskId) || this.checks.size >= MAX_CHECKS) return
     const check: Check = {}
     this.checks.set(view.taskId, check)
