@@ -307,15 +307,14 @@ async function recordOf (r: Rig, taskId: string): Promise<BidRecord | undefined>
   return (await new BidStore(sublevel(r.db, 'market')).all()).find(x => x.taskId === taskId)
 }
 
-test.serial('a validator restarted after its result was lost with the mempool runs the award again and sends the same result; one its ledger holds is not sent again', async t => {
-  await using dir = await tempDir()
+/** An agent awarded `taskId` answers it and is stopped; then its result is lost. */
+async function answeredThenLost (dir: string, taskId: string, lost: boolean): Promise<{ market: Market, ledger: Ledger, sent: Transaction }> {
   const market = new Market()
   const ledger = new Ledger()
   registered(market)
-  const taskId = 'e1'.repeat(32)
   const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
   market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
-  const first = await restarted(dir.path, market, ledger, true)
+  const first = await restarted(dir, market, ledger, lost)
   try {
     await first.agent.start()
     await waitFor(async () => (await recordOf(first, taskId))?.stage === 'answered', 'the result recorded', 10_000)
@@ -323,7 +322,13 @@ test.serial('a validator restarted after its result was lost with the mempool ru
     await first.agent.stop()
     await first.db.close()
   }
-  const sent = ledger.loseLast()
+  return { market, ledger, sent: ledger.loseLast() }
+}
+
+test.serial('a validator restarted after its result was lost with the mempool runs the award again and sends the same result; one its ledger holds is not sent again', async t => {
+  await using dir = await tempDir()
+  const taskId = 'e1'.repeat(32)
+  const { market, ledger, sent } = await answeredThenLost(dir.path, taskId, true)
   t.is(sent.kind, TX_KIND_TASK_RESULT)
   const second = await restarted(dir.path, market, ledger, true)
   try {
@@ -405,21 +410,8 @@ test.serial('a validator restarted after its reveal was lost reveals again; afte
 
 test.serial('a forwarding node (no txLost) keeps what it sent: its transactions wait at the validator it forwarded them to', async t => {
   await using dir = await tempDir()
-  const market = new Market()
-  const ledger = new Ledger()
-  registered(market)
   const taskId = 'e4'.repeat(32)
-  const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
-  market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
-  const first = await restarted(dir.path, market, ledger, false)
-  try {
-    await first.agent.start()
-    await waitFor(async () => (await recordOf(first, taskId))?.stage === 'answered', 'the result recorded', 10_000)
-  } finally {
-    await first.agent.stop()
-    await first.db.close()
-  }
-  ledger.loseLast()
+  const { market, ledger } = await answeredThenLost(dir.path, taskId, false)
   const second = await restarted(dir.path, market, ledger, false)
   try {
     await second.agent.start()
