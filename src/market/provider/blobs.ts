@@ -17,7 +17,8 @@ export interface ProviderBlobs {
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
   /**
    * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
-   * fetched. A private task's inputs are sealed to the winners only after the award: not known before (undefined).
+   * fetched. A private task's inputs are sealed to the winners only after the award, by the requester's node: whether
+   * that node is connected (undefined when it cannot be told).
    */
   available: (task: InputTask, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
 }
@@ -94,7 +95,9 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       return await c.store.get(id)
     },
     async available (task, id, signal) {
-      if (task.private) return undefined
+      // a private task's inputs are sealed to the winners after the award, by the requester's node, and fetched from
+      // it (the notice's holder must be connected): that node connected now is what can be known before
+      if (task.private) return task.requester === undefined || c.nodeOf === undefined ? undefined : c.nodeOf(task.requester) !== undefined
       if (await c.store.has(id)) return true
       return (await locate(task, id, signal)).holder !== undefined
     },
