@@ -11,24 +11,15 @@ import { seal } from '../blobs/seal.ts'
  * with the task so it is kept until the task settles, and served over `/harmony/blob/1.0.0`.
  */
 export interface ProviderBlobs {
-  /** The plaintext bytes of input `id` of task `taskId` (asked first of the `requester`'s node, when connected). */
-  input: (task: InputTask, id: string, signal?: AbortSignal) => Promise<Uint8Array>
+  /** The plaintext bytes of input `id` of task `taskId`. */
+  input: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
   /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
   /**
    * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
-   * fetched. A private task's inputs are sealed to the winners only after the award, by the requester's node: whether
-   * that node is connected (undefined when it cannot be told).
+   * fetched. A private task's inputs are sealed to the winners only after the award: not known before (undefined).
    */
-  available: (task: InputTask, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
-}
-
-/** What the blobs read of a task to find its inputs. */
-export interface InputTask {
-  taskId: string
-  private: boolean
-  /** The requester's `hmy1…` address: its node stored the inputs before the announce (market/requester.ts). */
-  requester?: string
+  available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
 }
 
 export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
@@ -41,10 +32,8 @@ export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVA
 export interface NetworkBlobsComponents {
   store: Pick<BlobStore, 'has' | 'get' | 'put'>
   service: Pick<BlobService, 'fetch' | 'locate'>
-  /** Peers to ask for an input (the connected peers: the requester's node is usually one of them). */
+  /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
-  /** The connected peer whose node signs as `address` (`hmy1…`), if any: a task's requester is asked first. */
-  nodeOf?: (address: string) => PeerId | undefined
   /**
    * Opens a private task's input sealed to this provider's ML-KEM-768 key. The requester's node seals after the
    * award (market/requester.ts); how a winner names that envelope is the blob layer's to define, so until it is
@@ -58,17 +47,6 @@ const MAX_PEERS_ASKED = 16
 
 /** ProviderBlobs over the node's blob store and `/harmony/blob/1.0.0`. */
 export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
-  /**
-   * The peers to ask for a task's input, and the one found holding it: the requester's node alone first (one
-   * request where a wave asks four), then the others in waves (BlobService.locate).
-   */
-  const locate = async (task: InputTask, id: string, signal?: AbortSignal): Promise<{ candidates: PeerId[], holder?: PeerId }> => {
-    const connected = c.peers()
-    const first = task.requester === undefined ? undefined : c.nodeOf?.(task.requester)
-    const candidates = (first === undefined ? connected : [first, ...connected.filter(p => !p.equals(first))]).slice(0, MAX_PEERS_ASKED)
-    const holder = (first === undefined ? undefined : await c.service.locate([first], id, signal)) ?? await c.service.locate(first === undefined ? candidates : candidates.slice(1), id, signal)
-    return holder === undefined ? { candidates } : { candidates, holder }
-  }
   return {
     async input (task, id, signal) {
       if (task.private) {
@@ -79,7 +57,8 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
         let fetched = false
         // the peers that hold it are found at once (the requester's node, and any provider that fetched it); the
         // others are still asked in turn if the holder then fails or none answered (busy)
-        const { candidates, holder } = await locate(task, id, signal)
+        const candidates = c.peers().slice(0, MAX_PEERS_ASKED)
+        const holder = await c.service.locate(candidates, id, signal)
         for (const peer of holder === undefined ? candidates : [holder, ...candidates.filter(p => !p.equals(holder))]) {
           if (signal?.aborted === true) break
           try {
@@ -95,11 +74,9 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       return await c.store.get(id)
     },
     async available (task, id, signal) {
-      // a private task's inputs are sealed to the winners after the award, by the requester's node, and fetched from
-      // it (the notice's holder must be connected): that node connected now is what can be known before
-      if (task.private) return task.requester === undefined || c.nodeOf === undefined ? undefined : c.nodeOf(task.requester) !== undefined
+      if (task.private) return undefined
       if (await c.store.has(id)) return true
-      return (await locate(task, id, signal)).holder !== undefined
+      return await c.service.locate(c.peers().slice(0, MAX_PEERS_ASKED), id, signal) !== undefined
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })

@@ -6,7 +6,7 @@ export { ProviderAgent } from './agent.ts'
 export type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
 export { Attester, type AttesterComponents, type AttesterInit } from './attester.ts'
 export { BID_STAGES, type BidRecord, type BidStage, BidStore } from './bid-store.ts'
-export { type InputTask, networkBlobs, type NetworkBlobsComponents, type ProviderBlobs, ProviderBlobError } from './blobs.ts'
+export { networkBlobs, type NetworkBlobsComponents, type ProviderBlobs, ProviderBlobError } from './blobs.ts'
 export { adapterName, type CapabilityRecord, capabilityRecord, marketExecutorKind } from './capability.ts'
 export {
   answerChallenge, CHALLENGE_OUTCOMES, type ChallengeExecutor, type ChallengeExpectation, type ChallengeOutcome, Challenger,

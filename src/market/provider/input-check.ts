@@ -12,9 +12,8 @@ interface Check { missing?: string }
  * and is slashed late, whoever's fault it is; a task whose inputs no peer serves (a requester's node gone, or one
  * that never served them) is not revealed on, so it expires and is refunded instead. Asked of the same peers the
  * winner's fetch asks (ProviderBlobs.available): an input they do not serve now, the fetch would not find either.
- * A private task's inputs are sealed to the winners after the award by the requester's node, from which they are
- * fetched: its bid is left unrevealed when that node is not connected. A check not done by the reveal, or failed
- * (not a "no"), holds nothing back.
+ * A check not done by the reveal, failed (not a "no"), or of a private task (sealed only after the award) holds
+ * nothing back.
  */
 export class InputChecks {
   private readonly blobs: Pick<ProviderBlobs, 'available'>
@@ -25,15 +24,15 @@ export class InputChecks {
   }
 
   /** Starts the check of `view`'s inputs, one at a time, given up when `signal` aborts. */
-  start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs' | 'requester'>, signal: AbortSignal): void {
-    if (this.checks.has(view.taskId) || this.checks.size >= MAX_CHECKS) return
+  start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs'>, signal: AbortSignal): void {
+    if (view.private || this.checks.has(view.taskId) || this.checks.size >= MAX_CHECKS) return
     const check: Check = {}
     this.checks.set(view.taskId, check)
     void (async () => {
       for (const id of view.inputs) {
         if (signal.aborted || this.checks.get(view.taskId) !== check) return
         if (await this.blobs.available(view, id, signal) === false && !signal.aborted) {
-          check.missing = view.private ? `the requester's node, which seals the inputs to the winners, is not connected (input ${id})` : `no peer serves input ${id}`
+          check.missing = `no peer serves input ${id}`
           return
         }
       }
