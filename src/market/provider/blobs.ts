@@ -17,7 +17,8 @@ export interface ProviderBlobs {
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
   /**
    * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
-   * fetched. A private task's inputs are sealed to the winners only after the award: not known before (undefined).
+   * fetched. False only when every peer asked answered that it does not hold it; undefined when that cannot be told
+   * (a peer busy or silent; no peer; a private task, whose inputs are sealed to the winners only after the award).
    */
   available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
 }
@@ -31,7 +32,7 @@ export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVA
 
 export interface NetworkBlobsComponents {
   store: Pick<BlobStore, 'has' | 'get' | 'put'>
-  service: Pick<BlobService, 'fetch' | 'locate'>
+  service: Pick<BlobService, 'fetch' | 'locate' | 'find'>
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
   /**
@@ -76,7 +77,8 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
     async available (task, id, signal) {
       if (task.private) return undefined
       if (await c.store.has(id)) return true
-      return await c.service.locate(c.peers().slice(0, MAX_PEERS_ASKED), id, signal) !== undefined
+      const found = await c.service.find(c.peers().slice(0, MAX_PEERS_ASKED), id, signal)
+      return found.holder !== undefined ? true : found.absent ? false : undefined
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })
