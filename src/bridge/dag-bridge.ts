@@ -30,7 +30,7 @@ import type { LedgerReader } from '../dag/reader.ts'
 import type { StateCut } from '../dag/state-cut.ts'
 import type { TxInfo } from '../dag/tx.ts'
 import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
-import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
+import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_CREDIT_AMOUNT, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
 import { genesisLockMatches } from './genesis-lock.ts'
 import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
@@ -209,6 +209,11 @@ export class DagBridge implements Startable {
       addressBytesFromDagAccount(d.dagAccount)
     } catch {
       this.log.warn({ txHash: d.txHash }, 'deposit to a malformed DAG account skipped')
+      return
+    }
+    // the contract never emits these; from a malformed chain answer they would wait for good for a credit never built
+    if (d.amount <= 0n || d.amount > MAX_CREDIT_AMOUNT) {
+      this.log.warn({ txHash: d.txHash, amount: d.amount.toString() }, 'deposit of an amount no credit can carry skipped')
       return
     }
     if (this.pending.size >= this.maxPendingDeposits) {

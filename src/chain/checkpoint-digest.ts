@@ -35,6 +35,8 @@ export const CHECKPOINT_TYPES = {
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n
+/** The largest s OpenZeppelin's ECDSA accepts: secp256k1's order / 2. */
+const SECP256K1_N_HALF = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
 
 /** Throws CHECKPOINT_INVALID unless the fields fit the on-chain types. */
 export function assertCheckpoint (cp: Checkpoint): void {
@@ -63,8 +65,13 @@ export function signCheckpoint (key: SigningKey, domain: CheckpointDomain, cp: C
 /** The signer address of a checkpoint signature; throws CHECKPOINT_INVALID on a malformed signature. */
 export function recoverCheckpointSigner (domain: CheckpointDomain, cp: Checkpoint, signature: string): string {
   if (!isHexString(signature, 65)) throw new ChainError('CHECKPOINT_INVALID', 'a checkpoint signature is 65 bytes of 0x-hex')
+  // OpenZeppelin's ECDSA on chain takes v = 27 or 28 only; ethers also recovers v = 0/1 and EIP-155 values, and a
+  // signature counted here that the contract refuses would make every submission carrying it revert (BadSignature)
+  const v = parseInt(signature.slice(130), 16)
+  if (v !== 27 && v !== 28) throw new ChainError('CHECKPOINT_INVALID', `a checkpoint signature's v is 27 or 28, not ${v}`)
+  // the contract's low-s rule exactly (Signature.from only refuses s ≥ 2^255)
+  if (BigInt(`0x${signature.slice(66, 130)}`) > SECP256K1_N_HALF) throw new ChainError('CHECKPOINT_INVALID', 'a checkpoint signature has a high s')
   try {
-    // Signature.from rejects high-s and malformed v, as OpenZeppelin's ECDSA does on chain.
     return recoverAddress(checkpointDigest(domain, cp), Signature.from(signature))
   } catch (err) {
     throw new ChainError('CHECKPOINT_INVALID', `bad checkpoint signature: ${(err as Error).message}`, {}, { cause: err })

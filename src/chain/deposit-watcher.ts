@@ -220,6 +220,12 @@ export class DepositWatcher extends EventEmitter<{ deposit: [Deposit], reorg: [{
   }
 
   private decode (l: Log): Deposit | null {
+    // eth_getLogs filters by address and topic, but the answer is the endpoint's: a log of another contract (the same
+    // event signature is anyone's to emit) or a removed one is no deposit into escrow
+    if (l.removed || l.address.toLowerCase() !== this.settlement.toLowerCase() || l.topics[0] !== this.topic) {
+      this.log.warn({ txHash: l.transactionHash, address: l.address }, 'log that is not a Deposited event of the settlement contract skipped')
+      return null
+    }
     try {
       const parsed = this.iface.parseLog({ topics: [...l.topics], data: l.data })
       if (parsed === null || parsed.name !== 'Deposited') return null

@@ -16,6 +16,7 @@ import type { ContractsFile } from './contracts-file.ts'
 import type { GenesisBacking } from './deploy.ts'
 import { checkDeposit, type Deposit, type DepositCheck, type DepositSink, DepositWatcher } from './deposit-watcher.ts'
 import { ChainError } from './errors.ts'
+import { ProposedCheckpoints } from './proposed-checkpoints.ts'
 import { createProvider } from './provider.ts'
 import { SettlementSubmitter } from './settlement-submitter.ts'
 import { StakingValidatorSet } from './validator-set.ts'
@@ -64,6 +65,8 @@ export class ChainService implements Startable, ChainRpcSource {
   readonly aggregator?: CheckpointAggregator
   /** Withdrawal leaves per epoch, to serve proofs (chain_withdrawalProof). */
   readonly withdrawals: WithdrawalStore
+  /** The checkpoints this validator proposed, signed again after a restart until the chain holds them. */
+  private readonly proposed: ProposedCheckpoints
   private readonly c: ChainServiceComponents
   private readonly provider: ReturnType<typeof createProvider>
   private readonly view: ChainView
@@ -105,6 +108,7 @@ export class ChainService implements Startable, ChainRpcSource {
       }
     }
     this.withdrawals = new WithdrawalStore(sublevel(components.db, 'chain'))
+    this.proposed = new ProposedCheckpoints(sublevel(components.db, 'chain'))
     this.view = new ChainView({ provider: this.provider, contracts: this.contracts, contractsFile: file, watcher: this.watcher }, { depositConfirmations: this.depositConfirmations })
   }
 
@@ -120,6 +124,7 @@ export class ChainService implements Startable, ChainRpcSource {
       await service.start()
       this.started.push(service)
     }
+    await this.resumeCheckpoints()
     this.log.info({ chainId: this.c.contractsFile.chainId, settlement: this.c.contractsFile.settlement, evm: this.evmAddress }, 'chain client started')
   }
 
@@ -128,9 +133,14 @@ export class ChainService implements Startable, ChainRpcSource {
     this.provider.destroy()
   }
 
-  /** The ledger finalized an epoch: sign and gossip its checkpoint (no-op without a key or transport). */
+  /**
+   * The ledger finalized an epoch: sign and gossip its checkpoint (no-op without a key or transport). It is recorded
+   * first, so a restart before the chain holds it signs and gossips it again (the aggregator's state is in memory).
+   */
   async proposeCheckpoint (checkpoint: Checkpoint): Promise<void> {
-    await this.aggregator?.propose(checkpoint)
+    if (this.aggregator === undefined) return
+    await this.proposed.record(checkpoint)
+    await this.aggregator.propose(checkpoint)
   }
 
   /**
@@ -175,6 +185,29 @@ export class ChainService implements Startable, ChainRpcSource {
 
   async checkpoints (fromEpoch: bigint | undefined, limit: number): Promise<CheckpointRecord[]> {
     return await this.view.checkpoints(fromEpoch, limit)
+  }
+
+  /**
+   * After a restart: signs and gossips again the checkpoints this validator proposed that the chain does not hold yet
+   * (the bridge will not hand those epochs over again), and forgets those it holds. A failure is logged, not fatal:
+   * the aggregator's re-publish and quorum rounds continue from what was proposed.
+   */
+  private async resumeCheckpoints (): Promise<void> {
+    const aggregator = this.aggregator
+    if (aggregator === undefined) return
+    const anchored = aggregator.lastOnchainEpoch()
+    await this.proposed.prune(anchored)
+    for (const checkpoint of await this.proposed.above(anchored)) {
+      try {
+        await aggregator.propose(checkpoint)
+        this.log.info({ epoch: checkpoint.epoch.toString() }, 'checkpoint not yet on chain signed again after the restart')
+      } catch (err) {
+        this.log.warn({ epoch: checkpoint.epoch.toString(), err: (err as Error).message }, 'checkpoint not yet on chain could not be proposed again')
+      }
+    }
+    aggregator.on('onchain', ({ epoch }) => {
+      this.proposed.prune(epoch).catch((err: unknown) => { this.log.debug({ err: (err as Error).message }, 'anchored checkpoint records not pruned') })
+    })
   }
 
   private async checkChain (): Promise<void> {

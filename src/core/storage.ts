@@ -121,7 +121,12 @@ export const KEY_PREFIXES = {
     /** DAG bridge: `bridge/settled/<withdraw tx id>` → the epoch that settled it. */
     bridgeSettled: 'bridge/settled/',
     /** DAG bridge: `bridge/cut/<epoch, 20 digits>` → the accounts at the epoch's state cut (src/bridge/state-cuts.ts). */
-    bridgeStateCut: 'bridge/cut/'
+    bridgeStateCut: 'bridge/cut/',
+    /**
+     * Checkpoints this validator proposed and the chain may not hold yet: `checkpoint/<epoch, 20 digits>` → roots
+     * (JSON), signed again after a restart (src/chain/proposed-checkpoints.ts).
+     */
+    proposedCheckpoint: 'checkpoint/'
   },
   webhooks: {
     /** `h/<hook id>` → the hook (url, event kinds, accounts, secret; JSON). */

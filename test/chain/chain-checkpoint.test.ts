@@ -3,7 +3,7 @@ import { keccak256, toUtf8Bytes, ZeroHash } from 'ethers'
 import { Registry } from 'prom-client'
 import { CheckpointAggregator, type CheckpointSubmitter, type CheckpointTransport, type GossipVerdict } from '../../src/chain/checkpoint-aggregator.ts'
 import { decodeCheckpointMessage, encodeCheckpointMessage } from '../../src/chain/checkpoint-message.ts'
-import { type Checkpoint, signCheckpoint } from '../../src/chain/checkpoint-digest.ts'
+import { type Checkpoint, recoverCheckpointSigner, signCheckpoint } from '../../src/chain/checkpoint-digest.ts'
 import { ChainClient } from '../../src/chain/client.ts'
 import { AGC_UNIT } from '../../src/chain/deploy.ts'
 import { SettlementSubmitter } from '../../src/chain/settlement-submitter.ts'
@@ -203,5 +203,30 @@ test.serial('a submission that failed its attempts (chain down) is retried on th
   await anchored
   t.is(await chain.contracts.settlement.lastEpoch(), 1n)
   t.is(failures, 2)
+  for (const n of nodes) await n.stop()
+})
+
+test.serial('a signature whose v the contract refuses (0/1 or EIP-155) is rejected, so it never blocks the quorum\'s submission', async (t) => {
+  const bus = createBus()
+  const nodes = chain.validators.map((v) => node(bus.transport(), v))
+  for (const n of nodes) await n.start()
+  const cp = checkpoint(1n)
+  // validator 0 gossips its signature with v = 0 / 1 (ethers recovers it; OpenZeppelin's ECDSA on chain does not),
+  // and with an EIP-155 v (37 / 38)
+  const good = signCheckpoint(chain.validators[0].signer.signingKey, domain(), cp)
+  const v = parseInt(good.slice(130), 16)
+  for (const odd of [v - 27, v + 10]) {
+    const malformed = `${good.slice(0, 130)}${odd.toString(16).padStart(2, '0')}`
+    t.is(await nodes[1].handleMessage(encodeCheckpointMessage({ checkpoint: cp, signature: malformed })), 'reject')
+    t.is(await nodes[2].handleMessage(encodeCheckpointMessage({ checkpoint: cp, signature: malformed })), 'reject')
+  }
+  // an s above secp256k1's n/2 (which OpenZeppelin refuses) but below 2^255 (which ethers alone would take)
+  const highS = `${good.slice(0, 66)}${'7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1'}${good.slice(130)}`
+  t.throws(() => recoverCheckpointSigner(domain(), cp, highS), { message: /high s/ })
+  // three honest validators reach the quorum and the checkpoint is anchored
+  const submitted = Promise.race(nodes.map(async (n) => await new Promise((resolve) => n.once('submitted', resolve))))
+  for (const n of nodes.slice(1)) await n.propose(cp)
+  await submitted
+  t.is(await chain.contracts.settlement.lastEpoch(), 1n)
   for (const n of nodes) await n.stop()
 })

@@ -2,10 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { getBytes, keccak256, toUtf8Bytes } from 'ethers'
+import { getBytes, keccak256, type Provider, toUtf8Bytes } from 'ethers'
 import { Registry } from 'prom-client'
 import { dagAccountFromAddressBytes } from '../../src/chain/dag-account.ts'
-import { AGC_UNIT } from '../../src/chain/deploy.ts'
+import { connectContracts } from '../../src/chain/bindings.ts'
+import { AGC_UNIT, deployContracts } from '../../src/chain/deploy.ts'
 import { checkDeposit, type Deposit, DepositWatcher } from '../../src/chain/deposit-watcher.ts'
 import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -37,9 +38,9 @@ async function deposit (account: string, amount: bigint): Promise<string> {
   return tx.hash
 }
 
-function watcher (db: BinaryDb, sink: (d: Deposit) => Promise<void>, confirmations: number): DepositWatcher {
+function watcher (db: BinaryDb, sink: (d: Deposit) => Promise<void>, confirmations: number, provider: Provider = chain.provider): DepositWatcher {
   return new DepositWatcher(
-    { provider: chain.provider, settlement: chain.deployment.settlement, db: sublevel(db, 'chain'), sink, logger: silentLogger(), registry: new Registry() },
+    { provider, settlement: chain.deployment.settlement, db: sublevel(db, 'chain'), sink, logger: silentLogger(), registry: new Registry() },
     { confirmations, pollIntervalMs: 20, startBlock: chain.deployment.deployBlock }
   )
 }
@@ -177,4 +178,27 @@ test.serial('checkDeposit: a validator checks a credit against its own chain vie
   const transferLog = receipt?.logs.find((l) => l.address === chain.deployment.agc)
   t.is((await checkDeposit(chain.provider, settlement, { txHash, logIndex: transferLog?.index ?? -1, dagAccount: ALICE, amount: 9n }, 1)).status, 'invalid')
   t.is((await checkDeposit(chain.provider, settlement, { txHash: keccak256('0x01'), logIndex, dagAccount: ALICE, amount: 9n }, 1)).status, 'pending')
+})
+
+test.serial('a Deposited event of another contract in the endpoint\'s answer is not delivered', async (t) => {
+  // another deployment emits the same event; an endpoint that ignores eth_getLogs' address filter (a faulty proxy or
+  // node) returns its logs along with the settlement contract's
+  const other = await deployContracts(chain.deployer, { minStake: chain.minStake })
+  const otherContracts = connectContracts(other, chain.deployer)
+  await mined(otherContracts.agc.approve(other.settlement, 50n))
+  await mined(otherContracts.settlement.deposit(BOB, 50n))
+  const txHash = await deposit(ALICE, 6n)
+  const unfiltered = new Proxy(chain.provider, {
+    get (target, name, receiver) {
+      if (name === 'getLogs') return async (filter: { address?: string }) => await target.getLogs({ ...filter, address: undefined })
+      const value: unknown = Reflect.get(target, name, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  t.true((await unfiltered.getLogs({ address: chain.deployment.settlement, fromBlock: chain.deployment.deployBlock })).some((l) => l.address === other.settlement))
+  const db = await openDatabase(join(dir, 'db'))
+  const seen: Deposit[] = []
+  t.is(await watcher(db, async (d) => { seen.push(d) }, 1, unfiltered).poll(), 1)
+  t.deepEqual(seen.map((d) => [d.txHash, d.dagAccount, d.amount]), [[txHash, ALICE, 6n]])
+  await db.close()
 })

@@ -46,7 +46,8 @@ test('inner prefixes are the bytes existing datadirs hold', t => {
     bridgeDeposit: 'bridge/deposit/',
     bridgeUnsettled: 'bridge/unsettled/',
     bridgeSettled: 'bridge/settled/',
-    bridgeStateCut: 'bridge/cut/'
+    bridgeStateCut: 'bridge/cut/',
+    proposedCheckpoint: 'checkpoint/'
   })
   t.deepEqual(KEY_PREFIXES.webhooks, { hook: 'h/', queue: 'q/', status: 's/', outbox: 'o/' })
   t.deepEqual(DEPOSIT_SCOPE_KEYS, { cursor: 'cursor', history: 'history', done: 'done/' })

@@ -27,6 +27,8 @@ import type { TxKind } from '../../dag/tx-kinds.ts'
 
 export const TX_KIND_DEPOSIT_CREDIT = 16
 export const TX_KIND_DEPOSIT_ATTEST = 19
+/** A credit's amount is a u128 (the chain's is a uint256; AGC's cap, 10^28 base units, fits). */
+export const MAX_CREDIT_AMOUNT = (1n << 128n) - 1n
 const DEPOSIT_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-account/v1')
 const ATTEST_ACCOUNT_TAG = new TextEncoder().encode('HARMONY/deposit-attest/v1')
 

@@ -19,6 +19,6 @@ export function registerBridgeKinds (): void {
 }
 
 export { buildDepositAttest, buildDepositCredit, buildEpochClose, buildWithdraw, type SignerKeys, type WithdrawInit } from './builders.ts'
-export { attestAccount, type DepositCreditPayload, depositAccount, depositAttestKind, depositCreditKind, TX_KIND_DEPOSIT_ATTEST, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
+export { attestAccount, type DepositCreditPayload, depositAccount, depositAttestKind, depositCreditKind, MAX_CREDIT_AMOUNT, TX_KIND_DEPOSIT_ATTEST, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
 export { EPOCH_ACCOUNT, type EpochClosePayload, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_EPOCH_CLOSE } from './epoch-close.ts'
 export { EVM_ADDRESS_BYTES, TX_KIND_WITHDRAW, type WithdrawPayload, withdrawKind } from './withdraw.ts'
