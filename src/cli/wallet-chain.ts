@@ -21,20 +21,26 @@ interface ChainArgs extends WalletArgs {
 
 interface DepositArgs extends ChainArgs { to?: string }
 interface WithdrawArgs extends ChainArgs { 'evm-address'?: string, fee: string, claim: boolean, 'proof-timeout': number }
+interface ClaimArgs extends Omit<ChainArgs, 'amount'> { burn: string, 'evm-address'?: string, 'proof-timeout': number }
 
 
 function chainOptions<T> (y: Argv<T>): Argv<T & ChainArgs> {
-  return y
+  return endpointOptions(y
     .option('wallet', { type: 'string', describe: 'DAG wallet file (default <datadir>/wallet.json)' })
     .option('password-file', passwordFileOption)
-    .option('rpc', rpcOption)
-    .option('amount', { type: 'string', demandOption: true, describe: 'amount in AGC, e.g. 1.5' })
-    .option('contracts', { type: 'string', describe: 'contracts file (default <datadir>/contracts.json)' })
-    .option('chain-rpc', { type: 'string', describe: 'EVM JSON-RPC URL (default: the contracts file\'s)' })
-    .option('evm-key', { type: 'string', describe: 'file holding the 0x-hex EVM private key that pays gas (and holds the AGC for a deposit)' }) as Argv<T & ChainArgs>
+    .option('amount', { type: 'string', demandOption: true, describe: 'amount in AGC, e.g. 1.5' })) as Argv<T & ChainArgs>
 }
 
-async function chainContext (args: ChainArgs): Promise<{ contracts: ContractsFile, rpcUrl: string }> {
+/** The node, the contracts and the EVM key: what a claim needs too. */
+function endpointOptions<T> (y: Argv<T>): Argv<T> {
+  return y
+    .option('rpc', rpcOption)
+    .option('contracts', { type: 'string', describe: 'contracts file (default <datadir>/contracts.json)' })
+    .option('chain-rpc', { type: 'string', describe: 'EVM JSON-RPC URL (default: the contracts file\'s)' })
+    .option('evm-key', { type: 'string', describe: 'file holding the 0x-hex EVM private key that pays gas (and holds the AGC for a deposit)' })
+}
+
+async function chainContext (args: Pick<ChainArgs, 'contracts' | 'chain-rpc' | 'datadir'>): Promise<{ contracts: ContractsFile, rpcUrl: string }> {
   const path = args.contracts ?? join(resolveDatadir(args.datadir), 'contracts.json')
   const contracts = await readContractsFile(path)
   const rpcUrl = args['chain-rpc'] ?? contracts.rpcUrl
@@ -42,7 +48,7 @@ async function chainContext (args: ChainArgs): Promise<{ contracts: ContractsFil
   return { contracts, rpcUrl }
 }
 
-async function evmWallet (args: ChainArgs, rpcUrl: string, chainId: number): Promise<ReturnType<typeof loadOrCreateEvmKey> extends Promise<infer W> ? W : never> {
+async function evmWallet (args: Pick<ChainArgs, 'evm-key'>, rpcUrl: string, chainId: number): Promise<ReturnType<typeof loadOrCreateEvmKey> extends Promise<infer W> ? W : never> {
   const path = args['evm-key']
   if (path === undefined) throw new Error('pass --evm-key FILE: the EVM key that signs on chain')
   if (!(await stat(path).then(() => true, () => false))) throw new Error(`EVM key file ${path} does not exist`)
@@ -88,28 +94,70 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     const id = await client.call('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
     const status = await waitForTx(client, id)
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
-    const deadline = Date.now() + args['proof-timeout'] * 1000
-    let proof: RpcResultOf<'chain_withdrawalProof'> = null
-    // the node knows the proof once the epoch closes on the DAG; the contract accepts a claim only once the
-    // epoch's checkpoint is anchored on chain, so wait for that (claiming earlier reverts with UnknownEpoch)
-    while (proof === null || !proof.anchored) {
-      proof = await client.call('chain_withdrawalProof', [getAddress(evmAddress), withdrawalNonceOf(id).toString()])
-      if (proof?.anchored === true) break
-      if (Date.now() > deadline) throw new Error(`burn ${id} is final but ${proof === null ? 'no checkpoint includes it' : `epoch ${proof.epoch} is not anchored on chain`} after ${args['proof-timeout']} s; run the withdraw again later to claim`)
-      await new Promise(resolve => setTimeout(resolve, 1000))
-    }
+    const proof = await anchoredProof(client, id, evmAddress, args['proof-timeout'])
     if (!args.claim || evm === undefined) {
-      output(args.json, { burn: id, ...proof }, () => `burn ${id} anchored in epoch ${proof.epoch}; claim with --claim`)
+      output(args.json, { burn: id, ...proof }, () => `burn ${id} anchored in epoch ${proof.epoch}; claim it with ${claimHint(id, evmAddress)}`)
       return
     }
-    const leaf = { account: proof.account, amount: BigInt(proof.amount), nonce: BigInt(proof.nonce) }
-    const claimTx = await withdrawAgc(evm, contracts, BigInt(proof.epoch), leaf, proof.proof)
+    const claimTx = await claimProof(evm, contracts, proof)
     output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(parseAgc(args.amount))} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
   }
+}
+
+const claimCommand: CommandModule<WalletArgs, ClaimArgs> = {
+  command: 'claim',
+  describe: 'Claim on chain a withdrawal burned on the DAG (by `wallet withdraw --no-claim`, or one whose checkpoint came late): waits for its checkpoint, then pays the EVM address',
+  builder: (y) => endpointOptions(y)
+    .option('burn', { type: 'string', demandOption: true, describe: 'the withdraw transaction id (0x…) on the DAG' })
+    .option('evm-address', { type: 'string', describe: 'EVM address the burn names (default: the --evm-key address)' })
+    .option('proof-timeout', { type: 'number', default: 300, describe: 'seconds to wait for the checkpoint' }) as never,
+  handler: async (args) => {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(args.burn)) throw new Error(`--burn must be a transaction id (0x and 64 hex digits), got ${args.burn}`)
+    const { contracts, rpcUrl } = await chainContext(args)
+    const evm = await evmWallet(args, rpcUrl, contracts.chainId)
+    const evmAddress = args['evm-address'] ?? evm.address
+    if (!isEvmAddress(evmAddress)) throw new Error(`--evm-address is not an EVM address: ${evmAddress}`)
+    const client = await clientFor(args)
+    const burn = await client.call('tx_get', [args.burn])
+    if (burn === null) throw new Error(`the node does not know transaction ${args.burn}`)
+    if (burn.status !== 'final' && burn.outcome !== 'final') throw new Error(`transaction ${args.burn} is ${burn.status}${burn.reason === null || burn.reason === undefined ? '' : ` (${burn.reason})`}, not a final burn`)
+    const proof = await anchoredProof(client, args.burn, evmAddress, args['proof-timeout'])
+    const claimTx = await claimProof(evm, contracts, proof)
+    output(args.json, { burn: args.burn, epoch: proof.epoch, claim: claimTx }, () => `claimed ${agcText(BigInt(proof.amount))} for ${evmAddress}: burn ${args.burn}, epoch ${proof.epoch}, claim ${claimTx}`)
+  }
+}
+
+type Proof = NonNullable<RpcResultOf<'chain_withdrawalProof'>>
+
+/**
+ * The proof of burn `id` for `evmAddress` once its epoch's checkpoint is anchored on chain. The node knows the proof
+ * once the epoch closes on the DAG; the contract accepts a claim only once the checkpoint is anchored (claiming
+ * earlier reverts with UnknownEpoch), so this waits for that, at most `timeoutS`.
+ */
+async function anchoredProof (client: Awaited<ReturnType<typeof clientFor>>, id: string, evmAddress: string, timeoutS: number): Promise<Proof> {
+  const deadline = Date.now() + timeoutS * 1000
+  for (;;) {
+    const proof = await client.call('chain_withdrawalProof', [getAddress(evmAddress), withdrawalNonceOf(id).toString()])
+    if (proof?.anchored === true) return proof
+    if (Date.now() > deadline) {
+      // running `withdraw` again would burn a second time: the claim of this burn is its own command
+      throw new Error(`burn ${id} is final but ${proof === null ? 'no checkpoint includes it yet' : `epoch ${proof.epoch} is not anchored on chain`} after ${timeoutS} s; claim it later with ${claimHint(id, evmAddress)}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 1000))
+  }
+}
+
+async function claimProof (evm: Awaited<ReturnType<typeof evmWallet>>, contracts: ContractsFile, proof: Proof): Promise<string> {
+  const leaf = { account: proof.account, amount: BigInt(proof.amount), nonce: BigInt(proof.nonce) }
+  return await withdrawAgc(evm, contracts, BigInt(proof.epoch), leaf, proof.proof)
+}
+
+function claimHint (id: string, evmAddress: string): string {
+  return `harmonyd wallet claim --burn ${id} --evm-address ${getAddress(evmAddress)} --evm-key FILE (not withdraw again: that burns again)`
 }
 
 function parseEvm (address: string): Uint8Array {
   return Uint8Array.from(Buffer.from(getAddress(address).slice(2), 'hex'))
 }
 
-export const walletChainCommands = [depositCommand, withdrawCommand]
+export const walletChainCommands = [depositCommand, withdrawCommand, claimCommand]

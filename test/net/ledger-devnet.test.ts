@@ -75,11 +75,21 @@ test.serial('wallet CLI on a devnet: a transfer is final everywhere; a deposit o
     await waitFor(`the announce on ${url}`, async () => (await rpc<{ status: string } | null>(url, 'tx_get', [task.txId]))?.status === 'final' ? true : undefined)
   }
 
-  // burn on the DAG -> checkpoint on chain -> claim with the proof
-  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--rpc', urls[2], '--datadir', join(d.path, 'node-2'), '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json'], 180_000)
+  // burn on the DAG -> checkpoint on chain -> claim with the proof, as two commands: `withdraw --no-claim` waits for
+  // the checkpoint, `claim` pays the burn (running withdraw again would burn again); a second claim is refused
+  const chainArgs = ['--rpc', urls[2], '--datadir', join(d.path, 'node-2'), '--contracts', join(d.path, 'node-2', 'contracts.json'), '--evm-key', join(d.path, 'evm-faucet.key'), '--json']
+  const withdraw = await runHarmonyd(['wallet', 'withdraw', '--wallet', wallet, ...unlock, '--amount', '1', '--no-claim', ...chainArgs], 180_000)
   t.is(withdraw.code, 0, withdraw.stderr)
-  const claimed = JSON.parse(withdraw.stdout) as { epoch: string, claim: string }
+  const burned = JSON.parse(withdraw.stdout) as { burn: string, epoch: string, anchored: boolean }
+  t.true(burned.anchored)
+  const claim = await runHarmonyd(['wallet', 'claim', '--burn', burned.burn, ...chainArgs], 60_000)
+  t.is(claim.code, 0, claim.stderr)
+  const claimed = JSON.parse(claim.stdout) as { epoch: string, claim: string }
   t.regex(claimed.claim, /^0x[0-9a-f]{64}$/)
+  t.is(claimed.epoch, burned.epoch)
+  const twice = await runHarmonyd(['wallet', 'claim', '--burn', burned.burn, ...chainArgs], 60_000)
+  t.not(twice.code, 0)
+  t.regex(twice.stderr, /withdrawal failed: AlreadyClaimed/)
   const checkpoints = await rpc<unknown[]>(urls[0], 'chain_checkpoints', [])
   t.true(checkpoints.length >= 1, 'the epoch is anchored on chain')
 
