@@ -159,6 +159,9 @@ function accessSection (): string[] {
     '  10,000 clients are tracked; the least recently seen is dropped first.',
     '- **Host allowlist** (geth\'s `--http.vhosts`): `--rpc-vhosts` (default `localhost,127.0.0.1,::1`; `*` for any)',
     '  names the Host headers served over HTTP and WebSocket, beside the CORS origins; others get 403.',
+    '- **Slow HTTP clients**: a request must arrive whole within 30 s, and its answer be read within 30 s of being',
+    '  written, or the connection is closed. The node holds at most 256 MiB for HTTP clients at once (bodies being',
+    '  read, answers not yet taken); past that a request gets HTTP 503 with `-32005` and `Retry-After: 1`.',
     '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.', ''
   ]
 }
