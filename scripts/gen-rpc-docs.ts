@@ -79,7 +79,8 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('Over a WebSocket, `harmony_subscribe(topic, filter?)` returns a subscription id; events then arrive as')
   lines.push('notifications `{"jsonrpc":"2.0","method":"harmony_subscription","params":{"subscription":"0x…","result":…}}`')
   lines.push('until `harmony_unsubscribe(id)` or the connection closes. A connection holds at most 32 subscriptions by')
-  lines.push('default, and a client that reads too slowly (more than 8 MiB queued) is disconnected with close code 4008.')
+  lines.push('default, and a client that reads too slowly (more than 8 MiB queued) is disconnected with close code 4008;')
+  lines.push('an answer that alone is over 8 MiB (a batch of large pages) is not sent: each of its calls gets -32005.')
   lines.push('A call refused by the rate limit (-32005) is answered after a hold of a second, as over HTTP, and the')
   lines.push('connection is not read meanwhile; a client with more refusals held than the node allows is answered and')
   lines.push('disconnected with close code 4029.', '')
@@ -158,6 +159,9 @@ function accessSection (): string[] {
     '  10,000 clients are tracked; the least recently seen is dropped first.',
     '- **Host allowlist** (geth\'s `--http.vhosts`): `--rpc-vhosts` (default `localhost,127.0.0.1,::1`; `*` for any)',
     '  names the Host headers served over HTTP and WebSocket, beside the CORS origins; others get 403.',
+    '- **Slow HTTP clients**: a request must arrive whole within 30 s, and its answer be read within 30 s of being',
+    '  written, or the connection is closed. The node holds at most 256 MiB for HTTP clients at once (bodies being',
+    '  read, answers not yet taken); past that a request gets HTTP 503 with `-32005` and `Retry-After: 1`.',
     '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.', ''
   ]
 }

@@ -48,6 +48,10 @@ const epochString = z.string().regex(/^[1-9][0-9]{0,19}$/, 'expected a decimal e
  * (`MAX_ANNOUNCEMENT_CHARS` in src/network/announce.ts; test/unit/rpc-definitions checks they agree).
  */
 export const ANNOUNCEMENT_MAX_CHARS = 1024
+// in UTF-16 code units, as the network floor counts them: zod's max() counts code points, so 1024 emoji (2048 units)
+// passed it, were published, and every peer rejected them as malformed (lowering this node's gossip score)
+const announcementText = z.string().max(ANNOUNCEMENT_MAX_CHARS)
+  .refine((text) => text.length <= ANNOUNCEMENT_MAX_CHARS, `Too big: expected at most ${ANNOUNCEMENT_MAX_CHARS} UTF-16 code units (an emoji counts 2)`)
 /** Checkpoints per chain_checkpoints call. */
 export const MAX_CHECKPOINTS_PER_CALL = 100
 const checkpointLimit = z.number().int().min(1).max(MAX_CHECKPOINTS_PER_CALL)
@@ -187,8 +191,8 @@ export const RPC_METHODS = {
   net_peers: method('public', 'Connected peers, with whether each proved its ledger key', noParams, z.array(PeerResult)),
   net_announce: method('admin', 'Publish an operator announcement to the network over gossip',
     z.union([
-      z.tuple([z.string().max(ANNOUNCEMENT_MAX_CHARS)]),
-      z.object({ text: z.string().max(ANNOUNCEMENT_MAX_CHARS) }).strict()
+      z.tuple([announcementText]),
+      z.object({ text: announcementText }).strict()
     ]),
     z.object({ recipients: z.number() })),
   net_announcements: method('public', 'Announcements received from the network, newest first',

@@ -76,7 +76,7 @@ export class RpcDispatcher {
     const calls = Array.isArray(payload) && payload.length > 0 && payload.length <= this.maxBatch ? payload.length : 1
     const retryAfterMs = ctx.admit?.(calls) ?? 0
     if (retryAfterMs > 0) return this.rateLimited(payload, retryAfterMs)
-    if (!Array.isArray(payload)) return this.handleOne(payload, ctx)
+    if (!Array.isArray(payload)) return this.fitted(payload, await this.handleOne(payload, ctx), ctx)
     if (payload.length === 0) {
       this.count('invalid_request')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.INVALID_REQUEST, 'invalid request: empty batch'))
@@ -89,7 +89,21 @@ export class RpcDispatcher {
     const responses = await Promise.all(payload.map(async (item) => await this.handleOne(item, ctx)))
     const present = responses.filter((r): r is string => r !== null)
     // a batch always answers with an array, even of one
-    return present.length === 0 ? null : `[${present.join(',')}]`
+    return this.fitted(payload, present.length === 0 ? null : `[${present.join(',')}]`, ctx)
+  }
+
+  /**
+   * The answer, or -32005 for each call of the message under its own id when the answer is over what the transport
+   * delivers (`ctx.maxAnswerBytes`): each caller learns why rather than waiting for a reply by its id.
+   */
+  private fitted (payload: unknown, answer: string | null, ctx: RpcContext): string | null {
+    const maxBytes = ctx.maxAnswerBytes
+    // a UTF-16 unit is at most 3 bytes of UTF-8: most answers pass without counting their bytes
+    if (answer === null || maxBytes === undefined || answer.length * 3 <= maxBytes) return answer
+    const bytes = Buffer.byteLength(answer)
+    if (bytes <= maxBytes) return answer
+    return this.errorPerCall(payload, RpcErrorCode.LIMIT_EXCEEDED,
+      `the answer is ${bytes} bytes, more than the ${maxBytes} this connection can queue; ask for less (a smaller batch or page)`, 'limit_exceeded')
   }
 
   /** The error response text for a request refused before it was read (body too large, queue full...). */
@@ -106,13 +120,18 @@ export class RpcDispatcher {
       this.count('limit_exceeded')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.LIMIT_EXCEEDED, message, { retryAfterMs }))
     }
+    return this.errorPerCall(payload, RpcErrorCode.LIMIT_EXCEEDED, message, 'limit_exceeded', { retryAfterMs })
+  }
+
+  /** One error per call of `payload` under its id; notifications get no answer (null when none is left). */
+  private errorPerCall (payload: unknown, code: RpcErrorCodeValue, message: string, outcome: RpcOutcome, data?: unknown): string | null {
     const items = Array.isArray(payload) ? payload : [payload]
     const answers: string[] = []
     for (const item of items) {
       if (isObject(item) && item.id === undefined && typeof item.method === 'string') continue
       const id = isObject(item) && isValidId(item.id) ? item.id : null
-      this.count('limit_exceeded')
-      answers.push(serialize(createJSONRPCErrorResponse(id, RpcErrorCode.LIMIT_EXCEEDED, message, { retryAfterMs })))
+      this.count(outcome)
+      answers.push(serialize(createJSONRPCErrorResponse(id, code, message, data)))
     }
     if (answers.length === 0) return null
     return Array.isArray(payload) ? `[${answers.join(',')}]` : answers[0]

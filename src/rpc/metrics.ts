@@ -22,6 +22,7 @@ export interface RpcMetrics {
   subscriptions: Gauge
   wsSlowClientDisconnects: Counter
   httpRejected: Counter<'reason'>
+  httpBufferedBytes: Gauge
 }
 
 /**
@@ -63,6 +64,11 @@ export function createRpcMetrics (registry: Registry): RpcMetrics {
       name: 'harmony_rpc_http_rejected_total',
       help: 'HTTP requests and WebSocket upgrades refused before JSON-RPC handling, by reason',
       labelNames: ['reason'] as const,
+      registers: [registry]
+    })),
+    httpBufferedBytes: reuse(registry, 'harmony_rpc_http_buffered_bytes', () => new Gauge({
+      name: 'harmony_rpc_http_buffered_bytes',
+      help: 'Bytes held for HTTP clients: request bodies being read and answers their clients have not taken yet',
       registers: [registry]
     }))
   }

@@ -23,6 +23,11 @@ export interface RpcContext {
    * it may call again (every call of the message is then refused with -32005). Undefined: no limit.
    */
   admit?: (calls: number) => number
+  /**
+   * Largest answer the transport delivers (a WebSocket connection's send queue); a message whose answer is larger
+   * gets -32005 for each of its calls instead. Undefined: no bound.
+   */
+  maxAnswerBytes?: number
 }
 
 export interface RpcMethod<P extends z.ZodType = z.ZodType, R = unknown> {

@@ -16,7 +16,7 @@ import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
 import { RpcAccess, isLoopbackHost, type RpcAccessInit } from './access.ts'
 import type { RpcAuth, RpcGrant } from './auth.ts'
-import { readBody, sendJsonText } from './http-body.ts'
+import { ByteBudget, readBody, sendJsonText } from './http-body.ts'
 import { CorsPolicy } from './cors.ts'
 
 export { SUBSCRIPTION_NOTIFICATION_METHOD, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport }
@@ -51,6 +51,17 @@ export interface RpcServerInit {
   version?: string
   /** Milliseconds a client has to send a whole HTTP request. @default 30000 */
   requestTimeoutMs?: number
+  /**
+   * Milliseconds a client has to take its whole HTTP answer once it is written (geth's WriteTimeout); a client that
+   * does not read is then disconnected, and the bytes held for it are freed. @default 30000
+   */
+  responseTimeoutMs?: number
+  /**
+   * Bytes held for HTTP clients at once over all connections: request bodies being read and answers their clients
+   * have not taken yet. Each is bounded; this bounds how many clients that send slowly or never read can make the
+   * node hold. A request past it is refused with 503 and -32005. @default 268435456 (256 MiB)
+   */
+  maxHttpBufferedBytes?: number
   /**
    * Error mappings beyond those the API modules register in the registry: a `HarmonyError` a method throws whose
    * `code` is listed reaches the caller with this JSON-RPC code, its message and `data: { reason: code }`;
@@ -108,6 +119,8 @@ export class RpcServer implements Startable {
   private readonly cors: CorsPolicy
   private readonly version: string
   private readonly requestTimeoutMs: number
+  private readonly responseTimeoutMs: number
+  private readonly httpBuffered: ByteBudget
   private readonly builtins: RpcRegistry
   private readonly ws: WsTransport
   private readonly handlers = new HttpHandlerRegistry()
@@ -115,6 +128,10 @@ export class RpcServer implements Startable {
   private readonly gzipMinBytes: number
   private http?: Server
   private readonly inFlight = new Set<AbortController>()
+  // answers written and not yet taken by their clients, with when they were written (ms): one sweep closes those past
+  // responseTimeoutMs, rather than a timer armed and cleared for every answer
+  private readonly unreadAnswers = new Map<ServerResponse, number>()
+  private answerSweep?: NodeJS.Timeout
   private bound?: RpcServerAddress
   private unsubscribeGauge?: () => void
 
@@ -127,10 +144,13 @@ export class RpcServer implements Startable {
     this.cors = new CorsPolicy(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
+    this.responseTimeoutMs = init.responseTimeoutMs ?? 30_000
     this.access = new RpcAccess(init.access)
     this.gzipMinBytes = init.gzipMinBytes ?? 1024
     this.hub = components.registry.hub
     this.rpcMetrics = createRpcMetrics(components.metrics)
+    const bufferedGauge = this.rpcMetrics.httpBufferedBytes
+    this.httpBuffered = new ByteBudget(init.maxHttpBufferedBytes ?? 256 * 1024 * 1024, (bytes) => { bufferedGauge.set(bytes) })
     this.builtins = createBuiltinMethods({
       hub: this.hub,
       maxSubscriptionsPerConnection: init.maxSubscriptionsPerConnection ?? 32,
@@ -232,6 +252,8 @@ export class RpcServer implements Startable {
     this.bound = { host: address.address, port: address.port }
     this.http = http
     this.ws.start()
+    this.answerSweep = setInterval(() => { this.closeUnreadAnswers() }, Math.max(1, this.responseTimeoutMs / 2))
+    this.answerSweep.unref()
     this.unsubscribeGauge = this.hub.onSizeChange((size) => { this.rpcMetrics.subscriptions.set(size) })
     this.logger.info({ url: this.url }, 'RPC server listening')
   }
@@ -241,6 +263,7 @@ export class RpcServer implements Startable {
     if (http === undefined) return
     this.http = undefined
     this.unsubscribeGauge?.()
+    clearInterval(this.answerSweep)
     for (const call of this.inFlight) call.abort()
     this.inFlight.clear()
     await this.ws.stop()
@@ -317,9 +340,13 @@ export class RpcServer implements Startable {
         'content-type must be application/json', 'invalid_request')
       return
     }
-    const body = await readBody(req, this.maxBodyBytes)
+    const body = await readBody(req, this.maxBodyBytes, this.httpBuffered)
     if (body === null) return // the client went away mid-body
-    if (body === undefined) {
+    if ('refused' in body) {
+      if (body.refused === 'busy') {
+        this.refuseBusy(res)
+        return
+      }
       this.rejected('body_too_large')
       this.sendRpcError(res, 413, RpcErrorCode.LIMIT_EXCEEDED,
         `request body exceeds the limit of ${this.maxBodyBytes} bytes`, 'limit_exceeded')
@@ -338,7 +365,7 @@ export class RpcServer implements Startable {
     const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
     let retryAfterMs = 0
     const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
-    const response = await this.dispatcher.handle(body, ctx)
+    const response = await this.dispatcher.handle(body.text, ctx)
     // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
     // make the node work much beyond its limit, so the operator's calls are not queued behind a flood
     const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
@@ -351,7 +378,38 @@ export class RpcServer implements Startable {
       res.end()
       return
     }
+    // the answer's bytes are held until its client has taken them (the response's close), for about
+    // responseTimeoutMs at most: a client that never reads cannot pin them
+    const bytes = Buffer.byteLength(response)
+    if (!this.httpBuffered.take(bytes)) {
+      this.refuseBusy(res)
+      return
+    }
+    this.unreadAnswers.set(res, Date.now())
+    res.once('close', () => {
+      this.httpBuffered.release(bytes)
+      this.unreadAnswers.delete(res)
+    })
     await sendJsonText(req, res, status, response, headers, this.gzipMinBytes)
+  }
+
+  /** Disconnects the clients that have not taken their answer within responseTimeoutMs (geth's WriteTimeout). */
+  private closeUnreadAnswers (): void {
+    const writtenBefore = Date.now() - this.responseTimeoutMs
+    // a Map iterates in insertion order: the oldest answers come first
+    for (const [res, writtenAtMs] of this.unreadAnswers) {
+      if (writtenAtMs > writtenBefore) break
+      this.unreadAnswers.delete(res)
+      res.destroy()
+    }
+  }
+
+  /** 503 with -32005: the bytes held for HTTP clients are at their bound (bodies being read, answers not taken). */
+  private refuseBusy (res: ServerResponse): void {
+    this.rejected('busy')
+    res.setHeader('Retry-After', '1')
+    this.sendRpcError(res, 503, RpcErrorCode.LIMIT_EXCEEDED,
+      `the node is holding its limit of ${this.httpBuffered.maxBytes} bytes for HTTP clients (bodies being read, answers not yet taken); retry shortly`, 'limit_exceeded')
   }
 
   /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */

@@ -149,6 +149,8 @@ export class WsTransport {
             }),
         transport: 'ws',
         signal: controller.signal,
+        // an answer alone over the send queue would disconnect a client that reads at once as too slow
+        maxAnswerBytes: this.init.maxBufferedBytes,
         notify: (method, params) => { this.send(connection, serialize({ jsonrpc: '2.0', method, params })) },
         onClose: (fn) => {
           if (controller.signal.aborted) fn()

@@ -6,7 +6,8 @@ import { registerChainRpc, registerDagRpc, registerNodeRpc, registerMarketRpc, r
 import { HarmonyError } from '../../src/core/errors.ts'
 import { BID_STATUSES } from '../../src/api/market-definitions.ts'
 import { LOSS_REASONS } from '../../src/market/kinds/ids.ts'
-import { MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
+import { decodeAnnouncement, encodeAnnouncement, MAX_ANNOUNCEMENT_CHARS } from '../../src/network/announce.ts'
+import { parseParams } from '../../src/rpc/dispatcher.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
 import { documentedRegistry } from '../../scripts/gen-rpc-docs.ts'
@@ -73,6 +74,19 @@ test('the API modules register exactly the defined methods and topics, with the 
 
 test('the announcement bound of the RPC definitions is the one the network enforces', (t) => {
   t.is(ANNOUNCEMENT_MAX_CHARS, MAX_ANNOUNCEMENT_CHARS)
+})
+
+test('net_announce takes exactly the texts every peer accepts (the bound counts UTF-16 units, not code points)', (t) => {
+  const netAnnounce = { name: 'net_announce', summary: '', params: RPC_METHODS.net_announce.params, result: RPC_METHODS.net_announce.result, handler: () => ({ recipients: 0 }) }
+  // an emoji is one code point and two UTF-16 units: zod's max() counts the first, the gossip decoder the second
+  for (const text of ['a'.repeat(1024), 'a'.repeat(1025), '😀'.repeat(512), '😀'.repeat(513), '😀'.repeat(1024), `${'é'.repeat(1023)}😀`]) {
+    const peersAccept = decodeAnnouncement(encodeAnnouncement({ origin: '12D3KooWorigin', sentAtMs: 1, text })) !== undefined
+    for (const params of [[text], { text }]) {
+      let rpcAccepts = true
+      try { parseParams(netAnnounce, params) } catch { rpcAccepts = false }
+      t.is(rpcAccepts, peersAccept, `${text.length} units, ${Array.isArray(params) ? 'by position' : 'by name'}`)
+    }
+  }
 })
 
 test('market_bids says which statuses and loss reasons a bid has, as the market names them', (t) => {

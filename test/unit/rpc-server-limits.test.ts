@@ -1,0 +1,165 @@
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
+import test from 'ava'
+import type { Registry } from 'prom-client'
+import { z } from 'zod'
+import type { RpcRegistry } from '../../src/rpc/registry.ts'
+import { post, rpc, startFixture, testRegistry, WsPeer } from '../helpers/rpc-fixture.ts'
+
+// A connection's bounds against what one client can make the node hold (docs/rpc.md, Access).
+
+/** The first message the peer gets after sending `text`, or how its connection closed. */
+async function replyOrClose (peer: WsPeer, text: string): Promise<{ message?: unknown, closeCode?: number }> {
+  const { promise, resolve } = Promise.withResolvers<{ message?: unknown, closeCode?: number }>()
+  const onMessage = (data: Buffer): void => { resolve({ message: JSON.parse(data.toString()) }) }
+  const onClose = (code: number): void => { resolve({ closeCode: code }) }
+  peer.socket.once('message', onMessage)
+  peer.socket.once('close', onClose)
+  peer.socket.send(text)
+  try {
+    return await promise
+  } finally {
+    peer.socket.off('message', onMessage)
+    peer.socket.off('close', onClose)
+  }
+}
+
+/** The test methods plus `test_big`, whose answer is a text of the asked size. */
+function bigRegistry (): RpcRegistry {
+  const registry = testRegistry()
+  registry.register({
+    name: 'test_big',
+    summary: 'A text of `bytes` bytes.',
+    class: 'public',
+    params: z.tuple([z.number().int().min(0).max(64 << 20)]),
+    result: z.string(),
+    handler: ([bytes]) => 'x'.repeat(bytes)
+  })
+  return registry
+}
+
+async function bufferedBytes (metrics: Registry): Promise<number> {
+  const gauge = metrics.getSingleMetric('harmony_rpc_http_buffered_bytes')
+  if (gauge === undefined) throw new Error('the server exports no harmony_rpc_http_buffered_bytes')
+  return (await gauge.get()).values[0]?.value ?? 0
+}
+
+/** Polls the gauge of bytes held for HTTP clients until `ok` holds. */
+async function bufferedUntil (metrics: Registry, ok: (bytes: number) => boolean): Promise<void> {
+  while (!ok(await bufferedBytes(metrics))) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A raw HTTP/1.1 client on `url`'s port that writes `head` and then whatever the test sends. */
+async function rawClient (url: string, head: string): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  socket.write(head)
+  return socket
+}
+
+test.serial('WebSocket: an answer larger than the send queue is refused with -32005 per call, and the client stays connected', async (t) => {
+  const { server, wsUrl } = await startFixture({ maxWsBufferedBytes: 64 * 1024 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+  const peer = await WsPeer.open(wsUrl)
+  t.teardown(async () => { await peer.close() })
+
+  // a client that reads at once is not slow: the answer alone is too large
+  const single = await replyOrClose(peer, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'test_big', params: [100 * 1024] }))
+  t.is(single.closeCode, undefined, 'not disconnected')
+  const error = single.message as { id: unknown, error: { code: number, message: string } }
+  t.is(error.id, 7, 'the refusal carries the call\'s id')
+  t.is(error.error.code, -32005)
+  t.regex(error.error.message, /ask for less/)
+
+  // a batch whose answers add up past the queue: every call is refused under its own id; a notification gets none
+  const batch = await replyOrClose(peer, JSON.stringify([
+    { jsonrpc: '2.0', id: 1, method: 'test_big', params: [40 * 1024] },
+    { jsonrpc: '2.0', method: 'test_big', params: [1] },
+    { jsonrpc: '2.0', id: 'b', method: 'test_big', params: [40 * 1024] }
+  ]))
+  t.is(batch.closeCode, undefined, 'not disconnected')
+  t.deepEqual((batch.message as Array<{ id: unknown, error: { code: number } }>).map((r) => [r.id, r.error.code]), [[1, -32005], ['b', -32005]])
+
+  // answers within the queue still arrive whole on the same connection
+  t.is((await peer.call('test_big', [1024])).result, 'x'.repeat(1024))
+  t.is(peer.socket.readyState, peer.socket.OPEN)
+  const closed = once(peer.socket, 'close')
+  await peer.close()
+  await closed
+})
+
+test.serial('HTTP: bodies being read are bounded over all clients; past the bound a request gets 503 and -32005', async (t) => {
+  const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024, maxHttpBufferedBytes: 96 * 1024 })
+  t.teardown(async () => { await server.stop() })
+
+  // a client that sends most of a 60 KB body and then nothing more (slowloris)
+  const slow = await rawClient(url, `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n${' '.repeat(50_000)}`)
+  t.teardown(() => { slow.destroy() })
+  await bufferedUntil(metrics, (bytes) => bytes >= 50_000)
+
+  const padded = (size: number): string => {
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_echo', params: ['ok'] })
+    return call + ' '.repeat(size - call.length)
+  }
+  // each body is within the limit; together with the slow one they are not
+  const refused = await post(url, padded(60_000))
+  t.is(refused.status, 503)
+  t.is((refused.json as { error: { code: number } }).error.code, -32005)
+  t.is(refused.headers.get('retry-after'), '1')
+  t.deepEqual((await rpc(url, 'test_echo', ['small'])).json, { jsonrpc: '2.0', id: 1, result: 'small' }, 'what still fits is answered')
+
+  // the slow client gone, its bytes are free again
+  slow.destroy()
+  await bufferedUntil(metrics, (bytes) => bytes === 0)
+  const answered = await post(url, padded(60_000))
+  t.is(answered.status, 200)
+  t.is((answered.json as { result: unknown }).result, 'ok')
+})
+
+/** A raw client that asks for a 32 MiB answer, reads its status line and then nothing more. */
+async function stalledReader (url: string): Promise<Socket> {
+  // 32 MiB: far more than the loopback socket buffers take, so the answer stays in the node until the client reads
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_big', params: [32 << 20] })
+  const socket = await rawClient(url, `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+  const [first] = await once(socket, 'data') as [Buffer]
+  socket.pause()
+  if (!first.toString('latin1').startsWith('HTTP/1.1 200')) throw new Error(`unexpected answer ${first.toString('latin1', 0, 64)}`)
+  return socket
+}
+
+const BIG_CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_big', params: [32 << 20] })
+
+test.serial('HTTP: answers their clients have not taken are bounded over all clients; past the bound a request gets 503 and -32005', async (t) => {
+  const { server, url, metrics } = await startFixture({ maxHttpBufferedBytes: 48 << 20 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+
+  const stalled = await stalledReader(url)
+  t.teardown(() => { stalled.destroy() })
+  const refused = await post(url, BIG_CALL)
+  t.is(refused.status, 503, 'a second answer that large does not fit beside the one not taken')
+  t.is((refused.json as { error: { code: number } }).error.code, -32005)
+  t.deepEqual((await rpc(url, 'test_echo', ['small'])).json, { jsonrpc: '2.0', id: 1, result: 'small' }, 'what still fits is answered')
+
+  stalled.destroy()
+  await bufferedUntil(metrics, (bytes) => bytes === 0)
+  const answered = await post(url, BIG_CALL)
+  t.is(answered.status, 200)
+  t.is((answered.json as { result: string }).result.length, 32 << 20)
+})
+
+test.serial('HTTP: a client that does not take its answer within the response timeout is disconnected and its answer freed', async (t) => {
+  const { server, url, metrics } = await startFixture({ responseTimeoutMs: 100 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+
+  const stalled = await stalledReader(url)
+  t.teardown(() => { stalled.destroy() })
+  const closed = once(stalled, 'close')
+  // the node lets go of the answer while the client still reads nothing; reading again, the client sees the end
+  await bufferedUntil(metrics, (bytes) => bytes === 0)
+  let received = 0
+  stalled.on('data', (chunk: Buffer) => { received += chunk.length })
+  stalled.resume()
+  await closed
+  t.true(received < 32 << 20, 'the answer was cut short')
+})
