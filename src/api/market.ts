@@ -109,7 +109,8 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
     // from account_sendTransaction; the dispatcher's mapping keeps only the code
     return await mapped(async () => await market.requester.submit(fromHex(announce, 'announce'), inputs.map(base64Bytes)))
   })
-  registerMethod(registry, 'task_cancel', async ([hex]) => await market.requester.cancel(fromHex(hex, 'transaction')))
+  // the ledger's refusal reaches the caller with its details (the rule, retryAfterMs), as from account_sendTransaction
+  registerMethod(registry, 'task_cancel', async ([hex]) => await mapped(async () => await market.requester.cancel(fromHex(hex, 'transaction'))))
   registerMethod(registry, 'task_get', async ([id]) => {
     const task = await reader.task(taskIdOf(id))
     return task === undefined ? null : taskToRpc(task)

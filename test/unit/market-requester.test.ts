@@ -251,6 +251,10 @@ test('task_submit over RPC: bounded inputs, typed errors with their reason', asy
   const busy = await t.throwsAsync(client.call('task_submit', [{ announce: `0x${toHex(other.bytes)}`, inputs: [Buffer.from(b).toString('base64')] }]))
   t.is((busy as RpcClientError).code, -32005)
   t.like((busy as RpcClientError).data, { reason: 'BUSY', rule: 'latency', retryAfterMs: 350 })
+  // and a cancel's: the market rule that refuses it is named
+  failSubmit.error = new DagError('TX_REFUSED', 'the task is closed', { rule: 'TASK_CLOSED' })
+  const closed = await t.throwsAsync(client.call('task_cancel', [`0x${toHex(encodeTx(buildTaskCancel({ chainId: CHAIN, keys: requesterKeys, nonce: 2n, fee: 1000n }, new Uint8Array(32))))}`]))
+  t.like((closed as RpcClientError).data, { reason: 'TX_REFUSED', rule: 'TASK_CLOSED' })
   failSubmit.on = false
   const cancel = await t.throwsAsync(client.call('task_cancel', [hex]))
   t.like((cancel as RpcClientError).data, { reason: 'TASK_CANCEL_INVALID' })
