@@ -2,7 +2,11 @@ import { type EventLog, getAddress } from 'ethers'
 import { toHex } from '../core/codec.ts'
 import type { Logger } from '../core/logger.ts'
 import type { StakingContract } from './bindings.ts'
+import { ChainError } from './errors.ts'
 import { type BindingDomain, validatorIdentity, verifyValidatorBinding } from './validator-binding.ts'
+
+/** The staking contract's MAX_VALIDATORS: a count above it is not the contract's answer. */
+export const MAX_STAKING_VALIDATORS = 256
 
 export interface ValidatorWeight {
   operator: string
@@ -80,7 +84,10 @@ export class StakingValidatorSet implements ValidatorSetView {
 
   async snapshot (): Promise<ValidatorSnapshot> {
     if (this.cached !== undefined && Date.now() - this.cached.at < this.cacheMs) return this.cached.snapshot
-    const count = Number(await this.c.staking.validatorCount())
+    const answered = await this.c.staking.validatorCount()
+    // asked one by one below: a lying endpoint's count must not set how long that runs
+    if (answered > BigInt(MAX_STAKING_VALIDATORS)) throw new ChainError('CHAIN_ANSWER_INVALID', `the chain endpoint says the staking contract holds ${answered} validators; it holds at most ${MAX_STAKING_VALIDATORS}`)
+    const count = Number(answered)
     const validators: ValidatorWeight[] = []
     const seen = new Set<string>()
     for (let i = 0; i < count; i++) {

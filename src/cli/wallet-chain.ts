@@ -84,6 +84,8 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     const evm = args.claim || args['evm-address'] === undefined ? await evmWallet(args, rpcUrl, contracts.chainId) : undefined
     const evmAddress = args['evm-address'] ?? evm?.address
     if (evmAddress === undefined || !isEvmAddress(evmAddress)) throw new Error(`--evm-address is not an EVM address: ${evmAddress}`)
+    // the settlement contract paying itself keeps the AGC, as its stakers' fee pool: no one could spend it again
+    if (getAddress(evmAddress) === getAddress(contracts.settlement)) throw new Error(`--evm-address ${evmAddress} is the settlement contract itself; name the EVM account to pay`)
     const key = await walletSigningKey(args)
     const client = await clientFor(args)
     const [chainId, nonce] = await Promise.all([

@@ -201,3 +201,22 @@ test.serial('a deployment with a genesis list refuses any other identity, and a 
   // the genesis identity with the squatter's signer
   await assertReverts(t, async () => await attempt(testWallet('squat-signer'), absentGenesisKey), 'NotGenesisSigner')
 })
+
+test.serial('a chain endpoint that answers a validator count over the contract\'s cap is refused at once, not asked that many times', async (t) => {
+  const staking = chain.contracts.staking
+  let asked = 0
+  // the real contract, behind an endpoint that lies about one answer
+  const lying = new Proxy(staking, {
+    get: (target, prop) => {
+      if (prop === 'validatorCount') return async () => 2n ** 64n
+      if (prop === 'operatorAt') asked++
+      return Reflect.get(target, prop)
+    }
+  })
+  const set = new StakingValidatorSet({ staking: lying, domain: bindingDomain(), genesisValidatorKeys: chain.genesisValidatorKeys, fromBlock: chain.deployment.deployBlock })
+  const err = await t.throwsAsync(set.snapshot())
+  t.like(err, { code: 'CHAIN_ANSWER_INVALID' })
+  t.regex(err?.message ?? '', /holds 18446744073709551616 validators; it holds at most 256/)
+  t.is(asked, 0)
+  t.is((await nodeValidatorSet().snapshot()).validators.length, 3, 'the honest answer still reads')
+})
