@@ -180,6 +180,11 @@ test.serial('locate finds the one holder among peers that lack the blob, one tha
   t.false(await blobs.available(task, '22'.repeat(32)))
   t.is(await blobs.available({ ...task, private: true }, id), undefined, 'a private task\'s inputs are sealed to its winners only after the award')
   const own = await client.store.put(new Uint8Array(randomBytes(40)))
+  // a node named as the likely holder is asked first, even when the connected peers listed lack the blob
+  const hinted = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1, 3), nodeOf: a => a === 'hmy1holder' ? order[3] : undefined })
+  t.true(await hinted.available(task, id, undefined, 'hmy1holder'))
+  t.false(await hinted.available(task, id, undefined, 'hmy1unknown'), 'an unknown node is not asked; the others say no')
+  t.false(await hinted.available(task, '22'.repeat(32), undefined, 'hmy1holder'), 'the named node and the others all say no')
   const alone = networkBlobs({ store: client.store, service: client.service, peers: () => [] })
   t.true(await alone.available(task, own), 'held here')
   t.is(await alone.available(task, id), undefined, 'no peer asked: not known to be absent')

@@ -26,23 +26,16 @@ test('only a "no" for an input holds the reveal back; an unknown answer or a pri
   t.is(checks.missing('b1'.repeat(32)), undefined)
 })
 
-test('a requester found serving all of a task\'s inputs is not checked again for servingMs, then it is', async t => {
-  let now = 1_000_000
+test('every bid is checked, a requester that served before too; the node likely to hold the inputs is named to ask first', async t => {
   let serves = true
-  let asked = 0
-  const checks = new InputChecks({ available: async () => { asked++; return serves } }, { servingMs: 30_000, now: () => now })
+  const firsts: Array<string | undefined> = []
+  const checks = new InputChecks({ available: async (_task, _id, _signal, first) => { firsts.push(first); return serves } })
   const never = new AbortController().signal
-  checks.start(task('c1', 'r1', ['a1', 'a2']), never)
-  await waitFor(() => asked === 2, 'the first check', 5000)
-  await new Promise(resolve => setImmediate(resolve))
+  checks.start(task('c1', 'r1', ['a1']), never, 'hmy1author')
+  await waitFor(() => firsts.length === 1, 'the first check', 5000)
+  t.is(checks.missing('c1'.repeat(32)), undefined)
   serves = false
   checks.start(task('c2', 'r1', ['a1']), never)
-  checks.start(task('c3', 'r2', ['a1']), never)
-  await waitFor(() => checks.missing('c3'.repeat(32)) !== undefined, 'the other requester checked', 5000)
-  t.is(asked, 3, 'r1 was not asked again within servingMs; r2 was')
-  t.is(checks.missing('c2'.repeat(32)), undefined)
-  now += 30_001
-  checks.start(task('c4', 'r1', ['a1']), never)
-  await waitFor(() => checks.missing('c4'.repeat(32)) !== undefined, 'r1 checked again', 5000)
-  t.is(asked, 4)
+  await waitFor(() => checks.missing('c2'.repeat(32)) !== undefined, 'the same requester checked again', 5000)
+  t.deepEqual(firsts, ['hmy1author', undefined])
 })

@@ -303,7 +303,7 @@ export class ProviderAgent implements Startable {
   }
 
   /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending.ts). */
-  private observePending ({ view, requester }: PendingAnnounce): void {
+  private observePending ({ view, requester, author }: PendingAnnounce): void {
     if (this.abort.signal.aborted || this.registration.self === undefined || view.phase !== 'bidding') return
     if (this.records.has(view.taskId) || !this.firstDecision(view.taskId)) return
     this.step(view.taskId, async () => {
@@ -312,7 +312,7 @@ export class ProviderAgent implements Startable {
       const balance = (await this.c.ledger.account(requester)).balance
       if (balance < view.escrow) return this.skip(view.taskId, 'escrow-missing', `the requester holds ${balance}, the pending announce would lock ${view.escrow}`)
       this.early.set(view.taskId, view)
-      await this.bid(view, view.escrow)
+      await this.bid(view, view.escrow, author)
       if (this.records.get(view.taskId)?.stage !== 'committed') this.early.delete(view.taskId)
     })
   }
@@ -336,8 +336,11 @@ export class ProviderAgent implements Startable {
     return !this.decided.has(taskId) && this.decided.add(taskId)
   }
 
-  /** `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow). */
-  private async bid (view: TaskView, escrow?: bigint): Promise<void> {
+  /**
+   * `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow).
+   * `author`: the validator whose vertex carried a pending announce, likely the requester's node (pending.ts).
+   */
+  private async bid (view: TaskView, escrow?: bigint, author?: string): Promise<void> {
     const taskId = view.taskId
     // the registration may have become final since the last sweep (every sweepMs): read it now rather than
     // miss an auction whose bid window is shorter than the sweep
@@ -365,7 +368,7 @@ export class ProviderAgent implements Startable {
     const commitTx = await this.bids.commit({ taskId: fromHex(taskId), price: decision.price, salt })
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
     await this.update(record, { stage: 'committed', commitTx })
-    this.inputChecks.start(view, AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, view.revealsCloseAtMs - Date.now()))]))
+    this.inputChecks.start(view, AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, view.revealsCloseAtMs - Date.now()))]), author)
     this.wakeAt(view.bidsCloseAtMs)
     this.log.info({ taskId, price: record.price, tx: commitTx }, 'bid committed')
   }

@@ -19,8 +19,9 @@ export interface ProviderBlobs {
    * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
    * fetched. False only when every peer asked answered that it does not hold it; undefined when that cannot be told
    * (a peer busy or silent; no peer; a private task, whose inputs are sealed to the winners only after the award).
+   * `first`: the `hmy1…` address of a node likely to hold it, asked alone before the others.
    */
-  available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<boolean | undefined>
+  available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal, first?: string) => Promise<boolean | undefined>
 }
 
 export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
@@ -35,6 +36,8 @@ export interface NetworkBlobsComponents {
   service: Pick<BlobService, 'fetch' | 'locate' | 'find'>
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
+  /** The connected peer whose node signs the ledger as `address` (`hmy1…`), if any. */
+  nodeOf?: (address: string) => PeerId | undefined
   /**
    * Opens a private task's input sealed to this provider's ML-KEM-768 key. The requester's node seals after the
    * award (market/requester.ts); how a winner names that envelope is the blob layer's to define, so until it is
@@ -74,11 +77,20 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       }
       return await c.store.get(id)
     },
-    async available (task, id, signal) {
+    async available (task, id, signal, first) {
       if (task.private) return undefined
       if (await c.store.has(id)) return true
-      const found = await c.service.find(c.peers().slice(0, MAX_PEERS_ASKED), id, signal)
-      return found.holder !== undefined ? true : found.absent ? false : undefined
+      const peers = c.peers().slice(0, MAX_PEERS_ASKED)
+      // the likely holder alone first: one request where a wave asks four
+      const likely = first === undefined ? undefined : c.nodeOf?.(first)
+      const alone = likely === undefined ? undefined : await c.service.find([likely], id, signal)
+      if (alone?.holder !== undefined) return true
+      const rest = likely === undefined ? peers : peers.filter(p => !p.equals(likely))
+      const found = rest.length === 0 ? undefined : await c.service.find(rest, id, signal)
+      if (found?.holder !== undefined) return true
+      // absent only when every peer asked said so
+      const answers = [alone, found].filter(x => x !== undefined)
+      return answers.length > 0 && answers.every(x => x.absent) ? false : undefined
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })
