@@ -176,18 +176,18 @@ test.serial('locate finds the one holder among peers that lack the blob, one tha
   // a provider asks before it reveals a bid whether the task's inputs are served (the peers its fetch would ask)
   const blobs = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1) })
   const task = { taskId: '33'.repeat(32), private: false }
-  t.true(await blobs.available(task, id))
-  t.false(await blobs.available(task, '22'.repeat(32)))
-  t.is(await blobs.available({ ...task, private: true }, id), undefined, 'a private task\'s inputs are sealed to its winners only after the award')
+  const unknown = '22'.repeat(32)
+  t.deepEqual(await blobs.available(task, [id, unknown]), [true, false])
+  t.deepEqual(await blobs.available({ ...task, private: true }, [id]), [undefined], 'a private task\'s inputs are sealed to its winners only after the award')
   const own = await client.store.put(new Uint8Array(randomBytes(40)))
-  // a node named as the likely holder is asked first, even when the connected peers listed lack the blob
+  // a node named as the likely holder is asked first, for every input on one stream, even when the connected peers
+  // listed lack the blob
+  t.deepEqual(await holder.service.holds(client.libp2p.peerId, [own, unknown, own]), [true, false, true], 'one stream, a "no" in between')
   const hinted = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1, 3), nodeOf: a => a === 'hmy1holder' ? order[3] : undefined })
-  t.true(await hinted.available(task, id, undefined, 'hmy1holder'))
-  t.false(await hinted.available(task, id, undefined, 'hmy1unknown'), 'an unknown node is not asked; the others say no')
-  t.false(await hinted.available(task, '22'.repeat(32), undefined, 'hmy1holder'), 'the named node and the others all say no')
+  t.deepEqual(await hinted.available(task, [id, unknown], undefined, 'hmy1holder'), [true, false], 'the named node and the others all say no to the second')
+  t.deepEqual(await hinted.available(task, [id], undefined, 'hmy1unknown'), [false], 'an unknown node is not asked; the others say no')
   const alone = networkBlobs({ store: client.store, service: client.service, peers: () => [] })
-  t.true(await alone.available(task, own), 'held here')
-  t.is(await alone.available(task, id), undefined, 'no peer asked: not known to be absent')
+  t.deepEqual(await alone.available(task, [own, id]), [true, undefined], 'held here; no peer asked: not known to be absent')
   t.false(await client.store.has(id), 'asking stores nothing')
   t.deepEqual(client.faults, [])
 })

@@ -124,7 +124,7 @@ function memoryBlobs (): ProviderBlobs & { stored: Map<string, Uint8Array> } {
     stored,
     input: async (_task, id) => { const bytes = stored.get(id); if (bytes === undefined) throw new Error('missing'); return bytes },
     output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id },
-    available: async (task, id) => task.private ? undefined : stored.has(id)
+    available: async (task, ids) => ids.map(id => task.private ? undefined : stored.has(id))
   }
 }
 

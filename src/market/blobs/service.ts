@@ -149,6 +149,31 @@ export class BlobService implements Startable {
   }
 
   /**
+   * Whether `peer` holds each of `ids`, asked on one stream (manifest requests one after another): true, false when
+   * it answered that it does not, undefined when it could not be told (busy, silent, gone: from there on).
+   */
+  async holds (peer: PeerId, ids: readonly string[], signal?: AbortSignal): Promise<Array<boolean | undefined>> {
+    for (const id of ids) assertBlobId(id)
+    const out: Array<boolean | undefined> = []
+    try {
+      await this.session(peer, signal, async (s) => {
+        for (const id of ids) {
+          try {
+            await s.manifest(id)
+            out.push(true)
+          } catch (err) {
+            if (!(err instanceof BlobError && err.code === 'BLOB_NOT_FOUND')) throw err
+            out.push(false)
+          }
+        }
+      })
+    } catch {
+      // what was answered stands; the rest is not known
+    }
+    return ids.map((_, i) => out[i])
+  }
+
+  /**
    * As `locate`, and whether the blob is known to be absent: `absent` when no peer has it and every peer asked
    * answered that it does not (BLOB_NOT_FOUND), not when one was busy, silent, unreachable or bad, or none was asked.
    */

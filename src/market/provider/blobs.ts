@@ -16,12 +16,13 @@ export interface ProviderBlobs {
   /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
   /**
-   * Whether input `id` of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
+   * Whether each input of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
    * fetched. False only when every peer asked answered that it does not hold it; undefined when that cannot be told
    * (a peer busy or silent; no peer; a private task, whose inputs are sealed to the winners only after the award).
-   * `first`: the `hmy1…` address of a node likely to hold it, asked alone before the others.
+   * Answers for each of `ids`. `first`: the `hmy1…` address of a node likely to hold them, asked alone (for all of
+   * them on one stream) before the others.
    */
-  available: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal, first?: string) => Promise<boolean | undefined>
+  available: (task: { taskId: string, private: boolean }, ids: readonly string[], signal?: AbortSignal, first?: string) => Promise<Array<boolean | undefined>>
 }
 
 export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
@@ -33,7 +34,7 @@ export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVA
 
 export interface NetworkBlobsComponents {
   store: Pick<BlobStore, 'has' | 'get' | 'put'>
-  service: Pick<BlobService, 'fetch' | 'locate' | 'find'>
+  service: Pick<BlobService, 'fetch' | 'locate' | 'find' | 'holds'>
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
   /** The connected peer whose node signs the ledger as `address` (`hmy1…`), if any. */
@@ -77,20 +78,25 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       }
       return await c.store.get(id)
     },
-    async available (task, id, signal, first) {
-      if (task.private) return undefined
-      if (await c.store.has(id)) return true
+    async available (task, ids, signal, first) {
+      if (task.private) return ids.map(() => undefined)
+      const out: Array<boolean | undefined> = []
+      for (const id of ids) out.push(await c.store.has(id) ? true : undefined)
       const peers = c.peers().slice(0, MAX_PEERS_ASKED)
-      // the likely holder alone first: one request where a wave asks four
+      // the likely holder alone first, asked for every input on one stream: one request where waves ask four per input
       const likely = first === undefined ? undefined : c.nodeOf?.(first)
-      const alone = likely === undefined ? undefined : await c.service.find([likely], id, signal)
-      if (alone?.holder !== undefined) return true
+      const open = ids.flatMap((id, i) => out[i] === true ? [] : [i])
+      const alone = likely === undefined || open.length === 0 ? [] : await c.service.holds(likely, open.map(i => ids[i]), signal)
       const rest = likely === undefined ? peers : peers.filter(p => !p.equals(likely))
-      const found = rest.length === 0 ? undefined : await c.service.find(rest, id, signal)
-      if (found?.holder !== undefined) return true
-      // absent only when every peer asked said so
-      const answers = [alone, found].filter(x => x !== undefined)
-      return answers.length > 0 && answers.every(x => x.absent) ? false : undefined
+      for (const [k, i] of open.entries()) {
+        if (alone[k] === true) { out[i] = true; continue }
+        const found = rest.length === 0 ? undefined : await c.service.find(rest, ids[i], signal)
+        if (found?.holder !== undefined) { out[i] = true; continue }
+        // absent only when every peer asked said so
+        const answers = [...(likely === undefined ? [] : [alone[k] === false]), ...(found === undefined ? [] : [found.absent])]
+        out[i] = answers.length > 0 && answers.every(Boolean) ? false : undefined
+      }
+      return out
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })

@@ -24,7 +24,7 @@ export class InputChecks {
   }
 
   /**
-   * Starts the check of `view`'s inputs, one at a time, given up when `signal` aborts. `first`: a node likely to
+   * Starts the check of `view`'s inputs, given up when `signal` aborts. `first`: a node likely to
    * hold them (the author of the vertex that carried the announce), asked before the others.
    */
   start (view: Pick<TaskView, 'taskId' | 'private' | 'inputs'>, signal: AbortSignal, first?: string): void {
@@ -32,15 +32,10 @@ export class InputChecks {
     const check: Check = {}
     this.checks.set(view.taskId, check)
     void (async () => {
-      for (const id of view.inputs) {
-        if (signal.aborted || this.checks.get(view.taskId) !== check) return
-        const available = await this.blobs.available(view, id, signal, first)
-        if (signal.aborted) return
-        if (available === false) {
-          check.missing = `no peer serves input ${id}`
-          return
-        }
-      }
+      const available = await this.blobs.available(view, view.inputs, signal, first)
+      if (signal.aborted || this.checks.get(view.taskId) !== check) return
+      const missing = view.inputs.find((_, i) => available[i] === false)
+      if (missing !== undefined) check.missing = `no peer serves input ${missing}`
     })().catch(() => {
       // a check that failed (not a "no": a stream error, a stop) holds nothing back
     })
