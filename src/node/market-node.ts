@@ -149,11 +149,7 @@ export class MarketNode implements Startable {
           log.warn({ taskId, holder: notice.holder, err: (err as Error).message }, 'a sealed-inputs notice did not give the input; trying the next')
         })
       }
-      const nodeOf = (address: string): PeerId | undefined => peers().find(p => {
-        const key = c.peerBinding.ledgerKeyOf(p)
-        return key !== undefined && addressFromPublicKey(key) === address
-      })
-      const blobs = networkBlobs({ store, service: blobService, peers, nodeOf, openPrivateInput })
+      const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
       this.inputs = blobs
       // every node validates, relays and remembers providers' heartbeats (market_providers shows the last one);
       // a provider also publishes its own
@@ -202,7 +198,10 @@ export class MarketNode implements Startable {
       // the output of a task: this node's copy, else fetched from the provider's node (found by its ledger key)
       const output = async (task: TaskView, result: ResultView): Promise<Uint8Array | undefined> => {
         if (!(await store.has(result.outputBlob))) {
-          const holder = nodeOf(result.provider)
+          const holder = peers().find(p => {
+            const key = c.peerBinding.ledgerKeyOf(p)
+            return key !== undefined && addressFromPublicKey(key) === result.provider
+          })
           const candidates = holder === undefined ? peers() : [holder, ...peers().filter(p => p !== holder)]
           for (const peer of candidates.slice(0, 8)) {
             try {

@@ -23,7 +23,6 @@ import {
   generateKemKeyPair, open, seal
 } from '../../src/market/blobs/index.ts'
 import { encodeManifest } from '../../src/market/blobs/manifest.ts'
-import { networkBlobs } from '../../src/market/provider/blobs.ts'
 import { chunkFrame, decodeRequest, manifestFrame, MAX_REQUEST_FRAME_BYTES, MSG_GET_MANIFEST } from '../../src/market/blobs/protocol.ts'
 
 interface BlobNode {
@@ -173,22 +172,6 @@ test.serial('locate finds the one holder among peers that lack the blob, one tha
   t.is((await client.service.locate(later, id))?.toString(), holder.libp2p.peerId.toString())
   t.is(await client.service.locate(order.slice(1), '22'.repeat(32)), undefined)
   t.false(await client.store.has(id), 'locating stores nothing')
-  // a provider asks before it reveals a bid whether the task's inputs are served (the peers its fetch would ask)
-  const blobs = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1) })
-  const task = { taskId: '33'.repeat(32), private: false }
-  const unknown = '22'.repeat(32)
-  t.deepEqual(await blobs.available(task, [id, unknown]), [true, false])
-  t.deepEqual(await blobs.available({ ...task, private: true }, [id]), [undefined], 'a private task\'s inputs are sealed to its winners only after the award')
-  const own = await client.store.put(new Uint8Array(randomBytes(40)))
-  // a node named as the likely holder is asked first, for every input on one stream, even when the connected peers
-  // listed lack the blob
-  t.deepEqual(await holder.service.holds(client.libp2p.peerId, [own, unknown, own]), [true, false, true], 'one stream, a "no" in between')
-  const hinted = networkBlobs({ store: client.store, service: client.service, peers: () => order.slice(1, 3), nodeOf: a => a === 'hmy1holder' ? order[3] : undefined })
-  t.deepEqual(await hinted.available(task, [id, unknown], undefined, 'hmy1holder'), [true, false], 'the named node and the others all say no to the second')
-  t.deepEqual(await hinted.available(task, [id], undefined, 'hmy1unknown'), [false], 'an unknown node is not asked; the others say no')
-  const alone = networkBlobs({ store: client.store, service: client.service, peers: () => [] })
-  t.deepEqual(await alone.available(task, [own, id]), [true, undefined], 'held here; no peer asked: not known to be absent')
-  t.false(await client.store.has(id), 'asking stores nothing')
   t.deepEqual(client.faults, [])
 })
 

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { f32ToBytes } from '../../src/compute/blob.ts'
 import { matmulReference } from '../../src/compute/kernels/matmul.ts'
@@ -194,26 +194,6 @@ test.serial('a requester that bypasses its node\'s check: inputs that do not fit
   const noOutput = await t.throwsAsync(net.clients[1].call('task_result', [misfit.taskId]))
   t.like((noOutput as RpcClientError).data, { reason: 'TASK_INPUT_FAULT' })
   for (const fit of fits) t.is((await waitForTask(net.clients[1], fit.taskId, undefined, { timeoutMs: 90_000 })).state, 'settled')
-})
-
-test.serial('a task whose inputs no node serves: committed to, never revealed, it expires and is refunded; nobody is slashed, and providers say why', async (t) => {
-  const f = net.faucet
-  const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
-  const { tx, taskId } = buildTaskAnnounce({ chainId: f.chainId, keys: f.key, nonce: f.nextNonce++, fee: 1000n }, {
-    ...matmulAnnounce({ budget: AGC / 100n, bidWindowMs: 3000, revealWindowMs: 2500 }), inputs: unserved
-  })
-  const id = `0x${toHex(taskId)}`
-  // sent as a bare transaction: task_submit would have stored the inputs on its node
-  await f.client.call('account_sendTransaction', [`0x${toHex(encodeTx(tx))}`])
-  const end = await waitForTask(net.clients[1], id, undefined, { timeoutMs: 90_000 })
-  t.is(end.state, 'expired', JSON.stringify(end))
-  t.is(end.settlement?.refund, end.escrow)
-  t.deepEqual(end.slashes, [], 'no provider was awarded a task whose inputs it could not fetch')
-  const bids = await net.clients[2].call('market_bids', [id])
-  t.true((bids?.bids.length ?? 0) > 0, 'providers committed')
-  t.true(bids?.bids.every(b => b.status === 'committed' || b.status === 'lost'), JSON.stringify(bids?.bids))
-  const reasons = await Promise.all(net.clients.map(async c => (await c.call('provider_status')).skipped.find(s => s.taskId === id)?.reason))
-  t.true(reasons.some(r => r === `inputs-unavailable: no peer serves input ${toHex(unserved[0])}`), JSON.stringify(reasons))
 })
 
 test.serial('a private task: the winner alone reads the inputs, the requester alone reads the output', async (t) => {

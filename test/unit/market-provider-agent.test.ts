@@ -123,8 +123,7 @@ function memoryBlobs (): ProviderBlobs & { stored: Map<string, Uint8Array> } {
   return {
     stored,
     input: async (_task, id) => { const bytes = stored.get(id); if (bytes === undefined) throw new Error('missing'); return bytes },
-    output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id },
-    available: async (task, ids) => ids.map(id => task.private ? undefined : stored.has(id))
+    output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id }
   }
 }
 
@@ -205,30 +204,6 @@ test.serial('registers with its bond, commits a sealed bid only against a funded
   } finally {
     await agent.stop()
     await db.close()
-  }
-})
-
-test.serial('a bid on a task whose inputs no peer serves is not revealed (it could only end in a late slash); one whose inputs are served is', async t => {
-  await using dir = await tempDir()
-  const [unserved, served] = ['c1', 'c2'].map(p => p.repeat(32))
-  const r = await registeredRig(dir.path, {}, [unserved, served])
-  const { a } = inputs()
-  try {
-    await r.agent.start()
-    // another requester's: a requester found serving its inputs is not checked again for a while (input-check.ts)
-    r.market.change(taskView(unserved, { requester: addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(16)).publicKey), inputs: [makeBlob(a).id, 'ab'.repeat(32)], bidsCloseAtMs: Date.now() + 1000 }))
-    r.market.change(taskView(served, { bidsCloseAtMs: Date.now() + 1000 }))
-    await waitFor(() => r.ledger.reveals().length === 1, 'the reveal of the served task', 10_000)
-    await waitFor(() => r.agent.status().skipped.some(s => s.taskId === unserved), 'the unserved task given up', 10_000)
-    t.deepEqual(r.ledger.commits().map(c => toHex(c.taskId)).sort(), [unserved, served], 'both were committed to')
-    t.deepEqual(r.ledger.reveals().map(c => toHex(c.taskId)), [served])
-    const skipped = r.agent.status().skipped.find(s => s.taskId === unserved)
-    t.is(skipped?.reason, 'inputs-unavailable')
-    t.is(skipped?.detail, `no peer serves input ${'ab'.repeat(32)}`)
-    t.deepEqual(r.agent.status().active.map(x => [x.taskId, x.stage]), [[served, 'revealed']], 'its capacity is free again')
-  } finally {
-    await r.agent.stop()
-    await r.db.close()
   }
 })
 
@@ -581,8 +556,6 @@ test.serial('an announce still pending in a vertex received here is bid on at on
   await using dir = await tempDir()
   const r = await registeredRig(dir.path, {}, [], { unfinalRevealGraceMs: 3000 })
   r.ledger.balances.set(toHex(addressBytesFromPublicKey(requesterKeys.publicKey)), 10n ** 6n)
-  // the inputs matmulAnnounce names are served (a bid on unserved inputs is not revealed)
-  for (const fill of ['07', '08']) r.blobs.stored.set(fill.repeat(32), new Uint8Array(16))
   const poorKeys = generateKeyPair(new Uint8Array(32).fill(13))
   const announce = (keys: typeof requesterKeys, nonce: bigint, bidWindowMs: number, revealWindowMs: number): { taskId: string, vertex: VertexInfo } => {
     const { tx, taskId } = buildTaskAnnounce({ chainId: CHAIN, keys, nonce, fee: 1000n }, matmulAnnounce({ bidWindowMs, revealWindowMs }))

@@ -33,8 +33,7 @@ test.serial('a provider agent registers, bids, reveals, runs its award and is pa
   // the inputs are where the requester's node put them; the output is where the provider serves it from
   const blobs: ProviderBlobs = {
     input: async (_task, id) => { const bytes = stored.get(id); if (bytes === undefined) throw new Error(`no blob ${id}`); return bytes },
-    output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id },
-    available: async (_task, ids) => ids.map(id => stored.has(id))
+    output: async (_task, bytes) => { const blob = makeBlob(bytes); stored.set(blob.id, bytes); return blob.id }
   }
   const [requesterKeys, providerKeys] = net.accounts
   const agent = new ProviderAgent({

@@ -145,57 +145,18 @@ export class BlobService implements Startable {
    * fetch on a loaded 5-node devnet (bench:market at saturation).
    */
   async locate (peers: readonly PeerId[], id: string, signal?: AbortSignal): Promise<PeerId | undefined> {
-    return (await this.find(peers, id, signal)).holder
-  }
-
-  /**
-   * Whether `peer` holds each of `ids`, asked on one stream (manifest requests one after another): true, false when
-   * it answered that it does not, undefined when it could not be told (busy, silent, gone: from there on).
-   */
-  async holds (peer: PeerId, ids: readonly string[], signal?: AbortSignal): Promise<Array<boolean | undefined>> {
-    for (const id of ids) assertBlobId(id)
-    const out: Array<boolean | undefined> = []
-    try {
-      await this.session(peer, signal, async (s) => {
-        for (const id of ids) {
-          try {
-            await s.manifest(id)
-            out.push(true)
-          } catch (err) {
-            if (!(err instanceof BlobError && err.code === 'BLOB_NOT_FOUND')) throw err
-            out.push(false)
-          }
-        }
-      })
-    } catch {
-      // what was answered stands; the rest is not known
-    }
-    return ids.map((_, i) => out[i])
-  }
-
-  /**
-   * As `locate`, and whether the blob is known to be absent: `absent` when no peer has it and every peer asked
-   * answered that it does not (BLOB_NOT_FOUND), not when one was busy, silent, unreachable or bad, or none was asked.
-   */
-  async find (peers: readonly PeerId[], id: string, signal?: AbortSignal): Promise<{ holder?: PeerId, absent: boolean }> {
     assertBlobId(id)
-    let answeredAbsent = 0
     for (let i = 0; i < peers.length && signal?.aborted !== true; i += LOCATE_WAVE) {
       const found = new AbortController()
       const asked = AbortSignal.any([found.signal, ...(signal === undefined ? [] : [signal])])
       const holder = await Promise.any(peers.slice(i, i + LOCATE_WAVE).map(async (peer) => {
-        try {
-          await this.session(peer, asked, async (s) => await s.manifest(id))
-        } catch (err) {
-          if (err instanceof BlobError && err.code === 'BLOB_NOT_FOUND') answeredAbsent++
-          throw err
-        }
+        await this.session(peer, asked, async (s) => await s.manifest(id))
         found.abort()
         return peer
       })).catch(() => undefined)
-      if (holder !== undefined) return { holder, absent: false }
+      if (holder !== undefined) return holder
     }
-    return { absent: answeredAbsent > 0 && answeredAbsent === peers.length && signal?.aborted !== true }
+    return undefined
   }
 
   /**

@@ -18,7 +18,6 @@ import { CommitTimes } from './commit-times.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { HeartbeatSender } from './heartbeat.ts'
-import { InputChecks } from './input-check.ts'
 import { runAwarded } from './job.ts'
 import { type Job, JobQueue } from './job-queue.ts'
 import { createProviderMetrics, type ProviderMetrics } from './metrics.ts'
@@ -67,8 +66,6 @@ export class ProviderAgent implements Startable {
   private readonly registration: ProviderRegistration
   private lastSweepMs = 0
   private readonly revealing = new Set<string>()
-  /** Whether the inputs of each sealed bid's task are served, asked between its commit and its reveal. */
-  private readonly inputChecks: InputChecks
   private timer: NodeJS.Timeout | undefined
   /** One-off clock runs at the end of an open commit's bid window (one per open commit at most). */
   private readonly wakes = new Set<NodeJS.Timeout>()
@@ -115,7 +112,6 @@ export class ProviderAgent implements Startable {
       }
     })
     this.unfinalRevealGraceMs = init.unfinalRevealGraceMs ?? 30_000
-    this.inputChecks = new InputChecks(components.blobs)
   }
 
   async start (): Promise<void> {
@@ -273,7 +269,6 @@ export class ProviderAgent implements Startable {
     const record = this.records.get(view.taskId)
     if (view.phase === 'settled' || view.phase === 'refunded' || view.phase === 'expired' || view.phase === 'cancelled') {
       this.views.delete(view.taskId)
-      this.inputChecks.forget(view.taskId)
       if (record !== undefined) {
         this.records.delete(view.taskId)
         void this.bidStore.delete(view.taskId).catch(() => undefined)
@@ -303,7 +298,7 @@ export class ProviderAgent implements Startable {
   }
 
   /** An announce in a vertex just inserted here, not final yet: bid now rather than when it is (pending.ts). */
-  private observePending ({ view, requester, author }: PendingAnnounce): void {
+  private observePending ({ view, requester }: PendingAnnounce): void {
     if (this.abort.signal.aborted || this.registration.self === undefined || view.phase !== 'bidding') return
     if (this.records.has(view.taskId) || !this.firstDecision(view.taskId)) return
     this.step(view.taskId, async () => {
@@ -312,7 +307,7 @@ export class ProviderAgent implements Startable {
       const balance = (await this.c.ledger.account(requester)).balance
       if (balance < view.escrow) return this.skip(view.taskId, 'escrow-missing', `the requester holds ${balance}, the pending announce would lock ${view.escrow}`)
       this.early.set(view.taskId, view)
-      await this.bid(view, view.escrow, author)
+      await this.bid(view, view.escrow)
       if (this.records.get(view.taskId)?.stage !== 'committed') this.early.delete(view.taskId)
     })
   }
@@ -336,11 +331,8 @@ export class ProviderAgent implements Startable {
     return !this.decided.has(taskId) && this.decided.add(taskId)
   }
 
-  /**
-   * `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow).
-   * `author`: the validator whose vertex carried a pending announce, likely the requester's node (pending.ts).
-   */
-  private async bid (view: TaskView, escrow?: bigint, author?: string): Promise<void> {
+  /** `escrow`: what the announce locks (read from the ledger here when not given: a final announce's escrow). */
+  private async bid (view: TaskView, escrow?: bigint): Promise<void> {
     const taskId = view.taskId
     // the registration may have become final since the last sweep (every sweepMs): read it now rather than
     // miss an auction whose bid window is shorter than the sweep
@@ -368,7 +360,6 @@ export class ProviderAgent implements Startable {
     const commitTx = await this.bids.commit({ taskId: fromHex(taskId), price: decision.price, salt })
     if (commitTx === undefined) return await this.fail(record, 'the commit was not admitted')
     await this.update(record, { stage: 'committed', commitTx })
-    this.inputChecks.start(view, AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, view.revealsCloseAtMs - Date.now()))]), author)
     this.wakeAt(view.bidsCloseAtMs)
     this.log.info({ taskId, price: record.price, tx: commitTx }, 'bid committed')
   }
@@ -381,13 +372,6 @@ export class ProviderAgent implements Startable {
     // only ever done on an award, which the market gives only for a final announce, so for locked money
     const escrow = this.views.has(record.taskId) ? await this.escrowOf(record.taskId) : view.escrow
     if (escrow < view.escrow) return await this.fail(record, `escrow holds ${escrow}, the announce locked ${view.escrow}`)
-    // a winner that cannot fetch the inputs is slashed late: not revealed, the task expires and is refunded instead
-    const missing = this.inputChecks.missing(record.taskId)
-    if (missing !== undefined) {
-      this.noBids.record(record.taskId, 'inputs-unavailable', missing)
-      this.metrics.decisions.inc({ outcome: 'inputs-unavailable' })
-      return await this.fail(record, `${missing}: the bid is left unrevealed`)
-    }
     // checked and reserved with no await between: reveals of auctions closing together cannot all pass the check
     const refusal = this.policy.revealRefusal(this.load())
     if (refusal !== undefined) {
@@ -399,7 +383,6 @@ export class ProviderAgent implements Startable {
     try {
       const revealTx = await this.bids.reveal({ taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt) })
       if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
-      this.inputChecks.forget(record.taskId)
       await this.update(record, { stage: 'revealed', revealTx })
       this.log.info({ taskId: record.taskId, price: record.price, tx: revealTx }, 'bid revealed')
     } finally {
@@ -445,7 +428,6 @@ export class ProviderAgent implements Startable {
   }
 
   private async fail (record: BidRecord, detail: string): Promise<void> {
-    this.inputChecks.forget(record.taskId)
     this.log.warn({ taskId: record.taskId, detail }, 'bid abandoned')
     await this.update(record, { stage: 'failed', detail })
   }

@@ -15,14 +15,6 @@ export interface ProviderBlobs {
   input: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
   /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
-  /**
-   * Whether each input of a public task is here or a peer `input` would ask serves it (its manifest); nothing is
-   * fetched. False only when every peer asked answered that it does not hold it; undefined when that cannot be told
-   * (a peer busy or silent; no peer; a private task, whose inputs are sealed to the winners only after the award).
-   * Answers for each of `ids`. `first`: the `hmy1…` address of a node likely to hold them, asked alone (for all of
-   * them on one stream) before the others.
-   */
-  available: (task: { taskId: string, private: boolean }, ids: readonly string[], signal?: AbortSignal, first?: string) => Promise<Array<boolean | undefined>>
 }
 
 export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVATE_INPUT_UNAVAILABLE' | 'REQUESTER_KEY_MISSING'> {
@@ -34,11 +26,9 @@ export class ProviderBlobError extends HarmonyError<'INPUT_UNAVAILABLE' | 'PRIVA
 
 export interface NetworkBlobsComponents {
   store: Pick<BlobStore, 'has' | 'get' | 'put'>
-  service: Pick<BlobService, 'fetch' | 'locate' | 'find' | 'holds'>
+  service: Pick<BlobService, 'fetch' | 'locate'>
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
-  /** The connected peer whose node signs the ledger as `address` (`hmy1…`), if any. */
-  nodeOf?: (address: string) => PeerId | undefined
   /**
    * Opens a private task's input sealed to this provider's ML-KEM-768 key. The requester's node seals after the
    * award (market/requester.ts); how a winner names that envelope is the blob layer's to define, so until it is
@@ -77,26 +67,6 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
         if (!fetched) throw new ProviderBlobError('INPUT_UNAVAILABLE', `no peer served input ${id}`, { taskId: task.taskId, blob: id })
       }
       return await c.store.get(id)
-    },
-    async available (task, ids, signal, first) {
-      if (task.private) return ids.map(() => undefined)
-      const out: Array<boolean | undefined> = []
-      for (const id of ids) out.push(await c.store.has(id) ? true : undefined)
-      const peers = c.peers().slice(0, MAX_PEERS_ASKED)
-      // the likely holder alone first, asked for every input on one stream: one request where waves ask four per input
-      const likely = first === undefined ? undefined : c.nodeOf?.(first)
-      const open = ids.flatMap((id, i) => out[i] === true ? [] : [i])
-      const alone = likely === undefined || open.length === 0 ? [] : await c.service.holds(likely, open.map(i => ids[i]), signal)
-      const rest = likely === undefined ? peers : peers.filter(p => !p.equals(likely))
-      for (const [k, i] of open.entries()) {
-        if (alone[k] === true) { out[i] = true; continue }
-        const found = rest.length === 0 ? undefined : await c.service.find(rest, ids[i], signal)
-        if (found?.holder !== undefined) { out[i] = true; continue }
-        // absent only when every peer asked said so
-        const answers = [...(likely === undefined ? [] : [alone[k] === false]), ...(found === undefined ? [] : [found.absent])]
-        out[i] = answers.length > 0 && answers.every(Boolean) ? false : undefined
-      }
-      return out
     },
     async output (task, bytes) {
       if (!task.private) return await c.store.put(bytes, { tags: [task.taskId] })

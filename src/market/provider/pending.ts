@@ -1,4 +1,4 @@
-import { addressFromPublicKey, formatAddress } from '../../core/address.ts'
+import { formatAddress } from '../../core/address.ts'
 import { toHex } from '../../core/codec.ts'
 import type { VertexInfo } from '../../dag/vertex.ts'
 import { taskAwardKind, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD } from '../kinds/index.ts'
@@ -24,11 +24,6 @@ export interface PendingAnnounce {
   view: TaskView
   /** The requester's 20-byte account: what the announce can lock is at most its balance. */
   requester: Uint8Array
-  /**
-   * The `hmy1…` address of the validator whose vertex carries the announce: the requester's node when it is a
-   * validator (its own vertices carry its mempool), which stored the inputs before the announce.
-   */
-  author: string
 }
 
 /** The announces in a vertex just inserted here, as the task views they will have once final in it. */
@@ -37,7 +32,7 @@ export function announcesIn (info: Pick<VertexInfo, 'txs' | 'vertex'>, nowMs: nu
   for (const tx of info.txs) {
     if (tx.tx.kind !== TX_KIND_TASK_ANNOUNCE) continue
     try {
-      out.push({ view: taskView(announcedTask(tx, { txId: tx.idHex, timeMs: Number(info.vertex.timestampMs) }), nowMs), requester: tx.account, author: addressFromPublicKey(info.vertex.author) })
+      out.push({ view: taskView(announcedTask(tx, { txId: tx.idHex, timeMs: Number(info.vertex.timestampMs) }), nowMs), requester: tx.account })
     } catch {
       // admitted transactions decode; one that does not is the ledger's to reject, not a task to bid on
     }

@@ -9,7 +9,7 @@ import { estimateWork, gflopOf, type TaskWork } from './work.ts'
  * is kept (bounded) so `provider_status` can say "why I did not bid" (what Golem's providers cannot see).
  */
 
-export const NO_BID_REASONS = ['capability', 'price-floor', 'escrow-missing', 'capacity', 'denied', 'too-large', 'kernel', 'too-late', 'invalid-task', 'inputs-unavailable'] as const
+export const NO_BID_REASONS = ['capability', 'price-floor', 'escrow-missing', 'capacity', 'denied', 'too-large', 'kernel', 'too-late', 'invalid-task'] as const
 export type NoBidReason = (typeof NO_BID_REASONS)[number]
 
 /** What the policy reads of an announce (from the market's task view). */
