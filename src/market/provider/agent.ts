@@ -124,7 +124,8 @@ export class ProviderAgent implements Startable {
     }
     for (const record of await this.bidStore.all()) {
       this.records.set(record.taskId, record)
-      await this.resume(record)
+      // a record that cannot be looked at now is left as it is: the agent's usual course still reads it
+      await this.resume(record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
     }
     this.c.market.on('task:changed', this.onTask)
     this.c.vertices?.on('vertex:inserted', this.onVertex)
