@@ -1,5 +1,6 @@
 /**
- * The glue between the chain side and the DAG ledger (docs/chain.md "Connecting the DAG side", docs/protocol.md
+ * (Just over 400 lines: deposits in and withdrawals out share one round and one store; the deposit side is the one
+ * to move out next.) The glue between the chain side and the DAG ledger (docs/chain.md "Connecting the DAG side", docs/protocol.md
  * "Chain bridge kinds"):
  *
  * - **Deposits in**: `depositSink` receives the watcher's confirmed deposits and keeps them (in the `chain`

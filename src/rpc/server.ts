@@ -1,3 +1,7 @@
+// The JSON-RPC server's one HTTP listener: routing, access, bodies, answers and their byte budget, the WebSocket
+// upgrade. Over 400 lines since s37 added the byte budget and the unread-answer sweep; its parts already live in
+// http-body.ts, http-handlers.ts, ws-transport.ts and access.ts, and the next split is the answer path (hold, sweep,
+// refuse busy) into http-body.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
