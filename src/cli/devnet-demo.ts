@@ -3,7 +3,7 @@
  * workload of small matmul tasks is announced from the faucet continuously, so a newcomer sees auctions, execution
  * and payments scroll by: one readable line per event.
  */
-import { formatAgc } from '../dag/index.ts'
+import { formatAgc } from '../dag/wallet.ts'
 import { loadWalletFile } from '../core/keys/wallet.ts'
 import type { HarmonyClient } from '../sdk/index.ts'
 import { fundAccounts, openAccount, submitMatmul, TaskFollower, type TaskEvent } from './market-workload.ts'

@@ -1,17 +1,54 @@
-import yargs from 'yargs'
+import yargs, { type CommandModule } from 'yargs'
 import { HarmonyError, errorMessage } from '../core/errors.ts'
 import { VERSION } from '../core/version.ts'
-import { initCommand } from './init.ts'
-import { startCommand } from './start.ts'
-import { devnetCommand } from './devnet.ts'
-import { statusCommand, peersCommand } from './status.ts'
-import { benchCommand } from './bench.ts'
-import { walletCommand } from './wallet.ts'
 import { rpcTokenOption, type GlobalArgs } from './common.ts'
-import { webhookCommand } from './webhook.ts'
-import { rpcCommand } from './rpc-keys.ts'
-import { taskCommand } from './task.ts'
-import { providerCommand } from './provider.ts'
+
+type AnyCommand = CommandModule<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Each top-level command's module, loaded only when that command runs: the daemon's import graph (libp2p, the
+ * ledger, ethers: ~1,800 modules) cost every `harmonyd wallet address` or `task status` about a second of start-up.
+ * `--help`, no command, or a name that is none of these loads them all, so the listing and strict mode's
+ * "Unknown argument" stay what yargs makes of the whole set.
+ */
+const COMMANDS: Record<string, () => Promise<AnyCommand[]>> = {
+  init: async () => [(await import('./init.ts')).initCommand],
+  start: async () => [(await import('./start.ts')).startCommand],
+  devnet: async () => [(await import('./devnet.ts')).devnetCommand],
+  status: async () => [(await import('./status.ts')).statusCommand],
+  peers: async () => [(await import('./status.ts')).peersCommand],
+  bench: async () => [(await import('./bench.ts')).benchCommand],
+  wallet: async () => [(await import('./wallet.ts')).walletCommand],
+  webhook: async () => [(await import('./webhook.ts')).webhookCommand],
+  rpc: async () => [(await import('./rpc-keys.ts')).rpcCommand],
+  task: async () => [(await import('./task.ts')).taskCommand],
+  provider: async () => [(await import('./provider.ts')).providerCommand]
+}
+
+/** Global flags that take a value, so the token after them is not the command's name. */
+const GLOBAL_VALUE_FLAGS = new Set(['--datadir', '--rpc-token'])
+
+/** The top-level command `argv` names (its first positional), or undefined when none is given before `--`. */
+export function commandName (argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') return undefined
+    if (arg.startsWith('-')) {
+      if (GLOBAL_VALUE_FLAGS.has(arg)) i++
+      continue
+    }
+    return arg
+  }
+  return undefined
+}
+
+async function commandsFor (argv: readonly string[]): Promise<AnyCommand[]> {
+  const name = commandName(argv)
+  const load = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  if (load !== undefined) return await load()
+  if (name === undefined && argv.includes('--version')) return []
+  return (await Promise.all(Object.values(COMMANDS).map(async l => await l()))).flat()
+}
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 function exitCodeFor (err: unknown): number {
@@ -31,18 +68,8 @@ export async function runCli (argv: string[]): Promise<void> {
     .version(VERSION)
     .option('datadir', { type: 'string', describe: 'data directory [env HARMONY_DATADIR, default ~/.harmony]', global: true })
     .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
-    .command(initCommand)
-    .command(startCommand)
-    .command(devnetCommand as never)
-    .command(statusCommand)
-    .command(peersCommand)
-    .command(benchCommand)
-    .command(walletCommand as never)
-    .command(webhookCommand as never)
     .option('rpc-token', rpcTokenOption)
-    .command(rpcCommand)
-    .command(taskCommand as never)
-    .command(providerCommand as never)
+    .command(await commandsFor(argv))
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .help()

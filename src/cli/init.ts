@@ -6,10 +6,11 @@ import { isInitialized, resolveDatadir } from '../node/datadir.ts'
 import { StartupError } from '../core/errors.ts'
 import { createIdentity, ledgerKeyFingerprint, type IdentityOptions } from '../core/keys/identity.ts'
 import { newPassword, passwordFileOption, passwordFilePath, type PasswordArgs } from './password.ts'
-import { withConfigFlags, output, type GlobalArgs } from './common.ts'
+import { output, type GlobalArgs } from './common.ts'
+import { withConfigFlags } from './config-flags.ts'
 import { createWalletFile } from '../core/keys/wallet.ts'
 import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
-import { generateGenesis } from '../dag/index.ts'
+import { generateGenesis } from '../dag/genesis.ts'
 import { GENESIS_FILE, writeGenesisFile } from '../node/genesis-file.ts'
 
 /** Where init puts the faucet wallet of a solo genesis. */

@@ -1,5 +1,5 @@
 /** How the market commands show amounts, times and records to a person (JSON output keeps the raw strings). */
-import { formatAgc } from '../dag/index.ts'
+import { formatAgc } from '../dag/wallet.ts'
 import type { RpcResultOf } from '../sdk/index.ts'
 
 type Task = NonNullable<RpcResultOf<'task_get'>>

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs'
 import { createLogger } from '../core/logger.ts'
 import { HarmonyNode } from '../node/node.ts'
-import { withConfigFlags, configFromArgs, type GlobalArgs } from './common.ts'
+import type { GlobalArgs } from './common.ts'
+import { withConfigFlags, configFromArgs } from './config-flags.ts'
 import { isLedgerKeyEncrypted } from '../core/keys/identity.ts'
 import { passwordFileOption, requirePassword, type PasswordArgs } from './password.ts'
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import type { Argv } from 'yargs'
 import { readWalletFile, unlockWalletFile, type WalletFile } from '../core/keys/keystore.ts'
-import { formatAgc } from '../dag/index.ts'
+import { formatAgc } from '../dag/wallet.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { HarmonyClient, RpcResultOf } from '../sdk/index.ts'
 import { rpcOption, type RpcArgs } from './common.ts'

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs'
-import { formatAgc, isAddress, parseAgc, signTransfer } from '../dag/index.ts'
+import { isAddress } from '../core/address.ts'
+import { formatAgc, parseAgc, signTransfer } from '../dag/wallet.ts'
 import { clientFor, ledgerChainId, output, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'
 import { walletKeystoreCommands } from './wallet-keystore.ts'

@@ -1,7 +1,7 @@
-/** Node settings given as flags (src/cli/common.ts withConfigFlags) reach src/node/config.ts as the user typed them. */
+/** Node settings given as flags (src/cli/config-flags.ts withConfigFlags) reach src/node/config.ts as the user typed them. */
 import test from 'ava'
 import yargs from 'yargs'
-import { configFromArgs, withConfigFlags } from '../../src/cli/common.ts'
+import { configFromArgs, withConfigFlags } from '../../src/cli/config-flags.ts'
 import { ConfigError } from '../../src/core/errors.ts'
 import { parseConfigText, readFlags } from '../../src/node/config.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
