@@ -1,8 +1,6 @@
 // Four (or more) validators' ledgers under `consensus.rule: 'commit'`, each on its own LevelDB, exchanging their
 // signed vertices directly (no network: the delivery is the test's to choose, which is what lets it partition them).
 // Used by test/unit/dag-commit-ledger.test.ts, dag-round-guard.test.ts and dag-catch-up.test.ts.
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -15,6 +13,7 @@ import { RESYNC_SUBLEVELS } from '../../src/node/state-sync.ts'
 import { sublevel } from '../../src/core/storage.ts'
 import { addressOf, transfer } from './dag-net.ts'
 import { parseAddress } from '../../src/core/address.ts'
+import { tempDirUntilExit } from './temp.ts'
 
 export const verifier: SignatureVerifier = { verifyBatch: async items => items.map(i => verify(i.sig, i.msg, i.publicKey)) }
 export const START = 10n ** 15n
@@ -43,7 +42,7 @@ export async function network (validators = 4): Promise<Net> {
     consensus: { rule: 'commit' }
   })
   const nodes: Node[] = []
-  for (const key of keys) nodes.push(await open(genesis, key, await mkdtemp(join(tmpdir(), 'harmony-commit-'))))
+  for (const key of keys) nodes.push(await open(genesis, key, await tempDirUntilExit('harmony-commit-')))
   return { genesis, nodes, users }
 }
 

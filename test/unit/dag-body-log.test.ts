@@ -2,16 +2,16 @@
  * The vertex body log (src/dag/body-log.ts): bodies in append-only segments, references in the LevelDB.
  */
 import { randomBytes } from 'node:crypto'
-import { open, mkdtemp, readdir, truncate } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open, readdir, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { bytesEqual } from '../../src/core/codec.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { decodeBodyRef, encodeBodyRef, VertexBodyLog } from '../../src/dag/body-log.ts'
 import { DagStore } from '../../src/dag/store.ts'
+import { tempDirUntilExit } from '../helpers/temp.ts'
 
-const dir = async (): Promise<string> => await mkdtemp(join(tmpdir(), 'harmony-bodies-'))
+const dir = async (): Promise<string> => await tempDirUntilExit('harmony-bodies-')
 
 test('bodies read back across segments and after a reopen, which appends to a new segment', async t => {
   const d = await dir()

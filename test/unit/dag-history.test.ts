@@ -2,8 +2,6 @@
 // disk; ancestry stays exact across the cut; a vertex naming an evicted parent is accepted as before; a replayed old
 // vertex is not inserted twice; a restart loads the window and decodes no decided vertex; an older datadir without
 // the graph index is indexed once.
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
@@ -17,6 +15,7 @@ import { txInfo } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { buildVertexInfo, type VertexInfo, vertexInfo } from '../../src/dag/vertex.ts'
 import { transfer, finalizeAll } from '../helpers/dag-net.ts'
+import { tempDirUntilExit } from '../helpers/temp.ts'
 
 const START = 10n ** 12n
 const WINDOW = 8
@@ -37,7 +36,7 @@ async function fixture (): Promise<Fixture> {
     // b starts with nothing: what it spends later is credits from vertices that have left memory by then
     allocations: [a, c].map(k => ({ address: addr(k), balance: START }))
   })
-  return { dir: await mkdtemp(join(tmpdir(), 'harmony-history-')), genesis, validator, a, c, b }
+  return { dir: await tempDirUntilExit('harmony-history-'), genesis, validator, a, c, b }
 }
 
 function addr (k: KeyPair): Uint8Array { return parseAddress(addressFromPublicKey(k.publicKey)) }

@@ -1,8 +1,7 @@
 // Crash-safe application of decisions (issue 9): the committed account view never goes stale, memory changes only
 // after a decision's batch commits, a failed commit halts the ledger and a restart replays it once, and records a
 // kind derives from a final transaction (the bridge's "withdraw owed an epoch") commit in the same batch.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
@@ -17,6 +16,7 @@ import type { AccountRecord } from '../../src/dag/store.ts'
 import { decodeTx, encodeTx } from '../../src/dag/tx.ts'
 import type { SignatureVerifier } from '../../src/dag/verify-pool.ts'
 import { transfer, finalizeAll } from '../helpers/dag-net.ts'
+import { tempDirUntilExit } from '../helpers/temp.ts'
 
 registerBridgeKinds()
 
@@ -39,7 +39,7 @@ async function fixture (accounts = 3, funded = 1): Promise<Fixture> {
     // by default only the first account is funded: the others start absent from disk and from the cache
     allocations: keys.slice(0, funded).map(k => ({ address: addr(k), balance: START }))
   })
-  return { dir: await mkdtemp(join(tmpdir(), 'harmony-ledger-state-')), genesis, validator, accounts: keys }
+  return { dir: await tempDirUntilExit('harmony-ledger-state-'), genesis, validator, accounts: keys }
 }
 
 function addr (k: KeyPair): Uint8Array { return parseAddress(addressFromPublicKey(k.publicKey)) }
