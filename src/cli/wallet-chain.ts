@@ -4,9 +4,10 @@ import { getAddress, isAddress as isEvmAddress } from 'ethers'
 import { createProvider, dagAccountFromAddressBytes, depositAgc, readContractsFile, withdrawAgc, type ContractsFile } from '../chain/index.ts'
 import { loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { buildWithdraw, withdrawalNonceOf } from '../bridge/index.ts'
-import { encodeTx, isAddress, parseAddress, parseAgc } from '../dag/index.ts'
+import { encodeTx, isAddress, parseAddress } from '../dag/index.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { RpcResultOf } from '../sdk/index.ts'
+import { agcFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output, rpcOption } from './common.ts'
 import { agcText, waitForTx, walletAddress, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 import { passwordFileOption } from './password.ts'
@@ -61,12 +62,13 @@ const depositCommand: CommandModule<WalletArgs, DepositArgs> = {
   describe: 'Deposit AGC from an EVM account into the settlement contract; validators credit it on the DAG',
   builder: (y) => chainOptions(y).option('to', { type: 'string', describe: 'hmy1... account to credit (default: the wallet)' }) as never,
   handler: async (args) => {
+    const amount = agcFlag(args.amount)
     const to = args.to ?? await walletAddress(args)
     if (!isAddress(to)) throw new Error(`--to is not a Harmony address: ${to}`)
     const { contracts, rpcUrl } = await chainContext(args)
     const wallet = await evmWallet(args, rpcUrl, contracts.chainId)
-    const result = await depositAgc(wallet, contracts, dagAccountFromAddressBytes(parseAddress(to)), parseAgc(args.amount))
-    output(args.json, { ...result, to }, () => `deposited ${agcText(parseAgc(args.amount))} for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
+    const result = await depositAgc(wallet, contracts, dagAccountFromAddressBytes(parseAddress(to)), amount)
+    output(args.json, { ...result, to }, () => `deposited ${agcText(amount)} for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
   }
 }
 
@@ -79,7 +81,8 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     .option('claim', { type: 'boolean', default: true, describe: 'claim on chain once the checkpoint is anchored (needs --evm-key)' })
     .option('proof-timeout', { type: 'number', default: 300, describe: 'seconds to wait for the checkpoint' }) as never,
   handler: async (args) => {
-    if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
+    const amount = agcFlag(args.amount)
+    const fee = feeFlag(args.fee)
     const { contracts, rpcUrl } = await chainContext(args)
     const evm = args.claim || args['evm-address'] === undefined ? await evmWallet(args, rpcUrl, contracts.chainId) : undefined
     const evmAddress = args['evm-address'] ?? evm?.address
@@ -92,7 +95,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
       ledgerChainId(client),
       client.call('account_getNonce', [key.address])
     ])
-    const tx = buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(evmAddress), amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
+    const tx = buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(evmAddress), amount, nonce: BigInt(nonce), fee })
     const id = await client.call('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
     const status = await waitForTx(client, id)
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
@@ -102,7 +105,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
       return
     }
     const claimTx = await claimProof(evm, contracts, proof)
-    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(parseAgc(args.amount))} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
+    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(amount)} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
   }
 }
 
