@@ -1,16 +1,12 @@
 /**
- * (Just over 400 lines: deposits in and withdrawals out share one round and one store; the deposit side is the one
- * to move out next.) The glue between the chain side and the DAG ledger (docs/chain.md "Connecting the DAG side", docs/protocol.md
- * "Chain bridge kinds"):
+ * The glue between the chain side and the DAG ledger (docs/chain.md "Connecting the DAG side", docs/protocol.md
+ * "Chain bridge kinds"): one round and one store for both directions.
  *
- * - **Deposits in**: `depositSink` receives the watcher's confirmed deposits and keeps them (in the `chain`
- *   sublevel, so a restart resumes) until their credit is final on the DAG. A validator submits a `deposit-credit`
- *   for each, in turn: rank r (the validator's position rotated by the deposit id) waits r × `proposeDelayMs`,
- *   so normally one validator proposes; if several do, the credits conflict (one deposit account, nonce 0) and
- *   exactly one becomes final.
- * - **Outside validity**: the bridge registers `checkDeposit` as the ledger's checker of deposit credits, so this
- *   node does not prefer or vote for a vertex with a credit its own chain view has not confirmed. Under the commit
- *   rule it attests each confirmed deposit instead, and credits once a quorum attested (deposit-attestations.ts).
+ * - **Deposits in** (deposit-credits.ts): `depositSink` keeps the watcher's confirmed deposits until their credit is
+ *   final on the DAG, and a validator proposes the credits in turn.
+ * - **Outside validity**: the bridge registers the deposit side's check as the ledger's checker of deposit credits,
+ *   so this node does not prefer or vote for a vertex with a credit its own chain view has not confirmed (under the
+ *   commit rule: attestations, deposit-attestations.ts).
  * - **Withdrawals out**: final `withdraw` burns wait in an unsettled set; a validator (in turn, rank rotated by
  *   epoch) proposes an `epoch-close` E listing them. When close E is final, every node derives the epoch's leaves
  *   with `epochWithdrawals` (deterministic: the listed burns that are final, lie in the close's causal past and
@@ -26,23 +22,19 @@ import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { DagError } from '../dag/errors.ts'
-import type { ExternalVerdict } from '../dag/external-validity.ts'
 import type { LedgerReader } from '../dag/reader.ts'
 import type { StateCut } from '../dag/state-cut.ts'
 import type { TxInfo } from '../dag/tx.ts'
-import { buildDepositCredit, buildEpochClose } from './kinds/builders.ts'
-import { depositAccount, depositCreditKind, EPOCH_ACCOUNT, epochCloseKind, MAX_CREDIT_AMOUNT, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
+import { buildEpochClose } from './kinds/builders.ts'
+import { EPOCH_ACCOUNT, epochCloseKind, MAX_WITHDRAWALS_PER_EPOCH, TX_KIND_DEPOSIT_CREDIT, TX_KIND_EPOCH_CLOSE, TX_KIND_WITHDRAW } from './kinds/index.ts'
 import { type BridgeMetrics, createBridgeMetrics } from './metrics.ts'
 import { genesisLockMatches } from './genesis-lock.ts'
-import { decodePendingDeposit, encodePendingDeposit, type PendingDeposit } from './pending-deposits.ts'
 import { KEY_BRIDGE_EPOCH, StateCuts, type StateProof } from './state-cuts.ts'
 import { HistoryPruner } from './history-pruner.ts'
-import { DepositAttestations } from './deposit-attestations.ts'
+import { DepositCredits } from './deposit-credits.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { storedWithdrawal } from './withdrawal-cut.ts'
-import { addressBytesFromDagAccount, dagAccountFromAddressBytes } from '../chain/dag-account.ts'
-import type { Deposit, DepositSink } from '../chain/deposit-watcher.ts'
-import { ChainError } from '../chain/errors.ts'
+import type { DepositSink } from '../chain/deposit-watcher.ts'
 import type { BridgeChain, DagBridgeComponents, DagBridgeInit } from './dag-bridge-options.ts'
 
 export type { BridgeChain, DagBridgeComponents, DagBridgeInit }
@@ -51,10 +43,9 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 // key layouts from the storage table (src/core/storage.ts), in the `chain` sublevel
 const KEY_EPOCH = KEY_BRIDGE_EPOCH
-const PREFIX_DEPOSIT = KEY_PREFIXES.chain.bridgeDeposit
 const PREFIX_UNSETTLED = KEY_PREFIXES.chain.bridgeUnsettled
 const PREFIX_SETTLED = KEY_PREFIXES.chain.bridgeSettled
-/** Retryable refusals of a submission: someone's credit/close for that slot is already pending or final. */
+/** Retryable refusals of a submission: someone's close for that slot is already pending or final. */
 const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 
 export class DagBridge implements Startable {
@@ -71,9 +62,7 @@ export class DagBridge implements Startable {
   /** The settlement contract's genesis lock matches this node's genesis (checked once the chain answers). */
   private genesisChecked = false
   private readonly resubmitMs: number
-  private readonly maxPendingDeposits: number
   private readonly maxUnsettled: number
-  private readonly pending = new Map<string, PendingDeposit>()
   /** final withdraws not yet in an epoch: id hex -> time seen */
   private readonly unsettled = new Map<string, number>()
   private evmChainId: bigint | undefined
@@ -90,8 +79,8 @@ export class DagBridge implements Startable {
   private readonly cuts: StateCuts
   /** A pruned node's pruner (`pruneHistory` given); undefined on an archive node. */
   readonly pruner: HistoryPruner | undefined
-  /** The commit rule's attestations of deposits (deposit-attestations.ts); undefined under Avalanche. */
-  private readonly attestations: DepositAttestations | undefined
+  /** Deposits in: the sink's records, the credits and this node's verdict on them (deposit-credits.ts). */
+  private readonly deposits: DepositCredits
 
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (e.tx.tx.kind !== TX_KIND_WITHDRAW) return
@@ -111,21 +100,35 @@ export class DagBridge implements Startable {
     this.epochIntervalMs = init.epochIntervalMs ?? 30_000
     this.feeSweepIntervalMs = init.feeSweepIntervalMs ?? 300_000
     this.resubmitMs = init.resubmitMs ?? 10_000
-    this.maxPendingDeposits = init.maxPendingDeposits ?? 10_000
     this.maxUnsettled = init.maxUnsettled ?? 100_000
-    this.depositSink = async (deposit) => { await this.acceptDeposit(deposit) }
-    this.attestations = DepositAttestations.of({ ledger: components.dag.reader, genesis: components.genesis, identity: components.identity, submit: async (tx) => await components.dag.submitTransaction(tx), logger: this.log }, this.resubmitMs)
+    this.depositSink = async (deposit) => { await this.deposits.accept(deposit) }
     const prune = components.pruneHistory
     this.pruner = prune === undefined ? undefined : new HistoryPruner({ chain: components.chain, cutVertex: async (e) => await this.cuts.vertexOf(e), prune, logger: this.log })
     if (components.registry !== undefined) {
       this.metrics = createBridgeMetrics(components.registry, {
-        pendingDeposits: () => this.pending.size,
+        pendingDeposits: () => this.deposits.size,
         unsettled: () => this.unsettled.size,
         heldVertices: () => this.ledger.heldCount()
       })
     }
+    this.deposits = new DepositCredits({
+      dag: components.dag,
+      chain: components.chain,
+      genesis: components.genesis,
+      identity: components.identity,
+      db: this.db,
+      logger: this.log,
+      ...(this.metrics !== undefined ? { metrics: this.metrics } : {}),
+      bridge: {
+        load: async () => { await this.load() },
+        running: () => this.running,
+        evmChainId: () => this.evmChainId,
+        genesisChecked: () => this.genesisChecked,
+        validatorIndex: () => this.myValidatorIndex()
+      }
+    }, { propose: this.propose, proposeDelayMs: this.proposeDelayMs, resubmitMs: this.resubmitMs, maxPendingDeposits: init.maxPendingDeposits ?? 10_000 })
     // Registered at once: the node holds credits it cannot check yet until this checker answers.
-    components.dag.setExternalChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.checkCredit(tx))
+    components.dag.setExternalChecker(TX_KIND_DEPOSIT_CREDIT, async (tx) => await this.deposits.check(tx))
     components.dag.on('tx:final', this.onFinal)
   }
 
@@ -154,7 +157,7 @@ export class DagBridge implements Startable {
     this.running = true
     this.schedule()
     await this.pruner?.start()
-    this.log.info({ pendingDeposits: this.pending.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
+    this.log.info({ pendingDeposits: this.deposits.size, unsettled: this.unsettled.size, epoch: this.processedEpoch.toString() }, 'chain bridge started')
   }
 
   async stop (): Promise<void> {
@@ -169,7 +172,7 @@ export class DagBridge implements Startable {
 
   /** The last withdrawal epoch this node has handed to the chain side. */
   get epoch (): bigint { return this.processedEpoch }
-  pendingDeposits (): number { return this.pending.size }
+  pendingDeposits (): number { return this.deposits.size }
 
   /** Runs one round now (tests; the loop runs it every tickMs). */
   async tick (): Promise<void> {
@@ -194,86 +197,9 @@ export class DagBridge implements Startable {
         this.log.debug({ err }, 'chain unreachable; deposits wait')
       }
     }
-    await this.creditDeposits()
+    await this.deposits.credit()
     await this.processEpochs()
     await this.proposeEpoch()
-  }
-
-  // ---------------------------------------------------------------- deposits
-
-  private async acceptDeposit (d: Deposit): Promise<void> {
-    if (!this.ledger.isValidator) return
-    await this.load()
-    const key = `${d.txHash.toLowerCase()}:${d.logIndex}`
-    if (this.pending.has(key)) return
-    try {
-      addressBytesFromDagAccount(d.dagAccount)
-    } catch {
-      this.log.warn({ txHash: d.txHash }, 'deposit to a malformed DAG account skipped')
-      return
-    }
-    // the contract never emits these; from a malformed chain answer they would wait for good for a credit never built
-    if (d.amount <= 0n || d.amount > MAX_CREDIT_AMOUNT) {
-      this.log.warn({ txHash: d.txHash, amount: d.amount.toString() }, 'deposit of an amount no credit can carry skipped')
-      return
-    }
-    if (this.pending.size >= this.maxPendingDeposits) {
-      throw new ChainError('DEPOSIT_INVALID', 'too many deposits waiting for their DAG credit; the watcher delivers this one again later')
-    }
-    const p: PendingDeposit = { txHash: d.txHash.toLowerCase(), logIndex: d.logIndex, depositId: d.depositId, dagAccount: d.dagAccount.toLowerCase(), amount: d.amount, seenAtMs: Date.now(), lastSubmitMs: 0 }
-    await this.db.put(enc(PREFIX_DEPOSIT + key), encodePendingDeposit(p))
-    this.pending.set(key, p)
-  }
-
-  private async creditDeposits (): Promise<void> {
-    const chainId = this.evmChainId
-    // a validator that does not propose still attests under the commit rule (it is its vote)
-    if (chainId === undefined || !this.ledger.isValidator || (!this.propose && this.attestations === undefined)) return
-    const validators = this.ledger.validatorKeys().length
-    const me = this.myValidatorIndex()
-    for (const [key, p] of [...this.pending]) {
-      if (!this.running) return
-      const txHash = fromHex(p.txHash, 'deposit transaction hash')
-      const account = depositAccount(chainId, txHash, p.logIndex)
-      if ((await this.ledger.account(account)).nonce > 0n) {
-        // credited (final) on this node: done
-        this.attestations?.forget(key)
-        this.pending.delete(key)
-        await this.db.del(enc(PREFIX_DEPOSIT + key))
-        continue
-      }
-      const rank = (me - Number(p.depositId % BigInt(validators)) + validators) % validators
-      const now = Date.now()
-      const deposit = { evmChainId: chainId, txHash, logIndex: p.logIndex, account: addressBytesFromDagAccount(p.dagAccount), amount: p.amount }
-      // the commit rule: attest first; the credit once the attestations final here and this validator hold the quorum
-      if (this.attestations !== undefined && !await this.attestations.step(key, deposit, now)) continue
-      if (!this.propose) continue
-      if (now < p.seenAtMs + rank * this.proposeDelayMs) continue
-      if (p.lastSubmitMs !== 0 && now < p.lastSubmitMs + this.resubmitMs) continue
-      p.lastSubmitMs = now
-      const tx = buildDepositCredit(this.ledger.chainId, this.c.identity, deposit)
-      try {
-        const id = await this.c.dag.submitTransaction(tx)
-        this.metrics?.proposals.inc({ kind: 'deposit-credit' })
-        this.log.info({ txHash: p.txHash, logIndex: p.logIndex, id }, 'deposit credit proposed')
-      } catch (err) {
-        if (err instanceof DagError && TAKEN_CODES.has(err.code)) continue // another credit of it is pending or final
-        this.log.warn({ err, txHash: p.txHash }, 'deposit credit refused')
-      }
-    }
-  }
-
-  /** This node's verdict on a deposit credit, from its own chain view. */
-  private async checkCredit (tx: TxInfo): Promise<ExternalVerdict> {
-    const chainId = this.evmChainId
-    if (chainId === undefined || !this.genesisChecked) return 'pending'
-    const p = depositCreditKind.decode(tx.tx.payload)
-    if (p.evmChainId !== chainId) return 'invalid'
-    const check = await this.c.chain.checkDeposit({
-      txHash: `0x${toHex(p.txHash)}`, logIndex: p.logIndex, dagAccount: dagAccountFromAddressBytes(p.account), amount: p.amount
-    })
-    if (check.status === 'invalid') this.log.warn({ txHash: `0x${toHex(p.txHash)}`, reason: check.reason }, 'deposit credit contradicts this node\'s chain view')
-    return check.status
   }
 
   // ---------------------------------------------------------------- withdrawals
@@ -379,13 +305,7 @@ export class DagBridge implements Startable {
     await this.cuts.load()
     const epoch = await this.db.get(KEY_EPOCH)
     if (epoch !== undefined) this.processedEpoch = BigInt(dec(epoch))
-    for await (const [k, v] of this.db.iterator({ gte: enc(PREFIX_DEPOSIT), lt: enc(`${PREFIX_DEPOSIT}\xff`) })) {
-      try {
-        this.pending.set(dec(k).slice(PREFIX_DEPOSIT.length), decodePendingDeposit(v))
-      } catch {
-        this.log.warn('unreadable pending deposit record skipped')
-      }
-    }
+    await this.deposits.load()
     for await (const k of this.db.keys({ gte: enc(PREFIX_UNSETTLED), lt: enc(`${PREFIX_UNSETTLED}\xff`) })) {
       if (this.unsettled.size >= this.maxUnsettled) break
       this.unsettled.set(dec(k).slice(PREFIX_UNSETTLED.length), 0)

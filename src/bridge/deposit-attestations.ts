@@ -22,8 +22,8 @@ export interface DepositAttestationsComponents {
   logger: Logger
 }
 
-/** Refusals that mean this attestation is already pending or final. */
-const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
+/** Refusals that mean this attestation (or the credit, deposit-credits.ts) is already pending or final. */
+export const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 
 export class DepositAttestations {
   private readonly c: DepositAttestationsComponents

@@ -4,10 +4,10 @@ import type { CommandModule } from 'yargs'
 import { canonicalJson } from '../compute/task.ts'
 import { KERNEL_NAMES, type KernelName } from '../compute/types.ts'
 import { toHex } from '../core/codec.ts'
-import { parseAgc } from '../dag/wallet.ts'
 import { encodeTx } from '../dag/tx.ts'
 import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MODES, type RequiredExecutor, type VerificationMode } from '../market/kinds/index.ts'
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
+import { budgetFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
 import { agreeingResults, checkAnnounceFlags } from './task-flags.ts'
@@ -51,11 +51,6 @@ function taskIdArg (id: string): string {
   return hex.toLowerCase()
 }
 
-function baseUnits (text: string): bigint {
-  // `--budget 0.01` is AGC; `--budget 10000wei` is base units
-  return text.endsWith('wei') ? BigInt(text.slice(0, -3)) : parseAgc(text)
-}
-
 const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
   command: 'submit',
   describe: 'Sign a task announce with the wallet (the key stays here) and submit it with its inputs',
@@ -81,7 +76,8 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     .option('timeout', { type: 'number', default: 120, describe: 'seconds --wait waits' })
     .check(checkAnnounceFlags) as never,
   handler: async (args) => {
-    if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
+    const fee = feeFlag(args.fee)
+    const budget = budgetFlag(args.budget)
     let params: unknown
     try {
       params = JSON.parse(args.params)
@@ -99,11 +95,11 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
       // at most MAX_REANNOUNCES times; the expired one is refunded whole
       const announce = async (): Promise<{ taskId: string, txId: string }> => {
         const nonce = await client.call('account_getNonce', [key.address])
-        const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee: BigInt(args.fee) }, {
+        const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee }, {
           spec: { kernel: args.kernel as KernelName, paramsJson: canonicalJson(params) },
           inputs: inputs.map(b => new Uint8Array(createHash('sha256').update(b).digest())),
           outputLimitBytes: args['output-limit'],
-          budget: baseUnits(args.budget),
+          budget,
           redundancy: args.redundancy,
           k,
           verification,
@@ -188,11 +184,12 @@ const cancelCommand: CommandModule<WalletArgs, WalletArgs & { id: string, fee: s
     .option('wait', { type: 'boolean', default: false, describe: 'wait until the cancel is final or rejected' }) as never,
   handler: async (args) => {
     const id = taskIdArg(args.id)
+    const fee = feeFlag(args.fee)
     const key = await walletSigningKey(args)
     const client = await clientFor(args)
     try {
       const [chainId, nonce] = await Promise.all([ledgerChainId(client), client.call('account_getNonce', [key.address])])
-      const tx = buildTaskCancel({ chainId, keys: key, nonce: BigInt(nonce), fee: BigInt(args.fee) }, Buffer.from(id.slice(2), 'hex'))
+      const tx = buildTaskCancel({ chainId, keys: key, nonce: BigInt(nonce), fee }, Buffer.from(id.slice(2), 'hex'))
       const txId = await client.call('task_cancel', [`0x${toHex(encodeTx(tx))}`])
       if (!args.wait) {
         output(args.json, { taskId: id, txId, status: 'pending' }, () => `cancel ${txId} submitted for task ${id}`)

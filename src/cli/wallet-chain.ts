@@ -4,9 +4,9 @@ import type { ContractsFile } from '../chain/index.ts'
 import type { loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
 import { isAddress, parseAddress } from '../core/address.ts'
 import { encodeTx } from '../dag/tx.ts'
-import { parseAgc } from '../dag/wallet.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { RpcResultOf } from '../sdk/index.ts'
+import { agcFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output, rpcOption } from './common.ts'
 import { agcText, waitForTx, walletAddress, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 import { passwordFileOption } from './password.ts'
@@ -78,13 +78,14 @@ const depositCommand: CommandModule<WalletArgs, DepositArgs> = {
   describe: 'Deposit AGC from an EVM account into the settlement contract; validators credit it on the DAG',
   builder: (y) => chainOptions(y).option('to', { type: 'string', describe: 'hmy1... account to credit (default: the wallet)' }) as never,
   handler: async (args) => {
+    const amount = agcFlag(args.amount)
     const to = args.to ?? await walletAddress(args)
     if (!isAddress(to)) throw new Error(`--to is not a Harmony address: ${to}`)
     const lib = await chainParts()
     const { contracts, rpcUrl } = await chainContext(lib, args)
     const wallet = await evmWallet(lib, args, rpcUrl, contracts.chainId)
-    const result = await lib.depositAgc(wallet, contracts, lib.dagAccountFromAddressBytes(parseAddress(to)), parseAgc(args.amount))
-    output(args.json, { ...result, to }, () => `deposited ${agcText(parseAgc(args.amount))} for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
+    const result = await lib.depositAgc(wallet, contracts, lib.dagAccountFromAddressBytes(parseAddress(to)), amount)
+    output(args.json, { ...result, to }, () => `deposited ${agcText(amount)} for ${to} in ${result.txHash} (block ${result.blockNumber}); the DAG credits it after the confirmations`)
   }
 }
 
@@ -97,7 +98,8 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
     .option('claim', { type: 'boolean', default: true, describe: 'claim on chain once the checkpoint is anchored (needs --evm-key)' })
     .option('proof-timeout', { type: 'number', default: 300, describe: 'seconds to wait for the checkpoint' }) as never,
   handler: async (args) => {
-    if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
+    const amount = agcFlag(args.amount)
+    const fee = feeFlag(args.fee)
     const lib = await chainParts()
     const { contracts, rpcUrl } = await chainContext(lib, args)
     const evm = args.claim || args['evm-address'] === undefined ? await evmWallet(lib, args, rpcUrl, contracts.chainId) : undefined
@@ -111,7 +113,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
       ledgerChainId(client),
       client.call('account_getNonce', [key.address])
     ])
-    const tx = lib.buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(lib, evmAddress), amount: parseAgc(args.amount), nonce: BigInt(nonce), fee: BigInt(args.fee) })
+    const tx = lib.buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(lib, evmAddress), amount, nonce: BigInt(nonce), fee })
     const id = await client.call('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
     const status = await waitForTx(client, id)
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
@@ -121,7 +123,7 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
       return
     }
     const claimTx = await claimProof(lib, evm, contracts, proof)
-    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(parseAgc(args.amount))} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
+    output(args.json, { burn: id, epoch: proof.epoch, claim: claimTx }, () => `withdrew ${agcText(amount)} to ${evmAddress}: burn ${id}, epoch ${proof.epoch}, claim ${claimTx}`)
   }
 }
 

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs'
 import { isAddress } from '../core/address.ts'
-import { formatAgc, parseAgc, signTransfer } from '../dag/wallet.ts'
+import { formatAgc, signTransfer } from '../dag/wallet.ts'
+import { agcFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output, type RpcArgs } from './common.ts'
 import { walletChainCommands } from './wallet-chain.ts'
 import { walletKeystoreCommands } from './wallet-keystore.ts'
@@ -51,9 +52,8 @@ const sendCommand: CommandModule<WalletArgs, SendArgs> = {
     .option('wait', { type: 'boolean', default: false, describe: 'wait until the transfer is final or rejected' }) as never,
   handler: async (args) => {
     if (!isAddress(args.to)) throw new Error(`--to is not a Harmony address: ${args.to}`)
-    if (!/^[0-9]{1,30}$/.test(args.fee)) throw new Error(`--fee must be an integer number of base units, got ${args.fee}`)
-    const amount = parseAgc(args.amount)
-    const fee = BigInt(args.fee)
+    const amount = agcFlag(args.amount)
+    const fee = feeFlag(args.fee)
     const key = await walletSigningKey(args)
     const client = await clientFor(args)
     const [chainId, nonce] = await Promise.all([

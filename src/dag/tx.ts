@@ -1,9 +1,9 @@
-import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
+import { ADDRESS_BYTES, addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
 import { Reader, toHex, Writer } from '../core/codec.ts'
 import {
   HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sign, signingMessage, verify
 } from '../core/crypto.ts'
-import { DagError } from './errors.ts'
+import { DagError, type DagErrorCode } from './errors.ts'
 import { requireTxKind, type TransferPayload, TX_KIND_TRANSFER, transferKind } from './tx-kinds.ts'
 
 export const TX_VERSION = 1
@@ -12,6 +12,9 @@ export const MAX_TX_PAYLOAD_BYTES = 4096
 /** version + kind + pubkey + nonce + fee + payload length + payload + signature */
 export const MAX_TX_BYTES = 1 + 2 + ML_DSA65_PUBLIC_KEY_BYTES + 8 + 16 + 4 + MAX_TX_PAYLOAD_BYTES + ML_DSA65_SIGNATURE_BYTES
 const TX_SIGNING_TAG = 'HARMONY/tx/v1'
+/** A transaction's nonce is a u64; its fee, and the amounts its kinds carry, u128s of base units. */
+export const MAX_TX_NONCE = (1n << 64n) - 1n
+export const MAX_TX_AMOUNT = (1n << 128n) - 1n
 
 /** A signed transaction. The account is derived from `publicKey`; `payload` is the kind's encoding. */
 export interface Transaction {
@@ -80,7 +83,28 @@ export function txSigningMessageFromEncoded (chainId: string, encoded: Uint8Arra
   return signingMessage(TX_SIGNING_TAG, chainId, encoded.subarray(0, encoded.length - ML_DSA65_SIGNATURE_BYTES))
 }
 
+/**
+ * A transaction builder's check of one numeric input, before the encoder (whose RangeError names neither the field
+ * nor its range): a DagError with `code` naming both. A bigint field takes bigint bounds, a number field number bounds.
+ */
+export function requireTxField (field: string, value: bigint | number, min: bigint | number, max: bigint | number, code: DagErrorCode = 'ENCODING_INVALID'): void {
+  const typed = typeof value === typeof min
+  if (typed && (typeof value === 'bigint' || Number.isInteger(value)) && value >= min && value <= max) return
+  const what = typed ? 'an integer' : typeof min === 'bigint' ? 'a bigint' : 'a number'
+  throw new DagError(code, `${field} must be ${what} from ${min} to ${boundText(max)}, got ${String(value)}${typed ? '' : ` (${typeof value})`}`, { field })
+}
+
+/** 2^128-1 rather than its 39 digits. */
+function boundText (max: bigint | number): string {
+  const big = BigInt(max)
+  const bits = (big + 1n).toString(2).length - 1
+  return bits > 32 && big + 1n === 1n << BigInt(bits) ? `2^${bits}-1` : String(max)
+}
+
+/** Signs `tx`; a nonce or fee the format cannot carry is refused (DagError) before anything is encoded. */
 export function signTx (chainId: string, tx: UnsignedTransaction, secretKey: Uint8Array): Transaction {
+  requireTxField('nonce', tx.nonce, 0n, MAX_TX_NONCE)
+  requireTxField('fee', tx.fee, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
   return { ...tx, signature: sign(txSigningMessage(chainId, tx), secretKey) }
 }
 
@@ -98,10 +122,19 @@ export interface TransferInit {
   fee: bigint
 }
 
+/** A signed transfer; an amount, nonce, fee or recipient out of range is refused with a DagError naming it. */
 export function buildTransfer (init: TransferInit): Transaction {
-  if (init.amount <= 0n) throw new DagError('AMOUNT_INVALID', 'amount must be positive')
+  requireTxField('amount', init.amount, 1n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+  requireAddressBytes('to', init.to)
   const payload = transferKind.encode({ to: init.to, amount: init.amount })
   return signTx(init.chainId, { version: TX_VERSION, kind: TX_KIND_TRANSFER, publicKey: init.publicKey, nonce: init.nonce, fee: init.fee, payload }, init.secretKey)
+}
+
+/** A builder's check of a 20-byte address field (a DAG account or an EVM address): ADDRESS_INVALID naming it. */
+export function requireAddressBytes (field: string, bytes: Uint8Array): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== ADDRESS_BYTES) {
+    throw new DagError('ADDRESS_INVALID', `${field} must be a ${ADDRESS_BYTES}-byte address, got ${bytes instanceof Uint8Array ? `${bytes.length} bytes` : typeof bytes}`, { field })
+  }
 }
 
 /** A decoded transaction with the values the ledger needs precomputed. */

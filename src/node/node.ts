@@ -324,7 +324,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       rpcUrl: this.config['chain-rpc'] === '' ? undefined : this.config['chain-rpc'],
       depositConfirmations: this.config['chain-confirmations']
     })
-    // deposits become DAG credits and final withdraw burns become checkpoint epochs (src/chain/dag-bridge.ts)
+    // deposits become DAG credits and final withdraw burns become checkpoint epochs (src/bridge/dag-bridge.ts)
     const { ledgerKey } = this.identity
     bridge = connectChainToDag({
       dag: this.dag,

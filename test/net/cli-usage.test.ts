@@ -1,5 +1,6 @@
 /** Usage errors of the real `harmonyd` process: what it prints and its exit code (2: bad usage or configuration). */
 import test from 'ava'
+import { formatAddress } from '../../src/core/address.ts'
 import { runHarmonyd, tempDir } from '../helpers/harmonyd.ts'
 
 test('an unknown flag is named once', async (t) => {
@@ -29,4 +30,19 @@ test('task submit refuses an out-of-range flag by name before it opens the walle
   const window = await runHarmonyd([...submit, '--bid-window', '-5'])
   t.is(window.code, 2, window.stderr)
   t.regex(window.stderr, /^harmonyd: --bid-window must be a whole number of ms, from 1 to 600000, got -5\n$/)
+})
+
+test('wallet send and task submit and cancel refuse an amount or fee out of range by name before they open the wallet', async (t) => {
+  await using d = await tempDir()
+  // no wallet and no node in this datadir: the refusal must come first, as a usage error, not a stack trace
+  const send = await runHarmonyd(['wallet', 'send', '--datadir', d.path, '--to', formatAddress(new Uint8Array(20).fill(1)), '--amount', '1', '--fee=-1'])
+  t.is(send.code, 2, send.stderr)
+  t.is(send.stderr, 'harmonyd: --fee must be a whole number of base units from 0 to 2^128-1, got -1\n')
+  const cancel = await runHarmonyd(['task', 'cancel', `0x${'11'.repeat(32)}`, '--datadir', d.path, '--fee', '1e3'])
+  t.is(cancel.code, 2, cancel.stderr)
+  t.is(cancel.stderr, 'harmonyd: --fee must be a whole number of base units from 0 to 2^128-1, got 1e3\n')
+  const budget = `${1n << 128n}wei`
+  const submit = await runHarmonyd(['task', 'submit', '--datadir', d.path, '--kernel', 'matmul', '--params', '{"m":1,"k":1,"n":1}', '--budget', budget])
+  t.is(submit.code, 2, submit.stderr)
+  t.is(submit.stderr, `harmonyd: --budget must be AGC (e.g. 0.01) or base units (e.g. 10000wei) from 1 base unit to 2^120-1, got ${budget}\n`)
 })

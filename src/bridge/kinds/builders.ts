@@ -1,6 +1,5 @@
 /** Signed transactions of the chain bridge kinds. */
-import { DagError } from '../../dag/errors.ts'
-import { signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
+import { MAX_TX_AMOUNT, requireAddressBytes, requireTxField, signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import { type DepositCreditPayload, depositCreditKind, TX_KIND_DEPOSIT_ATTEST, TX_KIND_DEPOSIT_CREDIT } from './deposit-credit.ts'
 import { epochCloseKind, TX_KIND_EPOCH_CLOSE } from './epoch-close.ts'
 import { TX_KIND_WITHDRAW, withdrawKind } from './withdraw.ts'
@@ -33,9 +32,13 @@ export interface WithdrawInit {
   fee: bigint
 }
 
-/** An account's burn for a withdrawal to `evmAddress` on the EVM chain. */
+/**
+ * An account's burn for a withdrawal to `evmAddress` on the EVM chain. An amount, nonce, fee or address out of range
+ * is refused with a DagError naming it (AMOUNT_INVALID, ENCODING_INVALID, ADDRESS_INVALID).
+ */
 export function buildWithdraw (init: WithdrawInit): Transaction {
-  if (init.amount <= 0n) throw new DagError('AMOUNT_INVALID', 'amount must be positive')
+  requireTxField('amount', init.amount, 1n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+  requireAddressBytes('evmAddress', init.evmAddress)
   const payload = withdrawKind.encode({ evmAddress: init.evmAddress, amount: init.amount })
   withdrawKind.decode(payload)
   return signTx(init.chainId, { version: TX_VERSION, kind: TX_KIND_WITHDRAW, publicKey: init.publicKey, nonce: init.nonce, fee: init.fee, payload }, init.secretKey)

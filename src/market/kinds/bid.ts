@@ -5,6 +5,7 @@
 import { ADDRESS_BYTES } from '../../core/address.ts'
 import { Reader, toHex, Writer } from '../../core/codec.ts'
 import { sha256 } from '../../core/crypto.ts'
+import { DagError } from '../../dag/errors.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS } from './ids.ts'
 import { TASK_ID_BYTES } from './provider.ts'
@@ -80,7 +81,7 @@ function batchKind<P> (id: number, name: string, entry: TxKind<P>, entryBytes: n
     // u8 count + the entries: 48 reveals (80 B) stay under the 4 KiB payload bound
     maxPayloadBytes: 1 + MAX_BID_BATCH * entryBytes,
     encode (entries) {
-      if (entries.length === 0 || entries.length > MAX_BID_BATCH) throw new RangeError(`${name}: 1 to ${MAX_BID_BATCH} entries`)
+      if (entries.length === 0 || entries.length > MAX_BID_BATCH) throw new DagError('ENCODING_INVALID', `${name} carries 1 to ${MAX_BID_BATCH} entries, got ${entries.length}`)
       const w = new Writer(1 + entries.length * entryBytes).u8(entries.length)
       for (const e of entries) w.raw(entry.encode(e))
       return w.finish()

@@ -1,17 +1,21 @@
 /**
  * Signed market transactions, built where the key lives (a requester's wallet, a provider agent, a validator):
- * the secret key never travels to a node. Each builder encodes, decodes again (so a builder never signs what the
- * ledger would refuse to decode) and signs.
+ * the secret key never travels to a node. Each builder checks its numeric inputs (a DagError naming the field and
+ * its range: AMOUNT_INVALID for amounts, ENCODING_INVALID for the others; signTx checks the nonce and fee), encodes,
+ * decodes again (so a builder never signs what the ledger would refuse to decode) and signs.
  */
 import { addressBytesFromPublicKey } from '../../core/address.ts'
-import { signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
+import { MAX_TX_AMOUNT, requireTxField, signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { taskIdOf } from '../accounts.ts'
 import { bidCommitment, bidCommitKind, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind } from './bid.ts'
-import { type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
+import { MAX_AWARD_ROUNDS, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind } from './provider.ts'
-import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
+import { MAX_BUDGET, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
+
+// the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
+const U32_MAX = 0xffff_ffff
 
 export interface SignerKeys { publicKey: Uint8Array, secretKey: Uint8Array }
 
@@ -30,11 +34,28 @@ function build<P> (kind: TxKind<P>, by: SignedBy, payload: P): Transaction {
 }
 
 export function buildProviderRegister (by: SignedBy, payload: ProviderRegisterPayload): Transaction {
+  requireTxField('bond', payload.bond, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+  requireTxField('capability.memoryMiB', payload.capability.memoryMiB, 0, U32_MAX)
+  requireTxField('capability.gflopsMilli', payload.capability.gflopsMilli, 0, U32_MAX)
   return build(providerRegisterKind, by, payload)
+}
+
+/** The announce's numbers within the task-announce kind's rules (task.ts decode, which stays the authority). */
+function checkAnnounceNumbers (p: TaskAnnouncePayload): void {
+  requireTxField('budget', p.budget, 1n, MAX_BUDGET - 1n, 'AMOUNT_INVALID')
+  requireTxField('redundancy', p.redundancy, 1, MAX_REDUNDANCY)
+  requireTxField('k', p.k, 1, p.redundancy)
+  requireTxField('outputLimitBytes', p.outputLimitBytes, 1, U32_MAX)
+  requireTxField('bidWindowMs', p.bidWindowMs, 1, MAX_WINDOW_MS)
+  requireTxField('revealWindowMs', p.revealWindowMs, 1, MAX_WINDOW_MS)
+  requireTxField('executionDeadlineMs', p.executionDeadlineMs, 1, MAX_DEADLINE_MS)
+  requireTxField('requirements.minGflopsMilli', p.requirements.minGflopsMilli, 0, U32_MAX)
+  requireTxField('requirements.minMemoryMiB', p.requirements.minMemoryMiB, 0, U32_MAX)
 }
 
 /** The announce and the id of the task it creates (from the signer's account and the nonce). */
 export function buildTaskAnnounce (by: SignedBy, payload: TaskAnnouncePayload): { tx: Transaction, taskId: Uint8Array } {
+  checkAnnounceNumbers(payload)
   return { tx: build(taskAnnounceKind, by, payload), taskId: taskIdOf(addressBytesFromPublicKey(by.keys.publicKey), by.nonce) }
 }
 
@@ -44,25 +65,31 @@ export function buildTaskCancel (by: SignedBy, taskId: Uint8Array): Transaction 
 
 /** A sealed bid: keep `price` and `salt` to reveal it (the salt must be 32 random bytes). */
 export function buildBidCommit (by: SignedBy, taskId: Uint8Array, price: bigint, salt: Uint8Array): Transaction {
+  requireTxField('price', price, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
   const provider = addressBytesFromPublicKey(by.keys.publicKey)
   return build(bidCommitKind, by, { taskId, commitment: bidCommitment(taskId, provider, price, salt) })
 }
 
 export function buildBidReveal (by: SignedBy, payload: BidRevealPayload): Transaction {
+  requireTxField('price', payload.price, 1n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
   return build(bidRevealKind, by, payload)
 }
 
 /** Sealed bids for several tasks in one transaction (distinct tasks, 1..MAX_BID_BATCH). */
 export function buildBidCommits (by: SignedBy, bids: ReadonlyArray<{ taskId: Uint8Array, price: bigint, salt: Uint8Array }>): Transaction {
+  bids.forEach((b, i) => { requireTxField(`bids[${i}].price`, b.price, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID') })
   const provider = addressBytesFromPublicKey(by.keys.publicKey)
   return build(bidCommitsKind, by, bids.map(b => ({ taskId: b.taskId, commitment: bidCommitment(b.taskId, provider, b.price, b.salt) })))
 }
 
 export function buildBidReveals (by: SignedBy, reveals: BidRevealPayload[]): Transaction {
+  reveals.forEach((r, i) => { requireTxField(`reveals[${i}].price`, r.price, 1n, MAX_TX_AMOUNT, 'AMOUNT_INVALID') })
   return build(bidRevealsKind, by, reveals)
 }
 
 export function buildTaskResult (by: SignedBy, payload: TaskResultPayload): Transaction {
+  requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  requireTxField('outputBytes', payload.outputBytes, 0, U32_MAX)
   return build(taskResultKind, by, payload)
 }
 

@@ -1,5 +1,6 @@
 /** Field codecs the market's payloads share: bounded UTF-8 strings, enumerations as u8, optional fixed bytes. */
 import { type Reader, type Writer } from '../../core/codec.ts'
+import { DagError } from '../../dag/errors.ts'
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -19,7 +20,7 @@ export function readText (r: Reader, maxBytes: number, what: string): string {
 
 export function writeEnum<T extends string> (w: Writer, values: readonly T[], value: T): void {
   const i = values.indexOf(value)
-  if (i < 0) throw new RangeError(`unknown value ${value}`)
+  if (i < 0) throw new DagError('ENCODING_INVALID', `${JSON.stringify(value)} is not one of ${values.join(', ')}`)
   w.u8(i)
 }
 

@@ -23,7 +23,7 @@ export const MAX_WINDOW_MS = 600_000
 /** Execution deadline: one day at most. */
 export const MAX_DEADLINE_MS = 86_400_000
 /** Budget per replica: below 2^120 so budget × replicas never overflows u128. */
-const MAX_BUDGET = 1n << 120n
+export const MAX_BUDGET = 1n << 120n
 
 export interface TaskSpecRecord {
   /** A library kernel of `compute`, or `custom` with the WGSL in a blob. */
