@@ -1,6 +1,11 @@
+// The HTTP body path of the JSON-RPC server: request bodies read within their limit, answers written (gzip when
+// asked) and held against the byte budget until their clients take them, with the sweep that drops clients that
+// never do, and the refusals of this path (413, 503 busy).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { constants, gzip } from 'node:zlib'
+import { RpcErrorCode, type RpcErrorCodeValue } from './errors.ts'
+import type { RpcMetrics, RpcOutcome } from './metrics.ts'
 
 const gzipAsync = promisify(gzip)
 
@@ -126,4 +131,126 @@ export async function sendJsonText (req: IncomingMessage, res: ServerResponse, s
   out['Content-Length'] = typeof body === 'string' ? size : body.length
   res.writeHead(status, out)
   res.end(body)
+}
+
+/** Writes a JSON-RPC error body (from RpcDispatcher.refuse) with `status`, and closes the connection. */
+export function writeRpcError (res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' })
+  res.end(body)
+}
+
+export interface HttpBodiesInit {
+  /** Largest request body. */
+  maxBodyBytes: number
+  /** Bytes held for HTTP clients at once: bodies being read and answers not yet taken. */
+  maxBufferedBytes: number
+  /** Milliseconds a client has to take its whole answer once it is written. */
+  responseTimeoutMs: number
+  /** Answers of at least this many bytes are gzip-compressed for clients that accept it. */
+  gzipMinBytes: number
+}
+
+export interface HttpBodiesComponents {
+  metrics: RpcMetrics
+  /** The JSON-RPC error text of a refused request (RpcDispatcher.refuse, which counts it). */
+  refuse: (code: RpcErrorCodeValue, message: string, outcome: RpcOutcome) => string
+}
+
+/**
+ * Request bodies and answers of the HTTP transport, within one ByteBudget: a body is held while it is read, an
+ * answer from when it is written until its client has taken it (the response's close), for about
+ * `responseTimeoutMs` at most: a client that never reads cannot pin it.
+ */
+export class HttpBodies {
+  readonly budget: ByteBudget
+  private readonly init: HttpBodiesInit
+  private readonly components: HttpBodiesComponents
+  // answers written and not yet taken by their clients, with when they were written (ms): one sweep closes those past
+  // responseTimeoutMs, rather than a timer armed and cleared for every answer
+  private readonly unreadAnswers = new Map<ServerResponse, number>()
+  private answerSweep?: NodeJS.Timeout
+
+  constructor (components: HttpBodiesComponents, init: HttpBodiesInit) {
+    this.components = components
+    this.init = init
+    const bufferedGauge = components.metrics.httpBufferedBytes
+    this.budget = new ByteBudget(init.maxBufferedBytes, (bytes) => { bufferedGauge.set(bytes) })
+  }
+
+  start (): void {
+    this.answerSweep = setInterval(() => { this.closeUnreadAnswers() }, Math.max(1, this.init.responseTimeoutMs / 2))
+    this.answerSweep.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.answerSweep)
+  }
+
+  /**
+   * The request's body as text; null when the client went away mid-body or the request was refused (not JSON: 415;
+   * over the limit: 413; over what the budget has left: 503), the refusal then answered here.
+   */
+  async read (req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+    if (contentType !== 'application/json') {
+      this.components.metrics.httpRejected.inc({ reason: 'content_type' })
+      req.resume()
+      writeRpcError(res, 415, this.components.refuse(RpcErrorCode.INVALID_REQUEST,
+        'content-type must be application/json', 'invalid_request'))
+      return null
+    }
+    const body = await readBody(req, this.init.maxBodyBytes, this.budget)
+    if (body === null) return null // the client went away mid-body
+    if ('text' in body) return body.text
+    if (body.refused === 'busy') {
+      this.refuseBusy(res)
+      return null
+    }
+    this.components.metrics.httpRejected.inc({ reason: 'body_too_large' })
+    writeRpcError(res, 413, this.components.refuse(RpcErrorCode.LIMIT_EXCEEDED,
+      `request body exceeds the limit of ${this.init.maxBodyBytes} bytes`, 'limit_exceeded'))
+    return null
+  }
+
+  /**
+   * Writes an answer (none: an empty body, for a message of notifications only), its bytes held until its client has
+   * taken them; 503 (busy) when they do not fit the budget.
+   */
+  async answer (req: IncomingMessage, res: ServerResponse, status: number, text: string | null, headers: Record<string, string>): Promise<void> {
+    if (text === null) {
+      res.writeHead(status, headers)
+      res.end()
+      return
+    }
+    const bytes = Buffer.byteLength(text)
+    if (!this.budget.take(bytes)) {
+      this.refuseBusy(res)
+      return
+    }
+    this.unreadAnswers.set(res, Date.now())
+    res.once('close', () => {
+      this.budget.release(bytes)
+      this.unreadAnswers.delete(res)
+    })
+    await sendJsonText(req, res, status, text, headers, this.init.gzipMinBytes)
+  }
+
+  /** Disconnects the clients that have not taken their answer within responseTimeoutMs (geth's WriteTimeout). */
+  private closeUnreadAnswers (): void {
+    const writtenBefore = Date.now() - this.init.responseTimeoutMs
+    // a Map iterates in insertion order: the oldest answers come first
+    for (const [res, writtenAtMs] of this.unreadAnswers) {
+      if (writtenAtMs > writtenBefore) break
+      this.unreadAnswers.delete(res)
+      res.destroy()
+    }
+  }
+
+  /** 503 with -32005: the bytes held for HTTP clients are at their bound (bodies being read, answers not taken). */
+  private refuseBusy (res: ServerResponse): void {
+    this.components.metrics.httpRejected.inc({ reason: 'busy' })
+    res.setHeader('Retry-After', '1')
+    writeRpcError(res, 503, this.components.refuse(RpcErrorCode.LIMIT_EXCEEDED,
+      `the node is holding its limit of ${this.budget.maxBytes} bytes for HTTP clients (bodies being read, answers not yet taken); retry shortly`, 'limit_exceeded'))
+  }
 }
