@@ -187,8 +187,8 @@ export class HttpBodies {
   }
 
   /**
-   * The request's body as text; null when the client went away mid-body or the request was refused (not JSON: 415;
-   * over the limit: 413; over what the budget has left: 503), the refusal then answered here.
+   * The request's body as text; null when the client went away mid-body or the request was refused (not JSON, or
+   * compressed: 415; over the limit: 413; over what the budget has left: 503), the refusal then answered here.
    */
   async read (req: IncomingMessage, res: ServerResponse): Promise<string | null> {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
@@ -197,6 +197,18 @@ export class HttpBodies {
       req.resume()
       writeRpcError(res, 415, this.components.refuse(RpcErrorCode.INVALID_REQUEST,
         'content-type must be application/json', 'invalid_request'))
+      return null
+    }
+    // a compressed body is refused, not inflated: JSON-RPC clients send plain bodies (geth reads none either), and
+    // inflating would let a small body make the node hold many times the body limit
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
+    if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+      this.components.metrics.httpRejected.inc({ reason: 'content_encoding' })
+      req.resume()
+      // RFC 9110 15.5.16: a 415 for a content coding names the codings accepted
+      res.setHeader('Accept-Encoding', 'identity')
+      writeRpcError(res, 415, this.components.refuse(RpcErrorCode.INVALID_REQUEST,
+        'compressed request bodies (Content-Encoding) are not accepted: send the body uncompressed; answers are gzip-compressed when the request sends Accept-Encoding: gzip', 'invalid_request'))
       return null
     }
     const body = await readBody(req, this.init.maxBodyBytes, this.budget)

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import test from 'ava'
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
@@ -162,4 +163,29 @@ test.serial('HTTP: a client that does not take its answer within the response ti
   stalled.resume()
   await closed
   t.true(received < 32 << 20, 'the answer was cut short')
+})
+
+test.serial('HTTP: a compressed request body is refused with 415 and -32600, whatever it would inflate to; a plain one is answered', async (t) => {
+  const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024 })
+  t.teardown(async () => { await server.stop() })
+  const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_echo', params: ['ok'] })
+  // a zip bomb: a few KB of gzip that inflate to 64 times the body limit
+  const bomb = gzipSync(Buffer.concat([Buffer.from(call), Buffer.alloc(64 * 64 * 1024, 0x20)]))
+  t.true(bomb.length < 64 * 1024, 'the compressed body itself is within the limit')
+
+  for (const [encoding, body] of [['gzip', gzipSync(call)], ['gzip', bomb], ['deflate', deflateSync(call)], ['br', brotliCompressSync(call)], ['x-unknown', Buffer.from(call)]] as const) {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body })
+    const reply = await response.json() as { id: unknown, error?: { code: number, message: string } }
+    t.is(response.status, 415, encoding)
+    t.is(response.headers.get('accept-encoding'), 'identity', 'the refusal names the coding accepted (RFC 9110)')
+    t.is(reply.error?.code, -32600)
+    t.regex(reply.error?.message ?? '', /send the body uncompressed/)
+  }
+  const rejected = metrics.getSingleMetric('harmony_rpc_http_rejected_total')
+  const counted = (await rejected?.get())?.values.find((v) => v.labels.reason === 'content_encoding')?.value
+  t.is(counted, 5)
+
+  const identity = await post(url, call, { 'content-encoding': 'identity' })
+  t.deepEqual(identity.json, { jsonrpc: '2.0', id: 1, result: 'ok' }, 'identity is no coding')
+  t.deepEqual((await post(url, call)).json, { jsonrpc: '2.0', id: 1, result: 'ok' })
 })
