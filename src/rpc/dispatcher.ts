@@ -72,6 +72,7 @@ export class RpcDispatcher {
       this.count('parse_error')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.PARSE_ERROR, 'parse error: the body is not valid JSON'))
     }
+    payload = withExactIds(payload, text)
     // one token per call; an empty or oversized batch is refused below for one token (its size is not work done)
     const calls = Array.isArray(payload) && payload.length > 0 && payload.length <= this.maxBatch ? payload.length : 1
     const retryAfterMs = ctx.admit?.(calls) ?? 0
@@ -317,7 +318,34 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 function isValidId (id: unknown): id is JSONRPCID {
-  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id))
+  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id)) || isRawJson(id)
+}
+
+// JSON.rawJSON and JSON.isRawJSON (Node 21+; not yet in TypeScript's lib): a value JSON.stringify writes as its text
+const { rawJSON, isRawJSON: isRawJson } = JSON as unknown as { rawJSON: (text: string) => object, isRawJSON: (value: unknown) => boolean }
+
+/**
+ * The payload with every numeric id that is not a safe integer (12345678901234567890, 2.50, 1e400) replaced by its
+ * exact text, so the answer carries the id as sent (JSON-RPC 2.0: the same value; geth echoes the raw id too) rather
+ * than a double's rounding of it. Parses the text again, keeping each request's id source, only for such a payload:
+ * clients number their calls with small integers, and the common case pays one scan of the top-level items.
+ */
+function withExactIds (payload: unknown, text: string): unknown {
+  const items = Array.isArray(payload) ? payload : [payload]
+  if (!items.some((item) => isObject(item) && typeof item.id === 'number' && !Number.isSafeInteger(item.id))) return payload
+  // the source of every numeric `id` member, by the object holding it (params' own `id` members are recorded too,
+  // and left alone: only the requests' ids are replaced)
+  const idSources = new Map<object, string>()
+  const again: unknown = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+    if (key === 'id' && typeof value === 'number' && context?.source !== undefined) idSources.set(this, context.source)
+    return value
+  })
+  for (const item of Array.isArray(again) ? again : [again]) {
+    if (!isObject(item) || typeof item.id !== 'number' || Number.isSafeInteger(item.id)) continue
+    const source = idSources.get(item)
+    if (source !== undefined) item.id = rawJSON(source)
+  }
+  return again
 }
 
 /** JSON text for a response or notification; bigint values travel as decimal strings. */
