@@ -90,6 +90,35 @@ test.serial('WebSocket: an answer larger than the send queue is refused with -32
   await closed
 })
 
+/** harmony_rpc_requests_total as `method/outcome` -> count, the zero counts left out. */
+async function callCounts (metrics: Registry): Promise<Record<string, number>> {
+  const counter = metrics.getSingleMetric('harmony_rpc_requests_total')
+  if (counter === undefined) throw new Error('the server exports no harmony_rpc_requests_total')
+  const out: Record<string, number> = {}
+  for (const { labels, value } of (await counter.get()).values) if (value > 0) out[`${String(labels.method)}/${String(labels.outcome)}`] = value
+  return out
+}
+
+test.serial('WebSocket: a call whose answer is refused as larger than the send queue is counted once, as limit_exceeded', async (t) => {
+  const { server, wsUrl, metrics } = await startFixture({ maxWsBufferedBytes: 64 * 1024 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+  const peer = await WsPeer.open(wsUrl)
+  t.teardown(async () => { await peer.close() })
+
+  t.is((await replyOrClose(peer, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'test_big', params: [100 * 1024] }))).closeCode, undefined)
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 1 })
+  // a batch: each answered call once as limit_exceeded; the notification, which had no answer to refuse, as what it did
+  await replyOrClose(peer, JSON.stringify([
+    { jsonrpc: '2.0', id: 1, method: 'test_big', params: [40 * 1024] },
+    { jsonrpc: '2.0', method: 'test_big', params: [1] },
+    { jsonrpc: '2.0', id: 2, method: 'test_big', params: [40 * 1024] }
+  ]))
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 3, 'test_big/ok': 1 })
+  // an answer that fits counts as ok
+  await peer.call('test_big', [10])
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 3, 'test_big/ok': 2 })
+})
+
 test.serial('HTTP: bodies being read are bounded over all clients; past the bound a request gets 503 and -32005', async (t) => {
   const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024, maxHttpBufferedBytes: 96 * 1024 })
   t.teardown(async () => { await server.stop() })
