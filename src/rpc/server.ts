@@ -11,7 +11,7 @@ import type { Startable } from '../core/lifecycle.ts'
 import { VERSION } from '../core/version.ts'
 import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builtin-methods.ts'
 import { RpcDispatcher } from './dispatcher.ts'
-import { HttpHandlerRegistry, metricsHandler, probeHandler, sendJson, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport } from './http-handlers.ts'
+import { HttpHandlerRegistry, metricsHandler, probeHandler, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport } from './http-handlers.ts'
 import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
 import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
@@ -294,22 +294,8 @@ export class RpcServer implements Startable {
         `HTTP ${method.slice(0, 16)} is not supported on /: send JSON-RPC with POST, or open a WebSocket`, 'invalid_request')
       return
     }
-    const route = this.handlers.match(path)
-    if (route === undefined) {
-      this.rejected('not_found')
-      sendJson(res, 404, { error: `not found: JSON-RPC is POST /, other paths are ${this.handlers.paths().join(' ')}` })
-      return
-    }
-    if (!route.methods.includes(method)) {
-      res.setHeader('Allow', route.methods.join(', '))
-      sendJson(res, 405, { error: `use ${route.methods.join(' or ')} for ${route.path}` })
-      return
-    }
-    Promise.resolve(route.handler(req, res)).catch((err: unknown) => {
-      this.logger.warn({ err, handler: route.name }, 'HTTP handler failed')
-      if (!res.headersSent) sendJson(res, 503, { ok: false, error: `${route.name} failed` })
-      else res.destroy()
-    })
+    const served = this.handlers.serve(path, method, req, res, (err, handler) => { this.logger.warn({ err, handler }, 'HTTP handler failed') })
+    if (!served) this.rejected('not_found')
   }
 
   private async onRpcPost (req: IncomingMessage, res: ServerResponse): Promise<void> {
