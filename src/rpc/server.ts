@@ -66,6 +66,11 @@ export interface RpcServerInit {
    */
   maxHttpBufferedBytes?: number
   /**
+   * Of `maxHttpBufferedBytes`, the most one client (its API key or the operator's JWT, else its IP address) may hold,
+   * so that one client filling the budget does not refuse the others. @default a quarter of maxHttpBufferedBytes
+   */
+  maxHttpBufferedBytesPerClient?: number
+  /**
    * Error mappings beyond those the API modules register in the registry: a `HarmonyError` a method throws whose
    * `code` is listed reaches the caller with this JSON-RPC code, its message and `data: { reason: code }`;
    * anything else is -32603.
@@ -136,6 +141,7 @@ export class RpcServer implements Startable {
     this.host = init.host ?? '127.0.0.1'
     this.port = init.port ?? 9545
     const maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
+    const maxBufferedBytes = init.maxHttpBufferedBytes ?? 256 * 1024 * 1024
     this.cors = new CorsPolicy(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
@@ -158,7 +164,8 @@ export class RpcServer implements Startable {
       refuse: (code, message, outcome) => this.dispatcher.refuse(code, message, outcome)
     }, {
       maxBodyBytes,
-      maxBufferedBytes: init.maxHttpBufferedBytes ?? 256 * 1024 * 1024,
+      maxBufferedBytes,
+      maxBufferedBytesPerClient: init.maxHttpBufferedBytesPerClient ?? Math.floor(maxBufferedBytes / 4),
       responseTimeoutMs: init.responseTimeoutMs ?? 30_000,
       gzipMinBytes: init.gzipMinBytes ?? 1024
     })
@@ -317,7 +324,10 @@ export class RpcServer implements Startable {
         'host not allowed: start the node with this host name in its RPC vhosts (--rpc-vhosts)', 'invalid_request')
       return
     }
-    const body = await this.bodies.read(req, res)
+    // credentials before the body: its bytes are held against the client's share of the byte budget
+    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
+    const client = clientOf(grant, req)
+    const body = await this.bodies.read(req, res, client)
     if (body === null) return // refused (and answered), or the client went away mid-body
     const controller = new AbortController()
     // calls in flight are aborted by stop() through this set (an event listener per call on the shutdown signal
@@ -329,18 +339,17 @@ export class RpcServer implements Startable {
       // measurable cost when paid on every answered request
       if (!res.writableFinished) controller.abort()
     })
-    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
     let retryAfterMs = 0
     const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
     const response = await this.dispatcher.handle(body, ctx)
     // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
     // make the node work much beyond its limit, so the operator's calls are not queued behind a flood
     const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
-    if (retryAfterMs > 0 && !await this.access.holdRefusal(clientOf(grant, req), controller.signal)) headers.Connection = 'close'
+    if (retryAfterMs > 0 && !await this.access.holdRefusal(client, controller.signal)) headers.Connection = 'close'
     if (res.destroyed) return
     // a refused message answers 429 with Retry-After (seconds, rounded up), and the JSON-RPC errors in the body
     const status = retryAfterMs > 0 ? 429 : response === null ? 204 : 200
-    await this.bodies.answer(req, res, status, response, headers)
+    await this.bodies.answer(req, res, status, response, headers, client)
   }
 
   /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */
