@@ -50,7 +50,7 @@ const floorMetrics = createWebhookMetrics()
 async function signedPost (n: number): Promise<void> {
   const body = JSON.stringify({ id: `dlv_${n}`, hook: 'wh_bench', kind: 'payment', createdAtMs: Date.now(), data: { ...PAYLOAD, n } })
   const delivery = { id: `dlv_${n}`, seq: n, kind: 'payment' as const, body, attempts: 0, nextAttemptAtMs: 0, createdAtMs: Date.now() }
-  await attemptDelivery(floorHook, delivery, { timeoutMs: 10_000, signal: new AbortController().signal, metrics: floorMetrics })
+  await attemptDelivery(floorHook, delivery, { timeoutMs: 10_000, signal: new AbortController().signal, metrics: floorMetrics, allowPrivateTargets: true })
 }
 
 // warm-up (JIT, the connection pool), not measured
@@ -77,7 +77,7 @@ async function serviceRound (): Promise<Round> {
   arrivals.clear()
   const dir = await mkdtemp(join(tmpdir(), 'harmony-bench-webhooks-'))
   const db = await openDatabase(join(dir, 'db'))
-  const webhooks = new WebhookService({ db, logger: silentLogger() }, { maxQueuePerHook: EVENTS })
+  const webhooks = new WebhookService({ db, logger: silentLogger() }, { maxQueuePerHook: EVENTS, allowPrivateTargets: true })
   await webhooks.start()
   await webhooks.add({ url, events: ['payment'] })
   const published: number[] = []

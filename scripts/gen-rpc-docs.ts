@@ -65,7 +65,8 @@ export function renderOpenRpcMarkdown (doc: OpenRpcDocument): string {
   lines.push('- Params go by position (a JSON array) or by name (an object), as each method lists below; a method that')
   lines.push('  takes named params also accepts them by position in the order listed (`null` at a position leaves an')
   lines.push('  optional param out: `[null, 5]`).')
-  lines.push('- Amounts and other large integers travel as decimal strings.')
+  lines.push('- Amounts and other large integers travel as decimal strings. A numeric request id that is not a safe')
+  lines.push('  integer (beyond 2^53, or with a fraction) comes back in the answer as it was written, not rounded.')
   lines.push('- Browser origins must be allowed explicitly (CORS origins); requests carrying any other `Origin` get 403.')
   lines.push('- `GET /metrics` (Prometheus), `GET /healthz` and `GET /readyz` (200 or 503 with a JSON report).', '')
   lines.push(...accessSection())
@@ -161,8 +162,13 @@ function accessSection (): string[] {
     '  names the Host headers served over HTTP and WebSocket, beside the CORS origins; others get 403.',
     '- **Slow HTTP clients**: a request must arrive whole within 30 s, and its answer be read within 30 s of being',
     '  written, or the connection is closed. The node holds at most 256 MiB for HTTP clients at once (bodies being',
-    '  read, answers not yet taken); past that a request gets HTTP 503 with `-32005` and `Retry-After: 1`.',
-    '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.', ''
+    '  read, answers not yet taken); past that a request gets HTTP 503 with `-32005` and `Retry-After: 1`. One client',
+    '  (an API key, the operator\'s JWT, or else the IP address, as for the rate limit) holds at most a quarter of that,',
+    '  64 MiB: past it that client\'s requests get the same 503, and the others are still served. Clients without',
+    '  credentials on one address (every local one, on a loopback-only node) share one quarter.',
+    '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.',
+    '  Request bodies are not decompressed: a request with a `Content-Encoding` other than `identity` gets HTTP 415',
+    '  with `-32600` and `Accept-Encoding: identity` (as geth, which reads request bodies as sent).', ''
   ]
 }
 

@@ -231,7 +231,7 @@ export const RPC_METHODS = {
     z.array(CheckpointResult)),
 
   // webhooks (src/api/webhooks.ts): admin
-  webhook_add: method('admin', 'Registers a URL for event kinds (tx, payment, task), optionally only for some accounts. Returns the hook with its signing secret, shown this once: deliveries carry X-Harmony-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>.',
+  webhook_add: method('admin', 'Registers a URL for event kinds (tx, payment, task), optionally only for some accounts. Returns the hook with its signing secret, shown this once: deliveries carry X-Harmony-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>. A host that is, or resolves to, a loopback, private or link-local address is refused (-32000, reason WEBHOOK_TARGET_PRIVATE) and checked again on every delivery, unless the node allows private webhooks (allow-private-webhooks; on for devnets).',
     z.union([
       z.tuple([webhookUrl, webhookEvents]),
       z.tuple([webhookUrl, webhookEvents, z.object({ accounts: webhookAccounts.optional(), label: webhookLabel.optional() }).strict()]),

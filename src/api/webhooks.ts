@@ -6,6 +6,7 @@ import { registerMethod } from './method.ts'
 export const WEBHOOK_RPC_ERROR_CODES: Readonly<Record<WebhookErrorCode, RpcErrorCodeValue>> = {
   WEBHOOK_URL_INVALID: RpcErrorCode.INVALID_PARAMS,
   WEBHOOK_ACCOUNT_INVALID: RpcErrorCode.INVALID_PARAMS,
+  WEBHOOK_TARGET_PRIVATE: RpcErrorCode.INVALID_INPUT,
   WEBHOOK_LIMIT: RpcErrorCode.LIMIT_EXCEEDED,
   WEBHOOK_NOT_RUNNING: RpcErrorCode.RESOURCE_UNAVAILABLE
 }

@@ -51,6 +51,12 @@ export interface NodeConfig {
   /** JSON-RPC calls per second of the operator (the node's JWT), in a bucket of its own. */
   'rpc-operator-rate-limit': number
   /**
+   * Webhooks may target loopback, private and link-local addresses (receivers on this machine or its network).
+   * Off, webhook_add refuses such a URL and a delivery whose host resolves to one fails: admin credentials cannot
+   * make the node POST into its own network. On by default for the devnet preset, like allow-private-addrs.
+   */
+  'allow-private-webhooks': boolean
+  /**
    * Keep every vertex body (an archive node). false: a pruned node deletes vertex bodies below the last checkpoint
    * anchored on chain (needs the chain client); tx_get answers `pruned` for what it deleted.
    */
@@ -143,6 +149,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   },
   'rpc-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second per client (API key or IP)', default: 1000 },
   'rpc-operator-rate-limit': { kind: 'count', describe: 'JSON-RPC calls per second of the operator (the node\'s JWT), a bucket of its own that a flood from other clients does not touch', default: 10000 },
+  'allow-private-webhooks': {
+    kind: 'bool',
+    describe: 'let webhooks POST to loopback, private and link-local addresses (receivers on this machine or its network; on for devnets); off, such URLs are refused so admin credentials cannot make the node reach into its own network',
+    default: false
+  },
   archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true },
   'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false },
   resync: { kind: 'bool', describe: 'with --state-sync: replace a ledger this datadir already holds (one whose peers pruned the history it lacks) with the last anchored checkpoint\'s state, once a matching cut is fetched; keys, blobs and webhooks stay', default: false },
@@ -310,14 +321,19 @@ export interface ResolveConfigInput {
   configFile?: string
 }
 
-/** flags > env > config file > defaults; a `devnet` network preset allows private addresses unless overridden. */
+/**
+ * flags > env > config file > defaults; a `devnet` network preset allows private addresses (in the DHT and as
+ * webhook targets) unless a setting says otherwise.
+ */
 export async function resolveConfig (input: ResolveConfigInput): Promise<NodeConfig> {
   const file = input.configFile === undefined ? {} : await readConfigFile(input.configFile)
   const env = readEnv(input.env ?? {})
   const flags = readFlags(input.flags ?? {})
   const merged: NodeConfig = { ...defaultConfig(), ...file, ...env, ...flags }
-  const explicitPrivate = 'allow-private-addrs' in file || 'allow-private-addrs' in env || 'allow-private-addrs' in flags
-  if (merged.network === 'devnet' && !explicitPrivate) merged['allow-private-addrs'] = true
+  for (const key of ['allow-private-addrs', 'allow-private-webhooks'] as const) {
+    const explicit = key in file || key in env || key in flags
+    if (merged.network === 'devnet' && !explicit) merged[key] = true
+  }
   return merged
 }
 

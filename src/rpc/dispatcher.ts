@@ -39,6 +39,14 @@ export interface RpcDispatcherComponents {
 // method names are echoed back in errors; longer ones are cut
 const MAX_ECHOED_METHOD_CHARS = 128
 
+/** One call handled: its answer (null for a notification) and how it is counted once the message's answer is fitted. */
+interface CallAnswer {
+  text: string | null
+  /** The metric's method label: the method's name, or UNKNOWN_METHOD_LABEL. */
+  method: string
+  outcome: RpcOutcome
+}
+
 /**
  * Transport-free JSON-RPC 2.0 handling: envelope checks, batch limits, zod params validation, the error mapping
  * table and metrics. Takes request text, returns response text (or null when every request was a notification).
@@ -72,11 +80,12 @@ export class RpcDispatcher {
       this.count('parse_error')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.PARSE_ERROR, 'parse error: the body is not valid JSON'))
     }
+    payload = withExactIds(payload, text)
     // one token per call; an empty or oversized batch is refused below for one token (its size is not work done)
     const calls = Array.isArray(payload) && payload.length > 0 && payload.length <= this.maxBatch ? payload.length : 1
     const retryAfterMs = ctx.admit?.(calls) ?? 0
     if (retryAfterMs > 0) return this.rateLimited(payload, retryAfterMs)
-    if (!Array.isArray(payload)) return this.fitted(payload, await this.handleOne(payload, ctx), ctx)
+    if (!Array.isArray(payload)) return this.fitted(payload, [await this.handleOne(payload, ctx)], ctx)
     if (payload.length === 0) {
       this.count('invalid_request')
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.INVALID_REQUEST, 'invalid request: empty batch'))
@@ -86,24 +95,29 @@ export class RpcDispatcher {
       return serialize(createJSONRPCErrorResponse(null, RpcErrorCode.LIMIT_EXCEEDED,
         `batch of ${payload.length} requests exceeds the limit of ${this.maxBatch}; split it`))
     }
-    const responses = await Promise.all(payload.map(async (item) => await this.handleOne(item, ctx)))
-    const present = responses.filter((r): r is string => r !== null)
-    // a batch always answers with an array, even of one
-    return this.fitted(payload, present.length === 0 ? null : `[${present.join(',')}]`, ctx)
+    return this.fitted(payload, await Promise.all(payload.map(async (item) => await this.handleOne(item, ctx))), ctx)
   }
 
   /**
-   * The answer, or -32005 for each call of the message under its own id when the answer is over what the transport
-   * delivers (`ctx.maxAnswerBytes`): each caller learns why rather than waiting for a reply by its id.
+   * The message's answer, or -32005 for each call under its own id when the answer is over what the transport
+   * delivers (`ctx.maxAnswerBytes`): each caller learns why rather than waiting for a reply by its id. Each call is
+   * counted here, once, with the outcome its caller sees.
    */
-  private fitted (payload: unknown, answer: string | null, ctx: RpcContext): string | null {
+  private fitted (payload: unknown, calls: CallAnswer[], ctx: RpcContext): string | null {
+    const present = calls.flatMap((call) => call.text === null ? [] : [call.text])
+    // a batch always answers with an array, even of one
+    const answer = present.length === 0 ? null : Array.isArray(payload) ? `[${present.join(',')}]` : present[0]
     const maxBytes = ctx.maxAnswerBytes
     // a UTF-16 unit is at most 3 bytes of UTF-8: most answers pass without counting their bytes
-    if (answer === null || maxBytes === undefined || answer.length * 3 <= maxBytes) return answer
-    const bytes = Buffer.byteLength(answer)
-    if (bytes <= maxBytes) return answer
+    const bytes = answer === null || maxBytes === undefined || answer.length * 3 <= maxBytes ? 0 : Buffer.byteLength(answer)
+    if (maxBytes === undefined || bytes <= maxBytes) {
+      for (const call of calls) this.metrics.requests.inc({ method: call.method, outcome: call.outcome })
+      return answer
+    }
+    // a notification had no answer to replace: it counts as what it did
+    for (const call of calls) this.metrics.requests.inc({ method: call.method, outcome: call.text === null ? call.outcome : 'limit_exceeded' })
     return this.errorPerCall(payload, RpcErrorCode.LIMIT_EXCEEDED,
-      `the answer is ${bytes} bytes, more than the ${maxBytes} this connection can queue; ask for less (a smaller batch or page)`, 'limit_exceeded')
+      `the answer is ${bytes} bytes, more than the ${maxBytes} this connection can queue; ask for less (a smaller batch or page)`, null)
   }
 
   /** The error response text for a request refused before it was read (body too large, queue full...). */
@@ -123,26 +137,30 @@ export class RpcDispatcher {
     return this.errorPerCall(payload, RpcErrorCode.LIMIT_EXCEEDED, message, 'limit_exceeded', { retryAfterMs })
   }
 
-  /** One error per call of `payload` under its id; notifications get no answer (null when none is left). */
-  private errorPerCall (payload: unknown, code: RpcErrorCodeValue, message: string, outcome: RpcOutcome, data?: unknown): string | null {
+  /**
+   * One error per call of `payload` under its id; notifications get no answer (null when none is left). Each answer
+   * is counted as `countAs`, unless null (the caller counted the calls).
+   */
+  private errorPerCall (payload: unknown, code: RpcErrorCodeValue, message: string, countAs: RpcOutcome | null, data?: unknown): string | null {
     const items = Array.isArray(payload) ? payload : [payload]
     const answers: string[] = []
     for (const item of items) {
       if (isObject(item) && item.id === undefined && typeof item.method === 'string') continue
       const id = isObject(item) && isValidId(item.id) ? item.id : null
-      this.count(outcome)
+      if (countAs !== null) this.count(countAs)
       answers.push(serialize(createJSONRPCErrorResponse(id, code, message, data)))
     }
     if (answers.length === 0) return null
     return Array.isArray(payload) ? `[${answers.join(',')}]` : answers[0]
   }
 
-  private async handleOne (item: unknown, ctx: RpcContext): Promise<string | null> {
+  /** One call's answer and outcome; counted by the caller once the message's answer is fitted. */
+  private async handleOne (item: unknown, ctx: RpcContext): Promise<CallAnswer> {
     const problem = envelopeProblem(item)
     if (problem !== undefined) {
-      this.count('invalid_request')
       const id = isObject(item) && isValidId(item.id) ? item.id : null
-      return serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INVALID_REQUEST, `invalid request: ${problem}`))
+      const text = serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INVALID_REQUEST, `invalid request: ${problem}`))
+      return { text, method: UNKNOWN_METHOD_LABEL, outcome: 'invalid_request' }
     }
     const request = item as JSONRPCRequest
     // looked up per call, so methods registered after start work too
@@ -159,15 +177,15 @@ export class RpcDispatcher {
     } catch (err) {
       response = toErrorResponse(id, err)
     }
-    this.metrics.requests.inc({ method: label, outcome: response.error === undefined ? 'ok' : outcomeOf(response.error.code) })
     stopTimer()
+    const outcome = response.error === undefined ? 'ok' : outcomeOf(response.error.code)
     // a notification is never answered, not even with an error
-    if (request.id === undefined) return null
+    if (request.id === undefined) return { text: null, method: label, outcome }
     try {
-      return serialize(response)
+      return { text: serialize(response), method: label, outcome }
     } catch (err) {
       this.logger.warn({ err, method: request.method }, 'RPC result could not be serialized')
-      return serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INTERNAL_ERROR, 'internal error'))
+      return { text: serialize(createJSONRPCErrorResponse(id, RpcErrorCode.INTERNAL_ERROR, 'internal error')), method: label, outcome: 'internal_error' }
     }
   }
 
@@ -317,7 +335,34 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 function isValidId (id: unknown): id is JSONRPCID {
-  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id))
+  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id)) || isRawJson(id)
+}
+
+// JSON.rawJSON and JSON.isRawJSON (Node 21+; not yet in TypeScript's lib): a value JSON.stringify writes as its text
+const { rawJSON, isRawJSON: isRawJson } = JSON as unknown as { rawJSON: (text: string) => object, isRawJSON: (value: unknown) => boolean }
+
+/**
+ * The payload with every numeric id that is not a safe integer (12345678901234567890, 2.50, 1e400) replaced by its
+ * exact text, so the answer carries the id as sent (JSON-RPC 2.0: the same value; geth echoes the raw id too) rather
+ * than a double's rounding of it. Parses the text again, keeping each request's id source, only for such a payload:
+ * clients number their calls with small integers, and the common case pays one scan of the top-level items.
+ */
+function withExactIds (payload: unknown, text: string): unknown {
+  const items = Array.isArray(payload) ? payload : [payload]
+  if (!items.some((item) => isObject(item) && typeof item.id === 'number' && !Number.isSafeInteger(item.id))) return payload
+  // the source of every numeric `id` member, by the object holding it (params' own `id` members are recorded too,
+  // and left alone: only the requests' ids are replaced)
+  const idSources = new Map<object, string>()
+  const again: unknown = JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+    if (key === 'id' && typeof value === 'number' && context?.source !== undefined) idSources.set(this, context.source)
+    return value
+  })
+  for (const item of Array.isArray(again) ? again : [again]) {
+    if (!isObject(item) || typeof item.id !== 'number' || Number.isSafeInteger(item.id)) continue
+    const source = idSources.get(item)
+    if (source !== undefined) item.id = rawJSON(source)
+  }
+  return again
 }
 
 /** JSON text for a response or notification; bigint values travel as decimal strings. */

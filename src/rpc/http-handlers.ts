@@ -63,6 +63,29 @@ export class HttpHandlerRegistry {
   paths (): string[] {
     return [...this.routes.keys()].sort()
   }
+
+  /**
+   * Answers a request for `path` with its route's handler: 405 with `Allow` for a method it does not take, 503 when
+   * it fails (`onError` gets why); false, after a 404, when no route matches.
+   */
+  serve (path: string, method: string, req: IncomingMessage, res: ServerResponse, onError: (err: unknown, handler: string) => void): boolean {
+    const route = this.match(path)
+    if (route === undefined) {
+      sendJson(res, 404, { error: `not found: JSON-RPC is POST /, other paths are ${this.paths().join(' ')}` })
+      return false
+    }
+    if (!route.methods.includes(method)) {
+      res.setHeader('Allow', route.methods.join(', '))
+      sendJson(res, 405, { error: `use ${route.methods.join(' or ')} for ${route.path}` })
+      return true
+    }
+    Promise.resolve(route.handler(req, res)).catch((err: unknown) => {
+      onError(err, route.name)
+      if (!res.headersSent) sendJson(res, 503, { ok: false, error: `${route.name} failed` })
+      else res.destroy()
+    })
+    return true
+  }
 }
 
 /** Writes a JSON body that no cache keeps. */

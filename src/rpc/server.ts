@@ -1,7 +1,6 @@
-// The JSON-RPC server's one HTTP listener: routing, access, bodies, answers and their byte budget, the WebSocket
-// upgrade. Over 400 lines since s37 added the byte budget and the unread-answer sweep; its parts already live in
-// http-body.ts, http-handlers.ts, ws-transport.ts and access.ts, and the next split is the answer path (hold, sweep,
-// refuse busy) into http-body.ts.
+// The JSON-RPC server's one HTTP listener: routing, access checks and the WebSocket upgrade. Its parts live beside it:
+// bodies, answers and their byte budget in http-body.ts, other paths in http-handlers.ts, WebSocket calls in
+// ws-transport.ts, vhosts and the rate limit in access.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -12,7 +11,7 @@ import type { Startable } from '../core/lifecycle.ts'
 import { VERSION } from '../core/version.ts'
 import { createBuiltinMethods, SUBSCRIPTION_NOTIFICATION_METHOD } from './builtin-methods.ts'
 import { RpcDispatcher } from './dispatcher.ts'
-import { HttpHandlerRegistry, metricsHandler, probeHandler, sendJson, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport } from './http-handlers.ts'
+import { HttpHandlerRegistry, metricsHandler, probeHandler, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport } from './http-handlers.ts'
 import { createRpcMetrics, type RpcMetrics } from './metrics.ts'
 import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
@@ -20,7 +19,7 @@ import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
 import { RpcAccess, isLoopbackHost, type RpcAccessInit } from './access.ts'
 import type { RpcAuth, RpcGrant } from './auth.ts'
-import { ByteBudget, readBody, sendJsonText } from './http-body.ts'
+import { HttpBodies, writeRpcError } from './http-body.ts'
 import { CorsPolicy } from './cors.ts'
 
 export { SUBSCRIPTION_NOTIFICATION_METHOD, type HealthReport, type HttpHandler, type HttpHandlerOptions, type ReadinessReport }
@@ -67,6 +66,11 @@ export interface RpcServerInit {
    */
   maxHttpBufferedBytes?: number
   /**
+   * Of `maxHttpBufferedBytes`, the most one client (its API key or the operator's JWT, else its IP address) may hold,
+   * so that one client filling the budget does not refuse the others. @default a quarter of maxHttpBufferedBytes
+   */
+  maxHttpBufferedBytesPerClient?: number
+  /**
    * Error mappings beyond those the API modules register in the registry: a `HarmonyError` a method throws whose
    * `code` is listed reaches the caller with this JSON-RPC code, its message and `data: { reason: code }`;
    * anything else is -32603.
@@ -95,7 +99,6 @@ export interface RpcServerComponents {
   auth?: RpcAuth
 }
 
-
 function clientOf (grant: RpcGrant | undefined, req: IncomingMessage): string {
   return grant?.client ?? `ip:${req.socket.remoteAddress ?? 'unknown'}`
 }
@@ -119,23 +122,16 @@ export class RpcServer implements Startable {
   private readonly dispatcher: RpcDispatcher
   private readonly host: string
   private readonly port: number
-  private readonly maxBodyBytes: number
   private readonly cors: CorsPolicy
   private readonly version: string
   private readonly requestTimeoutMs: number
-  private readonly responseTimeoutMs: number
-  private readonly httpBuffered: ByteBudget
+  private readonly bodies: HttpBodies
   private readonly builtins: RpcRegistry
   private readonly ws: WsTransport
   private readonly handlers = new HttpHandlerRegistry()
   private readonly access: RpcAccess
-  private readonly gzipMinBytes: number
   private http?: Server
   private readonly inFlight = new Set<AbortController>()
-  // answers written and not yet taken by their clients, with when they were written (ms): one sweep closes those past
-  // responseTimeoutMs, rather than a timer armed and cleared for every answer
-  private readonly unreadAnswers = new Map<ServerResponse, number>()
-  private answerSweep?: NodeJS.Timeout
   private bound?: RpcServerAddress
   private unsubscribeGauge?: () => void
 
@@ -144,17 +140,14 @@ export class RpcServer implements Startable {
     this.logger = components.logger.child({ module: 'rpc' })
     this.host = init.host ?? '127.0.0.1'
     this.port = init.port ?? 9545
-    this.maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
+    const maxBodyBytes = init.maxBodyBytes ?? 1024 * 1024
+    const maxBufferedBytes = init.maxHttpBufferedBytes ?? 256 * 1024 * 1024
     this.cors = new CorsPolicy(init.corsOrigins ?? [])
     this.version = init.version ?? VERSION
     this.requestTimeoutMs = init.requestTimeoutMs ?? 30_000
-    this.responseTimeoutMs = init.responseTimeoutMs ?? 30_000
     this.access = new RpcAccess(init.access)
-    this.gzipMinBytes = init.gzipMinBytes ?? 1024
     this.hub = components.registry.hub
     this.rpcMetrics = createRpcMetrics(components.metrics)
-    const bufferedGauge = this.rpcMetrics.httpBufferedBytes
-    this.httpBuffered = new ByteBudget(init.maxHttpBufferedBytes ?? 256 * 1024 * 1024, (bytes) => { bufferedGauge.set(bytes) })
     this.builtins = createBuiltinMethods({
       hub: this.hub,
       maxSubscriptionsPerConnection: init.maxSubscriptionsPerConnection ?? 32,
@@ -166,6 +159,16 @@ export class RpcServer implements Startable {
       logger: this.logger,
       metrics: this.rpcMetrics
     }, { maxBatch: init.maxBatch ?? 100, errorCodes: init.errorCodes })
+    this.bodies = new HttpBodies({
+      metrics: this.rpcMetrics,
+      refuse: (code, message, outcome) => this.dispatcher.refuse(code, message, outcome)
+    }, {
+      maxBodyBytes,
+      maxBufferedBytes,
+      maxBufferedBytesPerClient: init.maxHttpBufferedBytesPerClient ?? Math.floor(maxBufferedBytes / 4),
+      responseTimeoutMs: init.responseTimeoutMs ?? 30_000,
+      gzipMinBytes: init.gzipMinBytes ?? 1024
+    })
     this.ws = new WsTransport({
       dispatcher: this.dispatcher,
       logger: this.logger,
@@ -175,7 +178,7 @@ export class RpcServer implements Startable {
       maxConnections: init.maxWsConnections ?? 64,
       maxInFlight: init.maxWsInFlight ?? 64,
       maxBufferedBytes: init.maxWsBufferedBytes ?? 8 * 1024 * 1024,
-      maxMessageBytes: this.maxBodyBytes
+      maxMessageBytes: maxBodyBytes
     })
     this.registerHandler('metrics', '/metrics', metricsHandler(components.metrics))
     this.registerHandler('healthz', '/healthz', probeHandler(components.health))
@@ -256,8 +259,7 @@ export class RpcServer implements Startable {
     this.bound = { host: address.address, port: address.port }
     this.http = http
     this.ws.start()
-    this.answerSweep = setInterval(() => { this.closeUnreadAnswers() }, Math.max(1, this.responseTimeoutMs / 2))
-    this.answerSweep.unref()
+    this.bodies.start()
     this.unsubscribeGauge = this.hub.onSizeChange((size) => { this.rpcMetrics.subscriptions.set(size) })
     this.logger.info({ url: this.url }, 'RPC server listening')
   }
@@ -267,7 +269,7 @@ export class RpcServer implements Startable {
     if (http === undefined) return
     this.http = undefined
     this.unsubscribeGauge?.()
-    clearInterval(this.answerSweep)
+    this.bodies.stop()
     for (const call of this.inFlight) call.abort()
     this.inFlight.clear()
     await this.ws.stop()
@@ -299,22 +301,8 @@ export class RpcServer implements Startable {
         `HTTP ${method.slice(0, 16)} is not supported on /: send JSON-RPC with POST, or open a WebSocket`, 'invalid_request')
       return
     }
-    const route = this.handlers.match(path)
-    if (route === undefined) {
-      this.rejected('not_found')
-      sendJson(res, 404, { error: `not found: JSON-RPC is POST /, other paths are ${this.handlers.paths().join(' ')}` })
-      return
-    }
-    if (!route.methods.includes(method)) {
-      res.setHeader('Allow', route.methods.join(', '))
-      sendJson(res, 405, { error: `use ${route.methods.join(' or ')} for ${route.path}` })
-      return
-    }
-    Promise.resolve(route.handler(req, res)).catch((err: unknown) => {
-      this.logger.warn({ err, handler: route.name }, 'HTTP handler failed')
-      if (!res.headersSent) sendJson(res, 503, { ok: false, error: `${route.name} failed` })
-      else res.destroy()
-    })
+    const served = this.handlers.serve(path, method, req, res, (err, handler) => { this.logger.warn({ err, handler }, 'HTTP handler failed') })
+    if (!served) this.rejected('not_found')
   }
 
   private async onRpcPost (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -336,26 +324,11 @@ export class RpcServer implements Startable {
         'host not allowed: start the node with this host name in its RPC vhosts (--rpc-vhosts)', 'invalid_request')
       return
     }
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-    if (contentType !== 'application/json') {
-      this.rejected('content_type')
-      req.resume()
-      this.sendRpcError(res, 415, RpcErrorCode.INVALID_REQUEST,
-        'content-type must be application/json', 'invalid_request')
-      return
-    }
-    const body = await readBody(req, this.maxBodyBytes, this.httpBuffered)
-    if (body === null) return // the client went away mid-body
-    if ('refused' in body) {
-      if (body.refused === 'busy') {
-        this.refuseBusy(res)
-        return
-      }
-      this.rejected('body_too_large')
-      this.sendRpcError(res, 413, RpcErrorCode.LIMIT_EXCEEDED,
-        `request body exceeds the limit of ${this.maxBodyBytes} bytes`, 'limit_exceeded')
-      return
-    }
+    // credentials before the body: its bytes are held against the client's share of the byte budget
+    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
+    const client = clientOf(grant, req)
+    const body = await this.bodies.read(req, res, client)
+    if (body === null) return // refused (and answered), or the client went away mid-body
     const controller = new AbortController()
     // calls in flight are aborted by stop() through this set (an event listener per call on the shutdown signal
     // cost more than the call's own bookkeeping)
@@ -366,54 +339,17 @@ export class RpcServer implements Startable {
       // measurable cost when paid on every answered request
       if (!res.writableFinished) controller.abort()
     })
-    const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
     let retryAfterMs = 0
     const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
-    const response = await this.dispatcher.handle(body.text, ctx)
+    const response = await this.dispatcher.handle(body, ctx)
     // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
     // make the node work much beyond its limit, so the operator's calls are not queued behind a flood
     const headers: Record<string, string> = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : {}
-    if (retryAfterMs > 0 && !await this.access.holdRefusal(clientOf(grant, req), controller.signal)) headers.Connection = 'close'
+    if (retryAfterMs > 0 && !await this.access.holdRefusal(client, controller.signal)) headers.Connection = 'close'
     if (res.destroyed) return
     // a refused message answers 429 with Retry-After (seconds, rounded up), and the JSON-RPC errors in the body
     const status = retryAfterMs > 0 ? 429 : response === null ? 204 : 200
-    if (response === null) {
-      res.writeHead(status, headers)
-      res.end()
-      return
-    }
-    // the answer's bytes are held until its client has taken them (the response's close), for about
-    // responseTimeoutMs at most: a client that never reads cannot pin them
-    const bytes = Buffer.byteLength(response)
-    if (!this.httpBuffered.take(bytes)) {
-      this.refuseBusy(res)
-      return
-    }
-    this.unreadAnswers.set(res, Date.now())
-    res.once('close', () => {
-      this.httpBuffered.release(bytes)
-      this.unreadAnswers.delete(res)
-    })
-    await sendJsonText(req, res, status, response, headers, this.gzipMinBytes)
-  }
-
-  /** Disconnects the clients that have not taken their answer within responseTimeoutMs (geth's WriteTimeout). */
-  private closeUnreadAnswers (): void {
-    const writtenBefore = Date.now() - this.responseTimeoutMs
-    // a Map iterates in insertion order: the oldest answers come first
-    for (const [res, writtenAtMs] of this.unreadAnswers) {
-      if (writtenAtMs > writtenBefore) break
-      this.unreadAnswers.delete(res)
-      res.destroy()
-    }
-  }
-
-  /** 503 with -32005: the bytes held for HTTP clients are at their bound (bodies being read, answers not taken). */
-  private refuseBusy (res: ServerResponse): void {
-    this.rejected('busy')
-    res.setHeader('Retry-After', '1')
-    this.sendRpcError(res, 503, RpcErrorCode.LIMIT_EXCEEDED,
-      `the node is holding its limit of ${this.httpBuffered.maxBytes} bytes for HTTP clients (bodies being read, answers not yet taken); retry shortly`, 'limit_exceeded')
+    await this.bodies.answer(req, res, status, response, headers, client)
   }
 
   /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */
@@ -447,9 +383,7 @@ export class RpcServer implements Startable {
 
   private sendRpcError (res: ServerResponse, status: number, code: (typeof RpcErrorCode)[keyof typeof RpcErrorCode],
     message: string, outcome: 'invalid_request' | 'limit_exceeded' | 'internal_error'): void {
-    const body = this.dispatcher.refuse(code, message, outcome)
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' })
-    res.end(body)
+    writeRpcError(res, status, this.dispatcher.refuse(code, message, outcome))
   }
 
   private rejected (reason: string): void {

@@ -1,6 +1,9 @@
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { VERSION } from '../core/version.ts'
 import type { WebhookMetrics } from './metrics.ts'
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.ts'
+import { guardedLookup, privateAddressTarget } from './target.ts'
 import type { HookRecord, QueuedDelivery } from './types.ts'
 
 /** One attempt's result; `aborted` when the service stopped or the hook was removed mid-attempt. */
@@ -14,51 +17,71 @@ export interface AttemptOptions {
   /** Stop or remove: the attempt is abandoned and does not count. */
   signal: AbortSignal
   metrics: WebhookMetrics
+  /** Deliver to loopback, private and link-local addresses too (src/webhooks/target.ts). @default false */
+  allowPrivateTargets?: boolean
 }
 
 /**
  * POSTs one delivery, signed now (the timestamp is the attempt's, so a receiver's replay window holds for
- * retries too). 2xx is delivered; any other status, a redirect, a timeout or a network error is a failure.
+ * retries too). 2xx is delivered; any other status, a redirect, a timeout, a network error or a host that is (or
+ * resolves to) a private address the node may not reach is a failure.
  */
 export async function attemptDelivery (hook: HookRecord, delivery: QueuedDelivery, options: AttemptOptions): Promise<AttemptResult | 'aborted'> {
   const timestamp = Math.floor(Date.now() / 1000)
   const timer = options.metrics.attemptSeconds.startTimer()
+  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
   try {
-    const response = await fetch(hook.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': `harmonyd/${VERSION}`,
-        [SIGNATURE_HEADER]: signWebhook(hook.secret, timestamp, delivery.body),
-        [DELIVERY_HEADER]: delivery.id,
-        [EVENT_HEADER]: delivery.kind
-      },
-      body: delivery.body,
-      // a redirect could move a signed body to a host the operator did not name
-      redirect: 'manual',
-      signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
-    })
-    // the body is not read: free the connection
-    await response.body?.cancel().catch(() => {})
-    const ok = response.status >= 200 && response.status < 300
-    return { ok, httpStatus: response.status, error: ok ? null : `HTTP ${response.status}` }
+    const url = new URL(hook.url)
+    const guard = options.allowPrivateTargets === true ? undefined : privateAddressTarget(url)
+    if (guard !== undefined) throw guard
+    const status = await post(url, {
+      'content-type': 'application/json',
+      'user-agent': `harmonyd/${VERSION}`,
+      [SIGNATURE_HEADER]: signWebhook(hook.secret, timestamp, delivery.body),
+      [DELIVERY_HEADER]: delivery.id,
+      [EVENT_HEADER]: delivery.kind
+    }, delivery.body, signal, options.allowPrivateTargets !== true)
+    const ok = status >= 200 && status < 300
+    return { ok, httpStatus: status, error: ok ? null : `HTTP ${status}` }
   } catch (err) {
     if (options.signal.aborted) return 'aborted'
-    return { ok: false, httpStatus: null, error: describe(err) }
+    return { ok: false, httpStatus: null, error: signal.aborted ? 'timeout' : describe(err) }
   } finally {
     timer()
   }
 }
 
+/**
+ * POSTs `body` and resolves with the answer's status once its head arrives (the answer's body is read and dropped,
+ * within the same signal). A redirect is not followed: it could move a signed body to a host the operator did not
+ * name. `guarded`: the host name is resolved through guardedLookup, so the connection never reaches a private address.
+ */
+async function post (url: URL, headers: Record<string, string>, body: string, signal: AbortSignal, guarded: boolean): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const req = request(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      signal,
+      ...(guarded ? { lookup: guardedLookup } : {})
+    }, (res) => {
+      res.on('error', () => {})
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
 function describe (err: unknown): string {
-  const e = err as { name?: string, message?: string }
-  if (e.name === 'TimeoutError') return 'timeout'
-  // fetch wraps the socket error (ECONNREFUSED, ENOTFOUND...) in its cause, sometimes in an AggregateError
-  let cause: unknown = (err as { cause?: unknown }).cause
-  for (let depth = 0; depth < 3 && cause !== undefined && cause !== null; depth++) {
+  // a socket error (ECONNREFUSED, ENOTFOUND...), or the refusal of a private target, carries its code; fetch-style
+  // errors wrap it in their cause, sometimes in an AggregateError
+  let cause: unknown = err
+  for (let depth = 0; depth < 4 && cause !== undefined && cause !== null; depth++) {
     const c = cause as { code?: unknown, errors?: unknown[], cause?: unknown }
     if (typeof c.code === 'string') return c.code.slice(0, MAX_ERROR_CHARS)
     cause = c.errors?.[0] ?? c.cause
   }
-  return (e.message ?? 'network error').slice(0, MAX_ERROR_CHARS)
+  return ((err as { message?: string }).message ?? 'network error').slice(0, MAX_ERROR_CHARS)
 }

@@ -11,6 +11,7 @@ import {
   type PendingEvent
 } from './hooks.ts'
 import { ledgerAccounts, ledgerEvents } from './ledger-events.ts'
+import { checkTarget } from './target.ts'
 import { decodeOutboxRecord, eventRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
@@ -41,6 +42,7 @@ export class WebhookService implements Startable, WebhookPublisher {
   private readonly requestTimeoutMs: number
   private readonly maxPayloadBytes: number
   private readonly maxPendingPublishes: number
+  private readonly allowPrivateTargets: boolean
   private running = false
   private pendingPublishes = 0
   /** Who takes ledger events: every account, some accounts, or nobody (then decisions write no outbox record). */
@@ -63,6 +65,7 @@ export class WebhookService implements Startable, WebhookPublisher {
     this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000
     this.maxPayloadBytes = init.maxPayloadBytes ?? 65_536
     this.maxPendingPublishes = init.maxPendingPublishes ?? 10_000
+    this.allowPrivateTargets = init.allowPrivateTargets ?? false
   }
 
   async start (): Promise<void> {
@@ -101,6 +104,7 @@ export class WebhookService implements Startable, WebhookPublisher {
     const events = [...new Set(options.events)].filter((e) => (WEBHOOK_EVENT_KINDS as readonly string[]).includes(e))
     if (events.length === 0) throw new WebhookError('WEBHOOK_URL_INVALID', `name at least one event kind of ${WEBHOOK_EVENT_KINDS.join(', ')}`)
     const accounts = [...new Set((options.accounts ?? []).map(normalizeAccount))]
+    if (!this.allowPrivateTargets) await checkTarget(new URL(url))
     return await this.exclusive(async () => {
       this.requireRunning()
       if (this.hooks.size >= this.maxHooks) {
@@ -293,7 +297,7 @@ export class WebhookService implements Startable, WebhookPublisher {
       if (waitMs > 0) { await this.idle(state, waitMs); continue }
       const controller = new AbortController()
       state.inFlight = controller
-      const result = await attemptDelivery(state.hook, head, { timeoutMs: this.requestTimeoutMs, signal: controller.signal, metrics: this.metrics })
+      const result = await attemptDelivery(state.hook, head, { timeoutMs: this.requestTimeoutMs, signal: controller.signal, metrics: this.metrics, allowPrivateTargets: this.allowPrivateTargets })
       state.inFlight = undefined
       // stopped or removed mid-attempt: the attempt does not count; the stored delivery is tried again after a restart
       if (result === 'aborted') continue

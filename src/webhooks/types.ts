@@ -11,8 +11,11 @@ import type { BinaryDb } from '../core/storage.ts'
 export const WEBHOOK_EVENT_KINDS = ['tx', 'payment', 'task'] as const
 export type WebhookEventKind = (typeof WEBHOOK_EVENT_KINDS)[number]
 
-/** Bounded codes of the webhook service's refusals (the API maps them to JSON-RPC codes). */
-export type WebhookErrorCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_ACCOUNT_INVALID' | 'WEBHOOK_LIMIT' | 'WEBHOOK_NOT_RUNNING'
+/**
+ * Bounded codes of the webhook service's refusals (the API maps them to JSON-RPC codes). WEBHOOK_TARGET_PRIVATE: the
+ * URL's host is, or resolves to, a loopback, private or link-local address and the node does not allow those.
+ */
+export type WebhookErrorCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_ACCOUNT_INVALID' | 'WEBHOOK_TARGET_PRIVATE' | 'WEBHOOK_LIMIT' | 'WEBHOOK_NOT_RUNNING'
 
 export class WebhookError extends HarmonyError<WebhookErrorCode> {
   constructor (code: WebhookErrorCode, message: string, meta: Record<string, unknown> = {}) {
@@ -119,6 +122,13 @@ export interface WebhookServiceInit {
   maxPayloadBytes?: number
   /** Events accepted by `publish` but not yet persisted; past it new events are dropped. @default 10000 */
   maxPendingPublishes?: number
+  /**
+   * Accept and deliver to hosts that are, or resolve to, loopback, private or link-local addresses. Off, such a URL
+   * is refused at registration (WEBHOOK_TARGET_PRIVATE) and a delivery whose host resolves to one fails, so that
+   * admin credentials cannot make the node POST into its own network. The node sets it from allow-private-webhooks.
+   * @default false
+   */
+  allowPrivateTargets?: boolean
 }
 
 export interface WebhookServiceComponents {

@@ -88,7 +88,7 @@ test.serial('kill -9 right after decisions commit and at random moments: every w
   const db = await openDatabase(dbPath)
   t.teardown(async () => { if (db.status === 'open') await db.close() })
   t.true(await outboxSize(db) > 0, 'the last kill left records in the outbox')
-  const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
+  const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true })
   const libp2p = await createDagLibp2p()
   const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, txDecisionRecords: (tx, d) => webhooks.txDecisionRecords(tx, d) })
   drainLedgerEvents(dag, webhooks)

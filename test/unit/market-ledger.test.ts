@@ -110,7 +110,7 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
     const { ledger, user } = f
     const taskId = await finalAnnounce(ledger, user)
     const requester = addressFromPublicKey(user.publicKey)
-    const first = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
+    const first = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true })
     await first.start()
     await first.add({ url: receiver.url, events: ['task'], accounts: [requester] })
     // the node's wiring (node.ts), except that nothing drains the outbox: as if killed right after the commit
@@ -141,7 +141,7 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
     t.is(applied, 0)
     await again.stop()
     // a restart drains what the crash left: one signed task delivery, and an empty outbox
-    const second = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200 })
+    const second = new WebhookService({ db: f.db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true })
     await second.start()
     await receiver.until((r) => r.length >= 1)
     const body = JSON.parse(receiver.received[0].body) as { kind: string, data: { taskId: string, phase: string } }

@@ -26,6 +26,14 @@ test('the devnet preset allows private addresses unless a setting says otherwise
   t.false((await resolveConfig({}))['allow-private-addrs'])
 })
 
+test('webhooks may target private addresses on a devnet, elsewhere only when a setting says so', async (t) => {
+  t.false((await resolveConfig({}))['allow-private-webhooks'])
+  t.true((await resolveConfig({ flags: { network: 'devnet' } }))['allow-private-webhooks'])
+  t.false((await resolveConfig({ flags: { network: 'devnet' }, env: { HARMONY_ALLOW_PRIVATE_WEBHOOKS: 'false' } }))['allow-private-webhooks'])
+  t.true((await resolveConfig({ env: { HARMONY_ALLOW_PRIVATE_WEBHOOKS: 'true' } }))['allow-private-webhooks'])
+  t.true((await resolveConfig({ flags: { network: 'devnet', 'allow-private-addrs': false } }))['allow-private-webhooks'], 'each setting on its own')
+})
+
 test('bad settings are refused with the key and what was expected', (t) => {
   const port = t.throws(() => parseConfigText('rpc-port: 70000\n', 'c.yaml'), { instanceOf: ConfigError })
   t.regex(port.message, /'rpc-port' must be an integer port from 0 to 65535, got 70000/)

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import test from 'ava'
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
@@ -49,9 +50,12 @@ async function bufferedUntil (metrics: Registry, ok: (bytes: number) => boolean)
   while (!ok(await bufferedBytes(metrics))) await new Promise((resolve) => setImmediate(resolve))
 }
 
-/** A raw HTTP/1.1 client on `url`'s port that writes `head` and then whatever the test sends. */
-async function rawClient (url: string, head: string): Promise<Socket> {
-  const socket = connect(Number(new URL(url).port), '127.0.0.1')
+/**
+ * A raw HTTP/1.1 client on `url`'s port that writes `head` and then whatever the test sends; from `localAddress`
+ * (another loopback address is another client to the node).
+ */
+async function rawClient (url: string, head: string, localAddress = '127.0.0.1'): Promise<Socket> {
+  const socket = connect({ port: Number(new URL(url).port), host: '127.0.0.1', localAddress })
   socket.on('error', () => {})
   await once(socket, 'connect')
   socket.write(head)
@@ -89,8 +93,38 @@ test.serial('WebSocket: an answer larger than the send queue is refused with -32
   await closed
 })
 
+/** harmony_rpc_requests_total as `method/outcome` -> count, the zero counts left out. */
+async function callCounts (metrics: Registry): Promise<Record<string, number>> {
+  const counter = metrics.getSingleMetric('harmony_rpc_requests_total')
+  if (counter === undefined) throw new Error('the server exports no harmony_rpc_requests_total')
+  const out: Record<string, number> = {}
+  for (const { labels, value } of (await counter.get()).values) if (value > 0) out[`${String(labels.method)}/${String(labels.outcome)}`] = value
+  return out
+}
+
+test.serial('WebSocket: a call whose answer is refused as larger than the send queue is counted once, as limit_exceeded', async (t) => {
+  const { server, wsUrl, metrics } = await startFixture({ maxWsBufferedBytes: 64 * 1024 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+  const peer = await WsPeer.open(wsUrl)
+  t.teardown(async () => { await peer.close() })
+
+  t.is((await replyOrClose(peer, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'test_big', params: [100 * 1024] }))).closeCode, undefined)
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 1 })
+  // a batch: each answered call once as limit_exceeded; the notification, which had no answer to refuse, as what it did
+  await replyOrClose(peer, JSON.stringify([
+    { jsonrpc: '2.0', id: 1, method: 'test_big', params: [40 * 1024] },
+    { jsonrpc: '2.0', method: 'test_big', params: [1] },
+    { jsonrpc: '2.0', id: 2, method: 'test_big', params: [40 * 1024] }
+  ]))
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 3, 'test_big/ok': 1 })
+  // an answer that fits counts as ok
+  await peer.call('test_big', [10])
+  t.deepEqual(await callCounts(metrics), { 'test_big/limit_exceeded': 3, 'test_big/ok': 2 })
+})
+
 test.serial('HTTP: bodies being read are bounded over all clients; past the bound a request gets 503 and -32005', async (t) => {
-  const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024, maxHttpBufferedBytes: 96 * 1024 })
+  // one client may hold the whole budget here: this is the bound over all of them
+  const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024, maxHttpBufferedBytes: 96 * 1024, maxHttpBufferedBytesPerClient: 96 * 1024 })
   t.teardown(async () => { await server.stop() })
 
   // a client that sends most of a 60 KB body and then nothing more (slowloris)
@@ -131,7 +165,7 @@ async function stalledReader (url: string): Promise<Socket> {
 const BIG_CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_big', params: [32 << 20] })
 
 test.serial('HTTP: answers their clients have not taken are bounded over all clients; past the bound a request gets 503 and -32005', async (t) => {
-  const { server, url, metrics } = await startFixture({ maxHttpBufferedBytes: 48 << 20 }, bigRegistry())
+  const { server, url, metrics } = await startFixture({ maxHttpBufferedBytes: 48 << 20, maxHttpBufferedBytesPerClient: 48 << 20 }, bigRegistry())
   t.teardown(async () => { await server.stop() })
 
   const stalled = await stalledReader(url)
@@ -162,4 +196,55 @@ test.serial('HTTP: a client that does not take its answer within the response ti
   stalled.resume()
   await closed
   t.true(received < 32 << 20, 'the answer was cut short')
+})
+
+test.serial('HTTP: a compressed request body is refused with 415 and -32600, whatever it would inflate to; a plain one is answered', async (t) => {
+  const { server, url, metrics } = await startFixture({ maxBodyBytes: 64 * 1024 })
+  t.teardown(async () => { await server.stop() })
+  const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_echo', params: ['ok'] })
+  // a zip bomb: a few KB of gzip that inflate to 64 times the body limit
+  const bomb = gzipSync(Buffer.concat([Buffer.from(call), Buffer.alloc(64 * 64 * 1024, 0x20)]))
+  t.true(bomb.length < 64 * 1024, 'the compressed body itself is within the limit')
+
+  for (const [encoding, body] of [['gzip', gzipSync(call)], ['gzip', bomb], ['deflate', deflateSync(call)], ['br', brotliCompressSync(call)], ['x-unknown', Buffer.from(call)]] as const) {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body })
+    const reply = await response.json() as { id: unknown, error?: { code: number, message: string } }
+    t.is(response.status, 415, encoding)
+    t.is(response.headers.get('accept-encoding'), 'identity', 'the refusal names the coding accepted (RFC 9110)')
+    t.is(reply.error?.code, -32600)
+    t.regex(reply.error?.message ?? '', /send the body uncompressed/)
+  }
+  const rejected = metrics.getSingleMetric('harmony_rpc_http_rejected_total')
+  const counted = (await rejected?.get())?.values.find((v) => v.labels.reason === 'content_encoding')?.value
+  t.is(counted, 5)
+
+  const identity = await post(url, call, { 'content-encoding': 'identity' })
+  t.deepEqual(identity.json, { jsonrpc: '2.0', id: 1, result: 'ok' }, 'identity is no coding')
+  t.deepEqual((await post(url, call)).json, { jsonrpc: '2.0', id: 1, result: 'ok' })
+})
+
+/** Asks for a 32 MiB answer from `localAddress` and stops reading after its first bytes: the status, and the socket. */
+async function askAndStall (url: string, localAddress: string): Promise<{ status: number, head: string, socket: Socket }> {
+  const socket = await rawClient(url, `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${BIG_CALL.length}\r\n\r\n${BIG_CALL}`, localAddress)
+  const [first] = await once(socket, 'data') as [Buffer]
+  socket.pause()
+  const head = first.toString('latin1', 0, 2048)
+  return { status: Number(head.slice(9, 12)), head, socket }
+}
+
+test.serial('HTTP: one client holds at most its share of the byte budget; past it that client gets 503, the others are still served', async (t) => {
+  const { server, url } = await startFixture({ maxHttpBufferedBytes: 100 << 20, maxHttpBufferedBytesPerClient: 48 << 20 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+
+  // one client (127.0.0.2) asks for three 32 MiB answers and reads none: the first fits its share, the others not
+  const greedy = [await askAndStall(url, '127.0.0.2'), await askAndStall(url, '127.0.0.2'), await askAndStall(url, '127.0.0.2')]
+  t.teardown(() => { for (const { socket } of greedy) socket.destroy() })
+  t.deepEqual(greedy.map((g) => g.status), [200, 503, 503])
+  t.regex(greedy[1].head, /-32005/)
+  t.regex(greedy[1].head, /this client's share of 50331648 bytes/)
+
+  // another client (127.0.0.1) still gets an answer of the same size, beside the one held for the first
+  const answered = await post(url, BIG_CALL)
+  t.is(answered.status, 200)
+  t.is((answered.json as { result: string }).result.length, 32 << 20)
 })

@@ -20,7 +20,8 @@ import { startFixture } from '../helpers/rpc-fixture.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { WebhookReceiver, type ReceivedDelivery } from '../helpers/webhook-receiver.ts'
 
-const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000 }
+// the receivers listen on 127.0.0.1: private targets allowed, as on a devnet (webhooks-targets.test.ts tests the refusal)
+const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000, allowPrivateTargets: true }
 
 interface Body { id: string, hook: string, kind: WebhookEventKind, createdAtMs: number, data: unknown }
 
@@ -189,7 +190,7 @@ test.serial('queues are bounded (oldest dropped, counted); a delivery is given u
 
 test.serial('bad registrations are refused with typed errors; the hook limit holds', async (t) => {
   await using dir = await tempDir()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')), { maxHooks: 1 })
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')), { maxHooks: 1, allowPrivateTargets: true })
   await t.throwsAsync(webhooks.add({ url: 'ftp://127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
   await t.throwsAsync(webhooks.add({ url: 'http://user:pw@127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
   await t.throwsAsync(webhooks.add({ url: 'not a url', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)

@@ -1,0 +1,106 @@
+import test from 'ava'
+import { join } from 'node:path'
+import { registerWebhookRpc } from '../../src/api/webhooks.ts'
+import { silentLogger } from '../../src/core/logger.ts'
+import { openDatabase, type BinaryDb } from '../../src/core/storage.ts'
+import { RpcRegistry } from '../../src/rpc/registry.ts'
+import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import { WebhookService, type WebhookServiceInit } from '../../src/webhooks/index.ts'
+import { tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { startFixture } from '../helpers/rpc-fixture.ts'
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts'
+
+// Admin credentials must not make the node POST into its own network (SSRF): unless private targets are allowed
+// (allow-private-webhooks, on for devnets), a hook's host may not be or resolve to a loopback, private or link-local
+// address, at registration and on every delivery.
+
+const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000 }
+
+async function open (t: { teardown: (fn: () => Promise<void>) => void }, path: string): Promise<BinaryDb> {
+  const db = await openDatabase(path)
+  t.teardown(async () => { if (db.status === 'open') await db.close() })
+  return db
+}
+
+async function service (t: { teardown: (fn: () => Promise<void>) => void }, db: BinaryDb, init: WebhookServiceInit = FAST): Promise<WebhookService> {
+  const webhooks = new WebhookService({ db, logger: silentLogger() }, init)
+  await webhooks.start()
+  t.teardown(async () => { await webhooks.stop() })
+  return webhooks
+}
+
+const PRIVATE_URLS = [
+  'http://127.0.0.1:9/in',
+  'http://localhost:9/in', // a name, resolved: 127.0.0.1 here
+  'http://2130706433/in', // 127.0.0.1 in another spelling
+  'http://0.0.0.0/in',
+  'http://[::1]/in',
+  'http://[::ffff:127.0.0.1]/in',
+  'http://10.1.2.3/in',
+  'http://172.16.5.4/in',
+  'http://192.168.1.1/in',
+  'http://100.64.0.1/in',
+  'http://169.254.169.254/latest/meta-data', // the cloud metadata service
+  'https://[fe80::1]/in',
+  'https://[fd12:3456::1]/in'
+]
+
+test.serial('webhook_add refuses a loopback, private or link-local host by default, by address or by name; allowed, it accepts them', async (t) => {
+  await using dir = await tempDir()
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  for (const url of PRIVATE_URLS) {
+    const error = await t.throwsAsync(webhooks.add({ url, events: ['tx'] }), { code: 'WEBHOOK_TARGET_PRIVATE' } as never, url)
+    t.regex(error?.message ?? '', /allow-private-webhooks/)
+  }
+  t.deepEqual(webhooks.list(), [], 'nothing was registered')
+  // public addresses are accepted (nothing is sent: no event is published)
+  await webhooks.add({ url: 'http://93.184.216.34/hook', events: ['tx'] })
+  await webhooks.add({ url: 'https://[2606:4700:4700::1111]/hook', events: ['tx'] })
+  t.is(webhooks.list().length, 2)
+
+  const allowing = await service(t, await open(t, join(dir.path, 'db-allowing')), { ...FAST, allowPrivateTargets: true })
+  for (const url of PRIVATE_URLS) await allowing.add({ url, events: ['tx'] })
+  t.is(allowing.list().length, PRIVATE_URLS.length)
+})
+
+test.serial('over JSON-RPC a private target is -32000 with data.reason WEBHOOK_TARGET_PRIVATE', async (t) => {
+  await using dir = await tempDir()
+  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  const registry = new RpcRegistry()
+  registerWebhookRpc(registry, webhooks)
+  const { server, url } = await startFixture({}, registry)
+  t.teardown(async () => { await server.stop() })
+  const client = new HarmonyClient({ url })
+  t.teardown(async () => { await client.close() })
+
+  const refused = await t.throwsAsync(client.call('webhook_add', { url: 'http://169.254.169.254/latest/meta-data', events: ['tx'] }), { instanceOf: RpcClientError })
+  t.is(refused?.code, -32000)
+  t.like(refused?.data, { reason: 'WEBHOOK_TARGET_PRIVATE' })
+  t.deepEqual(await client.call('webhook_list'), [])
+})
+
+test.serial('a delivery is checked on the address its connection resolves: hooks registered while private targets were allowed are not delivered once they are not', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  const port = new URL(receiver.url).port
+  const db = await open(t, join(dir.path, 'db'))
+
+  // registered on a node that allowed them (as a devnet does), by address and by name
+  const before = new WebhookService({ db, logger: silentLogger() }, { ...FAST, allowPrivateTargets: true })
+  await before.start()
+  const byAddress = await before.add({ url: receiver.url, events: ['task'] })
+  const byName = await before.add({ url: `http://localhost:${port}/hook`, events: ['task'] })
+  await before.stop()
+
+  // the same hooks on a node that does not allow them: each attempt fails before any connection is made
+  const after = await service(t, db)
+  after.publish('task', { task: 'x' })
+  const hooks = await waitFor('both hooks\' first attempts', async () => {
+    const list = after.list()
+    return list.every((h) => h.last !== null) ? list : undefined
+  })
+  t.deepEqual(hooks.map((h) => h.id).sort(), [byAddress.hook.id, byName.hook.id].sort())
+  for (const hook of hooks) t.like(hook.last, { outcome: 'retrying', httpStatus: null, error: 'WEBHOOK_TARGET_PRIVATE' })
+  t.is(receiver.received.length, 0, 'the receiver on 127.0.0.1 got nothing')
+})
