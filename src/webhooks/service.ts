@@ -11,7 +11,7 @@ import {
   type PendingEvent
 } from './hooks.ts'
 import { ledgerAccounts, ledgerEvents } from './ledger-events.ts'
-import { checkTarget } from './target.ts'
+import { checkTarget, privateAddressTarget } from './target.ts'
 import { decodeOutboxRecord, eventRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
@@ -72,6 +72,9 @@ export class WebhookService implements Startable, WebhookPublisher {
     if (this.running) return
     for (const stored of await this.store.loadAll()) {
       this.hooks.set(stored.hook.id, { ...stored, removed: false })
+      // a hook registered before the private-target check (or with the setting on then) fails each delivery now
+      const refusal = this.allowPrivateTargets ? undefined : privateAddressTarget(new URL(stored.hook.url))
+      if (refusal !== undefined) this.logger.warn({ hook: stored.hook.id, host: refusal.meta.host }, `webhook ${stored.hook.id}'s deliveries will fail: ${refusal.message}; remove it or turn the setting on`)
     }
     this.running = true
     for (const state of this.hooks.values()) this.startWorker(state)

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { registerWebhookRpc } from '../../src/api/webhooks.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { openDatabase, type BinaryDb } from '../../src/core/storage.ts'
@@ -93,8 +94,15 @@ test.serial('a delivery is checked on the address its connection resolves: hooks
   const byName = await before.add({ url: `http://localhost:${port}/hook`, events: ['task'] })
   await before.stop()
 
-  // the same hooks on a node that does not allow them: each attempt fails before any connection is made
-  const after = await service(t, db)
+  // the same hooks on a node that does not allow them: the start warns of the one by address (a name is resolved
+  // when it connects), and each attempt fails before any connection is made
+  const warnings: string[] = []
+  const after = new WebhookService({ db, logger: pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line) } }) }, FAST)
+  await after.start()
+  t.teardown(async () => { await after.stop() })
+  t.is(warnings.length, 1, warnings.join(''))
+  t.like(JSON.parse(warnings[0]) as object, { hook: byAddress.hook.id, host: '127.0.0.1' })
+  t.regex(warnings[0], /deliveries will fail/)
   after.publish('task', { task: 'x' })
   const hooks = await waitFor('both hooks\' first attempts', async () => {
     const list = after.list()
