@@ -1,33 +1,24 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { registerWebhookRpc } from '../../src/api/webhooks.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { openDatabase, type BinaryDb } from '../../src/core/storage.ts'
-import { RpcRegistry } from '../../src/rpc/registry.ts'
-import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import type { BinaryDb } from '../../src/core/storage.ts'
+import { RpcClientError } from '../../src/sdk/index.ts'
 import { WebhookService, type WebhookServiceInit } from '../../src/webhooks/index.ts'
 import { tempDir, waitFor } from '../helpers/harmonyd.ts'
-import { startFixture } from '../helpers/rpc-fixture.ts'
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts'
+import { FAST_RETRIES, openDb, startedService, webhookRpcClient } from '../helpers/webhooks-fixture.ts'
 
 // Admin credentials must not make the node POST into its own network (SSRF): unless private targets are allowed
 // (allow-private-webhooks, on for devnets), a hook's host may not be or resolve to a loopback, private or link-local
 // address, at registration and on every delivery.
 
-const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000 }
+const FAST: WebhookServiceInit = FAST_RETRIES
 
-async function open (t: { teardown: (fn: () => Promise<void>) => void }, path: string): Promise<BinaryDb> {
-  const db = await openDatabase(path)
-  t.teardown(async () => { if (db.status === 'open') await db.close() })
-  return db
-}
+async function open (t: ExecutionContext, path: string): Promise<BinaryDb> { return await openDb(t, path) }
 
-async function service (t: { teardown: (fn: () => Promise<void>) => void }, db: BinaryDb, init: WebhookServiceInit = FAST): Promise<WebhookService> {
-  const webhooks = new WebhookService({ db, logger: silentLogger() }, init)
-  await webhooks.start()
-  t.teardown(async () => { await webhooks.stop() })
-  return webhooks
+async function service (t: ExecutionContext, db: BinaryDb, init: WebhookServiceInit = FAST): Promise<WebhookService> {
+  return await startedService(t, db, init)
 }
 
 const PRIVATE_URLS = [
@@ -67,12 +58,7 @@ test.serial('webhook_add refuses a loopback, private or link-local host by defau
 test.serial('over JSON-RPC a private target is -32000 with data.reason WEBHOOK_TARGET_PRIVATE', async (t) => {
   await using dir = await tempDir()
   const webhooks = await service(t, await open(t, join(dir.path, 'db')))
-  const registry = new RpcRegistry()
-  registerWebhookRpc(registry, webhooks)
-  const { server, url } = await startFixture({}, registry)
-  t.teardown(async () => { await server.stop() })
-  const client = new HarmonyClient({ url })
-  t.teardown(async () => { await client.close() })
+  const client = await webhookRpcClient(t, webhooks)
 
   const refused = await t.throwsAsync(client.call('webhook_add', { url: 'http://169.254.169.254/latest/meta-data', events: ['tx'] }), { instanceOf: RpcClientError })
   t.is(refused?.code, -32000)

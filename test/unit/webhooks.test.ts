@@ -1,27 +1,25 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { RPC_METHODS, WEBHOOK_EVENT_KIND_NAMES } from '../../src/api/definitions.ts'
-import { registerWebhookRpc } from '../../src/api/webhooks.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
-import { KEY_PREFIXES, keyBytes, openDatabase, sublevel, type BinaryDb } from '../../src/core/storage.ts'
+import { KEY_PREFIXES, keyBytes, sublevel, type BinaryDb } from '../../src/core/storage.ts'
 import type { TxDecision } from '../../src/dag/decisions.ts'
 import { buildTransfer, txInfo, encodeTx } from '../../src/dag/tx.ts'
-import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
+import { RpcClientError } from '../../src/sdk/index.ts'
 import {
   decodeOutboxRecord, eventRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type WebhookEventKind,
   type WebhookServiceInit
 } from '../../src/webhooks/index.ts'
 import { tempDir, waitFor } from '../helpers/harmonyd.ts'
-import { startFixture } from '../helpers/rpc-fixture.ts'
-import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { WebhookReceiver, type ReceivedDelivery } from '../helpers/webhook-receiver.ts'
+import { FAST_RETRIES, openDb, startedService, webhookRpcClient } from '../helpers/webhooks-fixture.ts'
 
 // the receivers listen on 127.0.0.1: private targets allowed, as on a devnet (webhooks-targets.test.ts tests the refusal)
-const FAST: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000, allowPrivateTargets: true }
+const FAST: WebhookServiceInit = { ...FAST_RETRIES, allowPrivateTargets: true }
 
 interface Body { id: string, hook: string, kind: WebhookEventKind, createdAtMs: number, data: unknown }
 
@@ -34,17 +32,10 @@ function signedBy (secret: string, delivery: ReceivedDelivery): boolean {
   return expected === match[2] && Math.abs(Number(match[1]) - Date.now() / 1000) < 300
 }
 
-async function open (t: { teardown: (fn: () => Promise<void>) => void }, path: string): Promise<BinaryDb> {
-  const db = await openDatabase(path)
-  t.teardown(async () => { if (db.status === 'open') await db.close() })
-  return db
-}
+async function open (t: ExecutionContext, path: string): Promise<BinaryDb> { return await openDb(t, path) }
 
-async function service (t: { teardown: (fn: () => Promise<void>) => void }, db: BinaryDb, init: WebhookServiceInit = FAST, registry?: Registry): Promise<WebhookService> {
-  const webhooks = new WebhookService({ db, logger: silentLogger(), registry }, init)
-  await webhooks.start()
-  t.teardown(async () => { await webhooks.stop() })
-  return webhooks
+async function service (t: ExecutionContext, db: BinaryDb, init: WebhookServiceInit = FAST, registry?: Registry): Promise<WebhookService> {
+  return await startedService(t, db, init, registry)
 }
 
 test.serial('a receiver gets signed deliveries in order, each with its id and kind; the account filter holds', async (t) => {
@@ -306,12 +297,7 @@ test('an outbox record round-trips', (t) => {
 test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through the typed SDK', async (t) => {
   await using dir = await tempDir()
   const webhooks = await service(t, await open(t, join(dir.path, 'db')))
-  const registry = new RpcRegistry()
-  registerWebhookRpc(registry, webhooks)
-  const { server, url } = await startFixture({}, registry)
-  t.teardown(async () => { await server.stop() })
-  const client = new HarmonyClient({ url })
-  t.teardown(async () => { await client.close() })
+  const client = await webhookRpcClient(t, webhooks)
 
   const added = await client.call('webhook_add', ['http://127.0.0.1:9/in', ['tx', 'payment'], { label: 'ops' }])
   t.regex(added.secret, /^[0-9a-f]{64}$/)
