@@ -112,3 +112,21 @@ export function isLoopbackHost (host: string): boolean {
   const h = host.toLowerCase()
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
 }
+
+/**
+ * The anonymous client a remote address counts as, for the rate limit and the byte budget's per-client share: an
+ * IPv4 address itself (an IPv4-mapped IPv6 address as its IPv4), an IPv6 address by its /64, since one host is
+ * handed a whole /64 and could otherwise claim a share per address.
+ */
+export function anonymousClient (remoteAddress: string): string {
+  const address = remoteAddress.replace(/%.*$/, '')
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped !== null) return `ip:${mapped[1]}`
+  if (isIP(address) !== 6) return `ip:${address}`
+  const [head, tail = ''] = address.toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
+  // an embedded IPv4 tail (::1.2.3.4) is two groups; only the first four groups are kept anyway
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return `ip:${groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
+}

@@ -4,6 +4,7 @@ import { type ApiKeyStore, looksLikeApiKey } from './api-keys.ts'
 import { checkIat, jwtKey, verifyJwt } from './jwt.ts'
 import type { KeyObject } from 'node:crypto'
 import type { MethodClass } from './method-class.ts'
+import { anonymousClient } from './access.ts'
 
 /** Why a call was refused for its credentials (the `data.reason` of the JSON-RPC error). */
 export type AuthFailure = 'auth_required' | 'scope' | 'token_malformed' | 'token_signature' | 'token_expired' | 'key_unknown' | 'key_revoked'
@@ -54,7 +55,7 @@ export class RpcAuth {
   }
 
   async authenticate (headers: IncomingHttpHeaders, remoteAddress: string): Promise<RpcGrant> {
-    const anonymous: RpcGrant = { client: `ip:${remoteAddress}`, principal: 'anonymous', classes: PUBLIC }
+    const anonymous: RpcGrant = { client: anonymousClient(remoteAddress), principal: 'anonymous', classes: PUBLIC }
     const credential = credentialOf(headers)
     if (credential === undefined) return anonymous
     if (looksLikeApiKey(credential)) {

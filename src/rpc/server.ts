@@ -17,7 +17,7 @@ import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
 import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
-import { RpcAccess, isLoopbackHost, type RpcAccessInit } from './access.ts'
+import { RpcAccess, anonymousClient, isLoopbackHost, type RpcAccessInit } from './access.ts'
 import type { RpcAuth, RpcGrant } from './auth.ts'
 import { HttpBodies, writeRpcError } from './http-body.ts'
 import { CorsPolicy } from './cors.ts'
@@ -100,7 +100,7 @@ export interface RpcServerComponents {
 }
 
 function clientOf (grant: RpcGrant | undefined, req: IncomingMessage): string {
-  return grant?.client ?? `ip:${req.socket.remoteAddress ?? 'unknown'}`
+  return grant?.client ?? anonymousClient(req.socket.remoteAddress ?? 'unknown')
 }
 
 export interface RpcServerAddress {

@@ -190,6 +190,19 @@ test('the rate limit refuses with -32005, retryAfterMs and 429, then recovers; t
   t.is(recovered.result, 'read')
 })
 
+test('an anonymous client is its IPv4 address, or its IPv6 /64: one host cannot claim a rate and a budget share per address', async (t) => {
+  const auth = new RpcAuth({ jwtSecret: randomBytes(32) })
+  const client = async (address: string): Promise<string> => (await auth.authenticate({}, address)).client
+  t.is(await client('2001:db8:1:2::1'), await client('2001:db8:1:2:ffff:1:2:3'), 'two addresses of one /64')
+  t.is(await client('2001:db8:1:2::1'), await client('2001:0db8:0001:0002:0000:0000:0000:0009'), 'spelled in full')
+  t.is(await client('fe80::1%eth0'), await client('fe80::2'), 'a zone index is not part of the address')
+  t.not(await client('2001:db8:1:2::1'), await client('2001:db8:1:3::1'), 'another /64 is another client')
+  t.is(await client('::ffff:10.0.0.1'), await client('10.0.0.1'), 'an IPv4-mapped address is its IPv4')
+  t.not(await client('10.0.0.1'), await client('10.0.0.2'))
+  t.is(await client('::1'), await client('::2'), '::/64')
+  t.not(await client('::1'), await client('127.0.0.1'))
+})
+
 test('token buckets: refill at the rate, cap at the burst, evict the least recently seen beyond the table cap', (t) => {
   let now = 0
   const buckets = new TokenBuckets({ ratePerSecond: 10, burst: 5, maxClients: 3, now: () => now })
