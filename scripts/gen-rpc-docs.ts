@@ -166,7 +166,8 @@ function accessSection (): string[] {
     '  read, answers not yet taken); past that a request gets HTTP 503 with `-32005` and `Retry-After: 1`. One client',
     '  (an API key, the operator\'s JWT, or else the IP address, as for the rate limit) holds at most a quarter of that,',
     '  64 MiB: past it that client\'s requests get the same 503, and the others are still served. Clients without',
-    '  credentials on one address (every local one, on a loopback-only node) share one quarter.',
+    '  credentials on one address (every local one, on a loopback-only node) share one quarter. An answer larger than',
+    '  a client\'s share could never be held: each of its calls gets `-32005` under its id, saying to ask for less.',
     '- **gzip**: responses of 1 KiB or more are gzip-compressed when the request sends `Accept-Encoding: gzip`.',
     '  Request bodies are not decompressed: a request with a `Content-Encoding` other than `identity` gets HTTP 415',
     '  with `-32600` and `Accept-Encoding: identity` (as geth, which reads request bodies as sent).', ''

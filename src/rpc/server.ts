@@ -340,7 +340,9 @@ export class RpcServer implements Startable {
       if (!res.writableFinished) controller.abort()
     })
     let retryAfterMs = 0
-    const ctx: RpcContext = { transport: 'http', signal: controller.signal, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
+    // an answer over a client's share of the byte budget could never be held, however long the client waited: each
+    // call gets -32005 under its id, saying to ask for less, rather than a 503 that says to retry
+    const ctx: RpcContext = { transport: 'http', signal: controller.signal, maxAnswerBytes: this.bodies.budget.maxBytesPerClient, ...this.session(grant, req, (ms) => { retryAfterMs = ms }) }
     const response = await this.dispatcher.handle(body, ctx)
     // a refused message is answered after a hold: a client that ignores Retry-After and calls again at once cannot
     // make the node work much beyond its limit, so the operator's calls are not queued behind a flood

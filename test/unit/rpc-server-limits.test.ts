@@ -248,3 +248,18 @@ test.serial('HTTP: one client holds at most its share of the byte budget; past i
   t.is(answered.status, 200)
   t.is((answered.json as { result: string }).result.length, 32 << 20)
 })
+
+test.serial('HTTP: an answer larger than a client\'s whole share gets -32005 under each call\'s id, saying to ask for less, not a 503 to retry', async (t) => {
+  const { server, url, metrics } = await startFixture({ maxHttpBufferedBytes: 100 << 20, maxHttpBufferedBytesPerClient: 16 << 20 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+  const answer = await post(url, JSON.stringify([{ jsonrpc: '2.0', id: 7, method: 'test_big', params: [10 << 20] }, { jsonrpc: '2.0', id: 8, method: 'test_big', params: [10 << 20] }]))
+  t.is(answer.status, 200)
+  t.is(answer.headers.get('retry-after'), null)
+  const calls = answer.json as Array<{ id: number, error?: { code: number, message: string } }>
+  t.deepEqual(calls.map((c) => [c.id, c.error?.code]), [[7, -32005], [8, -32005]])
+  t.regex(calls[0].error?.message ?? '', /ask for less/)
+  t.regex(await metrics.metrics(), /harmony_rpc_requests_total\{method="test_big",outcome="limit_exceeded"\} 2/)
+  // one of the two fits: answered
+  const one = await post(url, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'test_big', params: [10 << 20] }))
+  t.is((one.json as { result: string }).result.length, 10 << 20)
+})
