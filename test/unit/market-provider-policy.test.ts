@@ -38,6 +38,9 @@ test('a matmul is priced per GFLOP, rounded up, never below the minimum', t => {
   // rounding up: 3 FLOP at 1 per GFLOP is a fraction of a unit, which costs one unit (minimum 0)
   const fine = new PricingPolicy(parseProviderConfig({ pricePerGflop: '1', minPrice: '0' }))
   t.is(fine.price({ flops: 3n, bytes: 0 }), 1n)
+  // free compute still bids 1 base unit: a reveal of price 0 is refused (kinds/bid.ts), so the bid would be lost
+  const free = new PricingPolicy(parseProviderConfig({ pricePerGflop: '0', minPrice: '0' }))
+  t.is(free.price({ flops: 3n, bytes: 0 }), 1n)
 })
 
 test('the provider bids only when it can run the task, the price fits the budget and the escrow holds budget × replicas', t => {

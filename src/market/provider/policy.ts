@@ -95,10 +95,14 @@ export class PricingPolicy {
     this.deny = new Set(config.deny)
   }
 
-  /** The price for `work`: per GFLOP, rounded up, never below the minimum. */
+  /**
+   * The price for `work`: per GFLOP, rounded up, never below the minimum, and never 0 (a reveal of price 0 is refused,
+   * so a provider configured to work for free, `pricePerGflop: 0` and `minPrice: 0`, would lose every bid it made).
+   */
   price (work: TaskWork): bigint {
     const byWork = (this.config.pricePerGflop * work.flops + GFLOP - 1n) / GFLOP
-    return byWork > this.config.minPrice ? byWork : this.config.minPrice
+    const price = byWork > this.config.minPrice ? byWork : this.config.minPrice
+    return price > 0n ? price : 1n
   }
 
   /** Why a new bid cannot be committed now (undefined when it can). */
