@@ -32,6 +32,8 @@ import { genesisLockMatches } from './genesis-lock.ts'
 import { KEY_BRIDGE_EPOCH, StateCuts, type StateProof } from './state-cuts.ts'
 import { HistoryPruner } from './history-pruner.ts'
 import { DepositCredits } from './deposit-credits.ts'
+// a refusal of an epoch close for one of these means someone's close for that slot is already pending or final
+import { TAKEN_CODES } from './deposit-attestations.ts'
 import { epochWithdrawals, feeLeafOf, withdrawalLeafOf } from './withdrawals.ts'
 import { storedWithdrawal } from './withdrawal-cut.ts'
 import type { DepositSink } from '../chain/deposit-watcher.ts'
@@ -45,8 +47,6 @@ const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 const KEY_EPOCH = KEY_BRIDGE_EPOCH
 const PREFIX_UNSETTLED = KEY_PREFIXES.chain.bridgeUnsettled
 const PREFIX_SETTLED = KEY_PREFIXES.chain.bridgeSettled
-/** Retryable refusals of a submission: someone's close for that slot is already pending or final. */
-const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 
 export class DagBridge implements Startable {
   /** Pass to ChainService as `depositSink`. Idempotent on (txHash, logIndex). */

@@ -22,7 +22,10 @@ export interface DepositAttestationsComponents {
   logger: Logger
 }
 
-/** Refusals that mean this attestation (or the credit, deposit-credits.ts) is already pending or final. */
+/**
+ * Refusals that mean this attestation (or the credit, deposit-credits.ts, or an epoch close, dag-bridge.ts) is
+ * already pending or final.
+ */
 export const TAKEN_CODES = new Set(['TX_CONFLICT', 'TX_KNOWN', 'NONCE_TOO_LOW', 'NONCE_GAP'])
 
 export class DepositAttestations {
