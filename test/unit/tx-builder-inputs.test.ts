@@ -12,7 +12,7 @@ import { DagError, isDagError } from '../../src/dag/errors.ts'
 import { buildTransfer, decodeTx, encodeTx, MAX_TX_AMOUNT, MAX_TX_NONCE } from '../../src/dag/tx.ts'
 import { signTransfer } from '../../src/dag/wallet.ts'
 import {
-  buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildProviderRegister, buildTaskAnnounce, buildTaskResult,
+  buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildProviderRegister, buildTaskAnnounce, buildTaskCancel, buildTaskResult,
   MAX_BUDGET, registerMarketKinds, type SignedBy, type TaskAnnouncePayload, type TaskResultPayload
 } from '../../src/market/kinds/index.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -95,4 +95,16 @@ test('market builders refuse a budget, price, bond or field out of range, naming
   t.notThrows(() => buildProviderRegister(by, cpuProvider(MAX_TX_AMOUNT, { memoryMiB: U32 })))
   t.notThrows(() => buildBidReveal(by, { taskId, price: MAX_TX_AMOUNT, salt }))
   t.notThrows(() => result({ round: 15, outputBytes: U32 }))
+})
+
+test('market builders refuse a byte field of the wrong length with a DagError naming the kind, not the encoder\'s RangeError', (t) => {
+  const short = new Uint8Array(31)
+  refuses(t, [
+    ['commit salt of 31 bytes (only hashed, never encoded)', () => buildBidCommit(by, taskId, 5n, short), 'ENCODING_INVALID', 'salt must be 32 bytes, got 31'],
+    ['commit task id of 31 bytes', () => buildBidCommit(by, short, 5n, salt), 'ENCODING_INVALID', 'taskId must be 32 bytes, got 31'],
+    ['batched commit salt of 31 bytes', () => buildBidCommits(by, [{ taskId, price: 5n, salt }, { taskId: salt, price: 5n, salt: short }]), 'ENCODING_INVALID', 'bids[1].salt must be 32 bytes, got 31'],
+    ['reveal salt of 31 bytes', () => buildBidReveal(by, { taskId, price: 5n, salt: short }), 'ENCODING_INVALID', 'bid-reveal: expected 32 bytes, got 31'],
+    ['result output blob of 31 bytes', () => result({ outputBlob: short }), 'ENCODING_INVALID', 'task-result: expected 32 bytes, got 31'],
+    ['cancel task id of 33 bytes', () => buildTaskCancel(by, new Uint8Array(33)), 'ENCODING_INVALID', 'task-cancel: expected 32 bytes, got 33']
+  ])
 })

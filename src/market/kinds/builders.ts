@@ -2,9 +2,12 @@
  * Signed market transactions, built where the key lives (a requester's wallet, a provider agent, a validator):
  * the secret key never travels to a node. Each builder checks its numeric inputs (a DagError naming the field and
  * its range: AMOUNT_INVALID for amounts, ENCODING_INVALID for the others; signTx checks the nonce and fee), encodes,
- * decodes again (so a builder never signs what the ledger would refuse to decode) and signs.
+ * decodes again (so a builder never signs what the ledger would refuse to decode) and signs. A byte field of the wrong
+ * length, or a payload the kind's rules refuse, is an ENCODING_INVALID DagError naming the kind.
  */
 import { addressBytesFromPublicKey } from '../../core/address.ts'
+import { errorMessage } from '../../core/errors.ts'
+import { DagError } from '../../dag/errors.ts'
 import { MAX_TX_AMOUNT, requireTxField, signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { taskIdOf } from '../accounts.ts'
@@ -17,6 +20,17 @@ import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
 const U32_MAX = 0xffff_ffff
 
+/**
+ * A commit's task id and salt are 32 bytes each. Both go into its commitment's hash before anything is encoded, so
+ * the encoder's check comes too late: a salt of another length would only be refused at the reveal.
+ */
+function requireBid32 (prefix: string, taskId: Uint8Array, salt: Uint8Array): void {
+  for (const [field, bytes] of [['taskId', taskId], ['salt', salt]] as const) {
+    const got = bytes instanceof Uint8Array ? bytes.length : typeof bytes
+    if (got !== 32) throw new DagError('ENCODING_INVALID', `${prefix}${field} must be 32 bytes, got ${got}`)
+  }
+}
+
 export interface SignerKeys { publicKey: Uint8Array, secretKey: Uint8Array }
 
 /** Who signs, on which chain, with which nonce and fee (an account's next nonce; fee ≥ the genesis minimum). */
@@ -28,8 +42,15 @@ export interface SignedBy {
 }
 
 function build<P> (kind: TxKind<P>, by: SignedBy, payload: P): Transaction {
-  const bytes = kind.encode(payload)
-  kind.decode(bytes)
+  let bytes: Uint8Array
+  try {
+    bytes = kind.encode(payload)
+    kind.decode(bytes)
+  } catch (err) {
+    // a byte field of the wrong length (the encoder's RangeError) or a payload the kind's rules refuse (CodecError)
+    if (err instanceof DagError) throw err
+    throw new DagError('ENCODING_INVALID', `${kind.name}: ${errorMessage(err)}`)
+  }
   return signTx(by.chainId, { version: TX_VERSION, kind: kind.id, publicKey: by.keys.publicKey, nonce: by.nonce, fee: by.fee, payload: bytes }, by.keys.secretKey)
 }
 
@@ -66,6 +87,7 @@ export function buildTaskCancel (by: SignedBy, taskId: Uint8Array): Transaction 
 /** A sealed bid: keep `price` and `salt` to reveal it (the salt must be 32 random bytes). */
 export function buildBidCommit (by: SignedBy, taskId: Uint8Array, price: bigint, salt: Uint8Array): Transaction {
   requireTxField('price', price, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+  requireBid32('', taskId, salt)
   const provider = addressBytesFromPublicKey(by.keys.publicKey)
   return build(bidCommitKind, by, { taskId, commitment: bidCommitment(taskId, provider, price, salt) })
 }
@@ -77,7 +99,10 @@ export function buildBidReveal (by: SignedBy, payload: BidRevealPayload): Transa
 
 /** Sealed bids for several tasks in one transaction (distinct tasks, 1..MAX_BID_BATCH). */
 export function buildBidCommits (by: SignedBy, bids: ReadonlyArray<{ taskId: Uint8Array, price: bigint, salt: Uint8Array }>): Transaction {
-  bids.forEach((b, i) => { requireTxField(`bids[${i}].price`, b.price, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID') })
+  bids.forEach((b, i) => {
+    requireTxField(`bids[${i}].price`, b.price, 0n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+    requireBid32(`bids[${i}].`, b.taskId, b.salt)
+  })
   const provider = addressBytesFromPublicKey(by.keys.publicKey)
   return build(bidCommitsKind, by, bids.map(b => ({ taskId: b.taskId, commitment: bidCommitment(b.taskId, provider, b.price, b.salt) })))
 }
