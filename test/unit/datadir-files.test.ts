@@ -1,0 +1,27 @@
+/**
+ * Every file a node or the CLI reads from its datadir or a command-line path, handed something that is not the
+ * file: a symlink to /dev/zero (endless), not JSON, not UTF-8. Each reader refuses it with its own typed error naming
+ * the file, after reading at most its bound, or (capability.json, the RPC URL file) ignores it as documented.
+ */
+import test from 'ava'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CAPABILITY_FILE, readCapability } from '../../src/node/capability.ts'
+import { tempDir } from '../helpers/harmonyd.ts'
+
+/** A path in a fresh folder that is a symlink to /dev/zero. */
+async function endless (dir: string, name: string): Promise<string> {
+  const path = join(dir, name)
+  await mkdir(join(path, '..'), { recursive: true })
+  await symlink('/dev/zero', path)
+  return path
+}
+
+test('capability.json that is not JSON, or endless, is ignored rather than thrown as a SyntaxError', async (t) => {
+  await using d = await tempDir()
+  await writeFile(join(d.path, CAPABILITY_FILE), '{"gflops": 12')
+  t.is(await readCapability(d.path), undefined)
+  await using z = await tempDir()
+  await endless(z.path, CAPABILITY_FILE)
+  t.is(await readCapability(z.path), undefined)
+})
