@@ -54,6 +54,8 @@ export type KeystoreErrorCode =
   | 'KEYSTORE_EXISTS'
   | 'KEYSTORE_ALREADY_ENCRYPTED'
   | 'PASSWORD_TOO_SHORT'
+  | 'PASSWORD_FILE_INVALID'
+  | 'PHRASE_FILE_INVALID'
 
 /** A keystore refused, with what the person can do about it in the message. */
 export class KeystoreError extends HarmonyError<KeystoreErrorCode> {
