@@ -1,6 +1,7 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { getAddress } from 'ethers'
 import { z } from 'zod'
+import { readBoundedText } from '../core/bounded-file.ts'
 import { ChainError } from './errors.ts'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').transform((a) => getAddress(a))
@@ -43,7 +44,7 @@ export function parseContractsFile (text: string, source = 'contracts file'): Co
 export async function readContractsFile (path: string): Promise<ContractsFile> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = await readBoundedText(path, MAX_CONTRACTS_FILE_BYTES)
   } catch (err) {
     throw new ChainError('CONTRACTS_FILE_INVALID', `cannot read contracts file ${path}: ${(err as Error).message}`, { path })
   }

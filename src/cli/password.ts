@@ -4,8 +4,10 @@
  * nor from an environment variable holding the password itself (inherited by every child, kept in /proc and CI
  * logs): geth and ethdo made the same choice. Decided in docs/keystore.md.
  */
-import { open } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { read } from 'read'
+import { readBoundedText } from '../core/bounded-file.ts'
+import { errorMessage } from '../core/errors.ts'
 import { KeystoreError } from '../core/keys/keystore.ts'
 
 export interface PasswordArgs {
@@ -22,23 +24,24 @@ export const passwordFileOption = {
   describe: 'file whose first line is the keystore password (never pass a password on the command line) [env HARMONY_PASSWORD_FILE]'
 } as const
 
-/** The first line of a password file (without its line ending); refuses an empty or oversized file. */
+/**
+ * The first line of a password file, without its line ending (LF or CRLF) or a leading byte-order mark; spaces are
+ * part of the password. Refuses (PASSWORD_FILE_INVALID) a missing, empty, oversized or non-UTF-8 file: bytes that
+ * are not UTF-8 would all read as U+FFFD, so different passwords would open the same keystore.
+ */
 export async function readPasswordFile (path: string): Promise<string> {
   let text: string
-  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read password file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`)
-  })
   try {
-    const { size, mode } = await handle.stat()
-    if (size > MAX_PASSWORD_FILE_BYTES) throw new Error(`password file ${path} is ${size} bytes; it should hold one line`)
-    // a password others can read protects nothing: say so, but do not refuse (the operator may know better)
-    if ((mode & 0o077) !== 0) process.stderr.write(`warning: password file ${path} is readable by other users; chmod 600 it\n`)
-    text = await handle.readFile('utf8')
-  } finally {
-    await handle.close()
+    text = await readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
+    throw new KeystoreError('PASSWORD_FILE_INVALID', `cannot read password file ${path}: ${why}; its first line is the password`, { path })
   }
+  // a password others can read protects nothing: say so, but do not refuse (the operator may know better)
+  const { mode } = await stat(path)
+  if ((mode & 0o077) !== 0) process.stderr.write(`warning: password file ${path} is readable by other users; chmod 600 it\n`)
   const line = text.split(/\r?\n/, 1)[0]
-  if (line.length === 0) throw new Error(`password file ${path} is empty; its first line is the password`)
+  if (line.length === 0) throw new KeystoreError('PASSWORD_FILE_INVALID', `password file ${path} is empty; its first line is the password`, { path })
   return line
 }
 

@@ -3,10 +3,11 @@
  * never from argv (src/cli/password.ts); the recovery phrase is printed by `new` once and by `export` on request.
  */
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { readBoundedText } from '../core/bounded-file.ts'
+import { errorMessage } from '../core/errors.ts'
 import type { Argv, CommandModule } from 'yargs'
 import { toHex } from '../core/codec.ts'
-import { changeKeystorePassword, createKeystore, decryptSeed, DEFAULT_SCRYPT, migratePlainWallet, readWalletFile, type KeystoreOptions } from '../core/keys/keystore.ts'
+import { changeKeystorePassword, createKeystore, decryptSeed, DEFAULT_SCRYPT, KeystoreError, migratePlainWallet, readWalletFile, type KeystoreOptions } from '../core/keys/keystore.ts'
 import { KEYS_DIR, LEDGER_KEY_FILE } from '../core/keys/identity.ts'
 import { phraseFromSeed, seedFromPhrase } from '../core/keys/seed-keys.ts'
 import { resolveDatadir } from '../node/datadir.ts'
@@ -62,9 +63,11 @@ const newCommand: CommandModule<WalletArgs, KeystoreArgs> = {
 async function readPhrase (args: ImportArgs): Promise<string> {
   const path = args['phrase-file']
   if (path !== undefined) {
-    const text = await readFile(path, 'utf8')
-    if (text.length > MAX_PHRASE_FILE_BYTES) throw new Error(`phrase file ${path} is too large for 24 words`)
-    return text
+    try {
+      return await readBoundedText(path, MAX_PHRASE_FILE_BYTES)
+    } catch (err) {
+      throw new KeystoreError('PHRASE_FILE_INVALID', `cannot read phrase file ${path}: ${errorMessage(err)}`, { path })
+    }
   }
   const typed = await promptSecret('recovery phrase (24 words): ')
   if (typed === undefined) throw new Error('no terminal to type the recovery phrase on; pass --phrase-file FILE')

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readBoundedText } from '../core/bounded-file.ts'
 import { z } from 'zod'
 import { addressBytesFromPublicKey, addressFromPublicKey, formatAddress, parseAddress } from '../core/address.ts'
 import { fromHex, toHex, Writer } from '../core/codec.ts'
@@ -154,9 +154,12 @@ export function checkConsensusParams (c: ConsensusParams): void {
   if (c.betaRogue < c.betaVirtuous) refuse('betaRogue must be >= betaVirtuous')
 }
 
+// a genesis with a hundred thousand allocations is ~10 MB; a larger file is the wrong file
+const MAX_GENESIS_FILE_BYTES = 32 * 1024 * 1024
+
 export async function loadGenesis (path: string): Promise<Genesis> {
   let text: string
-  try { text = await readFile(path, 'utf8') } catch (e) {
+  try { text = await readBoundedText(path, MAX_GENESIS_FILE_BYTES) } catch (e) {
     throw new DagError('GENESIS_INVALID', `cannot read genesis file ${path}: ${e instanceof Error ? e.message : String(e)}`)
   }
   let json: unknown

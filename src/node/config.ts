@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readBoundedText } from '../core/bounded-file.ts'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -246,11 +246,14 @@ function isConfigKey (key: string): key is ConfigKey {
   return Object.hasOwn(CONFIG_KEYS, key)
 }
 
+// the file `harmonyd init` writes is ~3 KB; a megabyte is a wrong file, not a config
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
 /** Reads and checks the config file; a missing file is an empty config. */
 export async function readConfigFile (path: string): Promise<Partial<NodeConfig>> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = await readBoundedText(path, MAX_CONFIG_FILE_BYTES)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
     throw new ConfigError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${errorMessage(err)}`, { path })

@@ -1,8 +1,9 @@
-import { mkdir, readFile, stat, writeFile, unlink } from 'node:fs/promises'
+import { mkdir, stat, writeFile, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { homedir } from 'node:os'
 import { openDatabase, type BinaryDb } from '../core/storage.ts'
 import { StartupError, errorMessage } from '../core/errors.ts'
+import { readBoundedText } from '../core/bounded-file.ts'
 
 export const DB_DIR = 'db'
 /** The vertex body log's segment files (src/dag/body-log.ts), beside the database that references them. */
@@ -10,6 +11,9 @@ export const BODIES_DIR = 'dag-bodies'
 export const PID_FILE = 'harmonyd.pid'
 /** The running daemon's RPC URL (written once its server listens, removed at stop), for a client given `--datadir`. */
 export const RPC_URL_FILE = join('rpc', 'url')
+// a pid is a line of digits; a URL longer than 256 characters is refused anyway
+const MAX_PID_FILE_BYTES = 64
+const MAX_RPC_URL_FILE_BYTES = 1024
 
 /** `--datadir` > `HARMONY_DATADIR` > `~/.harmony`. */
 export function resolveDatadir (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -27,7 +31,7 @@ export async function isInitialized (datadir: string): Promise<boolean> {
 
 async function readPid (datadir: string): Promise<number | undefined> {
   try {
-    const pid = Number.parseInt(await readFile(join(datadir, PID_FILE), 'utf8'), 10)
+    const pid = Number.parseInt(await readBoundedText(join(datadir, PID_FILE), MAX_PID_FILE_BYTES), 10)
     return Number.isSafeInteger(pid) ? pid : undefined
   } catch {
     return undefined
@@ -77,7 +81,7 @@ export async function removeRpcUrl (datadir: string): Promise<void> {
 export async function runningRpcUrl (datadir: string): Promise<string | undefined> {
   const pid = await readPid(datadir)
   if (pid === undefined || !processAlive(pid)) return undefined
-  const url = await readFile(join(datadir, RPC_URL_FILE), 'utf8').then(s => s.trim(), () => '')
+  const url = await readBoundedText(join(datadir, RPC_URL_FILE), MAX_RPC_URL_FILE_BYTES).then(s => s.trim(), () => '')
   return url.length <= 256 && /^https?:\/\/[^\s/]+\/?$/.test(url) ? url : undefined
 }
 

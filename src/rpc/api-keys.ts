@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
-import { HarmonyError } from '../core/errors.ts'
+import { HarmonyError, errorMessage } from '../core/errors.ts'
+import { readBoundedText } from '../core/bounded-file.ts'
 import { METHOD_CLASSES, type MethodClass } from './method-class.ts'
 
 /**
@@ -167,12 +168,10 @@ export class ApiKeyStore {
   private async readFile (): Promise<StoredEntry[]> {
     let text: string
     try {
-      const s = await stat(this.path)
-      if (s.size > MAX_FILE_BYTES) throw new ApiKeyError('API_KEYS_FILE_INVALID', `${this.path} is larger than ${MAX_FILE_BYTES} bytes`)
-      text = await readFile(this.path, 'utf8')
+      text = await readBoundedText(this.path, MAX_FILE_BYTES)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
+      throw new ApiKeyError('API_KEYS_FILE_INVALID', `cannot read API key file ${this.path}: ${errorMessage(err)}`, { path: this.path })
     }
     let parsed: z.infer<typeof FileShape>
     try {

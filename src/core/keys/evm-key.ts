@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isHexString, Wallet } from 'ethers'
+import { readBoundedText } from '../bounded-file.ts'
 import { KeyFileError } from '../errors.ts'
 import { isSecretFileExists, writeSecretFile } from './secret-file.ts'
 
 /** The EVM key's file inside a node's datadir. */
 export const EVM_KEY_FILE = join('keys', 'evm.key')
+// 0x and 64 hex digits, and a line ending
+const MAX_EVM_KEY_FILE_BYTES = 1024
 
 /**
  * The node's EVM key (secp256k1): signs checkpoints when the node is a registered validator and pays gas for
@@ -32,7 +34,7 @@ export async function loadOrCreateEvmKey (path: string): Promise<Wallet> {
 async function readEvmKey (path: string): Promise<Wallet | undefined> {
   let text: string
   try {
-    text = (await readFile(path, 'utf8')).trim()
+    text = (await readBoundedText(path, MAX_EVM_KEY_FILE_BYTES)).trim()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new KeyFileError('EVM_KEY_INVALID', `cannot read EVM key ${path}: ${(err as Error).message}`, { path })

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -6,6 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { StartupError, errorMessage } from '../errors.ts'
+import { readBoundedFile } from '../bounded-file.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../crypto.ts'
 import { writeSecretFile } from './secret-file.ts'
 import { KeystoreError, decryptSeed, encryptSeed, parseKeystore, serializeKeystore, type KeystoreOptions } from './keystore.ts'
@@ -14,6 +15,8 @@ import { KeystoreError, decryptSeed, encryptSeed, parseKeystore, serializeKeysto
 export const MLDSA65_PUBLIC_KEY_BYTES = ML_DSA65_PUBLIC_KEY_BYTES
 export const MLDSA65_SIGNATURE_BYTES = ML_DSA65_SIGNATURE_BYTES
 const MLDSA_SEED_BYTES = 32
+// a ledger key is a 32-byte seed or a keystore (bounded at 64 KiB there); a p2p key is ~70 bytes of protobuf
+const MAX_KEY_FILE_BYTES = 64 * 1024
 
 export const KEYS_DIR = 'keys'
 export const P2P_KEY_FILE = 'p2p.key'
@@ -48,7 +51,7 @@ export function generateLedgerKey (): LedgerKey {
 
 async function readKeyFile (path: string, what: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path))
+    return new Uint8Array(await readBoundedFile(path, MAX_KEY_FILE_BYTES))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new StartupError('DATADIR_UNINITIALIZED', `${what} ${path} is missing; run 'harmonyd init' first`, { path })

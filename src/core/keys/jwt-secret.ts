@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readBoundedText } from '../bounded-file.ts'
 import { KeyFileError } from '../errors.ts'
 import { isSecretFileExists, writeSecretFile } from './secret-file.ts'
 
 /** The RPC's HS256 secret inside a node's datadir (as geth's `jwtsecret`: 32 bytes of hex). */
 export const JWT_SECRET_FILE = join('rpc', 'jwt.hex')
 const SECRET_BYTES = 32
+// 64 hex digits, maybe 0x, and a line ending
+const MAX_SECRET_FILE_BYTES = 1024
 
 /**
  * The node's JWT secret: written at `harmonyd init` (and at start when missing) to a 0600 file, never replaced.
@@ -32,7 +34,7 @@ export async function loadOrCreateJwtSecret (path: string): Promise<Uint8Array> 
 export async function readJwtSecret (path: string): Promise<Uint8Array | undefined> {
   let text: string
   try {
-    text = (await readFile(path, 'utf8')).trim()
+    text = (await readBoundedText(path, MAX_SECRET_FILE_BYTES)).trim()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new KeyFileError('KEY_FILE_INVALID', `cannot read the RPC JWT secret ${path}: ${(err as Error).message}`, { path })

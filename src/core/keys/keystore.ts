@@ -1,9 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { fromHex, toHex } from '../codec.ts'
 import { sha256 } from '../crypto.ts'
 import { HarmonyError, errorMessage } from '../errors.ts'
+import { readBoundedFile } from '../bounded-file.ts'
 import { isSecretFileExists, replaceSecretFile, writeSecretFile } from './secret-file.ts'
 import { SEED_BYTES, keysFromSeed, phraseFromSeed, type WalletKeys } from './seed-keys.ts'
 
@@ -54,6 +54,8 @@ export type KeystoreErrorCode =
   | 'KEYSTORE_EXISTS'
   | 'KEYSTORE_ALREADY_ENCRYPTED'
   | 'PASSWORD_TOO_SHORT'
+  | 'PASSWORD_FILE_INVALID'
+  | 'PHRASE_FILE_INVALID'
 
 /** A keystore refused, with what the person can do about it in the message. */
 export class KeystoreError extends HarmonyError<KeystoreErrorCode> {
@@ -216,12 +218,11 @@ export type WalletFile =
 export async function readWalletFile (path: string): Promise<WalletFile> {
   let bytes: Buffer
   try {
-    bytes = await readFile(path)
+    bytes = await readBoundedFile(path, MAX_KEYSTORE_FILE_BYTES)
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
     throw new KeystoreError('KEYSTORE_INVALID', missing ? `no wallet file at ${path}; create one with 'harmonyd wallet new' or restore one with 'harmonyd wallet import'` : `cannot read wallet file ${path}: ${errorMessage(err)}`, { path })
   }
-  if (bytes.length > MAX_KEYSTORE_FILE_BYTES) throw new KeystoreError('KEYSTORE_INVALID', `${path} is ${bytes.length} bytes, too large for a wallet file`, { path })
   // a JSON keystore is never 32 bytes long, so the length tells a raw ledger.key seed apart
   if (bytes.length === SEED_BYTES) {
     const seed = new Uint8Array(bytes)

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { addressFromPublicKey } from '../address.ts'
 import { fromHex, toHex } from '../codec.ts'
 import { generateKeyPair, type KeyPair } from '../crypto.ts'
+import { readBoundedText } from '../bounded-file.ts'
 import { KeyFileError } from '../errors.ts'
 import { KEYSTORE_TYPE, KEYSTORE_VERSION } from './keystore.ts'
 import { isSecretFileExists, writeSecretFile } from './secret-file.ts'
@@ -37,10 +37,13 @@ export function walletFromSeed (seed: Uint8Array): WalletKey {
   return { ...kp, address: addressFromPublicKey(kp.publicKey) }
 }
 
+// a plain wallet file is ~200 bytes
+const MAX_WALLET_FILE_BYTES = 64 * 1024
+
 /** Reads a plain (version 1) wallet file; throws KEY_FILE_INVALID saying what is wrong, and how to open a keystore. */
 export async function loadWalletFile (path: string): Promise<WalletKey> {
   let json: unknown
-  try { json = JSON.parse(await readFile(path, 'utf8')) } catch (err) {
+  try { json = JSON.parse(await readBoundedText(path, MAX_WALLET_FILE_BYTES)) } catch (err) {
     throw new KeyFileError('KEY_FILE_INVALID', `cannot read wallet file ${path}: ${err instanceof Error ? err.message : String(err)}`, { path })
   }
   const o = json as { version?: unknown, type?: unknown, seed?: unknown }
