@@ -7,7 +7,7 @@ type AnyCommand = CommandModule<any, any> // eslint-disable-line @typescript-esl
 
 /**
  * Each top-level command's module, loaded only when that command runs: the daemon's import graph (libp2p, the
- * ledger, ethers: ~1,800 modules) cost every `harmonyd wallet address` or `task status` about a second of start-up.
+ * ledger, ethers: ~1,700 modules) cost every `harmonyd wallet address` or `task status` about a second of start-up.
  * `--help`, no command, or a name that is none of these loads them all, so the listing and strict mode's
  * "Unknown argument" stay what yargs makes of the whole set.
  */
