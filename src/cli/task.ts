@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import type { CommandModule } from 'yargs'
 import { canonicalJson } from '../compute/task.ts'
 import { KERNEL_NAMES, type KernelName } from '../compute/types.ts'
+import { MARKET_MAX_INPUT_BYTES, MARKET_MAX_INPUTS } from '../api/market-definitions.ts'
+import { readBoundedFile } from '../core/bounded-file.ts'
 import { toHex } from '../core/codec.ts'
+import { ConfigError, errorMessage } from '../core/errors.ts'
 import { encodeTx } from '../dag/tx.ts'
 import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MODES, type RequiredExecutor, type VerificationMode } from '../market/kinds/index.ts'
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
@@ -84,7 +87,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
     } catch {
       throw new Error(`--params is not JSON: ${args.params}`)
     }
-    const inputs = await Promise.all((args.inputs ?? '').split(',').filter(f => f !== '').map(async f => new Uint8Array(await readFile(f))))
+    const inputs = await readInputs(args.inputs)
     const verification = args.verify as VerificationMode
     const k = agreeingResults(args)
     const key = await walletSigningKey(args)
@@ -228,6 +231,22 @@ const resultCommand: CommandModule<WalletArgs, WalletArgs & { id: string, out: s
       await client.close()
     }
   }
+}
+
+/**
+ * The `--inputs` files, each read within what task_submit takes (MARKET_MAX_INPUT_BYTES; the node checks the count
+ * and the total): a wrong path, a huge file or a device is a usage error naming the file, before the wallet opens.
+ */
+async function readInputs (list: string | undefined): Promise<Uint8Array[]> {
+  const files = (list ?? '').split(',').filter(f => f !== '')
+  if (files.length > MARKET_MAX_INPUTS) throw new ConfigError('CONFIG_INVALID', `--inputs names ${files.length} files; a task takes at most ${MARKET_MAX_INPUTS}`)
+  return await Promise.all(files.map(async f => {
+    try {
+      return new Uint8Array(await readBoundedFile(f, MARKET_MAX_INPUT_BYTES))
+    } catch (err) {
+      throw new ConfigError('CONFIG_INVALID', `--inputs: cannot read ${f}: ${errorMessage(err)}`, { path: f })
+    }
+  }))
 }
 
 export const taskCommand: CommandModule<WalletArgs, WalletArgs> = {

@@ -1,4 +1,6 @@
 /** Usage errors of the real `harmonyd` process: what it prints and its exit code (2: bad usage or configuration). */
+import { truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import test from 'ava'
 import { formatAddress } from '../../src/core/address.ts'
 import { runHarmonyd, tempDir } from '../helpers/harmonyd.ts'
@@ -30,6 +32,13 @@ test('task submit refuses an out-of-range flag by name before it opens the walle
   const window = await runHarmonyd([...submit, '--bid-window', '-5'])
   t.is(window.code, 2, window.stderr)
   t.regex(window.stderr, /^harmonyd: --bid-window must be a whole number of ms, from 1 to 600000, got -5\n$/)
+  // an input over what task_submit takes (a sparse file: nothing is written) is refused by its path, unread
+  const big = join(d.path, 'big.bin')
+  await writeFile(big, '')
+  await truncate(big, 1 << 30)
+  const input = await runHarmonyd([...submit, '--inputs', big])
+  t.is(input.code, 2, input.stderr)
+  t.is(input.stderr, `harmonyd: --inputs: cannot read ${big}: it is larger than 524288 bytes, too large for what it should hold\n`)
 })
 
 test('wallet send and task submit and cancel refuse an amount or fee out of range by name before they open the wallet', async (t) => {
