@@ -38,7 +38,8 @@ export async function readPasswordFile (path: string): Promise<string> {
     throw new KeystoreError('PASSWORD_FILE_INVALID', `cannot read password file ${path}: ${why}; its first line is the password`, { path })
   }
   // a password others can read protects nothing: say so, but do not refuse (the operator may know better)
-  const { mode } = await stat(path)
+  // (a file gone since, or a pipe's path already closed, has no mode to warn about)
+  const mode = (await stat(path).catch(() => undefined))?.mode ?? 0
   if ((mode & 0o077) !== 0) process.stderr.write(`warning: password file ${path} is readable by other users; chmod 600 it\n`)
   const line = text.split(/\r?\n/, 1)[0]
   if (line.length === 0) throw new KeystoreError('PASSWORD_FILE_INVALID', `password file ${path} is empty; its first line is the password`, { path })
