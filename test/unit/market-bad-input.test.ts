@@ -153,3 +153,48 @@ test.serial('a task nobody bids on expires and is refunded in full; a cancelled 
     await net.close()
   }
 })
+
+test.serial('a result final after its task settled is refused TASK_CLOSED: a late winner replaced and slashed cannot change the settled record', async (t) => {
+  const net = await createTestNet({ nodes: 1, accounts: 3, accountBalance: 10n ** 21n })
+  const node = net.nodes[0]
+  const market = await startMarket(node)
+  try {
+    const dag = node.dag
+    const chainId = net.genesis.chainId
+    const [requester, slow, backup] = net.accounts.map(k => new Signer(chainId, k))
+    const submit = async (tx: Parameters<typeof dag.submitTransaction>[0]): Promise<string> => (await dag.submitTransaction(tx)).slice(2)
+    const final = async (id: string): Promise<void> => { await waitFor(async () => (await dag.reader.finalTx(id)) !== undefined, `tx ${id.slice(0, 8)} final`) }
+    const bond = marketRules.MIN_BOND
+    await final(await submit(buildProviderRegister(slow.next(), cpuProvider(bond))))
+    await final(await submit(buildProviderRegister(backup.next(), cpuProvider(bond))))
+    const { tx: announce, taskId } = buildTaskAnnounce(requester.next(), matmulAnnounce({ bidWindowMs: 1500, revealWindowMs: 1500, executionDeadlineMs: 500 }))
+    await final(await submit(announce))
+    const taskHex = toHex(taskId)
+    await waitFor(async () => (await market.reader.task(taskHex)) !== undefined, 'task applied')
+    // the cheaper bid wins round 0 and never answers in time; the other is the replacement of round 1
+    const bids = [{ by: slow, price: 500n, salt: randomBytes(32) }, { by: backup, price: 900n, salt: randomBytes(32) }]
+    for (const b of bids) await final(await submit(buildBidCommit(b.by.next(), taskId, b.price, b.salt)))
+    const opened = await market.reader.task(taskHex)
+    await waitFor(() => Date.now() > (opened?.bidsCloseAtMs ?? 0) + 50, 'bid window closed')
+    for (const b of bids) await final(await submit(buildBidReveal(b.by.next(), { taskId, price: b.price, salt: b.salt })))
+    await waitFor(async () => (await market.reader.task(taskHex))?.awards.some(a => a.round === 1) === true, 'the late winner replaced', 30_000)
+    const result = (round: number, by: Signer): ReturnType<typeof buildTaskResult> =>
+      buildTaskResult(by.next(), { taskId, round, commitment: new Uint8Array(32).fill(round + 1), outputBlob: randomBytes(32), outputBytes: 16, profile: 'cpu-ref-v1' })
+    await final(await submit(result(1, backup)))
+    await waitFor(async () => (await market.reader.task(taskHex))?.settlement !== undefined, 'settled', 30_000)
+    const settled = await market.reader.task(taskHex)
+    t.is(settled?.phase, 'settled')
+    t.true(settled?.slashes.some(s => s.provider === slow.addressText && s.reason === 'late'))
+    // round 0's winner answers now: whether it reaches a vertex (sent before the settle was final, say) or not, the
+    // market refuses it where it applies, and the settled task keeps the results it was decided on
+    const lateResult = result(0, slow)
+    t.like(await market.state.precheck(txInfo(encodeTx(lateResult))), { status: 'refused', code: 'TASK_CLOSED' })
+    const closed = await t.throwsAsync(submit(lateResult))
+    t.like(closed, { code: 'TX_REFUSED', meta: { rule: 'TASK_CLOSED' } })
+    slow.unuse()
+    t.deepEqual((await market.reader.task(taskHex))?.results, settled?.results)
+  } finally {
+    await market.stop()
+    await net.close()
+  }
+})

@@ -144,8 +144,11 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
       const p = taskResultKind.decode(tx.tx.payload)
       const t = await ctx.task(toHex(p.taskId))
       if (t === undefined) return parked('task unknown')
+      // a settled (or refunded) task's results are what its end was decided on: a result final after that end (a late
+      // one, or one sent again after a restart) changes nothing, and is refused, so a task reported ended stays so
+      if (isTerminal(t)) return refused('TASK_CLOSED', 'result for a settled task')
       const round = lastRound(t)
-      if (round === undefined || p.round > round) return isTerminal(t) ? refused('TASK_CLOSED', 'result for a settled task') : parked('award unknown')
+      if (round === undefined || p.round > round) return parked('award unknown')
       const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
       if (assignment === undefined) return refused('RESULT_NOT_AWARDED', 'the signer holds no award of this task and round')
       if (t.results.has(signer)) return refused('RESULT_DUPLICATE', 'one result per provider and task')
