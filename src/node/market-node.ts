@@ -181,6 +181,7 @@ export class MarketNode implements Startable {
           fee: c.dag.ledger.genesis.minFee,
           submit: async (tx) => await c.dag.submitTransaction(tx),
           submitInOrder: c.dag.ledger.isValidator,
+          ...(c.dag.ledger.isValidator ? { txLost: async (txId: string) => await c.dag.getTx(txId) === undefined } : {}),
           keys: c.identity,
           kemPublicKey: kem.publicKey,
           executor: () => c.compute.executor(),

@@ -19,8 +19,8 @@ import {
 } from '../../src/market/kinds/index.ts'
 import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
 import { ProviderAgent } from '../../src/market/provider/agent.ts'
-import type { ProviderAgentInit } from '../../src/market/provider/agent-types.ts'
-import { BidStore } from '../../src/market/provider/bid-store.ts'
+import type { ProviderAgentComponents, ProviderAgentInit } from '../../src/market/provider/agent-types.ts'
+import { type BidRecord, BidStore } from '../../src/market/provider/bid-store.ts'
 import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
 import { parseProviderConfig } from '../../src/market/provider/config.ts'
 import type { ProviderBlobs } from '../../src/market/provider/blobs.ts'
@@ -79,6 +79,16 @@ class Ledger {
 
   of (kind: number): Transaction[] { return this.txs.filter(t => t.kind === kind) }
 
+  /** Whether a transaction with this id (0x or not) was admitted and is still held. */
+  holds (id: string): boolean { return this.txs.some(tx => txInfo(encodeTx(tx)).idHex === id.replace(/^0x/, '')) }
+
+  /** Loses the last transaction admitted, as a validator's mempool does to a kill -9 (its nonce is free again). */
+  loseLast (): Transaction {
+    const tx = this.txs.pop()
+    if (tx === undefined) throw new Error('nothing to lose')
+    return tx
+  }
+
   /** The bid commits submitted, one per task, each with the transaction that carried it (a single one or a batch). */
   commits (): Array<BidCommitPayload & { tx: Transaction }> {
     return this.txs.flatMap(tx => tx.kind === TX_KIND_BID_COMMIT ? [{ ...bidCommitKind.decode(tx.payload), tx }] : tx.kind === TX_KIND_BID_COMMITS ? bidCommitsKind.decode(tx.payload).map(e => ({ ...e, tx })) : [])
@@ -122,14 +132,14 @@ class Vertices extends EventEmitter<{ 'vertex:inserted': [VertexInfo] }> {}
 
 interface Rig { agent: ProviderAgent, market: Market, ledger: Ledger, db: BinaryDb, blobs: ReturnType<typeof memoryBlobs>, vertices: Vertices }
 
-async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger(), init: Partial<ProviderAgentInit> = {}): Promise<Rig> {
+async function rig (dir: string, config: object = {}, market = new Market(), ledger = new Ledger(), init: Partial<ProviderAgentInit> = {}, extra: Partial<ProviderAgentComponents> = {}): Promise<Rig> {
   const db = await openDatabase(dir)
   const blobs = memoryBlobs()
   const vertices = new Vertices()
   ledger.balances.set(toHex(addressBytesFromPublicKey(keys.publicKey)), 10n ** 21n)
   const agent = new ProviderAgent({
     market, ledger, chainId: CHAIN, fee: 1000n, submit: async (tx) => await ledger.submit(tx), keys,
-    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger()
+    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger(), ...extra
   }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100, ...init })
   return { agent, market, ledger, db, blobs, vertices }
 }
@@ -257,6 +267,131 @@ test.serial('a provider restarted between its commit and its reveal still reveal
     // the task settles: the bid record is gone from disk
     market.change({ ...view, phase: 'settled' })
     await waitFor(async () => (await new BidStore(sublevel(second.db, 'market')).all()).length === 0, 'the record to be deleted', 10_000)
+  } finally {
+    await second.agent.stop()
+    await second.db.close()
+  }
+})
+
+// A validator's mempool dies with its process: what the agent had admitted there and that never reached a vertex is
+// unknown to the ledger after a restart (`txLost`), and the agent makes that step again or gives the bid up.
+async function restarted (dir: string, market: Market, ledger: Ledger, lost: boolean): Promise<Rig> {
+  return await rig(dir, {}, market, ledger, {}, lost ? { txLost: async (id) => !ledger.holds(id) } : {})
+}
+
+async function recordOf (r: Rig, taskId: string): Promise<BidRecord | undefined> {
+  return (await new BidStore(sublevel(r.db, 'market')).all()).find(x => x.taskId === taskId)
+}
+
+/** An agent awarded `taskId` answers it and is stopped; then its result is lost. */
+async function answeredThenLost (dir: string, taskId: string, lost: boolean): Promise<{ market: Market, ledger: Ledger, sent: Transaction }> {
+  const market = new Market()
+  const ledger = new Ledger()
+  registered(market)
+  const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+  market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
+  const first = await restarted(dir, market, ledger, lost)
+  try {
+    await first.agent.start()
+    await waitFor(async () => (await recordOf(first, taskId))?.stage === 'answered', 'the result recorded', 10_000)
+  } finally {
+    await first.agent.stop()
+    await first.db.close()
+  }
+  return { market, ledger, sent: ledger.loseLast() }
+}
+
+test.serial('a validator restarted after its result was lost with the mempool runs the award again and sends the same result; one its ledger holds is not sent again', async t => {
+  await using dir = await tempDir()
+  const taskId = 'e1'.repeat(32)
+  const { market, ledger, sent } = await answeredThenLost(dir.path, taskId, true)
+  t.is(sent.kind, TX_KIND_TASK_RESULT)
+  const second = await restarted(dir.path, market, ledger, true)
+  try {
+    await second.agent.start()
+    await waitFor(() => ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result sent again', 10_000)
+    const again = ledger.of(TX_KIND_TASK_RESULT)[0]
+    t.deepEqual(taskResultKind.decode(again.payload), taskResultKind.decode(sent.payload), 'the same result: the run is deterministic')
+    t.is(again.nonce, sent.nonce, 'in the nonce the lost one left free')
+    await waitFor(async () => (await recordOf(second, taskId))?.stage === 'answered', 'the new result recorded', 10_000)
+  } finally {
+    await second.agent.stop()
+    await second.db.close()
+  }
+  // the result is held now: a restart leaves the award answered
+  const third = await restarted(dir.path, market, ledger, true)
+  try {
+    await third.agent.start()
+    const record = await recordOf(third, taskId)
+    t.is(record?.stage, 'answered')
+    t.deepEqual(record?.answeredRounds, [0])
+    t.is(record?.resultTx, `0x${txInfo(encodeTx(ledger.of(TX_KIND_TASK_RESULT)[0])).idHex}`)
+    t.false(third.agent.status().active.some(a => a.taskId === taskId))
+  } finally {
+    await third.agent.stop()
+    await third.db.close()
+  }
+})
+
+test.serial('a validator restarted after its reveal was lost reveals again; after its commit was lost, it gives the bid up', async t => {
+  await using dir = await tempDir()
+  const market = new Market()
+  const ledger = new Ledger()
+  registered(market)
+  const [revealed, committed] = ['e2', 'e3'].map(p => p.repeat(32))
+  for (const id of [revealed, committed]) ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
+  const run = async (taskId: string, until: 'revealed' | 'committed', bidWindowMs: number): Promise<Transaction> => {
+    const r = await restarted(dir.path, market, ledger, true)
+    try {
+      await r.agent.start()
+      market.change(taskView(taskId, { bidsCloseAtMs: Date.now() + bidWindowMs }))
+      await waitFor(async () => (await recordOf(r, taskId))?.stage === until, `the bid ${until}`, 10_000)
+    } finally {
+      await r.agent.stop()
+      await r.db.close()
+    }
+    return ledger.loseLast()
+  }
+
+  const reveal = await run(revealed, 'revealed', 1000)
+  t.is(reveal.kind, TX_KIND_BID_REVEALS)
+  t.is(ledger.reveals().length, 0)
+  const second = await restarted(dir.path, market, ledger, true)
+  try {
+    await second.agent.start()
+    await waitFor(() => ledger.reveals().length === 1, 'the reveal sent again', 10_000)
+    const again = ledger.reveals()[0]
+    t.deepEqual(bidRevealsKind.decode(again.tx.payload), bidRevealsKind.decode(reveal.payload), 'the same price and salt')
+    t.deepEqual(ledger.commits()[0].commitment, bidCommitment(fromHex(revealed), addressBytesFromPublicKey(keys.publicKey), again.price, again.salt))
+  } finally {
+    await second.agent.stop()
+    await second.db.close()
+  }
+
+  // a long bid window: the agent is stopped while the bid is sealed, its commit then lost
+  const commit = await run(committed, 'committed', 60_000)
+  t.true(commit.kind === TX_KIND_BID_COMMITS || commit.kind === TX_KIND_BID_COMMIT)
+  const third = await restarted(dir.path, market, ledger, true)
+  try {
+    await third.agent.start()
+    const record = await recordOf(third, committed)
+    t.is(record?.stage, 'failed')
+    t.regex(record?.detail ?? '', /commit sent before the restart is unknown/)
+    t.false(third.agent.status().active.some(a => a.taskId === committed), 'its capacity is free again')
+  } finally {
+    await third.agent.stop()
+    await third.db.close()
+  }
+})
+
+test.serial('a forwarding node (no txLost) keeps what it sent: its transactions wait at the validator it forwarded them to', async t => {
+  await using dir = await tempDir()
+  const taskId = 'e4'.repeat(32)
+  const { market, ledger } = await answeredThenLost(dir.path, taskId, false)
+  const second = await restarted(dir.path, market, ledger, false)
+  try {
+    await second.agent.start()
+    t.is((await recordOf(second, taskId))?.stage, 'answered', 'not undone: this node cannot tell a lost transaction from one not synced yet')
   } finally {
     await second.agent.stop()
     await second.db.close()

@@ -50,6 +50,13 @@ export interface ProviderAgentComponents {
   /** True when `submit` checks one account's transactions in the order they were submitted (a validator admits them
    *  itself; a forwarding node does not keep the order): the agent then sends without waiting for each admission. */
   submitInOrder?: boolean
+  /**
+   * True when this node's ledger does not know the transaction at all (not queued, in no vertex, never decided). Given
+   * on a validator, whose mempool a kill -9 loses: after a restart, a transaction the agent had admitted there and
+   * that never reached a vertex is gone, and the agent makes that step again. A node that forwards to a validator does
+   * not give it: its transactions wait at that validator, which this node may not have synced yet.
+   */
+  txLost?: (txId: string) => Promise<boolean>
   keys: ProviderKeys
   /** This provider's ML-KEM-768 public key, registered so private inputs can be sealed to it. */
   kemPublicKey: Uint8Array

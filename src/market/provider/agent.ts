@@ -122,7 +122,11 @@ export class ProviderAgent implements Startable {
       this.registration.capability = measured
       this.log.info({ gflops: measured.gflopsMilli / 1000, executor: measured.executor, adapter: measured.adapter }, 'provider capability measured')
     }
-    for (const record of await this.bidStore.all()) this.records.set(record.taskId, record)
+    for (const record of await this.bidStore.all()) {
+      this.records.set(record.taskId, record)
+      // a record that cannot be looked at now is left as it is: the agent's usual course still reads it
+      await this.resume(record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
+    }
     this.c.market.on('task:changed', this.onTask)
     this.c.vertices?.on('vertex:inserted', this.onVertex)
     this.timer = setInterval(() => { this.tick() }, this.tickMs)
@@ -138,6 +142,38 @@ export class ProviderAgent implements Startable {
     this.c.market.off('task:changed', this.onTask)
     this.c.vertices?.off('vertex:inserted', this.onVertex)
     await this.registration.stop()
+  }
+
+  /**
+   * A bid kept from before a restart, made ready for the agent's usual course (which makes a step again where the
+   * record says it was not made). A kill -9 can come at any point of a step:
+   * - between a commit's record and its admission (`committing`): the commit may have been admitted. The bid is
+   *   revealed like any other; the market refuses the reveal of a commit it never got, which gives the bid up.
+   * - after an admission, before the transaction reached a vertex: a validator's mempool died with it (`txLost`).
+   *   - A lost result is run and sent again while the award's deadline allows (a winner that never answers is slashed
+   *     late). Computing it again gives the same output: the result is deterministic.
+   *   - A lost reveal is sent again inside the reveal window (`reveal` gives it up past it).
+   *   - A lost commit gives the bid up: its window has usually closed, and an unrevealed commit costs nothing.
+   */
+  private async resume (record: BidRecord): Promise<void> {
+    if (record.stage === 'committing') return await this.update(record, { stage: 'committed' })
+    const lost = this.c.txLost
+    if (lost === undefined) return
+    const undo = async (kind: string, change: Partial<BidRecord>, what: string): Promise<void> => {
+      this.metrics.lost.inc({ kind })
+      this.log.warn({ taskId: record.taskId }, `the ${kind} sent before the restart is unknown to this node's ledger (lost with its mempool): ${what}`)
+      await this.update(record, change)
+    }
+    if (record.stage === 'answered' && record.resultTx !== undefined && await lost(record.resultTx)) {
+      return await undo('task-result', { stage: 'revealed', resultTx: undefined, answeredRounds: record.answeredRounds.slice(0, -1) }, 'running the award again')
+    }
+    if (record.stage === 'revealed' && record.revealTx !== undefined && await lost(record.revealTx)) {
+      return await undo('bid-reveal', { stage: 'committed', revealTx: undefined }, 'revealing again')
+    }
+    if (record.stage === 'committed' && record.commitTx !== undefined && await lost(record.commitTx)) {
+      this.metrics.lost.inc({ kind: 'bid-commit' })
+      return await this.fail(record, 'the commit sent before the restart is unknown to this node\'s ledger (lost with its mempool)')
+    }
   }
 
   status (): ProviderStatus {
