@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { genesisToJson, type Genesis } from '../dag/index.ts'
+import { genesisToJson, type Genesis } from '../dag/genesis.ts'
 
 export const GENESIS_FILE = 'genesis.json'
 
