@@ -18,6 +18,9 @@ export interface PasswordArgs {
 const MAX_PASSWORD_FILE_BYTES = 4096
 // a person gets this long to type a password before the prompt gives up (no hung scripts)
 const PROMPT_TIMEOUT_MS = 5 * 60_000
+// a password file that is a pipe (`<(pass show x)`, a FIFO) gets this long to give its line: a named pipe that no one
+// writes to blocks its reader for ever (the open itself waits for a writer), which hung `start` with no word
+const PIPE_WAIT_MS = 30_000
 
 export const passwordFileOption = {
   type: 'string',
@@ -29,10 +32,10 @@ export const passwordFileOption = {
  * part of the password. Refuses (PASSWORD_FILE_INVALID) a missing, empty, oversized or non-UTF-8 file: bytes that
  * are not UTF-8 would all read as U+FFFD, so different passwords would open the same keystore.
  */
-export async function readPasswordFile (path: string): Promise<string> {
+export async function readPasswordFile (path: string, pipeWaitMs = PIPE_WAIT_MS): Promise<string> {
   let text: string
   try {
-    text = await readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
+    text = await readWithin(path, pipeWaitMs)
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
     throw new KeystoreError('PASSWORD_FILE_INVALID', `cannot read password file ${path}: ${why}; its first line is the password`, { path })
@@ -44,6 +47,24 @@ export async function readPasswordFile (path: string): Promise<string> {
   const line = text.split(/\r?\n/, 1)[0]
   if (line.length === 0) throw new KeystoreError('PASSWORD_FILE_INVALID', `password file ${path} is empty; its first line is the password`, { path })
   return line
+}
+
+/** The file's text; a pipe or device that gives nothing to read within `waitMs` is refused (a regular file is read at once). */
+async function readWithin (path: string, waitMs: number): Promise<string> {
+  // stat does not wait for a writer, as opening a FIFO does
+  if ((await stat(path)).isFile()) return await readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
+  const reading = readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`it is a pipe that gave no password in ${waitMs / 1000} s (is anything writing to it?)`)) }, waitMs)
+  })
+  // the read left waiting, if the wait ends first, is not an error of its own
+  reading.catch(() => undefined)
+  try {
+    return await Promise.race([reading, waited])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** A prompt without echo on the terminal; undefined when stdin is not a terminal. */
