@@ -35,7 +35,7 @@ export const passwordFileOption = {
 export async function readPasswordFile (path: string, pipeWaitMs = PIPE_WAIT_MS): Promise<string> {
   let text: string
   try {
-    text = await readWithin(path, pipeWaitMs)
+    text = await readSecretText(path, MAX_PASSWORD_FILE_BYTES, pipeWaitMs)
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
     throw new KeystoreError('PASSWORD_FILE_INVALID', `cannot read password file ${path}: ${why}; its first line is the password`, { path })
@@ -49,14 +49,17 @@ export async function readPasswordFile (path: string, pipeWaitMs = PIPE_WAIT_MS)
   return line
 }
 
-/** The file's text; a pipe or device that gives nothing to read within `waitMs` is refused (a regular file is read at once). */
-async function readWithin (path: string, waitMs: number): Promise<string> {
+/**
+ * The text of a file holding a secret (a password, a recovery phrase), bounded as readBoundedText. A regular file is
+ * read at once; a pipe or device that gives nothing to read within `waitMs` is refused.
+ */
+export async function readSecretText (path: string, maxBytes: number, waitMs = PIPE_WAIT_MS): Promise<string> {
   // stat does not wait for a writer, as opening a FIFO does
-  if ((await stat(path)).isFile()) return await readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
-  const reading = readBoundedText(path, MAX_PASSWORD_FILE_BYTES)
+  if ((await stat(path)).isFile()) return await readBoundedText(path, maxBytes)
+  const reading = readBoundedText(path, maxBytes)
   let timer: NodeJS.Timeout | undefined
   const waited = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`it is a pipe that gave no password in ${waitMs / 1000} s (is anything writing to it?)`)) }, waitMs)
+    timer = setTimeout(() => { reject(new Error(`it is a pipe that gave nothing to read in ${waitMs / 1000} s (is anything writing to it?)`)) }, waitMs)
   })
   // the read left waiting, if the wait ends first, is not an error of its own
   reading.catch(() => undefined)

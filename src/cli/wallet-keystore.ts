@@ -3,7 +3,6 @@
  * never from argv (src/cli/password.ts); the recovery phrase is printed by `new` once and by `export` on request.
  */
 import { join } from 'node:path'
-import { readBoundedText } from '../core/bounded-file.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { Argv, CommandModule } from 'yargs'
 import { toHex } from '../core/codec.ts'
@@ -12,7 +11,7 @@ import { KEYS_DIR, LEDGER_KEY_FILE } from '../core/keys/identity.ts'
 import { phraseFromSeed, seedFromPhrase } from '../core/keys/seed-keys.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import { output } from './common.ts'
-import { newPassword, passwordFileOption, passwordFilePath, promptSecret, requirePassword } from './password.ts'
+import { newPassword, passwordFileOption, passwordFilePath, promptSecret, readSecretText, requirePassword } from './password.ts'
 import { walletOption, walletPath, type WalletArgs } from './wallet-common.ts'
 
 interface KeystoreArgs extends WalletArgs {
@@ -64,7 +63,7 @@ async function readPhrase (args: ImportArgs): Promise<string> {
   const path = args['phrase-file']
   if (path !== undefined) {
     try {
-      return await readBoundedText(path, MAX_PHRASE_FILE_BYTES)
+      return await readSecretText(path, MAX_PHRASE_FILE_BYTES)
     } catch (err) {
       throw new KeystoreError('PHRASE_FILE_INVALID', `cannot read phrase file ${path}: ${errorMessage(err)}`, { path })
     }

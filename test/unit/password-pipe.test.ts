@@ -23,7 +23,7 @@ test('a named pipe: its writer\'s first line is the password; one no one writes 
   // no writer: the reader's open waits for one; the read is refused once the wait is over
   const err = await t.throwsAsync(readPasswordFile(fifo, 200), { instanceOf: KeystoreError })
   t.is(err?.code, 'PASSWORD_FILE_INVALID')
-  t.regex(err?.message ?? '', /pipe that gave no password/)
+  t.regex(err?.message ?? '', /pipe that gave nothing to read/)
   // the open left waiting ends when a writer comes and goes (so this test's process has nothing left pending)
   const late = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK)
   await late.close()
