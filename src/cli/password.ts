@@ -18,9 +18,10 @@ export interface PasswordArgs {
 const MAX_PASSWORD_FILE_BYTES = 4096
 // a person gets this long to type a password before the prompt gives up (no hung scripts)
 const PROMPT_TIMEOUT_MS = 5 * 60_000
-// a password file that is a pipe (`<(pass show x)`, a FIFO) gets this long to give its line: a named pipe that no one
-// writes to blocks its reader for ever (the open itself waits for a writer), which hung `start` with no word
-const PIPE_WAIT_MS = 30_000
+// a password file that is a pipe (`<(pass show x)`, a FIFO) gets as long as a prompt to give its line (its writer may
+// itself be asking a person, as gpg does): a named pipe that no one writes to blocks its reader for ever (the open
+// itself waits for a writer), which hung `start` with no word
+const PIPE_WAIT_MS = PROMPT_TIMEOUT_MS
 
 export const passwordFileOption = {
   type: 'string',
@@ -59,7 +60,7 @@ export async function readSecretText (path: string, maxBytes: number, waitMs = P
   const reading = readBoundedText(path, maxBytes)
   let timer: NodeJS.Timeout | undefined
   const waited = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`it is a pipe that gave nothing to read in ${waitMs / 1000} s (is anything writing to it?)`)) }, waitMs)
+    timer = setTimeout(() => { reject(new Error(`it is a pipe that gave nothing to read in ${Math.round(waitMs / 1000)} s (is anything writing to it?)`)) }, waitMs)
   })
   // the read left waiting, if the wait ends first, is not an error of its own
   reading.catch(() => undefined)
