@@ -13,7 +13,7 @@ import { buildTransfer, decodeTx, encodeTx, MAX_TX_AMOUNT, MAX_TX_NONCE } from '
 import { signTransfer } from '../../src/dag/wallet.ts'
 import {
   buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildProviderRegister, buildTaskAnnounce, buildTaskCancel, buildTaskResult,
-  MAX_BUDGET, registerMarketKinds, type SignedBy, type TaskAnnouncePayload, type TaskResultPayload
+  BUDGET_LIMIT, registerMarketKinds, type SignedBy, type TaskAnnouncePayload, type TaskResultPayload
 } from '../../src/market/kinds/index.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 
@@ -69,7 +69,7 @@ test('market builders refuse a budget, price, bond or field out of range, naming
   refuses(t, [
     ['announce budget above u128', () => announce({ budget: 1n << 128n }), 'AMOUNT_INVALID', `budget must be an integer from 1 to 2^120-1, got ${1n << 128n}`],
     ['announce budget negative', () => announce({ budget: -10n }), 'AMOUNT_INVALID', 'budget must be an integer from 1 to 2^120-1, got -10'],
-    ['announce budget at 2^120', () => announce({ budget: MAX_BUDGET }), 'AMOUNT_INVALID', `budget must be an integer from 1 to 2^120-1, got ${MAX_BUDGET}`],
+    ['announce budget at 2^120', () => announce({ budget: BUDGET_LIMIT }), 'AMOUNT_INVALID', `budget must be an integer from 1 to 2^120-1, got ${BUDGET_LIMIT}`],
     ['announce redundancy above u8', () => announce({ redundancy: 300, verification: 'redundancy' }), 'ENCODING_INVALID', 'redundancy must be an integer from 1 to 5, got 300'],
     ['announce k above redundancy', () => announce({ redundancy: 2, k: 256, verification: 'redundancy' }), 'ENCODING_INVALID', 'k must be an integer from 1 to 2, got 256'],
     ['announce output limit negative', () => announce({ outputLimitBytes: -5 }), 'ENCODING_INVALID', `outputLimitBytes must be an integer from 1 to ${U32}, got -5`],
@@ -90,7 +90,7 @@ test('market builders refuse a budget, price, bond or field out of range, naming
     ['result round above u8', () => result({ round: 256 }), 'ENCODING_INVALID', 'round must be an integer from 0 to 15, got 256'],
     ['result output bytes negative', () => result({ outputBytes: -1 }), 'ENCODING_INVALID', `outputBytes must be an integer from 0 to ${U32}, got -1`]
   ])
-  const tx = buildTaskAnnounce(by, matmulAnnounce({ budget: MAX_BUDGET - 1n, outputLimitBytes: U32, bidWindowMs: 600_000, executionDeadlineMs: 86_400_000 })).tx
+  const tx = buildTaskAnnounce(by, matmulAnnounce({ budget: BUDGET_LIMIT - 1n, outputLimitBytes: U32, bidWindowMs: 600_000, executionDeadlineMs: 86_400_000 })).tx
   t.deepEqual(decodeTx(encodeTx(tx)), tx)
   t.notThrows(() => buildProviderRegister(by, cpuProvider(MAX_TX_AMOUNT, { memoryMiB: U32 })))
   t.notThrows(() => buildBidReveal(by, { taskId, price: MAX_TX_AMOUNT, salt }))

@@ -14,7 +14,7 @@ import { taskIdOf } from '../accounts.ts'
 import { bidCommitment, bidCommitKind, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind } from './bid.ts'
 import { MAX_AWARD_ROUNDS, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind } from './provider.ts'
-import { MAX_BUDGET, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
+import { BUDGET_LIMIT, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
 
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
@@ -63,7 +63,7 @@ export function buildProviderRegister (by: SignedBy, payload: ProviderRegisterPa
 
 /** The announce's numbers within the task-announce kind's rules (task.ts decode, which stays the authority). */
 function checkAnnounceNumbers (p: TaskAnnouncePayload): void {
-  requireTxField('budget', p.budget, 1n, MAX_BUDGET - 1n, 'AMOUNT_INVALID')
+  requireTxField('budget', p.budget, 1n, BUDGET_LIMIT - 1n, 'AMOUNT_INVALID')
   requireTxField('redundancy', p.redundancy, 1, MAX_REDUNDANCY)
   requireTxField('k', p.k, 1, p.redundancy)
   requireTxField('outputLimitBytes', p.outputLimitBytes, 1, U32_MAX)
