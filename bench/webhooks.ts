@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { silentLogger } from '../src/core/logger.ts'
 import { openDatabase } from '../src/core/storage.ts'
-import { attemptDelivery } from '../src/webhooks/delivery.ts'
+import { attemptDelivery, DeliveryAgents } from '../src/webhooks/delivery.ts'
 import { createWebhookMetrics, WebhookService } from '../src/webhooks/index.ts'
 import { percentile, printResults, type BenchResult } from './report.ts'
 
@@ -47,10 +47,12 @@ async function allArrived (count: number): Promise<void> {
 // the floor posts through the service's own attempt code (signing, headers, timeout), minus queue and storage
 const floorHook = { id: 'wh_bench', url, events: ['payment' as const], accounts: [], label: '', secret: 'secret', createdAtMs: Date.now() }
 const floorMetrics = createWebhookMetrics()
+// the service's keep-alive pools, as the service builds them
+const floorAgents = new DeliveryAgents({ guarded: false, maxSockets: 64 })
 async function signedPost (n: number): Promise<void> {
   const body = JSON.stringify({ id: `dlv_${n}`, hook: 'wh_bench', kind: 'payment', createdAtMs: Date.now(), data: { ...PAYLOAD, n } })
   const delivery = { id: `dlv_${n}`, seq: n, kind: 'payment' as const, body, attempts: 0, nextAttemptAtMs: 0, createdAtMs: Date.now() }
-  await attemptDelivery(floorHook, delivery, { timeoutMs: 10_000, signal: new AbortController().signal, metrics: floorMetrics, allowPrivateTargets: true })
+  await attemptDelivery(floorHook, delivery, { timeoutMs: 10_000, signal: new AbortController().signal, metrics: floorMetrics, allowPrivateTargets: true, agents: floorAgents })
 }
 
 // warm-up (JIT, the connection pool), not measured
@@ -101,6 +103,7 @@ for (let round = 0; round < ROUNDS; round++) {
   floors.push(await floorRound())
   services.push(await serviceRound())
 }
+floorAgents.destroy()
 receiver.close()
 const median = (rounds: Round[]): Round => [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]
 const { seconds: floorSeconds, latencyMs: floorLatency } = median(floors)

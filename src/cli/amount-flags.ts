@@ -6,7 +6,7 @@
 import { ConfigError } from '../core/errors.ts'
 import { parseAgc } from '../dag/wallet.ts'
 import { MAX_TX_AMOUNT } from '../dag/tx.ts'
-import { MAX_BUDGET } from '../market/kinds/index.ts'
+import { BUDGET_LIMIT } from '../market/kinds/index.ts'
 
 /** `--fee`: a whole number of base units, 0 to 2^128-1 (a transaction's fee is a u128). */
 export function feeFlag (text: string, flag = '--fee'): bigint {
@@ -24,7 +24,7 @@ export function agcFlag (text: string, flag = '--amount'): bigint {
 /** `--budget`: AGC (0.01) or base units (10000wei), from 1 base unit to 2^120-1 (the task-announce bound). */
 export function budgetFlag (text: string, flag = '--budget'): bigint {
   const budget = orZero(() => /^[0-9]{1,37}wei$/.test(text) ? BigInt(text.slice(0, -3)) : parseAgc(text))
-  if (budget < 1n || budget >= MAX_BUDGET) refuse(`${flag} must be AGC (e.g. 0.01) or base units (e.g. 10000wei) from 1 base unit to 2^120-1, got ${text}`)
+  if (budget < 1n || budget >= BUDGET_LIMIT) refuse(`${flag} must be AGC (e.g. 0.01) or base units (e.g. 10000wei) from 1 base unit to 2^120-1, got ${text}`)
   return budget
 }
 

@@ -9,6 +9,7 @@ import { toHex } from '../core/codec.ts'
 import { ConfigError, errorMessage } from '../core/errors.ts'
 import { encodeTx } from '../dag/tx.ts'
 import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MODES, type RequiredExecutor, type VerificationMode } from '../market/kinds/index.ts'
+import { TaskOutputError } from '../sdk/errors.ts'
 import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
 import { budgetFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
@@ -221,7 +222,13 @@ const resultCommand: CommandModule<WalletArgs, WalletArgs & { id: string, out: s
       if (task === null) throw new Error(`task ${id} is unknown to this node`)
       // a private output is opened here, with the wallet's ML-KEM key: the node never holds it
       const kemSecretKey = task.private ? requesterKemKey((await walletSigningKey(args)).secretKey).secretKey : undefined
-      const bytes = await fetchTaskOutput(client, id, kemSecretKey)
+      const bytes = await fetchTaskOutput(client, id, kemSecretKey).catch((err: unknown) => {
+        // the node served a sealed output for a task its record does not mark private: say so, not the SDK's advice
+        if (err instanceof TaskOutputError && err.code === 'OUTPUT_KEY_REQUIRED') {
+          throw new TaskOutputError(err.code, `task ${id}'s output is sealed to its requester's ML-KEM key, but the node's record of the task does not mark it private, so no wallet key was opened; nothing was written to ${args.out}`, err.meta, { cause: err })
+        }
+        throw err
+      })
       if (bytes === null) throw new Error(`task ${id} has no verified result yet (state ${task.state})`)
       await writeFile(args.out, bytes)
       const paid = task.settlement?.payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n)

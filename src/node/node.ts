@@ -248,7 +248,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     this.computeValue = new ComputeService({ logger: child('compute'), registry: this.metrics }, { executor: config.executor })
     await this.add('compute', this.computeValue)
     const compute = this.computeValue
-    const capability = await readCapability(this.datadir)
+    const capability = await readCapability(this.datadir, child('capability'))
     await this.add('market', this.marketValue)
     // the market's node side: blobs, requester flow, provider agent (provider.enabled), its RPC methods
     marketNode = new MarketNode({ libp2p, gossip: this.gossipValue, peerBinding: this.bindingValue, db: this.db, dag: this.dagValue, market: this.marketValue, compute, identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey }, p2pKey: this.identityValue.p2pKey, api: this.api, logger: child('market-node'), registry: this.metrics }, { provider: config.provider })

@@ -45,6 +45,12 @@ export interface RpcServerInit {
    */
   maxWsBufferedBytes?: number
   /**
+   * Bytes queued for all WebSocket clients together (64 connections × 8 MiB would be 512 MiB). A send past it
+   * disconnects the clients with the most queued (close code 4008, as one too slow), until it fits.
+   * @default 67108864 (64 MiB)
+   */
+  maxWsBufferedBytesTotal?: number
+  /**
    * Browser origins allowed to call the API (CORS for HTTP, the Origin check for WebSocket). `'*'` allows any.
    * Requests that carry an Origin header not listed here are refused with 403. Unset: no browser origin is allowed;
    * clients that send no Origin (curl, the SDK, other programs) are not affected.
@@ -178,6 +184,7 @@ export class RpcServer implements Startable {
       maxConnections: init.maxWsConnections ?? 64,
       maxInFlight: init.maxWsInFlight ?? 64,
       maxBufferedBytes: init.maxWsBufferedBytes ?? 8 * 1024 * 1024,
+      maxTotalBufferedBytes: init.maxWsBufferedBytesTotal ?? 64 * 1024 * 1024,
       maxMessageBytes: maxBodyBytes
     })
     this.registerHandler('metrics', '/metrics', metricsHandler(components.metrics))

@@ -13,6 +13,11 @@ export interface WsTransportInit {
   maxInFlight: number
   /** Bytes queued for one client beyond which it counts as too slow and is disconnected. */
   maxBufferedBytes: number
+  /**
+   * Bytes queued for all clients together (at most `maxConnections` × `maxBufferedBytes` otherwise): a send past it
+   * disconnects the slowest readers, those with the most queued, until it fits. One client's bound is at most this.
+   */
+  maxTotalBufferedBytes: number
   /** Largest message; bigger ones close the connection with 1009. */
   maxMessageBytes: number
 }
@@ -55,6 +60,8 @@ interface Connection {
   refused: boolean
   /** A refused answer is being held: the socket is paused and what ws still emits waits here, in order. */
   held: boolean
+  /** Disconnected as too slow: its queue is dropped with it, so it no longer counts against the server's bound. */
+  closing: boolean
   backlog: Array<{ data: RawData, isBinary: boolean, bytes: number }>
   backlogBytes: number
 }
@@ -62,11 +69,13 @@ interface Connection {
 /**
  * JSON-RPC over WebSocket on the HTTP server's upgrade path. Each connection gets one RpcContext (with `notify`
  * and `onClose`) for all its calls, which is what subscriptions are keyed by. Sends go through `ws`'s buffer,
- * bounded by `maxBufferedBytes`.
+ * bounded per client by `maxBufferedBytes` and over all clients by `maxTotalBufferedBytes`.
  */
 export class WsTransport {
   private readonly components: WsTransportComponents
   private readonly init: WsTransportInit
+  /** One client's queue bound, within the server's. */
+  private readonly maxBufferedBytes: number
   private readonly connections = new Set<Connection>()
   private wss?: WebSocketServer
   private pingTimer?: NodeJS.Timeout
@@ -74,6 +83,7 @@ export class WsTransport {
   constructor (components: WsTransportComponents, init: WsTransportInit) {
     this.components = components
     this.init = init
+    this.maxBufferedBytes = Math.min(init.maxBufferedBytes, init.maxTotalBufferedBytes)
   }
 
   get connectionCount (): number {
@@ -132,6 +142,7 @@ export class WsTransport {
       alive: true,
       refused: false,
       held: false,
+      closing: false,
       backlog: [],
       backlogBytes: 0,
       ...(holdRefusal === undefined ? {} : { holdRefusal }),
@@ -150,7 +161,7 @@ export class WsTransport {
         transport: 'ws',
         signal: controller.signal,
         // an answer alone over the send queue would disconnect a client that reads at once as too slow
-        maxAnswerBytes: this.init.maxBufferedBytes,
+        maxAnswerBytes: this.maxBufferedBytes,
         notify: (method, params) => { this.send(connection, serialize({ jsonrpc: '2.0', method, params })) },
         onClose: (fn) => {
           if (controller.signal.aborted) fn()
@@ -250,18 +261,56 @@ export class WsTransport {
     setTimeout(() => { connection.socket.terminate() }, CLOSE_GRACE_MS).unref()
   }
 
-  /** Sends or, when the client's queue is over the limit, disconnects it as too slow. */
+  /**
+   * Sends `text`, within the client's queue bound and the server's bound over all queues. Past the client's, it is
+   * disconnected as too slow. Past the server's, the slowest readers (most queued) are disconnected until the send
+   * fits, the sender too when its turn comes: the bytes are freed from those that do not read, whoever sends next.
+   */
   private send (connection: Connection, text: string): void {
     const { socket } = connection
     if (socket.readyState !== WebSocket.OPEN) return
-    if (socket.bufferedAmount + Buffer.byteLength(text) > this.init.maxBufferedBytes) {
-      this.components.metrics.wsSlowClientDisconnects.inc()
-      this.components.logger.info({ bufferedBytes: socket.bufferedAmount }, 'disconnecting a WebSocket client that reads too slowly')
-      socket.close(WS_CLOSE_TOO_SLOW, 'send queue full: the client reads too slowly')
-      setTimeout(() => { socket.terminate() }, CLOSE_GRACE_MS).unref()
+    const bytes = Buffer.byteLength(text)
+    if (socket.bufferedAmount + bytes > this.maxBufferedBytes) {
+      this.disconnectSlow(connection)
       return
     }
+    let total = this.queuedBytes() + bytes
+    while (total > this.init.maxTotalBufferedBytes) {
+      const slowest = this.slowestReader()
+      // cannot happen (each queue, this send included, is within the bound), but never loop on nothing to free
+      if (slowest === undefined) break
+      total -= slowest.socket.bufferedAmount
+      this.disconnectSlow(slowest, total)
+      if (slowest === connection) return
+    }
     socket.send(text)
+  }
+
+  /** Bytes queued for the clients that are not being disconnected. */
+  private queuedBytes (): number {
+    let total = 0
+    for (const c of this.connections) if (!c.closing) total += c.socket.bufferedAmount
+    return total
+  }
+
+  /** The open client with the most queued, when one has anything queued. */
+  private slowestReader (): Connection | undefined {
+    let slowest: Connection | undefined
+    for (const c of this.connections) {
+      if (c.closing || c.socket.bufferedAmount === 0) continue
+      if (slowest === undefined || c.socket.bufferedAmount > slowest.socket.bufferedAmount) slowest = c
+    }
+    return slowest
+  }
+
+  /** Closes a client that reads too slowly with 4008, destroyed after a grace; `totalBufferedBytes` when the server's bound did it. */
+  private disconnectSlow (connection: Connection, totalBufferedBytes?: number): void {
+    const { socket } = connection
+    connection.closing = true
+    this.components.metrics.wsSlowClientDisconnects.inc()
+    this.components.logger.info({ bufferedBytes: socket.bufferedAmount, ...(totalBufferedBytes === undefined ? {} : { totalBufferedBytes }) }, 'disconnecting a WebSocket client that reads too slowly')
+    socket.close(WS_CLOSE_TOO_SLOW, 'send queue full: the client reads too slowly')
+    setTimeout(() => { socket.terminate() }, CLOSE_GRACE_MS).unref()
   }
 
   private pingClients (): void {

@@ -31,3 +31,16 @@ export class RpcTransportError extends HarmonyError<RpcTransportErrorCode> {
     this.name = 'RpcTransportError'
   }
 }
+
+export type TaskOutputErrorCode = 'OUTPUT_KEY_REQUIRED'
+
+/**
+ * A task's output cannot be handed over as asked: `OUTPUT_KEY_REQUIRED`, the task is private and its output is
+ * sealed to the requester's ML-KEM-768 key, which was not given (`meta.taskId` names the task).
+ */
+export class TaskOutputError extends HarmonyError<TaskOutputErrorCode> {
+  constructor (code: TaskOutputErrorCode, message: string, meta: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(code, message, meta, options)
+    this.name = 'TaskOutputError'
+  }
+}

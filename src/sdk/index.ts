@@ -2,7 +2,7 @@ export {
   HarmonyClient, type CallArgs, type CallOptions, type HarmonyClientOptions, type ReconnectOptions, type RpcParams,
   type TokenSource, type Unsubscribe
 } from './client.ts'
-export { RpcClientError, RpcTransportError, type RpcTransportErrorCode } from './errors.ts'
+export { RpcClientError, RpcTransportError, type RpcTransportErrorCode, TaskOutputError, type TaskOutputErrorCode } from './errors.ts'
 export type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopicFilterOf, RpcTopicName } from '../api/definitions.ts'
 // for webhook receivers: check a delivery's X-Harmony-Signature against the hook's secret
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifyWebhookSignature, type VerifyWebhookOptions } from '../webhooks/signature.ts'

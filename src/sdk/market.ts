@@ -10,7 +10,7 @@ import type { RpcResultOf } from '../api/definitions.ts'
 import { open } from '../market/blobs/seal.ts'
 import { outputContext } from '../market/sealed-inputs.ts'
 import type { HarmonyClient, Unsubscribe } from './client.ts'
-import { RpcTransportError } from './errors.ts'
+import { RpcTransportError, TaskOutputError } from './errors.ts'
 
 export type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
 export type TaskState = TaskRecord['state']
@@ -98,13 +98,16 @@ export async function waitForTask (client: HarmonyClient, taskId: string, states
 /**
  * The output bytes of a task with a verified result, or null while there is none. A private task's output comes
  * sealed to the requester's ML-KEM-768 key (bound to the task): pass `kemSecretKey` (`requesterKemKey`) to open it
- * here; the node never could.
+ * here; the node never could. Without it, a private output rejects with `TaskOutputError('OUTPUT_KEY_REQUIRED')`;
+ * with a key that does not open it, with the envelope's `BlobError('SEAL_OPEN_FAILED')`.
  */
 export async function fetchTaskOutput (client: HarmonyClient, taskId: string, kemSecretKey?: Uint8Array): Promise<Uint8Array | null> {
   const result = await client.call('task_result', [taskId])
   if (result === null) return null
   const bytes = new Uint8Array(Buffer.from(result.data, 'base64'))
   if (result.encoding === 'plain') return bytes
-  if (kemSecretKey === undefined) throw new TypeError(`task ${taskId} is private: its output is sealed to the requester's ML-KEM key; pass the key to open it`)
+  if (kemSecretKey === undefined) {
+    throw new TaskOutputError('OUTPUT_KEY_REQUIRED', `task ${taskId} is private: its output is sealed to the requester's ML-KEM key; pass the key (requesterKemKey of the requester's wallet key) to open it`, { taskId })
+  }
   return open(bytes, kemSecretKey, { context: outputContext(taskId.replace(/^0x/, '').toLowerCase()) })
 }

@@ -5,7 +5,7 @@ import type { TxDecision } from '../dag/decisions.ts'
 import type { FinalRecord } from '../dag/tx-kinds.ts'
 import type { TxInfo } from '../dag/tx.ts'
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts'
-import { attemptDelivery, type AttemptResult } from './delivery.ts'
+import { attemptDelivery, type AttemptResult, DeliveryAgents } from './delivery.ts'
 import {
   checkUrl, ledgerInterestOf, normalizeAccount, view, wants, type AddedHook, type AddHookOptions, type HookState, type LedgerInterest,
   type PendingEvent
@@ -43,6 +43,8 @@ export class WebhookService implements Startable, WebhookPublisher {
   private readonly maxPayloadBytes: number
   private readonly maxPendingPublishes: number
   private readonly allowPrivateTargets: boolean
+  /** The keep-alive connection pools, from start to stop. */
+  private agents: DeliveryAgents | undefined
   private running = false
   private pendingPublishes = 0
   /** Who takes ledger events: every account, some accounts, or nobody (then decisions write no outbox record). */
@@ -76,6 +78,8 @@ export class WebhookService implements Startable, WebhookPublisher {
       const refusal = this.allowPrivateTargets ? undefined : privateAddressTarget(new URL(stored.hook.url))
       if (refusal !== undefined) this.logger.warn({ hook: stored.hook.id, host: refusal.meta.host }, `webhook ${stored.hook.id}'s deliveries will fail: ${refusal.message}; remove it or turn the setting on`)
     }
+    // one POST in flight per hook, so as many connections as hooks at most
+    this.agents = new DeliveryAgents({ guarded: !this.allowPrivateTargets, maxSockets: this.maxHooks })
     this.running = true
     for (const state of this.hooks.values()) this.startWorker(state)
     this.updateGauges()
@@ -97,6 +101,9 @@ export class WebhookService implements Startable, WebhookPublisher {
     await Promise.all([...this.hooks.values()].map(async (s) => { await s.worker }))
     await this.draining
     await this.chain
+    // the idle keep-alive connections (every attempt has ended): none is left open
+    this.agents?.destroy()
+    this.agents = undefined
     this.hooks.clear()
     this.updateGauges()
   }
@@ -300,7 +307,7 @@ export class WebhookService implements Startable, WebhookPublisher {
       if (waitMs > 0) { await this.idle(state, waitMs); continue }
       const controller = new AbortController()
       state.inFlight = controller
-      const result = await attemptDelivery(state.hook, head, { timeoutMs: this.requestTimeoutMs, signal: controller.signal, metrics: this.metrics, allowPrivateTargets: this.allowPrivateTargets })
+      const result = await attemptDelivery(state.hook, head, { timeoutMs: this.requestTimeoutMs, signal: controller.signal, metrics: this.metrics, allowPrivateTargets: this.allowPrivateTargets, agents: this.agents })
       state.inFlight = undefined
       // stopped or removed mid-attempt: the attempt does not count; the stored delivery is tried again after a restart
       if (result === 'aborted') continue

@@ -263,3 +263,60 @@ test.serial('HTTP: an answer larger than a client\'s whole share gets -32005 und
   const one = await post(url, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'test_big', params: [10 << 20] }))
   t.is((one.json as { result: string }).result.length, 10 << 20)
 })
+
+/**
+ * A raw WebSocket client (handshake and one masked text frame by hand) that sends `call`, reads the first bytes of
+ * the answer and then nothing more, so the answer stays queued in the node.
+ */
+async function stalledWsReader (wsUrl: string, call: string): Promise<Socket> {
+  const socket = await rawClient(wsUrl, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Key: ${Buffer.alloc(16, 7).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+  const [head] = await once(socket, 'data') as [Buffer]
+  if (!head.toString('latin1').startsWith('HTTP/1.1 101')) throw new Error(`unexpected answer ${head.toString('latin1', 0, 64)}`)
+  const payload = Buffer.from(call)
+  if (payload.length >= 126) throw new Error('the call must fit a frame with a 7-bit length')
+  const mask = Buffer.from([1, 2, 3, 4])
+  socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i % 4])]))
+  await once(socket, 'data')
+  socket.pause()
+  return socket
+}
+
+async function gaugeValue (metrics: Registry, name: string): Promise<number> {
+  const metric = metrics.getSingleMetric(name)
+  if (metric === undefined) throw new Error(`the server exports no ${name}`)
+  return (await metric.get()).values[0]?.value ?? 0
+}
+
+test.serial('WebSocket: the send queues are bounded over all clients; past the bound the slowest reader is disconnected as too slow, not the sender', async (t) => {
+  // one client's queue may take a 32 MiB answer; two such answers do not fit the bound over all of them
+  const { server, wsUrl, metrics } = await startFixture({ maxWsBufferedBytes: 40 << 20, maxWsBufferedBytesTotal: 40 << 20 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+
+  // a client that asked for 32 MiB and reads none of it: its answer waits in the node (far more than the loopback
+  // socket buffers take)
+  const stalled = await stalledWsReader(wsUrl, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_big', params: [32 << 20] }))
+  t.teardown(() => { stalled.destroy() })
+  t.is(await gaugeValue(metrics, 'harmony_rpc_ws_slow_client_disconnects_total'), 0, 'alone, its queue is within both bounds')
+
+  // a client that reads at once asks for as much: the stalled one is disconnected to make room, and this one is answered
+  const reader = await WsPeer.open(wsUrl)
+  t.teardown(async () => { await reader.close() })
+  t.is(((await reader.call('test_big', [32 << 20])).result as string).length, 32 << 20)
+  t.is(await gaugeValue(metrics, 'harmony_rpc_ws_slow_client_disconnects_total'), 1)
+  t.is(reader.socket.readyState, reader.socket.OPEN, 'the client that reads stays connected')
+  // the stalled one is destroyed after its grace: one connection left
+  while (await gaugeValue(metrics, 'harmony_rpc_ws_connections') !== 1) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.deepEqual((await reader.call('test_echo', ['still here'])).result, 'still here')
+})
+
+test.serial('WebSocket: one client\'s queue bound is at most the bound over all clients: a larger answer is -32005, the client stays', async (t) => {
+  const { server, wsUrl } = await startFixture({ maxWsBufferedBytesTotal: 64 * 1024 }, bigRegistry())
+  t.teardown(async () => { await server.stop() })
+  const peer = await WsPeer.open(wsUrl)
+  t.teardown(async () => { await peer.close() })
+  const refused = await replyOrClose(peer, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'test_big', params: [100 * 1024] }))
+  t.is(refused.closeCode, undefined, 'not disconnected')
+  t.like(refused.message, { id: 3, error: { code: -32005 } })
+  t.is((await peer.call('test_big', [1024])).result, 'x'.repeat(1024))
+})

@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
+import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -98,3 +99,43 @@ test.serial('a delivery is checked on the address its connection resolves: hooks
   for (const hook of hooks) t.like(hook.last, { outcome: 'retrying', httpStatus: null, error: 'WEBHOOK_TARGET_PRIVATE' })
   t.is(receiver.received.length, 0, 'the receiver on 127.0.0.1 got nothing')
 })
+
+test.serial('a delivery never rides on a connection the guard did not check: an idle keep-alive socket of the process\'s global agent to the same host is not reused', async (t) => {
+  await using dir = await tempDir()
+  const receiver = await WebhookReceiver.start()
+  t.teardown(async () => { await receiver.close() })
+  const local = `http://localhost:${new URL(receiver.url).port}`
+  const db = await open(t, join(dir.path, 'db'))
+  const before = new WebhookService({ db, logger: silentLogger() }, { ...FAST, allowPrivateTargets: true })
+  await before.start()
+  const hook = await before.add({ url: `${local}/hook`, events: ['task'] })
+  await before.stop()
+
+  // other code of the process (an EVM RPC client, say) talks to the same host:port through http.globalAgent, which
+  // keeps its connection open; its lookup was never the webhook guard's
+  const answered = await fetchThroughGlobalAgent(`${local}/other`)
+  t.is(answered, 200)
+  t.is(receiver.received.length, 1)
+
+  const after = await service(t, db)
+  after.publish('task', { task: 'x' })
+  const [view] = await waitFor('the hook\'s first attempt', async () => {
+    const list = after.list()
+    return list[0]?.last !== null ? list : undefined
+  })
+  t.is(view.id, hook.hook.id)
+  t.like(view.last, { outcome: 'retrying', httpStatus: null, error: 'WEBHOOK_TARGET_PRIVATE' })
+  t.is(receiver.received.length, 1, 'the receiver on 127.0.0.1 got only the other client\'s request')
+})
+
+/** A POST through node:http's default (keep-alive) agent; resolves with the status once the answer is read. */
+async function fetchThroughGlobalAgent (url: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume()
+      res.on('end', () => { resolve(res.statusCode ?? 0) })
+    })
+    req.on('error', reject)
+    req.end('{}')
+  })
+}

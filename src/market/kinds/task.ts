@@ -22,8 +22,8 @@ const MAX_KERNEL_NAME_BYTES = 32
 export const MAX_WINDOW_MS = 600_000
 /** Execution deadline: one day at most. */
 export const MAX_DEADLINE_MS = 86_400_000
-/** Budget per replica: below 2^120 so budget × replicas never overflows u128. */
-export const MAX_BUDGET = 1n << 120n
+/** Budgets are below this (exclusive): a budget per replica is at most 2^120-1, so budget × replicas never overflows u128. */
+export const BUDGET_LIMIT = 1n << 120n
 
 export interface TaskSpecRecord {
   /** A library kernel of `compute`, or `custom` with the WGSL in a blob. */
@@ -120,7 +120,7 @@ export const taskAnnounceKind: TxKind<TaskAnnouncePayload> = {
     const reannounce = readBool(r, 're-announce')
     r.end()
     if (outputLimitBytes === 0) r.fail('output limit must be positive')
-    if (budget === 0n || budget >= MAX_BUDGET) r.fail('budget must be positive and below 2^120')
+    if (budget === 0n || budget >= BUDGET_LIMIT) r.fail('budget must be positive and below 2^120')
     if (redundancy < 1 || redundancy > MAX_REDUNDANCY) r.fail(`redundancy must be 1..${MAX_REDUNDANCY}`)
     if (k < 1 || k > redundancy) r.fail('k must be 1..redundancy')
     if (verification === 'none' && (redundancy !== 1 || k !== 1)) r.fail('verification none runs one replica (r = k = 1)')
