@@ -194,12 +194,13 @@ const cancelCommand: CommandModule<WalletArgs, WalletArgs & { id: string, fee: s
     try {
       const [chainId, nonce] = await Promise.all([ledgerChainId(client), client.call('account_getNonce', [key.address])])
       const tx = buildTaskCancel({ chainId, keys: key, nonce: BigInt(nonce), fee }, Buffer.from(id.slice(2), 'hex'))
-      const txId = await client.call('task_cancel', [`0x${toHex(encodeTx(tx))}`])
+      const signed = `0x${toHex(encodeTx(tx))}`
+      const txId = await client.call('task_cancel', [signed])
       if (!args.wait) {
         output(args.json, { taskId: id, txId, status: 'pending' }, () => `cancel ${txId} submitted for task ${id}`)
         return
       }
-      const status = await waitForTx(client, txId)
+      const status = await waitForTx(client, txId, async () => await client.call('task_cancel', [signed]))
       output(args.json, { taskId: id, ...status }, () => `cancel ${status.status}${status.reason === null ? '' : ` (${status.reason})`}`)
       if (status.status === 'rejected') process.exitCode = 1
     } finally {

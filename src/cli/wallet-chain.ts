@@ -114,8 +114,9 @@ const withdrawCommand: CommandModule<WalletArgs, WithdrawArgs> = {
       client.call('account_getNonce', [key.address])
     ])
     const tx = lib.buildWithdraw({ chainId, publicKey: key.publicKey, secretKey: key.secretKey, evmAddress: parseEvm(lib, evmAddress), amount, nonce: BigInt(nonce), fee })
-    const id = await client.call('account_sendTransaction', [`0x${Buffer.from(encodeTx(tx)).toString('hex')}`])
-    const status = await waitForTx(client, id)
+    const signed = `0x${Buffer.from(encodeTx(tx)).toString('hex')}`
+    const id = await client.call('account_sendTransaction', [signed])
+    const status = await waitForTx(client, id, signed)
     if (status.status !== 'final') throw new Error(`withdraw burn ${id} was rejected: ${status.reason ?? 'unknown reason'}`)
     const proof = await anchoredProof(lib, client, id, evmAddress, args['proof-timeout'])
     if (!args.claim || evm === undefined) {

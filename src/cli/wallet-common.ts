@@ -4,7 +4,8 @@ import type { Argv } from 'yargs'
 import { readWalletFile, unlockWalletFile, type WalletFile } from '../core/keys/keystore.ts'
 import { formatAgc } from '../dag/wallet.ts'
 import { resolveDatadir } from '../node/datadir.ts'
-import type { HarmonyClient, RpcResultOf } from '../sdk/index.ts'
+import type { HarmonyClient } from '../sdk/client.ts'
+import { type TxStatus, waitForTransaction, type WaitForTransactionOptions } from '../sdk/transactions.ts'
 import { rpcOption, type RpcArgs } from './common.ts'
 import { passwordFileOption, requirePassword, type PasswordArgs } from './password.ts'
 
@@ -18,8 +19,6 @@ export interface SigningKey {
   publicKey: Uint8Array
   secretKey: Uint8Array
 }
-
-type TxStatus = NonNullable<RpcResultOf<'tx_get'>>
 
 const WAIT_TIMEOUT_MS = 120_000
 
@@ -66,13 +65,10 @@ export function agcText (base: bigint): string {
   return `${formatAgc(base)} AGC (${base} base units)`
 }
 
-/** Polls tx_get until the transaction is final or rejected. */
-export async function waitForTx (client: HarmonyClient, id: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const tx = await client.call('tx_get', [id])
-    if (tx !== null && tx.status !== 'pending') return tx
-    if (Date.now() > deadline) throw new Error(`transaction ${id} still pending after ${timeoutMs / 1000} s`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
+/**
+ * Follows the transaction until it is decided, sending it again (`resend`: the signed hex, or how to send it) while
+ * the node does not know it (sdk/transactions.ts: a node's mempool dies with its process).
+ */
+export async function waitForTx (client: HarmonyClient, id: string, resend: WaitForTransactionOptions['resend'], timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
+  return await waitForTransaction(client, id, { resend, timeoutMs })
 }

@@ -68,7 +68,7 @@ const sendCommand: CommandModule<WalletArgs, SendArgs> = {
       output(args.json, { id, status: 'pending', ...amounts }, () => `submitted ${id}: ${what}`)
       return
     }
-    const tx = await waitForTx(client, id)
+    const tx = await waitForTx(client, id, signed)
     output(args.json, { ...tx, ...amounts }, () => `${tx.status} ${id}: ${what}${tx.reason === null ? '' : ` (${tx.reason})`}`)
     if (tx.status === 'rejected') process.exitCode = 1
   }

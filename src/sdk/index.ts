@@ -8,4 +8,5 @@ export type { RpcMethodName, RpcParamsOf, RpcResultOf, RpcTopicEventOf, RpcTopic
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verifyWebhookSignature, type VerifyWebhookOptions } from '../webhooks/signature.ts'
 export type { HookView, PaymentWebhookEvent, TxWebhookEvent, WebhookEventKind } from '../webhooks/index.ts'
 export type { RpcCredentials } from './client.ts'
+export { TransactionError, type TransactionErrorCode, type TxStatus, waitForTransaction, type WaitForTransactionOptions } from './transactions.ts'
 export { fetchTaskOutput, FINAL_TASK_STATES, requesterKemKey, submitTask, type TaskRecord, type TaskState, waitForTask, type WaitForTaskOptions } from './market.ts'
