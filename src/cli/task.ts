@@ -10,7 +10,7 @@ import { ConfigError, errorMessage } from '../core/errors.ts'
 import { encodeTx } from '../dag/tx.ts'
 import { buildTaskAnnounce, buildTaskCancel, REQUIRED_EXECUTORS, VERIFICATION_MODES, type RequiredExecutor, type VerificationMode } from '../market/kinds/index.ts'
 import { TaskOutputError } from '../sdk/errors.ts'
-import { fetchTaskOutput, requesterKemKey, submitTask, waitForTask } from '../sdk/market.ts'
+import { fetchTaskOutput, requesterKemKey, submitTask, type TaskRecord, waitForTask } from '../sdk/market.ts'
 import { budgetFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
@@ -97,7 +97,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
       const chainId = await ledgerChainId(client)
       // --reannounce: a task that expires with no valid bid is announced again (this client signs it: no node can),
       // at most MAX_REANNOUNCES times; the expired one is refunded whole
-      const announce = async (): Promise<{ taskId: string, txId: string }> => {
+      const announce = async (): Promise<{ taskId: string, txId: string, resend: () => Promise<unknown> }> => {
         const nonce = await client.call('account_getNonce', [key.address])
         const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee }, {
           spec: { kernel: args.kernel as KernelName, paramsJson: canonicalJson(params) },
@@ -115,22 +115,30 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
           ...(args.private ? { requesterKemKey: requesterKemKey(key.secretKey).publicKey } : {}),
           reannounce: args.reannounce
         })
-        return await submitTask(client, `0x${toHex(encodeTx(tx))}`, inputs)
+        const signed = `0x${toHex(encodeTx(tx))}`
+        const { taskId, txId } = await submitTask(client, signed, inputs)
+        return { taskId, txId, resend: async () => await submitTask(client, signed, inputs) }
+      }
+      /** The announce decided (sent again while the node does not know it), then the task at its end. */
+      const follow = async ({ taskId, txId, resend }: Awaited<ReturnType<typeof announce>>): Promise<TaskRecord> => {
+        const status = await waitForTx(client, txId, resend, args.timeout * 1000)
+        if (status.status === 'rejected') throw new Error(`the announce ${txId} of task ${taskId} was rejected: ${status.reason ?? 'no reason given'}`)
+        // pushed by the node (task_status) over the client's WebSocket, closed with the client below
+        return await waitForTask(client, taskId, undefined, { timeoutMs: args.timeout * 1000, push: true })
       }
       let submitted = await announce()
       if (!args.wait) {
-        output(args.json, { ...submitted, state: 'submitted' }, () => `task ${submitted.taskId} submitted (announce ${submitted.txId})`)
+        output(args.json, { taskId: submitted.taskId, txId: submitted.txId, state: 'submitted' }, () => `task ${submitted.taskId} submitted (announce ${submitted.txId})`)
         return
       }
-      // pushed by the node (task_status) over the client's WebSocket, closed with the client below
-      let task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000, push: true })
+      let task = await follow(submitted)
       for (let again = 0; args.reannounce && task.state === 'expired' && again < MAX_REANNOUNCES; again++) {
         process.stderr.write(`task ${submitted.taskId} expired with no valid bid: announcing it again\n`)
         submitted = await announce()
-        task = await waitForTask(client, submitted.taskId, undefined, { timeoutMs: args.timeout * 1000, push: true })
+        task = await follow(submitted)
       }
       const bids = await client.call('market_bids', [submitted.taskId])
-      output(args.json, { ...submitted, task, bids }, () => taskReport(task, bids))
+      output(args.json, { taskId: submitted.taskId, txId: submitted.txId, task, bids }, () => taskReport(task, bids))
       if (task.state !== 'settled') process.exitCode = 1
     } finally {
       await client.close()
