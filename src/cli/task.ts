@@ -15,7 +15,7 @@ import { budgetFlag, feeFlag } from './amount-flags.ts'
 import { clientFor, ledgerChainId, output } from './common.ts'
 import { amount, taskLine, taskReport } from './market-format.ts'
 import { agreeingResults, checkAnnounceFlags } from './task-flags.ts'
-import { waitForTx, walletAddress, walletOptions, walletSigningKey, type WalletArgs } from './wallet-common.ts'
+import { type ResendOptions, waitForTx, walletAddress, walletOptions, walletSigningKey, type WalletArgs } from './wallet-common.ts'
 
 /** `task submit --reannounce --wait`: announces after the first, for a task that keeps expiring with no valid bid. */
 const MAX_REANNOUNCES = 3
@@ -97,7 +97,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
       const chainId = await ledgerChainId(client)
       // --reannounce: a task that expires with no valid bid is announced again (this client signs it: no node can),
       // at most MAX_REANNOUNCES times; the expired one is refunded whole
-      const announce = async (): Promise<{ taskId: string, txId: string, resend: () => Promise<unknown> }> => {
+      const announce = async (): Promise<{ taskId: string, txId: string, resend: ResendOptions }> => {
         const nonce = await client.call('account_getNonce', [key.address])
         const { tx } = buildTaskAnnounce({ chainId, keys: key, nonce: BigInt(nonce), fee }, {
           spec: { kernel: args.kernel as KernelName, paramsJson: canonicalJson(params) },
@@ -117,7 +117,7 @@ const submitCommand: CommandModule<WalletArgs, SubmitArgs> = {
         })
         const signed = `0x${toHex(encodeTx(tx))}`
         const { taskId, txId } = await submitTask(client, signed, inputs)
-        return { taskId, txId, resend: async () => await submitTask(client, signed, inputs) }
+        return { taskId, txId, resend: { resend: signed, sendWith: async (again: string) => await submitTask(client, again, inputs) } }
       }
       /** The announce decided (sent again while the node does not know it), then the task at its end. */
       const follow = async ({ taskId, txId, resend }: Awaited<ReturnType<typeof announce>>): Promise<TaskRecord> => {
@@ -208,7 +208,7 @@ const cancelCommand: CommandModule<WalletArgs, WalletArgs & { id: string, fee: s
         output(args.json, { taskId: id, txId, status: 'pending' }, () => `cancel ${txId} submitted for task ${id}`)
         return
       }
-      const status = await waitForTx(client, txId, async () => await client.call('task_cancel', [signed]))
+      const status = await waitForTx(client, txId, { resend: signed, sendWith: async (again) => await client.call('task_cancel', [again]) })
       output(args.json, { taskId: id, ...status }, () => `cancel ${status.status}${status.reason === null ? '' : ` (${status.reason})`}`)
       if (status.status === 'rejected') process.exitCode = 1
     } finally {

@@ -66,9 +66,12 @@ export function agcText (base: bigint): string {
 }
 
 /**
- * Follows the transaction until it is decided, sending it again (`resend`: the signed hex, or how to send it) while
+ * Follows the transaction until it is decided, sending it again (`resend`: the signed hex, or it and how to send it) while
  * the node does not know it (sdk/transactions.ts: a node's mempool dies with its process).
  */
-export async function waitForTx (client: HarmonyClient, id: string, resend: WaitForTransactionOptions['resend'], timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
-  return await waitForTransaction(client, id, { resend, timeoutMs })
+export async function waitForTx (client: HarmonyClient, id: string, resend: string | ResendOptions, timeoutMs = WAIT_TIMEOUT_MS): Promise<TxStatus> {
+  return await waitForTransaction(client, id, { ...(typeof resend === 'string' ? { resend } : resend), timeoutMs })
 }
+
+/** The signed transaction, and how to send it again when that is not `account_sendTransaction`. */
+export type ResendOptions = Pick<WaitForTransactionOptions, 'resend' | 'sendWith'>

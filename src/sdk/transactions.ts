@@ -6,18 +6,20 @@
  * have the same id: a copy where the first is still waiting is refused `TX_KNOWN`, never a second payment.
  */
 import type { RpcResultOf } from '../api/definitions.ts'
+import { addressFromPublicKey } from '../core/address.ts'
+import { fromHex } from '../core/codec.ts'
 import { HarmonyError } from '../core/errors.ts'
+import { decodeTx } from '../dag/tx.ts'
 import type { HarmonyClient } from './client.ts'
 import { RpcClientError, RpcTransportError } from './errors.ts'
 
 export type TxStatus = NonNullable<RpcResultOf<'tx_get'>>
 
 export interface WaitForTransactionOptions {
-  /**
-   * The signed transaction as sent (0x hex; sent again with `account_sendTransaction`), or how to send it again (a
-   * task cancel goes through `task_cancel`). Without it, a transaction the node forgot is waited on until the timeout.
-   */
-  resend?: string | (() => Promise<unknown>)
+  /** The signed transaction as sent (0x hex). Without it, a transaction the node forgot is waited on until the timeout. */
+  resend?: string
+  /** How to send it again: `account_sendTransaction` unless given (a task cancel goes through `task_cancel`). */
+  sendWith?: (signed: string) => Promise<unknown>
   /** @default 120000 */
   timeoutMs?: number
   /** Between two reads of `tx_get`. @default 250 */
@@ -34,7 +36,7 @@ export type TransactionErrorCode = 'TX_DROPPED'
 
 /**
  * The transaction can never be decided: `TX_DROPPED`, the node forgot it and its nonce went to another transaction of
- * the account meanwhile (`meta.id` names it, `meta.reason` says what the node answered when it was sent again).
+ * the account meanwhile (`meta.id` names it, `meta.reason` says what was answered when it was sent again).
  */
 export class TransactionError extends HarmonyError<TransactionErrorCode> {
   constructor (code: TransactionErrorCode, message: string, meta: Record<string, unknown> = {}, options?: ErrorOptions) {
@@ -52,35 +54,47 @@ export async function waitForTransaction (client: HarmonyClient, id: string, opt
   const timeoutMs = options.timeoutMs ?? 120_000
   const deadline = Date.now() + timeoutMs
   const { resend, signal } = options
-  const sendAgain = typeof resend === 'string' ? async () => await client.call('account_sendTransaction', [resend], { signal }) : resend
+  const sendWith = options.sendWith ?? (async (signed: string) => await client.call('account_sendTransaction', [signed], { signal }))
   const resendAfterMs = options.resendAfterMs ?? 3000
   const maxResends = options.maxResends ?? 20
   let unknownSinceMs: number | undefined
   let resends = 0
+  let lastRefusal: string | undefined
   for (;;) {
     signal?.throwIfAborted()
     const tx = await client.call('tx_get', [id], { signal })
     if (tx !== null && tx.status !== 'pending') return tx
     const now = Date.now()
     unknownSinceMs = tx === null ? unknownSinceMs ?? now : undefined
-    if (sendAgain !== undefined && unknownSinceMs !== undefined && now - unknownSinceMs >= resendAfterMs && resends < maxResends) {
+    if (resend !== undefined && unknownSinceMs !== undefined && now - unknownSinceMs >= resendAfterMs && resends < maxResends) {
       resends++
       // the next send again only after another whole wait: the node may learn of this one late too
       unknownSinceMs = now
-      const reason = await sendAgain().then(() => undefined, (err: unknown) => refusalOf(err))
+      const reason = await sendWith(resend).then(() => undefined, (err: unknown) => refusalOf(err))
       if (reason !== undefined) {
-        // decided meanwhile (the read and the send raced a vertex), or refused for good: the nonce went to another
-        // transaction of the account (NONCE_TOO_LOW, TX_CONFLICT), or the balance no longer pays it
+        lastRefusal = reason
+        // decided meanwhile (the read and the send raced a vertex)?
         const again = await client.call('tx_get', [id], { signal })
         if (again !== null && again.status !== 'pending') return again
-        if (again === null) throw new TransactionError('TX_DROPPED', `transaction ${id} was dropped: the node no longer knew it, and refused it when it was sent again (${reason})`, { id, reason })
+        // dropped only once this node's own state holds the nonce used and does not know this transaction: a refusal
+        // can come from a validator ahead of it (a forwarding node learns of a final vertex late)
+        if (again === null && await nonceTaken(client, resend, signal)) {
+          throw new TransactionError('TX_DROPPED', `transaction ${id} was dropped: the node no longer knew it, and its nonce went to another transaction of the account (sent again: ${reason})`, { id, reason })
+        }
       }
     }
     if (now > deadline) {
-      throw new RpcTransportError('RPC_TIMEOUT', `transaction ${id} is ${tx === null ? 'unknown to the node' : 'pending'} after ${timeoutMs / 1000} s${resends > 0 ? ` (sent again ${resends} times)` : ''}`, { id })
+      const sent = resends > 0 ? ` (sent again ${resends} times${lastRefusal === undefined ? '' : `, last refused ${lastRefusal}`})` : ''
+      throw new RpcTransportError('RPC_TIMEOUT', `transaction ${id} is ${tx === null ? 'unknown to the node' : 'pending'} after ${timeoutMs / 1000} s${sent}`, { id })
     }
     await new Promise(resolve => setTimeout(resolve, Math.min(options.intervalMs ?? 250, Math.max(1, deadline - now + 1))))
   }
+}
+
+/** Whether the node's state has the signed transaction's account past its nonce (used by a final transaction). */
+async function nonceTaken (client: HarmonyClient, signed: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const tx = decodeTx(fromHex(signed))
+  return BigInt(await client.call('account_getNonce', [addressFromPublicKey(tx.publicKey)], { signal })) > tx.nonce
 }
 
 /**
