@@ -26,6 +26,8 @@ export interface RpcRateLimitInit {
   operatorRatePerSecond?: number
   /** Clients tracked at once; the least recently seen is evicted beyond this. @default 10000 */
   maxClients?: number
+  /** The buckets' clock in milliseconds (tests). @default performance.now */
+  now?: () => number
 }
 
 export interface RpcAccessInit {
@@ -52,9 +54,10 @@ export class RpcAccess {
     this.vhosts = new Set((init.vhosts ?? DEFAULT_VHOSTS).map((h) => h.toLowerCase()))
     if (init.rateLimit !== false) {
       const rate = init.rateLimit?.ratePerSecond ?? 1000
-      this.clients = new TokenBuckets({ ratePerSecond: rate, burst: init.rateLimit?.burst, maxClients: init.rateLimit?.maxClients })
+      const now = init.rateLimit?.now
+      this.clients = new TokenBuckets({ ratePerSecond: rate, burst: init.rateLimit?.burst, maxClients: init.rateLimit?.maxClients, now })
       // one bucket: the operator is one client
-      this.operator = new TokenBuckets({ ratePerSecond: init.rateLimit?.operatorRatePerSecond ?? rate * 10, maxClients: 1 })
+      this.operator = new TokenBuckets({ ratePerSecond: init.rateLimit?.operatorRatePerSecond ?? rate * 10, maxClients: 1, now })
     }
   }
 
