@@ -102,7 +102,7 @@ function taskView (taskId: string, over: Partial<TaskView> = {}): TaskView {
     spec: { kernel: 'matmul', params: { m: 4, k: 3, n: 5 } }, inputs: [makeBlob(a).id, makeBlob(b).id], outputLimitBytes: 1024,
     budget: 10n ** 18n, redundancy: 1, k: 1, verification: 'none', bidWindowMs: 400, revealWindowMs: 60_000, executionDeadlineMs: 60_000,
     requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }, private: false, reannounce: false,
-    escrow: 10n ** 18n, bidsCloseAtMs: now + 400, revealsCloseAtMs: now + 60_400, awards: [], winners: [], results: [], slashes: [],
+    escrow: 10n ** 18n, bidsCloseAtMs: now + 400, revealsCloseAtMs: now + 60_400, awards: [], winners: [], results: [], slashes: [], inputClaims: [],
     cancelRequested: false, bidCount: 0, ...over
   }
 }

@@ -16,6 +16,7 @@ import { MAX_AWARD_ROUNDS, type TaskAwardPayload, taskAwardKind, type TaskResult
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind } from './provider.ts'
 import { MAX_BUDGET, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
+import { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
 
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
 const U32_MAX = 0xffff_ffff
@@ -118,6 +119,12 @@ export function buildTaskResult (by: SignedBy, payload: TaskResultPayload): Tran
   return build(taskResultKind, by, payload)
 }
 
+/** An assigned provider's claim that it could not fetch the task's inputs (docs/market.md "Inputs no peer serves"). */
+export function buildInputClaim (by: SignedBy, payload: InputClaimPayload): Transaction {
+  requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  return build(inputClaimKind, by, payload)
+}
+
 // validator-signed: fee 0, the nonce is the system account's next one
 
 export function buildProviderAttest (chainId: string, keys: SignerKeys, nonce: bigint, payload: ProviderAttestPayload): Transaction {
@@ -139,4 +146,10 @@ export function buildBondSlash (chainId: string, keys: SignerKeys, nonce: bigint
 /** A validator's re-execution commitment of a disputed task (nonce 0 of its own re-execution account for the task). */
 export function buildTaskReexec (chainId: string, keys: SignerKeys, payload: TaskReexecPayload): Transaction {
   return build(taskReexecKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
+}
+
+/** A validator's verdict on an input claim (nonce 0 of the claim's verdict account: one verdict per claim). */
+export function buildInputVerdict (chainId: string, keys: SignerKeys, payload: InputVerdictPayload): Transaction {
+  requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  return build(inputVerdictKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
 }
