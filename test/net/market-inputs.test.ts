@@ -88,7 +88,9 @@ test.serial('inputs no node serves: each winner claims, a validator finds them u
     t.is(claim?.verdict?.outcome, 'unavailable')
     t.not(claim?.verdict?.validator, w)
     t.true((claim?.atMs ?? Infinity) <= end.awards[0].deadlineMs, 'claimed before the deadline')
+    t.log(`${w === net.addresses[CLAIMER] ? 'claimer' : 'honest'} winner: award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms (market time)`)
   }
+  t.log(`award → settle ${(end.settlement?.atMs ?? 0) - end.awards[0].atMs} ms`)
   const views = await sameEverywhere(t, id, v => v.state === 'refunded')
   t.is(views.length, 5)
   // why was I not slashed: the winners' bids and their own status say so
@@ -124,6 +126,7 @@ test.serial('a false claim: the validator fetches the inputs (available), the cl
     t.is(slash?.reason, 'late')
     t.true((slash?.atMs ?? 0) > (claim?.dueAtMs ?? Infinity), `slashed after the extended deadline: ${JSON.stringify(story(end))}`)
     t.true(end.awards.length >= 2, 'replaced')
+    t.log(`award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms, verdict → slash ${(slash?.atMs ?? 0) - (claim?.verdict?.atMs ?? 0)} ms (extension ${end.executionDeadlineMs} ms)`)
     const paid = end.settlement?.payouts.map(p => p.provider) ?? []
     t.is(paid.length, 1)
     t.not(paid[0], claimer)
