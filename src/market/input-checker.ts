@@ -1,8 +1,8 @@
 /**
  * The validators' side of input claims (docs/market.md "Inputs no peer serves"), on the model of the benchmark
  * challenge's attester: every input claim without a verdict is checked by one validator, chosen by turn
- * (`core/turn.ts` over the sorted validator keys, rotated by the task id; rank r acts `r × turnDelayMs` after the
- * claim's time, so the next in turn covers a silent one). It tries to fetch the task's inputs itself, within
+ * (`core/turn.ts` over the sorted validator keys but the claimant's, rotated by the task id; rank r acts
+ * `r × turnDelayMs` after the claim's time, so the next in turn covers a silent one). It tries to fetch the task's inputs itself, within
  * `fetchTimeoutMs`, into its blob store tagged with the task (so it keeps and serves them until the task's blobs are
  * collected), and records `input-verdict`: `available` when it holds every input (the claimant can now fetch them
  * from it), `unavailable` when no peer served one. The verdict acts for the claim's own account with nonce 0: two
@@ -144,7 +144,9 @@ export class InputChecker implements Startable {
     if (this.checking.has(key)) return false
     const last = this.submitted.get(key)
     if (last !== undefined && now < last + this.resubmitMs) return false
-    const validators = this.c.ledger.validatorKeys().map(k => toHex(k)).sort()
+    // the claimant, when it is a validator too, is left out of the turn (it does not judge its own claim): the
+    // first in turn is then another validator, not one that waits a turn delay for it
+    const validators = this.c.ledger.validatorKeys().filter(k => toHex(addressBytesFromPublicKey(k)) !== claim.provider).map(k => toHex(k)).sort()
     const rank = turnRank(validators.indexOf(toHex(this.c.keys.publicKey)), BigInt(`0x${t.taskId.slice(0, 16)}`), validators.length)
     return now >= claim.timeMs + rank * this.turnDelayMs
   }

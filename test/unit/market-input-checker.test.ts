@@ -129,3 +129,18 @@ test('a validator never judges its own claim', async (t) => {
   t.is(a.sent.length, 0)
   t.deepEqual(a.fetched, [])
 })
+
+test('a claimant that is a validator is left out of the turn: the first of the others acts at the claim, not a turn later', async (t) => {
+  for (const claimer of validators) {
+    const others = validators.filter(v => v !== claimer)
+    const sorted = others.map(k => toHex(k.publicKey)).sort()
+    const first = others.find(k => turnRank(sorted.indexOf(toHex(k.publicKey)), BigInt(`0x${TASK.slice(0, 16)}`), others.length) === 0)
+    if (first === undefined) { t.fail('no rank 0'); return }
+    const record = task({ inputClaims: [{ provider: toHex(addressBytesFromPublicKey(claimer.publicKey)), round: 0, txId: '03'.repeat(32), timeMs: CLAIM_AT }] })
+    const runs = validators.map(v => checker(v, () => record, () => CLAIM_AT, async () => {}))
+    for (const r of runs) { await r.checker.start(); await r.checker.walk() }
+    await settle()
+    for (const r of runs) await r.checker.stop()
+    t.deepEqual(runs.map(r => r.sent.length), validators.map(v => (v === first ? 1 : 0)))
+  }
+})
