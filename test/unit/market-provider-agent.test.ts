@@ -544,3 +544,28 @@ test.serial('inputs no peer serves: the winner claims once instead of failing; a
     await r.db.close()
   }
 })
+
+test.serial('a provider restarted after its claim: past the award\'s deadline it still answers by the extended one after `available`, without claiming again', async t => {
+  await using dir = await tempDir()
+  const r = await registeredRig(dir.path, {})
+  const taskId = 'e3'.repeat(32)
+  const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 20_000, revealsCloseAtMs: Date.now() - 15_000 })
+  const award = { txId: '11'.repeat(32), round: 0, timeMs: Date.now() - 10_000, deadlineMs: Date.now() - 1000, winners: [me], considered: [] }
+  const claim = { txId: '21'.repeat(32), provider: me, round: 0, timeMs: Date.now() - 5000 }
+  try {
+    await r.agent.start()
+    // the claim answered `unavailable`: nothing to do
+    r.market.change({ ...view, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'unavailable', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: award.deadlineMs }] })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 0)
+    // the same round with `available`: due 30 s from the verdict, past the award's own deadline
+    const other = 'e4'.repeat(32)
+    r.market.change({ ...view, taskId: other, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'available', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: Date.now() + 30_000 }] })
+    await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result by the extended deadline', 10_000)
+    t.is(toHex(taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload).taskId), other)
+    t.is(r.ledger.of(TX_KIND_INPUT_CLAIM).length, 0, 'no second claim')
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})

@@ -254,7 +254,7 @@ export class ProviderAgent implements Startable {
       const mine = award.winners.includes(this.address) || award.checker === this.address
       if (!mine || record?.answeredRounds.includes(award.round) === true) continue
       if (view.results.some(r => r.provider === this.address && r.round === award.round)) continue
-      if (this.jobs.has(view.taskId, award.round) || Date.now() > award.deadlineMs) continue
+      if (this.jobs.has(view.taskId, award.round) || Date.now() > this.workUntil(view, award.round, award.deadlineMs)) continue
       if (this.jobs.push({ taskId: view.taskId, round: award.round, seenAtMs: Date.now() })) this.log.info({ taskId: view.taskId, round: award.round, checker: award.checker === this.address }, 'awarded: queued to run')
       else this.log.warn({ taskId: view.taskId, round: award.round }, 'award not taken: the job queue is full')
     }
@@ -377,14 +377,18 @@ export class ProviderAgent implements Startable {
       await this.update(record, { stage: 'answered', answeredRounds: [...record.answeredRounds, job.round] })
       return
     }
+    // a claim of this round already final (a restart while it waited for the verdict): wait for it, or act on it
+    const claimed = this.myClaim(view, job.round)
+    let verdict: { outcome: 'available' | 'unavailable', dueAtMs: number } | undefined
     try {
+      if (claimed !== undefined) throw new ProviderBlobError('INPUT_UNAVAILABLE', 'the inputs were claimed unavailable before a restart', { taskId: job.taskId })
       out = await run(award.deadlineMs)
     } catch (err) {
       // no peer served an input of a public task: claim it (docs/market.md "Inputs no peer serves") rather than wait
       // out the deadline; a validator in turn tries to fetch them. `available`: it holds them now, the deadline is
       // extended and this provider fetches again; `unavailable`: the task is refunded and nobody is slashed
-      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || view.private || Date.now() > award.deadlineMs) throw err
-      const verdict = await this.claimInputs(job, err.message)
+      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || view.private || (claimed === undefined && Date.now() > award.deadlineMs)) throw err
+      verdict = await this.claimInputs(job, err.message, claimed === undefined)
       if (verdict?.outcome !== 'available') {
         this.metrics.jobs.inc({ outcome: verdict === undefined ? 'input-claim-unanswered' : 'inputs-unavailable' })
         // the round is over for this provider (one claim per round): not queued again by the next view of the task
@@ -407,10 +411,12 @@ export class ProviderAgent implements Startable {
    * late rule stops waiting for one). Returns the verdict and the deadline it leaves; undefined when the claim was
    * not admitted or no verdict came.
    */
-  private async claimInputs (job: Job, why: string): Promise<{ outcome: 'available' | 'unavailable', dueAtMs: number } | undefined> {
-    this.log.warn({ taskId: job.taskId, round: job.round, why }, 'the task\'s inputs could not be fetched: input claim sent')
-    const claimTx = await this.send('input-claim', job.taskId, by => buildInputClaim(by, { taskId: fromHex(job.taskId), round: job.round }))
-    if (claimTx === undefined) return undefined
+  private async claimInputs (job: Job, why: string, send = true): Promise<{ outcome: 'available' | 'unavailable', dueAtMs: number } | undefined> {
+    if (send) {
+      this.log.warn({ taskId: job.taskId, round: job.round, why }, 'the task\'s inputs could not be fetched: input claim sent')
+      const claimTx = await this.send('input-claim', job.taskId, by => buildInputClaim(by, { taskId: fromHex(job.taskId), round: job.round }))
+      if (claimTx === undefined) return undefined
+    }
     let holdUntil = Date.now() + 120_000
     while (!this.abort.signal.aborted && Date.now() < holdUntil) {
       await new Promise(resolve => setTimeout(resolve, VERDICT_POLL_MS))
@@ -424,6 +430,22 @@ export class ProviderAgent implements Startable {
     }
     this.log.warn({ taskId: job.taskId, round: job.round }, 'no verdict on the input claim')
     return undefined
+  }
+
+  /** This provider's input claim of `round` in the task's view, if any. */
+  private myClaim (view: TaskView, round: number): TaskView['inputClaims'][number] | undefined {
+    return view.inputClaims.find(c => c.provider === this.address && c.round === round)
+  }
+
+  /**
+   * Until when an award of `round` is worth working on: its deadline; after this provider's input claim, the
+   * extended deadline of an `available` verdict, or the end of the wait for a verdict (never, after `unavailable`).
+   */
+  private workUntil (view: TaskView, round: number, deadlineMs: number): number {
+    const claim = this.myClaim(view, round)
+    if (claim === undefined) return deadlineMs
+    if (claim.verdict === undefined) return claim.holdsSlashUntilMs ?? deadlineMs
+    return claim.verdict.outcome === 'available' ? claim.dueAtMs : -Infinity
   }
 
   private async escrowOf (taskId: string): Promise<bigint> { return (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance }
