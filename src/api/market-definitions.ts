@@ -88,6 +88,22 @@ const AwardRound = z.object({
 
 const Slash = z.object({ provider: address, reason: z.string(), amount, atMs: z.number(), txId: z.string() })
 
+/**
+ * An assigned provider's claim that it could not fetch the task's inputs (docs/market.md "Inputs no peer serves")
+ * and the validators' verdict: `unavailable` excuses it (no late slash; the task is refunded), `available` means a
+ * validator holds and serves the inputs now and the result is due by `dueAtMs`; with no verdict yet the late slash
+ * waits until `holdsSlashUntilMs` at most.
+ */
+const InputClaim = z.object({
+  provider: address,
+  round: z.number(),
+  atMs: z.number(),
+  txId: z.string(),
+  verdict: z.object({ outcome: z.enum(['available', 'unavailable']), validator: address, atMs: z.number(), txId: z.string() }).nullable(),
+  dueAtMs: z.number(),
+  holdsSlashUntilMs: z.number().nullable()
+})
+
 const Settlement = z.object({
   outcome: z.string(),
   payouts: z.array(z.object({ provider: address, amount })),
@@ -129,6 +145,8 @@ export const TaskResult = z.object({
   spotChecker: address.nullable(),
   results: z.array(ResultRecord),
   slashes: z.array(Slash),
+  /** Input claims of its assigned providers and the validators' verdicts: why a winner was (not) slashed. */
+  inputClaims: z.array(InputClaim),
   settlement: Settlement.nullable(),
   cancelRequested: z.boolean(),
   bidCount: z.number()
@@ -157,7 +175,9 @@ const BidRecord = z.object({
   commitTx: z.string(),
   commitAtMs: z.number(),
   revealTx: z.string().nullable(),
-  revealAtMs: z.number().nullable()
+  revealAtMs: z.number().nullable(),
+  /** The bidder's input claim once it won and could not fetch the inputs (with the verdict); null otherwise. */
+  inputClaim: InputClaim.nullable()
 })
 
 export const MarketBidsResult = z.object({
@@ -234,5 +254,7 @@ export const ProviderStatusResult = z.object({
     /** Owed past the verification window with no settle final: visible so an operator can ask why. */
     stuck: z.array(Payment),
     slashed: z.array(z.object({ taskId: z.string(), amount, reason: z.string(), atMs: z.number(), txId: z.string() }))
-  })
+  }),
+  /** This provider's input claims on its recent tasks and their verdicts (why it was or was not slashed late). */
+  inputClaims: z.array(InputClaim.extend({ taskId: z.string() }))
 })

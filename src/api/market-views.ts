@@ -2,7 +2,7 @@
  * The market state's views (src/market/state/reader.ts) in their RPC shape (src/api/market-definitions.ts):
  * amounts as decimal strings of base units, task ids 0x-prefixed, absent values as null.
  */
-import type { BidView, ProviderView, TaskView } from '../market/state/reader.ts'
+import type { BidView, InputClaimView, ProviderView, TaskView } from '../market/state/reader.ts'
 import type { RpcResultOf } from './definitions.ts'
 
 type TaskRecord = NonNullable<RpcResultOf<'task_get'>>
@@ -11,6 +11,20 @@ type ProviderRecord = RpcResultOf<'market_providers'>['providers'][number]
 
 export function hex0x (id: string): string {
   return id.startsWith('0x') ? id : `0x${id}`
+}
+
+type InputClaimRecord = TaskRecord['inputClaims'][number]
+
+export function inputClaimToRpc (c: InputClaimView): InputClaimRecord {
+  return {
+    provider: c.provider,
+    round: c.round,
+    atMs: c.timeMs,
+    txId: hex0x(c.txId),
+    verdict: c.verdict === undefined ? null : { outcome: c.verdict.outcome, validator: c.verdict.validator, atMs: c.verdict.timeMs, txId: hex0x(c.verdict.txId) },
+    dueAtMs: c.dueAtMs,
+    holdsSlashUntilMs: c.holdsSlashUntilMs ?? null
+  }
 }
 
 export function taskToRpc (t: TaskView): TaskRecord {
@@ -66,6 +80,7 @@ export function taskToRpc (t: TaskView): TaskRecord {
       verdict: r.verdict
     })),
     slashes: t.slashes.map(s => ({ provider: s.provider, reason: s.reason, amount: s.amount.toString(), atMs: s.timeMs, txId: hex0x(s.txId) })),
+    inputClaims: t.inputClaims.map(inputClaimToRpc),
     settlement: t.settlement === undefined
       ? null
       : {
@@ -81,7 +96,9 @@ export function taskToRpc (t: TaskView): TaskRecord {
   }
 }
 
-export function bidToRpc (b: BidView): BidRecord {
+/** A bid in its RPC shape; `task`: its task's view, for the bidder's input claim. */
+export function bidToRpc (b: BidView, task?: TaskView): BidRecord {
+  const claim = task?.inputClaims.find(c => c.provider === b.provider)
   return {
     provider: b.provider,
     status: b.status,
@@ -92,7 +109,8 @@ export function bidToRpc (b: BidView): BidRecord {
     commitTx: hex0x(b.commitTx),
     commitAtMs: b.commitTimeMs,
     revealTx: b.revealTx === undefined ? null : hex0x(b.revealTx),
-    revealAtMs: b.revealTimeMs ?? null
+    revealAtMs: b.revealTimeMs ?? null,
+    inputClaim: claim === undefined ? null : inputClaimToRpc(claim)
   }
 }
 

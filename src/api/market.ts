@@ -6,7 +6,7 @@ import type { MarketReader, ResultView, TaskView } from '../market/state/reader.
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
 import type { RpcParsedParamsOf, RpcResultOf } from './definitions.ts'
 import { MARKET_MAX_BIDS, MARKET_MAX_SUBMIT_BYTES } from './market-definitions.ts'
-import { bidsNote, bidToRpc, hex0x, providerToRpc, taskToRpc } from './market-views.ts'
+import { bidsNote, bidToRpc, hex0x, inputClaimToRpc, providerToRpc, taskToRpc } from './market-views.ts'
 import { mapped } from './dag.ts'
 import { registerMethod, registerTopic } from './method.ts'
 
@@ -159,7 +159,7 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
       bidsCloseAtMs: task.bidsCloseAtMs,
       revealsCloseAtMs: task.revealsCloseAtMs,
       sealed: task.awards.length > 0 || sealed === true,
-      bids: bids.slice(0, MARKET_MAX_BIDS).map(bidToRpc),
+      bids: bids.slice(0, MARKET_MAX_BIDS).map(b => bidToRpc(b, task)),
       note: bidsNote(task, bids)
     }
   })
@@ -190,8 +190,10 @@ async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<
   const stuck: typeof owed = []
   const received: typeof owed = []
   const slashed: RpcResultOf<'provider_status'>['payments']['slashed'] = []
+  const inputClaims: RpcResultOf<'provider_status'>['inputClaims'] = []
   const tasks = await market.reader.tasks({ provider: local.address, limit: MAX_STATUS_TASKS })
   for (const task of tasks) {
+    for (const c of task.inputClaims) if (c.provider === local.address) inputClaims.push({ taskId: hex0x(task.taskId), ...inputClaimToRpc(c) })
     for (const s of task.slashes) {
       if (s.provider === local.address) slashed.push({ taskId: hex0x(task.taskId), amount: s.amount.toString(), reason: s.reason, atMs: s.timeMs, txId: hex0x(s.txId) })
     }
@@ -217,6 +219,7 @@ async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<
     pricing: local.pricing === null ? null : { perGflop: local.pricing.perGflop.toString(), minimum: local.pricing.minimum.toString(), capacity: local.pricing.capacity },
     active: local.active.map(a => ({ ...a, taskId: hex0x(a.taskId) })),
     skipped: local.skipped.map(k => ({ taskId: hex0x(k.taskId), reason: `${k.reason}: ${k.detail}`, atMs: k.atMs })),
-    payments: { owed, received, stuck, slashed }
+    payments: { owed, received, stuck, slashed },
+    inputClaims
   }
 }

@@ -11,6 +11,7 @@ const TASK_TAG = new TextEncoder().encode('HARMONY/market/task/v1')
 const ESCROW_TAG = new TextEncoder().encode('HARMONY/market/escrow/v1')
 const BOND_TAG = new TextEncoder().encode('HARMONY/market/bond/v1')
 const REEXEC_TAG = new TextEncoder().encode('HARMONY/market/reexec/v1')
+const INPUT_VERDICT_TAG = new TextEncoder().encode('HARMONY/market/input-verdict/v1')
 
 /** A task's id: sha256("HARMONY/market/task/v1" ‖ requester ‖ nonce u64be) of its announce (32 bytes). */
 export function taskIdOf (requester: Uint8Array, nonce: bigint): Uint8Array {
@@ -35,4 +36,13 @@ export function bondAccount (provider: Uint8Array): Uint8Array {
 /** The account a validator's re-execution commitment of a task acts for (nonce 0, holds nothing): sha256("HARMONY/market/reexec/v1" ‖ validator ‖ taskId)[0..20]. */
 export function reexecAccount (validator: Uint8Array, taskId: Uint8Array): Uint8Array {
   return sha256(REEXEC_TAG, validator, taskId).slice(0, ADDRESS_BYTES)
+}
+
+/**
+ * The account an input claim's verdict acts for (nonce 0, holds nothing): sha256("HARMONY/market/input-verdict/v1" ‖
+ * taskId ‖ provider ‖ round u8)[0..20]. One verdict per claim: two validators answering the same claim conflict at
+ * this slot and exactly one becomes final.
+ */
+export function inputVerdictAccount (taskId: Uint8Array, provider: Uint8Array, round: number): Uint8Array {
+  return sha256(INPUT_VERDICT_TAG, taskId, provider, new Uint8Array([round])).slice(0, ADDRESS_BYTES)
 }

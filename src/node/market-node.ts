@@ -21,6 +21,7 @@ import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
 import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
 import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
+import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
 import { SealedInputsBoard, sealedInputsTopic } from '../market/sealed-inputs-board.ts'
 import { encodeNotice, inputContext, type NoticeSigner, type SealedInputsNotice } from '../market/sealed-inputs.ts'
@@ -173,6 +174,22 @@ export class MarketNode implements Startable {
         logger: log,
         ...(c.registry === undefined ? {} : { registry: c.registry })
       }, { provider: config.enabled })) await this.runner.start(name, service)
+      // input claims: a validator in turn fetches the claimed inputs itself, keeps them (tagged with the task, so it
+      // serves them) and records its verdict (market/input-checker.ts)
+      if (c.dag.reader.isValidator) {
+        await this.runner.start('input-checker', new InputChecker({
+          state: c.market.state,
+          ledger: c.dag.reader,
+          fetchInput: async (taskId, id, signal) => {
+            await blobs.input({ taskId, private: false }, id, signal)
+            await store.tag(id, [taskId])
+          },
+          submit: async (tx) => await c.dag.submitTransaction(tx),
+          chainId,
+          keys: c.identity,
+          logger: log
+        }))
+      }
       if (config.enabled) {
         this.agent = new ProviderAgent({
           market: reader,

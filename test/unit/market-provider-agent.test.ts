@@ -14,6 +14,7 @@ import { escrowAccount } from '../../src/market/accounts.ts'
 import { buildTaskAnnounce, buildTaskAward } from '../../src/market/kinds/builders.ts'
 import { registerMarketKinds } from '../../src/market/index.ts'
 import {
+  inputClaimKind, TX_KIND_INPUT_CLAIM,
   type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS,
   TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT
 } from '../../src/market/kinds/index.ts'
@@ -23,7 +24,7 @@ import type { ProviderAgentComponents, ProviderAgentInit } from '../../src/marke
 import { type BidRecord, BidStore } from '../../src/market/provider/bid-store.ts'
 import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
 import { parseProviderConfig } from '../../src/market/provider/config.ts'
-import type { ProviderBlobs } from '../../src/market/provider/blobs.ts'
+import { ProviderBlobError, type ProviderBlobs } from '../../src/market/provider/blobs.ts'
 import { EMPTY_OUTPUT_ID, INPUT_FAULT_PROFILE, inputFaultCommitment, reexecute } from '../../src/market/provider/job.ts'
 import { waitFor } from '../helpers/dag-net.ts'
 import { randomValues } from '../helpers/compute.ts'
@@ -112,7 +113,7 @@ function taskView (taskId: string, over: Partial<TaskView> = {}): TaskView {
     spec: { kernel: 'matmul', params: { m: 4, k: 3, n: 5 } }, inputs: [makeBlob(a).id, makeBlob(b).id], outputLimitBytes: 1024,
     budget: 10n ** 18n, redundancy: 1, k: 1, verification: 'none', bidWindowMs: 400, revealWindowMs: 60_000, executionDeadlineMs: 60_000,
     requirements: { executor: 'any', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }, private: false, reannounce: false,
-    escrow: 10n ** 18n, bidsCloseAtMs: now + 400, revealsCloseAtMs: now + 60_400, awards: [], winners: [], results: [], slashes: [],
+    escrow: 10n ** 18n, bidsCloseAtMs: now + 400, revealsCloseAtMs: now + 60_400, awards: [], winners: [], results: [], slashes: [], inputClaims: [],
     cancelRequested: false, bidCount: 0, ...over
   }
 }
@@ -624,6 +625,80 @@ test.serial('an award naming this provider, still pending here, starts its job a
     // the other two would have been queued before it (events in order; jobs run at once): none comes
     await new Promise(resolve => setTimeout(resolve, 300))
     t.deepEqual(r.ledger.of(TX_KIND_TASK_RESULT).map(tx => [toHex(taskResultKind.decode(tx.payload).taskId), taskResultKind.decode(tx.payload).round]), [[mine, 0]])
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+test.serial('inputs no peer serves: the winner claims once instead of failing; after `available` it fetches again and answers, after `unavailable` it gives the round up', async t => {
+  await using dir = await tempDir()
+  const r = await registeredRig(dir.path, {})
+  const market = r.market
+  // the inputs are served only once a verdict says `available` (a validator fetched them and serves them)
+  let served = false
+  const input = r.blobs.input
+  let fetches = 0
+  r.blobs.input = async (task, id, signal) => {
+    fetches++
+    if (!served) throw new ProviderBlobError('INPUT_UNAVAILABLE', `no peer served input ${id}`, { taskId: task.taskId, blob: id })
+    return await input(task, id, signal)
+  }
+  const [available, unavailable] = ['e1', 'e2'].map(p => p.repeat(32))
+  const awarded = (taskId: string): TaskView => {
+    const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+    return { ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] }
+  }
+  const claimsOf = (taskId: string): Transaction[] => r.ledger.of(TX_KIND_INPUT_CLAIM).filter(tx => toHex(inputClaimKind.decode(tx.payload).taskId) === taskId)
+  try {
+    await r.agent.start()
+    for (const id of [available, unavailable]) market.change(awarded(id))
+    await waitFor(() => claimsOf(available).length === 1 && claimsOf(unavailable).length === 1, 'a claim for each task', 10_000)
+    t.like(inputClaimKind.decode(claimsOf(available)[0].payload), { round: 0 })
+    t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 0, 'no result without the inputs')
+    // the market applies the claims, then the verdicts
+    const claim = (taskId: string, outcome: 'available' | 'unavailable'): TaskView => {
+      const view = awarded(taskId)
+      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, timeMs: Date.now(), verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
+    }
+    market.change(claim(unavailable, 'unavailable'))
+    served = true
+    market.change(claim(available, 'available'))
+    await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result after `available`', 10_000)
+    t.is(toHex(taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload).taskId), available)
+    // the round given up after `unavailable` is not queued again by the next views of the task (one claim per round)
+    const before = fetches
+    for (let i = 0; i < 3; i++) market.change(claim(unavailable, 'unavailable'))
+    await new Promise(resolve => setTimeout(resolve, 300))
+    t.is(claimsOf(unavailable).length, 1)
+    t.is(claimsOf(available).length, 1)
+    t.is(fetches, before, 'no fetch of a round given up')
+    t.false(r.ledger.of(TX_KIND_TASK_RESULT).some(tx => toHex(taskResultKind.decode(tx.payload).taskId) === unavailable))
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+test.serial('a provider restarted after its claim: past the award\'s deadline it still answers by the extended one after `available`, without claiming again', async t => {
+  await using dir = await tempDir()
+  const r = await registeredRig(dir.path, {})
+  const taskId = 'e3'.repeat(32)
+  const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 20_000, revealsCloseAtMs: Date.now() - 15_000 })
+  const award = { txId: '11'.repeat(32), round: 0, timeMs: Date.now() - 10_000, deadlineMs: Date.now() - 1000, winners: [me], considered: [] }
+  const claim = { txId: '21'.repeat(32), provider: me, round: 0, timeMs: Date.now() - 5000 }
+  try {
+    await r.agent.start()
+    // the claim answered `unavailable`: nothing to do
+    r.market.change({ ...view, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'unavailable', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: award.deadlineMs }] })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 0)
+    // the same round with `available`: due 30 s from the verdict, past the award's own deadline
+    const other = 'e4'.repeat(32)
+    r.market.change({ ...view, taskId: other, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'available', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: Date.now() + 30_000 }] })
+    await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result by the extended deadline', 10_000)
+    t.is(toHex(taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload).taskId), other)
+    t.is(r.ledger.of(TX_KIND_INPUT_CLAIM).length, 0, 'no second claim')
   } finally {
     await r.agent.stop()
     await r.db.close()

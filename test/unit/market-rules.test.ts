@@ -81,7 +81,12 @@ const providerArb = fc.record({
   mismatch: rarely,
   lateCommit: rarely,
   lateReveal: rarely,
-  behaviour: fc.constantFrom('good', 'good', 'bad', 'none'),
+  /**
+   * `claim-*`: it claims it could not fetch the inputs (input-claim) right after its award; `unavailable`: a validator
+   * agrees (excused: no slash); `available`: a validator fetched them, it then answers (good); `available-silent`:
+   * it still never answers; `unanswered`: no verdict ever comes
+   */
+  behaviour: fc.constantFrom('good', 'good', 'bad', 'none', 'claim-unavailable', 'claim-available', 'claim-available-silent', 'claim-unanswered'),
   /** once awarded, other tasks' slashes take its whole bond before it answers */
   drained: fc.constantFrom(false, false, false, false, false, false, false, false, false, true)
 })
@@ -163,12 +168,18 @@ test('random task histories: conservation, settles within their escrow, awards a
         const p = providers.find(x => x.hex === a.provider)
         if (p !== undefined && p.drained && !drainedDone.has(p.hex)) await drain(p)
       }
-      // assigned providers answer right after their award (or never)
+      // assigned providers answer right after their award (or never), or claim the inputs unavailable first
       for (const a of task.assigned) {
         const p = providers.find(x => x.hex === a.provider)
         if (p === undefined || answered.has(p.hex) || p.behaviour === 'none' || a.state !== 'open') continue
         answered.add(p.hex)
-        await send(tx(38, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, commitment: fromHex(p.behaviour === 'good' ? GOOD : BAD), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }))
+        if (p.behaviour.startsWith('claim-')) {
+          await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round }))
+          const outcome = p.behaviour === 'claim-unavailable' ? 'unavailable' : p.behaviour === 'claim-unanswered' ? undefined : 'available'
+          if (outcome !== undefined) t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, outcome })))
+          if (p.behaviour !== 'claim-available') continue
+        }
+        await send(tx(38, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, commitment: fromHex(p.behaviour === 'bad' ? BAD : GOOD), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }))
       }
       const current = market.tasks.get(taskHex) as TaskRecord
       clock.nowMs = now
@@ -229,6 +240,21 @@ test('random task histories: conservation, settles within their escrow, awards a
       t.false(final.slashes.some(x => x.reason === 'fault'))
     }
     if (h.private) t.not(final.settlement?.outcome, 'disputed', 'a private task is never settled by a re-execution')
+    if (final.settlement?.outcome === 'inputs-unavailable') {
+      // a winner whose claim a validator found unavailable: the whole escrow back, nobody paid, the claimant not slashed
+      t.false(h.private, 'no claim on a private task is valid')
+      t.deepEqual(final.settlement.payouts, [])
+      t.is(final.settlement.refund, escrowOf(announce))
+      const excused = (final.inputClaims ?? []).filter(c => c.verdict?.outcome === 'unavailable').map(c => c.provider)
+      t.true(excused.length > 0)
+      for (const e of excused) t.false(final.slashes.some(x => x.provider === e), 'an excused claimant is not slashed')
+    }
+    // a claimant found `available` that never answered is slashed late, as is one whose claim nobody answered
+    for (const c of final.inputClaims ?? []) {
+      const p = providers.find(x => x.hex === c.provider)
+      if (p?.behaviour === 'claim-available-silent' || p?.behaviour === 'claim-unanswered') t.true(final.slashes.some(x => x.provider === c.provider && x.reason === 'late'), p.behaviour)
+    }
+    if (h.private) t.deepEqual(final.inputClaims ?? [], [], 'claims on a private task are refused')
     tag(`outcome:${final.settlement?.outcome ?? 'none'}`)
     for (const s of final.slashes) tag(`slash:${s.reason}`)
     if (final.awards.length > 1) tag('replacement')
@@ -246,12 +272,16 @@ test('random task histories: conservation, settles within their escrow, awards a
       // a faulty winner with no bond left: the honest one paid, the rest refunded, the fault slashed 0
       [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'bad', drained: true, priceBp: 200 }, { ...BIDDER, priceBp: 300 }] }],
       // a private task whose winner and spot-checker disagree: nobody can re-execute it, so all is refunded
-      [{ ...EXAMPLE, verification: 'spot-check', private: true, providers: [{ ...BIDDER, behaviour: 'bad', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }]
+      [{ ...EXAMPLE, verification: 'spot-check', private: true, providers: [{ ...BIDDER, behaviour: 'bad', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a winner that cannot fetch the inputs and a validator that cannot either: refunded, nobody slashed
+      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a false claim: found available, the claimant still silent, slashed late and replaced
+      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-available-silent', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)

@@ -17,6 +17,7 @@ import { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type TaskAwardPa
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, TASK_ID_BYTES } from './provider.ts'
 import { BUDGET_LIMIT, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
+import { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
 
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
 const U32_MAX = 0xffff_ffff
@@ -135,6 +136,13 @@ export function buildTaskResult (by: SignedBy, payload: TaskResultPayload): Tran
   return build(taskResultKind, by, payload)
 }
 
+/** An assigned provider's claim that it could not fetch the task's inputs (docs/market.md "Inputs no peer serves"). */
+export function buildInputClaim (by: SignedBy, payload: InputClaimPayload): Transaction {
+  requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
+  requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  return build(inputClaimKind, by, payload)
+}
+
 // validator-signed: fee 0, the nonce is the system account's next one. Each checks its fields as the client-side
 // builders do (a DagError naming the field): a validator's own bug shows as what it got wrong, not as an encoder's
 // "u8 out of range" under the kind's name.
@@ -183,4 +191,12 @@ export function buildTaskReexec (chainId: string, keys: SignerKeys, payload: Tas
   requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
   requireBytes('commitment', payload.commitment, 32)
   return build(taskReexecKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
+}
+
+/** A validator's verdict on an input claim (nonce 0 of the claim's verdict account: one verdict per claim). */
+export function buildInputVerdict (chainId: string, keys: SignerKeys, payload: InputVerdictPayload): Transaction {
+  requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
+  requireBytes('provider', payload.provider, ADDRESS_BYTES)
+  requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  return build(inputVerdictKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
 }

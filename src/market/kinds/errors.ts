@@ -26,6 +26,16 @@ export const MARKET_ERROR_CODES = [
   'NOT_REQUESTER',
   /** a validator transaction (award, settle, slash) that this node's market state disagrees with */
   'DECISION_INVALID',
+  /** an input-claim from a provider that holds no award of that task and round (winner or spot-checker) */
+  'CLAIM_NOT_AWARDED',
+  /** an input-claim stamped after its assignment's deadline, or after the provider's own result */
+  'CLAIM_LATE',
+  /** a second input-claim of one provider and round */
+  'CLAIM_DUPLICATE',
+  /** an input-claim on a private task: no validator can fetch and check inputs sealed to the winner */
+  'CLAIM_PRIVATE',
+  /** an input-verdict that answers no input-claim (no such claim applied, or its provider holds no award of the round) */
+  'VERDICT_NO_CLAIM',
   'BLOB_TOO_LARGE',
   'STORAGE_FAILED'
 ] as const

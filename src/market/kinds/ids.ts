@@ -15,9 +15,11 @@ export const TX_KIND_TASK_CANCEL = 41
 export const TX_KIND_TASK_REEXEC = 42
 export const TX_KIND_BID_COMMITS = 43
 export const TX_KIND_BID_REVEALS = 44
+export const TX_KIND_INPUT_CLAIM = 45
+export const TX_KIND_INPUT_VERDICT = 46
 
 /** Every market kind id, in order. */
-export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44]
+export const MARKET_KIND_IDS: readonly number[] = [32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46]
 
 /** Executor a provider runs (capability) or a task requires (`any` only in requirements). */
 export const EXECUTOR_KINDS = ['cpu', 'webgpu'] as const
@@ -44,9 +46,19 @@ export const SETTLE_OUTCOMES = [
    * a private task whose results disagree: no validator can read its inputs to re-execute it, so nobody can tell
    * who is right; everything refunded, nobody paid, nobody slashed (docs/market.md "Private tasks")
    */
-  'unresolved'
+  'unresolved',
+  /**
+   * an assigned provider claimed it could not fetch the task's inputs and the validator in turn could not either
+   * (input-claim, input-verdict `unavailable`): everything refunded, nobody paid, nobody slashed (docs/market.md
+   * "Inputs no peer serves")
+   */
+  'inputs-unavailable'
 ] as const
 export type SettleOutcome = (typeof SETTLE_OUTCOMES)[number]
+
+/** A validator's verdict on an input claim (input-verdict): whether it fetched every input the claim names. */
+export const INPUT_VERDICTS = ['available', 'unavailable'] as const
+export type InputVerdict = (typeof INPUT_VERDICTS)[number]
 
 /** Why a bond was slashed (bond-slash). */
 export const SLASH_REASONS = ['late', 'fault'] as const

@@ -6,13 +6,14 @@ import { getTxKind, registerTxKind, type TxKind } from '../../dag/tx-kinds.ts'
 import { bidCommitKind, bidCommitsKind, bidRevealKind, bidRevealsKind } from './bid.ts'
 import { taskAwardKind, taskResultKind, taskSettleKind } from './decision.ts'
 import { bondSlashKind, providerAttestKind, providerRegisterKind } from './provider.ts'
+import { inputClaimKind, inputVerdictKind } from './inputs.ts'
 import { batchFinalRecords, marketFinalRecords } from './queue.ts'
 import { taskReexecKind } from './reexec.ts'
 import { taskAnnounceKind, taskCancelKind } from './task.ts'
 
 /** The market's kinds, in id order. */
 export const MARKET_KINDS: ReadonlyArray<TxKind<never>> = [
-  providerRegisterKind, providerAttestKind, taskAnnounceKind, bidCommitKind, bidRevealKind, taskAwardKind, taskResultKind, taskSettleKind, bondSlashKind, taskCancelKind, taskReexecKind, bidCommitsKind, bidRevealsKind
+  providerRegisterKind, providerAttestKind, taskAnnounceKind, bidCommitKind, bidRevealKind, taskAwardKind, taskResultKind, taskSettleKind, bondSlashKind, taskCancelKind, taskReexecKind, bidCommitsKind, bidRevealsKind, inputClaimKind, inputVerdictKind
 ] as unknown as ReadonlyArray<TxKind<never>>
 
 /** The bid batch kinds: each entry is queued and applied on its own (queue.ts). */
@@ -41,6 +42,7 @@ export { bidCommitment, type BidCommitPayload, bidCommitKind, bidCommitsKind, ty
 export { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type Payout, settleTotal, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 export { type BondSlashPayload, bondSlashKind, type Capability, capabilityToJSON, ML_KEM768_PUBLIC_KEY_BYTES, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, TASK_ID_BYTES } from './provider.ts'
 export { announceToJSON, BLOB_ID_BYTES, BUDGET_LIMIT, escrowOf, MAX_DEADLINE_MS, MAX_INPUTS, MAX_PARAMS_BYTES, MAX_REDUNDANCY, MAX_WINDOW_MS, replicasOf, type TaskAnnouncePayload, taskAnnounceKind, type TaskCancelPayload, taskCancelKind, type TaskRequirements, type TaskSpecRecord } from './task.ts'
-export { buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildBondSlash, buildTaskReexec, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
+export { buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildBondSlash, buildInputClaim, buildInputVerdict, buildTaskReexec, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
 export { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
+export { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
 export { decodeQueued, QUEUE_PREFIX, type QueuedTx, queueKey, queueRecord } from './queue.ts'

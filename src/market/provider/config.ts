@@ -53,10 +53,12 @@ const address = z.string().refine(isAddress, 'a hmy1… address with a valid che
 /**
  * `faultInjection`: **test networks only** (refused unless the genesis is a devnet one, see
  * `assertFaultInjectionAllowed`). `wrong-result` makes the provider commit to and serve a corrupted output, so the
- * market's tests can show that a lying provider is caught. It is the standard way to test slashing (Lodestar and
+ * market's tests can show that a lying provider is caught; `false-input-claim` makes it claim, on every award of a
+ * public task, that it could not fetch the inputs (input-claim) without trying, and never answer, so the tests can
+ * show that a validator's `available` verdict leaves such a provider slashed late as before. It is the standard way to test slashing (Lodestar and
  * Prysm carry such flags for their test networks); with the default `none` it changes nothing.
  */
-export const FAULT_INJECTIONS = ['none', 'wrong-result'] as const
+export const FAULT_INJECTIONS = ['none', 'wrong-result', 'false-input-claim'] as const
 export type FaultInjection = (typeof FAULT_INJECTIONS)[number]
 
 export const providerConfigSchema = z.strictObject({

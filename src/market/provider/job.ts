@@ -48,7 +48,7 @@ export function outputBytes (outputs: readonly OutputBlob[]): Uint8Array {
  * first f32 value plus one, committed to and served as if right, so verification must catch it by comparison.
  */
 export function injectFault (result: TaskResult, fault: FaultInjection): TaskResult {
-  if (fault === 'none') return result
+  if (fault !== 'wrong-result') return result
   const outputs = result.outputs.map(o => {
     const bytes = o.bytes.slice()
     const view = new DataView(bytes.buffer)

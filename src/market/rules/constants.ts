@@ -16,3 +16,14 @@ export const REPUTATION_VERIFIED = 1
 export const REPUTATION_PENALTY = -4
 /** Replacement rounds after the first award (each late winner is replaced by the next valid bid). */
 export const MAX_REPLACEMENT_ROUNDS = 4
+/**
+ * Input claims (docs/market.md "Inputs no peer serves"). A claim with no verdict holds its provider's late slash
+ * until the claim's time plus this; past it the usual late rule applies (the validators had their turns: at the
+ * default 10 s per rank and a 15 s fetch, four validators' turns end within 45 s of the claim).
+ */
+export const INPUT_VERDICT_WAIT_MS = 60_000
+/**
+ * After an `available` verdict the claimant's deadline becomes the verdict's time plus the task's own execution
+ * deadline, at most this much (once: one claim per provider and round).
+ */
+export const INPUT_EXTENSION_MAX_MS = 600_000

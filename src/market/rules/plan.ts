@@ -4,8 +4,8 @@
  */
 import { MAX_CONSIDERED_REVEALS } from '../kinds/index.ts'
 import type { AssignmentRecord, TaskRecord } from '../state/records.ts'
-import { bidsCloseAt, lastRound, revealsCloseAt, standing } from '../state/records.ts'
-import { MAX_REPLACEMENT_ROUNDS } from './constants.ts'
+import { bidsCloseAt, claimOf, lastRound, resultDueAt, revealsCloseAt, standing } from '../state/records.ts'
+import { INPUT_VERDICT_WAIT_MS, MAX_REPLACEMENT_ROUNDS } from './constants.ts'
 import { replacementsOf } from './award.ts'
 import { refundAll, type SettleDecision, settleOf } from './settle.ts'
 
@@ -69,6 +69,25 @@ export function consideredReveals (t: TaskRecord): string[] {
 
 function outstanding (t: TaskRecord): AssignmentRecord[] {
   return standing(t).filter(a => t.results.get(a.provider)?.inTime !== true)
+}
+
+/**
+ * An outstanding assignment whose input claim a validator found `unavailable`: the provider could not fetch the
+ * inputs and neither could the validator, so it is not late (docs/market.md "Inputs no peer serves").
+ */
+export function excusedByInputs (t: TaskRecord, a: AssignmentRecord): boolean {
+  return claimOf(t, a.provider, a.round)?.verdict?.outcome === 'unavailable'
+}
+
+/**
+ * The moment past which (with the grace) an outstanding assignment is late: its deadline; after an `available`
+ * verdict on its input claim, the extended deadline (resultDueAt); while its claim has no verdict, at least the
+ * claim's time plus INPUT_VERDICT_WAIT_MS (then the usual late rule applies: a claim nobody answered excuses nothing).
+ */
+export function lateAfter (t: TaskRecord, a: AssignmentRecord): number {
+  const claim = claimOf(t, a.provider, a.round)
+  if (claim !== undefined && claim.verdict === undefined) return Math.max(a.deadlineMs, claim.timeMs + INPUT_VERDICT_WAIT_MS)
+  return resultDueAt(t, a)
 }
 
 /** Providers excluded from replacement: everyone assigned before and everyone slashed for this task. */
@@ -142,7 +161,11 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
     return { kind: 'award', round: 0, considered: consideredReveals(t) }
   }
   if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }
-  const waiting = outstanding(t)
+  const outstandingNow = outstanding(t)
+  const waiting = outstandingNow.filter(a => !excusedByInputs(t, a))
+  // every assignment still without a result is excused (its inputs are unavailable) or was slashed: nobody else can
+  // fetch them either, so no replacement; the whole escrow goes back, nobody is paid or slashed for it
+  if (waiting.length === 0 && outstandingNow.length > 0) return { kind: 'settle', decision: refundAll(escrow, 'inputs-unavailable') }
   if (waiting.length === 0) {
     let lastMs = t.awards.at(-1)?.timeMs ?? 0
     for (const a of standing(t)) lastMs = Math.max(lastMs, t.results.get(a.provider)?.timeMs ?? 0)
@@ -151,9 +174,9 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
     if (replace !== undefined) return { kind: 'replace', ...replace }
     return settleStep(t, reexecution)
   }
-  const due = waiting.filter(a => graceOver(clock, a.deadlineMs))
+  const due = waiting.filter(a => graceOver(clock, lateAfter(t, a)))
   if (due.length > 0) return { kind: 'slash-late', providers: due.map(a => a.provider) }
-  return { kind: 'wait', untilMs: Math.min(...waiting.map(a => a.deadlineMs + clock.lateGraceMs)) }
+  return { kind: 'wait', untilMs: Math.min(...waiting.map(a => lateAfter(t, a) + clock.lateGraceMs)) }
 }
 
 /** The escrowed amount of a task. */

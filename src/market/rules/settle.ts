@@ -68,7 +68,7 @@ export function settlementOf (escrow: bigint, outcome: SettleOutcome, paid: read
 }
 
 /** The settle of a task with no verified result to pay (expired, cancelled, failed). */
-export function refundAll (escrow: bigint, outcome: 'expired' | 'cancelled' | 'failed' | 'unresolved'): SettleDecision {
+export function refundAll (escrow: bigint, outcome: 'expired' | 'cancelled' | 'failed' | 'unresolved' | 'inputs-unavailable'): SettleDecision {
   return settlementOf(escrow, outcome, [])
 }
 

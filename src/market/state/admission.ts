@@ -18,14 +18,14 @@
 import type { StateCheck, StateRefusal } from '../../dag/tx-admission.ts'
 import type { TxInfo } from '../../dag/tx.ts'
 import {
-  entryCount, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_TASK_CANCEL,
+  entryCount, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_INPUT_CLAIM, TX_KIND_TASK_CANCEL,
   TX_KIND_TASK_RESULT
 } from '../kinds/index.ts'
 import type { ApplyOutcome } from './apply.ts'
 
 /** The kinds a client signs whose rules this node judges at admission (not announces: their rules are the kind's). */
 export const ADMISSION_CHECKED_KINDS: readonly number[] = [
-  TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS, TX_KIND_TASK_RESULT, TX_KIND_TASK_CANCEL
+  TX_KIND_BID_COMMIT, TX_KIND_BID_REVEAL, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS, TX_KIND_TASK_RESULT, TX_KIND_TASK_CANCEL, TX_KIND_INPUT_CLAIM
 ]
 
 export interface AdmissionCheckComponents {

@@ -10,6 +10,7 @@ import { bytesEqual, fromHex, toHex } from '../../core/codec.ts'
 import type { TxInfo } from '../../dag/tx.ts'
 import { taskIdHexOf } from '../accounts.ts'
 import {
+  inputClaimKind, inputVerdictKind, TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT,
   type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
   taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
   TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_REEXEC, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
@@ -17,7 +18,7 @@ import {
 import { awardOf, type RevealedBid } from '../rules/award.ts'
 import { addReputation, emptyReputation, reputationAt, reputationDelta } from '../rules/reputation.ts'
 import type { PaymentView } from './reader.ts'
-import { bidsCloseAt, isTerminal, lastRound, type ProviderRecord, revealsCloseAt, type TaskRecord } from './records.ts'
+import { bidsCloseAt, claimOf, isTerminal, lastRound, type ProviderRecord, resultDueAt, revealsCloseAt, type TaskRecord } from './records.ts'
 
 /** Where an applied transaction reads and writes records (one overlay per transaction, committed in one batch). */
 export interface ApplyContext {
@@ -32,13 +33,14 @@ export interface ApplyContext {
 
 export type ApplyOutcome =
   | { status: 'applied', taskId?: string, provider?: string }
-  | { status: 'parked', reason: string }
+  /** `code`: the refusal if it stays parked past the park time (default TASK_UNKNOWN) */
+  | { status: 'parked', reason: string, code?: MarketErrorCode }
   | { status: 'refused', code: MarketErrorCode, reason: string }
 
 export interface FinalAt { txId: string, timeMs: number }
 
 const refused = (code: MarketErrorCode, reason: string): ApplyOutcome => ({ status: 'refused', code, reason })
-const parked = (reason: string): ApplyOutcome => ({ status: 'parked', reason })
+const parked = (reason: string, code?: MarketErrorCode): ApplyOutcome => ({ status: 'parked', reason, ...(code !== undefined ? { code } : {}) })
 
 /**
  * The task record an announce opens when it is final at `at` (its vertex's time). A provider also reads it from an
@@ -154,10 +156,55 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
       if (t.results.has(signer)) return refused('RESULT_DUPLICATE', 'one result per provider and task')
       const results = new Map(t.results)
       results.set(signer, {
-        txId: at.txId, provider: signer, round: p.round, timeMs: at.timeMs, commitment: toHex(p.commitment), outputBlob: toHex(p.outputBlob), outputBytes: p.outputBytes, profile: p.profile, inTime: at.timeMs <= assignment.deadlineMs
+        txId: at.txId, provider: signer, round: p.round, timeMs: at.timeMs, commitment: toHex(p.commitment), outputBlob: toHex(p.outputBlob), outputBytes: p.outputBytes, profile: p.profile, inTime: at.timeMs <= resultDueAt(t, assignment)
       })
       ctx.putTask({ ...t, results })
       return { status: 'applied', taskId: t.taskId }
+    }
+    case TX_KIND_INPUT_CLAIM: {
+      // judged only by what the claim's own account orders (its result, an earlier claim) and fixed facts (the
+      // award's assignments, its deadline), never by a slash or a settle that other nodes may apply in another order
+      const p = inputClaimKind.decode(tx.tx.payload)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown')
+      const round = lastRound(t)
+      if (round === undefined || p.round > round) return isTerminal(t) ? refused('TASK_CLOSED', 'claim for a settled task') : parked('award unknown', 'CLAIM_NOT_AWARDED')
+      if (t.announce.private) return refused('CLAIM_PRIVATE', 'a private task\'s inputs are sealed to its providers: no validator can check a claim on them')
+      const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
+      if (assignment === undefined) return refused('CLAIM_NOT_AWARDED', 'the signer holds no award of this task and round')
+      if (at.timeMs > assignment.deadlineMs) return refused('CLAIM_LATE', 'claim after the assignment\'s deadline')
+      if (t.results.has(signer)) return refused('CLAIM_LATE', 'the provider has already answered the task')
+      if (claimOf(t, signer, p.round) !== undefined) return refused('CLAIM_DUPLICATE', 'one input claim per provider and round')
+      ctx.putTask({ ...t, inputClaims: [...(t.inputClaims ?? []), { provider: signer, round: p.round, txId: at.txId, timeMs: at.timeMs }] })
+      return { status: 'applied', taskId: t.taskId, provider: signer }
+    }
+    case TX_KIND_INPUT_VERDICT: {
+      // validator-signed (the ledger refuses any other signer: validatorOnly), one per claim (nonce 0 of its account)
+      const p = inputVerdictKind.decode(tx.tx.payload)
+      const provider = toHex(p.provider)
+      const t = await ctx.task(toHex(p.taskId))
+      if (t === undefined) return parked('task unknown', 'VERDICT_NO_CLAIM')
+      const round = lastRound(t)
+      if (round === undefined || p.round > round) return isTerminal(t) ? refused('VERDICT_NO_CLAIM', 'no award of that round') : parked('award unknown', 'VERDICT_NO_CLAIM')
+      if (!t.assigned.some(a => a.provider === provider && a.round === p.round)) return refused('VERDICT_NO_CLAIM', 'the provider holds no award of this task and round')
+      const claim = claimOf(t, provider, p.round)
+      // the claim may still be finalizing here: parked until it applies (refused VERDICT_NO_CLAIM past the park time)
+      if (claim === undefined) return parked('claim unknown', 'VERDICT_NO_CLAIM')
+      if (claim.verdict !== undefined) return refused('DECISION_INVALID', 'the claim has a verdict')
+      const verdict = { outcome: p.outcome, validator: signer, txId: at.txId, timeMs: at.timeMs }
+      const inputClaims = (t.inputClaims ?? []).map(c => (c === claim ? { ...c, verdict } : c))
+      const next: TaskRecord = { ...t, inputClaims }
+      // a result the claimant sent past its deadline and before this verdict was final here is in time by the
+      // extended deadline: judged the same whichever of the two this node applied first
+      const r = t.results.get(provider)
+      const a = t.assigned.find(x => x.provider === provider && x.round === p.round)
+      if (r !== undefined && a !== undefined && r.round === p.round && !r.inTime && r.timeMs <= resultDueAt(next, a)) {
+        const results = new Map(t.results)
+        results.set(provider, { ...r, inTime: true })
+        next.results = results
+      }
+      ctx.putTask(next)
+      return { status: 'applied', taskId: t.taskId, provider }
     }
     case TX_KIND_TASK_SETTLE: {
       const p = taskSettleKind.decode(tx.tx.payload)
@@ -281,6 +328,8 @@ export function marketTaskIdOf (tx: Pick<TxInfo, 'tx' | 'account'>, entry?: numb
     case TX_KIND_TASK_RESULT: return toHex(taskResultKind.decode(p).taskId)
     case TX_KIND_TASK_SETTLE: return toHex(taskSettleKind.decode(p).taskId)
     case TX_KIND_BOND_SLASH: return toHex(bondSlashKind.decode(p).taskId)
+    case TX_KIND_INPUT_CLAIM: return toHex(inputClaimKind.decode(p).taskId)
+    case TX_KIND_INPUT_VERDICT: return toHex(inputVerdictKind.decode(p).taskId)
     default: return undefined
   }
 }

@@ -173,7 +173,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     }
     if (outcome.status === 'parked') {
       if (!expire) return { left: false, task }
-      outcome = { status: 'refused', code: 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
+      outcome = { status: 'refused', code: outcome.code ?? 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
     }
     // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
     const ops = writes.ops()

@@ -95,6 +95,21 @@ export interface SlashView {
   timeMs: number
 }
 
+/**
+ * An assigned provider's claim that it could not fetch the task's inputs, the validators' verdict, and what it did
+ * to the provider's deadline: `dueAtMs` (its result is due then: the award's deadline, or later after an `available`
+ * verdict), `holdsSlashUntilMs` while no verdict came (the late slash waits until then at most).
+ */
+export interface InputClaimView {
+  txId: string
+  provider: string
+  round: number
+  timeMs: number
+  verdict?: { outcome: 'available' | 'unavailable', validator: string, txId: string, timeMs: number }
+  dueAtMs: number
+  holdsSlashUntilMs?: number
+}
+
 export interface TaskView {
   taskId: string
   requester: string
@@ -129,6 +144,8 @@ export interface TaskView {
   checker?: string
   results: ResultView[]
   slashes: SlashView[]
+  /** Input claims of assigned providers and their verdicts (docs/market.md "Inputs no peer serves"). */
+  inputClaims: InputClaimView[]
   settlement?: SettlementView
   cancelRequested: boolean
   /** Count of bid commits (the full list is `bids()`). */

@@ -6,11 +6,12 @@
 import { deserialize, serialize } from 'node:v8'
 import { formatAddress } from '../../core/address.ts'
 import { fromHex, toHex } from '../../core/codec.ts'
-import type { LossReason, SettleOutcome, SlashReason, TaskAnnouncePayload, Capability } from '../kinds/index.ts'
+import type { InputVerdict, LossReason, SettleOutcome, SlashReason, TaskAnnouncePayload, Capability } from '../kinds/index.ts'
+import { INPUT_EXTENSION_MAX_MS, INPUT_VERDICT_WAIT_MS } from '../rules/constants.ts'
 import { escrowOf } from '../kinds/index.ts'
 import type { ReputationRecord } from '../rules/reputation.ts'
 import type { RankedBid } from '../rules/award.ts'
-import type { AwardView, BidView, PaymentView, ProviderView, ResultVerdict, TaskPhase, TaskView } from './reader.ts'
+import type { AwardView, BidView, InputClaimView, PaymentView, ProviderView, ResultVerdict, TaskPhase, TaskView } from './reader.ts'
 
 export interface BidRecord {
   provider: string
@@ -69,6 +70,15 @@ export interface SettlementRecord {
   faults: string[]
 }
 
+/** An assigned provider's claim that it could not fetch the task's inputs (input-claim), and the verdict on it. */
+export interface InputClaimRecord {
+  provider: string
+  round: number
+  txId: string
+  timeMs: number
+  verdict?: { outcome: InputVerdict, validator: string, txId: string, timeMs: number }
+}
+
 export interface SlashRecord { txId: string, provider: string, reason: SlashReason, amount: bigint, timeMs: number }
 
 export interface TaskRecord {
@@ -91,6 +101,8 @@ export interface TaskRecord {
   cancelRequested: boolean
   /** commit rule: validators' re-execution commitments of a disputed task (validator address hex → commitment hex) */
   reexecutions?: Map<string, string>
+  /** input claims of assigned providers and their verdicts (absent: none) */
+  inputClaims?: InputClaimRecord[]
 }
 
 export interface ProviderRecord {
@@ -131,6 +143,21 @@ export function isDone (t: TaskRecord): boolean {
 export function bidsCloseAt (t: TaskRecord): number { return t.announcedAtMs + t.announce.bidWindowMs }
 export function revealsCloseAt (t: TaskRecord): number { return bidsCloseAt(t) + t.announce.revealWindowMs }
 export function escrowOfTask (t: TaskRecord): bigint { return escrowOf(t.announce) }
+
+/** The input claim of `provider` for award round `round`, if any. */
+export function claimOf (t: TaskRecord, provider: string, round: number): InputClaimRecord | undefined {
+  return t.inputClaims?.find(c => c.provider === provider && c.round === round)
+}
+
+/**
+ * When an assignment's result is due: its deadline, or, once a validator found the inputs `available` on its claim,
+ * the verdict's time plus the task's execution deadline (at most INPUT_EXTENSION_MAX_MS), if later.
+ */
+export function resultDueAt (t: TaskRecord, a: Pick<AssignmentRecord, 'provider' | 'round' | 'deadlineMs'>): number {
+  const v = claimOf(t, a.provider, a.round)?.verdict
+  if (v?.outcome !== 'available') return a.deadlineMs
+  return Math.max(a.deadlineMs, v.timeMs + Math.min(t.announce.executionDeadlineMs, INPUT_EXTENSION_MAX_MS))
+}
 
 /** Assignments still standing (not late). */
 export function standing (t: TaskRecord): AssignmentRecord[] {
@@ -215,11 +242,25 @@ export function taskView (t: TaskRecord, nowMs: number): TaskView {
       txId: r.txId, provider: addr(r.provider), round: r.round, timeMs: r.timeMs, commitment: r.commitment, outputBlob: r.outputBlob, outputBytes: r.outputBytes, profile: r.profile, verdict: resultVerdict(t, r)
     })),
     slashes: t.slashes.map(s => ({ txId: s.txId, provider: addr(s.provider), reason: s.reason, amount: s.amount, timeMs: s.timeMs })),
+    inputClaims: (t.inputClaims ?? []).map(c => claimView(t, c)),
     ...(t.settlement !== undefined
       ? { settlement: { txId: t.settlement.txId, timeMs: t.settlement.timeMs, outcome: t.settlement.outcome, payouts: t.settlement.payouts.map(p => ({ provider: addr(p.provider), amount: p.amount })), fee: t.settlement.fee, refund: t.settlement.refund } }
       : {}),
     cancelRequested: t.cancelRequested,
     bidCount: t.bids.size
+  }
+}
+
+function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
+  const deadlineMs = t.assigned.find(a => a.provider === c.provider && a.round === c.round)?.deadlineMs ?? 0
+  return {
+    txId: c.txId,
+    provider: addr(c.provider),
+    round: c.round,
+    timeMs: c.timeMs,
+    ...(c.verdict !== undefined ? { verdict: { ...c.verdict, validator: addr(c.verdict.validator) } } : {}),
+    dueAtMs: resultDueAt(t, { provider: c.provider, round: c.round, deadlineMs }),
+    ...(c.verdict === undefined ? { holdsSlashUntilMs: Math.max(deadlineMs, c.timeMs + INPUT_VERDICT_WAIT_MS) } : {})
   }
 }
 

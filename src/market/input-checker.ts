@@ -1,0 +1,187 @@
+/**
+ * The validators' side of input claims (docs/market.md "Inputs no peer serves"), on the model of the benchmark
+ * challenge's attester: every input claim without a verdict is checked by one validator, chosen by turn
+ * (`core/turn.ts` over the sorted validator keys but the claimant's, rotated by the task id; rank r acts
+ * `r × turnDelayMs` after the claim's time, so the next in turn covers a silent one). It tries to fetch the task's inputs itself, within
+ * `fetchTimeoutMs`, into its blob store tagged with the task (so it keeps and serves them until the task's blobs are
+ * collected), and records `input-verdict`: `available` when it holds every input (the claimant can now fetch them
+ * from it), `unavailable` when no peer served one. The verdict acts for the claim's own account with nonce 0: two
+ * validators answering one claim conflict and exactly one verdict becomes final.
+ */
+import { addressBytesFromPublicKey } from '../core/address.ts'
+import { fromHex, toHex } from '../core/codec.ts'
+import { errorMessage } from '../core/errors.ts'
+import type { Startable } from '../core/lifecycle.ts'
+import type { Logger } from '../core/logger.ts'
+import { turnRank } from '../core/turn.ts'
+import type { LedgerReader } from '../dag/reader.ts'
+import type { Transaction, TxInfo } from '../dag/tx.ts'
+import { buildInputVerdict, type InputVerdict, type SignerKeys, TX_KIND_INPUT_CLAIM } from './kinds/index.ts'
+import { INPUT_VERDICT_WAIT_MS } from './rules/constants.ts'
+import type { ApplyListener } from './state/market-state.ts'
+import type { InputClaimRecord, TaskRecord } from './state/records.ts'
+
+export interface InputCheckerInit {
+  /** Period of the walk over the claims without a verdict. @default 1000 */
+  tickMs?: number
+  /** Wait of each rank before it covers for the ranks before it. @default 10000 */
+  turnDelayMs?: number
+  /** The most one check spends fetching a task's inputs. @default 15000 */
+  fetchTimeoutMs?: number
+  /** A verdict not final this long after it was submitted is submitted again (its vertex may have lost). @default 10000 */
+  resubmitMs?: number
+}
+
+export interface InputCheckerComponents {
+  state: {
+    onApplied: (fn: ApplyListener) => () => void
+    openTaskIds: () => string[]
+    taskRecord: (taskId: string) => Promise<TaskRecord | undefined>
+  }
+  ledger: Pick<LedgerReader, 'validatorKeys'>
+  /** Fetches one input of a public task into this node's blob store, tagged with the task (provider/blobs.ts `input`). */
+  fetchInput: (taskId: string, id: string, signal: AbortSignal) => Promise<unknown>
+  submit: (tx: Transaction) => Promise<string>
+  chainId: string
+  keys: SignerKeys
+  logger: Logger
+  /** Counts this validator's checks by outcome (metrics). */
+  onChecked?: (outcome: InputVerdict) => void
+  now?: () => number
+}
+
+/** Claims watched at once (each leaves once answered, or once its hold ran out). */
+const MAX_WATCHED = 4096
+
+export class InputChecker implements Startable {
+  private readonly c: InputCheckerComponents
+  private readonly tickMs: number
+  private readonly turnDelayMs: number
+  private readonly fetchTimeoutMs: number
+  private readonly resubmitMs: number
+  private readonly log: Logger
+  /** task id → claims of it this node has seen without a verdict */
+  private readonly watched = new Map<string, Set<string>>()
+  /** claim key → when this node submitted a verdict for it */
+  private readonly submitted = new Map<string, number>()
+  private readonly checking = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private detach: (() => void) | undefined
+  private abort = new AbortController()
+  private walking = false
+
+  constructor (components: InputCheckerComponents, init: InputCheckerInit = {}) {
+    this.c = components
+    this.tickMs = init.tickMs ?? 1000
+    this.turnDelayMs = init.turnDelayMs ?? 10_000
+    this.fetchTimeoutMs = init.fetchTimeoutMs ?? 15_000
+    this.resubmitMs = init.resubmitMs ?? 10_000
+    this.log = components.logger.child({ module: 'input-checker' })
+  }
+
+  async start (): Promise<void> {
+    this.abort = new AbortController()
+    this.detach = this.c.state.onApplied((tx: TxInfo, outcome) => {
+      if (tx.tx.kind !== TX_KIND_INPUT_CLAIM || outcome.status !== 'applied' || outcome.taskId === undefined) return
+      this.watch(outcome.taskId, outcome.provider ?? '')
+    })
+    // claims final before a restart: found on the open tasks once
+    for (const id of this.c.state.openTaskIds()) {
+      const t = await this.c.state.taskRecord(id)
+      for (const claim of t?.inputClaims ?? []) if (claim.verdict === undefined) this.watch(id, claim.provider)
+    }
+    this.timer = setInterval(() => { void this.walk() }, this.tickMs)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.abort.abort()
+    clearInterval(this.timer)
+    this.detach?.()
+    this.detach = undefined
+  }
+
+  private watch (taskId: string, provider: string): void {
+    if (this.watched.size >= MAX_WATCHED && !this.watched.has(taskId)) return
+    const set = this.watched.get(taskId) ?? new Set<string>()
+    set.add(provider)
+    this.watched.set(taskId, set)
+  }
+
+  /** One walk over the watched claims: each one whose turn is this validator's is checked (in the background). */
+  async walk (): Promise<void> {
+    if (this.walking || this.abort.signal.aborted) return
+    this.walking = true
+    try {
+      const now = (this.c.now ?? Date.now)()
+      for (const [taskId, providers] of this.watched) {
+        const t = await this.c.state.taskRecord(taskId)
+        for (const provider of [...providers]) {
+          const claim = t?.inputClaims?.find(c => c.provider === provider && c.verdict === undefined)
+          // answered, or held past the time the late rule waits for a verdict: nothing left to do
+          if (t === undefined || t.settlement !== undefined || claim === undefined || now > claim.timeMs + INPUT_VERDICT_WAIT_MS) {
+            providers.delete(provider)
+            continue
+          }
+          if (this.due(t, claim, now)) void this.check(t, claim)
+        }
+        if (providers.size === 0) this.watched.delete(taskId)
+      }
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'input claim walk failed')
+    } finally {
+      this.walking = false
+    }
+  }
+
+  private key (t: TaskRecord, claim: InputClaimRecord): string { return `${t.taskId}:${claim.provider}:${claim.round}` }
+
+  /** This validator's turn has come (rank r: r × turnDelayMs after the claim) and it is not checking or just submitted. */
+  private due (t: TaskRecord, claim: InputClaimRecord, now: number): boolean {
+    const key = this.key(t, claim)
+    // never a judge of its own claim (a validator that is also a provider): the next in turn covers it
+    if (claim.provider === toHex(addressBytesFromPublicKey(this.c.keys.publicKey))) return false
+    if (this.checking.has(key)) return false
+    const last = this.submitted.get(key)
+    if (last !== undefined && now < last + this.resubmitMs) return false
+    // the claimant, when it is a validator too, is left out of the turn (it does not judge its own claim): the
+    // first in turn is then another validator, not one that waits a turn delay for it
+    const validators = this.c.ledger.validatorKeys().filter(k => toHex(addressBytesFromPublicKey(k)) !== claim.provider).map(k => toHex(k)).sort()
+    const rank = turnRank(validators.indexOf(toHex(this.c.keys.publicKey)), BigInt(`0x${t.taskId.slice(0, 16)}`), validators.length)
+    return now >= claim.timeMs + rank * this.turnDelayMs
+  }
+
+  /** Fetches every input (bounded by fetchTimeoutMs) and submits the verdict. */
+  private async check (t: TaskRecord, claim: InputClaimRecord): Promise<void> {
+    const key = this.key(t, claim)
+    this.checking.add(key)
+    try {
+      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
+      let outcome: InputVerdict = 'available'
+      let missing: string | undefined
+      for (const id of t.announce.inputs.map(i => toHex(i))) {
+        try {
+          await this.c.fetchInput(t.taskId, id, signal)
+        } catch (err) {
+          outcome = 'unavailable'
+          missing = `${id}: ${errorMessage(err)}`
+          break
+        }
+      }
+      if (this.abort.signal.aborted) return
+      this.c.onChecked?.(outcome)
+      this.log.info({ taskId: t.taskId, provider: claim.provider, round: claim.round, outcome, missing }, 'input claim checked')
+      this.submitted.set(key, (this.c.now ?? Date.now)())
+      if (this.submitted.size > MAX_WATCHED) this.submitted.delete(this.submitted.keys().next().value as string)
+      const tx = buildInputVerdict(this.c.chainId, this.c.keys, { taskId: fromHex(t.taskId), round: claim.round, provider: fromHex(claim.provider), outcome })
+      const id = await this.c.submit(tx)
+      this.log.info({ taskId: t.taskId, provider: claim.provider, outcome, tx: id }, 'input verdict submitted')
+    } catch (err) {
+      // another validator's verdict took the slot (TX_CONFLICT, TX_KNOWN), or it was refused: the walk sees the claim
+      // answered, or tries again after resubmitMs
+      this.log.debug({ taskId: t.taskId, provider: claim.provider, err: errorMessage(err) }, 'input verdict not admitted')
+    } finally {
+      this.checking.delete(key)
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Input availability (docs/market.md "Inputs no peer serves"): `input-claim` (45), signed by an assigned provider
+ * (winner or spot-checker) whose fetch of a public task's inputs failed, before its deadline; `input-verdict` (46), a
+ * validator's answer after it tried to fetch those inputs itself (`available`: it holds them now and serves them;
+ * `unavailable`: no peer served them). A claim costs its sender a fee like any provider transaction; a verdict is
+ * validator-signed, fee 0, and acts for `inputVerdictAccount(task, provider, round)` with nonce 0, so exactly one
+ * verdict per claim becomes final.
+ */
+import { ADDRESS_BYTES, formatAddress } from '../../core/address.ts'
+import { Reader, toHex, Writer } from '../../core/codec.ts'
+import { DagError } from '../../dag/errors.ts'
+import type { TxKind } from '../../dag/tx-kinds.ts'
+import { inputVerdictAccount } from '../accounts.ts'
+import { MAX_AWARD_ROUNDS } from './decision.ts'
+import { readEnum, writeEnum } from './fields.ts'
+import { INPUT_VERDICTS, type InputVerdict, TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT } from './ids.ts'
+import { TASK_ID_BYTES } from './provider.ts'
+
+export interface InputClaimPayload {
+  taskId: Uint8Array
+  /** The award round the signer was assigned in. */
+  round: number
+}
+
+function readRound (r: Reader): number {
+  const round = r.u8()
+  if (round >= MAX_AWARD_ROUNDS) r.fail(`round must be below ${MAX_AWARD_ROUNDS}`)
+  return round
+}
+
+export const inputClaimKind: TxKind<InputClaimPayload> = {
+  id: TX_KIND_INPUT_CLAIM,
+  name: 'input-claim',
+  maxPayloadBytes: TASK_ID_BYTES + 1,
+  encode (p) { return new Writer(TASK_ID_BYTES + 1).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).finish() },
+  decode (bytes) {
+    const r = new Reader(bytes, 'input-claim payload')
+    const taskId = r.fixed(TASK_ID_BYTES)
+    const round = readRound(r)
+    r.end()
+    return { taskId, round }
+  },
+  effects () { return { debit: 0n, credits: [] } },
+  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, round: p.round } }
+}
+
+export interface InputVerdictPayload {
+  taskId: Uint8Array
+  round: number
+  /** The claimant (20 bytes). */
+  provider: Uint8Array
+  outcome: InputVerdict
+}
+
+export const inputVerdictKind: TxKind<InputVerdictPayload> = {
+  id: TX_KIND_INPUT_VERDICT,
+  name: 'input-verdict',
+  maxPayloadBytes: TASK_ID_BYTES + 1 + ADDRESS_BYTES + 1,
+  encode (p) {
+    const w = new Writer(TASK_ID_BYTES + 2 + ADDRESS_BYTES).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).fixed(p.provider, ADDRESS_BYTES)
+    writeEnum(w, INPUT_VERDICTS, p.outcome)
+    return w.finish()
+  },
+  decode (bytes) {
+    const r = new Reader(bytes, 'input-verdict payload')
+    const taskId = r.fixed(TASK_ID_BYTES)
+    const round = readRound(r)
+    const provider = r.fixed(ADDRESS_BYTES)
+    const outcome = readEnum(r, INPUT_VERDICTS, 'input verdict')
+    r.end()
+    return { taskId, round, provider, outcome }
+  },
+  effects () { return { debit: 0n, credits: [] } },
+  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, round: p.round, provider: formatAddress(p.provider), outcome: p.outcome } },
+  account (p) { return inputVerdictAccount(p.taskId, p.provider, p.round) },
+  validate (_p, tx) {
+    if (tx.fee !== 0n) throw new DagError('ENCODING_INVALID', 'an input-verdict has fee 0')
+    if (tx.nonce !== 0n) throw new DagError('ENCODING_INVALID', 'an input-verdict has nonce 0 (one per claim)')
+  },
+  validatorOnly: true,
+  feeExempt: true
+}

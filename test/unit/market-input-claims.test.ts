@@ -1,0 +1,321 @@
+/**
+ * Input claims (docs/market.md "Inputs no peer serves"): the rules of `input-claim` and `input-verdict` as the market
+ * state applies them, and what the plan does with them (no late slash and a refund after `unavailable`, one extension
+ * after `available`, a bounded hold while no verdict comes), on a ledger model that applies effects as the DAG does,
+ * so money is conserved through every path.
+ */
+import test from 'ava'
+import { addressBytesFromPublicKey } from '../../src/core/address.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
+import { generateKeyPair, ML_DSA65_SIGNATURE_BYTES, sha256 } from '../../src/core/crypto.ts'
+import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
+import { VertexAdmission, type VertexAdmissionComponents } from '../../src/dag/admission.ts'
+import { isDagError } from '../../src/dag/errors.ts'
+import { encodeTx, type Transaction, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
+import { requireTxKind } from '../../src/dag/tx-kinds.ts'
+import {
+  bidCommitment, bondAccount, escrowAccount, escrowOf, inputVerdictKind, marketRules, registerMarketKinds, taskIdOf,
+  TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, type InputVerdict, type TaskAnnouncePayload
+} from '../../src/market/index.ts'
+import { inputVerdictAccount } from '../../src/market/accounts.ts'
+import { type ApplyContext, type ApplyOutcome, applyMarketTx } from '../../src/market/state/apply.ts'
+import { type ProviderRecord, type TaskRecord, taskView } from '../../src/market/state/records.ts'
+import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+
+registerMarketKinds()
+const { INPUT_VERDICT_WAIT_MS, MIN_BOND, SLASH_LATE_BPS, nextStep, slashAmount, slashBeneficiary } = marketRules
+const validator = generateKeyPair(new Uint8Array(32).fill(9))
+const requesterKeys = generateKeyPair(new Uint8Array(32).fill(1))
+const providerKeys = [2, 3, 4].map(b => generateKeyPair(new Uint8Array(32).fill(b)))
+const FEE = 1000n
+const GRACE = 500
+const clockAt = (nowMs: number): { nowMs: number, lateGraceMs: number, verificationWindowMs: number } => ({ nowMs, lateGraceMs: GRACE, verificationWindowMs: 0 })
+
+/** The DAG's effects rule without consensus (as market-rules.test.ts): one nonce chain per account, debit + fee, credits. */
+class LedgerModel {
+  readonly balances = new Map<string, bigint>()
+  readonly nonces = new Map<string, bigint>()
+  total (): bigint { let s = 0n; for (const v of this.balances.values()) s += v; return s }
+  balance (a: Uint8Array): bigint { return this.balances.get(toHex(a)) ?? 0n }
+  nonce (a: Uint8Array): bigint { return this.nonces.get(toHex(a)) ?? 0n }
+  apply (tx: Transaction): boolean {
+    const info = txInfo(encodeTx(tx))
+    const kind = requireTxKind(tx.kind)
+    const a = info.accountHex
+    if (this.nonce(info.account) !== tx.nonce) throw new Error(`nonce ${tx.nonce} of kind ${tx.kind}, expected ${this.nonce(info.account)}`)
+    this.nonces.set(a, tx.nonce + 1n)
+    const effects = kind.effects(kind.decode(tx.payload), { account: info.account, nonce: tx.nonce })
+    const need = effects.debit + tx.fee
+    if ((this.balances.get(a) ?? 0n) < need) return false
+    this.balances.set(a, (this.balances.get(a) ?? 0n) - need)
+    for (const c of effects.credits) this.balances.set(toHex(c.to), (this.balances.get(toHex(c.to)) ?? 0n) + c.amount)
+    if (tx.fee > 0n) this.balances.set(toHex(FEE_POOL_ACCOUNT), (this.balances.get(toHex(FEE_POOL_ACCOUNT)) ?? 0n) + tx.fee)
+    return true
+  }
+}
+
+class MemoryMarket implements ApplyContext {
+  readonly tasks = new Map<string, TaskRecord>()
+  readonly providers = new Map<string, ProviderRecord>()
+  async task (id: string): Promise<TaskRecord | undefined> { return this.tasks.get(id) }
+  async provider (a: string): Promise<ProviderRecord | undefined> { return this.providers.get(a) }
+  putTask (t: TaskRecord): void { this.tasks.set(t.taskId, t) }
+  putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
+  indexBid (): void {}
+  payment (): void {}
+}
+
+function tx<P> (kindId: number, keys: { publicKey: Uint8Array }, nonce: bigint, fee: bigint, payload: P): Transaction {
+  const kind = requireTxKind(kindId)
+  return { version: TX_VERSION, kind: kindId, publicKey: keys.publicKey, nonce, fee, payload: kind.encode(payload as never), signature: new Uint8Array(ML_DSA65_SIGNATURE_BYTES) }
+}
+
+/**
+ * A task awarded to the cheapest of three registered providers (r winners; the others are left in the ranking for
+ * replacements), with the ledger model and the market state beside it.
+ */
+async function awardedTask (over: Partial<TaskAnnouncePayload> = {}): Promise<{
+  ledger: LedgerModel
+  market: MemoryMarket
+  supply: bigint
+  taskId: Uint8Array
+  taskHex: string
+  announce: TaskAnnouncePayload
+  providers: Array<{ keys: ReturnType<typeof generateKeyPair>, address: Uint8Array, hex: string }>
+  awardAtMs: number
+  /** applies a transaction at market time `atMs` through the ledger model and the market state */
+  send: (x: Transaction, atMs: number) => Promise<ApplyOutcome>
+  /** the provider's signed transaction with its next nonce */
+  by: (p: { keys: ReturnType<typeof generateKeyPair>, address: Uint8Array }, kind: number, payload: unknown) => Transaction
+  task: () => TaskRecord
+}> {
+  const ledger = new LedgerModel()
+  const market = new MemoryMarket()
+  const requester = addressBytesFromPublicKey(requesterKeys.publicKey)
+  ledger.balances.set(toHex(requester), 10n ** 12n)
+  const providers = providerKeys.map(keys => ({ keys, address: addressBytesFromPublicKey(keys.publicKey), hex: toHex(addressBytesFromPublicKey(keys.publicKey)) }))
+  for (const p of providers) ledger.balances.set(p.hex, 10n * MIN_BOND)
+  const supply = ledger.total()
+  const send = async (x: Transaction, atMs: number): Promise<ApplyOutcome> => {
+    if (!ledger.apply(x)) throw new Error(`the ledger model refused kind ${x.kind}`)
+    return await applyMarketTx(market, txInfo(encodeTx(x)), { txId: toHex(sha256(encodeTx(x))), timeMs: atMs })
+  }
+  const by = (p: { keys: ReturnType<typeof generateKeyPair>, address: Uint8Array }, kind: number, payload: unknown): Transaction => tx(kind, p.keys, ledger.nonce(p.address), FEE, payload)
+  for (const p of providers) await send(by(p, 32, cpuProvider(3n * MIN_BOND)), 0)
+  const announce = matmulAnnounce({ budget: 10_000n, executionDeadlineMs: 10_000, ...over })
+  const taskId = taskIdOf(requester, 0n)
+  const taskHex = toHex(taskId)
+  const start = 1_000_000
+  await send(tx(34, requesterKeys, 0n, FEE, announce), start)
+  const salt = (i: number): Uint8Array => sha256(new Uint8Array([i]))
+  const price = (i: number): bigint => 100n * BigInt(i + 1)
+  for (const [i, p] of providers.entries()) await send(by(p, 35, { taskId, commitment: bidCommitment(taskId, p.address, price(i), salt(i)) }), start + 10)
+  for (const [i, p] of providers.entries()) await send(by(p, 36, { taskId, price: price(i), salt: salt(i) }), start + announce.bidWindowMs + 10)
+  const awardAtMs = start + announce.bidWindowMs + announce.revealWindowMs + 100
+  const step = nextStep(market.tasks.get(taskHex) as TaskRecord, clockAt(awardAtMs + GRACE))
+  if (step.kind !== 'award') throw new Error(`expected the award, got ${step.kind}`)
+  const r = announce.redundancy
+  await send(tx(37, validator, ledger.nonce(escrowAccount(taskId)), 0n, { taskId, round: 0, considered: step.considered.map(id => fromHex(id)), winners: providers.slice(0, r).map(p => p.address) }), awardAtMs)
+  return { ledger, market, supply, taskId, taskHex, announce, providers, awardAtMs, send, by, task: () => market.tasks.get(taskHex) as TaskRecord }
+}
+
+/** A validator's verdict on `provider`'s claim of round `round` (nonce 0 of the claim's verdict account). */
+function verdict (taskId: Uint8Array, provider: Uint8Array, round: number, outcome: InputVerdict): Transaction {
+  return tx(TX_KIND_INPUT_VERDICT, validator, 0n, 0n, { taskId, round, provider, outcome })
+}
+
+/** Issues what the plan says at `nowMs` (the slashes, the replacement, the settle) until it is done or must wait. */
+async function settleAll (f: Awaited<ReturnType<typeof awardedTask>>, nowMs: number): Promise<void> {
+  const requester = addressBytesFromPublicKey(requesterKeys.publicKey)
+  for (let i = 0; i < 10; i++) {
+    const step = nextStep(f.task(), clockAt(nowMs))
+    if (step.kind === 'done' || step.kind === 'wait') return
+    const escrow = escrowAccount(f.taskId)
+    if (step.kind === 'settle') {
+      const d = step.decision
+      await f.send(tx(39, validator, f.ledger.nonce(escrow), 0n, { taskId: f.taskId, outcome: d.outcome, payouts: d.payouts.map(p => ({ provider: fromHex(p.provider), amount: p.amount })), fee: d.fee, refund: d.refund, requester }), nowMs)
+    } else if (step.kind === 'slash-late') {
+      for (const p of step.providers) {
+        const amount = slashAmount(f.market.providers.get(p)?.bond ?? 0n, 'late')
+        await f.send(tx(40, validator, f.ledger.nonce(bondAccount(fromHex(p))), 0n, { provider: fromHex(p), taskId: f.taskId, reason: 'late', amount, beneficiary: slashBeneficiary('late', requester) }), nowMs)
+      }
+    } else if (step.kind === 'replace') {
+      await f.send(tx(37, validator, f.ledger.nonce(escrow), 0n, { taskId: f.taskId, round: step.round, considered: [], winners: step.winners.map(w => fromHex(w)) }), nowMs)
+    } else {
+      throw new Error(`unexpected step ${step.kind}`)
+    }
+  }
+}
+
+test('a claim is valid only from an assigned provider of that round, before its deadline, once, on a public task', async (t) => {
+  const f = await awardedTask()
+  const [winner, loser] = f.providers
+  const deadline = f.awardAtMs + f.announce.executionDeadlineMs
+  // a provider that holds no award of the round
+  t.like(await f.send(f.by(loser, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 100), { status: 'refused', code: 'CLAIM_NOT_AWARDED' })
+  // a round not awarded (yet): parked, refused CLAIM_NOT_AWARDED if it never is
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 1 }), f.awardAtMs + 100), { status: 'parked', code: 'CLAIM_NOT_AWARDED' })
+  // an unknown task: parked (its announce may not be applied here yet), refused once it stays unknown
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: new Uint8Array(32).fill(5), round: 0 }), f.awardAtMs + 100), { status: 'parked' })
+  // after the deadline
+  const late = await awardedTask()
+  t.like(await late.send(late.by(late.providers[0], TX_KIND_INPUT_CLAIM, { taskId: late.taskId, round: 0 }), deadline + 1), { status: 'refused', code: 'CLAIM_LATE' })
+  t.is(late.task().inputClaims, undefined, 'nothing stored for a refused claim')
+  // in time: stored; a second one of the same provider and round is a duplicate
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), deadline), { status: 'applied' })
+  t.like(f.task().inputClaims, [{ provider: winner.hex, round: 0, timeMs: deadline }])
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), deadline), { status: 'refused', code: 'CLAIM_DUPLICATE' })
+  t.is(f.task().inputClaims?.length, 1)
+  // a provider that answered cannot claim afterwards
+  const answered = await awardedTask()
+  await answered.send(answered.by(answered.providers[0], 38, { taskId: answered.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), answered.awardAtMs + 10)
+  t.like(await answered.send(answered.by(answered.providers[0], TX_KIND_INPUT_CLAIM, { taskId: answered.taskId, round: 0 }), answered.awardAtMs + 20), { status: 'refused', code: 'CLAIM_LATE' })
+  // a private task: no validator can fetch inputs sealed to the winner
+  const sealed = await awardedTask({ private: true, requesterKemKey: new Uint8Array(1184).fill(3) })
+  t.like(await sealed.send(sealed.by(sealed.providers[0], TX_KIND_INPUT_CLAIM, { taskId: sealed.taskId, round: 0 }), sealed.awardAtMs + 10), { status: 'refused', code: 'CLAIM_PRIVATE' })
+  t.is(sealed.task().inputClaims, undefined)
+  // a refused claim moves nothing but its fee (a provider transaction like a result)
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('a verdict answers a stored claim only: none for a provider without an award, parked while its claim is not applied; only a validator signs one', async (t) => {
+  const f = await awardedTask()
+  const [winner, loser] = f.providers
+  t.like(await f.send(verdict(f.taskId, loser.address, 0, 'unavailable'), f.awardAtMs + 100), { status: 'refused', code: 'VERDICT_NO_CLAIM' })
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable'), f.awardAtMs + 100), { status: 'parked', code: 'VERDICT_NO_CLAIM' })
+  t.like(await f.send(verdict(new Uint8Array(32).fill(6), winner.address, 0, 'unavailable'), f.awardAtMs + 100), { status: 'parked', code: 'VERDICT_NO_CLAIM' })
+  t.is(f.task().inputClaims, undefined, 'nothing stored')
+  // once the claim applies, the parked verdict applies (the market state retries it after its task's next entry)
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 50)
+  const again = await applyMarketTx(f.market, txInfo(encodeTx(verdict(f.taskId, winner.address, 0, 'unavailable'))), { txId: 'ab'.repeat(32), timeMs: f.awardAtMs + 100 })
+  t.like(again, { status: 'applied' })
+  t.like(f.task().inputClaims, [{ provider: winner.hex, verdict: { outcome: 'unavailable', validator: toHex(addressBytesFromPublicKey(validator.publicKey)), timeMs: f.awardAtMs + 100 } }])
+  // one verdict per claim: the ledger lets one transaction per (verdict account, nonce 0) be final; a second one
+  // reaching the market state anyway is refused
+  t.like(await applyMarketTx(f.market, txInfo(encodeTx(verdict(f.taskId, winner.address, 0, 'available'))), { txId: 'cd'.repeat(32), timeMs: f.awardAtMs + 200 }), { status: 'refused', code: 'DECISION_INVALID' })
+  t.is(f.task().inputClaims?.[0].verdict?.outcome, 'unavailable')
+  // the verdict's slot: its own account with nonce 0, fee 0; the ledger admits it from a genesis validator only
+  const kind = requireTxKind(TX_KIND_INPUT_VERDICT)
+  t.deepEqual(kind.account?.(inputVerdictKind.decode(verdict(f.taskId, winner.address, 0, 'available').payload), { publicKey: validator.publicKey }), inputVerdictAccount(f.taskId, winner.address, 0))
+  t.throws(() => kind.validate?.(inputVerdictKind.decode(verdict(f.taskId, winner.address, 0, 'available').payload), { ...verdict(f.taskId, winner.address, 0, 'available'), nonce: 1n }), { message: /nonce 0/ })
+  const admission = new VertexAdmission({ genesis: { validators: [{ publicKey: validator.publicKey }], minFee: FEE } } as unknown as VertexAdmissionComponents)
+  t.notThrows(() => { admission.checkKindRules(kind, { fee: 0n, publicKey: validator.publicKey }) })
+  const err = t.throws(() => { admission.checkKindRules(kind, { fee: 0n, publicKey: winner.keys.publicKey }) })
+  t.true(isDagError(err))
+  t.is((err as { code?: string }).code, 'AUTHOR_UNKNOWN')
+})
+
+test('unavailable: the claimant is not slashed, nobody replaces it, the task is refunded whole; money is conserved', async (t) => {
+  const f = await awardedTask()
+  const [winner] = f.providers
+  const deadline = f.awardAtMs + f.announce.executionDeadlineMs
+  const claimAt = f.awardAtMs + 1000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+  // no verdict yet: past the deadline and its grace the late slash waits for one, until claim + INPUT_VERDICT_WAIT_MS
+  t.is(nextStep(f.task(), clockAt(deadline + GRACE + 1)).kind, 'wait')
+  t.like(nextStep(f.task(), clockAt(deadline + GRACE + 1)), { untilMs: claimAt + INPUT_VERDICT_WAIT_MS + GRACE })
+  t.like(taskView(f.task(), deadline).inputClaims, [{ holdsSlashUntilMs: claimAt + INPUT_VERDICT_WAIT_MS, dueAtMs: deadline }])
+  await f.send(verdict(f.taskId, winner.address, 0, 'unavailable'), claimAt + 3000)
+  const step = nextStep(f.task(), clockAt(claimAt + 3000))
+  t.like(step, { kind: 'settle', decision: { outcome: 'inputs-unavailable', payouts: [], fee: 0n, refund: escrowOf(f.announce) } })
+  const bondBefore = f.ledger.balance(bondAccount(winner.address))
+  const requesterBefore = f.ledger.balance(addressBytesFromPublicKey(requesterKeys.publicKey))
+  await settleAll(f, claimAt + 3000)
+  const end = f.task()
+  t.is(end.settlement?.outcome, 'inputs-unavailable')
+  t.deepEqual(end.slashes, [], 'nobody slashed')
+  t.is(end.awards.length, 1, 'no replacement round: nobody else could fetch the inputs either')
+  t.is(f.ledger.balance(bondAccount(winner.address)), bondBefore)
+  t.is(f.ledger.balance(escrowAccount(f.taskId)), 0n)
+  t.is(f.ledger.balance(addressBytesFromPublicKey(requesterKeys.publicKey)), requesterBefore + escrowOf(f.announce), 'the whole escrow back to the requester')
+  t.is(taskView(end, claimAt + 3000).phase, 'refunded')
+  t.is(f.ledger.total(), f.supply)
+  t.is(nextStep(end, clockAt(claimAt + 4000)).kind, 'done')
+})
+
+test('available: the deadline is extended once from the verdict; a result by then is paid, past it the late slash applies as before', async (t) => {
+  const deadlineMs = 10_000
+  // the claimant answers after the old deadline and before the new one: in time, whichever of result and verdict this node applies first
+  for (const order of ['verdict-first', 'result-first'] as const) {
+    const f = await awardedTask()
+    const [winner] = f.providers
+    const claimAt = f.awardAtMs + 1000
+    const verdictAt = f.awardAtMs + deadlineMs - 100
+    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+    const result = f.by(winner, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' })
+    const resultAt = f.awardAtMs + deadlineMs + 5000
+    if (order === 'verdict-first') {
+      await f.send(verdict(f.taskId, winner.address, 0, 'available'), verdictAt)
+      t.like(taskView(f.task(), verdictAt).inputClaims, [{ dueAtMs: verdictAt + deadlineMs }])
+      t.is(nextStep(f.task(), clockAt(f.awardAtMs + deadlineMs + GRACE + 1)).kind, 'wait', 'not late at the old deadline')
+      await f.send(result, resultAt)
+    } else {
+      await f.send(result, resultAt)
+      t.false(f.task().results.get(winner.hex)?.inTime, 'late by the old deadline until the verdict applies')
+      await f.send(verdict(f.taskId, winner.address, 0, 'available'), verdictAt)
+    }
+    t.true(f.task().results.get(winner.hex)?.inTime, order)
+    await settleAll(f, resultAt + 10)
+    t.is(f.task().settlement?.outcome, 'paid', order)
+    t.deepEqual(f.task().slashes, [])
+    t.is(f.ledger.total(), f.supply)
+  }
+  // a claimant that still does not answer is slashed late once the extended deadline (and the grace) passed
+  const f = await awardedTask()
+  const [winner, second] = f.providers
+  const verdictAt = f.awardAtMs + 2000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 1000)
+  await f.send(verdict(f.taskId, winner.address, 0, 'available'), verdictAt)
+  const due = verdictAt + deadlineMs
+  t.is(nextStep(f.task(), clockAt(due + GRACE - 1)).kind, 'wait')
+  t.like(nextStep(f.task(), clockAt(due + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
+  // its result after the extended deadline is late
+  const lateResult = f.by(winner, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' })
+  await f.send(lateResult, due + 1)
+  t.false(f.task().results.get(winner.hex)?.inTime)
+  const bond = f.ledger.balance(bondAccount(winner.address))
+  const pool = f.ledger.balance(FEE_POOL_ACCOUNT)
+  await settleAll(f, due + GRACE)
+  t.like(f.task().slashes, [{ provider: winner.hex, reason: 'late', amount: bond * SLASH_LATE_BPS / 10_000n }])
+  t.is(f.ledger.balance(FEE_POOL_ACCOUNT), pool + bond * SLASH_LATE_BPS / 10_000n, 'a late slash pays the fee pool')
+  t.deepEqual(f.task().awards.map(a => a.winners), [[winner.hex], [second.hex]], 'replaced by the next of the ranking')
+  // the replacement answers; the task is paid
+  const replacement = f.task().awards[1]
+  await f.send(f.by(second, 38, { taskId: f.taskId, round: 1, commitment: new Uint8Array(32).fill(2), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), replacement.timeMs + 10)
+  await settleAll(f, replacement.timeMs + 20)
+  t.is(f.task().settlement?.outcome, 'paid')
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('no verdict ever: the late slash waits INPUT_VERDICT_WAIT_MS after the claim, then applies as before', async (t) => {
+  const f = await awardedTask()
+  const [winner] = f.providers
+  const claimAt = f.awardAtMs + 500
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+  t.is(nextStep(f.task(), clockAt(claimAt + INPUT_VERDICT_WAIT_MS + GRACE - 1)).kind, 'wait')
+  t.like(nextStep(f.task(), clockAt(claimAt + INPUT_VERDICT_WAIT_MS + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
+  // a claim far before a long deadline holds nothing past the deadline itself
+  const long = await awardedTask({ executionDeadlineMs: 5 * INPUT_VERDICT_WAIT_MS })
+  await long.send(long.by(long.providers[0], TX_KIND_INPUT_CLAIM, { taskId: long.taskId, round: 0 }), long.awardAtMs + 1)
+  t.like(nextStep(long.task(), clockAt(long.awardAtMs + 5 * INPUT_VERDICT_WAIT_MS + GRACE)), { kind: 'slash-late' })
+  await settleAll(f, claimAt + INPUT_VERDICT_WAIT_MS + GRACE)
+  t.true(f.task().slashes.some(s => s.provider === winner.hex && s.reason === 'late'))
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('redundancy: one winner excused by an unavailable verdict and one that answered: refunded, nobody paid or slashed', async (t) => {
+  const f = await awardedTask({ redundancy: 2, k: 2, verification: 'redundancy' })
+  const [a, b] = f.providers
+  await f.send(f.by(a, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), f.awardAtMs + 100)
+  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 200)
+  t.is(nextStep(f.task(), clockAt(f.awardAtMs + 300)).kind, 'wait')
+  await f.send(verdict(f.taskId, b.address, 0, 'unavailable'), f.awardAtMs + 400)
+  await settleAll(f, f.awardAtMs + 500)
+  const s = f.task().settlement
+  t.is(s?.outcome, 'inputs-unavailable')
+  t.is(s?.refund, escrowOf(f.announce))
+  t.deepEqual(f.task().slashes, [])
+  t.deepEqual(s?.payouts, [])
+  t.is((s?.fee ?? 0n) + (s?.refund ?? 0n), escrowOf(f.announce), 'the settle moves the whole escrow')
+  t.is(f.ledger.total(), f.supply)
+})
