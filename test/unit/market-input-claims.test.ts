@@ -7,20 +7,21 @@
 import test from 'ava'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
-import { generateKeyPair, ML_DSA65_SIGNATURE_BYTES, sha256 } from '../../src/core/crypto.ts'
+import { generateKeyPair, sha256 } from '../../src/core/crypto.ts'
 import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
 import { VertexAdmission, type VertexAdmissionComponents } from '../../src/dag/admission.ts'
 import { isDagError } from '../../src/dag/errors.ts'
-import { encodeTx, type Transaction, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { requireTxKind } from '../../src/dag/tx-kinds.ts'
 import {
   bidCommitment, bondAccount, escrowAccount, escrowOf, inputVerdictKind, marketRules, registerMarketKinds, taskIdOf,
   TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, type InputVerdict, type TaskAnnouncePayload
 } from '../../src/market/index.ts'
 import { inputVerdictAccount } from '../../src/market/accounts.ts'
-import { type ApplyContext, type ApplyOutcome, applyMarketTx } from '../../src/market/state/apply.ts'
-import { type ProviderRecord, type TaskRecord, taskView } from '../../src/market/state/records.ts'
+import { type ApplyOutcome, applyMarketTx } from '../../src/market/state/apply.ts'
+import { type TaskRecord, taskView } from '../../src/market/state/records.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+import { LedgerModel, MemoryMarket, unsignedTx } from '../helpers/market-model.ts'
 
 registerMarketKinds()
 const { INPUT_VERDICT_WAIT_MS, MIN_BOND, SLASH_LATE_BPS, nextStep, slashAmount, slashBeneficiary } = marketRules
@@ -31,44 +32,7 @@ const FEE = 1000n
 const GRACE = 500
 const clockAt = (nowMs: number): { nowMs: number, lateGraceMs: number, verificationWindowMs: number } => ({ nowMs, lateGraceMs: GRACE, verificationWindowMs: 0 })
 
-/** The DAG's effects rule without consensus (as market-rules.test.ts): one nonce chain per account, debit + fee, credits. */
-class LedgerModel {
-  readonly balances = new Map<string, bigint>()
-  readonly nonces = new Map<string, bigint>()
-  total (): bigint { let s = 0n; for (const v of this.balances.values()) s += v; return s }
-  balance (a: Uint8Array): bigint { return this.balances.get(toHex(a)) ?? 0n }
-  nonce (a: Uint8Array): bigint { return this.nonces.get(toHex(a)) ?? 0n }
-  apply (tx: Transaction): boolean {
-    const info = txInfo(encodeTx(tx))
-    const kind = requireTxKind(tx.kind)
-    const a = info.accountHex
-    if (this.nonce(info.account) !== tx.nonce) throw new Error(`nonce ${tx.nonce} of kind ${tx.kind}, expected ${this.nonce(info.account)}`)
-    this.nonces.set(a, tx.nonce + 1n)
-    const effects = kind.effects(kind.decode(tx.payload), { account: info.account, nonce: tx.nonce })
-    const need = effects.debit + tx.fee
-    if ((this.balances.get(a) ?? 0n) < need) return false
-    this.balances.set(a, (this.balances.get(a) ?? 0n) - need)
-    for (const c of effects.credits) this.balances.set(toHex(c.to), (this.balances.get(toHex(c.to)) ?? 0n) + c.amount)
-    if (tx.fee > 0n) this.balances.set(toHex(FEE_POOL_ACCOUNT), (this.balances.get(toHex(FEE_POOL_ACCOUNT)) ?? 0n) + tx.fee)
-    return true
-  }
-}
-
-class MemoryMarket implements ApplyContext {
-  readonly tasks = new Map<string, TaskRecord>()
-  readonly providers = new Map<string, ProviderRecord>()
-  async task (id: string): Promise<TaskRecord | undefined> { return this.tasks.get(id) }
-  async provider (a: string): Promise<ProviderRecord | undefined> { return this.providers.get(a) }
-  putTask (t: TaskRecord): void { this.tasks.set(t.taskId, t) }
-  putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
-  indexBid (): void {}
-  payment (): void {}
-}
-
-function tx<P> (kindId: number, keys: { publicKey: Uint8Array }, nonce: bigint, fee: bigint, payload: P): Transaction {
-  const kind = requireTxKind(kindId)
-  return { version: TX_VERSION, kind: kindId, publicKey: keys.publicKey, nonce, fee, payload: kind.encode(payload as never), signature: new Uint8Array(ML_DSA65_SIGNATURE_BYTES) }
-}
+const tx = unsignedTx
 
 /**
  * A task awarded to the cheapest of three registered providers (r winners; the others are left in the ranking for

@@ -11,17 +11,16 @@ import test from 'ava'
 import fc from 'fast-check'
 import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
-import { generateKeyPair, ML_DSA65_SIGNATURE_BYTES, sha256 } from '../../src/core/crypto.ts'
-import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
-import { encodeTx, type Transaction, TX_VERSION, txInfo } from '../../src/dag/tx.ts'
-import { requireTxKind } from '../../src/dag/tx-kinds.ts'
+import { generateKeyPair, sha256 } from '../../src/core/crypto.ts'
+import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import {
   bidCommitment, bidCommitKind, bidRevealKind, bondAccount, bondSlashKind, escrowAccount, escrowOf, marketRules, providerRegisterKind, registerMarketKinds,
   settleTotal, taskAnnounceKind, taskAwardKind, taskCancelKind, taskIdOf, taskResultKind, taskSettleKind, type VerificationMode
 } from '../../src/market/index.ts'
-import { type ApplyContext, applyMarketTx, awardTaskOf, revealedBids } from '../../src/market/state/apply.ts'
-import type { ProviderRecord, TaskRecord } from '../../src/market/state/records.ts'
+import { applyMarketTx, awardTaskOf, revealedBids } from '../../src/market/state/apply.ts'
+import type { TaskRecord } from '../../src/market/state/records.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
+import { LedgerModel, MemoryMarket, unsignedTx } from '../helpers/market-model.ts'
 
 registerMarketKinds()
 const { MIN_BOND, awardOf, nextStep, slashAmount, slashBeneficiary } = marketRules
@@ -32,45 +31,7 @@ const GOOD = 'aa'.repeat(32)
 const BAD = 'bb'.repeat(32)
 const FEE = 1000n
 
-/** The DAG's effects rule without consensus: one account/nonce chain, debit + fee, credits, fee to the pool. */
-class LedgerModel {
-  readonly balances = new Map<string, bigint>()
-  readonly nonces = new Map<string, bigint>()
-  total (): bigint { let s = 0n; for (const v of this.balances.values()) s += v; return s }
-  balance (a: Uint8Array): bigint { return this.balances.get(toHex(a)) ?? 0n }
-  nonce (a: Uint8Array): bigint { return this.nonces.get(toHex(a)) ?? 0n }
-  /** Applies `tx`; false when the ledger rejects it (the nonce is still consumed, as on the DAG). */
-  apply (tx: Transaction): boolean {
-    const info = txInfo(encodeTx(tx))
-    const kind = requireTxKind(tx.kind)
-    const a = info.accountHex
-    if (this.nonce(info.account) !== tx.nonce) throw new Error('the model issues nonces in order')
-    this.nonces.set(a, tx.nonce + 1n)
-    const effects = kind.effects(kind.decode(tx.payload), { account: info.account, nonce: tx.nonce })
-    const need = effects.debit + tx.fee
-    if ((this.balances.get(a) ?? 0n) < need) return false
-    this.balances.set(a, (this.balances.get(a) ?? 0n) - need)
-    for (const c of effects.credits) this.balances.set(toHex(c.to), (this.balances.get(toHex(c.to)) ?? 0n) + c.amount)
-    if (tx.fee > 0n) this.balances.set(toHex(FEE_POOL_ACCOUNT), (this.balances.get(toHex(FEE_POOL_ACCOUNT)) ?? 0n) + tx.fee)
-    return true
-  }
-}
-
-class MemoryMarket implements ApplyContext {
-  readonly tasks = new Map<string, TaskRecord>()
-  readonly providers = new Map<string, ProviderRecord>()
-  async task (id: string): Promise<TaskRecord | undefined> { return this.tasks.get(id) }
-  async provider (a: string): Promise<ProviderRecord | undefined> { return this.providers.get(a) }
-  putTask (t: TaskRecord): void { this.tasks.set(t.taskId, t) }
-  putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
-  indexBid (): void {}
-  payment (): void {}
-}
-
-function tx<P> (kindId: number, keys: { publicKey: Uint8Array }, nonce: bigint, fee: bigint, payload: P): Transaction {
-  const kind = requireTxKind(kindId)
-  return { version: TX_VERSION, kind: kindId, publicKey: keys.publicKey, nonce, fee, payload: kind.encode(payload as never), signature: new Uint8Array(ML_DSA65_SIGNATURE_BYTES) }
-}
+const tx = unsignedTx
 
 const rarely = fc.constantFrom(false, false, false, false, true)
 const providerArb = fc.record({
