@@ -38,6 +38,12 @@ export function taskReport (t: Task, bids: Bids | null): string {
   for (const r of t.results) {
     lines.push(`result      ${r.provider} round ${r.round}: ${r.commitment} (${r.outputBytes} B, ${r.profile}) ${r.verdict}`)
   }
+  for (const c of t.inputClaims) {
+    const verdict = c.verdict === null
+      ? `no verdict yet (the late slash waits until ${time(c.holdsSlashUntilMs)})`
+      : `${c.verdict.outcome} by ${c.verdict.validator} at ${time(c.verdict.atMs)}${c.verdict.outcome === 'available' ? `; result due by ${time(c.dueAtMs)}` : ': not late'}`
+    lines.push(`input claim ${c.provider} round ${c.round} at ${time(c.atMs)}: ${verdict}`)
+  }
   for (const x of t.slashes) lines.push(`slashed     ${x.provider} ${amount(x.amount)} (${x.reason}) at ${time(x.atMs)}`)
   if (t.settlement !== null) {
     const s = t.settlement
