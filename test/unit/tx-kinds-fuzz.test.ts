@@ -10,7 +10,7 @@ import { isDagError } from '../../src/dag/errors.ts'
 import { getTxKind, type TxKind, transferKind } from '../../src/dag/tx-kinds.ts'
 import { HarmonyError } from '../../src/core/errors.ts'
 import {
-  bidCommitKind, bidCommitsKind, bidRevealKind, bidRevealsKind, bondSlashKind, providerAttestKind, providerRegisterKind, registerMarketKinds, taskAnnounceKind,
+  bidCommitKind, bidCommitsKind, bidRevealKind, bidRevealsKind, bondSlashKind, inputClaimKind, inputVerdictKind, providerAttestKind, providerRegisterKind, registerMarketKinds, taskAnnounceKind,
   taskAwardKind, taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind
 } from '../../src/market/index.ts'
 import { depositAttestKind, depositCreditKind, epochCloseKind, withdrawKind } from '../../src/bridge/kinds/index.ts'
@@ -45,7 +45,9 @@ const SEEDS: Array<[TxKind, unknown]> = [
   seed(taskSettleKind, { taskId: b(32, 10), outcome: 'paid', payouts: [{ provider: b(20, 15), amount: 495n }], fee: 5n, refund: 500n, requester: b(20, 19) }),
   seed(bondSlashKind, { provider: b(20, 15), taskId: b(32, 10), reason: 'fault', amount: 100n, beneficiary: b(20, 19) }),
   seed(taskCancelKind, { taskId: b(32, 10) }),
-  seed(taskReexecKind, { taskId: b(32, 10), commitment: b(32, 20) })
+  seed(taskReexecKind, { taskId: b(32, 10), commitment: b(32, 20) }),
+  seed(inputClaimKind, { taskId: b(32, 10), round: 1 }),
+  seed(inputVerdictKind, { taskId: b(32, 10), round: 1, provider: b(20, 15), outcome: 'unavailable' })
 ]
 
 /** Runs what the ledger runs on a decoded payload; returns the untyped error, if any. */
