@@ -1,6 +1,6 @@
 // The JSON-RPC server's one HTTP listener: routing, access checks and the WebSocket upgrade. Its parts live beside it:
 // bodies, answers and their byte budget in http-body.ts, other paths in http-handlers.ts, WebSocket calls in
-// ws-transport.ts, vhosts and the rate limit in access.ts.
+// ws-transport.ts, vhosts and the rate limit in access.ts. (401 lines: routing and the upgrade stay together here.)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'

@@ -1,3 +1,7 @@
+// One provider's state machine over a bid's life (decide, commit, reveal, run, answer or claim, resume after a kill),
+// 511 lines: its steps share the bid record, the per-task step lock and the job queue, and the parts that stand alone
+// already live beside it (policy, bid batches, jobs, registration, heartbeats, sender). Left whole in s39; the next
+// candidate to move out is the input-claim wait (claimInputs, myClaim, workUntil).
 import { randomBytes } from 'node:crypto'
 import { BoundedSet } from '../../core/bounded-set.ts'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../core/address.ts'
