@@ -105,7 +105,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const sync = this.sync
     const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger, metrics })
     const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger, metrics }, init)
-    this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger }, { requestTimeoutMs: init.queryTimeoutMs })
+    this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger, metrics }, { requestTimeoutMs: init.queryTimeoutMs, ...(init.forwarded !== undefined ? { forwarded: init.forwarded } : {}) })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
     this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)
     // the liveness gauges move only when a validator binds or unbinds, under either rule (the poller does not run
@@ -187,6 +187,9 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     if (!this.ledger.isValidator) return `0x${await this.forwarding.forwardTransaction(encoded)}`
     return `0x${await this.ledger.submitTransaction(encoded, opts.client === true)}`
   }
+
+  /** A node outside the validator set: transactions it forwarded that no vertex here holds yet (sent again while so). */
+  get forwardedHeld (): number { return this.forwarding.heldCount }
 
   async getBalance (address: string): Promise<bigint> {
     return (await this.ledger.getAccount(parseAddress(address))).balance

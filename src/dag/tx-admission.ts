@@ -65,6 +65,9 @@ export class TxAdmission {
     const tx = decodeTx(encoded)
     const info = txInfo(encoded, tx)
     admission.checkKindRules(requireTxKind(tx.kind), tx)
+    // the same bytes again (a client's or a forwarding node's resend): answered before a signature check, since the
+    // id is the hash of the whole signed encoding and the copy held here was checked when it came
+    if (this.c.mempool.has(info.idHex) || this.c.processing.hasTx(info.idHex)) throw new DagError('TX_KNOWN', 'transaction already known')
     const previous = this.tails.get(info.accountHex)
     let done = (): void => {}
     const tail = new Promise<void>((resolve) => { done = resolve })

@@ -62,3 +62,81 @@ test.serial('a node outside the validator set forwards transactions to a validat
   const eleven = await observer.submitTransaction(transfer(net.genesis, alice, bob, 9n, 2n))
   await waitFor(async () => (await observer.getTx(eleven))?.status === 'final', 'the same amount to be final once no check is installed')
 })
+
+test.serial('a forwarding node sends again what a validator lost before its next vertex, and fills the nonce gap the loss leaves', async (t) => {
+  // four validators under the commit rule: one alone cannot finish a round, so what it admits waits in its mempool
+  const net = await createTestNet({ nodes: 4, accounts: 3 })
+  const observers: Array<{ dag: DagService, libp2p: Awaited<ReturnType<typeof createDagLibp2p>>, registry: Registry }> = []
+  t.teardown(async () => {
+    for (const o of observers) { await o.dag.stop(); await o.libp2p.stop() }
+    await net.close()
+  })
+  // `resends` sends again after 300 ms; `gaps` would wait ten minutes, so only the gap filling can bring its loss back
+  for (const resendAfterMs of [300, 600_000]) {
+    const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
+    const libp2p = await createDagLibp2p()
+    const db = await openDatabase(dir)
+    const key = generateKeyPair()
+    const registry = new Registry()
+    const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, key, silentLogger())), db, identity: key, genesis: net.genesis, logger: silentLogger(), registry }, { verifier: { workers: 1 }, forwarded: { resendAfterMs } })
+    t.teardown(async () => { await db.close(); await rm(dir, { recursive: true, force: true }) })
+    await dag.start()
+    observers.push({ dag, libp2p, registry })
+  }
+  const [resends, gaps] = observers
+  const dialAll = async (): Promise<void> => {
+    for (const o of observers) {
+      for (const n of net.nodes) await o.libp2p.dial(n.libp2p.getMultiaddrs()[0])
+      await waitFor(() => o.dag.validatorPeers.size === 4, 'an observer to bind the four validators')
+    }
+  }
+  await dialAll()
+  const [alice, bob, carol] = net.accounts
+  const dave = generateKeyPair()
+  // a first transfer of each account, final everywhere: the accounts' next nonce is 1
+  for (const [o, from] of [[resends, alice], [gaps, bob]] as const) {
+    const id = await o.dag.submitTransaction(transfer(net.genesis, from, dave, 1n, 0n))
+    await waitFor(async () => (await o.dag.getTx(id))?.status === 'final', 'a first forwarded transfer to be final')
+  }
+
+  // validator 0 alone: once it has built the one round it can build, nothing it admits reaches a vertex
+  for (const i of [1, 2, 3]) await net.stop(i)
+  const v0 = net.nodes[0]
+  const filler = await v0.dag.submitTransaction(transfer(net.genesis, carol, dave, 1n, 0n))
+  await waitFor(async () => v0.dag.ledger.roundView()?.built === true && (await v0.dag.getTx(filler))?.vertexId !== undefined, 'validator 0 to build the round it can build alone')
+  await waitFor(() => resends.dag.validatorPeers.size === 1 && gaps.dag.validatorPeers.size === 1, 'the observers to see only validator 0')
+  const lostA = await resends.dag.submitTransaction(transfer(net.genesis, alice, dave, 2n, 1n))
+  const lostB = await gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 3n, 1n))
+  for (const id of [lostA, lostB]) {
+    const held = await v0.dag.getTx(id)
+    t.is(held?.status, 'pending')
+    t.is(held?.vertexId, undefined, 'admitted to validator 0\'s mempool, in no vertex')
+  }
+  t.true(v0.dag.ledger.roundView()?.built)
+
+  // validator 0 stops: its mempool goes with it. The network comes back without the two transfers.
+  await net.stop(0)
+  for (const i of [0, 1, 2, 3]) await net.start(i)
+  await net.connectAll()
+  await dialAll()
+
+  // the forwarding node whose resend time comes sends the same bytes again
+  await waitFor(async () => (await resends.dag.getTx(lostA))?.status === 'final', 'the lost transfer to be final after its resend')
+  t.true((await metric(resends.registry, 'harmony_dag_forward_resends_total', { answer: 'accepted' })) >= 1)
+
+  // the other one's next transfer meets a nonce gap at whichever validator it reaches: the held transfer fills it
+  const next = await gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 4n, 2n))
+  for (const id of [lostB, next]) await waitFor(async () => (await gaps.dag.getTx(id))?.status === 'final', 'the lost transfer and the next one to be final')
+  t.is(await metric(gaps.registry, 'harmony_dag_forward_gaps_filled_total'), 1)
+  t.is(await metric(gaps.registry, 'harmony_dag_forward_resends_total'), 0, 'the gap was filled without the resend timer')
+  // each paid once: the first two (1 + 1), the filler (1), the two lost (2 + 3) and the next (4)
+  await waitFor(async () => await gaps.dag.getBalance(addressOf(dave)) === 12n, 'the observer to apply all five transfers')
+  for (const n of net.nodes) await waitFor(async () => await n.dag.getBalance(addressOf(dave)) === 12n, 'every validator to apply all five transfers')
+  t.is(resends.dag.forwardedHeld, 0)
+  t.is(gaps.dag.forwardedHeld, 0)
+})
+
+async function metric (registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find(x => x.name === name)
+  return (m?.values ?? []).filter(v => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((a, v) => a + v.value, 0)
+}

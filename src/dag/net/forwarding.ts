@@ -4,8 +4,13 @@ import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
 import { concatBytes, utf8 } from '../../core/codec.ts'
-import { DagError, isDagError, isDagErrorCode } from '../errors.ts'
+import { errorMessage } from '../../core/errors.ts'
+import { DagError, type DagErrorCode, isDagError, isDagErrorCode } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
+import type { DagMetrics } from '../metrics.ts'
+import { type TxInfo, txInfo } from '../tx.ts'
+import type { VertexInfo } from '../vertex.ts'
+import { type ForwardedInit, ForwardedTxs } from './forwarded.ts'
 import { request, respond } from './request.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
 
@@ -14,33 +19,46 @@ const TX_REFUSED = 1
 const TX_FORWARD_ATTEMPTS = 3
 /** A refusal's rule code as a validator may send it (TxAdmission's MAX_RULE_CHARS). */
 const RULE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
+/** How often held transactions are looked at (each is sent again only once its own time has come). */
+const RESEND_TICK_MS = 1000
 
 export interface ForwardingInit {
   /** Time a validator has to answer a forwarded transaction. @default 3000 */
   requestTimeoutMs?: number
+  /** What a forwarding node holds and sends again (ForwardedTxs). */
+  forwarded?: ForwardedInit
 }
 
 export interface ForwardingComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle'>
-  ledger: Pick<DagLedger, 'submitTransaction'>
+  ledger: Pick<DagLedger, 'submitTransaction' | 'getTx' | 'getAccount' | 'on' | 'off'>
   peers: Pick<ValidatorPeers, 'list'>
   logger: Logger
+  metrics?: Pick<DagMetrics, 'forwardedHeld' | 'forwardResends' | 'forwardGapsFilled' | 'forwardGivenUp'>
 }
+
+/** A validator's refusal of a forwarded transaction, as it came back (bounded, typed). */
+interface Refusal { code: DagErrorCode, message: string, retryAfterMs: number, rule?: string, expected?: bigint }
 
 /**
  * `/harmony/dag/tx/1.0.0`: non-validators hand their transactions to validators. The server answers
- * `0 ‖ tx id` or `1 ‖ JSON {code, message}` (with `retryAfterMs` for BUSY, `rule` for TX_REFUSED).
+ * `0 ‖ tx id` or `1 ‖ JSON {code, message}` (with `retryAfterMs` for BUSY, `rule` for TX_REFUSED, `expected`, the
+ * account's next nonce, for NONCE_GAP and NONCE_TOO_LOW).
  */
 export class TxForwarding implements Startable {
   private readonly c: ForwardingComponents
   private readonly log: Logger
   private readonly requestTimeoutMs: number
+  private readonly held: ForwardedTxs
   private abort = new AbortController()
+  private timer: ReturnType<typeof setInterval> | undefined
+  private resending = false
 
   constructor (components: ForwardingComponents, init: ForwardingInit = {}) {
     this.c = components
     this.log = components.logger.child({ module: 'dag-forward' })
     this.requestTimeoutMs = init.requestTimeoutMs ?? 3000
+    this.held = new ForwardedTxs(init.forwarded)
   }
 
   async start (): Promise<void> {
@@ -48,11 +66,71 @@ export class TxForwarding implements Startable {
     await this.c.libp2p.handle(PROTOCOLS.dagTx, (stream) => {
       void respond(stream, async (req) => await this.answer(req), this.requestTimeoutMs * 1.5, this.abort.signal, this.log)
     }, { maxInboundStreams: 32 })
+    this.c.ledger.on('vertex:inserted', this.onVertex)
+    this.timer = setInterval(() => { void this.resendDue() }, RESEND_TICK_MS)
+    this.timer.unref()
   }
 
   async stop (): Promise<void> {
     this.abort.abort()
+    clearInterval(this.timer)
+    this.c.ledger.off('vertex:inserted', this.onVertex)
     await this.c.libp2p.unhandle(PROTOCOLS.dagTx)
+  }
+
+  /** Forwarded transactions no vertex here holds yet. */
+  get heldCount (): number { return this.held.size }
+
+  private readonly onVertex = (info: VertexInfo): void => {
+    if (this.held.size === 0) return
+    for (const t of info.txs) this.held.drop(t.idHex)
+    this.c.metrics?.forwardedHeld.set(this.held.size)
+  }
+
+  /**
+   * Sends again each held transaction whose time has come and that this node still cannot place: not in a vertex
+   * here, and its nonce not yet used on the account. An account's lower nonces go first, so a validator that lost
+   * several gets them in order. One pass at a time.
+   */
+  private async resendDue (): Promise<void> {
+    if (this.resending || this.held.size === 0) return
+    this.resending = true
+    try {
+      for (const held of this.held.due(Date.now())) {
+        if (this.abort.signal.aborted) return
+        const id = held.info.idHex
+        if (!this.held.has(id)) continue
+        if (await this.c.ledger.getTx(id) !== undefined || (await this.c.ledger.getAccount(held.info.account)).nonce > held.info.tx.nonce) {
+          this.held.drop(id)
+          continue
+        }
+        let answer: string
+        let peer: PeerId | undefined
+        try {
+          peer = (await this.forward(held.info)).peer
+          answer = 'accepted'
+          this.log.info({ tx: id, resends: held.resends + 1 }, 'a forwarded transaction no vertex carries was unknown to the validators asked: sent again')
+        } catch (err) {
+          const code = isDagError(err) ? err.code : undefined
+          answer = code === 'TX_KNOWN' ? 'known' : code === 'BUSY' || code === 'NOT_VALIDATOR' ? 'unreachable' : 'refused'
+          // the nonce taken, or a refusal that will not change: nothing more to send (its client sees the outcome)
+          if (answer === 'refused') {
+            this.held.drop(id)
+            this.log.debug({ tx: id, err: errorMessage(err) }, 'a held forwarded transaction was refused when sent again: no longer watched')
+          }
+        }
+        this.c.metrics?.forwardResends.inc({ answer })
+        if (answer !== 'refused' && !this.held.attempted(held, Date.now(), peer)) {
+          this.c.metrics?.forwardGivenUp.inc({ reason: 'resends_spent' })
+          this.log.warn({ tx: id }, 'a forwarded transaction is still in no vertex after its last resend: no longer watched (its client can send it again)')
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'looking at held forwarded transactions failed; next tick tries again')
+    } finally {
+      this.resending = false
+      this.c.metrics?.forwardedHeld.set(this.held.size)
+    }
   }
 
   /** A validator takes a transaction from a non-validator peer. */
@@ -61,7 +139,7 @@ export class TxForwarding implements Startable {
       return concatBytes(new Uint8Array([TX_ACCEPTED]), utf8.encode(await this.c.ledger.submitTransaction(req, true)))
     } catch (err) {
       const refusal = isDagError(err)
-        ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}), ...(typeof err.meta.rule === 'string' ? { rule: err.meta.rule } : {}) }
+        ? { code: err.code, message: err.message, ...(typeof err.meta.retryAfterMs === 'number' ? { retryAfterMs: err.meta.retryAfterMs } : {}), ...(typeof err.meta.rule === 'string' ? { rule: err.meta.rule } : {}), ...(typeof err.meta.expected === 'string' ? { expected: err.meta.expected } : {}) }
         : { code: 'NOT_RUNNING', message: 'the validator could not take the transaction' }
       return concatBytes(new Uint8Array([TX_REFUSED]), utf8.encode(JSON.stringify(refusal)))
     }
@@ -69,44 +147,93 @@ export class TxForwarding implements Startable {
 
   /**
    * A node outside the validator set issues no vertices: it hands a transaction to up to three bound validator
-   * peers (random order) and returns the id the first one accepted it under. A validator's refusal (bad nonce,
-   * balance...) is final and comes back with its code; an unreachable validator is skipped, and so is a BUSY one
-   * (another may have room): when every one tried was busy, BUSY comes back with the shortest retryAfterMs.
+   * peers and returns the id the first one accepted it under. The validator that took the account's last held
+   * transaction is asked first (its mempool holds the nonces before this one); the rest in random order. A
+   * validator's refusal (bad nonce, balance...) is final and comes back with its code, except a nonce gap this node
+   * can fill with the account's held transactions (a validator that lost them, or never had them): those go to that
+   * validator first, then this one again. An unreachable validator is skipped, and so is a BUSY one (another may have
+   * room): when every one tried was busy, BUSY comes back with the shortest retryAfterMs. A transaction taken is held
+   * until a vertex here carries it, and sent again while none does (ForwardedTxs).
    */
   async forwardTransaction (encoded: Uint8Array): Promise<string> {
+    const info = txInfo(encoded)
+    const { id, peer } = await this.forward(info)
+    const evicted = this.held.add(info, peer, Date.now())
+    if (evicted !== undefined) {
+      this.c.metrics?.forwardGivenUp.inc({ reason: 'bound' })
+      this.log.debug({ tx: evicted.info.idHex }, 'forwarded transactions held at their bound: the oldest is no longer watched')
+    }
+    this.c.metrics?.forwardedHeld.set(this.held.size)
+    return id
+  }
+
+  private async forward (info: TxInfo): Promise<{ id: string, peer: PeerId }> {
     const validators: PeerId[] = this.c.peers.list().map(p => p.peerId)
     for (let i = validators.length - 1; i > 0; i--) {
       const j = randomInt(i + 1)
       ;[validators[i], validators[j]] = [validators[j], validators[i]]
     }
+    const sticky = this.held.peerOf(info.accountHex)
+    const at = sticky === undefined ? -1 : validators.findIndex(p => p.equals(sticky))
+    if (at > 0) validators.unshift(...validators.splice(at, 1))
     let busyRetryAfterMs: number | undefined
     for (const peer of validators.slice(0, TX_FORWARD_ATTEMPTS)) {
-      let res: Uint8Array
-      try {
-        res = await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal)
-      } catch (err) {
-        this.log.debug({ err, peer: peer.toString() }, 'forwarding a transaction failed; trying another validator')
+      let answer = await this.ask(peer, info.encoded)
+      if (answer.refusal?.code === 'NONCE_GAP' && await this.fillGap(peer, info, answer.refusal.expected)) answer = await this.ask(peer, info.encoded)
+      if (answer.id !== undefined) return { id: answer.id, peer }
+      const refusal = answer.refusal
+      if (refusal === undefined) continue
+      if (refusal.code === 'BUSY') {
+        busyRetryAfterMs = Math.min(busyRetryAfterMs ?? refusal.retryAfterMs, refusal.retryAfterMs)
         continue
       }
-      const body = new TextDecoder().decode(res.subarray(1))
-      if (res[0] === TX_ACCEPTED && /^[0-9a-f]{64}$/.test(body)) return body
-      if (res[0] === TX_REFUSED) {
-        let refusal: { code?: unknown, message?: unknown, retryAfterMs?: unknown, rule?: unknown } = {}
-        try { refusal = JSON.parse(body) as typeof refusal } catch {}
-        if (refusal.code === 'BUSY') {
-          const after = typeof refusal.retryAfterMs === 'number' && Number.isFinite(refusal.retryAfterMs) ? Math.min(5000, Math.max(0, refusal.retryAfterMs)) : 1000
-          busyRetryAfterMs = Math.min(busyRetryAfterMs ?? after, after)
-          continue
-        }
-        if (isDagErrorCode(refusal.code) && typeof refusal.message === 'string') {
-          // TX_REFUSED names the rule (the market's BID_LATE...): a bounded code, kept when it looks like one
-          const rule = typeof refusal.rule === 'string' && RULE_CODE.test(refusal.rule) ? { rule: refusal.rule } : {}
-          throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message.slice(0, 512)}`, rule)
-        }
-      }
-      this.log.debug({ peer: peer.toString() }, 'validator sent a malformed answer to a forwarded transaction')
+      throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message}`, { ...(refusal.rule === undefined ? {} : { rule: refusal.rule }), ...(refusal.expected === undefined ? {} : { expected: refusal.expected.toString() }) })
     }
     if (busyRetryAfterMs !== undefined) throw new DagError('BUSY', `every validator tried is at capacity; retry after ${busyRetryAfterMs} ms`, { retryAfterMs: busyRetryAfterMs })
     throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
+  }
+
+  /** Sends a validator the account's held transactions from `expected` up to this one's nonce, in order. */
+  private async fillGap (peer: PeerId, info: TxInfo, expected: bigint | undefined): Promise<boolean> {
+    if (expected === undefined || expected >= info.tx.nonce) return false
+    const gap = this.held.range(info.accountHex, expected, info.tx.nonce)
+    if (gap === undefined) return false
+    for (const held of gap) {
+      const answer = await this.ask(peer, held.info.encoded)
+      if (answer.id === undefined && answer.refusal?.code !== 'TX_KNOWN') return false
+      held.peer = peer
+    }
+    this.c.metrics?.forwardGapsFilled.inc()
+    this.log.debug({ peer: peer.toString(), account: info.accountHex, from: expected.toString(), to: info.tx.nonce.toString() }, 'a validator lacked the account\'s earlier forwarded transactions: sent them again first')
+    return true
+  }
+
+  /** One validator's answer to one forwarded transaction: its id, its refusal, or neither (unreachable, malformed). */
+  private async ask (peer: PeerId, encoded: Uint8Array): Promise<{ id?: string, refusal?: Refusal }> {
+    let res: Uint8Array
+    try {
+      res = await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal)
+    } catch (err) {
+      this.log.debug({ err, peer: peer.toString() }, 'forwarding a transaction failed; trying another validator')
+      return {}
+    }
+    const body = new TextDecoder().decode(res.subarray(1))
+    if (res[0] === TX_ACCEPTED && /^[0-9a-f]{64}$/.test(body)) return { id: body }
+    if (res[0] === TX_REFUSED) {
+      let raw: { code?: unknown, message?: unknown, retryAfterMs?: unknown, rule?: unknown, expected?: unknown } = {}
+      try { raw = JSON.parse(body) as typeof raw } catch {}
+      if (raw.code === 'BUSY') {
+        const after = typeof raw.retryAfterMs === 'number' && Number.isFinite(raw.retryAfterMs) ? Math.min(5000, Math.max(0, raw.retryAfterMs)) : 1000
+        return { refusal: { code: 'BUSY', message: '', retryAfterMs: after } }
+      }
+      if (isDagErrorCode(raw.code) && typeof raw.message === 'string') {
+        // TX_REFUSED names the rule (the market's BID_LATE...): a bounded code, kept when it looks like one
+        const rule = typeof raw.rule === 'string' && RULE_CODE.test(raw.rule) ? raw.rule : undefined
+        const expected = typeof raw.expected === 'string' && /^[0-9]{1,20}$/.test(raw.expected) ? BigInt(raw.expected) : undefined
+        return { refusal: { code: raw.code, message: raw.message.slice(0, 512), retryAfterMs: 0, ...(rule === undefined ? {} : { rule }), ...(expected === undefined ? {} : { expected }) } }
+      }
+    }
+    this.log.debug({ peer: peer.toString() }, 'validator sent a malformed answer to a forwarded transaction')
+    return {}
   }
 }
