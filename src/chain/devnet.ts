@@ -21,6 +21,8 @@ export interface DevnetChainPrepareInit {
    * binding; the secret key never leaves this process.
    */
   ledgerKeyOf: (dir: string) => Promise<{ publicKey: Uint8Array, secretKey: Uint8Array }>
+  /** How many of the nodes (the first ones) stake and register as validators; the rest only get the contracts. @default all */
+  validators?: number
   /** Stake per validator, base units. @default the contract's minimum (1000 AGC) */
   stake?: bigint
   anvil?: AnvilInit
@@ -45,9 +47,9 @@ export interface PreparedDevnetChain extends DevnetChain {
 export async function prepareDevnetChain (init: DevnetChainPrepareInit): Promise<PreparedDevnetChain> {
   const validators = []
   const nodes: PreparedDevnetChain['nodes'] = []
-  for (const dir of init.nodeDirs) {
+  for (const [i, dir] of init.nodeDirs.entries()) {
     const key = await loadOrCreateEvmKey(join(dir, EVM_KEY_FILE))
-    validators.push({ signerKey: key.privateKey, ledgerKey: await init.ledgerKeyOf(dir), stake: init.stake })
+    if (i < (init.validators ?? init.nodeDirs.length)) validators.push({ signerKey: key.privateKey, ledgerKey: await init.ledgerKeyOf(dir), stake: init.stake })
     nodes.push({ dir, contractsFile: join(dir, CONTRACTS_FILE), evmAddress: key.address })
   }
   const chain = await startDevnetChain({ anvil: init.anvil, fund: init.fund, validators, ...(init.genesis !== undefined ? { genesis: init.genesis } : {}) })

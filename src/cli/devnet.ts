@@ -15,6 +15,7 @@ interface DevnetArgs extends GlobalArgs {
   demo: boolean
   live?: boolean
   consensus?: 'avalanche' | 'commit'
+  validators?: number
 }
 
 /** One node's row of the live status: what node_health and dag_stats said, or undefined when it did not answer. */
@@ -69,6 +70,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
   describe: 'Run a local network of N harmonyd processes on loopback',
   builder: (y) => y
     .option('nodes', { type: 'number', default: 4, describe: 'number of nodes (1-64)' })
+    .option('validators', { type: 'number', describe: 'how many of the nodes (the first ones) are validators of a new devnet; the rest forward their transactions to them, as an operator\'s node joining a testnet does (default: every node)' })
     .option('base-port', { type: 'number', default: 9400, describe: 'node i uses p2p port base+i and RPC port base+145+i; 0 picks free ports' })
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
@@ -78,7 +80,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
-    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, ...(args.consensus !== undefined ? { consensus: args.consensus } : {}), ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
+    const devnet = new Devnet({ nodes: args.nodes, basePort: args['base-port'], datadir, logLevel: args['log-level'], logger, ...(args.consensus !== undefined ? { consensus: args.consensus } : {}), ...(args.validators !== undefined ? { validators: args.validators } : {}), ...(args.demo ? { nodeArgs: DEMO_NODE_ARGS } : {}) })
     const controller = new AbortController()
     let signals = 0
     let statusTimer: NodeJS.Timeout | undefined

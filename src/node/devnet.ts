@@ -40,6 +40,12 @@ export interface DevnetInit {
    * to start when another is named. @default 'commit' (a new datadir), the datadir's own (a reused one)
    */
   consensus?: ConsensusRule
+  /**
+   * How many of the nodes (the first ones) are validators of a new devnet; the others are plain nodes that forward
+   * their transactions to a validator, as an operator's node that joins a testnet does. A reused datadir must name
+   * the same. @default every node
+   */
+  validators?: number
   /** Extra flags for every node's `harmonyd start` (e.g. `--executor cpu`). @default [] */
   nodeArgs?: string[]
   /** Extra flags for node `index` only, after `nodeArgs` (a provider policy, a test-only fault). @default none */
@@ -85,6 +91,9 @@ export class Devnet {
     if (!Number.isSafeInteger(init.nodes) || init.nodes < 1 || init.nodes > MAX_DEVNET_NODES) {
       throw new DevnetError('DEVNET_INVALID', `--nodes must be between 1 and ${MAX_DEVNET_NODES}, got ${init.nodes}`)
     }
+    if (init.validators !== undefined && (!Number.isSafeInteger(init.validators) || init.validators < 1 || init.validators > init.nodes)) {
+      throw new DevnetError('DEVNET_INVALID', `--validators must be between 1 and --nodes (${init.nodes}), got ${init.validators}`)
+    }
     const base = init.basePort ?? 9400
     if (base !== 0 && (base < 1024 || base + RPC_PORT_OFFSET + init.nodes > 65535)) {
       throw new DevnetError('DEVNET_INVALID', `--base-port ${base} leaves no room for ${init.nodes} nodes (p2p ${base}.., rpc ${base + RPC_PORT_OFFSET}..)`)
@@ -115,7 +124,7 @@ export class Devnet {
       for (const dir of dirs) await rm(join(dir, DB_DIR), { recursive: true, force: true })
       // the settlement contract locks the genesis allocations (the faucet's 10^9 AGC): genesis money is backed
       const genesis = genesisBacking(await loadGenesis(this.genesisPath))
-      this.chain = await prepareDevnetChain({ nodeDirs: dirs, ledgerKeyOf: async d => (await loadIdentity(d)).ledgerKey, genesis })
+      this.chain = await prepareDevnetChain({ nodeDirs: dirs, validators: this.validatorCount, ledgerKeyOf: async d => (await loadIdentity(d)).ledgerKey, genesis })
       // anvil's first account deployed AGC and holds the minted supply: the devnet's EVM faucet (a public test key)
       await writeFile(this.evmFaucetPath, `${ANVIL_DEPLOYER_KEY}\n`, { mode: 0o600 })
     }
@@ -125,6 +134,8 @@ export class Devnet {
     return [first, ...rest]
   }
 
+  /** Nodes 0 .. validatorCount - 1 are the genesis validators. */
+  get validatorCount (): number { return this.init.validators ?? this.init.nodes }
   get genesisPath (): string { return join(this.init.datadir, 'genesis.json') }
   /** The devnet faucet wallet, funded in the genesis. */
   get faucetPath (): string { return join(this.init.datadir, 'faucet.json') }
@@ -132,11 +143,11 @@ export class Devnet {
   get evmFaucetPath (): string { return join(this.init.datadir, 'evm-faucet.key') }
 
   /**
-   * One genesis for the whole devnet: every node's ledger key is a validator with equal weight, plus a funded
-   * faucet. Made once; a reused datadir must still hold the same nodes.
+   * One genesis for the whole devnet: the ledger keys of the first `validators` nodes are its validators with equal
+   * weight, plus a funded faucet. Made once; a reused datadir must still hold the same validators.
    */
   private async ensureGenesis (dirs: string[]): Promise<void> {
-    const keys = await Promise.all(dirs.map(async d => (await loadIdentity(d)).ledgerKey.publicKey))
+    const keys = await Promise.all(dirs.slice(0, this.validatorCount).map(async d => (await loadIdentity(d)).ledgerKey.publicKey))
     const exists = await stat(this.genesisPath).then(() => true, () => false)
     if (exists) {
       const genesis = await loadGenesis(this.genesisPath)

@@ -41,6 +41,8 @@ export interface MarketDevnetOptions {
   funding?: bigint
   /** The ledger's consensus rule (genesis consensus.rule). @default 'commit' */
   consensus?: 'avalanche' | 'commit'
+  /** Nodes 0 .. validators - 1 are validators; the others forward their transactions to them. @default every node */
+  validators?: number
 }
 
 export const AGC = 10n ** 18n
@@ -56,6 +58,7 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
     logLevel: 'warn',
     logger: createLogger({ level: 'warn' }),
     ...(options.consensus !== undefined ? { consensus: options.consensus } : {}),
+    ...(options.validators !== undefined ? { validators: options.validators } : {}),
     nodeArgs: ['--executor', 'cpu'],
     nodeArgsFor: (i) => {
       const p = options.provider(i)

@@ -95,4 +95,11 @@ test.serial('harmonyd devnet runs the commit rule by default: a transfer is fina
   const other = await runHarmonyd(['devnet', '--nodes', '3', '--consensus', 'avalanche', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
   t.not(other.code, 0)
   t.regex(other.stderr, /made with the commit consensus rule/)
+  // the validators are the datadir's too, and there are never more of them than nodes
+  const fewer = await runHarmonyd(['devnet', '--nodes', '3', '--validators', '2', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
+  t.not(fewer.code, 0)
+  t.regex(fewer.stderr, /was made for other nodes \(3 validators\)/)
+  const more = await runHarmonyd(['devnet', '--nodes', '3', '--validators', '4', '--base-port', '0', '--datadir', d.path, '--log-level', 'warn'], 120_000)
+  t.not(more.code, 0)
+  t.regex(more.stderr, /--validators must be between 1 and --nodes \(3\), got 4/)
 })

@@ -24,6 +24,8 @@ import { matmulAnnounce } from '../helpers/market.ts'
 
 const TASKS = 50
 const NODES = 5
+/** Nodes 0-3 are validators; node 4, a provider like the others, forwards its transactions to them (an operator's node). */
+const VALIDATORS = 4
 /** Tasks open at once. */
 const IN_FLIGHT = 4
 
@@ -39,7 +41,7 @@ function decisions (t: TaskRecord): unknown {
 
 let net: MarketDevnet
 test.before(async () => {
-  net = await startMarketDevnet({ nodes: NODES, provider: () => ({ enabled: true, capacity: 16 }) })
+  net = await startMarketDevnet({ nodes: NODES, validators: VALIDATORS, provider: () => ({ enabled: true, capacity: 16 }) })
 })
 test.after.always(async () => { await net?.stop() })
 
@@ -111,9 +113,16 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
     t.is(await totalHeld(client, accounts, net.addresses, [...submitted.map(s => s.taskId), ...expired]), supply)
   }
   // providers were paid: the sum of payouts shows in provider_status as received
-  const received = (await Promise.all(net.clients.map(async c => await c.call('provider_status')))).reduce((sum, s) => sum + s.payments.received.reduce((x, p) => x + BigInt(p.amount), 0n), 0n)
+  const statuses = await Promise.all(net.clients.map(async c => await c.call('provider_status')))
+  const receivedBy = statuses.map(s => s.payments.received.reduce((x, p) => x + BigInt(p.amount), 0n))
+  const received = receivedBy.reduce((a, b) => a + b, 0n)
   const paid = done.reduce((sum, d) => sum + (d.settlement?.payouts.reduce((x, p) => x + BigInt(p.amount), 0n) ?? 0n), 0n)
   t.true(received > 0n && received <= paid)
+  // the provider outside the validator set bid, won and was paid like the others (its commits, reveals and results
+  // all went through a validator: docs/protocol.md "Transaction forwarding")
+  const plain = net.addresses[VALIDATORS]
+  t.true(done.some(d => d.settlement?.payouts.some(p => p.provider === plain)), 'the plain node\'s provider won and was paid for some task')
+  t.true(receivedBy[VALIDATORS] > 0n)
 })
 
 test.serial('a task no provider can run gets no valid bid, expires and is refunded whole', async (t) => {
