@@ -1,7 +1,7 @@
-// One provider's state machine over a bid's life (decide, commit, reveal, run, answer or claim, resume after a kill),
-// still over 400 lines: its steps share the bid record, the per-task step lock and the job queue, and the parts that
-// stand alone live beside it (policy, bid batches, jobs, registration, heartbeats, sender, the input-claim wait in
-// input-claims.ts). The next candidate to move out is the resume after a restart (resume).
+// One provider's state machine over a bid's life (decide, commit, reveal, run, answer or claim). Still over 400 lines:
+// its steps share the bid record, the per-task step lock and the job queue. The parts that stand alone live beside it:
+// policy, bid batches, jobs, registration, heartbeats, sender, the input-claim wait (input-claims.ts) and the making
+// ready of bids left by a kill (resume.ts).
 import { randomBytes } from 'node:crypto'
 import { BoundedSet } from '../../core/bounded-set.ts'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../core/address.ts'
@@ -31,6 +31,7 @@ import { loadOf, NoBidLog, type NoBidReason, offerOf, PricingPolicy, type Provid
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
 import { announcesIn, awardsFor, type PendingAnnounce, type PendingAward } from './pending.ts'
 import { ProviderRegistration } from './registration.ts'
+import { type ResumeComponents, resumeBid } from './resume.ts'
 import { TxSender } from './tx-sender.ts'
 
 // A commit submitted closer than this to the bid window's end may land in a vertex stamped after it (CommitTimes.margin).
@@ -133,10 +134,15 @@ export class ProviderAgent implements Startable {
       this.registration.capability = measured
       this.log.info({ gflops: measured.gflopsMilli / 1000, executor: measured.executor, adapter: measured.adapter }, 'provider capability measured')
     }
+    const resume: ResumeComponents = {
+      txLost: this.c.txLost, lost: this.metrics.lost, log: this.log,
+      update: async (r, change) => { await this.update(r, change) },
+      fail: async (r, detail) => { await this.fail(r, detail) }
+    }
     for (const record of await this.bidStore.all()) {
       this.records.set(record.taskId, record)
       // a record that cannot be looked at now is left as it is: the agent's usual course still reads it
-      await this.resume(record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
+      await resumeBid(resume, record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
     }
     this.c.market.on('task:changed', this.onTask)
     this.c.vertices?.on('vertex:inserted', this.onVertex)
@@ -153,38 +159,6 @@ export class ProviderAgent implements Startable {
     this.c.market.off('task:changed', this.onTask)
     this.c.vertices?.off('vertex:inserted', this.onVertex)
     await this.registration.stop()
-  }
-
-  /**
-   * A bid kept from before a restart, made ready for the agent's usual course (which makes a step again where the
-   * record says it was not made). A kill -9 can come at any point of a step:
-   * - between a commit's record and its admission (`committing`): the commit may have been admitted. The bid is
-   *   revealed like any other; the market refuses the reveal of a commit it never got, which gives the bid up.
-   * - after an admission, before the transaction reached a vertex: a validator's mempool died with it (`txLost`).
-   *   - A lost result is run and sent again while the award's deadline allows (a winner that never answers is slashed
-   *     late). Computing it again gives the same output: the result is deterministic.
-   *   - A lost reveal is sent again inside the reveal window (`reveal` gives it up past it).
-   *   - A lost commit gives the bid up: its window has usually closed, and an unrevealed commit costs nothing.
-   */
-  private async resume (record: BidRecord): Promise<void> {
-    if (record.stage === 'committing') return await this.update(record, { stage: 'committed' })
-    const lost = this.c.txLost
-    if (lost === undefined) return
-    const undo = async (kind: string, change: Partial<BidRecord>, what: string): Promise<void> => {
-      this.metrics.lost.inc({ kind })
-      this.log.warn({ taskId: record.taskId }, `the ${kind} sent before the restart is unknown to this node's ledger (lost with its mempool): ${what}`)
-      await this.update(record, change)
-    }
-    if (record.stage === 'answered' && record.resultTx !== undefined && await lost(record.resultTx)) {
-      return await undo('task-result', { stage: 'revealed', resultTx: undefined, answeredRounds: record.answeredRounds.slice(0, -1) }, 'running the award again')
-    }
-    if (record.stage === 'revealed' && record.revealTx !== undefined && await lost(record.revealTx)) {
-      return await undo('bid-reveal', { stage: 'committed', revealTx: undefined }, 'revealing again')
-    }
-    if (record.stage === 'committed' && record.commitTx !== undefined && await lost(record.commitTx)) {
-      this.metrics.lost.inc({ kind: 'bid-commit' })
-      return await this.fail(record, 'the commit sent before the restart is unknown to this node\'s ledger (lost with its mempool)')
-    }
   }
 
   status (): ProviderStatus {
