@@ -1,7 +1,7 @@
-// One provider's state machine over a bid's life (decide, commit, reveal, run, answer or claim, resume after a kill),
-// 511 lines: its steps share the bid record, the per-task step lock and the job queue, and the parts that stand alone
-// already live beside it (policy, bid batches, jobs, registration, heartbeats, sender). Left whole in s39; the next
-// candidate to move out is the input-claim wait (claimInputs, myClaim, workUntil).
+// One provider's state machine over a bid's life (decide, commit, reveal, run, answer or claim). Still over 400 lines:
+// its steps share the bid record, the per-task step lock and the job queue. The parts that stand alone live beside it:
+// policy, bid batches, jobs, registration, heartbeats, sender, the input-claim wait (input-claims.ts) and the making
+// ready of bids left by a kill (resume.ts).
 import { randomBytes } from 'node:crypto'
 import { BoundedSet } from '../../core/bounded-set.ts'
 import { addressBytesFromPublicKey, addressFromPublicKey } from '../../core/address.ts'
@@ -22,6 +22,7 @@ import { CommitTimes } from './commit-times.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { HeartbeatSender } from './heartbeat.ts'
+import { InputClaims, type InputVerdict } from './input-claims.ts'
 import { ProviderBlobError } from './blobs.ts'
 import { type AwardedOutput, runAwarded } from './job.ts'
 import { type Job, JobQueue } from './job-queue.ts'
@@ -30,10 +31,9 @@ import { loadOf, NoBidLog, type NoBidReason, offerOf, PricingPolicy, type Provid
 import type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
 import { announcesIn, awardsFor, type PendingAnnounce, type PendingAward } from './pending.ts'
 import { ProviderRegistration } from './registration.ts'
+import { type ResumeComponents, resumeBid } from './resume.ts'
 import { TxSender } from './tx-sender.ts'
 
-// How often a provider that claimed its inputs unavailable reads the task for the validators' verdict.
-const VERDICT_POLL_MS = 500
 // A commit submitted closer than this to the bid window's end may land in a vertex stamped after it (CommitTimes.margin).
 const COMMIT_MARGIN_MS = 150
 // Tasks already decided, remembered so an event storm does not decide one task twice.
@@ -71,6 +71,7 @@ export class ProviderAgent implements Startable {
   private readonly jobs: JobQueue
   private readonly busy = new Set<string>()
   private readonly registration: ProviderRegistration
+  private readonly inputClaims: InputClaims
   private lastSweepMs = 0
   private readonly revealing = new Set<string>()
   private timer: NodeJS.Timeout | undefined
@@ -119,6 +120,10 @@ export class ProviderAgent implements Startable {
       }
     })
     this.unfinalRevealGraceMs = init.unfinalRevealGraceMs ?? 30_000
+    this.inputClaims = new InputClaims({
+      address: this.address, market: components.market, log: this.log,
+      submit: async (taskId, round) => await this.send('input-claim', taskId, by => buildInputClaim(by, { taskId: fromHex(taskId), round }))
+    })
   }
 
   async start (): Promise<void> {
@@ -129,10 +134,15 @@ export class ProviderAgent implements Startable {
       this.registration.capability = measured
       this.log.info({ gflops: measured.gflopsMilli / 1000, executor: measured.executor, adapter: measured.adapter }, 'provider capability measured')
     }
+    const resume: ResumeComponents = {
+      txLost: this.c.txLost, lost: this.metrics.lost, log: this.log,
+      update: async (r, change) => { await this.update(r, change) },
+      fail: async (r, detail) => { await this.fail(r, detail) }
+    }
     for (const record of await this.bidStore.all()) {
       this.records.set(record.taskId, record)
       // a record that cannot be looked at now is left as it is: the agent's usual course still reads it
-      await this.resume(record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
+      await resumeBid(resume, record).catch(err => { this.log.warn({ taskId: record.taskId, err: errorMessage(err) }, 'a bid kept from before the restart could not be checked') })
     }
     this.c.market.on('task:changed', this.onTask)
     this.c.vertices?.on('vertex:inserted', this.onVertex)
@@ -149,38 +159,6 @@ export class ProviderAgent implements Startable {
     this.c.market.off('task:changed', this.onTask)
     this.c.vertices?.off('vertex:inserted', this.onVertex)
     await this.registration.stop()
-  }
-
-  /**
-   * A bid kept from before a restart, made ready for the agent's usual course (which makes a step again where the
-   * record says it was not made). A kill -9 can come at any point of a step:
-   * - between a commit's record and its admission (`committing`): the commit may have been admitted. The bid is
-   *   revealed like any other; the market refuses the reveal of a commit it never got, which gives the bid up.
-   * - after an admission, before the transaction reached a vertex: a validator's mempool died with it (`txLost`).
-   *   - A lost result is run and sent again while the award's deadline allows (a winner that never answers is slashed
-   *     late). Computing it again gives the same output: the result is deterministic.
-   *   - A lost reveal is sent again inside the reveal window (`reveal` gives it up past it).
-   *   - A lost commit gives the bid up: its window has usually closed, and an unrevealed commit costs nothing.
-   */
-  private async resume (record: BidRecord): Promise<void> {
-    if (record.stage === 'committing') return await this.update(record, { stage: 'committed' })
-    const lost = this.c.txLost
-    if (lost === undefined) return
-    const undo = async (kind: string, change: Partial<BidRecord>, what: string): Promise<void> => {
-      this.metrics.lost.inc({ kind })
-      this.log.warn({ taskId: record.taskId }, `the ${kind} sent before the restart is unknown to this node's ledger (lost with its mempool): ${what}`)
-      await this.update(record, change)
-    }
-    if (record.stage === 'answered' && record.resultTx !== undefined && await lost(record.resultTx)) {
-      return await undo('task-result', { stage: 'revealed', resultTx: undefined, answeredRounds: record.answeredRounds.slice(0, -1) }, 'running the award again')
-    }
-    if (record.stage === 'revealed' && record.revealTx !== undefined && await lost(record.revealTx)) {
-      return await undo('bid-reveal', { stage: 'committed', revealTx: undefined }, 'revealing again')
-    }
-    if (record.stage === 'committed' && record.commitTx !== undefined && await lost(record.commitTx)) {
-      this.metrics.lost.inc({ kind: 'bid-commit' })
-      return await this.fail(record, 'the commit sent before the restart is unknown to this node\'s ledger (lost with its mempool)')
-    }
   }
 
   status (): ProviderStatus {
@@ -294,7 +272,7 @@ export class ProviderAgent implements Startable {
       const mine = award.winners.includes(this.address) || award.checker === this.address
       if (!mine || record?.answeredRounds.includes(award.round) === true) continue
       if (view.results.some(r => r.provider === this.address && r.round === award.round)) continue
-      if (this.jobs.has(view.taskId, award.round) || Date.now() > this.workUntil(view, award.round, award.deadlineMs)) continue
+      if (this.jobs.has(view.taskId, award.round) || Date.now() > this.inputClaims.workUntil(view, award.round, award.deadlineMs)) continue
       if (this.jobs.push({ taskId: view.taskId, round: award.round, seenAtMs: Date.now() })) this.log.info({ taskId: view.taskId, round: award.round, checker: award.checker === this.address }, 'awarded: queued to run')
       else this.log.warn({ taskId: view.taskId, round: award.round }, 'award not taken: the job queue is full')
     }
@@ -412,14 +390,14 @@ export class ProviderAgent implements Startable {
     let out: AwardedOutput
     if (this.config.faultInjection === 'false-input-claim' && !view.private) {
       // devnet fault injection: claims without trying to fetch, and never answers
-      await this.claimInputs(job, 'fault injection: claimed without fetching')
+      await this.inputClaims.claim(job, 'fault injection: claimed without fetching', this.abort.signal)
       this.metrics.jobs.inc({ outcome: 'false-input-claim' })
       await this.update(record, { stage: 'answered', answeredRounds: [...record.answeredRounds, job.round] })
       return
     }
     // a claim of this round already final (a restart while it waited for the verdict): wait for it, or act on it
-    const claimed = this.myClaim(view, job.round)
-    let verdict: { outcome: 'available' | 'unavailable', dueAtMs: number } | undefined
+    const claimed = this.inputClaims.mine(view, job.round)
+    let verdict: InputVerdict | undefined
     try {
       if (claimed !== undefined) throw new ProviderBlobError('INPUT_UNAVAILABLE', 'the inputs were claimed unavailable before a restart', { taskId: job.taskId })
       out = await run(award.deadlineMs)
@@ -428,7 +406,7 @@ export class ProviderAgent implements Startable {
       // out the deadline; a validator in turn tries to fetch them. `available`: it holds them now, the deadline is
       // extended and this provider fetches again; `unavailable`: the task is refunded and nobody is slashed
       if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || view.private || (claimed === undefined && Date.now() > award.deadlineMs)) throw err
-      verdict = await this.claimInputs(job, err.message, claimed === undefined)
+      verdict = await this.inputClaims.claim(job, err.message, this.abort.signal, claimed === undefined)
       if (verdict?.outcome !== 'available') {
         this.metrics.jobs.inc({ outcome: verdict === undefined ? 'input-claim-unanswered' : 'inputs-unavailable' })
         // the round is over for this provider (one claim per round): not queued again by the next view of the task
@@ -444,48 +422,6 @@ export class ProviderAgent implements Startable {
     this.metrics.jobs.inc({ outcome: out.fault === undefined ? 'answered' : 'input-fault' })
     this.metrics.jobSeconds.observe((Date.now() - job.seenAtMs) / 1000)
     this.log.info({ taskId: job.taskId, round: job.round, commitment: out.commitment, output: out.outputId, ms: Math.round(out.durationMs), tx: resultTx }, 'result submitted')
-  }
-
-  /**
-   * Sends this provider's input-claim for the job's round and waits for the validators' verdict on it (until the
-   * late rule stops waiting for one). Returns the verdict and the deadline it leaves; undefined when the claim was
-   * not admitted or no verdict came.
-   */
-  private async claimInputs (job: Job, why: string, send = true): Promise<{ outcome: 'available' | 'unavailable', dueAtMs: number } | undefined> {
-    if (send) {
-      this.log.warn({ taskId: job.taskId, round: job.round, why }, 'the task\'s inputs could not be fetched: input claim sent')
-      const claimTx = await this.send('input-claim', job.taskId, by => buildInputClaim(by, { taskId: fromHex(job.taskId), round: job.round }))
-      if (claimTx === undefined) return undefined
-    }
-    let holdUntil = Date.now() + 120_000
-    while (!this.abort.signal.aborted && Date.now() < holdUntil) {
-      await new Promise(resolve => setTimeout(resolve, VERDICT_POLL_MS))
-      const claim = (await this.c.market.task(job.taskId))?.inputClaims.find(c => c.provider === this.address && c.round === job.round)
-      if (claim === undefined) continue
-      if (claim.verdict !== undefined) {
-        this.log.info({ taskId: job.taskId, round: job.round, verdict: claim.verdict.outcome, validator: claim.verdict.validator, dueAtMs: claim.dueAtMs }, 'input claim answered')
-        return { outcome: claim.verdict.outcome, dueAtMs: claim.dueAtMs }
-      }
-      if (claim.holdsSlashUntilMs !== undefined) holdUntil = claim.holdsSlashUntilMs
-    }
-    this.log.warn({ taskId: job.taskId, round: job.round }, 'no verdict on the input claim')
-    return undefined
-  }
-
-  /** This provider's input claim of `round` in the task's view, if any. */
-  private myClaim (view: TaskView, round: number): TaskView['inputClaims'][number] | undefined {
-    return view.inputClaims.find(c => c.provider === this.address && c.round === round)
-  }
-
-  /**
-   * Until when an award of `round` is worth working on: its deadline; after this provider's input claim, the
-   * extended deadline of an `available` verdict, or the end of the wait for a verdict (never, after `unavailable`).
-   */
-  private workUntil (view: TaskView, round: number, deadlineMs: number): number {
-    const claim = this.myClaim(view, round)
-    if (claim === undefined) return deadlineMs
-    if (claim.verdict === undefined) return claim.holdsSlashUntilMs ?? deadlineMs
-    return claim.verdict.outcome === 'available' ? claim.dueAtMs : -Infinity
   }
 
   private async escrowOf (taskId: string): Promise<bigint> { return (await this.c.ledger.account(escrowAccount(fromHex(taskId)))).balance }
