@@ -541,6 +541,8 @@ test.serial('auctions closing together at capacity: exactly one of their commits
     await waitFor(() => r.ledger.commits().length === 3, 'three commits', 10_000)
     // the agent's clock starts all three reveals in one tick: the check and the reservation must not be split
     await waitFor(() => ids.filter(id => agentSkipped(r.agent, id) !== undefined).length === 2, 'two bids given up', 10_000)
+    // the kept bid's reveal reaches the ledger a few turns after the others were given up (its send is queued)
+    await waitFor(() => r.ledger.reveals().length > 0, 'the kept bid\'s reveal', 10_000)
     t.is(r.ledger.reveals().length, 1)
     t.deepEqual(ids.filter(id => agentSkipped(r.agent, id) !== undefined).map(id => agentSkipped(r.agent, id)?.reason), ['capacity', 'capacity'])
   } finally {
