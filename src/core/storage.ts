@@ -42,7 +42,12 @@ export const SUBLEVELS = {
   /** QuDAG: references into the vertex body log (segment files beside the LevelDB; src/dag/body-log.ts) */
   dagBodies: 'dag-b',
   /** QuDAG: unproven credits, address ‖ vertex id → amount (src/dag/store.ts; out of the account record since s20) */
-  dagCredits: 'dag-u'
+  dagCredits: 'dag-u',
+  /**
+   * QuDAG, a node outside the validator set: the transactions it forwarded that no vertex it holds carries yet, tx id
+   * → the encoded transaction, so it sends them again after a restart too (src/dag/net/forwarding.ts; s40)
+   */
+  dagForwarded: 'dag-f'
 } as const
 
 /** Sublevel names once used and since retired: never reuse one (old datadirs may still hold its keys). */

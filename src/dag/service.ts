@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Libp2p } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
-import type { BinaryDb } from '../core/storage.ts'
+import { type BinaryDb, sublevel } from '../core/storage.ts'
 import type { Logger } from '../core/logger.ts'
 import { LifecycleRunner, type Startable } from '../core/lifecycle.ts'
 import type { GossipRegistry } from '../network/gossip.ts'
@@ -105,7 +105,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
     const sync = this.sync
     const gossip = new VertexGossip({ gossip: components.gossip, ledger, sync, logger, metrics })
     const query = new AvalancheQuery({ libp2p, ledger, sync, gossip, logger, metrics }, init)
-    this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger, metrics }, { requestTimeoutMs: init.queryTimeoutMs, ...(init.forwarded !== undefined ? { forwarded: init.forwarded } : {}) })
+    this.forwarding = new TxForwarding({ libp2p, ledger, peers, logger, metrics, store: sublevel(components.db, 'dagForwarded') }, { requestTimeoutMs: init.queryTimeoutMs, ...(init.forwarded !== undefined ? { forwarded: init.forwarded } : {}) })
     peers.on('validator:unbound', (peer) => { query.forget(peer) })
     this.poller = new Poller({ ledger, query, peers, logger, metrics }, init)
     // the liveness gauges move only when a validator binds or unbinds, under either rule (the poller does not run

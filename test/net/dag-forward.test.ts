@@ -63,38 +63,45 @@ test.serial('a node outside the validator set forwards transactions to a validat
   await waitFor(async () => (await observer.getTx(eleven))?.status === 'final', 'the same amount to be final once no check is installed')
 })
 
-test.serial('a forwarding node sends again what a validator lost before its next vertex, and fills the nonce gap the loss leaves', async (t) => {
+test.serial('a forwarding node sends again what a validator lost before its next vertex (after its own restart too), and fills the nonce gap the loss leaves', async (t) => {
   // four validators under the commit rule: one alone cannot finish a round, so what it admits waits in its mempool
-  const net = await createTestNet({ nodes: 4, accounts: 3 })
-  const observers: Array<{ dag: DagService, libp2p: Awaited<ReturnType<typeof createDagLibp2p>>, registry: Registry }> = []
+  const net = await createTestNet({ nodes: 4, accounts: 4 })
+  interface Observer { dag: DagService, libp2p: Awaited<ReturnType<typeof createDagLibp2p>>, registry: Registry, db: Awaited<ReturnType<typeof openDatabase>> }
+  const running = new Set<Observer>()
   t.teardown(async () => {
-    for (const o of observers) { await o.dag.stop(); await o.libp2p.stop() }
+    for (const o of running) { await o.dag.stop(); await o.libp2p.stop() }
     await net.close()
   })
-  // `resends` sends again after 300 ms; `gaps` would wait ten minutes, so only the gap filling can bring its loss back
-  for (const resendAfterMs of [300, 600_000]) {
-    const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
+  const observe = async (resendAfterMs: number, db?: Observer['db']): Promise<Observer> => {
+    if (db === undefined) {
+      const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
+      const opened = await openDatabase(dir)
+      t.teardown(async () => { await opened.close(); await rm(dir, { recursive: true, force: true }) })
+      db = opened
+    }
     const libp2p = await createDagLibp2p()
-    const db = await openDatabase(dir)
     const key = generateKeyPair()
     const registry = new Registry()
     const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, key, silentLogger())), db, identity: key, genesis: net.genesis, logger: silentLogger(), registry }, { verifier: { workers: 1 }, forwarded: { resendAfterMs } })
-    t.teardown(async () => { await db.close(); await rm(dir, { recursive: true, force: true }) })
     await dag.start()
-    observers.push({ dag, libp2p, registry })
+    const o = { dag, libp2p, registry, db }
+    running.add(o)
+    await dial(o)
+    return o
   }
-  const [resends, gaps] = observers
-  const dialAll = async (): Promise<void> => {
-    for (const o of observers) {
-      for (const n of net.nodes) await o.libp2p.dial(n.libp2p.getMultiaddrs()[0])
-      await waitFor(() => o.dag.validatorPeers.size === 4, 'an observer to bind the four validators')
-    }
+  const dial = async (o: Observer): Promise<void> => {
+    for (const n of net.nodes) await o.libp2p.dial(n.libp2p.getMultiaddrs()[0])
+    await waitFor(() => o.dag.validatorPeers.size === 4, 'an observer to bind the four validators')
   }
-  await dialAll()
-  const [alice, bob, carol] = net.accounts
+  // `resends` sends again after 300 ms; `gaps` would wait ten minutes, so only the gap filling can bring its loss
+  // back; `restarts` stops while holding its loss, and its next start sends it again
+  const resends = await observe(300)
+  const gaps = await observe(600_000)
+  let restarts = await observe(300)
+  const [alice, bob, carol, erin] = net.accounts
   const dave = generateKeyPair()
   // a first transfer of each account, final everywhere: the accounts' next nonce is 1
-  for (const [o, from] of [[resends, alice], [gaps, bob]] as const) {
+  for (const [o, from] of [[resends, alice], [gaps, bob], [restarts, erin]] as const) {
     const id = await o.dag.submitTransaction(transfer(net.genesis, from, dave, 1n, 0n))
     await waitFor(async () => (await o.dag.getTx(id))?.status === 'final', 'a first forwarded transfer to be final')
   }
@@ -104,36 +111,42 @@ test.serial('a forwarding node sends again what a validator lost before its next
   const v0 = net.nodes[0]
   const filler = await v0.dag.submitTransaction(transfer(net.genesis, carol, dave, 1n, 0n))
   await waitFor(async () => v0.dag.ledger.roundView()?.built === true && (await v0.dag.getTx(filler))?.vertexId !== undefined, 'validator 0 to build the round it can build alone')
-  await waitFor(() => resends.dag.validatorPeers.size === 1 && gaps.dag.validatorPeers.size === 1, 'the observers to see only validator 0')
+  await waitFor(() => [resends, gaps, restarts].every(o => o.dag.validatorPeers.size === 1), 'the observers to see only validator 0')
   const lostA = await resends.dag.submitTransaction(transfer(net.genesis, alice, dave, 2n, 1n))
   const lostB = await gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 3n, 1n))
-  for (const id of [lostA, lostB]) {
+  const lostE = await restarts.dag.submitTransaction(transfer(net.genesis, erin, dave, 5n, 1n))
+  for (const id of [lostA, lostB, lostE]) {
     const held = await v0.dag.getTx(id)
     t.is(held?.status, 'pending')
     t.is(held?.vertexId, undefined, 'admitted to validator 0\'s mempool, in no vertex')
   }
   t.true(v0.dag.ledger.roundView()?.built)
 
-  // validator 0 stops: its mempool goes with it. The network comes back without the two transfers.
+  // validator 0 stops: its mempool goes with it, and so does the memory of the observer that restarts. The network
+  // comes back without the three transfers.
+  running.delete(restarts)
+  await restarts.dag.stop()
+  await restarts.libp2p.stop()
   await net.stop(0)
   for (const i of [0, 1, 2, 3]) await net.start(i)
   await net.connectAll()
-  await dialAll()
+  for (const o of running) await dial(o)
+  restarts = await observe(300, restarts.db)
 
-  // the forwarding node whose resend time comes sends the same bytes again
+  // the forwarding node whose resend time comes sends the same bytes again; so does the restarted one, from its store
   await waitFor(async () => (await resends.dag.getTx(lostA))?.status === 'final', 'the lost transfer to be final after its resend')
   t.true((await metric(resends.registry, 'harmony_dag_forward_resends_total', { answer: 'accepted' })) >= 1)
+  await waitFor(async () => (await restarts.dag.getTx(lostE))?.status === 'final', 'the transfer lost across the observer\'s restart to be final')
+  t.true((await metric(restarts.registry, 'harmony_dag_forward_resends_total', { answer: 'accepted' })) >= 1)
 
   // the other one's next transfer meets a nonce gap at whichever validator it reaches: the held transfer fills it
   const next = await gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 4n, 2n))
   for (const id of [lostB, next]) await waitFor(async () => (await gaps.dag.getTx(id))?.status === 'final', 'the lost transfer and the next one to be final')
   t.is(await metric(gaps.registry, 'harmony_dag_forward_gaps_filled_total'), 1)
   t.is(await metric(gaps.registry, 'harmony_dag_forward_resends_total'), 0, 'the gap was filled without the resend timer')
-  // each paid once: the first two (1 + 1), the filler (1), the two lost (2 + 3) and the next (4)
-  await waitFor(async () => await gaps.dag.getBalance(addressOf(dave)) === 12n, 'the observer to apply all five transfers')
-  for (const n of net.nodes) await waitFor(async () => await n.dag.getBalance(addressOf(dave)) === 12n, 'every validator to apply all five transfers')
-  t.is(resends.dag.forwardedHeld, 0)
-  t.is(gaps.dag.forwardedHeld, 0)
+  // each paid once: the first three (1 + 1 + 1), the filler (1), the three lost (2 + 3 + 5) and the next (4)
+  for (const dag of [gaps.dag, ...net.nodes.map(n => n.dag)]) await waitFor(async () => await dag.getBalance(addressOf(dave)) === 18n, 'a node to apply all eight transfers')
+  for (const o of [resends, gaps, restarts]) t.is(o.dag.forwardedHeld, 0)
 })
 
 async function metric (registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -25,7 +25,8 @@ test('sublevel names are the bytes existing datadirs hold, distinct, and none is
     webhooks: 'webhooks',
     dagGraph: 'dag-g',
     dagBodies: 'dag-b',
-    dagCredits: 'dag-u'
+    dagCredits: 'dag-u',
+    dagForwarded: 'dag-f'
   })
   const names = Object.values(SUBLEVELS)
   t.is(new Set(names).size, names.length)

@@ -34,7 +34,7 @@ test('held transactions come due in account and nonce order, and each waits twic
   const h = held.due(100).find(x => x.info === a0)
   if (h === undefined) return t.fail()
   t.true(held.attempted(h, 100, other))
-  t.true(h.peer.equals(other))
+  t.true(h.peer?.equals(other))
   t.is(h.dueMs, 300, 'twice the first wait')
   t.true(held.attempted(h, 300))
   t.is(h.dueMs, 600, 'capped at the longest interval')

@@ -16,8 +16,8 @@ export interface ForwardedInit {
 /** A forwarded transaction that no vertex here holds yet. */
 export interface HeldTx {
   info: TxInfo
-  /** The validator that last took it: the account's next transactions go there first. */
-  peer: PeerId
+  /** The validator that last took it: the account's next transactions go there first (unknown after a restart). */
+  peer?: PeerId
   dueMs: number
   resends: number
 }
@@ -31,6 +31,8 @@ export interface HeldTx {
  * ~5 KiB).
  */
 export class ForwardedTxs {
+  /** Called for each transaction that leaves (carried by a vertex, given up, replaced): its stored copy can go. */
+  onDrop: ((held: HeldTx) => void) | undefined
   private readonly byId = new Map<string, HeldTx>()
   /** account -> nonce -> held transaction (each account's entries leave with their last one) */
   private readonly byAccount = new Map<string, Map<bigint, HeldTx>>()
@@ -52,10 +54,10 @@ export class ForwardedTxs {
    * Holds a transaction a validator took. Returns the one given up to make room, if any. A second transaction of the
    * same account and nonce (signed again after a refusal) replaces the first: only one of them can become final.
    */
-  add (info: TxInfo, peer: PeerId, nowMs: number): HeldTx | undefined {
+  add (info: TxInfo, peer: PeerId | undefined, nowMs: number): HeldTx | undefined {
     const same = this.byAccount.get(info.accountHex)?.get(info.tx.nonce)
-    if (same !== undefined) this.drop(same.info.idHex)
-    const held = { info, peer, dueMs: nowMs + this.resendAfterMs, resends: 0 }
+    if (same !== undefined && same.info.idHex !== info.idHex) this.drop(same.info.idHex)
+    const held: HeldTx = { info, ...(peer === undefined ? {} : { peer }), dueMs: nowMs + this.resendAfterMs, resends: 0 }
     let evicted: HeldTx | undefined
     if (!this.byId.has(info.idHex) && this.byId.size >= this.maxHeld) {
       const oldest = this.byId.keys().next().value
@@ -78,13 +80,14 @@ export class ForwardedTxs {
       m.delete(held.info.tx.nonce)
       if (m.size === 0) this.byAccount.delete(held.info.accountHex)
     }
+    this.onDrop?.(held)
     return held
   }
 
   /** The validator that took the account's latest held transaction (its mempool has the ones before it). */
   peerOf (accountHex: string): PeerId | undefined {
     let best: HeldTx | undefined
-    for (const held of this.byAccount.get(accountHex)?.values() ?? []) if (best === undefined || held.info.tx.nonce > best.info.tx.nonce) best = held
+    for (const held of this.byAccount.get(accountHex)?.values() ?? []) if (held.peer !== undefined && (best === undefined || held.info.tx.nonce > best.info.tx.nonce)) best = held
     return best?.peer
   }
 

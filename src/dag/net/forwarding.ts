@@ -3,8 +3,9 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
-import { concatBytes, utf8 } from '../../core/codec.ts'
+import { concatBytes, fromHex, utf8 } from '../../core/codec.ts'
 import { errorMessage } from '../../core/errors.ts'
+import type { BinarySublevel } from '../../core/storage.ts'
 import { DagError, type DagErrorCode, isDagError, isDagErrorCode } from '../errors.ts'
 import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
@@ -35,6 +36,8 @@ export interface ForwardingComponents {
   peers: Pick<ValidatorPeers, 'list'>
   logger: Logger
   metrics?: Pick<DagMetrics, 'forwardedHeld' | 'forwardResends' | 'forwardGapsFilled' | 'forwardGivenUp'>
+  /** Where held transactions outlive a restart (the `dagForwarded` sublevel: tx id → encoded); none: memory only. */
+  store?: BinarySublevel
 }
 
 /** A validator's refusal of a forwarded transaction, as it came back (bounded, typed). */
@@ -53,12 +56,15 @@ export class TxForwarding implements Startable {
   private abort = new AbortController()
   private timer: ReturnType<typeof setInterval> | undefined
   private resending = false
+  /** ids whose stored copies are to be deleted at the next tick (a stale copy is harmless: checked when loaded) */
+  private readonly unstored = new Set<string>()
 
   constructor (components: ForwardingComponents, init: ForwardingInit = {}) {
     this.c = components
     this.log = components.logger.child({ module: 'dag-forward' })
     this.requestTimeoutMs = init.requestTimeoutMs ?? 3000
     this.held = new ForwardedTxs(init.forwarded)
+    if (components.store !== undefined) this.held.onDrop = (held) => { if (this.unstored.size < this.held.maxHeld * 4) this.unstored.add(held.info.idHex) }
   }
 
   async start (): Promise<void> {
@@ -66,6 +72,7 @@ export class TxForwarding implements Startable {
     await this.c.libp2p.handle(PROTOCOLS.dagTx, (stream) => {
       void respond(stream, async (req) => await this.answer(req), this.requestTimeoutMs * 1.5, this.abort.signal, this.log)
     }, { maxInboundStreams: 32 })
+    await this.load()
     this.c.ledger.on('vertex:inserted', this.onVertex)
     this.timer = setInterval(() => { void this.resendDue() }, RESEND_TICK_MS)
     this.timer.unref()
@@ -76,6 +83,43 @@ export class TxForwarding implements Startable {
     clearInterval(this.timer)
     this.c.ledger.off('vertex:inserted', this.onVertex)
     await this.c.libp2p.unhandle(PROTOCOLS.dagTx)
+    await this.flushDrops()
+  }
+
+  /**
+   * What this node held when it last stopped (or was killed): each is looked at once its resend time has come, like
+   * any held transaction (a vertex carries it by then, or its nonce is used, or it is sent again). A stored copy that
+   * does not decode is deleted.
+   */
+  private async load (): Promise<void> {
+    const store = this.c.store
+    if (store === undefined) return
+    const bad: Uint8Array[] = []
+    for await (const [key, value] of store.iterator({ limit: this.held.maxHeld })) {
+      try {
+        this.held.add(txInfo(value), undefined, Date.now())
+      } catch {
+        bad.push(key)
+      }
+    }
+    if (bad.length > 0) {
+      this.log.warn({ count: bad.length }, 'held forwarded transactions stored in a form that does not decode: deleted')
+      await store.batch(bad.map(key => ({ type: 'del' as const, key })))
+    }
+    if (this.held.size > 0) this.log.info({ count: this.held.size }, 'forwarded transactions held before the restart: each is sent again unless a vertex carries it by its time')
+    this.c.metrics?.forwardedHeld.set(this.held.size)
+  }
+
+  private async flushDrops (): Promise<void> {
+    const store = this.c.store
+    if (store === undefined || this.unstored.size === 0) return
+    const ids = [...this.unstored]
+    this.unstored.clear()
+    try {
+      await store.batch(ids.map(id => ({ type: 'del' as const, key: fromHex(id) })))
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'deleting stored copies of forwarded transactions failed; they are checked again at the next start')
+    }
   }
 
   /** Forwarded transactions no vertex here holds yet. */
@@ -93,9 +137,10 @@ export class TxForwarding implements Startable {
    * several gets them in order. One pass at a time.
    */
   private async resendDue (): Promise<void> {
-    if (this.resending || this.held.size === 0) return
+    if (this.resending) return
     this.resending = true
     try {
+      await this.flushDrops()
       for (const held of this.held.due(Date.now())) {
         if (this.abort.signal.aborted) return
         const id = held.info.idHex
@@ -164,6 +209,14 @@ export class TxForwarding implements Startable {
       this.log.debug({ tx: evicted.info.idHex }, 'forwarded transactions held at their bound: the oldest is no longer watched')
     }
     this.c.metrics?.forwardedHeld.set(this.held.size)
+    // stored before the caller hears the id: a transaction reported admitted is still sent again after a kill -9
+    if (this.c.store !== undefined && this.held.has(info.idHex)) {
+      try {
+        await this.c.store.put(info.id, info.encoded)
+      } catch (err) {
+        this.log.warn({ tx: info.idHex, err: errorMessage(err) }, 'a forwarded transaction could not be stored: it is sent again only while this node runs')
+      }
+    }
     return id
   }
 
