@@ -1,5 +1,6 @@
 import test from 'ava'
 import { createHash } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { f32ToBytes } from '../../src/compute/blob.ts'
 import { matmulReference } from '../../src/compute/kernels/matmul.ts'
@@ -7,6 +8,7 @@ import { bytesToF32 } from '../../src/compute/blob.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { loadIdentity } from '../../src/core/keys/identity.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
+import { createWalletFile } from '../../src/core/keys/wallet.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
 import { createLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
@@ -17,9 +19,10 @@ import { keyTail, tagRange } from '../../src/market/blobs/keys.ts'
 import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
 import { providerKemKey } from '../../src/node/market-node.ts'
 import { inputContext, outputContext } from '../../src/market/sealed-inputs.ts'
-import { openAccount, submitMatmul, type SubmittedTask } from '../../src/cli/market-workload.ts'
+import { fundAccounts, openAccount, seededF32, submitMatmul, type SubmittedTask } from '../../src/cli/market-workload.ts'
 import { fetchTaskOutput, requesterKemKey, RpcClientError, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
-import { AGC, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
+import { AGC, FAULT_WINDOWS, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 
 const TASKS = 50
@@ -172,6 +175,69 @@ test.serial('bad input to task_submit is refused with its typed error and nothin
   t.is((oversize as RpcClientError).code, -32602)
   // nothing of these reached the DAG: the account's nonce did not move
   t.is(await client.call('account_getNonce', [account.key.address]), account.nextNonce.toString())
+})
+
+test.serial('harmonyd task submit --wait, a process: waits through the auction to the settle and prints the paid task and its result, as task_get has it on every node; a budget the wallet cannot pay exits 1 with the ledger\'s refusal and announces nothing', async (t) => {
+  await using d = await tempDir('harmony-task-wait-')
+  // a wallet of its own: the faucet's nonces chain in net.faucet, which a CLI-signed announce would put out of step
+  const wallet = join(d.path, 'requester.json')
+  const requester = await createWalletFile(wallet)
+  await fundAccounts(net.faucet, [requester.address], AGC)
+  const node = net.nodes[1]
+  const client = net.clients[1]
+  // funded as node 1 sees it: its nonce and balance are what the refused submit below must leave alone
+  await waitFor('the funding on node 1', async () => BigInt(await client.call('account_getBalance', [requester.address])) === AGC ? true : undefined)
+  const m = 4
+  const a = f32ToBytes(seededF32('cli-wait/a', m * m))
+  const b = f32ToBytes(seededF32('cli-wait/b', m * m))
+  const inputs = [join(d.path, 'a.bin'), join(d.path, 'b.bin')]
+  await writeFile(inputs[0], a)
+  await writeFile(inputs[1], b)
+  const submit = ['task', 'submit', '--wallet', wallet, '--kernel', 'matmul', '--params', JSON.stringify({ m, k: m, n: m }), '--inputs', inputs.join(','),
+    '--bid-window', String(FAULT_WINDOWS.bidWindowMs), '--reveal-window', String(FAULT_WINDOWS.revealWindowMs),
+    '--rpc', node.rpc, '--datadir', node.datadir, '--wait']
+
+  // --reannounce: on a loaded machine an announce can draw no commit final inside its bid window and expire (as in
+  // the first test); the command announces it again and waits for that one
+  const run = await runHarmonyd([...submit, '--budget', '0.01', '--reannounce'], 170_000)
+  t.is(run.code, 0, `${run.stdout}\n${run.stderr}`)
+  const taskId = /^task {8}(0x[0-9a-f]{64})$/m.exec(run.stdout)?.[1]
+  t.truthy(taskId, run.stdout)
+  t.regex(run.stdout, /^state {7}settled$/m)
+  const settledLine = /^settled {5}(\w+) at /m.exec(run.stdout)
+  const paidLines = [...run.stdout.matchAll(/^ {2}paid {6}(hmy1\w+) /gm)].map(x => x[1])
+  const resultLines = [...run.stdout.matchAll(/^result {6}(hmy1\w+) round (\d+): (\w+) \((\d+) B, [^)]+\) (\w+)$/gm)]
+  // the node's record agrees with what the command printed
+  const task = await client.call('task_get', [taskId as string])
+  t.is(task?.state, 'settled')
+  t.is(task?.settlement?.outcome, 'paid')
+  t.is(settledLine?.[1], 'paid')
+  const winners = task?.awards.flatMap(x => x.winners) ?? []
+  t.true((task?.settlement?.payouts.length ?? 0) > 0, JSON.stringify(task?.settlement))
+  for (const p of task?.settlement?.payouts ?? []) {
+    t.true(winners.includes(p.provider), `${p.provider} was paid and never won`)
+    t.true(BigInt(p.amount) > 0n)
+  }
+  t.deepEqual(paidLines, task?.settlement?.payouts.map(p => p.provider))
+  t.deepEqual(resultLines.map(x => ({ provider: x[1], round: Number(x[2]), commitment: x[3], outputBytes: Number(x[4]), verdict: x[5] })),
+    task?.results.map(r => ({ provider: r.provider, round: r.round, commitment: r.commitment, outputBytes: r.outputBytes, verdict: r.verdict })))
+  t.true(resultLines.some(x => Number(x[4]) === m * m * 4), run.stdout)
+  // the paid output is the product of the files the command sent
+  const output = await fetchTaskOutput(client, taskId as string)
+  t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(f32ToBytes(matmulReference(bytesToF32(a), bytesToF32(b), m, m, m)))), 'the output is the CPU reference')
+  // every node holds the same decisions (and holds them before the next test reads balances)
+  const views = await Promise.all(net.clients.map(async c => await waitForTask(c, taskId as string, ['settled'], { timeoutMs: 30_000 })))
+  for (const v of views.slice(1)) t.deepEqual(decisions(v), decisions(views[0]))
+
+  // a budget over the wallet's balance: the node refuses the announce, the command says why and exits 1
+  const nonce = await client.call('account_getNonce', [requester.address])
+  const balance = await client.call('account_getBalance', [requester.address])
+  const poor = await runHarmonyd([...submit, '--budget', '2'], 60_000)
+  t.is(poor.code, 1, `${poor.stdout}\n${poor.stderr}`)
+  t.is(poor.stdout, '')
+  t.regex(poor.stderr, new RegExp(`^harmonyd: balance ${balance} \\(after pending transactions\\) is below amount \\+ fee ${2n * AGC + 1000n}$`, 'm'))
+  t.is(await client.call('account_getNonce', [requester.address]), nonce, 'nothing was announced')
+  t.is(await client.call('account_getBalance', [requester.address]), balance)
 })
 
 test.serial('a requester that bypasses its node\'s check: inputs that do not fit their task end in agreeing input-fault results, paid, nobody slashed', async (t) => {
