@@ -183,10 +183,11 @@ test.serial('harmonyd task submit --wait, a process: waits through the auction t
   const wallet = join(d.path, 'requester.json')
   const requester = await createWalletFile(wallet)
   await fundAccounts(net.faucet, [requester.address], AGC)
-  const node = net.nodes[1]
-  const client = net.clients[1]
-  // funded as node 1 sees it: its nonce and balance are what the refused submit below must leave alone
-  await waitFor('the funding on node 1', async () => BigInt(await client.call('account_getBalance', [requester.address])) === AGC ? true : undefined)
+  // through the node outside the validator set: the announce is forwarded to a validator, and --wait follows it there
+  const node = net.nodes[VALIDATORS]
+  const client = net.clients[VALIDATORS]
+  // funded as that node sees it: its nonce and balance are what the refused submit below must leave alone
+  await waitFor('the funding on the plain node', async () => BigInt(await client.call('account_getBalance', [requester.address])) === AGC ? true : undefined)
   const m = 4
   const a = f32ToBytes(seededF32('cli-wait/a', m * m))
   const b = f32ToBytes(seededF32('cli-wait/b', m * m))
@@ -229,13 +230,13 @@ test.serial('harmonyd task submit --wait, a process: waits through the auction t
   const views = await Promise.all(net.clients.map(async c => await waitForTask(c, taskId as string, ['settled'], { timeoutMs: 30_000 })))
   for (const v of views.slice(1)) t.deepEqual(decisions(v), decisions(views[0]))
 
-  // a budget over the wallet's balance: the node refuses the announce, the command says why and exits 1
+  // a budget over the wallet's balance: the validator refuses the forwarded announce, the command says why and exits 1
   const nonce = await client.call('account_getNonce', [requester.address])
   const balance = await client.call('account_getBalance', [requester.address])
   const poor = await runHarmonyd([...submit, '--budget', '2'], 60_000)
   t.is(poor.code, 1, `${poor.stdout}\n${poor.stderr}`)
   t.is(poor.stdout, '')
-  t.regex(poor.stderr, new RegExp(`^harmonyd: balance ${balance} \\(after pending transactions\\) is below amount \\+ fee ${2n * AGC + 1000n}$`, 'm'))
+  t.regex(poor.stderr, new RegExp(`^harmonyd: validator refused the transaction: balance ${balance} \\(after pending transactions\\) is below amount \\+ fee ${2n * AGC + 1000n}$`, 'm'))
   t.is(await client.call('account_getNonce', [requester.address]), nonce, 'nothing was announced')
   t.is(await client.call('account_getBalance', [requester.address]), balance)
 })
