@@ -116,6 +116,8 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     }
     for (const n of nodes) process.stdout.write(`node ${n.index} rpc=${n.rpc} peer=${n.peerId}\n`)
     process.stdout.write(`devnet of ${nodes.length} nodes is up; datadir ${datadir}; Ctrl-C stops it\n`)
+    const v = devnet.validatorCount
+    if (v < nodes.length) process.stdout.write(`validators: node${v === 1 ? ' 0' : `s 0-${v - 1}`}; node${nodes.length - v === 1 ? ` ${v}` : `s ${v}-${nodes.length - 1}`} forward${nodes.length - v === 1 ? 's' : ''} transactions to them\n`)
     process.stdout.write(`ledger faucet wallet ${devnet.faucetPath}${devnet.chain === undefined ? '' : `; chain ${devnet.chain.anvil.url}, AGC faucet EVM key ${devnet.evmFaucetPath}`}\n`)
 
     if (args.demo) {
