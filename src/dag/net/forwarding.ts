@@ -3,7 +3,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Logger } from '../../core/logger.ts'
 import type { Startable } from '../../core/lifecycle.ts'
 import { PROTOCOLS } from '../../network/protocols.ts'
-import { concatBytes, fromHex, utf8 } from '../../core/codec.ts'
+import { concatBytes, fromHex, toHex, utf8 } from '../../core/codec.ts'
 import { errorMessage } from '../../core/errors.ts'
 import type { BinarySublevel } from '../../core/storage.ts'
 import { DagError, type DagErrorCode, isDagError, isDagErrorCode } from '../errors.ts'
@@ -97,7 +97,10 @@ export class TxForwarding implements Startable {
     const bad: Uint8Array[] = []
     for await (const [key, value] of store.iterator({ limit: this.held.maxHeld })) {
       try {
-        this.held.add(txInfo(value), undefined, Date.now())
+        const info = txInfo(value)
+        // stored under its id, which the deletes name: a copy under another key could never be deleted
+        if (toHex(key) !== info.idHex) throw new Error('stored under another key')
+        this.held.add(info, undefined, Date.now())
       } catch {
         bad.push(key)
       }
@@ -157,7 +160,8 @@ export class TxForwarding implements Startable {
           this.log.info({ tx: id, resends: held.resends + 1 }, 'a forwarded transaction no vertex carries was unknown to the validators asked: sent again')
         } catch (err) {
           const code = isDagError(err) ? err.code : undefined
-          answer = code === 'TX_KNOWN' ? 'known' : code === 'BUSY' || code === 'NOT_VALIDATOR' ? 'unreachable' : 'refused'
+          // a gap this node cannot fill: the nonces before it are another node's to send, and may still come
+          answer = code === 'TX_KNOWN' ? 'known' : code === 'NONCE_GAP' ? 'gap' : code === 'BUSY' || code === 'NOT_VALIDATOR' ? 'unreachable' : 'refused'
           // the nonce taken, or a refusal that will not change: nothing more to send (its client sees the outcome)
           if (answer === 'refused') {
             this.held.drop(id)
