@@ -139,6 +139,10 @@ test.serial('a forwarding node sends again what a validator lost before its next
   await waitFor(async () => (await restarts.dag.getTx(lostE))?.status === 'final', 'the transfer lost across the observer\'s restart to be final')
   t.true((await metric(restarts.registry, 'harmony_dag_forward_resends_total', { answer: 'accepted' })) >= 1)
 
+  // another transfer of the held one's nonce is refused by the forwarding node itself, naming the next free nonce
+  const twin = await t.throwsAsync(gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 7n, 1n)), { instanceOf: DagError })
+  t.is(twin.code, 'TX_CONFLICT')
+  t.is(twin.meta.expected, '2')
   // the other one's next transfer meets a nonce gap at whichever validator it reaches: the held transfer fills it
   const next = await gaps.dag.submitTransaction(transfer(net.genesis, bob, dave, 4n, 2n))
   for (const id of [lostB, next]) await waitFor(async () => (await gaps.dag.getTx(id))?.status === 'final', 'the lost transfer and the next one to be final')

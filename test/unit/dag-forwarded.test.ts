@@ -26,6 +26,9 @@ test('held transactions come due in account and nonce order, and each waits twic
 
   // the account's latest holder is asked first; the range fills a gap only when every nonce of it is held
   t.true(held.peerOf(a0.accountHex)?.equals(peer))
+  t.is(held.at(a0.accountHex, 1n)?.info, a1)
+  t.is(held.nextNonce(a0.accountHex), 3n)
+  t.is(held.nextNonce('00'.repeat(20)), undefined)
   t.deepEqual(held.range(a0.accountHex, 0n, 2n)?.map(h => h.info), [a0, a1])
   held.drop(a1.idHex)
   t.is(held.range(a0.accountHex, 0n, 2n), undefined)

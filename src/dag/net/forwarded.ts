@@ -84,6 +84,16 @@ export class ForwardedTxs {
     return held
   }
 
+  /** The held transaction of this account and nonce, if any. */
+  at (accountHex: string, nonce: bigint): HeldTx | undefined { return this.byAccount.get(accountHex)?.get(nonce) }
+
+  /** One past the account's highest held nonce (undefined when none is held). */
+  nextNonce (accountHex: string): bigint | undefined {
+    let next: bigint | undefined
+    for (const n of this.byAccount.get(accountHex)?.keys() ?? []) if (next === undefined || n >= next) next = n + 1n
+    return next
+  }
+
   /** The validator that took the account's latest held transaction (its mempool has the ones before it). */
   peerOf (accountHex: string): PeerId | undefined {
     let best: HeldTx | undefined

@@ -202,10 +202,19 @@ export class TxForwarding implements Startable {
    * can fill with the account's held transactions (a validator that lost them, or never had them): those go to that
    * validator first, then this one again. An unreachable validator is skipped, and so is a BUSY one (another may have
    * room): when every one tried was busy, BUSY comes back with the shortest retryAfterMs. A transaction taken is held
-   * until a vertex here carries it, and sent again while none does (ForwardedTxs).
+   * until a vertex here carries it, and sent again while none does (ForwardedTxs); another transaction of a held one's
+   * nonce is refused TX_CONFLICT here, as a validator holding it would (after a restart of this node, the validator
+   * asked may be one that lost it).
    */
   async forwardTransaction (encoded: Uint8Array): Promise<string> {
     const info = txInfo(encoded)
+    // a validator took another transaction of this nonce from here and no vertex carries it yet: it is sent again
+    // until one does (or a refusal frees the nonce), so this one is refused here as the validator would refuse it
+    const pending = this.held.at(info.accountHex, info.tx.nonce)
+    if (pending !== undefined && pending.info.idHex !== info.idHex) {
+      const next = this.held.nextNonce(info.accountHex) ?? info.tx.nonce + 1n
+      throw new DagError('TX_CONFLICT', `nonce ${info.tx.nonce} is already used by transaction 0x${pending.info.idHex}, which this node forwarded and no vertex carries yet`, { expected: next.toString() })
+    }
     const { id, peer } = await this.forward(info)
     const evicted = this.held.add(info, peer, Date.now())
     if (evicted !== undefined) {
