@@ -1,6 +1,7 @@
 import yargs, { type CommandModule } from 'yargs'
 import { HarmonyError, errorMessage } from '../core/errors.ts'
 import { VERSION } from '../core/version.ts'
+import { RpcClientError } from '../sdk/errors.ts'
 import { rpcTokenOption, type GlobalArgs } from './common.ts'
 
 type AnyCommand = CommandModule<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -51,6 +52,18 @@ async function commandsFor (argv: readonly string[]): Promise<AnyCommand[]> {
 }
 
 /** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
+/**
+ * The line a failed command prints: the error's message, and for a node's refusal its typed reason (`data.reason`:
+ * INSUFFICIENT_BALANCE, NONCE_TOO_LOW, BID_LATE...), which scripts can match where the sentence may change.
+ */
+export function failureLine (err: unknown): string {
+  const data = err instanceof RpcClientError ? err.data as { reason?: unknown, rule?: unknown } | undefined : undefined
+  const code = (x: unknown): x is string => typeof x === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(x)
+  if (!code(data?.reason)) return `harmonyd: ${errorMessage(err)}`
+  // TX_REFUSED names the rule of the transaction's kind that refused it (the market's BID_LATE...)
+  return `harmonyd: ${errorMessage(err)} (${data.reason}${code(data.rule) ? `: ${data.rule}` : ''})`
+}
+
 function exitCodeFor (err: unknown): number {
   if (err instanceof HarmonyError) {
     if (err.name === 'ConfigError') return 2
@@ -83,7 +96,7 @@ export async function runCli (argv: string[]): Promise<void> {
   try {
     await cli.parseAsync()
   } catch (err) {
-    process.stderr.write(`harmonyd: ${errorMessage(err)}\n`)
+    process.stderr.write(`${failureLine(err)}\n`)
     process.exit(exitCodeFor(err))
   }
 }

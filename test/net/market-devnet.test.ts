@@ -236,7 +236,7 @@ test.serial('harmonyd task submit --wait, a process: waits through the auction t
   const poor = await runHarmonyd([...submit, '--budget', '2'], 60_000)
   t.is(poor.code, 1, `${poor.stdout}\n${poor.stderr}`)
   t.is(poor.stdout, '')
-  t.regex(poor.stderr, new RegExp(`^harmonyd: validator refused the transaction: balance ${balance} \\(after pending transactions\\) is below amount \\+ fee ${2n * AGC + 1000n}$`, 'm'))
+  t.regex(poor.stderr, new RegExp(`^harmonyd: validator refused the transaction: balance ${balance} \\(after pending transactions\\) is below amount \\+ fee ${2n * AGC + 1000n} \\(INSUFFICIENT_BALANCE\\)$`, 'm'))
   t.is(await client.call('account_getNonce', [requester.address]), nonce, 'nothing was announced')
   t.is(await client.call('account_getBalance', [requester.address]), balance)
 })
