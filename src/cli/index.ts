@@ -51,7 +51,6 @@ async function commandsFor (argv: readonly string[]): Promise<AnyCommand[]> {
   return (await Promise.all(Object.values(COMMANDS).map(async l => await l()))).flat()
 }
 
-/** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 /**
  * The line a failed command prints: the error's message, and for a node's refusal its typed reason (`data.reason`:
  * INSUFFICIENT_BALANCE, NONCE_TOO_LOW, BID_LATE...), which scripts can match where the sentence may change.
@@ -64,6 +63,7 @@ export function failureLine (err: unknown): string {
   return `harmonyd: ${errorMessage(err)} (${data.reason}${code(data.rule) ? `: ${data.rule}` : ''})`
 }
 
+/** Exit codes: 1 generic failure, 2 bad usage or configuration, 3 a start-up condition the operator must fix. */
 function exitCodeFor (err: unknown): number {
   if (err instanceof HarmonyError) {
     if (err.name === 'ConfigError') return 2
