@@ -15,6 +15,8 @@ export const PROTOCOLS = {
   avalanche: '/harmony/avalanche/1.0.0',
   /** A node outside the validator set hands a transaction to a validator (src/dag). */
   dagTx: '/harmony/dag/tx/1.0.0',
+  /** The same over one long-lived channel per validator (query-channel.ts framing; s40): no stream per transaction. */
+  dagTxChannel: '/harmony/dag/tx/2.0.0',
   /** Task inputs and results, content-addressed (src/market). */
   blob: '/harmony/blob/1.0.0',
   /** Benchmark challenge of a provider's claimed capability (src/market/provider/challenge.ts). */

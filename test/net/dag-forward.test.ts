@@ -7,6 +7,7 @@ import { DagError, DagService, generateKeyPair } from '../../src/dag/index.ts'
 import { TX_KIND_TRANSFER, transferKind } from '../../src/dag/tx-kinds.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
+import { PROTOCOLS } from '../../src/network/protocols.ts'
 import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, transfer, waitFor } from '../helpers/dag-net.ts'
 
 test.serial('a node outside the validator set forwards transactions to a validator, and relays its refusals', async (t) => {
@@ -24,6 +25,9 @@ test.serial('a node outside the validator set forwards transactions to a validat
     await net.close()
   })
   await observer.start()
+  // validators that speak only the stream-per-transaction protocol (1.0.0, an older node): the observer falls back to
+  // it (the next test forwards over the 2.0.0 channel)
+  for (const n of net.nodes) await n.libp2p.unhandle(PROTOCOLS.dagTxChannel)
   for (const n of net.nodes) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
   await waitFor(() => observer.validatorPeers.size === 2, 'the observer to bind both validators')
 

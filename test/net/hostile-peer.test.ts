@@ -115,7 +115,7 @@ test.serial('garbage on every stream protocol and every gossip topic: the daemon
     return { peer, protocols }
   }
   const { peer, protocols: streamProtocols } = await connect()
-  for (const p of ['/harmony/dag/sync/3.0.0', '/harmony/dag/tx/1.0.0', '/harmony/blob/1.0.0', '/harmony/market/challenge/1.0.0', '/harmony/id/1.0.0']) t.true(streamProtocols.includes(p), `the node speaks ${p}: ${streamProtocols.join(', ')}`)
+  for (const p of ['/harmony/dag/sync/3.0.0', '/harmony/dag/tx/1.0.0', '/harmony/dag/tx/2.0.0', '/harmony/blob/1.0.0', '/harmony/market/challenge/1.0.0', '/harmony/id/1.0.0']) t.true(streamProtocols.includes(p), `the node speaks ${p}: ${streamProtocols.join(', ')}`)
   const before = await rpc<Stats>(node.rpc, 'dag_stats')
 
   // every stream protocol, all the garbage at once (a protocol's inbound stream limit refusing some is fine)

@@ -12,6 +12,7 @@ import type { DagMetrics } from '../metrics.ts'
 import { type TxInfo, txInfo } from '../tx.ts'
 import type { VertexInfo } from '../vertex.ts'
 import { type ForwardedInit, ForwardedTxs } from './forwarded.ts'
+import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
 import { request, respond } from './request.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
 
@@ -22,6 +23,12 @@ const TX_FORWARD_ATTEMPTS = 3
 const RULE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 /** How often held transactions are looked at (each is sent again only once its own time has come). */
 const RESEND_TICK_MS = 1000
+/** The one-byte hello that opens a forwarding channel (`/harmony/dag/tx/2.0.0`). */
+const TX_CHANNEL_HELLO = 4
+/** Largest forwarded transaction (a ledger request's bound) and its request id. */
+const MAX_TX_FRAME_BYTES = 64 * 1024 + 4
+/** Past this many remembered peers, those known to speak only 1.0.0 are forgotten too (asked again). */
+const MAX_CHANNEL_ENTRIES = 256
 
 export interface ForwardingInit {
   /** Time a validator has to answer a forwarded transaction. @default 3000 */
@@ -58,6 +65,8 @@ export class TxForwarding implements Startable {
   private resending = false
   /** ids whose stored copies are to be deleted at the next tick (a stale copy is harmless: checked when loaded) */
   private readonly unstored = new Set<string>()
+  /** One forwarding channel per validator peer (bounded by the validator set); `null`: the peer speaks only 1.0.0. */
+  private readonly channels = new Map<string, QueryChannelClient | null>()
 
   constructor (components: ForwardingComponents, init: ForwardingInit = {}) {
     this.c = components
@@ -72,6 +81,9 @@ export class TxForwarding implements Startable {
     await this.c.libp2p.handle(PROTOCOLS.dagTx, (stream) => {
       void respond(stream, async (req) => await this.answer(req), this.requestTimeoutMs * 1.5, this.abort.signal, this.log)
     }, { maxInboundStreams: 32 })
+    await this.c.libp2p.handle(PROTOCOLS.dagTxChannel, (stream) => {
+      void serveQueryChannel(stream, { hello: TX_CHANNEL_HELLO, maxFrameBytes: MAX_TX_FRAME_BYTES, helloTimeoutMs: this.requestTimeoutMs, onError: (err) => { this.log.debug({ err }, 'forwarding channel failed') } }, async (req) => await this.answer(req), this.abort.signal)
+    }, { maxInboundStreams: 32 })
     await this.load()
     this.c.ledger.on('vertex:inserted', this.onVertex)
     this.timer = setInterval(() => { void this.resendDue() }, RESEND_TICK_MS)
@@ -82,7 +94,10 @@ export class TxForwarding implements Startable {
     this.abort.abort()
     clearInterval(this.timer)
     this.c.ledger.off('vertex:inserted', this.onVertex)
+    for (const ch of this.channels.values()) ch?.close()
+    this.channels.clear()
     await this.c.libp2p.unhandle(PROTOCOLS.dagTx)
+    await this.c.libp2p.unhandle(PROTOCOLS.dagTxChannel)
     await this.flushDrops()
   }
 
@@ -274,11 +289,40 @@ export class TxForwarding implements Startable {
     return true
   }
 
+  /**
+   * The forwarding channel to a validator, opened on first use and again once closed (its connection dropped); null
+   * for a validator that does not speak `/harmony/dag/tx/2.0.0` (an older node), which gets a stream per transaction.
+   * A stream per transaction cost 1.0–3.4 ms of set-up and negotiation on loopback, a frame on an open one 0.3 ms.
+   */
+  private async channel (peer: PeerId): Promise<QueryChannelClient | null> {
+    const key = peer.toString()
+    const existing = this.channels.get(key)
+    if (existing === null || (existing !== undefined && !existing.closed)) return existing
+    let stream
+    try {
+      stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagTxChannel, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+    } catch (err) {
+      if ((err as { name?: string }).name === 'UnsupportedProtocolError') {
+        this.channels.set(key, null)
+        return null
+      }
+      throw err
+    }
+    const again = this.channels.get(key)
+    if (again !== undefined && again !== null && !again.closed) { stream.abort(new Error('duplicate channel')); return again }
+    const ch = new QueryChannelClient(stream, new Uint8Array([TX_CHANNEL_HELLO]))
+    // a validator that restarts comes back under a new peer id: closed channels leave as new ones open
+    for (const [k, c] of this.channels) if (c?.closed === true || (c === null && this.channels.size > MAX_CHANNEL_ENTRIES)) this.channels.delete(k)
+    this.channels.set(key, ch)
+    return ch
+  }
+
   /** One validator's answer to one forwarded transaction: its id, its refusal, or neither (unreachable, malformed). */
   private async ask (peer: PeerId, encoded: Uint8Array): Promise<{ id?: string, refusal?: Refusal }> {
     let res: Uint8Array
     try {
-      res = await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal)
+      const ch = await this.channel(peer)
+      res = ch === null ? await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal) : await ch.request(encoded, this.requestTimeoutMs)
     } catch (err) {
       this.log.debug({ err, peer: peer.toString() }, 'forwarding a transaction failed; trying another validator')
       return {}
