@@ -67,6 +67,8 @@ export class TxForwarding implements Startable {
   private readonly unstored = new Set<string>()
   /** One forwarding channel per validator peer (bounded by the validator set); `null`: the peer speaks only 1.0.0. */
   private readonly channels = new Map<string, QueryChannelClient | null>()
+  /** Channels being opened, by peer: at most one dial per validator at a time. */
+  private readonly opening = new Map<string, Promise<QueryChannelClient | null>>()
 
   constructor (components: ForwardingComponents, init: ForwardingInit = {}) {
     this.c = components
@@ -83,7 +85,9 @@ export class TxForwarding implements Startable {
     }, { maxInboundStreams: 32 })
     await this.c.libp2p.handle(PROTOCOLS.dagTxChannel, (stream) => {
       void serveQueryChannel(stream, { hello: TX_CHANNEL_HELLO, maxFrameBytes: MAX_TX_FRAME_BYTES, helloTimeoutMs: this.requestTimeoutMs, onError: (err) => { this.log.debug({ err }, 'forwarding channel failed') } }, async (req) => await this.answer(req), this.abort.signal)
-    }, { maxInboundStreams: 32 })
+      // a forwarding node opens one channel per validator at a time (a second only while a closed one is replaced):
+      // with up to 64 requests in flight on each, a peer holds at most 128 admissions here at once (1.0.0: 32 streams)
+    }, { maxInboundStreams: 2 })
     await this.load()
     this.c.ledger.on('vertex:inserted', this.onVertex)
     this.timer = setInterval(() => { void this.resendDue() }, RESEND_TICK_MS)
@@ -298,6 +302,16 @@ export class TxForwarding implements Startable {
     const key = peer.toString()
     const existing = this.channels.get(key)
     if (existing === null || (existing !== undefined && !existing.closed)) return existing
+    // requests that find no channel wait for the one being opened: one stream per validator (it takes 2 at most)
+    let opening = this.opening.get(key)
+    if (opening === undefined) {
+      opening = this.openChannel(peer, key).finally(() => { this.opening.delete(key) })
+      this.opening.set(key, opening)
+    }
+    return await opening
+  }
+
+  private async openChannel (peer: PeerId, key: string): Promise<QueryChannelClient | null> {
     let stream
     try {
       stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagTxChannel, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
@@ -308,8 +322,6 @@ export class TxForwarding implements Startable {
       }
       throw err
     }
-    const again = this.channels.get(key)
-    if (again !== undefined && again !== null && !again.closed) { stream.abort(new Error('duplicate channel')); return again }
     const ch = new QueryChannelClient(stream, new Uint8Array([TX_CHANNEL_HELLO]))
     // a validator that restarts comes back under a new peer id: closed channels leave as new ones open
     for (const [k, c] of this.channels) if (c?.closed === true || (c === null && this.channels.size > MAX_CHANNEL_ENTRIES)) this.channels.delete(k)
