@@ -8,6 +8,10 @@
 // submitted to the validator itself, in the same run, alternating --pairs times (each run with accounts of its own).
 // Figures: admission latency p50/p99 and admitted tx/s; then that the plain node's hold empties once the
 // transactions are final.
+// Then one account's --sequence transfers sent at once, each before the last one's answer (as the provider agent's
+// pipelined sender does: the plain node forwards an account's transactions in the order submitted), through the
+// plain node; the baseline is the same account's transfers one at a time through it (the sender before pipelining),
+// and the same burst to the validator itself is shown beside, alternating --pairs times.
 import { parseArgs } from 'node:util'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,13 +25,14 @@ import { DagService } from '../src/dag/service.ts'
 import { createDagLibp2p, createTestNet, startDagNetworking, transfer, waitFor } from './lib/ledger-net.ts'
 import { type BenchResult, percentile, printResults } from './report.ts'
 
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, txs: { type: 'string', default: '600' }, clients: { type: 'string', default: '8' }, pairs: { type: 'string', default: '3' } } })
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, txs: { type: 'string', default: '600' }, sequence: { type: 'string', default: '300' }, clients: { type: 'string', default: '8' }, pairs: { type: 'string', default: '3' } } })
 const TXS = Number(values.txs)
 const CLIENTS = Number(values.clients)
 const PAIRS = Number(values.pairs)
+const SEQUENCE = Number(values.sequence)
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
 
-const net = await createTestNet({ nodes: 1, accounts: CLIENTS * PAIRS * 2 + 2 })
+const net = await createTestNet({ nodes: 1, accounts: CLIENTS * PAIRS * 2 + 2 + 3 * PAIRS })
 const dir = await mkdtemp(join(tmpdir(), 'harmony-bench-forward-'))
 const libp2p = await createDagLibp2p()
 const db = await openDatabase(dir)
@@ -69,6 +74,18 @@ async function load (via: DagService, accounts: KeyPair[]): Promise<{ latencies:
   return { latencies: latencies.sort((a, b) => a - b), tps, last }
 }
 
+/** One account's --sequence transfers, all submitted at once in nonce order (pipelined) or one at a time: tx/s. */
+async function sequence (via: DagService, from: KeyPair, pipelined: boolean): Promise<number> {
+  const signed = Array.from({ length: SEQUENCE }, (_, n) => transfer(net.genesis, from, sink, 1n, BigInt(n)))
+  const started = performance.now()
+  let ids: string[] = []
+  if (pipelined) ids = await Promise.all(signed.map(async tx => await via.submitTransaction(tx)))
+  else for (const tx of signed) ids.push(await via.submitTransaction(tx))
+  const tps = SEQUENCE / ((performance.now() - started) / 1000)
+  await waitFor(async () => (await via.getTx(ids[ids.length - 1]))?.status === 'final', 'the account\'s last transfer to be final', 120_000)
+  return tps
+}
+
 const forwarded: Array<Awaited<ReturnType<typeof load>>> = []
 const direct: Array<Awaited<ReturnType<typeof load>>> = []
 try {
@@ -88,6 +105,16 @@ try {
       for (const id of r.last) await waitFor(async () => (await via.getTx(id))?.status === 'final', 'the run\'s transfers to be final', 120_000)
     }
   }
+  const oneByOne: number[] = []
+  const pipelined: number[] = []
+  const pipelinedDirect: number[] = []
+  for (let p = 0; p < PAIRS; p++) {
+    const [a, b, c] = net.accounts.slice(next, (next += 3))
+    oneByOne.push(await sequence(plain, a, false))
+    pipelined.push(await sequence(plain, b, true))
+    pipelinedDirect.push(await sequence(validator, c, true))
+    log(`one account, ${SEQUENCE} transfers: through the plain node one at a time ${oneByOne[p].toFixed(0)} tx/s, at once ${pipelined[p].toFixed(0)} tx/s; to the validator at once ${pipelinedDirect[p].toFixed(0)} tx/s`)
+  }
   await waitFor(() => plain.forwardedHeld === 0, 'the plain node\'s hold to empty', 60_000)
   const all = (runs: typeof forwarded): number[] => runs.flatMap(r => r.latencies).sort((a, b) => a - b)
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
@@ -96,7 +123,9 @@ try {
   const results: BenchResult[] = [
     { bench: 'forwarding', metric: 'admission_p50', value: percentile(f, 0.5), unit: 'ms', baseline: 'the same load submitted to the validator', baseline_value: percentile(d, 0.5) },
     { bench: 'forwarding', metric: 'admission_p99', value: percentile(f, 0.99), unit: 'ms', baseline: 'the same load submitted to the validator', baseline_value: percentile(d, 0.99) },
-    { bench: 'forwarding', metric: 'admitted_tps', value: mean(forwarded.map(r => r.tps)), unit: 'tx/s', baseline: `validator, ${CLIENTS} clients one at a time`, baseline_value: mean(direct.map(r => r.tps)) }
+    { bench: 'forwarding', metric: 'admitted_tps', value: mean(forwarded.map(r => r.tps)), unit: 'tx/s', baseline: `validator, ${CLIENTS} clients one at a time`, baseline_value: mean(direct.map(r => r.tps)) },
+    { bench: 'forwarding', metric: 'one_account_pipelined_tps', value: mean(pipelined), unit: 'tx/s', baseline: 'the same account\'s transfers one at a time through the plain node', baseline_value: mean(oneByOne) },
+    { bench: 'forwarding', metric: 'one_account_pipelined_direct_tps', value: mean(pipelinedDirect), unit: 'tx/s', baseline: 'the same burst through the plain node', baseline_value: mean(pipelined) }
   ]
   printResults(results, values.json)
   log(`the plain node's hold emptied once every transfer was final (${forwarded.length} + ${direct.length} runs)`)

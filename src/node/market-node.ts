@@ -197,7 +197,8 @@ export class MarketNode implements Startable {
           chainId: c.dag.ledger.genesis.chainId,
           fee: c.dag.ledger.genesis.minFee,
           submit: async (tx) => await c.dag.submitTransaction(tx),
-          submitInOrder: c.dag.ledger.isValidator,
+          // a validator admits, and a forwarding node forwards, one account's transactions in the order submitted
+          submitInOrder: true,
           ...(c.dag.ledger.isValidator ? { txLost: async (txId: string) => await c.dag.getTx(txId) === undefined } : {}),
           keys: c.identity,
           kemPublicKey: kem.publicKey,

@@ -1,35 +1,22 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
-import { DagError, DagService, generateKeyPair } from '../../src/dag/index.ts'
+import { DagError, DagService, generateKeyPair, type KeyPair } from '../../src/dag/index.ts'
 import { TX_KIND_TRANSFER, transferKind } from '../../src/dag/tx-kinds.ts'
 import { openDatabase } from '../../src/core/storage.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { PROTOCOLS } from '../../src/network/protocols.ts'
-import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, transfer, waitFor } from '../helpers/dag-net.ts'
+import { addressOf, createDagLibp2p, createTestNet, startDagNetworking, type TestNet, transfer, waitFor } from '../helpers/dag-net.ts'
 
 test.serial('a node outside the validator set forwards transactions to a validator, and relays its refusals', async (t) => {
   const net = await createTestNet({ nodes: 2, accounts: 1 })
-  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
-  const libp2p = await createDagLibp2p()
-  const db = await openDatabase(dir)
-  const observerKey = generateKeyPair()
-  const observer = new DagService({ libp2p, ...(await startDagNetworking(libp2p, observerKey, silentLogger())), db, identity: observerKey, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
-  t.teardown(async () => {
-    await observer.stop()
-    await libp2p.stop()
-    await db.close()
-    await rm(dir, { recursive: true, force: true })
-    await net.close()
-  })
-  await observer.start()
+  t.teardown(async () => { await net.close() })
   // validators that speak only the stream-per-transaction protocol (1.0.0, an older node): the observer falls back to
-  // it (the next test forwards over the 2.0.0 channel)
+  // it (the next tests forward over the 2.0.0 channel)
   for (const n of net.nodes) await n.libp2p.unhandle(PROTOCOLS.dagTxChannel)
-  for (const n of net.nodes) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
-  await waitFor(() => observer.validatorPeers.size === 2, 'the observer to bind both validators')
+  const observer = await startObserver(t, net)
 
   const [alice] = net.accounts
   const bob = generateKeyPair()
@@ -65,6 +52,19 @@ test.serial('a node outside the validator set forwards transactions to a validat
   for (const n of net.nodes) n.dag.setStateCheck(TX_KIND_TRANSFER, undefined)
   const eleven = await observer.submitTransaction(transfer(net.genesis, alice, bob, 9n, 2n))
   await waitFor(async () => (await observer.getTx(eleven))?.status === 'final', 'the same amount to be final once no check is installed')
+
+  // an account's transactions sent at once, each before the last one's answer: over 1.0.0 each reaches a validator
+  // only after the one before it was answered, so none meets a nonce gap
+  await burst(t, net, observer, alice, bob, 3n, 26n)
+})
+
+test.serial('an account\'s transactions sent at once through a forwarding node reach the validators in nonce order over the channel', async (t) => {
+  const net = await createTestNet({ nodes: 4, accounts: 1 })
+  t.teardown(async () => { await net.close() })
+  const observer = await startObserver(t, net)
+  const [alice] = net.accounts
+  // the first ones find no channel open yet: they wait for the one being opened, in order
+  await burst(t, net, observer, alice, generateKeyPair(), 0n, 40n)
 })
 
 test.serial('a forwarding node sends again what a validator lost before its next vertex (after its own restart too), and fills the nonce gap the loss leaves', async (t) => {
@@ -156,6 +156,42 @@ test.serial('a forwarding node sends again what a validator lost before its next
   for (const dag of [gaps.dag, ...net.nodes.map(n => n.dag)]) await waitFor(async () => await dag.getBalance(addressOf(dave)) === 18n, 'a node to apply all eight transfers')
   for (const o of [resends, gaps, restarts]) t.is(o.dag.forwardedHeld, 0)
 })
+
+/** A node outside the validator set (LevelDB in a temporary directory), bound to every validator. */
+async function startObserver (t: ExecutionContext, net: TestNet): Promise<DagService> {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-dag-observer-'))
+  const libp2p = await createDagLibp2p()
+  const db = await openDatabase(dir)
+  const key = generateKeyPair()
+  const observer = new DagService({ libp2p, ...(await startDagNetworking(libp2p, key, silentLogger())), db, identity: key, genesis: net.genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 } })
+  t.teardown(async () => {
+    await observer.stop()
+    await libp2p.stop()
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await observer.start()
+  for (const n of net.nodes) await libp2p.dial(n.libp2p.getMultiaddrs()[0])
+  await waitFor(() => observer.validatorPeers.size === net.nodes.length, 'the observer to bind every validator')
+  return observer
+}
+
+/**
+ * Transfers of nonces [from, to) of one account, each 1, all submitted through the observer at once (none waits for
+ * another's answer): every one is admitted (none meets a nonce gap at a validator that has not seen the one before it)
+ * and every node applies them all.
+ */
+async function burst (t: ExecutionContext, net: TestNet, observer: DagService, from: KeyPair, to: KeyPair, first: bigint, end: bigint): Promise<void> {
+  const before = await observer.getBalance(addressOf(to))
+  const txs = []
+  for (let nonce = first; nonce < end; nonce++) txs.push(transfer(net.genesis, from, to, 1n, nonce))
+  const answers = await Promise.allSettled(txs.map(async tx => await observer.submitTransaction(tx)))
+  const refused = answers.flatMap(a => a.status === 'rejected' ? [(a.reason as { code?: string }).code ?? String(a.reason)] : [])
+  t.deepEqual(refused, [], 'every transfer of the burst admitted')
+  const count = BigInt(txs.length)
+  for (const dag of [observer, ...net.nodes.map(n => n.dag)]) await waitFor(async () => await dag.getBalance(addressOf(to)) === before + count, 'a node to apply every transfer of the burst')
+  t.is(observer.forwardedHeld, 0)
+}
 
 async function metric (registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find(x => x.name === name)

@@ -51,6 +51,16 @@ export interface ForwardingComponents {
 interface Refusal { code: DagErrorCode, message: string, retryAfterMs: number, rule?: string, expected?: bigint }
 
 /**
+ * An account's forwards under way. They ask the validators in one order, the one that last took one of them first,
+ * and each reaches its first validator after the one before it: written on that validator's channel (whose frames
+ * it starts admitting in the order they came), or answered where the validator speaks only 1.0.0 (a stream per
+ * transaction, which can overtake another). So a client may send an account's next transaction before the last one's
+ * admission comes back, as it may to a validator (the provider agent's pipelined sender). Lives while any is under
+ * way: at most one per forward in flight.
+ */
+interface Route { order: PeerId[], inFlight: number, last: Promise<void> }
+
+/**
  * `/harmony/dag/tx/1.0.0`: non-validators hand their transactions to validators. The server answers
  * `0 ‖ tx id` or `1 ‖ JSON {code, message}` (with `retryAfterMs` for BUSY, `rule` for TX_REFUSED, `expected`, the
  * account's next nonce, for NONCE_GAP and NONCE_TOO_LOW).
@@ -69,6 +79,8 @@ export class TxForwarding implements Startable {
   private readonly channels = new Map<string, QueryChannelClient | null>()
   /** Channels being opened, by peer: at most one dial per validator at a time. */
   private readonly opening = new Map<string, Promise<QueryChannelClient | null>>()
+  /** Accounts with forwards under way, by account (hex). */
+  private readonly routes = new Map<string, Route>()
 
   constructor (components: ForwardingComponents, init: ForwardingInit = {}) {
     this.c = components
@@ -253,29 +265,53 @@ export class TxForwarding implements Startable {
   }
 
   private async forward (info: TxInfo): Promise<{ id: string, peer: PeerId }> {
-    const validators: PeerId[] = this.c.peers.list().map(p => p.peerId)
-    for (let i = validators.length - 1; i > 0; i--) {
-      const j = randomInt(i + 1)
-      ;[validators[i], validators[j]] = [validators[j], validators[i]]
-    }
-    const sticky = this.held.peerOf(info.accountHex)
-    const at = sticky === undefined ? -1 : validators.findIndex(p => p.equals(sticky))
-    if (at > 0) validators.unshift(...validators.splice(at, 1))
-    let busyRetryAfterMs: number | undefined
-    for (const peer of validators.slice(0, TX_FORWARD_ATTEMPTS)) {
-      let answer = await this.ask(peer, info.encoded)
-      if (answer.refusal?.code === 'NONCE_GAP' && await this.fillGap(peer, info, answer.refusal.expected)) answer = await this.ask(peer, info.encoded)
-      if (answer.id !== undefined) return { id: answer.id, peer }
-      const refusal = answer.refusal
-      if (refusal === undefined) continue
-      if (refusal.code === 'BUSY') {
-        busyRetryAfterMs = Math.min(busyRetryAfterMs ?? refusal.retryAfterMs, refusal.retryAfterMs)
-        continue
+    const route = this.routeOf(info.accountHex)
+    const before = route.last
+    let reached = (): void => {}
+    route.last = new Promise<void>(resolve => { reached = resolve })
+    route.inFlight++
+    try {
+      await before
+      let busyRetryAfterMs: number | undefined
+      for (const peer of route.order.slice(0, TX_FORWARD_ATTEMPTS)) {
+        let answer = await this.ask(peer, info.encoded, reached)
+        if (answer.refusal?.code === 'NONCE_GAP' && await this.fillGap(peer, info, answer.refusal.expected)) answer = await this.ask(peer, info.encoded)
+        if (answer.id !== undefined) {
+          // the account's next forwards go where this one went
+          if (!route.order[0].equals(peer)) route.order = [peer, ...route.order.filter(p => !p.equals(peer))]
+          return { id: answer.id, peer }
+        }
+        const refusal = answer.refusal
+        if (refusal === undefined) continue
+        if (refusal.code === 'BUSY') {
+          busyRetryAfterMs = Math.min(busyRetryAfterMs ?? refusal.retryAfterMs, refusal.retryAfterMs)
+          continue
+        }
+        throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message}`, { ...(refusal.rule === undefined ? {} : { rule: refusal.rule }), ...(refusal.expected === undefined ? {} : { expected: refusal.expected.toString() }) })
       }
-      throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message}`, { ...(refusal.rule === undefined ? {} : { rule: refusal.rule }), ...(refusal.expected === undefined ? {} : { expected: refusal.expected.toString() }) })
+      if (busyRetryAfterMs !== undefined) throw new DagError('BUSY', `every validator tried is at capacity; retry after ${busyRetryAfterMs} ms`, { retryAfterMs: busyRetryAfterMs })
+      throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
+    } finally {
+      reached()
+      if (--route.inFlight === 0) this.routes.delete(info.accountHex)
     }
-    if (busyRetryAfterMs !== undefined) throw new DagError('BUSY', `every validator tried is at capacity; retry after ${busyRetryAfterMs} ms`, { retryAfterMs: busyRetryAfterMs })
-    throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
+  }
+
+  /** The account's route: the one under way, or a new one (the validator that took its latest held one first). */
+  private routeOf (accountHex: string): Route {
+    const existing = this.routes.get(accountHex)
+    if (existing !== undefined) return existing
+    const order: PeerId[] = this.c.peers.list().map(p => p.peerId)
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1)
+      ;[order[i], order[j]] = [order[j], order[i]]
+    }
+    const sticky = this.held.peerOf(accountHex)
+    const at = sticky === undefined ? -1 : order.findIndex(p => p.equals(sticky))
+    if (at > 0) order.unshift(...order.splice(at, 1))
+    const route: Route = { order, inFlight: 0, last: Promise.resolve() }
+    this.routes.set(accountHex, route)
+    return route
   }
 
   /** Sends a validator the account's held transactions from `expected` up to this one's nonce, in order. */
@@ -329,12 +365,23 @@ export class TxForwarding implements Startable {
     return ch
   }
 
-  /** One validator's answer to one forwarded transaction: its id, its refusal, or neither (unreachable, malformed). */
-  private async ask (peer: PeerId, encoded: Uint8Array): Promise<{ id?: string, refusal?: Refusal }> {
+  /**
+   * One validator's answer to one forwarded transaction: its id, its refusal, or neither (unreachable, malformed).
+   * `reached` is called once the validator will see it before anything sent after it: written on its channel, or
+   * answered over a stream of its own (not when it failed first: the account's next forward waits for the next try).
+   */
+  private async ask (peer: PeerId, encoded: Uint8Array, reached?: () => void): Promise<{ id?: string, refusal?: Refusal }> {
     let res: Uint8Array
     try {
       const ch = await this.channel(peer)
-      res = ch === null ? await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal) : await ch.request(encoded, this.requestTimeoutMs)
+      if (ch === null) {
+        res = await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal)
+        reached?.()
+      } else {
+        const answer = ch.request(encoded, this.requestTimeoutMs)
+        reached?.()
+        res = await answer
+      }
     } catch (err) {
       this.log.debug({ err, peer: peer.toString() }, 'forwarding a transaction failed; trying another validator')
       return {}

@@ -47,8 +47,8 @@ export interface ProviderAgentComponents {
   fee: bigint
   /** Admits a signed transaction (DagService.submitTransaction). */
   submit: (tx: Transaction) => Promise<string>
-  /** True when `submit` checks one account's transactions in the order they were submitted (a validator admits them
-   *  itself; a forwarding node does not keep the order): the agent then sends without waiting for each admission. */
+  /** True when `submit` takes one account's transactions in the order they were submitted (a validator admits them
+   *  in that order; a forwarding node forwards them in it): the agent then sends without waiting for each admission. */
   submitInOrder?: boolean
   /**
    * True when this node's ledger does not know the transaction at all (not queued, in no vertex, never decided). Given

@@ -5,10 +5,10 @@ import type { SignedBy } from '../kinds/builders.ts'
 /**
  * Submits the provider's own transactions in nonce order. One account signs everything the agent sends (register,
  * commits, reveals, results), so the next nonce is known locally: nonces are chosen, transactions signed and handed
- * to the node one at a time, in call order. With `pipelined` (the node is a validator, whose admission checks one
- * account's transactions in the order they were submitted: TxAdmission) the next one is signed and submitted while
- * the last one's signature is still being checked; otherwise (a node that forwards to a validator, where two
- * forwarded transactions may arrive in either order) each waits for the last one's admission.
+ * to the node one at a time, in call order. With `pipelined` (the node takes one account's transactions in the order
+ * they were submitted: a validator's admission checks them in that order, TxAdmission, and a node outside the
+ * validator set forwards them to a validator in that order, TxForwarding) the next one is signed and submitted while
+ * the last one's admission is under way; otherwise each waits for the last one's admission.
  *
  * Measured before pipelining (`bench:market`, 30 tasks in flight per requester): a provider's sends waited p50
  * 12–432 ms, p90 81–1,180 ms in this queue for attempts of p50 3–5 ms, p90 22–48 ms (the verifier pool's queue), so
