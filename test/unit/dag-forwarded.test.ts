@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import test from 'ava'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
-import { ForwardedTxs } from '../../src/dag/net/forwarded.ts'
+import { ForwardedTxs, readStoredHeld, storedHeld } from '../../src/dag/net/forwarded.ts'
 import { buildTransfer, encodeTx, type TxInfo, txInfo } from '../../src/dag/tx.ts'
 
 const alice = generateKeyPair()
@@ -60,4 +60,21 @@ test('a transaction signed again for the same nonce replaces the held one, and t
   t.is(evicted?.info, again)
   t.is(held.size, 2)
   t.is(held.range(first.accountHex, 0n, 1n), undefined)
+})
+
+test('a held transaction is stored with the validator that took it and read back with it; the encoding alone (s40) still reads; a cut or bad one throws', async (t) => {
+  const peer = peerIdFromPrivateKey(await generatePeerKey('Ed25519'))
+  const info = transfer(alice, 4n)
+  const back = readStoredHeld(storedHeld(info.encoded, peer))
+  t.deepEqual(back.encoded, info.encoded)
+  t.true(back.peer?.equals(peer))
+  t.is(txInfo(back.encoded).idHex, info.idHex)
+  const none = readStoredHeld(storedHeld(info.encoded, undefined))
+  t.deepEqual(none.encoded, info.encoded)
+  t.is(none.peer, undefined)
+  const legacy = readStoredHeld(info.encoded)
+  t.is(legacy.encoded, info.encoded)
+  t.is(legacy.peer, undefined)
+  t.throws(() => readStoredHeld(new Uint8Array([0xff, 40, 1, 2])), { message: /cut short/ })
+  t.throws(() => readStoredHeld(new Uint8Array([0xff, 3, 0x30, 0x30, 0x30, ...info.encoded])))
 })

@@ -1,5 +1,30 @@
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { concatBytes, utf8 } from '../../core/codec.ts'
 import type { TxInfo } from '../tx.ts'
+
+/** First byte of a held transaction stored with its validator (an encoded transaction starts with its version, 1). */
+const STORED_WITH_PEER = 0xff
+
+/**
+ * A held transaction as stored (the `dag-f` sublevel, under its id): `0xff ‖ u8 n ‖ the validator's peer id (n bytes
+ * of its base58 text) ‖ the encoding`, so a restarted node sends it again to the validator that took it; s40 stored
+ * the encoding alone, still read.
+ */
+export function storedHeld (encoded: Uint8Array, peer: PeerId | undefined): Uint8Array {
+  const id = peer === undefined ? new Uint8Array(0) : utf8.encode(peer.toString())
+  if (id.length > 255) return encoded
+  return concatBytes(new Uint8Array([STORED_WITH_PEER, id.length]), id, encoded)
+}
+
+/** Reads a stored held transaction: its encoding and the validator that took it (when stored). Throws on a bad one. */
+export function readStoredHeld (value: Uint8Array): { encoded: Uint8Array, peer?: PeerId } {
+  if (value[0] !== STORED_WITH_PEER) return { encoded: value }
+  if (value.length < 2 || value.length < 2 + value[1]) throw new Error('stored held transaction cut short')
+  const n = value[1]
+  const encoded = value.subarray(2 + n)
+  return n === 0 ? { encoded } : { encoded, peer: peerIdFromString(new TextDecoder().decode(value.subarray(2, 2 + n))) }
+}
 
 export interface ForwardedInit {
   /** Time a forwarded transaction may stay out of every vertex this node holds before it is sent again; it doubles
@@ -16,7 +41,7 @@ export interface ForwardedInit {
 /** A forwarded transaction that no vertex here holds yet. */
 export interface HeldTx {
   info: TxInfo
-  /** The validator that last took it: the account's next transactions go there first (unknown after a restart). */
+  /** The validator that last took it: the account's next transactions go there first (after a restart, the one stored). */
   peer?: PeerId
   dueMs: number
   resends: number

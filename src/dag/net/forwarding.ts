@@ -11,7 +11,7 @@ import type { DagLedger } from '../ledger.ts'
 import type { DagMetrics } from '../metrics.ts'
 import { type TxInfo, txInfo } from '../tx.ts'
 import type { VertexInfo } from '../vertex.ts'
-import { type ForwardedInit, ForwardedTxs } from './forwarded.ts'
+import { type ForwardedInit, ForwardedTxs, readStoredHeld, storedHeld } from './forwarded.ts'
 import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
 import { request, respond } from './request.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
@@ -43,7 +43,7 @@ export interface ForwardingComponents {
   peers: Pick<ValidatorPeers, 'list'>
   logger: Logger
   metrics?: Pick<DagMetrics, 'forwardedHeld' | 'forwardResends' | 'forwardGapsFilled' | 'forwardGivenUp'>
-  /** Where held transactions outlive a restart (the `dagForwarded` sublevel: tx id → encoded); none: memory only. */
+  /** Where held transactions outlive a restart (the `dagForwarded` sublevel: tx id → storedHeld); none: memory only. */
   store?: BinarySublevel
 }
 
@@ -128,10 +128,11 @@ export class TxForwarding implements Startable {
     const bad: Uint8Array[] = []
     for await (const [key, value] of store.iterator({ limit: this.held.maxHeld })) {
       try {
-        const info = txInfo(value)
+        const { encoded, peer } = readStoredHeld(value)
+        const info = txInfo(encoded)
         // stored under its id, which the deletes name: a copy under another key could never be deleted
         if (toHex(key) !== info.idHex) throw new Error('stored under another key')
-        this.held.add(info, undefined, Date.now())
+        this.held.add(info, peer, Date.now())
       } catch {
         bad.push(key)
       }
@@ -256,7 +257,7 @@ export class TxForwarding implements Startable {
     // stored before the caller hears the id: a transaction reported admitted is still sent again after a kill -9
     if (this.c.store !== undefined && this.held.has(info.idHex)) {
       try {
-        await this.c.store.put(info.id, info.encoded)
+        await this.c.store.put(info.id, storedHeld(info.encoded, peer))
       } catch (err) {
         this.log.warn({ tx: info.idHex, err: errorMessage(err) }, 'a forwarded transaction could not be stored: it is sent again only while this node runs')
       }
