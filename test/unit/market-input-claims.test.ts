@@ -283,3 +283,29 @@ test('redundancy: one winner excused by an unavailable verdict and one that answ
   t.is((s?.fee ?? 0n) + (s?.refund ?? 0n), escrowOf(f.announce), 'the settle moves the whole escrow')
   t.is(f.ledger.total(), f.supply)
 })
+
+test('redundancy 3 of which 2 must agree: one winner excused, the two others agree: they are paid at their prices, the excused share goes back, nobody slashed', async (t) => {
+  const f = await awardedTask({ redundancy: 3, k: 2, verification: 'redundancy' })
+  const [a, b, c] = f.providers
+  const answer = (p: typeof a): Transaction => f.by(p, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' })
+  await f.send(answer(a), f.awardAtMs + 100)
+  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 200)
+  await f.send(answer(c), f.awardAtMs + 300)
+  await f.send(verdict(f.taskId, b.address, 0, 'unavailable'), f.awardAtMs + 400)
+  // the excused winner is neither waited for nor replaced: the settle comes once the verification window has passed
+  const step = nextStep(f.task(), clockAt(f.awardAtMs + 500))
+  t.like(step, { kind: 'settle', decision: { outcome: 'paid', faults: [] } })
+  const balances = (): bigint[] => [a, b, c].map(p => f.ledger.balance(p.address))
+  const before = balances()
+  await settleAll(f, f.awardAtMs + 500)
+  const s = f.task().settlement
+  const prices = f.task().assigned.filter(x => x.provider !== b.hex).map(x => x.price)
+  t.is(s?.outcome, 'paid')
+  t.deepEqual(s?.payouts.map(p => p.provider).sort(), [a.hex, c.hex].sort())
+  t.is(s?.refund, escrowOf(f.announce) - prices.reduce((x, y) => x + y, 0n), 'the excused winner\'s share and the rest of the escrow back')
+  t.deepEqual(f.task().slashes, [])
+  t.is(f.task().awards.length, 1)
+  t.is(balances()[1], before[1], 'the excused winner is not paid')
+  t.true(balances()[0] > before[0] && balances()[2] > before[2])
+  t.is(f.ledger.total(), f.supply)
+})

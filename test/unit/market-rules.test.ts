@@ -201,14 +201,25 @@ test('random task histories: conservation, settles within their escrow, awards a
       t.false(final.slashes.some(x => x.reason === 'fault'))
     }
     if (h.private) t.not(final.settlement?.outcome, 'disputed', 'a private task is never settled by a re-execution')
+    // a claimant whose inputs a validator found unavailable is excused: never slashed, never paid, whatever the outcome
+    const excused = (final.inputClaims ?? []).filter(c => c.verdict?.outcome === 'unavailable').map(c => c.provider)
+    for (const e of excused) {
+      t.false(final.slashes.some(x => x.provider === e), 'an excused claimant is not slashed')
+      t.false(final.settlement?.payouts.some(x => x.provider === e) ?? false, 'an excused claimant is not paid')
+    }
     if (final.settlement?.outcome === 'inputs-unavailable') {
-      // a winner whose claim a validator found unavailable: the whole escrow back, nobody paid, the claimant not slashed
+      // no winner's result to settle besides: the whole escrow back, nobody paid
       t.false(h.private, 'no claim on a private task is valid')
       t.deepEqual(final.settlement.payouts, [])
       t.is(final.settlement.refund, escrowOf(announce))
-      const excused = (final.inputClaims ?? []).filter(c => c.verdict?.outcome === 'unavailable').map(c => c.provider)
       t.true(excused.length > 0)
-      for (const e of excused) t.false(final.slashes.some(x => x.provider === e), 'an excused claimant is not slashed')
+    }
+    if (excused.length > 0 && final.settlement?.outcome === 'paid') {
+      // the others' results settled as usual: a winner paid, the excused shares of the escrow back to the requester
+      t.true(final.settlement.payouts.length > 0)
+      t.true(final.settlement.refund >= final.assigned.filter(a => excused.includes(a.provider)).reduce((sum, a) => sum + a.price, 0n))
+      t.is(final.awards.length, 1, 'no replacement once inputs are found unavailable')
+      tag('outcome:paid:excused')
     }
     // a claimant found `available` that never answered is slashed late, as is one whose claim nobody answered
     for (const c of final.inputClaims ?? []) {
@@ -237,12 +248,18 @@ test('random task histories: conservation, settles within their escrow, awards a
       // a winner that cannot fetch the inputs and a validator that cannot either: refunded, nobody slashed
       [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a false claim: found available, the claimant still silent, slashed late and replaced
-      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-available-silent', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }]
+      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-available-silent', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // redundancy 3 of which k = 2: one winner excused, the two others agree: they are paid, the excused share back
+      [{ ...EXAMPLE, verification: 'redundancy', r: 3, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }, { ...BIDDER, priceBp: 300 }] }],
+      // redundancy 2: one excused, one answered: fewer than k results, and nobody can re-execute: refunded whole
+      [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a spot-check whose checker is excused: the winner is paid unchecked, as when a checker is late with no replacement
+      [{ ...EXAMPLE, verification: 'spot-check', providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'claim-unavailable', priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable', 'outcome:paid:excused']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)

@@ -122,17 +122,25 @@ function faultsUnslashed (t: TaskRecord): string[] {
   return (t.settlement?.faults ?? []).filter(f => !t.slashes.some(s => s.provider === f && s.reason === 'fault'))
 }
 
-/** The settle of an awarded task whose awaited results are in (or will never come). */
-function settleStep (t: TaskRecord, reexecution?: string): Step {
-  const assigned = standing(t).map(a => ({ provider: a.provider, price: a.price, role: a.role }))
+/**
+ * The settle of an awarded task whose awaited results are in (or will never come). `excused`: assignments whose inputs
+ * a validator found unavailable. They are left out of the verification, unpaid and unslashed, and their share of the
+ * escrow goes back; the results of the others settle as usual, except that no validator can re-execute (it could not
+ * fetch the inputs), so what only a re-execution could settle is refunded whole, `inputs-unavailable`, and so is a
+ * settle that would pay no winner (a checker alone has checked nothing).
+ */
+function settleStep (t: TaskRecord, reexecution?: string, excused: readonly AssignmentRecord[] = []): Step {
+  const assigned = standing(t).filter(a => !excused.includes(a)).map(a => ({ provider: a.provider, price: a.price, role: a.role }))
   const results = new Map<string, string>()
   for (const a of assigned) {
     const r = t.results.get(a.provider)
     if (r?.inTime === true) results.set(a.provider, r.commitment)
   }
-  const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
-  const d = settleOf({ escrow, verification: t.announce.verification, k: t.announce.k, assigned, results, noReexecution: t.announce.private, ...(reexecution !== undefined ? { reexecution } : {}) })
-  return 'dispute' in d ? { kind: 'dispute' } : { kind: 'settle', decision: d }
+  const escrow = escrowOfRecord(t)
+  const d = settleOf({ escrow, verification: t.announce.verification, k: t.announce.k, assigned, results, noReexecution: t.announce.private || excused.length > 0, ...(reexecution !== undefined ? { reexecution } : {}) })
+  if ('dispute' in d) return { kind: 'dispute' }
+  if (excused.length > 0 && !d.payouts.some(p => assigned.some(a => a.provider === p.provider && a.role === 'winner'))) return { kind: 'settle', decision: refundAll(escrow, 'inputs-unavailable') }
+  return { kind: 'settle', decision: d }
 }
 
 /**
@@ -149,7 +157,7 @@ export function auctionSealed (t: TaskRecord, sealedThroughMs: number | undefine
 
 /** The next step of a task at `clock`; `reexecution` is this node's re-execution commitment once it has one. */
 export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string): Step {
-  const escrow = t.announce.budget * BigInt(t.announce.redundancy + (t.announce.verification === 'spot-check' ? 1 : 0))
+  const escrow = escrowOfRecord(t)
   if (t.settlement !== undefined) {
     const faults = faultsUnslashed(t)
     return faults.length > 0 ? { kind: 'slash-fault', providers: faults } : { kind: 'done' }
@@ -163,16 +171,17 @@ export function nextStep (t: TaskRecord, clock: PlanClock, reexecution?: string)
   if (t.awards[0].winners.length === 0) return { kind: 'settle', decision: refundAll(escrow, 'expired') }
   const outstandingNow = outstanding(t)
   const waiting = outstandingNow.filter(a => !excusedByInputs(t, a))
-  // every assignment still without a result is excused (its inputs are unavailable) or was slashed: nobody else can
-  // fetch them either, so no replacement; the whole escrow goes back, nobody is paid or slashed for it
-  if (waiting.length === 0 && outstandingNow.length > 0) return { kind: 'settle', decision: refundAll(escrow, 'inputs-unavailable') }
   if (waiting.length === 0) {
+    // what is still outstanding is excused (its inputs are unavailable): nobody else can fetch them either, so no
+    // replacement; with no winner's result in, the whole escrow goes back at once, nobody paid or slashed for it
+    const excused = outstandingNow
+    if (excused.length > 0 && !standing(t).some(a => a.role === 'winner' && t.results.get(a.provider)?.inTime === true)) return { kind: 'settle', decision: refundAll(escrow, 'inputs-unavailable') }
     let lastMs = t.awards.at(-1)?.timeMs ?? 0
     for (const a of standing(t)) lastMs = Math.max(lastMs, t.results.get(a.provider)?.timeMs ?? 0)
     if (clock.nowMs < lastMs + clock.verificationWindowMs) return { kind: 'wait', untilMs: lastMs + clock.verificationWindowMs }
-    const replace = replacementOf(t)
+    const replace = excused.length > 0 ? undefined : replacementOf(t)
     if (replace !== undefined) return { kind: 'replace', ...replace }
-    return settleStep(t, reexecution)
+    return settleStep(t, reexecution, excused)
   }
   const due = waiting.filter(a => graceOver(clock, lateAfter(t, a)))
   if (due.length > 0) return { kind: 'slash-late', providers: due.map(a => a.provider) }
