@@ -15,7 +15,10 @@ import type { SignedBy } from '../kinds/builders.ts'
  * commits reached their vertex after the bid window.
  *
  * An admission that says the nonce is stale (NONCE_TOO_LOW, NONCE_GAP after a refused or rejected transaction,
- * TX_CONFLICT) resynchronises and retries a bounded number of times. Resynchronisations are counted in generations:
+ * TX_CONFLICT) resynchronises and retries a bounded number of times. One refused BUSY (admission control past
+ * capacity: a validator's rate rule, or for a forwarded transaction its latency rule too) frees its nonce and is sent
+ * again after the `retryAfterMs` the node gave, a bounded number of times: it is work already under way (a result, a
+ * reveal), which a provider that gave it up at the first refusal would be slashed for. Resynchronisations are counted in generations:
  * a transaction issued before the last one retries with the next nonce in order instead of moving it again (the
  * transactions issued after a refused one all fail the same way, and must not each move it back).
  */
@@ -23,6 +26,10 @@ import type { SignedBy } from '../kinds/builders.ts'
 // Admission errors that mean "your nonce is stale", with the account's next nonce in meta.expected when known.
 const NONCE_CODES = new Set(['NONCE_TOO_LOW', 'NONCE_GAP', 'TX_CONFLICT'])
 const MAX_ATTEMPTS = 4
+/** BUSY refusals one send waits out (each for the node's retryAfterMs, within the bounds below) before it fails. */
+const MAX_BUSY_RETRIES = 6
+const BUSY_WAIT_MIN_MS = 50
+const BUSY_WAIT_MAX_MS = 5000
 
 export interface TxSenderComponents {
   /** The account's next nonce as final on the ledger. */
@@ -51,13 +58,23 @@ export class TxSender {
   /** Builds (signed with the nonce it is given) and submits, in order with every other send; resolves with the tx id. */
   async send (build: (by: SignedBy) => Transaction): Promise<string> {
     let lastError: unknown
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    let busy = 0
+    for (let attempt = 0; attempt < MAX_ATTEMPTS;) {
       const issued = await this.issue(build)
       try {
         return await issued.admission
       } catch (err) {
         lastError = err
         const code = (err as { code?: string }).code
+        if (code === 'BUSY' && busy < MAX_BUSY_RETRIES) {
+          busy++
+          // not admitted: its nonce is free again (the sends after it fill it), and this one goes again after the wait
+          this.resync(issued, issued.nonce)
+          const after = Number((err as { meta?: { retryAfterMs?: unknown } }).meta?.retryAfterMs)
+          await new Promise(resolve => setTimeout(resolve, Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, Number.isFinite(after) ? after : 1000))))
+          continue
+        }
+        attempt++
         if (code === undefined || !NONCE_CODES.has(code)) {
           // not admitted: its nonce is free again, and whatever was issued after it will find a gap
           this.resync(issued, issued.nonce)
