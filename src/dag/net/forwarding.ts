@@ -12,7 +12,8 @@ import type { DagMetrics } from '../metrics.ts'
 import { type TxInfo, txInfo } from '../tx.ts'
 import type { VertexInfo } from '../vertex.ts'
 import { type ForwardedInit, ForwardedTxs, readStoredHeld, storedHeld } from './forwarded.ts'
-import { QueryChannelClient, serveQueryChannel } from './query-channel.ts'
+import { ForwardChannels, TX_CHANNEL_HELLO } from './forward-channels.ts'
+import { serveQueryChannel } from './query-channel.ts'
 import { request, respond } from './request.ts'
 import type { ValidatorPeers } from './validator-peers.ts'
 
@@ -23,12 +24,8 @@ const TX_FORWARD_ATTEMPTS = 3
 const RULE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 /** How often held transactions are looked at (each is sent again only once its own time has come). */
 const RESEND_TICK_MS = 1000
-/** The one-byte hello that opens a forwarding channel (`/harmony/dag/tx/2.0.0`). */
-const TX_CHANNEL_HELLO = 4
 /** Largest forwarded transaction (a ledger request's bound) and its request id. */
 const MAX_TX_FRAME_BYTES = 64 * 1024 + 4
-/** Past this many remembered peers, those known to speak only 1.0.0 are forgotten too (asked again). */
-const MAX_CHANNEL_ENTRIES = 256
 
 export interface ForwardingInit {
   /** Time a validator has to answer a forwarded transaction. @default 3000 */
@@ -75,10 +72,8 @@ export class TxForwarding implements Startable {
   private resending = false
   /** ids whose stored copies are to be deleted at the next tick (a stale copy is harmless: checked when loaded) */
   private readonly unstored = new Set<string>()
-  /** One forwarding channel per validator peer (bounded by the validator set); `null`: the peer speaks only 1.0.0. */
-  private readonly channels = new Map<string, QueryChannelClient | null>()
-  /** Channels being opened, by peer: at most one dial per validator at a time. */
-  private readonly opening = new Map<string, Promise<QueryChannelClient | null>>()
+  /** One forwarding channel per validator peer (ForwardChannels). */
+  private readonly channels: ForwardChannels
   /** Accounts with forwards under way, by account (hex). */
   private readonly routes = new Map<string, Route>()
 
@@ -87,6 +82,7 @@ export class TxForwarding implements Startable {
     this.log = components.logger.child({ module: 'dag-forward' })
     this.requestTimeoutMs = init.requestTimeoutMs ?? 3000
     this.held = new ForwardedTxs(init.forwarded)
+    this.channels = new ForwardChannels(components.libp2p)
     if (components.store !== undefined) this.held.onDrop = (held) => { if (this.unstored.size < this.held.maxHeld * 4) this.unstored.add(held.info.idHex) }
   }
 
@@ -110,8 +106,7 @@ export class TxForwarding implements Startable {
     this.abort.abort()
     clearInterval(this.timer)
     this.c.ledger.off('vertex:inserted', this.onVertex)
-    for (const ch of this.channels.values()) ch?.close()
-    this.channels.clear()
+    this.channels.closeAll()
     await this.c.libp2p.unhandle(PROTOCOLS.dagTx)
     await this.c.libp2p.unhandle(PROTOCOLS.dagTxChannel)
     await this.flushDrops()
@@ -331,42 +326,6 @@ export class TxForwarding implements Startable {
   }
 
   /**
-   * The forwarding channel to a validator, opened on first use and again once closed (its connection dropped); null
-   * for a validator that does not speak `/harmony/dag/tx/2.0.0` (an older node), which gets a stream per transaction.
-   * A stream per transaction cost 1.0–3.4 ms of set-up and negotiation on loopback, a frame on an open one 0.3 ms.
-   */
-  private async channel (peer: PeerId): Promise<QueryChannelClient | null> {
-    const key = peer.toString()
-    const existing = this.channels.get(key)
-    if (existing === null || (existing !== undefined && !existing.closed)) return existing
-    // requests that find no channel wait for the one being opened: one stream per validator (it takes 2 at most)
-    let opening = this.opening.get(key)
-    if (opening === undefined) {
-      opening = this.openChannel(peer, key).finally(() => { this.opening.delete(key) })
-      this.opening.set(key, opening)
-    }
-    return await opening
-  }
-
-  private async openChannel (peer: PeerId, key: string): Promise<QueryChannelClient | null> {
-    let stream
-    try {
-      stream = await this.c.libp2p.dialProtocol(peer, PROTOCOLS.dagTxChannel, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
-    } catch (err) {
-      if ((err as { name?: string }).name === 'UnsupportedProtocolError') {
-        this.channels.set(key, null)
-        return null
-      }
-      throw err
-    }
-    const ch = new QueryChannelClient(stream, new Uint8Array([TX_CHANNEL_HELLO]))
-    // a validator that restarts comes back under a new peer id: closed channels leave as new ones open
-    for (const [k, c] of this.channels) if (c?.closed === true || (c === null && this.channels.size > MAX_CHANNEL_ENTRIES)) this.channels.delete(k)
-    this.channels.set(key, ch)
-    return ch
-  }
-
-  /**
    * One validator's answer to one forwarded transaction: its id, its refusal, or neither (unreachable, malformed).
    * `reached` is called once the validator will see it before anything sent after it: written on its channel, or
    * answered over a stream of its own (not when it failed first: the account's next forward waits for the next try).
@@ -374,7 +333,7 @@ export class TxForwarding implements Startable {
   private async ask (peer: PeerId, encoded: Uint8Array, reached?: () => void): Promise<{ id?: string, refusal?: Refusal }> {
     let res: Uint8Array
     try {
-      const ch = await this.channel(peer)
+      const ch = await this.channels.get(peer, this.requestTimeoutMs, this.abort.signal)
       if (ch === null) {
         res = await request(this.c.libp2p, peer, PROTOCOLS.dagTx, encoded, this.requestTimeoutMs, this.abort.signal)
         reached?.()
