@@ -1,5 +1,7 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
 //   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule commit|avalanche] (commit: the default)
+//   [--validators V] (the first V nodes are validators, the rest plain nodes whose providers and requesters forward
+//   their transactions; default: every node)
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:
@@ -47,12 +49,14 @@ const { values } = parseArgs({
     follow: { type: 'string', default: 'subscribe' },
     // the ledger's consensus rule (genesis consensus.rule): under commit the market's decisions are checked where the
     // order reaches them, and there are no polls (docs/consensus-next.md step 4)
-    rule: { type: 'string', default: 'commit' }
+    rule: { type: 'string', default: 'commit' },
+    validators: { type: 'string' }
   }
 })
 if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')
 const RULE = values.rule
 const NODES = Number(values.nodes)
+const VALIDATORS = values.validators === undefined ? NODES : Number(values.validators)
 const TASKS = Number(values.tasks)
 const SATURATION_S = Number(values.seconds)
 const BID_WINDOW_MS = Number(values['bid-window'])
@@ -95,7 +99,7 @@ async function waitTask (client: HarmonyClient, taskId: string, deadlineMs: numb
  * The counters of a node's /metrics that the saturation log reads: provider decisions by outcome, consensus polls,
  * and the provider's bid transactions admitted against the bids they carried (its batching).
  */
-interface NodeCounters { decisions: Map<string, number>, polls: number, bidTxs: number, bidEntries: number }
+interface NodeCounters { decisions: Map<string, number>, polls: number, bidTxs: number, bidEntries: number, notAdmitted: number }
 
 /** `harmony_provider_decisions_total` by outcome (bid, or the reason it did not) and `harmony_dag_polls_total` (all results), from a node's /metrics. */
 async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCounters> {
@@ -112,7 +116,10 @@ async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCount
   for (const m of text.matchAll(/^harmony_provider_transactions_total\{([^}]*)\} (\S+)$/gm)) if (/kind="bid-(commits|reveals)"/.test(m[1]) && m[1].includes('outcome="ok"')) bidTxs += Number(m[2])
   let bidEntries = 0
   for (const m of text.matchAll(/^harmony_provider_bid_entries_total\{[^}]*\} (\S+)$/gm)) bidEntries += Number(m[1])
-  return { decisions, polls, bidTxs, bidEntries }
+  // the provider's transactions not admitted, by error code (its sender gave them up)
+  let notAdmitted = 0
+  for (const m of text.matchAll(/^harmony_provider_transactions_total\{([^}]*)\} (\S+)$/gm)) if (!m[1].includes('outcome="ok"')) notAdmitted += Number(m[2])
+  return { decisions, polls, bidTxs, bidEntries, notAdmitted }
 }
 
 /**
@@ -197,10 +204,11 @@ const devnet = new Devnet({
   logLevel: 'warn',
   logger: createLogger({ level: 'warn' }),
   consensus: RULE,
+  validators: VALIDATORS,
   nodeArgs: ['--executor', 'cpu', '--provider', JSON.stringify({ enabled: true, capacity: Number(values.capacity) })]
 })
 try {
-  log(`starting a ${NODES}-node devnet (every node a CPU provider), consensus rule ${RULE}`)
+  log(`starting a ${NODES}-node devnet (every node a CPU provider, ${VALIDATORS < NODES ? `nodes ${VALIDATORS}-${NODES - 1} plain` : 'every node a validator'}), consensus rule ${RULE}`)
   const nodes = await devnet.start()
   const clients = await Promise.all(nodes.map(async n => await devnetClient(n)))
   const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
@@ -309,15 +317,18 @@ try {
     let polls = 0
     let bidTxs = 0
     let bidEntries = 0
+    const notAdmitted: number[] = []
     for (const [i, n] of nodes.entries()) {
       const after = await nodeCounters(n.rpc, values['metrics-dir'] === undefined ? undefined : join(values['metrics-dir'], `${IN_FLIGHT}-node${i}.prom`))
       for (const [outcome, count] of after.decisions) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (countersBefore[i].decisions.get(outcome) ?? 0))
       polls += after.polls - countersBefore[i].polls
       bidTxs += after.bidTxs - countersBefore[i].bidTxs
       bidEntries += after.bidEntries - countersBefore[i].bidEntries
+      notAdmitted.push(after.notAdmitted - countersBefore[i].notAdmitted)
     }
     log(`submits refused: ${[...refusals].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
     log(`provider decisions: ${[...decisions].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
+    log(`provider transactions not admitted, by node: ${notAdmitted.join(', ')}`)
     log(`bid transactions: ${bidTxs} carrying ${bidEntries} commits and reveals (${(bidEntries / Math.max(1, bidTxs)).toFixed(2)} per transaction)`)
     log(`DAG: ${finalTxs} transactions final in ${vertices} vertices (${(finalTxs / Math.max(1, vertices)).toFixed(2)} per vertex); ${Math.round(polls / elapsedS / nodes.length)} consensus polls/s per node`)
     logStages(stages)
@@ -327,6 +338,13 @@ try {
     for (const e of ends) for (const w of e?.awards[0]?.winners ?? []) awardsBy.set(w, (awardsBy.get(w) ?? 0) + 1)
     const awarded = [...awardsBy.values()].reduce((a, b) => a + b, 0)
     log(`awards by provider: ${[...awardsBy.values()].sort((a, b) => b - a).join(', ')} (${awarded} in all)`)
+    if (VALIDATORS < NODES) {
+      // providers on plain nodes forward every commit, reveal and result to a validator
+      const perNode = providerAddresses.map(a => awardsBy.get(a) ?? 0)
+      const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+      log(`awards by node: ${perNode.map((n, i) => `${i}${i >= VALIDATORS ? ' (plain)' : ''} ${n}`).join(', ')}`)
+      results.push({ bench: 'market', metric: `awards per plain-node provider, ${IN_FLIGHT} in flight per requester`, value: mean(perNode.slice(VALIDATORS)), unit: 'tasks', baseline: 'awards per validator\'s provider', baseline_value: mean(perNode.slice(0, VALIDATORS)) })
+    }
     // every task's bids by status (market_bids): `excluded` is an in-time valid reveal its award left out; and why
     // the expired tasks got no award, their bids' statuses and reasons summed
     const whyExpired = new Map<string, number>()
