@@ -99,7 +99,7 @@ export interface RequesterComponents {
   /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
   db: BinarySublevel
   /** The blob store (src/market/blobs/store.ts). */
-  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number> }
+  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, tags: (id: string) => Promise<string[]> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
   reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
@@ -210,7 +210,9 @@ export class Requester implements Startable {
 
   /**
    * Checks the inputs against the announce, stores them, then submits the announce. Resolves with the task and
-   * transaction ids (0x hex). Throws a RequesterError (nothing kept) or the DAG's admission error (inputs dropped).
+   * transaction ids (0x hex). Throws a RequesterError (nothing kept) or the DAG's admission error (inputs dropped,
+   * unless this node held the task's inputs before the call: the same announce sent again after a submit that went
+   * through, refused TX_KNOWN or NONCE_TOO_LOW, leaves the task its inputs).
    */
   async submit (announce: Uint8Array, inputs: Uint8Array[]): Promise<{ taskId: string, txId: string }> {
     let summary: ReturnType<typeof parseAnnounce>
@@ -241,6 +243,9 @@ export class Requester implements Startable {
     const { spec, outputLimitBytes } = summary.payload
     const fault = announcedInputFault(computeSpec({ taskId, kernel: spec.kernel, params: JSON.parse(spec.paramsJson), inputs: summary.inputs, outputLimitBytes }, summary.inputs), inputs)
     if (fault !== undefined) throw new RequesterError('TASK_INPUTS_MISMATCH', `the inputs do not fit the task: ${fault}`, { fault })
+    // an earlier submit of this task stored its inputs here (a client's resend, as `harmonyd task
+    // submit --wait` sends one): a refusal of this one must not take them from the task, whose winners fetch them here
+    const heldBefore = summary.private ? this.held.has(taskId) : await this.holdsAny(taskId, summary.inputs)
     if (summary.private) {
       if (this.held.size >= MAX_HELD_PRIVATE_TASKS && !this.held.has(taskId)) {
         throw new RequesterError('REQUESTER_BUSY', `this node already holds ${MAX_HELD_PRIVATE_TASKS} open private tasks; retry when some are settled`)
@@ -254,7 +259,7 @@ export class Requester implements Startable {
     try {
       txId = await this.c.submitTransaction(announce)
     } catch (err) {
-      await this.drop(taskId, summary.private)
+      if (!heldBefore) await this.drop(taskId, summary.private)
       throw err
     }
     this.c.logger.debug({ taskId, inputs: inputs.length, private: summary.private }, 'task announce submitted')
@@ -269,6 +274,12 @@ export class Requester implements Startable {
       throw new RequesterError('TASK_CANCEL_INVALID', `not a valid signed task-cancel: ${(err as Error).message}`)
     }
     return await this.c.submitTransaction(encoded)
+  }
+
+  /** Whether the blob store holds one of `inputs` for the task (tagged with it). */
+  private async holdsAny (taskId: string, inputs: readonly string[]): Promise<boolean> {
+    for (const id of inputs) if ((await this.c.blobs.tags(id)).includes(taskId)) return true
+    return false
   }
 
   private async drop (taskId: string, isPrivate: boolean): Promise<void> {

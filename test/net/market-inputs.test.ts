@@ -2,15 +2,24 @@
  * Input claims on a 5-process devnet (docs/market.md "Inputs no peer serves"): a task naming inputs no node holds
  * ends refunded with its winners claimed and excused, nobody slashed; a false claim (the inputs are served) gets an
  * `available` verdict from a validator that fetched them, and a claimant that still does not answer is slashed late
- * as before. Every node tells the same story, and money is conserved.
+ * as before; an honest claim (the inputs reach a node only after the winner failed to fetch them) gets `available`,
+ * and the winner fetches them from the validator, answers by its extended deadline and is paid. Every node tells the
+ * same story, and money is conserved.
  */
 import test from 'ava'
-import { randomBytes } from 'node:crypto'
-import { toHex } from '../../src/core/codec.ts'
+import { createHash, randomBytes } from 'node:crypto'
+import { bytesToF32, f32ToBytes } from '../../src/compute/blob.ts'
+import { canonicalJson } from '../../src/compute/task.ts'
+import { matmulReference } from '../../src/compute/kernels/matmul.ts'
+import { addressFromPublicKey } from '../../src/core/address.ts'
+import { fromHex, toHex } from '../../src/core/codec.ts'
+import { walletFromSeed } from '../../src/core/keys/wallet.ts'
+import { turnRank } from '../../src/core/turn.ts'
+import { loadGenesis } from '../../src/dag/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
-import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
-import { submitMatmul } from '../../src/cli/market-workload.ts'
-import { waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
+import { buildTaskAnnounce, type TaskAnnouncePayload } from '../../src/market/kinds/index.ts'
+import { fundAccounts, openAccount, seededF32, submitMatmul, type WorkloadAccount } from '../../src/cli/market-workload.ts'
+import { fetchTaskOutput, FINAL_TASK_STATES, submitTask, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
 import { AGC, FAULT_WINDOWS, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
@@ -19,8 +28,11 @@ import { matmulAnnounce } from '../helpers/market.ts'
 const CLAIMER = 4
 /** Honest, second cheapest. */
 const HONEST = 3
+/** A second requester, which the claimer does not serve (its `deny` list): its tasks are won by honest providers. */
+const REQUESTER = walletFromSeed(new Uint8Array(randomBytes(32)))
 
 let net: MarketDevnet
+let requester: WorkloadAccount
 const taskIds: string[] = []
 let supply = 0n
 
@@ -28,16 +40,18 @@ test.before(async () => {
   net = await startMarketDevnet({
     nodes: 5,
     provider: (i) => i === CLAIMER
-      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'false-input-claim' }
+      ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'false-input-claim', deny: [REQUESTER.address] }
       : i === HONEST ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
   })
+  await fundAccounts(net.faucet, [REQUESTER.address], 10n * AGC)
+  requester = await openAccount(net.clients[1], REQUESTER)
   supply = await held()
 })
 test.after.always(async () => { await net?.stop() })
 
-/** Every base unit that can hold money here (faucet, nodes, bonds, escrows, fee pool), read twice alike. */
+/** Every base unit that can hold money here (faucet, requester, nodes, bonds, escrows, fee pool), read twice alike. */
 async function held (): Promise<bigint> {
-  const accounts = [net.faucet.key.address, ...net.addresses]
+  const accounts = [net.faucet.key.address, REQUESTER.address, ...net.addresses]
   for (;;) {
     const a = await totalHeld(net.clients[0], accounts, net.addresses, taskIds)
     const b = await totalHeld(net.clients[0], accounts, net.addresses, taskIds)
@@ -138,4 +152,136 @@ test.serial('a false claim: the validator fetches the inputs (available), the cl
     return
   }
   t.fail('in four tasks the claimer never won (see the log)')
+})
+
+/** Each node's provider bond and slashes counted (faults, lates), as node 0 holds them. */
+async function providerRecords (): Promise<Array<{ bond: bigint, slashed: number }>> {
+  const { providers } = await net.clients[0].call('market_providers', [{ limit: 100 }])
+  return net.addresses.map(a => providers.find(p => p.address === a)).map(p => ({ bond: BigInt(p?.bond ?? -1), slashed: (p?.faults ?? -1) + (p?.lates ?? -1) }))
+}
+
+/** A series of node `index`'s Prometheus text: the sample whose labels include `labels` (0 when none is counted yet). */
+async function metric (index: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', net.nodes[index].rpc))).text()
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`node ${index} has no metric ${name}`)
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  const line = text.split('\n').find(l => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every(w => l.includes(w)))
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+/**
+ * The node of the validator first in turn on a claim of `claimant` (input-checker.ts: the validator keys but the
+ * claimant's, sorted, ranked by core/turn.ts rotated by the task id): it checks at once, the next only 10 s later.
+ */
+function validatorInTurn (keys: readonly Uint8Array[], taskId: string, claimant: string): number {
+  const others = keys.filter(k => addressFromPublicKey(k) !== claimant).map(k => toHex(k)).sort()
+  const round = BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`)
+  const first = others.findIndex((_, i) => turnRank(i, round, others.length) === 0)
+  return net.addresses.indexOf(addressFromPublicKey(fromHex(others[first])))
+}
+
+test.serial('an honest claim: the winner could not fetch, the inputs then reach the validator in turn (available), the winner fetches them from it, answers by its extended deadline and is paid; nobody is slashed', async (t) => {
+  const r = requester
+  const keys = (await loadGenesis(net.devnet.genesisPath)).validators.map(v => v.publicKey)
+  const providersBefore = await providerRecords()
+  const claimsSent = async (i: number): Promise<number> => await metric(i, 'harmony_provider_transactions_total', { kind: 'input-claim', outcome: 'ok' })
+  const m = 8
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    // fresh inputs each attempt (seeded by the nonce): none is on any node
+    const seed = `${r.key.address}/${r.nextNonce}`
+    const inputs = [seededF32(`${seed}/a`, m * m), seededF32(`${seed}/b`, m * m)].map(x => f32ToBytes(x))
+    const payload = (over: Partial<TaskAnnouncePayload>): TaskAnnouncePayload => matmulAnnounce({
+      spec: { kernel: 'matmul', paramsJson: canonicalJson({ m, k: m, n: m }) },
+      inputs: inputs.map(x => new Uint8Array(createHash('sha256').update(x).digest())),
+      outputLimitBytes: m * m * 4,
+      budget: AGC / 100n,
+      executionDeadlineMs: 20_000,
+      ...FAULT_WINDOWS,
+      ...over
+    })
+    const task = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce, fee: 1000n }, payload({}))
+    // what puts the inputs on a node later: task_submit of a task with the same inputs that no provider bids on
+    // (none has a webgpu executor here); its node stores them before it submits the announce
+    const carrier = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce + 1n, fee: 1000n }, payload({
+      budget: AGC / 1000n, requirements: { executor: 'webgpu', minGflopsMilli: 0, minMemoryMiB: 0, attested: false }
+    }))
+    const id = `0x${toHex(task.taskId)}`
+    taskIds.push(id)
+    const sentBefore = await Promise.all(net.nodes.map(async (_, i) => await claimsSent(i)))
+    // sent as a bare transaction: task_submit would have stored the inputs on its node
+    await r.client.call('account_sendTransaction', [`0x${toHex(encodeTx(task.tx))}`])
+    r.nextNonce++
+    const awarded = await waitFor('the award', async () => {
+      const v = await net.clients[0].call('task_get', [id])
+      return v !== null && (v.awards.length > 0 || FINAL_TASK_STATES.includes(v.state)) ? v : undefined
+    }, 60_000, 50)
+    if (awarded.awards.length === 0) {
+      t.log(`attempt ${attempt}: no award (${awarded.state}: no bid in time on a loaded machine): another task`)
+      continue
+    }
+    const winner = awarded.awards[0].winners[0]
+    const w = net.addresses.indexOf(winner)
+    t.not(w, CLAIMER, 'the claimer does not serve this requester')
+    const v = validatorInTurn(keys, id, winner)
+    const servedBefore = await Promise.all(net.nodes.map(async (_, i) => await metric(i, 'harmony_blob_served_bytes_total')))
+    const fetchedBefore = await metric(w, 'harmony_blob_fetches_total', { outcome: 'ok' })
+    // the winner could not fetch and sent its claim: only now do the inputs reach a node, the validator in turn
+    await waitFor(`node ${w}'s input claim`, async () => await claimsSent(w) > sentBefore[w] ? true : undefined, 30_000, 10)
+    try {
+      await submitTask(net.clients[v], `0x${toHex(encodeTx(carrier.tx))}`, inputs)
+      r.nextNonce++
+      taskIds.push(`0x${toHex(carrier.taskId)}`)
+    } catch (err) {
+      t.log(`attempt ${attempt}: the carrier was refused (${(err as Error).message}); its inputs went with it`)
+    }
+    const end = await waitForTask(net.clients[HONEST], id, undefined, { timeoutMs: 120_000 })
+    const claim = end.inputClaims.find(c => c.provider === winner)
+    t.truthy(claim, `the winner claimed: ${JSON.stringify(story(end))}`)
+    if (claim?.verdict?.outcome === 'unavailable' && end.state === 'refunded') {
+      // the validator in turn acts as soon as the claim is final: this time before the inputs reached it
+      t.log(`attempt ${attempt}: node ${v} checked before the inputs reached it (unavailable, refunded, nobody slashed): another task`)
+      t.deepEqual(end.slashes, [])
+      continue
+    }
+    t.is(end.state, 'settled', JSON.stringify(story(end)))
+    t.is(end.settlement?.outcome, 'paid')
+    t.deepEqual(end.settlement?.payouts.map(p => p.provider), [winner], 'the claimant is paid')
+    t.deepEqual(end.slashes, [], 'nobody slashed')
+    t.is(end.awards.length, 1, 'no replacement round')
+    // the verdict: `available`, from a validator other than the claimant (the one in turn, which holds the inputs)
+    t.is(claim?.verdict?.outcome, 'available')
+    t.not(claim?.verdict?.validator, winner)
+    t.is(claim?.verdict?.validator, net.addresses[v], 'the validator first in turn gave it')
+    // the deadline was extended once, from the verdict's time, and the result is in time by it
+    const deadline = end.awards[0].deadlineMs
+    t.is(claim?.dueAtMs, Math.max(deadline, (claim?.verdict?.atMs ?? 0) + end.executionDeadlineMs))
+    t.true((claim?.dueAtMs ?? 0) > deadline, 'extended past the award\'s deadline')
+    const result = end.results.find(x => x.provider === winner)
+    t.is(result?.verdict, 'agrees')
+    t.true((result?.atMs ?? Infinity) <= (claim?.dueAtMs ?? 0))
+    t.true((claim?.atMs ?? Infinity) <= deadline && (claim?.atMs ?? Infinity) <= (result?.atMs ?? 0), 'claimed before the deadline and before its result')
+    // where the winner fetched from: node v alone held the inputs (the carrier's node; nobody bid on the carrier),
+    // and it served them, the winner downloading both
+    const served = await Promise.all(net.nodes.map(async (_, i) => await metric(i, 'harmony_blob_served_bytes_total') - servedBefore[i]))
+    const fetched = await metric(w, 'harmony_blob_fetches_total', { outcome: 'ok' }) - fetchedBefore
+    t.true(served[v] >= inputs[0].length + inputs[1].length, `node ${v} served the inputs: ${JSON.stringify(served)}`)
+    t.is(fetched, 2, 'the winner downloaded both inputs')
+    t.log(`attempt ${attempt}: winner node ${w}, validator in turn node ${v}; award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms, verdict → result ${(result?.atMs ?? 0) - (claim?.verdict?.atMs ?? 0)} ms (market time); bytes served since the award, by node: ${served.join(', ')}`)
+    // the claimant's result is the CPU reference
+    const output = await fetchTaskOutput(net.clients[0], id)
+    t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(f32ToBytes(matmulReference(bytesToF32(inputs[0]), bytesToF32(inputs[1]), m, m, m)))), 'the output is the CPU reference')
+    await sameEverywhere(t, id, x => x.state === 'settled')
+    // why I was paid after claiming: the winner's bid and its own status say so
+    const bids = await net.clients[2].call('market_bids', [id])
+    t.is(bids?.bids.find(b => b.provider === winner)?.inputClaim?.verdict?.outcome, 'available')
+    const status = await net.clients[w].call('provider_status')
+    t.like(status.inputClaims.find(c => c.taskId === id), { verdict: { outcome: 'available' } })
+    // no slash of anyone (the claimer, slashed in the scenario before, may be topping its bond up again meanwhile)
+    const providersAfter = await providerRecords()
+    t.deepEqual(providersAfter.map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
+    for (const [i, p] of providersAfter.entries()) t.true(p.bond >= providersBefore[i].bond, `node ${i}'s bond did not go down`)
+    t.is(await held(), supply, 'money is conserved')
+    return
+  }
+  t.fail('in five tasks the honest path never came about (see the log)')
 })

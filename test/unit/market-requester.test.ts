@@ -128,6 +128,30 @@ test('a submit whose inputs differ from the announce, or that is no announce, ke
   t.false(await store.has(toHex(sha(a))))
 })
 
+test('the same announce sent again and refused (a resend: TX_KNOWN, NONCE_TOO_LOW) keeps what the first submit stored', async (t) => {
+  const { requester, store, submitted, failSubmit } = await setup(t)
+  const { bytes, taskId } = announce([a, b])
+  await requester.submit(bytes, [a, b])
+  t.is(submitted.length, 1)
+  for (const code of ['TX_KNOWN', 'NONCE_TOO_LOW']) {
+    Object.assign(failSubmit, { on: true, error: new DagError(code as 'TX_KNOWN', 'the announce again') })
+    await t.throwsAsync(requester.submit(bytes, [a, b]), { message: 'the announce again' })
+    // the task's inputs are still served, held for it
+    for (const input of [a, b]) t.deepEqual(await store.tags(toHex(sha(input))), [taskId], code)
+  }
+  // a private task's plaintext as well
+  const priv = announce([a, b], 1n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  failSubmit.on = false
+  await requester.submit(priv.bytes, [a, b])
+  failSubmit.on = true
+  await t.throwsAsync(requester.submit(priv.bytes, [a, b]))
+  t.is(requester.heldTasks, 1)
+  // what an earlier submit did not store goes, as before: a new task refused
+  await t.throwsAsync(requester.submit(announce([b, a], 2n).bytes, [b, a]))
+  t.deepEqual(await store.tags(toHex(sha(a))), [taskId])
+  t.is(requester.heldTasks, 1)
+})
+
 test('a private task\'s plaintext never enters the blob store; each awarded provider gets envelopes only its key opens', async (t) => {
   const { requester, store, state, notices } = await setup(t)
   const kem = generateKemKeyPair()
