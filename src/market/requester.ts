@@ -33,6 +33,8 @@ export const MAX_TASK_INPUTS = 8
 export const MAX_SUBMIT_INPUT_BYTES = 640 * 1024
 /** Private tasks whose plaintext one node holds at once (≤ 640 KiB each: ≤ 640 MiB). */
 export const MAX_HELD_PRIVATE_TASKS = 1024
+/** Task ids being submitted at once (each task's submits run one at a time). */
+const MAX_CONCURRENT_SUBMITS = 256
 /** Award rounds being sealed at once; more wait their turn. */
 const MAX_SEALS_IN_FLIGHT = 4
 /** Sealed rounds remembered, so a repeated task:changed does not seal twice. */
@@ -99,7 +101,7 @@ export interface RequesterComponents {
   /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
   db: BinarySublevel
   /** The blob store (src/market/blobs/store.ts). */
-  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, tags: (id: string) => Promise<string[]> }
+  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => Promise<void>, tags: (id: string) => Promise<string[]> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
   reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
@@ -129,6 +131,8 @@ function taskRange (taskId: string): { gte: Uint8Array, lt: Uint8Array } {
 export class Requester implements Startable {
   private readonly c: RequesterComponents
   private readonly held = new Set<string>()
+  /** task id -> the end of its submit under way */
+  private readonly submitting = new Map<string, Promise<void>>()
   private readonly sealed = new BoundedSet(MAX_SEALED_MEMORY)
   private readonly queue: TaskView[] = []
   private inFlight = 0
@@ -243,16 +247,36 @@ export class Requester implements Startable {
     const { spec, outputLimitBytes } = summary.payload
     const fault = announcedInputFault(computeSpec({ taskId, kernel: spec.kernel, params: JSON.parse(spec.paramsJson), inputs: summary.inputs, outputLimitBytes }, summary.inputs), inputs)
     if (fault !== undefined) throw new RequesterError('TASK_INPUTS_MISMATCH', `the inputs do not fit the task: ${fault}`, { fault })
+    if (summary.private && this.held.size >= MAX_HELD_PRIVATE_TASKS && !this.held.has(taskId)) {
+      throw new RequesterError('REQUESTER_BUSY', `this node already holds ${MAX_HELD_PRIVATE_TASKS} open private tasks; retry when some are settled`)
+    }
+    // one submit of a task id at a time: a refusal of one must not take the inputs another just gave the task
+    const previous = this.submitting.get(taskId)
+    if (previous === undefined && this.submitting.size >= MAX_CONCURRENT_SUBMITS) {
+      throw new RequesterError('REQUESTER_BUSY', `this node is already submitting ${MAX_CONCURRENT_SUBMITS} tasks; retry`)
+    }
+    const turn = (previous ?? Promise.resolve()).then(async () => await this.store(taskId, summary, inputs, announce))
+    const tail = turn.then(() => undefined, () => undefined)
+    this.submitting.set(taskId, tail)
+    void tail.then(() => { if (this.submitting.get(taskId) === tail) this.submitting.delete(taskId) })
+    return await turn
+  }
+
+  /** Stores the task's inputs and submits its announce (one at a time per task id: `submit`). */
+  private async store (taskId: string, summary: ReturnType<typeof parseAnnounce>, inputs: Uint8Array[], announce: Uint8Array): Promise<{ taskId: string, txId: string }> {
     // an earlier submit of this task stored its inputs here (a client's resend, as `harmonyd task
     // submit --wait` sends one): a refusal of this one must not take them from the task, whose winners fetch them here
     const heldBefore = summary.private ? this.held.has(taskId) : await this.holdsAny(taskId, summary.inputs)
-    if (summary.private) {
-      if (this.held.size >= MAX_HELD_PRIVATE_TASKS && !this.held.has(taskId)) {
-        throw new RequesterError('REQUESTER_BUSY', `this node already holds ${MAX_HELD_PRIVATE_TASKS} open private tasks; retry when some are settled`)
-      }
+    const putPrivate = async (): Promise<void> => {
       await this.c.db.batch(inputs.map((bytes, i) => ({ type: 'put' as const, key: inputKey(taskId, i), value: bytes })))
       this.held.add(taskId)
-    } else {
+    }
+    // a private task's plaintext already held is replaced only once this announce is admitted: another announce of
+    // the same task id (the account's nonce) that the ledger refuses must not overwrite the live task's inputs
+    if (summary.private && !heldBefore) await putPrivate()
+    if (!summary.private) {
+      // a submit refused earlier (BUSY) released the task: this one's inputs hold for it again
+      await this.c.blobs.unrelease(taskId)
       for (const bytes of inputs) await this.c.blobs.put(bytes, { tags: [taskId] })
     }
     let txId: string
@@ -262,6 +286,7 @@ export class Requester implements Startable {
       if (!heldBefore) await this.drop(taskId, summary.private)
       throw err
     }
+    if (summary.private && heldBefore) await putPrivate()
     this.c.logger.debug({ taskId, inputs: inputs.length, private: summary.private }, 'task announce submitted')
     return { taskId: `0x${taskId}`, txId }
   }

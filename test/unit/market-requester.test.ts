@@ -45,7 +45,7 @@ interface Setup {
   state: StateDouble
   submitted: Uint8Array[]
   notices: SealedInputsNotice[]
-  failSubmit: { on: boolean, error?: Error }
+  failSubmit: { on: boolean, error?: Error, answer?: (encoded: Uint8Array) => Promise<string> }
 }
 
 async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Setup> {
@@ -56,11 +56,12 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
   const state = new StateDouble()
   const submitted: Uint8Array[] = []
   const notices: SealedInputsNotice[] = []
-  const failSubmit: { on: boolean, error?: Error } = { on: false }
+  const failSubmit: Setup['failSubmit'] = { on: false }
   const requester = new Requester({
     db: sublevel(db, 'market'),
     blobs: store,
     submitTransaction: async (encoded) => {
+      if (failSubmit.answer !== undefined) return await failSubmit.answer(encoded)
       if (failSubmit.on) throw failSubmit.error ?? new Error('admission refused')
       submitted.push(encoded)
       return `0x${toHex(sha(encoded))}`
@@ -150,6 +151,53 @@ test('the same announce sent again and refused (a resend: TX_KNOWN, NONCE_TOO_LO
   await t.throwsAsync(requester.submit(announce([b, a], 2n).bytes, [b, a]))
   t.deepEqual(await store.tags(toHex(sha(a))), [taskId])
   t.is(requester.heldTasks, 1)
+})
+
+test('a submit refused BUSY and sent again holds its inputs for the task; two submits of one task at once: the refused one leaves the admitted one its inputs', async (t) => {
+  const { requester, store, failSubmit } = await setup(t)
+  const { bytes, taskId } = announce([a, b])
+  Object.assign(failSubmit, { on: true, error: new DagError('BUSY', 'node is at capacity', { retryAfterMs: 100 }) })
+  await t.throwsAsync(requester.submit(bytes, [a, b]), { message: /capacity/ })
+  t.deepEqual(await store.tags(toHex(sha(a))), [], 'a refused task holds nothing')
+  failSubmit.on = false
+  await requester.submit(bytes, [a, b])
+  for (const input of [a, b]) t.deepEqual(await store.tags(toHex(sha(input))), [taskId], 'the inputs hold for the task sent again')
+
+  // a client's resend while its first submit waits for admission: the first is admitted, the resend refused
+  const second = announce([b, a], 1n)
+  let admit = (): void => {}
+  const admitted = new Promise<void>(resolve => { admit = resolve })
+  let calls = 0
+  failSubmit.answer = async (encoded) => {
+    if (++calls === 1) { await admitted; return `0x${toHex(sha(encoded))}` }
+    throw new DagError('TX_KNOWN', 'the announce again')
+  }
+  const first = requester.submit(second.bytes, [b, a])
+  const resend = requester.submit(second.bytes, [b, a])
+  setTimeout(admit, 50)
+  await first
+  await t.throwsAsync(resend, { message: 'the announce again' })
+  for (const input of [a, b]) t.true((await store.tags(toHex(sha(input)))).includes(second.taskId), 'the admitted task keeps its inputs')
+})
+
+test('another announce of a live private task\'s id (its nonce), refused, leaves the live task its plaintext', async (t) => {
+  const { requester, store, state, notices, failSubmit } = await setup(t)
+  const kem = generateKemKeyPair()
+  const live = announce([a, b], 3n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  await requester.submit(live.bytes, [a, b])
+  const other = announce([b, a], 3n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  t.is(other.taskId, live.taskId)
+  Object.assign(failSubmit, { on: true, error: new DagError('TX_CONFLICT', 'nonce 3 is taken') })
+  await t.throwsAsync(requester.submit(other.bytes, [b, a]), { message: 'nonce 3 is taken' })
+  // the winner of the live task gets its inputs, not the refused announce's
+  state.providers.set(providerAddress, { kemPublicKey: toHex(kem.publicKey) } as ProviderView)
+  const task = { taskId: live.taskId, phase: 'awarded', inputs: [toHex(sha(a)), toHex(sha(b))], awards: [{ round: 0, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
+  state.tasks.set(live.taskId, task)
+  state.emit('task:changed', task)
+  await waitUntil(() => notices.length === 1)
+  for (const [i, id] of notices[0].envelopes.entries()) {
+    t.deepEqual(open(await store.get(id), kem.secretKey, { context: inputContext(live.taskId, providerAddress, i) }), [a, b][i])
+  }
 })
 
 test('a private task\'s plaintext never enters the blob store; each awarded provider gets envelopes only its key opens', async (t) => {

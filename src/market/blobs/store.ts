@@ -276,6 +276,12 @@ export class BlobStore implements Startable {
     return out
   }
 
+  /** Lets a released task tag blobs again (its announce, refused once, is submitted again; a write naming a released task is left untagged). */
+  async unrelease (taskId: string): Promise<void> {
+    assertTag(taskId)
+    await this.exclusive(async () => { this.released.delete(taskId) })
+  }
+
   /** Drops `taskId`'s hold on its blobs and collects those no other task holds; returns how many were collected. */
   async release (taskId: string): Promise<number> {
     assertTag(taskId)
