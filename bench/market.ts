@@ -72,6 +72,8 @@ const POLL_MS = 50
 // at saturation every task in flight is polled: at 50 ms, 100 tasks in flight were 2,000 task_get/s on the nodes
 // being measured (the bench's own load); a task's end is seen up to this much late, which the rate tolerates
 const SATURATION_POLL_MS = 250
+// a task followed over task_status is read with task_get after this long without its end event
+const FOLLOW_CHECK_MS = 5000
 const log = (msg: string): void => { if (!values.json) process.stderr.write(`# ${msg}\n`) }
 const results: BenchResult[] = []
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -147,16 +149,24 @@ class TaskEnds {
   async wait (taskId: string, deadlineMs: number): Promise<TaskRecord | undefined> {
     const done = this.ended.get(taskId)
     if (done !== undefined) { this.ended.delete(taskId); return done }
-    let timer: NodeJS.Timeout | undefined
-    const pushed = await new Promise<TaskRecord | undefined>(resolve => {
-      this.waiters.set(taskId, resolve)
-      timer = setTimeout(() => { this.waiters.delete(taskId); resolve(undefined) }, Math.max(0, deadlineMs - Date.now()))
-    })
-    clearTimeout(timer)
-    if (pushed !== undefined) return pushed
-    const task = await this.client.call('task_get', [taskId])
-    return task !== null && FINAL.has(task.state) ? task : undefined
+    // read every FOLLOW_CHECK_MS without an event: an event missed while the subscription was down (the node disconnects a
+    // reader it finds too slow, as this loaded process can be) must not hold the task until the deadline
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      const pushed = await new Promise<TaskRecord | undefined>(resolve => {
+        this.waiters.set(taskId, resolve)
+        timer = setTimeout(() => { this.waiters.delete(taskId); resolve(undefined) }, Math.max(0, Math.min(deadlineMs, Date.now() + FOLLOW_CHECK_MS) - Date.now()))
+      })
+      clearTimeout(timer)
+      if (pushed !== undefined) return pushed
+      const task = await this.client.call('task_get', [taskId])
+      if (task !== null && FINAL.has(task.state)) { this.missed++; return task }
+      if (Date.now() >= deadlineMs) return undefined
+    }
   }
+
+  /** Ends found by a read, not pushed. */
+  missed = 0
 
   async close (): Promise<void> { await this.client.close() }
 }
@@ -265,6 +275,8 @@ try {
     const refusals = new Map<string, number>()
     const ends: Array<TaskRecord | undefined> = []
     const stages: TaskStages[] = []
+    // the slowest submit (task_submit's answer) and the slowest task (submit to its end), with the node it went to
+    const slowest: { submitMs: number, submitNode?: number, taskMs: number, task?: TaskRecord, taskNode?: number } = { submitMs: 0, taskMs: 0 }
     const follow = FOLLOW === 'subscribe' ? await Promise.all(requesters.map(async (r, i) => await TaskEnds.open(nodes[i], r.key.address))) : []
     await Promise.all(requesters.map(async (r, i) => {
       let turn = Promise.resolve()
@@ -295,15 +307,19 @@ try {
         while (Date.now() < stopAt) {
           const submittedAt = Date.now()
           const taskId = await submitOne()
+          if (Date.now() - submittedAt > slowest.submitMs) Object.assign(slowest, { submitMs: Date.now() - submittedAt, submitNode: i })
           if (taskId === undefined) continue
           submittedIds.push({ client: r.client, taskId })
           const end = follow[i] === undefined ? await waitTask(r.client, taskId, Date.now() + 120_000, SATURATION_POLL_MS) : await follow[i].wait(taskId, Date.now() + 120_000)
           ends.push(end)
           if (end !== undefined) stages.push(stagesOf(end, submittedAt, Date.now()))
+          if (Date.now() - submittedAt > slowest.taskMs) Object.assign(slowest, { taskMs: Date.now() - submittedAt, task: end, taskNode: i })
         }
       }))
     }))
     const elapsedS = (Date.now() - started) / 1000
+    const missed = follow.reduce((n, f) => n + f.missed, 0)
+    if (missed > 0) log(`task ends not pushed by task_status (read after ${FOLLOW_CHECK_MS / 1000} s without an event): ${missed}`)
     await Promise.all(follow.map(async f => { await f.close() }))
     const cpuAfter = await treeCpuSeconds(nodePids)
     const settled = ends.filter(e => e?.state === 'settled').length
@@ -312,6 +328,8 @@ try {
     // vertices each node inserted in the window (every node inserts every vertex): the DAG's per-vertex work
     const vertices = Math.max(...statsAfter.map((s, i) => s.vertices - statsBefore[i].vertices))
     log(`${submittedIds.length} submitted, ${settled} settled, ${ends.filter(e => e === undefined).length} unfinished, in ${elapsedS.toFixed(1)} s`)
+    const st = slowest.task
+    log(`slowest submit ${slowest.submitMs} ms (node ${slowest.submitNode ?? '-'}); slowest task ${slowest.taskMs} ms (node ${slowest.taskNode ?? '-'}): ${st === undefined ? 'no end' : `${st.state}, ${st.awards.length} award rounds, ${st.slashes.length} slashes, ${st.inputClaims.length} input claims (${st.inputClaims.map(c => c.verdict?.outcome ?? 'no verdict').join(', ')}), announce → award ${(st.awards[0]?.atMs ?? NaN) - st.announcedAtMs} ms`}`)
     // the providers' decisions in the window (bid, or why not), summed over the nodes
     const decisions = new Map<string, number>()
     let polls = 0
@@ -388,6 +406,6 @@ try {
   await Promise.all(clients.map(async c => { await c.close() }))
 } finally {
   await devnet.stop()
-  await rm(dir, { recursive: true, force: true })
+  if (process.env.KEEP_BENCH_DIR === undefined) await rm(dir, { recursive: true, force: true }); else log(`kept ${dir}`)
 }
 printResults(results, values.json)

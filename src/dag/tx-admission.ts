@@ -129,7 +129,7 @@ export class TxAdmission {
     if (tx.nonce > next) throw new DagError('NONCE_GAP', `nonce ${tx.nonce} is ahead of the account's next nonce ${next}`, { expected: next.toString() })
     // A competitor is allowed only against instances this node's outside check found invalid (ExternalValidity).
     const replacesVetoed = tx.nonce === acct.nonce && queued.count === 0 && core.onlyVetoedLive(info.conflictKey)
-    if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`)
+    if (tx.nonce < next && !replacesVetoed) throw new DagError('TX_CONFLICT', `nonce ${tx.nonce} is already used by a pending transaction of this account`, { expected: next.toString() })
     const need = txDebit(info)
     if (acct.balance - pendingDebit < need) {
       throw new DagError('INSUFFICIENT_BALANCE', `balance ${acct.balance - pendingDebit} (after pending transactions) is below amount + fee ${need}`)
