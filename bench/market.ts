@@ -1,7 +1,8 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
 //   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule commit|avalanche] (commit: the default)
 //   [--validators V] (the first V nodes are validators, the rest plain nodes whose providers and requesters forward
-//   their transactions; default: every node)
+//   their transactions; default: every node). KEEP_BENCH_DIR=1 keeps the devnet's datadirs (each node's
+//   harmonyd.log) and prints where.
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
 // one requester account per node submitting small matmul tasks (8×8×8) to its own node:

@@ -231,6 +231,12 @@ test.serial('nonces n..n+4 submitted at once are admitted in submission order, w
     t.is(okFive.status, 'fulfilled')
     t.is(bad.status, 'rejected')
     t.is(okSix.status, 'fulfilled')
+    // another transaction of a pending one's nonce: refused, naming the account's next nonce past its pending ones
+    const twin = ledger.submitTransaction(transfer(f.genesis, a, b, 2n, 3n))
+    while (releases.length < 9) await new Promise((resolve) => setImmediate(resolve))
+    releases[8]()
+    const conflict = await t.throwsAsync(twin)
+    t.like(conflict, { code: 'TX_CONFLICT', meta: { expected: '7' } })
   } finally {
     await ledger.stop()
     await db.close()
