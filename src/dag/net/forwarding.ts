@@ -60,7 +60,7 @@ interface Route { order: PeerId[], inFlight: number, last: Promise<void> }
 /**
  * `/harmony/dag/tx/1.0.0`: non-validators hand their transactions to validators. The server answers
  * `0 ‖ tx id` or `1 ‖ JSON {code, message}` (with `retryAfterMs` for BUSY, `rule` for TX_REFUSED, `expected`, the
- * account's next nonce, for NONCE_GAP and NONCE_TOO_LOW).
+ * account's next nonce, for NONCE_GAP, NONCE_TOO_LOW and TX_CONFLICT).
  */
 export class TxForwarding implements Startable {
   private readonly c: ForwardingComponents
