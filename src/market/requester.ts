@@ -101,7 +101,7 @@ export interface RequesterComponents {
   /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
   db: BinarySublevel
   /** The blob store (src/market/blobs/store.ts). */
-  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => Promise<void>, tags: (id: string) => Promise<string[]> }
+  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => void, tags: (id: string) => Promise<string[]> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
   reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
@@ -276,7 +276,7 @@ export class Requester implements Startable {
     if (summary.private && !heldBefore) await putPrivate()
     if (!summary.private) {
       // a submit refused earlier (BUSY) released the task: this one's inputs hold for it again
-      await this.c.blobs.unrelease(taskId)
+      this.c.blobs.unrelease(taskId)
       for (const bytes of inputs) await this.c.blobs.put(bytes, { tags: [taskId] })
     }
     let txId: string

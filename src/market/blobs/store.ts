@@ -277,10 +277,7 @@ export class BlobStore implements Startable {
   }
 
   /** Lets a released task tag blobs again (its announce, refused once, is submitted again; a write naming a released task is left untagged). */
-  async unrelease (taskId: string): Promise<void> {
-    assertTag(taskId)
-    await this.exclusive(async () => { this.released.delete(taskId) })
-  }
+  unrelease (taskId: string): void { assertTag(taskId); this.released.delete(taskId) }
 
   /** Drops `taskId`'s hold on its blobs and collects those no other task holds; returns how many were collected. */
   async release (taskId: string): Promise<number> {
