@@ -1,12 +1,12 @@
 /** Sleeps a service loop can take: ended by an abort, or cut short by new work. */
 
-/** Sleeps `ms` (a past deadline: one turn of the event loop), ending early when `signal` aborts. */
-export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return
+/** Sleeps `ms` (a past deadline: one turn of the event loop), ending early when `signal` (if any) aborts. */
+export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return
   await new Promise<void>(resolve => {
     const t = setTimeout(done, Math.max(0, ms))
-    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
-    signal.addEventListener('abort', done, { once: true })
+    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    signal?.addEventListener('abort', done, { once: true })
   })
 }
 

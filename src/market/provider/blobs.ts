@@ -60,7 +60,7 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
       const aborted = (): boolean => signal?.aborted === true
       let fetched = await c.store.has(id)
       for (let round = 0; !fetched && round < FETCH_ROUNDS && !aborted(); round++) {
-        if (round > 0) await sleep(FETCH_ROUND_WAIT_MS * 2 ** (round - 1), signal ?? new AbortController().signal)
+        if (round > 0) await sleep(FETCH_ROUND_WAIT_MS * 2 ** (round - 1), signal)
         // the peers that hold it are found at once (the requester's node, and any provider that fetched it); the
         // others are still asked in turn if the holder then fails or none answered (busy)
         const candidates = c.peers().slice(0, MAX_PEERS_ASKED)

@@ -1,5 +1,6 @@
 import type { Transaction } from '../../dag/tx.ts'
 import { errorMessage } from '../../core/errors.ts'
+import { sleep } from '../../core/wakeable.ts'
 import type { SignedBy } from '../kinds/builders.ts'
 
 /**
@@ -71,7 +72,7 @@ export class TxSender {
           // not admitted: its nonce is free again (the sends after it fill it), and this one goes again after the wait
           this.resync(issued, issued.nonce)
           const after = Number((err as { meta?: { retryAfterMs?: unknown } }).meta?.retryAfterMs)
-          await new Promise(resolve => setTimeout(resolve, Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, Number.isFinite(after) ? after : 1000))))
+          await sleep(Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, Number.isFinite(after) ? after : 1000)))
           continue
         }
         attempt++
