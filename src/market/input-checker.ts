@@ -5,10 +5,12 @@
  * `r × turnDelayMs` after the claim's time, so the next in turn covers a silent one). It tries to fetch the task's inputs itself, within
  * `fetchTimeoutMs`, into its blob store tagged with the task (so it keeps and serves them until the task's blobs are
  * collected), and records `input-verdict`: `available` when it holds every input (the claimant can now fetch them
- * from it), `unavailable` when no peer served one. The verdict acts for the claim's own account with nonce 0: two
+ * from it), `unavailable` when no peer served one. A private task's inputs are sealed to the claimant: the validator
+ * fetches instead the envelopes of a sealed-inputs notice addressed to the claimant (it cannot open them, and keeps
+ * and serves them the same way); no such notice whose envelopes all fetch within the time is `unavailable`. The verdict acts for the claim's own account with nonce 0: two
  * validators answering one claim conflict and exactly one verdict becomes final.
  */
-import { addressBytesFromPublicKey } from '../core/address.ts'
+import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { Startable } from '../core/lifecycle.ts'
@@ -41,6 +43,11 @@ export interface InputCheckerComponents {
   ledger: Pick<LedgerReader, 'validatorKeys'>
   /** Fetches one input of a public task into this node's blob store, tagged with the task (provider/blobs.ts `input`). */
   fetchInput: (taskId: string, id: string, signal: AbortSignal) => Promise<unknown>
+  /**
+   * Fetches the envelopes of a private task's inputs sealed to `provider` (`hmy1…`; those of one notice) into
+   * this node's blob store, tagged with the task (sealed-input-fetch.ts `fetchAll`); rejects when none did.
+   */
+  fetchSealed: (taskId: string, provider: string, signal: AbortSignal) => Promise<unknown>
   submit: (tx: Transaction) => Promise<string>
   chainId: string
   keys: SignerKeys
@@ -151,7 +158,7 @@ export class InputChecker implements Startable {
     return now >= claim.timeMs + rank * this.turnDelayMs
   }
 
-  /** Fetches every input (bounded by fetchTimeoutMs) and submits the verdict. */
+  /** Fetches every input, or a private task's envelopes (bounded by fetchTimeoutMs), and submits the verdict. */
   private async check (t: TaskRecord, claim: InputClaimRecord): Promise<void> {
     const key = this.key(t, claim)
     this.checking.add(key)
@@ -159,7 +166,15 @@ export class InputChecker implements Startable {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
       let outcome: InputVerdict = 'available'
       let missing: string | undefined
-      for (const id of t.announce.inputs.map(i => toHex(i))) {
+      if (t.announce.private) {
+        try {
+          await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal)
+        } catch (err) {
+          outcome = 'unavailable'
+          missing = `no sealed-inputs notice to the claimant whose envelopes fetched: ${errorMessage(err)}`
+        }
+      }
+      for (const id of t.announce.private ? [] : t.announce.inputs.map(i => toHex(i))) {
         try {
           await this.c.fetchInput(t.taskId, id, signal)
         } catch (err) {

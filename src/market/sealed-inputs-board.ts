@@ -1,21 +1,22 @@
 /**
- * The sealed-inputs notices addressed to this node's provider (docs/market.md "Private tasks"), kept so that a
- * forged one cannot hide the real one: a few distinct notices per task, each tried until one opens and matches the
- * announced ids.
+ * The sealed-inputs notices this node keeps (docs/market.md "Private tasks"): a provider's own, so that a forged one
+ * cannot hide the real one (a few distinct notices per task, each tried until one opens and matches the announced
+ * ids), and on a validator every provider's, so that it can check a private task's input claim (input-checker.ts:
+ * it fetches the envelopes the notices name).
  *
  * Every notice here was signed by its holder (sealed-inputs.ts `verifyNotice`), so a forger can only name itself,
- * and each forged notice costs it a peer id. When a task's set is full, a new notice takes the place of one that
- * failed, else of one whose holder this node cannot reach (it could not be fetched from anyway), else it is
- * dropped: a forger must hold that many live connections to this node to crowd out the requester's node.
+ * and each forged notice costs it a peer id. When a provider's set for a task is full, a new notice takes the place
+ * of one that failed, else of one whose holder this node cannot reach (it could not be fetched from anyway), else it
+ * is dropped: a forger must hold that many live connections to this node to crowd out the requester's node.
  */
 import { GossipValidationError, type GossipTopicHandler } from '../network/gossip.ts'
 import { GOSSIP_TOPICS } from '../network/protocols.ts'
 import { decodeNotice, MAX_NOTICE_BYTES, noticeKey, type SealedInputsNotice, type SignedNotice, verifyNotice } from './sealed-inputs.ts'
 
-/** Distinct notices kept per task (the real one plus a few forgeries). */
+/** Distinct notices kept per task and provider (the real one plus a few forgeries). */
 export const MAX_NOTICES_PER_TASK = 4
-/** Tasks with notices kept; the oldest task's notices go first. */
-const MAX_BOARD_TASKS = 1024
+/** (task, provider) pairs with notices kept; the oldest pair's notices go first. */
+const MAX_BOARD_KEYS = 4096
 
 interface Entry {
   notice: SealedInputsNotice
@@ -24,30 +25,46 @@ interface Entry {
 }
 
 export interface SealedInputsBoardOptions {
-  /** This node's provider address, when it runs one (notices to others are not kept). */
-  localProvider: () => string | undefined
+  /** Whether notices addressed to `provider` are kept here (this node's own provider; every provider on a validator). */
+  keeps: (provider: string) => boolean
   /** Whether this node can fetch from `holder` now (a connected peer). @default every holder */
   reachable?: (holder: string) => boolean
 }
 
+/**
+ * A notice's envelopes could not be fetched (its holder is gone or busy): not a proof that it is forged, so the board
+ * does not mark it failed and a later try (another call of `firstThatOpens`) may fetch them, from a validator that
+ * has since fetched them to check a claim.
+ */
+export class NoticeNotFetched extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'NoticeNotFetched'
+  }
+}
+
+/** The board's key of a provider's notices for one task. */
+function slot (taskId: string, provider: string): string { return `${taskId}/${provider}` }
+
 export class SealedInputsBoard {
-  private readonly tasks = new Map<string, Entry[]>()
+  private readonly slots = new Map<string, Entry[]>()
   private readonly waiters = new Map<string, Set<() => void>>()
-  private readonly localProvider: () => string | undefined
+  private readonly keeps: (provider: string) => boolean
   private readonly reachable: (holder: string) => boolean
   /** Notices dropped because their task's set was full of live, untried ones. */
   dropped = 0
 
   constructor (options: SealedInputsBoardOptions) {
-    this.localProvider = options.localProvider
+    this.keeps = options.keeps
     this.reachable = options.reachable ?? (() => true)
   }
 
-  /** Keeps the notice when it is addressed to this node's provider and there is room; true when kept. */
+  /** Keeps the notice when its provider's notices are kept here and there is room; true when kept. */
   offer (notice: SealedInputsNotice): boolean {
-    if (notice.provider !== this.localProvider()) return false
+    if (!this.keeps(notice.provider)) return false
     const key = noticeKey(notice)
-    const list = this.tasks.get(notice.taskId) ?? []
+    const at = slot(notice.taskId, notice.provider)
+    const list = this.slots.get(at) ?? []
     if (list.some(e => e.key === key)) return false
     const entry: Entry = { notice, key, failed: false }
     // the same holder sealing again (its node restarted and re-sealed): the new envelopes replace the old
@@ -61,65 +78,67 @@ export class SealedInputsBoard {
       list.splice(victim, 1)
       list.push(entry)
     }
-    this.tasks.delete(notice.taskId)
-    this.tasks.set(notice.taskId, list)
-    while (this.tasks.size > MAX_BOARD_TASKS) this.tasks.delete(this.tasks.keys().next().value as string)
-    for (const wake of [...(this.waiters.get(notice.taskId) ?? [])]) wake()
+    this.slots.delete(at)
+    this.slots.set(at, list)
+    while (this.slots.size > MAX_BOARD_KEYS) this.slots.delete(this.slots.keys().next().value as string)
+    for (const wake of [...(this.waiters.get(at) ?? [])]) wake()
     return true
   }
 
-  /** The notices of `taskId` not known to fail, in arrival order. */
-  candidates (taskId: string): SealedInputsNotice[] {
-    return (this.tasks.get(taskId) ?? []).filter(e => !e.failed).map(e => e.notice)
+  /** The notices of `taskId` sealed to `provider` not known to fail, in arrival order. */
+  candidates (taskId: string, provider: string): SealedInputsNotice[] {
+    return (this.slots.get(slot(taskId, provider)) ?? []).filter(e => !e.failed).map(e => e.notice)
   }
 
-  /** Marks a notice that did not give the inputs (its holder did not serve them, or they did not open or match). */
+  /** Marks a notice whose envelopes did not give the inputs (they did not open, or not to the announced ids). */
   fail (notice: SealedInputsNotice): void {
     const key = noticeKey(notice)
-    const e = this.tasks.get(notice.taskId)?.find(x => x.key === key)
+    const e = this.slots.get(slot(notice.taskId, notice.provider))?.find(x => x.key === key)
     if (e !== undefined) e.failed = true
   }
 
   /**
-   * The first notice of `taskId` not in `tried` and not known to fail, waiting for one to arrive when there is
-   * none; rejects when `signal` aborts.
+   * The first notice of `taskId` sealed to `provider` not in `tried` and not known to fail, waiting for one to arrive
+   * when there is none; rejects when `signal` aborts.
    */
-  async next (taskId: string, tried: ReadonlySet<string>, signal: AbortSignal): Promise<SealedInputsNotice> {
+  async next (taskId: string, provider: string, tried: ReadonlySet<string>, signal: AbortSignal): Promise<SealedInputsNotice> {
+    const at = slot(taskId, provider)
     for (;;) {
-      const found = this.candidates(taskId).find(n => !tried.has(noticeKey(n)))
+      const found = this.candidates(taskId, provider).find(n => !tried.has(noticeKey(n)))
       if (found !== undefined) return found
       signal.throwIfAborted()
       await new Promise<void>((resolve, reject) => {
-        const set = this.waiters.get(taskId) ?? new Set()
+        const set = this.waiters.get(at) ?? new Set()
         const done = (): void => {
           set.delete(wake)
-          if (set.size === 0 && this.waiters.get(taskId) === set) this.waiters.delete(taskId)
+          if (set.size === 0 && this.waiters.get(at) === set) this.waiters.delete(at)
           signal.removeEventListener('abort', onAbort)
         }
         function wake (): void { done(); resolve() }
         const onAbort = (): void => { done(); reject(signal.reason as Error) }
         set.add(wake)
-        this.waiters.set(taskId, set)
+        this.waiters.set(at, set)
         signal.addEventListener('abort', onAbort, { once: true })
       })
     }
   }
 
   /**
-   * Runs `attempt` on each notice of `taskId` in turn (waiting for more while none is left untried) and returns
-   * the first result; a notice whose attempt throws is marked failed and reported to `onFailed`. Rejects when
-   * `signal` aborts (while waiting, or when an attempt failed because of it).
+   * Runs `attempt` on each notice of `taskId` sealed to `provider` in turn (waiting for more while none is left
+   * untried) and returns the first result; a notice whose attempt throws is reported to `onFailed`, and marked failed
+   * unless the attempt threw `NoticeNotFetched`. Rejects when `signal` aborts (while waiting, or when an attempt failed
+   * because of it).
    */
-  async firstThatOpens<T> (taskId: string, signal: AbortSignal, attempt: (notice: SealedInputsNotice) => Promise<T>, onFailed?: (notice: SealedInputsNotice, err: unknown) => void): Promise<T> {
+  async firstThatOpens<T> (taskId: string, provider: string, signal: AbortSignal, attempt: (notice: SealedInputsNotice) => Promise<T>, onFailed?: (notice: SealedInputsNotice, err: unknown) => void): Promise<T> {
     const tried = new Set<string>()
     for (;;) {
-      const notice = await this.next(taskId, tried, signal)
+      const notice = await this.next(taskId, provider, tried, signal)
       tried.add(noticeKey(notice))
       try {
         return await attempt(notice)
       } catch (err) {
         signal.throwIfAborted()
-        this.fail(notice)
+        if (!(err instanceof NoticeNotFetched)) this.fail(notice)
         onFailed?.(notice, err)
       }
     }
@@ -128,7 +147,7 @@ export class SealedInputsBoard {
 
 /**
  * The `harmony/1/inputs` topic handler: a notice whose holder did not sign it is rejected (its sender's score
- * drops); a signed one is relayed, and kept by `board` when it is addressed to this node's provider.
+ * drops); a signed one is relayed, and kept by `board` when it keeps its provider's notices.
  */
 export function sealedInputsTopic (chainId: string, board: SealedInputsBoard): GossipTopicHandler<SignedNotice> {
   return {

@@ -19,17 +19,21 @@ import type { PeerBindingService } from '../network/peer-binding.ts'
 import { GOSSIP_TOPICS } from '../network/protocols.ts'
 import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
-import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, open } from '../market/blobs/index.ts'
+import { BlobCollector, BlobService, BlobStore, generateKemKeyPair } from '../market/blobs/index.ts'
 import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
 import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
+import { SealedInputFetch } from '../market/sealed-input-fetch.ts'
 import { SealedInputsBoard, sealedInputsTopic } from '../market/sealed-inputs-board.ts'
-import { encodeNotice, inputContext, type NoticeSigner, type SealedInputsNotice } from '../market/sealed-inputs.ts'
+import { encodeNotice, type NoticeSigner } from '../market/sealed-inputs.ts'
 import type { MarketService } from '../market/service.ts'
 import type { ResultView, TaskView } from '../market/state/reader.ts'
 
 const PROVIDER_KEM_DOMAIN = 'HARMONY/market/provider-kem/v1'
-/** How long a provider waits for the sealed-inputs notice of a private task it won. */
+/**
+ * How long a provider waits at most for a sealed-inputs notice that gives a private task's input (and at most half
+ * the time left before its deadline, so that an input claim can still be in time).
+ */
 const PRIVATE_INPUT_WAIT_MS = 30_000
 
 export interface MarketNodeComponents {
@@ -58,10 +62,6 @@ export interface MarketNodeInit {
  */
 export function providerKemKey (ledgerSecretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
   return generateKemKeyPair(new Uint8Array(createHash('sha512').update(PROVIDER_KEM_DOMAIN).update(ledgerSecretKey).digest()))
-}
-
-function sha256Hex (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
 }
 
 export class MarketNode implements Startable {
@@ -104,10 +104,11 @@ export class MarketNode implements Startable {
       const kem = providerKemKey(c.identity.secretKey)
 
       // sealed-inputs notices: every node checks that the holder signed it (else reject: the sender's score drops)
-      // and relays it; a provider keeps a few distinct ones of its own and tries each
+      // and relays it; a provider keeps a few distinct ones of its own and tries each, a validator keeps everyone's
       const chainId = c.dag.ledger.genesis.chainId
       const connected = (holder: string): boolean => c.libp2p.getPeers().some(p => p.toString() === holder)
-      const board = new SealedInputsBoard({ localProvider: () => config.enabled ? this.address : undefined, reachable: connected })
+      // a validator keeps every provider's notices: it may have to check a private task's input claim
+      const board = new SealedInputsBoard({ keeps: (provider) => c.dag.reader.isValidator || (config.enabled && provider === this.address), reachable: connected })
       const unregister = c.gossip.register(sealedInputsTopic(chainId, board))
       this.runner.adopt('sealed-inputs', startable(async () => { unregister() }))
 
@@ -127,28 +128,15 @@ export class MarketNode implements Startable {
       await this.runner.start('requester', requester)
 
       const peers = (): PeerId[] => c.libp2p.getPeers()
-      /** Input `index` (announced id `id`) from one notice's holder: fetched, opened and checked against the id. */
-      const openFrom = async (notice: SealedInputsNotice, taskId: string, id: string, index: number, signal?: AbortSignal): Promise<Uint8Array> => {
-        if (index >= notice.envelopes.length) throw new Error(`the notice of ${notice.holder} has no envelope ${index}`)
-        const envelopeId = notice.envelopes[index]
-        if (!(await store.has(envelopeId))) {
-          const holder = peers().find(p => p.toString() === notice.holder)
-          if (holder === undefined) throw new Error(`the holder ${notice.holder} is not connected`)
-          await blobService.fetch(holder, envelopeId, { tags: [taskId], ...(signal === undefined ? {} : { signal }) })
-        }
-        const plain = open(await store.get(envelopeId), kem.secretKey, { context: inputContext(taskId, this.address, index) })
-        if (sha256Hex(plain) !== id) throw new Error(`sealed input ${index} of task ${taskId} does not hash to the announced id`)
-        return plain
-      }
-      // each distinct notice for this task in turn (a forged one fails to open or to match), until one gives the input
-      const openPrivateInput = async (taskId: string, id: string, signal?: AbortSignal): Promise<Uint8Array> => {
-        const wait = AbortSignal.timeout(PRIVATE_INPUT_WAIT_MS)
+      const sealed = new SealedInputFetch({ board, service: blobService, store, peers, logger: log })
+      // each distinct notice for this task in turn (a forged one fails to open or to match), until one gives the input;
+      // none within half the time left before the deadline (30 s at most): the provider claims the inputs unavailable
+      const openPrivateInput = async (taskId: string, id: string, signal?: AbortSignal, deadlineMs?: number): Promise<Uint8Array> => {
         const task = await reader.task(taskId)
         const index = task?.inputs.indexOf(id) ?? -1
         if (index < 0) throw new Error(`input ${id} is not an input of task ${taskId}`)
-        return await board.firstThatOpens(taskId, signal === undefined ? wait : AbortSignal.any([signal, wait]), async (notice) => await openFrom(notice, taskId, id, index, signal), (notice, err) => {
-          log.warn({ taskId, holder: notice.holder, err: (err as Error).message }, 'a sealed-inputs notice did not give the input; trying the next')
-        })
+        const waitMs = Math.min(PRIVATE_INPUT_WAIT_MS, deadlineMs === undefined ? Infinity : (deadlineMs - Date.now()) / 2)
+        return await sealed.openInput({ taskId, provider: this.address, index, id }, kem.secretKey, waitMs, signal)
       }
       const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
       this.inputs = blobs
@@ -184,6 +172,7 @@ export class MarketNode implements Startable {
             await blobs.input({ taskId, private: false }, id, signal)
             await store.tag(id, [taskId])
           },
+          fetchSealed: async (taskId, provider, signal) => await sealed.fetchAll(taskId, provider, signal),
           submit: async (tx) => await c.dag.submitTransaction(tx),
           chainId,
           keys: c.identity,

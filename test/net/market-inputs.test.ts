@@ -1,8 +1,8 @@
 /**
  * Input claims on a 5-process devnet (docs/market.md "Inputs no peer serves"): a task naming inputs no node holds
- * ends refunded with its winners claimed and excused, nobody slashed; a false claim (the inputs are served) gets an
- * `available` verdict from a validator that fetched them, and a claimant that still does not answer is slashed late
- * as before; an honest claim (the inputs reach a node only after the winner failed to fetch them) gets `available`,
+ * ends refunded with its winners claimed and excused, nobody slashed, and so does a private task whose inputs no node
+ * sealed; a false claim (the inputs are served; of a private task, their envelopes) gets an `available` verdict from
+ * a validator that fetched them, and a claimant that still does not answer is slashed late as before; an honest claim (the inputs reach a node only after the winner failed to fetch them) gets `available`,
  * and the winner fetches them from the validator, answers by its extended deadline and is paid. Every node tells the
  * same story, and money is conserved.
  */
@@ -19,7 +19,7 @@ import { loadGenesis } from '../../src/dag/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { buildTaskAnnounce, type TaskAnnouncePayload } from '../../src/market/kinds/index.ts'
 import { fundAccounts, openAccount, seededF32, submitMatmul, type WorkloadAccount } from '../../src/cli/market-workload.ts'
-import { fetchTaskOutput, FINAL_TASK_STATES, submitTask, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
+import { fetchTaskOutput, FINAL_TASK_STATES, requesterKemKey, submitTask, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
 import { AGC, FAULT_WINDOWS, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
@@ -118,9 +118,47 @@ test.serial('inputs no node serves: each winner claims, a validator finds them u
   t.is(await held(), supply, 'money is conserved')
 })
 
-test.serial('a false claim: the validator fetches the inputs (available), the claimant still does not answer and is slashed late; the task completes', async (t) => {
+test.serial('a private task whose inputs no node sealed: the winner waits for a notice, claims, a validator finds no envelopes (unavailable); nobody is slashed, the task is refunded', async (t) => {
+  const r = requester
+  const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
+  const { tx, taskId } = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce, fee: 1000n }, {
+    ...matmulAnnounce({ budget: AGC / 100n, executionDeadlineMs: 20_000, ...FAULT_WINDOWS, private: true, requesterKemKey: requesterKemKey(r.key.secretKey).publicKey }), inputs: unserved
+  })
+  const id = `0x${toHex(taskId)}`
+  taskIds.push(id)
+  const providersBefore = await providerRecords()
+  // sent as a bare transaction: no node holds the plaintext, so none seals it to the winner (a requester's node that
+  // lost it, or never came back)
+  await r.client.call('account_sendTransaction', [`0x${toHex(encodeTx(tx))}`])
+  r.nextNonce++
+  const end = await waitForTask(net.clients[1], id, undefined, { timeoutMs: 150_000 })
+  t.is(end.state, 'refunded', JSON.stringify(story(end)))
+  t.is(end.settlement?.outcome, 'inputs-unavailable')
+  t.is(end.settlement?.refund, end.escrow, 'the whole escrow back to the requester')
+  t.deepEqual(end.slashes, [], 'nobody slashed')
+  t.is(end.awards.length, 1, 'no replacement round')
+  const [winner] = end.awards[0].winners
+  t.not(winner, net.addresses[CLAIMER], 'the claimer does not serve this requester')
+  const claim = end.inputClaims.find(c => c.provider === winner)
+  t.truthy(claim, `the winner claimed: ${JSON.stringify(end.inputClaims)}`)
+  t.is(claim?.verdict?.outcome, 'unavailable')
+  t.not(claim?.verdict?.validator, winner)
+  t.true((claim?.atMs ?? Infinity) <= end.awards[0].deadlineMs, 'claimed before the deadline')
+  t.log(`award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms (market time)`)
+  await sameEverywhere(t, id, v => v.state === 'refunded')
+  const status = await net.clients[net.addresses.indexOf(winner)].call('provider_status')
+  t.like(status.inputClaims.find(c => c.taskId === id), { verdict: { outcome: 'unavailable' } })
+  t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
+  t.is(await held(), supply, 'money is conserved')
+})
+
+/**
+ * A false claim: the validator in turn fetches the inputs, or a private task's envelopes sealed to the claimant (from
+ * the requester's node, which published their notice), finds them `available`; the claimant still does not answer.
+ */
+async function falseClaim (t: import('ava').ExecutionContext, sealed: boolean): Promise<void> {
   for (let attempt = 1; attempt <= 4; attempt++) {
-    const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 6000, ...FAULT_WINDOWS })
+    const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 6000, private: sealed, ...FAULT_WINDOWS })
     taskIds.push(task.taskId)
     const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 150_000 })
     const claimer = net.addresses[CLAIMER]
@@ -132,7 +170,7 @@ test.serial('a false claim: the validator fetches the inputs (available), the cl
     t.is(end.state, 'settled', JSON.stringify(story(end)))
     const claim = end.inputClaims.find(c => c.provider === claimer)
     t.truthy(claim, JSON.stringify(end.inputClaims))
-    t.is(claim?.verdict?.outcome, 'available', 'the requester\'s node serves the inputs: a validator fetched them')
+    t.is(claim?.verdict?.outcome, 'available', 'the requester\'s node serves the inputs (sealed: their envelopes): a validator fetched them')
     t.not(claim?.verdict?.validator, claimer)
     // the deadline was extended once, from the verdict's time, and the late slash came after it
     t.is(claim?.dueAtMs, Math.max(end.awards[0].deadlineMs, (claim?.verdict?.atMs ?? 0) + end.executionDeadlineMs))
@@ -148,10 +186,24 @@ test.serial('a false claim: the validator fetches the inputs (available), the cl
     const status = await net.clients[CLAIMER].call('provider_status')
     t.like(status.inputClaims.find(c => c.taskId === task.taskId), { verdict: { outcome: 'available' } })
     t.true(status.payments.slashed.some(s => s.taskId === task.taskId && s.reason === 'late'))
+    if (sealed) {
+      // the replacement opened its envelopes: its result is the CPU reference
+      const output = await fetchTaskOutput(net.clients[0], task.taskId, requesterKemKey(net.faucet.key.secretKey).secretKey)
+      const [a, b] = task.inputs.map(x => bytesToF32(x))
+      t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(f32ToBytes(matmulReference(a, b, 8, 8, 8)))), 'the output is the CPU reference')
+    }
     t.is(await held(), supply, 'money is conserved')
     return
   }
   t.fail('in four tasks the claimer never won (see the log)')
+}
+
+test.serial('a false claim: the validator fetches the inputs (available), the claimant still does not answer and is slashed late; the task completes', async (t) => {
+  await falseClaim(t, false)
+})
+
+test.serial('a false claim on a private task: the validator fetches the envelopes sealed to the claimant (available), the claimant is slashed late; the replacement opens its own and completes', async (t) => {
+  await falseClaim(t, true)
 })
 
 /** Each node's provider bond and slashes counted (faults, lates), as node 0 holds them. */

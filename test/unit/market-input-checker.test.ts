@@ -4,7 +4,7 @@
  * validator never judges its own claim; a fetch that fails is `unavailable`.
  */
 import test from 'ava'
-import { addressBytesFromPublicKey } from '../../src/core/address.ts'
+import { addressBytesFromPublicKey, addressFromPublicKey } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -40,13 +40,14 @@ function byRank (): Array<ReturnType<typeof generateKeyPair>> {
   return [...validators].sort((a, b) => rankOf(a) - rankOf(b))
 }
 
-function checker (keys: { publicKey: Uint8Array, secretKey: Uint8Array }, record: () => TaskRecord, now: () => number, fetch: (id: string) => Promise<void>): { checker: InputChecker, sent: Transaction[], fetched: string[] } {
+function checker (keys: { publicKey: Uint8Array, secretKey: Uint8Array }, record: () => TaskRecord, now: () => number, fetch: (id: string) => Promise<void>, fetchSealed: (provider: string) => Promise<void> = async () => {}): { checker: InputChecker, sent: Transaction[], fetched: string[] } {
   const sent: Transaction[] = []
   const fetched: string[] = []
   const c = new InputChecker({
     state: { onApplied: () => () => {}, openTaskIds: () => [TASK], taskRecord: async () => record() },
     ledger: { validatorKeys: () => validators.map(k => k.publicKey) },
     fetchInput: async (_taskId, id) => { fetched.push(id); await fetch(id) },
+    fetchSealed: async (_taskId, provider) => { fetched.push(`sealed to ${provider}`); await fetchSealed(provider) },
     submit: async (tx) => { sent.push(tx); return txInfo(encodeTx(tx)).idHex },
     chainId: 'harmony-devnet',
     keys,
@@ -116,6 +117,26 @@ test('a fetch that fails is `unavailable`; an answered claim, and one held past 
   await settle()
   await late.checker.stop()
   t.is(late.sent.length, 0, 'past INPUT_VERDICT_WAIT_MS the late rule applies: no verdict is sent')
+})
+
+test('a private task: the validator fetches the envelopes sealed to the claimant (not the announced inputs); none fetched is `unavailable`', async (t) => {
+  const [first] = byRank()
+  const sealed = (): TaskRecord => task({ announce: { ...matmulAnnounce(), private: true, requesterKemKey: new Uint8Array(1184).fill(3) } })
+  const served = checker(first, sealed, () => CLAIM_AT, async () => { throw new Error('a private task\'s announced inputs are never fetched') })
+  await served.checker.start()
+  await served.checker.walk()
+  await settle()
+  await served.checker.stop()
+  t.deepEqual(served.fetched, [`sealed to ${addressFromPublicKey(claimant.publicKey)}`])
+  t.is(served.sent.length, 1)
+  t.is(inputVerdictKind.decode(served.sent[0].payload).outcome, 'available')
+  const withheld = checker(first, sealed, () => CLAIM_AT, async () => {}, async () => { throw new Error('no notice to the claimant came') })
+  await withheld.checker.start()
+  await withheld.checker.walk()
+  await settle()
+  await withheld.checker.stop()
+  t.is(withheld.sent.length, 1)
+  t.is(inputVerdictKind.decode(withheld.sent[0].payload).outcome, 'unavailable')
 })
 
 test('a validator never judges its own claim', async (t) => {

@@ -111,7 +111,7 @@ async function settleAll (f: Awaited<ReturnType<typeof awardedTask>>, nowMs: num
   }
 }
 
-test('a claim is valid only from an assigned provider of that round, before its deadline, once, on a public task', async (t) => {
+test('a claim is valid only from an assigned provider of that round, before its deadline, once, on a public or a private task', async (t) => {
   const f = await awardedTask()
   const [winner, loser] = f.providers
   const deadline = f.awardAtMs + f.announce.executionDeadlineMs
@@ -134,10 +134,10 @@ test('a claim is valid only from an assigned provider of that round, before its 
   const answered = await awardedTask()
   await answered.send(answered.by(answered.providers[0], 38, { taskId: answered.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), answered.awardAtMs + 10)
   t.like(await answered.send(answered.by(answered.providers[0], TX_KIND_INPUT_CLAIM, { taskId: answered.taskId, round: 0 }), answered.awardAtMs + 20), { status: 'refused', code: 'CLAIM_LATE' })
-  // a private task: no validator can fetch inputs sealed to the winner
+  // a private task: claimed like a public one (a validator checks the envelopes sealed to the winner)
   const sealed = await awardedTask({ private: true, requesterKemKey: new Uint8Array(1184).fill(3) })
-  t.like(await sealed.send(sealed.by(sealed.providers[0], TX_KIND_INPUT_CLAIM, { taskId: sealed.taskId, round: 0 }), sealed.awardAtMs + 10), { status: 'refused', code: 'CLAIM_PRIVATE' })
-  t.is(sealed.task().inputClaims, undefined)
+  t.like(await sealed.send(sealed.by(sealed.providers[0], TX_KIND_INPUT_CLAIM, { taskId: sealed.taskId, round: 0 }), sealed.awardAtMs + 10), { status: 'applied' })
+  t.like(sealed.task().inputClaims, [{ provider: sealed.providers[0].hex, round: 0, timeMs: sealed.awardAtMs + 10 }])
   // a refused claim moves nothing but its fee (a provider transaction like a result)
   t.is(f.ledger.total(), f.supply)
 })

@@ -81,16 +81,16 @@ test('a notice signed by its holder verifies; one naming another holder, tampere
 test('the inputs topic rejects a notice its holder did not sign (the sender\'s score drops) and keeps a signed one', async (t) => {
   const honest = await node()
   const forger = await node()
-  const board = new SealedInputsBoard({ localProvider: () => provider })
+  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
   const validate = registryWith(sealedInputsTopic(CHAIN, board))
   t.is(await validate(await encodeNotice(notice(honest.peer, ['22'.repeat(32)]), CHAIN, forger.key)), TopicValidatorResult.Reject)
-  t.deepEqual(board.candidates(TASK), [], 'a rejected notice is not kept')
+  t.deepEqual(board.candidates(TASK, provider), [], 'a rejected notice is not kept')
   t.is(await validate(new Uint8Array([9, 9, 9])), TopicValidatorResult.Reject)
   t.is(await validate(await encodeNotice(notice(honest.peer), CHAIN, honest.key)), TopicValidatorResult.Accept)
-  t.deepEqual(board.candidates(TASK).map(n => n.holder), [honest.peer])
+  t.deepEqual(board.candidates(TASK, provider).map(n => n.holder), [honest.peer])
   // a forger signing for itself is accepted (its signature is good) and costs the provider a failed try below
   t.is(await validate(await encodeNotice(notice(forger.peer, ['33'.repeat(32)]), CHAIN, forger.key)), TopicValidatorResult.Accept)
-  t.is(board.candidates(TASK).length, 2)
+  t.is(board.candidates(TASK, provider).length, 2)
 })
 
 test('the provider tries each distinct notice until one opens and matches: a forgery before or after the real one costs one try', async (t) => {
@@ -113,20 +113,20 @@ test('the provider tries each distinct notice until one opens and matches: a for
   // a forgery and the real notice, in both orders: the forgery is tried and fails, or the real one is kept (a later
   // forgery does not replace it) and opens first
   for (const realFirst of [false, true]) {
-    const board = new SealedInputsBoard({ localProvider: () => provider })
+    const board = new SealedInputsBoard({ keeps: (p) => p === provider })
     const failed: string[] = []
     if (realFirst) board.offer(notice(honest.peer))
     board.offer(notice(forgers[0].peer, ['44'.repeat(32)]))
-    const got = board.firstThatOpens(TASK, signal, attempt, (n) => { failed.push(n.holder) })
+    const got = board.firstThatOpens(TASK, provider, signal, attempt, (n) => { failed.push(n.holder) })
     if (!realFirst) board.offer(notice(honest.peer))
     t.deepEqual(await got, input)
     t.deepEqual(failed, realFirst ? [] : [forgers[0].peer])
   }
 
   // waiting: no notice yet, then a forgery, then the real one
-  const board = new SealedInputsBoard({ localProvider: () => provider })
+  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
   const failed: string[] = []
-  const got = board.firstThatOpens(TASK, signal, attempt, (n) => { failed.push(n.holder) })
+  const got = board.firstThatOpens(TASK, provider, signal, attempt, (n) => { failed.push(n.holder) })
   board.offer(notice(forgers[1].peer, ['55'.repeat(32)]))
   await new Promise(resolve => setImmediate(resolve))
   board.offer(notice(honest.peer))
@@ -140,25 +140,25 @@ test('the provider tries each distinct notice until one opens and matches: a for
 test('a task\'s set is bounded: when full of live untried notices a new one is dropped; one that failed or whose holder is unreachable gives way', async (t) => {
   const holders = await Promise.all([node(), node(), node(), node(), node(), node()])
   const unreachable = new Set<string>()
-  const board = new SealedInputsBoard({ localProvider: () => provider, reachable: (h) => !unreachable.has(h) })
+  const board = new SealedInputsBoard({ keeps: (p) => p === provider, reachable: (h) => !unreachable.has(h) })
   for (const h of holders.slice(0, MAX_NOTICES_PER_TASK)) t.true(board.offer(notice(h.peer)))
   t.false(board.offer(notice(holders[4].peer)))
   t.is(board.dropped, 1)
-  t.is(board.candidates(TASK).length, MAX_NOTICES_PER_TASK)
+  t.is(board.candidates(TASK, provider).length, MAX_NOTICES_PER_TASK)
   // the first holder's notice fails: the next one takes its place
   board.fail(notice(holders[0].peer))
   t.true(board.offer(notice(holders[4].peer)))
   // a holder this node is not connected to could not be fetched from anyway
   unreachable.add(holders[1].peer)
   t.true(board.offer(notice(holders[5].peer)))
-  t.deepEqual(board.candidates(TASK).map(n => n.holder).sort(), [holders[2], holders[3], holders[4], holders[5]].map(h => h.peer).sort())
+  t.deepEqual(board.candidates(TASK, provider).map(n => n.holder).sort(), [holders[2], holders[3], holders[4], holders[5]].map(h => h.peer).sort())
   // the same holder sealing again (a restarted requester node) replaces its own notice
   t.true(board.offer(notice(holders[2].peer, ['66'.repeat(32)])))
-  t.is(board.candidates(TASK).length, MAX_NOTICES_PER_TASK)
-  t.deepEqual(board.candidates(TASK).find(n => n.holder === holders[2].peer)?.envelopes, ['66'.repeat(32)])
+  t.is(board.candidates(TASK, provider).length, MAX_NOTICES_PER_TASK)
+  t.deepEqual(board.candidates(TASK, provider).find(n => n.holder === holders[2].peer)?.envelopes, ['66'.repeat(32)])
   // waiting gives up when the signal aborts
   const ctl = new AbortController()
-  const waiting = board.next('cd'.repeat(32), new Set(), ctl.signal)
+  const waiting = board.next('cd'.repeat(32), provider, new Set(), ctl.signal)
   ctl.abort(new Error('deadline'))
   await t.throwsAsync(waiting, { message: 'deadline' })
 })
@@ -168,7 +168,7 @@ test('a real notice crowded out by forgeries is kept when its holder publishes i
   const input = new Uint8Array([7, 7, 7])
   const honest = await node()
   const forgers = await Promise.all(Array.from({ length: MAX_NOTICES_PER_TASK }, async () => await node()))
-  const board = new SealedInputsBoard({ localProvider: () => provider })
+  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
   const validate = registryWith(sealedInputsTopic(CHAIN, board))
   for (const [i, f] of forgers.entries()) {
     t.is(await validate(await encodeNotice(notice(f.peer, [String(i).repeat(64)]), CHAIN, f.key)), TopicValidatorResult.Accept)
@@ -178,7 +178,7 @@ test('a real notice crowded out by forgeries is kept when its holder publishes i
   t.is(board.dropped, 1)
   const real = seal(input, kem.publicKey, { context: inputContext(TASK, provider, 0) })
   const tried: string[] = []
-  const got = board.firstThatOpens(TASK, AbortSignal.timeout(10_000), async (n) => {
+  const got = board.firstThatOpens(TASK, provider, AbortSignal.timeout(10_000), async (n) => {
     tried.push(n.holder)
     if (n.holder !== honest.peer) throw new Error('does not open')
     return open(real, kem.secretKey, { context: inputContext(TASK, provider, 0) })

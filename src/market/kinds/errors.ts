@@ -32,7 +32,10 @@ export const MARKET_ERROR_CODES = [
   'CLAIM_LATE',
   /** a second input-claim of one provider and round */
   'CLAIM_DUPLICATE',
-  /** an input-claim on a private task: no validator can fetch and check inputs sealed to the winner */
+  /**
+   * no longer issued (s42): a claim on a private task is checked on the envelopes sealed to its claimant
+   * (docs/market.md "Inputs no peer serves"); kept so that a client that knows the code still reads it
+   */
   'CLAIM_PRIVATE',
   /** an input-verdict that answers no input-claim (no such claim applied, or its provider holds no award of the round) */
   'VERDICT_NO_CLAIM',

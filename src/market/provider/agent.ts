@@ -388,7 +388,7 @@ export class ProviderAgent implements Startable {
       return await runAwarded({ executor: this.c.executor(), blobs: this.c.blobs, fault: this.config.faultInjection, log: this.log.child({ round: job.round }) }, view, deadlineMs, signal)
     }
     let out: AwardedOutput
-    if (this.config.faultInjection === 'false-input-claim' && !view.private) {
+    if (this.config.faultInjection === 'false-input-claim') {
       // devnet fault injection: claims without trying to fetch, and never answers
       await this.inputClaims.claim(job, 'fault injection: claimed without fetching', this.abort.signal)
       this.metrics.jobs.inc({ outcome: 'false-input-claim' })
@@ -402,10 +402,10 @@ export class ProviderAgent implements Startable {
       if (claimed !== undefined) throw new ProviderBlobError('INPUT_UNAVAILABLE', 'the inputs were claimed unavailable before a restart', { taskId: job.taskId })
       out = await run(award.deadlineMs)
     } catch (err) {
-      // no peer served an input of a public task: claim it (docs/market.md "Inputs no peer serves") rather than wait
-      // out the deadline; a validator in turn tries to fetch them. `available`: it holds them now, the deadline is
-      // extended and this provider fetches again; `unavailable`: the task is refunded and nobody is slashed
-      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || view.private || (claimed === undefined && Date.now() > award.deadlineMs)) throw err
+      // no peer served an input (of a private task: no notice gave it): claim it (docs/market.md "Inputs no peer
+      // serves") rather than wait out the deadline; a validator in turn tries to fetch them. `available`: it holds them
+      // now, the deadline is extended and this provider fetches again; `unavailable`: refunded, nobody slashed
+      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || (claimed === undefined && Date.now() > award.deadlineMs)) throw err
       verdict = await this.inputClaims.claim(job, err.message, this.abort.signal, claimed === undefined)
       if (verdict?.outcome !== 'available') {
         this.metrics.jobs.inc({ outcome: verdict === undefined ? 'input-claim-unanswered' : 'inputs-unavailable' })

@@ -12,8 +12,11 @@ import { seal } from '../blobs/seal.ts'
  * with the task so it is kept until the task settles, and served over `/harmony/blob/1.0.0`.
  */
 export interface ProviderBlobs {
-  /** The plaintext bytes of input `id` of task `taskId`. */
-  input: (task: { taskId: string, private: boolean }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
+  /**
+   * The plaintext bytes of input `id` of task `taskId`; `deadlineMs` (the award's) bounds how long a private task's
+   * sealed input is waited for, so that the provider can still claim it unavailable in time.
+   */
+  input: (task: { taskId: string, private: boolean, deadlineMs?: number }, id: string, signal?: AbortSignal) => Promise<Uint8Array>
   /** Stores the output and returns the id of the blob served (the envelope's for a private task). */
   output: (task: { taskId: string, private: boolean, requesterKemKey?: string }, bytes: Uint8Array) => Promise<string>
 }
@@ -31,11 +34,11 @@ export interface NetworkBlobsComponents {
   /** Peers to ask for an input, best first (the connected peers: the requester's node is one of them). */
   peers: () => PeerId[]
   /**
-   * Opens a private task's input sealed to this provider's ML-KEM-768 key. The requester's node seals after the
-   * award (market/requester.ts); how a winner names that envelope is the blob layer's to define, so until it is
-   * given here a private task's inputs are refused (PRIVATE_INPUT_UNAVAILABLE) and the task is not answered.
+   * Opens a private task's input sealed to this provider's ML-KEM-768 key (the requester's node seals it after the
+   * award: market/requester.ts, market/sealed-input-fetch.ts); throws INPUT_UNAVAILABLE when none came in time for
+   * a claim before `deadlineMs`. Without it a private task's inputs are refused (PRIVATE_INPUT_UNAVAILABLE).
    */
-  openPrivateInput?: (taskId: string, id: string, signal?: AbortSignal) => Promise<Uint8Array>
+  openPrivateInput?: (taskId: string, id: string, signal?: AbortSignal, deadlineMs?: number) => Promise<Uint8Array>
 }
 
 /** Peers asked for one input before giving up. */
@@ -55,7 +58,7 @@ export function networkBlobs (c: NetworkBlobsComponents): ProviderBlobs {
     async input (task, id, signal) {
       if (task.private) {
         if (c.openPrivateInput === undefined) throw new ProviderBlobError('PRIVATE_INPUT_UNAVAILABLE', 'this node cannot fetch a private task\'s sealed inputs yet', { taskId: task.taskId })
-        return await c.openPrivateInput(task.taskId, id, signal)
+        return await c.openPrivateInput(task.taskId, id, signal, task.deadlineMs)
       }
       const aborted = (): boolean => signal?.aborted === true
       let fetched = await c.store.has(id)

@@ -133,7 +133,7 @@ export interface AwardedRunParts {
 export async function runAwarded (parts: AwardedRunParts, view: TaskView, deadlineMs: number, signal: AbortSignal): Promise<AwardedOutput> {
   parts.log.info({ taskId: view.taskId, inputs: view.inputs.length }, 'fetching inputs')
   const inputs = []
-  for (const id of view.inputs) inputs.push(makeBlob(await parts.blobs.input(view, id, signal)))
+  for (const id of view.inputs) inputs.push(makeBlob(await parts.blobs.input({ taskId: view.taskId, private: view.private, deadlineMs }, id, signal)))
   const spec = computeSpec({ taskId: view.taskId, kernel: view.spec.kernel, params: view.spec.params, inputs: view.inputs, outputLimitBytes: view.outputLimitBytes }, inputs.map(b => b.id), deadlineMs - Date.now())
   const fault = announcedInputFault(spec, inputs.map(b => b.bytes))
   if (fault !== undefined) {

@@ -169,7 +169,6 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
       if (t === undefined) return parked('task unknown')
       const round = lastRound(t)
       if (round === undefined || p.round > round) return isTerminal(t) ? refused('TASK_CLOSED', 'claim for a settled task') : parked('award unknown', 'CLAIM_NOT_AWARDED')
-      if (t.announce.private) return refused('CLAIM_PRIVATE', 'a private task\'s inputs are sealed to its providers: no validator can check a claim on them')
       const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
       if (assignment === undefined) return refused('CLAIM_NOT_AWARDED', 'the signer holds no award of this task and round')
       if (at.timeMs > assignment.deadlineMs) return refused('CLAIM_LATE', 'claim after the assignment\'s deadline')

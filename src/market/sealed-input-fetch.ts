@@ -1,0 +1,106 @@
+/**
+ * A private task's sealed inputs over the network (docs/market.md "Private tasks", "Inputs no peer serves"): the
+ * envelopes a sealed-inputs notice names, fetched from the notice's holder, else from a connected peer that holds
+ * them (a validator that fetched them to check an input claim serves them, tagged with the task, as it serves a
+ * public task's inputs). An awarded provider opens them with its ML-KEM-768 key and checks them against the
+ * announced ids; a validator checking a claim only fetches them (it cannot open them).
+ */
+import type { PeerId } from '@libp2p/interface'
+import { sha256Hex } from '../compute/blob.ts'
+import { errorMessage } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { open } from './blobs/seal.ts'
+import type { BlobService } from './blobs/service.ts'
+import type { BlobStore } from './blobs/store.ts'
+import { ProviderBlobError } from './provider/blobs.ts'
+import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
+import { NoticeNotFetched, type SealedInputsBoard } from './sealed-inputs-board.ts'
+
+/** Peers asked where an envelope is when its holder did not serve it. */
+const MAX_PEERS_ASKED = 16
+
+export interface SealedInputFetchComponents {
+  board: Pick<SealedInputsBoard, 'firstThatOpens'>
+  service: Pick<BlobService, 'fetch' | 'locate'>
+  store: Pick<BlobStore, 'has' | 'get'>
+  /** The connected peers. */
+  peers: () => PeerId[]
+  logger: Logger
+}
+
+export class SealedInputFetch {
+  private readonly c: SealedInputFetchComponents
+
+  constructor (components: SealedInputFetchComponents) {
+    this.c = components
+  }
+
+  /**
+   * Envelope `index` of `notice` in this node's blob store, tagged with its task: from the holder when it is
+   * connected, else (or when it did not serve it) from a connected peer found holding it. Throws `NoticeNotFetched`
+   * when no peer served it.
+   */
+  async envelope (notice: SealedInputsNotice, index: number, signal?: AbortSignal): Promise<string> {
+    if (index >= notice.envelopes.length) throw new Error(`the notice of ${notice.holder} has no envelope ${index}`)
+    const id = notice.envelopes[index]
+    if (await this.c.store.has(id)) return id
+    const options = { tags: [notice.taskId], ...(signal === undefined ? {} : { signal }) }
+    const peers = this.c.peers()
+    const holder = peers.find(p => p.toString() === notice.holder)
+    let why = `the holder ${notice.holder} is not connected`
+    if (holder !== undefined) {
+      try {
+        return await this.c.service.fetch(holder, id, options)
+      } catch (err) {
+        why = `the holder did not serve it: ${errorMessage(err)}`
+      }
+    }
+    const others = peers.filter(p => p.toString() !== notice.holder).slice(0, MAX_PEERS_ASKED)
+    const found = signal?.aborted === true ? undefined : await this.c.service.locate(others, id, signal)
+    if (found !== undefined) {
+      try {
+        return await this.c.service.fetch(found, id, options)
+      } catch (err) {
+        why += `; ${found.toString()} did not either: ${errorMessage(err)}`
+      }
+    }
+    throw new NoticeNotFetched(`envelope ${index} of task ${notice.taskId} (${id}): ${why}`)
+  }
+
+  /**
+   * For an awarded provider: input `index` of `taskId` (announced id `id`), from the first notice sealed to `provider`
+   * whose envelope is fetched, opens under its key and hashes to `id`, waiting up to `waitMs` for such a notice.
+   * Throws `INPUT_UNAVAILABLE` when none did within that (the provider then claims its inputs unavailable).
+   */
+  async openInput (task: { taskId: string, provider: string, index: number, id: string }, kemSecretKey: Uint8Array, waitMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const { taskId, provider, index, id } = task
+    const wait = AbortSignal.timeout(Math.max(0, waitMs))
+    const context = inputContext(taskId, provider, index)
+    try {
+      return await this.c.board.firstThatOpens(taskId, provider, signal === undefined ? wait : AbortSignal.any([signal, wait]), async (notice) => {
+        const plain = open(await this.c.store.get(await this.envelope(notice, index, signal)), kemSecretKey, { context })
+        if (sha256Hex(plain) !== id) throw new Error(`sealed input ${index} of task ${taskId} does not hash to the announced id`)
+        return plain
+      }, (notice, err) => {
+        this.c.logger.warn({ taskId, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice did not give the input; trying the next')
+      })
+    } catch (err) {
+      if (signal?.aborted !== true && wait.aborted) throw new ProviderBlobError('INPUT_UNAVAILABLE', `no sealed-inputs notice gave input ${index} of private task ${taskId} within ${Math.round(waitMs)} ms`, { taskId, blob: id })
+      throw err
+    }
+  }
+
+  /**
+   * For a validator checking an input claim on a private task: every envelope of the first notice sealed to
+   * `provider` whose envelopes all fetch, now held here (and served) tagged with the task. Waits for a notice while
+   * none is left untried; rejects when `signal` aborts.
+   */
+  async fetchAll (taskId: string, provider: string, signal: AbortSignal): Promise<SealedInputsNotice> {
+    return await this.c.board.firstThatOpens(taskId, provider, signal, async (notice) => {
+      for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
+      return notice
+    }, (notice, err) => {
+      this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')
+    })
+  }
+}
