@@ -25,8 +25,8 @@ interface Entry {
 }
 
 export interface SealedInputsBoardOptions {
-  /** Whether notices addressed to `provider` are kept here (this node's own provider; every provider on a validator). */
-  keeps: (provider: string) => boolean
+  /** Whether this notice is kept here (to this node's own provider; on a validator, to any provider of an open task). */
+  keeps: (notice: SealedInputsNotice) => boolean
   /** Whether this node can fetch from `holder` now (a connected peer). @default every holder */
   reachable?: (holder: string) => boolean
 }
@@ -49,7 +49,7 @@ function slot (taskId: string, provider: string): string { return `${taskId}/${p
 export class SealedInputsBoard {
   private readonly slots = new Map<string, Entry[]>()
   private readonly waiters = new Map<string, Set<() => void>>()
-  private readonly keeps: (provider: string) => boolean
+  private readonly keeps: (notice: SealedInputsNotice) => boolean
   private readonly reachable: (holder: string) => boolean
   /** Notices dropped because their task's set was full of live, untried ones. */
   dropped = 0
@@ -61,7 +61,7 @@ export class SealedInputsBoard {
 
   /** Keeps the notice when its provider's notices are kept here and there is room; true when kept. */
   offer (notice: SealedInputsNotice): boolean {
-    if (!this.keeps(notice.provider)) return false
+    if (!this.keeps(notice)) return false
     const key = noticeKey(notice)
     const at = slot(notice.taskId, notice.provider)
     const list = this.slots.get(at) ?? []

@@ -107,8 +107,11 @@ export class MarketNode implements Startable {
       // and relays it; a provider keeps a few distinct ones of its own and tries each, a validator keeps everyone's
       const chainId = c.dag.ledger.genesis.chainId
       const connected = (holder: string): boolean => c.libp2p.getPeers().some(p => p.toString() === holder)
-      // a validator keeps every provider's notices: it may have to check a private task's input claim
-      const board = new SealedInputsBoard({ keeps: (provider) => c.dag.reader.isValidator || (config.enabled && provider === this.address), reachable: connected })
+      // a validator keeps every provider's notices of the tasks open here: it may have to check an input claim on one
+      const board = new SealedInputsBoard({
+        keeps: (n) => (config.enabled && n.provider === this.address) || (c.dag.reader.isValidator && c.market.state.isOpen(n.taskId)),
+        reachable: connected
+      })
       const unregister = c.gossip.register(sealedInputsTopic(chainId, board))
       this.runner.adopt('sealed-inputs', startable(async () => { unregister() }))
 

@@ -70,7 +70,7 @@ test('a validator keeps every provider\'s notices, each provider\'s apart: one p
   t.is(board.candidates(TASK, alice).length, MAX_NOTICES_PER_TASK)
   t.deepEqual(board.candidates(TASK, bob).map(n => n.envelopes), [['88'.repeat(32)]])
   // a provider's own board keeps only its notices
-  const own = new SealedInputsBoard({ keeps: (p) => p === alice })
+  const own = new SealedInputsBoard({ keeps: (n) => n.provider === alice })
   t.false(own.offer(notice(holders[0], bob, ['88'.repeat(32)])))
   t.deepEqual(own.candidates(TASK, bob), [])
 })
@@ -116,7 +116,7 @@ test('a provider opens its input from the first notice that gives it; no notice 
   const envelope = seal(input, kem.publicKey, { context: inputContext(TASK, alice, 0) })
   const envelopeId = sha256Hex(envelope)
   const [holder, forger] = await Promise.all([peer(), peer()])
-  const board = new SealedInputsBoard({ keeps: (p) => p === alice })
+  const board = new SealedInputsBoard({ keeps: (n) => n.provider === alice })
   const garbage = seal(new Uint8Array([9]), kem.publicKey, { context: inputContext(TASK, alice, 0) })
   const f = fetcher(board, [holder, forger], new Map([[holder.toString(), new Map([[envelopeId, envelope]])], [forger.toString(), new Map([['77'.repeat(32), garbage]])]]))
   const task = { taskId: TASK, provider: alice, index: 0, id: sha256Hex(input) }

@@ -81,7 +81,7 @@ test('a notice signed by its holder verifies; one naming another holder, tampere
 test('the inputs topic rejects a notice its holder did not sign (the sender\'s score drops) and keeps a signed one', async (t) => {
   const honest = await node()
   const forger = await node()
-  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
+  const board = new SealedInputsBoard({ keeps: (n) => n.provider === provider })
   const validate = registryWith(sealedInputsTopic(CHAIN, board))
   t.is(await validate(await encodeNotice(notice(honest.peer, ['22'.repeat(32)]), CHAIN, forger.key)), TopicValidatorResult.Reject)
   t.deepEqual(board.candidates(TASK, provider), [], 'a rejected notice is not kept')
@@ -113,7 +113,7 @@ test('the provider tries each distinct notice until one opens and matches: a for
   // a forgery and the real notice, in both orders: the forgery is tried and fails, or the real one is kept (a later
   // forgery does not replace it) and opens first
   for (const realFirst of [false, true]) {
-    const board = new SealedInputsBoard({ keeps: (p) => p === provider })
+    const board = new SealedInputsBoard({ keeps: (n) => n.provider === provider })
     const failed: string[] = []
     if (realFirst) board.offer(notice(honest.peer))
     board.offer(notice(forgers[0].peer, ['44'.repeat(32)]))
@@ -124,7 +124,7 @@ test('the provider tries each distinct notice until one opens and matches: a for
   }
 
   // waiting: no notice yet, then a forgery, then the real one
-  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
+  const board = new SealedInputsBoard({ keeps: (n) => n.provider === provider })
   const failed: string[] = []
   const got = board.firstThatOpens(TASK, provider, signal, attempt, (n) => { failed.push(n.holder) })
   board.offer(notice(forgers[1].peer, ['55'.repeat(32)]))
@@ -140,7 +140,7 @@ test('the provider tries each distinct notice until one opens and matches: a for
 test('a task\'s set is bounded: when full of live untried notices a new one is dropped; one that failed or whose holder is unreachable gives way', async (t) => {
   const holders = await Promise.all([node(), node(), node(), node(), node(), node()])
   const unreachable = new Set<string>()
-  const board = new SealedInputsBoard({ keeps: (p) => p === provider, reachable: (h) => !unreachable.has(h) })
+  const board = new SealedInputsBoard({ keeps: (n) => n.provider === provider, reachable: (h) => !unreachable.has(h) })
   for (const h of holders.slice(0, MAX_NOTICES_PER_TASK)) t.true(board.offer(notice(h.peer)))
   t.false(board.offer(notice(holders[4].peer)))
   t.is(board.dropped, 1)
@@ -168,7 +168,7 @@ test('a real notice crowded out by forgeries is kept when its holder publishes i
   const input = new Uint8Array([7, 7, 7])
   const honest = await node()
   const forgers = await Promise.all(Array.from({ length: MAX_NOTICES_PER_TASK }, async () => await node()))
-  const board = new SealedInputsBoard({ keeps: (p) => p === provider })
+  const board = new SealedInputsBoard({ keeps: (n) => n.provider === provider })
   const validate = registryWith(sealedInputsTopic(CHAIN, board))
   for (const [i, f] of forgers.entries()) {
     t.is(await validate(await encodeNotice(notice(f.peer, [String(i).repeat(64)]), CHAIN, f.key)), TopicValidatorResult.Accept)

@@ -245,6 +245,9 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   /** Ids of tasks not settled yet. */
   openTaskIds (): string[] { return [...this.open] }
 
+  /** Whether `taskId` (hex, no 0x) is announced here and not ended. */
+  isOpen (taskId: string): boolean { return this.open.has(taskId) }
+
   /** Called by the overlay once its batch committed. */
   adoptTask (t: TaskRecord): void {
     if (isDone(t)) {
