@@ -1,8 +1,6 @@
 import test from 'ava'
-import { submitMatmul } from '../../src/cli/market-workload.ts'
-import { waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
-import { AGC, FAULT_WINDOWS, LIAR, startFaultsDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { AGC, LIAR, startFaultsDevnet, taskTheLiarWon, type MarketDevnet } from '../helpers/market-devnet.ts'
 
 // A private task cannot be re-executed in a dispute (its inputs are sealed to its providers): when the liar (the
 // cheapest bidder, so the winner) and the spot-checker disagree, the task settles `unresolved` on every node: the
@@ -17,8 +15,7 @@ test.after.always(async () => { await net?.stop() })
 test.serial('a private task whose liar and spot-checker disagree is refunded whole, nobody paid or slashed', async (t) => {
   const liar = net.addresses[LIAR]
   const budget = AGC / 100n
-  const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget, verification: 'spot-check', redundancy: 1, private: true, ...FAULT_WINDOWS })
-  const end = await waitForTask(net.clients[2], task.taskId, undefined, { timeoutMs: 90_000 })
+  const { taskId, end } = await taskTheLiarWon(t, net, { private: true })
   t.is(end.state, 'refunded', JSON.stringify(end.settlement))
   t.deepEqual(end.awards[0].winners, [liar])
   t.truthy(end.awards[0].spotChecker)
@@ -31,7 +28,7 @@ test.serial('a private task whose liar and spot-checker disagree is refunded who
   t.deepEqual(end.slashes, [])
   // every node holds the same settle, and none issued a slash for it (its settle names no fault)
   const views = await Promise.all(net.clients.map(async c => await waitFor('the settle everywhere', async () => {
-    const v = await c.call('task_get', [task.taskId])
+    const v = await c.call('task_get', [taskId])
     return v?.settlement !== null && v?.settlement !== undefined ? v : undefined
   }, 30_000)))
   for (const v of views) t.deepEqual([v.awards, v.settlement, v.slashes], [end.awards, end.settlement, []])
