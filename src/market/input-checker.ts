@@ -57,6 +57,18 @@ export interface InputCheckerComponents {
   now?: () => number
 }
 
+/**
+ * The rank of validator `key` in the turn on a claim of `claimant` (hex address) on `taskId` (hex): core/turn.ts over
+ * the sorted validator keys but the claimant's, rotated by the task id (rank r acts r turn delays after the claim).
+ * The claimant, when it is a validator too, is left out (it does not judge its own claim), so the first in turn is
+ * another validator, not one that waits a turn delay for it. -1 for the claimant itself or a key not in the set.
+ */
+export function claimCheckRank (validatorKeys: readonly Uint8Array[], key: Uint8Array, taskId: string, claimant: string): number {
+  const others = validatorKeys.filter(k => toHex(addressBytesFromPublicKey(k)) !== claimant).map(k => toHex(k)).sort()
+  const index = others.indexOf(toHex(key))
+  return index < 0 ? -1 : turnRank(index, BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`), others.length)
+}
+
 /** Claims watched at once (each leaves once answered, or once its hold ran out). */
 const MAX_WATCHED = 4096
 
@@ -151,11 +163,8 @@ export class InputChecker implements Startable {
     if (this.checking.has(key)) return false
     const last = this.submitted.get(key)
     if (last !== undefined && now < last + this.resubmitMs) return false
-    // the claimant, when it is a validator too, is left out of the turn (it does not judge its own claim): the
-    // first in turn is then another validator, not one that waits a turn delay for it
-    const validators = this.c.ledger.validatorKeys().filter(k => toHex(addressBytesFromPublicKey(k)) !== claim.provider).map(k => toHex(k)).sort()
-    const rank = turnRank(validators.indexOf(toHex(this.c.keys.publicKey)), BigInt(`0x${t.taskId.slice(0, 16)}`), validators.length)
-    return now >= claim.timeMs + rank * this.turnDelayMs
+    const rank = claimCheckRank(this.c.ledger.validatorKeys(), this.c.keys.publicKey, t.taskId, claim.provider)
+    return rank >= 0 && now >= claim.timeMs + rank * this.turnDelayMs
   }
 
   /** Fetches every input, or a private task's envelopes (bounded by fetchTimeoutMs), and submits the verdict. */

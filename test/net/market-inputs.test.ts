@@ -12,10 +12,10 @@ import { bytesToF32, f32ToBytes } from '../../src/compute/blob.ts'
 import { canonicalJson } from '../../src/compute/task.ts'
 import { matmulReference } from '../../src/compute/kernels/matmul.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
-import { fromHex, toHex } from '../../src/core/codec.ts'
+import { toHex } from '../../src/core/codec.ts'
 import { walletFromSeed } from '../../src/core/keys/wallet.ts'
-import { turnRank } from '../../src/core/turn.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
+import { claimCheckRank } from '../../src/market/input-checker.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
 import { buildTaskAnnounce, type TaskAnnouncePayload } from '../../src/market/kinds/index.ts'
 import { fundAccounts, openAccount, seededF32, submitMatmul, type WorkloadAccount } from '../../src/cli/market-workload.ts'
@@ -221,15 +221,10 @@ async function metric (index: number, name: string, labels: Record<string, strin
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
-/**
- * The node of the validator first in turn on a claim of `claimant` (input-checker.ts: the validator keys but the
- * claimant's, sorted, ranked by core/turn.ts rotated by the task id): it checks at once, the next only 10 s later.
- */
+/** The node of the validator first in turn on a claim of `claimant` (input-checker.ts): it checks at once, the next only 10 s later. */
 function validatorInTurn (keys: readonly Uint8Array[], taskId: string, claimant: string): number {
-  const others = keys.filter(k => addressFromPublicKey(k) !== claimant).map(k => toHex(k)).sort()
-  const round = BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`)
-  const first = others.findIndex((_, i) => turnRank(i, round, others.length) === 0)
-  return net.addresses.indexOf(addressFromPublicKey(fromHex(others[first])))
+  const first = keys.find(k => claimCheckRank(keys, k, taskId, claimant) === 0)
+  return first === undefined ? -1 : net.addresses.indexOf(addressFromPublicKey(first))
 }
 
 test.serial('an honest claim: the winner could not fetch, the inputs then reach the validator in turn (available), the winner fetches them from it, answers by its extended deadline and is paid; nobody is slashed', async (t) => {
