@@ -28,7 +28,7 @@ export function describeEvent (e: TaskEvent): string {
   const id = short(e.taskId)
   switch (e.kind) {
     case 'announced':
-      return `task ${id} announced: ${t.kernel} ${JSON.stringify(t.params)}, budget ${formatAgc(BigInt(t.budget))} AGC × ${t.redundancy}, ${t.verification}, bids close in ${t.bidWindowMs} ms`
+      return `task ${id} announced: ${t.kernel} ${JSON.stringify(t.params)}, budget ${formatAgc(BigInt(t.budget))} AGC × ${t.redundancy}, ${t.verification}${t.private ? ', private (inputs and output sealed to the winner and the requester)' : ''}, bids close in ${t.bidWindowMs} ms`
     case 'awarded': {
       const a = t.awards[e.index ?? t.awards.length - 1]
       if (a.winners.length === 0) return `task ${id} round ${a.round}: no valid bid (${t.bidCount} commits); the escrow goes back`
@@ -71,7 +71,8 @@ export async function runDemo (clients: HarmonyClient[], faucetPath: string, wri
     while (follower.following < DEMO_IN_FLIGHT && !signal.aborted) {
       const size = [8, 16, 32][announced % 3]
       try {
-        const task = await submitMatmul(faucet, { m: size, k: size, n: size, budget: DEMO_BUDGET, ...(announced % 5 === 4 ? { verification: 'redundancy' as const, redundancy: 2 } : {}) })
+        // every fifth with redundancy 2, every seventh private
+        const task = await submitMatmul(faucet, { m: size, k: size, n: size, budget: DEMO_BUDGET, ...(announced % 5 === 4 ? { verification: 'redundancy' as const, redundancy: 2 } : {}), private: announced % 7 === 6 })
         follower.follow(task.taskId)
         announced++
       } catch (err) {

@@ -56,4 +56,6 @@ test('a poll that sees two results at once reports each with its own provider', 
   t.regex(lines[2], /result from hmy1111111…: 256 B, commitment 111111111111…/)
   t.regex(lines[3], /result from hmy1222222…: 256 B, commitment 222222222222…/)
   t.is(follower.following, 1, 'a task not ended is still followed')
+  t.notRegex(lines[0], /private/)
+  t.regex(describeEvent({ kind: 'announced', taskId: TASK, atMs: 0, task: task({ private: true }) }), /, private \(inputs and output sealed/)
 })
