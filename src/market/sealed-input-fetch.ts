@@ -13,14 +13,19 @@ import { open } from './blobs/seal.ts'
 import type { BlobService } from './blobs/service.ts'
 import type { BlobStore } from './blobs/store.ts'
 import { ProviderBlobError } from './provider/blobs.ts'
-import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
+import { inputContext, noticeKey, type SealedInputsNotice } from './sealed-inputs.ts'
 import { NoticeNotFetched, type SealedInputsBoard } from './sealed-inputs-board.ts'
 
 /** Peers asked where an envelope is when its holder did not serve it. */
 const MAX_PEERS_ASKED = 16
+/**
+ * How long a validator checking a private task's claim waits for a notice to the claimant it has not seen yet: three
+ * of the requester's node's publications (every 2 s, market/requester.ts).
+ */
+export const CLAIM_NOTICE_WAIT_MS = 6000
 
 export interface SealedInputFetchComponents {
-  board: Pick<SealedInputsBoard, 'firstThatOpens'>
+  board: Pick<SealedInputsBoard, 'firstThatOpens' | 'next'>
   service: Pick<BlobService, 'fetch' | 'locate'>
   store: Pick<BlobStore, 'has' | 'get'>
   /** The connected peers. */
@@ -92,15 +97,22 @@ export class SealedInputFetch {
 
   /**
    * For a validator checking an input claim on a private task: every envelope of the first notice sealed to
-   * `provider` whose envelopes all fetch, now held here (and served) tagged with the task. Waits for a notice while
-   * none is left untried; rejects when `signal` aborts.
+   * `provider` whose envelopes all fetch, now held here (and served) tagged with the task. While none is left
+   * untried it waits for another at most `noticeWaitMs` (a claim comes after the claimant waited for one in vain, and
+   * a requester's node that is up publishes its notices again every 2 s); rejects then, or when `signal` aborts.
    */
-  async fetchAll (taskId: string, provider: string, signal: AbortSignal): Promise<SealedInputsNotice> {
-    return await this.c.board.firstThatOpens(taskId, provider, signal, async (notice) => {
-      for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
-      return notice
-    }, (notice, err) => {
-      this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')
-    })
+  async fetchAll (taskId: string, provider: string, signal: AbortSignal, noticeWaitMs = CLAIM_NOTICE_WAIT_MS): Promise<SealedInputsNotice> {
+    const tried = new Set<string>()
+    for (;;) {
+      const notice = await this.c.board.next(taskId, provider, tried, AbortSignal.any([signal, AbortSignal.timeout(noticeWaitMs)]))
+      tried.add(noticeKey(notice))
+      try {
+        for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
+        return notice
+      } catch (err) {
+        signal.throwIfAborted()
+        this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')
+      }
+    }
   }
 }

@@ -122,7 +122,8 @@ test.serial('a private task whose inputs no node sealed: the winner waits for a 
   const r = requester
   const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
   const { tx, taskId } = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce, fee: 1000n }, {
-    ...matmulAnnounce({ budget: AGC / 100n, executionDeadlineMs: 20_000, ...FAULT_WINDOWS, private: true, requesterKemKey: requesterKemKey(r.key.secretKey).publicKey }), inputs: unserved
+    // the winner waits for a notice half the time to its deadline, then claims
+    ...matmulAnnounce({ budget: AGC / 100n, executionDeadlineMs: 10_000, ...FAULT_WINDOWS, private: true, requesterKemKey: requesterKemKey(r.key.secretKey).publicKey }), inputs: unserved
   })
   const id = `0x${toHex(taskId)}`
   taskIds.push(id)

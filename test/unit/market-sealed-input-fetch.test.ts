@@ -135,12 +135,13 @@ test('a provider opens its input from the first notice that gives it; no notice 
   t.deepEqual(await got, input)
 })
 
-test('a validator checking a claim gets the first notice whose envelopes all fetch, waiting for one; none within the time rejects', async (t) => {
+test('a validator checking a claim gets the first notice whose envelopes all fetch, waiting for one; none within the notice wait or the time rejects', async (t) => {
   const [holder, gone] = await Promise.all([peer(), peer()])
   const board = new SealedInputsBoard({ keeps: () => true })
   const served = new Map([['a1'.repeat(32), new Uint8Array([1])], ['a2'.repeat(32), new Uint8Array([2])]])
   const f = fetcher(board, [holder], new Map([[holder.toString(), served]]))
   await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(50)), undefined, 'no notice to the claimant: rejected (unavailable)')
+  await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), 50), undefined, 'a notice not seen is waited for noticeWaitMs only')
   // a notice of a holder gone, whose envelopes nobody else holds: tried, not fetched
   board.offer(notice(gone, alice, ['a1'.repeat(32), 'b2'.repeat(32)]))
   board.offer(notice(holder, bob, ['a1'.repeat(32)]))
