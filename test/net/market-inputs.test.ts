@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { bytesToF32, f32ToBytes } from '../../src/compute/blob.ts'
 import { canonicalJson } from '../../src/compute/task.ts'
 import { matmulReference } from '../../src/compute/kernels/matmul.ts'
-import { addressFromPublicKey } from '../../src/core/address.ts'
+import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { walletFromSeed } from '../../src/core/keys/wallet.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
@@ -222,9 +222,12 @@ async function metric (index: number, name: string, labels: Record<string, strin
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
-/** The node of the validator first in turn on a claim of `claimant` (input-checker.ts): it checks at once, the next only 10 s later. */
+/**
+ * The node of the validator first in turn on a claim of `claimant` (`hmy1…`; input-checker.ts): it checks at once,
+ * the next only 10 s later.
+ */
 function validatorInTurn (keys: readonly Uint8Array[], taskId: string, claimant: string): number {
-  const first = keys.find(k => claimCheckRank(keys, k, taskId, claimant) === 0)
+  const first = keys.find(k => claimCheckRank(keys, k, taskId, toHex(parseAddress(claimant))) === 0)
   return first === undefined ? -1 : net.addresses.indexOf(addressFromPublicKey(first))
 }
 
