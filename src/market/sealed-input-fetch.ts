@@ -79,7 +79,8 @@ export class SealedInputFetch {
    */
   async openInput (task: { taskId: string, provider: string, index: number, id: string }, kemSecretKey: Uint8Array, waitMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     const { taskId, provider, index, id } = task
-    const wait = AbortSignal.timeout(Math.max(0, waitMs))
+    // AbortSignal.timeout takes whole milliseconds only (a RangeError otherwise)
+    const wait = AbortSignal.timeout(Math.max(0, Math.floor(waitMs)))
     const context = inputContext(taskId, provider, index)
     try {
       return await this.c.board.firstThatOpens(taskId, provider, signal === undefined ? wait : AbortSignal.any([signal, wait]), async (notice) => {
@@ -104,7 +105,7 @@ export class SealedInputFetch {
   async fetchAll (taskId: string, provider: string, signal: AbortSignal, noticeWaitMs = CLAIM_NOTICE_WAIT_MS): Promise<SealedInputsNotice> {
     const tried = new Set<string>()
     for (;;) {
-      const notice = await this.c.board.next(taskId, provider, tried, AbortSignal.any([signal, AbortSignal.timeout(noticeWaitMs)]))
+      const notice = await this.c.board.next(taskId, provider, tried, AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(noticeWaitMs)))]))
       tried.add(noticeKey(notice))
       try {
         for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)

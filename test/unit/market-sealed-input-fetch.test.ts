@@ -120,9 +120,12 @@ test('a provider opens its input from the first notice that gives it; no notice 
   const garbage = seal(new Uint8Array([9]), kem.publicKey, { context: inputContext(TASK, alice, 0) })
   const f = fetcher(board, [holder, forger], new Map([[holder.toString(), new Map([[envelopeId, envelope]])], [forger.toString(), new Map([['77'.repeat(32), garbage]])]]))
   const task = { taskId: TASK, provider: alice, index: 0, id: sha256Hex(input) }
-  // nothing on the board within the wait: the provider can claim
-  const none = await t.throwsAsync(f.fetch.openInput(task, kem.secretKey, 50))
-  t.true(none instanceof ProviderBlobError && none.code === 'INPUT_UNAVAILABLE', String(none))
+  // nothing on the board within the wait: the provider can claim (a wait of a fractional millisecond count too: half
+  // the time to an odd deadline)
+  for (const waitMs of [50, 50.5]) {
+    const none = await t.throwsAsync(f.fetch.openInput(task, kem.secretKey, waitMs))
+    t.true(none instanceof ProviderBlobError && none.code === 'INPUT_UNAVAILABLE', String(none))
+  }
   // aborted by the caller (its deadline, a stop): that reason, not a claim
   const ctl = new AbortController()
   const stopped = f.fetch.openInput(task, kem.secretKey, 10_000, ctl.signal)
