@@ -93,8 +93,13 @@ export interface RequesterInit {
    * failed. 0: only by `republish()` (tests). @default 2000
    */
   republishMs?: number
-  /** Publications of one notice after the first. @default 15 */
+  /** Publications of one notice every `republishMs` after the first. @default 15 */
   maxRepublish?: number
+  /**
+   * After those, a notice is published again this often until its provider's result is final or the task ends: a
+   * provider that restarted has lost the notices it held, and waits for the next one. @default 10000
+   */
+  slowRepublishMs?: number
 }
 
 export interface RequesterComponents {
@@ -139,9 +144,10 @@ export class Requester implements Startable {
   private running = false
   private readonly onChanged = (task: TaskView): void => { this.changed(task) }
   /** Notices of open rounds, published again by `republish` (`<task>/<round>/<provider>`). */
-  private readonly repeats = new Map<string, Required<SealedInputsNotice>>()
+  private readonly repeats = new Map<string, { notice: Required<SealedInputsNotice>, atMs: number }>()
   private readonly republishMs: number
   private readonly maxRepublish: number
+  private readonly slowRepublishMs: number
   private timer: NodeJS.Timeout | undefined
   private republishing: Promise<number> | undefined
 
@@ -149,6 +155,7 @@ export class Requester implements Startable {
     this.c = components
     this.republishMs = init.republishMs ?? 2000
     this.maxRepublish = init.maxRepublish ?? 15
+    this.slowRepublishMs = init.slowRepublishMs ?? 10_000
   }
 
   async start (): Promise<void> {
@@ -181,21 +188,25 @@ export class Requester implements Startable {
   }
 
   /**
-   * Publishes each notice of an open round again (its next issue), unless the task has ended, the provider's result
-   * for the round is final, or the notice has been repeated `maxRepublish` times. Returns how many were published.
+   * Publishes each notice of an open round again (its next issue) until the task has ended or the provider's result
+   * for the round is final: at each call for its first `maxRepublish` repeats, then once `slowRepublishMs` has passed
+   * since the last. Returns how many were published.
    */
-  async republish (): Promise<number> {
+  async republish (nowMs = Date.now()): Promise<number> {
     if (this.republishing !== undefined) return 0
     this.republishing = (async () => {
       let published = 0
-      for (const [key, notice] of [...this.repeats]) {
+      for (const [key, entry] of [...this.repeats]) {
         if (!this.running) break
+        const { notice } = entry
         const task = await this.c.reader.task(notice.taskId)
         const answered = task?.results.some(r => r.round === notice.round && r.provider === notice.provider) ?? false
-        if (task === undefined || TERMINAL_PHASES.has(task.phase) || answered || notice.issue >= this.maxRepublish) {
+        if (task === undefined || TERMINAL_PHASES.has(task.phase) || answered) {
           this.repeats.delete(key)
           continue
         }
+        if (notice.issue >= this.maxRepublish && nowMs < entry.atMs + this.slowRepublishMs) continue
+        entry.atMs = nowMs
         notice.issue++
         await this.c.publishNotice({ ...notice })
         published++
@@ -363,7 +374,7 @@ export class Requester implements Startable {
       }
       const notice = { taskId: task.taskId, round, provider, holder: this.c.peerId, envelopes, issue: 0 }
       await this.c.publishNotice({ ...notice })
-      this.repeats.set(`${task.taskId}/${round}/${provider}`, notice)
+      this.repeats.set(`${task.taskId}/${round}/${provider}`, { notice, atMs: Date.now() })
       if (this.repeats.size > MAX_REPEATED_NOTICES) this.repeats.delete(this.repeats.keys().next().value as string)
     }
     this.c.logger.info({ taskId: task.taskId, round, providers: providers.length }, 'private inputs sealed to the awarded providers')

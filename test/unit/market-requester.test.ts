@@ -227,7 +227,7 @@ test('a private task\'s plaintext never enters the blob store; each awarded prov
   t.is(notices.length, 1)
 })
 
-test('each provider\'s notice is published again, same envelopes and a new issue, until its result is final, the task ends or the repeats run out', async (t) => {
+test('each provider\'s notice is published again, same envelopes and a new issue, until its result is final or the task ends, less often after the first repeats', async (t) => {
   const { requester, state, notices } = await setup(t)
   const other = addressFromPublicKey(generateKeyPair().publicKey)
   for (const p of [providerAddress, other]) state.providers.set(p, { kemPublicKey: toHex(generateKemKeyPair().publicKey) } as ProviderView)
@@ -247,10 +247,15 @@ test('each provider\'s notice is published again, same envelopes and a new issue
   state.tasks.set(taskId, { ...task, results: [{ provider: providerAddress, round: 0 }] } as unknown as TaskView)
   t.is(await requester.republish(), 1)
   t.is(notices.at(-1)?.provider, other)
-  // maxRepublish (3) bounds the other one
+  // after maxRepublish (3) repeats, one every slowRepublishMs (10 s) until the provider answers or the task ends (a
+  // provider that restarted lost the notice it held)
   t.is(await requester.republish(), 1)
-  t.is(await requester.republish(), 0)
-  t.deepEqual(notices.filter(n => n.provider === other).map(n => n.issue), [0, 1, 2, 3])
+  const slow = Date.now()
+  t.is(await requester.republish(slow), 0)
+  t.is(await requester.republish(slow + 9_000), 0)
+  t.is(await requester.republish(slow + 10_000), 1)
+  t.is(await requester.republish(slow + 15_000), 0)
+  t.deepEqual(notices.filter(n => n.provider === other).map(n => n.issue), [0, 1, 2, 3, 4])
   // a new round repeats until the task ends
   const next = { ...task, awards: [...task.awards, { round: 1, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
   state.tasks.set(taskId, next)
