@@ -145,11 +145,27 @@ export class SealedInputsBoard {
   }
 }
 
+/** The awards of a task as the market state holds them (state/reader.ts `AwardView`). */
+export interface AwardedTo { awards: ReadonlyArray<{ winners: readonly string[], checker?: string }> }
+
+/**
+ * A validator's offer of a notice addressed to another provider: kept only when the task here names that provider
+ * among a round's winners or as its checker (or has no award applied here yet: the notice can come first), so that
+ * a flood of signed notices to made-up providers cannot push the real ones out of the bounded board. Returns whether
+ * it was kept.
+ */
+export async function offerIfAssigned (board: Pick<SealedInputsBoard, 'offer'>, notice: SealedInputsNotice, task: (taskId: string) => Promise<AwardedTo | undefined>): Promise<boolean> {
+  const t = await task(notice.taskId)
+  if (t === undefined) return false
+  if (t.awards.length > 0 && !t.awards.some(a => a.winners.includes(notice.provider) || a.checker === notice.provider)) return false
+  return board.offer(notice)
+}
+
 /**
  * The `harmony/1/inputs` topic handler: a notice whose holder did not sign it is rejected (its sender's score
- * drops); a signed one is relayed, and kept by `board` when it keeps its provider's notices.
+ * drops); a signed one is relayed and handed to `board` (which keeps it or not).
  */
-export function sealedInputsTopic (chainId: string, board: SealedInputsBoard): GossipTopicHandler<SignedNotice> {
+export function sealedInputsTopic (chainId: string, board: { offer: (notice: SealedInputsNotice) => unknown }): GossipTopicHandler<SignedNotice> {
   return {
     topic: GOSSIP_TOPICS.inputs,
     maxBytes: MAX_NOTICE_BYTES,

@@ -24,8 +24,8 @@ import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, Pr
 import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
 import { SealedInputFetch } from '../market/sealed-input-fetch.ts'
-import { SealedInputsBoard, sealedInputsTopic } from '../market/sealed-inputs-board.ts'
-import { encodeNotice, type NoticeSigner } from '../market/sealed-inputs.ts'
+import { offerIfAssigned, SealedInputsBoard, sealedInputsTopic } from '../market/sealed-inputs-board.ts'
+import { encodeNotice, type NoticeSigner, type SealedInputsNotice } from '../market/sealed-inputs.ts'
 import type { MarketService } from '../market/service.ts'
 import type { ResultView, TaskView } from '../market/state/reader.ts'
 
@@ -107,12 +107,17 @@ export class MarketNode implements Startable {
       // and relays it; a provider keeps a few distinct ones of its own and tries each, a validator keeps everyone's
       const chainId = c.dag.ledger.genesis.chainId
       const connected = (holder: string): boolean => c.libp2p.getPeers().some(p => p.toString() === holder)
-      // a validator keeps every provider's notices of the tasks open here: it may have to check an input claim on one
+      // a validator keeps every assigned provider's notices of the tasks open here: it may have to check an input
+      // claim on one
       const board = new SealedInputsBoard({
         keeps: (n) => (config.enabled && n.provider === this.address) || (c.dag.reader.isValidator && c.market.state.isOpen(n.taskId)),
         reachable: connected
       })
-      const unregister = c.gossip.register(sealedInputsTopic(chainId, board))
+      const offerNotice = (n: SealedInputsNotice): void => {
+        if (n.provider === this.address || !c.dag.reader.isValidator) board.offer(n)
+        else void offerIfAssigned(board, n, async (id) => await reader.task(id)).catch(() => false)
+      }
+      const unregister = c.gossip.register(sealedInputsTopic(chainId, { offer: offerNotice }))
       this.runner.adopt('sealed-inputs', startable(async () => { unregister() }))
 
       const requester = new Requester({
@@ -121,8 +126,8 @@ export class MarketNode implements Startable {
         submitTransaction: async (encoded) => await c.dag.submitTransaction(encoded, { client: true }),
         reader,
         publishNotice: async (notice) => {
-          // this node may be the provider too (a requester submitting to its own provider node)
-          board.offer(notice)
+          // this node may be the provider too (a requester submitting to its own provider node), or a validator
+          offerNotice(notice)
           return await c.gossip.publish(GOSSIP_TOPICS.inputs, await encodeNotice(notice, chainId, c.p2pKey)).catch(() => 0)
         },
         peerId: c.libp2p.peerId.toString(),

@@ -1,6 +1,7 @@
 /**
  * A private task's sealed inputs over the network (src/market/sealed-input-fetch.ts) and the board a validator keeps
- * (src/market/sealed-inputs-board.ts): a validator keeps every provider's notices, each provider's apart; an envelope
+ * (src/market/sealed-inputs-board.ts): a validator keeps every provider's notices, each provider's apart, and only
+ * those to a provider the task names; an envelope
  * comes from the notice's holder, else from a peer that holds it (a validator that fetched it to check a claim); a
  * notice whose envelopes could not be fetched is tried again later, one that does not open is not; a provider that
  * no notice gave its input within its wait gets INPUT_UNAVAILABLE (it then claims), and a validator checking a claim
@@ -17,7 +18,7 @@ import { silentLogger } from '../../src/core/logger.ts'
 import { BlobError, generateKemKeyPair, seal } from '../../src/market/blobs/index.ts'
 import { ProviderBlobError } from '../../src/market/provider/index.ts'
 import { SealedInputFetch } from '../../src/market/sealed-input-fetch.ts'
-import { MAX_NOTICES_PER_TASK, NoticeNotFetched, SealedInputsBoard } from '../../src/market/sealed-inputs-board.ts'
+import { MAX_NOTICES_PER_TASK, NoticeNotFetched, offerIfAssigned, SealedInputsBoard } from '../../src/market/sealed-inputs-board.ts'
 import { inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
 
 const TASK = 'cd'.repeat(32)
@@ -73,6 +74,23 @@ test('a validator keeps every provider\'s notices, each provider\'s apart: one p
   const own = new SealedInputsBoard({ keeps: (n) => n.provider === alice })
   t.false(own.offer(notice(holders[0], bob, ['88'.repeat(32)])))
   t.deepEqual(own.candidates(TASK, bob), [])
+})
+
+test('a validator keeps a notice to another provider only when the task names it (a winner or the checker of a round), or before any award', async (t) => {
+  const board = new SealedInputsBoard({ keeps: () => true })
+  const holder = await peer()
+  const made = addressFromPublicKey(generateKeyPair().publicKey)
+  const views = new Map([
+    [TASK, { awards: [{ winners: [alice] }, { winners: [made === alice ? bob : alice], checker: bob }] }],
+    ['ef'.repeat(32), { awards: [] }]
+  ])
+  const task = async (id: string): Promise<{ awards: Array<{ winners: string[], checker?: string }> } | undefined> => views.get(id)
+  t.true(await offerIfAssigned(board, notice(holder, alice, ['01'.repeat(32)]), task), 'a winner')
+  t.true(await offerIfAssigned(board, notice(holder, bob, ['02'.repeat(32)]), task), 'the checker')
+  t.false(await offerIfAssigned(board, notice(holder, made, ['03'.repeat(32)]), task), 'a provider the task does not name')
+  t.deepEqual(board.candidates(TASK, made), [])
+  t.true(await offerIfAssigned(board, { ...notice(holder, made, ['04'.repeat(32)]), taskId: 'ef'.repeat(32) }, task), 'no award applied here yet')
+  t.false(await offerIfAssigned(board, { ...notice(holder, alice, ['05'.repeat(32)]), taskId: '99'.repeat(32) }, task), 'a task unknown here')
 })
 
 test('a notice whose envelopes could not be fetched stays a candidate and is tried again by a later call; one that did not open does not', async (t) => {
