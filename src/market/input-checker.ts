@@ -7,8 +7,9 @@
  * collected), and records `input-verdict`: `available` when it holds every input (the claimant can now fetch them
  * from it), `unavailable` when no peer served one. A private task's inputs are sealed to the claimant: the validator
  * fetches instead the envelopes of a sealed-inputs notice addressed to the claimant (it cannot open them, and keeps
- * and serves them the same way); no such notice whose envelopes all fetch within the time is `unavailable`. The verdict acts for the claim's own account with nonce 0: two
- * validators answering one claim conflict and exactly one verdict becomes final.
+ * and serves them the same way); no notice to the claimant within 6 s, or none whose envelopes all fetch within the
+ * time, is `unavailable`. The verdict acts for the claim's own account with nonce 0: two validators answering one
+ * claim conflict and exactly one verdict becomes final.
  */
 import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'

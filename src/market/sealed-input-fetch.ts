@@ -6,6 +6,7 @@
  * announced ids; a validator checking a claim only fetches them (it cannot open them).
  */
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { sha256Hex } from '../compute/blob.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -42,8 +43,8 @@ export class SealedInputFetch {
 
   /**
    * Envelope `index` of `notice` in this node's blob store, tagged with its task: from the holder when it is
-   * connected, else (or when it did not serve it) from a connected peer found holding it. Throws `NoticeNotFetched`
-   * when no peer served it.
+   * connected; else, or when it did not serve it, from a connected peer found holding it; else from the holder
+   * dialled (a node need not be connected to every other). Throws `NoticeNotFetched` when no peer served it.
    */
   async envelope (notice: SealedInputsNotice, index: number, signal?: AbortSignal): Promise<string> {
     if (index >= notice.envelopes.length) throw new Error(`the notice of ${notice.holder} has no envelope ${index}`)
@@ -51,25 +52,31 @@ export class SealedInputFetch {
     if (await this.c.store.has(id)) return id
     const options = { tags: [notice.taskId], ...(signal === undefined ? {} : { signal }) }
     const peers = this.c.peers()
-    const holder = peers.find(p => p.toString() === notice.holder)
-    let why = `the holder ${notice.holder} is not connected`
-    if (holder !== undefined) {
+    const connected = peers.find(p => p.toString() === notice.holder)
+    const why: string[] = []
+    const from = async (peer: PeerId, who: string): Promise<string | undefined> => {
       try {
-        return await this.c.service.fetch(holder, id, options)
+        return await this.c.service.fetch(peer, id, options)
       } catch (err) {
-        why = `the holder did not serve it: ${errorMessage(err)}`
+        why.push(`${who} did not serve it: ${errorMessage(err)}`)
+        return undefined
       }
+    }
+    if (connected !== undefined) {
+      const got = await from(connected, 'the holder')
+      if (got !== undefined) return got
     }
     const others = peers.filter(p => p.toString() !== notice.holder).slice(0, MAX_PEERS_ASKED)
     const found = signal?.aborted === true ? undefined : await this.c.service.locate(others, id, signal)
     if (found !== undefined) {
-      try {
-        return await this.c.service.fetch(found, id, options)
-      } catch (err) {
-        why += `; ${found.toString()} did not either: ${errorMessage(err)}`
-      }
+      const got = await from(found, found.toString())
+      if (got !== undefined) return got
     }
-    throw new NoticeNotFetched(`envelope ${index} of task ${notice.taskId} (${id}): ${why}`)
+    if (connected === undefined && signal?.aborted !== true) {
+      const got = await from(peerIdFromString(notice.holder), 'the holder, dialled')
+      if (got !== undefined) return got
+    }
+    throw new NoticeNotFetched(`envelope ${index} of task ${notice.taskId} (${id}): ${why.length === 0 ? 'no peer has it' : why.join('; ')}`)
   }
 
   /**

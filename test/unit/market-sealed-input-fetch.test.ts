@@ -107,7 +107,7 @@ test('a notice whose envelopes could not be fetched stays a candidate and is tri
   t.deepEqual(board.candidates(TASK, alice).map(n => n.holder), [gone.toString()], 'only the notice that did not open is marked failed')
 })
 
-test('an envelope comes from the holder; when the holder does not serve it, from a connected peer that holds it; else NoticeNotFetched', async (t) => {
+test('an envelope comes from the holder; when the holder does not serve it, from a connected peer that holds it; else from the holder dialled; else NoticeNotFetched', async (t) => {
   const [holder, validator, other] = await Promise.all([peer(), peer(), peer()])
   const id = 'ee'.repeat(32)
   const bytes = new Uint8Array([1, 2, 3])
@@ -120,11 +120,19 @@ test('an envelope comes from the holder; when the holder does not serve it, from
   t.is(await fromValidator.fetch.envelope(n, 0), id)
   t.deepEqual(fromValidator.asked, [validator.toString()])
   t.deepEqual(fromValidator.held.get(id), bytes)
+  // the holder is not connected and nobody connected has it: the holder is dialled
+  const dialled = fetcher(new SealedInputsBoard({ keeps: () => true }), [other], new Map([[holder.toString(), new Map([[id, bytes]])]]))
+  t.is(await dialled.fetch.envelope(n, 0), id)
+  t.deepEqual(dialled.asked, [holder.toString()])
   // the holder is connected but does not serve it, and nobody else has it
   const nowhere = fetcher(new SealedInputsBoard({ keeps: () => true }), [other, holder], new Map())
   const err = await t.throwsAsync(nowhere.fetch.envelope(n, 0))
   t.true(err instanceof NoticeNotFetched, String(err))
-  t.deepEqual(nowhere.asked, [holder.toString()])
+  t.deepEqual(nowhere.asked, [holder.toString()], 'a connected holder is not asked twice')
+  // gone: not connected, not reachable
+  const gone = fetcher(new SealedInputsBoard({ keeps: () => true }), [other], new Map())
+  t.true(await gone.fetch.envelope(n, 0).catch(e => e) instanceof NoticeNotFetched)
+  t.deepEqual(gone.asked, [holder.toString()])
   await t.throwsAsync(nowhere.fetch.envelope(n, 1), { message: /no envelope 1/ })
 })
 
