@@ -6,8 +6,9 @@
  *
  * Every notice here was signed by its holder (sealed-inputs.ts `verifyNotice`), so a forger can only name itself,
  * and each forged notice costs it a peer id. When a provider's set for a task is full, a new notice takes the place
- * of one that failed, else of one whose holder this node cannot reach (it could not be fetched from anyway), else it
- * is dropped: a forger must hold that many live connections to this node to crowd out the requester's node.
+ * of one whose envelopes did not open, else of one whose envelopes could not be fetched, else of one whose holder
+ * this node cannot reach, else it is dropped: a forger must hold that many live connections to this node, and serve
+ * envelopes that open, to crowd out the requester's node.
  */
 import { GossipValidationError, type GossipTopicHandler } from '../network/gossip.ts'
 import { GOSSIP_TOPICS } from '../network/protocols.ts'
@@ -21,7 +22,8 @@ const MAX_BOARD_KEYS = 4096
 interface Entry {
   notice: SealedInputsNotice
   key: string
-  failed: boolean
+  /** `bad`: its envelopes did not open or match (never tried again); `unfetched`: not fetched (tried again later). */
+  failed: false | 'unfetched' | 'bad'
 }
 
 export interface SealedInputsBoardOptions {
@@ -33,8 +35,8 @@ export interface SealedInputsBoardOptions {
 
 /**
  * A notice's envelopes could not be fetched (its holder is gone or busy): not a proof that it is forged, so the board
- * does not mark it failed and a later try (another call of `firstThatOpens`) may fetch them, from a validator that
- * has since fetched them to check a claim.
+ * marks it `unfetched`, not `bad`, and a later try (another call of `firstThatOpens`) may fetch them, from a validator
+ * that has since fetched them to check a claim. It still gives way to a new notice when the set is full.
  */
 export class NoticeNotFetched extends Error {
   constructor (message: string) {
@@ -72,7 +74,8 @@ export class SealedInputsBoard {
     if (same >= 0) list[same] = entry
     else if (list.length < MAX_NOTICES_PER_TASK) list.push(entry)
     else {
-      let victim = list.findIndex(e => e.failed)
+      let victim = list.findIndex(e => e.failed === 'bad')
+      if (victim < 0) victim = list.findIndex(e => e.failed === 'unfetched')
       if (victim < 0) victim = list.findIndex(e => !this.reachable(e.notice.holder))
       if (victim < 0) { this.dropped++; return false }
       list.splice(victim, 1)
@@ -85,16 +88,19 @@ export class SealedInputsBoard {
     return true
   }
 
-  /** The notices of `taskId` sealed to `provider` not known to fail, in arrival order. */
+  /** The notices of `taskId` sealed to `provider` not known to be bad, in arrival order. */
   candidates (taskId: string, provider: string): SealedInputsNotice[] {
-    return (this.slots.get(slot(taskId, provider)) ?? []).filter(e => !e.failed).map(e => e.notice)
+    return (this.slots.get(slot(taskId, provider)) ?? []).filter(e => e.failed !== 'bad').map(e => e.notice)
   }
 
-  /** Marks a notice whose envelopes did not give the inputs (they did not open, or not to the announced ids). */
-  fail (notice: SealedInputsNotice): void {
+  /**
+   * Marks a notice that did not give the inputs: `bad` when its envelopes did not open or not to the announced ids
+   * (never a candidate again), `unfetched` when they could not be fetched (still a candidate).
+   */
+  fail (notice: SealedInputsNotice, how: 'unfetched' | 'bad' = 'bad'): void {
     const key = noticeKey(notice)
     const e = this.slots.get(slot(notice.taskId, notice.provider))?.find(x => x.key === key)
-    if (e !== undefined) e.failed = true
+    if (e !== undefined && e.failed !== 'bad') e.failed = how
   }
 
   /**
@@ -125,9 +131,9 @@ export class SealedInputsBoard {
 
   /**
    * Runs `attempt` on each notice of `taskId` sealed to `provider` in turn (waiting for more while none is left
-   * untried) and returns the first result; a notice whose attempt throws is reported to `onFailed`, and marked failed
-   * unless the attempt threw `NoticeNotFetched`. Rejects when `signal` aborts (while waiting, or when an attempt failed
-   * because of it).
+   * untried) and returns the first result; a notice whose attempt throws is reported to `onFailed` and marked failed
+   * (`unfetched` when the attempt threw `NoticeNotFetched`, else `bad`). Rejects when `signal` aborts (while waiting,
+   * or when an attempt failed because of it).
    */
   async firstThatOpens<T> (taskId: string, provider: string, signal: AbortSignal, attempt: (notice: SealedInputsNotice) => Promise<T>, onFailed?: (notice: SealedInputsNotice, err: unknown) => void): Promise<T> {
     const tried = new Set<string>()
@@ -138,7 +144,7 @@ export class SealedInputsBoard {
         return await attempt(notice)
       } catch (err) {
         signal.throwIfAborted()
-        if (!(err instanceof NoticeNotFetched)) this.fail(notice)
+        this.fail(notice, err instanceof NoticeNotFetched ? 'unfetched' : 'bad')
         onFailed?.(notice, err)
       }
     }

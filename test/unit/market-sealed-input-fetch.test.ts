@@ -93,9 +93,9 @@ test('a validator keeps a notice to another provider only when the task names it
   t.false(await offerIfAssigned(board, { ...notice(holder, alice, ['05'.repeat(32)]), taskId: '99'.repeat(32) }, task), 'a task unknown here')
 })
 
-test('a notice whose envelopes could not be fetched stays a candidate and is tried again by a later call; one that did not open does not', async (t) => {
+test('a notice whose envelopes could not be fetched stays a candidate and is tried again by a later call; one that did not open does not; a full set gives up a bad one first, then one not fetched', async (t) => {
   const board = new SealedInputsBoard({ keeps: () => true })
-  const [gone, forger] = await Promise.all([peer(), peer()])
+  const [gone, forger, holder5] = await Promise.all([peer(), peer(), peer()])
   board.offer(notice(gone, alice, ['11'.repeat(32)]))
   board.offer(notice(forger, alice, ['22'.repeat(32)]))
   const tried: string[] = []
@@ -104,7 +104,15 @@ test('a notice whose envelopes could not be fetched stays a candidate and is tri
     throw n.holder === gone.toString() ? new NoticeNotFetched('holder gone') : new Error('does not open')
   }))
   t.deepEqual(tried, [gone.toString(), forger.toString()])
-  t.deepEqual(board.candidates(TASK, alice).map(n => n.holder), [gone.toString()], 'only the notice that did not open is marked failed')
+  t.deepEqual(board.candidates(TASK, alice).map(n => n.holder), [gone.toString()], 'only the notice that did not open is out')
+  // a full set: a new notice takes the place of a bad one first, then of one not fetched, never of a live untried one
+  const fresh = await Promise.all(Array.from({ length: MAX_NOTICES_PER_TASK }, peer))
+  for (const [i, f] of fresh.slice(0, 2).entries()) t.true(board.offer(notice(f, alice, [`3${i}`.repeat(32)])))
+  t.true(board.offer(notice(fresh[2], alice, ['32'.repeat(32)])), 'the bad one gives way')
+  t.deepEqual(board.candidates(TASK, alice).map(n => n.holder), [gone, fresh[0], fresh[1], fresh[2]].map(String))
+  t.true(board.offer(notice(fresh[3], alice, ['33'.repeat(32)])), 'then the one not fetched')
+  t.deepEqual(board.candidates(TASK, alice).map(n => n.holder), fresh.map(String))
+  t.false(board.offer(notice(holder5, alice, ['34'.repeat(32)])), 'never a live untried one')
 })
 
 test('an envelope comes from the holder; when the holder does not serve it, from a connected peer that holds it; else from the holder dialled; else NoticeNotFetched', async (t) => {
