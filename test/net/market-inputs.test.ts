@@ -2,9 +2,10 @@
  * Input claims on a 5-process devnet (docs/market.md "Inputs no peer serves"): a task naming inputs no node holds
  * ends refunded with its winners claimed and excused, nobody slashed, and so does a private task whose inputs no node
  * sealed; a false claim (the inputs are served; of a private task, their envelopes) gets an `available` verdict from
- * a validator that fetched them, and a claimant that still does not answer is slashed late as before; an honest claim (the inputs reach a node only after the winner failed to fetch them) gets `available`,
- * and the winner fetches them from the validator, answers by its extended deadline and is paid. Every node tells the
- * same story, and money is conserved.
+ * a validator that fetched them, and a claimant that still does not answer is slashed late as before; an honest
+ * claim (the inputs reach a node only after the winner failed to fetch them) gets `available`, and the winner
+ * fetches them from the validator, answers by its extended deadline and is paid. Every node tells the same story,
+ * and money is conserved.
  */
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
