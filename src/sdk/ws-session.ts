@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws'
+import { jittered } from '../core/jitter.ts'
 import { RpcTransportError } from './errors.ts'
 
 export type RpcParams = readonly unknown[] | Readonly<Record<string, unknown>>
@@ -265,7 +266,7 @@ export class WsSession {
     this.reconnecting = true
     try {
       for (let attempt = 1; ; attempt++) {
-        await this.delay(Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt - 1, 20)) * (0.5 + Math.random() / 2))
+        await this.delay(jittered(Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt - 1, 20))))
         if (this.closed || this.subscriptions.size === 0) return
         try {
           await this.connect({})

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { jittered } from '../core/jitter.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
 import type { TxDecision } from '../dag/decisions.ts'
@@ -355,7 +356,7 @@ export class WebhookService implements Startable, WebhookPublisher {
   /** Exponential backoff with jitter: base · 2^(attempts-1), capped, then scaled by a random factor in [0.5, 1]. */
   private backoffMs (attempts: number): number {
     const capped = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(attempts - 1, 30))
-    return Math.round(capped * (0.5 + Math.random() / 2))
+    return Math.round(jittered(capped))
   }
 
   /** Waits until woken (a new event, stop, remove) or until `ms` have passed. */
