@@ -183,14 +183,15 @@ export class InputChecker implements Startable {
           outcome = 'unavailable'
           missing = `no sealed-inputs notice to the claimant whose envelopes fetched: ${errorMessage(err)}`
         }
-      }
-      for (const id of t.announce.private ? [] : t.announce.inputs.map(i => toHex(i))) {
-        try {
-          await this.c.fetchInput(t.taskId, id, signal)
-        } catch (err) {
-          outcome = 'unavailable'
-          missing = `${id}: ${errorMessage(err)}`
-          break
+      } else {
+        for (const id of t.announce.inputs.map(i => toHex(i))) {
+          try {
+            await this.c.fetchInput(t.taskId, id, signal)
+          } catch (err) {
+            outcome = 'unavailable'
+            missing = `${id}: ${errorMessage(err)}`
+            break
+          }
         }
       }
       if (this.abort.signal.aborted) return

@@ -14,7 +14,7 @@ import { open } from './blobs/seal.ts'
 import type { BlobService } from './blobs/service.ts'
 import type { BlobStore } from './blobs/store.ts'
 import { ProviderBlobError } from './provider/blobs.ts'
-import { inputContext, noticeKey, type SealedInputsNotice } from './sealed-inputs.ts'
+import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
 import { NoticeNotFetched, type SealedInputsBoard } from './sealed-inputs-board.ts'
 
 /** Peers asked where an envelope is when its holder did not serve it. */
@@ -26,7 +26,7 @@ const MAX_PEERS_ASKED = 16
 export const CLAIM_NOTICE_WAIT_MS = 6000
 
 export interface SealedInputFetchComponents {
-  board: Pick<SealedInputsBoard, 'firstThatOpens' | 'next'>
+  board: Pick<SealedInputsBoard, 'firstThatOpens'>
   service: Pick<BlobService, 'fetch' | 'locate'>
   store: Pick<BlobStore, 'has' | 'get'>
   /** The connected peers. */
@@ -110,17 +110,11 @@ export class SealedInputFetch {
    * a requester's node that is up publishes its notices again every 2 s); rejects then, or when `signal` aborts.
    */
   async fetchAll (taskId: string, provider: string, signal: AbortSignal, noticeWaitMs = CLAIM_NOTICE_WAIT_MS): Promise<SealedInputsNotice> {
-    const tried = new Set<string>()
-    for (;;) {
-      const notice = await this.c.board.next(taskId, provider, tried, AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(noticeWaitMs)))]))
-      tried.add(noticeKey(notice))
-      try {
-        for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
-        return notice
-      } catch (err) {
-        signal.throwIfAborted()
-        this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')
-      }
-    }
+    return await this.c.board.firstThatOpens(taskId, provider, signal, async (notice) => {
+      for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
+      return notice
+    }, (notice, err) => {
+      this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')
+    }, noticeWaitMs)
   }
 }

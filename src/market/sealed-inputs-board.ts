@@ -133,12 +133,13 @@ export class SealedInputsBoard {
    * Runs `attempt` on each notice of `taskId` sealed to `provider` in turn (waiting for more while none is left
    * untried) and returns the first result; a notice whose attempt throws is reported to `onFailed` and marked failed
    * (`unfetched` when the attempt threw `NoticeNotFetched`, else `bad`). Rejects when `signal` aborts (while waiting,
-   * or when an attempt failed because of it).
+   * or when an attempt failed because of it), or when a wait for another notice lasts `waitMs` (whole milliseconds
+   * are taken; default: as long as `signal` allows).
    */
-  async firstThatOpens<T> (taskId: string, provider: string, signal: AbortSignal, attempt: (notice: SealedInputsNotice) => Promise<T>, onFailed?: (notice: SealedInputsNotice, err: unknown) => void): Promise<T> {
+  async firstThatOpens<T> (taskId: string, provider: string, signal: AbortSignal, attempt: (notice: SealedInputsNotice) => Promise<T>, onFailed?: (notice: SealedInputsNotice, err: unknown) => void, waitMs?: number): Promise<T> {
     const tried = new Set<string>()
     for (;;) {
-      const notice = await this.next(taskId, provider, tried, signal)
+      const notice = await this.next(taskId, provider, tried, waitMs === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, Math.floor(waitMs)))]))
       tried.add(noticeKey(notice))
       try {
         return await attempt(notice)
