@@ -92,11 +92,13 @@ const Slash = z.object({ provider: address, reason: z.string(), amount, atMs: z.
  * An assigned provider's claim that it could not fetch the task's inputs (docs/market.md "Inputs no peer serves")
  * and the validators' verdict: `unavailable` excuses it (no late slash; the task is refunded), `available` means a
  * validator holds and serves the inputs now and the result is due by `dueAtMs`; with no verdict yet the late slash
- * waits until `holdsSlashUntilMs` at most.
+ * waits until `holdsSlashUntilMs` at most. `attempt` 1.. is an appeal: the claimant claimed again after an `available`
+ * verdict whose inputs it still could not fetch, or after its judge stayed silent; another validator judges it.
  */
 const InputClaim = z.object({
   provider: address,
   round: z.number(),
+  attempt: z.number(),
   atMs: z.number(),
   txId: z.string(),
   verdict: z.object({ outcome: z.enum(['available', 'unavailable']), validator: address, atMs: z.number(), txId: z.string() }).nullable(),

@@ -19,6 +19,7 @@ export function inputClaimToRpc (c: InputClaimView): InputClaimRecord {
   return {
     provider: c.provider,
     round: c.round,
+    attempt: c.attempt,
     atMs: c.timeMs,
     txId: hex0x(c.txId),
     verdict: c.verdict === undefined ? null : { outcome: c.verdict.outcome, validator: c.verdict.validator, atMs: c.verdict.timeMs, txId: hex0x(c.verdict.txId) },
@@ -96,9 +97,9 @@ export function taskToRpc (t: TaskView): TaskRecord {
   }
 }
 
-/** A bid in its RPC shape; `task`: its task's view, for the bidder's input claim. */
+/** A bid in its RPC shape; `task`: its task's view, for the bidder's input claim (its latest: an appeal, if any). */
 export function bidToRpc (b: BidView, task?: TaskView): BidRecord {
-  const claim = task?.inputClaims.find(c => c.provider === b.provider)
+  const claim = task?.inputClaims.findLast(c => c.provider === b.provider)
   return {
     provider: b.provider,
     status: b.status,

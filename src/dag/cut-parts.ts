@@ -23,6 +23,8 @@ export interface CutTx {
 /** Ancestry among the cut's vertices (the ledger's), for a part whose rule reads it. */
 export interface CutAncestry {
   isAncestor: (ancestor: string, of: string) => Promise<boolean> | boolean
+  /** The genesis validators' public keys (a part's rules may name a validator: the market's input-claim judges). */
+  validatorKeys: () => readonly Uint8Array[]
 }
 
 /** One record a part writes when a node starts from a cut (in the cut's install batch). */

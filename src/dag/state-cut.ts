@@ -88,7 +88,7 @@ export interface StateCut {
   parts: Map<CutPartId, unknown>
 }
 
-export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor' | 'ancestorsAmong' | 'vertexRecord'>
+export type CutReader = Pick<LedgerReader, 'acceptedVertex' | 'genesisState' | 'isAncestor' | 'ancestorsAmong' | 'vertexRecord' | 'validatorKeys'>
 
 /** The cut of the genesis vertex: the genesis allocations. */
 export function genesisCut (reader: Pick<CutReader, 'genesisState'>): StateCut {

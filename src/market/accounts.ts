@@ -11,7 +11,7 @@ const TASK_TAG = new TextEncoder().encode('HARMONY/market/task/v1')
 const ESCROW_TAG = new TextEncoder().encode('HARMONY/market/escrow/v1')
 const BOND_TAG = new TextEncoder().encode('HARMONY/market/bond/v1')
 const REEXEC_TAG = new TextEncoder().encode('HARMONY/market/reexec/v1')
-const INPUT_VERDICT_TAG = new TextEncoder().encode('HARMONY/market/input-verdict/v1')
+const INPUT_VERDICT_TAG = new TextEncoder().encode('HARMONY/market/input-verdict/v2')
 
 /** A task's id: sha256("HARMONY/market/task/v1" ‖ requester ‖ nonce u64be) of its announce (32 bytes). */
 export function taskIdOf (requester: Uint8Array, nonce: bigint): Uint8Array {
@@ -39,10 +39,10 @@ export function reexecAccount (validator: Uint8Array, taskId: Uint8Array): Uint8
 }
 
 /**
- * The account an input claim's verdict acts for (nonce 0, holds nothing): sha256("HARMONY/market/input-verdict/v1" ‖
- * taskId ‖ provider ‖ round u8)[0..20]. One verdict per claim: two validators answering the same claim conflict at
- * this slot and exactly one becomes final.
+ * The account a validator's verdict on one input claim acts for (nonce 0, holds nothing): sha256(
+ * "HARMONY/market/input-verdict/v2" ‖ taskId ‖ provider ‖ round u8 ‖ attempt u8 ‖ validator)[0..20]. One verdict per
+ * validator and claim; the claim's judge is fixed by rules/input-judge.ts, so no other validator's slot can hold it.
  */
-export function inputVerdictAccount (taskId: Uint8Array, provider: Uint8Array, round: number): Uint8Array {
-  return sha256(INPUT_VERDICT_TAG, taskId, provider, new Uint8Array([round])).slice(0, ADDRESS_BYTES)
+export function inputVerdictAccount (taskId: Uint8Array, provider: Uint8Array, round: number, attempt: number, validator: Uint8Array): Uint8Array {
+  return sha256(INPUT_VERDICT_TAG, taskId, provider, new Uint8Array([round, attempt]), validator).slice(0, ADDRESS_BYTES)
 }

@@ -1,35 +1,33 @@
 /**
- * The validators' side of input claims (docs/market.md "Inputs no peer serves"), on the model of the benchmark
- * challenge's attester: every input claim without a verdict is checked by one validator, chosen by turn
- * (`core/turn.ts` over the sorted validator keys but the claimant's, rotated by the task id; rank r acts
- * `r × turnDelayMs` after the claim's time, so the next in turn covers a silent one). It tries to fetch the task's inputs itself, within
- * `fetchTimeoutMs`, into its blob store tagged with the task (so it keeps and serves them until the task's blobs are
- * collected), and records `input-verdict`: `available` when it holds every input (the claimant can now fetch them
- * from it), `unavailable` when no peer served one. A private task's inputs are sealed to the claimant: the validator
- * fetches instead the envelopes of a sealed-inputs notice addressed to the claimant (it cannot open them, and keeps
- * and serves them the same way); no notice to the claimant within 6 s, or none whose envelopes all fetch within the
- * time, is `unavailable`. The verdict acts for the claim's own account with nonce 0: two validators answering one
- * claim conflict and exactly one verdict becomes final.
+ * The validators' side of input claims (docs/market.md "Inputs no peer serves"): every input claim without a verdict
+ * has one judge (rules/input-judge.ts: the validators but the claimant, sorted by key and rotated by the task id; rank
+ * 0 for the provider's first claim of the round, rank n for its n-th appeal). The judge acts as soon as the claim is
+ * final here: it tries to fetch the task's inputs itself, within `fetchTimeoutMs`, into its blob store tagged with the
+ * task (so it keeps and serves them until the task's blobs are collected), and records `input-verdict`: `available`
+ * when it holds every input (the claimant can now fetch them from it), `unavailable` when no peer served one. A
+ * private task's inputs are sealed to the claimant: the validator fetches instead the envelopes of a sealed-inputs
+ * notice addressed to the claimant (it cannot open them, and keeps and serves them the same way); no notice to the
+ * claimant within 6 s, or none whose envelopes all fetch within the time, is `unavailable`. A verdict counts only
+ * from the judge and within INPUT_JUDGE_WINDOW_MS of its claim; a judge that lied or stayed silent is covered by the
+ * claimant's appeal, which the next validator in turn judges.
  */
 import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
 import { errorMessage } from '../core/errors.ts'
 import type { Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
-import { turnRank } from '../core/turn.ts'
 import type { LedgerReader } from '../dag/reader.ts'
 import type { Transaction, TxInfo } from '../dag/tx.ts'
 import { buildInputVerdict, type InputVerdict, type SignerKeys, TX_KIND_INPUT_CLAIM } from './kinds/index.ts'
-import { INPUT_VERDICT_WAIT_MS } from './rules/constants.ts'
+import { INPUT_JUDGE_WINDOW_MS } from './rules/constants.ts'
+import { isInputJudge } from './rules/input-judge.ts'
 import type { ApplyListener } from './state/market-state.ts'
 import type { InputClaimRecord, TaskRecord } from './state/records.ts'
 
 export interface InputCheckerInit {
   /** Period of the walk over the claims without a verdict. @default 1000 */
   tickMs?: number
-  /** Wait of each rank before it covers for the ranks before it. @default 10000 */
-  turnDelayMs?: number
-  /** The most one check spends fetching a task's inputs. @default 15000 */
+  /** The most one check spends fetching a task's inputs (less than INPUT_JUDGE_WINDOW_MS). @default 15000 */
   fetchTimeoutMs?: number
   /** A verdict not final this long after it was submitted is submitted again (its vertex may have lost). @default 10000 */
   resubmitMs?: number
@@ -55,19 +53,12 @@ export interface InputCheckerComponents {
   logger: Logger
   /** Counts this validator's checks by outcome (metrics). */
   onChecked?: (outcome: InputVerdict) => void
+  /**
+   * Devnet fault injection (`provider.faultInjection: 'false-input-verdict'`): this judge answers `available` without
+   * fetching anything, so the tests can show that the claimant's appeal reaches an honest judge. @default false
+   */
+  lie?: boolean
   now?: () => number
-}
-
-/**
- * The rank of validator `key` in the turn on a claim of `claimant` (hex address) on `taskId` (hex): core/turn.ts over
- * the sorted validator keys but the claimant's, rotated by the task id (rank r acts r turn delays after the claim).
- * The claimant, when it is a validator too, is left out (it does not judge its own claim), so the first in turn is
- * another validator, not one that waits a turn delay for it. -1 for the claimant itself or a key not in the set.
- */
-export function claimCheckRank (validatorKeys: readonly Uint8Array[], key: Uint8Array, taskId: string, claimant: string): number {
-  const others = validatorKeys.filter(k => toHex(addressBytesFromPublicKey(k)) !== claimant).map(k => toHex(k)).sort()
-  const index = others.indexOf(toHex(key))
-  return index < 0 ? -1 : turnRank(index, BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`), others.length)
 }
 
 /** Claims watched at once (each leaves once answered, or once its hold ran out). */
@@ -76,7 +67,6 @@ const MAX_WATCHED = 4096
 export class InputChecker implements Startable {
   private readonly c: InputCheckerComponents
   private readonly tickMs: number
-  private readonly turnDelayMs: number
   private readonly fetchTimeoutMs: number
   private readonly resubmitMs: number
   private readonly log: Logger
@@ -93,7 +83,6 @@ export class InputChecker implements Startable {
   constructor (components: InputCheckerComponents, init: InputCheckerInit = {}) {
     this.c = components
     this.tickMs = init.tickMs ?? 1000
-    this.turnDelayMs = init.turnDelayMs ?? 10_000
     this.fetchTimeoutMs = init.fetchTimeoutMs ?? 15_000
     this.resubmitMs = init.resubmitMs ?? 10_000
     this.log = components.logger.child({ module: 'input-checker' })
@@ -128,7 +117,7 @@ export class InputChecker implements Startable {
     this.watched.set(taskId, set)
   }
 
-  /** One walk over the watched claims: each one whose turn is this validator's is checked (in the background). */
+  /** One walk over the watched claims: each one this validator judges is checked (in the background). */
   async walk (): Promise<void> {
     if (this.walking || this.abort.signal.aborted) return
     this.walking = true
@@ -137,13 +126,15 @@ export class InputChecker implements Startable {
       for (const [taskId, providers] of this.watched) {
         const t = await this.c.state.taskRecord(taskId)
         for (const provider of [...providers]) {
-          const claim = t?.inputClaims?.find(c => c.provider === provider && c.verdict === undefined)
-          // answered, or held past the time the late rule waits for a verdict: nothing left to do
-          if (t === undefined || t.settlement !== undefined || claim === undefined || now > claim.timeMs + INPUT_VERDICT_WAIT_MS) {
+          // claims a verdict can still answer (an appeal made later is watched again when it applies)
+          const open = t === undefined || t.settlement !== undefined
+            ? []
+            : (t.inputClaims ?? []).filter(c => c.provider === provider && c.verdict === undefined && now <= c.timeMs + INPUT_JUDGE_WINDOW_MS)
+          if (open.length === 0) {
             providers.delete(provider)
             continue
           }
-          if (this.due(t, claim, now)) void this.check(t, claim)
+          for (const claim of open) if (t !== undefined && this.due(t, claim, now)) void this.check(t, claim)
         }
         if (providers.size === 0) this.watched.delete(taskId)
       }
@@ -154,18 +145,16 @@ export class InputChecker implements Startable {
     }
   }
 
-  private key (t: TaskRecord, claim: InputClaimRecord): string { return `${t.taskId}:${claim.provider}:${claim.round}` }
+  private key (t: TaskRecord, claim: InputClaimRecord): string { return `${t.taskId}:${claim.provider}:${claim.round}:${claim.attempt ?? 0}` }
 
-  /** This validator's turn has come (rank r: r × turnDelayMs after the claim) and it is not checking or just submitted. */
+  /** This validator judges the claim (never its own) and is not checking it or just submitted its verdict. */
   private due (t: TaskRecord, claim: InputClaimRecord, now: number): boolean {
     const key = this.key(t, claim)
-    // never a judge of its own claim (a validator that is also a provider): the next in turn covers it
     if (claim.provider === toHex(addressBytesFromPublicKey(this.c.keys.publicKey))) return false
     if (this.checking.has(key)) return false
     const last = this.submitted.get(key)
     if (last !== undefined && now < last + this.resubmitMs) return false
-    const rank = claimCheckRank(this.c.ledger.validatorKeys(), this.c.keys.publicKey, t.taskId, claim.provider)
-    return rank >= 0 && now >= claim.timeMs + rank * this.turnDelayMs
+    return isInputJudge(this.c.ledger.validatorKeys(), this.c.keys.publicKey, t.taskId, claim.provider, claim.attempt ?? 0)
   }
 
   /** Fetches every input, or a private task's envelopes (bounded by fetchTimeoutMs), and submits the verdict. */
@@ -176,7 +165,9 @@ export class InputChecker implements Startable {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
       let outcome: InputVerdict = 'available'
       let missing: string | undefined
-      if (t.announce.private) {
+      if (this.c.lie === true) {
+        this.log.warn({ taskId: t.taskId, provider: claim.provider }, 'fault injection: input claim answered available without fetching')
+      } else if (t.announce.private) {
         try {
           await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal)
         } catch (err) {
@@ -195,16 +186,21 @@ export class InputChecker implements Startable {
         }
       }
       if (this.abort.signal.aborted) return
+      if ((this.c.now ?? Date.now)() > claim.timeMs + INPUT_JUDGE_WINDOW_MS) {
+        // every node would refuse it (VERDICT_LATE): the claimant appeals to the next judge instead
+        this.log.warn({ taskId: t.taskId, provider: claim.provider, attempt: claim.attempt ?? 0, outcome }, 'input claim checked past its judge window: no verdict sent')
+        return
+      }
       this.c.onChecked?.(outcome)
-      this.log.info({ taskId: t.taskId, provider: claim.provider, round: claim.round, outcome, missing }, 'input claim checked')
+      this.log.info({ taskId: t.taskId, provider: claim.provider, round: claim.round, attempt: claim.attempt ?? 0, outcome, missing }, 'input claim checked')
       this.submitted.set(key, (this.c.now ?? Date.now)())
       if (this.submitted.size > MAX_WATCHED) this.submitted.delete(this.submitted.keys().next().value as string)
-      const tx = buildInputVerdict(this.c.chainId, this.c.keys, { taskId: fromHex(t.taskId), round: claim.round, provider: fromHex(claim.provider), outcome })
+      const tx = buildInputVerdict(this.c.chainId, this.c.keys, { taskId: fromHex(t.taskId), round: claim.round, provider: fromHex(claim.provider), attempt: claim.attempt ?? 0, outcome })
       const id = await this.c.submit(tx)
       this.log.info({ taskId: t.taskId, provider: claim.provider, outcome, tx: id }, 'input verdict submitted')
     } catch (err) {
-      // another validator's verdict took the slot (TX_CONFLICT, TX_KNOWN), or it was refused: the walk sees the claim
-      // answered, or tries again after resubmitMs
+      // sent already (TX_KNOWN), or refused: the walk sees the claim answered, or tries again after resubmitMs while
+      // the claim's judge window runs
       this.log.debug({ taskId: t.taskId, provider: claim.provider, err: errorMessage(err) }, 'input verdict not admitted')
     } finally {
       this.checking.delete(key)

@@ -184,7 +184,8 @@ export class MarketNode implements Startable {
           submit: async (tx) => await c.dag.submitTransaction(tx),
           chainId,
           keys: c.identity,
-          logger: log
+          logger: log,
+          lie: config.faultInjection === 'false-input-verdict'
         }))
       }
       if (config.enabled) {

@@ -39,6 +39,9 @@ export class LedgerModel {
 export class MemoryMarket implements ApplyContext {
   readonly tasks = new Map<string, TaskRecord>()
   readonly providers = new Map<string, ProviderRecord>()
+  /** The validators' public keys (who judges an input claim); a test that sends verdicts names them. */
+  validators: readonly Uint8Array[] = []
+  validatorKeys (): readonly Uint8Array[] { return this.validators }
   async task (id: string): Promise<TaskRecord | undefined> { return this.tasks.get(id) }
   async provider (a: string): Promise<ProviderRecord | undefined> { return this.providers.get(a) }
   putTask (t: TaskRecord): void { this.tasks.set(t.taskId, t) }

@@ -16,8 +16,9 @@ import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { walletFromSeed } from '../../src/core/keys/wallet.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
-import { claimCheckRank } from '../../src/market/input-checker.ts'
+import { claimCheckRank } from '../../src/market/rules/input-judge.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
+import { taskIdHexOf } from '../../src/market/accounts.ts'
 import { buildTaskAnnounce, type TaskAnnouncePayload } from '../../src/market/kinds/index.ts'
 import { fundAccounts, openAccount, seededF32, submitMatmul, type WorkloadAccount } from '../../src/cli/market-workload.ts'
 import { fetchTaskOutput, FINAL_TASK_STATES, requesterKemKey, submitTask, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
@@ -31,6 +32,9 @@ const CLAIMER = 4
 const HONEST = 3
 /** A second requester, which the claimer does not serve (its `deny` list): its tasks are won by honest providers. */
 const REQUESTER = walletFromSeed(new Uint8Array(randomBytes(32)))
+/** Turned into a lying judge for the last scenario (restarted with `false-input-verdict`). */
+const LIAR = 2
+let liarLies = false
 
 let net: MarketDevnet
 let requester: WorkloadAccount
@@ -42,7 +46,9 @@ test.before(async () => {
     nodes: 5,
     provider: (i) => i === CLAIMER
       ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'false-input-claim', deny: [REQUESTER.address] }
-      : i === HONEST ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' } : { enabled: true, capacity: 8 }
+      : i === HONEST
+        ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' }
+        : { enabled: true, capacity: 8, ...(i === LIAR && liarLies ? { faultInjection: 'false-input-verdict' } : {}) }
   })
   await fundAccounts(net.faucet, [REQUESTER.address], 10n * AGC)
   requester = await openAccount(net.clients[1], REQUESTER)
@@ -223,10 +229,7 @@ async function metric (index: number, name: string, labels: Record<string, strin
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
-/**
- * The node of the validator first in turn on a claim of `claimant` (`hmy1…`; input-checker.ts): it checks at once,
- * the next only 10 s later.
- */
+/** The node of the validator that judges the first claim of `claimant` (`hmy1…`; rules/input-judge.ts). */
 function validatorInTurn (keys: readonly Uint8Array[], taskId: string, claimant: string): number {
   const first = keys.find(k => claimCheckRank(keys, k, taskId, toHex(parseAddress(claimant))) === 0)
   return first === undefined ? -1 : net.addresses.indexOf(addressFromPublicKey(first))
@@ -336,4 +339,62 @@ test.serial('an honest claim: the winner could not fetch, the inputs then reach 
     return
   }
   t.fail('in five tasks the honest path never came about (see the log)')
+})
+
+test.serial('a lying judge: it finds the inputs `available` without fetching and serves nothing; the winner appeals, the next judge finds them unavailable; nobody is slashed, the task is refunded', async (t) => {
+  // node LIAR becomes a lying judge (a restart with the devnet fault injection)
+  await net.kill(LIAR)
+  liarLies = true
+  await net.restart(LIAR)
+  const keys = (await loadGenesis(net.devnet.genesisPath)).validators.map(v => v.publicKey)
+  const liarKey = keys.find(k => addressFromPublicKey(k) === net.addresses[LIAR]) as Uint8Array
+  const honest = toHex(parseAddress(net.addresses[HONEST]))
+  const r = requester
+  const providersBefore = await providerRecords()
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    // a task whose first claim by HONEST the liar judges: the requester's nonces are moved on (transfers to the
+    // faucet) to the first task id that gives it rank 0
+    let skip = 0n
+    while (claimCheckRank(keys, liarKey, taskIdHexOf(parseAddress(r.key.address), r.nextNonce + skip), honest) !== 0) skip++
+    if (skip > 0n) await fundAccounts(r, Array.from({ length: Number(skip) }, () => net.faucet.key.address), 1n)
+    const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
+    // a budget under every default price: only HONEST bids (the claimer does not serve this requester)
+    const { tx, taskId } = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce, fee: 1000n }, {
+      ...matmulAnnounce({ budget: 1000n, executionDeadlineMs: 20_000, ...FAULT_WINDOWS }), inputs: unserved
+    })
+    const id = `0x${toHex(taskId)}`
+    taskIds.push(id)
+    // sent as a bare transaction: no node holds the inputs
+    await r.client.call('account_sendTransaction', [`0x${toHex(encodeTx(tx))}`])
+    r.nextNonce++
+    const end = await waitForTask(net.clients[HONEST], id, undefined, { timeoutMs: 150_000 })
+    if (end.awards[0]?.winners[0] !== net.addresses[HONEST]) {
+      t.log(`attempt ${attempt}: HONEST did not win (${JSON.stringify(story(end))}): another task`)
+      continue
+    }
+    t.is(end.state, 'refunded', JSON.stringify(story(end)))
+    t.is(end.settlement?.outcome, 'inputs-unavailable')
+    t.is(end.settlement?.refund, end.escrow, 'the whole escrow back to the requester')
+    t.deepEqual(end.slashes, [], 'nobody slashed')
+    const claims = end.inputClaims.filter(c => c.provider === net.addresses[HONEST])
+    t.is(claims.length, 2, JSON.stringify(claims))
+    const [first, appeal] = claims
+    // the liar judged the first claim: `available`, though it holds nothing
+    t.like(first, { attempt: 0, verdict: { outcome: 'available', validator: net.addresses[LIAR] } })
+    // the winner could not fetch from anyone, appealed before the deadline that verdict gave, and the next judge (not
+    // the liar, not the claimant) found them unavailable
+    t.is(appeal.attempt, 1)
+    t.true(appeal.atMs <= first.dueAtMs, 'appealed in time')
+    t.is(appeal.verdict?.outcome, 'unavailable')
+    t.not(appeal.verdict?.validator, net.addresses[LIAR])
+    t.not(appeal.verdict?.validator, net.addresses[HONEST])
+    t.log(`award → claim ${first.atMs - end.awards[0].atMs} ms, claim → lie ${(first.verdict?.atMs ?? 0) - first.atMs} ms, lie → appeal ${appeal.atMs - (first.verdict?.atMs ?? 0)} ms, appeal → verdict ${(appeal.verdict?.atMs ?? 0) - appeal.atMs} ms (market time)`)
+    await sameEverywhere(t, id, v => v.state === 'refunded')
+    const status = await net.clients[HONEST].call('provider_status')
+    t.like(status.inputClaims.findLast(c => c.taskId === id), { attempt: 1, verdict: { outcome: 'unavailable' } })
+    t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
+    t.is(await held(), supply, 'money is conserved')
+    return
+  }
+  t.fail('in four tasks HONEST never won (see the log)')
 })

@@ -20,6 +20,8 @@ import { MAX_BID_BATCH, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEALS } from '../../s
 import { BidBatcher } from '../../src/market/provider/bid-batcher.ts'
 import { marketAdmissionCheck } from '../../src/market/state/admission.ts'
 import { advanceSnapshot, decodeSnapshot, emptySnapshot, encodeSnapshot } from '../../src/market/state/snapshot.ts'
+/** Bid histories carry no input verdict: no validator needs naming. */
+const NO_VALIDATORS = { validatorKeys: (): Uint8Array[] => [] }
 import { cpuProvider, cutTxAt, historySigner, liveMarketState, matmulAnnounce } from '../helpers/market.ts'
 
 registerMarket()
@@ -182,13 +184,13 @@ test('the admission check refuses a bid batch only when every entry would be ref
 })
 
 test('the state cut folds a batch entry by entry: every split gives the bytes of one fold, a waiting entry crosses the cut with its index, and an install then live reads what live alone reads', async (t) => {
-  const whole = encodeSnapshot(await advanceSnapshot(emptySnapshot(), history))
+  const whole = encodeSnapshot(await advanceSnapshot(emptySnapshot(), history, NO_VALIDATORS))
   for (let k = 0; k <= history.length; k++) {
-    const first = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k))))
-    t.deepEqual(encodeSnapshot(await advanceSnapshot(first, history.slice(k))), whole, `split at ${k}`)
+    const first = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k), NO_VALIDATORS)))
+    t.deepEqual(encodeSnapshot(await advanceSnapshot(first, history.slice(k), NO_VALIDATORS)), whole, `split at ${k}`)
   }
   // after the commits and before D's announce, D's entry (index 1 of p1's batch) waits in the snapshot
-  const waiting = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, 6))))
+  const waiting = decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, 6), NO_VALIDATORS)))
   t.deepEqual(waiting.parked.map(q => [q.txId, q.entry]), [[txInfo(encodeTx(p1Commits)).idHex, 1]])
 
   const all = await liveMarketState()
@@ -198,7 +200,7 @@ test('the state cut folds a batch entry by entry: every split gives the bytes of
   for (const k of [5, 6, 8]) {
     const synced = await liveMarketState()
     try {
-      await synced.install(decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k)))))
+      await synced.install(decodeSnapshot(encodeSnapshot(await advanceSnapshot(emptySnapshot(), history.slice(0, k), NO_VALIDATORS))))
       await synced.final(history.slice(k))
       t.deepEqual(await records(synced.state), expected, `installed at ${k}`)
     } finally {

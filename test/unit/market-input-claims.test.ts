@@ -14,7 +14,7 @@ import { isDagError } from '../../src/dag/errors.ts'
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { requireTxKind } from '../../src/dag/tx-kinds.ts'
 import {
-  bidCommitment, bondAccount, escrowAccount, escrowOf, inputVerdictKind, marketRules, registerMarketKinds, taskIdOf,
+  bidCommitment, bondAccount, escrowAccount, escrowOf, inputClaimKind, inputVerdictKind, marketRules, registerMarketKinds, taskIdOf,
   TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, type InputVerdict, type TaskAnnouncePayload
 } from '../../src/market/index.ts'
 import { inputVerdictAccount } from '../../src/market/accounts.ts'
@@ -24,7 +24,7 @@ import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 import { LedgerModel, MemoryMarket, unsignedTx } from '../helpers/market-model.ts'
 
 registerMarketKinds()
-const { INPUT_VERDICT_WAIT_MS, MIN_BOND, SLASH_LATE_BPS, nextStep, slashAmount, slashBeneficiary } = marketRules
+const { INPUT_JUDGE_WINDOW_MS, INPUT_VERDICT_WAIT_MS, MAX_INPUT_CLAIMS, MIN_BOND, SLASH_LATE_BPS, isInputJudge, nextStep, slashAmount, slashBeneficiary } = marketRules
 const validator = generateKeyPair(new Uint8Array(32).fill(9))
 const requesterKeys = generateKeyPair(new Uint8Array(32).fill(1))
 const providerKeys = [2, 3, 4].map(b => generateKeyPair(new Uint8Array(32).fill(b)))
@@ -55,6 +55,7 @@ async function awardedTask (over: Partial<TaskAnnouncePayload> = {}): Promise<{
 }> {
   const ledger = new LedgerModel()
   const market = new MemoryMarket()
+  market.validators = [validator.publicKey]
   const requester = addressBytesFromPublicKey(requesterKeys.publicKey)
   ledger.balances.set(toHex(requester), 10n ** 12n)
   const providers = providerKeys.map(keys => ({ keys, address: addressBytesFromPublicKey(keys.publicKey), hex: toHex(addressBytesFromPublicKey(keys.publicKey)) }))
@@ -83,9 +84,9 @@ async function awardedTask (over: Partial<TaskAnnouncePayload> = {}): Promise<{
   return { ledger, market, supply, taskId, taskHex, announce, providers, awardAtMs, send, by, task: () => market.tasks.get(taskHex) as TaskRecord }
 }
 
-/** A validator's verdict on `provider`'s claim of round `round` (nonce 0 of the claim's verdict account). */
-function verdict (taskId: Uint8Array, provider: Uint8Array, round: number, outcome: InputVerdict): Transaction {
-  return tx(TX_KIND_INPUT_VERDICT, validator, 0n, 0n, { taskId, round, provider, outcome })
+/** `by`'s verdict (the only validator of awardedTask's network, unless named) on `provider`'s claim `attempt` of round `round`. */
+function verdict (taskId: Uint8Array, provider: Uint8Array, round: number, outcome: InputVerdict, attempt = 0, by = validator): Transaction {
+  return tx(TX_KIND_INPUT_VERDICT, by, 0n, 0n, { taskId, round, provider, attempt, outcome })
 }
 
 /** Issues what the plan says at `nowMs` (the slashes, the replacement, the settle) until it is done or must wait. */
@@ -116,27 +117,27 @@ test('a claim is valid only from an assigned provider of that round, before its 
   const [winner, loser] = f.providers
   const deadline = f.awardAtMs + f.announce.executionDeadlineMs
   // a provider that holds no award of the round
-  t.like(await f.send(f.by(loser, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 100), { status: 'refused', code: 'CLAIM_NOT_AWARDED' })
+  t.like(await f.send(f.by(loser, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), f.awardAtMs + 100), { status: 'refused', code: 'CLAIM_NOT_AWARDED' })
   // a round not awarded (yet): parked, refused CLAIM_NOT_AWARDED if it never is
-  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 1 }), f.awardAtMs + 100), { status: 'parked', code: 'CLAIM_NOT_AWARDED' })
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 1, attempt: 0 }), f.awardAtMs + 100), { status: 'parked', code: 'CLAIM_NOT_AWARDED' })
   // an unknown task: parked (its announce may not be applied here yet), refused once it stays unknown
-  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: new Uint8Array(32).fill(5), round: 0 }), f.awardAtMs + 100), { status: 'parked' })
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: new Uint8Array(32).fill(5), round: 0, attempt: 0 }), f.awardAtMs + 100), { status: 'parked' })
   // after the deadline
   const late = await awardedTask()
-  t.like(await late.send(late.by(late.providers[0], TX_KIND_INPUT_CLAIM, { taskId: late.taskId, round: 0 }), deadline + 1), { status: 'refused', code: 'CLAIM_LATE' })
+  t.like(await late.send(late.by(late.providers[0], TX_KIND_INPUT_CLAIM, { taskId: late.taskId, round: 0, attempt: 0 }), deadline + 1), { status: 'refused', code: 'CLAIM_LATE' })
   t.is(late.task().inputClaims, undefined, 'nothing stored for a refused claim')
   // in time: stored; a second one of the same provider and round is a duplicate
-  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), deadline), { status: 'applied' })
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), deadline), { status: 'applied' })
   t.like(f.task().inputClaims, [{ provider: winner.hex, round: 0, timeMs: deadline }])
-  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), deadline), { status: 'refused', code: 'CLAIM_DUPLICATE' })
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), deadline), { status: 'refused', code: 'CLAIM_DUPLICATE' })
   t.is(f.task().inputClaims?.length, 1)
   // a provider that answered cannot claim afterwards
   const answered = await awardedTask()
   await answered.send(answered.by(answered.providers[0], 38, { taskId: answered.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), answered.awardAtMs + 10)
-  t.like(await answered.send(answered.by(answered.providers[0], TX_KIND_INPUT_CLAIM, { taskId: answered.taskId, round: 0 }), answered.awardAtMs + 20), { status: 'refused', code: 'CLAIM_LATE' })
+  t.like(await answered.send(answered.by(answered.providers[0], TX_KIND_INPUT_CLAIM, { taskId: answered.taskId, round: 0, attempt: 0 }), answered.awardAtMs + 20), { status: 'refused', code: 'CLAIM_LATE' })
   // a private task: claimed like a public one (a validator checks the envelopes sealed to the winner)
   const sealed = await awardedTask({ private: true, requesterKemKey: new Uint8Array(1184).fill(3) })
-  t.like(await sealed.send(sealed.by(sealed.providers[0], TX_KIND_INPUT_CLAIM, { taskId: sealed.taskId, round: 0 }), sealed.awardAtMs + 10), { status: 'applied' })
+  t.like(await sealed.send(sealed.by(sealed.providers[0], TX_KIND_INPUT_CLAIM, { taskId: sealed.taskId, round: 0, attempt: 0 }), sealed.awardAtMs + 10), { status: 'applied' })
   t.like(sealed.task().inputClaims, [{ provider: sealed.providers[0].hex, round: 0, timeMs: sealed.awardAtMs + 10 }])
   // a refused claim moves nothing but its fee (a provider transaction like a result)
   t.is(f.ledger.total(), f.supply)
@@ -150,17 +151,17 @@ test('a verdict answers a stored claim only: none for a provider without an awar
   t.like(await f.send(verdict(new Uint8Array(32).fill(6), winner.address, 0, 'unavailable'), f.awardAtMs + 100), { status: 'parked', code: 'VERDICT_NO_CLAIM' })
   t.is(f.task().inputClaims, undefined, 'nothing stored')
   // once the claim applies, the parked verdict applies (the market state retries it after its task's next entry)
-  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 50)
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), f.awardAtMs + 50)
   const again = await applyMarketTx(f.market, txInfo(encodeTx(verdict(f.taskId, winner.address, 0, 'unavailable'))), { txId: 'ab'.repeat(32), timeMs: f.awardAtMs + 100 })
   t.like(again, { status: 'applied' })
   t.like(f.task().inputClaims, [{ provider: winner.hex, verdict: { outcome: 'unavailable', validator: toHex(addressBytesFromPublicKey(validator.publicKey)), timeMs: f.awardAtMs + 100 } }])
-  // one verdict per claim: the ledger lets one transaction per (verdict account, nonce 0) be final; a second one
-  // reaching the market state anyway is refused
+  // one verdict per claim: the ledger lets one transaction per (verdict account, nonce 0) be final, and only the
+  // claim's judge has one; a second one reaching the market state anyway is refused
   t.like(await applyMarketTx(f.market, txInfo(encodeTx(verdict(f.taskId, winner.address, 0, 'available'))), { txId: 'cd'.repeat(32), timeMs: f.awardAtMs + 200 }), { status: 'refused', code: 'DECISION_INVALID' })
   t.is(f.task().inputClaims?.[0].verdict?.outcome, 'unavailable')
   // the verdict's slot: its own account with nonce 0, fee 0; the ledger admits it from a genesis validator only
   const kind = requireTxKind(TX_KIND_INPUT_VERDICT)
-  t.deepEqual(kind.account?.(inputVerdictKind.decode(verdict(f.taskId, winner.address, 0, 'available').payload), { publicKey: validator.publicKey }), inputVerdictAccount(f.taskId, winner.address, 0))
+  t.deepEqual(kind.account?.(inputVerdictKind.decode(verdict(f.taskId, winner.address, 0, 'available').payload), { publicKey: validator.publicKey }), inputVerdictAccount(f.taskId, winner.address, 0, 0, addressBytesFromPublicKey(validator.publicKey)))
   t.throws(() => kind.validate?.(inputVerdictKind.decode(verdict(f.taskId, winner.address, 0, 'available').payload), { ...verdict(f.taskId, winner.address, 0, 'available'), nonce: 1n }), { message: /nonce 0/ })
   const admission = new VertexAdmission({ genesis: { validators: [{ publicKey: validator.publicKey }], minFee: FEE } } as unknown as VertexAdmissionComponents)
   t.notThrows(() => { admission.checkKindRules(kind, { fee: 0n, publicKey: validator.publicKey }) })
@@ -174,7 +175,7 @@ test('unavailable: the claimant is not slashed, nobody replaces it, the task is 
   const [winner] = f.providers
   const deadline = f.awardAtMs + f.announce.executionDeadlineMs
   const claimAt = f.awardAtMs + 1000
-  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
   // no verdict yet: past the deadline and its grace the late slash waits for one, until claim + INPUT_VERDICT_WAIT_MS
   t.is(nextStep(f.task(), clockAt(deadline + GRACE + 1)).kind, 'wait')
   t.like(nextStep(f.task(), clockAt(deadline + GRACE + 1)), { untilMs: claimAt + INPUT_VERDICT_WAIT_MS + GRACE })
@@ -205,7 +206,7 @@ test('available: the deadline is extended once from the verdict; a result by the
     const [winner] = f.providers
     const claimAt = f.awardAtMs + 1000
     const verdictAt = f.awardAtMs + deadlineMs - 100
-    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
     const result = f.by(winner, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' })
     const resultAt = f.awardAtMs + deadlineMs + 5000
     if (order === 'verdict-first') {
@@ -228,7 +229,7 @@ test('available: the deadline is extended once from the verdict; a result by the
   const f = await awardedTask()
   const [winner, second] = f.providers
   const verdictAt = f.awardAtMs + 2000
-  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 1000)
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), f.awardAtMs + 1000)
   await f.send(verdict(f.taskId, winner.address, 0, 'available'), verdictAt)
   const due = verdictAt + deadlineMs
   t.is(nextStep(f.task(), clockAt(due + GRACE - 1)).kind, 'wait')
@@ -255,12 +256,12 @@ test('no verdict ever: the late slash waits INPUT_VERDICT_WAIT_MS after the clai
   const f = await awardedTask()
   const [winner] = f.providers
   const claimAt = f.awardAtMs + 500
-  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), claimAt)
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
   t.is(nextStep(f.task(), clockAt(claimAt + INPUT_VERDICT_WAIT_MS + GRACE - 1)).kind, 'wait')
   t.like(nextStep(f.task(), clockAt(claimAt + INPUT_VERDICT_WAIT_MS + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
   // a claim far before a long deadline holds nothing past the deadline itself
   const long = await awardedTask({ executionDeadlineMs: 5 * INPUT_VERDICT_WAIT_MS })
-  await long.send(long.by(long.providers[0], TX_KIND_INPUT_CLAIM, { taskId: long.taskId, round: 0 }), long.awardAtMs + 1)
+  await long.send(long.by(long.providers[0], TX_KIND_INPUT_CLAIM, { taskId: long.taskId, round: 0, attempt: 0 }), long.awardAtMs + 1)
   t.like(nextStep(long.task(), clockAt(long.awardAtMs + 5 * INPUT_VERDICT_WAIT_MS + GRACE)), { kind: 'slash-late' })
   await settleAll(f, claimAt + INPUT_VERDICT_WAIT_MS + GRACE)
   t.true(f.task().slashes.some(s => s.provider === winner.hex && s.reason === 'late'))
@@ -271,7 +272,7 @@ test('redundancy: one winner excused by an unavailable verdict and one that answ
   const f = await awardedTask({ redundancy: 2, k: 2, verification: 'redundancy' })
   const [a, b] = f.providers
   await f.send(f.by(a, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }), f.awardAtMs + 100)
-  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 200)
+  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), f.awardAtMs + 200)
   t.is(nextStep(f.task(), clockAt(f.awardAtMs + 300)).kind, 'wait')
   await f.send(verdict(f.taskId, b.address, 0, 'unavailable'), f.awardAtMs + 400)
   await settleAll(f, f.awardAtMs + 500)
@@ -289,7 +290,7 @@ test('redundancy 3 of which 2 must agree: one winner excused, the two others agr
   const [a, b, c] = f.providers
   const answer = (p: typeof a): Transaction => f.by(p, 38, { taskId: f.taskId, round: 0, commitment: new Uint8Array(32).fill(1), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' })
   await f.send(answer(a), f.awardAtMs + 100)
-  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0 }), f.awardAtMs + 200)
+  await f.send(f.by(b, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), f.awardAtMs + 200)
   await f.send(answer(c), f.awardAtMs + 300)
   await f.send(verdict(f.taskId, b.address, 0, 'unavailable'), f.awardAtMs + 400)
   // the excused winner is neither waited for nor replaced: the settle comes once the verification window has passed
@@ -308,4 +309,101 @@ test('redundancy 3 of which 2 must agree: one winner excused, the two others agr
   t.is(balances()[1], before[1], 'the excused winner is not paid')
   t.true(balances()[0] > before[0] && balances()[2] > before[2])
   t.is(f.ledger.total(), f.supply)
+})
+
+/** Three validators: the judge of each claim of `claimant` on the task, by attempt (rules/input-judge.ts). */
+function judgesOf (f: Awaited<ReturnType<typeof awardedTask>>, claimant: Uint8Array): Array<ReturnType<typeof generateKeyPair>> {
+  const all = [validator, ...[21, 22].map(b => generateKeyPair(new Uint8Array(32).fill(b)))]
+  f.market.validators = all.map(k => k.publicKey)
+  return [0, 1, 2].map(attempt => all.find(k => isInputJudge(f.market.validators, k.publicKey, f.taskHex, toHex(claimant), attempt)) as ReturnType<typeof generateKeyPair>)
+}
+
+test('an appeal after a false `available`: judged by the next validator, whose `unavailable` excuses the claimant; refunded, nobody slashed', async (t) => {
+  const f = await awardedTask()
+  const [winner] = f.providers
+  const judges = judgesOf(f, winner.address)
+  t.is(new Set(judges).size, 3, 'each claim its own judge')
+  const claimAt = f.awardAtMs + 1000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+  // only the claim's judge counts
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 0, judges[1]), claimAt + 100), { status: 'refused', code: 'VERDICT_NOT_JUDGE' })
+  const lieAt = claimAt + 200
+  await f.send(verdict(f.taskId, winner.address, 0, 'available', 0, judges[0]), lieAt)
+  t.is(f.task().inputClaims?.[0].verdict?.outcome, 'available')
+  // the claimant could not fetch from the judge (it lied): it appeals before the deadline that verdict gave
+  const due = lieAt + f.announce.executionDeadlineMs
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), lieAt + 2000), { status: 'refused', code: 'CLAIM_DUPLICATE' })
+  const appealAt = lieAt + 3000
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt), { status: 'applied' })
+  t.like(taskView(f.task(), appealAt).inputClaims, [{ attempt: 0, dueAtMs: due }, { attempt: 1, holdsSlashUntilMs: Math.max(due, appealAt + INPUT_VERDICT_WAIT_MS) }])
+  // the first judge cannot answer the appeal; the second judge's `unavailable` excuses it
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'available', 1, judges[0]), appealAt + 100), { status: 'refused', code: 'VERDICT_NOT_JUDGE' })
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 1, judges[1]), appealAt + 500), { status: 'applied' })
+  t.like(nextStep(f.task(), clockAt(appealAt + 600)), { kind: 'settle', decision: { outcome: 'inputs-unavailable', refund: escrowOf(f.announce) } })
+  // excused: no further appeal
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }), appealAt + 700), { status: 'refused', code: 'CLAIM_DUPLICATE' })
+  await settleAll(f, appealAt + 800)
+  t.is(f.task().settlement?.outcome, 'inputs-unavailable')
+  t.deepEqual(f.task().slashes, [], 'nobody slashed')
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('appeals stand only in time: before the last claim\'s judge window is over only after `available`; within that verdict\'s deadline; at most MAX_INPUT_CLAIMS', async (t) => {
+  const f = await awardedTask()
+  const [winner] = f.providers
+  const judges = judgesOf(f, winner.address)
+  const deadline = f.awardAtMs + f.announce.executionDeadlineMs
+  const claimAt = f.awardAtMs + 1000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+  // an appeal skipping a claim waits for it
+  t.like(await applyMarketTx(f.market, txInfo(encodeTx(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }))), { txId: 'a1'.repeat(32), timeMs: claimAt + 100 }), { status: 'parked', code: 'CLAIM_DUPLICATE' })
+  // within the judge window and no verdict here yet: parked (its verdict may still come)
+  t.like(await applyMarketTx(f.market, txInfo(encodeTx(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }))), { txId: 'a2'.repeat(32), timeMs: claimAt + 1000 }), { status: 'parked' })
+  // a silent judge: past its window the appeal stands
+  const appealAt = claimAt + INPUT_JUDGE_WINDOW_MS + 1
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt), { status: 'applied' })
+  // the first judge's verdict, stamped past its window, does not count
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 0, judges[0]), claimAt + INPUT_JUDGE_WINDOW_MS + 2), { status: 'refused', code: 'VERDICT_LATE' })
+  t.is(f.task().inputClaims?.[0].verdict, undefined)
+  // the late slash waits for the appeal's verdict
+  t.like(nextStep(f.task(), clockAt(Math.max(deadline, claimAt + INPUT_VERDICT_WAIT_MS) + GRACE + 1)), { kind: 'wait', untilMs: appealAt + INPUT_VERDICT_WAIT_MS + GRACE })
+  // the second judge says `available`; an appeal past the deadline it gave is refused
+  const verdictAt = appealAt + 100
+  await f.send(verdict(f.taskId, winner.address, 0, 'available', 1, judges[1]), verdictAt)
+  const due = Math.max(deadline, verdictAt + f.announce.executionDeadlineMs)
+  t.is(taskView(f.task(), verdictAt).inputClaims[1].dueAtMs, due)
+  t.like(await applyMarketTx(f.market, txInfo(encodeTx(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }))), { txId: 'a3'.repeat(32), timeMs: Math.max(due, appealAt + INPUT_VERDICT_WAIT_MS) + 1 }), { status: 'refused', code: 'CLAIM_LATE' })
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }), verdictAt + 10), { status: 'applied' })
+  // no fourth claim: the attempt does not even decode
+  t.throws(() => inputClaimKind.decode(new Uint8Array([...f.taskId, 0, MAX_INPUT_CLAIMS])), { message: /attempt must be below/ })
+  // the third judge's verdict decides; the excused rule reads every claim
+  await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 2, judges[2]), verdictAt + 200)
+  await settleAll(f, verdictAt + 300)
+  t.is(f.task().settlement?.outcome, 'inputs-unavailable')
+  t.deepEqual(f.task().slashes, [])
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('an appeal and the last claim\'s late-final verdict give the same records in either order', async (t) => {
+  const records: unknown[] = []
+  for (const order of ['verdict-first', 'appeal-first'] as const) {
+    const f = await awardedTask()
+    const [winner] = f.providers
+    const judges = judgesOf(f, winner.address)
+    const claimAt = f.awardAtMs + 1000
+    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+    // a verdict stamped inside the judge window, final after an appeal stamped past it
+    const v = (): Transaction => verdict(f.taskId, winner.address, 0, 'available', 0, judges[0])
+    const appeal = f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 })
+    const appealAt = claimAt + INPUT_JUDGE_WINDOW_MS + 500
+    if (order === 'verdict-first') {
+      t.like(await f.send(v(), claimAt + INPUT_JUDGE_WINDOW_MS - 1), { status: 'applied' })
+      t.like(await f.send(appeal, appealAt), { status: 'applied' })
+    } else {
+      t.like(await f.send(appeal, appealAt), { status: 'applied' })
+      t.like(await f.send(v(), claimAt + INPUT_JUDGE_WINDOW_MS - 1), { status: 'applied' })
+    }
+    records.push({ claims: f.task().inputClaims?.map(c => ({ ...c, txId: '' })), view: taskView(f.task(), appealAt).inputClaims.map(c => ({ ...c, txId: '' })) })
+  }
+  t.deepEqual(records[0], records[1])
 })

@@ -661,7 +661,7 @@ test.serial('inputs no peer serves: the winner claims once instead of failing; a
     // the market applies the claims, then the verdicts
     const claim = (taskId: string, outcome: 'available' | 'unavailable'): TaskView => {
       const view = awarded(taskId)
-      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, timeMs: Date.now(), verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
+      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now(), verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
     }
     market.change(claim(unavailable, 'unavailable'))
     served = true
@@ -682,13 +682,46 @@ test.serial('inputs no peer serves: the winner claims once instead of failing; a
   }
 })
 
+test.serial('a judge that said `available` but serves nothing: the winner appeals (claim 1), and gives the round up after the next judge\'s `unavailable`', async t => {
+  await using dir = await tempDir()
+  const r = await registeredRig(dir.path, {})
+  r.blobs.input = async (task, id) => { throw new ProviderBlobError('INPUT_UNAVAILABLE', `no peer served input ${id}`, { taskId: task.taskId, blob: id }) }
+  const taskId = 'e5'.repeat(32)
+  const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+  const awarded: TaskView = { ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] }
+  const claims = (): Array<{ round: number, attempt: number }> => r.ledger.of(TX_KIND_INPUT_CLAIM).map(tx => inputClaimKind.decode(tx.payload))
+  const claimView = (attempt: number, outcome?: 'available' | 'unavailable'): TaskView['inputClaims'][number] => ({
+    txId: `2${attempt}`.repeat(32), provider: me, round: 0, attempt, timeMs: Date.now(), dueAtMs: Date.now() + 60_000,
+    ...(outcome === undefined ? { holdsSlashUntilMs: Date.now() + 60_000 } : { verdict: { outcome, validator: requester, txId: `3${attempt}`.repeat(32), timeMs: Date.now() } })
+  })
+  try {
+    await r.agent.start()
+    r.market.change(awarded)
+    await waitFor(() => claims().length === 1, 'the first claim', 10_000)
+    t.like(claims()[0], { round: 0, attempt: 0 })
+    // the judge says `available`: the winner fetches again, fails (nobody serves them), and appeals
+    r.market.change({ ...awarded, inputClaims: [claimView(0, 'available')] })
+    await waitFor(() => claims().length === 2, 'the appeal', 15_000)
+    t.like(claims()[1], { round: 0, attempt: 1 })
+    // the next judge finds them unavailable: the round is over, no third claim and no result
+    r.market.change({ ...awarded, inputClaims: [claimView(0, 'available'), claimView(1, 'unavailable')] })
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    t.is(claims().length, 2)
+    t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 0)
+    t.is(r.agent.status().active.find(a => a.taskId === taskId), undefined)
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
 test.serial('a provider restarted after its claim: past the award\'s deadline it still answers by the extended one after `available`, without claiming again', async t => {
   await using dir = await tempDir()
   const r = await registeredRig(dir.path, {})
   const taskId = 'e3'.repeat(32)
   const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 20_000, revealsCloseAtMs: Date.now() - 15_000 })
   const award = { txId: '11'.repeat(32), round: 0, timeMs: Date.now() - 10_000, deadlineMs: Date.now() - 1000, winners: [me], considered: [] }
-  const claim = { txId: '21'.repeat(32), provider: me, round: 0, timeMs: Date.now() - 5000 }
+  const claim = { txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now() - 5000 }
   try {
     await r.agent.start()
     // the claim answered `unavailable`: nothing to do

@@ -47,7 +47,7 @@ const providerArb = fc.record({
    * agrees (excused: no slash); `available`: a validator fetched them, it then answers (good); `available-silent`:
    * it still never answers; `unanswered`: no verdict ever comes
    */
-  behaviour: fc.constantFrom('good', 'good', 'bad', 'none', 'claim-unavailable', 'claim-available', 'claim-available-silent', 'claim-unanswered'),
+  behaviour: fc.constantFrom('good', 'good', 'bad', 'none', 'claim-unavailable', 'claim-available', 'claim-available-silent', 'claim-unanswered', 'claim-appealed'),
   /** once awarded, other tasks' slashes take its whole bond before it answers */
   drained: fc.constantFrom(false, false, false, false, false, false, false, false, false, true)
 })
@@ -71,6 +71,7 @@ test('random task histories: conservation, settles within their escrow, awards a
   await fc.assert(fc.asyncProperty(historyArb, async (h) => {
     const ledger = new LedgerModel()
     const market = new MemoryMarket()
+    market.validators = [validator.publicKey]
     const requester = addressBytesFromPublicKey(requesterKeys.publicKey)
     ledger.balances.set(toHex(requester), 10n ** 12n)
     const providers = h.providers.map((p, i) => ({ ...p, keys: providerKeys[i], address: addressBytesFromPublicKey(providerKeys[i].publicKey), hex: toHex(addressBytesFromPublicKey(providerKeys[i].publicKey)), salt: sha256(new Uint8Array([i])) }))
@@ -135,9 +136,16 @@ test('random task histories: conservation, settles within their escrow, awards a
         if (p === undefined || answered.has(p.hex) || p.behaviour === 'none' || a.state !== 'open') continue
         answered.add(p.hex)
         if (p.behaviour.startsWith('claim-')) {
-          await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round }))
+          await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, attempt: 0 }))
           const outcome = p.behaviour === 'claim-unavailable' ? 'unavailable' : p.behaviour === 'claim-unanswered' ? undefined : 'available'
-          if (outcome !== undefined) t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, outcome })))
+          if (outcome !== undefined) t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, attempt: 0, outcome })))
+          if (p.behaviour === 'claim-appealed') {
+            // the judge said `available` and served nothing (it lied): the claimant appeals, the next judge (here
+            // the same, the network's only validator) finds the inputs unavailable
+            await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, attempt: 1 }))
+            t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, attempt: 1, outcome: 'unavailable' })))
+            tag('claim:appealed')
+          }
           if (p.behaviour !== 'claim-available') continue
         }
         await send(tx(38, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, commitment: fromHex(p.behaviour === 'bad' ? BAD : GOOD), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }))
@@ -254,13 +262,15 @@ test('random task histories: conservation, settles within their escrow, awards a
       [{ ...EXAMPLE, verification: 'redundancy', r: 2, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a private task whose winner got no sealed input (its requester's node never sealed them): excused, refunded
       [{ ...EXAMPLE, private: true, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a judge that lied (`available`), the claimant's appeal found unavailable: excused, refunded, nobody slashed
+      [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-appealed', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a spot-check whose checker is excused: the winner is paid unchecked, as when a checker is late with no replacement
       [{ ...EXAMPLE, verification: 'spot-check', providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'claim-unavailable', priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable', 'outcome:inputs-unavailable:private', 'outcome:paid:excused']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable', 'outcome:inputs-unavailable:private', 'outcome:paid:excused', 'claim:appealed']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)

@@ -51,6 +51,7 @@ function reader (overrides: Record<string, Outcome> = {}): CutReader {
   }
   const heightOf = (name: string): number => name === 'g' ? 0 : 1 + Math.max(...dag[name].parents.map(heightOf))
   return {
+    validatorKeys: () => [],
     isAncestor: (ancestor, of) => ancestors(nameOf.get(of) ?? '').has(nameOf.get(ancestor) ?? '-'),
     ancestorsAmong: async (from, targets) => {
       const past = new Set(from.flatMap((f) => [...ancestors(nameOf.get(f) ?? '')]))

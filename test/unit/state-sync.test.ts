@@ -47,6 +47,7 @@ function cutReader (all: Built[], outcomes: Map<string, string>): CutReader {
   const byId = new Map(all.map((v) => [v.info.idHex, v]))
   const pastOf = (id: string): Set<string> => byId.get(id)?.past ?? new Set([GENESIS])
   return {
+    validatorKeys: () => [],
     isAncestor: (ancestor, of) => pastOf(of).has(ancestor),
     ancestorsAmong: async (from, targets) => new Set(targets.filter((x) => from.some((f) => pastOf(f).has(x)))),
     genesisState: () => ({ vertexId: GENESIS, accounts: users.map((u) => ({ address: addr(u), balance: START })) }),

@@ -46,8 +46,8 @@ const SEEDS: Array<[TxKind, unknown]> = [
   seed(bondSlashKind, { provider: b(20, 15), taskId: b(32, 10), reason: 'fault', amount: 100n, beneficiary: b(20, 19) }),
   seed(taskCancelKind, { taskId: b(32, 10) }),
   seed(taskReexecKind, { taskId: b(32, 10), commitment: b(32, 20) }),
-  seed(inputClaimKind, { taskId: b(32, 10), round: 1 }),
-  seed(inputVerdictKind, { taskId: b(32, 10), round: 1, provider: b(20, 15), outcome: 'unavailable' })
+  seed(inputClaimKind, { taskId: b(32, 10), round: 1, attempt: 2 }),
+  seed(inputVerdictKind, { taskId: b(32, 10), round: 1, provider: b(20, 15), attempt: 1, outcome: 'unavailable' })
 ]
 
 /** Runs what the ledger runs on a decoded payload; returns the untyped error, if any. */

@@ -31,7 +31,7 @@ const close = (epoch: bigint, ...listed: Array<ReturnType<typeof txInfo>>): Retu
  * w2 is not in c1's past: close 1 settles only w1, close 2 settles w2; w3 is in no close's past.
  */
 const past: Record<string, string[]> = { v1: ['v1'], v2: ['v2'], v3: ['v3'], c1: ['c1', 'v1'], c2: ['c2', 'c1', 'v1', 'v2'] }
-const ancestry: CutAncestry = { isAncestor: (a, of) => (past[Object.keys(past).find((k) => id(k) === of) ?? ''] ?? []).some((k) => id(k) === a) }
+const ancestry: CutAncestry = { validatorKeys: () => [], isAncestor: (a, of) => (past[Object.keys(past).find((k) => id(k) === of) ?? ''] ?? []).some((k) => id(k) === a) }
 const [w1, w2, w3] = [withdraw(0n), withdraw(1n), withdraw(2n)]
 const at = (vertex: string, tx: ReturnType<typeof txInfo>): CutTx => ({ tx, vertexId: id(vertex), vertexTimeMs: 0n })
 const history: CutTx[] = [at('v1', w1), at('v2', w2), at('v3', w3), at('c1', close(1n, w1, w2)), at('c2', close(2n, w2, w3))]

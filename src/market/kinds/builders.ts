@@ -12,6 +12,7 @@ import { DagError } from '../../dag/errors.ts'
 import { MAX_TX_AMOUNT, requireTxField, signTx, type Transaction, TX_VERSION } from '../../dag/tx.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { taskIdOf } from '../accounts.ts'
+import { MAX_INPUT_CLAIMS } from '../rules/constants.ts'
 import { bidCommitment, bidCommitKind, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind } from './bid.ts'
 import { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, TASK_ID_BYTES } from './provider.ts'
@@ -140,6 +141,7 @@ export function buildTaskResult (by: SignedBy, payload: TaskResultPayload): Tran
 export function buildInputClaim (by: SignedBy, payload: InputClaimPayload): Transaction {
   requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
   requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  requireTxField('attempt', payload.attempt, 0, MAX_INPUT_CLAIMS - 1)
   return build(inputClaimKind, by, payload)
 }
 
@@ -193,10 +195,11 @@ export function buildTaskReexec (chainId: string, keys: SignerKeys, payload: Tas
   return build(taskReexecKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
 }
 
-/** A validator's verdict on an input claim (nonce 0 of the claim's verdict account: one verdict per claim). */
+/** A validator's verdict on an input claim (nonce 0 of its verdict account for that claim: one per validator and claim). */
 export function buildInputVerdict (chainId: string, keys: SignerKeys, payload: InputVerdictPayload): Transaction {
   requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
   requireBytes('provider', payload.provider, ADDRESS_BYTES)
   requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
+  requireTxField('attempt', payload.attempt, 0, MAX_INPUT_CLAIMS - 1)
   return build(inputVerdictKind, { chainId, keys, nonce: 0n, fee: 0n }, payload)
 }

@@ -30,7 +30,7 @@ export const MARKET_ERROR_CODES = [
   'CLAIM_NOT_AWARDED',
   /** an input-claim stamped after its assignment's deadline, or after the provider's own result */
   'CLAIM_LATE',
-  /** a second input-claim of one provider and round */
+  /** an input-claim of one provider and round that is applied already, or one past MAX_INPUT_CLAIMS, or an appeal after `unavailable` */
   'CLAIM_DUPLICATE',
   /**
    * no longer issued (s42): a claim on a private task is checked on the envelopes sealed to its claimant
@@ -39,6 +39,10 @@ export const MARKET_ERROR_CODES = [
   'CLAIM_PRIVATE',
   /** an input-verdict that answers no input-claim (no such claim applied, or its provider holds no award of the round) */
   'VERDICT_NO_CLAIM',
+  /** an input-verdict from a validator that is not the claim's judge (rules/input-judge.ts) */
+  'VERDICT_NOT_JUDGE',
+  /** an input-verdict stamped past its claim's judge window (INPUT_JUDGE_WINDOW_MS) */
+  'VERDICT_LATE',
   'BLOB_TOO_LARGE',
   'STORAGE_FAILED'
 ] as const

@@ -22,7 +22,7 @@ import { CommitTimes } from './commit-times.ts'
 import { measureGflops } from './challenge.ts'
 import { assertFaultInjectionAllowed, type ProviderConfig } from './config.ts'
 import { HeartbeatSender } from './heartbeat.ts'
-import { InputClaims, type InputVerdict } from './input-claims.ts'
+import { InputClaims } from './input-claims.ts'
 import { ProviderBlobError } from './blobs.ts'
 import { type AwardedOutput, runAwarded } from './job.ts'
 import { type Job, JobQueue } from './job-queue.ts'
@@ -122,7 +122,7 @@ export class ProviderAgent implements Startable {
     this.unfinalRevealGraceMs = init.unfinalRevealGraceMs ?? 30_000
     this.inputClaims = new InputClaims({
       address: this.address, market: components.market, log: this.log,
-      submit: async (taskId, round) => await this.send('input-claim', taskId, by => buildInputClaim(by, { taskId: fromHex(taskId), round }))
+      submit: async (taskId, round, attempt) => await this.send('input-claim', taskId, by => buildInputClaim(by, { taskId: fromHex(taskId), round, attempt }))
     })
   }
 
@@ -396,24 +396,24 @@ export class ProviderAgent implements Startable {
       return
     }
     // a claim of this round already final (a restart while it waited for the verdict): wait for it, or act on it
-    const claimed = this.inputClaims.mine(view, job.round)
-    let verdict: InputVerdict | undefined
+    const claimed = this.inputClaims.mine(view, job.round).length > 0
     try {
-      if (claimed !== undefined) throw new ProviderBlobError('INPUT_UNAVAILABLE', 'the inputs were claimed unavailable before a restart', { taskId: job.taskId })
+      if (claimed) throw new ProviderBlobError('INPUT_UNAVAILABLE', 'the inputs were claimed unavailable before a restart', { taskId: job.taskId })
       out = await run(award.deadlineMs)
     } catch (err) {
       // no peer served an input (of a private task: no notice gave it): claim it (docs/market.md "Inputs no peer
-      // serves") rather than wait out the deadline; a validator in turn tries to fetch them. `available`: it holds them
-      // now, the deadline is extended and this provider fetches again; `unavailable`: refunded, nobody slashed
-      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || (claimed === undefined && Date.now() > award.deadlineMs)) throw err
-      verdict = await this.inputClaims.claim(job, err.message, this.abort.signal, claimed === undefined)
-      if (verdict?.outcome !== 'available') {
-        this.metrics.jobs.inc({ outcome: verdict === undefined ? 'input-claim-unanswered' : 'inputs-unavailable' })
-        // the round is over for this provider (one claim per round): not queued again by the next view of the task
+      // serves") rather than wait out the deadline; its judge tries to fetch them. `available`: it holds them now, the
+      // deadline is extended and this provider fetches again (and appeals if it still cannot); `unavailable`:
+      // refunded, nobody slashed
+      if (!(err instanceof ProviderBlobError) || err.code !== 'INPUT_UNAVAILABLE' || (!claimed && Date.now() > award.deadlineMs)) throw err
+      const claims = await this.inputClaims.resolve(job, err.message, this.abort.signal, !claimed, run)
+      if (!('out' in claims)) {
+        this.metrics.jobs.inc({ outcome: claims.excused ? 'inputs-unavailable' : 'input-claim-unanswered' })
+        // the round is over for this provider: not queued again by the next view of the task
         await this.update(record, { stage: 'answered', answeredRounds: [...record.answeredRounds, job.round] })
         return
       }
-      out = await run(verdict.dueAtMs)
+      out = claims.out
     }
     const result = { taskId: fromHex(job.taskId), round: job.round, commitment: fromHex(out.commitment), outputBlob: fromHex(out.outputId), outputBytes: out.bytes, profile: out.profile }
     const resultTx = await this.send('task-result', job.taskId, by => buildTaskResult(by, result))

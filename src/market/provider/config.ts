@@ -55,10 +55,12 @@ const address = z.string().refine(isAddress, 'a hmy1… address with a valid che
  * `assertFaultInjectionAllowed`). `wrong-result` makes the provider commit to and serve a corrupted output, so the
  * market's tests can show that a lying provider is caught; `false-input-claim` makes it claim, on every award of a
  * public task, that it could not fetch the inputs (input-claim) without trying, and never answer, so the tests can
- * show that a validator's `available` verdict leaves such a provider slashed late as before. It is the standard way to test slashing (Lodestar and
+ * show that a validator's `available` verdict leaves such a provider slashed late as before; `false-input-verdict`
+ * acts on the node as a validator, not as a provider: when it judges an input claim it answers `available` without
+ * fetching, so the tests can show that the claimant's appeal reaches an honest judge. It is the standard way to test slashing (Lodestar and
  * Prysm carry such flags for their test networks); with the default `none` it changes nothing.
  */
-export const FAULT_INJECTIONS = ['none', 'wrong-result', 'false-input-claim'] as const
+export const FAULT_INJECTIONS = ['none', 'wrong-result', 'false-input-claim', 'false-input-verdict'] as const
 export type FaultInjection = (typeof FAULT_INJECTIONS)[number]
 
 export const providerConfigSchema = z.strictObject({

@@ -18,12 +18,23 @@ export const REPUTATION_PENALTY = -4
 export const MAX_REPLACEMENT_ROUNDS = 4
 /**
  * Input claims (docs/market.md "Inputs no peer serves"). A claim with no verdict holds its provider's late slash
- * until the claim's time plus this; past it the usual late rule applies (the validators had their turns: at the
- * default 10 s per rank and a 15 s fetch, four validators' turns end within 45 s of the claim).
+ * until the claim's time plus this; past it the usual late rule applies (a claim's judge has INPUT_JUDGE_WINDOW_MS,
+ * and an appeal made after that window holds the slash for its own INPUT_VERDICT_WAIT_MS).
  */
 export const INPUT_VERDICT_WAIT_MS = 60_000
 /**
+ * A claim's verdict counts only when stamped within this of the claim (its one judge fetches for at most 15 s by
+ * default); past it with no verdict, the claimant may appeal (claim again, judged by the next validator in turn).
+ */
+export const INPUT_JUDGE_WINDOW_MS = 30_000
+/**
+ * Claims per provider and round: the first and its appeals. An appeal follows an `available` verdict whose inputs
+ * the claimant still could not fetch (a judge that lied, or lost them), or a judge that stayed silent past its window;
+ * each claim is judged by another validator, so up to MAX_INPUT_CLAIMS - 1 lying or silent judges in a row are covered.
+ */
+export const MAX_INPUT_CLAIMS = 3
+/**
  * After an `available` verdict the claimant's deadline becomes the verdict's time plus the task's own execution
- * deadline, at most this much (once: one claim per provider and round).
+ * deadline, at most this much (the latest such verdict of its claims counts).
  */
 export const INPUT_EXTENSION_MAX_MS = 600_000

@@ -4,7 +4,7 @@
  */
 import { MAX_CONSIDERED_REVEALS } from '../kinds/index.ts'
 import type { AssignmentRecord, TaskRecord } from '../state/records.ts'
-import { bidsCloseAt, claimOf, lastRound, resultDueAt, revealsCloseAt, standing } from '../state/records.ts'
+import { bidsCloseAt, claimsOf, lastRound, resultDueAt, revealsCloseAt, standing } from '../state/records.ts'
 import { INPUT_VERDICT_WAIT_MS, MAX_REPLACEMENT_ROUNDS } from './constants.ts'
 import { replacementsOf } from './award.ts'
 import { refundAll, type SettleDecision, settleOf } from './settle.ts'
@@ -76,18 +76,18 @@ function outstanding (t: TaskRecord): AssignmentRecord[] {
  * inputs and neither could the validator, so it is not late (docs/market.md "Inputs no peer serves").
  */
 export function excusedByInputs (t: TaskRecord, a: AssignmentRecord): boolean {
-  return claimOf(t, a.provider, a.round)?.verdict?.outcome === 'unavailable'
+  return claimsOf(t, a.provider, a.round).some(c => c.verdict?.outcome === 'unavailable')
 }
 
 /**
  * The moment past which (with the grace) an outstanding assignment is late: its deadline; after an `available`
- * verdict on its input claim, the extended deadline (resultDueAt); while its claim has no verdict, at least the
+ * verdict on one of its input claims, the extended deadline (resultDueAt); while a claim has no verdict, at least that
  * claim's time plus INPUT_VERDICT_WAIT_MS (then the usual late rule applies: a claim nobody answered excuses nothing).
  */
 export function lateAfter (t: TaskRecord, a: AssignmentRecord): number {
-  const claim = claimOf(t, a.provider, a.round)
-  if (claim !== undefined && claim.verdict === undefined) return Math.max(a.deadlineMs, claim.timeMs + INPUT_VERDICT_WAIT_MS)
-  return resultDueAt(t, a)
+  let until = resultDueAt(t, a)
+  for (const c of claimsOf(t, a.provider, a.round)) if (c.verdict === undefined) until = Math.max(until, c.timeMs + INPUT_VERDICT_WAIT_MS)
+  return until
 }
 
 /** Providers excluded from replacement: everyone assigned before and everyone slashed for this task. */

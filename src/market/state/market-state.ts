@@ -232,6 +232,9 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     return rec
   }
 
+  /** The genesis validators' public keys (apply.ts: who judges an input claim). */
+  validatorKeys (): readonly Uint8Array[] { return this.c.dag.reader.validatorKeys() }
+
   async providerRecord (address: string): Promise<ProviderRecord | undefined> {
     const cached = this.providersCache.get(address)
     if (cached !== undefined) return cached
@@ -366,6 +369,8 @@ class Overlay implements ApplyContext {
   }
 
   putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
+
+  validatorKeys (): readonly Uint8Array[] { return this.state.validatorKeys() }
 
   indexBid (provider: string, taskId: string): void {
     this.extra.push({ type: 'put', key: enc(`${P.byProvider}${provider}/${taskId}`), value: new Uint8Array(0) })

@@ -104,6 +104,8 @@ export interface InputClaimView {
   txId: string
   provider: string
   round: number
+  /** 0 for the provider's first claim of the round, 1.. for its appeals. */
+  attempt: number
   timeMs: number
   verdict?: { outcome: 'available' | 'unavailable', validator: string, txId: string, timeMs: number }
   dueAtMs: number

@@ -74,6 +74,8 @@ export interface SettlementRecord {
 export interface InputClaimRecord {
   provider: string
   round: number
+  /** 0 for the provider's first claim of the round, 1.. for its appeals (absent in records before s43: 0) */
+  attempt?: number
   txId: string
   timeMs: number
   verdict?: { outcome: InputVerdict, validator: string, txId: string, timeMs: number }
@@ -144,19 +146,27 @@ export function bidsCloseAt (t: TaskRecord): number { return t.announcedAtMs + t
 export function revealsCloseAt (t: TaskRecord): number { return bidsCloseAt(t) + t.announce.revealWindowMs }
 export function escrowOfTask (t: TaskRecord): bigint { return escrowOf(t.announce) }
 
-/** The input claim of `provider` for award round `round`, if any. */
-export function claimOf (t: TaskRecord, provider: string, round: number): InputClaimRecord | undefined {
-  return t.inputClaims?.find(c => c.provider === provider && c.round === round)
+/** The input claims of `provider` for award round `round`, first claim first (each later one an appeal). */
+export function claimsOf (t: TaskRecord, provider: string, round: number): InputClaimRecord[] {
+  return (t.inputClaims ?? []).filter(c => c.provider === provider && c.round === round)
 }
 
 /**
- * When an assignment's result is due: its deadline, or, once a validator found the inputs `available` on its claim,
- * the verdict's time plus the task's execution deadline (at most INPUT_EXTENSION_MAX_MS), if later.
+ * When an assignment's result is due: its deadline, or, once a validator found the inputs `available` on one of its
+ * claims, the latest such verdict's time plus the task's execution deadline (at most INPUT_EXTENSION_MAX_MS), if later.
+ * A maximum over the claims' verdicts: the same whatever order they were applied in.
  */
 export function resultDueAt (t: TaskRecord, a: Pick<AssignmentRecord, 'provider' | 'round' | 'deadlineMs'>): number {
-  const v = claimOf(t, a.provider, a.round)?.verdict
-  if (v?.outcome !== 'available') return a.deadlineMs
-  return Math.max(a.deadlineMs, v.timeMs + Math.min(t.announce.executionDeadlineMs, INPUT_EXTENSION_MAX_MS))
+  let due = a.deadlineMs
+  for (const c of claimsOf(t, a.provider, a.round)) {
+    if (c.verdict?.outcome === 'available') due = Math.max(due, extendedDue(t, c.verdict.timeMs))
+  }
+  return due
+}
+
+/** The deadline an `available` verdict stamped at `verdictMs` gives its claimant. */
+export function extendedDue (t: TaskRecord, verdictMs: number): number {
+  return verdictMs + Math.min(t.announce.executionDeadlineMs, INPUT_EXTENSION_MAX_MS)
 }
 
 /** Assignments still standing (not late). */
@@ -257,6 +267,7 @@ function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
     txId: c.txId,
     provider: addr(c.provider),
     round: c.round,
+    attempt: c.attempt ?? 0,
     timeMs: c.timeMs,
     ...(c.verdict !== undefined ? { verdict: { ...c.verdict, validator: addr(c.verdict.validator) } } : {}),
     dueAtMs: resultDueAt(t, { provider: c.provider, round: c.round, deadlineMs }),

@@ -17,7 +17,7 @@
 import { compareBytes, fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
 import { decodeValue, encodeValue } from '../../core/canonical-value.ts'
 import { type BinaryDb, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
-import type { CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
+import type { CutAncestry, CutPart, CutTx, PartWrite } from '../../dag/cut-parts.ts'
 import { MAX_TX_BYTES, type TxInfo, txInfo } from '../../dag/tx.ts'
 import { entryCount, MARKET_KIND_IDS } from '../kinds/index.ts'
 import { queueRecord } from '../kinds/queue.ts'
@@ -66,7 +66,7 @@ export function emptySnapshot (): MarketSnapshot {
  * folding a history in one call or split at any point gives the same snapshot (a node without the last epoch's
  * cut folds from the genesis: the same bytes).
  */
-export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx[]): Promise<MarketSnapshot> {
+export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx[], ledger: Pick<CutAncestry, 'validatorKeys'>): Promise<MarketSnapshot> {
   const providers = new Map(prev.providers)
   const tasks = new Map(prev.tasks)
   let parked: ParkedTx[] = [...prev.parked]
@@ -79,6 +79,7 @@ export async function advanceSnapshot (prev: MarketSnapshot, txs: readonly CutTx
       provider: async (a) => putProviders.get(a) ?? providers.get(a),
       putTask: (t) => { putTasks.set(t.taskId, t) },
       putProvider: (p) => { putProviders.set(p.address, p) },
+      validatorKeys: ledger.validatorKeys,
       // listings of this node's own history: not part of the snapshot (install rebuilds the bid index)
       indexBid: () => undefined,
       payment: () => undefined
