@@ -27,4 +27,7 @@ test('task status shows each input claim with its verdict, or how long the late 
   const waiting = taskReport(task([{ provider: A, round: 0, attempt: 0, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
   t.true(waiting.includes('no verdict yet (the late slash waits until 1970-01-01T00:01:02.500Z)'), waiting)
   t.false(taskReport(task([]), null).includes('input claim'))
+  // an appeal says so
+  const appeal = taskReport(task([{ provider: A, round: 0, attempt: 1, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
+  t.true(appeal.includes(`input claim ${A} round 0 (appeal 1) at 1970-01-01T00:00:02.500Z: no verdict yet`), appeal)
 })
