@@ -50,7 +50,8 @@ export class InputClaims {
    * is left.
    */
   async resolve<T> (job: Pick<Job, 'taskId' | 'round'>, why: string, signal: AbortSignal, send: boolean, run: (dueAtMs: number) => Promise<T>): Promise<ClaimsOutcome<T>> {
-    for (;;) {
+    // each pass sends at most one claim (one not admitted counts too): at most MAX_INPUT_CLAIMS passes
+    for (let pass = 0; pass < MAX_INPUT_CLAIMS && !signal.aborted; pass++) {
       const verdict = await this.claim(job, why, signal, send)
       if (verdict?.outcome === 'unavailable') return { excused: true }
       if (verdict === undefined) {
@@ -66,6 +67,7 @@ export class InputClaims {
       }
       send = true
     }
+    return { excused: false }
   }
 
   /**
