@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { TxInfo } from '../dag/tx.ts'
-import { bondSlashKind, inputVerdictKind, taskAwardKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, TX_KIND_BOND_SLASH, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE } from './kinds/index.ts'
+import { bondSlashKind, inputClaimKind, inputVerdictKind, taskAwardKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, TX_KIND_BOND_SLASH, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_SETTLE } from './kinds/index.ts'
 import type { ApplyOutcome } from './state/apply.ts'
 import type { MarketState } from './state/market-state.ts'
 import { TASK_PHASES } from './state/reader.ts'
@@ -28,7 +28,7 @@ export interface MarketMetrics {
   finalizingHeld: Gauge
   finalizingCut: Counter<'kind'>
   /** final input claims (an assigned provider could not fetch a public task's inputs) */
-  inputClaims: Counter
+  inputClaims: Counter<'claim'>
   /** final input verdicts by outcome (available, unavailable) */
   inputVerdicts: Counter<'outcome'>
 }
@@ -63,7 +63,7 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     issued: new Counter({ name: 'harmony_market_decisions_issued_total', help: 'awards, settles and slashes this validator submitted', labelNames: ['kind', 'detail'], registers }),
     finalizingHeld: new Gauge({ name: 'harmony_market_tasks_held_finalizing', help: 'open tasks whose award or late slash is due on the wall clock, held by this validator for an in-time reveal or result still finalizing (at most 10 s more)', registers }),
     finalizingCut: new Counter({ name: 'harmony_market_finalizing_waits_cut_total', help: 'awards and late slashes this validator issued once its 10-s wait for an in-time reveal or result still finalizing here ran out (that reveal is left out; that result counts as late)', labelNames: ['kind'], registers }),
-    inputClaims: new Counter({ name: 'harmony_market_input_claims_total', help: 'final input claims: an assigned provider could not fetch a public task\'s inputs', registers }),
+    inputClaims: new Counter({ name: 'harmony_market_input_claims_total', help: 'final input claims: an assigned provider could not fetch a task\'s inputs (claim: first, or appeal after a judge\'s `available` it could not fetch or a silent judge)', labelNames: ['claim'], registers }),
     inputVerdicts: new Counter({ name: 'harmony_market_input_verdicts_total', help: 'final input verdicts by outcome (available: a validator fetched the inputs and serves them; unavailable: it could not either)', labelNames: ['outcome'], registers }),
     orderRefused: new Counter({ name: 'harmony_market_order_refusals_total', help: 'commit rule: decisions this node refused where the order reached them (not due: pending; contradicting the state: invalid)', labelNames: ['kind', 'verdict'], registers })
   }
@@ -88,7 +88,7 @@ export function createMarketMetrics (registry: Registry, state: MarketState): { 
     } else if (tx.tx.kind === TX_KIND_BOND_SLASH) {
       metrics.slashes.inc({ reason: bondSlashKind.decode(tx.tx.payload).reason })
     } else if (tx.tx.kind === TX_KIND_INPUT_CLAIM) {
-      metrics.inputClaims.inc()
+      metrics.inputClaims.inc({ claim: inputClaimKind.decode(tx.tx.payload).attempt === 0 ? 'first' : 'appeal' })
     } else if (tx.tx.kind === TX_KIND_INPUT_VERDICT) {
       metrics.inputVerdicts.inc({ outcome: inputVerdictKind.decode(tx.tx.payload).outcome })
     } else if (tx.tx.kind === TX_KIND_BID_COMMIT) {
