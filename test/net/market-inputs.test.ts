@@ -392,7 +392,7 @@ test.serial('a lying judge: it finds the inputs `available` without fetching and
     await sameEverywhere(t, id, v => v.state === 'refunded')
     const status = await net.clients[HONEST].call('provider_status')
     t.like(status.inputClaims.findLast(c => c.taskId === id), { attempt: 1, verdict: { outcome: 'unavailable' } })
-    t.is(await metric(0, 'harmony_market_input_claims_total', { claim: 'appeal' }), 1, 'the one appeal of this file, counted')
+    t.true(await metric(0, 'harmony_market_input_claims_total', { claim: 'appeal' }) >= 1, 'the appeal is counted')
     t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
     t.is(await held(), supply, 'money is conserved')
     return
