@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TokenBuckets } from './rate-limit.ts'
@@ -114,6 +115,11 @@ export function hostName (hostHeader: string): string {
 export function isLoopbackHost (host: string): boolean {
   const h = host.toLowerCase()
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
+}
+
+/** Who a request counts as: the client its credentials name (`granted`), else the anonymous client of its address. */
+export function clientOf (granted: string | undefined, req: Pick<IncomingMessage, 'socket'>): string {
+  return granted ?? anonymousClient(req.socket.remoteAddress ?? 'unknown')
 }
 
 /**

@@ -1,6 +1,6 @@
 // The JSON-RPC server's one HTTP listener: routing, access checks and the WebSocket upgrade. Its parts live beside it:
 // bodies, answers and their byte budget in http-body.ts, other paths in http-handlers.ts, WebSocket calls in
-// ws-transport.ts, vhosts and the rate limit in access.ts. (401 lines: routing and the upgrade stay together here.)
+// ws-transport.ts, vhosts, the rate limit and who a request counts as in access.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -17,7 +17,7 @@ import { buildOpenRpcDocument, type OpenRpcDocument } from './openrpc.ts'
 import { RpcErrorCode, type RpcContext, type RpcErrorCodeValue, type RpcRegistry } from './registry.ts'
 import type { SubscriptionHub } from './subscriptions.ts'
 import { WsTransport } from './ws-transport.ts'
-import { RpcAccess, anonymousClient, isLoopbackHost, type RpcAccessInit } from './access.ts'
+import { RpcAccess, clientOf, isLoopbackHost, type RpcAccessInit } from './access.ts'
 import type { RpcAuth, RpcGrant } from './auth.ts'
 import { HttpBodies, writeRpcError } from './http-body.ts'
 import { CorsPolicy } from './cors.ts'
@@ -103,10 +103,6 @@ export interface RpcServerComponents {
    * reaches the port, so the server then refuses to listen anywhere but loopback.
    */
   auth?: RpcAuth
-}
-
-function clientOf (grant: RpcGrant | undefined, req: IncomingMessage): string {
-  return grant?.client ?? anonymousClient(req.socket.remoteAddress ?? 'unknown')
 }
 
 export interface RpcServerAddress {
@@ -333,7 +329,7 @@ export class RpcServer implements Startable {
     }
     // credentials before the body: its bytes are held against the client's share of the byte budget
     const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
-    const client = clientOf(grant, req)
+    const client = clientOf(grant?.client, req)
     const body = await this.bodies.read(req, res, client)
     if (body === null) return // refused (and answered), or the client went away mid-body
     const controller = new AbortController()
@@ -363,7 +359,7 @@ export class RpcServer implements Startable {
 
   /** The caller's grant and its rate-limit hook (bucket: its credentials, else its IP address). */
   private session (grant: RpcGrant | undefined, req: IncomingMessage, onLimited?: (retryAfterMs: number) => void): Pick<RpcContext, 'grant' | 'admit'> {
-    const client = clientOf(grant, req)
+    const client = clientOf(grant?.client, req)
     return {
       ...(grant === undefined ? {} : { grant }),
       admit: (calls) => {
@@ -386,7 +382,7 @@ export class RpcServer implements Startable {
     // credentials are read once, at the upgrade; calls on the connection then carry that grant
     const grant = await this.components.auth?.authenticate(req.headers, req.socket.remoteAddress ?? 'unknown')
     if (socket.destroyed) return
-    const client = clientOf(grant, req)
+    const client = clientOf(grant?.client, req)
     this.ws.handleUpgrade(req, socket, head, { ...this.session(grant, req), holdRefusal: async (signal) => await this.access.holdRefusal(client, signal) })
   }
 
