@@ -30,7 +30,7 @@ export const MARKET_ERROR_CODES = [
   'CLAIM_NOT_AWARDED',
   /** an input-claim stamped after its assignment's deadline, or after the provider's own result */
   'CLAIM_LATE',
-  /** an input-claim of one provider and round that is applied already, or one past MAX_INPUT_CLAIMS, or an appeal after `unavailable` */
+  /** an input-claim of one provider and round that is applied already, one whose earlier claim never applied, or an appeal after `unavailable` */
   'CLAIM_DUPLICATE',
   /**
    * no longer issued (s42): a claim on a private task is checked on the envelopes sealed to its claimant
