@@ -20,7 +20,7 @@ import { GOSSIP_TOPICS } from '../network/protocols.ts'
 import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
 import { BlobCollector, BlobService, BlobStore, generateKemKeyPair } from '../market/blobs/index.ts'
-import { challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
+import { assertFaultInjectionAllowed, challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
 import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
 import { SealedInputFetch } from '../market/sealed-input-fetch.ts'
@@ -101,6 +101,9 @@ export class MarketNode implements Startable {
       // every node collects a task's blobs some time after the task is settled, refunded, expired or cancelled
       await this.runner.start('blob-collector', new BlobCollector({ db: sublevel(c.db, 'blobs'), store, tasks: reader, logger: log }))
       const config = parseProviderConfig(this.init.provider)
+      // a fault injection is refused outside a devnet whether or not this node provides (`false-input-verdict` acts
+      // on its validator side)
+      assertFaultInjectionAllowed(config, c.dag.ledger.genesis.chainId)
       const kem = providerKemKey(c.identity.secretKey)
 
       // sealed-inputs notices: every node checks that the holder signed it (else reject: the sender's score drops)

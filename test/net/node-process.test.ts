@@ -177,6 +177,15 @@ test.serial('a malformed config file names the bad key', async (t) => {
   t.regex(broken.stderr, /not valid YAML/)
 })
 
+test.serial('a devnet fault injection is refused at start outside a devnet, also on a node that does not provide (a lying judge of input claims)', async (t) => {
+  await using d = await tempDir()
+  const init = await runHarmonyd(['init', '--datadir', d.path, '--network', 'testnet', '--json'])
+  t.is(init.code, 0, init.stderr)
+  const lying = await runHarmonyd(['start', '--datadir', d.path, '--p2p-port', '0', '--rpc-port', '0', '--provider', JSON.stringify({ enabled: false, faultInjection: 'false-input-verdict' })])
+  t.is(lying.code, 2)
+  t.regex(lying.stderr, /faultInjection 'false-input-verdict' is for test networks only/)
+})
+
 test.serial('start on an uninitialised datadir tells the operator to run init', async (t) => {
   await using d = await tempDir()
   const result = await runHarmonyd(['start', '--datadir', join(d.path, 'nothing-here')])
