@@ -11,40 +11,18 @@ import type { TxInfo } from '../../dag/tx.ts'
 import { taskIdHexOf } from '../accounts.ts'
 import {
   inputClaimKind, inputVerdictKind, TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT,
-  type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, bondSlashKind, type MarketErrorCode, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
+  type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, bondSlashKind, providerAttestKind, providerRegisterKind, taskAnnounceKind, taskAwardKind,
   taskCancelKind, taskReexecKind, taskResultKind, taskSettleKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_BOND_SLASH, TX_KIND_PROVIDER_ATTEST, TX_KIND_PROVIDER_REGISTER,
   TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_AWARD, TX_KIND_TASK_CANCEL, TX_KIND_TASK_REEXEC, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE
 } from '../kinds/index.ts'
 import { awardOf, type RevealedBid } from '../rules/award.ts'
-import { INPUT_JUDGE_WINDOW_MS, INPUT_VERDICT_WAIT_MS } from '../rules/constants.ts'
-import { isInputJudge } from '../rules/input-judge.ts'
 import { addReputation, emptyReputation, reputationAt, reputationDelta } from '../rules/reputation.ts'
-import type { PaymentView } from './reader.ts'
-import { bidsCloseAt, claimsOf, extendedDue, type InputClaimRecord, isTerminal, lastRound, type ProviderRecord, resultDueAt, revealsCloseAt, type TaskRecord } from './records.ts'
+import { bidsCloseAt, isTerminal, lastRound, type ProviderRecord, resultDueAt, revealsCloseAt, type TaskRecord } from './records.ts'
 
-/** Where an applied transaction reads and writes records (one overlay per transaction, committed in one batch). */
-export interface ApplyContext {
-  task: (taskId: string) => Promise<TaskRecord | undefined>
-  /** The genesis validators' public keys (who judges an input claim: rules/input-judge.ts). */
-  validatorKeys: () => readonly Uint8Array[]
-  provider: (address: string) => Promise<ProviderRecord | undefined>
-  putTask: (t: TaskRecord, created?: boolean) => void
-  putProvider: (p: ProviderRecord) => void
-  /** `b/` index: a provider bid on a task */
-  indexBid: (provider: string, taskId: string) => void
-  payment: (account: string, p: PaymentView) => void
-}
+import { applyInputClaim, applyInputVerdict } from './apply-inputs.ts'
+import { type ApplyContext, type ApplyOutcome, type FinalAt, parked, refused } from './apply-types.ts'
 
-export type ApplyOutcome =
-  | { status: 'applied', taskId?: string, provider?: string }
-  /** `code`: the refusal if it stays parked past the park time (default TASK_UNKNOWN) */
-  | { status: 'parked', reason: string, code?: MarketErrorCode }
-  | { status: 'refused', code: MarketErrorCode, reason: string }
-
-export interface FinalAt { txId: string, timeMs: number }
-
-const refused = (code: MarketErrorCode, reason: string): ApplyOutcome => ({ status: 'refused', code, reason })
-const parked = (reason: string, code?: MarketErrorCode): ApplyOutcome => ({ status: 'parked', reason, ...(code !== undefined ? { code } : {}) })
+export type { ApplyContext, ApplyOutcome, FinalAt } from './apply-types.ts'
 
 /**
  * The task record an announce opens when it is final at `at` (its vertex's time). A provider also reads it from an
@@ -165,62 +143,8 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
       ctx.putTask({ ...t, results })
       return { status: 'applied', taskId: t.taskId }
     }
-    case TX_KIND_INPUT_CLAIM: {
-      // judged only by what the claim's own account orders (its result, its earlier claims), fixed facts (the award's
-      // assignments, its deadline) and signed times, never by a slash or a settle that other nodes may apply in
-      // another order
-      const p = inputClaimKind.decode(tx.tx.payload)
-      const t = await ctx.task(toHex(p.taskId))
-      if (t === undefined) return parked('task unknown')
-      const round = lastRound(t)
-      if (round === undefined || p.round > round) return isTerminal(t) ? refused('TASK_CLOSED', 'claim for a settled task') : parked('award unknown', 'CLAIM_NOT_AWARDED')
-      const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
-      if (assignment === undefined) return refused('CLAIM_NOT_AWARDED', 'the signer holds no award of this task and round')
-      if (t.results.has(signer)) return refused('CLAIM_LATE', 'the provider has already answered the task')
-      // claim n follows claims 0 .. n - 1 of the round (an earlier one may still be parked here)
-      const earlier = claimsOf(t, signer, p.round)
-      if (p.attempt < earlier.length) return refused('CLAIM_DUPLICATE', `the provider's claim ${p.attempt} of this round is applied already`)
-      if (p.attempt > earlier.length) return parked('an earlier claim unknown', 'CLAIM_DUPLICATE')
-      if (p.attempt === 0 && at.timeMs > assignment.deadlineMs) return refused('CLAIM_LATE', 'claim after the assignment\'s deadline')
-      if (p.attempt > 0) {
-        const appeal = appealStanding(t, earlier[p.attempt - 1], at.timeMs)
-        if (appeal === 'wait') return parked('the last claim\'s verdict unknown', 'CLAIM_LATE')
-        if (appeal !== 'ok') return refused(appeal.code, appeal.reason)
-      }
-      ctx.putTask({ ...t, inputClaims: [...(t.inputClaims ?? []), { provider: signer, round: p.round, attempt: p.attempt, txId: at.txId, timeMs: at.timeMs }] })
-      return { status: 'applied', taskId: t.taskId, provider: signer }
-    }
-    case TX_KIND_INPUT_VERDICT: {
-      // validator-signed (the ledger refuses any other signer: validatorOnly), one per validator and claim (nonce 0 of
-      // its verdict account); only the claim's judge counts (rules/input-judge.ts), within the judge's window
-      const p = inputVerdictKind.decode(tx.tx.payload)
-      const provider = toHex(p.provider)
-      const t = await ctx.task(toHex(p.taskId))
-      if (t === undefined) return parked('task unknown', 'VERDICT_NO_CLAIM')
-      const round = lastRound(t)
-      if (round === undefined || p.round > round) return isTerminal(t) ? refused('VERDICT_NO_CLAIM', 'no award of that round') : parked('award unknown', 'VERDICT_NO_CLAIM')
-      if (!t.assigned.some(a => a.provider === provider && a.round === p.round)) return refused('VERDICT_NO_CLAIM', 'the provider holds no award of this task and round')
-      const claim = claimsOf(t, provider, p.round)[p.attempt]
-      // the claim may still be finalizing here: parked until it applies (refused VERDICT_NO_CLAIM past the park time)
-      if (claim === undefined) return parked('claim unknown', 'VERDICT_NO_CLAIM')
-      if (!isInputJudge(ctx.validatorKeys(), tx.tx.publicKey, t.taskId, provider, p.attempt)) return refused('VERDICT_NOT_JUDGE', 'the signer is not this claim\'s judge')
-      if (at.timeMs > claim.timeMs + INPUT_JUDGE_WINDOW_MS) return refused('VERDICT_LATE', 'verdict stamped past the claim\'s judge window')
-      if (claim.verdict !== undefined) return refused('DECISION_INVALID', 'the claim has a verdict')
-      const verdict = { outcome: p.outcome, validator: signer, txId: at.txId, timeMs: at.timeMs }
-      const inputClaims = (t.inputClaims ?? []).map(c => (c === claim ? { ...c, verdict } : c))
-      const next: TaskRecord = { ...t, inputClaims }
-      // a result the claimant sent past its deadline and before this verdict was final here is in time by the
-      // extended deadline: judged the same whichever of the two this node applied first
-      const r = t.results.get(provider)
-      const a = t.assigned.find(x => x.provider === provider && x.round === p.round)
-      if (r !== undefined && a !== undefined && r.round === p.round && !r.inTime && r.timeMs <= resultDueAt(next, a)) {
-        const results = new Map(t.results)
-        results.set(provider, { ...r, inTime: true })
-        next.results = results
-      }
-      ctx.putTask(next)
-      return { status: 'applied', taskId: t.taskId, provider }
-    }
+    case TX_KIND_INPUT_CLAIM: return await applyInputClaim(ctx, signer, inputClaimKind.decode(tx.tx.payload), at)
+    case TX_KIND_INPUT_VERDICT: return await applyInputVerdict(ctx, signer, tx.tx.publicKey, inputVerdictKind.decode(tx.tx.payload), at)
     case TX_KIND_TASK_SETTLE: {
       const p = taskSettleKind.decode(tx.tx.payload)
       const t = await ctx.task(toHex(p.taskId))
@@ -280,24 +204,6 @@ export async function applyMarketTx (ctx: ApplyContext, tx: TxInfo, at: FinalAt,
     default:
       return refused('DECISION_INVALID', `kind ${tx.tx.kind} is not a market kind`)
   }
-}
-
-/**
- * Whether an appeal (a claim after `last`, the provider's latest claim of the round) stamped at `atMs` stands. It does
- * after an `available` verdict on `last` while the deadline that verdict gave runs (the claimant still could not fetch
- * the inputs), or once `last`'s judge window is over with the late slash still held (a silent judge), whatever
- * `last`'s verdict turns out to be; so every node decides it alike, whichever of `last`'s verdict and the appeal it
- * applied first. 'wait' while `last` has no verdict here and only its verdict can make the appeal stand.
- */
-function appealStanding (t: TaskRecord, last: InputClaimRecord, atMs: number): 'ok' | 'wait' | { code: MarketErrorCode, reason: string } {
-  const deadlineMs = t.assigned.find(a => a.provider === last.provider && a.round === last.round)?.deadlineMs ?? 0
-  if (atMs > last.timeMs + INPUT_JUDGE_WINDOW_MS && atMs <= Math.max(deadlineMs, last.timeMs + INPUT_VERDICT_WAIT_MS)) return 'ok'
-  // past the hold, an `available` verdict's deadline may still run: only the verdict tells (parked until it applies,
-  // refused past the park time when it never does)
-  if (last.verdict === undefined) return 'wait'
-  if (last.verdict.outcome === 'unavailable') return { code: 'CLAIM_DUPLICATE', reason: 'the last claim was found unavailable: the provider is excused already' }
-  if (atMs <= Math.max(deadlineMs, extendedDue(t, last.verdict.timeMs))) return 'ok'
-  return { code: 'CLAIM_LATE', reason: 'appeal after the deadline the last verdict gave' }
 }
 
 /** A bid commit from `signer` (a `bid-commit`, or one entry of a `bid-commits`). */
