@@ -13,15 +13,19 @@ function judgesOf (validatorKeys: readonly Uint8Array[], claimant: string): stri
   return validatorKeys.filter(k => toHex(addressBytesFromPublicKey(k)) !== claimant).map(k => toHex(k)).sort()
 }
 
+/** The rank of `key` among `judges` (sorted hex keys) on `taskId`, rotated by the task id; -1 when not among them. */
+function rankAmong (judges: readonly string[], key: Uint8Array, taskId: string): number {
+  const index = judges.indexOf(toHex(key))
+  return index < 0 ? -1 : turnRank(index, BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`), judges.length)
+}
+
 /**
  * The rank of validator `key` in the turn on a claim of `claimant` (hex address) on `taskId` (hex): core/turn.ts over
  * the sorted validator keys but the claimant's, rotated by the task id. The claimant, when it is a validator too, is
  * left out (it does not judge its own claim). -1 for the claimant itself or a key not in the set.
  */
 export function claimCheckRank (validatorKeys: readonly Uint8Array[], key: Uint8Array, taskId: string, claimant: string): number {
-  const others = judgesOf(validatorKeys, claimant)
-  const index = others.indexOf(toHex(key))
-  return index < 0 ? -1 : turnRank(index, BigInt(`0x${taskId.replace(/^0x/, '').slice(0, 16)}`), others.length)
+  return rankAmong(judgesOf(validatorKeys, claimant), key, taskId)
 }
 
 /**
@@ -29,6 +33,6 @@ export function claimCheckRank (validatorKeys: readonly Uint8Array[], key: Uint8
  * validator of rank `attempt` (modulo the number of judges: with one judge, it judges every appeal too).
  */
 export function isInputJudge (validatorKeys: readonly Uint8Array[], key: Uint8Array, taskId: string, claimant: string, attempt: number): boolean {
-  const count = judgesOf(validatorKeys, claimant).length
-  return count > 0 && claimCheckRank(validatorKeys, key, taskId, claimant) === attempt % count
+  const judges = judgesOf(validatorKeys, claimant)
+  return judges.length > 0 && rankAmong(judges, key, taskId) === attempt % judges.length
 }
