@@ -94,11 +94,14 @@ const Slash = z.object({ provider: address, reason: z.string(), amount, atMs: z.
  * validator holds and serves the inputs now and the result is due by `dueAtMs`; with no verdict yet the late slash
  * waits until `holdsSlashUntilMs` at most. `attempt` 1.. is an appeal: the claimant claimed again after an `available`
  * verdict whose inputs it still could not fetch, or after its judge stayed silent; another validator judges it.
+ * `keyRevealed`: a private task's claimant showed that the envelopes it fetched do not open, revealing its key for
+ * this task; its judge opens the envelopes, and finds them `available` only when a full set opens to the inputs.
  */
 const InputClaim = z.object({
   provider: address,
   round: z.number(),
   attempt: z.number(),
+  keyRevealed: z.boolean(),
   atMs: z.number(),
   txId: z.string(),
   verdict: z.object({ outcome: z.enum(['available', 'unavailable']), validator: address, atMs: z.number(), txId: z.string() }).nullable(),

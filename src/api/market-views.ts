@@ -20,6 +20,7 @@ export function inputClaimToRpc (c: InputClaimView): InputClaimRecord {
     provider: c.provider,
     round: c.round,
     attempt: c.attempt,
+    keyRevealed: c.keyRevealed,
     atMs: c.timeMs,
     txId: hex0x(c.txId),
     verdict: c.verdict === undefined ? null : { outcome: c.verdict.outcome, validator: c.verdict.validator, atMs: c.verdict.timeMs, txId: hex0x(c.verdict.txId) },

@@ -42,7 +42,8 @@ export function taskReport (t: Task, bids: Bids | null): string {
     const verdict = c.verdict === null
       ? `no verdict yet (the late slash waits until ${time(c.holdsSlashUntilMs)})`
       : `${c.verdict.outcome} by ${c.verdict.validator} at ${time(c.verdict.atMs)}${c.verdict.outcome === 'available' ? `; result due by ${time(c.dueAtMs)}` : ': not late'}`
-    lines.push(`input claim ${c.provider} round ${c.round}${c.attempt > 0 ? ` (appeal ${c.attempt})` : ''} at ${time(c.atMs)}: ${verdict}`)
+    const how = [...(c.attempt > 0 ? [`appeal ${c.attempt}`] : []), ...(c.keyRevealed ? ['key revealed: envelopes did not open'] : [])]
+    lines.push(`input claim ${c.provider} round ${c.round}${how.length > 0 ? ` (${how.join('; ')})` : ''} at ${time(c.atMs)}: ${verdict}`)
   }
   for (const x of t.slashes) lines.push(`slashed     ${x.provider} ${amount(x.amount)} (${x.reason}) at ${time(x.atMs)}`)
   if (t.settlement !== null) {

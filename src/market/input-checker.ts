@@ -7,7 +7,9 @@
  * when it holds every input (the claimant can now fetch them from it), `unavailable` when no peer served one. A
  * private task's inputs are sealed to the claimant: the validator fetches instead the envelopes of a sealed-inputs
  * notice addressed to the claimant (it cannot open them, and keeps and serves them the same way); no notice to the
- * claimant within 6 s, or none whose envelopes all fetch within the time, is `unavailable`. A verdict counts only
+ * claimant within 6 s, or none whose envelopes all fetch within the time, is `unavailable`. A claim that revealed the
+ * claimant's task key (its seed: envelopes it fetched did not open) is judged on envelopes that open too: `available`
+ * only when a notice's envelopes all fetch, open under that key and hash to the announced inputs. A verdict counts only
  * from the judge and within INPUT_JUDGE_WINDOW_MS of its claim; a judge that lied or stayed silent is covered by the
  * claimant's appeal, which the next validator in turn judges.
  */
@@ -44,9 +46,10 @@ export interface InputCheckerComponents {
   fetchInput: (taskId: string, id: string, signal: AbortSignal) => Promise<unknown>
   /**
    * Fetches the envelopes of a private task's inputs sealed to `provider` (`hmy1…`; those of one notice) into
-   * this node's blob store, tagged with the task (sealed-input-fetch.ts `fetchAll`); rejects when none did.
+   * this node's blob store, tagged with the task (sealed-input-fetch.ts `fetchAll`); with the claim's `keySeed` (the
+   * claimant's task key) they must also open to the announced inputs. Rejects when no notice's did.
    */
-  fetchSealed: (taskId: string, provider: string, signal: AbortSignal) => Promise<unknown>
+  fetchSealed: (taskId: string, provider: string, signal: AbortSignal, keySeed?: Uint8Array) => Promise<unknown>
   submit: (tx: Transaction) => Promise<string>
   chainId: string
   keys: SignerKeys
@@ -169,10 +172,10 @@ export class InputChecker implements Startable {
         this.log.warn({ taskId: t.taskId, provider: claim.provider }, 'fault injection: input claim answered available without fetching')
       } else if (t.announce.private) {
         try {
-          await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal)
+          await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal, claim.keySeed === undefined ? undefined : fromHex(claim.keySeed))
         } catch (err) {
           outcome = 'unavailable'
-          missing = `no sealed-inputs notice to the claimant whose envelopes fetched: ${errorMessage(err)}`
+          missing = `no sealed-inputs notice to the claimant whose envelopes ${claim.keySeed === undefined ? 'fetched' : 'fetched and opened to the inputs'}: ${errorMessage(err)}`
         }
       } else {
         for (const id of t.announce.inputs.map(i => toHex(i))) {

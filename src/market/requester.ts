@@ -20,7 +20,7 @@ import type { Startable } from '../core/lifecycle.ts'
 import { KEY_PREFIXES, keyBytes, type BinarySublevel } from '../core/storage.ts'
 import { decodeTx } from '../dag/tx.ts'
 import { taskIdHexOf } from './accounts.ts'
-import { seal } from './blobs/seal.ts'
+import { generateKemKeyPair, seal } from './blobs/seal.ts'
 import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
 import { announcedInputFault, computeSpec } from './provider/job.ts'
@@ -109,7 +109,13 @@ export interface RequesterComponents {
   blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => void, tags: (id: string) => Promise<string[]> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
-  reader: Pick<MarketReader, 'task' | 'provider' | 'on' | 'off'>
+  reader: Pick<MarketReader, 'task' | 'bids' | 'on' | 'off'>
+  /**
+   * Devnet fault injection (`provider.faultInjection: 'bad-envelopes'`): seal each input to a fresh key of no provider's,
+   * so that the envelopes fetch but never open: the tests show that the winner's claim, with its task key revealed,
+   * is found `unavailable` instead of the winner being slashed. @default false
+   */
+  badEnvelopes?: boolean
   /** Signs (as the holder) and publishes a sealed-inputs notice on `harmony/1/inputs`. */
   publishNotice: (notice: SealedInputsNotice) => Promise<unknown>
   /** This node's libp2p peer id (where the envelopes are fetched from). */
@@ -364,10 +370,12 @@ export class Requester implements Startable {
       if (bytes === undefined) return // not ours after all (or already dropped)
       plain.push(bytes)
     }
+    // each provider's inputs are sealed to the key its bid revealed for this task (s44): a claim can reveal its seed
+    const keys = new Map((await this.c.reader.bids(task.taskId)).map(b => [b.provider, b.taskKey]))
     for (const provider of providers) {
-      const view = await this.c.reader.provider(provider)
-      if (view === undefined) continue
-      const kem = fromHex(view.kemPublicKey, 'ML-KEM key')
+      const taskKey = keys.get(provider)
+      if (taskKey === undefined) continue // every valid bid on a private task reveals one (REVEAL_KEY_INVALID)
+      const kem = this.c.badEnvelopes === true ? generateKemKeyPair().publicKey : fromHex(taskKey, 'task key')
       const envelopes: string[] = []
       for (let i = 0; i < plain.length; i++) {
         envelopes.push(await this.c.blobs.put(seal(plain[i], kem, { context: inputContext(task.taskId, provider, i) }), { tags: [task.taskId] }))

@@ -105,13 +105,21 @@ export class SealedInputFetch {
 
   /**
    * For a validator checking an input claim on a private task: every envelope of the first notice sealed to
-   * `provider` whose envelopes all fetch, now held here (and served) tagged with the task. While none is left
-   * untried it waits for another at most `noticeWaitMs` (a claim comes after the claimant waited for one in vain, and
-   * a requester's node that is up publishes its notices again every 2 s); rejects then, or when `signal` aborts.
+   * `provider` whose envelopes all fetch, now held here (and served) tagged with the task. With `opens` (the claim
+   * revealed the claimant's task key) each envelope must also open under that key and hash to the announced id, in
+   * the announce's order. While none is left untried it waits for another at most `noticeWaitMs` (a claim comes
+   * after the claimant waited for one in vain, and a requester's node that is up publishes its notices again every
+   * 2 s); rejects then, or when `signal` aborts.
    */
-  async fetchAll (taskId: string, provider: string, signal: AbortSignal, noticeWaitMs = CLAIM_NOTICE_WAIT_MS): Promise<SealedInputsNotice> {
+  async fetchAll (taskId: string, provider: string, signal: AbortSignal, opens?: { kemSecretKey: Uint8Array, ids: readonly string[] }, noticeWaitMs = CLAIM_NOTICE_WAIT_MS): Promise<SealedInputsNotice> {
     return await this.c.board.firstThatOpens(taskId, provider, signal, async (notice) => {
-      for (let i = 0; i < notice.envelopes.length; i++) await this.envelope(notice, i, signal)
+      if (opens !== undefined && notice.envelopes.length !== opens.ids.length) throw new Error(`the notice names ${notice.envelopes.length} envelopes for ${opens.ids.length} inputs`)
+      for (let i = 0; i < notice.envelopes.length; i++) {
+        const id = await this.envelope(notice, i, signal)
+        if (opens === undefined) continue
+        const plain = open(await this.c.store.get(id), opens.kemSecretKey, { context: inputContext(taskId, provider, i) })
+        if (sha256Hex(plain) !== opens.ids[i]) throw new Error(`sealed input ${i} of task ${taskId} does not hash to the announced id`)
+      }
       return notice
     }, (notice, err) => {
       this.c.logger.info({ taskId, provider, holder: notice.holder, err: errorMessage(err) }, 'a sealed-inputs notice\'s envelopes could not be fetched')

@@ -93,6 +93,11 @@ export class SealedInputsBoard {
     return (this.slots.get(slot(taskId, provider)) ?? []).filter(e => e.failed !== 'bad').map(e => e.notice)
   }
 
+  /** Whether a notice of `taskId` sealed to `provider` was found `bad` here (its envelopes fetched but did not open or match). */
+  hasBad (taskId: string, provider: string): boolean {
+    return (this.slots.get(slot(taskId, provider)) ?? []).some(e => e.failed === 'bad')
+  }
+
   /**
    * Marks a notice that did not give the inputs: `bad` when its envelopes did not open or not to the announced ids
    * (never a candidate again), `unfetched` when they could not be fetched (still a candidate).

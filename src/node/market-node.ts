@@ -19,8 +19,8 @@ import type { PeerBindingService } from '../network/peer-binding.ts'
 import { GOSSIP_TOPICS } from '../network/protocols.ts'
 import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
-import { BlobCollector, BlobService, BlobStore, generateKemKeyPair } from '../market/blobs/index.ts'
-import { assertFaultInjectionAllowed, challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, reexecute } from '../market/provider/index.ts'
+import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, type KemKeyPair, taskKeySeed } from '../market/blobs/index.ts'
+import { assertFaultInjectionAllowed, challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, type ProviderTaskKeys, reexecute } from '../market/provider/index.ts'
 import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
 import { SealedInputFetch } from '../market/sealed-input-fetch.ts'
@@ -62,6 +62,20 @@ export interface MarketNodeInit {
  */
 export function providerKemKey (ledgerSecretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
   return generateKemKeyPair(new Uint8Array(createHash('sha512').update(PROVIDER_KEM_DOMAIN).update(ledgerSecretKey).digest()))
+}
+
+/**
+ * The provider's key for each private task (s44, blobs/seal.ts `taskKeySeed`): its bid reveals the public key, the
+ * inputs are sealed to it, and its seed goes into an input claim once envelopes fetched for the task did not open
+ * (`unopened`: the sealed-inputs board found a notice bad).
+ */
+function providerTaskKeys (kemSecretKey: Uint8Array, unopened: (taskId: string) => boolean): ProviderTaskKeys & { pair: (taskId: string) => KemKeyPair } {
+  const pair = (taskId: string): KemKeyPair => generateKemKeyPair(taskKeySeed(kemSecretKey, taskId))
+  return {
+    pair,
+    publicKey: (taskId) => pair(taskId).publicKey,
+    seedToReveal: (taskId) => unopened(taskId) ? taskKeySeed(kemSecretKey, taskId) : undefined
+  }
 }
 
 export class MarketNode implements Startable {
@@ -134,11 +148,13 @@ export class MarketNode implements Startable {
           return await c.gossip.publish(GOSSIP_TOPICS.inputs, await encodeNotice(notice, chainId, c.p2pKey)).catch(() => 0)
         },
         peerId: c.libp2p.peerId.toString(),
+        badEnvelopes: config.faultInjection === 'bad-envelopes',
         logger: log.child({ module: 'requester' })
       })
       await this.runner.start('requester', requester)
 
       const peers = (): PeerId[] => c.libp2p.getPeers()
+      const taskKeys = providerTaskKeys(kem.secretKey, (taskId) => board.hasBad(taskId, this.address))
       const sealed = new SealedInputFetch({ board, service: blobService, store, peers, logger: log })
       // each distinct notice for this task in turn (a forged one fails to open or to match), until one gives the input;
       // none within half the time left before the deadline (30 s at most): the provider claims the inputs unavailable
@@ -147,7 +163,7 @@ export class MarketNode implements Startable {
         const index = task?.inputs.indexOf(id) ?? -1
         if (index < 0) throw new Error(`input ${id} is not an input of task ${taskId}`)
         const waitMs = Math.min(PRIVATE_INPUT_WAIT_MS, deadlineMs === undefined ? Infinity : (deadlineMs - Date.now()) / 2)
-        return await sealed.openInput({ taskId, provider: this.address, index, id }, kem.secretKey, waitMs, signal)
+        return await sealed.openInput({ taskId, provider: this.address, index, id }, taskKeys.pair(taskId).secretKey, waitMs, signal)
       }
       const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
       this.inputs = blobs
@@ -183,7 +199,10 @@ export class MarketNode implements Startable {
             await blobs.input({ taskId, private: false }, id, signal)
             await store.tag(id, [taskId])
           },
-          fetchSealed: async (taskId, provider, signal) => await sealed.fetchAll(taskId, provider, signal),
+          fetchSealed: async (taskId, provider, signal, keySeed) => {
+            const ids = keySeed === undefined ? undefined : (await reader.task(taskId))?.inputs
+            await sealed.fetchAll(taskId, provider, signal, keySeed === undefined || ids === undefined ? undefined : { kemSecretKey: generateKemKeyPair(keySeed).secretKey, ids })
+          },
           submit: async (tx) => await c.dag.submitTransaction(tx),
           chainId,
           keys: c.identity,
@@ -203,6 +222,7 @@ export class MarketNode implements Startable {
           ...(c.dag.ledger.isValidator ? { txLost: async (txId: string) => await c.dag.getTx(txId) === undefined } : {}),
           keys: c.identity,
           kemPublicKey: kem.publicKey,
+          taskKeys,
           executor: () => c.compute.executor(),
           blobs,
           db: sublevel(c.db, 'market'),

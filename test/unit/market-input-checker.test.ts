@@ -48,7 +48,7 @@ function checker (keys: { publicKey: Uint8Array, secretKey: Uint8Array }, record
     state: { onApplied: () => () => {}, openTaskIds: () => [TASK], taskRecord: async () => record() },
     ledger: { validatorKeys: () => validators.map(k => k.publicKey) },
     fetchInput: async (_taskId, id) => { fetched.push(id); await fetch(id) },
-    fetchSealed: async (_taskId, provider) => { fetched.push(`sealed to ${provider}`); await fetchSealed(provider) },
+    fetchSealed: async (_taskId, provider, _signal, keySeed) => { fetched.push(`sealed to ${provider}${keySeed === undefined ? '' : ` opened with ${toHex(keySeed)}`}`); await fetchSealed(provider) },
     submit: async (tx) => { sent.push(tx); return txInfo(encodeTx(tx)).idHex },
     chainId: 'harmony-devnet',
     keys,
@@ -170,6 +170,17 @@ test('a private task: the validator fetches the envelopes sealed to the claimant
   await withheld.checker.stop()
   t.is(withheld.sent.length, 1)
   t.is(inputVerdictKind.decode(withheld.sent[0].payload).outcome, 'unavailable')
+  // a claim that revealed the claimant's task key: the envelopes must open under it (the fetch is given the seed);
+  // none that open is `unavailable`
+  const seed = '5a'.repeat(64)
+  const keyed = (): TaskRecord => ({ ...sealed(), inputClaims: [{ provider: claimantHex, round: 0, attempt: 0, txId: '03'.repeat(32), timeMs: CLAIM_AT, keySeed: seed }] })
+  const unopened = checker(first, keyed, () => CLAIM_AT, async () => {}, async () => { throw new Error('no notice\'s envelopes open') })
+  await unopened.checker.start()
+  await unopened.checker.walk()
+  await settle()
+  await unopened.checker.stop()
+  t.deepEqual(unopened.fetched, [`sealed to ${addressFromPublicKey(claimant.publicKey)} opened with ${seed}`])
+  t.is(inputVerdictKind.decode(unopened.sent[0].payload).outcome, 'unavailable')
 })
 
 test('a validator never judges its own claim', async (t) => {

@@ -18,6 +18,7 @@ import {
   TX_KIND_INPUT_CLAIM, TX_KIND_INPUT_VERDICT, type InputVerdict, type TaskAnnouncePayload
 } from '../../src/market/index.ts'
 import { inputVerdictAccount } from '../../src/market/accounts.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { type ApplyOutcome, applyMarketTx } from '../../src/market/state/apply.ts'
 import { type TaskRecord, taskView } from '../../src/market/state/records.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -33,6 +34,8 @@ const GRACE = 500
 const clockAt = (nowMs: number): { nowMs: number, lateGraceMs: number, verificationWindowMs: number } => ({ nowMs, lateGraceMs: GRACE, verificationWindowMs: 0 })
 
 const tx = unsignedTx
+/** The seed of provider i's key for a private task (blobs/seal.ts `taskKeySeed` in a node). */
+const keySeed = (i: number): Uint8Array => new Uint8Array(64).fill(10 + i)
 
 /**
  * A task awarded to the cheapest of three registered providers (r winners; the others are left in the ranking for
@@ -75,7 +78,9 @@ async function awardedTask (over: Partial<TaskAnnouncePayload> = {}): Promise<{
   const salt = (i: number): Uint8Array => sha256(new Uint8Array([i]))
   const price = (i: number): bigint => 100n * BigInt(i + 1)
   for (const [i, p] of providers.entries()) await send(by(p, 35, { taskId, commitment: bidCommitment(taskId, p.address, price(i), salt(i)) }), start + 10)
-  for (const [i, p] of providers.entries()) await send(by(p, 36, { taskId, price: price(i), salt: salt(i) }), start + announce.bidWindowMs + 10)
+  // a private task's bid reveals the provider's key for the task (its seed: keySeed(i))
+  const taskKey = (i: number): object => announce.private ? { taskKey: generateKemKeyPair(keySeed(i)).publicKey } : {}
+  for (const [i, p] of providers.entries()) await send(by(p, 36, { taskId, price: price(i), salt: salt(i), ...taskKey(i) }), start + announce.bidWindowMs + 10)
   const awardAtMs = start + announce.bidWindowMs + announce.revealWindowMs + 100
   const step = nextStep(market.tasks.get(taskHex) as TaskRecord, clockAt(awardAtMs + GRACE))
   if (step.kind !== 'award') throw new Error(`expected the award, got ${step.kind}`)
@@ -141,6 +146,40 @@ test('a claim is valid only from an assigned provider of that round, before its 
   t.like(sealed.task().inputClaims, [{ provider: sealed.providers[0].hex, round: 0, timeMs: sealed.awardAtMs + 10 }])
   // a refused claim moves nothing but its fee (a provider transaction like a result)
   t.is(f.ledger.total(), f.supply)
+})
+
+test('a private task\'s bids reveal a task key, a public task\'s none; a claim\'s key seed must give the key its bid revealed', async (t) => {
+  const sealed = await awardedTask({ private: true, requesterKemKey: new Uint8Array(1184).fill(3) })
+  const [winner] = sealed.providers
+  t.is(sealed.task().bids.get(winner.hex)?.taskKey, toHex(generateKemKeyPair(keySeed(0)).publicKey), 'the key is on the bid (the requester seals to it)')
+  // a reveal without the key on a private task, or with one on a public task: refused, nothing stored
+  const keyless = await awardedTask({ private: true, requesterKemKey: new Uint8Array(1184).fill(3) })
+  const otherKeys = generateKeyPair(new Uint8Array(32).fill(7))
+  const other = { keys: otherKeys, address: addressBytesFromPublicKey(otherKeys.publicKey) }
+  keyless.ledger.balances.set(toHex(other.address), 10n * MIN_BOND)
+  const taskId2 = taskIdOf(addressBytesFromPublicKey(requesterKeys.publicKey), 1n)
+  await keyless.send(tx(34, requesterKeys, 1n, FEE, matmulAnnounce({ budget: 10_000n, private: true, requesterKemKey: new Uint8Array(1184).fill(3) })), 2_000_000)
+  const salt = sha256(new Uint8Array([9]))
+  await keyless.send(keyless.by(other, 35, { taskId: taskId2, commitment: bidCommitment(taskId2, other.address, 100n, salt) }), 2_000_010)
+  const revealAt = 2_000_000 + keyless.announce.bidWindowMs + 10
+  t.like(await keyless.send(keyless.by(other, 36, { taskId: taskId2, price: 100n, salt }), revealAt), { status: 'refused', code: 'REVEAL_KEY_INVALID' })
+  t.is(keyless.market.tasks.get(toHex(taskId2))?.bids.get(toHex(other.address))?.revealTx, undefined, 'nothing stored: the provider may reveal again in the window')
+  t.like(await keyless.send(keyless.by(other, 36, { taskId: taskId2, price: 100n, salt, taskKey: generateKemKeyPair(keySeed(7)).publicKey }), revealAt), { status: 'applied' })
+  const plain = await awardedTask()
+  plain.ledger.balances.set(toHex(other.address), 10n * MIN_BOND)
+  await plain.send(tx(34, requesterKeys, 1n, FEE, matmulAnnounce({ budget: 10_000n })), 2_000_000)
+  await plain.send(plain.by(other, 35, { taskId: taskId2, commitment: bidCommitment(taskId2, other.address, 100n, salt) }), 2_000_010)
+  t.like(await plain.send(plain.by(other, 36, { taskId: taskId2, price: 100n, salt, taskKey: generateKemKeyPair(keySeed(7)).publicKey }), revealAt), { status: 'refused', code: 'REVEAL_KEY_INVALID' })
+  // a claim with another provider's seed, or with a seed on a public task: refused, nothing stored
+  const claim = (f: typeof sealed, seed?: Uint8Array): Transaction => f.by(f.providers[0], TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0, ...(seed === undefined ? {} : { keySeed: seed }) })
+  t.like(await sealed.send(claim(sealed, keySeed(1)), sealed.awardAtMs + 10), { status: 'refused', code: 'CLAIM_KEY_INVALID' })
+  const pub = await awardedTask()
+  t.like(await pub.send(claim(pub, keySeed(0)), pub.awardAtMs + 10), { status: 'refused', code: 'CLAIM_KEY_INVALID' })
+  t.is(sealed.task().inputClaims, undefined)
+  // its own seed: stored on the claim, and the view says the key was revealed
+  t.like(await sealed.send(claim(sealed, keySeed(0)), sealed.awardAtMs + 10), { status: 'applied' })
+  t.like(sealed.task().inputClaims, [{ provider: winner.hex, attempt: 0, keySeed: toHex(keySeed(0)) }])
+  t.is(sealed.ledger.total(), sealed.supply)
 })
 
 test('a verdict answers a stored claim only: none for a provider without an award, parked while its claim is not applied; only a validator signs one', async (t) => {

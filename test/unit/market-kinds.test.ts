@@ -8,8 +8,9 @@ import { getTxKind } from '../../src/dag/tx-kinds.ts'
 import {
   bidCommitment, bondAccount, buildBidCommit, buildBidReveal, buildTaskAnnounce, buildTaskSettle, escrowAccount, escrowOf,
   MARKET_KIND_IDS, providerRegisterKind, registerMarketKinds, type TaskAnnouncePayload, taskAnnounceKind, taskIdOf, taskSettleKind,
-  buildTaskReexec, reexecAccount, taskReexecKind
+  buildTaskReexec, reexecAccount, taskReexecKind, bidRevealKind, bidRevealsKind, inputClaimKind, mlKem768PublicKeyValid
 } from '../../src/market/index.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
 
 registerMarketKinds()
@@ -67,6 +68,32 @@ test('a bid commitment binds task, provider, price and salt; the reveal carries 
   t.notDeepEqual(commit.commitment, bidCommitment(taskId, requesterAddr, 500n, salt))
   const r = buildBidReveal({ chainId: 'c', keys: provider, nonce: 1n, fee: 1n }, { taskId, price: 500n, salt })
   t.deepEqual(decodeTx(encodeTx(r)), r)
+})
+
+test('a private task\'s reveal carries the provider\'s task key: a valid ML-KEM-768 key only, alone (never in a batch); a claim may carry its seed', (t) => {
+  const taskId = taskIdOf(requesterAddr, 0n)
+  const salt = new Uint8Array(32).fill(3)
+  const by = { chainId: 'c', keys: provider, nonce: 1n, fee: 1n }
+  const taskKey = generateKemKeyPair(new Uint8Array(64).fill(5)).publicKey
+  t.true(mlKem768PublicKeyValid(taskKey))
+  const r = buildBidReveal(by, { taskId, price: 500n, salt, taskKey })
+  t.deepEqual(bidRevealKind.decode(r.payload).taskKey, taskKey)
+  // a key with a coefficient ≥ q (FIPS 203's modulus check): refused at decode
+  const bad = taskKey.slice()
+  bad[0] = 0xff
+  bad[1] |= 0x0f
+  t.false(mlKem768PublicKeyValid(bad))
+  const refused = t.throws(() => bidRevealKind.decode(buildBidReveal(by, { taskId, price: 500n, salt, taskKey: bad }).payload))
+  t.true(isDagError(refused) && refused.code === 'ENCODING_INVALID', String(refused))
+  // the wrong length: refused
+  t.throws(() => bidRevealKind.decode(new Uint8Array([...bidRevealKind.encode({ taskId, price: 500n, salt }), 1, 2, 3])))
+  // a batch entry never carries one
+  t.throws(() => bidRevealsKind.encode([{ taskId, price: 500n, salt, taskKey }]), { message: /alone/ })
+  // a claim's seed round-trips; a seed of another length is refused
+  const claim = inputClaimKind.decode(inputClaimKind.encode({ taskId, round: 0, attempt: 1, keySeed: new Uint8Array(64).fill(5) }))
+  t.deepEqual(claim.keySeed, new Uint8Array(64).fill(5))
+  t.is(inputClaimKind.decode(inputClaimKind.encode({ taskId, round: 0, attempt: 0 })).keySeed, undefined)
+  t.throws(() => inputClaimKind.decode(new Uint8Array([...inputClaimKind.encode({ taskId, round: 0, attempt: 0 }), 7])))
 })
 
 test('a settle acts for the escrow and moves all of it: payouts, the fee to the fee pool, the refund to the requester', (t) => {

@@ -11,10 +11,11 @@ import { type BinaryDb, openDatabase, sublevel } from '../../src/core/storage.ts
 import { encodeTx, type Transaction, txInfo } from '../../src/dag/tx.ts'
 import { buildVertexInfo, type VertexInfo } from '../../src/dag/vertex.ts'
 import { escrowAccount } from '../../src/market/accounts.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { buildTaskAnnounce, buildTaskAward } from '../../src/market/kinds/builders.ts'
 import { registerMarketKinds } from '../../src/market/index.ts'
 import {
-  inputClaimKind, TX_KIND_INPUT_CLAIM,
+  type InputClaimPayload, inputClaimKind, TX_KIND_INPUT_CLAIM,
   type BidCommitPayload, bidCommitKind, bidCommitment, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind, providerRegisterKind, taskResultKind, TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS,
   TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS, TX_KIND_PROVIDER_REGISTER, TX_KIND_TASK_RESULT
 } from '../../src/market/kinds/index.ts'
@@ -146,10 +147,10 @@ async function rig (dir: string, config: object = {}, market = new Market(), led
 }
 
 /** An agent registered on a fresh market, its escrows for `funded` tasks funded (the caller starts and stops it). */
-async function registeredRig (dir: string, config: object, funded: string[] = [], init: Partial<ProviderAgentInit> = {}): Promise<Rig> {
+async function registeredRig (dir: string, config: object, funded: string[] = [], init: Partial<ProviderAgentInit> = {}, extra: Partial<ProviderAgentComponents> = {}): Promise<Rig> {
   const market = new Market()
   registered(market)
-  const r = await rig(dir, config, market, new Ledger(), init)
+  const r = await rig(dir, config, market, new Ledger(), init, extra)
   for (const id of funded) r.ledger.balances.set(toHex(escrowAccount(fromHex(id))), 10n ** 18n)
   return r
 }
@@ -661,7 +662,7 @@ test.serial('inputs no peer serves: the winner claims once instead of failing; a
     // the market applies the claims, then the verdicts
     const claim = (taskId: string, outcome: 'available' | 'unavailable'): TaskView => {
       const view = awarded(taskId)
-      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now(), verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
+      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now(), keyRevealed: false, verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
     }
     market.change(claim(unavailable, 'unavailable'))
     served = true
@@ -691,7 +692,7 @@ test.serial('a judge that said `available` but serves nothing: the winner appeal
   const awarded: TaskView = { ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] }
   const claims = (): Array<{ round: number, attempt: number }> => r.ledger.of(TX_KIND_INPUT_CLAIM).map(tx => inputClaimKind.decode(tx.payload))
   const claimView = (attempt: number, outcome?: 'available' | 'unavailable'): TaskView['inputClaims'][number] => ({
-    txId: `2${attempt}`.repeat(32), provider: me, round: 0, attempt, timeMs: Date.now(), dueAtMs: Date.now() + 60_000,
+    txId: `2${attempt}`.repeat(32), provider: me, round: 0, attempt, timeMs: Date.now(), keyRevealed: false, dueAtMs: Date.now() + 60_000,
     ...(outcome === undefined ? { holdsSlashUntilMs: Date.now() + 60_000 } : { verdict: { outcome, validator: requester, txId: `3${attempt}`.repeat(32), timeMs: Date.now() } })
   })
   try {
@@ -721,7 +722,7 @@ test.serial('a provider restarted after its claim: past the award\'s deadline it
   const taskId = 'e3'.repeat(32)
   const view = taskView(taskId, { phase: 'awarded', bidsCloseAtMs: Date.now() - 20_000, revealsCloseAtMs: Date.now() - 15_000 })
   const award = { txId: '11'.repeat(32), round: 0, timeMs: Date.now() - 10_000, deadlineMs: Date.now() - 1000, winners: [me], considered: [] }
-  const claim = { txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now() - 5000 }
+  const claim = { txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now() - 5000, keyRevealed: false }
   try {
     await r.agent.start()
     // the claim answered `unavailable`: nothing to do
@@ -734,6 +735,34 @@ test.serial('a provider restarted after its claim: past the award\'s deadline it
     await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result by the extended deadline', 10_000)
     t.is(toHex(taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload).taskId), other)
     t.is(r.ledger.of(TX_KIND_INPUT_CLAIM).length, 0, 'no second claim')
+  } finally {
+    await r.agent.stop()
+    await r.db.close()
+  }
+})
+
+test.serial('a private task: the bid is revealed alone with the task key; a claim carries the key\'s seed only after envelopes that did not open', async t => {
+  await using dir = await tempDir()
+  const pair = generateKemKeyPair(new Uint8Array(64).fill(6))
+  const [bid, unopened, unfetched] = ['f1', 'f2', 'f3'].map(p => p.repeat(32))
+  const seed = new Uint8Array(64).fill(6)
+  const taskKeys = { publicKey: () => pair.publicKey, seedToReveal: (taskId: string) => taskId === unopened ? seed : undefined }
+  const r = await registeredRig(dir.path, {}, [bid], {}, { taskKeys })
+  r.blobs.input = async (task, id) => { throw new ProviderBlobError('INPUT_UNAVAILABLE', `no sealed-inputs notice gave input ${id}`, { taskId: task.taskId, blob: id }) }
+  const claimsOf = (taskId: string): InputClaimPayload[] => r.ledger.of(TX_KIND_INPUT_CLAIM).map(tx => inputClaimKind.decode(tx.payload)).filter(c => toHex(c.taskId) === taskId)
+  try {
+    await r.agent.start()
+    r.market.change(taskView(bid, { private: true }))
+    await waitFor(() => r.ledger.reveals().length === 1, 'the reveal', 10_000)
+    t.is(r.ledger.of(TX_KIND_BID_REVEALS).length, 0, 'not in a batch')
+    t.deepEqual(bidRevealKind.decode(r.ledger.of(TX_KIND_BID_REVEAL)[0].payload).taskKey, pair.publicKey)
+    for (const id of [unopened, unfetched]) {
+      const view = taskView(id, { private: true, phase: 'awarded', bidsCloseAtMs: Date.now() - 2, revealsCloseAtMs: Date.now() - 1 })
+      r.market.change({ ...view, awards: [{ txId: '11'.repeat(32), round: 0, timeMs: Date.now(), deadlineMs: Date.now() + 60_000, winners: [me], considered: [] }], winners: [me] })
+    }
+    await waitFor(() => claimsOf(unopened).length === 1 && claimsOf(unfetched).length === 1, 'a claim for each task', 10_000)
+    t.deepEqual(claimsOf(unopened)[0].keySeed, seed, 'envelopes that did not open: the seed goes with the claim')
+    t.is(claimsOf(unfetched)[0].keySeed, undefined, 'nothing fetched: the key stays secret')
   } finally {
     await r.agent.stop()
     await r.db.close()

@@ -33,7 +33,7 @@ function rig (apply: (attempt: number) => Claim | undefined): { claims: InputCla
 }
 
 function claim (attempt: number, timeMs: number, holdsSlashUntilMs: number): Claim {
-  return { txId: `${attempt}`.repeat(64), provider: ME, round: 0, attempt, timeMs, dueAtMs: timeMs, holdsSlashUntilMs }
+  return { txId: `${attempt}`.repeat(64), provider: ME, round: 0, attempt, timeMs, keyRevealed: false, dueAtMs: timeMs, holdsSlashUntilMs }
 }
 
 test('a judge silent past its window: the provider appeals (claim 1), and an `unavailable` on the appeal ends the round', async (t) => {

@@ -15,7 +15,7 @@ import { BlobStore, generateKemKeyPair, open } from '../../src/market/blobs/inde
 import { buildTaskAnnounce, buildTaskCancel, registerMarketKinds } from '../../src/market/kinds/index.ts'
 import { Requester } from '../../src/market/requester.ts'
 import { inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
-import type { MarketReaderEvents, ProviderView, TaskView } from '../../src/market/state/reader.ts'
+import type { BidView, MarketReaderEvents, TaskView } from '../../src/market/state/reader.ts'
 import { type TaskRecord, taskView } from '../../src/market/state/records.ts'
 import { RpcRegistry } from '../../src/rpc/registry.ts'
 import { HarmonyClient, RpcClientError } from '../../src/sdk/index.ts'
@@ -31,12 +31,15 @@ const CHAIN = 'harmony-test'
 const requesterKeys = generateKeyPair()
 const providerAddress = addressFromPublicKey(generateKeyPair().publicKey)
 
-/** The market state's read side as the requester uses it: tasks and providers set by the test, events emitted by it. */
+/**
+ * The market state's read side as the requester uses it: tasks and each provider's task key (what its bid revealed)
+ * set by the test, events emitted by it.
+ */
 class StateDouble extends EventEmitter<MarketReaderEvents> {
   readonly tasks = new Map<string, TaskView>()
-  readonly providers = new Map<string, ProviderView>()
+  readonly keys = new Map<string, string>()
   async task (id: string): Promise<TaskView | undefined> { return this.tasks.get(id) }
-  async provider (address: string): Promise<ProviderView | undefined> { return this.providers.get(address) }
+  async bids (): Promise<BidView[]> { return [...this.keys].map(([provider, taskKey]) => ({ provider, taskKey }) as BidView) }
 }
 
 interface Setup {
@@ -48,7 +51,7 @@ interface Setup {
   failSubmit: { on: boolean, error?: Error, answer?: (encoded: Uint8Array) => Promise<string> }
 }
 
-async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Setup> {
+async function setup (t: { teardown: (fn: () => Promise<void>) => void }, badEnvelopes = false): Promise<Setup> {
   const dir = await tempDir()
   const db = await openDatabase(dir.path)
   const store = new BlobStore({ db: sublevel(db, 'blobs'), logger }, { sweepIntervalMs: 0 })
@@ -69,6 +72,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
     reader: state,
     publishNotice: async (notice) => { notices.push(notice) },
     peerId: '12D3KooWTestPeer',
+    badEnvelopes,
     logger
   }, { republishMs: 0, maxRepublish: 3 })
   await requester.start()
@@ -190,7 +194,7 @@ test('another announce of a live private task\'s id (its nonce), refused, leaves
   Object.assign(failSubmit, { on: true, error: new DagError('TX_CONFLICT', 'nonce 3 is taken') })
   await t.throwsAsync(requester.submit(other.bytes, [b, a]), { message: 'nonce 3 is taken' })
   // the winner of the live task gets its inputs, not the refused announce's
-  state.providers.set(providerAddress, { kemPublicKey: toHex(kem.publicKey) } as ProviderView)
+  state.keys.set(providerAddress, toHex(kem.publicKey))
   const task = { taskId: live.taskId, phase: 'awarded', inputs: [toHex(sha(a)), toHex(sha(b))], awards: [{ round: 0, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
   state.tasks.set(live.taskId, task)
   state.emit('task:changed', task)
@@ -207,7 +211,7 @@ test('a private task\'s plaintext never enters the blob store; each awarded prov
   await requester.submit(bytes, [a, b])
   t.false(await store.has(toHex(sha(a))), 'plaintext is not served')
   t.is(requester.heldTasks, 1)
-  state.providers.set(providerAddress, { kemPublicKey: toHex(kem.publicKey) } as ProviderView)
+  state.keys.set(providerAddress, toHex(kem.publicKey))
   const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a)), toHex(sha(b))], awards: [{ round: 0, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
   state.tasks.set(taskId, task)
   state.emit('task:changed', task)
@@ -227,10 +231,27 @@ test('a private task\'s plaintext never enters the blob store; each awarded prov
   t.is(notices.length, 1)
 })
 
+test('fault injection bad-envelopes: the envelopes are sealed to a key nobody holds, so the winner\'s task key does not open them', async (t) => {
+  const { requester, store, state, notices } = await setup(t, true)
+  const kem = generateKemKeyPair()
+  const { bytes, taskId } = announce([a, b], 2n, { private: true, requesterKemKey: generateKemKeyPair().publicKey })
+  await requester.submit(bytes, [a, b])
+  state.keys.set(providerAddress, toHex(kem.publicKey))
+  const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a)), toHex(sha(b))], awards: [{ round: 0, winners: [providerAddress], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView
+  state.tasks.set(taskId, task)
+  state.emit('task:changed', task)
+  await waitUntil(() => notices.length === 1)
+  for (const [i, id] of notices[0].envelopes.entries()) {
+    const envelope = await store.get(id)
+    const err = t.throws(() => open(envelope, kem.secretKey, { context: inputContext(taskId, providerAddress, i) }))
+    t.is((err as { code?: string }).code, 'SEAL_OPEN_FAILED')
+  }
+})
+
 test('each provider\'s notice is published again, same envelopes and a new issue, until its result is final or the task ends, less often after the first repeats', async (t) => {
   const { requester, state, notices } = await setup(t)
   const other = addressFromPublicKey(generateKeyPair().publicKey)
-  for (const p of [providerAddress, other]) state.providers.set(p, { kemPublicKey: toHex(generateKemKeyPair().publicKey) } as ProviderView)
+  for (const p of [providerAddress, other]) state.keys.set(p, toHex(generateKemKeyPair().publicKey))
   const { bytes, taskId } = announce([a], 3n, { ...oneInput, private: true, requesterKemKey: generateKemKeyPair().publicKey })
   await requester.submit(bytes, [a])
   const task = { taskId, phase: 'awarded', inputs: [toHex(sha(a))], results: [], awards: [{ round: 0, winners: [providerAddress, other], considered: [], txId: '', timeMs: 0, deadlineMs: 0 }] } as unknown as TaskView

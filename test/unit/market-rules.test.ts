@@ -17,6 +17,7 @@ import {
   bidCommitment, bidCommitKind, bidRevealKind, bondAccount, bondSlashKind, escrowAccount, escrowOf, marketRules, providerRegisterKind, registerMarketKinds,
   settleTotal, taskAnnounceKind, taskAwardKind, taskCancelKind, taskIdOf, taskResultKind, taskSettleKind, type VerificationMode
 } from '../../src/market/index.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { applyMarketTx, awardTaskOf, revealedBids } from '../../src/market/state/apply.ts'
 import type { TaskRecord } from '../../src/market/state/records.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
@@ -30,6 +31,8 @@ const providerKeys = [2, 3, 4, 5, 6].map(b => generateKeyPair(new Uint8Array(32)
 const GOOD = 'aa'.repeat(32)
 const BAD = 'bb'.repeat(32)
 const FEE = 1000n
+/** A private task's bids reveal an ML-KEM-768 key for the task: one valid key serves every bidder here. */
+const TASK_KEY = generateKemKeyPair(new Uint8Array(64).fill(7)).publicKey
 
 const tx = unsignedTx
 
@@ -120,7 +123,8 @@ test('random task histories: conservation, settles within their escrow, awards a
     }
     for (const p of providers.filter(x => x.bids)) {
       now = p.lateReveal ? start + announce.bidWindowMs + announce.revealWindowMs + 1 : start + announce.bidWindowMs + 10
-      await send(tx(36, p.keys, ledger.nonce(p.address), FEE, { taskId, price: price(p) + (p.mismatch ? 1n : 0n), salt: p.salt }))
+      // a private task's bid reveals the provider's key for the task (what its inputs are sealed to)
+      await send(tx(36, p.keys, ledger.nonce(p.address), FEE, { taskId, price: price(p) + (p.mismatch ? 1n : 0n), salt: p.salt, ...(h.private ? { taskKey: TASK_KEY } : {}) }))
     }
     const clock = { nowMs: 0, lateGraceMs: 500, verificationWindowMs: 0 }
     const answered = new Set<string>()

@@ -178,7 +178,7 @@ test('a validator checking a claim gets the first notice whose envelopes all fet
   const served = new Map([['a1'.repeat(32), new Uint8Array([1])], ['a2'.repeat(32), new Uint8Array([2])]])
   const f = fetcher(board, [holder], new Map([[holder.toString(), served]]))
   await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(50)), undefined, 'no notice to the claimant: rejected (unavailable)')
-  await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), 50), undefined, 'a notice not seen is waited for noticeWaitMs only')
+  await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), undefined, 50), undefined, 'a notice not seen is waited for noticeWaitMs only')
   // a notice of a holder gone, whose envelopes nobody else holds: tried, not fetched
   board.offer(notice(gone, alice, ['a1'.repeat(32), 'b2'.repeat(32)]))
   board.offer(notice(holder, bob, ['a1'.repeat(32)]))
@@ -187,4 +187,28 @@ test('a validator checking a claim gets the first notice whose envelopes all fet
   t.is((await found).holder, holder.toString())
   t.deepEqual([...f.held.keys()].sort(), ['a1'.repeat(32), 'a2'.repeat(32)])
   t.true(board.candidates(TASK, alice).some(n => n.holder === gone.toString()), 'not fetched is no proof of forgery: still a candidate')
+})
+
+test('with the claimant\'s task key revealed, the validator needs envelopes that open to the announced inputs: a forger\'s that fetch but do not open are not enough', async (t) => {
+  const kem = generateKemKeyPair(new Uint8Array(64).fill(4))
+  const input = new Uint8Array([1, 2, 3])
+  const envelope = seal(input, kem.publicKey, { context: inputContext(TASK, alice, 0) })
+  const garbage = seal(input, generateKemKeyPair().publicKey, { context: inputContext(TASK, alice, 0) })
+  const [holder, forger] = await Promise.all([peer(), peer()])
+  const board = new SealedInputsBoard({ keeps: () => true })
+  const f = fetcher(board, [holder, forger], new Map([[holder.toString(), new Map([[sha256Hex(envelope), envelope]])], [forger.toString(), new Map([[sha256Hex(garbage), garbage]])]]))
+  const opens = { kemSecretKey: kem.secretKey, ids: [sha256Hex(input)] }
+  board.offer(notice(forger, alice, [sha256Hex(garbage)]))
+  // the forger's alone: fetched, but nothing opens (the claim is `unavailable`); without the key it would do
+  await t.throwsAsync(f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), opens, 50))
+  t.true(board.hasBad(TASK, alice), 'the forgery is marked bad')
+  // the real notice: opens to the announced input
+  board.offer(notice(holder, alice, [sha256Hex(envelope)]))
+  t.is((await f.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), opens, 50)).holder, holder.toString())
+  // the real envelopes, but announced ids they do not hash to: not enough either
+  const other = new SealedInputsBoard({ keeps: () => true })
+  const g = fetcher(other, [holder], new Map([[holder.toString(), new Map([[sha256Hex(envelope), envelope]])]]))
+  other.offer(notice(holder, alice, [sha256Hex(envelope)]))
+  await t.throwsAsync(g.fetch.fetchAll(TASK, alice, AbortSignal.timeout(10_000), { ...opens, ids: ['00'.repeat(32)] }, 50))
+  t.true(other.hasBad(TASK, alice), 'envelopes that open to other bytes than announced are bad too')
 })

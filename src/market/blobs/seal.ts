@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, encapsulate as nodeEncapsulate, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, encapsulate as nodeEncapsulate, hkdfSync, randomBytes } from 'node:crypto'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
-import { concatBytes, utf8 } from '../../core/codec.ts'
+import { bytesEqual, concatBytes, utf8 } from '../../core/codec.ts'
 import { BlobError } from './errors.ts'
 
 /**
@@ -40,6 +40,24 @@ export function generateKemKeyPair (seed?: Uint8Array): KemKeyPair {
   if (seed !== undefined && seed.length !== 64) throw new BlobError('SEAL_INVALID', 'an ML-KEM-768 seed is 64 bytes')
   const { publicKey, secretKey } = ml_kem768.keygen(seed)
   return { publicKey, secretKey }
+}
+
+const TASK_KEY_DOMAIN = 'HARMONY/market/task-kem/v1'
+export const KEM_SEED_BYTES = 64
+
+/**
+ * The seed of a provider's ML-KEM-768 key for one private task (s44; docs/market.md "Private tasks"):
+ * sha512(domain ‖ the provider's own KEM secret key ‖ taskId). Deterministic, so a restarted provider still opens
+ * what was sealed to it; one per task, so a provider that reveals it in an input claim (to show that the envelopes
+ * it fetched do not open) gives away no other task's key.
+ */
+export function taskKeySeed (kemSecretKey: Uint8Array, taskIdHex: string): Uint8Array {
+  return new Uint8Array(createHash('sha512').update(TASK_KEY_DOMAIN).update(kemSecretKey).update(Buffer.from(taskIdHex, 'hex')).digest())
+}
+
+/** Whether `seed` gives exactly `publicKey` (the key a bid revealed): how every node checks a claim's seed. */
+export function seedGivesKey (seed: Uint8Array, publicKey: Uint8Array): boolean {
+  return seed.length === KEM_SEED_BYTES && bytesEqual(generateKemKeyPair(seed).publicKey, publicKey)
 }
 
 export interface SealOptions {

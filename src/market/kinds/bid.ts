@@ -8,7 +8,7 @@ import { sha256 } from '../../core/crypto.ts'
 import { DagError } from '../../dag/errors.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { TX_KIND_BID_COMMIT, TX_KIND_BID_COMMITS, TX_KIND_BID_REVEAL, TX_KIND_BID_REVEALS } from './ids.ts'
-import { TASK_ID_BYTES } from './provider.ts'
+import { ML_KEM768_PUBLIC_KEY_BYTES, mlKem768PublicKeyValid, TASK_ID_BYTES } from './provider.ts'
 
 export const SALT_BYTES = 32
 const BID_TAG = new TextEncoder().encode('HARMONY/market/bid/v1')
@@ -44,24 +44,38 @@ export interface BidRevealPayload {
   /** Base units per replica. */
   price: bigint
   salt: Uint8Array
+  /**
+   * A private task's bid only (s44): the provider's ML-KEM-768 key for this task (sealed-inputs.ts `taskKeyPair`),
+   * which the requester's node seals the inputs to; a claim may reveal its seed (input-claim `keySeed`). A single
+   * `bid-reveal` only: the entries of a `bid-reveals` are the fixed 80 bytes, so a private task's bid is revealed alone.
+   */
+  taskKey?: Uint8Array
 }
+
+const REVEAL_BYTES = TASK_ID_BYTES + 16 + SALT_BYTES
 
 export const bidRevealKind: TxKind<BidRevealPayload> = {
   id: TX_KIND_BID_REVEAL,
   name: 'bid-reveal',
-  maxPayloadBytes: TASK_ID_BYTES + 16 + SALT_BYTES,
-  encode (p) { return new Writer(80).fixed(p.taskId, TASK_ID_BYTES).u128(p.price).fixed(p.salt, SALT_BYTES).finish() },
+  maxPayloadBytes: REVEAL_BYTES + ML_KEM768_PUBLIC_KEY_BYTES,
+  encode (p) {
+    const w = new Writer(REVEAL_BYTES + (p.taskKey === undefined ? 0 : ML_KEM768_PUBLIC_KEY_BYTES)).fixed(p.taskId, TASK_ID_BYTES).u128(p.price).fixed(p.salt, SALT_BYTES)
+    if (p.taskKey !== undefined) w.fixed(p.taskKey, ML_KEM768_PUBLIC_KEY_BYTES)
+    return w.finish()
+  },
   decode (bytes) {
     const r = new Reader(bytes, 'bid-reveal payload')
     const taskId = r.fixed(TASK_ID_BYTES)
     const price = r.u128()
     const salt = r.fixed(SALT_BYTES)
+    const taskKey = r.remaining === 0 ? undefined : r.fixed(ML_KEM768_PUBLIC_KEY_BYTES)
     r.end()
     if (price === 0n) r.fail('price must be positive')
-    return { taskId, price, salt }
+    if (taskKey !== undefined && !mlKem768PublicKeyValid(taskKey)) r.fail('the task key is not an ML-KEM-768 encapsulation key (FIPS 203 modulus check)')
+    return { taskId, price, salt, ...(taskKey === undefined ? {} : { taskKey }) }
   },
   effects () { return { debit: 0n, credits: [] } },
-  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, price: p.price.toString(), salt: `0x${toHex(p.salt)}` } }
+  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, price: p.price.toString(), salt: `0x${toHex(p.salt)}`, ...(p.taskKey === undefined ? {} : { taskKey: `0x${toHex(p.taskKey)}` }) } }
 }
 
 /**
@@ -83,7 +97,12 @@ function batchKind<P> (id: number, name: string, entry: TxKind<P>, entryBytes: n
     encode (entries) {
       if (entries.length === 0 || entries.length > MAX_BID_BATCH) throw new DagError('ENCODING_INVALID', `${name} carries 1 to ${MAX_BID_BATCH} entries, got ${entries.length}`)
       const w = new Writer(1 + entries.length * entryBytes).u8(entries.length)
-      for (const e of entries) w.raw(entry.encode(e))
+      for (const e of entries) {
+        const bytes = entry.encode(e)
+        // a private task's reveal carries its task key: it leaves as a single bid-reveal
+        if (bytes.length !== entryBytes) throw new DagError('ENCODING_INVALID', `a ${name} entry is ${entryBytes} bytes (a private task's reveal goes alone, as a bid-reveal)`)
+        w.raw(bytes)
+      }
       return w.finish()
     },
     decode (bytes) {
@@ -108,4 +127,4 @@ function batchKind<P> (id: number, name: string, entry: TxKind<P>, entryBytes: n
 }
 
 export const bidCommitsKind = batchKind(TX_KIND_BID_COMMITS, 'bid-commits', bidCommitKind, TASK_ID_BYTES + 32)
-export const bidRevealsKind = batchKind(TX_KIND_BID_REVEALS, 'bid-reveals', bidRevealKind, TASK_ID_BYTES + 16 + SALT_BYTES)
+export const bidRevealsKind = batchKind(TX_KIND_BID_REVEALS, 'bid-reveals', bidRevealKind, REVEAL_BYTES)

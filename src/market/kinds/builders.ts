@@ -15,10 +15,10 @@ import { taskIdOf } from '../accounts.ts'
 import { MAX_INPUT_CLAIMS } from '../rules/constants.ts'
 import { bidCommitment, bidCommitKind, bidCommitsKind, type BidRevealPayload, bidRevealKind, bidRevealsKind } from './bid.ts'
 import { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type TaskAwardPayload, taskAwardKind, type TaskResultPayload, taskResultKind, type TaskSettlePayload, taskSettleKind } from './decision.ts'
-import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, TASK_ID_BYTES } from './provider.ts'
+import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, ML_KEM768_PUBLIC_KEY_BYTES, TASK_ID_BYTES } from './provider.ts'
 import { BUDGET_LIMIT, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
-import { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
+import { type InputClaimPayload, inputClaimKind, KEY_SEED_BYTES, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
 
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
 const U32_MAX = 0xffff_ffff
@@ -113,6 +113,7 @@ export function buildBidCommit (by: SignedBy, taskId: Uint8Array, price: bigint,
 
 export function buildBidReveal (by: SignedBy, payload: BidRevealPayload): Transaction {
   requireTxField('price', payload.price, 1n, MAX_TX_AMOUNT, 'AMOUNT_INVALID')
+  if (payload.taskKey !== undefined) requireBytes('taskKey', payload.taskKey, ML_KEM768_PUBLIC_KEY_BYTES)
   return build(bidRevealKind, by, payload)
 }
 
@@ -142,6 +143,7 @@ export function buildInputClaim (by: SignedBy, payload: InputClaimPayload): Tran
   requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
   requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
   requireTxField('attempt', payload.attempt, 0, MAX_INPUT_CLAIMS - 1)
+  if (payload.keySeed !== undefined) requireBytes('keySeed', payload.keySeed, KEY_SEED_BYTES)
   return build(inputClaimKind, by, payload)
 }
 

@@ -19,6 +19,8 @@ export const MARKET_ERROR_CODES = [
   /** a reveal with no commit of the same provider */
   'BID_UNKNOWN',
   'REVEAL_MISMATCH',
+  /** a private task's reveal without the provider's task key, or a public task's with one (s44) */
+  'REVEAL_KEY_INVALID',
   /** a result from a provider that holds no award of the task's round */
   'RESULT_NOT_AWARDED',
   'RESULT_DUPLICATE',
@@ -37,6 +39,8 @@ export const MARKET_ERROR_CODES = [
    * (docs/market.md "Inputs no peer serves"); kept so that a client that knows the code still reads it
    */
   'CLAIM_PRIVATE',
+  /** an input-claim whose key seed does not give the task key its bid revealed, or a public task's claim with a seed (s44) */
+  'CLAIM_KEY_INVALID',
   /** an input-verdict that answers no input-claim (no such claim applied, or its provider holds no award of the round) */
   'VERDICT_NO_CLAIM',
   /** an input-verdict from a validator that is not the claim's judge (rules/input-judge.ts) */

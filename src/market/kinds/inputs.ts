@@ -1,6 +1,7 @@
 /**
  * Input availability (docs/market.md "Inputs no peer serves"): `input-claim` (45), signed by an assigned provider
- * (winner or spot-checker) whose fetch of a public task's inputs failed, before its deadline; `input-verdict` (46), a
+ * (winner or spot-checker) whose fetch of a task's inputs failed, before its deadline (on a private task it may reveal
+ * its task key's seed, so that the judge can open the envelopes); `input-verdict` (46), a
  * validator's answer after it tried to fetch those inputs itself (`available`: it holds them now and serves them;
  * `unavailable`: no peer served them). A claim costs its sender a fee like any provider transaction; a provider may
  * appeal (claim again) up to MAX_INPUT_CLAIMS claims per round, each judged by another validator. A verdict names the
@@ -25,7 +26,15 @@ export interface InputClaimPayload {
   round: number
   /** 0 for the first claim of the round, 1.. for an appeal (below MAX_INPUT_CLAIMS). */
   attempt: number
+  /**
+   * A private task's claim only, when envelopes the claimant fetched did not open (s44): the 64-byte seed of its task
+   * key (the key its bid revealed), so that the judge can open the envelopes itself and tell whether any open.
+   */
+  keySeed?: Uint8Array
 }
+
+/** The seed an ML-KEM-768 key pair is derived from (FIPS 203 `d ‖ z`). */
+export const KEY_SEED_BYTES = 64
 
 function readRound (r: Reader): number {
   const round = r.u8()
@@ -42,18 +51,23 @@ function readAttempt (r: Reader): number {
 export const inputClaimKind: TxKind<InputClaimPayload> = {
   id: TX_KIND_INPUT_CLAIM,
   name: 'input-claim',
-  maxPayloadBytes: TASK_ID_BYTES + 2,
-  encode (p) { return new Writer(TASK_ID_BYTES + 2).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).u8(p.attempt).finish() },
+  maxPayloadBytes: TASK_ID_BYTES + 2 + KEY_SEED_BYTES,
+  encode (p) {
+    const w = new Writer(TASK_ID_BYTES + 2 + KEY_SEED_BYTES).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).u8(p.attempt)
+    if (p.keySeed !== undefined) w.fixed(p.keySeed, KEY_SEED_BYTES)
+    return w.finish()
+  },
   decode (bytes) {
     const r = new Reader(bytes, 'input-claim payload')
     const taskId = r.fixed(TASK_ID_BYTES)
     const round = readRound(r)
     const attempt = readAttempt(r)
+    const keySeed = r.remaining === 0 ? undefined : r.fixed(KEY_SEED_BYTES)
     r.end()
-    return { taskId, round, attempt }
+    return { taskId, round, attempt, ...(keySeed === undefined ? {} : { keySeed }) }
   },
   effects () { return { debit: 0n, credits: [] } },
-  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, round: p.round, attempt: p.attempt } }
+  toJSON (p) { return { taskId: `0x${toHex(p.taskId)}`, round: p.round, attempt: p.attempt, ...(p.keySeed === undefined ? {} : { keySeed: `0x${toHex(p.keySeed)}` }) } }
 }
 
 export interface InputVerdictPayload {

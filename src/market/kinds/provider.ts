@@ -13,6 +13,21 @@ import { EXECUTOR_KINDS, type ExecutorKindName, SLASH_REASONS, type SlashReason,
 
 /** ML-KEM-768 public key (FIPS 203). */
 export const ML_KEM768_PUBLIC_KEY_BYTES = 1184
+/** FIPS 203's modulus q: every coefficient of an encapsulation key is below it. */
+const ML_KEM_Q = 3329
+
+/**
+ * FIPS 203's check of an ML-KEM-768 encapsulation key (§7.2, "modulus check"): 1152 bytes of 768 12-bit
+ * coefficients, each below q, then the 32-byte seed ρ. A key that fails it cannot be encapsulated to.
+ */
+export function mlKem768PublicKeyValid (key: Uint8Array): boolean {
+  if (key.length !== ML_KEM768_PUBLIC_KEY_BYTES) return false
+  for (let i = 0; i < ML_KEM768_PUBLIC_KEY_BYTES - 32; i += 3) {
+    const b1 = key[i + 1]
+    if ((key[i] | ((b1 & 0x0f) << 8)) >= ML_KEM_Q || ((b1 >> 4) | (key[i + 2] << 4)) >= ML_KEM_Q) return false
+  }
+  return true
+}
 export const MAX_ADAPTER_BYTES = 64
 export const MAX_PROFILE_BYTES = 32
 export const TASK_ID_BYTES = 32

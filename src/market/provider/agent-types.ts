@@ -39,6 +39,14 @@ export interface ProviderAgentInit {
   unfinalRevealGraceMs?: number
 }
 
+/** A provider's ML-KEM-768 key for each private task (blobs/seal.ts `taskKeySeed`). */
+export interface ProviderTaskKeys {
+  /** The task's public key: its bid reveals it, and the requester's node seals the task's inputs to it. */
+  publicKey: (taskId: string) => Uint8Array
+  /** The key's seed when envelopes this node fetched for the task did not open (its claim reveals it); else undefined. */
+  seedToReveal: (taskId: string) => Uint8Array | undefined
+}
+
 export interface ProviderAgentComponents {
   market: Pick<MarketReader, 'task' | 'tasks' | 'provider' | 'on' | 'off'>
   ledger: Pick<LedgerReader, 'account'>
@@ -58,8 +66,10 @@ export interface ProviderAgentComponents {
    */
   txLost?: (txId: string) => Promise<boolean>
   keys: ProviderKeys
-  /** This provider's ML-KEM-768 public key, registered so private inputs can be sealed to it. */
+  /** This provider's ML-KEM-768 public key (its registration). */
   kemPublicKey: Uint8Array
+  /** Its keys for private tasks (s44): without them it does not bid on one. */
+  taskKeys?: ProviderTaskKeys
   executor: () => ChallengeExecutor
   blobs: ProviderBlobs
   /** The `market` sublevel (own bids under `g/`). */

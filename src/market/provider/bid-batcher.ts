@@ -2,7 +2,7 @@ import type { Counter } from 'prom-client'
 import { toHex } from '../../core/codec.ts'
 import type { Transaction } from '../../dag/tx.ts'
 import { type BidRevealPayload, MAX_BID_BATCH } from '../kinds/bid.ts'
-import { buildBidCommits, buildBidReveals, type SignedBy } from '../kinds/builders.ts'
+import { buildBidCommits, buildBidReveal, buildBidReveals, type SignedBy } from '../kinds/builders.ts'
 
 /**
  * Gathers a provider's bid commits (or reveals) into batch transactions (`bid-commits`, `bid-reveals`: one signature
@@ -93,7 +93,7 @@ export type SealedBid = BidRevealPayload
 
 export interface BidSenderComponents {
   /** Submits one transaction (the agent's sender, in nonce order); undefined when it was not admitted. */
-  send: (kind: 'bid-commits' | 'bid-reveals', build: (by: SignedBy) => Transaction) => Promise<string | undefined>
+  send: (kind: 'bid-commits' | 'bid-reveals' | 'bid-reveal', build: (by: SignedBy) => Transaction) => Promise<string | undefined>
   /** A commit batch admitted, submitted at `sentAtMs` (CommitTimes.sent). */
   committed: (txId: string, sentAtMs: number) => void
   /** Bids carried by the admitted batches, by kind. */
@@ -106,7 +106,7 @@ export class BidSender {
   private readonly reveals: BidBatcher<SealedBid>
 
   constructor (c: BidSenderComponents) {
-    const sendBids = async (kind: 'bid-commits' | 'bid-reveals', n: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> => {
+    const sendBids = async (kind: 'bid-commits' | 'bid-reveals' | 'bid-reveal', n: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> => {
       const txId = await c.send(kind, build)
       if (txId !== undefined) c.entries.inc({ kind }, n)
       return txId
@@ -118,11 +118,15 @@ export class BidSender {
       return txId
     })
     this.reveals = new BidBatcher(async (bids) => await sendBids('bid-reveals', bids.length, by => buildBidReveals(by, bids)))
+    this.revealAlone = async (bid) => await sendBids('bid-reveal', 1, by => buildBidReveal(by, bid))
   }
+
+  /** A private task's reveal carries the provider's task key (1,184 bytes): it leaves alone, as a single bid-reveal. */
+  private readonly revealAlone: (bid: SealedBid) => Promise<string | undefined>
 
   /** Commits to `bid` in the next commit batch; resolves with that batch's id (undefined when not admitted). */
   async commit (bid: SealedBid): Promise<string | undefined> { return await this.commits.add(bid) }
 
-  /** Reveals `bid` in the next reveal batch; as `commit`. */
-  async reveal (bid: SealedBid): Promise<string | undefined> { return await this.reveals.add(bid) }
+  /** Reveals `bid` in the next reveal batch (alone when it carries a task key); as `commit`. */
+  async reveal (bid: SealedBid): Promise<string | undefined> { return bid.taskKey === undefined ? await this.reveals.add(bid) : await this.revealAlone(bid) }
 }

@@ -3,7 +3,7 @@
  * challenge, heartbeats, the provider agent, and the dispute re-execution hook.
  */
 export { ProviderAgent } from './agent.ts'
-export type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus } from './agent-types.ts'
+export type { ProviderAgentComponents, ProviderAgentInit, ProviderStatus, ProviderTaskKeys } from './agent-types.ts'
 export { Attester, type AttesterComponents, type AttesterInit } from './attester.ts'
 export { BID_STAGES, type BidRecord, type BidStage, BidStore } from './bid-store.ts'
 export { networkBlobs, type NetworkBlobsComponents, type ProviderBlobs, ProviderBlobError } from './blobs.ts'

@@ -3,7 +3,8 @@
  * "Appeals"): a provider's claims of a round in order of their attempt, each answered by its one judge
  * (rules/input-judge.ts) within the judge's window. Called by apply.ts; the same rules of parking and refusal.
  */
-import { toHex } from '../../core/codec.ts'
+import { fromHex, toHex } from '../../core/codec.ts'
+import { seedGivesKey } from '../blobs/seal.ts'
 import type { InputClaimPayload, InputVerdictPayload, MarketErrorCode } from '../kinds/index.ts'
 import { INPUT_JUDGE_WINDOW_MS, INPUT_VERDICT_WAIT_MS } from '../rules/constants.ts'
 import { isInputJudge } from '../rules/input-judge.ts'
@@ -22,6 +23,13 @@ export async function applyInputClaim (ctx: ApplyContext, signer: string, p: Inp
   const assignment = t.assigned.find(a => a.provider === signer && a.round === p.round)
   if (assignment === undefined) return refused('CLAIM_NOT_AWARDED', 'the signer holds no award of this task and round')
   if (t.results.has(signer)) return refused('CLAIM_LATE', 'the provider has already answered the task')
+  if (p.keySeed !== undefined) {
+    // the seed must give the task key the claimant's bid revealed (what its inputs were sealed to): else the judge
+    // would open envelopes with a key nothing was sealed to, and find any envelopes "not opening"
+    const key = t.bids.get(signer)?.taskKey
+    if (key === undefined) return refused('CLAIM_KEY_INVALID', 'a key seed on a claim whose bid revealed no task key (a public task)')
+    if (!seedGivesKey(p.keySeed, fromHex(key))) return refused('CLAIM_KEY_INVALID', 'the key seed does not give the task key the claimant\'s bid revealed')
+  }
   // claim n follows claims 0 .. n - 1 of the round (an earlier one may still be parked here)
   const earlier = claimsOf(t, signer, p.round)
   if (p.attempt < earlier.length) return refused('CLAIM_DUPLICATE', `the provider's claim ${p.attempt} of this round is applied already`)
@@ -32,7 +40,7 @@ export async function applyInputClaim (ctx: ApplyContext, signer: string, p: Inp
     if (appeal === 'wait') return parked('the last claim\'s verdict unknown', 'CLAIM_LATE')
     if (appeal !== 'ok') return refused(appeal.code, appeal.reason)
   }
-  ctx.putTask({ ...t, inputClaims: [...(t.inputClaims ?? []), { provider: signer, round: p.round, attempt: p.attempt, txId: at.txId, timeMs: at.timeMs }] })
+  ctx.putTask({ ...t, inputClaims: [...(t.inputClaims ?? []), { provider: signer, round: p.round, attempt: p.attempt, txId: at.txId, timeMs: at.timeMs, ...(p.keySeed === undefined ? {} : { keySeed: toHex(p.keySeed) }) }] })
   return { status: 'applied', taskId: t.taskId, provider: signer }
 }
 

@@ -34,6 +34,8 @@ export interface BidView {
   revealTx?: string
   revealTimeMs?: number
   price?: bigint
+  /** A private task's bid: the provider's ML-KEM-768 key for the task (hex), which its inputs are sealed to. */
+  taskKey?: string
   status: BidStatus
   lossReason?: LossReason
   /** The award round it won (status `won`). */
@@ -107,6 +109,8 @@ export interface InputClaimView {
   /** 0 for the provider's first claim of the round, 1.. for its appeals. */
   attempt: number
   timeMs: number
+  /** The claim revealed the claimant's task key (a private task whose envelopes did not open): the judge opens them. */
+  keyRevealed: boolean
   verdict?: { outcome: 'available' | 'unavailable', validator: string, txId: string, timeMs: number }
   dueAtMs: number
   holdsSlashUntilMs?: number

@@ -25,6 +25,8 @@ export interface BidRecord {
   matches?: boolean
   /** commit in the bid window and reveal in the reveal window */
   inTime?: boolean
+  /** a private task's bid: the provider's ML-KEM-768 key for the task, hex (what its inputs are sealed to) */
+  taskKey?: string
 }
 
 export interface AwardRecord {
@@ -78,6 +80,8 @@ export interface InputClaimRecord {
   attempt?: number
   txId: string
   timeMs: number
+  /** a private task's claim that revealed the seed of the claimant's task key (hex): its judge opens the envelopes */
+  keySeed?: string
   verdict?: { outcome: InputVerdict, validator: string, txId: string, timeMs: number }
 }
 
@@ -269,6 +273,7 @@ function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
     round: c.round,
     attempt: c.attempt ?? 0,
     timeMs: c.timeMs,
+    keyRevealed: c.keySeed !== undefined,
     ...(c.verdict !== undefined ? { verdict: { ...c.verdict, validator: addr(c.verdict.validator) } } : {}),
     dueAtMs: resultDueAt(t, { provider: c.provider, round: c.round, deadlineMs }),
     ...(c.verdict === undefined ? { holdsSlashUntilMs: Math.max(deadlineMs, c.timeMs + INPUT_VERDICT_WAIT_MS) } : {})
@@ -303,6 +308,7 @@ export function bidViews (t: TaskRecord): BidView[] {
       commitTimeMs: b.commitTimeMs,
       ...(b.revealTx !== undefined ? { revealTx: b.revealTx, revealTimeMs: b.revealTimeMs } : {}),
       ...(b.price !== undefined ? { price: b.price } : {}),
+      ...(b.taskKey !== undefined ? { taskKey: b.taskKey } : {}),
       status,
       ...(lossReason !== undefined ? { lossReason } : {}),
       ...(won !== undefined ? { round: won.round } : {}),
