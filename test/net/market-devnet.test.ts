@@ -14,7 +14,7 @@ import { createLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
-import { BlobStore, open } from '../../src/market/blobs/index.ts'
+import { BlobStore, generateKemKeyPair, open, taskKeySeed } from '../../src/market/blobs/index.ts'
 import { keyTail, tagRange } from '../../src/market/blobs/keys.ts'
 import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
 import { providerKemKey } from '../../src/node/market-node.ts'
@@ -303,7 +303,9 @@ test.serial('a private task: the winner alone reads the inputs, the requester al
   for (let i = 0; i < NODES; i++) {
     const dir = join(net.dir, `node-${i}`)
     const identity = await loadIdentity(dir)
-    keys.push({ address: addressFromPublicKey(identity.ledgerKey.publicKey), secretKey: providerKemKey(identity.ledgerKey.secretKey).secretKey })
+    // each provider's key for this task (its bid revealed the public half; blobs/seal.ts taskKeySeed)
+    const taskKey = generateKemKeyPair(taskKeySeed(providerKemKey(identity.ledgerKey.secretKey).secretKey, task.taskId.slice(2)))
+    keys.push({ address: addressFromPublicKey(identity.ledgerKey.publicKey), secretKey: taskKey.secretKey })
     const db = await openDatabase(join(dir, 'db'))
     const blobsDb = sublevel(db, 'blobs')
     const store = new BlobStore({ db: blobsDb, logger }, { sweepIntervalMs: 0 })

@@ -7,5 +7,5 @@ export { assertBlobId, type BlobManifest, buildManifest, CHUNK_BYTES, PROTOCOL_M
 export { BlobService, type BlobServiceComponents, type BlobServiceInit, type FetchOptions } from './service.ts'
 export { BlobStore, type BlobStoreComponents, type BlobStoreInit, type PutOptions } from './store.ts'
 export { BlobWriter } from './writer.ts'
-export { generateKemKeyPair, KEM_PUBLIC_KEY_BYTES, KEM_SEED_BYTES, seedGivesKey, taskKeySeed, KEM_SECRET_KEY_BYTES, type KemKeyPair, open, seal, SEAL_OVERHEAD_BYTES, type SealOptions } from './seal.ts'
+export { generateKemKeyPair, KEM_PUBLIC_KEY_BYTES, KEM_SECRET_KEY_BYTES, KEM_SEED_BYTES, type KemKeyPair, open, seal, SEAL_OVERHEAD_BYTES, type SealOptions, seedGivesKey, taskKeySeed } from './seal.ts'
 export { BlobCollector, type BlobCollectorComponents, type BlobCollectorInit } from './collector.ts'

@@ -45,7 +45,7 @@ export interface BidRevealPayload {
   price: bigint
   salt: Uint8Array
   /**
-   * A private task's bid only (s44): the provider's ML-KEM-768 key for this task (sealed-inputs.ts `taskKeyPair`),
+   * A private task's bid only (s44): the provider's ML-KEM-768 key for this task (blobs/seal.ts `taskKeySeed`),
    * which the requester's node seals the inputs to; a claim may reveal its seed (input-claim `keySeed`). A single
    * `bid-reveal` only: the entries of a `bid-reveals` are the fixed 80 bytes, so a private task's bid is revealed alone.
    */

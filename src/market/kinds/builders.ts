@@ -18,7 +18,8 @@ import { MAX_AWARD_ROUNDS, MAX_CONSIDERED_REVEALS, MAX_PAYOUTS, type TaskAwardPa
 import { type BondSlashPayload, bondSlashKind, type ProviderAttestPayload, providerAttestKind, type ProviderRegisterPayload, providerRegisterKind, ML_KEM768_PUBLIC_KEY_BYTES, TASK_ID_BYTES } from './provider.ts'
 import { BUDGET_LIMIT, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './task.ts'
 import { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
-import { type InputClaimPayload, inputClaimKind, KEY_SEED_BYTES, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
+import { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
+import { KEM_SEED_BYTES } from '../blobs/seal.ts'
 
 // the payloads' u32 fields (byte counts, GFLOP/s × 1000, MiB), bounded by nothing else
 const U32_MAX = 0xffff_ffff
@@ -143,7 +144,7 @@ export function buildInputClaim (by: SignedBy, payload: InputClaimPayload): Tran
   requireBytes('taskId', payload.taskId, TASK_ID_BYTES)
   requireTxField('round', payload.round, 0, MAX_AWARD_ROUNDS - 1)
   requireTxField('attempt', payload.attempt, 0, MAX_INPUT_CLAIMS - 1)
-  if (payload.keySeed !== undefined) requireBytes('keySeed', payload.keySeed, KEY_SEED_BYTES)
+  if (payload.keySeed !== undefined) requireBytes('keySeed', payload.keySeed, KEM_SEED_BYTES)
   return build(inputClaimKind, by, payload)
 }
 

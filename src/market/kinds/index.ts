@@ -44,5 +44,5 @@ export { type BondSlashPayload, bondSlashKind, type Capability, capabilityToJSON
 export { announceToJSON, BLOB_ID_BYTES, BUDGET_LIMIT, escrowOf, MAX_DEADLINE_MS, MAX_INPUTS, MAX_PARAMS_BYTES, MAX_REDUNDANCY, MAX_WINDOW_MS, replicasOf, type TaskAnnouncePayload, taskAnnounceKind, type TaskCancelPayload, taskCancelKind, type TaskRequirements, type TaskSpecRecord } from './task.ts'
 export { buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildBondSlash, buildInputClaim, buildInputVerdict, buildTaskReexec, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
 export { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
-export { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, KEY_SEED_BYTES, inputVerdictKind } from './inputs.ts'
+export { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
 export { decodeQueued, QUEUE_PREFIX, type QueuedTx, queueKey, queueRecord } from './queue.ts'

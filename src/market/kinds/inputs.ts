@@ -14,6 +14,7 @@ import { Reader, toHex, Writer } from '../../core/codec.ts'
 import { DagError } from '../../dag/errors.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { inputVerdictAccount } from '../accounts.ts'
+import { KEM_SEED_BYTES } from '../blobs/seal.ts'
 import { MAX_INPUT_CLAIMS } from '../rules/constants.ts'
 import { MAX_AWARD_ROUNDS } from './decision.ts'
 import { readEnum, writeEnum } from './fields.ts'
@@ -33,8 +34,6 @@ export interface InputClaimPayload {
   keySeed?: Uint8Array
 }
 
-/** The seed an ML-KEM-768 key pair is derived from (FIPS 203 `d ‖ z`). */
-export const KEY_SEED_BYTES = 64
 
 function readRound (r: Reader): number {
   const round = r.u8()
@@ -51,10 +50,10 @@ function readAttempt (r: Reader): number {
 export const inputClaimKind: TxKind<InputClaimPayload> = {
   id: TX_KIND_INPUT_CLAIM,
   name: 'input-claim',
-  maxPayloadBytes: TASK_ID_BYTES + 2 + KEY_SEED_BYTES,
+  maxPayloadBytes: TASK_ID_BYTES + 2 + KEM_SEED_BYTES,
   encode (p) {
-    const w = new Writer(TASK_ID_BYTES + 2 + KEY_SEED_BYTES).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).u8(p.attempt)
-    if (p.keySeed !== undefined) w.fixed(p.keySeed, KEY_SEED_BYTES)
+    const w = new Writer(TASK_ID_BYTES + 2 + KEM_SEED_BYTES).fixed(p.taskId, TASK_ID_BYTES).u8(p.round).u8(p.attempt)
+    if (p.keySeed !== undefined) w.fixed(p.keySeed, KEM_SEED_BYTES)
     return w.finish()
   },
   decode (bytes) {
@@ -62,7 +61,7 @@ export const inputClaimKind: TxKind<InputClaimPayload> = {
     const taskId = r.fixed(TASK_ID_BYTES)
     const round = readRound(r)
     const attempt = readAttempt(r)
-    const keySeed = r.remaining === 0 ? undefined : r.fixed(KEY_SEED_BYTES)
+    const keySeed = r.remaining === 0 ? undefined : r.fixed(KEM_SEED_BYTES)
     r.end()
     return { taskId, round, attempt, ...(keySeed === undefined ? {} : { keySeed }) }
   },
