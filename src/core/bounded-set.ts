@@ -22,3 +22,21 @@ export class BoundedSet {
 
   delete (key: string): boolean { return this.items.delete(key) }
 }
+
+/**
+ * A map of at most `limit` entries that forgets the oldest added once full: caches of values dear to compute (key
+ * objects, derived key pairs), bounded however long a node runs.
+ */
+export class BoundedCache<V> {
+  private readonly map = new Map<string, V>()
+  private readonly limit: number
+
+  constructor (limit: number) { this.limit = Math.max(1, limit) }
+
+  get (key: string): V | undefined { return this.map.get(key) }
+
+  set (key: string, value: V): void {
+    if (!this.map.has(key) && this.map.size >= this.limit) this.map.delete(this.map.keys().next().value as string)
+    this.map.set(key, value)
+  }
+}

@@ -1,5 +1,6 @@
 import nodeCrypto from 'node:crypto'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
+import { BoundedCache } from './bounded-set.ts'
 import { concatBytes, toHex } from './codec.ts'
 
 /** ML-DSA-65 sizes (FIPS 204). */
@@ -54,20 +55,6 @@ export function nativeMlDsaAvailable (): boolean {
     nativeChecked = false
   }
   return nativeChecked
-}
-
-class BoundedCache<V> {
-  private readonly map = new Map<string, V>()
-  private readonly limit: number
-  constructor (limit: number) { this.limit = limit }
-  get (k: string): V | undefined { return this.map.get(k) }
-  set (k: string, v: V): void {
-    if (this.map.size >= this.limit) {
-      const first = this.map.keys().next()
-      if (first.done !== true) this.map.delete(first.value)
-    }
-    this.map.set(k, v)
-  }
 }
 
 const publicKeys = new BoundedCache<nodeCrypto.KeyObject>(KEY_CACHE_LIMIT)

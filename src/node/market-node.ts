@@ -9,6 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import { registerMarketRpc, type LocalProviderStatus } from '../api/index.ts'
 import { addressFromPublicKey } from '../core/address.ts'
+import { BoundedCache } from '../core/bounded-set.ts'
 import { LifecycleRunner, startable, type Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
 import { sublevel, type BinaryDb } from '../core/storage.ts'
@@ -64,13 +65,22 @@ export function providerKemKey (ledgerSecretKey: Uint8Array): { publicKey: Uint8
   return generateKemKeyPair(new Uint8Array(createHash('sha512').update(PROVIDER_KEM_DOMAIN).update(ledgerSecretKey).digest()))
 }
 
+/** Private tasks whose key pair a provider keeps derived (one past it costs a KeyGen again, nothing more). */
+const TASK_KEYS_CACHED = 256
+
 /**
  * The provider's key for each private task (s44, blobs/seal.ts `taskKeySeed`): its bid reveals the public key, the
  * inputs are sealed to it, and its seed goes into an input claim once envelopes fetched for the task did not open
  * (`unopened`: the sealed-inputs board found a notice bad).
  */
 function providerTaskKeys (kemSecretKey: Uint8Array, unopened: (taskId: string) => boolean): ProviderTaskKeys & { pair: (taskId: string) => KemKeyPair } {
-  const pair = (taskId: string): KemKeyPair => generateKemKeyPair(taskKeySeed(kemSecretKey, taskId))
+  // a KeyGen costs ~1 ms: the reveal and each input's open of a task share one (bounded: the tasks a provider holds)
+  const pairs = new BoundedCache<KemKeyPair>(TASK_KEYS_CACHED)
+  const pair = (taskId: string): KemKeyPair => {
+    let p = pairs.get(taskId)
+    if (p === undefined) pairs.set(taskId, p = generateKemKeyPair(taskKeySeed(kemSecretKey, taskId)))
+    return p
+  }
   return {
     pair,
     publicKey: (taskId) => pair(taskId).publicKey,

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { BoundedSet } from '../../src/core/bounded-set.ts'
+import { BoundedCache, BoundedSet } from '../../src/core/bounded-set.ts'
 
 test('a bounded set keeps the newest keys up to its limit; adding one held moves it to the newest and says it was held', (t) => {
   const s = new BoundedSet(3)
@@ -17,4 +17,14 @@ test('a bounded set keeps the newest keys up to its limit; adding one held moves
   one.add('x')
   one.add('y')
   t.deepEqual([one.has('x'), one.has('y'), one.size], [false, true, 1], 'a limit below 1 keeps one')
+})
+
+test('a bounded cache keeps at most its limit of entries, forgetting the oldest added; setting one held replaces it in place', (t) => {
+  const c = new BoundedCache<number>(2)
+  c.set('a', 1)
+  c.set('b', 2)
+  c.set('a', 3)
+  t.deepEqual([c.get('a'), c.get('b')], [3, 2], 'a replaced, nothing forgotten')
+  c.set('c', 4)
+  t.deepEqual([c.get('a'), c.get('b'), c.get('c')], [undefined, 2, 4], 'the oldest added (a) is forgotten')
 })
