@@ -141,7 +141,8 @@ async function rig (dir: string, config: object = {}, market = new Market(), led
   ledger.balances.set(toHex(addressBytesFromPublicKey(keys.publicKey)), 10n ** 21n)
   const agent = new ProviderAgent({
     market, ledger, chainId: CHAIN, fee: 1000n, submit: async (tx) => await ledger.submit(tx), keys,
-    kemPublicKey: new Uint8Array(1184).fill(3), executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger(), ...extra
+    kemPublicKey: new Uint8Array(1184).fill(3), taskKeys: { publicKey: () => generateKemKeyPair(new Uint8Array(64).fill(3)).publicKey, seedToReveal: () => undefined },
+    executor: () => executor, blobs, db: sublevel(db, 'market'), vertices, logger: silentLogger(), ...extra
   }, { config: parseProviderConfig({ enabled: true, bond: '1000', pricePerGflop: '1000000000', minPrice: '10', ...config }), capability, tickMs: 20, sweepMs: 100, ...init })
   return { agent, market, ledger, db, blobs, vertices }
 }

@@ -20,7 +20,7 @@ function rig (apply: (attempt: number) => Claim | undefined): { claims: InputCla
   const claims = new InputClaims({
     address: ME,
     market: { task: async () => ({ taskId: TASK, inputClaims: [...view] }) as unknown as TaskView },
-    submit: async (_taskId, _round, attempt) => {
+    submit: async ({ attempt }) => {
       sent.push(attempt)
       const c = apply(attempt)
       if (c === undefined) return undefined

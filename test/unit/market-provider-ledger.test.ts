@@ -11,6 +11,7 @@ import { addressBytesFromPublicKey } from '../../src/core/address.ts'
 import { toHex } from '../../src/core/codec.ts'
 import { silentLogger } from '../../src/core/logger.ts'
 import { sublevel } from '../../src/core/storage.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { buildTaskAnnounce, escrowAccount, marketRules, registerMarketKinds } from '../../src/market/index.ts'
 import { ProviderAgent } from '../../src/market/provider/agent.ts'
 import type { ProviderBlobs } from '../../src/market/provider/blobs.ts'
@@ -44,6 +45,7 @@ test.serial('a provider agent registers, bids, reveals, runs its award and is pa
     submit: async (tx) => await node.dag.submitTransaction(tx),
     keys: providerKeys,
     kemPublicKey: new Uint8Array(1184).fill(9),
+    taskKeys: { publicKey: () => generateKemKeyPair(new Uint8Array(64).fill(9)).publicKey, seedToReveal: () => undefined },
     executor: () => cpu,
     blobs,
     db: sublevel(node.db, 'market'),

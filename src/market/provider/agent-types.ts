@@ -68,8 +68,8 @@ export interface ProviderAgentComponents {
   keys: ProviderKeys
   /** This provider's ML-KEM-768 public key (its registration). */
   kemPublicKey: Uint8Array
-  /** Its keys for private tasks (s44): without them it does not bid on one. */
-  taskKeys?: ProviderTaskKeys
+  /** Its keys for private tasks (s44). */
+  taskKeys: ProviderTaskKeys
   executor: () => ChallengeExecutor
   blobs: ProviderBlobs
   /** The `market` sublevel (own bids under `g/`). */

@@ -122,11 +122,8 @@ export class ProviderAgent implements Startable {
     this.unfinalRevealGraceMs = init.unfinalRevealGraceMs ?? 30_000
     this.inputClaims = new InputClaims({
       address: this.address, market: components.market, log: this.log,
-      submit: async (taskId, round, attempt) => {
-        // a private task's envelopes that did not open: the seed lets the judge open them too (docs/market.md)
-        const keySeed = this.c.taskKeys?.seedToReveal(taskId)
-        return await this.send('input-claim', taskId, by => buildInputClaim(by, { taskId: fromHex(taskId), round, attempt, ...(keySeed === undefined ? {} : { keySeed }) }))
-      }
+      seedToReveal: components.taskKeys.seedToReveal,
+      submit: async (claim) => await this.send('input-claim', claim.taskId, by => buildInputClaim(by, { ...claim, taskId: fromHex(claim.taskId) }))
     })
   }
 
@@ -369,10 +366,9 @@ export class ProviderAgent implements Startable {
       this.metrics.decisions.inc({ outcome: 'capacity' })
       return await this.fail(record, refusal)
     }
-    if (view.private && this.c.taskKeys === undefined) return await this.fail(record, 'no task keys here to reveal a private task\'s bid with')
     this.revealing.add(record.taskId)
     try {
-      const taskKey = view.private ? this.c.taskKeys?.publicKey(record.taskId) : undefined
+      const taskKey = view.private ? this.c.taskKeys.publicKey(record.taskId) : undefined
       const revealTx = await this.bids.reveal({ taskId: fromHex(record.taskId), price: BigInt(record.price), salt: fromHex(record.salt), ...(taskKey === undefined ? {} : { taskKey }) })
       if (revealTx === undefined) return await this.fail(record, 'the reveal was not admitted')
       await this.update(record, { stage: 'revealed', revealTx })

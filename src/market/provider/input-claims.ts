@@ -25,7 +25,12 @@ export interface InputClaimsComponents {
   address: string
   market: Pick<MarketReader, 'task'>
   /** Submits this provider's `input-claim` number `attempt` of a task's round; its id, or undefined when it was not admitted. */
-  submit: (taskId: string, round: number, attempt: number) => Promise<string | undefined>
+  submit: (claim: { taskId: string, round: number, attempt: number, keySeed?: Uint8Array }) => Promise<string | undefined>
+  /**
+   * The seed of this provider's key for a private task once envelopes it fetched for it did not open (ProviderTaskKeys):
+   * the claim reveals it, so that the judge can open them too (docs/market.md "Private tasks"). @default none
+   */
+  seedToReveal?: (taskId: string) => Uint8Array | undefined
   log: Logger
 }
 
@@ -80,7 +85,8 @@ export class InputClaims {
     if (send) {
       attempt++
       this.c.log.warn({ taskId: job.taskId, round: job.round, attempt, why }, attempt === 0 ? 'the task\'s inputs could not be fetched: input claim sent' : 'input claim appealed')
-      const claimTx = await this.c.submit(job.taskId, job.round, attempt)
+      const keySeed = this.c.seedToReveal?.(job.taskId)
+      const claimTx = await this.c.submit({ taskId: job.taskId, round: job.round, attempt, ...(keySeed === undefined ? {} : { keySeed }) })
       if (claimTx === undefined) return undefined
     }
     let waitUntil = Date.now() + CLAIM_SEEN_WAIT_MS
