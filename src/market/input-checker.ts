@@ -47,9 +47,9 @@ export interface InputCheckerComponents {
   /**
    * Fetches the envelopes of a private task's inputs sealed to `provider` (`hmy1…`; those of one notice) into
    * this node's blob store, tagged with the task (sealed-input-fetch.ts `fetchAll`); with the claim's `keySeed` (the
-   * claimant's task key) they must also open to the announced inputs. Rejects when no notice's did.
+   * claimant's task key) they must also open to the announced inputs `ids`. Rejects when no notice's did.
    */
-  fetchSealed: (taskId: string, provider: string, signal: AbortSignal, keySeed?: Uint8Array) => Promise<unknown>
+  fetchSealed: (taskId: string, provider: string, signal: AbortSignal, opens?: { keySeed: Uint8Array, ids: string[] }) => Promise<unknown>
   submit: (tx: Transaction) => Promise<string>
   chainId: string
   keys: SignerKeys
@@ -172,7 +172,8 @@ export class InputChecker implements Startable {
         this.log.warn({ taskId: t.taskId, provider: claim.provider }, 'fault injection: input claim answered available without fetching')
       } else if (t.announce.private) {
         try {
-          await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal, claim.keySeed === undefined ? undefined : fromHex(claim.keySeed))
+          const opens = claim.keySeed === undefined ? undefined : { keySeed: fromHex(claim.keySeed), ids: t.announce.inputs.map(i => toHex(i)) }
+          await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal, opens)
         } catch (err) {
           outcome = 'unavailable'
           missing = `no sealed-inputs notice to the claimant whose envelopes ${claim.keySeed === undefined ? 'fetched' : 'fetched and opened to the inputs'}: ${errorMessage(err)}`

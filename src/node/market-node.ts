@@ -209,10 +209,7 @@ export class MarketNode implements Startable {
             await blobs.input({ taskId, private: false }, id, signal)
             await store.tag(id, [taskId])
           },
-          fetchSealed: async (taskId, provider, signal, keySeed) => {
-            const ids = keySeed === undefined ? undefined : (await reader.task(taskId))?.inputs
-            await sealed.fetchAll(taskId, provider, signal, keySeed === undefined || ids === undefined ? undefined : { kemSecretKey: generateKemKeyPair(keySeed).secretKey, ids })
-          },
+          fetchSealed: async (taskId, provider, signal, opens) => await sealed.fetchAll(taskId, provider, signal, opens === undefined ? undefined : { kemSecretKey: generateKemKeyPair(opens.keySeed).secretKey, ids: opens.ids }),
           submit: async (tx) => await c.dag.submitTransaction(tx),
           chainId,
           keys: c.identity,

@@ -48,7 +48,7 @@ function checker (keys: { publicKey: Uint8Array, secretKey: Uint8Array }, record
     state: { onApplied: () => () => {}, openTaskIds: () => [TASK], taskRecord: async () => record() },
     ledger: { validatorKeys: () => validators.map(k => k.publicKey) },
     fetchInput: async (_taskId, id) => { fetched.push(id); await fetch(id) },
-    fetchSealed: async (_taskId, provider, _signal, keySeed) => { fetched.push(`sealed to ${provider}${keySeed === undefined ? '' : ` opened with ${toHex(keySeed)}`}`); await fetchSealed(provider) },
+    fetchSealed: async (_taskId, provider, _signal, opens) => { fetched.push(`sealed to ${provider}${opens === undefined ? '' : ` opened with ${toHex(opens.keySeed)} to ${opens.ids.join(',')}`}`); await fetchSealed(provider) },
     submit: async (tx) => { sent.push(tx); return txInfo(encodeTx(tx)).idHex },
     chainId: 'harmony-devnet',
     keys,
@@ -179,7 +179,7 @@ test('a private task: the validator fetches the envelopes sealed to the claimant
   await unopened.checker.walk()
   await settle()
   await unopened.checker.stop()
-  t.deepEqual(unopened.fetched, [`sealed to ${addressFromPublicKey(claimant.publicKey)} opened with ${seed}`])
+  t.deepEqual(unopened.fetched, [`sealed to ${addressFromPublicKey(claimant.publicKey)} opened with ${seed} to ${keyed().announce.inputs.map(i => toHex(i)).join(',')}`])
   t.is(inputVerdictKind.decode(unopened.sent[0].payload).outcome, 'unavailable')
 })
 

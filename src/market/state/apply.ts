@@ -228,7 +228,7 @@ async function applyReveal (ctx: ApplyContext, signer: string, p: BidRevealPaylo
   const bid = t.bids.get(signer)
   if (bid === undefined) return isTerminal(t) ? refused('BID_UNKNOWN', 'reveal without a commit') : parked('commit unknown')
   if (bid.revealTx !== undefined) return refused('BID_DUPLICATE', 'the bid is already revealed')
-  // a private task's inputs are sealed to the key its winner revealed (sealed-inputs.ts `taskKeyPair`)
+  // a private task's inputs are sealed to the key its winner's bid revealed (blobs/seal.ts `taskKeySeed`)
   if (t.announce.private && p.taskKey === undefined) return refused('REVEAL_KEY_INVALID', 'a private task\'s reveal carries the provider\'s task key (a single bid-reveal)')
   if (!t.announce.private && p.taskKey !== undefined) return refused('REVEAL_KEY_INVALID', 'a public task\'s reveal carries no task key')
   const matches = bytesEqual(bidCommitment(p.taskId, fromHex(signer), p.price, p.salt), fromHex(bid.commitment))
