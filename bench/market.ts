@@ -1,7 +1,8 @@
 // npm run bench:market [-- --json] [--nodes 5] [--tasks 20] [--seconds 15] [--bid-window 1000] [--reveal-window 500] [--in-flight 3,10]
 //   [--follow subscribe|poll] [--capacity 256] [--metrics-dir d] [--rule commit|avalanche] (commit: the default)
 //   [--validators V] (the first V nodes are validators, the rest plain nodes whose providers and requesters forward
-//   their transactions; default: every node). KEEP_BENCH_DIR=1 keeps the devnet's datadirs (each node's
+//   their transactions; default: every node) [--private] (each saturation level runs twice: public tasks, then private
+//   ones, whose inputs the requester's node seals to each winner's task key; the public rate is the baseline). KEEP_BENCH_DIR=1 keeps the devnet's datadirs (each node's
 //   harmonyd.log) and prints where.
 //
 // A devnet of --nodes harmonyd processes (real libp2p on loopback, every node a CPU provider and a validator),
@@ -51,7 +52,8 @@ const { values } = parseArgs({
     // the ledger's consensus rule (genesis consensus.rule): under commit the market's decisions are checked where the
     // order reaches them, and there are no polls (docs/consensus-next.md step 4)
     rule: { type: 'string', default: 'commit' },
-    validators: { type: 'string' }
+    validators: { type: 'string' },
+    private: { type: 'boolean', default: false }
   }
 })
 if (values.rule !== 'avalanche' && values.rule !== 'commit') throw new Error('--rule is avalanche or commit')
@@ -264,8 +266,11 @@ try {
 
   // (3) saturation: every requester keeps IN_FLIGHT tasks in flight (submit, wait for its end, submit the next) for
   // SATURATION_S seconds; its submits go one at a time (one account's nonces chain)
-  for (const IN_FLIGHT of IN_FLIGHT_LEVELS) {
-    log(`(3) saturation for ${SATURATION_S} s, ${IN_FLIGHT} tasks in flight per requester`)
+  // with --private, each level's public rate and CPU per task are the private run's baselines
+  const publicAt = new Map<number, { rate: number, cpuPerTask?: number }>()
+  for (const [IN_FLIGHT, PRIVATE] of IN_FLIGHT_LEVELS.flatMap(n => (values.private ? [false, true] : [false]).map(p => [n, p] as const))) {
+    const level = `${IN_FLIGHT} in flight per requester${PRIVATE ? ', private' : ''}`
+    log(`(3) saturation for ${SATURATION_S} s, ${level}`)
     const statsBefore = await Promise.all(clients.map(async c => await c.call('dag_stats')))
     const countersBefore = await Promise.all(nodes.map(async n => await nodeCounters(n.rpc)))
     const nodePids = nodes.flatMap(n => n.process.pid === undefined ? [] : [n.process.pid])
@@ -287,7 +292,7 @@ try {
         turn = new Promise<void>(resolve => { release = resolve })
         await previous
         try {
-          return (await submitMatmul(r, task)).taskId
+          return (await submitMatmul(r, { ...task, private: PRIVATE })).taskId
         } catch (err) {
           // a retryable refusal (the market full, the ledger busy) is counted and retried when it says
           const data = err instanceof RpcClientError ? err.data as { reason?: string, retryAfterMs?: number } | undefined : undefined
@@ -338,7 +343,7 @@ try {
     let bidEntries = 0
     const notAdmitted: number[] = []
     for (const [i, n] of nodes.entries()) {
-      const after = await nodeCounters(n.rpc, values['metrics-dir'] === undefined ? undefined : join(values['metrics-dir'], `${IN_FLIGHT}-node${i}.prom`))
+      const after = await nodeCounters(n.rpc, values['metrics-dir'] === undefined ? undefined : join(values['metrics-dir'], `${IN_FLIGHT}${PRIVATE ? '-private' : ''}-node${i}.prom`))
       for (const [outcome, count] of after.decisions) decisions.set(outcome, (decisions.get(outcome) ?? 0) + count - (countersBefore[i].decisions.get(outcome) ?? 0))
       polls += after.polls - countersBefore[i].polls
       bidTxs += after.bidTxs - countersBefore[i].bidTxs
@@ -362,7 +367,7 @@ try {
       const perNode = providerAddresses.map(a => awardsBy.get(a) ?? 0)
       const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
       log(`awards by node: ${perNode.map((n, i) => `${i}${i >= VALIDATORS ? ' (plain)' : ''} ${n}`).join(', ')}`)
-      results.push({ bench: 'market', metric: `awards per plain-node provider, ${IN_FLIGHT} in flight per requester`, value: mean(perNode.slice(VALIDATORS)), unit: 'tasks', baseline: 'awards per validator\'s provider', baseline_value: mean(perNode.slice(0, VALIDATORS)) })
+      results.push({ bench: 'market', metric: `awards per plain-node provider, ${level}`, value: mean(perNode.slice(VALIDATORS)), unit: 'tasks', baseline: 'awards per validator\'s provider', baseline_value: mean(perNode.slice(0, VALIDATORS)) })
     }
     // every task's bids by status (market_bids): `excluded` is an in-time valid reveal its award left out; and why
     // the expired tasks got no award, their bids' statuses and reasons summed
@@ -381,26 +386,33 @@ try {
     const lateSlashes = ends.reduce((n, e) => n + (e?.slashes.filter(x => x.reason === 'late').length ?? 0), 0)
     log(`late slashes: ${lateSlashes}; expired: ${ends.filter(e => e?.state === 'expired').length}`)
     const inTimeReveals = (bidStatuses.get('won') ?? 0) + (bidStatuses.get('lost') ?? 0) + (bidStatuses.get('excluded') ?? 0)
-    results.push({ bench: 'market', metric: `in-time reveals left out of their award (excluded), ${IN_FLIGHT} in flight per requester`, value: bidStatuses.get('excluded') ?? 0, unit: 'bids', baseline: 'bids won, lost or excluded (market_bids)', baseline_value: inTimeReveals })
-    if (awarded > 0) results.push({ bench: 'market', metric: `largest provider's share of awards, ${IN_FLIGHT} in flight per requester`, value: Math.max(...awardsBy.values()) / awarded, unit: 'ratio', baseline: 'an even share (1 / providers)', baseline_value: 1 / NODES })
+    results.push({ bench: 'market', metric: `in-time reveals left out of their award (excluded), ${level}`, value: bidStatuses.get('excluded') ?? 0, unit: 'bids', baseline: 'bids won, lost or excluded (market_bids)', baseline_value: inTimeReveals })
+    if (awarded > 0) results.push({ bench: 'market', metric: `largest provider's share of awards, ${level}`, value: Math.max(...awardsBy.values()) / awarded, unit: 'ratio', baseline: 'an even share (1 / providers)', baseline_value: 1 / NODES })
     results.push(
-      { bench: 'market', metric: `tasks/s at saturation (settled), ${IN_FLIGHT} in flight per requester`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
-      { bench: 'market', metric: `settled share at saturation, ${IN_FLIGHT} in flight per requester`, value: settled / Math.max(1, submittedIds.length), unit: 'ratio', baseline: 'all submitted', baseline_value: 1 }
+      { bench: 'market', metric: `tasks/s at saturation (settled), ${level}`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'DAG final tx/s, same window', baseline_value: finalTxs / elapsedS },
+      { bench: 'market', metric: `settled share at saturation, ${level}`, value: settled / Math.max(1, submittedIds.length), unit: 'ratio', baseline: 'all submitted', baseline_value: 1 }
     )
     // the verifications a settled task costs at least: its share of the final transactions, on every node, and of the
     // vertices, on every node but the author (the market's own gossip and the vertex signatures not counted)
     const sigsPerTask = settled === 0 ? NaN : (finalTxs * NODES + vertices * (NODES - 1)) / settled
     if (settled > 0) {
       log(`signatures: ${(finalTxs / settled).toFixed(1)} final transactions and ${(vertices / settled).toFixed(1)} vertices per settled task, ${sigsPerTask.toFixed(0)} verifications on ${NODES} nodes`)
-      results.push({ bench: 'market', metric: `tasks/s the signature limit allows, ${IN_FLIGHT} in flight per requester`, value: verifyLimit.rate / sigsPerTask, unit: 'tasks/s', baseline: 'the goal', baseline_value: 100 })
+      results.push({ bench: 'market', metric: `tasks/s the signature limit allows, ${level}`, value: verifyLimit.rate / sigsPerTask, unit: 'tasks/s', baseline: 'the goal', baseline_value: 100 })
     }
-    if (cpuBefore !== undefined && cpuAfter !== undefined && settled > 0) {
+    const cpuPerSettled = cpuBefore !== undefined && cpuAfter !== undefined && settled > 0 ? ((cpuAfter - cpuBefore) * 1000) / settled : undefined
+    const base = publicAt.get(IN_FLIGHT)
+    if (!PRIVATE) publicAt.set(IN_FLIGHT, { rate: settled / elapsedS, ...(cpuPerSettled === undefined ? {} : { cpuPerTask: cpuPerSettled }) })
+    else if (base !== undefined) {
+      results.push({ bench: 'market', metric: `tasks/s at saturation (settled), ${level}`, value: settled / elapsedS, unit: 'tasks/s', baseline: 'public tasks, same level and devnet', baseline_value: base.rate })
+      if (cpuPerSettled !== undefined && base.cpuPerTask !== undefined) results.push({ bench: 'market', metric: `node CPU per settled task, ${level}`, value: cpuPerSettled, unit: 'ms', baseline: 'public tasks, same level and devnet', baseline_value: base.cpuPerTask })
+    }
+    if (cpuPerSettled !== undefined) {
       // the nodes' CPU (their sandboxes included) per settled task, against what the goal of 100 tasks/s leaves a
       // task on this machine's cores: steadier than the rate, which moves with every other load on the machine
-      const cpuPerTask = ((cpuAfter - cpuBefore) * 1000) / settled
+      const cpuPerTask = cpuPerSettled
       results.push(
-        { bench: 'market', metric: `node CPU per settled task, ${IN_FLIGHT} in flight per requester`, value: cpuPerTask, unit: 'ms', baseline: 'the 100 tasks/s goal\'s budget (cores / 100)', baseline_value: (availableParallelism() * 1000) / 100 },
-        { bench: 'market', metric: `node CPU per settled task, ${IN_FLIGHT} in flight per requester`, value: cpuPerTask, unit: 'ms', baseline: 'its verifications alone (CPU per signature, same run)', baseline_value: (sigsPerTask * verifyLimit.cpuUsPerSig) / 1000 }
+        { bench: 'market', metric: `node CPU per settled task, ${level}`, value: cpuPerTask, unit: 'ms', baseline: 'the 100 tasks/s goal\'s budget (cores / 100)', baseline_value: (availableParallelism() * 1000) / 100 },
+        { bench: 'market', metric: `node CPU per settled task, ${level}`, value: cpuPerTask, unit: 'ms', baseline: 'its verifications alone (CPU per signature, same run)', baseline_value: (sigsPerTask * verifyLimit.cpuUsPerSig) / 1000 }
       )
     }
   }
