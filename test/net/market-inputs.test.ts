@@ -34,11 +34,11 @@ const HONEST = 3
 /** A second requester, which the claimer does not serve (its `deny` list): its tasks are won by honest providers. */
 const REQUESTER = walletFromSeed(new Uint8Array(randomBytes(32)))
 /**
- * Turned into a lying judge (restarted with `false-input-verdict`), then into a requester's node that seals garbage
- * (restarted with `bad-envelopes`), for the last two scenarios.
+ * A requester's node that seals garbage (devnet fault injection `bad-envelopes`; no other scenario submits to it),
+ * then a lying judge for the last scenario (restarted with `false-input-verdict`).
  */
 const LIAR = 2
-let liarFault: 'false-input-verdict' | 'bad-envelopes' | undefined
+let liarFault: 'false-input-verdict' | 'bad-envelopes' = 'bad-envelopes'
 
 let net: MarketDevnet
 let requester: WorkloadAccount
@@ -52,7 +52,7 @@ test.before(async () => {
       ? { enabled: true, capacity: 8, minPrice: '1', pricePerGflop: '0', faultInjection: 'false-input-claim', deny: [REQUESTER.address] }
       : i === HONEST
         ? { enabled: true, capacity: 8, minPrice: '2', pricePerGflop: '0' }
-        : { enabled: true, capacity: 8, ...(i === LIAR && liarFault !== undefined ? { faultInjection: liarFault } : {}) }
+        : { enabled: true, capacity: 8, ...(i === LIAR ? { faultInjection: liarFault } : {}) }
   })
   await fundAccounts(net.faucet, [REQUESTER.address], 10n * AGC)
   requester = await openAccount(net.clients[1], REQUESTER)
@@ -345,6 +345,33 @@ test.serial('an honest claim: the winner could not fetch, the inputs then reach 
   t.fail('in five tasks the honest path never came about (see the log)')
 })
 
+test.serial('envelopes that do not open: the requester\'s node seals garbage; the winner\'s claim reveals its task key, the judge opens nothing (unavailable); nobody is slashed, the task is refunded', async (t) => {
+  // node LIAR's requester side seals a private task's inputs to a key nobody holds (its start's fault injection)
+  const r = await openAccount(net.clients[LIAR], REQUESTER)
+  const providersBefore = await providerRecords()
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    // a budget under every default price: only HONEST bids (the claimer does not serve this requester); the winner
+    // waits for envelopes that open half the time to its deadline, then claims
+    const task = await submitMatmul(r, { m: 4, k: 4, n: 4, budget: 1000n, executionDeadlineMs: 10_000, private: true, ...FAULT_WINDOWS })
+    taskIds.push(task.taskId)
+    const end = await waitForTask(net.clients[HONEST], task.taskId, undefined, { timeoutMs: 150_000 })
+    // before s44 the judge fetched the envelopes, said `available`, and the winner was slashed late
+    if (!honestExcused(t, end, attempt)) continue
+    const [claim, ...more] = end.inputClaims.filter(c => c.provider === net.addresses[HONEST])
+    t.deepEqual(more, [], 'one claim settles it')
+    t.like(claim, { attempt: 0, keyRevealed: true, verdict: { outcome: 'unavailable' } })
+    t.not(claim.verdict?.validator, net.addresses[HONEST])
+    t.log(`award → claim ${claim.atMs - end.awards[0].atMs} ms, claim → verdict ${(claim.verdict?.atMs ?? 0) - claim.atMs} ms (market time), judge node ${net.addresses.indexOf(claim.verdict?.validator ?? '')}`)
+    await sameEverywhere(t, task.taskId, v => v.state === 'refunded')
+    const status = await net.clients[HONEST].call('provider_status')
+    t.like(status.inputClaims.find(c => c.taskId === task.taskId), { keyRevealed: true, verdict: { outcome: 'unavailable' } })
+    t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
+    t.is(await held(), supply, 'money is conserved')
+    return
+  }
+  t.fail('in four tasks HONEST never won (see the log)')
+})
+
 /**
  * Whether HONEST won the task (else logged: the caller tries another); if so, asserts that it ended refunded whole,
  * `inputs-unavailable`, with nobody slashed.
@@ -406,36 +433,6 @@ test.serial('a lying judge: it finds the inputs `available` without fetching and
     const status = await net.clients[HONEST].call('provider_status')
     t.like(status.inputClaims.findLast(c => c.taskId === id), { attempt: 1, verdict: { outcome: 'unavailable' } })
     t.true(await metric(0, 'harmony_market_input_claims_total', { claim: 'appeal' }) >= 1, 'the appeal is counted')
-    t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
-    t.is(await held(), supply, 'money is conserved')
-    return
-  }
-  t.fail('in four tasks HONEST never won (see the log)')
-})
-
-test.serial('envelopes that do not open: the requester\'s node seals garbage; the winner\'s claim reveals its task key, the judge opens nothing (unavailable); nobody is slashed, the task is refunded', async (t) => {
-  // node LIAR becomes a requester's node that seals a private task's inputs to a key nobody holds
-  await net.kill(LIAR)
-  liarFault = 'bad-envelopes'
-  await net.restart(LIAR)
-  const r = await openAccount(net.clients[LIAR], REQUESTER)
-  const providersBefore = await providerRecords()
-  for (let attempt = 1; attempt <= 4; attempt++) {
-    // a budget under every default price: only HONEST bids (the claimer does not serve this requester); the winner
-    // waits for envelopes that open half the time to its deadline, then claims
-    const task = await submitMatmul(r, { m: 4, k: 4, n: 4, budget: 1000n, executionDeadlineMs: 10_000, private: true, ...FAULT_WINDOWS })
-    taskIds.push(task.taskId)
-    const end = await waitForTask(net.clients[HONEST], task.taskId, undefined, { timeoutMs: 150_000 })
-    // before s44 the judge fetched the envelopes, said `available`, and the winner was slashed late
-    if (!honestExcused(t, end, attempt)) continue
-    const [claim, ...more] = end.inputClaims.filter(c => c.provider === net.addresses[HONEST])
-    t.deepEqual(more, [], 'one claim settles it')
-    t.like(claim, { attempt: 0, keyRevealed: true, verdict: { outcome: 'unavailable' } })
-    t.not(claim.verdict?.validator, net.addresses[HONEST])
-    t.log(`award → claim ${claim.atMs - end.awards[0].atMs} ms, claim → verdict ${(claim.verdict?.atMs ?? 0) - claim.atMs} ms (market time), judge node ${net.addresses.indexOf(claim.verdict?.validator ?? '')}`)
-    await sameEverywhere(t, task.taskId, v => v.state === 'refunded')
-    const status = await net.clients[HONEST].call('provider_status')
-    t.like(status.inputClaims.find(c => c.taskId === task.taskId), { keyRevealed: true, verdict: { outcome: 'unavailable' } })
     t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
     t.is(await held(), supply, 'money is conserved')
     return
