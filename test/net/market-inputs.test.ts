@@ -346,8 +346,12 @@ test.serial('an honest claim: the winner could not fetch, the inputs then reach 
 })
 
 test.serial('envelopes that do not open: the requester\'s node seals garbage; the winner\'s claim reveals its task key, the judge opens nothing (unavailable); nobody is slashed, the task is refunded', async (t) => {
-  // node LIAR's requester side seals a private task's inputs to a key nobody holds (its start's fault injection)
-  const r = await openAccount(net.clients[LIAR], REQUESTER)
+  // node LIAR's requester side seals a private task's inputs to a key nobody holds (its start's fault injection): the
+  // requester's tasks go to it here, on the same account record (its nonces run on for the scenarios after this one)
+  const r = requester
+  const home = r.client
+  r.client = net.clients[LIAR]
+  t.teardown(() => { r.client = home })
   const providersBefore = await providerRecords()
   for (let attempt = 1; attempt <= 4; attempt++) {
     // a budget under every default price: only HONEST bids (the claimer does not serve this requester); the winner
