@@ -26,6 +26,7 @@ import {
   buildTaskSettle, taskReexecKind, TX_KIND_TASK_REEXEC
 } from '../../src/market/index.ts'
 import { FEE_POOL_ACCOUNT } from '../../src/dag/fee-pool.ts'
+import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { FINALIZING_WAIT_MS } from '../../src/market/rules/plan.ts'
 import { cpuProvider, cutTxAt, matmulAnnounce, queueRecordsOf } from '../helpers/market.ts'
 
@@ -152,8 +153,10 @@ const addr = (k: { publicKey: Uint8Array }): Uint8Array => addressBytesFromPubli
 /** Two providers commit in the bid window (2 s from t0) and reveal in the reveal window, each at its price. */
 async function bidTwo (f: Fixture, taskId: Uint8Array, t0: number, ...bids: Array<[KeyPair, bigint]>): Promise<void> {
   const salt = new Uint8Array(32).fill(5)
+  // a private task's bid reveals the provider's key for the task
+  const taskKey = (await f.state.taskRecord(toHex(taskId)))?.announce.private === true ? { taskKey: generateKemKeyPair(new Uint8Array(64).fill(5)).publicKey } : {}
   for (const [k, price] of bids) await f.final(buildBidCommit(f.by(k), taskId, price, salt), t0 + 10)
-  for (const [k, price] of bids) await f.final(buildBidReveal(f.by(k), { taskId, price, salt }), t0 + 2010)
+  for (const [k, price] of bids) await f.final(buildBidReveal(f.by(k), { taskId, price, salt, ...taskKey }), t0 + 2010)
 }
 
 /**
