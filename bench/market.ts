@@ -118,7 +118,7 @@ async function nodeCounters (rpcUrl: string, saveAs?: string): Promise<NodeCount
   let polls = 0
   for (const m of text.matchAll(/^harmony_dag_polls_total\{[^}]*\} (\S+)$/gm)) polls += Number(m[1])
   let bidTxs = 0
-  for (const m of text.matchAll(/^harmony_provider_transactions_total\{([^}]*)\} (\S+)$/gm)) if (/kind="bid-(commits|reveals)"/.test(m[1]) && m[1].includes('outcome="ok"')) bidTxs += Number(m[2])
+  for (const m of text.matchAll(/^harmony_provider_transactions_total\{([^}]*)\} (\S+)$/gm)) if (/kind="bid-(commits|reveals|reveal)"/.test(m[1]) && m[1].includes('outcome="ok"')) bidTxs += Number(m[2])
   let bidEntries = 0
   for (const m of text.matchAll(/^harmony_provider_bid_entries_total\{[^}]*\} (\S+)$/gm)) bidEntries += Number(m[1])
   // the provider's transactions not admitted, by error code (its sender gave them up)
