@@ -179,6 +179,7 @@ test('a private task\'s bids reveal a task key, a public task\'s none; a claim\'
   // its own seed: stored on the claim, and the view says the key was revealed
   t.like(await sealed.send(claim(sealed, keySeed(0)), sealed.awardAtMs + 10), { status: 'applied' })
   t.like(sealed.task().inputClaims, [{ provider: winner.hex, attempt: 0, keySeed: toHex(keySeed(0)) }])
+  t.like(taskView(sealed.task(), sealed.awardAtMs + 10).inputClaims, [{ attempt: 0, keyRevealed: true }])
   t.is(sealed.ledger.total(), sealed.supply)
 })
 
