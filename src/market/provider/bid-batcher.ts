@@ -104,6 +104,8 @@ export interface BidSenderComponents {
 export class BidSender {
   private readonly commits: BidBatcher<SealedBid>
   private readonly reveals: BidBatcher<SealedBid>
+  /** A private task's reveal carries the provider's task key (1,184 bytes): it leaves alone, as a single bid-reveal. */
+  private readonly revealAlone: (bid: SealedBid) => Promise<string | undefined>
 
   constructor (c: BidSenderComponents) {
     const sendBids = async (kind: 'bid-commits' | 'bid-reveals' | 'bid-reveal', n: number, build: (by: SignedBy) => Transaction): Promise<string | undefined> => {
@@ -120,9 +122,6 @@ export class BidSender {
     this.reveals = new BidBatcher(async (bids) => await sendBids('bid-reveals', bids.length, by => buildBidReveals(by, bids)))
     this.revealAlone = async (bid) => await sendBids('bid-reveal', 1, by => buildBidReveal(by, bid))
   }
-
-  /** A private task's reveal carries the provider's task key (1,184 bytes): it leaves alone, as a single bid-reveal. */
-  private readonly revealAlone: (bid: SealedBid) => Promise<string | undefined>
 
   /** Commits to `bid` in the next commit batch; resolves with that batch's id (undefined when not admitted). */
   async commit (bid: SealedBid): Promise<string | undefined> { return await this.commits.add(bid) }
