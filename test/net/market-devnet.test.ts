@@ -30,7 +30,7 @@ const NODES = 5
 /** Nodes 0-3 are validators; node 4, a provider like the others, forwards its transactions to them (an operator's node). */
 const VALIDATORS = 4
 /** Tasks open at once. */
-const IN_FLIGHT = 4
+const IN_FLIGHT = 8
 
 function reference (task: SubmittedTask): Uint8Array {
   const { m, k, n } = task.params
