@@ -3,6 +3,8 @@ import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
+import { Slots } from '../core/slots.ts'
 import type { Logger } from '../core/logger.ts'
 import { DB_DIR, isInitialized } from './datadir.ts'
 import { HarmonyError } from '../core/errors.ts'
@@ -111,12 +113,10 @@ export class Devnet {
   }
 
   async start (): Promise<DevnetNode[]> {
-    const dirs: string[] = []
-    for (let i = 0; i < this.init.nodes; i++) {
-      const dir = this.nodeDir(i)
-      dirs.push(dir)
-      if (!(await isInitialized(dir))) await this.run(['init', '--datadir', dir, '--network', 'devnet'])
-    }
+    const dirs = Array.from({ length: this.init.nodes }, (_, i) => this.nodeDir(i))
+    // each init is a process of its own on its own datadir: they run side by side, a few per core
+    const inits = new Slots(2 * availableParallelism())
+    await Promise.all(dirs.map(async dir => { if (!(await isInitialized(dir))) await inits.run(async () => { await this.run(['init', '--datadir', dir, '--network', 'devnet']) }) }))
     await this.ensureGenesis(dirs)
     if (this.init.chain !== false) {
       // anvil keeps its chain in memory, so every run deploys a new one; ledgers left from an earlier run would

@@ -106,5 +106,5 @@ const agreeAndConserve = test.macro(async (t, rule: 'avalanche' | 'commit') => {
   }
 })
 
-test.serial('4 validators under Avalanche: announce, commits and reveals of two providers, award, result and settle agree on every node; money is conserved', agreeAndConserve, 'avalanche')
-test.serial('4 validators under the commit rule: the same, each decision checked where the order reaches it', agreeAndConserve, 'commit')
+test('4 validators under Avalanche: announce, commits and reveals of two providers, award, result and settle agree on every node; money is conserved', agreeAndConserve, 'avalanche')
+test('4 validators under the commit rule: the same, each decision checked where the order reaches it', agreeAndConserve, 'commit')

@@ -4,7 +4,7 @@ import { submitMatmul } from '../../src/cli/market-workload.ts'
 import { slashAmount } from '../../src/market/rules/settle.ts'
 import { waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
-import { AGC, FAULT_WINDOWS, HONEST_CHEAP, LIAR, startFaultsDevnet, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { AGC, FAULT_WINDOWS, HONEST_CHEAP, LIAR, startFaultsDevnet, taskTheLiarWon, type MarketDevnet } from '../helpers/market-devnet.ts'
 
 // node 4 lies (devnet-only fault injection) and bids the lowest price, node 3 is honest and second cheapest, the
 // others honest at the default price: node 4 wins every auction it may enter
@@ -41,6 +41,33 @@ async function liveView (taskId: string): Promise<string> {
   }))
   return JSON.stringify(views)
 }
+
+// First, while nobody has been slashed (the liar, cheapest, then wins by price). A private task cannot be re-executed
+// in a dispute (its inputs are sealed to its providers): when the liar (the winner) and the spot-checker disagree, the
+// task settles `unresolved` on every node: the whole escrow back to the requester, nobody paid, nobody slashed
+// (docs/market.md "Private tasks"). Before, the validators waited forever on a re-execution they could not run and the
+// escrow stayed locked. (It had a devnet of its own, market-private-dispute, until s45: one 5-node start less.)
+test.serial('a private task whose liar and spot-checker disagree is refunded whole, nobody paid or slashed', async (t) => {
+  const liar = net.addresses[LIAR]
+  const budget = AGC / 100n
+  const { taskId, end } = await taskTheLiarWon(t, net, { private: true })
+  t.is(end.state, 'refunded', JSON.stringify(end.settlement))
+  t.deepEqual(end.awards[0].winners, [liar])
+  t.truthy(end.awards[0].spotChecker)
+  t.is(end.results.length, 2, 'both answered')
+  t.not(end.results[0].commitment, end.results[1].commitment, 'and disagree')
+  t.is(end.settlement?.outcome, 'unresolved')
+  t.deepEqual(end.settlement?.payouts, [])
+  t.is(end.settlement?.fee, '0')
+  t.is(end.settlement?.refund, (budget * 2n).toString(), 'the escrow of the winner and the checker goes back whole')
+  t.deepEqual(end.slashes, [])
+  // every node holds the same settle, and none issued a slash for it (its settle names no fault)
+  const views = await Promise.all(net.clients.map(async c => await waitFor('the settle everywhere', async () => {
+    const v = await c.call('task_get', [taskId])
+    return v?.settlement !== null && v?.settlement !== undefined ? v : undefined
+  }, 30_000)))
+  for (const v of views) t.deepEqual([v.awards, v.settlement, v.slashes], [end.awards, end.settlement, []])
+})
 
 test.serial('redundancy: the wrong result disagrees, re-execution settles the dispute, the liar is slashed and unpaid', async (t) => {
   const liar = net.addresses[LIAR]

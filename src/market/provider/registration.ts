@@ -32,8 +32,12 @@ export function sameCapability (registered: CapabilityRecord, measured: Capabili
   return ratio <= CAPABILITY_DRIFT && ratio >= 1 / CAPABILITY_DRIFT
 }
 
-// How often a provider not registered yet tries again (a pending registration, an unfunded account).
+// How often a provider not registered yet tries again: after a submitted registration (time for it to become final),
+// or a failed try.
 const REGISTER_RETRY_MS = 5000
+// How often an unfunded provider reads its balance again (a local read): it registers within about a second of being
+// funded, not up to 5 s later.
+const FUNDS_RETRY_MS = 1000
 
 export interface RegistrationParts {
   /** This provider's `hmy1…` address. */
@@ -58,16 +62,23 @@ export class ProviderRegistration {
   private readonly p: RegistrationParts
   private pending: Promise<void> | undefined
   private lastAttemptMs = 0
+  private retryMs = REGISTER_RETRY_MS
+  /** The balance last found too low for the bond (the warning is said again only when it changes). */
+  private unpaidBalance: bigint | undefined
 
   constructor (parts: RegistrationParts, capability?: CapabilityRecord) {
     this.p = parts
     this.capability = capability
   }
 
-  /** On the agent's clock: while not registered, registers (or tops the bond up) at most every 5 s. */
+  /**
+   * On the agent's clock: while not registered, registers (or tops the bond up) at most every 5 s, and reads the
+   * balance of an account that could not pay every second.
+   */
   tick (now: number): void {
-    if (this.self !== undefined || this.pending !== undefined || now - this.lastAttemptMs < REGISTER_RETRY_MS) return
+    if (this.self !== undefined || this.pending !== undefined || now - this.lastAttemptMs < this.retryMs) return
     this.lastAttemptMs = now
+    this.retryMs = REGISTER_RETRY_MS
     this.pending = this.ensure().catch(err => { this.p.log.warn({ err: errorMessage(err) }, 'provider registration failed; retrying') }).finally(() => { this.pending = undefined })
   }
 
@@ -89,6 +100,10 @@ export class ProviderRegistration {
     if (need.current) return await this.refresh()
     const balance = await this.p.balance()
     if (balance < need.topUp + this.p.fee) {
+      this.retryMs = FUNDS_RETRY_MS
+      // said once per balance, not every second
+      if (balance === this.unpaidBalance) return
+      this.unpaidBalance = balance
       this.p.log.warn({ address: this.p.address, balance: balance.toString(), bond: need.topUp.toString() }, 'the provider account cannot pay its bond yet; fund it to start selling compute')
       return
     }

@@ -1,0 +1,81 @@
+import test from 'ava'
+import { pino } from 'pino'
+import { ProviderRegistration } from '../../src/market/provider/registration.ts'
+import type { CapabilityRecord } from '../../src/market/provider/capability.ts'
+import type { ProviderView } from '../../src/market/state/reader.ts'
+
+// The provider's registration on its agent's clock: an unfunded account is read again every second (it registers
+// about a second after it is funded) and warned about once per balance; a submitted registration is not sent again
+// for 5 s (time to become final).
+
+const CAPABILITY: CapabilityRecord = { executor: 'cpu', adapter: 'CPU reference executor', profile: 'cpu-ref-v1', memoryMiB: 1024, gflopsMilli: 100 }
+const BOND = 1000n
+const FEE = 10n
+
+function fixture (): { registration: ProviderRegistration, setBalance: (b: bigint) => void, registers: bigint[], warnings: () => string[], settle: () => Promise<void> } {
+  let balance = 0n
+  const registers: bigint[] = []
+  const lines: Array<{ level: number, msg: string }> = []
+  const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as { level: number, msg: string }) } })
+  const registration = new ProviderRegistration({
+    address: 'hmy1provider',
+    bond: BOND,
+    kemPublicKey: new Uint8Array(1184),
+    fee: FEE,
+    market: { provider: async (): Promise<ProviderView | undefined> => undefined },
+    balance: async () => balance,
+    register: async (topUp) => { registers.push(topUp); return 'tx' },
+    log
+  }, CAPABILITY)
+  return {
+    registration,
+    setBalance: (b) => { balance = b },
+    registers,
+    warnings: () => lines.filter(l => l.level === 40).map(l => l.msg),
+    // a try runs on promises: let it end before the next tick
+    settle: async () => { for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve)) }
+  }
+}
+
+test('an unfunded provider reads its balance again each second and registers within a second of being funded', async (t) => {
+  const f = fixture()
+  f.registration.tick(10_000)
+  await f.settle()
+  t.deepEqual(f.registers, [])
+  t.is(f.warnings().length, 1)
+  t.regex(f.warnings()[0], /cannot pay its bond/)
+  // the same balance a second later: read again, not said again
+  f.registration.tick(11_000)
+  await f.settle()
+  t.is(f.warnings().length, 1)
+  // funded: the next try, a second after the last, registers with the whole bond
+  f.setBalance(BOND + FEE)
+  f.registration.tick(11_999)
+  await f.settle()
+  t.deepEqual(f.registers, [], 'not before the second is up')
+  f.registration.tick(12_000)
+  await f.settle()
+  t.deepEqual(f.registers, [BOND])
+})
+
+test('a balance that changes but still cannot pay is said again; a submitted registration is not sent again for 5 s', async (t) => {
+  const f = fixture()
+  f.registration.tick(10_000)
+  await f.settle()
+  f.setBalance(BOND)
+  f.registration.tick(11_000)
+  await f.settle()
+  t.is(f.warnings().length, 2, 'a new balance, still short of bond + fee')
+  f.setBalance(BOND + FEE)
+  f.registration.tick(12_000)
+  await f.settle()
+  t.deepEqual(f.registers, [BOND])
+  // not final yet (the market still has no record): the next try waits the full retry
+  f.registration.tick(13_000)
+  f.registration.tick(16_999)
+  await f.settle()
+  t.deepEqual(f.registers, [BOND])
+  f.registration.tick(17_000)
+  await f.settle()
+  t.deepEqual(f.registers, [BOND, BOND])
+})
