@@ -142,8 +142,8 @@ const partition = test.macro(async (t, rule: ConsensusRule) => {
     t.is((await roots(nodes)).size, 1, 'equal state roots after the new transfers')
   })
 })
-test.serial('a 2 | 2 partition finalizes neither side of a double spend; joined, exactly one wins everywhere and new transfers finalize (commit rule)', partition, 'commit')
-test.serial('the same under Avalanche', partition, 'avalanche')
+test('a 2 | 2 partition finalizes neither side of a double spend; joined, exactly one wins everywhere and new transfers finalize (commit rule)', partition, 'commit')
+test('the same under Avalanche', partition, 'avalanche')
 
 const comesBack = test.macro(async (t, rule: ConsensusRule) => {
   // Nodes 0-2 (3 of 4 stake, the quorum) finalize tx1 while node 3, alone, holds the conflicting tx2. Back, node 3
@@ -176,5 +176,5 @@ const comesBack = test.macro(async (t, rule: ConsensusRule) => {
     t.is((await roots(nodes)).size, 1, 'equal state roots')
   })
 })
-test.serial('a validator away while the others decided a double spend, holding the other side, adopts their decision when it comes back, with nothing else to decide (commit rule)', comesBack, 'commit')
-test.serial('the same under Avalanche (the validator away)', comesBack, 'avalanche')
+test('a validator away while the others decided a double spend, holding the other side, adopts their decision when it comes back, with nothing else to decide (commit rule)', comesBack, 'commit')
+test('the same under Avalanche (the validator away)', comesBack, 'avalanche')

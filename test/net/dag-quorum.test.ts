@@ -83,8 +83,8 @@ const quorum = test.macro(async (t, rule: ConsensusRule) => {
     await rm(dir, { recursive: true, force: true })
   }
 })
-test.serial('one peer of four validators never finalizes; two peers bound to one key count once; finality comes back with the quorum (commit rule)', quorum, 'commit')
-test.serial('the same under Avalanche', quorum, 'avalanche')
+test('one peer of four validators never finalizes; two peers bound to one key count once; finality comes back with the quorum (commit rule)', quorum, 'commit')
+test('the same under Avalanche', quorum, 'avalanche')
 
 test.serial('node_health.consensus and harmony_dag_live: a sole validator is live alone; one of two validators is not, and is again when the other comes back', async t => {
   const sole = await createTestNet({ nodes: 1, accounts: 2 })
