@@ -247,6 +247,19 @@ export const ProviderStatusResult = z.object({
   address,
   enabled: z.boolean(),
   registered: z.boolean(),
+  /**
+   * Why the registration this provider wants (its bond, key and capability) is not on the DAG yet, a slashed bond's
+   * top-up included; null once it is. `unfunded`: the account cannot pay bond + fee (`balance`, `needed`);
+   * `submitted`: sent, not final yet (`txId`); `failed`: the last try failed (`error`). Tried again on its own.
+   */
+  registrationWait: z.object({
+    reason: z.enum(['unfunded', 'submitted', 'failed']),
+    atMs: z.number(),
+    balance: amount.nullable(),
+    needed: amount.nullable(),
+    txId: z.string().nullable(),
+    error: z.string().nullable()
+  }).nullable(),
   provider: ProviderResult.nullable(),
   /** The pricing policy in force (base units per GFLOP, minimum per task, concurrent tasks). */
   pricing: z.object({ perGflop: amount, minimum: amount, capacity: z.number() }).nullable(),

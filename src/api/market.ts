@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { fromHex } from '../core/codec.ts'
 import { INPUT_FAULT_PROFILE } from '../market/provider/job.ts'
+import type { RegistrationWait } from '../market/provider/registration.ts'
 import type { RequesterErrorCode } from '../market/requester.ts'
 import type { MarketReader, ResultView, TaskView } from '../market/state/reader.ts'
 import { RpcErrorCode, type RpcErrorCodeValue, RpcMethodError, type RpcRegistry } from '../rpc/registry.ts'
@@ -33,6 +34,8 @@ export interface LocalProviderStatus {
   active: Array<{ taskId: string, stage: string, sinceMs: number }>
   /** Recent decisions not to bid, newest first. */
   skipped: Array<{ taskId: string, reason: string, detail: string, atMs: number }>
+  /** Why the registration the provider wants is not on the DAG yet (none once it is). */
+  registrationWait?: RegistrationWait
 }
 
 /**
@@ -183,6 +186,18 @@ export function registerMarketRpc (registry: RpcRegistry, market: MarketRpcSourc
   })
 }
 
+function registrationWaitToRpc (w: RegistrationWait | undefined): RpcResultOf<'provider_status'>['registrationWait'] {
+  if (w === undefined) return null
+  return {
+    reason: w.reason,
+    atMs: w.atMs,
+    balance: w.reason === 'unfunded' ? w.balance.toString() : null,
+    needed: w.reason === 'unfunded' ? w.needed.toString() : null,
+    txId: w.reason === 'submitted' ? hex0x(w.txId) : null,
+    error: w.reason === 'failed' ? w.error : null
+  }
+}
+
 async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<RpcResultOf<'provider_status'>> {
   const local = market.localProvider()
   const view = await market.reader.provider(local.address)
@@ -215,6 +230,7 @@ async function providerStatus (market: MarketRpcSource, nowMs: number): Promise<
     address: local.address,
     enabled: local.enabled,
     registered: view !== undefined,
+    registrationWait: registrationWaitToRpc(local.registrationWait),
     provider: view === undefined ? null : providerToRpc(view, sha256Hex(view.kemPublicKey), market.lastHeartbeatMs?.(view.address) ?? null),
     pricing: local.pricing === null ? null : { perGflop: local.pricing.perGflop.toString(), minimum: local.pricing.minimum.toString(), capacity: local.pricing.capacity },
     active: local.active.map(a => ({ ...a, taskId: hex0x(a.taskId) })),

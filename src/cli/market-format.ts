@@ -61,12 +61,22 @@ export function taskReport (t: Task, bids: Bids | null): string {
   return lines.join('\n')
 }
 
+/** Why the registration the provider wants is not on the DAG yet, in words. */
+function registrationWaitLine (w: NonNullable<RpcResultOf<'provider_status'>['registrationWait']>, address: string): string {
+  switch (w.reason) {
+    case 'unfunded': return `waiting for funds since ${time(w.atMs)}: the account holds ${amount(w.balance ?? '0')}, bond and fee need ${amount(w.needed ?? '0')} (send to ${address})`
+    case 'submitted': return `submitted at ${time(w.atMs)} in ${w.txId ?? '?'}, not final yet`
+    case 'failed': return `the last try failed at ${time(w.atMs)}: ${w.error ?? 'unknown error'} (tried again on its own)`
+  }
+}
+
 /** `provider status`. */
 export function providerReport (s: RpcResultOf<'provider_status'>): string {
   const lines = [`provider    ${s.address} (${s.enabled ? 'enabled' : 'disabled on this node'})`]
   const p = s.provider
+  const wait = s.registrationWait === null ? undefined : registrationWaitLine(s.registrationWait, s.address)
   if (p === null) {
-    lines.push('registered  no')
+    lines.push(`registered  no${wait === undefined ? '' : `: ${wait}`}`)
   } else {
     lines.push(
       `registered  yes, at ${time(p.registeredAtMs)}`,
@@ -75,6 +85,8 @@ export function providerReport (s: RpcResultOf<'provider_status'>): string {
       `attested    ${p.attestation === null ? 'not yet' : `${p.attestation.passed ? 'passed' : 'FAILED'} (${p.attestation.measuredGflops} GFLOP/s measured, ${time(p.attestation.atMs)})`}`,
       `reputation  ${p.reputation} (${p.verified} verified, ${p.faults} faults, ${p.lates} late)`
     )
+    // registered, but not as it wants to be (a slashed bond to top up, a new key or capability)
+    if (wait !== undefined) lines.push(`re-register ${wait}`)
   }
   if (s.pricing !== null) lines.push(`pricing     ${amount(s.pricing.perGflop)} per GFLOP, minimum ${amount(s.pricing.minimum)}, capacity ${s.pricing.capacity}`)
   lines.push(`active      ${s.active.length === 0 ? '-' : s.active.map(a => `${a.taskId} (${a.stage})`).join(', ')}`)

@@ -267,7 +267,8 @@ export class MarketNode implements Startable {
           enabled: config.enabled,
           pricing: status?.pricing ?? (config.enabled ? { perGflop: config.pricePerGflop, minimum: config.minPrice, capacity: config.capacity } : null),
           active: status?.active ?? [],
-          skipped: status?.skipped ?? []
+          skipped: status?.skipped ?? [],
+          ...(status?.registrationWait === undefined ? {} : { registrationWait: status.registrationWait })
         }
       }
       registerMarketRpc(c.api, { reader, requester, output, localProvider, lastHeartbeatMs: (address) => heartbeats.liveness(address)?.lastSeenMs, auctionSealed: async (id) => await c.market.auctionSealed(id), onTaskChanged: (listener) => {

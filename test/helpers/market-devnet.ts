@@ -43,6 +43,8 @@ export interface MarketDevnetOptions {
   consensus?: 'avalanche' | 'commit'
   /** Nodes 0 .. validators - 1 are validators; the others forward their transactions to them. @default every node */
   validators?: number
+  /** Runs once every node is up, before any is funded (its providers cannot pay their bonds yet). */
+  beforeFunding?: (clients: HarmonyClient[]) => Promise<void>
 }
 
 export const AGC = 10n ** 18n
@@ -77,6 +79,7 @@ export async function startMarketDevnet (options: MarketDevnetOptions): Promise<
     const clients = await Promise.all(nodes.map(async n => new HarmonyClient({ url: n.rpc, auth: { jwtSecret: await operatorSecret(n.datadir) } })))
     const addresses = (await Promise.all(clients.map(async c => await c.call('node_info')))).map(i => i.address as string)
     const faucet = await openAccount(clients[0], await loadWalletFile(devnet.faucetPath))
+    await options.beforeFunding?.(clients)
     await fundAccounts(faucet, addresses, options.funding ?? 1000n * AGC)
     const providers = addresses.filter((_, i) => options.provider(i) !== undefined).length
     for (const client of clients) {

@@ -20,7 +20,8 @@ import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
 import { providerKemKey } from '../../src/node/market-node.ts'
 import { inputContext, outputContext } from '../../src/market/sealed-inputs.ts'
 import { fundAccounts, openAccount, seededF32, submitMatmul, type SubmittedTask } from '../../src/cli/market-workload.ts'
-import { fetchTaskOutput, requesterKemKey, RpcClientError, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
+import { fetchTaskOutput, requesterKemKey, RpcClientError, type RpcResultOf, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
+import { DEFAULT_PROVIDER_BOND } from '../../src/market/provider/config.ts'
 import { runHarmonyd, tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { AGC, FAULT_WINDOWS, startMarketDevnet, totalHeld, type MarketDevnet } from '../helpers/market-devnet.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
@@ -43,8 +44,20 @@ function decisions (t: TaskRecord): unknown {
 }
 
 let net: MarketDevnet
+/** Node 0's provider_status before the devnet funded it. */
+let unfunded: RpcResultOf<'provider_status'> | undefined
 test.before(async () => {
-  net = await startMarketDevnet({ nodes: NODES, validators: VALIDATORS, provider: () => ({ enabled: true, capacity: 16 }) })
+  net = await startMarketDevnet({
+    nodes: NODES,
+    validators: VALIDATORS,
+    provider: () => ({ enabled: true, capacity: 16 }),
+    beforeFunding: async (clients) => {
+      unfunded = await waitFor('node 0\'s provider to find it cannot pay its bond', async () => {
+        const s = await clients[0].call('provider_status')
+        return s.registrationWait?.reason === 'unfunded' ? s : undefined
+      })
+    }
+  })
 })
 test.after.always(async () => { await net?.stop() })
 
@@ -117,6 +130,10 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
   }
   // providers were paid: the sum of payouts shows in provider_status as received
   const statuses = await Promise.all(net.clients.map(async c => await c.call('provider_status')))
+  // before the devnet funded it, node 0's provider said why it was not registered; funded, it registered
+  t.like(unfunded, { registered: false, provider: null, registrationWait: { reason: 'unfunded', balance: '0', txId: null, error: null } })
+  t.true(BigInt(unfunded?.registrationWait?.needed ?? 0) > DEFAULT_PROVIDER_BOND, 'bond and a fee')
+  for (const s of statuses) t.like(s, { registered: true, registrationWait: null })
   const receivedBy = statuses.map(s => s.payments.received.reduce((x, p) => x + BigInt(p.amount), 0n))
   const received = receivedBy.reduce((a, b) => a + b, 0n)
   const paid = done.reduce((sum, d) => sum + (d.settlement?.payouts.reduce((x, p) => x + BigInt(p.amount), 0n) ?? 0n), 0n)

@@ -1,6 +1,7 @@
-// `harmonyd task status`'s text: an input claim shows with its verdict (or what the late slash waits for).
+// `harmonyd task status`'s text: an input claim shows with its verdict (or what the late slash waits for);
+// `harmonyd provider status`'s: why the registration the provider wants is not on the DAG yet.
 import test from 'ava'
-import { taskReport } from '../../src/cli/market-format.ts'
+import { providerReport, taskReport } from '../../src/cli/market-format.ts'
 import type { RpcResultOf } from '../../src/sdk/index.ts'
 
 type Task = NonNullable<RpcResultOf<'task_get'>>
@@ -33,4 +34,34 @@ test('task status shows each input claim with its verdict, or how long the late 
   // a private task's claim that revealed its task key says so
   const revealed = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: true, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
   t.true(revealed.includes(`input claim ${A} round 0 (appeal 1; key revealed: envelopes did not open) at`), revealed)
+})
+
+type ProviderStatus = RpcResultOf<'provider_status'>
+
+function providerStatus (registrationWait: ProviderStatus['registrationWait'], registered: boolean): ProviderStatus {
+  return {
+    address: A, enabled: true, registered, registrationWait,
+    provider: registered
+      ? { address: A, bond: '50000000000000000000', kemKeyHash: '44'.repeat(32), capability: { executor: 'cpu', adapter: 'CPU reference executor', memoryMiB: 1024, gflops: 0.1, profile: 'cpu-ref-v1' }, attestation: null, reputation: 0, verified: 0, faults: 1, lates: 0, received: '0', owed: '0', openTasks: [], registeredAtMs: 1000, lastHeartbeatMs: null }
+      : null,
+    pricing: { perGflop: '1', minimum: '1', capacity: 4 }, active: [], skipped: [],
+    payments: { owed: [], received: [], stuck: [], slashed: [] }, inputClaims: []
+  }
+}
+
+test('provider status says why the provider is not registered yet, or why a registered one registers again', (t) => {
+  const AGC = 10n ** 18n
+  const unfunded = providerReport(providerStatus({ reason: 'unfunded', atMs: 5000, balance: '0', needed: (100n * AGC + 10n ** 15n).toString(), txId: null, error: null }, false))
+  t.regex(unfunded, /^registered {2}no: waiting for funds since .*: the account holds 0 AGC \(0\), bond and fee need 100\.001 AGC \(100001000000000000000\) \(send to hmy1a+\)$/m)
+  const submitted = providerReport(providerStatus({ reason: 'submitted', atMs: 5000, balance: null, needed: null, txId: '0x' + '55'.repeat(32), error: null }, false))
+  t.regex(submitted, /^registered {2}no: submitted at .* in 0x(55){32}, not final yet$/m)
+  const failed = providerReport(providerStatus({ reason: 'failed', atMs: 5000, balance: null, needed: null, txId: null, error: 'node busy' }, false))
+  t.regex(failed, /^registered {2}no: the last try failed at .*: node busy \(tried again on its own\)$/m)
+  // slashed below the bond it wants: registered, and topping up once funded
+  const topUp = providerReport(providerStatus({ reason: 'unfunded', atMs: 5000, balance: '7', needed: (50n * AGC).toString(), txId: null, error: null }, true))
+  t.regex(topUp, /^registered {2}yes, at /m)
+  t.regex(topUp, /^re-register waiting for funds since .*: the account holds .*, bond and fee need 50 AGC/m)
+  const settled = providerReport(providerStatus(null, true))
+  t.false(/re-register|waiting for funds/.test(settled))
+  t.is(providerReport(providerStatus(null, false)).split('\n')[1], 'registered  no')
 })

@@ -12,8 +12,22 @@ const CAPABILITY: CapabilityRecord = { executor: 'cpu', adapter: 'CPU reference 
 const BOND = 1000n
 const FEE = 10n
 
-function fixture (): { registration: ProviderRegistration, setBalance: (b: bigint) => void, registers: bigint[], warnings: () => string[], settle: () => Promise<void> } {
+interface Fixture {
+  registration: ProviderRegistration
+  setBalance: (b: bigint) => void
+  /** What `register` does next: admit (its tx id), not admit (undefined), or throw. */
+  setRegister: (outcome: string | undefined | Error) => void
+  /** The provider's record on the DAG as the market reads it. */
+  setOnDag: (view: ProviderView | undefined) => void
+  registers: bigint[]
+  warnings: () => string[]
+  settle: () => Promise<void>
+}
+
+function fixture (): Fixture {
   let balance = 0n
+  let outcome: string | undefined | Error = 'tx'
+  let onDag: ProviderView | undefined
   const registers: bigint[] = []
   const lines: Array<{ level: number, msg: string }> = []
   const log = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as { level: number, msg: string }) } })
@@ -22,14 +36,20 @@ function fixture (): { registration: ProviderRegistration, setBalance: (b: bigin
     bond: BOND,
     kemPublicKey: new Uint8Array(1184),
     fee: FEE,
-    market: { provider: async (): Promise<ProviderView | undefined> => undefined },
+    market: { provider: async (): Promise<ProviderView | undefined> => onDag },
     balance: async () => balance,
-    register: async (topUp) => { registers.push(topUp); return 'tx' },
+    register: async (topUp) => {
+      registers.push(topUp)
+      if (outcome instanceof Error) throw outcome
+      return outcome
+    },
     log
   }, CAPABILITY)
   return {
     registration,
     setBalance: (b) => { balance = b },
+    setRegister: (o) => { outcome = o },
+    setOnDag: (v) => { onDag = v },
     registers,
     warnings: () => lines.filter(l => l.level === 40).map(l => l.msg),
     // a try runs on promises: let it end before the next tick
@@ -78,4 +98,34 @@ test('a balance that changes but still cannot pay is said again; a submitted reg
   f.registration.tick(17_000)
   await f.settle()
   t.deepEqual(f.registers, [BOND, BOND])
+})
+
+test('provider_status\'s wait: unfunded (since the first try, with what it needs), submitted, failed, then none once on the DAG', async (t) => {
+  const f = fixture()
+  t.is(f.registration.wait(), undefined, 'nothing tried yet')
+  f.registration.tick(10_000)
+  await f.settle()
+  t.deepEqual(f.registration.wait(), { reason: 'unfunded', atMs: 10_000, balance: 0n, needed: BOND + FEE })
+  f.setBalance(5n)
+  f.registration.tick(11_000)
+  await f.settle()
+  t.deepEqual(f.registration.wait(), { reason: 'unfunded', atMs: 10_000, balance: 5n, needed: BOND + FEE }, 'waiting since the first try')
+  f.setBalance(BOND + FEE)
+  f.setRegister(undefined)
+  f.registration.tick(12_000)
+  await f.settle()
+  t.deepEqual(f.registration.wait(), { reason: 'failed', atMs: 12_000, error: 'the registration was not admitted' })
+  f.setRegister(new Error('node busy'))
+  f.registration.tick(17_000)
+  await f.settle()
+  t.deepEqual(f.registration.wait(), { reason: 'failed', atMs: 17_000, error: 'node busy' })
+  f.setRegister('0xabc')
+  f.registration.tick(22_000)
+  await f.settle()
+  t.deepEqual(f.registration.wait(), { reason: 'submitted', atMs: 22_000, txId: '0xabc' })
+  // final: the record on the DAG is the one it wants
+  f.setOnDag({ address: 'hmy1provider', bond: BOND, kemPublicKey: '00'.repeat(1184), capability: { ...CAPABILITY } } as unknown as ProviderView)
+  await f.registration.refresh()
+  t.not(f.registration.self, undefined)
+  t.is(f.registration.wait(), undefined)
 })

@@ -11,6 +11,7 @@ import type { ChallengeExecutor, ProviderKeys } from './challenge.ts'
 import type { ProviderConfig } from './config.ts'
 import type { ProviderHeartbeats } from './heartbeat.ts'
 import type { NoBidEntry } from './policy.ts'
+import type { RegistrationWait } from './registration.ts'
 
 /** The provider agent's options, components and status (agent.ts). */
 
@@ -95,4 +96,6 @@ export interface ProviderStatus {
   skipped: NoBidEntry[]
   skippedTotals: Record<string, number>
   faultInjection: ProviderConfig['faultInjection']
+  /** Why the registration it wants is not on the DAG yet (absent once it is). */
+  registrationWait?: RegistrationWait
 }

@@ -163,6 +163,7 @@ export class ProviderAgent implements Startable {
   }
 
   status (): ProviderStatus {
+    const wait = this.registration.wait()
     const active = [...this.records.values()].filter(r => this.holds(r)).map(r => ({ taskId: r.taskId, stage: r.stage, sinceMs: r.sinceMs }))
     return {
       enabled: this.config.enabled,
@@ -174,7 +175,8 @@ export class ProviderAgent implements Startable {
       active,
       skipped: this.noBids.recent(),
       skippedTotals: this.noBids.totals(),
-      faultInjection: this.config.faultInjection
+      faultInjection: this.config.faultInjection,
+      ...(wait === undefined ? {} : { registrationWait: wait })
     }
   }
 

@@ -54,6 +54,16 @@ export interface RegistrationParts {
   log: Logger
 }
 
+/**
+ * Why a provider is not selling under the registration it wants yet (`provider_status`): its account cannot pay the
+ * bond and the fee (`unfunded`), a registration was submitted and is not final here yet (`submitted`), or the last
+ * try failed (`failed`).
+ */
+export type RegistrationWait =
+  | { reason: 'unfunded', atMs: number, balance: bigint, needed: bigint }
+  | { reason: 'submitted', atMs: number, txId: string }
+  | { reason: 'failed', atMs: number, error: string }
+
 /** A provider's registration: the capability it registers, and its record on the DAG once that is the one it wants. */
 export class ProviderRegistration {
   capability: CapabilityRecord | undefined
@@ -65,6 +75,7 @@ export class ProviderRegistration {
   private retryMs = REGISTER_RETRY_MS
   /** The balance last found too low for the bond (the warning is said again only when it changes). */
   private unpaidBalance: bigint | undefined
+  private waiting: RegistrationWait | undefined
 
   constructor (parts: RegistrationParts, capability?: CapabilityRecord) {
     this.p = parts
@@ -79,8 +90,14 @@ export class ProviderRegistration {
     if (this.self !== undefined || this.pending !== undefined || now - this.lastAttemptMs < this.retryMs) return
     this.lastAttemptMs = now
     this.retryMs = REGISTER_RETRY_MS
-    this.pending = this.ensure().catch(err => { this.p.log.warn({ err: errorMessage(err) }, 'provider registration failed; retrying') }).finally(() => { this.pending = undefined })
+    this.pending = this.ensure(now).catch(err => {
+      this.waiting = { reason: 'failed', atMs: now, error: errorMessage(err) }
+      this.p.log.warn({ err: errorMessage(err) }, 'provider registration failed; retrying')
+    }).finally(() => { this.pending = undefined })
   }
+
+  /** Why the registration this provider wants is not on the DAG yet; undefined once it is (or before the first try). */
+  wait (): RegistrationWait | undefined { return this.self === undefined ? this.waiting : undefined }
 
   async stop (): Promise<void> { await this.pending?.catch(() => undefined) }
 
@@ -93,7 +110,7 @@ export class ProviderRegistration {
     if (this.self !== undefined) this.capability = { ...this.self.capability }
   }
 
-  private async ensure (): Promise<void> {
+  private async ensure (now: number): Promise<void> {
     const capability = this.capability
     if (capability === undefined) return
     const need = registrationNeeded(await this.p.market.provider(this.p.address), { bond: this.p.bond, kemPublicKey: this.p.kemPublicKey, capability })
@@ -101,6 +118,7 @@ export class ProviderRegistration {
     const balance = await this.p.balance()
     if (balance < need.topUp + this.p.fee) {
       this.retryMs = FUNDS_RETRY_MS
+      this.waiting = { reason: 'unfunded', atMs: this.waiting?.reason === 'unfunded' ? this.waiting.atMs : now, balance, needed: need.topUp + this.p.fee }
       // said once per balance, not every second
       if (balance === this.unpaidBalance) return
       this.unpaidBalance = balance
@@ -108,6 +126,7 @@ export class ProviderRegistration {
       return
     }
     const tx = await this.p.register(need.topUp, capability)
+    this.waiting = tx === undefined ? { reason: 'failed', atMs: now, error: 'the registration was not admitted' } : { reason: 'submitted', atMs: now, txId: tx }
     if (tx !== undefined) this.p.log.info({ address: this.p.address, bond: need.topUp.toString(), gflops: capability.gflopsMilli / 1000, tx }, 'provider registration submitted')
   }
 }
