@@ -106,8 +106,12 @@ export class ProviderRegistration {
     const current = await this.p.market.provider(this.p.address)
     const wanted = this.capability === undefined ? undefined : { bond: this.p.bond, kemPublicKey: this.p.kemPublicKey, capability: this.capability }
     this.self = current !== undefined && wanted !== undefined && registrationNeeded(current, wanted).current ? current : undefined
+    if (this.self === undefined) return
     // the registered figures are the ones the market judges (and a challenge checks)
-    if (this.self !== undefined) this.capability = { ...this.self.capability }
+    this.capability = { ...this.self.capability }
+    // a later wait (a slashed bond to top up) starts afresh, and is said again
+    this.waiting = undefined
+    this.unpaidBalance = undefined
   }
 
   private async ensure (now: number): Promise<void> {
