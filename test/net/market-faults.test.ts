@@ -4,7 +4,7 @@ import { submitMatmul } from '../../src/cli/market-workload.ts'
 import { slashAmount } from '../../src/market/rules/settle.ts'
 import { waitForTask } from '../../src/sdk/index.ts'
 import { waitFor } from '../helpers/harmonyd.ts'
-import { AGC, FAULT_WINDOWS, HONEST_CHEAP, LIAR, startFaultsDevnet, taskTheLiarWon, type MarketDevnet } from '../helpers/market-devnet.ts'
+import { AGC, FAULT_WINDOWS, HONEST_CHEAP, LIAR, spotCheckCatchesTheLiar, startFaultsDevnet, taskTheLiarWon, type MarketDevnet } from '../helpers/market-devnet.ts'
 
 // node 4 lies (devnet-only fault injection) and bids the lowest price, node 3 is honest and second cheapest, the
 // others honest at the default price: node 4 wins every auction it may enter
@@ -123,6 +123,16 @@ test.serial('redundancy: the wrong result disagrees, re-execution settles the di
   // and the liar's provider record counts the fault. Not its bond: the liar's agent tops the bond up again as
   // soon as it sees the slash, so a read of the bond may come after both (CI saw it: the bond never looked lower).
   await waitFor('the fault in the liar\'s record', async () => (await providerOf(liar)).faults > before.faults ? true : undefined, 30_000)
+})
+
+// Under the commit rule (the default) a spot-check's dispute is settled by the re-executions validators holding the
+// quorum put in the order (task-reexec); market-spotcheck-avalanche runs it under Avalanche on a devnet of its own.
+// The liar was slashed just above: once its agent has topped the bond up it is registered again and, cheapest, wins by
+// price (it had a devnet of its own, market-spotcheck, until s46, from before the agent read its own registration
+// before deciding; the killed winner below has relied on the same since).
+test.serial('spot-check: the checker disagrees with the liar, which is slashed', async (t) => {
+  await waitFor('the liar\'s bond topped up', async () => (await bondOf(net.addresses[LIAR])) >= liarBond ? true : undefined, 60_000)
+  await spotCheckCatchesTheLiar(t, net)
 })
 
 test.serial('a winner killed before it can answer is slashed for lateness and replaced; the task completes', async (t) => {

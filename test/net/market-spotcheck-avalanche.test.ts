@@ -1,7 +1,7 @@
 import test from 'ava'
 import { type MarketDevnet, spotCheckCatchesTheLiar, startFaultsDevnet } from '../helpers/market-devnet.ts'
 
-// market-spotcheck under Avalanche (market-spotcheck runs the default, the commit rule): the dispute between the
+// market-faults' spot-check under Avalanche (market-faults runs the default, the commit rule): the dispute between the
 // liar and its checker is settled by each validator's own re-execution, checked when it votes on the settle
 let net: MarketDevnet
 test.before(async () => {
