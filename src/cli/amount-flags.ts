@@ -6,7 +6,8 @@
 import { ConfigError } from '../core/errors.ts'
 import { parseAgc } from '../dag/wallet.ts'
 import { MAX_TX_AMOUNT } from '../dag/tx.ts'
-import { BUDGET_LIMIT } from '../market/kinds/index.ts'
+// the bound alone: the kinds' index would load every market kind (and zod) into `harmonyd wallet …`
+import { BUDGET_LIMIT } from '../market/kinds/ids.ts'
 
 /** `--fee`: a whole number of base units, 0 to 2^128-1 (a transaction's fee is a u128). */
 export function feeFlag (text: string, flag = '--fee'): bigint {

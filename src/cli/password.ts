@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises'
 import { read } from 'read'
 import { readBoundedText } from '../core/bounded-file.ts'
 import { errorMessage } from '../core/errors.ts'
-import { KeystoreError } from '../core/keys/keystore.ts'
+import { KeystoreError } from '../core/keys/keystore-error.ts'
 
 export interface PasswordArgs {
   'password-file'?: string

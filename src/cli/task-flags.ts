@@ -4,7 +4,7 @@
  * encoder (`task-announce payload: redundancy must be 1..5 at byte 149`, `u32 out of range: -5`).
  */
 import { ConfigError } from '../core/errors.ts'
-import { MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS } from '../market/kinds/index.ts'
+import { MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS } from '../market/kinds/ids.ts'
 
 // the announce carries the output limit and the GFLOP/s (in thousandths) as u32 fields, bounded by nothing else
 const U32_MAX = 0xffff_ffff
@@ -52,4 +52,11 @@ function integerIn (flag: string, value: number, min: number, max: number, takes
 
 function refuse (message: string): never {
   throw new ConfigError('CONFIG_INVALID', message)
+}
+
+/** A task id argument: 32 bytes of hex, with or without 0x; lower-case with 0x. */
+export function taskIdArg (id: string): string {
+  const hex = id.startsWith('0x') ? id : `0x${id}`
+  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`not a task id (32 bytes of hex): ${id}`)
+  return hex.toLowerCase()
 }

@@ -1,7 +1,7 @@
 /** What the wallet commands share: the wallet file path and flags, unlocking it, and waiting for a transaction. */
 import { join } from 'node:path'
 import type { Argv } from 'yargs'
-import { readWalletFile, unlockWalletFile, type WalletFile } from '../core/keys/keystore.ts'
+import type { WalletFile } from '../core/keys/keystore.ts'
 import { formatAgc } from '../dag/wallet.ts'
 import { resolveDatadir } from '../node/datadir.ts'
 import type { HarmonyClient } from '../sdk/client.ts'
@@ -40,6 +40,8 @@ export function walletOptions<T> (y: Argv<T>): Argv<T & WalletArgs> {
  * throwaway faucet wallets are plain by design, and refusing them would strand funds until a migration.
  */
 export async function openWallet (args: WalletArgs): Promise<WalletFile> {
+  // the keystore (scrypt, its schema) is loaded when a wallet is opened, not by every command that offers --wallet
+  const { readWalletFile } = await import('../core/keys/keystore.ts')
   const wallet = await readWalletFile(walletPath(args))
   if (wallet.kind === 'plain') {
     process.stderr.write(`warning: wallet ${wallet.path} holds its seed in plain text; encrypt it with 'harmonyd wallet migrate --wallet ${wallet.path}'\n`)
@@ -56,6 +58,7 @@ export async function walletAddress (args: WalletArgs): Promise<string> {
 export async function walletSigningKey (args: WalletArgs): Promise<SigningKey> {
   const wallet = await openWallet(args)
   const password = wallet.kind === 'keystore' ? await requirePassword(args, `wallet ${wallet.path}`) : undefined
+  const { unlockWalletFile } = await import('../core/keys/keystore.ts')
   const keys = await unlockWalletFile(wallet, password)
   return { address: keys.address, publicKey: keys.mldsa.publicKey, secretKey: keys.mldsa.secretKey }
 }

@@ -24,7 +24,8 @@ import { generateKemKeyPair, seal } from './blobs/seal.ts'
 import { TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL } from './kinds/ids.ts'
 import { type TaskAnnouncePayload, taskAnnounceKind, taskCancelKind } from './kinds/task.ts'
 import { announcedInputFault, computeSpec } from './provider/job.ts'
-import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
+import { inputContext } from './seal-contexts.ts'
+import type { SealedInputsNotice } from './sealed-inputs.ts'
 import { TERMINAL_PHASES, type MarketReader, type TaskView } from './state/reader.ts'
 
 /** Inputs per announce (docs/market.md, kind 34). */

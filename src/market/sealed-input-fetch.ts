@@ -14,7 +14,8 @@ import { open } from './blobs/seal.ts'
 import type { BlobService } from './blobs/service.ts'
 import type { BlobStore } from './blobs/store.ts'
 import { ProviderBlobError } from './provider/blobs.ts'
-import { inputContext, type SealedInputsNotice } from './sealed-inputs.ts'
+import { inputContext } from './seal-contexts.ts'
+import type { SealedInputsNotice } from './sealed-inputs.ts'
 import { NoticeNotFetched, type SealedInputsBoard } from './sealed-inputs-board.ts'
 
 /** Peers asked where an envelope is when its holder did not serve it. */

@@ -1,6 +1,6 @@
 /**
  * Private tasks (docs/market.md, "Private tasks"): how an awarded provider finds its sealed copy of the inputs, and
- * the contexts every sealed payload of a task is bound to.
+ * the notices that name its envelopes (the contexts the payloads are sealed under are in seal-contexts.ts).
  *
  * The announce names each input by sha256 of its plaintext. The requester's node holds the plaintext (never in the
  * blob store, which serves anything to anyone) and, once an award is final, seals each input to each awarded
@@ -22,7 +22,6 @@ import { signingMessage } from '../core/crypto.ts'
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
-const INPUT_CONTEXT = 'HARMONY/market/input/v1'
 const NOTICE_SIGNING_TAG = 'HARMONY/market/inputs-notice/v1'
 /** 3: signed by the holder, with an issue number (1, unsigned, and 2, without it, are refused as unknown versions). */
 const NOTICE_VERSION = 3
@@ -34,16 +33,6 @@ const MAX_INPUTS = 8
 const ID_BYTES = 32
 /** Largest notice: version, task, round, provider, peer id, issue, count, 8 envelope ids and the signature. */
 export const MAX_NOTICE_BYTES = 1 + ID_BYTES + 1 + ADDRESS_BYTES + 4 + MAX_PEER_ID_BYTES + 4 + 4 + MAX_INPUTS * ID_BYTES + SIGNATURE_BYTES
-
-/** The context input `index` of `taskId` is sealed to `provider` under (m2's `seal` options.context). */
-export function inputContext (taskIdHex: string, provider: string, index: number): Uint8Array {
-  return new Writer(128).raw(utf8.encode(INPUT_CONTEXT)).fixed(Buffer.from(taskIdHex, 'hex'), ID_BYTES).fixed(parseAddress(provider), ADDRESS_BYTES).u8(index).finish()
-}
-
-/** The context a private task's output is sealed to the requester's key under: the task id (provider/blobs.ts). */
-export function outputContext (taskIdHex: string): Uint8Array {
-  return new Writer(ID_BYTES).fixed(Buffer.from(taskIdHex, 'hex'), ID_BYTES).finish()
-}
 
 export interface SealedInputsNotice {
   /** hex, no 0x */

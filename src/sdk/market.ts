@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js'
 import type { RpcResultOf } from '../api/definitions.ts'
 import { open } from '../market/blobs/seal.ts'
-import { outputContext } from '../market/sealed-inputs.ts'
+import { outputContext } from '../market/seal-contexts.ts'
 import type { HarmonyClient, Unsubscribe } from './client.ts'
 import { RpcTransportError, TaskOutputError } from './errors.ts'
 

@@ -18,7 +18,7 @@ import { BlobStore, generateKemKeyPair, open, taskKeySeed } from '../../src/mark
 import { keyTail, tagRange } from '../../src/market/blobs/keys.ts'
 import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
 import { providerKemKey } from '../../src/node/market-node.ts'
-import { inputContext, outputContext } from '../../src/market/sealed-inputs.ts'
+import { inputContext, outputContext } from '../../src/market/seal-contexts.ts'
 import { fundAccounts, openAccount, seededF32, submitMatmul, type SubmittedTask } from '../../src/cli/market-workload.ts'
 import { fetchTaskOutput, requesterKemKey, RpcClientError, type RpcResultOf, waitForTask, type TaskRecord } from '../../src/sdk/index.ts'
 import { DEFAULT_PROVIDER_BOND } from '../../src/market/provider/config.ts'

@@ -39,6 +39,19 @@ for (const args of [['status'], ['peers'], ['task', 'status', 'x'], ['task', 'li
   })
 }
 
+/** What a command that only reads from a node has no use for: the schema library, libp2p's key code, the market's kinds. */
+const READER = [/\/node_modules\/zod\//, /\/node_modules\/@libp2p\/crypto\//, /\/src\/market\/kinds\/index\.ts$/, /\/src\/core\/keys\/keystore\.ts$/]
+
+// task status and task list loaded the submit path's kinds, task schema and sealing code (~270 modules more). Each
+// names its node (--rpc; nothing listens on port 9): one found from the datadir's settings reads them (yaml, zod)
+for (const args of [['status'], ['peers'], ['task', 'status', '0x' + '00'.repeat(32)], ['task', 'list'], ['provider', 'status']]) {
+  test(`harmonyd ${args.join(' ')} loads no schema, key or market kind code`, async t => {
+    const run = await modulesLoaded([...args, '--rpc', 'http://127.0.0.1:9'])
+    t.true(run.modules.some(m => m.endsWith('/src/cli/index.ts')), `no module trace: ${run.stderr}`)
+    for (const re of READER) t.false(run.modules.some(m => re.test(m)), `${args.join(' ')} loaded ${run.modules.find(m => re.test(m))}`)
+  })
+}
+
 test('harmonyd --help still lists every command', async t => {
   const run = await modulesLoaded(['--help'])
   t.is(run.code, 0, run.stderr)

@@ -19,7 +19,8 @@ import { BlobError, generateKemKeyPair, seal } from '../../src/market/blobs/inde
 import { ProviderBlobError } from '../../src/market/provider/index.ts'
 import { SealedInputFetch } from '../../src/market/sealed-input-fetch.ts'
 import { MAX_NOTICES_PER_TASK, NoticeNotFetched, offerIfAssigned, SealedInputsBoard } from '../../src/market/sealed-inputs-board.ts'
-import { inputContext, type SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
+import { inputContext } from '../../src/market/seal-contexts.ts'
+import type { SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
 
 const TASK = 'cd'.repeat(32)
 const [alice, bob] = [generateKeyPair(), generateKeyPair()].map(k => addressFromPublicKey(k.publicKey))

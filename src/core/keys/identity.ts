@@ -8,6 +8,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { StartupError, errorMessage } from '../errors.ts'
 import { readBoundedFile } from '../bounded-file.ts'
 import { ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, generateKeyPair as mldsaKeyPair, sign, verify } from '../crypto.ts'
+import { KEYS_DIR, LEDGER_KEY_FILE, P2P_KEY_FILE } from './files.ts'
 import { writeSecretFile } from './secret-file.ts'
 import { KeystoreError, decryptSeed, encryptSeed, parseKeystore, serializeKeystore, type KeystoreOptions } from './keystore.ts'
 
@@ -18,9 +19,6 @@ const MLDSA_SEED_BYTES = 32
 // a ledger key is a 32-byte seed or a keystore (bounded at 64 KiB there); a p2p key is ~70 bytes of protobuf
 const MAX_KEY_FILE_BYTES = 64 * 1024
 
-export const KEYS_DIR = 'keys'
-export const P2P_KEY_FILE = 'p2p.key'
-export const LEDGER_KEY_FILE = 'ledger.key'
 
 /** Domain separation for the peer-id binding so the signature can never be replayed as a ledger signature. */
 const BINDING_DOMAIN = new TextEncoder().encode('harmony/peer-binding/v1\0')

@@ -2,9 +2,10 @@ import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback
 import { z } from 'zod'
 import { fromHex, toHex } from '../codec.ts'
 import { sha256 } from '../crypto.ts'
-import { HarmonyError, errorMessage } from '../errors.ts'
+import { errorMessage } from '../errors.ts'
 import { readBoundedFile } from '../bounded-file.ts'
 import { isSecretFileExists, replaceSecretFile, writeSecretFile } from './secret-file.ts'
+import { KeystoreError } from './keystore-error.ts'
 import { SEED_BYTES, keysFromSeed, phraseFromSeed, type WalletKeys } from './seed-keys.ts'
 
 /**
@@ -46,24 +47,7 @@ const CHECK_TAG = new TextEncoder().encode('harmony/keystore/password-check/v1')
 /** A new password is at least this long; an existing file opens with any password. */
 export const MIN_PASSWORD_CHARS = 8
 
-export type KeystoreErrorCode =
-  | 'KEYSTORE_PASSWORD_WRONG'
-  | 'KEYSTORE_CORRUPT'
-  | 'KEYSTORE_INVALID'
-  | 'KEYSTORE_LOCKED'
-  | 'KEYSTORE_EXISTS'
-  | 'KEYSTORE_ALREADY_ENCRYPTED'
-  | 'PASSWORD_TOO_SHORT'
-  | 'PASSWORD_FILE_INVALID'
-  | 'PHRASE_FILE_INVALID'
-
-/** A keystore refused, with what the person can do about it in the message. */
-export class KeystoreError extends HarmonyError<KeystoreErrorCode> {
-  constructor (code: KeystoreErrorCode, message: string, meta: Record<string, unknown> = {}) {
-    super(code, message, meta)
-    this.name = 'KeystoreError'
-  }
-}
+export { KeystoreError, type KeystoreErrorCode } from './keystore-error.ts'
 
 const hex = (bytes: number): z.ZodString => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`))
 

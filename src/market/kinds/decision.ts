@@ -13,7 +13,8 @@ import { escrowAccount } from '../accounts.ts'
 import { readEnum, readList, readOptional, readText, writeEnum, writeList, writeOptional, writeText } from './fields.ts'
 import { SETTLE_OUTCOMES, type SettleOutcome, TX_KIND_TASK_AWARD, TX_KIND_TASK_RESULT, TX_KIND_TASK_SETTLE } from './ids.ts'
 import { MAX_PROFILE_BYTES, systemValidate, TASK_ID_BYTES } from './provider.ts'
-import { BLOB_ID_BYTES, MAX_REDUNDANCY } from './task.ts'
+import { MAX_REDUNDANCY } from './ids.ts'
+import { BLOB_ID_BYTES } from './task.ts'
 
 /** Reveals an award may list: 64 × 32 bytes keeps the payload well under the 4 KiB transaction bound. */
 export const MAX_CONSIDERED_REVEALS = 64

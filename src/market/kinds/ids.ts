@@ -27,6 +27,15 @@ export type ExecutorKindName = (typeof EXECUTOR_KINDS)[number]
 export const REQUIRED_EXECUTORS = ['any', 'cpu', 'webgpu'] as const
 export type RequiredExecutor = (typeof REQUIRED_EXECUTORS)[number]
 
+/** Providers that each run a task: 5 at most. */
+export const MAX_REDUNDANCY = 5
+/** Bid and reveal windows: 10 minutes at most (a sealed-bid auction is seconds, Akash's 5-minute timeout is the outer bound). */
+export const MAX_WINDOW_MS = 600_000
+/** Execution deadline: one day at most. */
+export const MAX_DEADLINE_MS = 86_400_000
+/** Budgets are below this (exclusive): a budget per replica is at most 2^120-1, so budget × replicas never overflows u128. */
+export const BUDGET_LIMIT = 1n << 120n
+
 export const VERIFICATION_MODES = ['none', 'redundancy', 'spot-check'] as const
 export type VerificationMode = (typeof VERIFICATION_MODES)[number]
 

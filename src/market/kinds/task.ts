@@ -9,21 +9,14 @@ import { KERNEL_NAMES, type KernelName } from '../../compute/types.ts'
 import type { TxKind } from '../../dag/tx-kinds.ts'
 import { escrowAccount, taskIdOf } from '../accounts.ts'
 import { readBool, readEnum, readList, readOptional, readText, writeEnum, writeList, writeOptional, writeText } from './fields.ts'
-import { REQUIRED_EXECUTORS, type RequiredExecutor, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL, VERIFICATION_MODES, type VerificationMode } from './ids.ts'
+import { BUDGET_LIMIT, MAX_DEADLINE_MS, MAX_REDUNDANCY, MAX_WINDOW_MS, REQUIRED_EXECUTORS, type RequiredExecutor, TX_KIND_TASK_ANNOUNCE, TX_KIND_TASK_CANCEL, VERIFICATION_MODES, type VerificationMode } from './ids.ts'
 import { ML_KEM768_PUBLIC_KEY_BYTES, TASK_ID_BYTES } from './provider.ts'
 
 export const BLOB_ID_BYTES = 32
 /** Parameters (canonical JSON) of a task's kernel. */
 export const MAX_PARAMS_BYTES = 1024
 export const MAX_INPUTS = 8
-export const MAX_REDUNDANCY = 5
 const MAX_KERNEL_NAME_BYTES = 32
-/** Bid and reveal windows: 10 minutes at most (a sealed-bid auction is seconds, Akash's 5-minute timeout is the outer bound). */
-export const MAX_WINDOW_MS = 600_000
-/** Execution deadline: one day at most. */
-export const MAX_DEADLINE_MS = 86_400_000
-/** Budgets are below this (exclusive): a budget per replica is at most 2^120-1, so budget × replicas never overflows u128. */
-export const BUDGET_LIMIT = 1n << 120n
 
 export interface TaskSpecRecord {
   /** A library kernel of `compute`, or `custom` with the WGSL in a blob. */
