@@ -128,12 +128,18 @@ test.serial(`${TASKS} matmul tasks are auctioned, run and paid; each output is t
   for (const client of net.clients) {
     t.is(await totalHeld(client, accounts, net.addresses, [...submitted.map(s => s.taskId), ...expired]), supply)
   }
-  // providers were paid: the sum of payouts shows in provider_status as received
-  const statuses = await Promise.all(net.clients.map(async c => await c.call('provider_status')))
+  // providers were paid: the sum of payouts shows in provider_status as received. Each ends under the registration it
+  // wants: one slashed late on a loaded machine (replaced, the task still settled) tops its bond up, and says
+  // `submitted` until that is final (a loop run, s46, read it then)
+  const slashes = done.flatMap(d => d.slashes.map(x => `${x.provider} ${x.reason} (task ${d.taskId})`))
+  if (slashes.length > 0) t.log(`slashed: ${slashes.join(', ')}`)
+  const statuses = await Promise.all(net.clients.map(async (c, i) => await waitFor(`node ${i}'s provider registered as it wants`, async () => {
+    const s = await c.call('provider_status')
+    return s.registered && s.registrationWait === null ? s : undefined
+  }, 60_000)))
   // before the devnet funded it, node 0's provider said why it was not registered; funded, it registered
   t.like(unfunded, { registered: false, provider: null, registrationWait: { reason: 'unfunded', balance: '0', txId: null, error: null } })
   t.true(BigInt(unfunded?.registrationWait?.needed ?? 0) > DEFAULT_PROVIDER_BOND, 'bond and a fee')
-  for (const s of statuses) t.like(s, { registered: true, registrationWait: null })
   const receivedBy = statuses.map(s => s.payments.received.reduce((x, p) => x + BigInt(p.amount), 0n))
   const received = receivedBy.reduce((a, b) => a + b, 0n)
   const paid = done.reduce((sum, d) => sum + (d.settlement?.payouts.reduce((x, p) => x + BigInt(p.amount), 0n) ?? 0n), 0n)
