@@ -1,6 +1,7 @@
 /**
- * The market's transaction kind ids (32..47, docs/market.md "Kinds"; an id is never reused) and the bounded
- * enumerations their payloads carry. Each enumeration is encoded as its index (u8): append, never reorder.
+ * The market's transaction kind ids (32..47, docs/market.md "Kinds"; an id is never reused), the bounded
+ * enumerations their payloads carry, and the announce's bounds (what the CLI checks its flags against without
+ * loading the kinds). Each enumeration is encoded as its index (u8): append, never reorder.
  */
 export const TX_KIND_PROVIDER_REGISTER = 32
 export const TX_KIND_PROVIDER_ATTEST = 33
