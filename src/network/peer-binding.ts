@@ -93,7 +93,8 @@ export class PeerBindingService extends EventEmitter<PeerBindingEvents> implemen
   private readonly retryBaseMs: number
   private readonly retryMaxMs: number
   private readonly verified = new Map<string, VerifiedPeer>()
-  private readonly pending = new Set<string>()
+  /** peer id → its check under way (one per peer, shared by every caller that waits for it) */
+  private readonly pending = new Map<string, Promise<boolean>>()
   private ownBinding: Uint8Array | undefined
   private abort = new AbortController()
   private readonly outcomes?: Counter<'outcome'>
@@ -164,29 +165,54 @@ export class PeerBindingService extends EventEmitter<PeerBindingEvents> implemen
   }
 
   /**
+   * The ledger key `connection`'s peer proved: at once when it is verified, else after the check under way (or one
+   * started now) ends, waiting at most `timeoutMs`. Undefined when it did not prove one by then. A service that answers
+   * only some peers (blobs/service.ts) asks this, so a peer that dialled a moment ago is not refused for being early.
+   */
+  async provenKey (connection: Connection, timeoutMs = BINDING_TIMEOUT_MS): Promise<Uint8Array | undefined> {
+    const known = this.ledgerKeyOf(connection.remotePeer)
+    if (known !== undefined) return known
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.check(connection),
+      new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
+    ])
+    clearTimeout(timer)
+    return this.ledgerKeyOf(connection.remotePeer)
+  }
+
+  /**
    * Asks one connection's peer for its binding and verifies it, retrying with a bounded backoff while the
-   * connection is open and the remote does not speak the protocol yet (a node that is still starting).
+   * connection is open and the remote does not speak the protocol yet (a node that is still starting). A peer's
+   * check already under way is shared, not started twice.
    */
   async check (connection: Connection): Promise<boolean> {
     const key = connection.remotePeer.toString()
     if (this.verified.has(key)) return true
-    if (this.pending.has(key) || this.pending.size >= this.maxBindings) return false
-    this.pending.add(key)
+    const running = this.pending.get(key)
+    if (running !== undefined) return await running
+    if (this.pending.size >= this.maxBindings) return false
+    const checking = this.checkOnce(connection)
+    this.pending.set(key, checking)
     try {
-      let delayMs = this.retryBaseMs
-      for (let attempt = 1; ; attempt++) {
-        const outcome = await this.attempt(connection)
-        if (outcome !== 'unavailable') return outcome === 'verified'
-        if (attempt >= this.maxAttempts || connection.status !== 'open' || this.abort.signal.aborted) break
-        await sleep(delayMs, this.abort.signal)
-        delayMs = Math.min(delayMs * 2, this.retryMaxMs)
-      }
-      // a peer that does not speak the protocol (or went away) is not verified, but also not punished
-      this.outcomes?.inc({ outcome: 'unavailable' })
-      return false
+      return await checking
     } finally {
       this.pending.delete(key)
     }
+  }
+
+  private async checkOnce (connection: Connection): Promise<boolean> {
+    let delayMs = this.retryBaseMs
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.attempt(connection)
+      if (outcome !== 'unavailable') return outcome === 'verified'
+      if (attempt >= this.maxAttempts || connection.status !== 'open' || this.abort.signal.aborted) break
+      await sleep(delayMs, this.abort.signal)
+      delayMs = Math.min(delayMs * 2, this.retryMaxMs)
+    }
+    // a peer that does not speak the protocol (or went away) is not verified, but also not punished
+    this.outcomes?.inc({ outcome: 'unavailable' })
+    return false
   }
 
   private async attempt (connection: Connection): Promise<'verified' | 'forged' | 'unavailable'> {

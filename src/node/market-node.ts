@@ -9,7 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import { registerMarketRpc, type LocalProviderStatus } from '../api/index.ts'
 import { addressFromPublicKey } from '../core/address.ts'
-import { BoundedCache } from '../core/bounded-set.ts'
+import { BoundedCache, BoundedSet } from '../core/bounded-set.ts'
 import { LifecycleRunner, startable, type Startable } from '../core/lifecycle.ts'
 import type { Logger } from '../core/logger.ts'
 import { sublevel, type BinaryDb } from '../core/storage.ts'
@@ -22,6 +22,7 @@ import type { RpcRegistry } from '../rpc/registry.ts'
 import type { ComputeService } from '../compute/index.ts'
 import { BlobCollector, BlobService, BlobStore, generateKemKeyPair, type KemKeyPair, taskKeySeed } from '../market/blobs/index.ts'
 import { assertFaultInjectionAllowed, challengeServices, networkBlobs, parseProviderConfig, ProviderAgent, ProviderHeartbeats, type ProviderBlobs, type ProviderSettings, type ProviderTaskKeys, reexecute } from '../market/provider/index.ts'
+import { envelopeAccess } from '../market/envelope-access.ts'
 import { InputChecker } from '../market/input-checker.ts'
 import { Requester } from '../market/requester.ts'
 import { SealedInputFetch } from '../market/sealed-input-fetch.ts'
@@ -40,7 +41,7 @@ const PRIVATE_INPUT_WAIT_MS = 30_000
 export interface MarketNodeComponents {
   libp2p: HarmonyLibp2p
   gossip: GossipRegistry
-  peerBinding: Pick<PeerBindingService, 'ledgerKeyOf' | 'verifiedPeers'>
+  peerBinding: Pick<PeerBindingService, 'ledgerKeyOf' | 'verifiedPeers' | 'provenKey'>
   db: BinaryDb
   dag: DagService
   market: MarketService
@@ -64,6 +65,11 @@ export interface MarketNodeInit {
 export function providerKemKey (ledgerSecretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
   return generateKemKeyPair(new Uint8Array(createHash('sha512').update(PROVIDER_KEM_DOMAIN).update(ledgerSecretKey).digest()))
 }
+
+/** Outputs of private tasks this node's provider stored, remembered as its own (envelope-access.ts): a few minutes of work at 100 tasks/s. */
+const OWN_OUTPUTS_KEPT = 16_384
+/** How long a blob request waits for its peer's binding check under way before it is refused (a peer that just dialled). */
+const PROVEN_KEY_WAIT_MS = 5000
 
 /** Private tasks whose key pair a provider keeps derived (one past it costs a KeyGen again, nothing more). */
 const TASK_KEYS_CACHED = 256
@@ -109,6 +115,8 @@ export class MarketNode implements Startable {
     try {
       const store = new BlobStore({ db: sublevel(c.db, 'blobs'), logger: log.child({ module: 'blob-store' }), ...(c.registry === undefined ? {} : { metricsRegistry: c.registry }) })
       await this.runner.start('blob-store', store)
+      // outputs this node's provider sealed for private tasks: served to anyone (market/envelope-access.ts)
+      const ownOutputs = new BoundedSet(OWN_OUTPUTS_KEPT)
       const blobService = new BlobService({
         libp2p: c.libp2p,
         store,
@@ -118,6 +126,14 @@ export class MarketNode implements Startable {
           log.warn({ peer: peer.toString(), code }, 'a peer served a bad blob: closing its connections')
           void c.libp2p.hangUp(peer).catch(() => {})
         },
+        // a private task's sealed inputs only to its validators and providers
+        mayServe: envelopeAccess({
+          store,
+          taskRecord: async (id) => await c.market.state.taskRecord(id),
+          validatorKeys: () => c.dag.reader.validatorKeys(),
+          provenKey: async (connection) => await c.peerBinding.provenKey(connection, PROVEN_KEY_WAIT_MS),
+          ownOutput: (id) => ownOutputs.has(id)
+        }),
         ...(c.registry === undefined ? {} : { metricsRegistry: c.registry })
       })
       await this.runner.start('blob-service', blobService)
@@ -175,7 +191,15 @@ export class MarketNode implements Startable {
         const waitMs = Math.min(PRIVATE_INPUT_WAIT_MS, deadlineMs === undefined ? Infinity : (deadlineMs - Date.now()) / 2)
         return await sealed.openInput({ taskId, provider: this.address, index, id }, taskKeys.pair(taskId).secretKey, waitMs, signal)
       }
-      const blobs = networkBlobs({ store, service: blobService, peers, openPrivateInput })
+      const network = networkBlobs({ store, service: blobService, peers, openPrivateInput })
+      const blobs: ProviderBlobs = {
+        input: network.input,
+        output: async (task, bytes) => {
+          const id = await network.output(task, bytes)
+          if (task.private) ownOutputs.add(id)
+          return id
+        }
+      }
       this.inputs = blobs
       // every node validates, relays and remembers providers' heartbeats (market_providers shows the last one);
       // a provider also publishes its own

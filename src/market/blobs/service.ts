@@ -1,4 +1,4 @@
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Registry } from 'prom-client'
 import { bytesEqual } from '../../core/codec.ts'
@@ -54,6 +54,12 @@ export interface BlobServiceComponents {
    * answer), so the caller can lower the peer's score or stop asking it.
    */
   onPeerFault?: (peer: PeerId, code: BlobErrorCode) => void
+  /**
+   * Whether blob `id` is served to the peer of `connection` (market/envelope-access.ts: a private task's sealed inputs
+   * go only to the validators and the task's awarded providers). Asked once per blob a stream names; a refusal (or a
+   * failure to decide) is answered NOT_FOUND, as for a blob not held. @default every blob to every peer
+   */
+  mayServe?: (id: string, connection: Connection) => Promise<boolean>
 }
 
 export interface FetchOptions {
@@ -63,12 +69,13 @@ export interface FetchOptions {
 }
 
 /**
- * `/harmony/blob/1.0.0`: serves the store's complete blobs to any peer and fetches blobs from peers into it.
+ * `/harmony/blob/1.0.0`: serves the store's complete blobs to peers and fetches blobs from peers into it.
  *
- * Access: anyone may fetch any blob it names by id. Public task inputs and results are public by design, and a
- * private task's payloads are sealed (seal.ts) to the winner's ML-KEM-768 key before they are stored, so what a
- * stranger can fetch is ciphertext it cannot open; per-peer access lists would add state and protect nothing more.
- * The server bounds every frame, the streams per peer and in total, and the time it waits for each request.
+ * Access: a peer may fetch any blob it names by id, but for those `mayServe` withholds. Public task inputs and
+ * results are public by design. A private task's payloads are sealed (seal.ts) to one recipient's ML-KEM-768 key
+ * before they are stored; its inputs, sealed to a key per task that an input claim may reveal (s44), are withheld
+ * from every peer but the validators and the task's providers, so that no stranger holds ciphertext a revealed key
+ * would open. The server bounds every frame, the streams per peer and in total, and the time it waits for each request.
  */
 export class BlobService implements Startable {
   private readonly c: BlobServiceComponents
@@ -97,7 +104,7 @@ export class BlobService implements Startable {
 
   async start (): Promise<void> {
     this.abort = new AbortController()
-    await this.c.libp2p.handle(PROTOCOLS.blob, (stream) => { void this.serve(stream) }, { maxInboundStreams: this.maxStreamsPerPeer, maxOutboundStreams: 8 })
+    await this.c.libp2p.handle(PROTOCOLS.blob, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: this.maxStreamsPerPeer, maxOutboundStreams: 8 })
   }
 
   async stop (): Promise<void> {
@@ -236,7 +243,7 @@ export class BlobService implements Startable {
     }
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES, maxBufferSize: SERVER_BUFFER_BYTES })
     const signal = (): AbortSignal => AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.serveIdleTimeoutMs)])
     if (this.serving >= this.maxConcurrentStreams) {
@@ -247,6 +254,20 @@ export class BlobService implements Startable {
     }
     this.serving++
     this.metrics.serveStreams.set(this.serving)
+    // mayServe's answer for each blob this stream named (at most MAX_REQUESTS_PER_STREAM)
+    const decided = new Map<string, boolean>()
+    const mayServe = async (id: string): Promise<boolean> => {
+      if (this.c.mayServe === undefined) return true
+      let ok = decided.get(id)
+      if (ok === undefined) {
+        ok = await this.c.mayServe(id, connection).catch((err: unknown) => {
+          this.log.debug({ err, blob: id }, 'could not decide whether to serve a blob: withheld')
+          return false
+        })
+        decided.set(id, ok)
+      }
+      return ok
+    }
     try {
       for (let n = 0; n < MAX_REQUESTS_PER_STREAM; n++) {
         let frame: Uint8Array
@@ -257,7 +278,7 @@ export class BlobService implements Startable {
           if (err instanceof Error && err.name === 'UnexpectedEOFError') break
           throw err
         }
-        if (!await this.answer(lp, frame, signal)) break
+        if (!await this.answer(lp, frame, signal, mayServe)) break
       }
       await stream.close({ signal: signal() }).catch(() => undefined)
     } catch (err) {
@@ -270,7 +291,7 @@ export class BlobService implements Startable {
   }
 
   /** Answers one request; false ends the stream (bad request, or the blob failed verification). */
-  private async answer (lp: LengthPrefixedStream, frame: Uint8Array, signal: () => AbortSignal): Promise<boolean> {
+  private async answer (lp: LengthPrefixedStream, frame: Uint8Array, signal: () => AbortSignal, mayServe: (id: string) => Promise<boolean>): Promise<boolean> {
     const { store } = this.c
     let req
     try {
@@ -282,6 +303,12 @@ export class BlobService implements Startable {
     }
     const m = await store.manifest(req.id)
     if (m === undefined) {
+      await lp.write(statusFrame(STATUS_NOT_FOUND), { signal: signal() })
+      return true
+    }
+    if (!await mayServe(req.id)) {
+      // the same answer as for a blob not held: a peer refused learns nothing about what this node holds
+      this.metrics.serveRefused.inc({ reason: 'withheld' })
       await lp.write(statusFrame(STATUS_NOT_FOUND), { signal: signal() })
       return true
     }
