@@ -2,11 +2,12 @@
  * The one definition of Harmony's JSON-RPC surface: every method's name, summary, params schema and result
  * schema, and every subscription topic's filter and payload. The API handlers are typed from it
  * (src/api/method.ts), the node validates params with it, and the SDK derives its types from it, so
- * `client.call('account_getBalance', [address])` is checked end to end. It imports zod only, so the SDK can
- * carry it without the daemon.
+ * `client.call('account_getBalance', [address])` is checked end to end. It imports zod and plain lists only, so the
+ * SDK can carry it without the daemon.
  */
 import { z } from 'zod'
 import type { MethodClass } from '../rpc/method-class.ts'
+import { WEBHOOK_EVENT_KINDS } from '../webhooks/kinds.ts'
 
 export type { MethodClass }
 import { BID_STATUSES, MARKET_MAX_INPUT_BYTES, MARKET_MAX_INPUTS, MARKET_MAX_PAGE, MARKET_MAX_SUBMIT_BYTES, MarketBidsResult, PageParams, ProviderResult, ProviderStatusResult, TaskListFilter, TaskOutputResult, TaskResult, TaskSubmitParams } from './market-definitions.ts'
@@ -144,17 +145,15 @@ const WithdrawalProofResult = z.object({
 
 // ---- webhooks (src/api/webhooks.ts over src/webhooks) ----
 
-/** The event kinds a webhook can ask for; src/webhooks WEBHOOK_EVENT_KINDS (test/unit/webhooks.test.ts checks they agree). */
-export const WEBHOOK_EVENT_KIND_NAMES = ['tx', 'payment', 'task'] as const
 const webhookUrl = z.string().min(1).max(2048).meta({ title: 'url', description: 'http:// or https:// URL that receives the signed POSTs' })
-const webhookEvents = z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES)).min(1).max(WEBHOOK_EVENT_KIND_NAMES.length).meta({ title: 'events' })
+const webhookEvents = z.array(z.enum(WEBHOOK_EVENT_KINDS)).min(1).max(WEBHOOK_EVENT_KINDS.length).meta({ title: 'events' })
 const webhookAccounts = z.array(address).max(64).meta({ title: 'accounts', description: 'only events concerning these accounts (empty: all)' })
 const webhookLabel = z.string().max(128).meta({ title: 'label' })
 const webhookId = z.string().regex(/^wh_[0-9a-f]{24}$/, 'expected a webhook id (wh_…)')
 const WebhookResult = z.object({
   id: z.string(),
   url: z.string(),
-  events: z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES)),
+  events: z.array(z.enum(WEBHOOK_EVENT_KINDS)),
   accounts: z.array(z.string()),
   label: z.string(),
   createdAtMs: z.number(),
@@ -164,7 +163,7 @@ const WebhookResult = z.object({
   dropped: z.number(),
   last: z.object({
     id: z.string(),
-    kind: z.enum(WEBHOOK_EVENT_KIND_NAMES),
+    kind: z.enum(WEBHOOK_EVENT_KINDS),
     atMs: z.number(),
     outcome: z.enum(['delivered', 'retrying', 'failed']),
     attempts: z.number(),

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs'
-import { WEBHOOK_EVENT_KIND_NAMES, type RpcResultOf } from '../api/definitions.ts'
+import type { RpcResultOf } from '../api/definitions.ts'
+import { WEBHOOK_EVENT_KINDS } from '../webhooks/kinds.ts'
 import { clientFor, output, rpcOption, type GlobalArgs, type RpcArgs } from './common.ts'
 
 interface AddArgs extends RpcArgs {
@@ -29,13 +30,13 @@ const addCommand: CommandModule<GlobalArgs, AddArgs> = {
   describe: 'Register a URL for event kinds; prints the signing secret (shown once)',
   builder: (y) => (y as Argv<GlobalArgs>)
     .positional('url', { type: 'string', demandOption: true, describe: 'http(s) URL that receives signed POSTs' })
-    .option('events', { type: 'string', array: true, demandOption: true, choices: WEBHOOK_EVENT_KIND_NAMES, describe: 'event kinds' })
+    .option('events', { type: 'string', array: true, demandOption: true, choices: WEBHOOK_EVENT_KINDS, describe: 'event kinds' })
     .option('account', { type: 'string', array: true, describe: 'only events concerning this account (repeatable)' })
     .option('label', { type: 'string', describe: 'a name for the hook' })
     .option('rpc', rpcOption) as Argv<AddArgs>,
   handler: async (args) => {
     const client = await clientFor(args)
-    const events = args.events as Array<(typeof WEBHOOK_EVENT_KIND_NAMES)[number]>
+    const events = args.events as Array<(typeof WEBHOOK_EVENT_KINDS)[number]>
     const hook = await client.call('webhook_add', { url: args.url, events, ...(args.account === undefined ? {} : { accounts: args.account }), ...(args.label === undefined ? {} : { label: args.label }) })
     output(args.json, hook, () => `${describeHook(hook)}\n  secret ${hook.secret}\n  (keep the secret: it is not shown again; verify X-Harmony-Signature with it)`)
   }

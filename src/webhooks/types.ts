@@ -4,12 +4,9 @@ import { HarmonyError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { BinaryDb } from '../core/storage.ts'
 
-/**
- * The event kinds a hook can ask for: `tx` (a transaction became final or was rejected), `payment` (a credit or
- * debit to an account, from a final transaction), `task` (a market task changed state; the market publishes it).
- */
-export const WEBHOOK_EVENT_KINDS = ['tx', 'payment', 'task'] as const
-export type WebhookEventKind = (typeof WEBHOOK_EVENT_KINDS)[number]
+import { WEBHOOK_EVENT_KINDS, type WebhookEventKind } from './kinds.ts'
+
+export { WEBHOOK_EVENT_KINDS, type WebhookEventKind }
 
 /**
  * Bounded codes of the webhook service's refusals (the API maps them to JSON-RPC codes). WEBHOOK_TARGET_PRIVATE: the

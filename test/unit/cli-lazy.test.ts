@@ -44,7 +44,7 @@ const READER = [/\/node_modules\/zod\//, /\/node_modules\/@libp2p\/crypto\//, /\
 
 // task status and task list loaded the submit path's kinds, task schema and sealing code (~270 modules more). Each
 // names its node (--rpc; nothing listens on port 9): one found from the datadir's settings reads them (yaml, zod)
-for (const args of [['status'], ['peers'], ['task', 'status', '0x' + '00'.repeat(32)], ['task', 'list'], ['provider', 'status']]) {
+for (const args of [['status'], ['peers'], ['task', 'status', '0x' + '00'.repeat(32)], ['task', 'list'], ['provider', 'status'], ['webhook', 'list']]) {
   test(`harmonyd ${args.join(' ')} loads no schema, key or market kind code`, async t => {
     const run = await modulesLoaded([...args, '--rpc', 'http://127.0.0.1:9'])
     t.true(run.modules.some(m => m.endsWith('/src/cli/index.ts')), `no module trace: ${run.stderr}`)

@@ -2,7 +2,6 @@ import test, { type ExecutionContext } from 'ava'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
-import { RPC_METHODS, WEBHOOK_EVENT_KIND_NAMES } from '../../src/api/definitions.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -11,7 +10,7 @@ import type { TxDecision } from '../../src/dag/decisions.ts'
 import { buildTransfer, txInfo, encodeTx } from '../../src/dag/tx.ts'
 import { RpcClientError } from '../../src/sdk/index.ts'
 import {
-  decodeOutboxRecord, eventRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WEBHOOK_EVENT_KINDS, WebhookService, type WebhookEventKind,
+  decodeOutboxRecord, eventRecord, ledgerEvents, outboxRecord, verifyWebhookSignature, WebhookService, type WebhookEventKind,
   type WebhookServiceInit
 } from '../../src/webhooks/index.ts'
 import { tempDir, waitFor } from '../helpers/harmonyd.ts'
@@ -316,7 +315,3 @@ test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through 
   t.is(badKind?.code, -32602)
 })
 
-test('the API\'s event kinds are the service\'s', (t) => {
-  t.deepEqual([...WEBHOOK_EVENT_KIND_NAMES], [...WEBHOOK_EVENT_KINDS])
-  t.truthy(RPC_METHODS.webhook_add)
-})
