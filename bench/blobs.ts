@@ -16,6 +16,10 @@
  * - seal_small: sealing a 1 KiB payload (the KEM dominates) against AES-256-GCM of the same 1 KiB;
  * - task_key_derive: a provider's key for one private task (SHA-512 of its KEM secret and the task id, then ML-KEM
  *   KeyGen) against sealing 1 KiB.
+ * - fetch_envelope_1KiB_access: BlobService.fetch of a 1 KiB envelope held for a private task from a host whose
+ *   service asks the node's envelope access (market/envelope-access.ts: the blob's tags, the task's record, the
+ *   peer's key) against the same fetch from a host serving every blob to anyone, same store; per fetch, a new stream
+ *   each. fetch_input_256B_access: the same for a public task's 256-byte input (shorter than any envelope).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -27,10 +31,18 @@ import { silentLogger } from '../src/core/logger.ts'
 import { KEY_PREFIXES, keyBytes, openDatabase, sublevel } from '../src/core/storage.ts'
 import { createHost } from '../src/network/host.ts'
 import { BlobService, BlobStore, CHUNK_BYTES, generateKemKeyPair, open, seal, taskKeySeed } from '../src/market/blobs/index.ts'
+import { envelopeAccess } from '../src/market/envelope-access.ts'
+import { matmulAnnounce } from './lib/market-payloads.ts'
+import { generateKeyPair as generateLedgerKeyPair } from '../src/core/crypto.ts'
+import { addressBytesFromPublicKey } from '../src/core/address.ts'
+import { toHex } from '../src/core/codec.ts'
+import type { TaskRecord } from '../src/market/state/records.ts'
 import { type BenchResult, printResults } from './report.ts'
 
 const BLOB_BYTES = 16 * 1024 * 1024
 const RUNS = 3
+/** Interleaved rounds of the access fetches (each 100 small fetches per host): their spread is larger than the bulk runs'. */
+const ACCESS_ROUNDS = 7
 const RAW_PROTOCOL = '/harmony/bench/raw-blob/1.0.0'
 
 async function best (fn: () => Promise<void>): Promise<number> {
@@ -41,6 +53,12 @@ async function best (fn: () => Promise<void>): Promise<number> {
     min = Math.min(min, performance.now() - t0)
   }
   return min
+}
+
+async function timed (fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return performance.now() - t0
 }
 
 const mibps = (bytes: number, ms: number): number => (bytes / (1024 * 1024)) / (ms / 1000)
@@ -147,6 +165,49 @@ async function main (): Promise<void> {
     const seeds = Array.from({ length: 100 }, (_, i) => taskKeySeed(keys.secretKey, i.toString(16).padStart(64, '0')))
     const keyGenMs = await best(async () => { for (const seed of seeds) generateKemKeyPair(seed) })
     add('task_key_derive', keyGenMs / 100, 'ms', 'seal of 1 KiB', smallMs / 100)
+
+    // a private task's small blobs through the envelope access (the peer proved an awarded provider's key) against the
+    // same store served to anyone
+    const hostC = await createHost({ privateKey: await generateKeyPair('Ed25519'), listenHost: '127.0.0.1', listenPort: 0, allowPrivateAddresses: true })
+    const provider = generateLedgerKeyPair()
+    const taskId = toHex(randomBytes(32))
+    const publicTaskId = toHex(randomBytes(32))
+    const record: TaskRecord = {
+      taskId, requester: '01'.repeat(20), announceTx: '02'.repeat(32), announcedAtMs: 0, announce: { ...matmulAnnounce(), private: true, requesterKemKey: keys.publicKey },
+      bids: new Map(), awards: [], ranking: [], losses: new Map(), results: new Map(), slashes: [], cancelRequested: false,
+      assigned: [{ provider: toHex(addressBytesFromPublicKey(provider.publicKey)), price: 1n, role: 'winner', round: 0, deadlineMs: 0, state: 'open' }]
+    }
+    const validators = Array.from({ length: 4 }, () => generateLedgerKeyPair().publicKey)
+    const serviceC = new BlobService({
+      libp2p: hostC,
+      store: storeA,
+      logger: silentLogger(),
+      mayServe: envelopeAccess({ store: storeA, taskRecord: async (id) => id === taskId ? record : id === publicTaskId ? { ...record, taskId: id, announce: matmulAnnounce() } : undefined, validatorKeys: () => validators, provenKey: async () => provider.publicKey })
+    })
+    await serviceC.start()
+    await hostB.dial(hostC.getMultiaddrs()[0])
+    const SMALL_FETCHES = 100
+    // per kind: 2 × ACCESS_ROUNDS × SMALL_FETCHES blobs, a new one for each fetch (the client would otherwise find it held)
+    const envelopeIds: string[] = []
+    const inputIds: string[] = []
+    for (let i = 0; i < 2 * ACCESS_ROUNDS * SMALL_FETCHES; i++) {
+      envelopeIds.push(await storeA.put(seal(new Uint8Array(randomBytes(1024)), keys.publicKey), { tags: [taskId] }))
+      inputIds.push(await storeA.put(new Uint8Array(randomBytes(256)), { tags: [publicTaskId] }))
+    }
+    for (const [metric, ids] of [['fetch_envelope_1KiB_access', envelopeIds], ['fetch_input_256B_access', inputIds]] as const) {
+      let next = 0
+      const fetchSmall = async (from: typeof hostA): Promise<void> => { for (let i = 0; i < SMALL_FETCHES; i++) await serviceB.fetch(from.peerId, ids[next++]) }
+      // interleaved, best of each: the machine's speed drifts between runs
+      let withAccessMs = Infinity
+      let openToAllMs = Infinity
+      for (let r = 0; r < ACCESS_ROUNDS; r++) {
+        withAccessMs = Math.min(withAccessMs, await timed(async () => { await fetchSmall(hostC) }))
+        openToAllMs = Math.min(openToAllMs, await timed(async () => { await fetchSmall(hostA) }))
+      }
+      add(metric, withAccessMs / SMALL_FETCHES, 'ms', 'the same fetch served to anyone', openToAllMs / SMALL_FETCHES)
+    }
+    await serviceC.stop()
+    await hostC.stop()
 
     await serviceB.stop()
     await serviceA.stop()

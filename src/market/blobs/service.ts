@@ -55,11 +55,11 @@ export interface BlobServiceComponents {
    */
   onPeerFault?: (peer: PeerId, code: BlobErrorCode) => void
   /**
-   * Whether blob `id` is served to the peer of `connection` (market/envelope-access.ts: a private task's sealed inputs
+   * Whether blob `id` (of `size` bytes) is served to the peer of `connection` (market/envelope-access.ts: a private task's sealed inputs
    * go only to the validators and the task's awarded providers). Asked once per blob a stream names; a refusal (or a
    * failure to decide) is answered NOT_FOUND, as for a blob not held. @default every blob to every peer
    */
-  mayServe?: (id: string, connection: Connection) => Promise<boolean>
+  mayServe?: (id: string, connection: Connection, size: number) => Promise<boolean>
 }
 
 export interface FetchOptions {
@@ -256,11 +256,11 @@ export class BlobService implements Startable {
     this.metrics.serveStreams.set(this.serving)
     // mayServe's answer for each blob this stream named (at most MAX_REQUESTS_PER_STREAM)
     const decided = new Map<string, boolean>()
-    const mayServe = async (id: string): Promise<boolean> => {
+    const mayServe = async (id: string, size: number): Promise<boolean> => {
       if (this.c.mayServe === undefined) return true
       let ok = decided.get(id)
       if (ok === undefined) {
-        ok = await this.c.mayServe(id, connection).catch((err: unknown) => {
+        ok = await this.c.mayServe(id, connection, size).catch((err: unknown) => {
           this.log.debug({ err, blob: id }, 'could not decide whether to serve a blob: withheld')
           return false
         })
@@ -291,7 +291,7 @@ export class BlobService implements Startable {
   }
 
   /** Answers one request; false ends the stream (bad request, or the blob failed verification). */
-  private async answer (lp: LengthPrefixedStream, frame: Uint8Array, signal: () => AbortSignal, mayServe: (id: string) => Promise<boolean>): Promise<boolean> {
+  private async answer (lp: LengthPrefixedStream, frame: Uint8Array, signal: () => AbortSignal, mayServe: (id: string, size: number) => Promise<boolean>): Promise<boolean> {
     const { store } = this.c
     let req
     try {
@@ -306,7 +306,7 @@ export class BlobService implements Startable {
       await lp.write(statusFrame(STATUS_NOT_FOUND), { signal: signal() })
       return true
     }
-    if (!await mayServe(req.id)) {
+    if (!await mayServe(req.id, m.size)) {
       // the same answer as for a blob not held: a peer refused learns nothing about what this node holds
       this.metrics.serveRefused.inc({ reason: 'withheld' })
       await lp.write(statusFrame(STATUS_NOT_FOUND), { signal: signal() })
