@@ -55,9 +55,10 @@ export interface BlobServiceComponents {
    */
   onPeerFault?: (peer: PeerId, code: BlobErrorCode) => void
   /**
-   * Whether blob `id` (of `size` bytes) is served to the peer of `connection` (market/envelope-access.ts: a private task's sealed inputs
-   * go only to the validators and the task's awarded providers). Asked once per blob a stream names; a refusal (or a
-   * failure to decide) is answered NOT_FOUND, as for a blob not held. @default every blob to every peer
+   * Whether blob `id` (of `size` bytes) is served to the peer of `connection` (market/envelope-access.ts: a private
+   * task's sealed inputs go only to the validators and the task's awarded providers). Asked once per blob a stream
+   * names; a refusal (or a failure to decide) is answered NOT_FOUND, as for a blob not held. @default every blob to
+   * every peer
    */
   mayServe?: (id: string, connection: Connection, size: number) => Promise<boolean>
 }
@@ -75,7 +76,8 @@ export interface FetchOptions {
  * results are public by design. A private task's payloads are sealed (seal.ts) to one recipient's ML-KEM-768 key
  * before they are stored; its inputs, sealed to a key per task that an input claim may reveal (s44), are withheld
  * from every peer but the validators and the task's providers, so that no stranger holds ciphertext a revealed key
- * would open. The server bounds every frame, the streams per peer and in total, and the time it waits for each request.
+ * would open. The server bounds every frame, the streams per peer and in total, and the time it waits for each
+ * request.
  */
 export class BlobService implements Startable {
   private readonly c: BlobServiceComponents
