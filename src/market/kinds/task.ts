@@ -36,7 +36,7 @@ export interface TaskRequirements {
 
 export interface TaskAnnouncePayload {
   spec: TaskSpecRecord
-  /** Input blob ids (sha256 of the bytes, or of the sealed bytes for a private task), ≤ 8. */
+  /** Input ids, ≤ 8: sha256 of each input's bytes (the plaintext's for a private task too). */
   inputs: Uint8Array[]
   outputLimitBytes: number
   /** Base units per replica; the most a winner can be paid. */
