@@ -16,6 +16,7 @@ import { createHost, type HarmonyLibp2p } from '../../src/network/host.ts'
 import { PeerBindingService } from '../../src/network/peer-binding.ts'
 import { PROTOCOLS } from '../../src/network/protocols.ts'
 import { BlobService, BlobStore, generateKemKeyPair, seal } from '../../src/market/blobs/index.ts'
+import type { BlobServiceComponents } from '../../src/market/blobs/service.ts'
 import { envelopeAccess } from '../../src/market/envelope-access.ts'
 import type { ResultRecord, TaskRecord } from '../../src/market/state/records.ts'
 import { matmulAnnounce } from '../helpers/market.ts'
@@ -38,8 +39,9 @@ const hex = (identity: NodeIdentity): string => toHex(addressBytesFromPublicKey(
 /**
  * A host with a blob store and service; `bound` runs the peer binding (a peer without it never proves a key), `late`
  * makes one whose binding the caller starts later (a node still starting: it does not speak `/harmony/id` yet).
+ * `access` gives its service a `mayServe` over its own store and binding.
  */
-async function peer (bound: boolean | 'late'): Promise<Peer> {
+async function peer (bound: boolean | 'late', access?: (own: { store: BlobStore, binding: PeerBindingService }) => BlobServiceComponents['mayServe']): Promise<Peer> {
   const dir = await tempDir()
   cleanups.push(async () => { await dir[Symbol.asyncDispose]() })
   const identity = await createIdentity(dir.path)
@@ -49,7 +51,8 @@ async function peer (bound: boolean | 'late'): Promise<Peer> {
   await store.start()
   const binding = bound !== false ? new PeerBindingService({ libp2p, identity, logger: silentLogger() }) : undefined
   if (bound === true) await binding?.start()
-  const service = new BlobService({ libp2p, store, logger: silentLogger() })
+  const mayServe = binding === undefined ? undefined : access?.({ store, binding })
+  const service = new BlobService({ libp2p, store, logger: silentLogger(), ...(mayServe === undefined ? {} : { mayServe }) })
   await service.start()
   cleanups.push(async () => { await service.stop(); await binding?.stop(); await store.stop(); await libp2p.stop(); await db.close() })
   return { identity, libp2p, ...(binding === undefined ? {} : { binding }), db, store, service }
@@ -74,15 +77,17 @@ function result (provider: string, outputBlob: string): ResultRecord {
 test.serial('a private task\'s envelopes go to its provider and a validator only; its output, public blobs and blobs of unknown tasks go to anyone', async (t) => {
   const [provider, validator, stranger, other, unbound, late] = await Promise.all([peer(true), peer(true), peer(true), peer(true), peer(false), peer('late')])
   // the holder (a requester's node) answers through the policy, waiting at most 3 s for a peer's binding
-  const dir = await tempDir()
-  cleanups.push(async () => { await dir[Symbol.asyncDispose]() })
-  const identity = await createIdentity(dir.path)
-  const libp2p = await createHost({ privateKey: identity.p2pKey, listenHost: '127.0.0.1', listenPort: 0, allowPrivateAddresses: true })
-  const db = await openDatabase(`${dir.path}/db`)
-  const store = new BlobStore({ db: sublevel(db, 'blobs'), logger: silentLogger() }, { sweepIntervalMs: 0 })
-  await store.start()
-  const binding = new PeerBindingService({ libp2p, identity, logger: silentLogger() })
-  await binding.start()
+  const records = new Map<string, TaskRecord>()
+  const own = new Set<string>()
+  const holder = await peer(true, ({ store, binding }) => envelopeAccess({
+    store,
+    taskRecord: async (id) => records.get(id),
+    validatorKeys: () => [validator.identity.ledgerKey.publicKey],
+    provenKey: async (connection) => await binding.provenKey(connection, 3000),
+    ownOutput: (id) => own.has(id)
+  }))
+  const { libp2p, store } = holder
+  const binding = holder.binding as PeerBindingService
 
   const kem = generateKemKeyPair()
   const privateTask = toHex(randomBytes(32))
@@ -93,32 +98,17 @@ test.serial('a private task\'s envelopes go to its provider and a validator only
   const envelope = await put([privateTask])
   const output = await put([privateTask])
   const ownOutput = await put([privateTask])
+  own.add(ownOutput)
   const twoTasks = await put([privateTask, secondPrivate])
   const publicInput = await put([publicTask])
   const unknown = await put([unknownTask])
-  const records = new Map<string, TaskRecord>([
-    [privateTask, task(privateTask, {
-      announce: { ...matmulAnnounce(), private: true, requesterKemKey: kem.publicKey },
-      assigned: [assigned(hex(provider.identity))],
-      results: new Map([[hex(provider.identity), result(hex(provider.identity), output)]])
-    })],
-    [secondPrivate, task(secondPrivate, { announce: { ...matmulAnnounce(), private: true, requesterKemKey: kem.publicKey }, assigned: [assigned(hex(other.identity))] })],
-    [publicTask, task(publicTask, { assigned: [assigned(hex(other.identity))] })]
-  ])
-  const service = new BlobService({
-    libp2p,
-    store,
-    logger: silentLogger(),
-    mayServe: envelopeAccess({
-      store,
-      taskRecord: async (id) => records.get(id),
-      validatorKeys: () => [validator.identity.ledgerKey.publicKey],
-      provenKey: async (connection) => await binding.provenKey(connection, 3000),
-      ownOutput: (id) => id === ownOutput
-    })
-  })
-  await service.start()
-  cleanups.push(async () => { await service.stop(); await binding.stop(); await store.stop(); await libp2p.stop(); await db.close() })
+  records.set(privateTask, task(privateTask, {
+    announce: { ...matmulAnnounce(), private: true, requesterKemKey: kem.publicKey },
+    assigned: [assigned(hex(provider.identity))],
+    results: new Map([[hex(provider.identity), result(hex(provider.identity), output)]])
+  }))
+  records.set(secondPrivate, task(secondPrivate, { announce: { ...matmulAnnounce(), private: true, requesterKemKey: kem.publicKey }, assigned: [assigned(hex(other.identity))] }))
+  records.set(publicTask, task(publicTask, { assigned: [assigned(hex(other.identity))] }))
 
   /** Fetches `id` from the holder over a connection dialled just now: the id, or the error code. */
   const fetch = async (from: Peer, id: string): Promise<string> => {
