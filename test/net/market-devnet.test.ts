@@ -6,7 +6,7 @@ import { f32ToBytes } from '../../src/compute/blob.ts'
 import { matmulReference } from '../../src/compute/kernels/matmul.ts'
 import { bytesToF32 } from '../../src/compute/blob.ts'
 import { toHex } from '../../src/core/codec.ts'
-import { loadIdentity } from '../../src/core/keys/identity.ts'
+import { createIdentity, loadIdentity } from '../../src/core/keys/identity.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
 import { createWalletFile } from '../../src/core/keys/wallet.ts'
 import { addressFromPublicKey } from '../../src/core/address.ts'
@@ -14,7 +14,14 @@ import { createLogger } from '../../src/core/logger.ts'
 import { openDatabase, sublevel } from '../../src/core/storage.ts'
 import { loadGenesis } from '../../src/dag/index.ts'
 import { encodeTx } from '../../src/dag/tx.ts'
-import { BlobStore, generateKemKeyPair, open, taskKeySeed } from '../../src/market/blobs/index.ts'
+import { BlobService, BlobStore, generateKemKeyPair, open, taskKeySeed } from '../../src/market/blobs/index.ts'
+import { sealedInputsTopic } from '../../src/market/sealed-inputs-board.ts'
+import type { SealedInputsNotice } from '../../src/market/sealed-inputs.ts'
+import { GossipRegistry } from '../../src/network/gossip.ts'
+import { createHost } from '../../src/network/host.ts'
+import { PeerBindingService } from '../../src/network/peer-binding.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { keyTail, tagRange } from '../../src/market/blobs/keys.ts'
 import { buildTaskAnnounce } from '../../src/market/kinds/index.ts'
 import { providerKemKey } from '../../src/node/market-node.ts'
@@ -295,7 +302,44 @@ test.serial('a requester that bypasses its node\'s check: inputs that do not fit
   for (const fit of fits) t.is((await waitForTask(net.clients[1], fit.taskId, undefined, { timeoutMs: 90_000 })).state, 'settled')
 })
 
+/**
+ * A peer of the network that is neither a validator nor a provider: a fresh identity that proves its own ledger key,
+ * follows the sealed-inputs notices on gossip (checked as every node checks them) and can ask any node for a blob.
+ */
+async function stranger (nodes: MarketDevnet['nodes']): Promise<{ notices: SealedInputsNotice[], fetchFrom: (node: number, id: string) => Promise<string>, held: (id: string) => Promise<boolean>, close: () => Promise<void> }> {
+  const dir = await tempDir()
+  const identity = await createIdentity(dir.path)
+  const libp2p = await createHost({ privateKey: identity.p2pKey, listenHost: '127.0.0.1', listenPort: 0, allowPrivateAddresses: true })
+  const logger = createLogger({ level: 'silent' })
+  const binding = new PeerBindingService({ libp2p, identity, logger })
+  await binding.start()
+  const db = await openDatabase(join(dir.path, 'db'))
+  const store = new BlobStore({ db: sublevel(db, 'blobs'), logger }, { sweepIntervalMs: 0 })
+  await store.start()
+  const service = new BlobService({ libp2p, store, logger })
+  await service.start()
+  const notices: SealedInputsNotice[] = []
+  new GossipRegistry({ pubsub: libp2p.services.pubsub, logger }).register(sealedInputsTopic('harmony-devnet', { offer: (n) => notices.push(n) }))
+  for (const n of nodes) await libp2p.dial(multiaddr(n.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? n.listenAddrs[0]))
+  return {
+    notices,
+    fetchFrom: async (node, id) => await service.fetch(peerIdFromString(nodes[node].peerId), id).catch((err: { code?: string }) => err.code ?? String(err)),
+    held: async (id) => await store.has(id),
+    close: async () => {
+      await service.stop()
+      await binding.stop()
+      await store.stop()
+      await libp2p.stop()
+      await db.close()
+      await dir[Symbol.asyncDispose]()
+    }
+  }
+}
+
 test.serial('a private task: the winner alone reads the inputs, the requester alone reads the output', async (t) => {
+  // a stranger on the network sees the notices that name the envelopes, but no node gives it one (envelope-access.ts)
+  const outsider = await stranger(net.nodes)
+  t.teardown(outsider.close)
   const task = await submitMatmul(net.faucet, { m: 8, k: 8, n: 8, budget: AGC / 100n, private: true })
   const end = await waitForTask(net.clients[3], task.taskId, undefined, { timeoutMs: 90_000 })
   t.is(end.state, 'settled', JSON.stringify(end.settlement))
@@ -307,6 +351,18 @@ test.serial('a private task: the winner alone reads the inputs, the requester al
   t.true(Buffer.from(output as Uint8Array).equals(Buffer.from(reference(task))))
   // another key cannot open it
   await t.throwsAsync(fetchTaskOutput(net.clients[4], task.taskId, requesterKemKey(generateKeyPair().secretKey).secretKey))
+  // the stranger heard the notices of this task and asks every node for every envelope they name: each answers as if
+  // it held none (the holder's store still has them: read below), while the output goes to anyone
+  const named = [...new Set(outsider.notices.filter(n => `0x${n.taskId}` === task.taskId).flatMap(n => n.envelopes))]
+  t.true(named.length >= 2, `the stranger heard the task's notices (${outsider.notices.length} notices)`)
+  for (const id of named) {
+    for (let i = 0; i < NODES; i++) t.is(await outsider.fetchFrom(i, id), 'BLOB_NOT_FOUND', `node ${i} withholds envelope ${id} from a stranger`)
+    t.false(await outsider.held(id))
+  }
+  const paidOutput = sealed?.outputBlob.replace(/^0x/, '') ?? ''
+  const outputHolder = net.addresses.indexOf(sealed?.provider ?? '')
+  t.true(outputHolder >= 0, `the paid provider ${sealed?.provider} is a node`)
+  t.is(await outsider.fetchFrom(outputHolder, paidOutput), paidOutput, 'the sealed output goes to anyone')
 
   // with the nodes stopped, read every node's store: no node holds the plaintext inputs as a blob, and the
   // envelopes sealed to the winner open with no other node's key
@@ -350,6 +406,7 @@ test.serial('a private task: the winner alone reads the inputs, the requester al
     await db.close()
   }
   t.true(envelopes.length >= 2, 'the requester node sealed the inputs to the winner')
+  t.true(named.every(id => envelopes.some(e => createHash('sha256').update(e.bytes).digest('hex') === id)), 'the envelopes withheld from the stranger were held')
   for (const winner of winners) t.truthy(keys.find(k => k.address === winner), `winner ${winner} is one of the nodes`)
   const opens = (bytes: Uint8Array, secretKey: Uint8Array, sealedTo: string): boolean => [0, 1].some(index => {
     try { open(bytes, secretKey, { context: inputContext(task.taskId.slice(2), sealedTo, index) }); return true } catch { return false }
