@@ -1,9 +1,10 @@
 /**
  * A private task's sealed inputs over the network (docs/market.md "Private tasks", "Inputs no peer serves"): the
  * envelopes a sealed-inputs notice names, fetched from the notice's holder, else from a connected peer that holds
- * them (a validator that fetched them to check an input claim serves them, tagged with the task, as it serves a
- * public task's inputs). An awarded provider opens them with its ML-KEM-768 key and checks them against the
- * announced ids; a validator checking a claim only fetches them (it cannot open them).
+ * them (a validator that fetched them to check an input claim keeps them, tagged with the task). Every holder serves
+ * them only to the validators and the task's awarded providers (envelope-access.ts). An awarded provider opens them
+ * with its key for the task and checks them against the announced ids; a validator checking a claim fetches them,
+ * and opens them only when the claim revealed that key.
  */
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
