@@ -116,7 +116,7 @@ test.serial('a private task\'s envelopes go to its provider and a validator only
     return await from.service.fetch(libp2p.peerId, id).catch((err: { code?: string }) => err.code ?? 'error')
   }
 
-  // the provider asks right after dialling: the holder waits for its binding check instead of refusing it
+  // each asks right after dialling, while the holder checks its binding (the late provider below shows the wait)
   t.is(await fetch(provider, envelope), envelope, 'the task\'s provider fetches its envelope')
   t.is(await fetch(validator, envelope), envelope, 'a validator (a claim\'s judge) fetches it')
   t.is(await fetch(stranger, envelope), 'BLOB_NOT_FOUND', 'a bound stranger is answered as if the holder had none')
