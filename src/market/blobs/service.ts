@@ -258,6 +258,7 @@ export class BlobService implements Startable {
           return false
         })
         decided.set(id, ok)
+        if (!ok) this.log.debug({ peer: connection.remotePeer.toString(), blob: id }, 'blob withheld from a peer (answered not found)')
       }
       return ok
     }
