@@ -6,8 +6,9 @@
  * task (so it keeps and serves them until the task's blobs are collected), and records `input-verdict`: `available`
  * when it holds every input (the claimant can now fetch them from it), `unavailable` when no peer served one. A
  * private task's inputs are sealed to the claimant: the validator fetches instead the envelopes of a sealed-inputs
- * notice addressed to the claimant (it cannot open them, and keeps and serves them the same way); no notice to the
- * claimant within 6 s, or none whose envelopes all fetch within the time, is `unavailable`. A claim that revealed the
+ * notice addressed to the claimant and keeps them the same way (serving them only to the validators and the task's
+ * providers: envelope-access.ts); no notice to the claimant within 6 s, or none whose envelopes all fetch within the
+ * time, is `unavailable`. A claim that revealed the
  * claimant's task key (its seed: envelopes it fetched did not open) is judged on envelopes that open too: `available`
  * only when a notice's envelopes all fetch, open under that key and hash to the announced inputs. A verdict counts only
  * from the judge and within INPUT_JUDGE_WINDOW_MS of its claim; a judge that lied or stayed silent is covered by the
