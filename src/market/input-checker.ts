@@ -10,9 +10,8 @@
  * providers: envelope-access.ts); no notice to the claimant within 6 s, or none whose envelopes all fetch within the
  * time, is `unavailable`. A claim that revealed the claimant's task key (its seed: envelopes it fetched did not open)
  * is judged on envelopes that open too: `available` only when a notice's envelopes all fetch, open under that key and
- * hash to the announced inputs. A verdict counts only
- * from the judge and within INPUT_JUDGE_WINDOW_MS of its claim; a judge that lied or stayed silent is covered by the
- * claimant's appeal, which the next validator in turn judges.
+ * hash to the announced inputs. A verdict counts only from the judge and within INPUT_JUDGE_WINDOW_MS of its claim; a
+ * judge that lied or stayed silent is covered by the claimant's appeal, which the next validator in turn judges.
  */
 import { addressBytesFromPublicKey, formatAddress } from '../core/address.ts'
 import { fromHex, toHex } from '../core/codec.ts'
