@@ -90,10 +90,12 @@ const Slash = z.object({ provider: address, reason: z.string(), amount, atMs: z.
 
 /**
  * An assigned provider's claim that it could not fetch the task's inputs (docs/market.md "Inputs no peer serves")
- * and the validators' verdict: `unavailable` excuses it (no late slash; the task is refunded), `available` means a
- * validator holds and serves the inputs now and the result is due by `dueAtMs`; with no verdict yet the late slash
- * waits until `holdsSlashUntilMs` at most. `attempt` 1.. is an appeal: the claimant claimed again after an `available`
- * verdict whose inputs it still could not fetch, or after its judge stayed silent; another validator judges it.
+ * and the validators' verdict: `unavailable` from two judges (one where only one validator may judge the claimant)
+ * excuses it (`excused`: no late slash; the task is refunded), `available` means a validator holds and serves the
+ * inputs now and the result is due by `dueAtMs`; with no verdict yet, or one `unavailable` verdict not yet confirmed,
+ * the late slash waits until `holdsSlashUntilMs` at most. `attempt` 1.. is an appeal: the claimant claimed again after
+ * an `available` verdict whose inputs it still could not fetch, after its judge stayed silent, or for a second judge's
+ * `unavailable`; another validator judges it.
  * `keyRevealed`: a private task's claimant showed that the envelopes it fetched do not open, revealing its key for
  * this task; its judge opens the envelopes, and finds them `available` only when a full set opens to the inputs.
  */
@@ -106,7 +108,8 @@ const InputClaim = z.object({
   txId: z.string(),
   verdict: z.object({ outcome: z.enum(['available', 'unavailable']), validator: address, atMs: z.number(), txId: z.string() }).nullable(),
   dueAtMs: z.number(),
-  holdsSlashUntilMs: z.number().nullable()
+  holdsSlashUntilMs: z.number().nullable(),
+  excused: z.boolean()
 })
 
 const Settlement = z.object({

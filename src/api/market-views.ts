@@ -25,7 +25,8 @@ export function inputClaimToRpc (c: InputClaimView): InputClaimRecord {
     txId: hex0x(c.txId),
     verdict: c.verdict === undefined ? null : { outcome: c.verdict.outcome, validator: c.verdict.validator, atMs: c.verdict.timeMs, txId: hex0x(c.verdict.txId) },
     dueAtMs: c.dueAtMs,
-    holdsSlashUntilMs: c.holdsSlashUntilMs ?? null
+    holdsSlashUntilMs: c.holdsSlashUntilMs ?? null,
+    excused: c.excused
   }
 }
 

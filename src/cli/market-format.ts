@@ -14,6 +14,13 @@ export function time (ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString()
 }
 
+/** What an input claim's verdict leaves: a deadline (`available`), an excuse, or a second judge awaited. */
+function verdictNote (c: Task['inputClaims'][number]): string {
+  if (c.verdict?.outcome === 'available') return `; result due by ${time(c.dueAtMs)}`
+  if (c.excused) return ': excused, not late'
+  return `: a second judge must confirm it (the late slash waits until ${time(c.holdsSlashUntilMs)})`
+}
+
 /** One line per task for `task list`. */
 export function taskLine (t: Task): string {
   return `${t.taskId}  ${t.state.padEnd(9)}  ${t.kernel.padEnd(8)}  r=${t.redundancy} ${t.verification.padEnd(10)}  budget ${formatAgc(BigInt(t.budget))} AGC  ${t.private ? 'private' : 'public'}`
@@ -41,7 +48,7 @@ export function taskReport (t: Task, bids: Bids | null): string {
   for (const c of t.inputClaims) {
     const verdict = c.verdict === null
       ? `no verdict yet (the late slash waits until ${time(c.holdsSlashUntilMs)})`
-      : `${c.verdict.outcome} by ${c.verdict.validator} at ${time(c.verdict.atMs)}${c.verdict.outcome === 'available' ? `; result due by ${time(c.dueAtMs)}` : ': not late'}`
+      : `${c.verdict.outcome} by ${c.verdict.validator} at ${time(c.verdict.atMs)}${verdictNote(c)}`
     const how = [...(c.attempt > 0 ? [`appeal ${c.attempt}`] : []), ...(c.keyRevealed ? ['key revealed: envelopes did not open'] : [])]
     lines.push(`input claim ${c.provider} round ${c.round}${how.length > 0 ? ` (${how.join('; ')})` : ''} at ${time(c.atMs)}: ${verdict}`)
   }

@@ -1,11 +1,11 @@
 /**
  * Input claims on a 5-process devnet (docs/market.md "Inputs no peer serves"): a task naming inputs no node holds
- * ends refunded with its winners claimed and excused, nobody slashed, and so does a private task whose inputs no node
- * sealed; a false claim (the inputs are served; of a private task, their envelopes) gets an `available` verdict from
+ * ends refunded with its winners claimed and excused (each by two judges' `unavailable`: the first judge's, and the
+ * next one's on its appeal), nobody slashed, and so does a private task whose inputs no node sealed; a false claim (the inputs are served; of a private task, their envelopes) gets an `available` verdict from
  * a validator that fetched them, and a claimant that still does not answer is slashed late as before; an honest
  * claim (the inputs reach a node only after the winner failed to fetch them) gets `available`, and the winner
  * fetches them from the validator, answers by its extended deadline and is paid. A lying judge is covered by the
- * claimant's appeal; envelopes a requester's node sealed to nobody's key are found not to open (the claim reveals the
+ * claimant's appeals; envelopes a requester's node sealed to nobody's key are found not to open (the claim reveals the
  * winner's task key) and the winner is excused. Every node tells the same story, and money is conserved.
  */
 import test from 'ava'
@@ -75,6 +75,20 @@ function story (v: TaskRecord): unknown {
   return { state: v.state, awards: v.awards, slashes: v.slashes, inputClaims: v.inputClaims.map(c => ({ ...c, holdsSlashUntilMs: null })), settlement: v.settlement }
 }
 
+/**
+ * `provider`'s claims of round 0, once it was excused: two `unavailable` verdicts of two validators other than the
+ * claimant (rules/constants.ts INPUT_UNAVAILABLE_JUDGES: one judge alone excuses nobody here), every claim `excused`.
+ */
+function excusedClaims (t: import('ava').ExecutionContext, end: TaskRecord, provider: string): TaskRecord['inputClaims'] {
+  const claims = end.inputClaims.filter(c => c.provider === provider && c.round === 0)
+  const unavailable = claims.filter(c => c.verdict?.outcome === 'unavailable')
+  t.is(unavailable.length, 2, `two judges found the inputs unavailable: ${JSON.stringify(claims)}`)
+  t.is(new Set(unavailable.map(c => c.verdict?.validator)).size, 2, 'two distinct judges')
+  t.false(unavailable.some(c => c.verdict?.validator === provider), 'never the claimant')
+  t.true(claims.length > 0 && claims.every(c => c.excused), 'excused')
+  return claims
+}
+
 /** Each node's view of the task once it has `until`, compared with the first node's. */
 async function sameEverywhere (t: import('ava').ExecutionContext, taskId: string, until: (v: TaskRecord) => boolean): Promise<TaskRecord[]> {
   const views = await Promise.all(net.clients.map(async c => await waitFor('the task\'s story on every node', async () => {
@@ -85,7 +99,7 @@ async function sameEverywhere (t: import('ava').ExecutionContext, taskId: string
   return views
 }
 
-test.serial('inputs no node serves: each winner claims, a validator finds them unavailable, nobody is slashed, the task is refunded', async (t) => {
+test.serial('inputs no node serves: each winner claims, two validators in turn find them unavailable, nobody is slashed, the task is refunded', async (t) => {
   const f = net.faucet
   const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
   const { tx, taskId } = buildTaskAnnounce({ chainId: f.chainId, keys: f.key, nonce: f.nextNonce++, fee: 1000n }, {
@@ -106,14 +120,11 @@ test.serial('inputs no node serves: each winner claims, a validator finds them u
   const winners = end.awards[0].winners
   t.is(winners.length, 2)
   t.true(winners.some(w => w !== net.addresses[CLAIMER]), 'an honest winner is among them')
-  // each winner claimed, and each claim is answered `unavailable` by a validator other than the claimant
+  // each winner claimed, its judge found the inputs `unavailable`, and so did the next judge on its appeal
   for (const w of winners) {
-    const claim = end.inputClaims.find(c => c.provider === w)
-    t.truthy(claim, `${w} claimed: ${JSON.stringify(end.inputClaims)}`)
-    t.is(claim?.verdict?.outcome, 'unavailable')
-    t.not(claim?.verdict?.validator, w)
+    const [claim, appeal] = excusedClaims(t, end, w)
     t.true((claim?.atMs ?? Infinity) <= end.awards[0].deadlineMs, 'claimed before the deadline')
-    t.log(`${w === net.addresses[CLAIMER] ? 'claimer' : 'honest'} winner: award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms (market time)`)
+    t.log(`${w === net.addresses[CLAIMER] ? 'claimer' : 'honest'} winner: award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms, verdict → appeal → verdict ${(appeal?.verdict?.atMs ?? 0) - (claim?.verdict?.atMs ?? 0)} ms (market time)`)
   }
   t.log(`award → settle ${(end.settlement?.atMs ?? 0) - end.awards[0].atMs} ms`)
   const views = await sameEverywhere(t, id, v => v.state === 'refunded')
@@ -123,13 +134,13 @@ test.serial('inputs no node serves: each winner claims, a validator finds them u
   for (const w of winners) t.is(bids?.bids.find(b => b.provider === w)?.inputClaim?.verdict?.outcome, 'unavailable')
   const honestIndex = net.addresses.findIndex((a, i) => winners.includes(a) && i !== CLAIMER)
   const status = await net.clients[honestIndex].call('provider_status')
-  t.like(status.inputClaims.find(c => c.taskId === id), { verdict: { outcome: 'unavailable' } })
+  t.like(status.inputClaims.find(c => c.taskId === id), { verdict: { outcome: 'unavailable' }, excused: true })
   const bondsAfter = await Promise.all(net.addresses.map(async a => (await net.clients[0].call('market_providers', [{ limit: 100 }])).providers.find(p => p.address === a)?.bond))
   t.deepEqual(bondsAfter, bondsBefore, 'no bond moved')
   t.is(await held(), supply, 'money is conserved')
 })
 
-test.serial('a private task whose inputs no node sealed: the winner waits for a notice, claims, a validator finds no envelopes (unavailable); nobody is slashed, the task is refunded', async (t) => {
+test.serial('a private task whose inputs no node sealed: the winner waits for a notice, claims, two validators in turn find no envelopes (unavailable); nobody is slashed, the task is refunded', async (t) => {
   const r = requester
   const unserved = [randomBytes(32), randomBytes(32)].map(x => new Uint8Array(x))
   const { tx, taskId } = buildTaskAnnounce({ chainId: r.chainId, keys: r.key, nonce: r.nextNonce, fee: 1000n }, {
@@ -151,12 +162,9 @@ test.serial('a private task whose inputs no node sealed: the winner waits for a 
   t.is(end.awards.length, 1, 'no replacement round')
   const [winner] = end.awards[0].winners
   t.not(winner, net.addresses[CLAIMER], 'the claimer does not serve this requester')
-  const claim = end.inputClaims.find(c => c.provider === winner)
-  t.truthy(claim, `the winner claimed: ${JSON.stringify(end.inputClaims)}`)
-  t.is(claim?.verdict?.outcome, 'unavailable')
-  t.not(claim?.verdict?.validator, winner)
+  const [claim, appeal] = excusedClaims(t, end, winner)
   t.true((claim?.atMs ?? Infinity) <= end.awards[0].deadlineMs, 'claimed before the deadline')
-  t.log(`award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms (market time)`)
+  t.log(`award → claim ${(claim?.atMs ?? 0) - end.awards[0].atMs} ms, claim → verdict ${(claim?.verdict?.atMs ?? 0) - (claim?.atMs ?? 0)} ms, verdict → appeal → verdict ${(appeal?.verdict?.atMs ?? 0) - (claim?.verdict?.atMs ?? 0)} ms (market time)`)
   await sameEverywhere(t, id, v => v.state === 'refunded')
   const status = await net.clients[net.addresses.indexOf(winner)].call('provider_status')
   t.like(status.inputClaims.find(c => c.taskId === id), { verdict: { outcome: 'unavailable' } })
@@ -296,9 +304,10 @@ test.serial('an honest claim: the winner could not fetch, the inputs then reach 
     const end = await waitForTask(net.clients[HONEST], id, undefined, { timeoutMs: 120_000 })
     const claim = end.inputClaims.find(c => c.provider === winner)
     t.truthy(claim, `the winner claimed: ${JSON.stringify(story(end))}`)
-    if (claim?.verdict?.outcome === 'unavailable' && end.state === 'refunded') {
-      // the validator in turn acts as soon as the claim is final: this time before the inputs reached it
-      t.log(`attempt ${attempt}: node ${v} checked before the inputs reached it (unavailable, refunded, nobody slashed): another task`)
+    if (claim?.verdict?.outcome === 'unavailable') {
+      // the validator in turn acts as soon as the claim is final: this time before the inputs reached it (its
+      // `unavailable` alone excuses nobody: the appeal's judge found them on node v, or did not)
+      t.log(`attempt ${attempt}: node ${v} checked before the inputs reached it (unavailable; then ${end.state}, claims ${JSON.stringify(end.inputClaims.map(c => c.verdict?.outcome))}): another task`)
       t.deepEqual(end.slashes, [])
       continue
     }
@@ -345,7 +354,7 @@ test.serial('an honest claim: the winner could not fetch, the inputs then reach 
   t.fail('in five tasks the honest path never came about (see the log)')
 })
 
-test.serial('envelopes that do not open: the requester\'s node seals garbage; the winner\'s claim reveals its task key, the judge opens nothing (unavailable); nobody is slashed, the task is refunded', async (t) => {
+test.serial('envelopes that do not open: the requester\'s node seals garbage; the winner\'s claims reveal its task key, two judges open nothing (unavailable); nobody is slashed, the task is refunded', async (t) => {
   // node LIAR's requester side seals a private task's inputs to a key nobody holds (its start's fault injection): the
   // requester's tasks go to it here, on the same account record (its nonces run on for the scenarios after this one)
   const r = requester
@@ -361,11 +370,12 @@ test.serial('envelopes that do not open: the requester\'s node seals garbage; th
     const end = await waitForTask(net.clients[HONEST], task.taskId, undefined, { timeoutMs: 150_000 })
     // before s44 the judge fetched the envelopes, said `available`, and the winner was slashed late
     if (!honestExcused(t, end, attempt)) continue
-    const [claim, ...more] = end.inputClaims.filter(c => c.provider === net.addresses[HONEST])
-    t.deepEqual(more, [], 'one claim settles it')
+    // the claim and its appeal (for a second judge) both reveal the key; neither judge opens the envelopes
+    const [claim, appeal, ...more] = excusedClaims(t, end, net.addresses[HONEST])
+    t.deepEqual(more, [], 'two claims settle it')
     t.like(claim, { attempt: 0, keyRevealed: true, verdict: { outcome: 'unavailable' } })
-    t.not(claim.verdict?.validator, net.addresses[HONEST])
-    t.log(`award → claim ${claim.atMs - end.awards[0].atMs} ms, claim → verdict ${(claim.verdict?.atMs ?? 0) - claim.atMs} ms (market time), judge node ${net.addresses.indexOf(claim.verdict?.validator ?? '')}`)
+    t.like(appeal, { attempt: 1, keyRevealed: true, verdict: { outcome: 'unavailable' } })
+    t.log(`award → claim ${claim.atMs - end.awards[0].atMs} ms, claim → verdict ${(claim.verdict?.atMs ?? 0) - claim.atMs} ms, → appeal's verdict ${(appeal.verdict?.atMs ?? 0) - (claim.verdict?.atMs ?? 0)} ms (market time), judge nodes ${[claim, appeal].map(c => net.addresses.indexOf(c.verdict?.validator ?? '')).join(', ')}`)
     await sameEverywhere(t, task.taskId, v => v.state === 'refunded')
     const status = await net.clients[HONEST].call('provider_status')
     t.like(status.inputClaims.find(c => c.taskId === task.taskId), { keyRevealed: true, verdict: { outcome: 'unavailable' } })
@@ -392,7 +402,7 @@ function honestExcused (t: import('ava').ExecutionContext, end: TaskRecord, atte
   return true
 }
 
-test.serial('a lying judge: it finds the inputs `available` without fetching and serves nothing; the winner appeals, the next judge finds them unavailable; nobody is slashed, the task is refunded', async (t) => {
+test.serial('a lying judge: it finds the inputs `available` without fetching and serves nothing; the winner appeals, the next two judges find them unavailable; nobody is slashed, the task is refunded', async (t) => {
   // node LIAR becomes a lying judge (a restart with the devnet fault injection)
   await net.kill(LIAR)
   liarFault = 'false-input-verdict'
@@ -420,22 +430,21 @@ test.serial('a lying judge: it finds the inputs `available` without fetching and
     r.nextNonce++
     const end = await waitForTask(net.clients[HONEST], id, undefined, { timeoutMs: 150_000 })
     if (!honestExcused(t, end, attempt)) continue
-    const claims = end.inputClaims.filter(c => c.provider === net.addresses[HONEST])
-    t.is(claims.length, 2, JSON.stringify(claims))
-    const [first, appeal] = claims
+    const claims = excusedClaims(t, end, net.addresses[HONEST])
+    t.is(claims.length, 3, JSON.stringify(claims))
+    const [first, appeal, confirm] = claims
     // the liar judged the first claim: `available`, though it holds nothing
     t.like(first, { attempt: 0, verdict: { outcome: 'available', validator: net.addresses[LIAR] } })
     // the winner could not fetch from anyone, appealed before the deadline that verdict gave, and the next judge (not
-    // the liar, not the claimant) found them unavailable
+    // the liar, not the claimant) found them unavailable; so did the judge after it, on the appeal for its concurrence
     t.is(appeal.attempt, 1)
     t.true(appeal.atMs <= first.dueAtMs, 'appealed in time')
-    t.is(appeal.verdict?.outcome, 'unavailable')
-    t.not(appeal.verdict?.validator, net.addresses[LIAR])
-    t.not(appeal.verdict?.validator, net.addresses[HONEST])
-    t.log(`award → claim ${first.atMs - end.awards[0].atMs} ms, claim → lie ${(first.verdict?.atMs ?? 0) - first.atMs} ms, lie → appeal ${appeal.atMs - (first.verdict?.atMs ?? 0)} ms, appeal → verdict ${(appeal.verdict?.atMs ?? 0) - appeal.atMs} ms (market time)`)
+    t.is(confirm.attempt, 2)
+    for (const c of [appeal, confirm]) t.not(c.verdict?.validator, net.addresses[LIAR])
+    t.log(`award → claim ${first.atMs - end.awards[0].atMs} ms, claim → lie ${(first.verdict?.atMs ?? 0) - first.atMs} ms, lie → appeal ${appeal.atMs - (first.verdict?.atMs ?? 0)} ms, appeal → verdict ${(appeal.verdict?.atMs ?? 0) - appeal.atMs} ms, → the second judge's ${(confirm.verdict?.atMs ?? 0) - (appeal.verdict?.atMs ?? 0)} ms (market time)`)
     await sameEverywhere(t, id, v => v.state === 'refunded')
     const status = await net.clients[HONEST].call('provider_status')
-    t.like(status.inputClaims.findLast(c => c.taskId === id), { attempt: 1, verdict: { outcome: 'unavailable' } })
+    t.like(status.inputClaims.findLast(c => c.taskId === id), { attempt: 2, verdict: { outcome: 'unavailable' }, excused: true })
     t.true(await metric(0, 'harmony_market_input_claims_total', { claim: 'appeal' }) >= 1, 'the appeal is counted')
     t.deepEqual((await providerRecords()).map(p => p.slashed), providersBefore.map(p => p.slashed), 'nobody slashed')
     t.is(await held(), supply, 'money is conserved')

@@ -20,19 +20,22 @@ function task (inputClaims: Task['inputClaims']): Task {
 
 test('task status shows each input claim with its verdict, or how long the late slash waits for one', (t) => {
   const text = taskReport(task([
-    { provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: { outcome: 'unavailable', validator: V, atMs: 3000, txId: '0x02' }, dueAtMs: 8000, holdsSlashUntilMs: null },
-    { provider: B, round: 0, attempt: 0, keyRevealed: false, atMs: 2600, txId: '0x03', verdict: { outcome: 'available', validator: V, atMs: 3100, txId: '0x04' }, dueAtMs: 9100, holdsSlashUntilMs: null }
+    { provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: { outcome: 'unavailable', validator: V, atMs: 3000, txId: '0x02' }, dueAtMs: 8000, holdsSlashUntilMs: null, excused: true },
+    { provider: B, round: 0, attempt: 0, keyRevealed: false, atMs: 2600, txId: '0x03', verdict: { outcome: 'available', validator: V, atMs: 3100, txId: '0x04' }, dueAtMs: 9100, holdsSlashUntilMs: null, excused: false }
   ]), null)
-  t.true(text.includes(`input claim ${A} round 0 at 1970-01-01T00:00:02.500Z: unavailable by ${V} at 1970-01-01T00:00:03.000Z: not late`), text)
+  t.true(text.includes(`input claim ${A} round 0 at 1970-01-01T00:00:02.500Z: unavailable by ${V} at 1970-01-01T00:00:03.000Z: excused, not late`), text)
   t.true(text.includes(`input claim ${B} round 0 at 1970-01-01T00:00:02.600Z: available by ${V} at 1970-01-01T00:00:03.100Z; result due by 1970-01-01T00:00:09.100Z`), text)
-  const waiting = taskReport(task([{ provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
+  // one judge's `unavailable` that a second must confirm holds the late slash
+  const unconfirmed = taskReport(task([{ provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: { outcome: 'unavailable', validator: V, atMs: 3000, txId: '0x02' }, dueAtMs: 8000, holdsSlashUntilMs: 63_000, excused: false }]), null)
+  t.true(unconfirmed.includes(`unavailable by ${V} at 1970-01-01T00:00:03.000Z: a second judge must confirm it (the late slash waits until 1970-01-01T00:01:03.000Z)`), unconfirmed)
+  const waiting = taskReport(task([{ provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500, excused: false }]), null)
   t.true(waiting.includes('no verdict yet (the late slash waits until 1970-01-01T00:01:02.500Z)'), waiting)
   t.false(taskReport(task([]), null).includes('input claim'))
   // an appeal says so
-  const appeal = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
+  const appeal = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500, excused: false }]), null)
   t.true(appeal.includes(`input claim ${A} round 0 (appeal 1) at 1970-01-01T00:00:02.500Z: no verdict yet`), appeal)
   // a private task's claim that revealed its task key says so
-  const revealed = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: true, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500 }]), null)
+  const revealed = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: true, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500, excused: false }]), null)
   t.true(revealed.includes(`input claim ${A} round 0 (appeal 1; key revealed: envelopes did not open) at`), revealed)
 })
 

@@ -358,7 +358,7 @@ function judgesOf (f: Awaited<ReturnType<typeof awardedTask>>, claimant: Uint8Ar
   return [0, 1, 2].map(attempt => all.find(k => isInputJudge(f.market.validators, k.publicKey, f.taskHex, toHex(claimant), attempt)) as ReturnType<typeof generateKeyPair>)
 }
 
-test('an appeal after a false `available`: judged by the next validator, whose `unavailable` excuses the claimant; refunded, nobody slashed', async (t) => {
+test('an appeal after a false `available`: judged by the next validator, whose `unavailable` a third judge confirms; refunded, nobody slashed', async (t) => {
   const f = await awardedTask()
   const [winner] = f.providers
   const judges = judgesOf(f, winner.address)
@@ -376,16 +376,88 @@ test('an appeal after a false `available`: judged by the next validator, whose `
   const appealAt = lieAt + 3000
   t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt), { status: 'applied' })
   t.like(taskView(f.task(), appealAt).inputClaims, [{ attempt: 0, dueAtMs: due }, { attempt: 1, holdsSlashUntilMs: Math.max(due, appealAt + INPUT_VERDICT_WAIT_MS) }])
-  // the first judge cannot answer the appeal; the second judge's `unavailable` excuses it
+  // the first judge cannot answer the appeal; the second judge's `unavailable` is one of the two needed
   t.like(await f.send(verdict(f.taskId, winner.address, 0, 'available', 1, judges[0]), appealAt + 100), { status: 'refused', code: 'VERDICT_NOT_JUDGE' })
-  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 1, judges[1]), appealAt + 500), { status: 'applied' })
-  t.like(nextStep(f.task(), clockAt(appealAt + 600)), { kind: 'settle', decision: { outcome: 'inputs-unavailable', refund: escrowOf(f.announce) } })
-  // excused: no further appeal
-  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }), appealAt + 700), { status: 'refused', code: 'CLAIM_DUPLICATE' })
-  await settleAll(f, appealAt + 800)
+  const secondAt = appealAt + 500
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 1, judges[1]), secondAt), { status: 'applied' })
+  t.is(f.task().inputClaims?.[1].verdict?.needs, 2)
+  t.like(taskView(f.task(), secondAt).inputClaims, [{ excused: false }, { excused: false, holdsSlashUntilMs: Math.max(due, secondAt + INPUT_VERDICT_WAIT_MS) }])
+  t.like(nextStep(f.task(), clockAt(Math.max(due, secondAt + INPUT_VERDICT_WAIT_MS) + GRACE - 1)), { kind: 'wait' })
+  // the claimant appeals for a second judge's `unavailable`: the third judge concurs, and it is excused
+  const thirdAt = secondAt + 2000
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }), secondAt + 1000), { status: 'applied' })
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 2, judges[2]), thirdAt), { status: 'applied' })
+  t.like(taskView(f.task(), thirdAt).inputClaims, [{ excused: true }, { excused: true }, { excused: true }])
+  t.like(nextStep(f.task(), clockAt(thirdAt + 100)), { kind: 'settle', decision: { outcome: 'inputs-unavailable', refund: escrowOf(f.announce) } })
+  await settleAll(f, thirdAt + 200)
   t.is(f.task().settlement?.outcome, 'inputs-unavailable')
   t.deepEqual(f.task().slashes, [], 'nobody slashed')
   t.is(f.ledger.total(), f.supply)
+})
+
+test('one judge\'s `unavailable` excuses nobody where another validator may judge: a lying judge is overruled by the next one\'s `available`, and the claimant that still does not answer is slashed late', async (t) => {
+  // a judge that says `unavailable` without fetching (colluding with a claimant that wants out of its task)
+  const f = await awardedTask()
+  const [winner, second] = f.providers
+  const judges = judgesOf(f, winner.address)
+  const deadline = f.awardAtMs + f.announce.executionDeadlineMs
+  const claimAt = f.awardAtMs + 1000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+  const lieAt = claimAt + 200
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 0, judges[0]), lieAt), { status: 'applied' })
+  // not excused: no settle, and the verdict holds the late slash as a claim without one does, for the appeal
+  const holds = Math.max(deadline, lieAt + INPUT_VERDICT_WAIT_MS)
+  t.like(taskView(f.task(), lieAt).inputClaims, [{ excused: false, holdsSlashUntilMs: holds }])
+  t.like(nextStep(f.task(), clockAt(lieAt + 100)), { kind: 'wait', untilMs: holds + GRACE })
+  // a claimant that never appeals is late once the hold is over
+  t.like(nextStep(f.task(), clockAt(holds + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
+  // an appeal past the hold is refused; within it, it stands and the next judge fetches the inputs: `available`
+  t.like(await applyMarketTx(f.market, txInfo(encodeTx(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }))), { txId: 'b1'.repeat(32), timeMs: holds + 1 }), { status: 'refused', code: 'CLAIM_LATE' })
+  const appealAt = lieAt + 1000
+  t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt), { status: 'applied' })
+  const verdictAt = appealAt + 300
+  t.like(await f.send(verdict(f.taskId, winner.address, 0, 'available', 1, judges[1]), verdictAt), { status: 'applied' })
+  const due = Math.max(deadline, verdictAt + f.announce.executionDeadlineMs)
+  t.like(taskView(f.task(), verdictAt).inputClaims, [{ excused: false }, { excused: false, dueAtMs: due }])
+  // the claimant does not answer: late once the extended deadline and the first verdict's hold are over
+  const lateAt = Math.max(due, holds)
+  t.like(nextStep(f.task(), clockAt(lateAt + GRACE - 1)), { kind: 'wait' })
+  t.like(nextStep(f.task(), clockAt(lateAt + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
+  await settleAll(f, lateAt + GRACE)
+  t.like(f.task().slashes, [{ provider: winner.hex, reason: 'late' }])
+  t.deepEqual(f.task().awards.map(a => a.winners), [[winner.hex], [second.hex]], 'replaced by the next of the ranking')
+  t.is(f.ledger.total(), f.supply)
+})
+
+test('two `unavailable` verdicts excuse only from two judges, in either order of their application; one judge excuses alone where it is the only one', async (t) => {
+  // where the claimant's only possible judge is one validator (awardedTask's network), its `unavailable` excuses alone
+  const alone = await awardedTask()
+  await alone.send(alone.by(alone.providers[0], TX_KIND_INPUT_CLAIM, { taskId: alone.taskId, round: 0, attempt: 0 }), alone.awardAtMs + 100)
+  await alone.send(verdict(alone.taskId, alone.providers[0].address, 0, 'unavailable'), alone.awardAtMs + 200)
+  t.is(alone.task().inputClaims?.[0].verdict?.needs, 1)
+  t.like(taskView(alone.task(), alone.awardAtMs + 300).inputClaims, [{ excused: true }])
+  t.like(await alone.send(alone.by(alone.providers[0], TX_KIND_INPUT_CLAIM, { taskId: alone.taskId, round: 0, attempt: 1 }), alone.awardAtMs + 300), { status: 'refused', code: 'CLAIM_DUPLICATE' })
+  // three validators: a silent first judge, an appeal past its window, then both `unavailable` (the first stamped in
+  // its window, final late): excused once both apply, whichever first
+  const records: unknown[] = []
+  for (const order of ['first-verdict-first', 'appeal-verdict-first'] as const) {
+    const f = await awardedTask()
+    const [winner] = f.providers
+    const judges = judgesOf(f, winner.address)
+    const claimAt = f.awardAtMs + 1000
+    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+    const appealAt = claimAt + INPUT_JUDGE_WINDOW_MS + 500
+    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt)
+    const first = (): Promise<ApplyOutcome> => f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 0, judges[0]), claimAt + INPUT_JUDGE_WINDOW_MS - 1)
+    const second = (): Promise<ApplyOutcome> => f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 1, judges[1]), appealAt + 200)
+    t.like(await (order === 'first-verdict-first' ? first() : second()), { status: 'applied' })
+    t.like(taskView(f.task(), appealAt + 300).inputClaims, [{ excused: false }, { excused: false }], order)
+    t.like(await (order === 'first-verdict-first' ? second() : first()), { status: 'applied' })
+    t.like(nextStep(f.task(), clockAt(appealAt + 300)), { kind: 'settle', decision: { outcome: 'inputs-unavailable' } }, order)
+    records.push(taskView(f.task(), appealAt + 300).inputClaims.map(c => ({ ...c, txId: '', verdict: { ...c.verdict, txId: '' } })))
+  }
+  t.deepEqual(records[0], records[1])
+  t.like(records[0], [{ excused: true }, { excused: true }])
 })
 
 test('appeals stand only in time: before the last claim\'s judge window is over only after `available`; within that verdict\'s deadline; at most MAX_INPUT_CLAIMS', async (t) => {
@@ -416,11 +488,15 @@ test('appeals stand only in time: before the last claim\'s judge window is over 
   t.like(await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 2 }), verdictAt + 10), { status: 'applied' })
   // no fourth claim: the attempt does not even decode
   t.throws(() => inputClaimKind.decode(new Uint8Array([...f.taskId, 0, MAX_INPUT_CLAIMS])), { message: /attempt must be below/ })
-  // the third judge's verdict decides; the excused rule reads every claim
-  await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 2, judges[2]), verdictAt + 200)
-  await settleAll(f, verdictAt + 300)
-  t.is(f.task().settlement?.outcome, 'inputs-unavailable')
-  t.deepEqual(f.task().slashes, [])
+  // the third judge's `unavailable` is the only one of the round: with no claim left to confirm it, it excuses
+  // nothing, and the claimant (that the second judge found able to fetch) is late once that verdict's hold is over
+  const thirdAt = verdictAt + 200
+  await f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 2, judges[2]), thirdAt)
+  t.like(taskView(f.task(), thirdAt).inputClaims, [{ excused: false }, { excused: false }, { excused: false }])
+  const lateAt = Math.max(due, thirdAt + INPUT_VERDICT_WAIT_MS)
+  t.like(nextStep(f.task(), clockAt(lateAt + GRACE - 1)), { kind: 'wait' })
+  await settleAll(f, lateAt + GRACE)
+  t.like(f.task().slashes, [{ provider: winner.hex, reason: 'late' }])
   t.is(f.ledger.total(), f.supply)
 })
 

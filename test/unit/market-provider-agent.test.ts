@@ -663,7 +663,8 @@ test.serial('inputs no peer serves: the winner claims once instead of failing; a
     // the market applies the claims, then the verdicts
     const claim = (taskId: string, outcome: 'available' | 'unavailable'): TaskView => {
       const view = awarded(taskId)
-      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now(), keyRevealed: false, verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000 }] }
+      // `unavailable` here excuses alone (as where a single validator may judge the claimant)
+      return { ...view, inputClaims: [{ txId: '21'.repeat(32), provider: me, round: 0, attempt: 0, timeMs: Date.now(), keyRevealed: false, verdict: { outcome, validator: requester, txId: '22'.repeat(32), timeMs: Date.now() }, dueAtMs: Date.now() + 60_000, excused: outcome === 'unavailable' }] }
     }
     market.change(claim(unavailable, 'unavailable'))
     served = true
@@ -694,7 +695,9 @@ test.serial('a judge that said `available` but serves nothing: the winner appeal
   const claims = (): Array<{ round: number, attempt: number }> => r.ledger.of(TX_KIND_INPUT_CLAIM).map(tx => inputClaimKind.decode(tx.payload))
   const claimView = (attempt: number, outcome?: 'available' | 'unavailable'): TaskView['inputClaims'][number] => ({
     txId: `2${attempt}`.repeat(32), provider: me, round: 0, attempt, timeMs: Date.now(), keyRevealed: false, dueAtMs: Date.now() + 60_000,
-    ...(outcome === undefined ? { holdsSlashUntilMs: Date.now() + 60_000 } : { verdict: { outcome, validator: requester, txId: `3${attempt}`.repeat(32), timeMs: Date.now() } })
+    ...(outcome === undefined ? { holdsSlashUntilMs: Date.now() + 60_000 } : { verdict: { outcome, validator: requester, txId: `3${attempt}`.repeat(32), timeMs: Date.now() } }),
+    // the first judge said `available`: the second's `unavailable` is one of two, enough where only two may judge
+    excused: outcome === 'unavailable'
   })
   try {
     await r.agent.start()
@@ -727,15 +730,23 @@ test.serial('a provider restarted after its claim: past the award\'s deadline it
   try {
     await r.agent.start()
     // the claim answered `unavailable`: nothing to do
-    r.market.change({ ...view, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'unavailable', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: award.deadlineMs }] })
+    r.market.change({ ...view, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'unavailable', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: award.deadlineMs, excused: true }] })
     await new Promise(resolve => setTimeout(resolve, 300))
     t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 0)
     // the same round with `available`: due 30 s from the verdict, past the award's own deadline
     const other = 'e4'.repeat(32)
-    r.market.change({ ...view, taskId: other, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'available', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: Date.now() + 30_000 }] })
+    r.market.change({ ...view, taskId: other, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'available', validator: requester, txId: '22'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: Date.now() + 30_000, excused: false }] })
     await waitFor(() => r.ledger.of(TX_KIND_TASK_RESULT).length === 1, 'the result by the extended deadline', 10_000)
     t.is(toHex(taskResultKind.decode(r.ledger.of(TX_KIND_TASK_RESULT)[0].payload).taskId), other)
     t.is(r.ledger.of(TX_KIND_INPUT_CLAIM).length, 0, 'no second claim')
+    // one judge's `unavailable` that a second must confirm (s48): past the award's deadline, within the verdict's
+    // hold, the restarted provider appeals (its claim 1), and does not run the task
+    const unconfirmed = 'e6'.repeat(32)
+    r.market.change({ ...view, taskId: unconfirmed, awards: [award], winners: [me], inputClaims: [{ ...claim, verdict: { outcome: 'unavailable', validator: requester, txId: '23'.repeat(32), timeMs: Date.now() - 2000 }, dueAtMs: award.deadlineMs, holdsSlashUntilMs: Date.now() + 58_000, excused: false }] })
+    await waitFor(() => r.ledger.of(TX_KIND_INPUT_CLAIM).length === 1, 'the appeal for a second judge', 10_000)
+    t.like(inputClaimKind.decode(r.ledger.of(TX_KIND_INPUT_CLAIM)[0].payload), { round: 0, attempt: 1 })
+    t.is(toHex(inputClaimKind.decode(r.ledger.of(TX_KIND_INPUT_CLAIM)[0].payload).taskId), unconfirmed)
+    t.is(r.ledger.of(TX_KIND_TASK_RESULT).length, 1, 'no result for the unconfirmed task')
   } finally {
     await r.agent.stop()
     await r.db.close()

@@ -393,8 +393,10 @@ export class ProviderAgent implements Startable {
     }
     let out: AwardedOutput
     if (this.config.faultInjection === 'false-input-claim') {
-      // devnet fault injection: claims without trying to fetch, and never answers
-      await this.inputClaims.claim(job, 'fault injection: claimed without fetching', this.abort.signal)
+      // devnet fault injection: claims without trying to fetch, and never answers (it appeals only for a second
+      // judge's `unavailable`, as the claims' own rules have every provider do; never after `available`)
+      const never = new Error('fault injection: never answers')
+      await this.inputClaims.resolve(job, 'fault injection: claimed without fetching', this.abort.signal, true, async () => { throw never }).catch((err: unknown) => { if (err !== never) throw err })
       this.metrics.jobs.inc({ outcome: 'false-input-claim' })
       await this.update(record, { stage: 'answered', answeredRounds: [...record.answeredRounds, job.round] })
       return

@@ -54,8 +54,9 @@ const address = z.string().refine(isAddress, 'a hmy1… address with a valid che
  * `faultInjection`: **test networks only** (refused unless the genesis is a devnet one, see
  * `assertFaultInjectionAllowed`). `wrong-result` makes the provider commit to and serve a corrupted output, so the
  * market's tests can show that a lying provider is caught; `false-input-claim` makes it claim, on every award of a
- * public task, that it could not fetch the inputs (input-claim) without trying, and never answer, so the tests can
- * show that a validator's `available` verdict leaves such a provider slashed late as before; `false-input-verdict`
+ * public task, that it could not fetch the inputs (input-claim) without trying, and never answer (it appeals only for
+ * a second judge's `unavailable`), so the tests can show that a validator's `available` verdict leaves such a provider
+ * slashed late as before; `false-input-verdict`
  * acts on the node as a validator, not as a provider: when it judges an input claim it answers `available` without
  * fetching, so the tests can show that the claimant's appeal reaches an honest judge; `bad-envelopes` acts on the
  * node's requester side: it seals a private task's inputs to a key nobody holds, so the tests can show that a winner

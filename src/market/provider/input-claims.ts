@@ -12,8 +12,11 @@ const CLAIM_SEEN_WAIT_MS = 120_000
 // Past a claim's judge window, how long a verdict stamped inside it may still take to become final here.
 const VERDICT_FINAL_MARGIN_MS = 5000
 
-/** The validators' verdict on this provider's latest input claim, and the deadline it leaves for the result. */
-export interface InputVerdict { outcome: 'available' | 'unavailable', dueAtMs: number }
+/**
+ * The validators' verdict on this provider's latest input claim, the deadline it leaves for the result, and whether
+ * the claims of the round now excuse the provider (`unavailable` from enough judges).
+ */
+export interface InputVerdict { outcome: 'available' | 'unavailable', dueAtMs: number, excused: boolean }
 
 /** How a provider's claims of a round ended: the output of a run after `available`, or no output. */
 export type ClaimsOutcome<T> = { out: T } | { excused: boolean }
@@ -37,8 +40,9 @@ export interface InputClaimsComponents {
 /**
  * A provider's side of "Inputs no peer serves" (docs/market.md): a winner that could not fetch a task's inputs claims
  * them unavailable and waits for its judge's verdict; after `available` it fetches again, and when it still cannot (a
- * judge that lied, or lost them), or when no verdict came in the judge's window, it appeals: claims again, judged by
- * the next validator in turn, up to MAX_INPUT_CLAIMS claims. Its claims (final, so found again after a restart) say
+ * judge that lied, or lost them), when no verdict came in the judge's window, or after an `unavailable` that does not
+ * excuse it alone (a second judge must confirm it), it appeals: claims again, judged by the next validator in turn,
+ * up to MAX_INPUT_CLAIMS claims. Its claims (final, so found again after a restart) say
  * until when an award is worth working on.
  */
 export class InputClaims {
@@ -52,14 +56,17 @@ export class InputClaims {
    * Claims (unless `send` is false: a claim of the round is final already) and appeals while the rules let it:
    * `run(dueAtMs)` after each `available` verdict, again after an appeal when it fails for want of inputs. Resolves
    * with its output, or `{ excused }`: true after an `unavailable` verdict, false when no verdict came and no appeal
-   * is left.
+   * is left. An `unavailable` verdict that does not excuse alone is appealed for a second judge's.
    */
   async resolve<T> (job: Pick<Job, 'taskId' | 'round'>, why: string, signal: AbortSignal, send: boolean, run: (dueAtMs: number) => Promise<T>): Promise<ClaimsOutcome<T>> {
     // each pass sends at most one claim (one not admitted counts too): at most MAX_INPUT_CLAIMS passes
     for (let pass = 0; pass < MAX_INPUT_CLAIMS && !signal.aborted; pass++) {
       const verdict = await this.claim(job, why, signal, send)
-      if (verdict?.outcome === 'unavailable') return { excused: true }
-      if (verdict === undefined) {
+      if (verdict?.outcome === 'unavailable') {
+        if (verdict.excused) return { excused: true }
+        if (!await this.mayAppeal(job)) return { excused: false }
+        why = 'an unavailable verdict a second judge must confirm'
+      } else if (verdict === undefined) {
         if (!await this.mayAppeal(job)) return { excused: false }
         why = 'no verdict within the judge window'
       } else {
@@ -96,7 +103,7 @@ export class InputClaims {
       if (claim === undefined) continue
       if (claim.verdict !== undefined) {
         this.c.log.info({ taskId: job.taskId, round: job.round, attempt, verdict: claim.verdict.outcome, validator: claim.verdict.validator, dueAtMs: claim.dueAtMs }, 'input claim answered')
-        return { outcome: claim.verdict.outcome, dueAtMs: claim.dueAtMs }
+        return { outcome: claim.verdict.outcome, dueAtMs: claim.dueAtMs, excused: claim.excused }
       }
       waitUntil = claim.timeMs + INPUT_JUDGE_WINDOW_MS + VERDICT_FINAL_MARGIN_MS
     }
@@ -104,12 +111,15 @@ export class InputClaims {
     return undefined
   }
 
-  /** Whether another claim of the round would stand now (apply.ts): claims left, and its latest claim's hold still runs. */
+  /**
+   * Whether another claim of the round would stand now (apply-inputs.ts): claims left, not excused, and the latest
+   * claim's hold still runs (or the deadline its `available` verdict gave).
+   */
   private async mayAppeal (job: Pick<Job, 'taskId' | 'round'>): Promise<boolean> {
     const claims = this.mine(await this.c.market.task(job.taskId), job.round)
     const last = claims.at(-1)
     if (last === undefined || claims.length >= MAX_INPUT_CLAIMS) return false
-    const until = last.verdict === undefined ? last.holdsSlashUntilMs ?? 0 : last.verdict.outcome === 'available' ? last.dueAtMs : 0
+    const until = last.excused ? 0 : last.verdict?.outcome === 'available' ? last.dueAtMs : last.holdsSlashUntilMs ?? 0
     return Date.now() < until
   }
 
@@ -120,15 +130,15 @@ export class InputClaims {
 
   /**
    * Until when an award of `round` is worth working on: its deadline; after this provider's input claims, never once
-   * one was found `unavailable`, else the extended deadline of an `available` verdict or the end of the latest claim's
-   * wait for a verdict.
+   * they excuse it, else the extended deadline of an `available` verdict or the end of the latest claim's hold (its
+   * wait for a verdict, or for a second judge's `unavailable`).
    */
   workUntil (view: TaskView, round: number, deadlineMs: number): number {
     const claims = this.mine(view, round)
     const last = claims.at(-1)
     if (last === undefined) return deadlineMs
-    if (claims.some(c => c.verdict?.outcome === 'unavailable')) return -Infinity
-    if (last.verdict === undefined) return Math.max(last.dueAtMs, last.holdsSlashUntilMs ?? deadlineMs)
-    return last.dueAtMs
+    if (claims.some(c => c.excused)) return -Infinity
+    if (last.verdict?.outcome === 'available') return last.dueAtMs
+    return Math.max(last.dueAtMs, last.holdsSlashUntilMs ?? deadlineMs)
   }
 }

@@ -29,10 +29,18 @@ export const INPUT_VERDICT_WAIT_MS = 60_000
 export const INPUT_JUDGE_WINDOW_MS = 30_000
 /**
  * Claims per provider and round: the first and its appeals. An appeal follows an `available` verdict whose inputs
- * the claimant still could not fetch (a judge that lied, or lost them), or a judge that stayed silent past its window;
- * each claim is judged by another validator, so up to MAX_INPUT_CLAIMS - 1 lying or silent judges in a row are covered.
+ * the claimant still could not fetch (a judge that lied, or lost them), a judge that stayed silent past its window,
+ * or an `unavailable` verdict not yet confirmed by a second judge (INPUT_UNAVAILABLE_JUDGES); each claim is judged by
+ * another validator, so up to MAX_INPUT_CLAIMS - 1 lying or silent judges in a row are covered.
  */
 export const MAX_INPUT_CLAIMS = 3
+/**
+ * How many distinct judges must find a claimant's inputs `unavailable` before it is excused (s48): one lying judge
+ * alone cannot excuse a claimant, as one lying judge alone cannot make it late (its appeal). One where a single
+ * validator may judge the claimant. Until the second verdict, the first holds the late slash as a claim with no
+ * verdict does (INPUT_VERDICT_WAIT_MS), and the claimant appeals for it.
+ */
+export const INPUT_UNAVAILABLE_JUDGES = 2
 /**
  * After an `available` verdict the claimant's deadline becomes the verdict's time plus the task's own execution
  * deadline, at most this much (the latest such verdict of its claims counts).

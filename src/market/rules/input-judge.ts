@@ -3,10 +3,12 @@
  * public key and rotated by the task id (core/turn.ts). The first claim of a provider and round is judged by rank 0,
  * each appeal by the next rank, so a judge that lied or stayed silent is never asked again while others are left.
  * Every node applies the same rule to the verdicts it finalizes, so a verdict from any other validator is refused.
+ * An `unavailable` verdict excuses its claimant only with a second judge's (unavailableJudgesNeeded, s48).
  */
 import { addressBytesFromPublicKey } from '../../core/address.ts'
 import { toHex } from '../../core/codec.ts'
 import { turnRank } from '../../core/turn.ts'
+import { INPUT_UNAVAILABLE_JUDGES } from './constants.ts'
 
 /** The validators that may judge a claim of `claimant` (hex address): every validator but the claimant. */
 function judgesOf (validatorKeys: readonly Uint8Array[], claimant: string): string[] {
@@ -35,4 +37,12 @@ export function claimCheckRank (validatorKeys: readonly Uint8Array[], key: Uint8
 export function isInputJudge (validatorKeys: readonly Uint8Array[], key: Uint8Array, taskId: string, claimant: string, attempt: number): boolean {
   const judges = judgesOf(validatorKeys, claimant)
   return judges.length > 0 && rankAmong(judges, key, taskId) === attempt % judges.length
+}
+
+/**
+ * How many distinct judges' `unavailable` verdicts excuse a claim of `claimant` (INPUT_UNAVAILABLE_JUDGES, or fewer
+ * where fewer validators may judge it). Recorded with each `unavailable` verdict when it applies.
+ */
+export function unavailableJudgesNeeded (validatorKeys: readonly Uint8Array[], claimant: string): number {
+  return Math.max(1, Math.min(INPUT_UNAVAILABLE_JUDGES, judgesOf(validatorKeys, claimant).length))
 }

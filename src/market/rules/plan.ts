@@ -4,8 +4,8 @@
  */
 import { MAX_CONSIDERED_REVEALS } from '../kinds/index.ts'
 import type { AssignmentRecord, TaskRecord } from '../state/records.ts'
-import { bidsCloseAt, claimsOf, lastRound, resultDueAt, revealsCloseAt, standing } from '../state/records.ts'
-import { INPUT_VERDICT_WAIT_MS, MAX_REPLACEMENT_ROUNDS } from './constants.ts'
+import { bidsCloseAt, claimHoldsSlashUntil, claimsOf, excusedByInputs, lastRound, resultDueAt, revealsCloseAt, standing } from '../state/records.ts'
+import { MAX_REPLACEMENT_ROUNDS } from './constants.ts'
 import { replacementsOf } from './award.ts'
 import { refundAll, type SettleDecision, settleOf } from './settle.ts'
 
@@ -72,21 +72,14 @@ function outstanding (t: TaskRecord): AssignmentRecord[] {
 }
 
 /**
- * An outstanding assignment whose input claim a validator found `unavailable`: the provider could not fetch the
- * inputs and neither could the validator, so it is not late (docs/market.md "Inputs no peer serves").
- */
-export function excusedByInputs (t: TaskRecord, a: AssignmentRecord): boolean {
-  return claimsOf(t, a.provider, a.round).some(c => c.verdict?.outcome === 'unavailable')
-}
-
-/**
- * The moment past which (with the grace) an outstanding assignment is late: its deadline; after an `available`
- * verdict on one of its input claims, the extended deadline (resultDueAt); while a claim has no verdict, at least that
- * claim's time plus INPUT_VERDICT_WAIT_MS (then the usual late rule applies: a claim nobody answered excuses nothing).
+ * The moment past which (with the grace) an outstanding assignment that is not excused (excusedByInputs) is late:
+ * its deadline; after an `available` verdict on one of its input claims, the extended deadline (resultDueAt); at
+ * least as long as a claim holds the slash (claimHoldsSlashUntil: one with no verdict, or an `unavailable` verdict a
+ * second judge has not confirmed; then the usual late rule applies: a claim nobody answered excuses nothing).
  */
 export function lateAfter (t: TaskRecord, a: AssignmentRecord): number {
   let until = resultDueAt(t, a)
-  for (const c of claimsOf(t, a.provider, a.round)) if (c.verdict === undefined) until = Math.max(until, c.timeMs + INPUT_VERDICT_WAIT_MS)
+  for (const c of claimsOf(t, a.provider, a.round)) until = Math.max(until, claimHoldsSlashUntil(c) ?? until)
   return until
 }
 

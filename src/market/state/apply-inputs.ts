@@ -7,9 +7,9 @@ import { fromHex, toHex } from '../../core/codec.ts'
 import { seedGivesKey } from '../blobs/seal.ts'
 import type { InputClaimPayload, InputVerdictPayload, MarketErrorCode } from '../kinds/index.ts'
 import { INPUT_JUDGE_WINDOW_MS, INPUT_VERDICT_WAIT_MS } from '../rules/constants.ts'
-import { isInputJudge } from '../rules/input-judge.ts'
+import { isInputJudge, unavailableJudgesNeeded } from '../rules/input-judge.ts'
 import { type ApplyContext, type ApplyOutcome, type FinalAt, parked, refused } from './apply-types.ts'
-import { claimsOf, extendedDue, type InputClaimRecord, isTerminal, lastRound, resultDueAt, type TaskRecord } from './records.ts'
+import { claimHoldsSlashUntil, claimsOf, extendedDue, type InputClaimRecord, isTerminal, lastRound, resultDueAt, type TaskRecord } from './records.ts'
 
 /** A provider's claim (`signer`, hex address) that it could not fetch a task's inputs: its first, or an appeal. */
 export async function applyInputClaim (ctx: ApplyContext, signer: string, p: InputClaimPayload, at: FinalAt): Promise<ApplyOutcome> {
@@ -60,7 +60,8 @@ export async function applyInputVerdict (ctx: ApplyContext, signer: string, sign
   if (!isInputJudge(ctx.validatorKeys(), signerKey, t.taskId, provider, p.attempt)) return refused('VERDICT_NOT_JUDGE', 'the signer is not this claim\'s judge')
   if (at.timeMs > claim.timeMs + INPUT_JUDGE_WINDOW_MS) return refused('VERDICT_LATE', 'verdict stamped past the claim\'s judge window')
   if (claim.verdict !== undefined) return refused('DECISION_INVALID', 'the claim has a verdict')
-  const verdict = { outcome: p.outcome, validator: signer, txId: at.txId, timeMs: at.timeMs }
+  // an `unavailable` verdict records how many distinct judges must concur before the claimant is excused (as of now)
+  const verdict = { outcome: p.outcome, validator: signer, txId: at.txId, timeMs: at.timeMs, ...(p.outcome === 'unavailable' ? { needs: unavailableJudgesNeeded(ctx.validatorKeys(), provider) } : {}) }
   const inputClaims = (t.inputClaims ?? []).map(c => (c === claim ? { ...c, verdict } : c))
   const next: TaskRecord = { ...t, inputClaims }
   // a result the claimant sent past its deadline and before this verdict was final here is in time by the
@@ -79,9 +80,11 @@ export async function applyInputVerdict (ctx: ApplyContext, signer: string, sign
 /**
  * Whether an appeal (a claim after `last`, the provider's latest claim of the round) stamped at `atMs` stands. It does
  * after an `available` verdict on `last` while the deadline that verdict gave runs (the claimant still could not fetch
- * the inputs), or once `last`'s judge window is over with the late slash still held (a silent judge), whatever
- * `last`'s verdict turns out to be; so every node decides it alike, whichever of `last`'s verdict and the appeal it
- * applied first. 'wait' while `last` has no verdict here and only its verdict can make the appeal stand.
+ * the inputs), after an `unavailable` verdict that needs another judge's while it holds the slash (s48: the claimant
+ * asks the next judge to confirm), or once `last`'s judge window is over with the late slash still held (a silent
+ * judge), whatever `last`'s verdict turns out to be; so every node decides it alike, whichever of `last`'s verdict and
+ * the appeal it applied first. 'wait' while `last` has no verdict here and only its verdict can make the appeal stand.
+ * Only `last` is read: an earlier claim's verdict may still be finalizing here.
  */
 function appealStanding (t: TaskRecord, last: InputClaimRecord, atMs: number): 'ok' | 'wait' | { code: MarketErrorCode, reason: string } {
   const deadlineMs = t.assigned.find(a => a.provider === last.provider && a.round === last.round)?.deadlineMs ?? 0
@@ -89,7 +92,11 @@ function appealStanding (t: TaskRecord, last: InputClaimRecord, atMs: number): '
   // past the hold, an `available` verdict's deadline may still run: only the verdict tells (parked until it applies,
   // refused past the park time when it never does)
   if (last.verdict === undefined) return 'wait'
-  if (last.verdict.outcome === 'unavailable') return { code: 'CLAIM_DUPLICATE', reason: 'the last claim was found unavailable: the provider is excused already' }
+  if (last.verdict.outcome === 'unavailable') {
+    if ((last.verdict.needs ?? 1) <= 1) return { code: 'CLAIM_DUPLICATE', reason: 'the last claim was found unavailable: the provider is excused already' }
+    if (atMs <= Math.max(deadlineMs, claimHoldsSlashUntil(last) ?? 0)) return 'ok'
+    return { code: 'CLAIM_LATE', reason: 'appeal after the hold of the last claim\'s unavailable verdict' }
+  }
   if (atMs <= Math.max(deadlineMs, extendedDue(t, last.verdict.timeMs))) return 'ok'
   return { code: 'CLAIM_LATE', reason: 'appeal after the deadline the last verdict gave' }
 }

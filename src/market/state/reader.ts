@@ -113,7 +113,13 @@ export interface InputClaimView {
   keyRevealed: boolean
   verdict?: { outcome: 'available' | 'unavailable', validator: string, txId: string, timeMs: number }
   dueAtMs: number
+  /**
+   * Until when the claim holds the claimant's late slash: while it has no verdict, or after an `unavailable` verdict
+   * that does not yet excuse it (the claimant appeals for a second judge); absent otherwise.
+   */
   holdsSlashUntilMs?: number
+  /** The claimant's assignment of this round is excused: enough distinct judges found the inputs `unavailable`. */
+  excused: boolean
 }
 
 export interface TaskView {

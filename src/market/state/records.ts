@@ -82,7 +82,11 @@ export interface InputClaimRecord {
   timeMs: number
   /** a private task's claim that revealed the seed of the claimant's task key (hex): its judge opens the envelopes */
   keySeed?: string
-  verdict?: { outcome: InputVerdict, validator: string, txId: string, timeMs: number }
+  /**
+   * `needs` (an `unavailable` verdict's, s48): how many distinct judges' `unavailable` verdicts excuse the claimant
+   * (rules/input-judge.ts `unavailableJudgesNeeded`, as of the verdict); absent in records before s48: 1
+   */
+  verdict?: { outcome: InputVerdict, validator: string, txId: string, timeMs: number, needs?: number }
 }
 
 export interface SlashRecord { txId: string, provider: string, reason: SlashReason, amount: bigint, timeMs: number }
@@ -153,6 +157,28 @@ export function escrowOfTask (t: TaskRecord): bigint { return escrowOf(t.announc
 /** The input claims of `provider` for award round `round`, first claim first (each later one an appeal). */
 export function claimsOf (t: TaskRecord, provider: string, round: number): InputClaimRecord[] {
   return (t.inputClaims ?? []).filter(c => c.provider === provider && c.round === round)
+}
+
+/**
+ * Whether an assignment's input claims excuse it (docs/market.md "Inputs no peer serves"): its claims of the round
+ * hold `unavailable` verdicts of as many distinct judges as those verdicts need (two; one where a single validator
+ * may judge the claimant, and in records before s48). The provider could not fetch the inputs and neither could the
+ * judges, so it is not late. A function of the verdicts alone: the same whatever order they were applied in.
+ */
+export function excusedByInputs (t: TaskRecord, a: Pick<AssignmentRecord, 'provider' | 'round'>): boolean {
+  const unavailable = claimsOf(t, a.provider, a.round).flatMap(c => (c.verdict?.outcome === 'unavailable' ? [c.verdict] : []))
+  const judges = new Set(unavailable.map(v => v.validator)).size
+  return unavailable.some(v => judges >= (v.needs ?? 1))
+}
+
+/**
+ * Until when claim `c` holds its claimant's late slash, past the deadline: without a verdict, INPUT_VERDICT_WAIT_MS
+ * after the claim (its judge's window, or an appeal's); after an `unavailable` verdict, INPUT_VERDICT_WAIT_MS after
+ * the verdict (while it does not excuse alone, the claimant appeals for a second judge's). Undefined after `available`.
+ */
+export function claimHoldsSlashUntil (c: InputClaimRecord): number | undefined {
+  if (c.verdict === undefined) return c.timeMs + INPUT_VERDICT_WAIT_MS
+  return c.verdict.outcome === 'unavailable' ? c.verdict.timeMs + INPUT_VERDICT_WAIT_MS : undefined
 }
 
 /**
@@ -267,6 +293,8 @@ export function taskView (t: TaskRecord, nowMs: number): TaskView {
 
 function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
   const deadlineMs = t.assigned.find(a => a.provider === c.provider && a.round === c.round)?.deadlineMs ?? 0
+  const excused = excusedByInputs(t, c)
+  const holds = excused ? undefined : claimHoldsSlashUntil(c)
   return {
     txId: c.txId,
     provider: addr(c.provider),
@@ -274,9 +302,10 @@ function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
     attempt: c.attempt ?? 0,
     timeMs: c.timeMs,
     keyRevealed: c.keySeed !== undefined,
-    ...(c.verdict !== undefined ? { verdict: { ...c.verdict, validator: addr(c.verdict.validator) } } : {}),
+    ...(c.verdict !== undefined ? { verdict: { outcome: c.verdict.outcome, validator: addr(c.verdict.validator), txId: c.verdict.txId, timeMs: c.verdict.timeMs } } : {}),
     dueAtMs: resultDueAt(t, { provider: c.provider, round: c.round, deadlineMs }),
-    ...(c.verdict === undefined ? { holdsSlashUntilMs: Math.max(deadlineMs, c.timeMs + INPUT_VERDICT_WAIT_MS) } : {})
+    ...(holds !== undefined ? { holdsSlashUntilMs: Math.max(deadlineMs, holds) } : {}),
+    excused
   }
 }
 
