@@ -57,8 +57,9 @@ export interface InputCheckerComponents {
   /** Counts this validator's checks by outcome (metrics). */
   onChecked?: (outcome: InputVerdict) => void
   /**
-   * Devnet fault injection (`provider.faultInjection: 'false-input-verdict'`): this judge answers `available` without
-   * fetching anything, so the tests can show that the claimant's appeal reaches an honest judge. @default false
+   * Devnet fault injection (`provider.faultInjection: 'false-input-verdict'`): this judge fetches as any judge does and
+   * answers the opposite of what it found (`available` when nobody served the inputs, `unavailable` when it holds
+   * them), so the tests can show that an appeal reaches an honest judge either way. @default false
    */
   lie?: boolean
   now?: () => number
@@ -168,9 +169,7 @@ export class InputChecker implements Startable {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
       let outcome: InputVerdict = 'available'
       let missing: string | undefined
-      if (this.c.lie === true) {
-        this.log.warn({ taskId: t.taskId, provider: claim.provider }, 'fault injection: input claim answered available without fetching')
-      } else if (t.announce.private) {
+      if (t.announce.private) {
         try {
           const opens = claim.keySeed === undefined ? undefined : { keySeed: fromHex(claim.keySeed), ids: t.announce.inputs.map(i => toHex(i)) }
           await this.c.fetchSealed(t.taskId, formatAddress(fromHex(claim.provider)), signal, opens)
@@ -190,6 +189,10 @@ export class InputChecker implements Startable {
         }
       }
       if (this.abort.signal.aborted) return
+      if (this.c.lie === true) {
+        outcome = outcome === 'available' ? 'unavailable' : 'available'
+        this.log.warn({ taskId: t.taskId, provider: claim.provider, outcome }, 'fault injection: input claim answered the opposite of what the fetch found')
+      }
       if ((this.c.now ?? Date.now)() > claim.timeMs + INPUT_JUDGE_WINDOW_MS) {
         // every node would refuse it (VERDICT_LATE): the claimant appeals to the next judge instead
         this.log.warn({ taskId: t.taskId, provider: claim.provider, attempt: claim.attempt ?? 0, outcome }, 'input claim checked past its judge window: no verdict sent')

@@ -5,8 +5,10 @@
  * a validator that fetched them, and a claimant that still does not answer is slashed late as before; an honest
  * claim (the inputs reach a node only after the winner failed to fetch them) gets `available`, and the winner
  * fetches them from the validator, answers by its extended deadline and is paid. A lying judge is covered by the
- * claimant's appeals; envelopes a requester's node sealed to nobody's key are found not to open (the claim reveals the
- * winner's task key) and the winner is excused. Every node tells the same story, and money is conserved.
+ * claimant's appeals, a lying `available` and a lying `unavailable` alike (one judge's `unavailable` excuses nobody:
+ * the false claimant appeals for a second judge's, gets `available` and is slashed late); envelopes a requester's
+ * node sealed to nobody's key are found not to open (the claims reveal the winner's task key) and the winner is
+ * excused. Every node tells the same story, and money is conserved.
  */
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
@@ -35,7 +37,7 @@ const HONEST = 3
 const REQUESTER = walletFromSeed(new Uint8Array(randomBytes(32)))
 /**
  * A requester's node that seals garbage (devnet fault injection `bad-envelopes`; no other scenario submits to it),
- * then a lying judge for the last scenario (restarted with `false-input-verdict`).
+ * then a lying judge for the last two scenarios (restarted with `false-input-verdict`: the opposite of its fetch).
  */
 const LIAR = 2
 let liarFault: 'false-input-verdict' | 'bad-envelopes' = 'bad-envelopes'
@@ -402,7 +404,7 @@ function honestExcused (t: import('ava').ExecutionContext, end: TaskRecord, atte
   return true
 }
 
-test.serial('a lying judge: it finds the inputs `available` without fetching and serves nothing; the winner appeals, the next two judges find them unavailable; nobody is slashed, the task is refunded', async (t) => {
+test.serial('a lying judge: its fetch fails, it says `available` and serves nothing; the winner appeals, the next two judges find them unavailable; nobody is slashed, the task is refunded', async (t) => {
   // node LIAR becomes a lying judge (a restart with the devnet fault injection)
   await net.kill(LIAR)
   liarFault = 'false-input-verdict'
@@ -451,4 +453,46 @@ test.serial('a lying judge: it finds the inputs `available` without fetching and
     return
   }
   t.fail('in four tasks HONEST never won (see the log)')
+})
+
+test.serial('a lying `unavailable`: the liar judges the claimer\'s false claim unavailable though it fetched the inputs; alone that excuses nothing: the next judge finds them available, and the claimer is slashed late; the task completes', async (t) => {
+  // the liar (restarted in the scenario before) answers the opposite of what its fetch found; the claimer claims
+  // every award of the faucet's tasks without fetching, and never answers. Before s48 the liar's verdict alone
+  // excused it: the task refunded, nobody slashed
+  const keys = (await loadGenesis(net.devnet.genesisPath)).validators.map(v => v.publicKey)
+  const liarKey = keys.find(k => addressFromPublicKey(k) === net.addresses[LIAR]) as Uint8Array
+  const claimer = net.addresses[CLAIMER]
+  const f = net.faucet
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    // a task whose first claim by the claimer the liar judges (the faucet's nonces moved on to such a task id)
+    let skip = 0n
+    while (claimCheckRank(keys, liarKey, taskIdHexOf(parseAddress(f.key.address), f.nextNonce + skip), toHex(parseAddress(claimer))) !== 0) skip++
+    if (skip > 0n) await fundAccounts(f, Array.from({ length: Number(skip) }, () => REQUESTER.address), 1n)
+    const task = await submitMatmul(f, { m: 8, k: 8, n: 8, budget: AGC / 100n, executionDeadlineMs: 6000, ...FAULT_WINDOWS })
+    taskIds.push(task.taskId)
+    const end = await waitForTask(net.clients[1], task.taskId, undefined, { timeoutMs: 150_000 })
+    if (end.awards[0]?.winners[0] !== claimer) {
+      t.log(`attempt ${attempt}: the claimer did not win (${JSON.stringify(story(end))}): another task`)
+      continue
+    }
+    t.is(end.state, 'settled', JSON.stringify(story(end)))
+    const [lie, appeal, ...more] = end.inputClaims.filter(c => c.provider === claimer && c.round === 0)
+    t.deepEqual(more, [], 'two claims')
+    t.like(lie, { attempt: 0, verdict: { outcome: 'unavailable', validator: net.addresses[LIAR] }, excused: false })
+    // the claimer appealed for a second judge's `unavailable`; the next judge fetched the inputs: `available`
+    t.like(appeal, { attempt: 1, verdict: { outcome: 'available' }, excused: false })
+    t.not(appeal?.verdict?.validator, net.addresses[LIAR])
+    t.not(appeal?.verdict?.validator, claimer)
+    const slash = end.slashes.find(s => s.provider === claimer)
+    t.is(slash?.reason, 'late')
+    t.true((slash?.atMs ?? 0) > (appeal?.dueAtMs ?? Infinity), `slashed after the extended deadline: ${JSON.stringify(story(end))}`)
+    const paid = end.settlement?.payouts.map(p => p.provider) ?? []
+    t.is(paid.length, 1)
+    t.not(paid[0], claimer)
+    t.log(`attempt ${attempt}: award → claim ${(lie?.atMs ?? 0) - end.awards[0].atMs} ms, claim → lie ${(lie?.verdict?.atMs ?? 0) - (lie?.atMs ?? 0)} ms, lie → appeal ${(appeal?.atMs ?? 0) - (lie?.verdict?.atMs ?? 0)} ms, appeal → verdict ${(appeal?.verdict?.atMs ?? 0) - (appeal?.atMs ?? 0)} ms, verdict → slash ${(slash?.atMs ?? 0) - (appeal?.verdict?.atMs ?? 0)} ms (market time)`)
+    await sameEverywhere(t, task.taskId, v => v.state === 'settled')
+    t.is(await held(), supply, 'money is conserved')
+    return
+  }
+  t.fail('in four tasks the claimer never won (see the log)')
 })

@@ -114,16 +114,18 @@ test('an appeal (claim 1, then claim 2) is judged by rank 1, then rank 2', async
   for (const r of runs) await r.checker.stop()
 })
 
-test('a lying judge (fault injection) answers `available` without fetching', async (t) => {
+test('a lying judge (fault injection) fetches and answers the opposite of what it found', async (t) => {
   const [first] = byRank()
-  const liar = checker(first, () => task(), () => CLAIM_AT, async () => { throw new Error('no peer served it') }, async () => {}, true)
-  await liar.checker.start()
-  await liar.checker.walk()
-  await settle()
-  await liar.checker.stop()
-  t.deepEqual(liar.fetched, [])
-  t.is(liar.sent.length, 1)
-  t.is(inputVerdictKind.decode(liar.sent[0].payload).outcome, 'available')
+  for (const [served, said] of [[false, 'available'], [true, 'unavailable']] as const) {
+    const liar = checker(first, () => task(), () => CLAIM_AT, async () => { if (!served) throw new Error('no peer served it') }, async () => {}, true)
+    await liar.checker.start()
+    await liar.checker.walk()
+    await settle()
+    await liar.checker.stop()
+    t.true(liar.fetched.length > 0, 'it fetched')
+    t.is(liar.sent.length, 1)
+    t.is(inputVerdictKind.decode(liar.sent[0].payload).outcome, said, served ? 'served: it says unavailable' : 'unserved: it says available')
+  }
 })
 
 test('a fetch that fails is `unavailable`; an answered claim, and one held past the wait, are left alone', async (t) => {

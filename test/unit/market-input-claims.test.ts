@@ -419,11 +419,13 @@ test('one judge\'s `unavailable` excuses nobody where another validator may judg
   t.like(await f.send(verdict(f.taskId, winner.address, 0, 'available', 1, judges[1]), verdictAt), { status: 'applied' })
   const due = Math.max(deadline, verdictAt + f.announce.executionDeadlineMs)
   t.like(taskView(f.task(), verdictAt).inputClaims, [{ excused: false }, { excused: false, dueAtMs: due }])
-  // the claimant does not answer: late once the extended deadline and the first verdict's hold are over
-  const lateAt = Math.max(due, holds)
-  t.like(nextStep(f.task(), clockAt(lateAt + GRACE - 1)), { kind: 'wait' })
-  t.like(nextStep(f.task(), clockAt(lateAt + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
-  await settleAll(f, lateAt + GRACE)
+  // the claimant does not answer: late once the extended deadline is over (the lone verdict's hold ended with the
+  // appeal, which the next judge answered)
+  t.true(due < holds)
+  t.like(taskView(f.task(), verdictAt).inputClaims, [{ holdsSlashUntilMs: undefined }, { holdsSlashUntilMs: undefined }])
+  t.like(nextStep(f.task(), clockAt(due + GRACE - 1)), { kind: 'wait', untilMs: due + GRACE })
+  t.like(nextStep(f.task(), clockAt(due + GRACE)), { kind: 'slash-late', providers: [winner.hex] })
+  await settleAll(f, due + GRACE)
   t.like(f.task().slashes, [{ provider: winner.hex, reason: 'late' }])
   t.deepEqual(f.task().awards.map(a => a.winners), [[winner.hex], [second.hex]], 'replaced by the next of the ranking')
   t.is(f.ledger.total(), f.supply)

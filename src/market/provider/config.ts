@@ -57,8 +57,9 @@ const address = z.string().refine(isAddress, 'a hmy1… address with a valid che
  * public task, that it could not fetch the inputs (input-claim) without trying, and never answer (it appeals only for
  * a second judge's `unavailable`), so the tests can show that a validator's `available` verdict leaves such a provider
  * slashed late as before; `false-input-verdict`
- * acts on the node as a validator, not as a provider: when it judges an input claim it answers `available` without
- * fetching, so the tests can show that the claimant's appeal reaches an honest judge; `bad-envelopes` acts on the
+ * acts on the node as a validator, not as a provider: when it judges an input claim it answers the opposite of what
+ * its fetch found, so the tests can show that an appeal reaches an honest judge (after a false `available`, the
+ * claimant's; after a false `unavailable`, the one a second judge's verdict must confirm); `bad-envelopes` acts on the
  * node's requester side: it seals a private task's inputs to a key nobody holds, so the tests can show that a winner
  * whose envelopes do not open is excused, not slashed (its claim reveals its task key). It is the standard way to test slashing (Lodestar and
  * Prysm carry such flags for their test networks); with the default `none` it changes nothing.

@@ -74,12 +74,13 @@ function outstanding (t: TaskRecord): AssignmentRecord[] {
 /**
  * The moment past which (with the grace) an outstanding assignment that is not excused (excusedByInputs) is late:
  * its deadline; after an `available` verdict on one of its input claims, the extended deadline (resultDueAt); at
- * least as long as a claim holds the slash (claimHoldsSlashUntil: one with no verdict, or an `unavailable` verdict a
- * second judge has not confirmed; then the usual late rule applies: a claim nobody answered excuses nothing).
+ * least as long as a claim holds the slash (claimHoldsSlashUntil: one with no verdict, or the last claim's
+ * `unavailable` verdict, not appealed yet for a second judge's; then the usual late rule applies: a claim nobody
+ * answered excuses nothing).
  */
 export function lateAfter (t: TaskRecord, a: AssignmentRecord): number {
   let until = resultDueAt(t, a)
-  for (const c of claimsOf(t, a.provider, a.round)) until = Math.max(until, claimHoldsSlashUntil(c) ?? until)
+  for (const c of claimsOf(t, a.provider, a.round)) until = Math.max(until, claimHoldsSlashUntil(t, c) ?? until)
   return until
 }
 

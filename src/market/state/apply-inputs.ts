@@ -94,7 +94,7 @@ function appealStanding (t: TaskRecord, last: InputClaimRecord, atMs: number): '
   if (last.verdict === undefined) return 'wait'
   if (last.verdict.outcome === 'unavailable') {
     if ((last.verdict.needs ?? 1) <= 1) return { code: 'CLAIM_DUPLICATE', reason: 'the last claim was found unavailable: the provider is excused already' }
-    if (atMs <= Math.max(deadlineMs, claimHoldsSlashUntil(last) ?? 0)) return 'ok'
+    if (atMs <= Math.max(deadlineMs, claimHoldsSlashUntil(t, last) ?? 0)) return 'ok'
     return { code: 'CLAIM_LATE', reason: 'appeal after the hold of the last claim\'s unavailable verdict' }
   }
   if (atMs <= Math.max(deadlineMs, extendedDue(t, last.verdict.timeMs))) return 'ok'

@@ -172,13 +172,15 @@ export function excusedByInputs (t: TaskRecord, a: Pick<AssignmentRecord, 'provi
 }
 
 /**
- * Until when claim `c` holds its claimant's late slash, past the deadline: without a verdict, INPUT_VERDICT_WAIT_MS
- * after the claim (its judge's window, or an appeal's); after an `unavailable` verdict, INPUT_VERDICT_WAIT_MS after
- * the verdict (while it does not excuse alone, the claimant appeals for a second judge's). Undefined after `available`.
+ * Until when claim `c` of `t` holds its claimant's late slash, past the deadline: without a verdict,
+ * INPUT_VERDICT_WAIT_MS after the claim (its judge's window, or an appeal's); with an `unavailable` verdict while it
+ * is the claimant's last claim of the round, INPUT_VERDICT_WAIT_MS after the verdict (the time to appeal for a second
+ * judge's; once appealed, the appeal holds it). Undefined otherwise.
  */
-export function claimHoldsSlashUntil (c: InputClaimRecord): number | undefined {
+export function claimHoldsSlashUntil (t: TaskRecord, c: InputClaimRecord): number | undefined {
   if (c.verdict === undefined) return c.timeMs + INPUT_VERDICT_WAIT_MS
-  return c.verdict.outcome === 'unavailable' ? c.verdict.timeMs + INPUT_VERDICT_WAIT_MS : undefined
+  if (c.verdict.outcome !== 'unavailable' || claimsOf(t, c.provider, c.round).at(-1) !== c) return undefined
+  return c.verdict.timeMs + INPUT_VERDICT_WAIT_MS
 }
 
 /**
@@ -294,7 +296,7 @@ export function taskView (t: TaskRecord, nowMs: number): TaskView {
 function claimView (t: TaskRecord, c: InputClaimRecord): InputClaimView {
   const deadlineMs = t.assigned.find(a => a.provider === c.provider && a.round === c.round)?.deadlineMs ?? 0
   const excused = excusedByInputs(t, c)
-  const holds = excused ? undefined : claimHoldsSlashUntil(c)
+  const holds = excused ? undefined : claimHoldsSlashUntil(t, c)
   return {
     txId: c.txId,
     provider: addr(c.provider),
