@@ -5,7 +5,8 @@
  * debit + fee, credits, the fee to the fee pool): balances + escrows + bonds are conserved, no settle moves more
  * than its escrow (and every settle empties it), and every award is what an independent reading of the rule gives.
  * A provider may lose its whole bond to other tasks' slashes after it won (`drained`): its own slash then takes
- * nothing, and the task still ends (the honest providers paid, the rest refunded) with the fault counted.
+ * nothing, and the task still ends (the honest providers paid, the rest refunded) with the fault counted. The network
+ * has one validator or three: with three, an input claim's `unavailable` excuses only with a second judge's (s48).
  */
 import test from 'ava'
 import fc from 'fast-check'
@@ -19,13 +20,15 @@ import {
 } from '../../src/market/index.ts'
 import { generateKemKeyPair } from '../../src/market/blobs/seal.ts'
 import { applyMarketTx, awardTaskOf, revealedBids } from '../../src/market/state/apply.ts'
-import type { TaskRecord } from '../../src/market/state/records.ts'
+import { excusedByInputs, type TaskRecord } from '../../src/market/state/records.ts'
 import { cpuProvider, matmulAnnounce } from '../helpers/market.ts'
 import { LedgerModel, MemoryMarket, unsignedTx } from '../helpers/market-model.ts'
 
 registerMarketKinds()
-const { MIN_BOND, awardOf, nextStep, slashAmount, slashBeneficiary } = marketRules
+const { MIN_BOND, awardOf, isInputJudge, nextStep, slashAmount, slashBeneficiary } = marketRules
 const validator = generateKeyPair(new Uint8Array(32).fill(9))
+/** The validators of a history's network: the first (it signs the awards, settles and slashes), or all three. */
+const validatorKeys = [validator, ...[21, 22].map(b => generateKeyPair(new Uint8Array(32).fill(b)))]
 const requesterKeys = generateKeyPair(new Uint8Array(32).fill(1))
 const providerKeys = [2, 3, 4, 5, 6].map(b => generateKeyPair(new Uint8Array(32).fill(b)))
 const GOOD = 'aa'.repeat(32)
@@ -46,11 +49,13 @@ const providerArb = fc.record({
   lateCommit: rarely,
   lateReveal: rarely,
   /**
-   * `claim-*`: it claims it could not fetch the inputs (input-claim) right after its award; `unavailable`: a validator
-   * agrees (excused: no slash); `available`: a validator fetched them, it then answers (good); `available-silent`:
-   * it still never answers; `unanswered`: no verdict ever comes
+   * `claim-*`: it claims it could not fetch the inputs (input-claim) right after its award; `unavailable`: the
+   * judges agree (excused: no slash); `available`: a validator fetched them, it then answers (good);
+   * `available-silent`: it still never answers; `unanswered`: no verdict ever comes; `appealed`: a lying `available`,
+   * then `unavailable` on its appeals; `lied-unavailable`: a lying `unavailable`, which with three validators the next
+   * judge's `available` overrules (it then answers; with one validator the lie excuses it)
    */
-  behaviour: fc.constantFrom('good', 'good', 'bad', 'none', 'claim-unavailable', 'claim-available', 'claim-available-silent', 'claim-unanswered', 'claim-appealed'),
+  behaviour: fc.constantFrom('good', 'good', 'bad', 'none', 'claim-unavailable', 'claim-available', 'claim-available-silent', 'claim-unanswered', 'claim-appealed', 'claim-lied-unavailable'),
   /** once awarded, other tasks' slashes take its whole bond before it answers */
   drained: fc.constantFrom(false, false, false, false, false, false, false, false, false, true)
 })
@@ -62,19 +67,21 @@ const historyArb = fc.record({
   needGpu: rarely,
   cancel: rarely,
   /** inputs sealed to the providers: a dispute cannot be re-executed */
-  private: rarely
+  private: rarely,
+  validators: fc.constantFrom(1, 1, 3)
 })
 
 type History = typeof historyArb extends fc.Arbitrary<infer H> ? H : never
 const BIDDER: History['providers'][number] = { bond: 3n * MIN_BOND, webgpu: false, bids: true, priceBp: 100, mismatch: false, lateCommit: false, lateReveal: false, behaviour: 'good', drained: false }
-const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false, private: false }
+const EXAMPLE: History = { providers: [BIDDER], verification: 'none', r: 1, budget: 10_000n, needGpu: false, cancel: false, private: false, validators: 1 }
 
 test('random task histories: conservation, settles within their escrow, awards as the rule says', async (t) => {
   const seen = new Map<string, number>()
   await fc.assert(fc.asyncProperty(historyArb, async (h) => {
     const ledger = new LedgerModel()
     const market = new MemoryMarket()
-    market.validators = [validator.publicKey]
+    const validators = validatorKeys.slice(0, h.validators)
+    market.validators = validators.map(k => k.publicKey)
     const requester = addressBytesFromPublicKey(requesterKeys.publicKey)
     ledger.balances.set(toHex(requester), 10n ** 12n)
     const providers = h.providers.map((p, i) => ({ ...p, keys: providerKeys[i], address: addressBytesFromPublicKey(providerKeys[i].publicKey), hex: toHex(addressBytesFromPublicKey(providerKeys[i].publicKey)), salt: sha256(new Uint8Array([i])) }))
@@ -140,17 +147,36 @@ test('random task histories: conservation, settles within their escrow, awards a
         if (p === undefined || answered.has(p.hex) || p.behaviour === 'none' || a.state !== 'open') continue
         answered.add(p.hex)
         if (p.behaviour.startsWith('claim-')) {
-          await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, attempt: 0 }))
-          const outcome = p.behaviour === 'claim-unavailable' ? 'unavailable' : p.behaviour === 'claim-unanswered' ? undefined : 'available'
-          if (outcome !== undefined) t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, attempt: 0, outcome })))
-          if (p.behaviour === 'claim-appealed') {
-            // the judge said `available` and served nothing (it lied): the claimant appeals, the next judge (here
-            // the same, the network's only validator) finds the inputs unavailable
-            await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, attempt: 1 }))
-            t.true(await send(tx(46, validator, 0n, 0n, { taskId, round: a.round, provider: p.address, attempt: 1, outcome: 'unavailable' })))
-            tag('claim:appealed')
+          // claim `attempt` of the round, answered `outcome` by its judge (rules/input-judge.ts), unless none
+          const claim = async (attempt: number, outcome?: 'available' | 'unavailable'): Promise<void> => {
+            t.true(await send(tx(45, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, attempt })))
+            const judge = validators.find(v => isInputJudge(market.validators, v.publicKey, taskHex, p.hex, attempt)) as typeof validator
+            if (outcome !== undefined) t.true(await send(tx(46, judge, 0n, 0n, { taskId, round: a.round, provider: p.address, attempt, outcome })))
           }
-          if (p.behaviour !== 'claim-available') continue
+          const more = h.validators > 1
+          if (p.behaviour === 'claim-unavailable') {
+            // the judge could not fetch either; with three validators a second judge must concur (the appeal)
+            await claim(0, 'unavailable')
+            if (more) await claim(1, 'unavailable')
+          } else if (p.behaviour === 'claim-appealed') {
+            // the judge said `available` and served nothing (it lied): the claimant appeals, the next judge (with one
+            // validator, the same) finds the inputs unavailable, and with three the one after it concurs
+            await claim(0, 'available')
+            await claim(1, 'unavailable')
+            if (more) await claim(2, 'unavailable')
+            tag('claim:appealed')
+          } else if (p.behaviour === 'claim-lied-unavailable') {
+            // the judge said `unavailable` of inputs it could fetch; with three validators the claimant's appeal
+            // reaches the next judge, whose `available` overrules it, and the claimant then answers
+            await claim(0, 'unavailable')
+            if (more) {
+              await claim(1, 'available')
+              tag('claim:lied-unavailable:overruled')
+            }
+          } else {
+            await claim(0, p.behaviour === 'claim-unanswered' ? undefined : 'available')
+          }
+          if (p.behaviour !== 'claim-available' && !(p.behaviour === 'claim-lied-unavailable' && more)) continue
         }
         await send(tx(38, p.keys, ledger.nonce(p.address), FEE, { taskId, round: a.round, commitment: fromHex(p.behaviour === 'bad' ? BAD : GOOD), outputBlob: new Uint8Array(32), outputBytes: 4, profile: 'cpu-ref-v1' }))
       }
@@ -213,8 +239,15 @@ test('random task histories: conservation, settles within their escrow, awards a
       t.false(final.slashes.some(x => x.reason === 'fault'))
     }
     if (h.private) t.not(final.settlement?.outcome, 'disputed', 'a private task is never settled by a re-execution')
-    // a claimant whose inputs a validator found unavailable is excused: never slashed, never paid, whatever the outcome
-    const excused = (final.inputClaims ?? []).filter(c => c.verdict?.outcome === 'unavailable').map(c => c.provider)
+    // a claimant whose inputs the judges found unavailable (two with three validators; the one with one) is excused:
+    // never slashed, never paid, whatever the outcome; one whose lying judge the next overruled is not excused
+    const claimants = [...new Set((final.inputClaims ?? []).map(c => c.provider))]
+    const behaviourOf = (hex: string): string | undefined => providers.find(x => x.hex === hex)?.behaviour
+    const excused = claimants.filter(c => ['claim-unavailable', 'claim-appealed'].includes(behaviourOf(c) ?? '') || (behaviourOf(c) === 'claim-lied-unavailable' && h.validators === 1))
+    for (const c of claimants) {
+      const assignment = final.assigned.find(a => a.provider === c) as TaskRecord['assigned'][number]
+      t.is(excusedByInputs(final, assignment), excused.includes(c), `${behaviourOf(c) ?? ''} with ${h.validators} validators`)
+    }
     for (const e of excused) {
       t.false(final.slashes.some(x => x.provider === e), 'an excused claimant is not slashed')
       t.false(final.settlement?.payouts.some(x => x.provider === e) ?? false, 'an excused claimant is not paid')
@@ -268,13 +301,20 @@ test('random task histories: conservation, settles within their escrow, awards a
       [{ ...EXAMPLE, private: true, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a judge that lied (`available`), the claimant's appeal found unavailable: excused, refunded, nobody slashed
       [{ ...EXAMPLE, providers: [{ ...BIDDER, behaviour: 'claim-appealed', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // the same with three validators: two judges after the liar concur
+      [{ ...EXAMPLE, validators: 3, providers: [{ ...BIDDER, behaviour: 'claim-appealed', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // a judge that lied (`unavailable`) among three validators: the next judge's `available` overrules it, the
+      // claimant answers and is paid
+      [{ ...EXAMPLE, validators: 3, providers: [{ ...BIDDER, behaviour: 'claim-lied-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
+      // inputs no judge could fetch, three validators: excused by two, refunded, nobody slashed
+      [{ ...EXAMPLE, validators: 3, providers: [{ ...BIDDER, behaviour: 'claim-unavailable', priceBp: 100 }, { ...BIDDER, priceBp: 200 }] }],
       // a spot-check whose checker is excused: the winner is paid unchecked, as when a checker is late with no replacement
       [{ ...EXAMPLE, verification: 'spot-check', providers: [{ ...BIDDER, priceBp: 100 }, { ...BIDDER, behaviour: 'claim-unavailable', priceBp: 200 }] }]
     ]
   })
   // the histories reach every path that moves money (a generator that never slashes would prove little)
   t.log([...seen].sort().map(([k, v]) => `${k}=${v}`).join(' '))
-  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable', 'outcome:inputs-unavailable:private', 'outcome:paid:excused', 'claim:appealed']) t.true((seen.get(path) ?? 0) > 0, path)
+  for (const path of ['outcome:paid', 'outcome:expired', 'outcome:cancelled', 'slash:late', 'slash:fault', 'replacement', 'slash:late:empty-bond', 'slash:fault:empty-bond', 'outcome:unresolved', 'outcome:inputs-unavailable', 'outcome:inputs-unavailable:private', 'outcome:paid:excused', 'claim:appealed', 'claim:lied-unavailable:overruled']) t.true((seen.get(path) ?? 0) > 0, path)
 })
 
 // keep the payload kinds referenced (the model builds them by id)
