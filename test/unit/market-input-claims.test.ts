@@ -358,6 +358,16 @@ function judgesOf (f: Awaited<ReturnType<typeof awardedTask>>, claimant: Uint8Ar
   return [0, 1, 2].map(attempt => all.find(k => isInputJudge(f.market.validators, k.publicKey, f.taskHex, toHex(claimant), attempt)) as ReturnType<typeof generateKeyPair>)
 }
 
+/** A task among three validators whose cheapest winner claimed (attempt 0) 1 s after the award. */
+async function claimedAmongThree (): Promise<{ f: Awaited<ReturnType<typeof awardedTask>>, winner: Awaited<ReturnType<typeof awardedTask>>['providers'][number], judges: Array<ReturnType<typeof generateKeyPair>>, claimAt: number }> {
+  const f = await awardedTask()
+  const [winner] = f.providers
+  const judges = judgesOf(f, winner.address)
+  const claimAt = f.awardAtMs + 1000
+  await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+  return { f, winner, judges, claimAt }
+}
+
 test('an appeal after a false `available`: judged by the next validator, whose `unavailable` a third judge confirms; refunded, nobody slashed', async (t) => {
   const f = await awardedTask()
   const [winner] = f.providers
@@ -443,11 +453,7 @@ test('two `unavailable` verdicts excuse only from two judges, in either order of
   // its window, final late): excused once both apply, whichever first
   const records: unknown[] = []
   for (const order of ['first-verdict-first', 'appeal-verdict-first'] as const) {
-    const f = await awardedTask()
-    const [winner] = f.providers
-    const judges = judgesOf(f, winner.address)
-    const claimAt = f.awardAtMs + 1000
-    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+    const { f, winner, judges, claimAt } = await claimedAmongThree()
     const appealAt = claimAt + INPUT_JUDGE_WINDOW_MS + 500
     await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 }), appealAt)
     const first = (): Promise<ApplyOutcome> => f.send(verdict(f.taskId, winner.address, 0, 'unavailable', 0, judges[0]), claimAt + INPUT_JUDGE_WINDOW_MS - 1)
@@ -505,11 +511,7 @@ test('appeals stand only in time: before the last claim\'s judge window is over 
 test('an appeal and the last claim\'s late-final verdict give the same records in either order', async (t) => {
   const records: unknown[] = []
   for (const order of ['verdict-first', 'appeal-first'] as const) {
-    const f = await awardedTask()
-    const [winner] = f.providers
-    const judges = judgesOf(f, winner.address)
-    const claimAt = f.awardAtMs + 1000
-    await f.send(f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 0 }), claimAt)
+    const { f, winner, judges, claimAt } = await claimedAmongThree()
     // a verdict stamped inside the judge window, final after an appeal stamped past it
     const v = (): Transaction => verdict(f.taskId, winner.address, 0, 'available', 0, judges[0])
     const appeal = f.by(winner, TX_KIND_INPUT_CLAIM, { taskId: f.taskId, round: 0, attempt: 1 })
