@@ -47,7 +47,7 @@ export function taskReport (t: Task, bids: Bids | null): string {
   }
   for (const c of t.inputClaims) {
     const verdict = c.verdict === null
-      ? `no verdict yet (the late slash waits until ${time(c.holdsSlashUntilMs)})`
+      ? `no verdict yet (${c.excused ? 'excused already by the other claims\' verdicts' : `the late slash waits until ${time(c.holdsSlashUntilMs)}`})`
       : `${c.verdict.outcome} by ${c.verdict.validator} at ${time(c.verdict.atMs)}${verdictNote(c)}`
     const how = [...(c.attempt > 0 ? [`appeal ${c.attempt}`] : []), ...(c.keyRevealed ? ['key revealed: envelopes did not open'] : [])]
     lines.push(`input claim ${c.provider} round ${c.round}${how.length > 0 ? ` (${how.join('; ')})` : ''} at ${time(c.atMs)}: ${verdict}`)

@@ -30,6 +30,9 @@ test('task status shows each input claim with its verdict, or how long the late 
   t.true(unconfirmed.includes(`unavailable by ${V} at 1970-01-01T00:00:03.000Z: a second judge must confirm it (the late slash waits until 1970-01-01T00:01:03.000Z)`), unconfirmed)
   const waiting = taskReport(task([{ provider: A, round: 0, attempt: 0, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500, excused: false }]), null)
   t.true(waiting.includes('no verdict yet (the late slash waits until 1970-01-01T00:01:02.500Z)'), waiting)
+  // an appeal left without a verdict after two judges' `unavailable` excused the claimant
+  const after = taskReport(task([{ provider: A, round: 0, attempt: 2, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: null, excused: true }]), null)
+  t.true(after.includes('no verdict yet (excused already by the other claims\' verdicts)'), after)
   t.false(taskReport(task([]), null).includes('input claim'))
   // an appeal says so
   const appeal = taskReport(task([{ provider: A, round: 0, attempt: 1, keyRevealed: false, atMs: 2500, txId: '0x01', verdict: null, dueAtMs: 8000, holdsSlashUntilMs: 62_500, excused: false }]), null)

@@ -56,13 +56,13 @@ const address = z.string().refine(isAddress, 'a hmy1… address with a valid che
  * market's tests can show that a lying provider is caught; `false-input-claim` makes it claim, on every award of a
  * public task, that it could not fetch the inputs (input-claim) without trying, and never answer (it appeals only for
  * a second judge's `unavailable`), so the tests can show that a validator's `available` verdict leaves such a provider
- * slashed late as before; `false-input-verdict`
- * acts on the node as a validator, not as a provider: when it judges an input claim it answers the opposite of what
- * its fetch found, so the tests can show that an appeal reaches an honest judge (after a false `available`, the
- * claimant's; after a false `unavailable`, the one a second judge's verdict must confirm); `bad-envelopes` acts on the
- * node's requester side: it seals a private task's inputs to a key nobody holds, so the tests can show that a winner
- * whose envelopes do not open is excused, not slashed (its claim reveals its task key). It is the standard way to test slashing (Lodestar and
- * Prysm carry such flags for their test networks); with the default `none` it changes nothing.
+ * slashed late as before; `false-input-verdict` acts on the node as a validator, not as a provider: when it judges
+ * an input claim it answers the opposite of what its fetch found, so the tests can show that an appeal reaches an
+ * honest judge (after a false `available`, the claimant's; after a false `unavailable`, the one a second judge's
+ * verdict must confirm); `bad-envelopes` acts on the node's requester side: it seals a private task's inputs to a
+ * key nobody holds, so the tests can show that a winner whose envelopes do not open is excused, not slashed (its claim
+ * reveals its task key). It is the standard way to test slashing (Lodestar and Prysm carry such flags for their test
+ * networks); with the default `none` it changes nothing.
  */
 export const FAULT_INJECTIONS = ['none', 'wrong-result', 'false-input-claim', 'false-input-verdict', 'bad-envelopes'] as const
 export type FaultInjection = (typeof FAULT_INJECTIONS)[number]
