@@ -13,7 +13,7 @@ import { DagService } from '../../src/dag/service.ts'
 import { drainLedgerEvents, WebhookService } from '../../src/webhooks/index.ts'
 import { createDagLibp2p, startDagNetworking, transferLoad } from './dag-net.ts'
 
-const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[], url: string, selfKillAfter: number }
+const cfg = JSON.parse(await readFile(process.argv[2], 'utf8')) as { dir: string, genesis: unknown, validatorSeed: string, accountSeeds: string[], url: string, selfKillAfter: number, maxQueuePerHook: number }
 const genesis = parseGenesis(cfg.genesis)
 const validator = generateKeyPair(fromHex(cfg.validatorSeed))
 const accounts = cfg.accountSeeds.map(s => generateKeyPair(fromHex(s)))
@@ -22,7 +22,7 @@ const lo = keyBytes(KEY_PREFIXES.webhooks.outbox)
 const hi = lo.slice()
 hi[hi.length - 1]++
 process.stdout.write(`outbox ${(await sublevel(db, 'webhooks').keys({ gte: lo, lt: hi }).all()).length}\n`)
-const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true })
+const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true, maxQueuePerHook: cfg.maxQueuePerHook })
 await webhooks.start()
 if (webhooks.list().length === 0) await webhooks.add({ url: cfg.url, events: ['tx', 'payment'] })
 const libp2p = await createDagLibp2p()

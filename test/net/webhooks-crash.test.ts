@@ -2,7 +2,9 @@
 // one-validator ledger process with a webhook service under load is SIGKILLed again and again: by itself right
 // after a decision committed (inside the tx:final listener, before the webhooks could queue its events: the
 // window where an event used to be lost) and by the test at arbitrary moments. Restarted on its datadir each time;
-// at the end every event of every final transaction has arrived under exactly one delivery id.
+// at the end every event of every final transaction has arrived under exactly one delivery id. The hook's queue bound
+// is set above what the load can queue: events dropped at the bound (the oldest, counted; `webhooks` unit test) are
+// not what this test is about, and on a machine whose ledger outruns the deliveries the default 1,000 was reached.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
@@ -23,6 +25,9 @@ import { tempDir, waitFor } from '../helpers/harmonyd.ts'
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts'
 
 interface Round { outbox: number, finals: string[] }
+
+/** The hook's queue bound here: above the ~1,500 events the load queues in all (the default is 1,000). */
+const MAX_QUEUE = 100_000
 
 /** Runs the child until it kills itself (`selfKillAfter`) or has reported `killAfter` finals and is killed here. */
 async function runAndKill (configPath: string, mode: { selfKillAfter: number } | { killAfter: number }): Promise<Round> {
@@ -67,7 +72,7 @@ test.serial('kill -9 right after decisions commit and at random moments: every w
   })
   const configPath = join(dir.path, 'config.json')
   const dbPath = join(dir.path, 'db')
-  const base = { dir: dbPath, genesis: genesisToJson(genesis), validatorSeed: toHex(validatorSeed), accountSeeds: accountSeeds.map(s => toHex(s)), url: receiver.url }
+  const base = { dir: dbPath, genesis: genesisToJson(genesis), validatorSeed: toHex(validatorSeed), accountSeeds: accountSeeds.map(s => toHex(s)), url: receiver.url, maxQueuePerHook: MAX_QUEUE }
   const modes: Array<{ selfKillAfter: number } | { killAfter: number }> = [
     { selfKillAfter: 5 }, { killAfter: 30 }, { selfKillAfter: 1 }, { selfKillAfter: 12 }, { killAfter: 60 }, { selfKillAfter: 7 }
   ]
@@ -88,10 +93,20 @@ test.serial('kill -9 right after decisions commit and at random moments: every w
   const db = await openDatabase(dbPath)
   t.teardown(async () => { if (db.status === 'open') await db.close() })
   t.true(await outboxSize(db) > 0, 'the last kill left records in the outbox')
-  const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true })
+  const webhooks = new WebhookService({ db, logger: silentLogger() }, { retryBaseMs: 20, retryMaxMs: 200, allowPrivateTargets: true, maxQueuePerHook: MAX_QUEUE })
   const libp2p = await createDagLibp2p()
   const dag = new DagService({ libp2p, ...(await startDagNetworking(libp2p, validator, silentLogger())), db, identity: validator, genesis, logger: silentLogger(), registry: new Registry() }, { verifier: { workers: 1 }, txDecisionRecords: (tx, d) => webhooks.txDecisionRecords(tx, d) })
   drainLedgerEvents(dag, webhooks)
+  // stopped below, or here when the test fails before (a running ledger would keep the worker from exiting)
+  let stopped = false
+  const stopAll = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await dag.stop()
+    await libp2p.stop()
+    await webhooks.stop()
+  }
+  t.teardown(stopAll)
   await webhooks.start()
   await dag.start()
   const distinct = new Map<string, string>()
@@ -103,7 +118,8 @@ test.serial('kill -9 right after decisions commit and at random moments: every w
     }
   }
   let finalTxs = 0
-  await waitFor('every final transaction\'s events delivered', async () => {
+  let state = ''
+  const end = await waitFor('every final transaction\'s events delivered', async () => {
     const stats = await dag.stats()
     collect()
     finalTxs = stats.finalTxs
@@ -111,11 +127,16 @@ test.serial('kill -9 right after decisions commit and at random moments: every w
     // last rounds' empty vertices stay undecided once nothing waits: no leader above them is built)
     const view = dag.ledger.roundView()
     const decided = view === undefined ? stats.processing === 0 : !view.work
-    return decided && webhooks.list()[0].queued === 0 && finalEvents() === finalTxs ? true : undefined
-  })
-  await dag.stop()
-  await libp2p.stop()
-  await webhooks.stop()
+    const hook = webhooks.list()[0]
+    state = `decided ${String(decided)}, queued ${hook.queued}, dropped ${hook.dropped}, last ${JSON.stringify(hook.last)}, ${finalEvents()} tx final events of ${finalTxs} final, outbox ${await outboxSize(db)}`
+    if (hook.dropped > 0) return 'dropped'
+    return decided && hook.queued === 0 && finalEvents() === finalTxs ? 'delivered' : undefined
+  }).catch((err: unknown) => { throw new Error(`${String(err)} (${state})`) })
+  await stopAll()
+  if (end === 'dropped') {
+    t.fail(`events dropped at the queue bound: ${state}`)
+    return
+  }
   collect()
   t.is(await outboxSize(db), 0, 'the outbox is empty')
 
