@@ -78,6 +78,11 @@ export interface NodeConfig {
    * validator limits how many it holds pending and refuses the excess with BUSY (src/dag/admission-control.ts).
    */
   'latency-target-ms': number
+  /**
+   * Webhook events kept waiting per hook while its receiver is down or slower than the node's events; past it the
+   * oldest are dropped and counted (src/webhooks/service.ts). Each waits in memory and on disk: at most ~64 KiB.
+   */
+  'webhook-queue': number
 }
 
 export type ConfigKey = keyof NodeConfig
@@ -94,6 +99,9 @@ interface KeySpec {
 function validHost (value: string): string | undefined {
   return isIP(value) === 0 && value !== 'localhost' ? 'an IPv4/IPv6 address or localhost' : undefined
 }
+
+/** The most webhook events a hook may keep waiting (`webhook-queue`): 100,000 small events are tens of MiB per hook. */
+const MAX_WEBHOOK_QUEUE = 100_000
 
 /** The table every source of settings is checked against. Descriptions also become the config file's comments. */
 export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
@@ -157,7 +165,13 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   archive: { kind: 'bool', describe: 'keep every vertex body (false: prune bodies below the last checkpoint anchored on chain)', default: true },
   'state-sync': { kind: 'bool', describe: 'start an empty ledger from the last checkpoint anchored on chain (its state from peers, checked against the checkpoint) instead of replaying the history', default: false },
   resync: { kind: 'bool', describe: 'with --state-sync: replace a ledger this datadir already holds (one whose peers pruned the history it lacks) with the last anchored checkpoint\'s state, once a matching cut is fetched; keys, blobs and webhooks stay', default: false },
-  'latency-target-ms': { kind: 'count', describe: 'admission control: while clients\' transactions take longer than this to finalize, a validator limits how many it holds pending (refusing the excess with BUSY, retryable)', default: 600 }
+  'latency-target-ms': { kind: 'count', describe: 'admission control: while clients\' transactions take longer than this to finalize, a validator limits how many it holds pending (refusing the excess with BUSY, retryable)', default: 600 },
+  'webhook-queue': {
+    kind: 'count',
+    describe: 'webhook events kept waiting per hook while its receiver is down or slow (in memory and on disk); past it the oldest are dropped and counted',
+    default: 1000,
+    validate: (value: number) => value <= MAX_WEBHOOK_QUEUE ? undefined : `at most ${MAX_WEBHOOK_QUEUE}`
+  }
 }
 
 export const CONFIG_FILE_NAME = 'config.yaml'

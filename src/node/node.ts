@@ -206,7 +206,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     registerBridge()
     registerMarket()
     // webhooks: every decision records its events in its own batch (an outbox the service drains), so none is lost to a kill -9
-    const webhooks = this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics }, { allowPrivateTargets: config['allow-private-webhooks'] })
+    const webhooks = this.webhooksValue = new WebhookService({ db: this.db, logger: child('webhooks'), registry: this.metrics }, { allowPrivateTargets: config['allow-private-webhooks'], maxQueuePerHook: config['webhook-queue'] })
     this.dagValue = new DagService({
       libp2p,
       gossip: this.gossipValue,

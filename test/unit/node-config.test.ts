@@ -61,6 +61,14 @@ test('the rendered config file parses back to the same settings', (t) => {
   })
 })
 
+test('the webhook queue per hook: 1,000 events by default, set by env, flag or file, a positive integer up to 100,000', async (t) => {
+  t.is((await resolveConfig({}))['webhook-queue'], 1000)
+  t.is((await resolveConfig({ env: { HARMONY_WEBHOOK_QUEUE: '20000' } }))['webhook-queue'], 20_000)
+  t.is((await resolveConfig({ flags: { 'webhook-queue': 5000 } }))['webhook-queue'], 5000)
+  t.throws(() => readEnv({ HARMONY_WEBHOOK_QUEUE: '0' }), { instanceOf: ConfigError, message: /'webhook-queue' must be a positive integer/ })
+  t.throws(() => readEnv({ HARMONY_WEBHOOK_QUEUE: '100001' }), { instanceOf: ConfigError, message: /'webhook-queue' must be at most 100000, got "100001"/ })
+})
+
 test('the admission latency target: 600 ms by default, set by env or flag, a positive integer', async (t) => {
   t.is((await resolveConfig({}))['latency-target-ms'], 600)
   t.is((await resolveConfig({ env: { HARMONY_LATENCY_TARGET_MS: '900' } }))['latency-target-ms'], 900)
