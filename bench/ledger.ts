@@ -12,7 +12,8 @@
 //     without, and the cost of sync-writes is reported against the run without it; then a run offering 2× the
 //     saturation (the highest finalized rate measured), where admission control refuses (BUSY) instead of queueing:
 //     refusals counted, the accepted transactions' p50/p99 (bench/lib/devnet-load.ts; refused ones are retried);
-//     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside); `cpu_per_tx`: the four
+//     `_steady`: those submitted after the first 2 s (a cold devnet's first burst aside; its final tx/s: their finals
+//     per second of submission); `cpu_per_tx`: the four
 //     node processes' CPU (from /proc) per final transaction, against the floor of four verifications of it.
 //     --rule: the genesis consensus rule of the devnets and of (2) (docs/consensus-next.md; commit unless named,
 //     as for any new network); `both` runs each rate under the
@@ -162,6 +163,7 @@ function devnetFigures (label: string, run: DevnetRunResult): void {
   results.push({ bench: 'ledger', metric: `devnet4_final_tps@${label}`, value: run.finalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: run.offered })
   results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${label}`, value: run.p50, unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
   results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${label}`, value: run.p99, unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
+  results.push({ bench: 'ledger', metric: `devnet4_final_tps@${label}_steady`, value: run.steadyFinalTps, unit: 'tx/s', baseline: 'offered load', baseline_value: run.offered })
   results.push({ bench: 'ledger', metric: `devnet4_finality_p50@${label}_steady`, value: run.steadyP50, unit: 'ms', baseline: 'goal p50', baseline_value: 300 })
   results.push({ bench: 'ledger', metric: `devnet4_finality_p99@${label}_steady`, value: run.steadyP99, unit: 'ms', baseline: 'goal p99', baseline_value: 1000 })
   results.push({ bench: 'ledger', metric: `devnet4_busy_refusals@${label}`, value: run.busy, unit: 'tx', baseline: 'submissions (new and retried)', baseline_value: run.submitted })

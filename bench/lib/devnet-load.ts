@@ -53,6 +53,8 @@ export interface DevnetRunResult {
   /** p50 / p99 of the transactions submitted after the first STEADY_AFTER_S seconds (a cold devnet's first burst aside) */
   steadyP50: number
   steadyP99: number
+  /** Final transactions per second of submission among those submitted after the first STEADY_AFTER_S seconds */
+  steadyFinalTps: number
   submitted: number
   accepted: number
   /** Refusals as BUSY (admission control) */
@@ -121,7 +123,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const latencies: number[] = []
   const finalCount = nodes.map(() => 0)
   const next = accounts.map(() => 0)
-  const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, steadyP50: 0, steadyP99: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0, cpuMsPerTx: NaN }
+  const r: DevnetRunResult = { offered: 0, finalTps: 0, p50: 0, p99: 0, steadyP50: 0, steadyP99: 0, steadyFinalTps: 0, submitted: 0, accepted: 0, busy: 0, otherRetryable: 0, failed: 0, cpuMsPerTx: NaN }
   let answered = 0
   let lastFinal = 0
   const failedCodes = new Map<string, number>()
@@ -209,6 +211,8 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
   const steady = bySecond.slice(STEADY_AFTER_S).flat().sort((x, y) => x - y)
   r.steadyP50 = steady.length === 0 ? NaN : percentile(steady, 0.5)
   r.steadyP99 = steady.length === 0 ? NaN : percentile(steady, 0.99)
+  // the last bucket holds what was submitted after the offered load (retries): not a second of the load
+  r.steadyFinalTps = init.seconds > STEADY_AFTER_S ? bySecond.slice(STEADY_AFTER_S, init.seconds).reduce((n, xs) => n + xs.length, 0) / (init.seconds - STEADY_AFTER_S) : NaN
   init.log(`finality: offered ${Math.round(r.offered)} tx/s, ${r.accepted} accepted, ${latencies.length} final, refused: ${r.busy} busy, ${r.otherRetryable} other retryable, ${r.failed} failed${failedCodes.size === 0 ? '' : ` (${[...failedCodes].map(([c, n]) => `${c} ${n}`).join(', ')})`}; p50 ${Math.round(r.p50)} ms, p99 ${Math.round(r.p99)} ms; node CPU ${r.cpuMsPerTx.toFixed(2)} ms per final tx`)
   if (init.metricsDir !== undefined) {
     const dir = init.metricsDir
