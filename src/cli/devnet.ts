@@ -41,6 +41,40 @@ export function statusLine (index: number, now: NodeStatusSample | undefined, pr
 }
 
 const STATUS_INTERVAL_MS = 2000
+/** Beside the demo's scrolling lines: the block appended this often. */
+const DEMO_STATUS_INTERVAL_MS = 10_000
+
+export interface LiveStatusInit {
+  intervalMs: number
+  /** Redraw the block in place (a terminal), else append it (a pipe, a log, or beside the demo's lines). */
+  redraw: boolean
+  write: (text: string) => void
+}
+
+/**
+ * Every `intervalMs`, each node's status line (statusLine) under a heading with the devnet's uptime: a node that does
+ * not answer shows as down. Returns the timer (cleared by the caller).
+ */
+export function liveStatus (clients: Array<Pick<HarmonyClient, 'call'>>, init: LiveStatusInit): NodeJS.Timeout {
+  const started = Date.now()
+  let drawn = 0
+  let previous: Array<NodeStatusSample | undefined> = clients.map(() => undefined)
+  const sample = async (c: Pick<HarmonyClient, 'call'>): Promise<NodeStatusSample | undefined> => {
+    const [health, stats] = await Promise.all([c.call('node_health', []), c.call('dag_stats', [])])
+    return { health, stats, atMs: Date.now() }
+  }
+  return setInterval(() => {
+    void Promise.all(clients.map(async c => await sample(c).catch(() => undefined)))
+      .then((rows) => {
+        const lines = rows.map((r, i) => statusLine(i, r, previous[i]))
+        previous = rows
+        lines.unshift(`status (devnet up ${formatUptime(Math.floor((Date.now() - started) / 1000))})`)
+        if (init.redraw) init.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map(l => `\x1b[2K${l}`).join('\n')}\n`)
+        else init.write(`${lines.join('\n')}\n`)
+        drawn = lines.length
+      })
+  }, init.intervalMs)
+}
 
 async function peerCount (client: HarmonyClient): Promise<number> {
   const health = await client.call('node_health', [])
@@ -76,7 +110,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
     .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' })
     .option('consensus', { choices: ['avalanche', 'commit'] as const, describe: 'the ledger\'s consensus rule: commit (the DAG commit rule, docs/consensus-next.md; the default for a new devnet) or avalanche (repeated polls); a reused --datadir keeps its own' })
-    .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place)' }) as never,
+    .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place; with --demo appended every 10 s)' }) as never,
   handler: async (args) => {
     const logger = createLogger({ level: 'info' })
     const datadir = resolve(args.datadir ?? '.harmony-devnet')
@@ -120,32 +154,20 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     if (v < nodes.length) process.stdout.write(`validators: node${v === 1 ? ' 0' : `s 0-${v - 1}`}; node${nodes.length - v === 1 ? ` ${v}` : `s ${v}-${nodes.length - 1}`} forward${nodes.length - v === 1 ? 's' : ''} transactions to them\n`)
     process.stdout.write(`ledger faucet wallet ${devnet.faucetPath}${devnet.chain === undefined ? '' : `; chain ${devnet.chain.anvil.url}, AGC faucet EVM key ${devnet.evmFaucetPath}`}\n`)
 
+    const live = args.live ?? process.stdout.isTTY === true
     if (args.demo) {
-      // the demo's lines scroll; the status block would overwrite them
       void runDemo(clients, devnet.faucetPath, (line) => { process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) }, controller.signal)
         .catch((err: unknown) => { if (!controller.signal.aborted) process.stderr.write(`demo stopped: ${errorMessage(err)}\n`) })
-    } else if (args.live ?? process.stdout.isTTY === true) {
-      const started = Date.now()
-      const redraw = process.stdout.isTTY === true
-      let drawn = 0
-      let previous: Array<NodeStatusSample | undefined> = clients.map(() => undefined)
-      const sample = async (c: HarmonyClient): Promise<NodeStatusSample | undefined> => {
-        const [health, stats] = await Promise.all([c.call('node_health', []), c.call('dag_stats', [])])
-        return { health, stats, atMs: Date.now() }
-      }
-      statusTimer = setInterval(() => {
-        void Promise.all(clients.map(async c => await sample(c).catch(() => undefined)))
-          .then((rows) => {
-            if (controller.signal.aborted) return
-            const lines = rows.map((r, i) => statusLine(i, r, previous[i]))
-            previous = rows
-            lines.unshift(`status (devnet up ${formatUptime(Math.floor((Date.now() - started) / 1000))})`)
-            // on a terminal the block is redrawn in place; elsewhere (a pipe, a log) it is appended
-            if (redraw) process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map(l => `\x1b[2K${l}`).join('\n')}\n`)
-            else process.stdout.write(`${lines.join('\n')}\n`)
-            drawn = lines.length
-          })
-      }, STATUS_INTERVAL_MS)
+    }
+    if (live) {
+      // the demo's lines scroll, and a block redrawn in place would overwrite them: beside the demo (and into a pipe
+      // or a log) the block is appended, beside the demo less often
+      const redraw = process.stdout.isTTY === true && !args.demo
+      statusTimer = liveStatus(clients, {
+        intervalMs: args.demo ? DEMO_STATUS_INTERVAL_MS : STATUS_INTERVAL_MS,
+        redraw,
+        write: (text) => { if (!controller.signal.aborted) process.stdout.write(text) }
+      })
     }
     // stay up until a signal, or until every node has exited
     await Promise.all(nodes.map(n => n.exitCode !== undefined ? Promise.resolve() : new Promise(resolve => n.process.once('exit', resolve))))

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError, errorMessage } from '../core/errors.ts'
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts'
+import { DEFAULT_MAX_QUEUE_PER_HOOK, MAX_QUEUE_PER_HOOK } from '../webhooks/types.ts'
 import { defaultProviderConfig, parseProviderConfig, type ProviderSettings, toProviderSettings } from '../market/provider/config.ts'
 
 /**
@@ -100,9 +101,6 @@ function validHost (value: string): string | undefined {
   return isIP(value) === 0 && value !== 'localhost' ? 'an IPv4/IPv6 address or localhost' : undefined
 }
 
-/** The most webhook events a hook may keep waiting (`webhook-queue`): 100,000 small events are tens of MiB per hook. */
-const MAX_WEBHOOK_QUEUE = 100_000
-
 /** The table every source of settings is checked against. Descriptions also become the config file's comments. */
 export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   network: { kind: { oneOf: ['devnet', 'testnet'] }, describe: 'network preset', default: 'testnet' },
@@ -169,8 +167,8 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   'webhook-queue': {
     kind: 'count',
     describe: 'webhook events kept waiting per hook while its receiver is down or slow (in memory and on disk); past it the oldest are dropped and counted',
-    default: 1000,
-    validate: (value: number) => value <= MAX_WEBHOOK_QUEUE ? undefined : `at most ${MAX_WEBHOOK_QUEUE}`
+    default: DEFAULT_MAX_QUEUE_PER_HOOK,
+    validate: (value: number) => value <= MAX_QUEUE_PER_HOOK ? undefined : `at most ${MAX_QUEUE_PER_HOOK}`
   }
 }
 

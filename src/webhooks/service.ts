@@ -16,6 +16,7 @@ import { checkTarget, privateAddressTarget } from './target.ts'
 import { decodeOutboxRecord, eventRecord, outboxRecord } from './outbox.ts'
 import { emptyStatus, WebhookStore, type StoreOp } from './store.ts'
 import {
+  DEFAULT_MAX_QUEUE_PER_HOOK,
   WEBHOOK_EVENT_KINDS, WebhookError, type HookRecord, type HookStatus, type HookView, type QueuedDelivery,
   type WebhookEventKind, type WebhookMatch, type WebhookPublisher, type WebhookServiceComponents, type WebhookServiceInit
 } from './types.ts'
@@ -61,7 +62,7 @@ export class WebhookService implements Startable, WebhookPublisher {
     this.store = new WebhookStore(components.db, components.logger)
     this.metrics = createWebhookMetrics(components.registry)
     this.maxHooks = init.maxHooks ?? 64
-    this.maxQueuePerHook = init.maxQueuePerHook ?? 1000
+    this.maxQueuePerHook = init.maxQueuePerHook ?? DEFAULT_MAX_QUEUE_PER_HOOK
     this.maxAttempts = init.maxAttempts ?? 12
     this.retryBaseMs = init.retryBaseMs ?? 1000
     this.retryMaxMs = init.retryMaxMs ?? 600_000

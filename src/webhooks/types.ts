@@ -102,10 +102,16 @@ export interface HookView {
   last: LastDelivery | null
 }
 
+/** Deliveries kept waiting per hook unless the node's `webhook-queue` setting says otherwise. */
+export const DEFAULT_MAX_QUEUE_PER_HOOK = 1000
+/** The most `webhook-queue` may be: 100,000 small events are tens of MiB per hook (memory and disk). */
+export const MAX_QUEUE_PER_HOOK = 100_000
+
 export interface WebhookServiceInit {
   /** Hooks one node keeps. @default 64 */
   maxHooks?: number
-  /** Deliveries waiting per hook; past it the oldest is dropped (counted in the hook's `dropped`). @default 1000 */
+  /** Deliveries waiting per hook; past it the oldest is dropped (counted in the hook's `dropped`).
+   * @default DEFAULT_MAX_QUEUE_PER_HOOK (1000) */
   maxQueuePerHook?: number
   /** Attempts per delivery before it is given up (counted in `failed`). @default 12 */
   maxAttempts?: number
