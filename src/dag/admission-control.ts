@@ -28,6 +28,9 @@ const LIMIT_STEP_TXS = 32
 const LIMIT_GROWTH = 0.02
 const GROW_MS = 250
 const LIMIT_FLOOR_TXS = 32
+// Before its first cut the rule acts on the oldest pending client's transaction's age from this share of the target
+// (adapt: what the newest admitted then waits is about twice that age).
+const COLD_AGE_SHARE = 0.5
 
 export interface AdmissionControlInit {
   /**
@@ -63,7 +66,8 @@ export interface AdmissionControlInit {
    * transactions this node holds pending is limited, the limit cut multiplicatively at most once per half a measured
    * latency; while below and the limit is in use, it grows additively. Past capacity refusals (`latency`) then
    * replace queueing: accepted transactions keep their latency (measured on a 4-process devnet offered twice its
-   * saturation rate: docs/ledger-profile.md). Unlimited until the first cut; `Infinity` turns the rule off.
+   * saturation rate: docs/ledger-profile.md). Unlimited until the first cut, which the oldest pending one's age
+   * makes from half the target; `Infinity` turns the rule off.
    * @default 600
    */
   targetLatencyMs?: number
@@ -187,12 +191,17 @@ export class AdmissionControl {
     if (this.targetLatencyMs === Number.POSITIVE_INFINITY || nowMs - this.adaptedAtMs < ADAPT_MS) return
     this.adaptedAtMs = nowMs
     // the oldest pending client's transaction's age is a lower bound on its latency, known before anything is final
-    // (a cold node taking a burst) and at once after a change: CoDel's sojourn time
+    // (a cold node taking a burst) and at once after a change: CoDel's sojourn time. Until the first cut it counts
+    // from half the target (COLD_AGE_SHARE): a node that has never cut does not know what it drains, and while a
+    // burst arrives faster than it drains, the one admitted when the oldest has waited t waits about 2t itself (all
+    // that came before it, the oldest's t of arrivals, drain no faster than they came). Waiting for the oldest to reach
+    // the target admitted twice what a cold 4-process devnet finalizes within it (docs/ledger-profile.md, s50).
     const { measured, age, clientPending } = this.latencySignal(nowMs)
-    if (measured === undefined && age <= this.targetLatencyMs) { this.latencyMs = 0; return }
+    const ageLimit = this.limitTxs === Number.POSITIVE_INFINITY ? this.targetLatencyMs * COLD_AGE_SHARE : this.targetLatencyMs
+    if (measured === undefined && age <= ageLimit) { this.latencyMs = 0; return }
     const latency = Math.max(measured ?? 0, age)
     this.latencyMs = latency
-    if (latency > this.targetLatencyMs) {
+    if ((measured ?? 0) > this.targetLatencyMs || age > ageLimit) {
       if (nowMs < this.nextCutMs) return
       // the first cut starts from what is pending: the queue that made the latency; by Little's law the queue
       // scales with the latency, so it is cut in the target's proportion (within LIMIT_CUT_MIN..LIMIT_CUT)

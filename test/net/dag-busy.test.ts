@@ -79,7 +79,9 @@ test.serial('a validator whose clients\' transactions take longer than its laten
     }
     await waitFor(() => node.dag.ledger.admissionView().clientLimitTxs <= accepted.length, 'the latency rule cut its limit')
     const view = node.dag.ledger.admissionView()
-    t.true(view.latencyMs > TARGET_MS, `latency ${view.latencyMs} ms`)
+    // the node's first cut: once the oldest pending client's transaction has waited half the target (a node that has
+    // never cut does not know what it drains)
+    t.true(view.latencyMs > TARGET_MS / 2, `latency ${view.latencyMs} ms`)
     t.is(view.clientPendingTxs, accepted.length)
     t.true(accepted.length >= 32, `the rule never limits a node below 32 clients' transactions: ${accepted.length} taken`)
 

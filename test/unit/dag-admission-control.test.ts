@@ -142,21 +142,28 @@ test('the latency rule never limits a node to fewer than 32 clients\' transactio
   t.is(ac.view(ms).clientLimitTxs, 32)
 })
 
-test('a cold node: the oldest pending client\'s transaction\'s age cuts the limit before anything is final', t => {
+test('a cold node: the oldest pending client\'s transaction\'s age cuts the limit before anything is final, from half the target until the first cut', t => {
   const { ac, load } = fixture({ minPendingTxs: 1000, targetLatencyMs: 600 })
   clientsPending(ac, load, 'c', 800, 0)
-  t.is(ac.view(500).clientLimitTxs, Number.POSITIVE_INFINITY, 'younger than the target: no limit yet')
-  const v = ac.view(700)
-  t.is(v.latencyMs, 700)
-  t.is(v.clientLimitTxs, Math.floor(800 * 600 / 700))
+  t.is(ac.view(300).clientLimitTxs, Number.POSITIVE_INFINITY, 'younger than half the target: no limit yet')
+  const v = ac.view(400)
+  t.is(v.latencyMs, 400)
+  t.is(v.clientLimitTxs, Math.floor(800 * 0.9), 'cut by at most 0.9 while under the target itself')
+  // once cut, the age counts from the whole target again
+  const after = ac.view(550)
+  t.is(after.latencyMs, 0)
+  t.is(after.clientLimitTxs, 720)
+  const again = ac.view(700)
+  t.is(again.latencyMs, 700)
+  t.is(again.clientLimitTxs, Math.floor(720 * 600 / 700))
 })
 
 test('a client\'s transaction that left without a decision (dropped from a full mempool) is forgotten, not aged', t => {
   const { ac, load } = fixture({ minPendingTxs: 1000, targetLatencyMs: 600 })
   ac.admitted('gone', 0)
   clientsPending(ac, load, 'here', 1, 4000)
-  const v = ac.view(4500)
-  t.is(v.latencyMs, 0, 'the oldest still pending is 500 ms old')
+  const v = ac.view(4250)
+  t.is(v.latencyMs, 0, 'the oldest still pending is 250 ms old')
   t.is(v.clientPendingTxs, 1)
   t.is(v.clientLimitTxs, Number.POSITIVE_INFINITY)
 })
