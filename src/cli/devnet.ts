@@ -108,7 +108,7 @@ export const devnetCommand: CommandModule<GlobalArgs, DevnetArgs> = {
     .option('base-port', { type: 'number', default: 9400, describe: 'node i uses p2p port base+i and RPC port base+145+i; 0 picks free ports' })
     .option('log-level', { type: 'string', default: 'info', describe: 'log level of the nodes (logs go to <datadir>/node-<i>/harmonyd.log)' })
     .option('peer-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the nodes to connect' })
-    .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks from the faucet announced continuously (one line per auction, result and payment)' })
+    .option('demo', { type: 'boolean', default: false, describe: 'every node a CPU provider, and small matmul tasks announced continuously from a demo wallet the faucet funds (<datadir>/demo-wallet.json; one line per auction, result and payment)' })
     .option('consensus', { choices: ['avalanche', 'commit'] as const, describe: 'the ledger\'s consensus rule: commit (the DAG commit rule, docs/consensus-next.md; the default for a new devnet) or avalanche (repeated polls); a reused --datadir keeps its own' })
     .option('live', { type: 'boolean', describe: 'print each node\'s final tx/s and finality p50 every 2 s (default: on a terminal, redrawn in place; with --demo appended every 10 s)' }) as never,
   handler: async (args) => {
