@@ -50,6 +50,8 @@ export interface RunningNode {
   listenAddrs: string[]
   stderr: () => string
   stop: () => Promise<number | null>
+  /** Stops it: `await using` it after its datadir's temp dir and it exits before the dir is removed (reverse order). */
+  [Symbol.asyncDispose]: () => Promise<void>
 }
 
 /** Starts `harmonyd start` and resolves once it reports ready over IPC (or rejects with its stderr). */
@@ -64,18 +66,14 @@ export async function startHarmonyd (args: string[], timeoutMs = 60_000): Promis
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`harmonyd exited with ${code}: ${stderr}`)) })
   })
-  return {
-    child,
-    ...ready,
-    stderr: () => stderr,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      const [code] = await exited as [number | null]
-      return code
-    }
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    const [code] = await exited as [number | null]
+    return code
   }
+  return { child, ...ready, stderr: () => stderr, stop, [Symbol.asyncDispose]: async () => { await stop() } }
 }
 
 /**

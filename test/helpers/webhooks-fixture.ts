@@ -13,18 +13,19 @@ interface Teardowns { teardown: (fn: () => Promise<void>) => void }
 /** Retries in tens of ms; private targets as the test says (a receiver on 127.0.0.1 needs them allowed). */
 export const FAST_RETRIES: WebhookServiceInit = { retryBaseMs: 20, retryMaxMs: 200, requestTimeoutMs: 5000 }
 
-export async function openDb (t: Teardowns, path: string): Promise<BinaryDb> {
-  const db = await openDatabase(path)
-  t.teardown(async () => { if (db.status === 'open') await db.close() })
-  return db
+// The database and the service are disposables, for `await using` after the temp dir they write into: disposed in
+// reverse order, they are stopped and closed before the dir is removed (a teardown runs only after it is).
+
+/** The database at `path`, closed when disposed (a closed one too). */
+export async function openDb (path: string): Promise<BinaryDb> {
+  return await openDatabase(path)
 }
 
-/** A started service, stopped at the test's end. */
-export async function startedService (t: Teardowns, db: BinaryDb, init: WebhookServiceInit, registry?: Registry): Promise<WebhookService> {
+/** A started service, stopped when disposed. */
+export async function startedService (db: BinaryDb, init: WebhookServiceInit, registry?: Registry): Promise<WebhookService & AsyncDisposable> {
   const webhooks = new WebhookService({ db, logger: silentLogger(), registry }, init)
   await webhooks.start()
-  t.teardown(async () => { await webhooks.stop() })
-  return webhooks
+  return Object.assign(webhooks, { [Symbol.asyncDispose]: async () => { await webhooks.stop() } })
 }
 
 /** A typed SDK client of a JSON-RPC server that serves only the webhook methods of `webhooks`. */

@@ -97,8 +97,7 @@ test.serial('garbage on every stream protocol and every gossip topic: the daemon
   t.is(init.code, 0, init.stderr)
   const { faucetWallet } = JSON.parse(init.stdout) as { faucetWallet: string }
   // a provider too (CPU executor), so it serves benchmark challenges
-  const node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn', '--executor', 'cpu', '--provider', JSON.stringify({ enabled: true })])
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn', '--executor', 'cpu', '--provider', JSON.stringify({ enabled: true })])
   t.log(`garbage seed ${SEED} (HOSTILE_SEED=${SEED} replays it)`)
   const target = peerIdFromString(node.peerId)
   const addr = multiaddr(node.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1')) as string)

@@ -23,7 +23,8 @@ test.serial('nodes that know only the bootstrap node find each other, and gossip
   await using d2 = await tempDir()
   for (const d of [d0, d1, d2]) await initNode(d.path)
   const nodes: RunningNode[] = []
-  t.teardown(async () => { await Promise.all(nodes.map(n => n.stop())) })
+  // disposed before the dirs above (reverse order): each node stops before its datadir is removed
+  await using _stopNodes = { [Symbol.asyncDispose]: async () => { await Promise.all(nodes.map(n => n.stop())) } }
   const n0 = await startHarmonyd(loopbackArgs(d0.path))
   nodes.push(n0)
   const bootstrap = `${n0.listenAddrs.find(a => a.startsWith('/ip4/127.0.0.1'))}`
@@ -82,11 +83,9 @@ test.serial('a node whose bootstrap peer is down at start connects once the boot
   const bootId = await initNode(dBoot.path)
   await initNode(dNode.path)
   const bootPort = await freePort()
-  const node = await startHarmonyd([...loopbackArgs(dNode.path), '--bootstrap', `/ip4/127.0.0.1/tcp/${bootPort}/p2p/${bootId}`])
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd([...loopbackArgs(dNode.path), '--bootstrap', `/ip4/127.0.0.1/tcp/${bootPort}/p2p/${bootId}`])
   t.is((await rpc<{ peers: number }>(node.rpc, 'node_health')).peers, 0)
-  const boot = await startHarmonyd(loopbackArgs(dBoot.path, bootPort))
-  t.teardown(async () => { await boot.stop() })
+  await using _boot = await startHarmonyd(loopbackArgs(dBoot.path, bootPort))
   await waitFor('the node to reach its bootstrap peer', async () => {
     const peers = await rpc<Peer[]>(node.rpc, 'net_peers')
     return peers.some(p => p.peerId === bootId) ? true : undefined
@@ -101,8 +100,7 @@ test.serial('a restarted node keeps its peer id and listen address', async (t) =
   const first = await startHarmonyd(loopbackArgs(d.path, p2p))
   t.is(first.peerId, initialId)
   t.is(await first.stop(), 0)
-  const second = await startHarmonyd(loopbackArgs(d.path, p2p))
-  t.teardown(async () => { await second.stop() })
+  await using second = await startHarmonyd(loopbackArgs(d.path, p2p))
   t.is(second.peerId, initialId)
   t.deepEqual(second.listenAddrs, first.listenAddrs)
   // key files are private to the operator
@@ -113,8 +111,7 @@ test.serial('a restarted node keeps its peer id and listen address', async (t) =
 test.serial('a second daemon on the same datadir exits non-zero and says the datadir is in use', async (t) => {
   await using d = await tempDir()
   await initNode(d.path)
-  const first = await startHarmonyd(loopbackArgs(d.path))
-  t.teardown(async () => { await first.stop() })
+  await using first = await startHarmonyd(loopbackArgs(d.path))
   const before = await readFile(join(d.path, 'config.yaml'), 'utf8')
   const second = await runHarmonyd(['start', ...loopbackArgs(d.path)])
   t.not(second.code, 0)
@@ -198,8 +195,7 @@ test.serial('a requester\'s CLI finds its node from the datadir alone, as the RE
   await initNode(d.path)
   // the ports as flags, as a devnet starts its nodes: the datadir's config names none, the running node's URL file
   // does (and task submit's own --executor is no node setting)
-  const node = await startHarmonyd(loopbackArgs(d.path, 0, await freePort()))
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd(loopbackArgs(d.path, 0, await freePort()))
   t.is((await readFile(join(d.path, 'rpc', 'url'), 'utf8')).trim(), node.rpc)
   const inputs = [join(d.path, 'a.bin'), join(d.path, 'b.bin')]
   for (const f of inputs) await writeFile(f, new Uint8Array(16))

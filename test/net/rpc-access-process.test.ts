@@ -22,8 +22,7 @@ test.serial('harmonyd: a non-loopback RPC with auth off does not start; API keys
   t.is(open.code, 3)
   t.regex(open.stderr, /refusing to serve JSON-RPC on 0\.0\.0\.0 with --rpc-auth off/)
 
-  const node = await startHarmonyd(loopbackArgs(d.path))
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd(loopbackArgs(d.path))
   const announce = async (headers: Record<string, string>): Promise<Reply> => await call(node.rpc, 'net_announce', ['hello'], headers)
   t.is((await announce({})).error?.data?.reason, 'auth_required')
   t.is((await announce(await operatorAuth(d.path))).error, undefined, 'the operator may announce')

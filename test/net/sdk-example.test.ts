@@ -56,8 +56,7 @@ test.serial('the README\'s SDK example runs against a node with a keystore walle
   await writeFile(passwordFile, 'correct horse battery\n', { mode: 0o600 })
   const migrate = await runHarmonyd(['wallet', 'migrate', '--wallet', wallet, '--password-file', passwordFile, '--scrypt-n', '1024'])
   t.is(migrate.code, 0, migrate.stderr)
-  const node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn'])
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd(['--datadir', d.path, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--rpc-port', '0', '--log-level', 'warn'])
 
   // the example adds a webhook (admin) and sends a transfer (spending): an API key with those classes, as a user would
   const key = await runHarmonyd(['rpc', 'keys', 'add', '--label', 'example', '--scope', 'admin,spending', '--datadir', d.path, '--json'])

@@ -102,8 +102,7 @@ test.serial('a validator with an encrypted ledger key starts unattended from --p
   const wrong = await t.throwsAsync(startHarmonyd([...args, '--password-file', await secretFile(join(d.path, 'bad'), 'wrong password\n')]))
   t.regex(wrong?.message ?? '', /wrong password/)
 
-  const node = await startHarmonyd([...args, '--password-file', pw])
-  t.teardown(async () => { await node.stop() })
+  await using node = await startHarmonyd([...args, '--password-file', pw])
   const info = await rpc<{ ledgerKey: string }>(node.rpc, 'node_info')
   t.is(info.ledgerKey, ledgerKey)
 })

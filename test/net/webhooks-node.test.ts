@@ -22,7 +22,8 @@ test.serial('a solo node signs its tx and payment deliveries, and a kill -9 mid-
   receiver.answer = () => restarted ? 200 : 503
 
   let node: RunningNode = await startHarmonyd(nodeArgs(d.path))
-  t.teardown(async () => { await node.stop() })
+  // the node of the moment (it is restarted below) stops before `d` is removed: disposed in reverse order
+  await using _stopNode = { [Symbol.asyncDispose]: async () => { await node.stop() } }
 
   // registered through the CLI over the SDK; the secret is printed once
   const added = await runHarmonyd(['webhook', 'add', receiver.url, '--events', 'tx', 'payment', '--label', 'e2e', '--rpc', node.rpc, '--datadir', d.path, '--json'])

@@ -34,11 +34,11 @@ test.serial('deliveries to one receiver reuse a keep-alive connection, and a sto
   })
 
   await using dir = await tempDir('harmony-webhooks-keepalive-')
-  const db = await openDb(t, join(dir.path, 'db'))
+  await using db = await openDb(join(dir.path, 'db'))
   // the receiver is on 127.0.0.1: private targets allowed (webhooks-targets.test.ts tests the guarded pools' refusal)
   const webhooks = new WebhookService({ db, logger: silentLogger() }, { ...FAST_RETRIES, allowPrivateTargets: true })
   await webhooks.start()
-  t.teardown(async () => { await webhooks.stop() })
+  await using _stopWebhooks = { [Symbol.asyncDispose]: async () => { await webhooks.stop() } }
   await webhooks.add({ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, events: ['payment'] })
 
   for (let n = 0; n < DELIVERIES; n++) webhooks.publish('payment', { account: `hmy1${'q'.repeat(38)}`, n })

@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -16,10 +16,8 @@ import { FAST_RETRIES, openDb, startedService, webhookRpcClient } from '../helpe
 
 const FAST: WebhookServiceInit = FAST_RETRIES
 
-async function open (t: ExecutionContext, path: string): Promise<BinaryDb> { return await openDb(t, path) }
-
-async function service (t: ExecutionContext, db: BinaryDb, init: WebhookServiceInit = FAST): Promise<WebhookService> {
-  return await startedService(t, db, init)
+async function service (db: BinaryDb, init: WebhookServiceInit = FAST): Promise<WebhookService & AsyncDisposable> {
+  return await startedService(db, init)
 }
 
 const PRIVATE_URLS = [
@@ -40,7 +38,8 @@ const PRIVATE_URLS = [
 
 test.serial('webhook_add refuses a loopback, private or link-local host by default, by address or by name; allowed, it accepts them', async (t) => {
   await using dir = await tempDir()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db)
   for (const url of PRIVATE_URLS) {
     const error = await t.throwsAsync(webhooks.add({ url, events: ['tx'] }), { code: 'WEBHOOK_TARGET_PRIVATE' } as never, url)
     t.regex(error?.message ?? '', /allow-private-webhooks/)
@@ -51,14 +50,16 @@ test.serial('webhook_add refuses a loopback, private or link-local host by defau
   await webhooks.add({ url: 'https://[2606:4700:4700::1111]/hook', events: ['tx'] })
   t.is(webhooks.list().length, 2)
 
-  const allowing = await service(t, await open(t, join(dir.path, 'db-allowing')), { ...FAST, allowPrivateTargets: true })
+  await using allowingDb = await openDb(join(dir.path, 'db-allowing'))
+  await using allowing = await service(allowingDb, { ...FAST, allowPrivateTargets: true })
   for (const url of PRIVATE_URLS) await allowing.add({ url, events: ['tx'] })
   t.is(allowing.list().length, PRIVATE_URLS.length)
 })
 
 test.serial('over JSON-RPC a private target is -32000 with data.reason WEBHOOK_TARGET_PRIVATE', async (t) => {
   await using dir = await tempDir()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db)
   const client = await webhookRpcClient(t, webhooks)
 
   const refused = await t.throwsAsync(client.call('webhook_add', { url: 'http://169.254.169.254/latest/meta-data', events: ['tx'] }), { instanceOf: RpcClientError })
@@ -72,7 +73,7 @@ test.serial('a delivery is checked on the address its connection resolves: hooks
   const receiver = await WebhookReceiver.start()
   t.teardown(async () => { await receiver.close() })
   const port = new URL(receiver.url).port
-  const db = await open(t, join(dir.path, 'db'))
+  await using db = await openDb(join(dir.path, 'db'))
 
   // registered on a node that allowed them (as a devnet does), by address and by name
   const before = new WebhookService({ db, logger: silentLogger() }, { ...FAST, allowPrivateTargets: true })
@@ -86,7 +87,7 @@ test.serial('a delivery is checked on the address its connection resolves: hooks
   const warnings: string[] = []
   const after = new WebhookService({ db, logger: pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line) } }) }, FAST)
   await after.start()
-  t.teardown(async () => { await after.stop() })
+  await using _stopAfter = { [Symbol.asyncDispose]: async () => { await after.stop() } }
   t.is(warnings.length, 1, warnings.join(''))
   t.like(JSON.parse(warnings[0]) as object, { hook: byAddress.hook.id, host: '127.0.0.1' })
   t.regex(warnings[0], /deliveries will fail/)
@@ -105,7 +106,7 @@ test.serial('a delivery never rides on a connection the guard did not check: an 
   const receiver = await WebhookReceiver.start()
   t.teardown(async () => { await receiver.close() })
   const local = `http://localhost:${new URL(receiver.url).port}`
-  const db = await open(t, join(dir.path, 'db'))
+  await using db = await openDb(join(dir.path, 'db'))
   const before = new WebhookService({ db, logger: silentLogger() }, { ...FAST, allowPrivateTargets: true })
   await before.start()
   const hook = await before.add({ url: `${local}/hook`, events: ['task'] })
@@ -117,7 +118,7 @@ test.serial('a delivery never rides on a connection the guard did not check: an 
   t.is(answered, 200)
   t.is(receiver.received.length, 1)
 
-  const after = await service(t, db)
+  await using after = await service(db)
   after.publish('task', { task: 'x' })
   const [view] = await waitFor('the hook\'s first attempt', async () => {
     const list = after.list()

@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { createHmac } from 'node:crypto'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
@@ -31,17 +31,16 @@ function signedBy (secret: string, delivery: ReceivedDelivery): boolean {
   return expected === match[2] && Math.abs(Number(match[1]) - Date.now() / 1000) < 300
 }
 
-async function open (t: ExecutionContext, path: string): Promise<BinaryDb> { return await openDb(t, path) }
-
-async function service (t: ExecutionContext, db: BinaryDb, init: WebhookServiceInit = FAST, registry?: Registry): Promise<WebhookService> {
-  return await startedService(t, db, init, registry)
+async function service (db: BinaryDb, init: WebhookServiceInit = FAST, registry?: Registry): Promise<WebhookService & AsyncDisposable> {
+  return await startedService(db, init, registry)
 }
 
 test.serial('a receiver gets signed deliveries in order, each with its id and kind; the account filter holds', async (t) => {
   await using dir = await tempDir()
   const receiver = await WebhookReceiver.start()
   t.teardown(async () => { await receiver.close() })
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db)
   const alice = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(7)).publicKey)
   const bob = addressFromPublicKey(generateKeyPair(new Uint8Array(32).fill(8)).publicKey)
 
@@ -87,7 +86,8 @@ test.serial('a receiver that fails twice gets the same delivery on the third try
   t.teardown(async () => { await receiver.close() })
   receiver.answer = (_d, i) => i < 2 ? 500 : 200
   const registry = new Registry()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')), FAST, registry)
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db, FAST, registry)
   const { hook, secret } = await webhooks.add({ url: receiver.url, events: ['task'] })
 
   webhooks.publish('task', { task: 'x', state: 'awarded' })
@@ -112,7 +112,7 @@ test.serial('a restart mid-retry keeps the delivery: it arrives after the restar
   let restarted = false
   receiver.answer = () => restarted ? 200 : 503
   const path = join(dir.path, 'db')
-  const db = await open(t, path)
+  await using db = await openDb(path)
   const before = new WebhookService({ db, logger: silentLogger() }, FAST)
   await before.start()
   const { hook, secret } = await before.add({ url: receiver.url, events: ['payment'] })
@@ -125,7 +125,8 @@ test.serial('a restart mid-retry keeps the delivery: it arrives after the restar
   t.is(failedIds.size, 1)
 
   restarted = true
-  const after = await service(t, await open(t, path))
+  await using reopenedDb = await openDb(path)
+  await using after = await service(reopenedDb)
   t.like(after.list()[0], { id: hook.id, queued: 1 }, 'the hook and its queue came back from disk')
   await waitFor('the delivery after the restart', async () => after.list()[0].delivered === 1 ? true : undefined)
   // delivery is at least once: an attempt the stopping service aborted may still have reached the receiver after
@@ -146,7 +147,7 @@ test.serial('queues are bounded (oldest dropped, counted); a delivery is given u
   const deadUrl = receiver.url
   await receiver.close() // nothing listens there now: every attempt fails at once
   const path = join(dir.path, 'db')
-  const db = await open(t, path)
+  await using db = await openDb(path)
   const registry = new Registry()
   const webhooks = new WebhookService({ db, logger: silentLogger(), registry }, { ...FAST, maxQueuePerHook: 3, retryBaseMs: 60_000, retryMaxMs: 60_000 })
   await webhooks.start()
@@ -162,7 +163,7 @@ test.serial('queues are bounded (oldest dropped, counted); a delivery is given u
 
   const gaveUp = new WebhookService({ db, logger: silentLogger() }, { ...FAST, maxAttempts: 2 })
   await gaveUp.start()
-  t.teardown(async () => { await gaveUp.stop() })
+  await using _stopGaveUp = { [Symbol.asyncDispose]: async () => { await gaveUp.stop() } }
   const { hook } = await gaveUp.add({ url: deadUrl, events: ['tx'] })
   for (let n = 0; n < 3; n++) gaveUp.publish('tx', { n })
   // each delivery is attempted twice, then given up
@@ -174,13 +175,14 @@ test.serial('queues are bounded (oldest dropped, counted); a delivery is given u
   await gaveUp.stop()
   const reopened = new WebhookService({ db, logger: silentLogger() })
   await reopened.start()
-  t.teardown(async () => { await reopened.stop() })
+  await using _stopReopened = { [Symbol.asyncDispose]: async () => { await reopened.stop() } }
   t.deepEqual(reopened.list(), [])
 })
 
 test.serial('bad registrations are refused with typed errors; the hook limit holds', async (t) => {
   await using dir = await tempDir()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')), { maxHooks: 1, allowPrivateTargets: true })
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db, { maxHooks: 1, allowPrivateTargets: true })
   await t.throwsAsync(webhooks.add({ url: 'ftp://127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
   await t.throwsAsync(webhooks.add({ url: 'http://user:pw@127.0.0.1/x', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
   await t.throwsAsync(webhooks.add({ url: 'not a url', events: ['tx'] }), { code: 'WEBHOOK_URL_INVALID' } as never)
@@ -229,7 +231,7 @@ test.serial('the ledger outbox: recorded only when a hook may take it, drained i
   const receiver = await WebhookReceiver.start()
   t.teardown(async () => { await receiver.close() })
   const path = join(dir.path, 'db')
-  const db = await open(t, path)
+  await using db = await openDb(path)
   const first = new WebhookService({ db, logger: silentLogger() }, FAST)
   await first.start()
   const decision = (seq: bigint, status: TxDecision['status'] = 'final'): TxDecision => ({ status, vertexIdHex: 'ab'.repeat(32), reason: status === 'final' ? 'none' : 'conflict', seq, position: 0, decidedAtMs: Date.now() })
@@ -256,7 +258,7 @@ test.serial('the ledger outbox: recorded only when a hook may take it, drained i
   await commitDecision(db, stopped.txDecisionRecords(c, decision(2n)))
   await stopped.stop()
   t.is(await outboxSize(db), 1)
-  const second = await service(t, db)
+  await using second = await service(db)
   t.is(await outboxSize(db), 0, 'start drained the outbox before it resolved')
   const resumed = second.list().find((h) => h.id === hook.id)
   t.is((resumed?.queued ?? 0) + (resumed?.delivered ?? 0), 3 + 4, 'its three events queued once')
@@ -295,7 +297,8 @@ test('an outbox record round-trips', (t) => {
 
 test.serial('webhook_add, webhook_list and webhook_remove over JSON-RPC through the typed SDK', async (t) => {
   await using dir = await tempDir()
-  const webhooks = await service(t, await open(t, join(dir.path, 'db')))
+  await using db = await openDb(join(dir.path, 'db'))
+  await using webhooks = await service(db)
   const client = await webhookRpcClient(t, webhooks)
 
   const added = await client.call('webhook_add', ['http://127.0.0.1:9/in', ['tx', 'payment'], { label: 'ops' }])
