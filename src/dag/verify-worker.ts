@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { verify } from '../core/crypto.ts'
+import { nativeMlDsaAvailable, verify } from '../core/crypto.ts'
 
 /**
  * Worker side of the verifier pool, and the job format both sides share. A job is one transferred buffer of packed
@@ -60,6 +60,9 @@ export function runJob (job: VerifyJob): Uint8Array {
 // The pool imports this module for `packJob`; only a thread it started answers jobs (a pool built inside some
 // other worker must not hijack that worker's port).
 if (!isMainThread && workerData === VERIFY_WORKER_DATA) {
+  // as the thread starts, not on its first job (a node's first transactions): the one-time check of which ML-DSA
+  // implementation verifies here runs noble's keygen, sign and verify in cold JavaScript (40-75 ms)
+  nativeMlDsaAvailable()
   const port = parentPort
   port?.on('message', (job: VerifyJob) => {
     // A malformed job is answered, not thrown: a throw here would kill the thread and every job queued on it.
