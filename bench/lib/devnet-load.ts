@@ -173,7 +173,7 @@ export async function devnetRun (init: DevnetRunInit): Promise<DevnetRunResult> 
     }
   })
   init.log(`finality: ${accountsN} accounts, offering ${init.offeredRate} tx/s for ${init.seconds} s to 4 node processes, sync-writes ${init.syncWrites ? 'on' : 'off'}${warmUp > 0 ? `, after a warm-up of ${warmUp}` : ''}`)
-  /** Offers `slots` slots at `rate` from now, each account's next transaction in turn; resolves after the last. */
+  /** Offers `count` slots at `rate` from now, each account's next transaction in turn; resolves after the last. */
   const offer = async (count: number, rate: number): Promise<void> => {
     const from = performance.now()
     for (let j = 0; j < count; j++) {
