@@ -125,6 +125,8 @@ export interface DevnetProcess {
   nodes: Array<{ index: number, rpc: string, peerId: string }>
   /** Everything it wrote to stdout so far. */
   stdout: () => string
+  /** Stops it as Ctrl-C does and waits for it to exit: `await using` it after its datadir, as RunningNode. */
+  [Symbol.asyncDispose]: () => Promise<void>
 }
 
 /** Forks `harmonyd devnet <args>` and waits for its `node <i> rpc=… peer=…` lines (one per node), failing if it exits first. */
@@ -140,7 +142,13 @@ export async function startDevnet (args: string[], nodes: number): Promise<Devne
       const found = [...stdout.matchAll(/^node (\d+) rpc=(http:\/\/127\.0\.0\.1:\d+) peer=(\w+)$/gm)]
       return found.length === nodes ? found : undefined
     }, 120_000)
-    return { child, nodes: lines.map(m => ({ index: Number(m[1]), rpc: m[2], peerId: m[3] })), stdout: () => stdout }
+    const stop = async (): Promise<void> => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGINT')
+      await exited
+    }
+    return { child, nodes: lines.map(m => ({ index: Number(m[1]), rpc: m[2], peerId: m[3] })), stdout: () => stdout, [Symbol.asyncDispose]: stop }
   } catch (err) {
     child.kill('SIGKILL')
     throw err

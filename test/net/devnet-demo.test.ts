@@ -2,7 +2,6 @@
 // theirs to send from meanwhile. The demo announced from the faucet until s51, so a newcomer's send took the nonce
 // the demo had chained locally and the demo's next announce was refused ("nonce N already used").
 import test from 'ava'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import { addressFromPublicKey } from '../../src/core/address.ts'
 import { generateKeyPair } from '../../src/core/crypto.ts'
@@ -14,9 +13,8 @@ const count = (text: string, re: RegExp): number => [...text.matchAll(re)].lengt
 
 test.serial('the demo announces from its own funded wallet: sends from the faucet while it runs refuse none of its announces, and its tasks are paid', async (t) => {
   await using dir = await tempDir('harmony-demo-')
-  const devnet = await startDevnet(['--nodes', '3', '--base-port', '0', '--datadir', dir.path, '--log-level', 'warn', '--demo', '--no-live'], 3)
-  // stopped before `dir` is removed (reverse order of declaration)
-  await using _stop = { [Symbol.asyncDispose]: async () => { if (devnet.child.exitCode === null) { const exited = once(devnet.child, 'exit'); devnet.child.kill('SIGINT'); await exited } } }
+  // stopped (Ctrl-C) before `dir` is removed: disposed in reverse order
+  await using devnet = await startDevnet(['--nodes', '3', '--base-port', '0', '--datadir', dir.path, '--log-level', 'warn', '--demo', '--no-live'], 3)
   const url = devnet.nodes[0].rpc
   const paid = /^\S+ task 0x[0-9a-f]{8}… paid: /gm
   await waitFor('the demo\'s first paid task', async () => count(devnet.stdout(), paid) >= 1 ? true : undefined, 120_000)
