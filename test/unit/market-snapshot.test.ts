@@ -130,6 +130,37 @@ test('a node that catches up the whole history in one drain reads what a node th
   t.is((await caughtUp.state.task(toHex(taskA)))?.awards.length, 1)
 })
 
+test('a drain pass commits what it applied in one batch: when that batch fails nothing of it is applied or reported, and the entries, still queued, are applied by the next pass as by a node that never failed', async (t) => {
+  const upToSettle = history.slice(0, settled)
+  const ok = await liveMarketState()
+  t.teardown(ok.close)
+  await ok.final(upToSettle, true)
+  const failing = await liveMarketState()
+  t.teardown(failing.close)
+  const reported: string[] = []
+  failing.state.on('task:changed', (v) => { reported.push(v.taskId) })
+  // the database refuses the first batch written (a full disk); the writes before it are the queue's records
+  const { db } = failing
+  const batch = db.batch.bind(db)
+  let refuse = true
+  db.batch = ((...args: Parameters<typeof db.batch>) => {
+    const b = batch(...args)
+    if (args.length === 0 && refuse && 'write' in b) {
+      refuse = false
+      b.write = async () => { throw new Error('disk full') }
+    }
+    return b
+  }) as typeof db.batch
+  await t.throwsAsync(failing.final(upToSettle, true), { message: 'disk full' })
+  t.false(refuse, 'the pass wrote one batch')
+  t.deepEqual(reported, [], 'no change reported')
+  t.is(await failing.state.task(toHex(taskA)), undefined, 'nothing applied')
+  t.deepEqual(failing.state.openTaskIds(), [])
+  await failing.state.drain()
+  t.deepEqual(await records(failing.state), await records(ok.state))
+  t.deepEqual([...new Set(reported)].sort(), [toHex(taskA), toHex(taskB)].sort())
+})
+
 test('listing tasks by phase: a terminal phase finds the tasks done lately, an open phase only the open ones', async (t) => {
   const live = await liveMarketState()
   t.teardown(live.close)

@@ -2,7 +2,8 @@
  * `MarketState`: applies final market transactions into the `market` sublevel and answers `MarketReader`.
  *
  * Kill -9 safety: every final market transaction is queued in its decision's own batch (kinds/queue.ts), and an
- * entry leaves the queue in the batch that writes what it changed. So at any moment each final market
+ * entry leaves the queue in the batch that writes what it changed (one batch for the entries one drain pass applies,
+ * overlay.ts). So at any moment each final market
  * transaction is either still queued or applied, never lost or applied twice; `start` drains what a crash left.
  * Entries are applied in this node's finality order; one whose dependency is not applied yet stays queued
  * (parked, apply.ts) and is retried right after each later entry of its task that applies, until it applies or is
@@ -22,16 +23,27 @@ import type { LedgerReader } from '../../dag/reader.ts'
 import type { FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
 import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
-import { type ApplyContext, type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
+import { type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { DrainLoop } from './drain-loop.ts'
 import { QueueCursor, type QueueOffer } from './queue-cursor.ts'
 import { type MarketReader, type MarketReaderEvents, type PaymentView, type ProviderView, type TaskFilter, type TaskView, type BidView, TERMINAL_PHASES } from './reader.ts'
-import { bidViews, decodeRecord, encodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
+import { Overlay } from './overlay.ts'
+import { bidViews, decodeRecord, isDone, type ProviderRecord, providerView, type TaskRecord, taskView } from './records.ts'
 
 const P = KEY_PREFIXES.market
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
 const MARKET_KINDS = new Set(MARKET_KIND_IDS)
+/** Entries of one drain pass committed in one batch at most (the rest in the next): bounds a batch and its wait. */
+const COMMIT_ENTRIES = 256
+
+/** Entries applied and not committed yet: their writes, queue records, change records and what runs once committed. */
+interface PendingCommit {
+  writes: Overlay
+  queued: Uint8Array[]
+  records: FinalRecord[]
+  after: Array<() => void>
+}
 
 export interface MarketStateInit {
   /** Task records kept in memory. @default 2000 */
@@ -100,6 +112,8 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private readonly appliedListeners = new Set<ApplyListener>()
   /** the last queued transaction decoded (its id is its bytes' hash) */
   private lastDecoded: TxInfo | undefined
+  /** what this drain pass applied so far and has not committed (`commit`) */
+  private pending: PendingCommit | undefined
   private readonly onFinal = (e: { tx: TxInfo }): void => {
     if (MARKET_KINDS.has(e.tx.tx.kind)) this.loop.schedule()
   }
@@ -110,10 +124,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     this.db = sublevel(components.db, 'market')
     this.queue = new QueueCursor(this.db)
     this.log = components.logger.child({ module: 'market-state' })
-    this.loop = new DrainLoop(async () => await this.queue.pass({
-      apply: async (q, expire) => await this.applyQueued(q, expire),
-      expiresBefore: () => this.newestAppliedMs - this.parkMs
-    }), this.log)
+    this.loop = new DrainLoop(async () => await this.drainPass(), this.log)
     this.tasksCache = new Lru(Math.max(16, init.maxCachedTasks ?? 2000))
     this.providersCache = new Lru(Math.max(16, init.maxCachedProviders ?? 10_000))
     this.parkMs = init.parkMs ?? 600_000
@@ -147,7 +158,28 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   /** Resolves once every market transaction final before this call is applied (or parked), under any load. */
   async caughtUp (): Promise<void> { await this.loop.caughtUp() }
 
-  /** Applies one queued entry (QueueCursor's consumer); with `expire`, one that would stay parked is refused. */
+  /** One pass of the drain loop: its entries commit together (at most COMMIT_ENTRIES a batch), before it ends. */
+  private async drainPass (): Promise<boolean> {
+    try {
+      const progress = await this.queue.pass({
+        apply: async (q, expire) => await this.applyQueued(q, expire),
+        expiresBefore: () => this.newestAppliedMs - this.parkMs
+      })
+      await this.commit()
+      return progress
+    } catch (err) {
+      // what this pass applied and did not commit is still queued on disk: the next pass reads the queue from its start
+      this.pending = undefined
+      this.queue.reset()
+      throw err
+    }
+  }
+
+  /**
+   * Applies one queued entry (QueueCursor's consumer); with `expire`, one that would stay parked is refused. Its
+   * writes join the pass's pending commit: read by the entries after it, on disk (with its leaving the queue) once
+   * the pass commits.
+   */
   private async applyQueued (q: QueuedTx, expire: boolean): Promise<QueueOffer> {
     let tx: TxInfo
     try {
@@ -162,7 +194,8 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     }
     const task = taskOf(tx, q.entry)
     const timeMs = Number(q.vertexTimeMs)
-    const writes = new Overlay(this)
+    const pending = this.pending ?? { writes: new Overlay(this), queued: [], records: [], after: [] }
+    const writes = new Overlay(pending.writes)
     let outcome: ApplyOutcome
     try {
       outcome = await applyMarketTx(writes, tx, { txId: q.txIdHex, timeMs }, q.entry)
@@ -176,26 +209,43 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
       outcome = { status: 'refused', code: outcome.code ?? 'TASK_UNKNOWN', reason: `parked too long: ${outcome.reason}` }
     }
     // a refusal keeps what apply wrote for it (only the bid's own record: why its reveal is not considered)
-    const ops = writes.ops()
-    ops.push({ type: 'del', key: q.key })
     const now = Date.now()
     const changed = [...writes.tasks.values()].map((t) => taskView(t.rec, now))
-    const records = this.changeRecords(changed)
-    // one batch over both sublevels: the change and the records that report it commit together
+    const providers = [...writes.providers.values()].map(providerView)
+    pending.writes.merge(writes)
+    pending.queued.push(q.key)
+    pending.records.push(...this.changeRecords(changed))
+    const done = outcome
+    pending.after.push(() => {
+      if (done.status === 'refused') this.log.debug({ tx: q.txIdHex, code: done.code, reason: done.reason }, 'final market transaction refused by the market rules')
+      for (const fn of this.appliedListeners) fn(tx, done, timeMs)
+      for (const t of changed) this.emit('task:changed', t)
+      for (const p of providers) this.emit('provider:changed', p)
+    })
+    this.pending = pending
+    if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
+    if (pending.queued.length >= COMMIT_ENTRIES) await this.commit()
+    return { left: true, task }
+  }
+
+  /**
+   * Writes what the pending entries changed, the records that report it and their leaving the queue as ONE batch
+   * (kill -9: all of them applied, or all still queued), then lets readers and listeners see it, in entry order.
+   */
+  private async commit (): Promise<void> {
+    const p = this.pending
+    if (p === undefined) return
+    this.pending = undefined
     const batch = this.c.db.batch()
-    for (const op of ops) {
+    for (const op of p.writes.ops()) {
       if (op.type === 'put') batch.put(op.key, op.value, { sublevel: this.db })
       else batch.del(op.key, { sublevel: this.db })
     }
-    for (const r of records) batch.put(r.key, r.value, { sublevel: sublevel(this.c.db, r.sublevel) })
+    for (const key of p.queued) batch.del(key, { sublevel: this.db })
+    for (const r of p.records) batch.put(r.key, r.value, { sublevel: sublevel(this.c.db, r.sublevel) })
     await batch.write()
-    if (timeMs > this.newestAppliedMs) this.newestAppliedMs = timeMs
-    writes.adopt()
-    if (outcome.status === 'refused') this.log.debug({ tx: q.txIdHex, code: outcome.code, reason: outcome.reason }, 'final market transaction refused by the market rules')
-    for (const fn of this.appliedListeners) fn(tx, outcome, timeMs)
-    for (const task of changed) this.emit('task:changed', task)
-    for (const p of writes.providers.values()) this.emit('provider:changed', providerView(p))
-    return { left: true, task }
+    p.writes.adoptInto(this)
+    for (const fn of p.after) fn()
   }
 
   /** The records reporting these task changes; none (logged) when the hook fails, so the change still commits. */
@@ -217,7 +267,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
    * cannot be read.
    */
   async precheck (tx: TxInfo, timeMs = Date.now(), entry?: number): Promise<ApplyOutcome> {
-    return await applyMarketTx(new Overlay(this), tx, { txId: tx.idHex, timeMs }, entry)
+    return await applyMarketTx(new Overlay(this.pending?.writes ?? this), tx, { txId: tx.idHex, timeMs }, entry)
   }
 
   // ---------------------------------------------------------------- records (the coordinator reads these)
@@ -342,59 +392,4 @@ function taskOf (tx: TxInfo, entry: number | undefined): string | undefined {
 
 function normalizeId (id: string): string {
   return (id.startsWith('0x') ? id.slice(2) : id).toLowerCase()
-}
-
-type Op = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
-
-/** One transaction's reads and writes: reads fall through to the state, writes are kept until its batch commits. */
-class Overlay implements ApplyContext {
-  readonly tasks = new Map<string, { rec: TaskRecord, created: boolean }>()
-  readonly providers = new Map<string, ProviderRecord>()
-  private readonly extra: Op[] = []
-  private payments = 0
-  private readonly state: MarketState
-
-  constructor (state: MarketState) { this.state = state }
-
-  async task (taskId: string): Promise<TaskRecord | undefined> {
-    return this.tasks.get(taskId)?.rec ?? await this.state.taskRecord(taskId)
-  }
-
-  async provider (address: string): Promise<ProviderRecord | undefined> {
-    return this.providers.get(address) ?? await this.state.providerRecord(address)
-  }
-
-  putTask (t: TaskRecord, created = false): void {
-    this.tasks.set(t.taskId, { rec: t, created: created || this.tasks.get(t.taskId)?.created === true })
-  }
-
-  putProvider (p: ProviderRecord): void { this.providers.set(p.address, p) }
-
-  validatorKeys (): readonly Uint8Array[] { return this.state.validatorKeys() }
-
-  indexBid (provider: string, taskId: string): void {
-    this.extra.push({ type: 'put', key: enc(`${P.byProvider}${provider}/${taskId}`), value: new Uint8Array(0) })
-  }
-
-  payment (account: string, p: PaymentView): void {
-    const key = `${P.payment}${account}/${p.timeMs.toString().padStart(15, '0')}/${p.txId}/${this.payments++}`
-    this.extra.push({ type: 'put', key: enc(key), value: encodeRecord(p) })
-  }
-
-  ops (): Op[] {
-    const ops: Op[] = [...this.extra]
-    for (const { rec, created } of this.tasks.values()) {
-      ops.push({ type: 'put', key: enc(P.task + rec.taskId), value: encodeRecord(rec) })
-      if (created) ops.push({ type: 'put', key: enc(`${P.byRequester}${rec.requester}/${rec.taskId}`), value: new Uint8Array(0) })
-      if (isDone(rec)) ops.push({ type: 'del', key: enc(P.open + rec.taskId) })
-      else ops.push({ type: 'put', key: enc(P.open + rec.taskId), value: new Uint8Array(0) })
-    }
-    for (const p of this.providers.values()) ops.push({ type: 'put', key: enc(P.provider + p.address), value: encodeRecord(p) })
-    return ops
-  }
-
-  adopt (): void {
-    for (const { rec } of this.tasks.values()) this.state.adoptTask(rec)
-    for (const p of this.providers.values()) this.state.adoptProvider(p)
-  }
 }

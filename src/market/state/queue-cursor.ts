@@ -49,6 +49,9 @@ export class QueueCursor {
     this.maxParked = maxParked
   }
 
+  /** Forgets what it read and parked: the next pass reads the whole queue again (what is still queued on disk). */
+  reset (): void { this.overflow = true }
+
   /** Parked entries held in memory now. */
   get parkedCount (): number { return this.parked.length }
 
