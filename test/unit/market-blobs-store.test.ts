@@ -170,6 +170,32 @@ test('an interrupted write is invisible, and the next start removes its chunks',
   await next.stop()
 })
 
+test('a blob of one chunk is written whole at its commit, chunk and manifest in one batch: before it nothing is on disk, not even a pending marker, and an abort leaves nothing', async t => {
+  const db = await freshDb()
+  const store = await startStore(db)
+  const bytes = new Uint8Array(randomBytes(1000))
+  const m = buildManifest(bytes)
+  const w = await store.openWriter(m, { tags: ['task'] })
+  await w.write(bytes)
+  // a kill here leaves nothing to clean
+  t.deepEqual(await allKeys(db), [])
+  t.false(await store.has(m.id))
+  await w.commit()
+  t.deepEqual((await allKeys(db)).map(k => k[0]).sort(), ['c', 'm', 'r', 't'])
+  t.deepEqual(await store.get(m.id), bytes)
+  t.deepEqual(await store.readChunk(m.id, 0), bytes)
+  t.is(store.usedBytes, 1000)
+  // aborted after its chunk: nothing stays, and the size it reserved is free again
+  const other = new Uint8Array(randomBytes(2000))
+  const ow = await store.openWriter(buildManifest(other))
+  await ow.write(other)
+  await ow.abort()
+  t.deepEqual((await allKeys(db)).map(k => k[0]).sort(), ['c', 'm', 'r', 't'])
+  t.is(await store.put(other), buildManifest(other).id)
+  t.is(store.usedBytes, 3000)
+  await store.stop()
+})
+
 test('release(taskId) collects a blob once no task holds it; untagged blobs go after the grace period', async t => {
   const db = await freshDb()
   let now = 1_000_000

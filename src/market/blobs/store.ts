@@ -3,19 +3,25 @@ import { BoundedSet } from '../../core/bounded-set.ts'
 import type { Registry } from 'prom-client'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
-import { KEY_PREFIXES, type BinarySublevel } from '../../core/storage.ts'
+import { getValue, KEY_PREFIXES, type BinarySublevel } from '../../core/storage.ts'
 import { bytesEqual, concatBytes, toHex } from '../../core/codec.ts'
 import { BlobError } from './errors.ts'
 import {
   assertTag, chunkKey, chunkRange, deadKey, keyRest, keyTail, manifestKey, pendingKey, PRESENT, range, readU64,
   tagKey, tagOfBlobKey, tagRange, tagsOfBlobRange, u64Bytes, untaggedKey
 } from './keys.ts'
-import { assertBlobId, type BlobManifest, buildManifest, CHUNK_BYTES, chunkLength, decodeManifest, encodeManifest, sha256 } from './manifest.ts'
+import { assertBlobId, type BlobManifest, buildManifest, CHUNK_BYTES, chunkCount, chunkLength, decodeManifest, encodeManifest, sha256 } from './manifest.ts'
 import { type BlobMetrics, createBlobMetrics } from './metrics.ts'
-import { BlobWriter } from './writer.ts'
+import { BlobWriter, type ChunkPut } from './writer.ts'
 
 /** Chunks per LevelDB batch when a whole blob is put at once: 16 × 256 KiB = 4 MiB per write. */
 const CHUNKS_PER_BATCH = 16
+/**
+ * Chunks up to this size are read synchronously (core/storage.ts getValue), as manifests are: a small task's inputs
+ * and output are one such chunk each, and a read through the thread pool costs the main thread far more than the
+ * read itself (docs/market.md, "One batch per drain pass"). Larger chunks go through the pool.
+ */
+const SYNC_READ_BYTES = 16 * 1024
 /** Keys deleted per batch when a blob is collected. */
 const DELETE_BATCH = 64
 /**
@@ -118,7 +124,7 @@ export class BlobStore implements Startable {
       for await (const key of db.keys(range(prefix))) {
         const id = keyRest(key)
         // a pending marker always leaves in the batch that writes the manifest, so none has one; check anyway
-        if (prefix === P.pending && await db.get(manifestKey(id)) !== undefined) { await db.del(key); continue }
+        if (prefix === P.pending && await getValue(db, manifestKey(id)) !== undefined) { await db.del(key); continue }
         await this.deleteChunks(id)
         await db.del(key)
         this.log.info({ blob: id, interrupted: prefix === P.pending ? 'write' : 'collection' }, 'removed the chunks of an interrupted blob operation')
@@ -156,13 +162,13 @@ export class BlobStore implements Startable {
 
   async has (id: string): Promise<boolean> {
     assertBlobId(id)
-    return await this.c.db.get(manifestKey(id)) !== undefined
+    return await getValue(this.c.db, manifestKey(id)) !== undefined
   }
 
   /** The manifest of a complete blob, or undefined. */
   async manifest (id: string): Promise<BlobManifest | undefined> {
     assertBlobId(id)
-    const value = await this.c.db.get(manifestKey(id))
+    const value = await getValue(this.c.db, manifestKey(id))
     return value === undefined ? undefined : decodeManifest(id, value.subarray(8))
   }
 
@@ -171,7 +177,8 @@ export class BlobStore implements Startable {
     const m = manifest ?? await this.manifest(id)
     if (m === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
     if (!Number.isInteger(index) || index < 0 || index >= m.chunkHashes.length) throw new BlobError('BLOB_NOT_FOUND', 'chunk index out of range', { blob: id, index })
-    const bytes = await this.c.db.get(chunkKey(id, index))
+    // a small chunk (the last of a blob, or a blob of one) is read as the manifest is: at once, not through the pool
+    const bytes = chunkLength(m.size, index) <= SYNC_READ_BYTES ? await getValue(this.c.db, chunkKey(id, index)) : await this.c.db.get(chunkKey(id, index))
     if (bytes === undefined || bytes.length !== chunkLength(m.size, index) || !bytesEqual(sha256(bytes), m.chunkHashes[index])) {
       await this.dropCorrupt(id, `chunk ${index}`)
     }
@@ -220,7 +227,8 @@ export class BlobStore implements Startable {
 
   /**
    * A writer for the blob `manifest` describes, chunks in order: reserves its size (BLOB_TOO_LARGE,
-   * BLOB_STORE_FULL), marks the write pending, and makes the blob visible only on `commit()`.
+   * BLOB_STORE_FULL), marks the write pending (a blob of more than one chunk), and makes the blob visible only on
+   * `commit()`.
    */
   async openWriter (manifest: BlobManifest, options: PutOptions = {}): Promise<BlobWriter> {
     assertBlobId(manifest.id)
@@ -237,8 +245,11 @@ export class BlobStore implements Startable {
     let finish!: () => void
     this.writing.set(manifest.id, new Promise<void>(resolve => { finish = resolve }))
     this.reserved += manifest.size
+    // a blob of one chunk is written whole at its commit, chunk and manifest in one batch: nothing can be left
+    // half-written, so no pending marker (and two writes fewer for each of a small task's inputs and its output)
+    const hold = chunkCount(manifest.size) === 1
     try {
-      await this.c.db.put(pendingKey(manifest.id), u64Bytes(this.now()))
+      if (!hold) await this.c.db.put(pendingKey(manifest.id), u64Bytes(this.now()))
     } catch (err) {
       this.reserved -= manifest.size
       this.writing.delete(manifest.id)
@@ -247,7 +258,8 @@ export class BlobStore implements Startable {
     }
     return new BlobWriter(manifest, [...new Set(tags)], {
       db: this.c.db,
-      commit: async (m, t) => { await this.commitWrite(m, t) },
+      hold,
+      commit: async (m, t, held) => { await this.commitWrite(m, t, held) },
       abort: async (m) => { await this.deleteChunks(m.id); await this.c.db.del(pendingKey(m.id)) },
       done: (m) => { this.reserved -= m.size; this.writing.delete(m.id); finish() }
     })
@@ -259,7 +271,7 @@ export class BlobStore implements Startable {
     for (const t of tags) assertTag(t)
     if (tags.length === 0) return
     await this.exclusive(async () => {
-      if (await this.c.db.get(manifestKey(id)) === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
+      if (await getValue(this.c.db, manifestKey(id)) === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
       const live = this.unreleased(tags)
       if (live.length === 0) return
       const ops: BatchOp[] = [{ type: 'del', key: untaggedKey(id) }]
@@ -311,7 +323,7 @@ export class BlobStore implements Startable {
     let collected = 0
     for (const id of expired) {
       const gone = await this.exclusive(async () => {
-        const since = await this.c.db.get(untaggedKey(id))
+        const since = await getValue(this.c.db, untaggedKey(id))
         if (since === undefined || readU64(since) > cutoff) return false
         return await this.collectLocked(id, 'expired')
       })
@@ -320,11 +332,12 @@ export class BlobStore implements Startable {
     return collected
   }
 
-  private async commitWrite (m: BlobManifest, requested: string[]): Promise<void> {
+  private async commitWrite (m: BlobManifest, requested: string[], held: readonly ChunkPut[]): Promise<void> {
     await this.exclusive(async () => {
       const tags = this.unreleased(requested)
       const now = this.now()
       const ops: BatchOp[] = [
+        ...held,
         { type: 'put', key: manifestKey(m.id), value: concatBytes(u64Bytes(now), encodeManifest(m)) },
         { type: 'del', key: pendingKey(m.id) }
       ]
@@ -342,7 +355,7 @@ export class BlobStore implements Startable {
   /** Removes a complete blob: one batch makes it invisible and leaves a dead marker; then its chunks go. */
   private async collectLocked (id: string, reason: 'released' | 'expired' | 'corrupt'): Promise<boolean> {
     const { db } = this.c
-    const value = await db.get(manifestKey(id))
+    const value = await getValue(db, manifestKey(id))
     if (value === undefined) return false
     let size = 0
     try { size = decodeManifest(id, value.subarray(8)).size } catch { /* an unreadable manifest is removed too */ }

@@ -8,10 +8,18 @@ import { type BlobManifest, chunkCount, chunkLength, sha256 } from './manifest.t
 /** What a writer needs from its store (BlobStore.openWriter supplies it). */
 export interface WriterHooks {
   db: BinarySublevel
-  commit: (m: BlobManifest, tags: string[]) => Promise<void>
+  /**
+   * Keep the chunks and hand them to `commit` instead of writing them as they come (a blob of one chunk: its chunk
+   * and manifest then go in one batch, and the store marks no write pending).
+   */
+  hold?: boolean
+  /** `held`: the chunks' writes kept back (with `hold`), for the commit's batch. */
+  commit: (m: BlobManifest, tags: string[], held: ChunkPut[]) => Promise<void>
   abort: (m: BlobManifest) => Promise<void>
   done: (m: BlobManifest) => void
 }
+
+export interface ChunkPut { type: 'put', key: Uint8Array, value: Uint8Array }
 
 /**
  * Writes one blob's chunks in order, checking each against the manifest and the whole against the id before the
@@ -24,6 +32,7 @@ export class BlobWriter {
   private readonly hash: Hash = createHash('sha256')
   private next = 0
   private ended = false
+  private readonly held: ChunkPut[] = []
 
   constructor (manifest: BlobManifest, tags: string[], hooks: WriterHooks) {
     this.manifest = manifest
@@ -51,7 +60,8 @@ export class BlobWriter {
       }
       return { type: 'put' as const, key: chunkKey(m.id, index), value: chunk }
     })
-    await this.hooks.db.batch(ops)
+    if (this.hooks.hold === true) this.held.push(...ops)
+    else await this.hooks.db.batch(ops)
     for (const chunk of chunks) this.hash.update(chunk)
     this.next += chunks.length
   }
@@ -67,7 +77,7 @@ export class BlobWriter {
     }
     this.ended = true
     try {
-      await this.hooks.commit(m, this.tags)
+      await this.hooks.commit(m, this.tags, this.held)
     } catch (err) {
       await this.hooks.abort(m).catch(() => undefined)
       throw err
