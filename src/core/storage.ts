@@ -236,3 +236,46 @@ export async function getValue (sub: BinarySublevel, key: Uint8Array): Promise<U
 export function sublevel (db: BinaryDb, name: SublevelName): BinarySublevel {
   return db.sublevel<Uint8Array, Uint8Array>(SUBLEVELS[name], { keyEncoding: 'view', valueEncoding: 'view' })
 }
+
+/** Writes of one `CoalescedWriter` batch at most; more wait for the next. */
+const COALESCED_BATCH = 256
+
+/**
+ * Puts and deletes on one sublevel that resolve once written, as the sublevel's own `put` and `del` do, but travel
+ * together: a write made while an earlier batch is being written waits for it and leaves with every other write made
+ * meanwhile, in one batch, in the order they were made (Nagle's rule with the write as the acknowledgement; no timer,
+ * so a lone write leaves at once). For records written often and from many tasks at a time (a provider's bids): a
+ * LevelDB write through the thread pool costs the main thread more than the write itself (docs/market.md, "One batch
+ * per drain pass"). Holds only the writes of callers still waiting for theirs.
+ */
+export class CoalescedWriter {
+  private readonly sub: BinarySublevel
+  private readonly waiting: Array<{ op: { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }, settle: (err?: unknown) => void }> = []
+  private writing = false
+
+  constructor (sub: BinarySublevel) { this.sub = sub }
+
+  async put (key: Uint8Array, value: Uint8Array): Promise<void> { await this.enqueue({ type: 'put', key, value }) }
+  async del (key: Uint8Array): Promise<void> { await this.enqueue({ type: 'del', key }) }
+
+  private async enqueue (op: { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ op, settle: (err) => { if (err === undefined) resolve(); else reject(err instanceof Error ? err : new Error(String(err))) } })
+      if (!this.writing) void this.flush()
+    })
+  }
+
+  private async flush (): Promise<void> {
+    this.writing = true
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, COALESCED_BATCH)
+      try {
+        await this.sub.batch(batch.map(w => w.op))
+        for (const w of batch) w.settle()
+      } catch (err) {
+        for (const w of batch) w.settle(err ?? new Error('batch failed'))
+      }
+    }
+    this.writing = false
+  }
+}

@@ -6,7 +6,7 @@ import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEPOSIT_SCOPE_KEYS, getValue, KEY_PREFIXES, keyBytes, openDatabase, RETIRED_SUBLEVELS, SUBLEVELS, sublevel } from '../../src/core/storage.ts'
+import { CoalescedWriter, DEPOSIT_SCOPE_KEYS, getValue, KEY_PREFIXES, keyBytes, openDatabase, RETIRED_SUBLEVELS, SUBLEVELS, sublevel } from '../../src/core/storage.ts'
 
 test('sublevel names are the bytes existing datadirs hold, distinct, and none is retired', t => {
   t.deepEqual({ ...SUBLEVELS }, {
@@ -86,4 +86,43 @@ test('getValue reads a sublevel before it has opened (through get) and after (ge
   await fresh.put(new Uint8Array([3]), new Uint8Array([4]))
   t.deepEqual(await read([3]), [4])
   t.is(await getValue(sublevel(db, 'dagTx'), new Uint8Array([3])), undefined)
+})
+
+test('a CoalescedWriter writes a lone write at once and the writes made while it is written together in the next batch, in the order made; each resolves once on disk, and a failed batch fails only its own writes', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'harmony-coalesced-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const db = await openDatabase(dir)
+  t.teardown(async () => { await db.close() })
+  const sub = sublevel(db, 'market')
+  const batches: number[] = []
+  const batch = sub.batch.bind(sub)
+  let refuse = false
+  type Ops = Array<{ type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }>
+  sub.batch = (async (ops: Ops) => {
+    batches.push(ops.length)
+    if (refuse) { refuse = false; throw new Error('disk full') }
+    await batch(ops)
+  }) as unknown as typeof sub.batch
+  const w = new CoalescedWriter(sub)
+  const key = (n: number): Uint8Array => new Uint8Array([n])
+  const read = (n: number): number[] | undefined => { const v = sub.getSync(key(n)); return v === undefined ? undefined : [...v] }
+  const writes = [w.put(key(1), Uint8Array.of(1))]
+  for (let i = 2; i <= 9; i++) writes.push(w.put(key(i), Uint8Array.of(i)))
+  // the same key three times, in one batch: the last one made wins
+  writes.push(w.put(key(10), Uint8Array.of(1)), w.del(key(10)), w.put(key(10), Uint8Array.of(3)))
+  await writes[0]
+  t.deepEqual(read(1), [1], 'on disk once resolved')
+  await Promise.all(writes)
+  t.deepEqual(batches, [1, 11])
+  for (let i = 1; i <= 9; i++) t.deepEqual(read(i), [i])
+  t.deepEqual(read(10), [3])
+  // a batch that fails (once) rejects its writes only: the next ones are written
+  refuse = true
+  const failed = w.put(key(11), Uint8Array.of(11))
+  const later = w.del(key(1))
+  await t.throwsAsync(failed, { message: 'disk full' })
+  await later
+  t.is(read(11), undefined)
+  t.is(read(1), undefined)
+  t.deepEqual(batches, [1, 11, 1, 1])
 })

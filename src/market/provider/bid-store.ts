@@ -1,10 +1,11 @@
 import { z } from 'zod'
-import { KEY_PREFIXES, keyBytes, type BinarySublevel } from '../../core/storage.ts'
+import { CoalescedWriter, KEY_PREFIXES, keyBytes, type BinarySublevel } from '../../core/storage.ts'
 
 /**
  * The provider agent's own bids, one record per task in the `market` sublevel (`g/<task id>`). The salt is written
  * before the commit is submitted, so a provider killed between its commit and its reveal can still reveal after a
- * restart (a lost salt is a lost bid). Records of finished tasks are deleted.
+ * restart (a lost salt is a lost bid). Records of finished tasks are deleted. Each write resolves once it is on disk;
+ * the writes of many tasks made meanwhile go in one batch (a busy provider writes each bid's every stage).
  */
 
 /** Where a bid stands on this provider. */
@@ -31,17 +32,19 @@ const PREFIX = KEY_PREFIXES.market.agentBid
 
 export class BidStore {
   private readonly db: BinarySublevel
+  private readonly writes: CoalescedWriter
 
   constructor (db: BinarySublevel) {
     this.db = db
+    this.writes = new CoalescedWriter(db)
   }
 
   async put (record: BidRecord): Promise<void> {
-    await this.db.put(keyBytes(PREFIX, record.taskId), new TextEncoder().encode(JSON.stringify(record)))
+    await this.writes.put(keyBytes(PREFIX, record.taskId), new TextEncoder().encode(JSON.stringify(record)))
   }
 
   async delete (taskId: string): Promise<void> {
-    await this.db.del(keyBytes(PREFIX, taskId))
+    await this.writes.del(keyBytes(PREFIX, taskId))
   }
 
   /** Every stored record; a record that no longer parses (a hand-edited or foreign datadir) is skipped, not fatal. */
