@@ -70,13 +70,15 @@ export class QueueCursor {
     let progress = false
     for (;;) {
       const batch: QueuedTx[] = []
+      let read = 0
       const from = this.lastRead === undefined ? { gte: enc(QUEUE_PREFIX) } : { gt: this.lastRead }
       for await (const [k, v] of this.db.iterator({ ...from, lt: enc(`${QUEUE_PREFIX}\xff`), limit: READ_BATCH })) {
         this.lastRead = k
+        read++
         const q = await this.decodeOrDrop(k, v)
         if (q !== undefined) batch.push(q)
       }
-      if (batch.length === 0) return progress
+      if (read === 0) return progress
       for (const q of batch) {
         const r = await c.apply(q, false)
         if (r.left) {
@@ -87,6 +89,9 @@ export class QueueCursor {
         }
         await this.expire(c)
       }
+      // the queue ended there when it was read: what was queued since is the next pass's (a pass that applied
+      // anything is followed by another, DrainLoop), so no second read, which was an iterator each pass for nothing
+      if (read < READ_BATCH) return progress
     }
   }
 
