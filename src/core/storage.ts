@@ -237,6 +237,9 @@ export function sublevel (db: BinaryDb, name: SublevelName): BinarySublevel {
   return db.sublevel<Uint8Array, Uint8Array>(SUBLEVELS[name], { keyEncoding: 'view', valueEncoding: 'view' })
 }
 
+/** One write of a batch on one sublevel. */
+export type WriteOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
+
 /** Writes of one `CoalescedWriter` batch at most; more wait for the next. */
 const COALESCED_BATCH = 256
 
@@ -250,7 +253,7 @@ const COALESCED_BATCH = 256
  */
 export class CoalescedWriter {
   private readonly sub: BinarySublevel
-  private readonly waiting: Array<{ op: { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }, settle: (err?: unknown) => void }> = []
+  private readonly waiting: Array<{ op: WriteOp, settle: (err?: unknown) => void }> = []
   private writing = false
 
   constructor (sub: BinarySublevel) { this.sub = sub }
@@ -258,7 +261,7 @@ export class CoalescedWriter {
   async put (key: Uint8Array, value: Uint8Array): Promise<void> { await this.enqueue({ type: 'put', key, value }) }
   async del (key: Uint8Array): Promise<void> { await this.enqueue({ type: 'del', key }) }
 
-  private async enqueue (op: { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }): Promise<void> {
+  private async enqueue (op: WriteOp): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.waiting.push({ op, settle: (err) => { if (err === undefined) resolve(); else reject(err instanceof Error ? err : new Error(String(err))) } })
       if (!this.writing) void this.flush()

@@ -3,7 +3,7 @@ import { BoundedSet } from '../../core/bounded-set.ts'
 import type { Registry } from 'prom-client'
 import type { Startable } from '../../core/lifecycle.ts'
 import type { Logger } from '../../core/logger.ts'
-import { getValue, KEY_PREFIXES, type BinarySublevel } from '../../core/storage.ts'
+import { getValue, KEY_PREFIXES, type BinarySublevel, type WriteOp } from '../../core/storage.ts'
 import { bytesEqual, concatBytes, toHex } from '../../core/codec.ts'
 import { BlobError } from './errors.ts'
 import {
@@ -30,8 +30,6 @@ const DELETE_BATCH = 64
  * grace period. 4096 settled tasks of memory, a few hundred KiB.
  */
 const RELEASED_REMEMBERED = 4096
-
-type BatchOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
 export interface BlobStoreInit {
   /** Largest blob stored (a fetch of a larger one is refused before any chunk moves). @default 67108864 (64 MiB) */
@@ -274,7 +272,7 @@ export class BlobStore implements Startable {
       if (await getValue(this.c.db, manifestKey(id)) === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
       const live = this.unreleased(tags)
       if (live.length === 0) return
-      const ops: BatchOp[] = [{ type: 'del', key: untaggedKey(id) }]
+      const ops: WriteOp[] = [{ type: 'del', key: untaggedKey(id) }]
       for (const t of live) ops.push({ type: 'put', key: tagKey(t, id), value: PRESENT }, { type: 'put', key: tagOfBlobKey(id, t), value: PRESENT })
       await this.c.db.batch(ops)
     })
@@ -336,7 +334,7 @@ export class BlobStore implements Startable {
     await this.exclusive(async () => {
       const tags = this.unreleased(requested)
       const now = this.now()
-      const ops: BatchOp[] = [
+      const ops: WriteOp[] = [
         ...held,
         { type: 'put', key: manifestKey(m.id), value: concatBytes(u64Bytes(now), encodeManifest(m)) },
         { type: 'del', key: pendingKey(m.id) }
@@ -359,7 +357,7 @@ export class BlobStore implements Startable {
     if (value === undefined) return false
     let size = 0
     try { size = decodeManifest(id, value.subarray(8)).size } catch { /* an unreadable manifest is removed too */ }
-    const ops: BatchOp[] = [
+    const ops: WriteOp[] = [
       { type: 'del', key: manifestKey(id) }, { type: 'del', key: untaggedKey(id) }, { type: 'put', key: deadKey(id), value: PRESENT }
     ]
     for await (const key of db.keys(tagsOfBlobRange(id))) {

@@ -5,15 +5,13 @@
  * LevelDB batch: a write and its round trip through the thread pool per entry were the market node's most frequent
  * LevelDB calls (docs/market.md, "One batch per drain pass").
  */
-import { KEY_PREFIXES } from '../../core/storage.ts'
+import { KEY_PREFIXES, type WriteOp } from '../../core/storage.ts'
 import type { ApplyContext } from './apply.ts'
 import type { PaymentView } from './reader.ts'
 import { encodeRecord, isDone, type ProviderRecord, type TaskRecord } from './records.ts'
 
 const P = KEY_PREFIXES.market
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
-
-export type Op = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
 /** Where an overlay's reads fall through to: the state, or the overlay of the entries applied before. */
 export interface RecordSource {
@@ -32,7 +30,7 @@ export interface RecordSink {
 export class Overlay implements ApplyContext, RecordSource {
   readonly tasks = new Map<string, { rec: TaskRecord, created: boolean }>()
   readonly providers = new Map<string, ProviderRecord>()
-  private readonly extra: Op[] = []
+  private readonly extra: WriteOp[] = []
   private payments = 0
   private readonly base: RecordSource
 
@@ -74,8 +72,8 @@ export class Overlay implements ApplyContext, RecordSource {
   }
 
   /** The writes, in the market sublevel: the index and payment records, then each changed record as it is now. */
-  ops (): Op[] {
-    const ops: Op[] = [...this.extra]
+  ops (): WriteOp[] {
+    const ops: WriteOp[] = [...this.extra]
     for (const { rec, created } of this.tasks.values()) {
       ops.push({ type: 'put', key: enc(P.task + rec.taskId), value: encodeRecord(rec) })
       if (created) ops.push({ type: 'put', key: enc(`${P.byRequester}${rec.requester}/${rec.taskId}`), value: new Uint8Array(0) })
