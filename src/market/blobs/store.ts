@@ -16,11 +16,7 @@ import { BlobWriter, type ChunkPut } from './writer.ts'
 
 /** Chunks per LevelDB batch when a whole blob is put at once: 16 × 256 KiB = 4 MiB per write. */
 const CHUNKS_PER_BATCH = 16
-/**
- * Chunks up to this size are read synchronously (core/storage.ts getValue), as manifests are: a small task's inputs
- * and output are one such chunk each, and a read through the thread pool costs the main thread far more than the
- * read itself (docs/market.md, "One batch per drain pass"). Larger chunks go through the pool.
- */
+/** Chunks up to this size are read at once, as manifests are (getValue): a small task's inputs and output, say. */
 const SYNC_READ_BYTES = 16 * 1024
 /** Keys deleted per batch when a blob is collected. */
 const DELETE_BATCH = 64
@@ -70,9 +66,9 @@ export interface PutOptions {
  * Content-addressed, chunked, size-bounded blob store over the `blobs` sublevel.
  *
  * - A blob's id is the sha256 of its bytes; it is cut in CHUNK_BYTES chunks listed by hash in its manifest.
- * - Atomic: chunks are written under a pending marker, then one batch writes the manifest and drops the marker. A
- *   blob is visible (has, get, serve) only through its manifest, so a kill -9 mid-write leaves no partial blob
- *   visible; the next start deletes the chunks of every pending marker.
+ * - Atomic: chunks are written under a pending marker (none for one chunk: it goes in the manifest's batch), then one
+ *   batch writes the manifest and drops it. Only a blob with a manifest is visible (has, get, serve): a kill -9
+ *   mid-write leaves none partial; the next start deletes the chunks of every pending marker.
  * - Reads are verified: every chunk against its manifest hash, a whole blob against its id. A blob that fails is
  *   removed (BLOB_CORRUPT) so it can be fetched again.
  * - Collected by tag: a task's blobs are tagged with its id and `release(taskId)` removes every blob no other
@@ -175,7 +171,6 @@ export class BlobStore implements Startable {
     const m = manifest ?? await this.manifest(id)
     if (m === undefined) throw new BlobError('BLOB_NOT_FOUND', 'no such blob in the store', { blob: id })
     if (!Number.isInteger(index) || index < 0 || index >= m.chunkHashes.length) throw new BlobError('BLOB_NOT_FOUND', 'chunk index out of range', { blob: id, index })
-    // a small chunk (the last of a blob, or a blob of one) is read as the manifest is: at once, not through the pool
     const bytes = chunkLength(m.size, index) <= SYNC_READ_BYTES ? await getValue(this.c.db, chunkKey(id, index)) : await this.c.db.get(chunkKey(id, index))
     if (bytes === undefined || bytes.length !== chunkLength(m.size, index) || !bytesEqual(sha256(bytes), m.chunkHashes[index])) {
       await this.dropCorrupt(id, `chunk ${index}`)
@@ -224,9 +219,8 @@ export class BlobStore implements Startable {
   }
 
   /**
-   * A writer for the blob `manifest` describes, chunks in order: reserves its size (BLOB_TOO_LARGE,
-   * BLOB_STORE_FULL), marks the write pending (a blob of more than one chunk), and makes the blob visible only on
-   * `commit()`.
+   * A writer for the blob `manifest` describes, chunks in order: reserves its size (BLOB_TOO_LARGE, BLOB_STORE_FULL),
+   * marks the write pending (more than one chunk), and makes the blob visible only on `commit()`.
    */
   async openWriter (manifest: BlobManifest, options: PutOptions = {}): Promise<BlobWriter> {
     assertBlobId(manifest.id)
@@ -243,8 +237,7 @@ export class BlobStore implements Startable {
     let finish!: () => void
     this.writing.set(manifest.id, new Promise<void>(resolve => { finish = resolve }))
     this.reserved += manifest.size
-    // a blob of one chunk is written whole at its commit, chunk and manifest in one batch: nothing can be left
-    // half-written, so no pending marker (and two writes fewer for each of a small task's inputs and its output)
+    // one chunk: written with its manifest at the commit, in one batch; nothing half-written, so no pending marker
     const hold = chunkCount(manifest.size) === 1
     try {
       if (!hold) await this.c.db.put(pendingKey(manifest.id), u64Bytes(this.now()))
@@ -255,8 +248,7 @@ export class BlobStore implements Startable {
       throw err
     }
     return new BlobWriter(manifest, [...new Set(tags)], {
-      db: this.c.db,
-      hold,
+      db: this.c.db, hold,
       commit: async (m, t, held) => { await this.commitWrite(m, t, held) },
       abort: async (m) => { await this.deleteChunks(m.id); await this.c.db.del(pendingKey(m.id)) },
       done: (m) => { this.reserved -= m.size; this.writing.delete(m.id); finish() }
@@ -396,11 +388,9 @@ export class BlobStore implements Startable {
   }
 
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
-    const prev = this.lock
-    let release!: () => void
-    this.lock = new Promise<void>(resolve => { release = resolve })
-    await prev
-    try { return await fn() } finally { release() }
+    const run = this.lock.then(fn, fn)
+    this.lock = run.then(() => undefined, () => undefined)
+    return await run
   }
 
   private updateGauges (): void {
