@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { bytesEqual } from '../../core/codec.ts'
-import type { BinarySublevel } from '../../core/storage.ts'
+import type { BinarySublevel, WriteOp } from '../../core/storage.ts'
 import { BlobError } from './errors.ts'
 import { chunkKey } from './keys.ts'
 import { type BlobManifest, chunkCount, chunkLength, sha256 } from './manifest.ts'
@@ -19,7 +19,8 @@ export interface WriterHooks {
   done: (m: BlobManifest) => void
 }
 
-export interface ChunkPut { type: 'put', key: Uint8Array, value: Uint8Array }
+/** A chunk's write, kept back until the commit (`hold`). */
+export type ChunkPut = Extract<WriteOp, { type: 'put' }>
 
 /**
  * Writes one blob's chunks in order, checking each against the manifest and the whole against the id before the
