@@ -232,6 +232,7 @@ export class DecisionWriter {
     draft.lastAccepted = idHex
     if (draft.clock.observe(info.vertex.author, info.vertex.timestampMs)) draft.clockMoved = true
     const received = processing.firstSeenMs(idHex)
+    const seq = draft.seq
     after.push(() => {
       processing.drop(info)
       this.finalClock.observe(info.vertex.author, info.vertex.timestampMs)
@@ -241,10 +242,10 @@ export class DecisionWriter {
         this.c.onFinality?.(Date.now() - received)
         if (metrics !== undefined && stages !== undefined) observePhases(metrics, received, stages, Date.now())
       }
-      for (const o of outcomes) {
+      for (const [position, o] of outcomes.entries()) {
         mempool.remove(o.info.idHex)
         core.prune(o.info.conflictKey)
-        if (o.ok) events.emit('tx:final', o.info, idHex)
+        if (o.ok) events.emit('tx:final', o.info, idHex, { vertexTimeMs: info.vertex.timestampMs, seq, position })
         else events.emit('tx:rejected', o.info, o.reason)
       }
       metrics?.txsFinal.inc(outcomes.filter(o => o.ok).length)

@@ -25,6 +25,7 @@ import { VertexGossip } from './net/vertex-gossip.ts'
 import type { ExternalChecker } from './external-validity.ts'
 import type { OrderChecker } from './order-checkers.ts'
 import type { StateCheck } from './tx-admission.ts'
+import type { FinalPlace } from './tx-kinds.ts'
 import type { AcceptedVertexView, LedgerReader, LedgerRegistration } from './reader.ts'
 import { encodeTx, type Transaction, type TxInfo, txToJSON } from './tx.ts'
 import { VerifyPool, type VerifyPoolInit } from './verify-pool.ts'
@@ -52,7 +53,7 @@ export interface DagServiceInit extends DagLedgerInit, PollerInit, QueryInit, Pr
 
 export interface DagServiceEvents {
   /** A transaction became final and its effects are applied (the market and chain listen to this). */
-  'tx:final': [{ id: string, vertexId: string, tx: TxInfo }]
+  'tx:final': [{ id: string, vertexId: string, tx: TxInfo, at: FinalPlace }]
   'tx:rejected': [{ id: string, reason: string, tx: TxInfo }]
 }
 
@@ -137,7 +138,7 @@ export class DagService extends EventEmitter<DagServiceEvents> implements Starta
       ['proposer', commit ? new RoundProposer({ ledger, gossip, logger, metrics, ready: () => ledger.builtRound > 0 || antiEntropy.caughtUp }, init) : new Proposer({ ledger, gossip, logger }, init)],
       ['anti-entropy', antiEntropy]
     ]
-    this.ledger.on('tx:final', (tx, vertexId) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx }) })
+    this.ledger.on('tx:final', (tx, vertexId, at) => { this.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx, at }) })
     this.ledger.on('tx:rejected', (tx, reason) => { this.emit('tx:rejected', { id: `0x${tx.idHex}`, reason, tx }) })
   }
 

@@ -98,6 +98,9 @@ export interface FinalTxContext {
   payload: Uint8Array
 }
 
+/** Where a final transaction sits in this node's finality order (the `tx:final` event carries it). */
+export type FinalPlace = Pick<FinalTxContext, 'vertexTimeMs' | 'seq' | 'position'>
+
 /** One write of `finalRecords`. */
 export interface FinalRecord {
   sublevel: SublevelName

@@ -5,7 +5,7 @@
 import test from 'ava'
 import { toHex } from '../../src/core/codec.ts'
 import { openDatabase, sublevel, type BinarySublevel } from '../../src/core/storage.ts'
-import { queueRecord } from '../../src/market/kinds/queue.ts'
+import { decodeQueued, type QueuedTx, queueRecord } from '../../src/market/kinds/queue.ts'
 import { type QueueConsumer, QueueCursor } from '../../src/market/state/queue-cursor.ts'
 import { tempDir } from '../helpers/harmonyd.ts'
 
@@ -15,9 +15,20 @@ interface Entry { seq: bigint, task: string, timeMs: number, needs?: bigint }
 
 const idOf = (seq: bigint): string => toHex(new Uint8Array(32).fill(Number(seq)))
 
+const recordOf = (e: Entry): ReturnType<typeof queueRecord> => queueRecord({ idHex: idOf(e.seq), vertexIdHex: '00'.repeat(32), vertexTimeMs: BigInt(e.timeMs), seq: e.seq, position: 0, encoded: new Uint8Array([Number(e.seq)]) })
+
 async function put (db: BinarySublevel, e: Entry): Promise<void> {
-  const r = queueRecord({ idHex: idOf(e.seq), vertexIdHex: '00'.repeat(32), vertexTimeMs: BigInt(e.timeMs), seq: e.seq, position: 0, encoded: new Uint8Array([Number(e.seq)]) })
+  const r = recordOf(e)
   await db.put(r.key, r.value)
+}
+
+/** What the ledger's `tx:final` hands over for an entry (MarketState builds it with `queuedEntries`). */
+const fedOf = (e: Entry): QueuedTx => decodeQueued(recordOf(e).key, recordOf(e).value)
+
+/** An entry final while the cursor runs: written by its decision, then handed over by the event. */
+async function final (db: BinarySublevel, cursor: QueueCursor, e: Entry): Promise<void> {
+  await put(db, e)
+  cursor.feed([fedOf(e)])
 }
 
 /**
@@ -74,9 +85,10 @@ test('a pass reads what is new; a parked entry comes back only after an entry of
     t.is(cursor.parkedCount, 2)
 
     log.length = 0
-    await put(db, entries[3])
-    // a record that no longer decodes: dropped, never offered
+    await final(db, cursor, entries[3])
+    // a record that no longer decodes, not handed over (the disk is read for it): dropped, never offered
     await db.put(new TextEncoder().encode('q/00000000000000000004/00001'), new Uint8Array([1, 2]))
+    cursor.unfed()
     t.true(await cursor.pass(c))
     t.deepEqual(log, ['applied 4', 'applied 3'], 'c right after d, its task\'s; a is not offered again (nothing of x came), b not read again')
     t.is(cursor.parkedCount, 1)
@@ -87,7 +99,7 @@ test('a pass reads what is new; a parked entry comes back only after an entry of
     t.deepEqual(log, [])
 
     // e is of another task but newer than a's time + PARK_MS: a expires right after it, refused
-    await put(db, entries[4])
+    await final(db, cursor, entries[4])
     t.true(await cursor.pass(c))
     t.deepEqual(log, ['applied 5', 'refused 1'])
     t.is(cursor.parkedCount, 0)
@@ -114,7 +126,7 @@ test('what applies does not depend on where passes end: a parked entry expires a
       const cursor = new QueueCursor(db)
       for (const e of entries.slice(0, split)) await put(db, e)
       await cursor.pass(c)
-      for (const e of entries.slice(split)) await put(db, e)
+      for (const e of entries.slice(split)) await final(db, cursor, e)
       await cursor.pass(c)
       runs.push(log.filter(l => !l.startsWith('offered')))
     })
@@ -130,7 +142,7 @@ test('past its bound of parked keys the next pass reads the whole queue again: n
     const log: string[] = []
     const park = new Set(entries.map(e => idOf(e.seq)))
     const c = consumer(db, entries, log, { park })
-    const cursor = new QueueCursor(db, 2)
+    const cursor = new QueueCursor(db, { maxParked: 2 })
     t.false(await cursor.pass(c))
     t.is(cursor.parkedCount, 2, 'two held, the rest over the bound')
     log.length = 0
@@ -151,5 +163,43 @@ test('within a pass, an entry that leaves the queue is followed at once by the e
     t.true(await cursor.pass(consumer(db, entries, log)))
     t.deepEqual(log, ['offered 1', 'applied 2', 'applied 1', 'applied 3'])
     t.is(cursor.parkedCount, 0)
+  })
+})
+
+test('entries handed over by the ledger\'s event are taken without reading the queue back, after what the disk held, none twice; past the feed\'s bound, or for an entry not handed over, the disk is read again', async t => {
+  await withDb(async db => {
+    const entries: Entry[] = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n].map(seq => ({ seq, task: `t${seq}`, timeMs: 1000 }))
+    const log: string[] = []
+    const c = consumer(db, entries, log)
+    const cursor = new QueueCursor(db, { maxFed: 2 })
+    // 1 and 2 were queued before the first pass (a restart); 2 was also handed over, as was 3 (final meanwhile)
+    await put(db, entries[0])
+    await put(db, entries[1])
+    await put(db, entries[2])
+    cursor.feed([fedOf(entries[1]), fedOf(entries[2])])
+    t.true(await cursor.pass(c))
+    t.deepEqual(log, ['applied 1', 'applied 2', 'applied 3'], 'the first pass reads the disk; what the feed also holds is offered once')
+
+    // 4 is handed over but (here, unlike a node) not on disk: the pass takes it from the feed alone
+    log.length = 0
+    cursor.feed([fedOf(entries[3])])
+    t.true(await cursor.pass(c))
+    t.deepEqual(log, ['applied 4'])
+    // 5 is queued on disk and never handed over: the cursor follows the feed, so it is not seen until told
+    await put(db, entries[4])
+    t.false(await cursor.pass(c))
+    cursor.unfed()
+    t.true(await cursor.pass(c))
+    t.deepEqual(log, ['applied 4', 'applied 5'])
+
+    // three handed over at once is past the bound of two: dropped, and read from the disk after the last key read
+    log.length = 0
+    for (const e of entries.slice(5)) await put(db, e)
+    cursor.feed(entries.slice(5).map(fedOf))
+    t.true(await cursor.pass(c))
+    t.deepEqual(log, ['applied 6', 'applied 7', 'applied 8'])
+    const left: Uint8Array[] = []
+    for await (const k of db.keys()) left.push(k)
+    t.deepEqual(left, [], 'every entry applied and deleted')
   })
 })

@@ -45,4 +45,4 @@ export { announceToJSON, BLOB_ID_BYTES, escrowOf, MAX_INPUTS, MAX_PARAMS_BYTES, 
 export { buildBidCommit, buildBidCommits, buildBidReveal, buildBidReveals, buildBondSlash, buildInputClaim, buildInputVerdict, buildTaskReexec, buildProviderAttest, buildProviderRegister, buildTaskAnnounce, buildTaskAward, buildTaskCancel, buildTaskResult, buildTaskSettle, type SignedBy, type SignerKeys } from './builders.ts'
 export { type TaskReexecPayload, taskReexecKind } from './reexec.ts'
 export { type InputClaimPayload, inputClaimKind, type InputVerdictPayload, inputVerdictKind } from './inputs.ts'
-export { decodeQueued, QUEUE_PREFIX, type QueuedTx, queueKey, queueRecord } from './queue.ts'
+export { decodeQueued, QUEUE_PREFIX, type QueuedTx, queuedEntries, queueKey, queueRecord } from './queue.ts'

@@ -5,8 +5,8 @@
  */
 import { KEY_PREFIXES } from '../../core/storage.ts'
 import { fromHex, Reader, toHex, Writer } from '../../core/codec.ts'
-import { MAX_TX_BYTES } from '../../dag/tx.ts'
-import type { FinalRecord, FinalTxContext } from '../../dag/tx-kinds.ts'
+import { MAX_TX_BYTES, type TxInfo } from '../../dag/tx.ts'
+import type { FinalPlace, FinalRecord, FinalTxContext } from '../../dag/tx-kinds.ts'
 
 const PREFIX = KEY_PREFIXES.market.queue
 
@@ -20,6 +20,8 @@ export interface QueuedTx {
   encoded: Uint8Array
   /** the entry of a batch this record is (0-based); undefined for a transaction of a single kind */
   entry?: number
+  /** the transaction decoded, when the entry came from the ledger's event rather than from disk (`queuedEntries`) */
+  info?: TxInfo
 }
 
 /**
@@ -50,6 +52,17 @@ export function queueRecord (at: Omit<FinalTxContext, 'payload'>, entry?: number
   const w = new Writer(81 + at.encoded.length).fixed(fromHex(at.idHex), 32).fixed(fromHex(at.vertexIdHex), 32).u64(at.vertexTimeMs).varBytes(at.encoded)
   if (entry !== undefined) w.u8(entry)
   return { sublevel: 'market', key: queueKey(at.seq, at.position, entry), value: w.finish() }
+}
+
+/**
+ * The queue entries a final market transaction's records hold (keys included: what `marketFinalRecords` or
+ * `batchFinalRecords` wrote for it), from the ledger's `tx:final` event, so the market state need not read back what
+ * the decision just wrote (queue-cursor.ts). `entries`: a bid batch's entry count, undefined for a single kind.
+ */
+export function queuedEntries (tx: TxInfo, vertexIdHex: string, at: FinalPlace, entries: number | undefined): QueuedTx[] {
+  const base = { txIdHex: tx.idHex, vertexIdHex, vertexTimeMs: at.vertexTimeMs, encoded: tx.encoded, info: tx }
+  if (entries === undefined) return [{ key: queueKey(at.seq, at.position), ...base }]
+  return Array.from({ length: entries }, (_, entry) => ({ key: queueKey(at.seq, at.position, entry), ...base, entry }))
 }
 
 export function decodeQueued (key: Uint8Array, value: Uint8Array): QueuedTx {

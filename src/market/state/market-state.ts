@@ -20,9 +20,9 @@ import type { Startable } from '../../core/lifecycle.ts'
 import { parseAddress } from '../../core/address.ts'
 import { toHex } from '../../core/codec.ts'
 import type { LedgerReader } from '../../dag/reader.ts'
-import type { FinalRecord } from '../../dag/tx-kinds.ts'
+import type { FinalPlace, FinalRecord } from '../../dag/tx-kinds.ts'
 import { type TxInfo, txInfo } from '../../dag/tx.ts'
-import { MARKET_KIND_IDS, type QueuedTx } from '../kinds/index.ts'
+import { entryCount, MARKET_KIND_IDS, type QueuedTx, queuedEntries } from '../kinds/index.ts'
 import { type ApplyOutcome, applyMarketTx, marketTaskIdOf } from './apply.ts'
 import { DrainLoop } from './drain-loop.ts'
 import { QueueCursor, type QueueOffer } from './queue-cursor.ts'
@@ -56,10 +56,16 @@ export interface MarketStateInit {
   recentSettled?: number
 }
 
+/**
+ * The DAG service's `tx:final` event. With its vertex id (0x-hex) and place, the entries the decision queued are
+ * handed to the queue cursor as they are; without, the cursor reads them back from the queue.
+ */
+export interface FinalEvent { tx: TxInfo, vertexId?: string, at?: FinalPlace }
+
 export interface MarketStateComponents {
   db: BinaryDb
   /** The DAG's read side and its finalized stream. */
-  dag: { reader: LedgerReader, on: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown, off: (e: 'tx:final', fn: (e: { tx: TxInfo }) => void) => unknown }
+  dag: { reader: LedgerReader, on: (e: 'tx:final', fn: (e: FinalEvent) => void) => unknown, off: (e: 'tx:final', fn: (e: FinalEvent) => void) => unknown }
   logger: Logger
   /**
    * Records to write with each change of a task, in the batch that commits it (the node's webhook outbox: a `task`
@@ -114,8 +120,11 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   private lastDecoded: TxInfo | undefined
   /** what this drain pass applied so far and has not committed (`commit`) */
   private pending: PendingCommit | undefined
-  private readonly onFinal = (e: { tx: TxInfo }): void => {
-    if (MARKET_KINDS.has(e.tx.tx.kind)) this.loop.schedule()
+  private readonly onFinal = (e: FinalEvent): void => {
+    if (!MARKET_KINDS.has(e.tx.tx.kind)) return
+    if (e.at !== undefined && e.vertexId !== undefined) this.queue.feed(queuedEntries(e.tx, e.vertexId.replace(/^0x/, ''), e.at, entryCount(e.tx)))
+    else this.queue.unfed()
+    this.loop.schedule()
   }
 
   constructor (components: MarketStateComponents, init: MarketStateInit = {}) {
@@ -153,7 +162,11 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
   }
 
   /** Applies every queued entry now and until the queue stays empty (start, tests; `caughtUp` for readers). */
-  async drain (): Promise<void> { await this.loop.drain() }
+  async drain (): Promise<void> {
+    // reads the queue on disk, not only what the ledger's events handed over (what a caller queued itself is there)
+    this.queue.unfed()
+    await this.loop.drain()
+  }
 
   /** Resolves once every market transaction final before this call is applied (or parked), under any load. */
   async caughtUp (): Promise<void> { await this.loop.caughtUp() }
@@ -184,7 +197,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     let tx: TxInfo
     try {
       // a bid batch's entries are consecutive records of one transaction: decoded once
-      tx = this.lastDecoded?.idHex === q.txIdHex ? this.lastDecoded : txInfo(q.encoded)
+      tx = q.info ?? (this.lastDecoded?.idHex === q.txIdHex ? this.lastDecoded : txInfo(q.encoded))
       this.lastDecoded = tx
     } catch (err) {
       // the ledger decoded it when it became final; a record that no longer decodes is dropped, not retried forever

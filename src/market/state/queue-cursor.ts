@@ -1,6 +1,10 @@
 /**
  * Reads the market's queue of final transactions (src/market/kinds/queue.ts) for MarketState's drain. Queue keys
- * only grow (finality order on this node), so a pass reads only what came after the last key it read.
+ * only grow (finality order on this node), so a pass reads only what came after the last key it read. Once it has
+ * read the disk to its end, it takes new entries as the ledger's `tx:final` event hands them over (`feed`: the
+ * decision wrote them a moment before) instead of reading them back: an iterator per pass was 3-4% of a market
+ * node's main thread at saturation (s53). The disk stays the record: it is read again after a restart, a reset, or
+ * when the feed overflowed.
  *
  * A parked entry (waiting for its task, a commit, an award or a reveal: always something of its own task, apply.ts)
  * is offered again right after each entry of its task that leaves the queue, as the state cut's fold does
@@ -12,6 +16,7 @@
  * applies. (Every pass offered every parked entry again before, a LevelDB read and a decode each: 3.7% of a market
  * node's main thread in bench:market at 30 tasks in flight, where a blanket retry can never apply anything.)
  */
+import { compareBytes } from '../../core/codec.ts'
 import { type BinarySublevel, getValue } from '../../core/storage.ts'
 import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 
@@ -19,6 +24,8 @@ import { decodeQueued, QUEUE_PREFIX, type QueuedTx } from '../kinds/index.ts'
 const READ_BATCH = 512
 /** Parked keys held in memory; past it the next pass reads the whole queue again (what the cursor replaced). */
 const MAX_PARKED = 50_000
+/** Entries handed over by the feed and not taken yet (a bid batch is up to 48); past it the disk is read. */
+const MAX_FED = 4096
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 /** What the consumer did with an entry: `left` it applied or was refused (deleted from the queue); the entry's task. */
@@ -43,10 +50,15 @@ export class QueueCursor {
   private readonly waiting = new Map<string, number>()
   private oldestParkedMs = Infinity
   private overflow = false
+  /** Read the disk (from `lastRead`) before the feed: at the first pass, after a reset, after the feed overflowed. */
+  private fromDisk = true
+  private fed: QueuedTx[] = []
+  private readonly maxFed: number
 
-  constructor (db: BinarySublevel, maxParked = MAX_PARKED) {
+  constructor (db: BinarySublevel, init: { maxParked?: number, maxFed?: number } = {}) {
     this.db = db
-    this.maxParked = maxParked
+    this.maxParked = init.maxParked ?? MAX_PARKED
+    this.maxFed = init.maxFed ?? MAX_FED
   }
 
   /** Forgets what it read and parked: the next pass reads the whole queue again (what is still queued on disk). */
@@ -54,6 +66,23 @@ export class QueueCursor {
 
   /** Parked entries held in memory now. */
   get parkedCount (): number { return this.parked.length }
+
+  /**
+   * Entries the ledger's `tx:final` event handed over (kinds/queue.ts `queuedEntries`), in key order: committed, so
+   * on disk too. A pass takes those after the last key it read instead of reading them back. Past `maxFed` the
+   * cursor drops them and reads the disk from its last key, as before the feed.
+   */
+  feed (entries: QueuedTx[]): void {
+    if (this.fed.length + entries.length > this.maxFed) {
+      this.fed = []
+      this.fromDisk = true
+      return
+    }
+    this.fed.push(...entries)
+  }
+
+  /** A final entry was queued and not handed over: the next pass reads the disk from its last key. */
+  unfed (): void { this.fromDisk = true }
 
   /**
    * One pass over what is new: offers each entry to the consumer; after one that leaves, the parked entries of its
@@ -66,9 +95,10 @@ export class QueueCursor {
       this.waiting.clear()
       this.oldestParkedMs = Infinity
       this.lastRead = undefined
+      this.fromDisk = true
     }
     let progress = false
-    for (;;) {
+    while (this.fromDisk) {
       const batch: QueuedTx[] = []
       let read = 0
       const from = this.lastRead === undefined ? { gte: enc(QUEUE_PREFIX) } : { gt: this.lastRead }
@@ -78,21 +108,33 @@ export class QueueCursor {
         const q = await this.decodeOrDrop(k, v)
         if (q !== undefined) batch.push(q)
       }
-      if (read === 0) return progress
-      for (const q of batch) {
-        const r = await c.apply(q, false)
-        if (r.left) {
-          progress = true
-          if (r.task !== undefined) await this.retryTask(r.task, c)
-        } else {
-          this.park(q, r.task)
-        }
-        await this.expire(c)
-      }
-      // the queue ended there when it was read: what was queued since is the next pass's (a pass that applied
-      // anything is followed by another, DrainLoop), so no second read, which was an iterator each pass for nothing
-      if (read < READ_BATCH) return progress
+      // the queue ended there when it was read: what was queued since came through the feed (each decision's
+      // entries are handed over after its batch is written), so no second read
+      if (read < READ_BATCH) this.fromDisk = false
+      if (await this.offer(batch, c)) progress = true
     }
+    // what the feed holds beyond what was read (a decision written while the disk was read is in both)
+    const last = this.lastRead
+    const fed = last === undefined ? this.fed : this.fed.filter((q) => compareBytes(q.key, last) > 0)
+    this.fed = []
+    if (fed.length > 0) this.lastRead = fed[fed.length - 1].key
+    if (await this.offer(fed, c)) progress = true
+    return progress
+  }
+
+  private async offer (batch: QueuedTx[], c: QueueConsumer): Promise<boolean> {
+    let progress = false
+    for (const q of batch) {
+      const r = await c.apply(q, false)
+      if (r.left) {
+        progress = true
+        if (r.task !== undefined) await this.retryTask(r.task, c)
+      } else {
+        this.park(q, r.task)
+      }
+      await this.expire(c)
+    }
+    return progress
   }
 
   /** Offers the parked entries of `task` again, oldest first, until none of them leaves. */
