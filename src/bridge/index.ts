@@ -1,17 +1,5 @@
 /** DAG <-> chain: deposit credits, withdrawal burns, epochs and their checkpoints. */
-import { registerCutPart } from '../dag/cut-parts.ts'
-import { registerBridgeKinds as registerKinds } from './kinds/index.ts'
-import { withdrawalCutPart } from './withdrawal-cut.ts'
-
-/**
- * Registers the bridge's transaction kinds and its part of the state cut (the unsettled withdrawals): every node, at
- * composition, with or without an EVM chain. Again: a no-op.
- */
-export function registerBridge (): void {
-  registerKinds()
-  registerCutPart(withdrawalCutPart)
-}
-
+export { registerBridge } from './register.ts'
 export { type BridgeChain, connectChainToDag, DagBridge, type DagBridgeComponents, type DagBridgeInit } from './dag-bridge.ts'
 export { epochWithdrawals, feeLeafOf, withdrawalLeafOf, withdrawalNonceOf } from './withdrawals.ts'
 export { checkGenesisLock, genesisBacking, genesisLockMatches, genesisSupply } from './genesis-lock.ts'

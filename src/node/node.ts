@@ -16,21 +16,20 @@ import { GossipRegistry } from '../network/gossip.ts'
 import { RpcRegistry } from '../rpc/registry.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { SubscriptionHub } from '../rpc/subscriptions.ts'
-import { registerChainRpc, registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, taskToRpc } from '../api/index.ts'
+import { registerDagRpc, registerNodeRpc, registerStateProofRpc, registerWebhookRpc, taskToRpc } from '../api/index.ts'
 import { drainLedgerEvents, WebhookService } from '../webhooks/index.ts'
 import { nodeRpcSource } from './rpc-source.ts'
 import { VERSION } from '../core/version.ts'
 import { ComputeService } from '../compute/index.ts'
 import { DagService, loadGenesis, addressFromPublicKey, type Genesis } from '../dag/index.ts'
 import { readCapability } from './capability.ts'
-import { ChainService, gossipCheckpointTransport, readContractsFile, type Deposit } from '../chain/index.ts'
-import { EVM_KEY_FILE, loadOrCreateEvmKey } from '../core/keys/evm-key.ts'
-import { connectChainToDag, registerBridge, type DagBridge, StateSyncServer } from '../bridge/index.ts'
+import type { ChainService } from '../chain/service.ts'
+import { registerBridge } from '../bridge/register.ts'
+import type { DagBridge } from '../bridge/dag-bridge.ts'
 import { MarketService, registerMarket } from '../market/index.ts'
 import type { TaskView } from '../market/state/reader.ts'
 import type { FinalRecord } from '../dag/tx-kinds.ts'
 import { MarketNode } from './market-node.ts'
-import { syncFromCheckpoint } from './state-sync.ts'
 import { stat } from 'node:fs/promises'
 import { JWT_SECRET_FILE, loadOrCreateJwtSecret } from '../core/keys/jwt-secret.ts'
 import { API_KEYS_FILE, ApiKeyStore } from '../rpc/api-keys.ts'
@@ -223,7 +222,8 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     registerWebhookRpc(this.api, this.webhooksValue)
     // --state-sync: an empty ledger starts from the last checkpoint anchored on chain (src/node/state-sync.ts)
     // (--resync: also a datadir whose ledger is behind what its peers keep)
-    if (config['state-sync']) await syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') }, { resync: config.resync })
+    // (it reads the chain: loaded only then, as chain-part.ts is)
+    if (config['state-sync']) await (await import('./state-sync.ts')).syncFromCheckpoint({ libp2p, dag: this.dagValue, db: this.db, contractsPath: this.dataPath(config.contracts), chainRpc: config['chain-rpc'], logger: child('state-sync') }, { resync: config.resync })
     else if (config.resync) child('state-sync').warn('--resync does nothing without --state-sync')
     // the market's ledger side: final market transactions → its state; validators award, settle and slash in turn.
     // Built before the ledger starts: under the commit rule the ledger checks decisions with the market's order checks
@@ -304,46 +304,22 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
       this.logger.info({ contracts: path }, 'no contracts file: running without the EVM chain client')
       return undefined
     }
-    const contractsFile = await readContractsFile(path)
-    let bridge: DagBridge | undefined
-    const chain = new ChainService({
-      contractsFile,
+    // loaded only here: a node without a chain never loads the chain client (ethers; chain-part.ts)
+    const { startChainPart } = await import('./chain-part.ts')
+    const { chain, bridge } = await startChainPart({
+      config: this.config,
+      datadir: this.datadir,
       db: this.database,
-      depositSink: async (deposit: Deposit) => {
-        // the watcher delivers a refused deposit again on its next scan
-        if (bridge === undefined) throw new Error('the DAG bridge is not running yet')
-        await bridge.depositSink(deposit)
-      },
-      evmKey: await loadOrCreateEvmKey(join(this.datadir, EVM_KEY_FILE)),
-      // only registrations bound to these keys weigh in checkpoints (src/chain/validator-set.ts)
-      genesisValidatorKeys,
-      checkpointTransport: gossipCheckpointTransport(this.gossip),
-      logger: this.logger.child({ module: 'chain' }),
-      registry: this.metrics
-    }, {
-      rpcUrl: this.config['chain-rpc'] === '' ? undefined : this.config['chain-rpc'],
-      depositConfirmations: this.config['chain-confirmations']
-    })
-    // deposits become DAG credits and final withdraw burns become checkpoint epochs (src/bridge/dag-bridge.ts)
-    const { ledgerKey } = this.identity
-    bridge = connectChainToDag({
       dag: this.dag,
-      chain,
-      genesis: this.dag.ledger.genesis,
-      identity: { publicKey: ledgerKey.publicKey, secretKey: ledgerKey.secretKey },
-      db: this.database,
-      logger: this.logger.child({ module: 'dag-bridge' }),
+      gossip: this.gossip,
+      libp2p: this.libp2p,
+      identity: this.identity,
+      api: this.api,
+      logger: this.logger,
       registry: this.metrics,
-      evmChainId: contractsFile.chainId,
-      // a pruned node (archive off) deletes vertex bodies below the last anchored checkpoint (src/bridge/history-pruner.ts)
-      ...(this.config.archive ? {} : { pruneHistory: async (cut: string) => await this.dag.pruneHistory(cut) })
-    }, this.config.network === 'devnet' ? { epochIntervalMs: 5000 } : {})
-    await this.add('chain', chain)
-    await this.add('dag-bridge', bridge)
-    // the cuts of recent epochs, for peers that sync from a checkpoint (src/bridge/state-sync.ts)
-    await this.add('state-sync', new StateSyncServer({ libp2p: this.libp2p, cuts: bridge, logger: this.logger.child({ module: 'state-sync' }) }))
+      add: async (name, service) => { await this.add(name, service) }
+    }, path, genesisValidatorKeys)
     this.bridgeValue = bridge
-    registerChainRpc(this.api, chain, chain)
     return chain
   }
 
