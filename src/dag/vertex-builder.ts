@@ -8,7 +8,7 @@ import type { LedgerState } from './ledger-state.ts'
 import type { Mempool } from './mempool.ts'
 import type { DagStore } from './store.ts'
 import type { TxInfo } from './tx.ts'
-import { buildVertexInfo, MAX_PARENTS, type VertexInfo } from './vertex.ts'
+import { buildVertexInfoAsync, MAX_PARENTS, type VertexInfo } from './vertex.ts'
 
 export interface VertexBuilderComponents {
   genesis: Genesis
@@ -95,7 +95,7 @@ export class VertexBuilder {
       }
     }
     if (chosen.length === 0 && round?.allowEmpty !== true) return undefined
-    const info = buildVertexInfo(this.c.genesis.chainId, {
+    const info = await buildVertexInfoAsync(this.c.genesis.chainId, {
       author: this.c.identity.publicKey,
       secretKey: this.c.identity.secretKey,
       parents: parents.map(p => fromHex(p)),

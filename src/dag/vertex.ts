@@ -1,6 +1,6 @@
 import { compareBytes, Reader, toHex, Writer } from '../core/codec.ts'
 import {
-  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sha256Prefix, sign, signingMessage
+  HASH_BYTES, ML_DSA65_PUBLIC_KEY_BYTES, ML_DSA65_SIGNATURE_BYTES, sha256, sha256Prefix, sign, signAsync, signingMessage
 } from '../core/crypto.ts'
 import { DagError } from './errors.ts'
 import { decodeTx, MAX_TX_BYTES, type TxInfo, txInfo } from './tx.ts'
@@ -130,12 +130,27 @@ export function buildVertex (chainId: string, init: { author: Uint8Array, secret
   return { ...unsigned, signature: sign(vertexSigningMessage(chainId, unsigned), init.secretKey) }
 }
 
+interface VertexInit { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: TxInfo[], timestampMs: bigint }
+
 /**
  * Builds, signs and encodes a vertex from transactions already decoded and hashed (the builder's mempool entries):
  * the unsigned encoding is made once and hashed once, and no transaction is decoded or hashed again (profiled:
  * `vertexInfo` re-decoding the batch was half of the builder's time; docs/ledger-profile.md).
  */
-export function buildVertexInfo (chainId: string, init: { author: Uint8Array, secretKey: Uint8Array, parents: Uint8Array[], txs: TxInfo[], timestampMs: bigint }): VertexInfo {
+export function buildVertexInfo (chainId: string, init: VertexInit): VertexInfo {
+  const u = unsignedVertex(chainId, init)
+  return signedVertex(u, sign(u.message, init.secretKey))
+}
+
+/** `buildVertexInfo` signing off the event loop (`signAsync`): the ledger's own vertices (vertex-builder.ts). */
+export async function buildVertexInfoAsync (chainId: string, init: VertexInit): Promise<VertexInfo> {
+  const u = unsignedVertex(chainId, init)
+  return signedVertex(u, await signAsync(u.message, init.secretKey))
+}
+
+interface Unsigned { unsigned: UnsignedVertex, w: Writer, hash: ReturnType<typeof sha256Prefix>, message: Uint8Array, txs: TxInfo[] }
+
+function unsignedVertex (chainId: string, init: VertexInit): Unsigned {
   const parents = canonicalParents(init.parents)
   const unsigned: UnsignedVertex = { version: VERTEX_VERSION, author: init.author, timestampMs: init.timestampMs, parents, txs: init.txs.map(t => t.encoded) }
   let size = 5400 + ML_DSA65_SIGNATURE_BYTES
@@ -145,11 +160,14 @@ export function buildVertexInfo (chainId: string, init: { author: Uint8Array, se
   // one pass over the ~700 KB: the signed digest, then the id (sha256 of unsigned || signature) from its state;
   // the signature is appended in place, so the vertex is copied once (finish), not three times
   const hash = sha256Prefix(w.written())
-  const signature = sign(signingMessage(VERTEX_SIGNING_TAG, chainId, hash.digest), init.secretKey)
-  w.fixed(signature, ML_DSA65_SIGNATURE_BYTES)
-  const encoded = w.finish()
-  const id = hash.extend(signature)
-  return { vertex: { ...unsigned, signature }, encoded, id, idHex: toHex(id), unsignedDigest: hash.digest, parentHex: parents.map(toHex), txs: init.txs }
+  return { unsigned, w, hash, message: signingMessage(VERTEX_SIGNING_TAG, chainId, hash.digest), txs: init.txs }
+}
+
+function signedVertex (u: Unsigned, signature: Uint8Array): VertexInfo {
+  u.w.fixed(signature, ML_DSA65_SIGNATURE_BYTES)
+  const encoded = u.w.finish()
+  const id = u.hash.extend(signature)
+  return { vertex: { ...u.unsigned, signature }, encoded, id, idHex: toHex(id), unsignedDigest: u.hash.digest, parentHex: u.unsigned.parents.map(toHex), txs: u.txs }
 }
 
 /** A decoded vertex with ids and decoded transactions. */
