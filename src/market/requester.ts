@@ -107,7 +107,7 @@ export interface RequesterComponents {
   /** The `market` sublevel: private plaintext under KEY_PREFIXES.market.requesterInput. */
   db: BinarySublevel
   /** The blob store (src/market/blobs/store.ts). */
-  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => void, tags: (id: string) => Promise<string[]> }
+  blobs: { put: (bytes: Uint8Array, options: { tags: readonly string[] }) => Promise<string>, release: (taskId: string) => Promise<number>, unrelease: (taskId: string) => void, hasTag: (id: string, tag: string) => Promise<boolean> }
   /** Admits a signed transaction to the DAG; resolves with its 0x id (DagService.submitTransaction). */
   submitTransaction: (encoded: Uint8Array) => Promise<string>
   reader: Pick<MarketReader, 'task' | 'bids' | 'on' | 'off'>
@@ -321,7 +321,7 @@ export class Requester implements Startable {
 
   /** Whether the blob store holds one of `inputs` for the task (tagged with it). */
   private async holdsAny (taskId: string, inputs: readonly string[]): Promise<boolean> {
-    for (const id of inputs) if ((await this.c.blobs.tags(id)).includes(taskId)) return true
+    for (const id of inputs) if (await this.c.blobs.hasTag(id, taskId)) return true
     return false
   }
 

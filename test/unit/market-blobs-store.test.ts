@@ -76,6 +76,8 @@ test('a second put of the same bytes keeps one copy and adds its tags (with fsyn
   const id = await store.put(bytes, { tags: ['task-a'] })
   await store.put(bytes, { tags: ['task-b'] })
   t.deepEqual((await store.tags(id)).sort(), ['task-a', 'task-b'])
+  t.true(await store.hasTag(id, 'task-b'))
+  t.false(await store.hasTag(id, 'task-c'), 'a tag never written')
   t.is(store.blobCount, 1)
   t.is(store.usedBytes, bytes.length)
   await store.stop()

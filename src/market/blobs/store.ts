@@ -21,9 +21,8 @@ const SYNC_READ_BYTES = 16 * 1024
 /** Keys deleted per batch when a blob is collected. */
 const DELETE_BATCH = 64
 /**
- * Released task ids remembered (oldest forgotten first), so a write or tag that lands after its task's release
- * does not hold the blob forever: the tag is dropped and the blob, if held by nothing else, is swept after the
- * grace period. 4096 settled tasks of memory, a few hundred KiB.
+ * Released task ids remembered (oldest forgotten first), so a write or tag that lands after its task's release does
+ * not hold the blob forever: the tag is dropped, the blob swept after the grace period. A few hundred KiB.
  */
 const RELEASED_REMEMBERED = 4096
 
@@ -34,10 +33,7 @@ export interface BlobStoreInit {
   maxStoreBytes?: number
   /** Blobs held plus writes under way (bounds the keys tiny blobs could pile up); past it BLOB_STORE_FULL. @default 65536 */
   maxBlobCount?: number
-  /**
-   * How long a blob no task holds is kept: inputs uploaded before their announce is final wait this long for a
-   * tag. @default 3600000 (1 h)
-   */
+  /** How long a blob no task holds is kept (inputs wait for their announce's tag). @default 3600000 (1 h) */
   untaggedGraceMs?: number
   /** Period of the background sweep (expired untagged blobs). 0 turns it off. @default 60000 */
   sweepIntervalMs?: number
@@ -269,6 +265,9 @@ export class BlobStore implements Startable {
       await this.c.db.batch(ops)
     })
   }
+
+  /** Whether `tag` holds the blob: one read, where `tags` opens an iterator. */
+  async hasTag (id: string, tag: string): Promise<boolean> { assertBlobId(id); return await getValue(this.c.db, tagOfBlobKey(id, tag)) !== undefined }
 
   /** The tags holding a blob. */
   async tags (id: string): Promise<string[]> {
