@@ -3,15 +3,14 @@
  *
  * Kill -9 safety: every final market transaction is queued in its decision's own batch (kinds/queue.ts), and an
  * entry leaves the queue in the batch that writes what it changed (one batch for the entries one drain pass applies,
- * overlay.ts). So at any moment each final market
- * transaction is either still queued or applied, never lost or applied twice; `start` drains what a crash left.
+ * overlay.ts). So each final market transaction is either still queued or applied, never lost or applied twice;
+ * `start` drains what a crash left. The ledger's event hands the entries over as they are (queue-cursor.ts `feed`).
  * Entries are applied in this node's finality order; one whose dependency is not applied yet stays queued
  * (parked, apply.ts) and is retried right after each later entry of its task that applies, until it applies or is
  * older than `parkMs` of market time behind the newest applied entry (then refused): the state cut's rule
  * (queue-cursor.ts).
  *
- * Memory: records are read through bounded caches (tasks, providers); a settled task leaves the task cache and
- * the open set; everything else is on disk.
+ * Memory: bounded caches of records (tasks, providers); a settled task leaves them and the open set; the rest is on disk.
  */
 import { EventEmitter } from 'node:events'
 import { type BinaryDb, type BinarySublevel, getValue, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
@@ -56,10 +55,7 @@ export interface MarketStateInit {
   recentSettled?: number
 }
 
-/**
- * The DAG service's `tx:final` event. With its vertex id (0x-hex) and place, the entries the decision queued are
- * handed to the queue cursor as they are; without, the cursor reads them back from the queue.
- */
+/** The DAG service's `tx:final`: with a vertex id and place, the entries queued go to the cursor as they are. */
 export interface FinalEvent { tx: TxInfo, vertexId?: string, at?: FinalPlace }
 
 export interface MarketStateComponents {
@@ -161,12 +157,8 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
     return () => { this.appliedListeners.delete(fn) }
   }
 
-  /** Applies every queued entry now and until the queue stays empty (start, tests; `caughtUp` for readers). */
-  async drain (): Promise<void> {
-    // reads the queue on disk, not only what the ledger's events handed over (what a caller queued itself is there)
-    this.queue.unfed()
-    await this.loop.drain()
-  }
+  /** Applies every entry queued on disk now and until the queue stays empty (start, tests; `caughtUp` for readers). */
+  async drain (): Promise<void> { this.queue.unfed(); await this.loop.drain() }
 
   /** Resolves once every market transaction final before this call is applied (or parked), under any load. */
   async caughtUp (): Promise<void> { await this.loop.caughtUp() }
