@@ -146,7 +146,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     const oldestPendingMs = (): number | undefined => [mempool.oldestAddedMs(), processing.oldestSeenMs(id => core.isHeld(id))].reduce((a, b) => (b === undefined || (a !== undefined && a <= b) ? a : b))
     const load = { pendingTxs: () => mempool.size + processing.txCount, oldestPendingMs, finalTxs: () => Number(this.decisions.counters.finalTxs), isPending: (id: string) => mempool.has(id) || processing.hasTx(id) }
     this.admissionControl = new AdmissionControl(load, init.admissionControl, reason => { this.metrics?.busyRefusals.inc({ reason }) })
-    this.on('tx:queued', () => { this.commit?.mempoolStalled(false) })
+    this.on('tx:queued', () => { this.commit?.txQueued() })
     this.on('tx:final', info => { this.admissionControl.decided(info.idHex, true) }).on('tx:rejected', info => { this.admissionControl.decided(info.idHex, false) })
   }
 
@@ -388,11 +388,12 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       // the commit rule: the next round's parents, once per round (a second vertex would be an equivocation)
       const round = this.commit?.nextParents(this.selfHex, opts.empty === true)
       if (round === null) return undefined
+      const queuedAtChoice = this.commit?.queuedCount ?? 0
       const built = await this.builder.build(this.maxBatch, this.decisions.lastAccepted, round)
       if (built === undefined) return undefined
       const { info, chosen } = built
       // a queue none of which could be taken is not work for the rounds until more is queued (CommitCore)
-      this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0)
+      this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0, queuedAtChoice)
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info, round?.round)
       // only now: until the vertex is registered, submits must still see these nonces as pending

@@ -166,6 +166,19 @@ test('a round one validator started while the others were idle is completed by t
   for (const n of nodes) await close(n)
 })
 
+test('a transfer queued while a validator signs an empty vertex is work for its next round: the vertex was chosen before it came', async t => {
+  const { nodes, users, genesis } = await network()
+  // the choice is made from the queue as the build starts (empty here); the transfer is queued while the vertex is
+  // signed (off the event loop), so the vertex cannot carry it, and the queue it left is not one the vertex refused
+  const building = nodes[0].ledger.buildVertex({ empty: true })
+  const [lone, queued] = await Promise.all([building, nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 10n, 0n))])
+  if (lone === undefined) throw new Error('no vertex built')
+  t.deepEqual(lone.txs.map(x => x.idHex), [])
+  for (const n of nodes.slice(1)) { await n.ledger.checkStandalone(lone); await n.ledger.insertVertex(lone) }
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, queued)).every(s => s === 'final')) >= 0, 'validator 0 carries the transfer in a later round and it is final everywhere')
+  for (const n of nodes) await close(n)
+})
+
 test('every validator a leader: a validator waits for a late leader of the round below only if that leader made a vertex in the round before it', async t => {
   const { nodes, users, genesis } = await network()
   const ofHeight = (n: Node, h: number): number => [...n.ledger.graph.values()].filter(v => v.height === h).length

@@ -266,10 +266,20 @@ export class CommitCore implements ConsensusCore {
 
   /**
    * Set when this node built a vertex that could take none of its queued transactions (their earlier nonces are
-   * nowhere in reach), cleared when a transaction is queued: until then the queue is not work for the rounds (a
-   * vertex arriving with transactions is, and may bring those nonces into reach).
+   * nowhere in reach), cleared when a transaction is queued (`txQueued`): until then the queue is not work for the
+   * rounds (a vertex arriving with transactions is, and may bring those nonces into reach). `queuedAtChoice` is
+   * `queuedCount` when the vertex's transactions were chosen: one queued since (while the vertex was signed, off
+   * the event loop) was never looked at, so the verdict does not cover it (it did: a transfer queued then waited
+   * in an idle network until the next one came).
    */
-  mempoolStalled (stalled: boolean): void { this.stalled = stalled }
+  mempoolStalled (stalled: boolean, queuedAtChoice: number): void {
+    if (queuedAtChoice === this.queuedCount) this.stalled = stalled
+  }
+
+  /** A transaction was queued: the queue is work again. */
+  txQueued (): void { this.queuedCount++; this.stalled = false }
+  /** Transactions queued since start (mempoolStalled). */
+  queuedCount = 0
   private stalled = false
 
   /** Pairs of vertices of one author in one round seen since start: equivocations (commit-rule.ts keeps the evidence). */
