@@ -20,6 +20,11 @@ import type { ValidatorPeers } from './validator-peers.ts'
 const TX_ACCEPTED = 0
 const TX_REFUSED = 1
 const TX_FORWARD_ATTEMPTS = 3
+/**
+ * Refusals that say a validator cannot take a transaction now, not that the transaction is wrong: the next validator
+ * is asked, and a held transaction stays held (sent again at its next time). BUSY also carries a retry time.
+ */
+const NOT_NOW: ReadonlySet<DagErrorCode> = new Set(['BUSY', 'MEMPOOL_FULL', 'QUEUE_FULL', 'VERIFY_TIMEOUT', 'VERIFIER_FAILED', 'NOT_RUNNING', 'STORAGE_FAILED'])
 /** A refusal's rule code as a validator may send it (TxAdmission's MAX_RULE_CHARS). */
 const RULE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 /** How often held transactions are looked at (each is sent again only once its own time has come). */
@@ -182,13 +187,13 @@ export class TxForwarding implements Startable {
         let answer: string
         let peer: PeerId | undefined
         try {
-          peer = (await this.forward(held.info)).peer
+          peer = (await this.forward(held.info, true)).peer
           answer = 'accepted'
           this.log.info({ tx: id, resends: held.resends + 1 }, 'a forwarded transaction no vertex carries was unknown to the validators asked: sent again')
         } catch (err) {
           const code = isDagError(err) ? err.code : undefined
           // a gap this node cannot fill: the nonces before it are another node's to send, and may still come
-          answer = code === 'TX_KNOWN' ? 'known' : code === 'NONCE_GAP' ? 'gap' : code === 'BUSY' || code === 'NOT_VALIDATOR' ? 'unreachable' : 'refused'
+          answer = code === 'TX_KNOWN' ? 'known' : code === 'NONCE_GAP' ? 'gap' : code === 'NOT_VALIDATOR' || (code !== undefined && NOT_NOW.has(code)) ? 'unreachable' : 'refused'
           // the nonce taken, or a refusal that will not change: nothing more to send (its client sees the outcome)
           if (answer === 'refused') {
             this.held.drop(id)
@@ -227,8 +232,9 @@ export class TxForwarding implements Startable {
    * transaction is asked first (its mempool holds the nonces before this one); the rest in random order. A
    * validator's refusal (bad nonce, balance...) is final and comes back with its code, except a nonce gap this node
    * can fill with the account's held transactions (a validator that lost them, or never had them): those go to that
-   * validator first, then this one again. An unreachable validator is skipped, and so is a BUSY one (another may have
-   * room): when every one tried was busy, BUSY comes back with the shortest retryAfterMs. A transaction taken is held
+   * validator first, then this one again. An unreachable validator is skipped, and so is one that cannot take it now
+   * (BUSY, a full queue, a verifier that timed out: NOT_NOW; another may have room): when every one tried was busy,
+   * BUSY comes back with the shortest retryAfterMs, else the first such refusal. A transaction taken is held
    * until a vertex here carries it, and sent again while none does (ForwardedTxs); another transaction of a held one's
    * nonce is refused TX_CONFLICT here, as a validator holding it would (after a restart of this node, the validator
    * asked may be one that lost it).
@@ -260,7 +266,12 @@ export class TxForwarding implements Startable {
     return id
   }
 
-  private async forward (info: TxInfo): Promise<{ id: string, peer: PeerId }> {
+  /**
+   * `resend`: the transaction was taken before and no vertex here carries it after its resend time. A validator that
+   * answers TX_KNOWN then holds it without a vertex that reached this node (one that cannot build, or will not), so
+   * the next validator is asked too: the same bytes, final once whichever vertices carry them.
+   */
+  private async forward (info: TxInfo, resend = false): Promise<{ id: string, peer: PeerId }> {
     const route = this.routeOf(info.accountHex)
     const before = route.last
     let reached = (): void => {}
@@ -269,6 +280,7 @@ export class TxForwarding implements Startable {
     try {
       await before
       let busyRetryAfterMs: number | undefined
+      let notNow: Refusal | undefined
       for (const peer of route.order.slice(0, TX_FORWARD_ATTEMPTS)) {
         let answer = await this.ask(peer, info.encoded, reached)
         if (answer.refusal?.code === 'NONCE_GAP' && await this.fillGap(peer, info, answer.refusal.expected)) answer = await this.ask(peer, info.encoded)
@@ -283,9 +295,11 @@ export class TxForwarding implements Startable {
           busyRetryAfterMs = Math.min(busyRetryAfterMs ?? refusal.retryAfterMs, refusal.retryAfterMs)
           continue
         }
+        if (NOT_NOW.has(refusal.code) || (resend && refusal.code === 'TX_KNOWN')) { notNow ??= refusal; continue }
         throw new DagError(refusal.code, `validator refused the transaction: ${refusal.message}`, { ...(refusal.rule === undefined ? {} : { rule: refusal.rule }), ...(refusal.expected === undefined ? {} : { expected: refusal.expected.toString() }) })
       }
       if (busyRetryAfterMs !== undefined) throw new DagError('BUSY', `every validator tried is at capacity; retry after ${busyRetryAfterMs} ms`, { retryAfterMs: busyRetryAfterMs })
+      if (notNow !== undefined) throw new DagError(notNow.code, `validator refused the transaction: ${notNow.message}`)
       throw new DagError('NOT_VALIDATOR', 'this node is not a validator and no validator peer took the transaction; try again or send it to a validator node')
     } finally {
       reached()
