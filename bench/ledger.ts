@@ -21,7 +21,7 @@
 //     --leaders (commit rule): leader slots per round in the genesis (a number, or `all`: the default); two values run
 //     each rate with both and report the first's figures against the second's, same run.
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -106,6 +106,7 @@ async function startProfile (): Promise<(name: string) => Promise<void>> {
   await session.post('Profiler.start')
   return async (name) => {
     const { profile } = await session.post('Profiler.stop')
+    await mkdir(PROFILE_DIR as string, { recursive: true })
     await writeFile(join(PROFILE_DIR as string, `${name}.cpuprofile`), JSON.stringify(profile))
     session.disconnect()
   }
