@@ -52,23 +52,11 @@ export interface HostInit {
  * Content-addressed message id: sha256 of topic and data. With StrictNoSign there is no (from, seqno) pair, and a
  * content id makes gossipsub drop re-published duplicates for free.
  */
-export function contentMessageId (msg: Message): Uint8Array | Promise<Uint8Array> {
+export function contentMessageId (msg: Message): Uint8Array {
   // node:crypto, not a JS hash: every message received or published is hashed here, vertices of up to ~700 KB
   // among them (measured on this machine under load: 26–38 ms per 700 KiB in JS, 4.4–5.2 ms here)
-  const topic = textEncoder.encode(msg.topic)
-  if (msg.data.length < POOL_HASH_BYTES) return sha256(topic, ZERO, msg.data).subarray(0, 20)
-  // a large one on libuv's thread pool (WebCrypto's digest), the same bytes in one buffer: gossipsub awaits the id
-  const all = new Uint8Array(topic.length + 1 + msg.data.length)
-  all.set(topic)
-  all.set(msg.data, topic.length + 1)
-  return globalThis.crypto.subtle.digest('SHA-256', all).then(d => new Uint8Array(d, 0, 20))
+  return sha256(textEncoder.encode(msg.topic), ZERO, msg.data).subarray(0, 20)
 }
-/**
- * Messages from this size on get their id hashed off the event loop: the main thread then copies the bytes once
- * (~1/20 of a hash) instead of hashing them (a loaded single node's own vertices: 5.3 µs of its ~96 µs per
- * transaction, docs/ledger-profile.md s54).
- */
-const POOL_HASH_BYTES = 64 * 1024
 const textEncoder = new TextEncoder()
 const ZERO = new Uint8Array([0])
 
