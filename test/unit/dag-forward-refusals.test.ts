@@ -10,7 +10,7 @@ import { DagError } from '../../src/dag/errors.ts'
 import { TxForwarding } from '../../src/dag/net/forwarding.ts'
 import type { ValidatorPeer } from '../../src/dag/net/validator-peers.ts'
 import { buildTransfer, encodeTx, txInfo } from '../../src/dag/tx.ts'
-import { addressOf, createDagLibp2p } from '../helpers/dag-net.ts'
+import { addressOf, createDagLibp2p, waitFor } from '../helpers/dag-net.ts'
 
 type Answer = 'accept' | 'full' | 'known'
 
@@ -77,8 +77,7 @@ test('a held transaction sent again to a validator whose queue is full stays hel
   t.teardown(async () => { await close(); await v.close() })
   await fwd.forwardTransaction(transferFrom())
   t.is(fwd.heldCount, 1)
-  const deadline = Date.now() + 30_000
-  while (v.submits() < 4 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  await waitFor(() => v.submits() >= 4, 'the held transaction to be sent again after each refusal', 30_000)
   t.is(v.submits(), 4, 'sent again after each refusal for a full queue')
   t.is(fwd.heldCount, 1, 'still held: no vertex here carries it')
 })
@@ -93,8 +92,7 @@ test('a validator that says it knows a held transaction no vertex here carries i
   await fwd.forwardTransaction(transferFrom())
   await dial(other)
   bound.push(other)
-  const deadline = Date.now() + 30_000
-  while (other.submits() === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  await waitFor(() => other.submits() > 0, 'the other validator to be handed the transaction', 30_000)
   t.true(sits.submits() >= 2, 'the validator that took it was asked first')
   t.true(other.submits() >= 1, 'the other validator was handed it')
   t.is(fwd.heldCount, 1, 'still held until a vertex here carries it')
