@@ -273,13 +273,14 @@ export class CommitCore implements ConsensusCore {
    * in an idle network until the next one came).
    */
   mempoolStalled (stalled: boolean, queuedAtChoice: number): void {
-    if (queuedAtChoice === this.queuedCount) this.stalled = stalled
+    if (queuedAtChoice === this.queued) this.stalled = stalled
   }
 
   /** A transaction was queued: the queue is work again. */
-  txQueued (): void { this.queuedCount++; this.stalled = false }
+  txQueued (): void { this.queued++; this.stalled = false }
   /** Transactions queued since start (mempoolStalled). */
-  queuedCount = 0
+  get queuedCount (): number { return this.queued }
+  private queued = 0
   private stalled = false
 
   /** Pairs of vertices of one author in one round seen since start: equivocations (commit-rule.ts keeps the evidence). */
