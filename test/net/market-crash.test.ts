@@ -93,6 +93,33 @@ function converged (s: Snapshot): boolean {
   return s.stable && same(s.roots) && same(s.finalTxs) && same(s.tasks) && same(s.bids)
 }
 
+/**
+ * Where the nodes' market views differ from node 0's (a failed `converged`): per task and node, the fields of its
+ * record or bids that differ, with both values (cut short), so a failing run names what did not agree.
+ */
+function differences (s: Snapshot, ids: readonly string[], limit = 6): string[] {
+  const out: string[] = []
+  const cut = (x: unknown): string => { const j = JSON.stringify(x) ?? 'undefined'; return j.length > 300 ? `${j.slice(0, 300)}…` : j }
+  const fields = (a: unknown, b: unknown): string[] => {
+    if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return JSON.stringify(a) === JSON.stringify(b) ? [] : ['(whole)']
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+    return [...keys].filter(k => JSON.stringify((a as Record<string, unknown>)[k]) !== JSON.stringify((b as Record<string, unknown>)[k]))
+  }
+  for (const [i, id] of ids.entries()) {
+    for (let n = 1; n < s.tasks.length && out.length < limit; n++) {
+      for (const [what, views] of [['task', s.tasks], ['bids', s.bids]] as const) {
+        const a = views[0][i] as unknown
+        const b = views[n][i] as unknown
+        for (const k of fields(a, b)) {
+          const pick = (x: unknown): unknown => k === '(whole)' ? x : (x as Record<string, unknown>)[k]
+          out.push(`${what} ${id} .${k}: node 0 ${cut(pick(a))} / node ${n} ${cut(pick(b))}`)
+        }
+      }
+    }
+  }
+  return out
+}
+
 /** One counter of a node's Prometheus text (0 when the series is absent: nothing counted yet; the family must be there). */
 async function counter (rpc: string, name: string, code: string, label = 'code'): Promise<number> {
   const text = await (await fetch(new URL('/metrics', rpc))).text()
@@ -214,7 +241,7 @@ test.serial('kill -9 of a validator-provider at seeded moments of a market workl
     return converged(last) ? last : undefined
   }, 60_000, 500).catch(() => undefined)
   const s = quiet ?? last ?? await snapshot(devnet, ids)
-  t.true(quiet !== undefined, `the nodes did not agree within 60 s (state roots ${s.roots.join(' ')}, final txs ${s.finalTxs.join(' ')}, stable ${String(s.stable)})`)
+  t.true(quiet !== undefined, `the nodes did not agree within 60 s (state roots ${s.roots.join(' ')}, final txs ${s.finalTxs.join(' ')}, stable ${String(s.stable)}; ${differences(s, ids).join('; ') || 'the tasks and bids agree'})`)
 
   // (1) every task identical on every node: state, awards and winners, results, settlement, slashes; and its bids
   for (const [i, id] of ids.entries()) {
