@@ -17,7 +17,8 @@ import { Registry } from 'prom-client'
 import { addressFromPublicKey, parseAddress } from '../../src/core/address.ts'
 import { generateKeyPair, type KeyPair } from '../../src/core/crypto.ts'
 import { type ConsensusParams, type Genesis, generateGenesis } from '../../src/dag/genesis.ts'
-import { contentMessageId, gossipScoreParams } from '../../src/network/host.ts'
+import { gossipScoreParams } from '../../src/network/host.ts'
+import { GossipMessageIds } from '../../src/network/message-id.ts'
 import { noiseCrypto } from '../../src/network/noise-crypto.ts'
 import { DagService, type DagServiceInit } from '../../src/dag/service.ts'
 import type { Decisions } from '../../src/dag/consensus/core.ts'
@@ -34,10 +35,12 @@ export type DagLibp2p = Libp2p<{ pubsub: GossipSub }>
 
 /**
  * A real libp2p node on loopback TCP (port 0) with noise, yamux, identify and gossipsub (StrictNoSign), with
- * harmonyd's choices where they change a message's cost: noise's crypto and the content message id (host.ts).
+ * harmonyd's choices where they change a message's cost: noise's crypto and the message ids (message-id.ts, with
+ * the hashers its gossip registry installs: `startDagNetworking`).
  */
 export async function createDagLibp2p (privateKey?: PrivateKey): Promise<DagLibp2p> {
-  return await createLibp2p({
+  const messageIds = new GossipMessageIds()
+  const libp2p = await createLibp2p({
     ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -50,7 +53,7 @@ export async function createDagLibp2p (privateKey?: PrivateKey): Promise<DagLibp
       identify: identify(),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: contentMessageId,
+        msgIdFn: messageIds.msgIdFn,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: 4 * 1024 * 1024,
@@ -58,7 +61,11 @@ export async function createDagLibp2p (privateKey?: PrivateKey): Promise<DagLibp
       })
     }
   }) as unknown as DagLibp2p
+  messageIdsOf.set(libp2p, messageIds)
+  return libp2p
 }
+/** Each libp2p's message ids, for the gossip registry `startDagNetworking` makes over it. */
+const messageIdsOf = new WeakMap<DagLibp2p, GossipMessageIds>()
 
 /** What a DagService needs from the network floor (the node gives its own; a bare libp2p gets these). */
 export interface DagNetworking {
@@ -72,7 +79,8 @@ export async function startDagNetworking (libp2p: DagLibp2p, identity: KeyPair, 
   registerBridgeKinds()
   const peerBinding = new PeerBindingService({ libp2p, identity: { ledgerKey: identity }, logger, ...(registry !== undefined ? { registry } : {}) })
   await peerBinding.start()
-  const gossip = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, ...(registry !== undefined ? { registry } : {}) })
+  const messageIds = messageIdsOf.get(libp2p)
+  const gossip = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, ...(registry !== undefined ? { registry } : {}), ...(messageIds !== undefined ? { messageIds } : {}) })
   return { gossip, peerBinding }
 }
 

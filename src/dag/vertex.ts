@@ -182,18 +182,29 @@ export interface VertexInfo {
   txs: TxInfo[]
 }
 
-export function vertexInfo (encoded: Uint8Array, vertex: Vertex = decodeVertex(encoded)): VertexInfo {
-  // one pass over the ~700 KB: the signed digest of the unsigned prefix, then the id from a copy of that state (a
-  // received vertex was hashed once for its id and again, minus the signature, for its signature check)
-  const split = encoded.length - ML_DSA65_SIGNATURE_BYTES
+/** A vertex encoding's two hashes: its id, sha256 of all of it, and the digest of the unsigned prefix its author signed. */
+export interface VertexHashes { id: Uint8Array, unsignedDigest: Uint8Array }
+
+/**
+ * Both hashes in one pass over the bytes (up to 1 MiB): the prefix before the signature, then the id from a copy of
+ * that state. Any bytes have them (`id` is sha256(bytes) however short they are): the vertex topic's gossip
+ * message id is `id`, taken before the bytes are decoded (network/message-id.ts).
+ */
+export function vertexHashes (encoded: Uint8Array): VertexHashes {
+  const split = Math.max(0, encoded.length - ML_DSA65_SIGNATURE_BYTES)
   const hash = sha256Prefix(encoded.subarray(0, split))
-  const id = hash.extend(encoded.subarray(split))
+  return { id: hash.extend(encoded.subarray(split)), unsignedDigest: hash.digest }
+}
+
+/** Decodes a vertex with its ids; `hashes` when the caller has them for these bytes (`vertexHashes`). */
+export function vertexInfo (encoded: Uint8Array, vertex: Vertex = decodeVertex(encoded), hashes: VertexHashes = vertexHashes(encoded)): VertexInfo {
+  const { id } = hashes
   return {
     vertex,
     encoded,
     id,
     idHex: toHex(id),
-    unsignedDigest: hash.digest,
+    unsignedDigest: hashes.unsignedDigest,
     parentHex: vertex.parents.map(toHex),
     txs: vertex.txs.map(t => txInfo(t, decodeTx(t)))
   }

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.ts'
 import { createNetworkMetrics, type NetworkMetrics } from './metrics.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES, type GossipTopic } from './protocols.ts'
+import type { GossipMessageIds, PayloadHasher } from './message-id.ts'
 
 /**
  * One registry for every gossip user (Lodestar's `GossipType` handlers): a user registers its topic with a decoder
@@ -41,6 +42,11 @@ export interface GossipTopicHandler<T> {
   decode: (data: Uint8Array) => T
   /** Decides the verdict; may throw GossipValidationError. Runs before the message is forwarded. */
   validate: (message: T, from: PeerId, data: Uint8Array) => Promise<GossipVerdict | GossipResult> | GossipVerdict | GossipResult
+  /**
+   * The topic's payload hash, for a topic whose message id is that hash (`message-id.ts`): must return sha256(data);
+   * may keep what its decode reuses. The plain sha256 when omitted.
+   */
+  hash?: PayloadHasher
   /** Called after an accept, with the decoded message (never for our own publications). */
   onAccepted?: (message: T, from: PeerId) => void
 }
@@ -49,6 +55,8 @@ export interface GossipRegistryComponents {
   pubsub: GossipSub
   logger: Logger
   registry?: Registry
+  /** The host's message ids, where handlers' hashers go; without it the host hashes by the plain rule. */
+  messageIds?: GossipMessageIds
 }
 
 const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
@@ -81,9 +89,11 @@ export class GossipRegistry {
       this.metrics.gossipValidations.inc({ topic, verdict: result.verdict, code: result.code })
       return VERDICTS[result.verdict]
     })
+    const unhash = handler.hash === undefined ? undefined : this.c.messageIds?.setHasher(topic, handler.hash)
     pubsub.subscribe(topic)
     return () => {
       if (!this.topics.delete(topic)) return
+      unhash?.()
       pubsub.topicValidators.delete(topic)
       pubsub.unsubscribe(topic)
     }

@@ -9,10 +9,9 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { PrivateKey, ComponentLogger } from '@libp2p/interface'
-import type { Message } from '@libp2p/gossipsub'
 import type { Registry } from 'prom-client'
-import { sha256 } from '../core/crypto.ts'
 import { GOSSIP_TOPICS, MAX_GOSSIP_BYTES, PROTOCOLS } from './protocols.ts'
+import { gossipMessageId, type GossipMessageIds } from './message-id.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
 export type HarmonyServices = {
@@ -40,6 +39,8 @@ export interface HostInit {
   maxConnections?: number
   /** Registry for libp2p's own metrics; none when omitted. */
   metricsRegistry?: Registry
+  /** Message ids with the topic owners' hashers (the gossip registry installs them); the plain rule when omitted. */
+  messageIds?: GossipMessageIds
   /** Gossipsub overrides (tests, benches). */
   gossip?: Partial<GossipsubOpts>
   /** Agent version announced by identify. */
@@ -47,18 +48,6 @@ export interface HostInit {
   /** Start listening immediately. @default true */
   start?: boolean
 }
-
-/**
- * Content-addressed message id: sha256 of topic and data. With StrictNoSign there is no (from, seqno) pair, and a
- * content id makes gossipsub drop re-published duplicates for free.
- */
-export function contentMessageId (msg: Message): Uint8Array {
-  // node:crypto, not a JS hash: every message received or published is hashed here, vertices of up to ~700 KB
-  // among them (measured on this machine under load: 26–38 ms per 700 KiB in JS, 4.4–5.2 ms here)
-  return sha256(textEncoder.encode(msg.topic), ZERO, msg.data).subarray(0, 20)
-}
-const textEncoder = new TextEncoder()
-const ZERO = new Uint8Array([0])
 
 /**
  * Scoring: a peer whose messages fail validation (reject) loses score and is eventually graylisted. Every Harmony
@@ -138,7 +127,7 @@ export async function createHost (init: HostInit): Promise<HarmonyLibp2p> {
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: contentMessageId,
+        msgIdFn: init.messageIds?.msgIdFn ?? gossipMessageId,
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         allowedTopics: Object.values(GOSSIP_TOPICS),

@@ -6,6 +6,7 @@ import { BODIES_DIR, lockDatadir, releaseDatadir, removeRpcUrl, writeRpcUrl } fr
 import { StartupError, errorMessage } from '../core/errors.ts'
 import { loadIdentity, ledgerKeyFingerprint, type NodeIdentity } from '../core/keys/identity.ts'
 import { createHost, type HarmonyLibp2p } from '../network/host.ts'
+import { GossipMessageIds } from '../network/message-id.ts'
 import type { Logger } from '../core/logger.ts'
 import type { NodeConfig } from './config.ts'
 import { LifecycleRunner, startable, type LifecycleState, type Startable } from '../core/lifecycle.ts'
@@ -165,9 +166,11 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     logger.info({ peerId: this.identityValue.peerId.toString(), ledgerKey: ledgerKeyFingerprint(this.identityValue.ledgerKey.publicKey) }, 'identity loaded')
 
     // network: the host, then the services on it; every gossip user registers its topic into `gossip`
+    const messageIds = new GossipMessageIds()
     try {
       this.libp2pValue = await createHost({
         privateKey: this.identityValue.p2pKey,
+        messageIds,
         listenHost: config['p2p-host'],
         listenPort: config['p2p-port'],
         announce: config.announce,
@@ -191,7 +194,7 @@ export class HarmonyNode extends EventEmitter<{ state: [LifecycleState] }> {
     }
 
     const child = (module: string): Logger => logger.child({ module })
-    this.gossipValue = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, registry: this.metrics })
+    this.gossipValue = new GossipRegistry({ pubsub: libp2p.services.pubsub, logger, registry: this.metrics, messageIds })
     this.bindingValue = new PeerBindingService({ libp2p, identity: this.identityValue, logger: child('peer-binding'), registry: this.metrics })
     await this.add('peer-binding', this.bindingValue)
     await this.add('peer-manager', new PeerManager({ libp2p, logger: child('peers') }, { targetPeers: config['target-peers'], bootstrap: config.bootstrap }))
