@@ -241,7 +241,16 @@ test.serial('kill -9 of a validator-provider at seeded moments of a market workl
     return converged(last) ? last : undefined
   }, 60_000, 500).catch(() => undefined)
   const s = quiet ?? last ?? await snapshot(devnet, ids)
-  t.true(quiet !== undefined, `the nodes did not agree within 60 s (state roots ${s.roots.join(' ')}, final txs ${s.finalTxs.join(' ')}, stable ${String(s.stable)}; ${differences(s, ids).join('; ') || 'the tasks and bids agree'})`)
+  let decided = ''
+  if (quiet === undefined) {
+    // the transactions the differing records name, as each node decided them (status, reason, carrying vertex)
+    const txIds = [...new Set(differences(s, ids, 50).join(' ').match(/"txId":"0x[0-9a-f]{64}"/g) ?? [])].slice(0, 8).map(m => m.slice(8, -1))
+    for (const id of txIds) {
+      const views = await Promise.all(devnet.clients.map(async c => await c.call('tx_get', [id]).catch((err: Error) => ({ error: err.message }))))
+      decided += `; tx ${id}: ${views.map((v, n) => `node ${n} ${v === null ? 'unknown' : 'error' in v ? v.error : `${v.status}${'reason' in v && v.reason !== undefined ? `/${String(v.reason)}` : ''}`}`).join(', ')}`
+    }
+  }
+  t.true(quiet !== undefined, `the nodes did not agree within 60 s (state roots ${s.roots.join(' ')}, final txs ${s.finalTxs.join(' ')}, stable ${String(s.stable)}; ${differences(s, ids).join('; ') || 'the tasks and bids agree'}${decided})`)
 
   // (1) every task identical on every node: state, awards and winners, results, settlement, slashes; and its bids
   for (const [i, id] of ids.entries()) {
