@@ -103,6 +103,37 @@ test.serial('final market transactions wait in the decision\'s queue for a marke
   }
 })
 
+test.serial('a market state not started yet catches up, at each call, with everything final before it (the order checks of a node whose executor is still starting)', async (t) => {
+  const f = await ledgerFixture()
+  try {
+    const { ledger, user } = f
+    // the node's wiring: the DAG service forwards the ledger's tx:final (with its place) to whoever listens
+    const dag = Object.assign(new EventEmitter(), { reader: undefined as never })
+    ledger.on('tx:final', (tx, vertexId, at) => { dag.emit('tx:final', { id: `0x${tx.idHex}`, vertexId: `0x${vertexId}`, tx, at }) })
+    const state = new MarketState({ db: f.db, dag: dag as never, logger: silentLogger() })
+    // HarmonyNode starts the ledger before the market: a restarted validator catching up decides slots meanwhile,
+    // and each slot carrying an award or a settle first asks the market state to catch up (coordinator.ts `ready`)
+    const first = toHex(await finalAnnounce(ledger, user, 0n))
+    await state.caughtUp()
+    t.deepEqual(state.openTaskIds(), [first])
+    // final after the first catch-up: the state listens to no event yet, so only the disk has it (s54's market-crash
+    // failure: the second check read a state without it, refused a decision the other nodes took, and the restarted
+    // node's tasks settled by other transactions than everyone else's)
+    const second = toHex(await finalAnnounce(ledger, user, 1n))
+    await state.caughtUp()
+    t.deepEqual(state.openTaskIds().sort(), [first, second].sort())
+    t.is((await state.task(second))?.budget, 1000n)
+    // once started it follows the event; what became final before still applies once
+    const third = toHex(await finalAnnounce(ledger, user, 2n))
+    await state.start()
+    await state.caughtUp()
+    t.deepEqual(state.openTaskIds().sort(), [first, second, third].sort())
+    await state.stop()
+  } finally {
+    await f.close()
+  }
+})
+
 test.serial('a task change and its webhook outbox record commit in one batch: a webhook service started after a crash still delivers the task event', async (t) => {
   const f = await ledgerFixture()
   const receiver = await WebhookReceiver.start()
@@ -156,8 +187,8 @@ test.serial('a task change and its webhook outbox record commit in one batch: a 
 })
 
 /** Announces a task from `user` and finalizes it on the one-validator ledger; its id. */
-async function finalAnnounce (ledger: DagLedger, user: KeyPair): Promise<Uint8Array> {
-  const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce: 0n, fee: 1000n }, matmulAnnounce())
+async function finalAnnounce (ledger: DagLedger, user: KeyPair, nonce = 0n): Promise<Uint8Array> {
+  const { tx, taskId } = buildTaskAnnounce({ chainId: ledger.chainId, keys: user, nonce, fee: 1000n }, matmulAnnounce())
   await ledger.submitTransaction(encodeTx(tx))
   await ledger.buildVertex()
   await finalizeAll(ledger)

@@ -165,6 +165,10 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
 
   /** One pass of the drain loop: its entries commit together (at most COMMIT_ENTRIES a batch), before it ends. */
   private async drainPass (): Promise<boolean> {
+    // the ledger's event hands entries over only while this state listens (start to stop); before, the order checks'
+    // `caughtUp` still runs passes (HarmonyNode starts the ledger before the market): each reads the disk, or an
+    // entry final since the last pass would be missed, and a check would read a state the other nodes are past
+    if (!this.running) this.queue.unfed()
     try {
       const progress = await this.queue.pass({
         apply: async (q, expire) => await this.applyQueued(q, expire),
