@@ -354,7 +354,7 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
     if (this.commit !== undefined) this.metrics?.equivocations.set(this.commit.equivocationsSeen)
     const a = this.admissionControl.view()
     const m = this.metrics
-    for (const [g, v] of [[m?.pendingTxs, a.pendingTxs], [m?.pendingBoundTxs, a.boundTxs], [m?.clientLatencySeconds, a.latencyMs / 1000], [m?.clientPendingLimit, a.clientLimitTxs], [m?.memoryVertices, this.graph.size], [m?.historyCutHeight, this.graph.cutHeight]] as const) g?.set(v)
+    for (const [g, v] of [[m?.pendingTxs, a.pendingTxs], [m?.pendingBoundTxs, a.boundTxs], [m?.clientLatencySeconds, a.latencyMs / 1000], [m?.clientPendingLimit, a.clientLimitTxs], [m?.memoryVertices, this.graph.size], [m?.historyCutHeight, this.graph.cutHeight], [m?.mempoolStalledTxs, this.commit?.queueStalled === true ? this.mempool.size : 0]] as const) g?.set(v)
   }
 
   /** A query's answer: `queried` first when preferred (accepted history too), the preferred frontier, the accepted tips
@@ -393,7 +393,9 @@ export class DagLedger extends EventEmitter<LedgerEvents> {
       if (built === undefined) return undefined
       const { info, chosen } = built
       // a queue none of which could be taken is not work for the rounds until more is queued (CommitCore)
-      this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0, queuedAtChoice)
+      if (this.commit?.mempoolStalled(chosen.length === 0 && this.mempool.size > 0, queuedAtChoice) === true && this.commit.queueStalled) {
+        this.log.info({ queued: this.mempool.size }, 'no queued transaction can go in a vertex (their earlier nonces are in none this node holds): the queue waits for a vertex or a transaction that brings them')
+      }
       this.processing.markOwn(info.idHex)
       await this.insertLocked(info, round?.round)
       // only now: until the vertex is registered, submits must still see these nonces as pending

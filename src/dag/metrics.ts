@@ -59,6 +59,9 @@ export interface DagMetrics {
   verticesPruned: Counter
   /** A node outside the validator set: transactions it forwarded that no vertex here holds yet (ForwardedTxs). */
   forwardedHeld: Gauge
+  /** The commit rule: transactions queued here that this validator's last vertex could take none of (their earlier
+   *  nonces are in no vertex it holds); 0 while its queue is work for the rounds. */
+  mempoolStalledTxs: Gauge
   /** Forwarded transactions sent again, by the answer (`accepted`: a validator had lost it; `known`; `gap`: nonces
    *  before it missing at the validators asked; `refused`; `unreachable`). */
   forwardResends: Counter<'answer'>
@@ -105,6 +108,7 @@ export function createDagMetrics (registry: Registry): DagMetrics {
     verticesEvicted: new Counter({ name: 'harmony_dag_vertices_evicted_total', help: 'decided vertices dropped from memory by the history sweep', registers }),
     verticesPruned: new Counter({ name: 'harmony_dag_vertices_pruned_total', help: 'vertex bodies deleted below an anchored checkpoint (pruned node)', registers }),
     forwardedHeld: new Gauge({ name: 'harmony_dag_forwarded_held', help: 'transactions this node forwarded that no vertex here holds yet', registers }),
+    mempoolStalledTxs: new Gauge({ name: 'harmony_dag_mempool_stalled_txs', help: 'commit rule: queued transactions this validator\'s last vertex could take none of (earlier nonces out of reach); 0 while the queue is work', registers }),
     forwardResends: new Counter({ name: 'harmony_dag_forward_resends_total', help: 'forwarded transactions sent again while no vertex held them, by answer (accepted, known, gap, refused, unreachable)', labelNames: ['answer'], registers }),
     forwardGapsFilled: new Counter({ name: 'harmony_dag_forward_gaps_filled_total', help: 'nonce gaps at a validator filled with the account\'s held forwarded transactions', registers }),
     forwardGivenUp: new Counter({ name: 'harmony_dag_forward_given_up_total', help: 'forwarded transactions no longer watched, by reason (resends_spent, bound)', labelNames: ['reason'], registers })

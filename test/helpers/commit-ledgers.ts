@@ -1,6 +1,7 @@
 // Four (or more) validators' ledgers under `consensus.rule: 'commit'`, each on its own LevelDB, exchanging their
 // signed vertices directly (no network: the delivery is the test's to choose, which is what lets it partition them).
 // Used by test/unit/dag-commit-ledger.test.ts, dag-round-guard.test.ts and dag-catch-up.test.ts.
+import type { DagMetrics } from '../../src/dag/metrics.ts'
 import { join } from 'node:path'
 import { generateKeyPair, type KeyPair, verify } from '../../src/core/crypto.ts'
 import { silentLogger } from '../../src/core/logger.ts'
@@ -22,16 +23,17 @@ export interface Node { key: KeyPair, dir: string, db: BinaryDb, ledger: DagLedg
 export interface Net { genesis: Genesis, nodes: Node[], users: KeyPair[] }
 
 /** Opens a validator's ledger on `dir` (its bodies in the LevelDB), started unless `start` is false. */
-export async function open (genesis: Genesis, key: KeyPair, dir: string, { start = true } = {}): Promise<Node> {
+export async function open (genesis: Genesis, key: KeyPair, dir: string, { start = true, metrics }: { start?: boolean, metrics?: DagMetrics } = {}): Promise<Node> {
   const db = await openDatabase(join(dir, 'db'))
-  const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger() })
+  const ledger = new DagLedger({ db, genesis, identity: key, verifier, logger: silentLogger(), ...(metrics !== undefined ? { metrics } : {}) })
   if (start) await ledger.start()
   return { key, dir, db, ledger }
 }
 
 export async function close (n: Node): Promise<void> { await n.ledger.stop(); await n.db.close() }
 
-export async function network (validators = 4): Promise<Net> {
+/** `metrics`: the validators' metrics, by index (those given). */
+export async function network (validators = 4, { metrics = [] }: { metrics?: DagMetrics[] } = {}): Promise<Net> {
   const keys = Array.from({ length: validators }, () => generateKeyPair())
   const users = Array.from({ length: 4 }, () => generateKeyPair())
   const genesis = generateGenesis({
@@ -42,7 +44,7 @@ export async function network (validators = 4): Promise<Net> {
     consensus: { rule: 'commit' }
   })
   const nodes: Node[] = []
-  for (const key of keys) nodes.push(await open(genesis, key, await tempDirUntilExit('harmony-commit-')))
+  for (const [i, key] of keys.entries()) nodes.push(await open(genesis, key, await tempDirUntilExit('harmony-commit-'), { ...(metrics[i] !== undefined ? { metrics: metrics[i] } : {}) }))
   return { genesis, nodes, users }
 }
 

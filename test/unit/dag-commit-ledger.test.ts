@@ -5,6 +5,8 @@
 // vertex that breaks them; a ledger restarted from its datadir goes on where it stopped; a deposit credit needs a
 // quorum of attestations before it.
 import test from 'ava'
+import { Registry } from 'prom-client'
+import { createDagMetrics } from '../../src/dag/metrics.ts'
 import type { KeyPair } from '../../src/core/crypto.ts'
 import { fromHex, toHex } from '../../src/core/codec.ts'
 import { buildVertexInfo, type VertexInfo, vertexAuthor } from '../../src/dag/vertex.ts'
@@ -176,6 +178,35 @@ test('a transfer queued while a validator signs an empty vertex is work for its 
   t.deepEqual(lone.txs.map(x => x.idHex), [])
   for (const n of nodes.slice(1)) { await n.ledger.checkStandalone(lone); await n.ledger.insertVertex(lone) }
   t.true(await runUntil([nodes], async () => (await statuses(nodes, queued)).every(s => s === 'final')) >= 0, 'validator 0 carries the transfer in a later round and it is final everywhere')
+  for (const n of nodes) await close(n)
+})
+
+test('a queue none of which a vertex can take is set aside and says so (metric), until the vertex carrying the nonce before it is in reach', async t => {
+  const registry = new Registry()
+  const { nodes, users, genesis } = await network(4, { metrics: [createDagMetrics(registry)] })
+  const stalled = async (): Promise<number> => {
+    nodes[0].ledger.consensusGauges()
+    return (await registry.getSingleMetric('harmony_dag_mempool_stalled_txs')?.get())?.values[0]?.value ?? -1
+  }
+  // nonce 0 in validator 1's round-1 vertex, held by validator 0, which then queues nonce 1 (admitted: nonce 0 is in
+  // a vertex it holds) and builds its own round-1 vertex: its parents (the genesis) do not reach nonce 0, so it can
+  // take nothing (the nonce chain rule), and its queue is not work for the rounds
+  await nodes[1].ledger.submitTransaction(transfer(genesis, users[0], users[1], 1n, 0n))
+  const first = await nodes[1].ledger.buildVertex()
+  if (first === undefined) throw new Error('validator 1 built nothing')
+  await nodes[0].ledger.checkStandalone(first)
+  await nodes[0].ledger.insertVertex(first)
+  const second = await nodes[0].ledger.submitTransaction(transfer(genesis, users[0], users[1], 1n, 1n))
+  t.is(await stalled(), 0)
+  // the round proposer's call: its round needs a vertex from it (validator 1's is work), empty if need be
+  const own = await nodes[0].ledger.buildVertex({ empty: true })
+  t.deepEqual(own?.txs.map(x => x.idHex), [])
+  t.is(await stalled(), 1, 'one queued transaction no vertex of this validator could take')
+  for (const n of nodes.slice(2)) { await n.ledger.checkStandalone(first); await n.ledger.insertVertex(first) }
+  for (const n of [nodes[1], ...nodes.slice(2)]) if (own !== undefined) { await n.ledger.checkStandalone(own); await n.ledger.insertVertex(own) }
+  // the rounds go on (validator 1's vertex is work): a later vertex of validator 0 names the first and takes nonce 1
+  t.true(await runUntil([nodes], async () => (await statuses(nodes, second)).every(s => s === 'final')) >= 0, 'nonce 1 final everywhere')
+  t.is(await stalled(), 0)
   for (const n of nodes) await close(n)
 })
 

@@ -270,11 +270,16 @@ export class CommitCore implements ConsensusCore {
    * rounds (a vertex arriving with transactions is, and may bring those nonces into reach). `queuedAtChoice` is
    * `queuedCount` when the vertex's transactions were chosen: one queued since (while the vertex was signed, off
    * the event loop) was never looked at, so the verdict does not cover it (it did: a transfer queued then waited
-   * in an idle network until the next one came).
+   * in an idle network until the next one came). Returns whether the verdict changed.
    */
-  mempoolStalled (stalled: boolean, queuedAtChoice: number): void {
-    if (queuedAtChoice === this.queued) this.stalled = stalled
+  mempoolStalled (stalled: boolean, queuedAtChoice: number): boolean {
+    if (queuedAtChoice !== this.queued || stalled === this.stalled) return false
+    this.stalled = stalled
+    return true
   }
+
+  /** Whether the queue is set aside as stalled (mempoolStalled): not work for the rounds until more is queued. */
+  get queueStalled (): boolean { return this.stalled }
 
   /** A transaction was queued: the queue is work again. */
   txQueued (): void { this.queued++; this.stalled = false }
