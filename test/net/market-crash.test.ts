@@ -243,7 +243,7 @@ test.serial('kill -9 of a validator-provider at seeded moments of a market workl
   const s = quiet ?? last ?? await snapshot(devnet, ids)
   let decided = ''
   if (quiet === undefined) {
-    // the transactions the differing records name, as each node decided them (status, reason, carrying vertex)
+    // the transactions the differing records name, as each node decided them (status and reason)
     const txIds = [...new Set(differences(s, ids, 50).join(' ').match(/"txId":"0x[0-9a-f]{64}"/g) ?? [])].slice(0, 8).map(m => m.slice(8, -1))
     for (const id of txIds) {
       const views = await Promise.all(devnet.clients.map(async c => await c.call('tx_get', [id]).catch((err: Error) => ({ error: err.message }))))
