@@ -11,6 +11,7 @@
  * (queue-cursor.ts).
  *
  * Memory: bounded caches of records (tasks, providers); a settled task leaves them and the open set; the rest is on disk.
+ * Past 400 lines, one job: the drain that writes the records and the reader that answers from the caches it fills.
  */
 import { EventEmitter } from 'node:events'
 import { type BinaryDb, type BinarySublevel, getValue, KEY_PREFIXES, sublevel } from '../../core/storage.ts'
@@ -165,9 +166,7 @@ export class MarketState extends EventEmitter<MarketReaderEvents> implements Mar
 
   /** One pass of the drain loop: its entries commit together (at most COMMIT_ENTRIES a batch), before it ends. */
   private async drainPass (): Promise<boolean> {
-    // the ledger's event hands entries over only while this state listens (start to stop); before, the order checks'
-    // `caughtUp` still runs passes (HarmonyNode starts the ledger before the market): each reads the disk, or an
-    // entry final since the last pass would be missed, and a check would read a state the other nodes are past
+    // not listening (before start, after stop; the order checks still call `caughtUp`): nothing is fed, read the disk
     if (!this.running) this.queue.unfed()
     try {
       const progress = await this.queue.pass({
